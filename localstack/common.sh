@@ -1,0 +1,52 @@
+# shellcheck shell=bash
+# Shared settings for the emulator scripts: where the virtual environments, logs and pid files live,
+# the pinned versions, and the ports. Sourced, never run.
+
+# Pinned versions (see ../shared/DESIGN.md for why these and not newer ones).
+LOCALSTACK_VERSION="2026.3.0"
+MOTO_VERSION="5.1.22"
+
+# Everything the emulators need lives outside the clone so that CI and later checkouts reuse it.
+EMU_HOME="${PIPECTL_EMULATOR_HOME:-${XDG_CACHE_HOME:-$HOME/.cache}/pipectl-emulators}"
+LOCALSTACK_VENV="$EMU_HOME/venv-localstack-$LOCALSTACK_VERSION"
+MOTO_VENV="$EMU_HOME/venv-moto-$MOTO_VERSION"
+RUN_DIR="$EMU_HOME/run"
+
+LOCALSTACK_PORT="${PIPECTL_LOCALSTACK_PORT:-4566}"
+MOTO_PORT="${PIPECTL_MOTO_PORT:-5000}"
+
+log() { printf '[emulators] %s\n' "$*" >&2; }
+die() { printf '[emulators] error: %s\n' "$*" >&2; exit 1; }
+
+# Prints the path of a Python interpreter >= 3.12 (LocalStack needs it), searching PATH, then pyenv.
+find_python312() {
+  local candidate
+  for candidate in python3.13 python3.12 python3; do
+    if command -v "$candidate" >/dev/null 2>&1 &&
+      "$candidate" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else 1)' 2>/dev/null; then
+      command -v "$candidate"
+      return 0
+    fi
+  done
+  local root="${PYENV_ROOT:-$HOME/.pyenv}"
+  for candidate in "$root"/versions/3.13*/bin/python3 "$root"/versions/3.12*/bin/python3; do
+    if [ -x "$candidate" ]; then
+      echo "$candidate"
+      return 0
+    fi
+  done
+  return 1
+}
+
+# Waits until URL answers HTTP 200, or fails after SECONDS.
+wait_for_http() {
+  local url="$1" seconds="$2" name="$3" waited=0
+  until curl -fsS -o /dev/null "$url" 2>/dev/null; do
+    sleep 1
+    waited=$((waited + 1))
+    if [ "$waited" -ge "$seconds" ]; then
+      return 1
+    fi
+  done
+  log "$name is healthy after ${waited}s ($url)"
+}

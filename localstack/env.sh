@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Prints the environment that points pipectl (and the AWS CLI/SDKs) at the emulators:
+#   eval "$(localstack/env.sh localstack)"   or   eval "$(localstack/env.sh moto)"
+# LocalStack's community edition has no EMR and its Firehose cannot read Kinesis offline, so the
+# LocalStack stack routes those two services to moto.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=common.sh
+source "$here/common.sh"
+
+which="${1:-localstack}"
+[ "$which" = all ] && which=localstack
+echo "export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=\${AWS_REGION:-us-east-1}"
+case "$which" in
+  localstack)
+    echo "export AWS_ENDPOINT_URL=http://127.0.0.1:$LOCALSTACK_PORT"
+    echo "export AWS_ENDPOINT_URL_EMR=http://127.0.0.1:$MOTO_PORT AWS_ENDPOINT_URL_FIREHOSE=http://127.0.0.1:$MOTO_PORT"
+    ;;
+  moto)
+    echo "export AWS_ENDPOINT_URL=http://127.0.0.1:$MOTO_PORT"
+    ;;
+  *) die "usage: env.sh [localstack|moto]" ;;
+esac

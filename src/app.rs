@@ -1,0 +1,260 @@
+//! One thin function per command, tying the spec, the live read, the planner, the renderer and
+//! the executor together. Returns the exit status; all printing of results happens here.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::apply::{apply, ApplyReport};
+use crate::aws::{clients, endpoint_override, AwsOptions};
+use crate::cli::{Cli, Command, GlobalArgs, OutputFormat};
+use crate::model::{desired_graph, DesiredResource, Kind};
+use crate::plan::{build_plan, Plan};
+use crate::progress::Progress;
+use crate::render::{plan_json, render_plan, render_report, report_json, Style};
+use crate::resources::{read_live, AwsError, Context, LiveState, WaitOptions};
+use crate::spec::{load_file, LoadedSpec, SpecError};
+use crate::templates;
+
+/// How a successful command ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Success,
+    /// `plan --detailed-exitcode` found changes.
+    Changes,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error(transparent)]
+    Spec(#[from] SpecError),
+    #[error("{0}")]
+    Aws(String),
+    #[error("{0}")]
+    Refused(String),
+    #[error("{0}")]
+    Failed(String),
+}
+
+pub async fn run(cli: Cli) -> Result<Status, AppError> {
+    let global = &cli.global;
+    let style = Style { color: use_color(global) };
+    match &cli.command {
+        Command::Validate => validate(global),
+        Command::Init { template, file } => init(template, file.as_deref().unwrap_or(&global.file)),
+        Command::Plan { detailed_exitcode, output } => {
+            let session = Session::open(global).await?;
+            let plan = session.plan(false).await?;
+            print_plan(&plan, *output, style);
+            Ok(if *detailed_exitcode && !plan.plan.is_empty() { Status::Changes } else { Status::Success })
+        }
+        Command::Apply { auto_approve, allow_destroy, output } => {
+            let session = Session::open(global).await?;
+            let plan = session.plan(false).await?;
+            session.execute(plan, *auto_approve, *allow_destroy, *output, style).await
+        }
+        Command::Destroy { auto_approve, allow_destroy, output } => {
+            let session = Session::open(global).await?;
+            let plan = session.plan(true).await?;
+            session.execute(plan, *auto_approve, *allow_destroy, *output, style).await
+        }
+    }
+}
+
+fn use_color(global: &GlobalArgs) -> bool {
+    !global.no_color && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty()) && std::io::stdout().is_terminal()
+}
+
+fn validate(global: &GlobalArgs) -> Result<Status, AppError> {
+    let loaded = load_file(&global.file)?;
+    let graph = desired_graph(&loaded.spec);
+    println!(
+        "{}: pipeline \"{}\" is valid ({} resources in {}).",
+        loaded.file.display(),
+        loaded.spec.pipeline,
+        graph.len(),
+        loaded.spec.region
+    );
+    Ok(Status::Success)
+}
+
+fn init(template: &str, file: &Path) -> Result<Status, AppError> {
+    let text = templates::find(template).ok_or_else(|| {
+        let names: Vec<&str> = templates::TEMPLATES.iter().map(|(name, _, _)| *name).collect();
+        AppError::Refused(format!("no template named `{template}`; choose one of: {}", names.join(", ")))
+    })?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    let mut handle = options.open(file).map_err(|error| match error.kind() {
+        std::io::ErrorKind::AlreadyExists => {
+            AppError::Refused(format!("{} already exists; pipectl init never overwrites a file (choose another name)", file.display()))
+        }
+        _ => AppError::Failed(format!("cannot write {}: {error}", file.display())),
+    })?;
+    handle
+        .write_all(text.as_bytes())
+        .map_err(|error| AppError::Failed(format!("cannot write {}: {error}", file.display())))?;
+    println!("Wrote the `{template}` starter spec to {}. Next: edit it, then `pipectl plan -f {}`.", file.display(), file.display());
+    Ok(Status::Success)
+}
+
+/// A plan together with what it was computed from, so apply acts on exactly what was shown.
+struct PlannedRun {
+    plan: Plan,
+    desired: Vec<DesiredResource>,
+    live: LiveState,
+}
+
+/// A loaded spec and the AWS clients for it.
+struct Session {
+    loaded: LoadedSpec,
+    options: AwsOptions,
+    clients: crate::resources::Clients,
+    progress: Progress,
+    global_parallelism: usize,
+    wait: WaitOptions,
+}
+
+impl Session {
+    async fn open(global: &GlobalArgs) -> Result<Session, AppError> {
+        let loaded = load_file(&global.file)?;
+        let region = global.region.clone().unwrap_or_else(|| loaded.spec.region.clone());
+        check_region(&loaded, &region)?;
+        let options = AwsOptions {
+            profile: global.profile.clone(),
+            region,
+            endpoint_url: global.endpoint_url.clone(),
+            localstack: global.localstack,
+            connect_timeout: global.connect_timeout,
+            read_timeout: global.read_timeout,
+            max_attempts: 5,
+        };
+        let clients = clients(&options).await;
+        Ok(Session {
+            loaded,
+            options,
+            clients,
+            progress: Progress::new(!global.no_color),
+            global_parallelism: usize::from(global.parallelism),
+            wait: WaitOptions { timeout: global.timeout, ..WaitOptions::default() },
+        })
+    }
+
+    /// Reads live state and plans; `destroy` plans the deletion of everything.
+    async fn plan(&self, destroy: bool) -> Result<PlannedRun, AppError> {
+        let spec = &self.loaded.spec;
+        let desired = if destroy { Vec::new() } else { desired_graph(spec) };
+        let names = |kind: Kind| -> Vec<String> { desired.iter().filter(|r| r.id.kind == kind).map(|r| r.id.name.clone()).collect() };
+        let live = read_live(&self.clients, &spec.pipeline, &names(Kind::Bucket), &names(Kind::Stream))
+            .await
+            .map_err(|error| self.explain(&error))?;
+        if !live.conflicts.is_empty() {
+            let count = live.conflicts.len();
+            return Err(AppError::Refused(format!(
+                "{}\n{count} resource{} in the way; nothing was changed",
+                live.conflicts.iter().map(|c| format!("error: {c}")).collect::<Vec<_>>().join("\n"),
+                if count == 1 { " is" } else { "s are" }
+            )));
+        }
+        let plan = build_plan(&spec.pipeline, &desired, &live);
+        Ok(PlannedRun { plan, desired, live })
+    }
+
+    async fn execute(&self, run: PlannedRun, auto_approve: bool, allow_destroy: bool, output: OutputFormat, style: Style) -> Result<Status, AppError> {
+        print_plan(&run, output, style);
+        if run.plan.is_empty() {
+            return Ok(Status::Success);
+        }
+        let losses: Vec<String> = run.plan.data_loss().map(|change| format!("  {}: {}", change.resource, change.notes.join("; "))).collect();
+        if !losses.is_empty() && !allow_destroy {
+            return Err(AppError::Refused(format!(
+                "refusing to destroy data without --allow-destroy (--auto-approve only answers the prompt):\n{}\nNothing was changed.",
+                losses.join("\n")
+            )));
+        }
+        if !auto_approve {
+            confirm()?;
+        }
+        let ctx = Arc::new(Context::new(self.clients.clone(), &self.loaded.spec.pipeline, self.wait, self.progress.clone(), &run.live));
+        let report = apply(ctx, &run.plan, &run.desired, &run.live, self.global_parallelism).await;
+        print_report(&run.plan, &report, output, style);
+        if report.succeeded() {
+            Ok(Status::Success)
+        } else {
+            Err(AppError::Failed("apply did not complete; see above".to_string()))
+        }
+    }
+
+    /// An AWS failure in one line, with what to do about the usual causes.
+    fn explain(&self, error: &AwsError) -> AppError {
+        let endpoint = endpoint_override(&self.options)
+            .or_else(|| std::env::var("AWS_ENDPOINT_URL").ok())
+            .unwrap_or_else(|| format!("AWS in {}", self.options.region));
+        let text = error.to_string();
+        let hint = if text.contains("Connection refused") || text.contains("tcp connect error") {
+            format!("cannot connect to {endpoint}: is it running? (for LocalStack: localstack/start.sh)")
+        } else if text.contains("credentials") || error.has_code("InvalidClientTokenId") || error.has_code("UnrecognizedClientException") || error.has_code("AuthFailure") {
+            "no valid AWS credentials: set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or use --localstack".to_string()
+        } else if text.contains("timed out") || text.contains("timeout") {
+            format!("{endpoint} did not answer in time (see --connect-timeout and --read-timeout)")
+        } else {
+            return AppError::Aws(text);
+        };
+        AppError::Aws(format!("{text}\n{hint}"))
+    }
+}
+
+fn check_region(loaded: &LoadedSpec, region: &str) -> Result<(), AppError> {
+    if region == loaded.spec.region {
+        return Ok(());
+    }
+    let zones: Vec<String> = loaded
+        .spec
+        .network
+        .iter()
+        .flat_map(|network| &network.subnets)
+        .filter(|subnet| !subnet.availability_zone.starts_with(region))
+        .map(|subnet| format!("{} ({})", subnet.name, subnet.availability_zone))
+        .collect();
+    if zones.is_empty() {
+        return Ok(());
+    }
+    Err(AppError::Refused(format!(
+        "--region {region} does not match the spec's region {}: subnets {} are in other zones; change `region:` and the zones in {} instead",
+        loaded.spec.region,
+        zones.join(", "),
+        loaded.file.display()
+    )))
+}
+
+fn confirm() -> Result<(), AppError> {
+    if !std::io::stdin().is_terminal() {
+        return Err(AppError::Refused("stdin is not a terminal, so pipectl cannot ask for confirmation: re-run with --auto-approve. Nothing was changed.".to_string()));
+    }
+    eprint!("\nDo you want to perform these actions? Only 'yes' will be accepted: ");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .map_err(|error| AppError::Failed(format!("cannot read the answer: {error}")))?;
+    if answer.trim() == "yes" {
+        Ok(())
+    } else {
+        Err(AppError::Refused("cancelled; nothing was changed".to_string()))
+    }
+}
+
+fn print_plan(run: &PlannedRun, output: OutputFormat, style: Style) {
+    match output {
+        OutputFormat::Human => print!("{}", render_plan(&run.plan, style)),
+        OutputFormat::Json => println!("{}", plan_json(&run.plan)),
+    }
+}
+
+fn print_report(plan: &Plan, report: &ApplyReport, output: OutputFormat, style: Style) {
+    match output {
+        OutputFormat::Human => print!("\n{}", render_report(report, style)),
+        OutputFormat::Json => println!("{}", report_json(plan, report)),
+    }
+}

@@ -1,0 +1,274 @@
+//! Carries out a plan: walks the dependency graph in parallel (bounded), creates and updates in
+//! dependency order, deletes in reverse, skips what depends on a failure but finishes the rest,
+//! stops starting new work on Ctrl-C, and reports what happened to every resource.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde::Serialize;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use crate::model::{DesiredResource, ResourceId};
+use crate::plan::{Action, Plan};
+use crate::resources::{self, Context, LiveResource, LiveState};
+
+/// One step of the apply graph.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    /// Create, or update in place: everything that moves towards the spec.
+    Forward,
+    Delete,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Done,
+    Failed(String),
+    /// Not attempted because something it needs failed or was skipped.
+    Skipped(String),
+    /// Not attempted because the run was interrupted.
+    NotStarted,
+}
+
+/// What happened to one resource.
+#[derive(Debug, Clone, Serialize)]
+pub struct ResourceResult {
+    pub resource: ResourceId,
+    pub action: Action,
+    pub outcome: Outcome,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ApplyReport {
+    pub results: Vec<ResourceResult>,
+    pub interrupted: bool,
+}
+
+impl ApplyReport {
+    pub fn succeeded(&self) -> bool {
+        !self.interrupted && self.results.iter().all(|result| result.outcome == Outcome::Done)
+    }
+
+    pub fn count(&self, action: Action) -> usize {
+        self.results.iter().filter(|r| r.action == action && r.outcome == Outcome::Done).count()
+    }
+}
+
+struct Node {
+    id: ResourceId,
+    step: Step,
+    needs: Vec<usize>,
+}
+
+/// The order constraints between steps, as indices into the returned node list.
+fn build_graph(plan: &Plan, desired: &BTreeMap<ResourceId, &DesiredResource>, live: &LiveState) -> Vec<Node> {
+    let mut nodes: Vec<Node> = Vec::new();
+    let mut forward: HashMap<ResourceId, usize> = HashMap::new();
+    let mut delete: HashMap<ResourceId, usize> = HashMap::new();
+    for change in &plan.changes {
+        if matches!(change.action, Action::Delete | Action::Replace) {
+            delete.insert(change.resource.clone(), nodes.len());
+            nodes.push(Node { id: change.resource.clone(), step: Step::Delete, needs: Vec::new() });
+        }
+        if change.action != Action::Delete {
+            forward.insert(change.resource.clone(), nodes.len());
+            nodes.push(Node { id: change.resource.clone(), step: Step::Forward, needs: Vec::new() });
+        }
+    }
+    let actions: HashMap<&ResourceId, Action> = plan.changes.iter().map(|c| (&c.resource, c.action)).collect();
+    for node in &mut nodes {
+        match node.step {
+            Step::Forward => {
+                // After its own deletion (a replacement) and after what it depends on.
+                node.needs.extend(delete.get(&node.id));
+                if let Some(resource) = desired.get(&node.id) {
+                    node.needs.extend(resource.depends_on.iter().filter_map(|dep| forward.get(dep)));
+                }
+            }
+            Step::Delete => {
+                // After everything that uses it is deleted, or updated to stop using it.
+                for dependent in live.resources.values().filter(|r| r.depends_on.contains(&node.id)) {
+                    node.needs.extend(delete.get(&dependent.id));
+                    if actions.get(&dependent.id) == Some(&Action::Update) && actions.get(&node.id) == Some(&Action::Delete) {
+                        node.needs.extend(forward.get(&dependent.id));
+                    }
+                }
+            }
+        }
+        node.needs.sort_unstable();
+        node.needs.dedup();
+    }
+    nodes
+}
+
+/// Runs the plan with at most `parallelism` resources in flight.
+pub async fn apply(ctx: Arc<Context>, plan: &Plan, desired: &[DesiredResource], live: &LiveState, parallelism: usize) -> ApplyReport {
+    let desired_by_id: BTreeMap<ResourceId, &DesiredResource> = desired.iter().map(|r| (r.id.clone(), r)).collect();
+    let nodes = build_graph(plan, &desired_by_id, live);
+    let interrupted = Arc::new(AtomicBool::new(false));
+    let watcher = {
+        let interrupted = interrupted.clone();
+        let progress = ctx.progress.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                interrupted.store(true, Ordering::SeqCst);
+                progress.warn("interrupted: finishing the calls in flight, starting nothing new");
+            }
+        })
+    };
+    let semaphore = Arc::new(Semaphore::new(parallelism.max(1)));
+    let mut outcomes: Vec<Option<Outcome>> = vec![None; nodes.len()];
+    let mut started = vec![false; nodes.len()];
+    let mut running: JoinSet<(usize, Result<(), String>)> = JoinSet::new();
+    loop {
+        // Settle what can no longer run, then start everything that is ready.
+        let mut progressed = true;
+        while progressed {
+            progressed = false;
+            for index in 0..nodes.len() {
+                if started[index] || outcomes[index].is_some() {
+                    continue;
+                }
+                let node = &nodes[index];
+                let blocker = node.needs.iter().find(|&&need| matches!(outcomes[need], Some(Outcome::Failed(_)) | Some(Outcome::Skipped(_)) | Some(Outcome::NotStarted)));
+                if let Some(&blocker) = blocker {
+                    outcomes[index] = Some(Outcome::Skipped(format!("{} did not complete", nodes[blocker].id)));
+                    progressed = true;
+                    continue;
+                }
+                if !node.needs.iter().all(|&need| outcomes[need] == Some(Outcome::Done)) {
+                    continue;
+                }
+                if interrupted.load(Ordering::SeqCst) {
+                    outcomes[index] = Some(Outcome::NotStarted);
+                    progressed = true;
+                    continue;
+                }
+                started[index] = true;
+                let step = node.step;
+                let id = node.id.clone();
+                let desired = desired_by_id.get(&id).map(|resource| (*resource).clone());
+                let current: Option<LiveResource> = live.resources.get(&id).cloned();
+                let action = plan.changes.iter().find(|c| c.resource == id).map(|c| c.action);
+                let ctx = ctx.clone();
+                let semaphore = semaphore.clone();
+                running.spawn(async move {
+                    let _permit = semaphore.acquire_owned().await;
+                    let result = run_step(&ctx, step, action, &id, desired.as_ref(), current.as_ref()).await;
+                    (index, result)
+                });
+            }
+        }
+        let Some(joined) = running.join_next().await else { break };
+        match joined {
+            Ok((index, Ok(()))) => outcomes[index] = Some(Outcome::Done),
+            Ok((index, Err(message))) => {
+                ctx.progress.warn(&message);
+                outcomes[index] = Some(Outcome::Failed(message));
+            }
+            Err(panic) => {
+                // A task that panicked is a bug; its node stays unresolved and is reported below.
+                ctx.progress.warn(&format!("internal error in a worker: {panic}"));
+            }
+        }
+    }
+    watcher.abort();
+    let results = merge_results(plan, &nodes, &outcomes);
+    ApplyReport { results, interrupted: interrupted.load(Ordering::SeqCst) }
+}
+
+async fn run_step(ctx: &Context, step: Step, action: Option<Action>, id: &ResourceId, desired: Option<&DesiredResource>, live: Option<&LiveResource>) -> Result<(), String> {
+    let started = Instant::now();
+    let (verb, done) = match (step, action) {
+        (Step::Delete, Some(Action::Replace)) => ("deleting (to replace)", "deleted"),
+        (Step::Delete, _) => ("deleting", "deleted"),
+        (Step::Forward, Some(Action::Update)) => ("updating", "updated"),
+        (Step::Forward, _) => ("creating", "created"),
+    };
+    ctx.progress.line(&format!("{id}: {verb}…"));
+    let result = match (step, action, desired, live) {
+        (Step::Delete, _, _, Some(live)) => resources::delete(ctx, live).await,
+        (Step::Forward, Some(Action::Update), Some(desired), Some(live)) => resources::update(ctx, desired, live).await,
+        (Step::Forward, _, Some(desired), _) => resources::create(ctx, desired).await,
+        _ => Err(resources::AwsError::new(id, "apply", "internal error: nothing to apply")),
+    };
+    match result {
+        Ok(()) => {
+            ctx.progress.line(&format!("{id}: {done} ({:.1}s)", started.elapsed().as_secs_f64()));
+            Ok(())
+        }
+        Err(error) => Err(error.to_string()),
+    }
+}
+
+/// One result per resource: a replacement is done only when both of its steps are.
+fn merge_results(plan: &Plan, nodes: &[Node], outcomes: &[Option<Outcome>]) -> Vec<ResourceResult> {
+    plan.changes
+        .iter()
+        .map(|change| {
+            let outcome = nodes
+                .iter()
+                .zip(outcomes)
+                .filter(|(node, _)| node.id == change.resource)
+                .map(|(_, outcome)| outcome.clone().unwrap_or(Outcome::Failed("internal error".to_string())))
+                .find(|outcome| *outcome != Outcome::Done)
+                .unwrap_or(Outcome::Done);
+            ResourceResult { resource: change.resource.clone(), action: change.action, outcome }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::desired_graph;
+    use crate::plan::build_plan;
+    use crate::spec::Spec;
+
+    fn order(yaml: &str, live: &LiveState) -> Vec<(String, Vec<String>)> {
+        let spec: Spec = serde_saphyr::from_str(yaml).unwrap();
+        let graph = desired_graph(&spec);
+        let plan = build_plan(&spec.pipeline, &graph, live);
+        let by_id = graph.iter().map(|r| (r.id.clone(), r)).collect();
+        let nodes = build_graph(&plan, &by_id, live);
+        nodes
+            .iter()
+            .map(|node| {
+                let label = |n: &Node| format!("{:?} {}", n.step, n.id);
+                (label(node), node.needs.iter().map(|&i| label(&nodes[i])).collect())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn creation_follows_dependencies() {
+        let yaml = "version: 1\npipeline: p\nregion: eu-west-1\nnetwork:\n  vpc: {cidr: 10.0.0.0/16}\n  subnets:\n    - {name: a, cidr: 10.0.0.0/24, availability_zone: eu-west-1a, public: true}\n  security_groups:\n    - {name: web, ingress: [{ports: 443, group: lb}]}\n    - {name: lb}\n";
+        let graph = order(yaml, &LiveState::default());
+        let needs = |label: &str| graph.iter().find(|(l, _)| l == label).map(|(_, n)| n.clone()).unwrap();
+        assert_eq!(needs("Forward vpc/p"), Vec::<String>::new());
+        assert_eq!(needs("Forward subnet/a"), ["Forward vpc/p"]);
+        assert_eq!(needs("Forward route_table/public"), ["Forward vpc/p", "Forward internet_gateway/p", "Forward subnet/a"]);
+        assert_eq!(needs("Forward security_group/web"), ["Forward vpc/p", "Forward security_group/lb"]);
+    }
+
+    #[test]
+    fn deletion_runs_in_reverse() {
+        use crate::resources::{describe_live, LiveDetail};
+        // Live: a VPC with a subnet, neither in the (empty) spec.
+        let mut live = LiveState::default();
+        let vpc = LiveResource::new(ResourceId::new(crate::model::Kind::Vpc, "p"), "vpc-1", Default::default(), LiveDetail::Vpc(crate::resources::test_support::vpc("10.0.0.0/16")));
+        live.resources.insert(vpc.id.clone(), vpc);
+        describe_live(&mut live);
+        let mut subnet = live.resources[&ResourceId::new(crate::model::Kind::Vpc, "p")].clone();
+        subnet.id = ResourceId::new(crate::model::Kind::Subnet, "a");
+        subnet.physical_id = "subnet-1".to_string();
+        subnet.depends_on = vec![ResourceId::new(crate::model::Kind::Vpc, "p")];
+        live.resources.insert(subnet.id.clone(), subnet);
+        let graph = order("version: 1\npipeline: p\nregion: eu-west-1\n", &live);
+        assert_eq!(graph, [("Delete vpc/p".to_string(), vec!["Delete subnet/a".to_string()]), ("Delete subnet/a".to_string(), vec![])]);
+    }
+}

@@ -1,0 +1,81 @@
+//! One AWS configuration for every client: the standard credential and region chain, endpoint
+//! overrides (flag, `AWS_ENDPOINT_URL`, per-service `AWS_ENDPOINT_URL_<SERVICE>`), `--localstack`,
+//! bounded timeouts and retries, a rustls/ring HTTPS client, and path-style S3 for emulators.
+
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region};
+use aws_credential_types::Credentials;
+use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
+
+use crate::resources::Clients;
+
+/// The LocalStack endpoint `--localstack` points at.
+pub const LOCALSTACK_ENDPOINT: &str = "http://localhost:4566";
+
+#[derive(Debug, Clone)]
+pub struct AwsOptions {
+    pub profile: Option<String>,
+    pub region: String,
+    pub endpoint_url: Option<String>,
+    pub localstack: bool,
+    pub connect_timeout: Duration,
+    pub read_timeout: Duration,
+    pub max_attempts: u32,
+}
+
+fn env_set(name: &str) -> bool {
+    std::env::var_os(name).is_some_and(|value| !value.is_empty())
+}
+
+/// The endpoint to use for every service, if one is forced from the command line.
+pub fn endpoint_override(options: &AwsOptions) -> Option<String> {
+    match (&options.endpoint_url, options.localstack) {
+        (Some(url), _) => Some(url.clone()),
+        (None, true) if !env_set("AWS_ENDPOINT_URL") => Some(LOCALSTACK_ENDPOINT.to_string()),
+        _ => None,
+    }
+}
+
+/// True when requests go to something other than AWS itself (an emulator or a proxy).
+pub fn uses_custom_endpoint(options: &AwsOptions) -> bool {
+    endpoint_override(options).is_some() || env_set("AWS_ENDPOINT_URL") || env_set("AWS_ENDPOINT_URL_S3")
+}
+
+/// Builds the clients. Nothing is sent here: credentials are resolved on the first call.
+pub async fn clients(options: &AwsOptions) -> Clients {
+    let http_client = aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
+        .build_https();
+    let timeouts = TimeoutConfig::builder()
+        .connect_timeout(options.connect_timeout)
+        .read_timeout(options.read_timeout)
+        .build();
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .http_client(http_client)
+        .region(Region::new(options.region.clone()))
+        .timeout_config(timeouts)
+        .retry_config(RetryConfig::standard().with_max_attempts(options.max_attempts));
+    if let Some(profile) = &options.profile {
+        loader = loader.profile_name(profile);
+    }
+    if let Some(endpoint) = endpoint_override(options) {
+        loader = loader.endpoint_url(endpoint);
+    }
+    let has_credentials = env_set("AWS_ACCESS_KEY_ID") || env_set("AWS_PROFILE") || options.profile.is_some();
+    if options.localstack && !has_credentials {
+        loader = loader.credentials_provider(Credentials::new("test", "test", None, None, "pipectl-localstack"));
+    }
+    let config = loader.load().await;
+    let s3_config = aws_sdk_s3::config::Builder::from(&config)
+        .force_path_style(uses_custom_endpoint(options))
+        .build();
+    Clients {
+        ec2: aws_sdk_ec2::Client::new(&config),
+        s3: aws_sdk_s3::Client::from_conf(s3_config),
+        kinesis: aws_sdk_kinesis::Client::new(&config),
+        region: options.region.clone(),
+    }
+}

@@ -1,0 +1,109 @@
+//! Command-line definitions (clap derive) and nothing else.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::duration::parse_duration;
+
+/// Declarative provisioning for AWS data pipelines: VPC, S3 data lake, Kinesis and more.
+///
+/// pipectl reads a pipeline spec (YAML), compares it with what runs in AWS (found by the
+/// pipectl:pipeline tag; there is no state file), shows a plan, and applies it.
+#[derive(Debug, Parser)]
+#[command(name = "pipectl", version, about, long_about, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// The pipeline spec to read.
+    #[arg(short = 'f', long = "file", global = true, default_value = "pipeline.yaml", value_name = "FILE")]
+    pub file: PathBuf,
+    /// AWS profile from ~/.aws/config (default: the standard chain, e.g. AWS_PROFILE).
+    #[arg(long, global = true, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// AWS region (default: the spec's `region`).
+    #[arg(long, global = true, value_name = "REGION")]
+    pub region: Option<String>,
+    /// Send every AWS request to this endpoint (an emulator or proxy).
+    #[arg(long, global = true, value_name = "URL")]
+    pub endpoint_url: Option<String>,
+    /// Use LocalStack: http://localhost:4566 unless AWS_ENDPOINT_URL is set, test credentials
+    /// if none are configured, path-style S3.
+    #[arg(long, global = true)]
+    pub localstack: bool,
+    /// How many resources apply changes at once.
+    #[arg(long, global = true, default_value_t = 10, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=100))]
+    pub parallelism: u16,
+    /// How long one resource may take to become ready (e.g. a stream ACTIVE).
+    #[arg(long, global = true, default_value = "10m", value_parser = parse_duration, value_name = "DURATION")]
+    pub timeout: Duration,
+    /// Connect timeout of each AWS request.
+    #[arg(long, global = true, default_value = "3s", value_parser = parse_duration, value_name = "DURATION")]
+    pub connect_timeout: Duration,
+    /// Read timeout of each AWS request.
+    #[arg(long, global = true, default_value = "30s", value_parser = parse_duration, value_name = "DURATION")]
+    pub read_timeout: Duration,
+    /// More logging on stderr (-v: AWS calls made; -vv: debug).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// No colors (also when NO_COLOR is set or output is not a terminal).
+    #[arg(long, global = true)]
+    pub no_color: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check the spec without calling AWS.
+    Validate,
+    /// Show what apply would change.
+    Plan {
+        /// Exit 0 when there are no changes, 2 when there are, 1 on error.
+        #[arg(long)]
+        detailed_exitcode: bool,
+        #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+        output: OutputFormat,
+    },
+    /// Plan, ask for confirmation, and make AWS match the spec.
+    Apply {
+        /// Do not ask for confirmation (needed when stdin is not a terminal).
+        #[arg(long)]
+        auto_approve: bool,
+        /// Consent to changes that destroy data (deleting a stream, a bucket that holds objects).
+        #[arg(long)]
+        allow_destroy: bool,
+        #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+        output: OutputFormat,
+    },
+    /// Delete everything that belongs to the pipeline, in reverse dependency order.
+    Destroy {
+        /// Do not ask for confirmation (needed when stdin is not a terminal).
+        #[arg(long)]
+        auto_approve: bool,
+        /// Consent to destroying data (streams, buckets that hold objects).
+        #[arg(long)]
+        allow_destroy: bool,
+        #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+        output: OutputFormat,
+    },
+    /// Write a commented starter spec.
+    Init {
+        /// Which starter: `minimal` or `clickstream`.
+        #[arg(long, default_value = "minimal", value_name = "NAME")]
+        template: String,
+        /// Where to write it (default: the -f file, pipeline.yaml).
+        file: Option<PathBuf>,
+    },
+}

@@ -1,0 +1,15 @@
+//! pipectl as a library: the binary in `main.rs` is a thin shell over `app::run`. Being a library
+//! lets fuzz targets and benchmarks reach the spec loader and planner directly.
+
+pub mod app;
+pub mod apply;
+pub mod aws;
+pub mod cli;
+pub mod duration;
+pub mod model;
+pub mod plan;
+pub mod progress;
+pub mod render;
+pub mod resources;
+pub mod spec;
+pub mod templates;

@@ -1,0 +1,39 @@
+//! pipectl: declarative provisioning of AWS data pipelines. Parses arguments, sets up logging,
+//! runs the command and maps the result to an exit code (0 ok, 1 error, 2 changes present with
+//! `plan --detailed-exitcode`).
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use pipectl::{app, cli};
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    init_logging(cli.global.verbose);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(app::run(cli)) {
+        Ok(app::Status::Success) => ExitCode::SUCCESS,
+        Ok(app::Status::Changes) => ExitCode::from(2),
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Logs go to stderr; `-v` shows pipectl's own debug lines, `-vv` the SDK's too.
+fn init_logging(verbose: u8) {
+    let filter = match verbose {
+        0 => "warn,aws_config=error,aws_smithy_runtime=error",
+        1 => "pipectl=debug,warn",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("PIPECTL_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(filter));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+}

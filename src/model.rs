@@ -1,0 +1,227 @@
+//! Resource identities and the desired graph: what the spec asks for, one node per AWS resource,
+//! with the tags each must carry and the resources it depends on.
+//!
+//! Pure: turns a validated `Spec` into `DesiredResource`s without touching the network.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::spec::{Bucket, SecurityGroup, Spec, Stream, Subnet};
+
+/// Tag carrying the pipeline name on every resource pipectl creates.
+pub const PIPELINE_TAG: &str = "pipectl:pipeline";
+/// Tag carrying `kind/name`, which identifies the resource inside its pipeline.
+pub const RESOURCE_TAG: &str = "pipectl:resource";
+
+/// The kinds of resource pipectl manages, in the order plans list them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    Vpc,
+    InternetGateway,
+    Subnet,
+    RouteTable,
+    SecurityGroup,
+    Bucket,
+    Stream,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 7] = [
+        Kind::Vpc,
+        Kind::InternetGateway,
+        Kind::Subnet,
+        Kind::RouteTable,
+        Kind::SecurityGroup,
+        Kind::Bucket,
+        Kind::Stream,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Vpc => "vpc",
+            Kind::InternetGateway => "internet_gateway",
+            Kind::Subnet => "subnet",
+            Kind::RouteTable => "route_table",
+            Kind::SecurityGroup => "security_group",
+            Kind::Bucket => "bucket",
+            Kind::Stream => "stream",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|kind| kind.as_str() == text)
+    }
+
+    /// Kinds whose resources live inside the VPC and must be replaced when it is.
+    pub fn lives_in_vpc(self) -> bool {
+        matches!(self, Kind::InternetGateway | Kind::Subnet | Kind::RouteTable | Kind::SecurityGroup)
+    }
+}
+
+/// `kind/name`: how a resource is named in plans, tags and dependencies.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ResourceId {
+    pub kind: Kind,
+    pub name: String,
+}
+
+impl ResourceId {
+    pub fn new(kind: Kind, name: impl Into<String>) -> Self {
+        ResourceId {
+            kind,
+            name: name.into(),
+        }
+    }
+
+    /// Parses the value of a `pipectl:resource` tag.
+    pub fn parse(text: &str) -> Option<ResourceId> {
+        let (kind, name) = text.split_once('/')?;
+        Some(ResourceId::new(Kind::parse(kind)?, name))
+    }
+}
+
+impl fmt::Display for ResourceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.kind.as_str(), self.name)
+    }
+}
+
+impl Serialize for ResourceId {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+/// What one resource should look like.
+#[derive(Debug, Clone)]
+pub enum Desired {
+    Vpc { cidr: String },
+    InternetGateway,
+    Subnet(Subnet),
+    /// The public route table: a default route to the internet gateway, associated with the
+    /// public subnets named here.
+    RouteTable { subnets: Vec<String> },
+    SecurityGroup(SecurityGroup),
+    Bucket(Bucket),
+    Stream(Stream),
+}
+
+/// One node of the desired graph.
+#[derive(Debug, Clone)]
+pub struct DesiredResource {
+    pub id: ResourceId,
+    /// Every tag the resource must carry: the spec's, the resource's own, `Name` for EC2, and
+    /// pipectl's ownership tags.
+    pub tags: BTreeMap<String, String>,
+    pub depends_on: Vec<ResourceId>,
+    pub config: Desired,
+}
+
+/// The one VPC of a pipeline is named after it.
+pub fn vpc_id(pipeline: &str) -> ResourceId {
+    ResourceId::new(Kind::Vpc, pipeline)
+}
+
+pub fn internet_gateway_id(pipeline: &str) -> ResourceId {
+    ResourceId::new(Kind::InternetGateway, pipeline)
+}
+
+pub fn public_route_table_id() -> ResourceId {
+    ResourceId::new(Kind::RouteTable, "public")
+}
+
+/// Builds the desired graph of a validated spec.
+pub fn desired_graph(spec: &Spec) -> Vec<DesiredResource> {
+    let mut graph = Vec::new();
+    let node = |id: ResourceId, extra_tags: &BTreeMap<String, String>, depends_on, config| {
+        let mut tags = spec.tags.clone();
+        tags.extend(extra_tags.clone());
+        if id.kind == Kind::Vpc || id.kind.lives_in_vpc() {
+            tags.insert("Name".to_string(), format!("{}-{}", spec.pipeline, id.name));
+        }
+        tags.insert(PIPELINE_TAG.to_string(), spec.pipeline.clone());
+        tags.insert(RESOURCE_TAG.to_string(), id.to_string());
+        DesiredResource {
+            id,
+            tags,
+            depends_on,
+            config,
+        }
+    };
+    let none = BTreeMap::new();
+    if let Some(network) = &spec.network {
+        let vpc = vpc_id(&spec.pipeline);
+        graph.push(node(vpc.clone(), &none, vec![], Desired::Vpc { cidr: network.vpc.cidr.clone() }));
+        let public: Vec<String> = network
+            .subnets
+            .iter()
+            .filter(|subnet| subnet.public)
+            .map(|subnet| subnet.name.clone())
+            .collect();
+        for subnet in &network.subnets {
+            let id = ResourceId::new(Kind::Subnet, &subnet.name);
+            graph.push(node(id, &none, vec![vpc.clone()], Desired::Subnet(subnet.clone())));
+        }
+        if !public.is_empty() {
+            let gateway = internet_gateway_id(&spec.pipeline);
+            graph.push(node(gateway.clone(), &none, vec![vpc.clone()], Desired::InternetGateway));
+            let mut depends_on = vec![vpc.clone(), gateway];
+            depends_on.extend(public.iter().map(|name| ResourceId::new(Kind::Subnet, name)));
+            graph.push(node(public_route_table_id(), &none, depends_on, Desired::RouteTable { subnets: public }));
+        }
+        for group in &network.security_groups {
+            let mut depends_on = vec![vpc.clone()];
+            for rule in group.ingress.iter().chain(group.egress.iter().flatten()) {
+                if let Some(peer) = rule.group.as_deref().filter(|peer| *peer != "self" && *peer != group.name) {
+                    let peer = ResourceId::new(Kind::SecurityGroup, peer);
+                    if !depends_on.contains(&peer) {
+                        depends_on.push(peer);
+                    }
+                }
+            }
+            let id = ResourceId::new(Kind::SecurityGroup, &group.name);
+            graph.push(node(id, &none, depends_on, Desired::SecurityGroup(group.clone())));
+        }
+    }
+    for bucket in &spec.buckets {
+        let id = ResourceId::new(Kind::Bucket, &bucket.name);
+        graph.push(node(id, &bucket.tags, vec![], Desired::Bucket(bucket.clone())));
+    }
+    for stream in &spec.streams {
+        let id = ResourceId::new(Kind::Stream, &stream.name);
+        graph.push(node(id, &stream.tags, vec![], Desired::Stream(stream.clone())));
+    }
+    graph
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resource_ids_round_trip_through_tags() {
+        let id = ResourceId::new(Kind::SecurityGroup, "emr-master");
+        assert_eq!(id.to_string(), "security_group/emr-master");
+        assert_eq!(ResourceId::parse("security_group/emr-master"), Some(id));
+        assert_eq!(ResourceId::parse("nonsense/x"), None);
+    }
+
+    #[test]
+    fn public_subnets_bring_a_gateway_and_route_table() {
+        let spec: Spec = serde_saphyr::from_str(
+            "version: 1\npipeline: p\nregion: eu-west-1\ntags: {team: data}\nnetwork:\n  vpc: {cidr: 10.0.0.0/16}\n  subnets:\n    - {name: a, cidr: 10.0.0.0/24, availability_zone: eu-west-1a, public: true}\n    - {name: b, cidr: 10.0.1.0/24, availability_zone: eu-west-1b}\n",
+        )
+        .unwrap();
+        let graph = desired_graph(&spec);
+        let ids: Vec<String> = graph.iter().map(|node| node.id.to_string()).collect();
+        assert_eq!(ids, ["vpc/p", "subnet/a", "subnet/b", "internet_gateway/p", "route_table/public"]);
+        let table = &graph[4];
+        assert_eq!(table.depends_on.iter().map(ToString::to_string).collect::<Vec<_>>(), ["vpc/p", "internet_gateway/p", "subnet/a"]);
+        assert_eq!(table.tags.get("Name").map(String::as_str), Some("p-public"));
+        assert_eq!(table.tags.get("team").map(String::as_str), Some("data"));
+        assert_eq!(table.tags.get(RESOURCE_TAG).map(String::as_str), Some("route_table/public"));
+    }
+}

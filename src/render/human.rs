@@ -1,0 +1,224 @@
+//! The human plan: a block per resource with `+`, `~`, `-/+`, `-`, fields as `before -> after`,
+//! "# forces replacement", notes, and the summary line.
+
+use std::fmt::Write;
+
+use serde_json::Value;
+
+use crate::apply::{ApplyReport, Outcome};
+use crate::plan::{Action, Change, FieldChange, Plan};
+
+/// Whether to color the output (only on a terminal, and never with NO_COLOR or --no-color).
+#[derive(Debug, Clone, Copy)]
+pub struct Style {
+    pub color: bool,
+}
+
+impl Style {
+    fn paint(self, code: &str, text: &str) -> String {
+        if self.color {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
+    }
+
+    fn action(self, action: Action, text: &str) -> String {
+        let code = match action {
+            Action::Create => "32",
+            Action::Update => "33",
+            Action::Replace => "35",
+            Action::Delete => "31",
+        };
+        self.paint(code, text)
+    }
+}
+
+fn value(value: &Option<Value>) -> String {
+    match value {
+        None | Some(Value::Null) => "(none)".to_string(),
+        Some(value) => value.to_string(),
+    }
+}
+
+fn render_field(out: &mut String, field: &FieldChange, action: Action, style: Style) {
+    let forces = if field.forces_replacement { style.paint("31", " # forces replacement") } else { String::new() };
+    match (action, &field.before, &field.after) {
+        (Action::Create, _, after) => {
+            let _ = writeln!(out, "      {} {} = {}", style.action(Action::Create, "+"), field.path, value(after));
+        }
+        (Action::Delete, before, _) => {
+            let _ = writeln!(out, "      {} {} = {}", style.action(Action::Delete, "-"), field.path, value(before));
+        }
+        (_, Some(Value::Array(before)), Some(Value::Array(after))) => {
+            let _ = writeln!(out, "      {} {}{forces}", style.action(Action::Update, "~"), field.path);
+            for removed in before.iter().filter(|item| !after.contains(item)) {
+                let _ = writeln!(out, "          {} {removed}", style.action(Action::Delete, "-"));
+            }
+            for added in after.iter().filter(|item| !before.contains(item)) {
+                let _ = writeln!(out, "          {} {added}", style.action(Action::Create, "+"));
+            }
+        }
+        (_, Some(Value::Object(before)), Some(Value::Object(after))) => {
+            let _ = writeln!(out, "      {} {}{forces}", style.action(Action::Update, "~"), field.path);
+            for (key, old) in before.iter().filter(|(key, old)| after.get(*key) != Some(*old)) {
+                match after.get(key) {
+                    Some(new) => {
+                        let _ = writeln!(out, "          {} {key} = {old} -> {new}", style.action(Action::Update, "~"));
+                    }
+                    None => {
+                        let _ = writeln!(out, "          {} {key} = {old}", style.action(Action::Delete, "-"));
+                    }
+                }
+            }
+            for (key, new) in after.iter().filter(|(key, _)| !before.contains_key(*key)) {
+                let _ = writeln!(out, "          {} {key} = {new}", style.action(Action::Create, "+"));
+            }
+        }
+        (_, before, after) => {
+            let _ = writeln!(out, "      {} {} = {} -> {}{forces}", style.action(Action::Update, "~"), field.path, value(before), value(after));
+        }
+    }
+}
+
+fn render_change(out: &mut String, change: &Change, style: Style) {
+    let headline = match change.action {
+        Action::Replace => "must be replaced".to_string(),
+        other => format!("will be {}", other.verb()),
+    };
+    let _ = writeln!(out, "  # {} {headline}", change.resource);
+    let symbol = format!("{:>3}", change.action.symbol());
+    let _ = writeln!(out, "{} {} \"{}\" {{", style.action(change.action, &symbol), change.resource.kind.as_str(), change.resource.name);
+    for field in &change.fields {
+        render_field(out, field, change.action, style);
+    }
+    for note in &change.notes {
+        let text = format!("      # {note}");
+        let _ = writeln!(out, "{}", if change.destroys_data { style.paint("31", &text) } else { text });
+    }
+    let _ = writeln!(out, "    }}\n");
+}
+
+/// The plan as a person reads it.
+pub fn render_plan(plan: &Plan, style: Style) -> String {
+    let mut out = String::new();
+    for notice in &plan.notices {
+        let _ = writeln!(out, "Note: {notice}\n");
+    }
+    if plan.is_empty() {
+        let _ = writeln!(out, "No changes. Pipeline \"{}\" matches the spec.", plan.pipeline);
+        return out;
+    }
+    let _ = writeln!(out, "pipectl will perform the following actions on pipeline \"{}\":\n", plan.pipeline);
+    for change in &plan.changes {
+        render_change(&mut out, change, style);
+    }
+    let summary = &plan.summary;
+    let _ = writeln!(
+        out,
+        "Plan: {} to add, {} to change, {} to replace, {} to destroy.",
+        summary.add, summary.change, summary.replace, summary.destroy
+    );
+    let losses: Vec<String> = plan.data_loss().map(|change| change.resource.to_string()).collect();
+    if !losses.is_empty() {
+        let warning = format!("{} of these changes destroy data ({}); apply needs --allow-destroy.", losses.len(), losses.join(", "));
+        let _ = writeln!(out, "{}", style.paint("31", &warning));
+    }
+    out
+}
+
+/// What apply did, resource by resource, and the totals.
+pub fn render_report(report: &ApplyReport, style: Style) -> String {
+    let mut out = String::new();
+    let failed: Vec<_> = report.results.iter().filter(|r| r.outcome != Outcome::Done).collect();
+    for result in &failed {
+        let (label, reason) = match &result.outcome {
+            Outcome::Failed(reason) => ("failed", reason.clone()),
+            Outcome::Skipped(reason) => ("skipped", reason.clone()),
+            Outcome::NotStarted => ("not started", "interrupted before it began".to_string()),
+            Outcome::Done => continue,
+        };
+        let _ = writeln!(out, "{} {} ({}): {reason}", style.paint("31", label), result.resource, result.action.verb());
+    }
+    let totals = format!(
+        "{} added, {} changed, {} replaced, {} destroyed",
+        report.count(Action::Create),
+        report.count(Action::Update),
+        report.count(Action::Replace),
+        report.count(Action::Delete)
+    );
+    if report.succeeded() {
+        let _ = writeln!(out, "{}", style.paint("32", &format!("Apply complete! Resources: {totals}.")));
+    } else {
+        let why = if report.interrupted { "interrupted" } else { "failed" };
+        let _ = writeln!(out, "Apply {why}: {} of {} resources not done. Done: {totals}. Run apply again to continue; it picks up where this left off.", failed.len(), report.results.len());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Kind, ResourceId};
+    use serde_json::json;
+
+    fn sample() -> Plan {
+        let changes = vec![
+            Change {
+                resource: ResourceId::new(Kind::Subnet, "a"),
+                action: Action::Replace,
+                fields: vec![FieldChange { path: "cidr".into(), before: Some(json!("10.0.0.0/24")), after: Some(json!("10.0.9.0/24")), forces_replacement: true }],
+                notes: vec![],
+                destroys_data: false,
+            },
+            Change {
+                resource: ResourceId::new(Kind::SecurityGroup, "web"),
+                action: Action::Update,
+                fields: vec![FieldChange { path: "ingress".into(), before: Some(json!(["tcp 443 0.0.0.0/0"])), after: Some(json!(["tcp 22 10.0.0.0/8", "tcp 443 0.0.0.0/0"])), forces_replacement: false }],
+                notes: vec![],
+                destroys_data: false,
+            },
+            Change {
+                resource: ResourceId::new(Kind::Stream, "old"),
+                action: Action::Delete,
+                fields: vec![FieldChange { path: "shards".into(), before: Some(json!(2)), after: None, forces_replacement: false }],
+                notes: vec!["destroys data: a stream's records are lost with it".into()],
+                destroys_data: true,
+            },
+        ];
+        Plan::new("demo", changes, vec![])
+    }
+
+    #[test]
+    fn golden_human_plan() {
+        let expected = r#"pipectl will perform the following actions on pipeline "demo":
+
+  # subnet/a must be replaced
+-/+ subnet "a" {
+      ~ cidr = "10.0.0.0/24" -> "10.0.9.0/24" # forces replacement
+    }
+
+  # security_group/web will be updated in-place
+  ~ security_group "web" {
+      ~ ingress
+          + "tcp 22 10.0.0.0/8"
+    }
+
+  # stream/old will be destroyed
+  - stream "old" {
+      - shards = 2
+      # destroys data: a stream's records are lost with it
+    }
+
+Plan: 0 to add, 1 to change, 1 to replace, 1 to destroy.
+1 of these changes destroy data (stream/old); apply needs --allow-destroy.
+"#;
+        assert_eq!(render_plan(&sample(), Style { color: false }), expected);
+    }
+
+    #[test]
+    fn empty_plan_says_so() {
+        let plan = Plan::new("demo", vec![], vec![]);
+        assert_eq!(render_plan(&plan, Style { color: false }), "No changes. Pipeline \"demo\" matches the spec.\n");
+    }
+}

@@ -1,0 +1,463 @@
+//! S3 buckets of the data lake: versioning, default encryption, public access block, lifecycle
+//! rules and tags. Buckets are found by name (the spec's) and, for deletions, by their tags.
+//! Deleting a bucket that holds objects empties it first, which only happens with consent.
+
+use aws_sdk_s3::types::{
+    BucketLifecycleConfiguration, BucketLocationConstraint, BucketVersioningStatus, CreateBucketConfiguration, Delete,
+    ExpirationStatus, LifecycleExpiration, LifecycleRule as S3LifecycleRule, LifecycleRuleFilter, ObjectIdentifier,
+    PublicAccessBlockConfiguration, ServerSideEncryption, ServerSideEncryptionByDefault,
+    ServerSideEncryptionConfiguration, ServerSideEncryptionRule, Tag, Tagging, Transition as S3Transition,
+    TransitionStorageClass, VersioningConfiguration,
+};
+use futures::stream::{self, StreamExt};
+use serde_json::{json, Value};
+
+use super::{aws_error, build_error, ownership_conflict, owned_by, AwsError, Context, LiveDetail, LiveResource, NamedRead, Tags};
+use crate::model::{DesiredResource, Kind, ResourceId};
+use crate::plan::Attributes;
+use crate::spec::{Bucket, BucketEncryption, LifecycleRule};
+
+/// How many buckets are inspected at once when looking for this pipeline's tags.
+const DISCOVERY_CONCURRENCY: usize = 16;
+
+#[derive(Debug, Clone)]
+pub struct Live {
+    pub versioning: bool,
+    /// `sse-s3`, `sse-kms` or `none`.
+    pub encryption: String,
+    pub kms_key: Option<String>,
+    pub block_public_access: bool,
+    pub lifecycle: Vec<Value>,
+    pub holds_objects: bool,
+}
+
+fn lifecycle_value(id: &str, prefix: &str, transitions: Vec<(i64, String)>, expiration_days: Option<i64>) -> Value {
+    json!({
+        "id": id,
+        "prefix": prefix,
+        "transitions": transitions.into_iter().map(|(days, class)| json!({"days": days, "storage_class": class})).collect::<Vec<_>>(),
+        "expiration_days": expiration_days,
+    })
+}
+
+fn rule_id(rule: &LifecycleRule) -> String {
+    rule.id.clone().unwrap_or_else(|| rule.prefix.clone())
+}
+
+fn sorted_by_id(mut rules: Vec<Value>) -> Value {
+    rules.sort_by(|a, b| a["id"].as_str().cmp(&b["id"].as_str()));
+    Value::Array(rules)
+}
+
+pub fn desired_attributes(bucket: &Bucket) -> Attributes {
+    let lifecycle = bucket
+        .lifecycle
+        .iter()
+        .map(|rule| {
+            let transitions = rule.transitions.iter().map(|t| (t.days, t.storage_class.clone())).collect();
+            lifecycle_value(&rule_id(rule), &rule.prefix, transitions, rule.expiration_days)
+        })
+        .collect();
+    let encryption = match bucket.encryption {
+        BucketEncryption::SseS3 => "sse-s3",
+        BucketEncryption::SseKms => "sse-kms",
+    };
+    Attributes::from([
+        ("versioning".to_string(), json!(bucket.versioning)),
+        ("encryption".to_string(), json!(encryption)),
+        ("kms_key".to_string(), json!(bucket.kms_key)),
+        ("block_public_access".to_string(), json!(bucket.block_public_access)),
+        ("lifecycle".to_string(), sorted_by_id(lifecycle)),
+    ])
+}
+
+pub fn live_attributes(live: &Live) -> Attributes {
+    Attributes::from([
+        ("versioning".to_string(), json!(live.versioning)),
+        ("encryption".to_string(), json!(live.encryption)),
+        ("kms_key".to_string(), json!(live.kms_key)),
+        ("block_public_access".to_string(), json!(live.block_public_access)),
+        ("lifecycle".to_string(), sorted_by_id(live.lifecycle.clone())),
+    ])
+}
+
+/// What GetBucketTagging says about a bucket name.
+enum Ownership {
+    Absent,
+    Tagged(Tags),
+    /// It exists but we cannot read it (another account, another region).
+    Unreadable(String),
+}
+
+async fn ownership(s3: &aws_sdk_s3::Client, name: &str) -> Result<Ownership, AwsError> {
+    match s3.get_bucket_tagging().bucket(name).send().await {
+        Ok(output) => Ok(Ownership::Tagged(output.tag_set().iter().map(|tag| (tag.key().to_string(), tag.value().to_string())).collect())),
+        Err(error) => {
+            let error = aws_error(format!("bucket/{name}"), "GetBucketTagging", error);
+            match error.code.as_deref() {
+                Some("NoSuchBucket") => Ok(Ownership::Absent),
+                Some("NoSuchTagSet") | Some("NoSuchTagSetError") => Ok(Ownership::Tagged(Tags::new())),
+                Some("AccessDenied") | Some("PermanentRedirect") | Some("AuthorizationHeaderMalformed") => Ok(Ownership::Unreadable(error.message)),
+                _ => Err(error),
+            }
+        }
+    }
+}
+
+/// Reads the configuration of a bucket known to be ours.
+async fn read_config(s3: &aws_sdk_s3::Client, name: &str, check_objects: bool) -> Result<Live, AwsError> {
+    let id = format!("bucket/{name}");
+    let versioning = async {
+        let output = s3.get_bucket_versioning().bucket(name).send().await.map_err(|e| aws_error(&id, "GetBucketVersioning", e))?;
+        Ok::<_, AwsError>(output.status() == Some(&BucketVersioningStatus::Enabled))
+    };
+    let encryption = async {
+        match s3.get_bucket_encryption().bucket(name).send().await {
+            Ok(output) => {
+                let default = output
+                    .server_side_encryption_configuration()
+                    .and_then(|config| config.rules().first())
+                    .and_then(|rule| rule.apply_server_side_encryption_by_default());
+                Ok(match default {
+                    Some(default) if *default.sse_algorithm() == ServerSideEncryption::AwsKms => {
+                        ("sse-kms".to_string(), default.kms_master_key_id().map(str::to_string))
+                    }
+                    Some(_) => ("sse-s3".to_string(), None),
+                    None => ("none".to_string(), None),
+                })
+            }
+            Err(error) => {
+                let error = aws_error(&id, "GetBucketEncryption", error);
+                if error.has_code("ServerSideEncryptionConfigurationNotFoundError") {
+                    Ok(("none".to_string(), None))
+                } else {
+                    Err(error)
+                }
+            }
+        }
+    };
+    let public_access = async {
+        match s3.get_public_access_block().bucket(name).send().await {
+            Ok(output) => Ok(output.public_access_block_configuration().is_some_and(|config| {
+                config.block_public_acls() == Some(true)
+                    && config.ignore_public_acls() == Some(true)
+                    && config.block_public_policy() == Some(true)
+                    && config.restrict_public_buckets() == Some(true)
+            })),
+            Err(error) => {
+                let error = aws_error(&id, "GetPublicAccessBlock", error);
+                if error.has_code("NoSuchPublicAccessBlockConfiguration") {
+                    Ok(false)
+                } else {
+                    Err(error)
+                }
+            }
+        }
+    };
+    let lifecycle = async {
+        match s3.get_bucket_lifecycle_configuration().bucket(name).send().await {
+            Ok(output) => Ok(output
+                .rules()
+                .iter()
+                .map(|rule| {
+                    let prefix = rule.filter().and_then(|filter| filter.prefix()).unwrap_or_default();
+                    let transitions = rule
+                        .transitions()
+                        .iter()
+                        .map(|t| (i64::from(t.days().unwrap_or(0)), t.storage_class().map(|c| c.as_str().to_string()).unwrap_or_default()))
+                        .collect();
+                    let expiration = rule.expiration().and_then(|e| e.days()).map(i64::from);
+                    lifecycle_value(rule.id().unwrap_or_default(), prefix, transitions, expiration)
+                })
+                .collect()),
+            Err(error) => {
+                let error = aws_error(&id, "GetBucketLifecycleConfiguration", error);
+                if error.has_code("NoSuchLifecycleConfiguration") {
+                    Ok(Vec::new())
+                } else {
+                    Err(error)
+                }
+            }
+        }
+    };
+    let objects = async {
+        if !check_objects {
+            return Ok(false);
+        }
+        let output = s3.list_object_versions().bucket(name).max_keys(1).send().await.map_err(|e| aws_error(&id, "ListObjectVersions", e))?;
+        Ok(!output.versions().is_empty() || !output.delete_markers().is_empty())
+    };
+    let (versioning, (encryption, kms_key), block_public_access, lifecycle, holds_objects) =
+        tokio::try_join!(versioning, encryption, public_access, lifecycle, objects)?;
+    Ok(Live {
+        versioning,
+        encryption,
+        kms_key,
+        block_public_access,
+        lifecycle,
+        holds_objects,
+    })
+}
+
+fn found(name: &str, tags: Tags, live: Live) -> LiveResource {
+    LiveResource::new(ResourceId::new(Kind::Bucket, name), name, tags, LiveDetail::Bucket(live))
+}
+
+/// Reads the spec's buckets by name, and finds any other bucket tagged with this pipeline.
+pub async fn read(s3: &aws_sdk_s3::Client, pipeline: &str, spec_names: &[String]) -> Result<NamedRead, AwsError> {
+    let named = futures::future::try_join_all(spec_names.iter().map(|name| async move {
+        let (ownership, config) = tokio::join!(ownership(s3, name), read_config(s3, name, false));
+        Ok::<_, AwsError>((name, ownership?, config))
+    }));
+    let listed = s3.list_buckets().send();
+    let (named, listed) = tokio::join!(named, listed);
+    let mut result = NamedRead::default();
+    for (name, ownership, config) in named? {
+        let id = ResourceId::new(Kind::Bucket, name.as_str());
+        match ownership {
+            Ownership::Absent => {}
+            Ownership::Unreadable(reason) => result.conflicts.push(format!(
+                "{id}: the name is taken by a bucket pipectl cannot read ({reason}); bucket names are global, pick another"
+            )),
+            Ownership::Tagged(tags) if owned_by(&tags, pipeline) => result.found.push(found(name, tags, config?)),
+            Ownership::Tagged(tags) => result.conflicts.push(ownership_conflict(&id, &tags, pipeline, " (aws s3api put-bucket-tagging)")),
+        }
+    }
+    let listed = listed.map_err(|error| aws_error("bucket", "ListBuckets", error))?;
+    let others: Vec<String> = listed
+        .buckets()
+        .iter()
+        .filter_map(|bucket| bucket.name())
+        .filter(|name| !spec_names.iter().any(|spec| spec == name))
+        .map(str::to_string)
+        .collect();
+    let discovered: Vec<Result<Option<LiveResource>, AwsError>> = stream::iter(others)
+        .map(|name| async move {
+            match ownership(s3, &name).await? {
+                Ownership::Tagged(tags) if owned_by(&tags, pipeline) => {
+                    let config = read_config(s3, &name, true).await?;
+                    Ok(Some(found(&name, tags, config)))
+                }
+                _ => Ok(None),
+            }
+        })
+        .buffer_unordered(DISCOVERY_CONCURRENCY)
+        .collect()
+        .await;
+    for resource in discovered {
+        result.found.extend(resource?);
+    }
+    Ok(result)
+}
+
+fn s3_tags(id: &ResourceId, tags: &Tags) -> Result<Tagging, AwsError> {
+    let tag_set = tags
+        .iter()
+        .map(|(key, value)| Tag::builder().key(key).value(value).build())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|error| build_error(id, "PutBucketTagging", error))?;
+    Tagging::builder().set_tag_set(Some(tag_set)).build().map_err(|error| build_error(id, "PutBucketTagging", error))
+}
+
+async fn put_tags(ctx: &Context, id: &ResourceId, name: &str, tags: &Tags) -> Result<(), AwsError> {
+    ctx.clients
+        .s3
+        .put_bucket_tagging()
+        .bucket(name)
+        .tagging(s3_tags(id, tags)?)
+        .send()
+        .await
+        .map_err(|error| aws_error(id, "PutBucketTagging", error))?;
+    Ok(())
+}
+
+async fn put_versioning(ctx: &Context, id: &ResourceId, name: &str, enabled: bool) -> Result<(), AwsError> {
+    let status = if enabled { BucketVersioningStatus::Enabled } else { BucketVersioningStatus::Suspended };
+    ctx.clients
+        .s3
+        .put_bucket_versioning()
+        .bucket(name)
+        .versioning_configuration(VersioningConfiguration::builder().status(status).build())
+        .send()
+        .await
+        .map_err(|error| aws_error(id, "PutBucketVersioning", error))?;
+    Ok(())
+}
+
+async fn put_encryption(ctx: &Context, id: &ResourceId, bucket: &Bucket) -> Result<(), AwsError> {
+    let op = "PutBucketEncryption";
+    let algorithm = match bucket.encryption {
+        BucketEncryption::SseS3 => ServerSideEncryption::Aes256,
+        BucketEncryption::SseKms => ServerSideEncryption::AwsKms,
+    };
+    let default = ServerSideEncryptionByDefault::builder()
+        .sse_algorithm(algorithm)
+        .set_kms_master_key_id(bucket.kms_key.clone())
+        .build()
+        .map_err(|error| build_error(id, op, error))?;
+    let config = ServerSideEncryptionConfiguration::builder()
+        .rules(ServerSideEncryptionRule::builder().apply_server_side_encryption_by_default(default).build())
+        .build()
+        .map_err(|error| build_error(id, op, error))?;
+    ctx.clients
+        .s3
+        .put_bucket_encryption()
+        .bucket(&bucket.name)
+        .server_side_encryption_configuration(config)
+        .send()
+        .await
+        .map_err(|error| aws_error(id, op, error))?;
+    Ok(())
+}
+
+async fn put_public_access_block(ctx: &Context, id: &ResourceId, name: &str, block: bool) -> Result<(), AwsError> {
+    let s3 = &ctx.clients.s3;
+    if block {
+        let config = PublicAccessBlockConfiguration::builder()
+            .block_public_acls(true)
+            .ignore_public_acls(true)
+            .block_public_policy(true)
+            .restrict_public_buckets(true)
+            .build();
+        s3.put_public_access_block()
+            .bucket(name)
+            .public_access_block_configuration(config)
+            .send()
+            .await
+            .map_err(|error| aws_error(id, "PutPublicAccessBlock", error))?;
+    } else {
+        s3.delete_public_access_block()
+            .bucket(name)
+            .send()
+            .await
+            .map_err(|error| aws_error(id, "DeletePublicAccessBlock", error))?;
+    }
+    Ok(())
+}
+
+async fn put_lifecycle(ctx: &Context, id: &ResourceId, bucket: &Bucket) -> Result<(), AwsError> {
+    let op = "PutBucketLifecycleConfiguration";
+    let s3 = &ctx.clients.s3;
+    if bucket.lifecycle.is_empty() {
+        s3.delete_bucket_lifecycle()
+            .bucket(&bucket.name)
+            .send()
+            .await
+            .map_err(|error| aws_error(id, "DeleteBucketLifecycle", error))?;
+        return Ok(());
+    }
+    let mut rules = Vec::new();
+    for rule in &bucket.lifecycle {
+        let transitions = rule
+            .transitions
+            .iter()
+            .map(|t| {
+                S3Transition::builder()
+                    .days(i32::try_from(t.days).unwrap_or(i32::MAX))
+                    .storage_class(TransitionStorageClass::from(t.storage_class.as_str()))
+                    .build()
+            })
+            .collect();
+        let expiration = rule
+            .expiration_days
+            .map(|days| LifecycleExpiration::builder().days(i32::try_from(days).unwrap_or(i32::MAX)).build());
+        let built = S3LifecycleRule::builder()
+            .id(rule_id(rule))
+            .filter(LifecycleRuleFilter::builder().prefix(&rule.prefix).build())
+            .status(ExpirationStatus::Enabled)
+            .set_transitions(Some(transitions))
+            .set_expiration(expiration)
+            .build()
+            .map_err(|error| build_error(id, op, error))?;
+        rules.push(built);
+    }
+    let config = BucketLifecycleConfiguration::builder()
+        .set_rules(Some(rules))
+        .build()
+        .map_err(|error| build_error(id, op, error))?;
+    s3.put_bucket_lifecycle_configuration()
+        .bucket(&bucket.name)
+        .lifecycle_configuration(config)
+        .send()
+        .await
+        .map_err(|error| aws_error(id, op, error))?;
+    Ok(())
+}
+
+pub async fn create(ctx: &Context, resource: &DesiredResource, bucket: &Bucket) -> Result<String, AwsError> {
+    let id = &resource.id;
+    let mut request = ctx.clients.s3.create_bucket().bucket(&bucket.name);
+    if ctx.clients.region != "us-east-1" {
+        request = request.create_bucket_configuration(
+            CreateBucketConfiguration::builder()
+                .location_constraint(BucketLocationConstraint::from(ctx.clients.region.as_str()))
+                .build(),
+        );
+    }
+    match request.send().await.map_err(|error| aws_error(id, "CreateBucket", error)) {
+        Ok(_) => {}
+        // A re-run after an interrupted apply: the bucket is ours already.
+        Err(error) if error.has_code("BucketAlreadyOwnedByYou") => {}
+        Err(error) if error.has_code("BucketAlreadyExists") => {
+            return Err(AwsError::new(id, "CreateBucket", "the name is taken by another AWS account; bucket names are global, pick another"))
+        }
+        Err(error) => return Err(error),
+    }
+    // Tag first, so that an interrupted apply leaves a bucket the next run recognises as ours.
+    put_tags(ctx, id, &bucket.name, &resource.tags).await?;
+    if bucket.versioning {
+        put_versioning(ctx, id, &bucket.name, true).await?;
+    }
+    put_encryption(ctx, id, bucket).await?;
+    if bucket.block_public_access {
+        put_public_access_block(ctx, id, &bucket.name, true).await?;
+    }
+    if !bucket.lifecycle.is_empty() {
+        put_lifecycle(ctx, id, bucket).await?;
+    }
+    Ok(bucket.name.clone())
+}
+
+pub async fn update(ctx: &Context, resource: &DesiredResource, bucket: &Bucket, live: &Live) -> Result<(), AwsError> {
+    let id = &resource.id;
+    let desired = desired_attributes(bucket);
+    let current = live_attributes(live);
+    let changed = |field: &str| desired.get(field) != current.get(field);
+    if changed("versioning") {
+        put_versioning(ctx, id, &bucket.name, bucket.versioning).await?;
+    }
+    if changed("encryption") || changed("kms_key") {
+        put_encryption(ctx, id, bucket).await?;
+    }
+    if changed("block_public_access") {
+        put_public_access_block(ctx, id, &bucket.name, bucket.block_public_access).await?;
+    }
+    if changed("lifecycle") {
+        put_lifecycle(ctx, id, bucket).await?;
+    }
+    put_tags(ctx, id, &bucket.name, &resource.tags).await
+}
+
+/// Empties the bucket (every object version and delete marker), then deletes it.
+pub async fn delete(ctx: &Context, live: &LiveResource) -> Result<(), AwsError> {
+    let s3 = &ctx.clients.s3;
+    let id = &live.id;
+    let name = &live.physical_id;
+    loop {
+        let listing = s3.list_object_versions().bucket(name).max_keys(1000).send().await.map_err(|e| aws_error(id, "ListObjectVersions", e))?;
+        let versions = listing.versions().iter().map(|v| (v.key(), v.version_id()));
+        let markers = listing.delete_markers().iter().map(|m| (m.key(), m.version_id()));
+        let objects = versions
+            .chain(markers)
+            .filter_map(|(key, version)| ObjectIdentifier::builder().key(key?).set_version_id(version.map(str::to_string)).build().ok())
+            .collect::<Vec<_>>();
+        if objects.is_empty() {
+            break;
+        }
+        ctx.progress.line(&format!("{id}: deleting {} object versions", objects.len()));
+        let batch = Delete::builder().set_objects(Some(objects)).quiet(true).build().map_err(|e| build_error(id, "DeleteObjects", e))?;
+        s3.delete_objects().bucket(name).delete(batch).send().await.map_err(|e| aws_error(id, "DeleteObjects", e))?;
+    }
+    s3.delete_bucket().bucket(name).send().await.map_err(|error| aws_error(id, "DeleteBucket", error))?;
+    Ok(())
+}

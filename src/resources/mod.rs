@@ -1,0 +1,411 @@
+//! One module per resource kind: how to read it from AWS, describe it as comparable attributes,
+//! and create, update and delete it. This file holds what they share (the live-state types, the
+//! apply context, AWS error handling) and dispatches on the kind.
+
+mod bucket;
+mod ec2_tags;
+mod internet_gateway;
+mod route_table;
+mod security_group;
+mod stream;
+mod subnet;
+mod vpc;
+pub mod wait;
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::sync::Mutex;
+
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use aws_smithy_types::error::display::DisplayErrorContext;
+
+use crate::model::{Desired, DesiredResource, Kind, ResourceId, PIPELINE_TAG, RESOURCE_TAG};
+use crate::plan::{Action, Attributes};
+use crate::progress::Progress;
+
+pub use wait::WaitOptions;
+
+/// The AWS clients every kind uses, built once from one `SdkConfig`.
+#[derive(Clone)]
+pub struct Clients {
+    pub ec2: aws_sdk_ec2::Client,
+    pub s3: aws_sdk_s3::Client,
+    pub kinesis: aws_sdk_kinesis::Client,
+    pub region: String,
+}
+
+/// A failed AWS call, naming the resource and the operation.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{resource}: {operation} failed: {message}")]
+pub struct AwsError {
+    pub resource: String,
+    pub operation: &'static str,
+    pub code: Option<String>,
+    pub message: String,
+}
+
+impl AwsError {
+    pub fn new(resource: impl fmt::Display, operation: &'static str, message: impl Into<String>) -> Self {
+        AwsError {
+            resource: resource.to_string(),
+            operation,
+            code: None,
+            message: message.into(),
+        }
+    }
+
+    /// True when AWS said the thing does not exist (for reads: absent; for deletes: done).
+    pub fn is_not_found(&self) -> bool {
+        self.code.as_deref().is_some_and(|code| {
+            code.contains("NotFound") || code.starts_with("NoSuch") || code == "ResourceNotFoundException"
+        })
+    }
+
+    pub fn has_code(&self, wanted: &str) -> bool {
+        self.code.as_deref() == Some(wanted)
+    }
+}
+
+/// Converts an SDK error into an `AwsError` with the AWS error code kept for matching.
+pub fn aws_error<E, R>(resource: impl fmt::Display, operation: &'static str, error: SdkError<E, R>) -> AwsError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: fmt::Debug,
+{
+    let code = error.code().map(str::to_string);
+    let message = match (&error, error.message()) {
+        (SdkError::ServiceError(_), Some(text)) => format!("{} ({text})", code.as_deref().unwrap_or("error")),
+        (SdkError::ServiceError(_), None) => code.clone().unwrap_or_else(|| "unknown service error".to_string()),
+        (SdkError::TimeoutError(_), _) => "timed out waiting for AWS (see --read-timeout)".to_string(),
+        _ => DisplayErrorContext(&error).to_string(),
+    };
+    AwsError {
+        resource: resource.to_string(),
+        operation,
+        code,
+        message,
+    }
+}
+
+/// Converts an SDK builder error (a required field missing) into an `AwsError`.
+pub fn build_error(resource: impl fmt::Display, operation: &'static str, error: impl fmt::Display) -> AwsError {
+    AwsError::new(resource, operation, format!("invalid request: {error}"))
+}
+
+pub type Tags = BTreeMap<String, String>;
+
+/// Kind-specific live details that apply needs (ids of sub-objects, current rules, …).
+#[derive(Debug, Clone)]
+pub enum LiveDetail {
+    Vpc(vpc::Live),
+    InternetGateway(internet_gateway::Live),
+    Subnet(subnet::Live),
+    RouteTable(route_table::Live),
+    SecurityGroup(security_group::Live),
+    Bucket(bucket::Live),
+    Stream(stream::Live),
+}
+
+/// A resource found in AWS that carries this pipeline's tags.
+#[derive(Debug, Clone)]
+pub struct LiveResource {
+    pub id: ResourceId,
+    /// The AWS identifier: `vpc-…`, `sg-…`, a bucket or stream name.
+    pub physical_id: String,
+    pub tags: Tags,
+    pub detail: LiveDetail,
+    /// Filled in once every kind has been read, since attributes name other resources.
+    pub attributes: Attributes,
+    pub depends_on: Vec<ResourceId>,
+    /// Set when deleting or replacing this resource loses data, saying what.
+    pub holds_data: Option<String>,
+}
+
+impl LiveResource {
+    /// A freshly read resource; `describe_live` fills in attributes and dependencies later.
+    pub fn new(id: ResourceId, physical_id: impl Into<String>, tags: Tags, detail: LiveDetail) -> LiveResource {
+        LiveResource {
+            id,
+            physical_id: physical_id.into(),
+            tags,
+            detail,
+            attributes: Attributes::new(),
+            depends_on: Vec::new(),
+            holds_data: None,
+        }
+    }
+}
+
+/// Everything the read phase learnt.
+#[derive(Debug, Default)]
+pub struct LiveState {
+    pub resources: BTreeMap<ResourceId, LiveResource>,
+    /// Resources with names the spec uses that pipectl does not own: the plan must stop.
+    pub conflicts: Vec<String>,
+    pub notices: Vec<String>,
+}
+
+/// Physical id → resource id, for turning AWS references into spec names.
+#[derive(Debug, Default)]
+pub struct Names(HashMap<String, ResourceId>);
+
+impl Names {
+    pub fn of(resources: &BTreeMap<ResourceId, LiveResource>) -> Names {
+        Names(
+            resources
+                .values()
+                .map(|resource| (resource.physical_id.clone(), resource.id.clone()))
+                .collect(),
+        )
+    }
+
+    /// The spec name of a physical id, or the id itself when it is not ours.
+    pub fn name(&self, physical_id: &str) -> String {
+        self.0
+            .get(physical_id)
+            .map_or_else(|| physical_id.to_string(), |id| id.name.clone())
+    }
+
+    pub fn id(&self, physical_id: &str) -> Option<&ResourceId> {
+        self.0.get(physical_id)
+    }
+}
+
+/// The apply context: clients, the physical ids known so far, waiting and progress settings.
+pub struct Context {
+    pub clients: Clients,
+    pub pipeline: String,
+    pub wait: WaitOptions,
+    pub progress: Progress,
+    physical_ids: Mutex<HashMap<ResourceId, String>>,
+}
+
+impl Context {
+    pub fn new(clients: Clients, pipeline: &str, wait: WaitOptions, progress: Progress, live: &LiveState) -> Context {
+        let known = live
+            .resources
+            .values()
+            .map(|resource| (resource.id.clone(), resource.physical_id.clone()))
+            .collect();
+        Context {
+            clients,
+            pipeline: pipeline.to_string(),
+            wait,
+            progress,
+            physical_ids: Mutex::new(known),
+        }
+    }
+
+    /// The AWS id of a resource created earlier in this run or found live.
+    pub fn physical_id(&self, id: &ResourceId) -> Result<String, AwsError> {
+        self.physical_ids
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(id)
+            .cloned()
+            .ok_or_else(|| AwsError::new(id, "resolve", "the resource does not exist yet (a dependency failed)"))
+    }
+
+    fn record(&self, id: &ResourceId, physical_id: String) {
+        self.physical_ids
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(id.clone(), physical_id);
+    }
+
+    fn forget(&self, id: &ResourceId) {
+        self.physical_ids
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(id);
+    }
+}
+
+/// True when `tags` say the resource belongs to `pipeline`.
+pub fn owned_by(tags: &Tags, pipeline: &str) -> bool {
+    tags.get(PIPELINE_TAG).map(String::as_str) == Some(pipeline)
+}
+
+/// The resource id a tagged resource claims to be, if it claims one of the expected kind.
+pub fn claimed_id(tags: &Tags, kind: Kind) -> Option<ResourceId> {
+    tags.get(RESOURCE_TAG)
+        .and_then(|value| ResourceId::parse(value))
+        .filter(|id| id.kind == kind)
+}
+
+/// Why a resource the spec names cannot be managed, and how to adopt it on purpose.
+pub fn ownership_conflict(id: &ResourceId, tags: &Tags, pipeline: &str, adopt_hint: &str) -> String {
+    let owner = match tags.get(PIPELINE_TAG) {
+        Some(other) => format!("it belongs to pipeline `{other}`"),
+        None => "it is not tagged as managed by pipectl".to_string(),
+    };
+    format!(
+        "{id} already exists but {owner}; pipectl never modifies resources it does not own. \
+         Rename it in the spec, or adopt it deliberately by tagging it {PIPELINE_TAG}={pipeline} and {RESOURCE_TAG}={id}{adopt_hint}"
+    )
+}
+
+/// The comparable attributes of what the spec asks for.
+pub fn desired_attributes(resource: &DesiredResource) -> Attributes {
+    let mut attributes = match &resource.config {
+        Desired::Vpc { cidr } => vpc::desired_attributes(cidr),
+        Desired::InternetGateway => internet_gateway::desired_attributes(resource),
+        Desired::Subnet(subnet) => subnet::desired_attributes(subnet),
+        Desired::RouteTable { subnets } => route_table::desired_attributes(subnets),
+        Desired::SecurityGroup(group) => security_group::desired_attributes(group),
+        Desired::Bucket(bucket) => bucket::desired_attributes(bucket),
+        Desired::Stream(stream) => stream::desired_attributes(stream),
+    };
+    attributes.insert("tags".to_string(), serde_json::json!(resource.tags));
+    attributes
+}
+
+/// Fills in attributes and dependencies of live resources, which need the names of the others.
+pub fn describe_live(state: &mut LiveState) {
+    let names = Names::of(&state.resources);
+    for resource in state.resources.values_mut() {
+        let (mut attributes, depends_on) = match &resource.detail {
+            LiveDetail::Vpc(live) => (vpc::live_attributes(live), vec![]),
+            LiveDetail::InternetGateway(live) => internet_gateway::live_attributes(live, &names),
+            LiveDetail::Subnet(live) => subnet::live_attributes(live, &names),
+            LiveDetail::RouteTable(live) => route_table::live_attributes(live, &names),
+            LiveDetail::SecurityGroup(live) => security_group::live_attributes(live, &resource.physical_id, &names),
+            LiveDetail::Bucket(live) => (bucket::live_attributes(live), vec![]),
+            LiveDetail::Stream(live) => (stream::live_attributes(live), vec![]),
+        };
+        attributes.insert("tags".to_string(), serde_json::json!(resource.tags));
+        resource.attributes = attributes;
+        resource.depends_on = depends_on;
+        resource.holds_data = match &resource.detail {
+            LiveDetail::Stream(_) => Some("a stream's records are lost with it".to_string()),
+            LiveDetail::Bucket(live) if live.holds_objects => Some("the bucket holds objects, which are deleted with it".to_string()),
+            _ => None,
+        };
+    }
+}
+
+/// Fields that AWS cannot change in place, per kind.
+pub fn forces_replacement(kind: Kind, field: &str) -> bool {
+    let fields: &[&str] = match kind {
+        Kind::Vpc => &["cidr"],
+        Kind::Subnet => &["cidr", "availability_zone"],
+        Kind::SecurityGroup => &["description"],
+        Kind::InternetGateway | Kind::RouteTable | Kind::Bucket | Kind::Stream => &[],
+    };
+    fields.contains(&field)
+}
+
+/// Notes a person should read with a change (reshard steps, for example).
+pub fn change_notes(kind: Kind, action: Action, before: Option<&Attributes>, after: Option<&Attributes>) -> Vec<String> {
+    match kind {
+        Kind::Stream => stream::change_notes(action, before, after),
+        Kind::SecurityGroup => security_group::change_notes(action),
+        _ => Vec::new(),
+    }
+}
+
+/// Reads everything of this pipeline from AWS: EC2 by tag in one batched round, buckets and
+/// streams by name (the spec's, plus any other that carries the pipeline's tags).
+pub async fn read_live(clients: &Clients, pipeline: &str, bucket_names: &[String], stream_names: &[String]) -> Result<LiveState, AwsError> {
+    let (vpcs, subnets, gateways, tables, groups, buckets, streams) = tokio::try_join!(
+        vpc::read(&clients.ec2, pipeline),
+        subnet::read(&clients.ec2, pipeline),
+        internet_gateway::read(&clients.ec2, pipeline),
+        route_table::read(&clients.ec2, pipeline),
+        security_group::read(&clients.ec2, pipeline),
+        bucket::read(&clients.s3, pipeline, bucket_names),
+        stream::read(&clients.kinesis, pipeline, stream_names),
+    )?;
+    let mut state = LiveState::default();
+    let found = vpcs.into_iter().chain(subnets).chain(gateways).chain(tables).chain(groups);
+    for resource in found.chain(buckets.found).chain(streams.found) {
+        if let Some(existing) = state.resources.get(&resource.id) {
+            state.notices.push(format!(
+                "{} exists twice ({} and {}); pipectl manages {} and leaves the other alone: delete it by hand",
+                resource.id, existing.physical_id, resource.physical_id, existing.physical_id
+            ));
+            continue;
+        }
+        state.resources.insert(resource.id.clone(), resource);
+    }
+    state.conflicts.extend(buckets.conflicts);
+    state.conflicts.extend(streams.conflicts);
+    describe_live(&mut state);
+    Ok(state)
+}
+
+/// What `read` of a name-addressed kind (buckets, streams) found.
+#[derive(Default)]
+pub struct NamedRead {
+    pub found: Vec<LiveResource>,
+    pub conflicts: Vec<String>,
+}
+
+/// Creates a resource and records its physical id for the resources that depend on it.
+pub async fn create(ctx: &Context, resource: &DesiredResource) -> Result<(), AwsError> {
+    let physical_id = match &resource.config {
+        Desired::Vpc { cidr } => vpc::create(ctx, resource, cidr).await?,
+        Desired::InternetGateway => internet_gateway::create(ctx, resource).await?,
+        Desired::Subnet(subnet) => subnet::create(ctx, resource, subnet).await?,
+        Desired::RouteTable { subnets } => route_table::create(ctx, resource, subnets).await?,
+        Desired::SecurityGroup(group) => security_group::create(ctx, resource, group).await?,
+        Desired::Bucket(bucket) => bucket::create(ctx, resource, bucket).await?,
+        Desired::Stream(stream) => stream::create(ctx, resource, stream).await?,
+    };
+    ctx.record(&resource.id, physical_id);
+    Ok(())
+}
+
+/// Changes a live resource in place to match the spec.
+pub async fn update(ctx: &Context, resource: &DesiredResource, live: &LiveResource) -> Result<(), AwsError> {
+    match (&resource.config, &live.detail) {
+        (Desired::Vpc { .. }, LiveDetail::Vpc(_)) => ec2_tags::sync(ctx, live, &resource.tags).await,
+        (Desired::InternetGateway, LiveDetail::InternetGateway(detail)) => internet_gateway::update(ctx, resource, live, detail).await,
+        (Desired::Subnet(subnet), LiveDetail::Subnet(detail)) => subnet::update(ctx, resource, subnet, live, detail).await,
+        (Desired::RouteTable { subnets }, LiveDetail::RouteTable(detail)) => route_table::update(ctx, resource, subnets, live, detail).await,
+        (Desired::SecurityGroup(group), LiveDetail::SecurityGroup(detail)) => security_group::update(ctx, resource, group, live, detail).await,
+        (Desired::Bucket(bucket), LiveDetail::Bucket(detail)) => bucket::update(ctx, resource, bucket, detail).await,
+        (Desired::Stream(stream), LiveDetail::Stream(detail)) => stream::update(ctx, resource, stream, detail).await,
+        _ => Err(AwsError::new(&resource.id, "update", "live resource is of another kind")),
+    }
+}
+
+/// Deletes a live resource; one that is already gone counts as deleted.
+pub async fn delete(ctx: &Context, live: &LiveResource) -> Result<(), AwsError> {
+    let result = match &live.detail {
+        LiveDetail::Vpc(_) => vpc::delete(ctx, live).await,
+        LiveDetail::InternetGateway(detail) => internet_gateway::delete(ctx, live, detail).await,
+        LiveDetail::Subnet(_) => subnet::delete(ctx, live).await,
+        LiveDetail::RouteTable(detail) => route_table::delete(ctx, live, detail).await,
+        LiveDetail::SecurityGroup(_) => security_group::delete(ctx, live).await,
+        LiveDetail::Bucket(_) => bucket::delete(ctx, live).await,
+        LiveDetail::Stream(_) => stream::delete(ctx, live).await,
+    };
+    match result {
+        Err(error) if error.is_not_found() => {}
+        other => other?,
+    }
+    ctx.forget(&live.id);
+    Ok(())
+}
+
+/// Live values for unit tests of the planner, which cannot reach the private kind modules.
+#[cfg(test)]
+pub mod test_support {
+    use super::*;
+
+    pub fn vpc(cidr: &str) -> vpc::Live {
+        vpc::Live { cidr: cidr.to_string() }
+    }
+
+    /// A provisioned one-shard stream owned by `pipeline`.
+    pub fn stream_resource(name: &str, pipeline: &str) -> LiveResource {
+        let tags = Tags::from([
+            (PIPELINE_TAG.to_string(), pipeline.to_string()),
+            (RESOURCE_TAG.to_string(), format!("stream/{name}")),
+        ]);
+        let live = stream::Live { arn: format!("arn:aws:kinesis:eu-west-1:000000000000:stream/{name}"), on_demand: false, open_shards: 1, retention_hours: 24, kms_key: None };
+        LiveResource::new(ResourceId::new(Kind::Stream, name), name, tags, LiveDetail::Stream(live))
+    }
+}

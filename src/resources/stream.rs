@@ -1,0 +1,359 @@
+//! Kinesis data streams. Everything changes in place: the shard count in steps that at most
+//! double or halve it (AWS's rule for one UpdateShardCount call), capacity mode, retention,
+//! encryption and tags. Each step waits for the stream to be ACTIVE again.
+
+use std::collections::HashMap;
+
+use aws_sdk_kinesis::types::{EncryptionType, ScalingType, StreamMode as KinesisMode, StreamModeDetails, StreamStatus};
+use futures::stream::{self, StreamExt};
+use serde_json::json;
+
+use super::wait::{wait_until, Poll};
+use super::{aws_error, build_error, ownership_conflict, owned_by, AwsError, Context, LiveDetail, LiveResource, NamedRead, Tags};
+use crate::model::{DesiredResource, Kind, ResourceId};
+use crate::plan::{Action, Attributes};
+use crate::spec::{Stream, StreamEncryption, StreamMode};
+
+/// AWS allows this many reshards per stream in a rolling 24 hours.
+pub const RESHARDS_PER_DAY: usize = 10;
+const DEFAULT_KMS_KEY: &str = "alias/aws/kinesis";
+const DISCOVERY_CONCURRENCY: usize = 16;
+
+#[derive(Debug, Clone)]
+pub struct Live {
+    pub arn: String,
+    pub on_demand: bool,
+    pub open_shards: i64,
+    pub retention_hours: i64,
+    pub kms_key: Option<String>,
+}
+
+/// The shard counts a reshard from `from` to `to` passes through, each step at most doubling
+/// or halving (rounding up) the previous count.
+pub fn reshard_steps(from: i64, to: i64) -> Vec<i64> {
+    let mut steps = Vec::new();
+    let mut current = from.max(1);
+    while current != to && to >= 1 {
+        current = if to > current { to.min(current * 2) } else { to.max((current + 1) / 2) };
+        steps.push(current);
+    }
+    steps
+}
+
+pub fn desired_attributes(stream: &Stream) -> Attributes {
+    let (mode, shards) = match stream.mode {
+        StreamMode::Provisioned => ("provisioned", Some(stream.shards.unwrap_or(1))),
+        StreamMode::OnDemand => ("on-demand", None),
+    };
+    let kms_key = match stream.encryption {
+        StreamEncryption::Kms => Some(stream.kms_key.clone().unwrap_or_else(|| DEFAULT_KMS_KEY.to_string())),
+        StreamEncryption::None => None,
+    };
+    Attributes::from([
+        ("mode".to_string(), json!(mode)),
+        ("shards".to_string(), json!(shards)),
+        ("retention_hours".to_string(), json!(stream.retention_hours)),
+        ("encryption".to_string(), json!(if kms_key.is_some() { "kms" } else { "none" })),
+        ("kms_key".to_string(), json!(kms_key)),
+    ])
+}
+
+pub fn live_attributes(live: &Live) -> Attributes {
+    Attributes::from([
+        ("mode".to_string(), json!(if live.on_demand { "on-demand" } else { "provisioned" })),
+        ("shards".to_string(), json!((!live.on_demand).then_some(live.open_shards))),
+        ("retention_hours".to_string(), json!(live.retention_hours)),
+        ("encryption".to_string(), json!(if live.kms_key.is_some() { "kms" } else { "none" })),
+        ("kms_key".to_string(), json!(live.kms_key)),
+    ])
+}
+
+/// Explains a reshard: how many steps, through which counts, and AWS's daily limit.
+pub fn change_notes(action: Action, before: Option<&Attributes>, after: Option<&Attributes>) -> Vec<String> {
+    let shards = |attributes: Option<&Attributes>| attributes.and_then(|a| a.get("shards")).and_then(|v| v.as_i64());
+    let (Action::Update, Some(from), Some(to)) = (action, shards(before), shards(after)) else {
+        return Vec::new();
+    };
+    if from == to {
+        return Vec::new();
+    }
+    let steps = reshard_steps(from, to);
+    let path: Vec<String> = std::iter::once(from).chain(steps.iter().copied()).map(|n| n.to_string()).collect();
+    let mut notes = vec![format!(
+        "reshard {from} → {to} in {} step{} ({}), each waiting for ACTIVE; AWS allows {RESHARDS_PER_DAY} reshards per stream per 24 hours",
+        steps.len(),
+        if steps.len() == 1 { "" } else { "s" },
+        path.join(" → ")
+    )];
+    if steps.len() > RESHARDS_PER_DAY {
+        notes.push(format!("this needs more than {RESHARDS_PER_DAY} steps and will stop at AWS's daily limit; apply it over several days"));
+    }
+    notes
+}
+
+async fn summary(kinesis: &aws_sdk_kinesis::Client, name: &str) -> Result<Option<(Live, StreamStatus)>, AwsError> {
+    let id = format!("stream/{name}");
+    let output = match kinesis.describe_stream_summary().stream_name(name).send().await {
+        Ok(output) => output,
+        Err(error) => {
+            let error = aws_error(&id, "DescribeStreamSummary", error);
+            return if error.is_not_found() { Ok(None) } else { Err(error) };
+        }
+    };
+    let Some(description) = output.stream_description_summary() else {
+        return Ok(None);
+    };
+    let on_demand = description
+        .stream_mode_details()
+        .is_some_and(|details| *details.stream_mode() == KinesisMode::OnDemand);
+    let kms_key = (description.encryption_type() == Some(&EncryptionType::Kms))
+        .then(|| description.key_id().unwrap_or(DEFAULT_KMS_KEY).to_string());
+    let live = Live {
+        arn: description.stream_arn().to_string(),
+        on_demand,
+        open_shards: i64::from(description.open_shard_count()),
+        retention_hours: i64::from(description.retention_period_hours()),
+        kms_key,
+    };
+    Ok(Some((live, description.stream_status().clone())))
+}
+
+async fn tags(kinesis: &aws_sdk_kinesis::Client, name: &str) -> Result<Option<Tags>, AwsError> {
+    match kinesis.list_tags_for_stream().stream_name(name).send().await {
+        Ok(output) => Ok(Some(output.tags().iter().map(|tag| (tag.key().to_string(), tag.value().unwrap_or_default().to_string())).collect())),
+        Err(error) => {
+            let error = aws_error(format!("stream/{name}"), "ListTagsForStream", error);
+            if error.is_not_found() { Ok(None) } else { Err(error) }
+        }
+    }
+}
+
+fn found(name: &str, tags: Tags, live: Live) -> LiveResource {
+    LiveResource::new(ResourceId::new(Kind::Stream, name), name, tags, LiveDetail::Stream(live))
+}
+
+/// Reads the spec's streams by name, and finds any other stream tagged with this pipeline.
+pub async fn read(kinesis: &aws_sdk_kinesis::Client, pipeline: &str, spec_names: &[String]) -> Result<NamedRead, AwsError> {
+    let named = futures::future::try_join_all(spec_names.iter().map(|name| async move {
+        let (summary, tags) = tokio::try_join!(summary(kinesis, name), tags(kinesis, name))?;
+        Ok::<_, AwsError>((name, summary, tags))
+    }));
+    let (named, listed) = tokio::join!(named, list_stream_names(kinesis));
+    let mut result = NamedRead::default();
+    for (name, summary, tags) in named? {
+        let (Some((live, _)), Some(tags)) = (summary, tags) else { continue };
+        let id = ResourceId::new(Kind::Stream, name.as_str());
+        if owned_by(&tags, pipeline) {
+            result.found.push(found(name, tags, live));
+        } else {
+            result.conflicts.push(ownership_conflict(&id, &tags, pipeline, " (aws kinesis add-tags-to-stream)"));
+        }
+    }
+    let others: Vec<String> = listed?.into_iter().filter(|name| !spec_names.contains(name)).collect();
+    let discovered: Vec<Result<Option<LiveResource>, AwsError>> = stream::iter(others)
+        .map(|name| async move {
+            match tags(kinesis, &name).await? {
+                Some(tags) if owned_by(&tags, pipeline) => Ok(summary(kinesis, &name).await?.map(|(live, _)| found(&name, tags, live))),
+                _ => Ok(None),
+            }
+        })
+        .buffer_unordered(DISCOVERY_CONCURRENCY)
+        .collect()
+        .await;
+    for resource in discovered {
+        result.found.extend(resource?);
+    }
+    Ok(result)
+}
+
+async fn list_stream_names(kinesis: &aws_sdk_kinesis::Client) -> Result<Vec<String>, AwsError> {
+    let mut names = Vec::new();
+    let mut start: Option<String> = None;
+    loop {
+        let output = kinesis
+            .list_streams()
+            .set_exclusive_start_stream_name(start.clone())
+            .send()
+            .await
+            .map_err(|error| aws_error("stream", "ListStreams", error))?;
+        names.extend(output.stream_names().iter().cloned());
+        if !output.has_more_streams() || output.stream_names().is_empty() {
+            return Ok(names);
+        }
+        start = names.last().cloned();
+    }
+}
+
+async fn wait_active(ctx: &Context, id: &ResourceId, name: &str) -> Result<Live, AwsError> {
+    let kinesis = &ctx.clients.kinesis;
+    wait_until(id, "ACTIVE", ctx.wait, &ctx.progress, || async {
+        Ok(match summary(kinesis, name).await? {
+            Some((_, StreamStatus::Active)) => Poll::Ready,
+            Some((_, StreamStatus::Deleting)) => Poll::Failed("the stream is being deleted".to_string()),
+            Some((_, status)) => Poll::Pending(status.as_str().to_string()),
+            None => Poll::Pending("not visible yet".to_string()),
+        })
+    })
+    .await?;
+    summary(kinesis, name)
+        .await?
+        .map(|(live, _)| live)
+        .ok_or_else(|| AwsError::new(id, "DescribeStreamSummary", "the stream disappeared"))
+}
+
+fn mode_details(id: &ResourceId, on_demand: bool) -> Result<StreamModeDetails, AwsError> {
+    let mode = if on_demand { KinesisMode::OnDemand } else { KinesisMode::Provisioned };
+    StreamModeDetails::builder().stream_mode(mode).build().map_err(|error| build_error(id, "StreamModeDetails", error))
+}
+
+pub async fn create(ctx: &Context, resource: &DesiredResource, stream: &Stream) -> Result<String, AwsError> {
+    let id = &resource.id;
+    let kinesis = &ctx.clients.kinesis;
+    let on_demand = stream.mode == StreamMode::OnDemand;
+    let mut request = kinesis
+        .create_stream()
+        .stream_name(&stream.name)
+        .stream_mode_details(mode_details(id, on_demand)?)
+        .set_tags(Some(resource.tags.clone().into_iter().collect::<HashMap<_, _>>()));
+    if !on_demand {
+        request = request.shard_count(i32::try_from(stream.shards.unwrap_or(1)).unwrap_or(1));
+    }
+    match request.send().await.map_err(|error| aws_error(id, "CreateStream", error)) {
+        // A re-run after an interrupted apply finds its own stream in use: carry on configuring it.
+        Err(error) if error.has_code("ResourceInUseException") => {}
+        other => {
+            other?;
+        }
+    }
+    let live = wait_active(ctx, id, &stream.name).await?;
+    let created = LiveResource::new(id.clone(), &stream.name, Tags::new(), LiveDetail::Stream(live.clone()));
+    configure(ctx, resource, stream, &created, &live).await?;
+    Ok(stream.name.clone())
+}
+
+pub async fn update(ctx: &Context, resource: &DesiredResource, stream: &Stream, live: &Live) -> Result<(), AwsError> {
+    let current = LiveResource::new(resource.id.clone(), &stream.name, Tags::new(), LiveDetail::Stream(live.clone()));
+    configure(ctx, resource, stream, &current, live).await
+}
+
+/// Brings mode, shards, retention, encryption and tags from `live` to the spec, in that order.
+async fn configure(ctx: &Context, resource: &DesiredResource, stream: &Stream, current: &LiveResource, live: &Live) -> Result<(), AwsError> {
+    let id = &resource.id;
+    let name = &stream.name;
+    let kinesis = &ctx.clients.kinesis;
+    let on_demand = stream.mode == StreamMode::OnDemand;
+    let mut live = live.clone();
+    if live.on_demand != on_demand {
+        ctx.progress.line(&format!("{id}: switching to {} mode", if on_demand { "on-demand" } else { "provisioned" }));
+        kinesis
+            .update_stream_mode()
+            .stream_arn(&live.arn)
+            .stream_mode_details(mode_details(id, on_demand)?)
+            .send()
+            .await
+            .map_err(|error| aws_error(id, "UpdateStreamMode", error))?;
+        live = wait_active(ctx, id, name).await?;
+    }
+    if !on_demand {
+        let target = stream.shards.unwrap_or(1);
+        for step in reshard_steps(live.open_shards, target) {
+            ctx.progress.line(&format!("{id}: resharding {} → {step}", live.open_shards));
+            kinesis
+                .update_shard_count()
+                .stream_name(name)
+                .target_shard_count(i32::try_from(step).unwrap_or(i32::MAX))
+                .scaling_type(ScalingType::UniformScaling)
+                .send()
+                .await
+                .map_err(|error| aws_error(id, "UpdateShardCount", error))?;
+            live = wait_active(ctx, id, name).await?;
+            live.open_shards = step;
+        }
+    }
+    let hours = i32::try_from(stream.retention_hours).unwrap_or(24);
+    if stream.retention_hours > live.retention_hours {
+        kinesis.increase_stream_retention_period().stream_name(name).retention_period_hours(hours).send().await.map_err(|e| aws_error(id, "IncreaseStreamRetentionPeriod", e))?;
+        wait_active(ctx, id, name).await?;
+    } else if stream.retention_hours < live.retention_hours {
+        kinesis.decrease_stream_retention_period().stream_name(name).retention_period_hours(hours).send().await.map_err(|e| aws_error(id, "DecreaseStreamRetentionPeriod", e))?;
+        wait_active(ctx, id, name).await?;
+    }
+    let wanted_key = desired_attributes(stream).get("kms_key").and_then(|key| key.as_str().map(str::to_string));
+    if wanted_key != live.kms_key {
+        if let Some(old) = &live.kms_key {
+            kinesis.stop_stream_encryption().stream_name(name).encryption_type(EncryptionType::Kms).key_id(old).send().await.map_err(|e| aws_error(id, "StopStreamEncryption", e))?;
+            wait_active(ctx, id, name).await?;
+        }
+        if let Some(new) = &wanted_key {
+            kinesis.start_stream_encryption().stream_name(name).encryption_type(EncryptionType::Kms).key_id(new).send().await.map_err(|e| aws_error(id, "StartStreamEncryption", e))?;
+            wait_active(ctx, id, name).await?;
+        }
+    }
+    sync_tags(ctx, current, &resource.tags).await
+}
+
+async fn sync_tags(ctx: &Context, current: &LiveResource, desired: &Tags) -> Result<(), AwsError> {
+    let kinesis = &ctx.clients.kinesis;
+    let id = &current.id;
+    let live_tags = tags(kinesis, &current.physical_id).await?.unwrap_or_default();
+    let stale: Vec<String> = live_tags.keys().filter(|key| !desired.contains_key(*key)).cloned().collect();
+    if !stale.is_empty() {
+        kinesis.remove_tags_from_stream().stream_name(&current.physical_id).set_tag_keys(Some(stale)).send().await.map_err(|e| aws_error(id, "RemoveTagsFromStream", e))?;
+    }
+    let changed: HashMap<String, String> = desired.iter().filter(|(k, v)| live_tags.get(*k) != Some(*v)).map(|(k, v)| (k.clone(), v.clone())).collect();
+    if !changed.is_empty() {
+        kinesis.add_tags_to_stream().stream_name(&current.physical_id).set_tags(Some(changed)).send().await.map_err(|e| aws_error(id, "AddTagsToStream", e))?;
+    }
+    Ok(())
+}
+
+/// Deletes the stream and waits until it is gone, so that a stream of the same name can follow.
+pub async fn delete(ctx: &Context, live: &LiveResource) -> Result<(), AwsError> {
+    let kinesis = &ctx.clients.kinesis;
+    let id = &live.id;
+    kinesis
+        .delete_stream()
+        .stream_name(&live.physical_id)
+        .enforce_consumer_deletion(true)
+        .send()
+        .await
+        .map_err(|error| aws_error(id, "DeleteStream", error))?;
+    wait_until(id, "deleted", ctx.wait, &ctx.progress, || async {
+        Ok(match summary(kinesis, &live.physical_id).await? {
+            None => Poll::Ready,
+            Some((_, status)) => Poll::Pending(status.as_str().to_string()),
+        })
+    })
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reshards_at_most_double_or_halve() {
+        assert_eq!(reshard_steps(2, 5), vec![4, 5]);
+        assert_eq!(reshard_steps(2, 16), vec![4, 8, 16]);
+        assert_eq!(reshard_steps(16, 3), vec![8, 4, 3]);
+        assert_eq!(reshard_steps(5, 2), vec![3, 2]);
+        assert_eq!(reshard_steps(4, 4), Vec::<i64>::new());
+        for (from, to) in [(1, 500), (500, 1), (7, 93), (93, 7)] {
+            let mut previous = from;
+            for step in reshard_steps(from, to) {
+                assert!(step <= previous * 2 && step * 2 >= previous, "{previous} -> {step}");
+                previous = step;
+            }
+            assert_eq!(previous, to);
+        }
+    }
+
+    #[test]
+    fn reshard_note_counts_steps() {
+        let before = Attributes::from([("shards".to_string(), json!(2))]);
+        let after = Attributes::from([("shards".to_string(), json!(5))]);
+        let notes = change_notes(Action::Update, Some(&before), Some(&after));
+        assert_eq!(notes.len(), 1);
+        assert!(notes[0].starts_with("reshard 2 → 5 in 2 steps (2 → 4 → 5)"), "{notes:?}");
+    }
+}

@@ -1,0 +1,15 @@
+//! The pipeline spec: the YAML model, loading with source positions, and validation.
+//!
+//! Callers use `load_file`; everything it returns has passed validation, so later stages can rely
+//! on names being unique, references resolving and numbers being in range.
+
+mod cidr;
+mod load;
+mod source;
+mod suggest;
+mod types;
+mod validate;
+
+pub use load::{load_bytes, load_file, Diagnostic, LoadedSpec, SpecError};
+pub use types::*;
+pub use validate::port_range;

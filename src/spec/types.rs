@@ -1,0 +1,203 @@
+//! The YAML data model of a pipeline spec (version 1), as serde types.
+//!
+//! Every struct denies unknown fields so that a typo is an error with a location, not a silently
+//! ignored setting. Numbers that AWS bounds are read as wide integers and range-checked by
+//! `validate`, so that an out-of-range value gets a message that names the limit. Defaults here
+//! fill only what the user left unset.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+/// A whole pipeline spec: one file, one pipeline.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Spec {
+    /// Spec format version; only `1` exists.
+    pub version: i64,
+    /// The pipeline name: the value of the `pipectl:pipeline` tag on everything pipectl creates.
+    pub pipeline: String,
+    /// The AWS region the pipeline lives in (the default for `--region`).
+    pub region: String,
+    /// Tags applied to every resource, in addition to pipectl's own.
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+    #[serde(default)]
+    pub network: Option<Network>,
+    #[serde(default)]
+    pub buckets: Vec<Bucket>,
+    #[serde(default)]
+    pub streams: Vec<Stream>,
+}
+
+/// The VPC and what lives directly in it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Network {
+    pub vpc: Vpc,
+    #[serde(default)]
+    pub subnets: Vec<Subnet>,
+    #[serde(default)]
+    pub security_groups: Vec<SecurityGroup>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Vpc {
+    /// IPv4 CIDR block, /16 to /28.
+    pub cidr: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Subnet {
+    pub name: String,
+    pub cidr: String,
+    pub availability_zone: String,
+    /// A public subnet is routed to the internet gateway through the pipeline's public route table.
+    #[serde(default)]
+    pub public: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecurityGroup {
+    pub name: String,
+    #[serde(default = "default_group_description")]
+    pub description: String,
+    #[serde(default)]
+    pub ingress: Vec<Rule>,
+    /// `None` keeps AWS's default of all outbound traffic allowed.
+    #[serde(default)]
+    pub egress: Option<Vec<Rule>>,
+}
+
+fn default_group_description() -> String {
+    "Managed by pipectl".to_string()
+}
+
+/// One security group rule: a protocol, a port or range, and exactly one peer.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rule {
+    #[serde(default = "default_protocol")]
+    pub protocol: String,
+    /// A single port (`443`) or an inclusive range (`"8000-8100"`); omitted means all ports.
+    #[serde(default)]
+    pub ports: Option<Ports>,
+    /// An IPv4 CIDR peer.
+    #[serde(default)]
+    pub cidr: Option<String>,
+    /// Another security group of this spec as the peer (`self` for the group itself).
+    #[serde(default)]
+    pub group: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+fn default_protocol() -> String {
+    "tcp".to_string()
+}
+
+/// A port or a port range as written in the spec.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum Ports {
+    Single(i64),
+    Range(String),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Bucket {
+    /// The globally unique S3 bucket name.
+    pub name: String,
+    #[serde(default)]
+    pub versioning: bool,
+    #[serde(default)]
+    pub encryption: BucketEncryption,
+    /// KMS key id or ARN for `encryption: sse-kms` (the AWS managed key when unset).
+    #[serde(default)]
+    pub kms_key: Option<String>,
+    #[serde(default = "default_true")]
+    pub block_public_access: bool,
+    #[serde(default)]
+    pub lifecycle: Vec<LifecycleRule>,
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+pub enum BucketEncryption {
+    #[default]
+    #[serde(rename = "sse-s3")]
+    SseS3,
+    #[serde(rename = "sse-kms")]
+    SseKms,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LifecycleRule {
+    /// Rule id; defaults to the prefix.
+    #[serde(default)]
+    pub id: Option<String>,
+    pub prefix: String,
+    #[serde(default)]
+    pub transitions: Vec<Transition>,
+    #[serde(default)]
+    pub expiration_days: Option<i64>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Transition {
+    pub days: i64,
+    pub storage_class: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Stream {
+    pub name: String,
+    #[serde(default)]
+    pub mode: StreamMode,
+    /// Shard count of a provisioned stream (default 1).
+    #[serde(default)]
+    pub shards: Option<i64>,
+    #[serde(default = "default_retention_hours")]
+    pub retention_hours: i64,
+    #[serde(default)]
+    pub encryption: StreamEncryption,
+    /// KMS key for `encryption: kms` (default `alias/aws/kinesis`).
+    #[serde(default)]
+    pub kms_key: Option<String>,
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+}
+
+fn default_retention_hours() -> i64 {
+    24
+}
+
+fn default_true() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+pub enum StreamMode {
+    #[default]
+    #[serde(rename = "provisioned")]
+    Provisioned,
+    #[serde(rename = "on-demand", alias = "on_demand")]
+    OnDemand,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+pub enum StreamEncryption {
+    #[default]
+    #[serde(rename = "none")]
+    None,
+    #[serde(rename = "kms")]
+    Kms,
+}

@@ -1,0 +1,477 @@
+//! Semantic validation of a parsed spec: everything AWS would reject, and everything that would
+//! make a plan fail halfway, found before the first API call. Every problem is collected (not just
+//! the first) and carries the field path it is about.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use super::cidr::Cidr;
+use super::suggest::did_you_mean;
+use super::types::{
+    Bucket, BucketEncryption, Network, Ports, Rule, SecurityGroup, Spec, Stream, StreamEncryption,
+    StreamMode,
+};
+
+/// Kinesis limits: retention from 24 hours to 365 days; shards per stream bounded by the default
+/// account quota (500 in the largest regions; raise the quota and this limit together).
+pub const MIN_RETENTION_HOURS: i64 = 24;
+pub const MAX_RETENTION_HOURS: i64 = 8760;
+pub const MAX_SHARDS: i64 = 500;
+/// AWS allows 50 tags per resource; pipectl uses 2 of them.
+pub const MAX_USER_TAGS: usize = 48;
+pub const STORAGE_CLASSES: [&str; 6] = [
+    "STANDARD_IA",
+    "ONEZONE_IA",
+    "INTELLIGENT_TIERING",
+    "GLACIER_IR",
+    "GLACIER",
+    "DEEP_ARCHIVE",
+];
+
+/// One problem found in a spec.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub path: String,
+    pub message: String,
+}
+
+#[derive(Default)]
+struct Problems(Vec<Problem>);
+
+impl Problems {
+    fn add(&mut self, path: impl Into<String>, message: impl Into<String>) {
+        self.0.push(Problem {
+            path: path.into(),
+            message: message.into(),
+        });
+    }
+}
+
+/// Every problem in `spec`, in document order; empty when the spec is valid.
+pub fn validate(spec: &Spec) -> Vec<Problem> {
+    let mut problems = Problems::default();
+    if spec.version != 1 {
+        problems.add("version", format!("unsupported spec version {}; this pipectl reads version 1", spec.version));
+    }
+    check_pipeline_name(&spec.pipeline, &mut problems);
+    check_region(&spec.region, &mut problems);
+    check_tags("tags", &spec.tags, &mut problems);
+    if let Some(network) = &spec.network {
+        check_network(network, &spec.region, &mut problems);
+    }
+    check_unique("buckets", spec.buckets.iter().map(|bucket| bucket.name.as_str()), &mut problems);
+    for (index, bucket) in spec.buckets.iter().enumerate() {
+        check_bucket(&format!("buckets[{index}]"), bucket, &mut problems);
+    }
+    check_unique("streams", spec.streams.iter().map(|stream| stream.name.as_str()), &mut problems);
+    for (index, stream) in spec.streams.iter().enumerate() {
+        check_stream(&format!("streams[{index}]"), stream, &mut problems);
+    }
+    problems.0
+}
+
+fn check_pipeline_name(name: &str, problems: &mut Problems) {
+    let valid = (1..=40).contains(&name.len())
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && !name.ends_with('-')
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if !valid {
+        problems.add(
+            "pipeline",
+            format!("`{name}` is not a valid pipeline name: use 1-40 lowercase letters, digits and hyphens, starting with a letter"),
+        );
+    }
+}
+
+fn check_region(region: &str, problems: &mut Problems) {
+    let parts: Vec<&str> = region.split('-').collect();
+    let valid = parts.len() >= 3
+        && parts[..parts.len() - 1].iter().all(|part| !part.is_empty() && part.chars().all(|c| c.is_ascii_lowercase()))
+        && parts[parts.len() - 1].chars().all(|c| c.is_ascii_digit())
+        && !parts[parts.len() - 1].is_empty();
+    if !valid {
+        problems.add("region", format!("`{region}` is not an AWS region name such as `eu-west-1`"));
+    }
+}
+
+fn check_tags(path: &str, tags: &BTreeMap<String, String>, problems: &mut Problems) {
+    if tags.len() > MAX_USER_TAGS {
+        problems.add(path, format!("{} tags; AWS allows {MAX_USER_TAGS} besides pipectl's own", tags.len()));
+    }
+    for (key, value) in tags {
+        let key_path = format!("{path}.{key}");
+        if key.is_empty() || key.chars().count() > 128 {
+            problems.add(&key_path, "tag keys must be 1-128 characters");
+        }
+        if key.starts_with("aws:") || key.starts_with("pipectl:") {
+            problems.add(&key_path, "the `aws:` and `pipectl:` tag prefixes are reserved");
+        }
+        if value.chars().count() > 256 {
+            problems.add(&key_path, "tag values must be at most 256 characters");
+        }
+    }
+}
+
+fn check_unique<'a>(path: &str, names: impl Iterator<Item = &'a str>, problems: &mut Problems) {
+    let mut seen = HashSet::new();
+    for (index, name) in names.enumerate() {
+        if !seen.insert(name) {
+            problems.add(format!("{path}[{index}].name"), format!("duplicate name `{name}`"));
+        }
+    }
+}
+
+fn check_resource_name(path: &str, name: &str, problems: &mut Problems) {
+    let valid = (1..=63).contains(&name.len())
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if !valid {
+        problems.add(path, format!("`{name}` is not a valid name: use 1-63 letters, digits, `-` and `_`, starting with a letter or digit"));
+    }
+}
+
+fn parse_cidr(path: &str, text: &str, problems: &mut Problems) -> Option<Cidr> {
+    text.parse::<Cidr>()
+        .map_err(|message| problems.add(path, message))
+        .ok()
+}
+
+fn check_network(network: &Network, region: &str, problems: &mut Problems) {
+    let vpc = parse_cidr("network.vpc.cidr", &network.vpc.cidr, problems);
+    if let Some(vpc) = vpc {
+        if !(16..=28).contains(&vpc.prefix) {
+            problems.add("network.vpc.cidr", format!("a VPC block must be between /16 and /28, not /{}", vpc.prefix));
+        }
+    }
+    check_unique("network.subnets", network.subnets.iter().map(|subnet| subnet.name.as_str()), problems);
+    let mut placed: Vec<(usize, Cidr)> = Vec::new();
+    for (index, subnet) in network.subnets.iter().enumerate() {
+        let path = format!("network.subnets[{index}]");
+        check_resource_name(&format!("{path}.name"), &subnet.name, problems);
+        let zone_ok = subnet.availability_zone.len() == region.len() + 1
+            && subnet.availability_zone.starts_with(region)
+            && subnet.availability_zone.ends_with(|c: char| c.is_ascii_lowercase());
+        if !zone_ok {
+            problems.add(
+                format!("{path}.availability_zone"),
+                format!("`{}` is not an availability zone of region `{region}` (such as `{region}a`)", subnet.availability_zone),
+            );
+        }
+        let Some(cidr) = parse_cidr(&format!("{path}.cidr"), &subnet.cidr, problems) else { continue };
+        if !(16..=28).contains(&cidr.prefix) {
+            problems.add(format!("{path}.cidr"), format!("a subnet block must be between /16 and /28, not /{}", cidr.prefix));
+        }
+        if let Some(vpc) = vpc {
+            if !vpc.contains(cidr) {
+                problems.add(format!("{path}.cidr"), format!("{cidr} is not inside the VPC block {vpc}"));
+            }
+        }
+        if let Some((other, other_cidr)) = placed.iter().find(|(_, other)| other.overlaps(cidr)) {
+            problems.add(
+                format!("{path}.cidr"),
+                format!("{cidr} overlaps {other_cidr} of subnet `{}`", network.subnets[*other].name),
+            );
+        }
+        placed.push((index, cidr));
+    }
+    check_unique("network.security_groups", network.security_groups.iter().map(|group| group.name.as_str()), problems);
+    let group_names: Vec<&str> = network.security_groups.iter().map(|group| group.name.as_str()).collect();
+    for (index, group) in network.security_groups.iter().enumerate() {
+        check_security_group(&format!("network.security_groups[{index}]"), group, &group_names, problems);
+    }
+    check_group_cycles(&network.security_groups, problems);
+}
+
+fn check_security_group(path: &str, group: &SecurityGroup, names: &[&str], problems: &mut Problems) {
+    check_resource_name(&format!("{path}.name"), &group.name, problems);
+    if group.description.is_empty() || group.description.len() > 255 || !group.description.is_ascii() {
+        problems.add(format!("{path}.description"), "a security group description must be 1-255 ASCII characters");
+    }
+    let directions = [("ingress", Some(&group.ingress)), ("egress", group.egress.as_ref())];
+    for (direction, rules) in directions {
+        for (index, rule) in rules.into_iter().flatten().enumerate() {
+            check_rule(&format!("{path}.{direction}[{index}]"), rule, names, problems);
+        }
+    }
+}
+
+fn check_rule(path: &str, rule: &Rule, names: &[&str], problems: &mut Problems) {
+    const PROTOCOLS: [&str; 4] = ["tcp", "udp", "icmp", "all"];
+    if !PROTOCOLS.contains(&rule.protocol.as_str()) {
+        let hint = did_you_mean(&rule.protocol, PROTOCOLS).map(|p| format!(" (did you mean `{p}`?)")).unwrap_or_default();
+        problems.add(format!("{path}.protocol"), format!("unknown protocol `{}`; use tcp, udp, icmp or all{hint}", rule.protocol));
+    }
+    match (&rule.ports, rule.protocol.as_str()) {
+        (Some(_), "all") => problems.add(format!("{path}.ports"), "protocol `all` covers every port; remove `ports`"),
+        (Some(ports), _) => {
+            if let Err(message) = port_range(ports) {
+                problems.add(format!("{path}.ports"), message);
+            }
+        }
+        (None, _) => {}
+    }
+    match (&rule.cidr, &rule.group) {
+        (Some(_), Some(_)) | (None, None) => {
+            problems.add(path, "a rule needs exactly one peer: `cidr` or `group`");
+        }
+        (Some(cidr), None) => {
+            parse_cidr(&format!("{path}.cidr"), cidr, problems);
+        }
+        (None, Some(group)) => {
+            if group != "self" && !names.contains(&group.as_str()) {
+                let hint = did_you_mean(group, names.iter().copied()).map(|n| format!(" (did you mean `{n}`?)")).unwrap_or_default();
+                problems.add(format!("{path}.group"), format!("no security group named `{group}` in this spec{hint}"));
+            }
+        }
+    }
+    if let Some(description) = &rule.description {
+        if description.len() > 255 {
+            problems.add(format!("{path}.description"), "a rule description must be at most 255 characters");
+        }
+    }
+}
+
+/// The inclusive port range a `ports` value denotes, or why it is invalid.
+pub fn port_range(ports: &Ports) -> Result<(u16, u16), String> {
+    let port = |value: i64| -> Result<u16, String> {
+        u16::try_from(value).map_err(|_| format!("port {value} is outside 0-65535"))
+    };
+    match ports {
+        Ports::Single(value) => port(*value).map(|p| (p, p)),
+        Ports::Range(text) => {
+            let (from, to) = text
+                .split_once('-')
+                .ok_or_else(|| format!("`{text}` is not a port or a range such as `8000-8100`"))?;
+            let parse = |part: &str| -> Result<u16, String> {
+                let value: i64 = part.trim().parse().map_err(|_| format!("`{part}` is not a port number"))?;
+                port(value)
+            };
+            let (from, to) = (parse(from)?, parse(to)?);
+            if from > to {
+                return Err(format!("the range `{text}` starts after it ends"));
+            }
+            Ok((from, to))
+        }
+    }
+}
+
+/// Groups that reference each other in a cycle cannot be created one after the other.
+fn check_group_cycles(groups: &[SecurityGroup], problems: &mut Problems) {
+    let edges: HashMap<&str, Vec<&str>> = groups
+        .iter()
+        .map(|group| {
+            let peers = group
+                .ingress
+                .iter()
+                .chain(group.egress.iter().flatten())
+                .filter_map(|rule| rule.group.as_deref())
+                .filter(|peer| *peer != "self" && *peer != group.name)
+                .collect();
+            (group.name.as_str(), peers)
+        })
+        .collect();
+    for (index, group) in groups.iter().enumerate() {
+        // Depth-first search from each group for a path back to itself.
+        let mut stack: Vec<&str> = edges.get(group.name.as_str()).cloned().unwrap_or_default();
+        let mut seen = HashSet::new();
+        while let Some(next) = stack.pop() {
+            if next == group.name {
+                problems.add(
+                    format!("network.security_groups[{index}]"),
+                    format!("security group `{}` is part of a reference cycle; pipectl creates referenced groups first, so break the cycle (for example with a CIDR peer)", group.name),
+                );
+                break;
+            }
+            if seen.insert(next) {
+                stack.extend(edges.get(next).into_iter().flatten());
+            }
+        }
+    }
+}
+
+/// S3 bucket naming rules for general purpose buckets.
+pub fn bucket_name_problem(name: &str) -> Option<String> {
+    let rules: [(bool, &str); 7] = [
+        ((3..=63).contains(&name.len()), "must be 3-63 characters long"),
+        (
+            name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-'),
+            "may contain only lowercase letters, digits, dots and hyphens",
+        ),
+        (
+            name.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+                && name.ends_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit()),
+            "must begin and end with a letter or digit",
+        ),
+        (!name.contains("..") && !name.contains(".-") && !name.contains("-."), "must not contain `..`, `.-` or `-.`"),
+        (name.parse::<std::net::Ipv4Addr>().is_err(), "must not be formatted as an IP address"),
+        (
+            !["xn--", "sthree-", "amzn-s3-demo-"].iter().any(|prefix| name.starts_with(prefix)),
+            "must not start with `xn--`, `sthree-` or `amzn-s3-demo-`",
+        ),
+        (
+            !["-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"].iter().any(|suffix| name.ends_with(suffix)),
+            "must not end with a suffix S3 reserves (`-s3alias`, `--ol-s3`, `.mrap`, `--x-s3`, `--table-s3`)",
+        ),
+    ];
+    rules
+        .iter()
+        .find(|(ok, _)| !ok)
+        .map(|(_, rule)| format!("`{name}` is not a valid S3 bucket name: it {rule}"))
+}
+
+fn check_bucket(path: &str, bucket: &Bucket, problems: &mut Problems) {
+    if let Some(message) = bucket_name_problem(&bucket.name) {
+        problems.add(format!("{path}.name"), message);
+    }
+    if bucket.kms_key.is_some() && bucket.encryption != BucketEncryption::SseKms {
+        problems.add(format!("{path}.kms_key"), "`kms_key` needs `encryption: sse-kms`");
+    }
+    check_tags(&format!("{path}.tags"), &bucket.tags, problems);
+    let mut ids = HashSet::new();
+    for (index, rule) in bucket.lifecycle.iter().enumerate() {
+        let rule_path = format!("{path}.lifecycle[{index}]");
+        let id = rule.id.clone().unwrap_or_else(|| rule.prefix.clone());
+        if id.is_empty() || id.len() > 255 {
+            problems.add(format!("{rule_path}.id"), "a lifecycle rule id must be 1-255 characters (set `id` when the prefix is empty)");
+        }
+        if !ids.insert(id.clone()) {
+            problems.add(format!("{rule_path}.id"), format!("duplicate lifecycle rule id `{id}`"));
+        }
+        if rule.transitions.is_empty() && rule.expiration_days.is_none() {
+            problems.add(&rule_path, "a lifecycle rule needs `transitions` or `expiration_days`");
+        }
+        let mut last_days = -1;
+        for (t_index, transition) in rule.transitions.iter().enumerate() {
+            let t_path = format!("{rule_path}.transitions[{t_index}]");
+            if !STORAGE_CLASSES.contains(&transition.storage_class.as_str()) {
+                let hint = did_you_mean(&transition.storage_class, STORAGE_CLASSES).map(|c| format!(" (did you mean `{c}`?)")).unwrap_or_default();
+                problems.add(format!("{t_path}.storage_class"), format!("unknown storage class `{}`; use one of {}{hint}", transition.storage_class, STORAGE_CLASSES.join(", ")));
+            }
+            let minimum = if transition.storage_class.ends_with("_IA") { 30 } else { 0 };
+            if !(minimum..=36500).contains(&transition.days) {
+                problems.add(format!("{t_path}.days"), format!("must be between {minimum} and 36500 days for {}", transition.storage_class));
+            }
+            if transition.days <= last_days {
+                problems.add(format!("{t_path}.days"), "transitions must be in increasing order of days");
+            }
+            last_days = transition.days;
+        }
+        if let Some(days) = rule.expiration_days {
+            if !(1..=36500).contains(&days) {
+                problems.add(format!("{rule_path}.expiration_days"), "must be between 1 and 36500 days");
+            } else if days <= last_days {
+                problems.add(format!("{rule_path}.expiration_days"), format!("objects expire after {days} days, before their last transition at {last_days} days"));
+            }
+        }
+    }
+}
+
+fn check_stream(path: &str, stream: &Stream, problems: &mut Problems) {
+    let name_ok = (1..=128).contains(&stream.name.len())
+        && stream.name.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
+    if !name_ok {
+        problems.add(format!("{path}.name"), format!("`{}` is not a valid stream name: use 1-128 letters, digits, `_`, `.` and `-`", stream.name));
+    }
+    match (stream.mode, stream.shards) {
+        (StreamMode::OnDemand, Some(_)) => {
+            problems.add(format!("{path}.shards"), "an on-demand stream scales by itself; remove `shards` or use `mode: provisioned`");
+        }
+        (StreamMode::Provisioned, Some(shards)) if !(1..=MAX_SHARDS).contains(&shards) => {
+            problems.add(format!("{path}.shards"), format!("must be between 1 and {MAX_SHARDS} (the default account quota)"));
+        }
+        _ => {}
+    }
+    if !(MIN_RETENTION_HOURS..=MAX_RETENTION_HOURS).contains(&stream.retention_hours) {
+        problems.add(format!("{path}.retention_hours"), format!("must be between {MIN_RETENTION_HOURS} and {MAX_RETENTION_HOURS} hours"));
+    }
+    if stream.kms_key.is_some() && stream.encryption != StreamEncryption::Kms {
+        problems.add(format!("{path}.kms_key"), "`kms_key` needs `encryption: kms`");
+    }
+    check_tags(&format!("{path}.tags"), &stream.tags, problems);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn problems(yaml: &str) -> Vec<Problem> {
+        let spec: Spec = serde_saphyr::from_str(yaml).expect("test YAML parses");
+        validate(&spec)
+    }
+
+    fn paths(yaml: &str) -> Vec<String> {
+        problems(yaml).into_iter().map(|problem| problem.path).collect()
+    }
+
+    const HEAD: &str = "version: 1\npipeline: demo\nregion: eu-west-1\n";
+
+    #[test]
+    fn a_good_spec_has_no_problems() {
+        let yaml = format!("{HEAD}network:\n  vpc: {{cidr: 10.0.0.0/16}}\n  subnets:\n    - {{name: a, cidr: 10.0.0.0/24, availability_zone: eu-west-1a, public: true}}\n  security_groups:\n    - name: web\n      ingress: [{{ports: 443, cidr: 0.0.0.0/0}}, {{ports: \"8000-8100\", group: self}}]\nbuckets:\n  - name: demo-lake\n    lifecycle: [{{prefix: raw/, transitions: [{{days: 30, storage_class: STANDARD_IA}}], expiration_days: 365}}]\nstreams:\n  - {{name: events, shards: 2}}\n");
+        assert_eq!(problems(&yaml), vec![]);
+    }
+
+    #[test]
+    fn reports_every_network_problem_at_once() {
+        let yaml = format!("{HEAD}network:\n  vpc: {{cidr: 10.0.0.0/8}}\n  subnets:\n    - {{name: a, cidr: 10.0.0.0/24, availability_zone: us-east-1a}}\n    - {{name: a, cidr: 10.0.0.128/25, availability_zone: eu-west-1b}}\n    - {{name: c, cidr: 192.168.0.0/24, availability_zone: eu-west-1b}}\n");
+        assert_eq!(
+            paths(&yaml),
+            vec![
+                "network.vpc.cidr",
+                "network.subnets[1].name",
+                "network.subnets[0].availability_zone",
+                "network.subnets[1].cidr",
+                "network.subnets[2].cidr",
+            ]
+        );
+    }
+
+    #[test]
+    fn rule_problems() {
+        let yaml = format!("{HEAD}network:\n  vpc: {{cidr: 10.0.0.0/16}}\n  security_groups:\n    - name: web\n      ingress:\n        - {{ports: 70000, cidr: 0.0.0.0/0}}\n        - {{ports: \"10-5\", group: wbe}}\n        - {{protocol: tpc, cidr: 1.2.3.4/32, group: web}}\n        - {{protocol: all, ports: 22, cidr: 10.0.0.0/16}}\n");
+        let found = problems(&yaml);
+        let messages: Vec<String> = found.iter().map(|p| format!("{}: {}", p.path, p.message)).collect();
+        assert_eq!(found.len(), 6, "{messages:#?}");
+        assert!(messages[2].contains("did you mean `web`"), "{messages:#?}");
+    }
+
+    #[test]
+    fn group_reference_cycles_are_rejected() {
+        let yaml = format!("{HEAD}network:\n  vpc: {{cidr: 10.0.0.0/16}}\n  security_groups:\n    - {{name: a, ingress: [{{group: b}}]}}\n    - {{name: b, ingress: [{{group: a}}]}}\n");
+        assert_eq!(paths(&yaml), vec!["network.security_groups[0]", "network.security_groups[1]"]);
+    }
+
+    #[test]
+    fn bucket_names_follow_s3_rules() {
+        assert!(bucket_name_problem("my-data-lake.2024").is_none());
+        for bad in ["ab", "My-Bucket", "-lake", "lake..raw", "192.168.1.1", "xn--lake", "lake-s3alias", "lake_raw"] {
+            assert!(bucket_name_problem(bad).is_some(), "{bad} should be rejected");
+        }
+    }
+
+    #[test]
+    fn stream_and_lifecycle_limits() {
+        let yaml = format!("{HEAD}buckets:\n  - name: demo-lake\n    kms_key: k\n    lifecycle:\n      - prefix: raw/\n        transitions: [{{days: 10, storage_class: STANDARD_IA}}, {{days: 90, storage_class: GLACEIR}}]\n        expiration_days: 60\nstreams:\n  - {{name: s, shards: 0, retention_hours: 9000}}\n  - {{name: t, mode: on-demand, shards: 2}}\n  - {{name: s, retention_hours: 23}}\n");
+        assert_eq!(
+            paths(&yaml),
+            vec![
+                "buckets[0].kms_key",
+                "buckets[0].lifecycle[0].transitions[0].days",
+                "buckets[0].lifecycle[0].transitions[1].storage_class",
+                "buckets[0].lifecycle[0].expiration_days",
+                "streams[2].name",
+                "streams[0].shards",
+                "streams[0].retention_hours",
+                "streams[1].shards",
+                "streams[2].retention_hours",
+            ]
+        );
+    }
+
+    #[test]
+    fn ports_parse() {
+        assert_eq!(port_range(&Ports::Single(22)), Ok((22, 22)));
+        assert_eq!(port_range(&Ports::Range("8000-8100".into())), Ok((8000, 8100)));
+        assert!(port_range(&Ports::Single(-1)).is_err());
+        assert!(port_range(&Ports::Range("http".into())).is_err());
+    }
+}
