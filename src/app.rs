@@ -51,12 +51,12 @@ pub async fn run(cli: Cli) -> Result<Status, AppError> {
         Command::Apply { auto_approve, allow_destroy, output } => {
             let session = Session::open(global).await?;
             let plan = session.plan(false).await?;
-            session.execute(plan, *auto_approve, *allow_destroy, *output, style).await
+            session.execute(plan, "Apply", *auto_approve, *allow_destroy, *output, style).await
         }
         Command::Destroy { auto_approve, allow_destroy, output } => {
             let session = Session::open(global).await?;
             let plan = session.plan(true).await?;
-            session.execute(plan, *auto_approve, *allow_destroy, *output, style).await
+            session.execute(plan, "Destroy", *auto_approve, *allow_destroy, *output, style).await
         }
     }
 }
@@ -160,7 +160,7 @@ impl Session {
         Ok(PlannedRun { plan, desired, live })
     }
 
-    async fn execute(&self, run: PlannedRun, auto_approve: bool, allow_destroy: bool, output: OutputFormat, style: Style) -> Result<Status, AppError> {
+    async fn execute(&self, run: PlannedRun, command: &str, auto_approve: bool, allow_destroy: bool, output: OutputFormat, style: Style) -> Result<Status, AppError> {
         print_plan(&run, output, style);
         if run.plan.is_empty() {
             return Ok(Status::Success);
@@ -177,11 +177,11 @@ impl Session {
         }
         let ctx = Arc::new(Context::new(self.clients.clone(), &self.loaded.spec.pipeline, self.wait, self.progress.clone(), &run.live));
         let report = apply(ctx, &run.plan, &run.desired, &run.live, self.global_parallelism).await;
-        print_report(&run.plan, &report, output, style);
+        print_report(&run.plan, &report, command, output, style);
         if report.succeeded() {
             Ok(Status::Success)
         } else {
-            Err(AppError::Failed("apply did not complete; see above".to_string()))
+            Err(AppError::Failed(format!("{} did not complete; see above", command.to_lowercase())))
         }
     }
 
@@ -252,9 +252,9 @@ fn print_plan(run: &PlannedRun, output: OutputFormat, style: Style) {
     }
 }
 
-fn print_report(plan: &Plan, report: &ApplyReport, output: OutputFormat, style: Style) {
+fn print_report(plan: &Plan, report: &ApplyReport, command: &str, output: OutputFormat, style: Style) {
     match output {
-        OutputFormat::Human => print!("\n{}", render_report(report, style)),
+        OutputFormat::Human => print!("\n{}", render_report(report, command, style)),
         OutputFormat::Json => println!("{}", report_json(plan, report)),
     }
 }

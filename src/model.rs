@@ -140,7 +140,8 @@ pub fn desired_graph(spec: &Spec) -> Vec<DesiredResource> {
         let mut tags = spec.tags.clone();
         tags.extend(extra_tags.clone());
         if id.kind == Kind::Vpc || id.kind.lives_in_vpc() {
-            tags.insert("Name".to_string(), format!("{}-{}", spec.pipeline, id.name));
+            let name = if id.name == spec.pipeline { id.name.clone() } else { format!("{}-{}", spec.pipeline, id.name) };
+            tags.insert("Name".to_string(), name);
         }
         tags.insert(PIPELINE_TAG.to_string(), spec.pipeline.clone());
         tags.insert(RESOURCE_TAG.to_string(), id.to_string());

@@ -128,7 +128,7 @@ pub fn render_plan(plan: &Plan, style: Style) -> String {
 }
 
 /// What apply did, resource by resource, and the totals.
-pub fn render_report(report: &ApplyReport, style: Style) -> String {
+pub fn render_report(report: &ApplyReport, command: &str, style: Style) -> String {
     let mut out = String::new();
     let failed: Vec<_> = report.results.iter().filter(|r| r.outcome != Outcome::Done).collect();
     for result in &failed {
@@ -148,10 +148,10 @@ pub fn render_report(report: &ApplyReport, style: Style) -> String {
         report.count(Action::Delete)
     );
     if report.succeeded() {
-        let _ = writeln!(out, "{}", style.paint("32", &format!("Apply complete! Resources: {totals}.")));
+        let _ = writeln!(out, "{}", style.paint("32", &format!("{command} complete! Resources: {totals}.")));
     } else {
         let why = if report.interrupted { "interrupted" } else { "failed" };
-        let _ = writeln!(out, "Apply {why}: {} of {} resources not done. Done: {totals}. Run apply again to continue; it picks up where this left off.", failed.len(), report.results.len());
+        let _ = writeln!(out, "{command} {why}: {} of {} resources not done. Done: {totals}. Run it again to continue; it picks up where this left off.", failed.len(), report.results.len());
     }
     out
 }
