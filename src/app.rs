@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use crate::apply::{apply, ApplyReport};
 use crate::aws::{clients, endpoint_override, AwsOptions};
+use crate::calls::CallCounter;
 use crate::cli::{Cli, Command, GlobalArgs, OutputFormat};
 use crate::model::{desired_graph, DesiredResource, Kind};
 use crate::plan::{build_plan, Plan};
@@ -37,32 +38,71 @@ pub enum AppError {
 }
 
 pub async fn run(cli: Cli) -> Result<Status, AppError> {
+    let counter = CallCounter::default();
+    let result = run_command(&cli, &counter).await;
+    if cli.global.verbose > 0 && counter.total() > 0 {
+        eprintln!("{}", counter.summary());
+    }
+    result
+}
+
+async fn run_command(cli: &Cli, counter: &CallCounter) -> Result<Status, AppError> {
     let global = &cli.global;
-    let style = Style { color: use_color(global) };
+    let style = Style {
+        color: use_color(global),
+    };
     match &cli.command {
         Command::Validate => validate(global),
         Command::Init { template, file } => init(template, file.as_deref().unwrap_or(&global.file)),
-        Command::Plan { detailed_exitcode, output } => {
-            let session = Session::open(global).await?;
+        Command::Plan {
+            detailed_exitcode,
+            output,
+        } => {
+            let session = Session::open(global, counter).await?;
             let plan = session.plan(false).await?;
-            print_plan(&plan, *output, style);
-            Ok(if *detailed_exitcode && !plan.plan.is_empty() { Status::Changes } else { Status::Success })
+            print_plan(&plan, *output, style, Some(counter));
+            Ok(if *detailed_exitcode && !plan.plan.is_empty() {
+                Status::Changes
+            } else {
+                Status::Success
+            })
         }
-        Command::Apply { auto_approve, allow_destroy, output } => {
-            let session = Session::open(global).await?;
+        Command::Apply {
+            auto_approve,
+            allow_destroy,
+            output,
+        } => {
+            let session = Session::open(global, counter).await?;
             let plan = session.plan(false).await?;
-            session.execute(plan, "Apply", *auto_approve, *allow_destroy, *output, style).await
+            session
+                .execute(plan, "Apply", *auto_approve, *allow_destroy, *output, style)
+                .await
         }
-        Command::Destroy { auto_approve, allow_destroy, output } => {
-            let session = Session::open(global).await?;
+        Command::Destroy {
+            auto_approve,
+            allow_destroy,
+            output,
+        } => {
+            let session = Session::open(global, counter).await?;
             let plan = session.plan(true).await?;
-            session.execute(plan, "Destroy", *auto_approve, *allow_destroy, *output, style).await
+            session
+                .execute(
+                    plan,
+                    "Destroy",
+                    *auto_approve,
+                    *allow_destroy,
+                    *output,
+                    style,
+                )
+                .await
         }
     }
 }
 
 fn use_color(global: &GlobalArgs) -> bool {
-    !global.no_color && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty()) && std::io::stdout().is_terminal()
+    !global.no_color
+        && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty())
+        && std::io::stdout().is_terminal()
 }
 
 fn validate(global: &GlobalArgs) -> Result<Status, AppError> {
@@ -80,21 +120,32 @@ fn validate(global: &GlobalArgs) -> Result<Status, AppError> {
 
 fn init(template: &str, file: &Path) -> Result<Status, AppError> {
     let text = templates::find(template).ok_or_else(|| {
-        let names: Vec<&str> = templates::TEMPLATES.iter().map(|(name, _, _)| *name).collect();
-        AppError::Refused(format!("no template named `{template}`; choose one of: {}", names.join(", ")))
+        let names: Vec<&str> = templates::TEMPLATES
+            .iter()
+            .map(|(name, _, _)| *name)
+            .collect();
+        AppError::Refused(format!(
+            "no template named `{template}`; choose one of: {}",
+            names.join(", ")
+        ))
     })?;
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     let mut handle = options.open(file).map_err(|error| match error.kind() {
-        std::io::ErrorKind::AlreadyExists => {
-            AppError::Refused(format!("{} already exists; pipectl init never overwrites a file (choose another name)", file.display()))
-        }
+        std::io::ErrorKind::AlreadyExists => AppError::Refused(format!(
+            "{} already exists; pipectl init never overwrites a file (choose another name)",
+            file.display()
+        )),
         _ => AppError::Failed(format!("cannot write {}: {error}", file.display())),
     })?;
     handle
         .write_all(text.as_bytes())
         .map_err(|error| AppError::Failed(format!("cannot write {}: {error}", file.display())))?;
-    println!("Wrote the `{template}` starter spec to {}. Next: edit it, then `pipectl plan -f {}`.", file.display(), file.display());
+    println!(
+        "Wrote the `{template}` starter spec to {}. Next: edit it, then `pipectl plan -f {}`.",
+        file.display(),
+        file.display()
+    );
     Ok(Status::Success)
 }
 
@@ -116,9 +167,12 @@ struct Session {
 }
 
 impl Session {
-    async fn open(global: &GlobalArgs) -> Result<Session, AppError> {
+    async fn open(global: &GlobalArgs, counter: &CallCounter) -> Result<Session, AppError> {
         let loaded = load_file(&global.file)?;
-        let region = global.region.clone().unwrap_or_else(|| loaded.spec.region.clone());
+        let region = global
+            .region
+            .clone()
+            .unwrap_or_else(|| loaded.spec.region.clone());
         check_region(&loaded, &region)?;
         let options = AwsOptions {
             profile: global.profile.clone(),
@@ -129,43 +183,81 @@ impl Session {
             read_timeout: global.read_timeout,
             max_attempts: 5,
         };
-        let clients = clients(&options).await;
+        let clients = clients(&options, counter).await;
         Ok(Session {
             loaded,
             options,
             clients,
             progress: Progress::new(!global.no_color),
             global_parallelism: usize::from(global.parallelism),
-            wait: WaitOptions { timeout: global.timeout, ..WaitOptions::default() },
+            wait: WaitOptions {
+                timeout: global.timeout,
+                ..WaitOptions::default()
+            },
         })
     }
 
     /// Reads live state and plans; `destroy` plans the deletion of everything.
     async fn plan(&self, destroy: bool) -> Result<PlannedRun, AppError> {
         let spec = &self.loaded.spec;
-        let desired = if destroy { Vec::new() } else { desired_graph(spec) };
-        let names = |kind: Kind| -> Vec<String> { desired.iter().filter(|r| r.id.kind == kind).map(|r| r.id.name.clone()).collect() };
-        let live = read_live(&self.clients, &spec.pipeline, &names(Kind::Bucket), &names(Kind::Stream))
-            .await
-            .map_err(|error| self.explain(&error))?;
+        let desired = if destroy {
+            Vec::new()
+        } else {
+            desired_graph(spec)
+        };
+        let names = |kind: Kind| -> Vec<String> {
+            desired
+                .iter()
+                .filter(|r| r.id.kind == kind)
+                .map(|r| r.id.name.clone())
+                .collect()
+        };
+        let live = read_live(
+            &self.clients,
+            &spec.pipeline,
+            &names(Kind::Bucket),
+            &names(Kind::Stream),
+        )
+        .await
+        .map_err(|error| self.explain(&error))?;
         if !live.conflicts.is_empty() {
             let count = live.conflicts.len();
             return Err(AppError::Refused(format!(
                 "{}\n{count} resource{} in the way; nothing was changed",
-                live.conflicts.iter().map(|c| format!("error: {c}")).collect::<Vec<_>>().join("\n"),
+                live.conflicts
+                    .iter()
+                    .map(|c| format!("error: {c}"))
+                    .collect::<Vec<_>>()
+                    .join("\n"),
                 if count == 1 { " is" } else { "s are" }
             )));
         }
         let plan = build_plan(&spec.pipeline, &desired, &live);
-        Ok(PlannedRun { plan, desired, live })
+        Ok(PlannedRun {
+            plan,
+            desired,
+            live,
+        })
     }
 
-    async fn execute(&self, run: PlannedRun, command: &str, auto_approve: bool, allow_destroy: bool, output: OutputFormat, style: Style) -> Result<Status, AppError> {
-        print_plan(&run, output, style);
+    async fn execute(
+        &self,
+        run: PlannedRun,
+        command: &str,
+        auto_approve: bool,
+        allow_destroy: bool,
+        output: OutputFormat,
+        style: Style,
+    ) -> Result<Status, AppError> {
+        print_plan(&run, output, style, None);
         if run.plan.is_empty() {
             return Ok(Status::Success);
         }
-        let losses: Vec<String> = run.plan.data_loss().map(|change| format!("  {}: {}", change.resource, change.notes.join("; "))).collect();
+        let losses: Vec<String> = run
+            .plan
+            .data_loss()
+            .map(|change| format!("  {}: {}", change.resource, change.notes.join("; ")))
+            .collect();
         if !losses.is_empty() && !allow_destroy {
             return Err(AppError::Refused(format!(
                 "refusing to destroy data without --allow-destroy (--auto-approve only answers the prompt):\n{}\nNothing was changed.",
@@ -175,13 +267,29 @@ impl Session {
         if !auto_approve {
             confirm()?;
         }
-        let ctx = Arc::new(Context::new(self.clients.clone(), &self.loaded.spec.pipeline, self.wait, self.progress.clone(), &run.live));
-        let report = apply(ctx, &run.plan, &run.desired, &run.live, self.global_parallelism).await;
+        let ctx = Arc::new(Context::new(
+            self.clients.clone(),
+            &self.loaded.spec.pipeline,
+            self.wait,
+            self.progress.clone(),
+            &run.live,
+        ));
+        let report = apply(
+            ctx,
+            &run.plan,
+            &run.desired,
+            &run.live,
+            self.global_parallelism,
+        )
+        .await;
         print_report(&run.plan, &report, command, output, style);
         if report.succeeded() {
             Ok(Status::Success)
         } else {
-            Err(AppError::Failed(format!("{} did not complete; see above", command.to_lowercase())))
+            Err(AppError::Failed(format!(
+                "{} did not complete; see above",
+                command.to_lowercase()
+            )))
         }
     }
 
@@ -193,7 +301,11 @@ impl Session {
         let text = error.to_string();
         let hint = if text.contains("Connection refused") || text.contains("tcp connect error") {
             format!("cannot connect to {endpoint}: is it running? (for LocalStack: localstack/start.sh)")
-        } else if text.contains("credentials") || error.has_code("InvalidClientTokenId") || error.has_code("UnrecognizedClientException") || error.has_code("AuthFailure") {
+        } else if text.contains("credentials")
+            || error.has_code("InvalidClientTokenId")
+            || error.has_code("UnrecognizedClientException")
+            || error.has_code("AuthFailure")
+        {
             "no valid AWS credentials: set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or use --localstack".to_string()
         } else if text.contains("timed out") || text.contains("timeout") {
             format!("{endpoint} did not answer in time (see --connect-timeout and --read-timeout)")
@@ -241,18 +353,36 @@ fn confirm() -> Result<(), AppError> {
     if answer.trim() == "yes" {
         Ok(())
     } else {
-        Err(AppError::Refused("cancelled; nothing was changed".to_string()))
+        Err(AppError::Refused(
+            "cancelled; nothing was changed".to_string(),
+        ))
     }
 }
 
-fn print_plan(run: &PlannedRun, output: OutputFormat, style: Style) {
+/// Prints the plan; the JSON of `plan` also says how many AWS requests reading took.
+fn print_plan(run: &PlannedRun, output: OutputFormat, style: Style, counter: Option<&CallCounter>) {
     match output {
         OutputFormat::Human => print!("{}", render_plan(&run.plan, style)),
-        OutputFormat::Json => println!("{}", plan_json(&run.plan)),
+        OutputFormat::Json => {
+            let mut value = plan_json(&run.plan);
+            if let (Some(counter), Some(object)) = (counter, value.as_object_mut()) {
+                object.insert(
+                    "api_calls".to_string(),
+                    serde_json::json!(counter.snapshot()),
+                );
+            }
+            println!("{value}");
+        }
     }
 }
 
-fn print_report(plan: &Plan, report: &ApplyReport, command: &str, output: OutputFormat, style: Style) {
+fn print_report(
+    plan: &Plan,
+    report: &ApplyReport,
+    command: &str,
+    output: OutputFormat,
+    style: Style,
+) {
     match output {
         OutputFormat::Human => print!("\n{}", render_report(report, command, style)),
         OutputFormat::Json => println!("{}", report_json(plan, report)),

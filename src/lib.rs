@@ -4,6 +4,7 @@
 pub mod app;
 pub mod apply;
 pub mod aws;
+pub mod calls;
 pub mod cli;
 pub mod duration;
 pub mod model;

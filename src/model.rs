@@ -57,7 +57,10 @@ impl Kind {
 
     /// Kinds whose resources live inside the VPC and must be replaced when it is.
     pub fn lives_in_vpc(self) -> bool {
-        matches!(self, Kind::InternetGateway | Kind::Subnet | Kind::RouteTable | Kind::SecurityGroup)
+        matches!(
+            self,
+            Kind::InternetGateway | Kind::Subnet | Kind::RouteTable | Kind::SecurityGroup
+        )
     }
 }
 
@@ -98,12 +101,16 @@ impl Serialize for ResourceId {
 /// What one resource should look like.
 #[derive(Debug, Clone)]
 pub enum Desired {
-    Vpc { cidr: String },
+    Vpc {
+        cidr: String,
+    },
     InternetGateway,
     Subnet(Subnet),
     /// The public route table: a default route to the internet gateway, associated with the
     /// public subnets named here.
-    RouteTable { subnets: Vec<String> },
+    RouteTable {
+        subnets: Vec<String>,
+    },
     SecurityGroup(SecurityGroup),
     Bucket(Bucket),
     Stream(Stream),
@@ -140,7 +147,11 @@ pub fn desired_graph(spec: &Spec) -> Vec<DesiredResource> {
         let mut tags = spec.tags.clone();
         tags.extend(extra_tags.clone());
         if id.kind == Kind::Vpc || id.kind.lives_in_vpc() {
-            let name = if id.name == spec.pipeline { id.name.clone() } else { format!("{}-{}", spec.pipeline, id.name) };
+            let name = if id.name == spec.pipeline {
+                id.name.clone()
+            } else {
+                format!("{}-{}", spec.pipeline, id.name)
+            };
             tags.insert("Name".to_string(), name);
         }
         tags.insert(PIPELINE_TAG.to_string(), spec.pipeline.clone());
@@ -155,7 +166,14 @@ pub fn desired_graph(spec: &Spec) -> Vec<DesiredResource> {
     let none = BTreeMap::new();
     if let Some(network) = &spec.network {
         let vpc = vpc_id(&spec.pipeline);
-        graph.push(node(vpc.clone(), &none, vec![], Desired::Vpc { cidr: network.vpc.cidr.clone() }));
+        graph.push(node(
+            vpc.clone(),
+            &none,
+            vec![],
+            Desired::Vpc {
+                cidr: network.vpc.cidr.clone(),
+            },
+        ));
         let public: Vec<String> = network
             .subnets
             .iter()
@@ -164,19 +182,42 @@ pub fn desired_graph(spec: &Spec) -> Vec<DesiredResource> {
             .collect();
         for subnet in &network.subnets {
             let id = ResourceId::new(Kind::Subnet, &subnet.name);
-            graph.push(node(id, &none, vec![vpc.clone()], Desired::Subnet(subnet.clone())));
+            graph.push(node(
+                id,
+                &none,
+                vec![vpc.clone()],
+                Desired::Subnet(subnet.clone()),
+            ));
         }
         if !public.is_empty() {
             let gateway = internet_gateway_id(&spec.pipeline);
-            graph.push(node(gateway.clone(), &none, vec![vpc.clone()], Desired::InternetGateway));
+            graph.push(node(
+                gateway.clone(),
+                &none,
+                vec![vpc.clone()],
+                Desired::InternetGateway,
+            ));
             let mut depends_on = vec![vpc.clone(), gateway];
-            depends_on.extend(public.iter().map(|name| ResourceId::new(Kind::Subnet, name)));
-            graph.push(node(public_route_table_id(), &none, depends_on, Desired::RouteTable { subnets: public }));
+            depends_on.extend(
+                public
+                    .iter()
+                    .map(|name| ResourceId::new(Kind::Subnet, name)),
+            );
+            graph.push(node(
+                public_route_table_id(),
+                &none,
+                depends_on,
+                Desired::RouteTable { subnets: public },
+            ));
         }
         for group in &network.security_groups {
             let mut depends_on = vec![vpc.clone()];
             for rule in group.ingress.iter().chain(group.egress.iter().flatten()) {
-                if let Some(peer) = rule.group.as_deref().filter(|peer| *peer != "self" && *peer != group.name) {
+                if let Some(peer) = rule
+                    .group
+                    .as_deref()
+                    .filter(|peer| *peer != "self" && *peer != group.name)
+                {
                     let peer = ResourceId::new(Kind::SecurityGroup, peer);
                     if !depends_on.contains(&peer) {
                         depends_on.push(peer);
@@ -184,16 +225,31 @@ pub fn desired_graph(spec: &Spec) -> Vec<DesiredResource> {
                 }
             }
             let id = ResourceId::new(Kind::SecurityGroup, &group.name);
-            graph.push(node(id, &none, depends_on, Desired::SecurityGroup(group.clone())));
+            graph.push(node(
+                id,
+                &none,
+                depends_on,
+                Desired::SecurityGroup(group.clone()),
+            ));
         }
     }
     for bucket in &spec.buckets {
         let id = ResourceId::new(Kind::Bucket, &bucket.name);
-        graph.push(node(id, &bucket.tags, vec![], Desired::Bucket(bucket.clone())));
+        graph.push(node(
+            id,
+            &bucket.tags,
+            vec![],
+            Desired::Bucket(bucket.clone()),
+        ));
     }
     for stream in &spec.streams {
         let id = ResourceId::new(Kind::Stream, &stream.name);
-        graph.push(node(id, &stream.tags, vec![], Desired::Stream(stream.clone())));
+        graph.push(node(
+            id,
+            &stream.tags,
+            vec![],
+            Desired::Stream(stream.clone()),
+        ));
     }
     graph
 }
@@ -218,11 +274,30 @@ mod tests {
         .unwrap();
         let graph = desired_graph(&spec);
         let ids: Vec<String> = graph.iter().map(|node| node.id.to_string()).collect();
-        assert_eq!(ids, ["vpc/p", "subnet/a", "subnet/b", "internet_gateway/p", "route_table/public"]);
+        assert_eq!(
+            ids,
+            [
+                "vpc/p",
+                "subnet/a",
+                "subnet/b",
+                "internet_gateway/p",
+                "route_table/public"
+            ]
+        );
         let table = &graph[4];
-        assert_eq!(table.depends_on.iter().map(ToString::to_string).collect::<Vec<_>>(), ["vpc/p", "internet_gateway/p", "subnet/a"]);
+        assert_eq!(
+            table
+                .depends_on
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>(),
+            ["vpc/p", "internet_gateway/p", "subnet/a"]
+        );
         assert_eq!(table.tags.get("Name").map(String::as_str), Some("p-public"));
         assert_eq!(table.tags.get("team").map(String::as_str), Some("data"));
-        assert_eq!(table.tags.get(RESOURCE_TAG).map(String::as_str), Some("route_table/public"));
+        assert_eq!(
+            table.tags.get(RESOURCE_TAG).map(String::as_str),
+            Some("route_table/public")
+        );
     }
 }

@@ -26,7 +26,11 @@ impl Progress {
 
     pub fn warn(&self, text: &str) {
         let mut stderr = std::io::stderr().lock();
-        let label = if self.color { "\x1b[33mwarning\x1b[0m" } else { "warning" };
+        let label = if self.color {
+            "\x1b[33mwarning\x1b[0m"
+        } else {
+            "warning"
+        };
         let _ = writeln!(stderr, "{label}: {text}");
     }
 }

@@ -2,12 +2,23 @@
 
 /// (name, description, text) of every starter spec.
 pub const TEMPLATES: [(&str, &str, &str); 2] = [
-    ("minimal", "one bucket and one stream", include_str!("../templates/minimal.yaml")),
-    ("clickstream", "the reference pipeline: network, lake bucket, event streams", include_str!("../templates/clickstream.yaml")),
+    (
+        "minimal",
+        "one bucket and one stream",
+        include_str!("../templates/minimal.yaml"),
+    ),
+    (
+        "clickstream",
+        "the reference pipeline: network, lake bucket, event streams",
+        include_str!("../templates/clickstream.yaml"),
+    ),
 ];
 
 pub fn find(name: &str) -> Option<&'static str> {
-    TEMPLATES.iter().find(|(template, _, _)| *template == name).map(|(_, _, text)| *text)
+    TEMPLATES
+        .iter()
+        .find(|(template, _, _)| *template == name)
+        .map(|(_, _, text)| *text)
 }
 
 #[cfg(test)]

@@ -16,10 +16,20 @@ pub fn build_plan(pipeline: &str, desired: &[DesiredResource], live: &LiveState)
     for resource in desired {
         let after = desired_attributes(resource);
         let change = match live.resources.get(&resource.id) {
-            None => Some(new_change(&resource.id, Action::Create, creation_fields(&after))),
+            None => Some(new_change(
+                &resource.id,
+                Action::Create,
+                creation_fields(&after),
+            )),
             Some(current) => {
-                let fields = diff_attributes(&current.attributes, &after, |field| forces_replacement(resource.id.kind, field));
-                let action = if fields.iter().any(|field| field.forces_replacement) { Action::Replace } else { Action::Update };
+                let fields = diff_attributes(&current.attributes, &after, |field| {
+                    forces_replacement(resource.id.kind, field)
+                });
+                let action = if fields.iter().any(|field| field.forces_replacement) {
+                    Action::Replace
+                } else {
+                    Action::Update
+                };
                 (!fields.is_empty()).then(|| new_change(&resource.id, action, fields))
             }
         };
@@ -35,7 +45,12 @@ pub fn build_plan(pipeline: &str, desired: &[DesiredResource], live: &LiveState)
             let fields = current
                 .attributes
                 .iter()
-                .map(|(path, value)| FieldChange { path: path.clone(), before: Some(value.clone()), after: None, forces_replacement: false })
+                .map(|(path, value)| FieldChange {
+                    path: path.clone(),
+                    before: Some(value.clone()),
+                    after: None,
+                    forces_replacement: false,
+                })
                 .filter(|field| field.before.as_ref().is_some_and(|value| !value.is_null()))
                 .collect();
             changes.insert(id.clone(), new_change(id, Action::Delete, fields));
@@ -43,7 +58,12 @@ pub fn build_plan(pipeline: &str, desired: &[DesiredResource], live: &LiveState)
     }
     for change in changes.values_mut() {
         let current = live.resources.get(&change.resource);
-        change.notes.extend(change_notes(change.resource.kind, change.action, current.map(|c| &c.attributes), desired_attrs.get(&change.resource)));
+        change.notes.extend(change_notes(
+            change.resource.kind,
+            change.action,
+            current.map(|c| &c.attributes),
+            desired_attrs.get(&change.resource),
+        ));
         if matches!(change.action, Action::Delete | Action::Replace) {
             if let Some(loss) = current.and_then(|c| c.holds_data.as_ref()) {
                 change.destroys_data = true;
@@ -51,18 +71,33 @@ pub fn build_plan(pipeline: &str, desired: &[DesiredResource], live: &LiveState)
             }
         }
     }
-    Plan::new(pipeline, changes.into_values().collect(), live.notices.clone())
+    Plan::new(
+        pipeline,
+        changes.into_values().collect(),
+        live.notices.clone(),
+    )
 }
 
 fn new_change(id: &ResourceId, action: Action, fields: Vec<FieldChange>) -> Change {
-    Change { resource: id.clone(), action, fields, notes: Vec::new(), destroys_data: false }
+    Change {
+        resource: id.clone(),
+        action,
+        fields,
+        notes: Vec::new(),
+        destroys_data: false,
+    }
 }
 
 fn creation_fields(after: &super::Attributes) -> Vec<FieldChange> {
     after
         .iter()
         .filter(|(_, value)| !value.is_null())
-        .map(|(path, value)| FieldChange { path: path.clone(), before: None, after: Some(value.clone()), forces_replacement: false })
+        .map(|(path, value)| FieldChange {
+            path: path.clone(),
+            before: None,
+            after: Some(value.clone()),
+            forces_replacement: false,
+        })
         .collect()
 }
 
@@ -70,16 +105,28 @@ fn creation_fields(after: &super::Attributes) -> Vec<FieldChange> {
 /// resource is updated to refer to the new one.
 fn cascade_replacements(desired: &[DesiredResource], changes: &mut BTreeMap<ResourceId, Change>) {
     loop {
-        let replaced: BTreeSet<ResourceId> = changes.values().filter(|c| c.action == Action::Replace).map(|c| c.resource.clone()).collect();
+        let replaced: BTreeSet<ResourceId> = changes
+            .values()
+            .filter(|c| c.action == Action::Replace)
+            .map(|c| c.resource.clone())
+            .collect();
         let mut changed = false;
         for resource in desired {
-            for dependency in resource.depends_on.iter().filter(|dep| replaced.contains(*dep)) {
+            for dependency in resource
+                .depends_on
+                .iter()
+                .filter(|dep| replaced.contains(*dep))
+            {
                 let inside = dependency.kind == Kind::Vpc && resource.id.kind.lives_in_vpc();
                 let entry = changes
                     .entry(resource.id.clone())
                     .or_insert_with(|| new_change(&resource.id, Action::Update, Vec::new()));
-                let wanted = if inside { Action::Replace } else { Action::Update };
-                let path = format!("{}", dependency.kind.as_str());
+                let wanted = if inside {
+                    Action::Replace
+                } else {
+                    Action::Update
+                };
+                let path = dependency.kind.as_str().to_string();
                 if entry.fields.iter().any(|field| field.path == path) {
                     continue;
                 }
@@ -118,7 +165,11 @@ mod tests {
     fn everything_is_created_from_nothing() {
         let graph = desired_graph(&spec(SPEC));
         let plan = build_plan("p", &graph, &LiveState::default());
-        let actions: Vec<(String, Action)> = plan.changes.iter().map(|c| (c.resource.to_string(), c.action)).collect();
+        let actions: Vec<(String, Action)> = plan
+            .changes
+            .iter()
+            .map(|c| (c.resource.to_string(), c.action))
+            .collect();
         assert_eq!(
             actions,
             [
@@ -137,7 +188,12 @@ mod tests {
         let mut state = LiveState::default();
         for resource in graph {
             let detail = LiveDetail::Vpc(crate::resources::test_support::vpc("unused"));
-            let mut live = LiveResource::new(resource.id.clone(), format!("phys-{}", resource.id.name), resource.tags.clone(), detail);
+            let mut live = LiveResource::new(
+                resource.id.clone(),
+                format!("phys-{}", resource.id.name),
+                resource.tags.clone(),
+                detail,
+            );
             live.attributes = desired_attributes(resource);
             edit(&mut live);
             state.resources.insert(resource.id.clone(), live);
@@ -157,12 +213,23 @@ mod tests {
         let graph = desired_graph(&spec(SPEC));
         let live = live_from(&graph, |live| {
             if live.id.kind == Kind::Subnet {
-                live.attributes.insert("cidr".to_string(), json!("10.0.9.0/24"));
+                live.attributes
+                    .insert("cidr".to_string(), json!("10.0.9.0/24"));
             }
         });
         let plan = build_plan("p", &graph, &live);
-        let actions: Vec<(String, Action)> = plan.changes.iter().map(|c| (c.resource.to_string(), c.action)).collect();
-        assert_eq!(actions, [("subnet/a".to_string(), Action::Replace), ("route_table/public".to_string(), Action::Update)]);
+        let actions: Vec<(String, Action)> = plan
+            .changes
+            .iter()
+            .map(|c| (c.resource.to_string(), c.action))
+            .collect();
+        assert_eq!(
+            actions,
+            [
+                ("subnet/a".to_string(), Action::Replace),
+                ("route_table/public".to_string(), Action::Update)
+            ]
+        );
         assert!(plan.changes[0].fields[0].forces_replacement);
     }
 
@@ -171,11 +238,16 @@ mod tests {
         let graph = desired_graph(&spec(SPEC));
         let live = live_from(&graph, |live| {
             if live.id.kind == Kind::Vpc {
-                live.attributes.insert("cidr".to_string(), json!("10.9.0.0/16"));
+                live.attributes
+                    .insert("cidr".to_string(), json!("10.9.0.0/16"));
             }
         });
         let plan = build_plan("p", &graph, &live);
-        assert_eq!((plan.summary.replace, plan.summary.change), (4, 0), "{plan:#?}");
+        assert_eq!(
+            (plan.summary.replace, plan.summary.change),
+            (4, 0),
+            "{plan:#?}"
+        );
     }
 
     #[test]
@@ -188,12 +260,24 @@ mod tests {
         let plan = build_plan("p", &graph, &live);
         assert_eq!(plan.changes.len(), 1);
         let change = &plan.changes[0];
-        assert_eq!((change.resource.to_string(), change.action, change.destroys_data), ("stream/old".to_string(), Action::Delete, true));
+        assert_eq!(
+            (
+                change.resource.to_string(),
+                change.action,
+                change.destroys_data
+            ),
+            ("stream/old".to_string(), Action::Delete, true)
+        );
     }
 
     fn describe_live_stream_only(state: &mut LiveState) {
         let mut streams = LiveState::default();
-        let ids: Vec<ResourceId> = state.resources.keys().filter(|id| id.kind == Kind::Stream && id.name == "old").cloned().collect();
+        let ids: Vec<ResourceId> = state
+            .resources
+            .keys()
+            .filter(|id| id.kind == Kind::Stream && id.name == "old")
+            .cloned()
+            .collect();
         for id in ids {
             if let Some(resource) = state.resources.remove(&id) {
                 streams.resources.insert(id, resource);

@@ -86,7 +86,12 @@ pub struct Plan {
 
 impl Plan {
     pub fn new(pipeline: &str, changes: Vec<Change>, notices: Vec<String>) -> Plan {
-        let count = |action| changes.iter().filter(|change| change.action == action).count();
+        let count = |action| {
+            changes
+                .iter()
+                .filter(|change| change.action == action)
+                .count()
+        };
         let summary = Summary {
             add: count(Action::Create),
             change: count(Action::Update),

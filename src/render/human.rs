@@ -42,41 +42,97 @@ fn value(value: &Option<Value>) -> String {
 }
 
 fn render_field(out: &mut String, field: &FieldChange, action: Action, style: Style) {
-    let forces = if field.forces_replacement { style.paint("31", " # forces replacement") } else { String::new() };
+    let forces = if field.forces_replacement {
+        style.paint("31", " # forces replacement")
+    } else {
+        String::new()
+    };
     match (action, &field.before, &field.after) {
         (Action::Create, _, after) => {
-            let _ = writeln!(out, "      {} {} = {}", style.action(Action::Create, "+"), field.path, value(after));
+            let _ = writeln!(
+                out,
+                "      {} {} = {}",
+                style.action(Action::Create, "+"),
+                field.path,
+                value(after)
+            );
         }
         (Action::Delete, before, _) => {
-            let _ = writeln!(out, "      {} {} = {}", style.action(Action::Delete, "-"), field.path, value(before));
+            let _ = writeln!(
+                out,
+                "      {} {} = {}",
+                style.action(Action::Delete, "-"),
+                field.path,
+                value(before)
+            );
         }
         (_, Some(Value::Array(before)), Some(Value::Array(after))) => {
-            let _ = writeln!(out, "      {} {}{forces}", style.action(Action::Update, "~"), field.path);
+            let _ = writeln!(
+                out,
+                "      {} {}{forces}",
+                style.action(Action::Update, "~"),
+                field.path
+            );
             for removed in before.iter().filter(|item| !after.contains(item)) {
-                let _ = writeln!(out, "          {} {removed}", style.action(Action::Delete, "-"));
+                let _ = writeln!(
+                    out,
+                    "          {} {removed}",
+                    style.action(Action::Delete, "-")
+                );
             }
             for added in after.iter().filter(|item| !before.contains(item)) {
-                let _ = writeln!(out, "          {} {added}", style.action(Action::Create, "+"));
+                let _ = writeln!(
+                    out,
+                    "          {} {added}",
+                    style.action(Action::Create, "+")
+                );
             }
         }
         (_, Some(Value::Object(before)), Some(Value::Object(after))) => {
-            let _ = writeln!(out, "      {} {}{forces}", style.action(Action::Update, "~"), field.path);
-            for (key, old) in before.iter().filter(|(key, old)| after.get(*key) != Some(*old)) {
+            let _ = writeln!(
+                out,
+                "      {} {}{forces}",
+                style.action(Action::Update, "~"),
+                field.path
+            );
+            for (key, old) in before
+                .iter()
+                .filter(|(key, old)| after.get(*key) != Some(*old))
+            {
                 match after.get(key) {
                     Some(new) => {
-                        let _ = writeln!(out, "          {} {key} = {old} -> {new}", style.action(Action::Update, "~"));
+                        let _ = writeln!(
+                            out,
+                            "          {} {key} = {old} -> {new}",
+                            style.action(Action::Update, "~")
+                        );
                     }
                     None => {
-                        let _ = writeln!(out, "          {} {key} = {old}", style.action(Action::Delete, "-"));
+                        let _ = writeln!(
+                            out,
+                            "          {} {key} = {old}",
+                            style.action(Action::Delete, "-")
+                        );
                     }
                 }
             }
             for (key, new) in after.iter().filter(|(key, _)| !before.contains_key(*key)) {
-                let _ = writeln!(out, "          {} {key} = {new}", style.action(Action::Create, "+"));
+                let _ = writeln!(
+                    out,
+                    "          {} {key} = {new}",
+                    style.action(Action::Create, "+")
+                );
             }
         }
         (_, before, after) => {
-            let _ = writeln!(out, "      {} {} = {} -> {}{forces}", style.action(Action::Update, "~"), field.path, value(before), value(after));
+            let _ = writeln!(
+                out,
+                "      {} {} = {} -> {}{forces}",
+                style.action(Action::Update, "~"),
+                field.path,
+                value(before),
+                value(after)
+            );
         }
     }
 }
@@ -88,13 +144,27 @@ fn render_change(out: &mut String, change: &Change, style: Style) {
     };
     let _ = writeln!(out, "  # {} {headline}", change.resource);
     let symbol = format!("{:>3}", change.action.symbol());
-    let _ = writeln!(out, "{} {} \"{}\" {{", style.action(change.action, &symbol), change.resource.kind.as_str(), change.resource.name);
+    let _ = writeln!(
+        out,
+        "{} {} \"{}\" {{",
+        style.action(change.action, &symbol),
+        change.resource.kind.as_str(),
+        change.resource.name
+    );
     for field in &change.fields {
         render_field(out, field, change.action, style);
     }
     for note in &change.notes {
         let text = format!("      # {note}");
-        let _ = writeln!(out, "{}", if change.destroys_data { style.paint("31", &text) } else { text });
+        let _ = writeln!(
+            out,
+            "{}",
+            if change.destroys_data {
+                style.paint("31", &text)
+            } else {
+                text
+            }
+        );
     }
     let _ = writeln!(out, "    }}\n");
 }
@@ -106,10 +176,18 @@ pub fn render_plan(plan: &Plan, style: Style) -> String {
         let _ = writeln!(out, "Note: {notice}\n");
     }
     if plan.is_empty() {
-        let _ = writeln!(out, "No changes. Pipeline \"{}\" matches the spec.", plan.pipeline);
+        let _ = writeln!(
+            out,
+            "No changes. Pipeline \"{}\" matches the spec.",
+            plan.pipeline
+        );
         return out;
     }
-    let _ = writeln!(out, "pipectl will perform the following actions on pipeline \"{}\":\n", plan.pipeline);
+    let _ = writeln!(
+        out,
+        "pipectl will perform the following actions on pipeline \"{}\":\n",
+        plan.pipeline
+    );
     for change in &plan.changes {
         render_change(&mut out, change, style);
     }
@@ -119,9 +197,16 @@ pub fn render_plan(plan: &Plan, style: Style) -> String {
         "Plan: {} to add, {} to change, {} to replace, {} to destroy.",
         summary.add, summary.change, summary.replace, summary.destroy
     );
-    let losses: Vec<String> = plan.data_loss().map(|change| change.resource.to_string()).collect();
+    let losses: Vec<String> = plan
+        .data_loss()
+        .map(|change| change.resource.to_string())
+        .collect();
     if !losses.is_empty() {
-        let warning = format!("{} of these changes destroy data ({}); apply needs --allow-destroy.", losses.len(), losses.join(", "));
+        let warning = format!(
+            "{} of these changes destroy data ({}); apply needs --allow-destroy.",
+            losses.len(),
+            losses.join(", ")
+        );
         let _ = writeln!(out, "{}", style.paint("31", &warning));
     }
     out
@@ -130,7 +215,11 @@ pub fn render_plan(plan: &Plan, style: Style) -> String {
 /// What apply did, resource by resource, and the totals.
 pub fn render_report(report: &ApplyReport, command: &str, style: Style) -> String {
     let mut out = String::new();
-    let failed: Vec<_> = report.results.iter().filter(|r| r.outcome != Outcome::Done).collect();
+    let failed: Vec<_> = report
+        .results
+        .iter()
+        .filter(|r| r.outcome != Outcome::Done)
+        .collect();
     for result in &failed {
         let (label, reason) = match &result.outcome {
             Outcome::Failed(reason) => ("failed", reason.clone()),
@@ -138,7 +227,13 @@ pub fn render_report(report: &ApplyReport, command: &str, style: Style) -> Strin
             Outcome::NotStarted => ("not started", "interrupted before it began".to_string()),
             Outcome::Done => continue,
         };
-        let _ = writeln!(out, "{} {} ({}): {reason}", style.paint("31", label), result.resource, result.action.verb());
+        let _ = writeln!(
+            out,
+            "{} {} ({}): {reason}",
+            style.paint("31", label),
+            result.resource,
+            result.action.verb()
+        );
     }
     let totals = format!(
         "{} added, {} changed, {} replaced, {} destroyed",
@@ -148,9 +243,17 @@ pub fn render_report(report: &ApplyReport, command: &str, style: Style) -> Strin
         report.count(Action::Delete)
     );
     if report.succeeded() {
-        let _ = writeln!(out, "{}", style.paint("32", &format!("{command} complete! Resources: {totals}.")));
+        let _ = writeln!(
+            out,
+            "{}",
+            style.paint("32", &format!("{command} complete! Resources: {totals}."))
+        );
     } else {
-        let why = if report.interrupted { "interrupted" } else { "failed" };
+        let why = if report.interrupted {
+            "interrupted"
+        } else {
+            "failed"
+        };
         let _ = writeln!(out, "{command} {why}: {} of {} resources not done. Done: {totals}. Run it again to continue; it picks up where this left off.", failed.len(), report.results.len());
     }
     out
@@ -167,21 +270,36 @@ mod tests {
             Change {
                 resource: ResourceId::new(Kind::Subnet, "a"),
                 action: Action::Replace,
-                fields: vec![FieldChange { path: "cidr".into(), before: Some(json!("10.0.0.0/24")), after: Some(json!("10.0.9.0/24")), forces_replacement: true }],
+                fields: vec![FieldChange {
+                    path: "cidr".into(),
+                    before: Some(json!("10.0.0.0/24")),
+                    after: Some(json!("10.0.9.0/24")),
+                    forces_replacement: true,
+                }],
                 notes: vec![],
                 destroys_data: false,
             },
             Change {
                 resource: ResourceId::new(Kind::SecurityGroup, "web"),
                 action: Action::Update,
-                fields: vec![FieldChange { path: "ingress".into(), before: Some(json!(["tcp 443 0.0.0.0/0"])), after: Some(json!(["tcp 22 10.0.0.0/8", "tcp 443 0.0.0.0/0"])), forces_replacement: false }],
+                fields: vec![FieldChange {
+                    path: "ingress".into(),
+                    before: Some(json!(["tcp 443 0.0.0.0/0"])),
+                    after: Some(json!(["tcp 22 10.0.0.0/8", "tcp 443 0.0.0.0/0"])),
+                    forces_replacement: false,
+                }],
                 notes: vec![],
                 destroys_data: false,
             },
             Change {
                 resource: ResourceId::new(Kind::Stream, "old"),
                 action: Action::Delete,
-                fields: vec![FieldChange { path: "shards".into(), before: Some(json!(2)), after: None, forces_replacement: false }],
+                fields: vec![FieldChange {
+                    path: "shards".into(),
+                    before: Some(json!(2)),
+                    after: None,
+                    forces_replacement: false,
+                }],
                 notes: vec!["destroys data: a stream's records are lost with it".into()],
                 destroys_data: true,
             },
@@ -219,6 +337,9 @@ Plan: 0 to add, 1 to change, 1 to replace, 1 to destroy.
     #[test]
     fn empty_plan_says_so() {
         let plan = Plan::new("demo", vec![], vec![]);
-        assert_eq!(render_plan(&plan, Style { color: false }), "No changes. Pipeline \"demo\" matches the spec.\n");
+        assert_eq!(
+            render_plan(&plan, Style { color: false }),
+            "No changes. Pipeline \"demo\" matches the spec.\n"
+        );
     }
 }

@@ -29,7 +29,12 @@ pub fn to_ec2(tags: &Tags) -> Vec<Tag> {
 
 pub fn from_ec2(tags: &[Tag]) -> Tags {
     tags.iter()
-        .filter_map(|tag| Some((tag.key()?.to_string(), tag.value().unwrap_or_default().to_string())))
+        .filter_map(|tag| {
+            Some((
+                tag.key()?.to_string(),
+                tag.value().unwrap_or_default().to_string(),
+            ))
+        })
         .collect()
 }
 

@@ -21,11 +21,21 @@ pub fn desired_attributes(resource: &DesiredResource) -> Attributes {
 
 pub fn live_attributes(live: &Live, names: &Names) -> (Attributes, Vec<ResourceId>) {
     let vpc = live.attached_vpc_ids.first().map(|vpc| names.name(vpc));
-    let depends_on = live.attached_vpc_ids.iter().filter_map(|vpc| names.id(vpc).cloned()).collect();
-    (Attributes::from([("vpc".to_string(), json!(vpc))]), depends_on)
+    let depends_on = live
+        .attached_vpc_ids
+        .iter()
+        .filter_map(|vpc| names.id(vpc).cloned())
+        .collect();
+    (
+        Attributes::from([("vpc".to_string(), json!(vpc))]),
+        depends_on,
+    )
 }
 
-pub async fn read(ec2: &aws_sdk_ec2::Client, pipeline: &str) -> Result<Vec<LiveResource>, AwsError> {
+pub async fn read(
+    ec2: &aws_sdk_ec2::Client,
+    pipeline: &str,
+) -> Result<Vec<LiveResource>, AwsError> {
     let output = ec2
         .describe_internet_gateways()
         .filters(pipeline_filter(pipeline))
@@ -65,7 +75,12 @@ async fn attach(ctx: &Context, id: &ResourceId, gateway_id: &str) -> Result<(), 
     Ok(())
 }
 
-async fn detach(ctx: &Context, id: &ResourceId, gateway_id: &str, vpc: &str) -> Result<(), AwsError> {
+async fn detach(
+    ctx: &Context,
+    id: &ResourceId,
+    gateway_id: &str,
+    vpc: &str,
+) -> Result<(), AwsError> {
     let result = ctx
         .clients
         .ec2
@@ -76,7 +91,9 @@ async fn detach(ctx: &Context, id: &ResourceId, gateway_id: &str, vpc: &str) -> 
         .await
         .map_err(|error| aws_error(id, "DetachInternetGateway", error));
     match result {
-        Err(error) if !(error.is_not_found() || error.has_code("Gateway.NotAttached")) => Err(error),
+        Err(error) if !(error.is_not_found() || error.has_code("Gateway.NotAttached")) => {
+            Err(error)
+        }
         _ => Ok(()),
     }
 }
@@ -87,7 +104,10 @@ pub async fn create(ctx: &Context, resource: &DesiredResource) -> Result<String,
         .clients
         .ec2
         .create_internet_gateway()
-        .tag_specifications(tag_specification(ResourceType::InternetGateway, &resource.tags))
+        .tag_specifications(tag_specification(
+            ResourceType::InternetGateway,
+            &resource.tags,
+        ))
         .send()
         .await
         .map_err(|error| aws_error(id, "CreateInternetGateway", error))?;
@@ -101,7 +121,12 @@ pub async fn create(ctx: &Context, resource: &DesiredResource) -> Result<String,
 }
 
 /// Re-attaches the gateway when it is attached elsewhere (or nowhere), then syncs tags.
-pub async fn update(ctx: &Context, resource: &DesiredResource, live: &LiveResource, detail: &Live) -> Result<(), AwsError> {
+pub async fn update(
+    ctx: &Context,
+    resource: &DesiredResource,
+    live: &LiveResource,
+    detail: &Live,
+) -> Result<(), AwsError> {
     let vpc = ctx.physical_id(&vpc_id(&ctx.pipeline))?;
     if !detail.attached_vpc_ids.contains(&vpc) {
         for other in &detail.attached_vpc_ids {

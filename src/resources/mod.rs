@@ -17,8 +17,8 @@ use std::fmt;
 use std::sync::Mutex;
 
 use aws_smithy_runtime_api::client::result::SdkError;
-use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use aws_smithy_types::error::display::DisplayErrorContext;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use crate::model::{Desired, DesiredResource, Kind, ResourceId, PIPELINE_TAG, RESOURCE_TAG};
 use crate::plan::{Action, Attributes};
@@ -46,7 +46,11 @@ pub struct AwsError {
 }
 
 impl AwsError {
-    pub fn new(resource: impl fmt::Display, operation: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(
+        resource: impl fmt::Display,
+        operation: &'static str,
+        message: impl Into<String>,
+    ) -> Self {
         AwsError {
             resource: resource.to_string(),
             operation,
@@ -58,7 +62,9 @@ impl AwsError {
     /// True when AWS said the thing does not exist (for reads: absent; for deletes: done).
     pub fn is_not_found(&self) -> bool {
         self.code.as_deref().is_some_and(|code| {
-            code.contains("NotFound") || code.starts_with("NoSuch") || code == "ResourceNotFoundException"
+            code.contains("NotFound")
+                || code.starts_with("NoSuch")
+                || code == "ResourceNotFoundException"
         })
     }
 
@@ -68,16 +74,26 @@ impl AwsError {
 }
 
 /// Converts an SDK error into an `AwsError` with the AWS error code kept for matching.
-pub fn aws_error<E, R>(resource: impl fmt::Display, operation: &'static str, error: SdkError<E, R>) -> AwsError
+pub fn aws_error<E, R>(
+    resource: impl fmt::Display,
+    operation: &'static str,
+    error: SdkError<E, R>,
+) -> AwsError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: fmt::Debug,
 {
     let code = error.code().map(str::to_string);
     let message = match (&error, error.message()) {
-        (SdkError::ServiceError(_), Some(text)) => format!("{} ({text})", code.as_deref().unwrap_or("error")),
-        (SdkError::ServiceError(_), None) => code.clone().unwrap_or_else(|| "unknown service error".to_string()),
-        (SdkError::TimeoutError(_), _) => "timed out waiting for AWS (see --read-timeout)".to_string(),
+        (SdkError::ServiceError(_), Some(text)) => {
+            format!("{} ({text})", code.as_deref().unwrap_or("error"))
+        }
+        (SdkError::ServiceError(_), None) => code
+            .clone()
+            .unwrap_or_else(|| "unknown service error".to_string()),
+        (SdkError::TimeoutError(_), _) => {
+            "timed out waiting for AWS (see --read-timeout)".to_string()
+        }
         _ => DisplayErrorContext(&error).to_string(),
     };
     AwsError {
@@ -89,7 +105,11 @@ where
 }
 
 /// Converts an SDK builder error (a required field missing) into an `AwsError`.
-pub fn build_error(resource: impl fmt::Display, operation: &'static str, error: impl fmt::Display) -> AwsError {
+pub fn build_error(
+    resource: impl fmt::Display,
+    operation: &'static str,
+    error: impl fmt::Display,
+) -> AwsError {
     AwsError::new(resource, operation, format!("invalid request: {error}"))
 }
 
@@ -124,7 +144,12 @@ pub struct LiveResource {
 
 impl LiveResource {
     /// A freshly read resource; `describe_live` fills in attributes and dependencies later.
-    pub fn new(id: ResourceId, physical_id: impl Into<String>, tags: Tags, detail: LiveDetail) -> LiveResource {
+    pub fn new(
+        id: ResourceId,
+        physical_id: impl Into<String>,
+        tags: Tags,
+        detail: LiveDetail,
+    ) -> LiveResource {
         LiveResource {
             id,
             physical_id: physical_id.into(),
@@ -182,7 +207,13 @@ pub struct Context {
 }
 
 impl Context {
-    pub fn new(clients: Clients, pipeline: &str, wait: WaitOptions, progress: Progress, live: &LiveState) -> Context {
+    pub fn new(
+        clients: Clients,
+        pipeline: &str,
+        wait: WaitOptions,
+        progress: Progress,
+        live: &LiveState,
+    ) -> Context {
         let known = live
             .resources
             .values()
@@ -204,7 +235,13 @@ impl Context {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .get(id)
             .cloned()
-            .ok_or_else(|| AwsError::new(id, "resolve", "the resource does not exist yet (a dependency failed)"))
+            .ok_or_else(|| {
+                AwsError::new(
+                    id,
+                    "resolve",
+                    "the resource does not exist yet (a dependency failed)",
+                )
+            })
     }
 
     fn record(&self, id: &ResourceId, physical_id: String) {
@@ -235,7 +272,12 @@ pub fn claimed_id(tags: &Tags, kind: Kind) -> Option<ResourceId> {
 }
 
 /// Why a resource the spec names cannot be managed, and how to adopt it on purpose.
-pub fn ownership_conflict(id: &ResourceId, tags: &Tags, pipeline: &str, adopt_hint: &str) -> String {
+pub fn ownership_conflict(
+    id: &ResourceId,
+    tags: &Tags,
+    pipeline: &str,
+    adopt_hint: &str,
+) -> String {
     let owner = match tags.get(PIPELINE_TAG) {
         Some(other) => format!("it belongs to pipeline `{other}`"),
         None => "it is not tagged as managed by pipectl".to_string(),
@@ -270,7 +312,9 @@ pub fn describe_live(state: &mut LiveState) {
             LiveDetail::InternetGateway(live) => internet_gateway::live_attributes(live, &names),
             LiveDetail::Subnet(live) => subnet::live_attributes(live, &names),
             LiveDetail::RouteTable(live) => route_table::live_attributes(live, &names),
-            LiveDetail::SecurityGroup(live) => security_group::live_attributes(live, &resource.physical_id, &names),
+            LiveDetail::SecurityGroup(live) => {
+                security_group::live_attributes(live, &resource.physical_id, &names)
+            }
             LiveDetail::Bucket(live) => (bucket::live_attributes(live), vec![]),
             LiveDetail::Stream(live) => (stream::live_attributes(live), vec![]),
         };
@@ -279,7 +323,9 @@ pub fn describe_live(state: &mut LiveState) {
         resource.depends_on = depends_on;
         resource.holds_data = match &resource.detail {
             LiveDetail::Stream(_) => Some("a stream's records are lost with it".to_string()),
-            LiveDetail::Bucket(live) if live.holds_objects => Some("the bucket holds objects, which are deleted with it".to_string()),
+            LiveDetail::Bucket(live) if live.holds_objects => {
+                Some("the bucket holds objects, which are deleted with it".to_string())
+            }
             _ => None,
         };
     }
@@ -297,7 +343,12 @@ pub fn forces_replacement(kind: Kind, field: &str) -> bool {
 }
 
 /// Notes a person should read with a change (reshard steps, for example).
-pub fn change_notes(kind: Kind, action: Action, before: Option<&Attributes>, after: Option<&Attributes>) -> Vec<String> {
+pub fn change_notes(
+    kind: Kind,
+    action: Action,
+    before: Option<&Attributes>,
+    after: Option<&Attributes>,
+) -> Vec<String> {
     match kind {
         Kind::Stream => stream::change_notes(action, before, after),
         Kind::SecurityGroup => security_group::change_notes(action),
@@ -307,7 +358,12 @@ pub fn change_notes(kind: Kind, action: Action, before: Option<&Attributes>, aft
 
 /// Reads everything of this pipeline from AWS: EC2 by tag in one batched round, buckets and
 /// streams by name (the spec's, plus any other that carries the pipeline's tags).
-pub async fn read_live(clients: &Clients, pipeline: &str, bucket_names: &[String], stream_names: &[String]) -> Result<LiveState, AwsError> {
+pub async fn read_live(
+    clients: &Clients,
+    pipeline: &str,
+    bucket_names: &[String],
+    stream_names: &[String],
+) -> Result<LiveState, AwsError> {
     let (vpcs, subnets, gateways, tables, groups, buckets, streams) = tokio::try_join!(
         vpc::read(&clients.ec2, pipeline),
         subnet::read(&clients.ec2, pipeline),
@@ -318,7 +374,12 @@ pub async fn read_live(clients: &Clients, pipeline: &str, bucket_names: &[String
         stream::read(&clients.kinesis, pipeline, stream_names),
     )?;
     let mut state = LiveState::default();
-    let found = vpcs.into_iter().chain(subnets).chain(gateways).chain(tables).chain(groups);
+    let found = vpcs
+        .into_iter()
+        .chain(subnets)
+        .chain(gateways)
+        .chain(tables)
+        .chain(groups);
     for resource in found.chain(buckets.found).chain(streams.found) {
         if let Some(existing) = state.resources.get(&resource.id) {
             state.notices.push(format!(
@@ -358,16 +419,38 @@ pub async fn create(ctx: &Context, resource: &DesiredResource) -> Result<(), Aws
 }
 
 /// Changes a live resource in place to match the spec.
-pub async fn update(ctx: &Context, resource: &DesiredResource, live: &LiveResource) -> Result<(), AwsError> {
+pub async fn update(
+    ctx: &Context,
+    resource: &DesiredResource,
+    live: &LiveResource,
+) -> Result<(), AwsError> {
     match (&resource.config, &live.detail) {
-        (Desired::Vpc { .. }, LiveDetail::Vpc(_)) => ec2_tags::sync(ctx, live, &resource.tags).await,
-        (Desired::InternetGateway, LiveDetail::InternetGateway(detail)) => internet_gateway::update(ctx, resource, live, detail).await,
-        (Desired::Subnet(subnet), LiveDetail::Subnet(detail)) => subnet::update(ctx, resource, subnet, live, detail).await,
-        (Desired::RouteTable { subnets }, LiveDetail::RouteTable(detail)) => route_table::update(ctx, resource, subnets, live, detail).await,
-        (Desired::SecurityGroup(group), LiveDetail::SecurityGroup(detail)) => security_group::update(ctx, resource, group, live, detail).await,
-        (Desired::Bucket(bucket), LiveDetail::Bucket(detail)) => bucket::update(ctx, resource, bucket, detail).await,
-        (Desired::Stream(stream), LiveDetail::Stream(detail)) => stream::update(ctx, resource, stream, detail).await,
-        _ => Err(AwsError::new(&resource.id, "update", "live resource is of another kind")),
+        (Desired::Vpc { .. }, LiveDetail::Vpc(_)) => {
+            ec2_tags::sync(ctx, live, &resource.tags).await
+        }
+        (Desired::InternetGateway, LiveDetail::InternetGateway(detail)) => {
+            internet_gateway::update(ctx, resource, live, detail).await
+        }
+        (Desired::Subnet(subnet), LiveDetail::Subnet(detail)) => {
+            subnet::update(ctx, resource, subnet, live, detail).await
+        }
+        (Desired::RouteTable { subnets }, LiveDetail::RouteTable(detail)) => {
+            route_table::update(ctx, resource, subnets, live, detail).await
+        }
+        (Desired::SecurityGroup(group), LiveDetail::SecurityGroup(detail)) => {
+            security_group::update(ctx, resource, group, live, detail).await
+        }
+        (Desired::Bucket(bucket), LiveDetail::Bucket(detail)) => {
+            bucket::update(ctx, resource, bucket, detail).await
+        }
+        (Desired::Stream(stream), LiveDetail::Stream(detail)) => {
+            stream::update(ctx, resource, stream, detail).await
+        }
+        _ => Err(AwsError::new(
+            &resource.id,
+            "update",
+            "live resource is of another kind",
+        )),
     }
 }
 
@@ -396,7 +479,9 @@ pub mod test_support {
     use super::*;
 
     pub fn vpc(cidr: &str) -> vpc::Live {
-        vpc::Live { cidr: cidr.to_string() }
+        vpc::Live {
+            cidr: cidr.to_string(),
+        }
     }
 
     /// A provisioned one-shard stream owned by `pipeline`.
@@ -405,7 +490,18 @@ pub mod test_support {
             (PIPELINE_TAG.to_string(), pipeline.to_string()),
             (RESOURCE_TAG.to_string(), format!("stream/{name}")),
         ]);
-        let live = stream::Live { arn: format!("arn:aws:kinesis:eu-west-1:000000000000:stream/{name}"), on_demand: false, open_shards: 1, retention_hours: 24, kms_key: None };
-        LiveResource::new(ResourceId::new(Kind::Stream, name), name, tags, LiveDetail::Stream(live))
+        let live = stream::Live {
+            arn: format!("arn:aws:kinesis:eu-west-1:000000000000:stream/{name}"),
+            on_demand: false,
+            open_shards: 1,
+            retention_hours: 24,
+            kms_key: None,
+        };
+        LiveResource::new(
+            ResourceId::new(Kind::Stream, name),
+            name,
+            tags,
+            LiveDetail::Stream(live),
+        )
     }
 }

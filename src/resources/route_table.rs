@@ -25,7 +25,10 @@ pub fn desired_attributes(subnets: &[String]) -> Attributes {
     let mut subnets = subnets.to_vec();
     subnets.sort();
     Attributes::from([
-        ("routes".to_string(), json!([format!("{DEFAULT_ROUTE} via internet_gateway")])),
+        (
+            "routes".to_string(),
+            json!([format!("{DEFAULT_ROUTE} via internet_gateway")]),
+        ),
         ("subnets".to_string(), json!(subnets)),
     ])
 }
@@ -35,11 +38,17 @@ pub fn live_attributes(live: &Live, names: &Names) -> (Attributes, Vec<ResourceI
         .default_route_gateway
         .iter()
         .map(|gateway| match names.id(gateway) {
-            Some(id) if id.kind == Kind::InternetGateway => format!("{DEFAULT_ROUTE} via internet_gateway"),
+            Some(id) if id.kind == Kind::InternetGateway => {
+                format!("{DEFAULT_ROUTE} via internet_gateway")
+            }
             _ => format!("{DEFAULT_ROUTE} via {gateway}"),
         })
         .collect();
-    let mut subnets: Vec<String> = live.associations.iter().map(|(_, subnet)| names.name(subnet)).collect();
+    let mut subnets: Vec<String> = live
+        .associations
+        .iter()
+        .map(|(_, subnet)| names.name(subnet))
+        .collect();
     subnets.sort();
     let mut depends_on: Vec<ResourceId> = live
         .associations
@@ -50,11 +59,17 @@ pub fn live_attributes(live: &Live, names: &Names) -> (Attributes, Vec<ResourceI
         .filter_map(|physical| names.id(physical).cloned())
         .collect();
     depends_on.dedup();
-    let attributes = Attributes::from([("routes".to_string(), json!(routes)), ("subnets".to_string(), json!(subnets))]);
+    let attributes = Attributes::from([
+        ("routes".to_string(), json!(routes)),
+        ("subnets".to_string(), json!(subnets)),
+    ]);
     (attributes, depends_on)
 }
 
-pub async fn read(ec2: &aws_sdk_ec2::Client, pipeline: &str) -> Result<Vec<LiveResource>, AwsError> {
+pub async fn read(
+    ec2: &aws_sdk_ec2::Client,
+    pipeline: &str,
+) -> Result<Vec<LiveResource>, AwsError> {
     let output = ec2
         .describe_route_tables()
         .filters(pipeline_filter(pipeline))
@@ -76,7 +91,10 @@ pub async fn read(ec2: &aws_sdk_ec2::Client, pipeline: &str) -> Result<Vec<LiveR
                 .iter()
                 .filter(|association| !association.main().unwrap_or(false))
                 .filter_map(|association| {
-                    Some((association.route_table_association_id()?.to_string(), association.subnet_id()?.to_string()))
+                    Some((
+                        association.route_table_association_id()?.to_string(),
+                        association.subnet_id()?.to_string(),
+                    ))
                 })
                 .collect();
             Some(LiveResource::new(
@@ -93,7 +111,12 @@ pub async fn read(ec2: &aws_sdk_ec2::Client, pipeline: &str) -> Result<Vec<LiveR
         .collect())
 }
 
-async fn associate(ctx: &Context, id: &ResourceId, table_id: &str, subnet_id: &str) -> Result<(), AwsError> {
+async fn associate(
+    ctx: &Context,
+    id: &ResourceId,
+    table_id: &str,
+    subnet_id: &str,
+) -> Result<(), AwsError> {
     ctx.clients
         .ec2
         .associate_route_table()
@@ -105,7 +128,11 @@ async fn associate(ctx: &Context, id: &ResourceId, table_id: &str, subnet_id: &s
     Ok(())
 }
 
-async fn disassociate(ctx: &Context, id: &ResourceId, association_id: &str) -> Result<(), AwsError> {
+async fn disassociate(
+    ctx: &Context,
+    id: &ResourceId,
+    association_id: &str,
+) -> Result<(), AwsError> {
     let result = ctx
         .clients
         .ec2
@@ -120,7 +147,12 @@ async fn disassociate(ctx: &Context, id: &ResourceId, association_id: &str) -> R
     }
 }
 
-async fn route_to_gateway(ctx: &Context, id: &ResourceId, table_id: &str, replace: bool) -> Result<(), AwsError> {
+async fn route_to_gateway(
+    ctx: &Context,
+    id: &ResourceId,
+    table_id: &str,
+    replace: bool,
+) -> Result<(), AwsError> {
     let gateway = ctx.physical_id(&internet_gateway_id(&ctx.pipeline))?;
     let ec2 = &ctx.clients.ec2;
     let result = if replace {
@@ -145,7 +177,11 @@ async fn route_to_gateway(ctx: &Context, id: &ResourceId, table_id: &str, replac
     result
 }
 
-pub async fn create(ctx: &Context, resource: &DesiredResource, subnets: &[String]) -> Result<String, AwsError> {
+pub async fn create(
+    ctx: &Context,
+    resource: &DesiredResource,
+    subnets: &[String],
+) -> Result<String, AwsError> {
     let id = &resource.id;
     let vpc = ctx.physical_id(&vpc_id(&ctx.pipeline))?;
     let output = ctx
@@ -170,7 +206,13 @@ pub async fn create(ctx: &Context, resource: &DesiredResource, subnets: &[String
     Ok(table_id)
 }
 
-pub async fn update(ctx: &Context, resource: &DesiredResource, subnets: &[String], live: &LiveResource, detail: &Live) -> Result<(), AwsError> {
+pub async fn update(
+    ctx: &Context,
+    resource: &DesiredResource,
+    subnets: &[String],
+    live: &LiveResource,
+    detail: &Live,
+) -> Result<(), AwsError> {
     let id = &resource.id;
     let gateway = ctx.physical_id(&internet_gateway_id(&ctx.pipeline))?;
     match &detail.default_route_gateway {
@@ -188,7 +230,11 @@ pub async fn update(ctx: &Context, resource: &DesiredResource, subnets: &[String
         }
     }
     for subnet in &wanted {
-        if !detail.associations.iter().any(|(_, associated)| associated == subnet) {
+        if !detail
+            .associations
+            .iter()
+            .any(|(_, associated)| associated == subnet)
+        {
             associate(ctx, id, &live.physical_id, subnet).await?;
         }
     }

@@ -37,7 +37,11 @@ pub struct FlatRule {
 
 impl fmt::Display for FlatRule {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let protocol = if self.protocol == "-1" { "all" } else { &self.protocol };
+        let protocol = if self.protocol == "-1" {
+            "all"
+        } else {
+            &self.protocol
+        };
         let ports = match (self.from_port, self.to_port) {
             _ if self.protocol == "-1" => String::new(),
             (-1, _) | (0, 65535) => " all ports".to_string(),
@@ -78,13 +82,21 @@ pub struct RawRule {
 
 /// The flattened form of a spec rule.
 pub fn flatten(rule: &Rule, own_name: &str) -> FlatRule {
-    let protocol = if rule.protocol == "all" { "-1".to_string() } else { rule.protocol.clone() };
+    let protocol = if rule.protocol == "all" {
+        "-1".to_string()
+    } else {
+        rule.protocol.clone()
+    };
     let (from_port, to_port) = match (&rule.ports, protocol.as_str()) {
         (_, "-1") => (-1, -1),
         (None, "icmp") => (-1, -1),
         (None, _) => (0, 65535),
-        (Some(ports), "icmp") => port_range(ports).map_or((-1, -1), |(from, _)| (i32::from(from), -1)),
-        (Some(ports), _) => port_range(ports).map_or((0, 65535), |(from, to)| (i32::from(from), i32::from(to))),
+        (Some(ports), "icmp") => {
+            port_range(ports).map_or((-1, -1), |(from, _)| (i32::from(from), -1))
+        }
+        (Some(ports), _) => {
+            port_range(ports).map_or((0, 65535), |(from, to)| (i32::from(from), i32::from(to)))
+        }
     };
     let peer = match (&rule.cidr, &rule.group) {
         (Some(cidr), _) => Peer::Cidr(cidr.clone()),
@@ -104,9 +116,16 @@ pub fn flatten(rule: &Rule, own_name: &str) -> FlatRule {
 /// The rules a group should have: ingress as written; egress as written, or AWS's default of
 /// everything to anywhere when the spec leaves it out.
 pub fn desired_rules(group: &SecurityGroup) -> (BTreeSet<FlatRule>, BTreeSet<FlatRule>) {
-    let ingress = group.ingress.iter().map(|rule| flatten(rule, &group.name)).collect();
+    let ingress = group
+        .ingress
+        .iter()
+        .map(|rule| flatten(rule, &group.name))
+        .collect();
     let egress = match &group.egress {
-        Some(rules) => rules.iter().map(|rule| flatten(rule, &group.name)).collect(),
+        Some(rules) => rules
+            .iter()
+            .map(|rule| flatten(rule, &group.name))
+            .collect(),
         None => BTreeSet::from([default_egress()]),
     };
     (ingress, egress)
@@ -197,7 +216,10 @@ fn flatten_permissions(permissions: &[IpPermission]) -> Vec<RawRule> {
         let (from_port, to_port) = if protocol == "-1" {
             (-1, -1)
         } else {
-            (permission.from_port().unwrap_or(-1), permission.to_port().unwrap_or(-1))
+            (
+                permission.from_port().unwrap_or(-1),
+                permission.to_port().unwrap_or(-1),
+            )
         };
         let base = RawRule {
             protocol,
@@ -225,7 +247,10 @@ fn flatten_permissions(permissions: &[IpPermission]) -> Vec<RawRule> {
     rules
 }
 
-pub async fn read(ec2: &aws_sdk_ec2::Client, pipeline: &str) -> Result<Vec<LiveResource>, AwsError> {
+pub async fn read(
+    ec2: &aws_sdk_ec2::Client,
+    pipeline: &str,
+) -> Result<Vec<LiveResource>, AwsError> {
     let output = ec2
         .describe_security_groups()
         .filters(pipeline_filter(pipeline))
@@ -259,18 +284,31 @@ fn permission(ctx: &Context, rule: &FlatRule, own_id: &str) -> Result<IpPermissi
         .from_port(rule.from_port)
         .to_port(rule.to_port);
     let builder = match &rule.peer {
-        Peer::Cidr(cidr) => builder.ip_ranges(IpRange::builder().cidr_ip(cidr).set_description(rule.description.clone()).build()),
+        Peer::Cidr(cidr) => builder.ip_ranges(
+            IpRange::builder()
+                .cidr_ip(cidr)
+                .set_description(rule.description.clone())
+                .build(),
+        ),
         Peer::Group(name) => {
             let group_id = if name == "self" {
                 own_id.to_string()
             } else {
                 ctx.physical_id(&ResourceId::new(Kind::SecurityGroup, name))?
             };
-            builder.user_id_group_pairs(UserIdGroupPair::builder().group_id(group_id).set_description(rule.description.clone()).build())
+            builder.user_id_group_pairs(
+                UserIdGroupPair::builder()
+                    .group_id(group_id)
+                    .set_description(rule.description.clone())
+                    .build(),
+            )
         }
-        Peer::ForeignGroup(group_id) => {
-            builder.user_id_group_pairs(UserIdGroupPair::builder().group_id(group_id).set_description(rule.description.clone()).build())
-        }
+        Peer::ForeignGroup(group_id) => builder.user_id_group_pairs(
+            UserIdGroupPair::builder()
+                .group_id(group_id)
+                .set_description(rule.description.clone())
+                .build(),
+        ),
     };
     Ok(builder.build())
 }
@@ -283,7 +321,14 @@ enum Direction {
 
 /// Authorizes or revokes rules of one direction; a duplicate authorize or a missing revoke is
 /// already the state we want.
-async fn apply_rules(ctx: &Context, id: &ResourceId, group_id: &str, direction: Direction, rules: &BTreeSet<FlatRule>, authorize: bool) -> Result<(), AwsError> {
+async fn apply_rules(
+    ctx: &Context,
+    id: &ResourceId,
+    group_id: &str,
+    direction: Direction,
+    rules: &BTreeSet<FlatRule>,
+    authorize: bool,
+) -> Result<(), AwsError> {
     if rules.is_empty() {
         return Ok(());
     }
@@ -293,26 +338,70 @@ async fn apply_rules(ctx: &Context, id: &ResourceId, group_id: &str, direction: 
     }
     let ec2 = &ctx.clients.ec2;
     let result = match (direction, authorize) {
-        (Direction::Ingress, true) => ec2.authorize_security_group_ingress().group_id(group_id).set_ip_permissions(Some(permissions)).send().await.map(drop).map_err(|e| aws_error(id, "AuthorizeSecurityGroupIngress", e)),
-        (Direction::Ingress, false) => ec2.revoke_security_group_ingress().group_id(group_id).set_ip_permissions(Some(permissions)).send().await.map(drop).map_err(|e| aws_error(id, "RevokeSecurityGroupIngress", e)),
-        (Direction::Egress, true) => ec2.authorize_security_group_egress().group_id(group_id).set_ip_permissions(Some(permissions)).send().await.map(drop).map_err(|e| aws_error(id, "AuthorizeSecurityGroupEgress", e)),
-        (Direction::Egress, false) => ec2.revoke_security_group_egress().group_id(group_id).set_ip_permissions(Some(permissions)).send().await.map(drop).map_err(|e| aws_error(id, "RevokeSecurityGroupEgress", e)),
+        (Direction::Ingress, true) => ec2
+            .authorize_security_group_ingress()
+            .group_id(group_id)
+            .set_ip_permissions(Some(permissions))
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| aws_error(id, "AuthorizeSecurityGroupIngress", e)),
+        (Direction::Ingress, false) => ec2
+            .revoke_security_group_ingress()
+            .group_id(group_id)
+            .set_ip_permissions(Some(permissions))
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| aws_error(id, "RevokeSecurityGroupIngress", e)),
+        (Direction::Egress, true) => ec2
+            .authorize_security_group_egress()
+            .group_id(group_id)
+            .set_ip_permissions(Some(permissions))
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| aws_error(id, "AuthorizeSecurityGroupEgress", e)),
+        (Direction::Egress, false) => ec2
+            .revoke_security_group_egress()
+            .group_id(group_id)
+            .set_ip_permissions(Some(permissions))
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| aws_error(id, "RevokeSecurityGroupEgress", e)),
     };
     match result {
-        Err(error) if error.has_code("InvalidPermission.Duplicate") || error.has_code("InvalidPermission.NotFound") => Ok(()),
+        Err(error)
+            if error.has_code("InvalidPermission.Duplicate")
+                || error.has_code("InvalidPermission.NotFound") =>
+        {
+            Ok(())
+        }
         other => other,
     }
 }
 
 /// Revokes what is live but not wanted, then authorizes what is wanted but not live.
-async fn converge_rules(ctx: &Context, id: &ResourceId, group_id: &str, direction: Direction, live: &BTreeSet<FlatRule>, wanted: &BTreeSet<FlatRule>) -> Result<(), AwsError> {
+async fn converge_rules(
+    ctx: &Context,
+    id: &ResourceId,
+    group_id: &str,
+    direction: Direction,
+    live: &BTreeSet<FlatRule>,
+    wanted: &BTreeSet<FlatRule>,
+) -> Result<(), AwsError> {
     let stale: BTreeSet<FlatRule> = live.difference(wanted).cloned().collect();
     let missing: BTreeSet<FlatRule> = wanted.difference(live).cloned().collect();
     apply_rules(ctx, id, group_id, direction, &stale, false).await?;
     apply_rules(ctx, id, group_id, direction, &missing, true).await
 }
 
-pub async fn create(ctx: &Context, resource: &DesiredResource, group: &SecurityGroup) -> Result<String, AwsError> {
+pub async fn create(
+    ctx: &Context,
+    resource: &DesiredResource,
+    group: &SecurityGroup,
+) -> Result<String, AwsError> {
     let id = &resource.id;
     let vpc = ctx.physical_id(&vpc_id(&ctx.pipeline))?;
     let output = ctx
@@ -322,7 +411,10 @@ pub async fn create(ctx: &Context, resource: &DesiredResource, group: &SecurityG
         .group_name(format!("{}-{}", ctx.pipeline, group.name))
         .description(&group.description)
         .vpc_id(vpc)
-        .tag_specifications(tag_specification(ResourceType::SecurityGroup, &resource.tags))
+        .tag_specifications(tag_specification(
+            ResourceType::SecurityGroup,
+            &resource.tags,
+        ))
         .send()
         .await
         .map_err(|error| aws_error(id, "CreateSecurityGroup", error))?;
@@ -331,12 +423,34 @@ pub async fn create(ctx: &Context, resource: &DesiredResource, group: &SecurityG
         .ok_or_else(|| AwsError::new(id, "CreateSecurityGroup", "AWS returned no group id"))?
         .to_string();
     let (ingress, egress) = desired_rules(group);
-    converge_rules(ctx, id, &group_id, Direction::Ingress, &BTreeSet::new(), &ingress).await?;
-    converge_rules(ctx, id, &group_id, Direction::Egress, &BTreeSet::from([default_egress()]), &egress).await?;
+    converge_rules(
+        ctx,
+        id,
+        &group_id,
+        Direction::Ingress,
+        &BTreeSet::new(),
+        &ingress,
+    )
+    .await?;
+    converge_rules(
+        ctx,
+        id,
+        &group_id,
+        Direction::Egress,
+        &BTreeSet::from([default_egress()]),
+        &egress,
+    )
+    .await?;
     Ok(group_id)
 }
 
-pub async fn update(ctx: &Context, resource: &DesiredResource, group: &SecurityGroup, live: &LiveResource, detail: &Live) -> Result<(), AwsError> {
+pub async fn update(
+    ctx: &Context,
+    resource: &DesiredResource,
+    group: &SecurityGroup,
+    live: &LiveResource,
+    detail: &Live,
+) -> Result<(), AwsError> {
     let names = Names::default();
     let (ingress, egress) = desired_rules(group);
     // Live rules keep AWS ids for peers: resolve the wanted peers to ids the same way.
@@ -345,7 +459,9 @@ pub async fn update(ctx: &Context, resource: &DesiredResource, group: &SecurityG
             .iter()
             .map(|rule| match &rule.peer {
                 Peer::Group(name) if name != "self" => Ok(FlatRule {
-                    peer: Peer::ForeignGroup(ctx.physical_id(&ResourceId::new(Kind::SecurityGroup, name))?),
+                    peer: Peer::ForeignGroup(
+                        ctx.physical_id(&ResourceId::new(Kind::SecurityGroup, name))?,
+                    ),
                     ..rule.clone()
                 }),
                 _ => Ok(rule.clone()),
@@ -354,8 +470,24 @@ pub async fn update(ctx: &Context, resource: &DesiredResource, group: &SecurityG
     };
     let live_ingress = live_rules(&detail.ingress, &live.physical_id, &names);
     let live_egress = live_rules(&detail.egress, &live.physical_id, &names);
-    converge_rules(ctx, &resource.id, &live.physical_id, Direction::Ingress, &live_ingress, &resolve(&ingress)?).await?;
-    converge_rules(ctx, &resource.id, &live.physical_id, Direction::Egress, &live_egress, &resolve(&egress)?).await?;
+    converge_rules(
+        ctx,
+        &resource.id,
+        &live.physical_id,
+        Direction::Ingress,
+        &live_ingress,
+        &resolve(&ingress)?,
+    )
+    .await?;
+    converge_rules(
+        ctx,
+        &resource.id,
+        &live.physical_id,
+        Direction::Egress,
+        &live_egress,
+        &resolve(&egress)?,
+    )
+    .await?;
     sync(ctx, live, &resource.tags).await
 }
 
@@ -393,7 +525,12 @@ mod tests {
             ingress: vec![
                 rule("tcp", Some(Ports::Single(443)), Some("10.0.0.0/8"), None),
                 rule("tcp", Some(Ports::Single(443)), Some("0.0.0.0/0"), None),
-                rule("tcp", Some(Ports::Range("8000-8100".into())), None, Some("web")),
+                rule(
+                    "tcp",
+                    Some(Ports::Range("8000-8100".into())),
+                    None,
+                    Some("web"),
+                ),
             ],
             egress: None,
         };
@@ -427,7 +564,11 @@ mod tests {
         assert_eq!(attributes, desired_attributes(&group));
         assert_eq!(
             attributes["ingress"],
-            json!(["tcp 443 0.0.0.0/0", "tcp 443 10.0.0.0/8", "tcp 8000-8100 group self"])
+            json!([
+                "tcp 443 0.0.0.0/0",
+                "tcp 443 10.0.0.0/8",
+                "tcp 8000-8100 group self"
+            ])
         );
         assert_eq!(attributes["egress"], json!(["all 0.0.0.0/0"]));
     }

@@ -4,12 +4,17 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_kinesis::types::{EncryptionType, ScalingType, StreamMode as KinesisMode, StreamModeDetails, StreamStatus};
+use aws_sdk_kinesis::types::{
+    EncryptionType, ScalingType, StreamMode as KinesisMode, StreamModeDetails, StreamStatus,
+};
 use futures::stream::{self, StreamExt};
 use serde_json::json;
 
 use super::wait::{wait_until, Poll};
-use super::{aws_error, build_error, ownership_conflict, owned_by, AwsError, Context, LiveDetail, LiveResource, NamedRead, Tags};
+use super::{
+    aws_error, build_error, owned_by, ownership_conflict, AwsError, Context, LiveDetail,
+    LiveResource, NamedRead, Tags,
+};
 use crate::model::{DesiredResource, Kind, ResourceId};
 use crate::plan::{Action, Attributes};
 use crate::spec::{Stream, StreamEncryption, StreamMode};
@@ -34,7 +39,11 @@ pub fn reshard_steps(from: i64, to: i64) -> Vec<i64> {
     let mut steps = Vec::new();
     let mut current = from.max(1);
     while current != to && to >= 1 {
-        current = if to > current { to.min(current * 2) } else { to.max((current + 1) / 2) };
+        current = if to > current {
+            to.min(current * 2)
+        } else {
+            to.max((current + 1) / 2)
+        };
         steps.push(current);
     }
     steps
@@ -46,31 +55,64 @@ pub fn desired_attributes(stream: &Stream) -> Attributes {
         StreamMode::OnDemand => ("on-demand", None),
     };
     let kms_key = match stream.encryption {
-        StreamEncryption::Kms => Some(stream.kms_key.clone().unwrap_or_else(|| DEFAULT_KMS_KEY.to_string())),
+        StreamEncryption::Kms => Some(
+            stream
+                .kms_key
+                .clone()
+                .unwrap_or_else(|| DEFAULT_KMS_KEY.to_string()),
+        ),
         StreamEncryption::None => None,
     };
     Attributes::from([
         ("mode".to_string(), json!(mode)),
         ("shards".to_string(), json!(shards)),
         ("retention_hours".to_string(), json!(stream.retention_hours)),
-        ("encryption".to_string(), json!(if kms_key.is_some() { "kms" } else { "none" })),
+        (
+            "encryption".to_string(),
+            json!(if kms_key.is_some() { "kms" } else { "none" }),
+        ),
         ("kms_key".to_string(), json!(kms_key)),
     ])
 }
 
 pub fn live_attributes(live: &Live) -> Attributes {
     Attributes::from([
-        ("mode".to_string(), json!(if live.on_demand { "on-demand" } else { "provisioned" })),
-        ("shards".to_string(), json!((!live.on_demand).then_some(live.open_shards))),
+        (
+            "mode".to_string(),
+            json!(if live.on_demand {
+                "on-demand"
+            } else {
+                "provisioned"
+            }),
+        ),
+        (
+            "shards".to_string(),
+            json!((!live.on_demand).then_some(live.open_shards)),
+        ),
         ("retention_hours".to_string(), json!(live.retention_hours)),
-        ("encryption".to_string(), json!(if live.kms_key.is_some() { "kms" } else { "none" })),
+        (
+            "encryption".to_string(),
+            json!(if live.kms_key.is_some() {
+                "kms"
+            } else {
+                "none"
+            }),
+        ),
         ("kms_key".to_string(), json!(live.kms_key)),
     ])
 }
 
 /// Explains a reshard: how many steps, through which counts, and AWS's daily limit.
-pub fn change_notes(action: Action, before: Option<&Attributes>, after: Option<&Attributes>) -> Vec<String> {
-    let shards = |attributes: Option<&Attributes>| attributes.and_then(|a| a.get("shards")).and_then(|v| v.as_i64());
+pub fn change_notes(
+    action: Action,
+    before: Option<&Attributes>,
+    after: Option<&Attributes>,
+) -> Vec<String> {
+    let shards = |attributes: Option<&Attributes>| {
+        attributes
+            .and_then(|a| a.get("shards"))
+            .and_then(|v| v.as_i64())
+    };
     let (Action::Update, Some(from), Some(to)) = (action, shards(before), shards(after)) else {
         return Vec::new();
     };
@@ -78,7 +120,10 @@ pub fn change_notes(action: Action, before: Option<&Attributes>, after: Option<&
         return Vec::new();
     }
     let steps = reshard_steps(from, to);
-    let path: Vec<String> = std::iter::once(from).chain(steps.iter().copied()).map(|n| n.to_string()).collect();
+    let path: Vec<String> = std::iter::once(from)
+        .chain(steps.iter().copied())
+        .map(|n| n.to_string())
+        .collect();
     let mut notes = vec![format!(
         "reshard {from} → {to} in {} step{} ({}), each waiting for ACTIVE; AWS allows {RESHARDS_PER_DAY} reshards per stream per 24 hours",
         steps.len(),
@@ -91,13 +136,25 @@ pub fn change_notes(action: Action, before: Option<&Attributes>, after: Option<&
     notes
 }
 
-async fn summary(kinesis: &aws_sdk_kinesis::Client, name: &str) -> Result<Option<(Live, StreamStatus)>, AwsError> {
+async fn summary(
+    kinesis: &aws_sdk_kinesis::Client,
+    name: &str,
+) -> Result<Option<(Live, StreamStatus)>, AwsError> {
     let id = format!("stream/{name}");
-    let output = match kinesis.describe_stream_summary().stream_name(name).send().await {
+    let output = match kinesis
+        .describe_stream_summary()
+        .stream_name(name)
+        .send()
+        .await
+    {
         Ok(output) => output,
         Err(error) => {
             let error = aws_error(&id, "DescribeStreamSummary", error);
-            return if error.is_not_found() { Ok(None) } else { Err(error) };
+            return if error.is_not_found() {
+                Ok(None)
+            } else {
+                Err(error)
+            };
         }
     };
     let Some(description) = output.stream_description_summary() else {
@@ -119,21 +176,50 @@ async fn summary(kinesis: &aws_sdk_kinesis::Client, name: &str) -> Result<Option
 }
 
 async fn tags(kinesis: &aws_sdk_kinesis::Client, name: &str) -> Result<Option<Tags>, AwsError> {
-    match kinesis.list_tags_for_stream().stream_name(name).send().await {
-        Ok(output) => Ok(Some(output.tags().iter().map(|tag| (tag.key().to_string(), tag.value().unwrap_or_default().to_string())).collect())),
+    match kinesis
+        .list_tags_for_stream()
+        .stream_name(name)
+        .send()
+        .await
+    {
+        Ok(output) => Ok(Some(
+            output
+                .tags()
+                .iter()
+                .map(|tag| {
+                    (
+                        tag.key().to_string(),
+                        tag.value().unwrap_or_default().to_string(),
+                    )
+                })
+                .collect(),
+        )),
         Err(error) => {
             let error = aws_error(format!("stream/{name}"), "ListTagsForStream", error);
-            if error.is_not_found() { Ok(None) } else { Err(error) }
+            if error.is_not_found() {
+                Ok(None)
+            } else {
+                Err(error)
+            }
         }
     }
 }
 
 fn found(name: &str, tags: Tags, live: Live) -> LiveResource {
-    LiveResource::new(ResourceId::new(Kind::Stream, name), name, tags, LiveDetail::Stream(live))
+    LiveResource::new(
+        ResourceId::new(Kind::Stream, name),
+        name,
+        tags,
+        LiveDetail::Stream(live),
+    )
 }
 
 /// Reads the spec's streams by name, and finds any other stream tagged with this pipeline.
-pub async fn read(kinesis: &aws_sdk_kinesis::Client, pipeline: &str, spec_names: &[String]) -> Result<NamedRead, AwsError> {
+pub async fn read(
+    kinesis: &aws_sdk_kinesis::Client,
+    pipeline: &str,
+    spec_names: &[String],
+) -> Result<NamedRead, AwsError> {
     let named = futures::future::try_join_all(spec_names.iter().map(|name| async move {
         let (summary, tags) = tokio::try_join!(summary(kinesis, name), tags(kinesis, name))?;
         Ok::<_, AwsError>((name, summary, tags))
@@ -141,19 +227,31 @@ pub async fn read(kinesis: &aws_sdk_kinesis::Client, pipeline: &str, spec_names:
     let (named, listed) = tokio::join!(named, list_stream_names(kinesis));
     let mut result = NamedRead::default();
     for (name, summary, tags) in named? {
-        let (Some((live, _)), Some(tags)) = (summary, tags) else { continue };
+        let (Some((live, _)), Some(tags)) = (summary, tags) else {
+            continue;
+        };
         let id = ResourceId::new(Kind::Stream, name.as_str());
         if owned_by(&tags, pipeline) {
             result.found.push(found(name, tags, live));
         } else {
-            result.conflicts.push(ownership_conflict(&id, &tags, pipeline, " (aws kinesis add-tags-to-stream)"));
+            result.conflicts.push(ownership_conflict(
+                &id,
+                &tags,
+                pipeline,
+                " (aws kinesis add-tags-to-stream)",
+            ));
         }
     }
-    let others: Vec<String> = listed?.into_iter().filter(|name| !spec_names.contains(name)).collect();
+    let others: Vec<String> = listed?
+        .into_iter()
+        .filter(|name| !spec_names.contains(name))
+        .collect();
     let discovered: Vec<Result<Option<LiveResource>, AwsError>> = stream::iter(others)
         .map(|name| async move {
             match tags(kinesis, &name).await? {
-                Some(tags) if owned_by(&tags, pipeline) => Ok(summary(kinesis, &name).await?.map(|(live, _)| found(&name, tags, live))),
+                Some(tags) if owned_by(&tags, pipeline) => Ok(summary(kinesis, &name)
+                    .await?
+                    .map(|(live, _)| found(&name, tags, live))),
                 _ => Ok(None),
             }
         })
@@ -189,7 +287,9 @@ async fn wait_active(ctx: &Context, id: &ResourceId, name: &str) -> Result<Live,
     wait_until(id, "ACTIVE", ctx.wait, &ctx.progress, || async {
         Ok(match summary(kinesis, name).await? {
             Some((_, StreamStatus::Active)) => Poll::Ready,
-            Some((_, StreamStatus::Deleting)) => Poll::Failed("the stream is being deleted".to_string()),
+            Some((_, StreamStatus::Deleting)) => {
+                Poll::Failed("the stream is being deleted".to_string())
+            }
             Some((_, status)) => Poll::Pending(status.as_str().to_string()),
             None => Poll::Pending("not visible yet".to_string()),
         })
@@ -202,11 +302,22 @@ async fn wait_active(ctx: &Context, id: &ResourceId, name: &str) -> Result<Live,
 }
 
 fn mode_details(id: &ResourceId, on_demand: bool) -> Result<StreamModeDetails, AwsError> {
-    let mode = if on_demand { KinesisMode::OnDemand } else { KinesisMode::Provisioned };
-    StreamModeDetails::builder().stream_mode(mode).build().map_err(|error| build_error(id, "StreamModeDetails", error))
+    let mode = if on_demand {
+        KinesisMode::OnDemand
+    } else {
+        KinesisMode::Provisioned
+    };
+    StreamModeDetails::builder()
+        .stream_mode(mode)
+        .build()
+        .map_err(|error| build_error(id, "StreamModeDetails", error))
 }
 
-pub async fn create(ctx: &Context, resource: &DesiredResource, stream: &Stream) -> Result<String, AwsError> {
+pub async fn create(
+    ctx: &Context,
+    resource: &DesiredResource,
+    stream: &Stream,
+) -> Result<String, AwsError> {
     let id = &resource.id;
     let kinesis = &ctx.clients.kinesis;
     let on_demand = stream.mode == StreamMode::OnDemand;
@@ -214,11 +325,17 @@ pub async fn create(ctx: &Context, resource: &DesiredResource, stream: &Stream) 
         .create_stream()
         .stream_name(&stream.name)
         .stream_mode_details(mode_details(id, on_demand)?)
-        .set_tags(Some(resource.tags.clone().into_iter().collect::<HashMap<_, _>>()));
+        .set_tags(Some(
+            resource.tags.clone().into_iter().collect::<HashMap<_, _>>(),
+        ));
     if !on_demand {
         request = request.shard_count(i32::try_from(stream.shards.unwrap_or(1)).unwrap_or(1));
     }
-    match request.send().await.map_err(|error| aws_error(id, "CreateStream", error)) {
+    match request
+        .send()
+        .await
+        .map_err(|error| aws_error(id, "CreateStream", error))
+    {
         // A re-run after an interrupted apply finds its own stream in use: carry on configuring it.
         Err(error) if error.has_code("ResourceInUseException") => {}
         other => {
@@ -226,25 +343,53 @@ pub async fn create(ctx: &Context, resource: &DesiredResource, stream: &Stream) 
         }
     }
     let live = wait_active(ctx, id, &stream.name).await?;
-    let created = LiveResource::new(id.clone(), &stream.name, Tags::new(), LiveDetail::Stream(live.clone()));
+    let created = LiveResource::new(
+        id.clone(),
+        &stream.name,
+        Tags::new(),
+        LiveDetail::Stream(live.clone()),
+    );
     configure(ctx, resource, stream, &created, &live).await?;
     Ok(stream.name.clone())
 }
 
-pub async fn update(ctx: &Context, resource: &DesiredResource, stream: &Stream, live: &Live) -> Result<(), AwsError> {
-    let current = LiveResource::new(resource.id.clone(), &stream.name, Tags::new(), LiveDetail::Stream(live.clone()));
+pub async fn update(
+    ctx: &Context,
+    resource: &DesiredResource,
+    stream: &Stream,
+    live: &Live,
+) -> Result<(), AwsError> {
+    let current = LiveResource::new(
+        resource.id.clone(),
+        &stream.name,
+        Tags::new(),
+        LiveDetail::Stream(live.clone()),
+    );
     configure(ctx, resource, stream, &current, live).await
 }
 
 /// Brings mode, shards, retention, encryption and tags from `live` to the spec, in that order.
-async fn configure(ctx: &Context, resource: &DesiredResource, stream: &Stream, current: &LiveResource, live: &Live) -> Result<(), AwsError> {
+async fn configure(
+    ctx: &Context,
+    resource: &DesiredResource,
+    stream: &Stream,
+    current: &LiveResource,
+    live: &Live,
+) -> Result<(), AwsError> {
     let id = &resource.id;
     let name = &stream.name;
     let kinesis = &ctx.clients.kinesis;
     let on_demand = stream.mode == StreamMode::OnDemand;
     let mut live = live.clone();
     if live.on_demand != on_demand {
-        ctx.progress.line(&format!("{id}: switching to {} mode", if on_demand { "on-demand" } else { "provisioned" }));
+        ctx.progress.line(&format!(
+            "{id}: switching to {} mode",
+            if on_demand {
+                "on-demand"
+            } else {
+                "provisioned"
+            }
+        ));
         kinesis
             .update_stream_mode()
             .stream_arn(&live.arn)
@@ -257,7 +402,8 @@ async fn configure(ctx: &Context, resource: &DesiredResource, stream: &Stream, c
     if !on_demand {
         let target = stream.shards.unwrap_or(1);
         for step in reshard_steps(live.open_shards, target) {
-            ctx.progress.line(&format!("{id}: resharding {} → {step}", live.open_shards));
+            ctx.progress
+                .line(&format!("{id}: resharding {} → {step}", live.open_shards));
             kinesis
                 .update_shard_count()
                 .stream_name(name)
@@ -272,20 +418,48 @@ async fn configure(ctx: &Context, resource: &DesiredResource, stream: &Stream, c
     }
     let hours = i32::try_from(stream.retention_hours).unwrap_or(24);
     if stream.retention_hours > live.retention_hours {
-        kinesis.increase_stream_retention_period().stream_name(name).retention_period_hours(hours).send().await.map_err(|e| aws_error(id, "IncreaseStreamRetentionPeriod", e))?;
+        kinesis
+            .increase_stream_retention_period()
+            .stream_name(name)
+            .retention_period_hours(hours)
+            .send()
+            .await
+            .map_err(|e| aws_error(id, "IncreaseStreamRetentionPeriod", e))?;
         wait_active(ctx, id, name).await?;
     } else if stream.retention_hours < live.retention_hours {
-        kinesis.decrease_stream_retention_period().stream_name(name).retention_period_hours(hours).send().await.map_err(|e| aws_error(id, "DecreaseStreamRetentionPeriod", e))?;
+        kinesis
+            .decrease_stream_retention_period()
+            .stream_name(name)
+            .retention_period_hours(hours)
+            .send()
+            .await
+            .map_err(|e| aws_error(id, "DecreaseStreamRetentionPeriod", e))?;
         wait_active(ctx, id, name).await?;
     }
-    let wanted_key = desired_attributes(stream).get("kms_key").and_then(|key| key.as_str().map(str::to_string));
+    let wanted_key = desired_attributes(stream)
+        .get("kms_key")
+        .and_then(|key| key.as_str().map(str::to_string));
     if wanted_key != live.kms_key {
         if let Some(old) = &live.kms_key {
-            kinesis.stop_stream_encryption().stream_name(name).encryption_type(EncryptionType::Kms).key_id(old).send().await.map_err(|e| aws_error(id, "StopStreamEncryption", e))?;
+            kinesis
+                .stop_stream_encryption()
+                .stream_name(name)
+                .encryption_type(EncryptionType::Kms)
+                .key_id(old)
+                .send()
+                .await
+                .map_err(|e| aws_error(id, "StopStreamEncryption", e))?;
             wait_active(ctx, id, name).await?;
         }
         if let Some(new) = &wanted_key {
-            kinesis.start_stream_encryption().stream_name(name).encryption_type(EncryptionType::Kms).key_id(new).send().await.map_err(|e| aws_error(id, "StartStreamEncryption", e))?;
+            kinesis
+                .start_stream_encryption()
+                .stream_name(name)
+                .encryption_type(EncryptionType::Kms)
+                .key_id(new)
+                .send()
+                .await
+                .map_err(|e| aws_error(id, "StartStreamEncryption", e))?;
             wait_active(ctx, id, name).await?;
         }
     }
@@ -295,14 +469,36 @@ async fn configure(ctx: &Context, resource: &DesiredResource, stream: &Stream, c
 async fn sync_tags(ctx: &Context, current: &LiveResource, desired: &Tags) -> Result<(), AwsError> {
     let kinesis = &ctx.clients.kinesis;
     let id = &current.id;
-    let live_tags = tags(kinesis, &current.physical_id).await?.unwrap_or_default();
-    let stale: Vec<String> = live_tags.keys().filter(|key| !desired.contains_key(*key)).cloned().collect();
+    let live_tags = tags(kinesis, &current.physical_id)
+        .await?
+        .unwrap_or_default();
+    let stale: Vec<String> = live_tags
+        .keys()
+        .filter(|key| !desired.contains_key(*key))
+        .cloned()
+        .collect();
     if !stale.is_empty() {
-        kinesis.remove_tags_from_stream().stream_name(&current.physical_id).set_tag_keys(Some(stale)).send().await.map_err(|e| aws_error(id, "RemoveTagsFromStream", e))?;
+        kinesis
+            .remove_tags_from_stream()
+            .stream_name(&current.physical_id)
+            .set_tag_keys(Some(stale))
+            .send()
+            .await
+            .map_err(|e| aws_error(id, "RemoveTagsFromStream", e))?;
     }
-    let changed: HashMap<String, String> = desired.iter().filter(|(k, v)| live_tags.get(*k) != Some(*v)).map(|(k, v)| (k.clone(), v.clone())).collect();
+    let changed: HashMap<String, String> = desired
+        .iter()
+        .filter(|(k, v)| live_tags.get(*k) != Some(*v))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
     if !changed.is_empty() {
-        kinesis.add_tags_to_stream().stream_name(&current.physical_id).set_tags(Some(changed)).send().await.map_err(|e| aws_error(id, "AddTagsToStream", e))?;
+        kinesis
+            .add_tags_to_stream()
+            .stream_name(&current.physical_id)
+            .set_tags(Some(changed))
+            .send()
+            .await
+            .map_err(|e| aws_error(id, "AddTagsToStream", e))?;
     }
     Ok(())
 }
@@ -341,7 +537,10 @@ mod tests {
         for (from, to) in [(1, 500), (500, 1), (7, 93), (93, 7)] {
             let mut previous = from;
             for step in reshard_steps(from, to) {
-                assert!(step <= previous * 2 && step * 2 >= previous, "{previous} -> {step}");
+                assert!(
+                    step <= previous * 2 && step * 2 >= previous,
+                    "{previous} -> {step}"
+                );
                 previous = step;
             }
             assert_eq!(previous, to);
@@ -354,6 +553,9 @@ mod tests {
         let after = Attributes::from([("shards".to_string(), json!(5))]);
         let notes = change_notes(Action::Update, Some(&before), Some(&after));
         assert_eq!(notes.len(), 1);
-        assert!(notes[0].starts_with("reshard 2 → 5 in 2 steps (2 → 4 → 5)"), "{notes:?}");
+        assert!(
+            notes[0].starts_with("reshard 2 → 5 in 2 steps (2 → 4 → 5)"),
+            "{notes:?}"
+        );
     }
 }

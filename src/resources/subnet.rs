@@ -21,7 +21,10 @@ pub struct Live {
 pub fn desired_attributes(subnet: &Subnet) -> Attributes {
     Attributes::from([
         ("cidr".to_string(), json!(subnet.cidr)),
-        ("availability_zone".to_string(), json!(subnet.availability_zone)),
+        (
+            "availability_zone".to_string(),
+            json!(subnet.availability_zone),
+        ),
         ("public".to_string(), json!(subnet.public)),
     ])
 }
@@ -29,13 +32,22 @@ pub fn desired_attributes(subnet: &Subnet) -> Attributes {
 pub fn live_attributes(live: &Live, names: &Names) -> (Attributes, Vec<ResourceId>) {
     let attributes = Attributes::from([
         ("cidr".to_string(), json!(live.cidr)),
-        ("availability_zone".to_string(), json!(live.availability_zone)),
+        (
+            "availability_zone".to_string(),
+            json!(live.availability_zone),
+        ),
         ("public".to_string(), json!(live.public)),
     ]);
-    (attributes, names.id(&live.vpc_id).cloned().into_iter().collect())
+    (
+        attributes,
+        names.id(&live.vpc_id).cloned().into_iter().collect(),
+    )
 }
 
-pub async fn read(ec2: &aws_sdk_ec2::Client, pipeline: &str) -> Result<Vec<LiveResource>, AwsError> {
+pub async fn read(
+    ec2: &aws_sdk_ec2::Client,
+    pipeline: &str,
+) -> Result<Vec<LiveResource>, AwsError> {
     let output = ec2
         .describe_subnets()
         .filters(pipeline_filter(pipeline))
@@ -62,7 +74,12 @@ pub async fn read(ec2: &aws_sdk_ec2::Client, pipeline: &str) -> Result<Vec<LiveR
         .collect())
 }
 
-async fn set_public(ctx: &Context, id: &ResourceId, subnet_id: &str, public: bool) -> Result<(), AwsError> {
+async fn set_public(
+    ctx: &Context,
+    id: &ResourceId,
+    subnet_id: &str,
+    public: bool,
+) -> Result<(), AwsError> {
     ctx.clients
         .ec2
         .modify_subnet_attribute()
@@ -74,7 +91,11 @@ async fn set_public(ctx: &Context, id: &ResourceId, subnet_id: &str, public: boo
     Ok(())
 }
 
-pub async fn create(ctx: &Context, resource: &DesiredResource, subnet: &Subnet) -> Result<String, AwsError> {
+pub async fn create(
+    ctx: &Context,
+    resource: &DesiredResource,
+    subnet: &Subnet,
+) -> Result<String, AwsError> {
     let id = &resource.id;
     let vpc = ctx.physical_id(&vpc_id(&ctx.pipeline))?;
     let output = ctx
@@ -99,7 +120,13 @@ pub async fn create(ctx: &Context, resource: &DesiredResource, subnet: &Subnet) 
     Ok(subnet_id)
 }
 
-pub async fn update(ctx: &Context, resource: &DesiredResource, subnet: &Subnet, live: &LiveResource, detail: &Live) -> Result<(), AwsError> {
+pub async fn update(
+    ctx: &Context,
+    resource: &DesiredResource,
+    subnet: &Subnet,
+    live: &LiveResource,
+    detail: &Live,
+) -> Result<(), AwsError> {
     if detail.public != subnet.public {
         set_public(ctx, &resource.id, &live.physical_id, subnet.public).await?;
     }

@@ -23,7 +23,10 @@ pub fn live_attributes(live: &Live) -> Attributes {
     desired_attributes(&live.cidr)
 }
 
-pub async fn read(ec2: &aws_sdk_ec2::Client, pipeline: &str) -> Result<Vec<LiveResource>, AwsError> {
+pub async fn read(
+    ec2: &aws_sdk_ec2::Client,
+    pipeline: &str,
+) -> Result<Vec<LiveResource>, AwsError> {
     let output = ec2
         .describe_vpcs()
         .filters(pipeline_filter(pipeline))
@@ -47,7 +50,11 @@ pub async fn read(ec2: &aws_sdk_ec2::Client, pipeline: &str) -> Result<Vec<LiveR
         .collect())
 }
 
-pub async fn create(ctx: &Context, resource: &DesiredResource, cidr: &str) -> Result<String, AwsError> {
+pub async fn create(
+    ctx: &Context,
+    resource: &DesiredResource,
+    cidr: &str,
+) -> Result<String, AwsError> {
     let ec2 = &ctx.clients.ec2;
     let id = &resource.id;
     let output = ec2
@@ -69,7 +76,11 @@ pub async fn create(ctx: &Context, resource: &DesiredResource, cidr: &str) -> Re
             .send()
             .await
             .map_err(|error| aws_error(id, "DescribeVpcs", error))?;
-        let state = output.vpcs().first().and_then(|vpc| vpc.state()).map(|state| state.as_str().to_string());
+        let state = output
+            .vpcs()
+            .first()
+            .and_then(|vpc| vpc.state())
+            .map(|state| state.as_str().to_string());
         Ok(match state.as_deref() {
             Some("available") => Poll::Ready,
             other => Poll::Pending(other.unwrap_or("unknown").to_string()),

@@ -37,7 +37,13 @@ pub enum Poll {
 }
 
 /// Polls `check` until it is ready, fails, or the deadline passes.
-pub async fn wait_until<F, Fut>(id: &ResourceId, goal: &str, options: WaitOptions, progress: &Progress, mut check: F) -> Result<(), AwsError>
+pub async fn wait_until<F, Fut>(
+    id: &ResourceId,
+    goal: &str,
+    options: WaitOptions,
+    progress: &Progress,
+    mut check: F,
+) -> Result<(), AwsError>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<Poll, AwsError>>,
@@ -48,18 +54,30 @@ where
     loop {
         match check().await? {
             Poll::Ready => return Ok(()),
-            Poll::Failed(reason) => return Err(AwsError::new(id, "wait", format!("did not become {goal}: {reason}"))),
+            Poll::Failed(reason) => {
+                return Err(AwsError::new(
+                    id,
+                    "wait",
+                    format!("did not become {goal}: {reason}"),
+                ))
+            }
             Poll::Pending(state) => {
                 let elapsed = started.elapsed();
                 if elapsed >= options.timeout {
                     return Err(AwsError::new(
                         id,
                         "wait",
-                        format!("still {state} after {}s, not {goal} (raise --timeout to wait longer)", elapsed.as_secs()),
+                        format!(
+                            "still {state} after {}s, not {goal} (raise --timeout to wait longer)",
+                            elapsed.as_secs()
+                        ),
                     ));
                 }
                 if last_report.elapsed() >= Duration::from_secs(5) {
-                    progress.line(&format!("{id}: still {state}, waiting for {goal} ({}s elapsed)", elapsed.as_secs()));
+                    progress.line(&format!(
+                        "{id}: still {state}, waiting for {goal} ({}s elapsed)",
+                        elapsed.as_secs()
+                    ));
                     last_report = Instant::now();
                 }
             }

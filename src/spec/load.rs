@@ -44,7 +44,10 @@ fn render_diagnostics(file: &str, diagnostics: &[Diagnostic]) -> String {
         .collect();
     let count = diagnostics.len();
     let noun = if count == 1 { "problem" } else { "problems" };
-    format!("{}\n{file}: {count} {noun} found; nothing was sent to AWS", lines.join("\n"))
+    format!(
+        "{}\n{file}: {count} {noun} found; nothing was sent to AWS",
+        lines.join("\n")
+    )
 }
 
 impl Diagnostic {
@@ -124,10 +127,12 @@ pub fn load_bytes(file: &str, bytes: &[u8]) -> Result<Spec, SpecError> {
             }],
         }
     })?;
-    if text.trim().is_empty() || text.lines().all(|line| {
-        let line = line.trim();
-        line.is_empty() || line.starts_with('#') || line == "---"
-    }) {
+    if text.trim().is_empty()
+        || text.lines().all(|line| {
+            let line = line.trim();
+            line.is_empty() || line.starts_with('#') || line == "---"
+        })
+    {
         return Err(SpecError::Empty {
             file: file.to_string(),
         });
@@ -136,9 +141,10 @@ pub fn load_bytes(file: &str, bytes: &[u8]) -> Result<Spec, SpecError> {
         file: file.to_string(),
         diagnostics,
     };
-    let spec: Spec = serde_saphyr::from_str(text).map_err(|error| invalid(vec![parse_diagnostic(&error)]))?;
+    let spec: Spec =
+        serde_saphyr::from_str(text).map_err(|error| invalid(vec![parse_diagnostic(&error)]))?;
     let source = SourceMap::build(text);
-    let diagnostics: Vec<Diagnostic> = validate(&spec)
+    let mut diagnostics: Vec<Diagnostic> = validate(&spec)
         .into_iter()
         .map(|problem| Diagnostic {
             position: source.position(&problem.path),
@@ -146,6 +152,8 @@ pub fn load_bytes(file: &str, bytes: &[u8]) -> Result<Spec, SpecError> {
             message: problem.message,
         })
         .collect();
+    // In document order, as a person reads the file.
+    diagnostics.sort_by_key(|diagnostic| diagnostic.position.map(|p| (p.line, p.column)));
     if diagnostics.is_empty() {
         Ok(spec)
     } else {
@@ -162,8 +170,8 @@ fn parse_diagnostic(error: &serde_saphyr::Error) -> Diagnostic {
         let column = usize::try_from(location.column()).ok()?;
         (line > 0).then_some(Position { line, column })
     });
-    let mut message = first_line(&plain.to_string());
-    if let Some(suggestion) = unknown_field_suggestion(&message) {
+    let mut message = plain_words(&first_line(&plain.to_string()));
+    if let Some(suggestion) = unknown_name_suggestion(&message) {
         message.push_str(&suggestion);
     }
     Diagnostic {
@@ -183,12 +191,44 @@ fn first_line(message: &str) -> String {
     line.trim_end_matches(['.', ',']).to_string()
 }
 
-/// For serde's "unknown field `x`, expected one of a, b", a " (did you mean `a`?)" hint.
-fn unknown_field_suggestion(message: &str) -> Option<String> {
-    let rest = message.split("unknown field `").nth(1)?;
+/// The YAML crate's terse messages, in words a spec author understands.
+fn plain_words(message: &str) -> String {
+    const PLAIN: [(&str, &str); 5] = [
+        ("invalid i64", "expected a whole number here"),
+        ("invalid u64", "expected a whole number here"),
+        ("invalid boolean", "expected true or false here"),
+        (
+            "expected mapping start",
+            "expected a mapping of `key: value` pairs here",
+        ),
+        (
+            "expected sequence start",
+            "expected a list (`- item` lines or `[a, b]`) here",
+        ),
+    ];
+    if let Some((_, plain)) = PLAIN.iter().find(|(terse, _)| message == *terse) {
+        return plain.to_string();
+    }
+    if let Some(key) = message.strip_prefix("duplicate mapping key: ") {
+        let key = key.split(", set DuplicateKeyPolicy").next().unwrap_or(key);
+        return format!("duplicate key `{key}`: each key may appear once per mapping");
+    }
+    message.to_string()
+}
+
+/// For serde's "unknown field `x`, expected one of a, b" (or "unknown variant"), a
+/// " (did you mean `a`?)" hint.
+fn unknown_name_suggestion(message: &str) -> Option<String> {
+    let rest = message
+        .split("unknown field `")
+        .nth(1)
+        .or_else(|| message.split("unknown variant `").nth(1))?;
     let (field, rest) = rest.split_once('`')?;
     let expected = rest.split("expected one of ").nth(1)?;
-    let candidates: Vec<&str> = expected.split(", ").map(|name| name.trim().trim_matches('`')).collect();
+    let candidates: Vec<&str> = expected
+        .split(", ")
+        .map(|name| name.trim().trim_matches('`'))
+        .collect();
     did_you_mean(field, candidates.iter().copied()).map(|name| format!(" (did you mean `{name}`?)"))
 }
 
@@ -212,12 +252,17 @@ mod tests {
         let found = errors("version: 1\npipeline: p\nregion: us-east-1\nstreams:\n  - name: s\n    retention_hour: 48\n");
         assert_eq!(found.len(), 1, "{found:?}");
         assert!(found[0].starts_with("spec.yaml:6:"), "{found:?}");
-        assert!(found[0].contains("did you mean `retention_hours`?"), "{found:?}");
+        assert!(
+            found[0].contains("did you mean `retention_hours`?"),
+            "{found:?}"
+        );
     }
 
     #[test]
     fn wrong_type_points_at_the_value() {
-        let found = errors("version: 1\npipeline: p\nregion: us-east-1\nstreams:\n  - name: s\n    shards: many\n");
+        let found = errors(
+            "version: 1\npipeline: p\nregion: us-east-1\nstreams:\n  - name: s\n    shards: many\n",
+        );
         assert_eq!(found.len(), 1, "{found:?}");
         assert!(found[0].starts_with("spec.yaml:6:"), "{found:?}");
     }
@@ -228,8 +273,14 @@ mod tests {
             Err(error) => error.to_string(),
             Ok(_) => String::new(),
         };
-        assert!(found.contains("spec.yaml:2:11: the file is not valid UTF-8"), "{found}");
-        assert!(matches!(load_bytes("spec.yaml", b"# nothing\n"), Err(SpecError::Empty { .. })));
+        assert!(
+            found.contains("spec.yaml:2:11: the file is not valid UTF-8"),
+            "{found}"
+        );
+        assert!(matches!(
+            load_bytes("spec.yaml", b"# nothing\n"),
+            Err(SpecError::Empty { .. })
+        ));
     }
 
     #[test]

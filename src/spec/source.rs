@@ -23,10 +23,18 @@ pub struct SourceMap {
 }
 
 enum Frame {
-    Mapping { path: String, key: Option<String> },
-    Sequence { path: String, next_index: usize },
+    Mapping {
+        path: String,
+        key: Option<String>,
+    },
+    Sequence {
+        path: String,
+        next_index: usize,
+    },
     /// A complex (non-scalar) mapping key: its contents have no field path.
-    ComplexKey { depth: usize },
+    ComplexKey {
+        depth: usize,
+    },
 }
 
 impl SourceMap {
@@ -72,7 +80,10 @@ impl SourceMap {
                     stack.push(if is_mapping {
                         Frame::Mapping { path, key: None }
                     } else {
-                        Frame::Sequence { path, next_index: 0 }
+                        Frame::Sequence {
+                            path,
+                            next_index: 0,
+                        }
                     });
                 }
                 Event::MappingEnd | Event::SequenceEnd => {
@@ -156,16 +167,43 @@ mod tests {
     #[test]
     fn finds_nested_values() {
         let map = SourceMap::build(YAML);
-        assert_eq!(map.position("version"), Some(Position { line: 1, column: 10 }));
-        assert_eq!(map.position("network.vpc.cidr"), Some(Position { line: 4, column: 11 }));
-        assert_eq!(map.position("network.subnets[0].cidr"), Some(Position { line: 7, column: 13 }));
-        assert_eq!(map.position("network.subnets[1].name"), Some(Position { line: 8, column: 14 }));
+        assert_eq!(
+            map.position("version"),
+            Some(Position {
+                line: 1,
+                column: 10
+            })
+        );
+        assert_eq!(
+            map.position("network.vpc.cidr"),
+            Some(Position {
+                line: 4,
+                column: 11
+            })
+        );
+        assert_eq!(
+            map.position("network.subnets[0].cidr"),
+            Some(Position {
+                line: 7,
+                column: 13
+            })
+        );
+        assert_eq!(
+            map.position("network.subnets[1].name"),
+            Some(Position {
+                line: 8,
+                column: 14
+            })
+        );
     }
 
     #[test]
     fn falls_back_to_the_nearest_ancestor() {
         let map = SourceMap::build(YAML);
-        assert_eq!(map.position("network.subnets[0].public"), map.position("network.subnets[0]"));
+        assert_eq!(
+            map.position("network.subnets[0].public"),
+            map.position("network.subnets[0]")
+        );
         assert_eq!(map.position("nothing.here"), map.position(""));
     }
 

@@ -50,7 +50,13 @@ impl Problems {
 pub fn validate(spec: &Spec) -> Vec<Problem> {
     let mut problems = Problems::default();
     if spec.version != 1 {
-        problems.add("version", format!("unsupported spec version {}; this pipectl reads version 1", spec.version));
+        problems.add(
+            "version",
+            format!(
+                "unsupported spec version {}; this pipectl reads version 1",
+                spec.version
+            ),
+        );
     }
     check_pipeline_name(&spec.pipeline, &mut problems);
     check_region(&spec.region, &mut problems);
@@ -58,11 +64,19 @@ pub fn validate(spec: &Spec) -> Vec<Problem> {
     if let Some(network) = &spec.network {
         check_network(network, &spec.region, &mut problems);
     }
-    check_unique("buckets", spec.buckets.iter().map(|bucket| bucket.name.as_str()), &mut problems);
+    check_unique(
+        "buckets",
+        spec.buckets.iter().map(|bucket| bucket.name.as_str()),
+        &mut problems,
+    );
     for (index, bucket) in spec.buckets.iter().enumerate() {
         check_bucket(&format!("buckets[{index}]"), bucket, &mut problems);
     }
-    check_unique("streams", spec.streams.iter().map(|stream| stream.name.as_str()), &mut problems);
+    check_unique(
+        "streams",
+        spec.streams.iter().map(|stream| stream.name.as_str()),
+        &mut problems,
+    );
     for (index, stream) in spec.streams.iter().enumerate() {
         check_stream(&format!("streams[{index}]"), stream, &mut problems);
     }
@@ -73,7 +87,9 @@ fn check_pipeline_name(name: &str, problems: &mut Problems) {
     let valid = (1..=40).contains(&name.len())
         && name.starts_with(|c: char| c.is_ascii_lowercase())
         && !name.ends_with('-')
-        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
     if !valid {
         problems.add(
             "pipeline",
@@ -85,17 +101,28 @@ fn check_pipeline_name(name: &str, problems: &mut Problems) {
 fn check_region(region: &str, problems: &mut Problems) {
     let parts: Vec<&str> = region.split('-').collect();
     let valid = parts.len() >= 3
-        && parts[..parts.len() - 1].iter().all(|part| !part.is_empty() && part.chars().all(|c| c.is_ascii_lowercase()))
+        && parts[..parts.len() - 1]
+            .iter()
+            .all(|part| !part.is_empty() && part.chars().all(|c| c.is_ascii_lowercase()))
         && parts[parts.len() - 1].chars().all(|c| c.is_ascii_digit())
         && !parts[parts.len() - 1].is_empty();
     if !valid {
-        problems.add("region", format!("`{region}` is not an AWS region name such as `eu-west-1`"));
+        problems.add(
+            "region",
+            format!("`{region}` is not an AWS region name such as `eu-west-1`"),
+        );
     }
 }
 
 fn check_tags(path: &str, tags: &BTreeMap<String, String>, problems: &mut Problems) {
     if tags.len() > MAX_USER_TAGS {
-        problems.add(path, format!("{} tags; AWS allows {MAX_USER_TAGS} besides pipectl's own", tags.len()));
+        problems.add(
+            path,
+            format!(
+                "{} tags; AWS allows {MAX_USER_TAGS} besides pipectl's own",
+                tags.len()
+            ),
+        );
     }
     for (key, value) in tags {
         let key_path = format!("{path}.{key}");
@@ -103,7 +130,10 @@ fn check_tags(path: &str, tags: &BTreeMap<String, String>, problems: &mut Proble
             problems.add(&key_path, "tag keys must be 1-128 characters");
         }
         if key.starts_with("aws:") || key.starts_with("pipectl:") {
-            problems.add(&key_path, "the `aws:` and `pipectl:` tag prefixes are reserved");
+            problems.add(
+                &key_path,
+                "the `aws:` and `pipectl:` tag prefixes are reserved",
+            );
         }
         if value.chars().count() > 256 {
             problems.add(&key_path, "tag values must be at most 256 characters");
@@ -115,7 +145,10 @@ fn check_unique<'a>(path: &str, names: impl Iterator<Item = &'a str>, problems: 
     let mut seen = HashSet::new();
     for (index, name) in names.enumerate() {
         if !seen.insert(name) {
-            problems.add(format!("{path}[{index}].name"), format!("duplicate name `{name}`"));
+            problems.add(
+                format!("{path}[{index}].name"),
+                format!("duplicate name `{name}`"),
+            );
         }
     }
 }
@@ -123,7 +156,9 @@ fn check_unique<'a>(path: &str, names: impl Iterator<Item = &'a str>, problems: 
 fn check_resource_name(path: &str, name: &str, problems: &mut Problems) {
     let valid = (1..=63).contains(&name.len())
         && name.starts_with(|c: char| c.is_ascii_alphanumeric())
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
     if !valid {
         problems.add(path, format!("`{name}` is not a valid name: use 1-63 letters, digits, `-` and `_`, starting with a letter or digit"));
     }
@@ -139,57 +174,121 @@ fn check_network(network: &Network, region: &str, problems: &mut Problems) {
     let vpc = parse_cidr("network.vpc.cidr", &network.vpc.cidr, problems);
     if let Some(vpc) = vpc {
         if !(16..=28).contains(&vpc.prefix) {
-            problems.add("network.vpc.cidr", format!("a VPC block must be between /16 and /28, not /{}", vpc.prefix));
+            problems.add(
+                "network.vpc.cidr",
+                format!(
+                    "a VPC block must be between /16 and /28, not /{}",
+                    vpc.prefix
+                ),
+            );
         }
     }
-    check_unique("network.subnets", network.subnets.iter().map(|subnet| subnet.name.as_str()), problems);
+    check_unique(
+        "network.subnets",
+        network.subnets.iter().map(|subnet| subnet.name.as_str()),
+        problems,
+    );
     let mut placed: Vec<(usize, Cidr)> = Vec::new();
     for (index, subnet) in network.subnets.iter().enumerate() {
         let path = format!("network.subnets[{index}]");
         check_resource_name(&format!("{path}.name"), &subnet.name, problems);
         let zone_ok = subnet.availability_zone.len() == region.len() + 1
             && subnet.availability_zone.starts_with(region)
-            && subnet.availability_zone.ends_with(|c: char| c.is_ascii_lowercase());
+            && subnet
+                .availability_zone
+                .ends_with(|c: char| c.is_ascii_lowercase());
         if !zone_ok {
             problems.add(
                 format!("{path}.availability_zone"),
-                format!("`{}` is not an availability zone of region `{region}` (such as `{region}a`)", subnet.availability_zone),
+                format!(
+                    "`{}` is not an availability zone of region `{region}` (such as `{region}a`)",
+                    subnet.availability_zone
+                ),
             );
         }
-        let Some(cidr) = parse_cidr(&format!("{path}.cidr"), &subnet.cidr, problems) else { continue };
+        let Some(cidr) = parse_cidr(&format!("{path}.cidr"), &subnet.cidr, problems) else {
+            continue;
+        };
         if !(16..=28).contains(&cidr.prefix) {
-            problems.add(format!("{path}.cidr"), format!("a subnet block must be between /16 and /28, not /{}", cidr.prefix));
+            problems.add(
+                format!("{path}.cidr"),
+                format!(
+                    "a subnet block must be between /16 and /28, not /{}",
+                    cidr.prefix
+                ),
+            );
         }
         if let Some(vpc) = vpc {
             if !vpc.contains(cidr) {
-                problems.add(format!("{path}.cidr"), format!("{cidr} is not inside the VPC block {vpc}"));
+                problems.add(
+                    format!("{path}.cidr"),
+                    format!("{cidr} is not inside the VPC block {vpc}"),
+                );
             }
         }
         if let Some((other, other_cidr)) = placed.iter().find(|(_, other)| other.overlaps(cidr)) {
             problems.add(
                 format!("{path}.cidr"),
-                format!("{cidr} overlaps {other_cidr} of subnet `{}`", network.subnets[*other].name),
+                format!(
+                    "{cidr} overlaps {other_cidr} of subnet `{}`",
+                    network.subnets[*other].name
+                ),
             );
         }
         placed.push((index, cidr));
     }
-    check_unique("network.security_groups", network.security_groups.iter().map(|group| group.name.as_str()), problems);
-    let group_names: Vec<&str> = network.security_groups.iter().map(|group| group.name.as_str()).collect();
+    check_unique(
+        "network.security_groups",
+        network
+            .security_groups
+            .iter()
+            .map(|group| group.name.as_str()),
+        problems,
+    );
+    let group_names: Vec<&str> = network
+        .security_groups
+        .iter()
+        .map(|group| group.name.as_str())
+        .collect();
     for (index, group) in network.security_groups.iter().enumerate() {
-        check_security_group(&format!("network.security_groups[{index}]"), group, &group_names, problems);
+        check_security_group(
+            &format!("network.security_groups[{index}]"),
+            group,
+            &group_names,
+            problems,
+        );
     }
     check_group_cycles(&network.security_groups, problems);
 }
 
-fn check_security_group(path: &str, group: &SecurityGroup, names: &[&str], problems: &mut Problems) {
+fn check_security_group(
+    path: &str,
+    group: &SecurityGroup,
+    names: &[&str],
+    problems: &mut Problems,
+) {
     check_resource_name(&format!("{path}.name"), &group.name, problems);
-    if group.description.is_empty() || group.description.len() > 255 || !group.description.is_ascii() {
-        problems.add(format!("{path}.description"), "a security group description must be 1-255 ASCII characters");
+    if group.description.is_empty()
+        || group.description.len() > 255
+        || !group.description.is_ascii()
+    {
+        problems.add(
+            format!("{path}.description"),
+            "a security group description must be 1-255 ASCII characters",
+        );
     }
-    let directions = [("ingress", Some(&group.ingress)), ("egress", group.egress.as_ref())];
+    let directions = [
+        ("ingress", Some(&group.ingress)),
+        ("egress", group.egress.as_ref()),
+    ];
     for (direction, rules) in directions {
         for (index, rule) in rules.into_iter().flatten().enumerate() {
-            check_rule(&format!("{path}.{direction}[{index}]"), rule, names, problems);
+            check_rule(
+                &format!("{path}.{direction}[{index}]"),
+                rule,
+                names,
+                problems,
+            );
         }
     }
 }
@@ -197,11 +296,22 @@ fn check_security_group(path: &str, group: &SecurityGroup, names: &[&str], probl
 fn check_rule(path: &str, rule: &Rule, names: &[&str], problems: &mut Problems) {
     const PROTOCOLS: [&str; 4] = ["tcp", "udp", "icmp", "all"];
     if !PROTOCOLS.contains(&rule.protocol.as_str()) {
-        let hint = did_you_mean(&rule.protocol, PROTOCOLS).map(|p| format!(" (did you mean `{p}`?)")).unwrap_or_default();
-        problems.add(format!("{path}.protocol"), format!("unknown protocol `{}`; use tcp, udp, icmp or all{hint}", rule.protocol));
+        let hint = did_you_mean(&rule.protocol, PROTOCOLS)
+            .map(|p| format!(" (did you mean `{p}`?)"))
+            .unwrap_or_default();
+        problems.add(
+            format!("{path}.protocol"),
+            format!(
+                "unknown protocol `{}`; use tcp, udp, icmp or all{hint}",
+                rule.protocol
+            ),
+        );
     }
     match (&rule.ports, rule.protocol.as_str()) {
-        (Some(_), "all") => problems.add(format!("{path}.ports"), "protocol `all` covers every port; remove `ports`"),
+        (Some(_), "all") => problems.add(
+            format!("{path}.ports"),
+            "protocol `all` covers every port; remove `ports`",
+        ),
         (Some(ports), _) => {
             if let Err(message) = port_range(ports) {
                 problems.add(format!("{path}.ports"), message);
@@ -218,14 +328,22 @@ fn check_rule(path: &str, rule: &Rule, names: &[&str], problems: &mut Problems) 
         }
         (None, Some(group)) => {
             if group != "self" && !names.contains(&group.as_str()) {
-                let hint = did_you_mean(group, names.iter().copied()).map(|n| format!(" (did you mean `{n}`?)")).unwrap_or_default();
-                problems.add(format!("{path}.group"), format!("no security group named `{group}` in this spec{hint}"));
+                let hint = did_you_mean(group, names.iter().copied())
+                    .map(|n| format!(" (did you mean `{n}`?)"))
+                    .unwrap_or_default();
+                problems.add(
+                    format!("{path}.group"),
+                    format!("no security group named `{group}` in this spec{hint}"),
+                );
             }
         }
     }
     if let Some(description) = &rule.description {
         if description.len() > 255 {
-            problems.add(format!("{path}.description"), "a rule description must be at most 255 characters");
+            problems.add(
+                format!("{path}.description"),
+                "a rule description must be at most 255 characters",
+            );
         }
     }
 }
@@ -242,7 +360,10 @@ pub fn port_range(ports: &Ports) -> Result<(u16, u16), String> {
                 .split_once('-')
                 .ok_or_else(|| format!("`{text}` is not a port or a range such as `8000-8100`"))?;
             let parse = |part: &str| -> Result<u16, String> {
-                let value: i64 = part.trim().parse().map_err(|_| format!("`{part}` is not a port number"))?;
+                let value: i64 = part
+                    .trim()
+                    .parse()
+                    .map_err(|_| format!("`{part}` is not a port number"))?;
                 port(value)
             };
             let (from, to) = (parse(from)?, parse(to)?);
@@ -323,7 +444,10 @@ fn check_bucket(path: &str, bucket: &Bucket, problems: &mut Problems) {
         problems.add(format!("{path}.name"), message);
     }
     if bucket.kms_key.is_some() && bucket.encryption != BucketEncryption::SseKms {
-        problems.add(format!("{path}.kms_key"), "`kms_key` needs `encryption: sse-kms`");
+        problems.add(
+            format!("{path}.kms_key"),
+            "`kms_key` needs `encryption: sse-kms`",
+        );
     }
     check_tags(&format!("{path}.tags"), &bucket.tags, problems);
     let mut ids = HashSet::new();
@@ -331,33 +455,67 @@ fn check_bucket(path: &str, bucket: &Bucket, problems: &mut Problems) {
         let rule_path = format!("{path}.lifecycle[{index}]");
         let id = rule.id.clone().unwrap_or_else(|| rule.prefix.clone());
         if id.is_empty() || id.len() > 255 {
-            problems.add(format!("{rule_path}.id"), "a lifecycle rule id must be 1-255 characters (set `id` when the prefix is empty)");
+            problems.add(
+                format!("{rule_path}.id"),
+                "a lifecycle rule id must be 1-255 characters (set `id` when the prefix is empty)",
+            );
         }
         if !ids.insert(id.clone()) {
-            problems.add(format!("{rule_path}.id"), format!("duplicate lifecycle rule id `{id}`"));
+            problems.add(
+                format!("{rule_path}.id"),
+                format!("duplicate lifecycle rule id `{id}`"),
+            );
         }
         if rule.transitions.is_empty() && rule.expiration_days.is_none() {
-            problems.add(&rule_path, "a lifecycle rule needs `transitions` or `expiration_days`");
+            problems.add(
+                &rule_path,
+                "a lifecycle rule needs `transitions` or `expiration_days`",
+            );
         }
         let mut last_days = -1;
         for (t_index, transition) in rule.transitions.iter().enumerate() {
             let t_path = format!("{rule_path}.transitions[{t_index}]");
             if !STORAGE_CLASSES.contains(&transition.storage_class.as_str()) {
-                let hint = did_you_mean(&transition.storage_class, STORAGE_CLASSES).map(|c| format!(" (did you mean `{c}`?)")).unwrap_or_default();
-                problems.add(format!("{t_path}.storage_class"), format!("unknown storage class `{}`; use one of {}{hint}", transition.storage_class, STORAGE_CLASSES.join(", ")));
+                let hint = did_you_mean(&transition.storage_class, STORAGE_CLASSES)
+                    .map(|c| format!(" (did you mean `{c}`?)"))
+                    .unwrap_or_default();
+                problems.add(
+                    format!("{t_path}.storage_class"),
+                    format!(
+                        "unknown storage class `{}`; use one of {}{hint}",
+                        transition.storage_class,
+                        STORAGE_CLASSES.join(", ")
+                    ),
+                );
             }
-            let minimum = if transition.storage_class.ends_with("_IA") { 30 } else { 0 };
+            let minimum = if transition.storage_class.ends_with("_IA") {
+                30
+            } else {
+                0
+            };
             if !(minimum..=36500).contains(&transition.days) {
-                problems.add(format!("{t_path}.days"), format!("must be between {minimum} and 36500 days for {}", transition.storage_class));
+                problems.add(
+                    format!("{t_path}.days"),
+                    format!(
+                        "must be between {minimum} and 36500 days for {}",
+                        transition.storage_class
+                    ),
+                );
             }
             if transition.days <= last_days {
-                problems.add(format!("{t_path}.days"), "transitions must be in increasing order of days");
+                problems.add(
+                    format!("{t_path}.days"),
+                    "transitions must be in increasing order of days",
+                );
             }
             last_days = transition.days;
         }
         if let Some(days) = rule.expiration_days {
             if !(1..=36500).contains(&days) {
-                problems.add(format!("{rule_path}.expiration_days"), "must be between 1 and 36500 days");
+                problems.add(
+                    format!("{rule_path}.expiration_days"),
+                    "must be between 1 and 36500 days",
+                );
             } else if days <= last_days {
                 problems.add(format!("{rule_path}.expiration_days"), format!("objects expire after {days} days, before their last transition at {last_days} days"));
             }
@@ -367,24 +525,45 @@ fn check_bucket(path: &str, bucket: &Bucket, problems: &mut Problems) {
 
 fn check_stream(path: &str, stream: &Stream, problems: &mut Problems) {
     let name_ok = (1..=128).contains(&stream.name.len())
-        && stream.name.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
+        && stream
+            .name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
     if !name_ok {
-        problems.add(format!("{path}.name"), format!("`{}` is not a valid stream name: use 1-128 letters, digits, `_`, `.` and `-`", stream.name));
+        problems.add(
+            format!("{path}.name"),
+            format!(
+                "`{}` is not a valid stream name: use 1-128 letters, digits, `_`, `.` and `-`",
+                stream.name
+            ),
+        );
     }
     match (stream.mode, stream.shards) {
         (StreamMode::OnDemand, Some(_)) => {
-            problems.add(format!("{path}.shards"), "an on-demand stream scales by itself; remove `shards` or use `mode: provisioned`");
+            problems.add(
+                format!("{path}.shards"),
+                "an on-demand stream scales by itself; remove `shards` or use `mode: provisioned`",
+            );
         }
         (StreamMode::Provisioned, Some(shards)) if !(1..=MAX_SHARDS).contains(&shards) => {
-            problems.add(format!("{path}.shards"), format!("must be between 1 and {MAX_SHARDS} (the default account quota)"));
+            problems.add(
+                format!("{path}.shards"),
+                format!("must be between 1 and {MAX_SHARDS} (the default account quota)"),
+            );
         }
         _ => {}
     }
     if !(MIN_RETENTION_HOURS..=MAX_RETENTION_HOURS).contains(&stream.retention_hours) {
-        problems.add(format!("{path}.retention_hours"), format!("must be between {MIN_RETENTION_HOURS} and {MAX_RETENTION_HOURS} hours"));
+        problems.add(
+            format!("{path}.retention_hours"),
+            format!("must be between {MIN_RETENTION_HOURS} and {MAX_RETENTION_HOURS} hours"),
+        );
     }
     if stream.kms_key.is_some() && stream.encryption != StreamEncryption::Kms {
-        problems.add(format!("{path}.kms_key"), "`kms_key` needs `encryption: kms`");
+        problems.add(
+            format!("{path}.kms_key"),
+            "`kms_key` needs `encryption: kms`",
+        );
     }
     check_tags(&format!("{path}.tags"), &stream.tags, problems);
 }
@@ -399,7 +578,10 @@ mod tests {
     }
 
     fn paths(yaml: &str) -> Vec<String> {
-        problems(yaml).into_iter().map(|problem| problem.path).collect()
+        problems(yaml)
+            .into_iter()
+            .map(|problem| problem.path)
+            .collect()
     }
 
     const HEAD: &str = "version: 1\npipeline: demo\nregion: eu-west-1\n";
@@ -429,7 +611,10 @@ mod tests {
     fn rule_problems() {
         let yaml = format!("{HEAD}network:\n  vpc: {{cidr: 10.0.0.0/16}}\n  security_groups:\n    - name: web\n      ingress:\n        - {{ports: 70000, cidr: 0.0.0.0/0}}\n        - {{ports: \"10-5\", group: wbe}}\n        - {{protocol: tpc, cidr: 1.2.3.4/32, group: web}}\n        - {{protocol: all, ports: 22, cidr: 10.0.0.0/16}}\n");
         let found = problems(&yaml);
-        let messages: Vec<String> = found.iter().map(|p| format!("{}: {}", p.path, p.message)).collect();
+        let messages: Vec<String> = found
+            .iter()
+            .map(|p| format!("{}: {}", p.path, p.message))
+            .collect();
         assert_eq!(found.len(), 6, "{messages:#?}");
         assert!(messages[2].contains("did you mean `web`"), "{messages:#?}");
     }
@@ -437,14 +622,29 @@ mod tests {
     #[test]
     fn group_reference_cycles_are_rejected() {
         let yaml = format!("{HEAD}network:\n  vpc: {{cidr: 10.0.0.0/16}}\n  security_groups:\n    - {{name: a, ingress: [{{group: b}}]}}\n    - {{name: b, ingress: [{{group: a}}]}}\n");
-        assert_eq!(paths(&yaml), vec!["network.security_groups[0]", "network.security_groups[1]"]);
+        assert_eq!(
+            paths(&yaml),
+            vec!["network.security_groups[0]", "network.security_groups[1]"]
+        );
     }
 
     #[test]
     fn bucket_names_follow_s3_rules() {
         assert!(bucket_name_problem("my-data-lake.2024").is_none());
-        for bad in ["ab", "My-Bucket", "-lake", "lake..raw", "192.168.1.1", "xn--lake", "lake-s3alias", "lake_raw"] {
-            assert!(bucket_name_problem(bad).is_some(), "{bad} should be rejected");
+        for bad in [
+            "ab",
+            "My-Bucket",
+            "-lake",
+            "lake..raw",
+            "192.168.1.1",
+            "xn--lake",
+            "lake-s3alias",
+            "lake_raw",
+        ] {
+            assert!(
+                bucket_name_problem(bad).is_some(),
+                "{bad} should be rejected"
+            );
         }
     }
 
@@ -470,7 +670,10 @@ mod tests {
     #[test]
     fn ports_parse() {
         assert_eq!(port_range(&Ports::Single(22)), Ok((22, 22)));
-        assert_eq!(port_range(&Ports::Range("8000-8100".into())), Ok((8000, 8100)));
+        assert_eq!(
+            port_range(&Ports::Range("8000-8100".into())),
+            Ok((8000, 8100))
+        );
         assert!(port_range(&Ports::Single(-1)).is_err());
         assert!(port_range(&Ports::Range("http".into())).is_err());
     }

@@ -1,0 +1,9 @@
+//! Integration tests: the real `pipectl` binary against real emulators (LocalStack and moto's
+//! server, started by `localstack/start.sh`), checking what the emulator holds afterwards.
+//! `tests/run.sh` starts the emulators and runs these; see `support` for the helpers.
+
+mod bad_specs;
+mod cli;
+mod lifecycle;
+mod ownership;
+mod support;

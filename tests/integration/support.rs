@@ -1,0 +1,291 @@
+//! Helpers shared by the integration tests: which emulator stack, running the binary, unique
+//! names, the test spec, and SDK clients that read back what the emulator holds.
+
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use pipectl::aws::{clients, AwsOptions};
+use pipectl::resources::Clients;
+
+pub const REGION: &str = "us-east-1";
+
+/// An emulator stack as users run it: moto alone, or LocalStack with EMR and Firehose on moto.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stack {
+    Moto,
+    LocalStack,
+}
+
+fn port(variable: &str, default: u16) -> u16 {
+    std::env::var(variable)
+        .ok()
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(default)
+}
+
+impl Stack {
+    pub fn endpoint(self) -> String {
+        match self {
+            Stack::Moto => format!("http://127.0.0.1:{}", port("PIPECTL_MOTO_PORT", 5000)),
+            Stack::LocalStack => {
+                format!("http://127.0.0.1:{}", port("PIPECTL_LOCALSTACK_PORT", 4566))
+            }
+        }
+    }
+
+    /// The environment `localstack/env.sh` prints for this stack.
+    pub fn env(self) -> Vec<(&'static str, String)> {
+        let moto = Stack::Moto.endpoint();
+        let mut env = vec![
+            ("AWS_ACCESS_KEY_ID", "test".to_string()),
+            ("AWS_SECRET_ACCESS_KEY", "test".to_string()),
+            ("AWS_REGION", REGION.to_string()),
+            ("AWS_ENDPOINT_URL", self.endpoint()),
+        ];
+        if self == Stack::LocalStack {
+            env.push(("AWS_ENDPOINT_URL_EMR", moto.clone()));
+            env.push(("AWS_ENDPOINT_URL_FIREHOSE", moto));
+        }
+        env
+    }
+
+    /// Fails the test with instructions when the emulator is not running.
+    pub fn require(self) {
+        let endpoint = self.endpoint();
+        let address = endpoint.trim_start_matches("http://");
+        let reachable = address
+            .parse()
+            .ok()
+            .and_then(|address| TcpStream::connect_timeout(&address, Duration::from_secs(2)).ok())
+            .is_some();
+        assert!(reachable, "{self:?} is not running at {endpoint}: run `localstack/start.sh` (or use tests/run.sh)");
+    }
+
+    pub fn tag(self) -> &'static str {
+        match self {
+            Stack::Moto => "moto",
+            Stack::LocalStack => "ls",
+        }
+    }
+
+    /// SDK clients pointed at this stack, for reading back what the emulator holds.
+    pub async fn clients(self) -> Clients {
+        let options = AwsOptions {
+            profile: None,
+            region: REGION.to_string(),
+            endpoint_url: Some(self.endpoint()),
+            localstack: true,
+            connect_timeout: Duration::from_secs(3),
+            read_timeout: Duration::from_secs(30),
+            max_attempts: 3,
+        };
+        clients(&options, &pipectl::calls::CallCounter::default()).await
+    }
+}
+
+/// A name no other test (or earlier run) uses: `<prefix>-<stack>-<pid>-<counter>`.
+pub fn unique(prefix: &str, stack: Stack) -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos() % 10_000)
+        .unwrap_or(0);
+    format!(
+        "{prefix}-{}-{}{nanos}{n}",
+        stack.tag(),
+        std::process::id() % 100_000
+    )
+}
+
+/// The result of one pipectl run.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    fn from(output: Output) -> Run {
+        Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    /// Panics with the full output unless the exit code is `code`.
+    #[track_caller]
+    pub fn expect(self, code: i32) -> Run {
+        assert_eq!(
+            self.code, code,
+            "unexpected exit code\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|error| panic!("not JSON ({error}):\n{}", self.stdout))
+    }
+}
+
+pub fn pipectl_path() -> &'static str {
+    env!("CARGO_BIN_EXE_pipectl")
+}
+
+/// Runs pipectl with only the given environment (plus PATH and HOME), stdin closed.
+pub fn run_with_env(args: &[&str], env: &[(&str, String)]) -> Run {
+    let mut command = Command::new(pipectl_path());
+    command.args(args).env_clear().stdin(Stdio::null());
+    for key in ["PATH", "HOME"] {
+        if let Some(value) = std::env::var_os(key) {
+            command.env(key, value);
+        }
+    }
+    command.env("NO_COLOR", "1");
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    Run::from(command.output().expect("pipectl runs"))
+}
+
+/// Runs pipectl against `stack`.
+pub fn pipectl(stack: Stack, args: &[&str]) -> Run {
+    run_with_env(args, &stack.env())
+}
+
+/// A scratch directory for spec files, removed at the end of the test.
+pub struct Scratch {
+    pub dir: PathBuf,
+}
+
+impl Scratch {
+    pub fn new(name: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!("pipectl-test-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("scratch dir");
+        Scratch { dir }
+    }
+
+    pub fn write(&self, file: &str, text: &str) -> String {
+        let path = self.dir.join(file);
+        std::fs::write(&path, text).expect("write spec");
+        path.display().to_string()
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The knobs of the test pipeline that the tests turn.
+#[derive(Debug, Clone)]
+pub struct TestPipeline {
+    pub pipeline: String,
+    pub bucket: String,
+    pub stream: String,
+    pub shards: u32,
+    pub retention_hours: u32,
+    pub scratch_expiration_days: u32,
+    pub extra_subnet: bool,
+    pub extra_rule: bool,
+    pub with_bucket: bool,
+}
+
+impl TestPipeline {
+    pub fn new(stack: Stack, name: &str) -> TestPipeline {
+        let pipeline = unique(name, stack);
+        TestPipeline {
+            bucket: format!("{pipeline}-lake"),
+            stream: format!("{pipeline}-events"),
+            pipeline,
+            shards: 2,
+            retention_hours: 24,
+            scratch_expiration_days: 7,
+            extra_subnet: false,
+            extra_rule: false,
+            with_bucket: true,
+        }
+    }
+
+    pub fn yaml(&self) -> String {
+        let mut text = format!(
+            "version: 1\npipeline: {pipeline}\nregion: {REGION}\ntags:\n  team: test\nnetwork:\n  vpc:\n    cidr: 10.42.0.0/16\n  subnets:\n    - {{name: public-a, cidr: 10.42.0.0/24, availability_zone: us-east-1a, public: true}}\n    - {{name: private-a, cidr: 10.42.10.0/24, availability_zone: us-east-1a}}\n",
+            pipeline = self.pipeline
+        );
+        if self.extra_subnet {
+            text.push_str(
+                "    - {name: private-b, cidr: 10.42.11.0/24, availability_zone: us-east-1b}\n",
+            );
+        }
+        text.push_str("  security_groups:\n    - name: spark\n      description: Spark nodes\n      ingress:\n        - {protocol: all, group: self}\n        - {ports: 22, cidr: 10.42.0.0/16}\n");
+        if self.extra_rule {
+            text.push_str("        - {ports: 4040, cidr: 10.0.0.0/8}\n");
+        }
+        if self.with_bucket {
+            text.push_str(&format!(
+                "buckets:\n  - name: {bucket}\n    versioning: true\n    lifecycle:\n      - {{id: raw, prefix: raw/, transitions: [{{days: 30, storage_class: STANDARD_IA}}], expiration_days: 365}}\n      - {{id: scratch, prefix: tmp/, expiration_days: {days}}}\n",
+                bucket = self.bucket,
+                days = self.scratch_expiration_days
+            ));
+        }
+        text.push_str(&format!(
+            "streams:\n  - name: {stream}\n    shards: {shards}\n    retention_hours: {hours}\n",
+            stream = self.stream,
+            shards = self.shards,
+            hours = self.retention_hours
+        ));
+        text
+    }
+
+    pub fn write(&self, scratch: &Scratch) -> String {
+        scratch.write(&format!("{}.yaml", self.pipeline), &self.yaml())
+    }
+}
+
+/// The (resource, action) pairs of a JSON plan, sorted.
+pub fn plan_actions(plan: &serde_json::Value) -> Vec<(String, String)> {
+    let mut actions: Vec<(String, String)> = plan["changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .map(|change| {
+            (
+                change["resource"].as_str().unwrap_or_default().to_string(),
+                change["action"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    actions.sort();
+    actions
+}
+
+/// The changed field paths of one resource in a JSON plan.
+pub fn changed_fields(plan: &serde_json::Value, resource: &str) -> Vec<String> {
+    plan["changes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|change| change["resource"] == resource)
+        .flat_map(|change| change["fields"].as_array().cloned().unwrap_or_default())
+        .map(|field| field["path"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+pub fn repo_path(relative: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)
+}
+
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+}

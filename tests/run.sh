@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Runs the whole test suite on a fresh machine: installs and starts the emulators (LocalStack and
+# moto's server on 127.0.0.1), runs the unit and integration tests, and stops the emulators it
+# started. Extra arguments go to `cargo test` (e.g. `tests/run.sh lifecycle`).
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+# shellcheck source=../localstack/common.sh
+source localstack/common.sh
+
+healthy() { curl -fsS -o /dev/null "$1" 2>/dev/null; }
+started=()
+healthy "http://127.0.0.1:$LOCALSTACK_PORT/_localstack/health" || started+=(localstack)
+healthy "http://127.0.0.1:$MOTO_PORT/moto-api/" || started+=(moto)
+stop_started() {
+  if [ "${#started[@]}" -gt 0 ]; then bash localstack/stop.sh "${started[*]}"; fi
+}
+trap stop_started EXIT
+
+bash localstack/start.sh all >/dev/null
+cargo test --locked "$@"
