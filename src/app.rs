@@ -9,11 +9,12 @@ use crate::apply::{apply, ApplyReport};
 use crate::aws::{clients, endpoint_override, AwsOptions};
 use crate::calls::CallCounter;
 use crate::cli::{Cli, Command, GlobalArgs, OutputFormat};
-use crate::model::{desired_graph, DesiredResource, Kind};
+use crate::model::{desired_graph, DesiredResource};
 use crate::plan::{build_plan, Plan};
+use crate::policy::Arns;
 use crate::progress::Progress;
 use crate::render::{plan_json, render_plan, render_report, report_json, Style};
-use crate::resources::{read_live, AwsError, Context, LiveState, WaitOptions};
+use crate::resources::{read_live, AwsError, Context, LiveState, SpecNames, WaitOptions};
 use crate::spec::{load_file, LoadedSpec, SpecError};
 use crate::templates;
 
@@ -48,53 +49,25 @@ pub async fn run(cli: Cli) -> Result<Status, AppError> {
 
 async fn run_command(cli: &Cli, counter: &CallCounter) -> Result<Status, AppError> {
     let global = &cli.global;
-    let style = Style {
-        color: use_color(global),
-    };
+    let style = Style { color: use_color(global) };
     match &cli.command {
         Command::Validate => validate(global),
         Command::Init { template, file } => init(template, file.as_deref().unwrap_or(&global.file)),
-        Command::Plan {
-            detailed_exitcode,
-            output,
-        } => {
+        Command::Plan { detailed_exitcode, output } => {
             let session = Session::open(global, counter).await?;
             let plan = session.plan(false).await?;
             print_plan(&plan, *output, style, Some(counter));
-            Ok(if *detailed_exitcode && !plan.plan.is_empty() {
-                Status::Changes
-            } else {
-                Status::Success
-            })
+            Ok(if *detailed_exitcode && !plan.plan.is_empty() { Status::Changes } else { Status::Success })
         }
-        Command::Apply {
-            auto_approve,
-            allow_destroy,
-            output,
-        } => {
+        Command::Apply { auto_approve, allow_destroy, output } => {
             let session = Session::open(global, counter).await?;
             let plan = session.plan(false).await?;
-            session
-                .execute(plan, "Apply", *auto_approve, *allow_destroy, *output, style)
-                .await
+            session.execute(plan, "Apply", *auto_approve, *allow_destroy, *output, style).await
         }
-        Command::Destroy {
-            auto_approve,
-            allow_destroy,
-            output,
-        } => {
+        Command::Destroy { auto_approve, allow_destroy, output } => {
             let session = Session::open(global, counter).await?;
             let plan = session.plan(true).await?;
-            session
-                .execute(
-                    plan,
-                    "Destroy",
-                    *auto_approve,
-                    *allow_destroy,
-                    *output,
-                    style,
-                )
-                .await
+            session.execute(plan, "Destroy", *auto_approve, *allow_destroy, *output, style).await
         }
     }
 }
@@ -107,7 +80,7 @@ fn use_color(global: &GlobalArgs) -> bool {
 
 fn validate(global: &GlobalArgs) -> Result<Status, AppError> {
     let loaded = load_file(&global.file)?;
-    let graph = desired_graph(&loaded.spec);
+    let graph = desired_graph(&loaded.spec, &Arns::new("000000000000", &loaded.spec.region));
     println!(
         "{}: pipeline \"{}\" is valid ({} resources in {}).",
         loaded.file.display(),
@@ -120,14 +93,8 @@ fn validate(global: &GlobalArgs) -> Result<Status, AppError> {
 
 fn init(template: &str, file: &Path) -> Result<Status, AppError> {
     let text = templates::find(template).ok_or_else(|| {
-        let names: Vec<&str> = templates::TEMPLATES
-            .iter()
-            .map(|(name, _, _)| *name)
-            .collect();
-        AppError::Refused(format!(
-            "no template named `{template}`; choose one of: {}",
-            names.join(", ")
-        ))
+        let names: Vec<&str> = templates::TEMPLATES.iter().map(|(name, _, _)| *name).collect();
+        AppError::Refused(format!("no template named `{template}`; choose one of: {}", names.join(", ")))
     })?;
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
@@ -169,10 +136,7 @@ struct Session {
 impl Session {
     async fn open(global: &GlobalArgs, counter: &CallCounter) -> Result<Session, AppError> {
         let loaded = load_file(&global.file)?;
-        let region = global
-            .region
-            .clone()
-            .unwrap_or_else(|| loaded.spec.region.clone());
+        let region = global.region.clone().unwrap_or_else(|| loaded.spec.region.clone());
         check_region(&loaded, &region)?;
         let options = AwsOptions {
             profile: global.profile.clone(),
@@ -190,54 +154,32 @@ impl Session {
             clients,
             progress: Progress::new(!global.no_color),
             global_parallelism: usize::from(global.parallelism),
-            wait: WaitOptions {
-                timeout: global.timeout,
-                ..WaitOptions::default()
-            },
+            wait: WaitOptions { timeout: global.timeout, ..WaitOptions::default() },
         })
     }
 
     /// Reads live state and plans; `destroy` plans the deletion of everything.
     async fn plan(&self, destroy: bool) -> Result<PlannedRun, AppError> {
         let spec = &self.loaded.spec;
-        let desired = if destroy {
-            Vec::new()
+        // Names do not depend on the account, so the lookup can start before the account is known.
+        let lookup = if destroy {
+            SpecNames::default()
         } else {
-            desired_graph(spec)
+            SpecNames::of(&desired_graph(spec, &Arns::new("000000000000", &self.options.region)))
         };
-        let names = |kind: Kind| -> Vec<String> {
-            desired
-                .iter()
-                .filter(|r| r.id.kind == kind)
-                .map(|r| r.id.name.clone())
-                .collect()
-        };
-        let live = read_live(
-            &self.clients,
-            &spec.pipeline,
-            &names(Kind::Bucket),
-            &names(Kind::Stream),
-        )
-        .await
-        .map_err(|error| self.explain(&error))?;
+        let live = read_live(&self.clients, &spec.pipeline, &lookup).await.map_err(|error| self.explain(&error))?;
         if !live.conflicts.is_empty() {
             let count = live.conflicts.len();
             return Err(AppError::Refused(format!(
                 "{}\n{count} resource{} in the way; nothing was changed",
-                live.conflicts
-                    .iter()
-                    .map(|c| format!("error: {c}"))
-                    .collect::<Vec<_>>()
-                    .join("\n"),
+                live.conflicts.iter().map(|c| format!("error: {c}")).collect::<Vec<_>>().join("\n"),
                 if count == 1 { " is" } else { "s are" }
             )));
         }
+        let desired =
+            if destroy { Vec::new() } else { desired_graph(spec, &Arns::new(&live.account_id, &self.options.region)) };
         let plan = build_plan(&spec.pipeline, &desired, &live);
-        Ok(PlannedRun {
-            plan,
-            desired,
-            live,
-        })
+        Ok(PlannedRun { plan, desired, live })
     }
 
     async fn execute(
@@ -253,11 +195,8 @@ impl Session {
         if run.plan.is_empty() {
             return Ok(Status::Success);
         }
-        let losses: Vec<String> = run
-            .plan
-            .data_loss()
-            .map(|change| format!("  {}: {}", change.resource, change.notes.join("; ")))
-            .collect();
+        let losses: Vec<String> =
+            run.plan.data_loss().map(|change| format!("  {}: {}", change.resource, change.notes.join("; "))).collect();
         if !losses.is_empty() && !allow_destroy {
             return Err(AppError::Refused(format!(
                 "refusing to destroy data without --allow-destroy (--auto-approve only answers the prompt):\n{}\nNothing was changed.",
@@ -274,22 +213,12 @@ impl Session {
             self.progress.clone(),
             &run.live,
         ));
-        let report = apply(
-            ctx,
-            &run.plan,
-            &run.desired,
-            &run.live,
-            self.global_parallelism,
-        )
-        .await;
+        let report = apply(ctx, &run.plan, &run.desired, &run.live, self.global_parallelism).await;
         print_report(&run.plan, &report, command, output, style);
         if report.succeeded() {
             Ok(Status::Success)
         } else {
-            Err(AppError::Failed(format!(
-                "{} did not complete; see above",
-                command.to_lowercase()
-            )))
+            Err(AppError::Failed(format!("{} did not complete; see above", command.to_lowercase())))
         }
     }
 
@@ -306,7 +235,8 @@ impl Session {
             || error.has_code("UnrecognizedClientException")
             || error.has_code("AuthFailure")
         {
-            "no valid AWS credentials: set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or use --localstack".to_string()
+            "no valid AWS credentials: set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or use --localstack"
+                .to_string()
         } else if text.contains("timed out") || text.contains("timeout") {
             format!("{endpoint} did not answer in time (see --connect-timeout and --read-timeout)")
         } else {
@@ -353,9 +283,7 @@ fn confirm() -> Result<(), AppError> {
     if answer.trim() == "yes" {
         Ok(())
     } else {
-        Err(AppError::Refused(
-            "cancelled; nothing was changed".to_string(),
-        ))
+        Err(AppError::Refused("cancelled; nothing was changed".to_string()))
     }
 }
 
@@ -366,23 +294,14 @@ fn print_plan(run: &PlannedRun, output: OutputFormat, style: Style, counter: Opt
         OutputFormat::Json => {
             let mut value = plan_json(&run.plan);
             if let (Some(counter), Some(object)) = (counter, value.as_object_mut()) {
-                object.insert(
-                    "api_calls".to_string(),
-                    serde_json::json!(counter.snapshot()),
-                );
+                object.insert("api_calls".to_string(), serde_json::json!(counter.snapshot()));
             }
             println!("{value}");
         }
     }
 }
 
-fn print_report(
-    plan: &Plan,
-    report: &ApplyReport,
-    command: &str,
-    output: OutputFormat,
-    style: Style,
-) {
+fn print_report(plan: &Plan, report: &ApplyReport, command: &str, output: OutputFormat, style: Style) {
     match output {
         OutputFormat::Human => print!("\n{}", render_report(report, command, style)),
         OutputFormat::Json => println!("{}", report_json(plan, report)),

@@ -50,18 +50,11 @@ pub struct ApplyReport {
 
 impl ApplyReport {
     pub fn succeeded(&self) -> bool {
-        !self.interrupted
-            && self
-                .results
-                .iter()
-                .all(|result| result.outcome == Outcome::Done)
+        !self.interrupted && self.results.iter().all(|result| result.outcome == Outcome::Done)
     }
 
     pub fn count(&self, action: Action) -> usize {
-        self.results
-            .iter()
-            .filter(|r| r.action == action && r.outcome == Outcome::Done)
-            .count()
+        self.results.iter().filter(|r| r.action == action && r.outcome == Outcome::Done).count()
     }
 }
 
@@ -72,58 +65,33 @@ struct Node {
 }
 
 /// The order constraints between steps, as indices into the returned node list.
-fn build_graph(
-    plan: &Plan,
-    desired: &BTreeMap<ResourceId, &DesiredResource>,
-    live: &LiveState,
-) -> Vec<Node> {
+fn build_graph(plan: &Plan, desired: &BTreeMap<ResourceId, &DesiredResource>, live: &LiveState) -> Vec<Node> {
     let mut nodes: Vec<Node> = Vec::new();
     let mut forward: HashMap<ResourceId, usize> = HashMap::new();
     let mut delete: HashMap<ResourceId, usize> = HashMap::new();
     for change in &plan.changes {
         if matches!(change.action, Action::Delete | Action::Replace) {
             delete.insert(change.resource.clone(), nodes.len());
-            nodes.push(Node {
-                id: change.resource.clone(),
-                step: Step::Delete,
-                needs: Vec::new(),
-            });
+            nodes.push(Node { id: change.resource.clone(), step: Step::Delete, needs: Vec::new() });
         }
         if change.action != Action::Delete {
             forward.insert(change.resource.clone(), nodes.len());
-            nodes.push(Node {
-                id: change.resource.clone(),
-                step: Step::Forward,
-                needs: Vec::new(),
-            });
+            nodes.push(Node { id: change.resource.clone(), step: Step::Forward, needs: Vec::new() });
         }
     }
-    let actions: HashMap<&ResourceId, Action> = plan
-        .changes
-        .iter()
-        .map(|c| (&c.resource, c.action))
-        .collect();
+    let actions: HashMap<&ResourceId, Action> = plan.changes.iter().map(|c| (&c.resource, c.action)).collect();
     for node in &mut nodes {
         match node.step {
             Step::Forward => {
                 // After its own deletion (a replacement) and after what it depends on.
                 node.needs.extend(delete.get(&node.id));
                 if let Some(resource) = desired.get(&node.id) {
-                    node.needs.extend(
-                        resource
-                            .depends_on
-                            .iter()
-                            .filter_map(|dep| forward.get(dep)),
-                    );
+                    node.needs.extend(resource.depends_on.iter().filter_map(|dep| forward.get(dep)));
                 }
             }
             Step::Delete => {
                 // After everything that uses it is deleted, or updated to stop using it.
-                for dependent in live
-                    .resources
-                    .values()
-                    .filter(|r| r.depends_on.contains(&node.id))
-                {
+                for dependent in live.resources.values().filter(|r| r.depends_on.contains(&node.id)) {
                     node.needs.extend(delete.get(&dependent.id));
                     if actions.get(&dependent.id) == Some(&Action::Update)
                         && actions.get(&node.id) == Some(&Action::Delete)
@@ -147,8 +115,7 @@ pub async fn apply(
     live: &LiveState,
     parallelism: usize,
 ) -> ApplyReport {
-    let desired_by_id: BTreeMap<ResourceId, &DesiredResource> =
-        desired.iter().map(|r| (r.id.clone(), r)).collect();
+    let desired_by_id: BTreeMap<ResourceId, &DesiredResource> = desired.iter().map(|r| (r.id.clone(), r)).collect();
     let nodes = build_graph(plan, &desired_by_id, live);
     let interrupted = Arc::new(AtomicBool::new(false));
     let watcher = {
@@ -178,24 +145,15 @@ pub async fn apply(
                 let blocker = node.needs.iter().find(|&&need| {
                     matches!(
                         outcomes[need],
-                        Some(Outcome::Failed(_))
-                            | Some(Outcome::Skipped(_))
-                            | Some(Outcome::NotStarted)
+                        Some(Outcome::Failed(_)) | Some(Outcome::Skipped(_)) | Some(Outcome::NotStarted)
                     )
                 });
                 if let Some(&blocker) = blocker {
-                    outcomes[index] = Some(Outcome::Skipped(format!(
-                        "{} did not complete",
-                        nodes[blocker].id
-                    )));
+                    outcomes[index] = Some(Outcome::Skipped(format!("{} did not complete", nodes[blocker].id)));
                     progressed = true;
                     continue;
                 }
-                if !node
-                    .needs
-                    .iter()
-                    .all(|&need| outcomes[need] == Some(Outcome::Done))
-                {
+                if !node.needs.iter().all(|&need| outcomes[need] == Some(Outcome::Done)) {
                     continue;
                 }
                 if interrupted.load(Ordering::SeqCst) {
@@ -208,17 +166,12 @@ pub async fn apply(
                 let id = node.id.clone();
                 let desired = desired_by_id.get(&id).map(|resource| (*resource).clone());
                 let current: Option<LiveResource> = live.resources.get(&id).cloned();
-                let action = plan
-                    .changes
-                    .iter()
-                    .find(|c| c.resource == id)
-                    .map(|c| c.action);
+                let action = plan.changes.iter().find(|c| c.resource == id).map(|c| c.action);
                 let ctx = ctx.clone();
                 let semaphore = semaphore.clone();
                 running.spawn(async move {
                     let _permit = semaphore.acquire_owned().await;
-                    let result =
-                        run_step(&ctx, step, action, &id, desired.as_ref(), current.as_ref()).await;
+                    let result = run_step(&ctx, step, action, &id, desired.as_ref(), current.as_ref()).await;
                     (index, result)
                 });
             }
@@ -234,17 +187,13 @@ pub async fn apply(
             }
             Err(panic) => {
                 // A task that panicked is a bug; its node stays unresolved and is reported below.
-                ctx.progress
-                    .warn(&format!("internal error in a worker: {panic}"));
+                ctx.progress.warn(&format!("internal error in a worker: {panic}"));
             }
         }
     }
     watcher.abort();
     let results = merge_results(plan, &nodes, &outcomes);
-    ApplyReport {
-        results,
-        interrupted: interrupted.load(Ordering::SeqCst),
-    }
+    ApplyReport { results, interrupted: interrupted.load(Ordering::SeqCst) }
 }
 
 async fn run_step(
@@ -265,22 +214,13 @@ async fn run_step(
     ctx.progress.line(&format!("{id}: {verb}…"));
     let result = match (step, action, desired, live) {
         (Step::Delete, _, _, Some(live)) => resources::delete(ctx, live).await,
-        (Step::Forward, Some(Action::Update), Some(desired), Some(live)) => {
-            resources::update(ctx, desired, live).await
-        }
+        (Step::Forward, Some(Action::Update), Some(desired), Some(live)) => resources::update(ctx, desired, live).await,
         (Step::Forward, _, Some(desired), _) => resources::create(ctx, desired).await,
-        _ => Err(resources::AwsError::new(
-            id,
-            "apply",
-            "internal error: nothing to apply",
-        )),
+        _ => Err(resources::AwsError::new(id, "apply", "internal error: nothing to apply")),
     };
     match result {
         Ok(()) => {
-            ctx.progress.line(&format!(
-                "{id}: {done} ({:.1}s)",
-                started.elapsed().as_secs_f64()
-            ));
+            ctx.progress.line(&format!("{id}: {done} ({:.1}s)", started.elapsed().as_secs_f64()));
             Ok(())
         }
         Err(error) => Err(error.to_string()),
@@ -296,18 +236,10 @@ fn merge_results(plan: &Plan, nodes: &[Node], outcomes: &[Option<Outcome>]) -> V
                 .iter()
                 .zip(outcomes)
                 .filter(|(node, _)| node.id == change.resource)
-                .map(|(_, outcome)| {
-                    outcome
-                        .clone()
-                        .unwrap_or(Outcome::Failed("internal error".to_string()))
-                })
+                .map(|(_, outcome)| outcome.clone().unwrap_or(Outcome::Failed("internal error".to_string())))
                 .find(|outcome| *outcome != Outcome::Done)
                 .unwrap_or(Outcome::Done);
-            ResourceResult {
-                resource: change.resource.clone(),
-                action: change.action,
-                outcome,
-            }
+            ResourceResult { resource: change.resource.clone(), action: change.action, outcome }
         })
         .collect()
 }
@@ -321,7 +253,7 @@ mod tests {
 
     fn order(yaml: &str, live: &LiveState) -> Vec<(String, Vec<String>)> {
         let spec: Spec = serde_saphyr::from_str(yaml).unwrap();
-        let graph = desired_graph(&spec);
+        let graph = desired_graph(&spec, &crate::policy::Arns::new("123456789012", "eu-west-1"));
         let plan = build_plan(&spec.pipeline, &graph, live);
         let by_id = graph.iter().map(|r| (r.id.clone(), r)).collect();
         let nodes = build_graph(&plan, &by_id, live);
@@ -329,10 +261,7 @@ mod tests {
             .iter()
             .map(|node| {
                 let label = |n: &Node| format!("{:?} {}", n.step, n.id);
-                (
-                    label(node),
-                    node.needs.iter().map(|&i| label(&nodes[i])).collect(),
-                )
+                (label(node), node.needs.iter().map(|&i| label(&nodes[i])).collect())
             })
             .collect()
     }
@@ -341,27 +270,14 @@ mod tests {
     fn creation_follows_dependencies() {
         let yaml = "version: 1\npipeline: p\nregion: eu-west-1\nnetwork:\n  vpc: {cidr: 10.0.0.0/16}\n  subnets:\n    - {name: a, cidr: 10.0.0.0/24, availability_zone: eu-west-1a, public: true}\n  security_groups:\n    - {name: web, ingress: [{ports: 443, group: lb}]}\n    - {name: lb}\n";
         let graph = order(yaml, &LiveState::default());
-        let needs = |label: &str| {
-            graph
-                .iter()
-                .find(|(l, _)| l == label)
-                .map(|(_, n)| n.clone())
-                .unwrap()
-        };
+        let needs = |label: &str| graph.iter().find(|(l, _)| l == label).map(|(_, n)| n.clone()).unwrap();
         assert_eq!(needs("Forward vpc/p"), Vec::<String>::new());
         assert_eq!(needs("Forward subnet/a"), ["Forward vpc/p"]);
         assert_eq!(
             needs("Forward route_table/public"),
-            [
-                "Forward vpc/p",
-                "Forward internet_gateway/p",
-                "Forward subnet/a"
-            ]
+            ["Forward vpc/p", "Forward internet_gateway/p", "Forward subnet/a"]
         );
-        assert_eq!(
-            needs("Forward security_group/web"),
-            ["Forward vpc/p", "Forward security_group/lb"]
-        );
+        assert_eq!(needs("Forward security_group/web"), ["Forward vpc/p", "Forward security_group/lb"]);
     }
 
     #[test]
@@ -386,10 +302,7 @@ mod tests {
         assert_eq!(
             graph,
             [
-                (
-                    "Delete vpc/p".to_string(),
-                    vec!["Delete subnet/a".to_string()]
-                ),
+                ("Delete vpc/p".to_string(), vec!["Delete subnet/a".to_string()]),
                 ("Delete subnet/a".to_string(), vec![])
             ]
         );

@@ -42,21 +42,16 @@ pub fn endpoint_override(options: &AwsOptions) -> Option<String> {
 
 /// True when requests go to something other than AWS itself (an emulator or a proxy).
 pub fn uses_custom_endpoint(options: &AwsOptions) -> bool {
-    endpoint_override(options).is_some()
-        || env_set("AWS_ENDPOINT_URL")
-        || env_set("AWS_ENDPOINT_URL_S3")
+    endpoint_override(options).is_some() || env_set("AWS_ENDPOINT_URL") || env_set("AWS_ENDPOINT_URL_S3")
 }
 
 /// Builds the clients, each counting its requests into `counter`. Nothing is sent here:
 /// credentials are resolved on the first call.
 pub async fn clients(options: &AwsOptions, counter: &CallCounter) -> Clients {
-    let http_client = aws_smithy_http_client::Builder::new()
-        .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
-        .build_https();
-    let timeouts = TimeoutConfig::builder()
-        .connect_timeout(options.connect_timeout)
-        .read_timeout(options.read_timeout)
-        .build();
+    let http_client =
+        aws_smithy_http_client::Builder::new().tls_provider(tls::Provider::Rustls(CryptoMode::Ring)).build_https();
+    let timeouts =
+        TimeoutConfig::builder().connect_timeout(options.connect_timeout).read_timeout(options.read_timeout).build();
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .http_client(http_client)
         .region(Region::new(options.region.clone()))
@@ -68,32 +63,27 @@ pub async fn clients(options: &AwsOptions, counter: &CallCounter) -> Clients {
     if let Some(endpoint) = endpoint_override(options) {
         loader = loader.endpoint_url(endpoint);
     }
-    let has_credentials =
-        env_set("AWS_ACCESS_KEY_ID") || env_set("AWS_PROFILE") || options.profile.is_some();
+    let has_credentials = env_set("AWS_ACCESS_KEY_ID") || env_set("AWS_PROFILE") || options.profile.is_some();
     if options.localstack && !has_credentials {
-        loader = loader.credentials_provider(Credentials::new(
-            "test",
-            "test",
-            None,
-            None,
-            "pipectl-localstack",
-        ));
+        loader = loader.credentials_provider(Credentials::new("test", "test", None, None, "pipectl-localstack"));
     }
     let config = loader.load().await;
     let s3_config = aws_sdk_s3::config::Builder::from(&config)
         .force_path_style(uses_custom_endpoint(options))
         .interceptor(counter.clone())
         .build();
-    let ec2_config = aws_sdk_ec2::config::Builder::from(&config)
-        .interceptor(counter.clone())
-        .build();
-    let kinesis_config = aws_sdk_kinesis::config::Builder::from(&config)
-        .interceptor(counter.clone())
-        .build();
+    let ec2_config = aws_sdk_ec2::config::Builder::from(&config).interceptor(counter.clone()).build();
+    let kinesis_config = aws_sdk_kinesis::config::Builder::from(&config).interceptor(counter.clone()).build();
+    let iam_config = aws_sdk_iam::config::Builder::from(&config).interceptor(counter.clone()).build();
+    let firehose_config = aws_sdk_firehose::config::Builder::from(&config).interceptor(counter.clone()).build();
+    let sts_config = aws_sdk_sts::config::Builder::from(&config).interceptor(counter.clone()).build();
     Clients {
         ec2: aws_sdk_ec2::Client::from_conf(ec2_config),
         s3: aws_sdk_s3::Client::from_conf(s3_config),
         kinesis: aws_sdk_kinesis::Client::from_conf(kinesis_config),
+        iam: aws_sdk_iam::Client::from_conf(iam_config),
+        firehose: aws_sdk_firehose::Client::from_conf(firehose_config),
+        sts: aws_sdk_sts::Client::from_conf(sts_config),
         region: options.region.clone(),
     }
 }

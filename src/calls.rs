@@ -20,10 +20,7 @@ pub struct CallCounter {
 impl CallCounter {
     /// `service:Operation` → requests sent.
     pub fn snapshot(&self) -> BTreeMap<String, u64> {
-        self.counts
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        self.counts.lock().unwrap_or_else(PoisonError::into_inner).clone()
     }
 
     pub fn total(&self) -> u64 {
@@ -33,10 +30,7 @@ impl CallCounter {
     /// One line: `12 AWS requests: ec2:DescribeVpcs 1, s3:ListBuckets 1, …`.
     pub fn summary(&self) -> String {
         let counts = self.snapshot();
-        let parts: Vec<String> = counts
-            .iter()
-            .map(|(name, count)| format!("{name} {count}"))
-            .collect();
+        let parts: Vec<String> = counts.iter().map(|(name, count)| format!("{name} {count}")).collect();
         format!("{} AWS requests: {}", self.total(), parts.join(", "))
     }
 }
@@ -55,12 +49,7 @@ impl Intercept for CallCounter {
         if let Some(metadata) = cfg.load::<Metadata>() {
             let key = format!("{}:{}", metadata.service().to_lowercase(), metadata.name());
             tracing::debug!(request = %key, "AWS request");
-            *self
-                .counts
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .entry(key)
-                .or_default() += 1;
+            *self.counts.lock().unwrap_or_else(PoisonError::into_inner).entry(key).or_default() += 1;
         }
         Ok(())
     }

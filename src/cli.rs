@@ -23,13 +23,7 @@ pub struct Cli {
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
     /// The pipeline spec to read.
-    #[arg(
-        short = 'f',
-        long = "file",
-        global = true,
-        default_value = "pipeline.yaml",
-        value_name = "FILE"
-    )]
+    #[arg(short = 'f', long = "file", global = true, default_value = "pipeline.yaml", value_name = "FILE")]
     pub file: PathBuf,
     /// AWS profile from ~/.aws/config (default: the standard chain, e.g. AWS_PROFILE).
     #[arg(long, global = true, value_name = "NAME")]

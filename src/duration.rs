@@ -14,19 +14,13 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         return Err("empty duration".to_string());
     }
     while !rest.is_empty() {
-        let digits = rest
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(rest.len());
+        let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
         if digits == 0 {
             return Err(format!("`{text}` is not a duration such as 30s, 10m or 4h"));
         }
-        let number: u64 = rest[..digits]
-            .parse()
-            .map_err(|_| format!("`{text}` has a number that is too large"))?;
+        let number: u64 = rest[..digits].parse().map_err(|_| format!("`{text}` has a number that is too large"))?;
         rest = &rest[digits..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit())
-            .unwrap_or(rest.len());
+        let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
         let unit = &rest[..unit_len];
         rest = &rest[unit_len..];
         let part = match unit {
@@ -35,11 +29,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
             "m" => Duration::from_secs(number * 60),
             "h" => Duration::from_secs(number * 3600),
             "d" => Duration::from_secs(number * 86_400),
-            _ => {
-                return Err(format!(
-                    "`{text}`: unknown unit `{unit}` (use ms, s, m, h or d)"
-                ))
-            }
+            _ => return Err(format!("`{text}`: unknown unit `{unit}` (use ms, s, m, h or d)")),
         };
         total += part;
     }

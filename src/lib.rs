@@ -9,6 +9,7 @@ pub mod cli;
 pub mod duration;
 pub mod model;
 pub mod plan;
+pub mod policy;
 pub mod progress;
 pub mod render;
 pub mod resources;

@@ -8,7 +8,10 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::spec::{Bucket, SecurityGroup, Spec, Stream, Subnet};
+use serde_json::Value;
+
+use crate::policy::{delivery_policy, normalize, role_path, statements_policy, trust_policy, Arns};
+use crate::spec::{derived_delivery_role, iam_role_name, Bucket, Delivery, SecurityGroup, Spec, Stream, Subnet};
 
 /// Tag carrying the pipeline name on every resource pipectl creates.
 pub const PIPELINE_TAG: &str = "pipectl:pipeline";
@@ -26,10 +29,12 @@ pub enum Kind {
     SecurityGroup,
     Bucket,
     Stream,
+    Role,
+    Delivery,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 7] = [
+    pub const ALL: [Kind; 9] = [
         Kind::Vpc,
         Kind::InternetGateway,
         Kind::Subnet,
@@ -37,6 +42,8 @@ impl Kind {
         Kind::SecurityGroup,
         Kind::Bucket,
         Kind::Stream,
+        Kind::Role,
+        Kind::Delivery,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -48,6 +55,8 @@ impl Kind {
             Kind::SecurityGroup => "security_group",
             Kind::Bucket => "bucket",
             Kind::Stream => "stream",
+            Kind::Role => "role",
+            Kind::Delivery => "delivery",
         }
     }
 
@@ -57,10 +66,7 @@ impl Kind {
 
     /// Kinds whose resources live inside the VPC and must be replaced when it is.
     pub fn lives_in_vpc(self) -> bool {
-        matches!(
-            self,
-            Kind::InternetGateway | Kind::Subnet | Kind::RouteTable | Kind::SecurityGroup
-        )
+        matches!(self, Kind::InternetGateway | Kind::Subnet | Kind::RouteTable | Kind::SecurityGroup)
     }
 }
 
@@ -73,10 +79,7 @@ pub struct ResourceId {
 
 impl ResourceId {
     pub fn new(kind: Kind, name: impl Into<String>) -> Self {
-        ResourceId {
-            kind,
-            name: name.into(),
-        }
+        ResourceId { kind, name: name.into() }
     }
 
     /// Parses the value of a `pipectl:resource` tag.
@@ -114,6 +117,22 @@ pub enum Desired {
     SecurityGroup(SecurityGroup),
     Bucket(Bucket),
     Stream(Stream),
+    Role(RoleConfig),
+    Delivery(Delivery),
+}
+
+/// An IAM role as pipectl manages it: derived for a delivery, or declared in `roles`.
+#[derive(Debug, Clone)]
+pub struct RoleConfig {
+    /// The IAM role name, `<pipeline>-<role>`.
+    pub iam_name: String,
+    /// The IAM path, `/pipectl/<pipeline>/`.
+    pub path: String,
+    /// Trust and inline policies, normalised.
+    pub trust: Value,
+    pub inline: Option<Value>,
+    /// Managed policy ARNs, sorted.
+    pub managed: Vec<String>,
 }
 
 /// One node of the desired graph.
@@ -140,84 +159,48 @@ pub fn public_route_table_id() -> ResourceId {
     ResourceId::new(Kind::RouteTable, "public")
 }
 
-/// Builds the desired graph of a validated spec.
-pub fn desired_graph(spec: &Spec) -> Vec<DesiredResource> {
+/// The role a delivery uses: the one it names, or the one derived for it.
+pub fn delivery_role_id(delivery: &Delivery) -> ResourceId {
+    let name = delivery.role.clone().unwrap_or_else(|| derived_delivery_role(&delivery.name));
+    ResourceId::new(Kind::Role, name)
+}
+
+/// Builds the desired graph of a validated spec; `arns` names the account the policies refer to.
+pub fn desired_graph(spec: &Spec, arns: &Arns) -> Vec<DesiredResource> {
     let mut graph = Vec::new();
     let node = |id: ResourceId, extra_tags: &BTreeMap<String, String>, depends_on, config| {
         let mut tags = spec.tags.clone();
         tags.extend(extra_tags.clone());
         if id.kind == Kind::Vpc || id.kind.lives_in_vpc() {
-            let name = if id.name == spec.pipeline {
-                id.name.clone()
-            } else {
-                format!("{}-{}", spec.pipeline, id.name)
-            };
+            let name =
+                if id.name == spec.pipeline { id.name.clone() } else { format!("{}-{}", spec.pipeline, id.name) };
             tags.insert("Name".to_string(), name);
         }
         tags.insert(PIPELINE_TAG.to_string(), spec.pipeline.clone());
         tags.insert(RESOURCE_TAG.to_string(), id.to_string());
-        DesiredResource {
-            id,
-            tags,
-            depends_on,
-            config,
-        }
+        DesiredResource { id, tags, depends_on, config }
     };
     let none = BTreeMap::new();
     if let Some(network) = &spec.network {
         let vpc = vpc_id(&spec.pipeline);
-        graph.push(node(
-            vpc.clone(),
-            &none,
-            vec![],
-            Desired::Vpc {
-                cidr: network.vpc.cidr.clone(),
-            },
-        ));
-        let public: Vec<String> = network
-            .subnets
-            .iter()
-            .filter(|subnet| subnet.public)
-            .map(|subnet| subnet.name.clone())
-            .collect();
+        graph.push(node(vpc.clone(), &none, vec![], Desired::Vpc { cidr: network.vpc.cidr.clone() }));
+        let public: Vec<String> =
+            network.subnets.iter().filter(|subnet| subnet.public).map(|subnet| subnet.name.clone()).collect();
         for subnet in &network.subnets {
             let id = ResourceId::new(Kind::Subnet, &subnet.name);
-            graph.push(node(
-                id,
-                &none,
-                vec![vpc.clone()],
-                Desired::Subnet(subnet.clone()),
-            ));
+            graph.push(node(id, &none, vec![vpc.clone()], Desired::Subnet(subnet.clone())));
         }
         if !public.is_empty() {
             let gateway = internet_gateway_id(&spec.pipeline);
-            graph.push(node(
-                gateway.clone(),
-                &none,
-                vec![vpc.clone()],
-                Desired::InternetGateway,
-            ));
+            graph.push(node(gateway.clone(), &none, vec![vpc.clone()], Desired::InternetGateway));
             let mut depends_on = vec![vpc.clone(), gateway];
-            depends_on.extend(
-                public
-                    .iter()
-                    .map(|name| ResourceId::new(Kind::Subnet, name)),
-            );
-            graph.push(node(
-                public_route_table_id(),
-                &none,
-                depends_on,
-                Desired::RouteTable { subnets: public },
-            ));
+            depends_on.extend(public.iter().map(|name| ResourceId::new(Kind::Subnet, name)));
+            graph.push(node(public_route_table_id(), &none, depends_on, Desired::RouteTable { subnets: public }));
         }
         for group in &network.security_groups {
             let mut depends_on = vec![vpc.clone()];
             for rule in group.ingress.iter().chain(group.egress.iter().flatten()) {
-                if let Some(peer) = rule
-                    .group
-                    .as_deref()
-                    .filter(|peer| *peer != "self" && *peer != group.name)
-                {
+                if let Some(peer) = rule.group.as_deref().filter(|peer| *peer != "self" && *peer != group.name) {
                     let peer = ResourceId::new(Kind::SecurityGroup, peer);
                     if !depends_on.contains(&peer) {
                         depends_on.push(peer);
@@ -225,31 +208,48 @@ pub fn desired_graph(spec: &Spec) -> Vec<DesiredResource> {
                 }
             }
             let id = ResourceId::new(Kind::SecurityGroup, &group.name);
-            graph.push(node(
-                id,
-                &none,
-                depends_on,
-                Desired::SecurityGroup(group.clone()),
-            ));
+            graph.push(node(id, &none, depends_on, Desired::SecurityGroup(group.clone())));
         }
     }
     for bucket in &spec.buckets {
         let id = ResourceId::new(Kind::Bucket, &bucket.name);
-        graph.push(node(
-            id,
-            &bucket.tags,
-            vec![],
-            Desired::Bucket(bucket.clone()),
-        ));
+        graph.push(node(id, &bucket.tags, vec![], Desired::Bucket(bucket.clone())));
     }
     for stream in &spec.streams {
         let id = ResourceId::new(Kind::Stream, &stream.name);
-        graph.push(node(
-            id,
-            &stream.tags,
-            vec![],
-            Desired::Stream(stream.clone()),
-        ));
+        graph.push(node(id, &stream.tags, vec![], Desired::Stream(stream.clone())));
+    }
+    let role = |name: &str, trust: Value, inline: Option<Value>, managed: &[String]| {
+        let mut managed = managed.to_vec();
+        managed.sort();
+        RoleConfig {
+            iam_name: iam_role_name(&spec.pipeline, name),
+            path: role_path(&spec.pipeline),
+            trust: normalize(&trust),
+            inline: inline.map(|policy| normalize(&policy)),
+            managed,
+        }
+    };
+    for declared in &spec.roles {
+        let inline = (!declared.statements.is_empty()).then(|| statements_policy(&declared.statements));
+        let config = role(&declared.name, trust_policy(&declared.trust), inline, &declared.managed_policies);
+        graph.push(node(ResourceId::new(Kind::Role, &declared.name), &declared.tags, vec![], Desired::Role(config)));
+    }
+    for delivery in &spec.deliveries {
+        let role_id = delivery_role_id(delivery);
+        if delivery.role.is_none() {
+            let Some(source) = spec.streams.iter().find(|stream| stream.name == delivery.from) else { continue };
+            let policy = delivery_policy(delivery, source, arns);
+            let config = role(&role_id.name, trust_policy("firehose.amazonaws.com"), Some(policy), &[]);
+            graph.push(node(role_id.clone(), &delivery.tags, vec![], Desired::Role(config)));
+        }
+        let depends_on = vec![
+            ResourceId::new(Kind::Stream, &delivery.from),
+            ResourceId::new(Kind::Bucket, &delivery.to.bucket),
+            role_id,
+        ];
+        let id = ResourceId::new(Kind::Delivery, &delivery.name);
+        graph.push(node(id, &delivery.tags, depends_on, Desired::Delivery(delivery.clone())));
     }
     graph
 }
@@ -272,32 +272,16 @@ mod tests {
             "version: 1\npipeline: p\nregion: eu-west-1\ntags: {team: data}\nnetwork:\n  vpc: {cidr: 10.0.0.0/16}\n  subnets:\n    - {name: a, cidr: 10.0.0.0/24, availability_zone: eu-west-1a, public: true}\n    - {name: b, cidr: 10.0.1.0/24, availability_zone: eu-west-1b}\n",
         )
         .unwrap();
-        let graph = desired_graph(&spec);
+        let graph = desired_graph(&spec, &Arns::new("123456789012", "eu-west-1"));
         let ids: Vec<String> = graph.iter().map(|node| node.id.to_string()).collect();
-        assert_eq!(
-            ids,
-            [
-                "vpc/p",
-                "subnet/a",
-                "subnet/b",
-                "internet_gateway/p",
-                "route_table/public"
-            ]
-        );
+        assert_eq!(ids, ["vpc/p", "subnet/a", "subnet/b", "internet_gateway/p", "route_table/public"]);
         let table = &graph[4];
         assert_eq!(
-            table
-                .depends_on
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>(),
+            table.depends_on.iter().map(ToString::to_string).collect::<Vec<_>>(),
             ["vpc/p", "internet_gateway/p", "subnet/a"]
         );
         assert_eq!(table.tags.get("Name").map(String::as_str), Some("p-public"));
         assert_eq!(table.tags.get("team").map(String::as_str), Some("data"));
-        assert_eq!(
-            table.tags.get(RESOURCE_TAG).map(String::as_str),
-            Some("route_table/public")
-        );
+        assert_eq!(table.tags.get(RESOURCE_TAG).map(String::as_str), Some("route_table/public"));
     }
 }

@@ -12,10 +12,7 @@ pub struct Progress {
 
 impl Progress {
     pub fn new(color: bool) -> Progress {
-        Progress {
-            started: Instant::now(),
-            color: color && std::io::stderr().is_terminal(),
-        }
+        Progress { started: Instant::now(), color: color && std::io::stderr().is_terminal() }
     }
 
     pub fn line(&self, text: &str) {
@@ -26,11 +23,7 @@ impl Progress {
 
     pub fn warn(&self, text: &str) {
         let mut stderr = std::io::stderr().lock();
-        let label = if self.color {
-            "\x1b[33mwarning\x1b[0m"
-        } else {
-            "warning"
-        };
+        let label = if self.color { "\x1b[33mwarning\x1b[0m" } else { "warning" };
         let _ = writeln!(stderr, "{label}: {text}");
     }
 }

@@ -2,11 +2,7 @@
 
 /// (name, description, text) of every starter spec.
 pub const TEMPLATES: [(&str, &str, &str); 2] = [
-    (
-        "minimal",
-        "one bucket and one stream",
-        include_str!("../templates/minimal.yaml"),
-    ),
+    ("minimal", "one bucket and one stream", include_str!("../templates/minimal.yaml")),
     (
         "clickstream",
         "the reference pipeline: network, lake bucket, event streams",
@@ -15,10 +11,7 @@ pub const TEMPLATES: [(&str, &str, &str); 2] = [
 ];
 
 pub fn find(name: &str) -> Option<&'static str> {
-    TEMPLATES
-        .iter()
-        .find(|(template, _, _)| *template == name)
-        .map(|(_, _, text)| *text)
+    TEMPLATES.iter().find(|(template, _, _)| *template == name).map(|(_, _, text)| *text)
 }
 
 #[cfg(test)]

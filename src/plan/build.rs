@@ -16,20 +16,12 @@ pub fn build_plan(pipeline: &str, desired: &[DesiredResource], live: &LiveState)
     for resource in desired {
         let after = desired_attributes(resource);
         let change = match live.resources.get(&resource.id) {
-            None => Some(new_change(
-                &resource.id,
-                Action::Create,
-                creation_fields(&after),
-            )),
+            None => Some(new_change(&resource.id, Action::Create, creation_fields(&after))),
             Some(current) => {
-                let fields = diff_attributes(&current.attributes, &after, |field| {
-                    forces_replacement(resource.id.kind, field)
-                });
-                let action = if fields.iter().any(|field| field.forces_replacement) {
-                    Action::Replace
-                } else {
-                    Action::Update
-                };
+                let fields =
+                    diff_attributes(&current.attributes, &after, |field| forces_replacement(resource.id.kind, field));
+                let action =
+                    if fields.iter().any(|field| field.forces_replacement) { Action::Replace } else { Action::Update };
                 (!fields.is_empty()).then(|| new_change(&resource.id, action, fields))
             }
         };
@@ -71,21 +63,11 @@ pub fn build_plan(pipeline: &str, desired: &[DesiredResource], live: &LiveState)
             }
         }
     }
-    Plan::new(
-        pipeline,
-        changes.into_values().collect(),
-        live.notices.clone(),
-    )
+    Plan::new(pipeline, changes.into_values().collect(), live.notices.clone())
 }
 
 fn new_change(id: &ResourceId, action: Action, fields: Vec<FieldChange>) -> Change {
-    Change {
-        resource: id.clone(),
-        action,
-        fields,
-        notes: Vec::new(),
-        destroys_data: false,
-    }
+    Change { resource: id.clone(), action, fields, notes: Vec::new(), destroys_data: false }
 }
 
 fn creation_fields(after: &super::Attributes) -> Vec<FieldChange> {
@@ -105,27 +87,16 @@ fn creation_fields(after: &super::Attributes) -> Vec<FieldChange> {
 /// resource is updated to refer to the new one.
 fn cascade_replacements(desired: &[DesiredResource], changes: &mut BTreeMap<ResourceId, Change>) {
     loop {
-        let replaced: BTreeSet<ResourceId> = changes
-            .values()
-            .filter(|c| c.action == Action::Replace)
-            .map(|c| c.resource.clone())
-            .collect();
+        let replaced: BTreeSet<ResourceId> =
+            changes.values().filter(|c| c.action == Action::Replace).map(|c| c.resource.clone()).collect();
         let mut changed = false;
         for resource in desired {
-            for dependency in resource
-                .depends_on
-                .iter()
-                .filter(|dep| replaced.contains(*dep))
-            {
+            for dependency in resource.depends_on.iter().filter(|dep| replaced.contains(*dep)) {
                 let inside = dependency.kind == Kind::Vpc && resource.id.kind.lives_in_vpc();
                 let entry = changes
                     .entry(resource.id.clone())
                     .or_insert_with(|| new_change(&resource.id, Action::Update, Vec::new()));
-                let wanted = if inside {
-                    Action::Replace
-                } else {
-                    Action::Update
-                };
+                let wanted = if inside { Action::Replace } else { Action::Update };
                 let path = dependency.kind.as_str().to_string();
                 if entry.fields.iter().any(|field| field.path == path) {
                     continue;
@@ -163,13 +134,9 @@ mod tests {
 
     #[test]
     fn everything_is_created_from_nothing() {
-        let graph = desired_graph(&spec(SPEC));
+        let graph = desired_graph(&spec(SPEC), &crate::policy::Arns::new("123456789012", "eu-west-1"));
         let plan = build_plan("p", &graph, &LiveState::default());
-        let actions: Vec<(String, Action)> = plan
-            .changes
-            .iter()
-            .map(|c| (c.resource.to_string(), c.action))
-            .collect();
+        let actions: Vec<(String, Action)> = plan.changes.iter().map(|c| (c.resource.to_string(), c.action)).collect();
         assert_eq!(
             actions,
             [
@@ -203,56 +170,43 @@ mod tests {
 
     #[test]
     fn no_changes_when_live_matches() {
-        let graph = desired_graph(&spec(SPEC));
+        let graph = desired_graph(&spec(SPEC), &crate::policy::Arns::new("123456789012", "eu-west-1"));
         let plan = build_plan("p", &graph, &live_from(&graph, |_| {}));
         assert!(plan.is_empty(), "{plan:#?}");
     }
 
     #[test]
     fn a_new_subnet_cidr_replaces_it_and_relinks_the_route_table() {
-        let graph = desired_graph(&spec(SPEC));
+        let graph = desired_graph(&spec(SPEC), &crate::policy::Arns::new("123456789012", "eu-west-1"));
         let live = live_from(&graph, |live| {
             if live.id.kind == Kind::Subnet {
-                live.attributes
-                    .insert("cidr".to_string(), json!("10.0.9.0/24"));
+                live.attributes.insert("cidr".to_string(), json!("10.0.9.0/24"));
             }
         });
         let plan = build_plan("p", &graph, &live);
-        let actions: Vec<(String, Action)> = plan
-            .changes
-            .iter()
-            .map(|c| (c.resource.to_string(), c.action))
-            .collect();
+        let actions: Vec<(String, Action)> = plan.changes.iter().map(|c| (c.resource.to_string(), c.action)).collect();
         assert_eq!(
             actions,
-            [
-                ("subnet/a".to_string(), Action::Replace),
-                ("route_table/public".to_string(), Action::Update)
-            ]
+            [("subnet/a".to_string(), Action::Replace), ("route_table/public".to_string(), Action::Update)]
         );
         assert!(plan.changes[0].fields[0].forces_replacement);
     }
 
     #[test]
     fn a_replaced_vpc_replaces_what_lives_in_it() {
-        let graph = desired_graph(&spec(SPEC));
+        let graph = desired_graph(&spec(SPEC), &crate::policy::Arns::new("123456789012", "eu-west-1"));
         let live = live_from(&graph, |live| {
             if live.id.kind == Kind::Vpc {
-                live.attributes
-                    .insert("cidr".to_string(), json!("10.9.0.0/16"));
+                live.attributes.insert("cidr".to_string(), json!("10.9.0.0/16"));
             }
         });
         let plan = build_plan("p", &graph, &live);
-        assert_eq!(
-            (plan.summary.replace, plan.summary.change),
-            (4, 0),
-            "{plan:#?}"
-        );
+        assert_eq!((plan.summary.replace, plan.summary.change), (4, 0), "{plan:#?}");
     }
 
     #[test]
     fn removed_stream_is_a_data_destroying_delete() {
-        let graph = desired_graph(&spec(SPEC));
+        let graph = desired_graph(&spec(SPEC), &crate::policy::Arns::new("123456789012", "eu-west-1"));
         let mut live = live_from(&graph, |_| {});
         let stream = crate::resources::test_support::stream_resource("old", "p");
         live.resources.insert(stream.id.clone(), stream);
@@ -261,23 +215,15 @@ mod tests {
         assert_eq!(plan.changes.len(), 1);
         let change = &plan.changes[0];
         assert_eq!(
-            (
-                change.resource.to_string(),
-                change.action,
-                change.destroys_data
-            ),
+            (change.resource.to_string(), change.action, change.destroys_data),
             ("stream/old".to_string(), Action::Delete, true)
         );
     }
 
     fn describe_live_stream_only(state: &mut LiveState) {
         let mut streams = LiveState::default();
-        let ids: Vec<ResourceId> = state
-            .resources
-            .keys()
-            .filter(|id| id.kind == Kind::Stream && id.name == "old")
-            .cloned()
-            .collect();
+        let ids: Vec<ResourceId> =
+            state.resources.keys().filter(|id| id.kind == Kind::Stream && id.name == "old").cloned().collect();
         for id in ids {
             if let Some(resource) = state.resources.remove(&id) {
                 streams.resources.insert(id, resource);

@@ -41,29 +41,15 @@ mod tests {
     use serde_json::json;
 
     fn attributes(pairs: &[(&str, Value)]) -> Attributes {
-        pairs
-            .iter()
-            .map(|(key, value)| (key.to_string(), value.clone()))
-            .collect()
+        pairs.iter().map(|(key, value)| (key.to_string(), value.clone())).collect()
     }
 
     #[test]
     fn reports_changed_added_and_removed_fields() {
-        let live = attributes(&[
-            ("cidr", json!("10.0.0.0/24")),
-            ("public", json!(false)),
-            ("old", json!(1)),
-        ]);
-        let desired = attributes(&[
-            ("cidr", json!("10.0.1.0/24")),
-            ("public", json!(false)),
-            ("new", json!(2)),
-        ]);
+        let live = attributes(&[("cidr", json!("10.0.0.0/24")), ("public", json!(false)), ("old", json!(1))]);
+        let desired = attributes(&[("cidr", json!("10.0.1.0/24")), ("public", json!(false)), ("new", json!(2))]);
         let changes = diff_attributes(&live, &desired, |path| path == "cidr");
-        let summary: Vec<(&str, bool)> = changes
-            .iter()
-            .map(|c| (c.path.as_str(), c.forces_replacement))
-            .collect();
+        let summary: Vec<(&str, bool)> = changes.iter().map(|c| (c.path.as_str(), c.forces_replacement)).collect();
         assert_eq!(summary, [("cidr", true), ("new", false), ("old", false)]);
         assert_eq!(changes[1].before, None);
         assert_eq!(changes[2].after, None);

@@ -86,24 +86,14 @@ pub struct Plan {
 
 impl Plan {
     pub fn new(pipeline: &str, changes: Vec<Change>, notices: Vec<String>) -> Plan {
-        let count = |action| {
-            changes
-                .iter()
-                .filter(|change| change.action == action)
-                .count()
-        };
+        let count = |action| changes.iter().filter(|change| change.action == action).count();
         let summary = Summary {
             add: count(Action::Create),
             change: count(Action::Update),
             replace: count(Action::Replace),
             destroy: count(Action::Delete),
         };
-        Plan {
-            pipeline: pipeline.to_string(),
-            changes,
-            summary,
-            notices,
-        }
+        Plan { pipeline: pipeline.to_string(), changes, summary, notices }
     }
 
     pub fn is_empty(&self) -> bool {

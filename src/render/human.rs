@@ -34,94 +34,60 @@ impl Style {
     }
 }
 
+/// Values longer than this are printed over several lines.
+const INLINE_WIDTH: usize = 72;
+
 fn value(value: &Option<Value>) -> String {
     match value {
         None | Some(Value::Null) => "(none)".to_string(),
-        Some(value) => value.to_string(),
+        Some(value) => readable(value),
     }
 }
 
+/// Compact JSON when short; indented JSON (aligned under the field) when long, so that a
+/// policy document reads as a document.
+fn readable(value: &Value) -> String {
+    let compact = value.to_string();
+    if compact.len() <= INLINE_WIDTH || !(value.is_object() || value.is_array()) {
+        return compact;
+    }
+    serde_json::to_string_pretty(value).unwrap_or(compact).replace('\n', "\n          ")
+}
+
 fn render_field(out: &mut String, field: &FieldChange, action: Action, style: Style) {
-    let forces = if field.forces_replacement {
-        style.paint("31", " # forces replacement")
-    } else {
-        String::new()
-    };
+    let forces = if field.forces_replacement { style.paint("31", " # forces replacement") } else { String::new() };
     match (action, &field.before, &field.after) {
         (Action::Create, _, after) => {
-            let _ = writeln!(
-                out,
-                "      {} {} = {}",
-                style.action(Action::Create, "+"),
-                field.path,
-                value(after)
-            );
+            let _ = writeln!(out, "      {} {} = {}", style.action(Action::Create, "+"), field.path, value(after));
         }
         (Action::Delete, before, _) => {
-            let _ = writeln!(
-                out,
-                "      {} {} = {}",
-                style.action(Action::Delete, "-"),
-                field.path,
-                value(before)
-            );
+            let _ = writeln!(out, "      {} {} = {}", style.action(Action::Delete, "-"), field.path, value(before));
         }
         (_, Some(Value::Array(before)), Some(Value::Array(after))) => {
-            let _ = writeln!(
-                out,
-                "      {} {}{forces}",
-                style.action(Action::Update, "~"),
-                field.path
-            );
+            let _ = writeln!(out, "      {} {}{forces}", style.action(Action::Update, "~"), field.path);
             for removed in before.iter().filter(|item| !after.contains(item)) {
-                let _ = writeln!(
-                    out,
-                    "          {} {removed}",
-                    style.action(Action::Delete, "-")
-                );
+                let _ = writeln!(out, "          {} {}", style.action(Action::Delete, "-"), readable(removed));
             }
             for added in after.iter().filter(|item| !before.contains(item)) {
-                let _ = writeln!(
-                    out,
-                    "          {} {added}",
-                    style.action(Action::Create, "+")
-                );
+                let _ = writeln!(out, "          {} {}", style.action(Action::Create, "+"), readable(added));
             }
         }
         (_, Some(Value::Object(before)), Some(Value::Object(after))) => {
-            let _ = writeln!(
-                out,
-                "      {} {}{forces}",
-                style.action(Action::Update, "~"),
-                field.path
-            );
-            for (key, old) in before
-                .iter()
-                .filter(|(key, old)| after.get(*key) != Some(*old))
-            {
+            let _ = writeln!(out, "      {} {}{forces}", style.action(Action::Update, "~"), field.path);
+            for (key, old) in before.iter().filter(|(key, old)| after.get(*key) != Some(*old)) {
                 match after.get(key) {
                     Some(new) => {
-                        let _ = writeln!(
-                            out,
-                            "          {} {key} = {old} -> {new}",
-                            style.action(Action::Update, "~")
-                        );
+                        let (old, new) = (readable(old), readable(new));
+                        let _ = writeln!(out, "          {} {key} = {old} -> {new}", style.action(Action::Update, "~"));
                     }
                     None => {
-                        let _ = writeln!(
-                            out,
-                            "          {} {key} = {old}",
-                            style.action(Action::Delete, "-")
-                        );
+                        let _ =
+                            writeln!(out, "          {} {key} = {}", style.action(Action::Delete, "-"), readable(old));
                     }
                 }
             }
             for (key, new) in after.iter().filter(|(key, _)| !before.contains_key(*key)) {
-                let _ = writeln!(
-                    out,
-                    "          {} {key} = {new}",
-                    style.action(Action::Create, "+")
-                );
+                let _ = writeln!(out, "          {} {key} = {}", style.action(Action::Create, "+"), readable(new));
             }
         }
         (_, before, after) => {
@@ -156,15 +122,7 @@ fn render_change(out: &mut String, change: &Change, style: Style) {
     }
     for note in &change.notes {
         let text = format!("      # {note}");
-        let _ = writeln!(
-            out,
-            "{}",
-            if change.destroys_data {
-                style.paint("31", &text)
-            } else {
-                text
-            }
-        );
+        let _ = writeln!(out, "{}", if change.destroys_data { style.paint("31", &text) } else { text });
     }
     let _ = writeln!(out, "    }}\n");
 }
@@ -176,18 +134,10 @@ pub fn render_plan(plan: &Plan, style: Style) -> String {
         let _ = writeln!(out, "Note: {notice}\n");
     }
     if plan.is_empty() {
-        let _ = writeln!(
-            out,
-            "No changes. Pipeline \"{}\" matches the spec.",
-            plan.pipeline
-        );
+        let _ = writeln!(out, "No changes. Pipeline \"{}\" matches the spec.", plan.pipeline);
         return out;
     }
-    let _ = writeln!(
-        out,
-        "pipectl will perform the following actions on pipeline \"{}\":\n",
-        plan.pipeline
-    );
+    let _ = writeln!(out, "pipectl will perform the following actions on pipeline \"{}\":\n", plan.pipeline);
     for change in &plan.changes {
         render_change(&mut out, change, style);
     }
@@ -197,10 +147,7 @@ pub fn render_plan(plan: &Plan, style: Style) -> String {
         "Plan: {} to add, {} to change, {} to replace, {} to destroy.",
         summary.add, summary.change, summary.replace, summary.destroy
     );
-    let losses: Vec<String> = plan
-        .data_loss()
-        .map(|change| change.resource.to_string())
-        .collect();
+    let losses: Vec<String> = plan.data_loss().map(|change| change.resource.to_string()).collect();
     if !losses.is_empty() {
         let warning = format!(
             "{} of these changes destroy data ({}); apply needs --allow-destroy.",
@@ -215,11 +162,7 @@ pub fn render_plan(plan: &Plan, style: Style) -> String {
 /// What apply did, resource by resource, and the totals.
 pub fn render_report(report: &ApplyReport, command: &str, style: Style) -> String {
     let mut out = String::new();
-    let failed: Vec<_> = report
-        .results
-        .iter()
-        .filter(|r| r.outcome != Outcome::Done)
-        .collect();
+    let failed: Vec<_> = report.results.iter().filter(|r| r.outcome != Outcome::Done).collect();
     for result in &failed {
         let (label, reason) = match &result.outcome {
             Outcome::Failed(reason) => ("failed", reason.clone()),
@@ -227,13 +170,7 @@ pub fn render_report(report: &ApplyReport, command: &str, style: Style) -> Strin
             Outcome::NotStarted => ("not started", "interrupted before it began".to_string()),
             Outcome::Done => continue,
         };
-        let _ = writeln!(
-            out,
-            "{} {} ({}): {reason}",
-            style.paint("31", label),
-            result.resource,
-            result.action.verb()
-        );
+        let _ = writeln!(out, "{} {} ({}): {reason}", style.paint("31", label), result.resource, result.action.verb());
     }
     let totals = format!(
         "{} added, {} changed, {} replaced, {} destroyed",
@@ -243,17 +180,9 @@ pub fn render_report(report: &ApplyReport, command: &str, style: Style) -> Strin
         report.count(Action::Delete)
     );
     if report.succeeded() {
-        let _ = writeln!(
-            out,
-            "{}",
-            style.paint("32", &format!("{command} complete! Resources: {totals}."))
-        );
+        let _ = writeln!(out, "{}", style.paint("32", &format!("{command} complete! Resources: {totals}.")));
     } else {
-        let why = if report.interrupted {
-            "interrupted"
-        } else {
-            "failed"
-        };
+        let why = if report.interrupted { "interrupted" } else { "failed" };
         let _ = writeln!(out, "{command} {why}: {} of {} resources not done. Done: {totals}. Run it again to continue; it picks up where this left off.", failed.len(), report.results.len());
     }
     out
@@ -337,9 +266,6 @@ Plan: 0 to add, 1 to change, 1 to replace, 1 to destroy.
     #[test]
     fn empty_plan_says_so() {
         let plan = Plan::new("demo", vec![], vec![]);
-        assert_eq!(
-            render_plan(&plan, Style { color: false }),
-            "No changes. Pipeline \"demo\" matches the spec.\n"
-        );
+        assert_eq!(render_plan(&plan, Style { color: false }), "No changes. Pipeline \"demo\" matches the spec.\n");
     }
 }

@@ -10,9 +10,7 @@ pub const FORMAT_VERSION: u32 = 1;
 
 pub fn plan_json(plan: &Plan) -> Value {
     let mut value = json!({ "format_version": FORMAT_VERSION });
-    if let (Some(object), Ok(Value::Object(plan))) =
-        (value.as_object_mut(), serde_json::to_value(plan))
-    {
+    if let (Some(object), Ok(Value::Object(plan))) = (value.as_object_mut(), serde_json::to_value(plan)) {
         object.extend(plan);
     }
     value

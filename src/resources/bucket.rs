@@ -3,19 +3,17 @@
 //! Deleting a bucket that holds objects empties it first, which only happens with consent.
 
 use aws_sdk_s3::types::{
-    BucketLifecycleConfiguration, BucketLocationConstraint, BucketVersioningStatus,
-    CreateBucketConfiguration, Delete, ExpirationStatus, LifecycleExpiration,
-    LifecycleRule as S3LifecycleRule, LifecycleRuleFilter, ObjectIdentifier,
+    BucketLifecycleConfiguration, BucketLocationConstraint, BucketVersioningStatus, CreateBucketConfiguration, Delete,
+    ExpirationStatus, LifecycleExpiration, LifecycleRule as S3LifecycleRule, LifecycleRuleFilter, ObjectIdentifier,
     PublicAccessBlockConfiguration, ServerSideEncryption, ServerSideEncryptionByDefault,
-    ServerSideEncryptionConfiguration, ServerSideEncryptionRule, Tag, Tagging,
-    Transition as S3Transition, TransitionStorageClass, VersioningConfiguration,
+    ServerSideEncryptionConfiguration, ServerSideEncryptionRule, Tag, Tagging, Transition as S3Transition,
+    TransitionStorageClass, VersioningConfiguration,
 };
 use futures::stream::{self, StreamExt};
 use serde_json::{json, Value};
 
 use super::{
-    aws_error, build_error, owned_by, ownership_conflict, AwsError, Context, LiveDetail,
-    LiveResource, NamedRead, Tags,
+    aws_error, build_error, owned_by, ownership_conflict, AwsError, Context, LiveDetail, LiveResource, NamedRead, Tags,
 };
 use crate::model::{DesiredResource, Kind, ResourceId};
 use crate::plan::Attributes;
@@ -35,12 +33,7 @@ pub struct Live {
     pub holds_objects: bool,
 }
 
-fn lifecycle_value(
-    id: &str,
-    prefix: &str,
-    transitions: Vec<(i64, String)>,
-    expiration_days: Option<i64>,
-) -> Value {
+fn lifecycle_value(id: &str, prefix: &str, transitions: Vec<(i64, String)>, expiration_days: Option<i64>) -> Value {
     json!({
         "id": id,
         "prefix": prefix,
@@ -63,17 +56,8 @@ pub fn desired_attributes(bucket: &Bucket) -> Attributes {
         .lifecycle
         .iter()
         .map(|rule| {
-            let transitions = rule
-                .transitions
-                .iter()
-                .map(|t| (t.days, t.storage_class.clone()))
-                .collect();
-            lifecycle_value(
-                &rule_id(rule),
-                &rule.prefix,
-                transitions,
-                rule.expiration_days,
-            )
+            let transitions = rule.transitions.iter().map(|t| (t.days, t.storage_class.clone())).collect();
+            lifecycle_value(&rule_id(rule), &rule.prefix, transitions, rule.expiration_days)
         })
         .collect();
     let encryption = match bucket.encryption {
@@ -84,10 +68,7 @@ pub fn desired_attributes(bucket: &Bucket) -> Attributes {
         ("versioning".to_string(), json!(bucket.versioning)),
         ("encryption".to_string(), json!(encryption)),
         ("kms_key".to_string(), json!(bucket.kms_key)),
-        (
-            "block_public_access".to_string(),
-            json!(bucket.block_public_access),
-        ),
+        ("block_public_access".to_string(), json!(bucket.block_public_access)),
         ("lifecycle".to_string(), sorted_by_id(lifecycle)),
     ])
 }
@@ -97,14 +78,8 @@ pub fn live_attributes(live: &Live) -> Attributes {
         ("versioning".to_string(), json!(live.versioning)),
         ("encryption".to_string(), json!(live.encryption)),
         ("kms_key".to_string(), json!(live.kms_key)),
-        (
-            "block_public_access".to_string(),
-            json!(live.block_public_access),
-        ),
-        (
-            "lifecycle".to_string(),
-            sorted_by_id(live.lifecycle.clone()),
-        ),
+        ("block_public_access".to_string(), json!(live.block_public_access)),
+        ("lifecycle".to_string(), sorted_by_id(live.lifecycle.clone())),
     ])
 }
 
@@ -119,22 +94,16 @@ enum Ownership {
 async fn ownership(s3: &aws_sdk_s3::Client, name: &str) -> Result<Ownership, AwsError> {
     match s3.get_bucket_tagging().bucket(name).send().await {
         Ok(output) => Ok(Ownership::Tagged(
-            output
-                .tag_set()
-                .iter()
-                .map(|tag| (tag.key().to_string(), tag.value().to_string()))
-                .collect(),
+            output.tag_set().iter().map(|tag| (tag.key().to_string(), tag.value().to_string())).collect(),
         )),
         Err(error) => {
             let error = aws_error(format!("bucket/{name}"), "GetBucketTagging", error);
             match error.code.as_deref() {
                 Some("NoSuchBucket") => Ok(Ownership::Absent),
-                Some("NoSuchTagSet") | Some("NoSuchTagSetError") => {
-                    Ok(Ownership::Tagged(Tags::new()))
+                Some("NoSuchTagSet") | Some("NoSuchTagSetError") => Ok(Ownership::Tagged(Tags::new())),
+                Some("AccessDenied") | Some("PermanentRedirect") | Some("AuthorizationHeaderMalformed") => {
+                    Ok(Ownership::Unreadable(error.message))
                 }
-                Some("AccessDenied")
-                | Some("PermanentRedirect")
-                | Some("AuthorizationHeaderMalformed") => Ok(Ownership::Unreadable(error.message)),
                 _ => Err(error),
             }
         }
@@ -142,11 +111,7 @@ async fn ownership(s3: &aws_sdk_s3::Client, name: &str) -> Result<Ownership, Aws
 }
 
 /// Reads the configuration of a bucket known to be ours.
-async fn read_config(
-    s3: &aws_sdk_s3::Client,
-    name: &str,
-    check_objects: bool,
-) -> Result<Live, AwsError> {
+async fn read_config(s3: &aws_sdk_s3::Client, name: &str, check_objects: bool) -> Result<Live, AwsError> {
     let id = format!("bucket/{name}");
     let versioning = async {
         let output = s3
@@ -165,10 +130,9 @@ async fn read_config(
                     .and_then(|config| config.rules().first())
                     .and_then(|rule| rule.apply_server_side_encryption_by_default());
                 Ok(match default {
-                    Some(default) if *default.sse_algorithm() == ServerSideEncryption::AwsKms => (
-                        "sse-kms".to_string(),
-                        default.kms_master_key_id().map(str::to_string),
-                    ),
+                    Some(default) if *default.sse_algorithm() == ServerSideEncryption::AwsKms => {
+                        ("sse-kms".to_string(), default.kms_master_key_id().map(str::to_string))
+                    }
                     Some(_) => ("sse-s3".to_string(), None),
                     None => ("none".to_string(), None),
                 })
@@ -185,14 +149,12 @@ async fn read_config(
     };
     let public_access = async {
         match s3.get_public_access_block().bucket(name).send().await {
-            Ok(output) => Ok(output
-                .public_access_block_configuration()
-                .is_some_and(|config| {
-                    config.block_public_acls() == Some(true)
-                        && config.ignore_public_acls() == Some(true)
-                        && config.block_public_policy() == Some(true)
-                        && config.restrict_public_buckets() == Some(true)
-                })),
+            Ok(output) => Ok(output.public_access_block_configuration().is_some_and(|config| {
+                config.block_public_acls() == Some(true)
+                    && config.ignore_public_acls() == Some(true)
+                    && config.block_public_policy() == Some(true)
+                    && config.restrict_public_buckets() == Some(true)
+            })),
             Err(error) => {
                 let error = aws_error(&id, "GetPublicAccessBlock", error);
                 if error.has_code("NoSuchPublicAccessBlockConfiguration") {
@@ -204,39 +166,24 @@ async fn read_config(
         }
     };
     let lifecycle = async {
-        match s3
-            .get_bucket_lifecycle_configuration()
-            .bucket(name)
-            .send()
-            .await
-        {
+        match s3.get_bucket_lifecycle_configuration().bucket(name).send().await {
             Ok(output) => Ok(output
                 .rules()
                 .iter()
                 .map(|rule| {
-                    let prefix = rule
-                        .filter()
-                        .and_then(|filter| filter.prefix())
-                        .unwrap_or_default();
+                    let prefix = rule.filter().and_then(|filter| filter.prefix()).unwrap_or_default();
                     let transitions = rule
                         .transitions()
                         .iter()
                         .map(|t| {
                             (
                                 i64::from(t.days().unwrap_or(0)),
-                                t.storage_class()
-                                    .map(|c| c.as_str().to_string())
-                                    .unwrap_or_default(),
+                                t.storage_class().map(|c| c.as_str().to_string()).unwrap_or_default(),
                             )
                         })
                         .collect();
                     let expiration = rule.expiration().and_then(|e| e.days()).map(i64::from);
-                    lifecycle_value(
-                        rule.id().unwrap_or_default(),
-                        prefix,
-                        transitions,
-                        expiration,
-                    )
+                    lifecycle_value(rule.id().unwrap_or_default(), prefix, transitions, expiration)
                 })
                 .collect()),
             Err(error) => {
@@ -264,31 +211,15 @@ async fn read_config(
     };
     let (versioning, (encryption, kms_key), block_public_access, lifecycle, holds_objects) =
         tokio::try_join!(versioning, encryption, public_access, lifecycle, objects)?;
-    Ok(Live {
-        versioning,
-        encryption,
-        kms_key,
-        block_public_access,
-        lifecycle,
-        holds_objects,
-    })
+    Ok(Live { versioning, encryption, kms_key, block_public_access, lifecycle, holds_objects })
 }
 
 fn found(name: &str, tags: Tags, live: Live) -> LiveResource {
-    LiveResource::new(
-        ResourceId::new(Kind::Bucket, name),
-        name,
-        tags,
-        LiveDetail::Bucket(live),
-    )
+    LiveResource::new(ResourceId::new(Kind::Bucket, name), name, tags, LiveDetail::Bucket(live))
 }
 
 /// Reads the spec's buckets by name, and finds any other bucket tagged with this pipeline.
-pub async fn read(
-    s3: &aws_sdk_s3::Client,
-    pipeline: &str,
-    spec_names: &[String],
-) -> Result<NamedRead, AwsError> {
+pub async fn read(s3: &aws_sdk_s3::Client, pipeline: &str, spec_names: &[String]) -> Result<NamedRead, AwsError> {
     let named = futures::future::try_join_all(spec_names.iter().map(|name| async move {
         let (ownership, config) = tokio::join!(ownership(s3, name), read_config(s3, name, false));
         Ok::<_, AwsError>((name, ownership?, config))
@@ -340,10 +271,7 @@ fn s3_tags(id: &ResourceId, tags: &Tags) -> Result<Tagging, AwsError> {
         .map(|(key, value)| Tag::builder().key(key).value(value).build())
         .collect::<Result<Vec<_>, _>>()
         .map_err(|error| build_error(id, "PutBucketTagging", error))?;
-    Tagging::builder()
-        .set_tag_set(Some(tag_set))
-        .build()
-        .map_err(|error| build_error(id, "PutBucketTagging", error))
+    Tagging::builder().set_tag_set(Some(tag_set)).build().map_err(|error| build_error(id, "PutBucketTagging", error))
 }
 
 async fn put_tags(ctx: &Context, id: &ResourceId, name: &str, tags: &Tags) -> Result<(), AwsError> {
@@ -358,17 +286,8 @@ async fn put_tags(ctx: &Context, id: &ResourceId, name: &str, tags: &Tags) -> Re
     Ok(())
 }
 
-async fn put_versioning(
-    ctx: &Context,
-    id: &ResourceId,
-    name: &str,
-    enabled: bool,
-) -> Result<(), AwsError> {
-    let status = if enabled {
-        BucketVersioningStatus::Enabled
-    } else {
-        BucketVersioningStatus::Suspended
-    };
+async fn put_versioning(ctx: &Context, id: &ResourceId, name: &str, enabled: bool) -> Result<(), AwsError> {
+    let status = if enabled { BucketVersioningStatus::Enabled } else { BucketVersioningStatus::Suspended };
     ctx.clients
         .s3
         .put_bucket_versioning()
@@ -392,11 +311,7 @@ async fn put_encryption(ctx: &Context, id: &ResourceId, bucket: &Bucket) -> Resu
         .build()
         .map_err(|error| build_error(id, op, error))?;
     let config = ServerSideEncryptionConfiguration::builder()
-        .rules(
-            ServerSideEncryptionRule::builder()
-                .apply_server_side_encryption_by_default(default)
-                .build(),
-        )
+        .rules(ServerSideEncryptionRule::builder().apply_server_side_encryption_by_default(default).build())
         .build()
         .map_err(|error| build_error(id, op, error))?;
     ctx.clients
@@ -410,12 +325,7 @@ async fn put_encryption(ctx: &Context, id: &ResourceId, bucket: &Bucket) -> Resu
     Ok(())
 }
 
-async fn put_public_access_block(
-    ctx: &Context,
-    id: &ResourceId,
-    name: &str,
-    block: bool,
-) -> Result<(), AwsError> {
+async fn put_public_access_block(ctx: &Context, id: &ResourceId, name: &str, block: bool) -> Result<(), AwsError> {
     let s3 = &ctx.clients.s3;
     if block {
         let config = PublicAccessBlockConfiguration::builder()
@@ -463,11 +373,9 @@ async fn put_lifecycle(ctx: &Context, id: &ResourceId, bucket: &Bucket) -> Resul
                     .build()
             })
             .collect();
-        let expiration = rule.expiration_days.map(|days| {
-            LifecycleExpiration::builder()
-                .days(i32::try_from(days).unwrap_or(i32::MAX))
-                .build()
-        });
+        let expiration = rule
+            .expiration_days
+            .map(|days| LifecycleExpiration::builder().days(i32::try_from(days).unwrap_or(i32::MAX)).build());
         let built = S3LifecycleRule::builder()
             .id(rule_id(rule))
             .filter(LifecycleRuleFilter::builder().prefix(&rule.prefix).build())
@@ -491,11 +399,7 @@ async fn put_lifecycle(ctx: &Context, id: &ResourceId, bucket: &Bucket) -> Resul
     Ok(())
 }
 
-pub async fn create(
-    ctx: &Context,
-    resource: &DesiredResource,
-    bucket: &Bucket,
-) -> Result<String, AwsError> {
+pub async fn create(ctx: &Context, resource: &DesiredResource, bucket: &Bucket) -> Result<String, AwsError> {
     let id = &resource.id;
     let mut request = ctx.clients.s3.create_bucket().bucket(&bucket.name);
     if ctx.clients.region != "us-east-1" {
@@ -505,11 +409,7 @@ pub async fn create(
                 .build(),
         );
     }
-    match request
-        .send()
-        .await
-        .map_err(|error| aws_error(id, "CreateBucket", error))
-    {
+    match request.send().await.map_err(|error| aws_error(id, "CreateBucket", error)) {
         Ok(_) => {}
         // A re-run after an interrupted apply: the bucket is ours already.
         Err(error) if error.has_code("BucketAlreadyOwnedByYou") => {}
@@ -537,12 +437,7 @@ pub async fn create(
     Ok(bucket.name.clone())
 }
 
-pub async fn update(
-    ctx: &Context,
-    resource: &DesiredResource,
-    bucket: &Bucket,
-    live: &Live,
-) -> Result<(), AwsError> {
+pub async fn update(ctx: &Context, resource: &DesiredResource, bucket: &Bucket, live: &Live) -> Result<(), AwsError> {
     let id = &resource.id;
     let desired = desired_attributes(bucket);
     let current = live_attributes(live);
@@ -576,41 +471,24 @@ pub async fn delete(ctx: &Context, live: &LiveResource) -> Result<(), AwsError> 
             .await
             .map_err(|e| aws_error(id, "ListObjectVersions", e))?;
         let versions = listing.versions().iter().map(|v| (v.key(), v.version_id()));
-        let markers = listing
-            .delete_markers()
-            .iter()
-            .map(|m| (m.key(), m.version_id()));
+        let markers = listing.delete_markers().iter().map(|m| (m.key(), m.version_id()));
         let objects = versions
             .chain(markers)
             .filter_map(|(key, version)| {
-                ObjectIdentifier::builder()
-                    .key(key?)
-                    .set_version_id(version.map(str::to_string))
-                    .build()
-                    .ok()
+                ObjectIdentifier::builder().key(key?).set_version_id(version.map(str::to_string)).build().ok()
             })
             .collect::<Vec<_>>();
         if objects.is_empty() {
             break;
         }
-        ctx.progress
-            .line(&format!("{id}: deleting {} object versions", objects.len()));
+        ctx.progress.line(&format!("{id}: deleting {} object versions", objects.len()));
         let batch = Delete::builder()
             .set_objects(Some(objects))
             .quiet(true)
             .build()
             .map_err(|e| build_error(id, "DeleteObjects", e))?;
-        s3.delete_objects()
-            .bucket(name)
-            .delete(batch)
-            .send()
-            .await
-            .map_err(|e| aws_error(id, "DeleteObjects", e))?;
+        s3.delete_objects().bucket(name).delete(batch).send().await.map_err(|e| aws_error(id, "DeleteObjects", e))?;
     }
-    s3.delete_bucket()
-        .bucket(name)
-        .send()
-        .await
-        .map_err(|error| aws_error(id, "DeleteBucket", error))?;
+    s3.delete_bucket().bucket(name).send().await.map_err(|error| aws_error(id, "DeleteBucket", error))?;
     Ok(())
 }

@@ -8,34 +8,19 @@ use crate::model::PIPELINE_TAG;
 
 /// The filter that selects this pipeline's resources in any EC2 describe call.
 pub fn pipeline_filter(pipeline: &str) -> Filter {
-    Filter::builder()
-        .name(format!("tag:{PIPELINE_TAG}"))
-        .values(pipeline)
-        .build()
+    Filter::builder().name(format!("tag:{PIPELINE_TAG}")).values(pipeline).build()
 }
 
 pub fn tag_specification(resource_type: ResourceType, tags: &Tags) -> TagSpecification {
-    TagSpecification::builder()
-        .resource_type(resource_type)
-        .set_tags(Some(to_ec2(tags)))
-        .build()
+    TagSpecification::builder().resource_type(resource_type).set_tags(Some(to_ec2(tags))).build()
 }
 
 pub fn to_ec2(tags: &Tags) -> Vec<Tag> {
-    tags.iter()
-        .map(|(key, value)| Tag::builder().key(key).value(value).build())
-        .collect()
+    tags.iter().map(|(key, value)| Tag::builder().key(key).value(value).build()).collect()
 }
 
 pub fn from_ec2(tags: &[Tag]) -> Tags {
-    tags.iter()
-        .filter_map(|tag| {
-            Some((
-                tag.key()?.to_string(),
-                tag.value().unwrap_or_default().to_string(),
-            ))
-        })
-        .collect()
+    tags.iter().filter_map(|tag| Some((tag.key()?.to_string(), tag.value().unwrap_or_default().to_string()))).collect()
 }
 
 /// Makes the live tags equal to `desired`: adds and changes, then removes the rest.
@@ -54,12 +39,8 @@ pub async fn sync(ctx: &Context, live: &LiveResource, desired: &Tags) -> Result<
             .await
             .map_err(|error| aws_error(&live.id, "CreateTags", error))?;
     }
-    let removed: Vec<Tag> = live
-        .tags
-        .keys()
-        .filter(|key| !desired.contains_key(*key))
-        .map(|key| Tag::builder().key(key).build())
-        .collect();
+    let removed: Vec<Tag> =
+        live.tags.keys().filter(|key| !desired.contains_key(*key)).map(|key| Tag::builder().key(key).build()).collect();
     if !removed.is_empty() {
         ec2.delete_tags()
             .resources(&live.physical_id)

@@ -21,21 +21,11 @@ pub fn desired_attributes(resource: &DesiredResource) -> Attributes {
 
 pub fn live_attributes(live: &Live, names: &Names) -> (Attributes, Vec<ResourceId>) {
     let vpc = live.attached_vpc_ids.first().map(|vpc| names.name(vpc));
-    let depends_on = live
-        .attached_vpc_ids
-        .iter()
-        .filter_map(|vpc| names.id(vpc).cloned())
-        .collect();
-    (
-        Attributes::from([("vpc".to_string(), json!(vpc))]),
-        depends_on,
-    )
+    let depends_on = live.attached_vpc_ids.iter().filter_map(|vpc| names.id(vpc).cloned()).collect();
+    (Attributes::from([("vpc".to_string(), json!(vpc))]), depends_on)
 }
 
-pub async fn read(
-    ec2: &aws_sdk_ec2::Client,
-    pipeline: &str,
-) -> Result<Vec<LiveResource>, AwsError> {
+pub async fn read(ec2: &aws_sdk_ec2::Client, pipeline: &str) -> Result<Vec<LiveResource>, AwsError> {
     let output = ec2
         .describe_internet_gateways()
         .filters(pipeline_filter(pipeline))
@@ -47,11 +37,8 @@ pub async fn read(
         .iter()
         .filter_map(|gateway| {
             let tags = from_ec2(gateway.tags());
-            let attached_vpc_ids = gateway
-                .attachments()
-                .iter()
-                .filter_map(|attachment| attachment.vpc_id().map(str::to_string))
-                .collect();
+            let attached_vpc_ids =
+                gateway.attachments().iter().filter_map(|attachment| attachment.vpc_id().map(str::to_string)).collect();
             Some(LiveResource::new(
                 claimed_id(&tags, Kind::InternetGateway)?,
                 gateway.internet_gateway_id()?,
@@ -75,12 +62,7 @@ async fn attach(ctx: &Context, id: &ResourceId, gateway_id: &str) -> Result<(), 
     Ok(())
 }
 
-async fn detach(
-    ctx: &Context,
-    id: &ResourceId,
-    gateway_id: &str,
-    vpc: &str,
-) -> Result<(), AwsError> {
+async fn detach(ctx: &Context, id: &ResourceId, gateway_id: &str, vpc: &str) -> Result<(), AwsError> {
     let result = ctx
         .clients
         .ec2
@@ -91,9 +73,7 @@ async fn detach(
         .await
         .map_err(|error| aws_error(id, "DetachInternetGateway", error));
     match result {
-        Err(error) if !(error.is_not_found() || error.has_code("Gateway.NotAttached")) => {
-            Err(error)
-        }
+        Err(error) if !(error.is_not_found() || error.has_code("Gateway.NotAttached")) => Err(error),
         _ => Ok(()),
     }
 }
@@ -104,10 +84,7 @@ pub async fn create(ctx: &Context, resource: &DesiredResource) -> Result<String,
         .clients
         .ec2
         .create_internet_gateway()
-        .tag_specifications(tag_specification(
-            ResourceType::InternetGateway,
-            &resource.tags,
-        ))
+        .tag_specifications(tag_specification(ResourceType::InternetGateway, &resource.tags))
         .send()
         .await
         .map_err(|error| aws_error(id, "CreateInternetGateway", error))?;

@@ -3,8 +3,10 @@
 //! apply context, AWS error handling) and dispatches on the kind.
 
 mod bucket;
+mod delivery;
 mod ec2_tags;
 mod internet_gateway;
+mod role;
 mod route_table;
 mod security_group;
 mod stream;
@@ -22,6 +24,7 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use crate::model::{Desired, DesiredResource, Kind, ResourceId, PIPELINE_TAG, RESOURCE_TAG};
 use crate::plan::{Action, Attributes};
+use crate::policy::Arns;
 use crate::progress::Progress;
 
 pub use wait::WaitOptions;
@@ -32,6 +35,9 @@ pub struct Clients {
     pub ec2: aws_sdk_ec2::Client,
     pub s3: aws_sdk_s3::Client,
     pub kinesis: aws_sdk_kinesis::Client,
+    pub iam: aws_sdk_iam::Client,
+    pub firehose: aws_sdk_firehose::Client,
+    pub sts: aws_sdk_sts::Client,
     pub region: String,
 }
 
@@ -46,25 +52,14 @@ pub struct AwsError {
 }
 
 impl AwsError {
-    pub fn new(
-        resource: impl fmt::Display,
-        operation: &'static str,
-        message: impl Into<String>,
-    ) -> Self {
-        AwsError {
-            resource: resource.to_string(),
-            operation,
-            code: None,
-            message: message.into(),
-        }
+    pub fn new(resource: impl fmt::Display, operation: &'static str, message: impl Into<String>) -> Self {
+        AwsError { resource: resource.to_string(), operation, code: None, message: message.into() }
     }
 
     /// True when AWS said the thing does not exist (for reads: absent; for deletes: done).
     pub fn is_not_found(&self) -> bool {
         self.code.as_deref().is_some_and(|code| {
-            code.contains("NotFound")
-                || code.starts_with("NoSuch")
-                || code == "ResourceNotFoundException"
+            code.contains("NotFound") || code.starts_with("NoSuch") || code == "ResourceNotFoundException"
         })
     }
 
@@ -74,11 +69,7 @@ impl AwsError {
 }
 
 /// Converts an SDK error into an `AwsError` with the AWS error code kept for matching.
-pub fn aws_error<E, R>(
-    resource: impl fmt::Display,
-    operation: &'static str,
-    error: SdkError<E, R>,
-) -> AwsError
+pub fn aws_error<E, R>(resource: impl fmt::Display, operation: &'static str, error: SdkError<E, R>) -> AwsError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: fmt::Debug,
@@ -88,28 +79,15 @@ where
         (SdkError::ServiceError(_), Some(text)) => {
             format!("{} ({text})", code.as_deref().unwrap_or("error"))
         }
-        (SdkError::ServiceError(_), None) => code
-            .clone()
-            .unwrap_or_else(|| "unknown service error".to_string()),
-        (SdkError::TimeoutError(_), _) => {
-            "timed out waiting for AWS (see --read-timeout)".to_string()
-        }
+        (SdkError::ServiceError(_), None) => code.clone().unwrap_or_else(|| "unknown service error".to_string()),
+        (SdkError::TimeoutError(_), _) => "timed out waiting for AWS (see --read-timeout)".to_string(),
         _ => DisplayErrorContext(&error).to_string(),
     };
-    AwsError {
-        resource: resource.to_string(),
-        operation,
-        code,
-        message,
-    }
+    AwsError { resource: resource.to_string(), operation, code, message }
 }
 
 /// Converts an SDK builder error (a required field missing) into an `AwsError`.
-pub fn build_error(
-    resource: impl fmt::Display,
-    operation: &'static str,
-    error: impl fmt::Display,
-) -> AwsError {
+pub fn build_error(resource: impl fmt::Display, operation: &'static str, error: impl fmt::Display) -> AwsError {
     AwsError::new(resource, operation, format!("invalid request: {error}"))
 }
 
@@ -125,6 +103,8 @@ pub enum LiveDetail {
     SecurityGroup(security_group::Live),
     Bucket(bucket::Live),
     Stream(stream::Live),
+    Role(role::Live),
+    Delivery(delivery::Live),
 }
 
 /// A resource found in AWS that carries this pipeline's tags.
@@ -144,12 +124,7 @@ pub struct LiveResource {
 
 impl LiveResource {
     /// A freshly read resource; `describe_live` fills in attributes and dependencies later.
-    pub fn new(
-        id: ResourceId,
-        physical_id: impl Into<String>,
-        tags: Tags,
-        detail: LiveDetail,
-    ) -> LiveResource {
+    pub fn new(id: ResourceId, physical_id: impl Into<String>, tags: Tags, detail: LiveDetail) -> LiveResource {
         LiveResource {
             id,
             physical_id: physical_id.into(),
@@ -165,6 +140,8 @@ impl LiveResource {
 /// Everything the read phase learnt.
 #[derive(Debug, Default)]
 pub struct LiveState {
+    /// The account the credentials belong to (for ARNs in policies).
+    pub account_id: String,
     pub resources: BTreeMap<ResourceId, LiveResource>,
     /// Resources with names the spec uses that pipectl does not own: the plan must stop.
     pub conflicts: Vec<String>,
@@ -177,19 +154,12 @@ pub struct Names(HashMap<String, ResourceId>);
 
 impl Names {
     pub fn of(resources: &BTreeMap<ResourceId, LiveResource>) -> Names {
-        Names(
-            resources
-                .values()
-                .map(|resource| (resource.physical_id.clone(), resource.id.clone()))
-                .collect(),
-        )
+        Names(resources.values().map(|resource| (resource.physical_id.clone(), resource.id.clone())).collect())
     }
 
     /// The spec name of a physical id, or the id itself when it is not ours.
     pub fn name(&self, physical_id: &str) -> String {
-        self.0
-            .get(physical_id)
-            .map_or_else(|| physical_id.to_string(), |id| id.name.clone())
+        self.0.get(physical_id).map_or_else(|| physical_id.to_string(), |id| id.name.clone())
     }
 
     pub fn id(&self, physical_id: &str) -> Option<&ResourceId> {
@@ -201,25 +171,18 @@ impl Names {
 pub struct Context {
     pub clients: Clients,
     pub pipeline: String,
+    pub arns: Arns,
     pub wait: WaitOptions,
     pub progress: Progress,
     physical_ids: Mutex<HashMap<ResourceId, String>>,
 }
 
 impl Context {
-    pub fn new(
-        clients: Clients,
-        pipeline: &str,
-        wait: WaitOptions,
-        progress: Progress,
-        live: &LiveState,
-    ) -> Context {
-        let known = live
-            .resources
-            .values()
-            .map(|resource| (resource.id.clone(), resource.physical_id.clone()))
-            .collect();
+    pub fn new(clients: Clients, pipeline: &str, wait: WaitOptions, progress: Progress, live: &LiveState) -> Context {
+        let known =
+            live.resources.values().map(|resource| (resource.id.clone(), resource.physical_id.clone())).collect();
         Context {
+            arns: Arns::new(&live.account_id, &clients.region),
             clients,
             pipeline: pipeline.to_string(),
             wait,
@@ -235,27 +198,15 @@ impl Context {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .get(id)
             .cloned()
-            .ok_or_else(|| {
-                AwsError::new(
-                    id,
-                    "resolve",
-                    "the resource does not exist yet (a dependency failed)",
-                )
-            })
+            .ok_or_else(|| AwsError::new(id, "resolve", "the resource does not exist yet (a dependency failed)"))
     }
 
     fn record(&self, id: &ResourceId, physical_id: String) {
-        self.physical_ids
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(id.clone(), physical_id);
+        self.physical_ids.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(id.clone(), physical_id);
     }
 
     fn forget(&self, id: &ResourceId) {
-        self.physical_ids
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .remove(id);
+        self.physical_ids.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(id);
     }
 }
 
@@ -266,18 +217,11 @@ pub fn owned_by(tags: &Tags, pipeline: &str) -> bool {
 
 /// The resource id a tagged resource claims to be, if it claims one of the expected kind.
 pub fn claimed_id(tags: &Tags, kind: Kind) -> Option<ResourceId> {
-    tags.get(RESOURCE_TAG)
-        .and_then(|value| ResourceId::parse(value))
-        .filter(|id| id.kind == kind)
+    tags.get(RESOURCE_TAG).and_then(|value| ResourceId::parse(value)).filter(|id| id.kind == kind)
 }
 
 /// Why a resource the spec names cannot be managed, and how to adopt it on purpose.
-pub fn ownership_conflict(
-    id: &ResourceId,
-    tags: &Tags,
-    pipeline: &str,
-    adopt_hint: &str,
-) -> String {
+pub fn ownership_conflict(id: &ResourceId, tags: &Tags, pipeline: &str, adopt_hint: &str) -> String {
     let owner = match tags.get(PIPELINE_TAG) {
         Some(other) => format!("it belongs to pipeline `{other}`"),
         None => "it is not tagged as managed by pipectl".to_string(),
@@ -298,6 +242,8 @@ pub fn desired_attributes(resource: &DesiredResource) -> Attributes {
         Desired::SecurityGroup(group) => security_group::desired_attributes(group),
         Desired::Bucket(bucket) => bucket::desired_attributes(bucket),
         Desired::Stream(stream) => stream::desired_attributes(stream),
+        Desired::Role(role) => role::desired_attributes(role),
+        Desired::Delivery(delivery) => delivery::desired_attributes(delivery),
     };
     attributes.insert("tags".to_string(), serde_json::json!(resource.tags));
     attributes
@@ -312,11 +258,11 @@ pub fn describe_live(state: &mut LiveState) {
             LiveDetail::InternetGateway(live) => internet_gateway::live_attributes(live, &names),
             LiveDetail::Subnet(live) => subnet::live_attributes(live, &names),
             LiveDetail::RouteTable(live) => route_table::live_attributes(live, &names),
-            LiveDetail::SecurityGroup(live) => {
-                security_group::live_attributes(live, &resource.physical_id, &names)
-            }
+            LiveDetail::SecurityGroup(live) => security_group::live_attributes(live, &resource.physical_id, &names),
             LiveDetail::Bucket(live) => (bucket::live_attributes(live), vec![]),
             LiveDetail::Stream(live) => (stream::live_attributes(live), vec![]),
+            LiveDetail::Role(live) => (role::live_attributes(live), vec![]),
+            LiveDetail::Delivery(live) => delivery::live_attributes(live, &names),
         };
         attributes.insert("tags".to_string(), serde_json::json!(resource.tags));
         resource.attributes = attributes;
@@ -326,6 +272,7 @@ pub fn describe_live(state: &mut LiveState) {
             LiveDetail::Bucket(live) if live.holds_objects => {
                 Some("the bucket holds objects, which are deleted with it".to_string())
             }
+            LiveDetail::Delivery(_) => Some("records still buffered in the delivery stream are lost".to_string()),
             _ => None,
         };
     }
@@ -337,6 +284,8 @@ pub fn forces_replacement(kind: Kind, field: &str) -> bool {
         Kind::Vpc => &["cidr"],
         Kind::Subnet => &["cidr", "availability_zone"],
         Kind::SecurityGroup => &["description"],
+        Kind::Role => &["path"],
+        Kind::Delivery => &["source_stream", "role"],
         Kind::InternetGateway | Kind::RouteTable | Kind::Bucket | Kind::Stream => &[],
     };
     fields.contains(&field)
@@ -352,35 +301,65 @@ pub fn change_notes(
     match kind {
         Kind::Stream => stream::change_notes(action, before, after),
         Kind::SecurityGroup => security_group::change_notes(action),
+        Kind::Delivery => delivery::change_notes(action),
         _ => Vec::new(),
     }
 }
 
-/// Reads everything of this pipeline from AWS: EC2 by tag in one batched round, buckets and
-/// streams by name (the spec's, plus any other that carries the pipeline's tags).
-pub async fn read_live(
-    clients: &Clients,
-    pipeline: &str,
-    bucket_names: &[String],
-    stream_names: &[String],
-) -> Result<LiveState, AwsError> {
-    let (vpcs, subnets, gateways, tables, groups, buckets, streams) = tokio::try_join!(
+/// The names under which the spec's name-addressed resources are looked up.
+#[derive(Debug, Default)]
+pub struct SpecNames {
+    pub buckets: Vec<String>,
+    pub streams: Vec<String>,
+    /// (resource id, IAM role name).
+    pub roles: Vec<(ResourceId, String)>,
+    pub deliveries: Vec<String>,
+}
+
+impl SpecNames {
+    pub fn of(graph: &[DesiredResource]) -> SpecNames {
+        let mut names = SpecNames::default();
+        for resource in graph {
+            let name = resource.id.name.clone();
+            match &resource.config {
+                Desired::Bucket(_) => names.buckets.push(name),
+                Desired::Stream(_) => names.streams.push(name),
+                Desired::Role(role) => names.roles.push((resource.id.clone(), role.iam_name.clone())),
+                Desired::Delivery(_) => names.deliveries.push(name),
+                _ => {}
+            }
+        }
+        names
+    }
+}
+
+async fn account_id(sts: &aws_sdk_sts::Client) -> Result<String, AwsError> {
+    let output =
+        sts.get_caller_identity().send().await.map_err(|error| aws_error("account", "GetCallerIdentity", error))?;
+    Ok(output.account().unwrap_or_default().to_string())
+}
+
+/// Reads everything of this pipeline from AWS in one parallel round: EC2 by tag (one describe
+/// per kind), buckets, streams, roles and deliveries by name (the spec's, plus any other that
+/// carries the pipeline's tags), and the account id.
+pub async fn read_live(clients: &Clients, pipeline: &str, names: &SpecNames) -> Result<LiveState, AwsError> {
+    let path = crate::policy::role_path(pipeline);
+    let (account_id, vpcs, subnets, gateways, tables, groups, buckets, streams, roles, deliveries) = tokio::try_join!(
+        account_id(&clients.sts),
         vpc::read(&clients.ec2, pipeline),
         subnet::read(&clients.ec2, pipeline),
         internet_gateway::read(&clients.ec2, pipeline),
         route_table::read(&clients.ec2, pipeline),
         security_group::read(&clients.ec2, pipeline),
-        bucket::read(&clients.s3, pipeline, bucket_names),
-        stream::read(&clients.kinesis, pipeline, stream_names),
+        bucket::read(&clients.s3, pipeline, &names.buckets),
+        stream::read(&clients.kinesis, pipeline, &names.streams),
+        role::read(&clients.iam, pipeline, &path, &names.roles),
+        delivery::read(&clients.firehose, pipeline, &names.deliveries),
     )?;
-    let mut state = LiveState::default();
-    let found = vpcs
-        .into_iter()
-        .chain(subnets)
-        .chain(gateways)
-        .chain(tables)
-        .chain(groups);
-    for resource in found.chain(buckets.found).chain(streams.found) {
+    let mut state = LiveState { account_id, ..LiveState::default() };
+    let found = vpcs.into_iter().chain(subnets).chain(gateways).chain(tables).chain(groups);
+    let named = buckets.found.into_iter().chain(streams.found).chain(roles.found).chain(deliveries.found);
+    for resource in found.chain(named) {
         if let Some(existing) = state.resources.get(&resource.id) {
             state.notices.push(format!(
                 "{} exists twice ({} and {}); pipectl manages {} and leaves the other alone: delete it by hand",
@@ -390,8 +369,9 @@ pub async fn read_live(
         }
         state.resources.insert(resource.id.clone(), resource);
     }
-    state.conflicts.extend(buckets.conflicts);
-    state.conflicts.extend(streams.conflicts);
+    for conflicts in [buckets.conflicts, streams.conflicts, roles.conflicts, deliveries.conflicts] {
+        state.conflicts.extend(conflicts);
+    }
     describe_live(&mut state);
     Ok(state)
 }
@@ -413,21 +393,17 @@ pub async fn create(ctx: &Context, resource: &DesiredResource) -> Result<(), Aws
         Desired::SecurityGroup(group) => security_group::create(ctx, resource, group).await?,
         Desired::Bucket(bucket) => bucket::create(ctx, resource, bucket).await?,
         Desired::Stream(stream) => stream::create(ctx, resource, stream).await?,
+        Desired::Role(role) => role::create(ctx, resource, role).await?,
+        Desired::Delivery(delivery) => delivery::create(ctx, resource, delivery).await?,
     };
     ctx.record(&resource.id, physical_id);
     Ok(())
 }
 
 /// Changes a live resource in place to match the spec.
-pub async fn update(
-    ctx: &Context,
-    resource: &DesiredResource,
-    live: &LiveResource,
-) -> Result<(), AwsError> {
+pub async fn update(ctx: &Context, resource: &DesiredResource, live: &LiveResource) -> Result<(), AwsError> {
     match (&resource.config, &live.detail) {
-        (Desired::Vpc { .. }, LiveDetail::Vpc(_)) => {
-            ec2_tags::sync(ctx, live, &resource.tags).await
-        }
+        (Desired::Vpc { .. }, LiveDetail::Vpc(_)) => ec2_tags::sync(ctx, live, &resource.tags).await,
         (Desired::InternetGateway, LiveDetail::InternetGateway(detail)) => {
             internet_gateway::update(ctx, resource, live, detail).await
         }
@@ -440,17 +416,13 @@ pub async fn update(
         (Desired::SecurityGroup(group), LiveDetail::SecurityGroup(detail)) => {
             security_group::update(ctx, resource, group, live, detail).await
         }
-        (Desired::Bucket(bucket), LiveDetail::Bucket(detail)) => {
-            bucket::update(ctx, resource, bucket, detail).await
+        (Desired::Bucket(bucket), LiveDetail::Bucket(detail)) => bucket::update(ctx, resource, bucket, detail).await,
+        (Desired::Stream(stream), LiveDetail::Stream(detail)) => stream::update(ctx, resource, stream, detail).await,
+        (Desired::Role(role), LiveDetail::Role(detail)) => role::update(ctx, resource, role, live, detail).await,
+        (Desired::Delivery(delivery), LiveDetail::Delivery(detail)) => {
+            delivery::update(ctx, resource, delivery, live, detail).await
         }
-        (Desired::Stream(stream), LiveDetail::Stream(detail)) => {
-            stream::update(ctx, resource, stream, detail).await
-        }
-        _ => Err(AwsError::new(
-            &resource.id,
-            "update",
-            "live resource is of another kind",
-        )),
+        _ => Err(AwsError::new(&resource.id, "update", "live resource is of another kind")),
     }
 }
 
@@ -464,6 +436,8 @@ pub async fn delete(ctx: &Context, live: &LiveResource) -> Result<(), AwsError> 
         LiveDetail::SecurityGroup(_) => security_group::delete(ctx, live).await,
         LiveDetail::Bucket(_) => bucket::delete(ctx, live).await,
         LiveDetail::Stream(_) => stream::delete(ctx, live).await,
+        LiveDetail::Role(detail) => role::delete(ctx, live, detail).await,
+        LiveDetail::Delivery(_) => delivery::delete(ctx, live).await,
     };
     match result {
         Err(error) if error.is_not_found() => {}
@@ -479,9 +453,7 @@ pub mod test_support {
     use super::*;
 
     pub fn vpc(cidr: &str) -> vpc::Live {
-        vpc::Live {
-            cidr: cidr.to_string(),
-        }
+        vpc::Live { cidr: cidr.to_string() }
     }
 
     /// A provisioned one-shard stream owned by `pipeline`.
@@ -497,11 +469,17 @@ pub mod test_support {
             retention_hours: 24,
             kms_key: None,
         };
-        LiveResource::new(
-            ResourceId::new(Kind::Stream, name),
-            name,
-            tags,
-            LiveDetail::Stream(live),
-        )
+        LiveResource::new(ResourceId::new(Kind::Stream, name), name, tags, LiveDetail::Stream(live))
+    }
+
+    /// A role with no policies, whose IAM name is `iam_name`.
+    pub fn role_resource(name: &str, iam_name: &str) -> LiveResource {
+        let live = role::Live {
+            path: "/pipectl/p/".to_string(),
+            trust: serde_json::Value::Null,
+            inline: None,
+            managed: Vec::new(),
+        };
+        LiveResource::new(ResourceId::new(Kind::Role, name), iam_name, Tags::new(), LiveDetail::Role(live))
     }
 }

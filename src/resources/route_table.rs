@@ -25,10 +25,7 @@ pub fn desired_attributes(subnets: &[String]) -> Attributes {
     let mut subnets = subnets.to_vec();
     subnets.sort();
     Attributes::from([
-        (
-            "routes".to_string(),
-            json!([format!("{DEFAULT_ROUTE} via internet_gateway")]),
-        ),
+        ("routes".to_string(), json!([format!("{DEFAULT_ROUTE} via internet_gateway")])),
         ("subnets".to_string(), json!(subnets)),
     ])
 }
@@ -44,11 +41,7 @@ pub fn live_attributes(live: &Live, names: &Names) -> (Attributes, Vec<ResourceI
             _ => format!("{DEFAULT_ROUTE} via {gateway}"),
         })
         .collect();
-    let mut subnets: Vec<String> = live
-        .associations
-        .iter()
-        .map(|(_, subnet)| names.name(subnet))
-        .collect();
+    let mut subnets: Vec<String> = live.associations.iter().map(|(_, subnet)| names.name(subnet)).collect();
     subnets.sort();
     let mut depends_on: Vec<ResourceId> = live
         .associations
@@ -59,17 +52,11 @@ pub fn live_attributes(live: &Live, names: &Names) -> (Attributes, Vec<ResourceI
         .filter_map(|physical| names.id(physical).cloned())
         .collect();
     depends_on.dedup();
-    let attributes = Attributes::from([
-        ("routes".to_string(), json!(routes)),
-        ("subnets".to_string(), json!(subnets)),
-    ]);
+    let attributes = Attributes::from([("routes".to_string(), json!(routes)), ("subnets".to_string(), json!(subnets))]);
     (attributes, depends_on)
 }
 
-pub async fn read(
-    ec2: &aws_sdk_ec2::Client,
-    pipeline: &str,
-) -> Result<Vec<LiveResource>, AwsError> {
+pub async fn read(ec2: &aws_sdk_ec2::Client, pipeline: &str) -> Result<Vec<LiveResource>, AwsError> {
     let output = ec2
         .describe_route_tables()
         .filters(pipeline_filter(pipeline))
@@ -91,10 +78,7 @@ pub async fn read(
                 .iter()
                 .filter(|association| !association.main().unwrap_or(false))
                 .filter_map(|association| {
-                    Some((
-                        association.route_table_association_id()?.to_string(),
-                        association.subnet_id()?.to_string(),
-                    ))
+                    Some((association.route_table_association_id()?.to_string(), association.subnet_id()?.to_string()))
                 })
                 .collect();
             Some(LiveResource::new(
@@ -111,12 +95,7 @@ pub async fn read(
         .collect())
 }
 
-async fn associate(
-    ctx: &Context,
-    id: &ResourceId,
-    table_id: &str,
-    subnet_id: &str,
-) -> Result<(), AwsError> {
+async fn associate(ctx: &Context, id: &ResourceId, table_id: &str, subnet_id: &str) -> Result<(), AwsError> {
     ctx.clients
         .ec2
         .associate_route_table()
@@ -128,11 +107,7 @@ async fn associate(
     Ok(())
 }
 
-async fn disassociate(
-    ctx: &Context,
-    id: &ResourceId,
-    association_id: &str,
-) -> Result<(), AwsError> {
+async fn disassociate(ctx: &Context, id: &ResourceId, association_id: &str) -> Result<(), AwsError> {
     let result = ctx
         .clients
         .ec2
@@ -147,12 +122,7 @@ async fn disassociate(
     }
 }
 
-async fn route_to_gateway(
-    ctx: &Context,
-    id: &ResourceId,
-    table_id: &str,
-    replace: bool,
-) -> Result<(), AwsError> {
+async fn route_to_gateway(ctx: &Context, id: &ResourceId, table_id: &str, replace: bool) -> Result<(), AwsError> {
     let gateway = ctx.physical_id(&internet_gateway_id(&ctx.pipeline))?;
     let ec2 = &ctx.clients.ec2;
     let result = if replace {
@@ -177,11 +147,7 @@ async fn route_to_gateway(
     result
 }
 
-pub async fn create(
-    ctx: &Context,
-    resource: &DesiredResource,
-    subnets: &[String],
-) -> Result<String, AwsError> {
+pub async fn create(ctx: &Context, resource: &DesiredResource, subnets: &[String]) -> Result<String, AwsError> {
     let id = &resource.id;
     let vpc = ctx.physical_id(&vpc_id(&ctx.pipeline))?;
     let output = ctx
@@ -230,11 +196,7 @@ pub async fn update(
         }
     }
     for subnet in &wanted {
-        if !detail
-            .associations
-            .iter()
-            .any(|(_, associated)| associated == subnet)
-        {
+        if !detail.associations.iter().any(|(_, associated)| associated == subnet) {
             associate(ctx, id, &live.physical_id, subnet).await?;
         }
     }

@@ -37,11 +37,7 @@ pub struct FlatRule {
 
 impl fmt::Display for FlatRule {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let protocol = if self.protocol == "-1" {
-            "all"
-        } else {
-            &self.protocol
-        };
+        let protocol = if self.protocol == "-1" { "all" } else { &self.protocol };
         let ports = match (self.from_port, self.to_port) {
             _ if self.protocol == "-1" => String::new(),
             (-1, _) | (0, 65535) => " all ports".to_string(),
@@ -82,21 +78,13 @@ pub struct RawRule {
 
 /// The flattened form of a spec rule.
 pub fn flatten(rule: &Rule, own_name: &str) -> FlatRule {
-    let protocol = if rule.protocol == "all" {
-        "-1".to_string()
-    } else {
-        rule.protocol.clone()
-    };
+    let protocol = if rule.protocol == "all" { "-1".to_string() } else { rule.protocol.clone() };
     let (from_port, to_port) = match (&rule.ports, protocol.as_str()) {
         (_, "-1") => (-1, -1),
         (None, "icmp") => (-1, -1),
         (None, _) => (0, 65535),
-        (Some(ports), "icmp") => {
-            port_range(ports).map_or((-1, -1), |(from, _)| (i32::from(from), -1))
-        }
-        (Some(ports), _) => {
-            port_range(ports).map_or((0, 65535), |(from, to)| (i32::from(from), i32::from(to)))
-        }
+        (Some(ports), "icmp") => port_range(ports).map_or((-1, -1), |(from, _)| (i32::from(from), -1)),
+        (Some(ports), _) => port_range(ports).map_or((0, 65535), |(from, to)| (i32::from(from), i32::from(to))),
     };
     let peer = match (&rule.cidr, &rule.group) {
         (Some(cidr), _) => Peer::Cidr(cidr.clone()),
@@ -104,28 +92,15 @@ pub fn flatten(rule: &Rule, own_name: &str) -> FlatRule {
         (None, Some(group)) => Peer::Group(group.clone()),
         (None, None) => Peer::Cidr(String::new()),
     };
-    FlatRule {
-        protocol,
-        from_port,
-        to_port,
-        peer,
-        description: rule.description.clone(),
-    }
+    FlatRule { protocol, from_port, to_port, peer, description: rule.description.clone() }
 }
 
 /// The rules a group should have: ingress as written; egress as written, or AWS's default of
 /// everything to anywhere when the spec leaves it out.
 pub fn desired_rules(group: &SecurityGroup) -> (BTreeSet<FlatRule>, BTreeSet<FlatRule>) {
-    let ingress = group
-        .ingress
-        .iter()
-        .map(|rule| flatten(rule, &group.name))
-        .collect();
+    let ingress = group.ingress.iter().map(|rule| flatten(rule, &group.name)).collect();
     let egress = match &group.egress {
-        Some(rules) => rules
-            .iter()
-            .map(|rule| flatten(rule, &group.name))
-            .collect(),
+        Some(rules) => rules.iter().map(|rule| flatten(rule, &group.name)).collect(),
         None => BTreeSet::from([default_egress()]),
     };
     (ingress, egress)
@@ -216,19 +191,9 @@ fn flatten_permissions(permissions: &[IpPermission]) -> Vec<RawRule> {
         let (from_port, to_port) = if protocol == "-1" {
             (-1, -1)
         } else {
-            (
-                permission.from_port().unwrap_or(-1),
-                permission.to_port().unwrap_or(-1),
-            )
+            (permission.from_port().unwrap_or(-1), permission.to_port().unwrap_or(-1))
         };
-        let base = RawRule {
-            protocol,
-            from_port,
-            to_port,
-            cidr: None,
-            group_id: None,
-            description: None,
-        };
+        let base = RawRule { protocol, from_port, to_port, cidr: None, group_id: None, description: None };
         for range in permission.ip_ranges() {
             rules.push(RawRule {
                 cidr: range.cidr_ip().map(str::to_string),
@@ -247,10 +212,7 @@ fn flatten_permissions(permissions: &[IpPermission]) -> Vec<RawRule> {
     rules
 }
 
-pub async fn read(
-    ec2: &aws_sdk_ec2::Client,
-    pipeline: &str,
-) -> Result<Vec<LiveResource>, AwsError> {
+pub async fn read(ec2: &aws_sdk_ec2::Client, pipeline: &str) -> Result<Vec<LiveResource>, AwsError> {
     let output = ec2
         .describe_security_groups()
         .filters(pipeline_filter(pipeline))
@@ -279,17 +241,11 @@ pub async fn read(
 
 /// The AWS permission for one rule, with its peer resolved to an id.
 fn permission(ctx: &Context, rule: &FlatRule, own_id: &str) -> Result<IpPermission, AwsError> {
-    let builder = IpPermission::builder()
-        .ip_protocol(&rule.protocol)
-        .from_port(rule.from_port)
-        .to_port(rule.to_port);
+    let builder = IpPermission::builder().ip_protocol(&rule.protocol).from_port(rule.from_port).to_port(rule.to_port);
     let builder = match &rule.peer {
-        Peer::Cidr(cidr) => builder.ip_ranges(
-            IpRange::builder()
-                .cidr_ip(cidr)
-                .set_description(rule.description.clone())
-                .build(),
-        ),
+        Peer::Cidr(cidr) => {
+            builder.ip_ranges(IpRange::builder().cidr_ip(cidr).set_description(rule.description.clone()).build())
+        }
         Peer::Group(name) => {
             let group_id = if name == "self" {
                 own_id.to_string()
@@ -297,17 +253,11 @@ fn permission(ctx: &Context, rule: &FlatRule, own_id: &str) -> Result<IpPermissi
                 ctx.physical_id(&ResourceId::new(Kind::SecurityGroup, name))?
             };
             builder.user_id_group_pairs(
-                UserIdGroupPair::builder()
-                    .group_id(group_id)
-                    .set_description(rule.description.clone())
-                    .build(),
+                UserIdGroupPair::builder().group_id(group_id).set_description(rule.description.clone()).build(),
             )
         }
         Peer::ForeignGroup(group_id) => builder.user_id_group_pairs(
-            UserIdGroupPair::builder()
-                .group_id(group_id)
-                .set_description(rule.description.clone())
-                .build(),
+            UserIdGroupPair::builder().group_id(group_id).set_description(rule.description.clone()).build(),
         ),
     };
     Ok(builder.build())
@@ -372,10 +322,7 @@ async fn apply_rules(
             .map_err(|e| aws_error(id, "RevokeSecurityGroupEgress", e)),
     };
     match result {
-        Err(error)
-            if error.has_code("InvalidPermission.Duplicate")
-                || error.has_code("InvalidPermission.NotFound") =>
-        {
+        Err(error) if error.has_code("InvalidPermission.Duplicate") || error.has_code("InvalidPermission.NotFound") => {
             Ok(())
         }
         other => other,
@@ -397,11 +344,7 @@ async fn converge_rules(
     apply_rules(ctx, id, group_id, direction, &missing, true).await
 }
 
-pub async fn create(
-    ctx: &Context,
-    resource: &DesiredResource,
-    group: &SecurityGroup,
-) -> Result<String, AwsError> {
+pub async fn create(ctx: &Context, resource: &DesiredResource, group: &SecurityGroup) -> Result<String, AwsError> {
     let id = &resource.id;
     let vpc = ctx.physical_id(&vpc_id(&ctx.pipeline))?;
     let output = ctx
@@ -411,10 +354,7 @@ pub async fn create(
         .group_name(format!("{}-{}", ctx.pipeline, group.name))
         .description(&group.description)
         .vpc_id(vpc)
-        .tag_specifications(tag_specification(
-            ResourceType::SecurityGroup,
-            &resource.tags,
-        ))
+        .tag_specifications(tag_specification(ResourceType::SecurityGroup, &resource.tags))
         .send()
         .await
         .map_err(|error| aws_error(id, "CreateSecurityGroup", error))?;
@@ -423,24 +363,8 @@ pub async fn create(
         .ok_or_else(|| AwsError::new(id, "CreateSecurityGroup", "AWS returned no group id"))?
         .to_string();
     let (ingress, egress) = desired_rules(group);
-    converge_rules(
-        ctx,
-        id,
-        &group_id,
-        Direction::Ingress,
-        &BTreeSet::new(),
-        &ingress,
-    )
-    .await?;
-    converge_rules(
-        ctx,
-        id,
-        &group_id,
-        Direction::Egress,
-        &BTreeSet::from([default_egress()]),
-        &egress,
-    )
-    .await?;
+    converge_rules(ctx, id, &group_id, Direction::Ingress, &BTreeSet::new(), &ingress).await?;
+    converge_rules(ctx, id, &group_id, Direction::Egress, &BTreeSet::from([default_egress()]), &egress).await?;
     Ok(group_id)
 }
 
@@ -459,9 +383,7 @@ pub async fn update(
             .iter()
             .map(|rule| match &rule.peer {
                 Peer::Group(name) if name != "self" => Ok(FlatRule {
-                    peer: Peer::ForeignGroup(
-                        ctx.physical_id(&ResourceId::new(Kind::SecurityGroup, name))?,
-                    ),
+                    peer: Peer::ForeignGroup(ctx.physical_id(&ResourceId::new(Kind::SecurityGroup, name))?),
                     ..rule.clone()
                 }),
                 _ => Ok(rule.clone()),
@@ -470,24 +392,9 @@ pub async fn update(
     };
     let live_ingress = live_rules(&detail.ingress, &live.physical_id, &names);
     let live_egress = live_rules(&detail.egress, &live.physical_id, &names);
-    converge_rules(
-        ctx,
-        &resource.id,
-        &live.physical_id,
-        Direction::Ingress,
-        &live_ingress,
-        &resolve(&ingress)?,
-    )
-    .await?;
-    converge_rules(
-        ctx,
-        &resource.id,
-        &live.physical_id,
-        Direction::Egress,
-        &live_egress,
-        &resolve(&egress)?,
-    )
-    .await?;
+    converge_rules(ctx, &resource.id, &live.physical_id, Direction::Ingress, &live_ingress, &resolve(&ingress)?)
+        .await?;
+    converge_rules(ctx, &resource.id, &live.physical_id, Direction::Egress, &live_egress, &resolve(&egress)?).await?;
     sync(ctx, live, &resource.tags).await
 }
 
@@ -525,12 +432,7 @@ mod tests {
             ingress: vec![
                 rule("tcp", Some(Ports::Single(443)), Some("10.0.0.0/8"), None),
                 rule("tcp", Some(Ports::Single(443)), Some("0.0.0.0/0"), None),
-                rule(
-                    "tcp",
-                    Some(Ports::Range("8000-8100".into())),
-                    None,
-                    Some("web"),
-                ),
+                rule("tcp", Some(Ports::Range("8000-8100".into())), None, Some("web")),
             ],
             egress: None,
         };
@@ -564,11 +466,7 @@ mod tests {
         assert_eq!(attributes, desired_attributes(&group));
         assert_eq!(
             attributes["ingress"],
-            json!([
-                "tcp 443 0.0.0.0/0",
-                "tcp 443 10.0.0.0/8",
-                "tcp 8000-8100 group self"
-            ])
+            json!(["tcp 443 0.0.0.0/0", "tcp 443 10.0.0.0/8", "tcp 8000-8100 group self"])
         );
         assert_eq!(attributes["egress"], json!(["all 0.0.0.0/0"]));
     }

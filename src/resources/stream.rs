@@ -4,16 +4,13 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_kinesis::types::{
-    EncryptionType, ScalingType, StreamMode as KinesisMode, StreamModeDetails, StreamStatus,
-};
+use aws_sdk_kinesis::types::{EncryptionType, ScalingType, StreamMode as KinesisMode, StreamModeDetails, StreamStatus};
 use futures::stream::{self, StreamExt};
 use serde_json::json;
 
 use super::wait::{wait_until, Poll};
 use super::{
-    aws_error, build_error, owned_by, ownership_conflict, AwsError, Context, LiveDetail,
-    LiveResource, NamedRead, Tags,
+    aws_error, build_error, owned_by, ownership_conflict, AwsError, Context, LiveDetail, LiveResource, NamedRead, Tags,
 };
 use crate::model::{DesiredResource, Kind, ResourceId};
 use crate::plan::{Action, Attributes};
@@ -39,11 +36,7 @@ pub fn reshard_steps(from: i64, to: i64) -> Vec<i64> {
     let mut steps = Vec::new();
     let mut current = from.max(1);
     while current != to && to >= 1 {
-        current = if to > current {
-            to.min(current * 2)
-        } else {
-            to.max((current + 1) / 2)
-        };
+        current = if to > current { to.min(current * 2) } else { to.max((current + 1) / 2) };
         steps.push(current);
     }
     steps
@@ -55,64 +48,31 @@ pub fn desired_attributes(stream: &Stream) -> Attributes {
         StreamMode::OnDemand => ("on-demand", None),
     };
     let kms_key = match stream.encryption {
-        StreamEncryption::Kms => Some(
-            stream
-                .kms_key
-                .clone()
-                .unwrap_or_else(|| DEFAULT_KMS_KEY.to_string()),
-        ),
+        StreamEncryption::Kms => Some(stream.kms_key.clone().unwrap_or_else(|| DEFAULT_KMS_KEY.to_string())),
         StreamEncryption::None => None,
     };
     Attributes::from([
         ("mode".to_string(), json!(mode)),
         ("shards".to_string(), json!(shards)),
         ("retention_hours".to_string(), json!(stream.retention_hours)),
-        (
-            "encryption".to_string(),
-            json!(if kms_key.is_some() { "kms" } else { "none" }),
-        ),
+        ("encryption".to_string(), json!(if kms_key.is_some() { "kms" } else { "none" })),
         ("kms_key".to_string(), json!(kms_key)),
     ])
 }
 
 pub fn live_attributes(live: &Live) -> Attributes {
     Attributes::from([
-        (
-            "mode".to_string(),
-            json!(if live.on_demand {
-                "on-demand"
-            } else {
-                "provisioned"
-            }),
-        ),
-        (
-            "shards".to_string(),
-            json!((!live.on_demand).then_some(live.open_shards)),
-        ),
+        ("mode".to_string(), json!(if live.on_demand { "on-demand" } else { "provisioned" })),
+        ("shards".to_string(), json!((!live.on_demand).then_some(live.open_shards))),
         ("retention_hours".to_string(), json!(live.retention_hours)),
-        (
-            "encryption".to_string(),
-            json!(if live.kms_key.is_some() {
-                "kms"
-            } else {
-                "none"
-            }),
-        ),
+        ("encryption".to_string(), json!(if live.kms_key.is_some() { "kms" } else { "none" })),
         ("kms_key".to_string(), json!(live.kms_key)),
     ])
 }
 
 /// Explains a reshard: how many steps, through which counts, and AWS's daily limit.
-pub fn change_notes(
-    action: Action,
-    before: Option<&Attributes>,
-    after: Option<&Attributes>,
-) -> Vec<String> {
-    let shards = |attributes: Option<&Attributes>| {
-        attributes
-            .and_then(|a| a.get("shards"))
-            .and_then(|v| v.as_i64())
-    };
+pub fn change_notes(action: Action, before: Option<&Attributes>, after: Option<&Attributes>) -> Vec<String> {
+    let shards = |attributes: Option<&Attributes>| attributes.and_then(|a| a.get("shards")).and_then(|v| v.as_i64());
     let (Action::Update, Some(from), Some(to)) = (action, shards(before), shards(after)) else {
         return Vec::new();
     };
@@ -120,10 +80,7 @@ pub fn change_notes(
         return Vec::new();
     }
     let steps = reshard_steps(from, to);
-    let path: Vec<String> = std::iter::once(from)
-        .chain(steps.iter().copied())
-        .map(|n| n.to_string())
-        .collect();
+    let path: Vec<String> = std::iter::once(from).chain(steps.iter().copied()).map(|n| n.to_string()).collect();
     let mut notes = vec![format!(
         "reshard {from} → {to} in {} step{} ({}), each waiting for ACTIVE; AWS allows {RESHARDS_PER_DAY} reshards per stream per 24 hours",
         steps.len(),
@@ -136,33 +93,20 @@ pub fn change_notes(
     notes
 }
 
-async fn summary(
-    kinesis: &aws_sdk_kinesis::Client,
-    name: &str,
-) -> Result<Option<(Live, StreamStatus)>, AwsError> {
+async fn summary(kinesis: &aws_sdk_kinesis::Client, name: &str) -> Result<Option<(Live, StreamStatus)>, AwsError> {
     let id = format!("stream/{name}");
-    let output = match kinesis
-        .describe_stream_summary()
-        .stream_name(name)
-        .send()
-        .await
-    {
+    let output = match kinesis.describe_stream_summary().stream_name(name).send().await {
         Ok(output) => output,
         Err(error) => {
             let error = aws_error(&id, "DescribeStreamSummary", error);
-            return if error.is_not_found() {
-                Ok(None)
-            } else {
-                Err(error)
-            };
+            return if error.is_not_found() { Ok(None) } else { Err(error) };
         }
     };
     let Some(description) = output.stream_description_summary() else {
         return Ok(None);
     };
-    let on_demand = description
-        .stream_mode_details()
-        .is_some_and(|details| *details.stream_mode() == KinesisMode::OnDemand);
+    let on_demand =
+        description.stream_mode_details().is_some_and(|details| *details.stream_mode() == KinesisMode::OnDemand);
     let kms_key = (description.encryption_type() == Some(&EncryptionType::Kms))
         .then(|| description.key_id().unwrap_or(DEFAULT_KMS_KEY).to_string());
     let live = Live {
@@ -176,22 +120,12 @@ async fn summary(
 }
 
 async fn tags(kinesis: &aws_sdk_kinesis::Client, name: &str) -> Result<Option<Tags>, AwsError> {
-    match kinesis
-        .list_tags_for_stream()
-        .stream_name(name)
-        .send()
-        .await
-    {
+    match kinesis.list_tags_for_stream().stream_name(name).send().await {
         Ok(output) => Ok(Some(
             output
                 .tags()
                 .iter()
-                .map(|tag| {
-                    (
-                        tag.key().to_string(),
-                        tag.value().unwrap_or_default().to_string(),
-                    )
-                })
+                .map(|tag| (tag.key().to_string(), tag.value().unwrap_or_default().to_string()))
                 .collect(),
         )),
         Err(error) => {
@@ -206,12 +140,7 @@ async fn tags(kinesis: &aws_sdk_kinesis::Client, name: &str) -> Result<Option<Ta
 }
 
 fn found(name: &str, tags: Tags, live: Live) -> LiveResource {
-    LiveResource::new(
-        ResourceId::new(Kind::Stream, name),
-        name,
-        tags,
-        LiveDetail::Stream(live),
-    )
+    LiveResource::new(ResourceId::new(Kind::Stream, name), name, tags, LiveDetail::Stream(live))
 }
 
 /// Reads the spec's streams by name, and finds any other stream tagged with this pipeline.
@@ -234,24 +163,16 @@ pub async fn read(
         if owned_by(&tags, pipeline) {
             result.found.push(found(name, tags, live));
         } else {
-            result.conflicts.push(ownership_conflict(
-                &id,
-                &tags,
-                pipeline,
-                " (aws kinesis add-tags-to-stream)",
-            ));
+            result.conflicts.push(ownership_conflict(&id, &tags, pipeline, " (aws kinesis add-tags-to-stream)"));
         }
     }
-    let others: Vec<String> = listed?
-        .into_iter()
-        .filter(|name| !spec_names.contains(name))
-        .collect();
+    let others: Vec<String> = listed?.into_iter().filter(|name| !spec_names.contains(name)).collect();
     let discovered: Vec<Result<Option<LiveResource>, AwsError>> = stream::iter(others)
         .map(|name| async move {
             match tags(kinesis, &name).await? {
-                Some(tags) if owned_by(&tags, pipeline) => Ok(summary(kinesis, &name)
-                    .await?
-                    .map(|(live, _)| found(&name, tags, live))),
+                Some(tags) if owned_by(&tags, pipeline) => {
+                    Ok(summary(kinesis, &name).await?.map(|(live, _)| found(&name, tags, live)))
+                }
                 _ => Ok(None),
             }
         })
@@ -287,9 +208,7 @@ async fn wait_active(ctx: &Context, id: &ResourceId, name: &str) -> Result<Live,
     wait_until(id, "ACTIVE", ctx.wait, &ctx.progress, || async {
         Ok(match summary(kinesis, name).await? {
             Some((_, StreamStatus::Active)) => Poll::Ready,
-            Some((_, StreamStatus::Deleting)) => {
-                Poll::Failed("the stream is being deleted".to_string())
-            }
+            Some((_, StreamStatus::Deleting)) => Poll::Failed("the stream is being deleted".to_string()),
             Some((_, status)) => Poll::Pending(status.as_str().to_string()),
             None => Poll::Pending("not visible yet".to_string()),
         })
@@ -302,22 +221,11 @@ async fn wait_active(ctx: &Context, id: &ResourceId, name: &str) -> Result<Live,
 }
 
 fn mode_details(id: &ResourceId, on_demand: bool) -> Result<StreamModeDetails, AwsError> {
-    let mode = if on_demand {
-        KinesisMode::OnDemand
-    } else {
-        KinesisMode::Provisioned
-    };
-    StreamModeDetails::builder()
-        .stream_mode(mode)
-        .build()
-        .map_err(|error| build_error(id, "StreamModeDetails", error))
+    let mode = if on_demand { KinesisMode::OnDemand } else { KinesisMode::Provisioned };
+    StreamModeDetails::builder().stream_mode(mode).build().map_err(|error| build_error(id, "StreamModeDetails", error))
 }
 
-pub async fn create(
-    ctx: &Context,
-    resource: &DesiredResource,
-    stream: &Stream,
-) -> Result<String, AwsError> {
+pub async fn create(ctx: &Context, resource: &DesiredResource, stream: &Stream) -> Result<String, AwsError> {
     let id = &resource.id;
     let kinesis = &ctx.clients.kinesis;
     let on_demand = stream.mode == StreamMode::OnDemand;
@@ -325,17 +233,11 @@ pub async fn create(
         .create_stream()
         .stream_name(&stream.name)
         .stream_mode_details(mode_details(id, on_demand)?)
-        .set_tags(Some(
-            resource.tags.clone().into_iter().collect::<HashMap<_, _>>(),
-        ));
+        .set_tags(Some(resource.tags.clone().into_iter().collect::<HashMap<_, _>>()));
     if !on_demand {
         request = request.shard_count(i32::try_from(stream.shards.unwrap_or(1)).unwrap_or(1));
     }
-    match request
-        .send()
-        .await
-        .map_err(|error| aws_error(id, "CreateStream", error))
-    {
+    match request.send().await.map_err(|error| aws_error(id, "CreateStream", error)) {
         // A re-run after an interrupted apply finds its own stream in use: carry on configuring it.
         Err(error) if error.has_code("ResourceInUseException") => {}
         other => {
@@ -343,28 +245,13 @@ pub async fn create(
         }
     }
     let live = wait_active(ctx, id, &stream.name).await?;
-    let created = LiveResource::new(
-        id.clone(),
-        &stream.name,
-        Tags::new(),
-        LiveDetail::Stream(live.clone()),
-    );
+    let created = LiveResource::new(id.clone(), &stream.name, Tags::new(), LiveDetail::Stream(live.clone()));
     configure(ctx, resource, stream, &created, &live).await?;
     Ok(stream.name.clone())
 }
 
-pub async fn update(
-    ctx: &Context,
-    resource: &DesiredResource,
-    stream: &Stream,
-    live: &Live,
-) -> Result<(), AwsError> {
-    let current = LiveResource::new(
-        resource.id.clone(),
-        &stream.name,
-        Tags::new(),
-        LiveDetail::Stream(live.clone()),
-    );
+pub async fn update(ctx: &Context, resource: &DesiredResource, stream: &Stream, live: &Live) -> Result<(), AwsError> {
+    let current = LiveResource::new(resource.id.clone(), &stream.name, Tags::new(), LiveDetail::Stream(live.clone()));
     configure(ctx, resource, stream, &current, live).await
 }
 
@@ -382,14 +269,7 @@ async fn configure(
     let on_demand = stream.mode == StreamMode::OnDemand;
     let mut live = live.clone();
     if live.on_demand != on_demand {
-        ctx.progress.line(&format!(
-            "{id}: switching to {} mode",
-            if on_demand {
-                "on-demand"
-            } else {
-                "provisioned"
-            }
-        ));
+        ctx.progress.line(&format!("{id}: switching to {} mode", if on_demand { "on-demand" } else { "provisioned" }));
         kinesis
             .update_stream_mode()
             .stream_arn(&live.arn)
@@ -402,8 +282,7 @@ async fn configure(
     if !on_demand {
         let target = stream.shards.unwrap_or(1);
         for step in reshard_steps(live.open_shards, target) {
-            ctx.progress
-                .line(&format!("{id}: resharding {} → {step}", live.open_shards));
+            ctx.progress.line(&format!("{id}: resharding {} → {step}", live.open_shards));
             kinesis
                 .update_shard_count()
                 .stream_name(name)
@@ -436,9 +315,7 @@ async fn configure(
             .map_err(|e| aws_error(id, "DecreaseStreamRetentionPeriod", e))?;
         wait_active(ctx, id, name).await?;
     }
-    let wanted_key = desired_attributes(stream)
-        .get("kms_key")
-        .and_then(|key| key.as_str().map(str::to_string));
+    let wanted_key = desired_attributes(stream).get("kms_key").and_then(|key| key.as_str().map(str::to_string));
     if wanted_key != live.kms_key {
         if let Some(old) = &live.kms_key {
             kinesis
@@ -469,14 +346,8 @@ async fn configure(
 async fn sync_tags(ctx: &Context, current: &LiveResource, desired: &Tags) -> Result<(), AwsError> {
     let kinesis = &ctx.clients.kinesis;
     let id = &current.id;
-    let live_tags = tags(kinesis, &current.physical_id)
-        .await?
-        .unwrap_or_default();
-    let stale: Vec<String> = live_tags
-        .keys()
-        .filter(|key| !desired.contains_key(*key))
-        .cloned()
-        .collect();
+    let live_tags = tags(kinesis, &current.physical_id).await?.unwrap_or_default();
+    let stale: Vec<String> = live_tags.keys().filter(|key| !desired.contains_key(*key)).cloned().collect();
     if !stale.is_empty() {
         kinesis
             .remove_tags_from_stream()
@@ -486,11 +357,8 @@ async fn sync_tags(ctx: &Context, current: &LiveResource, desired: &Tags) -> Res
             .await
             .map_err(|e| aws_error(id, "RemoveTagsFromStream", e))?;
     }
-    let changed: HashMap<String, String> = desired
-        .iter()
-        .filter(|(k, v)| live_tags.get(*k) != Some(*v))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
+    let changed: HashMap<String, String> =
+        desired.iter().filter(|(k, v)| live_tags.get(*k) != Some(*v)).map(|(k, v)| (k.clone(), v.clone())).collect();
     if !changed.is_empty() {
         kinesis
             .add_tags_to_stream()
@@ -537,10 +405,7 @@ mod tests {
         for (from, to) in [(1, 500), (500, 1), (7, 93), (93, 7)] {
             let mut previous = from;
             for step in reshard_steps(from, to) {
-                assert!(
-                    step <= previous * 2 && step * 2 >= previous,
-                    "{previous} -> {step}"
-                );
+                assert!(step <= previous * 2 && step * 2 >= previous, "{previous} -> {step}");
                 previous = step;
             }
             assert_eq!(previous, to);
@@ -553,9 +418,6 @@ mod tests {
         let after = Attributes::from([("shards".to_string(), json!(5))]);
         let notes = change_notes(Action::Update, Some(&before), Some(&after));
         assert_eq!(notes.len(), 1);
-        assert!(
-            notes[0].starts_with("reshard 2 → 5 in 2 steps (2 → 4 → 5)"),
-            "{notes:?}"
-        );
+        assert!(notes[0].starts_with("reshard 2 → 5 in 2 steps (2 → 4 → 5)"), "{notes:?}");
     }
 }

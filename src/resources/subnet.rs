@@ -21,10 +21,7 @@ pub struct Live {
 pub fn desired_attributes(subnet: &Subnet) -> Attributes {
     Attributes::from([
         ("cidr".to_string(), json!(subnet.cidr)),
-        (
-            "availability_zone".to_string(),
-            json!(subnet.availability_zone),
-        ),
+        ("availability_zone".to_string(), json!(subnet.availability_zone)),
         ("public".to_string(), json!(subnet.public)),
     ])
 }
@@ -32,22 +29,13 @@ pub fn desired_attributes(subnet: &Subnet) -> Attributes {
 pub fn live_attributes(live: &Live, names: &Names) -> (Attributes, Vec<ResourceId>) {
     let attributes = Attributes::from([
         ("cidr".to_string(), json!(live.cidr)),
-        (
-            "availability_zone".to_string(),
-            json!(live.availability_zone),
-        ),
+        ("availability_zone".to_string(), json!(live.availability_zone)),
         ("public".to_string(), json!(live.public)),
     ]);
-    (
-        attributes,
-        names.id(&live.vpc_id).cloned().into_iter().collect(),
-    )
+    (attributes, names.id(&live.vpc_id).cloned().into_iter().collect())
 }
 
-pub async fn read(
-    ec2: &aws_sdk_ec2::Client,
-    pipeline: &str,
-) -> Result<Vec<LiveResource>, AwsError> {
+pub async fn read(ec2: &aws_sdk_ec2::Client, pipeline: &str) -> Result<Vec<LiveResource>, AwsError> {
     let output = ec2
         .describe_subnets()
         .filters(pipeline_filter(pipeline))
@@ -74,12 +62,7 @@ pub async fn read(
         .collect())
 }
 
-async fn set_public(
-    ctx: &Context,
-    id: &ResourceId,
-    subnet_id: &str,
-    public: bool,
-) -> Result<(), AwsError> {
+async fn set_public(ctx: &Context, id: &ResourceId, subnet_id: &str, public: bool) -> Result<(), AwsError> {
     ctx.clients
         .ec2
         .modify_subnet_attribute()
@@ -91,11 +74,7 @@ async fn set_public(
     Ok(())
 }
 
-pub async fn create(
-    ctx: &Context,
-    resource: &DesiredResource,
-    subnet: &Subnet,
-) -> Result<String, AwsError> {
+pub async fn create(ctx: &Context, resource: &DesiredResource, subnet: &Subnet) -> Result<String, AwsError> {
     let id = &resource.id;
     let vpc = ctx.physical_id(&vpc_id(&ctx.pipeline))?;
     let output = ctx

@@ -23,10 +23,7 @@ pub fn live_attributes(live: &Live) -> Attributes {
     desired_attributes(&live.cidr)
 }
 
-pub async fn read(
-    ec2: &aws_sdk_ec2::Client,
-    pipeline: &str,
-) -> Result<Vec<LiveResource>, AwsError> {
+pub async fn read(ec2: &aws_sdk_ec2::Client, pipeline: &str) -> Result<Vec<LiveResource>, AwsError> {
     let output = ec2
         .describe_vpcs()
         .filters(pipeline_filter(pipeline))
@@ -42,19 +39,13 @@ pub async fn read(
                 claimed_id(&tags, Kind::Vpc)?,
                 vpc.vpc_id()?,
                 tags,
-                LiveDetail::Vpc(Live {
-                    cidr: vpc.cidr_block().unwrap_or_default().to_string(),
-                }),
+                LiveDetail::Vpc(Live { cidr: vpc.cidr_block().unwrap_or_default().to_string() }),
             ))
         })
         .collect())
 }
 
-pub async fn create(
-    ctx: &Context,
-    resource: &DesiredResource,
-    cidr: &str,
-) -> Result<String, AwsError> {
+pub async fn create(ctx: &Context, resource: &DesiredResource, cidr: &str) -> Result<String, AwsError> {
     let ec2 = &ctx.clients.ec2;
     let id = &resource.id;
     let output = ec2
@@ -70,17 +61,9 @@ pub async fn create(
         .ok_or_else(|| AwsError::new(id, "CreateVpc", "AWS returned no VPC id"))?
         .to_string();
     wait_until(id, "available", ctx.wait, &ctx.progress, || async {
-        let output = ec2
-            .describe_vpcs()
-            .vpc_ids(&vpc_id)
-            .send()
-            .await
-            .map_err(|error| aws_error(id, "DescribeVpcs", error))?;
-        let state = output
-            .vpcs()
-            .first()
-            .and_then(|vpc| vpc.state())
-            .map(|state| state.as_str().to_string());
+        let output =
+            ec2.describe_vpcs().vpc_ids(&vpc_id).send().await.map_err(|error| aws_error(id, "DescribeVpcs", error))?;
+        let state = output.vpcs().first().and_then(|vpc| vpc.state()).map(|state| state.as_str().to_string());
         Ok(match state.as_deref() {
             Some("available") => Poll::Ready,
             other => Poll::Pending(other.unwrap_or("unknown").to_string()),

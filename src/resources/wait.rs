@@ -54,13 +54,7 @@ where
     loop {
         match check().await? {
             Poll::Ready => return Ok(()),
-            Poll::Failed(reason) => {
-                return Err(AwsError::new(
-                    id,
-                    "wait",
-                    format!("did not become {goal}: {reason}"),
-                ))
-            }
+            Poll::Failed(reason) => return Err(AwsError::new(id, "wait", format!("did not become {goal}: {reason}"))),
             Poll::Pending(state) => {
                 let elapsed = started.elapsed();
                 if elapsed >= options.timeout {
@@ -74,10 +68,7 @@ where
                     ));
                 }
                 if last_report.elapsed() >= Duration::from_secs(5) {
-                    progress.line(&format!(
-                        "{id}: still {state}, waiting for {goal} ({}s elapsed)",
-                        elapsed.as_secs()
-                    ));
+                    progress.line(&format!("{id}: still {state}, waiting for {goal} ({}s elapsed)", elapsed.as_secs()));
                     last_report = Instant::now();
                 }
             }

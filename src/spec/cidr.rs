@@ -44,27 +44,19 @@ impl FromStr for Cidr {
     type Err = String;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let (address, prefix) = text
-            .split_once('/')
-            .ok_or_else(|| format!("`{text}` is not a CIDR block (expected a.b.c.d/n)"))?;
-        let address: Ipv4Addr = address
-            .parse()
-            .map_err(|_| format!("`{address}` is not an IPv4 address"))?;
+        let (address, prefix) =
+            text.split_once('/').ok_or_else(|| format!("`{text}` is not a CIDR block (expected a.b.c.d/n)"))?;
+        let address: Ipv4Addr = address.parse().map_err(|_| format!("`{address}` is not an IPv4 address"))?;
         let prefix: u8 = prefix
             .parse()
             .ok()
             .filter(|prefix| *prefix <= 32)
             .ok_or_else(|| format!("`/{prefix}` is not a prefix length between 0 and 32"))?;
-        let unmasked = Cidr {
-            network: u32::from(address),
-            prefix,
-        };
+        let unmasked = Cidr { network: u32::from(address), prefix };
         let network = unmasked.network & unmasked.mask();
         if network != unmasked.network {
             let suggestion = Cidr { network, prefix };
-            return Err(format!(
-                "`{text}` has host bits set; the network is `{suggestion}`"
-            ));
+            return Err(format!("`{text}` has host bits set; the network is `{suggestion}`"));
         }
         Ok(unmasked)
     }

@@ -31,23 +31,14 @@ pub enum SpecError {
     #[error("{file}: the spec is empty; run `pipectl init` to write a starter spec")]
     Empty { file: String },
     #[error("{}", render_diagnostics(.file, .diagnostics))]
-    Invalid {
-        file: String,
-        diagnostics: Vec<Diagnostic>,
-    },
+    Invalid { file: String, diagnostics: Vec<Diagnostic> },
 }
 
 fn render_diagnostics(file: &str, diagnostics: &[Diagnostic]) -> String {
-    let lines: Vec<String> = diagnostics
-        .iter()
-        .map(|diagnostic| diagnostic.render(file))
-        .collect();
+    let lines: Vec<String> = diagnostics.iter().map(|diagnostic| diagnostic.render(file)).collect();
     let count = diagnostics.len();
     let noun = if count == 1 { "problem" } else { "problems" };
-    format!(
-        "{}\n{file}: {count} {noun} found; nothing was sent to AWS",
-        lines.join("\n")
-    )
+    format!("{}\n{file}: {count} {noun} found; nothing was sent to AWS", lines.join("\n"))
 }
 
 impl Diagnostic {
@@ -80,33 +71,22 @@ pub struct LoadedSpec {
 /// Reads, parses and validates the spec at `path`.
 pub fn load_file(path: &Path) -> Result<LoadedSpec, SpecError> {
     let file = path.display().to_string();
-    let unreadable = |reason: String| SpecError::Unreadable {
-        file: file.clone(),
-        reason,
-    };
+    let unreadable = |reason: String| SpecError::Unreadable { file: file.clone(), reason };
     let metadata = std::fs::metadata(path).map_err(|error| unreadable(io_reason(&error)))?;
     if metadata.is_dir() {
         return Err(unreadable("it is a directory, not a file".to_string()));
     }
     if metadata.len() > MAX_SPEC_BYTES {
-        return Err(unreadable(format!(
-            "it is {} bytes; specs are limited to {MAX_SPEC_BYTES} bytes",
-            metadata.len()
-        )));
+        return Err(unreadable(format!("it is {} bytes; specs are limited to {MAX_SPEC_BYTES} bytes", metadata.len())));
     }
     let bytes = std::fs::read(path).map_err(|error| unreadable(io_reason(&error)))?;
     let spec = load_bytes(&file, &bytes)?;
-    Ok(LoadedSpec {
-        spec,
-        file: path.to_path_buf(),
-    })
+    Ok(LoadedSpec { spec, file: path.to_path_buf() })
 }
 
 fn io_reason(error: &std::io::Error) -> String {
     match error.kind() {
-        std::io::ErrorKind::NotFound => {
-            "no such file (pass -f FILE, or run `pipectl init` to write one)".to_string()
-        }
+        std::io::ErrorKind::NotFound => "no such file (pass -f FILE, or run `pipectl init` to write one)".to_string(),
         std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
         _ => error.to_string(),
     }
@@ -133,16 +113,10 @@ pub fn load_bytes(file: &str, bytes: &[u8]) -> Result<Spec, SpecError> {
             line.is_empty() || line.starts_with('#') || line == "---"
         })
     {
-        return Err(SpecError::Empty {
-            file: file.to_string(),
-        });
+        return Err(SpecError::Empty { file: file.to_string() });
     }
-    let invalid = |diagnostics| SpecError::Invalid {
-        file: file.to_string(),
-        diagnostics,
-    };
-    let spec: Spec =
-        serde_saphyr::from_str(text).map_err(|error| invalid(vec![parse_diagnostic(&error)]))?;
+    let invalid = |diagnostics| SpecError::Invalid { file: file.to_string(), diagnostics };
+    let spec: Spec = serde_saphyr::from_str(text).map_err(|error| invalid(vec![parse_diagnostic(&error)]))?;
     let source = SourceMap::build(text);
     let mut diagnostics: Vec<Diagnostic> = validate(&spec)
         .into_iter()
@@ -174,11 +148,7 @@ fn parse_diagnostic(error: &serde_saphyr::Error) -> Diagnostic {
     if let Some(suggestion) = unknown_name_suggestion(&message) {
         message.push_str(&suggestion);
     }
-    Diagnostic {
-        path: String::new(),
-        position,
-        message,
-    }
+    Diagnostic { path: String::new(), position, message }
 }
 
 /// The message without the "at line X column Y" tail the YAML crate appends (we print our own).
@@ -197,14 +167,8 @@ fn plain_words(message: &str) -> String {
         ("invalid i64", "expected a whole number here"),
         ("invalid u64", "expected a whole number here"),
         ("invalid boolean", "expected true or false here"),
-        (
-            "expected mapping start",
-            "expected a mapping of `key: value` pairs here",
-        ),
-        (
-            "expected sequence start",
-            "expected a list (`- item` lines or `[a, b]`) here",
-        ),
+        ("expected mapping start", "expected a mapping of `key: value` pairs here"),
+        ("expected sequence start", "expected a list (`- item` lines or `[a, b]`) here"),
     ];
     if let Some((_, plain)) = PLAIN.iter().find(|(terse, _)| message == *terse) {
         return plain.to_string();
@@ -219,16 +183,10 @@ fn plain_words(message: &str) -> String {
 /// For serde's "unknown field `x`, expected one of a, b" (or "unknown variant"), a
 /// " (did you mean `a`?)" hint.
 fn unknown_name_suggestion(message: &str) -> Option<String> {
-    let rest = message
-        .split("unknown field `")
-        .nth(1)
-        .or_else(|| message.split("unknown variant `").nth(1))?;
+    let rest = message.split("unknown field `").nth(1).or_else(|| message.split("unknown variant `").nth(1))?;
     let (field, rest) = rest.split_once('`')?;
     let expected = rest.split("expected one of ").nth(1)?;
-    let candidates: Vec<&str> = expected
-        .split(", ")
-        .map(|name| name.trim().trim_matches('`'))
-        .collect();
+    let candidates: Vec<&str> = expected.split(", ").map(|name| name.trim().trim_matches('`')).collect();
     did_you_mean(field, candidates.iter().copied()).map(|name| format!(" (did you mean `{name}`?)"))
 }
 
@@ -239,30 +197,25 @@ mod tests {
     fn errors(text: &str) -> Vec<String> {
         match load_bytes("spec.yaml", text.as_bytes()) {
             Ok(_) => vec![],
-            Err(SpecError::Invalid { diagnostics, .. }) => diagnostics
-                .iter()
-                .map(|diagnostic| diagnostic.render("spec.yaml"))
-                .collect(),
+            Err(SpecError::Invalid { diagnostics, .. }) => {
+                diagnostics.iter().map(|diagnostic| diagnostic.render("spec.yaml")).collect()
+            }
             Err(other) => vec![other.to_string()],
         }
     }
 
     #[test]
     fn unknown_field_names_the_place_and_a_suggestion() {
-        let found = errors("version: 1\npipeline: p\nregion: us-east-1\nstreams:\n  - name: s\n    retention_hour: 48\n");
+        let found =
+            errors("version: 1\npipeline: p\nregion: us-east-1\nstreams:\n  - name: s\n    retention_hour: 48\n");
         assert_eq!(found.len(), 1, "{found:?}");
         assert!(found[0].starts_with("spec.yaml:6:"), "{found:?}");
-        assert!(
-            found[0].contains("did you mean `retention_hours`?"),
-            "{found:?}"
-        );
+        assert!(found[0].contains("did you mean `retention_hours`?"), "{found:?}");
     }
 
     #[test]
     fn wrong_type_points_at_the_value() {
-        let found = errors(
-            "version: 1\npipeline: p\nregion: us-east-1\nstreams:\n  - name: s\n    shards: many\n",
-        );
+        let found = errors("version: 1\npipeline: p\nregion: us-east-1\nstreams:\n  - name: s\n    shards: many\n");
         assert_eq!(found.len(), 1, "{found:?}");
         assert!(found[0].starts_with("spec.yaml:6:"), "{found:?}");
     }
@@ -273,14 +226,8 @@ mod tests {
             Err(error) => error.to_string(),
             Ok(_) => String::new(),
         };
-        assert!(
-            found.contains("spec.yaml:2:11: the file is not valid UTF-8"),
-            "{found}"
-        );
-        assert!(matches!(
-            load_bytes("spec.yaml", b"# nothing\n"),
-            Err(SpecError::Empty { .. })
-        ));
+        assert!(found.contains("spec.yaml:2:11: the file is not valid UTF-8"), "{found}");
+        assert!(matches!(load_bytes("spec.yaml", b"# nothing\n"), Err(SpecError::Empty { .. })));
     }
 
     #[test]

@@ -46,10 +46,7 @@ impl SourceMap {
         let mut started = false;
         for item in Parser::new_from_str(text) {
             let Ok((event, span)) = item else { break };
-            let position = Position {
-                line: span.start.line(),
-                column: span.start.col() + 1,
-            };
+            let position = Position { line: span.start.line(), column: span.start.col() + 1 };
             match event {
                 Event::DocumentStart(..) if started => break,
                 Event::DocumentStart(..) => started = true,
@@ -69,8 +66,7 @@ impl SourceMap {
                         *depth += 1;
                         continue;
                     }
-                    let in_key_position =
-                        matches!(stack.last(), Some(Frame::Mapping { key: None, .. }));
+                    let in_key_position = matches!(stack.last(), Some(Frame::Mapping { key: None, .. }));
                     if in_key_position {
                         stack.push(Frame::ComplexKey { depth: 1 });
                         continue;
@@ -80,10 +76,7 @@ impl SourceMap {
                     stack.push(if is_mapping {
                         Frame::Mapping { path, key: None }
                     } else {
-                        Frame::Sequence {
-                            path,
-                            next_index: 0,
-                        }
+                        Frame::Sequence { path, next_index: 0 }
                     });
                 }
                 Event::MappingEnd | Event::SequenceEnd => {
@@ -167,43 +160,16 @@ mod tests {
     #[test]
     fn finds_nested_values() {
         let map = SourceMap::build(YAML);
-        assert_eq!(
-            map.position("version"),
-            Some(Position {
-                line: 1,
-                column: 10
-            })
-        );
-        assert_eq!(
-            map.position("network.vpc.cidr"),
-            Some(Position {
-                line: 4,
-                column: 11
-            })
-        );
-        assert_eq!(
-            map.position("network.subnets[0].cidr"),
-            Some(Position {
-                line: 7,
-                column: 13
-            })
-        );
-        assert_eq!(
-            map.position("network.subnets[1].name"),
-            Some(Position {
-                line: 8,
-                column: 14
-            })
-        );
+        assert_eq!(map.position("version"), Some(Position { line: 1, column: 10 }));
+        assert_eq!(map.position("network.vpc.cidr"), Some(Position { line: 4, column: 11 }));
+        assert_eq!(map.position("network.subnets[0].cidr"), Some(Position { line: 7, column: 13 }));
+        assert_eq!(map.position("network.subnets[1].name"), Some(Position { line: 8, column: 14 }));
     }
 
     #[test]
     fn falls_back_to_the_nearest_ancestor() {
         let map = SourceMap::build(YAML);
-        assert_eq!(
-            map.position("network.subnets[0].public"),
-            map.position("network.subnets[0]")
-        );
+        assert_eq!(map.position("network.subnets[0].public"), map.position("network.subnets[0]"));
         assert_eq!(map.position("nothing.here"), map.position(""));
     }
 

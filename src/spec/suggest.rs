@@ -1,10 +1,7 @@
 //! "Did you mean …?" suggestions for misspelled names, by edit distance.
 
 /// The candidate closest to `word`, if it is close enough to be a plausible typo.
-pub fn did_you_mean<'a>(
-    word: &str,
-    candidates: impl IntoIterator<Item = &'a str>,
-) -> Option<&'a str> {
+pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let limit = (word.chars().count() / 3).max(2);
     candidates
         .into_iter()
@@ -36,14 +33,8 @@ mod tests {
 
     #[test]
     fn suggests_close_names_only() {
-        assert_eq!(
-            did_you_mean("retention_hour", ["retention_hours", "shards"]),
-            Some("retention_hours")
-        );
-        assert_eq!(
-            did_you_mean("STANDARD-IA", ["STANDARD_IA", "GLACIER"]),
-            Some("STANDARD_IA")
-        );
+        assert_eq!(did_you_mean("retention_hour", ["retention_hours", "shards"]), Some("retention_hours"));
+        assert_eq!(did_you_mean("STANDARD-IA", ["STANDARD_IA", "GLACIER"]), Some("STANDARD_IA"));
         assert_eq!(did_you_mean("zzz", ["retention_hours", "shards"]), None);
     }
 }

@@ -28,6 +28,10 @@ pub struct Spec {
     pub buckets: Vec<Bucket>,
     #[serde(default)]
     pub streams: Vec<Stream>,
+    #[serde(default)]
+    pub deliveries: Vec<Delivery>,
+    #[serde(default)]
+    pub roles: Vec<Role>,
 }
 
 /// The VPC and what lives directly in it.
@@ -200,4 +204,138 @@ pub enum StreamEncryption {
     None,
     #[serde(rename = "kms")]
     Kms,
+}
+
+/// A Firehose delivery stream: records from a Kinesis stream of the spec into a bucket of the
+/// spec, compressed and buffered.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Delivery {
+    pub name: String,
+    /// The stream of the spec to read from.
+    pub from: String,
+    pub to: DeliveryTarget,
+    #[serde(default)]
+    pub compression: Compression,
+    #[serde(default)]
+    pub buffer: Buffer,
+    /// Server-side encryption of the objects Firehose writes.
+    #[serde(default)]
+    pub encryption: DeliveryEncryption,
+    /// KMS key ARN for `encryption: kms`.
+    #[serde(default)]
+    pub kms_key: Option<String>,
+    /// A role of `roles` to use instead of the one pipectl derives.
+    #[serde(default)]
+    pub role: Option<String>,
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeliveryTarget {
+    /// The bucket of the spec to write to.
+    pub bucket: String,
+    /// Object key prefix; may use Firehose namespaces such as `!{timestamp:yyyy/MM/dd}`.
+    #[serde(default)]
+    pub prefix: String,
+    /// Where records that fail to deliver go; required when `prefix` uses `!{...}`.
+    #[serde(default)]
+    pub error_prefix: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+pub enum Compression {
+    #[default]
+    #[serde(rename = "gzip")]
+    Gzip,
+    #[serde(rename = "none")]
+    None,
+    #[serde(rename = "snappy")]
+    Snappy,
+    #[serde(rename = "zip")]
+    Zip,
+    #[serde(rename = "hadoop-snappy")]
+    HadoopSnappy,
+}
+
+impl Compression {
+    /// The spelling used in the spec and in plans.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Compression::Gzip => "gzip",
+            Compression::None => "none",
+            Compression::Snappy => "snappy",
+            Compression::Zip => "zip",
+            Compression::HadoopSnappy => "hadoop-snappy",
+        }
+    }
+}
+
+/// Firehose buffering: it writes when either limit is reached.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Buffer {
+    #[serde(default = "default_buffer_size")]
+    pub size_mib: i64,
+    #[serde(default = "default_buffer_interval")]
+    pub interval_seconds: i64,
+}
+
+impl Default for Buffer {
+    fn default() -> Self {
+        Buffer { size_mib: default_buffer_size(), interval_seconds: default_buffer_interval() }
+    }
+}
+
+fn default_buffer_size() -> i64 {
+    5
+}
+
+fn default_buffer_interval() -> i64 {
+    300
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+pub enum DeliveryEncryption {
+    #[default]
+    #[serde(rename = "none")]
+    None,
+    #[serde(rename = "kms")]
+    Kms,
+}
+
+/// An IAM role declared explicitly, for users who want to write the policy themselves.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Role {
+    pub name: String,
+    /// The service that may assume the role, e.g. `firehose.amazonaws.com`.
+    pub trust: String,
+    #[serde(default)]
+    pub managed_policies: Vec<String>,
+    /// Inline policy statements.
+    #[serde(default)]
+    pub statements: Vec<Statement>,
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Statement {
+    #[serde(default)]
+    pub sid: Option<String>,
+    #[serde(default)]
+    pub effect: Effect,
+    pub actions: Vec<String>,
+    pub resources: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+pub enum Effect {
+    #[default]
+    Allow,
+    Deny,
 }

@@ -7,8 +7,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use super::cidr::Cidr;
 use super::suggest::did_you_mean;
 use super::types::{
-    Bucket, BucketEncryption, Network, Ports, Rule, SecurityGroup, Spec, Stream, StreamEncryption,
-    StreamMode,
+    Bucket, BucketEncryption, Delivery, DeliveryEncryption, Network, Ports, Role, Rule, SecurityGroup, Spec, Stream,
+    StreamEncryption, StreamMode,
 };
 
 /// Kinesis limits: retention from 24 hours to 365 days; shards per stream bounded by the default
@@ -18,14 +18,8 @@ pub const MAX_RETENTION_HOURS: i64 = 8760;
 pub const MAX_SHARDS: i64 = 500;
 /// AWS allows 50 tags per resource; pipectl uses 2 of them.
 pub const MAX_USER_TAGS: usize = 48;
-pub const STORAGE_CLASSES: [&str; 6] = [
-    "STANDARD_IA",
-    "ONEZONE_IA",
-    "INTELLIGENT_TIERING",
-    "GLACIER_IR",
-    "GLACIER",
-    "DEEP_ARCHIVE",
-];
+pub const STORAGE_CLASSES: [&str; 6] =
+    ["STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING", "GLACIER_IR", "GLACIER", "DEEP_ARCHIVE"];
 
 /// One problem found in a spec.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,10 +33,7 @@ struct Problems(Vec<Problem>);
 
 impl Problems {
     fn add(&mut self, path: impl Into<String>, message: impl Into<String>) {
-        self.0.push(Problem {
-            path: path.into(),
-            message: message.into(),
-        });
+        self.0.push(Problem { path: path.into(), message: message.into() });
     }
 }
 
@@ -50,13 +41,7 @@ impl Problems {
 pub fn validate(spec: &Spec) -> Vec<Problem> {
     let mut problems = Problems::default();
     if spec.version != 1 {
-        problems.add(
-            "version",
-            format!(
-                "unsupported spec version {}; this pipectl reads version 1",
-                spec.version
-            ),
-        );
+        problems.add("version", format!("unsupported spec version {}; this pipectl reads version 1", spec.version));
     }
     check_pipeline_name(&spec.pipeline, &mut problems);
     check_region(&spec.region, &mut problems);
@@ -64,32 +49,218 @@ pub fn validate(spec: &Spec) -> Vec<Problem> {
     if let Some(network) = &spec.network {
         check_network(network, &spec.region, &mut problems);
     }
-    check_unique(
-        "buckets",
-        spec.buckets.iter().map(|bucket| bucket.name.as_str()),
-        &mut problems,
-    );
+    check_unique("buckets", spec.buckets.iter().map(|bucket| bucket.name.as_str()), &mut problems);
     for (index, bucket) in spec.buckets.iter().enumerate() {
         check_bucket(&format!("buckets[{index}]"), bucket, &mut problems);
     }
-    check_unique(
-        "streams",
-        spec.streams.iter().map(|stream| stream.name.as_str()),
-        &mut problems,
-    );
+    check_unique("streams", spec.streams.iter().map(|stream| stream.name.as_str()), &mut problems);
     for (index, stream) in spec.streams.iter().enumerate() {
         check_stream(&format!("streams[{index}]"), stream, &mut problems);
     }
+    check_unique("roles", spec.roles.iter().map(|role| role.name.as_str()), &mut problems);
+    for (index, role) in spec.roles.iter().enumerate() {
+        check_role(&format!("roles[{index}]"), role, &spec.pipeline, &mut problems);
+    }
+    check_unique("deliveries", spec.deliveries.iter().map(|delivery| delivery.name.as_str()), &mut problems);
+    for (index, delivery) in spec.deliveries.iter().enumerate() {
+        check_delivery(&format!("deliveries[{index}]"), delivery, spec, &mut problems);
+    }
     problems.0
+}
+
+/// The IAM name of a role of the pipeline: `<pipeline>-<role>`.
+pub fn iam_role_name(pipeline: &str, role: &str) -> String {
+    format!("{pipeline}-{role}")
+}
+
+/// The name of the role pipectl derives for a delivery that names none.
+pub fn derived_delivery_role(delivery: &str) -> String {
+    format!("{delivery}-firehose")
+}
+
+fn check_iam_name(path: &str, pipeline: &str, role: &str, problems: &mut Problems) {
+    let name = iam_role_name(pipeline, role);
+    let valid = name.len() <= 64 && name.chars().all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c));
+    if !valid {
+        problems.add(path, format!("the IAM role name `{name}` must be at most 64 letters, digits and `+=,.@_-`; shorten the pipeline or role name"));
+    }
+}
+
+fn check_role(path: &str, role: &Role, pipeline: &str, problems: &mut Problems) {
+    check_iam_name(&format!("{path}.name"), pipeline, &role.name, problems);
+    if !role.trust.ends_with(".amazonaws.com") || role.trust.contains(char::is_whitespace) {
+        problems.add(
+            format!("{path}.trust"),
+            format!("`{}` is not a service principal such as `firehose.amazonaws.com`", role.trust),
+        );
+    }
+    for (index, arn) in role.managed_policies.iter().enumerate() {
+        let valid = arn.starts_with("arn:aws") && arn.contains(":iam::") && arn.contains(":policy/");
+        if !valid {
+            problems.add(
+                format!("{path}.managed_policies[{index}]"),
+                format!("`{arn}` is not a managed policy ARN (arn:aws:iam::…:policy/…)"),
+            );
+        }
+    }
+    if role.statements.is_empty() && role.managed_policies.is_empty() {
+        problems.add(path, "a role needs `statements` or `managed_policies`");
+    }
+    for (index, statement) in role.statements.iter().enumerate() {
+        let statement_path = format!("{path}.statements[{index}]");
+        if statement.actions.is_empty() {
+            problems.add(format!("{statement_path}.actions"), "a statement needs at least one action");
+        }
+        for (a_index, action) in statement.actions.iter().enumerate() {
+            let valid = action.split_once(':').is_some_and(|(service, name)| !service.is_empty() && !name.is_empty());
+            if !valid {
+                problems.add(
+                    format!("{statement_path}.actions[{a_index}]"),
+                    format!("`{action}` is not an action such as `s3:PutObject`"),
+                );
+            }
+        }
+        if statement.resources.is_empty() {
+            problems.add(format!("{statement_path}.resources"), "a statement needs at least one resource (an ARN)");
+        }
+        for (r_index, resource) in statement.resources.iter().enumerate() {
+            if resource != "*" && !resource.starts_with("arn:") {
+                problems.add(format!("{statement_path}.resources[{r_index}]"), format!("`{resource}` is not an ARN"));
+            }
+        }
+    }
+    check_tags(&format!("{path}.tags"), &role.tags, problems);
+}
+
+/// Checks the `!{...}` expressions of a Firehose prefix; returns whether it uses any.
+fn check_namespaces(path: &str, prefix: &str, error_prefix: bool, problems: &mut Problems) -> bool {
+    let mut rest = prefix;
+    let mut uses = false;
+    while let Some(start) = rest.find("!{") {
+        uses = true;
+        let Some(end) = rest[start..].find('}') else {
+            problems.add(path, format!("`{prefix}` opens `!{{` without closing it"));
+            return true;
+        };
+        let expression = &rest[start + 2..start + end];
+        let valid = match expression.split_once(':') {
+            Some(("timestamp", format)) => {
+                !format.is_empty() && format.chars().all(|c| "yMdHhmsSaEuDwWkKz".contains(c) || "/-_=. ".contains(c))
+            }
+            Some(("firehose", "random-string")) => true,
+            Some(("firehose", "error-output-type")) => error_prefix,
+            _ => false,
+        };
+        if !valid {
+            let allowed = if error_prefix {
+                "!{timestamp:<format>}, !{firehose:random-string} or !{firehose:error-output-type}"
+            } else {
+                "!{timestamp:<format>} or !{firehose:random-string}"
+            };
+            problems.add(path, format!("`!{{{expression}}}` is not a namespace Firehose supports here; use {allowed}"));
+        }
+        rest = &rest[start + end + 1..];
+    }
+    uses
+}
+
+fn check_delivery(path: &str, delivery: &Delivery, spec: &Spec, problems: &mut Problems) {
+    let name_ok = (1..=64).contains(&delivery.name.len())
+        && delivery.name.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
+    if !name_ok {
+        problems.add(
+            format!("{path}.name"),
+            format!(
+                "`{}` is not a valid delivery stream name: use 1-64 letters, digits, `_`, `.` and `-`",
+                delivery.name
+            ),
+        );
+    }
+    let streams: Vec<&str> = spec.streams.iter().map(|stream| stream.name.as_str()).collect();
+    if !streams.contains(&delivery.from.as_str()) {
+        let hint = did_you_mean(&delivery.from, streams.iter().copied())
+            .map(|s| format!(" (did you mean `{s}`?)"))
+            .unwrap_or_default();
+        problems.add(format!("{path}.from"), format!("no stream named `{}` in this spec{hint}", delivery.from));
+    }
+    let buckets: Vec<&str> = spec.buckets.iter().map(|bucket| bucket.name.as_str()).collect();
+    if !buckets.contains(&delivery.to.bucket.as_str()) {
+        let hint = did_you_mean(&delivery.to.bucket, buckets.iter().copied())
+            .map(|b| format!(" (did you mean `{b}`?)"))
+            .unwrap_or_default();
+        problems
+            .add(format!("{path}.to.bucket"), format!("no bucket named `{}` in this spec{hint}", delivery.to.bucket));
+    }
+    let uses_namespaces = check_namespaces(&format!("{path}.to.prefix"), &delivery.to.prefix, false, problems);
+    match &delivery.to.error_prefix {
+        Some(error_prefix) => {
+            check_namespaces(&format!("{path}.to.error_prefix"), error_prefix, true, problems);
+            if error_prefix.is_empty() {
+                problems.add(format!("{path}.to.error_prefix"), "must not be empty");
+            }
+        }
+        None if uses_namespaces => {
+            problems.add(
+                format!("{path}.to"),
+                "a prefix with `!{...}` expressions needs an `error_prefix` (Firehose requires one)",
+            );
+        }
+        None => {}
+    }
+    for (field, value) in
+        [("prefix", &delivery.to.prefix), ("error_prefix", delivery.to.error_prefix.as_ref().unwrap_or(&String::new()))]
+    {
+        if value.len() > 1024 {
+            problems.add(format!("{path}.to.{field}"), "must be at most 1024 characters");
+        }
+    }
+    if !(1..=128).contains(&delivery.buffer.size_mib) {
+        problems.add(format!("{path}.buffer.size_mib"), "must be between 1 and 128 MiB");
+    }
+    if !(0..=900).contains(&delivery.buffer.interval_seconds) {
+        problems.add(format!("{path}.buffer.interval_seconds"), "must be between 0 and 900 seconds");
+    }
+    match (delivery.encryption, &delivery.kms_key) {
+        (DeliveryEncryption::Kms, None) => {
+            problems.add(format!("{path}.kms_key"), "`encryption: kms` needs `kms_key`, the ARN of the key")
+        }
+        (DeliveryEncryption::Kms, Some(key)) if !key.starts_with("arn:") => {
+            problems.add(format!("{path}.kms_key"), format!("`{key}` is not a key ARN (arn:aws:kms:…:key/…)"));
+        }
+        (DeliveryEncryption::None, Some(_)) => {
+            problems.add(format!("{path}.kms_key"), "`kms_key` needs `encryption: kms`")
+        }
+        _ => {}
+    }
+    match &delivery.role {
+        Some(role) => {
+            let roles: Vec<&str> = spec.roles.iter().map(|role| role.name.as_str()).collect();
+            if !roles.contains(&role.as_str()) {
+                let hint = did_you_mean(role, roles.iter().copied())
+                    .map(|r| format!(" (did you mean `{r}`?)"))
+                    .unwrap_or_default();
+                problems.add(format!("{path}.role"), format!("no role named `{role}` in `roles`{hint}"));
+            }
+        }
+        None => {
+            let derived = derived_delivery_role(&delivery.name);
+            if spec.roles.iter().any(|role| role.name == derived) {
+                problems.add(
+                    format!("{path}.name"),
+                    format!("the derived role `{derived}` clashes with a role of `roles`; rename one"),
+                );
+            }
+            check_iam_name(&format!("{path}.name"), &spec.pipeline, &derived, problems);
+        }
+    }
+    check_tags(&format!("{path}.tags"), &delivery.tags, problems);
 }
 
 fn check_pipeline_name(name: &str, problems: &mut Problems) {
     let valid = (1..=40).contains(&name.len())
         && name.starts_with(|c: char| c.is_ascii_lowercase())
         && !name.ends_with('-')
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
     if !valid {
         problems.add(
             "pipeline",
@@ -101,28 +272,17 @@ fn check_pipeline_name(name: &str, problems: &mut Problems) {
 fn check_region(region: &str, problems: &mut Problems) {
     let parts: Vec<&str> = region.split('-').collect();
     let valid = parts.len() >= 3
-        && parts[..parts.len() - 1]
-            .iter()
-            .all(|part| !part.is_empty() && part.chars().all(|c| c.is_ascii_lowercase()))
+        && parts[..parts.len() - 1].iter().all(|part| !part.is_empty() && part.chars().all(|c| c.is_ascii_lowercase()))
         && parts[parts.len() - 1].chars().all(|c| c.is_ascii_digit())
         && !parts[parts.len() - 1].is_empty();
     if !valid {
-        problems.add(
-            "region",
-            format!("`{region}` is not an AWS region name such as `eu-west-1`"),
-        );
+        problems.add("region", format!("`{region}` is not an AWS region name such as `eu-west-1`"));
     }
 }
 
 fn check_tags(path: &str, tags: &BTreeMap<String, String>, problems: &mut Problems) {
     if tags.len() > MAX_USER_TAGS {
-        problems.add(
-            path,
-            format!(
-                "{} tags; AWS allows {MAX_USER_TAGS} besides pipectl's own",
-                tags.len()
-            ),
-        );
+        problems.add(path, format!("{} tags; AWS allows {MAX_USER_TAGS} besides pipectl's own", tags.len()));
     }
     for (key, value) in tags {
         let key_path = format!("{path}.{key}");
@@ -130,10 +290,7 @@ fn check_tags(path: &str, tags: &BTreeMap<String, String>, problems: &mut Proble
             problems.add(&key_path, "tag keys must be 1-128 characters");
         }
         if key.starts_with("aws:") || key.starts_with("pipectl:") {
-            problems.add(
-                &key_path,
-                "the `aws:` and `pipectl:` tag prefixes are reserved",
-            );
+            problems.add(&key_path, "the `aws:` and `pipectl:` tag prefixes are reserved");
         }
         if value.chars().count() > 256 {
             problems.add(&key_path, "tag values must be at most 256 characters");
@@ -145,10 +302,7 @@ fn check_unique<'a>(path: &str, names: impl Iterator<Item = &'a str>, problems: 
     let mut seen = HashSet::new();
     for (index, name) in names.enumerate() {
         if !seen.insert(name) {
-            problems.add(
-                format!("{path}[{index}].name"),
-                format!("duplicate name `{name}`"),
-            );
+            problems.add(format!("{path}[{index}].name"), format!("duplicate name `{name}`"));
         }
     }
 }
@@ -156,47 +310,36 @@ fn check_unique<'a>(path: &str, names: impl Iterator<Item = &'a str>, problems: 
 fn check_resource_name(path: &str, name: &str, problems: &mut Problems) {
     let valid = (1..=63).contains(&name.len())
         && name.starts_with(|c: char| c.is_ascii_alphanumeric())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
     if !valid {
-        problems.add(path, format!("`{name}` is not a valid name: use 1-63 letters, digits, `-` and `_`, starting with a letter or digit"));
+        problems.add(
+            path,
+            format!(
+                "`{name}` is not a valid name: use 1-63 letters, digits, `-` and `_`, starting with a letter or digit"
+            ),
+        );
     }
 }
 
 fn parse_cidr(path: &str, text: &str, problems: &mut Problems) -> Option<Cidr> {
-    text.parse::<Cidr>()
-        .map_err(|message| problems.add(path, message))
-        .ok()
+    text.parse::<Cidr>().map_err(|message| problems.add(path, message)).ok()
 }
 
 fn check_network(network: &Network, region: &str, problems: &mut Problems) {
     let vpc = parse_cidr("network.vpc.cidr", &network.vpc.cidr, problems);
     if let Some(vpc) = vpc {
         if !(16..=28).contains(&vpc.prefix) {
-            problems.add(
-                "network.vpc.cidr",
-                format!(
-                    "a VPC block must be between /16 and /28, not /{}",
-                    vpc.prefix
-                ),
-            );
+            problems.add("network.vpc.cidr", format!("a VPC block must be between /16 and /28, not /{}", vpc.prefix));
         }
     }
-    check_unique(
-        "network.subnets",
-        network.subnets.iter().map(|subnet| subnet.name.as_str()),
-        problems,
-    );
+    check_unique("network.subnets", network.subnets.iter().map(|subnet| subnet.name.as_str()), problems);
     let mut placed: Vec<(usize, Cidr)> = Vec::new();
     for (index, subnet) in network.subnets.iter().enumerate() {
         let path = format!("network.subnets[{index}]");
         check_resource_name(&format!("{path}.name"), &subnet.name, problems);
         let zone_ok = subnet.availability_zone.len() == region.len() + 1
             && subnet.availability_zone.starts_with(region)
-            && subnet
-                .availability_zone
-                .ends_with(|c: char| c.is_ascii_lowercase());
+            && subnet.availability_zone.ends_with(|c: char| c.is_ascii_lowercase());
         if !zone_ok {
             problems.add(
                 format!("{path}.availability_zone"),
@@ -212,83 +355,39 @@ fn check_network(network: &Network, region: &str, problems: &mut Problems) {
         if !(16..=28).contains(&cidr.prefix) {
             problems.add(
                 format!("{path}.cidr"),
-                format!(
-                    "a subnet block must be between /16 and /28, not /{}",
-                    cidr.prefix
-                ),
+                format!("a subnet block must be between /16 and /28, not /{}", cidr.prefix),
             );
         }
         if let Some(vpc) = vpc {
             if !vpc.contains(cidr) {
-                problems.add(
-                    format!("{path}.cidr"),
-                    format!("{cidr} is not inside the VPC block {vpc}"),
-                );
+                problems.add(format!("{path}.cidr"), format!("{cidr} is not inside the VPC block {vpc}"));
             }
         }
         if let Some((other, other_cidr)) = placed.iter().find(|(_, other)| other.overlaps(cidr)) {
             problems.add(
                 format!("{path}.cidr"),
-                format!(
-                    "{cidr} overlaps {other_cidr} of subnet `{}`",
-                    network.subnets[*other].name
-                ),
+                format!("{cidr} overlaps {other_cidr} of subnet `{}`", network.subnets[*other].name),
             );
         }
         placed.push((index, cidr));
     }
-    check_unique(
-        "network.security_groups",
-        network
-            .security_groups
-            .iter()
-            .map(|group| group.name.as_str()),
-        problems,
-    );
-    let group_names: Vec<&str> = network
-        .security_groups
-        .iter()
-        .map(|group| group.name.as_str())
-        .collect();
+    check_unique("network.security_groups", network.security_groups.iter().map(|group| group.name.as_str()), problems);
+    let group_names: Vec<&str> = network.security_groups.iter().map(|group| group.name.as_str()).collect();
     for (index, group) in network.security_groups.iter().enumerate() {
-        check_security_group(
-            &format!("network.security_groups[{index}]"),
-            group,
-            &group_names,
-            problems,
-        );
+        check_security_group(&format!("network.security_groups[{index}]"), group, &group_names, problems);
     }
     check_group_cycles(&network.security_groups, problems);
 }
 
-fn check_security_group(
-    path: &str,
-    group: &SecurityGroup,
-    names: &[&str],
-    problems: &mut Problems,
-) {
+fn check_security_group(path: &str, group: &SecurityGroup, names: &[&str], problems: &mut Problems) {
     check_resource_name(&format!("{path}.name"), &group.name, problems);
-    if group.description.is_empty()
-        || group.description.len() > 255
-        || !group.description.is_ascii()
-    {
-        problems.add(
-            format!("{path}.description"),
-            "a security group description must be 1-255 ASCII characters",
-        );
+    if group.description.is_empty() || group.description.len() > 255 || !group.description.is_ascii() {
+        problems.add(format!("{path}.description"), "a security group description must be 1-255 ASCII characters");
     }
-    let directions = [
-        ("ingress", Some(&group.ingress)),
-        ("egress", group.egress.as_ref()),
-    ];
+    let directions = [("ingress", Some(&group.ingress)), ("egress", group.egress.as_ref())];
     for (direction, rules) in directions {
         for (index, rule) in rules.into_iter().flatten().enumerate() {
-            check_rule(
-                &format!("{path}.{direction}[{index}]"),
-                rule,
-                names,
-                problems,
-            );
+            check_rule(&format!("{path}.{direction}[{index}]"), rule, names, problems);
         }
     }
 }
@@ -296,22 +395,15 @@ fn check_security_group(
 fn check_rule(path: &str, rule: &Rule, names: &[&str], problems: &mut Problems) {
     const PROTOCOLS: [&str; 4] = ["tcp", "udp", "icmp", "all"];
     if !PROTOCOLS.contains(&rule.protocol.as_str()) {
-        let hint = did_you_mean(&rule.protocol, PROTOCOLS)
-            .map(|p| format!(" (did you mean `{p}`?)"))
-            .unwrap_or_default();
+        let hint =
+            did_you_mean(&rule.protocol, PROTOCOLS).map(|p| format!(" (did you mean `{p}`?)")).unwrap_or_default();
         problems.add(
             format!("{path}.protocol"),
-            format!(
-                "unknown protocol `{}`; use tcp, udp, icmp or all{hint}",
-                rule.protocol
-            ),
+            format!("unknown protocol `{}`; use tcp, udp, icmp or all{hint}", rule.protocol),
         );
     }
     match (&rule.ports, rule.protocol.as_str()) {
-        (Some(_), "all") => problems.add(
-            format!("{path}.ports"),
-            "protocol `all` covers every port; remove `ports`",
-        ),
+        (Some(_), "all") => problems.add(format!("{path}.ports"), "protocol `all` covers every port; remove `ports`"),
         (Some(ports), _) => {
             if let Err(message) = port_range(ports) {
                 problems.add(format!("{path}.ports"), message);
@@ -331,19 +423,13 @@ fn check_rule(path: &str, rule: &Rule, names: &[&str], problems: &mut Problems) 
                 let hint = did_you_mean(group, names.iter().copied())
                     .map(|n| format!(" (did you mean `{n}`?)"))
                     .unwrap_or_default();
-                problems.add(
-                    format!("{path}.group"),
-                    format!("no security group named `{group}` in this spec{hint}"),
-                );
+                problems.add(format!("{path}.group"), format!("no security group named `{group}` in this spec{hint}"));
             }
         }
     }
     if let Some(description) = &rule.description {
         if description.len() > 255 {
-            problems.add(
-                format!("{path}.description"),
-                "a rule description must be at most 255 characters",
-            );
+            problems.add(format!("{path}.description"), "a rule description must be at most 255 characters");
         }
     }
 }
@@ -356,14 +442,10 @@ pub fn port_range(ports: &Ports) -> Result<(u16, u16), String> {
     match ports {
         Ports::Single(value) => port(*value).map(|p| (p, p)),
         Ports::Range(text) => {
-            let (from, to) = text
-                .split_once('-')
-                .ok_or_else(|| format!("`{text}` is not a port or a range such as `8000-8100`"))?;
+            let (from, to) =
+                text.split_once('-').ok_or_else(|| format!("`{text}` is not a port or a range such as `8000-8100`"))?;
             let parse = |part: &str| -> Result<u16, String> {
-                let value: i64 = part
-                    .trim()
-                    .parse()
-                    .map_err(|_| format!("`{part}` is not a port number"))?;
+                let value: i64 = part.trim().parse().map_err(|_| format!("`{part}` is not a port number"))?;
                 port(value)
             };
             let (from, to) = (parse(from)?, parse(to)?);
@@ -433,10 +515,7 @@ pub fn bucket_name_problem(name: &str) -> Option<String> {
             "must not end with a suffix S3 reserves (`-s3alias`, `--ol-s3`, `.mrap`, `--x-s3`, `--table-s3`)",
         ),
     ];
-    rules
-        .iter()
-        .find(|(ok, _)| !ok)
-        .map(|(_, rule)| format!("`{name}` is not a valid S3 bucket name: it {rule}"))
+    rules.iter().find(|(ok, _)| !ok).map(|(_, rule)| format!("`{name}` is not a valid S3 bucket name: it {rule}"))
 }
 
 fn check_bucket(path: &str, bucket: &Bucket, problems: &mut Problems) {
@@ -444,10 +523,7 @@ fn check_bucket(path: &str, bucket: &Bucket, problems: &mut Problems) {
         problems.add(format!("{path}.name"), message);
     }
     if bucket.kms_key.is_some() && bucket.encryption != BucketEncryption::SseKms {
-        problems.add(
-            format!("{path}.kms_key"),
-            "`kms_key` needs `encryption: sse-kms`",
-        );
+        problems.add(format!("{path}.kms_key"), "`kms_key` needs `encryption: sse-kms`");
     }
     check_tags(&format!("{path}.tags"), &bucket.tags, problems);
     let mut ids = HashSet::new();
@@ -461,16 +537,10 @@ fn check_bucket(path: &str, bucket: &Bucket, problems: &mut Problems) {
             );
         }
         if !ids.insert(id.clone()) {
-            problems.add(
-                format!("{rule_path}.id"),
-                format!("duplicate lifecycle rule id `{id}`"),
-            );
+            problems.add(format!("{rule_path}.id"), format!("duplicate lifecycle rule id `{id}`"));
         }
         if rule.transitions.is_empty() && rule.expiration_days.is_none() {
-            problems.add(
-                &rule_path,
-                "a lifecycle rule needs `transitions` or `expiration_days`",
-            );
+            problems.add(&rule_path, "a lifecycle rule needs `transitions` or `expiration_days`");
         }
         let mut last_days = -1;
         for (t_index, transition) in rule.transitions.iter().enumerate() {
@@ -488,36 +558,26 @@ fn check_bucket(path: &str, bucket: &Bucket, problems: &mut Problems) {
                     ),
                 );
             }
-            let minimum = if transition.storage_class.ends_with("_IA") {
-                30
-            } else {
-                0
-            };
+            let minimum = if transition.storage_class.ends_with("_IA") { 30 } else { 0 };
             if !(minimum..=36500).contains(&transition.days) {
                 problems.add(
                     format!("{t_path}.days"),
-                    format!(
-                        "must be between {minimum} and 36500 days for {}",
-                        transition.storage_class
-                    ),
+                    format!("must be between {minimum} and 36500 days for {}", transition.storage_class),
                 );
             }
             if transition.days <= last_days {
-                problems.add(
-                    format!("{t_path}.days"),
-                    "transitions must be in increasing order of days",
-                );
+                problems.add(format!("{t_path}.days"), "transitions must be in increasing order of days");
             }
             last_days = transition.days;
         }
         if let Some(days) = rule.expiration_days {
             if !(1..=36500).contains(&days) {
+                problems.add(format!("{rule_path}.expiration_days"), "must be between 1 and 36500 days");
+            } else if days <= last_days {
                 problems.add(
                     format!("{rule_path}.expiration_days"),
-                    "must be between 1 and 36500 days",
+                    format!("objects expire after {days} days, before their last transition at {last_days} days"),
                 );
-            } else if days <= last_days {
-                problems.add(format!("{rule_path}.expiration_days"), format!("objects expire after {days} days, before their last transition at {last_days} days"));
             }
         }
     }
@@ -525,17 +585,11 @@ fn check_bucket(path: &str, bucket: &Bucket, problems: &mut Problems) {
 
 fn check_stream(path: &str, stream: &Stream, problems: &mut Problems) {
     let name_ok = (1..=128).contains(&stream.name.len())
-        && stream
-            .name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
+        && stream.name.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
     if !name_ok {
         problems.add(
             format!("{path}.name"),
-            format!(
-                "`{}` is not a valid stream name: use 1-128 letters, digits, `_`, `.` and `-`",
-                stream.name
-            ),
+            format!("`{}` is not a valid stream name: use 1-128 letters, digits, `_`, `.` and `-`", stream.name),
         );
     }
     match (stream.mode, stream.shards) {
@@ -560,10 +614,7 @@ fn check_stream(path: &str, stream: &Stream, problems: &mut Problems) {
         );
     }
     if stream.kms_key.is_some() && stream.encryption != StreamEncryption::Kms {
-        problems.add(
-            format!("{path}.kms_key"),
-            "`kms_key` needs `encryption: kms`",
-        );
+        problems.add(format!("{path}.kms_key"), "`kms_key` needs `encryption: kms`");
     }
     check_tags(&format!("{path}.tags"), &stream.tags, problems);
 }
@@ -578,10 +629,7 @@ mod tests {
     }
 
     fn paths(yaml: &str) -> Vec<String> {
-        problems(yaml)
-            .into_iter()
-            .map(|problem| problem.path)
-            .collect()
+        problems(yaml).into_iter().map(|problem| problem.path).collect()
     }
 
     const HEAD: &str = "version: 1\npipeline: demo\nregion: eu-west-1\n";
@@ -611,10 +659,7 @@ mod tests {
     fn rule_problems() {
         let yaml = format!("{HEAD}network:\n  vpc: {{cidr: 10.0.0.0/16}}\n  security_groups:\n    - name: web\n      ingress:\n        - {{ports: 70000, cidr: 0.0.0.0/0}}\n        - {{ports: \"10-5\", group: wbe}}\n        - {{protocol: tpc, cidr: 1.2.3.4/32, group: web}}\n        - {{protocol: all, ports: 22, cidr: 10.0.0.0/16}}\n");
         let found = problems(&yaml);
-        let messages: Vec<String> = found
-            .iter()
-            .map(|p| format!("{}: {}", p.path, p.message))
-            .collect();
+        let messages: Vec<String> = found.iter().map(|p| format!("{}: {}", p.path, p.message)).collect();
         assert_eq!(found.len(), 6, "{messages:#?}");
         assert!(messages[2].contains("did you mean `web`"), "{messages:#?}");
     }
@@ -622,29 +667,14 @@ mod tests {
     #[test]
     fn group_reference_cycles_are_rejected() {
         let yaml = format!("{HEAD}network:\n  vpc: {{cidr: 10.0.0.0/16}}\n  security_groups:\n    - {{name: a, ingress: [{{group: b}}]}}\n    - {{name: b, ingress: [{{group: a}}]}}\n");
-        assert_eq!(
-            paths(&yaml),
-            vec!["network.security_groups[0]", "network.security_groups[1]"]
-        );
+        assert_eq!(paths(&yaml), vec!["network.security_groups[0]", "network.security_groups[1]"]);
     }
 
     #[test]
     fn bucket_names_follow_s3_rules() {
         assert!(bucket_name_problem("my-data-lake.2024").is_none());
-        for bad in [
-            "ab",
-            "My-Bucket",
-            "-lake",
-            "lake..raw",
-            "192.168.1.1",
-            "xn--lake",
-            "lake-s3alias",
-            "lake_raw",
-        ] {
-            assert!(
-                bucket_name_problem(bad).is_some(),
-                "{bad} should be rejected"
-            );
+        for bad in ["ab", "My-Bucket", "-lake", "lake..raw", "192.168.1.1", "xn--lake", "lake-s3alias", "lake_raw"] {
+            assert!(bucket_name_problem(bad).is_some(), "{bad} should be rejected");
         }
     }
 
@@ -668,12 +698,42 @@ mod tests {
     }
 
     #[test]
+    fn delivery_references_prefixes_and_limits() {
+        let yaml = format!("{HEAD}buckets: [{{name: demo-lake}}]\nstreams: [{{name: events}}]\ndeliveries:\n  - name: ok\n    from: events\n    to: {{bucket: demo-lake, prefix: 'raw/!{{timestamp:yyyy/MM/dd}}/', error_prefix: 'err/!{{firehose:error-output-type}}/'}}\n  - name: bad\n    from: evnts\n    to: {{bucket: lake, prefix: 'raw/!{{timestamp:yyyy/MM/dd}}/!{{firehose:error-output-type}}/'}}\n    buffer: {{size_mib: 0, interval_seconds: 901}}\n    encryption: kms\n    role: missing\n");
+        assert_eq!(
+            paths(&yaml),
+            vec![
+                "deliveries[1].from",
+                "deliveries[1].to.bucket",
+                "deliveries[1].to.prefix",
+                "deliveries[1].to",
+                "deliveries[1].buffer.size_mib",
+                "deliveries[1].buffer.interval_seconds",
+                "deliveries[1].kms_key",
+                "deliveries[1].role",
+            ]
+        );
+    }
+
+    #[test]
+    fn explicit_roles_are_checked() {
+        let yaml = format!("{HEAD}roles:\n  - name: custom\n    trust: firehose\n    managed_policies: [not-an-arn]\n    statements: [{{actions: [PutObject], resources: [bucket]}}]\n  - name: empty\n    trust: firehose.amazonaws.com\n");
+        assert_eq!(
+            paths(&yaml),
+            vec![
+                "roles[0].trust",
+                "roles[0].managed_policies[0]",
+                "roles[0].statements[0].actions[0]",
+                "roles[0].statements[0].resources[0]",
+                "roles[1]",
+            ]
+        );
+    }
+
+    #[test]
     fn ports_parse() {
         assert_eq!(port_range(&Ports::Single(22)), Ok((22, 22)));
-        assert_eq!(
-            port_range(&Ports::Range("8000-8100".into())),
-            Ok((8000, 8100))
-        );
+        assert_eq!(port_range(&Ports::Range("8000-8100".into())), Ok((8000, 8100)));
         assert!(port_range(&Ports::Single(-1)).is_err());
         assert!(port_range(&Ports::Range("http".into())).is_err());
     }

@@ -41,12 +41,8 @@ impl CountingEndpoint {
 }
 
 /// The commands that read a spec; each must refuse a bad one the same way.
-const COMMANDS: [&[&str]; 4] = [
-    &["validate"],
-    &["plan"],
-    &["apply", "--auto-approve"],
-    &["destroy", "--auto-approve", "--allow-destroy"],
-];
+const COMMANDS: [&[&str]; 4] =
+    [&["validate"], &["plan"], &["apply", "--auto-approve"], &["destroy", "--auto-approve", "--allow-destroy"]];
 
 fn check_rejected(endpoint: &CountingEndpoint, file: &str, expect: &str) -> usize {
     let mut checked = 0;
@@ -54,28 +50,12 @@ fn check_rejected(endpoint: &CountingEndpoint, file: &str, expect: &str) -> usiz
         let mut args: Vec<&str> = command.to_vec();
         args.extend(["-f", file]);
         let run = endpoint.run(&args);
-        assert_eq!(
-            run.code, 1,
-            "{file} with {command:?}: exit code\n{}",
-            run.stderr
-        );
-        assert!(
-            !run.stderr.contains("panicked"),
-            "{file}: panic\n{}",
-            run.stderr
-        );
+        assert_eq!(run.code, 1, "{file} with {command:?}: exit code\n{}", run.stderr);
+        assert!(!run.stderr.contains("panicked"), "{file}: panic\n{}", run.stderr);
         assert!(run.stderr.starts_with("error: "), "{file}: {}", run.stderr);
         let located = run.stderr.contains(&format!("{file}:")) || run.stderr.contains(file);
-        assert!(
-            located,
-            "{file}: the message must name the file\n{}",
-            run.stderr
-        );
-        assert!(
-            run.stderr.contains(expect),
-            "{file}: expected {expect:?} in\n{}",
-            run.stderr
-        );
+        assert!(located, "{file}: the message must name the file\n{}", run.stderr);
+        assert!(run.stderr.contains(expect), "{file}: expected {expect:?} in\n{}", run.stderr);
         checked += 1;
     }
     checked
@@ -94,12 +74,8 @@ fn every_bad_spec_is_rejected_before_any_aws_call() {
     let mut runs = 0;
     for path in &files {
         let text = std::fs::read_to_string(path).expect("read corpus file");
-        let expect = text
-            .lines()
-            .next()
-            .and_then(|line| line.strip_prefix("# expect:"))
-            .map(str::trim)
-            .unwrap_or_default();
+        let expect =
+            text.lines().next().and_then(|line| line.strip_prefix("# expect:")).map(str::trim).unwrap_or_default();
         let file = path.display().to_string();
         runs += check_rejected(&endpoint, &file, expect);
         // Anything the YAML layer or validator found carries a line and column.
@@ -109,21 +85,10 @@ fn every_bad_spec_is_rejected_before_any_aws_call() {
                 .or_else(|| line.strip_prefix(&format!("{file}:")))
                 .is_some_and(|rest| rest.split(':').take(2).all(|n| n.parse::<usize>().is_ok()))
         });
-        assert!(
-            has_position,
-            "{file}: no file:line:column in\n{}",
-            run.stderr
-        );
+        assert!(has_position, "{file}: no file:line:column in\n{}", run.stderr);
     }
-    assert_eq!(
-        endpoint.connections.load(Ordering::SeqCst),
-        0,
-        "a bad spec reached the network"
-    );
-    eprintln!(
-        "{} bad specs rejected by {runs} runs with no API call",
-        files.len()
-    );
+    assert_eq!(endpoint.connections.load(Ordering::SeqCst), 0, "a bad spec reached the network");
+    eprintln!("{} bad specs rejected by {runs} runs with no API call", files.len());
 }
 
 #[test]
@@ -132,56 +97,26 @@ fn pathological_inputs_are_rejected_cleanly() {
     let scratch = Scratch::new("pathological");
     let write_bytes = |name: &str, bytes: &[u8]| {
         let path = scratch.dir.join(name);
-        std::fs::File::create(&path)
-            .and_then(|mut f| f.write_all(bytes))
-            .expect("write");
+        std::fs::File::create(&path).and_then(|mut f| f.write_all(bytes)).expect("write");
         path.display().to_string()
     };
-    let deep = format!(
-        "version: 1\npipeline: p\nregion: us-east-1\ntags: {}{}\n",
-        "[".repeat(50_000),
-        "]".repeat(50_000)
-    );
+    let deep =
+        format!("version: 1\npipeline: p\nregion: us-east-1\ntags: {}{}\n", "[".repeat(50_000), "]".repeat(50_000));
     let laughs = "a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\ne: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\ng: [*f, *f, *f, *f, *f, *f, *f, *f, *f, *f]\n";
-    let huge = format!(
-        "version: 1\npipeline: p\nregion: us-east-1\n# {}\n",
-        "x".repeat(5 * 1024 * 1024)
-    );
+    let huge = format!("version: 1\npipeline: p\nregion: us-east-1\n# {}\n", "x".repeat(5 * 1024 * 1024));
     let cases: Vec<(String, &str)> = vec![
         (write_bytes("empty.yaml", b""), "the spec is empty"),
-        (
-            write_bytes("comments-only.yaml", b"# nothing here\n---\n"),
-            "the spec is empty",
-        ),
-        (
-            write_bytes(
-                "latin1.yaml",
-                b"version: 1\npipeline: caf\xe9\nregion: us-east-1\n",
-            ),
-            "not valid UTF-8",
-        ),
-        (
-            write_bytes("binary.yaml", &[0u8, 159, 146, 150, 255, 0, 1]),
-            "",
-        ),
+        (write_bytes("comments-only.yaml", b"# nothing here\n---\n"), "the spec is empty"),
+        (write_bytes("latin1.yaml", b"version: 1\npipeline: caf\xe9\nregion: us-east-1\n"), "not valid UTF-8"),
+        (write_bytes("binary.yaml", &[0u8, 159, 146, 150, 255, 0, 1]), ""),
         (write_bytes("deep.yaml", deep.as_bytes()), ""),
         (write_bytes("laughs.yaml", laughs.as_bytes()), ""),
-        (
-            write_bytes("huge.yaml", huge.as_bytes()),
-            "specs are limited to",
-        ),
+        (write_bytes("huge.yaml", huge.as_bytes()), "specs are limited to"),
         (scratch.dir.display().to_string(), "it is a directory"),
-        (
-            scratch.dir.join("missing.yaml").display().to_string(),
-            "no such file",
-        ),
+        (scratch.dir.join("missing.yaml").display().to_string(), "no such file"),
     ];
     for (file, expect) in &cases {
         check_rejected(&endpoint, file, expect);
     }
-    assert_eq!(
-        endpoint.connections.load(Ordering::SeqCst),
-        0,
-        "a bad spec reached the network"
-    );
+    assert_eq!(endpoint.connections.load(Ordering::SeqCst), 0, "a bad spec reached the network");
 }

@@ -9,32 +9,16 @@ use crate::support::{pipectl, repo_path, run_with_env, Scratch, Stack};
 fn init_writes_templates_and_never_overwrites() {
     let scratch = Scratch::new("init");
     for template in ["minimal", "clickstream"] {
-        let file = scratch
-            .dir
-            .join(format!("{template}.yaml"))
-            .display()
-            .to_string();
+        let file = scratch.dir.join(format!("{template}.yaml")).display().to_string();
         let run = run_with_env(&["init", "--template", template, &file], &[]).expect(0);
         assert!(run.stdout.contains("Wrote the"), "{}", run.stdout);
         run_with_env(&["validate", "-f", &file], &[]).expect(0);
         let again = run_with_env(&["init", "--template", template, &file], &[]).expect(1);
         assert!(again.stderr.contains("already exists"), "{}", again.stderr);
     }
-    let unknown = run_with_env(
-        &[
-            "init",
-            "--template",
-            "nope",
-            &scratch.dir.join("x.yaml").display().to_string(),
-        ],
-        &[],
-    )
-    .expect(1);
-    assert!(
-        unknown.stderr.contains("minimal, clickstream"),
-        "{}",
-        unknown.stderr
-    );
+    let unknown =
+        run_with_env(&["init", "--template", "nope", &scratch.dir.join("x.yaml").display().to_string()], &[]).expect(1);
+    assert!(unknown.stderr.contains("minimal, clickstream"), "{}", unknown.stderr);
 }
 
 #[test]
@@ -45,9 +29,7 @@ fn every_example_validates_and_plans() {
     for entry in examples.filter_map(Result::ok) {
         let file = entry.path().display().to_string();
         run_with_env(&["validate", "-f", &file], &[]).expect(0);
-        let plan = pipectl(Stack::Moto, &["plan", "-f", &file, "--output", "json"])
-            .expect(0)
-            .json();
+        let plan = pipectl(Stack::Moto, &["plan", "-f", &file, "--output", "json"]).expect(0).json();
         assert!(plan["summary"]["add"].as_u64().is_some(), "{plan}");
         count += 1;
     }
@@ -58,49 +40,29 @@ fn every_example_validates_and_plans() {
 fn apply_without_a_terminal_needs_auto_approve() {
     Stack::Moto.require();
     let scratch = Scratch::new("tty");
-    let file = scratch.write("spec.yaml", "version: 1\npipeline: tty-check\nregion: us-east-1\nstreams:\n  - {name: tty-check-never-created}\n");
-    let run = pipectl(Stack::Moto, &["apply", "-f", &file]).expect(1);
-    assert!(
-        run.stderr.contains("re-run with --auto-approve"),
-        "{}",
-        run.stderr
+    let file = scratch.write(
+        "spec.yaml",
+        "version: 1\npipeline: tty-check\nregion: us-east-1\nstreams:\n  - {name: tty-check-never-created}\n",
     );
-    let plan = pipectl(Stack::Moto, &["plan", "-f", &file, "--output", "json"])
-        .expect(0)
-        .json();
+    let run = pipectl(Stack::Moto, &["apply", "-f", &file]).expect(1);
+    assert!(run.stderr.contains("re-run with --auto-approve"), "{}", run.stderr);
+    let plan = pipectl(Stack::Moto, &["plan", "-f", &file, "--output", "json"]).expect(0).json();
     assert_eq!(plan["summary"]["add"], 1, "nothing may have been created");
 }
 
 #[test]
 fn unreachable_endpoint_fails_fast_with_one_clear_line() {
     let scratch = Scratch::new("unreachable");
-    let file = scratch.write(
-        "spec.yaml",
-        "version: 1\npipeline: nowhere\nregion: us-east-1\nstreams:\n  - {name: s}\n",
-    );
+    let file =
+        scratch.write("spec.yaml", "version: 1\npipeline: nowhere\nregion: us-east-1\nstreams:\n  - {name: s}\n");
     // Bind and drop a listener to get a port that refuses connections.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("port");
+    let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("port");
     let started = Instant::now();
-    let env = [
-        ("AWS_ACCESS_KEY_ID", "test".to_string()),
-        ("AWS_SECRET_ACCESS_KEY", "test".to_string()),
-    ];
+    let env = [("AWS_ACCESS_KEY_ID", "test".to_string()), ("AWS_SECRET_ACCESS_KEY", "test".to_string())];
     let url = format!("http://127.0.0.1:{port}");
     let run = run_with_env(&["plan", "-f", &file, "--endpoint-url", &url], &env).expect(1);
-    assert!(
-        started.elapsed().as_secs() < 30,
-        "took {:?}",
-        started.elapsed()
-    );
-    assert!(
-        run.stderr
-            .contains(&format!("cannot connect to {url}: is it running?")),
-        "{}",
-        run.stderr
-    );
+    assert!(started.elapsed().as_secs() < 30, "took {:?}", started.elapsed());
+    assert!(run.stderr.contains(&format!("cannot connect to {url}: is it running?")), "{}", run.stderr);
     assert!(!run.stderr.contains("panicked"));
 }
 
@@ -110,12 +72,7 @@ fn region_flag_that_contradicts_the_zones_is_refused() {
     let example = repo_path("examples/clickstream.yaml").display().to_string();
     let _ = &scratch;
     let run = run_with_env(&["plan", "-f", &example, "--region", "eu-west-1"], &[]).expect(1);
-    assert!(
-        run.stderr
-            .contains("--region eu-west-1 does not match the spec's region us-east-1"),
-        "{}",
-        run.stderr
-    );
+    assert!(run.stderr.contains("--region eu-west-1 does not match the spec's region us-east-1"), "{}", run.stderr);
 }
 
 #[test]

@@ -3,9 +3,7 @@
 
 use aws_sdk_ec2::types::Filter;
 
-use crate::support::{
-    changed_fields, pipectl, plan_actions, runtime, Scratch, Stack, TestPipeline,
-};
+use crate::support::{changed_fields, pipectl, plan_actions, runtime, Scratch, Stack, TestPipeline};
 
 /// What the emulator holds for one pipeline, read with the SDK.
 #[derive(Debug, Default)]
@@ -24,42 +22,20 @@ struct Held {
 }
 
 fn tag_filter(pipeline: &str) -> Filter {
-    Filter::builder()
-        .name("tag:pipectl:pipeline")
-        .values(pipeline)
-        .build()
+    Filter::builder().name("tag:pipectl:pipeline").values(pipeline).build()
 }
 
 async fn held(stack: Stack, pipeline: &TestPipeline) -> Held {
     let clients = stack.clients().await;
     let ec2 = &clients.ec2;
     let mut held = Held::default();
-    let vpcs = ec2
-        .describe_vpcs()
-        .filters(tag_filter(&pipeline.pipeline))
-        .send()
-        .await
-        .expect("DescribeVpcs");
-    held.vpc_cidrs = vpcs
-        .vpcs()
-        .iter()
-        .filter_map(|v| v.cidr_block().map(str::to_string))
-        .collect();
-    let subnets = ec2
-        .describe_subnets()
-        .filters(tag_filter(&pipeline.pipeline))
-        .send()
-        .await
-        .expect("DescribeSubnets");
+    let vpcs = ec2.describe_vpcs().filters(tag_filter(&pipeline.pipeline)).send().await.expect("DescribeVpcs");
+    held.vpc_cidrs = vpcs.vpcs().iter().filter_map(|v| v.cidr_block().map(str::to_string)).collect();
+    let subnets = ec2.describe_subnets().filters(tag_filter(&pipeline.pipeline)).send().await.expect("DescribeSubnets");
     held.subnets = subnets
         .subnets()
         .iter()
-        .map(|s| {
-            (
-                s.cidr_block().unwrap_or_default().to_string(),
-                s.map_public_ip_on_launch().unwrap_or(false),
-            )
-        })
+        .map(|s| (s.cidr_block().unwrap_or_default().to_string(), s.map_public_ip_on_launch().unwrap_or(false)))
         .collect();
     held.subnets.sort();
     let gateways = ec2
@@ -68,31 +44,18 @@ async fn held(stack: Stack, pipeline: &TestPipeline) -> Held {
         .send()
         .await
         .expect("DescribeInternetGateways");
-    held.gateways_attached = gateways
-        .internet_gateways()
-        .iter()
-        .filter(|g| !g.attachments().is_empty())
-        .count();
-    let tables = ec2
-        .describe_route_tables()
-        .filters(tag_filter(&pipeline.pipeline))
-        .send()
-        .await
-        .expect("DescribeRouteTables");
+    held.gateways_attached = gateways.internet_gateways().iter().filter(|g| !g.attachments().is_empty()).count();
+    let tables =
+        ec2.describe_route_tables().filters(tag_filter(&pipeline.pipeline)).send().await.expect("DescribeRouteTables");
     for table in tables.route_tables() {
         held.default_routes_to_gateway += table
             .routes()
             .iter()
             .filter(|r| {
-                r.destination_cidr_block() == Some("0.0.0.0/0")
-                    && r.gateway_id().is_some_and(|g| g.starts_with("igw-"))
+                r.destination_cidr_block() == Some("0.0.0.0/0") && r.gateway_id().is_some_and(|g| g.starts_with("igw-"))
             })
             .count();
-        held.route_associations += table
-            .associations()
-            .iter()
-            .filter(|a| a.subnet_id().is_some())
-            .count();
+        held.route_associations += table.associations().iter().filter(|a| a.subnet_id().is_some()).count();
     }
     let groups = ec2
         .describe_security_groups()
@@ -111,39 +74,16 @@ async fn held(stack: Stack, pipeline: &TestPipeline) -> Held {
                 ));
             }
             for pair in permission.user_id_group_pairs() {
-                let peer = if pair.group_id() == group.group_id() {
-                    "self"
-                } else {
-                    "other"
-                };
-                held.spark_ingress.push(format!(
-                    "{} group {peer}",
-                    permission.ip_protocol().unwrap_or_default()
-                ));
+                let peer = if pair.group_id() == group.group_id() { "self" } else { "other" };
+                held.spark_ingress.push(format!("{} group {peer}", permission.ip_protocol().unwrap_or_default()));
             }
         }
     }
     held.spark_ingress.sort();
-    if let Ok(versioning) = clients
-        .s3
-        .get_bucket_versioning()
-        .bucket(&pipeline.bucket)
-        .send()
-        .await
-    {
+    if let Ok(versioning) = clients.s3.get_bucket_versioning().bucket(&pipeline.bucket).send().await {
         held.bucket_versioning = versioning.status().map(|s| s.as_str().to_string());
-        let tags = clients
-            .s3
-            .get_bucket_tagging()
-            .bucket(&pipeline.bucket)
-            .send()
-            .await
-            .expect("GetBucketTagging");
-        held.bucket_tags = tags
-            .tag_set()
-            .iter()
-            .map(|t| (t.key().to_string(), t.value().to_string()))
-            .collect();
+        let tags = clients.s3.get_bucket_tagging().bucket(&pipeline.bucket).send().await.expect("GetBucketTagging");
+        held.bucket_tags = tags.tag_set().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect();
         held.bucket_tags.sort();
         let lifecycle = clients
             .s3
@@ -159,13 +99,7 @@ async fn held(stack: Stack, pipeline: &TestPipeline) -> Held {
             .and_then(|r| r.expiration())
             .and_then(|e| e.days());
     }
-    if let Ok(summary) = clients
-        .kinesis
-        .describe_stream_summary()
-        .stream_name(&pipeline.stream)
-        .send()
-        .await
-    {
+    if let Ok(summary) = clients.kinesis.describe_stream_summary().stream_name(&pipeline.stream).send().await {
         let summary = summary.stream_description_summary().expect("summary");
         held.stream_open_shards = summary.open_shard_count().into();
         held.stream_retention = Some(summary.retention_period_hours());
@@ -200,55 +134,22 @@ fn lifecycle(stack: Stack) {
 
     // 1. Apply from nothing, and check what the emulator holds.
     let run = pipectl(stack, &["apply", "-f", &file, "--auto-approve"]).expect(0);
-    assert!(
-        run.stdout
-            .contains("Plan: 8 to add, 0 to change, 0 to replace, 0 to destroy."),
-        "{}",
-        run.stdout
-    );
-    assert!(
-        run.stdout.contains("Apply complete! Resources: 8 added"),
-        "{}",
-        run.stdout
-    );
+    assert!(run.stdout.contains("Plan: 8 to add, 0 to change, 0 to replace, 0 to destroy."), "{}", run.stdout);
+    assert!(run.stdout.contains("Apply complete! Resources: 8 added"), "{}", run.stdout);
     let state = runtime.block_on(held(stack, &spec));
     assert_eq!(state.vpc_cidrs, ["10.42.0.0/16"]);
-    assert_eq!(
-        state.subnets,
-        [
-            ("10.42.0.0/24".to_string(), true),
-            ("10.42.10.0/24".to_string(), false)
-        ]
-    );
-    assert_eq!(
-        (
-            state.gateways_attached,
-            state.default_routes_to_gateway,
-            state.route_associations
-        ),
-        (1, 1, 1)
-    );
-    assert_eq!(
-        state.spark_ingress,
-        ["-1 group self", "tcp Some(22) 10.42.0.0/16"]
-    );
+    assert_eq!(state.subnets, [("10.42.0.0/24".to_string(), true), ("10.42.10.0/24".to_string(), false)]);
+    assert_eq!((state.gateways_attached, state.default_routes_to_gateway, state.route_associations), (1, 1, 1));
+    assert_eq!(state.spark_ingress, ["-1 group self", "tcp Some(22) 10.42.0.0/16"]);
     assert_eq!(state.bucket_versioning.as_deref(), Some("Enabled"));
     assert!(
-        state
-            .bucket_tags
-            .contains(&("pipectl:pipeline".to_string(), spec.pipeline.clone())),
+        state.bucket_tags.contains(&("pipectl:pipeline".to_string(), spec.pipeline.clone())),
         "{:?}",
         state.bucket_tags
     );
-    assert!(state.bucket_tags.contains(&(
-        "pipectl:resource".to_string(),
-        format!("bucket/{}", spec.bucket)
-    )));
+    assert!(state.bucket_tags.contains(&("pipectl:resource".to_string(), format!("bucket/{}", spec.bucket))));
     assert_eq!(state.scratch_expiration, Some(7));
-    assert_eq!(
-        (state.stream_open_shards, state.stream_retention),
-        (Some(2), Some(24))
-    );
+    assert_eq!((state.stream_open_shards, state.stream_retention), (Some(2), Some(24)));
 
     // 2. Nothing to do on a second look.
     pipectl(stack, &["plan", "-f", &file, "--detailed-exitcode"]).expect(0);
@@ -260,19 +161,7 @@ fn lifecycle(stack: Stack) {
     spec.scratch_expiration_days = 14;
     spec.extra_rule = true;
     let file = spec.write(&scratch);
-    let plan = pipectl(
-        stack,
-        &[
-            "plan",
-            "-f",
-            &file,
-            "--detailed-exitcode",
-            "--output",
-            "json",
-        ],
-    )
-    .expect(2)
-    .json();
+    let plan = pipectl(stack, &["plan", "-f", &file, "--detailed-exitcode", "--output", "json"]).expect(2).json();
     assert_eq!(
         plan_actions(&plan),
         [
@@ -282,43 +171,19 @@ fn lifecycle(stack: Stack) {
             ("subnet/private-b".to_string(), "create".to_string()),
         ]
     );
-    assert_eq!(
-        changed_fields(&plan, &format!("bucket/{}", spec.bucket)),
-        ["lifecycle"]
-    );
+    assert_eq!(changed_fields(&plan, &format!("bucket/{}", spec.bucket)), ["lifecycle"]);
     assert_eq!(changed_fields(&plan, "security_group/spark"), ["ingress"]);
-    assert_eq!(
-        changed_fields(&plan, &format!("stream/{}", spec.stream)),
-        ["retention_hours", "shards"]
-    );
-    assert_eq!(
-        plan["summary"],
-        serde_json::json!({"add": 1, "change": 3, "replace": 0, "destroy": 0})
-    );
+    assert_eq!(changed_fields(&plan, &format!("stream/{}", spec.stream)), ["retention_hours", "shards"]);
+    assert_eq!(plan["summary"], serde_json::json!({"add": 1, "change": 3, "replace": 0, "destroy": 0}));
     let human = pipectl(stack, &["plan", "-f", &file]).expect(0);
-    assert!(
-        human
-            .stdout
-            .contains("reshard 2 → 5 in 2 steps (2 → 4 → 5)"),
-        "{}",
-        human.stdout
-    );
+    assert!(human.stdout.contains("reshard 2 → 5 in 2 steps (2 → 4 → 5)"), "{}", human.stdout);
     pipectl(stack, &["apply", "-f", &file, "--auto-approve"]).expect(0);
     pipectl(stack, &["plan", "-f", &file, "--detailed-exitcode"]).expect(0);
     let state = runtime.block_on(held(stack, &spec));
     assert_eq!(state.subnets.len(), 3);
-    assert_eq!(
-        (state.stream_open_shards, state.stream_retention),
-        (Some(5), Some(72))
-    );
+    assert_eq!((state.stream_open_shards, state.stream_retention), (Some(5), Some(72)));
     assert_eq!(state.scratch_expiration, Some(14));
-    assert!(
-        state
-            .spark_ingress
-            .contains(&"tcp Some(4040) 10.0.0.0/8".to_string()),
-        "{:?}",
-        state.spark_ingress
-    );
+    assert!(state.spark_ingress.contains(&"tcp Some(4040) 10.0.0.0/8".to_string()), "{:?}", state.spark_ingress);
 
     // 4. Out-of-band changes show up as the updates that revert them.
     runtime.block_on(async {
@@ -344,27 +209,9 @@ fn lifecycle(stack: Stack) {
             .await
             .expect("suspend versioning");
     });
-    let plan = pipectl(
-        stack,
-        &[
-            "plan",
-            "-f",
-            &file,
-            "--detailed-exitcode",
-            "--output",
-            "json",
-        ],
-    )
-    .expect(2)
-    .json();
-    assert_eq!(
-        changed_fields(&plan, &format!("stream/{}", spec.stream)),
-        ["retention_hours"]
-    );
-    assert_eq!(
-        changed_fields(&plan, &format!("bucket/{}", spec.bucket)),
-        ["versioning"]
-    );
+    let plan = pipectl(stack, &["plan", "-f", &file, "--detailed-exitcode", "--output", "json"]).expect(2).json();
+    assert_eq!(changed_fields(&plan, &format!("stream/{}", spec.stream)), ["retention_hours"]);
+    assert_eq!(changed_fields(&plan, &format!("bucket/{}", spec.bucket)), ["versioning"]);
     pipectl(stack, &["apply", "-f", &file, "--auto-approve"]).expect(0);
     pipectl(stack, &["plan", "-f", &file, "--detailed-exitcode"]).expect(0);
 
@@ -384,54 +231,22 @@ fn lifecycle(stack: Stack) {
     spec.with_bucket = false;
     let file = spec.write(&scratch);
     let refused = pipectl(stack, &["apply", "-f", &file, "--auto-approve"]).expect(1);
-    assert!(
-        refused
-            .stderr
-            .contains("refusing to destroy data without --allow-destroy"),
-        "{}",
-        refused.stderr
-    );
-    assert!(
-        refused.stdout.contains("the bucket holds objects"),
-        "{}",
-        refused.stdout
-    );
-    assert!(
-        runtime
-            .block_on(held(stack, &spec))
-            .bucket_versioning
-            .is_some(),
-        "the bucket must survive the refusal"
-    );
+    assert!(refused.stderr.contains("refusing to destroy data without --allow-destroy"), "{}", refused.stderr);
+    assert!(refused.stdout.contains("the bucket holds objects"), "{}", refused.stdout);
+    assert!(runtime.block_on(held(stack, &spec)).bucket_versioning.is_some(), "the bucket must survive the refusal");
 
     // 6. Destroy: refused without consent, then everything tagged with the pipeline is gone.
     let refused = pipectl(stack, &["destroy", "-f", &file, "--auto-approve"]).expect(1);
+    assert!(refused.stderr.contains("Nothing was changed"), "{}", refused.stderr);
+    let run = pipectl(stack, &["destroy", "-f", &file, "--auto-approve", "--allow-destroy"]).expect(0);
     assert!(
-        refused.stderr.contains("Nothing was changed"),
-        "{}",
-        refused.stderr
-    );
-    let run = pipectl(
-        stack,
-        &["destroy", "-f", &file, "--auto-approve", "--allow-destroy"],
-    )
-    .expect(0);
-    assert!(
-        run.stdout
-            .contains("Destroy complete! Resources: 0 added, 0 changed, 0 replaced, 9 destroyed."),
+        run.stdout.contains("Destroy complete! Resources: 0 added, 0 changed, 0 replaced, 9 destroyed."),
         "{}",
         run.stdout
     );
-    assert_eq!(
-        runtime.block_on(leftovers(stack, &spec)),
-        Vec::<String>::new()
-    );
-    let plan = pipectl(stack, &["plan", "-f", &file, "--output", "json"])
-        .expect(0)
-        .json();
-    assert!(plan_actions(&plan)
-        .iter()
-        .all(|(_, action)| action == "create"));
+    assert_eq!(runtime.block_on(leftovers(stack, &spec)), Vec::<String>::new());
+    let plan = pipectl(stack, &["plan", "-f", &file, "--output", "json"]).expect(0).json();
+    assert!(plan_actions(&plan).iter().all(|(_, action)| action == "create"));
 }
 
 #[test]

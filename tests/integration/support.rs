@@ -20,10 +20,7 @@ pub enum Stack {
 }
 
 fn port(variable: &str, default: u16) -> u16 {
-    std::env::var(variable)
-        .ok()
-        .and_then(|value| value.parse().ok())
-        .unwrap_or(default)
+    std::env::var(variable).ok().and_then(|value| value.parse().ok()).unwrap_or(default)
 }
 
 impl Stack {
@@ -71,19 +68,28 @@ impl Stack {
         }
     }
 
-    /// SDK clients pointed at this stack, for reading back what the emulator holds.
+    /// SDK clients pointed at this stack, for reading back what the emulator holds (with
+    /// Firehose on moto for the LocalStack stack, as `env()` routes it).
     pub async fn clients(self) -> Clients {
-        let options = AwsOptions {
-            profile: None,
-            region: REGION.to_string(),
-            endpoint_url: Some(self.endpoint()),
-            localstack: true,
-            connect_timeout: Duration::from_secs(3),
-            read_timeout: Duration::from_secs(30),
-            max_attempts: 3,
-        };
-        clients(&options, &pipectl::calls::CallCounter::default()).await
+        let mut clients = clients_at(self.endpoint()).await;
+        if self == Stack::LocalStack {
+            clients.firehose = clients_at(Stack::Moto.endpoint()).await.firehose;
+        }
+        clients
     }
+}
+
+async fn clients_at(endpoint: String) -> Clients {
+    let options = AwsOptions {
+        profile: None,
+        region: REGION.to_string(),
+        endpoint_url: Some(endpoint),
+        localstack: true,
+        connect_timeout: Duration::from_secs(3),
+        read_timeout: Duration::from_secs(30),
+        max_attempts: 3,
+    };
+    clients(&options, &pipectl::calls::CallCounter::default()).await
 }
 
 /// A name no other test (or earlier run) uses: `<prefix>-<stack>-<pid>-<counter>`.
@@ -94,11 +100,7 @@ pub fn unique(prefix: &str, stack: Stack) -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.subsec_nanos() % 10_000)
         .unwrap_or(0);
-    format!(
-        "{prefix}-{}-{}{nanos}{n}",
-        stack.tag(),
-        std::process::id() % 100_000
-    )
+    format!("{prefix}-{}-{}{nanos}{n}", stack.tag(), std::process::id() % 100_000)
 }
 
 /// The result of one pipectl run.
@@ -120,17 +122,12 @@ impl Run {
     /// Panics with the full output unless the exit code is `code`.
     #[track_caller]
     pub fn expect(self, code: i32) -> Run {
-        assert_eq!(
-            self.code, code,
-            "unexpected exit code\n--- stdout\n{}\n--- stderr\n{}",
-            self.stdout, self.stderr
-        );
+        assert_eq!(self.code, code, "unexpected exit code\n--- stdout\n{}\n--- stderr\n{}", self.stdout, self.stderr);
         self
     }
 
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|error| panic!("not JSON ({error}):\n{}", self.stdout))
+        serde_json::from_str(&self.stdout).unwrap_or_else(|error| panic!("not JSON ({error}):\n{}", self.stdout))
     }
 }
 
@@ -221,9 +218,7 @@ impl TestPipeline {
             pipeline = self.pipeline
         );
         if self.extra_subnet {
-            text.push_str(
-                "    - {name: private-b, cidr: 10.42.11.0/24, availability_zone: us-east-1b}\n",
-            );
+            text.push_str("    - {name: private-b, cidr: 10.42.11.0/24, availability_zone: us-east-1b}\n");
         }
         text.push_str("  security_groups:\n    - name: spark\n      description: Spark nodes\n      ingress:\n        - {protocol: all, group: self}\n        - {ports: 22, cidr: 10.42.0.0/16}\n");
         if self.extra_rule {
@@ -284,8 +279,5 @@ pub fn repo_path(relative: &str) -> PathBuf {
 }
 
 pub fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime")
+    tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime")
 }

@@ -1,0 +1,479 @@
+//! Firehose delivery streams from a Kinesis stream to the S3 data lake. Buffering, compression,
+//! prefixes and encryption change in place with UpdateDestination (using the version and
+//! destination ids read at plan time); a new source stream or role replaces the delivery, which
+//! loses the records it still buffers, and the plan says so.
+
+use std::time::{Duration, Instant};
+
+use aws_sdk_firehose::types::{
+    BufferingHints, CompressionFormat, DeliveryStreamStatus, DeliveryStreamType, EncryptionConfiguration,
+    ExtendedS3DestinationConfiguration, ExtendedS3DestinationUpdate, KinesisStreamSourceConfiguration,
+    KmsEncryptionConfig, NoEncryptionConfig, Tag,
+};
+use futures::stream::{self, StreamExt};
+use serde_json::json;
+
+use super::wait::{wait_until, Poll};
+use super::{
+    aws_error, build_error, owned_by, ownership_conflict, AwsError, Context, LiveDetail, LiveResource, NamedRead,
+    Names, Tags,
+};
+use crate::model::{delivery_role_id, DesiredResource, Kind, ResourceId};
+use crate::plan::{Action, Attributes};
+use crate::spec::{Compression, Delivery, DeliveryEncryption};
+
+const DISCOVERY_CONCURRENCY: usize = 16;
+/// How long to keep retrying while a fresh IAM role is not yet assumable by Firehose.
+const ROLE_PROPAGATION: Duration = Duration::from_secs(120);
+
+#[derive(Debug, Clone)]
+pub struct Live {
+    pub version_id: String,
+    pub destination_id: String,
+    pub source_stream_arn: String,
+    pub role_arn: String,
+    pub bucket_arn: String,
+    pub prefix: String,
+    pub error_prefix: Option<String>,
+    pub compression: String,
+    pub buffer_size_mib: i64,
+    pub buffer_interval_seconds: i64,
+    pub kms_key: Option<String>,
+}
+
+fn compression_format(compression: Compression) -> CompressionFormat {
+    match compression {
+        Compression::Gzip => CompressionFormat::Gzip,
+        Compression::None => CompressionFormat::Uncompressed,
+        Compression::Snappy => CompressionFormat::Snappy,
+        Compression::Zip => CompressionFormat::Zip,
+        Compression::HadoopSnappy => CompressionFormat::HadoopSnappy,
+    }
+}
+
+fn compression_name(format: &CompressionFormat) -> String {
+    match format {
+        CompressionFormat::Gzip => "gzip".to_string(),
+        CompressionFormat::Uncompressed => "none".to_string(),
+        CompressionFormat::Snappy => "snappy".to_string(),
+        CompressionFormat::Zip => "zip".to_string(),
+        CompressionFormat::HadoopSnappy => "hadoop-snappy".to_string(),
+        other => other.as_str().to_lowercase(),
+    }
+}
+
+/// The last segment of an ARN (`…:stream/name` → `name`, `…:::bucket` → `bucket`).
+fn arn_name(arn: &str) -> &str {
+    arn.rsplit(['/', ':']).next().unwrap_or(arn)
+}
+
+pub fn desired_attributes(delivery: &Delivery) -> Attributes {
+    let kms_key = (delivery.encryption == DeliveryEncryption::Kms).then(|| delivery.kms_key.clone()).flatten();
+    Attributes::from([
+        ("source_stream".to_string(), json!(delivery.from)),
+        ("role".to_string(), json!(delivery_role_id(delivery).name)),
+        ("bucket".to_string(), json!(delivery.to.bucket)),
+        ("prefix".to_string(), json!(delivery.to.prefix)),
+        ("error_prefix".to_string(), json!(delivery.to.error_prefix)),
+        ("compression".to_string(), json!(delivery.compression.as_str())),
+        ("buffer_size_mib".to_string(), json!(delivery.buffer.size_mib)),
+        ("buffer_interval_seconds".to_string(), json!(delivery.buffer.interval_seconds)),
+        ("kms_key".to_string(), json!(kms_key)),
+    ])
+}
+
+pub fn live_attributes(live: &Live, names: &Names) -> (Attributes, Vec<ResourceId>) {
+    let stream = arn_name(&live.source_stream_arn).to_string();
+    let bucket = arn_name(&live.bucket_arn).to_string();
+    let role = arn_name(&live.role_arn);
+    let attributes = Attributes::from([
+        ("source_stream".to_string(), json!(stream)),
+        ("role".to_string(), json!(names.name(role))),
+        ("bucket".to_string(), json!(bucket)),
+        ("prefix".to_string(), json!(live.prefix)),
+        ("error_prefix".to_string(), json!(live.error_prefix)),
+        ("compression".to_string(), json!(live.compression)),
+        ("buffer_size_mib".to_string(), json!(live.buffer_size_mib)),
+        ("buffer_interval_seconds".to_string(), json!(live.buffer_interval_seconds)),
+        ("kms_key".to_string(), json!(live.kms_key)),
+    ]);
+    let depends_on = [stream.as_str(), bucket.as_str(), role]
+        .into_iter()
+        .filter_map(|physical| names.id(physical).cloned())
+        .collect();
+    (attributes, depends_on)
+}
+
+pub fn change_notes(action: Action) -> Vec<String> {
+    match action {
+        Action::Replace => vec!["Firehose cannot change a delivery's source stream or role in place: the delivery stream is deleted and created again".to_string()],
+        _ => Vec::new(),
+    }
+}
+
+/// What DescribeDeliveryStream says: the live configuration and the status.
+async fn describe(
+    firehose: &aws_sdk_firehose::Client,
+    name: &str,
+) -> Result<Option<(Live, DeliveryStreamStatus, Option<String>)>, AwsError> {
+    let output = match firehose.describe_delivery_stream().delivery_stream_name(name).send().await {
+        Ok(output) => output,
+        Err(error) => {
+            let error = aws_error(format!("delivery/{name}"), "DescribeDeliveryStream", error);
+            return if error.is_not_found() { Ok(None) } else { Err(error) };
+        }
+    };
+    let Some(description) = output.delivery_stream_description() else { return Ok(None) };
+    let failure = description
+        .failure_description()
+        .map(|failure| format!("{}: {}", failure.r#type().as_str(), failure.details()));
+    let source = description.source().and_then(|source| source.kinesis_stream_source_description());
+    let destination = description.destinations().first();
+    let s3 = destination.and_then(|destination| destination.extended_s3_destination_description());
+    let hints = s3.and_then(|s3| s3.buffering_hints());
+    let live = Live {
+        version_id: description.version_id().to_string(),
+        destination_id: destination.map(|d| d.destination_id().to_string()).unwrap_or_default(),
+        source_stream_arn: source.and_then(|s| s.kinesis_stream_arn()).unwrap_or_default().to_string(),
+        role_arn: source.and_then(|s| s.role_arn()).or(s3.map(|s3| s3.role_arn())).unwrap_or_default().to_string(),
+        bucket_arn: s3.map(|s3| s3.bucket_arn().to_string()).unwrap_or_default(),
+        prefix: s3.and_then(|s3| s3.prefix()).unwrap_or_default().to_string(),
+        error_prefix: s3.and_then(|s3| s3.error_output_prefix()).filter(|p| !p.is_empty()).map(str::to_string),
+        compression: s3.map(|s3| compression_name(s3.compression_format())).unwrap_or_default(),
+        buffer_size_mib: i64::from(hints.and_then(|h| h.size_in_mbs()).unwrap_or(5)),
+        buffer_interval_seconds: i64::from(hints.and_then(|h| h.interval_in_seconds()).unwrap_or(300)),
+        kms_key: s3
+            .and_then(|s3| s3.encryption_configuration())
+            .and_then(|e| e.kms_encryption_config())
+            .map(|kms| kms.awskms_key_arn().to_string()),
+    };
+    Ok(Some((live, description.delivery_stream_status().clone(), failure)))
+}
+
+async fn tags(firehose: &aws_sdk_firehose::Client, name: &str) -> Result<Option<Tags>, AwsError> {
+    match firehose.list_tags_for_delivery_stream().delivery_stream_name(name).send().await {
+        Ok(output) => Ok(Some(
+            output
+                .tags()
+                .iter()
+                .map(|tag| (tag.key().to_string(), tag.value().unwrap_or_default().to_string()))
+                .collect(),
+        )),
+        Err(error) => {
+            let error = aws_error(format!("delivery/{name}"), "ListTagsForDeliveryStream", error);
+            if error.is_not_found() {
+                Ok(None)
+            } else {
+                Err(error)
+            }
+        }
+    }
+}
+
+fn found(name: &str, tags: Tags, live: Live) -> LiveResource {
+    LiveResource::new(ResourceId::new(Kind::Delivery, name), name, tags, LiveDetail::Delivery(live))
+}
+
+/// Reads the spec's deliveries by name, and finds the pipeline's other deliveries by tag.
+pub async fn read(
+    firehose: &aws_sdk_firehose::Client,
+    pipeline: &str,
+    spec_names: &[String],
+) -> Result<NamedRead, AwsError> {
+    let named = futures::future::try_join_all(spec_names.iter().map(|name| async move {
+        let (described, tags) = tokio::try_join!(describe(firehose, name), tags(firehose, name))?;
+        Ok::<_, AwsError>((name, described, tags))
+    }));
+    let listed = async {
+        let mut names = Vec::new();
+        let mut start: Option<String> = None;
+        loop {
+            let output = firehose
+                .list_delivery_streams()
+                .set_exclusive_start_delivery_stream_name(start.clone())
+                .send()
+                .await
+                .map_err(|error| aws_error("delivery", "ListDeliveryStreams", error))?;
+            names.extend(output.delivery_stream_names().iter().cloned());
+            if !output.has_more_delivery_streams() || output.delivery_stream_names().is_empty() {
+                return Ok::<_, AwsError>(names);
+            }
+            start = names.last().cloned();
+        }
+    };
+    let (named, listed) = tokio::join!(named, listed);
+    let mut result = NamedRead::default();
+    for (name, described, tags) in named? {
+        let (Some((live, _, _)), Some(tags)) = (described, tags) else { continue };
+        if owned_by(&tags, pipeline) {
+            result.found.push(found(name, tags, live));
+        } else {
+            let id = ResourceId::new(Kind::Delivery, name.as_str());
+            result.conflicts.push(ownership_conflict(&id, &tags, pipeline, " (aws firehose tag-delivery-stream)"));
+        }
+    }
+    let others: Vec<String> = listed?.into_iter().filter(|name| !spec_names.contains(name)).collect();
+    let discovered: Vec<Result<Option<LiveResource>, AwsError>> = stream::iter(others)
+        .map(|name| async move {
+            match tags(firehose, &name).await? {
+                Some(tags) if owned_by(&tags, pipeline) => {
+                    Ok(describe(firehose, &name).await?.map(|(live, _, _)| found(&name, tags, live)))
+                }
+                _ => Ok(None),
+            }
+        })
+        .buffer_unordered(DISCOVERY_CONCURRENCY)
+        .collect()
+        .await;
+    for resource in discovered {
+        result.found.extend(resource?);
+    }
+    Ok(result)
+}
+
+fn encryption(id: &ResourceId, delivery: &Delivery) -> Result<EncryptionConfiguration, AwsError> {
+    let builder = EncryptionConfiguration::builder();
+    Ok(match (&delivery.encryption, &delivery.kms_key) {
+        (DeliveryEncryption::Kms, Some(key)) => builder
+            .kms_encryption_config(
+                KmsEncryptionConfig::builder()
+                    .awskms_key_arn(key)
+                    .build()
+                    .map_err(|e| build_error(id, "KMSEncryptionConfig", e))?,
+            )
+            .build(),
+        _ => builder.no_encryption_config(NoEncryptionConfig::NoEncryption).build(),
+    })
+}
+
+fn buffering(delivery: &Delivery) -> BufferingHints {
+    BufferingHints::builder()
+        .size_in_mbs(i32::try_from(delivery.buffer.size_mib).unwrap_or(5))
+        .interval_in_seconds(i32::try_from(delivery.buffer.interval_seconds).unwrap_or(300))
+        .build()
+}
+
+/// True for the errors Firehose gives while a new role has not reached every IAM endpoint yet.
+fn role_not_ready(error: &AwsError) -> bool {
+    error.has_code("InvalidArgumentException") && {
+        let message = error.message.to_lowercase();
+        message.contains("role") || message.contains("assume")
+    }
+}
+
+pub async fn create(ctx: &Context, resource: &DesiredResource, delivery: &Delivery) -> Result<String, AwsError> {
+    let id = &resource.id;
+    let firehose = &ctx.clients.firehose;
+    let role_name = ctx.physical_id(&delivery_role_id(delivery))?;
+    let role_arn = ctx.arns.role(&crate::policy::role_path(&ctx.pipeline), &role_name);
+    let stream_arn = ctx.arns.stream(&delivery.from);
+    let bucket_arn = ctx.arns.bucket(&delivery.to.bucket);
+    let source = KinesisStreamSourceConfiguration::builder()
+        .kinesis_stream_arn(&stream_arn)
+        .role_arn(&role_arn)
+        .build()
+        .map_err(|e| build_error(id, "CreateDeliveryStream", e))?;
+    let destination = ExtendedS3DestinationConfiguration::builder()
+        .role_arn(&role_arn)
+        .bucket_arn(&bucket_arn)
+        .prefix(&delivery.to.prefix)
+        .set_error_output_prefix(delivery.to.error_prefix.clone())
+        .buffering_hints(buffering(delivery))
+        .compression_format(compression_format(delivery.compression))
+        .encryption_configuration(encryption(id, delivery)?)
+        .build()
+        .map_err(|e| build_error(id, "CreateDeliveryStream", e))?;
+    let tags = resource
+        .tags
+        .iter()
+        .map(|(key, value)| {
+            Tag::builder().key(key).value(value).build().map_err(|e| build_error(id, "CreateDeliveryStream", e))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let started = Instant::now();
+    let mut pause = Duration::from_millis(500);
+    loop {
+        let result = firehose
+            .create_delivery_stream()
+            .delivery_stream_name(&delivery.name)
+            .delivery_stream_type(DeliveryStreamType::KinesisStreamAsSource)
+            .kinesis_stream_source_configuration(source.clone())
+            .extended_s3_destination_configuration(destination.clone())
+            .set_tags(Some(tags.clone()))
+            .send()
+            .await
+            .map_err(|error| aws_error(id, "CreateDeliveryStream", error));
+        match result {
+            Ok(_) => break,
+            // A re-run after an interrupted apply finds its own delivery: wait for it below.
+            Err(error) if error.has_code("ResourceInUseException") => break,
+            Err(error) if role_not_ready(&error) && started.elapsed() < ROLE_PROPAGATION => {
+                ctx.progress
+                    .line(&format!("{id}: the new role is not assumable yet (IAM is eventually consistent), retrying"));
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(10));
+            }
+            Err(error) => return Err(error),
+        }
+    }
+    wait_active(ctx, id, &delivery.name).await?;
+    Ok(delivery.name.clone())
+}
+
+async fn wait_active(ctx: &Context, id: &ResourceId, name: &str) -> Result<(), AwsError> {
+    let firehose = &ctx.clients.firehose;
+    wait_until(id, "ACTIVE", ctx.wait, &ctx.progress, || async {
+        Ok(match describe(firehose, name).await? {
+            Some((_, DeliveryStreamStatus::Active, _)) => Poll::Ready,
+            Some((_, DeliveryStreamStatus::CreatingFailed, failure)) => Poll::Failed(format!(
+                "it ended in CREATING_FAILED ({})",
+                failure.unwrap_or_else(|| "no reason given".to_string())
+            )),
+            Some((_, status, _)) => Poll::Pending(status.as_str().to_string()),
+            None => Poll::Pending("not visible yet".to_string()),
+        })
+    })
+    .await
+}
+
+pub async fn update(
+    ctx: &Context,
+    resource: &DesiredResource,
+    delivery: &Delivery,
+    live: &LiveResource,
+    detail: &Live,
+) -> Result<(), AwsError> {
+    let id = &resource.id;
+    let firehose = &ctx.clients.firehose;
+    let desired = desired_attributes(delivery);
+    let destination_fields =
+        ["bucket", "prefix", "error_prefix", "compression", "buffer_size_mib", "buffer_interval_seconds", "kms_key"];
+    if destination_fields.iter().any(|field| desired.get(*field) != live.attributes.get(*field)) {
+        let update = ExtendedS3DestinationUpdate::builder()
+            .bucket_arn(ctx.arns.bucket(&delivery.to.bucket))
+            .prefix(&delivery.to.prefix)
+            .error_output_prefix(delivery.to.error_prefix.clone().unwrap_or_default())
+            .buffering_hints(buffering(delivery))
+            .compression_format(compression_format(delivery.compression))
+            .encryption_configuration(encryption(id, delivery)?)
+            .build();
+        firehose
+            .update_destination()
+            .delivery_stream_name(&delivery.name)
+            .current_delivery_stream_version_id(&detail.version_id)
+            .destination_id(&detail.destination_id)
+            .extended_s3_destination_update(update)
+            .send()
+            .await
+            .map_err(|error| aws_error(id, "UpdateDestination", error))?;
+        wait_active(ctx, id, &delivery.name).await?;
+    }
+    let stale: Vec<String> = live.tags.keys().filter(|key| !resource.tags.contains_key(*key)).cloned().collect();
+    if !stale.is_empty() {
+        firehose
+            .untag_delivery_stream()
+            .delivery_stream_name(&delivery.name)
+            .set_tag_keys(Some(stale))
+            .send()
+            .await
+            .map_err(|e| aws_error(id, "UntagDeliveryStream", e))?;
+    }
+    if live.tags != resource.tags {
+        let tags = resource
+            .tags
+            .iter()
+            .map(|(key, value)| {
+                Tag::builder().key(key).value(value).build().map_err(|e| build_error(id, "TagDeliveryStream", e))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        firehose
+            .tag_delivery_stream()
+            .delivery_stream_name(&delivery.name)
+            .set_tags(Some(tags))
+            .send()
+            .await
+            .map_err(|e| aws_error(id, "TagDeliveryStream", e))?;
+    }
+    Ok(())
+}
+
+/// Deletes the delivery stream and waits until it is gone.
+pub async fn delete(ctx: &Context, live: &LiveResource) -> Result<(), AwsError> {
+    let firehose = &ctx.clients.firehose;
+    let id = &live.id;
+    firehose
+        .delete_delivery_stream()
+        .delivery_stream_name(&live.physical_id)
+        .send()
+        .await
+        .map_err(|error| aws_error(id, "DeleteDeliveryStream", error))?;
+    wait_until(id, "deleted", ctx.wait, &ctx.progress, || async {
+        Ok(match describe(firehose, &live.physical_id).await? {
+            None => Poll::Ready,
+            Some((_, status, _)) => Poll::Pending(status.as_str().to_string()),
+        })
+    })
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::diff_attributes;
+    use crate::resources::forces_replacement;
+    use crate::spec::Spec;
+
+    fn delivery(extra: &str) -> Delivery {
+        let yaml = format!("version: 1\npipeline: p\nregion: eu-west-1\ndeliveries:\n  - name: d\n    from: events\n    to: {{bucket: lake, prefix: raw/, error_prefix: errors/}}\n{extra}");
+        let spec: Spec = serde_saphyr::from_str(&yaml).unwrap();
+        spec.deliveries[0].clone()
+    }
+
+    fn live_of(delivery: &Delivery) -> Live {
+        Live {
+            version_id: "1".into(),
+            destination_id: "destinationId-000000000001".into(),
+            source_stream_arn: format!("arn:aws:kinesis:eu-west-1:1:stream/{}", delivery.from),
+            role_arn: "arn:aws:iam::1:role/pipectl/p/p-d-firehose".into(),
+            bucket_arn: format!("arn:aws:s3:::{}", delivery.to.bucket),
+            prefix: delivery.to.prefix.clone(),
+            error_prefix: delivery.to.error_prefix.clone(),
+            compression: delivery.compression.as_str().into(),
+            buffer_size_mib: delivery.buffer.size_mib,
+            buffer_interval_seconds: delivery.buffer.interval_seconds,
+            kms_key: None,
+        }
+    }
+
+    fn names() -> Names {
+        let mut resources = std::collections::BTreeMap::new();
+        let role = crate::resources::test_support::role_resource("d-firehose", "p-d-firehose");
+        resources.insert(role.id.clone(), role);
+        Names::of(&resources)
+    }
+
+    #[test]
+    fn buffering_and_compression_change_in_place() {
+        let before = delivery("");
+        let after = delivery("    compression: snappy\n    buffer: {size_mib: 64, interval_seconds: 60}\n");
+        let (live, _) = live_attributes(&live_of(&before), &names());
+        assert_eq!(live, desired_attributes(&before), "defaults read back as written");
+        let changes =
+            diff_attributes(&live, &desired_attributes(&after), |field| forces_replacement(Kind::Delivery, field));
+        let fields: Vec<(&str, bool)> = changes.iter().map(|c| (c.path.as_str(), c.forces_replacement)).collect();
+        assert_eq!(fields, [("buffer_interval_seconds", false), ("buffer_size_mib", false), ("compression", false)]);
+    }
+
+    #[test]
+    fn a_new_source_stream_forces_replacement() {
+        let before = delivery("");
+        let mut after = before.clone();
+        after.from = "other".into();
+        let (live, depends_on) = live_attributes(&live_of(&before), &names());
+        assert_eq!(depends_on, [ResourceId::new(Kind::Role, "d-firehose")]);
+        let changes =
+            diff_attributes(&live, &desired_attributes(&after), |field| forces_replacement(Kind::Delivery, field));
+        assert_eq!(changes.len(), 1);
+        assert!(changes[0].forces_replacement, "{changes:?}");
+    }
+}

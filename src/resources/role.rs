@@ -1,0 +1,313 @@
+//! IAM roles: the ones pipectl derives (one per delivery, least privilege) and the ones declared
+//! in `roles`. Roles live under the IAM path `/pipectl/<pipeline>/`, so the pipeline's roles are
+//! listed with one call; policies are compared in normalised form so plans stay stable.
+
+use aws_sdk_iam::types::Tag;
+use futures::stream::{self, StreamExt};
+use serde_json::{json, Value};
+
+use super::{
+    aws_error, build_error, owned_by, ownership_conflict, AwsError, Context, LiveDetail, LiveResource, NamedRead, Tags,
+};
+use crate::model::{DesiredResource, Kind, ResourceId, RoleConfig, RESOURCE_TAG};
+use crate::plan::Attributes;
+use crate::policy::{normalize, parse_document};
+
+/// The name of the inline policy pipectl writes on each role.
+const INLINE_POLICY: &str = "pipectl";
+const DISCOVERY_CONCURRENCY: usize = 8;
+
+#[derive(Debug, Clone)]
+pub struct Live {
+    pub path: String,
+    pub trust: Value,
+    pub inline: Option<Value>,
+    pub managed: Vec<String>,
+}
+
+fn attributes(path: &str, trust: &Value, inline: &Option<Value>, managed: &[String]) -> Attributes {
+    Attributes::from([
+        ("path".to_string(), json!(path)),
+        ("trust_policy".to_string(), trust.clone()),
+        ("inline_policy".to_string(), inline.clone().unwrap_or(Value::Null)),
+        ("managed_policies".to_string(), json!(managed)),
+    ])
+}
+
+pub fn desired_attributes(role: &RoleConfig) -> Attributes {
+    attributes(&role.path, &role.trust, &role.inline, &role.managed)
+}
+
+pub fn live_attributes(live: &Live) -> Attributes {
+    attributes(&live.path, &live.trust, &live.inline, &live.managed)
+}
+
+/// A role as GetRole showed it: absent, or present with its tags.
+async fn get_role(iam: &aws_sdk_iam::Client, name: &str) -> Result<Option<(Tags, String, Value)>, AwsError> {
+    match iam.get_role().role_name(name).send().await {
+        Ok(output) => {
+            let Some(role) = output.role() else { return Ok(None) };
+            let tags = role.tags().iter().map(|tag| (tag.key().to_string(), tag.value().to_string())).collect();
+            let trust = role
+                .assume_role_policy_document()
+                .and_then(parse_document)
+                .map(|doc| normalize(&doc))
+                .unwrap_or(Value::Null);
+            Ok(Some((tags, role.path().to_string(), trust)))
+        }
+        Err(error) => {
+            let error = aws_error(format!("role/{name}"), "GetRole", error);
+            if error.has_code("NoSuchEntity") {
+                Ok(None)
+            } else {
+                Err(error)
+            }
+        }
+    }
+}
+
+/// The inline policy and the attached managed policies of a role.
+async fn policies(iam: &aws_sdk_iam::Client, name: &str) -> Result<(Option<Value>, Vec<String>), AwsError> {
+    let id = format!("role/{name}");
+    let inline = async {
+        match iam.get_role_policy().role_name(name).policy_name(INLINE_POLICY).send().await {
+            Ok(output) => Ok(parse_document(output.policy_document()).map(|doc| normalize(&doc))),
+            Err(error) => {
+                let error = aws_error(&id, "GetRolePolicy", error);
+                if error.has_code("NoSuchEntity") {
+                    Ok(None)
+                } else {
+                    Err(error)
+                }
+            }
+        }
+    };
+    let managed = async {
+        let output = iam
+            .list_attached_role_policies()
+            .role_name(name)
+            .send()
+            .await
+            .map_err(|e| aws_error(&id, "ListAttachedRolePolicies", e))?;
+        let mut arns: Vec<String> =
+            output.attached_policies().iter().filter_map(|p| p.policy_arn().map(str::to_string)).collect();
+        arns.sort();
+        Ok(arns)
+    };
+    tokio::try_join!(inline, managed)
+}
+
+fn found(
+    name: &str,
+    tags: Tags,
+    path: String,
+    trust: Value,
+    (inline, managed): (Option<Value>, Vec<String>),
+) -> Option<LiveResource> {
+    let id = tags.get(RESOURCE_TAG).and_then(|value| ResourceId::parse(value)).filter(|id| id.kind == Kind::Role)?;
+    Some(LiveResource::new(id, name, tags, LiveDetail::Role(Live { path, trust, inline, managed })))
+}
+
+/// Reads the spec's roles by IAM name, and finds the pipeline's other roles under its IAM path.
+pub async fn read(
+    iam: &aws_sdk_iam::Client,
+    pipeline: &str,
+    path: &str,
+    spec_names: &[(ResourceId, String)],
+) -> Result<NamedRead, AwsError> {
+    let named = futures::future::try_join_all(spec_names.iter().map(|(id, name)| async move {
+        let (role, policies) = tokio::join!(get_role(iam, name), policies(iam, name));
+        Ok::<_, AwsError>((id, name, role?, policies))
+    }));
+    let listed = iam.list_roles().path_prefix(path).send();
+    let (named, listed) = tokio::join!(named, listed);
+    let mut result = NamedRead::default();
+    for (id, name, role, policies) in named? {
+        let Some((tags, role_path, trust)) = role else { continue };
+        if !owned_by(&tags, pipeline) {
+            result.conflicts.push(ownership_conflict(
+                id,
+                &tags,
+                pipeline,
+                &format!(" (aws iam tag-role --role-name {name})"),
+            ));
+            continue;
+        }
+        result.found.extend(found(name, tags, role_path, trust, policies?));
+    }
+    let listed = listed.map_err(|error| aws_error("role", "ListRoles", error))?;
+    let others: Vec<String> = listed
+        .roles()
+        .iter()
+        .map(|role| role.role_name().to_string())
+        .filter(|name| !spec_names.iter().any(|(_, spec)| spec == name))
+        .collect();
+    let discovered: Vec<Result<Option<LiveResource>, AwsError>> = stream::iter(others)
+        .map(|name| async move {
+            match get_role(iam, &name).await? {
+                Some((tags, role_path, trust)) if owned_by(&tags, pipeline) => {
+                    Ok(found(&name, tags, role_path, trust, policies(iam, &name).await?))
+                }
+                _ => Ok(None),
+            }
+        })
+        .buffer_unordered(DISCOVERY_CONCURRENCY)
+        .collect()
+        .await;
+    for resource in discovered {
+        result.found.extend(resource?);
+    }
+    Ok(result)
+}
+
+fn iam_tags(id: &ResourceId, tags: &Tags) -> Result<Vec<Tag>, AwsError> {
+    tags.iter()
+        .map(|(key, value)| {
+            Tag::builder().key(key).value(value).build().map_err(|error| build_error(id, "TagRole", error))
+        })
+        .collect()
+}
+
+async fn put_inline(ctx: &Context, id: &ResourceId, name: &str, inline: &Option<Value>) -> Result<(), AwsError> {
+    let iam = &ctx.clients.iam;
+    match inline {
+        Some(document) => {
+            iam.put_role_policy()
+                .role_name(name)
+                .policy_name(INLINE_POLICY)
+                .policy_document(document.to_string())
+                .send()
+                .await
+                .map_err(|error| aws_error(id, "PutRolePolicy", error))?;
+        }
+        None => {
+            let result = iam.delete_role_policy().role_name(name).policy_name(INLINE_POLICY).send().await;
+            if let Err(error) = result.map_err(|error| aws_error(id, "DeleteRolePolicy", error)) {
+                if !error.has_code("NoSuchEntity") {
+                    return Err(error);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn sync_managed(
+    ctx: &Context,
+    id: &ResourceId,
+    name: &str,
+    live: &[String],
+    wanted: &[String],
+) -> Result<(), AwsError> {
+    let iam = &ctx.clients.iam;
+    for arn in live.iter().filter(|arn| !wanted.contains(arn)) {
+        iam.detach_role_policy()
+            .role_name(name)
+            .policy_arn(arn)
+            .send()
+            .await
+            .map_err(|e| aws_error(id, "DetachRolePolicy", e))?;
+    }
+    for arn in wanted.iter().filter(|arn| !live.contains(arn)) {
+        iam.attach_role_policy()
+            .role_name(name)
+            .policy_arn(arn)
+            .send()
+            .await
+            .map_err(|e| aws_error(id, "AttachRolePolicy", e))?;
+    }
+    Ok(())
+}
+
+pub async fn create(ctx: &Context, resource: &DesiredResource, role: &RoleConfig) -> Result<String, AwsError> {
+    let id = &resource.id;
+    let iam = &ctx.clients.iam;
+    let result = iam
+        .create_role()
+        .role_name(&role.iam_name)
+        .path(&role.path)
+        .assume_role_policy_document(role.trust.to_string())
+        .set_tags(Some(iam_tags(id, &resource.tags)?))
+        .send()
+        .await
+        .map_err(|error| aws_error(id, "CreateRole", error));
+    let mut existing_managed = Vec::new();
+    match result {
+        Ok(_) => {}
+        // A re-run after an interrupted apply: the role is there, tagged as ours at creation.
+        Err(error) if error.has_code("EntityAlreadyExists") => {
+            iam.update_assume_role_policy()
+                .role_name(&role.iam_name)
+                .policy_document(role.trust.to_string())
+                .send()
+                .await
+                .map_err(|error| aws_error(id, "UpdateAssumeRolePolicy", error))?;
+            existing_managed = policies(iam, &role.iam_name).await?.1;
+        }
+        Err(error) => return Err(error),
+    }
+    put_inline(ctx, id, &role.iam_name, &role.inline).await?;
+    sync_managed(ctx, id, &role.iam_name, &existing_managed, &role.managed).await?;
+    Ok(role.iam_name.clone())
+}
+
+pub async fn update(
+    ctx: &Context,
+    resource: &DesiredResource,
+    role: &RoleConfig,
+    live: &LiveResource,
+    detail: &Live,
+) -> Result<(), AwsError> {
+    let id = &resource.id;
+    let iam = &ctx.clients.iam;
+    if detail.trust != role.trust {
+        iam.update_assume_role_policy()
+            .role_name(&role.iam_name)
+            .policy_document(role.trust.to_string())
+            .send()
+            .await
+            .map_err(|error| aws_error(id, "UpdateAssumeRolePolicy", error))?;
+    }
+    if detail.inline != role.inline {
+        put_inline(ctx, id, &role.iam_name, &role.inline).await?;
+    }
+    sync_managed(ctx, id, &role.iam_name, &detail.managed, &role.managed).await?;
+    let stale: Vec<String> = live.tags.keys().filter(|key| !resource.tags.contains_key(*key)).cloned().collect();
+    if !stale.is_empty() {
+        iam.untag_role()
+            .role_name(&role.iam_name)
+            .set_tag_keys(Some(stale))
+            .send()
+            .await
+            .map_err(|e| aws_error(id, "UntagRole", e))?;
+    }
+    if live.tags != resource.tags {
+        iam.tag_role()
+            .role_name(&role.iam_name)
+            .set_tags(Some(iam_tags(id, &resource.tags)?))
+            .send()
+            .await
+            .map_err(|e| aws_error(id, "TagRole", e))?;
+    }
+    Ok(())
+}
+
+/// Detaches and deletes every policy of the role, then the role.
+pub async fn delete(ctx: &Context, live: &LiveResource, detail: &Live) -> Result<(), AwsError> {
+    let iam = &ctx.clients.iam;
+    let id = &live.id;
+    let name = &live.physical_id;
+    sync_managed(ctx, id, name, &detail.managed, &[]).await?;
+    let inline =
+        iam.list_role_policies().role_name(name).send().await.map_err(|e| aws_error(id, "ListRolePolicies", e))?;
+    for policy in inline.policy_names() {
+        iam.delete_role_policy()
+            .role_name(name)
+            .policy_name(policy)
+            .send()
+            .await
+            .map_err(|e| aws_error(id, "DeleteRolePolicy", e))?;
+    }
+    iam.delete_role().role_name(name).send().await.map_err(|error| aws_error(id, "DeleteRole", error))?;
+    Ok(())
+}
