@@ -182,7 +182,7 @@ pub async fn apply(
         match joined {
             Ok((index, Ok(()))) => outcomes[index] = Some(Outcome::Done),
             Ok((index, Err(message))) => {
-                ctx.progress.warn(&message);
+                ctx.progress.warn(&format!("{}: {message}", nodes[index].id));
                 outcomes[index] = Some(Outcome::Failed(message));
             }
             Err(panic) => {
@@ -223,7 +223,8 @@ async fn run_step(
             ctx.progress.line(&format!("{id}: {done} ({:.1}s)", started.elapsed().as_secs_f64()));
             Ok(())
         }
-        Err(error) => Err(error.to_string()),
+        // The report names the resource already; keep the operation and the reason.
+        Err(error) => Err(format!("{} failed: {}", error.operation, error.message)),
     }
 }
 

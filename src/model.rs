@@ -267,6 +267,24 @@ mod tests {
     }
 
     #[test]
+    fn an_explicit_role_replaces_the_derived_one() {
+        let yaml = "version: 1\npipeline: p\nregion: eu-west-1\nbuckets: [{name: lake}]\nstreams: [{name: events}]\nroles:\n  - {name: mine, trust: firehose.amazonaws.com, managed_policies: [arn:aws:iam::aws:policy/AmazonS3FullAccess]}\ndeliveries:\n  - {name: derived, from: events, to: {bucket: lake}}\n  - {name: explicit, from: events, to: {bucket: lake}, role: mine}\n";
+        let spec: Spec = serde_saphyr::from_str(yaml).unwrap();
+        let graph = desired_graph(&spec, &Arns::new("123456789012", "eu-west-1"));
+        let roles: Vec<String> = graph.iter().filter(|n| n.id.kind == Kind::Role).map(|n| n.id.name.clone()).collect();
+        assert_eq!(roles, ["mine", "derived-firehose"]);
+        let explicit = graph.iter().find(|n| n.id.name == "explicit").unwrap();
+        assert!(explicit.depends_on.contains(&ResourceId::new(Kind::Role, "mine")));
+        let Desired::Role(mine) = &graph.iter().find(|n| n.id.name == "mine").unwrap().config else {
+            panic!("not a role")
+        };
+        assert_eq!(
+            (mine.iam_name.as_str(), mine.path.as_str(), mine.inline.is_none()),
+            ("p-mine", "/pipectl/p/", true)
+        );
+    }
+
+    #[test]
     fn public_subnets_bring_a_gateway_and_route_table() {
         let spec: Spec = serde_saphyr::from_str(
             "version: 1\npipeline: p\nregion: eu-west-1\ntags: {team: data}\nnetwork:\n  vpc: {cidr: 10.0.0.0/16}\n  subnets:\n    - {name: a, cidr: 10.0.0.0/24, availability_zone: eu-west-1a, public: true}\n    - {name: b, cidr: 10.0.1.0/24, availability_zone: eu-west-1b}\n",

@@ -57,6 +57,15 @@ pub fn build_plan(pipeline: &str, desired: &[DesiredResource], live: &LiveState)
             desired_attrs.get(&change.resource),
         ));
         if matches!(change.action, Action::Delete | Action::Replace) {
+            let users: Vec<String> = live
+                .resources
+                .values()
+                .filter(|user| user.depends_on.contains(&change.resource))
+                .map(|user| user.id.to_string())
+                .collect();
+            if !users.is_empty() {
+                change.notes.push(format!("used by {}: pipectl changes or deletes those first", users.join(", ")));
+            }
             if let Some(loss) = current.and_then(|c| c.holds_data.as_ref()) {
                 change.destroys_data = true;
                 change.notes.push(format!("destroys data: {loss}"));

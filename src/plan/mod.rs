@@ -35,6 +35,16 @@ impl Action {
         }
     }
 
+    /// The name used in JSON and in apply reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Create => "create",
+            Action::Update => "update",
+            Action::Replace => "replace",
+            Action::Delete => "delete",
+        }
+    }
+
     pub fn verb(self) -> &'static str {
         match self {
             Action::Create => "created",

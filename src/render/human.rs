@@ -170,7 +170,8 @@ pub fn render_report(report: &ApplyReport, command: &str, style: Style) -> Strin
             Outcome::NotStarted => ("not started", "interrupted before it began".to_string()),
             Outcome::Done => continue,
         };
-        let _ = writeln!(out, "{} {} ({}): {reason}", style.paint("31", label), result.resource, result.action.verb());
+        let _ =
+            writeln!(out, "{} {} ({}): {reason}", style.paint("31", label), result.resource, result.action.as_str());
     }
     let totals = format!(
         "{} added, {} changed, {} replaced, {} destroyed",

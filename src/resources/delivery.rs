@@ -39,6 +39,8 @@ pub struct Live {
     pub buffer_size_mib: i64,
     pub buffer_interval_seconds: i64,
     pub kms_key: Option<String>,
+    /// Set when the delivery stream ended in a failed state, with the reason AWS gives.
+    pub failed: Option<String>,
 }
 
 fn compression_format(compression: Compression) -> CompressionFormat {
@@ -96,6 +98,7 @@ pub fn live_attributes(live: &Live, names: &Names) -> (Attributes, Vec<ResourceI
         ("buffer_size_mib".to_string(), json!(live.buffer_size_mib)),
         ("buffer_interval_seconds".to_string(), json!(live.buffer_interval_seconds)),
         ("kms_key".to_string(), json!(live.kms_key)),
+        ("status".to_string(), json!(live.failed)),
     ]);
     let depends_on = [stream.as_str(), bucket.as_str(), role]
         .into_iter()
@@ -104,8 +107,10 @@ pub fn live_attributes(live: &Live, names: &Names) -> (Attributes, Vec<ResourceI
     (attributes, depends_on)
 }
 
-pub fn change_notes(action: Action) -> Vec<String> {
+pub fn change_notes(action: Action, before: Option<&Attributes>) -> Vec<String> {
+    let failed = before.and_then(|attributes| attributes.get("status")).is_some_and(|status| !status.is_null());
     match action {
+        Action::Replace if failed => vec!["the delivery stream failed in AWS and is created again".to_string()],
         Action::Replace => vec!["Firehose cannot change a delivery's source stream or role in place: the delivery stream is deleted and created again".to_string()],
         _ => Vec::new(),
     }
@@ -127,6 +132,14 @@ async fn describe(
     let failure = description
         .failure_description()
         .map(|failure| format!("{}: {}", failure.r#type().as_str(), failure.details()));
+    let status = description.delivery_stream_status();
+    let failed =
+        matches!(status, DeliveryStreamStatus::CreatingFailed | DeliveryStreamStatus::DeletingFailed).then(|| {
+            match &failure {
+                Some(reason) => format!("{} ({reason})", status.as_str()),
+                None => status.as_str().to_string(),
+            }
+        });
     let source = description.source().and_then(|source| source.kinesis_stream_source_description());
     let destination = description.destinations().first();
     let s3 = destination.and_then(|destination| destination.extended_s3_destination_description());
@@ -146,6 +159,7 @@ async fn describe(
             .and_then(|s3| s3.encryption_configuration())
             .and_then(|e| e.kms_encryption_config())
             .map(|kms| kms.awskms_key_arn().to_string()),
+        failed,
     };
     Ok(Some((live, description.delivery_stream_status().clone(), failure)))
 }
@@ -442,6 +456,7 @@ mod tests {
             buffer_size_mib: delivery.buffer.size_mib,
             buffer_interval_seconds: delivery.buffer.interval_seconds,
             kms_key: None,
+            failed: None,
         }
     }
 
@@ -457,7 +472,10 @@ mod tests {
         let before = delivery("");
         let after = delivery("    compression: snappy\n    buffer: {size_mib: 64, interval_seconds: 60}\n");
         let (live, _) = live_attributes(&live_of(&before), &names());
-        assert_eq!(live, desired_attributes(&before), "defaults read back as written");
+        assert!(
+            diff_attributes(&live, &desired_attributes(&before), |_| false).is_empty(),
+            "defaults read back as written"
+        );
         let changes =
             diff_attributes(&live, &desired_attributes(&after), |field| forces_replacement(Kind::Delivery, field));
         let fields: Vec<(&str, bool)> = changes.iter().map(|c| (c.path.as_str(), c.forces_replacement)).collect();

@@ -285,7 +285,7 @@ pub fn forces_replacement(kind: Kind, field: &str) -> bool {
         Kind::Subnet => &["cidr", "availability_zone"],
         Kind::SecurityGroup => &["description"],
         Kind::Role => &["path"],
-        Kind::Delivery => &["source_stream", "role"],
+        Kind::Delivery => &["source_stream", "role", "status"],
         Kind::InternetGateway | Kind::RouteTable | Kind::Bucket | Kind::Stream => &[],
     };
     fields.contains(&field)
@@ -301,7 +301,7 @@ pub fn change_notes(
     match kind {
         Kind::Stream => stream::change_notes(action, before, after),
         Kind::SecurityGroup => security_group::change_notes(action),
-        Kind::Delivery => delivery::change_notes(action),
+        Kind::Delivery => delivery::change_notes(action, before),
         _ => Vec::new(),
     }
 }

@@ -184,3 +184,34 @@ fn delivery_on_moto() {
 fn delivery_on_localstack() {
     delivery_lifecycle(Stack::LocalStack);
 }
+
+/// LocalStack's own Firehose (not routed to moto) cannot read Kinesis offline and ends in
+/// CREATING_FAILED: apply reports it, finishes the rest, exits 1; the next plan replaces it.
+#[test]
+fn creating_failed_is_reported_and_the_rest_finishes() {
+    let stack = Stack::LocalStack;
+    stack.require();
+    let scratch = Scratch::new("creating-failed");
+    let spec = DeliverySpec {
+        pipeline: unique("fhfail", stack),
+        source: "events".into(),
+        compression: "gzip",
+        size_mib: 5,
+        interval_seconds: 60,
+    };
+    let file = scratch.write("spec.yaml", &spec.yaml());
+    let env: Vec<(&str, String)> =
+        stack.env().into_iter().filter(|(key, _)| *key != "AWS_ENDPOINT_URL_FIREHOSE").collect();
+    let run =
+        crate::support::run_with_env(&["apply", "-f", &file, "--auto-approve", "--timeout", "2m"], &env).expect(1);
+    let failed = format!(
+        "failed delivery/{} (create): wait failed: did not become ACTIVE: it ended in CREATING_FAILED",
+        spec.delivery()
+    );
+    assert!(run.stdout.contains(&failed), "{}", run.stdout);
+    assert!(run.stdout.contains("Done: 4 added"), "bucket, two streams and the role still finish\n{}", run.stdout);
+    let plan = crate::support::run_with_env(&["plan", "-f", &file, "--output", "json"], &env).expect(0).json();
+    assert_eq!(plan_actions(&plan), [(format!("delivery/{}", spec.delivery()), "replace".to_string())]);
+    assert_eq!(changed_fields(&plan, &format!("delivery/{}", spec.delivery())), ["status"]);
+    crate::support::run_with_env(&["destroy", "-f", &file, "--auto-approve", "--allow-destroy"], &env).expect(0);
+}
