@@ -14,7 +14,7 @@ echo "export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=\${AWS
 case "$which" in
   localstack)
     echo "export AWS_ENDPOINT_URL=http://127.0.0.1:$LOCALSTACK_PORT"
-    echo "export AWS_ENDPOINT_URL_EMR=http://127.0.0.1:$MOTO_PORT AWS_ENDPOINT_URL_FIREHOSE=http://127.0.0.1:$MOTO_PORT"
+    echo "export AWS_ENDPOINT_URL_EMR=http://127.0.0.1:$MOTO_PORT AWS_ENDPOINT_URL_FIREHOSE=http://127.0.0.1:$MOTO_PORT AWS_ENDPOINT_URL_SCHEDULER=http://127.0.0.1:$MOTO_PORT"
     ;;
   moto)
     echo "export AWS_ENDPOINT_URL=http://127.0.0.1:$MOTO_PORT"

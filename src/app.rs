@@ -8,13 +8,14 @@ use std::sync::Arc;
 use crate::apply::{apply, ApplyReport};
 use crate::aws::{clients, endpoint_override, AwsOptions};
 use crate::calls::CallCounter;
-use crate::cli::{Cli, Command, GlobalArgs, OutputFormat};
+use crate::cli::{Cli, Command, GlobalArgs, OutputFormat, ScaleArgs};
 use crate::model::{desired_graph, DesiredResource};
 use crate::plan::{build_plan, Plan};
 use crate::policy::Arns;
 use crate::progress::Progress;
 use crate::render::{plan_json, render_plan, render_report, report_json, Style};
 use crate::resources::{read_live, AwsError, Context, LiveState, SpecNames, WaitOptions};
+use crate::scale::{parse_until, scale, ScaleError, ScaleRequest};
 use crate::spec::{load_file, LoadedSpec, SpecError};
 use crate::templates;
 
@@ -53,21 +54,25 @@ async fn run_command(cli: &Cli, counter: &CallCounter) -> Result<Status, AppErro
     match &cli.command {
         Command::Validate => validate(global),
         Command::Init { template, file } => init(template, file.as_deref().unwrap_or(&global.file)),
-        Command::Plan { detailed_exitcode, output } => {
+        Command::Plan { detailed_exitcode, output, reset_scale } => {
             let session = Session::open(global, counter).await?;
-            let plan = session.plan(false).await?;
+            let plan = session.plan(false, *reset_scale).await?;
             print_plan(&plan, *output, style, Some(counter));
             Ok(if *detailed_exitcode && !plan.plan.is_empty() { Status::Changes } else { Status::Success })
         }
-        Command::Apply { auto_approve, allow_destroy, output } => {
+        Command::Apply { auto_approve, allow_destroy, output, reset_scale } => {
             let session = Session::open(global, counter).await?;
-            let plan = session.plan(false).await?;
+            let plan = session.plan(false, *reset_scale).await?;
             session.execute(plan, "Apply", *auto_approve, *allow_destroy, *output, style).await
         }
         Command::Destroy { auto_approve, allow_destroy, output } => {
             let session = Session::open(global, counter).await?;
-            let plan = session.plan(true).await?;
+            let plan = session.plan(true, false).await?;
             session.execute(plan, "Destroy", *auto_approve, *allow_destroy, *output, style).await
+        }
+        Command::Scale(args) => {
+            let session = Session::open(global, counter).await?;
+            session.scale(args, global).await
         }
     }
 }
@@ -80,7 +85,7 @@ fn use_color(global: &GlobalArgs) -> bool {
 
 fn validate(global: &GlobalArgs) -> Result<Status, AppError> {
     let loaded = load_file(&global.file)?;
-    let graph = desired_graph(&loaded.spec, &Arns::new("000000000000", &loaded.spec.region));
+    let graph = desired_graph(&loaded.spec, &Arns::new("000000000000", &loaded.spec.region), &Default::default());
     println!(
         "{}: pipeline \"{}\" is valid ({} resources in {}).",
         loaded.file.display(),
@@ -121,6 +126,7 @@ struct PlannedRun {
     plan: Plan,
     desired: Vec<DesiredResource>,
     live: LiveState,
+    reset_scale: bool,
 }
 
 /// A loaded spec and the AWS clients for it.
@@ -159,15 +165,18 @@ impl Session {
     }
 
     /// Reads live state and plans; `destroy` plans the deletion of everything.
-    async fn plan(&self, destroy: bool) -> Result<PlannedRun, AppError> {
+    async fn plan(&self, destroy: bool, reset_scale: bool) -> Result<PlannedRun, AppError> {
         let spec = &self.loaded.spec;
         // Names do not depend on the account, so the lookup can start before the account is known.
         let lookup = if destroy {
             SpecNames::default()
         } else {
-            SpecNames::of(&desired_graph(spec, &Arns::new("000000000000", &self.options.region)))
+            SpecNames::of(&desired_graph(spec, &Arns::new("000000000000", &self.options.region), &Default::default()))
         };
         let live = read_live(&self.clients, &spec.pipeline, &lookup).await.map_err(|error| self.explain(&error))?;
+        for warning in &live.warnings {
+            self.progress.warn(warning);
+        }
         if !live.conflicts.is_empty() {
             let count = live.conflicts.len();
             return Err(AppError::Refused(format!(
@@ -176,10 +185,13 @@ impl Session {
                 if count == 1 { " is" } else { "s are" }
             )));
         }
-        let desired =
-            if destroy { Vec::new() } else { desired_graph(spec, &Arns::new(&live.account_id, &self.options.region)) };
-        let plan = build_plan(&spec.pipeline, &desired, &live);
-        Ok(PlannedRun { plan, desired, live })
+        let desired = if destroy {
+            Vec::new()
+        } else {
+            desired_graph(spec, &Arns::new(&live.account_id, &self.options.region), &live.physical_ids())
+        };
+        let plan = build_plan(&spec.pipeline, &desired, &live, reset_scale);
+        Ok(PlannedRun { plan, desired, live, reset_scale })
     }
 
     async fn execute(
@@ -197,6 +209,9 @@ impl Session {
         }
         let losses: Vec<String> =
             run.plan.data_loss().map(|change| format!("  {}: {}", change.resource, change.notes.join("; "))).collect();
+        if !run.plan.refusals.is_empty() {
+            return Err(AppError::Refused(format!("{}\nNothing was changed.", run.plan.refusals.join("\n"))));
+        }
         if !losses.is_empty() && !allow_destroy {
             return Err(AppError::Refused(format!(
                 "refusing to destroy data without --allow-destroy (--auto-approve only answers the prompt):\n{}\nNothing was changed.",
@@ -206,13 +221,10 @@ impl Session {
         if !auto_approve {
             confirm()?;
         }
-        let ctx = Arc::new(Context::new(
-            self.clients.clone(),
-            &self.loaded.spec.pipeline,
-            self.wait,
-            self.progress.clone(),
-            &run.live,
-        ));
+        let mut ctx =
+            Context::new(self.clients.clone(), &self.loaded.spec.pipeline, self.wait, self.progress.clone(), &run.live);
+        ctx.reset_scale = run.reset_scale;
+        let ctx = Arc::new(ctx);
         let report = apply(ctx, &run.plan, &run.desired, &run.live, self.global_parallelism).await;
         print_report(&run.plan, &report, command, output, style);
         if report.succeeded() {
@@ -220,6 +232,46 @@ impl Session {
         } else {
             Err(AppError::Failed(format!("{} did not complete; see above", command.to_lowercase())))
         }
+    }
+
+    /// `pipectl scale`: one deliberate resize, printed as `task group 'batch' of cluster 'spark': 4 → 20`.
+    async fn scale(&self, args: &ScaleArgs, global: &GlobalArgs) -> Result<Status, AppError> {
+        let until = match (&args.until, args.duration) {
+            (Some(text), _) => Some(parse_until(text, &args.timezone, chrono::Utc::now()).map_err(AppError::Refused)?),
+            (None, Some(length)) => chrono::Duration::from_std(length).ok().map(|length| chrono::Utc::now() + length),
+            (None, None) => None,
+        };
+        let request = ScaleRequest {
+            cluster: args.cluster.clone(),
+            group: args.group.clone(),
+            nodes: args.nodes,
+            reset: args.reset,
+            until,
+            wait: args.wait.then_some(global.timeout),
+        };
+        let result =
+            scale(&self.clients, &self.loaded.spec, &request, &self.progress).await.map_err(|error| match error {
+                ScaleError::Aws(error) => self.explain(&error),
+                other => AppError::Refused(other.to_string()),
+            })?;
+        match args.output {
+            OutputFormat::Json => println!("{}", serde_json::to_string(&result).unwrap_or_default()),
+            OutputFormat::Human => {
+                println!("{}", result.headline());
+                if let (Some(until), Some(schedule)) = (&result.until, &result.scale_back_schedule) {
+                    println!("Back to {} at {until} (UTC) by the EventBridge Scheduler schedule {schedule}, even if this machine is off.", result.baseline);
+                }
+                if args.reset {
+                    println!("The scale record and any pending scale-back are removed; plans compare with the baseline again.");
+                } else if result.to != result.baseline {
+                    println!("Recorded on the cluster: `pipectl plan` shows this as information, not as a change; `pipectl scale --reset` returns to {}.", result.baseline);
+                }
+                if !args.wait {
+                    println!("EMR is resizing now; follow it with `pipectl scale {} --group {} --nodes {} --wait` or `aws emr list-instance-groups --cluster-id {}`.", result.cluster, result.group, result.to, result.cluster_id);
+                }
+            }
+        }
+        Ok(Status::Success)
     }
 
     /// An AWS failure in one line, with what to do about the usual causes.

@@ -254,8 +254,8 @@ mod tests {
 
     fn order(yaml: &str, live: &LiveState) -> Vec<(String, Vec<String>)> {
         let spec: Spec = serde_saphyr::from_str(yaml).unwrap();
-        let graph = desired_graph(&spec, &crate::policy::Arns::new("123456789012", "eu-west-1"));
-        let plan = build_plan(&spec.pipeline, &graph, live);
+        let graph = desired_graph(&spec, &crate::policy::Arns::new("123456789012", "eu-west-1"), &Default::default());
+        let plan = build_plan(&spec.pipeline, &graph, live, false);
         let by_id = graph.iter().map(|r| (r.id.clone(), r)).collect();
         let nodes = build_graph(&plan, &by_id, live);
         nodes

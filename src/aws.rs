@@ -77,6 +77,8 @@ pub async fn clients(options: &AwsOptions, counter: &CallCounter) -> Clients {
     let iam_config = aws_sdk_iam::config::Builder::from(&config).interceptor(counter.clone()).build();
     let firehose_config = aws_sdk_firehose::config::Builder::from(&config).interceptor(counter.clone()).build();
     let sts_config = aws_sdk_sts::config::Builder::from(&config).interceptor(counter.clone()).build();
+    let emr_config = aws_sdk_emr::config::Builder::from(&config).interceptor(counter.clone()).build();
+    let scheduler_config = aws_sdk_scheduler::config::Builder::from(&config).interceptor(counter.clone()).build();
     Clients {
         ec2: aws_sdk_ec2::Client::from_conf(ec2_config),
         s3: aws_sdk_s3::Client::from_conf(s3_config),
@@ -84,6 +86,9 @@ pub async fn clients(options: &AwsOptions, counter: &CallCounter) -> Clients {
         iam: aws_sdk_iam::Client::from_conf(iam_config),
         firehose: aws_sdk_firehose::Client::from_conf(firehose_config),
         sts: aws_sdk_sts::Client::from_conf(sts_config),
+        emr: aws_sdk_emr::Client::from_conf(emr_config),
+        scheduler: aws_sdk_scheduler::Client::from_conf(scheduler_config),
         region: options.region.clone(),
+        emulated: uses_custom_endpoint(options) || std::env::var_os("AWS_ENDPOINT_URL_EMR").is_some(),
     }
 }

@@ -75,6 +75,9 @@ pub enum Command {
         detailed_exitcode: bool,
         #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
         output: OutputFormat,
+        /// Plan scaled EMR groups back to their baseline instead of leaving them be.
+        #[arg(long)]
+        reset_scale: bool,
     },
     /// Plan, ask for confirmation, and make AWS match the spec.
     Apply {
@@ -86,6 +89,9 @@ pub enum Command {
         allow_destroy: bool,
         #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
         output: OutputFormat,
+        /// Return EMR groups moved by `pipectl scale` to their baseline.
+        #[arg(long)]
+        reset_scale: bool,
     },
     /// Delete everything that belongs to the pipeline, in reverse dependency order.
     Destroy {
@@ -98,6 +104,8 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
         output: OutputFormat,
     },
+    /// Resize an EMR instance group now (and optionally back later), without it counting as drift.
+    Scale(ScaleArgs),
     /// Write a commented starter spec.
     Init {
         /// Which starter: `minimal` or `clickstream`.
@@ -106,4 +114,38 @@ pub enum Command {
         /// Where to write it (default: the -f file, pipeline.yaml).
         file: Option<PathBuf>,
     },
+}
+
+/// `pipectl scale [CLUSTER] --nodes N [--group GROUP] [--for DURATION | --until TIME] [--reset] [--wait]`
+///
+/// Without --group, the first task group is resized (the core group when there is none). Large
+/// swings belong on task groups: they hold no HDFS data, so shrinking them loses nothing, while
+/// core nodes can never drop below the HDFS replication floor.
+#[derive(Debug, Args)]
+pub struct ScaleArgs {
+    /// The cluster of the spec (may be omitted when the spec has one).
+    pub cluster: Option<String>,
+    /// The new number of nodes.
+    #[arg(long, required_unless_present = "reset", conflicts_with = "reset")]
+    pub nodes: Option<i64>,
+    /// `core` or a task group name (default: the first task group).
+    #[arg(long)]
+    pub group: Option<String>,
+    /// Return to the baseline after this long (e.g. 4h), by a one-time EventBridge schedule.
+    #[arg(long = "for", value_parser = parse_duration, value_name = "DURATION", conflicts_with = "until")]
+    pub duration: Option<Duration>,
+    /// Return to the baseline at this time: HH:MM (next occurrence in --timezone) or RFC 3339.
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
+    /// The time zone of --until HH:MM.
+    #[arg(long, default_value = "UTC", value_name = "ZONE")]
+    pub timezone: String,
+    /// Return the group to the spec's baseline and cancel any pending scale-back.
+    #[arg(long)]
+    pub reset: bool,
+    /// Follow the group until the running count reaches N (bounded by --timeout).
+    #[arg(long)]
+    pub wait: bool,
+    #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+    pub output: OutputFormat,
 }

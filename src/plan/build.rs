@@ -6,15 +6,22 @@ use serde_json::json;
 
 use super::{diff_attributes, Action, Change, FieldChange, Plan};
 use crate::model::{DesiredResource, Kind, ResourceId};
-use crate::resources::{change_notes, desired_attributes, forces_replacement, LiveState};
+use crate::resources::{adjust_desired, change_notes, desired_attributes, forces_replacement, refusal, LiveState};
 
 /// Compares every desired resource with its live twin, adds deletions for live resources the
 /// spec no longer holds, and cascades replacements to what depends on the replaced resource.
-pub fn build_plan(pipeline: &str, desired: &[DesiredResource], live: &LiveState) -> Plan {
+///
+/// With `reset_scale`, groups that `pipectl scale` moved away from their baseline are planned
+/// back to it; otherwise such a recorded scale is a notice, not a change.
+pub fn build_plan(pipeline: &str, desired: &[DesiredResource], live: &LiveState, reset_scale: bool) -> Plan {
     let mut changes: BTreeMap<ResourceId, Change> = BTreeMap::new();
     let mut desired_attrs = BTreeMap::new();
+    let mut notices = live.notices.clone();
     for resource in desired {
-        let after = desired_attributes(resource);
+        let mut after = desired_attributes(resource);
+        if let Some(current) = live.resources.get(&resource.id) {
+            notices.extend(adjust_desired(current, &mut after, reset_scale));
+        }
         let change = match live.resources.get(&resource.id) {
             None => Some(new_change(&resource.id, Action::Create, creation_fields(&after))),
             Some(current) => {
@@ -72,7 +79,14 @@ pub fn build_plan(pipeline: &str, desired: &[DesiredResource], live: &LiveState)
             }
         }
     }
-    Plan::new(pipeline, changes.into_values().collect(), live.notices.clone())
+    let refusals = changes
+        .values()
+        .filter(|change| matches!(change.action, Action::Delete | Action::Replace))
+        .filter_map(|change| live.resources.get(&change.resource).and_then(refusal))
+        .collect();
+    let mut plan = Plan::new(pipeline, changes.into_values().collect(), notices);
+    plan.refusals = refusals;
+    plan
 }
 
 fn new_change(id: &ResourceId, action: Action, fields: Vec<FieldChange>) -> Change {
@@ -143,8 +157,9 @@ mod tests {
 
     #[test]
     fn everything_is_created_from_nothing() {
-        let graph = desired_graph(&spec(SPEC), &crate::policy::Arns::new("123456789012", "eu-west-1"));
-        let plan = build_plan("p", &graph, &LiveState::default());
+        let graph =
+            desired_graph(&spec(SPEC), &crate::policy::Arns::new("123456789012", "eu-west-1"), &Default::default());
+        let plan = build_plan("p", &graph, &LiveState::default(), false);
         let actions: Vec<(String, Action)> = plan.changes.iter().map(|c| (c.resource.to_string(), c.action)).collect();
         assert_eq!(
             actions,
@@ -179,20 +194,22 @@ mod tests {
 
     #[test]
     fn no_changes_when_live_matches() {
-        let graph = desired_graph(&spec(SPEC), &crate::policy::Arns::new("123456789012", "eu-west-1"));
-        let plan = build_plan("p", &graph, &live_from(&graph, |_| {}));
+        let graph =
+            desired_graph(&spec(SPEC), &crate::policy::Arns::new("123456789012", "eu-west-1"), &Default::default());
+        let plan = build_plan("p", &graph, &live_from(&graph, |_| {}), false);
         assert!(plan.is_empty(), "{plan:#?}");
     }
 
     #[test]
     fn a_new_subnet_cidr_replaces_it_and_relinks_the_route_table() {
-        let graph = desired_graph(&spec(SPEC), &crate::policy::Arns::new("123456789012", "eu-west-1"));
+        let graph =
+            desired_graph(&spec(SPEC), &crate::policy::Arns::new("123456789012", "eu-west-1"), &Default::default());
         let live = live_from(&graph, |live| {
             if live.id.kind == Kind::Subnet {
                 live.attributes.insert("cidr".to_string(), json!("10.0.9.0/24"));
             }
         });
-        let plan = build_plan("p", &graph, &live);
+        let plan = build_plan("p", &graph, &live, false);
         let actions: Vec<(String, Action)> = plan.changes.iter().map(|c| (c.resource.to_string(), c.action)).collect();
         assert_eq!(
             actions,
@@ -203,24 +220,26 @@ mod tests {
 
     #[test]
     fn a_replaced_vpc_replaces_what_lives_in_it() {
-        let graph = desired_graph(&spec(SPEC), &crate::policy::Arns::new("123456789012", "eu-west-1"));
+        let graph =
+            desired_graph(&spec(SPEC), &crate::policy::Arns::new("123456789012", "eu-west-1"), &Default::default());
         let live = live_from(&graph, |live| {
             if live.id.kind == Kind::Vpc {
                 live.attributes.insert("cidr".to_string(), json!("10.9.0.0/16"));
             }
         });
-        let plan = build_plan("p", &graph, &live);
+        let plan = build_plan("p", &graph, &live, false);
         assert_eq!((plan.summary.replace, plan.summary.change), (4, 0), "{plan:#?}");
     }
 
     #[test]
     fn removed_stream_is_a_data_destroying_delete() {
-        let graph = desired_graph(&spec(SPEC), &crate::policy::Arns::new("123456789012", "eu-west-1"));
+        let graph =
+            desired_graph(&spec(SPEC), &crate::policy::Arns::new("123456789012", "eu-west-1"), &Default::default());
         let mut live = live_from(&graph, |_| {});
         let stream = crate::resources::test_support::stream_resource("old", "p");
         live.resources.insert(stream.id.clone(), stream);
         describe_live_stream_only(&mut live);
-        let plan = build_plan("p", &graph, &live);
+        let plan = build_plan("p", &graph, &live, false);
         assert_eq!(plan.changes.len(), 1);
         let change = &plan.changes[0];
         assert_eq!(

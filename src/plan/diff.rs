@@ -10,6 +10,10 @@ use super::FieldChange;
 /// A resource's comparable state: field path → value.
 pub type Attributes = BTreeMap<String, Value>;
 
+/// The live value of a field the endpoint cannot report (an emulator that does not implement
+/// the read): such a field is left out of the comparison instead of showing a change forever.
+pub const UNREADABLE: &str = "(not readable from this endpoint)";
+
 /// Fields whose values differ, in path order. `forces_replacement` says which fields AWS cannot
 /// change in place for this kind.
 pub fn diff_attributes(
@@ -25,11 +29,16 @@ pub fn diff_attributes(
         .filter_map(|path| {
             let before = live.get(path).filter(|value| !value.is_null());
             let after = desired.get(path).filter(|value| !value.is_null());
+            if before.and_then(Value::as_str) == Some(UNREADABLE) {
+                return None;
+            }
+            // Setting a field that did not exist before (a new task group) never forces a
+            // replacement; changing or clearing an existing value may.
             (before != after).then(|| FieldChange {
                 path: path.clone(),
                 before: before.cloned(),
                 after: after.cloned(),
-                forces_replacement: forces_replacement(path),
+                forces_replacement: before.is_some() && forces_replacement(path),
             })
         })
         .collect()
@@ -53,6 +62,13 @@ mod tests {
         assert_eq!(summary, [("cidr", true), ("new", false), ("old", false)]);
         assert_eq!(changes[1].before, None);
         assert_eq!(changes[2].after, None);
+    }
+
+    #[test]
+    fn unreadable_fields_are_not_compared() {
+        let live = attributes(&[("managed_scaling", json!(UNREADABLE))]);
+        let desired = attributes(&[("managed_scaling", json!({"max": 20}))]);
+        assert!(diff_attributes(&live, &desired, |_| true).is_empty());
     }
 
     #[test]

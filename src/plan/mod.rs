@@ -13,7 +13,7 @@ use serde_json::Value;
 use crate::model::ResourceId;
 
 pub use build::build_plan;
-pub use diff::{diff_attributes, Attributes};
+pub use diff::{diff_attributes, Attributes, UNREADABLE};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -92,6 +92,8 @@ pub struct Plan {
     pub summary: Summary,
     /// Information that is not a change (for example, a resource found twice).
     pub notices: Vec<String>,
+    /// Why apply must not carry this plan out as it stands (termination protection).
+    pub refusals: Vec<String>,
 }
 
 impl Plan {
@@ -103,7 +105,7 @@ impl Plan {
             replace: count(Action::Replace),
             destroy: count(Action::Delete),
         };
-        Plan { pipeline: pipeline.to_string(), changes, summary, notices }
+        Plan { pipeline: pipeline.to_string(), changes, summary, notices, refusals: Vec::new() }
     }
 
     pub fn is_empty(&self) -> bool {

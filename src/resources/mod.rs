@@ -3,11 +3,13 @@
 //! apply context, AWS error handling) and dispatches on the kind.
 
 mod bucket;
+pub mod cluster;
 mod delivery;
 mod ec2_tags;
 mod internet_gateway;
 mod role;
 mod route_table;
+pub mod schedule;
 mod security_group;
 mod stream;
 mod subnet;
@@ -38,7 +40,33 @@ pub struct Clients {
     pub iam: aws_sdk_iam::Client,
     pub firehose: aws_sdk_firehose::Client,
     pub sts: aws_sdk_sts::Client,
+    pub emr: aws_sdk_emr::Client,
+    pub scheduler: aws_sdk_scheduler::Client,
     pub region: String,
+    /// True when requests go to an emulator or proxy rather than AWS itself: an operation the
+    /// endpoint does not implement is then a warning, not a failure.
+    pub emulated: bool,
+}
+
+/// Operations the endpoint could not serve, each reported once.
+#[derive(Debug, Default)]
+pub struct Warnings(Mutex<std::collections::BTreeSet<String>>);
+
+impl Warnings {
+    pub fn add(&self, operation: &str) {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(operation.to_string());
+    }
+
+    fn messages(&self) -> Vec<String> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+            .map(|operation| {
+                format!("the endpoint does not implement {operation}; the fields it reads are not compared")
+            })
+            .collect()
+    }
 }
 
 /// A failed AWS call, naming the resource and the operation.
@@ -105,6 +133,8 @@ pub enum LiveDetail {
     Stream(stream::Live),
     Role(role::Live),
     Delivery(delivery::Live),
+    Cluster(cluster::Live),
+    Schedule(schedule::Live),
 }
 
 /// A resource found in AWS that carries this pipeline's tags.
@@ -146,24 +176,52 @@ pub struct LiveState {
     /// Resources with names the spec uses that pipectl does not own: the plan must stop.
     pub conflicts: Vec<String>,
     pub notices: Vec<String>,
+    /// Operations the endpoint does not implement (emulators), as warnings for stderr.
+    pub warnings: Vec<String>,
 }
 
-/// Physical id → resource id, for turning AWS references into spec names.
+impl LiveState {
+    /// The AWS id of every live resource.
+    pub fn physical_ids(&self) -> BTreeMap<ResourceId, String> {
+        self.resources.values().map(|resource| (resource.id.clone(), resource.physical_id.clone())).collect()
+    }
+}
+
+/// Physical id → resource id, for turning AWS references into spec names; and the names of
+/// sub-objects such as EMR instance groups.
 #[derive(Debug, Default)]
-pub struct Names(HashMap<String, ResourceId>);
+pub struct Names {
+    ids: HashMap<String, ResourceId>,
+    labels: HashMap<String, String>,
+}
 
 impl Names {
     pub fn of(resources: &BTreeMap<ResourceId, LiveResource>) -> Names {
-        Names(resources.values().map(|resource| (resource.physical_id.clone(), resource.id.clone())).collect())
+        let ids = resources.values().map(|resource| (resource.physical_id.clone(), resource.id.clone())).collect();
+        let labels = resources
+            .values()
+            .filter_map(|resource| match &resource.detail {
+                LiveDetail::Cluster(live) => Some(&live.groups),
+                _ => None,
+            })
+            .flatten()
+            .map(|group| (group.id.clone(), if group.role == "CORE" { "core".to_string() } else { group.name.clone() }))
+            .collect();
+        Names { ids, labels }
     }
 
     /// The spec name of a physical id, or the id itself when it is not ours.
     pub fn name(&self, physical_id: &str) -> String {
-        self.0.get(physical_id).map_or_else(|| physical_id.to_string(), |id| id.name.clone())
+        self.ids.get(physical_id).map_or_else(|| physical_id.to_string(), |id| id.name.clone())
+    }
+
+    /// The name of a sub-object (an instance group id → `core` or the task group's name).
+    pub fn label(&self, physical_id: &str) -> String {
+        self.labels.get(physical_id).cloned().unwrap_or_else(|| physical_id.to_string())
     }
 
     pub fn id(&self, physical_id: &str) -> Option<&ResourceId> {
-        self.0.get(physical_id)
+        self.ids.get(physical_id)
     }
 }
 
@@ -174,6 +232,8 @@ pub struct Context {
     pub arns: Arns,
     pub wait: WaitOptions,
     pub progress: Progress,
+    /// `apply --reset-scale`: return scaled groups to their baseline.
+    pub reset_scale: bool,
     physical_ids: Mutex<HashMap<ResourceId, String>>,
 }
 
@@ -187,6 +247,7 @@ impl Context {
             pipeline: pipeline.to_string(),
             wait,
             progress,
+            reset_scale: false,
             physical_ids: Mutex::new(known),
         }
     }
@@ -208,6 +269,25 @@ impl Context {
     fn forget(&self, id: &ResourceId) {
         self.physical_ids.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(id);
     }
+}
+
+/// Replaces `${kind/name}` placeholders (ids unknown at plan time) with the AWS ids of
+/// resources this apply has created.
+pub fn resolve_placeholders(ctx: &Context, text: &str) -> Result<String, AwsError> {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        let Some(end) = rest[start..].find('}') else { break };
+        out.push_str(&rest[..start]);
+        let inner = &rest[start + 2..start + end];
+        match ResourceId::parse(inner) {
+            Some(id) => out.push_str(&ctx.physical_id(&id)?),
+            None => out.push_str(&rest[start..=start + end]),
+        }
+        rest = &rest[start + end + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
 }
 
 /// True when `tags` say the resource belongs to `pipeline`.
@@ -244,8 +324,20 @@ pub fn desired_attributes(resource: &DesiredResource) -> Attributes {
         Desired::Stream(stream) => stream::desired_attributes(stream),
         Desired::Role(role) => role::desired_attributes(role),
         Desired::Delivery(delivery) => delivery::desired_attributes(delivery),
+        Desired::Cluster(config) => cluster::desired_attributes(config),
+        Desired::Schedule(config) => schedule::desired_attributes(config),
     };
-    attributes.insert("tags".to_string(), serde_json::json!(resource.tags));
+    // Schedules cannot carry tags: only pipectl's ownership marker goes in their description.
+    let tags: Tags = match resource.config {
+        Desired::Schedule(_) => resource
+            .tags
+            .iter()
+            .filter(|(key, _)| key.starts_with("pipectl:"))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        _ => resource.tags.clone(),
+    };
+    attributes.insert("tags".to_string(), serde_json::json!(tags));
     attributes
 }
 
@@ -261,10 +353,19 @@ pub fn describe_live(state: &mut LiveState) {
             LiveDetail::SecurityGroup(live) => security_group::live_attributes(live, &resource.physical_id, &names),
             LiveDetail::Bucket(live) => (bucket::live_attributes(live), vec![]),
             LiveDetail::Stream(live) => (stream::live_attributes(live), vec![]),
-            LiveDetail::Role(live) => (role::live_attributes(live), vec![]),
+            LiveDetail::Role(live) => (role::live_attributes(live, &resource.physical_id), vec![]),
             LiveDetail::Delivery(live) => delivery::live_attributes(live, &names),
+            LiveDetail::Cluster(live) => cluster::live_attributes(live, &names),
+            LiveDetail::Schedule(live) => schedule::live_attributes(live, &names),
         };
-        attributes.insert("tags".to_string(), serde_json::json!(resource.tags));
+        // Scale records are pipectl's notes on the cluster, not tags the spec manages.
+        let tags: Tags = resource
+            .tags
+            .iter()
+            .filter(|(key, _)| !key.starts_with(cluster::SCALE_TAG_PREFIX))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        attributes.insert("tags".to_string(), serde_json::json!(tags));
         resource.attributes = attributes;
         resource.depends_on = depends_on;
         resource.holds_data = match &resource.detail {
@@ -273,20 +374,59 @@ pub fn describe_live(state: &mut LiveState) {
                 Some("the bucket holds objects, which are deleted with it".to_string())
             }
             LiveDetail::Delivery(_) => Some("records still buffered in the delivery stream are lost".to_string()),
+            LiveDetail::Cluster(_) => {
+                Some("terminating the cluster ends its running steps and loses HDFS data".to_string())
+            }
             _ => None,
         };
     }
 }
 
+/// Adjusts the desired attributes of a resource to deliberate live facts (a recorded scale);
+/// returns notices for the plan.
+pub fn adjust_desired(live: &LiveResource, desired: &mut Attributes, reset_scale: bool) -> Vec<String> {
+    match &live.detail {
+        LiveDetail::Cluster(detail) => cluster::adjust_desired(&live.id, detail, &live.tags, desired, reset_scale),
+        _ => Vec::new(),
+    }
+}
+
+/// Why apply must not replace or delete this resource, if it must not.
+pub fn refusal(live: &LiveResource) -> Option<String> {
+    match &live.detail {
+        LiveDetail::Cluster(detail) => cluster::refusal(&live.id, detail),
+        _ => None,
+    }
+}
+
 /// Fields that AWS cannot change in place, per kind.
 pub fn forces_replacement(kind: Kind, field: &str) -> bool {
+    if kind == Kind::Cluster && field.starts_with("task.") {
+        return field.ends_with(".type") || field.ends_with(".market");
+    }
     let fields: &[&str] = match kind {
         Kind::Vpc => &["cidr"],
         Kind::Subnet => &["cidr", "availability_zone"],
         Kind::SecurityGroup => &["description"],
         Kind::Role => &["path"],
         Kind::Delivery => &["source_stream", "role", "status"],
-        Kind::InternetGateway | Kind::RouteTable | Kind::Bucket | Kind::Stream => &[],
+        Kind::Cluster => &[
+            "release",
+            "applications",
+            "subnet",
+            "security_groups",
+            "key_pair",
+            "log_uri",
+            "master.type",
+            "master.count",
+            "core.type",
+            "core.ebs_gib",
+            "configurations",
+            "bootstrap",
+            "service_role",
+            "instance_profile",
+        ],
+        Kind::InternetGateway | Kind::RouteTable | Kind::Bucket | Kind::Stream | Kind::Schedule => &[],
     };
     fields.contains(&field)
 }
@@ -302,6 +442,7 @@ pub fn change_notes(
         Kind::Stream => stream::change_notes(action, before, after),
         Kind::SecurityGroup => security_group::change_notes(action),
         Kind::Delivery => delivery::change_notes(action, before),
+        Kind::Cluster => cluster::change_notes(action),
         _ => Vec::new(),
     }
 }
@@ -314,6 +455,7 @@ pub struct SpecNames {
     /// (resource id, IAM role name).
     pub roles: Vec<(ResourceId, String)>,
     pub deliveries: Vec<String>,
+    pub clusters: Vec<String>,
 }
 
 impl SpecNames {
@@ -326,6 +468,7 @@ impl SpecNames {
                 Desired::Stream(_) => names.streams.push(name),
                 Desired::Role(role) => names.roles.push((resource.id.clone(), role.iam_name.clone())),
                 Desired::Delivery(_) => names.deliveries.push(name),
+                Desired::Cluster(_) => names.clusters.push(name),
                 _ => {}
             }
         }
@@ -344,21 +487,26 @@ async fn account_id(sts: &aws_sdk_sts::Client) -> Result<String, AwsError> {
 /// carries the pipeline's tags), and the account id.
 pub async fn read_live(clients: &Clients, pipeline: &str, names: &SpecNames) -> Result<LiveState, AwsError> {
     let path = crate::policy::role_path(pipeline);
-    let (account_id, vpcs, subnets, gateways, tables, groups, buckets, streams, roles, deliveries) = tokio::try_join!(
-        account_id(&clients.sts),
-        vpc::read(&clients.ec2, pipeline),
-        subnet::read(&clients.ec2, pipeline),
-        internet_gateway::read(&clients.ec2, pipeline),
-        route_table::read(&clients.ec2, pipeline),
-        security_group::read(&clients.ec2, pipeline),
-        bucket::read(&clients.s3, pipeline, &names.buckets),
-        stream::read(&clients.kinesis, pipeline, &names.streams),
-        role::read(&clients.iam, pipeline, &path, &names.roles),
-        delivery::read(&clients.firehose, pipeline, &names.deliveries),
-    )?;
-    let mut state = LiveState { account_id, ..LiveState::default() };
+    let warnings = Warnings::default();
+    let (account_id, vpcs, subnets, gateways, tables, groups, buckets, streams, roles, deliveries, clusters, schedules) =
+        tokio::try_join!(
+            account_id(&clients.sts),
+            vpc::read(&clients.ec2, pipeline),
+            subnet::read(&clients.ec2, pipeline),
+            internet_gateway::read(&clients.ec2, pipeline),
+            route_table::read(&clients.ec2, pipeline),
+            security_group::read(&clients.ec2, pipeline),
+            bucket::read(&clients.s3, pipeline, &names.buckets),
+            stream::read(&clients.kinesis, pipeline, &names.streams),
+            role::read(&clients.iam, pipeline, &path, &names.roles),
+            delivery::read(&clients.firehose, pipeline, &names.deliveries),
+            cluster::read(clients, pipeline, &names.clusters, &warnings),
+            schedule::read(&clients.scheduler, pipeline),
+        )?;
+    let mut state = LiveState { account_id, warnings: warnings.messages(), ..LiveState::default() };
     let found = vpcs.into_iter().chain(subnets).chain(gateways).chain(tables).chain(groups);
     let named = buckets.found.into_iter().chain(streams.found).chain(roles.found).chain(deliveries.found);
+    let named = named.chain(clusters.found).chain(schedules.found);
     for resource in found.chain(named) {
         if let Some(existing) = state.resources.get(&resource.id) {
             state.notices.push(format!(
@@ -369,7 +517,14 @@ pub async fn read_live(clients: &Clients, pipeline: &str, names: &SpecNames) -> 
         }
         state.resources.insert(resource.id.clone(), resource);
     }
-    for conflicts in [buckets.conflicts, streams.conflicts, roles.conflicts, deliveries.conflicts] {
+    for conflicts in [
+        buckets.conflicts,
+        streams.conflicts,
+        roles.conflicts,
+        deliveries.conflicts,
+        clusters.conflicts,
+        schedules.conflicts,
+    ] {
         state.conflicts.extend(conflicts);
     }
     describe_live(&mut state);
@@ -395,6 +550,8 @@ pub async fn create(ctx: &Context, resource: &DesiredResource) -> Result<(), Aws
         Desired::Stream(stream) => stream::create(ctx, resource, stream).await?,
         Desired::Role(role) => role::create(ctx, resource, role).await?,
         Desired::Delivery(delivery) => delivery::create(ctx, resource, delivery).await?,
+        Desired::Cluster(config) => cluster::create(ctx, resource, config).await?,
+        Desired::Schedule(config) => schedule::create(ctx, resource, config).await?,
     };
     ctx.record(&resource.id, physical_id);
     Ok(())
@@ -419,6 +576,10 @@ pub async fn update(ctx: &Context, resource: &DesiredResource, live: &LiveResour
         (Desired::Bucket(bucket), LiveDetail::Bucket(detail)) => bucket::update(ctx, resource, bucket, detail).await,
         (Desired::Stream(stream), LiveDetail::Stream(detail)) => stream::update(ctx, resource, stream, detail).await,
         (Desired::Role(role), LiveDetail::Role(detail)) => role::update(ctx, resource, role, live, detail).await,
+        (Desired::Cluster(config), LiveDetail::Cluster(detail)) => {
+            cluster::update(ctx, resource, config, live, detail).await
+        }
+        (Desired::Schedule(config), LiveDetail::Schedule(_)) => schedule::update(ctx, resource, config).await,
         (Desired::Delivery(delivery), LiveDetail::Delivery(detail)) => {
             delivery::update(ctx, resource, delivery, live, detail).await
         }
@@ -438,6 +599,8 @@ pub async fn delete(ctx: &Context, live: &LiveResource) -> Result<(), AwsError> 
         LiveDetail::Stream(_) => stream::delete(ctx, live).await,
         LiveDetail::Role(detail) => role::delete(ctx, live, detail).await,
         LiveDetail::Delivery(_) => delivery::delete(ctx, live).await,
+        LiveDetail::Cluster(_) => cluster::delete(ctx, live).await,
+        LiveDetail::Schedule(_) => schedule::delete(ctx, live).await,
     };
     match result {
         Err(error) if error.is_not_found() => {}
@@ -479,6 +642,7 @@ pub mod test_support {
             trust: serde_json::Value::Null,
             inline: None,
             managed: Vec::new(),
+            instance_profiles: Vec::new(),
         };
         LiveResource::new(ResourceId::new(Kind::Role, name), iam_name, Tags::new(), LiveDetail::Role(live))
     }

@@ -23,23 +23,33 @@ pub struct Live {
     pub trust: Value,
     pub inline: Option<Value>,
     pub managed: Vec<String>,
+    /// Names of the instance profiles the role is in.
+    pub instance_profiles: Vec<String>,
 }
 
-fn attributes(path: &str, trust: &Value, inline: &Option<Value>, managed: &[String]) -> Attributes {
+fn attributes(
+    path: &str,
+    trust: &Value,
+    inline: &Option<Value>,
+    managed: &[String],
+    instance_profile: bool,
+) -> Attributes {
     Attributes::from([
         ("path".to_string(), json!(path)),
         ("trust_policy".to_string(), trust.clone()),
         ("inline_policy".to_string(), inline.clone().unwrap_or(Value::Null)),
         ("managed_policies".to_string(), json!(managed)),
+        ("instance_profile".to_string(), json!(instance_profile)),
     ])
 }
 
 pub fn desired_attributes(role: &RoleConfig) -> Attributes {
-    attributes(&role.path, &role.trust, &role.inline, &role.managed)
+    attributes(&role.path, &role.trust, &role.inline, &role.managed, role.instance_profile)
 }
 
-pub fn live_attributes(live: &Live) -> Attributes {
-    attributes(&live.path, &live.trust, &live.inline, &live.managed)
+pub fn live_attributes(live: &Live, name: &str) -> Attributes {
+    let has_profile = live.instance_profiles.iter().any(|profile| profile == name);
+    attributes(&live.path, &live.trust, &live.inline, &live.managed, has_profile)
 }
 
 /// A role as GetRole showed it: absent, or present with its tags.
@@ -66,8 +76,11 @@ async fn get_role(iam: &aws_sdk_iam::Client, name: &str) -> Result<Option<(Tags,
     }
 }
 
-/// The inline policy and the attached managed policies of a role.
-async fn policies(iam: &aws_sdk_iam::Client, name: &str) -> Result<(Option<Value>, Vec<String>), AwsError> {
+/// The inline policy, the attached managed policies and the instance profiles of a role.
+async fn policies(
+    iam: &aws_sdk_iam::Client,
+    name: &str,
+) -> Result<(Option<Value>, Vec<String>, Vec<String>), AwsError> {
     let id = format!("role/{name}");
     let inline = async {
         match iam.get_role_policy().role_name(name).policy_name(INLINE_POLICY).send().await {
@@ -94,7 +107,22 @@ async fn policies(iam: &aws_sdk_iam::Client, name: &str) -> Result<(Option<Value
         arns.sort();
         Ok(arns)
     };
-    tokio::try_join!(inline, managed)
+    let profiles = async {
+        match iam.list_instance_profiles_for_role().role_name(name).send().await {
+            Ok(output) => {
+                Ok(output.instance_profiles().iter().map(|p| p.instance_profile_name().to_string()).collect())
+            }
+            Err(error) => {
+                let error = aws_error(&id, "ListInstanceProfilesForRole", error);
+                if error.has_code("NoSuchEntity") {
+                    Ok(Vec::new())
+                } else {
+                    Err(error)
+                }
+            }
+        }
+    };
+    tokio::try_join!(inline, managed, profiles)
 }
 
 fn found(
@@ -102,10 +130,10 @@ fn found(
     tags: Tags,
     path: String,
     trust: Value,
-    (inline, managed): (Option<Value>, Vec<String>),
+    (inline, managed, instance_profiles): (Option<Value>, Vec<String>, Vec<String>),
 ) -> Option<LiveResource> {
     let id = tags.get(RESOURCE_TAG).and_then(|value| ResourceId::parse(value)).filter(|id| id.kind == Kind::Role)?;
-    Some(LiveResource::new(id, name, tags, LiveDetail::Role(Live { path, trust, inline, managed })))
+    Some(LiveResource::new(id, name, tags, LiveDetail::Role(Live { path, trust, inline, managed, instance_profiles })))
 }
 
 /// Reads the spec's roles by IAM name, and finds the pipeline's other roles under its IAM path.
@@ -175,7 +203,7 @@ async fn put_inline(ctx: &Context, id: &ResourceId, name: &str, inline: &Option<
             iam.put_role_policy()
                 .role_name(name)
                 .policy_name(INLINE_POLICY)
-                .policy_document(document.to_string())
+                .policy_document(super::resolve_placeholders(ctx, &document.to_string())?)
                 .send()
                 .await
                 .map_err(|error| aws_error(id, "PutRolePolicy", error))?;
@@ -248,7 +276,53 @@ pub async fn create(ctx: &Context, resource: &DesiredResource, role: &RoleConfig
     }
     put_inline(ctx, id, &role.iam_name, &role.inline).await?;
     sync_managed(ctx, id, &role.iam_name, &existing_managed, &role.managed).await?;
+    if role.instance_profile {
+        add_instance_profile(ctx, id, role).await?;
+    }
     Ok(role.iam_name.clone())
+}
+
+/// Creates the instance profile of the same name and puts the role in it (both idempotent).
+async fn add_instance_profile(ctx: &Context, id: &ResourceId, role: &RoleConfig) -> Result<(), AwsError> {
+    let iam = &ctx.clients.iam;
+    let created = iam.create_instance_profile().instance_profile_name(&role.iam_name).path(&role.path).send().await;
+    match created.map_err(|error| aws_error(id, "CreateInstanceProfile", error)) {
+        Err(error) if !error.has_code("EntityAlreadyExists") => return Err(error),
+        _ => {}
+    }
+    let added =
+        iam.add_role_to_instance_profile().instance_profile_name(&role.iam_name).role_name(&role.iam_name).send().await;
+    match added.map_err(|error| aws_error(id, "AddRoleToInstanceProfile", error)) {
+        // The profile holds its one role already.
+        Err(error) if !error.has_code("LimitExceeded") && !error.has_code("EntityAlreadyExists") => Err(error),
+        _ => Ok(()),
+    }
+}
+
+/// Takes the role out of its instance profiles and deletes them.
+async fn remove_instance_profiles(
+    ctx: &Context,
+    id: &ResourceId,
+    name: &str,
+    profiles: &[String],
+) -> Result<(), AwsError> {
+    let iam = &ctx.clients.iam;
+    for profile in profiles {
+        let removed =
+            iam.remove_role_from_instance_profile().instance_profile_name(profile).role_name(name).send().await;
+        if let Err(error) = removed.map_err(|error| aws_error(id, "RemoveRoleFromInstanceProfile", error)) {
+            if !error.is_not_found() {
+                return Err(error);
+            }
+        }
+        let deleted = iam.delete_instance_profile().instance_profile_name(profile).send().await;
+        if let Err(error) = deleted.map_err(|error| aws_error(id, "DeleteInstanceProfile", error)) {
+            if !error.is_not_found() {
+                return Err(error);
+            }
+        }
+    }
+    Ok(())
 }
 
 pub async fn update(
@@ -268,8 +342,14 @@ pub async fn update(
             .await
             .map_err(|error| aws_error(id, "UpdateAssumeRolePolicy", error))?;
     }
-    if detail.inline != role.inline {
+    if live.attributes.get("inline_policy") != desired_attributes(role).get("inline_policy") {
         put_inline(ctx, id, &role.iam_name, &role.inline).await?;
+    }
+    let has_profile = detail.instance_profiles.contains(&role.iam_name);
+    if role.instance_profile && !has_profile {
+        add_instance_profile(ctx, id, role).await?;
+    } else if !role.instance_profile && has_profile {
+        remove_instance_profiles(ctx, id, &role.iam_name, std::slice::from_ref(&role.iam_name)).await?;
     }
     sync_managed(ctx, id, &role.iam_name, &detail.managed, &role.managed).await?;
     let stale: Vec<String> = live.tags.keys().filter(|key| !resource.tags.contains_key(*key)).cloned().collect();
@@ -297,6 +377,7 @@ pub async fn delete(ctx: &Context, live: &LiveResource, detail: &Live) -> Result
     let iam = &ctx.clients.iam;
     let id = &live.id;
     let name = &live.physical_id;
+    remove_instance_profiles(ctx, id, name, &detail.instance_profiles).await?;
     sync_managed(ctx, id, name, &detail.managed, &[]).await?;
     let inline =
         iam.list_role_policies().role_name(name).send().await.map_err(|e| aws_error(id, "ListRolePolicies", e))?;

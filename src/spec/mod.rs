@@ -12,4 +12,4 @@ mod validate;
 
 pub use load::{load_bytes, load_file, Diagnostic, LoadedSpec, SpecError};
 pub use types::*;
-pub use validate::{derived_delivery_role, iam_role_name, port_range};
+pub use validate::{derived_cluster_roles, derived_delivery_role, iam_role_name, port_range};

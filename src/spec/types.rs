@@ -32,6 +32,8 @@ pub struct Spec {
     pub deliveries: Vec<Delivery>,
     #[serde(default)]
     pub roles: Vec<Role>,
+    #[serde(default)]
+    pub clusters: Vec<Cluster>,
 }
 
 /// The VPC and what lives directly in it.
@@ -338,4 +340,153 @@ pub enum Effect {
     #[default]
     Allow,
     Deny,
+}
+
+/// An EMR cluster running Spark (and friends). Node counts are the baseline: `pipectl scale`
+/// and schedules move away from it on purpose, and plans do not revert that.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Cluster {
+    pub name: String,
+    /// EMR release label, e.g. `emr-7.2.0`.
+    pub release: String,
+    pub applications: Vec<String>,
+    /// The subnet of the spec the cluster runs in.
+    pub subnet: String,
+    /// Extra security groups of the spec for every node.
+    #[serde(default)]
+    pub security_groups: Vec<String>,
+    #[serde(default)]
+    pub key_pair: Option<String>,
+    #[serde(default)]
+    pub logs: Option<ClusterLogs>,
+    pub master: MasterGroup,
+    pub core: CoreGroup,
+    #[serde(default)]
+    pub task_groups: Vec<TaskGroup>,
+    #[serde(default)]
+    pub configurations: Vec<Configuration>,
+    #[serde(default)]
+    pub bootstrap: Vec<BootstrapAction>,
+    /// Terminate the cluster after it has been idle this long (e.g. `2h`).
+    #[serde(default)]
+    pub idle_timeout: Option<String>,
+    #[serde(default)]
+    pub termination_protection: bool,
+    #[serde(default)]
+    pub managed_scaling: Option<ManagedScaling>,
+    #[serde(default)]
+    pub schedules: Vec<Schedule>,
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterLogs {
+    /// A bucket of the spec.
+    pub bucket: String,
+    #[serde(default = "default_log_prefix")]
+    pub prefix: String,
+}
+
+fn default_log_prefix() -> String {
+    "emr-logs/".to_string()
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MasterGroup {
+    #[serde(rename = "type")]
+    pub instance_type: String,
+    #[serde(default = "default_master_count")]
+    pub count: i64,
+}
+
+fn default_master_count() -> i64 {
+    1
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CoreGroup {
+    #[serde(rename = "type")]
+    pub instance_type: String,
+    pub nodes: i64,
+    /// Size of the EBS volume on each core node, in GiB.
+    #[serde(default)]
+    pub ebs_gib: Option<i64>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaskGroup {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub instance_type: String,
+    pub nodes: i64,
+    #[serde(default)]
+    pub market: Market,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+pub enum Market {
+    #[default]
+    #[serde(rename = "on-demand")]
+    OnDemand,
+    #[serde(rename = "spot")]
+    Spot,
+}
+
+/// An EMR configuration classification, e.g. `spark-defaults`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Configuration {
+    pub classification: String,
+    #[serde(default)]
+    pub properties: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BootstrapAction {
+    pub name: String,
+    /// `s3://bucket/script.sh`
+    pub path: String,
+    #[serde(default)]
+    pub args: Vec<String>,
+}
+
+/// EMR managed scaling limits, in instances.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ManagedScaling {
+    pub min: i64,
+    pub max: i64,
+    #[serde(default)]
+    pub max_on_demand: Option<i64>,
+    #[serde(default)]
+    pub max_core: Option<i64>,
+}
+
+/// A recurring window in which a group runs at another size, carried out by EventBridge
+/// Scheduler: one schedule scales up at the start, another back to the baseline at the end.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Schedule {
+    pub name: String,
+    /// Five-field cron (`minute hour day-of-month month day-of-week`) with fixed minute and hour.
+    pub cron: String,
+    #[serde(default = "default_timezone")]
+    pub timezone: String,
+    /// `core` or a task group name.
+    pub group: String,
+    pub nodes: i64,
+    /// How long the window lasts, e.g. `4h`.
+    #[serde(rename = "for")]
+    pub duration: String,
+}
+
+fn default_timezone() -> String {
+    "UTC".to_string()
 }

@@ -7,8 +7,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use super::cidr::Cidr;
 use super::suggest::did_you_mean;
 use super::types::{
-    Bucket, BucketEncryption, Delivery, DeliveryEncryption, Network, Ports, Role, Rule, SecurityGroup, Spec, Stream,
-    StreamEncryption, StreamMode,
+    Bucket, BucketEncryption, Cluster, Delivery, DeliveryEncryption, Network, Ports, Role, Rule, SecurityGroup, Spec,
+    Stream, StreamEncryption, StreamMode,
 };
 
 /// Kinesis limits: retention from 24 hours to 365 days; shards per stream bounded by the default
@@ -61,11 +61,239 @@ pub fn validate(spec: &Spec) -> Vec<Problem> {
     for (index, role) in spec.roles.iter().enumerate() {
         check_role(&format!("roles[{index}]"), role, &spec.pipeline, &mut problems);
     }
+    check_unique("clusters", spec.clusters.iter().map(|cluster| cluster.name.as_str()), &mut problems);
+    for (index, cluster) in spec.clusters.iter().enumerate() {
+        check_cluster(&format!("clusters[{index}]"), cluster, spec, &mut problems);
+    }
     check_unique("deliveries", spec.deliveries.iter().map(|delivery| delivery.name.as_str()), &mut problems);
     for (index, delivery) in spec.deliveries.iter().enumerate() {
         check_delivery(&format!("deliveries[{index}]"), delivery, spec, &mut problems);
     }
     problems.0
+}
+
+/// Applications EMR installs, as its API spells them.
+pub const EMR_APPLICATIONS: [&str; 20] = [
+    "Spark",
+    "Hadoop",
+    "Hive",
+    "Livy",
+    "Zeppelin",
+    "JupyterEnterpriseGateway",
+    "JupyterHub",
+    "Presto",
+    "Trino",
+    "HBase",
+    "Flink",
+    "Tez",
+    "Pig",
+    "Hue",
+    "Oozie",
+    "Sqoop",
+    "Phoenix",
+    "ZooKeeper",
+    "HCatalog",
+    "Ganglia",
+];
+
+/// The roles pipectl derives for a cluster: EMR's service role, the role of its instances, and
+/// the role EventBridge Scheduler uses to resize it.
+pub fn derived_cluster_roles(cluster: &str) -> [String; 3] {
+    [format!("{cluster}-emr-service"), format!("{cluster}-emr-ec2"), format!("{cluster}-scheduler")]
+}
+
+fn check_reference(path: &str, kind: &str, name: &str, known: &[&str], problems: &mut Problems) {
+    if !known.contains(&name) {
+        let hint =
+            did_you_mean(name, known.iter().copied()).map(|n| format!(" (did you mean `{n}`?)")).unwrap_or_default();
+        problems.add(path, format!("no {kind} named `{name}` in this spec{hint}"));
+    }
+}
+
+fn check_instance_type(path: &str, instance_type: &str, problems: &mut Problems) {
+    let valid = instance_type.split_once('.').is_some_and(|(family, size)| {
+        !family.is_empty()
+            && !size.is_empty()
+            && instance_type.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+    });
+    if !valid {
+        problems.add(path, format!("`{instance_type}` is not an EC2 instance type such as `m5.xlarge`"));
+    }
+}
+
+fn check_cluster(path: &str, cluster: &Cluster, spec: &Spec, problems: &mut Problems) {
+    let name_ok = (1..=40).contains(&cluster.name.len())
+        && cluster.name.starts_with(|c: char| c.is_ascii_lowercase())
+        && cluster.name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if !name_ok {
+        problems.add(
+            format!("{path}.name"),
+            format!("`{}` is not a valid cluster name: use 1-40 lowercase letters, digits and hyphens", cluster.name),
+        );
+    }
+    for role in derived_cluster_roles(&cluster.name) {
+        check_iam_name(&format!("{path}.name"), &spec.pipeline, &role, problems);
+    }
+    let release_ok = cluster
+        .release
+        .strip_prefix("emr-")
+        .is_some_and(|version| !version.is_empty() && version.chars().all(|c| c.is_ascii_digit() || c == '.'));
+    if !release_ok {
+        problems.add(
+            format!("{path}.release"),
+            format!("`{}` is not an EMR release label such as `emr-7.2.0`", cluster.release),
+        );
+    }
+    if cluster.applications.is_empty() {
+        problems.add(format!("{path}.applications"), "name at least one application, such as Spark");
+    }
+    for (index, application) in cluster.applications.iter().enumerate() {
+        if !EMR_APPLICATIONS.contains(&application.as_str()) {
+            let hint = did_you_mean(application, EMR_APPLICATIONS)
+                .map(|a| format!(" (did you mean `{a}`?)"))
+                .unwrap_or_default();
+            problems
+                .add(format!("{path}.applications[{index}]"), format!("unknown EMR application `{application}`{hint}"));
+        }
+    }
+    let subnets: Vec<&str> = spec.network.iter().flat_map(|n| &n.subnets).map(|s| s.name.as_str()).collect();
+    check_reference(&format!("{path}.subnet"), "subnet", &cluster.subnet, &subnets, problems);
+    let groups: Vec<&str> = spec.network.iter().flat_map(|n| &n.security_groups).map(|g| g.name.as_str()).collect();
+    for (index, group) in cluster.security_groups.iter().enumerate() {
+        check_reference(&format!("{path}.security_groups[{index}]"), "security group", group, &groups, problems);
+    }
+    if let Some(logs) = &cluster.logs {
+        let buckets: Vec<&str> = spec.buckets.iter().map(|b| b.name.as_str()).collect();
+        check_reference(&format!("{path}.logs.bucket"), "bucket", &logs.bucket, &buckets, problems);
+    }
+    if ![1, 3].contains(&cluster.master.count) {
+        problems.add(format!("{path}.master.count"), "must be 1, or 3 for high availability");
+    }
+    check_instance_type(&format!("{path}.master.type"), &cluster.master.instance_type, problems);
+    check_instance_type(&format!("{path}.core.type"), &cluster.core.instance_type, problems);
+    if !(1..=500).contains(&cluster.core.nodes) {
+        problems.add(format!("{path}.core.nodes"), "must be between 1 and 500 (HDFS needs at least one core node)");
+    }
+    let replication = cluster
+        .configurations
+        .iter()
+        .filter(|c| c.classification == "hdfs-site")
+        .find_map(|c| c.properties.get("dfs.replication"))
+        .and_then(|value| value.parse::<i64>().ok());
+    if let Some(replication) = replication {
+        if cluster.core.nodes < replication {
+            problems.add(
+                format!("{path}.core.nodes"),
+                format!("{} core nodes cannot hold dfs.replication = {replication} copies", cluster.core.nodes),
+            );
+        }
+    }
+    if let Some(gib) = cluster.core.ebs_gib {
+        if !(1..=16384).contains(&gib) {
+            problems.add(format!("{path}.core.ebs_gib"), "must be between 1 and 16384 GiB");
+        }
+    }
+    check_unique(&format!("{path}.task_groups"), cluster.task_groups.iter().map(|g| g.name.as_str()), problems);
+    for (index, group) in cluster.task_groups.iter().enumerate() {
+        let group_path = format!("{path}.task_groups[{index}]");
+        check_resource_name(&format!("{group_path}.name"), &group.name, problems);
+        if ["core", "master"].contains(&group.name.as_str()) {
+            problems.add(format!("{group_path}.name"), "`core` and `master` name the built-in groups");
+        }
+        check_instance_type(&format!("{group_path}.type"), &group.instance_type, problems);
+        if !(0..=500).contains(&group.nodes) {
+            problems.add(format!("{group_path}.nodes"), "must be between 0 and 500");
+        }
+    }
+    for (index, configuration) in cluster.configurations.iter().enumerate() {
+        if configuration.classification.is_empty() {
+            problems.add(format!("{path}.configurations[{index}].classification"), "must not be empty");
+        }
+    }
+    for (index, action) in cluster.bootstrap.iter().enumerate() {
+        if !action.path.starts_with("s3://") {
+            problems.add(
+                format!("{path}.bootstrap[{index}].path"),
+                format!("`{}` must be an S3 path (s3://bucket/script.sh)", action.path),
+            );
+        }
+    }
+    if let Some(timeout) = &cluster.idle_timeout {
+        match crate::duration::parse_duration(timeout) {
+            Ok(duration) if (60..=7 * 86_400).contains(&duration.as_secs()) => {}
+            Ok(_) => problems.add(format!("{path}.idle_timeout"), "must be between 1m and 7d"),
+            Err(message) => problems.add(format!("{path}.idle_timeout"), message),
+        }
+    }
+    let baseline: i64 = cluster.core.nodes + cluster.task_groups.iter().map(|g| g.nodes).sum::<i64>();
+    let max = cluster.managed_scaling.as_ref().map(|scaling| scaling.max);
+    if let Some(scaling) = &cluster.managed_scaling {
+        let scaling_path = format!("{path}.managed_scaling");
+        if scaling.min < 1 || scaling.min > scaling.max {
+            problems.add(format!("{scaling_path}.min"), format!("must be between 1 and max ({})", scaling.max));
+        }
+        if !(scaling.min..=scaling.max).contains(&baseline) {
+            problems.add(
+                &scaling_path,
+                format!(
+                    "the baseline of {baseline} core and task nodes is outside min {} - max {}",
+                    scaling.min, scaling.max
+                ),
+            );
+        }
+        for (field, value) in [("max_on_demand", scaling.max_on_demand), ("max_core", scaling.max_core)] {
+            if value.is_some_and(|value| value < 1 || value > scaling.max) {
+                problems.add(format!("{scaling_path}.{field}"), format!("must be between 1 and max ({})", scaling.max));
+            }
+        }
+    }
+    check_unique(&format!("{path}.schedules"), cluster.schedules.iter().map(|s| s.name.as_str()), problems);
+    for (index, schedule) in cluster.schedules.iter().enumerate() {
+        let schedule_path = format!("{path}.schedules[{index}]");
+        check_resource_name(&format!("{schedule_path}.name"), &schedule.name, problems);
+        let cron = crate::cron::parse_cron(&schedule.cron)
+            .map_err(|message| problems.add(format!("{schedule_path}.cron"), message))
+            .ok();
+        if let Err(message) = crate::cron::parse_timezone(&schedule.timezone) {
+            problems.add(format!("{schedule_path}.timezone"), message);
+        }
+        match crate::duration::parse_duration(&schedule.duration) {
+            Ok(length) => {
+                if let Some(Err(message)) = cron.map(|cron| cron.end_after(length)) {
+                    problems.add(format!("{schedule_path}.for"), message);
+                }
+            }
+            Err(message) => problems.add(format!("{schedule_path}.for"), message),
+        }
+        let group_baseline = if schedule.group == "core" {
+            Some(cluster.core.nodes)
+        } else {
+            cluster.task_groups.iter().find(|g| g.name == schedule.group).map(|g| g.nodes)
+        };
+        match group_baseline {
+            None => {
+                let mut names: Vec<&str> = vec!["core"];
+                names.extend(cluster.task_groups.iter().map(|g| g.name.as_str()));
+                check_reference(&format!("{schedule_path}.group"), "instance group", &schedule.group, &names, problems);
+            }
+            Some(baseline_nodes) => {
+                let floor =
+                    if schedule.group == "core" { crate::cron::replication_floor(cluster.core.nodes) } else { 0 };
+                if schedule.nodes < floor || schedule.nodes > 500 {
+                    problems.add(format!("{schedule_path}.nodes"), format!("must be between {floor} and 500"));
+                }
+                if let Some(max) = max {
+                    if baseline - baseline_nodes + schedule.nodes > max {
+                        problems.add(
+                            format!("{schedule_path}.nodes"),
+                            format!("{} nodes would exceed managed_scaling.max ({max})", schedule.nodes),
+                        );
+                    }
+                }
+            }
+        }
+    }
+    check_tags(&format!("{path}.tags"), &cluster.tags, problems);
 }
 
 /// The IAM name of a role of the pipeline: `<pipeline>-<role>`.
@@ -726,6 +954,24 @@ mod tests {
                 "roles[0].statements[0].actions[0]",
                 "roles[0].statements[0].resources[0]",
                 "roles[1]",
+            ]
+        );
+    }
+
+    #[test]
+    fn cluster_problems_are_located() {
+        let yaml = format!("{HEAD}network:\n  vpc: {{cidr: 10.0.0.0/16}}\n  subnets: [{{name: a, cidr: 10.0.0.0/24, availability_zone: eu-west-1a}}]\nclusters:\n  - name: spark\n    release: emr-7.2.0\n    applications: [Spark, Spork]\n    subnet: b\n    master: {{type: m5.xlarge, count: 2}}\n    core: {{type: m5.xlarge, nodes: 4}}\n    task_groups: [{{name: batch, type: m5.2xlarge, nodes: 0}}]\n    managed_scaling: {{min: 1, max: 10}}\n    schedules:\n      - {{name: night, cron: '0 2 * * *', timezone: Asia/Seoul, group: batch, nodes: 20, for: 4h}}\n      - {{name: bad, cron: '0 2 * *', timezone: Mars/Base, group: nope, nodes: 1, for: soon}}\n");
+        assert_eq!(
+            paths(&yaml),
+            vec![
+                "clusters[0].applications[1]",
+                "clusters[0].subnet",
+                "clusters[0].master.count",
+                "clusters[0].schedules[0].nodes",
+                "clusters[0].schedules[1].cron",
+                "clusters[0].schedules[1].timezone",
+                "clusters[0].schedules[1].for",
+                "clusters[0].schedules[1].group",
             ]
         );
     }

@@ -1,0 +1,375 @@
+//! `pipectl scale`: resize an EMR instance group on purpose, record it on the cluster so plans
+//! do not revert it, and optionally schedule the return to the baseline in EventBridge
+//! Scheduler so that it happens even when the machine that ran `scale` is gone.
+//!
+//! It makes the fewest calls it can: find the cluster (ListClusters), read it and its groups
+//! (DescribeCluster and ListInstanceGroups, in parallel), then modify and tag (in parallel).
+
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, NaiveTime, TimeZone, Utc};
+use serde::Serialize;
+
+use crate::cron::replication_floor;
+use crate::model::{schedule_prefix, PIPELINE_TAG, RESOURCE_TAG};
+use crate::policy::{role_path, Arns};
+use crate::progress::Progress;
+use crate::resources::cluster::{list_active, ScaleRecord, SCALE_TAG_PREFIX};
+use crate::resources::schedule::{create_scale_back, delete_scale_back, resize_input};
+use crate::resources::{aws_error, AwsError, Clients};
+use crate::spec::{derived_cluster_roles, iam_role_name, Cluster, Spec};
+
+/// What the user asked for.
+#[derive(Debug, Clone)]
+pub struct ScaleRequest {
+    pub cluster: Option<String>,
+    pub group: Option<String>,
+    /// The new size; `None` with `reset`.
+    pub nodes: Option<i64>,
+    pub reset: bool,
+    /// When to return to the baseline.
+    pub until: Option<DateTime<Utc>>,
+    pub wait: Option<Duration>,
+}
+
+/// What was done, for people and for `--output json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScaleResult {
+    pub cluster: String,
+    pub cluster_id: String,
+    pub group: String,
+    pub from: i64,
+    pub to: i64,
+    pub baseline: i64,
+    pub until: Option<String>,
+    pub scale_back_schedule: Option<String>,
+}
+
+impl ScaleResult {
+    /// `task group 'batch' of cluster 'spark': 4 → 20`
+    pub fn headline(&self) -> String {
+        let label =
+            if self.group == "core" { "core group".to_string() } else { format!("task group '{}'", self.group) };
+        format!("{label} of cluster '{}': {} → {}", self.cluster, self.from, self.to)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ScaleError {
+    /// Refused before changing anything.
+    #[error("{0}; nothing was changed")]
+    Refused(String),
+    #[error(transparent)]
+    Aws(#[from] AwsError),
+    #[error("{0}")]
+    Timeout(String),
+}
+
+/// The group `scale` changes when `--group` is not given: the first task group (large swings
+/// belong on task groups, which hold no HDFS data), or `core` when there is none.
+pub fn default_group(cluster: &Cluster) -> String {
+    cluster.task_groups.first().map_or_else(|| "core".to_string(), |group| group.name.clone())
+}
+
+/// The spec's baseline of a group.
+fn baseline(cluster: &Cluster, group: &str) -> Option<i64> {
+    if group == "core" {
+        Some(cluster.core.nodes)
+    } else {
+        cluster.task_groups.iter().find(|g| g.name == group).map(|g| g.nodes)
+    }
+}
+
+fn pick_cluster<'a>(spec: &'a Spec, name: Option<&str>) -> Result<&'a Cluster, ScaleError> {
+    let names: Vec<&str> = spec.clusters.iter().map(|c| c.name.as_str()).collect();
+    match (name, spec.clusters.as_slice()) {
+        (None, [only]) => Ok(only),
+        (None, []) => Err(ScaleError::Refused("the spec has no clusters".to_string())),
+        (None, _) => {
+            Err(ScaleError::Refused(format!("the spec has several clusters; name one of: {}", names.join(", "))))
+        }
+        (Some(name), _) => spec.clusters.iter().find(|c| c.name == name).ok_or_else(|| {
+            ScaleError::Refused(format!("no cluster named `{name}` in the spec (it has: {})", names.join(", ")))
+        }),
+    }
+}
+
+/// Parses `--until`: `HH:MM` (the next such time in `timezone`) or an RFC 3339 timestamp.
+pub fn parse_until(text: &str, timezone: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, String> {
+    if let Ok(at) = DateTime::parse_from_rfc3339(text) {
+        return Ok(at.with_timezone(&Utc));
+    }
+    let zone = crate::cron::parse_timezone(timezone)?;
+    let time = NaiveTime::parse_from_str(text, "%H:%M")
+        .map_err(|_| format!("`{text}` is not a time such as 06:00 or 2026-11-23T06:00:00Z"))?;
+    let local_now = now.with_timezone(&zone);
+    let mut date = local_now.date_naive();
+    if local_now.time() >= time {
+        date = date.succ_opt().unwrap_or(date);
+    }
+    zone.from_local_datetime(&date.and_time(time))
+        .earliest()
+        .map(|at| at.with_timezone(&Utc))
+        .ok_or_else(|| format!("{text} does not exist in {timezone} on {date} (a daylight-saving gap)"))
+}
+
+/// Resizes one group of one cluster of the spec.
+pub async fn scale(
+    clients: &Clients,
+    spec: &Spec,
+    request: &ScaleRequest,
+    progress: &Progress,
+) -> Result<ScaleResult, ScaleError> {
+    let cluster = pick_cluster(spec, request.cluster.as_deref())?;
+    let group = request.group.clone().unwrap_or_else(|| default_group(cluster));
+    let baseline = baseline(cluster, &group).ok_or_else(|| {
+        let mut names = vec!["core".to_string()];
+        names.extend(cluster.task_groups.iter().map(|g| g.name.clone()));
+        ScaleError::Refused(format!("cluster '{}' has no group `{group}` (it has: {})", cluster.name, names.join(", ")))
+    })?;
+    let target = if request.reset {
+        baseline
+    } else {
+        request.nodes.ok_or_else(|| ScaleError::Refused("give --nodes N, or --reset".to_string()))?
+    };
+    if target < 0 {
+        return Err(ScaleError::Refused(format!("--nodes {target} is below 0")));
+    }
+
+    // Round 1: find the cluster by its deterministic name.
+    let emr_name = format!("{}-{}", spec.pipeline, cluster.name);
+    let found = list_active(&clients.emr, &emr_name).await?;
+    let Some((cluster_id, _)) = found.into_iter().find(|(_, name)| *name == emr_name) else {
+        return Err(ScaleError::Refused(format!(
+            "cluster '{}' is not running (no active EMR cluster named {emr_name}); run `pipectl apply` first",
+            cluster.name
+        )));
+    };
+    let id = format!("cluster/{}", cluster.name);
+
+    // Round 2: its tags and state, and its groups.
+    let (described, groups) = tokio::join!(
+        clients.emr.describe_cluster().cluster_id(&cluster_id).send(),
+        clients.emr.list_instance_groups().cluster_id(&cluster_id).send()
+    );
+    let described = described.map_err(|e| aws_error(&id, "DescribeCluster", e))?;
+    let groups = groups.map_err(|e| aws_error(&id, "ListInstanceGroups", e))?;
+    let live = described.cluster().ok_or_else(|| AwsError::new(&id, "DescribeCluster", "no cluster in the answer"))?;
+    let tag = |key: &str| live.tags().iter().find(|t| t.key() == Some(key)).and_then(|t| t.value()).map(str::to_string);
+    if tag(PIPELINE_TAG).as_deref() != Some(spec.pipeline.as_str()) || tag(RESOURCE_TAG).as_deref() != Some(id.as_str())
+    {
+        return Err(ScaleError::Refused(format!("EMR cluster {cluster_id} ({emr_name}) is not tagged as {id} of pipeline `{}`; pipectl only resizes its own clusters", spec.pipeline)));
+    }
+    let state = live.status().and_then(|s| s.state()).map(|s| s.as_str().to_string()).unwrap_or_default();
+    if !["RUNNING", "WAITING"].contains(&state.as_str()) {
+        return Err(ScaleError::Refused(format!(
+            "cluster '{}' is {state}; EMR resizes only RUNNING or WAITING clusters",
+            cluster.name
+        )));
+    }
+    let is_group = |g: &&aws_sdk_emr::types::InstanceGroup| {
+        let role = g.instance_group_type().map(|t| t.as_str()).unwrap_or_default();
+        if group == "core" {
+            role == "CORE"
+        } else {
+            role == "TASK" && g.name() == Some(group.as_str())
+        }
+    };
+    let live_group = groups.instance_groups().iter().find(is_group).ok_or_else(|| {
+        ScaleError::Refused(format!(
+            "cluster '{}' has no live group `{group}`; run `pipectl apply` first",
+            cluster.name
+        ))
+    })?;
+    let group_id = live_group.id().unwrap_or_default().to_string();
+    let current = i64::from(live_group.requested_instance_count().unwrap_or(0));
+    if group == "core" {
+        let floor = replication_floor(current);
+        if target < floor {
+            return Err(ScaleError::Refused(format!(
+                "core nodes cannot go below {floor}: HDFS keeps {floor} cop{} of each block on a cluster of {current} core nodes",
+                if floor == 1 { "y" } else { "ies" }
+            )));
+        }
+    }
+    if let Some(scaling) = &cluster.managed_scaling {
+        let others: i64 = groups
+            .instance_groups()
+            .iter()
+            .filter(|g| {
+                g.instance_group_type().map(|t| t.as_str()) != Some("MASTER") && g.id() != Some(group_id.as_str())
+            })
+            .map(|g| i64::from(g.requested_instance_count().unwrap_or(0)))
+            .sum();
+        if others + target > scaling.max {
+            return Err(ScaleError::Refused(format!(
+                "{target} nodes would bring the cluster to {} core and task nodes, above managed_scaling.max ({})",
+                others + target,
+                scaling.max
+            )));
+        }
+    }
+
+    // Round 3: resize, record, and schedule (or cancel) the scale-back.
+    let scale_back = format!("{}{}-{group}-scale-back", schedule_prefix(&spec.pipeline), cluster.name);
+    let until = request.until.map(|at| at.format("%Y-%m-%dT%H:%M:%S").to_string());
+    let modify = async {
+        if target == current {
+            return Ok(());
+        }
+        let config = aws_sdk_emr::types::InstanceGroupModifyConfig::builder()
+            .instance_group_id(&group_id)
+            .instance_count(i32::try_from(target).unwrap_or(i32::MAX))
+            .build();
+        clients
+            .emr
+            .modify_instance_groups()
+            .cluster_id(&cluster_id)
+            .instance_groups(config)
+            .send()
+            .await
+            .map_err(|e| aws_error(&id, "ModifyInstanceGroups", e))?;
+        Ok::<_, AwsError>(())
+    };
+    let record = async {
+        let key = format!("{SCALE_TAG_PREFIX}{group}");
+        if request.reset {
+            clients
+                .emr
+                .remove_tags()
+                .resource_id(&cluster_id)
+                .tag_keys(key)
+                .send()
+                .await
+                .map_err(|e| aws_error(&id, "RemoveTags", e))?;
+        } else {
+            let value =
+                ScaleRecord { nodes: target, baseline, until: until.as_ref().map(|u| format!("{u}Z")) }.to_tag();
+            let tag = aws_sdk_emr::types::Tag::builder().key(key).value(value).build();
+            clients
+                .emr
+                .add_tags()
+                .resource_id(&cluster_id)
+                .tags(tag)
+                .send()
+                .await
+                .map_err(|e| aws_error(&id, "AddTags", e))?;
+        }
+        Ok::<_, AwsError>(())
+    };
+    let schedule = async {
+        match (&until, request.reset) {
+            (_, true) => delete_scale_back(&clients.scheduler, &scale_back).await,
+            (Some(at), false) => {
+                let account = live.cluster_arn().and_then(|arn| arn.split(':').nth(4)).unwrap_or_default().to_string();
+                let arns = Arns::new(&account, &clients.region);
+                let role = iam_role_name(&spec.pipeline, &derived_cluster_roles(&cluster.name)[2]);
+                let description = format!(
+                    "Scale-back by pipectl scale. {PIPELINE_TAG}={} pipectl:scale-back={}/{group}",
+                    spec.pipeline, cluster.name
+                );
+                let input = resize_input(&cluster_id, &group_id, baseline);
+                create_scale_back(
+                    &clients.scheduler,
+                    &scale_back,
+                    &description,
+                    at,
+                    &input,
+                    &arns.role(&role_path(&spec.pipeline), &role),
+                )
+                .await
+            }
+            (None, false) => Ok(()),
+        }
+    };
+    tokio::try_join!(modify, record, schedule)?;
+
+    let result = ScaleResult {
+        cluster: cluster.name.clone(),
+        cluster_id: cluster_id.clone(),
+        group: group.clone(),
+        from: current,
+        to: target,
+        baseline,
+        until: until.map(|u| format!("{u}Z")),
+        scale_back_schedule: request.until.map(|_| scale_back),
+    };
+    if let Some(timeout) = request.wait {
+        wait_for_count(clients, &id, &cluster_id, &group_id, target, timeout, progress).await?;
+    }
+    Ok(result)
+}
+
+/// Follows the group until its running count reaches `target`.
+async fn wait_for_count(
+    clients: &Clients,
+    id: &str,
+    cluster_id: &str,
+    group_id: &str,
+    target: i64,
+    timeout: Duration,
+    progress: &Progress,
+) -> Result<(), ScaleError> {
+    let started = Instant::now();
+    let mut interval = Duration::from_millis(500);
+    loop {
+        let groups = clients
+            .emr
+            .list_instance_groups()
+            .cluster_id(cluster_id)
+            .send()
+            .await
+            .map_err(|e| aws_error(id, "ListInstanceGroups", e))?;
+        let running = groups
+            .instance_groups()
+            .iter()
+            .find(|g| g.id() == Some(group_id))
+            .and_then(|g| g.running_instance_count())
+            .map_or(0, i64::from);
+        let width = 30usize;
+        let filled = if target == 0 {
+            width
+        } else {
+            (usize::try_from(running.min(target)).unwrap_or(0) * width) / usize::try_from(target).unwrap_or(1)
+        };
+        progress.line(&format!(
+            "[{}{}] {running}/{target} running ({}s)",
+            "#".repeat(filled),
+            ".".repeat(width - filled),
+            started.elapsed().as_secs()
+        ));
+        if running == target {
+            return Ok(());
+        }
+        if started.elapsed() >= timeout {
+            return Err(ScaleError::Timeout(format!("{running} of {target} nodes running after {}s; the resize goes on in EMR (raise --timeout to wait longer)", timeout.as_secs())));
+        }
+        tokio::time::sleep(interval).await;
+        interval = (interval * 3 / 2).min(Duration::from_secs(15));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn until_is_the_next_such_time_in_the_zone() {
+        let now = Utc.with_ymd_and_hms(2026, 11, 22, 20, 0, 0).unwrap();
+        // 06:00 in Seoul (UTC+9) after 05:00 local on the 23rd is 06:00 on the 23rd = 21:00 UTC on the 22nd.
+        assert_eq!(parse_until("06:00", "Asia/Seoul", now).unwrap().to_rfc3339(), "2026-11-22T21:00:00+00:00");
+        assert_eq!(parse_until("06:00", "UTC", now).unwrap().to_rfc3339(), "2026-11-23T06:00:00+00:00");
+        assert_eq!(parse_until("2026-11-23T06:30:00Z", "UTC", now).unwrap().to_rfc3339(), "2026-11-23T06:30:00+00:00");
+        assert!(parse_until("6 o'clock", "UTC", now).is_err());
+    }
+
+    #[test]
+    fn default_group_prefers_task_groups() {
+        let spec: Spec = serde_saphyr::from_str("version: 1\npipeline: p\nregion: eu-west-1\nclusters:\n  - name: a\n    release: emr-7.2.0\n    applications: [Spark]\n    subnet: s\n    master: {type: m5.xlarge}\n    core: {type: m5.xlarge, nodes: 2}\n    task_groups: [{name: batch, type: m5.xlarge, nodes: 0}]\n  - name: b\n    release: emr-7.2.0\n    applications: [Spark]\n    subnet: s\n    master: {type: m5.xlarge}\n    core: {type: m5.xlarge, nodes: 2}\n").unwrap();
+        assert_eq!(default_group(&spec.clusters[0]), "batch");
+        assert_eq!(default_group(&spec.clusters[1]), "core");
+        assert!(
+            matches!(pick_cluster(&spec, None), Err(ScaleError::Refused(message)) if message.contains("name one of: a, b"))
+        );
+    }
+}
