@@ -301,6 +301,17 @@ fn unsupported(clients: &Clients, error: &AwsError) -> bool {
             || error.code.is_none())
 }
 
+/// Emulators answer operations they lack with HTTP 500, which the SDK would retry with backoff
+/// for seconds; against an emulator, reads that may be missing are tried once.
+fn probe_config(clients: &Clients) -> aws_sdk_emr::config::Builder {
+    let builder = aws_sdk_emr::config::Builder::default();
+    if clients.emulated {
+        builder.retry_config(aws_sdk_emr::config::retry::RetryConfig::disabled())
+    } else {
+        builder
+    }
+}
+
 async fn describe(
     clients: &Clients,
     cluster_id: &str,
@@ -367,7 +378,14 @@ async fn describe(
         Ok::<_, AwsError>(Value::Array(actions))
     };
     let idle = async {
-        match emr.get_auto_termination_policy().cluster_id(cluster_id).send().await {
+        match emr
+            .get_auto_termination_policy()
+            .cluster_id(cluster_id)
+            .customize()
+            .config_override(probe_config(clients))
+            .send()
+            .await
+        {
             Ok(output) => Ok(Readable::Known(output.auto_termination_policy().and_then(|p| p.idle_timeout()))),
             Err(error) => {
                 let error = aws_error(&id, "GetAutoTerminationPolicy", error);
@@ -381,7 +399,14 @@ async fn describe(
         }
     };
     let scaling = async {
-        match emr.get_managed_scaling_policy().cluster_id(cluster_id).send().await {
+        match emr
+            .get_managed_scaling_policy()
+            .cluster_id(cluster_id)
+            .customize()
+            .config_override(probe_config(clients))
+            .send()
+            .await
+        {
             Ok(output) => {
                 Ok(Readable::Known(output.managed_scaling_policy().and_then(|p| p.compute_limits()).map(|limits| {
                     managed_scaling_value(
@@ -946,6 +971,133 @@ mod tests {
         // A record that no longer matches the live size (the scale-back ran) changes nothing.
         let mut desired = Attributes::from([("task.batch.nodes".to_string(), json!(0))]);
         assert!(adjust_desired(&id, &live(0), &tags, &mut desired, false).is_empty());
+    }
+
+    mod managed_scaling {
+        //! The managed-scaling code path against the SDK's mock client (moto does not
+        //! implement managed scaling, so the emulator tests cannot reach it).
+        use super::super::*;
+        use crate::resources::test_support::clients_with_emr;
+        use crate::resources::Warnings;
+        use aws_sdk_emr::operation::describe_cluster::DescribeClusterOutput;
+        use aws_sdk_emr::operation::get_auto_termination_policy::GetAutoTerminationPolicyOutput;
+        use aws_sdk_emr::operation::get_managed_scaling_policy::GetManagedScalingPolicyOutput;
+        use aws_sdk_emr::operation::list_bootstrap_actions::ListBootstrapActionsOutput;
+        use aws_sdk_emr::operation::list_instance_groups::ListInstanceGroupsOutput;
+        use aws_sdk_emr::operation::put_managed_scaling_policy::PutManagedScalingPolicyOutput;
+        use aws_sdk_emr::Client;
+        use aws_smithy_mocks::{mock, mock_client, RuleMode};
+        use aws_smithy_runtime_api::http::StatusCode;
+        use aws_smithy_types::body::SdkBody;
+
+        fn cluster_rules() -> Vec<aws_smithy_mocks::Rule> {
+            vec![
+                mock!(Client::describe_cluster).then_output(|| {
+                    let cluster = aws_sdk_emr::types::Cluster::builder()
+                        .id("j-1")
+                        .name("p-spark")
+                        .release_label("emr-7.2.0")
+                        .build();
+                    DescribeClusterOutput::builder().cluster(cluster).build()
+                }),
+                mock!(Client::list_instance_groups).then_output(|| ListInstanceGroupsOutput::builder().build()),
+                mock!(Client::list_bootstrap_actions).then_output(|| ListBootstrapActionsOutput::builder().build()),
+                mock!(Client::get_auto_termination_policy).then_output(|| {
+                    GetAutoTerminationPolicyOutput::builder()
+                        .auto_termination_policy(AutoTerminationPolicy::builder().idle_timeout(3600).build())
+                        .build()
+                }),
+            ]
+        }
+
+        #[tokio::test]
+        async fn limits_are_read_from_get_managed_scaling_policy() {
+            let scaling = mock!(Client::get_managed_scaling_policy).then_output(|| {
+                let limits = ComputeLimits::builder()
+                    .unit_type(ComputeLimitsUnitType::Instances)
+                    .minimum_capacity_units(2)
+                    .maximum_capacity_units(30)
+                    .maximum_core_capacity_units(8)
+                    .build();
+                GetManagedScalingPolicyOutput::builder()
+                    .managed_scaling_policy(ManagedScalingPolicy::builder().compute_limits(limits).build())
+                    .build()
+            });
+            let mut rules = cluster_rules();
+            rules.push(scaling);
+            let emr = mock_client!(aws_sdk_emr, RuleMode::MatchAny, rules.iter());
+            let warnings = Warnings::default();
+            let (_, _, live) = describe(&clients_with_emr(emr, false), "j-1", &warnings).await.unwrap().unwrap();
+            let Readable::Known(Some(limits)) = live.managed_scaling else {
+                panic!("limits not read: {:?}", live.managed_scaling)
+            };
+            assert_eq!(limits, json!({"min": 2, "max": 30, "max_on_demand": null, "max_core": 8}));
+            assert!(matches!(live.idle_timeout_seconds, Readable::Known(Some(3600))));
+            assert!(warnings.messages().is_empty());
+        }
+
+        #[tokio::test]
+        async fn an_emulator_without_managed_scaling_is_a_warning_not_a_failure() {
+            let scaling = mock!(Client::get_managed_scaling_policy).then_http_response(|| {
+                aws_smithy_runtime_api::http::Response::new(StatusCode::try_from(500).unwrap(), SdkBody::empty())
+            });
+            let mut rules = cluster_rules();
+            rules.push(scaling);
+            let emr = mock_client!(aws_sdk_emr, RuleMode::MatchAny, rules.iter());
+            let warnings = Warnings::default();
+            let (_, _, live) = describe(&clients_with_emr(emr, true), "j-1", &warnings).await.unwrap().unwrap();
+            assert!(matches!(live.managed_scaling, Readable::Unsupported));
+            assert_eq!(
+                warnings.messages(),
+                ["the endpoint does not implement emr:GetManagedScalingPolicy; the fields it reads are not compared"]
+            );
+        }
+
+        #[tokio::test]
+        async fn a_new_limit_is_written_with_put_managed_scaling_policy() {
+            let put = mock!(Client::put_managed_scaling_policy)
+                .match_requests(|request| {
+                    let limits = request.managed_scaling_policy().and_then(|p| p.compute_limits());
+                    request.cluster_id() == Some("j-1")
+                        && limits.map(|l| (l.minimum_capacity_units(), l.maximum_capacity_units()))
+                            == Some((Some(1), Some(24)))
+                })
+                .then_output(|| PutManagedScalingPolicyOutput::builder().build());
+            let emr = mock_client!(aws_sdk_emr, RuleMode::MatchAny, [&put]);
+            let spec: crate::spec::Spec = serde_saphyr::from_str(
+                "version: 1\npipeline: p\nregion: us-east-1\nclusters:\n  - name: spark\n    release: emr-7.2.0\n    applications: [Spark]\n    subnet: a\n    master: {type: m5.xlarge}\n    core: {type: m5.xlarge, nodes: 2}\n    managed_scaling: {min: 1, max: 24}\n",
+            )
+            .unwrap();
+            let config = ClusterConfig {
+                cluster: spec.clusters[0].clone(),
+                emr_name: "p-spark".into(),
+                service_role: "p-spark-emr-service".into(),
+                instance_profile: "p-spark-emr-ec2".into(),
+                log_uri: None,
+            };
+            let mut live = super::live(0);
+            live.groups.retain(|group| group.role != "TASK");
+            live.groups[1].requested = 2;
+            live.managed_scaling = Readable::Known(None);
+            let id = ResourceId::new(Kind::Cluster, "spark");
+            let mut current = LiveResource::new(id.clone(), "j-1", Tags::new(), LiveDetail::Cluster(live.clone()));
+            current.attributes = live_attributes(&live, &crate::resources::Names::default()).0;
+            let resource = DesiredResource {
+                id,
+                tags: Tags::new(),
+                depends_on: vec![],
+                config: crate::model::Desired::Cluster(Box::new(config.clone())),
+            };
+            let ctx = Context::new(
+                clients_with_emr(emr, false),
+                "p",
+                crate::resources::WaitOptions::default(),
+                crate::progress::Progress::new(false),
+                &crate::resources::LiveState::default(),
+            );
+            update(&ctx, &resource, &config, &current, &live).await.unwrap();
+            assert_eq!(put.num_calls(), 1, "PutManagedScalingPolicy was not sent with min 1 and max 24");
+        }
     }
 
     #[test]

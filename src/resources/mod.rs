@@ -635,6 +635,26 @@ pub mod test_support {
         LiveResource::new(ResourceId::new(Kind::Stream, name), name, tags, LiveDetail::Stream(live))
     }
 
+    /// Clients that reach nothing but the given EMR client (a mock, in unit tests).
+    pub fn clients_with_emr(emr: aws_sdk_emr::Client, emulated: bool) -> Clients {
+        let config = aws_types::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .build();
+        Clients {
+            ec2: aws_sdk_ec2::Client::new(&config),
+            s3: aws_sdk_s3::Client::new(&config),
+            kinesis: aws_sdk_kinesis::Client::new(&config),
+            iam: aws_sdk_iam::Client::new(&config),
+            firehose: aws_sdk_firehose::Client::new(&config),
+            sts: aws_sdk_sts::Client::new(&config),
+            emr,
+            scheduler: aws_sdk_scheduler::Client::new(&config),
+            region: "us-east-1".to_string(),
+            emulated,
+        }
+    }
+
     /// A role with no policies, whose IAM name is `iam_name`.
     pub fn role_resource(name: &str, iam_name: &str) -> LiveResource {
         let live = role::Live {

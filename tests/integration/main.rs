@@ -4,6 +4,7 @@
 
 mod bad_specs;
 mod cli;
+mod cluster;
 mod delivery;
 mod lifecycle;
 mod ownership;

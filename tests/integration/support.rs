@@ -44,6 +44,7 @@ impl Stack {
         ];
         if self == Stack::LocalStack {
             env.push(("AWS_ENDPOINT_URL_EMR", moto.clone()));
+            env.push(("AWS_ENDPOINT_URL_SCHEDULER", moto.clone()));
             env.push(("AWS_ENDPOINT_URL_FIREHOSE", moto));
         }
         env
@@ -69,11 +70,14 @@ impl Stack {
     }
 
     /// SDK clients pointed at this stack, for reading back what the emulator holds (with
-    /// Firehose on moto for the LocalStack stack, as `env()` routes it).
+    /// Firehose, EMR and Scheduler on moto for the LocalStack stack, as `env()` routes them).
     pub async fn clients(self) -> Clients {
         let mut clients = clients_at(self.endpoint()).await;
         if self == Stack::LocalStack {
-            clients.firehose = clients_at(Stack::Moto.endpoint()).await.firehose;
+            let moto = clients_at(Stack::Moto.endpoint()).await;
+            clients.firehose = moto.firehose;
+            clients.emr = moto.emr;
+            clients.scheduler = moto.scheduler;
         }
         clients
     }

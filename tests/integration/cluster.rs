@@ -1,0 +1,324 @@
+//! EMR clusters, spec schedules and `pipectl scale`, on both stacks (EMR and Scheduler on moto):
+//! what the emulator holds after apply, deliberate scaling that plans do not revert, the
+//! EventBridge schedules and their ModifyInstanceGroups input, replacement warnings, and every
+//! refusal leaving the cluster as it was.
+
+use serde_json::Value;
+
+use crate::support::{pipectl, runtime, unique, Run, Scratch, Stack};
+
+struct ClusterSpec {
+    pipeline: String,
+    core_type: &'static str,
+    termination_protection: bool,
+}
+
+impl ClusterSpec {
+    fn yaml(&self) -> String {
+        format!(
+            "version: 1\npipeline: {p}\nregion: us-east-1\nnetwork:\n  vpc: {{cidr: 10.60.0.0/16}}\n  subnets: [{{name: private-a, cidr: 10.60.1.0/24, availability_zone: us-east-1a}}]\n  security_groups: [{{name: spark, ingress: [{{protocol: all, group: self}}]}}]\nbuckets:\n  - name: {p}-lake\nclusters:\n  - name: spark\n    release: emr-7.2.0\n    applications: [Spark, Hadoop]\n    subnet: private-a\n    security_groups: [spark]\n    logs: {{bucket: {p}-lake}}\n    master: {{type: m5.xlarge}}\n    core: {{type: {core}, nodes: 4}}\n    task_groups: [{{name: batch, type: m5.2xlarge, nodes: 0, market: spot}}]\n    termination_protection: {protection}\n    managed_scaling: {{min: 1, max: 30}}\n    schedules:\n      - {{name: night, cron: '0 2 * * *', timezone: Asia/Seoul, group: batch, nodes: 20, for: 4h}}\n",
+            p = self.pipeline,
+            core = self.core_type,
+            protection = self.termination_protection,
+        )
+    }
+}
+
+/// The cluster and its groups as EMR holds them: (id, describe output, name → requested count).
+async fn held_cluster(
+    stack: Stack,
+    pipeline: &str,
+) -> Option<(String, aws_sdk_emr::types::Cluster, Vec<(String, String, i32)>)> {
+    let clients = stack.clients().await;
+    let clusters = pipectl::resources::cluster::list_active(&clients.emr, &format!("{pipeline}-spark")).await.ok()?;
+    let (id, _) = clusters.into_iter().next()?;
+    let cluster = clients.emr.describe_cluster().cluster_id(&id).send().await.ok()?.cluster()?.clone();
+    let groups = clients.emr.list_instance_groups().cluster_id(&id).send().await.ok()?;
+    let groups = groups
+        .instance_groups()
+        .iter()
+        .map(|g| {
+            (
+                g.instance_group_type().map(|t| t.as_str().to_string()).unwrap_or_default(),
+                g.name().unwrap_or_default().to_string(),
+                g.requested_instance_count().unwrap_or(-1),
+            )
+        })
+        .collect();
+    Some((id, cluster, groups))
+}
+
+async fn batch_count(stack: Stack, pipeline: &str) -> i32 {
+    let (_, _, groups) = held_cluster(stack, pipeline).await.expect("the cluster exists");
+    groups.iter().find(|(role, name, _)| role == "TASK" && name == "batch").map_or(-1, |(_, _, count)| *count)
+}
+
+/// A schedule's expression, time zone, target ARN and input.
+async fn held_schedule(stack: Stack, name: &str) -> Option<(String, String, String, Value)> {
+    let clients = stack.clients().await;
+    let schedule = clients.scheduler.get_schedule().name(name).send().await.ok()?;
+    let target = schedule.target()?;
+    Some((
+        schedule.schedule_expression()?.to_string(),
+        schedule.schedule_expression_timezone().unwrap_or("UTC").to_string(),
+        target.arn().to_string(),
+        serde_json::from_str(target.input()?).ok()?,
+    ))
+}
+
+fn group_id(groups_of: &aws_sdk_emr::operation::list_instance_groups::ListInstanceGroupsOutput, name: &str) -> String {
+    groups_of
+        .instance_groups()
+        .iter()
+        .find(|g| g.name() == Some(name))
+        .and_then(|g| g.id())
+        .unwrap_or_default()
+        .to_string()
+}
+
+fn refused(run: Run, fragment: &str) {
+    let run = run.expect(1);
+    assert!(run.stderr.contains(fragment), "expected {fragment:?} in\n{}", run.stderr);
+    assert!(run.stderr.contains("nothing was changed") || run.stderr.contains("Nothing was changed"), "{}", run.stderr);
+}
+
+fn cluster_lifecycle(stack: Stack) {
+    stack.require();
+    let runtime = runtime();
+    let scratch = Scratch::new(&format!("cluster-{}", stack.tag()));
+    let mut spec =
+        ClusterSpec { pipeline: unique("emr", stack), core_type: "m5.xlarge", termination_protection: false };
+    let file = scratch.write("spec.yaml", &spec.yaml());
+    let p = spec.pipeline.clone();
+
+    // Apply: the cluster, its roles and the night-batch schedules.
+    pipectl(stack, &["apply", "-f", &file, "--auto-approve"]).expect(0);
+    let (cluster_id, cluster, groups) = runtime.block_on(held_cluster(stack, &p)).expect("the cluster exists");
+    assert_eq!(cluster.release_label(), Some("emr-7.2.0"));
+    let mut applications: Vec<&str> = cluster.applications().iter().filter_map(|a| a.name()).collect();
+    applications.sort();
+    assert_eq!(applications, ["Hadoop", "Spark"]);
+    assert_eq!(cluster.service_role(), Some(format!("{p}-spark-emr-service").as_str()));
+    assert_eq!(
+        cluster.ec2_instance_attributes().and_then(|a| a.iam_instance_profile()),
+        Some(format!("{p}-spark-emr-ec2").as_str())
+    );
+    assert!(cluster.tags().iter().any(|t| t.key() == Some("pipectl:pipeline") && t.value() == Some(p.as_str())));
+    let mut counts = groups.clone();
+    counts.sort();
+    assert_eq!(
+        counts,
+        [("CORE".into(), "core".into(), 4), ("MASTER".into(), "master".into(), 1), ("TASK".into(), "batch".into(), 0)]
+    );
+    let subnet_id = cluster.ec2_instance_attributes().and_then(|a| a.ec2_subnet_id()).unwrap_or_default().to_string();
+    let (subnet_tags, scheduler_policy, profile) = runtime.block_on(async {
+        let clients = stack.clients().await;
+        let subnets = clients.ec2.describe_subnets().subnet_ids(&subnet_id).send().await.expect("subnet");
+        let tags: Vec<(String, String)> = subnets.subnets()[0]
+            .tags()
+            .iter()
+            .map(|t| (t.key().unwrap_or_default().to_string(), t.value().unwrap_or_default().to_string()))
+            .collect();
+        let policy = clients
+            .iam
+            .get_role_policy()
+            .role_name(format!("{p}-spark-scheduler"))
+            .policy_name("pipectl")
+            .send()
+            .await
+            .expect("scheduler policy");
+        let profile = clients
+            .iam
+            .get_instance_profile()
+            .instance_profile_name(format!("{p}-spark-emr-ec2"))
+            .send()
+            .await
+            .expect("instance profile");
+        (
+            tags,
+            pipectl::policy::parse_document(policy.policy_document()).expect("JSON"),
+            profile.instance_profile().map(|i| i.roles().len()),
+        )
+    });
+    assert!(subnet_tags.contains(&("pipectl:resource".to_string(), "subnet/private-a".to_string())), "{subnet_tags:?}");
+    assert!(subnet_tags.contains(&("for-use-with-amazon-emr-managed-policies".to_string(), "true".to_string())));
+    assert_eq!(profile, Some(1));
+    assert_eq!(
+        scheduler_policy["Statement"][0]["Action"],
+        serde_json::json!(["elasticmapreduce:ModifyInstanceGroups"])
+    );
+    let resource = scheduler_policy["Statement"][0]["Resource"][0].as_str().unwrap_or_default().to_string();
+    assert!(resource.ends_with(&format!(":cluster/{cluster_id}")), "{resource}");
+    pipectl(stack, &["plan", "-f", &file, "--detailed-exitcode"]).expect(0);
+
+    // The spec schedule is an up/down pair calling ModifyInstanceGroups on the batch group.
+    let batch_id = runtime.block_on(async {
+        group_id(
+            &stack.clients().await.emr.list_instance_groups().cluster_id(&cluster_id).send().await.expect("groups"),
+            "batch",
+        )
+    });
+    let up = runtime.block_on(held_schedule(stack, &format!("pipectl-{p}-spark-night-up"))).expect("up schedule");
+    let down = runtime.block_on(held_schedule(stack, &format!("pipectl-{p}-spark-night-down"))).expect("down schedule");
+    assert_eq!(
+        (up.0.as_str(), up.1.as_str(), up.2.as_str()),
+        ("cron(0 2 * * ? *)", "Asia/Seoul", "arn:aws:scheduler:::aws-sdk:emr:modifyInstanceGroups")
+    );
+    assert_eq!(
+        up.3,
+        serde_json::json!({"ClusterId": cluster_id, "InstanceGroups": [{"InstanceGroupId": batch_id, "InstanceCount": 20}]})
+    );
+    assert_eq!(down.0, "cron(0 6 * * ? *)");
+    assert_eq!(down.3["InstanceGroups"][0]["InstanceCount"], 0);
+
+    // scale out for the batch: EMR holds 20, the plan calls it information, not a change.
+    let run = pipectl(stack, &["scale", "--nodes", "20", "--group", "batch", "-f", &file]).expect(0);
+    assert!(run.stdout.contains("task group 'batch' of cluster 'spark': 0 → 20"), "{}", run.stdout);
+    assert_eq!(runtime.block_on(batch_count(stack, &p)), 20);
+    let plan = pipectl(stack, &["plan", "-f", &file, "--detailed-exitcode"]).expect(0);
+    assert!(plan.stdout.contains("task group 'batch' scaled to 20 (baseline 0)"), "{}", plan.stdout);
+    assert!(plan.stdout.contains("No changes"), "{}", plan.stdout);
+    let reset_plan = pipectl(stack, &["plan", "-f", &file, "--reset-scale", "--output", "json"]).expect(0).json();
+    assert_eq!(crate::support::changed_fields(&reset_plan, "cluster/spark"), ["task.batch.nodes"]);
+    pipectl(stack, &["scale", "--reset", "-f", &file]).expect(0);
+    assert_eq!(runtime.block_on(batch_count(stack, &p)), 0);
+
+    // --for creates a one-time scale-back schedule with the right target and input.
+    let run = pipectl(stack, &["scale", "spark", "--nodes", "8", "--for", "4h", "-f", &file, "--output", "json"])
+        .expect(0)
+        .json();
+    assert_eq!((run["from"].as_i64(), run["to"].as_i64(), run["baseline"].as_i64()), (Some(0), Some(8), Some(0)));
+    let back = runtime
+        .block_on(held_schedule(stack, &format!("pipectl-{p}-spark-batch-scale-back")))
+        .expect("scale-back schedule");
+    assert!(back.0.starts_with("at(") && back.1 == "UTC", "{back:?}");
+    assert_eq!(
+        back.3,
+        serde_json::json!({"ClusterId": cluster_id, "InstanceGroups": [{"InstanceGroupId": batch_id, "InstanceCount": 0}]})
+    );
+    pipectl(stack, &["scale", "--reset", "-f", &file]).expect(0);
+    assert!(
+        runtime.block_on(held_schedule(stack, &format!("pipectl-{p}-spark-batch-scale-back"))).is_none(),
+        "reset cancels the scale-back"
+    );
+
+    // Every refusal exits 1 and leaves the cluster as it was.
+    refused(pipectl(stack, &["scale", "--nodes=-1", "-f", &file]), "below 0");
+    refused(pipectl(stack, &["scale", "--nodes", "40", "-f", &file]), "above managed_scaling.max (30)");
+    refused(pipectl(stack, &["scale", "--group", "core", "--nodes", "1", "-f", &file]), "core nodes cannot go below 2");
+    refused(pipectl(stack, &["scale", "nope", "--nodes", "2", "-f", &file]), "no cluster named `nope`");
+    refused(pipectl(stack, &["scale", "--group", "etl", "--nodes", "2", "-f", &file]), "has no group `etl`");
+    assert_eq!(runtime.block_on(batch_count(stack, &p)), 0);
+    assert_eq!(
+        runtime
+            .block_on(held_cluster(stack, &p))
+            .map(|(_, _, g)| g.iter().find(|(r, _, _)| r == "CORE").map(|(_, _, c)| *c)),
+        Some(Some(4))
+    );
+
+    // A new core instance type replaces the cluster, and the plan says what that costs.
+    spec.core_type = "m5.2xlarge";
+    let file = scratch.write("spec.yaml", &spec.yaml());
+    let plan = pipectl(stack, &["plan", "-f", &file]).expect(0);
+    assert!(plan.stdout.contains("# cluster/spark must be replaced"), "{}", plan.stdout);
+    assert!(
+        plan.stdout.contains("core.type = \"m5.xlarge\" -> \"m5.2xlarge\" # forces replacement"),
+        "{}",
+        plan.stdout
+    );
+    assert!(plan.stdout.contains("running steps end and HDFS data is lost"), "{}", plan.stdout);
+    refused(pipectl(stack, &["apply", "-f", &file, "--auto-approve"]), "refusing to destroy data");
+
+    // Termination protection: turned on in place; then replace and destroy are refused.
+    spec.core_type = "m5.xlarge";
+    spec.termination_protection = true;
+    let file = scratch.write("spec.yaml", &spec.yaml());
+    pipectl(stack, &["apply", "-f", &file, "--auto-approve"]).expect(0);
+    refused(
+        pipectl(stack, &["destroy", "-f", &file, "--auto-approve", "--allow-destroy"]),
+        "has termination protection on",
+    );
+    assert!(runtime.block_on(held_cluster(stack, &p)).is_some(), "the protected cluster must survive");
+    spec.termination_protection = false;
+    let file = scratch.write("spec.yaml", &spec.yaml());
+    pipectl(stack, &["apply", "-f", &file, "--auto-approve"]).expect(0);
+    pipectl(stack, &["destroy", "-f", &file, "--auto-approve", "--allow-destroy"]).expect(0);
+    assert!(runtime.block_on(held_cluster(stack, &p)).is_none(), "the cluster is terminated");
+    assert!(
+        runtime.block_on(held_schedule(stack, &format!("pipectl-{p}-spark-night-up"))).is_none(),
+        "schedules are deleted"
+    );
+}
+
+#[test]
+fn cluster_on_moto() {
+    cluster_lifecycle(Stack::Moto);
+}
+
+#[test]
+fn cluster_on_localstack() {
+    cluster_lifecycle(Stack::LocalStack);
+}
+
+/// A cluster with the name pipectl would use but without its tags is never resized.
+#[test]
+fn scale_refuses_a_cluster_it_does_not_own() {
+    let stack = Stack::Moto;
+    stack.require();
+    let runtime = runtime();
+    let scratch = Scratch::new("cluster-foreign");
+    let spec = ClusterSpec { pipeline: unique("emrx", stack), core_type: "m5.xlarge", termination_protection: false };
+    let file = scratch.write("spec.yaml", &spec.yaml());
+    let cluster_id = runtime.block_on(async {
+        let clients = stack.clients().await;
+        let group = |role: aws_sdk_emr::types::InstanceRoleType, count| {
+            let name = match role {
+                aws_sdk_emr::types::InstanceRoleType::Master => "master",
+                aws_sdk_emr::types::InstanceRoleType::Core => "core",
+                _ => "batch",
+            };
+            aws_sdk_emr::types::InstanceGroupConfig::builder()
+                .instance_role(role)
+                .instance_type("m5.xlarge")
+                .instance_count(count)
+                .name(name)
+                .build()
+        };
+        let instances = aws_sdk_emr::types::JobFlowInstancesConfig::builder()
+            .instance_groups(group(aws_sdk_emr::types::InstanceRoleType::Master, 1))
+            .instance_groups(group(aws_sdk_emr::types::InstanceRoleType::Core, 4))
+            .instance_groups(group(aws_sdk_emr::types::InstanceRoleType::Task, 0))
+            .keep_job_flow_alive_when_no_steps(true)
+            .build();
+        let output = clients
+            .emr
+            .run_job_flow()
+            .name(format!("{}-spark", spec.pipeline))
+            .release_label("emr-7.2.0")
+            .instances(instances)
+            .service_role("x")
+            .job_flow_role("y")
+            .send()
+            .await
+            .expect("run job flow");
+        output.job_flow_id().unwrap_or_default().to_string()
+    });
+    refused(pipectl(stack, &["scale", "--nodes", "20", "-f", &file]), "is not tagged as cluster/spark");
+    let plan = pipectl(stack, &["plan", "-f", &file]).expect(1);
+    assert!(
+        plan.stderr.contains("cluster/spark already exists but it is not tagged as managed by pipectl"),
+        "{}",
+        plan.stderr
+    );
+    runtime.block_on(async {
+        let clients = stack.clients().await;
+        let groups = clients.emr.list_instance_groups().cluster_id(&cluster_id).send().await.expect("groups");
+        let batch = groups
+            .instance_groups()
+            .iter()
+            .find(|g| g.name() == Some("batch"))
+            .and_then(|g| g.requested_instance_count());
+        assert_eq!(batch, Some(0), "the foreign cluster must not be resized");
+        clients.emr.terminate_job_flows().job_flow_ids(&cluster_id).send().await.expect("cleanup");
+    });
+}
