@@ -514,7 +514,7 @@ pub async fn read(
             tags.get(RESOURCE_TAG).and_then(|value| ResourceId::parse(value)).filter(|id| id.kind == Kind::Cluster);
         match claimed {
             Some(id) if owned_by(&tags, pipeline) => {
-                result.found.push(LiveResource::new(id, cluster_id, tags, LiveDetail::Cluster(live)))
+                result.found.push(LiveResource::new(id, cluster_id, tags, LiveDetail::Cluster(Box::new(live))))
             }
             _ if spec_names.iter().any(|spec| spec == spec_name) => {
                 let id = ResourceId::new(Kind::Cluster, spec_name);
@@ -1080,7 +1080,7 @@ mod tests {
             live.groups[1].requested = 2;
             live.managed_scaling = Readable::Known(None);
             let id = ResourceId::new(Kind::Cluster, "spark");
-            let mut current = LiveResource::new(id.clone(), "j-1", Tags::new(), LiveDetail::Cluster(live.clone()));
+            let mut current = LiveResource::new(id.clone(), "j-1", Tags::new(), LiveDetail::Cluster(Box::new(live.clone())));
             current.attributes = live_attributes(&live, &crate::resources::Names::default()).0;
             let resource = DesiredResource {
                 id,

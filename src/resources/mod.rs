@@ -133,7 +133,7 @@ pub enum LiveDetail {
     Stream(stream::Live),
     Role(role::Live),
     Delivery(delivery::Live),
-    Cluster(cluster::Live),
+    Cluster(Box<cluster::Live>),
     Schedule(schedule::Live),
 }
 
