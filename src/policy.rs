@@ -161,6 +161,20 @@ fn percent_decode(text: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// The same value with every object's keys in sorted order, so that its text is canonical
+/// whichever map ordering serde_json was built with.
+fn canonical(value: &Value) -> Value {
+    match value {
+        Value::Object(object) => {
+            let mut keys: Vec<&String> = object.keys().collect();
+            keys.sort();
+            Value::Object(keys.into_iter().map(|key| (key.clone(), canonical(&object[key]))).collect())
+        }
+        Value::Array(items) => Value::Array(items.iter().map(canonical).collect()),
+        other => other.clone(),
+    }
+}
+
 /// A canonical form: single values become one-element lists, lists that IAM treats as sets
 /// are sorted and deduplicated, and statements are sorted, so equal policies compare equal.
 pub fn normalize(document: &Value) -> Value {
@@ -169,13 +183,14 @@ pub fn normalize(document: &Value) -> Value {
         Some(single) => vec![single.clone()],
         None => Vec::new(),
     };
-    let mut statements: Vec<Value> = statements.iter().map(normalize_statement).collect();
+    let mut statements: Vec<Value> =
+        statements.iter().map(|statement| canonical(&normalize_statement(statement))).collect();
     statements.sort_by_key(|statement| statement.to_string());
     statements.dedup();
-    json!({
+    canonical(&json!({
         "Version": document.get("Version").cloned().unwrap_or_else(|| json!("2008-10-17")),
         "Statement": statements,
-    })
+    }))
 }
 
 fn normalize_statement(statement: &Value) -> Value {
@@ -219,7 +234,7 @@ fn sorted_set(value: &Value) -> Value {
         Value::Array(items) => items.clone(),
         single => vec![single.clone()],
     };
-    items.sort_by_key(|item| item.to_string());
+    items.sort_by_key(|item| canonical(item).to_string());
     items.dedup();
     Value::Array(items)
 }

@@ -131,7 +131,7 @@ fn configurations_value(configurations: &[crate::spec::Configuration]) -> Value 
         .iter()
         .map(|c| json!({"classification": c.classification, "properties": c.properties}))
         .collect();
-    values.sort_by_key(|value| value.to_string());
+    values.sort_by_key(|value| value["classification"].as_str().map(str::to_string));
     Value::Array(values)
 }
 
@@ -447,7 +447,7 @@ async fn describe(
             json!({"classification": c.classification().unwrap_or_default(), "properties": properties})
         })
         .collect();
-    configurations.sort_by_key(|value| value.to_string());
+    configurations.sort_by_key(|value| value["classification"].as_str().map(str::to_string));
     let live = Live {
         arn: cluster.cluster_arn().unwrap_or_default().to_string(),
         state: cluster.status().and_then(|s| s.state()).map(|s| s.as_str().to_string()).unwrap_or_default(),
@@ -1080,7 +1080,8 @@ mod tests {
             live.groups[1].requested = 2;
             live.managed_scaling = Readable::Known(None);
             let id = ResourceId::new(Kind::Cluster, "spark");
-            let mut current = LiveResource::new(id.clone(), "j-1", Tags::new(), LiveDetail::Cluster(Box::new(live.clone())));
+            let mut current =
+                LiveResource::new(id.clone(), "j-1", Tags::new(), LiveDetail::Cluster(Box::new(live.clone())));
             current.attributes = live_attributes(&live, &crate::resources::Names::default()).0;
             let resource = DesiredResource {
                 id,

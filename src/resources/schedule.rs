@@ -291,9 +291,10 @@ mod tests {
 
     #[test]
     fn resize_input_is_what_emr_expects() {
-        assert_eq!(
-            resize_input("j-1", "ig-2", 20).to_string(),
-            r#"{"ClusterId":"j-1","InstanceGroups":[{"InstanceCount":20,"InstanceGroupId":"ig-2"}]}"#
-        );
+        let expected: Value = serde_json::from_str(
+            r#"{"ClusterId":"j-1","InstanceGroups":[{"InstanceGroupId":"ig-2","InstanceCount":20}]}"#,
+        )
+        .unwrap();
+        assert_eq!(resize_input("j-1", "ig-2", 20), expected);
     }
 }
