@@ -6,7 +6,10 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "$here/common.sh"
 
 for name in ${1:-localstack moto}; do
-  pid_file="$RUN_DIR/$name.pid"
+  case "$name" in
+    localstack) pid_file="$RUN_DIR/localstack-$LOCALSTACK_PORT.pid" ;;
+    *) pid_file="$RUN_DIR/moto-$MOTO_PORT.pid" ;;
+  esac
   if [ -f "$pid_file" ] && kill -0 "$(cat "$pid_file")" 2>/dev/null; then
     pid="$(cat "$pid_file")"
     kill "$pid" 2>/dev/null || true

@@ -62,17 +62,34 @@ async fn run_command(cli: &Cli, counter: &CallCounter) -> Result<Status, AppErro
         }
         Command::Apply { auto_approve, allow_destroy, output, reset_scale } => {
             let session = Session::open(global, counter).await?;
-            let plan = session.plan(false, *reset_scale).await?;
-            session.execute(plan, "Apply", *auto_approve, *allow_destroy, *output, style).await
+            session
+                .locked("apply", global, async {
+                    let plan = session.plan(false, *reset_scale).await?;
+                    session.execute(plan, "Apply", *auto_approve, *allow_destroy, *output, style).await
+                })
+                .await
         }
         Command::Destroy { auto_approve, allow_destroy, output } => {
             let session = Session::open(global, counter).await?;
-            let plan = session.plan(true, false).await?;
-            session.execute(plan, "Destroy", *auto_approve, *allow_destroy, *output, style).await
+            session
+                .locked("destroy", global, async {
+                    let plan = session.plan(true, false).await?;
+                    session.execute(plan, "Destroy", *auto_approve, *allow_destroy, *output, style).await
+                })
+                .await
         }
         Command::Scale(args) => {
             let session = Session::open(global, counter).await?;
-            session.scale(args, global).await
+            session.locked("scale", global, session.scale(args, global)).await
+        }
+        Command::Unlock => {
+            let session = Session::open(global, counter).await?;
+            let pipeline = &session.loaded.spec.pipeline;
+            match crate::lock::break_lock(&session.clients, pipeline).await.map_err(|error| session.explain(&error))? {
+                Some(holder) => println!("Broke the lock of pipeline \"{pipeline}\" held by {holder}."),
+                None => println!("Pipeline \"{pipeline}\" is not locked."),
+            }
+            Ok(Status::Success)
         }
     }
 }
@@ -232,6 +249,34 @@ impl Session {
         } else {
             Err(AppError::Failed(format!("{} did not complete; see above", command.to_lowercase())))
         }
+    }
+
+    /// Runs `work` holding the pipeline's lock, and releases it whatever happens.
+    async fn locked(
+        &self,
+        command: &str,
+        global: &GlobalArgs,
+        work: impl std::future::Future<Output = Result<Status, AppError>>,
+    ) -> Result<Status, AppError> {
+        let file = self.loaded.file.display().to_string();
+        let lock = crate::lock::acquire(
+            &self.clients,
+            &self.loaded.spec.pipeline,
+            command,
+            &file,
+            global.lock_timeout,
+            &self.progress,
+        )
+        .await
+        .map_err(|error| match error {
+            crate::lock::LockError::Aws(error) => self.explain(&error),
+            held => AppError::Refused(held.to_string()),
+        })?;
+        let result = work.await;
+        if let Err(error) = lock.release().await {
+            self.progress.warn(&format!("could not release the lock ({error}); `pipectl unlock` breaks it"));
+        }
+        result
     }
 
     /// `pipectl scale`: one deliberate resize, printed as `task group 'batch' of cluster 'spark': 4 → 20`.

@@ -44,6 +44,9 @@ pub struct GlobalArgs {
     /// How long one resource may take to become ready (e.g. a stream ACTIVE).
     #[arg(long, global = true, default_value = "10m", value_parser = parse_duration, value_name = "DURATION")]
     pub timeout: Duration,
+    /// How long apply, destroy and scale wait for another run of the pipeline to finish.
+    #[arg(long, global = true, default_value = "0s", value_parser = parse_duration, value_name = "DURATION")]
+    pub lock_timeout: Duration,
     /// Connect timeout of each AWS request.
     #[arg(long, global = true, default_value = "3s", value_parser = parse_duration, value_name = "DURATION")]
     pub connect_timeout: Duration,
@@ -106,6 +109,8 @@ pub enum Command {
     },
     /// Resize an EMR instance group now (and optionally back later), without it counting as drift.
     Scale(ScaleArgs),
+    /// Break the pipeline's lock, left by a run that died (see `apply`); says who held it.
+    Unlock,
     /// Write a commented starter spec.
     Init {
         /// Which starter: `minimal` or `clickstream`.

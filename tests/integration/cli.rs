@@ -89,5 +89,8 @@ fn the_readme_shows_the_reference_example_as_it_is() {
     let readme = std::fs::read_to_string(repo_path("README.md")).expect("README");
     let example = std::fs::read_to_string(repo_path("examples/clickstream.yaml")).expect("example");
     let body = &example[example.find("version: 1").expect("spec body")..];
-    assert!(readme.contains(&format!("```yaml\n{body}```")), "README's full example differs from examples/clickstream.yaml");
+    assert!(
+        readme.contains(&format!("```yaml\n{body}```")),
+        "README's full example differs from examples/clickstream.yaml"
+    );
 }
