@@ -3,13 +3,14 @@
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use crate::apply::{apply, ApplyReport};
 use crate::aws::{clients, endpoint_override, AwsOptions};
 use crate::calls::CallCounter;
 use crate::cli::{Cli, Command, GlobalArgs, OutputFormat, ScaleArgs};
-use crate::model::{desired_graph, DesiredResource};
+use crate::model::{desired_graph, DesiredResource, ResourceId};
 use crate::plan::{build_plan, Plan};
 use crate::policy::Arns;
 use crate::progress::Progress;
@@ -39,7 +40,16 @@ pub enum AppError {
     Failed(String),
 }
 
+/// Set by Ctrl-C: apply starts nothing new, and a run that has not changed anything yet stops.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
 pub async fn run(cli: Cli) -> Result<Status, AppError> {
+    tokio::spawn(async {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            INTERRUPTED.store(true, Ordering::SeqCst);
+            eprintln!("warning: interrupted: finishing the calls in flight, starting nothing new");
+        }
+    });
     let counter = CallCounter::default();
     let result = run_command(&cli, &counter).await;
     if cli.global.verbose > 0 && counter.total() > 0 {
@@ -56,31 +66,35 @@ async fn run_command(cli: &Cli, counter: &CallCounter) -> Result<Status, AppErro
         Command::Init { template, file } => init(template, file.as_deref().unwrap_or(&global.file)),
         Command::Plan { detailed_exitcode, output, reset_scale } => {
             let session = Session::open(global, counter).await?;
-            let plan = session.plan(false, *reset_scale).await?;
+            let plan = session.plan(false, *reset_scale, &[]).await?;
             print_plan(&plan, *output, style, Some(counter));
             Ok(if *detailed_exitcode && !plan.plan.is_empty() { Status::Changes } else { Status::Success })
         }
         Command::Apply { auto_approve, allow_destroy, output, reset_scale } => {
             let session = Session::open(global, counter).await?;
-            session
-                .locked("apply", global, async {
-                    let plan = session.plan(false, *reset_scale).await?;
-                    session.execute(plan, "Apply", *auto_approve, *allow_destroy, *output, style).await
-                })
-                .await
+            let lock = session.lock("apply", global).await?;
+            let result = async {
+                let plan = session.plan(false, *reset_scale, lock.adoptable()).await?;
+                session.execute(plan, "Apply", *auto_approve, *allow_destroy, *output, style, &lock).await
+            }
+            .await;
+            session.unlock(lock, result).await
         }
         Command::Destroy { auto_approve, allow_destroy, output } => {
             let session = Session::open(global, counter).await?;
-            session
-                .locked("destroy", global, async {
-                    let plan = session.plan(true, false).await?;
-                    session.execute(plan, "Destroy", *auto_approve, *allow_destroy, *output, style).await
-                })
-                .await
+            let lock = session.lock("destroy", global).await?;
+            let result = async {
+                let plan = session.plan(true, false, lock.adoptable()).await?;
+                session.execute(plan, "Destroy", *auto_approve, *allow_destroy, *output, style, &lock).await
+            }
+            .await;
+            session.unlock(lock, result).await
         }
         Command::Scale(args) => {
             let session = Session::open(global, counter).await?;
-            session.locked("scale", global, session.scale(args, global)).await
+            let lock = session.lock("scale", global).await?;
+            let result = session.scale(args, global).await;
+            session.unlock(lock, result).await
         }
         Command::Unlock => {
             let session = Session::open(global, counter).await?;
@@ -182,7 +196,8 @@ impl Session {
     }
 
     /// Reads live state and plans; `destroy` plans the deletion of everything.
-    async fn plan(&self, destroy: bool, reset_scale: bool) -> Result<PlannedRun, AppError> {
+    /// `adoptable` names resources a crashed run was creating (from the lock it left).
+    async fn plan(&self, destroy: bool, reset_scale: bool, adoptable: &[ResourceId]) -> Result<PlannedRun, AppError> {
         let spec = &self.loaded.spec;
         // Names do not depend on the account, so the lookup can start before the account is known.
         let lookup = if destroy {
@@ -190,7 +205,8 @@ impl Session {
         } else {
             SpecNames::of(&desired_graph(spec, &Arns::new("000000000000", &self.options.region), &Default::default()))
         };
-        let live = read_live(&self.clients, &spec.pipeline, &lookup).await.map_err(|error| self.explain(&error))?;
+        let live =
+            read_live(&self.clients, &spec.pipeline, &lookup, adoptable).await.map_err(|error| self.explain(&error))?;
         for warning in &live.warnings {
             self.progress.warn(warning);
         }
@@ -219,6 +235,7 @@ impl Session {
         allow_destroy: bool,
         output: OutputFormat,
         style: Style,
+        lock: &crate::lock::Lock,
     ) -> Result<Status, AppError> {
         print_plan(&run, output, style, None);
         if run.plan.is_empty() {
@@ -238,11 +255,15 @@ impl Session {
         if !auto_approve {
             confirm()?;
         }
+        if INTERRUPTED.load(Ordering::SeqCst) {
+            return Err(AppError::Refused("interrupted before any change was made; nothing was changed".to_string()));
+        }
         let mut ctx =
             Context::new(self.clients.clone(), &self.loaded.spec.pipeline, self.wait, self.progress.clone(), &run.live);
         ctx.reset_scale = run.reset_scale;
+        ctx.journal = Some(lock.journal());
         let ctx = Arc::new(ctx);
-        let report = apply(ctx, &run.plan, &run.desired, &run.live, self.global_parallelism).await;
+        let report = apply(ctx, &run.plan, &run.desired, &run.live, self.global_parallelism, &INTERRUPTED).await;
         print_report(&run.plan, &report, command, output, style);
         if report.succeeded() {
             Ok(Status::Success)
@@ -251,15 +272,10 @@ impl Session {
         }
     }
 
-    /// Runs `work` holding the pipeline's lock, and releases it whatever happens.
-    async fn locked(
-        &self,
-        command: &str,
-        global: &GlobalArgs,
-        work: impl std::future::Future<Output = Result<Status, AppError>>,
-    ) -> Result<Status, AppError> {
+    /// Takes the pipeline's lock (see `lock`), waiting up to `--lock-timeout`.
+    async fn lock(&self, command: &str, global: &GlobalArgs) -> Result<crate::lock::Lock, AppError> {
         let file = self.loaded.file.display().to_string();
-        let lock = crate::lock::acquire(
+        crate::lock::acquire(
             &self.clients,
             &self.loaded.spec.pipeline,
             command,
@@ -271,8 +287,11 @@ impl Session {
         .map_err(|error| match error {
             crate::lock::LockError::Aws(error) => self.explain(&error),
             held => AppError::Refused(held.to_string()),
-        })?;
-        let result = work.await;
+        })
+    }
+
+    /// Releases the lock whatever the result was.
+    async fn unlock(&self, lock: crate::lock::Lock, result: Result<Status, AppError>) -> Result<Status, AppError> {
         if let Err(error) = lock.release().await {
             self.progress.warn(&format!("could not release the lock ({error}); `pipectl unlock` breaks it"));
         }

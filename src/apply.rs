@@ -107,27 +107,18 @@ fn build_graph(plan: &Plan, desired: &BTreeMap<ResourceId, &DesiredResource>, li
     nodes
 }
 
-/// Runs the plan with at most `parallelism` resources in flight.
+/// At most `parallelism` resources are in flight.
+/// Runs the plan; `interrupted` is set by Ctrl-C, and from then on nothing new starts.
 pub async fn apply(
     ctx: Arc<Context>,
     plan: &Plan,
     desired: &[DesiredResource],
     live: &LiveState,
     parallelism: usize,
+    interrupted: &AtomicBool,
 ) -> ApplyReport {
     let desired_by_id: BTreeMap<ResourceId, &DesiredResource> = desired.iter().map(|r| (r.id.clone(), r)).collect();
     let nodes = build_graph(plan, &desired_by_id, live);
-    let interrupted = Arc::new(AtomicBool::new(false));
-    let watcher = {
-        let interrupted = interrupted.clone();
-        let progress = ctx.progress.clone();
-        tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                interrupted.store(true, Ordering::SeqCst);
-                progress.warn("interrupted: finishing the calls in flight, starting nothing new");
-            }
-        })
-    };
     let semaphore = Arc::new(Semaphore::new(parallelism.max(1)));
     let mut outcomes: Vec<Option<Outcome>> = vec![None; nodes.len()];
     let mut started = vec![false; nodes.len()];
@@ -191,7 +182,6 @@ pub async fn apply(
             }
         }
     }
-    watcher.abort();
     let results = merge_results(plan, &nodes, &outcomes);
     ApplyReport { results, interrupted: interrupted.load(Ordering::SeqCst) }
 }

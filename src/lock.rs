@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_iam::types::Tag;
 
-use crate::model::PIPELINE_TAG;
+use crate::model::{ResourceId, PIPELINE_TAG};
 use crate::policy::role_path;
 use crate::progress::Progress;
 use crate::resources::{aws_error, build_error, AwsError, Clients};
@@ -17,6 +17,8 @@ use crate::resources::{aws_error, build_error, AwsError, Clients};
 const HOLDER_TAG: &str = "pipectl:lock-holder";
 const SINCE_TAG: &str = "pipectl:lock-since";
 const COMMAND_TAG: &str = "pipectl:lock-command";
+/// Journal entries: `pipectl:creating:<kind>/<name>` on the lock while such a create is under way.
+const CREATING_PREFIX: &str = "pipectl:creating:";
 
 /// A trust policy that lets nobody assume the lock role.
 const NOBODY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
@@ -33,6 +35,45 @@ pub enum LockError {
 pub struct Lock {
     iam: aws_sdk_iam::Client,
     name: String,
+    adoptable: Vec<ResourceId>,
+}
+
+/// The journal on a held lock: creates that leave a resource untagged for a moment (S3 and
+/// Kinesis on endpoints that ignore tags at creation) are noted here first, so that after a
+/// crash the next run adopts exactly those resources and nothing else.
+#[derive(Debug, Clone)]
+pub struct Journal {
+    iam: aws_sdk_iam::Client,
+    name: String,
+}
+
+impl Journal {
+    pub async fn intend(&self, id: &ResourceId) -> Result<(), AwsError> {
+        let tag = Tag::builder()
+            .key(format!("{CREATING_PREFIX}{id}"))
+            .value("1")
+            .build()
+            .map_err(|e| build_error(id, "TagRole", e))?;
+        self.iam
+            .tag_role()
+            .role_name(&self.name)
+            .tags(tag)
+            .send()
+            .await
+            .map_err(|error| aws_error(id, "TagRole", error))?;
+        Ok(())
+    }
+
+    pub async fn done(&self, id: &ResourceId) -> Result<(), AwsError> {
+        self.iam
+            .untag_role()
+            .role_name(&self.name)
+            .tag_keys(format!("{CREATING_PREFIX}{id}"))
+            .send()
+            .await
+            .map_err(|error| aws_error(id, "UntagRole", error))?;
+        Ok(())
+    }
 }
 
 fn lock_name(pipeline: &str) -> String {
@@ -55,18 +96,28 @@ fn holder_is_dead(holder: &str) -> bool {
     host == this_host && pid.parse::<u32>().is_ok_and(|pid| !std::path::Path::new(&format!("/proc/{pid}")).exists())
 }
 
-/// Who holds the lock: (holder, command, since), or None when it is free.
-async fn current(iam: &aws_sdk_iam::Client, name: &str) -> Result<Option<(String, String, String)>, AwsError> {
+/// Who holds the lock, and the creates it had under way.
+struct Holder {
+    holder: String,
+    command: String,
+    since: String,
+    creating: Vec<ResourceId>,
+}
+
+/// Who holds the lock, or None when it is free.
+async fn current(iam: &aws_sdk_iam::Client, name: &str) -> Result<Option<Holder>, AwsError> {
     match iam.get_role().role_name(name).send().await {
         Ok(output) => {
+            let tags = output.role().map(|role| role.tags()).unwrap_or_default();
             let tag = |key: &str| {
-                output
-                    .role()
-                    .and_then(|role| role.tags().iter().find(|t| t.key() == key))
-                    .map(|t| t.value().to_string())
-                    .unwrap_or_else(|| "?".to_string())
+                tags.iter().find(|t| t.key() == key).map_or_else(|| "?".to_string(), |t| t.value().to_string())
             };
-            Ok(Some((tag(HOLDER_TAG), tag(COMMAND_TAG), tag(SINCE_TAG))))
+            let creating = tags
+                .iter()
+                .filter_map(|t| t.key().strip_prefix(CREATING_PREFIX))
+                .filter_map(ResourceId::parse)
+                .collect();
+            Ok(Some(Holder { holder: tag(HOLDER_TAG), command: tag(COMMAND_TAG), since: tag(SINCE_TAG), creating }))
         }
         Err(error) => {
             let error = aws_error("lock", "GetRole", error);
@@ -108,6 +159,7 @@ pub async fn acquire(
     .map(|(key, value)| Tag::builder().key(key).value(value).build().map_err(|e| build_error("lock", "CreateRole", e)))
     .collect::<Result<Vec<_>, _>>()?;
     let started = Instant::now();
+    let mut adoptable = Vec::new();
     loop {
         let created = iam
             .create_role()
@@ -120,15 +172,16 @@ pub async fn acquire(
             .await
             .map_err(|error| aws_error("lock", "CreateRole", error));
         match created {
-            Ok(_) => return Ok(Lock { iam, name }),
+            Ok(_) => return Ok(Lock { iam, name, adoptable }),
             Err(error) if error.has_code("EntityAlreadyExists") => {}
             Err(error) => return Err(error.into()),
         }
-        let Some((holder, command, since)) = current(&iam, &name).await? else { continue };
+        let Some(Holder { holder, command, since, creating }) = current(&iam, &name).await? else { continue };
         if holder_is_dead(&holder) {
             progress.warn(&format!(
                 "breaking the lock of {holder}, a `{command}` run on this machine that is no longer running"
             ));
+            adoptable = creating;
             delete(&iam, &name).await?;
             continue;
         }
@@ -153,6 +206,15 @@ impl Lock {
     pub async fn release(self) -> Result<(), AwsError> {
         delete(&self.iam, &self.name).await
     }
+
+    pub fn journal(&self) -> Journal {
+        Journal { iam: self.iam.clone(), name: self.name.clone() }
+    }
+
+    /// Resources a crashed run was creating when it died: this run may adopt them.
+    pub fn adoptable(&self) -> &[ResourceId] {
+        &self.adoptable
+    }
 }
 
 /// Breaks the lock whoever holds it; returns who held it.
@@ -162,7 +224,17 @@ pub async fn break_lock(clients: &Clients, pipeline: &str) -> Result<Option<Stri
     if held.is_some() {
         delete(&clients.iam, &name).await?;
     }
-    Ok(held.map(|(holder, command, since)| format!("{holder} (`{command}` since {since})")))
+    Ok(held.map(|Holder { holder, command, since, creating }| {
+        let mut text = format!("{holder} (`{command}` since {since})");
+        if !creating.is_empty() {
+            let names: Vec<String> = creating.iter().map(ToString::to_string).collect();
+            text.push_str(&format!(
+                "; it was creating {}, which may exist untagged: tag them to adopt them",
+                names.join(", ")
+            ));
+        }
+        text
+    }))
 }
 
 #[cfg(test)]

@@ -13,7 +13,8 @@ use futures::stream::{self, StreamExt};
 use serde_json::{json, Value};
 
 use super::{
-    aws_error, build_error, owned_by, ownership_conflict, AwsError, Context, LiveDetail, LiveResource, NamedRead, Tags,
+    adopt, aws_error, build_error, owned_by, ownership_conflict, AwsError, Context, LiveDetail, LiveResource,
+    NamedRead, Tags,
 };
 use crate::model::{DesiredResource, Kind, ResourceId};
 use crate::plan::Attributes;
@@ -219,7 +220,12 @@ fn found(name: &str, tags: Tags, live: Live) -> LiveResource {
 }
 
 /// Reads the spec's buckets by name, and finds any other bucket tagged with this pipeline.
-pub async fn read(s3: &aws_sdk_s3::Client, pipeline: &str, spec_names: &[String]) -> Result<NamedRead, AwsError> {
+pub async fn read(
+    s3: &aws_sdk_s3::Client,
+    pipeline: &str,
+    spec_names: &[String],
+    adoptable: &[ResourceId],
+) -> Result<NamedRead, AwsError> {
     let named = futures::future::try_join_all(spec_names.iter().map(|name| async move {
         let (ownership, config) = tokio::join!(ownership(s3, name), read_config(s3, name, false));
         Ok::<_, AwsError>((name, ownership?, config))
@@ -234,7 +240,9 @@ pub async fn read(s3: &aws_sdk_s3::Client, pipeline: &str, spec_names: &[String]
             Ownership::Unreadable(reason) => result.conflicts.push(format!(
                 "{id}: the name is taken by a bucket pipectl cannot read ({reason}); bucket names are global, pick another"
             )),
-            Ownership::Tagged(tags) if owned_by(&tags, pipeline) => result.found.push(found(name, tags, config?)),
+            Ownership::Tagged(tags) if owned_by(&tags, pipeline) || adopt(&id, &tags, adoptable) => {
+                result.found.push(found(name, tags, config?))
+            }
             Ownership::Tagged(tags) => result.conflicts.push(ownership_conflict(&id, &tags, pipeline, " (aws s3api put-bucket-tagging)")),
         }
     }
@@ -401,14 +409,15 @@ async fn put_lifecycle(ctx: &Context, id: &ResourceId, bucket: &Bucket) -> Resul
 
 pub async fn create(ctx: &Context, resource: &DesiredResource, bucket: &Bucket) -> Result<String, AwsError> {
     let id = &resource.id;
-    let mut request = ctx.clients.s3.create_bucket().bucket(&bucket.name);
-    if ctx.clients.region != "us-east-1" {
-        request = request.create_bucket_configuration(
-            CreateBucketConfiguration::builder()
-                .location_constraint(BucketLocationConstraint::from(ctx.clients.region.as_str()))
-                .build(),
-        );
-    }
+    // Tags at creation make the bucket recognisably ours from its first moment on AWS; emulators
+    // that ignore them are covered by the journal and the PutBucketTagging below.
+    let tags = s3_tags(id, &resource.tags)?.tag_set().to_vec();
+    let location =
+        (ctx.clients.region != "us-east-1").then(|| BucketLocationConstraint::from(ctx.clients.region.as_str()));
+    let configuration =
+        CreateBucketConfiguration::builder().set_location_constraint(location).set_tags(Some(tags)).build();
+    ctx.intend(id).await?;
+    let request = ctx.clients.s3.create_bucket().bucket(&bucket.name).create_bucket_configuration(configuration);
     match request.send().await.map_err(|error| aws_error(id, "CreateBucket", error)) {
         Ok(_) => {}
         // A re-run after an interrupted apply: the bucket is ours already.
@@ -424,6 +433,7 @@ pub async fn create(ctx: &Context, resource: &DesiredResource, bucket: &Bucket) 
     }
     // Tag first, so that an interrupted apply leaves a bucket the next run recognises as ours.
     put_tags(ctx, id, &bucket.name, &resource.tags).await?;
+    ctx.done(id).await?;
     if bucket.versioning {
         put_versioning(ctx, id, &bucket.name, true).await?;
     }

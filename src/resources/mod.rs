@@ -234,6 +234,8 @@ pub struct Context {
     pub progress: Progress,
     /// `apply --reset-scale`: return scaled groups to their baseline.
     pub reset_scale: bool,
+    /// Where creates that cannot tag at once note what they are creating (the lock).
+    pub journal: Option<crate::lock::Journal>,
     physical_ids: Mutex<HashMap<ResourceId, String>>,
 }
 
@@ -248,6 +250,7 @@ impl Context {
             wait,
             progress,
             reset_scale: false,
+            journal: None,
             physical_ids: Mutex::new(known),
         }
     }
@@ -264,6 +267,23 @@ impl Context {
 
     fn record(&self, id: &ResourceId, physical_id: String) {
         self.physical_ids.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(id.clone(), physical_id);
+    }
+
+    /// Notes that `id` is about to be created untagged for a moment, so that a run that dies
+    /// in that moment leaves something the next run can adopt.
+    pub async fn intend(&self, id: &ResourceId) -> Result<(), AwsError> {
+        match &self.journal {
+            Some(journal) => journal.intend(id).await,
+            None => Ok(()),
+        }
+    }
+
+    /// `id` carries its tags now.
+    pub async fn done(&self, id: &ResourceId) -> Result<(), AwsError> {
+        match &self.journal {
+            Some(journal) => journal.done(id).await,
+            None => Ok(()),
+        }
     }
 
     fn forget(&self, id: &ResourceId) {
@@ -298,6 +318,12 @@ pub fn owned_by(tags: &Tags, pipeline: &str) -> bool {
 /// The resource id a tagged resource claims to be, if it claims one of the expected kind.
 pub fn claimed_id(tags: &Tags, kind: Kind) -> Option<ResourceId> {
     tags.get(RESOURCE_TAG).and_then(|value| ResourceId::parse(value)).filter(|id| id.kind == kind)
+}
+
+/// True when a resource found without the pipeline's tags is one a crashed run of this
+/// pipeline was creating: untagged entirely and named in the journal it left.
+pub fn adopt(id: &ResourceId, tags: &Tags, adoptable: &[ResourceId]) -> bool {
+    !tags.contains_key(PIPELINE_TAG) && adoptable.contains(id)
 }
 
 /// Why a resource the spec names cannot be managed, and how to adopt it on purpose.
@@ -485,7 +511,14 @@ async fn account_id(sts: &aws_sdk_sts::Client) -> Result<String, AwsError> {
 /// Reads everything of this pipeline from AWS in one parallel round: EC2 by tag (one describe
 /// per kind), buckets, streams, roles and deliveries by name (the spec's, plus any other that
 /// carries the pipeline's tags), and the account id.
-pub async fn read_live(clients: &Clients, pipeline: &str, names: &SpecNames) -> Result<LiveState, AwsError> {
+/// `adoptable` names buckets and streams a crashed run of this pipeline was creating: found
+/// without any pipectl tags, they are taken as the pipeline's instead of as conflicts.
+pub async fn read_live(
+    clients: &Clients,
+    pipeline: &str,
+    names: &SpecNames,
+    adoptable: &[ResourceId],
+) -> Result<LiveState, AwsError> {
     let path = crate::policy::role_path(pipeline);
     let warnings = Warnings::default();
     let (account_id, vpcs, subnets, gateways, tables, groups, buckets, streams, roles, deliveries, clusters, schedules) =
@@ -496,8 +529,8 @@ pub async fn read_live(clients: &Clients, pipeline: &str, names: &SpecNames) -> 
             internet_gateway::read(&clients.ec2, pipeline),
             route_table::read(&clients.ec2, pipeline),
             security_group::read(&clients.ec2, pipeline),
-            bucket::read(&clients.s3, pipeline, &names.buckets),
-            stream::read(&clients.kinesis, pipeline, &names.streams),
+            bucket::read(&clients.s3, pipeline, &names.buckets, adoptable),
+            stream::read(&clients.kinesis, pipeline, &names.streams, adoptable),
             role::read(&clients.iam, pipeline, &path, &names.roles),
             delivery::read(&clients.firehose, pipeline, &names.deliveries),
             cluster::read(clients, pipeline, &names.clusters, &warnings),

@@ -10,7 +10,8 @@ use serde_json::json;
 
 use super::wait::{wait_until, Poll};
 use super::{
-    aws_error, build_error, owned_by, ownership_conflict, AwsError, Context, LiveDetail, LiveResource, NamedRead, Tags,
+    adopt, aws_error, build_error, owned_by, ownership_conflict, AwsError, Context, LiveDetail, LiveResource,
+    NamedRead, Tags,
 };
 use crate::model::{DesiredResource, Kind, ResourceId};
 use crate::plan::{Action, Attributes};
@@ -21,7 +22,7 @@ pub const RESHARDS_PER_DAY: usize = 10;
 const DEFAULT_KMS_KEY: &str = "alias/aws/kinesis";
 const DISCOVERY_CONCURRENCY: usize = 16;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Live {
     pub arn: String,
     pub on_demand: bool,
@@ -148,6 +149,7 @@ pub async fn read(
     kinesis: &aws_sdk_kinesis::Client,
     pipeline: &str,
     spec_names: &[String],
+    adoptable: &[ResourceId],
 ) -> Result<NamedRead, AwsError> {
     let named = futures::future::try_join_all(spec_names.iter().map(|name| async move {
         let (summary, tags) = tokio::try_join!(summary(kinesis, name), tags(kinesis, name))?;
@@ -160,7 +162,7 @@ pub async fn read(
             continue;
         };
         let id = ResourceId::new(Kind::Stream, name.as_str());
-        if owned_by(&tags, pipeline) {
+        if owned_by(&tags, pipeline) || adopt(&id, &tags, adoptable) {
             result.found.push(found(name, tags, live));
         } else {
             result.conflicts.push(ownership_conflict(&id, &tags, pipeline, " (aws kinesis add-tags-to-stream)"));
@@ -237,6 +239,7 @@ pub async fn create(ctx: &Context, resource: &DesiredResource, stream: &Stream) 
     if !on_demand {
         request = request.shard_count(i32::try_from(stream.shards.unwrap_or(1)).unwrap_or(1));
     }
+    ctx.intend(id).await?;
     match request.send().await.map_err(|error| aws_error(id, "CreateStream", error)) {
         // A re-run after an interrupted apply finds its own stream in use: carry on configuring it.
         Err(error) if error.has_code("ResourceInUseException") => {}
@@ -244,6 +247,11 @@ pub async fn create(ctx: &Context, resource: &DesiredResource, stream: &Stream) 
             other?;
         }
     }
+    // Endpoints that ignore tags on CreateStream get them right away, so that an interrupted
+    // apply leaves a stream the next run recognises as ours.
+    let fresh = LiveResource::new(id.clone(), &stream.name, Tags::new(), LiveDetail::Stream(Live::default()));
+    sync_tags(ctx, &fresh, &resource.tags).await?;
+    ctx.done(id).await?;
     let live = wait_active(ctx, id, &stream.name).await?;
     let created = LiveResource::new(id.clone(), &stream.name, Tags::new(), LiveDetail::Stream(live.clone()));
     configure(ctx, resource, stream, &created, &live).await?;

@@ -8,4 +8,5 @@ mod cluster;
 mod delivery;
 mod lifecycle;
 mod ownership;
+mod reliability;
 mod support;

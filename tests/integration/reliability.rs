@@ -1,0 +1,306 @@
+//! Reliability: apply converges through injected faults and after being killed at random
+//! points, Ctrl-C stops cleanly, and credentials never appear in any output. Runs against moto
+//! through pipectl-proxy, the same proxy the benchmarks use.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::support::{pipectl, repo_path, run_with_env, runtime, Run, Scratch, Stack};
+
+/// pipectl-proxy in front of moto, stopped on drop.
+struct Proxy {
+    child: std::process::Child,
+    url: String,
+}
+
+impl Proxy {
+    fn start(args: &[&str]) -> Proxy {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_pipectl-proxy"))
+            .args(["--upstream", &Stack::Moto.endpoint()])
+            .args(args)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("proxy starts");
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.as_mut().expect("stdout")), &mut line)
+            .expect("proxy address");
+        let url = format!("http://{}", line.trim().rsplit(' ').next().unwrap_or_default());
+        Proxy { child, url }
+    }
+
+    fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("AWS_ACCESS_KEY_ID", "test".to_string()),
+            ("AWS_SECRET_ACCESS_KEY", "test".to_string()),
+            ("AWS_REGION", "us-east-1".to_string()),
+            ("AWS_ENDPOINT_URL", self.url.clone()),
+        ]
+    }
+
+    fn stats(&self) -> serde_json::Value {
+        let output =
+            Command::new("curl").args(["-fsS", &format!("{}/__proxy/stats", self.url)]).output().expect("curl");
+        serde_json::from_slice(&output.stdout).expect("stats JSON")
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The reference example with every name made unique to this test.
+fn reference_spec(scratch: &Scratch, name: &str) -> (String, String) {
+    let example = std::fs::read_to_string(repo_path("examples/clickstream.yaml")).expect("example");
+    let pipeline = crate::support::unique(name, Stack::Moto).replace('-', "");
+    let pipeline = pipeline.chars().take(14).collect::<String>();
+    (scratch.write(&format!("{pipeline}.yaml"), &example.replace("clickstream", &pipeline)), pipeline)
+}
+
+/// How many of each kind of resource the emulator holds for the pipeline.
+async fn census(pipeline: &str) -> Vec<(&'static str, usize)> {
+    let clients = Stack::Moto.clients().await;
+    let tag = || aws_sdk_ec2::types::Filter::builder().name("tag:pipectl:pipeline").values(pipeline).build();
+    let ec2 = &clients.ec2;
+    let vpcs = ec2.describe_vpcs().filters(tag()).send().await.expect("vpcs").vpcs().len();
+    let subnets = ec2.describe_subnets().filters(tag()).send().await.expect("subnets").subnets().len();
+    let gateways =
+        ec2.describe_internet_gateways().filters(tag()).send().await.expect("igws").internet_gateways().len();
+    let tables = ec2.describe_route_tables().filters(tag()).send().await.expect("rtbs").route_tables().len();
+    let groups = ec2.describe_security_groups().filters(tag()).send().await.expect("sgs").security_groups().len();
+    let prefix = format!("{pipeline}-");
+    let buckets = clients
+        .s3
+        .list_buckets()
+        .send()
+        .await
+        .expect("buckets")
+        .buckets()
+        .iter()
+        .filter(|b| b.name().is_some_and(|n| n.starts_with(&prefix)))
+        .count();
+    let streams = clients
+        .kinesis
+        .list_streams()
+        .send()
+        .await
+        .expect("streams")
+        .stream_names()
+        .iter()
+        .filter(|n| n.starts_with(&prefix))
+        .count();
+    let roles = clients
+        .iam
+        .list_roles()
+        .path_prefix(format!("/pipectl/{pipeline}/"))
+        .send()
+        .await
+        .expect("roles")
+        .roles()
+        .iter()
+        .filter(|r| !r.path().ends_with("lock/"))
+        .count();
+    let deliveries = clients
+        .firehose
+        .list_delivery_streams()
+        .send()
+        .await
+        .expect("deliveries")
+        .delivery_stream_names()
+        .iter()
+        .filter(|n| n.starts_with(&prefix))
+        .count();
+    let clusters = pipectl::resources::cluster::list_active(&clients.emr, &prefix).await.expect("clusters").len();
+    let schedules = clients
+        .scheduler
+        .list_schedules()
+        .name_prefix(format!("pipectl-{pipeline}-"))
+        .send()
+        .await
+        .expect("schedules")
+        .schedules()
+        .len();
+    vec![
+        ("vpc", vpcs),
+        ("subnet", subnets),
+        ("internet_gateway", gateways),
+        ("route_table", tables),
+        ("security_group", groups),
+        ("bucket", buckets),
+        ("stream", streams),
+        ("role", roles),
+        ("delivery", deliveries),
+        ("cluster", clusters),
+        ("schedule", schedules),
+    ]
+}
+
+/// Exactly one of each resource of the reference example, and nothing else.
+const REFERENCE_CENSUS: [(&str, usize); 11] = [
+    ("vpc", 1),
+    ("subnet", 3),
+    ("internet_gateway", 1),
+    ("route_table", 1),
+    ("security_group", 2),
+    ("bucket", 1),
+    ("stream", 2),
+    ("role", 4),
+    ("delivery", 1),
+    ("cluster", 1),
+    ("schedule", 2),
+];
+
+fn converged(file: &str, pipeline: &str) {
+    pipectl(Stack::Moto, &["plan", "-f", file, "--detailed-exitcode"]).expect(0);
+    assert_eq!(runtime().block_on(census(pipeline)), REFERENCE_CENSUS, "duplicates or orphans for {pipeline}");
+}
+
+#[test]
+fn apply_converges_through_injected_faults() {
+    Stack::Moto.require();
+    let scratch = Scratch::new("faults");
+    let (file, pipeline) = reference_spec(&scratch, "flt");
+    let proxy = Proxy::start(&["--fault-rate", "0.1", "--seed", "7", "--faults", "500,503,throttle,drop"]);
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let run = run_with_env(&["apply", "-f", &file, "--auto-approve"], &proxy.env());
+        assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+        if run.code == 0 {
+            break;
+        }
+        assert!(attempts < 4, "apply did not converge in 3 runs through faults:\n{}\n{}", run.stdout, run.stderr);
+    }
+    let stats = proxy.stats();
+    let faults = stats["faults_total"].as_u64().unwrap_or(0);
+    eprintln!("faults injected: {faults} of {} requests, survived in {attempts} apply run(s)", stats["total"]);
+    assert!(faults > 0, "the proxy injected no faults: {stats}");
+    converged(&file, &pipeline);
+    pipectl(Stack::Moto, &["destroy", "-f", &file, "--auto-approve", "--allow-destroy"]).expect(0);
+}
+
+/// Kill points are spread over the apply's duration by a seeded generator.
+fn kill_points(count: usize, seed: u64, span: Duration) -> Vec<Duration> {
+    let mut state = seed.max(1);
+    (0..count)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            span.mul_f64((state % 10_000) as f64 / 10_000.0)
+        })
+        .collect()
+}
+
+#[test]
+fn apply_killed_at_random_points_converges_on_rerun() {
+    Stack::Moto.require();
+    let long = std::env::var_os("PIPECTL_LONG_CRASH_SWEEP").is_some();
+    let points = kill_points(if long { 20 } else { 4 }, 20261122, Duration::from_millis(2500));
+    let proxy = Proxy::start(&["--delay-ms", "20"]);
+    let scratch = Scratch::new("crash");
+    for (index, point) in points.iter().enumerate() {
+        let (file, pipeline) = reference_spec(&scratch, &format!("crash{index}"));
+        let mut child = Command::new(crate::support::pipectl_path())
+            .args(["apply", "-f", &file, "--auto-approve"])
+            .env_clear()
+            .envs(proxy.env())
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("apply starts");
+        std::thread::sleep(*point);
+        let _ = child.kill();
+        let _ = child.wait();
+        let rerun = run_with_env(&["apply", "-f", &file, "--auto-approve"], &proxy.env());
+        assert_eq!(rerun.code, 0, "rerun after a kill at {point:?} failed:\n{}\n{}", rerun.stdout, rerun.stderr);
+        converged(&file, &pipeline);
+        pipectl(Stack::Moto, &["destroy", "-f", &file, "--auto-approve", "--allow-destroy"]).expect(0);
+    }
+    eprintln!("{} kill points tried: {points:?}", points.len());
+}
+
+#[test]
+fn ctrl_c_finishes_what_is_in_flight_and_reports() {
+    Stack::Moto.require();
+    let scratch = Scratch::new("sigint");
+    let (file, pipeline) = reference_spec(&scratch, "int");
+    let proxy = Proxy::start(&["--delay-ms", "150"]);
+    let mut child = Command::new(crate::support::pipectl_path())
+        .args(["apply", "-f", &file, "--auto-approve"])
+        .env_clear()
+        .envs(proxy.env())
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("apply starts");
+    // Wait until the first resources are being created, then press Ctrl-C.
+    let mut stderr = std::io::BufReader::new(child.stderr.take().expect("stderr"));
+    let mut seen = String::new();
+    while !seen.contains("creating…") {
+        let mut line = String::new();
+        if std::io::BufRead::read_line(&mut stderr, &mut line).expect("read stderr") == 0 {
+            break;
+        }
+        seen.push_str(&line);
+    }
+    Command::new("kill").args(["-INT", &child.id().to_string()]).status().expect("kill -INT");
+    let started = Instant::now();
+    std::io::Read::read_to_string(&mut stderr, &mut seen).expect("rest of stderr");
+    let output = child.wait_with_output().expect("apply ends");
+    let run = Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into(),
+        stderr: seen,
+    };
+    assert!(started.elapsed() < Duration::from_secs(30), "Ctrl-C must not hang");
+    assert_ne!(run.code, 0, "an interrupted apply exits non-zero");
+    assert!(run.stderr.contains("interrupted: finishing the calls in flight"), "{}", run.stderr);
+    assert!(run.stdout.contains("Apply interrupted:"), "{}", run.stdout);
+    assert!(run.stdout.contains("not started"), "what was not done is listed:\n{}", run.stdout);
+    pipectl(Stack::Moto, &["apply", "-f", &file, "--auto-approve"]).expect(0);
+    converged(&file, &pipeline);
+    pipectl(Stack::Moto, &["destroy", "-f", &file, "--auto-approve", "--allow-destroy"]).expect(0);
+}
+
+#[test]
+fn credentials_never_appear_in_any_output() {
+    Stack::Moto.require();
+    let scratch = Scratch::new("secrets");
+    let (file, _) = reference_spec(&scratch, "sec");
+    let key = "AKIAPIPECTLKEYID0000";
+    let secret = "pipectl-test-secret-DO-NOT-PRINT-9f8e7d";
+    let token = "pipectl-test-session-token-DO-NOT-PRINT-1a2b3c";
+    let env = |endpoint: String| {
+        vec![
+            ("AWS_ACCESS_KEY_ID", key.to_string()),
+            ("AWS_SECRET_ACCESS_KEY", secret.to_string()),
+            ("AWS_SESSION_TOKEN", token.to_string()),
+            ("AWS_REGION", "us-east-1".to_string()),
+            ("AWS_ENDPOINT_URL", endpoint),
+        ]
+    };
+    let moto = env(Stack::Moto.endpoint());
+    let refused = env("http://127.0.0.1:9".to_string());
+    let runs = [
+        run_with_env(&["plan", "-vv", "-f", &file], &moto),
+        run_with_env(&["apply", "-vv", "-f", &file, "--auto-approve"], &moto),
+        run_with_env(&["plan", "-vv", "-f", &file, "--output", "json"], &moto),
+        run_with_env(&["scale", "-vv", "--nodes", "3", "-f", &file], &moto),
+        run_with_env(&["destroy", "-vv", "-f", &file, "--auto-approve", "--allow-destroy"], &moto),
+        run_with_env(&["plan", "-vv", "-f", &file], &refused),
+    ];
+    for run in &runs {
+        for (what, value) in [("access key id", key), ("secret key", secret), ("session token", token)] {
+            assert!(!run.stdout.contains(value) && !run.stderr.contains(value), "the {what} appeared in output");
+        }
+    }
+    assert_eq!(runs[1].code, 0, "{}", runs[1].stderr);
+    assert!(runs[0].stderr.len() > 10_000, "-vv should have logged plenty");
+}
