@@ -75,7 +75,14 @@ async fn run_command(cli: &Cli, counter: &CallCounter) -> Result<Status, AppErro
             let lock = session.lock("apply", global).await?;
             let result = async {
                 let plan = session.plan(false, *reset_scale, lock.adoptable()).await?;
-                session.execute(plan, "Apply", *auto_approve, *allow_destroy, *output, style, &lock).await
+                let how = Execution {
+                    command: "Apply",
+                    auto_approve: *auto_approve,
+                    allow_destroy: *allow_destroy,
+                    output: *output,
+                    style,
+                };
+                session.execute(plan, &how, &lock).await
             }
             .await;
             session.unlock(lock, result).await
@@ -85,7 +92,14 @@ async fn run_command(cli: &Cli, counter: &CallCounter) -> Result<Status, AppErro
             let lock = session.lock("destroy", global).await?;
             let result = async {
                 let plan = session.plan(true, false, lock.adoptable()).await?;
-                session.execute(plan, "Destroy", *auto_approve, *allow_destroy, *output, style, &lock).await
+                let how = Execution {
+                    command: "Destroy",
+                    auto_approve: *auto_approve,
+                    allow_destroy: *allow_destroy,
+                    output: *output,
+                    style,
+                };
+                session.execute(plan, &how, &lock).await
             }
             .await;
             session.unlock(lock, result).await
@@ -150,6 +164,17 @@ fn init(template: &str, file: &Path) -> Result<Status, AppError> {
         file.display()
     );
     Ok(Status::Success)
+}
+
+/// How apply or destroy carries a plan out, from the command line.
+#[derive(Clone, Copy)]
+struct Execution {
+    /// `Apply` or `Destroy`, for messages.
+    command: &'static str,
+    auto_approve: bool,
+    allow_destroy: bool,
+    output: OutputFormat,
+    style: Style,
 }
 
 /// A plan together with what it was computed from, so apply acts on exactly what was shown.
@@ -227,16 +252,8 @@ impl Session {
         Ok(PlannedRun { plan, desired, live, reset_scale })
     }
 
-    async fn execute(
-        &self,
-        run: PlannedRun,
-        command: &str,
-        auto_approve: bool,
-        allow_destroy: bool,
-        output: OutputFormat,
-        style: Style,
-        lock: &crate::lock::Lock,
-    ) -> Result<Status, AppError> {
+    async fn execute(&self, run: PlannedRun, how: &Execution, lock: &crate::lock::Lock) -> Result<Status, AppError> {
+        let Execution { command, auto_approve, allow_destroy, output, style } = *how;
         print_plan(&run, output, style, None);
         if run.plan.is_empty() {
             return Ok(Status::Success);
