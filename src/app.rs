@@ -361,21 +361,36 @@ impl Session {
             .or_else(|| std::env::var("AWS_ENDPOINT_URL").ok())
             .unwrap_or_else(|| format!("AWS in {}", self.options.region));
         let text = error.to_string();
-        let hint = if text.contains("Connection refused") || text.contains("tcp connect error") {
-            format!("cannot connect to {endpoint}: is it running? (for LocalStack: localstack/start.sh)")
-        } else if text.contains("credentials")
-            || error.has_code("InvalidClientTokenId")
-            || error.has_code("UnrecognizedClientException")
-            || error.has_code("AuthFailure")
+        let lower = text.to_lowercase();
+        let credentials = [
+            "InvalidClientTokenId",
+            "UnrecognizedClientException",
+            "AuthFailure",
+            "InvalidAccessKeyId",
+            "SignatureDoesNotMatch",
+        ];
+        AppError::Aws(if lower.contains("connection refused") || lower.contains("tcp connect error") {
+            format!("cannot connect to {endpoint} (connection refused): is it running? For the local emulators run localstack/start.sh")
+        } else if lower.contains("loading credentials")
+            || lower.contains("no credentials")
+            || credentials.iter().any(|code| error.has_code(code))
         {
-            "no valid AWS credentials: set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or use --localstack"
-                .to_string()
-        } else if text.contains("timed out") || text.contains("timeout") {
-            format!("{endpoint} did not answer in time (see --connect-timeout and --read-timeout)")
+            "no valid AWS credentials: set AWS_PROFILE or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or use --localstack for the local emulators)".to_string()
+        } else if lower.contains("timed out") || lower.contains("timeout") {
+            format!("{endpoint} did not answer in time during {} {}: check the endpoint, or raise --connect-timeout/--read-timeout", error.resource, error.operation)
+        } else if lower.contains("failed to parse")
+            || lower.contains("deserialize")
+            || lower.contains("unhandled error")
+            || lower.contains("unknown service error")
+            || lower.contains("invalid xml")
+        {
+            format!(
+                "{endpoint} answered {} {} with something that is not an AWS response: is the endpoint right?",
+                error.resource, error.operation
+            )
         } else {
-            return AppError::Aws(text);
-        };
-        AppError::Aws(format!("{text}\n{hint}"))
+            text
+        })
     }
 }
 

@@ -15,7 +15,30 @@ use pipectl::resources::LiveState;
 use pipectl::spec::{load_bytes, SpecError};
 
 const TOKENS: [&str; 24] = [
-    ": ", "- ", "{", "}", "[", "]", "&a ", "*a", "<<: *a\n", "!!binary ", "\t", "\n", "'", "\"", "#", "---\n", "? ", "|\n", ">-\n", "99999999999999999999", "-1", "é", "\u{feff}", "\0",
+    ": ",
+    "- ",
+    "{",
+    "}",
+    "[",
+    "]",
+    "&a ",
+    "*a",
+    "<<: *a\n",
+    "!!binary ",
+    "\t",
+    "\n",
+    "'",
+    "\"",
+    "#",
+    "---\n",
+    "? ",
+    "|\n",
+    ">-\n",
+    "99999999999999999999",
+    "-1",
+    "é",
+    "\u{feff}",
+    "\0",
 ];
 
 struct Random(u64);
@@ -92,7 +115,10 @@ fn exercise(bytes: &[u8]) {
             assert!(!diagnostics.is_empty());
             for diagnostic in &diagnostics {
                 assert!(!diagnostic.message.is_empty());
-                assert!(diagnostic.position.is_some() || !diagnostic.path.is_empty(), "an error with no location: {diagnostic:?}");
+                assert!(
+                    diagnostic.position.is_some() || !diagnostic.path.is_empty(),
+                    "an error with no location: {diagnostic:?}"
+                );
             }
         }
         Err(other) => assert!(!other.to_string().is_empty()),
@@ -101,7 +127,10 @@ fn exercise(bytes: &[u8]) {
 
 #[test]
 fn the_loader_never_panics_on_mutated_specs() {
-    let budget = std::env::var("PIPECTL_FUZZ_SECONDS").ok().and_then(|s| s.parse().ok()).map_or(Duration::from_secs(3), Duration::from_secs);
+    let budget = std::env::var("PIPECTL_FUZZ_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .map_or(Duration::from_secs(3), Duration::from_secs);
     let seeds = seeds();
     let mut random = Random(0x5eed_2026_1122);
     let started = Instant::now();

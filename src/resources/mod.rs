@@ -21,7 +21,6 @@ use std::fmt;
 use std::sync::Mutex;
 
 use aws_smithy_runtime_api::client::result::SdkError;
-use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use crate::model::{Desired, DesiredResource, Kind, ResourceId, PIPELINE_TAG, RESOURCE_TAG};
@@ -100,7 +99,7 @@ impl AwsError {
 pub fn aws_error<E, R>(resource: impl fmt::Display, operation: &'static str, error: SdkError<E, R>) -> AwsError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: fmt::Debug,
+    R: fmt::Debug + Send + Sync + 'static,
 {
     let code = error.code().map(str::to_string);
     let message = match (&error, error.message()) {
@@ -109,9 +108,24 @@ where
         }
         (SdkError::ServiceError(_), None) => code.clone().unwrap_or_else(|| "unknown service error".to_string()),
         (SdkError::TimeoutError(_), _) => "timed out waiting for AWS (see --read-timeout)".to_string(),
-        _ => DisplayErrorContext(&error).to_string(),
+        _ => error_chain(&error),
     };
     AwsError { resource: resource.to_string(), operation, code, message }
+}
+
+/// The messages of an error and its sources, joined on one line (without the debug dump the
+/// SDK's own context printer appends).
+fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut current = Some(error);
+    while let Some(error) = current {
+        let text = error.to_string();
+        if !text.is_empty() && parts.last() != Some(&text) && !parts.iter().any(|part| part.contains(&text)) {
+            parts.push(text);
+        }
+        current = error.source();
+    }
+    parts.join(": ")
 }
 
 /// Converts an SDK builder error (a required field missing) into an `AwsError`.

@@ -62,7 +62,12 @@ fn unreachable_endpoint_fails_fast_with_one_clear_line() {
     let url = format!("http://127.0.0.1:{port}");
     let run = run_with_env(&["plan", "-f", &file, "--endpoint-url", &url], &env).expect(1);
     assert!(started.elapsed().as_secs() < 30, "took {:?}", started.elapsed());
-    assert!(run.stderr.contains(&format!("cannot connect to {url}: is it running?")), "{}", run.stderr);
+    assert!(
+        run.stderr.contains(&format!("cannot connect to {url} (connection refused): is it running?")),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(run.stderr.lines().count(), 1, "one line: {}", run.stderr);
     assert!(!run.stderr.contains("panicked"));
 }
 
@@ -93,4 +98,53 @@ fn the_readme_shows_the_reference_example_as_it_is() {
         readme.contains(&format!("```yaml\n{body}```")),
         "README's full example differs from examples/clickstream.yaml"
     );
+}
+
+#[test]
+fn missing_credentials_fail_fast_with_what_to_do() {
+    let scratch = Scratch::new("nocreds");
+    let file =
+        scratch.write("spec.yaml", "version: 1\npipeline: nocreds\nregion: us-east-1\nstreams:\n  - {name: s}\n");
+    let home = scratch.dir.display().to_string();
+    let started = Instant::now();
+    let run = run_with_env(&["plan", "-f", &file, "--endpoint-url", "http://127.0.0.1:9"], &[("HOME", home)]).expect(1);
+    assert!(started.elapsed().as_secs() < 30, "took {:?}", started.elapsed());
+    assert!(run.stderr.contains("no valid AWS credentials: set AWS_PROFILE or AWS_ACCESS_KEY_ID"), "{}", run.stderr);
+    assert_eq!(run.stderr.lines().count(), 1, "one line: {}", run.stderr);
+}
+
+#[test]
+fn an_endpoint_that_answers_garbage_is_named() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("address"));
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut stream = stream;
+                let mut buffer = [0u8; 65536];
+                while let Ok(read) = std::io::Read::read(&mut stream, &mut buffer) {
+                    if read == 0
+                        || std::io::Write::write_all(
+                            &mut stream,
+                            b"HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\ngarbage",
+                        )
+                        .is_err()
+                    {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    let scratch = Scratch::new("garbage");
+    let file =
+        scratch.write("spec.yaml", "version: 1\npipeline: garbage\nregion: us-east-1\nstreams:\n  - {name: s}\n");
+    let env = [("AWS_ACCESS_KEY_ID", "test".to_string()), ("AWS_SECRET_ACCESS_KEY", "test".to_string())];
+    let run = run_with_env(&["plan", "-f", &file, "--endpoint-url", &url], &env).expect(1);
+    assert!(
+        run.stderr.contains("with something that is not an AWS response: is the endpoint right?"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("panicked"));
 }
