@@ -71,44 +71,29 @@ async fn run_command(cli: &Cli, counter: &CallCounter) -> Result<Status, AppErro
             Ok(if *detailed_exitcode && !plan.plan.is_empty() { Status::Changes } else { Status::Success })
         }
         Command::Apply { auto_approve, allow_destroy, output, reset_scale } => {
-            let session = Session::open(global, counter).await?;
-            let lock = session.lock("apply", global).await?;
-            let result = async {
-                let plan = session.plan(false, *reset_scale, lock.adoptable()).await?;
-                let how = Execution {
-                    command: "Apply",
-                    auto_approve: *auto_approve,
-                    allow_destroy: *allow_destroy,
-                    output: *output,
-                    style,
-                };
-                session.execute(plan, &how, &lock).await
-            }
-            .await;
-            session.unlock(lock, result).await
+            let how = Execution {
+                command: "Apply",
+                auto_approve: *auto_approve,
+                allow_destroy: *allow_destroy,
+                output: *output,
+                style,
+            };
+            change(global, counter, &how, false, *reset_scale).await
         }
         Command::Destroy { auto_approve, allow_destroy, output } => {
-            let session = Session::open(global, counter).await?;
-            let lock = session.lock("destroy", global).await?;
-            let result = async {
-                let plan = session.plan(true, false, lock.adoptable()).await?;
-                let how = Execution {
-                    command: "Destroy",
-                    auto_approve: *auto_approve,
-                    allow_destroy: *allow_destroy,
-                    output: *output,
-                    style,
-                };
-                session.execute(plan, &how, &lock).await
-            }
-            .await;
-            session.unlock(lock, result).await
+            let how = Execution {
+                command: "Destroy",
+                auto_approve: *auto_approve,
+                allow_destroy: *allow_destroy,
+                output: *output,
+                style,
+            };
+            change(global, counter, &how, true, false).await
         }
+        // scale is one EMR call on one group; it does not wait for the pipeline's lock.
         Command::Scale(args) => {
             let session = Session::open(global, counter).await?;
-            let lock = session.lock("scale", global).await?;
-            let result = session.scale(args, global).await;
-            session.unlock(lock, result).await
+            session.scale(args, global).await
         }
         Command::Unlock => {
             let session = Session::open(global, counter).await?;
@@ -120,6 +105,24 @@ async fn run_command(cli: &Cli, counter: &CallCounter) -> Result<Status, AppErro
             Ok(Status::Success)
         }
     }
+}
+
+/// apply (or, with `destroy`, destroy): lock, plan, confirm, carry out, unlock.
+async fn change(
+    global: &GlobalArgs,
+    counter: &CallCounter,
+    how: &Execution,
+    destroy: bool,
+    reset_scale: bool,
+) -> Result<Status, AppError> {
+    let session = Session::open(global, counter).await?;
+    let lock = session.lock(&how.command.to_lowercase(), global).await?;
+    let result = async {
+        let plan = session.plan(destroy, reset_scale, lock.adoptable()).await?;
+        session.execute(plan, how, &lock).await
+    }
+    .await;
+    session.unlock(lock, result).await
 }
 
 fn use_color(global: &GlobalArgs) -> bool {
@@ -208,6 +211,7 @@ impl Session {
             connect_timeout: global.connect_timeout,
             read_timeout: global.read_timeout,
             max_attempts: 5,
+            max_in_flight: usize::from(global.max_in_flight),
         };
         let clients = clients(&options, counter).await;
         Ok(Session {

@@ -11,6 +11,7 @@ use aws_credential_types::Credentials;
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 
 use crate::calls::CallCounter;
+use crate::http::BoundedClient;
 use crate::resources::Clients;
 
 /// The LocalStack endpoint `--localstack` points at.
@@ -25,6 +26,8 @@ pub struct AwsOptions {
     pub connect_timeout: Duration,
     pub read_timeout: Duration,
     pub max_attempts: u32,
+    /// AWS requests in flight at once (see `http`).
+    pub max_in_flight: usize,
 }
 
 fn env_set(name: &str) -> bool {
@@ -48,8 +51,9 @@ pub fn uses_custom_endpoint(options: &AwsOptions) -> bool {
 /// Builds the clients, each counting its requests into `counter`. Nothing is sent here:
 /// credentials are resolved on the first call.
 pub async fn clients(options: &AwsOptions, counter: &CallCounter) -> Clients {
-    let http_client =
+    let https =
         aws_smithy_http_client::Builder::new().tls_provider(tls::Provider::Rustls(CryptoMode::Ring)).build_https();
+    let http_client = BoundedClient::new(https, options.max_in_flight);
     let timeouts =
         TimeoutConfig::builder().connect_timeout(options.connect_timeout).read_timeout(options.read_timeout).build();
     let mut loader = aws_config::defaults(BehaviorVersion::latest())

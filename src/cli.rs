@@ -41,10 +41,14 @@ pub struct GlobalArgs {
     /// How many resources apply changes at once.
     #[arg(long, global = true, default_value_t = 10, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=100))]
     pub parallelism: u16,
+    /// AWS requests in flight at once; reads fan out up to this (writes are further bounded by
+    /// --parallelism).
+    #[arg(long, global = true, default_value_t = 32, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=512))]
+    pub max_in_flight: u16,
     /// How long one resource may take to become ready (e.g. a stream ACTIVE).
     #[arg(long, global = true, default_value = "10m", value_parser = parse_duration, value_name = "DURATION")]
     pub timeout: Duration,
-    /// How long apply, destroy and scale wait for another run of the pipeline to finish.
+    /// How long apply and destroy wait for another run of the pipeline to finish.
     #[arg(long, global = true, default_value = "0s", value_parser = parse_duration, value_name = "DURATION")]
     pub lock_timeout: Duration,
     /// Connect timeout of each AWS request.

@@ -8,6 +8,7 @@ pub mod calls;
 pub mod cli;
 pub mod cron;
 pub mod duration;
+pub mod http;
 pub mod lock;
 pub mod model;
 pub mod plan;

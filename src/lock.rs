@@ -119,14 +119,7 @@ async fn current(iam: &aws_sdk_iam::Client, name: &str) -> Result<Option<Holder>
                 .collect();
             Ok(Some(Holder { holder: tag(HOLDER_TAG), command: tag(COMMAND_TAG), since: tag(SINCE_TAG), creating }))
         }
-        Err(error) => {
-            let error = aws_error("lock", "GetRole", error);
-            if error.has_code("NoSuchEntity") {
-                Ok(None)
-            } else {
-                Err(error)
-            }
-        }
+        Err(error) => aws_error("lock", "GetRole", error).unless("NoSuchEntity", None),
     }
 }
 

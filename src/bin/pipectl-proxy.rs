@@ -314,17 +314,38 @@ async fn serve(client: TcpStream, shared: Arc<Shared>) -> std::io::Result<()> {
             }
             continue;
         }
-        if upstream.is_none() {
-            let stream = TcpStream::connect(&shared.options.upstream).await?;
-            let (read, write) = stream.into_split();
-            upstream = Some((BufReader::new(read), write));
-        }
-        let Some((upstream_reader, upstream_writer)) = upstream.as_mut() else { return Ok(()) };
+        // A kept-alive upstream connection may have been closed by the emulator: on an IO
+        // error, forward once more over a fresh connection, then answer 502.
         let started = std::time::Instant::now();
-        upstream_writer.write_all(request.head.as_bytes()).await?;
-        upstream_writer.write_all(&request.body).await?;
-        let is_head = request.head.starts_with("HEAD ");
-        let Some(response) = read_message(upstream_reader, is_head).await? else { return Ok(()) };
+        let mut response = None;
+        for _ in 0..2 {
+            if upstream.is_none() {
+                if let Ok(stream) = TcpStream::connect(&shared.options.upstream).await {
+                    let (read, write) = stream.into_split();
+                    upstream = Some((BufReader::new(read), write));
+                }
+            }
+            let Some((upstream_reader, upstream_writer)) = upstream.as_mut() else { continue };
+            let is_head = request.head.starts_with("HEAD ");
+            let attempt = async {
+                upstream_writer.write_all(request.head.as_bytes()).await?;
+                upstream_writer.write_all(&request.body).await?;
+                read_message(upstream_reader, is_head).await
+            };
+            match attempt.await {
+                Ok(Some(answer)) => {
+                    response = Some(answer);
+                    break;
+                }
+                _ => upstream = None,
+            }
+        }
+        let Some(response) = response else {
+            write_half
+                .write_all(plain_response("502 Bad Gateway", "pipectl-proxy: the upstream did not answer").as_bytes())
+                .await?;
+            continue;
+        };
         let took = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         *shared
             .stats

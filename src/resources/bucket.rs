@@ -9,19 +9,15 @@ use aws_sdk_s3::types::{
     ServerSideEncryptionConfiguration, ServerSideEncryptionRule, Tag, Tagging, Transition as S3Transition,
     TransitionStorageClass, VersioningConfiguration,
 };
-use futures::stream::{self, StreamExt};
 use serde_json::{json, Value};
 
 use super::{
-    adopt, aws_error, build_error, owned_by, ownership_conflict, AwsError, Context, LiveDetail, LiveResource,
+    adopt, aws_error, build_error, discover, owned_by, ownership_conflict, AwsError, Context, LiveDetail, LiveResource,
     NamedRead, Tags,
 };
 use crate::model::{DesiredResource, Kind, ResourceId};
 use crate::plan::Attributes;
 use crate::spec::{Bucket, BucketEncryption, LifecycleRule};
-
-/// How many buckets are inspected at once when looking for this pipeline's tags.
-const DISCOVERY_CONCURRENCY: usize = 16;
 
 #[derive(Debug, Clone)]
 pub struct Live {
@@ -138,14 +134,8 @@ async fn read_config(s3: &aws_sdk_s3::Client, name: &str, check_objects: bool) -
                     None => ("none".to_string(), None),
                 })
             }
-            Err(error) => {
-                let error = aws_error(&id, "GetBucketEncryption", error);
-                if error.has_code("ServerSideEncryptionConfigurationNotFoundError") {
-                    Ok(("none".to_string(), None))
-                } else {
-                    Err(error)
-                }
-            }
+            Err(error) => aws_error(&id, "GetBucketEncryption", error)
+                .unless("ServerSideEncryptionConfigurationNotFoundError", ("none".to_string(), None)),
         }
     };
     let public_access = async {
@@ -157,12 +147,7 @@ async fn read_config(s3: &aws_sdk_s3::Client, name: &str, check_objects: bool) -
                     && config.restrict_public_buckets() == Some(true)
             })),
             Err(error) => {
-                let error = aws_error(&id, "GetPublicAccessBlock", error);
-                if error.has_code("NoSuchPublicAccessBlockConfiguration") {
-                    Ok(false)
-                } else {
-                    Err(error)
-                }
+                aws_error(&id, "GetPublicAccessBlock", error).unless("NoSuchPublicAccessBlockConfiguration", false)
             }
         }
     };
@@ -187,14 +172,8 @@ async fn read_config(s3: &aws_sdk_s3::Client, name: &str, check_objects: bool) -
                     lifecycle_value(rule.id().unwrap_or_default(), prefix, transitions, expiration)
                 })
                 .collect()),
-            Err(error) => {
-                let error = aws_error(&id, "GetBucketLifecycleConfiguration", error);
-                if error.has_code("NoSuchLifecycleConfiguration") {
-                    Ok(Vec::new())
-                } else {
-                    Err(error)
-                }
-            }
+            Err(error) => aws_error(&id, "GetBucketLifecycleConfiguration", error)
+                .unless("NoSuchLifecycleConfiguration", Vec::new()),
         }
     };
     let objects = async {
@@ -254,22 +233,17 @@ pub async fn read(
         .filter(|name| !spec_names.iter().any(|spec| spec == name))
         .map(str::to_string)
         .collect();
-    let discovered: Vec<Result<Option<LiveResource>, AwsError>> = stream::iter(others)
-        .map(|name| async move {
-            match ownership(s3, &name).await? {
-                Ownership::Tagged(tags) if owned_by(&tags, pipeline) => {
-                    let config = read_config(s3, &name, true).await?;
-                    Ok(Some(found(&name, tags, config)))
-                }
-                _ => Ok(None),
+    let discovered = discover(others, |name| async move {
+        match ownership(s3, &name).await? {
+            Ownership::Tagged(tags) if owned_by(&tags, pipeline) => {
+                let config = read_config(s3, &name, true).await?;
+                Ok(Some(found(&name, tags, config)))
             }
-        })
-        .buffer_unordered(DISCOVERY_CONCURRENCY)
-        .collect()
-        .await;
-    for resource in discovered {
-        result.found.extend(resource?);
-    }
+            _ => Ok(None),
+        }
+    })
+    .await?;
+    result.found.extend(discovered);
     Ok(result)
 }
 

@@ -10,19 +10,17 @@ use aws_sdk_firehose::types::{
     ExtendedS3DestinationConfiguration, ExtendedS3DestinationUpdate, KinesisStreamSourceConfiguration,
     KmsEncryptionConfig, NoEncryptionConfig, Tag,
 };
-use futures::stream::{self, StreamExt};
 use serde_json::json;
 
 use super::wait::{wait_until, Poll};
 use super::{
-    aws_error, build_error, owned_by, ownership_conflict, AwsError, Context, LiveDetail, LiveResource, NamedRead,
-    Names, Tags,
+    aws_error, build_error, discover, owned_by, ownership_conflict, AwsError, Context, LiveDetail, LiveResource,
+    NamedRead, Names, Tags,
 };
 use crate::model::{delivery_role_id, DesiredResource, Kind, ResourceId};
 use crate::plan::{Action, Attributes};
 use crate::spec::{Compression, Delivery, DeliveryEncryption};
 
-const DISCOVERY_CONCURRENCY: usize = 16;
 /// How long to keep retrying while a fresh IAM role is not yet assumable by Firehose.
 const ROLE_PROPAGATION: Duration = Duration::from_secs(120);
 
@@ -173,14 +171,7 @@ async fn tags(firehose: &aws_sdk_firehose::Client, name: &str) -> Result<Option<
                 .map(|tag| (tag.key().to_string(), tag.value().unwrap_or_default().to_string()))
                 .collect(),
         )),
-        Err(error) => {
-            let error = aws_error(format!("delivery/{name}"), "ListTagsForDeliveryStream", error);
-            if error.is_not_found() {
-                Ok(None)
-            } else {
-                Err(error)
-            }
-        }
+        Err(error) => aws_error(format!("delivery/{name}"), "ListTagsForDeliveryStream", error).unless_not_found(None),
     }
 }
 
@@ -227,21 +218,16 @@ pub async fn read(
         }
     }
     let others: Vec<String> = listed?.into_iter().filter(|name| !spec_names.contains(name)).collect();
-    let discovered: Vec<Result<Option<LiveResource>, AwsError>> = stream::iter(others)
-        .map(|name| async move {
-            match tags(firehose, &name).await? {
-                Some(tags) if owned_by(&tags, pipeline) => {
-                    Ok(describe(firehose, &name).await?.map(|(live, _, _)| found(&name, tags, live)))
-                }
-                _ => Ok(None),
+    let discovered = discover(others, |name| async move {
+        match tags(firehose, &name).await? {
+            Some(tags) if owned_by(&tags, pipeline) => {
+                Ok(describe(firehose, &name).await?.map(|(live, _, _)| found(&name, tags, live)))
             }
-        })
-        .buffer_unordered(DISCOVERY_CONCURRENCY)
-        .collect()
-        .await;
-    for resource in discovered {
-        result.found.extend(resource?);
-    }
+            _ => Ok(None),
+        }
+    })
+    .await?;
+    result.found.extend(discovered);
     Ok(result)
 }
 

@@ -93,6 +93,24 @@ impl AwsError {
     pub fn has_code(&self, wanted: &str) -> bool {
         self.code.as_deref() == Some(wanted)
     }
+
+    /// `Ok(value)` when AWS answered `code`, which for this call means "nothing there".
+    pub fn unless<T>(self, code: &str, value: T) -> Result<T, AwsError> {
+        if self.has_code(code) {
+            Ok(value)
+        } else {
+            Err(self)
+        }
+    }
+
+    /// `Ok(value)` when AWS said the thing does not exist.
+    pub fn unless_not_found<T>(self, value: T) -> Result<T, AwsError> {
+        if self.is_not_found() {
+            Ok(value)
+        } else {
+            Err(self)
+        }
+    }
 }
 
 /// Converts an SDK error into an `AwsError` with the AWS error code kept for matching.
@@ -576,6 +594,20 @@ pub async fn read_live(
     }
     describe_live(&mut state);
     Ok(state)
+}
+
+/// Looks at the resources of a kind that the spec does not name (a few at a time) and keeps
+/// those `inspect` finds to be the pipeline's: they are planned for deletion.
+pub async fn discover<F, Fut>(others: Vec<String>, inspect: F) -> Result<Vec<LiveResource>, AwsError>
+where
+    F: Fn(String) -> Fut,
+    Fut: std::future::Future<Output = Result<Option<LiveResource>, AwsError>>,
+{
+    use futures::stream::{self, StreamExt};
+    const AT_ONCE: usize = 16;
+    let inspected: Vec<Result<Option<LiveResource>, AwsError>> =
+        stream::iter(others).map(inspect).buffer_unordered(AT_ONCE).collect().await;
+    inspected.into_iter().filter_map(Result::transpose).collect()
 }
 
 /// What `read` of a name-addressed kind (buckets, streams) found.

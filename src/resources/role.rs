@@ -3,11 +3,11 @@
 //! listed with one call; policies are compared in normalised form so plans stay stable.
 
 use aws_sdk_iam::types::Tag;
-use futures::stream::{self, StreamExt};
 use serde_json::{json, Value};
 
 use super::{
-    aws_error, build_error, owned_by, ownership_conflict, AwsError, Context, LiveDetail, LiveResource, NamedRead, Tags,
+    aws_error, build_error, discover, owned_by, ownership_conflict, AwsError, Context, LiveDetail, LiveResource,
+    NamedRead, Tags,
 };
 use crate::model::{DesiredResource, Kind, ResourceId, RoleConfig, RESOURCE_TAG};
 use crate::plan::Attributes;
@@ -15,7 +15,6 @@ use crate::policy::{normalize, parse_document};
 
 /// The name of the inline policy pipectl writes on each role.
 const INLINE_POLICY: &str = "pipectl";
-const DISCOVERY_CONCURRENCY: usize = 8;
 
 #[derive(Debug, Clone)]
 pub struct Live {
@@ -65,14 +64,7 @@ async fn get_role(iam: &aws_sdk_iam::Client, name: &str) -> Result<Option<(Tags,
                 .unwrap_or(Value::Null);
             Ok(Some((tags, role.path().to_string(), trust)))
         }
-        Err(error) => {
-            let error = aws_error(format!("role/{name}"), "GetRole", error);
-            if error.has_code("NoSuchEntity") {
-                Ok(None)
-            } else {
-                Err(error)
-            }
-        }
+        Err(error) => aws_error(format!("role/{name}"), "GetRole", error).unless("NoSuchEntity", None),
     }
 }
 
@@ -85,14 +77,7 @@ async fn policies(
     let inline = async {
         match iam.get_role_policy().role_name(name).policy_name(INLINE_POLICY).send().await {
             Ok(output) => Ok(parse_document(output.policy_document()).map(|doc| normalize(&doc))),
-            Err(error) => {
-                let error = aws_error(&id, "GetRolePolicy", error);
-                if error.has_code("NoSuchEntity") {
-                    Ok(None)
-                } else {
-                    Err(error)
-                }
-            }
+            Err(error) => aws_error(&id, "GetRolePolicy", error).unless("NoSuchEntity", None),
         }
     };
     let managed = async {
@@ -112,14 +97,7 @@ async fn policies(
             Ok(output) => {
                 Ok(output.instance_profiles().iter().map(|p| p.instance_profile_name().to_string()).collect())
             }
-            Err(error) => {
-                let error = aws_error(&id, "ListInstanceProfilesForRole", error);
-                if error.has_code("NoSuchEntity") {
-                    Ok(Vec::new())
-                } else {
-                    Err(error)
-                }
-            }
+            Err(error) => aws_error(&id, "ListInstanceProfilesForRole", error).unless("NoSuchEntity", Vec::new()),
         }
     };
     tokio::try_join!(inline, managed, profiles)
@@ -170,21 +148,16 @@ pub async fn read(
         .map(|role| role.role_name().to_string())
         .filter(|name| !spec_names.iter().any(|(_, spec)| spec == name))
         .collect();
-    let discovered: Vec<Result<Option<LiveResource>, AwsError>> = stream::iter(others)
-        .map(|name| async move {
-            match get_role(iam, &name).await? {
-                Some((tags, role_path, trust)) if owned_by(&tags, pipeline) => {
-                    Ok(found(&name, tags, role_path, trust, policies(iam, &name).await?))
-                }
-                _ => Ok(None),
+    let discovered = discover(others, |name| async move {
+        match get_role(iam, &name).await? {
+            Some((tags, role_path, trust)) if owned_by(&tags, pipeline) => {
+                Ok(found(&name, tags, role_path, trust, policies(iam, &name).await?))
             }
-        })
-        .buffer_unordered(DISCOVERY_CONCURRENCY)
-        .collect()
-        .await;
-    for resource in discovered {
-        result.found.extend(resource?);
-    }
+            _ => Ok(None),
+        }
+    })
+    .await?;
+    result.found.extend(discovered);
     Ok(result)
 }
 

@@ -5,12 +5,11 @@
 use std::collections::HashMap;
 
 use aws_sdk_kinesis::types::{EncryptionType, ScalingType, StreamMode as KinesisMode, StreamModeDetails, StreamStatus};
-use futures::stream::{self, StreamExt};
 use serde_json::json;
 
 use super::wait::{wait_until, Poll};
 use super::{
-    adopt, aws_error, build_error, owned_by, ownership_conflict, AwsError, Context, LiveDetail, LiveResource,
+    adopt, aws_error, build_error, discover, owned_by, ownership_conflict, AwsError, Context, LiveDetail, LiveResource,
     NamedRead, Tags,
 };
 use crate::model::{DesiredResource, Kind, ResourceId};
@@ -20,7 +19,6 @@ use crate::spec::{Stream, StreamEncryption, StreamMode};
 /// AWS allows this many reshards per stream in a rolling 24 hours.
 pub const RESHARDS_PER_DAY: usize = 10;
 const DEFAULT_KMS_KEY: &str = "alias/aws/kinesis";
-const DISCOVERY_CONCURRENCY: usize = 16;
 
 #[derive(Debug, Clone, Default)]
 pub struct Live {
@@ -129,14 +127,7 @@ async fn tags(kinesis: &aws_sdk_kinesis::Client, name: &str) -> Result<Option<Ta
                 .map(|tag| (tag.key().to_string(), tag.value().unwrap_or_default().to_string()))
                 .collect(),
         )),
-        Err(error) => {
-            let error = aws_error(format!("stream/{name}"), "ListTagsForStream", error);
-            if error.is_not_found() {
-                Ok(None)
-            } else {
-                Err(error)
-            }
-        }
+        Err(error) => aws_error(format!("stream/{name}"), "ListTagsForStream", error).unless_not_found(None),
     }
 }
 
@@ -169,21 +160,16 @@ pub async fn read(
         }
     }
     let others: Vec<String> = listed?.into_iter().filter(|name| !spec_names.contains(name)).collect();
-    let discovered: Vec<Result<Option<LiveResource>, AwsError>> = stream::iter(others)
-        .map(|name| async move {
-            match tags(kinesis, &name).await? {
-                Some(tags) if owned_by(&tags, pipeline) => {
-                    Ok(summary(kinesis, &name).await?.map(|(live, _)| found(&name, tags, live)))
-                }
-                _ => Ok(None),
+    let discovered = discover(others, |name| async move {
+        match tags(kinesis, &name).await? {
+            Some(tags) if owned_by(&tags, pipeline) => {
+                Ok(summary(kinesis, &name).await?.map(|(live, _)| found(&name, tags, live)))
             }
-        })
-        .buffer_unordered(DISCOVERY_CONCURRENCY)
-        .collect()
-        .await;
-    for resource in discovered {
-        result.found.extend(resource?);
-    }
+            _ => Ok(None),
+        }
+    })
+    .await?;
+    result.found.extend(discovered);
     Ok(result)
 }
 
