@@ -18,4 +18,11 @@ stop_started() {
 trap stop_started EXIT
 
 bash localstack/start.sh all >/dev/null
-cargo test --locked "$@"
+log_file="$(mktemp)"
+status=0
+cargo test --locked "$@" 2>&1 | tee "$log_file" || status=$?
+# One closing line for the whole suite (unit, integration and fuzz tests together).
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i + 1) ~ /^passed/) p += $i; if ($(i + 1) ~ /^failed/) f += $i } }
+     END { printf "tests: %d passed, %d failed\n", p, f }' "$log_file"
+rm -f "$log_file"
+exit "$status"
