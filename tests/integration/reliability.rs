@@ -302,5 +302,5 @@ fn credentials_never_appear_in_any_output() {
         }
     }
     assert_eq!(runs[1].code, 0, "{}", runs[1].stderr);
-    assert!(runs[0].stderr.len() > 10_000, "-vv should have logged plenty");
+    assert!(runs[0].stderr.contains("AWS request"), "-vv logs every request:\n{}", runs[0].stderr);
 }
