@@ -14,7 +14,7 @@ use crate::cron::replication_floor;
 use crate::model::{schedule_prefix, PIPELINE_TAG, RESOURCE_TAG};
 use crate::policy::{role_path, Arns};
 use crate::progress::Progress;
-use crate::resources::cluster::{list_active, ScaleRecord, SCALE_TAG_PREFIX};
+use crate::resources::cluster::{is_group, list_active, ScaleRecord, SCALE_TAG_PREFIX};
 use crate::resources::schedule::{create_scale_back, delete_scale_back, resize_input};
 use crate::resources::{aws_error, AwsError, Clients};
 use crate::spec::{derived_cluster_roles, iam_role_name, Cluster, Spec};
@@ -167,15 +167,7 @@ pub async fn scale(
             cluster.name
         )));
     }
-    let is_group = |g: &&aws_sdk_emr::types::InstanceGroup| {
-        let role = g.instance_group_type().map(|t| t.as_str()).unwrap_or_default();
-        if group == "core" {
-            role == "CORE"
-        } else {
-            role == "TASK" && g.name() == Some(group.as_str())
-        }
-    };
-    let live_group = groups.instance_groups().iter().find(is_group).ok_or_else(|| {
+    let live_group = groups.instance_groups().iter().find(|g| is_group(g, &group)).ok_or_else(|| {
         ScaleError::Refused(format!(
             "cluster '{}' has no live group `{group}`; run `pipectl apply` first",
             cluster.name

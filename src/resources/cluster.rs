@@ -469,6 +469,16 @@ async fn describe(
     Ok(Some((tags, cluster.name().unwrap_or_default().to_string(), live)))
 }
 
+/// True when EMR's `group` is what the spec calls `name`: `core`, or a task group's name.
+pub fn is_group(group: &aws_sdk_emr::types::InstanceGroup, name: &str) -> bool {
+    let role = group.instance_group_type().map(|t| t.as_str()).unwrap_or_default();
+    if name == "core" {
+        role == "CORE"
+    } else {
+        role == "TASK" && group.name() == Some(name)
+    }
+}
+
 /// Lists the active clusters whose names start with the pipeline's prefix.
 pub async fn list_active(emr: &aws_sdk_emr::Client, prefix: &str) -> Result<Vec<(String, String)>, AwsError> {
     let mut found = Vec::new();

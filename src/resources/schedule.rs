@@ -138,14 +138,7 @@ pub async fn group_id(ctx: &Context, id: &ResourceId, cluster_id: &str, group: &
     output
         .instance_groups()
         .iter()
-        .find(|g| {
-            let role = g.instance_group_type().map(|t| t.as_str()).unwrap_or_default();
-            if group == "core" {
-                role == "CORE"
-            } else {
-                role == "TASK" && g.name() == Some(group)
-            }
-        })
+        .find(|g| super::cluster::is_group(g, group))
         .and_then(|g| g.id())
         .map(str::to_string)
         .ok_or_else(|| AwsError::new(id, "ListInstanceGroups", format!("cluster {cluster_id} has no group `{group}`")))
