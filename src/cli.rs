@@ -43,7 +43,7 @@ pub struct GlobalArgs {
     pub parallelism: u16,
     /// AWS requests in flight at once; reads fan out up to this (writes are further bounded by
     /// --parallelism).
-    #[arg(long, global = true, default_value_t = 32, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=512))]
+    #[arg(long, global = true, default_value_t = 64, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=512))]
     pub max_in_flight: u16,
     /// How long one resource may take to become ready (e.g. a stream ACTIVE).
     #[arg(long, global = true, default_value = "10m", value_parser = parse_duration, value_name = "DURATION")]

@@ -92,7 +92,7 @@ async fn clients_at(endpoint: String) -> Clients {
         connect_timeout: Duration::from_secs(3),
         read_timeout: Duration::from_secs(30),
         max_attempts: 3,
-        max_in_flight: 32,
+        max_in_flight: 64,
     };
     clients(&options, &pipectl::calls::CallCounter::default()).await
 }
