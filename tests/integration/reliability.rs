@@ -304,3 +304,63 @@ fn credentials_never_appear_in_any_output() {
     assert_eq!(runs[1].code, 0, "{}", runs[1].stderr);
     assert!(runs[0].stderr.contains("AWS request"), "-vv logs every request:\n{}", runs[0].stderr);
 }
+
+#[test]
+fn two_applies_at_once_do_not_both_create() {
+    Stack::Moto.require();
+    let scratch = Scratch::new("concurrent");
+    let (file, pipeline) = reference_spec(&scratch, "two");
+    let proxy = Proxy::start(&["--delay-ms", "20"]);
+    let spawn = || {
+        Command::new(crate::support::pipectl_path())
+            .args(["apply", "-f", &file, "--auto-approve"])
+            .env_clear()
+            .envs(proxy.env())
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("apply starts")
+    };
+    let (first, second) = (spawn(), spawn());
+    let outputs = [first.wait_with_output().expect("first"), second.wait_with_output().expect("second")];
+    let mut codes: Vec<i32> = outputs.iter().map(|o| o.status.code().unwrap_or(-1)).collect();
+    codes.sort_unstable();
+    assert_eq!(codes, [0, 1], "one apply wins the lock, the other refuses");
+    let loser = outputs
+        .iter()
+        .find(|o| o.status.code() != Some(0))
+        .map(|o| String::from_utf8_lossy(&o.stderr).into_owned())
+        .unwrap_or_default();
+    assert!(loser.contains(&format!("pipeline `{pipeline}` is locked by")), "{loser}");
+    converged(&file, &pipeline);
+
+    // A lock held elsewhere (another machine) is refused until broken deliberately.
+    runtime().block_on(async {
+        let clients = Stack::Moto.clients().await;
+        let tag = |k: &str, v: &str| aws_sdk_iam::types::Tag::builder().key(k).value(v).build().expect("tag");
+        clients
+            .iam
+            .create_role()
+            .role_name(format!("pipectl-lock-{pipeline}"))
+            .path(format!("/pipectl/{pipeline}/lock/"))
+            .assume_role_policy_document(r#"{"Version":"2012-10-17","Statement":[]}"#)
+            .tags(tag("pipectl:lock-holder", "build-agent-7:4242"))
+            .tags(tag("pipectl:lock-command", "apply"))
+            .tags(tag("pipectl:lock-since", "2026-11-22T02:00:00Z"))
+            .send()
+            .await
+            .expect("stale lock");
+    });
+    let refused = pipectl(Stack::Moto, &["destroy", "-f", &file, "--auto-approve", "--allow-destroy"]).expect(1);
+    assert!(
+        refused.stderr.contains("is locked by build-agent-7:4242 (running `apply` since 2026-11-22T02:00:00Z)"),
+        "{}",
+        refused.stderr
+    );
+    assert!(refused.stderr.contains("pipectl unlock -f"), "{}", refused.stderr);
+    let unlocked = pipectl(Stack::Moto, &["unlock", "-f", &file]).expect(0);
+    assert!(unlocked.stdout.contains("Broke the lock"), "{}", unlocked.stdout);
+    pipectl(Stack::Moto, &["destroy", "-f", &file, "--auto-approve", "--allow-destroy"]).expect(0);
+}
