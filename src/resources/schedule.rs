@@ -182,8 +182,26 @@ async fn put(
             .await
             .map_err(|error| aws_error(id, "CreateSchedule", error));
         match result {
-            // A re-run after an interrupted apply: bring the existing schedule up to date below.
-            Err(error) if error.has_code("ConflictException") => {}
+            // A re-run after an interrupted apply: bring the existing schedule up to date below,
+            // but only if it carries this pipeline's marker; anyone else's is left alone.
+            Err(error) if error.has_code("ConflictException") => {
+                let existing = scheduler
+                    .get_schedule()
+                    .name(&config.schedule_name)
+                    .send()
+                    .await
+                    .map_err(|e| aws_error(id, "GetSchedule", e))?;
+                let owner = parse_marker(existing.description().unwrap_or_default());
+                if owner.get(RESOURCE_TAG).map(String::as_str) != Some(id.to_string().as_str())
+                    || owner.get(PIPELINE_TAG) != Some(&ctx.pipeline)
+                {
+                    return Err(AwsError::new(
+                        id,
+                        "CreateSchedule",
+                        format!("a schedule named {} already exists and is not this pipeline's; pipectl leaves it alone: rename or remove it", config.schedule_name),
+                    ));
+                }
+            }
             other => {
                 other?;
                 return Ok(config.schedule_name.clone());
