@@ -5,6 +5,9 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=common.sh
 source "$here/common.sh"
+# Callers evaluate what start.sh prints on stdout, so everything the installers say (pip, and the
+# LocalStack package manager, which prints progress on first install) goes to stderr.
+exec 1>&2
 
 mkdir -p "$EMU_HOME" "$RUN_DIR"
 command -v curl >/dev/null 2>&1 || { log "installing curl"; apt-get update -qq && apt-get install -y -qq curl >/dev/null; }

@@ -3,14 +3,15 @@
 #   start.sh localstack   LocalStack community on :4566 (EMR and Firehose are routed to moto)
 #   start.sh moto         moto's server on :5000
 #   start.sh              both
-# Installs them first if needed. Prints the environment to use with pipectl on stdout.
+# Installs them first if needed. Prints the environment to use with pipectl on stdout, and nothing
+# else there: demo.sh and CI evaluate it.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=common.sh
 source "$here/common.sh"
 
 which="${1:-all}"
-bash "$here/install.sh"
+bash "$here/install.sh" >&2
 mkdir -p "$RUN_DIR"
 
 is_running() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
