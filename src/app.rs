@@ -7,15 +7,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use crate::apply::{apply, ApplyReport};
-use crate::aws::{clients, endpoint_override, AwsOptions};
+use crate::aws::{clients, endpoint_override, AwsError, AwsOptions, Clients, Failure};
 use crate::calls::CallCounter;
 use crate::cli::{Cli, Command, GlobalArgs, OutputFormat, ScaleArgs};
-use crate::model::{desired_graph, DesiredResource, ResourceId};
+use crate::model::{DesiredResource, LiveState, ResourceId};
 use crate::plan::{build_plan, Plan};
 use crate::policy::Arns;
 use crate::progress::Progress;
 use crate::render::{plan_json, render_plan, render_report, report_json, Style};
-use crate::resources::{read_live, AwsError, Context, LiveState, SpecNames, WaitOptions};
+use crate::resources::{desired_graph, parse_id, read_live, Context, WaitOptions};
 use crate::scale::{parse_until, scale, ScaleError, ScaleRequest};
 use crate::spec::{load_file, LoadedSpec, SpecError};
 use crate::templates;
@@ -28,14 +28,26 @@ pub enum Status {
     Changes,
 }
 
+/// Why a command failed: the report at the edge, printed as one `error:` line (or a few).
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
     #[error(transparent)]
     Spec(#[from] SpecError),
-    #[error("{0}")]
-    Aws(String),
+    /// An AWS call failed; `advice` says it for people (what to check, what to run).
+    #[error("{advice}")]
+    Aws {
+        advice: String,
+        #[source]
+        error: Box<AwsError>,
+    },
+    #[error(transparent)]
+    Lock(crate::lock::LockError),
+    #[error(transparent)]
+    Scale(ScaleError),
+    /// pipectl would not do it (a conflict, data loss without consent, a cancelled prompt).
     #[error("{0}")]
     Refused(String),
+    /// It was tried and did not complete; the details were printed above.
     #[error("{0}")]
     Failed(String),
 }
@@ -98,7 +110,7 @@ async fn run_command(cli: &Cli, counter: &CallCounter) -> Result<Status, AppErro
         Command::Unlock => {
             let session = Session::open(global, counter).await?;
             let pipeline = &session.loaded.spec.pipeline;
-            match crate::lock::break_lock(&session.clients, pipeline).await.map_err(|error| session.explain(&error))? {
+            match crate::lock::break_lock(&session.clients, pipeline).await.map_err(|error| session.explain(error))? {
                 Some(holder) => println!("Broke the lock of pipeline \"{pipeline}\" held by {holder}."),
                 None => println!("Pipeline \"{pipeline}\" is not locked."),
             }
@@ -192,7 +204,7 @@ struct PlannedRun {
 struct Session {
     loaded: LoadedSpec,
     options: AwsOptions,
-    clients: crate::resources::Clients,
+    clients: Clients,
     progress: Progress,
     global_parallelism: usize,
     wait: WaitOptions,
@@ -226,16 +238,17 @@ impl Session {
 
     /// Reads live state and plans; `destroy` plans the deletion of everything.
     /// `adoptable` names resources a crashed run was creating (from the lock it left).
-    async fn plan(&self, destroy: bool, reset_scale: bool, adoptable: &[ResourceId]) -> Result<PlannedRun, AppError> {
+    async fn plan(&self, destroy: bool, reset_scale: bool, adoptable: &[String]) -> Result<PlannedRun, AppError> {
         let spec = &self.loaded.spec;
         // Names do not depend on the account, so the lookup can start before the account is known.
         let lookup = if destroy {
-            SpecNames::default()
+            Vec::new()
         } else {
-            SpecNames::of(&desired_graph(spec, &Arns::new("000000000000", &self.options.region), &Default::default()))
+            desired_graph(spec, &Arns::new("000000000000", &self.options.region), &Default::default())
         };
+        let adoptable: Vec<ResourceId> = adoptable.iter().filter_map(|id| parse_id(id)).collect();
         let live =
-            read_live(&self.clients, &spec.pipeline, &lookup, adoptable).await.map_err(|error| self.explain(&error))?;
+            read_live(&self.clients, &spec.pipeline, &lookup, &adoptable).await.map_err(|error| self.explain(error))?;
         for warning in &live.warnings {
             self.progress.warn(warning);
         }
@@ -306,8 +319,8 @@ impl Session {
         )
         .await
         .map_err(|error| match error {
-            crate::lock::LockError::Aws(error) => self.explain(&error),
-            held => AppError::Refused(held.to_string()),
+            crate::lock::LockError::Aws(error) => self.explain(error),
+            held => AppError::Lock(held),
         })
     }
 
@@ -336,8 +349,8 @@ impl Session {
         };
         let result =
             scale(&self.clients, &self.loaded.spec, &request, &self.progress).await.map_err(|error| match error {
-                ScaleError::Aws(error) => self.explain(&error),
-                other => AppError::Refused(other.to_string()),
+                ScaleError::Aws(error) => self.explain(error),
+                other => AppError::Scale(other),
             })?;
         match args.output {
             OutputFormat::Json => println!("{}", serde_json::to_string(&result).unwrap_or_default()),
@@ -359,42 +372,23 @@ impl Session {
         Ok(Status::Success)
     }
 
-    /// An AWS failure in one line, with what to do about the usual causes.
-    fn explain(&self, error: &AwsError) -> AppError {
+    /// An AWS failure in one line, with what to do about the usual causes (by the class of
+    /// failure the AWS layer decided, never by the message's text).
+    fn explain(&self, error: AwsError) -> AppError {
         let endpoint = endpoint_override(&self.options)
             .or_else(|| std::env::var("AWS_ENDPOINT_URL").ok())
             .unwrap_or_else(|| format!("AWS in {}", self.options.region));
-        let text = error.to_string();
-        let lower = text.to_lowercase();
-        let credentials = [
-            "InvalidClientTokenId",
-            "UnrecognizedClientException",
-            "AuthFailure",
-            "InvalidAccessKeyId",
-            "SignatureDoesNotMatch",
-        ];
-        AppError::Aws(if lower.contains("connection refused") || lower.contains("tcp connect error") {
-            format!("cannot connect to {endpoint} (connection refused): is it running? For the local emulators run localstack/start.sh")
-        } else if lower.contains("loading credentials")
-            || lower.contains("no credentials")
-            || credentials.iter().any(|code| error.has_code(code))
-        {
-            "no valid AWS credentials: set AWS_PROFILE or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or use --localstack for the local emulators)".to_string()
-        } else if lower.contains("timed out") || lower.contains("timeout") {
-            format!("{endpoint} did not answer in time during {} {}: check the endpoint, or raise --connect-timeout/--read-timeout", error.resource, error.operation)
-        } else if lower.contains("failed to parse")
-            || lower.contains("deserialize")
-            || lower.contains("unhandled error")
-            || lower.contains("unknown service error")
-            || lower.contains("invalid xml")
-        {
-            format!(
+        let advice = match error.failure {
+            Failure::Connection => format!("cannot connect to {endpoint} (connection refused): is it running? For the local emulators run localstack/start.sh"),
+            Failure::Credentials => "no valid AWS credentials: set AWS_PROFILE or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or use --localstack for the local emulators)".to_string(),
+            Failure::Timeout => format!("{endpoint} did not answer in time during {} {}: check the endpoint, or raise --connect-timeout/--read-timeout", error.resource, error.operation),
+            Failure::NotAws => format!(
                 "{endpoint} answered {} {} with something that is not an AWS response: is the endpoint right?",
                 error.resource, error.operation
-            )
-        } else {
-            text
-        })
+            ),
+            Failure::Service | Failure::Request => error.to_string(),
+        };
+        AppError::Aws { advice, error: Box::new(error) }
     }
 }
 

@@ -7,13 +7,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use serde::Serialize;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use crate::model::{DesiredResource, ResourceId};
-use crate::plan::{Action, Plan};
-use crate::resources::{self, Context, LiveResource, LiveState};
+use crate::model::{Action, DesiredResource, LiveResource, LiveState, ResourceId};
+use crate::plan::Plan;
+pub use crate::plan::{ApplyReport, Outcome, ResourceResult};
+use crate::resources::{self, AwsError, Context};
 
 /// One step of the apply graph.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,41 +21,6 @@ enum Step {
     /// Create, or update in place: everything that moves towards the spec.
     Forward,
     Delete,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Outcome {
-    Done,
-    Failed(String),
-    /// Not attempted because something it needs failed or was skipped.
-    Skipped(String),
-    /// Not attempted because the run was interrupted.
-    NotStarted,
-}
-
-/// What happened to one resource.
-#[derive(Debug, Clone, Serialize)]
-pub struct ResourceResult {
-    pub resource: ResourceId,
-    pub action: Action,
-    pub outcome: Outcome,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct ApplyReport {
-    pub results: Vec<ResourceResult>,
-    pub interrupted: bool,
-}
-
-impl ApplyReport {
-    pub fn succeeded(&self) -> bool {
-        !self.interrupted && self.results.iter().all(|result| result.outcome == Outcome::Done)
-    }
-
-    pub fn count(&self, action: Action) -> usize {
-        self.results.iter().filter(|r| r.action == action && r.outcome == Outcome::Done).count()
-    }
 }
 
 struct Node {
@@ -122,7 +87,7 @@ pub async fn apply(
     let semaphore = Arc::new(Semaphore::new(parallelism.max(1)));
     let mut outcomes: Vec<Option<Outcome>> = vec![None; nodes.len()];
     let mut started = vec![false; nodes.len()];
-    let mut running: JoinSet<(usize, Result<(), String>)> = JoinSet::new();
+    let mut running: JoinSet<(usize, Result<(), AwsError>)> = JoinSet::new();
     loop {
         // Settle what can no longer run, then start everything that is ready.
         let mut progressed = true;
@@ -172,7 +137,9 @@ pub async fn apply(
         };
         match joined {
             Ok((index, Ok(()))) => outcomes[index] = Some(Outcome::Done),
-            Ok((index, Err(message))) => {
+            Ok((index, Err(error))) => {
+                // The report names the resource already; keep the operation and the reason.
+                let message = format!("{} failed: {}", error.operation, error.message);
                 ctx.progress.warn(&format!("{}: {message}", nodes[index].id));
                 outcomes[index] = Some(Outcome::Failed(message));
             }
@@ -193,7 +160,7 @@ async fn run_step(
     id: &ResourceId,
     desired: Option<&DesiredResource>,
     live: Option<&LiveResource>,
-) -> Result<(), String> {
+) -> Result<(), AwsError> {
     let started = Instant::now();
     let (verb, done) = match (step, action) {
         (Step::Delete, Some(Action::Replace)) => ("deleting (to replace)", "deleted"),
@@ -206,16 +173,12 @@ async fn run_step(
         (Step::Delete, _, _, Some(live)) => resources::delete(ctx, live).await,
         (Step::Forward, Some(Action::Update), Some(desired), Some(live)) => resources::update(ctx, desired, live).await,
         (Step::Forward, _, Some(desired), _) => resources::create(ctx, desired).await,
-        _ => Err(resources::AwsError::new(id, "apply", "internal error: nothing to apply")),
+        _ => Err(AwsError::new(id, "apply", "internal error: nothing to apply")),
     };
-    match result {
-        Ok(()) => {
-            ctx.progress.line(&format!("{id}: {done} ({:.1}s)", started.elapsed().as_secs_f64()));
-            Ok(())
-        }
-        // The report names the resource already; keep the operation and the reason.
-        Err(error) => Err(format!("{} failed: {}", error.operation, error.message)),
+    if result.is_ok() {
+        ctx.progress.line(&format!("{id}: {done} ({:.1}s)", started.elapsed().as_secs_f64()));
     }
+    result
 }
 
 /// One result per resource: a replacement is done only when both of its steps are.
@@ -238,8 +201,8 @@ fn merge_results(plan: &Plan, nodes: &[Node], outcomes: &[Option<Outcome>]) -> V
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::desired_graph;
     use crate::plan::build_plan;
+    use crate::resources::desired_graph;
     use crate::spec::Spec;
 
     fn order(yaml: &str, live: &LiveState) -> Vec<(String, Vec<String>)> {
@@ -273,21 +236,17 @@ mod tests {
 
     #[test]
     fn deletion_runs_in_reverse() {
-        use crate::resources::{describe_live, LiveDetail};
+        use crate::resources::{kind_named, parse_id};
         // Live: a VPC with a subnet, neither in the (empty) spec.
         let mut live = LiveState::default();
-        let vpc = LiveResource::new(
-            ResourceId::new(crate::model::Kind::Vpc, "p"),
-            "vpc-1",
-            Default::default(),
-            LiveDetail::Vpc(crate::resources::test_support::vpc("10.0.0.0/16")),
-        );
+        let vpc_id = parse_id("vpc/p").unwrap();
+        let vpc = crate::resources::test_support::live_vpc(vpc_id.clone(), "vpc-1", "10.0.0.0/16");
         live.resources.insert(vpc.id.clone(), vpc);
-        describe_live(&mut live);
-        let mut subnet = live.resources[&ResourceId::new(crate::model::Kind::Vpc, "p")].clone();
-        subnet.id = ResourceId::new(crate::model::Kind::Subnet, "a");
+        live.describe();
+        let mut subnet = live.resources[&vpc_id].clone();
+        subnet.id = ResourceId::new(kind_named("subnet").unwrap(), "a");
         subnet.physical_id = "subnet-1".to_string();
-        subnet.depends_on = vec![ResourceId::new(crate::model::Kind::Vpc, "p")];
+        subnet.depends_on = vec![vpc_id];
         live.resources.insert(subnet.id.clone(), subnet);
         let graph = order("version: 1\npipeline: p\nregion: eu-west-1\n", &live);
         assert_eq!(

@@ -82,7 +82,7 @@ impl Cron {
     /// The expression for the end of a window of `length` starting at this one.
     pub fn end_after(&self, length: Duration) -> Result<Cron, String> {
         let minutes = length.as_secs() / 60;
-        if minutes == 0 || minutes >= 24 * 60 || length.as_secs() % 60 != 0 {
+        if minutes == 0 || minutes >= 24 * 60 || !length.as_secs().is_multiple_of(60) {
             return Err("a window must last between 1 minute and 24 hours, in whole minutes".to_string());
         }
         let end = u64::from(self.hour * 60 + self.minute) + minutes;

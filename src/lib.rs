@@ -11,6 +11,7 @@ pub mod duration;
 pub mod http;
 pub mod lock;
 pub mod model;
+pub mod names;
 pub mod plan;
 pub mod policy;
 pub mod progress;

@@ -9,10 +9,9 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_iam::types::Tag;
 
-use crate::model::{ResourceId, PIPELINE_TAG};
-use crate::policy::role_path;
+use crate::aws::{aws_error, build_error, AwsError, Clients};
+use crate::names::{role_path, PIPELINE_TAG};
 use crate::progress::Progress;
-use crate::resources::{aws_error, build_error, AwsError, Clients};
 
 const HOLDER_TAG: &str = "pipectl:lock-holder";
 const SINCE_TAG: &str = "pipectl:lock-since";
@@ -35,7 +34,7 @@ pub enum LockError {
 pub struct Lock {
     iam: aws_sdk_iam::Client,
     name: String,
-    adoptable: Vec<ResourceId>,
+    adoptable: Vec<String>,
 }
 
 /// The journal on a held lock: creates that leave a resource untagged for a moment (S3 and
@@ -48,30 +47,32 @@ pub struct Journal {
 }
 
 impl Journal {
-    pub async fn intend(&self, id: &ResourceId) -> Result<(), AwsError> {
+    /// Notes that `resource` (`kind/name`) is being created.
+    pub async fn intend(&self, resource: &str) -> Result<(), AwsError> {
         let tag = Tag::builder()
-            .key(format!("{CREATING_PREFIX}{id}"))
+            .key(format!("{CREATING_PREFIX}{resource}"))
             .value("1")
             .build()
-            .map_err(|e| build_error(id, "TagRole", e))?;
+            .map_err(|e| build_error(resource, "TagRole", e))?;
         self.iam
             .tag_role()
             .role_name(&self.name)
             .tags(tag)
             .send()
             .await
-            .map_err(|error| aws_error(id, "TagRole", error))?;
+            .map_err(|error| aws_error(resource, "TagRole", error))?;
         Ok(())
     }
 
-    pub async fn done(&self, id: &ResourceId) -> Result<(), AwsError> {
+    /// `resource` carries its tags now.
+    pub async fn done(&self, resource: &str) -> Result<(), AwsError> {
         self.iam
             .untag_role()
             .role_name(&self.name)
-            .tag_keys(format!("{CREATING_PREFIX}{id}"))
+            .tag_keys(format!("{CREATING_PREFIX}{resource}"))
             .send()
             .await
-            .map_err(|error| aws_error(id, "UntagRole", error))?;
+            .map_err(|error| aws_error(resource, "UntagRole", error))?;
         Ok(())
     }
 }
@@ -101,7 +102,8 @@ struct Holder {
     holder: String,
     command: String,
     since: String,
-    creating: Vec<ResourceId>,
+    /// `kind/name` of each create under way.
+    creating: Vec<String>,
 }
 
 /// Who holds the lock, or None when it is free.
@@ -112,11 +114,8 @@ async fn current(iam: &aws_sdk_iam::Client, name: &str) -> Result<Option<Holder>
             let tag = |key: &str| {
                 tags.iter().find(|t| t.key() == key).map_or_else(|| "?".to_string(), |t| t.value().to_string())
             };
-            let creating = tags
-                .iter()
-                .filter_map(|t| t.key().strip_prefix(CREATING_PREFIX))
-                .filter_map(ResourceId::parse)
-                .collect();
+            let creating =
+                tags.iter().filter_map(|t| t.key().strip_prefix(CREATING_PREFIX)).map(str::to_string).collect();
             Ok(Some(Holder { holder: tag(HOLDER_TAG), command: tag(COMMAND_TAG), since: tag(SINCE_TAG), creating }))
         }
         Err(error) => aws_error("lock", "GetRole", error).unless("NoSuchEntity", None),
@@ -204,8 +203,8 @@ impl Lock {
         Journal { iam: self.iam.clone(), name: self.name.clone() }
     }
 
-    /// Resources a crashed run was creating when it died: this run may adopt them.
-    pub fn adoptable(&self) -> &[ResourceId] {
+    /// Resources (`kind/name`) a crashed run was creating when it died: this run may adopt them.
+    pub fn adoptable(&self) -> &[String] {
         &self.adoptable
     }
 }
@@ -220,10 +219,9 @@ pub async fn break_lock(clients: &Clients, pipeline: &str) -> Result<Option<Stri
     Ok(held.map(|Holder { holder, command, since, creating }| {
         let mut text = format!("{holder} (`{command}` since {since})");
         if !creating.is_empty() {
-            let names: Vec<String> = creating.iter().map(ToString::to_string).collect();
             text.push_str(&format!(
                 "; it was creating {}, which may exist untagged: tag them to adopt them",
-                names.join(", ")
+                creating.join(", ")
             ));
         }
         text

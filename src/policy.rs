@@ -40,11 +40,6 @@ impl Arns {
     }
 }
 
-/// The IAM path that groups a pipeline's roles.
-pub fn role_path(pipeline: &str) -> String {
-    format!("/pipectl/{pipeline}/")
-}
-
 /// A trust policy that lets one AWS service assume the role.
 pub fn trust_policy(service: &str) -> Value {
     json!({

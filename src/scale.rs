@@ -5,19 +5,22 @@
 //! It makes the fewest calls it can: find the cluster (ListClusters), read it and its groups
 //! (DescribeCluster and ListInstanceGroups, in parallel), then modify and tag (in parallel).
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::{DateTime, NaiveTime, TimeZone, Utc};
 use serde::Serialize;
 
 use crate::cron::replication_floor;
-use crate::model::{schedule_prefix, PIPELINE_TAG, RESOURCE_TAG};
-use crate::policy::{role_path, Arns};
+use crate::names::{
+    derived_cluster_roles, emr_cluster_name, iam_role_name, role_path, scale_back_schedule_name, PIPELINE_TAG,
+    RESOURCE_TAG,
+};
+use crate::policy::Arns;
 use crate::progress::Progress;
-use crate::resources::cluster::{is_group, list_active, ScaleRecord, SCALE_TAG_PREFIX};
+use crate::resources::cluster::{self, Group, GroupWait, ScaleRecord};
 use crate::resources::schedule::{create_scale_back, delete_scale_back, resize_input};
-use crate::resources::{aws_error, AwsError, Clients};
-use crate::spec::{derived_cluster_roles, iam_role_name, Cluster, Spec};
+use crate::resources::{AwsError, Clients};
+use crate::spec::{Cluster, Spec};
 
 /// What the user asked for.
 #[derive(Debug, Clone)]
@@ -48,9 +51,7 @@ pub struct ScaleResult {
 impl ScaleResult {
     /// `task group 'batch' of cluster 'spark': 4 → 20`
     pub fn headline(&self) -> String {
-        let label =
-            if self.group == "core" { "core group".to_string() } else { format!("task group '{}'", self.group) };
-        format!("{label} of cluster '{}': {} → {}", self.cluster, self.from, self.to)
+        format!("{} of cluster '{}': {} → {}", Group::parse(&self.group).label(), self.cluster, self.from, self.to)
     }
 }
 
@@ -67,17 +68,8 @@ pub enum ScaleError {
 
 /// The group `scale` changes when `--group` is not given: the first task group (large swings
 /// belong on task groups, which hold no HDFS data), or `core` when there is none.
-pub fn default_group(cluster: &Cluster) -> String {
-    cluster.task_groups.first().map_or_else(|| "core".to_string(), |group| group.name.clone())
-}
-
-/// The spec's baseline of a group.
-fn baseline(cluster: &Cluster, group: &str) -> Option<i64> {
-    if group == "core" {
-        Some(cluster.core.nodes)
-    } else {
-        cluster.task_groups.iter().find(|g| g.name == group).map(|g| g.nodes)
-    }
+pub fn default_group(cluster: &Cluster) -> Group {
+    cluster.task_groups.first().map_or(Group::Core, |group| Group::Task(group.name.clone()))
 }
 
 fn pick_cluster<'a>(spec: &'a Spec, name: Option<&str>) -> Result<&'a Cluster, ScaleError> {
@@ -121,9 +113,9 @@ pub async fn scale(
     progress: &Progress,
 ) -> Result<ScaleResult, ScaleError> {
     let cluster = pick_cluster(spec, request.cluster.as_deref())?;
-    let group = request.group.clone().unwrap_or_else(|| default_group(cluster));
-    let baseline = baseline(cluster, &group).ok_or_else(|| {
-        let mut names = vec!["core".to_string()];
+    let group = request.group.as_deref().map_or_else(|| default_group(cluster), Group::parse);
+    let baseline = group.baseline(cluster).ok_or_else(|| {
+        let mut names = vec![Group::Core.name().to_string()];
         names.extend(cluster.task_groups.iter().map(|g| g.name.clone()));
         ScaleError::Refused(format!("cluster '{}' has no group `{group}` (it has: {})", cluster.name, names.join(", ")))
     })?;
@@ -137,45 +129,36 @@ pub async fn scale(
     }
 
     // Round 1: find the cluster by its deterministic name.
-    let emr_name = format!("{}-{}", spec.pipeline, cluster.name);
-    let found = list_active(&clients.emr, &emr_name).await?;
-    let Some((cluster_id, _)) = found.into_iter().find(|(_, name)| *name == emr_name) else {
+    let emr_name = emr_cluster_name(&spec.pipeline, &cluster.name);
+    let Some(cluster_id) = cluster::find_active(clients, &spec.pipeline, &cluster.name).await? else {
         return Err(ScaleError::Refused(format!(
             "cluster '{}' is not running (no active EMR cluster named {emr_name}); run `pipectl apply` first",
             cluster.name
         )));
     };
-    let id = format!("cluster/{}", cluster.name);
+    let id = cluster::id(&cluster.name);
 
     // Round 2: its tags and state, and its groups.
-    let (described, groups) = tokio::join!(
-        clients.emr.describe_cluster().cluster_id(&cluster_id).send(),
-        clients.emr.list_instance_groups().cluster_id(&cluster_id).send()
-    );
-    let described = described.map_err(|e| aws_error(&id, "DescribeCluster", e))?;
-    let groups = groups.map_err(|e| aws_error(&id, "ListInstanceGroups", e))?;
-    let live = described.cluster().ok_or_else(|| AwsError::new(&id, "DescribeCluster", "no cluster in the answer"))?;
-    let tag = |key: &str| live.tags().iter().find(|t| t.key() == Some(key)).and_then(|t| t.value()).map(str::to_string);
-    if tag(PIPELINE_TAG).as_deref() != Some(spec.pipeline.as_str()) || tag(RESOURCE_TAG).as_deref() != Some(id.as_str())
-    {
+    let live = cluster::inspect(clients, &id, &cluster_id).await?;
+    let tag = |key: &str| live.tags.get(key).map(String::as_str);
+    if tag(PIPELINE_TAG) != Some(spec.pipeline.as_str()) || tag(RESOURCE_TAG) != Some(id.to_string().as_str()) {
         return Err(ScaleError::Refused(format!("EMR cluster {cluster_id} ({emr_name}) is not tagged as {id} of pipeline `{}`; pipectl only resizes its own clusters", spec.pipeline)));
     }
-    let state = live.status().and_then(|s| s.state()).map(|s| s.as_str().to_string()).unwrap_or_default();
-    if !["RUNNING", "WAITING"].contains(&state.as_str()) {
+    if !live.state.accepts_resize() {
         return Err(ScaleError::Refused(format!(
-            "cluster '{}' is {state}; EMR resizes only RUNNING or WAITING clusters",
-            cluster.name
+            "cluster '{}' is {}; EMR resizes only RUNNING or WAITING clusters",
+            cluster.name, live.state
         )));
     }
-    let live_group = groups.instance_groups().iter().find(|g| is_group(g, &group)).ok_or_else(|| {
+    let live_group = live.group(&group).ok_or_else(|| {
         ScaleError::Refused(format!(
             "cluster '{}' has no live group `{group}`; run `pipectl apply` first",
             cluster.name
         ))
     })?;
-    let group_id = live_group.id().unwrap_or_default().to_string();
-    let current = i64::from(live_group.requested_instance_count().unwrap_or(0));
-    if group == "core" {
+    let group_id = live_group.id.clone();
+    let current = live_group.requested;
+    if group == Group::Core {
         let floor = replication_floor(current);
         if target < floor {
             return Err(ScaleError::Refused(format!(
@@ -185,14 +168,7 @@ pub async fn scale(
         }
     }
     if let Some(scaling) = &cluster.managed_scaling {
-        let others: i64 = groups
-            .instance_groups()
-            .iter()
-            .filter(|g| {
-                g.instance_group_type().map(|t| t.as_str()) != Some("MASTER") && g.id() != Some(group_id.as_str())
-            })
-            .map(|g| i64::from(g.requested_instance_count().unwrap_or(0)))
-            .sum();
+        let others = live.nodes_besides(&group_id);
         if others + target > scaling.max {
             return Err(ScaleError::Refused(format!(
                 "{target} nodes would bring the cluster to {} core and task nodes, above managed_scaling.max ({})",
@@ -203,58 +179,27 @@ pub async fn scale(
     }
 
     // Round 3: resize, record, and schedule (or cancel) the scale-back.
-    let scale_back = format!("{}{}-{group}-scale-back", schedule_prefix(&spec.pipeline), cluster.name);
+    let scale_back = scale_back_schedule_name(&spec.pipeline, &cluster.name, group.name());
     let until = request.until.map(|at| at.format("%Y-%m-%dT%H:%M:%S").to_string());
     let modify = async {
         if target == current {
             return Ok(());
         }
-        let config = aws_sdk_emr::types::InstanceGroupModifyConfig::builder()
-            .instance_group_id(&group_id)
-            .instance_count(i32::try_from(target).unwrap_or(i32::MAX))
-            .build();
-        clients
-            .emr
-            .modify_instance_groups()
-            .cluster_id(&cluster_id)
-            .instance_groups(config)
-            .send()
-            .await
-            .map_err(|e| aws_error(&id, "ModifyInstanceGroups", e))?;
-        Ok::<_, AwsError>(())
+        cluster::resize_group(clients, &id, &cluster_id, &group_id, target).await
     };
     let record = async {
-        let key = format!("{SCALE_TAG_PREFIX}{group}");
         if request.reset {
-            clients
-                .emr
-                .remove_tags()
-                .resource_id(&cluster_id)
-                .tag_keys(key)
-                .send()
-                .await
-                .map_err(|e| aws_error(&id, "RemoveTags", e))?;
+            cluster::forget_scale(clients, &id, &cluster_id, &group).await
         } else {
-            let value =
-                ScaleRecord { nodes: target, baseline, until: until.as_ref().map(|u| format!("{u}Z")) }.to_tag();
-            let tag = aws_sdk_emr::types::Tag::builder().key(key).value(value).build();
-            clients
-                .emr
-                .add_tags()
-                .resource_id(&cluster_id)
-                .tags(tag)
-                .send()
-                .await
-                .map_err(|e| aws_error(&id, "AddTags", e))?;
+            let record = ScaleRecord { nodes: target, baseline, until: until.as_ref().map(|u| format!("{u}Z")) };
+            cluster::record_scale(clients, &id, &cluster_id, &group, &record).await
         }
-        Ok::<_, AwsError>(())
     };
     let schedule = async {
         match (&until, request.reset) {
             (_, true) => delete_scale_back(&clients.scheduler, &scale_back).await,
             (Some(at), false) => {
-                let account = live.cluster_arn().and_then(|arn| arn.split(':').nth(4)).unwrap_or_default().to_string();
-                let arns = Arns::new(&account, &clients.region);
+                let arns = Arns::new(live.account_id(), &clients.region);
                 let role = iam_role_name(&spec.pipeline, &derived_cluster_roles(&cluster.name)[2]);
                 let description = format!(
                     "Scale-back by pipectl scale. {PIPELINE_TAG}={} pipectl:scale-back={}/{group}",
@@ -279,7 +224,7 @@ pub async fn scale(
     let result = ScaleResult {
         cluster: cluster.name.clone(),
         cluster_id: cluster_id.clone(),
-        group: group.clone(),
+        group: group.name().to_string(),
         from: current,
         to: target,
         baseline,
@@ -287,58 +232,12 @@ pub async fn scale(
         scale_back_schedule: request.until.map(|_| scale_back),
     };
     if let Some(timeout) = request.wait {
-        wait_for_count(clients, &id, &cluster_id, &group_id, target, timeout, progress).await?;
-    }
-    Ok(result)
-}
-
-/// Follows the group until its running count reaches `target`.
-async fn wait_for_count(
-    clients: &Clients,
-    id: &str,
-    cluster_id: &str,
-    group_id: &str,
-    target: i64,
-    timeout: Duration,
-    progress: &Progress,
-) -> Result<(), ScaleError> {
-    let started = Instant::now();
-    let mut interval = Duration::from_millis(500);
-    loop {
-        let groups = clients
-            .emr
-            .list_instance_groups()
-            .cluster_id(cluster_id)
-            .send()
-            .await
-            .map_err(|e| aws_error(id, "ListInstanceGroups", e))?;
-        let running = groups
-            .instance_groups()
-            .iter()
-            .find(|g| g.id() == Some(group_id))
-            .and_then(|g| g.running_instance_count())
-            .map_or(0, i64::from);
-        let width = 30usize;
-        let filled = if target == 0 {
-            width
-        } else {
-            (usize::try_from(running.min(target)).unwrap_or(0) * width) / usize::try_from(target).unwrap_or(1)
-        };
-        progress.line(&format!(
-            "[{}{}] {running}/{target} running ({}s)",
-            "#".repeat(filled),
-            ".".repeat(width - filled),
-            started.elapsed().as_secs()
-        ));
-        if running == target {
-            return Ok(());
-        }
-        if started.elapsed() >= timeout {
+        let waited = cluster::wait_group_size(clients, &id, &cluster_id, &group_id, target, timeout, progress).await?;
+        if let GroupWait::TimedOut { running } = waited {
             return Err(ScaleError::Timeout(format!("{running} of {target} nodes running after {}s; the resize goes on in EMR (raise --timeout to wait longer)", timeout.as_secs())));
         }
-        tokio::time::sleep(interval).await;
-        interval = (interval * 3 / 2).min(Duration::from_secs(15));
     }
+    Ok(result)
 }
 
 #[cfg(test)]
@@ -358,8 +257,8 @@ mod tests {
     #[test]
     fn default_group_prefers_task_groups() {
         let spec: Spec = serde_saphyr::from_str("version: 1\npipeline: p\nregion: eu-west-1\nclusters:\n  - name: a\n    release: emr-7.2.0\n    applications: [Spark]\n    subnet: s\n    master: {type: m5.xlarge}\n    core: {type: m5.xlarge, nodes: 2}\n    task_groups: [{name: batch, type: m5.xlarge, nodes: 0}]\n  - name: b\n    release: emr-7.2.0\n    applications: [Spark]\n    subnet: s\n    master: {type: m5.xlarge}\n    core: {type: m5.xlarge, nodes: 2}\n").unwrap();
-        assert_eq!(default_group(&spec.clusters[0]), "batch");
-        assert_eq!(default_group(&spec.clusters[1]), "core");
+        assert_eq!(default_group(&spec.clusters[0]).name(), "batch");
+        assert_eq!(default_group(&spec.clusters[1]).name(), "core");
         assert!(
             matches!(pick_cluster(&spec, None), Err(ScaleError::Refused(message)) if message.contains("name one of: a, b"))
         );

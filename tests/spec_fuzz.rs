@@ -8,10 +8,10 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use pipectl::model::desired_graph;
+use pipectl::model::LiveState;
 use pipectl::plan::build_plan;
 use pipectl::policy::Arns;
-use pipectl::resources::LiveState;
+use pipectl::resources::desired_graph;
 use pipectl::spec::{load_bytes, SpecError};
 
 const TOKENS: [&str; 24] = [

@@ -1,6 +1,9 @@
 //! One AWS configuration for every client: the standard credential and region chain, endpoint
 //! overrides (flag, `AWS_ENDPOINT_URL`, per-service `AWS_ENDPOINT_URL_<SERVICE>`), `--localstack`,
-//! bounded timeouts and retries, a rustls/ring HTTPS client, and path-style S3 for emulators.
+//! bounded timeouts and retries, a rustls/ring HTTPS client, and path-style S3 for emulators;
+//! and what every AWS call shares: the clients, the error type, the warnings of an emulator.
+//!
+//! The bottom layer: it depends on nothing of pipectl but the request counter and HTTP client.
 
 use std::time::Duration;
 
@@ -9,10 +12,52 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region};
 use aws_credential_types::Credentials;
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
+use std::sync::Mutex;
 
 use crate::calls::CallCounter;
 use crate::http::BoundedClient;
-use crate::resources::Clients;
+
+mod error;
+
+pub use error::{aws_error, build_error, AwsError, Failure};
+
+/// The AWS clients every kind uses, built once from one `SdkConfig`.
+#[derive(Clone)]
+pub struct Clients {
+    pub ec2: aws_sdk_ec2::Client,
+    pub s3: aws_sdk_s3::Client,
+    pub kinesis: aws_sdk_kinesis::Client,
+    pub iam: aws_sdk_iam::Client,
+    pub firehose: aws_sdk_firehose::Client,
+    pub sts: aws_sdk_sts::Client,
+    pub emr: aws_sdk_emr::Client,
+    pub scheduler: aws_sdk_scheduler::Client,
+    pub region: String,
+    /// True when requests go to an emulator or proxy rather than AWS itself: an operation the
+    /// endpoint does not implement is then a warning, not a failure.
+    pub emulated: bool,
+}
+
+/// Operations the endpoint could not serve, each reported once.
+#[derive(Debug, Default)]
+pub struct Warnings(Mutex<std::collections::BTreeSet<String>>);
+
+impl Warnings {
+    pub fn add(&self, operation: &str) {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(operation.to_string());
+    }
+
+    pub fn messages(&self) -> Vec<String> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+            .map(|operation| {
+                format!("the endpoint does not implement {operation}; the fields it reads are not compared")
+            })
+            .collect()
+    }
+}
 
 /// The LocalStack endpoint `--localstack` points at.
 pub const LOCALSTACK_ENDPOINT: &str = "http://localhost:4566";
@@ -94,5 +139,26 @@ pub async fn clients(options: &AwsOptions, counter: &CallCounter) -> Clients {
         scheduler: aws_sdk_scheduler::Client::from_conf(scheduler_config),
         region: options.region.clone(),
         emulated: uses_custom_endpoint(options) || std::env::var_os("AWS_ENDPOINT_URL_EMR").is_some(),
+    }
+}
+
+/// Clients that reach nothing but the given EMR client (a mock, in unit tests).
+#[cfg(test)]
+pub fn test_clients_with_emr(emr: aws_sdk_emr::Client, emulated: bool) -> Clients {
+    let config = aws_types::SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .build();
+    Clients {
+        ec2: aws_sdk_ec2::Client::new(&config),
+        s3: aws_sdk_s3::Client::new(&config),
+        kinesis: aws_sdk_kinesis::Client::new(&config),
+        iam: aws_sdk_iam::Client::new(&config),
+        firehose: aws_sdk_firehose::Client::new(&config),
+        sts: aws_sdk_sts::Client::new(&config),
+        emr,
+        scheduler: aws_sdk_scheduler::Client::new(&config),
+        region: "us-east-1".to_string(),
+        emulated,
     }
 }

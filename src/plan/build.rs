@@ -5,8 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::json;
 
 use super::{diff_attributes, Action, Change, FieldChange, Plan};
-use crate::model::{DesiredResource, Kind, ResourceId};
-use crate::resources::{adjust_desired, change_notes, desired_attributes, forces_replacement, refusal, LiveState};
+use crate::model::{DesiredResource, LiveState, ResourceId};
 
 /// Compares every desired resource with its live twin, adds deletions for live resources the
 /// spec no longer holds, and cascades replacements to what depends on the replaced resource.
@@ -18,15 +17,15 @@ pub fn build_plan(pipeline: &str, desired: &[DesiredResource], live: &LiveState,
     let mut desired_attrs = BTreeMap::new();
     let mut notices = live.notices.clone();
     for resource in desired {
-        let mut after = desired_attributes(resource);
+        let kind = resource.id.kind;
+        let mut after = resource.attributes();
         if let Some(current) = live.resources.get(&resource.id) {
-            notices.extend(adjust_desired(current, &mut after, reset_scale));
+            notices.extend(kind.adjust_desired(current, &mut after, reset_scale));
         }
         let change = match live.resources.get(&resource.id) {
             None => Some(new_change(&resource.id, Action::Create, creation_fields(&after))),
             Some(current) => {
-                let fields =
-                    diff_attributes(&current.attributes, &after, |field| forces_replacement(resource.id.kind, field));
+                let fields = diff_attributes(&current.attributes, &after, |field| kind.forces_replacement(field));
                 let action =
                     if fields.iter().any(|field| field.forces_replacement) { Action::Replace } else { Action::Update };
                 (!fields.is_empty()).then(|| new_change(&resource.id, action, fields))
@@ -57,8 +56,7 @@ pub fn build_plan(pipeline: &str, desired: &[DesiredResource], live: &LiveState,
     }
     for change in changes.values_mut() {
         let current = live.resources.get(&change.resource);
-        change.notes.extend(change_notes(
-            change.resource.kind,
+        change.notes.extend(change.resource.kind.change_notes(
             change.action,
             current.map(|c| &c.attributes),
             desired_attrs.get(&change.resource),
@@ -82,7 +80,7 @@ pub fn build_plan(pipeline: &str, desired: &[DesiredResource], live: &LiveState,
     let refusals = changes
         .values()
         .filter(|change| matches!(change.action, Action::Delete | Action::Replace))
-        .filter_map(|change| live.resources.get(&change.resource).and_then(refusal))
+        .filter_map(|change| live.resources.get(&change.resource).and_then(|live| live.id.kind.refusal(live)))
         .collect();
     let mut plan = Plan::new(pipeline, changes.into_values().collect(), notices);
     plan.refusals = refusals;
@@ -115,7 +113,7 @@ fn cascade_replacements(desired: &[DesiredResource], changes: &mut BTreeMap<Reso
         let mut changed = false;
         for resource in desired {
             for dependency in resource.depends_on.iter().filter(|dep| replaced.contains(*dep)) {
-                let inside = dependency.kind == Kind::Vpc && resource.id.kind.lives_in_vpc();
+                let inside = resource.id.kind.lives_in(dependency.kind);
                 let entry = changes
                     .entry(resource.id.clone())
                     .or_insert_with(|| new_change(&resource.id, Action::Update, Vec::new()));
@@ -144,120 +142,86 @@ fn cascade_replacements(desired: &[DesiredResource], changes: &mut BTreeMap<Reso
 
 #[cfg(test)]
 mod tests {
+    //! The planner with test kinds: a `box` whose `size` forces replacement, and an `item` that
+    //! lives in a box (the real kinds' rules are tested with the planner in `resources`).
+    use std::sync::Arc;
+
     use super::*;
-    use crate::model::desired_graph;
-    use crate::resources::{describe_live, LiveDetail, LiveResource};
-    use crate::spec::Spec;
+    use crate::model::test_kinds::TestKind;
+    use crate::model::{Attributes, DesiredConfig, Kind, LiveDetail, LiveResource, Names};
 
-    fn spec(yaml: &str) -> Spec {
-        serde_saphyr::from_str(yaml).unwrap()
-    }
+    const BOX: Kind = Kind::of(&TestKind { name: "box", rank: 0, replaces: &["size"], inside: None });
+    const ITEM: Kind = Kind::of(&TestKind { name: "item", rank: 1, replaces: &[], inside: Some("box") });
 
-    const SPEC: &str = "version: 1\npipeline: p\nregion: eu-west-1\nnetwork:\n  vpc: {cidr: 10.0.0.0/16}\n  subnets:\n    - {name: a, cidr: 10.0.0.0/24, availability_zone: eu-west-1a, public: true}\nstreams:\n  - {name: events, shards: 2}\n";
+    #[derive(Debug)]
+    struct Config(Attributes);
 
-    #[test]
-    fn everything_is_created_from_nothing() {
-        let graph =
-            desired_graph(&spec(SPEC), &crate::policy::Arns::new("123456789012", "eu-west-1"), &Default::default());
-        let plan = build_plan("p", &graph, &LiveState::default(), false);
-        let actions: Vec<(String, Action)> = plan.changes.iter().map(|c| (c.resource.to_string(), c.action)).collect();
-        assert_eq!(
-            actions,
-            [
-                ("vpc/p".to_string(), Action::Create),
-                ("internet_gateway/p".to_string(), Action::Create),
-                ("subnet/a".to_string(), Action::Create),
-                ("route_table/public".to_string(), Action::Create),
-                ("stream/events".to_string(), Action::Create),
-            ]
-        );
-        assert_eq!((plan.summary.add, plan.summary.destroy), (5, 0));
-    }
-
-    /// Live state that matches `graph` exactly except where `edit` changes it.
-    fn live_from(graph: &[DesiredResource], edit: impl Fn(&mut LiveResource)) -> LiveState {
-        let mut state = LiveState::default();
-        for resource in graph {
-            let detail = LiveDetail::Vpc(crate::resources::test_support::vpc("unused"));
-            let mut live = LiveResource::new(
-                resource.id.clone(),
-                format!("phys-{}", resource.id.name),
-                resource.tags.clone(),
-                detail,
-            );
-            live.attributes = desired_attributes(resource);
-            edit(&mut live);
-            state.resources.insert(resource.id.clone(), live);
+    impl DesiredConfig for Config {
+        fn attributes(&self) -> Attributes {
+            self.0.clone()
         }
+    }
+
+    impl LiveDetail for Config {
+        fn describe(&self, _physical_id: &str, _names: &Names) -> (Attributes, Vec<ResourceId>) {
+            (self.0.clone(), Vec::new())
+        }
+    }
+
+    fn desired(kind: Kind, size: i64, depends_on: Vec<ResourceId>) -> DesiredResource {
+        let config = Config(Attributes::from([("size".to_string(), json!(size))]));
+        DesiredResource {
+            id: ResourceId::new(kind, kind.as_str()),
+            tags: Default::default(),
+            depends_on,
+            config: Arc::new(config),
+        }
+    }
+
+    fn live(resources: &[(Kind, i64)]) -> LiveState {
+        let mut state = LiveState::default();
+        for (kind, size) in resources {
+            let id = ResourceId::new(*kind, kind.as_str());
+            let config = Config(Attributes::from([("size".to_string(), json!(size))]));
+            state.resources.insert(id.clone(), LiveResource::new(id, "phys", Default::default(), config));
+        }
+        state.describe();
         state
     }
 
-    #[test]
-    fn no_changes_when_live_matches() {
-        let graph =
-            desired_graph(&spec(SPEC), &crate::policy::Arns::new("123456789012", "eu-west-1"), &Default::default());
-        let plan = build_plan("p", &graph, &live_from(&graph, |_| {}), false);
-        assert!(plan.is_empty(), "{plan:#?}");
+    fn actions(plan: &Plan) -> Vec<(String, Action)> {
+        plan.changes.iter().map(|change| (change.resource.to_string(), change.action)).collect()
     }
 
     #[test]
-    fn a_new_subnet_cidr_replaces_it_and_relinks_the_route_table() {
-        let graph =
-            desired_graph(&spec(SPEC), &crate::policy::Arns::new("123456789012", "eu-west-1"), &Default::default());
-        let live = live_from(&graph, |live| {
-            if live.id.kind == Kind::Subnet {
-                live.attributes.insert("cidr".to_string(), json!("10.0.9.0/24"));
-            }
-        });
-        let plan = build_plan("p", &graph, &live, false);
-        let actions: Vec<(String, Action)> = plan.changes.iter().map(|c| (c.resource.to_string(), c.action)).collect();
+    fn nothing_live_means_create_in_kind_order() {
+        let graph = [desired(ITEM, 1, vec![]), desired(BOX, 1, vec![])];
+        let plan = build_plan("p", &graph, &LiveState::default(), false);
         assert_eq!(
-            actions,
-            [("subnet/a".to_string(), Action::Replace), ("route_table/public".to_string(), Action::Update)]
+            actions(&plan),
+            [("box/box".to_string(), Action::Create), ("item/item".to_string(), Action::Create)]
+        );
+    }
+
+    #[test]
+    fn a_field_that_forces_replacement_replaces_and_takes_the_contents_along() {
+        let box_id = ResourceId::new(BOX, "box");
+        let graph = [desired(BOX, 2, vec![]), desired(ITEM, 1, vec![box_id])];
+        let plan = build_plan("p", &graph, &live(&[(BOX, 1), (ITEM, 1)]), false);
+        assert_eq!(
+            actions(&plan),
+            [("box/box".to_string(), Action::Replace), ("item/item".to_string(), Action::Replace)]
         );
         assert!(plan.changes[0].fields[0].forces_replacement);
     }
 
     #[test]
-    fn a_replaced_vpc_replaces_what_lives_in_it() {
-        let graph =
-            desired_graph(&spec(SPEC), &crate::policy::Arns::new("123456789012", "eu-west-1"), &Default::default());
-        let live = live_from(&graph, |live| {
-            if live.id.kind == Kind::Vpc {
-                live.attributes.insert("cidr".to_string(), json!("10.9.0.0/16"));
-            }
-        });
-        let plan = build_plan("p", &graph, &live, false);
-        assert_eq!((plan.summary.replace, plan.summary.change), (4, 0), "{plan:#?}");
-    }
-
-    #[test]
-    fn removed_stream_is_a_data_destroying_delete() {
-        let graph =
-            desired_graph(&spec(SPEC), &crate::policy::Arns::new("123456789012", "eu-west-1"), &Default::default());
-        let mut live = live_from(&graph, |_| {});
-        let stream = crate::resources::test_support::stream_resource("old", "p");
-        live.resources.insert(stream.id.clone(), stream);
-        describe_live_stream_only(&mut live);
-        let plan = build_plan("p", &graph, &live, false);
-        assert_eq!(plan.changes.len(), 1);
-        let change = &plan.changes[0];
+    fn other_fields_update_in_place_and_unknown_live_resources_are_deleted() {
+        let graph = [desired(ITEM, 3, vec![])];
+        let plan = build_plan("p", &graph, &live(&[(BOX, 1), (ITEM, 1)]), false);
         assert_eq!(
-            (change.resource.to_string(), change.action, change.destroys_data),
-            ("stream/old".to_string(), Action::Delete, true)
+            actions(&plan),
+            [("box/box".to_string(), Action::Delete), ("item/item".to_string(), Action::Update)]
         );
-    }
-
-    fn describe_live_stream_only(state: &mut LiveState) {
-        let mut streams = LiveState::default();
-        let ids: Vec<ResourceId> =
-            state.resources.keys().filter(|id| id.kind == Kind::Stream && id.name == "old").cloned().collect();
-        for id in ids {
-            if let Some(resource) = state.resources.remove(&id) {
-                streams.resources.insert(id, resource);
-            }
-        }
-        describe_live(&mut streams);
-        state.resources.extend(streams.resources);
     }
 }

@@ -1,18 +1,10 @@
 //! The field-level diff shared by every kind: each kind describes desired and live state as flat
 //! attributes (JSON values, with sets already sorted), and this compares them.
 
-use std::collections::BTreeMap;
-
 use serde_json::Value;
 
 use super::FieldChange;
-
-/// A resource's comparable state: field path → value.
-pub type Attributes = BTreeMap<String, Value>;
-
-/// The live value of a field the endpoint cannot report (an emulator that does not implement
-/// the read): such a field is left out of the comparison instead of showing a change forever.
-pub const UNREADABLE: &str = "(not readable from this endpoint)";
+use crate::model::{Attributes, UNREADABLE};
 
 /// Fields whose values differ, in path order. `forces_replacement` says which fields AWS cannot
 /// change in place for this kind.

@@ -3,57 +3,22 @@
 //!
 //! Terraform's vocabulary on purpose: create, update, replace, delete, with before/after per field
 //! and the field that forces a replacement kept as display data.
+//!
+//! Pure: it depends on `model` only, and sees kinds only through their `KindRules`.
 
 mod build;
 mod diff;
+mod report;
 
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::model::ResourceId;
+pub use crate::model::{Action, Attributes, UNREADABLE};
 
 pub use build::build_plan;
-pub use diff::{diff_attributes, Attributes, UNREADABLE};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Action {
-    Create,
-    Update,
-    Replace,
-    Delete,
-}
-
-impl Action {
-    /// The Terraform-style marker shown before a resource in the human plan.
-    pub fn symbol(self) -> &'static str {
-        match self {
-            Action::Create => "+",
-            Action::Update => "~",
-            Action::Replace => "-/+",
-            Action::Delete => "-",
-        }
-    }
-
-    /// The name used in JSON and in apply reports.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Action::Create => "create",
-            Action::Update => "update",
-            Action::Replace => "replace",
-            Action::Delete => "delete",
-        }
-    }
-
-    pub fn verb(self) -> &'static str {
-        match self {
-            Action::Create => "created",
-            Action::Update => "updated in-place",
-            Action::Replace => "replaced",
-            Action::Delete => "destroyed",
-        }
-    }
-}
+pub use diff::diff_attributes;
+pub use report::{ApplyReport, Outcome, ResourceResult};
 
 /// One field that differs between live and desired.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -5,8 +5,8 @@ use std::fmt::Write;
 
 use serde_json::Value;
 
-use crate::apply::{ApplyReport, Outcome};
 use crate::plan::{Action, Change, FieldChange, Plan};
+use crate::plan::{ApplyReport, Outcome};
 
 /// Whether to color the output (only on a terminal, and never with NO_COLOR or --no-color).
 #[derive(Debug, Clone, Copy)]
@@ -192,13 +192,18 @@ pub fn render_report(report: &ApplyReport, command: &str, style: Style) -> Strin
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::test_kinds::TestKind;
     use crate::model::{Kind, ResourceId};
     use serde_json::json;
+
+    const SUBNET: Kind = Kind::of(&TestKind { name: "subnet", rank: 2, replaces: &["cidr"], inside: None });
+    const SECURITY_GROUP: Kind = Kind::of(&TestKind { name: "security_group", rank: 4, replaces: &[], inside: None });
+    const STREAM: Kind = Kind::of(&TestKind { name: "stream", rank: 6, replaces: &[], inside: None });
 
     fn sample() -> Plan {
         let changes = vec![
             Change {
-                resource: ResourceId::new(Kind::Subnet, "a"),
+                resource: ResourceId::new(SUBNET, "a"),
                 action: Action::Replace,
                 fields: vec![FieldChange {
                     path: "cidr".into(),
@@ -210,7 +215,7 @@ mod tests {
                 destroys_data: false,
             },
             Change {
-                resource: ResourceId::new(Kind::SecurityGroup, "web"),
+                resource: ResourceId::new(SECURITY_GROUP, "web"),
                 action: Action::Update,
                 fields: vec![FieldChange {
                     path: "ingress".into(),
@@ -222,7 +227,7 @@ mod tests {
                 destroys_data: false,
             },
             Change {
-                resource: ResourceId::new(Kind::Stream, "old"),
+                resource: ResourceId::new(STREAM, "old"),
                 action: Action::Delete,
                 fields: vec![FieldChange {
                     path: "shards".into(),

@@ -3,8 +3,7 @@
 
 use serde_json::{json, Value};
 
-use crate::apply::ApplyReport;
-use crate::plan::Plan;
+use crate::plan::{ApplyReport, Plan};
 
 pub const FORMAT_VERSION: u32 = 1;
 

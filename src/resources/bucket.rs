@@ -9,15 +9,25 @@ use aws_sdk_s3::types::{
     ServerSideEncryptionConfiguration, ServerSideEncryptionRule, Tag, Tagging, Transition as S3Transition,
     TransitionStorageClass, VersioningConfiguration,
 };
+use futures::future::BoxFuture;
 use serde_json::{json, Value};
 
 use super::{
-    adopt, aws_error, build_error, discover, owned_by, ownership_conflict, AwsError, Context, LiveDetail, LiveResource,
-    NamedRead, Tags,
+    aws_error, build_error, desired_config, live_detail, AwsError, Context, LiveResource, NamedRead, Ownership,
+    ReadContext, ResourceKind, Tags,
 };
-use crate::model::{DesiredResource, Kind, ResourceId};
-use crate::plan::Attributes;
-use crate::spec::{Bucket, BucketEncryption, LifecycleRule};
+use crate::model::{
+    Attributes, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names, ResourceId,
+};
+use crate::spec::{self, BucketEncryption, LifecycleRule};
+
+pub struct Bucket;
+pub const KIND: Kind = Kind::of(&Bucket);
+
+/// A bucket is named in the spec by its S3 name.
+pub fn id(name: &str) -> ResourceId {
+    ResourceId::new(KIND, name)
+}
 
 #[derive(Debug, Clone)]
 pub struct Live {
@@ -48,29 +58,31 @@ fn sorted_by_id(mut rules: Vec<Value>) -> Value {
     Value::Array(rules)
 }
 
-pub fn desired_attributes(bucket: &Bucket) -> Attributes {
-    let lifecycle = bucket
-        .lifecycle
-        .iter()
-        .map(|rule| {
-            let transitions = rule.transitions.iter().map(|t| (t.days, t.storage_class.clone())).collect();
-            lifecycle_value(&rule_id(rule), &rule.prefix, transitions, rule.expiration_days)
-        })
-        .collect();
-    let encryption = match bucket.encryption {
-        BucketEncryption::SseS3 => "sse-s3",
-        BucketEncryption::SseKms => "sse-kms",
-    };
-    Attributes::from([
-        ("versioning".to_string(), json!(bucket.versioning)),
-        ("encryption".to_string(), json!(encryption)),
-        ("kms_key".to_string(), json!(bucket.kms_key)),
-        ("block_public_access".to_string(), json!(bucket.block_public_access)),
-        ("lifecycle".to_string(), sorted_by_id(lifecycle)),
-    ])
+impl DesiredConfig for spec::Bucket {
+    fn attributes(&self) -> Attributes {
+        let lifecycle = self
+            .lifecycle
+            .iter()
+            .map(|rule| {
+                let transitions = rule.transitions.iter().map(|t| (t.days, t.storage_class.clone())).collect();
+                lifecycle_value(&rule_id(rule), &rule.prefix, transitions, rule.expiration_days)
+            })
+            .collect();
+        let encryption = match self.encryption {
+            BucketEncryption::SseS3 => "sse-s3",
+            BucketEncryption::SseKms => "sse-kms",
+        };
+        Attributes::from([
+            ("versioning".to_string(), json!(self.versioning)),
+            ("encryption".to_string(), json!(encryption)),
+            ("kms_key".to_string(), json!(self.kms_key)),
+            ("block_public_access".to_string(), json!(self.block_public_access)),
+            ("lifecycle".to_string(), sorted_by_id(lifecycle)),
+        ])
+    }
 }
 
-pub fn live_attributes(live: &Live) -> Attributes {
+fn live_attributes(live: &Live) -> Attributes {
     Attributes::from([
         ("versioning".to_string(), json!(live.versioning)),
         ("encryption".to_string(), json!(live.encryption)),
@@ -80,14 +92,68 @@ pub fn live_attributes(live: &Live) -> Attributes {
     ])
 }
 
-/// What GetBucketTagging says about a bucket name.
-enum Ownership {
-    Absent,
-    Tagged(Tags),
-    /// It exists but we cannot read it (another account, another region).
-    Unreadable(String),
+impl LiveDetail for Live {
+    fn describe(&self, _physical_id: &str, _names: &Names) -> (Attributes, Vec<ResourceId>) {
+        (live_attributes(self), Vec::new())
+    }
+
+    fn holds_data(&self) -> Option<String> {
+        self.holds_objects.then(|| "the bucket holds objects, which are deleted with it".to_string())
+    }
 }
 
+impl KindRules for Bucket {
+    fn name(&self) -> &'static str {
+        "bucket"
+    }
+    fn rank(&self) -> u8 {
+        5
+    }
+}
+
+impl ResourceKind for Bucket {
+    fn kind(&self) -> Kind {
+        KIND
+    }
+
+    fn desired(&self, graph: &GraphContext) -> Vec<DesiredResource> {
+        graph
+            .spec
+            .buckets
+            .iter()
+            .map(|bucket| graph.node(id(&bucket.name), &bucket.tags, vec![], bucket.clone()))
+            .collect()
+    }
+
+    fn read<'a>(&'a self, read: &'a ReadContext<'a>) -> BoxFuture<'a, Result<NamedRead, AwsError>> {
+        Box::pin(self::read(read))
+    }
+
+    fn create<'a>(
+        &'a self,
+        ctx: &'a Context,
+        resource: &'a DesiredResource,
+    ) -> BoxFuture<'a, Result<String, AwsError>> {
+        Box::pin(async move { create(ctx, resource, desired_config::<spec::Bucket>(resource)?).await })
+    }
+
+    fn update<'a>(
+        &'a self,
+        ctx: &'a Context,
+        resource: &'a DesiredResource,
+        live: &'a LiveResource,
+    ) -> BoxFuture<'a, Result<(), AwsError>> {
+        Box::pin(async move {
+            update(ctx, resource, desired_config::<spec::Bucket>(resource)?, live_detail::<Live>(live)?).await
+        })
+    }
+
+    fn delete<'a>(&'a self, ctx: &'a Context, live: &'a LiveResource) -> BoxFuture<'a, Result<(), AwsError>> {
+        Box::pin(delete(ctx, live))
+    }
+}
+
+/// What GetBucketTagging says about a bucket name.
 async fn ownership(s3: &aws_sdk_s3::Client, name: &str) -> Result<Ownership, AwsError> {
     match s3.get_bucket_tagging().bucket(name).send().await {
         Ok(output) => Ok(Ownership::Tagged(
@@ -194,57 +260,21 @@ async fn read_config(s3: &aws_sdk_s3::Client, name: &str, check_objects: bool) -
     Ok(Live { versioning, encryption, kms_key, block_public_access, lifecycle, holds_objects })
 }
 
-fn found(name: &str, tags: Tags, live: Live) -> LiveResource {
-    LiveResource::new(ResourceId::new(Kind::Bucket, name), name, tags, LiveDetail::Bucket(live))
-}
-
-/// Reads the spec's buckets by name, and finds any other bucket tagged with this pipeline.
-pub async fn read(
-    s3: &aws_sdk_s3::Client,
-    pipeline: &str,
-    spec_names: &[String],
-    adoptable: &[ResourceId],
-) -> Result<NamedRead, AwsError> {
-    let named = futures::future::try_join_all(spec_names.iter().map(|name| async move {
-        let (ownership, config) = tokio::join!(ownership(s3, name), read_config(s3, name, false));
-        Ok::<_, AwsError>((name, ownership?, config))
-    }));
-    let listed = s3.list_buckets().send();
-    let (named, listed) = tokio::join!(named, listed);
-    let mut result = NamedRead::default();
-    for (name, ownership, config) in named? {
-        let id = ResourceId::new(Kind::Bucket, name.as_str());
-        match ownership {
-            Ownership::Absent => {}
-            Ownership::Unreadable(reason) => result.conflicts.push(format!(
-                "{id}: the name is taken by a bucket pipectl cannot read ({reason}); bucket names are global, pick another"
-            )),
-            Ownership::Tagged(tags) if owned_by(&tags, pipeline) || adopt(&id, &tags, adoptable) => {
-                result.found.push(found(name, tags, config?))
-            }
-            Ownership::Tagged(tags) => result.conflicts.push(ownership_conflict(&id, &tags, pipeline, " (aws s3api put-bucket-tagging)")),
-        }
-    }
-    let listed = listed.map_err(|error| aws_error("bucket", "ListBuckets", error))?;
-    let others: Vec<String> = listed
-        .buckets()
-        .iter()
-        .filter_map(|bucket| bucket.name())
-        .filter(|name| !spec_names.iter().any(|spec| spec == name))
-        .map(str::to_string)
-        .collect();
-    let discovered = discover(others, |name| async move {
-        match ownership(s3, &name).await? {
-            Ownership::Tagged(tags) if owned_by(&tags, pipeline) => {
-                let config = read_config(s3, &name, true).await?;
-                Ok(Some(found(&name, tags, config)))
-            }
-            _ => Ok(None),
-        }
-    })
-    .await?;
-    result.found.extend(discovered);
-    Ok(result)
+/// Reads the spec's buckets by name, and finds any other bucket tagged with this pipeline. Only
+/// the buckets the spec no longer names (deleted by the plan) are checked for objects.
+async fn read(read: &ReadContext<'_>) -> Result<NamedRead, AwsError> {
+    let s3 = &read.clients.s3;
+    let listed = async {
+        let listed = s3.list_buckets().send().await.map_err(|error| aws_error("bucket", "ListBuckets", error))?;
+        Ok(listed.buckets().iter().filter_map(|bucket| bucket.name()).map(str::to_string).collect())
+    };
+    read.named(KIND, " (aws s3api put-bucket-tagging)")
+        .read(
+            listed,
+            |name| async move { ownership(s3, &name).await },
+            |name, discovered| async move { read_config(s3, &name, discovered).await.map(Some) },
+        )
+        .await
 }
 
 fn s3_tags(id: &ResourceId, tags: &Tags) -> Result<Tagging, AwsError> {
@@ -281,7 +311,7 @@ async fn put_versioning(ctx: &Context, id: &ResourceId, name: &str, enabled: boo
     Ok(())
 }
 
-async fn put_encryption(ctx: &Context, id: &ResourceId, bucket: &Bucket) -> Result<(), AwsError> {
+async fn put_encryption(ctx: &Context, id: &ResourceId, bucket: &spec::Bucket) -> Result<(), AwsError> {
     let op = "PutBucketEncryption";
     let algorithm = match bucket.encryption {
         BucketEncryption::SseS3 => ServerSideEncryption::Aes256,
@@ -332,7 +362,7 @@ async fn put_public_access_block(ctx: &Context, id: &ResourceId, name: &str, blo
     Ok(())
 }
 
-async fn put_lifecycle(ctx: &Context, id: &ResourceId, bucket: &Bucket) -> Result<(), AwsError> {
+async fn put_lifecycle(ctx: &Context, id: &ResourceId, bucket: &spec::Bucket) -> Result<(), AwsError> {
     let op = "PutBucketLifecycleConfiguration";
     let s3 = &ctx.clients.s3;
     if bucket.lifecycle.is_empty() {
@@ -381,7 +411,7 @@ async fn put_lifecycle(ctx: &Context, id: &ResourceId, bucket: &Bucket) -> Resul
     Ok(())
 }
 
-pub async fn create(ctx: &Context, resource: &DesiredResource, bucket: &Bucket) -> Result<String, AwsError> {
+async fn create(ctx: &Context, resource: &DesiredResource, bucket: &spec::Bucket) -> Result<String, AwsError> {
     let id = &resource.id;
     // Tags at creation make the bucket recognisably ours from its first moment on AWS; emulators
     // that ignore them are covered by the journal and the PutBucketTagging below.
@@ -421,9 +451,9 @@ pub async fn create(ctx: &Context, resource: &DesiredResource, bucket: &Bucket) 
     Ok(bucket.name.clone())
 }
 
-pub async fn update(ctx: &Context, resource: &DesiredResource, bucket: &Bucket, live: &Live) -> Result<(), AwsError> {
+async fn update(ctx: &Context, resource: &DesiredResource, bucket: &spec::Bucket, live: &Live) -> Result<(), AwsError> {
     let id = &resource.id;
-    let desired = desired_attributes(bucket);
+    let desired = bucket.attributes();
     let current = live_attributes(live);
     let changed = |field: &str| desired.get(field) != current.get(field);
     if changed("versioning") {
@@ -442,7 +472,7 @@ pub async fn update(ctx: &Context, resource: &DesiredResource, bucket: &Bucket, 
 }
 
 /// Empties the bucket (every object version and delete marker), then deletes it.
-pub async fn delete(ctx: &Context, live: &LiveResource) -> Result<(), AwsError> {
+async fn delete(ctx: &Context, live: &LiveResource) -> Result<(), AwsError> {
     let s3 = &ctx.clients.s3;
     let id = &live.id;
     let name = &live.physical_id;

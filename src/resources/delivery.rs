@@ -1,28 +1,41 @@
 //! Firehose delivery streams from a Kinesis stream to the S3 data lake. Buffering, compression,
 //! prefixes and encryption change in place with UpdateDestination (using the version and
 //! destination ids read at plan time); a new source stream or role replaces the delivery, which
-//! loses the records it still buffers, and the plan says so.
-
-use std::time::{Duration, Instant};
+//! loses the records it still buffers, and the plan says so. A delivery that names no role gets
+//! one derived for it, least privilege, built here with its delivery.
 
 use aws_sdk_firehose::types::{
     BufferingHints, CompressionFormat, DeliveryStreamStatus, DeliveryStreamType, EncryptionConfiguration,
     ExtendedS3DestinationConfiguration, ExtendedS3DestinationUpdate, KinesisStreamSourceConfiguration,
     KmsEncryptionConfig, NoEncryptionConfig, Tag,
 };
+use futures::future::BoxFuture;
 use serde_json::json;
 
 use super::wait::{wait_until, Poll};
 use super::{
-    aws_error, build_error, discover, owned_by, ownership_conflict, AwsError, Context, LiveDetail, LiveResource,
-    NamedRead, Names, Tags,
+    aws_error, build_error, desired_config, live_detail, retry_while_role_propagates, AwsError, Context, LiveResource,
+    NamedRead, Ownership, ReadContext, ResourceKind, RoleUser,
 };
-use crate::model::{delivery_role_id, DesiredResource, Kind, ResourceId};
-use crate::plan::{Action, Attributes};
-use crate::spec::{Compression, Delivery, DeliveryEncryption};
+use crate::model::{
+    Action, Attributes, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names, ResourceId,
+};
+use crate::names::{derived_delivery_role, role_path};
+use crate::policy::{delivery_policy, trust_policy};
+use crate::spec::{self, Compression, DeliveryEncryption};
 
-/// How long to keep retrying while a fresh IAM role is not yet assumable by Firehose.
-const ROLE_PROPAGATION: Duration = Duration::from_secs(120);
+pub struct Delivery;
+pub const KIND: Kind = Kind::of(&Delivery);
+
+/// A delivery is named in the spec by its Firehose name.
+pub fn id(name: &str) -> ResourceId {
+    ResourceId::new(KIND, name)
+}
+
+/// The role a delivery uses: the one it names, or the one derived for it.
+pub fn delivery_role_id(delivery: &spec::Delivery) -> ResourceId {
+    super::role::id(&delivery.role.clone().unwrap_or_else(|| derived_delivery_role(&delivery.name)))
+}
 
 #[derive(Debug, Clone)]
 pub struct Live {
@@ -67,50 +80,126 @@ fn arn_name(arn: &str) -> &str {
     arn.rsplit(['/', ':']).next().unwrap_or(arn)
 }
 
-pub fn desired_attributes(delivery: &Delivery) -> Attributes {
-    let kms_key = (delivery.encryption == DeliveryEncryption::Kms).then(|| delivery.kms_key.clone()).flatten();
-    Attributes::from([
-        ("source_stream".to_string(), json!(delivery.from)),
-        ("role".to_string(), json!(delivery_role_id(delivery).name)),
-        ("bucket".to_string(), json!(delivery.to.bucket)),
-        ("prefix".to_string(), json!(delivery.to.prefix)),
-        ("error_prefix".to_string(), json!(delivery.to.error_prefix)),
-        ("compression".to_string(), json!(delivery.compression.as_str())),
-        ("buffer_size_mib".to_string(), json!(delivery.buffer.size_mib)),
-        ("buffer_interval_seconds".to_string(), json!(delivery.buffer.interval_seconds)),
-        ("kms_key".to_string(), json!(kms_key)),
-    ])
+impl DesiredConfig for spec::Delivery {
+    fn attributes(&self) -> Attributes {
+        let kms_key = (self.encryption == DeliveryEncryption::Kms).then(|| self.kms_key.clone()).flatten();
+        Attributes::from([
+            ("source_stream".to_string(), json!(self.from)),
+            ("role".to_string(), json!(delivery_role_id(self).name)),
+            ("bucket".to_string(), json!(self.to.bucket)),
+            ("prefix".to_string(), json!(self.to.prefix)),
+            ("error_prefix".to_string(), json!(self.to.error_prefix)),
+            ("compression".to_string(), json!(self.compression.as_str())),
+            ("buffer_size_mib".to_string(), json!(self.buffer.size_mib)),
+            ("buffer_interval_seconds".to_string(), json!(self.buffer.interval_seconds)),
+            ("kms_key".to_string(), json!(kms_key)),
+        ])
+    }
 }
 
-pub fn live_attributes(live: &Live, names: &Names) -> (Attributes, Vec<ResourceId>) {
-    let stream = arn_name(&live.source_stream_arn).to_string();
-    let bucket = arn_name(&live.bucket_arn).to_string();
-    let role = arn_name(&live.role_arn);
-    let attributes = Attributes::from([
-        ("source_stream".to_string(), json!(stream)),
-        ("role".to_string(), json!(names.name(role))),
-        ("bucket".to_string(), json!(bucket)),
-        ("prefix".to_string(), json!(live.prefix)),
-        ("error_prefix".to_string(), json!(live.error_prefix)),
-        ("compression".to_string(), json!(live.compression)),
-        ("buffer_size_mib".to_string(), json!(live.buffer_size_mib)),
-        ("buffer_interval_seconds".to_string(), json!(live.buffer_interval_seconds)),
-        ("kms_key".to_string(), json!(live.kms_key)),
-        ("status".to_string(), json!(live.failed)),
-    ]);
-    let depends_on = [stream.as_str(), bucket.as_str(), role]
-        .into_iter()
-        .filter_map(|physical| names.id(physical).cloned())
-        .collect();
-    (attributes, depends_on)
+impl LiveDetail for Live {
+    /// The stream, bucket and role are named by ARN: their names, and the resources of the
+    /// pipeline they are, come from the last segment.
+    fn describe(&self, _physical_id: &str, names: &Names) -> (Attributes, Vec<ResourceId>) {
+        let stream = arn_name(&self.source_stream_arn).to_string();
+        let bucket = arn_name(&self.bucket_arn).to_string();
+        let role = arn_name(&self.role_arn);
+        let attributes = Attributes::from([
+            ("source_stream".to_string(), json!(stream)),
+            ("role".to_string(), json!(names.name(role))),
+            ("bucket".to_string(), json!(bucket)),
+            ("prefix".to_string(), json!(self.prefix)),
+            ("error_prefix".to_string(), json!(self.error_prefix)),
+            ("compression".to_string(), json!(self.compression)),
+            ("buffer_size_mib".to_string(), json!(self.buffer_size_mib)),
+            ("buffer_interval_seconds".to_string(), json!(self.buffer_interval_seconds)),
+            ("kms_key".to_string(), json!(self.kms_key)),
+            ("status".to_string(), json!(self.failed)),
+        ]);
+        let depends_on = [stream.as_str(), bucket.as_str(), role]
+            .into_iter()
+            .filter_map(|physical| names.id(physical).cloned())
+            .collect();
+        (attributes, depends_on)
+    }
+
+    fn holds_data(&self) -> Option<String> {
+        Some("records still buffered in the delivery stream are lost".to_string())
+    }
 }
 
-pub fn change_notes(action: Action, before: Option<&Attributes>) -> Vec<String> {
-    let failed = before.and_then(|attributes| attributes.get("status")).is_some_and(|status| !status.is_null());
-    match action {
-        Action::Replace if failed => vec!["the delivery stream failed in AWS and is created again".to_string()],
-        Action::Replace => vec!["Firehose cannot change a delivery's source stream or role in place: the delivery stream is deleted and created again".to_string()],
-        _ => Vec::new(),
+impl KindRules for Delivery {
+    fn name(&self) -> &'static str {
+        "delivery"
+    }
+    fn rank(&self) -> u8 {
+        8
+    }
+    fn forces_replacement(&self, field: &str) -> bool {
+        ["source_stream", "role", "status"].contains(&field)
+    }
+    fn change_notes(&self, action: Action, before: Option<&Attributes>, _after: Option<&Attributes>) -> Vec<String> {
+        let failed = before.and_then(|attributes| attributes.get("status")).is_some_and(|status| !status.is_null());
+        match action {
+            Action::Replace if failed => vec!["the delivery stream failed in AWS and is created again".to_string()],
+            Action::Replace => vec!["Firehose cannot change a delivery's source stream or role in place: the delivery stream is deleted and created again".to_string()],
+            _ => Vec::new(),
+        }
+    }
+}
+
+impl ResourceKind for Delivery {
+    fn kind(&self) -> Kind {
+        KIND
+    }
+
+    /// Each delivery, preceded by the role derived for it when it names none (a delivery whose
+    /// source stream is not in the spec has no derivable role and is left out; validation
+    /// refuses such a spec).
+    fn desired(&self, graph: &GraphContext) -> Vec<DesiredResource> {
+        let spec = graph.spec;
+        let mut nodes = Vec::new();
+        for delivery in &spec.deliveries {
+            let role_id = delivery_role_id(delivery);
+            if delivery.role.is_none() {
+                let Some(source) = spec.streams.iter().find(|stream| stream.name == delivery.from) else { continue };
+                let policy = delivery_policy(delivery, source, graph.arns);
+                let trust = trust_policy("firehose.amazonaws.com");
+                let config = super::role::config(graph, &role_id.name, trust, Some(policy), &[]);
+                nodes.push(graph.node(role_id.clone(), &delivery.tags, vec![], config));
+            }
+            let depends_on = vec![super::stream::id(&delivery.from), super::bucket::id(&delivery.to.bucket), role_id];
+            nodes.push(graph.node(id(&delivery.name), &delivery.tags, depends_on, delivery.clone()));
+        }
+        nodes
+    }
+
+    fn read<'a>(&'a self, read: &'a ReadContext<'a>) -> BoxFuture<'a, Result<NamedRead, AwsError>> {
+        Box::pin(self::read(read))
+    }
+
+    fn create<'a>(
+        &'a self,
+        ctx: &'a Context,
+        resource: &'a DesiredResource,
+    ) -> BoxFuture<'a, Result<String, AwsError>> {
+        Box::pin(async move { create(ctx, resource, desired_config::<spec::Delivery>(resource)?).await })
+    }
+
+    fn update<'a>(
+        &'a self,
+        ctx: &'a Context,
+        resource: &'a DesiredResource,
+        live: &'a LiveResource,
+    ) -> BoxFuture<'a, Result<(), AwsError>> {
+        Box::pin(async move {
+            let delivery = desired_config::<spec::Delivery>(resource)?;
+            update(ctx, resource, delivery, live, live_detail::<Live>(live)?).await
+        })
+    }
+
+    fn delete<'a>(&'a self, ctx: &'a Context, live: &'a LiveResource) -> BoxFuture<'a, Result<(), AwsError>> {
+        Box::pin(delete(ctx, live))
     }
 }
 
@@ -162,76 +251,51 @@ async fn describe(
     Ok(Some((live, description.delivery_stream_status().clone(), failure)))
 }
 
-async fn tags(firehose: &aws_sdk_firehose::Client, name: &str) -> Result<Option<Tags>, AwsError> {
+async fn tags(firehose: &aws_sdk_firehose::Client, name: &str) -> Result<Ownership, AwsError> {
     match firehose.list_tags_for_delivery_stream().delivery_stream_name(name).send().await {
-        Ok(output) => Ok(Some(
+        Ok(output) => Ok(Ownership::Tagged(
             output
                 .tags()
                 .iter()
                 .map(|tag| (tag.key().to_string(), tag.value().unwrap_or_default().to_string()))
                 .collect(),
         )),
-        Err(error) => aws_error(format!("delivery/{name}"), "ListTagsForDeliveryStream", error).unless_not_found(None),
+        Err(error) => aws_error(format!("delivery/{name}"), "ListTagsForDeliveryStream", error)
+            .unless_not_found(Ownership::Absent),
     }
 }
 
-fn found(name: &str, tags: Tags, live: Live) -> LiveResource {
-    LiveResource::new(ResourceId::new(Kind::Delivery, name), name, tags, LiveDetail::Delivery(live))
+async fn list_delivery_names(firehose: &aws_sdk_firehose::Client) -> Result<Vec<String>, AwsError> {
+    let mut names = Vec::new();
+    let mut start: Option<String> = None;
+    loop {
+        let output = firehose
+            .list_delivery_streams()
+            .set_exclusive_start_delivery_stream_name(start.clone())
+            .send()
+            .await
+            .map_err(|error| aws_error("delivery", "ListDeliveryStreams", error))?;
+        names.extend(output.delivery_stream_names().iter().cloned());
+        if !output.has_more_delivery_streams() || output.delivery_stream_names().is_empty() {
+            return Ok(names);
+        }
+        start = names.last().cloned();
+    }
 }
 
 /// Reads the spec's deliveries by name, and finds the pipeline's other deliveries by tag.
-pub async fn read(
-    firehose: &aws_sdk_firehose::Client,
-    pipeline: &str,
-    spec_names: &[String],
-) -> Result<NamedRead, AwsError> {
-    let named = futures::future::try_join_all(spec_names.iter().map(|name| async move {
-        let (described, tags) = tokio::try_join!(describe(firehose, name), tags(firehose, name))?;
-        Ok::<_, AwsError>((name, described, tags))
-    }));
-    let listed = async {
-        let mut names = Vec::new();
-        let mut start: Option<String> = None;
-        loop {
-            let output = firehose
-                .list_delivery_streams()
-                .set_exclusive_start_delivery_stream_name(start.clone())
-                .send()
-                .await
-                .map_err(|error| aws_error("delivery", "ListDeliveryStreams", error))?;
-            names.extend(output.delivery_stream_names().iter().cloned());
-            if !output.has_more_delivery_streams() || output.delivery_stream_names().is_empty() {
-                return Ok::<_, AwsError>(names);
-            }
-            start = names.last().cloned();
-        }
-    };
-    let (named, listed) = tokio::join!(named, listed);
-    let mut result = NamedRead::default();
-    for (name, described, tags) in named? {
-        let (Some((live, _, _)), Some(tags)) = (described, tags) else { continue };
-        if owned_by(&tags, pipeline) {
-            result.found.push(found(name, tags, live));
-        } else {
-            let id = ResourceId::new(Kind::Delivery, name.as_str());
-            result.conflicts.push(ownership_conflict(&id, &tags, pipeline, " (aws firehose tag-delivery-stream)"));
-        }
-    }
-    let others: Vec<String> = listed?.into_iter().filter(|name| !spec_names.contains(name)).collect();
-    let discovered = discover(others, |name| async move {
-        match tags(firehose, &name).await? {
-            Some(tags) if owned_by(&tags, pipeline) => {
-                Ok(describe(firehose, &name).await?.map(|(live, _, _)| found(&name, tags, live)))
-            }
-            _ => Ok(None),
-        }
-    })
-    .await?;
-    result.found.extend(discovered);
-    Ok(result)
+async fn read(read: &ReadContext<'_>) -> Result<NamedRead, AwsError> {
+    let firehose = &read.clients.firehose;
+    read.named(KIND, " (aws firehose tag-delivery-stream)")
+        .read(
+            list_delivery_names(firehose),
+            |name| async move { tags(firehose, &name).await },
+            |name, _| async move { Ok(describe(firehose, &name).await?.map(|(live, _, _)| live)) },
+        )
+        .await
 }
 
-fn encryption(id: &ResourceId, delivery: &Delivery) -> Result<EncryptionConfiguration, AwsError> {
+fn encryption(id: &ResourceId, delivery: &spec::Delivery) -> Result<EncryptionConfiguration, AwsError> {
     let builder = EncryptionConfiguration::builder();
     Ok(match (&delivery.encryption, &delivery.kms_key) {
         (DeliveryEncryption::Kms, Some(key)) => builder
@@ -246,26 +310,18 @@ fn encryption(id: &ResourceId, delivery: &Delivery) -> Result<EncryptionConfigur
     })
 }
 
-fn buffering(delivery: &Delivery) -> BufferingHints {
+fn buffering(delivery: &spec::Delivery) -> BufferingHints {
     BufferingHints::builder()
         .size_in_mbs(i32::try_from(delivery.buffer.size_mib).unwrap_or(5))
         .interval_in_seconds(i32::try_from(delivery.buffer.interval_seconds).unwrap_or(300))
         .build()
 }
 
-/// True for the errors Firehose gives while a new role has not reached every IAM endpoint yet.
-fn role_not_ready(error: &AwsError) -> bool {
-    error.has_code("InvalidArgumentException") && {
-        let message = error.message.to_lowercase();
-        message.contains("role") || message.contains("assume")
-    }
-}
-
-pub async fn create(ctx: &Context, resource: &DesiredResource, delivery: &Delivery) -> Result<String, AwsError> {
+async fn create(ctx: &Context, resource: &DesiredResource, delivery: &spec::Delivery) -> Result<String, AwsError> {
     let id = &resource.id;
     let firehose = &ctx.clients.firehose;
     let role_name = ctx.physical_id(&delivery_role_id(delivery))?;
-    let role_arn = ctx.arns.role(&crate::policy::role_path(&ctx.pipeline), &role_name);
+    let role_arn = ctx.arns.role(&role_path(&ctx.pipeline), &role_name);
     let stream_arn = ctx.arns.stream(&delivery.from);
     let bucket_arn = ctx.arns.bucket(&delivery.to.bucket);
     let source = KinesisStreamSourceConfiguration::builder()
@@ -290,31 +346,22 @@ pub async fn create(ctx: &Context, resource: &DesiredResource, delivery: &Delive
             Tag::builder().key(key).value(value).build().map_err(|e| build_error(id, "CreateDeliveryStream", e))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let started = Instant::now();
-    let mut pause = Duration::from_millis(500);
-    loop {
-        let result = firehose
+    let created = retry_while_role_propagates(RoleUser::Firehose, &id.to_string(), &ctx.progress, || {
+        let request = firehose
             .create_delivery_stream()
             .delivery_stream_name(&delivery.name)
             .delivery_stream_type(DeliveryStreamType::KinesisStreamAsSource)
             .kinesis_stream_source_configuration(source.clone())
             .extended_s3_destination_configuration(destination.clone())
-            .set_tags(Some(tags.clone()))
-            .send()
-            .await
-            .map_err(|error| aws_error(id, "CreateDeliveryStream", error));
-        match result {
-            Ok(_) => break,
-            // A re-run after an interrupted apply finds its own delivery: wait for it below.
-            Err(error) if error.has_code("ResourceInUseException") => break,
-            Err(error) if role_not_ready(&error) && started.elapsed() < ROLE_PROPAGATION => {
-                ctx.progress
-                    .line(&format!("{id}: the new role is not assumable yet (IAM is eventually consistent), retrying"));
-                tokio::time::sleep(pause).await;
-                pause = (pause * 2).min(Duration::from_secs(10));
-            }
-            Err(error) => return Err(error),
-        }
+            .set_tags(Some(tags.clone()));
+        async move { request.send().await.map_err(|error| aws_error(id, "CreateDeliveryStream", error)) }
+    })
+    .await;
+    match created {
+        Ok(_) => {}
+        // A re-run after an interrupted apply finds its own delivery: wait for it below.
+        Err(error) if error.has_code("ResourceInUseException") => {}
+        Err(error) => return Err(error),
     }
     wait_active(ctx, id, &delivery.name).await?;
     Ok(delivery.name.clone())
@@ -336,16 +383,16 @@ async fn wait_active(ctx: &Context, id: &ResourceId, name: &str) -> Result<(), A
     .await
 }
 
-pub async fn update(
+async fn update(
     ctx: &Context,
     resource: &DesiredResource,
-    delivery: &Delivery,
+    delivery: &spec::Delivery,
     live: &LiveResource,
     detail: &Live,
 ) -> Result<(), AwsError> {
     let id = &resource.id;
     let firehose = &ctx.clients.firehose;
-    let desired = desired_attributes(delivery);
+    let desired = delivery.attributes();
     let destination_fields =
         ["bucket", "prefix", "error_prefix", "compression", "buffer_size_mib", "buffer_interval_seconds", "kms_key"];
     if destination_fields.iter().any(|field| desired.get(*field) != live.attributes.get(*field)) {
@@ -398,7 +445,7 @@ pub async fn update(
 }
 
 /// Deletes the delivery stream and waits until it is gone.
-pub async fn delete(ctx: &Context, live: &LiveResource) -> Result<(), AwsError> {
+async fn delete(ctx: &Context, live: &LiveResource) -> Result<(), AwsError> {
     let firehose = &ctx.clients.firehose;
     let id = &live.id;
     firehose
@@ -420,16 +467,17 @@ pub async fn delete(ctx: &Context, live: &LiveResource) -> Result<(), AwsError> 
 mod tests {
     use super::*;
     use crate::plan::diff_attributes;
-    use crate::resources::forces_replacement;
+    use crate::resources::role::{self, RoleConfig};
+    use crate::resources::Tags;
     use crate::spec::Spec;
 
-    fn delivery(extra: &str) -> Delivery {
+    fn delivery(extra: &str) -> spec::Delivery {
         let yaml = format!("version: 1\npipeline: p\nregion: eu-west-1\ndeliveries:\n  - name: d\n    from: events\n    to: {{bucket: lake, prefix: raw/, error_prefix: errors/}}\n{extra}");
         let spec: Spec = serde_saphyr::from_str(&yaml).unwrap();
         spec.deliveries[0].clone()
     }
 
-    fn live_of(delivery: &Delivery) -> Live {
+    fn live_of(delivery: &spec::Delivery) -> Live {
         Live {
             version_id: "1".into(),
             destination_id: "destinationId-000000000001".into(),
@@ -446,24 +494,26 @@ mod tests {
         }
     }
 
+    /// The live state holds the derived role `d-firehose`, whose IAM name is `p-d-firehose`.
     fn names() -> Names {
-        let mut resources = std::collections::BTreeMap::new();
-        let role = crate::resources::test_support::role_resource("d-firehose", "p-d-firehose");
-        resources.insert(role.id.clone(), role);
-        Names::of(&resources)
+        let live = role::Live {
+            path: "/pipectl/p/".to_string(),
+            trust: serde_json::Value::Null,
+            inline: None,
+            managed: Vec::new(),
+            instance_profiles: Vec::new(),
+        };
+        let role = LiveResource::new(role::id("d-firehose"), "p-d-firehose", Tags::new(), live);
+        Names::of(&std::collections::BTreeMap::from([(role.id.clone(), role)]))
     }
 
     #[test]
     fn buffering_and_compression_change_in_place() {
         let before = delivery("");
         let after = delivery("    compression: snappy\n    buffer: {size_mib: 64, interval_seconds: 60}\n");
-        let (live, _) = live_attributes(&live_of(&before), &names());
-        assert!(
-            diff_attributes(&live, &desired_attributes(&before), |_| false).is_empty(),
-            "defaults read back as written"
-        );
-        let changes =
-            diff_attributes(&live, &desired_attributes(&after), |field| forces_replacement(Kind::Delivery, field));
+        let (live, _) = live_of(&before).describe("d", &names());
+        assert!(diff_attributes(&live, &before.attributes(), |_| false).is_empty(), "defaults read back as written");
+        let changes = diff_attributes(&live, &after.attributes(), |field| KIND.forces_replacement(field));
         let fields: Vec<(&str, bool)> = changes.iter().map(|c| (c.path.as_str(), c.forces_replacement)).collect();
         assert_eq!(fields, [("buffer_interval_seconds", false), ("buffer_size_mib", false), ("compression", false)]);
     }
@@ -473,11 +523,32 @@ mod tests {
         let before = delivery("");
         let mut after = before.clone();
         after.from = "other".into();
-        let (live, depends_on) = live_attributes(&live_of(&before), &names());
-        assert_eq!(depends_on, [ResourceId::new(Kind::Role, "d-firehose")]);
-        let changes =
-            diff_attributes(&live, &desired_attributes(&after), |field| forces_replacement(Kind::Delivery, field));
+        let (live, depends_on) = live_of(&before).describe("d", &names());
+        assert_eq!(depends_on, [role::id("d-firehose")]);
+        let changes = diff_attributes(&live, &after.attributes(), |field| KIND.forces_replacement(field));
         assert_eq!(changes.len(), 1);
         assert!(changes[0].forces_replacement, "{changes:?}");
+    }
+
+    #[test]
+    fn an_explicit_role_replaces_the_derived_one() {
+        let yaml = "version: 1\npipeline: p\nregion: eu-west-1\nbuckets: [{name: lake}]\nstreams: [{name: events}]\nroles:\n  - {name: mine, trust: firehose.amazonaws.com, managed_policies: [arn:aws:iam::aws:policy/AmazonS3FullAccess]}\ndeliveries:\n  - {name: derived, from: events, to: {bucket: lake}}\n  - {name: explicit, from: events, to: {bucket: lake}, role: mine}\n";
+        let spec: Spec = serde_saphyr::from_str(yaml).unwrap();
+        let arns = crate::policy::Arns::new("123456789012", "eu-west-1");
+        let graph = crate::resources::desired_graph(&spec, &arns, &std::collections::BTreeMap::new());
+        let roles: Vec<String> = graph.iter().filter(|n| n.id.kind == role::KIND).map(|n| n.id.name.clone()).collect();
+        assert_eq!(roles, ["mine", "derived-firehose"]);
+        let explicit = graph.iter().find(|n| n.id.name == "explicit").unwrap();
+        assert!(explicit.depends_on.contains(&role::id("mine")));
+        let derived = graph.iter().find(|n| n.id.name == "derived").unwrap();
+        assert_eq!(
+            derived.depends_on,
+            [super::super::stream::id("events"), super::super::bucket::id("lake"), role::id("derived-firehose")]
+        );
+        let mine = graph.iter().find(|n| n.id.name == "mine").unwrap().config::<RoleConfig>().expect("a role");
+        assert_eq!(
+            (mine.iam_name.as_str(), mine.path.as_str(), mine.inline.is_none()),
+            ("p-mine", "/pipectl/p/", true)
+        );
     }
 }

@@ -4,7 +4,26 @@
 use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
 
 use super::{aws_error, AwsError, Context, LiveResource, Tags};
-use crate::model::PIPELINE_TAG;
+use crate::model::{ResourceId, PIPELINE_TAG};
+use crate::names::{ec2_name, EMR_MANAGED_TAG};
+use crate::spec::Spec;
+
+/// The tags an EC2 node carries besides the spec's and pipectl's: its `Name`, and EMR's
+/// managed-policy tag when `used_by_emr`.
+pub fn ec2_node_tags(spec: &Spec, id: &ResourceId, extra: &Tags) -> Tags {
+    let mut tags = extra.clone();
+    tags.insert("Name".to_string(), ec2_name(&spec.pipeline, &id.name));
+    tags
+}
+
+/// EMR's managed service policy (v2) only acts on subnets and security groups tagged for it.
+pub fn emr_managed_tags(used_by_emr: bool) -> Tags {
+    if used_by_emr {
+        Tags::from([(EMR_MANAGED_TAG.0.to_string(), EMR_MANAGED_TAG.1.to_string())])
+    } else {
+        Tags::new()
+    }
+}
 
 /// The filter that selects this pipeline's resources in any EC2 describe call.
 pub fn pipeline_filter(pipeline: &str) -> Filter {

@@ -1,12 +1,37 @@
-//! The internet gateway that public subnets route through: one per pipeline, attached to its VPC.
+//! The internet gateway that public subnets route through: one per pipeline, attached to its VPC,
+//! and only when some subnet of the spec is public.
 
 use aws_sdk_ec2::types::ResourceType;
+use futures::future::BoxFuture;
 use serde_json::json;
 
-use super::ec2_tags::{from_ec2, pipeline_filter, sync, tag_specification};
-use super::{aws_error, claimed_id, AwsError, Context, LiveDetail, LiveResource, Names};
-use crate::model::{vpc_id, DesiredResource, Kind, ResourceId};
-use crate::plan::Attributes;
+use super::ec2_tags::{ec2_node_tags, from_ec2, pipeline_filter, sync, tag_specification};
+use super::{
+    aws_error, claimed_id, live_detail, AwsError, Context, LiveResource, NamedRead, ReadContext, ResourceKind,
+};
+use crate::model::{
+    Attributes, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names, ResourceId,
+};
+
+pub struct InternetGateway;
+pub const KIND: Kind = Kind::of(&InternetGateway);
+
+/// The one gateway of a pipeline is named after it, like its VPC.
+pub fn id(pipeline: &str) -> ResourceId {
+    ResourceId::new(KIND, pipeline)
+}
+
+#[derive(Debug, Clone)]
+pub struct Desired {
+    /// The name of the VPC the gateway is attached to (the pipeline's).
+    pub vpc: String,
+}
+
+impl DesiredConfig for Desired {
+    fn attributes(&self) -> Attributes {
+        Attributes::from([("vpc".to_string(), json!(self.vpc))])
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct Live {
@@ -14,18 +39,72 @@ pub struct Live {
     pub attached_vpc_ids: Vec<String>,
 }
 
-/// The gateway's name is the pipeline's, and so is its VPC's.
-pub fn desired_attributes(resource: &DesiredResource) -> Attributes {
-    Attributes::from([("vpc".to_string(), json!(resource.id.name))])
+impl LiveDetail for Live {
+    fn describe(&self, _physical_id: &str, names: &Names) -> (Attributes, Vec<ResourceId>) {
+        let vpc = self.attached_vpc_ids.first().map(|vpc| names.name(vpc));
+        let depends_on = self.attached_vpc_ids.iter().filter_map(|vpc| names.id(vpc).cloned()).collect();
+        (Attributes::from([("vpc".to_string(), json!(vpc))]), depends_on)
+    }
 }
 
-pub fn live_attributes(live: &Live, names: &Names) -> (Attributes, Vec<ResourceId>) {
-    let vpc = live.attached_vpc_ids.first().map(|vpc| names.name(vpc));
-    let depends_on = live.attached_vpc_ids.iter().filter_map(|vpc| names.id(vpc).cloned()).collect();
-    (Attributes::from([("vpc".to_string(), json!(vpc))]), depends_on)
+impl KindRules for InternetGateway {
+    fn name(&self) -> &'static str {
+        "internet_gateway"
+    }
+    fn rank(&self) -> u8 {
+        1
+    }
+    fn lives_in(&self, container: Kind) -> bool {
+        container == super::vpc::KIND
+    }
 }
 
-pub async fn read(ec2: &aws_sdk_ec2::Client, pipeline: &str) -> Result<Vec<LiveResource>, AwsError> {
+impl ResourceKind for InternetGateway {
+    fn kind(&self) -> Kind {
+        KIND
+    }
+
+    /// The pipeline's gateway, in its VPC, when some subnet is public.
+    fn desired(&self, graph: &GraphContext) -> Vec<DesiredResource> {
+        let Some(network) = &graph.spec.network else { return Vec::new() };
+        if !network.subnets.iter().any(|subnet| subnet.public) {
+            return Vec::new();
+        }
+        let vpc = super::vpc::id(&graph.spec.pipeline);
+        let id = id(&graph.spec.pipeline);
+        let tags = ec2_node_tags(graph.spec, &id, &Default::default());
+        vec![graph.node(id, &tags, vec![vpc.clone()], Desired { vpc: vpc.name })]
+    }
+
+    fn read<'a>(&'a self, read: &'a ReadContext<'a>) -> BoxFuture<'a, Result<NamedRead, AwsError>> {
+        Box::pin(async move {
+            Ok(NamedRead { found: self::read(&read.clients.ec2, read.pipeline).await?, conflicts: vec![] })
+        })
+    }
+
+    fn create<'a>(
+        &'a self,
+        ctx: &'a Context,
+        resource: &'a DesiredResource,
+    ) -> BoxFuture<'a, Result<String, AwsError>> {
+        Box::pin(create(ctx, resource))
+    }
+
+    fn update<'a>(
+        &'a self,
+        ctx: &'a Context,
+        resource: &'a DesiredResource,
+        live: &'a LiveResource,
+    ) -> BoxFuture<'a, Result<(), AwsError>> {
+        Box::pin(async move { update(ctx, resource, live, live_detail::<Live>(live)?).await })
+    }
+
+    fn delete<'a>(&'a self, ctx: &'a Context, live: &'a LiveResource) -> BoxFuture<'a, Result<(), AwsError>> {
+        Box::pin(async move { delete(ctx, live, live_detail::<Live>(live)?).await })
+    }
+}
+
+async fn read(ec2: &aws_sdk_ec2::Client, pipeline: &str) -> Result<Vec<LiveResource>, AwsError> {
     let output = ec2
         .describe_internet_gateways()
         .filters(pipeline_filter(pipeline))
@@ -40,17 +119,17 @@ pub async fn read(ec2: &aws_sdk_ec2::Client, pipeline: &str) -> Result<Vec<LiveR
             let attached_vpc_ids =
                 gateway.attachments().iter().filter_map(|attachment| attachment.vpc_id().map(str::to_string)).collect();
             Some(LiveResource::new(
-                claimed_id(&tags, Kind::InternetGateway)?,
+                claimed_id(&tags, KIND)?,
                 gateway.internet_gateway_id()?,
                 tags,
-                LiveDetail::InternetGateway(Live { attached_vpc_ids }),
+                Live { attached_vpc_ids },
             ))
         })
         .collect())
 }
 
 async fn attach(ctx: &Context, id: &ResourceId, gateway_id: &str) -> Result<(), AwsError> {
-    let vpc = ctx.physical_id(&vpc_id(&ctx.pipeline))?;
+    let vpc = ctx.physical_id(&super::vpc::id(&ctx.pipeline))?;
     ctx.clients
         .ec2
         .attach_internet_gateway()
@@ -78,7 +157,7 @@ async fn detach(ctx: &Context, id: &ResourceId, gateway_id: &str, vpc: &str) -> 
     }
 }
 
-pub async fn create(ctx: &Context, resource: &DesiredResource) -> Result<String, AwsError> {
+async fn create(ctx: &Context, resource: &DesiredResource) -> Result<String, AwsError> {
     let id = &resource.id;
     let output = ctx
         .clients
@@ -91,20 +170,15 @@ pub async fn create(ctx: &Context, resource: &DesiredResource) -> Result<String,
     let gateway_id = output
         .internet_gateway()
         .and_then(|gateway| gateway.internet_gateway_id())
-        .ok_or_else(|| AwsError::new(id, "CreateInternetGateway", "AWS returned no gateway id"))?
+        .ok_or_else(|| AwsError::missing(id, "CreateInternetGateway", "gateway id"))?
         .to_string();
     attach(ctx, id, &gateway_id).await?;
     Ok(gateway_id)
 }
 
 /// Re-attaches the gateway when it is attached elsewhere (or nowhere), then syncs tags.
-pub async fn update(
-    ctx: &Context,
-    resource: &DesiredResource,
-    live: &LiveResource,
-    detail: &Live,
-) -> Result<(), AwsError> {
-    let vpc = ctx.physical_id(&vpc_id(&ctx.pipeline))?;
+async fn update(ctx: &Context, resource: &DesiredResource, live: &LiveResource, detail: &Live) -> Result<(), AwsError> {
+    let vpc = ctx.physical_id(&super::vpc::id(&ctx.pipeline))?;
     if !detail.attached_vpc_ids.contains(&vpc) {
         for other in &detail.attached_vpc_ids {
             detach(ctx, &live.id, &live.physical_id, other).await?;
@@ -114,7 +188,7 @@ pub async fn update(
     sync(ctx, live, &resource.tags).await
 }
 
-pub async fn delete(ctx: &Context, live: &LiveResource, detail: &Live) -> Result<(), AwsError> {
+async fn delete(ctx: &Context, live: &LiveResource, detail: &Live) -> Result<(), AwsError> {
     for vpc in &detail.attached_vpc_ids {
         detach(ctx, &live.id, &live.physical_id, vpc).await?;
     }

@@ -1,20 +1,69 @@
-//! IAM roles: the ones pipectl derives (one per delivery, least privilege) and the ones declared
-//! in `roles`. Roles live under the IAM path `/pipectl/<pipeline>/`, so the pipeline's roles are
-//! listed with one call; policies are compared in normalised form so plans stay stable.
+//! IAM roles: the ones pipectl derives (one per delivery, three per cluster, least privilege)
+//! and the ones declared in `roles`. Roles live under the IAM path `/pipectl/<pipeline>/`, so the
+//! pipeline's roles are listed with one call; policies are compared in normalised form so plans
+//! stay stable. The kinds that derive roles build their nodes with `config` and `id`.
 
 use aws_sdk_iam::types::Tag;
+use futures::future::BoxFuture;
 use serde_json::{json, Value};
 
 use super::{
-    aws_error, build_error, discover, owned_by, ownership_conflict, AwsError, Context, LiveDetail, LiveResource,
-    NamedRead, Tags,
+    aws_error, build_error, claimed_id, desired_config, live_detail, owned_by, ownership_conflict, AwsError, Context,
+    LiveResource, NamedKind, NamedRead, Ownership, ReadContext, ResourceKind, Tags,
 };
-use crate::model::{DesiredResource, Kind, ResourceId, RoleConfig, RESOURCE_TAG};
-use crate::plan::Attributes;
-use crate::policy::{normalize, parse_document};
+use crate::model::{
+    Attributes, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names, ResourceId,
+};
+use crate::names::{iam_role_name, role_path};
+use crate::policy::{normalize, parse_document, statements_policy, trust_policy};
+
+pub struct Role;
+pub const KIND: Kind = Kind::of(&Role);
+
+/// The role named `name` in the spec (declared, or derived for a delivery or cluster).
+pub fn id(name: &str) -> ResourceId {
+    ResourceId::new(KIND, name)
+}
 
 /// The name of the inline policy pipectl writes on each role.
 const INLINE_POLICY: &str = "pipectl";
+
+/// An IAM role as pipectl manages it: derived for a delivery or a cluster, or declared in `roles`.
+#[derive(Debug, Clone)]
+pub struct RoleConfig {
+    /// The IAM role name, `<pipeline>-<role>`.
+    pub iam_name: String,
+    /// The IAM path, `/pipectl/<pipeline>/`.
+    pub path: String,
+    /// Trust and inline policies, normalised.
+    pub trust: Value,
+    pub inline: Option<Value>,
+    /// Managed policy ARNs, sorted.
+    pub managed: Vec<String>,
+    /// Whether the role also has an instance profile of the same name (for EC2 instances).
+    pub instance_profile: bool,
+}
+
+impl DesiredConfig for RoleConfig {
+    fn attributes(&self) -> Attributes {
+        attributes(&self.path, &self.trust, &self.inline, &self.managed, self.instance_profile)
+    }
+}
+
+/// The desired state of the pipeline's role `name`: its IAM name and path, the documents
+/// normalised, the managed policies sorted, and no instance profile.
+pub fn config(graph: &GraphContext, name: &str, trust: Value, inline: Option<Value>, managed: &[String]) -> RoleConfig {
+    let mut managed = managed.to_vec();
+    managed.sort();
+    RoleConfig {
+        iam_name: iam_role_name(&graph.spec.pipeline, name),
+        path: role_path(&graph.spec.pipeline),
+        trust: normalize(&trust),
+        inline: inline.map(|policy| normalize(&policy)),
+        managed,
+        instance_profile: false,
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct Live {
@@ -24,6 +73,14 @@ pub struct Live {
     pub managed: Vec<String>,
     /// Names of the instance profiles the role is in.
     pub instance_profiles: Vec<String>,
+}
+
+impl LiveDetail for Live {
+    /// `physical_id` is the IAM name: the role has its instance profile when one is named so.
+    fn describe(&self, physical_id: &str, _names: &Names) -> (Attributes, Vec<ResourceId>) {
+        let has_profile = self.instance_profiles.iter().any(|profile| profile == physical_id);
+        (attributes(&self.path, &self.trust, &self.inline, &self.managed, has_profile), Vec::new())
+    }
 }
 
 fn attributes(
@@ -42,16 +99,67 @@ fn attributes(
     ])
 }
 
-pub fn desired_attributes(role: &RoleConfig) -> Attributes {
-    attributes(&role.path, &role.trust, &role.inline, &role.managed, role.instance_profile)
+impl KindRules for Role {
+    fn name(&self) -> &'static str {
+        "role"
+    }
+    fn rank(&self) -> u8 {
+        7
+    }
+    fn forces_replacement(&self, field: &str) -> bool {
+        field == "path"
+    }
 }
 
-pub fn live_attributes(live: &Live, name: &str) -> Attributes {
-    let has_profile = live.instance_profiles.iter().any(|profile| profile == name);
-    attributes(&live.path, &live.trust, &live.inline, &live.managed, has_profile)
+impl ResourceKind for Role {
+    fn kind(&self) -> Kind {
+        KIND
+    }
+
+    /// The roles the spec declares; the kinds that derive roles add theirs.
+    fn desired(&self, graph: &GraphContext) -> Vec<DesiredResource> {
+        graph
+            .spec
+            .roles
+            .iter()
+            .map(|declared| {
+                let inline = (!declared.statements.is_empty()).then(|| statements_policy(&declared.statements));
+                let trust = trust_policy(&declared.trust);
+                let config = config(graph, &declared.name, trust, inline, &declared.managed_policies);
+                graph.node(id(&declared.name), &declared.tags, vec![], config)
+            })
+            .collect()
+    }
+
+    fn read<'a>(&'a self, read: &'a ReadContext<'a>) -> BoxFuture<'a, Result<NamedRead, AwsError>> {
+        Box::pin(self::read(read))
+    }
+
+    fn create<'a>(
+        &'a self,
+        ctx: &'a Context,
+        resource: &'a DesiredResource,
+    ) -> BoxFuture<'a, Result<String, AwsError>> {
+        Box::pin(async move { create(ctx, resource, desired_config::<RoleConfig>(resource)?).await })
+    }
+
+    fn update<'a>(
+        &'a self,
+        ctx: &'a Context,
+        resource: &'a DesiredResource,
+        live: &'a LiveResource,
+    ) -> BoxFuture<'a, Result<(), AwsError>> {
+        Box::pin(async move {
+            update(ctx, resource, desired_config::<RoleConfig>(resource)?, live, live_detail::<Live>(live)?).await
+        })
+    }
+
+    fn delete<'a>(&'a self, ctx: &'a Context, live: &'a LiveResource) -> BoxFuture<'a, Result<(), AwsError>> {
+        Box::pin(async move { delete(ctx, live, live_detail::<Live>(live)?).await })
+    }
 }
 
-/// A role as GetRole showed it: absent, or present with its tags.
+/// A role as GetRole showed it: absent, or present with its tags, path and trust policy.
 async fn get_role(iam: &aws_sdk_iam::Client, name: &str) -> Result<Option<(Tags, String, Value)>, AwsError> {
     match iam.get_role().role_name(name).send().await {
         Ok(output) => {
@@ -103,61 +211,71 @@ async fn policies(
     tokio::try_join!(inline, managed, profiles)
 }
 
-fn found(
-    name: &str,
-    tags: Tags,
+fn live(
     path: String,
     trust: Value,
     (inline, managed, instance_profiles): (Option<Value>, Vec<String>, Vec<String>),
-) -> Option<LiveResource> {
-    let id = tags.get(RESOURCE_TAG).and_then(|value| ResourceId::parse(value)).filter(|id| id.kind == Kind::Role)?;
-    Some(LiveResource::new(id, name, tags, LiveDetail::Role(Live { path, trust, inline, managed, instance_profiles })))
+) -> Live {
+    Live { path, trust, inline, managed, instance_profiles }
 }
 
 /// Reads the spec's roles by IAM name, and finds the pipeline's other roles under its IAM path.
-pub async fn read(
-    iam: &aws_sdk_iam::Client,
-    pipeline: &str,
-    path: &str,
-    spec_names: &[(ResourceId, String)],
-) -> Result<NamedRead, AwsError> {
-    let named = futures::future::try_join_all(spec_names.iter().map(|(id, name)| async move {
+///
+/// IAM names are not spec names (`<pipeline>-<role>`), so the spec's roles are looked up here,
+/// where a conflict can name the role as the spec does; the others go through the shared named
+/// read, and the id each found role claims in its tags names it.
+async fn read(read: &ReadContext<'_>) -> Result<NamedRead, AwsError> {
+    let iam = &read.clients.iam;
+    let pipeline = read.pipeline;
+    let path = role_path(pipeline);
+    let spec_roles: Vec<(&ResourceId, &str)> = read
+        .desired_of(KIND)
+        .filter_map(|resource| Some((&resource.id, resource.config::<RoleConfig>()?.iam_name.as_str())))
+        .collect();
+    let named = futures::future::try_join_all(spec_roles.iter().map(|&(id, name)| async move {
         let (role, policies) = tokio::join!(get_role(iam, name), policies(iam, name));
         Ok::<_, AwsError>((id, name, role?, policies))
     }));
-    let listed = iam.list_roles().path_prefix(path).send();
-    let (named, listed) = tokio::join!(named, listed);
+    let listed = async {
+        let listed =
+            iam.list_roles().path_prefix(&path).send().await.map_err(|error| aws_error("role", "ListRoles", error))?;
+        Ok(listed
+            .roles()
+            .iter()
+            .map(|role| role.role_name().to_string())
+            .filter(|name| !spec_roles.iter().any(|(_, spec)| spec == name))
+            .collect())
+    };
+    let others = NamedKind { kind: KIND, pipeline, spec_names: Vec::new(), adoptable: &[], adopt_hint: "" };
+    let discovered = others.read(
+        listed,
+        |name| async move {
+            Ok(match get_role(iam, &name).await? {
+                Some((tags, _, _)) => Ownership::Tagged(tags),
+                None => Ownership::Absent,
+            })
+        },
+        |name, _| async move {
+            let Some((_, role_path, trust)) = get_role(iam, &name).await? else { return Ok(None) };
+            Ok(Some(live(role_path, trust, policies(iam, &name).await?)))
+        },
+    );
+    let (named, discovered) = tokio::join!(named, discovered);
     let mut result = NamedRead::default();
     for (id, name, role, policies) in named? {
         let Some((tags, role_path, trust)) = role else { continue };
         if !owned_by(&tags, pipeline) {
-            result.conflicts.push(ownership_conflict(
-                id,
-                &tags,
-                pipeline,
-                &format!(" (aws iam tag-role --role-name {name})"),
-            ));
+            let hint = format!(" (aws iam tag-role --role-name {name})");
+            result.conflicts.push(ownership_conflict(id, &tags, pipeline, &hint));
             continue;
         }
-        result.found.extend(found(name, tags, role_path, trust, policies?));
+        let Some(id) = claimed_id(&tags, KIND) else { continue };
+        result.found.push(LiveResource::new(id, name, tags, live(role_path, trust, policies?)));
     }
-    let listed = listed.map_err(|error| aws_error("role", "ListRoles", error))?;
-    let others: Vec<String> = listed
-        .roles()
-        .iter()
-        .map(|role| role.role_name().to_string())
-        .filter(|name| !spec_names.iter().any(|(_, spec)| spec == name))
-        .collect();
-    let discovered = discover(others, |name| async move {
-        match get_role(iam, &name).await? {
-            Some((tags, role_path, trust)) if owned_by(&tags, pipeline) => {
-                Ok(found(&name, tags, role_path, trust, policies(iam, &name).await?))
-            }
-            _ => Ok(None),
-        }
-    })
-    .await?;
-    result.found.extend(discovered);
+    result.found.extend(discovered?.found.into_iter().filter_map(|mut found| {
+        found.id = claimed_id(&found.tags, KIND)?;
+        Some(found)
+    }));
     Ok(result)
 }
 
@@ -220,7 +338,7 @@ async fn sync_managed(
     Ok(())
 }
 
-pub async fn create(ctx: &Context, resource: &DesiredResource, role: &RoleConfig) -> Result<String, AwsError> {
+async fn create(ctx: &Context, resource: &DesiredResource, role: &RoleConfig) -> Result<String, AwsError> {
     let id = &resource.id;
     let iam = &ctx.clients.iam;
     let result = iam
@@ -298,7 +416,7 @@ async fn remove_instance_profiles(
     Ok(())
 }
 
-pub async fn update(
+async fn update(
     ctx: &Context,
     resource: &DesiredResource,
     role: &RoleConfig,
@@ -315,7 +433,7 @@ pub async fn update(
             .await
             .map_err(|error| aws_error(id, "UpdateAssumeRolePolicy", error))?;
     }
-    if live.attributes.get("inline_policy") != desired_attributes(role).get("inline_policy") {
+    if live.attributes.get("inline_policy") != role.attributes().get("inline_policy") {
         put_inline(ctx, id, &role.iam_name, &role.inline).await?;
     }
     let has_profile = detail.instance_profiles.contains(&role.iam_name);
@@ -346,7 +464,7 @@ pub async fn update(
 }
 
 /// Detaches and deletes every policy of the role, then the role.
-pub async fn delete(ctx: &Context, live: &LiveResource, detail: &Live) -> Result<(), AwsError> {
+async fn delete(ctx: &Context, live: &LiveResource, detail: &Live) -> Result<(), AwsError> {
     let iam = &ctx.clients.iam;
     let id = &live.id;
     let name = &live.physical_id;

@@ -1,19 +1,67 @@
 //! EventBridge Scheduler schedules that resize a cluster's instance group: their universal
 //! target calls EMR ModifyInstanceGroups directly, so the night batch needs no cron host and no
-//! Lambda. Schedules carry no tags, so a pipeline's schedules are named `pipectl-<pipeline>-…`
-//! and marked in their description.
+//! Lambda. Each window of a spec cluster's `schedules` is a pair: `up` at its start, `down` back
+//! to the group's baseline at its end. Schedules carry no tags, so a pipeline's schedules are
+//! named `pipectl-<pipeline>-…` and marked in their description; only that marker is compared.
 
 use aws_sdk_scheduler::types::{
     ActionAfterCompletion, FlexibleTimeWindow, FlexibleTimeWindowMode, ScheduleState, Target,
 };
+use futures::future::BoxFuture;
 use serde_json::{json, Value};
 
-use super::{aws_error, build_error, AwsError, Context, LiveDetail, LiveResource, NamedRead, Names, Tags};
-use crate::model::{schedule_prefix, DesiredResource, Kind, ResourceId, ScheduleConfig, PIPELINE_TAG, RESOURCE_TAG};
-use crate::plan::Attributes;
+use super::cluster::Group;
+use super::{
+    aws_error, build_error, claimed_id, desired_config, owned_by, retry_while_role_propagates, AwsError, Context,
+    LiveResource, NamedRead, ReadContext, ResourceKind, RoleUser, Tags,
+};
+use crate::model::{Attributes, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names};
+use crate::model::{ResourceId, PIPELINE_TAG, RESOURCE_TAG};
+use crate::names::{derived_cluster_roles, role_path, schedule_name, schedule_prefix, window_schedule_name};
+use crate::spec;
+
+pub struct Schedule;
+pub const KIND: Kind = Kind::of(&Schedule);
+
+/// A schedule is named in the spec `<cluster>-<schedule>-up|down`.
+pub fn id(name: &str) -> ResourceId {
+    ResourceId::new(KIND, name)
+}
 
 /// The universal target that calls EMR ModifyInstanceGroups.
 pub const MODIFY_INSTANCE_GROUPS: &str = "arn:aws:scheduler:::aws-sdk:emr:modifyInstanceGroups";
+
+/// One EventBridge Scheduler schedule that sets an instance group to a size.
+#[derive(Debug, Clone)]
+pub struct ScheduleConfig {
+    /// The schedule's name in EventBridge Scheduler.
+    pub schedule_name: String,
+    pub cluster: String,
+    pub group: Group,
+    pub nodes: i64,
+    /// The EventBridge expression, e.g. `cron(0 2 * * ? *)`; an `Err` says why the spec's window
+    /// gives none (validation rejects such specs, so it would be a bug): the plan shows it and
+    /// apply refuses to send it.
+    pub expression: Result<String, String>,
+    pub timezone: String,
+}
+
+impl DesiredConfig for ScheduleConfig {
+    fn attributes(&self) -> Attributes {
+        let expression = match &self.expression {
+            Ok(expression) => json!(expression),
+            Err(why) => json!(format!("(invalid: {why})")),
+        };
+        Attributes::from([
+            ("expression".to_string(), expression),
+            ("timezone".to_string(), json!(self.timezone)),
+            (
+                "target".to_string(),
+                json!(format!("cluster {} group {} to {} nodes", self.cluster, self.group, self.nodes)),
+            ),
+        ])
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct Live {
@@ -22,6 +70,124 @@ pub struct Live {
     pub role_arn: String,
     /// The ModifyInstanceGroups request the schedule sends.
     pub input: Value,
+}
+
+impl LiveDetail for Live {
+    /// The target names the cluster and group by AWS id: their spec names come from `names`.
+    fn describe(&self, _physical_id: &str, names: &Names) -> (Attributes, Vec<ResourceId>) {
+        let cluster_id = self.input["ClusterId"].as_str().unwrap_or_default();
+        let group_id = self.input["InstanceGroups"][0]["InstanceGroupId"].as_str().unwrap_or_default();
+        let nodes = self.input["InstanceGroups"][0]["InstanceCount"].as_i64().unwrap_or(-1);
+        let target = format!("cluster {} group {} to {nodes} nodes", names.name(cluster_id), names.label(group_id));
+        let role = self.role_arn.rsplit('/').next().unwrap_or_default();
+        let depends_on = [cluster_id, role].into_iter().filter_map(|physical| names.id(physical).cloned()).collect();
+        let attributes = Attributes::from([
+            ("expression".to_string(), json!(self.expression)),
+            ("timezone".to_string(), json!(self.timezone)),
+            ("target".to_string(), json!(target)),
+        ]);
+        (attributes, depends_on)
+    }
+}
+
+impl KindRules for Schedule {
+    fn name(&self) -> &'static str {
+        "schedule"
+    }
+    fn rank(&self) -> u8 {
+        10
+    }
+    /// Schedules cannot carry tags: only pipectl's ownership marker goes in their description.
+    fn compared_tags(&self, tags: &Tags) -> Tags {
+        tags.iter()
+            .filter(|(key, _)| key.starts_with("pipectl:"))
+            .map(|(key, value)| (key.clone(), value.clone()))
+            .collect()
+    }
+}
+
+impl ResourceKind for Schedule {
+    fn kind(&self) -> Kind {
+        KIND
+    }
+
+    /// Per window of each cluster: the `up` schedule at its start and the `down` one back to the
+    /// group's baseline at its end.
+    fn desired(&self, graph: &GraphContext) -> Vec<DesiredResource> {
+        let pipeline = &graph.spec.pipeline;
+        let mut nodes = Vec::new();
+        for cluster in &graph.spec.clusters {
+            let cluster_id = super::cluster::id(&cluster.name);
+            let scheduler_id = super::role::id(&derived_cluster_roles(&cluster.name)[2]);
+            for schedule in &cluster.schedules {
+                let group = Group::parse(&schedule.group);
+                for (edge, expression, nodes_then) in edges(cluster, schedule, &group) {
+                    let name = window_schedule_name(&cluster.name, &schedule.name, edge);
+                    let config = ScheduleConfig {
+                        schedule_name: schedule_name(pipeline, &name),
+                        cluster: cluster.name.clone(),
+                        group: group.clone(),
+                        nodes: nodes_then,
+                        expression,
+                        timezone: schedule.timezone.clone(),
+                    };
+                    let depends_on = vec![cluster_id.clone(), scheduler_id.clone()];
+                    nodes.push(graph.node(id(&name), &cluster.tags, depends_on, config));
+                }
+            }
+        }
+        nodes
+    }
+
+    fn read<'a>(&'a self, context: &'a ReadContext<'a>) -> BoxFuture<'a, Result<NamedRead, AwsError>> {
+        Box::pin(read(&context.clients.scheduler, context.pipeline))
+    }
+
+    fn create<'a>(
+        &'a self,
+        ctx: &'a Context,
+        resource: &'a DesiredResource,
+    ) -> BoxFuture<'a, Result<String, AwsError>> {
+        Box::pin(async move { put(ctx, resource, desired_config::<ScheduleConfig>(resource)?, true).await })
+    }
+
+    fn update<'a>(
+        &'a self,
+        ctx: &'a Context,
+        resource: &'a DesiredResource,
+        _live: &'a LiveResource,
+    ) -> BoxFuture<'a, Result<(), AwsError>> {
+        Box::pin(async move { put(ctx, resource, desired_config::<ScheduleConfig>(resource)?, false).await.map(drop) })
+    }
+
+    fn delete<'a>(&'a self, ctx: &'a Context, live: &'a LiveResource) -> BoxFuture<'a, Result<(), AwsError>> {
+        Box::pin(delete(ctx, live))
+    }
+}
+
+/// The two edges of a window: (`up` or `down`, its EventBridge expression, the size it sets).
+///
+/// `spec::validate` rejects a schedule whose cron or `for` does not parse, whose window cannot
+/// end, or whose group the cluster lacks, so for a validated spec every expression is `Ok`.
+/// The spec carries cron and `for` as text, so they are parsed again here; should validation
+/// ever miss a case, the error is kept in the node (see `ScheduleConfig::expression`), not
+/// dropped: the plan shows it and apply fails on that schedule.
+fn edges(
+    cluster: &spec::Cluster,
+    schedule: &spec::Schedule,
+    group: &Group,
+) -> [(&'static str, Result<String, String>, i64); 2] {
+    let window = crate::cron::parse_cron(&schedule.cron).and_then(|start| {
+        let end = start.end_after(crate::duration::parse_duration(&schedule.duration)?)?;
+        Ok((start.to_eventbridge(), end.to_eventbridge()))
+    });
+    let baseline = group.baseline(cluster);
+    let down = window.clone().and_then(|(_, end)| match baseline {
+        Some(_) => Ok(end),
+        None => Err(format!("cluster '{}' has no group `{group}`", cluster.name)),
+    });
+    // With no baseline the `down` edge is an error already; the size beside it is never sent.
+    [("up", window.map(|(start, _)| start), schedule.nodes), ("down", down, baseline.unwrap_or(0))]
 }
 
 /// The description that marks a schedule as the pipeline's.
@@ -44,34 +210,8 @@ pub fn resize_input(cluster_id: &str, group_id: &str, nodes: i64) -> Value {
     json!({"ClusterId": cluster_id, "InstanceGroups": [{"InstanceGroupId": group_id, "InstanceCount": nodes}]})
 }
 
-pub fn desired_attributes(config: &ScheduleConfig) -> Attributes {
-    Attributes::from([
-        ("expression".to_string(), json!(config.expression)),
-        ("timezone".to_string(), json!(config.timezone)),
-        (
-            "target".to_string(),
-            json!(format!("cluster {} group {} to {} nodes", config.cluster, config.group, config.nodes)),
-        ),
-    ])
-}
-
-pub fn live_attributes(live: &Live, names: &Names) -> (Attributes, Vec<ResourceId>) {
-    let cluster_id = live.input["ClusterId"].as_str().unwrap_or_default();
-    let group_id = live.input["InstanceGroups"][0]["InstanceGroupId"].as_str().unwrap_or_default();
-    let nodes = live.input["InstanceGroups"][0]["InstanceCount"].as_i64().unwrap_or(-1);
-    let target = format!("cluster {} group {} to {nodes} nodes", names.name(cluster_id), names.label(group_id));
-    let role = live.role_arn.rsplit('/').next().unwrap_or_default();
-    let depends_on = [cluster_id, role].into_iter().filter_map(|physical| names.id(physical).cloned()).collect();
-    let attributes = Attributes::from([
-        ("expression".to_string(), json!(live.expression)),
-        ("timezone".to_string(), json!(live.timezone)),
-        ("target".to_string(), json!(target)),
-    ]);
-    (attributes, depends_on)
-}
-
 /// Reads the pipeline's schedules (by name prefix and description marker).
-pub async fn read(scheduler: &aws_sdk_scheduler::Client, pipeline: &str) -> Result<NamedRead, AwsError> {
+async fn read(scheduler: &aws_sdk_scheduler::Client, pipeline: &str) -> Result<NamedRead, AwsError> {
     let prefix = schedule_prefix(pipeline);
     let mut names = Vec::new();
     let mut token: Option<String> = None;
@@ -102,12 +242,8 @@ pub async fn read(scheduler: &aws_sdk_scheduler::Client, pipeline: &str) -> Resu
     for (name, schedule) in names.iter().zip(schedules) {
         let tags = parse_marker(schedule.description().unwrap_or_default());
         // One-time scale-back schedules of `pipectl scale` are not part of the spec.
-        let Some(id) =
-            tags.get(RESOURCE_TAG).and_then(|value| ResourceId::parse(value)).filter(|id| id.kind == Kind::Schedule)
-        else {
-            continue;
-        };
-        if tags.get(PIPELINE_TAG).map(String::as_str) != Some(pipeline) {
+        let Some(id) = claimed_id(&tags, KIND) else { continue };
+        if !owned_by(&tags, pipeline) {
             continue;
         }
         let target = schedule.target();
@@ -120,31 +256,14 @@ pub async fn read(scheduler: &aws_sdk_scheduler::Client, pipeline: &str) -> Resu
                 .and_then(|input| serde_json::from_str(input).ok())
                 .unwrap_or(Value::Null),
         };
-        result.found.push(LiveResource::new(id, name, tags, LiveDetail::Schedule(live)));
+        result.found.push(LiveResource::new(id, name, tags, live));
     }
     Ok(result)
 }
 
-/// The instance group id of `group` (`core` or a task group name) in a cluster.
-pub async fn group_id(ctx: &Context, id: &ResourceId, cluster_id: &str, group: &str) -> Result<String, AwsError> {
-    let output = ctx
-        .clients
-        .emr
-        .list_instance_groups()
-        .cluster_id(cluster_id)
-        .send()
-        .await
-        .map_err(|e| aws_error(id, "ListInstanceGroups", e))?;
-    output
-        .instance_groups()
-        .iter()
-        .find(|g| super::cluster::is_group(g, group))
-        .and_then(|g| g.id())
-        .map(str::to_string)
-        .ok_or_else(|| AwsError::new(id, "ListInstanceGroups", format!("cluster {cluster_id} has no group `{group}`")))
-}
-
-/// Creates or replaces the schedule so that it matches the spec.
+/// Creates or replaces the schedule so that it matches the spec. The scheduler role may have
+/// been created moments ago: while EventBridge Scheduler cannot assume it yet, the call is
+/// retried.
 async fn put(
     ctx: &Context,
     resource: &DesiredResource,
@@ -152,10 +271,14 @@ async fn put(
     create: bool,
 ) -> Result<String, AwsError> {
     let id = &resource.id;
-    let cluster_id = ctx.physical_id(&ResourceId::new(Kind::Cluster, &config.cluster))?;
-    let group_id = group_id(ctx, id, &cluster_id, &config.group).await?;
-    let scheduler_role = ctx.physical_id(&ResourceId::new(Kind::Role, format!("{}-scheduler", config.cluster)))?;
-    let role_arn = ctx.arns.role(&crate::policy::role_path(&ctx.pipeline), &scheduler_role);
+    let operation = if create { "CreateSchedule" } else { "UpdateSchedule" };
+    let expression = config.expression.as_deref().map_err(|why| {
+        AwsError::new(id, operation, format!("the spec's window gives no schedule expression: {why}"))
+    })?;
+    let cluster_id = ctx.physical_id(&super::cluster::id(&config.cluster))?;
+    let group_id = super::cluster::group_id(&ctx.clients, id, &cluster_id, &config.group).await?;
+    let scheduler_role = ctx.physical_id(&super::role::id(&derived_cluster_roles(&config.cluster)[2]))?;
+    let role_arn = ctx.arns.role(&role_path(&ctx.pipeline), &scheduler_role);
     let target = Target::builder()
         .arn(MODIFY_INSTANCE_GROUPS)
         .role_arn(role_arn)
@@ -168,19 +291,21 @@ async fn put(
         .map_err(|e| build_error(id, "CreateSchedule", e))?;
     let description = marker(&ctx.pipeline, &id.to_string());
     let scheduler = &ctx.clients.scheduler;
+    let what = id.to_string();
     if create {
-        let result = scheduler
-            .create_schedule()
-            .name(&config.schedule_name)
-            .schedule_expression(&config.expression)
-            .schedule_expression_timezone(&config.timezone)
-            .description(&description)
-            .state(ScheduleState::Enabled)
-            .flexible_time_window(window.clone())
-            .target(target.clone())
-            .send()
-            .await
-            .map_err(|error| aws_error(id, "CreateSchedule", error));
+        let result = retry_while_role_propagates(RoleUser::Scheduler, &what, &ctx.progress, || {
+            let request = scheduler
+                .create_schedule()
+                .name(&config.schedule_name)
+                .schedule_expression(expression)
+                .schedule_expression_timezone(&config.timezone)
+                .description(&description)
+                .state(ScheduleState::Enabled)
+                .flexible_time_window(window.clone())
+                .target(target.clone());
+            async move { request.send().await.map_err(|error| aws_error(id, "CreateSchedule", error)) }
+        })
+        .await;
         match result {
             // A re-run after an interrupted apply: bring the existing schedule up to date below,
             // but only if it carries this pipeline's marker; anyone else's is left alone.
@@ -192,7 +317,7 @@ async fn put(
                     .await
                     .map_err(|e| aws_error(id, "GetSchedule", e))?;
                 let owner = parse_marker(existing.description().unwrap_or_default());
-                if owner.get(RESOURCE_TAG).map(String::as_str) != Some(id.to_string().as_str())
+                if owner.get(RESOURCE_TAG).map(String::as_str) != Some(what.as_str())
                     || owner.get(PIPELINE_TAG) != Some(&ctx.pipeline)
                 {
                     return Err(AwsError::new(
@@ -208,30 +333,23 @@ async fn put(
             }
         }
     }
-    scheduler
-        .update_schedule()
-        .name(&config.schedule_name)
-        .schedule_expression(&config.expression)
-        .schedule_expression_timezone(&config.timezone)
-        .description(description)
-        .state(ScheduleState::Enabled)
-        .flexible_time_window(window)
-        .target(target)
-        .send()
-        .await
-        .map_err(|error| aws_error(id, "UpdateSchedule", error))?;
+    retry_while_role_propagates(RoleUser::Scheduler, &what, &ctx.progress, || {
+        let request = scheduler
+            .update_schedule()
+            .name(&config.schedule_name)
+            .schedule_expression(expression)
+            .schedule_expression_timezone(&config.timezone)
+            .description(&description)
+            .state(ScheduleState::Enabled)
+            .flexible_time_window(window.clone())
+            .target(target.clone());
+        async move { request.send().await.map_err(|error| aws_error(id, "UpdateSchedule", error)) }
+    })
+    .await?;
     Ok(config.schedule_name.clone())
 }
 
-pub async fn create(ctx: &Context, resource: &DesiredResource, config: &ScheduleConfig) -> Result<String, AwsError> {
-    put(ctx, resource, config, true).await
-}
-
-pub async fn update(ctx: &Context, resource: &DesiredResource, config: &ScheduleConfig) -> Result<(), AwsError> {
-    put(ctx, resource, config, false).await.map(drop)
-}
-
-pub async fn delete(ctx: &Context, live: &LiveResource) -> Result<(), AwsError> {
+async fn delete(ctx: &Context, live: &LiveResource) -> Result<(), AwsError> {
     ctx.clients
         .scheduler
         .delete_schedule()
@@ -291,7 +409,10 @@ pub async fn delete_scale_back(scheduler: &aws_sdk_scheduler::Client, name: &str
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use super::*;
+    use crate::policy::Arns;
 
     #[test]
     fn markers_carry_ownership() {
@@ -307,5 +428,43 @@ mod tests {
         )
         .unwrap();
         assert_eq!(resize_input("j-1", "ig-2", 20), expected);
+    }
+
+    #[test]
+    fn a_window_is_an_up_and_a_down_schedule() {
+        let spec: spec::Spec = serde_saphyr::from_str("version: 1\npipeline: p\nregion: eu-west-1\nclusters:\n  - name: spark\n    release: emr-7.2.0\n    applications: [Spark]\n    subnet: a\n    master: {type: m5.xlarge}\n    core: {type: m5.xlarge, nodes: 4}\n    task_groups: [{name: batch, type: m5.xlarge, nodes: 2}]\n    schedules:\n      - {name: night, cron: '0 22 * * *', timezone: Asia/Seoul, group: batch, nodes: 20, for: 4h}\n    tags: {team: data}\n").unwrap();
+        let arns = Arns::new("123456789012", "eu-west-1");
+        let graph = GraphContext { spec: &spec, arns: &arns, known: &BTreeMap::new() };
+        let nodes = Schedule.desired(&graph);
+        let ids: Vec<String> = nodes.iter().map(|node| node.id.to_string()).collect();
+        assert_eq!(ids, ["schedule/spark-night-up", "schedule/spark-night-down"]);
+        let describe = |node: &DesiredResource| {
+            let config = node.config::<ScheduleConfig>().unwrap();
+            (config.schedule_name.clone(), config.expression.clone(), config.nodes, config.timezone.clone())
+        };
+        assert_eq!(
+            describe(&nodes[0]),
+            (
+                "pipectl-p-spark-night-up".to_string(),
+                Ok("cron(0 22 * * ? *)".to_string()),
+                20,
+                "Asia/Seoul".to_string()
+            )
+        );
+        assert_eq!(
+            describe(&nodes[1]),
+            (
+                "pipectl-p-spark-night-down".to_string(),
+                Ok("cron(0 2 * * ? *)".to_string()),
+                2,
+                "Asia/Seoul".to_string()
+            )
+        );
+        let depends_on: Vec<String> = nodes[1].depends_on.iter().map(ToString::to_string).collect();
+        assert_eq!(depends_on, ["cluster/spark", "role/spark-scheduler"]);
+        let attributes = nodes[0].attributes();
+        assert_eq!(attributes["target"], json!("cluster spark group batch to 20 nodes"));
+        // Only the ownership marker is compared: the spec's tags cannot go on a schedule.
+        assert_eq!(attributes["tags"], json!({PIPELINE_TAG: "p", RESOURCE_TAG: "schedule/spark-night-up"}));
     }
 }

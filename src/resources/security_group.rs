@@ -6,13 +6,29 @@ use std::collections::BTreeSet;
 use std::fmt;
 
 use aws_sdk_ec2::types::{IpPermission, IpRange, ResourceType, UserIdGroupPair};
+use futures::future::BoxFuture;
 use serde_json::json;
 
-use super::ec2_tags::{from_ec2, pipeline_filter, sync, tag_specification};
-use super::{aws_error, claimed_id, AwsError, Context, LiveDetail, LiveResource, Names};
-use crate::model::{vpc_id, DesiredResource, Kind, ResourceId};
-use crate::plan::{Action, Attributes};
-use crate::spec::{port_range, Rule, SecurityGroup};
+use super::ec2_tags::{ec2_node_tags, emr_managed_tags, from_ec2, pipeline_filter, sync, tag_specification};
+use super::{
+    aws_error, claimed_id, desired_config, live_detail, AwsError, Context, LiveResource, NamedRead, ReadContext,
+    ResourceKind,
+};
+use crate::model::{
+    Action, Attributes, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names, ResourceId,
+};
+use crate::spec::{self, port_range, Rule};
+
+pub struct SecurityGroup;
+pub const KIND: Kind = Kind::of(&SecurityGroup);
+
+/// The security group the spec names `name`.
+pub fn id(name: &str) -> ResourceId {
+    ResourceId::new(KIND, name)
+}
+
+/// A group is desired exactly as the spec writes it.
+pub type Desired = spec::SecurityGroup;
 
 /// The peer of a rule.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -97,7 +113,7 @@ pub fn flatten(rule: &Rule, own_name: &str) -> FlatRule {
 
 /// The rules a group should have: ingress as written; egress as written, or AWS's default of
 /// everything to anywhere when the spec leaves it out.
-pub fn desired_rules(group: &SecurityGroup) -> (BTreeSet<FlatRule>, BTreeSet<FlatRule>) {
+pub fn desired_rules(group: &Desired) -> (BTreeSet<FlatRule>, BTreeSet<FlatRule>) {
     let ingress = group.ingress.iter().map(|rule| flatten(rule, &group.name)).collect();
     let egress = match &group.egress {
         Some(rules) => rules.iter().map(|rule| flatten(rule, &group.name)).collect(),
@@ -120,13 +136,15 @@ fn rule_list(rules: &BTreeSet<FlatRule>) -> serde_json::Value {
     json!(rules.iter().map(ToString::to_string).collect::<Vec<_>>())
 }
 
-pub fn desired_attributes(group: &SecurityGroup) -> Attributes {
-    let (ingress, egress) = desired_rules(group);
-    Attributes::from([
-        ("description".to_string(), json!(group.description)),
-        ("ingress".to_string(), rule_list(&ingress)),
-        ("egress".to_string(), rule_list(&egress)),
-    ])
+impl DesiredConfig for spec::SecurityGroup {
+    fn attributes(&self) -> Attributes {
+        let (ingress, egress) = desired_rules(self);
+        Attributes::from([
+            ("description".to_string(), json!(self.description)),
+            ("ingress".to_string(), rule_list(&ingress)),
+            ("egress".to_string(), rule_list(&egress)),
+        ])
+    }
 }
 
 /// Live rules with peers named as in the spec.
@@ -141,7 +159,7 @@ pub fn live_rules(rules: &[RawRule], own_id: &str, names: &Names) -> BTreeSet<Fl
                 (Some(cidr), _) => Peer::Cidr(cidr.clone()),
                 (None, Some(group)) if group == own_id => Peer::Group("self".to_string()),
                 (None, Some(group)) => match names.id(group) {
-                    Some(id) if id.kind == Kind::SecurityGroup => Peer::Group(id.name.clone()),
+                    Some(id) if id.kind == KIND => Peer::Group(id.name.clone()),
                     _ => Peer::ForeignGroup(group.clone()),
                 },
                 (None, None) => Peer::Cidr(String::new()),
@@ -151,30 +169,109 @@ pub fn live_rules(rules: &[RawRule], own_id: &str, names: &Names) -> BTreeSet<Fl
         .collect()
 }
 
-pub fn live_attributes(live: &Live, own_id: &str, names: &Names) -> (Attributes, Vec<ResourceId>) {
-    let ingress = live_rules(&live.ingress, own_id, names);
-    let egress = live_rules(&live.egress, own_id, names);
-    let mut depends_on: Vec<ResourceId> = names.id(&live.vpc_id).cloned().into_iter().collect();
-    for rule in ingress.iter().chain(&egress) {
-        if let Peer::Group(name) = &rule.peer {
-            let peer = ResourceId::new(Kind::SecurityGroup, name);
-            if name != "self" && !depends_on.contains(&peer) {
-                depends_on.push(peer);
+impl LiveDetail for Live {
+    /// Rules with peers named as in the spec; the VPC and peer groups are dependencies.
+    fn describe(&self, physical_id: &str, names: &Names) -> (Attributes, Vec<ResourceId>) {
+        let ingress = live_rules(&self.ingress, physical_id, names);
+        let egress = live_rules(&self.egress, physical_id, names);
+        let mut depends_on: Vec<ResourceId> = names.id(&self.vpc_id).cloned().into_iter().collect();
+        for rule in ingress.iter().chain(&egress) {
+            if let Peer::Group(name) = &rule.peer {
+                let peer = id(name);
+                if name != "self" && !depends_on.contains(&peer) {
+                    depends_on.push(peer);
+                }
             }
         }
+        let attributes = Attributes::from([
+            ("description".to_string(), json!(self.description)),
+            ("ingress".to_string(), rule_list(&ingress)),
+            ("egress".to_string(), rule_list(&egress)),
+        ]);
+        (attributes, depends_on)
     }
-    let attributes = Attributes::from([
-        ("description".to_string(), json!(live.description)),
-        ("ingress".to_string(), rule_list(&ingress)),
-        ("egress".to_string(), rule_list(&egress)),
-    ]);
-    (attributes, depends_on)
 }
 
-pub fn change_notes(action: Action) -> Vec<String> {
-    match action {
-        Action::Replace => vec!["AWS cannot change a group's description: the group is deleted and created again, and instances using it lose it".to_string()],
-        _ => Vec::new(),
+impl KindRules for SecurityGroup {
+    fn name(&self) -> &'static str {
+        "security_group"
+    }
+    fn rank(&self) -> u8 {
+        4
+    }
+    fn forces_replacement(&self, field: &str) -> bool {
+        field == "description"
+    }
+    fn lives_in(&self, container: Kind) -> bool {
+        container == super::vpc::KIND
+    }
+    fn change_notes(&self, action: Action, _before: Option<&Attributes>, _after: Option<&Attributes>) -> Vec<String> {
+        match action {
+            Action::Replace => vec!["AWS cannot change a group's description: the group is deleted and created again, and instances using it lose it".to_string()],
+            _ => Vec::new(),
+        }
+    }
+}
+
+impl ResourceKind for SecurityGroup {
+    fn kind(&self) -> Kind {
+        KIND
+    }
+
+    /// One node per spec group, in the VPC and after the other groups its rules name; a group a
+    /// cluster uses carries EMR's tag.
+    fn desired(&self, graph: &GraphContext) -> Vec<DesiredResource> {
+        let Some(network) = &graph.spec.network else { return Vec::new() };
+        let vpc = super::vpc::id(&graph.spec.pipeline);
+        network
+            .security_groups
+            .iter()
+            .map(|group| {
+                let mut depends_on = vec![vpc.clone()];
+                for rule in group.ingress.iter().chain(group.egress.iter().flatten()) {
+                    if let Some(peer) = rule.group.as_deref().filter(|peer| *peer != "self" && *peer != group.name) {
+                        let peer = id(peer);
+                        if !depends_on.contains(&peer) {
+                            depends_on.push(peer);
+                        }
+                    }
+                }
+                let id = id(&group.name);
+                let used_by_emr =
+                    graph.spec.clusters.iter().any(|cluster| cluster.security_groups.contains(&group.name));
+                let tags = ec2_node_tags(graph.spec, &id, &emr_managed_tags(used_by_emr));
+                graph.node(id, &tags, depends_on, group.clone())
+            })
+            .collect()
+    }
+
+    fn read<'a>(&'a self, read: &'a ReadContext<'a>) -> BoxFuture<'a, Result<NamedRead, AwsError>> {
+        Box::pin(async move {
+            Ok(NamedRead { found: self::read(&read.clients.ec2, read.pipeline).await?, conflicts: vec![] })
+        })
+    }
+
+    fn create<'a>(
+        &'a self,
+        ctx: &'a Context,
+        resource: &'a DesiredResource,
+    ) -> BoxFuture<'a, Result<String, AwsError>> {
+        Box::pin(async move { create(ctx, resource, desired_config::<Desired>(resource)?).await })
+    }
+
+    fn update<'a>(
+        &'a self,
+        ctx: &'a Context,
+        resource: &'a DesiredResource,
+        live: &'a LiveResource,
+    ) -> BoxFuture<'a, Result<(), AwsError>> {
+        Box::pin(async move {
+            update(ctx, resource, desired_config::<Desired>(resource)?, live, live_detail::<Live>(live)?).await
+        })
+    }
+
+    fn delete<'a>(&'a self, ctx: &'a Context, live: &'a LiveResource) -> BoxFuture<'a, Result<(), AwsError>> {
+        Box::pin(delete(ctx, live))
     }
 }
 
@@ -212,7 +309,7 @@ fn flatten_permissions(permissions: &[IpPermission]) -> Vec<RawRule> {
     rules
 }
 
-pub async fn read(ec2: &aws_sdk_ec2::Client, pipeline: &str) -> Result<Vec<LiveResource>, AwsError> {
+async fn read(ec2: &aws_sdk_ec2::Client, pipeline: &str) -> Result<Vec<LiveResource>, AwsError> {
     let output = ec2
         .describe_security_groups()
         .filters(pipeline_filter(pipeline))
@@ -225,15 +322,15 @@ pub async fn read(ec2: &aws_sdk_ec2::Client, pipeline: &str) -> Result<Vec<LiveR
         .filter_map(|group| {
             let tags = from_ec2(group.tags());
             Some(LiveResource::new(
-                claimed_id(&tags, Kind::SecurityGroup)?,
+                claimed_id(&tags, KIND)?,
                 group.group_id()?,
                 tags,
-                LiveDetail::SecurityGroup(Live {
+                Live {
                     vpc_id: group.vpc_id().unwrap_or_default().to_string(),
                     description: group.description().unwrap_or_default().to_string(),
                     ingress: flatten_permissions(group.ip_permissions()),
                     egress: flatten_permissions(group.ip_permissions_egress()),
-                }),
+                },
             ))
         })
         .collect())
@@ -247,11 +344,7 @@ fn permission(ctx: &Context, rule: &FlatRule, own_id: &str) -> Result<IpPermissi
             builder.ip_ranges(IpRange::builder().cidr_ip(cidr).set_description(rule.description.clone()).build())
         }
         Peer::Group(name) => {
-            let group_id = if name == "self" {
-                own_id.to_string()
-            } else {
-                ctx.physical_id(&ResourceId::new(Kind::SecurityGroup, name))?
-            };
+            let group_id = if name == "self" { own_id.to_string() } else { ctx.physical_id(&id(name))? };
             builder.user_id_group_pairs(
                 UserIdGroupPair::builder().group_id(group_id).set_description(rule.description.clone()).build(),
             )
@@ -344,34 +437,32 @@ async fn converge_rules(
     apply_rules(ctx, id, group_id, direction, &missing, true).await
 }
 
-pub async fn create(ctx: &Context, resource: &DesiredResource, group: &SecurityGroup) -> Result<String, AwsError> {
+async fn create(ctx: &Context, resource: &DesiredResource, group: &Desired) -> Result<String, AwsError> {
     let id = &resource.id;
-    let vpc = ctx.physical_id(&vpc_id(&ctx.pipeline))?;
+    let vpc = ctx.physical_id(&super::vpc::id(&ctx.pipeline))?;
     let output = ctx
         .clients
         .ec2
         .create_security_group()
-        .group_name(format!("{}-{}", ctx.pipeline, group.name))
+        .group_name(crate::names::security_group_name(&ctx.pipeline, &group.name))
         .description(&group.description)
         .vpc_id(vpc)
         .tag_specifications(tag_specification(ResourceType::SecurityGroup, &resource.tags))
         .send()
         .await
         .map_err(|error| aws_error(id, "CreateSecurityGroup", error))?;
-    let group_id = output
-        .group_id()
-        .ok_or_else(|| AwsError::new(id, "CreateSecurityGroup", "AWS returned no group id"))?
-        .to_string();
+    let group_id =
+        output.group_id().ok_or_else(|| AwsError::missing(id, "CreateSecurityGroup", "group id"))?.to_string();
     let (ingress, egress) = desired_rules(group);
     converge_rules(ctx, id, &group_id, Direction::Ingress, &BTreeSet::new(), &ingress).await?;
     converge_rules(ctx, id, &group_id, Direction::Egress, &BTreeSet::from([default_egress()]), &egress).await?;
     Ok(group_id)
 }
 
-pub async fn update(
+async fn update(
     ctx: &Context,
     resource: &DesiredResource,
-    group: &SecurityGroup,
+    group: &Desired,
     live: &LiveResource,
     detail: &Live,
 ) -> Result<(), AwsError> {
@@ -382,10 +473,9 @@ pub async fn update(
         rules
             .iter()
             .map(|rule| match &rule.peer {
-                Peer::Group(name) if name != "self" => Ok(FlatRule {
-                    peer: Peer::ForeignGroup(ctx.physical_id(&ResourceId::new(Kind::SecurityGroup, name))?),
-                    ..rule.clone()
-                }),
+                Peer::Group(name) if name != "self" => {
+                    Ok(FlatRule { peer: Peer::ForeignGroup(ctx.physical_id(&id(name))?), ..rule.clone() })
+                }
                 _ => Ok(rule.clone()),
             })
             .collect()
@@ -398,7 +488,7 @@ pub async fn update(
     sync(ctx, live, &resource.tags).await
 }
 
-pub async fn delete(ctx: &Context, live: &LiveResource) -> Result<(), AwsError> {
+async fn delete(ctx: &Context, live: &LiveResource) -> Result<(), AwsError> {
     ctx.clients
         .ec2
         .delete_security_group()
@@ -426,7 +516,7 @@ mod tests {
 
     #[test]
     fn merged_aws_permissions_compare_equal_to_the_spec() {
-        let group = SecurityGroup {
+        let group = Desired {
             name: "web".to_string(),
             description: "d".to_string(),
             ingress: vec![
@@ -462,13 +552,48 @@ mod tests {
             ingress: flatten_permissions(&aws),
             egress: flatten_permissions(&egress),
         };
-        let (attributes, _) = live_attributes(&live, "sg-1", &Names::default());
-        assert_eq!(attributes, desired_attributes(&group));
+        let (attributes, _) = live.describe("sg-1", &Names::default());
+        assert_eq!(attributes, group.attributes());
         assert_eq!(
             attributes["ingress"],
             json!(["tcp 443 0.0.0.0/0", "tcp 443 10.0.0.0/8", "tcp 8000-8100 group self"])
         );
         assert_eq!(attributes["egress"], json!(["all 0.0.0.0/0"]));
+    }
+
+    #[test]
+    fn groups_depend_on_their_peers_and_carry_emr_tag_when_a_cluster_uses_them() {
+        let spec: crate::spec::Spec = serde_saphyr::from_str(
+            "version: 1\npipeline: p\nregion: eu-west-1\nnetwork:\n  vpc: {cidr: 10.0.0.0/16}\n  subnets:\n    - {name: a, cidr: 10.0.0.0/24, availability_zone: eu-west-1a}\n    - {name: b, cidr: 10.0.1.0/24, availability_zone: eu-west-1b}\n  security_groups:\n    - name: master\n      ingress:\n        - {protocol: tcp, ports: 22, group: core}\n        - {protocol: tcp, ports: 8443, group: self}\n        - {protocol: tcp, ports: 9443, group: core}\n      egress:\n        - {protocol: all, group: web}\n    - {name: core, ingress: [{protocol: all, group: core}]}\n    - {name: web}\nclusters:\n  - {name: spark, release: emr-7.0.0, applications: [Spark], subnet: b, security_groups: [master, core], master: {type: m5.xlarge}, core: {type: m5.xlarge, nodes: 2}}\n",
+        )
+        .unwrap();
+        let arns = crate::policy::Arns::new("123456789012", "eu-west-1");
+        let known = std::collections::BTreeMap::new();
+        let graph = GraphContext { spec: &spec, arns: &arns, known: &known };
+        let groups = SecurityGroup.desired(&graph);
+        let ids: Vec<String> = groups.iter().map(|node| node.id.to_string()).collect();
+        assert_eq!(ids, ["security_group/master", "security_group/core", "security_group/web"]);
+        let depends_on: Vec<String> = groups[0].depends_on.iter().map(ToString::to_string).collect();
+        assert_eq!(depends_on, ["vpc/p", "security_group/core", "security_group/web"]);
+        assert_eq!(groups[1].depends_on.iter().map(ToString::to_string).collect::<Vec<_>>(), ["vpc/p"]);
+        let emr = |node: &DesiredResource| node.tags.get(crate::names::EMR_MANAGED_TAG.0).cloned();
+        assert_eq!(
+            groups.iter().map(emr).collect::<Vec<_>>(),
+            [Some("true".to_string()), Some("true".to_string()), None]
+        );
+        assert_eq!(groups[2].tags.get("Name").map(String::as_str), Some("p-web"));
+        let subnets = super::super::subnet::Subnet.desired(&graph);
+        assert_eq!(subnets.iter().map(emr).collect::<Vec<_>>(), [None, Some("true".to_string())]);
+        assert_eq!(subnets[1].depends_on.iter().map(ToString::to_string).collect::<Vec<_>>(), ["vpc/p"]);
+    }
+
+    #[test]
+    fn a_new_description_replaces_the_group_with_a_note() {
+        assert!(KIND.forces_replacement("description"));
+        assert!(!KIND.forces_replacement("ingress"));
+        assert!(KIND.lives_in(super::super::vpc::KIND));
+        assert_eq!(KIND.change_notes(Action::Replace, None, None).len(), 1);
+        assert!(KIND.change_notes(Action::Update, None, None).is_empty());
     }
 
     #[test]

@@ -5,16 +5,26 @@
 use std::collections::HashMap;
 
 use aws_sdk_kinesis::types::{EncryptionType, ScalingType, StreamMode as KinesisMode, StreamModeDetails, StreamStatus};
+use futures::future::BoxFuture;
 use serde_json::json;
 
 use super::wait::{wait_until, Poll};
 use super::{
-    adopt, aws_error, build_error, discover, owned_by, ownership_conflict, AwsError, Context, LiveDetail, LiveResource,
-    NamedRead, Tags,
+    aws_error, build_error, desired_config, live_detail, AwsError, Context, LiveResource, NamedRead, Ownership,
+    ReadContext, ResourceKind, Tags,
 };
-use crate::model::{DesiredResource, Kind, ResourceId};
-use crate::plan::{Action, Attributes};
-use crate::spec::{Stream, StreamEncryption, StreamMode};
+use crate::model::{
+    Action, Attributes, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names, ResourceId,
+};
+use crate::spec::{self, StreamEncryption, StreamMode};
+
+pub struct Stream;
+pub const KIND: Kind = Kind::of(&Stream);
+
+/// A stream is named in the spec by its Kinesis name.
+pub fn id(name: &str) -> ResourceId {
+    ResourceId::new(KIND, name)
+}
 
 /// AWS allows this many reshards per stream in a rolling 24 hours.
 pub const RESHARDS_PER_DAY: usize = 10;
@@ -41,36 +51,99 @@ pub fn reshard_steps(from: i64, to: i64) -> Vec<i64> {
     steps
 }
 
-pub fn desired_attributes(stream: &Stream) -> Attributes {
-    let (mode, shards) = match stream.mode {
-        StreamMode::Provisioned => ("provisioned", Some(stream.shards.unwrap_or(1))),
-        StreamMode::OnDemand => ("on-demand", None),
-    };
-    let kms_key = match stream.encryption {
-        StreamEncryption::Kms => Some(stream.kms_key.clone().unwrap_or_else(|| DEFAULT_KMS_KEY.to_string())),
-        StreamEncryption::None => None,
-    };
-    Attributes::from([
-        ("mode".to_string(), json!(mode)),
-        ("shards".to_string(), json!(shards)),
-        ("retention_hours".to_string(), json!(stream.retention_hours)),
-        ("encryption".to_string(), json!(if kms_key.is_some() { "kms" } else { "none" })),
-        ("kms_key".to_string(), json!(kms_key)),
-    ])
+impl DesiredConfig for spec::Stream {
+    fn attributes(&self) -> Attributes {
+        let (mode, shards) = match self.mode {
+            StreamMode::Provisioned => ("provisioned", Some(self.shards.unwrap_or(1))),
+            StreamMode::OnDemand => ("on-demand", None),
+        };
+        let kms_key = match self.encryption {
+            StreamEncryption::Kms => Some(self.kms_key.clone().unwrap_or_else(|| DEFAULT_KMS_KEY.to_string())),
+            StreamEncryption::None => None,
+        };
+        Attributes::from([
+            ("mode".to_string(), json!(mode)),
+            ("shards".to_string(), json!(shards)),
+            ("retention_hours".to_string(), json!(self.retention_hours)),
+            ("encryption".to_string(), json!(if kms_key.is_some() { "kms" } else { "none" })),
+            ("kms_key".to_string(), json!(kms_key)),
+        ])
+    }
 }
 
-pub fn live_attributes(live: &Live) -> Attributes {
-    Attributes::from([
-        ("mode".to_string(), json!(if live.on_demand { "on-demand" } else { "provisioned" })),
-        ("shards".to_string(), json!((!live.on_demand).then_some(live.open_shards))),
-        ("retention_hours".to_string(), json!(live.retention_hours)),
-        ("encryption".to_string(), json!(if live.kms_key.is_some() { "kms" } else { "none" })),
-        ("kms_key".to_string(), json!(live.kms_key)),
-    ])
+impl LiveDetail for Live {
+    fn describe(&self, _physical_id: &str, _names: &Names) -> (Attributes, Vec<ResourceId>) {
+        let attributes = Attributes::from([
+            ("mode".to_string(), json!(if self.on_demand { "on-demand" } else { "provisioned" })),
+            ("shards".to_string(), json!((!self.on_demand).then_some(self.open_shards))),
+            ("retention_hours".to_string(), json!(self.retention_hours)),
+            ("encryption".to_string(), json!(if self.kms_key.is_some() { "kms" } else { "none" })),
+            ("kms_key".to_string(), json!(self.kms_key)),
+        ]);
+        (attributes, Vec::new())
+    }
+
+    fn holds_data(&self) -> Option<String> {
+        Some("a stream's records are lost with it".to_string())
+    }
+}
+
+impl KindRules for Stream {
+    fn name(&self) -> &'static str {
+        "stream"
+    }
+    fn rank(&self) -> u8 {
+        6
+    }
+    fn change_notes(&self, action: Action, before: Option<&Attributes>, after: Option<&Attributes>) -> Vec<String> {
+        reshard_notes(action, before, after)
+    }
+}
+
+impl ResourceKind for Stream {
+    fn kind(&self) -> Kind {
+        KIND
+    }
+
+    fn desired(&self, graph: &GraphContext) -> Vec<DesiredResource> {
+        graph
+            .spec
+            .streams
+            .iter()
+            .map(|stream| graph.node(id(&stream.name), &stream.tags, vec![], stream.clone()))
+            .collect()
+    }
+
+    fn read<'a>(&'a self, read: &'a ReadContext<'a>) -> BoxFuture<'a, Result<NamedRead, AwsError>> {
+        Box::pin(self::read(read))
+    }
+
+    fn create<'a>(
+        &'a self,
+        ctx: &'a Context,
+        resource: &'a DesiredResource,
+    ) -> BoxFuture<'a, Result<String, AwsError>> {
+        Box::pin(async move { create(ctx, resource, desired_config::<spec::Stream>(resource)?).await })
+    }
+
+    fn update<'a>(
+        &'a self,
+        ctx: &'a Context,
+        resource: &'a DesiredResource,
+        live: &'a LiveResource,
+    ) -> BoxFuture<'a, Result<(), AwsError>> {
+        Box::pin(async move {
+            configure(ctx, resource, desired_config::<spec::Stream>(resource)?, live_detail::<Live>(live)?).await
+        })
+    }
+
+    fn delete<'a>(&'a self, ctx: &'a Context, live: &'a LiveResource) -> BoxFuture<'a, Result<(), AwsError>> {
+        Box::pin(delete(ctx, live))
+    }
 }
 
 /// Explains a reshard: how many steps, through which counts, and AWS's daily limit.
-pub fn change_notes(action: Action, before: Option<&Attributes>, after: Option<&Attributes>) -> Vec<String> {
+fn reshard_notes(action: Action, before: Option<&Attributes>, after: Option<&Attributes>) -> Vec<String> {
     let shards = |attributes: Option<&Attributes>| attributes.and_then(|a| a.get("shards")).and_then(|v| v.as_i64());
     let (Action::Update, Some(from), Some(to)) = (action, shards(before), shards(after)) else {
         return Vec::new();
@@ -118,59 +191,31 @@ async fn summary(kinesis: &aws_sdk_kinesis::Client, name: &str) -> Result<Option
     Ok(Some((live, description.stream_status().clone())))
 }
 
-async fn tags(kinesis: &aws_sdk_kinesis::Client, name: &str) -> Result<Option<Tags>, AwsError> {
+async fn tags(kinesis: &aws_sdk_kinesis::Client, name: &str) -> Result<Ownership, AwsError> {
     match kinesis.list_tags_for_stream().stream_name(name).send().await {
-        Ok(output) => Ok(Some(
+        Ok(output) => Ok(Ownership::Tagged(
             output
                 .tags()
                 .iter()
                 .map(|tag| (tag.key().to_string(), tag.value().unwrap_or_default().to_string()))
                 .collect(),
         )),
-        Err(error) => aws_error(format!("stream/{name}"), "ListTagsForStream", error).unless_not_found(None),
+        Err(error) => {
+            aws_error(format!("stream/{name}"), "ListTagsForStream", error).unless_not_found(Ownership::Absent)
+        }
     }
-}
-
-fn found(name: &str, tags: Tags, live: Live) -> LiveResource {
-    LiveResource::new(ResourceId::new(Kind::Stream, name), name, tags, LiveDetail::Stream(live))
 }
 
 /// Reads the spec's streams by name, and finds any other stream tagged with this pipeline.
-pub async fn read(
-    kinesis: &aws_sdk_kinesis::Client,
-    pipeline: &str,
-    spec_names: &[String],
-    adoptable: &[ResourceId],
-) -> Result<NamedRead, AwsError> {
-    let named = futures::future::try_join_all(spec_names.iter().map(|name| async move {
-        let (summary, tags) = tokio::try_join!(summary(kinesis, name), tags(kinesis, name))?;
-        Ok::<_, AwsError>((name, summary, tags))
-    }));
-    let (named, listed) = tokio::join!(named, list_stream_names(kinesis));
-    let mut result = NamedRead::default();
-    for (name, summary, tags) in named? {
-        let (Some((live, _)), Some(tags)) = (summary, tags) else {
-            continue;
-        };
-        let id = ResourceId::new(Kind::Stream, name.as_str());
-        if owned_by(&tags, pipeline) || adopt(&id, &tags, adoptable) {
-            result.found.push(found(name, tags, live));
-        } else {
-            result.conflicts.push(ownership_conflict(&id, &tags, pipeline, " (aws kinesis add-tags-to-stream)"));
-        }
-    }
-    let others: Vec<String> = listed?.into_iter().filter(|name| !spec_names.contains(name)).collect();
-    let discovered = discover(others, |name| async move {
-        match tags(kinesis, &name).await? {
-            Some(tags) if owned_by(&tags, pipeline) => {
-                Ok(summary(kinesis, &name).await?.map(|(live, _)| found(&name, tags, live)))
-            }
-            _ => Ok(None),
-        }
-    })
-    .await?;
-    result.found.extend(discovered);
-    Ok(result)
+async fn read(read: &ReadContext<'_>) -> Result<NamedRead, AwsError> {
+    let kinesis = &read.clients.kinesis;
+    read.named(KIND, " (aws kinesis add-tags-to-stream)")
+        .read(
+            list_stream_names(kinesis),
+            |name| async move { tags(kinesis, &name).await },
+            |name, _| async move { Ok(summary(kinesis, &name).await?.map(|(live, _)| live)) },
+        )
+        .await
 }
 
 async fn list_stream_names(kinesis: &aws_sdk_kinesis::Client) -> Result<Vec<String>, AwsError> {
@@ -213,7 +258,7 @@ fn mode_details(id: &ResourceId, on_demand: bool) -> Result<StreamModeDetails, A
     StreamModeDetails::builder().stream_mode(mode).build().map_err(|error| build_error(id, "StreamModeDetails", error))
 }
 
-pub async fn create(ctx: &Context, resource: &DesiredResource, stream: &Stream) -> Result<String, AwsError> {
+async fn create(ctx: &Context, resource: &DesiredResource, stream: &spec::Stream) -> Result<String, AwsError> {
     let id = &resource.id;
     let kinesis = &ctx.clients.kinesis;
     let on_demand = stream.mode == StreamMode::OnDemand;
@@ -235,26 +280,18 @@ pub async fn create(ctx: &Context, resource: &DesiredResource, stream: &Stream) 
     }
     // Endpoints that ignore tags on CreateStream get them right away, so that an interrupted
     // apply leaves a stream the next run recognises as ours.
-    let fresh = LiveResource::new(id.clone(), &stream.name, Tags::new(), LiveDetail::Stream(Live::default()));
-    sync_tags(ctx, &fresh, &resource.tags).await?;
+    sync_tags(ctx, id, &stream.name, &resource.tags).await?;
     ctx.done(id).await?;
     let live = wait_active(ctx, id, &stream.name).await?;
-    let created = LiveResource::new(id.clone(), &stream.name, Tags::new(), LiveDetail::Stream(live.clone()));
-    configure(ctx, resource, stream, &created, &live).await?;
+    configure(ctx, resource, stream, &live).await?;
     Ok(stream.name.clone())
-}
-
-pub async fn update(ctx: &Context, resource: &DesiredResource, stream: &Stream, live: &Live) -> Result<(), AwsError> {
-    let current = LiveResource::new(resource.id.clone(), &stream.name, Tags::new(), LiveDetail::Stream(live.clone()));
-    configure(ctx, resource, stream, &current, live).await
 }
 
 /// Brings mode, shards, retention, encryption and tags from `live` to the spec, in that order.
 async fn configure(
     ctx: &Context,
     resource: &DesiredResource,
-    stream: &Stream,
-    current: &LiveResource,
+    stream: &spec::Stream,
     live: &Live,
 ) -> Result<(), AwsError> {
     let id = &resource.id;
@@ -309,7 +346,7 @@ async fn configure(
             .map_err(|e| aws_error(id, "DecreaseStreamRetentionPeriod", e))?;
         wait_active(ctx, id, name).await?;
     }
-    let wanted_key = desired_attributes(stream).get("kms_key").and_then(|key| key.as_str().map(str::to_string));
+    let wanted_key = stream.attributes().get("kms_key").and_then(|key| key.as_str().map(str::to_string));
     if wanted_key != live.kms_key {
         if let Some(old) = &live.kms_key {
             kinesis
@@ -334,18 +371,20 @@ async fn configure(
             wait_active(ctx, id, name).await?;
         }
     }
-    sync_tags(ctx, current, &resource.tags).await
+    sync_tags(ctx, id, name, &resource.tags).await
 }
 
-async fn sync_tags(ctx: &Context, current: &LiveResource, desired: &Tags) -> Result<(), AwsError> {
+async fn sync_tags(ctx: &Context, id: &ResourceId, name: &str, desired: &Tags) -> Result<(), AwsError> {
     let kinesis = &ctx.clients.kinesis;
-    let id = &current.id;
-    let live_tags = tags(kinesis, &current.physical_id).await?.unwrap_or_default();
+    let live_tags = match tags(kinesis, name).await? {
+        Ownership::Tagged(tags) => tags,
+        Ownership::Absent | Ownership::Unreadable(_) => Tags::new(),
+    };
     let stale: Vec<String> = live_tags.keys().filter(|key| !desired.contains_key(*key)).cloned().collect();
     if !stale.is_empty() {
         kinesis
             .remove_tags_from_stream()
-            .stream_name(&current.physical_id)
+            .stream_name(name)
             .set_tag_keys(Some(stale))
             .send()
             .await
@@ -356,7 +395,7 @@ async fn sync_tags(ctx: &Context, current: &LiveResource, desired: &Tags) -> Res
     if !changed.is_empty() {
         kinesis
             .add_tags_to_stream()
-            .stream_name(&current.physical_id)
+            .stream_name(name)
             .set_tags(Some(changed))
             .send()
             .await
@@ -366,7 +405,7 @@ async fn sync_tags(ctx: &Context, current: &LiveResource, desired: &Tags) -> Res
 }
 
 /// Deletes the stream and waits until it is gone, so that a stream of the same name can follow.
-pub async fn delete(ctx: &Context, live: &LiveResource) -> Result<(), AwsError> {
+async fn delete(ctx: &Context, live: &LiveResource) -> Result<(), AwsError> {
     let kinesis = &ctx.clients.kinesis;
     let id = &live.id;
     kinesis
@@ -410,7 +449,7 @@ mod tests {
     fn reshard_note_counts_steps() {
         let before = Attributes::from([("shards".to_string(), json!(2))]);
         let after = Attributes::from([("shards".to_string(), json!(5))]);
-        let notes = change_notes(Action::Update, Some(&before), Some(&after));
+        let notes = KIND.change_notes(Action::Update, Some(&before), Some(&after));
         assert_eq!(notes.len(), 1);
         assert!(notes[0].starts_with("reshard 2 → 5 in 2 steps (2 → 4 → 5)"), "{notes:?}");
     }

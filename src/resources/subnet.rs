@@ -2,13 +2,39 @@
 //! subnet); `public` sets MapPublicIpOnLaunch and puts the subnet on the public route table.
 
 use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType};
+use futures::future::BoxFuture;
 use serde_json::json;
 
-use super::ec2_tags::{from_ec2, pipeline_filter, sync, tag_specification};
-use super::{aws_error, claimed_id, AwsError, Context, LiveDetail, LiveResource, Names};
-use crate::model::{vpc_id, DesiredResource, Kind, ResourceId};
-use crate::plan::Attributes;
-use crate::spec::Subnet;
+use super::ec2_tags::{ec2_node_tags, emr_managed_tags, from_ec2, pipeline_filter, sync, tag_specification};
+use super::{
+    aws_error, claimed_id, desired_config, live_detail, AwsError, Context, LiveResource, NamedRead, ReadContext,
+    ResourceKind,
+};
+use crate::model::{
+    Attributes, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names, ResourceId,
+};
+use crate::spec;
+
+pub struct Subnet;
+pub const KIND: Kind = Kind::of(&Subnet);
+
+/// The subnet the spec names `name`.
+pub fn id(name: &str) -> ResourceId {
+    ResourceId::new(KIND, name)
+}
+
+/// A subnet is desired exactly as the spec writes it.
+pub type Desired = spec::Subnet;
+
+impl DesiredConfig for spec::Subnet {
+    fn attributes(&self) -> Attributes {
+        Attributes::from([
+            ("cidr".to_string(), json!(self.cidr)),
+            ("availability_zone".to_string(), json!(self.availability_zone)),
+            ("public".to_string(), json!(self.public)),
+        ])
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct Live {
@@ -18,24 +44,84 @@ pub struct Live {
     pub public: bool,
 }
 
-pub fn desired_attributes(subnet: &Subnet) -> Attributes {
-    Attributes::from([
-        ("cidr".to_string(), json!(subnet.cidr)),
-        ("availability_zone".to_string(), json!(subnet.availability_zone)),
-        ("public".to_string(), json!(subnet.public)),
-    ])
+impl LiveDetail for Live {
+    fn describe(&self, _physical_id: &str, names: &Names) -> (Attributes, Vec<ResourceId>) {
+        let attributes = Attributes::from([
+            ("cidr".to_string(), json!(self.cidr)),
+            ("availability_zone".to_string(), json!(self.availability_zone)),
+            ("public".to_string(), json!(self.public)),
+        ]);
+        (attributes, names.id(&self.vpc_id).cloned().into_iter().collect())
+    }
 }
 
-pub fn live_attributes(live: &Live, names: &Names) -> (Attributes, Vec<ResourceId>) {
-    let attributes = Attributes::from([
-        ("cidr".to_string(), json!(live.cidr)),
-        ("availability_zone".to_string(), json!(live.availability_zone)),
-        ("public".to_string(), json!(live.public)),
-    ]);
-    (attributes, names.id(&live.vpc_id).cloned().into_iter().collect())
+impl KindRules for Subnet {
+    fn name(&self) -> &'static str {
+        "subnet"
+    }
+    fn rank(&self) -> u8 {
+        2
+    }
+    fn forces_replacement(&self, field: &str) -> bool {
+        matches!(field, "cidr" | "availability_zone")
+    }
+    fn lives_in(&self, container: Kind) -> bool {
+        container == super::vpc::KIND
+    }
 }
 
-pub async fn read(ec2: &aws_sdk_ec2::Client, pipeline: &str) -> Result<Vec<LiveResource>, AwsError> {
+impl ResourceKind for Subnet {
+    fn kind(&self) -> Kind {
+        KIND
+    }
+
+    /// One node per spec subnet, in the VPC; a subnet a cluster runs in carries EMR's tag.
+    fn desired(&self, graph: &GraphContext) -> Vec<DesiredResource> {
+        let Some(network) = &graph.spec.network else { return Vec::new() };
+        let vpc = super::vpc::id(&graph.spec.pipeline);
+        network
+            .subnets
+            .iter()
+            .map(|subnet| {
+                let id = id(&subnet.name);
+                let used_by_emr = graph.spec.clusters.iter().any(|cluster| cluster.subnet == subnet.name);
+                let tags = ec2_node_tags(graph.spec, &id, &emr_managed_tags(used_by_emr));
+                graph.node(id, &tags, vec![vpc.clone()], subnet.clone())
+            })
+            .collect()
+    }
+
+    fn read<'a>(&'a self, read: &'a ReadContext<'a>) -> BoxFuture<'a, Result<NamedRead, AwsError>> {
+        Box::pin(async move {
+            Ok(NamedRead { found: self::read(&read.clients.ec2, read.pipeline).await?, conflicts: vec![] })
+        })
+    }
+
+    fn create<'a>(
+        &'a self,
+        ctx: &'a Context,
+        resource: &'a DesiredResource,
+    ) -> BoxFuture<'a, Result<String, AwsError>> {
+        Box::pin(async move { create(ctx, resource, desired_config::<Desired>(resource)?).await })
+    }
+
+    fn update<'a>(
+        &'a self,
+        ctx: &'a Context,
+        resource: &'a DesiredResource,
+        live: &'a LiveResource,
+    ) -> BoxFuture<'a, Result<(), AwsError>> {
+        Box::pin(async move {
+            update(ctx, resource, desired_config::<Desired>(resource)?, live, live_detail::<Live>(live)?).await
+        })
+    }
+
+    fn delete<'a>(&'a self, ctx: &'a Context, live: &'a LiveResource) -> BoxFuture<'a, Result<(), AwsError>> {
+        Box::pin(delete(ctx, live))
+    }
+}
+
+async fn read(ec2: &aws_sdk_ec2::Client, pipeline: &str) -> Result<Vec<LiveResource>, AwsError> {
     let output = ec2
         .describe_subnets()
         .filters(pipeline_filter(pipeline))
@@ -48,15 +134,15 @@ pub async fn read(ec2: &aws_sdk_ec2::Client, pipeline: &str) -> Result<Vec<LiveR
         .filter_map(|subnet| {
             let tags = from_ec2(subnet.tags());
             Some(LiveResource::new(
-                claimed_id(&tags, Kind::Subnet)?,
+                claimed_id(&tags, KIND)?,
                 subnet.subnet_id()?,
                 tags,
-                LiveDetail::Subnet(Live {
+                Live {
                     vpc_id: subnet.vpc_id().unwrap_or_default().to_string(),
                     cidr: subnet.cidr_block().unwrap_or_default().to_string(),
                     availability_zone: subnet.availability_zone().unwrap_or_default().to_string(),
                     public: subnet.map_public_ip_on_launch().unwrap_or(false),
-                }),
+                },
             ))
         })
         .collect())
@@ -74,9 +160,9 @@ async fn set_public(ctx: &Context, id: &ResourceId, subnet_id: &str, public: boo
     Ok(())
 }
 
-pub async fn create(ctx: &Context, resource: &DesiredResource, subnet: &Subnet) -> Result<String, AwsError> {
+async fn create(ctx: &Context, resource: &DesiredResource, subnet: &Desired) -> Result<String, AwsError> {
     let id = &resource.id;
-    let vpc = ctx.physical_id(&vpc_id(&ctx.pipeline))?;
+    let vpc = ctx.physical_id(&super::vpc::id(&ctx.pipeline))?;
     let output = ctx
         .clients
         .ec2
@@ -91,7 +177,7 @@ pub async fn create(ctx: &Context, resource: &DesiredResource, subnet: &Subnet) 
     let subnet_id = output
         .subnet()
         .and_then(|subnet| subnet.subnet_id())
-        .ok_or_else(|| AwsError::new(id, "CreateSubnet", "AWS returned no subnet id"))?
+        .ok_or_else(|| AwsError::missing(id, "CreateSubnet", "subnet id"))?
         .to_string();
     if subnet.public {
         set_public(ctx, id, &subnet_id, true).await?;
@@ -99,10 +185,10 @@ pub async fn create(ctx: &Context, resource: &DesiredResource, subnet: &Subnet) 
     Ok(subnet_id)
 }
 
-pub async fn update(
+async fn update(
     ctx: &Context,
     resource: &DesiredResource,
-    subnet: &Subnet,
+    subnet: &Desired,
     live: &LiveResource,
     detail: &Live,
 ) -> Result<(), AwsError> {
@@ -112,7 +198,7 @@ pub async fn update(
     sync(ctx, live, &resource.tags).await
 }
 
-pub async fn delete(ctx: &Context, live: &LiveResource) -> Result<(), AwsError> {
+async fn delete(ctx: &Context, live: &LiveResource) -> Result<(), AwsError> {
     ctx.clients
         .ec2
         .delete_subnet()

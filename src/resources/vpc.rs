@@ -2,28 +2,100 @@
 //! so a new CIDR replaces the VPC and everything in it.
 
 use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType};
+use futures::future::BoxFuture;
 use serde_json::json;
 
-use super::ec2_tags::{from_ec2, pipeline_filter, tag_specification};
+use super::ec2_tags::{ec2_node_tags, from_ec2, pipeline_filter, tag_specification};
 use super::wait::{wait_until, Poll};
-use super::{aws_error, claimed_id, AwsError, Context, LiveDetail, LiveResource};
-use crate::model::{DesiredResource, Kind};
-use crate::plan::Attributes;
+use super::{
+    aws_error, claimed_id, desired_config, AwsError, Context, LiveResource, NamedRead, ReadContext, ResourceKind,
+};
+use crate::model::ResourceId;
+use crate::model::{Attributes, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names};
+
+pub struct Vpc;
+pub const KIND: Kind = Kind::of(&Vpc);
+
+/// The one VPC of a pipeline is named after it.
+pub fn id(pipeline: &str) -> ResourceId {
+    ResourceId::new(KIND, pipeline)
+}
+
+#[derive(Debug, Clone)]
+pub struct Desired {
+    pub cidr: String,
+}
+
+impl DesiredConfig for Desired {
+    fn attributes(&self) -> Attributes {
+        Attributes::from([("cidr".to_string(), json!(self.cidr))])
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct Live {
     pub cidr: String,
 }
 
-pub fn desired_attributes(cidr: &str) -> Attributes {
-    Attributes::from([("cidr".to_string(), json!(cidr))])
+impl LiveDetail for Live {
+    fn describe(&self, _physical_id: &str, _names: &Names) -> (Attributes, Vec<ResourceId>) {
+        (Desired { cidr: self.cidr.clone() }.attributes(), Vec::new())
+    }
 }
 
-pub fn live_attributes(live: &Live) -> Attributes {
-    desired_attributes(&live.cidr)
+impl KindRules for Vpc {
+    fn name(&self) -> &'static str {
+        "vpc"
+    }
+    fn rank(&self) -> u8 {
+        0
+    }
+    fn forces_replacement(&self, field: &str) -> bool {
+        field == "cidr"
+    }
 }
 
-pub async fn read(ec2: &aws_sdk_ec2::Client, pipeline: &str) -> Result<Vec<LiveResource>, AwsError> {
+impl ResourceKind for Vpc {
+    fn kind(&self) -> Kind {
+        KIND
+    }
+
+    fn desired(&self, graph: &GraphContext) -> Vec<DesiredResource> {
+        let Some(network) = &graph.spec.network else { return Vec::new() };
+        let id = id(&graph.spec.pipeline);
+        let tags = ec2_node_tags(graph.spec, &id, &Default::default());
+        vec![graph.node(id, &tags, vec![], Desired { cidr: network.vpc.cidr.clone() })]
+    }
+
+    fn read<'a>(&'a self, read: &'a ReadContext<'a>) -> BoxFuture<'a, Result<NamedRead, AwsError>> {
+        Box::pin(async move {
+            Ok(NamedRead { found: self::read(&read.clients.ec2, read.pipeline).await?, conflicts: vec![] })
+        })
+    }
+
+    fn create<'a>(
+        &'a self,
+        ctx: &'a Context,
+        resource: &'a DesiredResource,
+    ) -> BoxFuture<'a, Result<String, AwsError>> {
+        Box::pin(async move { create(ctx, resource, &desired_config::<Desired>(resource)?.cidr).await })
+    }
+
+    fn update<'a>(
+        &'a self,
+        ctx: &'a Context,
+        resource: &'a DesiredResource,
+        live: &'a LiveResource,
+    ) -> BoxFuture<'a, Result<(), AwsError>> {
+        Box::pin(super::ec2_tags::sync(ctx, live, &resource.tags))
+    }
+
+    fn delete<'a>(&'a self, ctx: &'a Context, live: &'a LiveResource) -> BoxFuture<'a, Result<(), AwsError>> {
+        Box::pin(delete(ctx, live))
+    }
+}
+
+async fn read(ec2: &aws_sdk_ec2::Client, pipeline: &str) -> Result<Vec<LiveResource>, AwsError> {
     let output = ec2
         .describe_vpcs()
         .filters(pipeline_filter(pipeline))
@@ -36,16 +108,16 @@ pub async fn read(ec2: &aws_sdk_ec2::Client, pipeline: &str) -> Result<Vec<LiveR
         .filter_map(|vpc| {
             let tags = from_ec2(vpc.tags());
             Some(LiveResource::new(
-                claimed_id(&tags, Kind::Vpc)?,
+                claimed_id(&tags, KIND)?,
                 vpc.vpc_id()?,
                 tags,
-                LiveDetail::Vpc(Live { cidr: vpc.cidr_block().unwrap_or_default().to_string() }),
+                Live { cidr: vpc.cidr_block().unwrap_or_default().to_string() },
             ))
         })
         .collect())
 }
 
-pub async fn create(ctx: &Context, resource: &DesiredResource, cidr: &str) -> Result<String, AwsError> {
+async fn create(ctx: &Context, resource: &DesiredResource, cidr: &str) -> Result<String, AwsError> {
     let ec2 = &ctx.clients.ec2;
     let id = &resource.id;
     let output = ec2
@@ -58,7 +130,7 @@ pub async fn create(ctx: &Context, resource: &DesiredResource, cidr: &str) -> Re
     let vpc_id = output
         .vpc()
         .and_then(|vpc| vpc.vpc_id())
-        .ok_or_else(|| AwsError::new(id, "CreateVpc", "AWS returned no VPC id"))?
+        .ok_or_else(|| AwsError::missing(id, "CreateVpc", "VPC id"))?
         .to_string();
     wait_until(id, "available", ctx.wait, &ctx.progress, || async {
         let output =
@@ -79,7 +151,7 @@ pub async fn create(ctx: &Context, resource: &DesiredResource, cidr: &str) -> Re
     Ok(vpc_id)
 }
 
-pub async fn delete(ctx: &Context, live: &LiveResource) -> Result<(), AwsError> {
+async fn delete(ctx: &Context, live: &LiveResource) -> Result<(), AwsError> {
     ctx.clients
         .ec2
         .delete_vpc()

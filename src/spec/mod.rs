@@ -4,12 +4,14 @@
 //! on names being unique, references resolving and numbers being in range.
 
 mod cidr;
+mod group;
 mod load;
 mod source;
 mod suggest;
 mod types;
 mod validate;
 
+pub use group::Group;
 pub use load::{load_bytes, load_file, Diagnostic, LoadedSpec, SpecError};
 pub use types::*;
-pub use validate::{derived_cluster_roles, derived_delivery_role, iam_role_name, port_range};
+pub use validate::port_range;

@@ -5,11 +5,13 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use super::cidr::Cidr;
+use super::group::Group;
 use super::suggest::did_you_mean;
 use super::types::{
     Bucket, BucketEncryption, Cluster, Delivery, DeliveryEncryption, Network, Ports, Role, Rule, SecurityGroup, Spec,
     Stream, StreamEncryption, StreamMode,
 };
+use crate::names::{derived_cluster_roles, derived_delivery_role, iam_role_name};
 
 /// Kinesis limits: retention from 24 hours to 365 days; shards per stream bounded by the default
 /// account quota (500 in the largest regions; raise the quota and this limit together).
@@ -95,12 +97,6 @@ pub const EMR_APPLICATIONS: [&str; 20] = [
     "HCatalog",
     "Ganglia",
 ];
-
-/// The roles pipectl derives for a cluster: EMR's service role, the role of its instances, and
-/// the role EventBridge Scheduler uses to resize it.
-pub fn derived_cluster_roles(cluster: &str) -> [String; 3] {
-    [format!("{cluster}-emr-service"), format!("{cluster}-emr-ec2"), format!("{cluster}-scheduler")]
-}
 
 fn check_reference(path: &str, kind: &str, name: &str, known: &[&str], problems: &mut Problems) {
     if !known.contains(&name) {
@@ -265,20 +261,18 @@ fn check_cluster(path: &str, cluster: &Cluster, spec: &Spec, problems: &mut Prob
             }
             Err(message) => problems.add(format!("{schedule_path}.for"), message),
         }
-        let group_baseline = if schedule.group == "core" {
-            Some(cluster.core.nodes)
-        } else {
-            cluster.task_groups.iter().find(|g| g.name == schedule.group).map(|g| g.nodes)
-        };
-        match group_baseline {
+        let group = Group::parse(&schedule.group);
+        match group.baseline(cluster) {
             None => {
                 let mut names: Vec<&str> = vec!["core"];
                 names.extend(cluster.task_groups.iter().map(|g| g.name.as_str()));
                 check_reference(&format!("{schedule_path}.group"), "instance group", &schedule.group, &names, problems);
             }
             Some(baseline_nodes) => {
-                let floor =
-                    if schedule.group == "core" { crate::cron::replication_floor(cluster.core.nodes) } else { 0 };
+                let floor = match group {
+                    Group::Core => crate::cron::replication_floor(cluster.core.nodes),
+                    Group::Task(_) => 0,
+                };
                 if schedule.nodes < floor || schedule.nodes > 500 {
                     problems.add(format!("{schedule_path}.nodes"), format!("must be between {floor} and 500"));
                 }
@@ -294,16 +288,6 @@ fn check_cluster(path: &str, cluster: &Cluster, spec: &Spec, problems: &mut Prob
         }
     }
     check_tags(&format!("{path}.tags"), &cluster.tags, problems);
-}
-
-/// The IAM name of a role of the pipeline: `<pipeline>-<role>`.
-pub fn iam_role_name(pipeline: &str, role: &str) -> String {
-    format!("{pipeline}-{role}")
-}
-
-/// The name of the role pipectl derives for a delivery that names none.
-pub fn derived_delivery_role(delivery: &str) -> String {
-    format!("{delivery}-firehose")
 }
 
 fn check_iam_name(path: &str, pipeline: &str, role: &str, problems: &mut Problems) {

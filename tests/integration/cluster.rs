@@ -250,15 +250,7 @@ fn cluster_lifecycle(stack: Stack) {
     );
 }
 
-#[test]
-fn cluster_on_moto() {
-    cluster_lifecycle(Stack::Moto);
-}
-
-#[test]
-fn cluster_on_localstack() {
-    cluster_lifecycle(Stack::LocalStack);
-}
+on_both_stacks!(cluster_lifecycle);
 
 /// A cluster with the name pipectl would use but without its tags is never resized.
 #[test]

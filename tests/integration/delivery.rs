@@ -175,15 +175,7 @@ fn delivery_lifecycle(stack: Stack) {
     assert!(runtime.block_on(held_role(stack, &role_name)).is_none());
 }
 
-#[test]
-fn delivery_on_moto() {
-    delivery_lifecycle(Stack::Moto);
-}
-
-#[test]
-fn delivery_on_localstack() {
-    delivery_lifecycle(Stack::LocalStack);
-}
+on_both_stacks!(delivery_lifecycle);
 
 /// LocalStack's own Firehose (not routed to moto) cannot read Kinesis offline and ends in
 /// CREATING_FAILED: apply reports it, finishes the rest, exits 1; the next plan replaces it.

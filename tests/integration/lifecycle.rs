@@ -249,12 +249,4 @@ fn lifecycle(stack: Stack) {
     assert!(plan_actions(&plan).iter().all(|(_, action)| action == "create"));
 }
 
-#[test]
-fn lifecycle_on_moto() {
-    lifecycle(Stack::Moto);
-}
-
-#[test]
-fn lifecycle_on_localstack() {
-    lifecycle(Stack::LocalStack);
-}
+on_both_stacks!(lifecycle);

@@ -2,6 +2,9 @@
 //! server, started by `localstack/start.sh`), checking what the emulator holds afterwards.
 //! `tests/run.sh` starts the emulators and runs these; see `support` for the helpers.
 
+#[macro_use]
+mod support;
+
 mod bad_specs;
 mod cli;
 mod cluster;
@@ -9,4 +12,3 @@ mod delivery;
 mod lifecycle;
 mod ownership;
 mod reliability;
-mod support;

@@ -85,12 +85,4 @@ fn foreign_resources_are_left_alone(stack: Stack) {
     });
 }
 
-#[test]
-fn foreign_resources_are_left_alone_on_moto() {
-    foreign_resources_are_left_alone(Stack::Moto);
-}
-
-#[test]
-fn foreign_resources_are_left_alone_on_localstack() {
-    foreign_resources_are_left_alone(Stack::LocalStack);
-}
+on_both_stacks!(foreign_resources_are_left_alone);

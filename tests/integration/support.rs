@@ -286,3 +286,21 @@ pub fn repo_path(relative: &str) -> PathBuf {
 pub fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime")
 }
+
+/// Runs the scenario `fn $scenario(stack: Stack)` as two tests, `$scenario::on_moto` and
+/// `$scenario::on_localstack`, so every scenario runs on both emulator stacks.
+macro_rules! on_both_stacks {
+    ($scenario:ident) => {
+        mod $scenario {
+            #[test]
+            fn on_moto() {
+                super::$scenario($crate::support::Stack::Moto);
+            }
+
+            #[test]
+            fn on_localstack() {
+                super::$scenario($crate::support::Stack::LocalStack);
+            }
+        }
+    };
+}

@@ -1,0 +1,413 @@
+//! A cluster as the planner compares it: the attributes of what the spec asks for and of what
+//! EMR reports, and the rules that reconcile the two on purpose (a size recorded by `pipectl
+//! scale` is not drift; a task group the spec dropped is resized to 0, since EMR cannot delete
+//! groups). Pure: no AWS calls.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use aws_sdk_emr::types::{ClusterState, InstanceGroupType};
+use serde_json::{json, Value};
+
+use super::{ClusterConfig, Group, GroupMatch};
+use crate::model::{Action, Attributes, LiveDetail, Names, ResourceId, UNREADABLE};
+use crate::names::{Tags, SCALE_TAG_PREFIX};
+use crate::resources::bucket;
+use crate::spec::{Configuration, Market};
+
+/// One instance group as EMR reports it.
+#[derive(Debug, Clone)]
+pub struct InstanceGroup {
+    pub id: String,
+    pub name: String,
+    /// Master, core or task (none if EMR did not say).
+    pub role: Option<InstanceGroupType>,
+    pub instance_type: String,
+    pub requested: i64,
+    pub running: i64,
+    /// `on-demand` or `spot`.
+    pub market: String,
+    pub ebs_gib: Option<i64>,
+}
+
+impl InstanceGroup {
+    /// The spec's name for this group: `core` or its task group name; the master group's own.
+    pub fn label(&self) -> String {
+        match self.role {
+            Some(InstanceGroupType::Core) => Group::Core.name().to_string(),
+            _ => self.name.clone(),
+        }
+    }
+
+    /// The spec group this is, if it is one (the master group is not).
+    pub fn group(&self) -> Option<Group> {
+        match self.role {
+            Some(InstanceGroupType::Core) => Some(Group::Core),
+            Some(InstanceGroupType::Task) => Some(Group::Task(self.name.clone())),
+            _ => None,
+        }
+    }
+}
+
+/// The state EMR reports for a cluster, if it reports one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct State(pub Option<ClusterState>);
+
+impl State {
+    /// EMR resizes only RUNNING or WAITING clusters.
+    pub fn accepts_resize(&self) -> bool {
+        matches!(self.0, Some(ClusterState::Running | ClusterState::Waiting))
+    }
+}
+
+impl fmt::Display for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0.as_ref().map_or("", ClusterState::as_str))
+    }
+}
+
+/// A field EMR may not let an emulator read.
+#[derive(Debug, Clone)]
+pub enum Readable<T> {
+    Known(T),
+    Unsupported,
+}
+
+#[derive(Debug, Clone)]
+pub struct Live {
+    pub arn: String,
+    pub state: State,
+    pub release: String,
+    pub applications: Vec<String>,
+    pub subnet_id: String,
+    pub security_group_ids: Vec<String>,
+    pub key_pair: Option<String>,
+    pub log_uri: Option<String>,
+    pub groups: Vec<InstanceGroup>,
+    pub configurations: Value,
+    pub bootstrap: Value,
+    pub idle_timeout_seconds: Readable<Option<i64>>,
+    pub termination_protection: bool,
+    pub managed_scaling: Readable<Option<Value>>,
+    pub service_role: String,
+    pub instance_profile: String,
+}
+
+impl Live {
+    /// The live group a spec group names.
+    pub fn group(&self, group: &Group) -> Option<&InstanceGroup> {
+        group.find(&self.groups)
+    }
+
+    fn of_type(&self, role: InstanceGroupType) -> impl Iterator<Item = &InstanceGroup> {
+        self.groups.iter().filter(move |group| group.role.as_ref() == Some(&role))
+    }
+}
+
+/// A deliberate resize recorded on the cluster by `pipectl scale`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScaleRecord {
+    pub nodes: i64,
+    pub baseline: i64,
+    /// When the scheduled scale-back happens (RFC 3339, UTC), if one was set.
+    pub until: Option<String>,
+}
+
+impl ScaleRecord {
+    /// The tag value: `nodes=20 baseline=4 until=2026-11-23T06:00:00Z`.
+    pub fn to_tag(&self) -> String {
+        let mut value = format!("nodes={} baseline={}", self.nodes, self.baseline);
+        if let Some(until) = &self.until {
+            value.push_str(&format!(" until={until}"));
+        }
+        value
+    }
+
+    pub fn parse(value: &str) -> Option<ScaleRecord> {
+        let fields: BTreeMap<&str, &str> = value.split_whitespace().filter_map(|part| part.split_once('=')).collect();
+        Some(ScaleRecord {
+            nodes: fields.get("nodes")?.parse().ok()?,
+            baseline: fields.get("baseline")?.parse().ok()?,
+            until: fields.get("until").map(|until| until.to_string()),
+        })
+    }
+}
+
+/// The tag key of a group's scale record: `pipectl:scale:<group>`.
+pub fn scale_tag(group: &Group) -> String {
+    crate::names::scale_tag(group.name())
+}
+
+/// The scale records on a cluster's tags, by group.
+pub fn scale_records(tags: &Tags) -> BTreeMap<String, ScaleRecord> {
+    tags.iter()
+        .filter_map(|(key, value)| Some((key.strip_prefix(SCALE_TAG_PREFIX)?.to_string(), ScaleRecord::parse(value)?)))
+        .collect()
+}
+
+fn market_name(market: Market) -> &'static str {
+    match market {
+        Market::OnDemand => "on-demand",
+        Market::Spot => "spot",
+    }
+}
+
+fn configurations_value(configurations: &[Configuration]) -> Value {
+    let mut values: Vec<Value> = configurations
+        .iter()
+        .map(|c| json!({"classification": c.classification, "properties": c.properties}))
+        .collect();
+    values.sort_by_key(|value| value["classification"].as_str().map(str::to_string));
+    Value::Array(values)
+}
+
+pub fn managed_scaling_value(min: i64, max: i64, max_on_demand: Option<i64>, max_core: Option<i64>) -> Value {
+    json!({"min": min, "max": max, "max_on_demand": max_on_demand, "max_core": max_core})
+}
+
+/// The idle timeout of the spec, in seconds. Validation has parsed it already.
+pub fn idle_timeout_seconds(cluster: &crate::spec::Cluster) -> Option<u64> {
+    cluster.idle_timeout.as_deref().and_then(|t| crate::duration::parse_duration(t).ok()).map(|d| d.as_secs())
+}
+
+/// The comparable attributes of what the spec asks for.
+pub fn desired(config: &ClusterConfig) -> Attributes {
+    let cluster = &config.cluster;
+    let mut applications = cluster.applications.clone();
+    applications.sort();
+    let mut groups = cluster.security_groups.clone();
+    groups.sort();
+    let scaling =
+        cluster.managed_scaling.as_ref().map(|s| managed_scaling_value(s.min, s.max, s.max_on_demand, s.max_core));
+    let bootstrap: Vec<Value> =
+        cluster.bootstrap.iter().map(|b| json!({"name": b.name, "path": b.path, "args": b.args})).collect();
+    let mut attributes = Attributes::from([
+        ("release".to_string(), json!(cluster.release)),
+        ("applications".to_string(), json!(applications)),
+        ("subnet".to_string(), json!(cluster.subnet)),
+        ("security_groups".to_string(), json!(groups)),
+        ("key_pair".to_string(), json!(cluster.key_pair)),
+        ("log_uri".to_string(), json!(config.log_uri)),
+        ("master.type".to_string(), json!(cluster.master.instance_type)),
+        ("master.count".to_string(), json!(cluster.master.count)),
+        (Group::Core.field("type"), json!(cluster.core.instance_type)),
+        (Group::Core.field("nodes"), json!(cluster.core.nodes)),
+        (Group::Core.field("ebs_gib"), json!(cluster.core.ebs_gib)),
+        ("configurations".to_string(), configurations_value(&cluster.configurations)),
+        ("bootstrap".to_string(), json!(bootstrap)),
+        ("idle_timeout_seconds".to_string(), json!(idle_timeout_seconds(cluster))),
+        ("termination_protection".to_string(), json!(cluster.termination_protection)),
+        ("managed_scaling".to_string(), json!(scaling)),
+        ("service_role".to_string(), json!(config.service_role)),
+        ("instance_profile".to_string(), json!(config.instance_profile)),
+    ]);
+    for group in &cluster.task_groups {
+        let task = Group::Task(group.name.clone());
+        attributes.insert(task.field("type"), json!(group.instance_type));
+        attributes.insert(task.field("nodes"), json!(group.nodes));
+        attributes.insert(task.field("market"), json!(market_name(group.market)));
+    }
+    attributes
+}
+
+fn readable<T: serde::Serialize>(value: &Readable<T>) -> Value {
+    match value {
+        Readable::Known(value) => json!(value),
+        Readable::Unsupported => json!(UNREADABLE),
+    }
+}
+
+impl LiveDetail for Live {
+    fn describe(&self, _physical_id: &str, names: &Names) -> (Attributes, Vec<ResourceId>) {
+        let mut groups: Vec<String> = self.security_group_ids.iter().map(|id| names.name(id)).collect();
+        groups.sort();
+        let master = self.of_type(InstanceGroupType::Master).next();
+        let core = self.of_type(InstanceGroupType::Core).next();
+        let mut attributes = Attributes::from([
+            ("release".to_string(), json!(self.release)),
+            ("applications".to_string(), json!(self.applications)),
+            ("subnet".to_string(), json!(names.name(&self.subnet_id))),
+            ("security_groups".to_string(), json!(groups)),
+            ("key_pair".to_string(), json!(self.key_pair)),
+            ("log_uri".to_string(), json!(self.log_uri)),
+            ("master.type".to_string(), json!(master.map(|g| &g.instance_type))),
+            ("master.count".to_string(), json!(master.map(|g| g.requested))),
+            (Group::Core.field("type"), json!(core.map(|g| &g.instance_type))),
+            (Group::Core.field("nodes"), json!(core.map(|g| g.requested))),
+            (Group::Core.field("ebs_gib"), json!(core.and_then(|g| g.ebs_gib))),
+            ("configurations".to_string(), self.configurations.clone()),
+            ("bootstrap".to_string(), self.bootstrap.clone()),
+            ("idle_timeout_seconds".to_string(), readable(&self.idle_timeout_seconds)),
+            ("termination_protection".to_string(), json!(self.termination_protection)),
+            ("managed_scaling".to_string(), readable(&self.managed_scaling)),
+            ("service_role".to_string(), json!(self.service_role)),
+            ("instance_profile".to_string(), json!(self.instance_profile)),
+        ]);
+        for group in self.of_type(InstanceGroupType::Task) {
+            let task = Group::Task(group.name.clone());
+            attributes.insert(task.field("type"), json!(group.instance_type));
+            attributes.insert(task.field("nodes"), json!(group.requested));
+            attributes.insert(task.field("market"), json!(group.market));
+        }
+        let depends_on = std::iter::once(&self.subnet_id)
+            .chain(&self.security_group_ids)
+            .filter_map(|physical| names.id(physical).cloned())
+            .chain(self.log_uri.as_deref().and_then(|uri| uri.strip_prefix("s3://")?.split('/').next()).map(bucket::id))
+            .chain([&self.service_role, &self.instance_profile].into_iter().filter_map(|role| names.id(role).cloned()))
+            .collect();
+        (attributes, depends_on)
+    }
+
+    fn holds_data(&self) -> Option<String> {
+        Some("terminating the cluster ends its running steps and loses HDFS data".to_string())
+    }
+
+    /// Instance group id → `core` or the task group's name, for schedules that target them.
+    fn labels(&self) -> Vec<(String, String)> {
+        self.groups.iter().map(|group| (group.id.clone(), group.label())).collect()
+    }
+}
+
+/// Reconciles the spec with deliberate live facts: a size recorded by `pipectl scale` is not
+/// drift, and a task group the spec dropped is only resized to 0 (EMR cannot delete groups).
+/// Returns notices for the plan.
+pub fn adjust(id: &ResourceId, live: &Live, tags: &Tags, desired: &mut Attributes, reset_scale: bool) -> Vec<String> {
+    let mut notices = Vec::new();
+    for (name, record) in scale_records(tags) {
+        let group = Group::parse(&name);
+        let key = group.field("nodes");
+        let live_nodes = live.group(&group).map(|g| g.requested);
+        let Some(wanted) = desired.get(&key).and_then(Value::as_i64) else { continue };
+        if live_nodes != Some(record.nodes) || record.nodes == wanted {
+            continue;
+        }
+        let until = record.until.as_deref().map(|until| format!(" until {until}")).unwrap_or_default();
+        let label = group.label();
+        if reset_scale {
+            notices.push(format!(
+                "{id}: {label} is scaled to {} (baseline {wanted}); --reset-scale returns it to {wanted}",
+                record.nodes
+            ));
+        } else {
+            notices.push(format!("{id}: {label} scaled to {} (baseline {wanted}){until}; not a change (`pipectl scale --reset` returns it)", record.nodes));
+            desired.insert(key, json!(record.nodes));
+        }
+    }
+    for group in live.of_type(InstanceGroupType::Task) {
+        let task = Group::Task(group.name.clone());
+        let prefix = task.field("");
+        if desired.keys().any(|key| key.starts_with(&prefix)) {
+            continue;
+        }
+        desired.insert(task.field("type"), json!(group.instance_type));
+        desired.insert(task.field("market"), json!(group.market));
+        desired.insert(task.field("nodes"), json!(0));
+        if group.requested > 0 {
+            notices.push(format!("{id}: task group '{}' left the spec; EMR cannot delete instance groups, so it is resized to 0 and stays", group.name));
+        }
+    }
+    notices
+}
+
+pub fn change_notes(action: Action) -> Vec<String> {
+    match action {
+        Action::Replace => {
+            vec!["replacing a cluster terminates it: running steps end and HDFS data is lost".to_string()]
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// Why apply must not replace or delete this cluster, if it must not.
+pub fn refusal(id: &ResourceId, live: &Live) -> Option<String> {
+    live.termination_protection.then(|| {
+        format!("{id} has termination protection on: set `termination_protection: false`, apply, then replace or destroy it")
+    })
+}
+
+#[cfg(test)]
+pub(super) mod tests {
+    use super::super::id;
+    use super::*;
+
+    /// A WAITING cluster with a master, four core nodes and the task group `batch`.
+    pub(crate) fn live(batch_nodes: i64) -> Live {
+        let group = |id: &str, name: &str, role: InstanceGroupType, requested: i64| InstanceGroup {
+            id: id.into(),
+            name: name.into(),
+            role: Some(role),
+            instance_type: "m5.xlarge".into(),
+            requested,
+            running: requested,
+            market: "on-demand".into(),
+            ebs_gib: None,
+        };
+        Live {
+            arn: String::new(),
+            state: State(Some(ClusterState::Waiting)),
+            release: "emr-7.2.0".into(),
+            applications: vec!["Spark".into()],
+            subnet_id: "subnet-1".into(),
+            security_group_ids: vec![],
+            key_pair: None,
+            log_uri: None,
+            groups: vec![
+                group("ig-m", "master", InstanceGroupType::Master, 1),
+                group("ig-c", "core", InstanceGroupType::Core, 4),
+                group("ig-b", "batch", InstanceGroupType::Task, batch_nodes),
+            ],
+            configurations: json!([]),
+            bootstrap: json!([]),
+            idle_timeout_seconds: Readable::Unsupported,
+            termination_protection: false,
+            managed_scaling: Readable::Unsupported,
+            service_role: String::new(),
+            instance_profile: String::new(),
+        }
+    }
+
+    #[test]
+    fn scale_records_round_trip() {
+        let record = ScaleRecord { nodes: 20, baseline: 4, until: Some("2026-11-23T06:00:00Z".into()) };
+        assert_eq!(ScaleRecord::parse(&record.to_tag()), Some(record));
+        assert_eq!(ScaleRecord::parse("nodes=x"), None);
+    }
+
+    #[test]
+    fn a_recorded_scale_is_not_drift_unless_reset() {
+        let id = id("spark");
+        let tags = Tags::from([(format!("{SCALE_TAG_PREFIX}batch"), "nodes=20 baseline=0 until=06:00".to_string())]);
+        let mut desired = Attributes::from([("task.batch.nodes".to_string(), json!(0))]);
+        let notices = adjust(&id, &live(20), &tags, &mut desired, false);
+        assert_eq!(desired["task.batch.nodes"], json!(20));
+        assert_eq!(notices, ["cluster/spark: task group 'batch' scaled to 20 (baseline 0) until 06:00; not a change (`pipectl scale --reset` returns it)"]);
+        let mut desired = Attributes::from([("task.batch.nodes".to_string(), json!(0))]);
+        adjust(&id, &live(20), &tags, &mut desired, true);
+        assert_eq!(desired["task.batch.nodes"], json!(0));
+        // A record that no longer matches the live size (the scale-back ran) changes nothing.
+        let mut desired = Attributes::from([("task.batch.nodes".to_string(), json!(0))]);
+        assert!(adjust(&id, &live(0), &tags, &mut desired, false).is_empty());
+    }
+
+    #[test]
+    fn a_dropped_task_group_is_resized_to_zero() {
+        let id = id("spark");
+        let mut desired = Attributes::new();
+        let notices = adjust(&id, &live(5), &Tags::new(), &mut desired, false);
+        assert_eq!(desired["task.batch.nodes"], json!(0));
+        assert!(notices[0].contains("EMR cannot delete instance groups"), "{notices:?}");
+    }
+
+    #[test]
+    fn instance_groups_are_labelled_with_their_spec_names() {
+        let labels = live(0).labels();
+        assert_eq!(
+            labels,
+            [("ig-m", "master"), ("ig-c", "core"), ("ig-b", "batch")]
+                .map(|(id, name)| (id.to_string(), name.to_string()))
+        );
+        let live = live(0);
+        assert_eq!(live.group(&Group::Core).map(|g| g.id.as_str()), Some("ig-c"));
+        assert_eq!(live.group(&Group::parse("master")).map(|g| g.id.as_str()), None);
+    }
+}

@@ -1,0 +1,327 @@
+//! EMR clusters. Group sizes, new task groups, managed scaling, auto-termination, termination
+//! protection and tags change in place; release, applications, instance types, subnet, master
+//! count, configurations and bootstrap actions replace the cluster, which ends its running steps
+//! and loses HDFS data (the plan says so). Sizes recorded by `pipectl scale` are not drift.
+//!
+//! Everything EMR is here: the roles derived for a cluster are built with it, and `pipectl
+//! scale` and the schedules reach EMR only through this module's pub functions. Split by
+//! concern: `attributes` (what is compared, and the scale records), `read` (describing
+//! clusters), `apply` (creating, changing, resizing and terminating them).
+
+mod apply;
+mod attributes;
+mod read;
+
+use futures::future::BoxFuture;
+use serde_json::Value;
+
+pub use apply::{forget_scale, record_scale, resize_group, wait_group_size, GroupWait};
+pub use attributes::{scale_records, InstanceGroup, Live, Readable, ScaleRecord, State};
+pub use read::{find_active, group_id, inspect, list_active, Running, ACTIVE_STATES};
+
+use super::role::{self, RoleConfig};
+use super::{bucket, desired_config, live_detail, security_group, subnet};
+use super::{AwsError, Context, LiveResource, NamedRead, ReadContext, ResourceKind};
+use crate::model::{Action, Attributes, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, ResourceId};
+use crate::names::{derived_cluster_roles, emr_cluster_name, iam_role_name, role_path, Tags, SCALE_TAG_PREFIX};
+use crate::policy::{trust_policy, Arns};
+use crate::spec;
+pub use crate::spec::Group;
+
+pub struct Cluster;
+pub const KIND: Kind = Kind::of(&Cluster);
+
+/// A cluster is named in the spec by its name without the pipeline prefix EMR shows.
+pub fn id(name: &str) -> ResourceId {
+    ResourceId::new(KIND, name)
+}
+
+/// How an EMR instance group as read from AWS is matched to the spec's `Group`.
+pub trait GroupMatch {
+    /// True when EMR's `group` is this one.
+    fn is(&self, group: &InstanceGroup) -> bool;
+    /// The first of `groups` that is this one.
+    fn find<'g>(&self, groups: &'g [InstanceGroup]) -> Option<&'g InstanceGroup>;
+}
+
+impl GroupMatch for Group {
+    fn is(&self, group: &InstanceGroup) -> bool {
+        use aws_sdk_emr::types::InstanceGroupType;
+        match self {
+            Group::Core => group.role == Some(InstanceGroupType::Core),
+            Group::Task(name) => group.role == Some(InstanceGroupType::Task) && group.name == *name,
+        }
+    }
+
+    fn find<'g>(&self, groups: &'g [InstanceGroup]) -> Option<&'g InstanceGroup> {
+        groups.iter().find(|group| self.is(group))
+    }
+}
+
+/// An EMR cluster with the names of what pipectl derives for it.
+#[derive(Debug, Clone)]
+pub struct ClusterConfig {
+    pub cluster: spec::Cluster,
+    /// The EMR cluster name, `<pipeline>-<cluster>`.
+    pub emr_name: String,
+    /// IAM names of the EMR service role and of the instance profile (same as its role).
+    pub service_role: String,
+    pub instance_profile: String,
+    /// `s3://bucket/prefix` when logs are on.
+    pub log_uri: Option<String>,
+}
+
+impl DesiredConfig for ClusterConfig {
+    fn attributes(&self) -> Attributes {
+        attributes::desired(self)
+    }
+}
+
+/// Fields EMR cannot change on a running cluster (task groups add `task.<name>.type|market`).
+const REPLACING: [&str; 14] = [
+    "release",
+    "applications",
+    "subnet",
+    "security_groups",
+    "key_pair",
+    "log_uri",
+    "master.type",
+    "master.count",
+    "core.type",
+    "core.ebs_gib",
+    "configurations",
+    "bootstrap",
+    "service_role",
+    "instance_profile",
+];
+
+impl KindRules for Cluster {
+    fn name(&self) -> &'static str {
+        "cluster"
+    }
+    fn rank(&self) -> u8 {
+        9
+    }
+    fn forces_replacement(&self, field: &str) -> bool {
+        if field.starts_with("task.") {
+            return field.ends_with(".type") || field.ends_with(".market");
+        }
+        REPLACING.contains(&field)
+    }
+    /// Scale records are pipectl's notes on the cluster, not tags the spec manages.
+    fn compared_tags(&self, tags: &Tags) -> Tags {
+        tags.iter()
+            .filter(|(key, _)| !key.starts_with(SCALE_TAG_PREFIX))
+            .map(|(key, value)| (key.clone(), value.clone()))
+            .collect()
+    }
+    fn change_notes(&self, action: Action, _before: Option<&Attributes>, _after: Option<&Attributes>) -> Vec<String> {
+        attributes::change_notes(action)
+    }
+    fn adjust_desired(&self, live: &LiveResource, desired: &mut Attributes, reset_scale: bool) -> Vec<String> {
+        match live.detail::<Live>() {
+            Some(detail) => attributes::adjust(&live.id, detail, &live.tags, desired, reset_scale),
+            None => Vec::new(),
+        }
+    }
+    fn refusal(&self, live: &LiveResource) -> Option<String> {
+        live.detail::<Live>().and_then(|detail| attributes::refusal(&live.id, detail))
+    }
+}
+
+impl ResourceKind for Cluster {
+    fn kind(&self) -> Kind {
+        KIND
+    }
+
+    /// Per cluster: EMR's service role, the instance role (with its instance profile), the
+    /// cluster, and the role EventBridge Scheduler resizes it with.
+    fn desired(&self, graph: &GraphContext) -> Vec<DesiredResource> {
+        let pipeline = &graph.spec.pipeline;
+        let mut nodes = Vec::new();
+        for cluster in &graph.spec.clusters {
+            let [service, instance, scheduler] = derived_cluster_roles(&cluster.name);
+            let instance_iam = iam_role_name(pipeline, &instance);
+            let service_policy = emr_service_policy(graph.arns, &role_path(pipeline), &instance_iam);
+            let managed =
+                [format!("arn:{}:iam::aws:policy/service-role/AmazonEMRServicePolicy_v2", graph.arns.partition)];
+            let service_role = role::config(
+                graph,
+                &service,
+                trust_policy("elasticmapreduce.amazonaws.com"),
+                Some(service_policy),
+                &managed,
+            );
+            let instance_policy = emr_instance_policy(graph.spec, graph.arns);
+            let instance_role = RoleConfig {
+                instance_profile: true,
+                ..role::config(graph, &instance, trust_policy("ec2.amazonaws.com"), Some(instance_policy), &[])
+            };
+            let cluster_id = id(&cluster.name);
+            let scheduler_policy = emr_resize_policy(&cluster_arn(graph, &cluster_id));
+            let scheduler_role =
+                role::config(graph, &scheduler, trust_policy("scheduler.amazonaws.com"), Some(scheduler_policy), &[]);
+            let (service_id, instance_id) = (role::id(&service), role::id(&instance));
+            let config = ClusterConfig {
+                cluster: cluster.clone(),
+                emr_name: emr_cluster_name(pipeline, &cluster.name),
+                service_role: service_role.iam_name.clone(),
+                instance_profile: instance_role.iam_name.clone(),
+                log_uri: cluster.logs.as_ref().map(|logs| format!("s3://{}/{}", logs.bucket, logs.prefix)),
+            };
+            nodes.push(graph.node(service_id.clone(), &cluster.tags, vec![], service_role));
+            nodes.push(graph.node(instance_id.clone(), &cluster.tags, vec![], instance_role));
+            let mut depends_on = vec![subnet::id(&cluster.subnet), service_id, instance_id];
+            depends_on.extend(cluster.security_groups.iter().map(|group| security_group::id(group)));
+            depends_on.extend(cluster.logs.iter().map(|logs| bucket::id(&logs.bucket)));
+            nodes.push(graph.node(cluster_id.clone(), &cluster.tags, depends_on, config));
+            nodes.push(graph.node(role::id(&scheduler), &cluster.tags, vec![cluster_id], scheduler_role));
+        }
+        nodes
+    }
+
+    fn read<'a>(&'a self, context: &'a ReadContext<'a>) -> BoxFuture<'a, Result<NamedRead, AwsError>> {
+        Box::pin(read::read(context))
+    }
+
+    fn create<'a>(
+        &'a self,
+        ctx: &'a Context,
+        resource: &'a DesiredResource,
+    ) -> BoxFuture<'a, Result<String, AwsError>> {
+        Box::pin(async move { apply::create(ctx, resource, desired_config::<ClusterConfig>(resource)?).await })
+    }
+
+    fn update<'a>(
+        &'a self,
+        ctx: &'a Context,
+        resource: &'a DesiredResource,
+        live: &'a LiveResource,
+    ) -> BoxFuture<'a, Result<(), AwsError>> {
+        Box::pin(async move {
+            let config = desired_config::<ClusterConfig>(resource)?;
+            apply::update(ctx, resource, config, live, live_detail::<Live>(live)?).await
+        })
+    }
+
+    fn delete<'a>(&'a self, ctx: &'a Context, live: &'a LiveResource) -> BoxFuture<'a, Result<(), AwsError>> {
+        Box::pin(apply::delete(ctx, live))
+    }
+}
+
+/// The cluster's ARN once its id is known, or one with a placeholder that apply fills in.
+fn cluster_arn(graph: &GraphContext, cluster: &ResourceId) -> String {
+    let arns = graph.arns;
+    let cluster_id = graph.known_or_placeholder(cluster);
+    format!("arn:{}:elasticmapreduce:{}:{}:cluster/{cluster_id}", arns.partition, arns.region, arns.account_id)
+}
+
+/// What EMR's service role needs besides the managed policy: passing the instance role to EC2.
+fn emr_service_policy(arns: &Arns, path: &str, instance_role: &str) -> Value {
+    serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{"Sid": "PassInstanceRole", "Effect": "Allow", "Action": ["iam:PassRole"], "Resource": [arns.role(path, instance_role)]}]
+    })
+}
+
+/// What the cluster's instances may do: read and write the pipeline's buckets, nothing else.
+fn emr_instance_policy(spec: &spec::Spec, arns: &Arns) -> Value {
+    let buckets: Vec<String> = spec.buckets.iter().map(|bucket| arns.bucket(&bucket.name)).collect();
+    let objects: Vec<String> = buckets.iter().map(|bucket| format!("{bucket}/*")).collect();
+    serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Sid": "ListPipelineBuckets", "Effect": "Allow", "Action": ["s3:GetBucketLocation", "s3:ListBucket"], "Resource": buckets},
+            {"Sid": "ReadWritePipelineObjects", "Effect": "Allow",
+             "Action": ["s3:AbortMultipartUpload", "s3:DeleteObject", "s3:GetObject", "s3:ListMultipartUploadParts", "s3:PutObject"],
+             "Resource": objects}
+        ]
+    })
+}
+
+/// What EventBridge Scheduler may do with the cluster: resize its groups, nothing else.
+fn emr_resize_policy(cluster_arn: &str) -> Value {
+    serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{"Sid": "ResizeCluster", "Effect": "Allow", "Action": ["elasticmapreduce:ModifyInstanceGroups"], "Resource": [cluster_arn]}]
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::resources::desired_graph;
+
+    const SPEC: &str = "version: 1\npipeline: p\nregion: eu-west-1\nbuckets: [{name: lake}]\nclusters:\n  - name: spark\n    release: emr-7.2.0\n    applications: [Spark]\n    subnet: a\n    security_groups: [emr]\n    logs: {bucket: lake}\n    master: {type: m5.xlarge}\n    core: {type: m5.xlarge, nodes: 4}\n    task_groups: [{name: batch, type: m5.xlarge, nodes: 0}]\n    tags: {team: data}\n";
+
+    #[test]
+    fn groups_parse_once_and_know_their_baseline() {
+        let spec: spec::Spec = serde_saphyr::from_str(SPEC).unwrap();
+        let cluster = &spec.clusters[0];
+        assert_eq!(Group::parse("core"), Group::Core);
+        assert_eq!(Group::parse("batch"), Group::Task("batch".to_string()));
+        assert_eq!((Group::Core.name(), Group::parse("batch").name()), ("core", "batch"));
+        assert_eq!(Group::Core.baseline(cluster), Some(4));
+        assert_eq!(Group::parse("batch").baseline(cluster), Some(0));
+        assert_eq!(Group::parse("master").baseline(cluster), None);
+        assert_eq!(
+            (Group::Core.field("nodes"), Group::parse("batch").field("type")),
+            ("core.nodes".to_string(), "task.batch.type".to_string())
+        );
+    }
+
+    #[test]
+    fn each_cluster_brings_its_roles_in_order() {
+        let spec: spec::Spec = serde_saphyr::from_str(SPEC).unwrap();
+        let arns = Arns::new("123456789012", "eu-west-1");
+        let graph = GraphContext { spec: &spec, arns: &arns, known: &BTreeMap::new() };
+        let nodes = Cluster.desired(&graph);
+        let ids: Vec<String> = nodes.iter().map(|node| node.id.to_string()).collect();
+        assert_eq!(ids, ["role/spark-emr-service", "role/spark-emr-ec2", "cluster/spark", "role/spark-scheduler"]);
+        let cluster = &nodes[2];
+        let depends_on: Vec<String> = cluster.depends_on.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            depends_on,
+            ["subnet/a", "role/spark-emr-service", "role/spark-emr-ec2", "security_group/emr", "bucket/lake"]
+        );
+        assert_eq!(cluster.tags.get("team").map(String::as_str), Some("data"));
+        let config = cluster.config::<ClusterConfig>().unwrap();
+        assert_eq!(
+            (config.emr_name.as_str(), config.service_role.as_str(), config.instance_profile.as_str()),
+            ("p-spark", "p-spark-emr-service", "p-spark-emr-ec2")
+        );
+        assert_eq!(config.log_uri.as_deref(), Some("s3://lake/emr-logs/"));
+        let instance = nodes[1].config::<RoleConfig>().unwrap();
+        assert!(instance.instance_profile);
+        let scheduler = &nodes[3];
+        assert_eq!(scheduler.depends_on, [id("spark")]);
+        let resize = &scheduler.config::<RoleConfig>().unwrap().inline;
+        let resource = resize.as_ref().map(|policy| policy["Statement"][0]["Resource"][0].clone());
+        assert_eq!(
+            resource,
+            Some(serde_json::json!("arn:aws:elasticmapreduce:eu-west-1:123456789012:cluster/${cluster/spark}"))
+        );
+        // The whole graph has the same cluster nodes in the same order.
+        let whole: Vec<String> = desired_graph(&spec, &arns, &BTreeMap::new())
+            .iter()
+            .filter(|node| node.id.kind == KIND || node.id.name.starts_with("spark-"))
+            .map(|node| node.id.to_string())
+            .collect();
+        assert_eq!(whole, ids);
+    }
+
+    #[test]
+    fn task_group_types_replace_and_scale_records_are_not_compared() {
+        assert!(Cluster.forces_replacement("task.batch.market"));
+        assert!(Cluster.forces_replacement("core.type"));
+        assert!(!Cluster.forces_replacement("task.batch.nodes"));
+        assert!(!Cluster.forces_replacement("core.nodes"));
+        let tags = Tags::from([
+            (format!("{SCALE_TAG_PREFIX}batch"), "nodes=20 baseline=0".to_string()),
+            ("team".to_string(), "data".to_string()),
+        ]);
+        assert_eq!(Cluster.compared_tags(&tags), Tags::from([("team".to_string(), "data".to_string())]));
+    }
+}

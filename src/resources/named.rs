@@ -1,0 +1,109 @@
+//! The read algorithm every kind addressed by name shares (buckets, streams, deliveries, roles,
+//! clusters): look up the spec's names and sort each into found (ours, or left untagged by a
+//! crashed run of ours) or conflict (someone else's); then find the pipeline's resources the
+//! spec no longer names among the others the account lists, a few at a time.
+
+use std::future::Future;
+
+use futures::stream::{self, StreamExt};
+
+use super::{adopt, owned_by, ownership_conflict, AwsError, LiveResource, Tags};
+use crate::model::{Kind, LiveDetail, ResourceId};
+
+/// What looking up a name's tags found.
+pub enum Ownership {
+    Absent,
+    Tagged(Tags),
+    /// It exists but pipectl cannot read it (another account, another region): the reason.
+    Unreadable(String),
+}
+
+/// What `read` of a name-addressed kind found.
+#[derive(Default)]
+pub struct NamedRead {
+    pub found: Vec<LiveResource>,
+    pub conflicts: Vec<String>,
+}
+
+/// How one name-addressed kind is read.
+pub struct NamedKind<'a> {
+    pub kind: Kind,
+    pub pipeline: &'a str,
+    pub spec_names: Vec<String>,
+    /// Resources a crashed run of this pipeline was creating (from its lock's journal).
+    pub adoptable: &'a [ResourceId],
+    /// How to adopt a resource of this kind by hand, e.g. ` (aws kinesis add-tags-to-stream)`.
+    pub adopt_hint: &'a str,
+}
+
+/// How many resources the spec does not name are inspected at once.
+const AT_ONCE: usize = 16;
+
+impl NamedKind<'_> {
+    /// Reads the spec's names with `ownership` and `config` (both at once), and inspects the
+    /// other names in `listed` with `ownership`, reading `config` only of the pipeline's own.
+    /// `config(name, discovered)` returns None when the resource vanished in between.
+    pub async fn read<L, O, OFut, C, CFut, LFut>(
+        &self,
+        listed: LFut,
+        ownership: O,
+        config: C,
+    ) -> Result<NamedRead, AwsError>
+    where
+        L: LiveDetail,
+        O: Fn(String) -> OFut,
+        OFut: Future<Output = Result<Ownership, AwsError>>,
+        C: Fn(String, bool) -> CFut,
+        CFut: Future<Output = Result<Option<L>, AwsError>>,
+        LFut: Future<Output = Result<Vec<String>, AwsError>>,
+    {
+        let named = futures::future::try_join_all(self.spec_names.iter().map(|name| {
+            let (ownership, config) = (&ownership, &config);
+            async move {
+                let (ownership, config) = tokio::join!(ownership(name.clone()), config(name.clone(), false));
+                Ok::<_, AwsError>((name, ownership?, config))
+            }
+        }));
+        let (named, listed) = tokio::join!(named, listed);
+        let mut result = NamedRead::default();
+        for (name, ownership, config) in named? {
+            let id = ResourceId::new(self.kind, name.as_str());
+            match ownership {
+                Ownership::Absent => {}
+                Ownership::Unreadable(reason) => result.conflicts.push(format!(
+                    "{id}: the name is taken by a {} pipectl cannot read ({reason}); pick another name",
+                    self.kind.as_str()
+                )),
+                Ownership::Tagged(tags) if owned_by(&tags, self.pipeline) || adopt(&id, &tags, self.adoptable) => {
+                    if let Some(live) = config? {
+                        result.found.push(LiveResource::new(id, name.as_str(), tags, live));
+                    }
+                }
+                Ownership::Tagged(tags) => {
+                    result.conflicts.push(ownership_conflict(&id, &tags, self.pipeline, self.adopt_hint))
+                }
+            }
+        }
+        let others: Vec<String> = listed?.into_iter().filter(|name| !self.spec_names.contains(name)).collect();
+        let inspected: Vec<Result<Option<LiveResource>, AwsError>> = stream::iter(others)
+            .map(|name| {
+                let (ownership, config) = (&ownership, &config);
+                async move {
+                    match ownership(name.clone()).await? {
+                        Ownership::Tagged(tags) if owned_by(&tags, self.pipeline) => {
+                            let id = ResourceId::new(self.kind, name.as_str());
+                            Ok(config(name.clone(), true).await?.map(|live| LiveResource::new(id, name, tags, live)))
+                        }
+                        _ => Ok(None),
+                    }
+                }
+            })
+            .buffer_unordered(AT_ONCE)
+            .collect()
+            .await;
+        for resource in inspected {
+            result.found.extend(resource?);
+        }
+        Ok(result)
+    }
+}

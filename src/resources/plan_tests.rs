@@ -1,0 +1,129 @@
+//! The planner with the real kinds' rules: which fields replace, what a replaced VPC takes along,
+//! which deletions destroy data. (The planner's own unit tests use test kinds; these check that
+//! the kinds and the planner agree.)
+
+use serde_json::json;
+
+use super::{desired_graph, stream, subnet, vpc};
+use crate::model::{Action, DesiredResource, LiveResource, LiveState, ResourceId, Tags, PIPELINE_TAG, RESOURCE_TAG};
+use crate::plan::build_plan;
+use crate::spec::Spec;
+
+fn spec(yaml: &str) -> Spec {
+    serde_saphyr::from_str(yaml).unwrap()
+}
+
+const SPEC: &str = "version: 1\npipeline: p\nregion: eu-west-1\nnetwork:\n  vpc: {cidr: 10.0.0.0/16}\n  subnets:\n    - {name: a, cidr: 10.0.0.0/24, availability_zone: eu-west-1a, public: true}\nstreams:\n  - {name: events, shards: 2}\n";
+
+#[test]
+fn everything_is_created_from_nothing() {
+    let graph = desired_graph(&spec(SPEC), &crate::policy::Arns::new("123456789012", "eu-west-1"), &Default::default());
+    let plan = build_plan("p", &graph, &LiveState::default(), false);
+    let actions: Vec<(String, Action)> = plan.changes.iter().map(|c| (c.resource.to_string(), c.action)).collect();
+    assert_eq!(
+        actions,
+        [
+            ("vpc/p".to_string(), Action::Create),
+            ("internet_gateway/p".to_string(), Action::Create),
+            ("subnet/a".to_string(), Action::Create),
+            ("route_table/public".to_string(), Action::Create),
+            ("stream/events".to_string(), Action::Create),
+        ]
+    );
+    assert_eq!((plan.summary.add, plan.summary.destroy), (5, 0));
+}
+
+/// Live state that matches `graph` exactly except where `edit` changes it.
+fn live_from(graph: &[DesiredResource], edit: impl Fn(&mut LiveResource)) -> LiveState {
+    let mut state = LiveState::default();
+    for resource in graph {
+        let detail = vpc::Live { cidr: "unused".to_string() };
+        let mut live =
+            LiveResource::new(resource.id.clone(), format!("phys-{}", resource.id.name), resource.tags.clone(), detail);
+        live.attributes = resource.attributes();
+        edit(&mut live);
+        state.resources.insert(resource.id.clone(), live);
+    }
+    state
+}
+
+#[test]
+fn no_changes_when_live_matches() {
+    let graph = desired_graph(&spec(SPEC), &crate::policy::Arns::new("123456789012", "eu-west-1"), &Default::default());
+    let plan = build_plan("p", &graph, &live_from(&graph, |_| {}), false);
+    assert!(plan.is_empty(), "{plan:#?}");
+}
+
+#[test]
+fn a_new_subnet_cidr_replaces_it_and_relinks_the_route_table() {
+    let graph = desired_graph(&spec(SPEC), &crate::policy::Arns::new("123456789012", "eu-west-1"), &Default::default());
+    let live = live_from(&graph, |live| {
+        if live.id.kind == subnet::KIND {
+            live.attributes.insert("cidr".to_string(), json!("10.0.9.0/24"));
+        }
+    });
+    let plan = build_plan("p", &graph, &live, false);
+    let actions: Vec<(String, Action)> = plan.changes.iter().map(|c| (c.resource.to_string(), c.action)).collect();
+    assert_eq!(
+        actions,
+        [("subnet/a".to_string(), Action::Replace), ("route_table/public".to_string(), Action::Update)]
+    );
+    assert!(plan.changes[0].fields[0].forces_replacement);
+}
+
+#[test]
+fn a_replaced_vpc_replaces_what_lives_in_it() {
+    let graph = desired_graph(&spec(SPEC), &crate::policy::Arns::new("123456789012", "eu-west-1"), &Default::default());
+    let live = live_from(&graph, |live| {
+        if live.id.kind == vpc::KIND {
+            live.attributes.insert("cidr".to_string(), json!("10.9.0.0/16"));
+        }
+    });
+    let plan = build_plan("p", &graph, &live, false);
+    assert_eq!((plan.summary.replace, plan.summary.change), (4, 0), "{plan:#?}");
+}
+
+#[test]
+fn removed_stream_is_a_data_destroying_delete() {
+    let graph = desired_graph(&spec(SPEC), &crate::policy::Arns::new("123456789012", "eu-west-1"), &Default::default());
+    let mut live = live_from(&graph, |_| {});
+    let stream = stream_resource("old", "p");
+    live.resources.insert(stream.id.clone(), stream);
+    describe_live_stream_only(&mut live);
+    let plan = build_plan("p", &graph, &live, false);
+    assert_eq!(plan.changes.len(), 1);
+    let change = &plan.changes[0];
+    assert_eq!(
+        (change.resource.to_string(), change.action, change.destroys_data),
+        ("stream/old".to_string(), Action::Delete, true)
+    );
+}
+
+fn describe_live_stream_only(state: &mut LiveState) {
+    let mut streams = LiveState::default();
+    let ids: Vec<ResourceId> =
+        state.resources.keys().filter(|id| id.kind == stream::KIND && id.name == "old").cloned().collect();
+    for id in ids {
+        if let Some(resource) = state.resources.remove(&id) {
+            streams.resources.insert(id, resource);
+        }
+    }
+    streams.describe();
+    state.resources.extend(streams.resources);
+}
+
+/// A provisioned one-shard stream owned by `pipeline`.
+fn stream_resource(name: &str, pipeline: &str) -> LiveResource {
+    let tags = Tags::from([
+        (PIPELINE_TAG.to_string(), pipeline.to_string()),
+        (RESOURCE_TAG.to_string(), format!("stream/{name}")),
+    ]);
+    let live = stream::Live {
+        arn: format!("arn:aws:kinesis:eu-west-1:000000000000:stream/{name}"),
+        on_demand: false,
+        open_shards: 1,
+        retention_hours: 24,
+        kms_key: None,
+    };
+    LiveResource::new(ResourceId::new(stream::KIND, name), name, tags, live)
+}
