@@ -9,12 +9,10 @@ use aws_sdk_s3::types::{
     ServerSideEncryptionConfiguration, ServerSideEncryptionRule, Tag, Tagging, Transition as S3Transition,
     TransitionStorageClass, VersioningConfiguration,
 };
-use futures::future::BoxFuture;
 use serde_json::{json, Value};
 
 use super::{
-    aws_error, build_error, desired_config, live_detail, AwsError, Context, LiveResource, NamedRead, Ownership,
-    ReadContext, ResourceKind, Tags,
+    aws_error, build_error, AwsError, Context, LiveResource, NamedRead, Ownership, ReadContext, ResourceKind, Tags,
 };
 use crate::model::{
     Attributes, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names, ResourceId,
@@ -112,9 +110,9 @@ impl KindRules for Bucket {
 }
 
 impl ResourceKind for Bucket {
-    fn kind(&self) -> Kind {
-        KIND
-    }
+    type Desired = spec::Bucket;
+    type Live = Live;
+    const KIND: Kind = KIND;
 
     fn desired(&self, graph: &GraphContext) -> Vec<DesiredResource> {
         graph
@@ -125,31 +123,32 @@ impl ResourceKind for Bucket {
             .collect()
     }
 
-    fn read<'a>(&'a self, read: &'a ReadContext<'a>) -> BoxFuture<'a, Result<NamedRead, AwsError>> {
-        Box::pin(self::read(read))
+    async fn read(&self, read: &ReadContext<'_>) -> Result<NamedRead, AwsError> {
+        self::read(read).await
     }
 
-    fn create<'a>(
-        &'a self,
-        ctx: &'a Context,
-        resource: &'a DesiredResource,
-    ) -> BoxFuture<'a, Result<String, AwsError>> {
-        Box::pin(async move { create(ctx, resource, desired_config::<spec::Bucket>(resource)?).await })
+    async fn create(
+        &self,
+        ctx: &Context,
+        resource: &DesiredResource,
+        desired: &spec::Bucket,
+    ) -> Result<String, AwsError> {
+        create(ctx, resource, desired).await
     }
 
-    fn update<'a>(
-        &'a self,
-        ctx: &'a Context,
-        resource: &'a DesiredResource,
-        live: &'a LiveResource,
-    ) -> BoxFuture<'a, Result<(), AwsError>> {
-        Box::pin(async move {
-            update(ctx, resource, desired_config::<spec::Bucket>(resource)?, live_detail::<Live>(live)?).await
-        })
+    async fn update(
+        &self,
+        ctx: &Context,
+        resource: &DesiredResource,
+        desired: &spec::Bucket,
+        _live: &LiveResource,
+        detail: &Live,
+    ) -> Result<(), AwsError> {
+        update(ctx, resource, desired, detail).await
     }
 
-    fn delete<'a>(&'a self, ctx: &'a Context, live: &'a LiveResource) -> BoxFuture<'a, Result<(), AwsError>> {
-        Box::pin(delete(ctx, live))
+    async fn delete(&self, ctx: &Context, live: &LiveResource, _detail: &Live) -> Result<(), AwsError> {
+        delete(ctx, live).await
     }
 }
 

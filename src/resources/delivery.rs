@@ -9,13 +9,12 @@ use aws_sdk_firehose::types::{
     ExtendedS3DestinationConfiguration, ExtendedS3DestinationUpdate, KinesisStreamSourceConfiguration,
     KmsEncryptionConfig, NoEncryptionConfig, Tag,
 };
-use futures::future::BoxFuture;
 use serde_json::json;
 
 use super::wait::{wait_until, Poll};
 use super::{
-    aws_error, build_error, desired_config, live_detail, retry_while_role_propagates, AwsError, Context, LiveResource,
-    NamedRead, Ownership, ReadContext, ResourceKind, RoleUser,
+    aws_error, build_error, retry_while_role_propagates, AwsError, Context, LiveResource, NamedRead, Ownership,
+    ReadContext, ResourceKind, RoleUser,
 };
 use crate::model::{
     Action, Attributes, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names, ResourceId,
@@ -149,13 +148,10 @@ impl KindRules for Delivery {
 }
 
 impl ResourceKind for Delivery {
-    fn kind(&self) -> Kind {
-        KIND
-    }
+    type Desired = spec::Delivery;
+    type Live = Live;
+    const KIND: Kind = KIND;
 
-    /// Each delivery, preceded by the role derived for it when it names none (a delivery whose
-    /// source stream is not in the spec has no derivable role and is left out; validation
-    /// refuses such a spec).
     fn desired(&self, graph: &GraphContext) -> Vec<DesiredResource> {
         let spec = graph.spec;
         let mut nodes = Vec::new();
@@ -174,32 +170,32 @@ impl ResourceKind for Delivery {
         nodes
     }
 
-    fn read<'a>(&'a self, read: &'a ReadContext<'a>) -> BoxFuture<'a, Result<NamedRead, AwsError>> {
-        Box::pin(self::read(read))
+    async fn read(&self, read: &ReadContext<'_>) -> Result<NamedRead, AwsError> {
+        self::read(read).await
     }
 
-    fn create<'a>(
-        &'a self,
-        ctx: &'a Context,
-        resource: &'a DesiredResource,
-    ) -> BoxFuture<'a, Result<String, AwsError>> {
-        Box::pin(async move { create(ctx, resource, desired_config::<spec::Delivery>(resource)?).await })
+    async fn create(
+        &self,
+        ctx: &Context,
+        resource: &DesiredResource,
+        desired: &spec::Delivery,
+    ) -> Result<String, AwsError> {
+        create(ctx, resource, desired).await
     }
 
-    fn update<'a>(
-        &'a self,
-        ctx: &'a Context,
-        resource: &'a DesiredResource,
-        live: &'a LiveResource,
-    ) -> BoxFuture<'a, Result<(), AwsError>> {
-        Box::pin(async move {
-            let delivery = desired_config::<spec::Delivery>(resource)?;
-            update(ctx, resource, delivery, live, live_detail::<Live>(live)?).await
-        })
+    async fn update(
+        &self,
+        ctx: &Context,
+        resource: &DesiredResource,
+        desired: &spec::Delivery,
+        live: &LiveResource,
+        detail: &Live,
+    ) -> Result<(), AwsError> {
+        update(ctx, resource, desired, live, detail).await
     }
 
-    fn delete<'a>(&'a self, ctx: &'a Context, live: &'a LiveResource) -> BoxFuture<'a, Result<(), AwsError>> {
-        Box::pin(delete(ctx, live))
+    async fn delete(&self, ctx: &Context, live: &LiveResource, _detail: &Live) -> Result<(), AwsError> {
+        delete(ctx, live).await
     }
 }
 

@@ -2,13 +2,10 @@
 //! and only when some subnet of the spec is public.
 
 use aws_sdk_ec2::types::ResourceType;
-use futures::future::BoxFuture;
 use serde_json::json;
 
 use super::ec2_tags::{ec2_node_tags, from_ec2, pipeline_filter, sync, tag_specification};
-use super::{
-    aws_error, claimed_id, live_detail, AwsError, Context, LiveResource, NamedRead, ReadContext, ResourceKind,
-};
+use super::{aws_error, claimed_id, AwsError, Context, LiveResource, NamedRead, ReadContext, ResourceKind};
 use crate::model::{
     Attributes, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names, ResourceId,
 };
@@ -60,11 +57,10 @@ impl KindRules for InternetGateway {
 }
 
 impl ResourceKind for InternetGateway {
-    fn kind(&self) -> Kind {
-        KIND
-    }
+    type Desired = Desired;
+    type Live = Live;
+    const KIND: Kind = KIND;
 
-    /// The pipeline's gateway, in its VPC, when some subnet is public.
     fn desired(&self, graph: &GraphContext) -> Vec<DesiredResource> {
         let Some(network) = &graph.spec.network else { return Vec::new() };
         if !network.subnets.iter().any(|subnet| subnet.public) {
@@ -76,31 +72,27 @@ impl ResourceKind for InternetGateway {
         vec![graph.node(id, &tags, vec![vpc.clone()], Desired { vpc: vpc.name })]
     }
 
-    fn read<'a>(&'a self, read: &'a ReadContext<'a>) -> BoxFuture<'a, Result<NamedRead, AwsError>> {
-        Box::pin(async move {
-            Ok(NamedRead { found: self::read(&read.clients.ec2, read.pipeline).await?, conflicts: vec![] })
-        })
+    async fn read(&self, read: &ReadContext<'_>) -> Result<NamedRead, AwsError> {
+        Ok(NamedRead::found(self::read(&read.clients.ec2, read.pipeline).await?))
     }
 
-    fn create<'a>(
-        &'a self,
-        ctx: &'a Context,
-        resource: &'a DesiredResource,
-    ) -> BoxFuture<'a, Result<String, AwsError>> {
-        Box::pin(create(ctx, resource))
+    async fn create(&self, ctx: &Context, resource: &DesiredResource, _desired: &Desired) -> Result<String, AwsError> {
+        create(ctx, resource).await
     }
 
-    fn update<'a>(
-        &'a self,
-        ctx: &'a Context,
-        resource: &'a DesiredResource,
-        live: &'a LiveResource,
-    ) -> BoxFuture<'a, Result<(), AwsError>> {
-        Box::pin(async move { update(ctx, resource, live, live_detail::<Live>(live)?).await })
+    async fn update(
+        &self,
+        ctx: &Context,
+        resource: &DesiredResource,
+        _desired: &Desired,
+        live: &LiveResource,
+        detail: &Live,
+    ) -> Result<(), AwsError> {
+        update(ctx, resource, live, detail).await
     }
 
-    fn delete<'a>(&'a self, ctx: &'a Context, live: &'a LiveResource) -> BoxFuture<'a, Result<(), AwsError>> {
-        Box::pin(async move { delete(ctx, live, live_detail::<Live>(live)?).await })
+    async fn delete(&self, ctx: &Context, live: &LiveResource, detail: &Live) -> Result<(), AwsError> {
+        delete(ctx, live, detail).await
     }
 }
 

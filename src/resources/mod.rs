@@ -26,6 +26,7 @@ mod vpc;
 pub mod wait;
 
 use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
 use std::sync::Mutex;
 
 use futures::future::BoxFuture;
@@ -42,7 +43,7 @@ pub use propagation::{retry_while_role_propagates, RoleUser};
 pub use wait::WaitOptions;
 
 /// Every kind pipectl manages, in the order their nodes are added to the desired graph.
-pub const KINDS: [&dyn ResourceKind; 11] = [
+pub const KINDS: &[&dyn DynKind] = &[
     &vpc::Vpc,
     &subnet::Subnet,
     &internet_gateway::InternetGateway,
@@ -56,27 +57,96 @@ pub const KINDS: [&dyn ResourceKind; 11] = [
     &schedule::Schedule,
 ];
 
-/// The effectful half of a kind: building its desired nodes, reading it, and changing it.
-/// Futures are boxed so that kinds can sit in one registry of trait objects.
+/// The effectful half of a kind, as its module writes it: building its desired nodes, reading
+/// it, and changing it, with its own desired-state and live-detail types.
 pub trait ResourceKind: KindRules {
+    /// What the kind's desired nodes carry (built by `desired`).
+    type Desired: DesiredConfig;
+    /// What the kind's reads put in live resources.
+    type Live: LiveDetail;
     /// The handle plans and ids carry for this kind.
-    fn kind(&self) -> Kind;
+    const KIND: Kind;
     /// The nodes this kind adds to the desired graph of a validated spec.
     fn desired(&self, graph: &GraphContext) -> Vec<DesiredResource>;
     /// Reads this kind's resources of the pipeline.
-    fn read<'a>(&'a self, read: &'a ReadContext<'a>) -> BoxFuture<'a, Result<NamedRead, AwsError>>;
+    fn read(&self, read: &ReadContext) -> impl Future<Output = Result<NamedRead, AwsError>> + Send;
     /// Creates the resource and returns its AWS id.
+    fn create(
+        &self,
+        ctx: &Context,
+        resource: &DesiredResource,
+        desired: &Self::Desired,
+    ) -> impl Future<Output = Result<String, AwsError>> + Send;
+    /// Changes the live resource in place to match the spec.
+    fn update(
+        &self,
+        ctx: &Context,
+        resource: &DesiredResource,
+        desired: &Self::Desired,
+        live: &LiveResource,
+        detail: &Self::Live,
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
+    /// Deletes the live resource (one already gone counts as deleted).
+    fn delete(
+        &self,
+        ctx: &Context,
+        live: &LiveResource,
+        detail: &Self::Live,
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
+}
+
+/// `ResourceKind` as one registry of trait objects can hold it: the kind-specific types are
+/// recovered from the nodes here, once, instead of in every kind.
+pub trait DynKind: KindRules {
+    fn kind(&self) -> Kind;
+    fn desired(&self, graph: &GraphContext) -> Vec<DesiredResource>;
+    fn read<'a>(&'a self, read: &'a ReadContext<'a>) -> BoxFuture<'a, Result<NamedRead, AwsError>>;
     fn create<'a>(&'a self, ctx: &'a Context, resource: &'a DesiredResource)
         -> BoxFuture<'a, Result<String, AwsError>>;
-    /// Changes the live resource in place to match the spec.
     fn update<'a>(
         &'a self,
         ctx: &'a Context,
         resource: &'a DesiredResource,
         live: &'a LiveResource,
     ) -> BoxFuture<'a, Result<(), AwsError>>;
-    /// Deletes the live resource (one already gone counts as deleted).
     fn delete<'a>(&'a self, ctx: &'a Context, live: &'a LiveResource) -> BoxFuture<'a, Result<(), AwsError>>;
+}
+
+impl<K: ResourceKind> DynKind for K {
+    fn kind(&self) -> Kind {
+        K::KIND
+    }
+
+    fn desired(&self, graph: &GraphContext) -> Vec<DesiredResource> {
+        ResourceKind::desired(self, graph)
+    }
+
+    fn read<'a>(&'a self, read: &'a ReadContext<'a>) -> BoxFuture<'a, Result<NamedRead, AwsError>> {
+        Box::pin(ResourceKind::read(self, read))
+    }
+
+    fn create<'a>(
+        &'a self,
+        ctx: &'a Context,
+        resource: &'a DesiredResource,
+    ) -> BoxFuture<'a, Result<String, AwsError>> {
+        Box::pin(async move { ResourceKind::create(self, ctx, resource, desired_config(resource)?).await })
+    }
+
+    fn update<'a>(
+        &'a self,
+        ctx: &'a Context,
+        resource: &'a DesiredResource,
+        live: &'a LiveResource,
+    ) -> BoxFuture<'a, Result<(), AwsError>> {
+        Box::pin(async move {
+            ResourceKind::update(self, ctx, resource, desired_config(resource)?, live, live_detail(live)?).await
+        })
+    }
+
+    fn delete<'a>(&'a self, ctx: &'a Context, live: &'a LiveResource) -> BoxFuture<'a, Result<(), AwsError>> {
+        Box::pin(async move { ResourceKind::delete(self, ctx, live, live_detail(live)?).await })
+    }
 }
 
 /// The registered kind named `name` (as in a `pipectl:resource` tag).
@@ -90,22 +160,23 @@ pub fn parse_id(text: &str) -> Option<ResourceId> {
     Some(ResourceId::new(kind_named(kind)?, name))
 }
 
-fn registered(kind: Kind) -> Result<&'static dyn ResourceKind, AwsError> {
+fn registered(kind: Kind) -> Result<&'static dyn DynKind, AwsError> {
     KINDS
-        .into_iter()
+        .iter()
+        .copied()
         .find(|registered| registered.kind() == kind)
         .ok_or_else(|| AwsError::new(kind.as_str(), "dispatch", "internal error: the kind is not registered"))
 }
 
 /// The kind-specific desired state of `resource`, which its own kind module defined.
-pub fn desired_config<T: DesiredConfig>(resource: &DesiredResource) -> Result<&T, AwsError> {
+fn desired_config<T: DesiredConfig>(resource: &DesiredResource) -> Result<&T, AwsError> {
     resource
         .config::<T>()
         .ok_or_else(|| AwsError::new(&resource.id, "apply", "internal error: desired state of another kind"))
 }
 
 /// The kind-specific live detail of `live`, which its own kind module read.
-pub fn live_detail<T: LiveDetail>(live: &LiveResource) -> Result<&T, AwsError> {
+fn live_detail<T: LiveDetail>(live: &LiveResource) -> Result<&T, AwsError> {
     live.detail::<T>().ok_or_else(|| AwsError::new(&live.id, "apply", "internal error: live detail of another kind"))
 }
 

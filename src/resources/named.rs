@@ -18,11 +18,18 @@ pub enum Ownership {
     Unreadable(String),
 }
 
-/// What `read` of a name-addressed kind found.
+/// What a kind's read found: its resources, and the spec's names taken by someone else.
 #[derive(Default)]
 pub struct NamedRead {
     pub found: Vec<LiveResource>,
     pub conflicts: Vec<String>,
+}
+
+impl NamedRead {
+    /// Resources found by a pipeline tag filter, where no name can be in anyone else's way.
+    pub fn found(found: Vec<LiveResource>) -> NamedRead {
+        NamedRead { found, conflicts: Vec::new() }
+    }
 }
 
 /// How one name-addressed kind is read.

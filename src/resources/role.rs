@@ -4,12 +4,11 @@
 //! stay stable. The kinds that derive roles build their nodes with `config` and `id`.
 
 use aws_sdk_iam::types::Tag;
-use futures::future::BoxFuture;
 use serde_json::{json, Value};
 
 use super::{
-    aws_error, build_error, claimed_id, desired_config, live_detail, owned_by, ownership_conflict, AwsError, Context,
-    LiveResource, NamedKind, NamedRead, Ownership, ReadContext, ResourceKind, Tags,
+    aws_error, build_error, claimed_id, owned_by, ownership_conflict, AwsError, Context, LiveResource, NamedKind,
+    NamedRead, Ownership, ReadContext, ResourceKind, Tags,
 };
 use crate::model::{
     Attributes, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names, ResourceId,
@@ -112,11 +111,10 @@ impl KindRules for Role {
 }
 
 impl ResourceKind for Role {
-    fn kind(&self) -> Kind {
-        KIND
-    }
+    type Desired = RoleConfig;
+    type Live = Live;
+    const KIND: Kind = KIND;
 
-    /// The roles the spec declares; the kinds that derive roles add theirs.
     fn desired(&self, graph: &GraphContext) -> Vec<DesiredResource> {
         graph
             .spec
@@ -131,31 +129,32 @@ impl ResourceKind for Role {
             .collect()
     }
 
-    fn read<'a>(&'a self, read: &'a ReadContext<'a>) -> BoxFuture<'a, Result<NamedRead, AwsError>> {
-        Box::pin(self::read(read))
+    async fn read(&self, read: &ReadContext<'_>) -> Result<NamedRead, AwsError> {
+        self::read(read).await
     }
 
-    fn create<'a>(
-        &'a self,
-        ctx: &'a Context,
-        resource: &'a DesiredResource,
-    ) -> BoxFuture<'a, Result<String, AwsError>> {
-        Box::pin(async move { create(ctx, resource, desired_config::<RoleConfig>(resource)?).await })
+    async fn create(
+        &self,
+        ctx: &Context,
+        resource: &DesiredResource,
+        desired: &RoleConfig,
+    ) -> Result<String, AwsError> {
+        create(ctx, resource, desired).await
     }
 
-    fn update<'a>(
-        &'a self,
-        ctx: &'a Context,
-        resource: &'a DesiredResource,
-        live: &'a LiveResource,
-    ) -> BoxFuture<'a, Result<(), AwsError>> {
-        Box::pin(async move {
-            update(ctx, resource, desired_config::<RoleConfig>(resource)?, live, live_detail::<Live>(live)?).await
-        })
+    async fn update(
+        &self,
+        ctx: &Context,
+        resource: &DesiredResource,
+        desired: &RoleConfig,
+        live: &LiveResource,
+        detail: &Live,
+    ) -> Result<(), AwsError> {
+        update(ctx, resource, desired, live, detail).await
     }
 
-    fn delete<'a>(&'a self, ctx: &'a Context, live: &'a LiveResource) -> BoxFuture<'a, Result<(), AwsError>> {
-        Box::pin(async move { delete(ctx, live, live_detail::<Live>(live)?).await })
+    async fn delete(&self, ctx: &Context, live: &LiveResource, detail: &Live) -> Result<(), AwsError> {
+        delete(ctx, live, detail).await
     }
 }
 

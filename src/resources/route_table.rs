@@ -3,14 +3,10 @@
 //! subnet is re-associated.
 
 use aws_sdk_ec2::types::ResourceType;
-use futures::future::BoxFuture;
 use serde_json::json;
 
 use super::ec2_tags::{ec2_node_tags, from_ec2, pipeline_filter, sync, tag_specification};
-use super::{
-    aws_error, claimed_id, desired_config, live_detail, AwsError, Context, LiveResource, NamedRead, ReadContext,
-    ResourceKind,
-};
+use super::{aws_error, claimed_id, AwsError, Context, LiveResource, NamedRead, ReadContext, ResourceKind};
 use crate::model::{
     Attributes, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names, ResourceId,
 };
@@ -94,12 +90,10 @@ impl KindRules for RouteTable {
 }
 
 impl ResourceKind for RouteTable {
-    fn kind(&self) -> Kind {
-        KIND
-    }
+    type Desired = Desired;
+    type Live = Live;
+    const KIND: Kind = KIND;
 
-    /// The public route table, when some subnet is public: it needs the VPC, the gateway and
-    /// every public subnet.
     fn desired(&self, graph: &GraphContext) -> Vec<DesiredResource> {
         let Some(network) = &graph.spec.network else { return Vec::new() };
         let public: Vec<String> =
@@ -115,34 +109,27 @@ impl ResourceKind for RouteTable {
         vec![graph.node(id, &tags, depends_on, Desired { subnets: public })]
     }
 
-    fn read<'a>(&'a self, read: &'a ReadContext<'a>) -> BoxFuture<'a, Result<NamedRead, AwsError>> {
-        Box::pin(async move {
-            Ok(NamedRead { found: self::read(&read.clients.ec2, read.pipeline).await?, conflicts: vec![] })
-        })
+    async fn read(&self, read: &ReadContext<'_>) -> Result<NamedRead, AwsError> {
+        Ok(NamedRead::found(self::read(&read.clients.ec2, read.pipeline).await?))
     }
 
-    fn create<'a>(
-        &'a self,
-        ctx: &'a Context,
-        resource: &'a DesiredResource,
-    ) -> BoxFuture<'a, Result<String, AwsError>> {
-        Box::pin(async move { create(ctx, resource, &desired_config::<Desired>(resource)?.subnets).await })
+    async fn create(&self, ctx: &Context, resource: &DesiredResource, desired: &Desired) -> Result<String, AwsError> {
+        create(ctx, resource, &desired.subnets).await
     }
 
-    fn update<'a>(
-        &'a self,
-        ctx: &'a Context,
-        resource: &'a DesiredResource,
-        live: &'a LiveResource,
-    ) -> BoxFuture<'a, Result<(), AwsError>> {
-        Box::pin(async move {
-            let subnets = &desired_config::<Desired>(resource)?.subnets;
-            update(ctx, resource, subnets, live, live_detail::<Live>(live)?).await
-        })
+    async fn update(
+        &self,
+        ctx: &Context,
+        resource: &DesiredResource,
+        desired: &Desired,
+        live: &LiveResource,
+        detail: &Live,
+    ) -> Result<(), AwsError> {
+        update(ctx, resource, &desired.subnets, live, detail).await
     }
 
-    fn delete<'a>(&'a self, ctx: &'a Context, live: &'a LiveResource) -> BoxFuture<'a, Result<(), AwsError>> {
-        Box::pin(async move { delete(ctx, live, live_detail::<Live>(live)?).await })
+    async fn delete(&self, ctx: &Context, live: &LiveResource, detail: &Live) -> Result<(), AwsError> {
+        delete(ctx, live, detail).await
     }
 }
 

@@ -7,13 +7,12 @@
 use aws_sdk_scheduler::types::{
     ActionAfterCompletion, FlexibleTimeWindow, FlexibleTimeWindowMode, ScheduleState, Target,
 };
-use futures::future::BoxFuture;
 use serde_json::{json, Value};
 
 use super::cluster::Group;
 use super::{
-    aws_error, build_error, claimed_id, desired_config, owned_by, retry_while_role_propagates, AwsError, Context,
-    LiveResource, NamedRead, ReadContext, ResourceKind, RoleUser, Tags,
+    aws_error, build_error, claimed_id, owned_by, retry_while_role_propagates, AwsError, Context, LiveResource,
+    NamedRead, ReadContext, ResourceKind, RoleUser, Tags,
 };
 use crate::model::{Attributes, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names};
 use crate::model::{ResourceId, PIPELINE_TAG, RESOURCE_TAG};
@@ -107,12 +106,10 @@ impl KindRules for Schedule {
 }
 
 impl ResourceKind for Schedule {
-    fn kind(&self) -> Kind {
-        KIND
-    }
+    type Desired = ScheduleConfig;
+    type Live = Live;
+    const KIND: Kind = KIND;
 
-    /// Per window of each cluster: the `up` schedule at its start and the `down` one back to the
-    /// group's baseline at its end.
     fn desired(&self, graph: &GraphContext) -> Vec<DesiredResource> {
         let pipeline = &graph.spec.pipeline;
         let mut nodes = Vec::new();
@@ -139,29 +136,32 @@ impl ResourceKind for Schedule {
         nodes
     }
 
-    fn read<'a>(&'a self, context: &'a ReadContext<'a>) -> BoxFuture<'a, Result<NamedRead, AwsError>> {
-        Box::pin(read(&context.clients.scheduler, context.pipeline))
+    async fn read(&self, read: &ReadContext<'_>) -> Result<NamedRead, AwsError> {
+        self::read(&read.clients.scheduler, read.pipeline).await
     }
 
-    fn create<'a>(
-        &'a self,
-        ctx: &'a Context,
-        resource: &'a DesiredResource,
-    ) -> BoxFuture<'a, Result<String, AwsError>> {
-        Box::pin(async move { put(ctx, resource, desired_config::<ScheduleConfig>(resource)?, true).await })
+    async fn create(
+        &self,
+        ctx: &Context,
+        resource: &DesiredResource,
+        desired: &ScheduleConfig,
+    ) -> Result<String, AwsError> {
+        put(ctx, resource, desired, true).await
     }
 
-    fn update<'a>(
-        &'a self,
-        ctx: &'a Context,
-        resource: &'a DesiredResource,
-        _live: &'a LiveResource,
-    ) -> BoxFuture<'a, Result<(), AwsError>> {
-        Box::pin(async move { put(ctx, resource, desired_config::<ScheduleConfig>(resource)?, false).await.map(drop) })
+    async fn update(
+        &self,
+        ctx: &Context,
+        resource: &DesiredResource,
+        desired: &ScheduleConfig,
+        _live: &LiveResource,
+        _detail: &Live,
+    ) -> Result<(), AwsError> {
+        put(ctx, resource, desired, false).await.map(drop)
     }
 
-    fn delete<'a>(&'a self, ctx: &'a Context, live: &'a LiveResource) -> BoxFuture<'a, Result<(), AwsError>> {
-        Box::pin(delete(ctx, live))
+    async fn delete(&self, ctx: &Context, live: &LiveResource, _detail: &Live) -> Result<(), AwsError> {
+        delete(ctx, live).await
     }
 }
 

@@ -6,14 +6,10 @@ use std::collections::BTreeSet;
 use std::fmt;
 
 use aws_sdk_ec2::types::{IpPermission, IpRange, ResourceType, UserIdGroupPair};
-use futures::future::BoxFuture;
 use serde_json::json;
 
 use super::ec2_tags::{ec2_node_tags, emr_managed_tags, from_ec2, pipeline_filter, sync, tag_specification};
-use super::{
-    aws_error, claimed_id, desired_config, live_detail, AwsError, Context, LiveResource, NamedRead, ReadContext,
-    ResourceKind,
-};
+use super::{aws_error, claimed_id, AwsError, Context, LiveResource, NamedRead, ReadContext, ResourceKind};
 use crate::model::{
     Action, Attributes, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names, ResourceId,
 };
@@ -214,12 +210,10 @@ impl KindRules for SecurityGroup {
 }
 
 impl ResourceKind for SecurityGroup {
-    fn kind(&self) -> Kind {
-        KIND
-    }
+    type Desired = Desired;
+    type Live = Live;
+    const KIND: Kind = KIND;
 
-    /// One node per spec group, in the VPC and after the other groups its rules name; a group a
-    /// cluster uses carries EMR's tag.
     fn desired(&self, graph: &GraphContext) -> Vec<DesiredResource> {
         let Some(network) = &graph.spec.network else { return Vec::new() };
         let vpc = super::vpc::id(&graph.spec.pipeline);
@@ -245,33 +239,27 @@ impl ResourceKind for SecurityGroup {
             .collect()
     }
 
-    fn read<'a>(&'a self, read: &'a ReadContext<'a>) -> BoxFuture<'a, Result<NamedRead, AwsError>> {
-        Box::pin(async move {
-            Ok(NamedRead { found: self::read(&read.clients.ec2, read.pipeline).await?, conflicts: vec![] })
-        })
+    async fn read(&self, read: &ReadContext<'_>) -> Result<NamedRead, AwsError> {
+        Ok(NamedRead::found(self::read(&read.clients.ec2, read.pipeline).await?))
     }
 
-    fn create<'a>(
-        &'a self,
-        ctx: &'a Context,
-        resource: &'a DesiredResource,
-    ) -> BoxFuture<'a, Result<String, AwsError>> {
-        Box::pin(async move { create(ctx, resource, desired_config::<Desired>(resource)?).await })
+    async fn create(&self, ctx: &Context, resource: &DesiredResource, desired: &Desired) -> Result<String, AwsError> {
+        create(ctx, resource, desired).await
     }
 
-    fn update<'a>(
-        &'a self,
-        ctx: &'a Context,
-        resource: &'a DesiredResource,
-        live: &'a LiveResource,
-    ) -> BoxFuture<'a, Result<(), AwsError>> {
-        Box::pin(async move {
-            update(ctx, resource, desired_config::<Desired>(resource)?, live, live_detail::<Live>(live)?).await
-        })
+    async fn update(
+        &self,
+        ctx: &Context,
+        resource: &DesiredResource,
+        desired: &Desired,
+        live: &LiveResource,
+        detail: &Live,
+    ) -> Result<(), AwsError> {
+        update(ctx, resource, desired, live, detail).await
     }
 
-    fn delete<'a>(&'a self, ctx: &'a Context, live: &'a LiveResource) -> BoxFuture<'a, Result<(), AwsError>> {
-        Box::pin(delete(ctx, live))
+    async fn delete(&self, ctx: &Context, live: &LiveResource, _detail: &Live) -> Result<(), AwsError> {
+        delete(ctx, live).await
     }
 }
 

@@ -5,13 +5,11 @@
 use std::collections::HashMap;
 
 use aws_sdk_kinesis::types::{EncryptionType, ScalingType, StreamMode as KinesisMode, StreamModeDetails, StreamStatus};
-use futures::future::BoxFuture;
 use serde_json::json;
 
 use super::wait::{wait_until, Poll};
 use super::{
-    aws_error, build_error, desired_config, live_detail, AwsError, Context, LiveResource, NamedRead, Ownership,
-    ReadContext, ResourceKind, Tags,
+    aws_error, build_error, AwsError, Context, LiveResource, NamedRead, Ownership, ReadContext, ResourceKind, Tags,
 };
 use crate::model::{
     Action, Attributes, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names, ResourceId,
@@ -101,9 +99,9 @@ impl KindRules for Stream {
 }
 
 impl ResourceKind for Stream {
-    fn kind(&self) -> Kind {
-        KIND
-    }
+    type Desired = spec::Stream;
+    type Live = Live;
+    const KIND: Kind = KIND;
 
     fn desired(&self, graph: &GraphContext) -> Vec<DesiredResource> {
         graph
@@ -114,31 +112,32 @@ impl ResourceKind for Stream {
             .collect()
     }
 
-    fn read<'a>(&'a self, read: &'a ReadContext<'a>) -> BoxFuture<'a, Result<NamedRead, AwsError>> {
-        Box::pin(self::read(read))
+    async fn read(&self, read: &ReadContext<'_>) -> Result<NamedRead, AwsError> {
+        self::read(read).await
     }
 
-    fn create<'a>(
-        &'a self,
-        ctx: &'a Context,
-        resource: &'a DesiredResource,
-    ) -> BoxFuture<'a, Result<String, AwsError>> {
-        Box::pin(async move { create(ctx, resource, desired_config::<spec::Stream>(resource)?).await })
+    async fn create(
+        &self,
+        ctx: &Context,
+        resource: &DesiredResource,
+        desired: &spec::Stream,
+    ) -> Result<String, AwsError> {
+        create(ctx, resource, desired).await
     }
 
-    fn update<'a>(
-        &'a self,
-        ctx: &'a Context,
-        resource: &'a DesiredResource,
-        live: &'a LiveResource,
-    ) -> BoxFuture<'a, Result<(), AwsError>> {
-        Box::pin(async move {
-            configure(ctx, resource, desired_config::<spec::Stream>(resource)?, live_detail::<Live>(live)?).await
-        })
+    async fn update(
+        &self,
+        ctx: &Context,
+        resource: &DesiredResource,
+        desired: &spec::Stream,
+        _live: &LiveResource,
+        detail: &Live,
+    ) -> Result<(), AwsError> {
+        configure(ctx, resource, desired, detail).await
     }
 
-    fn delete<'a>(&'a self, ctx: &'a Context, live: &'a LiveResource) -> BoxFuture<'a, Result<(), AwsError>> {
-        Box::pin(delete(ctx, live))
+    async fn delete(&self, ctx: &Context, live: &LiveResource, _detail: &Live) -> Result<(), AwsError> {
+        delete(ctx, live).await
     }
 }
 

@@ -2,14 +2,11 @@
 //! so a new CIDR replaces the VPC and everything in it.
 
 use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType};
-use futures::future::BoxFuture;
 use serde_json::json;
 
 use super::ec2_tags::{ec2_node_tags, from_ec2, pipeline_filter, tag_specification};
 use super::wait::{wait_until, Poll};
-use super::{
-    aws_error, claimed_id, desired_config, AwsError, Context, LiveResource, NamedRead, ReadContext, ResourceKind,
-};
+use super::{aws_error, claimed_id, AwsError, Context, LiveResource, NamedRead, ReadContext, ResourceKind};
 use crate::model::ResourceId;
 use crate::model::{Attributes, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names};
 
@@ -56,9 +53,9 @@ impl KindRules for Vpc {
 }
 
 impl ResourceKind for Vpc {
-    fn kind(&self) -> Kind {
-        KIND
-    }
+    type Desired = Desired;
+    type Live = Live;
+    const KIND: Kind = KIND;
 
     fn desired(&self, graph: &GraphContext) -> Vec<DesiredResource> {
         let Some(network) = &graph.spec.network else { return Vec::new() };
@@ -67,31 +64,27 @@ impl ResourceKind for Vpc {
         vec![graph.node(id, &tags, vec![], Desired { cidr: network.vpc.cidr.clone() })]
     }
 
-    fn read<'a>(&'a self, read: &'a ReadContext<'a>) -> BoxFuture<'a, Result<NamedRead, AwsError>> {
-        Box::pin(async move {
-            Ok(NamedRead { found: self::read(&read.clients.ec2, read.pipeline).await?, conflicts: vec![] })
-        })
+    async fn read(&self, read: &ReadContext<'_>) -> Result<NamedRead, AwsError> {
+        Ok(NamedRead::found(self::read(&read.clients.ec2, read.pipeline).await?))
     }
 
-    fn create<'a>(
-        &'a self,
-        ctx: &'a Context,
-        resource: &'a DesiredResource,
-    ) -> BoxFuture<'a, Result<String, AwsError>> {
-        Box::pin(async move { create(ctx, resource, &desired_config::<Desired>(resource)?.cidr).await })
+    async fn create(&self, ctx: &Context, resource: &DesiredResource, desired: &Desired) -> Result<String, AwsError> {
+        create(ctx, resource, &desired.cidr).await
     }
 
-    fn update<'a>(
-        &'a self,
-        ctx: &'a Context,
-        resource: &'a DesiredResource,
-        live: &'a LiveResource,
-    ) -> BoxFuture<'a, Result<(), AwsError>> {
-        Box::pin(super::ec2_tags::sync(ctx, live, &resource.tags))
+    async fn update(
+        &self,
+        ctx: &Context,
+        resource: &DesiredResource,
+        _desired: &Desired,
+        live: &LiveResource,
+        _detail: &Live,
+    ) -> Result<(), AwsError> {
+        super::ec2_tags::sync(ctx, live, &resource.tags).await
     }
 
-    fn delete<'a>(&'a self, ctx: &'a Context, live: &'a LiveResource) -> BoxFuture<'a, Result<(), AwsError>> {
-        Box::pin(delete(ctx, live))
+    async fn delete(&self, ctx: &Context, live: &LiveResource, _detail: &Live) -> Result<(), AwsError> {
+        delete(ctx, live).await
     }
 }
 

@@ -12,7 +12,6 @@ mod apply;
 mod attributes;
 mod read;
 
-use futures::future::BoxFuture;
 use serde_json::Value;
 
 pub use apply::{forget_scale, record_scale, resize_group, wait_group_size, GroupWait};
@@ -20,7 +19,7 @@ pub use attributes::{scale_records, InstanceGroup, Live, Readable, ScaleRecord, 
 pub use read::{find_active, group_id, inspect, list_active, Running, ACTIVE_STATES};
 
 use super::role::{self, RoleConfig};
-use super::{bucket, desired_config, live_detail, security_group, subnet};
+use super::{bucket, security_group, subnet};
 use super::{AwsError, Context, LiveResource, NamedRead, ReadContext, ResourceKind};
 use crate::model::{Action, Attributes, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, ResourceId};
 use crate::names::{derived_cluster_roles, emr_cluster_name, iam_role_name, role_path, Tags, SCALE_TAG_PREFIX};
@@ -130,12 +129,10 @@ impl KindRules for Cluster {
 }
 
 impl ResourceKind for Cluster {
-    fn kind(&self) -> Kind {
-        KIND
-    }
+    type Desired = ClusterConfig;
+    type Live = Live;
+    const KIND: Kind = KIND;
 
-    /// Per cluster: EMR's service role, the instance role (with its instance profile), the
-    /// cluster, and the role EventBridge Scheduler resizes it with.
     fn desired(&self, graph: &GraphContext) -> Vec<DesiredResource> {
         let pipeline = &graph.spec.pipeline;
         let mut nodes = Vec::new();
@@ -180,32 +177,32 @@ impl ResourceKind for Cluster {
         nodes
     }
 
-    fn read<'a>(&'a self, context: &'a ReadContext<'a>) -> BoxFuture<'a, Result<NamedRead, AwsError>> {
-        Box::pin(read::read(context))
+    async fn read(&self, read: &ReadContext<'_>) -> Result<NamedRead, AwsError> {
+        read::read(read).await
     }
 
-    fn create<'a>(
-        &'a self,
-        ctx: &'a Context,
-        resource: &'a DesiredResource,
-    ) -> BoxFuture<'a, Result<String, AwsError>> {
-        Box::pin(async move { apply::create(ctx, resource, desired_config::<ClusterConfig>(resource)?).await })
+    async fn create(
+        &self,
+        ctx: &Context,
+        resource: &DesiredResource,
+        desired: &ClusterConfig,
+    ) -> Result<String, AwsError> {
+        apply::create(ctx, resource, desired).await
     }
 
-    fn update<'a>(
-        &'a self,
-        ctx: &'a Context,
-        resource: &'a DesiredResource,
-        live: &'a LiveResource,
-    ) -> BoxFuture<'a, Result<(), AwsError>> {
-        Box::pin(async move {
-            let config = desired_config::<ClusterConfig>(resource)?;
-            apply::update(ctx, resource, config, live, live_detail::<Live>(live)?).await
-        })
+    async fn update(
+        &self,
+        ctx: &Context,
+        resource: &DesiredResource,
+        desired: &ClusterConfig,
+        live: &LiveResource,
+        detail: &Live,
+    ) -> Result<(), AwsError> {
+        apply::update(ctx, resource, desired, live, detail).await
     }
 
-    fn delete<'a>(&'a self, ctx: &'a Context, live: &'a LiveResource) -> BoxFuture<'a, Result<(), AwsError>> {
-        Box::pin(apply::delete(ctx, live))
+    async fn delete(&self, ctx: &Context, live: &LiveResource, _detail: &Live) -> Result<(), AwsError> {
+        apply::delete(ctx, live).await
     }
 }
 
