@@ -309,17 +309,15 @@ impl Session {
     /// Takes the pipeline's lock (see `lock`), waiting up to `--lock-timeout`.
     async fn lock(&self, command: &str, global: &GlobalArgs) -> Result<crate::lock::Lock, AppError> {
         let file = self.loaded.file.display().to_string();
-        crate::lock::acquire(
-            &self.clients,
-            &self.loaded.spec.pipeline,
+        let request = crate::lock::LockRequest {
+            pipeline: &self.loaded.spec.pipeline,
             command,
-            &file,
-            global.lock_timeout,
-            &self.progress,
-        )
-        .await
-        .map_err(|error| match error {
-            crate::lock::LockError::Aws(error) => self.explain(error),
+            file: &file,
+            wait: global.lock_timeout,
+            lease: global.lock_lease,
+        };
+        crate::lock::acquire(&self.clients, &request, &self.progress).await.map_err(|error| match error {
+            crate::lock::LockError::Aws { source, .. } => self.explain(source),
             held => AppError::Lock(held),
         })
     }

@@ -51,6 +51,10 @@ pub struct GlobalArgs {
     /// How long apply and destroy wait for another run of the pipeline to finish.
     #[arg(long, global = true, default_value = "0s", value_parser = parse_duration, value_name = "DURATION")]
     pub lock_timeout: Duration,
+    /// How long the lock's lease lasts unless renewed (the holder renews it every third of
+    /// that); a run that dies keeps the pipeline locked at most this long.
+    #[arg(long, global = true, default_value = "60s", value_parser = parse_duration, value_name = "DURATION")]
+    pub lock_lease: Duration,
     /// Connect timeout of each AWS request.
     #[arg(long, global = true, default_value = "3s", value_parser = parse_duration, value_name = "DURATION")]
     pub connect_timeout: Duration,

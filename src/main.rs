@@ -40,7 +40,7 @@ fn init_logging(verbose: u8) {
         0 => "warn,aws_config=error,aws_smithy_runtime=error",
         1 => "pipectl=debug,warn",
         // The SDK's own debug lines print request properties that include the access key id.
-        _ => "debug,aws_smithy_runtime=info,aws_smithy_runtime_api=info,aws_sigv4=info,aws_credential_types=info,aws_config=info,aws_runtime=info,aws_sdk_s3=info,aws_sdk_ec2=info,aws_sdk_kinesis=info,aws_sdk_firehose=info,aws_sdk_iam=info,aws_sdk_emr=info,aws_sdk_scheduler=info,aws_sdk_sts=info",
+        _ => "debug,aws_smithy_runtime=info,aws_smithy_runtime_api=info,aws_sigv4=info,aws_credential_types=info,aws_config=info,aws_runtime=info,aws_sdk_s3=info,aws_sdk_ec2=info,aws_sdk_kinesis=info,aws_sdk_firehose=info,aws_sdk_iam=info,aws_sdk_emr=info,aws_sdk_scheduler=info,aws_sdk_sts=info,aws_sdk_dynamodb=info,aws_sdk_sqs=info",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("PIPECTL_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(filter));

@@ -17,6 +17,12 @@ pub const RESOURCE_TAG: &str = "pipectl:resource";
 pub const SCALE_TAG_PREFIX: &str = "pipectl:scale:";
 /// EMR's managed service policy (v2) only acts on subnets and security groups with this tag.
 pub const EMR_MANAGED_TAG: (&str, &str) = ("for-use-with-amazon-emr-managed-policies", "true");
+/// Marks a security group whose rules EMR maintains (one of a cluster's EMR-managed groups):
+/// pipectl adds the rules EMR needs from it and neither compares nor revokes the others.
+pub const EMR_RULES_TAG: (&str, &str) = ("pipectl:rules", "managed-by-emr");
+
+/// The DynamoDB table of pipeline locks, one per account and region (one item per pipeline).
+pub const LOCK_TABLE: &str = "pipectl-locks";
 
 /// The IAM name of a role of the pipeline: `<pipeline>-<role>`.
 pub fn iam_role_name(pipeline: &str, role: &str) -> String {
@@ -75,6 +81,15 @@ pub fn scale_back_schedule_name(pipeline: &str, cluster: &str, group: &str) -> S
     schedule_name(pipeline, &format!("{cluster}-{group}-scale-back"))
 }
 
+/// The spec-level name of the queue that receives a pipeline's failed schedule invocations.
+pub const SCHEDULES_DLQ: &str = "schedules-dlq";
+
+/// The SQS name of that dead-letter queue, `<pipeline>-schedules-dlq` (at most 54 characters for
+/// a 40-character pipeline name; SQS allows 80 letters, digits, `-` and `_`).
+pub fn schedules_dlq_name(pipeline: &str) -> String {
+    format!("{pipeline}-{SCHEDULES_DLQ}")
+}
+
 /// The `Name` tag of an EC2 resource: the pipeline's own for its VPC, `<pipeline>-<name>` else.
 pub fn ec2_name(pipeline: &str, name: &str) -> String {
     if name == pipeline {
@@ -89,6 +104,13 @@ pub fn security_group_name(pipeline: &str, group: &str) -> String {
     format!("{pipeline}-{group}")
 }
 
+/// The spec-level name of one of the security groups pipectl creates for EMR to manage:
+/// `<cluster>-emr-master`, `<cluster>-emr-core` (core and task nodes, EMR's "slave" group) and
+/// `<cluster>-emr-service` (service access, private subnets only).
+pub fn emr_security_group(cluster: &str, role: &str) -> String {
+    format!("{cluster}-emr-{role}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -100,6 +122,8 @@ mod tests {
         assert_eq!(derived_cluster_roles("spark")[2], "spark-scheduler");
         assert_eq!(emr_cluster_name("p", "spark"), "p-spark");
         assert_eq!(scale_back_schedule_name("p", "spark", "batch"), "pipectl-p-spark-batch-scale-back");
+        assert_eq!(schedules_dlq_name("p"), "p-schedules-dlq");
         assert_eq!((ec2_name("p", "p"), ec2_name("p", "public")), ("p".to_string(), "p-public".to_string()));
+        assert_eq!(emr_security_group("spark", "master"), "spark-emr-master");
     }
 }

@@ -32,6 +32,10 @@ pub struct Clients {
     pub sts: aws_sdk_sts::Client,
     pub emr: aws_sdk_emr::Client,
     pub scheduler: aws_sdk_scheduler::Client,
+    /// The dead-letter queue of the pipeline's schedules (see `resources::queue`).
+    pub sqs: aws_sdk_sqs::Client,
+    /// The pipeline lock's table (see `lock`).
+    pub dynamodb: aws_sdk_dynamodb::Client,
     pub region: String,
     /// True when requests go to an emulator or proxy rather than AWS itself: an operation the
     /// endpoint does not implement is then a warning, not a failure.
@@ -128,6 +132,8 @@ pub async fn clients(options: &AwsOptions, counter: &CallCounter) -> Clients {
     let sts_config = aws_sdk_sts::config::Builder::from(&config).interceptor(counter.clone()).build();
     let emr_config = aws_sdk_emr::config::Builder::from(&config).interceptor(counter.clone()).build();
     let scheduler_config = aws_sdk_scheduler::config::Builder::from(&config).interceptor(counter.clone()).build();
+    let sqs_config = aws_sdk_sqs::config::Builder::from(&config).interceptor(counter.clone()).build();
+    let dynamodb_config = aws_sdk_dynamodb::config::Builder::from(&config).interceptor(counter.clone()).build();
     Clients {
         ec2: aws_sdk_ec2::Client::from_conf(ec2_config),
         s3: aws_sdk_s3::Client::from_conf(s3_config),
@@ -137,6 +143,8 @@ pub async fn clients(options: &AwsOptions, counter: &CallCounter) -> Clients {
         sts: aws_sdk_sts::Client::from_conf(sts_config),
         emr: aws_sdk_emr::Client::from_conf(emr_config),
         scheduler: aws_sdk_scheduler::Client::from_conf(scheduler_config),
+        sqs: aws_sdk_sqs::Client::from_conf(sqs_config),
+        dynamodb: aws_sdk_dynamodb::Client::from_conf(dynamodb_config),
         region: options.region.clone(),
         emulated: uses_custom_endpoint(options) || std::env::var_os("AWS_ENDPOINT_URL_EMR").is_some(),
     }
@@ -158,6 +166,8 @@ pub fn test_clients_with_emr(emr: aws_sdk_emr::Client, emulated: bool) -> Client
         sts: aws_sdk_sts::Client::new(&config),
         emr,
         scheduler: aws_sdk_scheduler::Client::new(&config),
+        sqs: aws_sdk_sqs::Client::new(&config),
+        dynamodb: aws_sdk_dynamodb::Client::new(&config),
         region: "us-east-1".to_string(),
         emulated,
     }

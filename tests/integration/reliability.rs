@@ -336,26 +336,12 @@ fn two_applies_at_once_do_not_both_create() {
     assert!(loser.contains(&format!("pipeline `{pipeline}` is locked by")), "{loser}");
     converged(&file, &pipeline);
 
-    // A lock held elsewhere (another machine) is refused until broken deliberately.
-    runtime().block_on(async {
-        let clients = Stack::Moto.clients().await;
-        let tag = |k: &str, v: &str| aws_sdk_iam::types::Tag::builder().key(k).value(v).build().expect("tag");
-        clients
-            .iam
-            .create_role()
-            .role_name(format!("pipectl-lock-{pipeline}"))
-            .path(format!("/pipectl/{pipeline}/lock/"))
-            .assume_role_policy_document(r#"{"Version":"2012-10-17","Statement":[]}"#)
-            .tags(tag("pipectl:lock-holder", "build-agent-7:4242"))
-            .tags(tag("pipectl:lock-command", "apply"))
-            .tags(tag("pipectl:lock-since", "2026-11-22T02:00:00Z"))
-            .send()
-            .await
-            .expect("stale lock");
-    });
+    // A lock held elsewhere (another machine, lease still running) is refused until broken
+    // deliberately or until its lease expires.
+    runtime().block_on(put_lease(&pipeline, "someone-else", "build-agent-7:4242", 3600));
     let refused = pipectl(Stack::Moto, &["destroy", "-f", &file, "--auto-approve", "--allow-destroy"]).expect(1);
     assert!(
-        refused.stderr.contains("is locked by build-agent-7:4242 (running `apply` since 2026-11-22T02:00:00Z)"),
+        refused.stderr.contains("is locked by build-agent-7:4242 (running `apply` since 2026-11-22T02:00:00Z;"),
         "{}",
         refused.stderr
     );
@@ -363,4 +349,122 @@ fn two_applies_at_once_do_not_both_create() {
     let unlocked = pipectl(Stack::Moto, &["unlock", "-f", &file]).expect(0);
     assert!(unlocked.stdout.contains("Broke the lock"), "{}", unlocked.stdout);
     pipectl(Stack::Moto, &["destroy", "-f", &file, "--auto-approve", "--allow-destroy"]).expect(0);
+}
+
+/// Writes a lease of `pipeline` held by `owner` that expires `expires_in` seconds from now
+/// (negative: already expired), as another run of pipectl would have.
+async fn put_lease(pipeline: &str, owner: &str, holder: &str, expires_in: i64) {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let clients = Stack::Moto.clients().await;
+    // Taking and giving back any lock creates the lock table if this emulator has none yet.
+    let warmup = pipectl::lock::LockRequest {
+        pipeline: "table-warmup",
+        command: "test",
+        file: "-",
+        wait: Duration::from_secs(10),
+        lease: Duration::from_secs(10),
+    };
+    let progress = pipectl::progress::Progress::new(false);
+    pipectl::lock::acquire(&clients, &warmup, &progress).await.expect("lock table").release().await.expect("release");
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs() as i64;
+    clients
+        .dynamodb
+        .put_item()
+        .table_name(pipectl::names::LOCK_TABLE)
+        .item("pipeline", AttributeValue::S(pipeline.to_string()))
+        .item("owner", AttributeValue::S(owner.to_string()))
+        .item("holder", AttributeValue::S(holder.to_string()))
+        .item("command", AttributeValue::S("apply".to_string()))
+        .item("since", AttributeValue::S("2026-11-22T02:00:00Z".to_string()))
+        .item("expires", AttributeValue::N((now + expires_in).to_string()))
+        .item("creating", AttributeValue::Ss(vec!["bucket/left-behind".to_string()]))
+        .send()
+        .await
+        .expect("lease written");
+}
+
+/// A holder killed with SIGKILL stops renewing its lease; the next run waits for the lease to
+/// expire and takes over without `pipectl unlock`.
+#[test]
+fn a_killed_holder_is_taken_over_when_its_lease_expires() {
+    Stack::Moto.require();
+    let scratch = Scratch::new("killed-holder");
+    let (file, pipeline) = reference_spec(&scratch, "kill");
+    // Slow requests keep the first apply busy long after it took the lock.
+    let proxy = Proxy::start(&["--delay-ms", "150"]);
+    let mut holder = Command::new(crate::support::pipectl_path())
+        .args(["apply", "-f", &file, "--auto-approve", "--lock-lease", "3s"])
+        .env_clear()
+        .envs(proxy.env())
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("apply starts");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while runtime().block_on(lease_owner(&pipeline)).is_none() {
+        assert!(Instant::now() < deadline, "the first apply never took the lock");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    holder.kill().expect("SIGKILL");
+    let _ = holder.wait();
+    let started = Instant::now();
+    let next =
+        pipectl(Stack::Moto, &["apply", "-f", &file, "--auto-approve", "--lock-timeout", "30s", "--lock-lease", "3s"]);
+    assert_eq!(next.code, 0, "{}", next.stderr);
+    assert!(next.stderr.contains("took over the expired lock"), "{}", next.stderr);
+    assert!(started.elapsed() < Duration::from_secs(30), "waited {:?}", started.elapsed());
+    assert!(runtime().block_on(lease_owner(&pipeline)).is_none(), "the lock is released after the run");
+    converged(&file, &pipeline);
+    pipectl(Stack::Moto, &["destroy", "-f", &file, "--auto-approve", "--allow-destroy"]).expect(0);
+}
+
+/// Two runs racing to take over one expired lease: exactly one wins, every time.
+#[test]
+fn racing_takeovers_of_an_expired_lease_never_both_win() {
+    Stack::Moto.require();
+    runtime().block_on(async {
+        let clients = Stack::Moto.clients().await;
+        let progress = pipectl::progress::Progress::new(false);
+        for round in 0..20 {
+            let pipeline = crate::support::unique(&format!("race{round}"), Stack::Moto);
+            put_lease(&pipeline, "dead-run", "gone:1", -10).await;
+            let request = |command| pipectl::lock::LockRequest {
+                pipeline: &pipeline,
+                command,
+                file: "race.yaml",
+                wait: Duration::ZERO,
+                lease: Duration::from_secs(60),
+            };
+            let (first, second) = (request("apply"), request("destroy"));
+            let (a, b) = tokio::join!(
+                pipectl::lock::acquire(&clients, &first, &progress),
+                pipectl::lock::acquire(&clients, &second, &progress)
+            );
+            let winners: Vec<_> = [a, b].into_iter().filter_map(Result::ok).collect();
+            assert_eq!(winners.len(), 1, "round {round}: exactly one run takes over the expired lease");
+            assert_eq!(winners[0].adoptable(), ["bucket/left-behind".to_string()], "the winner adopts the journal");
+            for winner in winners {
+                winner.release().await.expect("release");
+            }
+            assert!(lease_owner(&pipeline).await.is_none(), "round {round}: released");
+        }
+    });
+}
+
+/// The owner token of the pipeline's lease, if one is held.
+async fn lease_owner(pipeline: &str) -> Option<String> {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let clients = Stack::Moto.clients().await;
+    let output = clients
+        .dynamodb
+        .get_item()
+        .table_name(pipectl::names::LOCK_TABLE)
+        .key("pipeline", AttributeValue::S(pipeline.to_string()))
+        .consistent_read(true)
+        .send()
+        .await
+        .ok()?;
+    output.item()?.get("owner")?.as_s().ok().cloned()
 }

@@ -45,6 +45,7 @@ impl Stack {
         if self == Stack::LocalStack {
             env.push(("AWS_ENDPOINT_URL_EMR", moto.clone()));
             env.push(("AWS_ENDPOINT_URL_SCHEDULER", moto.clone()));
+            env.push(("AWS_ENDPOINT_URL_DYNAMODB", moto.clone()));
             env.push(("AWS_ENDPOINT_URL_FIREHOSE", moto));
         }
         env
@@ -78,6 +79,7 @@ impl Stack {
             clients.firehose = moto.firehose;
             clients.emr = moto.emr;
             clients.scheduler = moto.scheduler;
+            clients.dynamodb = moto.dynamodb;
         }
         clients
     }
