@@ -9,8 +9,9 @@ use std::sync::Arc;
 use crate::apply::{apply, ApplyReport};
 use crate::aws::{clients, endpoint_override, AwsError, AwsOptions, Clients, Failure};
 use crate::calls::CallCounter;
-use crate::cli::{Cli, Command, GlobalArgs, OutputFormat, ScaleArgs};
+use crate::cli::{Cli, Command, GlobalArgs, OutputFormat, PermissionsFor, ScaleArgs};
 use crate::model::{DesiredResource, LiveState, ResourceId};
+use crate::permissions::Purpose;
 use crate::plan::{build_plan, Plan};
 use crate::policy::Arns;
 use crate::progress::Progress;
@@ -41,9 +42,9 @@ pub enum AppError {
         error: Box<AwsError>,
     },
     #[error(transparent)]
-    Lock(crate::lock::LockError),
+    Lock(Box<crate::lock::LockError>),
     #[error(transparent)]
-    Scale(ScaleError),
+    Scale(Box<ScaleError>),
     /// pipectl would not do it (a conflict, data loss without consent, a cancelled prompt).
     #[error("{0}")]
     Refused(String),
@@ -106,6 +107,17 @@ async fn run_command(cli: &Cli, counter: &CallCounter) -> Result<Status, AppErro
         Command::Scale(args) => {
             let session = Session::open(global, counter).await?;
             session.scale(args, global).await
+        }
+        Command::Permissions { purpose, account_id } => {
+            let loaded = load_file(&global.file)?;
+            let region = global.region.clone().unwrap_or_else(|| loaded.spec.region.clone());
+            let purpose = match purpose {
+                PermissionsFor::All => Purpose::Everything,
+                PermissionsFor::Plan => Purpose::Plan,
+            };
+            let policy = crate::permissions::policy(&loaded.spec, &region, account_id, purpose);
+            println!("{}", serde_json::to_string_pretty(&policy).unwrap_or_default());
+            Ok(Status::Success)
         }
         Command::Unlock => {
             let session = Session::open(global, counter).await?;
@@ -318,7 +330,7 @@ impl Session {
         };
         crate::lock::acquire(&self.clients, &request, &self.progress).await.map_err(|error| match error {
             crate::lock::LockError::Aws { source, .. } => self.explain(source),
-            held => AppError::Lock(held),
+            held => AppError::Lock(Box::new(held)),
         })
     }
 
@@ -348,7 +360,7 @@ impl Session {
         let result =
             scale(&self.clients, &self.loaded.spec, &request, &self.progress).await.map_err(|error| match error {
                 ScaleError::Aws(error) => self.explain(error),
-                other => AppError::Scale(other),
+                other => AppError::Scale(Box::new(other)),
             })?;
         match args.output {
             OutputFormat::Json => println!("{}", serde_json::to_string(&result).unwrap_or_default()),

@@ -203,10 +203,10 @@ mod tests {
     use super::*;
     use crate::plan::build_plan;
     use crate::resources::desired_graph;
-    use crate::spec::Spec;
+    use crate::spec::SpecBuilder;
 
-    fn order(yaml: &str, live: &LiveState) -> Vec<(String, Vec<String>)> {
-        let spec: Spec = serde_saphyr::from_str(yaml).unwrap();
+    fn order(spec: &SpecBuilder, live: &LiveState) -> Vec<(String, Vec<String>)> {
+        let spec = spec.build();
         let graph = desired_graph(&spec, &crate::policy::Arns::new("123456789012", "eu-west-1"), &Default::default());
         let plan = build_plan(&spec.pipeline, &graph, live, false);
         let by_id = graph.iter().map(|r| (r.id.clone(), r)).collect();
@@ -222,8 +222,11 @@ mod tests {
 
     #[test]
     fn creation_follows_dependencies() {
-        let yaml = "version: 1\npipeline: p\nregion: eu-west-1\nnetwork:\n  vpc: {cidr: 10.0.0.0/16}\n  subnets:\n    - {name: a, cidr: 10.0.0.0/24, availability_zone: eu-west-1a, public: true}\n  security_groups:\n    - {name: web, ingress: [{ports: 443, group: lb}]}\n    - {name: lb}\n";
-        let graph = order(yaml, &LiveState::default());
+        let spec = SpecBuilder::new()
+            .subnet("a", "10.0.0.0/24", true)
+            .security_group("web", &["{ports: 443, group: lb}"])
+            .security_group("lb", &[]);
+        let graph = order(&spec, &LiveState::default());
         let needs = |label: &str| graph.iter().find(|(l, _)| l == label).map(|(_, n)| n.clone()).unwrap();
         assert_eq!(needs("Forward vpc/p"), Vec::<String>::new());
         assert_eq!(needs("Forward subnet/a"), ["Forward vpc/p"]);
@@ -248,7 +251,7 @@ mod tests {
         subnet.physical_id = "subnet-1".to_string();
         subnet.depends_on = vec![vpc_id];
         live.resources.insert(subnet.id.clone(), subnet);
-        let graph = order("version: 1\npipeline: p\nregion: eu-west-1\n", &live);
+        let graph = order(&SpecBuilder::new(), &live);
         assert_eq!(
             graph,
             [

@@ -75,6 +75,13 @@ pub enum OutputFormat {
     Json,
 }
 
+/// What `pipectl permissions` prints a policy for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PermissionsFor {
+    All,
+    Plan,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Check the spec without calling AWS.
@@ -119,6 +126,15 @@ pub enum Command {
     Scale(ScaleArgs),
     /// Break the pipeline's lock, left by a run that died (see `apply`); says who held it.
     Unlock,
+    /// Print the least-privilege IAM policy a principal needs to run pipectl on this spec.
+    Permissions {
+        /// `all` (plan, apply, scale, destroy) or `plan` (read-only).
+        #[arg(long = "for", value_enum, default_value_t = PermissionsFor::All)]
+        purpose: PermissionsFor,
+        /// The account id to put in ARNs (default `*`).
+        #[arg(long, value_name = "ID", default_value = "*")]
+        account_id: String,
+    },
     /// Write a commented starter spec.
     Init {
         /// Which starter: `minimal` or `clickstream`.

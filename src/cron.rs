@@ -43,7 +43,8 @@ pub fn parse_cron(text: &str) -> Result<Cron, String> {
         .ok_or_else(|| format!("hour `{hour}` must be a number 0-23 (a window needs a fixed start)"))?;
     check_field("day-of-month", day_of_month, &[])?;
     check_field("month", month, &["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"])?;
-    check_field("day-of-week", day_of_week, &["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"])?;
+    check_field("day-of-week", day_of_week, &DAY_NAMES)?;
+    days_of_week(day_of_week)?;
     if day_of_month != "*" && day_of_week != "*" {
         return Err("restrict either the day of month or the day of week, not both".to_string());
     }
@@ -56,6 +57,114 @@ pub fn parse_cron(text: &str) -> Result<Cron, String> {
     })
 }
 
+/// Day names as cron and EventBridge both spell them, in standard cron's order (0 = Sunday).
+const DAY_NAMES: [&str; 7] = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"];
+
+/// One element of a day-of-week list in standard cron numbering, where 0 and 7 are Sunday:
+/// `first` to `last` every `step` days.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct DayRange {
+    first: u32,
+    last: u32,
+    step: u32,
+    /// Written with a `/` step, or as a range that reaches 7 (Sunday again): EventBridge cannot
+    /// say those the same way (see `eventbridge_day_of_week`).
+    needs_list: bool,
+}
+
+fn day_value(token: &str) -> Result<u32, String> {
+    if let Ok(number) = token.parse::<u32>() {
+        return if number <= 7 {
+            Ok(number)
+        } else {
+            Err(format!("day of week `{number}` must be 0-7 (0 and 7 are Sunday) or SUN-SAT"))
+        };
+    }
+    DAY_NAMES
+        .iter()
+        .position(|name| name.eq_ignore_ascii_case(token))
+        .map(|index| index as u32)
+        .ok_or_else(|| format!("`{token}` is not a day of week (0-7 or SUN-SAT)"))
+}
+
+/// Parses a standard cron day-of-week field: a list of `*`, days and ranges, each optionally
+/// with a `/step`. As in Vixie cron and cronie, `*` is 0-7 and `N/step` is `N-7/step`.
+fn days_of_week(field: &str) -> Result<Vec<DayRange>, String> {
+    field
+        .split(',')
+        .map(|element| {
+            let (range, step) = match element.split_once('/') {
+                Some((range, step)) => {
+                    let step = step
+                        .parse::<u32>()
+                        .ok()
+                        .filter(|step| (1..=7).contains(step))
+                        .ok_or_else(|| format!("the step in `{element}` must be a number 1-7"))?;
+                    (range, Some(step))
+                }
+                None => (element, None),
+            };
+            let (first, last) = match range.split_once('-') {
+                _ if range == "*" => (0, 7),
+                Some((first, last)) => (day_value(first)?, day_value(last)?),
+                None => {
+                    let day = day_value(range)?;
+                    (day, if step.is_some() { 7 } else { day })
+                }
+            };
+            if first > last {
+                // A range that wraps past Saturday, e.g. FRI-MON: say which list it means.
+                let names = !range.chars().any(|c| c.is_ascii_digit());
+                let days: Vec<String> = (first..=6)
+                    .chain(0..=last)
+                    .map(|day| if names { DAY_NAMES[day as usize].to_string() } else { day.to_string() })
+                    .collect();
+                return Err(format!(
+                    "the range `{range}` runs backwards: write the days as a list, `{}`",
+                    days.join(",")
+                ));
+            }
+            let wide = range.contains('-') && last == 7;
+            Ok(DayRange { first, last, step: step.unwrap_or(1), needs_list: step.is_some() || wide })
+        })
+        .collect()
+}
+
+/// A standard cron day-of-week field in EventBridge's numbering (1 = Sunday … 7 = Saturday).
+///
+/// EventBridge's day-of-week field takes the wildcards `, - * ? L #` but no `/` ("Cron
+/// expressions reference", Amazon EventBridge; the same table in "Schedule types in EventBridge
+/// Scheduler"), and a range cannot wrap past Saturday. So a field with a step, or a range that
+/// reaches 7 (Sunday again), becomes the explicit list of its days: `*/2` (Sunday, Tuesday,
+/// Thursday, Saturday) is `1,3,5,7`. Any other field keeps its shape, numbers shifted by one
+/// and names as they are, so the expressions of existing schedules do not change.
+fn eventbridge_day_of_week(field: &str) -> String {
+    let Ok(ranges) = days_of_week(field) else {
+        // parse_cron has validated the field: this is not reached.
+        return field.to_string();
+    };
+    if ranges.iter().any(|range| range.needs_list) {
+        let mut days: Vec<u32> = ranges
+            .iter()
+            .flat_map(|range| (range.first..=range.last).step_by(range.step as usize))
+            .map(|day| day % 7 + 1)
+            .collect();
+        days.sort_unstable();
+        days.dedup();
+        return days.iter().map(ToString::to_string).collect::<Vec<_>>().join(",");
+    }
+    field
+        .split_inclusive([',', '-'])
+        .map(|token| {
+            let (value, separator) = token.split_at(token.trim_end_matches([',', '-']).len());
+            match value.parse::<u32>() {
+                Ok(day) => format!("{}{separator}", day % 7 + 1),
+                Err(_) => token.to_string(),
+            }
+        })
+        .collect()
+}
+
 impl Cron {
     /// The EventBridge Scheduler expression: six fields, `?` for the unrestricted day field,
     /// and days of week numbered 1 (Sunday) to 7.
@@ -63,18 +172,7 @@ impl Cron {
         let (day_of_month, day_of_week) = if self.day_of_week == "*" {
             (self.day_of_month.clone(), "?".to_string())
         } else {
-            let converted: String = self
-                .day_of_week
-                .split_inclusive([',', '-', '/'])
-                .map(|token| {
-                    let (number, separator) = token.split_at(token.trim_end_matches([',', '-', '/']).len());
-                    match number.parse::<u32>() {
-                        Ok(day) => format!("{}{separator}", day % 7 + 1),
-                        Err(_) => token.to_string(),
-                    }
-                })
-                .collect();
-            ("?".to_string(), converted)
+            ("?".to_string(), eventbridge_day_of_week(&self.day_of_week))
         };
         format!("cron({} {} {day_of_month} {} {day_of_week} *)", self.minute, self.hour, self.month)
     }
@@ -125,6 +223,48 @@ mod tests {
         assert_eq!(parse_cron("0 6 * * 1-5").unwrap().to_eventbridge(), "cron(0 6 ? * 2-6 *)");
         assert_eq!(parse_cron("0 6 * * 0,6").unwrap().to_eventbridge(), "cron(0 6 ? * 1,7 *)");
         assert_eq!(parse_cron("15 3 1 * *").unwrap().to_eventbridge(), "cron(15 3 1 * ? *)");
+    }
+
+    fn day_of_week(field: &str) -> String {
+        let expression = parse_cron(&format!("0 2 * * {field}")).unwrap().to_eventbridge();
+        expression.trim_start_matches("cron(0 2 ? * ").trim_end_matches(" *)").to_string()
+    }
+
+    #[test]
+    fn day_of_week_steps_become_the_days_they_name() {
+        // Standard cron `*/2` is 0,2,4,6: Sunday, Tuesday, Thursday, Saturday.
+        assert_eq!(day_of_week("*/2"), "1,3,5,7");
+        assert_eq!(day_of_week("*/3"), "1,4,7");
+        assert_eq!(day_of_week("*/1"), "1,2,3,4,5,6,7");
+        assert_eq!(day_of_week("1-5/2"), "2,4,6");
+        assert_eq!(day_of_week("MON-FRI/2"), "2,4,6");
+        // `N/step` runs to 7, which is Sunday again (Vixie cron, cronie).
+        assert_eq!(day_of_week("1/2"), "1,2,4,6");
+        assert_eq!(day_of_week("0,3/2"), "1,4,6");
+    }
+
+    #[test]
+    fn day_of_week_ranges_and_lists_shift_by_one() {
+        assert_eq!(day_of_week("0-6"), "1-7");
+        assert_eq!(day_of_week("2-4"), "3-5");
+        assert_eq!(day_of_week("0,6"), "1,7");
+        assert_eq!(day_of_week("7"), "1");
+        assert_eq!(day_of_week("1,3,5"), "2,4,6");
+        assert_eq!(day_of_week("SAT,SUN"), "SAT,SUN");
+        assert_eq!(day_of_week("mon-fri"), "mon-fri");
+        // A range that reaches 7 (Sunday) would wrap in EventBridge's numbering: a list instead.
+        assert_eq!(day_of_week("5-7"), "1,6,7");
+        assert_eq!(day_of_week("0-7"), "1,2,3,4,5,6,7");
+    }
+
+    #[test]
+    fn bad_day_of_week_fields_are_refused() {
+        for bad in ["8", "*/0", "*/8", "5-1", "FRI-SUN", "MON-9", "*/x", "1/"] {
+            assert!(parse_cron(&format!("0 2 * * {bad}")).is_err(), "{bad}");
+        }
+        let wraps = |field: &str| parse_cron(&format!("0 2 * * {field}")).unwrap_err();
+        assert!(wraps("FRI-MON").ends_with("write the days as a list, `FRI,SAT,SUN,MON`"), "{}", wraps("FRI-MON"));
+        assert!(wraps("6-1").ends_with("`6,0,1`"), "{}", wraps("6-1"));
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub mod http;
 pub mod lock;
 pub mod model;
 pub mod names;
+pub mod permissions;
 pub mod plan;
 pub mod policy;
 pub mod progress;

@@ -104,6 +104,129 @@ pub fn security_group_name(pipeline: &str, group: &str) -> String {
     format!("{pipeline}-{group}")
 }
 
+/// The spec-level name of the route table the public subnets share: `route_table/public`.
+pub const PUBLIC_ROUTE_TABLE: &str = "public";
+
+/// The spec-level name of a private subnet's own route table: the subnet's name, so the plan
+/// reads `route_table/private-a` (a private subnet may therefore not be called `public`).
+pub fn private_route_table(subnet: &str) -> String {
+    subnet.to_string()
+}
+
+/// The spec-level name of a NAT gateway: the public subnet it sits in (`nat_gateway/public-a`).
+pub fn nat_gateway(public_subnet: &str) -> String {
+    public_subnet.to_string()
+}
+
+/// The security group pipectl creates for the interface endpoints (HTTPS from the VPC); a spec
+/// with interface endpoints may not name a group of its own so.
+pub const ENDPOINT_SECURITY_GROUP: &str = "vpc-endpoints";
+
+/// How a VPC endpoint reaches its service: routes on route tables, or network interfaces in
+/// subnets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndpointType {
+    Gateway,
+    Interface,
+}
+
+/// A VPC endpoint the spec may ask for by `name`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EndpointService {
+    /// The name in `network.endpoints`.
+    pub name: &'static str,
+    /// The last part of AWS's service name, `com.amazonaws.<region>.<service>`.
+    pub service: &'static str,
+    pub kind: EndpointType,
+    /// In the China regions AWS names this interface endpoint `cn.com.amazonaws.<region>.<service>`
+    /// (`aws ec2 describe-vpc-endpoint-services` there; the AWS CDK's
+    /// `InterfaceVpcEndpointAwsService` keeps the same list). Gateway endpoints keep
+    /// `com.amazonaws` everywhere.
+    pub china_prefix: bool,
+}
+
+const fn endpoint(
+    name: &'static str,
+    service: &'static str,
+    kind: EndpointType,
+    china_prefix: bool,
+) -> EndpointService {
+    EndpointService { name, service, kind, china_prefix }
+}
+
+/// The endpoints `network.endpoints` may name: the two gateway endpoints (free) and the interface
+/// endpoints a data pipeline's private subnets use ("AWS services that integrate with AWS
+/// PrivateLink", AWS PrivateLink Guide).
+pub const ENDPOINT_SERVICES: [EndpointService; 15] = [
+    endpoint("s3", "s3", EndpointType::Gateway, false),
+    endpoint("dynamodb", "dynamodb", EndpointType::Gateway, false),
+    endpoint("kinesis-streams", "kinesis-streams", EndpointType::Interface, true),
+    endpoint("firehose", "kinesis-firehose", EndpointType::Interface, false),
+    endpoint("sts", "sts", EndpointType::Interface, true),
+    endpoint("logs", "logs", EndpointType::Interface, false),
+    endpoint("elasticmapreduce", "elasticmapreduce", EndpointType::Interface, false),
+    endpoint("monitoring", "monitoring", EndpointType::Interface, true),
+    endpoint("kms", "kms", EndpointType::Interface, false),
+    endpoint("glue", "glue", EndpointType::Interface, false),
+    endpoint("secretsmanager", "secretsmanager", EndpointType::Interface, false),
+    endpoint("ssm", "ssm", EndpointType::Interface, false),
+    endpoint("ec2", "ec2", EndpointType::Interface, true),
+    endpoint("sqs", "sqs", EndpointType::Interface, true),
+    endpoint("athena", "athena", EndpointType::Interface, true),
+];
+
+/// The endpoint `network.endpoints` calls `name`, if pipectl knows it.
+pub fn endpoint_service(name: &str) -> Option<&'static EndpointService> {
+    ENDPOINT_SERVICES.iter().find(|service| service.name == name)
+}
+
+/// AWS's name of the endpoint service in `region` of `partition`: `com.amazonaws.<region>.<service>`
+/// ("AWS services that integrate with AWS PrivateLink": "com.amazonaws.region.service"), with the
+/// `cn.` prefix the China regions use for some interface endpoints.
+pub fn endpoint_service_name(partition: &str, region: &str, service: &EndpointService) -> String {
+    let prefix = if partition == "aws-cn" && service.china_prefix && service.kind == EndpointType::Interface {
+        "cn.com.amazonaws"
+    } else {
+        "com.amazonaws"
+    };
+    format!("{prefix}.{region}.{}", service.service)
+}
+
+#[cfg(test)]
+mod endpoint_tests {
+    use super::*;
+
+    #[test]
+    fn endpoint_service_names_follow_the_partition() {
+        let service = |name| endpoint_service(name).unwrap();
+        assert_eq!(endpoint_service_name("aws", "us-east-1", service("s3")), "com.amazonaws.us-east-1.s3");
+        assert_eq!(
+            endpoint_service_name("aws", "eu-west-1", service("firehose")),
+            "com.amazonaws.eu-west-1.kinesis-firehose"
+        );
+        assert_eq!(
+            endpoint_service_name("aws-us-gov", "us-gov-west-1", service("kinesis-streams")),
+            "com.amazonaws.us-gov-west-1.kinesis-streams"
+        );
+        // China: some interface endpoints carry `cn.`; gateway endpoints and the others do not.
+        assert_eq!(
+            endpoint_service_name("aws-cn", "cn-north-1", service("kinesis-streams")),
+            "cn.com.amazonaws.cn-north-1.kinesis-streams"
+        );
+        assert_eq!(endpoint_service_name("aws-cn", "cn-northwest-1", service("s3")), "com.amazonaws.cn-northwest-1.s3");
+        assert_eq!(endpoint_service_name("aws-cn", "cn-north-1", service("logs")), "com.amazonaws.cn-north-1.logs");
+        assert_eq!(endpoint_service("kinesis"), None);
+        let mut names: Vec<&str> = ENDPOINT_SERVICES.iter().map(|service| service.name).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), ENDPOINT_SERVICES.len());
+        assert_eq!(
+            (private_route_table("private-a"), nat_gateway("public-a")),
+            ("private-a".into(), "public-a".into())
+        );
+    }
+}
+
 /// The spec-level name of one of the security groups pipectl creates for EMR to manage:
 /// `<cluster>-emr-master`, `<cluster>-emr-core` (core and task nodes, EMR's "slave" group) and
 /// `<cluster>-emr-service` (service access, private subnets only).

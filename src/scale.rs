@@ -3,7 +3,9 @@
 //! Scheduler so that it happens even when the machine that ran `scale` is gone.
 //!
 //! It makes the fewest calls it can: find the cluster (ListClusters), read it and its groups
-//! (DescribeCluster and ListInstanceGroups, in parallel), then modify and tag (in parallel).
+//! (DescribeCluster and ListInstanceGroups, in parallel), then modify and tag (in parallel), with
+//! `--for/--until` also creating the scale-back schedule and checking that the dead-letter queue
+//! it names exists (GetQueueUrl), in the same round.
 
 use std::time::Duration;
 
@@ -12,12 +14,13 @@ use serde::Serialize;
 
 use crate::cron::replication_floor;
 use crate::names::{
-    derived_cluster_roles, emr_cluster_name, iam_role_name, role_path, scale_back_schedule_name, PIPELINE_TAG,
-    RESOURCE_TAG,
+    derived_cluster_roles, emr_cluster_name, iam_role_name, role_path, scale_back_schedule_name, schedules_dlq_name,
+    PIPELINE_TAG, RESOURCE_TAG,
 };
 use crate::policy::Arns;
 use crate::progress::Progress;
 use crate::resources::cluster::{self, Group, GroupWait, ScaleRecord};
+use crate::resources::queue;
 use crate::resources::schedule::{create_scale_back, delete_scale_back, resize_input};
 use crate::resources::{AwsError, Clients};
 use crate::spec::{Cluster, Spec};
@@ -206,15 +209,29 @@ pub async fn scale(
                     spec.pipeline, cluster.name
                 );
                 let input = resize_input(&cluster_id, &group_id, baseline);
-                create_scale_back(
+                let (role_arn, dead_letter_arn) =
+                    (arns.role(&role_path(&spec.pipeline), &role), queue::arn(&arns, &spec.pipeline));
+                // A failed scale-back goes to the pipeline's dead-letter queue, which `apply`
+                // creates; a pipeline applied before there was one is told to apply again.
+                let create = create_scale_back(
                     &clients.scheduler,
                     &scale_back,
                     &description,
                     at,
                     &input,
-                    &arns.role(&role_path(&spec.pipeline), &role),
-                )
-                .await
+                    &role_arn,
+                    &dead_letter_arn,
+                );
+                let (created, queue) = tokio::join!(create, queue::exists(&clients.sqs, &spec.pipeline));
+                match queue {
+                    Ok(true) => {}
+                    Ok(false) => progress.warn(&format!(
+                        "the dead-letter queue {} does not exist: run `pipectl apply` so that a failed scale-back is kept, not dropped",
+                        schedules_dlq_name(&spec.pipeline)
+                    )),
+                    Err(error) => progress.warn(&format!("could not check the dead-letter queue: {error}")),
+                }
+                created
             }
             (None, false) => Ok(()),
         }

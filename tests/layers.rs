@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// Layer of each top-level module; higher layers may use lower ones, never the reverse.
-const LAYERS: [(&str, u8); 20] = [
+const LAYERS: [(&str, u8); 21] = [
     // Leaves: no pipectl dependencies.
     ("names", 0),
     ("duration", 0),
@@ -24,6 +24,7 @@ const LAYERS: [(&str, u8); 20] = [
     ("lock", 3),
     // The pure planning stack.
     ("model", 4),
+    ("permissions", 4),
     ("plan", 5),
     ("render", 6),
     // Kinds (pure rules + AWS calls), then what drives them.

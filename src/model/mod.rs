@@ -88,6 +88,12 @@ pub trait KindRules: Send + Sync + 'static {
     fn change_notes(&self, _action: Action, _before: Option<&Attributes>, _after: Option<&Attributes>) -> Vec<String> {
         Vec::new()
     }
+    /// What an in-place update from `before` to `after` destroys, if it destroys data (a
+    /// shorter stream retention deletes the older records): the plan marks it and apply then
+    /// needs `--allow-destroy`.
+    fn update_loses_data(&self, _before: &Attributes, _after: &Attributes) -> Option<String> {
+        None
+    }
     /// Adjusts the desired attributes to deliberate live facts (a size recorded by `pipectl
     /// scale`); returns notices for the plan.
     fn adjust_desired(&self, _live: &LiveResource, _desired: &mut Attributes, _reset_scale: bool) -> Vec<String> {

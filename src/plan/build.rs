@@ -76,6 +76,15 @@ pub fn build_plan(pipeline: &str, desired: &[DesiredResource], live: &LiveState,
                 change.notes.push(format!("destroys data: {loss}"));
             }
         }
+        if change.action == Action::Update {
+            let loss = current
+                .zip(desired_attrs.get(&change.resource))
+                .and_then(|(current, after)| change.resource.kind.update_loses_data(&current.attributes, after));
+            if let Some(loss) = loss {
+                change.destroys_data = true;
+                change.notes.push(format!("destroys data: {loss}"));
+            }
+        }
     }
     let refusals = changes
         .values()

@@ -3,11 +3,11 @@
 //! Deleting a bucket that holds objects empties it first, which only happens with consent.
 
 use aws_sdk_s3::types::{
-    BucketLifecycleConfiguration, BucketLocationConstraint, BucketVersioningStatus, CreateBucketConfiguration, Delete,
-    ExpirationStatus, LifecycleExpiration, LifecycleRule as S3LifecycleRule, LifecycleRuleFilter, ObjectIdentifier,
-    PublicAccessBlockConfiguration, ServerSideEncryption, ServerSideEncryptionByDefault,
-    ServerSideEncryptionConfiguration, ServerSideEncryptionRule, Tag, Tagging, Transition as S3Transition,
-    TransitionStorageClass, VersioningConfiguration,
+    AbortIncompleteMultipartUpload, BucketLifecycleConfiguration, BucketLocationConstraint, BucketVersioningStatus,
+    CreateBucketConfiguration, Delete, ExpirationStatus, LifecycleExpiration, LifecycleRule as S3LifecycleRule,
+    LifecycleRuleFilter, NoncurrentVersionExpiration, ObjectIdentifier, PublicAccessBlockConfiguration,
+    ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
+    Tag, Tagging, Transition as S3Transition, TransitionStorageClass, VersioningConfiguration,
 };
 use serde_json::{json, Value};
 
@@ -35,6 +35,9 @@ pub struct Live {
     pub kms_key: Option<String>,
     pub block_public_access: bool,
     pub lifecycle: Vec<Value>,
+    /// From pipectl's housekeeping rule: incomplete uploads aborted after, old versions expire after.
+    pub abort_incomplete_after: Option<i64>,
+    pub noncurrent_expire_after: Option<i64>,
     pub holds_objects: bool,
 }
 
@@ -76,6 +79,8 @@ impl DesiredConfig for spec::Bucket {
             ("kms_key".to_string(), json!(self.kms_key)),
             ("block_public_access".to_string(), json!(self.block_public_access)),
             ("lifecycle".to_string(), sorted_by_id(lifecycle)),
+            ("abort_incomplete_uploads_days".to_string(), json!(self.abort_incomplete_after())),
+            ("noncurrent_versions_expire_days".to_string(), json!(self.noncurrent_expire_after())),
         ])
     }
 }
@@ -87,6 +92,8 @@ fn live_attributes(live: &Live) -> Attributes {
         ("kms_key".to_string(), json!(live.kms_key)),
         ("block_public_access".to_string(), json!(live.block_public_access)),
         ("lifecycle".to_string(), sorted_by_id(live.lifecycle.clone())),
+        ("abort_incomplete_uploads_days".to_string(), json!(live.abort_incomplete_after)),
+        ("noncurrent_versions_expire_days".to_string(), json!(live.noncurrent_expire_after)),
     ])
 }
 
@@ -218,27 +225,9 @@ async fn read_config(s3: &aws_sdk_s3::Client, name: &str, check_objects: bool) -
     };
     let lifecycle = async {
         match s3.get_bucket_lifecycle_configuration().bucket(name).send().await {
-            Ok(output) => Ok(output
-                .rules()
-                .iter()
-                .map(|rule| {
-                    let prefix = rule.filter().and_then(|filter| filter.prefix()).unwrap_or_default();
-                    let transitions = rule
-                        .transitions()
-                        .iter()
-                        .map(|t| {
-                            (
-                                i64::from(t.days().unwrap_or(0)),
-                                t.storage_class().map(|c| c.as_str().to_string()).unwrap_or_default(),
-                            )
-                        })
-                        .collect();
-                    let expiration = rule.expiration().and_then(|e| e.days()).map(i64::from);
-                    lifecycle_value(rule.id().unwrap_or_default(), prefix, transitions, expiration)
-                })
-                .collect()),
+            Ok(output) => Ok(read_lifecycle(output.rules())),
             Err(error) => aws_error(&id, "GetBucketLifecycleConfiguration", error)
-                .unless("NoSuchLifecycleConfiguration", Vec::new()),
+                .unless("NoSuchLifecycleConfiguration", ReadLifecycle::default()),
         }
     };
     let objects = async {
@@ -256,17 +245,62 @@ async fn read_config(s3: &aws_sdk_s3::Client, name: &str, check_objects: bool) -
     };
     let (versioning, (encryption, kms_key), block_public_access, lifecycle, holds_objects) =
         tokio::try_join!(versioning, encryption, public_access, lifecycle, objects)?;
-    Ok(Live { versioning, encryption, kms_key, block_public_access, lifecycle, holds_objects })
+    Ok(Live {
+        versioning,
+        encryption,
+        kms_key,
+        block_public_access,
+        lifecycle: lifecycle.rules,
+        abort_incomplete_after: lifecycle.abort_incomplete_after,
+        noncurrent_expire_after: lifecycle.noncurrent_expire_after,
+        holds_objects,
+    })
+}
+
+/// The id of the rule pipectl adds to every bucket for its housekeeping: aborting incomplete
+/// multipart uploads and expiring old versions.
+const HOUSEKEEPING_RULE: &str = "pipectl-housekeeping";
+
+/// A bucket's lifecycle as read back: the spec's rules, and pipectl's housekeeping.
+#[derive(Default)]
+struct ReadLifecycle {
+    rules: Vec<Value>,
+    abort_incomplete_after: Option<i64>,
+    noncurrent_expire_after: Option<i64>,
+}
+
+fn read_lifecycle(rules: &[S3LifecycleRule]) -> ReadLifecycle {
+    let mut read = ReadLifecycle::default();
+    for rule in rules {
+        if rule.id() == Some(HOUSEKEEPING_RULE) {
+            read.abort_incomplete_after =
+                rule.abort_incomplete_multipart_upload().and_then(|a| a.days_after_initiation()).map(i64::from);
+            read.noncurrent_expire_after =
+                rule.noncurrent_version_expiration().and_then(|e| e.noncurrent_days()).map(i64::from);
+            continue;
+        }
+        let prefix = rule.filter().and_then(|filter| filter.prefix()).unwrap_or_default();
+        let transitions = rule
+            .transitions()
+            .iter()
+            .map(|t| {
+                (
+                    i64::from(t.days().unwrap_or(0)),
+                    t.storage_class().map(|c| c.as_str().to_string()).unwrap_or_default(),
+                )
+            })
+            .collect();
+        let expiration = rule.expiration().and_then(|e| e.days()).map(i64::from);
+        read.rules.push(lifecycle_value(rule.id().unwrap_or_default(), prefix, transitions, expiration));
+    }
+    read
 }
 
 /// Reads the spec's buckets by name, and finds any other bucket tagged with this pipeline. Only
 /// the buckets the spec no longer names (deleted by the plan) are checked for objects.
 async fn read(read: &ReadContext<'_>) -> Result<NamedRead, AwsError> {
     let s3 = &read.clients.s3;
-    let listed = async {
-        let listed = s3.list_buckets().send().await.map_err(|error| aws_error("bucket", "ListBuckets", error))?;
-        Ok(listed.buckets().iter().filter_map(|bucket| bucket.name()).map(str::to_string).collect())
-    };
+    let listed = list_bucket_names(s3);
     read.named(KIND, " (aws s3api put-bucket-tagging)")
         .read(
             listed,
@@ -274,6 +308,27 @@ async fn read(read: &ReadContext<'_>) -> Result<NamedRead, AwsError> {
             |name, discovered| async move { read_config(s3, &name, discovered).await.map(Some) },
         )
         .await
+}
+
+/// Every bucket name of the account, a page of 1,000 at a time (ListBuckets without a page size
+/// is refused for accounts whose bucket quota is above 10,000).
+async fn list_bucket_names(s3: &aws_sdk_s3::Client) -> Result<Vec<String>, AwsError> {
+    let mut names = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let page = s3
+            .list_buckets()
+            .max_buckets(1000)
+            .set_continuation_token(token.take())
+            .send()
+            .await
+            .map_err(|error| aws_error("bucket", "ListBuckets", error))?;
+        names.extend(page.buckets().iter().filter_map(|bucket| bucket.name()).map(str::to_string));
+        match page.continuation_token() {
+            Some(next) if !next.is_empty() => token = Some(next.to_string()),
+            _ => return Ok(names),
+        }
+    }
 }
 
 fn s3_tags(id: &ResourceId, tags: &Tags) -> Result<Tagging, AwsError> {
@@ -364,14 +419,6 @@ async fn put_public_access_block(ctx: &Context, id: &ResourceId, name: &str, blo
 async fn put_lifecycle(ctx: &Context, id: &ResourceId, bucket: &spec::Bucket) -> Result<(), AwsError> {
     let op = "PutBucketLifecycleConfiguration";
     let s3 = &ctx.clients.s3;
-    if bucket.lifecycle.is_empty() {
-        s3.delete_bucket_lifecycle()
-            .bucket(&bucket.name)
-            .send()
-            .await
-            .map_err(|error| aws_error(id, "DeleteBucketLifecycle", error))?;
-        return Ok(());
-    }
     let mut rules = Vec::new();
     for rule in &bucket.lifecycle {
         let transitions = rule
@@ -397,6 +444,32 @@ async fn put_lifecycle(ctx: &Context, id: &ResourceId, bucket: &spec::Bucket) ->
             .map_err(|error| build_error(id, op, error))?;
         rules.push(built);
     }
+    let days = |days: i64| i32::try_from(days).unwrap_or(i32::MAX);
+    let abort = bucket.abort_incomplete_after();
+    let noncurrent = bucket.noncurrent_expire_after();
+    if abort.is_some() || noncurrent.is_some() {
+        let housekeeping = S3LifecycleRule::builder()
+            .id(HOUSEKEEPING_RULE)
+            .filter(LifecycleRuleFilter::builder().prefix("").build())
+            .status(ExpirationStatus::Enabled)
+            .set_abort_incomplete_multipart_upload(
+                abort.map(|d| AbortIncompleteMultipartUpload::builder().days_after_initiation(days(d)).build()),
+            )
+            .set_noncurrent_version_expiration(
+                noncurrent.map(|d| NoncurrentVersionExpiration::builder().noncurrent_days(days(d)).build()),
+            )
+            .build()
+            .map_err(|error| build_error(id, op, error))?;
+        rules.push(housekeeping);
+    }
+    if rules.is_empty() {
+        s3.delete_bucket_lifecycle()
+            .bucket(&bucket.name)
+            .send()
+            .await
+            .map_err(|error| aws_error(id, "DeleteBucketLifecycle", error))?;
+        return Ok(());
+    }
     let config = BucketLifecycleConfiguration::builder()
         .set_rules(Some(rules))
         .build()
@@ -417,11 +490,22 @@ async fn create(ctx: &Context, resource: &DesiredResource, bucket: &spec::Bucket
     let tags = s3_tags(id, &resource.tags)?.tag_set().to_vec();
     let location =
         (ctx.clients.region != "us-east-1").then(|| BucketLocationConstraint::from(ctx.clients.region.as_str()));
-    let configuration =
-        CreateBucketConfiguration::builder().set_location_constraint(location).set_tags(Some(tags)).build();
+    let create = |tags: Option<Vec<Tag>>| {
+        let configuration =
+            CreateBucketConfiguration::builder().set_location_constraint(location.clone()).set_tags(tags).build();
+        ctx.clients.s3.create_bucket().bucket(&bucket.name).create_bucket_configuration(configuration).send()
+    };
     ctx.intend(id).await?;
-    let request = ctx.clients.s3.create_bucket().bucket(&bucket.name).create_bucket_configuration(configuration);
-    match request.send().await.map_err(|error| aws_error(id, "CreateBucket", error)) {
+    let mut result = create(Some(tags)).await.map_err(|error| aws_error(id, "CreateBucket", error));
+    if result.as_ref().is_err_and(|error| error.has_code("AccessDenied")) {
+        // Tags at creation need s3:TagResource besides s3:CreateBucket; a principal without it
+        // creates the bucket untagged (the journal covers that moment) and tags it below.
+        ctx.progress.line(&format!(
+            "{id}: CreateBucket with tags was denied (no s3:TagResource?); creating it untagged, then tagging it"
+        ));
+        result = create(None).await.map_err(|error| aws_error(id, "CreateBucket", error));
+    }
+    match result {
         Ok(_) => {}
         // A re-run after an interrupted apply: the bucket is ours already.
         Err(error) if error.has_code("BucketAlreadyOwnedByYou") => {}
@@ -444,7 +528,10 @@ async fn create(ctx: &Context, resource: &DesiredResource, bucket: &spec::Bucket
     if bucket.block_public_access {
         put_public_access_block(ctx, id, &bucket.name, true).await?;
     }
-    if !bucket.lifecycle.is_empty() {
+    if !bucket.lifecycle.is_empty()
+        || bucket.abort_incomplete_after().is_some()
+        || bucket.noncurrent_expire_after().is_some()
+    {
         put_lifecycle(ctx, id, bucket).await?;
     }
     Ok(bucket.name.clone())
@@ -464,7 +551,7 @@ async fn update(ctx: &Context, resource: &DesiredResource, bucket: &spec::Bucket
     if changed("block_public_access") {
         put_public_access_block(ctx, id, &bucket.name, bucket.block_public_access).await?;
     }
-    if changed("lifecycle") {
+    if changed("lifecycle") || changed("abort_incomplete_uploads_days") || changed("noncurrent_versions_expire_days") {
         put_lifecycle(ctx, id, bucket).await?;
     }
     put_tags(ctx, id, &bucket.name, &resource.tags).await
@@ -475,6 +562,9 @@ async fn delete(ctx: &Context, live: &LiveResource) -> Result<(), AwsError> {
     let s3 = &ctx.clients.s3;
     let id = &live.id;
     let name = &live.physical_id;
+    let mut deleted = 0usize;
+    // Each round deletes up to 1,000 versions (DeleteObjects' limit) or stops with the reasons:
+    // a version that cannot be deleted would otherwise be listed again forever.
     loop {
         let listing = s3
             .list_object_versions()
@@ -494,14 +584,103 @@ async fn delete(ctx: &Context, live: &LiveResource) -> Result<(), AwsError> {
         if objects.is_empty() {
             break;
         }
-        ctx.progress.line(&format!("{id}: deleting {} object versions", objects.len()));
+        let count = objects.len();
         let batch = Delete::builder()
             .set_objects(Some(objects))
             .quiet(true)
             .build()
             .map_err(|e| build_error(id, "DeleteObjects", e))?;
-        s3.delete_objects().bucket(name).delete(batch).send().await.map_err(|e| aws_error(id, "DeleteObjects", e))?;
+        let output = s3
+            .delete_objects()
+            .bucket(name)
+            .delete(batch)
+            .send()
+            .await
+            .map_err(|e| aws_error(id, "DeleteObjects", e))?;
+        if !output.errors().is_empty() {
+            return Err(undeletable(id, deleted, output.errors()));
+        }
+        deleted += count;
+        ctx.progress.line(&format!("{id}: emptying the bucket, {deleted} object versions deleted so far"));
     }
     s3.delete_bucket().bucket(name).send().await.map_err(|error| aws_error(id, "DeleteBucket", error))?;
     Ok(())
+}
+
+/// The error for versions DeleteObjects refused: how many, and the first few with AWS's reasons.
+fn undeletable(id: &ResourceId, deleted: usize, errors: &[aws_sdk_s3::types::Error]) -> AwsError {
+    let shown: Vec<String> = errors
+        .iter()
+        .take(10)
+        .map(|error| {
+            format!(
+                "{} ({}: {})",
+                error.key().unwrap_or("?"),
+                error.code().unwrap_or("error"),
+                error.message().unwrap_or("no message")
+            )
+        })
+        .collect();
+    let more = errors.len().saturating_sub(shown.len());
+    AwsError::new(
+        id,
+        "DeleteObjects",
+        format!(
+            "{} object versions could not be deleted ({deleted} were): {}{}",
+            errors.len(),
+            shown.join(", "),
+            if more > 0 { format!(" and {more} more") } else { String::new() }
+        ),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bucket(yaml: &str) -> spec::Bucket {
+        serde_saphyr::from_str(yaml).unwrap()
+    }
+
+    #[test]
+    fn housekeeping_defaults_follow_versioning_and_can_be_turned_off() {
+        let plain = bucket("name: lake");
+        assert_eq!((plain.abort_incomplete_after(), plain.noncurrent_expire_after()), (Some(7), None));
+        let versioned = bucket("name: lake\nversioning: true");
+        assert_eq!(versioned.noncurrent_expire_after(), Some(30));
+        let off = bucket(
+            "name: lake\nversioning: true\nabort_incomplete_uploads_days: 0\nnoncurrent_versions_expire_days: 0",
+        );
+        assert_eq!((off.abort_incomplete_after(), off.noncurrent_expire_after()), (None, None));
+        let attributes = versioned.attributes();
+        assert_eq!(attributes["abort_incomplete_uploads_days"], json!(7));
+        assert_eq!(attributes["noncurrent_versions_expire_days"], json!(30));
+    }
+
+    /// GetBucketLifecycleConfiguration as S3 documents it: the housekeeping rule is read into
+    /// its own fields, the spec's rules into `lifecycle`.
+    #[test]
+    fn the_housekeeping_rule_is_read_apart_from_the_specs_rules() {
+        let housekeeping = S3LifecycleRule::builder()
+            .id(HOUSEKEEPING_RULE)
+            .filter(LifecycleRuleFilter::builder().prefix("").build())
+            .status(ExpirationStatus::Enabled)
+            .abort_incomplete_multipart_upload(
+                AbortIncompleteMultipartUpload::builder().days_after_initiation(7).build(),
+            )
+            .noncurrent_version_expiration(NoncurrentVersionExpiration::builder().noncurrent_days(30).build())
+            .build()
+            .unwrap();
+        let raw = S3LifecycleRule::builder()
+            .id("raw")
+            .filter(LifecycleRuleFilter::builder().prefix("raw/").build())
+            .status(ExpirationStatus::Enabled)
+            .expiration(LifecycleExpiration::builder().days(365).build())
+            .build()
+            .unwrap();
+        let read = read_lifecycle(&[raw, housekeeping]);
+        assert_eq!((read.abort_incomplete_after, read.noncurrent_expire_after), (Some(7), Some(30)));
+        assert_eq!(read.rules.len(), 1);
+        assert_eq!(read.rules[0]["id"], json!("raw"));
+    }
 }

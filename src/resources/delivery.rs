@@ -20,7 +20,7 @@ use crate::model::{
     Action, Attributes, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names, ResourceId,
 };
 use crate::names::{derived_delivery_role, role_path};
-use crate::policy::{delivery_policy, trust_policy};
+use crate::policy::delivery_policy;
 use crate::spec::{self, Compression, DeliveryEncryption};
 
 pub struct Delivery;
@@ -160,7 +160,7 @@ impl ResourceKind for Delivery {
             if delivery.role.is_none() {
                 let Some(source) = spec.streams.iter().find(|stream| stream.name == delivery.from) else { continue };
                 let policy = delivery_policy(delivery, source, graph.arns);
-                let trust = trust_policy("firehose.amazonaws.com");
+                let trust = graph.arns.trust_policy("firehose.amazonaws.com");
                 let config = super::role::config(graph, &role_id.name, trust, Some(policy), &[]);
                 nodes.push(graph.node(role_id.clone(), &delivery.tags, vec![], config));
             }

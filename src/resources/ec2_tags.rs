@@ -16,7 +16,8 @@ pub fn ec2_node_tags(spec: &Spec, id: &ResourceId, extra: &Tags) -> Tags {
     tags
 }
 
-/// EMR's managed service policy (v2) only acts on subnets and security groups tagged for it.
+/// EMR's managed service policy (v2) only acts on resources tagged for it: the cluster itself,
+/// its subnet and security groups, and the VPC (where EMR may create groups).
 pub fn emr_managed_tags(used_by_emr: bool) -> Tags {
     if used_by_emr {
         Tags::from([(EMR_MANAGED_TAG.0.to_string(), EMR_MANAGED_TAG.1.to_string())])

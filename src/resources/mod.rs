@@ -10,12 +10,15 @@
 mod bucket;
 pub mod cluster;
 mod delivery;
+mod ec2_delete;
 mod ec2_tags;
 mod internet_gateway;
 mod named;
+mod nat_gateway;
 #[cfg(test)]
 mod plan_tests;
 mod propagation;
+pub mod queue;
 mod role;
 mod route_table;
 pub mod schedule;
@@ -23,6 +26,7 @@ mod security_group;
 mod stream;
 mod subnet;
 mod vpc;
+mod vpc_endpoint;
 pub mod wait;
 
 use std::collections::{BTreeMap, HashMap};
@@ -48,12 +52,15 @@ pub const KINDS: &[&dyn DynKind] = &[
     &subnet::Subnet,
     &internet_gateway::InternetGateway,
     &route_table::RouteTable,
+    &nat_gateway::NatGateway,
     &security_group::SecurityGroup,
+    &vpc_endpoint::VpcEndpoint,
     &bucket::Bucket,
     &stream::Stream,
     &role::Role,
     &delivery::Delivery,
     &cluster::Cluster,
+    &queue::Queue,
     &schedule::Schedule,
 ];
 
@@ -388,7 +395,37 @@ pub fn ownership_conflict(id: &ResourceId, tags: &Tags, pipeline: &str, adopt_hi
 /// Live resources for the unit tests of layers above, which cannot reach the kinds' modules.
 #[cfg(test)]
 pub mod test_support {
+    use aws_sdk_ec2::Client;
+    use aws_smithy_mocks::{MockResponseInterceptor, Rule, RuleMode};
+    use aws_smithy_runtime_api::http::StatusCode;
+    use aws_smithy_types::body::SdkBody;
+
     use super::*;
+
+    /// An EC2 client answering from `rules` (built by hand: the `test-util` feature that
+    /// `mock_client!` needs is only enabled for the EMR crate).
+    pub fn ec2_client(mode: RuleMode, rules: &[&Rule]) -> Client {
+        let mut interceptor = MockResponseInterceptor::new().rule_mode(mode);
+        for rule in rules {
+            interceptor = interceptor.with_rule(rule);
+        }
+        let config = aws_sdk_ec2::Config::builder()
+            .behavior_version(aws_sdk_ec2::config::BehaviorVersion::latest())
+            .region(aws_sdk_ec2::config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_ec2::config::Credentials::new("akid", "secret", None, None, "test"))
+            .http_client(aws_smithy_mocks::create_mock_http_client())
+            .interceptor(interceptor)
+            .build();
+        Client::from_conf(config)
+    }
+
+    /// EC2's error response for `code` (the Query protocol's XML shape, HTTP 400).
+    pub fn ec2_error(code: &str, message: &str) -> aws_smithy_runtime_api::http::Response {
+        let body = format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response><Errors><Error><Code>{code}</Code><Message>{message}</Message></Error></Errors><RequestID>r-1</RequestID></Response>"
+        );
+        aws_smithy_runtime_api::http::Response::new(StatusCode::try_from(400).unwrap(), SdkBody::from(body))
+    }
 
     /// A live VPC with `cidr`.
     pub fn live_vpc(id: ResourceId, physical_id: &str, cidr: &str) -> LiveResource {

@@ -7,17 +7,16 @@ use serde_json::json;
 use super::{desired_graph, stream, subnet, vpc};
 use crate::model::{Action, DesiredResource, LiveResource, LiveState, ResourceId, Tags, PIPELINE_TAG, RESOURCE_TAG};
 use crate::plan::build_plan;
-use crate::spec::Spec;
+use crate::spec::{Spec, SpecBuilder};
 
-fn spec(yaml: &str) -> Spec {
-    serde_saphyr::from_str(yaml).unwrap()
+/// A VPC with one public subnet `a`, and a stream of two shards.
+fn spec() -> Spec {
+    SpecBuilder::new().subnet("a", "10.0.0.0/24", true).stream("events", 2).build()
 }
-
-const SPEC: &str = "version: 1\npipeline: p\nregion: eu-west-1\nnetwork:\n  vpc: {cidr: 10.0.0.0/16}\n  subnets:\n    - {name: a, cidr: 10.0.0.0/24, availability_zone: eu-west-1a, public: true}\nstreams:\n  - {name: events, shards: 2}\n";
 
 #[test]
 fn everything_is_created_from_nothing() {
-    let graph = desired_graph(&spec(SPEC), &crate::policy::Arns::new("123456789012", "eu-west-1"), &Default::default());
+    let graph = desired_graph(&spec(), &crate::policy::Arns::new("123456789012", "eu-west-1"), &Default::default());
     let plan = build_plan("p", &graph, &LiveState::default(), false);
     let actions: Vec<(String, Action)> = plan.changes.iter().map(|c| (c.resource.to_string(), c.action)).collect();
     assert_eq!(
@@ -49,14 +48,14 @@ fn live_from(graph: &[DesiredResource], edit: impl Fn(&mut LiveResource)) -> Liv
 
 #[test]
 fn no_changes_when_live_matches() {
-    let graph = desired_graph(&spec(SPEC), &crate::policy::Arns::new("123456789012", "eu-west-1"), &Default::default());
+    let graph = desired_graph(&spec(), &crate::policy::Arns::new("123456789012", "eu-west-1"), &Default::default());
     let plan = build_plan("p", &graph, &live_from(&graph, |_| {}), false);
     assert!(plan.is_empty(), "{plan:#?}");
 }
 
 #[test]
 fn a_new_subnet_cidr_replaces_it_and_relinks_the_route_table() {
-    let graph = desired_graph(&spec(SPEC), &crate::policy::Arns::new("123456789012", "eu-west-1"), &Default::default());
+    let graph = desired_graph(&spec(), &crate::policy::Arns::new("123456789012", "eu-west-1"), &Default::default());
     let live = live_from(&graph, |live| {
         if live.id.kind == subnet::KIND {
             live.attributes.insert("cidr".to_string(), json!("10.0.9.0/24"));
@@ -73,7 +72,7 @@ fn a_new_subnet_cidr_replaces_it_and_relinks_the_route_table() {
 
 #[test]
 fn a_replaced_vpc_replaces_what_lives_in_it() {
-    let graph = desired_graph(&spec(SPEC), &crate::policy::Arns::new("123456789012", "eu-west-1"), &Default::default());
+    let graph = desired_graph(&spec(), &crate::policy::Arns::new("123456789012", "eu-west-1"), &Default::default());
     let live = live_from(&graph, |live| {
         if live.id.kind == vpc::KIND {
             live.attributes.insert("cidr".to_string(), json!("10.9.0.0/16"));
@@ -85,7 +84,7 @@ fn a_replaced_vpc_replaces_what_lives_in_it() {
 
 #[test]
 fn removed_stream_is_a_data_destroying_delete() {
-    let graph = desired_graph(&spec(SPEC), &crate::policy::Arns::new("123456789012", "eu-west-1"), &Default::default());
+    let graph = desired_graph(&spec(), &crate::policy::Arns::new("123456789012", "eu-west-1"), &Default::default());
     let mut live = live_from(&graph, |_| {});
     let stream = stream_resource("old", "p");
     live.resources.insert(stream.id.clone(), stream);

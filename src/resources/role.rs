@@ -14,7 +14,7 @@ use crate::model::{
     Attributes, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names, ResourceId,
 };
 use crate::names::{iam_role_name, role_path};
-use crate::policy::{normalize, parse_document, statements_policy, trust_policy};
+use crate::policy::{normalize, parse_document, statements_policy};
 
 pub struct Role;
 pub const KIND: Kind = Kind::of(&Role);
@@ -122,7 +122,7 @@ impl ResourceKind for Role {
             .iter()
             .map(|declared| {
                 let inline = (!declared.statements.is_empty()).then(|| statements_policy(&declared.statements));
-                let trust = trust_policy(&declared.trust);
+                let trust = graph.arns.trust_policy(&declared.trust);
                 let config = config(graph, &declared.name, trust, inline, &declared.managed_policies);
                 graph.node(id(&declared.name), &declared.tags, vec![], config)
             })
@@ -223,6 +223,28 @@ fn live(
 /// IAM names are not spec names (`<pipeline>-<role>`), so the spec's roles are looked up here,
 /// where a conflict can name the role as the spec does; the others go through the shared named
 /// read, and the id each found role claims in its tags names it.
+/// The names of every role under `path`, page by page (ListRoles returns at most 100 a call
+/// unless asked for up to 1,000, and says when there are more).
+async fn list_role_names(iam: &aws_sdk_iam::Client, path: &str) -> Result<Vec<String>, AwsError> {
+    let mut names = Vec::new();
+    let mut marker: Option<String> = None;
+    loop {
+        let page = iam
+            .list_roles()
+            .path_prefix(path)
+            .max_items(1000)
+            .set_marker(marker.take())
+            .send()
+            .await
+            .map_err(|error| aws_error("role", "ListRoles", error))?;
+        names.extend(page.roles().iter().map(|role| role.role_name().to_string()));
+        match page.marker() {
+            Some(next) if page.is_truncated() => marker = Some(next.to_string()),
+            _ => return Ok(names),
+        }
+    }
+}
+
 async fn read(read: &ReadContext<'_>) -> Result<NamedRead, AwsError> {
     let iam = &read.clients.iam;
     let pipeline = read.pipeline;
@@ -236,14 +258,8 @@ async fn read(read: &ReadContext<'_>) -> Result<NamedRead, AwsError> {
         Ok::<_, AwsError>((id, name, role?, policies))
     }));
     let listed = async {
-        let listed =
-            iam.list_roles().path_prefix(&path).send().await.map_err(|error| aws_error("role", "ListRoles", error))?;
-        Ok(listed
-            .roles()
-            .iter()
-            .map(|role| role.role_name().to_string())
-            .filter(|name| !spec_roles.iter().any(|(_, spec)| spec == name))
-            .collect())
+        let names = list_role_names(iam, &path).await?;
+        Ok(names.into_iter().filter(|name| !spec_roles.iter().any(|(_, spec)| spec == name)).collect())
     };
     let others = NamedKind { kind: KIND, pipeline, spec_names: Vec::new(), adoptable: &[], adopt_hint: "" };
     let discovered = others.read(

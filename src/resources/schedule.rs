@@ -27,8 +27,11 @@ pub fn id(name: &str) -> ResourceId {
     ResourceId::new(KIND, name)
 }
 
-/// The universal target that calls EMR ModifyInstanceGroups.
-pub const MODIFY_INSTANCE_GROUPS: &str = "arn:aws:scheduler:::aws-sdk:emr:modifyInstanceGroups";
+/// The universal target that calls EMR ModifyInstanceGroups in `partition` (`aws`, `aws-cn`,
+/// `aws-us-gov`): `arn:<partition>:scheduler:::aws-sdk:emr:modifyInstanceGroups`.
+pub fn modify_instance_groups(partition: &str) -> String {
+    crate::policy::scheduler_target(partition, "emr", "modifyInstanceGroups")
+}
 
 /// One EventBridge Scheduler schedule that sets an instance group to a size.
 #[derive(Debug, Clone)]
@@ -43,6 +46,10 @@ pub struct ScheduleConfig {
     /// apply refuses to send it.
     pub expression: Result<String, String>,
     pub timezone: String,
+    /// How EventBridge Scheduler retries a resize that fails (see `window_retry`).
+    pub retry: Retry,
+    /// The pipeline's dead-letter queue, which receives the resize once the retries are spent.
+    pub dead_letter_arn: String,
 }
 
 impl DesiredConfig for ScheduleConfig {
@@ -58,6 +65,8 @@ impl DesiredConfig for ScheduleConfig {
                 "target".to_string(),
                 json!(format!("cluster {} group {} to {} nodes", self.cluster, self.group, self.nodes)),
             ),
+            ("retry".to_string(), self.retry.attribute()),
+            ("dead_letter_queue".to_string(), json!(self.dead_letter_arn)),
         ])
     }
 }
@@ -69,6 +78,10 @@ pub struct Live {
     pub role_arn: String,
     /// The ModifyInstanceGroups request the schedule sends.
     pub input: Value,
+    /// The target's retry policy (AWS's default when GetSchedule shows none).
+    pub retry: Retry,
+    /// The target's dead-letter queue, if it has one.
+    pub dead_letter_arn: Option<String>,
 }
 
 impl LiveDetail for Live {
@@ -79,11 +92,16 @@ impl LiveDetail for Live {
         let nodes = self.input["InstanceGroups"][0]["InstanceCount"].as_i64().unwrap_or(-1);
         let target = format!("cluster {} group {} to {nodes} nodes", names.name(cluster_id), names.label(group_id));
         let role = self.role_arn.rsplit('/').next().unwrap_or_default();
-        let depends_on = [cluster_id, role].into_iter().filter_map(|physical| names.id(physical).cloned()).collect();
+        // The queue's physical id is its name, the last part of its ARN.
+        let queue = self.dead_letter_arn.as_deref().and_then(|arn| arn.rsplit(':').next()).unwrap_or_default();
+        let depends_on =
+            [cluster_id, role, queue].into_iter().filter_map(|physical| names.id(physical).cloned()).collect();
         let attributes = Attributes::from([
             ("expression".to_string(), json!(self.expression)),
             ("timezone".to_string(), json!(self.timezone)),
             ("target".to_string(), json!(target)),
+            ("retry".to_string(), self.retry.attribute()),
+            ("dead_letter_queue".to_string(), json!(self.dead_letter_arn)),
         ]);
         (attributes, depends_on)
     }
@@ -113,6 +131,7 @@ impl ResourceKind for Schedule {
     fn desired(&self, graph: &GraphContext) -> Vec<DesiredResource> {
         let pipeline = &graph.spec.pipeline;
         let mut nodes = Vec::new();
+        let dead_letter_arn = super::queue::arn(graph.arns, pipeline);
         for cluster in &graph.spec.clusters {
             let cluster_id = super::cluster::id(&cluster.name);
             let scheduler_id = super::role::id(&derived_cluster_roles(&cluster.name)[2]);
@@ -127,8 +146,13 @@ impl ResourceKind for Schedule {
                         nodes: nodes_then,
                         expression,
                         timezone: schedule.timezone.clone(),
+                        retry: window_retry(
+                            edge,
+                            crate::duration::parse_duration(&schedule.duration).ok().map(|d| d.as_secs()),
+                        ),
+                        dead_letter_arn: dead_letter_arn.clone(),
                     };
-                    let depends_on = vec![cluster_id.clone(), scheduler_id.clone()];
+                    let depends_on = vec![cluster_id.clone(), scheduler_id.clone(), super::queue::id()];
                     nodes.push(graph.node(id(&name), &cluster.tags, depends_on, config));
                 }
             }
@@ -163,6 +187,73 @@ impl ResourceKind for Schedule {
     async fn delete(&self, ctx: &Context, live: &LiveResource, _detail: &Live) -> Result<(), AwsError> {
         delete(ctx, live).await
     }
+}
+
+/// A target's retry policy. EventBridge Scheduler API reference, RetryPolicy:
+/// MaximumEventAgeInSeconds 60 to 86,400, MaximumRetryAttempts 0 to 185, retried with
+/// exponential backoff until either is reached; a target without one is retried for 24 hours,
+/// up to 185 times, which for a resize is far too long (see `window_retry`). Once the policy is
+/// spent the invocation goes to the target's dead-letter queue ("Configuring a dead-letter
+/// queue"), where `aws sqs receive-message` shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retry {
+    pub max_event_age_seconds: i32,
+    pub max_attempts: i32,
+}
+
+/// How many times a failed resize is retried at most.
+pub const RETRY_ATTEMPTS: i32 = 10;
+/// For how long a failed resize is retried at most: an hour late it is still worth making.
+pub const RETRY_MAX_AGE_SECONDS: i32 = 3600;
+/// RetryPolicy.MaximumEventAgeInSeconds allows 60 to 86,400.
+const EVENT_AGE_RANGE: (i32, i32) = (60, 86_400);
+/// What EventBridge Scheduler does without a retry policy (24 hours, 185 attempts).
+pub const DEFAULT_RETRY: Retry = Retry { max_event_age_seconds: 86_400, max_attempts: 185 };
+/// The retry policy of the one-time scale-back of `pipectl scale --for/--until`.
+pub const SCALE_BACK_RETRY: Retry =
+    Retry { max_event_age_seconds: RETRY_MAX_AGE_SECONDS, max_attempts: RETRY_ATTEMPTS };
+
+impl Retry {
+    fn attribute(&self) -> Value {
+        json!({"maximum_event_age_seconds": self.max_event_age_seconds, "maximum_retry_attempts": self.max_attempts})
+    }
+
+    fn policy(&self) -> aws_sdk_scheduler::types::RetryPolicy {
+        aws_sdk_scheduler::types::RetryPolicy::builder()
+            .maximum_event_age_in_seconds(self.max_event_age_seconds)
+            .maximum_retry_attempts(self.max_attempts)
+            .build()
+    }
+
+    /// The policy a GetSchedule target shows, with AWS's defaults for what it leaves out.
+    fn of(target: Option<&aws_sdk_scheduler::types::Target>) -> Retry {
+        let policy = target.and_then(|target| target.retry_policy());
+        Retry {
+            max_event_age_seconds: policy
+                .and_then(|p| p.maximum_event_age_in_seconds())
+                .unwrap_or(DEFAULT_RETRY.max_event_age_seconds),
+            max_attempts: policy.and_then(|p| p.maximum_retry_attempts()).unwrap_or(DEFAULT_RETRY.max_attempts),
+        }
+    }
+}
+
+/// The dead-letter configuration that names the pipeline's queue.
+fn dead_letter(queue_arn: &str) -> aws_sdk_scheduler::types::DeadLetterConfig {
+    aws_sdk_scheduler::types::DeadLetterConfig::builder().arn(queue_arn).build()
+}
+
+/// The retry policy of one edge of a window of `window_seconds`: at most an hour, and never
+/// past the other edge. An `up` resize retried after its window ended would leave the nodes
+/// running all day; a `down` retried after the next window began would cut that window short.
+/// A window starts at most once a day (its cron names one minute and one hour), so the next
+/// start is at least a day minus the window after its end. A length that does not parse (which
+/// validation rejects) gets the plain hour.
+pub fn window_retry(edge: &str, window_seconds: Option<u64>) -> Retry {
+    let day = 86_400;
+    let room = window_seconds.map(|window| if edge == "up" { window } else { day - window.min(day) });
+    let room = room.and_then(|room| i32::try_from(room).ok()).unwrap_or(RETRY_MAX_AGE_SECONDS);
+    let age = RETRY_MAX_AGE_SECONDS.min(room).clamp(EVENT_AGE_RANGE.0, EVENT_AGE_RANGE.1);
+    Retry { max_event_age_seconds: age, max_attempts: RETRY_ATTEMPTS }
 }
 
 /// The two edges of a window: (`up` or `down`, its EventBridge expression, the size it sets).
@@ -255,6 +346,8 @@ async fn read(scheduler: &aws_sdk_scheduler::Client, pipeline: &str) -> Result<N
                 .and_then(|t| t.input())
                 .and_then(|input| serde_json::from_str(input).ok())
                 .unwrap_or(Value::Null),
+            retry: Retry::of(target),
+            dead_letter_arn: target.and_then(|t| t.dead_letter_config()).and_then(|d| d.arn()).map(str::to_string),
         };
         result.found.push(LiveResource::new(id, name, tags, live));
     }
@@ -280,9 +373,11 @@ async fn put(
     let scheduler_role = ctx.physical_id(&super::role::id(&derived_cluster_roles(&config.cluster)[2]))?;
     let role_arn = ctx.arns.role(&role_path(&ctx.pipeline), &scheduler_role);
     let target = Target::builder()
-        .arn(MODIFY_INSTANCE_GROUPS)
+        .arn(modify_instance_groups(&ctx.arns.partition))
         .role_arn(role_arn)
         .input(resize_input(&cluster_id, &group_id, config.nodes).to_string())
+        .retry_policy(config.retry.policy())
+        .dead_letter_config(dead_letter(&config.dead_letter_arn))
         .build()
         .map_err(|e| build_error(id, "CreateSchedule", e))?;
     let window = FlexibleTimeWindow::builder()
@@ -361,7 +456,8 @@ async fn delete(ctx: &Context, live: &LiveResource) -> Result<(), AwsError> {
 }
 
 /// A one-time schedule that returns a group to its baseline at `at` (UTC, `yyyy-mm-ddThh:mm:ss`),
-/// then deletes itself. Used by `pipectl scale --for/--until`.
+/// then deletes itself. Used by `pipectl scale --for/--until`. Like the spec's schedules it is
+/// retried (`SCALE_BACK_RETRY`) and then lands in the pipeline's dead-letter queue.
 pub async fn create_scale_back(
     scheduler: &aws_sdk_scheduler::Client,
     name: &str,
@@ -369,11 +465,16 @@ pub async fn create_scale_back(
     at: &str,
     input: &Value,
     role_arn: &str,
+    dead_letter_arn: &str,
 ) -> Result<(), AwsError> {
+    // The target is in the partition of the role that calls it.
+    let partition = crate::policy::partition_of_arn(role_arn).unwrap_or("aws");
     let target = Target::builder()
-        .arn(MODIFY_INSTANCE_GROUPS)
+        .arn(modify_instance_groups(partition))
         .role_arn(role_arn)
         .input(input.to_string())
+        .retry_policy(SCALE_BACK_RETRY.policy())
+        .dead_letter_config(dead_letter(dead_letter_arn))
         .build()
         .map_err(|e| build_error(name, "CreateSchedule", e))?;
     let window = FlexibleTimeWindow::builder()
@@ -422,6 +523,21 @@ mod tests {
     }
 
     #[test]
+    fn the_universal_target_is_in_the_regions_partition() {
+        for (region, target) in [
+            ("eu-west-1", "arn:aws:scheduler:::aws-sdk:emr:modifyInstanceGroups"),
+            ("cn-northwest-1", "arn:aws-cn:scheduler:::aws-sdk:emr:modifyInstanceGroups"),
+            ("us-gov-west-1", "arn:aws-us-gov:scheduler:::aws-sdk:emr:modifyInstanceGroups"),
+        ] {
+            let arns = Arns::new("123456789012", region);
+            assert_eq!(modify_instance_groups(&arns.partition), target);
+            // `pipectl scale` knows the partition from the scheduler role's ARN.
+            let role = arns.role("/pipectl/p/", "p-spark-scheduler");
+            assert_eq!(modify_instance_groups(crate::policy::partition_of_arn(&role).unwrap()), target);
+        }
+    }
+
+    #[test]
     fn resize_input_is_what_emr_expects() {
         let expected: Value = serde_json::from_str(
             r#"{"ClusterId":"j-1","InstanceGroups":[{"InstanceGroupId":"ig-2","InstanceCount":20}]}"#,
@@ -461,10 +577,65 @@ mod tests {
             )
         );
         let depends_on: Vec<String> = nodes[1].depends_on.iter().map(ToString::to_string).collect();
-        assert_eq!(depends_on, ["cluster/spark", "role/spark-scheduler"]);
+        assert_eq!(depends_on, ["cluster/spark", "role/spark-scheduler", "queue/schedules-dlq"]);
         let attributes = nodes[0].attributes();
         assert_eq!(attributes["target"], json!("cluster spark group batch to 20 nodes"));
         // Only the ownership marker is compared: the spec's tags cannot go on a schedule.
         assert_eq!(attributes["tags"], json!({PIPELINE_TAG: "p", RESOURCE_TAG: "schedule/spark-night-up"}));
+        // A failed resize is retried for at most an hour, then kept in the pipeline's queue.
+        assert_eq!(attributes["retry"], json!({"maximum_event_age_seconds": 3600, "maximum_retry_attempts": 10}));
+        assert_eq!(attributes["dead_letter_queue"], json!("arn:aws:sqs:eu-west-1:123456789012:p-schedules-dlq"));
+    }
+
+    #[test]
+    fn retries_never_reach_the_other_edge_of_the_window() {
+        let age = |edge: &str, window: Option<u64>| window_retry(edge, window).max_event_age_seconds;
+        // A 4-hour window: an hour of retries either way.
+        assert_eq!((age("up", Some(4 * 3600)), age("down", Some(4 * 3600))), (3600, 3600));
+        // A 20-minute window: the scale-up stops retrying when the window ends.
+        assert_eq!(age("up", Some(20 * 60)), 20 * 60);
+        // A 23h30m daily window: the scale-down stops retrying before the next one starts.
+        assert_eq!(age("down", Some(23 * 3600 + 1800)), 1800);
+        // RetryPolicy's floor is 60 seconds.
+        assert_eq!((age("up", Some(60)), age("down", Some(86_340))), (60, 60));
+        assert_eq!(age("up", None), 3600);
+        for edge in ["up", "down"] {
+            for window in [60, 600, 3600, 43_200, 86_340] {
+                let retry = window_retry(edge, Some(window));
+                assert!((60..=86_400).contains(&retry.max_event_age_seconds), "{edge} {window}: {retry:?}");
+                assert!((0..=185).contains(&retry.max_attempts));
+            }
+        }
+    }
+
+    #[test]
+    fn a_target_without_a_retry_policy_has_aws_defaults() {
+        let target = |retry: Option<aws_sdk_scheduler::types::RetryPolicy>| {
+            Target::builder()
+                .arn("arn:aws:scheduler:::aws-sdk:emr:modifyInstanceGroups")
+                .role_arn("r")
+                .set_retry_policy(retry)
+                .build()
+                .unwrap()
+        };
+        assert_eq!(Retry::of(Some(&target(None))), DEFAULT_RETRY);
+        assert_eq!(Retry::of(None), DEFAULT_RETRY);
+        let set = SCALE_BACK_RETRY.policy();
+        assert_eq!(Retry::of(Some(&target(Some(set)))), SCALE_BACK_RETRY);
+    }
+
+    #[test]
+    fn a_schedule_without_retries_or_queue_plans_an_update() {
+        let live = Live {
+            expression: "cron(0 2 * * ? *)".to_string(),
+            timezone: "UTC".to_string(),
+            role_arn: "arn:aws:iam::123456789012:role/pipectl/p/p-spark-scheduler".to_string(),
+            input: resize_input("j-1", "ig-2", 20),
+            retry: DEFAULT_RETRY,
+            dead_letter_arn: None,
+        };
+        let (attributes, _) = live.describe("pipectl-p-spark-night-up", &Names::default());
+        assert_eq!(attributes["retry"], json!({"maximum_event_age_seconds": 86_400, "maximum_retry_attempts": 185}));
+        assert_eq!(attributes["dead_letter_queue"], Value::Null);
     }
 }

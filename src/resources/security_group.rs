@@ -1,6 +1,13 @@
 //! Security groups. AWS stores rules merged (one permission with many ranges) and shows them in
 //! its own order; pipectl flattens both sides into one rule per peer and compares them as sorted
 //! sets, so that a plan is empty when nothing changed and a rule is never authorized twice.
+//!
+//! The groups pipectl creates for EMR to manage (a cluster's master, core/task and service-access
+//! groups) are different: EMR writes the rules a cluster needs into them ("Working with Amazon
+//! EMR-managed security groups", Amazon EMR Management Guide). Their rules are EMR's, so pipectl
+//! only makes sure the few it must add itself are there, never revokes the others, and on delete
+//! first revokes every rule that ties them to each other (they reference each other, and a group
+//! that another group's rule references cannot be deleted).
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -8,11 +15,14 @@ use std::fmt;
 use aws_sdk_ec2::types::{IpPermission, IpRange, ResourceType, UserIdGroupPair};
 use serde_json::json;
 
+use super::ec2_delete::{self, InUse};
 use super::ec2_tags::{ec2_node_tags, emr_managed_tags, from_ec2, pipeline_filter, sync, tag_specification};
 use super::{aws_error, claimed_id, AwsError, Context, LiveResource, NamedRead, ReadContext, ResourceKind};
 use crate::model::{
     Action, Attributes, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names, ResourceId,
+    Tags,
 };
+use crate::names::EMR_RULES_TAG;
 use crate::spec::{self, port_range, Rule};
 
 pub struct SecurityGroup;
@@ -23,8 +33,45 @@ pub fn id(name: &str) -> ResourceId {
     ResourceId::new(KIND, name)
 }
 
-/// A group is desired exactly as the spec writes it.
-pub type Desired = spec::SecurityGroup;
+/// A group as pipectl wants it: as the spec writes it, or one pipectl creates for EMR to manage.
+#[derive(Debug, Clone)]
+pub struct Desired {
+    pub group: spec::SecurityGroup,
+    /// EMR maintains the rules of this group: `group`'s rules are only those pipectl must add
+    /// itself; the others are EMR's, neither compared nor revoked (the group carries
+    /// `EMR_RULES_TAG`, so that reads and deletes know it too).
+    pub rules_managed_by_emr: bool,
+}
+
+impl From<spec::SecurityGroup> for Desired {
+    fn from(group: spec::SecurityGroup) -> Desired {
+        Desired { group, rules_managed_by_emr: false }
+    }
+}
+
+/// True when `tags` mark a group whose rules EMR maintains.
+pub fn rules_managed_by_emr(tags: &Tags) -> bool {
+    tags.get(EMR_RULES_TAG.0).map(String::as_str) == Some(EMR_RULES_TAG.1)
+}
+
+/// A node for one of the security groups pipectl creates for EMR to manage, tagged for EMR's
+/// managed policy (`AmazonEMRServicePolicy_v2` only changes groups with that tag) and as one
+/// whose rules EMR maintains. `ingress` holds the rules EMR needs pipectl to add.
+pub fn emr_managed_node(
+    graph: &GraphContext,
+    name: &str,
+    description: String,
+    ingress: Vec<Rule>,
+    depends_on: Vec<ResourceId>,
+) -> DesiredResource {
+    let id = id(name);
+    let mut extra = emr_managed_tags(true);
+    extra.insert(EMR_RULES_TAG.0.to_string(), EMR_RULES_TAG.1.to_string());
+    let tags = ec2_node_tags(graph.spec, &id, &extra);
+    // No egress requirement: AWS's default of everything outbound stays, and EMR adds its own.
+    let group = spec::SecurityGroup { name: name.to_string(), description, ingress, egress: Some(Vec::new()) };
+    graph.node(id, &tags, depends_on, Desired { group, rules_managed_by_emr: true })
+}
 
 /// The peer of a rule.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -75,6 +122,8 @@ pub struct Live {
     pub description: String,
     pub ingress: Vec<RawRule>,
     pub egress: Vec<RawRule>,
+    /// Tagged as a group whose rules EMR maintains.
+    pub rules_managed_by_emr: bool,
 }
 
 /// A flattened rule as AWS reports it, with its peer still an AWS id.
@@ -109,7 +158,7 @@ pub fn flatten(rule: &Rule, own_name: &str) -> FlatRule {
 
 /// The rules a group should have: ingress as written; egress as written, or AWS's default of
 /// everything to anywhere when the spec leaves it out.
-pub fn desired_rules(group: &Desired) -> (BTreeSet<FlatRule>, BTreeSet<FlatRule>) {
+pub fn desired_rules(group: &spec::SecurityGroup) -> (BTreeSet<FlatRule>, BTreeSet<FlatRule>) {
     let ingress = group.ingress.iter().map(|rule| flatten(rule, &group.name)).collect();
     let egress = match &group.egress {
         Some(rules) => rules.iter().map(|rule| flatten(rule, &group.name)).collect(),
@@ -132,11 +181,11 @@ fn rule_list(rules: &BTreeSet<FlatRule>) -> serde_json::Value {
     json!(rules.iter().map(ToString::to_string).collect::<Vec<_>>())
 }
 
-impl DesiredConfig for spec::SecurityGroup {
+impl DesiredConfig for Desired {
     fn attributes(&self) -> Attributes {
-        let (ingress, egress) = desired_rules(self);
+        let (ingress, egress) = desired_rules(&self.group);
         Attributes::from([
-            ("description".to_string(), json!(self.description)),
+            ("description".to_string(), json!(self.group.description)),
             ("ingress".to_string(), rule_list(&ingress)),
             ("egress".to_string(), rule_list(&egress)),
         ])
@@ -166,12 +215,15 @@ pub fn live_rules(rules: &[RawRule], own_id: &str, names: &Names) -> BTreeSet<Fl
 }
 
 impl LiveDetail for Live {
-    /// Rules with peers named as in the spec; the VPC and peer groups are dependencies.
+    /// Rules with peers named as in the spec; the VPC and peer groups are dependencies, except
+    /// for the groups EMR manages: EMR makes them reference each other, and a cycle would leave
+    /// no order to delete them in (their delete revokes those rules first instead).
     fn describe(&self, physical_id: &str, names: &Names) -> (Attributes, Vec<ResourceId>) {
         let ingress = live_rules(&self.ingress, physical_id, names);
         let egress = live_rules(&self.egress, physical_id, names);
         let mut depends_on: Vec<ResourceId> = names.id(&self.vpc_id).cloned().into_iter().collect();
-        for rule in ingress.iter().chain(&egress) {
+        let peers = if self.rules_managed_by_emr { Vec::new() } else { ingress.iter().chain(&egress).collect() };
+        for rule in peers {
             if let Peer::Group(name) = &rule.peer {
                 let peer = id(name);
                 if name != "self" && !depends_on.contains(&peer) {
@@ -207,6 +259,29 @@ impl KindRules for SecurityGroup {
             _ => Vec::new(),
         }
     }
+    /// A group whose rules EMR maintains wants its own rules plus whatever EMR added: only a
+    /// missing rule of pipectl's is a change, EMR's never are.
+    fn adjust_desired(&self, live: &LiveResource, desired: &mut Attributes, _reset_scale: bool) -> Vec<String> {
+        let managed = desired.get("tags").and_then(|tags| tags.get(EMR_RULES_TAG.0)).and_then(|v| v.as_str())
+            == Some(EMR_RULES_TAG.1);
+        if managed {
+            // The live rules in their order, then pipectl's that are missing: equal to the live
+            // list exactly when nothing of pipectl's is missing.
+            for direction in ["ingress", "egress"] {
+                let listed = |attributes: &Attributes| -> Vec<serde_json::Value> {
+                    attributes.get(direction).and_then(|value| value.as_array()).cloned().unwrap_or_default()
+                };
+                let mut rules = listed(&live.attributes);
+                for rule in listed(desired) {
+                    if !rules.contains(&rule) {
+                        rules.push(rule);
+                    }
+                }
+                desired.insert(direction.to_string(), serde_json::Value::Array(rules));
+            }
+        }
+        Vec::new()
+    }
 }
 
 impl ResourceKind for SecurityGroup {
@@ -234,7 +309,7 @@ impl ResourceKind for SecurityGroup {
                 let used_by_emr =
                     graph.spec.clusters.iter().any(|cluster| cluster.security_groups.contains(&group.name));
                 let tags = ec2_node_tags(graph.spec, &id, &emr_managed_tags(used_by_emr));
-                graph.node(id, &tags, depends_on, group.clone())
+                graph.node(id, &tags, depends_on, Desired::from(group.clone()))
             })
             .collect()
     }
@@ -258,8 +333,8 @@ impl ResourceKind for SecurityGroup {
         update(ctx, resource, desired, live, detail).await
     }
 
-    async fn delete(&self, ctx: &Context, live: &LiveResource, _detail: &Live) -> Result<(), AwsError> {
-        delete(ctx, live).await
+    async fn delete(&self, ctx: &Context, live: &LiveResource, detail: &Live) -> Result<(), AwsError> {
+        delete(ctx, live, detail).await
     }
 }
 
@@ -309,17 +384,14 @@ async fn read(ec2: &aws_sdk_ec2::Client, pipeline: &str) -> Result<Vec<LiveResou
         .iter()
         .filter_map(|group| {
             let tags = from_ec2(group.tags());
-            Some(LiveResource::new(
-                claimed_id(&tags, KIND)?,
-                group.group_id()?,
-                tags,
-                Live {
-                    vpc_id: group.vpc_id().unwrap_or_default().to_string(),
-                    description: group.description().unwrap_or_default().to_string(),
-                    ingress: flatten_permissions(group.ip_permissions()),
-                    egress: flatten_permissions(group.ip_permissions_egress()),
-                },
-            ))
+            let live = Live {
+                vpc_id: group.vpc_id().unwrap_or_default().to_string(),
+                description: group.description().unwrap_or_default().to_string(),
+                ingress: flatten_permissions(group.ip_permissions()),
+                egress: flatten_permissions(group.ip_permissions_egress()),
+                rules_managed_by_emr: rules_managed_by_emr(&tags),
+            };
+            Some(LiveResource::new(claimed_id(&tags, KIND)?, group.group_id()?, tags, live))
         })
         .collect())
 }
@@ -410,7 +482,8 @@ async fn apply_rules(
     }
 }
 
-/// Revokes what is live but not wanted, then authorizes what is wanted but not live.
+/// Revokes what is live but not wanted, then authorizes what is wanted but not live; with
+/// `keep_others` (a group whose rules EMR maintains), only authorizes.
 async fn converge_rules(
     ctx: &Context,
     id: &ResourceId,
@@ -418,15 +491,19 @@ async fn converge_rules(
     direction: Direction,
     live: &BTreeSet<FlatRule>,
     wanted: &BTreeSet<FlatRule>,
+    keep_others: bool,
 ) -> Result<(), AwsError> {
-    let stale: BTreeSet<FlatRule> = live.difference(wanted).cloned().collect();
+    if !keep_others {
+        let stale: BTreeSet<FlatRule> = live.difference(wanted).cloned().collect();
+        apply_rules(ctx, id, group_id, direction, &stale, false).await?;
+    }
     let missing: BTreeSet<FlatRule> = wanted.difference(live).cloned().collect();
-    apply_rules(ctx, id, group_id, direction, &stale, false).await?;
     apply_rules(ctx, id, group_id, direction, &missing, true).await
 }
 
-async fn create(ctx: &Context, resource: &DesiredResource, group: &Desired) -> Result<String, AwsError> {
+async fn create(ctx: &Context, resource: &DesiredResource, desired: &Desired) -> Result<String, AwsError> {
     let id = &resource.id;
+    let group = &desired.group;
     let vpc = ctx.physical_id(&super::vpc::id(&ctx.pipeline))?;
     let output = ctx
         .clients
@@ -442,20 +519,22 @@ async fn create(ctx: &Context, resource: &DesiredResource, group: &Desired) -> R
     let group_id =
         output.group_id().ok_or_else(|| AwsError::missing(id, "CreateSecurityGroup", "group id"))?.to_string();
     let (ingress, egress) = desired_rules(group);
-    converge_rules(ctx, id, &group_id, Direction::Ingress, &BTreeSet::new(), &ingress).await?;
-    converge_rules(ctx, id, &group_id, Direction::Egress, &BTreeSet::from([default_egress()]), &egress).await?;
+    let keep = desired.rules_managed_by_emr;
+    converge_rules(ctx, id, &group_id, Direction::Ingress, &BTreeSet::new(), &ingress, keep).await?;
+    let default = BTreeSet::from([default_egress()]);
+    converge_rules(ctx, id, &group_id, Direction::Egress, &default, &egress, keep).await?;
     Ok(group_id)
 }
 
 async fn update(
     ctx: &Context,
     resource: &DesiredResource,
-    group: &Desired,
+    desired: &Desired,
     live: &LiveResource,
     detail: &Live,
 ) -> Result<(), AwsError> {
     let names = Names::default();
-    let (ingress, egress) = desired_rules(group);
+    let (ingress, egress) = desired_rules(&desired.group);
     // Live rules keep AWS ids for peers: resolve the wanted peers to ids the same way.
     let resolve = |rules: &BTreeSet<FlatRule>| -> Result<BTreeSet<FlatRule>, AwsError> {
         rules
@@ -470,25 +549,134 @@ async fn update(
     };
     let live_ingress = live_rules(&detail.ingress, &live.physical_id, &names);
     let live_egress = live_rules(&detail.egress, &live.physical_id, &names);
-    converge_rules(ctx, &resource.id, &live.physical_id, Direction::Ingress, &live_ingress, &resolve(&ingress)?)
-        .await?;
-    converge_rules(ctx, &resource.id, &live.physical_id, Direction::Egress, &live_egress, &resolve(&egress)?).await?;
+    let keep = desired.rules_managed_by_emr;
+    let group_id = &live.physical_id;
+    converge_rules(ctx, &resource.id, group_id, Direction::Ingress, &live_ingress, &resolve(&ingress)?, keep).await?;
+    converge_rules(ctx, &resource.id, group_id, Direction::Egress, &live_egress, &resolve(&egress)?, keep).await?;
     sync(ctx, live, &resource.tags).await
 }
 
-async fn delete(ctx: &Context, live: &LiveResource) -> Result<(), AwsError> {
-    ctx.clients
+/// A permission as a revoke names it: protocol, ports and peers, without descriptions; when
+/// `only_peer` is given, just the rules whose peer is that group (`None` when there are none).
+fn revocable(permission: &IpPermission, only_peer: Option<&str>) -> Option<IpPermission> {
+    let pairs: Vec<UserIdGroupPair> = permission
+        .user_id_group_pairs()
+        .iter()
+        .filter(|pair| only_peer.is_none_or(|peer| pair.group_id() == Some(peer)))
+        .map(|pair| UserIdGroupPair::builder().set_group_id(pair.group_id().map(str::to_string)).build())
+        .collect();
+    let builder = IpPermission::builder()
+        .set_ip_protocol(permission.ip_protocol().map(str::to_string))
+        .set_from_port(permission.from_port())
+        .set_to_port(permission.to_port())
+        .set_user_id_group_pairs(Some(pairs.clone()));
+    if only_peer.is_some() {
+        return (!pairs.is_empty()).then(|| builder.build());
+    }
+    let ranges =
+        permission.ip_ranges().iter().map(|r| IpRange::builder().set_cidr_ip(r.cidr_ip().map(str::to_string)).build());
+    let v6 = permission
+        .ipv6_ranges()
+        .iter()
+        .map(|r| aws_sdk_ec2::types::Ipv6Range::builder().set_cidr_ipv6(r.cidr_ipv6().map(str::to_string)).build());
+    let lists = permission.prefix_list_ids().iter().map(|p| {
+        aws_sdk_ec2::types::PrefixListId::builder().set_prefix_list_id(p.prefix_list_id().map(str::to_string)).build()
+    });
+    Some(
+        builder
+            .set_ip_ranges(Some(ranges.collect()))
+            .set_ipv6_ranges(Some(v6.collect()))
+            .set_prefix_list_ids(Some(lists.collect()))
+            .build(),
+    )
+}
+
+/// Revokes `permissions` from a group; a rule or group that is gone already is fine (groups of a
+/// pipeline are deleted in parallel, and the error must not read as "this group is gone" to the
+/// caller deleting another one). A batch that AWS refuses because one of its rules is gone is
+/// sent again rule by rule.
+async fn revoke(
+    ctx: &Context,
+    id: &ResourceId,
+    group_id: &str,
+    direction: Direction,
+    permissions: Vec<IpPermission>,
+) -> Result<(), AwsError> {
+    let ec2 = &ctx.clients.ec2;
+    let send = |batch: Vec<IpPermission>| async move {
+        let result = match direction {
+            Direction::Ingress => ec2
+                .revoke_security_group_ingress()
+                .group_id(group_id)
+                .set_ip_permissions(Some(batch))
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| aws_error(id, "RevokeSecurityGroupIngress", e)),
+            Direction::Egress => ec2
+                .revoke_security_group_egress()
+                .group_id(group_id)
+                .set_ip_permissions(Some(batch))
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| aws_error(id, "RevokeSecurityGroupEgress", e)),
+        };
+        result
+    };
+    if permissions.is_empty() {
+        return Ok(());
+    }
+    match send(permissions.clone()).await {
+        Err(error) if error.has_code("InvalidPermission.NotFound") => {
+            for permission in permissions {
+                send(vec![permission]).await.or_else(|error| error.unless_not_found(()))?;
+            }
+            Ok(())
+        }
+        other => other.or_else(|error| error.unless_not_found(())),
+    }
+}
+
+/// Before a group whose rules EMR maintains is deleted: revokes all its own rules, and every
+/// rule of the pipeline's other groups that names it as a peer (EMR makes the master, core/task
+/// and service-access groups reference each other; DeleteSecurityGroup refuses a group "referenced
+/// by another security group in the same VPC"). Only groups tagged as the pipeline's are touched.
+async fn revoke_emr_references(ctx: &Context, live: &LiveResource) -> Result<(), AwsError> {
+    let output = ctx
+        .clients
         .ec2
-        .delete_security_group()
-        .group_id(&live.physical_id)
+        .describe_security_groups()
+        .filters(pipeline_filter(&ctx.pipeline))
         .send()
         .await
-        .map_err(|error| aws_error(&live.id, "DeleteSecurityGroup", error))?;
+        .map_err(|error| aws_error(&live.id, "DescribeSecurityGroups", error))?;
+    let target = live.physical_id.as_str();
+    for group in output.security_groups() {
+        let Some(group_id) = group.group_id() else { continue };
+        let only_peer = (group_id != target).then_some(target);
+        for (direction, permissions) in
+            [(Direction::Ingress, group.ip_permissions()), (Direction::Egress, group.ip_permissions_egress())]
+        {
+            let revoked: Vec<IpPermission> = permissions.iter().filter_map(|p| revocable(p, only_peer)).collect();
+            revoke(ctx, &live.id, group_id, direction, revoked).await?;
+        }
+    }
     Ok(())
+}
+
+/// Deletes the group, waiting while AWS still sees it in use (the network interfaces of a
+/// terminated cluster's instances take minutes to go).
+async fn delete(ctx: &Context, live: &LiveResource, detail: &Live) -> Result<(), AwsError> {
+    if detail.rules_managed_by_emr {
+        revoke_emr_references(ctx, live).await?;
+    }
+    ec2_delete::delete(ctx, &live.id, InUse::SecurityGroup(&live.physical_id)).await
 }
 
 #[cfg(test)]
 mod tests {
+    use super::delete as delete_group;
     use super::*;
     use crate::spec::Ports;
 
@@ -504,7 +692,7 @@ mod tests {
 
     #[test]
     fn merged_aws_permissions_compare_equal_to_the_spec() {
-        let group = Desired {
+        let group = spec::SecurityGroup {
             name: "web".to_string(),
             description: "d".to_string(),
             ingress: vec![
@@ -539,9 +727,10 @@ mod tests {
             description: "d".to_string(),
             ingress: flatten_permissions(&aws),
             egress: flatten_permissions(&egress),
+            rules_managed_by_emr: false,
         };
         let (attributes, _) = live.describe("sg-1", &Names::default());
-        assert_eq!(attributes, group.attributes());
+        assert_eq!(attributes, Desired::from(group).attributes());
         assert_eq!(
             attributes["ingress"],
             json!(["tcp 443 0.0.0.0/0", "tcp 443 10.0.0.0/8", "tcp 8000-8100 group self"])
@@ -573,6 +762,213 @@ mod tests {
         let subnets = super::super::subnet::Subnet.desired(&graph);
         assert_eq!(subnets.iter().map(emr).collect::<Vec<_>>(), [None, Some("true".to_string())]);
         assert_eq!(subnets[1].depends_on.iter().map(ToString::to_string).collect::<Vec<_>>(), ["vpc/p"]);
+    }
+
+    /// The groups of a cluster as EMR leaves them (rules as "Working with Amazon EMR-managed
+    /// security groups" lists them): primary and core/task groups open to each other, the
+    /// service-access group open on 9443 from the primary node's group and sending 8443 to both.
+    fn emr_written_groups() -> Vec<aws_sdk_ec2::types::SecurityGroup> {
+        let pair = |group: &str| UserIdGroupPair::builder().group_id(group).user_id("123456789012").build();
+        let all_from = |groups: &[&str]| {
+            let mut permission = IpPermission::builder().ip_protocol("tcp").from_port(0).to_port(65535);
+            for group in groups {
+                permission = permission.user_id_group_pairs(pair(group));
+            }
+            permission.build()
+        };
+        let anywhere = IpPermission::builder()
+            .ip_protocol("-1")
+            .ip_ranges(IpRange::builder().cidr_ip("0.0.0.0/0").build())
+            .build();
+        let tags = |name: &str| {
+            [
+                ("pipectl:pipeline", "p".to_string()),
+                ("pipectl:resource", format!("security_group/{name}")),
+                (EMR_RULES_TAG.0, EMR_RULES_TAG.1.to_string()),
+            ]
+            .map(|(key, value)| aws_sdk_ec2::types::Tag::builder().key(key).value(value).build())
+        };
+        let group = |id: &str, name: &str, ingress: Vec<IpPermission>, egress: Vec<IpPermission>| {
+            aws_sdk_ec2::types::SecurityGroup::builder()
+                .group_id(id)
+                .group_name(format!("p-{name}"))
+                .vpc_id("vpc-1")
+                .description("EMR-managed")
+                .set_ip_permissions(Some(ingress))
+                .set_ip_permissions_egress(Some(egress))
+                .set_tags(Some(tags(name).to_vec()))
+                .build()
+        };
+        let from_service = IpPermission::builder()
+            .ip_protocol("tcp")
+            .from_port(8443)
+            .to_port(8443)
+            .user_id_group_pairs(pair("sg-s"))
+            .build();
+        let service_in = IpPermission::builder()
+            .ip_protocol("tcp")
+            .from_port(9443)
+            .to_port(9443)
+            .user_id_group_pairs(pair("sg-m"))
+            .build();
+        let service_out = IpPermission::builder()
+            .ip_protocol("tcp")
+            .from_port(8443)
+            .to_port(8443)
+            .user_id_group_pairs(pair("sg-m"))
+            .user_id_group_pairs(pair("sg-c"))
+            .build();
+        vec![
+            // EMR lists 8443 from the service group after the all-ports rule; as text it sorts first.
+            group("sg-m", "spark-emr-master", vec![all_from(&["sg-m", "sg-c"]), from_service], vec![anywhere.clone()]),
+            group("sg-c", "spark-emr-core", vec![all_from(&["sg-m", "sg-c"])], vec![anywhere]),
+            group("sg-s", "spark-emr-service", vec![service_in], vec![service_out]),
+        ]
+    }
+
+    fn emr_spec_graph() -> (crate::spec::Spec, crate::policy::Arns) {
+        let spec: crate::spec::Spec = serde_saphyr::from_str(
+            "version: 1\npipeline: p\nregion: us-east-1\nnetwork:\n  vpc: {cidr: 10.0.0.0/16}\n  subnets: [{name: a, cidr: 10.0.0.0/24, availability_zone: us-east-1a}]\n  endpoints: [s3]\nclusters:\n  - {name: spark, release: emr-7.2.0, applications: [Spark], subnet: a, master: {type: m5.xlarge}, core: {type: m5.xlarge, nodes: 2}}\n",
+        )
+        .unwrap();
+        (spec, crate::policy::Arns::new("123456789012", "us-east-1"))
+    }
+
+    #[test]
+    fn rules_emr_writes_are_not_drift_but_a_missing_rule_of_pipectls_is() {
+        let (spec, arns) = emr_spec_graph();
+        let desired = crate::resources::desired_graph(&spec, &arns, &std::collections::BTreeMap::new());
+        let mut live = crate::model::LiveState::default();
+        for group in emr_written_groups() {
+            let tags = from_ec2(group.tags());
+            let detail = Live {
+                vpc_id: "vpc-1".into(),
+                description: "EMR-managed".into(),
+                ingress: flatten_permissions(group.ip_permissions()),
+                egress: flatten_permissions(group.ip_permissions_egress()),
+                rules_managed_by_emr: rules_managed_by_emr(&tags),
+            };
+            let resource = LiveResource::new(claimed_id(&tags, KIND).unwrap(), group.group_id().unwrap(), tags, detail);
+            live.resources.insert(resource.id.clone(), resource);
+        }
+        live.describe();
+        // EMR made the groups reference each other; no dependency cycle comes of it.
+        for resource in live.resources.values() {
+            assert!(resource.depends_on.is_empty(), "{}: {:?}", resource.id, resource.depends_on);
+        }
+        for node in desired.iter().filter(|node| node.id.kind == KIND) {
+            let current = &live.resources[&node.id];
+            let mut after = node.attributes();
+            after.insert("description".into(), json!("EMR-managed"));
+            after.insert("tags".into(), current.attributes["tags"].clone());
+            KIND.adjust_desired(current, &mut after, false);
+            let fields = crate::plan::diff_attributes(&current.attributes, &after, |_| false);
+            assert!(fields.is_empty(), "{}: {fields:?}", node.id);
+        }
+        // Without the 9443 rule, the plan adds it back (and only it).
+        let service = security_group_id("spark-emr-service");
+        let mut current = live.resources[&service].clone();
+        current.attributes.insert("ingress".into(), json!([]));
+        let node = desired.iter().find(|node| node.id == service).unwrap();
+        let mut after = node.attributes();
+        after.insert("description".into(), json!("EMR-managed"));
+        after.insert("tags".into(), current.attributes["tags"].clone());
+        KIND.adjust_desired(&current, &mut after, false);
+        assert_eq!(after["ingress"], json!(["tcp 9443 group spark-emr-master"]));
+    }
+
+    fn security_group_id(name: &str) -> ResourceId {
+        id(name)
+    }
+
+    #[tokio::test]
+    async fn deleting_an_emr_group_first_revokes_what_ties_the_groups_together() {
+        use super::super::ec2_delete::tests::{context, ec2_client, ec2_error};
+        use aws_sdk_ec2::operation::delete_security_group::DeleteSecurityGroupOutput;
+        use aws_sdk_ec2::operation::describe_security_groups::DescribeSecurityGroupsOutput;
+        use aws_sdk_ec2::operation::revoke_security_group_egress::RevokeSecurityGroupEgressOutput;
+        use aws_sdk_ec2::operation::revoke_security_group_ingress::RevokeSecurityGroupIngressOutput;
+        use aws_sdk_ec2::Client;
+        use aws_smithy_mocks::{mock, RuleMode};
+        let describe = mock!(Client::describe_security_groups).then_output(|| {
+            DescribeSecurityGroupsOutput::builder().set_security_groups(Some(emr_written_groups())).build()
+        });
+        let peers =
+            |request: &aws_sdk_ec2::operation::revoke_security_group_ingress::RevokeSecurityGroupIngressInput| {
+                request
+                    .ip_permissions()
+                    .iter()
+                    .flat_map(|p| p.user_id_group_pairs())
+                    .filter_map(|pair| pair.group_id().map(str::to_string))
+                    .collect::<Vec<_>>()
+            };
+        // Its own rules, all of them; in the other groups, only those naming it.
+        let own_ingress = mock!(Client::revoke_security_group_ingress)
+            .match_requests(move |r| r.group_id() == Some("sg-m") && peers(r) == ["sg-m", "sg-c", "sg-s"])
+            .then_output(|| RevokeSecurityGroupIngressOutput::builder().build());
+        let core_ingress = mock!(Client::revoke_security_group_ingress)
+            .match_requests(move |r| r.group_id() == Some("sg-c") && peers(r) == ["sg-m"])
+            .then_output(|| RevokeSecurityGroupIngressOutput::builder().build());
+        // Deleted in parallel a moment ago: its rules are gone with it, which is no failure.
+        let service_ingress = mock!(Client::revoke_security_group_ingress)
+            .match_requests(move |r| r.group_id() == Some("sg-s") && peers(r) == ["sg-m"])
+            .then_http_response(|| ec2_error("InvalidGroup.NotFound", "The security group 'sg-s' does not exist"));
+        let own_egress = mock!(Client::revoke_security_group_egress)
+            .match_requests(|r| r.group_id() == Some("sg-m"))
+            .then_output(|| RevokeSecurityGroupEgressOutput::builder().build());
+        let service_egress = mock!(Client::revoke_security_group_egress)
+            .match_requests(|r| {
+                let peers: Vec<&str> = r
+                    .ip_permissions()
+                    .iter()
+                    .flat_map(|p| p.user_id_group_pairs())
+                    .filter_map(|p| p.group_id())
+                    .collect();
+                r.group_id() == Some("sg-s") && peers == ["sg-m"] && r.ip_permissions()[0].from_port() == Some(8443)
+            })
+            .then_output(|| RevokeSecurityGroupEgressOutput::builder().build());
+        let delete = mock!(Client::delete_security_group)
+            .sequence()
+            .http_response(|| ec2_error("DependencyViolation", "resource sg-m has a dependent object"))
+            .output(|| DeleteSecurityGroupOutput::builder().build())
+            .build();
+        let interfaces = mock!(Client::describe_network_interfaces).then_output(|| {
+            aws_sdk_ec2::operation::describe_network_interfaces::DescribeNetworkInterfacesOutput::builder().build()
+        });
+        let ec2 = ec2_client(
+            RuleMode::MatchAny,
+            &[
+                &describe,
+                &own_ingress,
+                &core_ingress,
+                &service_ingress,
+                &own_egress,
+                &service_egress,
+                &delete,
+                &interfaces,
+            ],
+        );
+        let ctx = context(ec2, std::time::Duration::from_secs(5));
+        let tags = Tags::from([(EMR_RULES_TAG.0.to_string(), EMR_RULES_TAG.1.to_string())]);
+        let detail = Live {
+            vpc_id: "vpc-1".into(),
+            description: "EMR-managed".into(),
+            ingress: vec![],
+            egress: vec![],
+            rules_managed_by_emr: true,
+        };
+        let live = LiveResource::new(id("spark-emr-master"), "sg-m", tags, detail.clone());
+        delete_group(&ctx, &live, &detail).await.unwrap();
+        for (name, rule) in [
+            ("own ingress", &own_ingress),
+            ("core ingress naming it", &core_ingress),
+            ("service ingress naming it", &service_ingress),
+            ("own egress", &own_egress),
+            ("service egress naming it", &service_egress),
+        ] {
+            assert_eq!(rule.num_calls(), 1, "{name} was not revoked as expected");
+        }
+        assert_eq!(delete.num_calls(), 2, "the DependencyViolation was retried");
     }
 
     #[test]

@@ -26,6 +26,11 @@ pub fn id(name: &str) -> ResourceId {
 
 /// AWS allows this many reshards per stream in a rolling 24 hours.
 pub const RESHARDS_PER_DAY: usize = 10;
+/// AWS allows this many switches between on-demand and provisioned mode per stream per 24 hours.
+const MODE_SWITCHES_PER_DAY: usize = 2;
+/// "You can successfully apply a new AWS KMS key for server-side encryption 25 times in a
+/// rolling 24-hour period" (Kinesis API reference, StartStreamEncryption).
+const KEY_CHANGES_PER_DAY: usize = 25;
 const DEFAULT_KMS_KEY: &str = "alias/aws/kinesis";
 
 #[derive(Debug, Clone, Default)]
@@ -94,7 +99,26 @@ impl KindRules for Stream {
         6
     }
     fn change_notes(&self, action: Action, before: Option<&Attributes>, after: Option<&Attributes>) -> Vec<String> {
-        reshard_notes(action, before, after)
+        let mut notes = reshard_notes(action, before, after);
+        let changed = |field: &str| {
+            action == Action::Update && before.and_then(|b| b.get(field)) != after.and_then(|a| a.get(field))
+        };
+        if changed("mode") {
+            notes.push(format!("AWS allows {MODE_SWITCHES_PER_DAY} capacity-mode switches per stream in 24 hours; a third is refused until the first is a day old"));
+        }
+        if changed("kms_key") && after.and_then(|a| a.get("kms_key")).is_some_and(|key| !key.is_null()) {
+            notes.push(format!("the new key is applied in one StartStreamEncryption, so the stream is never unencrypted in between; AWS allows {KEY_CHANGES_PER_DAY} key changes per stream in 24 hours"));
+        }
+        notes
+    }
+
+    /// A shorter retention period deletes the records older than it as soon as it applies.
+    fn update_loses_data(&self, before: &Attributes, after: &Attributes) -> Option<String> {
+        let hours = |attributes: &Attributes| attributes.get("retention_hours").and_then(|value| value.as_i64());
+        let (from, to) = (hours(before)?, hours(after)?);
+        (to < from).then(|| {
+            format!("lowering retention from {from}h to {to}h deletes the records older than {to}h at once (up to {} hours of records)", from - to)
+        })
     }
 }
 
@@ -347,28 +371,32 @@ async fn configure(
     }
     let wanted_key = stream.attributes().get("kms_key").and_then(|key| key.as_str().map(str::to_string));
     if wanted_key != live.kms_key {
-        if let Some(old) = &live.kms_key {
-            kinesis
-                .stop_stream_encryption()
-                .stream_name(name)
-                .encryption_type(EncryptionType::Kms)
-                .key_id(old)
-                .send()
-                .await
-                .map_err(|e| aws_error(id, "StopStreamEncryption", e))?;
-            wait_active(ctx, id, name).await?;
+        match (&wanted_key, &live.kms_key) {
+            // StartStreamEncryption "enables or updates" encryption: a new key replaces the old
+            // one in one call, so the stream never passes through an unencrypted state.
+            (Some(new), _) => {
+                kinesis
+                    .start_stream_encryption()
+                    .stream_name(name)
+                    .encryption_type(EncryptionType::Kms)
+                    .key_id(new)
+                    .send()
+                    .await
+                    .map_err(|e| aws_error(id, "StartStreamEncryption", e))?;
+            }
+            (None, Some(old)) => {
+                kinesis
+                    .stop_stream_encryption()
+                    .stream_name(name)
+                    .encryption_type(EncryptionType::Kms)
+                    .key_id(old)
+                    .send()
+                    .await
+                    .map_err(|e| aws_error(id, "StopStreamEncryption", e))?;
+            }
+            (None, None) => {}
         }
-        if let Some(new) = &wanted_key {
-            kinesis
-                .start_stream_encryption()
-                .stream_name(name)
-                .encryption_type(EncryptionType::Kms)
-                .key_id(new)
-                .send()
-                .await
-                .map_err(|e| aws_error(id, "StartStreamEncryption", e))?;
-            wait_active(ctx, id, name).await?;
-        }
+        wait_active(ctx, id, name).await?;
     }
     sync_tags(ctx, id, name, &resource.tags).await
 }
@@ -426,6 +454,32 @@ async fn delete(ctx: &Context, live: &LiveResource) -> Result<(), AwsError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn attributes(retention: i64, mode: &str, key: Option<&str>) -> Attributes {
+        Attributes::from([
+            ("retention_hours".to_string(), json!(retention)),
+            ("mode".to_string(), json!(mode)),
+            ("kms_key".to_string(), json!(key)),
+        ])
+    }
+
+    #[test]
+    fn a_shorter_retention_destroys_the_older_records() {
+        let (long, short) = (attributes(72, "provisioned", None), attributes(24, "provisioned", None));
+        let loss = Stream.update_loses_data(&long, &short).expect("a decrease loses data");
+        assert!(loss.contains("from 72h to 24h") && loss.contains("up to 48 hours"), "{loss}");
+        assert_eq!(Stream.update_loses_data(&short, &long), None, "an increase loses nothing");
+    }
+
+    #[test]
+    fn mode_switches_and_key_changes_say_what_aws_allows() {
+        let before = attributes(24, "provisioned", Some("alias/old"));
+        let after = attributes(24, "on-demand", Some("alias/new"));
+        let notes = Stream.change_notes(Action::Update, Some(&before), Some(&after));
+        assert!(notes.iter().any(|n| n.contains("2 capacity-mode switches per stream in 24 hours")), "{notes:?}");
+        assert!(notes.iter().any(|n| n.contains("never unencrypted in between")), "{notes:?}");
+        assert!(Stream.change_notes(Action::Update, Some(&before), Some(&before)).is_empty());
+    }
 
     #[test]
     fn reshards_at_most_double_or_halve() {

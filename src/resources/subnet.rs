@@ -1,9 +1,13 @@
 //! Subnets of the pipeline's VPC. CIDR and zone are fixed at creation (a change replaces the
-//! subnet); `public` sets MapPublicIpOnLaunch and puts the subnet on the public route table.
+//! subnet); `map_public_ip` (by default `public`) sets MapPublicIpOnLaunch, read back from
+//! DescribeSubnets. Whether a subnet is public is its association with the public route table,
+//! which that kind compares. Deleting waits while the network interfaces of terminated
+//! instances (an EMR cluster's) linger in the subnet.
 
 use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType};
 use serde_json::json;
 
+use super::ec2_delete::{self, InUse};
 use super::ec2_tags::{ec2_node_tags, emr_managed_tags, from_ec2, pipeline_filter, sync, tag_specification};
 use super::{aws_error, claimed_id, AwsError, Context, LiveResource, NamedRead, ReadContext, ResourceKind};
 use crate::model::{
@@ -27,7 +31,7 @@ impl DesiredConfig for spec::Subnet {
         Attributes::from([
             ("cidr".to_string(), json!(self.cidr)),
             ("availability_zone".to_string(), json!(self.availability_zone)),
-            ("public".to_string(), json!(self.public)),
+            ("map_public_ip".to_string(), json!(self.maps_public_ip())),
         ])
     }
 }
@@ -37,7 +41,8 @@ pub struct Live {
     pub vpc_id: String,
     pub cidr: String,
     pub availability_zone: String,
-    pub public: bool,
+    /// MapPublicIpOnLaunch.
+    pub map_public_ip: bool,
 }
 
 impl LiveDetail for Live {
@@ -45,7 +50,7 @@ impl LiveDetail for Live {
         let attributes = Attributes::from([
             ("cidr".to_string(), json!(self.cidr)),
             ("availability_zone".to_string(), json!(self.availability_zone)),
-            ("public".to_string(), json!(self.public)),
+            ("map_public_ip".to_string(), json!(self.map_public_ip)),
         ]);
         (attributes, names.id(&self.vpc_id).cloned().into_iter().collect())
     }
@@ -130,19 +135,19 @@ async fn read(ec2: &aws_sdk_ec2::Client, pipeline: &str) -> Result<Vec<LiveResou
                     vpc_id: subnet.vpc_id().unwrap_or_default().to_string(),
                     cidr: subnet.cidr_block().unwrap_or_default().to_string(),
                     availability_zone: subnet.availability_zone().unwrap_or_default().to_string(),
-                    public: subnet.map_public_ip_on_launch().unwrap_or(false),
+                    map_public_ip: subnet.map_public_ip_on_launch().unwrap_or(false),
                 },
             ))
         })
         .collect())
 }
 
-async fn set_public(ctx: &Context, id: &ResourceId, subnet_id: &str, public: bool) -> Result<(), AwsError> {
+async fn set_map_public_ip(ctx: &Context, id: &ResourceId, subnet_id: &str, on: bool) -> Result<(), AwsError> {
     ctx.clients
         .ec2
         .modify_subnet_attribute()
         .subnet_id(subnet_id)
-        .map_public_ip_on_launch(AttributeBooleanValue::builder().value(public).build())
+        .map_public_ip_on_launch(AttributeBooleanValue::builder().value(on).build())
         .send()
         .await
         .map_err(|error| aws_error(id, "ModifySubnetAttribute", error))?;
@@ -168,8 +173,8 @@ async fn create(ctx: &Context, resource: &DesiredResource, subnet: &Desired) -> 
         .and_then(|subnet| subnet.subnet_id())
         .ok_or_else(|| AwsError::missing(id, "CreateSubnet", "subnet id"))?
         .to_string();
-    if subnet.public {
-        set_public(ctx, id, &subnet_id, true).await?;
+    if subnet.maps_public_ip() {
+        set_map_public_ip(ctx, id, &subnet_id, true).await?;
     }
     Ok(subnet_id)
 }
@@ -181,19 +186,54 @@ async fn update(
     live: &LiveResource,
     detail: &Live,
 ) -> Result<(), AwsError> {
-    if detail.public != subnet.public {
-        set_public(ctx, &resource.id, &live.physical_id, subnet.public).await?;
+    if detail.map_public_ip != subnet.maps_public_ip() {
+        set_map_public_ip(ctx, &resource.id, &live.physical_id, subnet.maps_public_ip()).await?;
     }
     sync(ctx, live, &resource.tags).await
 }
 
+/// Deletes the subnet, waiting while AWS still sees it in use (DeleteSubnet: "You must terminate
+/// all running instances in the subnet before you can delete the subnet"; their network
+/// interfaces go minutes after the instances).
 async fn delete(ctx: &Context, live: &LiveResource) -> Result<(), AwsError> {
-    ctx.clients
-        .ec2
-        .delete_subnet()
-        .subnet_id(&live.physical_id)
-        .send()
-        .await
-        .map_err(|error| aws_error(&live.id, "DeleteSubnet", error))?;
-    Ok(())
+    ec2_delete::delete(ctx, &live.id, InUse::Subnet(&live.physical_id)).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_ec2::operation::describe_subnets::DescribeSubnetsOutput;
+    use aws_sdk_ec2::types::Tag;
+    use aws_smithy_mocks::{mock, RuleMode};
+
+    /// DescribeSubnets reports MapPublicIpOnLaunch on each subnet; it is what the spec's
+    /// `map_public_ip` (by default `public`) is compared with.
+    #[tokio::test]
+    async fn map_public_ip_is_read_back_from_describe_subnets() {
+        let described = mock!(aws_sdk_ec2::Client::describe_subnets).then_output(|| {
+            let subnet = aws_sdk_ec2::types::Subnet::builder()
+                .subnet_id("subnet-1")
+                .vpc_id("vpc-1")
+                .cidr_block("10.0.0.0/24")
+                .availability_zone("us-east-1a")
+                .map_public_ip_on_launch(true)
+                .tags(Tag::builder().key("pipectl:pipeline").value("p").build())
+                .tags(Tag::builder().key("pipectl:resource").value("subnet/public-a").build())
+                .build();
+            DescribeSubnetsOutput::builder().subnets(subnet).build()
+        });
+        let ec2 = super::super::ec2_delete::tests::ec2_client(RuleMode::MatchAny, &[&described]);
+        let found = read(&ec2, "p").await.unwrap();
+        let (attributes, _) = found[0].detail.describe("subnet-1", &Names::default());
+        let spec: spec::Subnet =
+            serde_saphyr::from_str("{name: public-a, cidr: 10.0.0.0/24, availability_zone: us-east-1a, public: true}")
+                .unwrap();
+        assert_eq!(attributes, spec.attributes());
+        let no_ip: spec::Subnet = serde_saphyr::from_str(
+            "{name: public-a, cidr: 10.0.0.0/24, availability_zone: us-east-1a, public: true, map_public_ip: false}",
+        )
+        .unwrap();
+        assert_eq!(no_ip.attributes()["map_public_ip"], json!(false));
+        assert_ne!(attributes, no_ip.attributes());
+    }
 }

@@ -1,10 +1,14 @@
 //! The pipeline's VPC. Created with DNS hostnames on (EMR needs them); its CIDR cannot change,
-//! so a new CIDR replaces the VPC and everything in it.
+//! so a new CIDR replaces the VPC and everything in it. With clusters in the spec it carries
+//! EMR's managed-policy tag: `AmazonEMRServicePolicy_v2` lets EMR create security groups only
+//! in a VPC tagged `for-use-with-amazon-emr-managed-policies=true` ("IAM service roles used by
+//! Amazon EMR" / the policy's `CreateDefaultSecurityGroupInVPCWithEMRTags` statement).
 
 use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType};
 use serde_json::json;
 
-use super::ec2_tags::{ec2_node_tags, from_ec2, pipeline_filter, tag_specification};
+use super::ec2_delete::{self, InUse};
+use super::ec2_tags::{ec2_node_tags, emr_managed_tags, from_ec2, pipeline_filter, tag_specification};
 use super::wait::{wait_until, Poll};
 use super::{aws_error, claimed_id, AwsError, Context, LiveResource, NamedRead, ReadContext, ResourceKind};
 use crate::model::ResourceId;
@@ -60,7 +64,7 @@ impl ResourceKind for Vpc {
     fn desired(&self, graph: &GraphContext) -> Vec<DesiredResource> {
         let Some(network) = &graph.spec.network else { return Vec::new() };
         let id = id(&graph.spec.pipeline);
-        let tags = ec2_node_tags(graph.spec, &id, &Default::default());
+        let tags = ec2_node_tags(graph.spec, &id, &emr_managed_tags(!graph.spec.clusters.is_empty()));
         vec![graph.node(id, &tags, vec![], Desired { cidr: network.vpc.cidr.clone() })]
     }
 
@@ -144,13 +148,9 @@ async fn create(ctx: &Context, resource: &DesiredResource, cidr: &str) -> Result
     Ok(vpc_id)
 }
 
+/// Deletes the VPC, waiting while AWS still sees something in it (the network interfaces of a
+/// terminated cluster's instances); when the wait ends, the error names what is left, such as
+/// security groups EMR created itself.
 async fn delete(ctx: &Context, live: &LiveResource) -> Result<(), AwsError> {
-    ctx.clients
-        .ec2
-        .delete_vpc()
-        .vpc_id(&live.physical_id)
-        .send()
-        .await
-        .map_err(|error| aws_error(&live.id, "DeleteVpc", error))?;
-    Ok(())
+    ec2_delete::delete(ctx, &live.id, InUse::Vpc(&live.physical_id)).await
 }

@@ -45,6 +45,67 @@ pub struct Network {
     pub subnets: Vec<Subnet>,
     #[serde(default)]
     pub security_groups: Vec<SecurityGroup>,
+    /// How private subnets reach the internet: `none` (the default), `single` (one NAT gateway, in
+    /// the first public subnet) or `per-az` (one in each zone that has a private subnet).
+    #[serde(default)]
+    pub nat: Nat,
+    /// VPC endpoints for the private subnets: gateway endpoints (`s3`, `dynamodb`) on their route
+    /// tables, interface endpoints (`kinesis-streams`, `firehose`, `sts`, …) in them.
+    #[serde(default)]
+    pub endpoints: Vec<String>,
+}
+
+/// NAT gateways for the private subnets' outbound traffic.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+pub enum Nat {
+    #[default]
+    #[serde(rename = "none")]
+    None,
+    #[serde(rename = "single")]
+    Single,
+    #[serde(rename = "per-az", alias = "per_az")]
+    PerAz,
+}
+
+impl Network {
+    /// The public subnets that hold a NAT gateway: none; the first public subnet (`single`); or
+    /// the first public subnet of each zone that has a private subnet (`per-az`). A network with
+    /// no private subnet needs none.
+    pub fn nat_subnets(&self) -> Vec<&Subnet> {
+        let mut found: Vec<&Subnet> = Vec::new();
+        for private in self.subnets.iter().filter(|subnet| !subnet.public) {
+            if let Some(nat) = self.nat_for(private) {
+                if !found.iter().any(|subnet| subnet.name == nat.name) {
+                    found.push(nat);
+                }
+            }
+        }
+        found
+    }
+
+    /// The public subnet whose NAT gateway the private subnet `subnet` sends `0.0.0.0/0` to.
+    pub fn nat_for(&self, subnet: &Subnet) -> Option<&Subnet> {
+        if subnet.public {
+            return None;
+        }
+        let mut public = self.subnets.iter().filter(|candidate| candidate.public);
+        match self.nat {
+            Nat::None => None,
+            Nat::Single => public.next(),
+            Nat::PerAz => public.find(|candidate| candidate.availability_zone == subnet.availability_zone),
+        }
+    }
+
+    /// True when instances in the subnet named `subnet` have a route to S3: it is public (its
+    /// route table sends `0.0.0.0/0` to the internet gateway; whether instances get a public IP
+    /// is checked on its own), or private with a NAT gateway, or there is an `s3` gateway
+    /// endpoint (on every private subnet's route table). False for a subnet the spec lacks.
+    pub fn reaches_s3(&self, subnet: &str) -> bool {
+        let Some(subnet) = self.subnets.iter().find(|candidate| candidate.name == subnet) else {
+            return false;
+        };
+        subnet.public || self.nat_for(subnet).is_some() || self.endpoints.iter().any(|endpoint| endpoint == "s3")
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -63,6 +124,17 @@ pub struct Subnet {
     /// A public subnet is routed to the internet gateway through the pipeline's public route table.
     #[serde(default)]
     pub public: bool,
+    /// Whether instances launched here get a public IPv4 address (MapPublicIpOnLaunch); defaults
+    /// to `public`. Without one, an instance in a public subnet cannot use the internet gateway.
+    #[serde(default)]
+    pub map_public_ip: Option<bool>,
+}
+
+impl Subnet {
+    /// Whether instances launched here get a public IPv4 address.
+    pub fn maps_public_ip(&self) -> bool {
+        self.map_public_ip.unwrap_or(self.public)
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -129,8 +201,31 @@ pub struct Bucket {
     pub block_public_access: bool,
     #[serde(default)]
     pub lifecycle: Vec<LifecycleRule>,
+    /// Days after which parts of an upload that never completed are deleted (default 7; `0`
+    /// keeps them, and you pay for them).
+    #[serde(default)]
+    pub abort_incomplete_uploads_days: Option<i64>,
+    /// With versioning: days after which a version that is no longer current is deleted
+    /// (default 30; `0` keeps every old version forever).
+    #[serde(default)]
+    pub noncurrent_versions_expire_days: Option<i64>,
     #[serde(default)]
     pub tags: BTreeMap<String, String>,
+}
+
+impl Bucket {
+    /// Days after which incomplete multipart uploads are aborted, if they are.
+    pub fn abort_incomplete_after(&self) -> Option<i64> {
+        Some(self.abort_incomplete_uploads_days.unwrap_or(7)).filter(|days| *days > 0)
+    }
+
+    /// Days after which noncurrent versions expire, if the bucket is versioned and they do.
+    pub fn noncurrent_expire_after(&self) -> Option<i64> {
+        if !self.versioning {
+            return None;
+        }
+        Some(self.noncurrent_versions_expire_days.unwrap_or(30)).filter(|days| *days > 0)
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]

@@ -22,6 +22,12 @@ pub const MAX_SHARDS: i64 = 500;
 pub const MAX_USER_TAGS: usize = 48;
 pub const STORAGE_CLASSES: [&str; 6] =
     ["STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING", "GLACIER_IR", "GLACIER", "DEEP_ARCHIVE"];
+/// The order in which S3 Lifecycle may move objects ("the waterfall", S3 User Guide,
+/// "Transitioning objects using Amazon S3 Lifecycle"): a transition only ever goes further down.
+const WATERFALL: [&str; 6] =
+    ["STANDARD_IA", "INTELLIGENT_TIERING", "ONEZONE_IA", "GLACIER_IR", "GLACIER", "DEEP_ARCHIVE"];
+/// Objects stay at least this long in STANDARD_IA or ONEZONE_IA before S3 moves them on.
+const IA_MINIMUM_DAYS: i64 = 30;
 
 /// One problem found in a spec.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -154,6 +160,9 @@ fn check_cluster(path: &str, cluster: &Cluster, spec: &Spec, problems: &mut Prob
     }
     let subnets: Vec<&str> = spec.network.iter().flat_map(|n| &n.subnets).map(|s| s.name.as_str()).collect();
     check_reference(&format!("{path}.subnet"), "subnet", &cluster.subnet, &subnets, problems);
+    if let Some(network) = &spec.network {
+        check_cluster_network(path, cluster, network, problems);
+    }
     let groups: Vec<&str> = spec.network.iter().flat_map(|n| &n.security_groups).map(|g| g.name.as_str()).collect();
     for (index, group) in cluster.security_groups.iter().enumerate() {
         check_reference(&format!("{path}.security_groups[{index}]"), "security group", group, &groups, problems);
@@ -216,7 +225,9 @@ fn check_cluster(path: &str, cluster: &Cluster, spec: &Spec, problems: &mut Prob
     }
     if let Some(timeout) = &cluster.idle_timeout {
         match crate::duration::parse_duration(timeout) {
-            Ok(duration) if (60..=7 * 86_400).contains(&duration.as_secs()) => {}
+            Ok(duration) if (60..=7 * 86_400).contains(&duration.as_secs()) => {
+                check_idle_timeout(path, cluster, duration, problems);
+            }
             Ok(_) => problems.add(format!("{path}.idle_timeout"), "must be between 1m and 7d"),
             Err(message) => problems.add(format!("{path}.idle_timeout"), message),
         }
@@ -288,6 +299,161 @@ fn check_cluster(path: &str, cluster: &Cluster, spec: &Spec, problems: &mut Prob
         }
     }
     check_tags(&format!("{path}.tags"), &cluster.tags, problems);
+}
+
+/// Where a cluster's instances can reach, and the names pipectl derives for its EMR-managed
+/// security groups.
+fn check_cluster_network(path: &str, cluster: &Cluster, network: &Network, problems: &mut Problems) {
+    if let Some(subnet) = network.subnets.iter().find(|subnet| subnet.name == cluster.subnet) {
+        // "When launching an Amazon EMR cluster in a private subnet, you must provide a route to
+        // Amazon S3" (Amazon EMR Management Guide, "Sample policies for private subnets that
+        // access Amazon S3"): the log bucket, the Amazon Linux and EMR repositories.
+        if !network.reaches_s3(&subnet.name) {
+            problems.add(
+                format!("{path}.subnet"),
+                format!(
+                    "subnet `{}` has no route to S3, which EMR needs to start the cluster (the Amazon Linux and EMR repositories are S3 buckets, and so is the log bucket): add `endpoints: [s3]` to `network` (a gateway endpoint, free), or `nat: single` (a NAT gateway, billed per hour and per GB), or use a public subnet",
+                    subnet.name
+                ),
+            );
+        }
+        // "Amazon EMR cannot communicate with clusters in public subnets through a network address
+        // translation (NAT) device. An internet gateway is required" ("Amazon VPC options"): an
+        // instance reaches the internet gateway only with a public IPv4 address.
+        if subnet.public && !subnet.maps_public_ip() {
+            problems.add(
+                format!("{path}.subnet"),
+                format!(
+                    "subnet `{}` is public but gives instances no public IP (`map_public_ip: false`); EMR reaches a cluster in a public subnet only through the internet gateway, which needs one: drop `map_public_ip: false`, or use a private subnet with `endpoints: [s3]`",
+                    subnet.name
+                ),
+            );
+        }
+    }
+    for role in ["master", "core", "service"] {
+        let derived = crate::names::emr_security_group(&cluster.name, role);
+        if let Some(index) = network.security_groups.iter().position(|group| group.name == derived) {
+            problems.add(
+                format!("network.security_groups[{index}].name"),
+                format!("`{derived}` is the name of a security group pipectl creates for EMR to manage on cluster `{}`: rename this one", cluster.name),
+            );
+        }
+    }
+}
+
+/// An idle timeout must outlast the quiet hours between a cluster's schedule windows: EMR counts
+/// a cluster with no running work as idle ("Using an auto-termination policy"), a group scaled up
+/// by a schedule is not work, and a terminated cluster makes the next window's
+/// ModifyInstanceGroups fail with nobody told.
+fn check_idle_timeout(path: &str, cluster: &Cluster, timeout: std::time::Duration, problems: &mut Problems) {
+    if cluster.schedules.is_empty() {
+        return;
+    }
+    // An invalid schedule is reported on its own.
+    let Some(gap) = longest_gap_between_windows(&cluster.schedules) else { return };
+    let timeout_text = cluster.idle_timeout.as_deref().unwrap_or_default();
+    let gap_text = match gap {
+        Some(gap) if gap.as_secs() < 7 * 86_400 => {
+            format!("{}; set `idle_timeout` above that, or remove it", hours(gap))
+        }
+        Some(gap) => format!("{} (EMR allows at most 7d): remove `idle_timeout`", hours(gap)),
+        None => "over a year (the windows are that rare): remove `idle_timeout`".to_string(),
+    };
+    if gap.is_none_or(|gap| timeout <= gap) {
+        problems.add(
+            format!("{path}.idle_timeout"),
+            format!(
+                "`{timeout_text}` would end the cluster between its schedule windows: EMR terminates a cluster that runs no work for that long, and the next window's ModifyInstanceGroups would find no cluster (EventBridge Scheduler drops the failed call). The longest time from the end of one window to the start of the next is {gap_text}"
+            ),
+        );
+    }
+}
+
+/// `20h`, `2d 20h`, `19h 30m`.
+fn hours(duration: std::time::Duration) -> String {
+    let minutes = duration.as_secs() / 60;
+    let (days, hours, minutes) = (minutes / 1440, minutes / 60 % 24, minutes % 60);
+    let mut parts = Vec::new();
+    if days > 0 {
+        parts.push(format!("{days}d"));
+    }
+    if hours > 0 {
+        parts.push(format!("{hours}h"));
+    }
+    if minutes > 0 || parts.is_empty() {
+        parts.push(format!("{minutes}m"));
+    }
+    parts.join(" ")
+}
+
+/// The longest time between the end of one window of `schedules` and the start of the next,
+/// each window placed in its own time zone over two years from a fixed date: `Some(None)` when
+/// fewer than two windows start in that time, `None` when a schedule is invalid.
+fn longest_gap_between_windows(schedules: &[super::types::Schedule]) -> Option<Option<std::time::Duration>> {
+    use chrono::{Datelike, TimeZone};
+    let first = chrono::NaiveDate::from_ymd_opt(2026, 1, 1)?;
+    let mut windows: Vec<(i64, i64)> = Vec::new();
+    for schedule in schedules {
+        let cron = crate::cron::parse_cron(&schedule.cron).ok()?;
+        let zone = crate::cron::parse_timezone(&schedule.timezone).ok()?;
+        let length = i64::try_from(crate::duration::parse_duration(&schedule.duration).ok()?.as_secs()).ok()?;
+        for date in first.iter_days().take(731) {
+            let weekday = date.weekday().num_days_from_sunday();
+            let matches = cron_field_matches(&cron.day_of_month, date.day(), &[], 1, 31)?
+                && cron_field_matches(&cron.month, date.month(), &MONTHS, 1, 12)?
+                && (cron_field_matches(&cron.day_of_week, weekday, &WEEKDAYS, 0, 7)?
+                    || (weekday == 0 && cron_field_matches(&cron.day_of_week, 7, &WEEKDAYS, 0, 7)?));
+            if !matches {
+                continue;
+            }
+            let local = date.and_hms_opt(cron.hour, cron.minute, 0)?;
+            // A start that a clock change skips does not happen that day.
+            if let Some(start) = zone.from_local_datetime(&local).earliest() {
+                windows.push((start.timestamp(), start.timestamp() + length));
+            }
+        }
+    }
+    windows.sort_unstable();
+    if windows.len() < 2 {
+        return Some(None);
+    }
+    let mut end = windows[0].1;
+    let mut longest = 0;
+    for (start, finish) in windows.into_iter().skip(1) {
+        longest = longest.max(start - end);
+        end = end.max(finish);
+    }
+    Some(Some(std::time::Duration::from_secs(u64::try_from(longest).ok()?)))
+}
+
+const MONTHS: [&str; 12] = ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"];
+const WEEKDAYS: [&str; 7] = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"];
+
+/// Whether one cron field (`*`, `5`, `1-5`, `*/2`, `MON-FRI`, lists of those) selects `value`;
+/// `names[i]` stands for `low + i`. `None` for a field it cannot read.
+fn cron_field_matches(field: &str, value: u32, names: &[&str], low: u32, high: u32) -> Option<bool> {
+    let number = |token: &str| -> Option<u32> {
+        token.parse().ok().or_else(|| {
+            let upper = token.to_ascii_uppercase();
+            names.iter().position(|name| *name == upper).and_then(|i| u32::try_from(i).ok()).map(|i| i + low)
+        })
+    };
+    for item in field.split(',') {
+        let (range, step) = match item.split_once('/') {
+            Some((range, step)) => (range, Some(step.parse::<u32>().ok().filter(|step| *step > 0)?)),
+            None => (item, None),
+        };
+        let (from, to) = match range.split_once('-') {
+            _ if range == "*" => (low, high),
+            Some((from, to)) => (number(from)?, number(to)?),
+            None if step.is_some() => (number(range)?, high),
+            None => (number(range)?, number(range)?),
+        };
+        if (from..=to).contains(&value) && (value - from).is_multiple_of(step.unwrap_or(1)) {
+            return Some(true);
+        }
+    }
+    Some(false)
 }
 
 fn check_iam_name(path: &str, pipeline: &str, role: &str, problems: &mut Problems) {
@@ -549,6 +715,12 @@ fn check_network(network: &Network, region: &str, problems: &mut Problems) {
     for (index, subnet) in network.subnets.iter().enumerate() {
         let path = format!("network.subnets[{index}]");
         check_resource_name(&format!("{path}.name"), &subnet.name, problems);
+        if subnet.map_public_ip == Some(true) && !subnet.public {
+            problems.add(
+                format!("{path}.map_public_ip"),
+                "a private subnet has no route to the internet gateway, so a public IP is of no use there (and AWS bills each one): set `public: true` or drop `map_public_ip`",
+            );
+        }
         let zone_ok = subnet.availability_zone.len() == region.len() + 1
             && subnet.availability_zone.starts_with(region)
             && subnet.availability_zone.ends_with(|c: char| c.is_ascii_lowercase());
@@ -589,6 +761,204 @@ fn check_network(network: &Network, region: &str, problems: &mut Problems) {
         check_security_group(&format!("network.security_groups[{index}]"), group, &group_names, problems);
     }
     check_group_cycles(&network.security_groups, problems);
+    check_egress(network, problems);
+}
+
+/// Names people reach for that `network.endpoints` spells otherwise.
+const ENDPOINT_ALIASES: [(&str, &str); 7] = [
+    ("kinesis", "kinesis-streams"),
+    ("kinesis-firehose", "firehose"),
+    ("emr", "elasticmapreduce"),
+    ("cloudwatch", "monitoring"),
+    ("cloudwatch-logs", "logs"),
+    ("secrets-manager", "secretsmanager"),
+    ("s3-gateway", "s3"),
+];
+
+/// Where private subnets' traffic can go: NAT gateways sit in public subnets and serve private
+/// ones, endpoints serve private subnets, and the names pipectl derives for them must be free.
+fn check_egress(network: &Network, problems: &mut Problems) {
+    use super::types::Nat;
+    use crate::names::{
+        endpoint_service, EndpointType, ENDPOINT_SECURITY_GROUP, ENDPOINT_SERVICES, PUBLIC_ROUTE_TABLE,
+    };
+    for (index, subnet) in network.subnets.iter().enumerate() {
+        if !subnet.public && subnet.name == PUBLIC_ROUTE_TABLE {
+            problems.add(
+                format!("network.subnets[{index}].name"),
+                "a private subnet gets a route table of its own name, and `public` is the public subnets' route table: rename the subnet",
+            );
+        }
+    }
+    let private: Vec<&super::types::Subnet> = network.subnets.iter().filter(|subnet| !subnet.public).collect();
+    if network.nat != Nat::None {
+        if !network.subnets.iter().any(|subnet| subnet.public) {
+            problems.add(
+                "network.nat",
+                "a NAT gateway sits in a public subnet and this network has none: add a subnet with `public: true`, or set `nat: none`",
+            );
+        } else if private.is_empty() {
+            problems.add(
+                "network.nat",
+                "NAT gateways serve private subnets and this network has none (a NAT gateway is billed by the hour even when idle): set `nat: none`",
+            );
+        } else {
+            let mut reported: Vec<&str> = Vec::new();
+            for subnet in private.iter().filter(|subnet| network.nat_for(subnet).is_none()) {
+                if !reported.contains(&subnet.availability_zone.as_str()) {
+                    reported.push(&subnet.availability_zone);
+                    problems.add(
+                        "network.nat",
+                        format!(
+                            "`per-az` puts a NAT gateway in each zone that has a private subnet, but zone `{}` (subnet `{}`) has no public subnet: add one there, or use `nat: single`",
+                            subnet.availability_zone, subnet.name
+                        ),
+                    );
+                }
+            }
+        }
+    }
+    let mut seen: HashSet<&str> = HashSet::new();
+    for (index, name) in network.endpoints.iter().enumerate() {
+        let path = format!("network.endpoints[{index}]");
+        if endpoint_service(name).is_none() {
+            let known = ENDPOINT_SERVICES.iter().map(|service| service.name);
+            let alias = ENDPOINT_ALIASES.iter().find(|(alias, _)| alias == name).map(|(_, canonical)| *canonical);
+            let hint = alias
+                .or_else(|| did_you_mean(name, known.clone()))
+                .map(|n| format!(" (did you mean `{n}`?)"))
+                .unwrap_or_default();
+            let list: Vec<&str> = known.collect();
+            problems.add(path, format!("unknown endpoint `{name}`{hint}; pipectl knows {}", list.join(", ")));
+        } else if !seen.insert(name) {
+            problems.add(path, format!("duplicate endpoint `{name}`"));
+        }
+    }
+    if !network.endpoints.is_empty() && private.is_empty() {
+        problems.add(
+            "network.endpoints",
+            "endpoints serve private subnets (gateway endpoints on their route tables, interface endpoints in them) and this network has none",
+        );
+    }
+    let interface = network
+        .endpoints
+        .iter()
+        .any(|name| endpoint_service(name).is_some_and(|service| service.kind == EndpointType::Interface));
+    if interface {
+        for (index, group) in network.security_groups.iter().enumerate() {
+            if group.name == ENDPOINT_SECURITY_GROUP {
+                problems.add(
+                    format!("network.security_groups[{index}].name"),
+                    format!("`{ENDPOINT_SECURITY_GROUP}` is the security group pipectl creates for the interface endpoints: rename this one"),
+                );
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod egress_tests {
+    use super::*;
+
+    /// A network in eu-west-1 with `subnets` (flow YAML, one per line) and the `extra` keys.
+    fn network(subnets: &[&str], extra: &str) -> Spec {
+        let subnets: String = subnets.iter().map(|subnet| format!("    - {subnet}\n")).collect();
+        let yaml = format!(
+            "version: 1\npipeline: demo\nregion: eu-west-1\nnetwork:\n  vpc: {{cidr: 10.0.0.0/16}}\n  subnets:\n{subnets}{extra}"
+        );
+        serde_saphyr::from_str(&yaml).expect("test YAML parses")
+    }
+
+    fn problems(spec: &Spec) -> Vec<(String, String)> {
+        validate(spec).into_iter().map(|problem| (problem.path, problem.message)).collect()
+    }
+
+    const PUBLIC_A: &str = "{name: public-a, cidr: 10.0.0.0/24, availability_zone: eu-west-1a, public: true}";
+    const PRIVATE_A: &str = "{name: private-a, cidr: 10.0.10.0/24, availability_zone: eu-west-1a}";
+    const PRIVATE_B: &str = "{name: private-b, cidr: 10.0.11.0/24, availability_zone: eu-west-1b}";
+    const PUBLIC_B: &str = "{name: public-b, cidr: 10.0.1.0/24, availability_zone: eu-west-1b, public: true}";
+
+    #[test]
+    fn nat_and_endpoints_that_fit_the_subnets_are_valid() {
+        let spec =
+            network(&[PUBLIC_A, PRIVATE_A, PRIVATE_B], "  nat: single\n  endpoints: [s3, kinesis-streams, firehose]\n");
+        assert_eq!(problems(&spec), vec![]);
+        let spec = network(&[PUBLIC_A, PUBLIC_B, PRIVATE_A, PRIVATE_B], "  nat: per-az\n");
+        assert_eq!(problems(&spec), vec![]);
+        let network = spec.network.as_ref().unwrap();
+        let placed: Vec<&str> = network.nat_subnets().iter().map(|subnet| subnet.name.as_str()).collect();
+        assert_eq!(placed, ["public-a", "public-b"]);
+    }
+
+    #[test]
+    fn nat_needs_a_public_subnet_and_a_private_one_to_serve() {
+        let found = problems(&network(&[PRIVATE_A], "  nat: single\n"));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].0, "network.nat");
+        assert!(found[0].1.contains("add a subnet with `public: true`"), "{found:?}");
+        let found = problems(&network(&[PUBLIC_A], "  nat: per-az\n"));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].1.contains("set `nat: none`"), "{found:?}");
+    }
+
+    #[test]
+    fn per_az_needs_a_public_subnet_in_every_zone_with_a_private_one() {
+        let extra = "{name: private-b2, cidr: 10.0.12.0/24, availability_zone: eu-west-1b}";
+        let found = problems(&network(&[PUBLIC_A, PRIVATE_A, PRIVATE_B, extra], "  nat: per-az\n"));
+        // One problem per zone, naming the first private subnet there.
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].0, "network.nat");
+        assert!(found[0].1.contains("zone `eu-west-1b` (subnet `private-b`)"), "{found:?}");
+        assert!(problems(&network(&[PUBLIC_A, PRIVATE_A, PRIVATE_B], "  nat: single\n")).is_empty());
+    }
+
+    #[test]
+    fn unknown_and_duplicate_endpoints_are_named_with_a_suggestion() {
+        let found = problems(&network(&[PRIVATE_A], "  endpoints: [s3, kinesis, dynamodbb, s3, quantum]\n"));
+        let paths: Vec<&str> = found.iter().map(|(path, _)| path.as_str()).collect();
+        assert_eq!(
+            paths,
+            ["network.endpoints[1]", "network.endpoints[2]", "network.endpoints[3]", "network.endpoints[4]"]
+        );
+        assert!(found[0].1.contains("unknown endpoint `kinesis` (did you mean `kinesis-streams`?)"), "{found:?}");
+        assert!(found[1].1.contains("(did you mean `dynamodb`?)"), "{found:?}");
+        assert_eq!(found[2].1, "duplicate endpoint `s3`");
+        assert!(found[3].1.contains("pipectl knows s3, dynamodb, kinesis-streams"), "{found:?}");
+    }
+
+    #[test]
+    fn endpoints_need_a_private_subnet_and_derived_names_must_be_free() {
+        let found = problems(&network(&[PUBLIC_A], "  endpoints: [s3]\n"));
+        assert_eq!(found.iter().map(|(path, _)| path.as_str()).collect::<Vec<_>>(), ["network.endpoints"]);
+        let public_named = "{name: public, cidr: 10.0.10.0/24, availability_zone: eu-west-1a}";
+        let found = problems(&network(
+            &[PUBLIC_A, public_named],
+            "  endpoints: [sts]\n  security_groups:\n    - {name: vpc-endpoints}\n",
+        ));
+        let paths: Vec<&str> = found.iter().map(|(path, _)| path.as_str()).collect();
+        assert_eq!(paths, ["network.subnets[1].name", "network.security_groups[0].name"]);
+        // Only interface endpoints take the group's name.
+        let found =
+            problems(&network(&[PRIVATE_A], "  endpoints: [s3]\n  security_groups:\n    - {name: vpc-endpoints}\n"));
+        assert!(found.is_empty(), "{found:?}");
+    }
+
+    #[test]
+    fn reaches_s3_through_a_public_route_a_nat_or_an_s3_endpoint() {
+        let reaches =
+            |extra: &str, subnet: &str| network(&[PUBLIC_A, PRIVATE_A], extra).network.unwrap().reaches_s3(subnet);
+        assert!(reaches("", "public-a"));
+        assert!(!reaches("", "private-a"));
+        assert!(!reaches("  endpoints: [dynamodb, sts]\n", "private-a"));
+        assert!(reaches("  endpoints: [s3]\n", "private-a"));
+        assert!(reaches("  nat: single\n", "private-a"));
+        assert!(!reaches("  nat: single\n", "nowhere"));
+        // per-az only reaches where a NAT gateway is (validation rejects the rest).
+        let spec = network(&[PUBLIC_A, PRIVATE_A, PRIVATE_B], "  nat: per-az\n");
+        let network = spec.network.unwrap();
+        assert!(network.reaches_s3("private-a"));
+        assert!(!network.reaches_s3("private-b"));
+    }
 }
 
 fn check_security_group(path: &str, group: &SecurityGroup, names: &[&str], problems: &mut Problems) {
@@ -734,6 +1104,20 @@ fn check_bucket(path: &str, bucket: &Bucket, problems: &mut Problems) {
     if let Some(message) = bucket_name_problem(&bucket.name) {
         problems.add(format!("{path}.name"), message);
     }
+    for (field, days) in [
+        ("abort_incomplete_uploads_days", bucket.abort_incomplete_uploads_days),
+        ("noncurrent_versions_expire_days", bucket.noncurrent_versions_expire_days),
+    ] {
+        if days.is_some_and(|days| !(0..=36500).contains(&days)) {
+            problems.add(format!("{path}.{field}"), "must be between 0 (never) and 36500 days");
+        }
+    }
+    if bucket.noncurrent_versions_expire_days.is_some() && !bucket.versioning {
+        problems.add(
+            format!("{path}.noncurrent_versions_expire_days"),
+            "only versioned buckets have noncurrent versions: set `versioning: true` or drop this field",
+        );
+    }
     if bucket.kms_key.is_some() && bucket.encryption != BucketEncryption::SseKms {
         problems.add(format!("{path}.kms_key"), "`kms_key` needs `encryption: sse-kms`");
     }
@@ -755,6 +1139,7 @@ fn check_bucket(path: &str, bucket: &Bucket, problems: &mut Problems) {
             problems.add(&rule_path, "a lifecycle rule needs `transitions` or `expiration_days`");
         }
         let mut last_days = -1;
+        let mut last_class: Option<&str> = None;
         for (t_index, transition) in rule.transitions.iter().enumerate() {
             let t_path = format!("{rule_path}.transitions[{t_index}]");
             if !STORAGE_CLASSES.contains(&transition.storage_class.as_str()) {
@@ -780,7 +1165,28 @@ fn check_bucket(path: &str, bucket: &Bucket, problems: &mut Problems) {
             if transition.days <= last_days {
                 problems.add(format!("{t_path}.days"), "transitions must be in increasing order of days");
             }
+            let step = |class: &str| WATERFALL.iter().position(|c| *c == class);
+            if let (Some(previous), Some(from), Some(to)) =
+                (last_class, last_class.and_then(step), step(transition.storage_class.as_str()))
+            {
+                if to <= from {
+                    problems.add(
+                        format!("{t_path}.storage_class"),
+                        format!(
+                            "S3 cannot move objects from {previous} to {}; transitions go {}",
+                            transition.storage_class,
+                            WATERFALL.join(" → ")
+                        ),
+                    );
+                } else if previous.ends_with("_IA") && transition.days < last_days + IA_MINIMUM_DAYS {
+                    problems.add(
+                        format!("{t_path}.days"),
+                        format!("must be at least {} ({IA_MINIMUM_DAYS} days after the transition to {previous}): S3 keeps objects {IA_MINIMUM_DAYS} days in {previous}", last_days + IA_MINIMUM_DAYS),
+                    );
+                }
+            }
             last_days = transition.days;
+            last_class = Some(transition.storage_class.as_str());
         }
         if let Some(days) = rule.expiration_days {
             if !(1..=36500).contains(&days) {
@@ -958,6 +1364,84 @@ mod tests {
                 "clusters[0].schedules[1].group",
             ]
         );
+    }
+
+    /// A spec with one cluster in subnet `a`: `network` extra keys and `cluster` extra keys.
+    fn cluster_spec(subnet: &str, network: &str, cluster: &str) -> String {
+        format!("{HEAD}network:\n  vpc: {{cidr: 10.0.0.0/16}}\n  subnets:\n    - {{name: a, cidr: 10.0.0.0/24, availability_zone: eu-west-1a{subnet}}}\n{network}clusters:\n  - name: spark\n    release: emr-7.2.0\n    applications: [Spark]\n    subnet: a\n    master: {{type: m5.xlarge}}\n    core: {{type: m5.xlarge, nodes: 2}}\n    task_groups: [{{name: batch, type: m5.xlarge, nodes: 0}}]\n{cluster}")
+    }
+
+    fn messages(yaml: &str) -> Vec<String> {
+        problems(yaml).into_iter().map(|p| format!("{}: {}", p.path, p.message)).collect()
+    }
+
+    #[test]
+    fn a_cluster_needs_a_route_to_s3_and_a_public_ip_in_a_public_subnet() {
+        let found = messages(&cluster_spec("", "", ""));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].starts_with("clusters[0].subnet: subnet `a` has no route to S3"), "{found:?}");
+        assert!(found[0].contains("`endpoints: [s3]`") && found[0].contains("`nat: single`"), "{found:?}");
+        assert_eq!(messages(&cluster_spec("", "  endpoints: [s3]\n", "")), Vec::<String>::new());
+        assert_eq!(messages(&cluster_spec(", public: true", "", "")), Vec::<String>::new());
+        let found = messages(&cluster_spec(", public: true, map_public_ip: false", "", ""));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].contains("gives instances no public IP"), "{found:?}");
+        let found = messages(&cluster_spec(", map_public_ip: true", "  endpoints: [s3]\n", ""));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].starts_with("network.subnets[0].map_public_ip: a private subnet"), "{found:?}");
+    }
+
+    #[test]
+    fn the_names_of_a_clusters_emr_managed_groups_are_taken() {
+        let network = "  endpoints: [s3]\n  security_groups: [{name: spark-emr-service}]\n";
+        assert_eq!(paths(&cluster_spec("", network, "")), ["network.security_groups[0].name"]);
+    }
+
+    #[test]
+    fn an_idle_timeout_must_outlast_the_quiet_hours_between_windows() {
+        let network = "  endpoints: [s3]\n";
+        let with = |timeout: &str, schedules: &[&str]| {
+            let schedules: String = schedules
+                .iter()
+                .enumerate()
+                .map(|(i, cron)| {
+                    format!("      - {{name: w{i}, cron: '{cron}', timezone: Asia/Seoul, group: batch, nodes: 20, for: 4h}}\n")
+                })
+                .collect();
+            messages(&cluster_spec("", network, &format!("    idle_timeout: {timeout}\n    schedules:\n{schedules}")))
+        };
+        // Daily 02:00-06:00: 20h without a window.
+        let found = with("12h", &["0 2 * * *"]);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].starts_with("clusters[0].idle_timeout: `12h` would end the cluster"), "{found:?}");
+        assert!(found[0].contains("is 20h; set `idle_timeout` above that"), "{found:?}");
+        assert_eq!(with("20h", &["0 2 * * *"]).len(), 1);
+        assert!(with("21h", &["0 2 * * *"]).is_empty());
+        // Two windows a day: 02:00-06:00 and 14:00-18:00 leave at most 8h.
+        assert!(with("9h", &["0 2 * * *", "0 14 * * *"]).is_empty());
+        assert_eq!(with("8h", &["0 2 * * *", "0 14 * * *"]).len(), 1);
+        // Weekdays only: Friday 06:00 to Monday 02:00.
+        let found = with("21h", &["0 2 * * MON-FRI"]);
+        assert!(found.len() == 1 && found[0].contains("is 2d 20h"), "{found:?}");
+        assert!(with("3d", &["0 2 * * 1-5"]).is_empty());
+        // Monthly: longer than EMR's 7-day maximum.
+        let found = with("7d", &["0 2 1 * *"]);
+        assert!(found.len() == 1 && found[0].contains("remove `idle_timeout`"), "{found:?}");
+        // No schedules, no constraint.
+        assert!(messages(&cluster_spec("", network, "    idle_timeout: 1h\n")).is_empty());
+    }
+
+    #[test]
+    fn cron_fields_select_the_days_cron_does() {
+        assert_eq!(cron_field_matches("*", 5, &[], 1, 31), Some(true));
+        assert_eq!(cron_field_matches("1-5", 6, &WEEKDAYS, 0, 7), Some(false));
+        assert_eq!(cron_field_matches("MON-FRI", 1, &WEEKDAYS, 0, 7), Some(true));
+        assert_eq!(cron_field_matches("*/2", 3, &[], 1, 31), Some(true));
+        assert_eq!(cron_field_matches("*/2", 2, &[], 1, 31), Some(false));
+        assert_eq!(cron_field_matches("1,15", 15, &[], 1, 31), Some(true));
+        assert_eq!(cron_field_matches("JAN,jul", 7, &MONTHS, 1, 12), Some(true));
+        assert_eq!(cron_field_matches("5/0", 5, &[], 1, 31), None);
+        assert_eq!(hours(std::time::Duration::from_secs(68 * 3600)), "2d 20h");
     }
 
     #[test]

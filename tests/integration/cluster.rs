@@ -1,7 +1,8 @@
 //! EMR clusters, spec schedules and `pipectl scale`, on both stacks (EMR and Scheduler on moto):
-//! what the emulator holds after apply, deliberate scaling that plans do not revert, the
-//! EventBridge schedules and their ModifyInstanceGroups input, replacement warnings, and every
-//! refusal leaving the cluster as it was.
+//! what the emulator holds after apply (the EMR-managed security groups owned by the pipeline,
+//! the EMR managed-policy tag on cluster and VPC), deliberate scaling that plans do not revert,
+//! the EventBridge schedules and their ModifyInstanceGroups input, replacement warnings, every
+//! refusal leaving the cluster as it was, and a destroy that leaves no tagged security group.
 
 use serde_json::Value;
 
@@ -16,7 +17,7 @@ struct ClusterSpec {
 impl ClusterSpec {
     fn yaml(&self) -> String {
         format!(
-            "version: 1\npipeline: {p}\nregion: us-east-1\nnetwork:\n  vpc: {{cidr: 10.60.0.0/16}}\n  subnets: [{{name: private-a, cidr: 10.60.1.0/24, availability_zone: us-east-1a}}]\n  security_groups: [{{name: spark, ingress: [{{protocol: all, group: self}}]}}]\nbuckets:\n  - name: {p}-lake\nclusters:\n  - name: spark\n    release: emr-7.2.0\n    applications: [Spark, Hadoop]\n    subnet: private-a\n    security_groups: [spark]\n    logs: {{bucket: {p}-lake}}\n    master: {{type: m5.xlarge}}\n    core: {{type: {core}, nodes: 4}}\n    task_groups: [{{name: batch, type: m5.2xlarge, nodes: 0, market: spot}}]\n    termination_protection: {protection}\n    managed_scaling: {{min: 1, max: 30}}\n    schedules:\n      - {{name: night, cron: '0 2 * * *', timezone: Asia/Seoul, group: batch, nodes: 20, for: 4h}}\n",
+            "version: 1\npipeline: {p}\nregion: us-east-1\nnetwork:\n  vpc: {{cidr: 10.60.0.0/16}}\n  subnets: [{{name: private-a, cidr: 10.60.1.0/24, availability_zone: us-east-1a}}]\n  endpoints: [s3]\n  security_groups: [{{name: spark, ingress: [{{protocol: all, group: self}}]}}]\nbuckets:\n  - name: {p}-lake\nclusters:\n  - name: spark\n    release: emr-7.2.0\n    applications: [Spark, Hadoop]\n    subnet: private-a\n    security_groups: [spark]\n    logs: {{bucket: {p}-lake}}\n    master: {{type: m5.xlarge}}\n    core: {{type: {core}, nodes: 4}}\n    task_groups: [{{name: batch, type: m5.2xlarge, nodes: 0, market: spot}}]\n    termination_protection: {protection}\n    managed_scaling: {{min: 1, max: 30}}\n    schedules:\n      - {{name: night, cron: '0 2 * * *', timezone: Asia/Seoul, group: batch, nodes: 20, for: 4h}}\n",
             p = self.pipeline,
             core = self.core_type,
             protection = self.termination_protection,
@@ -76,6 +77,33 @@ fn group_id(groups_of: &aws_sdk_emr::operation::list_instance_groups::ListInstan
         .to_string()
 }
 
+const EMR_TAG: (&str, &str) = ("for-use-with-amazon-emr-managed-policies", "true");
+
+fn has_tag(tags: &[aws_sdk_ec2::types::Tag], key: &str, value: &str) -> bool {
+    tags.iter().any(|t| t.key() == Some(key) && t.value() == Some(value))
+}
+
+/// The pipeline's security groups as the emulator holds them: `pipectl:resource` → group.
+async fn held_groups(stack: Stack, pipeline: &str) -> Vec<(String, aws_sdk_ec2::types::SecurityGroup)> {
+    let clients = stack.clients().await;
+    let filter = aws_sdk_ec2::types::Filter::builder().name("tag:pipectl:pipeline").values(pipeline).build();
+    let output = clients.ec2.describe_security_groups().filters(filter).send().await.expect("security groups");
+    output
+        .security_groups()
+        .iter()
+        .map(|group| {
+            let resource = group
+                .tags()
+                .iter()
+                .find(|t| t.key() == Some("pipectl:resource"))
+                .and_then(|t| t.value())
+                .unwrap_or_default()
+                .to_string();
+            (resource, group.clone())
+        })
+        .collect()
+}
+
 fn refused(run: Run, fragment: &str) {
     let run = run.expect(1);
     assert!(run.stderr.contains(fragment), "expected {fragment:?} in\n{}", run.stderr);
@@ -104,6 +132,42 @@ fn cluster_lifecycle(stack: Stack) {
         Some(format!("{p}-spark-emr-ec2").as_str())
     );
     assert!(cluster.tags().iter().any(|t| t.key() == Some("pipectl:pipeline") && t.value() == Some(p.as_str())));
+    // AmazonEMRServicePolicy_v2 acts only on what carries its tag: the cluster and the VPC too.
+    assert!(cluster.tags().iter().any(|t| t.key() == Some(EMR_TAG.0) && t.value() == Some(EMR_TAG.1)));
+    let vpc_tags = runtime.block_on(async {
+        let clients = stack.clients().await;
+        let filter = aws_sdk_ec2::types::Filter::builder().name("tag:pipectl:pipeline").values(&p).build();
+        let vpcs = clients.ec2.describe_vpcs().filters(filter).send().await.expect("vpcs");
+        vpcs.vpcs().first().map(|vpc| vpc.tags().to_vec()).unwrap_or_default()
+    });
+    assert!(has_tag(&vpc_tags, EMR_TAG.0, EMR_TAG.1), "{vpc_tags:?}");
+    // The EMR-managed groups are the pipeline's, tagged for EMR, and RunJobFlow named them.
+    let held = runtime.block_on(held_groups(stack, &p));
+    let group = |resource: &str| {
+        held.iter()
+            .find(|(r, _)| r == resource)
+            .map(|(_, g)| g.clone())
+            .unwrap_or_else(|| panic!("{resource} is not held: {:?}", held.iter().map(|(r, _)| r).collect::<Vec<_>>()))
+    };
+    let (master, core, service) = (
+        group("security_group/spark-emr-master"),
+        group("security_group/spark-emr-core"),
+        group("security_group/spark-emr-service"),
+    );
+    for managed in [&master, &core, &service] {
+        assert!(has_tag(managed.tags(), EMR_TAG.0, EMR_TAG.1), "{managed:?}");
+        assert!(has_tag(managed.tags(), "pipectl:rules", "managed-by-emr"), "{managed:?}");
+    }
+    let attributes = cluster.ec2_instance_attributes();
+    assert_eq!(attributes.and_then(|a| a.emr_managed_master_security_group()), master.group_id());
+    assert_eq!(attributes.and_then(|a| a.emr_managed_slave_security_group()), core.group_id());
+    assert_eq!(attributes.and_then(|a| a.service_access_security_group()), service.group_id());
+    // The rule EMR checks for in a private subnet: 9443 from the primary node's group.
+    assert!(
+        service.ip_permissions().iter().any(|rule| rule.from_port() == Some(9443)
+            && rule.user_id_group_pairs().iter().any(|pair| pair.group_id() == master.group_id())),
+        "{service:?}"
+    );
     let mut counts = groups.clone();
     counts.sort();
     assert_eq!(
@@ -244,6 +308,8 @@ fn cluster_lifecycle(stack: Stack) {
     pipectl(stack, &["apply", "-f", &file, "--auto-approve"]).expect(0);
     pipectl(stack, &["destroy", "-f", &file, "--auto-approve", "--allow-destroy"]).expect(0);
     assert!(runtime.block_on(held_cluster(stack, &p)).is_none(), "the cluster is terminated");
+    let left: Vec<String> = runtime.block_on(held_groups(stack, &p)).into_iter().map(|(r, _)| r).collect();
+    assert!(left.is_empty(), "destroy left tagged security groups: {left:?}");
     assert!(
         runtime.block_on(held_schedule(stack, &format!("pipectl-{p}-spark-night-up"))).is_none(),
         "schedules are deleted"

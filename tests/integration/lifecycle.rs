@@ -134,12 +134,12 @@ fn lifecycle(stack: Stack) {
 
     // 1. Apply from nothing, and check what the emulator holds.
     let run = pipectl(stack, &["apply", "-f", &file, "--auto-approve"]).expect(0);
-    assert!(run.stdout.contains("Plan: 8 to add, 0 to change, 0 to replace, 0 to destroy."), "{}", run.stdout);
-    assert!(run.stdout.contains("Apply complete! Resources: 8 added"), "{}", run.stdout);
+    assert!(run.stdout.contains("Plan: 9 to add, 0 to change, 0 to replace, 0 to destroy."), "{}", run.stdout);
+    assert!(run.stdout.contains("Apply complete! Resources: 9 added"), "{}", run.stdout);
     let state = runtime.block_on(held(stack, &spec));
     assert_eq!(state.vpc_cidrs, ["10.42.0.0/16"]);
     assert_eq!(state.subnets, [("10.42.0.0/24".to_string(), true), ("10.42.10.0/24".to_string(), false)]);
-    assert_eq!((state.gateways_attached, state.default_routes_to_gateway, state.route_associations), (1, 1, 1));
+    assert_eq!((state.gateways_attached, state.default_routes_to_gateway, state.route_associations), (1, 1, 2));
     assert_eq!(state.spark_ingress, ["-1 group self", "tcp Some(22) 10.42.0.0/16"]);
     assert_eq!(state.bucket_versioning.as_deref(), Some("Enabled"));
     assert!(
@@ -166,6 +166,7 @@ fn lifecycle(stack: Stack) {
         plan_actions(&plan),
         [
             (format!("bucket/{}", spec.bucket), "update".to_string()),
+            ("route_table/private-b".to_string(), "create".to_string()),
             ("security_group/spark".to_string(), "update".to_string()),
             (format!("stream/{}", spec.stream), "update".to_string()),
             ("subnet/private-b".to_string(), "create".to_string()),
@@ -174,7 +175,7 @@ fn lifecycle(stack: Stack) {
     assert_eq!(changed_fields(&plan, &format!("bucket/{}", spec.bucket)), ["lifecycle"]);
     assert_eq!(changed_fields(&plan, "security_group/spark"), ["ingress"]);
     assert_eq!(changed_fields(&plan, &format!("stream/{}", spec.stream)), ["retention_hours", "shards"]);
-    assert_eq!(plan["summary"], serde_json::json!({"add": 1, "change": 3, "replace": 0, "destroy": 0}));
+    assert_eq!(plan["summary"], serde_json::json!({"add": 2, "change": 3, "replace": 0, "destroy": 0}));
     let human = pipectl(stack, &["plan", "-f", &file]).expect(0);
     assert!(human.stdout.contains("reshard 2 → 5 in 2 steps (2 → 4 → 5)"), "{}", human.stdout);
     pipectl(stack, &["apply", "-f", &file, "--auto-approve"]).expect(0);
@@ -240,7 +241,7 @@ fn lifecycle(stack: Stack) {
     assert!(refused.stderr.contains("Nothing was changed"), "{}", refused.stderr);
     let run = pipectl(stack, &["destroy", "-f", &file, "--auto-approve", "--allow-destroy"]).expect(0);
     assert!(
-        run.stdout.contains("Destroy complete! Resources: 0 added, 0 changed, 0 replaced, 9 destroyed."),
+        run.stdout.contains("Destroy complete! Resources: 0 added, 0 changed, 0 replaced, 11 destroyed."),
         "{}",
         run.stdout
     );

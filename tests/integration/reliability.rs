@@ -69,6 +69,7 @@ async fn census(pipeline: &str) -> Vec<(&'static str, usize)> {
     let gateways =
         ec2.describe_internet_gateways().filters(tag()).send().await.expect("igws").internet_gateways().len();
     let tables = ec2.describe_route_tables().filters(tag()).send().await.expect("rtbs").route_tables().len();
+    let endpoints = ec2.describe_vpc_endpoints().filters(tag()).send().await.expect("endpoints").vpc_endpoints().len();
     let groups = ec2.describe_security_groups().filters(tag()).send().await.expect("sgs").security_groups().len();
     let prefix = format!("{pipeline}-");
     let buckets = clients
@@ -81,16 +82,17 @@ async fn census(pipeline: &str) -> Vec<(&'static str, usize)> {
         .iter()
         .filter(|b| b.name().is_some_and(|n| n.starts_with(&prefix)))
         .count();
-    let streams = clients
-        .kinesis
-        .list_streams()
-        .send()
-        .await
-        .expect("streams")
-        .stream_names()
-        .iter()
-        .filter(|n| n.starts_with(&prefix))
-        .count();
+    let mut streams = 0;
+    let mut start: Option<String> = None;
+    loop {
+        let page =
+            clients.kinesis.list_streams().set_exclusive_start_stream_name(start.take()).send().await.expect("streams");
+        streams += page.stream_names().iter().filter(|n| n.starts_with(&prefix)).count();
+        if !page.has_more_streams() || page.stream_names().is_empty() {
+            break;
+        }
+        start = page.stream_names().last().cloned();
+    }
     let roles = clients
         .iam
         .list_roles()
@@ -127,6 +129,7 @@ async fn census(pipeline: &str) -> Vec<(&'static str, usize)> {
         ("subnet", subnets),
         ("internet_gateway", gateways),
         ("route_table", tables),
+        ("vpc_endpoint", endpoints),
         ("security_group", groups),
         ("bucket", buckets),
         ("stream", streams),
@@ -138,12 +141,13 @@ async fn census(pipeline: &str) -> Vec<(&'static str, usize)> {
 }
 
 /// Exactly one of each resource of the reference example, and nothing else.
-const REFERENCE_CENSUS: [(&str, usize); 11] = [
+const REFERENCE_CENSUS: [(&str, usize); 12] = [
     ("vpc", 1),
     ("subnet", 3),
     ("internet_gateway", 1),
-    ("route_table", 1),
-    ("security_group", 2),
+    ("route_table", 3),
+    ("vpc_endpoint", 1),
+    ("security_group", 5),
     ("bucket", 1),
     ("stream", 2),
     ("role", 4),
@@ -204,7 +208,7 @@ fn apply_killed_at_random_points_converges_on_rerun() {
     for (index, point) in points.iter().enumerate() {
         let (file, pipeline) = reference_spec(&scratch, &format!("crash{index}"));
         let mut child = Command::new(crate::support::pipectl_path())
-            .args(["apply", "-f", &file, "--auto-approve"])
+            .args(["apply", "-f", &file, "--auto-approve", "--lock-lease", "3s"])
             .env_clear()
             .envs(proxy.env())
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
@@ -216,7 +220,11 @@ fn apply_killed_at_random_points_converges_on_rerun() {
         std::thread::sleep(*point);
         let _ = child.kill();
         let _ = child.wait();
-        let rerun = run_with_env(&["apply", "-f", &file, "--auto-approve"], &proxy.env());
+        // The killed run's lease runs out unrenewed; the rerun waits for that and takes over.
+        let rerun = run_with_env(
+            &["apply", "-f", &file, "--auto-approve", "--lock-timeout", "30s", "--lock-lease", "3s"],
+            &proxy.env(),
+        );
         assert_eq!(rerun.code, 0, "rerun after a kill at {point:?} failed:\n{}\n{}", rerun.stdout, rerun.stderr);
         converged(&file, &pipeline);
         pipectl(Stack::Moto, &["destroy", "-f", &file, "--auto-approve", "--allow-destroy"]).expect(0);

@@ -99,6 +99,13 @@ pub(super) async fn create(
     for group in &cluster.security_groups {
         security_groups.push(ctx.physical_id(&security_group::id(group))?);
     }
+    let managed = &config.emr_groups;
+    let master_group = ctx.physical_id(&security_group::id(&managed.master))?;
+    let core_group = ctx.physical_id(&security_group::id(&managed.core))?;
+    let service_group = match &managed.service {
+        Some(service) => Some(ctx.physical_id(&security_group::id(service))?),
+        None => None,
+    };
     let mut groups = vec![
         group_config(
             "master",
@@ -121,6 +128,9 @@ pub(super) async fn create(
     let instances = JobFlowInstancesConfig::builder()
         .set_instance_groups(Some(groups))
         .ec2_subnet_id(subnet)
+        .emr_managed_master_security_group(master_group)
+        .emr_managed_slave_security_group(core_group)
+        .set_service_access_security_group(service_group)
         .set_additional_master_security_groups(Some(security_groups.clone()))
         .set_additional_slave_security_groups(Some(security_groups))
         .set_ec2_key_name(cluster.key_pair.clone())
@@ -171,13 +181,26 @@ pub(super) async fn create(
     let cluster_id =
         output.job_flow_id().ok_or_else(|| AwsError::missing(id, "RunJobFlow", "job flow id"))?.to_string();
     ctx.progress.line(&format!("{id}: started {cluster_id}; waiting for WAITING or RUNNING (minutes on AWS)"));
-    wait_ready(ctx, id, &cluster_id).await?;
+    let protected = wait_ready(ctx, id, &cluster_id).await?;
+    // EMR turns termination protection on by itself for a cluster with three primary nodes and
+    // ignores the launch setting (the Terraform provider sets it again after launch for the
+    // same reason): make it what the spec says.
+    if protected.is_some_and(|protected| protected != cluster.termination_protection) {
+        emr.set_termination_protection()
+            .job_flow_ids(&cluster_id)
+            .termination_protected(cluster.termination_protection)
+            .send()
+            .await
+            .map_err(|e| aws_error(id, "SetTerminationProtection", e))?;
+    }
     Ok(cluster_id)
 }
 
-/// Waits until the cluster accepts work (RUNNING or WAITING).
-async fn wait_ready(ctx: &Context, id: &ResourceId, cluster_id: &str) -> Result<(), AwsError> {
+/// Waits until the cluster accepts work (RUNNING or WAITING); returns whether EMR then reports
+/// termination protection on.
+async fn wait_ready(ctx: &Context, id: &ResourceId, cluster_id: &str) -> Result<Option<bool>, AwsError> {
     let emr = &ctx.clients.emr;
+    let protected = std::sync::Mutex::new(None);
     wait_until(id, "WAITING or RUNNING", ctx.wait, &ctx.progress, || async {
         let output = emr
             .describe_cluster()
@@ -192,6 +215,8 @@ async fn wait_ready(ctx: &Context, id: &ResourceId, cluster_id: &str) -> Result<
             .and_then(|r| r.message())
             .unwrap_or("no reason given")
             .to_string();
+        *protected.lock().unwrap_or_else(std::sync::PoisonError::into_inner) =
+            output.cluster().and_then(|c| c.termination_protected());
         Ok(match state {
             Some(ClusterState::Running | ClusterState::Waiting) => Poll::Ready,
             Some(ClusterState::Terminated | ClusterState::TerminatedWithErrors | ClusterState::Terminating) => {
@@ -201,7 +226,8 @@ async fn wait_ready(ctx: &Context, id: &ResourceId, cluster_id: &str) -> Result<
             None => Poll::Pending("unknown".to_string()),
         })
     })
-    .await
+    .await?;
+    Ok(protected.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner))
 }
 
 /// Sends one ModifyInstanceGroups with every resize in `resizes`.
@@ -232,7 +258,7 @@ pub(super) async fn update(
     let cluster = &config.cluster;
     let cluster_id = &live.physical_id;
     let mut desired = config.attributes();
-    adjust(id, detail, &live.tags, &mut desired, ctx.reset_scale);
+    adjust(id, detail, &live.tags, &live.attributes, &mut desired, ctx.reset_scale);
     let mut resizes = Vec::new();
     for (group, live_group) in detail.groups.iter().filter_map(|g| Some((g.group()?, g))) {
         let wanted = desired.get(&group.field("nodes")).and_then(Value::as_i64).unwrap_or(0);
@@ -515,6 +541,7 @@ mod tests {
             service_role: "p-spark-emr-service".into(),
             instance_profile: "p-spark-emr-ec2".into(),
             log_uri: None,
+            emr_groups: super::super::EmrGroups::of(&spec, &spec.clusters[0]),
         };
         let mut live = super::super::attributes::tests::live(0);
         live.groups.retain(|group| group.role != Some(InstanceGroupType::Task));
@@ -533,5 +560,63 @@ mod tests {
         );
         update(&ctx, &resource, &config, &current, &live).await.unwrap();
         assert_eq!(put.num_calls(), 1, "PutManagedScalingPolicy was not sent with min 1 and max 24");
+    }
+
+    /// RunJobFlow names the groups pipectl made for EMR to manage (EMR would otherwise create
+    /// its own `ElasticMapReduce-*` groups, which destroy could not remove); with three primary
+    /// nodes EMR turns termination protection on by itself, and pipectl sets it back to the spec.
+    #[tokio::test]
+    async fn run_job_flow_passes_the_emr_managed_groups_and_termination_protection_follows_the_spec() {
+        use aws_sdk_emr::operation::describe_cluster::DescribeClusterOutput;
+        use aws_sdk_emr::operation::run_job_flow::RunJobFlowOutput;
+        use aws_sdk_emr::operation::set_termination_protection::SetTerminationProtectionOutput;
+        use aws_sdk_emr::types::{Cluster as EmrCluster, ClusterStatus};
+        let run = mock!(Client::run_job_flow)
+            .match_requests(|request| {
+                let instances = request.instances();
+                instances.and_then(|i| i.emr_managed_master_security_group()) == Some("sg-m")
+                    && instances.and_then(|i| i.emr_managed_slave_security_group()) == Some("sg-c")
+                    && instances.and_then(|i| i.service_access_security_group()) == Some("sg-s")
+                    && request
+                        .tags()
+                        .iter()
+                        .any(|t| t.key() == Some(crate::names::EMR_MANAGED_TAG.0) && t.value() == Some("true"))
+            })
+            .then_output(|| RunJobFlowOutput::builder().job_flow_id("j-1").build());
+        let describe = mock!(Client::describe_cluster).then_output(|| {
+            let status = ClusterStatus::builder().state(ClusterState::Waiting).build();
+            let cluster = EmrCluster::builder().id("j-1").status(status).termination_protected(true).build();
+            DescribeClusterOutput::builder().cluster(cluster).build()
+        });
+        let protect = mock!(Client::set_termination_protection)
+            .match_requests(|request| request.termination_protected() == Some(false))
+            .then_output(|| SetTerminationProtectionOutput::builder().build());
+        let emr = mock_client!(aws_sdk_emr, RuleMode::MatchAny, [&run, &describe, &protect]);
+        let spec: spec::Spec = serde_saphyr::from_str(
+            "version: 1\npipeline: p\nregion: us-east-1\nnetwork:\n  vpc: {cidr: 10.0.0.0/16}\n  subnets: [{name: a, cidr: 10.0.0.0/24, availability_zone: us-east-1a}]\n  endpoints: [s3]\nclusters:\n  - name: spark\n    release: emr-7.2.0\n    applications: [Spark]\n    subnet: a\n    master: {type: m5.xlarge, count: 3}\n    core: {type: m5.xlarge, nodes: 2}\n",
+        )
+        .unwrap();
+        let arns = crate::policy::Arns::new("123456789012", "us-east-1");
+        let graph = crate::resources::desired_graph(&spec, &arns, &std::collections::BTreeMap::new());
+        let resource = graph.iter().find(|node| node.id == super::super::id("spark")).unwrap().clone();
+        let config = resource.config::<ClusterConfig>().unwrap().clone();
+        let mut live = LiveState::default();
+        for (id, physical) in [
+            (subnet::id("a"), "subnet-1"),
+            (security_group::id("spark-emr-master"), "sg-m"),
+            (security_group::id("spark-emr-core"), "sg-c"),
+            (security_group::id("spark-emr-service"), "sg-s"),
+        ] {
+            live.resources.insert(id.clone(), crate::resources::test_support::live_vpc(id, physical, ""));
+        }
+        let wait = WaitOptions {
+            timeout: Duration::from_secs(5),
+            first_interval: Duration::from_millis(1),
+            max_interval: Duration::from_millis(5),
+        };
+        let ctx = Context::new(test_clients_with_emr(emr, false), "p", wait, Progress::new(false), &live);
+        assert_eq!(create(&ctx, &resource, &config).await.unwrap(), "j-1");
+        assert_eq!(run.num_calls(), 1, "RunJobFlow did not name the EMR-managed groups and the EMR tag");
+        assert_eq!(protect.num_calls(), 1, "termination protection was not set back to false");
     }
 }

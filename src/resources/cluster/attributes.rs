@@ -2,6 +2,11 @@
 //! EMR reports, and the rules that reconcile the two on purpose (a size recorded by `pipectl
 //! scale` is not drift; a task group the spec dropped is resized to 0, since EMR cannot delete
 //! groups). Pure: no AWS calls.
+//!
+//! Both sides are put in the form EMR writes back before they are compared (`canonical_*`), so
+//! that an unchanged spec plans empty against real EMR, not only against emulators that echo
+//! what they were given: most of these fields force replacement, and a false difference would
+//! terminate the cluster.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -91,6 +96,9 @@ pub struct Live {
     pub managed_scaling: Readable<Option<Value>>,
     pub service_role: String,
     pub instance_profile: String,
+    /// `EmrManagedMasterSecurityGroup`, `EmrManagedSlaveSecurityGroup` and
+    /// `ServiceAccessSecurityGroup`, as EMR reports them.
+    pub emr_group_ids: [Option<String>; 3],
 }
 
 impl Live {
@@ -165,6 +173,44 @@ pub fn managed_scaling_value(min: i64, max: i64, max_on_demand: Option<i64>, max
     json!({"min": min, "max": max, "max_on_demand": max_on_demand, "max_core": max_core})
 }
 
+/// `LogUri` as EMR writes it back. EMR reports `s3n://bucket/prefix/` for `s3://bucket/prefix`:
+/// EMRFS maps the `s3`, `s3n` and `s3a` schemes to the same store (the Terraform provider
+/// suppresses exactly this diff on `log_uri`, "confirmed by AWS support"), and the folder gets a
+/// trailing slash. Both sides are compared as `s3://bucket/prefix/`.
+pub fn canonical_log_uri(uri: &str) -> String {
+    let Some((scheme, rest)) = uri.trim().split_once("://") else { return uri.to_string() };
+    if !["s3", "s3n", "s3a"].contains(&scheme.to_ascii_lowercase().as_str()) {
+        return uri.to_string();
+    }
+    format!("s3://{}/", rest.trim_end_matches('/'))
+}
+
+/// Application names compare without case: the spec writes `Spark` as EMR's docs do, and
+/// what EMR reports back is not promised to keep the spelling it was given.
+pub fn canonical_applications<'a>(names: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+    let mut names: Vec<String> = names.into_iter().map(|name| name.trim().to_ascii_lowercase()).collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// A release label as EMR spells it: `emr-7.2.0`.
+pub fn canonical_release(label: &str) -> String {
+    label.trim().to_ascii_lowercase()
+}
+
+/// An IAM role or instance profile by name: RunJobFlow takes either a name or an ARN, and EMR
+/// reports back what it was given; an ARN's name is its last path segment.
+pub fn canonical_iam_name(value: &str) -> String {
+    match value.strip_prefix("arn:") {
+        Some(rest) => rest.rsplit('/').next().unwrap_or(rest).to_string(),
+        None => value.to_string(),
+    }
+}
+
+/// The keys of the EMR-managed security groups: primary node, core and task, service access.
+const EMR_GROUP_FIELDS: [&str; 3] = ["emr_groups.master", "emr_groups.core", "emr_groups.service"];
+
 /// The idle timeout of the spec, in seconds. Validation has parsed it already.
 pub fn idle_timeout_seconds(cluster: &crate::spec::Cluster) -> Option<u64> {
     cluster.idle_timeout.as_deref().and_then(|t| crate::duration::parse_duration(t).ok()).map(|d| d.as_secs())
@@ -173,8 +219,7 @@ pub fn idle_timeout_seconds(cluster: &crate::spec::Cluster) -> Option<u64> {
 /// The comparable attributes of what the spec asks for.
 pub fn desired(config: &ClusterConfig) -> Attributes {
     let cluster = &config.cluster;
-    let mut applications = cluster.applications.clone();
-    applications.sort();
+    let applications = canonical_applications(cluster.applications.iter().map(String::as_str));
     let mut groups = cluster.security_groups.clone();
     groups.sort();
     let scaling =
@@ -182,12 +227,12 @@ pub fn desired(config: &ClusterConfig) -> Attributes {
     let bootstrap: Vec<Value> =
         cluster.bootstrap.iter().map(|b| json!({"name": b.name, "path": b.path, "args": b.args})).collect();
     let mut attributes = Attributes::from([
-        ("release".to_string(), json!(cluster.release)),
+        ("release".to_string(), json!(canonical_release(&cluster.release))),
         ("applications".to_string(), json!(applications)),
         ("subnet".to_string(), json!(cluster.subnet)),
         ("security_groups".to_string(), json!(groups)),
         ("key_pair".to_string(), json!(cluster.key_pair)),
-        ("log_uri".to_string(), json!(config.log_uri)),
+        ("log_uri".to_string(), json!(config.log_uri.as_deref().map(canonical_log_uri))),
         ("master.type".to_string(), json!(cluster.master.instance_type)),
         ("master.count".to_string(), json!(cluster.master.count)),
         (Group::Core.field("type"), json!(cluster.core.instance_type)),
@@ -201,6 +246,10 @@ pub fn desired(config: &ClusterConfig) -> Attributes {
         ("service_role".to_string(), json!(config.service_role)),
         ("instance_profile".to_string(), json!(config.instance_profile)),
     ]);
+    let emr = &config.emr_groups;
+    for (field, name) in EMR_GROUP_FIELDS.iter().zip([Some(&emr.master), Some(&emr.core), emr.service.as_ref()]) {
+        attributes.insert(field.to_string(), json!(name));
+    }
     for group in &cluster.task_groups {
         let task = Group::Task(group.name.clone());
         attributes.insert(task.field("type"), json!(group.instance_type));
@@ -223,13 +272,14 @@ impl LiveDetail for Live {
         groups.sort();
         let master = self.of_type(InstanceGroupType::Master).next();
         let core = self.of_type(InstanceGroupType::Core).next();
+        let applications = canonical_applications(self.applications.iter().map(String::as_str));
         let mut attributes = Attributes::from([
-            ("release".to_string(), json!(self.release)),
-            ("applications".to_string(), json!(self.applications)),
+            ("release".to_string(), json!(canonical_release(&self.release))),
+            ("applications".to_string(), json!(applications)),
             ("subnet".to_string(), json!(names.name(&self.subnet_id))),
             ("security_groups".to_string(), json!(groups)),
             ("key_pair".to_string(), json!(self.key_pair)),
-            ("log_uri".to_string(), json!(self.log_uri)),
+            ("log_uri".to_string(), json!(self.log_uri.as_deref().map(canonical_log_uri))),
             ("master.type".to_string(), json!(master.map(|g| &g.instance_type))),
             ("master.count".to_string(), json!(master.map(|g| g.requested))),
             (Group::Core.field("type"), json!(core.map(|g| &g.instance_type))),
@@ -240,20 +290,31 @@ impl LiveDetail for Live {
             ("idle_timeout_seconds".to_string(), readable(&self.idle_timeout_seconds)),
             ("termination_protection".to_string(), json!(self.termination_protection)),
             ("managed_scaling".to_string(), readable(&self.managed_scaling)),
-            ("service_role".to_string(), json!(self.service_role)),
-            ("instance_profile".to_string(), json!(self.instance_profile)),
+            ("service_role".to_string(), json!(canonical_iam_name(&self.service_role))),
+            ("instance_profile".to_string(), json!(canonical_iam_name(&self.instance_profile))),
         ]);
+        for (field, group) in EMR_GROUP_FIELDS.iter().zip(&self.emr_group_ids) {
+            attributes.insert(field.to_string(), json!(group.as_deref().map(|id| names.name(id))));
+        }
         for group in self.of_type(InstanceGroupType::Task) {
             let task = Group::Task(group.name.clone());
             attributes.insert(task.field("type"), json!(group.instance_type));
             attributes.insert(task.field("nodes"), json!(group.requested));
             attributes.insert(task.field("market"), json!(group.market));
         }
+        let log_bucket = self
+            .log_uri
+            .as_deref()
+            .map(canonical_log_uri)
+            .and_then(|uri| uri.strip_prefix("s3://").and_then(|rest| rest.split('/').next()).map(str::to_string));
+        let roles = [canonical_iam_name(&self.service_role), canonical_iam_name(&self.instance_profile)];
+        // The EMR-managed groups too: destroy terminates the cluster before deleting them.
         let depends_on = std::iter::once(&self.subnet_id)
             .chain(&self.security_group_ids)
+            .chain(self.emr_group_ids.iter().flatten())
             .filter_map(|physical| names.id(physical).cloned())
-            .chain(self.log_uri.as_deref().and_then(|uri| uri.strip_prefix("s3://")?.split('/').next()).map(bucket::id))
-            .chain([&self.service_role, &self.instance_profile].into_iter().filter_map(|role| names.id(role).cloned()))
+            .chain(log_bucket.as_deref().map(bucket::id))
+            .chain(roles.iter().filter_map(|role| names.id(role).cloned()))
             .collect();
         (attributes, depends_on)
     }
@@ -271,8 +332,26 @@ impl LiveDetail for Live {
 /// Reconciles the spec with deliberate live facts: a size recorded by `pipectl scale` is not
 /// drift, and a task group the spec dropped is only resized to 0 (EMR cannot delete groups).
 /// Returns notices for the plan.
-pub fn adjust(id: &ResourceId, live: &Live, tags: &Tags, desired: &mut Attributes, reset_scale: bool) -> Vec<String> {
+/// `current` holds the live attributes as described (with the pipeline's names).
+pub fn adjust(
+    id: &ResourceId,
+    live: &Live,
+    tags: &Tags,
+    current: &Attributes,
+    desired: &mut Attributes,
+    reset_scale: bool,
+) -> Vec<String> {
     let mut notices = Vec::new();
+    // What the spec leaves to EMR is whatever EMR chose: EMR attaches default EBS volumes to
+    // EBS-only instance types ("Instance storage", Amazon EMR Management Guide), and emulators
+    // report a service-access group for a cluster in a public subnet that was given none.
+    for field in [Group::Core.field("ebs_gib"), EMR_GROUP_FIELDS[2].to_string()] {
+        if desired.get(&field).is_none_or(Value::is_null) {
+            if let Some(value) = current.get(&field).filter(|value| !value.is_null()) {
+                desired.insert(field, value.clone());
+            }
+        }
+    }
     for (name, record) in scale_records(tags) {
         let group = Group::parse(&name);
         let key = group.field("nodes");
@@ -363,6 +442,7 @@ pub(super) mod tests {
             managed_scaling: Readable::Unsupported,
             service_role: String::new(),
             instance_profile: String::new(),
+            emr_group_ids: [None, None, None],
         }
     }
 
@@ -378,22 +458,22 @@ pub(super) mod tests {
         let id = id("spark");
         let tags = Tags::from([(format!("{SCALE_TAG_PREFIX}batch"), "nodes=20 baseline=0 until=06:00".to_string())]);
         let mut desired = Attributes::from([("task.batch.nodes".to_string(), json!(0))]);
-        let notices = adjust(&id, &live(20), &tags, &mut desired, false);
+        let notices = adjust(&id, &live(20), &tags, &Attributes::new(), &mut desired, false);
         assert_eq!(desired["task.batch.nodes"], json!(20));
         assert_eq!(notices, ["cluster/spark: task group 'batch' scaled to 20 (baseline 0) until 06:00; not a change (`pipectl scale --reset` returns it)"]);
         let mut desired = Attributes::from([("task.batch.nodes".to_string(), json!(0))]);
-        adjust(&id, &live(20), &tags, &mut desired, true);
+        adjust(&id, &live(20), &tags, &Attributes::new(), &mut desired, true);
         assert_eq!(desired["task.batch.nodes"], json!(0));
         // A record that no longer matches the live size (the scale-back ran) changes nothing.
         let mut desired = Attributes::from([("task.batch.nodes".to_string(), json!(0))]);
-        assert!(adjust(&id, &live(0), &tags, &mut desired, false).is_empty());
+        assert!(adjust(&id, &live(0), &tags, &Attributes::new(), &mut desired, false).is_empty());
     }
 
     #[test]
     fn a_dropped_task_group_is_resized_to_zero() {
         let id = id("spark");
         let mut desired = Attributes::new();
-        let notices = adjust(&id, &live(5), &Tags::new(), &mut desired, false);
+        let notices = adjust(&id, &live(5), &Tags::new(), &Attributes::new(), &mut desired, false);
         assert_eq!(desired["task.batch.nodes"], json!(0));
         assert!(notices[0].contains("EMR cannot delete instance groups"), "{notices:?}");
     }

@@ -3,10 +3,27 @@
 //! count, configurations and bootstrap actions replace the cluster, which ends its running steps
 //! and loses HDFS data (the plan says so). Sizes recorded by `pipectl scale` are not drift.
 //!
-//! Everything EMR is here: the roles derived for a cluster are built with it, and `pipectl
-//! scale` and the schedules reach EMR only through this module's pub functions. Split by
-//! concern: `attributes` (what is compared, and the scale records), `read` (describing
-//! clusters), `apply` (creating, changing, resizing and terminating them).
+//! Everything EMR is here: the roles and the EMR-managed security groups derived for a cluster
+//! are built with it, and `pipectl scale` and the schedules reach EMR only through this module's
+//! pub functions. Split by concern: `attributes` (what is compared, canonicalised the way EMR
+//! writes it back, and the scale records), `read` (describing clusters), `apply` (creating,
+//! changing, resizing and terminating them).
+//!
+//! What AWS requires of a cluster, encoded here:
+//! - `AmazonEMRServicePolicy_v2` acts only on resources tagged
+//!   `for-use-with-amazon-emr-managed-policies=true`: "you need to pass the user tag ... when
+//!   provisioning the cluster" ("IAM service roles used by Amazon EMR"). The cluster carries it,
+//!   and so do its subnet, its security groups and the VPC.
+//! - Every cluster has EMR-managed security groups, one for the primary node and one for core
+//!   and task nodes, plus one for service access in a private subnet; custom ones must be given
+//!   together ("Working with Amazon EMR-managed security groups", "Specifying Amazon
+//!   EMR-managed and additional security groups"). pipectl creates them, tagged as the
+//!   pipeline's, so that destroy removes them instead of leaving EMR's `ElasticMapReduce-*`
+//!   groups blocking the VPC's deletion. EMR writes their rules; pipectl adds only the one EMR
+//!   checks for and does not add itself: TCP 9443 from the primary node's group into the
+//!   service-access group (since EMR 5.30.0; without it the cluster ends in VALIDATION_ERROR
+//!   "ServiceAccessSecurityGroup is missing ingress rule from EmrManagedMasterSecurityGroup on
+//!   port 9443").
 
 mod apply;
 mod attributes;
@@ -19,11 +36,14 @@ pub use attributes::{scale_records, InstanceGroup, Live, Readable, ScaleRecord, 
 pub use read::{find_active, group_id, inspect, list_active, Running, ACTIVE_STATES};
 
 use super::role::{self, RoleConfig};
-use super::{bucket, security_group, subnet};
+use super::{bucket, security_group, subnet, vpc};
 use super::{AwsError, Context, LiveResource, NamedRead, ReadContext, ResourceKind};
 use crate::model::{Action, Attributes, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, ResourceId};
-use crate::names::{derived_cluster_roles, emr_cluster_name, iam_role_name, role_path, Tags, SCALE_TAG_PREFIX};
-use crate::policy::{trust_policy, Arns};
+use crate::names::{
+    derived_cluster_roles, emr_cluster_name, emr_security_group, iam_role_name, role_path, Tags, EMR_MANAGED_TAG,
+    SCALE_TAG_PREFIX,
+};
+use crate::policy::Arns;
 use crate::spec;
 pub use crate::spec::Group;
 
@@ -68,6 +88,86 @@ pub struct ClusterConfig {
     pub instance_profile: String,
     /// `s3://bucket/prefix` when logs are on.
     pub log_uri: Option<String>,
+    /// The spec names of the security groups pipectl creates for EMR to manage.
+    pub emr_groups: EmrGroups,
+}
+
+/// The EMR-managed security groups of a cluster, by spec name (`security_group/<name>`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmrGroups {
+    /// `EmrManagedMasterSecurityGroup`: the primary node.
+    pub master: String,
+    /// `EmrManagedSlaveSecurityGroup`: core and task nodes.
+    pub core: String,
+    /// `ServiceAccessSecurityGroup`: only for a cluster in a private subnet.
+    pub service: Option<String>,
+}
+
+impl EmrGroups {
+    /// The groups of `cluster`; a service-access group when its subnet is not public (EMR:
+    /// "service access (private subnets only)").
+    pub fn of(spec: &spec::Spec, cluster: &spec::Cluster) -> EmrGroups {
+        let public = spec
+            .network
+            .iter()
+            .flat_map(|network| &network.subnets)
+            .any(|subnet| subnet.name == cluster.subnet && subnet.public);
+        EmrGroups {
+            master: emr_security_group(&cluster.name, "master"),
+            core: emr_security_group(&cluster.name, "core"),
+            service: (!public).then(|| emr_security_group(&cluster.name, "service")),
+        }
+    }
+
+    /// Every group, as resource ids.
+    pub fn ids(&self) -> Vec<ResourceId> {
+        [Some(&self.master), Some(&self.core), self.service.as_ref()]
+            .into_iter()
+            .flatten()
+            .map(|name| security_group::id(name))
+            .collect()
+    }
+
+    /// The desired nodes of the groups: EMR writes their rules; pipectl adds only TCP 9443 from
+    /// the primary node's group into the service-access group, which EMR checks for and does
+    /// not add ("Working with Amazon EMR-managed security groups").
+    fn nodes(&self, graph: &GraphContext, cluster: &str) -> Vec<DesiredResource> {
+        let vpc = vpc::id(&graph.spec.pipeline);
+        let description = |role: &str| format!("EMR-managed: {role} of cluster {cluster} (rules written by EMR)");
+        let mut nodes = vec![
+            security_group::emr_managed_node(
+                graph,
+                &self.master,
+                description("primary node"),
+                vec![],
+                vec![vpc.clone()],
+            ),
+            security_group::emr_managed_node(
+                graph,
+                &self.core,
+                description("core and task nodes"),
+                vec![],
+                vec![vpc.clone()],
+            ),
+        ];
+        if let Some(service) = &self.service {
+            let from_master = spec::Rule {
+                protocol: "tcp".to_string(),
+                ports: Some(spec::Ports::Single(9443)),
+                cidr: None,
+                group: Some(self.master.clone()),
+                description: None,
+            };
+            nodes.push(security_group::emr_managed_node(
+                graph,
+                service,
+                description("service access"),
+                vec![from_master],
+                vec![vpc, security_group::id(&self.master)],
+            ));
+        }
+        nodes
+    }
 }
 
 impl DesiredConfig for ClusterConfig {
@@ -77,7 +177,7 @@ impl DesiredConfig for ClusterConfig {
 }
 
 /// Fields EMR cannot change on a running cluster (task groups add `task.<name>.type|market`).
-const REPLACING: [&str; 14] = [
+const REPLACING: [&str; 17] = [
     "release",
     "applications",
     "subnet",
@@ -92,6 +192,9 @@ const REPLACING: [&str; 14] = [
     "bootstrap",
     "service_role",
     "instance_profile",
+    "emr_groups.master",
+    "emr_groups.core",
+    "emr_groups.service",
 ];
 
 impl KindRules for Cluster {
@@ -119,7 +222,7 @@ impl KindRules for Cluster {
     }
     fn adjust_desired(&self, live: &LiveResource, desired: &mut Attributes, reset_scale: bool) -> Vec<String> {
         match live.detail::<Live>() {
-            Some(detail) => attributes::adjust(&live.id, detail, &live.tags, desired, reset_scale),
+            Some(detail) => attributes::adjust(&live.id, detail, &live.tags, &live.attributes, desired, reset_scale),
             None => Vec::new(),
         }
     }
@@ -145,33 +248,48 @@ impl ResourceKind for Cluster {
             let service_role = role::config(
                 graph,
                 &service,
-                trust_policy("elasticmapreduce.amazonaws.com"),
+                graph.arns.trust_policy("elasticmapreduce.amazonaws.com"),
                 Some(service_policy),
                 &managed,
             );
             let instance_policy = emr_instance_policy(graph.spec, graph.arns);
             let instance_role = RoleConfig {
                 instance_profile: true,
-                ..role::config(graph, &instance, trust_policy("ec2.amazonaws.com"), Some(instance_policy), &[])
+                ..role::config(graph, &instance, graph.arns.trust_policy("ec2.amazonaws.com"), instance_policy, &[])
             };
             let cluster_id = id(&cluster.name);
-            let scheduler_policy = emr_resize_policy(&cluster_arn(graph, &cluster_id));
-            let scheduler_role =
-                role::config(graph, &scheduler, trust_policy("scheduler.amazonaws.com"), Some(scheduler_policy), &[]);
+            let scheduler_policy =
+                emr_resize_policy(&cluster_arn(graph, &cluster_id), super::queue::send_statement(graph.arns, pipeline));
+            let scheduler_role = role::config(
+                graph,
+                &scheduler,
+                graph.arns.trust_policy("scheduler.amazonaws.com"),
+                Some(scheduler_policy),
+                &[],
+            );
             let (service_id, instance_id) = (role::id(&service), role::id(&instance));
+            let emr_groups = EmrGroups::of(graph.spec, cluster);
             let config = ClusterConfig {
                 cluster: cluster.clone(),
                 emr_name: emr_cluster_name(pipeline, &cluster.name),
                 service_role: service_role.iam_name.clone(),
                 instance_profile: instance_role.iam_name.clone(),
-                log_uri: cluster.logs.as_ref().map(|logs| format!("s3://{}/{}", logs.bucket, logs.prefix)),
+                log_uri: cluster
+                    .logs
+                    .as_ref()
+                    .map(|logs| format!("s3://{}/{}", logs.bucket, logs.prefix.trim_start_matches('/'))),
+                emr_groups: emr_groups.clone(),
             };
             nodes.push(graph.node(service_id.clone(), &cluster.tags, vec![], service_role));
             nodes.push(graph.node(instance_id.clone(), &cluster.tags, vec![], instance_role));
+            nodes.extend(emr_groups.nodes(graph, &cluster.name));
             let mut depends_on = vec![subnet::id(&cluster.subnet), service_id, instance_id];
             depends_on.extend(cluster.security_groups.iter().map(|group| security_group::id(group)));
+            depends_on.extend(emr_groups.ids());
             depends_on.extend(cluster.logs.iter().map(|logs| bucket::id(&logs.bucket)));
-            nodes.push(graph.node(cluster_id.clone(), &cluster.tags, depends_on, config));
+            let mut tags = cluster.tags.clone();
+            tags.insert(EMR_MANAGED_TAG.0.to_string(), EMR_MANAGED_TAG.1.to_string());
+            nodes.push(graph.node(cluster_id.clone(), &tags, depends_on, config));
             nodes.push(graph.node(role::id(&scheduler), &cluster.tags, vec![cluster_id], scheduler_role));
         }
         nodes
@@ -222,10 +340,14 @@ fn emr_service_policy(arns: &Arns, path: &str, instance_role: &str) -> Value {
 }
 
 /// What the cluster's instances may do: read and write the pipeline's buckets, nothing else.
-fn emr_instance_policy(spec: &spec::Spec, arns: &Arns) -> Value {
+/// None for a spec without buckets: IAM refuses a statement whose `Resource` list is empty.
+fn emr_instance_policy(spec: &spec::Spec, arns: &Arns) -> Option<Value> {
     let buckets: Vec<String> = spec.buckets.iter().map(|bucket| arns.bucket(&bucket.name)).collect();
+    if buckets.is_empty() {
+        return None;
+    }
     let objects: Vec<String> = buckets.iter().map(|bucket| format!("{bucket}/*")).collect();
-    serde_json::json!({
+    Some(serde_json::json!({
         "Version": "2012-10-17",
         "Statement": [
             {"Sid": "ListPipelineBuckets", "Effect": "Allow", "Action": ["s3:GetBucketLocation", "s3:ListBucket"], "Resource": buckets},
@@ -233,14 +355,18 @@ fn emr_instance_policy(spec: &spec::Spec, arns: &Arns) -> Value {
              "Action": ["s3:AbortMultipartUpload", "s3:DeleteObject", "s3:GetObject", "s3:ListMultipartUploadParts", "s3:PutObject"],
              "Resource": objects}
         ]
-    })
+    }))
 }
 
-/// What EventBridge Scheduler may do with the cluster: resize its groups, nothing else.
-fn emr_resize_policy(cluster_arn: &str) -> Value {
+/// What EventBridge Scheduler may do with the cluster: resize its groups, and put a resize it
+/// could not deliver in the pipeline's dead-letter queue (`dead_letter`, see `queue`).
+fn emr_resize_policy(cluster_arn: &str, dead_letter: Value) -> Value {
     serde_json::json!({
         "Version": "2012-10-17",
-        "Statement": [{"Sid": "ResizeCluster", "Effect": "Allow", "Action": ["elasticmapreduce:ModifyInstanceGroups"], "Resource": [cluster_arn]}]
+        "Statement": [
+            {"Sid": "ResizeCluster", "Effect": "Allow", "Action": ["elasticmapreduce:ModifyInstanceGroups"], "Resource": [cluster_arn]},
+            dead_letter
+        ]
     })
 }
 
@@ -276,14 +402,36 @@ mod tests {
         let graph = GraphContext { spec: &spec, arns: &arns, known: &BTreeMap::new() };
         let nodes = Cluster.desired(&graph);
         let ids: Vec<String> = nodes.iter().map(|node| node.id.to_string()).collect();
-        assert_eq!(ids, ["role/spark-emr-service", "role/spark-emr-ec2", "cluster/spark", "role/spark-scheduler"]);
-        let cluster = &nodes[2];
+        assert_eq!(
+            ids,
+            [
+                "role/spark-emr-service",
+                "role/spark-emr-ec2",
+                "security_group/spark-emr-master",
+                "security_group/spark-emr-core",
+                "security_group/spark-emr-service",
+                "cluster/spark",
+                "role/spark-scheduler"
+            ]
+        );
+        let cluster = &nodes[5];
         let depends_on: Vec<String> = cluster.depends_on.iter().map(ToString::to_string).collect();
         assert_eq!(
             depends_on,
-            ["subnet/a", "role/spark-emr-service", "role/spark-emr-ec2", "security_group/emr", "bucket/lake"]
+            [
+                "subnet/a",
+                "role/spark-emr-service",
+                "role/spark-emr-ec2",
+                "security_group/emr",
+                "security_group/spark-emr-master",
+                "security_group/spark-emr-core",
+                "security_group/spark-emr-service",
+                "bucket/lake"
+            ]
         );
         assert_eq!(cluster.tags.get("team").map(String::as_str), Some("data"));
+        // AmazonEMRServicePolicy_v2 needs the cluster tagged for it.
+        assert_eq!(cluster.tags.get(EMR_MANAGED_TAG.0).map(String::as_str), Some("true"));
         let config = cluster.config::<ClusterConfig>().unwrap();
         assert_eq!(
             (config.emr_name.as_str(), config.service_role.as_str(), config.instance_profile.as_str()),
@@ -292,7 +440,7 @@ mod tests {
         assert_eq!(config.log_uri.as_deref(), Some("s3://lake/emr-logs/"));
         let instance = nodes[1].config::<RoleConfig>().unwrap();
         assert!(instance.instance_profile);
-        let scheduler = &nodes[3];
+        let scheduler = &nodes[6];
         assert_eq!(scheduler.depends_on, [id("spark")]);
         let resize = &scheduler.config::<RoleConfig>().unwrap().inline;
         let resource = resize.as_ref().map(|policy| policy["Statement"][0]["Resource"][0].clone());
@@ -307,6 +455,44 @@ mod tests {
             .map(|node| node.id.to_string())
             .collect();
         assert_eq!(whole, ids);
+    }
+
+    #[test]
+    fn emr_managed_groups_are_the_pipelines_and_only_a_private_subnet_gets_service_access() {
+        use crate::names::EMR_RULES_TAG;
+        use crate::resources::security_group::Desired as GroupDesired;
+        let network = "network:\n  vpc: {cidr: 10.0.0.0/16}\n  subnets:\n    - {name: a, cidr: 10.0.0.0/24, availability_zone: eu-west-1a}\n    - {name: b, cidr: 10.0.1.0/24, availability_zone: eu-west-1b, public: true}\n";
+        let private: spec::Spec = serde_saphyr::from_str(&format!("{SPEC}{network}")).unwrap();
+        let arns = Arns::new("123456789012", "eu-west-1");
+        let graph = GraphContext { spec: &private, arns: &arns, known: &BTreeMap::new() };
+        let nodes = Cluster.desired(&graph);
+        let groups: Vec<&DesiredResource> = nodes.iter().filter(|n| n.id.kind == security_group::KIND).collect();
+        assert_eq!(groups.len(), 3);
+        for group in &groups {
+            assert_eq!(group.tags.get(EMR_MANAGED_TAG.0).map(String::as_str), Some("true"), "{}", group.id);
+            assert_eq!(group.tags.get(EMR_RULES_TAG.0).map(String::as_str), Some(EMR_RULES_TAG.1), "{}", group.id);
+            assert_eq!(group.tags.get("pipectl:pipeline").map(String::as_str), Some("p"));
+            assert!(group.config::<GroupDesired>().is_some_and(|desired| desired.rules_managed_by_emr));
+        }
+        // The one rule EMR checks for and does not add: 9443 from the primary node's group.
+        let service = groups[2];
+        assert_eq!(service.attributes()["ingress"], serde_json::json!(["tcp 9443 group spark-emr-master"]));
+        assert_eq!(service.attributes()["egress"], serde_json::json!([]));
+        assert_eq!(service.depends_on, [vpc::id("p"), security_group::id("spark-emr-master")]);
+        assert_eq!(groups[0].attributes()["ingress"], serde_json::json!([]));
+        let config = nodes.iter().find_map(|n| n.config::<ClusterConfig>()).unwrap();
+        assert_eq!(config.emr_groups.service.as_deref(), Some("spark-emr-service"));
+        // In the public subnet: no service-access group (EMR: "private subnets only").
+        let public: spec::Spec =
+            serde_saphyr::from_str(&format!("{}{network}", SPEC.replace("subnet: a", "subnet: b"))).unwrap();
+        let graph = GraphContext { spec: &public, arns: &arns, known: &BTreeMap::new() };
+        let nodes = Cluster.desired(&graph);
+        let names: Vec<String> =
+            nodes.iter().filter(|n| n.id.kind == security_group::KIND).map(|n| n.id.name.clone()).collect();
+        assert_eq!(names, ["spark-emr-master", "spark-emr-core"]);
+        // The VPC carries the tag too once the spec has a cluster.
+        let vpc = desired_graph(&public, &arns, &BTreeMap::new()).into_iter().find(|n| n.id == vpc::id("p")).unwrap();
+        assert_eq!(vpc.tags.get(EMR_MANAGED_TAG.0).map(String::as_str), Some("true"));
     }
 
     #[test]

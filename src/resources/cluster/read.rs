@@ -214,6 +214,11 @@ pub(super) async fn describe(
         managed_scaling,
         service_role: cluster.service_role().unwrap_or_default().to_string(),
         instance_profile: attributes.and_then(|a| a.iam_instance_profile()).unwrap_or_default().to_string(),
+        emr_group_ids: [
+            attributes.and_then(|a| a.emr_managed_master_security_group()).map(str::to_string),
+            attributes.and_then(|a| a.emr_managed_slave_security_group()).map(str::to_string),
+            attributes.and_then(|a| a.service_access_security_group()).map(str::to_string),
+        ],
     };
     Ok(Some((tags_of(cluster), live)))
 }
@@ -403,6 +408,143 @@ mod tests {
         assert_eq!(limits, json!({"min": 2, "max": 30, "max_on_demand": null, "max_core": 8}));
         assert!(matches!(live.idle_timeout_seconds, Readable::Known(Some(3600))));
         assert!(warnings.messages().is_empty());
+    }
+
+    /// DescribeCluster and ListInstanceGroups as EMR answers them for a cluster pipectl created
+    /// from `logs: {bucket: lake, prefix: emr-logs}` and `applications: [Spark, Hadoop]` (the
+    /// shapes of the EMR API Reference's Cluster and InstanceGroup): `LogUri` comes back as
+    /// `s3n://lake/emr-logs/`, applications carry versions, the core group has the EBS volumes
+    /// EMR attached by default, and the EMR-managed groups are named by id.
+    #[tokio::test]
+    async fn a_cluster_read_back_the_way_emr_writes_it_plans_empty() {
+        use crate::model::{DesiredConfig, LiveDetail, Names};
+        use crate::resources::cluster::{ClusterConfig, EmrGroups};
+        use aws_sdk_emr::types::{
+            Application, EbsBlockDevice, Ec2InstanceAttributes, InstanceGroup as EmrGroup, VolumeSpecification,
+        };
+        let spec: crate::spec::Spec = serde_saphyr::from_str(
+            "version: 1\npipeline: p\nregion: us-east-1\nnetwork:\n  vpc: {cidr: 10.0.0.0/16}\n  subnets: [{name: a, cidr: 10.0.0.0/24, availability_zone: us-east-1a}]\n  endpoints: [s3]\nbuckets: [{name: lake}]\nclusters:\n  - name: spark\n    release: emr-7.2.0\n    applications: [Spark, Hadoop]\n    subnet: a\n    logs: {bucket: lake, prefix: emr-logs}\n    master: {type: m5.xlarge}\n    core: {type: m5.xlarge, nodes: 2}\n",
+        )
+        .unwrap();
+        let cluster = &spec.clusters[0];
+        let config = ClusterConfig {
+            cluster: cluster.clone(),
+            emr_name: "p-spark".into(),
+            service_role: "p-spark-emr-service".into(),
+            instance_profile: "p-spark-emr-ec2".into(),
+            log_uri: Some("s3://lake/emr-logs".into()),
+            emr_groups: EmrGroups::of(&spec, cluster),
+        };
+        let describe_rule = mock!(Client::describe_cluster).then_output(|| {
+            let attributes = Ec2InstanceAttributes::builder()
+                .ec2_subnet_id("subnet-1")
+                .iam_instance_profile("p-spark-emr-ec2")
+                .emr_managed_master_security_group("sg-m")
+                .emr_managed_slave_security_group("sg-c")
+                .service_access_security_group("sg-s")
+                .build();
+            let cluster = aws_sdk_emr::types::Cluster::builder()
+                .id("j-1")
+                .name("p-spark")
+                .release_label("emr-7.2.0")
+                .log_uri("s3n://lake/emr-logs/")
+                .applications(Application::builder().name("Spark").version("3.5.1").build())
+                .applications(Application::builder().name("Hadoop").version("3.3.6").build())
+                .service_role("p-spark-emr-service")
+                .termination_protected(false)
+                .ec2_instance_attributes(attributes)
+                .build();
+            DescribeClusterOutput::builder().cluster(cluster).build()
+        });
+        let groups_rule = mock!(Client::list_instance_groups).then_output(|| {
+            let group = |id: &str, role: InstanceGroupType, count: i32, ebs: bool| {
+                let volume = VolumeSpecification::builder().volume_type("gp2").size_in_gb(32).build();
+                let devices = if ebs {
+                    vec![
+                        EbsBlockDevice::builder().volume_specification(volume.clone()).device("/dev/sdb").build(),
+                        EbsBlockDevice::builder().volume_specification(volume).device("/dev/sdc").build(),
+                    ]
+                } else {
+                    Vec::new()
+                };
+                EmrGroup::builder()
+                    .id(id)
+                    .name(if role == InstanceGroupType::Master { "master" } else { "core" })
+                    .instance_group_type(role)
+                    .instance_type("m5.xlarge")
+                    .requested_instance_count(count)
+                    .running_instance_count(count)
+                    .market(MarketType::OnDemand)
+                    .set_ebs_block_devices(Some(devices))
+                    .build()
+            };
+            ListInstanceGroupsOutput::builder()
+                .instance_groups(group("ig-m", InstanceGroupType::Master, 1, false))
+                .instance_groups(group("ig-c", InstanceGroupType::Core, 2, true))
+                .build()
+        });
+        let rules = [
+            describe_rule,
+            groups_rule,
+            mock!(Client::list_bootstrap_actions).then_output(|| ListBootstrapActionsOutput::builder().build()),
+            mock!(Client::get_auto_termination_policy)
+                .then_output(|| GetAutoTerminationPolicyOutput::builder().build()),
+            mock!(Client::get_managed_scaling_policy).then_output(|| GetManagedScalingPolicyOutput::builder().build()),
+        ];
+        let emr = mock_client!(aws_sdk_emr, RuleMode::MatchAny, rules.iter());
+        let warnings = Warnings::default();
+        let (_, live) = describe(&test_clients_with_emr(emr, false), "j-1", &warnings).await.unwrap().unwrap();
+        let named = |kind: crate::model::Kind, name: &str, physical: &str| {
+            let live = crate::resources::test_support::live_vpc(ResourceId::new(kind, name), physical, "");
+            (live.id.clone(), live)
+        };
+        let sg = crate::resources::security_group::KIND;
+        let resources = BTreeMap::from([
+            named(sg, "spark-emr-master", "sg-m"),
+            named(sg, "spark-emr-core", "sg-c"),
+            named(sg, "spark-emr-service", "sg-s"),
+            named(crate::resources::subnet::KIND, "a", "subnet-1"),
+        ]);
+        let (current, _) = live.describe("j-1", &Names::of(&resources));
+        let mut desired = config.attributes();
+        super::super::attributes::adjust(
+            &super::super::id("spark"),
+            &live,
+            &Tags::new(),
+            &current,
+            &mut desired,
+            false,
+        );
+        assert_eq!(current, desired);
+        assert_eq!(current["log_uri"], json!("s3://lake/emr-logs/"));
+        assert_eq!(current["applications"], json!(["hadoop", "spark"]));
+        assert_eq!(current["emr_groups.service"], json!("spark-emr-service"));
+        assert_eq!(current["core.ebs_gib"], json!(32));
+    }
+
+    #[test]
+    fn fields_are_compared_the_way_emr_writes_them() {
+        use super::super::attributes::{canonical_iam_name, canonical_log_uri, canonical_release};
+        for (given, read_back) in [
+            ("s3://lake/emr-logs/", "s3n://lake/emr-logs/"),
+            ("s3://lake/emr-logs", "s3n://lake/emr-logs/"),
+            ("s3://lake", "s3n://lake/"),
+            ("s3://lake/", "s3a://lake"),
+        ] {
+            assert_eq!(canonical_log_uri(given), canonical_log_uri(read_back), "{given} vs {read_back}");
+        }
+        assert_ne!(canonical_log_uri("s3://lake/a/"), canonical_log_uri("s3n://lake/b/"));
+        assert_eq!(canonical_log_uri("hdfs:///logs"), "hdfs:///logs");
+        assert_eq!(canonical_release(" EMR-7.2.0"), "emr-7.2.0");
+        assert_eq!(
+            canonical_iam_name("arn:aws:iam::123456789012:role/pipectl/p/p-spark-emr-service"),
+            "p-spark-emr-service"
+        );
+        assert_eq!(
+            canonical_iam_name("arn:aws-cn:iam::123456789012:instance-profile/p-spark-emr-ec2"),
+            "p-spark-emr-ec2"
+        );
+        assert_eq!(canonical_iam_name("p-spark-emr-ec2"), "p-spark-emr-ec2");
     }
 
     #[tokio::test]

@@ -1,0 +1,409 @@
+//! The deployer's own least-privilege IAM policy: what a CI principal needs to plan, apply, scale
+//! and destroy one spec, scoped to the pipeline's names, ARNs and tags wherever AWS supports it
+//! (`pipectl permissions`). Offline: it reads the spec, never AWS.
+//!
+//! Two halves: `action_for`, AWS's mapping from each API operation pipectl calls to the IAM
+//! action that authorises it (mostly the same name; S3 renames several), which the integration
+//! tests check against every operation pipectl made in a full lifecycle; and `policy`, the
+//! statements for one spec.
+
+use serde_json::{json, Value};
+
+use crate::names::{role_path, schedule_prefix, LOCK_TABLE, PIPELINE_TAG};
+use crate::policy::Arns;
+use crate::spec::Spec;
+
+/// What the policy is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// plan, apply, scale, destroy, unlock.
+    Everything,
+    /// plan only: reads, nothing that changes AWS (the lock is not taken by plan).
+    Plan,
+}
+
+/// The IAM actions that authorise `operation` of `service` (as the request counter names them,
+/// e.g. `s3` and `ListObjectVersions`); empty for calls that need no permission; None for an
+/// operation this table does not know (a test fails on those).
+pub fn action_for(service: &str, operation: &str) -> Option<Vec<String>> {
+    let prefix = match service {
+        "emr" => "elasticmapreduce",
+        "sts" if operation == "GetCallerIdentity" => return Some(Vec::new()),
+        other => other,
+    };
+    let s3 = |actions: &[&str]| Some(actions.iter().map(|a| format!("s3:{a}")).collect());
+    if prefix == "s3" {
+        // The S3 operations whose IAM action has another name (S3 User Guide, "Amazon S3 API
+        // operations and the permissions they require").
+        return match operation {
+            "ListBuckets" => s3(&["ListAllMyBuckets"]),
+            "GetBucketLifecycleConfiguration" => s3(&["GetLifecycleConfiguration"]),
+            "PutBucketLifecycleConfiguration" | "DeleteBucketLifecycle" => s3(&["PutLifecycleConfiguration"]),
+            "GetBucketEncryption" => s3(&["GetEncryptionConfiguration"]),
+            "PutBucketEncryption" => s3(&["PutEncryptionConfiguration"]),
+            "GetPublicAccessBlock" => s3(&["GetBucketPublicAccessBlock"]),
+            "PutPublicAccessBlock" | "DeletePublicAccessBlock" => s3(&["PutBucketPublicAccessBlock"]),
+            "ListObjectVersions" => s3(&["ListBucketVersions"]),
+            "DeleteObjects" => s3(&["DeleteObject", "DeleteObjectVersion"]),
+            "HeadBucket" | "ListObjectsV2" => s3(&["ListBucket"]),
+            // Tags given at creation are authorised by s3:TagResource as well.
+            "CreateBucket" => s3(&["CreateBucket", "TagResource"]),
+            "GetBucketTagging"
+            | "PutBucketTagging"
+            | "DeleteBucket"
+            | "GetBucketVersioning"
+            | "PutBucketVersioning"
+            | "GetBucketLocation"
+            | "PutObject" => s3(&[operation]),
+            _ => None,
+        };
+    }
+    let known = ["ec2", "kinesis", "firehose", "iam", "elasticmapreduce", "scheduler", "dynamodb", "sqs"];
+    if !known.contains(&prefix) {
+        return None;
+    }
+    let mut actions = vec![format!("{prefix}:{operation}")];
+    // Creates that carry tags need the tagging action too.
+    match (prefix, operation) {
+        ("kinesis", "CreateStream") => actions.push("kinesis:AddTagsToStream".to_string()),
+        ("firehose", "CreateDeliveryStream") => actions.push("firehose:TagDeliveryStream".to_string()),
+        ("sqs", "CreateQueue") => actions.push("sqs:TagQueue".to_string()),
+        ("dynamodb", "CreateTable") => actions.push("dynamodb:TagResource".to_string()),
+        ("elasticmapreduce", "RunJobFlow") => actions.push("elasticmapreduce:AddTags".to_string()),
+        _ => {}
+    }
+    Some(actions)
+}
+
+fn statement(sid: &str, actions: &[&str], resources: Vec<String>, condition: Option<Value>) -> Value {
+    let mut statement = json!({"Sid": sid, "Effect": "Allow", "Action": actions, "Resource": resources});
+    if let (Some(condition), Some(object)) = (condition, statement.as_object_mut()) {
+        object.insert("Condition".to_string(), condition);
+    }
+    statement
+}
+
+/// The least-privilege policy for `spec`; `account` is the account id, or `*`.
+pub fn policy(spec: &Spec, region: &str, account: &str, purpose: Purpose) -> Value {
+    let arns = Arns::new(account, region);
+    let partition = arns.partition.as_str();
+    let pipeline = spec.pipeline.as_str();
+    let tagged = json!({"StringEquals": {format!("aws:ResourceTag/{PIPELINE_TAG}"): pipeline}});
+    let tagging = json!({"StringEquals": {format!("aws:RequestTag/{PIPELINE_TAG}"): pipeline}});
+    let role_arns = vec![
+        arns.role(&role_path(pipeline), "*"),
+        format!("arn:{partition}:iam::{account}:instance-profile{}*", role_path(pipeline)),
+    ];
+    let buckets: Vec<String> = spec.buckets.iter().map(|b| arns.bucket(&b.name)).collect();
+    let objects: Vec<String> = buckets.iter().map(|b| format!("{b}/*")).collect();
+    let streams: Vec<String> = spec.streams.iter().map(|s| arns.stream(&s.name)).collect();
+    let deliveries: Vec<String> = spec
+        .deliveries
+        .iter()
+        .map(|d| format!("arn:{partition}:firehose:{region}:{account}:deliverystream/{}", d.name))
+        .collect();
+    let clusters = vec![format!("arn:{partition}:elasticmapreduce:{region}:{account}:cluster/*")];
+    let schedules =
+        vec![format!("arn:{partition}:scheduler:{region}:{account}:schedule/default/{}*", schedule_prefix(pipeline))];
+    let lock = vec![format!("arn:{partition}:dynamodb:{region}:{account}:table/{LOCK_TABLE}")];
+    let queue = vec![format!("arn:{partition}:sqs:{region}:{account}:{pipeline}-*")];
+
+    // Reads that AWS cannot scope to a resource (list and describe calls).
+    let mut statements = vec![statement(
+        "ReadWhatCannotBeScoped",
+        &[
+            "ec2:DescribeVpcs",
+            "ec2:DescribeSubnets",
+            "ec2:DescribeInternetGateways",
+            "ec2:DescribeRouteTables",
+            "ec2:DescribeSecurityGroups",
+            "ec2:DescribeNatGateways",
+            "ec2:DescribeAddresses",
+            "ec2:DescribeVpcEndpoints",
+            "ec2:DescribeNetworkInterfaces",
+            "s3:ListAllMyBuckets",
+            "kinesis:ListStreams",
+            "firehose:ListDeliveryStreams",
+            "elasticmapreduce:ListClusters",
+            "scheduler:ListSchedules",
+            "sqs:GetQueueUrl",
+            "iam:ListRoles",
+        ],
+        vec!["*".to_string()],
+        None,
+    )];
+    let mut reads = vec![
+        (
+            "ReadBuckets",
+            vec![
+                "s3:GetBucketTagging",
+                "s3:GetBucketVersioning",
+                "s3:GetEncryptionConfiguration",
+                "s3:GetBucketPublicAccessBlock",
+                "s3:GetLifecycleConfiguration",
+                "s3:ListBucketVersions",
+                "s3:ListBucket",
+            ],
+            buckets.clone(),
+        ),
+        ("ReadStreams", vec!["kinesis:DescribeStreamSummary", "kinesis:ListTagsForStream"], streams.clone()),
+        (
+            "ReadDeliveries",
+            vec!["firehose:DescribeDeliveryStream", "firehose:ListTagsForDeliveryStream"],
+            deliveries.clone(),
+        ),
+        (
+            "ReadRoles",
+            vec![
+                "iam:GetRole",
+                "iam:GetRolePolicy",
+                "iam:ListRolePolicies",
+                "iam:ListAttachedRolePolicies",
+                "iam:ListInstanceProfilesForRole",
+            ],
+            role_arns.clone(),
+        ),
+        (
+            "ReadClusters",
+            vec![
+                "elasticmapreduce:DescribeCluster",
+                "elasticmapreduce:ListInstanceGroups",
+                "elasticmapreduce:ListBootstrapActions",
+                "elasticmapreduce:GetAutoTerminationPolicy",
+                "elasticmapreduce:GetManagedScalingPolicy",
+            ],
+            clusters.clone(),
+        ),
+        ("ReadSchedules", vec!["scheduler:GetSchedule"], schedules.clone()),
+        ("ReadQueue", vec!["sqs:GetQueueAttributes", "sqs:ListQueueTags"], queue.clone()),
+    ];
+    if purpose == Purpose::Everything {
+        reads.push((
+            "HoldTheLock",
+            vec![
+                "dynamodb:DescribeTable",
+                "dynamodb:CreateTable",
+                "dynamodb:TagResource",
+                "dynamodb:GetItem",
+                "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
+                "dynamodb:DeleteItem",
+            ],
+            lock,
+        ));
+    }
+    statements.extend(
+        reads
+            .into_iter()
+            .filter(|(_, _, resources)| !resources.is_empty())
+            .map(|(sid, actions, resources)| statement(sid, &actions, resources, None)),
+    );
+    if purpose == Purpose::Plan {
+        return json!({"Version": "2012-10-17", "Statement": statements});
+    }
+
+    statements.push(statement(
+        "CreateTaggedNetwork",
+        &[
+            "ec2:CreateVpc",
+            "ec2:CreateSubnet",
+            "ec2:CreateInternetGateway",
+            "ec2:CreateRouteTable",
+            "ec2:CreateSecurityGroup",
+            "ec2:AllocateAddress",
+            "ec2:CreateNatGateway",
+            "ec2:CreateVpcEndpoint",
+            "ec2:CreateTags",
+        ],
+        vec!["*".to_string()],
+        Some(tagging),
+    ));
+    statements.push(statement(
+        "ChangeOwnNetwork",
+        &[
+            "ec2:CreateSubnet",
+            "ec2:CreateRouteTable",
+            "ec2:CreateSecurityGroup",
+            "ec2:CreateNatGateway",
+            "ec2:CreateVpcEndpoint",
+            "ec2:ModifyVpcAttribute",
+            "ec2:ModifySubnetAttribute",
+            "ec2:AttachInternetGateway",
+            "ec2:DetachInternetGateway",
+            "ec2:AssociateRouteTable",
+            "ec2:DisassociateRouteTable",
+            "ec2:ReplaceRouteTableAssociation",
+            "ec2:CreateRoute",
+            "ec2:ReplaceRoute",
+            "ec2:DeleteRoute",
+            "ec2:AuthorizeSecurityGroupIngress",
+            "ec2:AuthorizeSecurityGroupEgress",
+            "ec2:RevokeSecurityGroupIngress",
+            "ec2:RevokeSecurityGroupEgress",
+            "ec2:ModifyVpcEndpoint",
+            "ec2:CreateTags",
+            "ec2:DeleteTags",
+            "ec2:DeleteVpc",
+            "ec2:DeleteSubnet",
+            "ec2:DeleteInternetGateway",
+            "ec2:DeleteRouteTable",
+            "ec2:DeleteSecurityGroup",
+            "ec2:DeleteNatGateway",
+            "ec2:ReleaseAddress",
+            "ec2:DeleteVpcEndpoints",
+        ],
+        vec!["*".to_string()],
+        Some(tagged.clone()),
+    ));
+    let mut writes = vec![
+        (
+            "ChangeBuckets",
+            vec![
+                "s3:CreateBucket",
+                "s3:TagResource",
+                "s3:PutBucketTagging",
+                "s3:PutBucketVersioning",
+                "s3:PutEncryptionConfiguration",
+                "s3:PutBucketPublicAccessBlock",
+                "s3:PutLifecycleConfiguration",
+                "s3:DeleteBucket",
+            ],
+            buckets,
+        ),
+        ("EmptyBucketsOnDestroy", vec!["s3:DeleteObject", "s3:DeleteObjectVersion"], objects),
+        (
+            "ChangeStreams",
+            vec![
+                "kinesis:CreateStream",
+                "kinesis:AddTagsToStream",
+                "kinesis:RemoveTagsFromStream",
+                "kinesis:UpdateShardCount",
+                "kinesis:UpdateStreamMode",
+                "kinesis:IncreaseStreamRetentionPeriod",
+                "kinesis:DecreaseStreamRetentionPeriod",
+                "kinesis:StartStreamEncryption",
+                "kinesis:StopStreamEncryption",
+                "kinesis:DeleteStream",
+            ],
+            streams,
+        ),
+        (
+            "ChangeDeliveries",
+            vec![
+                "firehose:CreateDeliveryStream",
+                "firehose:TagDeliveryStream",
+                "firehose:UntagDeliveryStream",
+                "firehose:UpdateDestination",
+                "firehose:DeleteDeliveryStream",
+            ],
+            deliveries,
+        ),
+        (
+            "ChangeRoles",
+            vec![
+                "iam:CreateRole",
+                "iam:TagRole",
+                "iam:UntagRole",
+                "iam:UpdateAssumeRolePolicy",
+                "iam:PutRolePolicy",
+                "iam:DeleteRolePolicy",
+                "iam:AttachRolePolicy",
+                "iam:DetachRolePolicy",
+                "iam:DeleteRole",
+                "iam:CreateInstanceProfile",
+                "iam:AddRoleToInstanceProfile",
+                "iam:RemoveRoleFromInstanceProfile",
+                "iam:DeleteInstanceProfile",
+            ],
+            role_arns.clone(),
+        ),
+        (
+            "ChangeOwnClusters",
+            vec![
+                "elasticmapreduce:ModifyInstanceGroups",
+                "elasticmapreduce:AddInstanceGroups",
+                "elasticmapreduce:SetTerminationProtection",
+                "elasticmapreduce:PutAutoTerminationPolicy",
+                "elasticmapreduce:RemoveAutoTerminationPolicy",
+                "elasticmapreduce:PutManagedScalingPolicy",
+                "elasticmapreduce:RemoveManagedScalingPolicy",
+                "elasticmapreduce:AddTags",
+                "elasticmapreduce:RemoveTags",
+                "elasticmapreduce:TerminateJobFlows",
+            ],
+            clusters,
+        ),
+        (
+            "ChangeSchedules",
+            vec!["scheduler:CreateSchedule", "scheduler:UpdateSchedule", "scheduler:DeleteSchedule"],
+            schedules,
+        ),
+        (
+            "ChangeQueue",
+            vec!["sqs:CreateQueue", "sqs:TagQueue", "sqs:UntagQueue", "sqs:SetQueueAttributes", "sqs:DeleteQueue"],
+            queue,
+        ),
+    ];
+    writes.retain(|(_, _, resources)| !resources.is_empty());
+    statements.extend(writes.into_iter().map(|(sid, actions, resources)| {
+        // Clusters are matched by their tag, as their ARNs carry ids unknown in advance.
+        let condition = (sid == "ChangeOwnClusters").then(|| tagged.clone());
+        statement(sid, &actions, resources, condition)
+    }));
+    if !spec.clusters.is_empty() {
+        statements.push(statement(
+            "StartTaggedClusters",
+            &["elasticmapreduce:RunJobFlow", "elasticmapreduce:AddTags"],
+            vec!["*".to_string()],
+            Some(json!({"StringEquals": {format!("aws:RequestTag/{PIPELINE_TAG}"): pipeline}})),
+        ));
+    }
+    statements.push(statement(
+        "PassOwnRolesToTheirServices",
+        &["iam:PassRole"],
+        vec![arns.role(&role_path(pipeline), "*")],
+        Some(json!({"StringEquals": {"iam:PassedToService": ["firehose.amazonaws.com", "elasticmapreduce.amazonaws.com", "ec2.amazonaws.com", "scheduler.amazonaws.com"]}})),
+    ));
+    json!({"Version": "2012-10-17", "Statement": statements})
+}
+
+/// True when `policy` has an Allow statement naming `action` (exactly or by a `*` suffix).
+pub fn allows(policy: &Value, action: &str) -> bool {
+    let statements = policy["Statement"].as_array().map(Vec::as_slice).unwrap_or_default();
+    statements.iter().filter(|s| s["Effect"] == "Allow").any(|s| {
+        s["Action"].as_array().map(Vec::as_slice).unwrap_or_default().iter().filter_map(Value::as_str).any(|granted| {
+            granted == action || granted.strip_suffix('*').is_some_and(|prefix| action.starts_with(prefix))
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::SpecBuilder;
+
+    #[test]
+    fn s3_operations_map_to_their_iam_actions() {
+        assert_eq!(action_for("s3", "ListObjectVersions"), Some(vec!["s3:ListBucketVersions".to_string()]));
+        assert_eq!(
+            action_for("emr", "RunJobFlow").map(|a| a[0].clone()),
+            Some("elasticmapreduce:RunJobFlow".to_string())
+        );
+        assert_eq!(action_for("sts", "GetCallerIdentity"), Some(Vec::new()));
+        assert_eq!(action_for("s3", "SelectObjectContent"), None);
+        assert_eq!(action_for("lambda", "Invoke"), None);
+    }
+
+    #[test]
+    fn the_plan_policy_only_reads_and_is_scoped_to_the_specs_names() {
+        let spec = SpecBuilder::new().stream("events", 1).bucket("lake").build();
+        let read = policy(&spec, "eu-west-1", "123456789012", Purpose::Plan);
+        assert!(allows(&read, "kinesis:DescribeStreamSummary") && !allows(&read, "kinesis:CreateStream"));
+        assert!(!allows(&read, "dynamodb:PutItem"), "plan takes no lock");
+        let text = read.to_string();
+        assert!(text.contains("arn:aws:kinesis:eu-west-1:123456789012:stream/events"), "{text}");
+        let all = policy(&spec, "cn-north-1", "*", Purpose::Everything);
+        assert!(allows(&all, "kinesis:CreateStream") && allows(&all, "dynamodb:PutItem"));
+        assert!(all.to_string().contains("arn:aws-cn:s3:::lake"), "the partition follows the region");
+    }
+}

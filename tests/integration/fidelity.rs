@@ -1,0 +1,478 @@
+//! Fidelity: the reference pipeline's whole lifecycle, on both stacks, through pipectl-proxy in
+//! fidelity mode — a test stack that answers the way AWS does where the emulators are lenient
+//! (EMR's `s3n://` log URIs, IAM roles that are not usable for seconds after they are created,
+//! network deletes that meet `DependencyViolation` after a cluster terminates, buckets of other
+//! regions that redirect; see `src/bin/pipectl-proxy.rs` and `localstack/README.md`).
+//!
+//! apply → plan empty → `scale --nodes 20` → plan empty → `scale --reset` → plan empty →
+//! destroy → nothing tagged with the pipeline remains. After apply, the emulator must also hold
+//! what AWS requires of an EMR cluster in a private subnet (issue 10): a NAT gateway or an S3
+//! gateway endpoint routed from the cluster's subnet, EMR-managed security groups that belong to
+//! the pipeline, and the `for-use-with-amazon-emr-managed-policies` tag on cluster and VPC.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use pipectl::aws::{clients, AwsOptions};
+
+use crate::support::{repo_path, run_with_env, runtime, Run, Scratch, Stack, REGION};
+
+/// How long the proxy keeps a new role unusable, and network deletes refused after a terminate.
+const IAM_PROPAGATION_SECS: &str = "5";
+const DEPENDENCY_SECS: &str = "15";
+
+/// The region of the bucket that must answer `301 PermanentRedirect`.
+const OTHER_REGION: &str = "eu-west-1";
+
+/// The tag EMR's managed service policy `AmazonEMRServicePolicy_v2` requires on the resources
+/// EMR uses ("Service role for Amazon EMR (EMR role)", Amazon EMR Management Guide).
+const EMR_MANAGED_TAG: (&str, &str) = ("for-use-with-amazon-emr-managed-policies", "true");
+
+/// The SigV4 signing name of the service behind `AWS_ENDPOINT_URL_<SUFFIX>`.
+fn signing_name(suffix: &str) -> &'static str {
+    match suffix {
+        "EMR" => "elasticmapreduce",
+        "FIREHOSE" => "firehose",
+        "SCHEDULER" => "scheduler",
+        "DYNAMODB" => "dynamodb",
+        "SQS" => "sqs",
+        "KINESIS" => "kinesis",
+        "S3" => "s3",
+        "EC2" => "ec2",
+        "IAM" => "iam",
+        "STS" => "sts",
+        other => panic!("fidelity.rs does not know the signing name of AWS_ENDPOINT_URL_{other}: add it"),
+    }
+}
+
+/// pipectl-proxy in fidelity mode in front of a whole stack, stopped on drop.
+struct FidelityProxy {
+    child: Child,
+    url: String,
+}
+
+impl FidelityProxy {
+    /// One proxy for the stack, routing each service where `Stack::env` sends it, so that the
+    /// rules see every call (IAM on LocalStack, EMR, Firehose and Scheduler on moto).
+    fn start(stack: Stack) -> FidelityProxy {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_pipectl-proxy"));
+        command.args(["--upstream", &stack.endpoint(), "--fidelity"]);
+        command.args(["--iam-propagation-secs", IAM_PROPAGATION_SECS, "--dependency-secs", DEPENDENCY_SECS]);
+        for (key, value) in stack.env() {
+            if let Some(suffix) = key.strip_prefix("AWS_ENDPOINT_URL_") {
+                command.args(["--route", &format!("{}={value}", signing_name(suffix))]);
+            }
+        }
+        let mut child = command.stdout(Stdio::piped()).spawn().expect("proxy starts");
+        let mut line = String::new();
+        BufReader::new(child.stdout.as_mut().expect("stdout")).read_line(&mut line).expect("proxy address");
+        let url = format!("http://{}", line.trim().rsplit(' ').next().unwrap_or_default());
+        FidelityProxy { child, url }
+    }
+
+    /// pipectl's environment: everything through the proxy.
+    fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("AWS_ACCESS_KEY_ID", "test".to_string()),
+            ("AWS_SECRET_ACCESS_KEY", "test".to_string()),
+            ("AWS_REGION", REGION.to_string()),
+            ("AWS_ENDPOINT_URL", self.url.clone()),
+        ]
+    }
+
+    fn pipectl(&self, args: &[&str]) -> Run {
+        run_with_env(args, &self.env())
+    }
+
+    fn stats(&self) -> serde_json::Value {
+        let address = self.url.trim_start_matches("http://");
+        let mut stream = TcpStream::connect(address).expect("proxy stats");
+        stream.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+        write!(stream, "GET /__proxy/stats HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n").expect("ask");
+        let mut reader = BufReader::new(stream);
+        let mut length = 0;
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line).expect("stats head") == 0 || line == "\r\n" {
+                break;
+            }
+            if let Some((name, value)) = line.split_once(':') {
+                if name.eq_ignore_ascii_case("content-length") {
+                    length = value.trim().parse().unwrap_or(0);
+                }
+            }
+        }
+        let mut body = vec![0; length];
+        reader.read_exact(&mut body).expect("stats body");
+        serde_json::from_slice(&body).unwrap_or_else(|error| panic!("stats are not JSON ({error})"))
+    }
+}
+
+impl Drop for FidelityProxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The reference example (`examples/clickstream.yaml`, as it is now) with every name made
+/// unique to this run.
+fn reference_spec(scratch: &Scratch, stack: Stack) -> (String, String) {
+    let example = std::fs::read_to_string(repo_path("examples/clickstream.yaml")).expect("example");
+    let pipeline = crate::support::unique("fid", stack).replace('-', "").chars().take(14).collect::<String>();
+    (scratch.write(&format!("{pipeline}.yaml"), &example.replace("clickstream", &pipeline)), pipeline)
+}
+
+/// SDK clients that go through the proxy, signed for `region`.
+async fn clients_through(proxy: &FidelityProxy, region: &str) -> pipectl::resources::Clients {
+    let options = AwsOptions {
+        profile: None,
+        region: region.to_string(),
+        endpoint_url: Some(proxy.url.clone()),
+        localstack: true,
+        connect_timeout: Duration::from_secs(3),
+        read_timeout: Duration::from_secs(30),
+        max_attempts: 3,
+        max_in_flight: 16,
+    };
+    clients(&options, &pipectl::calls::CallCounter::default()).await
+}
+
+/// A bucket in another region, created through the proxy so that it knows where the bucket is:
+/// pipectl meets it in `ListBuckets` on every plan, and AWS answers its `GetBucketTagging` with
+/// `301 PermanentRedirect`.
+async fn create_bucket_elsewhere(proxy: &FidelityProxy, name: &str) {
+    let far = clients_through(proxy, OTHER_REGION).await;
+    let configuration = aws_sdk_s3::types::CreateBucketConfiguration::builder()
+        .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(OTHER_REGION))
+        .build();
+    far.s3.create_bucket().bucket(name).create_bucket_configuration(configuration).send().await.expect("far bucket");
+}
+
+async fn delete_bucket_elsewhere(proxy: &FidelityProxy, name: &str) {
+    let far = clients_through(proxy, OTHER_REGION).await;
+    let _ = far.s3.delete_bucket().bucket(name).send().await;
+}
+
+fn ec2_tag_filter(pipeline: &str) -> aws_sdk_ec2::types::Filter {
+    aws_sdk_ec2::types::Filter::builder().name("tag:pipectl:pipeline").values(pipeline).build()
+}
+
+fn ec2_filter(name: &str, value: &str) -> aws_sdk_ec2::types::Filter {
+    aws_sdk_ec2::types::Filter::builder().name(name).values(value).build()
+}
+
+/// What AWS requires of the reference pipeline's cluster, read back from the emulator; every
+/// shortfall, not only the first.
+async fn deployable_on_aws(stack: Stack, pipeline: &str) -> Vec<String> {
+    let clients = stack.clients().await;
+    let mut problems = Vec::new();
+    let clusters =
+        pipectl::resources::cluster::list_active(&clients.emr, &format!("{pipeline}-")).await.expect("ListClusters");
+    let [(cluster_id, _)] = clusters.as_slice() else {
+        return vec![format!("expected one active cluster of {pipeline}, found {clusters:?}")];
+    };
+    let cluster = clients.emr.describe_cluster().cluster_id(cluster_id).send().await.expect("DescribeCluster");
+    let cluster = cluster.cluster().expect("cluster");
+    let has_emr_tag = |tags: Vec<(String, String)>| {
+        tags.iter().any(|(key, value)| key == EMR_MANAGED_TAG.0 && value == EMR_MANAGED_TAG.1)
+    };
+    let cluster_tags = cluster.tags().iter().map(|t| (t.key().unwrap_or("").into(), t.value().unwrap_or("").into()));
+    if !has_emr_tag(cluster_tags.collect()) {
+        problems.push(format!("the cluster lacks the tag {}={}", EMR_MANAGED_TAG.0, EMR_MANAGED_TAG.1));
+    }
+    let ec2 = &clients.ec2;
+    let vpcs = ec2.describe_vpcs().filters(ec2_tag_filter(pipeline)).send().await.expect("vpcs");
+    match vpcs.vpcs() {
+        [vpc] => {
+            let tags = vpc.tags().iter().map(|t| (t.key().unwrap_or("").into(), t.value().unwrap_or("").into()));
+            if !has_emr_tag(tags.collect()) {
+                problems.push(format!("the VPC lacks the tag {}={}", EMR_MANAGED_TAG.0, EMR_MANAGED_TAG.1));
+            }
+        }
+        other => problems.push(format!("expected one VPC tagged with the pipeline, found {}", other.len())),
+    }
+    let attributes = cluster.ec2_instance_attributes();
+    let subnet = attributes.and_then(|a| a.ec2_subnet_id()).unwrap_or_default().to_string();
+    // The cluster's subnet reaches S3: a default route to a NAT gateway, or an S3 gateway
+    // endpoint on its route table ("Configure networking in a VPC for Amazon EMR").
+    let tables = ec2
+        .describe_route_tables()
+        .filters(ec2_filter("association.subnet-id", &subnet))
+        .send()
+        .await
+        .expect("route tables");
+    let table_ids: Vec<String> =
+        tables.route_tables().iter().filter_map(|t| t.route_table_id()).map(str::to_string).collect();
+    let via_nat = tables.route_tables().iter().flat_map(|t| t.routes()).any(|route| {
+        route.destination_cidr_block() == Some("0.0.0.0/0") && route.nat_gateway_id().is_some_and(|id| !id.is_empty())
+    });
+    let endpoints = ec2.describe_vpc_endpoints().send().await.expect("vpc endpoints");
+    let via_endpoint = endpoints.vpc_endpoints().iter().any(|endpoint| {
+        endpoint.service_name().is_some_and(|name| name.ends_with(".s3"))
+            && endpoint.route_table_ids().iter().any(|id| table_ids.contains(id))
+    });
+    if !via_nat && !via_endpoint {
+        problems.push(format!(
+            "the cluster's subnet {subnet:?} (route tables {table_ids:?}) has neither a 0.0.0.0/0 route to a NAT gateway nor an S3 gateway endpoint"
+        ));
+    }
+    // EMR-managed security groups that pipectl created and tagged, so destroy can remove them.
+    let managed = [
+        ("master", attributes.and_then(|a| a.emr_managed_master_security_group())),
+        ("core/task", attributes.and_then(|a| a.emr_managed_slave_security_group())),
+        ("service access", attributes.and_then(|a| a.service_access_security_group())),
+    ];
+    for (role, group) in managed {
+        let Some(group) = group.filter(|group| !group.is_empty()) else {
+            problems.push(format!("RunJobFlow was given no EMR-managed {role} security group"));
+            continue;
+        };
+        let found = ec2
+            .describe_security_groups()
+            .filters(ec2_filter("group-id", group))
+            .filters(ec2_tag_filter(pipeline))
+            .send()
+            .await
+            .expect("security groups");
+        if found.security_groups().is_empty() {
+            problems.push(format!("the EMR-managed {role} security group {group} is not tagged as the pipeline's"));
+        }
+    }
+    problems
+}
+
+/// True when EC2 tags say the resource is the pipeline's. The tag filter is also sent, but moto
+/// ignores it on some describes (`DescribeNatGateways`), so the tags are checked here too.
+fn tagged(tags: &[aws_sdk_ec2::types::Tag], pipeline: &str) -> bool {
+    tags.iter().any(|tag| tag.key() == Some("pipectl:pipeline") && tag.value() == Some(pipeline))
+}
+
+/// Everything of the pipeline that remains on the stack, by kind (empty after a clean destroy).
+async fn remains(stack: Stack, pipeline: &str, spec_buckets: &[String]) -> Vec<String> {
+    let clients = stack.clients().await;
+    let ec2 = &clients.ec2;
+    let tag = || ec2_tag_filter(pipeline);
+    let mut left = Vec::new();
+    let mut note = |kind: &str, ids: Vec<String>| {
+        if !ids.is_empty() {
+            left.push(format!("{kind}: {ids:?}"));
+        }
+    };
+    let ours = |tags: &[aws_sdk_ec2::types::Tag]| tagged(tags, pipeline);
+    let vpcs = ec2.describe_vpcs().filters(tag()).send().await.expect("vpcs");
+    note("vpc", vpcs.vpcs().iter().filter(|v| ours(v.tags())).filter_map(|v| v.vpc_id()).map(str::to_string).collect());
+    let subnets = ec2.describe_subnets().filters(tag()).send().await.expect("subnets");
+    note(
+        "subnet",
+        subnets.subnets().iter().filter(|s| ours(s.tags())).filter_map(|s| s.subnet_id()).map(str::to_string).collect(),
+    );
+    let groups = ec2.describe_security_groups().filters(tag()).send().await.expect("security groups");
+    note(
+        "security_group",
+        groups
+            .security_groups()
+            .iter()
+            .filter(|g| ours(g.tags()))
+            .filter_map(|g| g.group_id())
+            .map(str::to_string)
+            .collect(),
+    );
+    let tables = ec2.describe_route_tables().filters(tag()).send().await.expect("route tables");
+    note(
+        "route_table",
+        tables
+            .route_tables()
+            .iter()
+            .filter(|t| ours(t.tags()))
+            .filter_map(|t| t.route_table_id())
+            .map(str::to_string)
+            .collect(),
+    );
+    let gateways = ec2.describe_internet_gateways().filters(tag()).send().await.expect("internet gateways");
+    note(
+        "internet_gateway",
+        gateways
+            .internet_gateways()
+            .iter()
+            .filter(|g| ours(g.tags()))
+            .filter_map(|g| g.internet_gateway_id())
+            .map(str::to_string)
+            .collect(),
+    );
+    let nats = ec2.describe_nat_gateways().filter(tag()).send().await.expect("nat gateways");
+    note(
+        "nat_gateway",
+        nats.nat_gateways()
+            .iter()
+            .filter(|n| ours(n.tags()) && n.state() != Some(&aws_sdk_ec2::types::NatGatewayState::Deleted))
+            .filter_map(|n| n.nat_gateway_id())
+            .map(str::to_string)
+            .collect(),
+    );
+    let endpoints = ec2.describe_vpc_endpoints().filters(tag()).send().await.expect("vpc endpoints");
+    note(
+        "vpc_endpoint",
+        endpoints
+            .vpc_endpoints()
+            .iter()
+            .filter(|e| ours(e.tags()) && e.state().is_some_and(|s| !s.as_str().eq_ignore_ascii_case("deleted")))
+            .filter_map(|e| e.vpc_endpoint_id())
+            .map(str::to_string)
+            .collect(),
+    );
+    let addresses = ec2.describe_addresses().filters(tag()).send().await.expect("addresses");
+    note(
+        "elastic_ip",
+        addresses
+            .addresses()
+            .iter()
+            .filter(|a| ours(a.tags()))
+            .filter_map(|a| a.allocation_id())
+            .map(str::to_string)
+            .collect(),
+    );
+    let listed = clients.s3.list_buckets().send().await.expect("buckets");
+    let mut tagged_buckets = Vec::new();
+    for name in listed.buckets().iter().filter_map(|b| b.name()) {
+        let tags = clients.s3.get_bucket_tagging().bucket(name).send().await;
+        let ours = tags
+            .is_ok_and(|t| t.tag_set().iter().any(|tag| tag.key() == "pipectl:pipeline" && tag.value() == pipeline));
+        if ours || spec_buckets.iter().any(|bucket| bucket == name) {
+            tagged_buckets.push(name.to_string());
+        }
+    }
+    note("bucket", tagged_buckets);
+    let prefix = format!("{pipeline}-");
+    let streams = clients.kinesis.list_streams().send().await.expect("streams");
+    note("stream", streams.stream_names().iter().filter(|n| n.starts_with(&prefix)).cloned().collect());
+    // moto ignores ListInstanceProfiles' PathPrefix: the path is checked here too.
+    let path = format!("/pipectl/{pipeline}/");
+    let roles = clients.iam.list_roles().path_prefix(&path).send().await.expect("roles");
+    note(
+        "role",
+        roles
+            .roles()
+            .iter()
+            .filter(|r| r.path().starts_with(&path) && !r.path().ends_with("lock/"))
+            .map(|r| r.role_name().to_string())
+            .collect(),
+    );
+    let profiles = clients.iam.list_instance_profiles().path_prefix(&path).send().await.expect("instance profiles");
+    note(
+        "instance_profile",
+        profiles
+            .instance_profiles()
+            .iter()
+            .filter(|p| p.path().starts_with(&path))
+            .map(|p| p.instance_profile_name().to_string())
+            .collect(),
+    );
+    let deliveries = clients.firehose.list_delivery_streams().send().await.expect("deliveries");
+    note("delivery", deliveries.delivery_stream_names().iter().filter(|n| n.starts_with(&prefix)).cloned().collect());
+    let clusters = pipectl::resources::cluster::list_active(&clients.emr, &prefix).await.expect("clusters");
+    note("cluster", clusters.into_iter().map(|(id, name)| format!("{name} {id}")).collect());
+    let schedules =
+        clients.scheduler.list_schedules().name_prefix(format!("pipectl-{pipeline}-")).send().await.expect("schedules");
+    note("schedule", schedules.schedules().iter().filter_map(|s| s.name()).map(str::to_string).collect());
+    let queues = clients.sqs.list_queues().queue_name_prefix(&prefix).send().await.expect("queues");
+    note("queue", queues.queue_urls().to_vec());
+    left
+}
+
+/// The spec's bucket names, as the example names them.
+fn spec_buckets(file: &str) -> Vec<String> {
+    let spec = std::fs::read_to_string(file).expect("spec");
+    let spec: serde_json::Value = serde_saphyr::from_str(&spec).expect("spec parses");
+    spec["buckets"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|bucket| bucket["name"].as_str().map(str::to_string))
+        .collect()
+}
+
+fn plan_is_empty(proxy: &FidelityProxy, file: &str, after: &str) {
+    let run = proxy.pipectl(&["plan", "-f", file, "--detailed-exitcode"]);
+    assert_eq!(
+        run.code, 0,
+        "the plan after {after} is not empty through the fidelity proxy (exit {}):\n--- stdout\n{}\n--- stderr\n{}",
+        run.code, run.stdout, run.stderr
+    );
+}
+
+/// The rules that answered or rewrote at least once (`rule service:Operation` → count).
+fn fired(stats: &serde_json::Value) -> Vec<String> {
+    stats["fidelity"].as_object().into_iter().flatten().map(|(key, count)| format!("{key} ×{count}")).collect()
+}
+
+fn reference_example_through_the_fidelity_proxy(stack: Stack) {
+    stack.require();
+    let scratch = Scratch::new(&format!("fidelity-{}", stack.tag()));
+    let (file, pipeline) = reference_spec(&scratch, stack);
+    let buckets = spec_buckets(&file);
+    let proxy = FidelityProxy::start(stack);
+    let far_bucket = format!("{pipeline}-far");
+    runtime().block_on(create_bucket_elsewhere(&proxy, &far_bucket));
+
+    let run = |args: &[&str], what: &str| {
+        let run = proxy.pipectl(args);
+        assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+        assert_eq!(
+            run.code,
+            0,
+            "`pipectl {what}` failed through the fidelity proxy (rules fired: {:?}):\n--- stdout\n{}\n--- stderr\n{}",
+            fired(&proxy.stats()),
+            run.stdout,
+            run.stderr
+        );
+        run
+    };
+    run(&["apply", "-f", &file, "--auto-approve"], "apply");
+    let problems = runtime().block_on(deployable_on_aws(stack, &pipeline));
+    plan_is_empty(&proxy, &file, "apply");
+    run(&["scale", "--nodes", "20", "-f", &file], "scale --nodes 20");
+    plan_is_empty(&proxy, &file, "scale --nodes 20");
+    run(&["scale", "--reset", "-f", &file], "scale --reset");
+    plan_is_empty(&proxy, &file, "scale --reset");
+    run(&["destroy", "-f", &file, "--auto-approve", "--allow-destroy"], "destroy");
+    let left = runtime().block_on(remains(stack, &pipeline, &buckets));
+    let stats = proxy.stats();
+    runtime().block_on(delete_bucket_elsewhere(&proxy, &far_bucket));
+    eprintln!("{stack:?}: fidelity rules fired: {:?}", fired(&stats));
+    assert!(left.is_empty(), "destroy left resources of {pipeline} behind: {left:#?}");
+    assert!(problems.is_empty(), "after apply, the cluster is not what AWS requires: {problems:#?}");
+    // Each rule met the lifecycle at least once, or this test did not test it.
+    for rule in ["log-uri-s3n", "fresh-iam", "dependency-violation", "bucket-region-redirect"] {
+        assert!(
+            fired(&stats).iter().any(|entry| entry.starts_with(rule)),
+            "the fidelity rule {rule} never applied in the lifecycle: {stats}"
+        );
+    }
+}
+
+on_both_stacks!(reference_example_through_the_fidelity_proxy);
+
+/// The opt-in real-AWS suite cannot run here, but its spec must stay valid as the spec evolves:
+/// fill it in the way `tests/real-aws/run.sh` does, with and without the EMR cluster.
+#[test]
+fn the_real_aws_suites_spec_is_valid() {
+    let scratch = Scratch::new("real-aws-spec");
+    let template = std::fs::read_to_string(repo_path("tests/real-aws/pipeline.yaml")).expect("pipeline.yaml");
+    let cluster = std::fs::read_to_string(repo_path("tests/real-aws/cluster.yaml")).expect("cluster.yaml");
+    let fill = |text: &str| {
+        text.replace("@PIPELINE@", "rt01020304abcd")
+            .replace("@BUCKET@", "rt01020304abcd-lake-123456789012")
+            .replace("@REGION@", REGION)
+            .replace("@AZ@", "us-east-1a")
+            .replace("@EMR_TYPE@", "m5.xlarge")
+    };
+    for (name, text) in [("small", fill(&template)), ("with-emr", fill(&format!("{template}{cluster}")))] {
+        assert!(!text.contains('@'), "a placeholder run.sh does not fill: {text}");
+        let file = scratch.write(&format!("{name}.yaml"), &text);
+        let run = run_with_env(&["validate", "-f", &file], &[]);
+        assert_eq!(run.code, 0, "tests/real-aws spec ({name}) is not valid:\n{}\n{}", run.stdout, run.stderr);
+    }
+}
