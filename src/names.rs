@@ -24,14 +24,64 @@ pub const EMR_RULES_TAG: (&str, &str) = ("pipectl:rules", "managed-by-emr");
 /// The DynamoDB table of pipeline locks, one per account and region (one item per pipeline).
 pub const LOCK_TABLE: &str = "pipectl-locks";
 
-/// The IAM name of a role of the pipeline: `<pipeline>-<role>`.
-pub fn iam_role_name(pipeline: &str, role: &str) -> String {
-    format!("{pipeline}-{role}")
+/// The IAM name of a role of the pipeline in `region`: `<pipeline>-<role>-<region code>`.
+///
+/// IAM is global: the same pipeline applied in two regions must not share (and rewrite, and
+/// delete) one set of roles, so the name carries the region (see `region_code`).
+pub fn iam_role_name(pipeline: &str, role: &str, region: &str) -> String {
+    format!("{pipeline}-{role}-{}", region_code(region))
 }
 
-/// The IAM path that groups a pipeline's roles.
-pub fn role_path(pipeline: &str) -> String {
+/// The IAM path that groups a pipeline's roles in `region`: `/pipectl/<pipeline>/<region>/`.
+/// Reads list roles by this path, so a region never sees (nor destroys) another's roles.
+pub fn role_path(pipeline: &str, region: &str) -> String {
+    format!("/pipectl/{pipeline}/{region}/")
+}
+
+/// The IAM path pipectl used before role names carried the region, `/pipectl/<pipeline>/`:
+/// roles found exactly there belong to the pipeline and are replaced by the region's own.
+pub fn legacy_role_path(pipeline: &str) -> String {
     format!("/pipectl/{pipeline}/")
+}
+
+/// The longest `region_code` of a region AWS has today (`us-isob-east-1` → `usisobe1`): the
+/// budget an IAM role name keeps for it.
+pub const REGION_CODE_MAX: usize = 8;
+
+/// A short, deterministic code of `region`, as AWS abbreviates regions in Availability Zone
+/// IDs ("Availability Zone IDs for your AWS resources": `use1-az1`, `apne2-az1`): the first
+/// part whole, each direction abbreviated (`north` → `n`, `southeast` → `se`, `central` → `c`),
+/// `gov` → `g`, other parts whole (`iso`, `isob`: abbreviating them could make two regions
+/// collide), then the number. `us-east-1` → `use1`, `us-gov-west-1` → `usgw1`,
+/// `cn-northwest-1` → `cnnw1`. A region of another shape gives its name without dashes.
+pub fn region_code(region: &str) -> String {
+    let parts: Vec<&str> = region.split('-').collect();
+    let Some((number, words)) = parts.split_last() else { return region.replace('-', "") };
+    let shaped = words.len() >= 2
+        && !number.is_empty()
+        && number.chars().all(|c| c.is_ascii_digit())
+        && words.iter().all(|word| !word.is_empty() && word.chars().all(|c| c.is_ascii_lowercase()));
+    if !shaped {
+        return region.replace('-', "");
+    }
+    let mut code = words[0].to_string();
+    for word in &words[1..] {
+        code.push_str(match *word {
+            "north" => "n",
+            "south" => "s",
+            "east" => "e",
+            "west" => "w",
+            "central" => "c",
+            "northeast" => "ne",
+            "northwest" => "nw",
+            "southeast" => "se",
+            "southwest" => "sw",
+            "gov" => "g",
+            other => other,
+        });
+    }
+    code.push_str(number);
+    code
 }
 
 /// The name of the role pipectl derives for a delivery that names none.
@@ -240,13 +290,95 @@ mod tests {
 
     #[test]
     fn derived_names() {
-        assert_eq!(iam_role_name("p", "events-firehose"), "p-events-firehose");
-        assert_eq!(role_path("p"), "/pipectl/p/");
+        assert_eq!(iam_role_name("p", "events-firehose", "eu-west-1"), "p-events-firehose-euw1");
+        assert_eq!(role_path("p", "eu-west-1"), "/pipectl/p/eu-west-1/");
+        assert_eq!(legacy_role_path("p"), "/pipectl/p/");
+        assert_ne!(iam_role_name("p", "r", "us-east-1"), iam_role_name("p", "r", "eu-west-1"));
         assert_eq!(derived_cluster_roles("spark")[2], "spark-scheduler");
         assert_eq!(emr_cluster_name("p", "spark"), "p-spark");
         assert_eq!(scale_back_schedule_name("p", "spark", "batch"), "pipectl-p-spark-batch-scale-back");
         assert_eq!(schedules_dlq_name("p"), "p-schedules-dlq");
         assert_eq!((ec2_name("p", "p"), ec2_name("p", "public")), ("p".to_string(), "p-public".to_string()));
         assert_eq!(emr_security_group("spark", "master"), "spark-emr-master");
+    }
+}
+
+#[cfg(test)]
+mod region_code_tests {
+    use super::*;
+
+    /// Every region AWS lists today (commercial, GovCloud, China, the ISO partitions and the
+    /// European Sovereign Cloud), with the code AWS's own AZ IDs use where it has one.
+    const REGIONS: [(&str, &str); 45] = [
+        ("us-east-1", "use1"),
+        ("us-east-2", "use2"),
+        ("us-west-1", "usw1"),
+        ("us-west-2", "usw2"),
+        ("af-south-1", "afs1"),
+        ("ap-east-1", "ape1"),
+        ("ap-east-2", "ape2"),
+        ("ap-south-1", "aps1"),
+        ("ap-south-2", "aps2"),
+        ("ap-northeast-1", "apne1"),
+        ("ap-northeast-2", "apne2"),
+        ("ap-northeast-3", "apne3"),
+        ("ap-southeast-1", "apse1"),
+        ("ap-southeast-2", "apse2"),
+        ("ap-southeast-3", "apse3"),
+        ("ap-southeast-4", "apse4"),
+        ("ap-southeast-5", "apse5"),
+        ("ap-southeast-6", "apse6"),
+        ("ap-southeast-7", "apse7"),
+        ("ca-central-1", "cac1"),
+        ("ca-west-1", "caw1"),
+        ("eu-central-1", "euc1"),
+        ("eu-central-2", "euc2"),
+        ("eu-west-1", "euw1"),
+        ("eu-west-2", "euw2"),
+        ("eu-west-3", "euw3"),
+        ("eu-south-1", "eus1"),
+        ("eu-south-2", "eus2"),
+        ("eu-north-1", "eun1"),
+        ("il-central-1", "ilc1"),
+        ("me-south-1", "mes1"),
+        ("me-central-1", "mec1"),
+        ("mx-central-1", "mxc1"),
+        ("sa-east-1", "sae1"),
+        ("us-gov-east-1", "usge1"),
+        ("us-gov-west-1", "usgw1"),
+        ("cn-north-1", "cnn1"),
+        ("cn-northwest-1", "cnnw1"),
+        ("us-iso-east-1", "usisoe1"),
+        ("us-iso-west-1", "usisow1"),
+        ("us-isob-east-1", "usisobe1"),
+        ("us-isof-south-1", "usisofs1"),
+        ("us-isof-east-1", "usisofe1"),
+        ("eu-isoe-west-1", "euisoew1"),
+        ("eusc-de-east-1", "euscdee1"),
+    ];
+
+    #[test]
+    fn every_region_pattern_has_its_short_code() {
+        for (region, code) in REGIONS {
+            assert_eq!(region_code(region), code, "{region}");
+        }
+    }
+
+    #[test]
+    fn codes_are_distinct_and_within_the_budget() {
+        let mut codes: Vec<String> = REGIONS.iter().map(|(region, _)| region_code(region)).collect();
+        assert_eq!(codes.iter().map(String::len).max(), Some(REGION_CODE_MAX));
+        codes.sort();
+        codes.dedup();
+        assert_eq!(codes.len(), REGIONS.len(), "two regions share a code");
+    }
+
+    #[test]
+    fn other_shapes_fall_back_to_the_name_without_dashes() {
+        assert_eq!(region_code("local"), "local");
+        assert_eq!(region_code("us-east"), "useast");
+        assert_eq!(region_code("eu-west-1a"), "euwest1a");
+        assert_eq!(region_code("Us-East-1"), "UsEast1");
+        assert_eq!(region_code(""), "");
     }
 }

@@ -90,13 +90,31 @@ pub fn policy(spec: &Spec, region: &str, account: &str, purpose: Purpose) -> Val
     let pipeline = spec.pipeline.as_str();
     let tagged = json!({"StringEquals": {format!("aws:ResourceTag/{PIPELINE_TAG}"): pipeline}});
     let tagging = json!({"StringEquals": {format!("aws:RequestTag/{PIPELINE_TAG}"): pipeline}});
-    let role_arns = vec![
-        arns.role(&role_path(pipeline), "*"),
-        format!("arn:{partition}:iam::{account}:instance-profile{}*", role_path(pipeline)),
-    ];
+    // The pipeline's roles and instance profiles of this region only: their path carries it.
+    let roles_path = role_path(pipeline, region);
+    let role_arns =
+        vec![arns.role(&roles_path, "*"), format!("arn:{partition}:iam::{account}:instance-profile{roles_path}*")];
     let buckets: Vec<String> = spec.buckets.iter().map(|b| arns.bucket(&b.name)).collect();
     let objects: Vec<String> = buckets.iter().map(|b| format!("{b}/*")).collect();
     let streams: Vec<String> = spec.streams.iter().map(|s| arns.stream(&s.name)).collect();
+    let encrypted: Vec<&crate::spec::Stream> =
+        spec.streams.iter().filter(|s| s.encryption == crate::spec::StreamEncryption::Kms).collect();
+    // A key ARN as given; a key id as its ARN; an alias names no key ARN, so any key of the account.
+    let key_arn = |key: &str| {
+        if key.starts_with("arn:") {
+            key.to_string()
+        } else if key.starts_with("alias/") {
+            format!("arn:{partition}:kms:{region}:{account}:key/*")
+        } else {
+            format!("arn:{partition}:kms:{region}:{account}:key/{key}")
+        }
+    };
+    let mut stream_keys: Vec<String> = encrypted.iter().map(|s| arns.stream(&s.name)).collect();
+    let mut keys: Vec<String> =
+        encrypted.iter().map(|s| key_arn(s.kms_key.as_deref().unwrap_or("alias/aws/kinesis"))).collect();
+    keys.sort();
+    keys.dedup();
+    stream_keys.extend(keys);
     let deliveries: Vec<String> = spec
         .deliveries
         .iter()
@@ -281,12 +299,13 @@ pub fn policy(spec: &Spec, region: &str, account: &str, purpose: Purpose) -> Val
                 "kinesis:UpdateStreamMode",
                 "kinesis:IncreaseStreamRetentionPeriod",
                 "kinesis:DecreaseStreamRetentionPeriod",
-                "kinesis:StartStreamEncryption",
-                "kinesis:StopStreamEncryption",
                 "kinesis:DeleteStream",
             ],
-            streams,
+            streams.clone(),
         ),
+        // Encryption changes are authorised on the stream and on its KMS key together
+        // (Service Authorization Reference: both resource types are required).
+        ("EncryptStreams", vec!["kinesis:StartStreamEncryption", "kinesis:StopStreamEncryption"], stream_keys),
         (
             "ChangeDeliveries",
             vec![
@@ -309,6 +328,8 @@ pub fn policy(spec: &Spec, region: &str, account: &str, purpose: Purpose) -> Val
                 "iam:DeleteRolePolicy",
                 "iam:AttachRolePolicy",
                 "iam:DetachRolePolicy",
+                "iam:PutRolePermissionsBoundary",
+                "iam:DeleteRolePermissionsBoundary",
                 "iam:DeleteRole",
                 "iam:CreateInstanceProfile",
                 "iam:AddRoleToInstanceProfile",
@@ -361,7 +382,7 @@ pub fn policy(spec: &Spec, region: &str, account: &str, purpose: Purpose) -> Val
     statements.push(statement(
         "PassOwnRolesToTheirServices",
         &["iam:PassRole"],
-        vec![arns.role(&role_path(pipeline), "*")],
+        vec![arns.role(&roles_path, "*")],
         Some(json!({"StringEquals": {"iam:PassedToService": ["firehose.amazonaws.com", "elasticmapreduce.amazonaws.com", "ec2.amazonaws.com", "scheduler.amazonaws.com"]}})),
     ));
     json!({"Version": "2012-10-17", "Statement": statements})

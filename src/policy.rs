@@ -4,7 +4,9 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::spec::{Delivery, DeliveryEncryption, Effect, Statement, Stream, StreamEncryption};
+use crate::spec::{
+    Bucket, BucketEncryption, Delivery, DeliveryEncryption, Effect, Statement, Stream, StreamEncryption,
+};
 
 /// What ARNs are made of in the account pipectl talks to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -134,9 +136,104 @@ fn via_service(arns: &Arns, service: &str) -> String {
     format!("{service}.{}.{}", arns.region, arns.dns_suffix())
 }
 
+/// A customer managed KMS key as an IAM policy can name it for using the key.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum KeyGrant {
+    /// A key ARN, the only form IAM matches in `Resource` for key usage.
+    Key(String),
+    /// A key known by an alias: every key of the alias's account and region
+    /// (`arn:…:kms:<region>:<account>:key/*`) that carries the alias `alias/<name>`, matched with
+    /// the `kms:ResourceAliases` condition ("Use aliases to control access to KMS keys", AWS KMS
+    /// Developer Guide: an alias ARN in `Resource` names the alias, never the key behind it).
+    Alias { keys: String, alias: String },
+}
+
+/// What a derived role needs to be granted to use the key a spec names (`kms_key` of a bucket
+/// or stream: a key ID, key ARN, alias name or alias ARN): None for the AWS managed keys
+/// (`alias/aws/s3`, `alias/aws/kinesis`, any `alias/aws/…`), whose key policies already let
+/// every principal of the account use them through their service ("Permissions to use
+/// user-generated KMS keys", Kinesis Data Streams Developer Guide: the default service key
+/// "does not require application of custom IAM permissions"). A bare key ID or alias name is
+/// in the pipeline's account and region.
+pub fn key_grant(key: &str, arns: &Arns) -> Option<KeyGrant> {
+    let key = key.trim();
+    let (prefix, resource) = match key.strip_prefix("arn:") {
+        Some(_) => {
+            // arn:<partition>:kms:<region>:<account>:<key/…|alias/…>
+            let mut parts = key.splitn(6, ':');
+            let head: Vec<&str> = parts.by_ref().take(5).collect();
+            (head.join(":"), parts.next().unwrap_or_default().to_string())
+        }
+        None => (format!("arn:{}:kms:{}:{}", arns.partition, arns.region, arns.account_id), key.to_string()),
+    };
+    if resource.starts_with("alias/aws/") {
+        return None;
+    }
+    if resource.starts_with("alias/") {
+        return Some(KeyGrant::Alias { keys: format!("{prefix}:key/*"), alias: resource });
+    }
+    let id = resource.strip_prefix("key/").unwrap_or(&resource);
+    Some(KeyGrant::Key(format!("{prefix}:key/{id}")))
+}
+
+/// A statement that lets a role use a customer managed key through one service only
+/// (`kms:ViaService`), for requests whose encryption context names what it may touch.
+/// `context` is the encryption context key and the values it may take, matched with
+/// `StringLike` (`*` in them is a wildcard).
+fn key_statement(
+    sid: &str,
+    actions: &[&str],
+    grant: &KeyGrant,
+    arns: &Arns,
+    service: &str,
+    context: (&str, &[String]),
+) -> Value {
+    let mut condition = Map::new();
+    condition.insert("StringEquals".to_string(), json!({"kms:ViaService": via_service(arns, service)}));
+    let (context_key, values) = context;
+    condition.insert("StringLike".to_string(), json!({ context_key: values }));
+    let resource = match grant {
+        KeyGrant::Key(arn) => arn.clone(),
+        KeyGrant::Alias { keys, alias } => {
+            // kms:ResourceAliases is multivalued: a key may have several aliases.
+            condition.insert("ForAnyValue:StringEquals".to_string(), json!({"kms:ResourceAliases": alias}));
+            keys.clone()
+        }
+    };
+    json!({"Sid": sid, "Effect": "Allow", "Action": actions, "Resource": [resource], "Condition": condition})
+}
+
+/// The key S3 encrypts a bucket's new objects with by default, if it is a customer managed key.
+pub fn bucket_key_grant(bucket: &Bucket, arns: &Arns) -> Option<KeyGrant> {
+    match bucket.encryption {
+        BucketEncryption::SseKms => bucket.kms_key.as_deref().and_then(|key| key_grant(key, arns)),
+        BucketEncryption::SseS3 => None,
+    }
+}
+
+/// What reading and writing SSE-KMS objects needs: `kms:GenerateDataKey` to write, `kms:Decrypt`
+/// to read and to complete multipart uploads ("Using server-side encryption with AWS KMS keys
+/// (SSE-KMS)" and "Multipart upload API and permissions", Amazon S3 User Guide), through S3
+/// only, for the objects whose ARN (S3's encryption context `aws:s3:arn`, pipectl does not
+/// enable S3 Bucket Keys) matches `objects`.
+pub fn s3_key_statement(sid: &str, grant: &KeyGrant, arns: &Arns, objects: &[String]) -> Value {
+    key_statement(
+        sid,
+        &["kms:Decrypt", "kms:GenerateDataKey"],
+        grant,
+        arns,
+        "s3",
+        ("kms:EncryptionContext:aws:s3:arn", objects),
+    )
+}
+
 /// The inline policy of a delivery's derived role: read that one stream, write that one bucket
-/// under its prefixes, and KMS only where encryption asks for it.
-pub fn delivery_policy(delivery: &Delivery, source: &Stream, arns: &Arns) -> Value {
+/// under its prefixes, and KMS only where encryption with a customer managed key asks for it:
+/// the key Firehose asks S3 to encrypt with (the delivery's own `kms_key`) or else the bucket's
+/// default key, and the source stream's key ("Grant Firehose access to an Amazon S3
+/// destination" and "Grant Firehose access to a Kinesis Data Streams source", Amazon Data
+/// Firehose Developer Guide). `bucket` is the target bucket, when the spec declares it.
+pub fn delivery_policy(delivery: &Delivery, source: &Stream, bucket: Option<&Bucket>, arns: &Arns) -> Value {
     let stream_arn = arns.stream(&delivery.from);
     let bucket_arn = arns.bucket(&delivery.to.bucket);
     let mut objects = vec![object_arn(&bucket_arn, &delivery.to.prefix)];
@@ -150,7 +247,7 @@ pub fn delivery_policy(delivery: &Delivery, source: &Stream, arns: &Arns) -> Val
             "Sid": "ReadSourceStream",
             "Effect": "Allow",
             "Action": ["kinesis:DescribeStream", "kinesis:DescribeStreamSummary", "kinesis:GetRecords", "kinesis:GetShardIterator", "kinesis:ListShards"],
-            "Resource": [stream_arn],
+            "Resource": [stream_arn.clone()],
         }),
         json!({
             "Sid": "ListLakeBucket",
@@ -162,28 +259,33 @@ pub fn delivery_policy(delivery: &Delivery, source: &Stream, arns: &Arns) -> Val
             "Sid": "WriteLakeObjects",
             "Effect": "Allow",
             "Action": ["s3:AbortMultipartUpload", "s3:PutObject"],
-            "Resource": objects,
+            "Resource": objects.clone(),
         }),
     ];
-    if let (DeliveryEncryption::Kms, Some(key)) = (delivery.encryption, &delivery.kms_key) {
-        statements.push(json!({
-            "Sid": "EncryptLakeObjects",
-            "Effect": "Allow",
-            "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
-            "Resource": [key],
-            "Condition": {"StringEquals": {"kms:ViaService": via_service(arns, "s3")}},
-        }));
+    // An explicit SSE-KMS key in Firehose's PutObject overrides the bucket's default encryption.
+    let object_key = match (delivery.encryption, &delivery.kms_key) {
+        (DeliveryEncryption::Kms, Some(key)) => key_grant(key, arns),
+        _ => bucket.and_then(|bucket| bucket_key_grant(bucket, arns)),
+    };
+    if let Some(grant) = object_key {
+        statements.push(s3_key_statement("EncryptLakeObjects", &grant, arns, &objects));
     }
-    if source.encryption == StreamEncryption::Kms {
-        // The AWS managed key's ARN is not known in advance: then scope by the calling service.
-        let key = source.kms_key.clone().filter(|key| key.starts_with("arn:")).unwrap_or_else(|| "*".to_string());
-        statements.push(json!({
-            "Sid": "DecryptSourceStream",
-            "Effect": "Allow",
-            "Action": ["kms:Decrypt"],
-            "Resource": [key],
-            "Condition": {"StringEquals": {"kms:ViaService": via_service(arns, "kinesis")}},
-        }));
+    let stream_key = match source.encryption {
+        StreamEncryption::Kms => source.kms_key.as_deref().and_then(|key| key_grant(key, arns)),
+        StreamEncryption::None => None,
+    };
+    if let Some(grant) = stream_key {
+        // Consumers need kms:Decrypt; Kinesis's encryption context is the stream ARN
+        // ("Permissions to use user-generated KMS keys", Kinesis Data Streams Developer Guide).
+        let context = [stream_arn.clone()];
+        statements.push(key_statement(
+            "DecryptSourceStream",
+            &["kms:Decrypt"],
+            &grant,
+            arns,
+            "kinesis",
+            ("kms:EncryptionContext:aws:kinesis:arn", &context),
+        ));
     }
     json!({"Version": "2012-10-17", "Statement": statements})
 }
@@ -343,7 +445,7 @@ mod tests {
     fn delivery_policy_has_exactly_the_needed_statements() {
         let spec = spec();
         let arns = Arns::new("123456789012", "eu-west-1");
-        let policy = delivery_policy(&spec.deliveries[0], &spec.streams[0], &arns);
+        let policy = delivery_policy(&spec.deliveries[0], &spec.streams[0], spec.buckets.first(), &arns);
         let expected = json!({
             "Version": "2012-10-17",
             "Statement": [
@@ -368,11 +470,25 @@ mod tests {
         spec.deliveries[0].encryption = DeliveryEncryption::Kms;
         spec.deliveries[0].kms_key = Some("arn:aws:kms:eu-west-1:123456789012:key/abc".to_string());
         spec.streams[0].encryption = StreamEncryption::Kms;
-        let policy = delivery_policy(&spec.deliveries[0], &spec.streams[0], &Arns::new("123456789012", "eu-west-1"));
-        let sids: Vec<&str> =
-            policy["Statement"].as_array().unwrap().iter().filter_map(|s| s["Sid"].as_str()).collect();
+        let arns = Arns::new("123456789012", "eu-west-1");
+        let sids = |policy: &Value| -> Vec<String> {
+            policy["Statement"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(|s| s["Sid"].as_str().map(str::to_string))
+                .collect()
+        };
+        // The stream uses the AWS managed key: its key policy suffices.
+        let policy = delivery_policy(&spec.deliveries[0], &spec.streams[0], spec.buckets.first(), &arns);
+        assert_eq!(sids(&policy), ["ReadSourceStream", "ListLakeBucket", "WriteLakeObjects", "EncryptLakeObjects"]);
+        spec.streams[0].kms_key = Some("alias/aws/kinesis".to_string());
+        let policy = delivery_policy(&spec.deliveries[0], &spec.streams[0], spec.buckets.first(), &arns);
+        assert_eq!(sids(&policy).len(), 4);
+        spec.streams[0].kms_key = Some("arn:aws:kms:eu-west-1:123456789012:key/def".to_string());
+        let policy = delivery_policy(&spec.deliveries[0], &spec.streams[0], spec.buckets.first(), &arns);
         assert_eq!(
-            sids,
+            sids(&policy),
             ["ReadSourceStream", "ListLakeBucket", "WriteLakeObjects", "EncryptLakeObjects", "DecryptSourceStream"]
         );
         assert_eq!(policy["Statement"][3]["Resource"], json!(["arn:aws:kms:eu-west-1:123456789012:key/abc"]));
@@ -453,17 +569,137 @@ mod tests {
         spec.deliveries[0].encryption = DeliveryEncryption::Kms;
         spec.deliveries[0].kms_key = Some("arn:aws-cn:kms:cn-north-1:123456789012:key/abc".to_string());
         spec.streams[0].encryption = StreamEncryption::Kms;
+        spec.streams[0].kms_key = Some("stream-key".to_string());
         for (region, s3, kinesis) in [
             ("cn-north-1", "s3.cn-north-1.amazonaws.com.cn", "kinesis.cn-north-1.amazonaws.com.cn"),
             ("us-gov-west-1", "s3.us-gov-west-1.amazonaws.com", "kinesis.us-gov-west-1.amazonaws.com"),
             ("eu-west-1", "s3.eu-west-1.amazonaws.com", "kinesis.eu-west-1.amazonaws.com"),
         ] {
             let arns = Arns::new("123456789012", region);
-            let policy = delivery_policy(&spec.deliveries[0], &spec.streams[0], &arns);
+            let policy = delivery_policy(&spec.deliveries[0], &spec.streams[0], spec.buckets.first(), &arns);
             assert_eq!(policy["Statement"][3]["Condition"]["StringEquals"]["kms:ViaService"], json!(s3));
             assert_eq!(policy["Statement"][4]["Condition"]["StringEquals"]["kms:ViaService"], json!(kinesis));
             assert_eq!(policy["Statement"][0]["Resource"][0], json!(arns.stream("events")));
         }
+    }
+
+    /// The customer-key statements for a lake bucket and a source stream, in every partition.
+    #[test]
+    fn customer_keys_get_exactly_the_documented_grants() {
+        for (region, partition, suffix) in [
+            ("eu-west-1", "aws", "amazonaws.com"),
+            ("cn-north-1", "aws-cn", "amazonaws.com.cn"),
+            ("us-gov-west-1", "aws-us-gov", "amazonaws.com"),
+        ] {
+            let arns = Arns::new("123456789012", region);
+            let key_prefix = format!("arn:{partition}:kms:{region}:123456789012");
+            let objects = json!([
+                format!("arn:{partition}:s3:::lake/errors/*"),
+                format!("arn:{partition}:s3:::lake/raw/events/*")
+            ]);
+            let s3_via = format!("s3.{region}.{suffix}");
+            let mut spec = spec();
+            spec.buckets[0].encryption = BucketEncryption::SseKms;
+            spec.streams[0].encryption = StreamEncryption::Kms;
+            let policy_with =
+                |spec: &Spec| delivery_policy(&spec.deliveries[0], &spec.streams[0], spec.buckets.first(), &arns);
+
+            // A key ID, a key ARN (even of another account): the key itself.
+            for (key, resource) in [
+                (
+                    "1234abcd-12ab-34cd-56ef-1234567890ab".to_string(),
+                    format!("{key_prefix}:key/1234abcd-12ab-34cd-56ef-1234567890ab"),
+                ),
+                (
+                    format!("arn:{partition}:kms:{region}:210987654321:key/k1"),
+                    format!("arn:{partition}:kms:{region}:210987654321:key/k1"),
+                ),
+            ] {
+                spec.buckets[0].kms_key = Some(key);
+                spec.streams[0].kms_key = Some(format!("{key_prefix}:key/stream-key"));
+                let policy = policy_with(&spec);
+                let statements = policy["Statement"].as_array().unwrap();
+                assert_eq!(statements.len(), 5, "{region}");
+                assert_eq!(
+                    statements[3],
+                    json!({"Sid": "EncryptLakeObjects", "Effect": "Allow",
+                           "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+                           "Resource": [resource],
+                           "Condition": {"StringEquals": {"kms:ViaService": s3_via},
+                                         "StringLike": {"kms:EncryptionContext:aws:s3:arn": objects}}})
+                );
+                assert_eq!(
+                    statements[4],
+                    json!({"Sid": "DecryptSourceStream", "Effect": "Allow",
+                           "Action": ["kms:Decrypt"],
+                           "Resource": [format!("{key_prefix}:key/stream-key")],
+                           "Condition": {"StringEquals": {"kms:ViaService": format!("kinesis.{region}.{suffix}")},
+                                         "StringLike": {"kms:EncryptionContext:aws:kinesis:arn": [arns.stream("events")]}}})
+                );
+            }
+
+            // An alias name or alias ARN: the account's keys in the region that carry the alias.
+            for key in ["alias/lake".to_string(), format!("{key_prefix}:alias/lake")] {
+                spec.buckets[0].kms_key = Some(key);
+                spec.streams[0].kms_key = Some("alias/stream".to_string());
+                let policy = policy_with(&spec);
+                assert_eq!(
+                    policy["Statement"][3],
+                    json!({"Sid": "EncryptLakeObjects", "Effect": "Allow",
+                           "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+                           "Resource": [format!("{key_prefix}:key/*")],
+                           "Condition": {"StringEquals": {"kms:ViaService": s3_via},
+                                         "StringLike": {"kms:EncryptionContext:aws:s3:arn": objects},
+                                         "ForAnyValue:StringEquals": {"kms:ResourceAliases": "alias/lake"}}})
+                );
+                assert_eq!(policy["Statement"][4]["Resource"], json!([format!("{key_prefix}:key/*")]));
+                assert_eq!(
+                    policy["Statement"][4]["Condition"]["ForAnyValue:StringEquals"],
+                    json!({"kms:ResourceAliases": "alias/stream"})
+                );
+            }
+
+            // The AWS managed keys, or no key at all (the managed key): no grant.
+            for (bucket_key, stream_key) in [
+                (Some("alias/aws/s3".to_string()), Some("alias/aws/kinesis".to_string())),
+                (Some(format!("{key_prefix}:alias/aws/s3")), Some(format!("{key_prefix}:alias/aws/kinesis"))),
+                (None, None),
+            ] {
+                spec.buckets[0].kms_key = bucket_key;
+                spec.streams[0].kms_key = stream_key;
+                assert_eq!(policy_with(&spec)["Statement"].as_array().unwrap().len(), 3, "{region}");
+            }
+
+            // SSE-S3 buckets need no key.
+            spec.buckets[0].encryption = BucketEncryption::SseS3;
+            assert_eq!(policy_with(&spec)["Statement"].as_array().unwrap().len(), 3);
+
+            // The delivery's own key overrides the bucket's default key.
+            spec.buckets[0].encryption = BucketEncryption::SseKms;
+            spec.buckets[0].kms_key = Some("alias/lake".to_string());
+            spec.deliveries[0].encryption = DeliveryEncryption::Kms;
+            spec.deliveries[0].kms_key = Some(format!("{key_prefix}:key/delivery"));
+            let policy = policy_with(&spec);
+            assert_eq!(policy["Statement"].as_array().unwrap().len(), 4);
+            assert_eq!(policy["Statement"][3]["Resource"], json!([format!("{key_prefix}:key/delivery")]));
+            assert_eq!(policy["Statement"][3]["Condition"].get("ForAnyValue:StringEquals"), None);
+        }
+    }
+
+    #[test]
+    fn key_references_resolve_as_iam_matches_them() {
+        let arns = Arns::new("123456789012", "cn-north-1");
+        assert_eq!(key_grant("k", &arns), Some(KeyGrant::Key("arn:aws-cn:kms:cn-north-1:123456789012:key/k".into())));
+        assert_eq!(
+            key_grant("mrk-1", &arns),
+            Some(KeyGrant::Key("arn:aws-cn:kms:cn-north-1:123456789012:key/mrk-1".into()))
+        );
+        assert_eq!(
+            key_grant("arn:aws:kms:eu-west-1:1:alias/team/lake", &arns),
+            Some(KeyGrant::Alias { keys: "arn:aws:kms:eu-west-1:1:key/*".into(), alias: "alias/team/lake".into() })
+        );
+        assert_eq!(key_grant("alias/aws/s3", &arns), None);
+        assert_eq!(key_grant("arn:aws-cn:kms:cn-north-1:1:alias/aws/kinesis", &arns), None);
     }
 
     #[test]

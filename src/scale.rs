@@ -203,14 +203,14 @@ pub async fn scale(
             (_, true) => delete_scale_back(&clients.scheduler, &scale_back).await,
             (Some(at), false) => {
                 let arns = Arns::new(live.account_id(), &clients.region);
-                let role = iam_role_name(&spec.pipeline, &derived_cluster_roles(&cluster.name)[2]);
+                let role = iam_role_name(&spec.pipeline, &derived_cluster_roles(&cluster.name)[2], &clients.region);
                 let description = format!(
                     "Scale-back by pipectl scale. {PIPELINE_TAG}={} pipectl:scale-back={}/{group}",
                     spec.pipeline, cluster.name
                 );
                 let input = resize_input(&cluster_id, &group_id, baseline);
                 let (role_arn, dead_letter_arn) =
-                    (arns.role(&role_path(&spec.pipeline), &role), queue::arn(&arns, &spec.pipeline));
+                    (arns.role(&role_path(&spec.pipeline, &clients.region), &role), queue::arn(&arns, &spec.pipeline));
                 // A failed scale-back goes to the pipeline's dead-letter queue, which `apply`
                 // creates; a pipeline applied before there was one is told to apply again.
                 let create = create_scale_back(

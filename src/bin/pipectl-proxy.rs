@@ -8,6 +8,7 @@
 //!                 [--route elasticmapreduce=http://127.0.0.1:5000 …]
 //!                 [--fidelity [--fidelity-rules log-uri-s3n,fresh-iam,…]
 //!                  [--iam-propagation-secs 5] [--dependency-secs 10]]
+//!                 [--deny-create-bucket-tags]
 //!
 //! It prints `listening on ADDRESS` once ready. `GET /__proxy/stats` returns the counts as
 //! JSON (with `fidelity`: how often each rule below answered or rewrote, by operation);
@@ -48,6 +49,14 @@
 //!   another region than the request is signed for answers `301 PermanentRedirect` with
 //!   `x-amz-bucket-region` ("Error responses", Amazon S3 API Reference). `ListBuckets` lists
 //!   the buckets of every region, so pipectl meets such buckets on every plan.
+//!
+//! ## Permission faults
+//!
+//! `--deny-create-bucket-tags` answers every S3 `CreateBucket` whose `CreateBucketConfiguration`
+//! carries `<Tags>` with `403 AccessDenied`, as AWS does for a principal that has
+//! `s3:CreateBucket` but not `s3:TagResource` (tags at creation need both: "CreateBucket",
+//! Amazon S3 API Reference). The same request without tags passes. Counted in `faults` as
+//! `deny-create-bucket-tags s3:PUT`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
@@ -99,6 +108,8 @@ struct Options {
     seed: u64,
     /// The fidelity rules to apply (none unless `--fidelity` or `--fidelity-rules`).
     fidelity: FidelityOptions,
+    /// Refuse CreateBucket with tags as AccessDenied (`--deny-create-bucket-tags`).
+    deny_create_bucket_tags: bool,
 }
 
 impl Options {
@@ -122,6 +133,7 @@ fn parse_options() -> Result<Options, String> {
         faults: vec![Fault::Internal, Fault::Unavailable, Fault::Throttle, Fault::Drop],
         seed: 1,
         fidelity: FidelityOptions::default(),
+        deny_create_bucket_tags: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
@@ -136,6 +148,7 @@ fn parse_options() -> Result<Options, String> {
                 options.routes.insert(service.to_string(), host_port(url));
             }
             "--fidelity" => options.fidelity.rules = Rule::ALL.to_vec(),
+            "--deny-create-bucket-tags" => options.deny_create_bucket_tags = true,
             "--fidelity-rules" => {
                 options.fidelity.rules = value()?
                     .split(',')
@@ -682,6 +695,26 @@ fn operation(request: &Message) -> String {
     format!("{service}:{name}")
 }
 
+/// Whether a request is an S3 `CreateBucket` that tags the bucket: a `PUT` on a bucket (no key,
+/// no subresource query) whose `CreateBucketConfiguration` has `<Tags>`.
+fn is_create_bucket_with_tags(request: &Message, service: &str) -> bool {
+    let mut parts = request.head.split_whitespace();
+    let (method, target) = (parts.next().unwrap_or_default(), parts.next().unwrap_or("/"));
+    let on_bucket = !target.contains('?') && !target.trim_matches('/').contains('/');
+    if service != "s3" || method != "PUT" || !on_bucket {
+        return false;
+    }
+    let body = String::from_utf8_lossy(&decoded_body(request)).into_owned();
+    body.contains("<CreateBucketConfiguration") && body.contains("<Tags>")
+}
+
+/// S3's answer to a request the caller has no permission for ("Error responses", Amazon S3 API
+/// Reference: `AccessDenied`, HTTP 403).
+fn access_denied_response() -> String {
+    let body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>AccessDenied</Code><Message>Access Denied</Message><RequestId>pipectl-proxy</RequestId><HostId>pipectl-proxy</HostId></Error>";
+    format!("HTTP/1.1 403 Forbidden\r\nContent-Type: application/xml\r\nContent-Length: {}\r\n\r\n{body}", body.len())
+}
+
 /// A throttling error in the shape the request's protocol uses.
 fn throttle_response(request: &Message, service: &str) -> String {
     let (status, content_type, body) = if request.header("x-amz-target").is_some() {
@@ -791,6 +824,20 @@ async fn serve(client: TcpStream, shared: Arc<Shared>) -> std::io::Result<()> {
                 }
                 Fault::Throttle => write_half.write_all(throttle_response(&request, &service).as_bytes()).await?,
             }
+            if close {
+                return Ok(());
+            }
+            continue;
+        }
+        if shared.options.deny_create_bucket_tags && is_create_bucket_with_tags(&request, &service) {
+            *shared
+                .stats
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .faults
+                .entry(format!("deny-create-bucket-tags {operation}"))
+                .or_default() += 1;
+            write_half.write_all(access_denied_response().as_bytes()).await?;
             if close {
                 return Ok(());
             }
@@ -1176,9 +1223,34 @@ mod tests {
             faults: Vec::new(),
             seed: 1,
             fidelity: FidelityOptions::default(),
+            deny_create_bucket_tags: false,
         };
         options.routes.insert("elasticmapreduce".to_string(), host_port("http://127.0.0.1:5000"));
         assert_eq!(options.upstream_for("elasticmapreduce"), "127.0.0.1:5000");
         assert_eq!(options.upstream_for("ec2"), "127.0.0.1:4566");
+    }
+
+    #[test]
+    fn only_create_bucket_with_tags_is_denied() {
+        let tagged = "<CreateBucketConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><LocationConstraint>eu-west-1</LocationConstraint><Tags><Tag><Key>k</Key><Value>v</Value></Tag></Tags></CreateBucketConfiguration>";
+        let untagged =
+            "<CreateBucketConfiguration><LocationConstraint>eu-west-1</LocationConstraint></CreateBucketConfiguration>";
+        let s3 = auth("s3", "eu-west-1");
+        let put =
+            |target: &str, body: &str| message(&format!("PUT {target} HTTP/1.1"), &[("Authorization", &s3)], body);
+        assert!(is_create_bucket_with_tags(&put("/lake", tagged), "s3"));
+        assert!(is_create_bucket_with_tags(&put("/lake/", tagged), "s3"));
+        assert!(!is_create_bucket_with_tags(&put("/lake", untagged), "s3"));
+        assert!(!is_create_bucket_with_tags(&put("/lake", ""), "s3"));
+        assert!(!is_create_bucket_with_tags(&put("/lake?tagging", tagged), "s3"), "PutBucketTagging passes");
+        assert!(!is_create_bucket_with_tags(&put("/lake/key", tagged), "s3"), "PutObject passes");
+        assert!(!is_create_bucket_with_tags(&put("/lake", tagged), "kinesis"));
+        let chunked = format!("{:x}\r\n{tagged}\r\n0\r\n\r\n", tagged.len());
+        let mut request = put("/lake", &chunked);
+        request.head = request.head.replace("Content-Length", "Transfer-Encoding: chunked\r\nX-Length");
+        assert!(is_create_bucket_with_tags(&request, "s3"));
+        let response = access_denied_response();
+        assert!(response.starts_with("HTTP/1.1 403 Forbidden\r\n"));
+        assert!(response.contains("<Code>AccessDenied</Code>"));
     }
 }

@@ -159,7 +159,8 @@ impl ResourceKind for Delivery {
             let role_id = delivery_role_id(delivery);
             if delivery.role.is_none() {
                 let Some(source) = spec.streams.iter().find(|stream| stream.name == delivery.from) else { continue };
-                let policy = delivery_policy(delivery, source, graph.arns);
+                let bucket = spec.buckets.iter().find(|bucket| bucket.name == delivery.to.bucket);
+                let policy = delivery_policy(delivery, source, bucket, graph.arns);
                 let trust = graph.arns.trust_policy("firehose.amazonaws.com");
                 let config = super::role::config(graph, &role_id.name, trust, Some(policy), &[]);
                 nodes.push(graph.node(role_id.clone(), &delivery.tags, vec![], config));
@@ -317,7 +318,7 @@ async fn create(ctx: &Context, resource: &DesiredResource, delivery: &spec::Deli
     let id = &resource.id;
     let firehose = &ctx.clients.firehose;
     let role_name = ctx.physical_id(&delivery_role_id(delivery))?;
-    let role_arn = ctx.arns.role(&role_path(&ctx.pipeline), &role_name);
+    let role_arn = ctx.arns.role(&role_path(&ctx.pipeline, &ctx.arns.region), &role_name);
     let stream_arn = ctx.arns.stream(&delivery.from);
     let bucket_arn = ctx.arns.bucket(&delivery.to.bucket);
     let source = KinesisStreamSourceConfiguration::builder()
@@ -478,7 +479,7 @@ mod tests {
             version_id: "1".into(),
             destination_id: "destinationId-000000000001".into(),
             source_stream_arn: format!("arn:aws:kinesis:eu-west-1:1:stream/{}", delivery.from),
-            role_arn: "arn:aws:iam::1:role/pipectl/p/p-d-firehose".into(),
+            role_arn: "arn:aws:iam::1:role/pipectl/p/eu-west-1/p-d-firehose-euw1".into(),
             bucket_arn: format!("arn:aws:s3:::{}", delivery.to.bucket),
             prefix: delivery.to.prefix.clone(),
             error_prefix: delivery.to.error_prefix.clone(),
@@ -490,16 +491,17 @@ mod tests {
         }
     }
 
-    /// The live state holds the derived role `d-firehose`, whose IAM name is `p-d-firehose`.
+    /// The live state holds the derived role `d-firehose`, whose IAM name is `p-d-firehose-euw1`.
     fn names() -> Names {
         let live = role::Live {
-            path: "/pipectl/p/".to_string(),
+            path: "/pipectl/p/eu-west-1/".to_string(),
+            permissions_boundary: None,
             trust: serde_json::Value::Null,
             inline: None,
             managed: Vec::new(),
             instance_profiles: Vec::new(),
         };
-        let role = LiveResource::new(role::id("d-firehose"), "p-d-firehose", Tags::new(), live);
+        let role = LiveResource::new(role::id("d-firehose"), "p-d-firehose-euw1", Tags::new(), live);
         Names::of(&std::collections::BTreeMap::from([(role.id.clone(), role)]))
     }
 
@@ -544,7 +546,7 @@ mod tests {
         let mine = graph.iter().find(|n| n.id.name == "mine").unwrap().config::<RoleConfig>().expect("a role");
         assert_eq!(
             (mine.iam_name.as_str(), mine.path.as_str(), mine.inline.is_none()),
-            ("p-mine", "/pipectl/p/", true)
+            ("p-mine-euw1", "/pipectl/p/eu-west-1/", true)
         );
     }
 }

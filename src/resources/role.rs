@@ -1,7 +1,10 @@
 //! IAM roles: the ones pipectl derives (one per delivery, three per cluster, least privilege)
-//! and the ones declared in `roles`. Roles live under the IAM path `/pipectl/<pipeline>/`, so the
-//! pipeline's roles are listed with one call; policies are compared in normalised form so plans
-//! stay stable. The kinds that derive roles build their nodes with `config` and `id`.
+//! and the ones declared in `roles`. IAM is global but a pipeline is regional, so a role is named
+//! `<pipeline>-<role>-<region code>` and lives under the IAM path `/pipectl/<pipeline>/<region>/`:
+//! the pipeline's roles in one region are listed by that path, and the same pipeline in another
+//! region neither sees nor rewrites nor destroys them. Policies are compared in normalised form so
+//! plans stay stable. The spec's `iam.permissions_boundary` is set on every role. The kinds that
+//! derive roles build their nodes with `config` and `id`.
 
 use aws_sdk_iam::types::Tag;
 use serde_json::{json, Value};
@@ -13,7 +16,7 @@ use super::{
 use crate::model::{
     Attributes, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names, ResourceId,
 };
-use crate::names::{iam_role_name, role_path};
+use crate::names::{iam_role_name, legacy_role_path, role_path};
 use crate::policy::{normalize, parse_document, statements_policy};
 
 pub struct Role;
@@ -30,10 +33,12 @@ const INLINE_POLICY: &str = "pipectl";
 /// An IAM role as pipectl manages it: derived for a delivery or a cluster, or declared in `roles`.
 #[derive(Debug, Clone)]
 pub struct RoleConfig {
-    /// The IAM role name, `<pipeline>-<role>`.
+    /// The IAM role name, `<pipeline>-<role>-<region code>`.
     pub iam_name: String,
-    /// The IAM path, `/pipectl/<pipeline>/`.
+    /// The IAM path, `/pipectl/<pipeline>/<region>/`.
     pub path: String,
+    /// The ARN of the managed policy that is the role's permissions boundary (`iam.permissions_boundary`).
+    pub permissions_boundary: Option<String>,
     /// Trust and inline policies, normalised.
     pub trust: Value,
     pub inline: Option<Value>,
@@ -45,18 +50,21 @@ pub struct RoleConfig {
 
 impl DesiredConfig for RoleConfig {
     fn attributes(&self) -> Attributes {
-        attributes(&self.path, &self.trust, &self.inline, &self.managed, self.instance_profile)
+        let shape = Shape { name: &self.iam_name, path: &self.path, boundary: &self.permissions_boundary };
+        attributes(shape, &self.trust, &self.inline, &self.managed, self.instance_profile)
     }
 }
 
-/// The desired state of the pipeline's role `name`: its IAM name and path, the documents
-/// normalised, the managed policies sorted, and no instance profile.
+/// The desired state of the pipeline's role `name` in the graph's (effective) region: its IAM
+/// name and path, the spec's permissions boundary, the documents normalised, the managed
+/// policies sorted, and no instance profile.
 pub fn config(graph: &GraphContext, name: &str, trust: Value, inline: Option<Value>, managed: &[String]) -> RoleConfig {
     let mut managed = managed.to_vec();
     managed.sort();
     RoleConfig {
-        iam_name: iam_role_name(&graph.spec.pipeline, name),
-        path: role_path(&graph.spec.pipeline),
+        iam_name: iam_role_name(&graph.spec.pipeline, name, &graph.arns.region),
+        path: role_path(&graph.spec.pipeline, &graph.arns.region),
+        permissions_boundary: graph.spec.permissions_boundary().map(str::to_string),
         trust: normalize(&trust),
         inline: inline.map(|policy| normalize(&policy)),
         managed,
@@ -67,6 +75,8 @@ pub fn config(graph: &GraphContext, name: &str, trust: Value, inline: Option<Val
 #[derive(Debug, Clone)]
 pub struct Live {
     pub path: String,
+    /// GetRole's `PermissionsBoundary.PermissionsBoundaryArn` (ListRoles does not return it).
+    pub permissions_boundary: Option<String>,
     pub trust: Value,
     pub inline: Option<Value>,
     pub managed: Vec<String>,
@@ -78,19 +88,29 @@ impl LiveDetail for Live {
     /// `physical_id` is the IAM name: the role has its instance profile when one is named so.
     fn describe(&self, physical_id: &str, _names: &Names) -> (Attributes, Vec<ResourceId>) {
         let has_profile = self.instance_profiles.iter().any(|profile| profile == physical_id);
-        (attributes(&self.path, &self.trust, &self.inline, &self.managed, has_profile), Vec::new())
+        let shape = Shape { name: physical_id, path: &self.path, boundary: &self.permissions_boundary };
+        (attributes(shape, &self.trust, &self.inline, &self.managed, has_profile), Vec::new())
     }
 }
 
+/// What identifies a role in IAM, as the plan shows it: its name, path and permissions boundary.
+struct Shape<'a> {
+    name: &'a str,
+    path: &'a str,
+    boundary: &'a Option<String>,
+}
+
 fn attributes(
-    path: &str,
+    shape: Shape,
     trust: &Value,
     inline: &Option<Value>,
     managed: &[String],
     instance_profile: bool,
 ) -> Attributes {
     Attributes::from([
-        ("path".to_string(), json!(path)),
+        ("name".to_string(), json!(shape.name)),
+        ("path".to_string(), json!(shape.path)),
+        ("permissions_boundary".to_string(), json!(shape.boundary)),
         ("trust_policy".to_string(), trust.clone()),
         ("inline_policy".to_string(), inline.clone().unwrap_or(Value::Null)),
         ("managed_policies".to_string(), json!(managed)),
@@ -105,8 +125,9 @@ impl KindRules for Role {
     fn rank(&self) -> u8 {
         7
     }
+    /// IAM renames no role and moves none to another path.
     fn forces_replacement(&self, field: &str) -> bool {
-        field == "path"
+        field == "name" || field == "path"
     }
 }
 
@@ -158,21 +179,31 @@ impl ResourceKind for Role {
     }
 }
 
-/// A role as GetRole showed it: absent, or present with its tags, path and trust policy.
-async fn get_role(iam: &aws_sdk_iam::Client, name: &str) -> Result<Option<(Tags, String, Value)>, AwsError> {
+/// A role as GetRole shows it.
+struct GotRole {
+    tags: Tags,
+    path: String,
+    trust: Value,
+    boundary: Option<String>,
+}
+
+/// A role as GetRole showed it: absent, or present with its tags, path, trust policy and
+/// permissions boundary (GetRole returns `PermissionsBoundary` with its `PermissionsBoundaryArn`
+/// when one is set; ListRoles does not, "ListRoles", IAM API Reference).
+async fn get_role(iam: &aws_sdk_iam::Client, name: &str) -> Result<Option<GotRole>, AwsError> {
     match iam.get_role().role_name(name).send().await {
-        Ok(output) => {
-            let Some(role) = output.role() else { return Ok(None) };
-            let tags = role.tags().iter().map(|tag| (tag.key().to_string(), tag.value().to_string())).collect();
-            let trust = role
-                .assume_role_policy_document()
-                .and_then(parse_document)
-                .map(|doc| normalize(&doc))
-                .unwrap_or(Value::Null);
-            Ok(Some((tags, role.path().to_string(), trust)))
-        }
+        Ok(output) => Ok(output.role().map(got_role)),
         Err(error) => aws_error(format!("role/{name}"), "GetRole", error).unless("NoSuchEntity", None),
     }
+}
+
+fn got_role(role: &aws_sdk_iam::types::Role) -> GotRole {
+    let tags = role.tags().iter().map(|tag| (tag.key().to_string(), tag.value().to_string())).collect();
+    let trust =
+        role.assume_role_policy_document().and_then(parse_document).map(|doc| normalize(&doc)).unwrap_or(Value::Null);
+    let boundary =
+        role.permissions_boundary().and_then(|boundary| boundary.permissions_boundary_arn()).map(str::to_string);
+    GotRole { tags, path: role.path().to_string(), trust, boundary }
 }
 
 /// The inline policy, the attached managed policies and the instance profiles of a role.
@@ -210,34 +241,31 @@ async fn policies(
     tokio::try_join!(inline, managed, profiles)
 }
 
-fn live(
-    path: String,
-    trust: Value,
-    (inline, managed, instance_profiles): (Option<Value>, Vec<String>, Vec<String>),
-) -> Live {
-    Live { path, trust, inline, managed, instance_profiles }
+fn live(role: GotRole, (inline, managed, instance_profiles): (Option<Value>, Vec<String>, Vec<String>)) -> Live {
+    Live { path: role.path, permissions_boundary: role.boundary, trust: role.trust, inline, managed, instance_profiles }
 }
 
-/// Reads the spec's roles by IAM name, and finds the pipeline's other roles under its IAM path.
-///
-/// IAM names are not spec names (`<pipeline>-<role>`), so the spec's roles are looked up here,
-/// where a conflict can name the role as the spec does; the others go through the shared named
-/// read, and the id each found role claims in its tags names it.
-/// The names of every role under `path`, page by page (ListRoles returns at most 100 a call
-/// unless asked for up to 1,000, and says when there are more).
-async fn list_role_names(iam: &aws_sdk_iam::Client, path: &str) -> Result<Vec<String>, AwsError> {
+/// The names of the pipeline's roles of `region`: those whose path is the region's, and those
+/// at the path pipectl used before names carried the region (`legacy_role_path`: the plan
+/// replaces them by the region's own). Listed page by page under the pipeline's path (ListRoles
+/// returns at most 100 a call unless asked for up to 1,000, and says when there are more); the
+/// path is compared exactly, so another region's roles (`/pipectl/<pipeline>/<other region>/`)
+/// are never returned.
+async fn list_role_names(iam: &aws_sdk_iam::Client, pipeline: &str, region: &str) -> Result<Vec<String>, AwsError> {
+    let (path, legacy) = (role_path(pipeline, region), legacy_role_path(pipeline));
     let mut names = Vec::new();
     let mut marker: Option<String> = None;
     loop {
         let page = iam
             .list_roles()
-            .path_prefix(path)
+            .path_prefix(&legacy)
             .max_items(1000)
             .set_marker(marker.take())
             .send()
             .await
             .map_err(|error| aws_error("role", "ListRoles", error))?;
-        names.extend(page.roles().iter().map(|role| role.role_name().to_string()));
+        let ours = page.roles().iter().filter(|role| role.path() == path || role.path() == legacy);
+        names.extend(ours.map(|role| role.role_name().to_string()));
         match page.marker() {
             Some(next) if page.is_truncated() => marker = Some(next.to_string()),
             _ => return Ok(names),
@@ -245,10 +273,15 @@ async fn list_role_names(iam: &aws_sdk_iam::Client, path: &str) -> Result<Vec<St
     }
 }
 
+/// Reads the spec's roles by IAM name, and finds the pipeline's other roles of the region.
+///
+/// IAM names are not spec names (`<pipeline>-<role>-<region code>`), so the spec's roles are
+/// looked up here, where a conflict can name the role as the spec does; the others go through the
+/// shared named read, and the id each found role claims in its tags names it.
 async fn read(read: &ReadContext<'_>) -> Result<NamedRead, AwsError> {
     let iam = &read.clients.iam;
     let pipeline = read.pipeline;
-    let path = role_path(pipeline);
+    let region = read.clients.region.as_str();
     let spec_roles: Vec<(&ResourceId, &str)> = read
         .desired_of(KIND)
         .filter_map(|resource| Some((&resource.id, resource.config::<RoleConfig>()?.iam_name.as_str())))
@@ -258,7 +291,7 @@ async fn read(read: &ReadContext<'_>) -> Result<NamedRead, AwsError> {
         Ok::<_, AwsError>((id, name, role?, policies))
     }));
     let listed = async {
-        let names = list_role_names(iam, &path).await?;
+        let names = list_role_names(iam, pipeline, region).await?;
         Ok(names.into_iter().filter(|name| !spec_roles.iter().any(|(_, spec)| spec == name)).collect())
     };
     let others = NamedKind { kind: KIND, pipeline, spec_names: Vec::new(), adoptable: &[], adopt_hint: "" };
@@ -266,26 +299,27 @@ async fn read(read: &ReadContext<'_>) -> Result<NamedRead, AwsError> {
         listed,
         |name| async move {
             Ok(match get_role(iam, &name).await? {
-                Some((tags, _, _)) => Ownership::Tagged(tags),
+                Some(role) => Ownership::Tagged(role.tags),
                 None => Ownership::Absent,
             })
         },
         |name, _| async move {
-            let Some((_, role_path, trust)) = get_role(iam, &name).await? else { return Ok(None) };
-            Ok(Some(live(role_path, trust, policies(iam, &name).await?)))
+            let Some(role) = get_role(iam, &name).await? else { return Ok(None) };
+            Ok(Some(live(role, policies(iam, &name).await?)))
         },
     );
     let (named, discovered) = tokio::join!(named, discovered);
     let mut result = NamedRead::default();
     for (id, name, role, policies) in named? {
-        let Some((tags, role_path, trust)) = role else { continue };
+        let Some(role) = role else { continue };
+        let tags = role.tags.clone();
         if !owned_by(&tags, pipeline) {
             let hint = format!(" (aws iam tag-role --role-name {name})");
             result.conflicts.push(ownership_conflict(id, &tags, pipeline, &hint));
             continue;
         }
         let Some(id) = claimed_id(&tags, KIND) else { continue };
-        result.found.push(LiveResource::new(id, name, tags, live(role_path, trust, policies?)));
+        result.found.push(LiveResource::new(id, name, tags, live(role, policies?)));
     }
     result.found.extend(discovered?.found.into_iter().filter_map(|mut found| {
         found.id = claimed_id(&found.tags, KIND)?;
@@ -361,6 +395,7 @@ async fn create(ctx: &Context, resource: &DesiredResource, role: &RoleConfig) ->
         .role_name(&role.iam_name)
         .path(&role.path)
         .assume_role_policy_document(role.trust.to_string())
+        .set_permissions_boundary(role.permissions_boundary.clone())
         .set_tags(Some(iam_tags(id, &resource.tags)?))
         .send()
         .await
@@ -376,6 +411,8 @@ async fn create(ctx: &Context, resource: &DesiredResource, role: &RoleConfig) ->
                 .send()
                 .await
                 .map_err(|error| aws_error(id, "UpdateAssumeRolePolicy", error))?;
+            let boundary = get_role(iam, &role.iam_name).await?.and_then(|existing| existing.boundary);
+            sync_boundary(ctx, id, &role.iam_name, &boundary, &role.permissions_boundary).await?;
             existing_managed = policies(iam, &role.iam_name).await?.1;
         }
         Err(error) => return Err(error),
@@ -386,6 +423,39 @@ async fn create(ctx: &Context, resource: &DesiredResource, role: &RoleConfig) ->
         add_instance_profile(ctx, id, role).await?;
     }
     Ok(role.iam_name.clone())
+}
+
+/// Sets, changes or removes the role's permissions boundary in place (PutRolePermissionsBoundary
+/// replaces any boundary; DeleteRolePermissionsBoundary removes it, "Permissions boundaries for
+/// IAM entities", IAM User Guide). A role whose boundary is already gone is what we want.
+async fn sync_boundary(
+    ctx: &Context,
+    id: &ResourceId,
+    name: &str,
+    live: &Option<String>,
+    wanted: &Option<String>,
+) -> Result<(), AwsError> {
+    let iam = &ctx.clients.iam;
+    match wanted {
+        _ if live == wanted => {}
+        Some(arn) => {
+            iam.put_role_permissions_boundary()
+                .role_name(name)
+                .permissions_boundary(arn)
+                .send()
+                .await
+                .map_err(|error| aws_error(id, "PutRolePermissionsBoundary", error))?;
+        }
+        None => {
+            let result = iam.delete_role_permissions_boundary().role_name(name).send().await;
+            if let Err(error) = result.map_err(|error| aws_error(id, "DeleteRolePermissionsBoundary", error)) {
+                if !error.has_code("NoSuchEntity") {
+                    return Err(error);
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Creates the instance profile of the same name and puts the role in it (both idempotent).
@@ -448,6 +518,7 @@ async fn update(
             .await
             .map_err(|error| aws_error(id, "UpdateAssumeRolePolicy", error))?;
     }
+    sync_boundary(ctx, id, &role.iam_name, &detail.permissions_boundary, &role.permissions_boundary).await?;
     if live.attributes.get("inline_policy") != role.attributes().get("inline_policy") {
         put_inline(ctx, id, &role.iam_name, &role.inline).await?;
     }
@@ -497,4 +568,156 @@ async fn delete(ctx: &Context, live: &LiveResource, detail: &Live) -> Result<(),
     }
     iam.delete_role().role_name(name).send().await.map_err(|error| aws_error(id, "DeleteRole", error))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use aws_sdk_iam::operation::delete_role_permissions_boundary::DeleteRolePermissionsBoundaryOutput;
+    use aws_sdk_iam::operation::get_role::GetRoleOutput;
+    use aws_sdk_iam::operation::put_role_permissions_boundary::PutRolePermissionsBoundaryOutput;
+    use aws_sdk_iam::types::{AttachedPermissionsBoundary, PermissionsBoundaryAttachmentType};
+    use aws_sdk_iam::Client;
+    use aws_smithy_mocks::{mock, MockResponseInterceptor, Rule, RuleMode};
+
+    use super::*;
+    use crate::model::LiveState;
+    use crate::policy::Arns;
+    use crate::progress::Progress;
+    use crate::resources::{desired_graph, WaitOptions};
+    use crate::spec::Spec;
+
+    const BOUNDARY: &str = "arn:aws:iam::123456789012:policy/ci/boundary";
+
+    fn spec(iam: &str) -> Spec {
+        let yaml = format!("version: 1\npipeline: p\nregion: eu-west-1\n{iam}roles:\n  - {{name: mine, trust: firehose.amazonaws.com, managed_policies: [arn:aws:iam::aws:policy/ReadOnlyAccess]}}\n");
+        serde_saphyr::from_str(&yaml).unwrap()
+    }
+
+    fn role_in(spec: &Spec, region: &str) -> (DesiredResource, RoleConfig) {
+        let graph = desired_graph(spec, &Arns::new("123456789012", region), &std::collections::BTreeMap::new());
+        let node = graph.into_iter().find(|node| node.id == id("mine")).unwrap();
+        let config = node.config::<RoleConfig>().unwrap().clone();
+        (node, config)
+    }
+
+    #[test]
+    fn the_name_path_and_boundary_follow_the_region_and_show_in_the_plan() {
+        let spec = spec(&format!("iam: {{permissions_boundary: '{BOUNDARY}'}}\n"));
+        let (_, ireland) = role_in(&spec, "eu-west-1");
+        let (_, virginia) = role_in(&spec, "us-east-1");
+        assert_eq!((ireland.iam_name.as_str(), ireland.path.as_str()), ("p-mine-euw1", "/pipectl/p/eu-west-1/"));
+        assert_eq!((virginia.iam_name.as_str(), virginia.path.as_str()), ("p-mine-use1", "/pipectl/p/us-east-1/"));
+        let attributes = ireland.attributes();
+        assert_eq!(attributes["name"], json!("p-mine-euw1"));
+        assert_eq!(attributes["path"], json!("/pipectl/p/eu-west-1/"));
+        assert_eq!(attributes["permissions_boundary"], json!(BOUNDARY));
+        let (_, plain) = role_in(&self::tests::spec(""), "eu-west-1");
+        assert_eq!(plain.attributes()["permissions_boundary"], Value::Null);
+        assert!(Role.forces_replacement("name") && Role.forces_replacement("path"));
+        assert!(!Role.forces_replacement("permissions_boundary"), "a boundary changes in place");
+    }
+
+    #[test]
+    fn a_role_reads_back_as_it_was_written() {
+        let (_, config) = role_in(&spec(&format!("iam: {{permissions_boundary: '{BOUNDARY}'}}\n")), "eu-west-1");
+        // GetRole's shape: the boundary under PermissionsBoundary.PermissionsBoundaryArn.
+        let aws = aws_sdk_iam::types::Role::builder()
+            .path("/pipectl/p/eu-west-1/")
+            .role_name("p-mine-euw1")
+            .role_id("AROAEXAMPLE")
+            .arn("arn:aws:iam::123456789012:role/pipectl/p/eu-west-1/p-mine-euw1")
+            .create_date(aws_smithy_types::DateTime::from_secs(0))
+            .assume_role_policy_document(urlencoding_trust(&config.trust))
+            .permissions_boundary(
+                AttachedPermissionsBoundary::builder()
+                    .permissions_boundary_type(PermissionsBoundaryAttachmentType::Policy)
+                    .permissions_boundary_arn(BOUNDARY)
+                    .build(),
+            )
+            .build()
+            .unwrap();
+        let live = live(got_role(&aws), (None, config.managed.clone(), Vec::new()));
+        let (attributes, _) = live.describe("p-mine-euw1", &Names::default());
+        assert_eq!(attributes, config.attributes());
+    }
+
+    /// IAM returns policy documents URL-encoded; `parse_document` decodes them.
+    fn urlencoding_trust(trust: &Value) -> String {
+        trust
+            .to_string()
+            .replace('%', "%25")
+            .replace('"', "%22")
+            .replace(' ', "%20")
+            .replace('{', "%7B")
+            .replace('}', "%7D")
+    }
+
+    fn iam_context(rules: &[&Rule]) -> Context {
+        let mut interceptor = MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny);
+        for rule in rules {
+            interceptor = interceptor.with_rule(rule);
+        }
+        let config = aws_sdk_iam::Config::builder()
+            .behavior_version(aws_sdk_iam::config::BehaviorVersion::latest())
+            .region(aws_sdk_iam::config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_iam::config::Credentials::new("akid", "secret", None, None, "test"))
+            .http_client(aws_smithy_mocks::create_mock_http_client())
+            .interceptor(interceptor)
+            .build();
+        let mut clients = crate::aws::test_clients_with_emr(
+            aws_sdk_emr::Client::from_conf(aws_sdk_emr::Config::builder().build()),
+            false,
+        );
+        clients.iam = Client::from_conf(config);
+        let wait = WaitOptions {
+            timeout: Duration::from_secs(5),
+            first_interval: Duration::from_millis(1),
+            max_interval: Duration::from_millis(5),
+        };
+        Context::new(clients, "p", wait, Progress::new(false), &LiveState::default())
+    }
+
+    /// The live role as `config` describes it, with `boundary` as its permissions boundary.
+    fn live_role(resource: &DesiredResource, config: &RoleConfig, boundary: Option<&str>) -> (LiveResource, Live) {
+        let detail = Live {
+            path: config.path.clone(),
+            permissions_boundary: boundary.map(str::to_string),
+            trust: config.trust.clone(),
+            inline: config.inline.clone(),
+            managed: config.managed.clone(),
+            instance_profiles: Vec::new(),
+        };
+        let mut live = LiveResource::new(resource.id.clone(), &config.iam_name, resource.tags.clone(), detail.clone());
+        live.attributes = detail.describe(&config.iam_name, &Names::default()).0;
+        (live, detail)
+    }
+
+    #[tokio::test]
+    async fn a_boundary_is_set_changed_and_removed_in_place() {
+        let put = mock!(Client::put_role_permissions_boundary)
+            .match_requests(|request| {
+                request.role_name() == Some("p-mine-euw1") && request.permissions_boundary() == Some(BOUNDARY)
+            })
+            .then_output(|| PutRolePermissionsBoundaryOutput::builder().build());
+        let delete = mock!(Client::delete_role_permissions_boundary)
+            .match_requests(|request| request.role_name() == Some("p-mine-euw1"))
+            .then_output(|| DeleteRolePermissionsBoundaryOutput::builder().build());
+        let get = mock!(Client::get_role).then_output(|| GetRoleOutput::builder().build());
+        let ctx = iam_context(&[&put, &delete, &get]);
+
+        let (resource, bounded) =
+            role_in(&spec(&format!("iam: {{permissions_boundary: '{BOUNDARY}'}}\n")), "eu-west-1");
+        let (live, detail) = live_role(&resource, &bounded, Some("arn:aws:iam::123456789012:policy/old"));
+        update(&ctx, &resource, &bounded, &live, &detail).await.unwrap();
+        let (live, detail) = live_role(&resource, &bounded, Some(BOUNDARY));
+        update(&ctx, &resource, &bounded, &live, &detail).await.unwrap();
+        assert_eq!((put.num_calls(), delete.num_calls()), (1, 0), "changed once, then left alone");
+
+        let (resource, unbounded) = role_in(&spec(""), "eu-west-1");
+        let (live, detail) = live_role(&resource, &unbounded, Some(BOUNDARY));
+        update(&ctx, &resource, &unbounded, &live, &detail).await.unwrap();
+        assert_eq!((put.num_calls(), delete.num_calls()), (1, 1), "removed when the spec drops it");
+    }
 }

@@ -371,7 +371,7 @@ async fn put(
     let cluster_id = ctx.physical_id(&super::cluster::id(&config.cluster))?;
     let group_id = super::cluster::group_id(&ctx.clients, id, &cluster_id, &config.group).await?;
     let scheduler_role = ctx.physical_id(&super::role::id(&derived_cluster_roles(&config.cluster)[2]))?;
-    let role_arn = ctx.arns.role(&role_path(&ctx.pipeline), &scheduler_role);
+    let role_arn = ctx.arns.role(&role_path(&ctx.pipeline, &ctx.arns.region), &scheduler_role);
     let target = Target::builder()
         .arn(modify_instance_groups(&ctx.arns.partition))
         .role_arn(role_arn)

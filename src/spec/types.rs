@@ -34,6 +34,26 @@ pub struct Spec {
     pub roles: Vec<Role>,
     #[serde(default)]
     pub clusters: Vec<Cluster>,
+    /// What applies to every IAM role pipectl creates (derived and declared).
+    #[serde(default)]
+    pub iam: Option<Iam>,
+}
+
+/// Settings for every IAM role of the pipeline, for organisations that require them.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Iam {
+    /// The ARN of a managed policy set as the permissions boundary of every role pipectl creates
+    /// (`arn:<partition>:iam::<account>:policy/<name>`, or an AWS managed policy).
+    #[serde(default)]
+    pub permissions_boundary: Option<String>,
+}
+
+impl Spec {
+    /// The permissions boundary every role gets, if the spec sets one.
+    pub fn permissions_boundary(&self) -> Option<&str> {
+        self.iam.as_ref().and_then(|iam| iam.permissions_boundary.as_deref())
+    }
 }
 
 /// The VPC and what lives directly in it.

@@ -8,10 +8,10 @@ use super::cidr::Cidr;
 use super::group::Group;
 use super::suggest::did_you_mean;
 use super::types::{
-    Bucket, BucketEncryption, Cluster, Delivery, DeliveryEncryption, Network, Ports, Role, Rule, SecurityGroup, Spec,
-    Stream, StreamEncryption, StreamMode,
+    Bucket, BucketEncryption, Cluster, Delivery, DeliveryEncryption, Iam, Network, Ports, Role, Rule, SecurityGroup,
+    Spec, Stream, StreamEncryption, StreamMode,
 };
-use crate::names::{derived_cluster_roles, derived_delivery_role, iam_role_name};
+use crate::names::{derived_cluster_roles, derived_delivery_role, region_code};
 
 /// Kinesis limits: retention from 24 hours to 365 days; shards per stream bounded by the default
 /// account quota (500 in the largest regions; raise the quota and this limit together).
@@ -67,7 +67,10 @@ pub fn validate(spec: &Spec) -> Vec<Problem> {
     }
     check_unique("roles", spec.roles.iter().map(|role| role.name.as_str()), &mut problems);
     for (index, role) in spec.roles.iter().enumerate() {
-        check_role(&format!("roles[{index}]"), role, &spec.pipeline, &mut problems);
+        check_role(&format!("roles[{index}]"), role, spec, &mut problems);
+    }
+    if let Some(iam) = &spec.iam {
+        check_iam(iam, &spec.region, &mut problems);
     }
     check_unique("clusters", spec.clusters.iter().map(|cluster| cluster.name.as_str()), &mut problems);
     for (index, cluster) in spec.clusters.iter().enumerate() {
@@ -134,7 +137,7 @@ fn check_cluster(path: &str, cluster: &Cluster, spec: &Spec, problems: &mut Prob
         );
     }
     for role in derived_cluster_roles(&cluster.name) {
-        check_iam_name(&format!("{path}.name"), &spec.pipeline, &role, problems);
+        check_iam_name(&format!("{path}.name"), spec, &role, problems);
     }
     let release_ok = cluster
         .release
@@ -456,16 +459,71 @@ fn cron_field_matches(field: &str, value: u32, names: &[&str], low: u32, high: u
     Some(false)
 }
 
-fn check_iam_name(path: &str, pipeline: &str, role: &str, problems: &mut Problems) {
-    let name = iam_role_name(pipeline, role);
-    let valid = name.len() <= 64 && name.chars().all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c));
-    if !valid {
-        problems.add(path, format!("the IAM role name `{name}` must be at most 64 letters, digits and `+=,.@_-`; shorten the pipeline or role name"));
+/// IAM allows role names of at most 64 characters ("IAM and AWS STS quotas", IAM User Guide).
+pub const MAX_IAM_ROLE_NAME: usize = 64;
+
+/// A role's IAM name is `<pipeline>-<role>-<region code>` (`names::iam_role_name`), checked with
+/// the spec region's code. (`--region` into a region with a longer code — at most
+/// `names::REGION_CODE_MAX` characters — can take a name this close to the limit past it; CreateRole
+/// then refuses it, naming the role.)
+fn check_iam_name(path: &str, spec: &Spec, role: &str, problems: &mut Problems) {
+    let code = region_code(&spec.region).len();
+    let base = format!("{}-{role}", spec.pipeline);
+    let length = base.len() + 1 + code;
+    if !base.chars().all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c)) {
+        problems.add(path, format!("the IAM role name `{base}-…` may only hold letters, digits and `+=,.@_-`"));
+    } else if length > MAX_IAM_ROLE_NAME {
+        problems.add(
+            path,
+            format!(
+                "the IAM role name `{base}-<region code>` would be {length} characters with a {code}-character region code; IAM allows at most {MAX_IAM_ROLE_NAME}: shorten the pipeline or role name by {}",
+                length - MAX_IAM_ROLE_NAME
+            ),
+        );
     }
 }
 
-fn check_role(path: &str, role: &Role, pipeline: &str, problems: &mut Problems) {
-    check_iam_name(&format!("{path}.name"), pipeline, &role.name, problems);
+/// The partition of `region`'s ARNs (as `policy::partition_of`, which this layer cannot use).
+fn partition_of(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else {
+        "aws"
+    }
+}
+
+/// `iam.permissions_boundary` is the ARN of a managed policy in the region's partition:
+/// `arn:<partition>:iam::<12-digit account or aws>:policy/<path/><name>` ("IAM identifiers",
+/// IAM User Guide; PermissionsBoundary in CreateRole must be a policy ARN).
+fn check_iam(iam: &Iam, region: &str, problems: &mut Problems) {
+    let Some(arn) = &iam.permissions_boundary else { return };
+    let partition = partition_of(region);
+    let name_ok = |name: &str| {
+        (1..=128).contains(&name.len()) && name.chars().all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c))
+    };
+    let valid = arn.strip_prefix(&format!("arn:{partition}:iam::")).is_some_and(|rest| {
+        rest.split_once(":policy/").is_some_and(|(account, policy)| {
+            let account_ok = account == "aws" || (account.len() == 12 && account.chars().all(|c| c.is_ascii_digit()));
+            let parts: Vec<&str> = policy.split('/').collect();
+            account_ok
+                && parts.last().is_some_and(|name| name_ok(name))
+                && parts[..parts.len() - 1]
+                    .iter()
+                    .all(|part| !part.is_empty() && part.chars().all(|c| c.is_ascii_graphic()))
+        })
+    });
+    if !valid {
+        problems.add(
+            "iam.permissions_boundary",
+            format!("`{arn}` is not an IAM policy ARN of partition `{partition}` (arn:{partition}:iam::<account>:policy/<name>)"),
+        );
+    }
+}
+
+fn check_role(path: &str, role: &Role, spec: &Spec, problems: &mut Problems) {
+    check_iam_name(&format!("{path}.name"), spec, &role.name, problems);
     if !role.trust.ends_with(".amazonaws.com") || role.trust.contains(char::is_whitespace) {
         problems.add(
             format!("{path}.trust"),
@@ -628,7 +686,7 @@ fn check_delivery(path: &str, delivery: &Delivery, spec: &Spec, problems: &mut P
                     format!("the derived role `{derived}` clashes with a role of `roles`; rename one"),
                 );
             }
-            check_iam_name(&format!("{path}.name"), &spec.pipeline, &derived, problems);
+            check_iam_name(&format!("{path}.name"), spec, &derived, problems);
         }
     }
     check_tags(&format!("{path}.tags"), &delivery.tags, problems);

@@ -126,10 +126,10 @@ fn cluster_lifecycle(stack: Stack) {
     let mut applications: Vec<&str> = cluster.applications().iter().filter_map(|a| a.name()).collect();
     applications.sort();
     assert_eq!(applications, ["Hadoop", "Spark"]);
-    assert_eq!(cluster.service_role(), Some(format!("{p}-spark-emr-service").as_str()));
+    assert_eq!(cluster.service_role(), Some(format!("{p}-spark-emr-service-use1").as_str()));
     assert_eq!(
         cluster.ec2_instance_attributes().and_then(|a| a.iam_instance_profile()),
-        Some(format!("{p}-spark-emr-ec2").as_str())
+        Some(format!("{p}-spark-emr-ec2-use1").as_str())
     );
     assert!(cluster.tags().iter().any(|t| t.key() == Some("pipectl:pipeline") && t.value() == Some(p.as_str())));
     // AmazonEMRServicePolicy_v2 acts only on what carries its tag: the cluster and the VPC too.
@@ -186,7 +186,7 @@ fn cluster_lifecycle(stack: Stack) {
         let policy = clients
             .iam
             .get_role_policy()
-            .role_name(format!("{p}-spark-scheduler"))
+            .role_name(format!("{p}-spark-scheduler-use1"))
             .policy_name("pipectl")
             .send()
             .await
@@ -194,7 +194,7 @@ fn cluster_lifecycle(stack: Stack) {
         let profile = clients
             .iam
             .get_instance_profile()
-            .instance_profile_name(format!("{p}-spark-emr-ec2"))
+            .instance_profile_name(format!("{p}-spark-emr-ec2-use1"))
             .send()
             .await
             .expect("instance profile");

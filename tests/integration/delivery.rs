@@ -94,7 +94,7 @@ fn delivery_lifecycle(stack: Stack) {
         interval_seconds: 300,
     };
     let file = scratch.write("spec.yaml", &spec.yaml());
-    let role_name = format!("{}-{}-firehose", spec.pipeline, spec.delivery());
+    let role_name = format!("{}-{}-firehose-use1", spec.pipeline, spec.delivery());
 
     // Stream -> delivery -> bucket, and the derived role.
     let run = pipectl(stack, &["apply", "-f", &file, "--auto-approve"]).expect(0);
@@ -102,7 +102,7 @@ fn delivery_lifecycle(stack: Stack) {
     let held = runtime.block_on(held_delivery(stack, &spec.delivery())).expect("the delivery exists");
     let account = if stack == Stack::Moto { "123456789012" } else { "000000000000" };
     assert_eq!(held.source_arn, format!("arn:aws:kinesis:us-east-1:{account}:stream/{}", spec.stream("events")));
-    assert_eq!(held.role_arn, format!("arn:aws:iam::{account}:role/pipectl/{}/{role_name}", spec.pipeline));
+    assert_eq!(held.role_arn, format!("arn:aws:iam::{account}:role/pipectl/{}/us-east-1/{role_name}", spec.pipeline));
     assert_eq!(held.bucket_arn, format!("arn:aws:s3:::{}", spec.bucket()));
     assert_eq!(
         (held.prefix.as_str(), held.error_prefix.as_str()),
@@ -200,7 +200,7 @@ fn creating_failed_is_reported_and_the_rest_finishes() {
         "failed delivery/{} (create): wait failed: did not become ACTIVE: it ended in CREATING_FAILED",
         spec.delivery()
     );
-    assert!(run.stdout.contains(&failed), "{}", run.stdout);
+    assert!(run.stdout.contains(&failed), "{}\n{}", run.stdout, run.stderr);
     assert!(run.stdout.contains("Done: 4 added"), "bucket, two streams and the role still finish\n{}", run.stdout);
     let plan = crate::support::run_with_env(&["plan", "-f", &file, "--output", "json"], &env).expect(0).json();
     assert_eq!(plan_actions(&plan), [(format!("delivery/{}", spec.delivery()), "replace".to_string())]);

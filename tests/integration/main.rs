@@ -15,5 +15,7 @@ mod lifecycle;
 mod network;
 mod ownership;
 mod permissions;
+mod regions;
 mod reliability;
 mod schedules;
+mod tagging;

@@ -241,8 +241,9 @@ impl ResourceKind for Cluster {
         let mut nodes = Vec::new();
         for cluster in &graph.spec.clusters {
             let [service, instance, scheduler] = derived_cluster_roles(&cluster.name);
-            let instance_iam = iam_role_name(pipeline, &instance);
-            let service_policy = emr_service_policy(graph.arns, &role_path(pipeline), &instance_iam);
+            let instance_iam = iam_role_name(pipeline, &instance, &graph.arns.region);
+            let service_policy =
+                emr_service_policy(graph.arns, &role_path(pipeline, &graph.arns.region), &instance_iam);
             let managed =
                 [format!("arn:{}:iam::aws:policy/service-role/AmazonEMRServicePolicy_v2", graph.arns.partition)];
             let service_role = role::config(
@@ -339,7 +340,10 @@ fn emr_service_policy(arns: &Arns, path: &str, instance_role: &str) -> Value {
     })
 }
 
-/// What the cluster's instances may do: read and write the pipeline's buckets, nothing else.
+/// What the cluster's instances may do: read and write the pipeline's buckets, and use the
+/// customer managed key of each SSE-KMS bucket for its objects through S3 (one statement per
+/// key, `UsePipelineBucketKey<n>` in key order; see `policy::s3_key_statement`), nothing else.
+/// The instances read no stream, so stream keys are not granted here.
 /// None for a spec without buckets: IAM refuses a statement whose `Resource` list is empty.
 fn emr_instance_policy(spec: &spec::Spec, arns: &Arns) -> Option<Value> {
     let buckets: Vec<String> = spec.buckets.iter().map(|bucket| arns.bucket(&bucket.name)).collect();
@@ -347,15 +351,22 @@ fn emr_instance_policy(spec: &spec::Spec, arns: &Arns) -> Option<Value> {
         return None;
     }
     let objects: Vec<String> = buckets.iter().map(|bucket| format!("{bucket}/*")).collect();
-    Some(serde_json::json!({
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Sid": "ListPipelineBuckets", "Effect": "Allow", "Action": ["s3:GetBucketLocation", "s3:ListBucket"], "Resource": buckets},
-            {"Sid": "ReadWritePipelineObjects", "Effect": "Allow",
+    let mut keys: std::collections::BTreeMap<crate::policy::KeyGrant, Vec<String>> = std::collections::BTreeMap::new();
+    for bucket in &spec.buckets {
+        if let Some(grant) = crate::policy::bucket_key_grant(bucket, arns) {
+            keys.entry(grant).or_default().push(format!("{}/*", arns.bucket(&bucket.name)));
+        }
+    }
+    let mut statements = vec![
+        serde_json::json!({"Sid": "ListPipelineBuckets", "Effect": "Allow", "Action": ["s3:GetBucketLocation", "s3:ListBucket"], "Resource": buckets}),
+        serde_json::json!({"Sid": "ReadWritePipelineObjects", "Effect": "Allow",
              "Action": ["s3:AbortMultipartUpload", "s3:DeleteObject", "s3:GetObject", "s3:ListMultipartUploadParts", "s3:PutObject"],
-             "Resource": objects}
-        ]
-    }))
+             "Resource": objects}),
+    ];
+    for (index, (grant, objects)) in keys.iter().enumerate() {
+        statements.push(crate::policy::s3_key_statement(&format!("UsePipelineBucketKey{index}"), grant, arns, objects));
+    }
+    Some(serde_json::json!({"Version": "2012-10-17", "Statement": statements}))
 }
 
 /// What EventBridge Scheduler may do with the cluster: resize its groups, and put a resize it
@@ -435,7 +446,7 @@ mod tests {
         let config = cluster.config::<ClusterConfig>().unwrap();
         assert_eq!(
             (config.emr_name.as_str(), config.service_role.as_str(), config.instance_profile.as_str()),
-            ("p-spark", "p-spark-emr-service", "p-spark-emr-ec2")
+            ("p-spark", "p-spark-emr-service-euw1", "p-spark-emr-ec2-euw1")
         );
         assert_eq!(config.log_uri.as_deref(), Some("s3://lake/emr-logs/"));
         let instance = nodes[1].config::<RoleConfig>().unwrap();
@@ -493,6 +504,49 @@ mod tests {
         // The VPC carries the tag too once the spec has a cluster.
         let vpc = desired_graph(&public, &arns, &BTreeMap::new()).into_iter().find(|n| n.id == vpc::id("p")).unwrap();
         assert_eq!(vpc.tags.get(EMR_MANAGED_TAG.0).map(String::as_str), Some("true"));
+    }
+
+    #[test]
+    fn instance_role_uses_each_customer_bucket_key_through_s3() {
+        let buckets = "buckets:\n  - {name: lake, encryption: sse-kms, kms_key: k1}\n  - {name: logs, encryption: sse-kms, kms_key: alias/logs}\n  - {name: raw, encryption: sse-kms, kms_key: k1}\n  - {name: managed, encryption: sse-kms, kms_key: alias/aws/s3}\n  - {name: plain}\n";
+        for (region, partition, suffix) in [
+            ("eu-west-1", "aws", "amazonaws.com"),
+            ("cn-north-1", "aws-cn", "amazonaws.com.cn"),
+            ("us-gov-west-1", "aws-us-gov", "amazonaws.com"),
+        ] {
+            let yaml = SPEC
+                .replace("region: eu-west-1", &format!("region: {region}"))
+                .replace("buckets: [{name: lake}]\n", buckets);
+            let spec: spec::Spec = serde_saphyr::from_str(&yaml).unwrap();
+            let arns = Arns::new("123456789012", region);
+            let policy = emr_instance_policy(&spec, &arns).unwrap();
+            let statements = policy["Statement"].as_array().unwrap();
+            assert_eq!(statements.len(), 4, "one statement per customer key, none for the managed key");
+            let key_prefix = format!("arn:{partition}:kms:{region}:123456789012");
+            let via = serde_json::json!({"kms:ViaService": format!("s3.{region}.{suffix}")});
+            assert_eq!(
+                statements[2],
+                serde_json::json!({"Sid": "UsePipelineBucketKey0", "Effect": "Allow",
+                    "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+                    "Resource": [format!("{key_prefix}:key/k1")],
+                    "Condition": {"StringEquals": via,
+                        "StringLike": {"kms:EncryptionContext:aws:s3:arn": [format!("arn:{partition}:s3:::lake/*"), format!("arn:{partition}:s3:::raw/*")]}}})
+            );
+            assert_eq!(
+                statements[3],
+                serde_json::json!({"Sid": "UsePipelineBucketKey1", "Effect": "Allow",
+                    "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+                    "Resource": [format!("{key_prefix}:key/*")],
+                    "Condition": {"StringEquals": via,
+                        "StringLike": {"kms:EncryptionContext:aws:s3:arn": [format!("arn:{partition}:s3:::logs/*")]},
+                        "ForAnyValue:StringEquals": {"kms:ResourceAliases": "alias/logs"}}})
+            );
+        }
+        let plain: spec::Spec = serde_saphyr::from_str(SPEC).unwrap();
+        assert_eq!(
+            emr_instance_policy(&plain, &Arns::new("1", "eu-west-1")).unwrap()["Statement"].as_array().unwrap().len(),
+            2
+        );
     }
 
     #[test]
