@@ -322,39 +322,28 @@ async fn route_to(
 ) -> Result<(), AwsError> {
     let target_id = ctx.physical_id(&target.id(&ctx.pipeline))?;
     let ec2 = &ctx.clients.ec2;
-    match (change, target) {
-        (RouteChange::Create, Target::InternetGateway) => ec2
+    // The route names its target in the field of the target's type.
+    let (gateway, nat_gateway) = match target {
+        Target::InternetGateway => (Some(target_id), None),
+        Target::NatGateway(_) => (None, Some(target_id)),
+    };
+    match change {
+        RouteChange::Create => ec2
             .create_route()
             .route_table_id(table_id)
             .destination_cidr_block(DEFAULT_ROUTE)
-            .gateway_id(target_id)
+            .set_gateway_id(gateway)
+            .set_nat_gateway_id(nat_gateway)
             .send()
             .await
             .map(drop)
             .map_err(|error| aws_error(id, "CreateRoute", error)),
-        (RouteChange::Create, Target::NatGateway(_)) => ec2
-            .create_route()
-            .route_table_id(table_id)
-            .destination_cidr_block(DEFAULT_ROUTE)
-            .nat_gateway_id(target_id)
-            .send()
-            .await
-            .map(drop)
-            .map_err(|error| aws_error(id, "CreateRoute", error)),
-        (RouteChange::Replace, Target::InternetGateway) => ec2
+        RouteChange::Replace => ec2
             .replace_route()
             .route_table_id(table_id)
             .destination_cidr_block(DEFAULT_ROUTE)
-            .gateway_id(target_id)
-            .send()
-            .await
-            .map(drop)
-            .map_err(|error| aws_error(id, "ReplaceRoute", error)),
-        (RouteChange::Replace, Target::NatGateway(_)) => ec2
-            .replace_route()
-            .route_table_id(table_id)
-            .destination_cidr_block(DEFAULT_ROUTE)
-            .nat_gateway_id(target_id)
+            .set_gateway_id(gateway)
+            .set_nat_gateway_id(nat_gateway)
             .send()
             .await
             .map(drop)
