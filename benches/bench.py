@@ -115,6 +115,29 @@ def scale_out_spec(streams, buckets, subnets, groups):
     return "\n".join(lines) + "\n"
 
 
+def crowd_account(buckets, streams, deliveries, roles):
+    """Other teams' resources, created directly on moto (not by pipectl): half the buckets tagged
+    for another pipeline, the rest untagged; streams, deliveries and roles likewise."""
+    import boto3
+
+    session = dict(region_name="us-east-1", aws_access_key_id="test", aws_secret_access_key="test", endpoint_url=MOTO)
+    s3, kinesis, firehose, iam = (boto3.client(name, **session) for name in ("s3", "kinesis", "firehose", "iam"))
+    other = [{"Key": "pipectl:pipeline", "Value": "another-team"}]
+    for i in range(buckets):
+        s3.create_bucket(Bucket=f"crowd-bucket-{i}")
+        if i % 2 == 0:
+            s3.put_bucket_tagging(Bucket=f"crowd-bucket-{i}", Tagging={"TagSet": other})
+    for i in range(streams):
+        kinesis.create_stream(StreamName=f"crowd-stream-{i}", ShardCount=1)
+    for i in range(deliveries):
+        destination = {"RoleARN": "arn:aws:iam::123456789012:role/crowd", "BucketARN": "arn:aws:s3:::crowd-bucket-0"}
+        tags = {"Tags": other} if i % 2 == 0 else {}
+        firehose.create_delivery_stream(DeliveryStreamName=f"crowd-delivery-{i}", ExtendedS3DestinationConfiguration=destination, **tags)
+    trust = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
+    for i in range(roles):
+        iam.create_role(RoleName=f"crowd-role-{i}", Path="/crowd/", AssumeRolePolicyDocument=trust, Tags=other)
+
+
 def git_revision():
     try:
         return subprocess.check_output(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], text=True).strip()
@@ -165,6 +188,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--smoke", action="store_true", help="one quick pass with the debug build; writes nothing")
     parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--crowded-only", action="store_true", help="only the empty- and crowded-account plans; prints, writes nothing")
     parser.add_argument("--bin-dir", default=None, help="where pipectl and pipectl-proxy are (default: target/release)")
     args = parser.parse_args()
     runs = 1 if args.smoke else max(args.runs, 5)
@@ -178,6 +202,11 @@ def main():
     slow = Proxy(proxy_bin, DELAY_MS)
     try:
         env_direct, env_slow = env_for(direct.url), env_for(slow.url)
+
+        if args.crowded_only:
+            results = crowded(pipectl, example, env_direct, env_slow, direct, runs, args.smoke)
+            print(json.dumps(results, indent=1))
+            return 0
 
         # 7. Start-up: validate needs no network.
         results["startup"] = sample([pipectl, "validate", "-f", example], env_direct, runs * 3, warmup=2)
@@ -216,6 +245,9 @@ def main():
         added = statistics.median(slow_times) - statistics.median(direct_times)
         results["scale"] = {"requests": stats["total"], "by_operation": stats["requests"], "seconds": statistics.median(slow_times), "round_trips": round(added * 1000 / DELAY_MS)}
 
+        # 1c and 2c. The same plan on a crowded account (moto is reset before and after).
+        results.update(crowded(pipectl, example, env_direct, env_slow, direct, runs, args.smoke))
+
         # 4. Scale-out: a generated spec of 300+ resources, planned with 50 ms per request.
         counts = (10, 10, 5, 5) if args.smoke else (100, 100, 50, 50)
         spec_path = os.path.join(tempfile.mkdtemp(prefix="pipectl-bench-"), "scale-out.yaml")
@@ -248,6 +280,27 @@ def main():
     return 0
 
 
+def crowded(pipectl, example, env_direct, env_slow, direct, runs, smoke):
+    """The reference plan on an empty account and, in the same run, on a crowded one."""
+    plan = [pipectl, "plan", "-f", example, "--detailed-exitcode"]
+    reset_moto()
+    run_measured([pipectl, "apply", "-f", example, "--auto-approve"], env_direct)
+    results = {}
+    for label in ("empty", "crowded"):
+        if label == "crowded":
+            crowd_account(*((20, 5, 2, 5) if smoke else CROWD))
+        results[f"{label}_plan"] = sample(plan, env_direct, runs)
+        results[f"{label}_plan_delayed"] = sample(plan, env_slow, runs)
+        direct.reset()
+        _, _, stdout, _ = run_measured([pipectl, "plan", "-f", example, "--output", "json"], env_direct)
+        results[f"{label}_calls"] = json.loads(stdout)["api_calls"]
+        results[f"{label}_calls_proxy"] = direct.stats()["total"]
+    reset_moto()
+    return results
+
+
+# The crowded account: foreign buckets, streams, deliveries (moto allows 50 per region) and roles.
+CROWD = (1000, 200, 40, 200)
 # Sequential read round trips of a plan, per kind (see benches/NOTES.md): the longest is 3.
 PLAN_CHAIN = 3
 # The documented minimum of requests for a plan of examples/clickstream.yaml (benches/NOTES.md):
@@ -266,6 +319,8 @@ def render(results, smoke):
         ("1. plan, reference example, no added delay", "≤ 300 ms", spread(results["plan"]), results["plan"]["median"] <= 0.300),
         (f"2. plan with {DELAY_MS} ms per request (chain of {PLAN_CHAIN} reads)", f"≤ {ms(chain_bound)}", spread(results["plan_delayed"]), results["plan_delayed"]["median"] <= chain_bound),
         ("3. API calls per plan, reference example", f"documented minimum ({REFERENCE_MINIMUM})", f"{calls} (proxy saw {results['plan_calls_proxy']})", calls <= REFERENCE_MINIMUM),
+        (f"1c. plan, reference example, crowded account ({CROWD[0]} buckets, {CROWD[1]} streams, {CROWD[2]} deliveries, {CROWD[3]} roles)", "≤ empty + 5 requests, ≤ 1.2 × empty time", f"{sum(results['crowded_calls'].values())} requests (empty {sum(results['empty_calls'].values())}), {spread(results['crowded_plan'])} (empty {ms(results['empty_plan']['median'])})", sum(results["crowded_calls"].values()) <= sum(results["empty_calls"].values()) + 5 and results["crowded_plan"]["median"] <= 1.2 * results["empty_plan"]["median"]),
+        (f"2c. the same, {DELAY_MS} ms per request", f"≤ {ms(chain_bound)}", f"{spread(results['crowded_plan_delayed'])} (empty {ms(results['empty_plan_delayed']['median'])})", results["crowded_plan_delayed"]["median"] <= chain_bound),
         (f"4. plan of {results['scale_out']['resources']} resources, {DELAY_MS} ms per request", "≤ 2 s, ≤ 60 MB", f"{spread(results['scale_out'])}, peak RSS {results['scale_out']['rss_mb']:.0f} MB", results["scale_out"]["median"] <= 2.0 and results["scale_out"]["rss_mb"] <= 60),
         (f"4b. the same plan with no added delay ({results['scale_out_requests']} requests): moto's own time, a floor for 4", "—", spread(results["scale_out_direct"]), None),
         (f"5. apply, reference example from empty, {DELAY_MS} ms per request", "≤ 1.2 × longest create chain (see below)", spread(results["apply"]), None),
@@ -300,6 +355,9 @@ def render(results, smoke):
             ]
     lines += ["", "## Requests per plan of the reference example", "", "| operation | requests |", "|---|---|"]
     lines += [f"| {name} | {count} |" for name, count in sorted(results["plan_calls"].items())]
+    lines += ["", "## Requests per plan of the reference example, empty and crowded account", "", "| operation | empty | crowded |", "|---|---|---|"]
+    operations = sorted(set(results["empty_calls"]) | set(results["crowded_calls"]))
+    lines += [f"| {name} | {results['empty_calls'].get(name, 0)} | {results['crowded_calls'].get(name, 0)} |" for name in operations]
     lines += ["", "## scale", "", "| operation | requests |", "|---|---|"]
     lines += [f"| {name} | {count} |" for name, count in sorted(scale["by_operation"].items())]
     with open(os.path.join(ROOT, "benches", "NOTES.md")) as handle:

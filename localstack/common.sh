@@ -10,6 +10,10 @@ MOTO_VERSION="5.1.22"
 EMU_HOME="${PIPECTL_EMULATOR_HOME:-${XDG_CACHE_HOME:-$HOME/.cache}/pipectl-emulators}"
 LOCALSTACK_VENV="$EMU_HOME/venv-localstack-$LOCALSTACK_VERSION"
 MOTO_VENV="$EMU_HOME/venv-moto-$MOTO_VERSION"
+# The independent IAM linter the test suite runs on `pipectl permissions` (not an emulator: only
+# tests/run.sh installs it).
+PARLIAMENT_VERSION="1.6.4"
+PARLIAMENT_VENV="$EMU_HOME/venv-parliament-$PARLIAMENT_VERSION"
 RUN_DIR="$EMU_HOME/run"
 
 LOCALSTACK_PORT="${PIPECTL_LOCALSTACK_PORT:-4566}"

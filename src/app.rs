@@ -9,13 +9,18 @@ use std::sync::Arc;
 use crate::apply::{apply, ApplyReport};
 use crate::aws::{clients, endpoint_override, AwsError, AwsOptions, Clients, Failure};
 use crate::calls::CallCounter;
-use crate::cli::{Cli, Command, GlobalArgs, OutputFormat, PermissionsFor, ScaleArgs};
-use crate::model::{DesiredResource, LiveState, ResourceId};
+use crate::cli::{Cli, Command, GlobalArgs, GraphFormat, OutputFormat, PermissionsFor, PlanOutput, ScaleArgs};
+use crate::model::{DesiredResource, LiveResource, LiveState, ResourceId, PIPELINE_TAG, RESOURCE_TAG};
 use crate::permissions::Purpose;
 use crate::plan::{build_plan, Plan};
+use crate::planfile::{Origin, PlanFile};
 use crate::policy::Arns;
+use crate::pricing::{estimate, Estimate, PriceTable, Subject};
 use crate::progress::Progress;
-use crate::render::{plan_json, render_plan, render_report, report_json, Style};
+use crate::render::{
+    graph_dot, graph_mermaid, plan_json, render_cost, render_cost_markdown, render_markdown, render_plan,
+    render_report, report_json, Style,
+};
 use crate::resources::{desired_graph, parse_id, read_live, Context, WaitOptions};
 use crate::scale::{parse_until, scale, ScaleError, ScaleRequest};
 use crate::spec::{load_file, LoadedSpec, SpecError};
@@ -64,7 +69,11 @@ pub async fn run(cli: Cli) -> Result<Status, AppError> {
         }
     });
     let counter = CallCounter::default();
-    let result = run_command(&cli, &counter).await;
+    let result = match run_command(&cli, &counter).await {
+        // Spec errors show the offending lines; styled only for a terminal that wants color.
+        Err(AppError::Spec(error)) => Err(AppError::Spec(error.with_color(stderr_color(&cli.global)))),
+        other => other,
+    };
     if cli.global.verbose > 0 && counter.total() > 0 {
         eprintln!("{}", counter.summary());
     }
@@ -77,13 +86,19 @@ async fn run_command(cli: &Cli, counter: &CallCounter) -> Result<Status, AppErro
     match &cli.command {
         Command::Validate => validate(global),
         Command::Init { template, file } => init(template, file.as_deref().unwrap_or(&global.file)),
-        Command::Plan { detailed_exitcode, output, reset_scale } => {
+        Command::Schema => emit(crate::spec::spec_schema_text().as_bytes()),
+        Command::Completions { shell } => emit(&crate::shell::completions(*shell)),
+        Command::Man => emit(&crate::shell::man_page().map_err(|error| AppError::Failed(error.to_string()))?),
+        Command::Plan { detailed_exitcode, output, reset_scale, out } => {
             let session = Session::open(global, counter).await?;
             let plan = session.plan(false, *reset_scale, &[]).await?;
             print_plan(&plan, *output, style, Some(counter));
+            if let Some(path) = out {
+                session.save_plan(&plan, path)?;
+            }
             Ok(if *detailed_exitcode && !plan.plan.is_empty() { Status::Changes } else { Status::Success })
         }
-        Command::Apply { auto_approve, allow_destroy, output, reset_scale } => {
+        Command::Apply { auto_approve, allow_destroy, output, reset_scale, plan_file } => {
             let how = Execution {
                 command: "Apply",
                 auto_approve: *auto_approve,
@@ -91,7 +106,9 @@ async fn run_command(cli: &Cli, counter: &CallCounter) -> Result<Status, AppErro
                 output: *output,
                 style,
             };
-            change(global, counter, &how, false, *reset_scale).await
+            let saved = plan_file.as_deref().map(read_plan_file).transpose()?;
+            let reset_scale = saved.as_ref().map_or(*reset_scale, |saved| saved.reset_scale);
+            change(global, counter, &how, false, reset_scale, saved.as_ref()).await
         }
         Command::Destroy { auto_approve, allow_destroy, output } => {
             let how = Execution {
@@ -101,7 +118,14 @@ async fn run_command(cli: &Cli, counter: &CallCounter) -> Result<Status, AppErro
                 output: *output,
                 style,
             };
-            change(global, counter, &how, true, false).await
+            change(global, counter, &how, true, false, None).await
+        }
+        Command::Graph { format, live } => graph(global, counter, *format, *live).await,
+        Command::Adopt { resource, all: _, auto_approve } => {
+            let session = Session::open(global, counter).await?;
+            let lock = session.lock("adopt", global).await?;
+            let result = session.adopt(resource.as_deref(), *auto_approve, style).await;
+            session.unlock(lock, result).await
         }
         // scale is one EMR call on one group; it does not wait for the pipeline's lock.
         Command::Scale(args) => {
@@ -131,28 +155,84 @@ async fn run_command(cli: &Cli, counter: &CallCounter) -> Result<Status, AppErro
     }
 }
 
-/// apply (or, with `destroy`, destroy): lock, plan, confirm, carry out, unlock.
+/// apply (or, with `destroy`, destroy): lock, plan, confirm, carry out, unlock. With a `saved`
+/// plan, the plan made now under the lock must be exactly that one, or nothing is changed.
 async fn change(
     global: &GlobalArgs,
     counter: &CallCounter,
     how: &Execution,
     destroy: bool,
     reset_scale: bool,
+    saved: Option<&PlanFile>,
 ) -> Result<Status, AppError> {
     let session = Session::open(global, counter).await?;
     let lock = session.lock(&how.command.to_lowercase(), global).await?;
     let result = async {
         let plan = session.plan(destroy, reset_scale, lock.adoptable()).await?;
+        if let Some(saved) = saved {
+            let differences = saved.differences(&session.plan_file(&plan));
+            if !differences.is_empty() {
+                return Err(AppError::Refused(format!(
+                    "refusing to apply the saved plan:\n  {}\nNothing was changed. Run `pipectl plan --out` again and review the new plan.",
+                    differences.join("\n  ")
+                )));
+            }
+        }
         session.execute(plan, how, &lock).await
     }
     .await;
     session.unlock(lock, result).await
 }
 
+fn read_plan_file(path: &Path) -> Result<PlanFile, AppError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|error| AppError::Failed(format!("cannot read the plan file {}: {error}", path.display())))?;
+    PlanFile::parse(&text).map_err(|error| AppError::Refused(format!("{}: {error}", path.display())))
+}
+
+/// `pipectl graph`: the spec's graph, needing no AWS call; with `live`, coloured by the plan.
+async fn graph(
+    global: &GlobalArgs,
+    counter: &CallCounter,
+    format: GraphFormat,
+    live: bool,
+) -> Result<Status, AppError> {
+    let draw = |desired: &[DesiredResource], planned: Option<(&Plan, &LiveState)>, pipeline: &str| match format {
+        GraphFormat::Dot => graph_dot(pipeline, desired, planned),
+        GraphFormat::Mermaid => graph_mermaid(desired, planned),
+    };
+    let text = if live {
+        let session = Session::open(global, counter).await?;
+        let run = session.plan(false, false, &[]).await?;
+        draw(&run.desired, Some((&run.plan, &run.live)), &session.loaded.spec.pipeline)
+    } else {
+        let loaded = load_file(&global.file)?;
+        let desired = desired_graph(&loaded.spec, &Arns::new("000000000000", &loaded.spec.region), &Default::default());
+        draw(&desired, None, &loaded.spec.pipeline)
+    };
+    print!("{text}");
+    Ok(Status::Success)
+}
+
+/// Neither `--no-color` nor `NO_COLOR`.
+fn color_wanted(global: &GlobalArgs) -> bool {
+    !global.no_color && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty())
+}
+
 fn use_color(global: &GlobalArgs) -> bool {
-    !global.no_color
-        && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty())
-        && std::io::stdout().is_terminal()
+    color_wanted(global) && std::io::stdout().is_terminal()
+}
+
+/// Like `use_color`, for what goes to stderr.
+fn stderr_color(global: &GlobalArgs) -> bool {
+    color_wanted(global) && std::io::stderr().is_terminal()
+}
+
+/// Prints generated text (schema, completions, man page) to stdout.
+fn emit(bytes: &[u8]) -> Result<Status, AppError> {
+    crate::shell::emit(bytes)
+        .map(|()| Status::Success)
+        .map_err(|error| AppError::Failed(format!("cannot write to stdout: {error}")))
 }
 
 fn validate(global: &GlobalArgs) -> Result<Status, AppError> {
@@ -182,6 +262,9 @@ fn init(template: &str, file: &Path) -> Result<Status, AppError> {
         )),
         _ => AppError::Failed(format!("cannot write {}: {error}", file.display())),
     })?;
+    // The template's schema comment points into the repository; the written spec points at the
+    // schema written beside it, which works offline and matches this pipectl.
+    let text = text.replacen(crate::spec::SCHEMA_COMMENT_IN_REPOSITORY, crate::spec::SCHEMA_COMMENT_BESIDE_SPEC, 1);
     handle
         .write_all(text.as_bytes())
         .map_err(|error| AppError::Failed(format!("cannot write {}: {error}", file.display())))?;
@@ -190,6 +273,19 @@ fn init(template: &str, file: &Path) -> Result<Status, AppError> {
         file.display(),
         file.display()
     );
+    let schema = file.with_file_name(crate::spec::SCHEMA_FILE);
+    let written =
+        options.open(&schema).and_then(|mut handle| handle.write_all(crate::spec::spec_schema_text().as_bytes()));
+    match written {
+        Ok(()) => println!(
+            "Wrote its JSON Schema to {} for your editor (refresh it with `pipectl schema`).",
+            schema.display()
+        ),
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {
+            println!("Kept {}; `pipectl schema > {}` refreshes it.", schema.display(), schema.display())
+        }
+        Err(error) => return Err(AppError::Failed(format!("cannot write {}: {error}", schema.display()))),
+    }
     Ok(Status::Success)
 }
 
@@ -210,6 +306,8 @@ struct PlannedRun {
     desired: Vec<DesiredResource>,
     live: LiveState,
     reset_scale: bool,
+    /// What the resources the plan creates cost, from the price table.
+    cost: Estimate,
 }
 
 /// A loaded spec and the AWS clients for it.
@@ -259,8 +357,7 @@ impl Session {
             desired_graph(spec, &Arns::new("000000000000", &self.options.region), &Default::default())
         };
         let adoptable: Vec<ResourceId> = adoptable.iter().filter_map(|id| parse_id(id)).collect();
-        let live =
-            read_live(&self.clients, &spec.pipeline, &lookup, &adoptable).await.map_err(|error| self.explain(error))?;
+        let live = read_live(&self.clients, spec, &lookup, &adoptable).await.map_err(|error| self.explain(error))?;
         for warning in &live.warnings {
             self.progress.warn(warning);
         }
@@ -278,7 +375,8 @@ impl Session {
             desired_graph(spec, &Arns::new(&live.account_id, &self.options.region), &live.physical_ids())
         };
         let plan = build_plan(&spec.pipeline, &desired, &live, reset_scale);
-        Ok(PlannedRun { plan, desired, live, reset_scale })
+        let cost = plan_cost(spec, &self.options.region, &plan);
+        Ok(PlannedRun { plan, desired, live, reset_scale, cost })
     }
 
     async fn execute(&self, run: PlannedRun, how: &Execution, lock: &crate::lock::Lock) -> Result<Status, AppError> {
@@ -305,7 +403,7 @@ impl Session {
             return Err(AppError::Refused("interrupted before any change was made; nothing was changed".to_string()));
         }
         let mut ctx =
-            Context::new(self.clients.clone(), &self.loaded.spec.pipeline, self.wait, self.progress.clone(), &run.live);
+            Context::new(self.clients.clone(), &self.loaded.spec, self.wait, self.progress.clone(), &run.live);
         ctx.reset_scale = run.reset_scale;
         ctx.journal = Some(lock.journal());
         let ctx = Arc::new(ctx);
@@ -316,6 +414,82 @@ impl Session {
         } else {
             Err(AppError::Failed(format!("{} did not complete; see above", command.to_lowercase())))
         }
+    }
+
+    /// The plan file of `run`: its plan, and fingerprints of the spec and the live state.
+    fn plan_file(&self, run: &PlannedRun) -> PlanFile {
+        let spec = &self.loaded.spec;
+        let spec_graph = desired_graph(spec, &Arns::new("000000000000", &self.options.region), &Default::default());
+        let spec_file = self.loaded.file.display().to_string();
+        let origin = Origin {
+            spec_file: &spec_file,
+            region: &self.options.region,
+            spec_graph: &spec_graph,
+            live: &run.live,
+            reset_scale: run.reset_scale,
+        };
+        PlanFile::new(&origin, &run.plan)
+    }
+
+    /// `plan --out FILE`: writes the plan file; says so on stderr, since stdout holds the plan.
+    fn save_plan(&self, run: &PlannedRun, path: &Path) -> Result<(), AppError> {
+        std::fs::write(path, self.plan_file(run).to_json())
+            .map_err(|error| AppError::Failed(format!("cannot write the plan file {}: {error}", path.display())))?;
+        eprintln!("Saved the plan to {}; `pipectl apply {}` applies exactly it.", path.display(), path.display());
+        Ok(())
+    }
+
+    /// `pipectl adopt`: finds the untagged resources the request names, shows them and the plan
+    /// that follows, and on confirmation tags them as the pipeline's.
+    async fn adopt(&self, request: Option<&str>, auto_approve: bool, style: Style) -> Result<Status, AppError> {
+        let spec = &self.loaded.spec;
+        let lookup = desired_graph(spec, &Arns::new("000000000000", &self.options.region), &Default::default());
+        let requested = crate::adopt::requested(request, &lookup).map_err(AppError::Refused)?;
+        let mut live =
+            read_live(&self.clients, spec, &lookup, &requested).await.map_err(|error| self.explain(error))?;
+        for warning in &live.warnings {
+            self.progress.warn(warning);
+        }
+        let blocking: Vec<String> = crate::adopt::blocking(&live.conflicts, &requested).into_iter().cloned().collect();
+        if !blocking.is_empty() {
+            return Err(AppError::Refused(format!(
+                "{}\nA resource tagged by another pipeline, or one pipectl cannot read, is never adopted; nothing was changed.",
+                blocking.iter().map(|conflict| format!("error: {conflict}")).collect::<Vec<_>>().join("\n")
+            )));
+        }
+        let candidates = crate::adopt::candidates(&live, &requested);
+        if candidates.is_empty() {
+            match request {
+                Some(id) if live.resources.keys().any(|found| found.to_string() == id) => {
+                    println!("{id} is already the pipeline's; nothing to adopt.")
+                }
+                Some(id) => println!("{id} does not exist; nothing to adopt (`pipectl apply` creates it)."),
+                None => println!("Nothing to adopt: no resource with a name the spec uses is untagged."),
+            }
+            return Ok(Status::Success);
+        }
+        println!("pipectl will adopt, tagging {PIPELINE_TAG}={} and {RESOURCE_TAG}=<kind/name>:", spec.pipeline);
+        for id in &candidates {
+            let physical = live.resources.get(id).map_or("", |resource| resource.physical_id.as_str());
+            println!("  {id} ({physical}, not tagged by any pipeline)");
+        }
+        let originals: Vec<LiveResource> = candidates.iter().filter_map(|id| live.resources.get(id).cloned()).collect();
+        crate::adopt::assume_adopted(&mut live, &spec.pipeline, &candidates);
+        let desired = desired_graph(spec, &Arns::new(&live.account_id, &self.options.region), &live.physical_ids());
+        let next = build_plan(&spec.pipeline, &desired, &live, false);
+        println!("\nThen the next plan is:\n");
+        print!("{}", render_plan(&next, style));
+        for conflict in live.conflicts.iter().filter(|conflict| !blocking.contains(conflict)) {
+            self.progress.warn(&format!("the next plan still stops on: {conflict}"));
+        }
+        if !auto_approve {
+            confirm()?;
+        }
+        for resource in &originals {
+            crate::adopt::tag(&self.clients, resource, &spec.pipeline).await.map_err(|error| self.explain(error))?;
+            println!("Adopted {}: tagged as pipeline \"{}\"'s.", resource.id, spec.pipeline);
+        }
+        Ok(Status::Success)
     }
 
     /// Takes the pipeline's lock (see `lock`), waiting up to `--lock-timeout`.
@@ -366,6 +540,7 @@ impl Session {
             OutputFormat::Json => println!("{}", serde_json::to_string(&result).unwrap_or_default()),
             OutputFormat::Human => {
                 println!("{}", result.headline());
+                println!("Cost: {}.", result.cost.describe(result.from, result.to));
                 if let (Some(until), Some(schedule)) = (&result.until, &result.scale_back_schedule) {
                     println!("Back to {} at {until} (UTC) by the EventBridge Scheduler schedule {schedule}, even if this machine is off.", result.baseline);
                 }
@@ -402,26 +577,26 @@ impl Session {
     }
 }
 
+/// `--region` other than the spec's: the spec is validated again as if it named that region
+/// (zones, IAM role names carrying the region's code, ARNs of its partition), so nothing is sent
+/// to AWS for a spec that could not work there.
 fn check_region(loaded: &LoadedSpec, region: &str) -> Result<(), AppError> {
     if region == loaded.spec.region {
         return Ok(());
     }
-    let zones: Vec<String> = loaded
-        .spec
-        .network
-        .iter()
-        .flat_map(|network| &network.subnets)
-        .filter(|subnet| !subnet.availability_zone.starts_with(region))
-        .map(|subnet| format!("{} ({})", subnet.name, subnet.availability_zone))
-        .collect();
-    if zones.is_empty() {
+    let moved = crate::spec::Spec { region: region.to_string(), ..loaded.spec.clone() };
+    let problems = crate::spec::validate(&moved);
+    if problems.is_empty() {
         return Ok(());
     }
+    let problems: Vec<String> =
+        problems.iter().map(|problem| format!("  {}: {}", problem.path, problem.message)).collect();
     Err(AppError::Refused(format!(
-        "--region {region} does not match the spec's region {}: subnets {} are in other zones; change `region:` and the zones in {} instead",
+        "--region {region} does not match the spec's region {} in {}; there the spec has {} problem(s):\n{}\nNothing was sent to AWS.",
         loaded.spec.region,
-        zones.join(", "),
-        loaded.file.display()
+        loaded.file.display(),
+        problems.len(),
+        problems.join("\n")
     )))
 }
 
@@ -444,17 +619,35 @@ fn confirm() -> Result<(), AppError> {
 }
 
 /// Prints the plan; the JSON of `plan` also says how many AWS requests reading took.
-fn print_plan(run: &PlannedRun, output: OutputFormat, style: Style, counter: Option<&CallCounter>) {
-    match output {
-        OutputFormat::Human => print!("{}", render_plan(&run.plan, style)),
-        OutputFormat::Json => {
+fn print_plan(run: &PlannedRun, output: impl Into<PlanOutput>, style: Style, counter: Option<&CallCounter>) {
+    match output.into() {
+        PlanOutput::Human => print!("{}{}", render_plan(&run.plan, style), render_cost(&run.cost)),
+        PlanOutput::Markdown => print!("{}{}", render_markdown(&run.plan), render_cost_markdown(&run.cost)),
+        PlanOutput::Json => {
             let mut value = plan_json(&run.plan);
+            if let Some(object) = value.as_object_mut() {
+                object.insert("cost".to_string(), serde_json::json!(run.cost));
+            }
             if let (Some(counter), Some(object)) = (counter, value.as_object_mut()) {
                 object.insert("api_calls".to_string(), serde_json::json!(counter.snapshot()));
             }
             println!("{value}");
         }
     }
+}
+
+/// What the resources `plan` creates cost in `region`, named as the plan names them.
+fn plan_cost(spec: &crate::spec::Spec, region: &str, plan: &Plan) -> Estimate {
+    let created: Vec<&ResourceId> = plan
+        .changes
+        .iter()
+        .filter(|change| change.action == crate::model::Action::Create)
+        .map(|change| &change.resource)
+        .collect();
+    estimate(&PriceTable::embedded(), spec, region, |subject: &Subject| {
+        let id = crate::resources::priced_id(subject);
+        created.contains(&&id).then(|| id.to_string())
+    })
 }
 
 fn print_report(plan: &Plan, report: &ApplyReport, command: &str, output: OutputFormat, style: Style) {

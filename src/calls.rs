@@ -35,6 +35,15 @@ impl CallCounter {
     }
 }
 
+/// The service as IAM's action prefix names it: the SDK's name, lowercased, except where the
+/// two differ (the Resource Groups Tagging API's actions are `tag:…`).
+fn service_name(sdk: &str) -> String {
+    match sdk {
+        "Resource Groups Tagging API" => "tag".to_string(),
+        other => other.to_lowercase(),
+    }
+}
+
 impl Intercept for CallCounter {
     fn name(&self) -> &'static str {
         "pipectl-call-counter"
@@ -47,7 +56,7 @@ impl Intercept for CallCounter {
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         if let Some(metadata) = cfg.load::<Metadata>() {
-            let key = format!("{}:{}", metadata.service().to_lowercase(), metadata.name());
+            let key = format!("{}:{}", service_name(metadata.service()), metadata.name());
             tracing::debug!(request = %key, "AWS request");
             *self.counts.lock().unwrap_or_else(PoisonError::into_inner).entry(key).or_default() += 1;
         }

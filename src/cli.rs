@@ -75,6 +75,30 @@ pub enum OutputFormat {
     Json,
 }
 
+/// How `pipectl plan` prints the plan: `markdown` is for a pull-request comment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PlanOutput {
+    Human,
+    Json,
+    Markdown,
+}
+
+impl From<OutputFormat> for PlanOutput {
+    fn from(format: OutputFormat) -> PlanOutput {
+        match format {
+            OutputFormat::Human => PlanOutput::Human,
+            OutputFormat::Json => PlanOutput::Json,
+        }
+    }
+}
+
+/// The language `pipectl graph` draws in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GraphFormat {
+    Dot,
+    Mermaid,
+}
+
 /// What `pipectl permissions` prints a policy for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum PermissionsFor {
@@ -91,11 +115,15 @@ pub enum Command {
         /// Exit 0 when there are no changes, 2 when there are, 1 on error.
         #[arg(long)]
         detailed_exitcode: bool,
-        #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
-        output: OutputFormat,
+        #[arg(long, value_enum, default_value_t = PlanOutput::Human)]
+        output: PlanOutput,
         /// Plan scaled EMR groups back to their baseline instead of leaving them be.
         #[arg(long)]
         reset_scale: bool,
+        /// Also save the plan, with fingerprints of the spec and of the live state it was
+        /// computed from, for `pipectl apply PLANFILE`.
+        #[arg(long, value_name = "PLANFILE")]
+        out: Option<PathBuf>,
     },
     /// Plan, ask for confirmation, and make AWS match the spec.
     Apply {
@@ -108,8 +136,12 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
         output: OutputFormat,
         /// Return EMR groups moved by `pipectl scale` to their baseline.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "plan_file")]
         reset_scale: bool,
+        /// A plan saved by `pipectl plan --out`: apply exactly it, or refuse, changing nothing,
+        /// if the spec or the live state changed since.
+        #[arg(value_name = "PLANFILE")]
+        plan_file: Option<PathBuf>,
     },
     /// Delete everything that belongs to the pipeline, in reverse dependency order.
     Destroy {
@@ -124,6 +156,26 @@ pub enum Command {
     },
     /// Resize an EMR instance group now (and optionally back later), without it counting as drift.
     Scale(ScaleArgs),
+    /// Print the dependency graph of the spec (Graphviz dot or Mermaid).
+    Graph {
+        #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
+        format: GraphFormat,
+        /// Read live state and colour each resource by the plan's action.
+        #[arg(long)]
+        live: bool,
+    },
+    /// Take an existing, untagged resource with a name the spec uses as the pipeline's own.
+    Adopt {
+        /// The resource, `kind/name` as in plans (e.g. `bucket/clickstream-lake`).
+        #[arg(value_name = "KIND/NAME", required_unless_present = "all", conflicts_with = "all")]
+        resource: Option<String>,
+        /// Every untagged resource with a name the spec uses.
+        #[arg(long)]
+        all: bool,
+        /// Do not ask for confirmation (needed when stdin is not a terminal).
+        #[arg(long)]
+        auto_approve: bool,
+    },
     /// Break the pipeline's lock, left by a run that died (see `apply`); says who held it.
     Unlock,
     /// Print the least-privilege IAM policy a principal needs to run pipectl on this spec.
@@ -135,6 +187,15 @@ pub enum Command {
         #[arg(long, value_name = "ID", default_value = "*")]
         account_id: String,
     },
+    /// Print the JSON Schema of the spec, for editors (yaml-language-server, IntelliJ).
+    Schema,
+    /// Print a shell completion script (e.g. `pipectl completions bash > /etc/bash_completion.d/pipectl`).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page pipectl(1), in roff (e.g. `pipectl man > ~/.local/share/man/man1/pipectl.1`).
+    Man,
     /// Write a commented starter spec.
     Init {
         /// Which starter: `minimal` or `clickstream`.

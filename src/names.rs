@@ -32,10 +32,20 @@ pub fn iam_role_name(pipeline: &str, role: &str, region: &str) -> String {
     format!("{pipeline}-{role}-{}", region_code(region))
 }
 
-/// The IAM path that groups a pipeline's roles in `region`: `/pipectl/<pipeline>/<region>/`.
-/// Reads list roles by this path, so a region never sees (nor destroys) another's roles.
-pub fn role_path(pipeline: &str, region: &str) -> String {
-    format!("/pipectl/{pipeline}/{region}/")
+/// Where pipectl's role paths start unless the spec's `iam.path` says otherwise.
+pub const DEFAULT_IAM_PATH: &str = "/";
+
+/// The IAM path that groups a pipeline's roles in `region`: `<base>pipectl/<pipeline>/<region>/`,
+/// `base` being the spec's `iam.path` (`/` unless set). Reads list roles by this path, so a
+/// region never sees (nor destroys) another's roles.
+pub fn role_path(base: &str, pipeline: &str, region: &str) -> String {
+    format!("{}/{region}/", roles_prefix(base, pipeline).trim_end_matches('/'))
+}
+
+/// The path prefix under which every region's roles of the pipeline live:
+/// `<base>pipectl/<pipeline>/`.
+pub fn roles_prefix(base: &str, pipeline: &str) -> String {
+    format!("{base}pipectl/{pipeline}/")
 }
 
 /// The IAM path pipectl used before role names carried the region, `/pipectl/<pipeline>/`:
@@ -83,6 +93,31 @@ pub fn region_code(region: &str) -> String {
     code.push_str(number);
     code
 }
+
+/// The Glue database of a pipeline whose spec names none: the pipeline name with `_` for `-`
+/// (Glue and Athena names are lowercase letters, digits and `_`).
+pub fn glue_database_name(pipeline: &str) -> String {
+    pipeline.replace('-', "_")
+}
+
+/// The partition column a catalog table's `!{timestamp:…}` folders fill when the spec names none.
+pub const DEFAULT_PARTITION_KEY: &str = "dt";
+
+/// The Athena workgroup of a pipeline: the pipeline's name (a valid workgroup name, which is
+/// `[a-zA-Z0-9._-]{1,128}`: Athena API Reference, "CreateWorkGroup").
+pub fn athena_workgroup_name(pipeline: &str) -> String {
+    pipeline.to_string()
+}
+
+/// Where Athena writes query results in the lake bucket when the spec names no prefix.
+pub const DEFAULT_RESULTS_PREFIX: &str = "athena-results/";
+
+/// The id of the lifecycle rule pipectl adds to the results bucket to expire query results.
+pub const RESULTS_EXPIRY_RULE: &str = "pipectl-athena-results";
+
+/// Ends the description of every named query pipectl saves: how its read tells them from
+/// queries people saved in the workgroup (named queries carry no tags).
+pub const NAMED_QUERY_MARKER: &str = "[saved by pipectl]";
 
 /// The name of the role pipectl derives for a delivery that names none.
 pub fn derived_delivery_role(delivery: &str) -> String {
@@ -138,6 +173,26 @@ pub const SCHEDULES_DLQ: &str = "schedules-dlq";
 /// a 40-character pipeline name; SQS allows 80 letters, digits, `-` and `_`).
 pub fn schedules_dlq_name(pipeline: &str) -> String {
     format!("{pipeline}-{SCHEDULES_DLQ}")
+}
+
+/// What every CloudWatch alarm name of the pipeline starts with (alarms are listed by it).
+pub fn alarm_prefix(pipeline: &str) -> String {
+    format!("pipectl-{pipeline}-")
+}
+
+/// The CloudWatch name of one of the pipeline's alarms, `pipectl-<pipeline>-<resource>-<metric>`
+/// (its spec name is `<resource>-<metric>`; CloudWatch allows 255 characters).
+pub fn alarm_name(pipeline: &str, spec_name: &str) -> String {
+    format!("{}{spec_name}", alarm_prefix(pipeline))
+}
+
+/// The spec-level name of the pipeline's one alarm topic: `topic/alarms`.
+pub const ALARM_TOPIC: &str = "alarms";
+
+/// The SNS name of that topic, `pipectl-<pipeline>-alarms` (SNS allows 256 letters, digits, `-`
+/// and `_`).
+pub fn alarm_topic_name(pipeline: &str) -> String {
+    format!("pipectl-{pipeline}-{ALARM_TOPIC}")
 }
 
 /// The `Name` tag of an EC2 resource: the pipeline's own for its VPC, `<pipeline>-<name>` else.
@@ -291,7 +346,9 @@ mod tests {
     #[test]
     fn derived_names() {
         assert_eq!(iam_role_name("p", "events-firehose", "eu-west-1"), "p-events-firehose-euw1");
-        assert_eq!(role_path("p", "eu-west-1"), "/pipectl/p/eu-west-1/");
+        assert_eq!(role_path(DEFAULT_IAM_PATH, "p", "eu-west-1"), "/pipectl/p/eu-west-1/");
+        assert_eq!(role_path("/teams/data/", "p", "eu-west-1"), "/teams/data/pipectl/p/eu-west-1/");
+        assert_eq!(roles_prefix("/teams/data/", "p"), "/teams/data/pipectl/p/");
         assert_eq!(legacy_role_path("p"), "/pipectl/p/");
         assert_ne!(iam_role_name("p", "r", "us-east-1"), iam_role_name("p", "r", "eu-west-1"));
         assert_eq!(derived_cluster_roles("spark")[2], "spark-scheduler");

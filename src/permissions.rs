@@ -9,7 +9,7 @@
 
 use serde_json::{json, Value};
 
-use crate::names::{role_path, schedule_prefix, LOCK_TABLE, PIPELINE_TAG};
+use crate::names::{schedule_prefix, LOCK_TABLE, PIPELINE_TAG};
 use crate::policy::Arns;
 use crate::spec::Spec;
 
@@ -58,7 +58,13 @@ pub fn action_for(service: &str, operation: &str) -> Option<Vec<String>> {
             _ => None,
         };
     }
-    let known = ["ec2", "kinesis", "firehose", "iam", "elasticmapreduce", "scheduler", "dynamodb", "sqs"];
+    let known =
+        ["ec2", "kinesis", "firehose", "iam", "elasticmapreduce", "scheduler", "dynamodb", "sqs", "tag", "glue"]
+            .iter()
+            .chain(&["cloudwatch", "sns"])
+            .chain(&["athena"])
+            .copied()
+            .collect::<Vec<_>>();
     if !known.contains(&prefix) {
         return None;
     }
@@ -70,6 +76,11 @@ pub fn action_for(service: &str, operation: &str) -> Option<Vec<String>> {
         ("sqs", "CreateQueue") => actions.push("sqs:TagQueue".to_string()),
         ("dynamodb", "CreateTable") => actions.push("dynamodb:TagResource".to_string()),
         ("elasticmapreduce", "RunJobFlow") => actions.push("elasticmapreduce:AddTags".to_string()),
+        ("glue", "CreateDatabase") => actions.push("glue:TagResource".to_string()),
+        ("athena", "CreateWorkGroup") => actions.push("athena:TagResource".to_string()),
+        // PutMetricAlarm's Tags and CreateTopic's Tags are authorised by TagResource as well.
+        ("cloudwatch", "PutMetricAlarm") => actions.push("cloudwatch:TagResource".to_string()),
+        ("sns", "CreateTopic") => actions.push("sns:TagResource".to_string()),
         _ => {}
     }
     Some(actions)
@@ -91,7 +102,7 @@ pub fn policy(spec: &Spec, region: &str, account: &str, purpose: Purpose) -> Val
     let tagged = json!({"StringEquals": {format!("aws:ResourceTag/{PIPELINE_TAG}"): pipeline}});
     let tagging = json!({"StringEquals": {format!("aws:RequestTag/{PIPELINE_TAG}"): pipeline}});
     // The pipeline's roles and instance profiles of this region only: their path carries it.
-    let roles_path = role_path(pipeline, region);
+    let roles_path = spec.role_path(region);
     let role_arns =
         vec![arns.role(&roles_path, "*"), format!("arn:{partition}:iam::{account}:instance-profile{roles_path}*")];
     let buckets: Vec<String> = spec.buckets.iter().map(|b| arns.bucket(&b.name)).collect();
@@ -125,6 +136,35 @@ pub fn policy(spec: &Spec, region: &str, account: &str, purpose: Purpose) -> Val
         vec![format!("arn:{partition}:scheduler:{region}:{account}:schedule/default/{}*", schedule_prefix(pipeline))];
     let lock = vec![format!("arn:{partition}:dynamodb:{region}:{account}:table/{LOCK_TABLE}")];
     let queue = vec![format!("arn:{partition}:sqs:{region}:{account}:{pipeline}-*")];
+    // Every EC2 resource of the region (VPCs, subnets, gateways, addresses, endpoints, and what
+    // they touch that another account owns: shared subnets, AWS-managed prefix lists): which of
+    // them a network call may change is decided by the tag conditions; the ARN keeps it here.
+    let network = vec![format!("arn:{partition}:ec2:{region}:*:*")];
+    // Glue authorises a database call on the catalog and the database, a table call on those
+    // and the table, and DeleteDatabase also on every table and function in it ("Specifying
+    // AWS Glue resource ARNs", AWS Glue Developer Guide).
+    // The pipeline's alarms by their name prefix, and its alarm topic with its subscriptions
+    // (`<topic ARN>:<id>`, which Unsubscribe names). Without an enabled `alarms:` section a
+    // plan still looks for both, to delete what an earlier spec made.
+    let alarms =
+        vec![format!("arn:{partition}:cloudwatch:{region}:{account}:alarm:{}*", crate::names::alarm_prefix(pipeline))];
+    let topic_arn = format!("arn:{partition}:sns:{region}:{account}:{}", crate::names::alarm_topic_name(pipeline));
+    let topic = vec![topic_arn.clone(), format!("{topic_arn}:*")];
+    let catalog: Vec<String> = spec
+        .catalog
+        .iter()
+        .flat_map(|catalog| {
+            let database = crate::spec::database_name(spec, catalog);
+            [
+                arns.glue_catalog(),
+                arns.glue_database(&database),
+                arns.glue_table(&database, "*"),
+                format!("arn:{partition}:glue:{region}:{account}:userDefinedFunction/{database}/*"),
+            ]
+        })
+        .collect();
+
+    let workgroup = vec![arns.athena_workgroup(&crate::names::athena_workgroup_name(pipeline))];
 
     // Reads that AWS cannot scope to a resource (list and describe calls).
     let mut statements = vec![statement(
@@ -144,8 +184,13 @@ pub fn policy(spec: &Spec, region: &str, account: &str, purpose: Purpose) -> Val
             "firehose:ListDeliveryStreams",
             "elasticmapreduce:ListClusters",
             "scheduler:ListSchedules",
-            "sqs:GetQueueUrl",
+            // How the alarm topic is found: ListTopics has no resource-level permissions.
+            "sns:ListTopics",
             "iam:ListRoles",
+            // How the pipeline's buckets, streams and deliveries are found; it supports no
+            // resource-level permissions (Service Authorization Reference, "Resource Groups
+            // Tagging API"), and it returns ARNs and tags only, never the resources' contents.
+            "tag:GetResources",
         ],
         vec!["*".to_string()],
         None,
@@ -193,7 +238,29 @@ pub fn policy(spec: &Spec, region: &str, account: &str, purpose: Purpose) -> Val
             clusters.clone(),
         ),
         ("ReadSchedules", vec!["scheduler:GetSchedule"], schedules.clone()),
-        ("ReadQueue", vec!["sqs:GetQueueAttributes", "sqs:ListQueueTags"], queue.clone()),
+        ("ReadQueue", vec!["sqs:GetQueueUrl", "sqs:GetQueueAttributes", "sqs:ListQueueTags"], queue.clone()),
+        // Every plan lists the catalog's databases to find the pipeline's by their marker.
+        ("FindCatalogDatabases", vec!["glue:GetDatabases"], vec![arns.glue_catalog(), arns.glue_database("*")]),
+        // GetTags on a database also needs glue:GetDatabase (AWS Glue API, "TagResource").
+        ("ReadCatalog", vec!["glue:GetDatabase", "glue:GetTags", "glue:GetTables"], catalog.clone()),
+        // Every plan looks up the workgroup named after the pipeline, whether or not the spec
+        // has a `query:` section (one that left the spec is found and deleted); named query
+        // actions are authorised on their workgroup (Service Authorization Reference, "Amazon
+        // Athena": resource type workgroup).
+        (
+            "ReadWorkgroup",
+            vec![
+                "athena:GetWorkGroup",
+                "athena:ListTagsForResource",
+                "athena:ListNamedQueries",
+                "athena:GetNamedQuery",
+            ],
+            workgroup.clone(),
+        ),
+        // DescribeAlarms is authorised on the alarms it returns (Service Authorization
+        // Reference, "Amazon CloudWatch": resource type alarm).
+        ("ReadAlarms", vec!["cloudwatch:DescribeAlarms", "cloudwatch:ListTagsForResource"], alarms.clone()),
+        ("ReadAlarmTopic", vec!["sns:ListTagsForResource", "sns:ListSubscriptionsByTopic"], topic.clone()),
     ];
     if purpose == Purpose::Everything {
         reads.push((
@@ -216,6 +283,21 @@ pub fn policy(spec: &Spec, region: &str, account: &str, purpose: Purpose) -> Val
             .filter(|(_, _, resources)| !resources.is_empty())
             .map(|(sid, actions, resources)| statement(sid, &actions, resources, None)),
     );
+    // A stream or delivery stream the spec no longer names is found by the tag index and must be
+    // read (and, by apply, deleted) although no ARN above names it: granted on the pipeline's tag,
+    // which both services evaluate for these actions (Service Authorization Reference:
+    // `aws:ResourceTag/${TagKey}` on the `stream` and `deliverystream` resource types).
+    let any_stream = vec![format!("arn:{partition}:kinesis:{region}:{account}:stream/*")];
+    let any_delivery = vec![format!("arn:{partition}:firehose:{region}:{account}:deliverystream/*")];
+    let everything = purpose == Purpose::Everything;
+    let mut dropped_streams = vec!["kinesis:DescribeStreamSummary", "kinesis:ListTagsForStream"];
+    let mut dropped_deliveries = vec!["firehose:DescribeDeliveryStream", "firehose:ListTagsForDeliveryStream"];
+    if everything {
+        dropped_streams.push("kinesis:DeleteStream");
+        dropped_deliveries.push("firehose:DeleteDeliveryStream");
+    }
+    statements.push(statement("OwnStreamsTheSpecDropped", &dropped_streams, any_stream, Some(tagged.clone())));
+    statements.push(statement("OwnDeliveriesTheSpecDropped", &dropped_deliveries, any_delivery, Some(tagged.clone())));
     if purpose == Purpose::Plan {
         return json!({"Version": "2012-10-17", "Statement": statements});
     }
@@ -233,7 +315,7 @@ pub fn policy(spec: &Spec, region: &str, account: &str, purpose: Purpose) -> Val
             "ec2:CreateVpcEndpoint",
             "ec2:CreateTags",
         ],
-        vec!["*".to_string()],
+        network.clone(),
         Some(tagging),
     ));
     statements.push(statement(
@@ -270,7 +352,7 @@ pub fn policy(spec: &Spec, region: &str, account: &str, purpose: Purpose) -> Val
             "ec2:ReleaseAddress",
             "ec2:DeleteVpcEndpoints",
         ],
-        vec!["*".to_string()],
+        network,
         Some(tagged.clone()),
     ));
     let mut writes = vec![
@@ -364,7 +446,56 @@ pub fn policy(spec: &Spec, region: &str, account: &str, purpose: Purpose) -> Val
             vec!["sqs:CreateQueue", "sqs:TagQueue", "sqs:UntagQueue", "sqs:SetQueueAttributes", "sqs:DeleteQueue"],
             queue,
         ),
+        (
+            "ChangeWorkgroup",
+            vec![
+                "athena:CreateWorkGroup",
+                "athena:UpdateWorkGroup",
+                "athena:DeleteWorkGroup",
+                "athena:TagResource",
+                "athena:UntagResource",
+                "athena:CreateNamedQuery",
+                "athena:UpdateNamedQuery",
+                "athena:DeleteNamedQuery",
+            ],
+            workgroup,
+        ),
+        (
+            "ChangeCatalog",
+            vec![
+                "glue:CreateDatabase",
+                "glue:UpdateDatabase",
+                "glue:DeleteDatabase",
+                "glue:TagResource",
+                "glue:UntagResource",
+                "glue:CreateTable",
+                "glue:UpdateTable",
+                "glue:DeleteTable",
+            ],
+            catalog,
+        ),
+        (
+            "ChangeAlarms",
+            vec![
+                "cloudwatch:PutMetricAlarm",
+                "cloudwatch:DeleteAlarms",
+                "cloudwatch:TagResource",
+                "cloudwatch:UntagResource",
+            ],
+            alarms,
+        ),
+        (
+            "ChangeAlarmTopic",
+            vec!["sns:CreateTopic", "sns:DeleteTopic", "sns:TagResource", "sns:UntagResource", "sns:Subscribe"],
+            topic.clone(),
+        ),
     ];
+    if !topic.is_empty() {
+        // Unsubscribe names a subscription, not a topic, and has no resource-level permission
+        // (Service Authorization Reference, Amazon SNS); SNS itself lets only the topic's or the
+        // subscription's owner remove it.
+        statements.push(statement("UnsubscribeFromTheAlarmTopic", &["sns:Unsubscribe"], vec!["*".to_string()], None));
+    }
     writes.retain(|(_, _, resources)| !resources.is_empty());
     statements.extend(writes.into_iter().map(|(sid, actions, resources)| {
         // Clusters are matched by their tag, as their ARNs carry ids unknown in advance.
@@ -416,11 +547,51 @@ mod tests {
     }
 
     #[test]
+    fn streams_and_deliveries_the_spec_dropped_are_reached_by_the_pipelines_tag_only() {
+        let spec = SpecBuilder::new().bucket("lake").build();
+        for (purpose, deletes) in [(Purpose::Plan, false), (Purpose::Everything, true)] {
+            let policy = policy(&spec, "eu-west-1", "123456789012", purpose);
+            let statements = policy["Statement"].as_array().expect("statements");
+            for (sid, arn, delete) in [
+                ("OwnStreamsTheSpecDropped", "arn:aws:kinesis:eu-west-1:123456789012:stream/*", "kinesis:DeleteStream"),
+                (
+                    "OwnDeliveriesTheSpecDropped",
+                    "arn:aws:firehose:eu-west-1:123456789012:deliverystream/*",
+                    "firehose:DeleteDeliveryStream",
+                ),
+            ] {
+                let statement = statements.iter().find(|s| s["Sid"] == sid).expect(sid);
+                assert_eq!(statement["Resource"], json!([arn]));
+                assert_eq!(statement["Condition"]["StringEquals"]["aws:ResourceTag/pipectl:pipeline"], "p");
+                let actions = statement["Action"].as_array().expect("actions");
+                assert_eq!(actions.contains(&json!(delete)), deletes, "{sid} {purpose:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn roles_are_reached_under_the_specs_iam_path() {
+        let mut spec = SpecBuilder::new().stream("events", 1).build();
+        spec.iam = Some(crate::spec::Iam { path: Some("/teams/data/".to_string()), ..Default::default() });
+        let policy = policy(&spec, "eu-west-1", "123456789012", Purpose::Everything);
+        let statements = policy["Statement"].as_array().expect("statements");
+        for sid in ["ReadRoles", "ChangeRoles", "PassOwnRolesToTheirServices"] {
+            let statement = statements.iter().find(|s| s["Sid"] == sid).expect(sid);
+            assert_eq!(
+                statement["Resource"][0], "arn:aws:iam::123456789012:role/teams/data/pipectl/p/eu-west-1/*",
+                "{sid}"
+            );
+        }
+    }
+
+    #[test]
     fn the_plan_policy_only_reads_and_is_scoped_to_the_specs_names() {
         let spec = SpecBuilder::new().stream("events", 1).bucket("lake").build();
         let read = policy(&spec, "eu-west-1", "123456789012", Purpose::Plan);
         assert!(allows(&read, "kinesis:DescribeStreamSummary") && !allows(&read, "kinesis:CreateStream"));
         assert!(!allows(&read, "dynamodb:PutItem"), "plan takes no lock");
+        assert!(allows(&read, "tag:GetResources"), "plan finds the pipeline's resources by the tag index");
+        assert_eq!(action_for("tag", "GetResources"), Some(vec!["tag:GetResources".to_string()]));
         let text = read.to_string();
         assert!(text.contains("arn:aws:kinesis:eu-west-1:123456789012:stream/events"), "{text}");
         let all = policy(&spec, "cn-north-1", "*", Purpose::Everything);

@@ -51,6 +51,27 @@ impl Arns {
         format!("arn:{}:s3:::{name}", self.partition)
     }
 
+    /// The account's Glue Data Catalog, which every Glue database and table call also names
+    /// ("Specifying AWS Glue resource ARNs", AWS Glue Developer Guide).
+    pub fn glue_catalog(&self) -> String {
+        format!("arn:{}:glue:{}:{}:catalog", self.partition, self.region, self.account_id)
+    }
+
+    /// A Glue database (what Glue tags and `GetTags` reads).
+    pub fn glue_database(&self, name: &str) -> String {
+        format!("arn:{}:glue:{}:{}:database/{name}", self.partition, self.region, self.account_id)
+    }
+
+    /// An Athena workgroup ("Configure access to workgroups and tags", Amazon Athena User Guide).
+    pub fn athena_workgroup(&self, name: &str) -> String {
+        format!("arn:{}:athena:{}:{}:workgroup/{name}", self.partition, self.region, self.account_id)
+    }
+
+    /// A Glue table, or with `*` every table of the database.
+    pub fn glue_table(&self, database: &str, table: &str) -> String {
+        format!("arn:{}:glue:{}:{}:table/{database}/{table}", self.partition, self.region, self.account_id)
+    }
+
     /// Roles of a pipeline live under the IAM path `/pipectl/<pipeline>/`.
     pub fn role(&self, path: &str, name: &str) -> String {
         format!("arn:{}:iam::{}:role{path}{name}", self.partition, self.account_id)

@@ -2,6 +2,10 @@
 //! do not revert it, and optionally schedule the return to the baseline in EventBridge
 //! Scheduler so that it happens even when the machine that ran `scale` is gone.
 //!
+//! Guarded: a size above the group's cap (`max_nodes`, see `spec::Group::cap`) is refused before
+//! any AWS call, with what that size would cost per hour and where the spec raises the cap; a
+//! resize says what it changes the hourly cost by (from `pricing`, or "no price").
+//!
 //! It makes the fewest calls it can: find the cluster (ListClusters), read it and its groups
 //! (DescribeCluster and ListInstanceGroups, in parallel), then modify and tag (in parallel), with
 //! `--for/--until` also creating the scale-back schedule and checking that the dead-letter queue
@@ -14,10 +18,11 @@ use serde::Serialize;
 
 use crate::cron::replication_floor;
 use crate::names::{
-    derived_cluster_roles, emr_cluster_name, iam_role_name, role_path, scale_back_schedule_name, schedules_dlq_name,
-    PIPELINE_TAG, RESOURCE_TAG,
+    derived_cluster_roles, emr_cluster_name, iam_role_name, scale_back_schedule_name, schedules_dlq_name, PIPELINE_TAG,
+    RESOURCE_TAG,
 };
 use crate::policy::Arns;
+use crate::pricing::{usd, PriceTable, TABLE_FILE};
 use crate::progress::Progress;
 use crate::resources::cluster::{self, Group, GroupWait, ScaleRecord};
 use crate::resources::queue;
@@ -49,6 +54,66 @@ pub struct ScaleResult {
     pub baseline: i64,
     pub until: Option<String>,
     pub scale_back_schedule: Option<String>,
+    pub cost: ScaleCost,
+}
+
+/// What a resize does to the hourly cost, from the price table.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ScaleCost {
+    pub region: String,
+    pub instance_type: String,
+    /// EC2 + EMR per node-hour; `None` is "no price".
+    pub node_usd: Option<f64>,
+    /// `(to - from) × node_usd`: positive when the resize costs more.
+    pub hourly_change_usd: Option<f64>,
+    /// `to × node_usd`.
+    pub hourly_at_target_usd: Option<f64>,
+}
+
+impl ScaleCost {
+    fn new(region: &str, instance_type: &str, from: i64, to: i64) -> ScaleCost {
+        let node_usd = PriceTable::embedded().node(region, instance_type).map(|price| price.hourly());
+        ScaleCost {
+            region: region.to_string(),
+            instance_type: instance_type.to_string(),
+            node_usd,
+            hourly_change_usd: node_usd.map(|node| node * (to - from) as f64),
+            hourly_at_target_usd: node_usd.map(|node| node * to as f64),
+        }
+    }
+
+    /// `+$4.0000 per hour (16 more m5.xlarge nodes at $0.2500 EC2 + EMR each in us-east-1)`, or
+    /// why there is no price.
+    pub fn describe(&self, from: i64, to: i64) -> String {
+        let (Some(node), Some(change)) = (self.node_usd, self.hourly_change_usd) else {
+            return format!("no price for {} in {} in {TABLE_FILE}", self.instance_type, self.region);
+        };
+        let (sign, more) = if to >= from { ("+", "more") } else { ("-", "fewer") };
+        format!(
+            "{sign}{} per hour ({} {more} {} node{} at {} EC2 + EMR each in {})",
+            usd(change.abs()),
+            (to - from).abs(),
+            self.instance_type,
+            if (to - from).abs() == 1 { "" } else { "s" },
+            usd(node),
+            self.region
+        )
+    }
+
+    /// `$5.0000 per hour (20 × $0.2500 …)`, or "no price …", for a size that is refused.
+    fn at_target(&self, to: i64) -> String {
+        match (self.node_usd, self.hourly_at_target_usd) {
+            (Some(node), Some(total)) => format!(
+                "{} per hour ({to} × {} {} at {} EC2 + EMR in {})",
+                usd(total),
+                self.instance_type,
+                if to == 1 { "node" } else { "nodes" },
+                usd(node),
+                self.region
+            ),
+            _ => format!("no price ({} in {} is not in {TABLE_FILE})", self.instance_type, self.region),
+        }
+    }
 }
 
 impl ScaleResult {
@@ -130,6 +195,19 @@ pub async fn scale(
     if target < 0 {
         return Err(ScaleError::Refused(format!("--nodes {target} is below 0")));
     }
+    let instance_type = group.instance_type(cluster).unwrap_or_default();
+    // The cap is checked before any call: a typo (2000 for 20) never reaches EMR.
+    if let Some(cap) = group.cap(cluster).filter(|cap| target > cap.nodes) {
+        let cost = ScaleCost::new(&clients.region, instance_type, 0, target);
+        return Err(ScaleError::Refused(format!(
+            "--nodes {target} is above {}, the cap of the {} of cluster '{}'; at that size the group would cost {}. To allow it, raise `{}` in the spec",
+            cap.describe(baseline),
+            group.label(),
+            cluster.name,
+            cost.at_target(target),
+            group.max_nodes_path(spec, cluster)
+        )));
+    }
 
     // Round 1: find the cluster by its deterministic name.
     let emr_name = emr_cluster_name(&spec.pipeline, &cluster.name);
@@ -210,7 +288,7 @@ pub async fn scale(
                 );
                 let input = resize_input(&cluster_id, &group_id, baseline);
                 let (role_arn, dead_letter_arn) =
-                    (arns.role(&role_path(&spec.pipeline, &clients.region), &role), queue::arn(&arns, &spec.pipeline));
+                    (arns.role(&spec.role_path(&clients.region), &role), queue::arn(&arns, &spec.pipeline));
                 // A failed scale-back goes to the pipeline's dead-letter queue, which `apply`
                 // creates; a pipeline applied before there was one is told to apply again.
                 let create = create_scale_back(
@@ -247,6 +325,7 @@ pub async fn scale(
         baseline,
         until: until.map(|u| format!("{u}Z")),
         scale_back_schedule: request.until.map(|_| scale_back),
+        cost: ScaleCost::new(&clients.region, instance_type, current, target),
     };
     if let Some(timeout) = request.wait {
         let waited = cluster::wait_group_size(clients, &id, &cluster_id, &group_id, target, timeout, progress).await?;
@@ -269,6 +348,26 @@ mod tests {
         assert_eq!(parse_until("06:00", "UTC", now).unwrap().to_rfc3339(), "2026-11-23T06:00:00+00:00");
         assert_eq!(parse_until("2026-11-23T06:30:00Z", "UTC", now).unwrap().to_rfc3339(), "2026-11-23T06:30:00+00:00");
         assert!(parse_until("6 o'clock", "UTC", now).is_err());
+    }
+
+    #[test]
+    fn the_cost_of_a_resize_or_no_price() {
+        // No stored source gives EMR node prices yet, so the shipped table has none: "no price".
+        let unknown = ScaleCost::new("us-east-1", "m5.xlarge", 4, 20);
+        assert_eq!((unknown.node_usd, unknown.hourly_change_usd), (None, None));
+        assert_eq!(unknown.describe(4, 20), "no price for m5.xlarge in us-east-1 in pricing/prices.yaml");
+        assert_eq!(unknown.at_target(20), "no price (m5.xlarge in us-east-1 is not in pricing/prices.yaml)");
+        let priced = ScaleCost {
+            node_usd: Some(0.25),
+            hourly_change_usd: Some(-4.0),
+            hourly_at_target_usd: Some(1.0),
+            ..unknown.clone()
+        };
+        assert_eq!(
+            priced.describe(20, 4),
+            "-$4.00 per hour (16 fewer m5.xlarge nodes at $0.2500 EC2 + EMR each in us-east-1)"
+        );
+        assert_eq!(priced.at_target(4), "$1.00 per hour (4 × m5.xlarge nodes at $0.2500 EC2 + EMR in us-east-1)");
     }
 
     #[test]

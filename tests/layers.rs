@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// Layer of each top-level module; higher layers may use lower ones, never the reverse.
-const LAYERS: [(&str, u8); 21] = [
+const LAYERS: [(&str, u8); 25] = [
     // Leaves: no pipectl dependencies.
     ("names", 0),
     ("duration", 0),
@@ -19,7 +19,9 @@ const LAYERS: [(&str, u8); 21] = [
     // The spec and the AWS plumbing.
     ("spec", 2),
     ("aws", 2),
+    ("shell", 2),
     ("policy", 3),
+    ("pricing", 3),
     ("templates", 3),
     ("lock", 3),
     // The pure planning stack.
@@ -27,10 +29,12 @@ const LAYERS: [(&str, u8); 21] = [
     ("permissions", 4),
     ("plan", 5),
     ("render", 6),
+    ("planfile", 6),
     // Kinds (pure rules + AWS calls), then what drives them.
     ("resources", 6),
     ("apply", 7),
     ("scale", 7),
+    ("adopt", 7),
     ("app", 8),
     ("lib", 9),
 ];

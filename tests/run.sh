@@ -18,6 +18,16 @@ stop_started() {
 trap stop_started EXIT
 
 bash localstack/start.sh all >/dev/null
+# parliament, the IAM linter the permissions tests run on the generated policies. Its 1.6.4
+# release still imports pkg_resources, which setuptools 81 removed.
+if [ ! -f "$PARLIAMENT_VENV/.installed" ]; then
+  log "installing parliament $PARLIAMENT_VERSION into $PARLIAMENT_VENV"
+  rm -rf "$PARLIAMENT_VENV"
+  "$(find_python312)" -m venv "$PARLIAMENT_VENV"
+  "$PARLIAMENT_VENV/bin/pip" install -q --disable-pip-version-check "parliament==$PARLIAMENT_VERSION" 'setuptools<81' >&2
+  touch "$PARLIAMENT_VENV/.installed"
+fi
+export PIPECTL_PARLIAMENT="$PARLIAMENT_VENV/bin/parliament"
 log_file="$(mktemp)"
 status=0
 cargo test --locked "$@" 2>&1 | tee "$log_file" || status=$?

@@ -60,7 +60,9 @@ fn seeds() -> Vec<Vec<u8>> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut seeds = Vec::new();
     for folder in ["examples", "templates", "tests/bad-specs"] {
-        for entry in std::fs::read_dir(root.join(folder)).expect("seed folder").flatten() {
+        // Spec files only: examples/ci/ holds CI recipes.
+        for entry in std::fs::read_dir(root.join(folder)).expect("seed folder").flatten().filter(|e| e.path().is_file())
+        {
             seeds.push(std::fs::read(entry.path()).expect("seed file"));
         }
     }

@@ -18,8 +18,10 @@ use crate::calls::CallCounter;
 use crate::http::BoundedClient;
 
 mod error;
+mod limits;
 
 pub use error::{aws_error, build_error, AwsError, Failure};
+pub use limits::{documented_rate, Limiter};
 
 /// The AWS clients every kind uses, built once from one `SdkConfig`.
 #[derive(Clone)]
@@ -36,30 +38,42 @@ pub struct Clients {
     pub sqs: aws_sdk_sqs::Client,
     /// The pipeline lock's table (see `lock`).
     pub dynamodb: aws_sdk_dynamodb::Client,
+    /// The Resource Groups Tagging API: how the pipeline's resources are found (see `resources::tag_index`).
+    pub tagging: aws_sdk_resourcegroupstagging::Client,
+    /// The Glue Data Catalog: the pipeline's database and tables (see `resources::catalog_database`).
+    pub glue: aws_sdk_glue::Client,
+    /// CloudWatch alarms on the pipeline's resources (see `resources::alarm`).
+    pub cloudwatch: aws_sdk_cloudwatch::Client,
+    /// The SNS topic the alarms notify (see `resources::topic`).
+    pub sns: aws_sdk_sns::Client,
+    /// Athena: the pipeline's query workgroup and its named queries (see `resources::workgroup`).
+    pub athena: aws_sdk_athena::Client,
+    /// AWS's documented per-operation request rates, shared by every clone of these clients.
+    pub limits: std::sync::Arc<Limiter>,
     pub region: String,
     /// True when requests go to an emulator or proxy rather than AWS itself: an operation the
     /// endpoint does not implement is then a warning, not a failure.
     pub emulated: bool,
 }
 
-/// Operations the endpoint could not serve, each reported once.
+/// What the endpoint could not serve (operations, or kinds its tag index does not list), each
+/// reported once.
 #[derive(Debug, Default)]
 pub struct Warnings(Mutex<std::collections::BTreeSet<String>>);
 
 impl Warnings {
+    /// `operation` is not implemented by the endpoint.
     pub fn add(&self, operation: &str) {
-        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(operation.to_string());
+        self.note(&format!("the endpoint does not implement {operation}; the fields it reads are not compared"));
+    }
+
+    /// Any other message about the endpoint, reported once however often it is noted.
+    pub fn note(&self, message: &str) {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(message.to_string());
     }
 
     pub fn messages(&self) -> Vec<String> {
-        self.0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .iter()
-            .map(|operation| {
-                format!("the endpoint does not implement {operation}; the fields it reads are not compared")
-            })
-            .collect()
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).iter().cloned().collect()
     }
 }
 
@@ -134,6 +148,13 @@ pub async fn clients(options: &AwsOptions, counter: &CallCounter) -> Clients {
     let scheduler_config = aws_sdk_scheduler::config::Builder::from(&config).interceptor(counter.clone()).build();
     let sqs_config = aws_sdk_sqs::config::Builder::from(&config).interceptor(counter.clone()).build();
     let dynamodb_config = aws_sdk_dynamodb::config::Builder::from(&config).interceptor(counter.clone()).build();
+    let tagging_config =
+        aws_sdk_resourcegroupstagging::config::Builder::from(&config).interceptor(counter.clone()).build();
+    let glue_config = aws_sdk_glue::config::Builder::from(&config).interceptor(counter.clone()).build();
+    let cloudwatch_config = aws_sdk_cloudwatch::config::Builder::from(&config).interceptor(counter.clone()).build();
+    let sns_config = aws_sdk_sns::config::Builder::from(&config).interceptor(counter.clone()).build();
+    let athena_config = aws_sdk_athena::config::Builder::from(&config).interceptor(counter.clone()).build();
+    let emulated = uses_custom_endpoint(options) || std::env::var_os("AWS_ENDPOINT_URL_EMR").is_some();
     Clients {
         ec2: aws_sdk_ec2::Client::from_conf(ec2_config),
         s3: aws_sdk_s3::Client::from_conf(s3_config),
@@ -145,8 +166,14 @@ pub async fn clients(options: &AwsOptions, counter: &CallCounter) -> Clients {
         scheduler: aws_sdk_scheduler::Client::from_conf(scheduler_config),
         sqs: aws_sdk_sqs::Client::from_conf(sqs_config),
         dynamodb: aws_sdk_dynamodb::Client::from_conf(dynamodb_config),
+        tagging: aws_sdk_resourcegroupstagging::Client::from_conf(tagging_config),
+        glue: aws_sdk_glue::Client::from_conf(glue_config),
+        cloudwatch: aws_sdk_cloudwatch::Client::from_conf(cloudwatch_config),
+        sns: aws_sdk_sns::Client::from_conf(sns_config),
+        athena: aws_sdk_athena::Client::from_conf(athena_config),
+        limits: std::sync::Arc::new(Limiter::new(!emulated)),
         region: options.region.clone(),
-        emulated: uses_custom_endpoint(options) || std::env::var_os("AWS_ENDPOINT_URL_EMR").is_some(),
+        emulated,
     }
 }
 
@@ -168,6 +195,12 @@ pub fn test_clients_with_emr(emr: aws_sdk_emr::Client, emulated: bool) -> Client
         scheduler: aws_sdk_scheduler::Client::new(&config),
         sqs: aws_sdk_sqs::Client::new(&config),
         dynamodb: aws_sdk_dynamodb::Client::new(&config),
+        tagging: aws_sdk_resourcegroupstagging::Client::new(&config),
+        glue: aws_sdk_glue::Client::new(&config),
+        cloudwatch: aws_sdk_cloudwatch::Client::new(&config),
+        sns: aws_sdk_sns::Client::new(&config),
+        athena: aws_sdk_athena::Client::new(&config),
+        limits: std::sync::Arc::new(Limiter::new(false)),
         region: "us-east-1".to_string(),
         emulated,
     }

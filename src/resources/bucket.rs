@@ -12,7 +12,8 @@ use aws_sdk_s3::types::{
 use serde_json::{json, Value};
 
 use super::{
-    aws_error, build_error, AwsError, Context, LiveResource, NamedRead, Ownership, ReadContext, ResourceKind, Tags,
+    aws_error, build_error, tag_index, AwsError, Context, LiveResource, NamedRead, Ownership, ReadContext,
+    ResourceKind, Tags,
 };
 use crate::model::{
     Attributes, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names, ResourceId,
@@ -126,7 +127,10 @@ impl ResourceKind for Bucket {
             .spec
             .buckets
             .iter()
-            .map(|bucket| graph.node(id(&bucket.name), &bucket.tags, vec![], bucket.clone()))
+            // With the rule that expires query results on the results bucket (`spec::query`).
+            .map(|bucket| {
+                graph.node(id(&bucket.name), &bucket.tags, vec![], spec::with_derived_rules(graph.spec, bucket))
+            })
             .collect()
     }
 
@@ -296,11 +300,11 @@ fn read_lifecycle(rules: &[S3LifecycleRule]) -> ReadLifecycle {
     read
 }
 
-/// Reads the spec's buckets by name, and finds any other bucket tagged with this pipeline. Only
+/// Reads the spec's buckets by name, and finds the pipeline's others by the tag index. Only
 /// the buckets the spec no longer names (deleted by the plan) are checked for objects.
 async fn read(read: &ReadContext<'_>) -> Result<NamedRead, AwsError> {
     let s3 = &read.clients.s3;
-    let listed = list_bucket_names(s3);
+    let listed = read.discover(KIND, &tag_index::BUCKETS, list_bucket_names(s3));
     read.named(KIND, " (aws s3api put-bucket-tagging)")
         .read(
             listed,

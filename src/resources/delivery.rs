@@ -3,25 +3,32 @@
 //! destination ids read at plan time); a new source stream or role replaces the delivery, which
 //! loses the records it still buffers, and the plan says so. A delivery that names no role gets
 //! one derived for it, least privilege, built here with its delivery.
+//!
+//! A `format: parquet` delivery has Firehose convert the JSON records to Parquet with the columns
+//! of its catalog table ("Converting input data format in Amazon Data Firehose"): the OpenX JSON
+//! deserializer in, the Parquet serializer out, the schema read from Glue by the delivery's role,
+//! which gains exactly `glue:GetTable`, `GetTableVersion` and `GetTableVersions` on that table.
+//! Turning conversion on or off, or changing the Parquet compression, is an UpdateDestination.
 
 use aws_sdk_firehose::types::{
-    BufferingHints, CompressionFormat, DeliveryStreamStatus, DeliveryStreamType, EncryptionConfiguration,
-    ExtendedS3DestinationConfiguration, ExtendedS3DestinationUpdate, KinesisStreamSourceConfiguration,
-    KmsEncryptionConfig, NoEncryptionConfig, Tag,
+    BufferingHints, CompressionFormat, DataFormatConversionConfiguration, DeliveryStreamStatus, DeliveryStreamType,
+    Deserializer, EncryptionConfiguration, ExtendedS3DestinationConfiguration, ExtendedS3DestinationUpdate,
+    InputFormatConfiguration, KinesisStreamSourceConfiguration, KmsEncryptionConfig, NoEncryptionConfig,
+    OpenXJsonSerDe, OutputFormatConfiguration, ParquetCompression, ParquetSerDe, SchemaConfiguration, Serializer, Tag,
 };
-use serde_json::json;
+use serde_json::{json, Value};
 
 use super::wait::{wait_until, Poll};
 use super::{
-    aws_error, build_error, retry_while_role_propagates, AwsError, Context, LiveResource, NamedRead, Ownership,
-    ReadContext, ResourceKind, RoleUser,
+    aws_error, build_error, retry_while_role_propagates, tag_index, AwsError, Context, Limiter, LiveResource,
+    NamedRead, Ownership, ReadContext, ResourceKind, RoleUser,
 };
 use crate::model::{
     Action, Attributes, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names, ResourceId,
 };
-use crate::names::{derived_delivery_role, role_path};
-use crate::policy::delivery_policy;
-use crate::spec::{self, Compression, DeliveryEncryption};
+use crate::names::derived_delivery_role;
+use crate::policy::{delivery_policy, Arns};
+use crate::spec::{self, Compression, DeliveryEncryption, TableFormat};
 
 pub struct Delivery;
 pub const KIND: Kind = Kind::of(&Delivery);
@@ -34,6 +41,36 @@ pub fn id(name: &str) -> ResourceId {
 /// The role a delivery uses: the one it names, or the one derived for it.
 pub fn delivery_role_id(delivery: &spec::Delivery) -> ResourceId {
     super::role::id(&delivery.role.clone().unwrap_or_else(|| derived_delivery_role(&delivery.name)))
+}
+
+/// What a delivery is built from: the spec's delivery, and for `format: parquet` the catalog
+/// table whose columns Firehose converts with.
+#[derive(Debug, Clone)]
+pub struct DeliveryConfig {
+    pub delivery: spec::Delivery,
+    pub schema: Option<Schema>,
+}
+
+/// A Glue table of the pipeline's catalog.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Schema {
+    pub database: String,
+    pub table: String,
+}
+
+impl Schema {
+    /// `database.table`, as plans show it and as the catalog table's physical id is written.
+    fn qualified(&self) -> String {
+        format!("{}.{}", self.database, self.table)
+    }
+}
+
+/// Record format conversion as DescribeDeliveryStream reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveConversion {
+    pub schema: Schema,
+    /// `snappy`, `gzip` or `uncompressed`: AWS's `ParquetSerDe.Compression`, lower case.
+    pub parquet_compression: String,
 }
 
 #[derive(Debug, Clone)]
@@ -49,6 +86,8 @@ pub struct Live {
     pub buffer_size_mib: i64,
     pub buffer_interval_seconds: i64,
     pub kms_key: Option<String>,
+    /// Set when conversion to Parquet is configured and enabled.
+    pub conversion: Option<LiveConversion>,
     /// Set when the delivery stream ended in a failed state, with the reason AWS gives.
     pub failed: Option<String>,
 }
@@ -74,24 +113,131 @@ fn compression_name(format: &CompressionFormat) -> String {
     }
 }
 
+fn parquet_compression(compression: spec::ParquetCompression) -> ParquetCompression {
+    match compression {
+        spec::ParquetCompression::Snappy => ParquetCompression::Snappy,
+        spec::ParquetCompression::Gzip => ParquetCompression::Gzip,
+        spec::ParquetCompression::Uncompressed => ParquetCompression::Uncompressed,
+    }
+}
+
+/// The conversion a delivery asks for: its schema table and Parquet compression.
+fn conversion_of(config: &DeliveryConfig) -> Option<(&Schema, spec::ParquetCompression)> {
+    let delivery = &config.delivery;
+    (delivery.format == TableFormat::Parquet)
+        .then_some(config.schema.as_ref())
+        .flatten()
+        .map(|schema| (schema, delivery.parquet_compression.unwrap_or_default()))
+}
+
+/// The `DataFormatConversionConfiguration` of `config`: JSON in through the OpenX SerDe, Parquet
+/// out, the schema from the catalog table read with the delivery's role. `CatalogId`, `Region`
+/// and `VersionId` are sent as AWS would default them (the account, the stream's region,
+/// `LATEST`: "Firehose uses the most recent version", so column edits apply without an update).
+/// A JSON delivery sends `Enabled: false`, which turns off a conversion set before (the other
+/// members are "required if Enabled is set to true" only).
+fn conversion(config: &DeliveryConfig, role_arn: &str, arns: &Arns) -> DataFormatConversionConfiguration {
+    let Some((schema, compression)) = conversion_of(config) else {
+        return DataFormatConversionConfiguration::builder().enabled(false).build();
+    };
+    DataFormatConversionConfiguration::builder()
+        .enabled(true)
+        .schema_configuration(
+            SchemaConfiguration::builder()
+                .role_arn(role_arn)
+                .catalog_id(&arns.account_id)
+                .database_name(&schema.database)
+                .table_name(&schema.table)
+                .region(&arns.region)
+                .version_id("LATEST")
+                .build(),
+        )
+        .input_format_configuration(
+            InputFormatConfiguration::builder()
+                .deserializer(Deserializer::builder().open_x_json_ser_de(OpenXJsonSerDe::builder().build()).build())
+                .build(),
+        )
+        .output_format_configuration(
+            OutputFormatConfiguration::builder()
+                .serializer(
+                    Serializer::builder()
+                        .parquet_ser_de(ParquetSerDe::builder().compression(parquet_compression(compression)).build())
+                        .build(),
+                )
+                .build(),
+        )
+        .build()
+}
+
+/// The conversion AWS reports, if it is enabled: `Enabled` "defaults to true" and the Parquet
+/// `Compression` to `SNAPPY` when AWS leaves them out (Firehose API Reference,
+/// `DataFormatConversionConfiguration`, `ParquetSerDe`).
+fn live_conversion(configuration: &DataFormatConversionConfiguration) -> Option<LiveConversion> {
+    if !configuration.enabled().unwrap_or(true) {
+        return None;
+    }
+    let schema = configuration.schema_configuration()?;
+    let parquet = configuration
+        .output_format_configuration()
+        .and_then(|output| output.serializer())
+        .and_then(|serializer| serializer.parquet_ser_de());
+    let compression =
+        parquet.and_then(|parquet| parquet.compression()).map_or("snappy".to_string(), |c| c.as_str().to_lowercase());
+    Some(LiveConversion {
+        schema: Schema {
+            database: schema.database_name().unwrap_or_default().to_string(),
+            table: schema.table_name().unwrap_or_default().to_string(),
+        },
+        parquet_compression: compression,
+    })
+}
+
+/// The statement a converting delivery's role needs: reading the table's schema. Glue checks
+/// table reads against the catalog, the database and the table ("Specifying AWS Glue resource
+/// ARNs"); the actions are those "Grant Firehose access to AWS Glue for data format
+/// conversion" lists (Amazon Data Firehose Developer Guide, "Controlling access").
+fn schema_statement(schema: &Schema, arns: &Arns) -> Value {
+    json!({
+        "Sid": "ReadConversionSchema",
+        "Effect": "Allow",
+        "Action": ["glue:GetTable", "glue:GetTableVersion", "glue:GetTableVersions"],
+        "Resource": [arns.glue_catalog(), arns.glue_database(&schema.database), arns.glue_table(&schema.database, &schema.table)],
+    })
+}
+
+/// The policy of the role derived for a delivery: `policy::delivery_policy`, and the schema
+/// statement when it converts.
+fn derived_policy(config: &DeliveryConfig, source: &spec::Stream, bucket: Option<&spec::Bucket>, arns: &Arns) -> Value {
+    let mut policy = delivery_policy(&config.delivery, source, bucket, arns);
+    if let (Some((schema, _)), Some(statements)) = (conversion_of(config), policy["Statement"].as_array_mut()) {
+        statements.push(schema_statement(schema, arns));
+    }
+    policy
+}
+
 /// The last segment of an ARN (`…:stream/name` → `name`, `…:::bucket` → `bucket`).
 fn arn_name(arn: &str) -> &str {
     arn.rsplit(['/', ':']).next().unwrap_or(arn)
 }
 
-impl DesiredConfig for spec::Delivery {
+impl DesiredConfig for DeliveryConfig {
     fn attributes(&self) -> Attributes {
-        let kms_key = (self.encryption == DeliveryEncryption::Kms).then(|| self.kms_key.clone()).flatten();
+        let delivery = &self.delivery;
+        let kms_key = (delivery.encryption == DeliveryEncryption::Kms).then(|| delivery.kms_key.clone()).flatten();
+        let conversion = conversion_of(self);
         Attributes::from([
-            ("source_stream".to_string(), json!(self.from)),
-            ("role".to_string(), json!(delivery_role_id(self).name)),
-            ("bucket".to_string(), json!(self.to.bucket)),
-            ("prefix".to_string(), json!(self.to.prefix)),
-            ("error_prefix".to_string(), json!(self.to.error_prefix)),
-            ("compression".to_string(), json!(self.compression.as_str())),
-            ("buffer_size_mib".to_string(), json!(self.buffer.size_mib)),
-            ("buffer_interval_seconds".to_string(), json!(self.buffer.interval_seconds)),
+            ("source_stream".to_string(), json!(delivery.from)),
+            ("role".to_string(), json!(delivery_role_id(delivery).name)),
+            ("bucket".to_string(), json!(delivery.to.bucket)),
+            ("prefix".to_string(), json!(delivery.to.prefix)),
+            ("error_prefix".to_string(), json!(delivery.to.error_prefix)),
+            ("compression".to_string(), json!(delivery.compression.as_str())),
+            ("buffer_size_mib".to_string(), json!(delivery.buffer.size_mib)),
+            ("buffer_interval_seconds".to_string(), json!(delivery.buffer.interval_seconds)),
             ("kms_key".to_string(), json!(kms_key)),
+            ("format".to_string(), json!(if conversion.is_some() { "parquet" } else { "json" })),
+            ("parquet_compression".to_string(), json!(conversion.map(|(_, compression)| compression.as_str()))),
+            ("schema".to_string(), json!(conversion.map(|(schema, _)| schema.qualified()))),
         ])
     }
 }
@@ -113,10 +259,15 @@ impl LiveDetail for Live {
             ("buffer_size_mib".to_string(), json!(self.buffer_size_mib)),
             ("buffer_interval_seconds".to_string(), json!(self.buffer_interval_seconds)),
             ("kms_key".to_string(), json!(self.kms_key)),
+            ("format".to_string(), json!(if self.conversion.is_some() { "parquet" } else { "json" })),
+            ("parquet_compression".to_string(), json!(self.conversion.as_ref().map(|c| &c.parquet_compression))),
+            ("schema".to_string(), json!(self.conversion.as_ref().map(|c| c.schema.qualified()))),
             ("status".to_string(), json!(self.failed)),
         ]);
-        let depends_on = [stream.as_str(), bucket.as_str(), role]
+        let schema = self.conversion.as_ref().map(|conversion| conversion.schema.qualified());
+        let depends_on = [Some(stream.as_str()), Some(bucket.as_str()), Some(role), schema.as_deref()]
             .into_iter()
+            .flatten()
             .filter_map(|physical| names.id(physical).cloned())
             .collect();
         (attributes, depends_on)
@@ -148,7 +299,7 @@ impl KindRules for Delivery {
 }
 
 impl ResourceKind for Delivery {
-    type Desired = spec::Delivery;
+    type Desired = DeliveryConfig;
     type Live = Live;
     const KIND: Kind = KIND;
 
@@ -156,17 +307,23 @@ impl ResourceKind for Delivery {
         let spec = graph.spec;
         let mut nodes = Vec::new();
         for delivery in &spec.deliveries {
+            let schema = spec::conversion_table(spec, delivery)
+                .map(|(database, table)| Schema { database, table: table.name.clone() });
+            let config = DeliveryConfig { delivery: delivery.clone(), schema };
             let role_id = delivery_role_id(delivery);
             if delivery.role.is_none() {
                 let Some(source) = spec.streams.iter().find(|stream| stream.name == delivery.from) else { continue };
                 let bucket = spec.buckets.iter().find(|bucket| bucket.name == delivery.to.bucket);
-                let policy = delivery_policy(delivery, source, bucket, graph.arns);
+                let policy = derived_policy(&config, source, bucket, graph.arns);
                 let trust = graph.arns.trust_policy("firehose.amazonaws.com");
-                let config = super::role::config(graph, &role_id.name, trust, Some(policy), &[]);
-                nodes.push(graph.node(role_id.clone(), &delivery.tags, vec![], config));
+                let role = super::role::config(graph, &role_id.name, trust, Some(policy), &[]);
+                nodes.push(graph.node(role_id.clone(), &delivery.tags, vec![], role));
             }
-            let depends_on = vec![super::stream::id(&delivery.from), super::bucket::id(&delivery.to.bucket), role_id];
-            nodes.push(graph.node(id(&delivery.name), &delivery.tags, depends_on, delivery.clone()));
+            let mut depends_on =
+                vec![super::stream::id(&delivery.from), super::bucket::id(&delivery.to.bucket), role_id];
+            // Firehose reads the schema when it converts: the table exists first, and goes last.
+            depends_on.extend(config.schema.iter().map(|schema| super::catalog_table::id(&schema.table)));
+            nodes.push(graph.node(id(&delivery.name), &delivery.tags, depends_on, config));
         }
         nodes
     }
@@ -179,7 +336,7 @@ impl ResourceKind for Delivery {
         &self,
         ctx: &Context,
         resource: &DesiredResource,
-        desired: &spec::Delivery,
+        desired: &DeliveryConfig,
     ) -> Result<String, AwsError> {
         create(ctx, resource, desired).await
     }
@@ -188,7 +345,7 @@ impl ResourceKind for Delivery {
         &self,
         ctx: &Context,
         resource: &DesiredResource,
-        desired: &spec::Delivery,
+        desired: &DeliveryConfig,
         live: &LiveResource,
         detail: &Live,
     ) -> Result<(), AwsError> {
@@ -243,6 +400,7 @@ async fn describe(
             .and_then(|s3| s3.encryption_configuration())
             .and_then(|e| e.kms_encryption_config())
             .map(|kms| kms.awskms_key_arn().to_string()),
+        conversion: s3.and_then(|s3| s3.data_format_conversion_configuration()).and_then(live_conversion),
         failed,
     };
     Ok(Some((live, description.delivery_stream_status().clone(), failure)))
@@ -262,10 +420,11 @@ async fn tags(firehose: &aws_sdk_firehose::Client, name: &str) -> Result<Ownersh
     }
 }
 
-async fn list_delivery_names(firehose: &aws_sdk_firehose::Client) -> Result<Vec<String>, AwsError> {
+async fn list_delivery_names(firehose: &aws_sdk_firehose::Client, limits: &Limiter) -> Result<Vec<String>, AwsError> {
     let mut names = Vec::new();
     let mut start: Option<String> = None;
     loop {
+        limits.pace("firehose:ListDeliveryStreams").await;
         let output = firehose
             .list_delivery_streams()
             .set_exclusive_start_delivery_stream_name(start.clone())
@@ -280,14 +439,21 @@ async fn list_delivery_names(firehose: &aws_sdk_firehose::Client) -> Result<Vec<
     }
 }
 
-/// Reads the spec's deliveries by name, and finds the pipeline's other deliveries by tag.
+/// Reads the spec's deliveries by name, and finds the pipeline's others by the tag index, at
+/// AWS's rates.
 async fn read(read: &ReadContext<'_>) -> Result<NamedRead, AwsError> {
-    let firehose = &read.clients.firehose;
+    let (firehose, limits) = (&read.clients.firehose, &read.clients.limits);
     read.named(KIND, " (aws firehose tag-delivery-stream)")
         .read(
-            list_delivery_names(firehose),
-            |name| async move { tags(firehose, &name).await },
-            |name, _| async move { Ok(describe(firehose, &name).await?.map(|(live, _, _)| live)) },
+            read.discover(KIND, &tag_index::DELIVERIES, list_delivery_names(firehose, limits)),
+            |name| async move {
+                limits.pace("firehose:ListTagsForDeliveryStream").await;
+                tags(firehose, &name).await
+            },
+            |name, _| async move {
+                limits.pace("firehose:DescribeDeliveryStream").await;
+                Ok(describe(firehose, &name).await?.map(|(live, _, _)| live))
+            },
         )
         .await
 }
@@ -314,11 +480,12 @@ fn buffering(delivery: &spec::Delivery) -> BufferingHints {
         .build()
 }
 
-async fn create(ctx: &Context, resource: &DesiredResource, delivery: &spec::Delivery) -> Result<String, AwsError> {
+async fn create(ctx: &Context, resource: &DesiredResource, config: &DeliveryConfig) -> Result<String, AwsError> {
+    let delivery = &config.delivery;
     let id = &resource.id;
     let firehose = &ctx.clients.firehose;
     let role_name = ctx.physical_id(&delivery_role_id(delivery))?;
-    let role_arn = ctx.arns.role(&role_path(&ctx.pipeline, &ctx.arns.region), &role_name);
+    let role_arn = ctx.arns.role(&ctx.roles_path, &role_name);
     let stream_arn = ctx.arns.stream(&delivery.from);
     let bucket_arn = ctx.arns.bucket(&delivery.to.bucket);
     let source = KinesisStreamSourceConfiguration::builder()
@@ -334,6 +501,9 @@ async fn create(ctx: &Context, resource: &DesiredResource, delivery: &spec::Deli
         .buffering_hints(buffering(delivery))
         .compression_format(compression_format(delivery.compression))
         .encryption_configuration(encryption(id, delivery)?)
+        .set_data_format_conversion_configuration(
+            conversion_of(config).map(|_| conversion(config, &role_arn, &ctx.arns)),
+        )
         .build()
         .map_err(|e| build_error(id, "CreateDeliveryStream", e))?;
     let tags = resource
@@ -383,16 +553,31 @@ async fn wait_active(ctx: &Context, id: &ResourceId, name: &str) -> Result<(), A
 async fn update(
     ctx: &Context,
     resource: &DesiredResource,
-    delivery: &spec::Delivery,
+    config: &DeliveryConfig,
     live: &LiveResource,
     detail: &Live,
 ) -> Result<(), AwsError> {
+    let delivery = &config.delivery;
     let id = &resource.id;
     let firehose = &ctx.clients.firehose;
-    let desired = delivery.attributes();
-    let destination_fields =
-        ["bucket", "prefix", "error_prefix", "compression", "buffer_size_mib", "buffer_interval_seconds", "kms_key"];
+    let desired = config.attributes();
+    let destination_fields = [
+        "bucket",
+        "prefix",
+        "error_prefix",
+        "compression",
+        "buffer_size_mib",
+        "buffer_interval_seconds",
+        "kms_key",
+        "format",
+        "parquet_compression",
+        "schema",
+    ];
     if destination_fields.iter().any(|field| desired.get(*field) != live.attributes.get(*field)) {
+        let role_arn = ctx.arns.role(&ctx.roles_path, &ctx.physical_id(&delivery_role_id(delivery))?);
+        // Conversion is sent when it is wanted or was on: `Enabled: false` turns it off.
+        let conversion = (conversion_of(config).is_some() || detail.conversion.is_some())
+            .then(|| conversion(config, &role_arn, &ctx.arns));
         let update = ExtendedS3DestinationUpdate::builder()
             .bucket_arn(ctx.arns.bucket(&delivery.to.bucket))
             .prefix(&delivery.to.prefix)
@@ -400,6 +585,7 @@ async fn update(
             .buffering_hints(buffering(delivery))
             .compression_format(compression_format(delivery.compression))
             .encryption_configuration(encryption(id, delivery)?)
+            .set_data_format_conversion_configuration(conversion)
             .build();
         firehose
             .update_destination()
@@ -468,13 +654,14 @@ mod tests {
     use crate::resources::Tags;
     use crate::spec::Spec;
 
-    fn delivery(extra: &str) -> spec::Delivery {
+    fn delivery(extra: &str) -> DeliveryConfig {
         let yaml = format!("version: 1\npipeline: p\nregion: eu-west-1\ndeliveries:\n  - name: d\n    from: events\n    to: {{bucket: lake, prefix: raw/, error_prefix: errors/}}\n{extra}");
         let spec: Spec = serde_saphyr::from_str(&yaml).unwrap();
-        spec.deliveries[0].clone()
+        DeliveryConfig { delivery: spec.deliveries[0].clone(), schema: None }
     }
 
-    fn live_of(delivery: &spec::Delivery) -> Live {
+    fn live_of(config: &DeliveryConfig) -> Live {
+        let delivery = &config.delivery;
         Live {
             version_id: "1".into(),
             destination_id: "destinationId-000000000001".into(),
@@ -487,12 +674,18 @@ mod tests {
             buffer_size_mib: delivery.buffer.size_mib,
             buffer_interval_seconds: delivery.buffer.interval_seconds,
             kms_key: None,
+            conversion: None,
             failed: None,
         }
     }
 
     /// The live state holds the derived role `d-firehose`, whose IAM name is `p-d-firehose-euw1`.
     fn names() -> Names {
+        names_with(Vec::new())
+    }
+
+    /// `names()` and `others`.
+    fn names_with(others: Vec<LiveResource>) -> Names {
         let live = role::Live {
             path: "/pipectl/p/eu-west-1/".to_string(),
             permissions_boundary: None,
@@ -502,7 +695,7 @@ mod tests {
             instance_profiles: Vec::new(),
         };
         let role = LiveResource::new(role::id("d-firehose"), "p-d-firehose-euw1", Tags::new(), live);
-        Names::of(&std::collections::BTreeMap::from([(role.id.clone(), role)]))
+        Names::of(&others.into_iter().chain([role]).map(|live| (live.id.clone(), live)).collect())
     }
 
     #[test]
@@ -520,7 +713,7 @@ mod tests {
     fn a_new_source_stream_forces_replacement() {
         let before = delivery("");
         let mut after = before.clone();
-        after.from = "other".into();
+        after.delivery.from = "other".into();
         let (live, depends_on) = live_of(&before).describe("d", &names());
         assert_eq!(depends_on, [role::id("d-firehose")]);
         let changes = diff_attributes(&live, &after.attributes(), |field| KIND.forces_replacement(field));
@@ -547,6 +740,169 @@ mod tests {
         assert_eq!(
             (mine.iam_name.as_str(), mine.path.as_str(), mine.inline.is_none()),
             ("p-mine-euw1", "/pipectl/p/eu-west-1/", true)
+        );
+    }
+
+    /// The reference pipeline's Parquet delivery: its table, and its derived role.
+    const PARQUET_SPEC: &str = "version: 1\npipeline: p\nregion: eu-west-1\nbuckets: [{name: lake}]\nstreams: [{name: events}]\ndeliveries:\n  - {name: d, from: events, to: {bucket: lake, prefix: 'raw/!{timestamp:yyyy/MM/dd}/', error_prefix: errors/}, format: parquet, compression: none, buffer: {size_mib: 128, interval_seconds: 300}}\ncatalog:\n  tables:\n    - {name: events, delivery: d, format: parquet, columns: [{name: id, type: string}]}\n";
+
+    fn parquet_graph() -> Vec<DesiredResource> {
+        let spec: Spec = serde_saphyr::from_str(PARQUET_SPEC).unwrap();
+        assert!(spec::validate(&spec).is_empty(), "{:?}", spec::validate(&spec));
+        let arns = crate::policy::Arns::new("123456789012", "eu-west-1");
+        crate::resources::desired_graph(&spec, &arns, &std::collections::BTreeMap::new())
+    }
+
+    #[test]
+    fn a_parquet_delivery_reads_its_table_and_its_role_may_read_exactly_that_schema() {
+        let graph = parquet_graph();
+        let node = graph.iter().find(|n| n.id == id("d")).unwrap();
+        assert!(node.depends_on.contains(&super::super::catalog_table::id("events")), "{:?}", node.depends_on);
+        let config = node.config::<DeliveryConfig>().unwrap();
+        assert_eq!(config.schema, Some(Schema { database: "p".into(), table: "events".into() }));
+        let attributes = config.attributes();
+        assert_eq!(
+            (&attributes["format"], &attributes["parquet_compression"], &attributes["schema"]),
+            (&json!("parquet"), &json!("snappy"), &json!("p.events"))
+        );
+        let role = graph.iter().find(|n| n.id == role::id("d-firehose")).unwrap().config::<RoleConfig>().unwrap();
+        let statements = role.inline.as_ref().unwrap()["Statement"].as_array().unwrap();
+        assert_eq!(
+            statements.iter().find(|s| s["Sid"] == "ReadConversionSchema").unwrap(),
+            &json!({"Sid": "ReadConversionSchema", "Effect": "Allow",
+                "Action": ["glue:GetTable", "glue:GetTableVersion", "glue:GetTableVersions"],
+                "Resource": ["arn:aws:glue:eu-west-1:123456789012:catalog",
+                             "arn:aws:glue:eu-west-1:123456789012:database/p",
+                             "arn:aws:glue:eu-west-1:123456789012:table/p/events"]})
+        );
+        let mut sids: Vec<&str> = statements.iter().filter_map(|s| s["Sid"].as_str()).collect();
+        sids.sort_unstable();
+        assert_eq!(sids, ["ListLakeBucket", "ReadConversionSchema", "ReadSourceStream", "WriteLakeObjects"]);
+    }
+
+    #[test]
+    fn the_conversion_sent_names_the_table_the_role_and_the_parquet_compression() {
+        let graph = parquet_graph();
+        let config = graph.iter().find(|n| n.id == id("d")).unwrap().config::<DeliveryConfig>().unwrap();
+        let arns = crate::policy::Arns::new("123456789012", "eu-west-1");
+        let sent = conversion(config, "arn:aws:iam::123456789012:role/r", &arns);
+        let schema = sent.schema_configuration().unwrap();
+        assert_eq!(
+            (
+                schema.database_name(),
+                schema.table_name(),
+                schema.role_arn(),
+                schema.catalog_id(),
+                schema.region(),
+                schema.version_id()
+            ),
+            (
+                Some("p"),
+                Some("events"),
+                Some("arn:aws:iam::123456789012:role/r"),
+                Some("123456789012"),
+                Some("eu-west-1"),
+                Some("LATEST")
+            )
+        );
+        assert!(sent.input_format_configuration().unwrap().deserializer().unwrap().open_x_json_ser_de().is_some());
+        let parquet = sent.output_format_configuration().unwrap().serializer().unwrap().parquet_ser_de().unwrap();
+        assert_eq!(parquet.compression(), Some(&ParquetCompression::Snappy));
+        assert_eq!(sent.enabled(), Some(true));
+        let off = conversion(&delivery(""), "arn:aws:iam::1:role/r", &arns);
+        assert_eq!((off.enabled(), off.schema_configuration().is_none()), (Some(false), true));
+    }
+
+    fn firehose_client(rules: &[&aws_smithy_mocks::Rule]) -> aws_sdk_firehose::Client {
+        let mut interceptor =
+            aws_smithy_mocks::MockResponseInterceptor::new().rule_mode(aws_smithy_mocks::RuleMode::MatchAny);
+        for rule in rules {
+            interceptor = interceptor.with_rule(rule);
+        }
+        let config = aws_sdk_firehose::Config::builder()
+            .behavior_version(aws_sdk_firehose::config::BehaviorVersion::latest())
+            .region(aws_sdk_firehose::config::Region::new("eu-west-1"))
+            .credentials_provider(aws_sdk_firehose::config::Credentials::new("akid", "secret", None, None, "test"))
+            .http_client(aws_smithy_mocks::create_mock_http_client())
+            .interceptor(interceptor)
+            .build();
+        aws_sdk_firehose::Client::from_conf(config)
+    }
+
+    /// DescribeDeliveryStream as AWS answers for a converting delivery: the SchemaConfiguration
+    /// with what AWS fills in (CatalogId, Region, VersionId `LATEST`), an empty `OpenXJsonSerDe`
+    /// and a `ParquetSerDe` without `Compression` (its documented default is SNAPPY).
+    const DESCRIBED: &str = r#"{"DeliveryStreamDescription": {
+        "DeliveryStreamName": "d", "DeliveryStreamARN": "arn:aws:firehose:eu-west-1:123456789012:deliverystream/d",
+        "DeliveryStreamStatus": "ACTIVE", "DeliveryStreamType": "KinesisStreamAsSource", "VersionId": "2",
+        "CreateTimestamp": 1700000000, "HasMoreDestinations": false,
+        "Source": {"KinesisStreamSourceDescription": {"KinesisStreamARN": "arn:aws:kinesis:eu-west-1:123456789012:stream/events",
+            "RoleARN": "arn:aws:iam::123456789012:role/pipectl/p/eu-west-1/p-d-firehose-euw1"}},
+        "Destinations": [{"DestinationId": "destinationId-000000000001",
+            "ExtendedS3DestinationDescription": {
+                "RoleARN": "arn:aws:iam::123456789012:role/pipectl/p/eu-west-1/p-d-firehose-euw1",
+                "BucketARN": "arn:aws:s3:::lake", "Prefix": "raw/!{timestamp:yyyy/MM/dd}/", "ErrorOutputPrefix": "errors/",
+                "BufferingHints": {"SizeInMBs": 128, "IntervalInSeconds": 300}, "CompressionFormat": "UNCOMPRESSED",
+                "EncryptionConfiguration": {"NoEncryptionConfig": "NoEncryption"},
+                "DataFormatConversionConfiguration": {
+                    "SchemaConfiguration": {"RoleARN": "arn:aws:iam::123456789012:role/pipectl/p/eu-west-1/p-d-firehose-euw1",
+                        "CatalogId": "123456789012", "DatabaseName": "p", "TableName": "events", "Region": "eu-west-1", "VersionId": "LATEST"},
+                    "InputFormatConfiguration": {"Deserializer": {"OpenXJsonSerDe": {}}},
+                    "OutputFormatConfiguration": {"Serializer": {"ParquetSerDe": {}}},
+                    "Enabled": true}}}]}}"#;
+
+    #[tokio::test]
+    async fn a_conversion_reads_back_as_it_was_asked_for() {
+        let rule =
+            aws_smithy_mocks::mock!(aws_sdk_firehose::Client::describe_delivery_stream).then_http_response(|| {
+                aws_smithy_runtime_api::http::Response::new(
+                    aws_smithy_runtime_api::http::StatusCode::try_from(200).unwrap(),
+                    aws_smithy_types::body::SdkBody::from(DESCRIBED),
+                )
+            });
+        let (live, _, _) = describe(&firehose_client(&[&rule]), "d").await.unwrap().unwrap();
+        assert_eq!(
+            live.conversion,
+            Some(LiveConversion {
+                schema: Schema { database: "p".into(), table: "events".into() },
+                parquet_compression: "snappy".into()
+            })
+        );
+        let graph = parquet_graph();
+        let node = graph.iter().find(|n| n.id == id("d")).unwrap();
+        let table = LiveResource::new(
+            super::super::catalog_table::id("events"),
+            "p.events",
+            Tags::new(),
+            crate::resources::catalog_table::Live {
+                database: "p".into(),
+                table: aws_sdk_glue::types::Table::builder().name("events").build().unwrap(),
+            },
+        );
+        let (attributes, depends_on) = live.describe("d", &names_with(vec![table]));
+        let desired = node.config::<DeliveryConfig>().unwrap().attributes();
+        assert!(diff_attributes(&attributes, &desired, |_| false).is_empty(), "{attributes:?}");
+        assert!(depends_on.contains(&super::super::catalog_table::id("events")), "{depends_on:?}");
+    }
+
+    #[test]
+    fn turning_conversion_on_is_an_in_place_change() {
+        let before = delivery("");
+        let mut after =
+            delivery("    format: parquet\n    compression: none\n    buffer: {size_mib: 64, interval_seconds: 300}\n");
+        after.schema = Some(Schema { database: "p".into(), table: "events".into() });
+        let (live, _) = live_of(&before).describe("d", &names());
+        let changes = diff_attributes(&live, &after.attributes(), |field| KIND.forces_replacement(field));
+        let fields: Vec<(&str, bool)> = changes.iter().map(|c| (c.path.as_str(), c.forces_replacement)).collect();
+        assert_eq!(
+            fields,
+            [
+                ("buffer_size_mib", false),
+                ("compression", false),
+                ("format", false),
+                ("parquet_compression", false),
+                ("schema", false)
+            ]
         );
     }
 }

@@ -184,9 +184,7 @@ pub(crate) mod tests {
     //! Replays the answers EC2 documents: `DependencyViolation` (HTTP 400, EC2's XML error
     //! shape) while a terminated instance's interface lingers, then success.
     use super::*;
-    use crate::aws::test_clients_with_emr;
-    use crate::progress::Progress;
-    use crate::resources::{LiveState, WaitOptions};
+    use crate::resources::LiveState;
     use aws_sdk_ec2::operation::delete_subnet::DeleteSubnetOutput;
     use aws_sdk_ec2::operation::describe_network_interfaces::DescribeNetworkInterfacesOutput;
     use aws_sdk_ec2::types::{NetworkInterface, NetworkInterfaceStatus};
@@ -197,12 +195,9 @@ pub(crate) mod tests {
 
     /// An apply context whose EC2 calls go to `ec2`, with short waits.
     pub(crate) fn context(ec2: Client, timeout: Duration) -> Context {
-        let mut clients =
-            test_clients_with_emr(aws_sdk_emr::Client::from_conf(aws_sdk_emr::Config::builder().build()), false);
+        let mut clients = crate::resources::test_support::clients();
         clients.ec2 = ec2;
-        let wait =
-            WaitOptions { timeout, first_interval: Duration::from_millis(1), max_interval: Duration::from_millis(5) };
-        Context::new(clients, "p", wait, Progress::new(false), &LiveState::default())
+        crate::resources::test_support::context(clients, timeout, &LiveState::default())
     }
 
     fn lingering_interface() -> Rule {

@@ -7,7 +7,10 @@
 //! new module plus one line there. Dynamic dispatch (a trait object per kind) rather than an enum
 //! keeps that promise; a `match` over kinds would need an arm in every function below.
 
+mod alarm;
 mod bucket;
+mod catalog_database;
+mod catalog_table;
 pub mod cluster;
 mod delivery;
 mod ec2_delete;
@@ -19,15 +22,19 @@ mod nat_gateway;
 mod plan_tests;
 mod propagation;
 pub mod queue;
+mod retag;
 mod role;
 mod route_table;
 pub mod schedule;
 mod security_group;
 mod stream;
 mod subnet;
+mod tag_index;
+mod topic;
 mod vpc;
 mod vpc_endpoint;
 pub mod wait;
+mod workgroup;
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
@@ -35,7 +42,7 @@ use std::sync::Mutex;
 
 use futures::future::BoxFuture;
 
-pub use crate::aws::{aws_error, build_error, AwsError, Clients, Warnings};
+pub use crate::aws::{aws_error, build_error, AwsError, Clients, Limiter, Warnings};
 use crate::model::{DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, ResourceId};
 pub use crate::model::{LiveResource, LiveState, Names, Tags};
 use crate::model::{PIPELINE_TAG, RESOURCE_TAG};
@@ -62,6 +69,11 @@ pub const KINDS: &[&dyn DynKind] = &[
     &cluster::Cluster,
     &queue::Queue,
     &schedule::Schedule,
+    &catalog_database::CatalogDatabase,
+    &catalog_table::CatalogTable,
+    &workgroup::Workgroup,
+    &topic::Topic,
+    &alarm::Alarm,
 ];
 
 /// The effectful half of a kind, as its module writes it: building its desired nodes, reading
@@ -161,6 +173,18 @@ pub fn kind_named(name: &str) -> Option<Kind> {
     KINDS.iter().map(|kind| kind.kind()).find(|kind| kind.as_str() == name)
 }
 
+/// The resource a cost line of `pricing` is about, as plans name it.
+pub fn priced_id(subject: &crate::pricing::Subject) -> ResourceId {
+    use crate::pricing::Subject;
+    match subject {
+        Subject::Cluster(name) => cluster::id(name),
+        Subject::Stream(name) => stream::id(name),
+        Subject::NatGateway(subnet) => nat_gateway::id(subnet),
+        Subject::Delivery(name) => delivery::id(name),
+        Subject::Bucket(name) => bucket::id(name),
+    }
+}
+
 /// Parses `kind/name`, the value of a `pipectl:resource` tag.
 pub fn parse_id(text: &str) -> Option<ResourceId> {
     let (kind, name) = text.split_once('/')?;
@@ -198,11 +222,16 @@ pub fn desired_graph(spec: &Spec, arns: &Arns, known: &BTreeMap<ResourceId, Stri
 pub struct ReadContext<'a> {
     pub clients: &'a Clients,
     pub pipeline: &'a str,
+    /// Where the pipeline's role paths start (the spec's `iam.path`, see `names::role_path`).
+    pub iam_path: &'a str,
     /// The desired graph: the names each kind looks up (empty for destroy).
     pub desired: &'a [DesiredResource],
     /// Resources a crashed run of this pipeline was creating: found untagged, they are adopted.
     pub adoptable: &'a [ResourceId],
     pub warnings: &'a Warnings,
+    /// The pipeline's tagged resources as the tag index lists them, fetched once for all kinds
+    /// (see `tag_index`).
+    tag_index: tokio::sync::OnceCell<Result<tag_index::TagIndex, AwsError>>,
 }
 
 impl ReadContext<'_> {
@@ -233,12 +262,20 @@ async fn account_id(sts: &aws_sdk_sts::Client) -> Result<String, AwsError> {
 /// without any pipectl tags, they are taken as the pipeline's instead of as conflicts.
 pub async fn read_live(
     clients: &Clients,
-    pipeline: &str,
+    spec: &crate::spec::Spec,
     desired: &[DesiredResource],
     adoptable: &[ResourceId],
 ) -> Result<LiveState, AwsError> {
     let warnings = Warnings::default();
-    let read = ReadContext { clients, pipeline, desired, adoptable, warnings: &warnings };
+    let read = ReadContext {
+        clients,
+        pipeline: &spec.pipeline,
+        iam_path: spec.iam_path(),
+        desired,
+        adoptable,
+        warnings: &warnings,
+        tag_index: Default::default(),
+    };
     let kinds = futures::future::try_join_all(KINDS.iter().map(|kind| kind.read(&read)));
     let (account_id, kinds) = tokio::try_join!(account_id(&clients.sts), kinds)?;
     let mut state = LiveState { account_id, warnings: warnings.messages(), ..LiveState::default() };
@@ -285,6 +322,8 @@ pub async fn delete(ctx: &Context, live: &LiveResource) -> Result<(), AwsError> 
 pub struct Context {
     pub clients: Clients,
     pub pipeline: String,
+    /// The IAM path of the pipeline's roles in this region (`Spec::role_path`), for their ARNs.
+    pub roles_path: String,
     pub arns: Arns,
     pub wait: WaitOptions,
     pub progress: Progress,
@@ -296,11 +335,12 @@ pub struct Context {
 }
 
 impl Context {
-    pub fn new(clients: Clients, pipeline: &str, wait: WaitOptions, progress: Progress, live: &LiveState) -> Context {
+    pub fn new(clients: Clients, spec: &Spec, wait: WaitOptions, progress: Progress, live: &LiveState) -> Context {
         Context {
             arns: Arns::new(&live.account_id, &clients.region),
+            roles_path: spec.role_path(&clients.region),
             clients,
-            pipeline: pipeline.to_string(),
+            pipeline: spec.pipeline.clone(),
             wait,
             progress,
             reset_scale: false,
@@ -425,6 +465,22 @@ pub mod test_support {
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response><Errors><Error><Code>{code}</Code><Message>{message}</Message></Error></Errors><RequestID>r-1</RequestID></Response>"
         );
         aws_smithy_runtime_api::http::Response::new(StatusCode::try_from(400).unwrap(), SdkBody::from(body))
+    }
+
+    /// Clients whose every call fails (no endpoint): a test replaces the one it mocks.
+    pub fn clients() -> Clients {
+        crate::aws::test_clients_with_emr(aws_sdk_emr::Client::from_conf(aws_sdk_emr::Config::builder().build()), false)
+    }
+
+    /// An apply context on `clients` that knows `live`, with waits of a millisecond or so that
+    /// give up after `timeout`.
+    pub fn context(clients: Clients, timeout: std::time::Duration, live: &LiveState) -> Context {
+        let wait = WaitOptions {
+            timeout,
+            first_interval: std::time::Duration::from_millis(1),
+            max_interval: std::time::Duration::from_millis(5),
+        };
+        Context::new(clients, &crate::spec::SpecBuilder::new().build(), wait, Progress::new(false), live)
     }
 
     /// A live VPC with `cidr`.

@@ -1,7 +1,8 @@
 //! The read algorithm every kind addressed by name shares (buckets, streams, deliveries, roles,
 //! clusters): look up the spec's names and sort each into found (ours, or left untagged by a
-//! crashed run of ours) or conflict (someone else's); then find the pipeline's resources the
-//! spec no longer names among the others the account lists, a few at a time.
+//! crashed run of ours) or conflict (someone else's); then inspect the other names a kind lists
+//! (what the tag index names, see `tag_index`, or every name of the account where the endpoint
+//! does not index the kind), a few at a time, keeping those whose own tags say they are ours.
 
 use std::future::Future;
 
@@ -96,9 +97,12 @@ impl NamedKind<'_> {
             .map(|name| {
                 let (ownership, config) = (&ownership, &config);
                 async move {
+                    let id = ResourceId::new(self.kind, name.as_str());
                     match ownership(name.clone()).await? {
-                        Ownership::Tagged(tags) if owned_by(&tags, self.pipeline) => {
-                            let id = ResourceId::new(self.kind, name.as_str());
+                        // The tags read here, not the index that named the resource, decide.
+                        Ownership::Tagged(tags)
+                            if owned_by(&tags, self.pipeline) || adopt(&id, &tags, self.adoptable) =>
+                        {
                             Ok(config(name.clone(), true).await?.map(|live| LiveResource::new(id, name, tags, live)))
                         }
                         _ => Ok(None),

@@ -530,8 +530,6 @@ pub(crate) mod tests {
 
     use super::*;
     use crate::model::{LiveState, PIPELINE_TAG, RESOURCE_TAG};
-    use crate::progress::Progress;
-    use crate::resources::WaitOptions;
 
     /// An EC2 client answering from `rules`, in any order.
     pub(crate) fn ec2_client(rules: &[&Rule]) -> Client {
@@ -541,22 +539,14 @@ pub(crate) mod tests {
     pub(crate) use crate::resources::test_support::ec2_error;
 
     pub(crate) fn context(ec2: Client, known: &[(ResourceId, &str)]) -> Context {
-        let mut clients = crate::aws::test_clients_with_emr(
-            aws_sdk_emr::Client::from_conf(aws_sdk_emr::Config::builder().build()),
-            false,
-        );
+        let mut clients = crate::resources::test_support::clients();
         clients.ec2 = ec2;
-        let wait = WaitOptions {
-            timeout: Duration::from_secs(5),
-            first_interval: Duration::from_millis(1),
-            max_interval: Duration::from_millis(5),
-        };
         let mut live = LiveState::default();
         for (id, physical) in known {
             let resource = crate::resources::test_support::live_vpc(id.clone(), physical, "10.0.0.0/16");
             live.resources.insert(id.clone(), resource);
         }
-        Context::new(clients, "p", wait, Progress::new(false), &live)
+        crate::resources::test_support::context(clients, Duration::from_secs(5), &live)
     }
 
     pub(crate) fn tags(pipeline: &str, resource: &str) -> Vec<Tag> {

@@ -16,7 +16,7 @@ use super::{
 use crate::model::{
     Attributes, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names, ResourceId,
 };
-use crate::names::{iam_role_name, legacy_role_path, role_path};
+use crate::names::{iam_role_name, legacy_role_path, role_path, roles_prefix};
 use crate::policy::{normalize, parse_document, statements_policy};
 
 pub struct Role;
@@ -63,7 +63,7 @@ pub fn config(graph: &GraphContext, name: &str, trust: Value, inline: Option<Val
     managed.sort();
     RoleConfig {
         iam_name: iam_role_name(&graph.spec.pipeline, name, &graph.arns.region),
-        path: role_path(&graph.spec.pipeline, &graph.arns.region),
+        path: graph.spec.role_path(&graph.arns.region),
         permissions_boundary: graph.spec.permissions_boundary().map(str::to_string),
         trust: normalize(&trust),
         inline: inline.map(|policy| normalize(&policy)),
@@ -248,17 +248,23 @@ fn live(role: GotRole, (inline, managed, instance_profiles): (Option<Value>, Vec
 /// The names of the pipeline's roles of `region`: those whose path is the region's, and those
 /// at the path pipectl used before names carried the region (`legacy_role_path`: the plan
 /// replaces them by the region's own). Listed page by page under the pipeline's path (ListRoles
-/// returns at most 100 a call unless asked for up to 1,000, and says when there are more); the
+/// returns at most 100 a call unless asked for up to 1,000, and says when there are more), which
+/// starts at the spec's `iam.path` (`base`); the
 /// path is compared exactly, so another region's roles (`/pipectl/<pipeline>/<other region>/`)
 /// are never returned.
-async fn list_role_names(iam: &aws_sdk_iam::Client, pipeline: &str, region: &str) -> Result<Vec<String>, AwsError> {
-    let (path, legacy) = (role_path(pipeline, region), legacy_role_path(pipeline));
+async fn list_role_names(
+    iam: &aws_sdk_iam::Client,
+    base: &str,
+    pipeline: &str,
+    region: &str,
+) -> Result<Vec<String>, AwsError> {
+    let (path, legacy) = (role_path(base, pipeline, region), legacy_role_path(pipeline));
     let mut names = Vec::new();
     let mut marker: Option<String> = None;
     loop {
         let page = iam
             .list_roles()
-            .path_prefix(&legacy)
+            .path_prefix(roles_prefix(base, pipeline))
             .max_items(1000)
             .set_marker(marker.take())
             .send()
@@ -291,7 +297,7 @@ async fn read(read: &ReadContext<'_>) -> Result<NamedRead, AwsError> {
         Ok::<_, AwsError>((id, name, role?, policies))
     }));
     let listed = async {
-        let names = list_role_names(iam, pipeline, region).await?;
+        let names = list_role_names(iam, read.iam_path, pipeline, region).await?;
         Ok(names.into_iter().filter(|name| !spec_roles.iter().any(|(_, spec)| spec == name)).collect())
     };
     let others = NamedKind { kind: KIND, pipeline, spec_names: Vec::new(), adoptable: &[], adopt_hint: "" };
@@ -584,8 +590,7 @@ mod tests {
     use super::*;
     use crate::model::LiveState;
     use crate::policy::Arns;
-    use crate::progress::Progress;
-    use crate::resources::{desired_graph, WaitOptions};
+    use crate::resources::desired_graph;
     use crate::spec::Spec;
 
     const BOUNDARY: &str = "arn:aws:iam::123456789012:policy/ci/boundary";
@@ -666,17 +671,9 @@ mod tests {
             .http_client(aws_smithy_mocks::create_mock_http_client())
             .interceptor(interceptor)
             .build();
-        let mut clients = crate::aws::test_clients_with_emr(
-            aws_sdk_emr::Client::from_conf(aws_sdk_emr::Config::builder().build()),
-            false,
-        );
+        let mut clients = crate::resources::test_support::clients();
         clients.iam = Client::from_conf(config);
-        let wait = WaitOptions {
-            timeout: Duration::from_secs(5),
-            first_interval: Duration::from_millis(1),
-            max_interval: Duration::from_millis(5),
-        };
-        Context::new(clients, "p", wait, Progress::new(false), &LiveState::default())
+        crate::resources::test_support::context(clients, Duration::from_secs(5), &LiveState::default())
     }
 
     /// The live role as `config` describes it, with `boundary` as its permissions boundary.

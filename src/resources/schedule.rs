@@ -16,7 +16,7 @@ use super::{
 };
 use crate::model::{Attributes, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names};
 use crate::model::{ResourceId, PIPELINE_TAG, RESOURCE_TAG};
-use crate::names::{derived_cluster_roles, role_path, schedule_name, schedule_prefix, window_schedule_name};
+use crate::names::{derived_cluster_roles, schedule_name, schedule_prefix, window_schedule_name};
 use crate::spec;
 
 pub struct Schedule;
@@ -371,7 +371,7 @@ async fn put(
     let cluster_id = ctx.physical_id(&super::cluster::id(&config.cluster))?;
     let group_id = super::cluster::group_id(&ctx.clients, id, &cluster_id, &config.group).await?;
     let scheduler_role = ctx.physical_id(&super::role::id(&derived_cluster_roles(&config.cluster)[2]))?;
-    let role_arn = ctx.arns.role(&role_path(&ctx.pipeline, &ctx.arns.region), &scheduler_role);
+    let role_arn = ctx.arns.role(&ctx.roles_path, &scheduler_role);
     let target = Target::builder()
         .arn(modify_instance_groups(&ctx.arns.partition))
         .role_arn(role_arn)

@@ -9,7 +9,8 @@ use serde_json::json;
 
 use super::wait::{wait_until, Poll};
 use super::{
-    aws_error, build_error, AwsError, Context, LiveResource, NamedRead, Ownership, ReadContext, ResourceKind, Tags,
+    aws_error, build_error, tag_index, AwsError, Context, Limiter, LiveResource, NamedRead, Ownership, ReadContext,
+    ResourceKind, Tags,
 };
 use crate::model::{
     Action, Attributes, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names, ResourceId,
@@ -229,22 +230,30 @@ async fn tags(kinesis: &aws_sdk_kinesis::Client, name: &str) -> Result<Ownership
     }
 }
 
-/// Reads the spec's streams by name, and finds any other stream tagged with this pipeline.
+/// Reads the spec's streams by name, and finds the pipeline's others by the tag index (or, where
+/// the endpoint does not index streams, among every stream of the account), at AWS's rates.
 async fn read(read: &ReadContext<'_>) -> Result<NamedRead, AwsError> {
-    let kinesis = &read.clients.kinesis;
+    let (kinesis, limits) = (&read.clients.kinesis, &read.clients.limits);
     read.named(KIND, " (aws kinesis add-tags-to-stream)")
         .read(
-            list_stream_names(kinesis),
-            |name| async move { tags(kinesis, &name).await },
-            |name, _| async move { Ok(summary(kinesis, &name).await?.map(|(live, _)| live)) },
+            read.discover(KIND, &tag_index::STREAMS, list_stream_names(kinesis, limits)),
+            |name| async move {
+                limits.pace("kinesis:ListTagsForStream").await;
+                tags(kinesis, &name).await
+            },
+            |name, _| async move {
+                limits.pace("kinesis:DescribeStreamSummary").await;
+                Ok(summary(kinesis, &name).await?.map(|(live, _)| live))
+            },
         )
         .await
 }
 
-async fn list_stream_names(kinesis: &aws_sdk_kinesis::Client) -> Result<Vec<String>, AwsError> {
+async fn list_stream_names(kinesis: &aws_sdk_kinesis::Client, limits: &Limiter) -> Result<Vec<String>, AwsError> {
     let mut names = Vec::new();
     let mut start: Option<String> = None;
     loop {
+        limits.pace("kinesis:ListStreams").await;
         let output = kinesis
             .list_streams()
             .set_exclusive_start_stream_name(start.clone())

@@ -2,11 +2,20 @@
 //! pointing at `file:line:column` (or the field path where the file has no position for it).
 //!
 //! This is the only place that knows which YAML crate we use: swap it here and nothing else moves.
+//!
+//! When serde rejects the file, `structure` finds every structural problem (not only serde's
+//! first) and repairs a copy, and the semantic checks run on that copy, so one run reports
+//! everything. For people, each problem is followed by its line with a caret under the span.
 
 use std::fmt;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 
+use annotate_snippets::{AnnotationKind, Group, Level, Renderer, Snippet};
+
+use super::schema::spec_schema;
 use super::source::{Position, SourceMap};
+use super::structure;
 use super::suggest::did_you_mean;
 use super::types::Spec;
 use super::validate::validate;
@@ -21,6 +30,8 @@ pub struct Diagnostic {
     pub path: String,
     pub position: Option<Position>,
     pub message: String,
+    /// Byte range of the spec text to underline.
+    pub span: Option<Range<usize>>,
 }
 
 /// Why a spec could not be loaded.
@@ -30,15 +41,35 @@ pub enum SpecError {
     Unreadable { file: String, reason: String },
     #[error("{file}: the spec is empty; run `pipectl init` to write a starter spec")]
     Empty { file: String },
-    #[error("{}", render_diagnostics(.file, .diagnostics))]
-    Invalid { file: String, diagnostics: Vec<Diagnostic> },
+    /// `text` is the spec, for showing the offending lines; `color` styles them.
+    #[error("{}", render_diagnostics(.file, .diagnostics, .text.as_deref(), *.color))]
+    Invalid { file: String, diagnostics: Vec<Diagnostic>, text: Option<String>, color: bool },
 }
 
-fn render_diagnostics(file: &str, diagnostics: &[Diagnostic]) -> String {
-    let lines: Vec<String> = diagnostics.iter().map(|diagnostic| diagnostic.render(file)).collect();
+impl SpecError {
+    /// The same error, its snippets styled for a terminal or not (`--no-color`, `NO_COLOR`).
+    pub fn with_color(self, color: bool) -> SpecError {
+        match self {
+            SpecError::Invalid { file, diagnostics, text, .. } => SpecError::Invalid { file, diagnostics, text, color },
+            other => other,
+        }
+    }
+}
+
+fn render_diagnostics(file: &str, diagnostics: &[Diagnostic], source: Option<&str>, color: bool) -> String {
+    let renderer = if color { Renderer::styled() } else { Renderer::plain() };
+    let mut out = String::new();
+    for diagnostic in diagnostics {
+        out.push_str(&diagnostic.render(file));
+        out.push('\n');
+        if let Some(snippet) = source.and_then(|source| diagnostic.snippet(source, &renderer)) {
+            out.push_str(&snippet);
+            out.push('\n');
+        }
+    }
     let count = diagnostics.len();
     let noun = if count == 1 { "problem" } else { "problems" };
-    format!("{}\n{file}: {count} {noun} found; nothing was sent to AWS", lines.join("\n"))
+    format!("{out}{file}: {count} {noun} found; nothing was sent to AWS")
 }
 
 impl Diagnostic {
@@ -52,6 +83,27 @@ impl Diagnostic {
         } else {
             format!("{location}: {}: {}", self.path, self.message)
         }
+    }
+}
+
+impl Diagnostic {
+    /// The diagnostic's line with a caret under its span (the first line of a longer span), as
+    /// a compiler shows it; the `file:line:col` line above it is `render`'s.
+    fn snippet(&self, source: &str, renderer: &Renderer) -> Option<String> {
+        let position = self.position?;
+        let span = self.span.clone()?;
+        let line_start = source.get(..span.start)?.rfind('\n').map_or(0, |index| index + 1);
+        let line_end = source.get(line_start..)?.find('\n').map_or(source.len(), |index| line_start + index);
+        let line = source.get(line_start..line_end)?;
+        let start = span.start - line_start;
+        let end = span.end.clamp(span.start, line_end) - line_start;
+        // An empty span (a missing value) still gets one caret.
+        let end = if end > start { end } else { (start + 1).min(line.len()).max(start) };
+        let group = Group::with_level(Level::ERROR).element(
+            Snippet::source(line).line_start(position.line).annotation(AnnotationKind::Primary.span(start..end)),
+        );
+        let text = renderer.render(&[group]);
+        Some(text.trim_end().to_string())
     }
 }
 
@@ -104,7 +156,10 @@ pub fn load_bytes(file: &str, bytes: &[u8]) -> Result<Spec, SpecError> {
                 path: String::new(),
                 position: Some(Position { line, column }),
                 message: "the file is not valid UTF-8 text".to_string(),
+                span: None,
             }],
+            text: None,
+            color: false,
         }
     })?;
     if text.trim().is_empty()
@@ -115,24 +170,83 @@ pub fn load_bytes(file: &str, bytes: &[u8]) -> Result<Spec, SpecError> {
     {
         return Err(SpecError::Empty { file: file.to_string() });
     }
-    let invalid = |diagnostics| SpecError::Invalid { file: file.to_string(), diagnostics };
-    let spec: Spec = serde_saphyr::from_str(text).map_err(|error| invalid(vec![parse_diagnostic(&error)]))?;
-    let source = SourceMap::build(text);
-    let mut diagnostics: Vec<Diagnostic> = validate(&spec)
-        .into_iter()
-        .map(|problem| Diagnostic {
-            position: source.position(&problem.path),
-            path: problem.path,
-            message: problem.message,
-        })
-        .collect();
+    let mut diagnostics = match serde_saphyr::from_str::<Spec>(text) {
+        Ok(spec) => {
+            let diagnostics = semantic_diagnostics(text, &spec, &[]);
+            if diagnostics.is_empty() {
+                return Ok(spec);
+            }
+            diagnostics
+        }
+        Err(error) => structural_diagnostics(text, parse_diagnostic(&error)),
+    };
     // In document order, as a person reads the file.
     diagnostics.sort_by_key(|diagnostic| diagnostic.position.map(|p| (p.line, p.column)));
-    if diagnostics.is_empty() {
-        Ok(spec)
-    } else {
-        Err(invalid(diagnostics))
+    Err(SpecError::Invalid { file: file.to_string(), diagnostics, text: Some(text.to_string()), color: false })
+}
+
+/// The semantic problems of `spec`, located in `text`, leaving out those about the structurally
+/// broken paths `broken` (see `misled`).
+fn semantic_diagnostics(text: &str, spec: &Spec, broken: &[String]) -> Vec<Diagnostic> {
+    let source = SourceMap::build(text);
+    validate(spec)
+        .into_iter()
+        .filter(|problem| !broken.iter().any(|path| misled(&problem.path, &problem.message, path)))
+        .map(|problem| {
+            let located = source.locate(&problem.path);
+            Diagnostic {
+                position: located.as_ref().map(|(position, _)| *position),
+                span: located.map(|(_, span)| span),
+                path: problem.path,
+                message: problem.message,
+            }
+        })
+        .collect()
+}
+
+/// Every structural problem (serde's `first` among them), and the semantic problems of the
+/// repaired text when there is one.
+fn structural_diagnostics(text: &str, first: Diagnostic) -> Vec<Diagnostic> {
+    let Some(found) = structure::check(text, &spec_schema()).filter(|found| !found.problems.is_empty()) else {
+        return vec![first];
+    };
+    let mut diagnostics: Vec<Diagnostic> = found
+        .problems
+        .iter()
+        .map(|problem| Diagnostic {
+            path: problem.path.clone(),
+            position: Some(problem.position),
+            message: problem.message.clone(),
+            span: Some(problem.span.clone()),
+        })
+        .collect();
+    // The walk should have found serde's problem too; if it is on no reported line, keep it.
+    let first_line = first.position.map(|position| position.line);
+    if !diagnostics.iter().any(|diagnostic| diagnostic.position.map(|position| position.line) == first_line) {
+        diagnostics.push(first);
     }
+    if found.broken_root_field {
+        return diagnostics;
+    }
+    let repaired = found.repaired.as_deref().and_then(|repaired| serde_saphyr::from_str::<Spec>(repaired).ok());
+    if let Some(spec) = repaired {
+        let broken: Vec<String> = found.problems.into_iter().map(|problem| problem.path).collect();
+        diagnostics.extend(semantic_diagnostics(text, &spec, &broken));
+    }
+    diagnostics
+}
+
+/// Whether a semantic problem (at `path`, saying `message`) may come from the placeholder or
+/// default that stands in for the broken value at `broken`: it is about that value or inside
+/// it, or it is in the same object and names the broken field (`` `encryption ``…).
+fn misled(path: &str, message: &str, broken: &str) -> bool {
+    let within =
+        |outer: &str| path.strip_prefix(outer).is_some_and(|rest| rest.is_empty() || rest.starts_with(['.', '[']));
+    let (parent, field) = match broken.rfind('.') {
+        Some(index) => (&broken[..index], &broken[index + 1..]),
+        None => ("", broken),
+    };
+    within(broken) || ((parent.is_empty() || within(parent)) && message.contains(&format!("`{field}")))
 }
 
 /// Turns a YAML or type error into a diagnostic with its position, adding a suggestion for
@@ -148,7 +262,7 @@ fn parse_diagnostic(error: &serde_saphyr::Error) -> Diagnostic {
     if let Some(suggestion) = unknown_name_suggestion(&message) {
         message.push_str(&suggestion);
     }
-    Diagnostic { path: String::new(), position, message }
+    Diagnostic { path: String::new(), position, message, span: None }
 }
 
 /// The message without the "at line X column Y" tail the YAML crate appends (we print our own).

@@ -6,6 +6,7 @@
 //! the stack.
 
 use std::collections::HashMap;
+use std::ops::Range;
 
 use serde_saphyr::granit_parser::{Event, Parser};
 
@@ -16,10 +17,11 @@ pub struct Position {
     pub column: usize,
 }
 
-/// Positions of every node of the first YAML document, by field path.
+/// Positions (and byte spans, for underlining) of every node of the first YAML document, by
+/// field path. A collection's span is its first character.
 #[derive(Debug, Default)]
 pub struct SourceMap {
-    positions: HashMap<String, Position>,
+    positions: HashMap<String, (Position, Range<usize>)>,
 }
 
 enum Frame {
@@ -47,17 +49,20 @@ impl SourceMap {
         for item in Parser::new_from_str(text) {
             let Ok((event, span)) = item else { break };
             let position = Position { line: span.start.line(), column: span.start.col() + 1 };
+            let bytes = span.byte_range().unwrap_or_default();
+            let width = text.get(bytes.start..).and_then(|rest| rest.chars().next()).map_or(0, char::len_utf8);
+            let first = bytes.start..bytes.start + width;
             match event {
                 Event::DocumentStart(..) if started => break,
                 Event::DocumentStart(..) => started = true,
                 Event::Scalar(value, ..) => {
                     if let Some(path) = value_path(&mut stack, Some(value.as_ref())) {
-                        positions.entry(path).or_insert(position);
+                        positions.entry(path).or_insert((position, bytes));
                     }
                 }
                 Event::Alias(_) => {
                     if let Some(path) = value_path(&mut stack, None) {
-                        positions.entry(path).or_insert(position);
+                        positions.entry(path).or_insert((position, bytes));
                     }
                 }
                 Event::MappingStart(..) | Event::SequenceStart(..) => {
@@ -72,7 +77,7 @@ impl SourceMap {
                         continue;
                     }
                     let path = value_path(&mut stack, None).unwrap_or_default();
-                    positions.entry(path.clone()).or_insert(position);
+                    positions.entry(path.clone()).or_insert((position, first));
                     stack.push(if is_mapping {
                         Frame::Mapping { path, key: None }
                     } else {
@@ -99,12 +104,12 @@ impl SourceMap {
         SourceMap { positions }
     }
 
-    /// The position of `path`, or of its nearest ancestor that has one.
-    pub fn position(&self, path: &str) -> Option<Position> {
+    /// The position and byte span of `path`, or of its nearest ancestor that has them.
+    pub fn locate(&self, path: &str) -> Option<(Position, Range<usize>)> {
         let mut current = path;
         loop {
-            if let Some(position) = self.positions.get(current) {
-                return Some(*position);
+            if let Some(found) = self.positions.get(current) {
+                return Some(found.clone());
             }
             if current.is_empty() {
                 return None;
@@ -154,6 +159,12 @@ fn parent_path(path: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    impl SourceMap {
+        fn position(&self, path: &str) -> Option<Position> {
+            self.locate(path).map(|(position, _)| position)
+        }
+    }
 
     const YAML: &str = "version: 1\nnetwork:\n  vpc:\n    cidr: 10.0.0.0/16\n  subnets:\n    - name: a\n      cidr: 10.0.1.0/24\n    - {name: b, cidr: 10.0.2.0/24}\n";
 

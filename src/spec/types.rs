@@ -7,10 +7,11 @@
 
 use std::collections::BTreeMap;
 
+use schemars::JsonSchema;
 use serde::Deserialize;
 
 /// A whole pipeline spec: one file, one pipeline.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Spec {
     /// Spec format version; only `1` exists.
@@ -37,16 +38,32 @@ pub struct Spec {
     /// What applies to every IAM role pipectl creates (derived and declared).
     #[serde(default)]
     pub iam: Option<Iam>,
+    /// The Glue Data Catalog of the lake: a database and tables Athena and Spark can query.
+    #[serde(default)]
+    pub catalog: Option<Catalog>,
+    /// An Athena workgroup for querying the lake: where results go, how they are encrypted and
+    /// expire, and how much one query may scan.
+    #[serde(default)]
+    pub query: Option<Query>,
+    /// CloudWatch alarms on every stream, delivery and cluster, notifying a pipeline-owned SNS
+    /// topic (see `spec::alarms`).
+    #[serde(default)]
+    pub alarms: Option<super::alarms::Alarms>,
 }
 
 /// Settings for every IAM role of the pipeline, for organisations that require them.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Iam {
     /// The ARN of a managed policy set as the permissions boundary of every role pipectl creates
     /// (`arn:<partition>:iam::<account>:policy/<name>`, or an AWS managed policy).
     #[serde(default)]
     pub permissions_boundary: Option<String>,
+    /// The IAM path under which pipectl puts the pipeline's roles and instance profiles, for
+    /// organisations whose policies match role ARNs by path (`/teams/data/` gives
+    /// `/teams/data/pipectl/<pipeline>/<region>/`). Default `/`. Changing it replaces the roles.
+    #[serde(default)]
+    pub path: Option<String>,
 }
 
 impl Spec {
@@ -54,10 +71,20 @@ impl Spec {
     pub fn permissions_boundary(&self) -> Option<&str> {
         self.iam.as_ref().and_then(|iam| iam.permissions_boundary.as_deref())
     }
+
+    /// Where the pipeline's role paths start: `iam.path`, or `/`.
+    pub fn iam_path(&self) -> &str {
+        self.iam.as_ref().and_then(|iam| iam.path.as_deref()).unwrap_or(crate::names::DEFAULT_IAM_PATH)
+    }
+
+    /// The IAM path of the pipeline's roles in `region` (`names::role_path`).
+    pub fn role_path(&self, region: &str) -> String {
+        crate::names::role_path(self.iam_path(), &self.pipeline, region)
+    }
 }
 
 /// The VPC and what lives directly in it.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Network {
     pub vpc: Vpc,
@@ -76,7 +103,9 @@ pub struct Network {
 }
 
 /// NAT gateways for the private subnets' outbound traffic.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+// schemars ignores serde aliases: list them, or editors would flag a spec pipectl accepts.
+#[schemars(extend("enum" = ["none", "single", "per-az", "per_az"]))]
 pub enum Nat {
     #[default]
     #[serde(rename = "none")]
@@ -128,14 +157,14 @@ impl Network {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Vpc {
     /// IPv4 CIDR block, /16 to /28.
     pub cidr: String,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Subnet {
     pub name: String,
@@ -157,7 +186,7 @@ impl Subnet {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SecurityGroup {
     pub name: String,
@@ -175,7 +204,7 @@ fn default_group_description() -> String {
 }
 
 /// One security group rule: a protocol, a port or range, and exactly one peer.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Rule {
     #[serde(default = "default_protocol")]
@@ -198,14 +227,14 @@ fn default_protocol() -> String {
 }
 
 /// A port or a port range as written in the spec.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(untagged)]
 pub enum Ports {
     Single(i64),
     Range(String),
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Bucket {
     /// The globally unique S3 bucket name.
@@ -248,7 +277,7 @@ impl Bucket {
     }
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
 pub enum BucketEncryption {
     #[default]
     #[serde(rename = "sse-s3")]
@@ -257,7 +286,7 @@ pub enum BucketEncryption {
     SseKms,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LifecycleRule {
     /// Rule id; defaults to the prefix.
@@ -270,14 +299,14 @@ pub struct LifecycleRule {
     pub expiration_days: Option<i64>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Transition {
     pub days: i64,
     pub storage_class: String,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Stream {
     pub name: String,
@@ -305,7 +334,8 @@ fn default_true() -> bool {
     true
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[schemars(extend("enum" = ["provisioned", "on-demand", "on_demand"]))]
 pub enum StreamMode {
     #[default]
     #[serde(rename = "provisioned")]
@@ -314,7 +344,7 @@ pub enum StreamMode {
     OnDemand,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
 pub enum StreamEncryption {
     #[default]
     #[serde(rename = "none")]
@@ -325,7 +355,7 @@ pub enum StreamEncryption {
 
 /// A Firehose delivery stream: records from a Kinesis stream of the spec into a bucket of the
 /// spec, compressed and buffered.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Delivery {
     pub name: String,
@@ -345,11 +375,43 @@ pub struct Delivery {
     /// A role of `roles` to use instead of the one pipectl derives.
     #[serde(default)]
     pub role: Option<String>,
+    /// What Firehose writes: `json` (the records as they arrive, the default) or `parquet`
+    /// (record format conversion: JSON in, Parquet out, with the columns of the catalog table
+    /// whose `delivery` names this one; needs `compression: none` and a buffer of 64 MiB or more).
+    #[serde(default)]
+    pub format: TableFormat,
+    /// How the Parquet files compress their pages, with `format: parquet`: `snappy` (the
+    /// default), `gzip` or `uncompressed`.
+    #[serde(default)]
+    pub parquet_compression: Option<ParquetCompression>,
     #[serde(default)]
     pub tags: BTreeMap<String, String>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+/// The compression inside Parquet files Firehose writes (its `ParquetSerDe.Compression`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+pub enum ParquetCompression {
+    #[default]
+    #[serde(rename = "snappy")]
+    Snappy,
+    #[serde(rename = "gzip")]
+    Gzip,
+    #[serde(rename = "uncompressed")]
+    Uncompressed,
+}
+
+impl ParquetCompression {
+    /// The spelling used in the spec and in plans.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ParquetCompression::Snappy => "snappy",
+            ParquetCompression::Gzip => "gzip",
+            ParquetCompression::Uncompressed => "uncompressed",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeliveryTarget {
     /// The bucket of the spec to write to.
@@ -362,7 +424,7 @@ pub struct DeliveryTarget {
     pub error_prefix: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
 pub enum Compression {
     #[default]
     #[serde(rename = "gzip")]
@@ -391,7 +453,7 @@ impl Compression {
 }
 
 /// Firehose buffering: it writes when either limit is reached.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Buffer {
     #[serde(default = "default_buffer_size")]
@@ -414,7 +476,7 @@ fn default_buffer_interval() -> i64 {
     300
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
 pub enum DeliveryEncryption {
     #[default]
     #[serde(rename = "none")]
@@ -424,7 +486,7 @@ pub enum DeliveryEncryption {
 }
 
 /// An IAM role declared explicitly, for users who want to write the policy themselves.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Role {
     pub name: String,
@@ -439,7 +501,7 @@ pub struct Role {
     pub tags: BTreeMap<String, String>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Statement {
     #[serde(default)]
@@ -450,7 +512,7 @@ pub struct Statement {
     pub resources: Vec<String>,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
 pub enum Effect {
     #[default]
     Allow,
@@ -459,7 +521,7 @@ pub enum Effect {
 
 /// An EMR cluster running Spark (and friends). Node counts are the baseline: `pipectl scale`
 /// and schedules move away from it on purpose, and plans do not revert that.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Cluster {
     pub name: String,
@@ -492,11 +554,16 @@ pub struct Cluster {
     pub managed_scaling: Option<ManagedScaling>,
     #[serde(default)]
     pub schedules: Vec<Schedule>,
+    /// Spark and Hive use the Glue Data Catalog (the pipeline's `catalog`) as their metastore:
+    /// sets the `spark-hive-site` and `hive-site` metastore factory, and grants the instance role
+    /// the Glue actions on the pipeline's database and its tables.
+    #[serde(default)]
+    pub use_glue_catalog: bool,
     #[serde(default)]
     pub tags: BTreeMap<String, String>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClusterLogs {
     /// A bucket of the spec.
@@ -509,7 +576,7 @@ fn default_log_prefix() -> String {
     "emr-logs/".to_string()
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MasterGroup {
     #[serde(rename = "type")]
@@ -522,7 +589,7 @@ fn default_master_count() -> i64 {
     1
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CoreGroup {
     #[serde(rename = "type")]
@@ -531,9 +598,13 @@ pub struct CoreGroup {
     /// Size of the EBS volume on each core node, in GiB.
     #[serde(default)]
     pub ebs_gib: Option<i64>,
+    /// The most nodes `pipectl scale` and schedules may give the group (default:
+    /// `managed_scaling.max` when set, else the larger of 4 × `nodes` and 20).
+    #[serde(default)]
+    pub max_nodes: Option<i64>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TaskGroup {
     pub name: String,
@@ -542,9 +613,13 @@ pub struct TaskGroup {
     pub nodes: i64,
     #[serde(default)]
     pub market: Market,
+    /// The most nodes `pipectl scale` and schedules may give the group (default:
+    /// `managed_scaling.max` when set, else the larger of 4 × `nodes` and 20).
+    #[serde(default)]
+    pub max_nodes: Option<i64>,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
 pub enum Market {
     #[default]
     #[serde(rename = "on-demand")]
@@ -554,7 +629,7 @@ pub enum Market {
 }
 
 /// An EMR configuration classification, e.g. `spark-defaults`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Configuration {
     pub classification: String,
@@ -562,7 +637,7 @@ pub struct Configuration {
     pub properties: BTreeMap<String, String>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BootstrapAction {
     pub name: String,
@@ -573,7 +648,7 @@ pub struct BootstrapAction {
 }
 
 /// EMR managed scaling limits, in instances.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ManagedScaling {
     pub min: i64,
@@ -586,7 +661,7 @@ pub struct ManagedScaling {
 
 /// A recurring window in which a group runs at another size, carried out by EventBridge
 /// Scheduler: one schedule scales up at the start, another back to the baseline at the end.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Schedule {
     pub name: String,
@@ -604,4 +679,146 @@ pub struct Schedule {
 
 fn default_timezone() -> String {
     "UTC".to_string()
+}
+
+/// The pipeline's Glue Data Catalog: one database, and a table over what a delivery writes (or
+/// over a prefix of a bucket of the spec), so that the lake can be found and queried.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Catalog {
+    /// The Glue database (lowercase letters, digits and `_`); default: the pipeline name with
+    /// `_` for `-`.
+    #[serde(default)]
+    pub database: Option<String>,
+    #[serde(default)]
+    pub tables: Vec<CatalogTable>,
+    /// Tags on the database (Glue tags databases; it cannot tag tables).
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+}
+
+/// A Glue table: its columns are declared, its location and partitions derived.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CatalogTable {
+    pub name: String,
+    /// A delivery of the spec: the table reads what it writes, its location and partition
+    /// layout derived from the delivery's prefix.
+    #[serde(default)]
+    pub delivery: Option<String>,
+    /// Instead of `delivery`: a prefix of a bucket of the spec that something else writes.
+    #[serde(default)]
+    pub location: Option<TableLocation>,
+    /// How the objects are stored: `json` (JSON lines, the default) or `parquet`.
+    #[serde(default)]
+    pub format: TableFormat,
+    /// The table's columns (partition columns are derived, not listed here).
+    pub columns: Vec<Column>,
+    /// The partition column the prefix's `!{timestamp:…}` fills (default `dt`).
+    #[serde(default)]
+    pub partition_key: Option<String>,
+    /// The first day partition projection offers, `YYYY-MM-DD`; default three years back.
+    #[serde(default)]
+    pub since: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+/// Where a table's objects are when no delivery of the spec writes them.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TableLocation {
+    /// A bucket of the spec.
+    pub bucket: String,
+    /// The key prefix; may use one `!{timestamp:…}` expression, as a delivery's prefix does.
+    #[serde(default)]
+    pub prefix: String,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+pub enum TableFormat {
+    #[default]
+    #[serde(rename = "json")]
+    Json,
+    #[serde(rename = "parquet")]
+    Parquet,
+}
+
+impl TableFormat {
+    /// The spelling used in the spec and in plans.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TableFormat::Json => "json",
+            TableFormat::Parquet => "parquet",
+        }
+    }
+}
+
+/// A column: a name and a Glue/Hive type (`string`, `bigint`, `decimal(10,2)`, `array<string>`, …).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Column {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub data_type: String,
+    #[serde(default)]
+    pub comment: Option<String>,
+}
+
+/// The pipeline's Athena workgroup (named after the pipeline): its settings are enforced on
+/// every query run in it, so results land in the lake encrypted and a query that would scan
+/// more than the cutoff is cancelled.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Query {
+    /// The bucket of the spec that holds query results; default: the spec's only bucket.
+    #[serde(default)]
+    pub bucket: Option<String>,
+    /// The key prefix of query results in that bucket (default `athena-results/`).
+    #[serde(default)]
+    pub results_prefix: Option<String>,
+    /// Days after which query results are deleted, by a lifecycle rule pipectl adds to the
+    /// bucket (default 7; `0` keeps them).
+    #[serde(default)]
+    pub results_expire_days: Option<i64>,
+    /// The most one query may scan before Athena cancels it, in decimal units: `10MB` (the
+    /// least Athena allows), `500MB`, `10GB`, `1TB`. Unset: no cutoff.
+    #[serde(default)]
+    pub bytes_scanned_cutoff: Option<Size>,
+    /// Whether the workgroup's settings override what a client asks for (default true).
+    #[serde(default = "default_true")]
+    pub enforce: bool,
+    /// Whether Athena publishes the workgroup's query metrics to CloudWatch (default true).
+    #[serde(default = "default_true")]
+    pub publish_metrics: bool,
+    /// Saved queries, created in the workgroup.
+    #[serde(default)]
+    pub named_queries: Vec<NamedQuery>,
+    /// Tags on the workgroup.
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+}
+
+/// A saved Athena query.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NamedQuery {
+    /// Unique in the workgroup.
+    pub name: String,
+    /// The SQL text.
+    pub query: String,
+    /// The database the query runs in; default: the catalog's database.
+    #[serde(default)]
+    pub database: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+/// A size as written in the spec: text with a unit (`10GB`); a bare number is read so that
+/// validation can say it needs one.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Size {
+    Number(i64),
+    Text(String),
 }

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use super::cidr::Cidr;
-use super::group::Group;
+use super::group::{CapSource, Group};
 use super::suggest::did_you_mean;
 use super::types::{
     Bucket, BucketEncryption, Cluster, Delivery, DeliveryEncryption, Iam, Network, Ports, Role, Rule, SecurityGroup,
@@ -79,6 +79,19 @@ pub fn validate(spec: &Spec) -> Vec<Problem> {
     check_unique("deliveries", spec.deliveries.iter().map(|delivery| delivery.name.as_str()), &mut problems);
     for (index, delivery) in spec.deliveries.iter().enumerate() {
         check_delivery(&format!("deliveries[{index}]"), delivery, spec, &mut problems);
+    }
+    if let Some(catalog) = &spec.catalog {
+        check_tags("catalog.tags", &catalog.tags, &mut problems);
+        problems.0.extend(super::catalog::problems(catalog, spec));
+    }
+    problems.0.extend(super::catalog::use_problems(spec));
+    if let Some(query) = &spec.query {
+        check_tags("query.tags", &query.tags, &mut problems);
+        problems.0.extend(super::query::problems(query, spec));
+    }
+    if let Some(alarms) = &spec.alarms {
+        check_tags("alarms.tags", &alarms.tags, &mut problems);
+        problems.0.extend(super::alarms::problems(alarms, spec));
     }
     problems.0
 }
@@ -212,7 +225,9 @@ fn check_cluster(path: &str, cluster: &Cluster, spec: &Spec, problems: &mut Prob
         if !(0..=500).contains(&group.nodes) {
             problems.add(format!("{group_path}.nodes"), "must be between 0 and 500");
         }
+        check_max_nodes(&group_path, group.nodes, group.max_nodes, problems);
     }
+    check_max_nodes(&format!("{path}.core"), cluster.core.nodes, cluster.core.max_nodes, problems);
     for (index, configuration) in cluster.configurations.iter().enumerate() {
         if configuration.classification.is_empty() {
             problems.add(format!("{path}.configurations[{index}].classification"), "must not be empty");
@@ -298,10 +313,36 @@ fn check_cluster(path: &str, cluster: &Cluster, spec: &Spec, problems: &mut Prob
                         );
                     }
                 }
+                // managed_scaling.max is checked above for the whole cluster.
+                if let Some(cap) = group.cap(cluster).filter(|cap| cap.source != CapSource::ManagedScaling) {
+                    if schedule.nodes > cap.nodes {
+                        problems.add(
+                            format!("{schedule_path}.nodes"),
+                            format!(
+                                "{} nodes exceed {} of the {}; raise `{}` in the spec to allow more",
+                                schedule.nodes,
+                                cap.describe(baseline_nodes),
+                                group.label(),
+                                group.max_nodes_path(spec, cluster)
+                            ),
+                        );
+                    }
+                }
             }
         }
     }
     check_tags(&format!("{path}.tags"), &cluster.tags, problems);
+}
+
+/// A group's `max_nodes` (its cap for `pipectl scale` and schedules) must leave room for its
+/// baseline.
+fn check_max_nodes(group_path: &str, nodes: i64, max_nodes: Option<i64>, problems: &mut Problems) {
+    if let Some(max) = max_nodes.filter(|max| *max < nodes.max(1)) {
+        problems.add(
+            format!("{group_path}.max_nodes"),
+            format!("{max} is below the group's baseline: must be at least {}", nodes.max(1)),
+        );
+    }
 }
 
 /// Where a cluster's instances can reach, and the names pipectl derives for its EMR-managed
@@ -498,6 +539,9 @@ fn partition_of(region: &str) -> &'static str {
 /// `arn:<partition>:iam::<12-digit account or aws>:policy/<path/><name>` ("IAM identifiers",
 /// IAM User Guide; PermissionsBoundary in CreateRole must be a policy ARN).
 fn check_iam(iam: &Iam, region: &str, problems: &mut Problems) {
+    if let Some(path) = &iam.path {
+        check_iam_path(path, problems);
+    }
     let Some(arn) = &iam.permissions_boundary else { return };
     let partition = partition_of(region);
     let name_ok = |name: &str| {
@@ -518,6 +562,27 @@ fn check_iam(iam: &Iam, region: &str, problems: &mut Problems) {
         problems.add(
             "iam.permissions_boundary",
             format!("`{arn}` is not an IAM policy ARN of partition `{partition}` (arn:{partition}:iam::<account>:policy/<name>)"),
+        );
+    }
+}
+
+/// An IAM path is `/` or `/<printable ASCII>/`, at most 512 characters ("IAM identifiers", IAM
+/// User Guide; CreateRole `Path`); pipectl adds `pipectl/<pipeline>/<region>/` (at most 70
+/// characters) under it.
+fn check_iam_path(path: &str, problems: &mut Problems) {
+    const MAX_BASE: usize = 512 - 70;
+    let printable = path.chars().all(|c| ('\u{21}'..='\u{7e}').contains(&c));
+    let shaped =
+        path == "/" || (path.len() > 2 && path.starts_with('/') && path.ends_with('/') && !path.contains("//"));
+    if !printable || !shaped {
+        problems.add(
+            "iam.path",
+            format!("`{path}` is not an IAM path: `/`, or `/` + printable characters + `/`, such as `/teams/data/`"),
+        );
+    } else if path.len() > MAX_BASE {
+        problems.add(
+            "iam.path",
+            format!("is {} characters; IAM paths hold at most 512 and pipectl adds up to 70", path.len()),
         );
     }
 }
@@ -1431,6 +1496,32 @@ mod tests {
 
     fn messages(yaml: &str) -> Vec<String> {
         problems(yaml).into_iter().map(|p| format!("{}: {}", p.path, p.message)).collect()
+    }
+
+    #[test]
+    fn schedules_above_a_groups_cap_and_caps_below_the_baseline_are_refused() {
+        let network = "  endpoints: [s3]\n";
+        let night = |nodes: i64| {
+            format!(
+                "    schedules:\n      - {{name: night, cron: '0 2 * * *', group: batch, nodes: {nodes}, for: 4h}}\n"
+            )
+        };
+        // The default cap of a task group of 0 nodes is 20: the 02:00 scale-out to 20 fits.
+        assert_eq!(messages(&cluster_spec("", network, &night(20))), Vec::<String>::new());
+        assert_eq!(
+            messages(&cluster_spec("", network, &night(200))),
+            vec!["clusters[0].schedules[0].nodes: 200 nodes exceed the default cap (20 = max(4 × 0, 20)) of the task group 'batch'; raise `clusters[0].task_groups[0].max_nodes` in the spec to allow more"]
+        );
+        let capped = cluster_spec("", network, &night(20)).replace("nodes: 0}", "nodes: 0, max_nodes: 10}");
+        assert_eq!(
+            messages(&capped),
+            vec!["clusters[0].schedules[0].nodes: 20 nodes exceed max_nodes (10) of the task group 'batch'; raise `clusters[0].task_groups[0].max_nodes` in the spec to allow more"]
+        );
+        let below = cluster_spec("", network, "").replace("nodes: 2}", "nodes: 2, max_nodes: 1}");
+        assert_eq!(
+            messages(&below),
+            vec!["clusters[0].core.max_nodes: 1 is below the group's baseline: must be at least 2"]
+        );
     }
 
     #[test]

@@ -120,3 +120,63 @@ fn pathological_inputs_are_rejected_cleanly() {
     }
     assert_eq!(endpoint.connections.load(Ordering::SeqCst), 0, "a bad spec reached the network");
 }
+
+#[test]
+fn structural_and_semantic_mistakes_are_all_reported_in_one_run() {
+    let file = repo_path("tests/bad-specs/ten-mistakes-at-once.yaml").display().to_string();
+    let run = run_with_env(&["validate", "-f", &file], &[("NO_COLOR", "1".to_string())]).expect(1);
+    let firsts: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter_map(|line| line.strip_prefix("error: ").or(Some(line)))
+        .filter(|line| {
+            line.strip_prefix(&format!("{file}:"))
+                .is_some_and(|rest| rest.split(':').take(2).all(|n| n.parse::<usize>().is_ok()))
+        })
+        .collect();
+    let expected = [
+        ":10:8: network.nat: unknown variant `per-zone`",
+        ":13:13: network.subnets[0].cidr: 10.31.0.0/24 is not inside the VPC block",
+        ":16:11: buckets[0].name: `Ten_Mistakes_Lake` is not a valid S3 bucket name",
+        ":17:17: buckets[0].versioning: expected true or false here",
+        ":19:17: buckets[1].encryption: unknown variant `sse-c`",
+        ":22:13: streams[0].shards: must be between 1 and 500",
+        ":23:5: streams[0].retention_hour: unknown field `retention_hour`",
+        ":25:13: streams[1].shards: expected a whole number here",
+        ":26:22: streams[1].retention_hours: must be between 24 and 8760",
+        ":29:11: deliveries[0].from: no stream named `evnts`",
+    ];
+    assert_eq!(firsts.len(), expected.len(), "{}", run.stderr);
+    for (line, expect) in firsts.iter().zip(expected) {
+        assert!(line.starts_with(&format!("{file}{expect}")), "{line}\nexpected {expect}\n{}", run.stderr);
+    }
+    // For people: the offending line, and a caret under the span, with no color codes.
+    assert!(run.stderr.contains("23 |     retention_hour: 48"), "{}", run.stderr);
+    assert!(run.stderr.contains("   |     ^^^^^^^^^^^^^^\n"), "{}", run.stderr);
+    assert!(!run.stderr.contains('\u{1b}'), "NO_COLOR set but colored:\n{}", run.stderr);
+    assert!(run.stderr.ends_with("10 problems found; nothing was sent to AWS\n"), "{}", run.stderr);
+}
+
+/// The committed JSON Schema, checked by an independent validator (the `jsonschema` crate):
+/// every structural case of the corpus (serde rejects it, but it is well-formed YAML) fails it.
+#[test]
+fn structural_bad_specs_fail_the_json_schema() {
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(repo_path("schema/pipectl.schema.json")).expect("schema"))
+            .expect("schema is JSON");
+    let validator = jsonschema::validator_for(&schema).expect("a valid JSON Schema");
+    let mut structural = Vec::new();
+    for entry in std::fs::read_dir(repo_path("tests/bad-specs")).expect("corpus") {
+        let path = entry.expect("entry").path();
+        let text = std::fs::read_to_string(&path).expect("read");
+        if serde_saphyr::from_str::<pipectl::spec::Spec>(&text).is_ok() {
+            continue; // a semantic case: its shape is right
+        }
+        let Ok(document) = serde_saphyr::from_str::<serde_json::Value>(&text) else {
+            continue; // not YAML at all (syntax, duplicate keys): no document to check
+        };
+        assert!(!validator.is_valid(&document), "{} passes the schema but serde rejects it", path.display());
+        structural.push(path);
+    }
+    assert!(structural.len() >= 15, "only {} structural cases: {structural:?}", structural.len());
+}

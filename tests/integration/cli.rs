@@ -26,8 +26,10 @@ fn every_example_validates_and_plans() {
     Stack::Moto.require();
     let examples = std::fs::read_dir(repo_path("examples")).expect("examples");
     let mut count = 0;
-    for entry in examples.filter_map(Result::ok) {
-        let file = entry.path().display().to_string();
+    // Specs only: `examples/ci/` holds CI recipes, checked by ci_recipes.rs.
+    let specs = examples.filter_map(Result::ok).map(|entry| entry.path()).filter(|path| path.is_file());
+    for path in specs {
+        let file = path.display().to_string();
         run_with_env(&["validate", "-f", &file], &[]).expect(0);
         let plan = pipectl(Stack::Moto, &["plan", "-f", &file, "--output", "json"]).expect(0).json();
         assert!(plan["summary"]["add"].as_u64().is_some(), "{plan}");
@@ -147,4 +149,65 @@ fn an_endpoint_that_answers_garbage_is_named() {
         run.stderr
     );
     assert!(!run.stderr.contains("panicked"));
+}
+
+#[test]
+fn the_committed_schema_is_current_and_every_example_validates() {
+    let run = run_with_env(&["schema"], &[]).expect(0);
+    let committed = std::fs::read_to_string(repo_path("schema/pipectl.schema.json")).expect("committed schema");
+    assert!(
+        run.stdout == committed,
+        "schema/pipectl.schema.json is stale: run `pipectl schema > schema/pipectl.schema.json`"
+    );
+    let schema: serde_json::Value = serde_json::from_str(&committed).expect("JSON");
+    let validator = jsonschema::validator_for(&schema).expect("a valid JSON Schema");
+    let mut checked = 0;
+    for folder in ["examples", "templates"] {
+        for entry in std::fs::read_dir(repo_path(folder)).expect("folder") {
+            let path = entry.expect("entry").path();
+            if path.extension().is_none_or(|ext| ext != "yaml") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).expect("read");
+            assert!(
+                text.starts_with("# yaml-language-server: $schema=../schema/pipectl.schema.json\n"),
+                "{} must start with the schema comment",
+                path.display()
+            );
+            let document: serde_json::Value = serde_saphyr::from_str(&text).expect("YAML");
+            let errors: Vec<String> = validator.iter_errors(&document).map(|error| error.to_string()).collect();
+            assert!(errors.is_empty(), "{}: {errors:?}", path.display());
+            checked += 1;
+        }
+    }
+    assert!(checked >= 3, "{checked} files checked");
+}
+
+#[test]
+fn init_writes_the_schema_beside_the_spec() {
+    let scratch = Scratch::new("init-schema");
+    let file = scratch.dir.join("pipeline.yaml").display().to_string();
+    run_with_env(&["init", &file], &[]).expect(0);
+    let spec = std::fs::read_to_string(&file).expect("spec");
+    assert!(spec.starts_with("# yaml-language-server: $schema=pipectl.schema.json\n"), "{spec}");
+    let schema = std::fs::read_to_string(scratch.dir.join("pipectl.schema.json")).expect("schema beside it");
+    assert_eq!(schema, run_with_env(&["schema"], &[]).expect(0).stdout);
+    // A second spec in the same folder keeps the schema file.
+    let other = scratch.dir.join("other.yaml").display().to_string();
+    let run = run_with_env(&["init", &other], &[]).expect(0);
+    assert!(run.stdout.contains("Kept"), "{}", run.stdout);
+}
+
+#[test]
+fn completions_and_man_page_are_generated() {
+    for shell in ["bash", "zsh", "fish", "powershell"] {
+        let run = run_with_env(&["completions", shell], &[]).expect(0);
+        assert!(run.stdout.contains("apply") && run.stdout.contains("detailed-exitcode"), "{shell}: {}", run.stdout);
+    }
+    let bash = run_with_env(&["completions", "bash"], &[]).expect(0);
+    assert!(bash.stdout.contains("complete -F _pipectl"), "{}", bash.stdout);
+    let man = run_with_env(&["man"], &[]).expect(0);
+    assert!(man.stdout.contains("\n.TH pipectl 1"), "{}", man.stdout);
+    assert!(man.stdout.contains("completions") && man.stdout.contains("schema"), "{}", man.stdout);
+    run_with_env(&["completions", "tcsh"], &[]).expect(1);
 }

@@ -37,6 +37,8 @@ fn signing_name(suffix: &str) -> &'static str {
         "FIREHOSE" => "firehose",
         "SCHEDULER" => "scheduler",
         "DYNAMODB" => "dynamodb",
+        "GLUE" => "glue",
+        "ATHENA" => "athena",
         "SQS" => "sqs",
         "KINESIS" => "kinesis",
         "S3" => "s3",
@@ -379,6 +381,17 @@ async fn remains(stack: Stack, pipeline: &str, spec_buckets: &[String]) -> Vec<S
     note("schedule", schedules.schedules().iter().filter_map(|s| s.name()).map(str::to_string).collect());
     let queues = clients.sqs.list_queues().queue_name_prefix(&prefix).send().await.expect("queues");
     note("queue", queues.queue_urls().to_vec());
+    let workgroups = clients.athena.list_work_groups().send().await.expect("workgroups");
+    note(
+        "workgroup",
+        workgroups
+            .work_groups()
+            .iter()
+            .filter_map(|w| w.name())
+            .filter(|n| *n == pipeline)
+            .map(str::to_string)
+            .collect(),
+    );
     left
 }
 

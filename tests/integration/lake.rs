@@ -64,9 +64,7 @@ on_both_stacks!(data_safety);
 
 /// 3,000 objects with two versions each: destroy empties the bucket in rounds of 1,000 with
 /// progress and deletes it.
-#[test]
-fn destroying_a_bucket_of_thousands_of_versions_finishes_with_progress() {
-    let stack = Stack::Moto;
+fn destroying_a_bucket_of_thousands_of_versions_finishes_with_progress(stack: Stack) {
     stack.require();
     let pipeline = unique("bigbucket", stack);
     let (bucket, stream) = (format!("{pipeline}-lake"), format!("{pipeline}-events"));
@@ -100,3 +98,5 @@ fn destroying_a_bucket_of_thousands_of_versions_finishes_with_progress() {
         runtime().block_on(async { stack.clients().await.s3.head_bucket().bucket(&bucket).send().await.is_err() });
     assert!(gone, "the bucket is deleted");
 }
+
+on_both_stacks!(destroying_a_bucket_of_thousands_of_versions_finishes_with_progress);

@@ -5,16 +5,26 @@
 #[macro_use]
 mod support;
 
+mod adopt;
+mod alarms;
 mod bad_specs;
+mod catalog;
+mod ci_recipes;
 mod cli;
 mod cluster;
 mod delivery;
+mod discovery;
 mod fidelity;
+mod graph;
+mod guardrails;
 mod lake;
 mod lifecycle;
 mod network;
 mod ownership;
+mod parquet;
 mod permissions;
+mod planfile;
+mod query;
 mod regions;
 mod reliability;
 mod schedules;

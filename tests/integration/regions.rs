@@ -2,15 +2,17 @@
 //! `--region us-east-1` and `--region eu-west-1` must be two sets (names carry the region code,
 //! paths the region), and destroying one region must leave the other's roles intact.
 
-use crate::support::{pipectl, runtime, unique, Scratch, Stack};
+use crate::support::{pipectl, run_with_env, runtime, unique, Scratch, Stack};
 
 const BOUNDARY: &str = "arn:aws:iam::aws:policy/PowerUserAccess";
+const IAM_PATH: &str = "/teams/data/";
 
-/// A stream and a declared role with a permissions boundary: no bucket (bucket names are
-/// global) and no network (`--region` must not contradict the subnets' zones).
+/// A stream and a declared role with a permissions boundary and an IAM path of the
+/// organisation's: no bucket (bucket names are global) and no network (`--region` must not
+/// contradict the subnets' zones).
 fn spec(pipeline: &str) -> String {
     format!(
-        "version: 1\npipeline: {pipeline}\nregion: us-east-1\niam: {{permissions_boundary: '{BOUNDARY}'}}\nstreams:\n  - {{name: {pipeline}-events, shards: 1}}\nroles:\n  - name: writer\n    trust: firehose.amazonaws.com\n    statements:\n      - {{actions: ['kinesis:DescribeStream'], resources: ['*']}}\n"
+        "version: 1\npipeline: {pipeline}\nregion: us-east-1\niam: {{permissions_boundary: '{BOUNDARY}', path: {IAM_PATH}}}\nstreams:\n  - {{name: {pipeline}-events, shards: 1}}\nroles:\n  - name: writer\n    trust: firehose.amazonaws.com\n    statements:\n      - {{actions: ['kinesis:DescribeStream'], resources: ['*']}}\n"
     )
 }
 
@@ -18,7 +20,8 @@ fn spec(pipeline: &str) -> String {
 fn held_roles(stack: Stack, pipeline: &str) -> Vec<(String, String, Option<String>)> {
     runtime().block_on(async {
         let clients = stack.clients().await;
-        let listed = clients.iam.list_roles().path_prefix(format!("/pipectl/{pipeline}/")).send().await.expect("roles");
+        let listed =
+            clients.iam.list_roles().path_prefix(format!("{IAM_PATH}pipectl/{pipeline}/")).send().await.expect("roles");
         let mut roles = Vec::new();
         for role in listed.roles().iter().filter(|role| !role.path().ends_with("lock/")) {
             let got = clients.iam.get_role().role_name(role.role_name()).send().await.expect("get role");
@@ -44,8 +47,8 @@ fn one_pipeline_in_two_regions(stack: Stack) {
         all.extend(["-f", &file, "--region", region]);
         pipectl(stack, &all)
     };
-    let virginia = (format!("{pipeline}-writer-use1"), format!("/pipectl/{pipeline}/us-east-1/"));
-    let ireland = (format!("{pipeline}-writer-euw1"), format!("/pipectl/{pipeline}/eu-west-1/"));
+    let virginia = (format!("{pipeline}-writer-use1"), format!("{IAM_PATH}pipectl/{pipeline}/us-east-1/"));
+    let ireland = (format!("{pipeline}-writer-euw1"), format!("{IAM_PATH}pipectl/{pipeline}/eu-west-1/"));
 
     for (region, (name, path)) in [("us-east-1", &virginia), ("eu-west-1", &ireland)] {
         let plan = run(region, &["plan"]).expect(0);
@@ -79,9 +82,35 @@ fn one_pipeline_in_two_regions(stack: Stack) {
     assert_eq!(held_roles(stack, &pipeline), []);
 }
 
-mod one_pipeline_in_two_regions {
-    #[test]
-    fn on_moto() {
-        super::one_pipeline_in_two_regions(crate::support::Stack::Moto);
-    }
+on_both_stacks!(one_pipeline_in_two_regions);
+
+/// A role name that fits IAM's 64 characters with the spec region's code (`use1`) but not with a
+/// longer one (`us-isob-east-1` → `usisobe1`): `--region` re-validates the spec for the region
+/// it names, so the run is refused before any AWS call, naming the role.
+#[test]
+fn a_region_whose_code_makes_a_role_name_too_long_is_refused_before_any_call() {
+    let scratch = Scratch::new("region-code");
+    let pipeline = "a".repeat(40);
+    let file = scratch.write(
+        "long.yaml",
+        &format!(
+            "version: 1\npipeline: {pipeline}\nregion: us-east-1\nroles:\n  - name: writer-of-events\n    trust: firehose.amazonaws.com\n    statements:\n      - {{actions: ['kinesis:DescribeStream'], resources: ['*']}}\n"
+        ),
+    );
+    // An endpoint where nothing listens: any AWS call would fail with "cannot connect".
+    let env = [
+        ("AWS_ACCESS_KEY_ID", "test".to_string()),
+        ("AWS_SECRET_ACCESS_KEY", "test".to_string()),
+        ("AWS_ENDPOINT_URL", "http://127.0.0.1:9".to_string()),
+    ];
+    run_with_env(&["validate", "-f", &file], &env).expect(0);
+    let refused = run_with_env(&["plan", "-f", &file, "--region", "us-isob-east-1"], &env).expect(1);
+    assert!(
+        refused.stderr.contains("--region us-isob-east-1 does not match the spec's region us-east-1"),
+        "{}",
+        refused.stderr
+    );
+    assert!(refused.stderr.contains("roles[0]"), "names the role: {}", refused.stderr);
+    assert!(refused.stderr.contains("66 characters"), "{}", refused.stderr);
+    assert!(!refused.stderr.contains("cannot connect"), "no AWS call: {}", refused.stderr);
 }

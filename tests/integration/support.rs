@@ -46,6 +46,8 @@ impl Stack {
             env.push(("AWS_ENDPOINT_URL_EMR", moto.clone()));
             env.push(("AWS_ENDPOINT_URL_SCHEDULER", moto.clone()));
             env.push(("AWS_ENDPOINT_URL_DYNAMODB", moto.clone()));
+            env.push(("AWS_ENDPOINT_URL_GLUE", moto.clone()));
+            env.push(("AWS_ENDPOINT_URL_ATHENA", moto.clone()));
             env.push(("AWS_ENDPOINT_URL_FIREHOSE", moto));
         }
         env
@@ -80,6 +82,8 @@ impl Stack {
             clients.emr = moto.emr;
             clients.scheduler = moto.scheduler;
             clients.dynamodb = moto.dynamodb;
+            clients.glue = moto.glue;
+            clients.athena = moto.athena;
         }
         clients
     }
@@ -169,8 +173,12 @@ pub struct Scratch {
 }
 
 impl Scratch {
+    /// A directory of its own even when tests running at once (the two stacks of one scenario)
+    /// pass the same `name`.
     pub fn new(name: &str) -> Scratch {
-        let dir = std::env::temp_dir().join(format!("pipectl-test-{name}-{}", std::process::id()));
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let serial = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("pipectl-test-{name}-{}-{serial}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("scratch dir");
         Scratch { dir }
@@ -305,4 +313,14 @@ macro_rules! on_both_stacks {
             }
         }
     };
+}
+
+/// The tags the emulator holds on `bucket`, sorted.
+pub async fn bucket_tags(stack: Stack, bucket: &str) -> Vec<(String, String)> {
+    let clients = stack.clients().await;
+    let tagging = clients.s3.get_bucket_tagging().bucket(bucket).send().await.expect("bucket tags");
+    let mut tags: Vec<(String, String)> =
+        tagging.tag_set().iter().map(|tag| (tag.key().to_string(), tag.value().to_string())).collect();
+    tags.sort();
+    tags
 }

@@ -2,7 +2,7 @@
 //! `s3:TagResource`) still converges: pipectl-proxy's `--deny-create-bucket-tags` answers every
 //! tagged `CreateBucket` with S3's `403 AccessDenied`, pipectl creates the bucket untagged and
 //! tags it with `PutBucketTagging`; the bucket then carries the pipeline's tags, a new plan is
-//! empty and destroy removes it. On moto, in us-east-1 (no `LocationConstraint`) and in
+//! empty and destroy removes it. On both stacks, in us-east-1 (no `LocationConstraint`) and in
 //! eu-west-1 (`LocationConstraint` and `Tags` in one `CreateBucketConfiguration`).
 
 use std::process::{Command, Stdio};
@@ -20,9 +20,9 @@ struct DenyingProxy {
 }
 
 impl DenyingProxy {
-    fn start() -> DenyingProxy {
+    fn start(stack: Stack) -> DenyingProxy {
         let mut child = Command::new(env!("CARGO_BIN_EXE_pipectl-proxy"))
-            .args(["--upstream", &Stack::Moto.endpoint(), "--deny-create-bucket-tags"])
+            .args(["--upstream", &stack.endpoint(), "--deny-create-bucket-tags"])
             .stdout(Stdio::piped())
             .spawn()
             .expect("proxy starts");
@@ -33,13 +33,13 @@ impl DenyingProxy {
         DenyingProxy { child, url }
     }
 
-    fn env(&self, region: &str) -> Vec<(&'static str, String)> {
-        vec![
-            ("AWS_ACCESS_KEY_ID", "test".to_string()),
-            ("AWS_SECRET_ACCESS_KEY", "test".to_string()),
-            ("AWS_REGION", region.to_string()),
-            ("AWS_ENDPOINT_URL", self.url.clone()),
-        ]
+    /// The stack's environment (its routes to moto included) with the proxy in front of it.
+    fn env(&self, stack: Stack, region: &str) -> Vec<(&'static str, String)> {
+        let mut env: Vec<(&'static str, String)> =
+            stack.env().into_iter().filter(|(name, _)| !matches!(*name, "AWS_REGION" | "AWS_ENDPOINT_URL")).collect();
+        env.push(("AWS_REGION", region.to_string()));
+        env.push(("AWS_ENDPOINT_URL", self.url.clone()));
+        env
     }
 
     fn stats(&self) -> serde_json::Value {
@@ -56,12 +56,12 @@ impl Drop for DenyingProxy {
     }
 }
 
-/// An S3 client on moto itself (not through the proxy) in `region`.
-async fn moto_s3(region: &str) -> aws_sdk_s3::Client {
+/// An S3 client on the emulator itself (not through the proxy) in `region`.
+async fn emulator_s3(stack: Stack, region: &str) -> aws_sdk_s3::Client {
     let options = AwsOptions {
         profile: None,
         region: region.to_string(),
-        endpoint_url: Some(Stack::Moto.endpoint()),
+        endpoint_url: Some(stack.endpoint()),
         localstack: true,
         connect_timeout: Duration::from_secs(3),
         read_timeout: Duration::from_secs(30),
@@ -71,11 +71,10 @@ async fn moto_s3(region: &str) -> aws_sdk_s3::Client {
     clients(&options, &pipectl::calls::CallCounter::default()).await.s3
 }
 
-fn converges_when_tagging_at_creation_is_denied(region: &str) {
-    let stack = Stack::Moto;
+fn converges_when_tagging_at_creation_is_denied(stack: Stack, region: &str) {
     stack.require();
-    let proxy = DenyingProxy::start();
-    let env = proxy.env(region);
+    let proxy = DenyingProxy::start(stack);
+    let env = proxy.env(stack, region);
     let pipeline = unique("tagdeny", stack);
     let bucket = format!("{pipeline}-lake");
     let scratch = Scratch::new(&format!("tagging-{region}"));
@@ -93,9 +92,9 @@ fn converges_when_tagging_at_creation_is_denied(region: &str) {
         "no tagged CreateBucket was denied: {stats}"
     );
 
-    // What moto holds: the bucket, with the pipeline's tags and the spec's.
+    // What the emulator holds: the bucket, with the pipeline's tags and the spec's.
     let tags = runtime().block_on(async {
-        let s3 = moto_s3(region).await;
+        let s3 = emulator_s3(stack, region).await;
         s3.head_bucket().bucket(&bucket).send().await.expect("the bucket exists");
         let tagging = s3.get_bucket_tagging().bucket(&bucket).send().await.expect("GetBucketTagging");
         tagging.tag_set().iter().map(|tag| (tag.key().to_string(), tag.value().to_string())).collect::<Vec<_>>()
@@ -108,16 +107,18 @@ fn converges_when_tagging_at_creation_is_denied(region: &str) {
 
     let destroyed = run_with_env(&["destroy", "-f", &file, "--auto-approve", "--allow-destroy"], &env);
     assert_eq!(destroyed.code, 0, "destroy failed:\n{}\n{}", destroyed.stdout, destroyed.stderr);
-    let gone = runtime().block_on(async { moto_s3(region).await.head_bucket().bucket(&bucket).send().await.is_err() });
+    let gone = runtime()
+        .block_on(async { emulator_s3(stack, region).await.head_bucket().bucket(&bucket).send().await.is_err() });
     assert!(gone, "the bucket is still there after destroy");
 }
 
-#[test]
-fn create_bucket_with_tagging_denied_converges_in_us_east_1() {
-    converges_when_tagging_at_creation_is_denied("us-east-1");
+fn create_bucket_with_tagging_denied_converges_in_us_east_1(stack: Stack) {
+    converges_when_tagging_at_creation_is_denied(stack, "us-east-1");
 }
 
-#[test]
-fn create_bucket_with_tagging_denied_converges_with_a_location_constraint() {
-    converges_when_tagging_at_creation_is_denied("eu-west-1");
+fn create_bucket_with_tagging_denied_converges_with_a_location_constraint(stack: Stack) {
+    converges_when_tagging_at_creation_is_denied(stack, "eu-west-1");
 }
+
+on_both_stacks!(create_bucket_with_tagging_denied_converges_in_us_east_1);
+on_both_stacks!(create_bucket_with_tagging_denied_converges_with_a_location_constraint);

@@ -139,8 +139,7 @@ pub(super) async fn create(
         .build();
     let applications: Vec<Application> =
         cluster.applications.iter().map(|name| Application::builder().name(name).build()).collect();
-    let configurations: Vec<Configuration> = cluster
-        .configurations
+    let configurations: Vec<Configuration> = spec::cluster_configurations(cluster)
         .iter()
         .map(|c| {
             Configuration::builder()
@@ -553,7 +552,7 @@ mod tests {
         let resource = DesiredResource { id, tags: Tags::new(), depends_on: vec![], config: Arc::new(config.clone()) };
         let ctx = Context::new(
             test_clients_with_emr(emr, false),
-            "p",
+            &crate::spec::SpecBuilder::new().build(),
             WaitOptions::default(),
             Progress::new(false),
             &LiveState::default(),
@@ -614,7 +613,13 @@ mod tests {
             first_interval: Duration::from_millis(1),
             max_interval: Duration::from_millis(5),
         };
-        let ctx = Context::new(test_clients_with_emr(emr, false), "p", wait, Progress::new(false), &live);
+        let ctx = Context::new(
+            test_clients_with_emr(emr, false),
+            &crate::spec::SpecBuilder::new().build(),
+            wait,
+            Progress::new(false),
+            &live,
+        );
         assert_eq!(create(&ctx, &resource, &config).await.unwrap(), "j-1");
         assert_eq!(run.num_calls(), 1, "RunJobFlow did not name the EMR-managed groups and the EMR tag");
         assert_eq!(protect.num_calls(), 1, "termination protection was not set back to false");

@@ -18,7 +18,7 @@ use super::{ClusterConfig, Group, GroupMatch};
 use crate::model::{Action, Attributes, LiveDetail, Names, ResourceId, UNREADABLE};
 use crate::names::{Tags, SCALE_TAG_PREFIX};
 use crate::resources::bucket;
-use crate::spec::{Configuration, Market};
+use crate::spec::{self, Configuration, Market};
 
 /// One instance group as EMR reports it.
 #[derive(Debug, Clone)]
@@ -238,7 +238,7 @@ pub fn desired(config: &ClusterConfig) -> Attributes {
         (Group::Core.field("type"), json!(cluster.core.instance_type)),
         (Group::Core.field("nodes"), json!(cluster.core.nodes)),
         (Group::Core.field("ebs_gib"), json!(cluster.core.ebs_gib)),
-        ("configurations".to_string(), configurations_value(&cluster.configurations)),
+        ("configurations".to_string(), configurations_value(&spec::cluster_configurations(cluster))),
         ("bootstrap".to_string(), json!(bootstrap)),
         ("idle_timeout_seconds".to_string(), json!(idle_timeout_seconds(cluster))),
         ("termination_protection".to_string(), json!(cluster.termination_protection)),

@@ -40,8 +40,7 @@ use super::{bucket, security_group, subnet, vpc};
 use super::{AwsError, Context, LiveResource, NamedRead, ReadContext, ResourceKind};
 use crate::model::{Action, Attributes, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, ResourceId};
 use crate::names::{
-    derived_cluster_roles, emr_cluster_name, emr_security_group, iam_role_name, role_path, Tags, EMR_MANAGED_TAG,
-    SCALE_TAG_PREFIX,
+    derived_cluster_roles, emr_cluster_name, emr_security_group, iam_role_name, Tags, EMR_MANAGED_TAG, SCALE_TAG_PREFIX,
 };
 use crate::policy::Arns;
 use crate::spec;
@@ -243,7 +242,7 @@ impl ResourceKind for Cluster {
             let [service, instance, scheduler] = derived_cluster_roles(&cluster.name);
             let instance_iam = iam_role_name(pipeline, &instance, &graph.arns.region);
             let service_policy =
-                emr_service_policy(graph.arns, &role_path(pipeline, &graph.arns.region), &instance_iam);
+                emr_service_policy(graph.arns, &graph.spec.role_path(&graph.arns.region), &instance_iam);
             let managed =
                 [format!("arn:{}:iam::aws:policy/service-role/AmazonEMRServicePolicy_v2", graph.arns.partition)];
             let service_role = role::config(
@@ -253,7 +252,7 @@ impl ResourceKind for Cluster {
                 Some(service_policy),
                 &managed,
             );
-            let instance_policy = emr_instance_policy(graph.spec, graph.arns);
+            let instance_policy = emr_instance_policy(graph.spec, cluster, graph.arns);
             let instance_role = RoleConfig {
                 instance_profile: true,
                 ..role::config(graph, &instance, graph.arns.trust_policy("ec2.amazonaws.com"), instance_policy, &[])
@@ -343,9 +342,10 @@ fn emr_service_policy(arns: &Arns, path: &str, instance_role: &str) -> Value {
 /// What the cluster's instances may do: read and write the pipeline's buckets, and use the
 /// customer managed key of each SSE-KMS bucket for its objects through S3 (one statement per
 /// key, `UsePipelineBucketKey<n>` in key order; see `policy::s3_key_statement`), nothing else.
-/// The instances read no stream, so stream keys are not granted here.
+/// The instances read no stream, so stream keys are not granted here. A cluster with
+/// `use_glue_catalog` also gets `glue_catalog_statements`.
 /// None for a spec without buckets: IAM refuses a statement whose `Resource` list is empty.
-fn emr_instance_policy(spec: &spec::Spec, arns: &Arns) -> Option<Value> {
+fn emr_instance_policy(spec: &spec::Spec, cluster: &spec::Cluster, arns: &Arns) -> Option<Value> {
     let buckets: Vec<String> = spec.buckets.iter().map(|bucket| arns.bucket(&bucket.name)).collect();
     if buckets.is_empty() {
         return None;
@@ -366,7 +366,31 @@ fn emr_instance_policy(spec: &spec::Spec, arns: &Arns) -> Option<Value> {
     for (index, (grant, objects)) in keys.iter().enumerate() {
         statements.push(crate::policy::s3_key_statement(&format!("UsePipelineBucketKey{index}"), grant, arns, objects));
     }
+    if let Some(catalog) = spec.catalog.as_ref().filter(|_| cluster.use_glue_catalog) {
+        statements.extend(glue_catalog_statements(&spec::database_name(spec, catalog), arns));
+    }
     Some(serde_json::json!({"Version": "2012-10-17", "Statement": statements}))
+}
+
+/// What Hive and Spark SQL do with their metastore when it is the Glue Data Catalog, limited to
+/// the pipeline's database and its tables (the Glue actions of the EMR EC2 role's managed policy
+/// `AmazonElasticMapReduceforEC2Role`, less those on other databases, on the database itself and
+/// on functions). Glue checks a table action against the catalog, the database and the table
+/// ("Specifying AWS Glue resource ARNs"). The metastore client looks up the `default` database
+/// when it starts ("Unable to verify existence of default database" otherwise,
+/// awslabs/aws-glue-data-catalog-client-for-apache-hive-metastore): it may read that one too,
+/// and nothing in it. `GetDatabases` (`SHOW DATABASES`) needs every database and is not granted.
+fn glue_catalog_statements(database: &str, arns: &Arns) -> [Value; 2] {
+    let databases = [arns.glue_catalog(), arns.glue_database("default"), arns.glue_database(database)];
+    let tables = [arns.glue_catalog(), arns.glue_database(database), arns.glue_table(database, "*")];
+    [
+        serde_json::json!({"Sid": "ReadPipelineDatabase", "Effect": "Allow", "Action": ["glue:GetDatabase"], "Resource": databases}),
+        serde_json::json!({"Sid": "UsePipelineTables", "Effect": "Allow",
+            "Action": ["glue:BatchCreatePartition", "glue:BatchDeletePartition", "glue:BatchGetPartition", "glue:CreatePartition",
+                       "glue:CreateTable", "glue:DeletePartition", "glue:DeleteTable", "glue:GetPartition", "glue:GetPartitions",
+                       "glue:GetTable", "glue:GetTableVersions", "glue:GetTables", "glue:UpdatePartition", "glue:UpdateTable"],
+            "Resource": tables}),
+    ]
 }
 
 /// What EventBridge Scheduler may do with the cluster: resize its groups, and put a resize it
@@ -519,7 +543,7 @@ mod tests {
                 .replace("buckets: [{name: lake}]\n", buckets);
             let spec: spec::Spec = serde_saphyr::from_str(&yaml).unwrap();
             let arns = Arns::new("123456789012", region);
-            let policy = emr_instance_policy(&spec, &arns).unwrap();
+            let policy = emr_instance_policy(&spec, &spec.clusters[0], &arns).unwrap();
             let statements = policy["Statement"].as_array().unwrap();
             assert_eq!(statements.len(), 4, "one statement per customer key, none for the managed key");
             let key_prefix = format!("arn:{partition}:kms:{region}:123456789012");
@@ -544,9 +568,61 @@ mod tests {
         }
         let plain: spec::Spec = serde_saphyr::from_str(SPEC).unwrap();
         assert_eq!(
-            emr_instance_policy(&plain, &Arns::new("1", "eu-west-1")).unwrap()["Statement"].as_array().unwrap().len(),
+            emr_instance_policy(&plain, &plain.clusters[0], &Arns::new("1", "eu-west-1")).unwrap()["Statement"]
+                .as_array()
+                .unwrap()
+                .len(),
             2
         );
+    }
+
+    /// `SPEC` with the pipeline's catalog, its cluster using it, and `configurations` as given.
+    fn glue_spec(configurations: &str) -> spec::Spec {
+        let yaml = SPEC.replace("    tags: {team: data}\n", &format!("    use_glue_catalog: true\n{configurations}    tags: {{team: data}}\n"))
+            + "catalog:\n  database: lake_db\n  tables: [{name: t, location: {bucket: lake, prefix: t/}, columns: [{name: a, type: string}]}]\n";
+        serde_saphyr::from_str(&yaml).unwrap()
+    }
+
+    #[test]
+    fn a_glue_catalog_cluster_may_use_exactly_the_pipeline_database() {
+        let spec = glue_spec("");
+        let policy = emr_instance_policy(&spec, &spec.clusters[0], &Arns::new("123456789012", "eu-west-1")).unwrap();
+        let statements = policy["Statement"].as_array().unwrap();
+        let glue = "arn:aws:glue:eu-west-1:123456789012";
+        assert_eq!(
+            statements[2..],
+            [
+                serde_json::json!({"Sid": "ReadPipelineDatabase", "Effect": "Allow", "Action": ["glue:GetDatabase"],
+                    "Resource": [format!("{glue}:catalog"), format!("{glue}:database/default"), format!("{glue}:database/lake_db")]}),
+                serde_json::json!({"Sid": "UsePipelineTables", "Effect": "Allow",
+                    "Action": ["glue:BatchCreatePartition", "glue:BatchDeletePartition", "glue:BatchGetPartition", "glue:CreatePartition",
+                               "glue:CreateTable", "glue:DeletePartition", "glue:DeleteTable", "glue:GetPartition", "glue:GetPartitions",
+                               "glue:GetTable", "glue:GetTableVersions", "glue:GetTables", "glue:UpdatePartition", "glue:UpdateTable"],
+                    "Resource": [format!("{glue}:catalog"), format!("{glue}:database/lake_db"), format!("{glue}:table/lake_db/*")]}),
+            ]
+        );
+        assert!(crate::policy::wildcard_actions(&policy).is_empty());
+    }
+
+    #[test]
+    fn the_glue_metastore_is_merged_into_the_configurations() {
+        let spec = glue_spec("    configurations:\n      - {classification: spark-hive-site, properties: {hive.metastore.glue.catalogid: '123456789012'}}\n      - {classification: spark-defaults, properties: {spark.sql.shuffle.partitions: '64'}}\n");
+        let problems = spec::validate(&spec);
+        assert!(
+            problems.iter().all(|p| !p.path.contains("configurations") && !p.path.contains("glue")),
+            "{problems:?}"
+        );
+        let arns = Arns::new("123456789012", "eu-west-1");
+        let graph = crate::resources::desired_graph(&spec, &arns, &std::collections::BTreeMap::new());
+        let config = graph.iter().find(|n| n.id == id("spark")).unwrap().config::<ClusterConfig>().unwrap();
+        let factory = "com.amazonaws.glue.catalog.metastore.AWSGlueDataCatalogHiveClientFactory";
+        let expected = serde_json::json!([
+            {"classification": "hive-site", "properties": {"hive.metastore.client.factory.class": factory}},
+            {"classification": "spark-defaults", "properties": {"spark.sql.shuffle.partitions": "64"}},
+            {"classification": "spark-hive-site", "properties": {"hive.metastore.client.factory.class": factory, "hive.metastore.glue.catalogid": "123456789012"}},
+        ]);
+        assert_eq!(config.attributes()["configurations"], expected);
+        assert!(Cluster.forces_replacement("configurations"), "EMR cannot change a running cluster's configurations");
     }
 
     #[test]

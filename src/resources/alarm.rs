@@ -1,0 +1,422 @@
+//! CloudWatch metric alarms on the pipeline's resources, derived from the spec's `alarms:`
+//! section (see `spec::alarms` for which alarms and why), each notifying the pipeline's topic.
+//! Named `pipectl-<pipeline>-<resource>-<metric>`, owned by their tags (CloudWatch tags alarms:
+//! ListTagsForResource on the alarm ARN).
+//!
+//! Read with DescribeAlarms by the pipeline's name prefix, then each alarm's tags. Created and
+//! changed with PutMetricAlarm, which creates or overwrites the whole alarm, so every field is
+//! an in-place update; its `Tags` apply only when it creates the alarm ("If you are using this
+//! operation to update an existing alarm, any tags you specify in this parameter are ignored",
+//! PutMetricAlarm, Amazon CloudWatch API Reference), so an update retags with TagResource and
+//! UntagResource. Deleted with DeleteAlarms.
+//!
+//! An EMR alarm's `JobFlowId` is the cluster's id, unknown until the cluster exists: the
+//! desired dimension holds a placeholder that apply resolves (`resolve_placeholders`), and plans
+//! show the cluster's spec name on both sides.
+
+use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, MetricAlarm, StandardUnit, Statistic, Tag};
+use serde_json::json;
+
+use super::{
+    adopt, aws_error, owned_by, resolve_placeholders, AwsError, Context, LiveResource, NamedRead, ReadContext,
+    ResourceKind, Tags,
+};
+use crate::model::{
+    Action, Attributes, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names, ResourceId,
+};
+use crate::names::{alarm_name, alarm_prefix};
+use crate::spec::{condition_words, derived_alarms, AlarmSpec, Watched};
+
+pub struct Alarm;
+pub const KIND: Kind = Kind::of(&Alarm);
+
+/// An alarm is named in plans `<resource>-<metric>`.
+pub fn id(name: &str) -> ResourceId {
+    ResourceId::new(KIND, name)
+}
+
+/// What CloudWatch does with periods that have no data: a stream nobody writes to or a cluster
+/// between batches publishes nothing, which is no reason to page.
+const TREAT_MISSING_DATA: &str = "notBreaching";
+
+/// One alarm as the spec asks for it.
+#[derive(Debug, Clone)]
+pub struct AlarmConfig {
+    pub alarm_name: String,
+    pub spec: AlarmSpec,
+    /// The dimension's value: a name, or a `${cluster/…}` placeholder apply resolves.
+    pub dimension_value: String,
+    /// The dimension's value as plans show it (the cluster's spec name, not its id).
+    pub dimension_label: String,
+    pub topic_arn: String,
+}
+
+impl DesiredConfig for AlarmConfig {
+    fn attributes(&self) -> Attributes {
+        let spec = &self.spec;
+        attributes(
+            spec.namespace,
+            spec.metric,
+            &format!("{}={}", spec.dimension, self.dimension_label),
+            &condition_words(
+                spec.statistic,
+                spec.metric,
+                spec.comparison,
+                spec.threshold,
+                spec.period_seconds,
+                spec.evaluation_periods,
+            ),
+            &[topic_name(&self.topic_arn)],
+            TREAT_MISSING_DATA,
+        )
+    }
+}
+
+fn attributes(
+    namespace: &str,
+    metric: &str,
+    dimensions: &str,
+    condition: &str,
+    actions: &[&str],
+    treat_missing_data: &str,
+) -> Attributes {
+    Attributes::from([
+        ("metric".to_string(), json!(format!("{namespace} {metric}"))),
+        ("dimensions".to_string(), json!(dimensions)),
+        ("condition".to_string(), json!(condition)),
+        ("actions".to_string(), json!(actions)),
+        ("treat_missing_data".to_string(), json!(treat_missing_data)),
+    ])
+}
+
+/// The last part of an SNS ARN: the topic's name.
+fn topic_name(arn: &str) -> &str {
+    arn.rsplit(':').next().unwrap_or(arn)
+}
+
+/// The alarm as DescribeAlarms returns it.
+#[derive(Debug, Clone)]
+pub struct Live {
+    pub alarm: MetricAlarm,
+}
+
+impl LiveDetail for Live {
+    /// Dimension values that are AWS ids (a cluster's) read as the spec names `names` knows.
+    fn describe(&self, _physical_id: &str, names: &Names) -> (Attributes, Vec<ResourceId>) {
+        let alarm = &self.alarm;
+        let dimensions: Vec<String> = alarm
+            .dimensions()
+            .iter()
+            .map(|d| format!("{}={}", d.name().unwrap_or_default(), names.name(d.value().unwrap_or_default())))
+            .collect();
+        let actions: Vec<&str> = alarm.alarm_actions().iter().map(|arn| topic_name(arn)).collect();
+        let condition = condition_words(
+            alarm.statistic().map(Statistic::as_str).unwrap_or_default(),
+            alarm.metric_name().unwrap_or_default(),
+            alarm.comparison_operator().map(ComparisonOperator::as_str).unwrap_or_default(),
+            alarm.threshold().unwrap_or_default(),
+            alarm.period().unwrap_or_default(),
+            alarm.evaluation_periods().unwrap_or_default(),
+        );
+        let depends_on = alarm
+            .dimensions()
+            .iter()
+            .filter_map(|d| d.value())
+            .chain(alarm.alarm_actions().iter().map(String::as_str))
+            .filter_map(|physical| names.id(physical).cloned())
+            .collect();
+        let attributes = attributes(
+            alarm.namespace().unwrap_or_default(),
+            alarm.metric_name().unwrap_or_default(),
+            &dimensions.join(", "),
+            &condition,
+            &actions,
+            alarm.treat_missing_data().unwrap_or("missing"),
+        );
+        (attributes, depends_on)
+    }
+}
+
+impl KindRules for Alarm {
+    fn name(&self) -> &'static str {
+        "alarm"
+    }
+    fn rank(&self) -> u8 {
+        19
+    }
+    /// The plan states each alarm's condition in words, metric, threshold with its unit, and
+    /// period, so a threshold in the wrong unit is visible before it is applied.
+    fn change_notes(&self, action: Action, before: Option<&Attributes>, after: Option<&Attributes>) -> Vec<String> {
+        let condition = |attributes: Option<&Attributes>| {
+            attributes.and_then(|a| a.get("condition")).and_then(|v| v.as_str()).map(str::to_string)
+        };
+        match (action, condition(before), condition(after)) {
+            (Action::Create, _, Some(after)) => vec![format!("alarms when {after}")],
+            (Action::Update, Some(before), Some(after)) if before != after => {
+                vec![format!("alarmed when {before}; will alarm when {after}")]
+            }
+            _ => Vec::new(),
+        }
+    }
+}
+
+impl ResourceKind for Alarm {
+    type Desired = AlarmConfig;
+    type Live = Live;
+    const KIND: Kind = KIND;
+
+    fn desired(&self, graph: &GraphContext) -> Vec<DesiredResource> {
+        let Some(alarms) = graph.spec.alarms.as_ref() else { return Vec::new() };
+        let pipeline = &graph.spec.pipeline;
+        let topic_arn = super::topic::arn(graph.arns, pipeline);
+        derived_alarms(graph.spec)
+            .into_iter()
+            .map(|spec| {
+                let (watched, value, label) = match &spec.watched {
+                    Watched::Stream(name) => (super::stream::id(name), name.clone(), name.clone()),
+                    Watched::Delivery(name) => (super::delivery::id(name), name.clone(), name.clone()),
+                    // Plans show the queue by its spec name, as `describe` reads the live one.
+                    Watched::Queue(name) => {
+                        let queue = super::queue::id();
+                        let label = queue.name.clone();
+                        (queue, name.clone(), label)
+                    }
+                    Watched::Cluster(name) => {
+                        let cluster = super::cluster::id(name);
+                        (cluster.clone(), graph.known_or_placeholder(&cluster), name.clone())
+                    }
+                };
+                let config = AlarmConfig {
+                    alarm_name: alarm_name(pipeline, &spec.name),
+                    dimension_value: value,
+                    dimension_label: label,
+                    topic_arn: topic_arn.clone(),
+                    spec,
+                };
+                graph.node(id(&config.spec.name), &alarms.tags, vec![super::topic::id(), watched], config)
+            })
+            .collect()
+    }
+
+    async fn read(&self, read: &ReadContext<'_>) -> Result<NamedRead, AwsError> {
+        let cloudwatch = &read.clients.cloudwatch;
+        let prefix = alarm_prefix(read.pipeline);
+        let wanted = read.names(KIND);
+        let mut result = NamedRead::default();
+        for alarm in describe_alarms(cloudwatch, &prefix).await? {
+            let (Some(name), Some(arn)) = (alarm.alarm_name(), alarm.alarm_arn()) else { continue };
+            let spec_name = name.strip_prefix(&prefix).unwrap_or(name).to_string();
+            let id = id(&spec_name);
+            let Some(tags) = tags(cloudwatch, &id, arn).await? else { continue };
+            if owned_by(&tags, read.pipeline) || adopt(&id, &tags, read.adoptable) {
+                result.found.push(LiveResource::new(id, name, tags, Live { alarm: alarm.clone() }));
+            } else if wanted.contains(&spec_name) {
+                result.conflicts.push(super::ownership_conflict(
+                    &id,
+                    &tags,
+                    read.pipeline,
+                    " (aws cloudwatch tag-resource)",
+                ));
+            }
+        }
+        Ok(result)
+    }
+
+    async fn create(
+        &self,
+        ctx: &Context,
+        resource: &DesiredResource,
+        desired: &AlarmConfig,
+    ) -> Result<String, AwsError> {
+        put(ctx, resource, desired, true).await?;
+        Ok(desired.alarm_name.clone())
+    }
+
+    async fn update(
+        &self,
+        ctx: &Context,
+        resource: &DesiredResource,
+        desired: &AlarmConfig,
+        live: &LiveResource,
+        detail: &Live,
+    ) -> Result<(), AwsError> {
+        put(ctx, resource, desired, false).await?;
+        let arn =
+            detail.alarm.alarm_arn().ok_or_else(|| AwsError::missing(&resource.id, "DescribeAlarms", "AlarmArn"))?;
+        retag(&ctx.clients.cloudwatch, &resource.id, arn, &live.tags, &resource.tags).await
+    }
+
+    async fn delete(&self, ctx: &Context, live: &LiveResource, _detail: &Live) -> Result<(), AwsError> {
+        ctx.clients
+            .cloudwatch
+            .delete_alarms()
+            .alarm_names(&live.physical_id)
+            .send()
+            .await
+            .map_err(|error| aws_error(&live.id, "DeleteAlarms", error))?;
+        Ok(())
+    }
+}
+
+/// PutMetricAlarm with the whole alarm: it creates the alarm or overwrites every field of it.
+async fn put(ctx: &Context, resource: &DesiredResource, config: &AlarmConfig, create: bool) -> Result<(), AwsError> {
+    let id = &resource.id;
+    let spec = &config.spec;
+    let value = resolve_placeholders(ctx, &config.dimension_value)?;
+    let dimension = Dimension::builder().name(spec.dimension).value(value).build();
+    let mut request = ctx
+        .clients
+        .cloudwatch
+        .put_metric_alarm()
+        .alarm_name(&config.alarm_name)
+        .alarm_description(&spec.description)
+        .namespace(spec.namespace)
+        .metric_name(spec.metric)
+        .dimensions(dimension)
+        .statistic(Statistic::from(spec.statistic))
+        .comparison_operator(ComparisonOperator::from(spec.comparison))
+        .threshold(spec.threshold)
+        .period(spec.period_seconds)
+        .evaluation_periods(spec.evaluation_periods)
+        .treat_missing_data(TREAT_MISSING_DATA)
+        .actions_enabled(true)
+        .alarm_actions(&config.topic_arn);
+    if spec.metric == "HDFSUtilization" {
+        request = request.unit(StandardUnit::Percent);
+    }
+    if create {
+        request = request.set_tags(Some(cloudwatch_tags(&resource.tags)));
+    }
+    request.send().await.map_err(|error| aws_error(id, "PutMetricAlarm", error))?;
+    Ok(())
+}
+
+fn cloudwatch_tags(tags: &Tags) -> Vec<Tag> {
+    tags.iter().map(|(key, value)| Tag::builder().key(key).value(value).build()).collect()
+}
+
+/// Makes the alarm's tags `desired`: stale keys removed, the rest set.
+async fn retag(
+    cloudwatch: &aws_sdk_cloudwatch::Client,
+    id: &ResourceId,
+    arn: &str,
+    live: &Tags,
+    desired: &Tags,
+) -> Result<(), AwsError> {
+    let untag = |stale| async move {
+        let request = cloudwatch.untag_resource().resource_arn(arn).set_tag_keys(Some(stale));
+        request.send().await.map(drop).map_err(|error| aws_error(id, "UntagResource", error))
+    };
+    let tag = |changed: Tags| async move {
+        let request = cloudwatch.tag_resource().resource_arn(arn).set_tags(Some(cloudwatch_tags(&changed)));
+        request.send().await.map(drop).map_err(|error| aws_error(id, "TagResource", error))
+    };
+    super::retag::retag(live, desired, untag, tag).await
+}
+
+/// Every metric alarm whose name starts with `prefix` (DescribeAlarms pages at most 100).
+async fn describe_alarms(cloudwatch: &aws_sdk_cloudwatch::Client, prefix: &str) -> Result<Vec<MetricAlarm>, AwsError> {
+    let mut alarms = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let page = cloudwatch
+            .describe_alarms()
+            .alarm_name_prefix(prefix)
+            .set_next_token(token.clone())
+            .send()
+            .await
+            .map_err(|error| aws_error("alarm", "DescribeAlarms", error))?;
+        alarms.extend(page.metric_alarms().iter().cloned());
+        token = page.next_token().filter(|next| !next.is_empty()).map(str::to_string);
+        if token.is_none() {
+            return Ok(alarms);
+        }
+    }
+}
+
+/// The alarm's tags, or None when it vanished in between.
+async fn tags(cloudwatch: &aws_sdk_cloudwatch::Client, id: &ResourceId, arn: &str) -> Result<Option<Tags>, AwsError> {
+    match cloudwatch.list_tags_for_resource().resource_arn(arn).send().await {
+        Ok(output) => Ok(Some(
+            output
+                .tags()
+                .iter()
+                .map(|t| (t.key().unwrap_or_default().to_string(), t.value().unwrap_or_default().to_string()))
+                .collect(),
+        )),
+        Err(error) => aws_error(id, "ListTagsForResource", error).unless_not_found(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Replays DescribeAlarms' documented shape for an EMR alarm: the dimension holds the
+    //! cluster's id, the actions the topic's ARN; plans must read both as spec names.
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::policy::Arns;
+    use crate::resources::desired_graph;
+
+    const SPEC: &str = "version: 1\npipeline: p\nregion: us-east-1\nstreams:\n  - name: events\n    retention_hours: 24\nalarms:\n  streams:\n    events: { iterator_age: 10m }\n";
+
+    #[test]
+    fn a_live_alarm_that_matches_the_spec_plans_nothing_and_reads_in_words() {
+        let spec = crate::spec::load_bytes("t.yaml", SPEC.as_bytes()).unwrap();
+        let arns = Arns::new("123456789012", "us-east-1");
+        let graph = desired_graph(&spec, &arns, &BTreeMap::new());
+        let desired = graph.iter().find(|r| r.id == id("events-iterator-age")).unwrap();
+        let alarm = MetricAlarm::builder()
+            .alarm_name("pipectl-p-events-iterator-age")
+            .alarm_arn("arn:aws:cloudwatch:us-east-1:123456789012:alarm:pipectl-p-events-iterator-age")
+            .namespace("AWS/Kinesis")
+            .metric_name("GetRecords.IteratorAgeMilliseconds")
+            .dimensions(Dimension::builder().name("StreamName").value("events").build())
+            .statistic(Statistic::Maximum)
+            .comparison_operator(ComparisonOperator::GreaterThanThreshold)
+            .threshold(600_000.0)
+            .period(300)
+            .evaluation_periods(1)
+            .treat_missing_data("notBreaching")
+            .alarm_actions("arn:aws:sns:us-east-1:123456789012:pipectl-p-alarms")
+            .build();
+        let (live, _) = Live { alarm }.describe("pipectl-p-events-iterator-age", &Names::default());
+        assert_eq!(
+            live,
+            desired.config::<AlarmConfig>().unwrap().attributes(),
+            "the tags aside, live and desired agree"
+        );
+        assert_eq!(
+            live["condition"],
+            json!("Maximum of GetRecords.IteratorAgeMilliseconds > 600000 milliseconds (10 minutes) for 1 period of 5 minutes")
+        );
+        assert!(desired.depends_on.contains(&super::super::topic::id()));
+    }
+
+    #[test]
+    fn a_cluster_alarm_waits_for_the_cluster_id() {
+        let text = "version: 1\npipeline: p\nregion: us-east-1\nnetwork:\n  vpc: { cidr: 10.0.0.0/16 }\n  subnets:\n    - { name: a, cidr: 10.0.0.0/24, availability_zone: us-east-1a }\n  endpoints: [s3]\nclusters:\n  - name: spark\n    release: emr-7.2.0\n    applications: [Spark]\n    subnet: a\n    master: {type: m5.xlarge}\n    core: {type: m5.xlarge, nodes: 2}\nalarms: {}\n";
+        let spec = crate::spec::load_bytes("t.yaml", text.as_bytes()).unwrap();
+        let graph = desired_graph(&spec, &Arns::new("123456789012", "us-east-1"), &BTreeMap::new());
+        let alarm = graph.iter().find(|r| r.id == id("spark-apps-failed")).unwrap();
+        let config = alarm.config::<AlarmConfig>().unwrap();
+        assert_eq!(config.dimension_value, "${cluster/spark}");
+        assert_eq!(alarm.attributes()["dimensions"], json!("JobFlowId=spark"));
+    }
+
+    /// The dead-letter queue's physical name carries the pipeline; the plan shows its spec name,
+    /// as the live alarm's dimension reads back through `Names` (a plan after apply is empty).
+    #[test]
+    fn the_dead_letter_alarm_shows_the_queue_by_its_spec_name() {
+        let text = "version: 1\npipeline: p\nregion: us-east-1\nnetwork:\n  vpc: { cidr: 10.0.0.0/16 }\n  subnets:\n    - { name: a, cidr: 10.0.0.0/24, availability_zone: us-east-1a }\n  endpoints: [s3]\nclusters:\n  - name: spark\n    release: emr-7.2.0\n    applications: [Spark]\n    subnet: a\n    master: {type: m5.xlarge}\n    core: {type: m5.xlarge, nodes: 2}\n    schedules:\n      - {name: batch, cron: '0 2 * * *', group: core, nodes: 4, for: 4h}\nalarms: {}\n";
+        let spec = crate::spec::load_bytes("t.yaml", text.as_bytes()).unwrap();
+        let graph = desired_graph(&spec, &Arns::new("123456789012", "us-east-1"), &BTreeMap::new());
+        let alarm = graph
+            .iter()
+            .find(|r| r.config::<AlarmConfig>().is_some_and(|c| c.dimension_value.ends_with("schedules-dlq")))
+            .unwrap();
+        let queue = super::super::queue::id();
+        assert_eq!(alarm.config::<AlarmConfig>().unwrap().dimension_value, "p-schedules-dlq");
+        assert_eq!(alarm.attributes()["dimensions"], json!(format!("QueueName={}", queue.name)));
+    }
+}

@@ -1,0 +1,71 @@
+//! Bringing a resource's tags to the spec's through its service's own untag and tag calls. Glue,
+//! Athena, CloudWatch and SNS take the same two steps — remove the keys the spec no longer has,
+//! then set the tags that are new or changed — and differ only in the SDK call, which each kind
+//! passes in.
+
+use std::future::Future;
+
+use super::AwsError;
+use crate::names::Tags;
+
+/// Makes `live` tags `desired`: `untag` gets the stale keys (if any), then `tag` the tags that
+/// are missing or have another value (if any). Neither is called when the tags already match.
+pub async fn retag<Untag, Tag>(
+    live: &Tags,
+    desired: &Tags,
+    untag: impl FnOnce(Vec<String>) -> Untag,
+    tag: impl FnOnce(Tags) -> Tag,
+) -> Result<(), AwsError>
+where
+    Untag: Future<Output = Result<(), AwsError>>,
+    Tag: Future<Output = Result<(), AwsError>>,
+{
+    let stale: Vec<String> = live.keys().filter(|key| !desired.contains_key(*key)).cloned().collect();
+    if !stale.is_empty() {
+        untag(stale).await?;
+    }
+    let changed: Tags = desired
+        .iter()
+        .filter(|(key, value)| live.get(*key) != Some(*value))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    if !changed.is_empty() {
+        tag(changed).await?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+
+    fn tags(pairs: &[(&str, &str)]) -> Tags {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[tokio::test]
+    async fn stale_keys_go_changed_tags_are_set_and_matching_tags_cost_nothing() {
+        let calls = Mutex::new(Vec::new());
+        let record = |what: String| {
+            calls.lock().unwrap().push(what);
+            async { Ok(()) }
+        };
+        let live = tags(&[("keep", "1"), ("old", "x"), ("team", "a")]);
+        let desired = tags(&[("keep", "1"), ("team", "b"), ("new", "y")]);
+        retag(&live, &desired, |stale| record(format!("untag {stale:?}")), |set| record(format!("tag {set:?}")))
+            .await
+            .unwrap();
+        assert_eq!(
+            *calls.lock().unwrap(),
+            ["untag [\"old\"]", "tag {\"new\": \"y\", \"team\": \"b\"}"],
+            "only what differs"
+        );
+        calls.lock().unwrap().clear();
+        retag(&desired, &desired, |stale| record(format!("untag {stale:?}")), |set| record(format!("tag {set:?}")))
+            .await
+            .unwrap();
+        assert!(calls.lock().unwrap().is_empty());
+    }
+}

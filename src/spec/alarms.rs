@@ -1,0 +1,507 @@
+//! The `alarms:` section and the CloudWatch alarms it derives. With the section present, every
+//! stream, delivery and cluster of the spec gets the alarms a person on call needs, each
+//! threshold overridable and each resource (or the whole section) able to opt out; the pipeline's
+//! failed schedule invocations get one more. Derivation and validation share this module, so
+//! what validation accepts is exactly what the `alarm` kind builds.
+//!
+//! Units are where alarms go wrong: Kinesis reports `GetRecords.IteratorAgeMilliseconds` in
+//! milliseconds and Firehose `DeliveryToS3.DataFreshness` in seconds ("Monitoring Amazon Kinesis
+//! Data Streams with Amazon CloudWatch"; "Monitoring Amazon Data Firehose with CloudWatch
+//! metrics"), so the spec takes durations (`5m`) and the conversion happens here, once.
+//!
+//! EMR's `IsIdle` is not derived: an alarm on it can only mean "idle while the batch should be
+//! running", and a metric alarm has no notion of time of day (CloudWatch metric math has no
+//! clock function), so a plain `IsIdle` alarm would page every day between the windows. The
+//! failed resizes of the night batch are watched instead through the schedules' dead-letter
+//! queue: EventBridge Scheduler's own metrics (`TargetErrorCount`, `InvocationDroppedCount`,
+//! `InvocationsSentToDeadLetterCount`, namespace `AWS/Scheduler`) carry only a `ScheduleGroup`
+//! dimension, and the pipeline's schedules live in the account's shared `default` group, so an
+//! alarm there would page for every schedule of the account. Each message in the pipeline's own
+//! queue is one resize that failed after its retries.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+use super::types::Spec;
+use super::validate::Problem;
+use crate::duration::parse_duration;
+use crate::names::schedules_dlq_name;
+
+/// Alarms on the pipeline's resources, notifying a pipeline-owned SNS topic.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Alarms {
+    /// `false` removes every alarm and the topic (default `true`).
+    #[serde(default = "enabled")]
+    pub enabled: bool,
+    /// Who the topic notifies. Email and HTTPS endpoints must confirm the subscription AWS
+    /// sends them before they receive anything.
+    #[serde(default)]
+    pub notify: Vec<Subscription>,
+    /// Per stream: thresholds, or `enabled: false`.
+    #[serde(default)]
+    pub streams: BTreeMap<String, StreamAlarms>,
+    /// Per delivery: thresholds, or `enabled: false`.
+    #[serde(default)]
+    pub deliveries: BTreeMap<String, DeliveryAlarms>,
+    /// Per cluster: thresholds, or `enabled: false`.
+    #[serde(default)]
+    pub clusters: BTreeMap<String, ClusterAlarms>,
+    /// The alarm on failed schedule invocations (the schedules' dead-letter queue).
+    #[serde(default)]
+    pub schedules: Toggle,
+    /// Tags on the topic and the alarms.
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+}
+
+fn enabled() -> bool {
+    true
+}
+
+/// One subscription of the alarm topic.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Subscription {
+    /// `email`, `https` or `sqs`.
+    pub protocol: String,
+    /// The address, the `https://` URL, or the SQS queue ARN (whose queue policy must let
+    /// `sns.amazonaws.com` send to it).
+    pub endpoint: String,
+}
+
+/// Only an on/off switch.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Toggle {
+    #[serde(default = "enabled")]
+    pub enabled: bool,
+}
+
+impl Default for Toggle {
+    fn default() -> Self {
+        Toggle { enabled: true }
+    }
+}
+
+/// A stream's alarms.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StreamAlarms {
+    #[serde(default = "enabled")]
+    pub enabled: bool,
+    /// How far the readers may fall behind (a duration; default `5m`): the alarm compares
+    /// `GetRecords.IteratorAgeMilliseconds` with it in milliseconds.
+    #[serde(default)]
+    pub iterator_age: Option<String>,
+    /// Records refused for throughput in 5 minutes before it alarms (default 0: any, three
+    /// periods in a row).
+    #[serde(default)]
+    pub write_throttled: Option<i64>,
+}
+
+/// A delivery's alarms.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeliveryAlarms {
+    #[serde(default = "enabled")]
+    pub enabled: bool,
+    /// The age of the oldest record not yet in S3 that alarms (a duration; default `15m`, AWS's
+    /// recommendation; it must exceed the delivery's buffer interval).
+    #[serde(default)]
+    pub data_freshness: Option<String>,
+    /// The share of successful S3 puts below which it alarms, in percent (default 100: any
+    /// failed put).
+    #[serde(default)]
+    pub delivery_success_percent: Option<i64>,
+}
+
+/// A cluster's alarms.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterAlarms {
+    #[serde(default = "enabled")]
+    pub enabled: bool,
+    /// YARN applications failed in 5 minutes before it alarms (default 0: any).
+    #[serde(default)]
+    pub apps_failed: Option<i64>,
+    /// HDFS use in percent that alarms (default 80).
+    #[serde(default)]
+    pub hdfs_utilization_percent: Option<i64>,
+}
+
+/// What an alarm's metric is about: a resource of the spec.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Watched {
+    /// A stream of the spec: the dimension value is its name.
+    Stream(String),
+    /// A delivery of the spec: the dimension value is its name.
+    Delivery(String),
+    /// A cluster of the spec: the dimension value is its AWS id, known once it exists.
+    Cluster(String),
+    /// The schedules' dead-letter queue: the dimension value is its SQS name.
+    Queue(String),
+}
+
+/// One derived alarm, before any AWS id is known.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlarmSpec {
+    /// The spec-level name, `<resource>-<what>` (`clickstream-events-iterator-age`).
+    pub name: String,
+    pub namespace: &'static str,
+    pub metric: &'static str,
+    pub dimension: &'static str,
+    pub watched: Watched,
+    pub statistic: &'static str,
+    /// `GreaterThanThreshold` or `LessThanThreshold`.
+    pub comparison: &'static str,
+    /// In the metric's own unit.
+    pub threshold: f64,
+    pub period_seconds: i32,
+    pub evaluation_periods: i32,
+    pub description: String,
+}
+
+/// Every alarm period: EMR publishes its metrics every five minutes ("Monitor metrics with
+/// CloudWatch", Amazon EMR Management Guide), Kinesis and Firehose every minute.
+pub const PERIOD_SECONDS: i32 = 300;
+const DEFAULT_ITERATOR_AGE: &str = "5m";
+const DEFAULT_DATA_FRESHNESS: &str = "15m";
+const DEFAULT_HDFS_PERCENT: i64 = 80;
+const PROTOCOLS: [&str; 3] = ["email", "https", "sqs"];
+
+/// The alarms `spec` asks for (none without an enabled `alarms:` section).
+pub fn derived_alarms(spec: &Spec) -> Vec<AlarmSpec> {
+    let Some(alarms) = spec.alarms.as_ref().filter(|alarms| alarms.enabled) else { return Vec::new() };
+    let mut out = Vec::new();
+    for stream in &spec.streams {
+        let settings = alarms.streams.get(&stream.name);
+        if settings.is_some_and(|s| !s.enabled) {
+            continue;
+        }
+        let age = settings.and_then(|s| s.iterator_age.as_deref()).unwrap_or(DEFAULT_ITERATOR_AGE);
+        let age_ms = parse_duration(age).map_or(0.0, |d| d.as_millis() as f64);
+        let throttled = settings.and_then(|s| s.write_throttled).unwrap_or(0);
+        let watched = Watched::Stream(stream.name.clone());
+        out.push(AlarmSpec {
+            name: format!("{}-iterator-age", stream.name),
+            namespace: "AWS/Kinesis",
+            metric: "GetRecords.IteratorAgeMilliseconds",
+            dimension: "StreamName",
+            watched: watched.clone(),
+            statistic: "Maximum",
+            comparison: "GreaterThanThreshold",
+            threshold: age_ms,
+            period_seconds: PERIOD_SECONDS,
+            evaluation_periods: 1,
+            description: format!("The readers of stream {} are more than {age} behind", stream.name),
+        });
+        out.push(AlarmSpec {
+            name: format!("{}-write-throttled", stream.name),
+            namespace: "AWS/Kinesis",
+            metric: "WriteProvisionedThroughputExceeded",
+            dimension: "StreamName",
+            watched,
+            statistic: "Sum",
+            comparison: "GreaterThanThreshold",
+            threshold: throttled as f64,
+            period_seconds: PERIOD_SECONDS,
+            evaluation_periods: 3,
+            description: format!("Stream {} refuses writes for throughput: add shards", stream.name),
+        });
+    }
+    for delivery in &spec.deliveries {
+        let settings = alarms.deliveries.get(&delivery.name);
+        if settings.is_some_and(|s| !s.enabled) {
+            continue;
+        }
+        let freshness = settings.and_then(|s| s.data_freshness.as_deref()).unwrap_or(DEFAULT_DATA_FRESHNESS);
+        let freshness_s = parse_duration(freshness).map_or(0.0, |d| d.as_secs() as f64);
+        let success = settings.and_then(|s| s.delivery_success_percent).unwrap_or(100);
+        let watched = Watched::Delivery(delivery.name.clone());
+        out.push(AlarmSpec {
+            name: format!("{}-data-freshness", delivery.name),
+            namespace: "AWS/Firehose",
+            metric: "DeliveryToS3.DataFreshness",
+            dimension: "DeliveryStreamName",
+            watched: watched.clone(),
+            statistic: "Maximum",
+            comparison: "GreaterThanThreshold",
+            threshold: freshness_s,
+            period_seconds: PERIOD_SECONDS,
+            evaluation_periods: 1,
+            description: format!("Delivery {} holds records older than {freshness}", delivery.name),
+        });
+        out.push(AlarmSpec {
+            name: format!("{}-delivery-success", delivery.name),
+            namespace: "AWS/Firehose",
+            metric: "DeliveryToS3.Success",
+            dimension: "DeliveryStreamName",
+            watched,
+            statistic: "Minimum",
+            comparison: "LessThanThreshold",
+            threshold: success as f64 / 100.0,
+            period_seconds: PERIOD_SECONDS,
+            evaluation_periods: 1,
+            description: format!("Delivery {} fails to put objects in S3", delivery.name),
+        });
+    }
+    for cluster in &spec.clusters {
+        let settings = alarms.clusters.get(&cluster.name);
+        if settings.is_some_and(|s| !s.enabled) {
+            continue;
+        }
+        let watched = Watched::Cluster(cluster.name.clone());
+        out.push(AlarmSpec {
+            name: format!("{}-apps-failed", cluster.name),
+            namespace: "AWS/ElasticMapReduce",
+            metric: "AppsFailed",
+            dimension: "JobFlowId",
+            watched: watched.clone(),
+            statistic: "Sum",
+            comparison: "GreaterThanThreshold",
+            threshold: settings.and_then(|s| s.apps_failed).unwrap_or(0) as f64,
+            period_seconds: PERIOD_SECONDS,
+            evaluation_periods: 1,
+            description: format!("YARN applications failed on cluster {}", cluster.name),
+        });
+        out.push(AlarmSpec {
+            name: format!("{}-hdfs-utilization", cluster.name),
+            namespace: "AWS/ElasticMapReduce",
+            metric: "HDFSUtilization",
+            dimension: "JobFlowId",
+            watched,
+            statistic: "Average",
+            comparison: "GreaterThanThreshold",
+            threshold: settings.and_then(|s| s.hdfs_utilization_percent).unwrap_or(DEFAULT_HDFS_PERCENT) as f64,
+            period_seconds: PERIOD_SECONDS,
+            evaluation_periods: 2,
+            description: format!("HDFS of cluster {} is filling up: add core nodes or clean up", cluster.name),
+        });
+    }
+    let has_schedules = spec.clusters.iter().any(|cluster| !cluster.schedules.is_empty());
+    if has_schedules && alarms.schedules.enabled {
+        out.push(AlarmSpec {
+            name: "schedules-failed-invocations".to_string(),
+            namespace: "AWS/SQS",
+            metric: "ApproximateNumberOfMessagesVisible",
+            dimension: "QueueName",
+            watched: Watched::Queue(schedules_dlq_name(&spec.pipeline)),
+            statistic: "Maximum",
+            comparison: "GreaterThanThreshold",
+            threshold: 0.0,
+            period_seconds: PERIOD_SECONDS,
+            evaluation_periods: 1,
+            description: format!(
+                "A scheduled resize failed after its retries: read the queue {}",
+                schedules_dlq_name(&spec.pipeline)
+            ),
+        });
+    }
+    out
+}
+
+/// The unit of a derived alarm's metric, in words, as AWS documents it.
+pub fn metric_unit(metric: &str) -> &'static str {
+    match metric {
+        "GetRecords.IteratorAgeMilliseconds" => "milliseconds",
+        "WriteProvisionedThroughputExceeded" => "records",
+        "DeliveryToS3.DataFreshness" => "seconds",
+        "DeliveryToS3.Success" => "(share of S3 puts that succeeded)",
+        "AppsFailed" => "applications",
+        "HDFSUtilization" => "percent",
+        "ApproximateNumberOfMessagesVisible" => "messages",
+        _ => "",
+    }
+}
+
+/// The alarm's condition in words, as plans show it: `Maximum of GetRecords.IteratorAgeMilliseconds
+/// > 300000 milliseconds (5m) for 1 period of 5 minutes`.
+pub fn condition_words(
+    statistic: &str,
+    metric: &str,
+    comparison: &str,
+    threshold: f64,
+    period_seconds: i32,
+    evaluation_periods: i32,
+) -> String {
+    let unit = metric_unit(metric);
+    let sign = match comparison {
+        "GreaterThanThreshold" => ">",
+        "GreaterThanOrEqualToThreshold" => ">=",
+        "LessThanThreshold" => "<",
+        "LessThanOrEqualToThreshold" => "<=",
+        other => other,
+    };
+    let readable = match unit {
+        "milliseconds" => format!(" ({})", words_of_seconds(threshold / 1000.0)),
+        "seconds" => format!(" ({})", words_of_seconds(threshold)),
+        _ => String::new(),
+    };
+    let periods =
+        if evaluation_periods == 1 { "1 period".to_string() } else { format!("{evaluation_periods} periods in a row") };
+    format!(
+        "{statistic} of {metric} {sign} {threshold} {unit}{readable} for {periods} of {}",
+        words_of_seconds(f64::from(period_seconds))
+    )
+}
+
+fn words_of_seconds(seconds: f64) -> String {
+    let whole = seconds.round() as i64;
+    if whole % 3600 == 0 && whole > 0 {
+        format!("{} hour{}", whole / 3600, if whole == 3600 { "" } else { "s" })
+    } else if whole % 60 == 0 && whole > 0 {
+        format!("{} minute{}", whole / 60, if whole == 60 { "" } else { "s" })
+    } else {
+        format!("{whole} second{}", if whole == 1 { "" } else { "s" })
+    }
+}
+
+/// The problems of an `alarms:` section.
+pub fn problems(alarms: &Alarms, spec: &Spec) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    let mut add = |path: String, message: String| problems.push(Problem { path, message });
+    let mut seen = BTreeSet::new();
+    for (index, subscription) in alarms.notify.iter().enumerate() {
+        let path = format!("alarms.notify[{index}]");
+        let endpoint = subscription.endpoint.as_str();
+        match subscription.protocol.as_str() {
+            "email" if !endpoint.contains('@') || endpoint.contains(char::is_whitespace) => {
+                add(format!("{path}.endpoint"), format!("`{endpoint}` is not an email address"))
+            }
+            "https" if !endpoint.starts_with("https://") || endpoint.len() <= "https://".len() => add(
+                format!("{path}.endpoint"),
+                format!("`{endpoint}` is not an https:// URL (SNS delivers alarms only over HTTPS here)"),
+            ),
+            "sqs" if !is_sqs_arn(endpoint) => add(
+                format!("{path}.endpoint"),
+                format!("`{endpoint}` is not an SQS queue ARN (arn:<partition>:sqs:<region>:<account>:<queue>)"),
+            ),
+            "email" | "https" | "sqs" => {}
+            other => add(
+                format!("{path}.protocol"),
+                format!("unknown protocol `{other}`; use one of {}", PROTOCOLS.join(", ")),
+            ),
+        }
+        if !seen.insert(subscription) {
+            add(path, format!("{} {endpoint} is listed twice", subscription.protocol));
+        }
+    }
+    for (name, settings) in &alarms.streams {
+        let path = format!("alarms.streams.{name}");
+        let Some(stream) = spec.streams.iter().find(|stream| &stream.name == name) else {
+            add(path, format!("no stream `{name}` in the spec"));
+            continue;
+        };
+        if let Some(age) = &settings.iterator_age {
+            match parse_duration(age) {
+                Err(why) => add(format!("{path}.iterator_age"), why),
+                Ok(age) if age.as_secs() < 60 => add(
+                    format!("{path}.iterator_age"),
+                    format!("`{}` is under a minute: readers poll, so every quiet second would alarm", settings.iterator_age.as_deref().unwrap_or_default()),
+                ),
+                Ok(age) if age.as_secs() >= stream.retention_hours.max(0) as u64 * 3600 => add(
+                    format!("{path}.iterator_age"),
+                    format!(
+                        "an iterator age of {} alarms only after records expire (the stream keeps them {}h): choose less than the retention",
+                        settings.iterator_age.as_deref().unwrap_or_default(),
+                        stream.retention_hours
+                    ),
+                ),
+                Ok(_) => {}
+            }
+        }
+        if settings.write_throttled.is_some_and(|n| n < 0) {
+            add(format!("{path}.write_throttled"), "must be 0 or more records".to_string());
+        }
+    }
+    for (name, settings) in &alarms.deliveries {
+        let path = format!("alarms.deliveries.{name}");
+        let Some(delivery) = spec.deliveries.iter().find(|delivery| &delivery.name == name) else {
+            add(path, format!("no delivery `{name}` in the spec"));
+            continue;
+        };
+        if let Some(freshness) = &settings.data_freshness {
+            match parse_duration(freshness) {
+                Err(why) => add(format!("{path}.data_freshness"), why),
+                Ok(age) if age.as_secs() as i64 <= delivery.buffer.interval_seconds => add(
+                    format!("{path}.data_freshness"),
+                    format!(
+                        "`{freshness}` is not more than the delivery's buffer interval ({}s): records wait that long by design, so it would alarm at every buffer",
+                        delivery.buffer.interval_seconds
+                    ),
+                ),
+                Ok(_) => {}
+            }
+        }
+        if settings.delivery_success_percent.is_some_and(|p| !(1..=100).contains(&p)) {
+            add(format!("{path}.delivery_success_percent"), "must be a percentage from 1 to 100".to_string());
+        }
+    }
+    for (name, settings) in &alarms.clusters {
+        let path = format!("alarms.clusters.{name}");
+        if !spec.clusters.iter().any(|cluster| &cluster.name == name) {
+            add(path, format!("no cluster `{name}` in the spec"));
+            continue;
+        }
+        if settings.apps_failed.is_some_and(|n| n < 0) {
+            add(format!("{path}.apps_failed"), "must be 0 or more applications".to_string());
+        }
+        if settings.hdfs_utilization_percent.is_some_and(|p| !(1..=99).contains(&p)) {
+            add(format!("{path}.hdfs_utilization_percent"), "must be a percentage from 1 to 99".to_string());
+        }
+    }
+    problems
+}
+
+/// `arn:<partition>:sqs:<region>:<account>:<queue>`.
+fn is_sqs_arn(text: &str) -> bool {
+    let parts: Vec<&str> = text.split(':').collect();
+    parts.len() == 6
+        && parts[0] == "arn"
+        && parts[1].starts_with("aws")
+        && parts[2] == "sqs"
+        && !parts[3].is_empty()
+        && parts[4].len() == 12
+        && parts[4].chars().all(|c| c.is_ascii_digit())
+        && !parts[5].is_empty()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_become_the_metrics_units() {
+        let text = "version: 1\npipeline: p\nregion: us-east-1\nstreams:\n  - name: s\ndeliveries:\n  - name: d\n    from: s\n    to: { bucket: bucket-bbb }\nbuckets:\n  - name: bucket-bbb\nalarms:\n  streams:\n    s: { iterator_age: 2m }\n  deliveries:\n    d: { data_freshness: 20m }\n";
+        let spec = crate::spec::load_bytes("t.yaml", text.as_bytes()).unwrap();
+        let alarms = derived_alarms(&spec);
+        let age = alarms.iter().find(|a| a.name == "s-iterator-age").unwrap();
+        assert_eq!((age.threshold, metric_unit(age.metric)), (120_000.0, "milliseconds"));
+        let fresh = alarms.iter().find(|a| a.name == "d-data-freshness").unwrap();
+        assert_eq!((fresh.threshold, metric_unit(fresh.metric)), (1200.0, "seconds"));
+        assert_eq!(
+            condition_words(age.statistic, age.metric, age.comparison, age.threshold, 300, 1),
+            "Maximum of GetRecords.IteratorAgeMilliseconds > 120000 milliseconds (2 minutes) for 1 period of 5 minutes"
+        );
+    }
+
+    #[test]
+    fn a_disabled_section_or_resource_derives_nothing_for_it() {
+        let base = "version: 1\npipeline: p\nregion: us-east-1\nstreams:\n  - name: s\n  - name: t\n";
+        let spec = crate::spec::load_bytes(
+            "t.yaml",
+            format!("{base}alarms:\n  streams:\n    t: {{ enabled: false }}\n").as_bytes(),
+        )
+        .unwrap();
+        let names: Vec<String> = derived_alarms(&spec).into_iter().map(|a| a.name).collect();
+        assert_eq!(names, ["s-iterator-age", "s-write-throttled"]);
+        let spec =
+            crate::spec::load_bytes("t.yaml", format!("{base}alarms: {{ enabled: false }}\n").as_bytes()).unwrap();
+        assert!(derived_alarms(&spec).is_empty());
+        let spec = crate::spec::load_bytes("t.yaml", base.as_bytes()).unwrap();
+        assert!(derived_alarms(&spec).is_empty());
+    }
+}

@@ -1,0 +1,606 @@
+//! What a catalog table is derived from, and the rules it must meet before any API call. A
+//! table over a delivery gets its location and partition layout from the delivery's prefix: the
+//! static part before the first `!{` is the location, and one `!{timestamp:…}` expression
+//! becomes a string partition column whose values Athena projects from the date pattern
+//! ("Partition projection with Amazon Athena"), so new daily folders are queryable without a
+//! crawler or `MSCK REPAIR TABLE`. The same rules serve the resource kinds (`catalog_database`,
+//! `catalog_table`) and validation, so what validation accepts is exactly what apply can build.
+
+use std::collections::HashSet;
+
+use super::suggest::did_you_mean;
+use super::types::{Catalog, CatalogTable, Cluster, Compression, Configuration, Delivery, Spec, TableFormat};
+use super::validate::Problem;
+use crate::names::{glue_database_name, DEFAULT_PARTITION_KEY};
+
+/// The prefix Firehose writes under when a delivery names none: "Firehose adds a default time
+/// prefix in the format YYYY/MM/dd/HH" (Amazon Data Firehose Developer Guide, "Configure Amazon
+/// S3 object name format").
+const FIREHOSE_DEFAULT_PREFIX: &str = "!{timestamp:yyyy/MM/dd/HH}/";
+/// Glue and Athena names: "should be in lower case … not … more than 255 bytes long" (Amazon
+/// Athena User Guide, "Name databases, tables, and columns").
+const MAX_NAME: usize = 255;
+/// Without `since`, how far back partition projection offers dates.
+pub const DEFAULT_RANGE_START: &str = "NOW-3YEARS";
+/// "Record format conversion … requires a buffer size of at least 64 MiB" (Amazon Data Firehose
+/// Developer Guide, "Converting input data format"): Firehose rejects a smaller `SizeInMBs`.
+pub const CONVERSION_MIN_BUFFER_MIB: i64 = 64;
+/// The property that makes Hive and Spark SQL use the Glue Data Catalog as their metastore, and
+/// the classifications it goes in ("Use the AWS Glue Data Catalog as the metastore for Spark SQL"
+/// and "… for Hive", Amazon EMR Release Guide).
+pub const GLUE_METASTORE_FACTORY: (&str, &str) =
+    ("hive.metastore.client.factory.class", "com.amazonaws.glue.catalog.metastore.AWSGlueDataCatalogHiveClientFactory");
+pub const GLUE_METASTORE_CLASSIFICATIONS: [&str; 2] = ["hive-site", "spark-hive-site"];
+
+/// Where a table's objects are, and the partition the date folders make.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Layout {
+    /// `s3://bucket/raw/events/`.
+    pub location: String,
+    pub partition: Option<DatePartition>,
+}
+
+/// A string partition column filled from a `!{timestamp:…}` folder, projected by Athena.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DatePartition {
+    pub key: String,
+    /// The Java date pattern Firehose writes, e.g. `yyyy/MM/dd`.
+    pub format: String,
+    /// The finest unit of the pattern, as Athena names it (`DAYS`, `HOURS`, …).
+    pub unit: &'static str,
+    /// `s3://bucket/raw/events/${dt}/`.
+    pub template: String,
+}
+
+/// The database name: the spec's, or the pipeline's with `_` for `-`.
+pub fn database_name(spec: &Spec, catalog: &Catalog) -> String {
+    catalog.database.clone().unwrap_or_else(|| glue_database_name(&spec.pipeline))
+}
+
+/// The bucket, prefix and compression a table reads: its delivery's, or its location's.
+fn source<'a>(spec: &'a Spec, table: &'a CatalogTable) -> Option<(&'a str, &'a str, Compression)> {
+    if let Some(name) = &table.delivery {
+        let delivery = spec.deliveries.iter().find(|delivery| &delivery.name == name)?;
+        let prefix = if delivery.to.prefix.is_empty() { FIREHOSE_DEFAULT_PREFIX } else { &delivery.to.prefix };
+        return Some((&delivery.to.bucket, prefix, delivery.compression));
+    }
+    table.location.as_ref().map(|location| (location.bucket.as_str(), location.prefix.as_str(), Compression::None))
+}
+
+/// The compression of the objects a table reads (`none` for a location table, whose writer
+/// pipectl does not know; Athena reads compressed text by its file extension either way).
+pub fn table_compression(spec: &Spec, table: &CatalogTable) -> Compression {
+    source(spec, table).map_or(Compression::None, |(_, _, compression)| compression)
+}
+
+/// The layout of a table of a validated spec.
+pub fn table_layout(spec: &Spec, table: &CatalogTable) -> Option<Layout> {
+    let (bucket, prefix, _) = source(spec, table)?;
+    layout(bucket, prefix, table.partition_key.as_deref().unwrap_or(DEFAULT_PARTITION_KEY)).ok()
+}
+
+/// The `projection.<key>.range` of a partition: from `since` (formatted with the pattern, as
+/// Athena requires of fixed bounds) or three years back, to now.
+pub fn projection_range(table: &CatalogTable, partition: &DatePartition) -> String {
+    let start = table
+        .since
+        .as_deref()
+        .and_then(parse_date)
+        .map_or_else(|| DEFAULT_RANGE_START.to_string(), |date| format_date(&partition.format, date));
+    format!("{start},NOW")
+}
+
+/// A Glue/Hive type as Glue stores and Athena reports it: lower case, no spaces.
+pub fn canonical_type(data_type: &str) -> String {
+    data_type.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_lowercase()
+}
+
+/// Derives the layout of `prefix` in `bucket`; the error says what keeps the prefix from being
+/// a table's location.
+pub fn layout(bucket: &str, prefix: &str, key: &str) -> Result<Layout, String> {
+    let Some(first) = prefix.find("!{") else {
+        if !prefix.is_empty() && !prefix.ends_with('/') {
+            return Err(format!("the prefix `{prefix}` must end with `/` to be a table's folder"));
+        }
+        return Ok(Layout { location: format!("s3://{bucket}/{prefix}"), partition: None });
+    };
+    let timestamps = prefix.matches("!{timestamp:").count();
+    if timestamps > 1 {
+        return Err(format!(
+            "`{prefix}` has {timestamps} `!{{timestamp:…}}` expressions; a cataloged prefix has one (it becomes the `{key}` partition): write one pattern such as `!{{timestamp:yyyy/MM/dd}}`"
+        ));
+    }
+    let static_part = &prefix[..first];
+    let folder = &static_part[..static_part.rfind('/').map_or(0, |slash| slash + 1)];
+    let location = format!("s3://{bucket}/{folder}");
+    let rest = &prefix[first..];
+    let Some(pattern) = rest.strip_prefix("!{timestamp:") else {
+        if timestamps == 1 {
+            return Err(format!(
+                "in `{prefix}` a `!{{firehose:…}}` folder comes before the date: move it after the `!{{timestamp:…}}` folder, or the date folders cannot be projected"
+            ));
+        }
+        return Ok(Layout { location, partition: None });
+    };
+    let Some(end) = pattern.find('}') else { return Err(format!("`{prefix}` opens `!{{` without closing it")) };
+    let format = &pattern[..end];
+    if !pattern[end + 1..].starts_with('/') {
+        return Err(format!("in `{prefix}` the `!{{timestamp:…}}` expression must end a folder (be followed by `/`)"));
+    }
+    let unit = date_unit(format)?;
+    let template = format!("s3://{bucket}/{static_part}${{{key}}}/");
+    Ok(Layout {
+        location,
+        partition: Some(DatePartition { key: key.to_string(), format: format.to_string(), unit, template }),
+    })
+}
+
+/// The finest unit of a date pattern made of `yyyy`, `MM`, `dd` and `HH`, coarsest first; other
+/// pattern letters cannot be projected as dates by pipectl.
+fn date_unit(format: &str) -> Result<&'static str, String> {
+    const UNITS: [(&str, &str); 4] = [("yyyy", "YEARS"), ("MM", "MONTHS"), ("dd", "DAYS"), ("HH", "HOURS")];
+    let mut used = Vec::new();
+    let mut rest = format;
+    while let Some(c) = rest.chars().next() {
+        if c.is_ascii_alphabetic() {
+            let run = rest.chars().take_while(|&next| next == c).count();
+            let Some(index) = UNITS.iter().position(|(letters, _)| *letters == &rest[..run]) else {
+                return Err(format!(
+                    "the date pattern `{format}` uses `{}`; a cataloged prefix's pattern is made of `yyyy`, `MM`, `dd` and `HH` with separators",
+                    &rest[..run]
+                ));
+            };
+            used.push(index);
+            rest = &rest[run..];
+        } else if "/-_.=".contains(c) {
+            rest = &rest[c.len_utf8()..];
+        } else {
+            return Err(format!(
+                "the date pattern `{format}` has `{c}`; use `/`, `-`, `_`, `.` or `=` between its fields"
+            ));
+        }
+    }
+    if used.is_empty() || used.iter().enumerate().any(|(position, index)| *index != position) {
+        return Err(format!(
+            "the date pattern `{format}` must name the year, then optionally the month, day and hour, in that order (`yyyy/MM/dd`), so that every folder is one date"
+        ));
+    }
+    Ok(UNITS[used.len() - 1].1)
+}
+
+fn parse_date(text: &str) -> Option<(u32, u32, u32)> {
+    let mut parts = text.split('-');
+    let (year, month, day) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() || year.len() != 4 || month.len() != 2 || day.len() != 2 {
+        return None;
+    }
+    let (year, month, day) = (year.parse().ok()?, month.parse().ok()?, day.parse().ok()?);
+    let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    let days = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    (1..=12).contains(&month).then_some(())?;
+    (1..=days[month as usize - 1]).contains(&day).then_some((year, month, day))
+}
+
+/// `date` written with a pattern `date_unit` accepted (the hour is midnight).
+fn format_date(format: &str, (year, month, day): (u32, u32, u32)) -> String {
+    format
+        .replace("yyyy", &format!("{year:04}"))
+        .replace("MM", &format!("{month:02}"))
+        .replace("dd", &format!("{day:02}"))
+        .replace("HH", "00")
+}
+
+/// A Glue name Athena can use: lowercase letters, digits and `_`, not starting with `_`
+/// (which Athena needs quoted), 1-255 characters.
+fn name_problem(what: &str, name: &str) -> Option<String> {
+    let valid = (1..=MAX_NAME).contains(&name.len())
+        && !name.starts_with('_')
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    (!valid).then(|| {
+        let hint = name.to_lowercase().replace(['-', ' ', '.'], "_");
+        format!("`{name}` is not a valid {what} name: use 1-255 lowercase letters, digits and `_` (Athena's rule), e.g. `{hint}`")
+    })
+}
+
+/// Primitive Glue/Hive types ("Data types in Amazon Athena"); `decimal`, `char` and `varchar`
+/// take parameters and are checked apart.
+const PRIMITIVES: [&str; 11] =
+    ["string", "boolean", "tinyint", "smallint", "int", "integer", "bigint", "float", "double", "date", "timestamp"];
+
+/// Why `data_type` (canonical) is not a Glue/Hive type, if it is not.
+fn type_problem(data_type: &str) -> Option<String> {
+    match parse_type(data_type) {
+        Ok("") => None,
+        Ok(rest) => Some(format!("unexpected `{rest}` after the type")),
+        Err(message) => Some(message),
+    }
+}
+
+/// Parses one type at the start of `text`; returns what follows it.
+fn parse_type(text: &str) -> Result<&str, String> {
+    let word_end = text.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(text.len());
+    let (word, rest) = text.split_at(word_end);
+    match word {
+        _ if PRIMITIVES.contains(&word) || word == "binary" => Ok(rest),
+        "decimal" => match rest.strip_prefix('(') {
+            None => Ok(rest),
+            Some(inner) => {
+                let end = inner.find(')').ok_or("`decimal(` is not closed")?;
+                let mut numbers = inner[..end].split(',').map(str::parse::<u32>);
+                let precision = numbers.next().and_then(Result::ok).ok_or("decimal precision must be a number")?;
+                let scale = match numbers.next() {
+                    None => 0,
+                    Some(scale) => scale.map_err(|_| "decimal scale must be a number")?,
+                };
+                if numbers.next().is_some() || !(1..=38).contains(&precision) || scale > precision {
+                    return Err("decimal(p,s) needs a precision of 1-38 and a scale of at most the precision".into());
+                }
+                Ok(&inner[end + 1..])
+            }
+        },
+        "char" | "varchar" => {
+            let inner = rest.strip_prefix('(').ok_or(format!("`{word}` needs a length, e.g. `{word}(10)`"))?;
+            let end = inner.find(')').ok_or(format!("`{word}(` is not closed"))?;
+            let max = if word == "char" { 255 } else { 65535 };
+            match inner[..end].parse::<u32>() {
+                Ok(length) if (1..=max).contains(&length) => Ok(&inner[end + 1..]),
+                _ => Err(format!("`{word}` takes a length of 1-{max}")),
+            }
+        }
+        "array" => {
+            let inner = rest.strip_prefix('<').ok_or("`array` needs an element type: `array<string>`")?;
+            close(parse_type(inner)?)
+        }
+        "map" => {
+            let inner = rest.strip_prefix('<').ok_or("`map` needs key and value types: `map<string,int>`")?;
+            let key_end = inner.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(inner.len());
+            if !PRIMITIVES.contains(&&inner[..key_end]) && !inner.starts_with("decimal") {
+                return Err("a map's key must be a primitive type such as `string`".into());
+            }
+            let after_key = parse_type(inner)?;
+            let value = after_key.strip_prefix(',').ok_or("`map` needs key and value types: `map<string,int>`")?;
+            close(parse_type(value)?)
+        }
+        "struct" => {
+            let mut inner = rest.strip_prefix('<').ok_or("`struct` needs fields: `struct<name:string>`")?;
+            loop {
+                let colon = inner.find(':').ok_or("a struct field is `name:type`")?;
+                let field = &inner[..colon];
+                if field.is_empty() || !field.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                    return Err(format!("`{field}` is not a struct field name"));
+                }
+                let after = parse_type(&inner[colon + 1..])?;
+                match after.strip_prefix(',') {
+                    Some(next) => inner = next,
+                    None => return close(after),
+                }
+            }
+        }
+        "" => Err(format!("`{text}` is not a type")),
+        other => {
+            let hint = did_you_mean(other, PRIMITIVES.iter().copied().chain(["decimal", "array", "map", "struct"]))
+                .map(|name| format!(" (did you mean `{name}`?)"))
+                .unwrap_or_default();
+            Err(format!("`{other}` is not a Glue/Hive type{hint}"))
+        }
+    }
+}
+
+fn close(rest: &str) -> Result<&str, String> {
+    rest.strip_prefix('>').ok_or_else(|| "a `<` is not closed with `>`".to_string())
+}
+
+/// Every problem of the catalog section (its tags are checked with the other tags).
+pub fn problems(catalog: &Catalog, spec: &Spec) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    let mut add = |path: String, message: String| problems.push(Problem { path, message });
+    if let Some(message) = name_problem("Glue database", &database_name(spec, catalog)) {
+        add("catalog.database".to_string(), message);
+    }
+    let mut names = HashSet::new();
+    for (index, table) in catalog.tables.iter().enumerate() {
+        let path = format!("catalog.tables[{index}]");
+        if let Some(message) = name_problem("Glue table", &table.name) {
+            add(format!("{path}.name"), message);
+        }
+        if !names.insert(table.name.as_str()) {
+            add(format!("{path}.name"), format!("duplicate name `{}`", table.name));
+        }
+        check_source(&path, table, spec, &mut add);
+        let key = table.partition_key.as_deref().unwrap_or(DEFAULT_PARTITION_KEY);
+        if let Some(message) = name_problem("partition column", key) {
+            add(format!("{path}.partition_key"), message);
+        }
+        if table.columns.is_empty() {
+            add(format!("{path}.columns"), "a table needs at least one column".to_string());
+        }
+        let partitioned = table_layout(spec, table).is_some_and(|layout| layout.partition.is_some());
+        let mut columns = HashSet::new();
+        for (column_index, column) in table.columns.iter().enumerate() {
+            let column_path = format!("{path}.columns[{column_index}]");
+            if let Some(message) = name_problem("column", &column.name) {
+                add(format!("{column_path}.name"), message);
+            }
+            if !columns.insert(column.name.as_str()) {
+                add(format!("{column_path}.name"), format!("duplicate column `{}`", column.name));
+            }
+            if partitioned && column.name == key {
+                add(
+                    format!("{column_path}.name"),
+                    format!("`{key}` is the partition column the prefix's date folders fill; it is not listed among the columns (rename the column, or set `partition_key`)"),
+                );
+            }
+            if let Some(message) = type_problem(&canonical_type(&column.data_type)) {
+                add(format!("{column_path}.type"), format!("`{}`: {message}", column.data_type));
+            }
+            if column.comment.as_ref().is_some_and(|comment| comment.chars().count() > 255) {
+                add(format!("{column_path}.comment"), "must be at most 255 characters".to_string());
+            }
+        }
+        if let Some(since) = &table.since {
+            if parse_date(since).is_none() {
+                add(format!("{path}.since"), format!("`{since}` is not a date `YYYY-MM-DD`"));
+            } else if !partitioned {
+                add(
+                    format!("{path}.since"),
+                    "`since` bounds the date partitions; this table's prefix has no `!{timestamp:…}` folder"
+                        .to_string(),
+                );
+            }
+        }
+        if table.description.as_ref().is_some_and(|text| text.chars().count() > 2048) {
+            add(format!("{path}.description"), "must be at most 2048 characters".to_string());
+        }
+    }
+    problems
+}
+
+/// The table's delivery or location: exactly one, existing, and a prefix a table can read.
+fn check_source(path: &str, table: &CatalogTable, spec: &Spec, add: &mut impl FnMut(String, String)) {
+    let key = table.partition_key.as_deref().unwrap_or(DEFAULT_PARTITION_KEY);
+    match (&table.delivery, &table.location) {
+        (Some(_), Some(_)) => add(path.to_string(), "give `delivery` or `location`, not both".to_string()),
+        (None, None) => add(
+            path.to_string(),
+            "a table needs `delivery` (a delivery of the spec) or `location` (`bucket` and `prefix`)".to_string(),
+        ),
+        (Some(name), None) => {
+            let Some(delivery) = spec.deliveries.iter().find(|delivery| &delivery.name == name) else {
+                let hint = did_you_mean(name, spec.deliveries.iter().map(|d| d.name.as_str()))
+                    .map(|d| format!(" (did you mean `{d}`?)"))
+                    .unwrap_or_default();
+                return add(format!("{path}.delivery"), format!("no delivery named `{name}` in this spec{hint}"));
+            };
+            let prefix = if delivery.to.prefix.is_empty() { FIREHOSE_DEFAULT_PREFIX } else { &delivery.to.prefix };
+            match layout(&delivery.to.bucket, prefix, key) {
+                Err(message) => {
+                    add(format!("{path}.delivery"), format!("the delivery's prefix cannot be cataloged: {message}"))
+                }
+                Ok(layout) => {
+                    let errors = delivery.to.error_prefix.as_deref().unwrap_or_default();
+                    let errors = &errors[..errors.find("!{").unwrap_or(errors.len())];
+                    let under = format!("s3://{}/{errors}", delivery.to.bucket);
+                    if !errors.is_empty() && under.starts_with(&layout.location) {
+                        add(
+                            format!("{path}.delivery"),
+                            format!("the delivery's error_prefix `{errors}` is inside the table's location {}: failed records would be read as rows; move it out", layout.location),
+                        );
+                    }
+                }
+            }
+            match (table.format, delivery.format) {
+                (TableFormat::Parquet, TableFormat::Json) => add(
+                    format!("{path}.format"),
+                    format!("delivery `{name}` writes the records as they arrive (JSON lines), not Parquet: set `format: parquet` on the delivery to have Firehose convert them, or use `format: json` here"),
+                ),
+                (TableFormat::Json, TableFormat::Parquet) => add(
+                    format!("{path}.format"),
+                    format!("delivery `{name}` converts the records to Parquet (`format: parquet`): use `format: parquet` here"),
+                ),
+                _ => {}
+            }
+            if delivery.compression == Compression::Zip {
+                add(
+                    format!("{path}.delivery"),
+                    format!("delivery `{name}` writes ZIP files, which Athena cannot read (\"Use compression in Athena\"): use `compression: gzip`"),
+                );
+            }
+        }
+        (None, Some(location)) => {
+            let buckets: Vec<&str> = spec.buckets.iter().map(|bucket| bucket.name.as_str()).collect();
+            if !buckets.contains(&location.bucket.as_str()) {
+                let hint = did_you_mean(&location.bucket, buckets.iter().copied())
+                    .map(|b| format!(" (did you mean `{b}`?)"))
+                    .unwrap_or_default();
+                add(
+                    format!("{path}.location.bucket"),
+                    format!("no bucket named `{}` in this spec{hint}", location.bucket),
+                );
+            }
+            if let Err(message) = layout(&location.bucket, &location.prefix, key) {
+                add(format!("{path}.location.prefix"), message);
+            }
+        }
+    }
+}
+
+/// The database and catalog table a `format: parquet` delivery converts with: the Parquet table
+/// whose `delivery` names it. None for a JSON delivery.
+pub fn conversion_table<'a>(spec: &'a Spec, delivery: &Delivery) -> Option<(String, &'a CatalogTable)> {
+    if delivery.format != TableFormat::Parquet {
+        return None;
+    }
+    let catalog = spec.catalog.as_ref()?;
+    let table = catalog.tables.iter().find(|table| {
+        table.delivery.as_deref() == Some(delivery.name.as_str()) && table.format == TableFormat::Parquet
+    })?;
+    Some((database_name(spec, catalog), table))
+}
+
+/// The configurations EMR gets for `cluster`: the spec's, with the Glue metastore factory added
+/// to `hive-site` and `spark-hive-site` when the cluster uses the Glue catalog (into the spec's
+/// own classification when it has one). Validation refuses a spec that sets the key otherwise.
+pub fn cluster_configurations(cluster: &Cluster) -> Vec<Configuration> {
+    let mut configurations = cluster.configurations.clone();
+    if cluster.use_glue_catalog {
+        let (key, value) = GLUE_METASTORE_FACTORY;
+        for classification in GLUE_METASTORE_CLASSIFICATIONS {
+            match configurations.iter_mut().find(|c| c.classification == classification) {
+                Some(configuration) => {
+                    configuration.properties.entry(key.to_string()).or_insert_with(|| value.to_string());
+                }
+                None => configurations.push(Configuration {
+                    classification: classification.to_string(),
+                    properties: [(key.to_string(), value.to_string())].into(),
+                }),
+            }
+        }
+    }
+    configurations
+}
+
+/// The rules of what uses the catalog: Firehose record format conversion on `format: parquet`
+/// deliveries, and clusters with `use_glue_catalog`.
+pub fn use_problems(spec: &Spec) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    let mut add = |path: String, message: String| problems.push(Problem { path, message });
+    for (index, delivery) in spec.deliveries.iter().enumerate() {
+        let path = format!("deliveries[{index}]");
+        if delivery.format == TableFormat::Json {
+            if delivery.parquet_compression.is_some() {
+                add(format!("{path}.parquet_compression"), "applies to `format: parquet` only".to_string());
+            }
+            continue;
+        }
+        if delivery.compression != Compression::None {
+            add(
+                format!("{path}.compression"),
+                format!("record format conversion needs `compression: none` at the Firehose level (Firehose refuses `{}`; `compression` defaults to `gzip`): Parquet compresses itself, choose how with `parquet_compression` (`snappy`, the default, `gzip` or `uncompressed`)", delivery.compression.as_str()),
+            );
+        }
+        if delivery.buffer.size_mib < CONVERSION_MIN_BUFFER_MIB {
+            add(
+                format!("{path}.buffer.size_mib"),
+                format!("record format conversion needs a buffer of at least {CONVERSION_MIN_BUFFER_MIB} MiB (Firehose refuses {}): set `buffer: {{size_mib: 128}}`, Firehose's default when it converts", delivery.buffer.size_mib),
+            );
+        }
+        let tables: Vec<&str> = spec
+            .catalog
+            .iter()
+            .flat_map(|catalog| &catalog.tables)
+            .filter(|table| table.delivery.as_deref() == Some(delivery.name.as_str()))
+            .map(|table| table.name.as_str())
+            .collect();
+        match tables.as_slice() {
+            [] => add(
+                format!("{path}.format"),
+                format!("`format: parquet` converts with the columns of a catalog table: add one to `catalog.tables` with `delivery: {}` and `format: parquet`", delivery.name),
+            ),
+            [_] => {}
+            several => add(
+                format!("{path}.format"),
+                format!("tables `{}` all read this delivery; Firehose converts with one table's columns: keep one", several.join("`, `")),
+            ),
+        }
+    }
+    for (index, cluster) in spec.clusters.iter().enumerate() {
+        let path = format!("clusters[{index}]");
+        if !cluster.use_glue_catalog {
+            continue;
+        }
+        if spec.catalog.is_none() {
+            add(
+                format!("{path}.use_glue_catalog"),
+                "needs a `catalog` section: the cluster is granted the pipeline's Glue database, which `catalog` creates".to_string(),
+            );
+        }
+        if !cluster.applications.iter().any(|application| application == "Spark" || application == "Hive") {
+            add(
+                format!("{path}.use_glue_catalog"),
+                "only Spark and Hive use a metastore: add `Spark` or `Hive` to `applications`".to_string(),
+            );
+        }
+        let (key, value) = GLUE_METASTORE_FACTORY;
+        for (position, configuration) in cluster.configurations.iter().enumerate() {
+            let set = configuration.properties.get(key);
+            if GLUE_METASTORE_CLASSIFICATIONS.contains(&configuration.classification.as_str())
+                && set.is_some_and(|set| set != value)
+            {
+                add(
+                    format!("{path}.configurations[{position}].properties"),
+                    format!("`{key}` is `{}`, but `use_glue_catalog: true` sets it to `{value}` in `{}`: remove it, or drop `use_glue_catalog`", set.map_or("", String::as_str), configuration.classification),
+                );
+            }
+        }
+    }
+    problems
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_daily_prefix_is_a_dt_partition_projected_by_day() {
+        let derived = layout("lake", "raw/events/!{timestamp:yyyy/MM/dd}/", "dt").unwrap();
+        assert_eq!(derived.location, "s3://lake/raw/events/");
+        let partition = derived.partition.unwrap();
+        assert_eq!((partition.format.as_str(), partition.unit), ("yyyy/MM/dd", "DAYS"));
+        assert_eq!(partition.template, "s3://lake/raw/events/${dt}/");
+    }
+
+    #[test]
+    fn hive_style_and_random_folders_keep_the_date_as_one_partition() {
+        let derived = layout("lake", "raw/dt=!{timestamp:yyyy-MM-dd-HH}/!{firehose:random-string}/", "dt").unwrap();
+        assert_eq!(derived.location, "s3://lake/raw/");
+        let partition = derived.partition.unwrap();
+        assert_eq!((partition.unit, partition.template.as_str()), ("HOURS", "s3://lake/raw/dt=${dt}/"));
+        assert_eq!(layout_error("raw/!{firehose:random-string}/!{timestamp:yyyy}/"), "before the date");
+        assert_eq!(layout_error("raw/!{timestamp:yyyy}/!{timestamp:MM}/"), "has 2");
+        assert_eq!(layout_error("raw/!{timestamp:yyyy/MM/dd}"), "must end a folder");
+        assert_eq!(layout_error("raw/!{timestamp:dd/MM/yyyy}/"), "in that order");
+        assert_eq!(layout_error("raw/!{timestamp:yyyy/ww}/"), "uses `ww`");
+        assert_eq!(layout_error("raw"), "must end with `/`");
+        assert_eq!(layout("lake", "", "dt").unwrap().location, "s3://lake/");
+    }
+
+    fn layout_error(prefix: &str) -> &'static str {
+        let message = layout("lake", prefix, "dt").unwrap_err();
+        ["before the date", "has 2", "must end a folder", "in that order", "uses `ww`", "must end with `/`"]
+            .into_iter()
+            .find(|needle| message.contains(needle))
+            .unwrap_or_else(|| panic!("{message}"))
+    }
+
+    #[test]
+    fn glue_and_hive_types_are_parsed() {
+        for good in [
+            "string",
+            "BIGINT",
+            "decimal(10, 2)",
+            "array<struct<id:int,tags:map<string,array<string>>>>",
+            "varchar(20)",
+            "timestamp",
+        ] {
+            assert_eq!(type_problem(&canonical_type(good)), None, "{good}");
+        }
+        for (bad, expect) in [
+            ("strng", "did you mean `string`"),
+            ("decimal(40,2)", "precision of 1-38"),
+            ("array<string", "not closed"),
+            ("map<array<int>,string>", "primitive"),
+            ("struct<>", "name:type"),
+            ("varchar", "needs a length"),
+        ] {
+            let problem = type_problem(&canonical_type(bad)).unwrap_or_default();
+            assert!(problem.contains(expect), "{bad}: {problem}");
+        }
+    }
+
+    #[test]
+    fn since_is_written_in_the_partition_pattern() {
+        assert_eq!(format_date("yyyy/MM/dd/HH", (2024, 3, 9)), "2024/03/09/00");
+        assert_eq!(parse_date("2024-02-30"), None);
+        assert_eq!(parse_date("2024-02-29"), Some((2024, 2, 29)));
+    }
+}

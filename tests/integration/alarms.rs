@@ -1,0 +1,193 @@
+//! Alarms on a real emulator (CloudWatch and SNS on LocalStack and on moto): the alarms derived
+//! for a stream and a delivery, read back with the SDK (metric, namespace, dimension,
+//! threshold in the metric's own unit, period, SNS action), the pipeline's topic with its
+//! subscriptions; a threshold edit is an in-place update; plan converges; destroy leaves
+//! neither alarms nor topic.
+
+use crate::support::{changed_fields, pipectl, plan_actions, runtime, unique, Scratch, Stack};
+
+fn spec(pipeline: &str, queue_arn: &str, iterator_age: &str) -> String {
+    format!(
+        "version: 1
+pipeline: {pipeline}
+region: us-east-1
+buckets: [{{name: {pipeline}-lake}}]
+streams: [{{name: {pipeline}-events, retention_hours: 24}}]
+deliveries:
+  - name: {pipeline}-d
+    from: {pipeline}-events
+    to: {{bucket: {pipeline}-lake, prefix: raw/}}
+    buffer: {{interval_seconds: 300}}
+alarms:
+  notify:
+    - {{protocol: email, endpoint: oncall@example.com}}
+    - {{protocol: sqs, endpoint: '{queue_arn}'}}
+  streams:
+    {pipeline}-events: {{iterator_age: {iterator_age}}}
+  tags: {{team: data}}
+"
+    )
+}
+
+/// (name, namespace, metric, dimensions `name=value`, statistic, threshold, period, actions).
+type AlarmView = (String, String, String, Vec<String>, String, f64, i32, Vec<String>);
+
+async fn alarms(clients: &pipectl::aws::Clients, pipeline: &str) -> Vec<AlarmView> {
+    let output = clients
+        .cloudwatch
+        .describe_alarms()
+        .alarm_name_prefix(format!("pipectl-{pipeline}-"))
+        .send()
+        .await
+        .expect("DescribeAlarms");
+    let mut found: Vec<AlarmView> = output
+        .metric_alarms()
+        .iter()
+        .map(|a| {
+            (
+                a.alarm_name().unwrap_or_default().to_string(),
+                a.namespace().unwrap_or_default().to_string(),
+                a.metric_name().unwrap_or_default().to_string(),
+                a.dimensions()
+                    .iter()
+                    .map(|d| format!("{}={}", d.name().unwrap_or_default(), d.value().unwrap_or_default()))
+                    .collect(),
+                a.statistic().map(|s| s.as_str().to_string()).unwrap_or_default(),
+                a.threshold().unwrap_or_default(),
+                a.period().unwrap_or_default(),
+                a.alarm_actions().to_vec(),
+            )
+        })
+        .collect();
+    found.sort_by(|a, b| a.0.cmp(&b.0));
+    found
+}
+
+/// The topic's ARN, if it exists.
+async fn topic(clients: &pipectl::aws::Clients, pipeline: &str) -> Option<String> {
+    let topics = clients.sns.list_topics().send().await.expect("ListTopics");
+    let suffix = format!(":pipectl-{pipeline}-alarms");
+    topics.topics().iter().filter_map(|t| t.topic_arn()).find(|arn| arn.ends_with(&suffix)).map(str::to_string)
+}
+
+fn alarms_lifecycle(stack: Stack) {
+    stack.require();
+    let pipeline = unique("alarms", stack);
+    let scratch = Scratch::new(&format!("alarms-{}", stack.tag()));
+    let queue_arn = runtime().block_on(async {
+        let clients = stack.clients().await;
+        let url = clients.sqs.create_queue().queue_name(format!("{pipeline}-pager")).send().await.expect("CreateQueue");
+        let url = url.queue_url().expect("QueueUrl").to_string();
+        let attributes = clients
+            .sqs
+            .get_queue_attributes()
+            .queue_url(&url)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .expect("GetQueueAttributes");
+        attributes
+            .attributes()
+            .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn))
+            .cloned()
+            .expect("QueueArn")
+    });
+    let file = scratch.write("alarms.yaml", &spec(&pipeline, &queue_arn, "5m"));
+    let plan = pipectl(stack, &["plan", "-f", &file]).expect(0);
+    assert!(
+        plan.stdout.contains(
+            "Maximum of GetRecords.IteratorAgeMilliseconds > 300000 milliseconds (5 minutes) for 1 period of 5 minutes"
+        ),
+        "the plan states the condition in words:\n{}",
+        plan.stdout
+    );
+    pipectl(stack, &["apply", "-f", &file, "--auto-approve"]).expect(0);
+
+    let (found, topic_arn, subscriptions, tags) = runtime().block_on(async {
+        let clients = stack.clients().await;
+        let arn = topic(&clients, &pipeline).await.expect("the alarm topic exists");
+        let subscriptions =
+            clients.sns.list_subscriptions_by_topic().topic_arn(&arn).send().await.expect("ListSubscriptionsByTopic");
+        let mut subscriptions: Vec<String> = subscriptions
+            .subscriptions()
+            .iter()
+            .map(|s| format!("{}:{}", s.protocol().unwrap_or_default(), s.endpoint().unwrap_or_default()))
+            .collect();
+        subscriptions.sort();
+        let tags = clients.sns.list_tags_for_resource().resource_arn(&arn).send().await.expect("ListTagsForResource");
+        let tags: Vec<String> = tags.tags().iter().map(|t| format!("{}={}", t.key(), t.value())).collect();
+        (alarms(&clients, &pipeline).await, arn, subscriptions, tags)
+    });
+    assert_eq!(subscriptions, ["email:oncall@example.com".to_string(), format!("sqs:{queue_arn}")]);
+    assert!(
+        tags.contains(&format!("pipectl:pipeline={pipeline}")) && tags.contains(&"team=data".to_string()),
+        "{tags:?}"
+    );
+    let stream = format!("{pipeline}-events");
+    let delivery = format!("{pipeline}-d");
+    let expected: Vec<AlarmView> = vec![
+        (
+            format!("pipectl-{pipeline}-{delivery}-data-freshness"),
+            "AWS/Firehose".into(),
+            "DeliveryToS3.DataFreshness".into(),
+            vec![format!("DeliveryStreamName={delivery}")],
+            "Maximum".into(),
+            900.0,
+            300,
+            vec![topic_arn.clone()],
+        ),
+        (
+            format!("pipectl-{pipeline}-{delivery}-delivery-success"),
+            "AWS/Firehose".into(),
+            "DeliveryToS3.Success".into(),
+            vec![format!("DeliveryStreamName={delivery}")],
+            "Minimum".into(),
+            1.0,
+            300,
+            vec![topic_arn.clone()],
+        ),
+        (
+            format!("pipectl-{pipeline}-{stream}-iterator-age"),
+            "AWS/Kinesis".into(),
+            "GetRecords.IteratorAgeMilliseconds".into(),
+            vec![format!("StreamName={stream}")],
+            "Maximum".into(),
+            300_000.0,
+            300,
+            vec![topic_arn.clone()],
+        ),
+        (
+            format!("pipectl-{pipeline}-{stream}-write-throttled"),
+            "AWS/Kinesis".into(),
+            "WriteProvisionedThroughputExceeded".into(),
+            vec![format!("StreamName={stream}")],
+            "Sum".into(),
+            0.0,
+            300,
+            vec![topic_arn.clone()],
+        ),
+    ];
+    assert_eq!(found, expected);
+    pipectl(stack, &["plan", "-f", &file, "--detailed-exitcode"]).expect(0);
+
+    // A threshold edit is an in-place PutMetricAlarm, stated in the metric's unit.
+    let file = scratch.write("alarms.yaml", &spec(&pipeline, &queue_arn, "10m"));
+    let plan = pipectl(stack, &["plan", "-f", &file, "--output", "json"]).expect(0).json();
+    let id = format!("alarm/{stream}-iterator-age");
+    assert_eq!(plan_actions(&plan), [(id.clone(), "update".to_string())]);
+    assert_eq!(changed_fields(&plan, &id), ["condition"]);
+    pipectl(stack, &["apply", "-f", &file, "--auto-approve"]).expect(0);
+    let found = runtime().block_on(async { alarms(&stack.clients().await, &pipeline).await });
+    let age = found.iter().find(|a| a.0.ends_with("-iterator-age")).expect("the iterator age alarm");
+    assert_eq!(age.5, 600_000.0, "10m is 600000 milliseconds");
+    pipectl(stack, &["plan", "-f", &file, "--detailed-exitcode"]).expect(0);
+
+    pipectl(stack, &["destroy", "-f", &file, "--auto-approve", "--allow-destroy"]).expect(0);
+    let (left, topic_left) = runtime().block_on(async {
+        let clients = stack.clients().await;
+        (alarms(&clients, &pipeline).await, topic(&clients, &pipeline).await)
+    });
+    assert!(left.is_empty() && topic_left.is_none(), "destroy leaves nothing: {left:?} {topic_left:?}");
+}
+
+on_both_stacks!(alarms_lifecycle);

@@ -1,0 +1,152 @@
+//! The catalog on a real emulator (Glue on moto in both stacks): a database per pipeline and
+//! tables whose location, format, columns and partition projection are derived from the
+//! delivery's prefix, read back with the SDK; a column edit is an in-place `UpdateTable`; a
+//! table pipectl did not make keeps the database from being dropped without `--allow-destroy`;
+//! destroy leaves nothing.
+
+use std::collections::HashMap;
+
+use crate::support::{changed_fields, pipectl, plan_actions, runtime, unique, Scratch, Stack};
+
+fn spec(pipeline: &str, extra_column: &str) -> String {
+    format!(
+        "version: 1
+pipeline: {pipeline}
+region: us-east-1
+buckets: [{{name: {pipeline}-lake}}]
+streams: [{{name: {pipeline}-events}}]
+deliveries:
+  - name: {pipeline}-d
+    from: {pipeline}-events
+    to: {{bucket: {pipeline}-lake, prefix: 'raw/events/!{{timestamp:yyyy/MM/dd}}/', error_prefix: 'errors/!{{firehose:error-output-type}}/'}}
+catalog:
+  tags: {{team: data}}
+  tables:
+    - name: events
+      delivery: {pipeline}-d
+      since: 2024-01-01
+      columns:
+        - {{name: user_id, type: string}}
+        - {{name: amount, type: 'DECIMAL(10, 2)', comment: euros}}
+{extra_column}    - name: sessions
+      location: {{bucket: {pipeline}-lake, prefix: curated/sessions/}}
+      format: parquet
+      columns: [{{name: session_id, type: string}}, {{name: pages, type: 'array<string>'}}]
+"
+    )
+}
+
+/// GetTable: (location, SerDe, columns as `name type`, partition keys, parameters).
+type TableView = (String, String, Vec<String>, Vec<String>, HashMap<String, String>);
+
+async fn table(glue: &aws_sdk_glue::Client, database: &str, name: &str) -> TableView {
+    let output = glue.get_table().database_name(database).name(name).send().await.expect("GetTable");
+    let table = output.table().expect("a table");
+    let descriptor = table.storage_descriptor().expect("a storage descriptor");
+    let columns = |columns: &[aws_sdk_glue::types::Column]| {
+        columns.iter().map(|c| format!("{} {}", c.name(), c.r#type().unwrap_or_default())).collect::<Vec<_>>()
+    };
+    (
+        descriptor.location().unwrap_or_default().to_string(),
+        descriptor.serde_info().and_then(|s| s.serialization_library()).unwrap_or_default().to_string(),
+        columns(descriptor.columns()),
+        columns(table.partition_keys()),
+        table.parameters().cloned().unwrap_or_default(),
+    )
+}
+
+fn catalog_lifecycle(stack: Stack) {
+    stack.require();
+    let pipeline = unique("catalog", stack);
+    let database = pipeline.replace('-', "_");
+    let scratch = Scratch::new(&format!("catalog-{}", stack.tag()));
+    let file = scratch.write("catalog.yaml", &spec(&pipeline, ""));
+    pipectl(stack, &["apply", "-f", &file, "--auto-approve"]).expect(0);
+
+    let (tags, events, sessions) = runtime().block_on(async {
+        let clients = stack.clients().await;
+        let found = clients.glue.get_database().name(&database).send().await.expect("GetDatabase");
+        let account = found.database().and_then(|d| d.catalog_id()).expect("CatalogId").to_string();
+        let arn = format!("arn:aws:glue:us-east-1:{account}:database/{database}");
+        let tags = clients.glue.get_tags().resource_arn(&arn).send().await.expect("GetTags");
+        let tags = tags.tags().cloned().unwrap_or_default();
+        (tags, table(&clients.glue, &database, "events").await, table(&clients.glue, &database, "sessions").await)
+    });
+    assert_eq!(tags.get("pipectl:pipeline"), Some(&pipeline), "{tags:?}");
+    assert_eq!(tags.get("team").map(String::as_str), Some("data"));
+
+    let (location, serde, columns, partitions, parameters) = events;
+    assert_eq!(location, format!("s3://{pipeline}-lake/raw/events/"));
+    assert_eq!(serde, "org.openx.data.jsonserde.JsonSerDe");
+    assert_eq!(columns, ["user_id string", "amount decimal(10,2)"], "types as Glue spells them");
+    assert_eq!(partitions, ["dt string"]);
+    let projection = |key: &str| parameters.get(key).map(String::as_str).unwrap_or_default().to_string();
+    assert_eq!(projection("projection.enabled"), "true");
+    assert_eq!(projection("projection.dt.type"), "date");
+    assert_eq!(projection("projection.dt.format"), "yyyy/MM/dd");
+    assert_eq!(projection("projection.dt.range"), "2024/01/01,NOW");
+    assert_eq!(
+        (projection("projection.dt.interval"), projection("projection.dt.interval.unit")),
+        ("1".into(), "DAYS".into())
+    );
+    assert_eq!(projection("storage.location.template"), format!("s3://{pipeline}-lake/raw/events/${{dt}}/"));
+    assert_eq!(projection("classification"), "json");
+
+    let (location, serde, columns, partitions, parameters) = sessions;
+    assert_eq!(location, format!("s3://{pipeline}-lake/curated/sessions/"));
+    assert_eq!(serde, "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe");
+    assert_eq!(columns, ["session_id string", "pages array<string>"]);
+    assert!(partitions.is_empty() && !parameters.contains_key("projection.enabled"), "{parameters:?}");
+
+    pipectl(stack, &["plan", "-f", &file, "--detailed-exitcode"]).expect(0);
+
+    // A new column is an in-place UpdateTable that keeps parameters someone else added.
+    runtime().block_on(async {
+        let clients = stack.clients().await;
+        let current = clients.glue.get_table().database_name(&database).name("events").send().await.expect("GetTable");
+        let current = current.table().expect("a table");
+        let mut parameters = current.parameters().cloned().unwrap_or_default();
+        parameters.insert("comment.by.analyst".to_string(), "keep me".to_string());
+        let input = aws_sdk_glue::types::TableInput::builder()
+            .name("events")
+            .set_table_type(current.table_type().map(str::to_string))
+            .set_storage_descriptor(current.storage_descriptor().cloned())
+            .set_partition_keys(Some(current.partition_keys().to_vec()))
+            .set_parameters(Some(parameters))
+            .build()
+            .expect("input");
+        clients.glue.update_table().database_name(&database).table_input(input).send().await.expect("UpdateTable");
+    });
+    pipectl(stack, &["plan", "-f", &file, "--detailed-exitcode"]).expect(0);
+    let file = scratch.write("catalog.yaml", &spec(&pipeline, "        - {name: country, type: string}\n"));
+    let plan = pipectl(stack, &["plan", "-f", &file, "--output", "json"]).expect(0).json();
+    assert_eq!(plan_actions(&plan), [("catalog_table/events".to_string(), "update".to_string())]);
+    assert_eq!(changed_fields(&plan, "catalog_table/events"), ["columns"]);
+    pipectl(stack, &["apply", "-f", &file, "--auto-approve"]).expect(0);
+    let (columns, parameters) = runtime().block_on(async {
+        let clients = stack.clients().await;
+        let (_, _, columns, _, parameters) = table(&clients.glue, &database, "events").await;
+        (columns, parameters)
+    });
+    assert_eq!(columns, ["user_id string", "amount decimal(10,2)", "country string"]);
+    assert_eq!(parameters.get("comment.by.analyst").map(String::as_str), Some("keep me"));
+    pipectl(stack, &["plan", "-f", &file, "--detailed-exitcode"]).expect(0);
+
+    // A table someone else made in the pipeline's database goes with it: destroy needs consent.
+    runtime().block_on(async {
+        let clients = stack.clients().await;
+        let input = aws_sdk_glue::types::TableInput::builder().name("adhoc").build().expect("input");
+        clients.glue.create_table().database_name(&database).table_input(input).send().await.expect("CreateTable");
+    });
+    let refused = pipectl(stack, &["destroy", "-f", &file, "--auto-approve"]).expect(1);
+    assert!(refused.stderr.contains("adhoc"), "the table that would be lost is named:\n{}", refused.stderr);
+    pipectl(stack, &["destroy", "-f", &file, "--auto-approve", "--allow-destroy"]).expect(0);
+    let still_there = runtime().block_on(async {
+        let clients = stack.clients().await;
+        let databases = clients.glue.get_databases().send().await.expect("GetDatabases");
+        databases.database_list().iter().any(|d| d.name() == database)
+    });
+    assert!(!still_there, "the database is deleted");
+}
+
+on_both_stacks!(catalog_lifecycle);

@@ -1,0 +1,104 @@
+//! A plan costs what the pipeline is, not what the account holds: on a crowded account (50
+//! foreign buckets, 20 foreign streams created directly with the SDK) the plan reads no more
+//! bucket tags than on an account without them where the endpoint's tag index serves buckets
+//! (moto), and falls back to scanning, saying so, where it does not (streams on moto; everything
+//! on LocalStack). Either way a bucket the spec no longer names is still found and deleted.
+//! Request counts come from the plan's own `api_calls` (the SDK interceptor that counts every
+//! request sent, retries included), not from timings.
+
+use std::collections::BTreeMap;
+
+use crate::support::{pipectl, plan_actions, runtime, unique, Scratch, Stack, TestPipeline};
+
+const FOREIGN_BUCKETS: usize = 50;
+const FOREIGN_STREAMS: usize = 20;
+
+fn calls(plan: &serde_json::Value) -> BTreeMap<String, u64> {
+    serde_json::from_value(plan["api_calls"].clone()).expect("api_calls")
+}
+
+fn count(calls: &BTreeMap<String, u64>, operation: &str) -> u64 {
+    calls.get(operation).copied().unwrap_or(0)
+}
+
+fn plan_costs_the_pipeline_not_the_account(stack: Stack) {
+    stack.require();
+    let runtime = runtime();
+    let scratch = Scratch::new(&format!("discovery-{}", stack.tag()));
+    let spec = TestPipeline::new(stack, "disc");
+    let file = spec.write(&scratch);
+    pipectl(stack, &["apply", "-f", &file, "--auto-approve"]).expect(0);
+    let before = pipectl(stack, &["plan", "-f", &file, "--output", "json"]).expect(0);
+    let before_calls = calls(&before.json());
+
+    // The crowd: other teams' buckets (tagged for another pipeline, or not at all) and streams.
+    let crowd = unique("crowd", stack);
+    let buckets: Vec<String> = (0..FOREIGN_BUCKETS).map(|i| format!("{crowd}-b{i}")).collect();
+    let streams: Vec<String> = (0..FOREIGN_STREAMS).map(|i| format!("{crowd}-s{i}")).collect();
+    runtime.block_on(async {
+        let clients = stack.clients().await;
+        for (i, bucket) in buckets.iter().enumerate() {
+            clients.s3.create_bucket().bucket(bucket).send().await.expect("create bucket");
+            if i % 2 == 0 {
+                let tag = aws_sdk_s3::types::Tag::builder().key("pipectl:pipeline").value("someone-else").build();
+                let tagging = aws_sdk_s3::types::Tagging::builder().tag_set(tag.expect("tag")).build();
+                clients
+                    .s3
+                    .put_bucket_tagging()
+                    .bucket(bucket)
+                    .tagging(tagging.expect("tagging"))
+                    .send()
+                    .await
+                    .expect("tag");
+            }
+        }
+        for stream in &streams {
+            clients.kinesis.create_stream().stream_name(stream).shard_count(1).send().await.expect("create stream");
+        }
+    });
+
+    let crowded = pipectl(stack, &["plan", "-f", &file, "--output", "json"]).expect(0);
+    let crowded_calls = calls(&crowded.json());
+    let bucket_tags = count(&crowded_calls, "s3:GetBucketTagging");
+    match stack {
+        Stack::Moto => {
+            // moto indexes buckets: one GetResources round, the spec's bucket's own tags, and
+            // nothing per foreign bucket — the same as before the crowd arrived.
+            assert_eq!(count(&crowded_calls, "tag:GetResources"), 1, "{crowded_calls:?}");
+            assert_eq!(bucket_tags, 1, "{crowded_calls:?}");
+            assert_eq!(bucket_tags, count(&before_calls, "s3:GetBucketTagging"), "{before_calls:?}");
+            assert_eq!(count(&crowded_calls, "s3:ListBuckets"), 0, "{crowded_calls:?}");
+            // It does not index streams: those are scanned, and the plan says so.
+            assert!(count(&crowded_calls, "kinesis:ListTagsForStream") > FOREIGN_STREAMS as u64, "{crowded_calls:?}");
+            assert!(crowded.stderr.contains("lists nothing of this pipeline for some kinds"), "{}", crowded.stderr);
+        }
+        Stack::LocalStack => {
+            // LocalStack's index lists none of the three kinds: every bucket's tags are read.
+            assert!(bucket_tags > FOREIGN_BUCKETS as u64, "{crowded_calls:?}");
+            assert!(count(&crowded_calls, "s3:ListBuckets") >= 1, "{crowded_calls:?}");
+            assert!(crowded.stderr.contains("lists nothing of this pipeline for some kinds"), "{}", crowded.stderr);
+        }
+    }
+
+    // A bucket the spec no longer names is found (by the index on moto, by the scan on
+    // LocalStack) and deleted; no foreign bucket is.
+    let without_bucket = TestPipeline { with_bucket: false, ..spec };
+    let file = without_bucket.write(&scratch);
+    let plan = pipectl(stack, &["plan", "-f", &file, "--output", "json", "--detailed-exitcode"]).expect(2);
+    let deletes: Vec<(String, String)> =
+        plan_actions(&plan.json()).into_iter().filter(|(_, action)| action == "delete").collect();
+    assert_eq!(deletes, [(format!("bucket/{}", without_bucket.bucket), "delete".to_string())], "{}", plan.stdout);
+
+    pipectl(stack, &["destroy", "-f", &file, "--auto-approve", "--allow-destroy"]).expect(0);
+    runtime.block_on(async {
+        let clients = stack.clients().await;
+        for bucket in &buckets {
+            clients.s3.delete_bucket().bucket(bucket).send().await.expect("delete bucket");
+        }
+        for stream in &streams {
+            clients.kinesis.delete_stream().stream_name(stream).send().await.expect("delete stream");
+        }
+    });
+}
+
+on_both_stacks!(plan_costs_the_pipeline_not_the_account);
