@@ -103,15 +103,17 @@ async fn clients_at(endpoint: String) -> Clients {
     clients(&options, &pipectl::calls::CallCounter::default()).await
 }
 
-/// A name no other test (or earlier run) uses: `<prefix>-<stack>-<pid>-<counter>`.
+/// A name no other test (or earlier run) uses: `<prefix>-<stack>-<pid><nanos><counter>`.
 pub fn unique(prefix: &str, stack: Stack) -> String {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
     let n = COUNTER.fetch_add(1, Ordering::SeqCst);
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos() % 10_000)
+        .map(|d| d.subsec_nanos() % 1_000)
         .unwrap_or(0);
-    format!("{prefix}-{}-{}{nanos}{n}", stack.tag(), std::process::id() % 100_000)
+    // Always 9 digits: names derived from the pipeline's (IAM role names, at most 64 characters)
+    // must not fit on one machine and overflow on another whose process ids are longer.
+    format!("{prefix}-{}-{:04}{nanos:03}{:02}", stack.tag(), std::process::id() % 10_000, n % 100)
 }
 
 /// The result of one pipectl run.
