@@ -52,8 +52,16 @@ fn plan_costs_the_pipeline_not_the_account(stack: Stack) {
                     .expect("tag");
             }
         }
+        // Kinesis (and kinesis-mock behind LocalStack) allows only a few streams in CREATING at
+        // once ("Limit for streams being created concurrently exceeded"): wait and try again.
         for stream in &streams {
-            clients.kinesis.create_stream().stream_name(stream).shard_count(1).send().await.expect("create stream");
+            let mut attempts = 0;
+            while let Err(error) = clients.kinesis.create_stream().stream_name(stream).shard_count(1).send().await {
+                attempts += 1;
+                let limited = error.as_service_error().is_some_and(|e| e.is_limit_exceeded_exception());
+                assert!(limited && attempts < 100, "create stream: {error:?}");
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
         }
     });
 
