@@ -132,6 +132,14 @@ async fn run_command(cli: &Cli, counter: &CallCounter) -> Result<Status, AppErro
             let session = Session::open(global, counter).await?;
             session.scale(args, global).await
         }
+        Command::Run { job, wait, poll, output } => {
+            let session = Session::open(global, counter).await?;
+            session.run_job(job, wait.then_some(*poll), *output).await
+        }
+        Command::Runs { job, limit, output } => {
+            let session = Session::open(global, counter).await?;
+            session.list_runs(job.as_deref(), *limit, *output).await
+        }
         Command::Permissions { purpose, account_id } => {
             let loaded = load_file(&global.file)?;
             let region = global.region.clone().unwrap_or_else(|| loaded.spec.region.clone());
@@ -551,6 +559,65 @@ impl Session {
                 }
                 if !args.wait {
                     println!("EMR is resizing now; follow it with `pipectl scale {} --group {} --nodes {} --wait` or `aws emr list-instance-groups --cluster-id {}`.", result.cluster, result.group, result.to, result.cluster_id);
+                }
+            }
+        }
+        Ok(Status::Success)
+    }
+
+    async fn run_job(
+        &self,
+        name: &str,
+        wait: Option<std::time::Duration>,
+        output: OutputFormat,
+    ) -> Result<Status, AppError> {
+        let spec = &self.loaded.spec;
+        let job = crate::run::find_job(spec, name).map_err(|error| AppError::Refused(error.to_string()))?;
+        let started =
+            crate::run::start(&self.clients, spec, job, wait, &self.progress).await.map_err(|error| match error {
+                crate::run::RunError::Aws(error) => self.explain(error),
+                other => AppError::Refused(other.to_string()),
+            })?;
+        match output {
+            OutputFormat::Json => println!("{}", serde_json::to_string(&started).unwrap_or_default()),
+            OutputFormat::Human if wait.is_none() => println!(
+                "Job {} is running: {}\nFollow it with `pipectl run {} --wait` next time, or `pipectl runs {}`.",
+                started.job, started.execution_arn, started.job, started.job
+            ),
+            OutputFormat::Human => println!("Job {} {}.", started.job, started.status),
+        }
+        if started.succeeded() {
+            return Ok(Status::Success);
+        }
+        let why = started.error.as_deref().unwrap_or("no error given");
+        Err(AppError::Refused(format!("job {} ended {}: {why}", started.job, started.status)))
+    }
+
+    async fn list_runs(&self, name: Option<&str>, limit: i32, output: OutputFormat) -> Result<Status, AppError> {
+        let spec = &self.loaded.spec;
+        let job = name
+            .map(|name| crate::run::find_job(spec, name))
+            .transpose()
+            .map_err(|error| AppError::Refused(error.to_string()))?;
+        let runs = crate::run::runs(&self.clients, spec, job, limit).await.map_err(|error| match error {
+            crate::run::RunError::Aws(error) => self.explain(error),
+            other => AppError::Refused(other.to_string()),
+        })?;
+        match output {
+            OutputFormat::Json => println!("{}", serde_json::to_string(&runs).unwrap_or_default()),
+            OutputFormat::Human if runs.is_empty() => println!("No runs yet."),
+            OutputFormat::Human => {
+                println!(
+                    "{:<24} {:<10} {:<26} {:>9} {:>10}  EXECUTION",
+                    "JOB", "OUTCOME", "STARTED", "DURATION", "NODE-HOURS"
+                );
+                for run in &runs {
+                    let duration = run.seconds.map(|s| format!("{}m{:02}s", s / 60, s % 60)).unwrap_or_default();
+                    let node_hours = run.node_hours.map(|h| format!("{h:.1}")).unwrap_or_default();
+                    println!(
+                        "{:<24} {:<10} {:<26} {:>9} {:>10}  {}",
+                        run.job, run.status, run.started, duration, node_hours, run.execution
+                    );
                 }
             }
         }

@@ -156,6 +156,29 @@ pub enum Command {
     },
     /// Resize an EMR instance group now (and optionally back later), without it counting as drift.
     Scale(ScaleArgs),
+    /// Start a cluster's job now (the state machine its schedule starts), and optionally follow it.
+    Run {
+        /// The job: `cluster/job`, or `job` when only one cluster has a job of that name.
+        job: String,
+        /// Follow the run until it ends; the exit code is 0 only if it succeeded.
+        #[arg(long)]
+        wait: bool,
+        /// How often --wait checks the run.
+        #[arg(long, value_parser = parse_duration, value_name = "DURATION", default_value = "10s")]
+        poll: Duration,
+        #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+        output: OutputFormat,
+    },
+    /// List recent runs of the spec's jobs: start, duration, node-hours, outcome.
+    Runs {
+        /// Only this job (`cluster/job` or `job`).
+        job: Option<String>,
+        /// The most runs to list per job.
+        #[arg(long, default_value_t = 20)]
+        limit: i32,
+        #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+        output: OutputFormat,
+    },
     /// Print the dependency graph of the spec (Graphviz dot or Mermaid).
     Graph {
         #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]

@@ -130,6 +130,18 @@ fn days_of_week(field: &str) -> Result<Vec<DayRange>, String> {
         .collect()
 }
 
+/// The days a day-of-week field names, 0 (Sunday) to 6, sorted, each once.
+fn day_set(ranges: &[DayRange]) -> Vec<u32> {
+    let mut days: Vec<u32> = ranges
+        .iter()
+        .flat_map(|range| (range.first..=range.last).step_by(range.step as usize))
+        .map(|day| day % 7)
+        .collect();
+    days.sort_unstable();
+    days.dedup();
+    days
+}
+
 /// A standard cron day-of-week field in EventBridge's numbering (1 = Sunday … 7 = Saturday).
 ///
 /// EventBridge's day-of-week field takes the wildcards `, - * ? L #` but no `/` ("Cron
@@ -144,14 +156,7 @@ fn eventbridge_day_of_week(field: &str) -> String {
         return field.to_string();
     };
     if ranges.iter().any(|range| range.needs_list) {
-        let mut days: Vec<u32> = ranges
-            .iter()
-            .flat_map(|range| (range.first..=range.last).step_by(range.step as usize))
-            .map(|day| day % 7 + 1)
-            .collect();
-        days.sort_unstable();
-        days.dedup();
-        return days.iter().map(ToString::to_string).collect::<Vec<_>>().join(",");
+        return day_set(&ranges).iter().map(|day| (day + 1).to_string()).collect::<Vec<_>>().join(",");
     }
     field
         .split_inclusive([',', '-'])
@@ -175,6 +180,11 @@ impl Cron {
             ("?".to_string(), eventbridge_day_of_week(&self.day_of_week))
         };
         format!("cron({} {} {day_of_month} {} {day_of_week} *)", self.minute, self.hour, self.month)
+    }
+
+    /// The days of week the window starts on, 0 (Sunday) to 6, sorted: all seven for `*`.
+    pub fn weekdays(&self) -> Vec<u32> {
+        days_of_week(&self.day_of_week).map(|ranges| day_set(&ranges)).unwrap_or_default()
     }
 
     /// The expression for the end of a window of `length` starting at this one.
@@ -265,6 +275,15 @@ mod tests {
         let wraps = |field: &str| parse_cron(&format!("0 2 * * {field}")).unwrap_err();
         assert!(wraps("FRI-MON").ends_with("write the days as a list, `FRI,SAT,SUN,MON`"), "{}", wraps("FRI-MON"));
         assert!(wraps("6-1").ends_with("`6,0,1`"), "{}", wraps("6-1"));
+    }
+
+    #[test]
+    fn names_the_days_a_window_starts_on() {
+        let days = |field: &str| parse_cron(&format!("0 2 * * {field}")).unwrap().weekdays();
+        assert_eq!(days("*"), [0, 1, 2, 3, 4, 5, 6]);
+        assert_eq!(days("MON-FRI"), [1, 2, 3, 4, 5]);
+        assert_eq!(days("5-7"), [0, 5, 6]);
+        assert_eq!(days("*/3"), [0, 3, 6]);
     }
 
     #[test]

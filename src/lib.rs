@@ -21,6 +21,7 @@ pub mod pricing;
 pub mod progress;
 pub mod render;
 pub mod resources;
+pub mod run;
 pub mod scale;
 pub mod shell;
 pub mod spec;

@@ -130,6 +130,46 @@ pub fn derived_cluster_roles(cluster: &str) -> [String; 3] {
     [format!("{cluster}-emr-service"), format!("{cluster}-emr-ec2"), format!("{cluster}-scheduler")]
 }
 
+/// The role Step Functions runs a cluster's job with (see `resources::job`).
+pub fn derived_job_role(cluster: &str, job: &str) -> String {
+    format!("{cluster}-{job}-job")
+}
+
+/// The role Glue runs a catalog crawler with (see `resources::crawler`).
+pub fn derived_crawler_role(crawler: &str) -> String {
+    format!("{crawler}-crawler")
+}
+
+/// What every Glue crawler name of the pipeline starts with (crawlers are listed by it).
+pub fn crawler_prefix(pipeline: &str) -> String {
+    format!("pipectl-{pipeline}-")
+}
+
+/// The Glue name of a crawler of the spec: `pipectl-<pipeline>-<name>` (Glue allows 255).
+pub fn crawler_name(pipeline: &str, crawler: &str) -> String {
+    format!("{}{crawler}", crawler_prefix(pipeline))
+}
+
+/// Step Functions allows state machine names of 1-80 characters ("CreateStateMachine", Step
+/// Functions API Reference).
+pub const MAX_STATE_MACHINE_NAME: usize = 80;
+
+/// What every state machine name of the pipeline starts with.
+pub fn state_machine_prefix(pipeline: &str) -> String {
+    format!("pipectl-{pipeline}-")
+}
+
+/// The state machine of a cluster's job: `pipectl-<pipeline>-<cluster>-<job>`.
+pub fn job_state_machine_name(pipeline: &str, cluster: &str, job: &str) -> String {
+    format!("{}{cluster}-{job}", state_machine_prefix(pipeline))
+}
+
+/// The spec names of a job's two schedules: `start` runs the state machine at the job's cron,
+/// `guard` returns the group to its baseline once the job's time is up, whatever became of it.
+pub fn job_schedule_names(cluster: &str, job: &str) -> [String; 2] {
+    [window_schedule_name(cluster, job, "start"), window_schedule_name(cluster, job, "guard")]
+}
+
 /// The EMR cluster name, `<pipeline>-<cluster>`; clusters are found by this prefix.
 pub fn emr_cluster_name(pipeline: &str, cluster: &str) -> String {
     format!("{}{cluster}", emr_cluster_prefix(pipeline))

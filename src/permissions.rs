@@ -28,6 +28,7 @@ pub enum Purpose {
 pub fn action_for(service: &str, operation: &str) -> Option<Vec<String>> {
     let prefix = match service {
         "emr" => "elasticmapreduce",
+        "sfn" => "states",
         "sts" if operation == "GetCallerIdentity" => return Some(Vec::new()),
         other => other,
     };
@@ -62,7 +63,7 @@ pub fn action_for(service: &str, operation: &str) -> Option<Vec<String>> {
         ["ec2", "kinesis", "firehose", "iam", "elasticmapreduce", "scheduler", "dynamodb", "sqs", "tag", "glue"]
             .iter()
             .chain(&["cloudwatch", "sns"])
-            .chain(&["athena"])
+            .chain(&["athena", "states"])
             .copied()
             .collect::<Vec<_>>();
     if !known.contains(&prefix) {
@@ -76,11 +77,12 @@ pub fn action_for(service: &str, operation: &str) -> Option<Vec<String>> {
         ("sqs", "CreateQueue") => actions.push("sqs:TagQueue".to_string()),
         ("dynamodb", "CreateTable") => actions.push("dynamodb:TagResource".to_string()),
         ("elasticmapreduce", "RunJobFlow") => actions.push("elasticmapreduce:AddTags".to_string()),
-        ("glue", "CreateDatabase") => actions.push("glue:TagResource".to_string()),
+        ("glue", "CreateDatabase" | "CreateCrawler") => actions.push("glue:TagResource".to_string()),
         ("athena", "CreateWorkGroup") => actions.push("athena:TagResource".to_string()),
         // PutMetricAlarm's Tags and CreateTopic's Tags are authorised by TagResource as well.
         ("cloudwatch", "PutMetricAlarm") => actions.push("cloudwatch:TagResource".to_string()),
         ("sns", "CreateTopic") => actions.push("sns:TagResource".to_string()),
+        ("states", "CreateStateMachine") => actions.push("states:TagResource".to_string()),
         _ => {}
     }
     Some(actions)
@@ -164,7 +166,16 @@ pub fn policy(spec: &Spec, region: &str, account: &str, purpose: Purpose) -> Val
         })
         .collect();
 
+    // The catalog's crawlers by their name prefix (one the spec dropped is found the same way).
+    let crawlers = vec![arns.glue_crawler(&format!("{}*", crate::names::crawler_prefix(pipeline)))];
     let workgroup = vec![arns.athena_workgroup(&crate::names::athena_workgroup_name(pipeline))];
+    // The jobs' state machines and their executions, by the pipeline's name prefix (a job the
+    // spec dropped is found and deleted by the same prefix).
+    let machines = vec![arns.state_machine(&format!("{}*", crate::names::state_machine_prefix(pipeline)))];
+    let executions = vec![format!(
+        "arn:{partition}:states:{region}:{account}:execution:{}*:*",
+        crate::names::state_machine_prefix(pipeline)
+    )];
 
     // Reads that AWS cannot scope to a resource (list and describe calls).
     let mut statements = vec![statement(
@@ -184,8 +195,9 @@ pub fn policy(spec: &Spec, region: &str, account: &str, purpose: Purpose) -> Val
             "firehose:ListDeliveryStreams",
             "elasticmapreduce:ListClusters",
             "scheduler:ListSchedules",
-            // How the alarm topic is found: ListTopics has no resource-level permissions.
-            "sns:ListTopics",
+            "states:ListStateMachines",
+            // How the pipeline's crawlers are found (by their name prefix, then their tags).
+            "glue:GetCrawlers",
             "iam:ListRoles",
             // How the pipeline's buckets, streams and deliveries are found; it supports no
             // resource-level permissions (Service Authorization Reference, "Resource Groups
@@ -243,6 +255,7 @@ pub fn policy(spec: &Spec, region: &str, account: &str, purpose: Purpose) -> Val
         ("FindCatalogDatabases", vec!["glue:GetDatabases"], vec![arns.glue_catalog(), arns.glue_database("*")]),
         // GetTags on a database also needs glue:GetDatabase (AWS Glue API, "TagResource").
         ("ReadCatalog", vec!["glue:GetDatabase", "glue:GetTags", "glue:GetTables"], catalog.clone()),
+        ("ReadCrawlers", vec!["glue:GetTags"], crawlers.clone()),
         // Every plan looks up the workgroup named after the pipeline, whether or not the spec
         // has a `query:` section (one that left the spec is found and deleted); named query
         // actions are authorised on their workgroup (Service Authorization Reference, "Amazon
@@ -261,6 +274,13 @@ pub fn policy(spec: &Spec, region: &str, account: &str, purpose: Purpose) -> Val
         // Reference, "Amazon CloudWatch": resource type alarm).
         ("ReadAlarms", vec!["cloudwatch:DescribeAlarms", "cloudwatch:ListTagsForResource"], alarms.clone()),
         ("ReadAlarmTopic", vec!["sns:ListTagsForResource", "sns:ListSubscriptionsByTopic"], topic.clone()),
+        // `pipectl runs` lists a job's executions on its state machine.
+        (
+            "ReadJobs",
+            vec!["states:DescribeStateMachine", "states:ListTagsForResource", "states:ListExecutions"],
+            machines.clone(),
+        ),
+        ("ReadJobRuns", vec!["states:DescribeExecution", "states:GetExecutionHistory"], executions),
     ];
     if purpose == Purpose::Everything {
         reads.push((
@@ -475,6 +495,18 @@ pub fn policy(spec: &Spec, region: &str, account: &str, purpose: Purpose) -> Val
             catalog,
         ),
         (
+            "ChangeCrawlers",
+            vec![
+                "glue:CreateCrawler",
+                "glue:UpdateCrawler",
+                "glue:StopCrawler",
+                "glue:DeleteCrawler",
+                "glue:TagResource",
+                "glue:UntagResource",
+            ],
+            crawlers,
+        ),
+        (
             "ChangeAlarms",
             vec![
                 "cloudwatch:PutMetricAlarm",
@@ -483,6 +515,19 @@ pub fn policy(spec: &Spec, region: &str, account: &str, purpose: Purpose) -> Val
                 "cloudwatch:UntagResource",
             ],
             alarms,
+        ),
+        // `pipectl run` starts a job's execution like its schedule does.
+        (
+            "ChangeJobs",
+            vec![
+                "states:CreateStateMachine",
+                "states:UpdateStateMachine",
+                "states:DeleteStateMachine",
+                "states:TagResource",
+                "states:UntagResource",
+                "states:StartExecution",
+            ],
+            machines,
         ),
         (
             "ChangeAlarmTopic",
@@ -514,7 +559,7 @@ pub fn policy(spec: &Spec, region: &str, account: &str, purpose: Purpose) -> Val
         "PassOwnRolesToTheirServices",
         &["iam:PassRole"],
         vec![arns.role(&roles_path, "*")],
-        Some(json!({"StringEquals": {"iam:PassedToService": ["firehose.amazonaws.com", "elasticmapreduce.amazonaws.com", "ec2.amazonaws.com", "scheduler.amazonaws.com"]}})),
+        Some(json!({"StringEquals": {"iam:PassedToService": ["firehose.amazonaws.com", "elasticmapreduce.amazonaws.com", "ec2.amazonaws.com", "scheduler.amazonaws.com", "states.amazonaws.com", "glue.amazonaws.com"]}})),
     ));
     json!({"Version": "2012-10-17", "Statement": statements})
 }

@@ -62,6 +62,11 @@ impl Arns {
         format!("arn:{}:glue:{}:{}:database/{name}", self.partition, self.region, self.account_id)
     }
 
+    /// A Glue crawler (what Glue tags and `GetTags` reads).
+    pub fn glue_crawler(&self, name: &str) -> String {
+        format!("arn:{}:glue:{}:{}:crawler/{name}", self.partition, self.region, self.account_id)
+    }
+
     /// An Athena workgroup ("Configure access to workgroups and tags", Amazon Athena User Guide).
     pub fn athena_workgroup(&self, name: &str) -> String {
         format!("arn:{}:athena:{}:{}:workgroup/{name}", self.partition, self.region, self.account_id)
@@ -70,6 +75,22 @@ impl Arns {
     /// A Glue table, or with `*` every table of the database.
     pub fn glue_table(&self, database: &str, table: &str) -> String {
         format!("arn:{}:glue:{}:{}:table/{database}/{table}", self.partition, self.region, self.account_id)
+    }
+
+    /// A Step Functions state machine ("Resource types defined by AWS Step Functions", Service
+    /// Authorization Reference).
+    pub fn state_machine(&self, name: &str) -> String {
+        format!("arn:{}:states:{}:{}:stateMachine:{name}", self.partition, self.region, self.account_id)
+    }
+
+    /// The EventBridge rule Step Functions manages in the account to learn when an EMR step
+    /// it runs with `addStep.sync` ends ("IAM policies for Amazon EMR", Step Functions Developer
+    /// Guide): the job's role must be allowed to create and read it.
+    pub fn emr_step_events_rule(&self) -> String {
+        format!(
+            "arn:{}:events:{}:{}:rule/StepFunctionsGetEventForEMRAddJobFlowStepsRule",
+            self.partition, self.region, self.account_id
+        )
     }
 
     /// Roles of a pipeline live under the IAM path `/pipectl/<pipeline>/`.

@@ -111,6 +111,20 @@ pub enum Subject {
     NatGateway(String),
     Delivery(String),
     Bucket(String),
+    /// A cluster's job, by cluster and job name.
+    Job(String, String),
+}
+
+/// What one run of a job costs at most: the nodes it adds above the group's baseline for its
+/// whole timeout (a run that finishes sooner gives them back sooner).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NightLine {
+    pub resource: String,
+    pub item: String,
+    /// Extra nodes × the timeout in hours.
+    pub node_hours: f64,
+    pub usd: Option<f64>,
+    pub figures: Vec<Figure>,
 }
 
 /// A fixed hourly cost: `quantity` units at `unit_usd` each, or no price.
@@ -156,11 +170,13 @@ pub struct Estimate {
     /// How many fixed lines have no price (and are not in the totals).
     pub unpriced: usize,
     pub rates: Vec<RateLine>,
+    /// One run of each job the plan creates.
+    pub nights: Vec<NightLine>,
 }
 
 impl Estimate {
     pub fn is_empty(&self) -> bool {
-        self.fixed.is_empty() && self.rates.is_empty()
+        self.fixed.is_empty() && self.rates.is_empty() && self.nights.is_empty()
     }
 }
 
@@ -225,6 +241,26 @@ pub fn estimate(table: &PriceTable, spec: &Spec, region: &str, name: impl Fn(&Su
             fixed_lines.extend(cluster_lines(table, region, &resource, cluster));
         }
     }
+    let mut nights = Vec::new();
+    for cluster in &spec.clusters {
+        for job in &cluster.jobs {
+            let Some(resource) = name(&Subject::Job(cluster.name.clone(), job.name.clone())) else { continue };
+            let group = crate::spec::Group::parse(&job.group);
+            let (Some(kind), Some(baseline), Some(node_hours)) =
+                (group.instance_type(cluster), group.baseline(cluster), job.extra_node_hours(cluster))
+            else {
+                continue;
+            };
+            let price = table.node(region, kind);
+            nights.push(NightLine {
+                resource,
+                item: format!("one run: {} extra × {kind} for at most {}", (job.nodes - baseline).max(0), job.timeout),
+                node_hours,
+                usd: price.as_ref().map(|price| price.hourly() * node_hours),
+                figures: price.map(|price| vec![price.ec2, price.emr]).unwrap_or_default(),
+            });
+        }
+    }
     for stream in &spec.streams {
         let Some(resource) = name(&Subject::Stream(stream.name.clone())) else { continue };
         match stream.mode {
@@ -281,6 +317,7 @@ pub fn estimate(table: &PriceTable, spec: &Spec, region: &str, name: impl Fn(&Su
         monthly_usd: hourly * table.hours_per_month,
         fixed: fixed_lines,
         rates,
+        nights,
     }
 }
 

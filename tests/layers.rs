@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// Layer of each top-level module; higher layers may use lower ones, never the reverse.
-const LAYERS: [(&str, u8); 25] = [
+const LAYERS: [(&str, u8); 26] = [
     // Leaves: no pipectl dependencies.
     ("names", 0),
     ("duration", 0),
@@ -34,6 +34,7 @@ const LAYERS: [(&str, u8); 25] = [
     ("resources", 6),
     ("apply", 7),
     ("scale", 7),
+    ("run", 7),
     ("adopt", 7),
     ("app", 8),
     ("lib", 9),

@@ -48,6 +48,8 @@ pub struct Clients {
     pub sns: aws_sdk_sns::Client,
     /// Athena: the pipeline's query workgroup and its named queries (see `resources::workgroup`).
     pub athena: aws_sdk_athena::Client,
+    /// Step Functions: the state machines of the clusters' jobs (see `resources::job`, `run`).
+    pub sfn: aws_sdk_sfn::Client,
     /// AWS's documented per-operation request rates, shared by every clone of these clients.
     pub limits: std::sync::Arc<Limiter>,
     pub region: String,
@@ -154,6 +156,7 @@ pub async fn clients(options: &AwsOptions, counter: &CallCounter) -> Clients {
     let cloudwatch_config = aws_sdk_cloudwatch::config::Builder::from(&config).interceptor(counter.clone()).build();
     let sns_config = aws_sdk_sns::config::Builder::from(&config).interceptor(counter.clone()).build();
     let athena_config = aws_sdk_athena::config::Builder::from(&config).interceptor(counter.clone()).build();
+    let sfn_config = aws_sdk_sfn::config::Builder::from(&config).interceptor(counter.clone()).build();
     let emulated = uses_custom_endpoint(options) || std::env::var_os("AWS_ENDPOINT_URL_EMR").is_some();
     Clients {
         ec2: aws_sdk_ec2::Client::from_conf(ec2_config),
@@ -171,6 +174,7 @@ pub async fn clients(options: &AwsOptions, counter: &CallCounter) -> Clients {
         cloudwatch: aws_sdk_cloudwatch::Client::from_conf(cloudwatch_config),
         sns: aws_sdk_sns::Client::from_conf(sns_config),
         athena: aws_sdk_athena::Client::from_conf(athena_config),
+        sfn: aws_sdk_sfn::Client::from_conf(sfn_config),
         limits: std::sync::Arc::new(Limiter::new(!emulated)),
         region: options.region.clone(),
         emulated,
@@ -200,6 +204,7 @@ pub fn test_clients_with_emr(emr: aws_sdk_emr::Client, emulated: bool) -> Client
         cloudwatch: aws_sdk_cloudwatch::Client::new(&config),
         sns: aws_sdk_sns::Client::new(&config),
         athena: aws_sdk_athena::Client::new(&config),
+        sfn: aws_sdk_sfn::Client::new(&config),
         limits: std::sync::Arc::new(Limiter::new(false)),
         region: "us-east-1".to_string(),
         emulated,

@@ -39,6 +39,7 @@ pub fn render_cost(estimate: &Estimate) -> String {
     }
     let _ = writeln!(out, "\n{}:", heading(estimate));
     let width = estimate.fixed.iter().map(|l| l.resource.len()).chain(estimate.rates.iter().map(|l| l.resource.len()));
+    let width = width.chain(estimate.nights.iter().map(|l| l.resource.len()));
     let width = width.max().unwrap_or(0);
     for line in &estimate.fixed {
         let price =
@@ -47,6 +48,19 @@ pub fn render_cost(estimate: &Estimate) -> String {
     }
     if !estimate.fixed.is_empty() {
         let _ = writeln!(out, "  {}", totals(estimate));
+    }
+    if !estimate.nights.is_empty() {
+        let _ = writeln!(out, "  Jobs (each run, at most):");
+        for line in &estimate.nights {
+            let _ = writeln!(
+                out,
+                "  {:width$}  {}: {:.1} node-hours, {}",
+                line.resource,
+                line.item,
+                line.node_hours,
+                usd_or_none(line.usd)
+            );
+        }
     }
     if !estimate.rates.is_empty() {
         let _ = writeln!(out, "  Usage-based (rates, not totals: they depend on your volumes):");
@@ -72,6 +86,19 @@ pub fn render_cost_markdown(estimate: &Estimate) -> String {
     if !estimate.fixed.is_empty() {
         let _ = writeln!(out, "\n**{}.**", totals(estimate));
     }
+    if !estimate.nights.is_empty() {
+        let _ = writeln!(out, "\n| job | each run, at most | node-hours | cost |\n|---|---|---|---|");
+        for line in &estimate.nights {
+            let _ = writeln!(
+                out,
+                "| `{}` | {} | {:.1} | {} |",
+                line.resource,
+                line.item,
+                line.node_hours,
+                usd_or_none(line.usd)
+            );
+        }
+    }
     if !estimate.rates.is_empty() {
         let _ = writeln!(out, "\n| resource | usage-based item | rate |\n|---|---|---|");
         for line in &estimate.rates {
@@ -85,7 +112,7 @@ pub fn render_cost_markdown(estimate: &Estimate) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pricing::{FixedLine, RateLine};
+    use crate::pricing::{FixedLine, NightLine, RateLine};
 
     fn sample() -> Estimate {
         Estimate {
@@ -93,6 +120,13 @@ mod tests {
             table: "pricing/prices.yaml",
             retrieved: "2026-11-30".into(),
             hours_per_month: 730.0,
+            nights: vec![NightLine {
+                resource: "job/spark-nightly".into(),
+                item: "one run: 18 extra × m5.2xlarge for at most 3h".into(),
+                node_hours: 54.0,
+                usd: None,
+                figures: vec![],
+            }],
             fixed: vec![
                 FixedLine {
                     resource: "cluster/spark".into(),
@@ -128,11 +162,13 @@ mod tests {
     fn golden_human_cost() {
         let expected = "
 Cost of what this plan creates in us-east-1 (on-demand list prices from pricing/prices.yaml, read 2026-11-30; \"no price\" where the table has none):
-  cluster/spark  core: 2 × m5.xlarge (EC2 + EMR): no price
-  stream/events  2 shards (provisioned): $0.0300 per hour
+  cluster/spark      core: 2 × m5.xlarge (EC2 + EMR): no price
+  stream/events      2 shards (provisioned): $0.0300 per hour
   Fixed: $0.0300 per hour, about $21.90 per month (730 h); 1 item with no price not included
+  Jobs (each run, at most):
+  job/spark-nightly  one run: 18 extra × m5.2xlarge for at most 3h: 54.0 node-hours, no price
   Usage-based (rates, not totals: they depend on your volumes):
-  bucket/lake    S3 STANDARD storage: $0.0230 per GB-month
+  bucket/lake        S3 STANDARD storage: $0.0230 per GB-month
 ";
         assert_eq!(render_cost(&sample()), expected);
     }
@@ -144,7 +180,13 @@ Cost of what this plan creates in us-east-1 (on-demand list prices from pricing/
         assert!(text.contains("| `stream/events` | 2 shards (provisioned) | $0.0300 |\n"), "{text}");
         assert!(text.contains("**Fixed: $0.0300 per hour, about $21.90 per month (730 h); 1 item"), "{text}");
         assert!(text.contains("| `bucket/lake` | S3 STANDARD storage | $0.0230 per GB-month |\n"), "{text}");
-        let empty = Estimate { fixed: vec![], rates: vec![], ..sample() };
+        assert!(
+            text.contains(
+                "| `job/spark-nightly` | one run: 18 extra × m5.2xlarge for at most 3h | 54.0 | no price |\n"
+            ),
+            "{text}"
+        );
+        let empty = Estimate { fixed: vec![], rates: vec![], nights: vec![], ..sample() };
         assert_eq!((render_cost(&empty), render_cost_markdown(&empty)), (String::new(), String::new()));
     }
 }

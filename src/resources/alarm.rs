@@ -3,20 +3,29 @@
 //! Named `pipectl-<pipeline>-<resource>-<metric>`, owned by their tags (CloudWatch tags alarms:
 //! ListTagsForResource on the alarm ARN).
 //!
-//! Read with DescribeAlarms by the pipeline's name prefix, then each alarm's tags. Created and
+//! Read with DescribeAlarms by the pipeline's name prefix, then all their tags at once. Created and
 //! changed with PutMetricAlarm, which creates or overwrites the whole alarm, so every field is
 //! an in-place update; its `Tags` apply only when it creates the alarm ("If you are using this
 //! operation to update an existing alarm, any tags you specify in this parameter are ignored",
 //! PutMetricAlarm, Amazon CloudWatch API Reference), so an update retags with TagResource and
 //! UntagResource. Deleted with DeleteAlarms.
 //!
+//! An alarm that watches only the batch windows (`AlarmSpec::during`, EMR `IsIdle`) is a
+//! metric math alarm: PutMetricAlarm's `Metrics` instead of its single-metric fields, the
+//! metric, the minute-of-week expression and the returned expression; DescribeAlarms returns
+//! them in `Metrics`, and plans read the returned expression back as the windows in words.
+//!
 //! An EMR alarm's `JobFlowId` is the cluster's id, unknown until the cluster exists: the
 //! desired dimension holds a placeholder that apply resolves (`resolve_placeholders`), and plans
 //! show the cluster's spec name on both sides.
 
-use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, MetricAlarm, StandardUnit, Statistic, Tag};
+use aws_sdk_cloudwatch::types::{
+    ComparisonOperator, Dimension, Metric, MetricAlarm, MetricDataQuery, MetricStat, StandardUnit, Statistic, Tag,
+};
+use futures::stream::{self, StreamExt};
 use serde_json::json;
 
+use super::named::AT_ONCE;
 use super::{
     adopt, aws_error, owned_by, resolve_placeholders, AwsError, Context, LiveResource, NamedRead, ReadContext,
     ResourceKind, Tags,
@@ -25,7 +34,10 @@ use crate::model::{
     Action, Attributes, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names, ResourceId,
 };
 use crate::names::{alarm_name, alarm_prefix};
-use crate::spec::{condition_words, derived_alarms, AlarmSpec, Watched};
+use crate::spec::{
+    condition_words, derived_alarms, during_words, parse_window_expression, window_expression, AlarmSpec, Watched,
+    METRIC_ID, MINUTE_OF_WEEK, MINUTE_OF_WEEK_ID, WATCHED_ID,
+};
 
 pub struct Alarm;
 pub const KIND: Kind = Kind::of(&Alarm);
@@ -58,13 +70,16 @@ impl DesiredConfig for AlarmConfig {
             spec.namespace,
             spec.metric,
             &format!("{}={}", spec.dimension, self.dimension_label),
-            &condition_words(
-                spec.statistic,
-                spec.metric,
-                spec.comparison,
-                spec.threshold,
-                spec.period_seconds,
-                spec.evaluation_periods,
+            &during_words(
+                condition_words(
+                    spec.statistic,
+                    spec.metric,
+                    spec.comparison,
+                    spec.threshold,
+                    spec.period_seconds,
+                    spec.evaluation_periods,
+                ),
+                &spec.during,
             ),
             &[topic_name(&self.topic_arn)],
             TREAT_MISSING_DATA,
@@ -102,32 +117,50 @@ pub struct Live {
 
 impl LiveDetail for Live {
     /// Dimension values that are AWS ids (a cluster's) read as the spec names `names` knows.
+    /// A metric math alarm reads as its metric, and its windows in words.
     fn describe(&self, _physical_id: &str, names: &Names) -> (Attributes, Vec<ResourceId>) {
         let alarm = &self.alarm;
-        let dimensions: Vec<String> = alarm
-            .dimensions()
+        let stat = alarm.metrics().iter().find_map(MetricDataQuery::metric_stat);
+        let metric = stat.and_then(MetricStat::metric);
+        let (namespace, metric_name, dimension_list, statistic, period) = match (stat, metric) {
+            (Some(stat), Some(metric)) => {
+                (metric.namespace(), metric.metric_name(), metric.dimensions(), stat.stat(), stat.period())
+            }
+            _ => (
+                alarm.namespace(),
+                alarm.metric_name(),
+                alarm.dimensions(),
+                alarm.statistic().map(Statistic::as_str),
+                alarm.period(),
+            ),
+        };
+        let dimensions: Vec<String> = dimension_list
             .iter()
             .map(|d| format!("{}={}", d.name().unwrap_or_default(), names.name(d.value().unwrap_or_default())))
             .collect();
         let actions: Vec<&str> = alarm.alarm_actions().iter().map(|arn| topic_name(arn)).collect();
         let condition = condition_words(
-            alarm.statistic().map(Statistic::as_str).unwrap_or_default(),
-            alarm.metric_name().unwrap_or_default(),
+            statistic.unwrap_or_default(),
+            metric_name.unwrap_or_default(),
             alarm.comparison_operator().map(ComparisonOperator::as_str).unwrap_or_default(),
             alarm.threshold().unwrap_or_default(),
-            alarm.period().unwrap_or_default(),
+            period.unwrap_or_default(),
             alarm.evaluation_periods().unwrap_or_default(),
         );
-        let depends_on = alarm
-            .dimensions()
+        let condition = match window_math(alarm) {
+            None => condition,
+            Some(Ok(during)) => during_words(condition, &during),
+            Some(Err(math)) => format!("{condition}, only where {math}"),
+        };
+        let depends_on = dimension_list
             .iter()
             .filter_map(|d| d.value())
             .chain(alarm.alarm_actions().iter().map(String::as_str))
             .filter_map(|physical| names.id(physical).cloned())
             .collect();
         let attributes = attributes(
-            alarm.namespace().unwrap_or_default(),
-            alarm.metric_name().unwrap_or_default(),
+            namespace.unwrap_or_default(),
+            metric_name.unwrap_or_default(),
             &dimensions.join(", "),
             &condition,
             &actions,
@@ -135,6 +168,26 @@ impl LiveDetail for Live {
         );
         (attributes, depends_on)
     }
+}
+
+/// A metric math alarm's windows: None for a single-metric alarm, the windows when its math is
+/// what `put` writes, else the math as text (which plans show, and which differs from any
+/// desired condition).
+fn window_math(alarm: &MetricAlarm) -> Option<Result<Vec<crate::spec::Span>, String>> {
+    let queries = alarm.metrics();
+    if queries.is_empty() {
+        return None;
+    }
+    let expression = |id: &str| queries.iter().find(|q| q.id() == Some(id)).and_then(MetricDataQuery::expression);
+    let watched = queries.iter().find(|q| q.return_data() == Some(true));
+    let ours =
+        expression(MINUTE_OF_WEEK_ID) == Some(MINUTE_OF_WEEK) && watched.and_then(|q| q.id()) == Some(WATCHED_ID);
+    let parsed = watched.and_then(MetricDataQuery::expression).filter(|_| ours).and_then(parse_window_expression);
+    Some(parsed.ok_or_else(|| {
+        let math: Vec<String> =
+            queries.iter().filter_map(|q| Some(format!("{} = {}", q.id()?, q.expression()?))).collect();
+        math.join("; ")
+    }))
 }
 
 impl KindRules for Alarm {
@@ -202,14 +255,35 @@ impl ResourceKind for Alarm {
         let cloudwatch = &read.clients.cloudwatch;
         let prefix = alarm_prefix(read.pipeline);
         let wanted = read.names(KIND);
+        let alarms = describe_alarms(cloudwatch, &prefix).await?;
+        // Every alarm's tags at once, a bounded number in flight: one round trip after
+        // DescribeAlarms, not one per alarm. (The CloudWatch quotas page publishes a rate for
+        // DescribeAlarms, 9 per second, called once a page here, and none for ListTagsForResource;
+        // throttling is retried by the SDK.)
+        let named: Vec<(MetricAlarm, String, String)> = alarms
+            .into_iter()
+            .filter_map(|alarm| {
+                let (name, arn) = (alarm.alarm_name()?.to_string(), alarm.alarm_arn()?.to_string());
+                Some((alarm, name, arn))
+            })
+            .collect();
+        let prefix = prefix.as_str();
+        let tagged: Vec<Result<_, AwsError>> = stream::iter(named)
+            .map(|(alarm, name, arn)| async move {
+                let spec_name = name.strip_prefix(prefix).unwrap_or(&name).to_string();
+                let tags = tags(cloudwatch, &id(&spec_name), &arn).await?;
+                Ok((alarm, name, spec_name, tags))
+            })
+            .buffered(AT_ONCE)
+            .collect()
+            .await;
         let mut result = NamedRead::default();
-        for alarm in describe_alarms(cloudwatch, &prefix).await? {
-            let (Some(name), Some(arn)) = (alarm.alarm_name(), alarm.alarm_arn()) else { continue };
-            let spec_name = name.strip_prefix(&prefix).unwrap_or(name).to_string();
+        for tagged in tagged {
+            let (alarm, name, spec_name, tags) = tagged?;
             let id = id(&spec_name);
-            let Some(tags) = tags(cloudwatch, &id, arn).await? else { continue };
+            let Some(tags) = tags else { continue };
             if owned_by(&tags, read.pipeline) || adopt(&id, &tags, read.adoptable) {
-                result.found.push(LiveResource::new(id, name, tags, Live { alarm: alarm.clone() }));
+                result.found.push(LiveResource::new(id, name, tags, Live { alarm }));
             } else if wanted.contains(&spec_name) {
                 result.conflicts.push(super::ownership_conflict(
                     &id,
@@ -264,19 +338,21 @@ async fn put(ctx: &Context, resource: &DesiredResource, config: &AlarmConfig, cr
     let spec = &config.spec;
     let value = resolve_placeholders(ctx, &config.dimension_value)?;
     let dimension = Dimension::builder().name(spec.dimension).value(value).build();
-    let mut request = ctx
-        .clients
-        .cloudwatch
-        .put_metric_alarm()
-        .alarm_name(&config.alarm_name)
-        .alarm_description(&spec.description)
-        .namespace(spec.namespace)
-        .metric_name(spec.metric)
-        .dimensions(dimension)
-        .statistic(Statistic::from(spec.statistic))
+    let request =
+        ctx.clients.cloudwatch.put_metric_alarm().alarm_name(&config.alarm_name).alarm_description(&spec.description);
+    let mut request = if spec.during.is_empty() {
+        request
+            .namespace(spec.namespace)
+            .metric_name(spec.metric)
+            .dimensions(dimension)
+            .statistic(Statistic::from(spec.statistic))
+            .period(spec.period_seconds)
+    } else {
+        request.set_metrics(Some(window_queries(spec, dimension)))
+    };
+    request = request
         .comparison_operator(ComparisonOperator::from(spec.comparison))
         .threshold(spec.threshold)
-        .period(spec.period_seconds)
         .evaluation_periods(spec.evaluation_periods)
         .treat_missing_data(TREAT_MISSING_DATA)
         .actions_enabled(true)
@@ -289,6 +365,25 @@ async fn put(ctx: &Context, resource: &DesiredResource, config: &AlarmConfig, cr
     }
     request.send().await.map_err(|error| aws_error(id, "PutMetricAlarm", error))?;
     Ok(())
+}
+
+/// The metric math of an alarm restricted to windows: the metric (not returned), each data
+/// point's minute of the week, and the metric inside the windows, which the alarm watches. An
+/// alarm's Metrics take at most 10 metrics and 10 expressions, exactly one of them returned
+/// (PutMetricAlarm, Amazon CloudWatch API Reference).
+fn window_queries(spec: &AlarmSpec, dimension: Dimension) -> Vec<MetricDataQuery> {
+    let metric = Metric::builder().namespace(spec.namespace).metric_name(spec.metric).dimensions(dimension).build();
+    let stat = MetricStat::builder().metric(metric).period(spec.period_seconds).stat(spec.statistic).build();
+    vec![
+        MetricDataQuery::builder().id(METRIC_ID).metric_stat(stat).return_data(false).build(),
+        MetricDataQuery::builder().id(MINUTE_OF_WEEK_ID).expression(MINUTE_OF_WEEK).return_data(false).build(),
+        MetricDataQuery::builder()
+            .id(WATCHED_ID)
+            .expression(window_expression(&spec.during))
+            .label(format!("{} inside the batch windows", spec.metric))
+            .return_data(true)
+            .build(),
+    ]
 }
 
 fn cloudwatch_tags(tags: &Tags) -> Vec<Tag> {
@@ -402,6 +497,48 @@ mod tests {
         let config = alarm.config::<AlarmConfig>().unwrap();
         assert_eq!(config.dimension_value, "${cluster/spark}");
         assert_eq!(alarm.attributes()["dimensions"], json!("JobFlowId=spark"));
+    }
+
+    /// The idle alarm of a cluster with a batch window is metric math; DescribeAlarms returns it
+    /// in `Metrics` with no top-level metric fields, and it reads back as the windows in words.
+    #[test]
+    fn an_idle_alarm_reads_back_its_windows_in_words() {
+        let text = "version: 1\npipeline: p\nregion: us-east-1\nnetwork:\n  vpc: { cidr: 10.0.0.0/16 }\n  subnets:\n    - { name: a, cidr: 10.0.0.0/24, availability_zone: us-east-1a }\n  endpoints: [s3]\nclusters:\n  - name: spark\n    release: emr-7.2.0\n    applications: [Spark]\n    subnet: a\n    master: {type: m5.xlarge}\n    core: {type: m5.xlarge, nodes: 2}\n    schedules:\n      - {name: batch, cron: '0 2 * * *', group: core, nodes: 4, for: 4h}\nalarms:\n  clusters:\n    spark: { idle_in_window: 20m }\n";
+        let spec = crate::spec::load_bytes("t.yaml", text.as_bytes()).unwrap();
+        let graph = desired_graph(&spec, &Arns::new("123456789012", "us-east-1"), &BTreeMap::new());
+        let desired = graph.iter().find(|r| r.id == id("spark-idle-in-window")).unwrap();
+        let config = desired.config::<AlarmConfig>().unwrap();
+        // Without live clusters `Names` reads the id as it is: use the spec name as the id.
+        let dimension = Dimension::builder().name("JobFlowId").value("spark").build();
+        let alarm = MetricAlarm::builder()
+            .alarm_name("pipectl-p-spark-idle-in-window")
+            .alarm_arn("arn:aws:cloudwatch:us-east-1:123456789012:alarm:pipectl-p-spark-idle-in-window")
+            .set_metrics(Some(window_queries(&config.spec, dimension)))
+            .comparison_operator(ComparisonOperator::GreaterThanThreshold)
+            .threshold(0.0)
+            .evaluation_periods(4)
+            .treat_missing_data("notBreaching")
+            .alarm_actions("arn:aws:sns:us-east-1:123456789012:pipectl-p-alarms")
+            .build();
+        let names = Names::default();
+        let (live, _) = Live { alarm: alarm.clone() }.describe("pipectl-p-spark-idle-in-window", &names);
+        assert_eq!(live, config.attributes());
+        assert_eq!(
+            live["condition"],
+            json!("Minimum of IsIdle > 0 (1 when idle) for 4 periods in a row of 5 minutes, only inside the batch windows (daily 02:00-06:00 UTC)")
+        );
+        // Math someone edited by hand is shown as it is, and differs from the desired condition.
+        let mut queries = alarm.metrics().to_vec();
+        queries[2] = MetricDataQuery::builder().id(WATCHED_ID).expression("idle").return_data(true).build();
+        let edited = MetricAlarm::builder().set_metrics(Some(queries)).build();
+        let (live, _) = Live { alarm: edited }.describe("x", &names);
+        assert!(
+            live["condition"].as_str().unwrap().ends_with(
+                "only where minute_of_week = (DAY(idle)-1)*1440+HOUR(idle)*60+MINUTE(idle); idle_in_window = idle"
+            ),
+            "{}",
+            live["condition"]
+        );
     }
 
     /// The dead-letter queue's physical name carries the pipeline; the plan shows its spec name,

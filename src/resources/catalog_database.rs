@@ -13,9 +13,10 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_glue::types::{DatabaseInput, Table};
+use aws_sdk_glue::types::{Database, DatabaseInput, Table};
 use serde_json::json;
 
+use super::named::SharedReads;
 use super::{aws_error, build_error, AwsError, Context, LiveResource, NamedRead, Ownership, ReadContext, ResourceKind};
 use crate::model::{
     Attributes, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names, ResourceId,
@@ -107,12 +108,21 @@ impl ResourceKind for CatalogDatabase {
 
     async fn read(&self, read: &ReadContext<'_>) -> Result<NamedRead, AwsError> {
         let glue = &read.clients.glue;
+        // Ownership and configuration both start from GetDatabase: one request serves both.
+        let databases = SharedReads::default();
+        let databases = &databases;
         let mut result = read
             .named(KIND, " (aws glue tag-resource)")
             .read(
                 marked_databases(glue, read.pipeline),
-                |name| async move { ownership(glue, &name).await },
-                |name, _| async move { describe(glue, &name).await },
+                |name| async move {
+                    let database = databases.get(&name, || get_database(glue, &name)).await?;
+                    ownership(glue, &name, database).await
+                },
+                |name, _| async move {
+                    let database = databases.get(&name, || get_database(glue, &name)).await?;
+                    describe(glue, &name, database).await
+                },
             )
             .await?;
         let desired_tables = read.names(super::catalog_table::KIND);
@@ -211,8 +221,9 @@ fn database_input(
         .map_err(|error| build_error(id, "DatabaseInput", error))
 }
 
-/// Makes the database's tags `desired`: stale keys removed, the rest set.
-async fn retag(
+/// Makes the tags of a Glue resource (`arn`: a database, a crawler) `desired`: stale keys
+/// removed, the rest set.
+pub(super) async fn retag(
     glue: &aws_sdk_glue::Client,
     id: &ResourceId,
     arn: &str,
@@ -231,20 +242,17 @@ async fn retag(
 }
 
 /// `GetDatabase`: the database, or None when there is none of that name.
-async fn get_database(
-    glue: &aws_sdk_glue::Client,
-    name: &str,
-) -> Result<Option<aws_sdk_glue::types::Database>, AwsError> {
+async fn get_database(glue: &aws_sdk_glue::Client, name: &str) -> Result<Option<Database>, AwsError> {
     match glue.get_database().name(name).send().await {
         Ok(output) => Ok(output.database().cloned()),
         Err(error) => aws_error(id(name), "GetDatabase", error).unless_not_found(None),
     }
 }
 
-/// Whose the database is: its tags, read with `GetTags` on its ARN (the account is the
-/// database's `CatalogId`, so the read needs no STS call).
-async fn ownership(glue: &aws_sdk_glue::Client, name: &str) -> Result<Ownership, AwsError> {
-    let Some(database) = get_database(glue, name).await? else { return Ok(Ownership::Absent) };
+/// Whose the database (as GetDatabase found it) is: its tags, read with `GetTags` on its ARN
+/// (the account is the database's `CatalogId`, so the read needs no STS call).
+async fn ownership(glue: &aws_sdk_glue::Client, name: &str, database: Option<Database>) -> Result<Ownership, AwsError> {
+    let Some(database) = database else { return Ok(Ownership::Absent) };
     let Some(catalog_id) = database.catalog_id() else {
         return Err(AwsError::missing(id(name), "GetDatabase", "CatalogId"));
     };
@@ -258,9 +266,13 @@ async fn ownership(glue: &aws_sdk_glue::Client, name: &str) -> Result<Ownership,
     }
 }
 
-/// The database and every table in it.
-async fn describe(glue: &aws_sdk_glue::Client, name: &str) -> Result<Option<Live>, AwsError> {
-    let Some(database) = get_database(glue, name).await? else { return Ok(None) };
+/// The database (as GetDatabase found it) and every table in it.
+async fn describe(
+    glue: &aws_sdk_glue::Client,
+    name: &str,
+    database: Option<Database>,
+) -> Result<Option<Live>, AwsError> {
+    let Some(database) = database else { return Ok(None) };
     let mut tables = Vec::new();
     let mut token: Option<String> = None;
     loop {

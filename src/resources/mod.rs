@@ -12,16 +12,20 @@ mod bucket;
 mod catalog_database;
 mod catalog_table;
 pub mod cluster;
+mod crawler;
 mod delivery;
 mod ec2_delete;
 mod ec2_tags;
 mod internet_gateway;
+mod job;
 mod named;
 mod nat_gateway;
 #[cfg(test)]
 mod plan_tests;
 mod propagation;
 pub mod queue;
+#[cfg(test)]
+mod read_tests;
 mod retag;
 mod role;
 mod route_table;
@@ -49,6 +53,7 @@ use crate::model::{PIPELINE_TAG, RESOURCE_TAG};
 use crate::policy::Arns;
 use crate::progress::Progress;
 use crate::spec::Spec;
+pub use job::definition::RESIZE_BACK_GRACE_SECONDS as JOB_GRACE_SECONDS;
 pub use named::{NamedKind, NamedRead, Ownership};
 pub use propagation::{retry_while_role_propagates, RoleUser};
 pub use wait::WaitOptions;
@@ -71,7 +76,9 @@ pub const KINDS: &[&dyn DynKind] = &[
     &schedule::Schedule,
     &catalog_database::CatalogDatabase,
     &catalog_table::CatalogTable,
+    &crawler::Crawler,
     &workgroup::Workgroup,
+    &job::Job,
     &topic::Topic,
     &alarm::Alarm,
 ];
@@ -182,6 +189,7 @@ pub fn priced_id(subject: &crate::pricing::Subject) -> ResourceId {
         Subject::NatGateway(subnet) => nat_gateway::id(subnet),
         Subject::Delivery(name) => delivery::id(name),
         Subject::Bucket(name) => bucket::id(name),
+        Subject::Job(cluster, name) => job::id(cluster, name),
     }
 }
 
@@ -232,9 +240,36 @@ pub struct ReadContext<'a> {
     /// The pipeline's tagged resources as the tag index lists them, fetched once for all kinds
     /// (see `tag_index`).
     tag_index: tokio::sync::OnceCell<Result<tag_index::TagIndex, AwsError>>,
+    /// The account the plan reads in, asked of STS once for the plan and every kind whose ARNs
+    /// need it (see `account_id`).
+    account: tokio::sync::OnceCell<Result<String, AwsError>>,
+}
+
+impl<'a> ReadContext<'a> {
+    /// A read of `pipeline` in which the tag index and the account are not asked for yet.
+    pub fn new(
+        clients: &'a Clients,
+        pipeline: &'a str,
+        iam_path: &'a str,
+        desired: &'a [DesiredResource],
+        adoptable: &'a [ResourceId],
+        warnings: &'a Warnings,
+    ) -> ReadContext<'a> {
+        let (tag_index, account) = Default::default();
+        ReadContext { clients, pipeline, iam_path, desired, adoptable, warnings, tag_index, account }
+    }
 }
 
 impl ReadContext<'_> {
+    /// The account id (`sts:GetCallerIdentity`), read once however many kinds ask: the plan
+    /// asks at its start, so a kind that builds an ARN from it waits for no extra round trip.
+    pub async fn account_id(&self) -> Result<&str, AwsError> {
+        match self.account.get_or_init(|| account_id(&self.clients.sts)).await {
+            Ok(account) => Ok(account),
+            Err(error) => Err(error.clone()),
+        }
+    }
+
     /// The desired resources of `kind`.
     pub fn desired_of(&self, kind: Kind) -> impl Iterator<Item = &DesiredResource> {
         self.desired.iter().filter(move |resource| resource.id.kind == kind)
@@ -267,17 +302,10 @@ pub async fn read_live(
     adoptable: &[ResourceId],
 ) -> Result<LiveState, AwsError> {
     let warnings = Warnings::default();
-    let read = ReadContext {
-        clients,
-        pipeline: &spec.pipeline,
-        iam_path: spec.iam_path(),
-        desired,
-        adoptable,
-        warnings: &warnings,
-        tag_index: Default::default(),
-    };
+    let read = ReadContext::new(clients, &spec.pipeline, spec.iam_path(), desired, adoptable, &warnings);
     let kinds = futures::future::try_join_all(KINDS.iter().map(|kind| kind.read(&read)));
-    let (account_id, kinds) = tokio::try_join!(account_id(&clients.sts), kinds)?;
+    let (account_id, kinds) = tokio::try_join!(read.account_id(), kinds)?;
+    let account_id = account_id.to_string();
     let mut state = LiveState { account_id, warnings: warnings.messages(), ..LiveState::default() };
     for kind in kinds {
         for resource in kind.found {

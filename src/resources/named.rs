@@ -4,9 +4,12 @@
 //! (what the tag index names, see `tag_index`, or every name of the account where the endpoint
 //! does not index the kind), a few at a time, keeping those whose own tags say they are ours.
 
+use std::collections::HashMap;
 use std::future::Future;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use futures::stream::{self, StreamExt};
+use tokio::sync::OnceCell;
 
 use super::{adopt, owned_by, ownership_conflict, AwsError, LiveResource, Tags};
 use crate::model::{Kind, LiveDetail, ResourceId};
@@ -44,8 +47,34 @@ pub struct NamedKind<'a> {
     pub adopt_hint: &'a str,
 }
 
-/// How many resources the spec does not name are inspected at once.
-const AT_ONCE: usize = 16;
+/// How many resources the spec does not name are inspected at once (and how many tag reads of
+/// a listed kind are in flight at once).
+pub const AT_ONCE: usize = 16;
+
+/// One read per name that both closures of a named read need (the resource itself: whether it
+/// exists, and what it holds): the first to ask sends it, the other waits for that answer, so
+/// ownership and configuration cost one request for it, not two.
+pub struct SharedReads<T>(Mutex<HashMap<String, Arc<SharedRead<T>>>>);
+
+/// The answer to one shared read, once it has come.
+type SharedRead<T> = OnceCell<Result<T, AwsError>>;
+
+impl<T> Default for SharedReads<T> {
+    fn default() -> Self {
+        SharedReads(Mutex::default())
+    }
+}
+
+impl<T: Clone> SharedReads<T> {
+    /// The answer of `read` for `name`, sent once whoever asks first.
+    pub async fn get<F>(&self, name: &str, read: impl FnOnce() -> F) -> Result<T, AwsError>
+    where
+        F: Future<Output = Result<T, AwsError>>,
+    {
+        let cell = self.0.lock().unwrap_or_else(PoisonError::into_inner).entry(name.to_string()).or_default().clone();
+        cell.get_or_init(read).await.clone()
+    }
+}
 
 impl NamedKind<'_> {
     /// Reads the spec's names with `ownership` and `config` (both at once), and inspects the

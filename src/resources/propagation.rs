@@ -20,6 +20,15 @@ pub enum RoleUser {
     Emr,
     /// EventBridge Scheduler: `ValidationException` saying the role cannot be assumed.
     Scheduler,
+    /// Step Functions `CreateStateMachine`/`UpdateStateMachine`: `AccessDeniedException`
+    /// "Neither the global service principal states.amazonaws.com, nor the regional one is
+    /// authorized to assume the provided role" (the Terraform provider retries the same,
+    /// hashicorp/terraform-provider-aws#7893).
+    StepFunctions,
+    /// Glue `CreateCrawler`/`UpdateCrawler`: `InvalidInputException` "Service is unable to
+    /// assume provided role. Please verify role's TrustPolicy" (the Terraform provider retries
+    /// the same, hashicorp/terraform-provider-aws#30371).
+    Glue,
 }
 
 impl RoleUser {
@@ -39,6 +48,10 @@ impl RoleUser {
             RoleUser::Scheduler => {
                 error.has_code("ValidationException") && (message.contains("role") || message.contains("assume"))
             }
+            RoleUser::StepFunctions => {
+                error.has_code("AccessDeniedException") && message.contains("assume the provided role")
+            }
+            RoleUser::Glue => error.has_code("InvalidInputException") && message.contains("unable to assume"),
         }
     }
 }
@@ -88,6 +101,12 @@ mod tests {
         let emr = error("ValidationException", "Invalid InstanceProfile: p-spark-emr-ec2.");
         assert!(RoleUser::Emr.role_not_ready(&emr));
         assert!(!RoleUser::Emr.role_not_ready(&error("ValidationException", "Invalid release label")));
+        let glue = error(
+            "InvalidInputException",
+            "Service is unable to assume provided role. Please verify role's TrustPolicy",
+        );
+        assert!(RoleUser::Glue.role_not_ready(&glue));
+        assert!(!RoleUser::Glue.role_not_ready(&error("InvalidInputException", "Invalid schedule expression")));
     }
 
     #[tokio::test]

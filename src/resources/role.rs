@@ -9,6 +9,7 @@
 use aws_sdk_iam::types::Tag;
 use serde_json::{json, Value};
 
+use super::named::SharedReads;
 use super::{
     aws_error, build_error, claimed_id, owned_by, ownership_conflict, AwsError, Context, LiveResource, NamedKind,
     NamedRead, Ownership, ReadContext, ResourceKind, Tags,
@@ -80,7 +81,9 @@ pub struct Live {
     pub trust: Value,
     pub inline: Option<Value>,
     pub managed: Vec<String>,
-    /// Names of the instance profiles the role is in.
+    /// Names of the instance profiles the role is in, listed only for a role whose trust policy
+    /// (live, or the spec's) names EC2 (`trusts_ec2`); empty for any other, whose delete lists
+    /// them itself.
     pub instance_profiles: Vec<String>,
 }
 
@@ -180,6 +183,7 @@ impl ResourceKind for Role {
 }
 
 /// A role as GetRole shows it.
+#[derive(Clone)]
 struct GotRole {
     tags: Tags,
     path: String,
@@ -206,10 +210,42 @@ fn got_role(role: &aws_sdk_iam::types::Role) -> GotRole {
     GotRole { tags, path: role.path().to_string(), trust, boundary }
 }
 
-/// The inline policy, the attached managed policies and the instance profiles of a role.
+/// True when `trust` lets EC2 assume the role (`ec2.amazonaws.com`, `ec2.amazonaws.com.cn` in
+/// China). Only such a role can be used through an instance profile: EC2 assumes the role of the
+/// profile an instance is launched with ("Use an IAM role to grant permissions to applications
+/// running on Amazon EC2 instances", IAM User Guide, which requires the role to trust EC2), so
+/// for any other role a profile is inert and not worth a `ListInstanceProfilesForRole` per plan.
+fn trusts_ec2(trust: &Value) -> bool {
+    let statements = match trust.get("Statement") {
+        Some(Value::Array(statements)) => statements.iter().collect(),
+        Some(single) => vec![single],
+        None => Vec::new(),
+    };
+    statements.into_iter().filter_map(|statement| statement.pointer("/Principal/Service")).any(|services| {
+        let is_ec2 = |service: &Value| matches!(service.as_str(), Some("ec2.amazonaws.com" | "ec2.amazonaws.com.cn"));
+        match services {
+            Value::Array(services) => services.iter().any(is_ec2),
+            service => is_ec2(service),
+        }
+    })
+}
+
+/// The names of the instance profiles the role is in.
+async fn instance_profiles(iam: &aws_sdk_iam::Client, name: &str) -> Result<Vec<String>, AwsError> {
+    match iam.list_instance_profiles_for_role().role_name(name).send().await {
+        Ok(output) => Ok(output.instance_profiles().iter().map(|p| p.instance_profile_name().to_string()).collect()),
+        Err(error) => {
+            aws_error(format!("role/{name}"), "ListInstanceProfilesForRole", error).unless("NoSuchEntity", Vec::new())
+        }
+    }
+}
+
+/// The inline policy, the attached managed policies and, with `profiles` (see `trusts_ec2`), the
+/// instance profiles of a role; all at once.
 async fn policies(
     iam: &aws_sdk_iam::Client,
     name: &str,
+    profiles: bool,
 ) -> Result<(Option<Value>, Vec<String>, Vec<String>), AwsError> {
     let id = format!("role/{name}");
     let inline = async {
@@ -231,11 +267,9 @@ async fn policies(
         Ok(arns)
     };
     let profiles = async {
-        match iam.list_instance_profiles_for_role().role_name(name).send().await {
-            Ok(output) => {
-                Ok(output.instance_profiles().iter().map(|p| p.instance_profile_name().to_string()).collect())
-            }
-            Err(error) => aws_error(&id, "ListInstanceProfilesForRole", error).unless("NoSuchEntity", Vec::new()),
+        match profiles {
+            true => instance_profiles(iam, name).await,
+            false => Ok(Vec::new()),
         }
     };
     tokio::try_join!(inline, managed, profiles)
@@ -288,30 +322,44 @@ async fn read(read: &ReadContext<'_>) -> Result<NamedRead, AwsError> {
     let iam = &read.clients.iam;
     let pipeline = read.pipeline;
     let region = read.clients.region.as_str();
-    let spec_roles: Vec<(&ResourceId, &str)> = read
-        .desired_of(KIND)
-        .filter_map(|resource| Some((&resource.id, resource.config::<RoleConfig>()?.iam_name.as_str())))
-        .collect();
-    let named = futures::future::try_join_all(spec_roles.iter().map(|&(id, name)| async move {
-        let (role, policies) = tokio::join!(get_role(iam, name), policies(iam, name));
-        Ok::<_, AwsError>((id, name, role?, policies))
+    let spec_roles: Vec<(&ResourceId, &RoleConfig)> =
+        read.desired_of(KIND).filter_map(|resource| Some((&resource.id, resource.config::<RoleConfig>()?))).collect();
+    let named = futures::future::try_join_all(spec_roles.iter().map(|&(id, config)| async move {
+        let name = config.iam_name.as_str();
+        // The spec's trust says whether the profiles matter, so they are read with the rest;
+        // a live trust that names EC2 where the spec's does not (drift) costs one more round.
+        let profiles = config.instance_profile || trusts_ec2(&config.trust);
+        let (role, policies) = tokio::join!(get_role(iam, name), policies(iam, name, profiles));
+        let role = role?;
+        let policies = match (policies, &role) {
+            (Ok((inline, managed, _)), Some(role)) if !profiles && trusts_ec2(&role.trust) => {
+                Ok((inline, managed, instance_profiles(iam, name).await?))
+            }
+            (policies, _) => policies,
+        };
+        Ok::<_, AwsError>((id, name, role, policies))
     }));
     let listed = async {
         let names = list_role_names(iam, read.iam_path, pipeline, region).await?;
-        Ok(names.into_iter().filter(|name| !spec_roles.iter().any(|(_, spec)| spec == name)).collect())
+        Ok(names.into_iter().filter(|name| !spec_roles.iter().any(|(_, spec)| spec.iam_name == *name)).collect())
     };
     let others = NamedKind { kind: KIND, pipeline, spec_names: Vec::new(), adoptable: &[], adopt_hint: "" };
+    // Ownership and configuration of a role found by its path both start from GetRole: one
+    // request serves both.
+    let roles = SharedReads::default();
+    let roles = &roles;
     let discovered = others.read(
         listed,
         |name| async move {
-            Ok(match get_role(iam, &name).await? {
+            Ok(match roles.get(&name, || get_role(iam, &name)).await? {
                 Some(role) => Ownership::Tagged(role.tags),
                 None => Ownership::Absent,
             })
         },
         |name, _| async move {
-            let Some(role) = get_role(iam, &name).await? else { return Ok(None) };
-            Ok(Some(live(role, policies(iam, &name).await?)))
+            let Some(role) = roles.get(&name, || get_role(iam, &name)).await? else { return Ok(None) };
+            let profiles = trusts_ec2(&role.trust);
+            Ok(Some(live(role, policies(iam, &name, profiles).await?)))
         },
     );
     let (named, discovered) = tokio::join!(named, discovered);
@@ -419,7 +467,7 @@ async fn create(ctx: &Context, resource: &DesiredResource, role: &RoleConfig) ->
                 .map_err(|error| aws_error(id, "UpdateAssumeRolePolicy", error))?;
             let boundary = get_role(iam, &role.iam_name).await?.and_then(|existing| existing.boundary);
             sync_boundary(ctx, id, &role.iam_name, &boundary, &role.permissions_boundary).await?;
-            existing_managed = policies(iam, &role.iam_name).await?.1;
+            existing_managed = policies(iam, &role.iam_name, false).await?.1;
         }
         Err(error) => return Err(error),
     }
@@ -560,7 +608,13 @@ async fn delete(ctx: &Context, live: &LiveResource, detail: &Live) -> Result<(),
     let iam = &ctx.clients.iam;
     let id = &live.id;
     let name = &live.physical_id;
-    remove_instance_profiles(ctx, id, name, &detail.instance_profiles).await?;
+    // The read listed the profiles of a role that trusts EC2 only; AWS refuses to delete a role
+    // still in a profile ("DeleteRole", IAM API Reference), so any other role's are listed here.
+    let profiles = match trusts_ec2(&detail.trust) {
+        true => detail.instance_profiles.clone(),
+        false => instance_profiles(iam, name).await?,
+    };
+    remove_instance_profiles(ctx, id, name, &profiles).await?;
     sync_managed(ctx, id, name, &detail.managed, &[]).await?;
     let inline =
         iam.list_role_policies().role_name(name).send().await.map_err(|e| aws_error(id, "ListRolePolicies", e))?;
@@ -622,6 +676,16 @@ mod tests {
         assert_eq!(plain.attributes()["permissions_boundary"], Value::Null);
         assert!(Role.forces_replacement("name") && Role.forces_replacement("path"));
         assert!(!Role.forces_replacement("permissions_boundary"), "a boundary changes in place");
+    }
+
+    #[test]
+    fn only_a_trust_that_names_ec2_makes_instance_profiles_matter() {
+        assert!(trusts_ec2(&normalize(&Arns::new("1", "eu-west-1").trust_policy("ec2.amazonaws.com"))));
+        assert!(trusts_ec2(&Arns::new("1", "cn-north-1").trust_policy("ec2")), "China's principal");
+        let both = json!({"Statement": {"Effect": "Allow", "Principal": {"Service": ["ssm.amazonaws.com", "ec2.amazonaws.com"]}, "Action": "sts:AssumeRole"}});
+        assert!(trusts_ec2(&both), "a single statement naming several services");
+        assert!(!trusts_ec2(&Arns::new("1", "eu-west-1").trust_policy("firehose.amazonaws.com")));
+        assert!(!trusts_ec2(&Value::Null));
     }
 
     #[test]

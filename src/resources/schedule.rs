@@ -1,8 +1,12 @@
-//! EventBridge Scheduler schedules that resize a cluster's instance group: their universal
-//! target calls EMR ModifyInstanceGroups directly, so the night batch needs no cron host and no
-//! Lambda. Each window of a spec cluster's `schedules` is a pair: `up` at its start, `down` back
-//! to the group's baseline at its end. Schedules carry no tags, so a pipeline's schedules are
-//! named `pipectl-<pipeline>-…` and marked in their description; only that marker is compared.
+//! EventBridge Scheduler schedules that resize a cluster's instance group or start one of its
+//! jobs: the resize's universal target calls EMR ModifyInstanceGroups directly, so the night
+//! batch needs no cron host and no Lambda. Each window of a spec cluster's `schedules` is a pair:
+//! `up` at its start, `down` back to the group's baseline at its end. Each of its `jobs` is a
+//! pair too: `start` runs the job's state machine at its cron (a templated Step Functions
+//! target, StartExecution), `guard` returns the group to its baseline `GUARD_DELAY_SECONDS` after
+//! the job's timeout — what the state machine cannot do for itself when its execution is stopped
+//! or times out as a whole. Schedules carry no tags, so a pipeline's schedules are named
+//! `pipectl-<pipeline>-…` and marked in their description; only that marker is compared.
 
 use aws_sdk_scheduler::types::{
     ActionAfterCompletion, FlexibleTimeWindow, FlexibleTimeWindowMode, ScheduleState, Target,
@@ -16,7 +20,7 @@ use super::{
 };
 use crate::model::{Attributes, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names};
 use crate::model::{ResourceId, PIPELINE_TAG, RESOURCE_TAG};
-use crate::names::{derived_cluster_roles, schedule_name, schedule_prefix, window_schedule_name};
+use crate::names::{derived_cluster_roles, job_schedule_names, schedule_name, schedule_prefix, window_schedule_name};
 use crate::spec;
 
 pub struct Schedule;
@@ -33,14 +37,40 @@ pub fn modify_instance_groups(partition: &str) -> String {
     crate::policy::scheduler_target(partition, "emr", "modifyInstanceGroups")
 }
 
-/// One EventBridge Scheduler schedule that sets an instance group to a size.
+/// What a schedule does when it fires.
+#[derive(Debug, Clone)]
+pub enum ScheduleTarget {
+    /// Sets `group` of `cluster` to `nodes` (EMR ModifyInstanceGroups).
+    Resize { cluster: String, group: Group, nodes: i64 },
+    /// Starts a job's state machine (Step Functions StartExecution); `job` is the job node's
+    /// name, `<cluster>-<job>`.
+    StartJob { cluster: String, job: String },
+}
+
+impl ScheduleTarget {
+    /// How the plan shows it.
+    fn describe(&self) -> String {
+        match self {
+            ScheduleTarget::Resize { cluster, group, nodes } => {
+                format!("cluster {cluster} group {group} to {nodes} nodes")
+            }
+            ScheduleTarget::StartJob { job, .. } => format!("start job {job}"),
+        }
+    }
+
+    fn cluster(&self) -> &str {
+        match self {
+            ScheduleTarget::Resize { cluster, .. } | ScheduleTarget::StartJob { cluster, .. } => cluster,
+        }
+    }
+}
+
+/// One EventBridge Scheduler schedule.
 #[derive(Debug, Clone)]
 pub struct ScheduleConfig {
     /// The schedule's name in EventBridge Scheduler.
     pub schedule_name: String,
-    pub cluster: String,
-    pub group: Group,
-    pub nodes: i64,
+    pub target: ScheduleTarget,
     /// The EventBridge expression, e.g. `cron(0 2 * * ? *)`; an `Err` says why the spec's window
     /// gives none (validation rejects such specs, so it would be a bug): the plan shows it and
     /// apply refuses to send it.
@@ -61,10 +91,7 @@ impl DesiredConfig for ScheduleConfig {
         Attributes::from([
             ("expression".to_string(), expression),
             ("timezone".to_string(), json!(self.timezone)),
-            (
-                "target".to_string(),
-                json!(format!("cluster {} group {} to {} nodes", self.cluster, self.group, self.nodes)),
-            ),
+            ("target".to_string(), json!(self.target.describe())),
             ("retry".to_string(), self.retry.attribute()),
             ("dead_letter_queue".to_string(), json!(self.dead_letter_arn)),
         ])
@@ -76,7 +103,9 @@ pub struct Live {
     pub expression: String,
     pub timezone: String,
     pub role_arn: String,
-    /// The ModifyInstanceGroups request the schedule sends.
+    /// The target's ARN: the universal ModifyInstanceGroups target, or a state machine.
+    pub target_arn: String,
+    /// The ModifyInstanceGroups request the schedule sends (or a job's execution input).
     pub input: Value,
     /// The target's retry policy (AWS's default when GetSchedule shows none).
     pub retry: Retry,
@@ -87,15 +116,20 @@ pub struct Live {
 impl LiveDetail for Live {
     /// The target names the cluster and group by AWS id: their spec names come from `names`.
     fn describe(&self, _physical_id: &str, names: &Names) -> (Attributes, Vec<ResourceId>) {
-        let cluster_id = self.input["ClusterId"].as_str().unwrap_or_default();
-        let group_id = self.input["InstanceGroups"][0]["InstanceGroupId"].as_str().unwrap_or_default();
-        let nodes = self.input["InstanceGroups"][0]["InstanceCount"].as_i64().unwrap_or(-1);
-        let target = format!("cluster {} group {} to {nodes} nodes", names.name(cluster_id), names.label(group_id));
         let role = self.role_arn.rsplit('/').next().unwrap_or_default();
         // The queue's physical id is its name, the last part of its ARN.
         let queue = self.dead_letter_arn.as_deref().and_then(|arn| arn.rsplit(':').next()).unwrap_or_default();
+        // A job's physical id is its state machine's ARN.
+        let (target, target_id) = if self.target_arn.contains(":stateMachine:") {
+            (format!("start job {}", names.name(&self.target_arn)), self.target_arn.as_str())
+        } else {
+            let cluster_id = self.input["ClusterId"].as_str().unwrap_or_default();
+            let group_id = self.input["InstanceGroups"][0]["InstanceGroupId"].as_str().unwrap_or_default();
+            let nodes = self.input["InstanceGroups"][0]["InstanceCount"].as_i64().unwrap_or(-1);
+            (format!("cluster {} group {} to {nodes} nodes", names.name(cluster_id), names.label(group_id)), cluster_id)
+        };
         let depends_on =
-            [cluster_id, role, queue].into_iter().filter_map(|physical| names.id(physical).cloned()).collect();
+            [target_id, role, queue].into_iter().filter_map(|physical| names.id(physical).cloned()).collect();
         let attributes = Attributes::from([
             ("expression".to_string(), json!(self.expression)),
             ("timezone".to_string(), json!(self.timezone)),
@@ -141,9 +175,11 @@ impl ResourceKind for Schedule {
                     let name = window_schedule_name(&cluster.name, &schedule.name, edge);
                     let config = ScheduleConfig {
                         schedule_name: schedule_name(pipeline, &name),
-                        cluster: cluster.name.clone(),
-                        group: group.clone(),
-                        nodes: nodes_then,
+                        target: ScheduleTarget::Resize {
+                            cluster: cluster.name.clone(),
+                            group: group.clone(),
+                            nodes: nodes_then,
+                        },
                         expression,
                         timezone: schedule.timezone.clone(),
                         retry: window_retry(
@@ -153,6 +189,46 @@ impl ResourceKind for Schedule {
                         dead_letter_arn: dead_letter_arn.clone(),
                     };
                     let depends_on = vec![cluster_id.clone(), scheduler_id.clone(), super::queue::id()];
+                    nodes.push(graph.node(id(&name), &cluster.tags, depends_on, config));
+                }
+            }
+            for job in &cluster.jobs {
+                let job_id = super::job::id(&cluster.name, &job.name);
+                let [start, guard] = job_schedule_names(&cluster.name, &job.name);
+                let group = Group::parse(&job.group);
+                let (start_expression, guard_expression) = job_edges(job);
+                let timeout = job.timeout_seconds();
+                let guard_window = timeout.map(|seconds| seconds + spec::GUARD_DELAY_SECONDS);
+                let pairs = [
+                    (
+                        start,
+                        ScheduleTarget::StartJob { cluster: cluster.name.clone(), job: job_id.name.clone() },
+                        start_expression,
+                        window_retry("up", timeout),
+                        job_id.clone(),
+                    ),
+                    (
+                        guard,
+                        ScheduleTarget::Resize {
+                            cluster: cluster.name.clone(),
+                            nodes: group.baseline(cluster).unwrap_or(0),
+                            group: group.clone(),
+                        },
+                        guard_expression,
+                        window_retry("down", guard_window),
+                        cluster_id.clone(),
+                    ),
+                ];
+                for (name, target, expression, retry, target_id) in pairs {
+                    let config = ScheduleConfig {
+                        schedule_name: schedule_name(pipeline, &name),
+                        target,
+                        expression,
+                        timezone: job.timezone.clone(),
+                        retry,
+                        dead_letter_arn: dead_letter_arn.clone(),
+                    };
+                    let depends_on = vec![target_id, scheduler_id.clone(), super::queue::id()];
                     nodes.push(graph.node(id(&name), &cluster.tags, depends_on, config));
                 }
             }
@@ -281,6 +357,17 @@ fn edges(
     [("up", window.map(|(start, _)| start), schedule.nodes), ("down", down, baseline.unwrap_or(0))]
 }
 
+/// The expressions of a job's `start` (its cron) and `guard` (`GUARD_DELAY_SECONDS` after its
+/// timeout) schedules; an `Err` as in `edges`.
+fn job_edges(job: &spec::Job) -> (Result<String, String>, Result<String, String>) {
+    let start = crate::cron::parse_cron(&job.cron);
+    let guard = start.clone().and_then(|start| {
+        let timeout = job.timeout_seconds().ok_or_else(|| format!("job timeout `{}` is out of range", job.timeout))?;
+        start.end_after(std::time::Duration::from_secs(timeout + spec::GUARD_DELAY_SECONDS))
+    });
+    (start.map(|cron| cron.to_eventbridge()), guard.map(|cron| cron.to_eventbridge()))
+}
+
 /// The description that marks a schedule as the pipeline's.
 pub fn marker(pipeline: &str, id: &str) -> String {
     format!("Managed by pipectl. {PIPELINE_TAG}={pipeline} {RESOURCE_TAG}={id}")
@@ -342,6 +429,7 @@ async fn read(scheduler: &aws_sdk_scheduler::Client, pipeline: &str) -> Result<N
             expression: schedule.schedule_expression().unwrap_or_default().to_string(),
             timezone: schedule.schedule_expression_timezone().unwrap_or("UTC").to_string(),
             role_arn: target.map(|t| t.role_arn().to_string()).unwrap_or_default(),
+            target_arn: target.map(|t| t.arn().to_string()).unwrap_or_default(),
             input: target
                 .and_then(|t| t.input())
                 .and_then(|input| serde_json::from_str(input).ok())
@@ -368,14 +456,22 @@ async fn put(
     let expression = config.expression.as_deref().map_err(|why| {
         AwsError::new(id, operation, format!("the spec's window gives no schedule expression: {why}"))
     })?;
-    let cluster_id = ctx.physical_id(&super::cluster::id(&config.cluster))?;
-    let group_id = super::cluster::group_id(&ctx.clients, id, &cluster_id, &config.group).await?;
-    let scheduler_role = ctx.physical_id(&super::role::id(&derived_cluster_roles(&config.cluster)[2]))?;
+    let (target_arn, input) = match &config.target {
+        ScheduleTarget::Resize { cluster, group, nodes } => {
+            let cluster_id = ctx.physical_id(&super::cluster::id(cluster))?;
+            let group_id = super::cluster::group_id(&ctx.clients, id, &cluster_id, group).await?;
+            (modify_instance_groups(&ctx.arns.partition), resize_input(&cluster_id, &group_id, *nodes))
+        }
+        // A templated target: the state machine's ARN, the execution's input ("Using templated
+        // targets in EventBridge Scheduler", Step Functions StartExecution).
+        ScheduleTarget::StartJob { job, .. } => (ctx.physical_id(&ResourceId::new(super::job::KIND, job))?, json!({})),
+    };
+    let scheduler_role = ctx.physical_id(&super::role::id(&derived_cluster_roles(config.target.cluster())[2]))?;
     let role_arn = ctx.arns.role(&ctx.roles_path, &scheduler_role);
     let target = Target::builder()
-        .arn(modify_instance_groups(&ctx.arns.partition))
+        .arn(target_arn)
         .role_arn(role_arn)
-        .input(resize_input(&cluster_id, &group_id, config.nodes).to_string())
+        .input(input.to_string())
         .retry_policy(config.retry.policy())
         .dead_letter_config(dead_letter(&config.dead_letter_arn))
         .build()
@@ -556,7 +652,8 @@ mod tests {
         assert_eq!(ids, ["schedule/spark-night-up", "schedule/spark-night-down"]);
         let describe = |node: &DesiredResource| {
             let config = node.config::<ScheduleConfig>().unwrap();
-            (config.schedule_name.clone(), config.expression.clone(), config.nodes, config.timezone.clone())
+            let ScheduleTarget::Resize { nodes, .. } = config.target else { panic!("{:?}", config.target) };
+            (config.schedule_name.clone(), config.expression.clone(), nodes, config.timezone.clone())
         };
         assert_eq!(
             describe(&nodes[0]),
@@ -630,6 +727,7 @@ mod tests {
             expression: "cron(0 2 * * ? *)".to_string(),
             timezone: "UTC".to_string(),
             role_arn: "arn:aws:iam::123456789012:role/pipectl/p/p-spark-scheduler".to_string(),
+            target_arn: modify_instance_groups("aws"),
             input: resize_input("j-1", "ig-2", 20),
             retry: DEFAULT_RETRY,
             dead_letter_arn: None,

@@ -249,6 +249,9 @@ async fn read(read: &ReadContext<'_>) -> Result<NamedRead, AwsError> {
         .await
 }
 
+/// Every stream name of the account, 100 a page: the most ListStreams returns ("If you specify a
+/// value greater than 100, at most 100 results are returned", Kinesis API Reference); without a
+/// `Limit` moto and older endpoints answer 10 a page, ten times the sequential pages of a scan.
 async fn list_stream_names(kinesis: &aws_sdk_kinesis::Client, limits: &Limiter) -> Result<Vec<String>, AwsError> {
     let mut names = Vec::new();
     let mut start: Option<String> = None;
@@ -256,6 +259,7 @@ async fn list_stream_names(kinesis: &aws_sdk_kinesis::Client, limits: &Limiter) 
         limits.pace("kinesis:ListStreams").await;
         let output = kinesis
             .list_streams()
+            .limit(100)
             .set_exclusive_start_stream_name(start.clone())
             .send()
             .await

@@ -195,15 +195,7 @@ mod tests {
     }
 
     fn context<'a>(clients: &'a Clients, warnings: &'a Warnings, adoptable: &'a [ResourceId]) -> ReadContext<'a> {
-        ReadContext {
-            clients,
-            pipeline: "p",
-            iam_path: crate::names::DEFAULT_IAM_PATH,
-            desired: &[],
-            adoptable,
-            warnings,
-            tag_index: Default::default(),
-        }
+        ReadContext::new(clients, "p", crate::names::DEFAULT_IAM_PATH, &[], adoptable, warnings)
     }
 
     async fn scan(names: &[&str]) -> Result<Vec<String>, AwsError> {

@@ -11,6 +11,10 @@
 //! deleting the workgroup deletes them too, so that deletion is marked as data loss and needs
 //! `--allow-destroy`.
 //!
+//! The engine version is the one the workgroup selects (`EngineVersion.SelectedEngineVersion`,
+//! `AUTO` unless the spec names one); GetWorkGroup also returns the effective version Athena
+//! chose for `AUTO`, which is not compared, since it changes when Athena upgrades.
+//!
 //! Everything is changed in place (`UpdateWorkGroup`, `UpdateNamedQuery`), except a named query's
 //! database, which `UpdateNamedQuery` cannot change ("The database or workgroup cannot be
 //! updated", Athena API Reference): that query is deleted and saved again.
@@ -18,11 +22,12 @@
 use std::collections::BTreeMap;
 
 use aws_sdk_athena::types::{
-    EncryptionConfiguration, EncryptionOption, ResultConfiguration, ResultConfigurationUpdates, Tag, WorkGroup,
-    WorkGroupConfiguration, WorkGroupConfigurationUpdates,
+    EncryptionConfiguration, EncryptionOption, EngineVersion, ResultConfiguration, ResultConfigurationUpdates, Tag,
+    WorkGroup, WorkGroupConfiguration, WorkGroupConfigurationUpdates,
 };
 use serde_json::json;
 
+use super::named::SharedReads;
 use super::{aws_error, build_error, AwsError, Context, LiveResource, NamedRead, Ownership, ReadContext, ResourceKind};
 use crate::model::{
     Attributes, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names, ResourceId,
@@ -58,6 +63,8 @@ pub struct Settings {
     pub enforce: bool,
     pub publish_metrics: bool,
     pub bytes_scanned_cutoff: Option<i64>,
+    /// The selected engine version (`AUTO` or a version name).
+    pub engine_version: String,
 }
 
 impl Settings {
@@ -69,6 +76,7 @@ impl Settings {
             ("enforce".to_string(), json!(self.enforce)),
             ("publish_metrics".to_string(), json!(self.publish_metrics)),
             ("bytes_scanned_cutoff".to_string(), json!(self.bytes_scanned_cutoff)),
+            ("engine_version".to_string(), json!(self.engine_version)),
         ])
     }
 }
@@ -162,6 +170,7 @@ impl ResourceKind for Workgroup {
             enforce: query.enforce,
             publish_metrics: query.publish_metrics,
             bytes_scanned_cutoff: spec::bytes_scanned_cutoff(query),
+            engine_version: spec::engine_version(query).to_string(),
         };
         let named_queries = query
             .named_queries
@@ -186,15 +195,23 @@ impl ResourceKind for Workgroup {
     }
 
     async fn read(&self, read: &ReadContext<'_>) -> Result<NamedRead, AwsError> {
-        let clients = read.clients;
+        let athena = &read.clients.athena;
         // The workgroup's name follows from the pipeline's, so one read finds it whether or not
-        // the spec still has a `query:` section.
+        // the spec still has a `query:` section; ownership and configuration share that read.
         let derived = athena_workgroup_name(read.pipeline);
+        let work_groups = SharedReads::default();
+        let work_groups = &work_groups;
         read.named(KIND, " (aws athena tag-resource)")
             .read(
                 async move { Ok(vec![derived]) },
-                |name| async move { ownership(clients, &name).await },
-                |name, _| async move { describe(&clients.athena, &name).await },
+                |name| async move {
+                    let found = work_groups.get(&name, || get_work_group(athena, &name)).await?;
+                    ownership(read, &name, found.is_some()).await
+                },
+                |name, _| async move {
+                    let found = work_groups.get(&name, || get_work_group(athena, &name)).await?;
+                    describe(athena, &name, found).await
+                },
             )
             .await
     }
@@ -350,7 +367,13 @@ fn configuration(id: &ResourceId, settings: &Settings) -> Result<WorkGroupConfig
         .enforce_work_group_configuration(settings.enforce)
         .publish_cloud_watch_metrics_enabled(settings.publish_metrics)
         .set_bytes_scanned_cutoff_per_query(settings.bytes_scanned_cutoff)
+        .engine_version(engine_version(settings))
         .build())
+}
+
+/// The engine version to select; Athena ignores `EffectiveEngineVersion` in a request.
+fn engine_version(settings: &Settings) -> EngineVersion {
+    EngineVersion::builder().selected_engine_version(&settings.engine_version).build()
 }
 
 /// The whole desired configuration as an update: a cutoff the spec dropped is removed with
@@ -368,6 +391,7 @@ fn configuration_updates(id: &ResourceId, settings: &Settings) -> Result<WorkGro
         .publish_cloud_watch_metrics_enabled(settings.publish_metrics)
         .set_bytes_scanned_cutoff_per_query(settings.bytes_scanned_cutoff)
         .set_remove_bytes_scanned_cutoff_per_query(settings.bytes_scanned_cutoff.is_none().then_some(true))
+        .engine_version(engine_version(settings))
         .build())
 }
 
@@ -410,24 +434,20 @@ async fn get_work_group(athena: &aws_sdk_athena::Client, name: &str) -> Result<O
     }
 }
 
-/// Whose the workgroup is: its tags, read with `ListTagsForResource` on its ARN (which needs the
-/// account id: `GetWorkGroup` returns no ARN), the account being STS's.
+/// Whose the workgroup (which `exists`, as GetWorkGroup said) is: its tags, read with
+/// `ListTagsForResource` on its ARN (which needs the account id: `GetWorkGroup` returns no ARN),
+/// the account being the one the plan resolved (`ReadContext::account_id`, no STS call of its own).
 ///
 /// The emulator stacks serve Athena from moto, whose ARNs carry its own account (123456789012)
 /// while the LocalStack stack's STS names another (localstack/README.md, "Two accounts on the
 /// LocalStack stack"): on an emulator, a workgroup that exists but is unknown under STS's account
 /// is looked up once more under moto's.
-async fn ownership(clients: &super::Clients, name: &str) -> Result<Ownership, AwsError> {
-    if get_work_group(&clients.athena, name).await?.is_none() {
+async fn ownership(read: &ReadContext<'_>, name: &str, exists: bool) -> Result<Ownership, AwsError> {
+    if !exists {
         return Ok(Ownership::Absent);
     }
-    let identity = clients
-        .sts
-        .get_caller_identity()
-        .send()
-        .await
-        .map_err(|error| aws_error(id(name), "GetCallerIdentity", error))?;
-    let account = identity.account().ok_or_else(|| AwsError::missing(id(name), "GetCallerIdentity", "Account"))?;
+    let clients = read.clients;
+    let account = read.account_id().await?;
     let tags = match tags_of(clients, name, account).await? {
         None if clients.emulated => tags_of(clients, name, MOTO_ACCOUNT).await?,
         tags => tags,
@@ -437,7 +457,7 @@ async fn ownership(clients: &super::Clients, name: &str) -> Result<Ownership, Aw
 }
 
 /// The account moto's ARNs carry unless told otherwise.
-const MOTO_ACCOUNT: &str = "123456789012";
+pub(super) const MOTO_ACCOUNT: &str = "123456789012";
 
 /// The workgroup's tags under `account`'s ARN, or None when Athena knows no such ARN (AWS and
 /// moto answer `InvalidRequestException`, "… Does Not Exist").
@@ -482,13 +502,24 @@ fn settings(work_group: &WorkGroup) -> Settings {
             .and_then(WorkGroupConfiguration::publish_cloud_watch_metrics_enabled)
             .unwrap_or(false),
         bytes_scanned_cutoff: configuration.and_then(WorkGroupConfiguration::bytes_scanned_cutoff_per_query),
+        // A workgroup that never selected a version runs on AUTO, Athena's default.
+        engine_version: configuration
+            .and_then(WorkGroupConfiguration::engine_version)
+            .and_then(EngineVersion::selected_engine_version)
+            .unwrap_or(spec::ENGINE_VERSIONS[0])
+            .to_string(),
     }
 }
 
-/// The workgroup and its named queries: their ids from `ListNamedQueries`, each read with
-/// `GetNamedQuery` (one call per saved query; moto 5.1.22 does not serve `BatchGetNamedQuery`).
-async fn describe(athena: &aws_sdk_athena::Client, name: &str) -> Result<Option<Live>, AwsError> {
-    let Some(work_group) = get_work_group(athena, name).await? else { return Ok(None) };
+/// The workgroup (as GetWorkGroup found it) and its named queries: their ids from
+/// `ListNamedQueries`, each read with `GetNamedQuery` (one call per saved query; moto 5.1.22 does
+/// not serve `BatchGetNamedQuery`).
+async fn describe(
+    athena: &aws_sdk_athena::Client,
+    name: &str,
+    work_group: Option<WorkGroup>,
+) -> Result<Option<Live>, AwsError> {
+    let Some(work_group) = work_group else { return Ok(None) };
     let mut ids = Vec::new();
     let mut token: Option<String> = None;
     loop {
@@ -578,6 +609,7 @@ mod tests {
             enforce: true,
             publish_metrics: true,
             bytes_scanned_cutoff: cutoff,
+            engine_version: "Athena engine version 3".to_string(),
         }
     }
 
@@ -595,6 +627,8 @@ mod tests {
                     && updates.and_then(|u| u.remove_bytes_scanned_cutoff_per_query()) == Some(true)
                     && updates.and_then(|u| u.bytes_scanned_cutoff_per_query()).is_none()
                     && updates.and_then(|u| u.enforce_work_group_configuration()) == Some(true)
+                    && updates.and_then(|u| u.engine_version()).and_then(|e| e.selected_engine_version())
+                        == Some("Athena engine version 3")
             })
             .then_output(|| UpdateWorkGroupOutput::builder().build());
         let text = mock!(aws_sdk_athena::Client::update_named_query)
@@ -694,5 +728,25 @@ mod tests {
         let (attributes, _) = live.describe("demo", &Names::default());
         assert_eq!(attributes["results_location"], json!("s3://lake/athena-results/"));
         assert_eq!(attributes["bytes_scanned_cutoff"], json!(null));
+    }
+
+    /// GetWorkGroup returns the selected version and, for AUTO, the one Athena chose
+    /// (EngineVersion, Athena API Reference): only the selected one is compared, and a
+    /// workgroup that selected none runs on AUTO.
+    #[test]
+    fn the_selected_engine_version_is_read_and_the_effective_one_ignored() {
+        let read = |engine: Option<EngineVersion>| {
+            let configuration = WorkGroupConfiguration::builder().set_engine_version(engine).build();
+            let work_group = WorkGroup::builder().name("demo").configuration(configuration).build().unwrap();
+            super::settings(&work_group).engine_version
+        };
+        let auto = EngineVersion::builder()
+            .selected_engine_version("AUTO")
+            .effective_engine_version("Athena engine version 3")
+            .build();
+        assert_eq!(read(Some(auto)), "AUTO");
+        let pinned = EngineVersion::builder().selected_engine_version("Athena engine version 3").build();
+        assert_eq!(read(Some(pinned)), "Athena engine version 3");
+        assert_eq!(read(None), "AUTO");
     }
 }

@@ -9,10 +9,12 @@
 //! Data Streams with Amazon CloudWatch"; "Monitoring Amazon Data Firehose with CloudWatch
 //! metrics"), so the spec takes durations (`5m`) and the conversion happens here, once.
 //!
-//! EMR's `IsIdle` is not derived: an alarm on it can only mean "idle while the batch should be
-//! running", and a metric alarm has no notion of time of day (CloudWatch metric math has no
-//! clock function), so a plain `IsIdle` alarm would page every day between the windows. The
-//! failed resizes of the night batch are watched instead through the schedules' dead-letter
+//! EMR's `IsIdle` is watched only inside the cluster's `schedules:` windows: idle there means
+//! the night batch is not running, while idle between windows is the normal state, so a plain
+//! `IsIdle` alarm would page every day. Metric math's clock functions restrict the alarm to the
+//! windows (see `alarm_windows`).
+//!
+//! The failed resizes of the night batch are watched through the schedules' dead-letter
 //! queue: EventBridge Scheduler's own metrics (`TargetErrorCount`, `InvocationDroppedCount`,
 //! `InvocationsSentToDeadLetterCount`, namespace `AWS/Scheduler`) carry only a `ScheduleGroup`
 //! dimension, and the pipeline's schedules live in the account's shared `default` group, so an
@@ -21,9 +23,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use chrono::Datelike;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
+use super::alarm_windows::{self, Span};
 use super::types::Spec;
 use super::validate::Problem;
 use crate::duration::parse_duration;
@@ -130,6 +134,10 @@ pub struct ClusterAlarms {
     /// HDFS use in percent that alarms (default 80).
     #[serde(default)]
     pub hdfs_utilization_percent: Option<i64>,
+    /// How long the cluster may be idle inside one of its `schedules:` windows before it
+    /// alarms (a duration in whole 5 minutes; default `30m`).
+    #[serde(default)]
+    pub idle_in_window: Option<String>,
 }
 
 /// What an alarm's metric is about: a resource of the spec.
@@ -162,6 +170,8 @@ pub struct AlarmSpec {
     pub period_seconds: i32,
     pub evaluation_periods: i32,
     pub description: String,
+    /// The parts of the week the alarm watches (metric math on the metric); empty: always.
+    pub during: Vec<Span>,
 }
 
 /// Every alarm period: EMR publishes its metrics every five minutes ("Monitor metrics with
@@ -170,6 +180,7 @@ pub const PERIOD_SECONDS: i32 = 300;
 const DEFAULT_ITERATOR_AGE: &str = "5m";
 const DEFAULT_DATA_FRESHNESS: &str = "15m";
 const DEFAULT_HDFS_PERCENT: i64 = 80;
+const DEFAULT_IDLE_IN_WINDOW: &str = "30m";
 const PROTOCOLS: [&str; 3] = ["email", "https", "sqs"];
 
 /// The alarms `spec` asks for (none without an enabled `alarms:` section).
@@ -197,6 +208,7 @@ pub fn derived_alarms(spec: &Spec) -> Vec<AlarmSpec> {
             period_seconds: PERIOD_SECONDS,
             evaluation_periods: 1,
             description: format!("The readers of stream {} are more than {age} behind", stream.name),
+            during: Vec::new(),
         });
         out.push(AlarmSpec {
             name: format!("{}-write-throttled", stream.name),
@@ -210,6 +222,7 @@ pub fn derived_alarms(spec: &Spec) -> Vec<AlarmSpec> {
             period_seconds: PERIOD_SECONDS,
             evaluation_periods: 3,
             description: format!("Stream {} refuses writes for throughput: add shards", stream.name),
+            during: Vec::new(),
         });
     }
     for delivery in &spec.deliveries {
@@ -233,6 +246,7 @@ pub fn derived_alarms(spec: &Spec) -> Vec<AlarmSpec> {
             period_seconds: PERIOD_SECONDS,
             evaluation_periods: 1,
             description: format!("Delivery {} holds records older than {freshness}", delivery.name),
+            during: Vec::new(),
         });
         out.push(AlarmSpec {
             name: format!("{}-delivery-success", delivery.name),
@@ -246,6 +260,7 @@ pub fn derived_alarms(spec: &Spec) -> Vec<AlarmSpec> {
             period_seconds: PERIOD_SECONDS,
             evaluation_periods: 1,
             description: format!("Delivery {} fails to put objects in S3", delivery.name),
+            during: Vec::new(),
         });
     }
     for cluster in &spec.clusters {
@@ -266,6 +281,7 @@ pub fn derived_alarms(spec: &Spec) -> Vec<AlarmSpec> {
             period_seconds: PERIOD_SECONDS,
             evaluation_periods: 1,
             description: format!("YARN applications failed on cluster {}", cluster.name),
+            during: Vec::new(),
         });
         out.push(AlarmSpec {
             name: format!("{}-hdfs-utilization", cluster.name),
@@ -279,7 +295,30 @@ pub fn derived_alarms(spec: &Spec) -> Vec<AlarmSpec> {
             period_seconds: PERIOD_SECONDS,
             evaluation_periods: 2,
             description: format!("HDFS of cluster {} is filling up: add core nodes or clean up", cluster.name),
+            during: Vec::new(),
         });
+        let during = alarm_windows::spans(&cluster.schedules, chrono::Utc::now().year());
+        if !during.is_empty() {
+            let idle = settings.and_then(|s| s.idle_in_window.as_deref()).unwrap_or(DEFAULT_IDLE_IN_WINDOW);
+            let periods = parse_duration(idle).map_or(1, |d| (d.as_secs() / PERIOD_SECONDS as u64).max(1) as i32);
+            out.push(AlarmSpec {
+                name: format!("{}-idle-in-window", cluster.name),
+                namespace: "AWS/ElasticMapReduce",
+                metric: "IsIdle",
+                dimension: "JobFlowId",
+                watched: Watched::Cluster(cluster.name.clone()),
+                statistic: "Minimum",
+                comparison: "GreaterThanThreshold",
+                threshold: 0.0,
+                period_seconds: PERIOD_SECONDS,
+                evaluation_periods: periods,
+                description: format!(
+                    "Cluster {} has been idle for {idle} inside a batch window: the batch is not running",
+                    cluster.name
+                ),
+                during,
+            });
+        }
     }
     let has_schedules = spec.clusters.iter().any(|cluster| !cluster.schedules.is_empty());
     if has_schedules && alarms.schedules.enabled {
@@ -298,6 +337,7 @@ pub fn derived_alarms(spec: &Spec) -> Vec<AlarmSpec> {
                 "A scheduled resize failed after its retries: read the queue {}",
                 schedules_dlq_name(&spec.pipeline)
             ),
+            during: Vec::new(),
         });
     }
     out
@@ -312,6 +352,7 @@ pub fn metric_unit(metric: &str) -> &'static str {
         "DeliveryToS3.Success" => "(share of S3 puts that succeeded)",
         "AppsFailed" => "applications",
         "HDFSUtilization" => "percent",
+        "IsIdle" => "(1 when idle)",
         "ApproximateNumberOfMessagesVisible" => "messages",
         _ => "",
     }
@@ -346,6 +387,14 @@ pub fn condition_words(
         "{statistic} of {metric} {sign} {threshold} {unit}{readable} for {periods} of {}",
         words_of_seconds(f64::from(period_seconds))
     )
+}
+
+/// A condition restricted to parts of the week, as plans show it.
+pub fn during_words(condition: String, during: &[Span]) -> String {
+    if during.is_empty() {
+        return condition;
+    }
+    format!("{condition}, only inside the batch windows ({})", alarm_windows::words(during))
 }
 
 fn words_of_seconds(seconds: f64) -> String {
@@ -442,15 +491,47 @@ pub fn problems(alarms: &Alarms, spec: &Spec) -> Vec<Problem> {
     }
     for (name, settings) in &alarms.clusters {
         let path = format!("alarms.clusters.{name}");
-        if !spec.clusters.iter().any(|cluster| &cluster.name == name) {
+        let Some(cluster) = spec.clusters.iter().find(|cluster| &cluster.name == name) else {
             add(path, format!("no cluster `{name}` in the spec"));
             continue;
+        };
+        if let Some(idle) = &settings.idle_in_window {
+            let during = alarm_windows::spans(&cluster.schedules, chrono::Utc::now().year());
+            let longest = during.iter().map(|span| u64::from(span.end - span.start) * 60).max();
+            match (parse_duration(idle), longest) {
+                (Err(why), _) => add(format!("{path}.idle_in_window"), why),
+                (Ok(_), None) => add(
+                    format!("{path}.idle_in_window"),
+                    format!("cluster `{name}` has no window the idle alarm can watch: it needs `schedules:` windows, daily or by day of week, longer than their zone's daylight-saving shift"),
+                ),
+                (Ok(d), _) if d.as_secs() == 0 || d.as_secs() % PERIOD_SECONDS as u64 != 0 => add(
+                    format!("{path}.idle_in_window"),
+                    format!("`{idle}` must be a whole number of 5 minutes: EMR publishes IsIdle every 5 minutes"),
+                ),
+                (Ok(d), Some(longest)) if d.as_secs() > longest => add(
+                    format!("{path}.idle_in_window"),
+                    format!("`{idle}` is longer than the longest watched window ({}): it would never alarm", words_of_seconds(longest as f64)),
+                ),
+                _ => {}
+            }
         }
         if settings.apps_failed.is_some_and(|n| n < 0) {
             add(format!("{path}.apps_failed"), "must be 0 or more applications".to_string());
         }
         if settings.hdfs_utilization_percent.is_some_and(|p| !(1..=99).contains(&p)) {
             add(format!("{path}.hdfs_utilization_percent"), "must be a percentage from 1 to 99".to_string());
+        }
+    }
+    if alarms.enabled {
+        for (index, cluster) in spec.clusters.iter().enumerate() {
+            let during = alarm_windows::spans(&cluster.schedules, chrono::Utc::now().year());
+            let length = alarm_windows::expression(&during).len();
+            if length > alarm_windows::EXPRESSION_LIMIT {
+                add(
+                    format!("clusters[{index}].schedules"),
+                    format!("the idle alarm's metric math for these windows is {length} characters, over CloudWatch's {}: use fewer distinct windows, or `alarms.clusters.{}.enabled: false`", alarm_windows::EXPRESSION_LIMIT, cluster.name),
+                );
+            }
         }
     }
     problems

@@ -14,6 +14,12 @@ use crate::names::{DEFAULT_RESULTS_PREFIX, NAMED_QUERY_MARKER, RESULTS_EXPIRY_RU
 /// "BytesScannedCutoffPerQuery … Minimum value of 10000000" (Athena API Reference,
 /// "WorkGroupConfiguration"): 10 MB in decimal units.
 pub const MIN_CUTOFF_BYTES: i64 = 10_000_000;
+/// The engine versions a workgroup may select: `AUTO`, Athena's default, and the versions
+/// `ListEngineVersions` returns, today only `Athena engine version 3` (EngineVersion, Athena
+/// API Reference: "Possible values are determined by the output of ListEngineVersions,
+/// including AUTO. The default is AUTO"; "Athena engine versioning", Athena User Guide: Athena
+/// upgrades a workgroup itself when its version is no longer available).
+pub const ENGINE_VERSIONS: [&str; 2] = ["AUTO", "Athena engine version 3"];
 /// Without `results_expire_days`, results are deleted after a week.
 const DEFAULT_RESULTS_EXPIRE_DAYS: i64 = 7;
 /// Named query limits (Athena API Reference, "CreateNamedQuery"): name 1-128, database 1-255,
@@ -72,6 +78,11 @@ pub fn results_encryption(spec: &Spec, query: &Query) -> (&'static str, Option<S
         Some(bucket) if bucket.encryption == BucketEncryption::SseKms => ("SSE_KMS", bucket.kms_key.clone()),
         _ => ("SSE_S3", None),
     }
+}
+
+/// The engine version the workgroup selects: the spec's, or `AUTO`.
+pub fn engine_version(query: &Query) -> &str {
+    query.engine_version.as_deref().unwrap_or(ENGINE_VERSIONS[0])
 }
 
 /// The cutoff in bytes, if the spec sets one (validated: parses and is at least 10 MB).
@@ -200,6 +211,22 @@ pub fn problems(query: &Query, spec: &Spec) -> Vec<Problem> {
             Ok(_) => {}
         }
     }
+    if let Some(version) = &query.engine_version {
+        if !ENGINE_VERSIONS.contains(&version.as_str()) {
+            let hint = ENGINE_VERSIONS.iter().find(|known| {
+                let digits = |text: &str| text.chars().filter(char::is_ascii_digit).collect::<String>();
+                known.eq_ignore_ascii_case(version) || (!digits(version).is_empty() && digits(known) == digits(version))
+            });
+            let hint = hint.map(|known| format!(" (did you mean `{known}`?)")).unwrap_or_default();
+            add(
+                "query.engine_version",
+                format!(
+                    "`{version}` is not an engine version Athena offers{hint}: use one of `{}`",
+                    ENGINE_VERSIONS.join("`, `")
+                ),
+            );
+        }
+    }
     let mut names = HashSet::new();
     for (index, named) in query.named_queries.iter().enumerate() {
         let path = format!("query.named_queries[{index}]");
@@ -285,6 +312,29 @@ mod tests {
         assert!(with_derived_rules(&spec, &spec.buckets[1]).lifecycle.is_empty(), "only the results bucket");
         assert_eq!(results_encryption(&spec, query), ("SSE_KMS", Some("k-1".to_string())));
         assert_eq!(results_location(&spec, query).as_deref(), Some("s3://lake/athena-results/"));
+    }
+
+    #[test]
+    fn only_documented_engine_versions_pass() {
+        let check = |version: &str| {
+            let text = format!("version: 1\npipeline: p\nregion: us-east-1\nbuckets: [{{name: lake}}]\nquery: {{engine_version: '{version}'}}\n");
+            crate::spec::load_bytes("t.yaml", text.as_bytes())
+                .map(|spec| engine_version(spec.query.as_ref().unwrap()).to_string())
+        };
+        assert_eq!(check("Athena engine version 3").unwrap(), "Athena engine version 3");
+        assert_eq!(check("AUTO").unwrap(), "AUTO");
+        let refused = format!("{}", check("3").unwrap_err());
+        assert!(refused.contains("did you mean `Athena engine version 3`?"), "{refused}");
+        let refused = format!("{}", check("auto").unwrap_err());
+        assert!(refused.contains("did you mean `AUTO`?"), "{refused}");
+        assert!(format!("{}", check("Athena engine version 2").unwrap_err())
+            .contains("not an engine version Athena offers"));
+        let spec = crate::spec::load_bytes(
+            "t.yaml",
+            b"version: 1\npipeline: p\nregion: us-east-1\nbuckets: [{name: lake}]\nquery: {}\n",
+        )
+        .unwrap();
+        assert_eq!(engine_version(spec.query.as_ref().unwrap()), "AUTO");
     }
 
     #[test]

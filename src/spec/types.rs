@@ -554,6 +554,10 @@ pub struct Cluster {
     pub managed_scaling: Option<ManagedScaling>,
     #[serde(default)]
     pub schedules: Vec<Schedule>,
+    /// The night batch as jobs AWS runs: resize a group, run Spark steps, resize back (see
+    /// `spec::jobs`).
+    #[serde(default)]
+    pub jobs: Vec<super::jobs::Job>,
     /// Spark and Hive use the Glue Data Catalog (the pipeline's `catalog`) as their metastore:
     /// sets the `spark-hive-site` and `hive-site` metastore factory, and grants the instance role
     /// the Glue actions on the pipeline's database and its tables.
@@ -692,9 +696,12 @@ pub struct Catalog {
     pub database: Option<String>,
     #[serde(default)]
     pub tables: Vec<CatalogTable>,
-    /// Tags on the database (Glue tags databases; it cannot tag tables).
+    /// Tags on the database (Glue tags databases; it cannot tag tables) and on the crawlers.
     #[serde(default)]
     pub tags: BTreeMap<String, String>,
+    /// Glue crawlers that infer tables on a schedule, for folders whose columns are not declared.
+    #[serde(default)]
+    pub crawlers: Vec<super::catalog::Crawler>,
 }
 
 /// A Glue table: its columns are declared, its location and partitions derived.
@@ -791,6 +798,10 @@ pub struct Query {
     /// Whether Athena publishes the workgroup's query metrics to CloudWatch (default true).
     #[serde(default = "default_true")]
     pub publish_metrics: bool,
+    /// The Athena engine the workgroup runs queries on: `AUTO` (the default: Athena upgrades
+    /// it) or `Athena engine version 3` (kept until AWS retires it).
+    #[serde(default)]
+    pub engine_version: Option<String>,
     /// Saved queries, created in the workgroup.
     #[serde(default)]
     pub named_queries: Vec<NamedQuery>,

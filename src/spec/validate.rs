@@ -83,6 +83,12 @@ pub fn validate(spec: &Spec) -> Vec<Problem> {
     if let Some(catalog) = &spec.catalog {
         check_tags("catalog.tags", &catalog.tags, &mut problems);
         problems.0.extend(super::catalog::problems(catalog, spec));
+        problems.0.extend(super::catalog::crawler_problems(catalog, spec));
+        for (index, crawler) in catalog.crawlers.iter().enumerate() {
+            let path = format!("catalog.crawlers[{index}].name");
+            check_resource_name(&path, &crawler.name, &mut problems);
+            check_iam_name(&path, spec, &crate::names::derived_crawler_role(&crawler.name), &mut problems);
+        }
     }
     problems.0.extend(super::catalog::use_problems(spec));
     if let Some(query) = &spec.query {
@@ -251,7 +257,6 @@ fn check_cluster(path: &str, cluster: &Cluster, spec: &Spec, problems: &mut Prob
         }
     }
     let baseline: i64 = cluster.core.nodes + cluster.task_groups.iter().map(|g| g.nodes).sum::<i64>();
-    let max = cluster.managed_scaling.as_ref().map(|scaling| scaling.max);
     if let Some(scaling) = &cluster.managed_scaling {
         let scaling_path = format!("{path}.managed_scaling");
         if scaling.min < 1 || scaling.min > scaling.max {
@@ -290,48 +295,167 @@ fn check_cluster(path: &str, cluster: &Cluster, spec: &Spec, problems: &mut Prob
             }
             Err(message) => problems.add(format!("{schedule_path}.for"), message),
         }
-        let group = Group::parse(&schedule.group);
-        match group.baseline(cluster) {
-            None => {
-                let mut names: Vec<&str> = vec!["core"];
-                names.extend(cluster.task_groups.iter().map(|g| g.name.as_str()));
-                check_reference(&format!("{schedule_path}.group"), "instance group", &schedule.group, &names, problems);
+        check_resized_group(&schedule_path, &schedule.group, schedule.nodes, cluster, spec, problems);
+    }
+    check_jobs(path, cluster, spec, problems);
+    check_tags(&format!("{path}.tags"), &cluster.tags, problems);
+}
+
+/// A cluster's jobs: names, cron and time zone as for schedules, the group's size as for
+/// schedules, the steps (`spec::jobs`), the derived names' limits, and no two windows (jobs'
+/// and schedules') on one group at the same time: a schedule's `down` edge would cut a job
+/// short, and two jobs would fight over the group's size.
+fn check_jobs(path: &str, cluster: &Cluster, spec: &Spec, problems: &mut Problems) {
+    let names = cluster.schedules.iter().map(|s| s.name.as_str()).chain(cluster.jobs.iter().map(|j| j.name.as_str()));
+    let mut seen = HashSet::new();
+    for (index, name) in names.enumerate() {
+        if !seen.insert(name) {
+            let index = index - cluster.schedules.len().min(index);
+            problems.add(
+                format!("{path}.jobs[{index}].name"),
+                format!("`{name}` names a schedule or another job of this cluster"),
+            );
+        }
+    }
+    for (index, job) in cluster.jobs.iter().enumerate() {
+        let job_path = format!("{path}.jobs[{index}]");
+        check_resource_name(&format!("{job_path}.name"), &job.name, problems);
+        check_iam_name(
+            &format!("{job_path}.name"),
+            spec,
+            &crate::names::derived_job_role(&cluster.name, &job.name),
+            problems,
+        );
+        let machine = crate::names::job_state_machine_name(&spec.pipeline, &cluster.name, &job.name);
+        if machine.len() > crate::names::MAX_STATE_MACHINE_NAME {
+            problems.add(
+                format!("{job_path}.name"),
+                format!(
+                    "the state machine `{machine}` would be {} characters; Step Functions allows {}: shorten the job, cluster or pipeline name",
+                    machine.len(),
+                    crate::names::MAX_STATE_MACHINE_NAME
+                ),
+            );
+        }
+        // "Name: Length Constraints: Minimum length of 1. Maximum length of 64." (EventBridge
+        // Scheduler API Reference, CreateSchedule).
+        let [_, guard] = crate::names::job_schedule_names(&cluster.name, &job.name);
+        let schedule = crate::names::schedule_name(&spec.pipeline, &guard);
+        if schedule.len() > 64 {
+            problems.add(
+                format!("{job_path}.name"),
+                format!("the schedule `{schedule}` would be {} characters; EventBridge Scheduler allows 64: shorten the job, cluster or pipeline name", schedule.len()),
+            );
+        }
+        if let Err(message) = crate::cron::parse_cron(&job.cron) {
+            problems.add(format!("{job_path}.cron"), message);
+        }
+        if let Err(message) = crate::cron::parse_timezone(&job.timezone) {
+            problems.add(format!("{job_path}.timezone"), message);
+        }
+        check_resized_group(&job_path, &job.group, job.nodes, cluster, spec, problems);
+        for (field, message) in super::jobs::step_problems(&job_path, job, spec) {
+            problems.add(field, message);
+        }
+    }
+    if let Some((first, second)) = colliding_windows(cluster) {
+        problems.add(
+            format!("{path}.jobs"),
+            format!("{first} and {second} resize the same group at overlapping times: move one of them, or give them different groups"),
+        );
+    }
+}
+
+/// The first two windows on one group that overlap, as `schedule 'x'` / `job 'y'`, each placed
+/// in its own time zone over two years (`None` when none do, or a window is invalid: that is
+/// reported on its own).
+fn colliding_windows(cluster: &Cluster) -> Option<(String, String)> {
+    let mut windows: Vec<(String, i64, i64, String)> = Vec::new();
+    for window in batch_windows(cluster) {
+        let (label, group, cron, timezone, length) = window;
+        for (start, end) in window_times(cron, timezone, length)? {
+            windows.push((Group::parse(group).name().to_string(), start, end, label.clone()));
+        }
+    }
+    windows.sort_unstable();
+    windows.windows(2).find_map(|pair| {
+        let ((group_a, _, end_a, label_a), (group_b, start_b, _, label_b)) = (&pair[0], &pair[1]);
+        (group_a == group_b && *start_b < *end_a && label_a != label_b).then(|| (label_a.clone(), label_b.clone()))
+    })
+}
+
+/// Every window in which a cluster's group runs resized: (`schedule 'x'` or `job 'y'`, the
+/// group, cron, time zone, length). A job's window lasts until its guard schedule has fired.
+fn batch_windows(cluster: &Cluster) -> Vec<(String, &str, &str, &str, Option<u64>)> {
+    let schedules = cluster.schedules.iter().map(|schedule| {
+        let length = crate::duration::parse_duration(&schedule.duration).ok().map(|length| length.as_secs());
+        (
+            format!("schedule '{}'", schedule.name),
+            schedule.group.as_str(),
+            schedule.cron.as_str(),
+            schedule.timezone.as_str(),
+            length,
+        )
+    });
+    let jobs = cluster.jobs.iter().map(|job| {
+        let length = job.timeout_seconds().map(|seconds| seconds + super::jobs::GUARD_DELAY_SECONDS);
+        (format!("job '{}'", job.name), job.group.as_str(), job.cron.as_str(), job.timezone.as_str(), length)
+    });
+    schedules.chain(jobs).collect()
+}
+
+/// The size a schedule or a job gives a group (`item_path` is the schedule's or job's): the group
+/// exists, HDFS keeps its replicas, and the size stays within managed scaling and the group's cap.
+fn check_resized_group(
+    item_path: &str,
+    group_text: &str,
+    nodes: i64,
+    cluster: &Cluster,
+    spec: &Spec,
+    problems: &mut Problems,
+) {
+    let baseline: i64 = cluster.core.nodes + cluster.task_groups.iter().map(|g| g.nodes).sum::<i64>();
+    let max = cluster.managed_scaling.as_ref().map(|scaling| scaling.max);
+    let group = Group::parse(group_text);
+    match group.baseline(cluster) {
+        None => {
+            let mut names: Vec<&str> = vec!["core"];
+            names.extend(cluster.task_groups.iter().map(|g| g.name.as_str()));
+            check_reference(&format!("{item_path}.group"), "instance group", group_text, &names, problems);
+        }
+        Some(baseline_nodes) => {
+            let floor = match group {
+                Group::Core => crate::cron::replication_floor(cluster.core.nodes),
+                Group::Task(_) => 0,
+            };
+            if nodes < floor || nodes > 500 {
+                problems.add(format!("{item_path}.nodes"), format!("must be between {floor} and 500"));
             }
-            Some(baseline_nodes) => {
-                let floor = match group {
-                    Group::Core => crate::cron::replication_floor(cluster.core.nodes),
-                    Group::Task(_) => 0,
-                };
-                if schedule.nodes < floor || schedule.nodes > 500 {
-                    problems.add(format!("{schedule_path}.nodes"), format!("must be between {floor} and 500"));
+            if let Some(max) = max {
+                if baseline - baseline_nodes + nodes > max {
+                    problems.add(
+                        format!("{item_path}.nodes"),
+                        format!("{} nodes would exceed managed_scaling.max ({max})", nodes),
+                    );
                 }
-                if let Some(max) = max {
-                    if baseline - baseline_nodes + schedule.nodes > max {
-                        problems.add(
-                            format!("{schedule_path}.nodes"),
-                            format!("{} nodes would exceed managed_scaling.max ({max})", schedule.nodes),
-                        );
-                    }
-                }
-                // managed_scaling.max is checked above for the whole cluster.
-                if let Some(cap) = group.cap(cluster).filter(|cap| cap.source != CapSource::ManagedScaling) {
-                    if schedule.nodes > cap.nodes {
-                        problems.add(
-                            format!("{schedule_path}.nodes"),
-                            format!(
-                                "{} nodes exceed {} of the {}; raise `{}` in the spec to allow more",
-                                schedule.nodes,
-                                cap.describe(baseline_nodes),
-                                group.label(),
-                                group.max_nodes_path(spec, cluster)
-                            ),
-                        );
-                    }
+            }
+            // managed_scaling.max is checked above for the whole cluster.
+            if let Some(cap) = group.cap(cluster).filter(|cap| cap.source != CapSource::ManagedScaling) {
+                if nodes > cap.nodes {
+                    problems.add(
+                        format!("{item_path}.nodes"),
+                        format!(
+                            "{} nodes exceed {} of the {}; raise `{}` in the spec to allow more",
+                            nodes,
+                            cap.describe(baseline_nodes),
+                            group.label(),
+                            group.max_nodes_path(spec, cluster)
+                        ),
+                    );
                 }
             }
         }
     }
-    check_tags(&format!("{path}.tags"), &cluster.tags, problems);
 }
 
 /// A group's `max_nodes` (its cap for `pipectl scale` and schedules) must leave room for its
@@ -390,11 +514,11 @@ fn check_cluster_network(path: &str, cluster: &Cluster, network: &Network, probl
 /// by a schedule is not work, and a terminated cluster makes the next window's
 /// ModifyInstanceGroups fail with nobody told.
 fn check_idle_timeout(path: &str, cluster: &Cluster, timeout: std::time::Duration, problems: &mut Problems) {
-    if cluster.schedules.is_empty() {
+    if cluster.schedules.is_empty() && cluster.jobs.is_empty() {
         return;
     }
-    // An invalid schedule is reported on its own.
-    let Some(gap) = longest_gap_between_windows(&cluster.schedules) else { return };
+    // An invalid schedule or job is reported on its own.
+    let Some(gap) = longest_gap_between_windows(cluster) else { return };
     let timeout_text = cluster.idle_timeout.as_deref().unwrap_or_default();
     let gap_text = match gap {
         Some(gap) if gap.as_secs() < 7 * 86_400 => {
@@ -430,32 +554,13 @@ fn hours(duration: std::time::Duration) -> String {
     parts.join(" ")
 }
 
-/// The longest time between the end of one window of `schedules` and the start of the next,
-/// each window placed in its own time zone over two years from a fixed date: `Some(None)` when
-/// fewer than two windows start in that time, `None` when a schedule is invalid.
-fn longest_gap_between_windows(schedules: &[super::types::Schedule]) -> Option<Option<std::time::Duration>> {
-    use chrono::{Datelike, TimeZone};
-    let first = chrono::NaiveDate::from_ymd_opt(2026, 1, 1)?;
+/// The longest time between the end of one window of the cluster's schedules and jobs and the
+/// start of the next: `Some(None)` when fewer than two windows start in two years, `None` when a
+/// schedule or job is invalid.
+fn longest_gap_between_windows(cluster: &Cluster) -> Option<Option<std::time::Duration>> {
     let mut windows: Vec<(i64, i64)> = Vec::new();
-    for schedule in schedules {
-        let cron = crate::cron::parse_cron(&schedule.cron).ok()?;
-        let zone = crate::cron::parse_timezone(&schedule.timezone).ok()?;
-        let length = i64::try_from(crate::duration::parse_duration(&schedule.duration).ok()?.as_secs()).ok()?;
-        for date in first.iter_days().take(731) {
-            let weekday = date.weekday().num_days_from_sunday();
-            let matches = cron_field_matches(&cron.day_of_month, date.day(), &[], 1, 31)?
-                && cron_field_matches(&cron.month, date.month(), &MONTHS, 1, 12)?
-                && (cron_field_matches(&cron.day_of_week, weekday, &WEEKDAYS, 0, 7)?
-                    || (weekday == 0 && cron_field_matches(&cron.day_of_week, 7, &WEEKDAYS, 0, 7)?));
-            if !matches {
-                continue;
-            }
-            let local = date.and_hms_opt(cron.hour, cron.minute, 0)?;
-            // A start that a clock change skips does not happen that day.
-            if let Some(start) = zone.from_local_datetime(&local).earliest() {
-                windows.push((start.timestamp(), start.timestamp() + length));
-            }
-        }
+    for (_, _, cron, timezone, length) in batch_windows(cluster) {
+        windows.extend(window_times(cron, timezone, length)?);
     }
     windows.sort_unstable();
     if windows.len() < 2 {
@@ -468,6 +573,33 @@ fn longest_gap_between_windows(schedules: &[super::types::Schedule]) -> Option<O
         end = end.max(finish);
     }
     Some(Some(std::time::Duration::from_secs(u64::try_from(longest).ok()?)))
+}
+
+/// The (start, end) of each window of `cron` in `timezone` lasting `length` seconds, as Unix
+/// times over two years from a fixed date; `None` when any of them does not parse.
+fn window_times(cron: &str, timezone: &str, length: Option<u64>) -> Option<Vec<(i64, i64)>> {
+    use chrono::{Datelike, TimeZone};
+    let first = chrono::NaiveDate::from_ymd_opt(2026, 1, 1)?;
+    let cron = crate::cron::parse_cron(cron).ok()?;
+    let zone = crate::cron::parse_timezone(timezone).ok()?;
+    let length = i64::try_from(length?).ok()?;
+    let mut windows = Vec::new();
+    for date in first.iter_days().take(731) {
+        let weekday = date.weekday().num_days_from_sunday();
+        let matches = cron_field_matches(&cron.day_of_month, date.day(), &[], 1, 31)?
+            && cron_field_matches(&cron.month, date.month(), &MONTHS, 1, 12)?
+            && (cron_field_matches(&cron.day_of_week, weekday, &WEEKDAYS, 0, 7)?
+                || (weekday == 0 && cron_field_matches(&cron.day_of_week, 7, &WEEKDAYS, 0, 7)?));
+        if !matches {
+            continue;
+        }
+        let local = date.and_hms_opt(cron.hour, cron.minute, 0)?;
+        // A start that a clock change skips does not happen that day.
+        if let Some(start) = zone.from_local_datetime(&local).earliest() {
+            windows.push((start.timestamp(), start.timestamp() + length));
+        }
+    }
+    Some(windows)
 }
 
 const MONTHS: [&str; 12] = ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"];

@@ -2,7 +2,9 @@
 //! for a stream and a delivery, read back with the SDK (metric, namespace, dimension,
 //! threshold in the metric's own unit, period, SNS action), the pipeline's topic with its
 //! subscriptions; a threshold edit is an in-place update; plan converges; destroy leaves
-//! neither alarms nor topic.
+//! neither alarms nor topic. A cluster with a batch window gets the `IsIdle` alarm as metric
+//! math restricted to the window's UTC minutes of the week (EMR on moto in both stacks,
+//! CloudWatch on each stack's own), read back from DescribeAlarms' `Metrics`.
 
 use crate::support::{changed_fields, pipectl, plan_actions, runtime, unique, Scratch, Stack};
 
@@ -191,3 +193,103 @@ fn alarms_lifecycle(stack: Stack) {
 }
 
 on_both_stacks!(alarms_lifecycle);
+
+fn idle_spec(pipeline: &str, idle: &str) -> String {
+    format!(
+        "version: 1\npipeline: {pipeline}\nregion: us-east-1\nnetwork:\n  vpc: {{cidr: 10.62.0.0/16}}\n  subnets: [{{name: private-a, cidr: 10.62.1.0/24, availability_zone: us-east-1a}}]\n  endpoints: [s3]\nbuckets: [{{name: {pipeline}-lake}}]\nclusters:\n  - name: spark\n    release: emr-7.2.0\n    applications: [Spark]\n    subnet: private-a\n    logs: {{bucket: {pipeline}-lake}}\n    master: {{type: m5.xlarge}}\n    core: {{type: m5.xlarge, nodes: 2}}\n    task_groups: [{{name: batch, type: m5.xlarge, nodes: 0}}]\n    schedules:\n      - {{name: night, cron: '0 2 * * MON-FRI', timezone: Asia/Seoul, group: batch, nodes: 8, for: 3h}}\nalarms:\n  clusters:\n    spark: {{idle_in_window: {idle}}}\n"
+    )
+}
+
+/// The idle alarm's metric math as DescribeAlarms returns it: (id, expression or the metric as
+/// `namespace metric dimension stat period`, returned), its evaluation periods and actions.
+async fn idle_alarm(
+    clients: &pipectl::aws::Clients,
+    pipeline: &str,
+) -> Option<(Vec<(String, String, bool)>, i32, usize)> {
+    let output = clients
+        .cloudwatch
+        .describe_alarms()
+        .alarm_names(format!("pipectl-{pipeline}-spark-idle-in-window"))
+        .send()
+        .await
+        .expect("DescribeAlarms");
+    let alarm = output.metric_alarms().first()?;
+    let queries = alarm
+        .metrics()
+        .iter()
+        .map(|q| {
+            let what = match (q.expression(), q.metric_stat()) {
+                (Some(expression), _) => expression.to_string(),
+                (None, Some(stat)) => {
+                    let metric = stat.metric().expect("the metric");
+                    let dimensions: Vec<String> = metric
+                        .dimensions()
+                        .iter()
+                        .map(|d| format!("{}={}", d.name().unwrap_or_default(), d.value().unwrap_or_default()))
+                        .collect();
+                    format!(
+                        "{} {} {} {} {}",
+                        metric.namespace().unwrap_or_default(),
+                        metric.metric_name().unwrap_or_default(),
+                        dimensions.join(","),
+                        stat.stat().unwrap_or_default(),
+                        stat.period().unwrap_or_default()
+                    )
+                }
+                (None, None) => String::new(),
+            };
+            (q.id().unwrap_or_default().to_string(), what, q.return_data().unwrap_or(true))
+        })
+        .collect();
+    Some((queries, alarm.evaluation_periods().unwrap_or_default(), alarm.alarm_actions().len()))
+}
+
+fn idle_alarm_watches_only_the_batch_window(stack: Stack) {
+    stack.require();
+    let pipeline = unique("idle", stack);
+    let scratch = Scratch::new(&format!("idle-{}", stack.tag()));
+    let file = scratch.write("idle.yaml", &idle_spec(&pipeline, "30m"));
+    let plan = pipectl(stack, &["plan", "-f", &file]).expect(0);
+    // 02:00-05:00 in Seoul (UTC+9, no daylight saving) on weekdays is 17:00-20:00 UTC the day before.
+    assert!(
+        plan.stdout.contains("Minimum of IsIdle > 0 (1 when idle) for 6 periods in a row of 5 minutes, only inside the batch windows (Mon,Tue,Wed,Thu,Sun 17:00-20:00 UTC)"),
+        "the plan states the window in words:\n{}",
+        plan.stdout
+    );
+    pipectl(stack, &["apply", "-f", &file, "--auto-approve"]).expect(0);
+    let (queries, periods, actions) =
+        runtime().block_on(async { idle_alarm(&stack.clients().await, &pipeline).await }).expect("the idle alarm");
+    let cluster_id = queries[0].1.split(' ').nth(2).unwrap_or_default().trim_start_matches("JobFlowId=").to_string();
+    assert!(cluster_id.starts_with("j-"), "the dimension is the cluster's id: {queries:?}");
+    let day = |d: u32| d * 1440 + 17 * 60;
+    let windows: Vec<String> = [day(0), day(1), day(2), day(3), day(6)]
+        .iter()
+        .map(|s| format!("(minute_of_week>={s} AND minute_of_week<{})", s + 180))
+        .collect();
+    assert_eq!(
+        queries,
+        [
+            ("idle".to_string(), format!("AWS/ElasticMapReduce IsIdle JobFlowId={cluster_id} Minimum 300"), false),
+            ("minute_of_week".to_string(), "(DAY(idle)-1)*1440+HOUR(idle)*60+MINUTE(idle)".to_string(), false),
+            ("idle_in_window".to_string(), format!("IF({}, idle)", windows.join(" OR ")), true),
+        ]
+    );
+    assert_eq!((periods, actions), (6, 1), "30m of 5-minute periods, notifying the topic");
+    pipectl(stack, &["plan", "-f", &file, "--detailed-exitcode"]).expect(0);
+
+    // A new idle threshold is an in-place PutMetricAlarm.
+    let file = scratch.write("idle.yaml", &idle_spec(&pipeline, "1h"));
+    let plan = pipectl(stack, &["plan", "-f", &file, "--output", "json"]).expect(0).json();
+    assert_eq!(plan_actions(&plan), [("alarm/spark-idle-in-window".to_string(), "update".to_string())]);
+    pipectl(stack, &["apply", "-f", &file, "--auto-approve"]).expect(0);
+    let (_, periods, _) =
+        runtime().block_on(async { idle_alarm(&stack.clients().await, &pipeline).await }).expect("the idle alarm");
+    assert_eq!(periods, 12);
+    pipectl(stack, &["plan", "-f", &file, "--detailed-exitcode"]).expect(0);
+
+    pipectl(stack, &["destroy", "-f", &file, "--auto-approve", "--allow-destroy"]).expect(0);
+    let left = runtime().block_on(async { idle_alarm(&stack.clients().await, &pipeline).await });
+    assert!(left.is_none(), "destroy leaves no idle alarm: {left:?}");
+}
+
+on_both_stacks!(idle_alarm_watches_only_the_batch_window);

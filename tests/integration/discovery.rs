@@ -3,8 +3,9 @@
 //! bucket tags than on an account without them where the endpoint's tag index serves buckets
 //! (moto), and falls back to scanning, saying so, where it does not (streams on moto; everything
 //! on LocalStack). Either way a bucket the spec no longer names is still found and deleted.
-//! Request counts come from the plan's own `api_calls` (the SDK interceptor that counts every
-//! request sent, retries included), not from timings.
+//! What the plan reads of the pipeline itself costs an exact number of requests, the same with
+//! and without the crowd. Request counts come from the plan's own `api_calls` (the SDK
+//! interceptor that counts every request sent, retries included), not from timings.
 
 use std::collections::BTreeMap;
 
@@ -67,6 +68,39 @@ fn plan_costs_the_pipeline_not_the_account(stack: Stack) {
 
     let crowded = pipectl(stack, &["plan", "-f", &file, "--output", "json"]).expect(0);
     let crowded_calls = calls(&crowded.json());
+    // What the plan reads of the pipeline itself costs exactly this, crowd or no crowd, on both
+    // stacks (BENCHMARKS.md, "How a plan reads"): one describe per EC2 kind, one tag index round,
+    // the account once (no kind asks STS again), the spec's bucket and stream directly, the
+    // roles by their path, and the workgroup, topic and alarms found by their derived names (one
+    // GetWorkGroup for ownership and settings, the topic by its ARN: no ListTopics).
+    let exact = [
+        ("sts:GetCallerIdentity", 1),
+        ("tag:GetResources", 1),
+        ("ec2:DescribeVpcs", 1),
+        ("ec2:DescribeSubnets", 1),
+        ("ec2:DescribeInternetGateways", 1),
+        ("ec2:DescribeRouteTables", 1),
+        ("ec2:DescribeNatGateways", 1),
+        ("ec2:DescribeAddresses", 1),
+        ("ec2:DescribeSecurityGroups", 1),
+        ("ec2:DescribeVpcEndpoints", 1),
+        ("s3:GetBucketVersioning", 1),
+        ("s3:GetBucketEncryption", 1),
+        ("s3:GetPublicAccessBlock", 1),
+        ("s3:GetBucketLifecycleConfiguration", 1),
+        ("kinesis:DescribeStreamSummary", 1),
+        ("iam:ListRoles", 1),
+        ("iam:GetRole", 0),
+        ("athena:GetWorkGroup", 1),
+        ("sns:ListTopics", 0),
+        ("sns:ListTagsForResource", 1),
+        ("sns:ListSubscriptionsByTopic", 1),
+        ("cloudwatch:DescribeAlarms", 1),
+    ];
+    for (operation, expected) in exact {
+        assert_eq!(count(&before_calls, operation), expected, "{operation} before the crowd: {before_calls:?}");
+        assert_eq!(count(&crowded_calls, operation), expected, "{operation} in the crowd: {crowded_calls:?}");
+    }
     let bucket_tags = count(&crowded_calls, "s3:GetBucketTagging");
     match stack {
         Stack::Moto => {

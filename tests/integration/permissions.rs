@@ -75,6 +75,21 @@ const KNOWN_LINTER_ERRORS: &[(&str, &[&str], &str)] = &[
          workgroups, data catalogs, or capacity reservations\"; \"Configure access to workgroups \
          and tags\", Athena User Guide), and the policy scopes them to the pipeline's workgroup",
     ),
+    (
+        "RESOURCE_MISMATCH",
+        &["states:ListExecutions", "states:DescribeExecution"],
+        "its table gives ListExecutions only the Map Run resource type and DescribeExecution only the \
+         Express execution one; AWS's Service Authorization Reference (AWS Step Functions) gives them \
+         the `stateMachine` and the standard `execution` resource types too, which is what a job's \
+         state machine and its runs are, and the policy scopes them to the pipeline's",
+    ),
+    (
+        "RESOURCE_MISMATCH",
+        &["glue:CreateCrawler"],
+        "its table lists no resource type for CreateCrawler; AWS's Service Authorization Reference \
+         (AWS Glue) gives it the `crawler` resource type, and the policy scopes it to the pipeline's \
+         crawlers by name prefix",
+    ),
 ];
 
 /// The policies `pipectl permissions` prints for every example and template, both for everything and `--for

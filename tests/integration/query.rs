@@ -1,14 +1,14 @@
 //! The query workgroup on a real emulator (Athena on moto in both stacks): the workgroup named
 //! after the pipeline with its results location, encryption, enforcement and cutoff, the named
-//! queries it saves (database defaulting to the catalog's), and the lifecycle rule that expires
-//! results on the bucket, read back with the SDK; the plan converges; a cutoff edit is planned as
-//! an in-place update (moto has no `UpdateWorkGroup`: the update itself is covered by
+//! queries it saves (database defaulting to the catalog's), the engine version it selects, and
+//! the lifecycle rule that expires results on the bucket, read back with the SDK; the plan
+//! converges; a cutoff edit and an engine version edit are each planned as an in-place update (moto has no `UpdateWorkGroup`: the update itself is covered by
 //! `resources::workgroup`'s replayed responses); a query someone saved in the workgroup keeps
 //! it from being deleted without `--allow-destroy`; destroy leaves nothing.
 
 use crate::support::{changed_fields, pipectl, plan_actions, runtime, unique, Scratch, Stack};
 
-fn spec(pipeline: &str, cutoff: &str) -> String {
+fn spec(pipeline: &str, cutoff: &str, engine: &str) -> String {
     format!(
         "version: 1
 pipeline: {pipeline}
@@ -22,6 +22,7 @@ catalog:
 query:
   results_expire_days: 3
   bytes_scanned_cutoff: {cutoff}
+  {engine}
   tags: {{team: analysts}}
   named_queries:
     - name: session-count
@@ -59,7 +60,8 @@ fn query_lifecycle(stack: Stack) {
     let pipeline = unique("query", stack);
     let database = pipeline.replace('-', "_");
     let scratch = Scratch::new(&format!("query-{}", stack.tag()));
-    let file = scratch.write("query.yaml", &spec(&pipeline, "1GB"));
+    let pinned = "engine_version: Athena engine version 3";
+    let file = scratch.write("query.yaml", &spec(&pipeline, "1GB", pinned));
     pipectl(stack, &["apply", "-f", &file, "--auto-approve"]).expect(0);
 
     let (configuration, tags, saved, rules) = runtime().block_on(async {
@@ -90,6 +92,8 @@ fn query_lifecycle(stack: Stack) {
     assert_eq!(configuration.enforce_work_group_configuration(), Some(true));
     assert_eq!(configuration.publish_cloud_watch_metrics_enabled(), Some(true));
     assert_eq!(configuration.bytes_scanned_cutoff_per_query(), Some(1_000_000_000));
+    let engine = configuration.engine_version().and_then(|e| e.selected_engine_version());
+    assert_eq!(engine, Some("Athena engine version 3"));
     assert!(tags.contains(&("pipectl:pipeline".to_string(), pipeline.clone())), "{tags:?}");
     assert!(tags.contains(&("team".to_string(), "analysts".to_string())), "{tags:?}");
     assert_eq!(
@@ -112,11 +116,16 @@ fn query_lifecycle(stack: Stack) {
     pipectl(stack, &["plan", "-f", &file, "--detailed-exitcode"]).expect(0);
 
     // A new cutoff is an in-place UpdateWorkGroup of that one field.
-    let raised = scratch.write("raised.yaml", &spec(&pipeline, "20GB"));
+    let raised = scratch.write("raised.yaml", &spec(&pipeline, "20GB", pinned));
     let plan = pipectl(stack, &["plan", "-f", &raised, "--output", "json"]).expect(0).json();
     let workgroup = format!("workgroup/{pipeline}");
     assert_eq!(plan_actions(&plan), [(workgroup.clone(), "update".to_string())]);
     assert_eq!(changed_fields(&plan, &workgroup), ["bytes_scanned_cutoff"]);
+    // Leaving the version to Athena (AUTO, the default) is an in-place update of that field.
+    let auto = scratch.write("auto.yaml", &spec(&pipeline, "1GB", ""));
+    let plan = pipectl(stack, &["plan", "-f", &auto, "--output", "json"]).expect(0).json();
+    assert_eq!(plan_actions(&plan), [(workgroup.clone(), "update".to_string())]);
+    assert_eq!(changed_fields(&plan, &workgroup), ["engine_version"]);
 
     // A query someone saved in the workgroup goes with it: destroy needs consent.
     runtime().block_on(async {

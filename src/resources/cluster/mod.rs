@@ -40,7 +40,8 @@ use super::{bucket, security_group, subnet, vpc};
 use super::{AwsError, Context, LiveResource, NamedRead, ReadContext, ResourceKind};
 use crate::model::{Action, Attributes, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, ResourceId};
 use crate::names::{
-    derived_cluster_roles, emr_cluster_name, emr_security_group, iam_role_name, Tags, EMR_MANAGED_TAG, SCALE_TAG_PREFIX,
+    derived_cluster_roles, emr_cluster_name, emr_security_group, iam_role_name, job_state_machine_name, Tags,
+    EMR_MANAGED_TAG, SCALE_TAG_PREFIX,
 };
 use crate::policy::Arns;
 use crate::spec;
@@ -258,8 +259,16 @@ impl ResourceKind for Cluster {
                 ..role::config(graph, &instance, graph.arns.trust_policy("ec2.amazonaws.com"), instance_policy, &[])
             };
             let cluster_id = id(&cluster.name);
-            let scheduler_policy =
-                emr_resize_policy(&cluster_arn(graph, &cluster_id), super::queue::send_statement(graph.arns, pipeline));
+            let machines: Vec<String> = cluster
+                .jobs
+                .iter()
+                .map(|job| graph.arns.state_machine(&job_state_machine_name(pipeline, &cluster.name, &job.name)))
+                .collect();
+            let scheduler_policy = emr_resize_policy(
+                &cluster_arn(graph, &cluster_id),
+                super::queue::send_statement(graph.arns, pipeline),
+                &machines,
+            );
             let scheduler_role = role::config(
                 graph,
                 &scheduler,
@@ -325,7 +334,7 @@ impl ResourceKind for Cluster {
 }
 
 /// The cluster's ARN once its id is known, or one with a placeholder that apply fills in.
-fn cluster_arn(graph: &GraphContext, cluster: &ResourceId) -> String {
+pub(super) fn cluster_arn(graph: &GraphContext, cluster: &ResourceId) -> String {
     let arns = graph.arns;
     let cluster_id = graph.known_or_placeholder(cluster);
     format!("arn:{}:elasticmapreduce:{}:{}:cluster/{cluster_id}", arns.partition, arns.region, arns.account_id)
@@ -395,14 +404,18 @@ fn glue_catalog_statements(database: &str, arns: &Arns) -> [Value; 2] {
 
 /// What EventBridge Scheduler may do with the cluster: resize its groups, and put a resize it
 /// could not deliver in the pipeline's dead-letter queue (`dead_letter`, see `queue`).
-fn emr_resize_policy(cluster_arn: &str, dead_letter: Value) -> Value {
-    serde_json::json!({
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Sid": "ResizeCluster", "Effect": "Allow", "Action": ["elasticmapreduce:ModifyInstanceGroups"], "Resource": [cluster_arn]},
-            dead_letter
-        ]
-    })
+/// What EventBridge Scheduler may do for the cluster: resize it, start its jobs' state machines
+/// (a templated Step Functions target needs `states:StartExecution` on the state machine, "Using
+/// templated targets in EventBridge Scheduler"), and hand a failed invocation to the queue.
+fn emr_resize_policy(cluster_arn: &str, dead_letter: Value, state_machines: &[String]) -> Value {
+    let mut statements = vec![
+        serde_json::json!({"Sid": "ResizeCluster", "Effect": "Allow", "Action": ["elasticmapreduce:ModifyInstanceGroups"], "Resource": [cluster_arn]}),
+        dead_letter,
+    ];
+    if !state_machines.is_empty() {
+        statements.push(serde_json::json!({"Sid": "StartJobs", "Effect": "Allow", "Action": ["states:StartExecution"], "Resource": state_machines}));
+    }
+    serde_json::json!({"Version": "2012-10-17", "Statement": statements})
 }
 
 #[cfg(test)]

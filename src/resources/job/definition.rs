@@ -1,0 +1,322 @@
+//! The Amazon States Language definition of a job: resize the group, run each step and wait for
+//! it, then resize back — on every path. Built here as plain JSON so that the shape can be
+//! walked by a unit test (every path from the start to an end passes a resize-back) and compared
+//! semantically with what DescribeStateMachine returns.
+//!
+//! The EMR service integrations used ("Create and manage Amazon EMR clusters with Step
+//! Functions", Step Functions Developer Guide): `modifyInstanceGroupByName` (ModifyInstanceGroups
+//! on a group named in the request; returns at once, EMR adds the nodes while the first step
+//! starts) and `addStep.sync` (AddJobFlowSteps, then waits for the step: Step Functions polls it
+//! every 60 seconds for 10 minutes, then every 300; when the task times out or the execution is
+//! stopped it cancels the step). The outcome goes to the pipeline's alarm topic with the
+//! `sns:publish` integration.
+//!
+//! What no state can catch — the execution's own `TimeoutSeconds`, or someone stopping the
+//! execution — is covered outside the state machine: the job's `guard` schedule returns the group
+//! to its baseline `GUARD_DELAY_SECONDS` after the timeout whatever happened (see
+//! `resources::schedule`).
+
+use serde_json::{json, Map, Value};
+
+/// What a job's state machine does, with every name resolved.
+#[derive(Debug, Clone)]
+pub struct JobPlan {
+    /// `cluster/job`, for messages.
+    pub label: String,
+    pub pipeline: String,
+    pub partition: String,
+    /// The EMR cluster id (or a placeholder apply fills in).
+    pub cluster_id: String,
+    /// The EMR instance group name: `core` or the task group's.
+    pub group: String,
+    pub nodes: i64,
+    pub baseline: i64,
+    pub steps: Vec<PlannedStep>,
+    pub timeout_seconds: u64,
+    /// The alarm topic the outcome is published to, if the job notifies.
+    pub topic_arn: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct PlannedStep {
+    pub name: String,
+    pub action_on_failure: &'static str,
+    /// `command-runner.jar`'s arguments: `spark-submit …`.
+    pub args: Vec<String>,
+}
+
+/// The time the execution has beyond the job's timeout to resize back and notify after a step
+/// timed out; the guard schedule fires later still (`spec::GUARD_DELAY_SECONDS`).
+pub const RESIZE_BACK_GRACE_SECONDS: u64 = 10 * 60;
+// The execution has ended (resized back or not) before the guard schedule fires, and five
+// retries of a resize (15 + 30 + 60 + 120 + 240 s, see `retry`) fit in the grace.
+const _: () = assert!(RESIZE_BACK_GRACE_SECONDS < crate::spec::GUARD_DELAY_SECONDS);
+const _: () = assert!(15 + 30 + 60 + 120 + 240 < RESIZE_BACK_GRACE_SECONDS);
+
+pub const SCALE_OUT: &str = "ScaleOut";
+pub const SCALE_BACK: &str = "ScaleBack";
+pub const SCALE_BACK_AFTER_FAILURE: &str = "ScaleBackAfterFailure";
+const NOTIFY_SUCCESS: &str = "NotifySuccess";
+const NOTIFY_FAILURE: &str = "NotifyFailure";
+const SUCCEEDED: &str = "Succeeded";
+const FAILED: &str = "Failed";
+
+/// The state name of step `index` (from 0): `Step-1-sessionize`. Step names are 1-63 letters,
+/// digits, `-` and `_` (validation), so this stays within the 80 characters ASL allows.
+pub fn step_state(index: usize, name: &str) -> String {
+    format!("Step-{}-{name}", index + 1)
+}
+
+/// Resizes and notifications are retried: EMR throttles ModifyInstanceGroups, and a resize
+/// requested while the group is still resizing may be refused for a moment. 15 s doubling five
+/// times is under 8 minutes, inside `RESIZE_BACK_GRACE_SECONDS`.
+fn retry() -> Value {
+    json!([{"ErrorEquals": ["States.ALL"], "IntervalSeconds": 15, "MaxAttempts": 5, "BackoffRate": 2.0}])
+}
+
+/// Sends every error of a state to `next`, keeping the error under `$.failure`.
+fn catch_into(next: &str) -> Value {
+    json!([{"ErrorEquals": ["States.ALL"], "ResultPath": "$.failure", "Next": next}])
+}
+
+impl JobPlan {
+    fn integration(&self, action: &str) -> String {
+        format!("arn:{}:states:::{action}", self.partition)
+    }
+
+    fn resize(&self, nodes: i64) -> Value {
+        json!({
+            "Type": "Task",
+            "Resource": self.integration("elasticmapreduce:modifyInstanceGroupByName"),
+            "Parameters": {
+                "ClusterId": self.cluster_id,
+                "InstanceGroupName": self.group,
+                "InstanceGroup": {"InstanceCount": nodes}
+            },
+            "ResultPath": null,
+            "Retry": retry()
+        })
+    }
+
+    fn step(&self, step: &PlannedStep) -> Value {
+        json!({
+            "Type": "Task",
+            "Resource": self.integration("elasticmapreduce:addStep.sync"),
+            "Parameters": {
+                "ClusterId": self.cluster_id,
+                "Step": {
+                    "Name": step.name,
+                    "ActionOnFailure": step.action_on_failure,
+                    "HadoopJarStep": {"Jar": "command-runner.jar", "Args": step.args}
+                }
+            },
+            "TimeoutSeconds": self.timeout_seconds,
+            "ResultPath": null,
+            "Catch": catch_into(SCALE_BACK_AFTER_FAILURE)
+        })
+    }
+
+    /// `sns:publish` of the outcome; a notification that cannot be sent does not change it.
+    fn notify(&self, topic_arn: &str, outcome: &str, detail: &str, next: &str) -> Value {
+        let subject = format!("pipectl: job {} {outcome}", self.label);
+        let text =
+            format!("pipectl job {} of pipeline {} {outcome}. Execution {{}}.{detail}", self.label, self.pipeline);
+        let message = if detail.is_empty() {
+            format!("States.Format('{text}', $$.Execution.Id)")
+        } else {
+            format!("States.Format('{text}', $$.Execution.Id, States.JsonToString($.failure))")
+        };
+        json!({
+            "Type": "Task",
+            "Resource": self.integration("sns:publish"),
+            "Parameters": {"TopicArn": topic_arn, "Subject": subject, "Message.$": message},
+            "ResultPath": null,
+            "Retry": retry(),
+            "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": null, "Next": next}],
+            "Next": next
+        })
+    }
+
+    /// The whole definition.
+    pub fn definition(&self) -> Value {
+        let mut states = Map::new();
+        let first = self.steps.first().map(|step| step_state(0, &step.name)).unwrap_or_else(|| SCALE_BACK.to_string());
+        let mut scale_out = self.resize(self.nodes);
+        scale_out["Catch"] = catch_into(SCALE_BACK_AFTER_FAILURE);
+        scale_out["Next"] = json!(first);
+        states.insert(SCALE_OUT.to_string(), scale_out);
+        for (index, step) in self.steps.iter().enumerate() {
+            let next = self.steps.get(index + 1).map(|next| step_state(index + 1, &next.name));
+            let mut state = self.step(step);
+            state["Next"] = json!(next.unwrap_or_else(|| SCALE_BACK.to_string()));
+            states.insert(step_state(index, &step.name), state);
+        }
+        let (after_success, after_failure) = match &self.topic_arn {
+            Some(_) => (NOTIFY_SUCCESS, NOTIFY_FAILURE),
+            None => (SUCCEEDED, FAILED),
+        };
+        // A resize-back that fails after its retries fails the run: the guard schedule will
+        // still return the group, and the run says why.
+        let mut scale_back = self.resize(self.baseline);
+        scale_back["Catch"] = catch_into(after_failure);
+        scale_back["Next"] = json!(after_success);
+        states.insert(SCALE_BACK.to_string(), scale_back);
+        let mut scale_back_after_failure = self.resize(self.baseline);
+        scale_back_after_failure["Catch"] =
+            json!([{"ErrorEquals": ["States.ALL"], "ResultPath": "$.resize_back_failure", "Next": after_failure}]);
+        scale_back_after_failure["Next"] = json!(after_failure);
+        states.insert(SCALE_BACK_AFTER_FAILURE.to_string(), scale_back_after_failure);
+        if let Some(topic_arn) = &self.topic_arn {
+            states.insert(NOTIFY_SUCCESS.to_string(), self.notify(topic_arn, "succeeded", "", SUCCEEDED));
+            states.insert(NOTIFY_FAILURE.to_string(), self.notify(topic_arn, "failed", " Error: {}", FAILED));
+        }
+        states.insert(SUCCEEDED.to_string(), json!({"Type": "Succeed"}));
+        states.insert(
+            FAILED.to_string(),
+            json!({"Type": "Fail", "Error": "JobFailed", "Cause": format!("job {} failed; its group was returned to {} nodes", self.label, self.baseline)}),
+        );
+        json!({
+            "Comment": format!(
+                "pipectl job {} of pipeline {}: resize group {} to {} nodes, run {} step(s), resize back to {}",
+                self.label, self.pipeline, self.group, self.nodes, self.steps.len(), self.baseline
+            ),
+            "StartAt": SCALE_OUT,
+            "TimeoutSeconds": self.timeout_seconds + RESIZE_BACK_GRACE_SECONDS,
+            "States": states
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(steps: usize, topic: bool) -> JobPlan {
+        JobPlan {
+            label: "spark/nightly".to_string(),
+            pipeline: "p".to_string(),
+            partition: "aws".to_string(),
+            cluster_id: "j-1".to_string(),
+            group: "batch".to_string(),
+            nodes: 20,
+            baseline: 2,
+            steps: (0..steps)
+                .map(|index| PlannedStep {
+                    name: format!("s{index}"),
+                    action_on_failure: "CONTINUE",
+                    args: vec!["spark-submit".to_string(), format!("s3://lake/jobs/{index}.py")],
+                })
+                .collect(),
+            timeout_seconds: 4 * 3600,
+            topic_arn: topic.then(|| "arn:aws:sns:eu-west-1:1:pipectl-p-alarms".to_string()),
+        }
+    }
+
+    /// What may follow a state: its `Next` when it succeeds, and each `Catch` target (a failure,
+    /// including `States.Timeout` when the state's `TimeoutSeconds` passes). End states have none.
+    fn successors(state: &Value) -> Vec<(String, &'static str)> {
+        let mut next = Vec::new();
+        if let Some(target) = state["Next"].as_str() {
+            next.push((target.to_string(), "success"));
+        }
+        // A notification that cannot be sent does not change the outcome.
+        let publishes = state["Resource"].as_str().is_some_and(|r| r.ends_with("sns:publish"));
+        let outcome = if publishes { "notification failed" } else { "failure or timeout" };
+        for catcher in state["Catch"].as_array().into_iter().flatten() {
+            next.push((catcher["Next"].as_str().unwrap().to_string(), outcome));
+        }
+        next
+    }
+
+    /// Every path from `StartAt` to an end state, as state names with the outcome that led on.
+    fn paths(definition: &Value) -> Vec<Vec<String>> {
+        let states = definition["States"].as_object().unwrap();
+        let mut done = Vec::new();
+        let mut open = vec![vec![definition["StartAt"].as_str().unwrap().to_string()]];
+        while let Some(path) = open.pop() {
+            let state = &states[path.last().unwrap()];
+            let next = successors(state);
+            if next.is_empty() {
+                assert!(["Succeed", "Fail"].contains(&state["Type"].as_str().unwrap()), "dead end {path:?}");
+                done.push(path);
+                continue;
+            }
+            for (target, outcome) in next {
+                assert!(states.contains_key(&target), "{target} is not a state");
+                assert!(!path.contains(&target), "a loop through {target}");
+                let mut longer = path.clone();
+                longer.push(format!("({outcome})"));
+                longer.push(target);
+                open.push(longer);
+            }
+        }
+        done
+    }
+
+    fn resizes_to(state: &Value, nodes: i64) -> bool {
+        state["Resource"].as_str().is_some_and(|r| r.ends_with("elasticmapreduce:modifyInstanceGroupByName"))
+            && state["Parameters"]["InstanceGroup"]["InstanceCount"] == json!(nodes)
+            && state["Parameters"]["InstanceGroupName"] == json!("batch")
+            && state["Parameters"]["ClusterId"] == json!("j-1")
+    }
+
+    #[test]
+    fn every_path_through_the_job_resizes_back_after_it_resized_out() {
+        for (steps, topic) in [(1, true), (3, true), (2, false)] {
+            let definition = plan(steps, topic).definition();
+            let states = definition["States"].as_object().unwrap();
+            let all = paths(&definition);
+            // Success; scale-out failing; each step failing or timing out; each resize-back failing.
+            assert!(all.len() > steps + 2, "{steps} steps: only {} paths", all.len());
+            for path in &all {
+                let names: Vec<&String> = path.iter().filter(|name| !name.starts_with('(')).collect();
+                assert!(resizes_to(&states[names[0].as_str()], 20), "{path:?} does not start with the scale-out");
+                let back = names.iter().position(|name| resizes_to(&states[name.as_str()], 2));
+                let back = back.unwrap_or_else(|| panic!("{path:?} never resizes back"));
+                // Nothing runs on the cluster after the resize-back.
+                assert!(names[back..]
+                    .iter()
+                    .all(|name| !states[name.as_str()]["Resource"].as_str().unwrap_or("").contains("addStep")));
+                let end = &states[names.last().unwrap().as_str()];
+                let succeeded = path.iter().all(|part| part != "(failure or timeout)");
+                assert_eq!(end["Type"] == "Succeed", succeeded, "{path:?}");
+                if topic {
+                    assert!(names.iter().any(|name| name.starts_with("Notify")), "{path:?} tells nobody");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn steps_run_in_order_each_waited_for_and_bounded_by_the_timeout() {
+        let definition = plan(3, true).definition();
+        let states = &definition["States"];
+        assert_eq!(states[SCALE_OUT]["Next"], "Step-1-s0");
+        assert_eq!(states["Step-1-s0"]["Next"], "Step-2-s1");
+        assert_eq!(states["Step-3-s2"]["Next"], SCALE_BACK);
+        for index in 0..3 {
+            let step = &states[step_state(index, &format!("s{index}"))];
+            assert_eq!(step["Resource"], "arn:aws:states:::elasticmapreduce:addStep.sync");
+            assert_eq!(step["TimeoutSeconds"], 4 * 3600);
+            assert_eq!(step["Parameters"]["Step"]["HadoopJarStep"]["Jar"], "command-runner.jar");
+            assert_eq!(step["Parameters"]["Step"]["HadoopJarStep"]["Args"][1], format!("s3://lake/jobs/{index}.py"));
+        }
+        // The execution ends at the latest the grace after the timeout (the guard comes later:
+        // checked where the grace is defined).
+        assert_eq!(definition["TimeoutSeconds"], 4 * 3600 + RESIZE_BACK_GRACE_SECONDS);
+    }
+
+    #[test]
+    fn the_notification_names_the_job_and_the_execution() {
+        let definition = plan(1, true).definition();
+        let failure = &definition["States"][NOTIFY_FAILURE]["Parameters"];
+        assert_eq!(failure["Subject"], "pipectl: job spark/nightly failed");
+        assert_eq!(
+            failure["Message.$"],
+            "States.Format('pipectl job spark/nightly of pipeline p failed. Execution {}. Error: {}', $$.Execution.Id, States.JsonToString($.failure))"
+        );
+        assert_eq!(failure["TopicArn"], "arn:aws:sns:eu-west-1:1:pipectl-p-alarms");
+        let without = plan(1, false).definition();
+        assert!(without["States"].get(NOTIFY_FAILURE).is_none());
+    }
+}

@@ -1,0 +1,415 @@
+//! A cluster's job (`clusters[].jobs[]`) as a Step Functions state machine,
+//! `pipectl-<pipeline>-<cluster>-<job>`, and the role it runs with (`<cluster>-<job>-job`,
+//! trusted by `states.amazonaws.com`, allowed exactly the resize, step and publish calls of its
+//! definition). Its `start` and `guard` schedules are `schedule` nodes; `pipectl run` and
+//! `pipectl runs` start and list its executions (the `run` module).
+//!
+//! Read with ListStateMachines (every state machine of the region: it has no name filter), then
+//! DescribeStateMachine and ListTagsForResource for those named with the pipeline's prefix;
+//! owned by tag. Created with its tags (CreateStateMachine asks for `states:TagResource` too);
+//! definition and role change in place (UpdateStateMachine; "Executions that are already
+//! running use the previous definition"), tags with TagResource/UntagResource; deleted with
+//! DeleteStateMachine (running executions finish first: "the state machine is marked for
+//! deletion"). The definition is compared as JSON, so AWS's formatting is no drift.
+
+pub mod definition;
+
+use aws_sdk_sfn::types::Tag;
+use serde_json::{json, Value};
+
+use super::{
+    aws_error, claimed_id, owned_by, retag::retag, retry_while_role_propagates, role, AwsError, Context, LiveResource,
+    NamedRead, ReadContext, ResourceKind, RoleUser, Tags,
+};
+use crate::model::ResourceId;
+use crate::model::{Attributes, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names};
+use crate::names::{derived_job_role, iam_role_name, job_state_machine_name, state_machine_prefix};
+use crate::spec::{self, Group};
+use definition::{JobPlan, PlannedStep};
+
+pub struct Job;
+pub const KIND: Kind = Kind::of(&Job);
+
+/// A job is named in the spec `<cluster>-<job>`.
+pub fn id(cluster: &str, job: &str) -> ResourceId {
+    ResourceId::new(KIND, format!("{cluster}-{job}"))
+}
+
+/// The state machine a job should be.
+#[derive(Debug, Clone)]
+pub struct JobConfig {
+    pub state_machine_name: String,
+    /// The IAM name of the role it runs with.
+    pub role: String,
+    /// The definition, with `${cluster/…}` placeholders for a cluster not created yet.
+    pub definition: Value,
+    /// How the plan says what the job does.
+    pub summary: String,
+}
+
+impl DesiredConfig for JobConfig {
+    fn attributes(&self) -> Attributes {
+        Attributes::from([
+            ("definition".to_string(), self.definition.clone()),
+            ("role".to_string(), json!(self.role)),
+            ("runs".to_string(), json!(self.summary)),
+        ])
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Live {
+    pub definition: Value,
+    pub role_arn: String,
+}
+
+impl LiveDetail for Live {
+    fn describe(&self, _physical_id: &str, names: &Names) -> (Attributes, Vec<ResourceId>) {
+        let role = self.role_arn.rsplit('/').next().unwrap_or_default().to_string();
+        let cluster = self.definition["States"][definition::SCALE_OUT]["Parameters"]["ClusterId"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let depends_on =
+            [cluster.as_str(), role.as_str()].into_iter().filter_map(|physical| names.id(physical).cloned()).collect();
+        let attributes = Attributes::from([
+            ("definition".to_string(), self.definition.clone()),
+            ("role".to_string(), json!(role)),
+            ("runs".to_string(), json!(summary_of(&self.definition))),
+        ]);
+        (attributes, depends_on)
+    }
+}
+
+/// What a definition does, in words (the desired summary is built the same way, so only a real
+/// change of shape shows).
+fn summary_of(definition: &Value) -> String {
+    let states = &definition["States"];
+    let nodes = |state: &str| states[state]["Parameters"]["InstanceGroup"]["InstanceCount"].as_i64().unwrap_or(-1);
+    let group = states[definition::SCALE_OUT]["Parameters"]["InstanceGroupName"].as_str().unwrap_or("?");
+    let steps = states
+        .as_object()
+        .map(|all| all.values().filter(|s| s["Resource"].as_str().is_some_and(|r| r.contains("addStep"))).count())
+        .unwrap_or(0);
+    format!(
+        "group {group} to {} nodes, {steps} step(s), back to {} nodes",
+        nodes(definition::SCALE_OUT),
+        nodes(definition::SCALE_BACK)
+    )
+}
+
+impl KindRules for Job {
+    fn name(&self) -> &'static str {
+        "job"
+    }
+    fn rank(&self) -> u8 {
+        17
+    }
+    /// A state machine cannot be renamed.
+    fn forces_replacement(&self, field: &str) -> bool {
+        field == "name"
+    }
+}
+
+/// The plan of one job of a validated spec.
+fn plan(graph: &GraphContext, cluster: &spec::Cluster, job: &spec::Job) -> JobPlan {
+    let group = Group::parse(&job.group);
+    JobPlan {
+        label: format!("{}/{}", cluster.name, job.name),
+        pipeline: graph.spec.pipeline.clone(),
+        partition: graph.arns.partition.clone(),
+        cluster_id: graph.known_or_placeholder(&super::cluster::id(&cluster.name)),
+        group: group.name().to_string(),
+        nodes: job.nodes,
+        baseline: group.baseline(cluster).unwrap_or(0),
+        steps: job
+            .steps
+            .iter()
+            .map(|step| PlannedStep {
+                name: step.name.clone(),
+                action_on_failure: step.action_on_failure.emr(),
+                args: spec::spark_submit_args(step),
+            })
+            .collect(),
+        timeout_seconds: job.timeout_seconds().unwrap_or(0),
+        topic_arn: job.notifies(graph.spec).then(|| super::topic::arn(graph.arns, &graph.spec.pipeline)),
+    }
+}
+
+/// Exactly what the definition calls: resize and steps on this cluster, the rule Step Functions
+/// keeps for `.sync` EMR steps, and the alarm topic if the job notifies ("IAM policies for
+/// Amazon EMR" and "IAM policies for Amazon SNS", Step Functions Developer Guide).
+fn job_policy(graph: &GraphContext, cluster: &spec::Cluster, plan: &JobPlan) -> Value {
+    let cluster_arn = super::cluster::cluster_arn(graph, &super::cluster::id(&cluster.name));
+    let mut statements = vec![
+        json!({
+            "Sid": "ResizeAndRunSteps",
+            "Effect": "Allow",
+            "Action": [
+                "elasticmapreduce:AddJobFlowSteps",
+                "elasticmapreduce:CancelSteps",
+                "elasticmapreduce:DescribeStep",
+                "elasticmapreduce:ListInstanceGroups",
+                "elasticmapreduce:ModifyInstanceGroups"
+            ],
+            "Resource": [cluster_arn]
+        }),
+        json!({
+            "Sid": "StepCompletionEvents",
+            "Effect": "Allow",
+            "Action": ["events:DescribeRule", "events:PutRule", "events:PutTargets"],
+            "Resource": [graph.arns.emr_step_events_rule()]
+        }),
+    ];
+    if let Some(topic) = &plan.topic_arn {
+        statements
+            .push(json!({"Sid": "PublishOutcome", "Effect": "Allow", "Action": ["sns:Publish"], "Resource": [topic]}));
+    }
+    json!({"Version": "2012-10-17", "Statement": statements})
+}
+
+impl ResourceKind for Job {
+    type Desired = JobConfig;
+    type Live = Live;
+    const KIND: Kind = KIND;
+
+    fn desired(&self, graph: &GraphContext) -> Vec<DesiredResource> {
+        let pipeline = &graph.spec.pipeline;
+        let mut nodes = Vec::new();
+        for cluster in &graph.spec.clusters {
+            for job in &cluster.jobs {
+                let plan = plan(graph, cluster, job);
+                let role_name = derived_job_role(&cluster.name, &job.name);
+                let role_config = role::config(
+                    graph,
+                    &role_name,
+                    graph.arns.trust_policy("states.amazonaws.com"),
+                    Some(job_policy(graph, cluster, &plan)),
+                    &[],
+                );
+                let definition = plan.definition();
+                let config = JobConfig {
+                    state_machine_name: job_state_machine_name(pipeline, &cluster.name, &job.name),
+                    role: iam_role_name(pipeline, &role_name, &graph.arns.region),
+                    summary: summary_of(&definition),
+                    definition,
+                };
+                let cluster_id = super::cluster::id(&cluster.name);
+                let mut depends_on = vec![cluster_id.clone(), role::id(&role_name)];
+                if plan.topic_arn.is_some() {
+                    depends_on.push(super::topic::id());
+                }
+                nodes.push(graph.node(role::id(&role_name), &cluster.tags, vec![cluster_id], role_config));
+                nodes.push(graph.node(id(&cluster.name, &job.name), &cluster.tags, depends_on, config));
+            }
+        }
+        nodes
+    }
+
+    async fn read(&self, read: &ReadContext<'_>) -> Result<NamedRead, AwsError> {
+        self::read(&read.clients.sfn, read.pipeline).await
+    }
+
+    async fn create(&self, ctx: &Context, resource: &DesiredResource, desired: &JobConfig) -> Result<String, AwsError> {
+        let id = &resource.id;
+        let definition = super::resolve_placeholders(ctx, &desired.definition.to_string())?;
+        let role_arn = ctx.arns.role(&ctx.roles_path, &desired.role);
+        let tags = sfn_tags(&resource.tags);
+        let what = id.to_string();
+        // A role created moments ago: "Neither the global service principal states.amazonaws.com,
+        // nor the regional one is authorized to assume the provided role" until IAM propagates it.
+        let output = retry_while_role_propagates(RoleUser::StepFunctions, &what, &ctx.progress, || {
+            let request = ctx
+                .clients
+                .sfn
+                .create_state_machine()
+                .name(&desired.state_machine_name)
+                .definition(&definition)
+                .role_arn(&role_arn)
+                .set_tags(Some(tags.clone()));
+            async move { request.send().await.map_err(|error| aws_error(id, "CreateStateMachine", error)) }
+        })
+        .await?;
+        Ok(output.state_machine_arn().to_string())
+    }
+
+    async fn update(
+        &self,
+        ctx: &Context,
+        resource: &DesiredResource,
+        desired: &JobConfig,
+        live: &LiveResource,
+        detail: &Live,
+    ) -> Result<(), AwsError> {
+        let id = &resource.id;
+        let sfn = &ctx.clients.sfn;
+        let arn = &live.physical_id;
+        let definition = super::resolve_placeholders(ctx, &desired.definition.to_string())?;
+        let role_arn = ctx.arns.role(&ctx.roles_path, &desired.role);
+        let unchanged = serde_json::from_str::<Value>(&definition).ok().as_ref() == Some(&detail.definition)
+            && detail.role_arn == role_arn;
+        if !unchanged {
+            let what = id.to_string();
+            retry_while_role_propagates(RoleUser::StepFunctions, &what, &ctx.progress, || {
+                let request =
+                    sfn.update_state_machine().state_machine_arn(arn).definition(&definition).role_arn(&role_arn);
+                async move { request.send().await.map_err(|error| aws_error(id, "UpdateStateMachine", error)) }
+            })
+            .await?;
+        }
+        retag(
+            &live.tags,
+            &resource.tags,
+            |stale| async move {
+                sfn.untag_resource()
+                    .resource_arn(arn)
+                    .set_tag_keys(Some(stale))
+                    .send()
+                    .await
+                    .map(drop)
+                    .map_err(|error| aws_error(id, "UntagResource", error))
+            },
+            |set| async move {
+                sfn.tag_resource()
+                    .resource_arn(arn)
+                    .set_tags(Some(sfn_tags(&set)))
+                    .send()
+                    .await
+                    .map(drop)
+                    .map_err(|error| aws_error(id, "TagResource", error))
+            },
+        )
+        .await
+    }
+
+    async fn delete(&self, ctx: &Context, live: &LiveResource, _detail: &Live) -> Result<(), AwsError> {
+        match ctx.clients.sfn.delete_state_machine().state_machine_arn(&live.physical_id).send().await {
+            Ok(_) => Ok(()),
+            Err(error) => aws_error(&live.id, "DeleteStateMachine", error).unless_not_found(()),
+        }
+    }
+}
+
+fn sfn_tags(tags: &Tags) -> Vec<Tag> {
+    tags.iter().map(|(key, value)| Tag::builder().key(key).value(value).build()).collect()
+}
+
+/// The pipeline's state machines: listed, then described and tag-read by name prefix.
+async fn read(sfn: &aws_sdk_sfn::Client, pipeline: &str) -> Result<NamedRead, AwsError> {
+    let prefix = state_machine_prefix(pipeline);
+    let mut arns = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let page = sfn
+            .list_state_machines()
+            .set_next_token(token.clone())
+            .send()
+            .await
+            .map_err(|error| aws_error("job", "ListStateMachines", error))?;
+        arns.extend(
+            page.state_machines()
+                .iter()
+                .filter(|m| m.name().starts_with(&prefix))
+                .map(|m| m.state_machine_arn().to_string()),
+        );
+        token = page.next_token().map(str::to_string);
+        if token.is_none() {
+            break;
+        }
+    }
+    let found = futures::future::try_join_all(arns.iter().map(|arn| async move {
+        let (described, tags) = futures::future::join(
+            sfn.describe_state_machine().state_machine_arn(arn).send(),
+            sfn.list_tags_for_resource().resource_arn(arn).send(),
+        )
+        .await;
+        // One deleted between the listing and these reads is gone.
+        let described = match described {
+            Ok(described) => described,
+            Err(error) => return aws_error(arn.as_str(), "DescribeStateMachine", error).unless_not_found(None),
+        };
+        let tags: Tags = match tags {
+            Ok(tags) => {
+                tags.tags().iter().filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string()))).collect()
+            }
+            Err(error) => return aws_error(arn.as_str(), "ListTagsForResource", error).unless_not_found(None),
+        };
+        let live = Live {
+            definition: serde_json::from_str(described.definition()).unwrap_or(Value::Null),
+            role_arn: described.role_arn().to_string(),
+        };
+        Ok(Some((arn.clone(), tags, live)))
+    }))
+    .await?;
+    let mut result = NamedRead::default();
+    for (arn, tags, live) in found.into_iter().flatten() {
+        let Some(id) = claimed_id(&tags, KIND) else { continue };
+        if owned_by(&tags, pipeline) {
+            result.found.push(LiveResource::new(id, &arn, tags, live));
+        }
+    }
+    Ok(result)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::policy::Arns;
+
+    const SPEC: &str = "version: 1\npipeline: p\nregion: eu-west-1\nbuckets: [{name: lake}]\nalarms: {notify: [{protocol: email, endpoint: a@example.com}]}\nclusters:\n  - name: spark\n    release: emr-7.2.0\n    applications: [Spark]\n    subnet: a\n    master: {type: m5.xlarge}\n    core: {type: m5.xlarge, nodes: 4}\n    task_groups: [{name: batch, type: m5.xlarge, nodes: 2}]\n    jobs:\n      - name: nightly\n        cron: '0 2 * * *'\n        timezone: Asia/Seoul\n        group: batch\n        nodes: 20\n        timeout: 3h\n        steps:\n          - {name: sessionize, script: 's3://lake/jobs/sessionize.py', args: [--day, yesterday]}\n";
+
+    #[test]
+    fn a_job_is_a_state_machine_and_a_role_allowed_exactly_its_calls() {
+        let spec: spec::Spec = serde_saphyr::from_str(SPEC).unwrap();
+        let arns = Arns::new("123456789012", "eu-west-1");
+        let known = BTreeMap::from([(super::super::cluster::id("spark"), "j-ABC".to_string())]);
+        let graph = GraphContext { spec: &spec, arns: &arns, known: &known };
+        let nodes = Job.desired(&graph);
+        let ids: Vec<String> = nodes.iter().map(|node| node.id.to_string()).collect();
+        assert_eq!(ids, ["role/spark-nightly-job", "job/spark-nightly"]);
+        let job = nodes[1].config::<JobConfig>().unwrap();
+        assert_eq!(job.state_machine_name, "pipectl-p-spark-nightly");
+        assert_eq!(job.role, "p-spark-nightly-job-euw1");
+        assert_eq!(job.summary, "group batch to 20 nodes, 1 step(s), back to 2 nodes");
+        assert_eq!(job.definition["States"]["ScaleOut"]["Parameters"]["ClusterId"], "j-ABC");
+        assert_eq!(
+            job.definition["States"]["Step-1-sessionize"]["Parameters"]["Step"]["HadoopJarStep"]["Args"],
+            json!(["spark-submit", "s3://lake/jobs/sessionize.py", "--day", "yesterday"])
+        );
+        let depends_on: Vec<String> = nodes[1].depends_on.iter().map(ToString::to_string).collect();
+        assert_eq!(depends_on, ["cluster/spark", "role/spark-nightly-job", "topic/alarms"]);
+        let role = nodes[0].config::<role::RoleConfig>().unwrap();
+        assert_eq!(role.trust["Statement"][0]["Principal"]["Service"], json!(["states.amazonaws.com"]));
+        let statements = role.inline.as_ref().unwrap()["Statement"].as_array().unwrap().clone();
+        assert_eq!(statements[0]["Resource"], json!(["arn:aws:elasticmapreduce:eu-west-1:123456789012:cluster/j-ABC"]));
+        assert_eq!(
+            statements[1]["Resource"],
+            json!(["arn:aws:events:eu-west-1:123456789012:rule/StepFunctionsGetEventForEMRAddJobFlowStepsRule"])
+        );
+        assert_eq!(statements[2]["Resource"], json!(["arn:aws:sns:eu-west-1:123456789012:pipectl-p-alarms"]));
+        assert_eq!(statements.len(), 3);
+    }
+
+    #[test]
+    fn the_live_definition_reads_back_as_the_same_attributes() {
+        let spec: spec::Spec = serde_saphyr::from_str(SPEC).unwrap();
+        let arns = Arns::new("123456789012", "eu-west-1");
+        let known = BTreeMap::from([(super::super::cluster::id("spark"), "j-ABC".to_string())]);
+        let graph = GraphContext { spec: &spec, arns: &arns, known: &known };
+        let nodes = Job.desired(&graph);
+        let job = nodes[1].config::<JobConfig>().unwrap();
+        // AWS returns the definition as it was sent, formatting aside.
+        let sent = serde_json::to_string_pretty(&job.definition).unwrap();
+        let live = Live {
+            definition: serde_json::from_str(&sent).unwrap(),
+            role_arn: "arn:aws:iam::123456789012:role/pipectl/p/eu-west-1/p-spark-nightly-job-euw1".to_string(),
+        };
+        let (attributes, _) = live.describe("arn", &Names::default());
+        let desired = job.attributes();
+        for field in ["definition", "role", "runs"] {
+            assert_eq!(attributes[field], desired[field], "{field}");
+        }
+    }
+}

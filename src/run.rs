@@ -1,0 +1,318 @@
+//! `pipectl run JOB [--wait]` and `pipectl runs [JOB]`: start a cluster's job now — the same
+//! state machine its `start` schedule runs — and list recent runs with their duration,
+//! node-hours and outcome. Jobs are found by their derived state machine name and touched only
+//! when tagged as this pipeline's.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::names::{job_state_machine_name, PIPELINE_TAG};
+use crate::policy::Arns;
+use crate::progress::Progress;
+use crate::resources::{aws_error, AwsError, Clients};
+use crate::spec::{Cluster, Job, Spec};
+
+/// Why a run could not be started or followed.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("{0}")]
+    Aws(#[from] AwsError),
+    /// The spec has no such job, or the name is ambiguous.
+    #[error("{0}")]
+    UnknownJob(String),
+    /// The state machine is missing or not this pipeline's.
+    #[error("{0}")]
+    NotOurs(String),
+}
+
+/// A job of the spec with its cluster.
+#[derive(Debug, Clone, Copy)]
+pub struct JobOf<'a> {
+    pub cluster: &'a Cluster,
+    pub job: &'a Job,
+}
+
+impl JobOf<'_> {
+    /// `cluster/job`.
+    pub fn label(&self) -> String {
+        format!("{}/{}", self.cluster.name, self.job.name)
+    }
+
+    fn state_machine_arn(&self, spec: &Spec, arns: &Arns) -> String {
+        arns.state_machine(&job_state_machine_name(&spec.pipeline, &self.cluster.name, &self.job.name))
+    }
+}
+
+/// Every job of the spec.
+pub fn jobs(spec: &Spec) -> Vec<JobOf<'_>> {
+    spec.clusters.iter().flat_map(|cluster| cluster.jobs.iter().map(move |job| JobOf { cluster, job })).collect()
+}
+
+/// The job `name` names: `cluster/job`, or `job` when only one cluster has a job of that name.
+pub fn find_job<'a>(spec: &'a Spec, name: &str) -> Result<JobOf<'a>, RunError> {
+    let all = jobs(spec);
+    let matching: Vec<JobOf> = all
+        .iter()
+        .copied()
+        .filter(|job| match name.split_once('/') {
+            Some((cluster, job_name)) => job.cluster.name == cluster && job.job.name == job_name,
+            None => job.job.name == name,
+        })
+        .collect();
+    match matching.as_slice() {
+        [one] => Ok(*one),
+        [] => {
+            let known: Vec<String> = all.iter().map(JobOf::label).collect();
+            Err(RunError::UnknownJob(if known.is_empty() {
+                format!("the spec declares no jobs (add `jobs:` to a cluster), so there is no `{name}` to run")
+            } else {
+                format!("no job `{name}` in the spec; its jobs are: {}", known.join(", "))
+            }))
+        }
+        several => Err(RunError::UnknownJob(format!(
+            "`{name}` names a job of several clusters; say which: {}",
+            several.iter().map(JobOf::label).collect::<Vec<_>>().join(", ")
+        ))),
+    }
+}
+
+/// A started (and perhaps followed) run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Started {
+    pub job: String,
+    pub execution_arn: String,
+    /// `RUNNING` without `--wait`; the final status with it.
+    pub status: String,
+    /// Why it failed, when it did and AWS says.
+    pub error: Option<String>,
+}
+
+impl Started {
+    pub fn succeeded(&self) -> bool {
+        matches!(self.status.as_str(), "SUCCEEDED" | "RUNNING")
+    }
+}
+
+/// The account's ARNs for this region (one `sts:GetCallerIdentity`).
+async fn arns(clients: &Clients) -> Result<Arns, AwsError> {
+    let identity = clients
+        .sts
+        .get_caller_identity()
+        .send()
+        .await
+        .map_err(|error| aws_error("account", "GetCallerIdentity", error))?;
+    let account = identity.account().ok_or_else(|| AwsError::missing("account", "GetCallerIdentity", "Account"))?;
+    Ok(Arns::new(account, &clients.region))
+}
+
+/// Starts `job` now. With `wait`, follows the execution until it ends (checking every `poll`),
+/// printing each state it enters on `progress`, for at most the job's timeout and grace.
+pub async fn start(
+    clients: &Clients,
+    spec: &Spec,
+    job: JobOf<'_>,
+    wait: Option<Duration>,
+    progress: &Progress,
+) -> Result<Started, RunError> {
+    let arns = arns(clients).await?;
+    let machine = job.state_machine_arn(spec, &arns);
+    let what = format!("job/{}-{}", job.cluster.name, job.job.name);
+    let sfn = &clients.sfn;
+    // Never start what is not this pipeline's.
+    let tags = match sfn.list_tags_for_resource().resource_arn(&machine).send().await {
+        Ok(output) => output.tags().to_vec(),
+        Err(error) => {
+            let error = aws_error(&what, "ListTagsForResource", error);
+            if error.is_not_found() {
+                return Err(RunError::NotOurs(format!(
+                    "job {} has no state machine yet ({machine}): run `pipectl apply` first",
+                    job.label()
+                )));
+            }
+            return Err(error.into());
+        }
+    };
+    let owner = tags.iter().find(|tag| tag.key() == Some(PIPELINE_TAG)).and_then(|tag| tag.value());
+    if owner != Some(spec.pipeline.as_str()) {
+        return Err(RunError::NotOurs(format!(
+            "the state machine {machine} is not tagged {PIPELINE_TAG}={}; pipectl starts only its own",
+            spec.pipeline
+        )));
+    }
+    let output = sfn
+        .start_execution()
+        .state_machine_arn(&machine)
+        .input("{}")
+        .send()
+        .await
+        .map_err(|error| aws_error(&what, "StartExecution", error))?;
+    let execution = output.execution_arn().to_string();
+    progress.line(&format!("Started job {}: {execution}", job.label()));
+    let Some(poll) = wait else {
+        return Ok(Started { job: job.label(), execution_arn: execution, status: "RUNNING".to_string(), error: None });
+    };
+    let limit = job.job.timeout_seconds().unwrap_or(0) + crate::resources::JOB_GRACE_SECONDS + 60;
+    let deadline = std::time::Instant::now() + Duration::from_secs(limit);
+    let mut seen = 0;
+    loop {
+        seen = report_new_states(clients, &what, &execution, seen, progress).await?;
+        let described = sfn
+            .describe_execution()
+            .execution_arn(&execution)
+            .send()
+            .await
+            .map_err(|error| aws_error(&what, "DescribeExecution", error))?;
+        let status = described.status().as_str().to_string();
+        if status != "RUNNING" {
+            report_new_states(clients, &what, &execution, seen, progress).await?;
+            let error = [described.error(), described.cause()].into_iter().flatten().collect::<Vec<_>>().join(": ");
+            return Ok(Started {
+                job: job.label(),
+                execution_arn: execution,
+                status,
+                error: (!error.is_empty()).then_some(error),
+            });
+        }
+        if std::time::Instant::now() >= deadline {
+            return Ok(Started {
+                job: job.label(),
+                execution_arn: execution,
+                status,
+                error: Some(format!(
+                    "still running after {limit} s, the job's timeout and grace; stopped following it"
+                )),
+            });
+        }
+        tokio::time::sleep(poll).await;
+    }
+}
+
+/// Prints the states the execution entered since event `seen`; returns how many events it saw.
+async fn report_new_states(
+    clients: &Clients,
+    what: &str,
+    execution: &str,
+    seen: usize,
+    progress: &Progress,
+) -> Result<usize, AwsError> {
+    let mut events = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let page = clients
+            .sfn
+            .get_execution_history()
+            .execution_arn(execution)
+            .set_next_token(token.clone())
+            .send()
+            .await
+            .map_err(|error| aws_error(what, "GetExecutionHistory", error))?;
+        events.extend(page.events().to_vec());
+        token = page.next_token().map(str::to_string);
+        if token.is_none() {
+            break;
+        }
+    }
+    for event in events.iter().skip(seen) {
+        if let Some(entered) = event.state_entered_event_details() {
+            progress.line(&format!("  {} entered", entered.name()));
+        }
+        if let Some(failed) = event.task_failed_event_details() {
+            let why = [failed.error(), failed.cause()].into_iter().flatten().collect::<Vec<_>>().join(": ");
+            progress.line(&format!("  task failed: {why}"));
+        }
+    }
+    Ok(events.len().max(seen))
+}
+
+/// One past run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Run {
+    pub job: String,
+    pub execution: String,
+    pub status: String,
+    /// RFC 3339, UTC.
+    pub started: String,
+    pub seconds: Option<i64>,
+    /// The resized group's node-hours while the run lasted (its size in the job × the run's
+    /// duration; the group grows to it and shrinks back within that time).
+    pub node_hours: Option<f64>,
+}
+
+/// The most recent runs of `only` (or of every job), newest first, at most `limit` per job.
+pub async fn runs(clients: &Clients, spec: &Spec, only: Option<JobOf<'_>>, limit: i32) -> Result<Vec<Run>, RunError> {
+    let arns = arns(clients).await?;
+    let selected = match only {
+        Some(job) => vec![job],
+        None => jobs(spec),
+    };
+    let lists = futures::future::try_join_all(selected.iter().map(|job| {
+        let machine = job.state_machine_arn(spec, &arns);
+        async move {
+            match clients.sfn.list_executions().state_machine_arn(&machine).max_results(limit).send().await {
+                Ok(output) => Ok((*job, output.executions().to_vec())),
+                Err(error) => {
+                    let error =
+                        aws_error(format!("job/{}-{}", job.cluster.name, job.job.name), "ListExecutions", error);
+                    // A job not applied yet has no runs.
+                    if error.is_not_found() {
+                        Ok((*job, Vec::new()))
+                    } else {
+                        Err(error)
+                    }
+                }
+            }
+        }
+    }))
+    .await?;
+    let now = chrono::Utc::now().timestamp();
+    let mut found = Vec::new();
+    for (job, executions) in lists {
+        for execution in executions {
+            let started = execution.start_date().secs();
+            let stopped = execution.stop_date().map(|date| date.secs());
+            let seconds = stopped.unwrap_or(now) - started;
+            found.push(Run {
+                job: job.label(),
+                execution: execution.name().to_string(),
+                status: execution.status().as_str().to_string(),
+                started: chrono::DateTime::from_timestamp(started, 0).map(|t| t.to_rfc3339()).unwrap_or_default(),
+                seconds: Some(seconds),
+                node_hours: Some(job.job.nodes as f64 * seconds as f64 / 3600.0),
+            });
+        }
+    }
+    found.sort_by(|a, b| b.started.cmp(&a.started));
+    Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec() -> Spec {
+        let job = |name: &str| {
+            format!("      - {{name: {name}, cron: '0 2 * * *', group: batch, nodes: 8, timeout: 2h, steps: [{{name: s, script: 's3://lake/a.py'}}]}}\n")
+        };
+        let cluster = |name: &str, jobs: &str| {
+            format!("  - name: {name}\n    release: emr-7.2.0\n    applications: [Spark]\n    subnet: a\n    master: {{type: m5.xlarge}}\n    core: {{type: m5.xlarge, nodes: 2}}\n    task_groups: [{{name: batch, type: m5.xlarge, nodes: 0}}]\n    jobs:\n{jobs}")
+        };
+        let yaml = format!(
+            "version: 1\npipeline: p\nregion: eu-west-1\nbuckets: [{{name: lake}}]\nclusters:\n{}{}",
+            cluster("spark", &(job("nightly") + &job("hourly"))),
+            cluster("ml", &job("nightly"))
+        );
+        serde_saphyr::from_str(&yaml).unwrap()
+    }
+
+    #[test]
+    fn jobs_are_named_alone_when_unique_and_with_their_cluster_otherwise() {
+        let spec = spec();
+        assert_eq!(find_job(&spec, "hourly").unwrap().label(), "spark/hourly");
+        assert_eq!(find_job(&spec, "ml/nightly").unwrap().label(), "ml/nightly");
+        let ambiguous = find_job(&spec, "nightly").unwrap_err().to_string();
+        assert_eq!(ambiguous, "`nightly` names a job of several clusters; say which: spark/nightly, ml/nightly");
+        let unknown = find_job(&spec, "weekly").unwrap_err().to_string();
+        assert_eq!(unknown, "no job `weekly` in the spec; its jobs are: spark/nightly, spark/hourly, ml/nightly");
+    }
+}

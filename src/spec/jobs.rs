@@ -1,0 +1,237 @@
+//! The `jobs:` of a cluster: the night batch declared as one unit — resize a group, run the Spark
+//! steps, give the nodes back — that AWS runs (a Step Functions state machine started by an
+//! EventBridge Scheduler schedule, see `resources::job`). The types and every rule a job must
+//! meet before any AWS call live here, so that what validation accepts is what the kinds build.
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+use super::group::Group;
+use super::types::{Cluster, Spec};
+
+/// A job: at `cron` in `timezone`, resize `group` to `nodes`, run `steps` one after another,
+/// then return the group to its baseline — on success, failure or timeout.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Job {
+    pub name: String,
+    /// Five-field cron (`minute hour day-of-month month day-of-week`) with fixed minute and hour.
+    pub cron: String,
+    #[serde(default = "default_timezone")]
+    pub timezone: String,
+    /// `core` or a task group name: the group the steps need wider.
+    pub group: String,
+    /// The group's size while the steps run.
+    pub nodes: i64,
+    /// The Spark steps, run in order; the first that fails ends the job.
+    pub steps: Vec<JobStep>,
+    /// The longest the job may run, e.g. `4h` (at most `23h`): a step still running then is
+    /// cancelled, and the group is returned to its baseline.
+    pub timeout: String,
+    /// Publish the job's outcome to the pipeline's alarm topic (default: when `alarms` is on).
+    #[serde(default)]
+    pub notify: Option<bool>,
+}
+
+/// One `spark-submit` step on the cluster.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct JobStep {
+    pub name: String,
+    /// The Spark application: `s3://<bucket>/<key>` (`.py` or `.jar`), in a bucket of the spec
+    /// unless `external: true`.
+    pub script: String,
+    /// Arguments after the script.
+    #[serde(default)]
+    pub args: Vec<String>,
+    /// `spark-submit` options before the script, e.g. `[--deploy-mode, cluster]`.
+    #[serde(default)]
+    pub spark_args: Vec<String>,
+    /// What EMR does with the cluster's other pending steps when this one fails.
+    #[serde(default)]
+    pub action_on_failure: ActionOnFailure,
+    /// The script's bucket is not one of the spec's (another team's, say): say so explicitly.
+    #[serde(default)]
+    pub external: bool,
+}
+
+/// EMR's `ActionOnFailure` for a step on a cluster that outlives the job. `TERMINATE_CLUSTER` is
+/// not offered: a failed step would end the shared cluster and everything else on it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+pub enum ActionOnFailure {
+    /// Leave the cluster's other steps alone (default; the job stops at the failed step anyway).
+    #[default]
+    #[serde(rename = "continue")]
+    Continue,
+    /// Cancel the cluster's other pending steps too.
+    #[serde(rename = "cancel_and_wait")]
+    CancelAndWait,
+}
+
+impl ActionOnFailure {
+    /// As EMR spells it.
+    pub fn emr(self) -> &'static str {
+        match self {
+            ActionOnFailure::Continue => "CONTINUE",
+            ActionOnFailure::CancelAndWait => "CANCEL_AND_WAIT",
+        }
+    }
+}
+
+fn default_timezone() -> String {
+    "UTC".to_string()
+}
+
+/// The longest a job may run: its resize-back guard must fire before the next day's start.
+pub const MAX_TIMEOUT_SECONDS: u64 = 23 * 3600;
+
+/// How long after its timeout a job's guard schedule returns the group to its baseline, whatever
+/// happened to the execution (cancelled, or ended by the execution's own timeout): room for the
+/// state machine's own resize-back and notification to run first.
+pub const GUARD_DELAY_SECONDS: u64 = 15 * 60;
+
+/// EMR allows 256 steps per AddJobFlowSteps and counts a cluster's steps; a night batch of more
+/// than this many is a sign the job should be split.
+pub const MAX_STEPS: usize = 50;
+
+impl Job {
+    /// The job's timeout, when it parses and is in range (validation reports it otherwise).
+    pub fn timeout_seconds(&self) -> Option<u64> {
+        crate::duration::parse_duration(&self.timeout)
+            .ok()
+            .map(|length| length.as_secs())
+            .filter(|seconds| (60..=MAX_TIMEOUT_SECONDS).contains(seconds))
+    }
+
+    /// Whether the outcome goes to the pipeline's alarm topic.
+    pub fn notifies(&self, spec: &Spec) -> bool {
+        self.notify.unwrap_or_else(|| alarms_on(spec))
+    }
+
+    /// The most node-hours one run holds the group above its baseline: the extra nodes for the
+    /// whole timeout (the job gives them back sooner when it finishes sooner).
+    pub fn extra_node_hours(&self, cluster: &Cluster) -> Option<f64> {
+        let baseline = Group::parse(&self.group).baseline(cluster)?;
+        let hours = self.timeout_seconds()? as f64 / 3600.0;
+        Some((self.nodes - baseline).max(0) as f64 * hours)
+    }
+}
+
+fn alarms_on(spec: &Spec) -> bool {
+    spec.alarms.as_ref().is_some_and(|alarms| alarms.enabled)
+}
+
+/// The `s3://bucket/key` parts of a script path.
+pub fn script_location(script: &str) -> Option<(&str, &str)> {
+    let (bucket, key) = script.strip_prefix("s3://")?.split_once('/')?;
+    (!bucket.is_empty() && !key.is_empty()).then_some((bucket, key))
+}
+
+/// The arguments of EMR's `command-runner.jar` for one step: `spark-submit`, its options, the
+/// script, the script's arguments.
+pub fn spark_submit_args(step: &JobStep) -> Vec<String> {
+    let mut args = vec!["spark-submit".to_string()];
+    args.extend(step.spark_args.iter().cloned());
+    args.push(step.script.clone());
+    args.extend(step.args.iter().cloned());
+    args
+}
+
+/// Problems of the jobs of one cluster (`path` is the cluster's), apart from the group's size and
+/// the windows, which `validate` checks together with the schedules'.
+pub(super) fn step_problems(path: &str, job: &Job, spec: &Spec) -> Vec<(String, String)> {
+    let mut problems = Vec::new();
+    if job.steps.is_empty() {
+        problems.push((format!("{path}.steps"), "name at least one step".to_string()));
+    }
+    if job.steps.len() > MAX_STEPS {
+        problems.push((format!("{path}.steps"), format!("{} steps; a job runs at most {MAX_STEPS}", job.steps.len())));
+    }
+    if job.timeout_seconds().is_none() {
+        let message = match crate::duration::parse_duration(&job.timeout) {
+            Err(message) => message,
+            Ok(_) => {
+                "a job's timeout must be between 1m and 23h (its resize-back guard must fire before the next day's run)"
+                    .to_string()
+            }
+        };
+        problems.push((format!("{path}.timeout"), message));
+    }
+    if job.notify == Some(true) && !alarms_on(spec) {
+        problems.push((
+            format!("{path}.notify"),
+            "jobs publish their outcome to the pipeline's alarm topic, and this spec has none: add `alarms:` with `notify:` addresses, or drop `notify`".to_string(),
+        ));
+    }
+    let buckets: Vec<&str> = spec.buckets.iter().map(|bucket| bucket.name.as_str()).collect();
+    let mut seen = std::collections::HashSet::new();
+    for (index, step) in job.steps.iter().enumerate() {
+        let step_path = format!("{path}.steps[{index}]");
+        if !seen.insert(step.name.as_str()) {
+            problems.push((format!("{step_path}.name"), format!("duplicate name `{}`", step.name)));
+        }
+        // The name is part of the state's name in the state machine (`Step-1-<name>`, at most
+        // 80 characters in the States Language) and of EMR's step name.
+        let valid = (1..=63).contains(&step.name.len())
+            && step.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if !valid {
+            problems.push((
+                format!("{step_path}.name"),
+                format!("`{}`: step names are 1-63 letters, digits, `-` and `_`", step.name),
+            ));
+        }
+        match script_location(&step.script) {
+            None => problems.push((
+                format!("{step_path}.script"),
+                format!("`{}` is not an S3 location such as `s3://my-lake/jobs/sessionize.py`", step.script),
+            )),
+            Some((bucket, _)) if !step.external && !buckets.contains(&bucket) => problems.push((
+                format!("{step_path}.script"),
+                format!("bucket `{bucket}` is not a bucket of this spec: put the script in one, or say `external: true` if it lives in another team's bucket (the cluster's instance role must be able to read it)"),
+            )),
+            Some(_) => {}
+        }
+        // "The string values passed into HadoopJarStep object cannot exceed a total of 10240
+        // characters" (EMR API Reference, AddJobFlowSteps).
+        let length: usize = spark_submit_args(step).iter().map(String::len).sum();
+        if length > 10_240 {
+            problems.push((
+                format!("{step_path}.args"),
+                format!("the step's arguments total {length} characters; EMR allows 10240"),
+            ));
+        }
+    }
+    problems
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn step(script: &str) -> JobStep {
+        JobStep {
+            name: "s".to_string(),
+            script: script.to_string(),
+            args: vec!["--date".to_string(), "2026-11-30".to_string()],
+            spark_args: vec!["--deploy-mode".to_string(), "cluster".to_string()],
+            action_on_failure: ActionOnFailure::default(),
+            external: false,
+        }
+    }
+
+    #[test]
+    fn a_step_is_spark_submit_with_its_options_then_the_script_then_its_arguments() {
+        assert_eq!(
+            spark_submit_args(&step("s3://lake/jobs/a.py")),
+            ["spark-submit", "--deploy-mode", "cluster", "s3://lake/jobs/a.py", "--date", "2026-11-30"]
+        );
+    }
+
+    #[test]
+    fn scripts_are_s3_locations_with_a_key() {
+        assert_eq!(script_location("s3://lake/jobs/a.py"), Some(("lake", "jobs/a.py")));
+        for bad in ["lake/jobs/a.py", "s3://lake", "s3://lake/", "s3:///a.py", "https://lake/a.py"] {
+            assert_eq!(script_location(bad), None, "{bad}");
+        }
+    }
+}

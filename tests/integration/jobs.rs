@@ -1,0 +1,211 @@
+//! A cluster's night batch declared as a job, on both stacks (EMR and Scheduler on moto; Step
+//! Functions on moto, or LocalStack's own in the LocalStack stack): apply creates the state
+//! machine with the resize → steps → resize-back definition, its role, the `start` schedule
+//! targeting the state machine and the `guard` schedule returning the group to its baseline,
+//! read back with the SDK; the plan converges; a step edit is an in-place update; `pipectl run`
+//! starts an execution and `pipectl runs` lists it; destroy leaves no state machine or schedule.
+//!
+//! Neither emulator runs the EMR integrations: moto keeps an execution RUNNING and does not
+//! interpret the definition; LocalStack interprets it but has no EMR ("Unknown service
+//! 'elasticmapreduce'"), so its run fails at the scale-out, where the test stops (the resize-back
+//! after a failure comes after minutes of retries: `resources::job::definition`'s unit tests walk
+//! every path to it).
+
+use serde_json::Value;
+
+use crate::support::{changed_fields, pipectl, plan_actions, runtime, unique, Scratch, Stack};
+
+fn spec(pipeline: &str, second_step: &str) -> String {
+    format!(
+        "version: 1
+pipeline: {pipeline}
+region: us-east-1
+network:
+  vpc: {{cidr: 10.61.0.0/16}}
+  subnets: [{{name: private-a, cidr: 10.61.1.0/24, availability_zone: us-east-1a}}]
+  endpoints: [s3]
+buckets:
+  - name: {pipeline}-lake
+alarms:
+  notify: [{{protocol: email, endpoint: oncall@example.com}}]
+clusters:
+  - name: spark
+    release: emr-7.2.0
+    applications: [Spark]
+    subnet: private-a
+    master: {{type: m5.xlarge}}
+    core: {{type: m5.xlarge, nodes: 2}}
+    task_groups: [{{name: batch, type: m5.2xlarge, nodes: 1}}]
+    jobs:
+      - name: nightly
+        cron: '0 2 * * *'
+        timezone: Asia/Seoul
+        group: batch
+        nodes: 8
+        timeout: 3h
+        steps:
+          - {{name: sessionize, script: 's3://{pipeline}-lake/jobs/sessionize.py', args: [--day, yesterday]}}
+          - {{name: {second_step}, script: 's3://{pipeline}-lake/jobs/rollup.py'}}
+"
+    )
+}
+
+/// The state machine's definition and role ARN, and its tags.
+async fn held_state_machine(stack: Stack, arn: &str) -> Option<(Value, String, Vec<(String, String)>)> {
+    let clients = stack.clients().await;
+    let described = clients.sfn.describe_state_machine().state_machine_arn(arn).send().await.ok()?;
+    let tags = clients.sfn.list_tags_for_resource().resource_arn(arn).send().await.ok()?;
+    let mut tags: Vec<(String, String)> = tags
+        .tags()
+        .iter()
+        .map(|t| (t.key().unwrap_or_default().to_string(), t.value().unwrap_or_default().to_string()))
+        .collect();
+    tags.sort();
+    Some((serde_json::from_str(described.definition()).expect("JSON"), described.role_arn().to_string(), tags))
+}
+
+/// A schedule's expression, time zone, target ARN and input.
+async fn held_schedule(stack: Stack, name: &str) -> Option<(String, String, String, Value)> {
+    let clients = stack.clients().await;
+    let schedule = clients.scheduler.get_schedule().name(name).send().await.ok()?;
+    let target = schedule.target()?;
+    Some((
+        schedule.schedule_expression()?.to_string(),
+        schedule.schedule_expression_timezone().unwrap_or_default().to_string(),
+        target.arn().to_string(),
+        serde_json::from_str(target.input().unwrap_or("null")).expect("JSON input"),
+    ))
+}
+
+fn job_lifecycle(stack: Stack) {
+    stack.require();
+    let p = unique("job", stack);
+    let scratch = Scratch::new(&format!("jobs-{}", stack.tag()));
+    let file = scratch.write("jobs.yaml", &spec(&p, "rollup"));
+    pipectl(stack, &["apply", "-f", &file, "--auto-approve"]).expect(0);
+
+    let runtime = runtime();
+    let account = runtime.block_on(async {
+        let clients = stack.clients().await;
+        let identity = clients.sts.get_caller_identity().send().await.expect("identity");
+        identity.account().expect("account").to_string()
+    });
+    let machine = format!("arn:aws:states:us-east-1:{account}:stateMachine:pipectl-{p}-spark-nightly");
+    let (definition, role, tags) = runtime.block_on(held_state_machine(stack, &machine)).expect("the state machine");
+    assert!(role.ends_with(&format!("/{p}-spark-nightly-job-use1")), "{role}");
+    assert!(tags.contains(&("pipectl:pipeline".to_string(), p.clone())), "{tags:?}");
+    assert!(tags.contains(&("pipectl:resource".to_string(), "job/spark-nightly".to_string())), "{tags:?}");
+    let states = &definition["States"];
+    // Resize out, two steps in order, resize back; the cluster is the real one.
+    let cluster_id = states["ScaleOut"]["Parameters"]["ClusterId"].as_str().expect("a cluster id").to_string();
+    assert!(cluster_id.starts_with("j-"), "{cluster_id}");
+    assert_eq!(states["ScaleOut"]["Parameters"]["InstanceGroup"]["InstanceCount"], 8);
+    assert_eq!(states["ScaleOut"]["Parameters"]["InstanceGroupName"], "batch");
+    assert_eq!(states["ScaleOut"]["Next"], "Step-1-sessionize");
+    assert_eq!(states["Step-1-sessionize"]["Next"], "Step-2-rollup");
+    assert_eq!(
+        states["Step-1-sessionize"]["Parameters"]["Step"]["HadoopJarStep"]["Args"],
+        serde_json::json!(["spark-submit", format!("s3://{p}-lake/jobs/sessionize.py"), "--day", "yesterday"])
+    );
+    assert_eq!(states["Step-2-rollup"]["Next"], "ScaleBack");
+    assert_eq!(states["ScaleBack"]["Parameters"]["InstanceGroup"]["InstanceCount"], 1);
+    assert_eq!(states["Step-1-sessionize"]["Catch"][0]["Next"], "ScaleBackAfterFailure");
+    assert_eq!(states["ScaleBackAfterFailure"]["Parameters"]["InstanceGroup"]["InstanceCount"], 1);
+    assert_eq!(
+        states["NotifyFailure"]["Parameters"]["TopicArn"],
+        format!("arn:aws:sns:us-east-1:{account}:pipectl-{p}-alarms")
+    );
+
+    // `start` targets the state machine at the job's cron; `guard` returns the group at 02:00 +
+    // 3h + 15m, whatever became of the run.
+    let (expression, zone, target, _) =
+        runtime.block_on(held_schedule(stack, &format!("pipectl-{p}-spark-nightly-start"))).expect("start schedule");
+    assert_eq!(
+        (expression.as_str(), zone.as_str(), target.as_str()),
+        ("cron(0 2 * * ? *)", "Asia/Seoul", machine.as_str())
+    );
+    let (expression, _, target, input) =
+        runtime.block_on(held_schedule(stack, &format!("pipectl-{p}-spark-nightly-guard"))).expect("guard schedule");
+    assert_eq!(expression, "cron(15 5 * * ? *)");
+    assert!(target.ends_with(":aws-sdk:emr:modifyInstanceGroups"), "{target}");
+    assert_eq!(input["ClusterId"], cluster_id.as_str());
+    assert_eq!(input["InstanceGroups"][0]["InstanceCount"], 1);
+
+    // Converged; a step renamed is an in-place update of the state machine.
+    let plan = pipectl(stack, &["plan", "-f", &file, "--output", "json", "--detailed-exitcode"]);
+    assert_eq!(plan.code, 0, "{}\n{}", plan.stdout, plan.stderr);
+    let edited = scratch.write("jobs.yaml", &spec(&p, "daily-rollup"));
+    let plan = pipectl(stack, &["plan", "-f", &edited, "--output", "json"]).expect(0).json();
+    assert_eq!(plan_actions(&plan), [("job/spark-nightly".to_string(), "update".to_string())]);
+    assert!(changed_fields(&plan, "job/spark-nightly").iter().any(|f| f.starts_with("definition")));
+    pipectl(stack, &["apply", "-f", &edited, "--auto-approve"]).expect(0);
+    let (definition, _, _) = runtime.block_on(held_state_machine(stack, &machine)).expect("the state machine");
+    assert_eq!(definition["States"]["Step-1-sessionize"]["Next"], "Step-2-daily-rollup");
+
+    // `run` starts the same state machine; `runs` lists the execution.
+    let started = pipectl(stack, &["run", "nightly", "-f", &edited, "--output", "json"]).expect(0).json();
+    let execution = started["execution_arn"].as_str().expect("an execution").to_string();
+    assert!(execution.contains(&format!(":execution:pipectl-{p}-spark-nightly:")), "{execution}");
+    let runs = pipectl(stack, &["runs", "-f", &edited, "--output", "json"]).expect(0).json();
+    let listed = runs.as_array().expect("runs");
+    assert_eq!(listed.len(), 1, "{runs}");
+    assert_eq!(listed[0]["job"], "spark/nightly");
+    assert!(execution.ends_with(listed[0]["execution"].as_str().unwrap()), "{runs}");
+    if stack == Stack::LocalStack {
+        // LocalStack interprets the definition: the scale-out is the first state, and it fails
+        // there (no EMR); Step Functions then retries it for minutes before the failure leads
+        // to the resize-back (the path the unit tests walk), so the test stops at the failure.
+        let (entered, failed) = runtime.block_on(async {
+            let clients = stack.clients().await;
+            for _ in 0..50 {
+                let history =
+                    clients.sfn.get_execution_history().execution_arn(&execution).send().await.expect("history");
+                let entered: Vec<String> = history
+                    .events()
+                    .iter()
+                    .filter_map(|e| e.state_entered_event_details().map(|d| d.name().to_string()))
+                    .collect();
+                let failed = history.events().iter().any(|e| e.task_failed_event_details().is_some());
+                if failed {
+                    return (entered, failed);
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+            (Vec::new(), false)
+        });
+        assert_eq!(entered, ["ScaleOut"], "{entered:?}");
+        assert!(failed, "the scale-out did not fail on an emulator without EMR");
+    }
+    // Neither emulator would end the run soon (moto keeps it RUNNING; LocalStack retries the
+    // resize-back for minutes): stop it, as an operator would.
+    runtime.block_on(async {
+        let clients = stack.clients().await;
+        clients.sfn.stop_execution().execution_arn(&execution).send().await.expect("StopExecution");
+    });
+
+    pipectl(stack, &["destroy", "-f", &edited, "--auto-approve", "--allow-destroy"]).expect(0);
+    assert!(runtime.block_on(held_state_machine(stack, &machine)).is_none(), "the state machine is left");
+    for edge in ["start", "guard"] {
+        let name = format!("pipectl-{p}-spark-nightly-{edge}");
+        assert!(runtime.block_on(held_schedule(stack, &name)).is_none(), "{name} is left");
+    }
+}
+
+on_both_stacks!(job_lifecycle);
+
+/// `run` of a job the spec does not have names the ones it has, before any AWS call.
+#[test]
+fn an_unknown_job_is_refused_with_the_jobs_the_spec_has() {
+    let scratch = Scratch::new("jobs-unknown");
+    let file = scratch.write("jobs.yaml", &spec("job-unknown", "rollup"));
+    // An endpoint where nothing listens: a call would fail with "cannot connect".
+    let env = [
+        ("AWS_ENDPOINT_URL", "http://127.0.0.1:9".to_string()),
+        ("AWS_ACCESS_KEY_ID", "test".to_string()),
+        ("AWS_SECRET_ACCESS_KEY", "test".to_string()),
+    ];
+    let run = crate::support::run_with_env(&["run", "weekly", "-f", &file], &env);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("no job `weekly` in the spec; its jobs are: spark/nightly"), "{}", run.stderr);
+    assert!(!run.stderr.contains("connect"), "{}", run.stderr);
+}
