@@ -2,16 +2,27 @@
 //! state machine its `start` schedule runs — and list recent runs with their duration,
 //! node-hours and outcome. Jobs are found by their derived state machine name and touched only
 //! when tagged as this pipeline's.
+//!
+//! A run by hand gets its own guard, as a scheduled run has its `guard` schedule: a one-time
+//! EventBridge schedule returns the group to its baseline `GUARD_DELAY_SECONDS` after the job's
+//! timeout, even if the execution is stopped. So that neither guard cuts the other run short, a
+//! run whose time (now to that guard) overlaps a window of a job or schedule on the same group
+//! is refused before any AWS call.
 
 use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::names::{job_state_machine_name, PIPELINE_TAG};
+use crate::names::{
+    derived_cluster_roles, iam_role_name, job_state_machine_name, schedule_name, window_schedule_name, PIPELINE_TAG,
+    RESOURCE_TAG,
+};
 use crate::policy::Arns;
 use crate::progress::Progress;
-use crate::resources::{aws_error, AwsError, Clients};
-use crate::spec::{Cluster, Job, Spec};
+use crate::resources::cluster::{self, Group};
+use crate::resources::schedule::{create_scale_back, resize_input};
+use crate::resources::{aws_error, queue, AwsError, Clients};
+use crate::spec::{Cluster, Job, Spec, GUARD_DELAY_SECONDS};
 
 /// Why a run could not be started or followed.
 #[derive(Debug, thiserror::Error)]
@@ -21,9 +32,10 @@ pub enum RunError {
     /// The spec has no such job, or the name is ambiguous.
     #[error("{0}")]
     UnknownJob(String),
-    /// The state machine is missing or not this pipeline's.
+    /// The state machine or the cluster is missing or not this pipeline's, or the run would
+    /// collide with a scheduled window.
     #[error("{0}")]
-    NotOurs(String),
+    Refused(String),
 }
 
 /// A job of the spec with its cluster.
@@ -106,8 +118,79 @@ async fn arns(clients: &Clients) -> Result<Arns, AwsError> {
     Ok(Arns::new(account, &clients.region))
 }
 
-/// Starts `job` now. With `wait`, follows the execution until it ends (checking every `poll`),
-/// printing each state it enters on `progress`, for at most the job's timeout and grace.
+/// When a run started at `now` (Unix time) hands its group back at the latest: its guard.
+fn guard_time(job: JobOf<'_>, now: i64) -> i64 {
+    let timeout = job.job.timeout_seconds().unwrap_or(0);
+    now + i64::try_from(timeout + GUARD_DELAY_SECONDS).unwrap_or(i64::MAX / 2)
+}
+
+/// Refuses a run that would hold the group into a window of a job or schedule on it (or whose
+/// guard would cut one short), before any AWS call.
+pub fn check_collisions(job: JobOf<'_>, now: i64) -> Result<(), RunError> {
+    let colliding = crate::spec::windows_overlapping(job.cluster, &job.job.group, now, guard_time(job, now));
+    if colliding.is_empty() {
+        return Ok(());
+    }
+    let until = chrono::DateTime::from_timestamp(guard_time(job, now), 0).map(|t| t.format("%H:%M UTC").to_string());
+    Err(RunError::Refused(format!(
+        "job {} run now would hold group {} until {} (its timeout {} and the guard's {} minutes), into {}; the guard of one would cut the other short. Run it after that window, or not at all tonight; nothing was changed",
+        job.label(),
+        job.job.group,
+        until.unwrap_or_default(),
+        job.job.timeout,
+        GUARD_DELAY_SECONDS / 60,
+        colliding.join(", ")
+    )))
+}
+
+/// The run's own guard: a one-time schedule that returns the group to its baseline at its guard
+/// time, on the cluster found by name and checked to be the pipeline's.
+async fn create_run_guard(clients: &Clients, spec: &Spec, job: JobOf<'_>, now: i64) -> Result<String, RunError> {
+    let group = Group::parse(&job.job.group);
+    let baseline = group.baseline(job.cluster).unwrap_or(0);
+    let Some(cluster_id) = cluster::find_active(clients, &spec.pipeline, &job.cluster.name).await? else {
+        return Err(RunError::Refused(format!(
+            "cluster '{}' is not running: run `pipectl apply` first",
+            job.cluster.name
+        )));
+    };
+    let id = cluster::id(&job.cluster.name);
+    let live = cluster::inspect(clients, &id, &cluster_id).await?;
+    let tag = |key: &str| live.tags.get(key).map(String::as_str);
+    if tag(PIPELINE_TAG) != Some(spec.pipeline.as_str()) || tag(RESOURCE_TAG) != Some(id.to_string().as_str()) {
+        return Err(RunError::Refused(format!(
+            "EMR cluster {cluster_id} is not tagged as {id} of pipeline `{}`; pipectl runs jobs only on its own clusters",
+            spec.pipeline
+        )));
+    }
+    let group_id = live
+        .group(&group)
+        .map(|g| g.id.clone())
+        .ok_or_else(|| RunError::Refused(format!("cluster '{}' has no live group `{group}`", job.cluster.name)))?;
+    let arns = Arns::new(live.account_id(), &clients.region);
+    let role = iam_role_name(&spec.pipeline, &derived_cluster_roles(&job.cluster.name)[2], &clients.region);
+    let name = schedule_name(&spec.pipeline, &window_schedule_name(&job.cluster.name, &job.job.name, "run-guard"));
+    let at = chrono::DateTime::from_timestamp(guard_time(job, now), 0)
+        .map(|t| t.format("%Y-%m-%dT%H:%M:%S").to_string())
+        .unwrap_or_default();
+    let description =
+        format!("Guard of pipectl run. {PIPELINE_TAG}={} pipectl:run-guard={}", spec.pipeline, job.label());
+    create_scale_back(
+        &clients.scheduler,
+        &name,
+        &description,
+        &at,
+        &resize_input(&cluster_id, &group_id, baseline),
+        &arns.role(&spec.role_path(&clients.region), &role),
+        &queue::arn(&arns, &spec.pipeline),
+    )
+    .await?;
+    Ok(format!("{name} at {at} UTC"))
+}
+
+/// Starts `job` now, after its guard. With `wait`, follows the execution until it ends
+/// (checking every `poll`), printing each state it enters on `progress`, for at most the job's
+/// timeout and grace.
 pub async fn start(
     clients: &Clients,
     spec: &Spec,
@@ -115,6 +198,8 @@ pub async fn start(
     wait: Option<Duration>,
     progress: &Progress,
 ) -> Result<Started, RunError> {
+    let now = chrono::Utc::now().timestamp();
+    check_collisions(job, now)?;
     let arns = arns(clients).await?;
     let machine = job.state_machine_arn(spec, &arns);
     let what = format!("job/{}-{}", job.cluster.name, job.job.name);
@@ -125,7 +210,7 @@ pub async fn start(
         Err(error) => {
             let error = aws_error(&what, "ListTagsForResource", error);
             if error.is_not_found() {
-                return Err(RunError::NotOurs(format!(
+                return Err(RunError::Refused(format!(
                     "job {} has no state machine yet ({machine}): run `pipectl apply` first",
                     job.label()
                 )));
@@ -135,11 +220,14 @@ pub async fn start(
     };
     let owner = tags.iter().find(|tag| tag.key() == Some(PIPELINE_TAG)).and_then(|tag| tag.value());
     if owner != Some(spec.pipeline.as_str()) {
-        return Err(RunError::NotOurs(format!(
+        return Err(RunError::Refused(format!(
             "the state machine {machine} is not tagged {PIPELINE_TAG}={}; pipectl starts only its own",
             spec.pipeline
         )));
     }
+    let guard = create_run_guard(clients, spec, job, now).await?;
+    progress
+        .line(&format!("Guard: the schedule {guard} returns the group to its baseline whatever becomes of the run"));
     let output = sfn
         .start_execution()
         .state_machine_arn(&machine)
@@ -303,6 +391,35 @@ mod tests {
             cluster("ml", &job("nightly"))
         );
         serde_saphyr::from_str(&yaml).unwrap()
+    }
+
+    #[test]
+    fn a_run_by_hand_may_not_reach_into_a_window_on_its_group() {
+        let spec = spec();
+        // spark/hourly: daily at 02:00 UTC for 2h, guarded until 04:15; so is spark/nightly.
+        let job = find_job(&spec, "hourly").unwrap();
+        let at = |hour: u32, minute: u32| {
+            chrono::NaiveDate::from_ymd_opt(2026, 11, 30)
+                .unwrap()
+                .and_hms_opt(hour, minute, 0)
+                .unwrap()
+                .and_utc()
+                .timestamp()
+        };
+        // At noon the run (guard at 14:15) meets nothing.
+        assert!(check_collisions(job, at(12, 0)).is_ok());
+        // At 01:00 it would run into tonight's windows at 02:00.
+        let refused = check_collisions(job, at(1, 0)).unwrap_err().to_string();
+        assert!(refused.starts_with("job spark/hourly run now would hold group batch until 03:15 UTC"), "{refused}");
+        assert!(refused.contains("job 'nightly' (from 2026-11-30 02:00 UTC)"), "{refused}");
+        assert!(refused.contains("job 'hourly' (from 2026-11-30 02:00 UTC)"), "{refused}");
+        // At 04:00 tonight's guards have not fired yet.
+        assert!(check_collisions(job, at(4, 0)).is_err());
+        assert!(check_collisions(job, at(4, 15)).is_ok());
+        // The other cluster's group is another group.
+        let other = find_job(&spec, "ml/nightly").unwrap();
+        assert!(check_collisions(other, at(0, 30)).is_err());
+        assert!(check_collisions(other, at(21, 0)).is_ok());
     }
 
     #[test]

@@ -237,7 +237,8 @@ impl ResourceKind for Schedule {
     }
 
     async fn read(&self, read: &ReadContext<'_>) -> Result<NamedRead, AwsError> {
-        self::read(&read.clients.scheduler, read.pipeline).await
+        let kept = read.names(super::cluster::KIND);
+        self::read(&read.clients.scheduler, read.pipeline, &kept).await
     }
 
     async fn create(
@@ -388,8 +389,21 @@ pub fn resize_input(cluster_id: &str, group_id: &str, nodes: i64) -> Value {
     json!({"ClusterId": cluster_id, "InstanceGroups": [{"InstanceGroupId": group_id, "InstanceCount": nodes}]})
 }
 
-/// Reads the pipeline's schedules (by name prefix and description marker).
-async fn read(scheduler: &aws_sdk_scheduler::Client, pipeline: &str) -> Result<NamedRead, AwsError> {
+/// The markers of the one-time schedules `pipectl scale --for/--until` and `pipectl run` leave:
+/// `<marker>=<cluster>/<group or job>`.
+const ONE_TIME_MARKERS: [&str; 2] = ["pipectl:scale-back", "pipectl:run-guard"];
+
+/// The cluster a pending one-time schedule of the pipeline resizes, if it is one.
+fn one_time_cluster(tags: &Tags) -> Option<&str> {
+    ONE_TIME_MARKERS.iter().find_map(|marker| tags.get(*marker)).and_then(|value| value.split_once('/')).map(|(c, _)| c)
+}
+
+/// Reads the pipeline's schedules (by name prefix and description marker). The pending
+/// one-time schedules of `scale` and `run` are not the spec's and are left alone — unless the
+/// cluster they would resize is leaving (a destroy, or a cluster the spec dropped, named by
+/// `kept` not naming it): then they are read too, so that they are deleted with it rather than
+/// fire at a cluster that is gone.
+async fn read(scheduler: &aws_sdk_scheduler::Client, pipeline: &str, kept: &[String]) -> Result<NamedRead, AwsError> {
     let prefix = schedule_prefix(pipeline);
     let mut names = Vec::new();
     let mut token: Option<String> = None;
@@ -419,11 +433,16 @@ async fn read(scheduler: &aws_sdk_scheduler::Client, pipeline: &str) -> Result<N
     let mut result = NamedRead::default();
     for (name, schedule) in names.iter().zip(schedules) {
         let tags = parse_marker(schedule.description().unwrap_or_default());
-        // One-time scale-back schedules of `pipectl scale` are not part of the spec.
-        let Some(id) = claimed_id(&tags, KIND) else { continue };
         if !owned_by(&tags, pipeline) {
             continue;
         }
+        let id = match (claimed_id(&tags, KIND), one_time_cluster(&tags)) {
+            (Some(id), _) => id,
+            (None, Some(cluster)) if !kept.iter().any(|name| name == cluster) => {
+                id(name.strip_prefix(&schedule_prefix(pipeline)).unwrap_or(name))
+            }
+            _ => continue,
+        };
         let target = schedule.target();
         let live = Live {
             expression: schedule.schedule_expression().unwrap_or_default().to_string(),
@@ -616,6 +635,15 @@ mod tests {
         let tags = parse_marker(&marker("clickstream", "schedule/spark-night-up"));
         assert_eq!(tags.get(PIPELINE_TAG).map(String::as_str), Some("clickstream"));
         assert_eq!(tags.get(RESOURCE_TAG).map(String::as_str), Some("schedule/spark-night-up"));
+    }
+
+    #[test]
+    fn one_time_schedules_name_the_cluster_they_resize() {
+        let scale_back = parse_marker("Scale-back by pipectl scale. pipectl:pipeline=p pipectl:scale-back=spark/batch");
+        let run_guard = parse_marker("Guard of pipectl run. pipectl:pipeline=p pipectl:run-guard=spark/nightly");
+        assert_eq!((one_time_cluster(&scale_back), one_time_cluster(&run_guard)), (Some("spark"), Some("spark")));
+        // The spec's own schedules carry a resource id instead.
+        assert_eq!(one_time_cluster(&parse_marker(&marker("p", "schedule/spark-night-up"))), None);
     }
 
     #[test]

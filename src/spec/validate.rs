@@ -578,13 +578,47 @@ fn longest_gap_between_windows(cluster: &Cluster) -> Option<Option<std::time::Du
 /// The (start, end) of each window of `cron` in `timezone` lasting `length` seconds, as Unix
 /// times over two years from a fixed date; `None` when any of them does not parse.
 fn window_times(cron: &str, timezone: &str, length: Option<u64>) -> Option<Vec<(i64, i64)>> {
+    window_times_from(chrono::NaiveDate::from_ymd_opt(2026, 1, 1)?, 731, cron, timezone, length)
+}
+
+/// The windows of the cluster's schedules and jobs on `group` that overlap `from`..`to` (Unix
+/// times), as `job 'x'` / `schedule 'y'` with their start in UTC: what a run by hand between
+/// those times would collide with.
+pub fn windows_overlapping(cluster: &Cluster, group: &str, from: i64, to: i64) -> Vec<String> {
+    let group = Group::parse(group);
+    let Some(first) = chrono::DateTime::from_timestamp(from, 0).map(|t| t.date_naive() - chrono::Days::new(1)) else {
+        return Vec::new();
+    };
+    let days = usize::try_from((to - from) / 86_400 + 3).unwrap_or(3);
+    let mut found = Vec::new();
+    for (label, window_group, cron, timezone, length) in batch_windows(cluster) {
+        if Group::parse(window_group) != group {
+            continue;
+        }
+        for (start, end) in window_times_from(first, days, cron, timezone, length).unwrap_or_default() {
+            if start < to && from < end {
+                let at = chrono::DateTime::from_timestamp(start, 0).map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string());
+                found.push(format!("{label} (from {})", at.unwrap_or_default()));
+            }
+        }
+    }
+    found
+}
+
+/// `window_times` over `days` days from `first`.
+fn window_times_from(
+    first: chrono::NaiveDate,
+    days: usize,
+    cron: &str,
+    timezone: &str,
+    length: Option<u64>,
+) -> Option<Vec<(i64, i64)>> {
     use chrono::{Datelike, TimeZone};
-    let first = chrono::NaiveDate::from_ymd_opt(2026, 1, 1)?;
     let cron = crate::cron::parse_cron(cron).ok()?;
     let zone = crate::cron::parse_timezone(timezone).ok()?;
     let length = i64::try_from(length?).ok()?;
     let mut windows = Vec::new();
-    for date in first.iter_days().take(731) {
+    for date in first.iter_days().take(days) {
         let weekday = date.weekday().num_days_from_sunday();
         let matches = cron_field_matches(&cron.day_of_month, date.day(), &[], 1, 31)?
             && cron_field_matches(&cron.month, date.month(), &MONTHS, 1, 12)?

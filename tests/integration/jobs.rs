@@ -3,7 +3,8 @@
 //! machine with the resize → steps → resize-back definition, its role, the `start` schedule
 //! targeting the state machine and the `guard` schedule returning the group to its baseline,
 //! read back with the SDK; the plan converges; a step edit is an in-place update; `pipectl run`
-//! starts an execution and `pipectl runs` lists it; destroy leaves no state machine or schedule.
+//! starts an execution (after its own one-time guard schedule) and `pipectl runs` lists it;
+//! destroy leaves no state machine or schedule, the run's pending guard included.
 //!
 //! Neither emulator runs the EMR integrations: moto keeps an execution RUNNING and does not
 //! interpret the definition; LocalStack interprets it but has no EMR ("Unknown service
@@ -15,7 +16,15 @@ use serde_json::Value;
 
 use crate::support::{changed_fields, pipectl, plan_actions, runtime, unique, Scratch, Stack};
 
+/// The hour (UTC) of the job's cron: twelve hours from now, so that `pipectl run` now never
+/// collides with the job's own window (it would be refused, rightly).
+fn job_hour() -> u32 {
+    use chrono::Timelike;
+    (chrono::Utc::now().hour() + 12) % 24
+}
+
 fn spec(pipeline: &str, second_step: &str) -> String {
+    let hour = job_hour();
     format!(
         "version: 1
 pipeline: {pipeline}
@@ -38,8 +47,8 @@ clusters:
     task_groups: [{{name: batch, type: m5.2xlarge, nodes: 1}}]
     jobs:
       - name: nightly
-        cron: '0 2 * * *'
-        timezone: Asia/Seoul
+        cron: '0 {hour} * * *'
+        timezone: UTC
         group: batch
         nodes: 8
         timeout: 3h
@@ -116,17 +125,18 @@ fn job_lifecycle(stack: Stack) {
         format!("arn:aws:sns:us-east-1:{account}:pipectl-{p}-alarms")
     );
 
-    // `start` targets the state machine at the job's cron; `guard` returns the group at 02:00 +
-    // 3h + 15m, whatever became of the run.
+    // `start` targets the state machine at the job's cron; `guard` returns the group 3h + 15m
+    // later, whatever became of the run.
+    let hour = job_hour();
     let (expression, zone, target, _) =
         runtime.block_on(held_schedule(stack, &format!("pipectl-{p}-spark-nightly-start"))).expect("start schedule");
     assert_eq!(
-        (expression.as_str(), zone.as_str(), target.as_str()),
-        ("cron(0 2 * * ? *)", "Asia/Seoul", machine.as_str())
+        (expression, zone.as_str(), target.as_str()),
+        (format!("cron(0 {hour} * * ? *)"), "UTC", machine.as_str())
     );
     let (expression, _, target, input) =
         runtime.block_on(held_schedule(stack, &format!("pipectl-{p}-spark-nightly-guard"))).expect("guard schedule");
-    assert_eq!(expression, "cron(15 5 * * ? *)");
+    assert_eq!(expression, format!("cron(15 {} * * ? *)", (hour + 3) % 24));
     assert!(target.ends_with(":aws-sdk:emr:modifyInstanceGroups"), "{target}");
     assert_eq!(input["ClusterId"], cluster_id.as_str());
     assert_eq!(input["InstanceGroups"][0]["InstanceCount"], 1);
@@ -146,6 +156,14 @@ fn job_lifecycle(stack: Stack) {
     let started = pipectl(stack, &["run", "nightly", "-f", &edited, "--output", "json"]).expect(0).json();
     let execution = started["execution_arn"].as_str().expect("an execution").to_string();
     assert!(execution.contains(&format!(":execution:pipectl-{p}-spark-nightly:")), "{execution}");
+    // The run by hand has its own guard: a one-time resize back to the baseline.
+    let (expression, _, target, input) = runtime
+        .block_on(held_schedule(stack, &format!("pipectl-{p}-spark-nightly-run-guard")))
+        .expect("the run's guard schedule");
+    assert!(expression.starts_with("at("), "{expression}");
+    assert!(target.ends_with(":aws-sdk:emr:modifyInstanceGroups"), "{target}");
+    assert_eq!(input["ClusterId"], cluster_id.as_str());
+    assert_eq!(input["InstanceGroups"][0]["InstanceCount"], 1);
     let runs = pipectl(stack, &["runs", "-f", &edited, "--output", "json"]).expect(0).json();
     let listed = runs.as_array().expect("runs");
     assert_eq!(listed.len(), 1, "{runs}");
@@ -185,7 +203,8 @@ fn job_lifecycle(stack: Stack) {
 
     pipectl(stack, &["destroy", "-f", &edited, "--auto-approve", "--allow-destroy"]).expect(0);
     assert!(runtime.block_on(held_state_machine(stack, &machine)).is_none(), "the state machine is left");
-    for edge in ["start", "guard"] {
+    // The run's pending guard goes with the cluster it would resize.
+    for edge in ["start", "guard", "run-guard"] {
         let name = format!("pipectl-{p}-spark-nightly-{edge}");
         assert!(runtime.block_on(held_schedule(stack, &name)).is_none(), "{name} is left");
     }

@@ -13,6 +13,9 @@
 #   PIPECTL_REAL_AWS=1            run at all
 #   PIPECTL_REAL_AWS_EMR=1        also create an EMR cluster (1 master + 1 core node)
 #   PIPECTL_REAL_AWS_EMR_TYPE     its instance type (default m5.xlarge)
+#   PIPECTL_REAL_AWS_JOB=1        with EMR: also a job (Step Functions) that grows a task group to 1
+#                                 node, runs a one-line Spark step and gives it back; `pipectl run
+#                                 --wait` must exit 0 and `pipectl runs` list it SUCCEEDED
 #   PIPECTL_REAL_AWS_REGION       region (default: AWS_REGION, the CLI's configured region, us-east-1)
 #   PIPECTL_REAL_AWS_YES=1        do not pause 15 s after printing the cost estimate
 #   PIPECTL_REAL_AWS_KEEP=1       do not destroy on failure (to investigate; destroy by hand after)
@@ -54,14 +57,18 @@ az="$(aws ec2 describe-availability-zones --region "$region" --filters Name=stat
   --query 'AvailabilityZones[0].ZoneName' --output text)"
 emr="${PIPECTL_REAL_AWS_EMR:-0}"
 emr_type="${PIPECTL_REAL_AWS_EMR_TYPE:-m5.xlarge}"
+job="${PIPECTL_REAL_AWS_JOB:-0}"
+# The job's own schedule is twelve hours away, so that the run by hand does not collide with it.
+job_hour=$(( ($(date -u +%-H) + 12) % 24 ))
 
 work="$(mktemp -d)"
 spec="$work/$pipeline.yaml"
 {
   cat "$here/pipeline.yaml"
-  if [ "$emr" = 1 ]; then cat "$here/cluster.yaml"; fi
+  if [ "$emr" = 1 ] && [ "$job" = 1 ]; then grep -v '^    idle_timeout:' "$here/cluster.yaml"; cat "$here/job.yaml"
+  elif [ "$emr" = 1 ]; then cat "$here/cluster.yaml"; fi
 } | sed -e "s/@PIPELINE@/$pipeline/g" -e "s/@BUCKET@/$bucket/g" -e "s/@REGION@/$region/g" \
-        -e "s/@AZ@/$az/g" -e "s/@EMR_TYPE@/$emr_type/g" >"$spec"
+        -e "s/@AZ@/$az/g" -e "s/@EMR_TYPE@/$emr_type/g" -e "s/@JOB_HOUR@/$job_hour/g" >"$spec"
 
 # The cost estimate, before anything is created (on-demand list prices of us-east-1; other
 # regions cost a little more). Everything is destroyed at the end, and on failure.
@@ -101,6 +108,14 @@ applied=1
 run apply -f "$spec" --auto-approve
 # What AWS returns, compared the way AWS returns it: an unchanged spec plans empty.
 run plan -f "$spec" --detailed-exitcode || fail "the plan right after apply is not empty (exit $?): pipectl compares something the way AWS does not return it"
+if [ "$emr" = 1 ] && [ "$job" = 1 ]; then
+  # The job for real: Step Functions resizes the group, runs the step with addStep.sync (its
+  # EventBridge rule, its role's permissions) and resizes back; the run must succeed.
+  printf 'print("pipectl real-aws job probe")\n' | aws s3 cp - "s3://$bucket/jobs/hello.py" >/dev/null
+  run run probe --wait --poll 30s -f "$spec" || fail "the job's run did not succeed: see the states and errors above"
+  run runs probe -f "$spec"
+  aws s3 rm "s3://$bucket/jobs/hello.py" >/dev/null
+fi
 run destroy -f "$spec" --auto-approve --allow-destroy
 
 # Nothing tagged with the pipeline remains. Deleted resources may stay visible for a while
