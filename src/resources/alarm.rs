@@ -33,7 +33,7 @@ use super::{
 use crate::model::{
     Action, Attributes, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names, ResourceId,
 };
-use crate::names::{alarm_name, alarm_prefix};
+use crate::names::{alarm_name, alarm_prefix, job_state_machine_name};
 use crate::spec::{
     condition_words, derived_alarms, during_words, parse_window_expression, window_expression, AlarmSpec, Watched,
     METRIC_ID, MINUTE_OF_WEEK, MINUTE_OF_WEEK_ID, WATCHED_ID,
@@ -237,6 +237,12 @@ impl ResourceKind for Alarm {
                     Watched::Cluster(name) => {
                         let cluster = super::cluster::id(name);
                         (cluster.clone(), graph.known_or_placeholder(&cluster), name.clone())
+                    }
+                    Watched::Job { cluster, job } => {
+                        let id = super::job::id(cluster, job);
+                        let arn = graph.arns.state_machine(&job_state_machine_name(pipeline, cluster, job));
+                        let label = id.name.clone();
+                        (id, arn, label)
                     }
                 };
                 let config = AlarmConfig {

@@ -151,6 +151,8 @@ pub enum Watched {
     Cluster(String),
     /// The schedules' dead-letter queue: the dimension value is its SQS name.
     Queue(String),
+    /// A cluster's job: the dimension value is its state machine's ARN (known before it exists).
+    Job { cluster: String, job: String },
 }
 
 /// One derived alarm, before any AWS id is known.
@@ -320,7 +322,39 @@ pub fn derived_alarms(spec: &Spec) -> Vec<AlarmSpec> {
             });
         }
     }
-    let has_schedules = spec.clusters.iter().any(|cluster| !cluster.schedules.is_empty());
+    // A job's executions that fail or time out: the state machine notifies on failure itself
+    // (with `notify`), but an execution that times out as a whole, or cannot publish, does not.
+    // Step Functions publishes `ExecutionsFailed` and `ExecutionsTimedOut` per state machine
+    // ("Monitoring Step Functions metrics using Amazon CloudWatch", dimension StateMachineArn).
+    for cluster in &spec.clusters {
+        if alarms.clusters.get(&cluster.name).is_some_and(|s| !s.enabled) {
+            continue;
+        }
+        for job in &cluster.jobs {
+            let watched = Watched::Job { cluster: cluster.name.clone(), job: job.name.clone() };
+            for (what, metric, words) in [
+                ("failed", "ExecutionsFailed", "failed"),
+                ("timed-out", "ExecutionsTimedOut", "ran past its timeout and was ended; the guard schedule returns its nodes"),
+            ] {
+                out.push(AlarmSpec {
+                    name: format!("{}-{}-{what}", cluster.name, job.name),
+                    namespace: "AWS/States",
+                    metric,
+                    dimension: "StateMachineArn",
+                    watched: watched.clone(),
+                    statistic: "Sum",
+                    comparison: "GreaterThanThreshold",
+                    threshold: 0.0,
+                    period_seconds: PERIOD_SECONDS,
+                    evaluation_periods: 1,
+                    description: format!("A run of job {}/{} {words}: `pipectl runs` lists it", cluster.name, job.name),
+                    during: Vec::new(),
+                });
+            }
+        }
+    }
+    // Jobs' `start` and `guard` schedules go to the same dead-letter queue as windows'.
+    let has_schedules = spec.clusters.iter().any(|cluster| !cluster.schedules.is_empty() || !cluster.jobs.is_empty());
     if has_schedules && alarms.schedules.enabled {
         out.push(AlarmSpec {
             name: "schedules-failed-invocations".to_string(),
@@ -354,6 +388,7 @@ pub fn metric_unit(metric: &str) -> &'static str {
         "HDFSUtilization" => "percent",
         "IsIdle" => "(1 when idle)",
         "ApproximateNumberOfMessagesVisible" => "messages",
+        "ExecutionsFailed" | "ExecutionsTimedOut" => "executions",
         _ => "",
     }
 }

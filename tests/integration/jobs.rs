@@ -141,6 +141,34 @@ fn job_lifecycle(stack: Stack) {
     assert_eq!(input["ClusterId"], cluster_id.as_str());
     assert_eq!(input["InstanceGroups"][0]["InstanceCount"], 1);
 
+    // Watched: runs that fail or time out as a whole raise alarms on the state machine's metrics.
+    let watched = runtime.block_on(async {
+        let clients = stack.clients().await;
+        let prefix = format!("pipectl-{p}-spark-nightly-");
+        let found = clients.cloudwatch.describe_alarms().alarm_name_prefix(&prefix).send().await.expect("alarms");
+        let mut watched: Vec<(String, String, String)> = found
+            .metric_alarms()
+            .iter()
+            .map(|alarm| {
+                let dimension = alarm.dimensions().first().map(|d| d.value().unwrap_or_default().to_string());
+                (
+                    alarm.namespace().unwrap_or_default().to_string(),
+                    alarm.metric_name().unwrap_or_default().to_string(),
+                    dimension.unwrap_or_default(),
+                )
+            })
+            .collect();
+        watched.sort();
+        watched
+    });
+    assert_eq!(
+        watched,
+        [
+            ("AWS/States".to_string(), "ExecutionsFailed".to_string(), machine.clone()),
+            ("AWS/States".to_string(), "ExecutionsTimedOut".to_string(), machine.clone())
+        ]
+    );
+
     // Converged; a step renamed is an in-place update of the state machine.
     let plan = pipectl(stack, &["plan", "-f", &file, "--output", "json", "--detailed-exitcode"]);
     assert_eq!(plan.code, 0, "{}\n{}", plan.stdout, plan.stderr);
