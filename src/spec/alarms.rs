@@ -334,7 +334,11 @@ pub fn derived_alarms(spec: &Spec) -> Vec<AlarmSpec> {
             let watched = Watched::Job { cluster: cluster.name.clone(), job: job.name.clone() };
             for (what, metric, words) in [
                 ("failed", "ExecutionsFailed", "failed"),
-                ("timed-out", "ExecutionsTimedOut", "ran past its timeout and was ended; the guard schedule returns its nodes"),
+                (
+                    "timed-out",
+                    "ExecutionsTimedOut",
+                    "ran past its timeout and was ended; the guard schedule returns its nodes",
+                ),
             ] {
                 out.push(AlarmSpec {
                     name: format!("{}-{}-{what}", cluster.name, job.name),
