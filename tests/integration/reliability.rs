@@ -124,6 +124,17 @@ async fn census(pipeline: &str) -> Vec<(&'static str, usize)> {
         .expect("schedules")
         .schedules()
         .len();
+    let machine_prefix = format!("pipectl-{pipeline}-");
+    let machines = clients
+        .sfn
+        .list_state_machines()
+        .send()
+        .await
+        .expect("state machines")
+        .state_machines()
+        .iter()
+        .filter(|m| m.name().starts_with(&machine_prefix))
+        .count();
     vec![
         ("vpc", vpcs),
         ("subnet", subnets),
@@ -137,11 +148,12 @@ async fn census(pipeline: &str) -> Vec<(&'static str, usize)> {
         ("delivery", deliveries),
         ("cluster", clusters),
         ("schedule", schedules),
+        ("job", machines),
     ]
 }
 
 /// Exactly one of each resource of the reference example, and nothing else.
-const REFERENCE_CENSUS: [(&str, usize); 12] = [
+const REFERENCE_CENSUS: [(&str, usize); 13] = [
     ("vpc", 1),
     ("subnet", 3),
     ("internet_gateway", 1),
@@ -150,10 +162,13 @@ const REFERENCE_CENSUS: [(&str, usize); 12] = [
     ("security_group", 5),
     ("bucket", 1),
     ("stream", 2),
-    ("role", 4),
+    // The delivery's, EMR's service and instance roles, the scheduler's, the job's.
+    ("role", 5),
     ("delivery", 1),
     ("cluster", 1),
+    // The job's `start` and `guard`.
     ("schedule", 2),
+    ("job", 1),
 ];
 
 fn converged(file: &str, pipeline: &str) {
