@@ -35,9 +35,11 @@
 //!   unable to assume role ARN. Please check the role provided."; EMR `RunJobFlow` —
 //!   `ValidationException` "Invalid InstanceProfile: NAME."; EventBridge Scheduler
 //!   `CreateSchedule`/`UpdateSchedule` — `ValidationException` "The execution role you provide
-//!   must allow AWS EventBridge Scheduler to assume the role." (the codes are in each
-//!   operation's API reference; the messages are the ones the AWS Terraform provider retries
-//!   on for these three operations). The proxy learns names and times from the `CreateRole`,
+//!   must allow AWS EventBridge Scheduler to assume the role."; Step Functions
+//!   `CreateStateMachine`/`UpdateStateMachine` — `AccessDeniedException` "Neither the global
+//!   service principal states.amazonaws.com, nor the regional one is authorized to assume the
+//!   provided role." (the codes are in each operation's API reference; the messages are the ones
+//!   the AWS Terraform provider retries on for these operations). The proxy learns names and times from the `CreateRole`,
 //!   `CreateInstanceProfile` and `AddRoleToInstanceProfile` calls that pass through it.
 //! - `dependency-violation` — for `--dependency-secs` (default 10) after an EMR
 //!   `TerminateJobFlows`, EC2 `DeleteSecurityGroup`, `DeleteSubnet` and `DeleteVpc` answer
@@ -520,6 +522,15 @@ impl Fidelity {
                 Some(Refusal::rest_json(
                     "ValidationException",
                     "The execution role you provide must allow AWS EventBridge Scheduler to assume the role.",
+                ))
+            }
+            // hashicorp/terraform-provider-aws#7893: Step Functions checks that it may assume the
+            // role when the state machine is created or changed.
+            ("states", "CreateStateMachine" | "UpdateStateMachine") => {
+                call.json["roleArn"].as_str().filter(|role| self.is_fresh(role, now))?;
+                Some(Refusal::json(
+                    "AccessDeniedException",
+                    "Neither the global service principal states.amazonaws.com, nor the regional one is authorized to assume the provided role.",
                 ))
             }
             _ => None,

@@ -107,6 +107,17 @@ mod tests {
         );
         assert!(RoleUser::Glue.role_not_ready(&glue));
         assert!(!RoleUser::Glue.role_not_ready(&error("InvalidInputException", "Invalid schedule expression")));
+        let states = error(
+            "AccessDeniedException",
+            "Neither the global service principal states.amazonaws.com, nor the regional one is authorized to assume the provided role.",
+        );
+        assert!(RoleUser::StepFunctions.role_not_ready(&states));
+        // The caller lacking a permission is not a role that has yet to propagate.
+        let denied = error(
+            "AccessDeniedException",
+            "User: arn:aws:sts::1:assumed-role/ci is not authorized to perform: states:CreateStateMachine",
+        );
+        assert!(!RoleUser::StepFunctions.role_not_ready(&denied));
     }
 
     #[tokio::test]

@@ -464,6 +464,12 @@ fn reference_example_through_the_fidelity_proxy(stack: Stack) {
             "the fidelity rule {rule} never applied in the lifecycle: {stats}"
         );
     }
+    // The job's state machine was created with a role made moments before: AWS refuses that
+    // until IAM has propagated it, and apply waited it out.
+    assert!(
+        fired(&stats).iter().any(|entry| entry.starts_with("fresh-iam states:CreateStateMachine")),
+        "the job's state machine never met a fresh role: {stats}"
+    );
 }
 
 on_both_stacks!(reference_example_through_the_fidelity_proxy);
