@@ -1,5 +1,5 @@
 //! `pipectl permissions` against what pipectl really calls: a whole lifecycle of the reference
-//! example (apply, plan, scale out and back, destroy) with `-v`, which prints every AWS operation
+//! example (apply, plan, scale out and back, a job run and its listing, destroy) with `-v`, which prints every AWS operation
 //! made; each one must map to IAM actions that the printed policy allows.
 
 use crate::support::{pipectl, repo_path, run_with_env, unique, Scratch, Stack};
@@ -22,12 +22,23 @@ fn the_printed_policy_allows_every_call_of_a_lifecycle() {
     let scratch = Scratch::new("permissions");
     let pipeline = unique("perm", stack).replace('-', "").chars().take(14).collect::<String>();
     let example = std::fs::read_to_string(repo_path("examples/clickstream.yaml")).expect("example");
-    let file = scratch.write("perm.yaml", &example.replace("clickstream", &pipeline));
+    // The job runs twelve hours from now, so that `run` now does not collide with its window.
+    let hour = {
+        use chrono::Timelike;
+        (chrono::Utc::now().hour() + 12) % 24
+    };
+    let example = example.replace("clickstream", &pipeline).replace(
+        "cron: \"0 2 * * *\"\n        timezone: Asia/Seoul",
+        &format!("cron: \"0 {hour} * * *\"\n        timezone: UTC"),
+    );
+    let file = scratch.write("perm.yaml", &example);
     let runs = [
         vec!["apply", "-f", &file, "--auto-approve", "-v"],
         vec!["plan", "-f", &file, "-v"],
         vec!["scale", "--nodes", "3", "-f", &file, "-v"],
         vec!["scale", "--reset", "-f", &file, "-v"],
+        vec!["run", "nightly", "-f", &file, "-v"],
+        vec!["runs", "-f", &file, "-v"],
         vec!["destroy", "-f", &file, "--auto-approve", "--allow-destroy", "-v"],
     ];
     let mut seen = std::collections::BTreeSet::new();
