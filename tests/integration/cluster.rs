@@ -4,9 +4,7 @@
 //! the EventBridge schedules and their ModifyInstanceGroups input, replacement warnings, every
 //! refusal leaving the cluster as it was, and a destroy that leaves no tagged security group.
 
-use serde_json::Value;
-
-use crate::support::{pipectl, runtime, unique, Run, Scratch, Stack};
+use crate::support::{held_schedule, pipectl, runtime, unique, Run, Scratch, Stack};
 
 struct ClusterSpec {
     pipeline: String,
@@ -52,19 +50,6 @@ async fn held_cluster(
 async fn batch_count(stack: Stack, pipeline: &str) -> i32 {
     let (_, _, groups) = held_cluster(stack, pipeline).await.expect("the cluster exists");
     groups.iter().find(|(role, name, _)| role == "TASK" && name == "batch").map_or(-1, |(_, _, count)| *count)
-}
-
-/// A schedule's expression, time zone, target ARN and input.
-async fn held_schedule(stack: Stack, name: &str) -> Option<(String, String, String, Value)> {
-    let clients = stack.clients().await;
-    let schedule = clients.scheduler.get_schedule().name(name).send().await.ok()?;
-    let target = schedule.target()?;
-    Some((
-        schedule.schedule_expression()?.to_string(),
-        schedule.schedule_expression_timezone().unwrap_or("UTC").to_string(),
-        target.arn().to_string(),
-        serde_json::from_str(target.input()?).ok()?,
-    ))
 }
 
 fn group_id(groups_of: &aws_sdk_emr::operation::list_instance_groups::ListInstanceGroupsOutput, name: &str) -> String {

@@ -14,7 +14,7 @@
 
 use serde_json::Value;
 
-use crate::support::{changed_fields, pipectl, plan_actions, runtime, unique, Scratch, Stack};
+use crate::support::{changed_fields, held_schedule, pipectl, plan_actions, runtime, unique, Scratch, Stack};
 
 /// The hour (UTC) of the job's cron: twelve hours from now, so that `pipectl run` now never
 /// collides with the job's own window (it would be refused, rightly).
@@ -71,19 +71,6 @@ async fn held_state_machine(stack: Stack, arn: &str) -> Option<(Value, String, V
         .collect();
     tags.sort();
     Some((serde_json::from_str(described.definition()).expect("JSON"), described.role_arn().to_string(), tags))
-}
-
-/// A schedule's expression, time zone, target ARN and input.
-async fn held_schedule(stack: Stack, name: &str) -> Option<(String, String, String, Value)> {
-    let clients = stack.clients().await;
-    let schedule = clients.scheduler.get_schedule().name(name).send().await.ok()?;
-    let target = schedule.target()?;
-    Some((
-        schedule.schedule_expression()?.to_string(),
-        schedule.schedule_expression_timezone().unwrap_or_default().to_string(),
-        target.arn().to_string(),
-        serde_json::from_str(target.input().unwrap_or("null")).expect("JSON input"),
-    ))
 }
 
 fn job_lifecycle(stack: Stack) {

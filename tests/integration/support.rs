@@ -326,3 +326,17 @@ pub async fn bucket_tags(stack: Stack, bucket: &str) -> Vec<(String, String)> {
     tags.sort();
     tags
 }
+
+/// A schedule as the emulator holds it: expression, time zone, target ARN and input; `None`
+/// when there is none of that name.
+pub async fn held_schedule(stack: Stack, name: &str) -> Option<(String, String, String, serde_json::Value)> {
+    let clients = stack.clients().await;
+    let schedule = clients.scheduler.get_schedule().name(name).send().await.ok()?;
+    let target = schedule.target()?;
+    Some((
+        schedule.schedule_expression()?.to_string(),
+        schedule.schedule_expression_timezone().unwrap_or("UTC").to_string(),
+        target.arn().to_string(),
+        serde_json::from_str(target.input()?).ok()?,
+    ))
+}

@@ -360,13 +360,17 @@ mod tests {
 
     const SPEC: &str = "version: 1\npipeline: p\nregion: eu-west-1\nbuckets: [{name: lake}]\nalarms: {notify: [{protocol: email, endpoint: a@example.com}]}\nclusters:\n  - name: spark\n    release: emr-7.2.0\n    applications: [Spark]\n    subnet: a\n    master: {type: m5.xlarge}\n    core: {type: m5.xlarge, nodes: 4}\n    task_groups: [{name: batch, type: m5.xlarge, nodes: 2}]\n    jobs:\n      - name: nightly\n        cron: '0 2 * * *'\n        timezone: Asia/Seoul\n        group: batch\n        nodes: 20\n        timeout: 3h\n        steps:\n          - {name: sessionize, script: 's3://lake/jobs/sessionize.py', args: [--day, yesterday]}\n";
 
-    #[test]
-    fn a_job_is_a_state_machine_and_a_role_allowed_exactly_its_calls() {
+    /// The job's nodes, with the cluster already created as `j-ABC`.
+    fn desired() -> Vec<DesiredResource> {
         let spec: spec::Spec = serde_saphyr::from_str(SPEC).unwrap();
         let arns = Arns::new("123456789012", "eu-west-1");
         let known = BTreeMap::from([(super::super::cluster::id("spark"), "j-ABC".to_string())]);
-        let graph = GraphContext { spec: &spec, arns: &arns, known: &known };
-        let nodes = Job.desired(&graph);
+        Job.desired(&GraphContext { spec: &spec, arns: &arns, known: &known })
+    }
+
+    #[test]
+    fn a_job_is_a_state_machine_and_a_role_allowed_exactly_its_calls() {
+        let nodes = desired();
         let ids: Vec<String> = nodes.iter().map(|node| node.id.to_string()).collect();
         assert_eq!(ids, ["role/spark-nightly-job", "job/spark-nightly"]);
         let job = nodes[1].config::<JobConfig>().unwrap();
@@ -394,11 +398,7 @@ mod tests {
 
     #[test]
     fn the_live_definition_reads_back_as_the_same_attributes() {
-        let spec: spec::Spec = serde_saphyr::from_str(SPEC).unwrap();
-        let arns = Arns::new("123456789012", "eu-west-1");
-        let known = BTreeMap::from([(super::super::cluster::id("spark"), "j-ABC".to_string())]);
-        let graph = GraphContext { spec: &spec, arns: &arns, known: &known };
-        let nodes = Job.desired(&graph);
+        let nodes = desired();
         let job = nodes[1].config::<JobConfig>().unwrap();
         // AWS returns the definition as it was sent, formatting aside.
         let sent = serde_json::to_string_pretty(&job.definition).unwrap();
