@@ -280,7 +280,7 @@ pub fn policy(spec: &Spec, region: &str, account: &str, purpose: Purpose) -> Val
             vec!["states:DescribeStateMachine", "states:ListTagsForResource", "states:ListExecutions"],
             machines.clone(),
         ),
-        ("ReadJobRuns", vec!["states:DescribeExecution", "states:GetExecutionHistory"], executions),
+        ("ReadJobRuns", vec!["states:DescribeExecution", "states:GetExecutionHistory"], executions.clone()),
     ];
     if purpose == Purpose::Everything {
         reads.push((
@@ -516,6 +516,8 @@ pub fn policy(spec: &Spec, region: &str, account: &str, purpose: Purpose) -> Val
             ],
             alarms,
         ),
+        // Deleting a job stops its running executions first (see `resources::job`).
+        ("StopJobRuns", vec!["states:StopExecution"], executions),
         // `pipectl run` starts a job's execution like its schedule does.
         (
             "ChangeJobs",

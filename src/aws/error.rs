@@ -72,7 +72,9 @@ impl AwsError {
     /// True when AWS said the thing does not exist (for reads: absent; for deletes: done).
     pub fn is_not_found(&self) -> bool {
         self.code.as_deref().is_some_and(|code| {
-            code.contains("NotFound") || code.starts_with("NoSuch") || code == "ResourceNotFoundException"
+            // Step Functions says `StateMachineDoesNotExist`, `ExecutionDoesNotExist`; SQS
+            // `QueueDoesNotExist`.
+            code.contains("NotFound") || code.starts_with("NoSuch") || code.ends_with("DoesNotExist")
         })
     }
 
@@ -158,4 +160,28 @@ fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
 /// Converts an SDK builder error (a required field missing) into an `AwsError`.
 pub fn build_error(resource: impl fmt::Display, operation: &'static str, error: impl fmt::Display) -> AwsError {
     AwsError::new(resource, operation, format!("invalid request: {error}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_services_word_for_absent_is_not_found() {
+        let with_code = |code: &str| AwsError { code: Some(code.to_string()), ..AwsError::new("r", "Op", "m") };
+        for code in [
+            "ResourceNotFoundException",
+            "NoSuchBucket",
+            "NoSuchEntity",
+            "StateMachineDoesNotExist",
+            "ExecutionDoesNotExist",
+            "ResourceNotFound",
+            "QueueDoesNotExist",
+        ] {
+            assert!(with_code(code).is_not_found(), "{code}");
+        }
+        for code in ["AccessDeniedException", "StateMachineDeleting", "ValidationException"] {
+            assert!(!with_code(code).is_not_found(), "{code}");
+        }
+    }
 }

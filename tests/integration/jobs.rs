@@ -209,14 +209,11 @@ fn job_lifecycle(stack: Stack) {
         assert_eq!(entered, ["ScaleOut"], "{entered:?}");
         assert!(failed, "the scale-out did not fail on an emulator without EMR");
     }
-    // Neither emulator would end the run soon (moto keeps it RUNNING; LocalStack retries the
-    // resize-back for minutes): stop it, as an operator would.
-    runtime.block_on(async {
-        let clients = stack.clients().await;
-        clients.sfn.stop_execution().execution_arn(&execution).send().await.expect("StopExecution");
-    });
-
-    pipectl(stack, &["destroy", "-f", &edited, "--auto-approve", "--allow-destroy"]).expect(0);
+    // The run is still going (moto keeps it RUNNING; LocalStack retries the scale-out): destroy
+    // stops it before it deletes the state machine, which on AWS would otherwise stay DELETING
+    // until the run ends.
+    let destroyed = pipectl(stack, &["destroy", "-f", &edited, "--auto-approve", "--allow-destroy", "-v"]).expect(0);
+    assert!(destroyed.stderr.contains("sfn:StopExecution 1"), "{}", destroyed.stderr);
     assert!(runtime.block_on(held_state_machine(stack, &machine)).is_none(), "the state machine is left");
     // The run's pending guard goes with the cluster it would resize.
     for edge in ["start", "guard", "run-guard"] {

@@ -8,15 +8,22 @@
 //! DescribeStateMachine and ListTagsForResource for those named with the pipeline's prefix;
 //! owned by tag. Created with its tags (CreateStateMachine asks for `states:TagResource` too);
 //! definition and role change in place (UpdateStateMachine; "Executions that are already
-//! running use the previous definition"), tags with TagResource/UntagResource; deleted with
-//! DeleteStateMachine (running executions finish first: "the state machine is marked for
-//! deletion"). The definition is compared as JSON, so AWS's formatting is no drift.
+//! running use the previous definition"), tags with TagResource/UntagResource. The definition
+//! is compared as JSON, so AWS's formatting is no drift.
+//!
+//! Deleting is asynchronous on AWS: DeleteStateMachine marks it `DELETING`, and "a state machine
+//! is deleted only when all its executions are completed" — a run waiting on a Spark step would
+//! hold it there for hours ("Why is my state machine stuck in DELETING", AWS re:Post). So a job's
+//! running executions are stopped first (Step Functions then cancels their EMR step), a
+//! `DELETING` state machine reads as gone, and a create that meets one of the same name
+//! (`StateMachineDeleting`) waits for it.
 
 pub mod definition;
 
 use aws_sdk_sfn::types::Tag;
 use serde_json::{json, Value};
 
+use super::wait::{wait_until, Poll};
 use super::{
     aws_error, claimed_id, owned_by, retag::retag, retry_while_role_propagates, role, AwsError, Context, LiveResource,
     NamedRead, ReadContext, ResourceKind, RoleUser, Tags,
@@ -216,21 +223,39 @@ impl ResourceKind for Job {
         let role_arn = ctx.arns.role(&ctx.roles_path, &desired.role);
         let tags = sfn_tags(&resource.tags);
         let what = id.to_string();
-        // A role created moments ago: "Neither the global service principal states.amazonaws.com,
-        // nor the regional one is authorized to assume the provided role" until IAM propagates it.
-        let output = retry_while_role_propagates(RoleUser::StepFunctions, &what, &ctx.progress, || {
-            let request = ctx
-                .clients
-                .sfn
-                .create_state_machine()
-                .name(&desired.state_machine_name)
-                .definition(&definition)
-                .role_arn(&role_arn)
-                .set_tags(Some(tags.clone()));
-            async move { request.send().await.map_err(|error| aws_error(id, "CreateStateMachine", error)) }
+        let created = std::sync::Mutex::new(None);
+        wait_until(id, "created", ctx.wait, &ctx.progress, || async {
+            // A role created moments ago: "Neither the global service principal
+            // states.amazonaws.com, nor the regional one is authorized to assume the provided
+            // role" until IAM propagates it.
+            let attempt = retry_while_role_propagates(RoleUser::StepFunctions, &what, &ctx.progress, || {
+                let request = ctx
+                    .clients
+                    .sfn
+                    .create_state_machine()
+                    .name(&desired.state_machine_name)
+                    .definition(&definition)
+                    .role_arn(&role_arn)
+                    .set_tags(Some(tags.clone()));
+                async move { request.send().await.map_err(|error| aws_error(id, "CreateStateMachine", error)) }
+            })
+            .await;
+            match attempt {
+                Ok(output) => {
+                    *created.lock().unwrap_or_else(std::sync::PoisonError::into_inner) =
+                        Some(output.state_machine_arn().to_string());
+                    Ok(Poll::Ready)
+                }
+                Err(error) if error.has_code("StateMachineDeleting") => Ok(Poll::Pending(
+                    "waiting for the deleted state machine of the same name to go (its runs must end first)"
+                        .to_string(),
+                )),
+                Err(error) => Err(error),
+            }
         })
         .await?;
-        Ok(output.state_machine_arn().to_string())
+        let arn = created.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
+        arn.ok_or_else(|| AwsError::missing(id, "CreateStateMachine", "stateMachineArn"))
     }
 
     async fn update(
@@ -283,11 +308,49 @@ impl ResourceKind for Job {
     }
 
     async fn delete(&self, ctx: &Context, live: &LiveResource, _detail: &Live) -> Result<(), AwsError> {
+        stop_running(&ctx.clients.sfn, &live.id, &live.physical_id).await?;
         match ctx.clients.sfn.delete_state_machine().state_machine_arn(&live.physical_id).send().await {
             Ok(_) => Ok(()),
             Err(error) => aws_error(&live.id, "DeleteStateMachine", error).unless_not_found(()),
         }
     }
+}
+
+/// Stops the state machine's running executions, so that its deletion does not wait for them.
+async fn stop_running(sfn: &aws_sdk_sfn::Client, id: &ResourceId, arn: &str) -> Result<(), AwsError> {
+    let mut running = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let page = match sfn
+            .list_executions()
+            .state_machine_arn(arn)
+            .status_filter(aws_sdk_sfn::types::ExecutionStatus::Running)
+            .set_next_token(token.clone())
+            .send()
+            .await
+        {
+            Ok(page) => page,
+            Err(error) => return aws_error(id, "ListExecutions", error).unless_not_found(()),
+        };
+        running.extend(page.executions().iter().map(|execution| execution.execution_arn().to_string()));
+        token = page.next_token().map(str::to_string);
+        if token.is_none() {
+            break;
+        }
+    }
+    for execution in running {
+        let stopped = sfn
+            .stop_execution()
+            .execution_arn(&execution)
+            .cause("pipectl is deleting the job's state machine")
+            .send()
+            .await;
+        // One that ended meanwhile needs no stopping.
+        if let Err(error) = stopped {
+            aws_error(id, "StopExecution", error).unless_not_found(())?;
+        }
+    }
+    Ok(())
 }
 
 fn sfn_tags(tags: &Tags) -> Vec<Tag> {
@@ -328,6 +391,10 @@ async fn read(sfn: &aws_sdk_sfn::Client, pipeline: &str) -> Result<NamedRead, Aw
             Ok(described) => described,
             Err(error) => return aws_error(arn.as_str(), "DescribeStateMachine", error).unless_not_found(None),
         };
+        // Being deleted: gone, as far as the plan is concerned (a create of the name waits).
+        if described.status() == Some(&aws_sdk_sfn::types::StateMachineStatus::Deleting) {
+            return Ok(None);
+        }
         let tags: Tags = match tags {
             Ok(tags) => {
                 tags.tags().iter().filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string()))).collect()
@@ -394,6 +461,112 @@ mod tests {
         );
         assert_eq!(statements[2]["Resource"], json!(["arn:aws:sns:eu-west-1:123456789012:pipectl-p-alarms"]));
         assert_eq!(statements.len(), 3);
+    }
+
+    /// A Step Functions client answering from `rules`, in order (built by hand, like the SNS
+    /// one of `topic`'s tests).
+    fn sfn_client(rules: &[&aws_smithy_mocks::Rule]) -> aws_sdk_sfn::Client {
+        let mut interceptor =
+            aws_smithy_mocks::MockResponseInterceptor::new().rule_mode(aws_smithy_mocks::RuleMode::Sequential);
+        for rule in rules {
+            interceptor = interceptor.with_rule(rule);
+        }
+        let config = aws_sdk_sfn::Config::builder()
+            .behavior_version(aws_sdk_sfn::config::BehaviorVersion::latest())
+            .region(aws_sdk_sfn::config::Region::new("eu-west-1"))
+            .credentials_provider(aws_sdk_sfn::config::Credentials::new("akid", "secret", None, None, "test"))
+            .http_client(aws_smithy_mocks::create_mock_http_client())
+            .interceptor(interceptor)
+            .build();
+        aws_sdk_sfn::Client::from_conf(config)
+    }
+
+    fn context(sfn: aws_sdk_sfn::Client) -> Context {
+        let mut clients = super::super::test_support::clients();
+        clients.sfn = sfn;
+        let state = crate::model::LiveState { account_id: "123456789012".to_string(), ..Default::default() };
+        super::super::test_support::context(clients, std::time::Duration::from_secs(5), &state)
+    }
+
+    const ARN: &str = "arn:aws:states:eu-west-1:123456789012:stateMachine:pipectl-p-spark-nightly";
+
+    /// Step Functions' JSON 1.0 error for `code` (HTTP 400).
+    fn sfn_error(code: &str, message: &str) -> aws_smithy_runtime_api::http::Response {
+        let body = json!({"__type": code, "message": message}).to_string();
+        aws_smithy_runtime_api::http::Response::new(
+            aws_smithy_runtime_api::http::StatusCode::try_from(400).unwrap(),
+            aws_smithy_types::body::SdkBody::from(body),
+        )
+    }
+
+    #[tokio::test]
+    async fn deleting_a_job_stops_its_running_runs_first() {
+        use aws_sdk_sfn::operation::{
+            delete_state_machine::DeleteStateMachineOutput, list_executions::ListExecutionsOutput,
+            stop_execution::StopExecutionOutput,
+        };
+        use aws_sdk_sfn::Client;
+        use aws_smithy_mocks::mock;
+        let running = mock!(Client::list_executions)
+            .match_requests(|request| {
+                request.state_machine_arn() == Some(ARN)
+                    && request.status_filter() == Some(&aws_sdk_sfn::types::ExecutionStatus::Running)
+            })
+            .then_output(|| {
+                let run = aws_sdk_sfn::types::ExecutionListItem::builder()
+                    .execution_arn(format!("{}:night-1", ARN.replace(":stateMachine:", ":execution:")))
+                    .state_machine_arn(ARN)
+                    .name("night-1")
+                    .status(aws_sdk_sfn::types::ExecutionStatus::Running)
+                    .start_date(aws_smithy_types::DateTime::from_secs(1_796_000_000))
+                    .build()
+                    .unwrap();
+                ListExecutionsOutput::builder().executions(run).build().unwrap()
+            });
+        let stop = mock!(Client::stop_execution)
+            .match_requests(|request| request.execution_arn().is_some_and(|arn| arn.ends_with(":night-1")))
+            .then_output(|| {
+                StopExecutionOutput::builder()
+                    .stop_date(aws_smithy_types::DateTime::from_secs(1_796_000_100))
+                    .build()
+                    .unwrap()
+            });
+        let delete = mock!(Client::delete_state_machine)
+            .match_requests(|request| request.state_machine_arn() == Some(ARN))
+            .then_output(|| DeleteStateMachineOutput::builder().build());
+        let ctx = context(sfn_client(&[&running, &stop, &delete]));
+        let detail = Live { definition: Value::Null, role_arn: String::new() };
+        let live = LiveResource::new(id("spark", "nightly"), ARN, Tags::new(), detail.clone());
+        Job.delete(&ctx, &live, &detail).await.unwrap();
+        assert_eq!((running.num_calls(), stop.num_calls(), delete.num_calls()), (1, 1, 1));
+    }
+
+    #[tokio::test]
+    async fn a_create_waits_while_a_state_machine_of_that_name_is_being_deleted() {
+        use aws_sdk_sfn::operation::create_state_machine::CreateStateMachineOutput;
+        use aws_sdk_sfn::Client;
+        use aws_smithy_mocks::mock;
+        let deleting = mock!(Client::create_state_machine).then_http_response(|| {
+            sfn_error("StateMachineDeleting", "State machine arn:…:pipectl-p-spark-nightly is being deleted")
+        });
+        let created = mock!(Client::create_state_machine)
+            .match_requests(|request| {
+                request.name() == Some("pipectl-p-spark-nightly")
+                    && request.role_arn().is_some_and(|role| role.ends_with("/p-spark-nightly-job-euw1"))
+                    && request.tags().iter().any(|tag| tag.key() == Some("pipectl:resource"))
+            })
+            .then_output(|| {
+                CreateStateMachineOutput::builder()
+                    .state_machine_arn(ARN)
+                    .creation_date(aws_smithy_types::DateTime::from_secs(1_796_000_000))
+                    .build()
+                    .unwrap()
+            });
+        let ctx = context(sfn_client(&[&deleting, &created]));
+        let nodes = desired();
+        let config = nodes[1].config::<JobConfig>().unwrap();
+        assert_eq!(Job.create(&ctx, &nodes[1], config).await.unwrap(), ARN);
+        assert_eq!((deleting.num_calls(), created.num_calls()), (1, 1));
     }
 
     #[test]
