@@ -118,7 +118,9 @@ impl JobPlan {
 
     /// `sns:publish` of the outcome; a notification that cannot be sent does not change it.
     fn notify(&self, topic_arn: &str, outcome: &str, detail: &str, next: &str) -> Value {
-        let subject = format!("pipectl: job {} {outcome}", self.label);
+        // SNS allows a subject of at most 100 ASCII characters (Publish, Amazon SNS API
+        // Reference); a cluster and job name of the longest kind make more.
+        let subject: String = format!("pipectl: job {} {outcome}", self.label).chars().take(100).collect();
         let text =
             format!("pipectl job {} of pipeline {} {outcome}. Execution {{}}.{detail}", self.label, self.pipeline);
         let message = if detail.is_empty() {
@@ -316,6 +318,11 @@ mod tests {
             "States.Format('pipectl job spark/nightly of pipeline p failed. Execution {}. Error: {}', $$.Execution.Id, States.JsonToString($.failure))"
         );
         assert_eq!(failure["TopicArn"], "arn:aws:sns:eu-west-1:1:pipectl-p-alarms");
+        let mut long = plan(1, true);
+        long.label = format!("{}/{}", "c".repeat(40), "j".repeat(63));
+        let subject =
+            long.definition()["States"][NOTIFY_FAILURE]["Parameters"]["Subject"].as_str().unwrap().to_string();
+        assert_eq!(subject.len(), 100, "{subject}");
         let without = plan(1, false).definition();
         assert!(without["States"].get(NOTIFY_FAILURE).is_none());
     }
