@@ -164,6 +164,12 @@ pub fn job_state_machine_name(pipeline: &str, cluster: &str, job: &str) -> Strin
     format!("{}{cluster}-{job}", state_machine_prefix(pipeline))
 }
 
+/// The spec name of the one-time guard `pipectl run` leaves for a run by hand (the longest name
+/// of a job's schedules).
+pub fn job_run_guard_name(cluster: &str, job: &str) -> String {
+    window_schedule_name(cluster, job, "run-guard")
+}
+
 /// The spec names of a job's two schedules: `start` runs the state machine at the job's cron,
 /// `guard` returns the group to its baseline once the job's time is up, whatever became of it.
 pub fn job_schedule_names(cluster: &str, job: &str) -> [String; 2] {

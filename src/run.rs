@@ -14,7 +14,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::names::{
-    derived_cluster_roles, iam_role_name, job_state_machine_name, schedule_name, window_schedule_name, PIPELINE_TAG,
+    derived_cluster_roles, iam_role_name, job_run_guard_name, job_state_machine_name, schedule_name, PIPELINE_TAG,
     RESOURCE_TAG,
 };
 use crate::policy::Arns;
@@ -169,7 +169,7 @@ async fn create_run_guard(clients: &Clients, spec: &Spec, job: JobOf<'_>, now: i
         .ok_or_else(|| RunError::Refused(format!("cluster '{}' has no live group `{group}`", job.cluster.name)))?;
     let arns = Arns::new(live.account_id(), &clients.region);
     let role = iam_role_name(&spec.pipeline, &derived_cluster_roles(&job.cluster.name)[2], &clients.region);
-    let name = schedule_name(&spec.pipeline, &window_schedule_name(&job.cluster.name, &job.job.name, "run-guard"));
+    let name = schedule_name(&spec.pipeline, &job_run_guard_name(&job.cluster.name, &job.job.name));
     let at = chrono::DateTime::from_timestamp(guard_time(job, now), 0)
         .map(|t| t.format("%Y-%m-%dT%H:%M:%S").to_string())
         .unwrap_or_default();

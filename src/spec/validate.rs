@@ -339,8 +339,9 @@ fn check_jobs(path: &str, cluster: &Cluster, spec: &Spec, problems: &mut Problem
         }
         // "Name: Length Constraints: Minimum length of 1. Maximum length of 64." (EventBridge
         // Scheduler API Reference, CreateSchedule).
-        let [_, guard] = crate::names::job_schedule_names(&cluster.name, &job.name);
-        let schedule = crate::names::schedule_name(&spec.pipeline, &guard);
+        // The longest of a job's schedule names: the guard `pipectl run` leaves.
+        let run_guard = crate::names::job_run_guard_name(&cluster.name, &job.name);
+        let schedule = crate::names::schedule_name(&spec.pipeline, &run_guard);
         if schedule.len() > 64 {
             problems.add(
                 format!("{job_path}.name"),
