@@ -98,11 +98,15 @@ pub struct Started {
     pub status: String,
     /// Why it failed, when it did and AWS says.
     pub error: Option<String>,
+    /// Whether pipectl followed it (`--wait`).
+    pub followed: bool,
 }
 
 impl Started {
+    /// Started without `--wait`, or followed to success. A run still going when its timeout and
+    /// grace have passed (which its own timeout should prevent) is not a success.
     pub fn succeeded(&self) -> bool {
-        matches!(self.status.as_str(), "SUCCEEDED" | "RUNNING")
+        self.status == "SUCCEEDED" || (!self.followed && self.status == "RUNNING")
     }
 }
 
@@ -238,7 +242,13 @@ pub async fn start(
     let execution = output.execution_arn().to_string();
     progress.line(&format!("Started job {}: {execution}", job.label()));
     let Some(poll) = wait else {
-        return Ok(Started { job: job.label(), execution_arn: execution, status: "RUNNING".to_string(), error: None });
+        return Ok(Started {
+            job: job.label(),
+            execution_arn: execution,
+            status: "RUNNING".to_string(),
+            error: None,
+            followed: false,
+        });
     };
     let limit = job.job.timeout_seconds().unwrap_or(0) + crate::resources::JOB_GRACE_SECONDS + 60;
     let deadline = std::time::Instant::now() + Duration::from_secs(limit);
@@ -260,6 +270,7 @@ pub async fn start(
                 execution_arn: execution,
                 status,
                 error: (!error.is_empty()).then_some(error),
+                followed: true,
             });
         }
         if std::time::Instant::now() >= deadline {
@@ -270,6 +281,7 @@ pub async fn start(
                 error: Some(format!(
                     "still running after {limit} s, the job's timeout and grace; stopped following it"
                 )),
+                followed: true,
             });
         }
         tokio::time::sleep(poll).await;
