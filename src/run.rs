@@ -147,6 +147,40 @@ pub fn check_collisions(job: JobOf<'_>, now: i64) -> Result<(), RunError> {
     )))
 }
 
+/// Refuses a run while a job on the same group is running (this one or another): the first to
+/// end would resize the group under the other, and the second run's guard would replace the
+/// first's.
+async fn check_running(clients: &Clients, spec: &Spec, job: JobOf<'_>, arns: &Arns) -> Result<(), RunError> {
+    let group = Group::parse(&job.job.group);
+    let same_group = jobs(spec)
+        .into_iter()
+        .filter(|other| other.cluster.name == job.cluster.name && Group::parse(&other.job.group) == group);
+    for other in same_group {
+        let machine = other.state_machine_arn(spec, arns);
+        let listed = clients
+            .sfn
+            .list_executions()
+            .state_machine_arn(&machine)
+            .status_filter(aws_sdk_sfn::types::ExecutionStatus::Running)
+            .max_results(1)
+            .send()
+            .await;
+        let running = match listed {
+            Ok(output) => output.executions().first().map(|execution| execution.execution_arn().to_string()),
+            Err(error) => aws_error(format!("job/{}-{}", other.cluster.name, other.job.name), "ListExecutions", error)
+                .unless_not_found(None)?,
+        };
+        if let Some(execution) = running {
+            return Err(RunError::Refused(format!(
+                "job {} is running on group {} ({execution}); the first of two runs to end would resize the group under the other. Wait for it, or stop it (aws stepfunctions stop-execution); nothing was changed",
+                other.label(),
+                job.job.group
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// The run's own guard: a one-time schedule that returns the group to its baseline at its guard
 /// time, on the cluster found by name and checked to be the pipeline's.
 async fn create_run_guard(clients: &Clients, spec: &Spec, job: JobOf<'_>, now: i64) -> Result<String, RunError> {
@@ -205,6 +239,7 @@ pub async fn start(
     let now = chrono::Utc::now().timestamp();
     check_collisions(job, now)?;
     let arns = arns(clients).await?;
+    check_running(clients, spec, job, &arns).await?;
     let machine = job.state_machine_arn(spec, &arns);
     let what = format!("job/{}-{}", job.cluster.name, job.job.name);
     let sfn = &clients.sfn;
@@ -250,7 +285,7 @@ pub async fn start(
             followed: false,
         });
     };
-    let limit = job.job.timeout_seconds().unwrap_or(0) + crate::resources::JOB_GRACE_SECONDS + 60;
+    let limit = job.job.timeout_seconds().unwrap_or(0) + crate::resources::RESIZE_BACK_GRACE_SECONDS + 60;
     let deadline = std::time::Instant::now() + Duration::from_secs(limit);
     let mut seen = 0;
     loop {

@@ -53,7 +53,7 @@ use crate::model::{PIPELINE_TAG, RESOURCE_TAG};
 use crate::policy::Arns;
 use crate::progress::Progress;
 use crate::spec::Spec;
-pub use job::definition::RESIZE_BACK_GRACE_SECONDS as JOB_GRACE_SECONDS;
+pub use job::definition::RESIZE_BACK_GRACE_SECONDS;
 pub use named::{NamedKind, NamedRead, Ownership};
 pub use propagation::{retry_while_role_propagates, RoleUser};
 pub use wait::WaitOptions;

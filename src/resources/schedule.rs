@@ -76,7 +76,7 @@ pub struct ScheduleConfig {
     /// apply refuses to send it.
     pub expression: Result<String, String>,
     pub timezone: String,
-    /// How EventBridge Scheduler retries a resize that fails (see `window_retry`).
+    /// How EventBridge Scheduler retries a resize or job start that fails (see `window_retry`).
     pub retry: Retry,
     /// The pipeline's dead-letter queue, which receives the resize once the retries are spent.
     pub dead_letter_arn: String,
@@ -197,14 +197,19 @@ impl ResourceKind for Schedule {
                 let [start, guard] = job_schedule_names(&cluster.name, &job.name);
                 let group = Group::parse(&job.group);
                 let (start_expression, guard_expression) = job_edges(job);
-                let timeout = job.timeout_seconds();
-                let guard_window = timeout.map(|seconds| seconds + spec::GUARD_DELAY_SECONDS);
+                // A start retried late would meet the guard early: it may be late by no more
+                // than the guard leaves beyond the execution's own end (5 minutes).
+                let start_retry = window_retry(
+                    "up",
+                    Some(spec::GUARD_DELAY_SECONDS - super::job::definition::RESIZE_BACK_GRACE_SECONDS),
+                );
+                let guard_window = job.guard_after_seconds();
                 let pairs = [
                     (
                         start,
                         ScheduleTarget::StartJob { cluster: cluster.name.clone(), job: job_id.name.clone() },
                         start_expression,
-                        window_retry("up", timeout),
+                        start_retry,
                         job_id.clone(),
                     ),
                     (
@@ -358,15 +363,11 @@ fn edges(
     [("up", window.map(|(start, _)| start), schedule.nodes), ("down", down, baseline.unwrap_or(0))]
 }
 
-/// The expressions of a job's `start` (its cron) and `guard` (`GUARD_DELAY_SECONDS` after its
-/// timeout) schedules; an `Err` as in `edges`.
+/// The expressions of a job's `start` (its cron) and `guard` (`spec::Job::guard_cron`)
+/// schedules; an `Err` as in `edges`.
 fn job_edges(job: &spec::Job) -> (Result<String, String>, Result<String, String>) {
     let start = crate::cron::parse_cron(&job.cron);
-    let guard = start.clone().and_then(|start| {
-        let timeout = job.timeout_seconds().ok_or_else(|| format!("job timeout `{}` is out of range", job.timeout))?;
-        start.end_after(std::time::Duration::from_secs(timeout + spec::GUARD_DELAY_SECONDS))
-    });
-    (start.map(|cron| cron.to_eventbridge()), guard.map(|cron| cron.to_eventbridge()))
+    (start.map(|cron| cron.to_eventbridge()), job.guard_cron().map(|cron| cron.to_eventbridge()))
 }
 
 /// The description that marks a schedule as the pipeline's.

@@ -90,6 +90,11 @@ pub const MAX_TIMEOUT_SECONDS: u64 = 23 * 3600;
 /// state machine's own resize-back and notification to run first.
 pub const GUARD_DELAY_SECONDS: u64 = 15 * 60;
 
+/// What a clock change can take from a wall-clock interval: the guard schedule fires at a local
+/// time, and on the night clocks spring forward the real time to it is this much shorter. (No
+/// zone in the tz database moves its clocks by more than an hour.)
+const LARGEST_CLOCK_CHANGE_SECONDS: u64 = 3600;
+
 /// EMR allows 256 steps per AddJobFlowSteps and counts a cluster's steps; a night batch of more
 /// than this many is a sign the job should be split.
 pub const MAX_STEPS: usize = 50;
@@ -101,6 +106,24 @@ impl Job {
             .ok()
             .map(|length| length.as_secs())
             .filter(|seconds| (60..=MAX_TIMEOUT_SECONDS).contains(seconds))
+    }
+
+    /// How long after the start, on the local clock, the `guard` schedule fires: the timeout and
+    /// `GUARD_DELAY_SECONDS`, and an hour more in a zone with daylight saving time, so that a
+    /// night whose clocks spring forward does not bring the guard early, onto running steps.
+    pub fn guard_after_seconds(&self) -> Option<u64> {
+        let zone = crate::cron::parse_timezone(&self.timezone).ok()?;
+        let dst = if observes_daylight_saving(zone) { LARGEST_CLOCK_CHANGE_SECONDS } else { 0 };
+        Some(self.timeout_seconds()? + GUARD_DELAY_SECONDS + dst)
+    }
+
+    /// The `guard` schedule's cron: the start's, `guard_after_seconds` later on the local clock;
+    /// an `Err` says why there is none (reported by validation).
+    pub fn guard_cron(&self) -> Result<crate::cron::Cron, String> {
+        let start = crate::cron::parse_cron(&self.cron)?;
+        let after =
+            self.guard_after_seconds().ok_or_else(|| format!("job timeout `{}` is out of range", self.timeout))?;
+        start.end_after(std::time::Duration::from_secs(after))
     }
 
     /// Whether the outcome goes to the pipeline's alarm topic.
@@ -115,6 +138,15 @@ impl Job {
         let hours = self.timeout_seconds()? as f64 / 3600.0;
         Some((self.nodes - baseline).max(0) as f64 * hours)
     }
+}
+
+/// Whether `zone` has two UTC offsets in a year (daylight saving time).
+fn observes_daylight_saving(zone: chrono_tz::Tz) -> bool {
+    use chrono::{Offset, TimeZone};
+    let offset = |month: u32| {
+        zone.with_ymd_and_hms(2026, month, 1, 12, 0, 0).earliest().map(|t| t.offset().fix().local_minus_utc())
+    };
+    offset(1) != offset(7)
 }
 
 fn alarms_on(spec: &Spec) -> bool {
@@ -225,6 +257,32 @@ mod tests {
             spark_submit_args(&step("s3://lake/jobs/a.py")),
             ["spark-submit", "--deploy-mode", "cluster", "s3://lake/jobs/a.py", "--date", "2026-11-30"]
         );
+    }
+
+    fn job(cron: &str, timezone: &str, timeout: &str) -> Job {
+        Job {
+            name: "nightly".to_string(),
+            cron: cron.to_string(),
+            timezone: timezone.to_string(),
+            group: "batch".to_string(),
+            nodes: 20,
+            steps: vec![step("s3://lake/a.py")],
+            timeout: timeout.to_string(),
+            notify: None,
+        }
+    }
+
+    #[test]
+    fn the_guard_leaves_an_hour_more_where_clocks_change() {
+        // Seoul has no daylight saving: 02:00 + 3h + 15m.
+        let seoul = job("0 2 * * *", "Asia/Seoul", "3h");
+        assert_eq!(seoul.guard_cron().map(|c| (c.hour, c.minute)), Ok((5, 15)));
+        // Berlin does: on the night clocks spring forward 00:30 → 04:45 local is only 3h15m.
+        let berlin = job("30 0 * * *", "Europe/Berlin", "3h");
+        assert_eq!(berlin.guard_after_seconds(), Some(3 * 3600 + 15 * 60 + 3600));
+        assert_eq!(berlin.guard_cron().map(|c| (c.hour, c.minute)), Ok((4, 45)));
+        // A guard a day or more after the start is no daily schedule.
+        assert!(job("0 2 * * *", "Europe/Berlin", "23h").guard_cron().is_err());
     }
 
     #[test]

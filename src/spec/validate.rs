@@ -76,6 +76,7 @@ pub fn validate(spec: &Spec) -> Vec<Problem> {
     for (index, cluster) in spec.clusters.iter().enumerate() {
         check_cluster(&format!("clusters[{index}]"), cluster, spec, &mut problems);
     }
+    check_derived_batch_names(spec, &mut problems);
     check_unique("deliveries", spec.deliveries.iter().map(|delivery| delivery.name.as_str()), &mut problems);
     for (index, delivery) in spec.deliveries.iter().enumerate() {
         check_delivery(&format!("deliveries[{index}]"), delivery, spec, &mut problems);
@@ -306,14 +307,15 @@ fn check_cluster(path: &str, cluster: &Cluster, spec: &Spec, problems: &mut Prob
 /// and schedules') on one group at the same time: a schedule's `down` edge would cut a job
 /// short, and two jobs would fight over the group's size.
 fn check_jobs(path: &str, cluster: &Cluster, spec: &Spec, problems: &mut Problems) {
-    let names = cluster.schedules.iter().map(|s| s.name.as_str()).chain(cluster.jobs.iter().map(|j| j.name.as_str()));
+    // A job's name may be neither a schedule's nor another job's of the cluster (schedules'
+    // own duplicates are reported with the schedules).
+    let schedules: HashSet<&str> = cluster.schedules.iter().map(|s| s.name.as_str()).collect();
     let mut seen = HashSet::new();
-    for (index, name) in names.enumerate() {
-        if !seen.insert(name) {
-            let index = index - cluster.schedules.len().min(index);
+    for (index, job) in cluster.jobs.iter().enumerate() {
+        if schedules.contains(job.name.as_str()) || !seen.insert(job.name.as_str()) {
             problems.add(
                 format!("{path}.jobs[{index}].name"),
-                format!("`{name}` names a schedule or another job of this cluster"),
+                format!("`{}` names a schedule or another job of this cluster", job.name),
             );
         }
     }
@@ -348,13 +350,32 @@ fn check_jobs(path: &str, cluster: &Cluster, spec: &Spec, problems: &mut Problem
                 format!("the schedule `{schedule}` would be {} characters; EventBridge Scheduler allows 64: shorten the job, cluster or pipeline name", schedule.len()),
             );
         }
-        if let Err(message) = crate::cron::parse_cron(&job.cron) {
-            problems.add(format!("{job_path}.cron"), message);
+        match crate::cron::parse_cron(&job.cron) {
+            Err(message) => problems.add(format!("{job_path}.cron"), message),
+            Ok(_) if job.timeout_seconds().is_some() => check_guard(&job_path, job, problems),
+            Ok(_) => {}
         }
         if let Err(message) = crate::cron::parse_timezone(&job.timezone) {
             problems.add(format!("{job_path}.timezone"), message);
         }
         check_resized_group(&job_path, &job.group, job.nodes, cluster, spec, problems);
+        if !cluster.applications.iter().any(|application| application == "Spark") {
+            problems.add(
+                format!("{job_path}.steps"),
+                "a job's steps run `spark-submit`: add Spark to the cluster's `applications`",
+            );
+        }
+        // Step Functions cancels a step that outlives its timeout with CancelSteps, which EMR
+        // allows on a RUNNING step from release 5.28.0 ("CancelSteps", EMR API Reference).
+        if release_before(&cluster.release, (5, 28)) {
+            problems.add(
+                format!("{path}.release"),
+                format!(
+                    "jobs need EMR 5.28.0 or later (to cancel a step past the job's timeout); `{}` is older",
+                    cluster.release
+                ),
+            );
+        }
         for (field, message) in super::jobs::step_problems(&job_path, job, spec) {
             problems.add(field, message);
         }
@@ -364,6 +385,84 @@ fn check_jobs(path: &str, cluster: &Cluster, spec: &Spec, problems: &mut Problem
             format!("{path}.jobs"),
             format!("{first} and {second} resize the same group at overlapping times: move one of them, or give them different groups"),
         );
+    }
+}
+
+/// Whether a release label (`emr-5.27.0`) is older than `major.minor`; a label that does not
+/// parse is reported on its own.
+fn release_before(release: &str, (major, minor): (u32, u32)) -> bool {
+    let mut parts = release.trim_start_matches("emr-").split('.').map(|part| part.parse::<u32>().ok());
+    match (parts.next().flatten(), parts.next().flatten()) {
+        (Some(got_major), Some(got_minor)) => (got_major, got_minor) < (major, minor),
+        _ => false,
+    }
+}
+
+/// The names pipectl derives for schedules and jobs join a cluster's name to theirs with `-`, so
+/// two different pairs can make one name (cluster `a-b` with job `c`, cluster `a` with job
+/// `b-c`; job `x`'s run guard and job `x-run`'s guard): each must be the only one of its name.
+fn check_derived_batch_names(spec: &Spec, problems: &mut Problems) {
+    use crate::names::{job_run_guard_name, job_schedule_names, job_state_machine_name, window_schedule_name};
+    let mut seen: std::collections::HashMap<String, String> = std::collections::HashMap::new();
+    let mut claim = |name: String, path: String, problems: &mut Problems| match seen.get(&name) {
+        Some(first) => problems.add(
+            format!("{path}.name"),
+            format!("pipectl would name this `{name}`, as it names {first}: rename one of them"),
+        ),
+        None => {
+            seen.insert(name, path);
+        }
+    };
+    for (c, cluster) in spec.clusters.iter().enumerate() {
+        for (s, schedule) in cluster.schedules.iter().enumerate() {
+            for edge in ["up", "down"] {
+                let path = format!("clusters[{c}].schedules[{s}]");
+                claim(
+                    format!("schedule {}", window_schedule_name(&cluster.name, &schedule.name, edge)),
+                    path,
+                    problems,
+                );
+            }
+        }
+        for (j, job) in cluster.jobs.iter().enumerate() {
+            let path = format!("clusters[{c}].jobs[{j}]");
+            let [start, guard] = job_schedule_names(&cluster.name, &job.name);
+            for name in [start, guard, job_run_guard_name(&cluster.name, &job.name)] {
+                claim(format!("schedule {name}"), path.clone(), problems);
+            }
+            let machine = job_state_machine_name(&spec.pipeline, &cluster.name, &job.name);
+            claim(format!("state machine {machine}"), path, problems);
+        }
+    }
+}
+
+/// The job's `guard` schedule must exist every night: a daily cron (it may fall after midnight),
+/// in whole minutes, at a local time that no clock change skips ("your schedule invocation gets
+/// skipped if the cron expression falls on a non-existent date and time", EventBridge Scheduler
+/// User Guide, "Schedule types"), checked over two years.
+fn check_guard(job_path: &str, job: &super::jobs::Job, problems: &mut Problems) {
+    use chrono::TimeZone;
+    let guard = match job.guard_cron() {
+        Ok(guard) => guard,
+        Err(message) => {
+            problems.add(format!("{job_path}.timeout"), format!("the job's guard (timeout + 15 minutes, + 1 hour where clocks change) cannot be scheduled: {message}"));
+            return;
+        }
+    };
+    let Ok(zone) = crate::cron::parse_timezone(&job.timezone) else { return };
+    let Some(first) = chrono::NaiveDate::from_ymd_opt(2026, 1, 1) else { return };
+    for date in first.iter_days().take(731) {
+        let Some(local) = date.and_hms_opt(guard.hour, guard.minute, 0) else { continue };
+        if zone.from_local_datetime(&local).earliest().is_none() {
+            problems.add(
+                format!("{job_path}.cron"),
+                format!(
+                    "the job's guard would fire at {:02}:{:02} {}, a time the clock change of {date} skips, and EventBridge Scheduler would skip it: move the start or the timeout",
+                    guard.hour, guard.minute, job.timezone
+                ),
+            );
+            return;
+        }
     }
 }
 
@@ -399,7 +498,7 @@ fn batch_windows(cluster: &Cluster) -> Vec<(String, &str, &str, &str, Option<u64
         )
     });
     let jobs = cluster.jobs.iter().map(|job| {
-        let length = job.timeout_seconds().map(|seconds| seconds + super::jobs::GUARD_DELAY_SECONDS);
+        let length = job.guard_after_seconds();
         (format!("job '{}'", job.name), job.group.as_str(), job.cron.as_str(), job.timezone.as_str(), length)
     });
     schedules.chain(jobs).collect()

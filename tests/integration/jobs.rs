@@ -185,10 +185,11 @@ fn job_lifecycle(stack: Stack) {
     assert_eq!(listed[0]["job"], "spark/nightly");
     assert!(execution.ends_with(listed[0]["execution"].as_str().unwrap()), "{runs}");
     if stack == Stack::LocalStack {
-        // LocalStack interprets the definition: the scale-out is the first state, and it fails
-        // there (no EMR); Step Functions then retries it for minutes before the failure leads
-        // to the resize-back (the path the unit tests walk), so the test stops at the failure.
-        let (entered, failed) = runtime.block_on(async {
+        // LocalStack interprets the definition, but has no EMR: the size record (bookkeeping,
+        // its failure ignored) and then the scale-out fail; Step Functions retries the
+        // scale-out for minutes before the failure leads to the resize-back (the path the unit
+        // tests walk, and one seen by hand), so the test stops at the scale-out's failure.
+        let (entered, failures) = runtime.block_on(async {
             let clients = stack.clients().await;
             for _ in 0..50 {
                 let history =
@@ -198,17 +199,21 @@ fn job_lifecycle(stack: Stack) {
                     .iter()
                     .filter_map(|e| e.state_entered_event_details().map(|d| d.name().to_string()))
                     .collect();
-                let failed = history.events().iter().any(|e| e.task_failed_event_details().is_some());
-                if failed {
-                    return (entered, failed);
+                let failures = history.events().iter().filter(|e| e.task_failed_event_details().is_some()).count();
+                if failures >= 2 {
+                    return (entered, failures);
                 }
                 tokio::time::sleep(std::time::Duration::from_millis(200)).await;
             }
-            (Vec::new(), false)
+            (Vec::new(), 0)
         });
-        assert_eq!(entered, ["ScaleOut"], "{entered:?}");
-        assert!(failed, "the scale-out did not fail on an emulator without EMR");
+        assert_eq!(entered, ["RecordScale", "ScaleOut"], "{entered:?}");
+        assert!(failures >= 2, "the record and the scale-out did not fail on an emulator without EMR");
     }
+    // While it runs, another run of a job on that group is refused: the first to end would
+    // resize the group under the other.
+    let again = pipectl(stack, &["run", "nightly", "-f", &edited]).expect(1);
+    assert!(again.stderr.contains("job spark/nightly is running on group batch"), "{}", again.stderr);
     // The run is still going (moto keeps it RUNNING; LocalStack retries the scale-out): destroy
     // stops it before it deletes the state machine, which on AWS would otherwise stay DELETING
     // until the run ends.

@@ -48,14 +48,19 @@ pub struct PlannedStep {
 /// The time the execution has beyond the job's timeout to resize back and notify after a step
 /// timed out; the guard schedule fires later still (`spec::GUARD_DELAY_SECONDS`).
 pub const RESIZE_BACK_GRACE_SECONDS: u64 = 10 * 60;
-// The execution has ended (resized back or not) before the guard schedule fires, and five
-// retries of a resize (15 + 30 + 60 + 120 + 240 s, see `retry`) fit in the grace.
+// The execution has ended (resized back or not) before the guard schedule fires; and the longest
+// path after a step timed out fits in the grace: five retries of the resize-back (15 + 30 + 60 +
+// 120 + 240 s, see `retry`) and three of the notification (5 + 10 + 20 s, `notify_retry`), with
+// a minute for the calls themselves.
 const _: () = assert!(RESIZE_BACK_GRACE_SECONDS < crate::spec::GUARD_DELAY_SECONDS);
-const _: () = assert!(15 + 30 + 60 + 120 + 240 < RESIZE_BACK_GRACE_SECONDS);
+const _: () = assert!((15 + 30 + 60 + 120 + 240) + (5 + 10 + 20) + 60 < RESIZE_BACK_GRACE_SECONDS);
 
+pub const RECORD_SCALE: &str = "RecordScale";
 pub const SCALE_OUT: &str = "ScaleOut";
 pub const SCALE_BACK: &str = "ScaleBack";
 pub const SCALE_BACK_AFTER_FAILURE: &str = "ScaleBackAfterFailure";
+const FORGET_SCALE: &str = "ForgetScale";
+const FORGET_SCALE_AFTER_FAILURE: &str = "ForgetScaleAfterFailure";
 const NOTIFY_SUCCESS: &str = "NotifySuccess";
 const NOTIFY_FAILURE: &str = "NotifyFailure";
 const SUCCEEDED: &str = "Succeeded";
@@ -72,6 +77,12 @@ pub fn step_state(index: usize, name: &str) -> String {
 /// times is under 8 minutes, inside `RESIZE_BACK_GRACE_SECONDS`.
 fn retry() -> Value {
     json!([{"ErrorEquals": ["States.ALL"], "IntervalSeconds": 15, "MaxAttempts": 5, "BackoffRate": 2.0}])
+}
+
+/// A notification is retried briefly (5 s, 10 s, 20 s): it must not hold the execution past its
+/// grace, and the job's alarms report the run anyway.
+fn notify_retry() -> Value {
+    json!([{"ErrorEquals": ["States.ALL"], "IntervalSeconds": 5, "MaxAttempts": 3, "BackoffRate": 2.0}])
 }
 
 /// Sends every error of a state to `next`, keeping the error under `$.failure`.
@@ -118,9 +129,9 @@ impl JobPlan {
 
     /// `sns:publish` of the outcome; a notification that cannot be sent does not change it.
     fn notify(&self, topic_arn: &str, outcome: &str, detail: &str, next: &str) -> Value {
-        // SNS allows a subject of at most 100 ASCII characters (Publish, Amazon SNS API
+        // SNS wants a subject "less than 100 characters long" (Publish, Amazon SNS API
         // Reference); a cluster and job name of the longest kind make more.
-        let subject: String = format!("pipectl: job {} {outcome}", self.label).chars().take(100).collect();
+        let subject: String = format!("pipectl: job {} {outcome}", self.label).chars().take(99).collect();
         let text =
             format!("pipectl job {} of pipeline {} {outcome}. Execution {{}}.{detail}", self.label, self.pipeline);
         let message = if detail.is_empty() {
@@ -133,7 +144,30 @@ impl JobPlan {
             "Resource": self.integration("sns:publish"),
             "Parameters": {"TopicArn": topic_arn, "Subject": subject, "Message.$": message},
             "ResultPath": null,
-            "Retry": retry(),
+            "Retry": notify_retry(),
+            "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": null, "Next": next}],
+            "Next": next
+        })
+    }
+
+    /// Records the job's size on the cluster as `pipectl scale` does (the tag
+    /// `pipectl:scale:<group>`), so that a plan or apply while the job runs sees a deliberate size,
+    /// not drift to revert under the running steps; or removes the record. Bookkeeping only: a
+    /// failure goes on to `next`.
+    fn record(&self, record: Option<(i64, i64)>, next: &str) -> Value {
+        let key = crate::names::scale_tag(&self.group);
+        let (action, parameters) = match record {
+            Some((nodes, baseline)) => {
+                let value = crate::resources::cluster::ScaleRecord { nodes, baseline, until: None }.to_tag();
+                ("aws-sdk:emr:addTags", json!({"ResourceId": self.cluster_id, "Tags": [{"Key": key, "Value": value}]}))
+            }
+            None => ("aws-sdk:emr:removeTags", json!({"ResourceId": self.cluster_id, "TagKeys": [key]})),
+        };
+        json!({
+            "Type": "Task",
+            "Resource": self.integration(action),
+            "Parameters": parameters,
+            "ResultPath": null,
             "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": null, "Next": next}],
             "Next": next
         })
@@ -142,6 +176,7 @@ impl JobPlan {
     /// The whole definition.
     pub fn definition(&self) -> Value {
         let mut states = Map::new();
+        states.insert(RECORD_SCALE.to_string(), self.record(Some((self.nodes, self.baseline)), SCALE_OUT));
         let first = self.steps.first().map(|step| step_state(0, &step.name)).unwrap_or_else(|| SCALE_BACK.to_string());
         let mut scale_out = self.resize(self.nodes);
         scale_out["Catch"] = catch_into(SCALE_BACK_AFTER_FAILURE);
@@ -161,13 +196,15 @@ impl JobPlan {
         // still return the group, and the run says why.
         let mut scale_back = self.resize(self.baseline);
         scale_back["Catch"] = catch_into(after_failure);
-        scale_back["Next"] = json!(after_success);
+        scale_back["Next"] = json!(FORGET_SCALE);
         states.insert(SCALE_BACK.to_string(), scale_back);
+        states.insert(FORGET_SCALE.to_string(), self.record(None, after_success));
         let mut scale_back_after_failure = self.resize(self.baseline);
         scale_back_after_failure["Catch"] =
             json!([{"ErrorEquals": ["States.ALL"], "ResultPath": "$.resize_back_failure", "Next": after_failure}]);
-        scale_back_after_failure["Next"] = json!(after_failure);
+        scale_back_after_failure["Next"] = json!(FORGET_SCALE_AFTER_FAILURE);
         states.insert(SCALE_BACK_AFTER_FAILURE.to_string(), scale_back_after_failure);
+        states.insert(FORGET_SCALE_AFTER_FAILURE.to_string(), self.record(None, after_failure));
         if let Some(topic_arn) = &self.topic_arn {
             states.insert(NOTIFY_SUCCESS.to_string(), self.notify(topic_arn, "succeeded", "", SUCCEEDED));
             states.insert(NOTIFY_FAILURE.to_string(), self.notify(topic_arn, "failed", " Error: {}", FAILED));
@@ -175,14 +212,14 @@ impl JobPlan {
         states.insert(SUCCEEDED.to_string(), json!({"Type": "Succeed"}));
         states.insert(
             FAILED.to_string(),
-            json!({"Type": "Fail", "Error": "JobFailed", "Cause": format!("job {} failed; its group was returned to {} nodes", self.label, self.baseline)}),
+            json!({"Type": "Fail", "Error": "JobFailed", "Cause": format!("job {} failed: the execution's events say where; its group goes back to {} nodes (by its guard schedule, if the resize-back failed too)", self.label, self.baseline)}),
         );
         json!({
             "Comment": format!(
                 "pipectl job {} of pipeline {}: resize group {} to {} nodes, run {} step(s), resize back to {}",
                 self.label, self.pipeline, self.group, self.nodes, self.steps.len(), self.baseline
             ),
-            "StartAt": SCALE_OUT,
+            "StartAt": RECORD_SCALE,
             "TimeoutSeconds": self.timeout_seconds + RESIZE_BACK_GRACE_SECONDS,
             "States": states
         })
@@ -221,9 +258,15 @@ mod tests {
         if let Some(target) = state["Next"].as_str() {
             next.push((target.to_string(), "success"));
         }
-        // A notification that cannot be sent does not change the outcome.
-        let publishes = state["Resource"].as_str().is_some_and(|r| r.ends_with("sns:publish"));
-        let outcome = if publishes { "notification failed" } else { "failure or timeout" };
+        // A notification that cannot be sent does not change the outcome. Nor does the size record failing to be written or removed.
+        let resource = state["Resource"].as_str().unwrap_or_default();
+        let outcome = if resource.ends_with("sns:publish") {
+            "notification failed"
+        } else if resource.contains(":aws-sdk:emr:") {
+            "size record failed"
+        } else {
+            "failure or timeout"
+        };
         for catcher in state["Catch"].as_array().into_iter().flatten() {
             next.push((catcher["Next"].as_str().unwrap().to_string(), outcome));
         }
@@ -272,7 +315,13 @@ mod tests {
             assert!(all.len() > steps + 2, "{steps} steps: only {} paths", all.len());
             for path in &all {
                 let names: Vec<&String> = path.iter().filter(|name| !name.starts_with('(')).collect();
-                assert!(resizes_to(&states[names[0].as_str()], 20), "{path:?} does not start with the scale-out");
+                // The size is recorded first, then the group resized out before anything else.
+                assert_eq!(names[0].as_str(), RECORD_SCALE, "{path:?}");
+                let resizes = |name: &&&String| {
+                    states[name.as_str()]["Resource"].as_str().is_some_and(|r| r.contains("modifyInstanceGroup"))
+                };
+                let first_resize = names.iter().find(resizes).expect("a resize");
+                assert!(resizes_to(&states[first_resize.as_str()], 20), "{path:?} does not resize out first");
                 let back = names.iter().position(|name| resizes_to(&states[name.as_str()], 2));
                 let back = back.unwrap_or_else(|| panic!("{path:?} never resizes back"));
                 // Nothing runs on the cluster after the resize-back.
@@ -309,6 +358,32 @@ mod tests {
     }
 
     #[test]
+    fn the_jobs_size_is_recorded_like_a_scale_and_forgotten_after_the_resize_back() {
+        let definition = plan(1, true).definition();
+        let states = &definition["States"];
+        assert_eq!(definition["StartAt"], RECORD_SCALE);
+        assert_eq!(states[RECORD_SCALE]["Resource"], "arn:aws:states:::aws-sdk:emr:addTags");
+        assert_eq!(
+            states[RECORD_SCALE]["Parameters"],
+            json!({"ResourceId": "j-1", "Tags": [{"Key": "pipectl:scale:batch", "Value": "nodes=20 baseline=2"}]})
+        );
+        // The value is what `pipectl scale` writes, so plans read it the same way.
+        let value = states[RECORD_SCALE]["Parameters"]["Tags"][0]["Value"].as_str().unwrap();
+        assert_eq!(
+            crate::resources::cluster::ScaleRecord::parse(value),
+            Some(crate::resources::cluster::ScaleRecord { nodes: 20, baseline: 2, until: None })
+        );
+        assert_eq!(states[SCALE_BACK]["Next"], FORGET_SCALE);
+        assert_eq!(
+            states[FORGET_SCALE]["Parameters"],
+            json!({"ResourceId": "j-1", "TagKeys": ["pipectl:scale:batch"]})
+        );
+        assert_eq!(states[SCALE_BACK_AFTER_FAILURE]["Next"], FORGET_SCALE_AFTER_FAILURE);
+        // Bookkeeping that fails does not stop the job.
+        assert_eq!(states[RECORD_SCALE]["Catch"][0]["Next"], SCALE_OUT);
+    }
+
+    #[test]
     fn the_notification_names_the_job_and_the_execution() {
         let definition = plan(1, true).definition();
         let failure = &definition["States"][NOTIFY_FAILURE]["Parameters"];
@@ -322,7 +397,7 @@ mod tests {
         long.label = format!("{}/{}", "c".repeat(40), "j".repeat(63));
         let subject =
             long.definition()["States"][NOTIFY_FAILURE]["Parameters"]["Subject"].as_str().unwrap().to_string();
-        assert_eq!(subject.len(), 100, "{subject}");
+        assert_eq!(subject.len(), 99, "{subject}");
         let without = plan(1, false).definition();
         assert!(without["States"].get(NOTIFY_FAILURE).is_none());
     }

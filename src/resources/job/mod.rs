@@ -143,7 +143,8 @@ fn plan(graph: &GraphContext, cluster: &spec::Cluster, job: &spec::Job) -> JobPl
     }
 }
 
-/// Exactly what the definition calls: resize and steps on this cluster, the rule Step Functions
+/// Exactly what the definition calls: resize, record the size (tags) and run steps on this
+/// cluster, the rule Step Functions
 /// keeps for `.sync` EMR steps, and the alarm topic if the job notifies ("IAM policies for
 /// Amazon EMR" and "IAM policies for Amazon SNS", Step Functions Developer Guide).
 fn job_policy(graph: &GraphContext, cluster: &spec::Cluster, plan: &JobPlan) -> Value {
@@ -154,10 +155,12 @@ fn job_policy(graph: &GraphContext, cluster: &spec::Cluster, plan: &JobPlan) -> 
             "Effect": "Allow",
             "Action": [
                 "elasticmapreduce:AddJobFlowSteps",
+                "elasticmapreduce:AddTags",
                 "elasticmapreduce:CancelSteps",
                 "elasticmapreduce:DescribeStep",
                 "elasticmapreduce:ListInstanceGroups",
-                "elasticmapreduce:ModifyInstanceGroups"
+                "elasticmapreduce:ModifyInstanceGroups",
+                "elasticmapreduce:RemoveTags"
             ],
             "Resource": [cluster_arn]
         }),
