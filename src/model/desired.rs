@@ -14,6 +14,12 @@ use crate::spec::Spec;
 pub trait DesiredConfig: Any + Debug + Send + Sync {
     /// The comparable attributes of what the spec asks for (tags are added by the node).
     fn attributes(&self) -> Attributes;
+    /// Values the spec itself gives attributes for now, besides `attributes` — a schedule
+    /// window's size while the window is open — as (attribute, value, why): a live resource
+    /// that holds one is not drifting.
+    fn expected_now(&self) -> Vec<(String, serde_json::Value, String)> {
+        Vec::new()
+    }
 }
 
 /// One node of the desired graph.

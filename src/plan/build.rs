@@ -21,6 +21,12 @@ pub fn build_plan(pipeline: &str, desired: &[DesiredResource], live: &LiveState,
         let mut after = resource.attributes();
         if let Some(current) = live.resources.get(&resource.id) {
             notices.extend(kind.adjust_desired(current, &mut after, reset_scale));
+            for (field, value, why) in resource.config.expected_now() {
+                if current.attributes.get(&field) == Some(&value) && after.get(&field) != Some(&value) {
+                    notices.push(format!("{}: {why}; not a change", resource.id));
+                    after.insert(field, value);
+                }
+            }
         }
         let change = match live.resources.get(&resource.id) {
             None => Some(new_change(&resource.id, Action::Create, creation_fields(&after))),

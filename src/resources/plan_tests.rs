@@ -126,3 +126,51 @@ fn stream_resource(name: &str, pipeline: &str) -> LiveResource {
     };
     LiveResource::new(ResourceId::new(stream::KIND, name), name, tags, live)
 }
+
+/// A cluster whose task group `batch` is 0 nodes but 20 in the schedule `night`'s window.
+fn cluster_graph(window_open: bool) -> Vec<DesiredResource> {
+    let spec: Spec = serde_saphyr::from_str("version: 1\npipeline: p\nregion: eu-west-1\nnetwork:\n  vpc: {cidr: 10.0.0.0/16}\n  subnets: [{name: a, cidr: 10.0.0.0/24, availability_zone: eu-west-1a, public: true}]\nclusters:\n  - name: spark\n    release: emr-7.2.0\n    applications: [Spark]\n    subnet: a\n    master: {type: m5.xlarge}\n    core: {type: m5.xlarge, nodes: 4}\n    task_groups: [{name: batch, type: m5.xlarge, nodes: 0}]\n    schedules: [{name: night, cron: '0 2 * * *', group: batch, nodes: 20, for: 4h}]\n").unwrap();
+    let graph = desired_graph(&spec, &crate::policy::Arns::new("123456789012", "eu-west-1"), &Default::default());
+    graph
+        .into_iter()
+        .map(|node| match node.config::<super::cluster::ClusterConfig>() {
+            Some(config) => {
+                let mut config = config.clone();
+                config.open_windows = if window_open {
+                    vec![(super::cluster::Group::parse("batch"), 20, "night".to_string())]
+                } else {
+                    vec![]
+                };
+                DesiredResource { config: std::sync::Arc::new(config), ..node }
+            }
+            None => node,
+        })
+        .collect()
+}
+
+#[test]
+fn a_group_at_its_windows_size_while_the_window_is_open_is_not_drift() {
+    let at = |graph: &[DesiredResource], nodes: i64| {
+        live_from(graph, |live| {
+            if live.id.kind == super::cluster::KIND {
+                live.attributes.insert("task.batch.nodes".to_string(), json!(nodes));
+            }
+        })
+    };
+    // 03:00, the window open: 20 nodes is what the spec wants now; a CI apply leaves them.
+    let open = cluster_graph(true);
+    let plan = build_plan("p", &open, &at(&open, 20), false);
+    assert!(plan.is_empty(), "{plan:#?}");
+    assert!(
+        plan.notices
+            .iter()
+            .any(|n| n.contains("task group 'batch' is at 20 nodes inside the window of schedule 'night'")),
+        "{:?}",
+        plan.notices
+    );
+    // Any other size is still drift back to the baseline.
+    assert_eq!(build_plan("p", &open, &at(&open, 7), false).changes.len(), 1);
+    // Outside the window, 20 nodes is drift.
+    let closed = cluster_graph(false);
+    assert_eq!(build_plan("p", &closed, &at(&closed, 20), false).changes.len(), 1);
+}

@@ -41,4 +41,4 @@ pub use query::{
 };
 pub use schema::{spec_schema_text, SCHEMA_COMMENT_BESIDE_SPEC, SCHEMA_COMMENT_IN_REPOSITORY, SCHEMA_FILE};
 pub use types::*;
-pub use validate::{port_range, validate, windows_overlapping, Problem};
+pub use validate::{open_schedule_windows, port_range, validate, windows_overlapping, Problem};

@@ -705,6 +705,23 @@ pub fn windows_overlapping(cluster: &Cluster, group: &str, from: i64, to: i64) -
     found
 }
 
+/// The `schedules:` windows of the cluster open at `now` (Unix time): (group, its size in the
+/// window, the schedule's name).
+pub fn open_schedule_windows(cluster: &Cluster, now: i64) -> Vec<(String, i64, String)> {
+    let Some(first) = chrono::DateTime::from_timestamp(now, 0).map(|t| t.date_naive() - chrono::Days::new(1)) else {
+        return Vec::new();
+    };
+    let mut open = Vec::new();
+    for schedule in &cluster.schedules {
+        let length = crate::duration::parse_duration(&schedule.duration).ok().map(|length| length.as_secs());
+        let windows = window_times_from(first, 3, &schedule.cron, &schedule.timezone, length).unwrap_or_default();
+        if windows.iter().any(|(start, end)| *start <= now && now < *end) {
+            open.push((schedule.group.clone(), schedule.nodes, schedule.name.clone()));
+        }
+    }
+    open
+}
+
 /// `window_times` over `days` days from `first`.
 fn window_times_from(
     first: chrono::NaiveDate,
@@ -1640,6 +1657,24 @@ mod tests {
     }
 
     const HEAD: &str = "version: 1\npipeline: demo\nregion: eu-west-1\n";
+
+    #[test]
+    fn a_schedules_window_is_open_between_its_edges_in_its_zone() {
+        let spec: Spec = serde_saphyr::from_str("version: 1\npipeline: p\nregion: eu-west-1\nclusters:\n  - name: spark\n    release: emr-7.2.0\n    applications: [Spark]\n    subnet: a\n    master: {type: m5.xlarge}\n    core: {type: m5.xlarge, nodes: 4}\n    task_groups: [{name: batch, type: m5.xlarge, nodes: 0}]\n    schedules: [{name: night, cron: '0 2 * * *', timezone: Asia/Seoul, group: batch, nodes: 20, for: 4h}]\n").unwrap();
+        let at = |hour: u32| {
+            chrono::NaiveDate::from_ymd_opt(2026, 11, 30)
+                .unwrap()
+                .and_hms_opt(hour, 30, 0)
+                .unwrap()
+                .and_utc()
+                .timestamp()
+        };
+        // 02:00-06:00 in Seoul is 17:00-21:00 UTC.
+        let cluster = &spec.clusters[0];
+        assert_eq!(open_schedule_windows(cluster, at(18)), [("batch".to_string(), 20, "night".to_string())]);
+        assert!(open_schedule_windows(cluster, at(21)).is_empty());
+        assert!(open_schedule_windows(cluster, at(16)).is_empty());
+    }
 
     #[test]
     fn a_good_spec_has_no_problems() {

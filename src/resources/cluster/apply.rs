@@ -541,6 +541,7 @@ mod tests {
             instance_profile: "p-spark-emr-ec2".into(),
             log_uri: None,
             emr_groups: super::super::EmrGroups::of(&spec, &spec.clusters[0]),
+            open_windows: Vec::new(),
         };
         let mut live = super::super::attributes::tests::live(0);
         live.groups.retain(|group| group.role != Some(InstanceGroupType::Task));

@@ -90,6 +90,9 @@ pub struct ClusterConfig {
     pub log_uri: Option<String>,
     /// The spec names of the security groups pipectl creates for EMR to manage.
     pub emr_groups: EmrGroups,
+    /// The `schedules:` windows open when the desired graph was built: (group, its size in the
+    /// window, the schedule's name). A group at that size is where the spec wants it.
+    pub open_windows: Vec<(Group, i64, String)>,
 }
 
 /// The EMR-managed security groups of a cluster, by spec name (`security_group/<name>`).
@@ -173,6 +176,15 @@ impl EmrGroups {
 impl DesiredConfig for ClusterConfig {
     fn attributes(&self) -> Attributes {
         attributes::desired(self)
+    }
+    fn expected_now(&self) -> Vec<(String, Value, String)> {
+        self.open_windows
+            .iter()
+            .map(|(group, nodes, schedule)| {
+                let why = format!("{} is at {nodes} nodes inside the window of schedule '{schedule}'", group.label());
+                (group.field("nodes"), serde_json::json!(nodes), why)
+            })
+            .collect()
     }
 }
 
@@ -288,6 +300,10 @@ impl ResourceKind for Cluster {
                     .as_ref()
                     .map(|logs| format!("s3://{}/{}", logs.bucket, logs.prefix.trim_start_matches('/'))),
                 emr_groups: emr_groups.clone(),
+                open_windows: spec::open_schedule_windows(cluster, chrono::Utc::now().timestamp())
+                    .into_iter()
+                    .map(|(group, nodes, schedule)| (Group::parse(&group), nodes, schedule))
+                    .collect(),
             };
             nodes.push(graph.node(service_id.clone(), &cluster.tags, vec![], service_role));
             nodes.push(graph.node(instance_id.clone(), &cluster.tags, vec![], instance_role));

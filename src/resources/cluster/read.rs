@@ -434,6 +434,7 @@ mod tests {
             instance_profile: "p-spark-emr-ec2".into(),
             log_uri: Some("s3://lake/emr-logs".into()),
             emr_groups: EmrGroups::of(&spec, cluster),
+            open_windows: Vec::new(),
         };
         let describe_rule = mock!(Client::describe_cluster).then_output(|| {
             let attributes = Ec2InstanceAttributes::builder()
