@@ -413,6 +413,26 @@ fn check_derived_batch_names(spec: &Spec, problems: &mut Problems) {
             seen.insert(name, path);
         }
     };
+    // The cluster's and its jobs' alarms share one name space too (a job named `apps` would
+    // make `<cluster>-apps-failed`, the cluster's own alarm).
+    let others: HashSet<String> = super::alarms::derived_alarms(spec)
+        .into_iter()
+        .filter(|alarm| !matches!(alarm.watched, super::alarms::Watched::Job { .. }))
+        .map(|alarm| alarm.name)
+        .collect();
+    for (c, cluster) in spec.clusters.iter().enumerate() {
+        for (j, job) in cluster.jobs.iter().enumerate() {
+            for what in ["failed", "timed-out"] {
+                let name = format!("{}-{}-{what}", cluster.name, job.name);
+                if others.contains(&name) {
+                    problems.add(
+                        format!("clusters[{c}].jobs[{j}].name"),
+                        format!("pipectl would name this job's alarm `{name}`, which is another alarm of the pipeline: rename the job"),
+                    );
+                }
+            }
+        }
+    }
     for (c, cluster) in spec.clusters.iter().enumerate() {
         for (s, schedule) in cluster.schedules.iter().enumerate() {
             for edge in ["up", "down"] {
