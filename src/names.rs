@@ -164,6 +164,11 @@ pub fn job_state_machine_name(pipeline: &str, cluster: &str, job: &str) -> Strin
     format!("{}{cluster}-{job}", state_machine_prefix(pipeline))
 }
 
+/// The description markers of the one-time schedules `pipectl scale --for/--until` and `pipectl
+/// run` leave, `<marker>=<cluster>/<group or job>`: not the spec's, but the cluster's.
+pub const SCALE_BACK_MARKER: &str = "pipectl:scale-back";
+pub const RUN_GUARD_MARKER: &str = "pipectl:run-guard";
+
 /// The spec name of the one-time guard `pipectl run` leaves for a run by hand (the longest name
 /// of a job's schedules).
 pub fn job_run_guard_name(cluster: &str, job: &str) -> String {

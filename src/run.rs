@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use crate::names::{
     derived_cluster_roles, iam_role_name, job_run_guard_name, job_state_machine_name, schedule_name, PIPELINE_TAG,
-    RESOURCE_TAG,
+    RESOURCE_TAG, RUN_GUARD_MARKER,
 };
 use crate::policy::Arns;
 use crate::progress::Progress;
@@ -49,6 +49,11 @@ impl JobOf<'_> {
     /// `cluster/job`.
     pub fn label(&self) -> String {
         format!("{}/{}", self.cluster.name, self.job.name)
+    }
+
+    /// The job's resource as plans name it, for errors: `job/<cluster>-<job>`.
+    fn resource(&self) -> String {
+        crate::resources::job_id(&self.cluster.name, &self.job.name).to_string()
     }
 
     fn state_machine_arn(&self, spec: &Spec, arns: &Arns) -> String {
@@ -167,8 +172,7 @@ async fn check_running(clients: &Clients, spec: &Spec, job: JobOf<'_>, arns: &Ar
             .await;
         let running = match listed {
             Ok(output) => output.executions().first().map(|execution| execution.execution_arn().to_string()),
-            Err(error) => aws_error(format!("job/{}-{}", other.cluster.name, other.job.name), "ListExecutions", error)
-                .unless_not_found(None)?,
+            Err(error) => aws_error(other.resource(), "ListExecutions", error).unless_not_found(None)?,
         };
         if let Some(execution) = running {
             return Err(RunError::Refused(format!(
@@ -183,7 +187,13 @@ async fn check_running(clients: &Clients, spec: &Spec, job: JobOf<'_>, arns: &Ar
 
 /// The run's own guard: a one-time schedule that returns the group to its baseline at its guard
 /// time, on the cluster found by name and checked to be the pipeline's.
-async fn create_run_guard(clients: &Clients, spec: &Spec, job: JobOf<'_>, now: i64) -> Result<String, RunError> {
+async fn create_run_guard(
+    clients: &Clients,
+    spec: &Spec,
+    job: JobOf<'_>,
+    arns: &Arns,
+    now: i64,
+) -> Result<String, RunError> {
     let group = Group::parse(&job.job.group);
     let baseline = group.baseline(job.cluster).unwrap_or(0);
     let Some(cluster_id) = cluster::find_active(clients, &spec.pipeline, &job.cluster.name).await? else {
@@ -205,14 +215,13 @@ async fn create_run_guard(clients: &Clients, spec: &Spec, job: JobOf<'_>, now: i
         .group(&group)
         .map(|g| g.id.clone())
         .ok_or_else(|| RunError::Refused(format!("cluster '{}' has no live group `{group}`", job.cluster.name)))?;
-    let arns = Arns::new(live.account_id(), &clients.region);
     let role = iam_role_name(&spec.pipeline, &derived_cluster_roles(&job.cluster.name)[2], &clients.region);
     let name = schedule_name(&spec.pipeline, &job_run_guard_name(&job.cluster.name, &job.job.name));
     let at = chrono::DateTime::from_timestamp(guard_time(job, now), 0)
         .map(|t| t.format("%Y-%m-%dT%H:%M:%S").to_string())
         .unwrap_or_default();
     let description =
-        format!("Guard of pipectl run. {PIPELINE_TAG}={} pipectl:run-guard={}", spec.pipeline, job.label());
+        format!("Guard of pipectl run. {PIPELINE_TAG}={} {RUN_GUARD_MARKER}={}", spec.pipeline, job.label());
     create_scale_back(
         &clients.scheduler,
         &name,
@@ -220,7 +229,7 @@ async fn create_run_guard(clients: &Clients, spec: &Spec, job: JobOf<'_>, now: i
         &at,
         &resize_input(&cluster_id, &group_id, baseline),
         &arns.role(&spec.role_path(&clients.region), &role),
-        &queue::arn(&arns, &spec.pipeline),
+        &queue::arn(arns, &spec.pipeline),
     )
     .await?;
     Ok(format!("{name} at {at} UTC"))
@@ -241,7 +250,7 @@ pub async fn start(
     let arns = arns(clients).await?;
     check_running(clients, spec, job, &arns).await?;
     let machine = job.state_machine_arn(spec, &arns);
-    let what = format!("job/{}-{}", job.cluster.name, job.job.name);
+    let what = job.resource();
     let sfn = &clients.sfn;
     // Never start what is not this pipeline's.
     let tags = match sfn.list_tags_for_resource().resource_arn(&machine).send().await {
@@ -264,7 +273,7 @@ pub async fn start(
             spec.pipeline
         )));
     }
-    let guard = create_run_guard(clients, spec, job, now).await?;
+    let guard = create_run_guard(clients, spec, job, &arns, now).await?;
     progress
         .line(&format!("Guard: the schedule {guard} returns the group to its baseline whatever becomes of the run"));
     let output = sfn
@@ -387,8 +396,7 @@ pub async fn runs(clients: &Clients, spec: &Spec, only: Option<JobOf<'_>>, limit
             match clients.sfn.list_executions().state_machine_arn(&machine).max_results(limit).send().await {
                 Ok(output) => Ok((*job, output.executions().to_vec())),
                 Err(error) => {
-                    let error =
-                        aws_error(format!("job/{}-{}", job.cluster.name, job.job.name), "ListExecutions", error);
+                    let error = aws_error(job.resource(), "ListExecutions", error);
                     // A job not applied yet has no runs.
                     if error.is_not_found() {
                         Ok((*job, Vec::new()))

@@ -19,7 +19,7 @@ use serde::Serialize;
 use crate::cron::replication_floor;
 use crate::names::{
     derived_cluster_roles, emr_cluster_name, iam_role_name, scale_back_schedule_name, schedules_dlq_name, PIPELINE_TAG,
-    RESOURCE_TAG,
+    RESOURCE_TAG, SCALE_BACK_MARKER,
 };
 use crate::policy::Arns;
 use crate::pricing::{usd, PriceTable, TABLE_FILE};
@@ -283,7 +283,7 @@ pub async fn scale(
                 let arns = Arns::new(live.account_id(), &clients.region);
                 let role = iam_role_name(&spec.pipeline, &derived_cluster_roles(&cluster.name)[2], &clients.region);
                 let description = format!(
-                    "Scale-back by pipectl scale. {PIPELINE_TAG}={} pipectl:scale-back={}/{group}",
+                    "Scale-back by pipectl scale. {PIPELINE_TAG}={} {SCALE_BACK_MARKER}={}/{group}",
                     spec.pipeline, cluster.name
                 );
                 let input = resize_input(&cluster_id, &group_id, baseline);

@@ -54,6 +54,7 @@ use crate::policy::Arns;
 use crate::progress::Progress;
 use crate::spec::Spec;
 pub use job::definition::RESIZE_BACK_GRACE_SECONDS;
+pub use job::id as job_id;
 pub use named::{NamedKind, NamedRead, Ownership};
 pub use propagation::{retry_while_role_propagates, RoleUser};
 pub use wait::WaitOptions;

@@ -20,7 +20,10 @@ use super::{
 };
 use crate::model::{Attributes, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names};
 use crate::model::{ResourceId, PIPELINE_TAG, RESOURCE_TAG};
-use crate::names::{derived_cluster_roles, job_schedule_names, schedule_name, schedule_prefix, window_schedule_name};
+use crate::names::{
+    derived_cluster_roles, job_schedule_names, schedule_name, schedule_prefix, window_schedule_name, RUN_GUARD_MARKER,
+    SCALE_BACK_MARKER,
+};
 use crate::spec;
 
 pub struct Schedule;
@@ -390,9 +393,8 @@ pub fn resize_input(cluster_id: &str, group_id: &str, nodes: i64) -> Value {
     json!({"ClusterId": cluster_id, "InstanceGroups": [{"InstanceGroupId": group_id, "InstanceCount": nodes}]})
 }
 
-/// The markers of the one-time schedules `pipectl scale --for/--until` and `pipectl run` leave:
-/// `<marker>=<cluster>/<group or job>`.
-const ONE_TIME_MARKERS: [&str; 2] = ["pipectl:scale-back", "pipectl:run-guard"];
+/// The markers of the one-time schedules `pipectl scale --for/--until` and `pipectl run` leave.
+const ONE_TIME_MARKERS: [&str; 2] = [SCALE_BACK_MARKER, RUN_GUARD_MARKER];
 
 /// The cluster a pending one-time schedule of the pipeline resizes, if it is one.
 fn one_time_cluster(tags: &Tags) -> Option<&str> {

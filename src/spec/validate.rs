@@ -365,20 +365,20 @@ fn check_jobs(path: &str, cluster: &Cluster, spec: &Spec, problems: &mut Problem
                 "a job's steps run `spark-submit`: add Spark to the cluster's `applications`",
             );
         }
-        // Step Functions cancels a step that outlives its timeout with CancelSteps, which EMR
-        // allows on a RUNNING step from release 5.28.0 ("CancelSteps", EMR API Reference).
-        if release_before(&cluster.release, (5, 28)) {
-            problems.add(
-                format!("{path}.release"),
-                format!(
-                    "jobs need EMR 5.28.0 or later (to cancel a step past the job's timeout); `{}` is older",
-                    cluster.release
-                ),
-            );
-        }
         for (field, message) in super::jobs::step_problems(&job_path, job, spec) {
             problems.add(field, message);
         }
+    }
+    // Step Functions cancels a step that outlives its timeout with CancelSteps, which EMR allows
+    // on a RUNNING step from release 5.28.0 ("CancelSteps", EMR API Reference).
+    if !cluster.jobs.is_empty() && release_before(&cluster.release, (5, 28)) {
+        problems.add(
+            format!("{path}.release"),
+            format!(
+                "jobs need EMR 5.28.0 or later (to cancel a step past the job's timeout); `{}` is older",
+                cluster.release
+            ),
+        );
     }
     if let Some((first, second)) = colliding_windows(cluster) {
         problems.add(
@@ -415,21 +415,23 @@ fn check_derived_batch_names(spec: &Spec, problems: &mut Problems) {
     };
     // The cluster's and its jobs' alarms share one name space too (a job named `apps` would
     // make `<cluster>-apps-failed`, the cluster's own alarm).
-    let others: HashSet<String> = super::alarms::derived_alarms(spec)
+    let (jobs, others): (Vec<_>, Vec<_>) = super::alarms::derived_alarms(spec)
         .into_iter()
-        .filter(|alarm| !matches!(alarm.watched, super::alarms::Watched::Job { .. }))
-        .map(|alarm| alarm.name)
-        .collect();
+        .partition(|alarm| matches!(alarm.watched, super::alarms::Watched::Job { .. }));
+    let others: HashSet<String> = others.into_iter().map(|alarm| alarm.name).collect();
     for (c, cluster) in spec.clusters.iter().enumerate() {
         for (j, job) in cluster.jobs.iter().enumerate() {
-            for what in ["failed", "timed-out"] {
-                let name = format!("{}-{}-{what}", cluster.name, job.name);
-                if others.contains(&name) {
-                    problems.add(
-                        format!("clusters[{c}].jobs[{j}].name"),
-                        format!("pipectl would name this job's alarm `{name}`, which is another alarm of the pipeline: rename the job"),
-                    );
-                }
+            let of_this_job = |alarm: &&super::alarms::AlarmSpec| {
+                alarm.watched == super::alarms::Watched::Job { cluster: cluster.name.clone(), job: job.name.clone() }
+            };
+            for alarm in jobs.iter().filter(of_this_job).filter(|alarm| others.contains(&alarm.name)) {
+                problems.add(
+                    format!("clusters[{c}].jobs[{j}].name"),
+                    format!(
+                        "pipectl would name this job's alarm `{}`, which is another alarm of the pipeline: rename the job",
+                        alarm.name
+                    ),
+                );
             }
         }
     }
