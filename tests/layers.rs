@@ -1,7 +1,7 @@
 //! The architecture, checked: every top-level module of `src/` has a layer, and a module may
 //! refer (`crate::other`) only to modules of a lower layer. So there is no cycle anywhere, the
 //! pure planner never reaches code that talks to AWS, and the lock never reaches the kinds.
-//! The README's "Architecture" section shows the same table.
+//! ARCHITECTURE.md shows the same table.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -1,5 +1,5 @@
-//! The machine-readable plan and apply report (`--output json`). The format is documented in the
-//! README; `format_version` changes if a field changes meaning.
+//! The machine-readable plan and apply report (`--output json`). The format is documented in
+//! docs/commands.md; `format_version` changes if a field changes meaning.
 
 use serde_json::{json, Value};
 

@@ -92,13 +92,13 @@ fn bad_flags_exit_1_not_2() {
 }
 
 #[test]
-fn the_readme_shows_the_reference_example_as_it_is() {
-    let readme = std::fs::read_to_string(repo_path("README.md")).expect("README");
+fn the_docs_show_the_reference_example_as_it_is() {
+    let page = std::fs::read_to_string(repo_path("docs/example.md")).expect("docs/example.md");
     let example = std::fs::read_to_string(repo_path("examples/clickstream.yaml")).expect("example");
     let body = &example[example.find("version: 1").expect("spec body")..];
     assert!(
-        readme.contains(&format!("```yaml\n{body}```")),
-        "README's full example differs from examples/clickstream.yaml"
+        page.contains(&format!("```yaml\n{body}```")),
+        "docs/example.md's full example differs from examples/clickstream.yaml"
     );
 }
 
