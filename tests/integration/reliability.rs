@@ -15,7 +15,7 @@ struct Proxy {
 
 impl Proxy {
     fn start(args: &[&str]) -> Proxy {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_pipectl-proxy"))
+        let mut child = Command::new(crate::support::proxy_binary())
             .args(["--upstream", &Stack::Moto.endpoint()])
             .args(args)
             .stdout(Stdio::piped())

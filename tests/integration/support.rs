@@ -1,10 +1,11 @@
-//! Helpers shared by the integration tests: which emulator stack, running the binary, unique
+//! Helpers shared by the integration tests: which emulator stack, running the binaries, unique
 //! names, the test spec, and SDK clients that read back what the emulator holds.
 
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use pipectl::aws::{clients, AwsOptions};
@@ -101,6 +102,49 @@ async fn clients_at(endpoint: String) -> Clients {
         max_in_flight: 64,
     };
     clients(&options, &pipectl::calls::CallCounter::default()).await
+}
+
+/// The pipectl-proxy binary (its own crate of the workspace, `tools/pipectl-proxy`, so it has no
+/// `CARGO_BIN_EXE_` here): `PIPECTL_PROXY_BIN` when set (tests/run.sh builds it up front), else
+/// built once per test process by the cargo running the tests, in the test executable's target
+/// directory and profile.
+pub fn proxy_binary() -> PathBuf {
+    static BINARY: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    let binary = BINARY.get_or_init(|| match std::env::var_os("PIPECTL_PROXY_BIN") {
+        Some(path) => Ok(PathBuf::from(path)),
+        None => build_proxy(),
+    });
+    binary.clone().unwrap_or_else(|error| panic!("{error}"))
+}
+
+fn build_proxy() -> Result<PathBuf, String> {
+    // The test executable is <target dir>/<profile dir>/deps/<test>-<hash>.
+    let exe = std::env::current_exe().map_err(|error| format!("cannot find the test executable: {error}"))?;
+    let profile_dir =
+        exe.parent().and_then(Path::parent).ok_or_else(|| format!("{} has no profile dir", exe.display()))?;
+    let target_dir = profile_dir.parent().ok_or_else(|| format!("{} has no target dir", profile_dir.display()))?;
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut command = Command::new(cargo);
+    command.args(["build", "--locked", "--quiet", "-p", "pipectl-proxy", "--target-dir"]).arg(target_dir);
+    match profile_dir.file_name().and_then(|name| name.to_str()) {
+        Some("debug") => {}
+        Some("release") => {
+            command.arg("--release");
+        }
+        Some(profile) => {
+            command.args(["--profile", profile]);
+        }
+        None => return Err(format!("{} is not a profile dir", profile_dir.display())),
+    }
+    let output = command
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|error| format!("cannot run cargo to build pipectl-proxy: {error}"))?;
+    if !output.status.success() {
+        return Err(format!("cargo build -p pipectl-proxy failed:\n{}", String::from_utf8_lossy(&output.stderr)));
+    }
+    Ok(profile_dir.join(format!("pipectl-proxy{}", std::env::consts::EXE_SUFFIX)))
 }
 
 /// A name no other test (or earlier run) uses: `<prefix>-<stack>-<pid><nanos><counter>`.

@@ -21,7 +21,7 @@ struct DenyingProxy {
 
 impl DenyingProxy {
     fn start(stack: Stack) -> DenyingProxy {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_pipectl-proxy"))
+        let mut child = Command::new(crate::support::proxy_binary())
             .args(["--upstream", &stack.endpoint(), "--deny-create-bucket-tags"])
             .stdout(Stdio::piped())
             .spawn()
