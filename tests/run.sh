@@ -28,6 +28,9 @@ if [ ! -f "$PARLIAMENT_VENV/.installed" ]; then
   touch "$PARLIAMENT_VENV/.installed"
 fi
 export PIPECTL_PARLIAMENT="$PARLIAMENT_VENV/bin/parliament"
+# Here (and so in CI) a test that needs an emulator or parliament fails without it; a bare
+# `cargo test` skips such tests instead.
+export PIPECTL_REQUIRE_EMULATORS=1
 # The test proxy is a crate of its own (tools/pipectl-proxy): built once up front, so that the
 # integration tests that run it never build it themselves and race cargo's lock.
 PIPECTL_PROXY_BIN="$(cargo build --locked -p pipectl-proxy --message-format=json-render-diagnostics |

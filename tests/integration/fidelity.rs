@@ -422,7 +422,7 @@ fn fired(stats: &serde_json::Value) -> Vec<String> {
 }
 
 fn reference_example_through_the_fidelity_proxy(stack: Stack) {
-    stack.require();
+    require!(stack);
     let scratch = Scratch::new(&format!("fidelity-{}", stack.tag()));
     let (file, pipeline) = reference_spec(&scratch, stack);
     let buckets = spec_buckets(&file);
