@@ -8,7 +8,13 @@ cd "$root"
 export PIPECTL_MOTO_PORT="${PIPECTL_BENCH_MOTO_PORT:-5700}"
 profile=release
 case " $* " in *" --smoke "*) profile=debug ;; esac
-if [ "$profile" = release ]; then cargo build --locked --release --bins; else cargo build --locked --bins; fi
+# Both binaries: pipectl and the proxy (its own crate of the workspace), into the workspace's
+# target dir, where bench.py looks by default.
+if [ "$profile" = release ]; then
+  cargo build --locked --release --workspace --bins
+else
+  cargo build --locked --workspace --bins
+fi
 bash localstack/start.sh moto >/dev/null
 trap 'bash localstack/stop.sh moto' EXIT
 # shellcheck source=../localstack/common.sh

@@ -28,10 +28,20 @@ if [ ! -f "$PARLIAMENT_VENV/.installed" ]; then
   touch "$PARLIAMENT_VENV/.installed"
 fi
 export PIPECTL_PARLIAMENT="$PARLIAMENT_VENV/bin/parliament"
+# Here (and so in CI) a test that needs an emulator or parliament fails without it; a bare
+# `cargo test` skips such tests instead.
+export PIPECTL_REQUIRE_EMULATORS=1
+# The test proxy is a crate of its own (tools/pipectl-proxy): built once up front, so that the
+# integration tests that run it never build it themselves and race cargo's lock.
+PIPECTL_PROXY_BIN="$(cargo build --locked -p pipectl-proxy --message-format=json-render-diagnostics |
+  sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -n 1)"
+[ -x "$PIPECTL_PROXY_BIN" ] || { echo "tests/run.sh: cargo built no pipectl-proxy binary" >&2; exit 1; }
+export PIPECTL_PROXY_BIN
 log_file="$(mktemp)"
 status=0
-cargo test --locked "$@" 2>&1 | tee "$log_file" || status=$?
-# One closing line for the whole suite (unit, integration and fuzz tests together).
+cargo test --locked --workspace "$@" 2>&1 | tee "$log_file" || status=$?
+# One closing line for the whole suite (unit, integration and fuzz tests, and the proxy's unit
+# tests, together).
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i + 1) ~ /^passed/) p += $i; if ($(i + 1) ~ /^failed/) f += $i } }
      END { printf "tests: %d passed, %d failed\n", p, f }' "$log_file"
 rm -f "$log_file"

@@ -15,7 +15,7 @@ async fn create_bucket(stack: Stack, bucket: &str, tags: &[(&str, &str)]) {
 }
 
 fn adopt_tags_an_untagged_bucket_and_never_a_foreign_one(stack: Stack) {
-    stack.require();
+    require!(stack);
     let runtime = runtime();
     let scratch = Scratch::new(&format!("adopt-{}", stack.tag()));
     let spec = TestPipeline::new(stack, "adopt");

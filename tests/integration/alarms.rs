@@ -73,7 +73,7 @@ async fn topic(clients: &pipectl::aws::Clients, pipeline: &str) -> Option<String
 }
 
 fn alarms_lifecycle(stack: Stack) {
-    stack.require();
+    require!(stack);
     let pipeline = unique("alarms", stack);
     let scratch = Scratch::new(&format!("alarms-{}", stack.tag()));
     let queue_arn = runtime().block_on(async {
@@ -245,7 +245,7 @@ async fn idle_alarm(
 }
 
 fn idle_alarm_watches_only_the_batch_window(stack: Stack) {
-    stack.require();
+    require!(stack);
     let pipeline = unique("idle", stack);
     let scratch = Scratch::new(&format!("idle-{}", stack.tag()));
     let file = scratch.write("idle.yaml", &idle_spec(&pipeline, "30m"));

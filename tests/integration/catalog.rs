@@ -56,7 +56,7 @@ async fn table(glue: &aws_sdk_glue::Client, database: &str, name: &str) -> Table
 }
 
 fn catalog_lifecycle(stack: Stack) {
-    stack.require();
+    require!(stack);
     let pipeline = unique("catalog", stack);
     let database = pipeline.replace('-', "_");
     let scratch = Scratch::new(&format!("catalog-{}", stack.tag()));

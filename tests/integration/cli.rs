@@ -23,7 +23,7 @@ fn init_writes_templates_and_never_overwrites() {
 
 #[test]
 fn every_example_validates_and_plans() {
-    Stack::Moto.require();
+    require!(Stack::Moto);
     let examples = std::fs::read_dir(repo_path("examples")).expect("examples");
     let mut count = 0;
     // Specs only: `examples/ci/` holds CI recipes, checked by ci_recipes.rs.
@@ -40,7 +40,7 @@ fn every_example_validates_and_plans() {
 
 #[test]
 fn apply_without_a_terminal_needs_auto_approve() {
-    Stack::Moto.require();
+    require!(Stack::Moto);
     let scratch = Scratch::new("tty");
     let file = scratch.write(
         "spec.yaml",

@@ -96,7 +96,7 @@ fn refused(run: Run, fragment: &str) {
 }
 
 fn cluster_lifecycle(stack: Stack) {
-    stack.require();
+    require!(stack);
     let runtime = runtime();
     let scratch = Scratch::new(&format!("cluster-{}", stack.tag()));
     let mut spec =
@@ -307,7 +307,7 @@ on_both_stacks!(cluster_lifecycle);
 #[test]
 fn scale_refuses_a_cluster_it_does_not_own() {
     let stack = Stack::Moto;
-    stack.require();
+    require!(stack);
     let runtime = runtime();
     let scratch = Scratch::new("cluster-foreign");
     let spec = ClusterSpec { pipeline: unique("emrx", stack), core_type: "m5.xlarge", termination_protection: false };

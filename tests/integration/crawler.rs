@@ -29,7 +29,7 @@ catalog:
 type CrawlerView = (Vec<String>, String, String, String, String);
 
 fn crawler_lifecycle(stack: Stack) {
-    stack.require();
+    require!(stack);
     let pipeline = unique("crawl", stack);
     let glue_name = format!("pipectl-{pipeline}-raw");
     let role_name = format!("{pipeline}-raw-crawler-use1");

@@ -83,7 +83,7 @@ async fn held_role(stack: Stack, name: &str) -> Option<(serde_json::Value, serde
 }
 
 fn delivery_lifecycle(stack: Stack) {
-    stack.require();
+    require!(stack);
     let runtime = runtime();
     let scratch = Scratch::new(&format!("delivery-{}", stack.tag()));
     let mut spec = DeliverySpec {
@@ -182,7 +182,7 @@ on_both_stacks!(delivery_lifecycle);
 #[test]
 fn creating_failed_is_reported_and_the_rest_finishes() {
     let stack = Stack::LocalStack;
-    stack.require();
+    require!(stack);
     let scratch = Scratch::new("creating-failed");
     let spec = DeliverySpec {
         pipeline: unique("fhfail", stack),

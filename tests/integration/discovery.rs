@@ -23,7 +23,7 @@ fn count(calls: &BTreeMap<String, u64>, operation: &str) -> u64 {
 }
 
 fn plan_costs_the_pipeline_not_the_account(stack: Stack) {
-    stack.require();
+    require!(stack);
     let runtime = runtime();
     let scratch = Scratch::new(&format!("discovery-{}", stack.tag()));
     let spec = TestPipeline::new(stack, "disc");

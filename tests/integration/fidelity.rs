@@ -2,7 +2,7 @@
 //! fidelity mode — a test stack that answers the way AWS does where the emulators are lenient
 //! (EMR's `s3n://` log URIs, IAM roles that are not usable for seconds after they are created,
 //! network deletes that meet `DependencyViolation` after a cluster terminates, buckets of other
-//! regions that redirect; see `src/bin/pipectl-proxy.rs` and `localstack/README.md`).
+//! regions that redirect; see `tools/pipectl-proxy` and `localstack/README.md`).
 //!
 //! apply → plan empty → `scale --nodes 20` → plan empty → `scale --reset` → plan empty →
 //! destroy → nothing tagged with the pipeline remains. After apply, the emulator must also hold
@@ -59,7 +59,7 @@ impl FidelityProxy {
     /// One proxy for the stack, routing each service where `Stack::env` sends it, so that the
     /// rules see every call (IAM on LocalStack, EMR, Firehose and Scheduler on moto).
     fn start(stack: Stack) -> FidelityProxy {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_pipectl-proxy"));
+        let mut command = Command::new(crate::support::proxy_binary());
         command.args(["--upstream", &stack.endpoint(), "--fidelity"]);
         command.args(["--iam-propagation-secs", IAM_PROPAGATION_SECS, "--dependency-secs", DEPENDENCY_SECS]);
         for (key, value) in stack.env() {
@@ -422,7 +422,7 @@ fn fired(stats: &serde_json::Value) -> Vec<String> {
 }
 
 fn reference_example_through_the_fidelity_proxy(stack: Stack) {
-    stack.require();
+    require!(stack);
     let scratch = Scratch::new(&format!("fidelity-{}", stack.tag()));
     let (file, pipeline) = reference_spec(&scratch, stack);
     let buckets = spec_buckets(&file);

@@ -4,7 +4,7 @@
 use crate::support::{pipectl, Scratch, Stack, TestPipeline};
 
 fn the_graph_shows_kinds_names_and_dependencies(stack: Stack) {
-    stack.require();
+    require!(stack);
     let scratch = Scratch::new(&format!("graph-{}", stack.tag()));
     let spec = TestPipeline::new(stack, "graph");
     let file = spec.write(&scratch);

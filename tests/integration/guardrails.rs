@@ -32,7 +32,7 @@ clusters:
 }
 
 fn scale_refuses_sizes_above_the_cap_before_any_request(stack: Stack) {
-    stack.require();
+    require!(stack);
     let p = unique("guard", stack);
     let scratch = Scratch::new("guardrails");
     let file = scratch.write("spec.yaml", &spec(&p, 20));
@@ -79,7 +79,7 @@ fn a_schedule_above_the_cap_does_not_validate(stack: Stack) {
 on_both_stacks!(a_schedule_above_the_cap_does_not_validate);
 
 fn plan_prices_what_it_creates(stack: Stack) {
-    stack.require();
+    require!(stack);
     let p = unique("guard", stack);
     let scratch = Scratch::new("guardrails-plan");
     let file = scratch.write("spec.yaml", &spec(&p, 20));

@@ -74,7 +74,7 @@ async fn held_state_machine(stack: Stack, arn: &str) -> Option<(Value, String, V
 }
 
 fn job_lifecycle(stack: Stack) {
-    stack.require();
+    require!(stack);
     let p = unique("job", stack);
     let scratch = Scratch::new(&format!("jobs-{}", stack.tag()));
     let file = scratch.write("jobs.yaml", &spec(&p, "rollup"));

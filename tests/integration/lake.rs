@@ -13,7 +13,7 @@ fn spec(pipeline: &str, bucket: &str, stream: &str, retention: u32) -> String {
 }
 
 fn data_safety(stack: Stack) {
-    stack.require();
+    require!(stack);
     let pipeline = unique("lake", stack);
     let (bucket, stream) = (format!("{pipeline}-lake"), format!("{pipeline}-events"));
     let scratch = Scratch::new(&format!("lake-{}", stack.tag()));
@@ -65,7 +65,7 @@ on_both_stacks!(data_safety);
 /// 3,000 objects with two versions each: destroy empties the bucket in rounds of 1,000 with
 /// progress and deletes it.
 fn destroying_a_bucket_of_thousands_of_versions_finishes_with_progress(stack: Stack) {
-    stack.require();
+    require!(stack);
     let pipeline = unique("bigbucket", stack);
     let (bucket, stream) = (format!("{pipeline}-lake"), format!("{pipeline}-events"));
     let scratch = Scratch::new("bigbucket");

@@ -126,7 +126,7 @@ async fn leftovers(stack: Stack, pipeline: &TestPipeline) -> Vec<String> {
 }
 
 fn lifecycle(stack: Stack) {
-    stack.require();
+    require!(stack);
     let runtime = runtime();
     let scratch = Scratch::new(&format!("lifecycle-{}", stack.tag()));
     let mut spec = TestPipeline::new(stack, "life");

@@ -1,6 +1,7 @@
 //! Integration tests: the real `pipectl` binary against real emulators (LocalStack and moto's
 //! server, started by `localstack/start.sh`), checking what the emulator holds afterwards.
-//! `tests/run.sh` starts the emulators and runs these; see `support` for the helpers.
+//! `tests/run.sh` starts the emulators and runs these; a bare `cargo test` without emulators skips
+//! the tests that need them and says so in one line (`require!`); see `support` for the helpers.
 
 #[macro_use]
 mod support;

@@ -141,7 +141,7 @@ async fn held(stack: Stack, pipeline: &str) -> Held {
 }
 
 fn network(stack: Stack) {
-    stack.require();
+    require!(stack);
     let runtime = runtime();
     let scratch = Scratch::new(&format!("network-{}", stack.tag()));
     let pipeline = unique("net", stack);

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use crate::support::{pipectl, runtime, Scratch, Stack, TestPipeline};
 
 fn foreign_resources_are_left_alone(stack: Stack) {
-    stack.require();
+    require!(stack);
     let runtime = runtime();
     let scratch = Scratch::new(&format!("ownership-{}", stack.tag()));
     let mut spec = TestPipeline::new(stack, "own");

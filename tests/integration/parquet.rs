@@ -105,7 +105,7 @@ async fn cluster_configurations(stack: Stack, pipeline: &str) -> Option<Vec<(Str
 }
 
 fn parquet_lifecycle(stack: Stack) {
-    stack.require();
+    require!(stack);
     let pipeline = unique("parquet", stack);
     let database = pipeline.replace('-', "_");
     let delivery = format!("{pipeline}-d");

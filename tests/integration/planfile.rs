@@ -11,7 +11,7 @@ async fn stream_state(stack: Stack, stream: &str) -> (i32, i32) {
 }
 
 fn saved_plans_apply_exactly_or_refuse(stack: Stack) {
-    stack.require();
+    require!(stack);
     let runtime = runtime();
     let scratch = Scratch::new(&format!("planfile-{}", stack.tag()));
     let mut spec = TestPipeline::new(stack, "pf");

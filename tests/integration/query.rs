@@ -56,7 +56,7 @@ async fn saved_queries(athena: &aws_sdk_athena::Client, workgroup: &str) -> Vec<
 }
 
 fn query_lifecycle(stack: Stack) {
-    stack.require();
+    require!(stack);
     let pipeline = unique("query", stack);
     let database = pipeline.replace('-', "_");
     let scratch = Scratch::new(&format!("query-{}", stack.tag()));

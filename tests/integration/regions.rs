@@ -38,7 +38,7 @@ fn held_roles(stack: Stack, pipeline: &str) -> Vec<(String, String, Option<Strin
 }
 
 fn one_pipeline_in_two_regions(stack: Stack) {
-    stack.require();
+    require!(stack);
     let scratch = Scratch::new(&format!("regions-{}", stack.tag()));
     let pipeline = unique("rgn", stack);
     let file = scratch.write("spec.yaml", &spec(&pipeline));

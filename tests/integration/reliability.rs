@@ -15,7 +15,7 @@ struct Proxy {
 
 impl Proxy {
     fn start(args: &[&str]) -> Proxy {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_pipectl-proxy"))
+        let mut child = Command::new(crate::support::proxy_binary())
             .args(["--upstream", &Stack::Moto.endpoint()])
             .args(args)
             .stdout(Stdio::piped())
@@ -178,7 +178,7 @@ fn converged(file: &str, pipeline: &str) {
 
 #[test]
 fn apply_converges_through_injected_faults() {
-    Stack::Moto.require();
+    require!(Stack::Moto);
     let scratch = Scratch::new("faults");
     let (file, pipeline) = reference_spec(&scratch, "flt");
     let proxy = Proxy::start(&["--fault-rate", "0.1", "--seed", "7", "--faults", "500,503,throttle,drop"]);
@@ -215,7 +215,7 @@ fn kill_points(count: usize, seed: u64, span: Duration) -> Vec<Duration> {
 
 #[test]
 fn apply_killed_at_random_points_converges_on_rerun() {
-    Stack::Moto.require();
+    require!(Stack::Moto);
     let long = std::env::var_os("PIPECTL_LONG_CRASH_SWEEP").is_some();
     let points = kill_points(if long { 20 } else { 4 }, 20261122, Duration::from_millis(2500));
     let proxy = Proxy::start(&["--delay-ms", "20"]);
@@ -249,7 +249,7 @@ fn apply_killed_at_random_points_converges_on_rerun() {
 
 #[test]
 fn ctrl_c_finishes_what_is_in_flight_and_reports() {
-    Stack::Moto.require();
+    require!(Stack::Moto);
     let scratch = Scratch::new("sigint");
     let (file, pipeline) = reference_spec(&scratch, "int");
     let proxy = Proxy::start(&["--delay-ms", "150"]);
@@ -294,7 +294,7 @@ fn ctrl_c_finishes_what_is_in_flight_and_reports() {
 
 #[test]
 fn credentials_never_appear_in_any_output() {
-    Stack::Moto.require();
+    require!(Stack::Moto);
     let scratch = Scratch::new("secrets");
     let (file, _) = reference_spec(&scratch, "sec");
     let key = "AKIAPIPECTLKEYID0000";
@@ -330,7 +330,7 @@ fn credentials_never_appear_in_any_output() {
 
 #[test]
 fn two_applies_at_once_do_not_both_create() {
-    Stack::Moto.require();
+    require!(Stack::Moto);
     let scratch = Scratch::new("concurrent");
     let (file, pipeline) = reference_spec(&scratch, "two");
     let proxy = Proxy::start(&["--delay-ms", "20"]);
@@ -410,7 +410,7 @@ async fn put_lease(pipeline: &str, owner: &str, holder: &str, expires_in: i64) {
 /// expire and takes over without `pipectl unlock`.
 #[test]
 fn a_killed_holder_is_taken_over_when_its_lease_expires() {
-    Stack::Moto.require();
+    require!(Stack::Moto);
     let scratch = Scratch::new("killed-holder");
     let (file, pipeline) = reference_spec(&scratch, "kill");
     // Slow requests keep the first apply busy long after it took the lock.
@@ -446,7 +446,7 @@ fn a_killed_holder_is_taken_over_when_its_lease_expires() {
 /// Two runs racing to take over one expired lease: exactly one wins, every time.
 #[test]
 fn racing_takeovers_of_an_expired_lease_never_both_win() {
-    Stack::Moto.require();
+    require!(Stack::Moto);
     runtime().block_on(async {
         let clients = Stack::Moto.clients().await;
         let progress = pipectl::progress::Progress::new(false);

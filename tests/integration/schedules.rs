@@ -53,7 +53,7 @@ async fn held_retry(stack: Stack, name: &str) -> (Option<(i32, i32)>, Option<Str
 }
 
 fn schedules_cannot_fail_silently(stack: Stack) {
-    stack.require();
+    require!(stack);
     let runtime = runtime();
     let scratch = Scratch::new(&format!("schedules-{}", stack.tag()));
     let p = unique("dlq", stack);

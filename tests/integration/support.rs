@@ -1,10 +1,13 @@
-//! Helpers shared by the integration tests: which emulator stack, running the binary, unique
-//! names, the test spec, and SDK clients that read back what the emulator holds.
+//! Helpers shared by the integration tests: which emulator stack (and skipping the tests that need
+//! one when none runs, outside tests/run.sh), running the binaries, unique names, the test spec,
+//! and SDK clients that read back what the emulator holds.
 
+use std::io::Write;
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Once, OnceLock};
 use std::time::Duration;
 
 use pipectl::aws::{clients, AwsOptions};
@@ -53,16 +56,30 @@ impl Stack {
         env
     }
 
-    /// Fails the test with instructions when the emulator is not running.
-    pub fn require(self) {
-        let endpoint = self.endpoint();
-        let address = endpoint.trim_start_matches("http://");
-        let reachable = address
-            .parse()
-            .ok()
-            .and_then(|address| TcpStream::connect_timeout(&address, Duration::from_secs(2)).ok())
-            .is_some();
-        assert!(reachable, "{self:?} is not running at {endpoint}: run `localstack/start.sh` (or use tests/run.sh)");
+    /// The endpoints this stack needs: moto's; LocalStack's and moto's for LocalStack (EMR,
+    /// Firehose, Scheduler, DynamoDB, Glue and Athena run on moto, as `env()` routes them).
+    fn endpoints(self) -> Vec<String> {
+        match self {
+            Stack::Moto => vec![Stack::Moto.endpoint()],
+            Stack::LocalStack => vec![Stack::LocalStack.endpoint(), Stack::Moto.endpoint()],
+        }
+    }
+
+    /// Whether this stack's emulators are running; use `require!(stack)`. When they are not, a
+    /// run that must have them (`PIPECTL_REQUIRE_EMULATORS=1`: tests/run.sh, and so CI) fails the
+    /// test with instructions; a bare `cargo test` skips it, saying so once (`skipped`).
+    pub fn available(self) -> bool {
+        let missing: Vec<String> = self.endpoints().into_iter().filter(|endpoint| !reachable(endpoint)).collect();
+        if missing.is_empty() {
+            return true;
+        }
+        assert!(
+            !must_run(),
+            "the {self:?} stack is not running (nothing answers at {}): run `localstack/start.sh` (or use tests/run.sh)",
+            missing.join(" and ")
+        );
+        skipped();
+        false
     }
 
     pub fn tag(self) -> &'static str {
@@ -101,6 +118,94 @@ async fn clients_at(endpoint: String) -> Clients {
         max_in_flight: 64,
     };
     clients(&options, &pipectl::calls::CallCounter::default()).await
+}
+
+/// Whether an `http://HOST:PORT` endpoint accepts connections.
+fn reachable(endpoint: &str) -> bool {
+    let address = endpoint.trim_start_matches("http://");
+    address.parse().ok().and_then(|address| TcpStream::connect_timeout(&address, Duration::from_secs(2)).ok()).is_some()
+}
+
+/// Whether the tests that need the emulators (or the tools tests/run.sh installs) must run:
+/// tests/run.sh sets `PIPECTL_REQUIRE_EMULATORS=1`, so that under it and in CI nothing skips.
+pub fn must_run() -> bool {
+    std::env::var("PIPECTL_REQUIRE_EMULATORS").is_ok_and(|value| !value.is_empty() && value != "0")
+}
+
+/// Notes that a test is skipped for want of what tests/run.sh provides. The first skip of the run
+/// writes the one line that says so; it goes to stderr directly, not through `eprintln!`, which
+/// the test harness would capture.
+pub fn skipped() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let endpoints: Vec<String> =
+            [Stack::Moto, Stack::LocalStack].map(Stack::endpoint).into_iter().filter(|e| !reachable(e)).collect();
+        let mut missing = Vec::new();
+        if !endpoints.is_empty() {
+            missing.push(format!("no emulators at {}", endpoints.join(" / ")));
+        }
+        if std::env::var_os("PIPECTL_PARLIAMENT").is_none() {
+            missing.push("no parliament (PIPECTL_PARLIAMENT)".to_string());
+        }
+        let line = format!(
+            "integration tests skipped: {} — run tests/run.sh, which installs and starts them\n",
+            missing.join(", ")
+        );
+        let _ = std::io::stderr().write_all(line.as_bytes());
+    });
+}
+
+/// Returns from the test unless `$stack`'s emulators are running (`Stack::available`): a bare
+/// `cargo test` skips the test, tests/run.sh fails it.
+macro_rules! require {
+    ($stack:expr) => {
+        if !$stack.available() {
+            return;
+        }
+    };
+}
+
+/// The pipectl-proxy binary (its own crate of the workspace, `tools/pipectl-proxy`, so it has no
+/// `CARGO_BIN_EXE_` here): `PIPECTL_PROXY_BIN` when set (tests/run.sh builds it up front), else
+/// built once per test process by the cargo running the tests, in the test executable's target
+/// directory and profile.
+pub fn proxy_binary() -> PathBuf {
+    static BINARY: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    let binary = BINARY.get_or_init(|| match std::env::var_os("PIPECTL_PROXY_BIN") {
+        Some(path) => Ok(PathBuf::from(path)),
+        None => build_proxy(),
+    });
+    binary.clone().unwrap_or_else(|error| panic!("{error}"))
+}
+
+fn build_proxy() -> Result<PathBuf, String> {
+    // The test executable is <target dir>/<profile dir>/deps/<test>-<hash>.
+    let exe = std::env::current_exe().map_err(|error| format!("cannot find the test executable: {error}"))?;
+    let profile_dir =
+        exe.parent().and_then(Path::parent).ok_or_else(|| format!("{} has no profile dir", exe.display()))?;
+    let target_dir = profile_dir.parent().ok_or_else(|| format!("{} has no target dir", profile_dir.display()))?;
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut command = Command::new(cargo);
+    command.args(["build", "--locked", "--quiet", "-p", "pipectl-proxy", "--target-dir"]).arg(target_dir);
+    match profile_dir.file_name().and_then(|name| name.to_str()) {
+        Some("debug") => {}
+        Some("release") => {
+            command.arg("--release");
+        }
+        Some(profile) => {
+            command.args(["--profile", profile]);
+        }
+        None => return Err(format!("{} is not a profile dir", profile_dir.display())),
+    }
+    let output = command
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|error| format!("cannot run cargo to build pipectl-proxy: {error}"))?;
+    if !output.status.success() {
+        return Err(format!("cargo build -p pipectl-proxy failed:\n{}", String::from_utf8_lossy(&output.stderr)));
+    }
+    Ok(profile_dir.join(format!("pipectl-proxy{}", std::env::consts::EXE_SUFFIX)))
 }
 
 /// A name no other test (or earlier run) uses: `<prefix>-<stack>-<pid><nanos><counter>`.

@@ -21,7 +21,7 @@ struct DenyingProxy {
 
 impl DenyingProxy {
     fn start(stack: Stack) -> DenyingProxy {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_pipectl-proxy"))
+        let mut child = Command::new(crate::support::proxy_binary())
             .args(["--upstream", &stack.endpoint(), "--deny-create-bucket-tags"])
             .stdout(Stdio::piped())
             .spawn()
@@ -72,7 +72,7 @@ async fn emulator_s3(stack: Stack, region: &str) -> aws_sdk_s3::Client {
 }
 
 fn converges_when_tagging_at_creation_is_denied(stack: Stack, region: &str) {
-    stack.require();
+    require!(stack);
     let proxy = DenyingProxy::start(stack);
     let env = proxy.env(stack, region);
     let pipeline = unique("tagdeny", stack);

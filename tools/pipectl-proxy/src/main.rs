@@ -1,0 +1,128 @@
+//! pipectl-proxy: a loopback HTTP proxy between pipectl and an emulator, for benchmarks and
+//! fault tests. It adds a fixed delay to every request, counts requests by service and
+//! operation, and can fail a seeded, reproducible share of them the way AWS does: HTTP 500 and
+//! 503, throttling errors in each protocol's own shape, and dropped connections.
+//!
+//!   pipectl-proxy --upstream http://127.0.0.1:5000 [--listen 127.0.0.1:0] [--delay-ms 50]
+//!                 [--fault-rate 0.1 --seed 7 --faults 500,503,throttle,drop]
+//!                 [--route elasticmapreduce=http://127.0.0.1:5000 …]
+//!                 [--fidelity [--fidelity-rules log-uri-s3n,fresh-iam,…]
+//!                  [--iam-propagation-secs 5] [--dependency-secs 10]]
+//!                 [--deny-create-bucket-tags]
+//!
+//! It prints `listening on ADDRESS` once ready. `GET /__proxy/stats` returns the counts as
+//! JSON (with `fidelity`: how often each rule below answered or rewrote, by operation);
+//! `POST /__proxy/reset` zeroes them. `--route SERVICE=URL` sends the requests signed for one
+//! service (SigV4's signing name: `elasticmapreduce`, `firehose`, `scheduler`, …) to another
+//! upstream, so that one proxy sees a whole emulator stack (LocalStack with EMR on moto).
+//!
+//! ## Fidelity mode
+//!
+//! The emulators are lenient where AWS is not. `--fidelity` makes the proxy behave like AWS in
+//! these documented ways, each a rule applied between pipectl and the emulator
+//! (`--fidelity-rules` picks some; `localstack/README.md` lists them with the tests that use them):
+//!
+//! - `log-uri-s3n` — EMR `DescribeCluster` answers the `LogUri` of a cluster created with
+//!   `s3://bucket/prefix/` as `s3n://bucket/prefix/` (hashicorp/terraform-provider-aws#1356,
+//!   "aws_emr_cluster.log_uri forces new resource", and its diff-suppress in #1374; the
+//!   "Cluster" data type of the Amazon EMR API Reference promises only "the path to Amazon S3
+//!   where logs for this cluster are stored"). The emulators echo `s3://`.
+//! - `fresh-iam` — a role or instance profile created (or given its role) less than
+//!   `--iam-propagation-secs` ago (default 5) cannot be used yet: IAM is eventually consistent
+//!   ("Troubleshoot IAM", IAM User Guide: "Changes that I make are not always immediately
+//!   visible"). AWS refuses it with each service's own error, which the proxy answers instead
+//!   of the emulator: Firehose `CreateDeliveryStream` — `InvalidArgumentException` "Firehose is
+//!   unable to assume role ARN. Please check the role provided."; EMR `RunJobFlow` —
+//!   `ValidationException` "Invalid InstanceProfile: NAME."; EventBridge Scheduler
+//!   `CreateSchedule`/`UpdateSchedule` — `ValidationException` "The execution role you provide
+//!   must allow AWS EventBridge Scheduler to assume the role."; Step Functions
+//!   `CreateStateMachine`/`UpdateStateMachine` — `AccessDeniedException` "Neither the global
+//!   service principal states.amazonaws.com, nor the regional one is authorized to assume the
+//!   provided role." (the codes are in each operation's API reference; the messages are the ones
+//!   the AWS Terraform provider retries on for these operations). The proxy learns names and times from the `CreateRole`,
+//!   `CreateInstanceProfile` and `AddRoleToInstanceProfile` calls that pass through it.
+//! - `dependency-violation` — for `--dependency-secs` (default 10) after an EMR
+//!   `TerminateJobFlows`, EC2 `DeleteSecurityGroup`, `DeleteSubnet` and `DeleteVpc` answer
+//!   `DependencyViolation` ("Error codes for the Amazon EC2 API"), as AWS does while the
+//!   terminated instances' network interfaces are released and while EMR's managed security
+//!   groups still reference each other ("Working with Amazon EMR-managed security groups").
+//!   Simplified: the proxy does not track which VPC the cluster was in; any terminate counts.
+//! - `bucket-region-redirect` — `GetBucketTagging` on a bucket created (through this proxy) in
+//!   another region than the request is signed for answers `301 PermanentRedirect` with
+//!   `x-amz-bucket-region` ("Error responses", Amazon S3 API Reference). `ListBuckets` lists
+//!   the buckets of every region, so pipectl meets such buckets on every plan.
+//!
+//! ## Permission faults
+//!
+//! `--deny-create-bucket-tags` answers every S3 `CreateBucket` whose `CreateBucketConfiguration`
+//! carries `<Tags>` with `403 AccessDenied`, as AWS does for a principal that has
+//! `s3:CreateBucket` but not `s3:TagResource` (tags at creation need both: "CreateBucket",
+//! Amazon S3 API Reference). The same request without tags passes. Counted in `faults` as
+//! `deny-create-bucket-tags s3:PUT`.
+//!
+//! ## Layout
+//!
+//! A crate of the pipectl workspace, never installed with pipectl: `tests/run.sh`, the
+//! integration tests (`proxy_binary()` in `tests/integration/support.rs`) and `benches/run.sh`
+//! build it. `options` reads the flags above, `serve` is the loop every connection runs, `http`
+//! reads and rewrites messages, `faults` injects failures, `call` and `fidelity` are fidelity
+//! mode, `stats` the counts. By hand: `cargo run -p pipectl-proxy -- --upstream URL …`; its unit
+//! tests: `cargo test -p pipectl-proxy`.
+
+mod call;
+mod faults;
+mod fidelity;
+mod http;
+mod options;
+mod serve;
+mod stats;
+#[cfg(test)]
+mod testing;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use tokio::net::TcpListener;
+
+use crate::faults::Random;
+use crate::fidelity::{Fidelity, FidelityOptions};
+use crate::options::parse_options;
+use crate::serve::{serve, Shared};
+use crate::stats::Stats;
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let options = match parse_options() {
+        Ok(options) => options,
+        Err(message) => {
+            eprintln!("pipectl-proxy: {message}");
+            std::process::exit(1);
+        }
+    };
+    let listener = match TcpListener::bind(&options.listen).await {
+        Ok(listener) => listener,
+        Err(error) => {
+            eprintln!("pipectl-proxy: cannot listen on {}: {error}", options.listen);
+            std::process::exit(1);
+        }
+    };
+    let address: Option<SocketAddr> = listener.local_addr().ok();
+    println!("listening on {}", address.map_or_else(|| options.listen.clone(), |a| a.to_string()));
+    let seed = options.seed.max(1);
+    let fidelity = (!options.fidelity.rules.is_empty()).then(|| {
+        Fidelity::new(FidelityOptions {
+            rules: options.fidelity.rules.clone(),
+            iam_propagation: options.fidelity.iam_propagation,
+            dependency: options.fidelity.dependency,
+        })
+    });
+    let shared =
+        Arc::new(Shared { options, random: Mutex::new(Random(seed)), stats: Mutex::new(Stats::default()), fidelity });
+    loop {
+        let Ok((client, _)) = listener.accept().await else { continue };
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            let _ = serve(client, shared).await;
+        });
+    }
+}
