@@ -5,7 +5,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use pipectl::{app, cli};
+use pipectl::{cli, commands};
 
 fn main() -> ExitCode {
     // Usage errors exit 1 (clap's default of 2 would read as "changes present").
@@ -24,9 +24,9 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match runtime.block_on(app::run(cli)) {
-        Ok(app::Status::Success) => ExitCode::SUCCESS,
-        Ok(app::Status::Changes) => ExitCode::from(2),
+    match runtime.block_on(commands::run(cli)) {
+        Ok(commands::Status::Success) => ExitCode::SUCCESS,
+        Ok(commands::Status::Changes) => ExitCode::from(2),
         Err(error) => {
             eprintln!("error: {error}");
             ExitCode::from(1)

@@ -7,36 +7,25 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// Layer of each top-level module; higher layers may use lower ones, never the reverse.
-const LAYERS: [(&str, u8); 26] = [
+const LAYERS: [(&str, u8); 15] = [
     // Leaves: no pipectl dependencies.
     ("names", 0),
-    ("duration", 0),
     ("progress", 0),
-    ("calls", 0),
-    ("http", 1),
-    ("cron", 1),
-    ("cli", 1),
-    // The spec and the AWS plumbing.
+    ("calendar", 1),
+    // The spec, the AWS plumbing and the command line's shared arguments.
     ("spec", 2),
     ("aws", 2),
-    ("shell", 2),
-    ("policy", 3),
+    ("cli", 2),
+    ("iam", 3),
     ("pricing", 3),
-    ("templates", 3),
-    ("lock", 3),
     // The pure planning stack.
     ("model", 4),
-    ("permissions", 4),
     ("plan", 5),
     ("render", 6),
-    ("planfile", 6),
     // Kinds (pure rules + AWS calls), then what drives them.
     ("resources", 6),
-    ("apply", 7),
-    ("scale", 7),
-    ("run", 7),
-    ("adopt", 7),
-    ("app", 8),
+    ("execute", 7),
+    ("commands", 8),
     ("lib", 9),
 ];
 

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use pipectl::model::LiveState;
 use pipectl::plan::build_plan;
-use pipectl::policy::Arns;
+use pipectl::iam::Arns;
 use pipectl::resources::desired_graph;
 use pipectl::spec::{load_bytes, SpecError};
 

@@ -14,11 +14,14 @@ use aws_credential_types::Credentials;
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 use std::sync::Mutex;
 
-use crate::calls::CallCounter;
-use crate::http::BoundedClient;
+use calls::CallCounter;
+use http::BoundedClient;
 
+pub mod calls;
 mod error;
+pub mod http;
 mod limits;
+pub mod lock;
 
 pub use error::{aws_error, build_error, AwsError, Failure};
 pub use limits::{documented_rate, Limiter};

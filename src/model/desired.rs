@@ -7,7 +7,7 @@ use std::fmt::Debug;
 use std::sync::Arc;
 
 use super::{Attributes, Kind, ResourceId, Tags, PIPELINE_TAG, RESOURCE_TAG};
-use crate::policy::Arns;
+use crate::iam::Arns;
 use crate::spec::Spec;
 
 /// The desired state of one resource, as its kind defines it.

@@ -7,6 +7,7 @@
 //! Pure: it depends on `model` only, and sees kinds only through their `KindRules`.
 
 mod build;
+pub mod file;
 mod diff;
 mod report;
 

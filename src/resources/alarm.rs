@@ -456,7 +456,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::policy::Arns;
+    use crate::iam::Arns;
     use crate::resources::desired_graph;
 
     const SPEC: &str = "version: 1\npipeline: p\nregion: us-east-1\nstreams:\n  - name: events\n    retention_hours: 24\nalarms:\n  streams:\n    events: { iterator_age: 10m }\n";

@@ -22,7 +22,7 @@ use crate::model::{
     Attributes, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names, ResourceId,
 };
 use crate::names::{Tags, PIPELINE_TAG};
-use crate::policy::Arns;
+use crate::iam::Arns;
 use crate::spec;
 
 pub struct CatalogDatabase;

@@ -27,7 +27,7 @@ use super::{
 use crate::model::ResourceId;
 use crate::model::{Attributes, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names};
 use crate::names::{crawler_name, crawler_prefix, derived_crawler_role, iam_role_name};
-use crate::policy::{bucket_key_grant, s3_key_statement, Arns};
+use crate::iam::{bucket_key_grant, s3_key_statement, Arns};
 use crate::spec;
 
 pub struct Crawler;

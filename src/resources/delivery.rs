@@ -27,7 +27,7 @@ use crate::model::{
     Action, Attributes, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names, ResourceId,
 };
 use crate::names::derived_delivery_role;
-use crate::policy::{delivery_policy, Arns};
+use crate::iam::{delivery_policy, Arns};
 use crate::spec::{self, Compression, DeliveryEncryption, TableFormat};
 
 pub struct Delivery;
@@ -725,7 +725,7 @@ mod tests {
     fn an_explicit_role_replaces_the_derived_one() {
         let yaml = "version: 1\npipeline: p\nregion: eu-west-1\nbuckets: [{name: lake}]\nstreams: [{name: events}]\nroles:\n  - {name: mine, trust: firehose.amazonaws.com, managed_policies: [arn:aws:iam::aws:policy/AmazonS3FullAccess]}\ndeliveries:\n  - {name: derived, from: events, to: {bucket: lake}}\n  - {name: explicit, from: events, to: {bucket: lake}, role: mine}\n";
         let spec: Spec = serde_saphyr::from_str(yaml).unwrap();
-        let arns = crate::policy::Arns::new("123456789012", "eu-west-1");
+        let arns = crate::iam::Arns::new("123456789012", "eu-west-1");
         let graph = crate::resources::desired_graph(&spec, &arns, &std::collections::BTreeMap::new());
         let roles: Vec<String> = graph.iter().filter(|n| n.id.kind == role::KIND).map(|n| n.id.name.clone()).collect();
         assert_eq!(roles, ["mine", "derived-firehose"]);
@@ -749,7 +749,7 @@ mod tests {
     fn parquet_graph() -> Vec<DesiredResource> {
         let spec: Spec = serde_saphyr::from_str(PARQUET_SPEC).unwrap();
         assert!(spec::validate(&spec).is_empty(), "{:?}", spec::validate(&spec));
-        let arns = crate::policy::Arns::new("123456789012", "eu-west-1");
+        let arns = crate::iam::Arns::new("123456789012", "eu-west-1");
         crate::resources::desired_graph(&spec, &arns, &std::collections::BTreeMap::new())
     }
 
@@ -784,7 +784,7 @@ mod tests {
     fn the_conversion_sent_names_the_table_the_role_and_the_parquet_compression() {
         let graph = parquet_graph();
         let config = graph.iter().find(|n| n.id == id("d")).unwrap().config::<DeliveryConfig>().unwrap();
-        let arns = crate::policy::Arns::new("123456789012", "eu-west-1");
+        let arns = crate::iam::Arns::new("123456789012", "eu-west-1");
         let sent = conversion(config, "arn:aws:iam::123456789012:role/r", &arns);
         let schema = sent.schema_configuration().unwrap();
         assert_eq!(

@@ -50,7 +50,7 @@ pub use crate::aws::{aws_error, build_error, AwsError, Clients, Limiter, Warning
 use crate::model::{DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, ResourceId};
 pub use crate::model::{LiveResource, LiveState, Names, Tags};
 use crate::model::{PIPELINE_TAG, RESOURCE_TAG};
-use crate::policy::Arns;
+use crate::iam::Arns;
 use crate::progress::Progress;
 use crate::spec::Spec;
 pub use job::definition::RESIZE_BACK_GRACE_SECONDS;
@@ -359,7 +359,7 @@ pub struct Context {
     /// `apply --reset-scale`: return scaled groups to their baseline.
     pub reset_scale: bool,
     /// Where creates that cannot tag at once note what they are creating (the lock).
-    pub journal: Option<crate::lock::Journal>,
+    pub journal: Option<crate::aws::lock::Journal>,
     physical_ids: Mutex<HashMap<ResourceId, String>>,
 }
 

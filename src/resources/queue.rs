@@ -30,7 +30,7 @@ use crate::model::{
     PIPELINE_TAG, RESOURCE_TAG,
 };
 use crate::names::{schedules_dlq_name, SCHEDULES_DLQ};
-use crate::policy::{normalize, parse_document, Arns};
+use crate::iam::{normalize, parse_document, Arns};
 
 pub struct Queue;
 pub const KIND: Kind = Kind::of(&Queue);

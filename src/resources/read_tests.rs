@@ -265,7 +265,7 @@ fn spec_role(name: &str, service: &str, instance_profile: bool) -> DesiredResour
         iam_name: format!("p-{name}"),
         path: "/pipectl/p/us-east-1/".to_string(),
         permissions_boundary: None,
-        trust: crate::policy::normalize(&crate::policy::trust_policy(service)),
+        trust: crate::iam::normalize(&crate::iam::trust_policy(service)),
         inline: None,
         managed: Vec::new(),
         instance_profile,
@@ -289,7 +289,7 @@ fn got_role(name: &str, service: &str) -> aws_sdk_iam::operation::get_role::GetR
         .role_id("AROAEXAMPLE")
         .arn(format!("arn:aws:iam::{ACCOUNT}:role/pipectl/p/us-east-1/p-{name}"))
         .create_date(aws_smithy_types::DateTime::from_secs(0))
-        .assume_role_policy_document(crate::policy::trust_policy(service).to_string())
+        .assume_role_policy_document(crate::iam::trust_policy(service).to_string())
         .set_tags(Some(tags.collect()))
         .build()
         .unwrap();
@@ -375,7 +375,7 @@ async fn deleting_a_role_that_does_not_trust_ec2_lists_its_profiles_first() {
     let detail = role::Live {
         path: "/pipectl/p/us-east-1/".to_string(),
         permissions_boundary: None,
-        trust: crate::policy::normalize(&crate::policy::trust_policy("firehose.amazonaws.com")),
+        trust: crate::iam::normalize(&crate::iam::trust_policy("firehose.amazonaws.com")),
         inline: None,
         managed: Vec::new(),
         instance_profiles: Vec::new(),

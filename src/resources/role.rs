@@ -18,7 +18,7 @@ use crate::model::{
     Attributes, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names, ResourceId,
 };
 use crate::names::{iam_role_name, legacy_role_path, role_path, roles_prefix};
-use crate::policy::{normalize, parse_document, statements_policy};
+use crate::iam::{normalize, parse_document, statements_policy};
 
 pub struct Role;
 pub const KIND: Kind = Kind::of(&Role);
@@ -643,7 +643,7 @@ mod tests {
 
     use super::*;
     use crate::model::LiveState;
-    use crate::policy::Arns;
+    use crate::iam::Arns;
     use crate::resources::desired_graph;
     use crate::spec::Spec;
 

@@ -460,7 +460,7 @@ mod tests {
 
     use super::*;
     use crate::model::{LiveState, RESOURCE_TAG};
-    use crate::policy::Arns;
+    use crate::iam::Arns;
     use crate::resources::desired_graph;
     use crate::spec::Spec;
 

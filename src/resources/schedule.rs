@@ -37,7 +37,7 @@ pub fn id(name: &str) -> ResourceId {
 /// The universal target that calls EMR ModifyInstanceGroups in `partition` (`aws`, `aws-cn`,
 /// `aws-us-gov`): `arn:<partition>:scheduler:::aws-sdk:emr:modifyInstanceGroups`.
 pub fn modify_instance_groups(partition: &str) -> String {
-    crate::policy::scheduler_target(partition, "emr", "modifyInstanceGroups")
+    crate::iam::scheduler_target(partition, "emr", "modifyInstanceGroups")
 }
 
 /// What a schedule does when it fires.
@@ -187,7 +187,7 @@ impl ResourceKind for Schedule {
                         timezone: schedule.timezone.clone(),
                         retry: window_retry(
                             edge,
-                            crate::duration::parse_duration(&schedule.duration).ok().map(|d| d.as_secs()),
+                            crate::calendar::parse_duration(&schedule.duration).ok().map(|d| d.as_secs()),
                         ),
                         dead_letter_arn: dead_letter_arn.clone(),
                     };
@@ -353,8 +353,8 @@ fn edges(
     schedule: &spec::Schedule,
     group: &Group,
 ) -> [(&'static str, Result<String, String>, i64); 2] {
-    let window = crate::cron::parse_cron(&schedule.cron).and_then(|start| {
-        let end = start.end_after(crate::duration::parse_duration(&schedule.duration)?)?;
+    let window = crate::calendar::parse_cron(&schedule.cron).and_then(|start| {
+        let end = start.end_after(crate::calendar::parse_duration(&schedule.duration)?)?;
         Ok((start.to_eventbridge(), end.to_eventbridge()))
     });
     let baseline = group.baseline(cluster);
@@ -369,7 +369,7 @@ fn edges(
 /// The expressions of a job's `start` (its cron) and `guard` (`spec::Job::guard_cron`)
 /// schedules; an `Err` as in `edges`.
 fn job_edges(job: &spec::Job) -> (Result<String, String>, Result<String, String>) {
-    let start = crate::cron::parse_cron(&job.cron);
+    let start = crate::calendar::parse_cron(&job.cron);
     (start.map(|cron| cron.to_eventbridge()), job.guard_cron().map(|cron| cron.to_eventbridge()))
 }
 
@@ -586,7 +586,7 @@ pub async fn create_scale_back(
     dead_letter_arn: &str,
 ) -> Result<(), AwsError> {
     // The target is in the partition of the role that calls it.
-    let partition = crate::policy::partition_of_arn(role_arn).unwrap_or("aws");
+    let partition = crate::iam::partition_of_arn(role_arn).unwrap_or("aws");
     let target = Target::builder()
         .arn(modify_instance_groups(partition))
         .role_arn(role_arn)
@@ -631,7 +631,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::policy::Arns;
+    use crate::iam::Arns;
 
     #[test]
     fn markers_carry_ownership() {
@@ -660,7 +660,7 @@ mod tests {
             assert_eq!(modify_instance_groups(&arns.partition), target);
             // `pipectl scale` knows the partition from the scheduler role's ARN.
             let role = arns.role("/pipectl/p/", "p-spark-scheduler");
-            assert_eq!(modify_instance_groups(crate::policy::partition_of_arn(&role).unwrap()), target);
+            assert_eq!(modify_instance_groups(crate::iam::partition_of_arn(&role).unwrap()), target);
         }
     }
 

@@ -744,7 +744,7 @@ mod tests {
             "version: 1\npipeline: p\nregion: eu-west-1\nnetwork:\n  vpc: {cidr: 10.0.0.0/16}\n  subnets:\n    - {name: a, cidr: 10.0.0.0/24, availability_zone: eu-west-1a}\n    - {name: b, cidr: 10.0.1.0/24, availability_zone: eu-west-1b}\n  security_groups:\n    - name: master\n      ingress:\n        - {protocol: tcp, ports: 22, group: core}\n        - {protocol: tcp, ports: 8443, group: self}\n        - {protocol: tcp, ports: 9443, group: core}\n      egress:\n        - {protocol: all, group: web}\n    - {name: core, ingress: [{protocol: all, group: core}]}\n    - {name: web}\nclusters:\n  - {name: spark, release: emr-7.0.0, applications: [Spark], subnet: b, security_groups: [master, core], master: {type: m5.xlarge}, core: {type: m5.xlarge, nodes: 2}}\n",
         )
         .unwrap();
-        let arns = crate::policy::Arns::new("123456789012", "eu-west-1");
+        let arns = crate::iam::Arns::new("123456789012", "eu-west-1");
         let known = std::collections::BTreeMap::new();
         let graph = GraphContext { spec: &spec, arns: &arns, known: &known };
         let groups = SecurityGroup.desired(&graph);
@@ -826,12 +826,12 @@ mod tests {
         ]
     }
 
-    fn emr_spec_graph() -> (crate::spec::Spec, crate::policy::Arns) {
+    fn emr_spec_graph() -> (crate::spec::Spec, crate::iam::Arns) {
         let spec: crate::spec::Spec = serde_saphyr::from_str(
             "version: 1\npipeline: p\nregion: us-east-1\nnetwork:\n  vpc: {cidr: 10.0.0.0/16}\n  subnets: [{name: a, cidr: 10.0.0.0/24, availability_zone: us-east-1a}]\n  endpoints: [s3]\nclusters:\n  - {name: spark, release: emr-7.2.0, applications: [Spark], subnet: a, master: {type: m5.xlarge}, core: {type: m5.xlarge, nodes: 2}}\n",
         )
         .unwrap();
-        (spec, crate::policy::Arns::new("123456789012", "us-east-1"))
+        (spec, crate::iam::Arns::new("123456789012", "us-east-1"))
     }
 
     #[test]

@@ -26,7 +26,7 @@ use crate::model::{
     PIPELINE_TAG, RESOURCE_TAG,
 };
 use crate::names::{alarm_topic_name, ALARM_TOPIC};
-use crate::policy::Arns;
+use crate::iam::Arns;
 use crate::spec::Subscription;
 
 pub struct Topic;

@@ -484,7 +484,7 @@ mod tests {
     use super::super::nat_gateway::tests::{context, ec2_client, tags};
     use super::*;
     use crate::model::{LiveState, RESOURCE_TAG};
-    use crate::policy::Arns;
+    use crate::iam::Arns;
     use crate::resources::desired_graph;
     use crate::spec::Spec;
 

@@ -33,7 +33,7 @@ use crate::model::{
     Attributes, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names, ResourceId,
 };
 use crate::names::{athena_workgroup_name, Tags};
-use crate::policy::Arns;
+use crate::iam::Arns;
 use crate::spec;
 
 pub struct Workgroup;

@@ -30,7 +30,7 @@ use serde::Deserialize;
 use super::alarm_windows::{self, Span};
 use super::types::Spec;
 use super::validate::Problem;
-use crate::duration::parse_duration;
+use crate::calendar::parse_duration;
 use crate::names::schedules_dlq_name;
 
 /// Alarms on the pipeline's resources, notifying a pipeline-owned SNS topic.

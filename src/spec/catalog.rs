@@ -582,7 +582,7 @@ pub fn crawler_folder<'a>(spec: &'a Spec, crawler: &'a Crawler) -> Option<(&'a s
 /// and crawlers", AWS Glue Developer Guide: the same six fields, `?` and day numbering as
 /// EventBridge), or why the spec's cron is not one.
 pub fn crawler_schedule(crawler: &Crawler) -> Result<String, String> {
-    crate::cron::parse_cron(&crawler.cron).map(|cron| cron.to_eventbridge())
+    crate::calendar::parse_cron(&crawler.cron).map(|cron| cron.to_eventbridge())
 }
 
 /// The rules of `catalog.crawlers` (the derived role's IAM name is checked with the others').

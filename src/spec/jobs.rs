@@ -102,7 +102,7 @@ pub const MAX_STEPS: usize = 50;
 impl Job {
     /// The job's timeout, when it parses and is in range (validation reports it otherwise).
     pub fn timeout_seconds(&self) -> Option<u64> {
-        crate::duration::parse_duration(&self.timeout)
+        crate::calendar::parse_duration(&self.timeout)
             .ok()
             .map(|length| length.as_secs())
             .filter(|seconds| (60..=MAX_TIMEOUT_SECONDS).contains(seconds))
@@ -112,15 +112,15 @@ impl Job {
     /// `GUARD_DELAY_SECONDS`, and an hour more in a zone with daylight saving time, so that a
     /// night whose clocks spring forward does not bring the guard early, onto running steps.
     pub fn guard_after_seconds(&self) -> Option<u64> {
-        let zone = crate::cron::parse_timezone(&self.timezone).ok()?;
+        let zone = crate::calendar::parse_timezone(&self.timezone).ok()?;
         let dst = if observes_daylight_saving(zone) { LARGEST_CLOCK_CHANGE_SECONDS } else { 0 };
         Some(self.timeout_seconds()? + GUARD_DELAY_SECONDS + dst)
     }
 
     /// The `guard` schedule's cron: the start's, `guard_after_seconds` later on the local clock;
     /// an `Err` says why there is none (reported by validation).
-    pub fn guard_cron(&self) -> Result<crate::cron::Cron, String> {
-        let start = crate::cron::parse_cron(&self.cron)?;
+    pub fn guard_cron(&self) -> Result<crate::calendar::Cron, String> {
+        let start = crate::calendar::parse_cron(&self.cron)?;
         let after =
             self.guard_after_seconds().ok_or_else(|| format!("job timeout `{}` is out of range", self.timeout))?;
         start.end_after(std::time::Duration::from_secs(after))
@@ -180,7 +180,7 @@ pub(super) fn step_problems(path: &str, job: &Job, spec: &Spec) -> Vec<(String, 
         problems.push((format!("{path}.steps"), format!("{} steps; a job runs at most {MAX_STEPS}", job.steps.len())));
     }
     if job.timeout_seconds().is_none() {
-        let message = match crate::duration::parse_duration(&job.timeout) {
+        let message = match crate::calendar::parse_duration(&job.timeout) {
             Err(message) => message,
             Ok(_) => {
                 "a job's timeout must be between 1m and 23h (its resize-back guard must fire before the next day's run)"

@@ -249,7 +249,7 @@ fn check_cluster(path: &str, cluster: &Cluster, spec: &Spec, problems: &mut Prob
         }
     }
     if let Some(timeout) = &cluster.idle_timeout {
-        match crate::duration::parse_duration(timeout) {
+        match crate::calendar::parse_duration(timeout) {
             Ok(duration) if (60..=7 * 86_400).contains(&duration.as_secs()) => {
                 check_idle_timeout(path, cluster, duration, problems);
             }
@@ -282,13 +282,13 @@ fn check_cluster(path: &str, cluster: &Cluster, spec: &Spec, problems: &mut Prob
     for (index, schedule) in cluster.schedules.iter().enumerate() {
         let schedule_path = format!("{path}.schedules[{index}]");
         check_resource_name(&format!("{schedule_path}.name"), &schedule.name, problems);
-        let cron = crate::cron::parse_cron(&schedule.cron)
+        let cron = crate::calendar::parse_cron(&schedule.cron)
             .map_err(|message| problems.add(format!("{schedule_path}.cron"), message))
             .ok();
-        if let Err(message) = crate::cron::parse_timezone(&schedule.timezone) {
+        if let Err(message) = crate::calendar::parse_timezone(&schedule.timezone) {
             problems.add(format!("{schedule_path}.timezone"), message);
         }
-        match crate::duration::parse_duration(&schedule.duration) {
+        match crate::calendar::parse_duration(&schedule.duration) {
             Ok(length) => {
                 if let Some(Err(message)) = cron.map(|cron| cron.end_after(length)) {
                     problems.add(format!("{schedule_path}.for"), message);
@@ -350,12 +350,12 @@ fn check_jobs(path: &str, cluster: &Cluster, spec: &Spec, problems: &mut Problem
                 format!("the schedule `{schedule}` would be {} characters; EventBridge Scheduler allows 64: shorten the job, cluster or pipeline name", schedule.len()),
             );
         }
-        match crate::cron::parse_cron(&job.cron) {
+        match crate::calendar::parse_cron(&job.cron) {
             Err(message) => problems.add(format!("{job_path}.cron"), message),
             Ok(_) if job.timeout_seconds().is_some() => check_guard(&job_path, job, problems),
             Ok(_) => {}
         }
-        if let Err(message) = crate::cron::parse_timezone(&job.timezone) {
+        if let Err(message) = crate::calendar::parse_timezone(&job.timezone) {
             problems.add(format!("{job_path}.timezone"), message);
         }
         check_resized_group(&job_path, &job.group, job.nodes, cluster, spec, problems);
@@ -471,7 +471,7 @@ fn check_guard(job_path: &str, job: &super::jobs::Job, problems: &mut Problems) 
             return;
         }
     };
-    let Ok(zone) = crate::cron::parse_timezone(&job.timezone) else { return };
+    let Ok(zone) = crate::calendar::parse_timezone(&job.timezone) else { return };
     let Some(first) = chrono::NaiveDate::from_ymd_opt(2026, 1, 1) else { return };
     for date in first.iter_days().take(731) {
         let Some(local) = date.and_hms_opt(guard.hour, guard.minute, 0) else { continue };
@@ -510,7 +510,7 @@ fn colliding_windows(cluster: &Cluster) -> Option<(String, String)> {
 /// group, cron, time zone, length). A job's window lasts until its guard schedule has fired.
 fn batch_windows(cluster: &Cluster) -> Vec<(String, &str, &str, &str, Option<u64>)> {
     let schedules = cluster.schedules.iter().map(|schedule| {
-        let length = crate::duration::parse_duration(&schedule.duration).ok().map(|length| length.as_secs());
+        let length = crate::calendar::parse_duration(&schedule.duration).ok().map(|length| length.as_secs());
         (
             format!("schedule '{}'", schedule.name),
             schedule.group.as_str(),
@@ -547,7 +547,7 @@ fn check_resized_group(
         }
         Some(baseline_nodes) => {
             let floor = match group {
-                Group::Core => crate::cron::replication_floor(cluster.core.nodes),
+                Group::Core => crate::calendar::replication_floor(cluster.core.nodes),
                 Group::Task(_) => 0,
             };
             if nodes < floor || nodes > 500 {
@@ -735,7 +735,7 @@ pub fn open_schedule_windows(cluster: &Cluster, now: i64) -> Vec<(String, i64, S
     };
     let mut open = Vec::new();
     for schedule in &cluster.schedules {
-        let length = crate::duration::parse_duration(&schedule.duration).ok().map(|length| length.as_secs());
+        let length = crate::calendar::parse_duration(&schedule.duration).ok().map(|length| length.as_secs());
         let windows = window_times_from(first, 3, &schedule.cron, &schedule.timezone, length).unwrap_or_default();
         if windows.iter().any(|(start, end)| *start <= now && now < *end) {
             open.push((schedule.group.clone(), schedule.nodes, schedule.name.clone()));
@@ -753,8 +753,8 @@ fn window_times_from(
     length: Option<u64>,
 ) -> Option<Vec<(i64, i64)>> {
     use chrono::{Datelike, TimeZone};
-    let cron = crate::cron::parse_cron(cron).ok()?;
-    let zone = crate::cron::parse_timezone(timezone).ok()?;
+    let cron = crate::calendar::parse_cron(cron).ok()?;
+    let zone = crate::calendar::parse_timezone(timezone).ok()?;
     let length = i64::try_from(length?).ok()?;
     let mut windows = Vec::new();
     for date in first.iter_days().take(days) {

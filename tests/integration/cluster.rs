@@ -185,7 +185,7 @@ fn cluster_lifecycle(stack: Stack) {
             .expect("instance profile");
         (
             tags,
-            pipectl::policy::parse_document(policy.policy_document()).expect("JSON"),
+            pipectl::iam::parse_document(policy.policy_document()).expect("JSON"),
             profile.instance_profile().map(|i| i.roles().len()),
         )
     });

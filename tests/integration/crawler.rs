@@ -70,9 +70,9 @@ fn crawler_lifecycle(stack: Stack) {
     assert_eq!(tags.get("pipectl:pipeline"), Some(&pipeline), "{tags:?}");
     assert_eq!(tags.get("pipectl:resource").map(String::as_str), Some("crawler/raw"));
     assert_eq!(tags.get("team").map(String::as_str), Some("data"));
-    let trust = pipectl::policy::parse_document(&trust).expect("a trust policy");
+    let trust = pipectl::iam::parse_document(&trust).expect("a trust policy");
     assert_eq!(trust["Statement"][0]["Principal"]["Service"], serde_json::json!(["glue.amazonaws.com"]), "{trust}");
-    let inline = pipectl::policy::parse_document(&inline).expect("an inline policy").to_string();
+    let inline = pipectl::iam::parse_document(&inline).expect("an inline policy").to_string();
     assert!(inline.contains(&format!("arn:aws:s3:::{pipeline}-lake/raw/events/*")), "{inline}");
 
     pipectl(stack, &["plan", "-f", &file, "--detailed-exitcode"]).expect(0);

@@ -77,9 +77,9 @@ async fn held_delivery(stack: Stack, name: &str) -> Option<HeldDelivery> {
 async fn held_role(stack: Stack, name: &str) -> Option<(serde_json::Value, serde_json::Value)> {
     let clients = stack.clients().await;
     let role = clients.iam.get_role().role_name(name).send().await.ok()?;
-    let trust = pipectl::policy::parse_document(role.role()?.assume_role_policy_document()?)?;
+    let trust = pipectl::iam::parse_document(role.role()?.assume_role_policy_document()?)?;
     let inline = clients.iam.get_role_policy().role_name(name).policy_name("pipectl").send().await.ok()?;
-    Some((trust, pipectl::policy::parse_document(inline.policy_document())?))
+    Some((trust, pipectl::iam::parse_document(inline.policy_document())?))
 }
 
 fn delivery_lifecycle(stack: Stack) {
@@ -113,7 +113,7 @@ fn delivery_lifecycle(stack: Stack) {
     assert_eq!(trust["Statement"][0]["Principal"]["Service"], serde_json::json!(["firehose.amazonaws.com"]));
     let statements = inline["Statement"].as_array().expect("statements");
     assert_eq!(statements.len(), 3, "{inline}");
-    assert!(pipectl::policy::wildcard_actions(&inline).is_empty(), "wildcard actions in {inline}");
+    assert!(pipectl::iam::wildcard_actions(&inline).is_empty(), "wildcard actions in {inline}");
     let resources: Vec<String> = statements
         .iter()
         .flat_map(|s| s["Resource"].as_array().cloned().unwrap_or_default())

@@ -139,7 +139,7 @@ async fn clients_through(proxy: &FidelityProxy, region: &str) -> pipectl::resour
         max_attempts: 3,
         max_in_flight: 16,
     };
-    clients(&options, &pipectl::calls::CallCounter::default()).await
+    clients(&options, &pipectl::aws::calls::CallCounter::default()).await
 }
 
 /// A bucket in another region, created through the proxy so that it knows where the bucket is:

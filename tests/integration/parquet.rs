@@ -81,7 +81,7 @@ async fn role_policy(stack: Stack, role: &str) -> Value {
     let clients = stack.clients().await;
     let output =
         clients.iam.get_role_policy().role_name(role).policy_name("pipectl").send().await.expect("GetRolePolicy");
-    let text = pipectl::policy::percent_decode(output.policy_document());
+    let text = pipectl::iam::percent_decode(output.policy_document());
     serde_json::from_str(&text).expect("a policy document")
 }
 

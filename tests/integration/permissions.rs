@@ -51,12 +51,12 @@ fn the_printed_policy_allows_every_call_of_a_lifecycle() {
         serde_json::from_str(&pipectl(stack, &["permissions", "-f", &file]).expect(0).stdout).expect("policy JSON");
     let mut missing = Vec::new();
     for (service, operation) in &seen {
-        match pipectl::permissions::action_for(service, operation) {
+        match pipectl::iam::deployer::action_for(service, operation) {
             None => missing.push(format!("{service}:{operation} (no known IAM action)")),
             Some(actions) => missing.extend(
                 actions
                     .into_iter()
-                    .filter(|action| !pipectl::permissions::allows(&policy, action))
+                    .filter(|action| !pipectl::iam::deployer::allows(&policy, action))
                     .map(|action| format!("{service}:{operation} needs {action}")),
             ),
         }
@@ -65,7 +65,7 @@ fn the_printed_policy_allows_every_call_of_a_lifecycle() {
     let plan_only: serde_json::Value =
         serde_json::from_str(&pipectl(stack, &["permissions", "-f", &file, "--for", "plan"]).expect(0).stdout)
             .expect("plan policy JSON");
-    assert!(!pipectl::permissions::allows(&plan_only, "kinesis:CreateStream"), "the plan policy only reads");
+    assert!(!pipectl::iam::deployer::allows(&plan_only, "kinesis:CreateStream"), "the plan policy only reads");
 }
 
 /// Findings parliament 1.6.4 raises from its own outdated action table, each with the reason it

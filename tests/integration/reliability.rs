@@ -380,7 +380,7 @@ async fn put_lease(pipeline: &str, owner: &str, holder: &str, expires_in: i64) {
     use aws_sdk_dynamodb::types::AttributeValue;
     let clients = Stack::Moto.clients().await;
     // Taking and giving back any lock creates the lock table if this emulator has none yet.
-    let warmup = pipectl::lock::LockRequest {
+    let warmup = pipectl::aws::lock::LockRequest {
         pipeline: "table-warmup",
         command: "test",
         file: "-",
@@ -388,7 +388,7 @@ async fn put_lease(pipeline: &str, owner: &str, holder: &str, expires_in: i64) {
         lease: Duration::from_secs(10),
     };
     let progress = pipectl::progress::Progress::new(false);
-    pipectl::lock::acquire(&clients, &warmup, &progress).await.expect("lock table").release().await.expect("release");
+    pipectl::aws::lock::acquire(&clients, &warmup, &progress).await.expect("lock table").release().await.expect("release");
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs() as i64;
     clients
         .dynamodb
@@ -453,7 +453,7 @@ fn racing_takeovers_of_an_expired_lease_never_both_win() {
         for round in 0..20 {
             let pipeline = crate::support::unique(&format!("race{round}"), Stack::Moto);
             put_lease(&pipeline, "dead-run", "gone:1", -10).await;
-            let request = |command| pipectl::lock::LockRequest {
+            let request = |command| pipectl::aws::lock::LockRequest {
                 pipeline: &pipeline,
                 command,
                 file: "race.yaml",
@@ -462,8 +462,8 @@ fn racing_takeovers_of_an_expired_lease_never_both_win() {
             };
             let (first, second) = (request("apply"), request("destroy"));
             let (a, b) = tokio::join!(
-                pipectl::lock::acquire(&clients, &first, &progress),
-                pipectl::lock::acquire(&clients, &second, &progress)
+                pipectl::aws::lock::acquire(&clients, &first, &progress),
+                pipectl::aws::lock::acquire(&clients, &second, &progress)
             );
             let winners: Vec<_> = [a, b].into_iter().filter_map(Result::ok).collect();
             assert_eq!(winners.len(), 1, "round {round}: exactly one run takes over the expired lease");

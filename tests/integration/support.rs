@@ -117,7 +117,7 @@ async fn clients_at(endpoint: String) -> Clients {
         max_attempts: 3,
         max_in_flight: 64,
     };
-    clients(&options, &pipectl::calls::CallCounter::default()).await
+    clients(&options, &pipectl::aws::calls::CallCounter::default()).await
 }
 
 /// Whether an `http://HOST:PORT` endpoint accepts connections.

@@ -68,7 +68,7 @@ async fn emulator_s3(stack: Stack, region: &str) -> aws_sdk_s3::Client {
         max_attempts: 3,
         max_in_flight: 8,
     };
-    clients(&options, &pipectl::calls::CallCounter::default()).await.s3
+    clients(&options, &pipectl::aws::calls::CallCounter::default()).await.s3
 }
 
 fn converges_when_tagging_at_creation_is_denied(stack: Stack, region: &str) {

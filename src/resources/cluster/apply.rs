@@ -596,7 +596,7 @@ mod tests {
             "version: 1\npipeline: p\nregion: us-east-1\nnetwork:\n  vpc: {cidr: 10.0.0.0/16}\n  subnets: [{name: a, cidr: 10.0.0.0/24, availability_zone: us-east-1a}]\n  endpoints: [s3]\nclusters:\n  - name: spark\n    release: emr-7.2.0\n    applications: [Spark]\n    subnet: a\n    master: {type: m5.xlarge, count: 3}\n    core: {type: m5.xlarge, nodes: 2}\n",
         )
         .unwrap();
-        let arns = crate::policy::Arns::new("123456789012", "us-east-1");
+        let arns = crate::iam::Arns::new("123456789012", "us-east-1");
         let graph = crate::resources::desired_graph(&spec, &arns, &std::collections::BTreeMap::new());
         let resource = graph.iter().find(|node| node.id == super::super::id("spark")).unwrap().clone();
         let config = resource.config::<ClusterConfig>().unwrap().clone();

@@ -213,7 +213,7 @@ const EMR_GROUP_FIELDS: [&str; 3] = ["emr_groups.master", "emr_groups.core", "em
 
 /// The idle timeout of the spec, in seconds. Validation has parsed it already.
 pub fn idle_timeout_seconds(cluster: &crate::spec::Cluster) -> Option<u64> {
-    cluster.idle_timeout.as_deref().and_then(|t| crate::duration::parse_duration(t).ok()).map(|d| d.as_secs())
+    cluster.idle_timeout.as_deref().and_then(|t| crate::calendar::parse_duration(t).ok()).map(|d| d.as_secs())
 }
 
 /// The comparable attributes of what the spec asks for.

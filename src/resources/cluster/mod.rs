@@ -43,7 +43,7 @@ use crate::names::{
     derived_cluster_roles, emr_cluster_name, emr_security_group, iam_role_name, job_state_machine_name, Tags,
     EMR_MANAGED_TAG, SCALE_TAG_PREFIX,
 };
-use crate::policy::Arns;
+use crate::iam::Arns;
 use crate::spec;
 pub use crate::spec::Group;
 
@@ -376,9 +376,9 @@ fn emr_instance_policy(spec: &spec::Spec, cluster: &spec::Cluster, arns: &Arns) 
         return None;
     }
     let objects: Vec<String> = buckets.iter().map(|bucket| format!("{bucket}/*")).collect();
-    let mut keys: std::collections::BTreeMap<crate::policy::KeyGrant, Vec<String>> = std::collections::BTreeMap::new();
+    let mut keys: std::collections::BTreeMap<crate::iam::KeyGrant, Vec<String>> = std::collections::BTreeMap::new();
     for bucket in &spec.buckets {
-        if let Some(grant) = crate::policy::bucket_key_grant(bucket, arns) {
+        if let Some(grant) = crate::iam::bucket_key_grant(bucket, arns) {
             keys.entry(grant).or_default().push(format!("{}/*", arns.bucket(&bucket.name)));
         }
     }
@@ -389,7 +389,7 @@ fn emr_instance_policy(spec: &spec::Spec, cluster: &spec::Cluster, arns: &Arns) 
              "Resource": objects}),
     ];
     for (index, (grant, objects)) in keys.iter().enumerate() {
-        statements.push(crate::policy::s3_key_statement(&format!("UsePipelineBucketKey{index}"), grant, arns, objects));
+        statements.push(crate::iam::s3_key_statement(&format!("UsePipelineBucketKey{index}"), grant, arns, objects));
     }
     if let Some(catalog) = spec.catalog.as_ref().filter(|_| cluster.use_glue_catalog) {
         statements.extend(glue_catalog_statements(&spec::database_name(spec, catalog), arns));
@@ -630,7 +630,7 @@ mod tests {
                     "Resource": [format!("{glue}:catalog"), format!("{glue}:database/lake_db"), format!("{glue}:table/lake_db/*")]}),
             ]
         );
-        assert!(crate::policy::wildcard_actions(&policy).is_empty());
+        assert!(crate::iam::wildcard_actions(&policy).is_empty());
     }
 
     #[test]

@@ -426,7 +426,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::policy::Arns;
+    use crate::iam::Arns;
 
     const SPEC: &str = "version: 1\npipeline: p\nregion: eu-west-1\nbuckets: [{name: lake}]\nalarms: {notify: [{protocol: email, endpoint: a@example.com}]}\nclusters:\n  - name: spark\n    release: emr-7.2.0\n    applications: [Spark]\n    subnet: a\n    master: {type: m5.xlarge}\n    core: {type: m5.xlarge, nodes: 4}\n    task_groups: [{name: batch, type: m5.xlarge, nodes: 2}]\n    jobs:\n      - name: nightly\n        cron: '0 2 * * *'\n        timezone: Asia/Seoul\n        group: batch\n        nodes: 20\n        timeout: 3h\n        steps:\n          - {name: sessionize, script: 's3://lake/jobs/sessionize.py', args: [--day, yesterday]}\n";
 

@@ -207,7 +207,7 @@ mod tests {
 
     fn order(spec: &SpecBuilder, live: &LiveState) -> Vec<(String, Vec<String>)> {
         let spec = spec.build();
-        let graph = desired_graph(&spec, &crate::policy::Arns::new("123456789012", "eu-west-1"), &Default::default());
+        let graph = desired_graph(&spec, &crate::iam::Arns::new("123456789012", "eu-west-1"), &Default::default());
         let plan = build_plan(&spec.pipeline, &graph, live, false);
         let by_id = graph.iter().map(|r| (r.id.clone(), r)).collect();
         let nodes = build_graph(&plan, &by_id, live);

@@ -2,11 +2,11 @@
 
 /// (name, description, text) of every starter spec.
 pub const TEMPLATES: [(&str, &str, &str); 2] = [
-    ("minimal", "one bucket and one stream", include_str!("../templates/minimal.yaml")),
+    ("minimal", "one bucket and one stream", include_str!("../../templates/minimal.yaml")),
     (
         "clickstream",
         "the reference pipeline: network, lake bucket, event streams",
-        include_str!("../templates/clickstream.yaml"),
+        include_str!("../../templates/clickstream.yaml"),
     ),
 ];
 

@@ -1,20 +1,25 @@
 //! One thin function per command, tying the spec, the live read, the planner, the renderer and
 //! the executor together. Returns the exit status; all printing of results happens here.
 
+pub mod adopt;
+pub mod init;
+pub mod run;
+pub mod scale;
+
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use crate::apply::{apply, ApplyReport};
+use crate::execute::{apply, ApplyReport};
 use crate::aws::{clients, endpoint_override, AwsError, AwsOptions, Clients, Failure};
-use crate::calls::CallCounter;
+use crate::aws::calls::CallCounter;
 use crate::cli::{Cli, Command, GlobalArgs, GraphFormat, OutputFormat, PermissionsFor, PlanOutput, ScaleArgs};
 use crate::model::{DesiredResource, LiveResource, LiveState, ResourceId, PIPELINE_TAG, RESOURCE_TAG};
-use crate::permissions::Purpose;
+use crate::iam::deployer::Purpose;
 use crate::plan::{build_plan, Plan};
-use crate::planfile::{Origin, PlanFile};
-use crate::policy::Arns;
+use crate::plan::file::{Origin, PlanFile};
+use crate::iam::Arns;
 use crate::pricing::{estimate, Estimate, PriceTable, Subject};
 use crate::progress::Progress;
 use crate::render::{
@@ -22,9 +27,9 @@ use crate::render::{
     render_report, report_json, Style,
 };
 use crate::resources::{desired_graph, parse_id, read_live, Context, WaitOptions};
-use crate::scale::{parse_until, scale, ScaleError, ScaleRequest};
+use crate::commands::scale::{parse_until, scale, ScaleError, ScaleRequest};
 use crate::spec::{load_file, LoadedSpec, SpecError};
-use crate::templates;
+
 
 /// How a successful command ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,7 +52,7 @@ pub enum AppError {
         error: Box<AwsError>,
     },
     #[error(transparent)]
-    Lock(Box<crate::lock::LockError>),
+    Lock(Box<crate::aws::lock::LockError>),
     #[error(transparent)]
     Scale(Box<ScaleError>),
     /// pipectl would not do it (a conflict, data loss without consent, a cancelled prompt).
@@ -85,10 +90,10 @@ async fn run_command(cli: &Cli, counter: &CallCounter) -> Result<Status, AppErro
     let style = Style { color: use_color(global) };
     match &cli.command {
         Command::Validate => validate(global),
-        Command::Init { template, file } => init(template, file.as_deref().unwrap_or(&global.file)),
+        Command::Init { template, file } => init_spec(template, file.as_deref().unwrap_or(&global.file)),
         Command::Schema => emit(crate::spec::spec_schema_text().as_bytes()),
-        Command::Completions { shell } => emit(&crate::shell::completions(*shell)),
-        Command::Man => emit(&crate::shell::man_page().map_err(|error| AppError::Failed(error.to_string()))?),
+        Command::Completions { shell } => emit(&crate::cli::shell::completions(*shell)),
+        Command::Man => emit(&crate::cli::shell::man_page().map_err(|error| AppError::Failed(error.to_string()))?),
         Command::Plan { detailed_exitcode, output, reset_scale, out } => {
             let session = Session::open(global, counter).await?;
             let plan = session.plan(false, *reset_scale, &[]).await?;
@@ -147,14 +152,14 @@ async fn run_command(cli: &Cli, counter: &CallCounter) -> Result<Status, AppErro
                 PermissionsFor::All => Purpose::Everything,
                 PermissionsFor::Plan => Purpose::Plan,
             };
-            let policy = crate::permissions::policy(&loaded.spec, &region, account_id, purpose);
+            let policy = crate::iam::deployer::policy(&loaded.spec, &region, account_id, purpose);
             println!("{}", serde_json::to_string_pretty(&policy).unwrap_or_default());
             Ok(Status::Success)
         }
         Command::Unlock => {
             let session = Session::open(global, counter).await?;
             let pipeline = &session.loaded.spec.pipeline;
-            match crate::lock::break_lock(&session.clients, pipeline).await.map_err(|error| session.explain(error))? {
+            match crate::aws::lock::break_lock(&session.clients, pipeline).await.map_err(|error| session.explain(error))? {
                 Some(holder) => println!("Broke the lock of pipeline \"{pipeline}\" held by {holder}."),
                 None => println!("Pipeline \"{pipeline}\" is not locked."),
             }
@@ -238,7 +243,7 @@ fn stderr_color(global: &GlobalArgs) -> bool {
 
 /// Prints generated text (schema, completions, man page) to stdout.
 fn emit(bytes: &[u8]) -> Result<Status, AppError> {
-    crate::shell::emit(bytes)
+    crate::cli::shell::emit(bytes)
         .map(|()| Status::Success)
         .map_err(|error| AppError::Failed(format!("cannot write to stdout: {error}")))
 }
@@ -256,9 +261,9 @@ fn validate(global: &GlobalArgs) -> Result<Status, AppError> {
     Ok(Status::Success)
 }
 
-fn init(template: &str, file: &Path) -> Result<Status, AppError> {
-    let text = templates::find(template).ok_or_else(|| {
-        let names: Vec<&str> = templates::TEMPLATES.iter().map(|(name, _, _)| *name).collect();
+fn init_spec(template: &str, file: &Path) -> Result<Status, AppError> {
+    let text = init::find(template).ok_or_else(|| {
+        let names: Vec<&str> = init::TEMPLATES.iter().map(|(name, _, _)| *name).collect();
         AppError::Refused(format!("no template named `{template}`; choose one of: {}", names.join(", ")))
     })?;
     let mut options = std::fs::OpenOptions::new();
@@ -387,7 +392,7 @@ impl Session {
         Ok(PlannedRun { plan, desired, live, reset_scale, cost })
     }
 
-    async fn execute(&self, run: PlannedRun, how: &Execution, lock: &crate::lock::Lock) -> Result<Status, AppError> {
+    async fn execute(&self, run: PlannedRun, how: &Execution, lock: &crate::aws::lock::Lock) -> Result<Status, AppError> {
         let Execution { command, auto_approve, allow_destroy, output, style } = *how;
         print_plan(&run, output, style, None);
         if run.plan.is_empty() {
@@ -452,20 +457,20 @@ impl Session {
     async fn adopt(&self, request: Option<&str>, auto_approve: bool, style: Style) -> Result<Status, AppError> {
         let spec = &self.loaded.spec;
         let lookup = desired_graph(spec, &Arns::new("000000000000", &self.options.region), &Default::default());
-        let requested = crate::adopt::requested(request, &lookup).map_err(AppError::Refused)?;
+        let requested = crate::commands::adopt::requested(request, &lookup).map_err(AppError::Refused)?;
         let mut live =
             read_live(&self.clients, spec, &lookup, &requested).await.map_err(|error| self.explain(error))?;
         for warning in &live.warnings {
             self.progress.warn(warning);
         }
-        let blocking: Vec<String> = crate::adopt::blocking(&live.conflicts, &requested).into_iter().cloned().collect();
+        let blocking: Vec<String> = crate::commands::adopt::blocking(&live.conflicts, &requested).into_iter().cloned().collect();
         if !blocking.is_empty() {
             return Err(AppError::Refused(format!(
                 "{}\nA resource tagged by another pipeline, or one pipectl cannot read, is never adopted; nothing was changed.",
                 blocking.iter().map(|conflict| format!("error: {conflict}")).collect::<Vec<_>>().join("\n")
             )));
         }
-        let candidates = crate::adopt::candidates(&live, &requested);
+        let candidates = crate::commands::adopt::candidates(&live, &requested);
         if candidates.is_empty() {
             match request {
                 Some(id) if live.resources.keys().any(|found| found.to_string() == id) => {
@@ -482,7 +487,7 @@ impl Session {
             println!("  {id} ({physical}, not tagged by any pipeline)");
         }
         let originals: Vec<LiveResource> = candidates.iter().filter_map(|id| live.resources.get(id).cloned()).collect();
-        crate::adopt::assume_adopted(&mut live, &spec.pipeline, &candidates);
+        crate::commands::adopt::assume_adopted(&mut live, &spec.pipeline, &candidates);
         let desired = desired_graph(spec, &Arns::new(&live.account_id, &self.options.region), &live.physical_ids());
         let next = build_plan(&spec.pipeline, &desired, &live, false);
         println!("\nThen the next plan is:\n");
@@ -494,30 +499,30 @@ impl Session {
             confirm()?;
         }
         for resource in &originals {
-            crate::adopt::tag(&self.clients, resource, &spec.pipeline).await.map_err(|error| self.explain(error))?;
+            crate::commands::adopt::tag(&self.clients, resource, &spec.pipeline).await.map_err(|error| self.explain(error))?;
             println!("Adopted {}: tagged as pipeline \"{}\"'s.", resource.id, spec.pipeline);
         }
         Ok(Status::Success)
     }
 
     /// Takes the pipeline's lock (see `lock`), waiting up to `--lock-timeout`.
-    async fn lock(&self, command: &str, global: &GlobalArgs) -> Result<crate::lock::Lock, AppError> {
+    async fn lock(&self, command: &str, global: &GlobalArgs) -> Result<crate::aws::lock::Lock, AppError> {
         let file = self.loaded.file.display().to_string();
-        let request = crate::lock::LockRequest {
+        let request = crate::aws::lock::LockRequest {
             pipeline: &self.loaded.spec.pipeline,
             command,
             file: &file,
             wait: global.lock_timeout,
             lease: global.lock_lease,
         };
-        crate::lock::acquire(&self.clients, &request, &self.progress).await.map_err(|error| match error {
-            crate::lock::LockError::Aws { source, .. } => self.explain(source),
+        crate::aws::lock::acquire(&self.clients, &request, &self.progress).await.map_err(|error| match error {
+            crate::aws::lock::LockError::Aws { source, .. } => self.explain(source),
             held => AppError::Lock(Box::new(held)),
         })
     }
 
     /// Releases the lock whatever the result was.
-    async fn unlock(&self, lock: crate::lock::Lock, result: Result<Status, AppError>) -> Result<Status, AppError> {
+    async fn unlock(&self, lock: crate::aws::lock::Lock, result: Result<Status, AppError>) -> Result<Status, AppError> {
         if let Err(error) = lock.release().await {
             self.progress.warn(&format!("could not release the lock ({error}); `pipectl unlock` breaks it"));
         }
@@ -572,10 +577,10 @@ impl Session {
         output: OutputFormat,
     ) -> Result<Status, AppError> {
         let spec = &self.loaded.spec;
-        let job = crate::run::find_job(spec, name).map_err(|error| AppError::Refused(error.to_string()))?;
+        let job = crate::commands::run::find_job(spec, name).map_err(|error| AppError::Refused(error.to_string()))?;
         let started =
-            crate::run::start(&self.clients, spec, job, wait, &self.progress).await.map_err(|error| match error {
-                crate::run::RunError::Aws(error) => self.explain(error),
+            crate::commands::run::start(&self.clients, spec, job, wait, &self.progress).await.map_err(|error| match error {
+                crate::commands::run::RunError::Aws(error) => self.explain(error),
                 other => AppError::Refused(other.to_string()),
             })?;
         match output {
@@ -596,11 +601,11 @@ impl Session {
     async fn list_runs(&self, name: Option<&str>, limit: i32, output: OutputFormat) -> Result<Status, AppError> {
         let spec = &self.loaded.spec;
         let job = name
-            .map(|name| crate::run::find_job(spec, name))
+            .map(|name| crate::commands::run::find_job(spec, name))
             .transpose()
             .map_err(|error| AppError::Refused(error.to_string()))?;
-        let runs = crate::run::runs(&self.clients, spec, job, limit).await.map_err(|error| match error {
-            crate::run::RunError::Aws(error) => self.explain(error),
+        let runs = crate::commands::run::runs(&self.clients, spec, job, limit).await.map_err(|error| match error {
+            crate::commands::run::RunError::Aws(error) => self.explain(error),
             other => AppError::Refused(other.to_string()),
         })?;
         match output {

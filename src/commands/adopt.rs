@@ -174,7 +174,7 @@ mod tests {
         let spec = crate::spec::SpecBuilder::new().subnet("a", "10.0.0.0/24", true).build();
         let graph = crate::resources::desired_graph(
             &spec,
-            &crate::policy::Arns::new("123456789012", "eu-west-1"),
+            &crate::iam::Arns::new("123456789012", "eu-west-1"),
             &Default::default(),
         );
         let error = requested(Some("subnet/a"), &graph).unwrap_err();

@@ -10,7 +10,7 @@
 use serde_json::{json, Value};
 
 use crate::names::{schedule_prefix, LOCK_TABLE, PIPELINE_TAG};
-use crate::policy::Arns;
+use crate::iam::Arns;
 use crate::spec::Spec;
 
 /// What the policy is for.

@@ -16,12 +16,12 @@ use std::time::Duration;
 use chrono::{DateTime, NaiveTime, TimeZone, Utc};
 use serde::Serialize;
 
-use crate::cron::replication_floor;
+use crate::calendar::replication_floor;
 use crate::names::{
     derived_cluster_roles, emr_cluster_name, iam_role_name, scale_back_schedule_name, schedules_dlq_name, PIPELINE_TAG,
     RESOURCE_TAG, SCALE_BACK_MARKER,
 };
-use crate::policy::Arns;
+use crate::iam::Arns;
 use crate::pricing::{usd, PriceTable, TABLE_FILE};
 use crate::progress::Progress;
 use crate::resources::cluster::{self, Group, GroupWait, ScaleRecord};
@@ -159,7 +159,7 @@ pub fn parse_until(text: &str, timezone: &str, now: DateTime<Utc>) -> Result<Dat
     if let Ok(at) = DateTime::parse_from_rfc3339(text) {
         return Ok(at.with_timezone(&Utc));
     }
-    let zone = crate::cron::parse_timezone(timezone)?;
+    let zone = crate::calendar::parse_timezone(timezone)?;
     let time = NaiveTime::parse_from_str(text, "%H:%M")
         .map_err(|_| format!("`{text}` is not a time such as 06:00 or 2026-11-23T06:00:00Z"))?;
     let local_now = now.with_timezone(&zone);

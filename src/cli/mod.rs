@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::duration::parse_duration;
+pub mod shell;
+
+use crate::calendar::parse_duration;
 
 /// Declarative provisioning for AWS data pipelines: VPC, S3 data lake, Kinesis and more.
 ///

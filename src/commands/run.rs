@@ -17,7 +17,7 @@ use crate::names::{
     derived_cluster_roles, iam_role_name, job_run_guard_name, job_state_machine_name, schedule_name, PIPELINE_TAG,
     RESOURCE_TAG, RUN_GUARD_MARKER,
 };
-use crate::policy::Arns;
+use crate::iam::Arns;
 use crate::progress::Progress;
 use crate::resources::cluster::{self, Group};
 use crate::resources::schedule::{create_scale_back, resize_input};

@@ -26,7 +26,7 @@ use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType, TableStatus, Tag,
 };
 
-use crate::aws::{aws_error, build_error, AwsError, Clients};
+use super::{aws_error, build_error, AwsError, Clients};
 use crate::names::{LOCK_TABLE, PIPELINE_TAG};
 use crate::progress::Progress;
 

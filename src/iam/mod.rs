@@ -1,0 +1,12 @@
+//! IAM: ARNs and policy documents for the roles kinds derive, and the deployer's own
+//! least-privilege policy (`pipectl permissions`).
+
+pub mod arns;
+pub mod deployer;
+pub mod documents;
+
+pub use arns::{partition_of, partition_of_arn, scheduler_target, Arns};
+pub use documents::{
+    bucket_key_grant, delivery_policy, key_grant, normalize, parse_document, percent_decode, s3_key_statement,
+    statements_policy, trust_policy, wildcard_actions, KeyGrant,
+};
