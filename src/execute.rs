@@ -10,10 +10,11 @@ use std::time::Instant;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
+use crate::aws::AwsError;
 use crate::model::{Action, DesiredResource, LiveResource, LiveState, ResourceId};
 use crate::plan::Plan;
 pub use crate::plan::{ApplyReport, Outcome, ResourceResult};
-use crate::resources::{self, AwsError, Context};
+use crate::resources::{self, kit::Context};
 
 /// One step of the apply graph.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -8,9 +8,9 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use pipectl::iam::Arns;
 use pipectl::model::LiveState;
 use pipectl::plan::build_plan;
-use pipectl::iam::Arns;
 use pipectl::resources::desired_graph;
 use pipectl::spec::{load_bytes, SpecError};
 

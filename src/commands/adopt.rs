@@ -10,8 +10,9 @@
 //! Only kinds read by name honour adoption (buckets, streams, deliveries and the dead-letter
 //! queue); EC2 resources are found by the pipeline's tag alone and have no name to adopt by.
 
+use crate::aws::{aws_error, build_error, AwsError, Clients};
 use crate::model::{DesiredResource, LiveResource, LiveState, ResourceId, Tags, PIPELINE_TAG, RESOURCE_TAG};
-use crate::resources::{aws_error, build_error, parse_id, AwsError, Clients};
+use crate::resources::parse_id;
 
 /// The kinds `adopt` can tag.
 pub const ADOPTABLE_KINDS: &[&str] = &["bucket", "stream", "delivery", "queue"];

@@ -11,25 +11,25 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use crate::execute::{apply, ApplyReport};
-use crate::aws::{clients, endpoint_override, AwsError, AwsOptions, Clients, Failure};
 use crate::aws::calls::CallCounter;
+use crate::aws::{clients, endpoint_override, AwsError, AwsOptions, Clients, Failure};
 use crate::cli::{Cli, Command, GlobalArgs, GraphFormat, OutputFormat, PermissionsFor, PlanOutput, ScaleArgs};
-use crate::model::{DesiredResource, LiveResource, LiveState, ResourceId, PIPELINE_TAG, RESOURCE_TAG};
+use crate::commands::scale::{parse_until, scale, ScaleError, ScaleRequest};
+use crate::execute::{apply, ApplyReport};
 use crate::iam::deployer::Purpose;
-use crate::plan::{build_plan, Plan};
-use crate::plan::file::{Origin, PlanFile};
 use crate::iam::Arns;
+use crate::model::{DesiredResource, LiveResource, LiveState, ResourceId, PIPELINE_TAG, RESOURCE_TAG};
+use crate::plan::file::{Origin, PlanFile};
+use crate::plan::{build_plan, Plan};
 use crate::pricing::{estimate, Estimate, PriceTable, Subject};
 use crate::progress::Progress;
 use crate::render::{
     graph_dot, graph_mermaid, plan_json, render_cost, render_cost_markdown, render_markdown, render_plan,
     render_report, report_json, Style,
 };
-use crate::resources::{desired_graph, parse_id, read_live, Context, WaitOptions};
-use crate::commands::scale::{parse_until, scale, ScaleError, ScaleRequest};
+use crate::resources::kit::{Context, WaitOptions};
+use crate::resources::{desired_graph, parse_id, read_live};
 use crate::spec::{load_file, LoadedSpec, SpecError};
-
 
 /// How a successful command ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -159,7 +159,10 @@ async fn run_command(cli: &Cli, counter: &CallCounter) -> Result<Status, AppErro
         Command::Unlock => {
             let session = Session::open(global, counter).await?;
             let pipeline = &session.loaded.spec.pipeline;
-            match crate::aws::lock::break_lock(&session.clients, pipeline).await.map_err(|error| session.explain(error))? {
+            match crate::aws::lock::break_lock(&session.clients, pipeline)
+                .await
+                .map_err(|error| session.explain(error))?
+            {
                 Some(holder) => println!("Broke the lock of pipeline \"{pipeline}\" held by {holder}."),
                 None => println!("Pipeline \"{pipeline}\" is not locked."),
             }
@@ -392,7 +395,12 @@ impl Session {
         Ok(PlannedRun { plan, desired, live, reset_scale, cost })
     }
 
-    async fn execute(&self, run: PlannedRun, how: &Execution, lock: &crate::aws::lock::Lock) -> Result<Status, AppError> {
+    async fn execute(
+        &self,
+        run: PlannedRun,
+        how: &Execution,
+        lock: &crate::aws::lock::Lock,
+    ) -> Result<Status, AppError> {
         let Execution { command, auto_approve, allow_destroy, output, style } = *how;
         print_plan(&run, output, style, None);
         if run.plan.is_empty() {
@@ -463,7 +471,8 @@ impl Session {
         for warning in &live.warnings {
             self.progress.warn(warning);
         }
-        let blocking: Vec<String> = crate::commands::adopt::blocking(&live.conflicts, &requested).into_iter().cloned().collect();
+        let blocking: Vec<String> =
+            crate::commands::adopt::blocking(&live.conflicts, &requested).into_iter().cloned().collect();
         if !blocking.is_empty() {
             return Err(AppError::Refused(format!(
                 "{}\nA resource tagged by another pipeline, or one pipectl cannot read, is never adopted; nothing was changed.",
@@ -499,7 +508,9 @@ impl Session {
             confirm()?;
         }
         for resource in &originals {
-            crate::commands::adopt::tag(&self.clients, resource, &spec.pipeline).await.map_err(|error| self.explain(error))?;
+            crate::commands::adopt::tag(&self.clients, resource, &spec.pipeline)
+                .await
+                .map_err(|error| self.explain(error))?;
             println!("Adopted {}: tagged as pipeline \"{}\"'s.", resource.id, spec.pipeline);
         }
         Ok(Status::Success)
@@ -579,9 +590,11 @@ impl Session {
         let spec = &self.loaded.spec;
         let job = crate::commands::run::find_job(spec, name).map_err(|error| AppError::Refused(error.to_string()))?;
         let started =
-            crate::commands::run::start(&self.clients, spec, job, wait, &self.progress).await.map_err(|error| match error {
-                crate::commands::run::RunError::Aws(error) => self.explain(error),
-                other => AppError::Refused(other.to_string()),
+            crate::commands::run::start(&self.clients, spec, job, wait, &self.progress).await.map_err(|error| {
+                match error {
+                    crate::commands::run::RunError::Aws(error) => self.explain(error),
+                    other => AppError::Refused(other.to_string()),
+                }
             })?;
         match output {
             OutputFormat::Json => println!("{}", serde_json::to_string(&started).unwrap_or_default()),

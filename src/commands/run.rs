@@ -13,15 +13,16 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::aws::{aws_error, AwsError, Clients};
+use crate::iam::Arns;
 use crate::names::{
     derived_cluster_roles, iam_role_name, job_run_guard_name, job_state_machine_name, schedule_name, PIPELINE_TAG,
     RESOURCE_TAG, RUN_GUARD_MARKER,
 };
-use crate::iam::Arns;
 use crate::progress::Progress;
 use crate::resources::cluster::{self, Group};
+use crate::resources::queue;
 use crate::resources::schedule::{create_scale_back, resize_input};
-use crate::resources::{aws_error, queue, AwsError, Clients};
 use crate::spec::{Cluster, Job, Spec, GUARD_DELAY_SECONDS};
 
 /// Why a run could not be started or followed.

@@ -16,18 +16,18 @@ use std::time::Duration;
 use chrono::{DateTime, NaiveTime, TimeZone, Utc};
 use serde::Serialize;
 
+use crate::aws::{AwsError, Clients};
 use crate::calendar::replication_floor;
+use crate::iam::Arns;
 use crate::names::{
     derived_cluster_roles, emr_cluster_name, iam_role_name, scale_back_schedule_name, schedules_dlq_name, PIPELINE_TAG,
     RESOURCE_TAG, SCALE_BACK_MARKER,
 };
-use crate::iam::Arns;
 use crate::pricing::{usd, PriceTable, TABLE_FILE};
 use crate::progress::Progress;
 use crate::resources::cluster::{self, Group, GroupWait, ScaleRecord};
 use crate::resources::queue;
 use crate::resources::schedule::{create_scale_back, delete_scale_back, resize_input};
-use crate::resources::{AwsError, Clients};
 use crate::spec::{Cluster, Spec};
 
 /// What the user asked for.

@@ -1,10 +1,6 @@
 //! ARNs of the pipeline's resources in the account and region pipectl talks to, the partition a
 //! region belongs to, and how each partition spells service principals and endpoints.
 
-use serde_json::Value;
-
-use super::documents::trust_policy;
-
 /// What ARNs are made of in the account pipectl talks to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Arns {
@@ -134,12 +130,6 @@ impl Arns {
         }
     }
 
-    /// A trust policy that lets one AWS service assume the role, with the service's principal
-    /// as this partition spells it (see `service_principal`).
-    pub fn trust_policy(&self, service: &str) -> Value {
-        trust_policy(&self.service_principal(service))
-    }
-
     /// An EventBridge Scheduler universal target: the SDK action `action` of `service`,
     /// `arn:<partition>:scheduler:::aws-sdk:<service>:<action>` ("Using universal targets in
     /// EventBridge Scheduler"; the China guide spells it `arn:aws-cn:scheduler:::aws-sdk:…`).
@@ -156,7 +146,6 @@ pub fn scheduler_target(partition: &str, service: &str, action: &str) -> String 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     #[test]
     fn every_arn_is_built_from_the_regions_partition() {
@@ -205,8 +194,5 @@ mod tests {
         assert_eq!(principal("eu-west-1", "ec2.amazonaws.com.cn"), "ec2.amazonaws.com");
         // Anything else is kept as written.
         assert_eq!(principal("cn-north-1", "states.cn-north-1.amazonaws.com"), "states.cn-north-1.amazonaws.com");
-        let trust = Arns::new("1", "cn-north-1").trust_policy("ec2.amazonaws.com");
-        assert_eq!(trust["Statement"][0]["Principal"]["Service"], json!("ec2.amazonaws.com.cn"));
-        assert_eq!(trust_policy("ec2.amazonaws.com"), Arns::new("1", "us-east-1").trust_policy("ec2"));
     }
 }

@@ -9,8 +9,8 @@
 
 use serde_json::{json, Value};
 
-use crate::names::{schedule_prefix, LOCK_TABLE, PIPELINE_TAG};
 use crate::iam::Arns;
+use crate::names::{schedule_prefix, LOCK_TABLE, PIPELINE_TAG};
 use crate::spec::Spec;
 
 /// What the policy is for.

@@ -18,6 +18,12 @@ pub fn trust_policy(service: &str) -> Value {
     })
 }
 
+/// A trust policy that lets one AWS service assume the role, with the service's principal as the
+/// region's partition spells it (see `Arns::service_principal`).
+pub fn service_trust_policy(arns: &Arns, service: &str) -> Value {
+    trust_policy(&arns.service_principal(service))
+}
+
 /// The object ARN pattern a prefix may write to: everything up to its first `!{` expression.
 fn object_arn(bucket_arn: &str, prefix: &str) -> String {
     let fixed = prefix.split("!{").next().unwrap_or_default();
@@ -337,6 +343,13 @@ mod tests {
     }
 
     #[test]
+    fn trust_policies_name_the_partitions_principal() {
+        let trust = service_trust_policy(&Arns::new("1", "cn-north-1"), "ec2.amazonaws.com");
+        assert_eq!(trust["Statement"][0]["Principal"]["Service"], json!("ec2.amazonaws.com.cn"));
+        assert_eq!(trust_policy("ec2.amazonaws.com"), service_trust_policy(&Arns::new("1", "us-east-1"), "ec2"));
+    }
+
+    #[test]
     fn delivery_policy_has_exactly_the_needed_statements() {
         let spec = spec();
         let arns = Arns::new("123456789012", "eu-west-1");
@@ -405,8 +418,6 @@ mod tests {
         assert_ne!(normalize(&ours), normalize(&different));
         assert_eq!(wildcard_actions(&different), ["s3:*"]);
     }
-
-
 
     #[test]
     fn kms_conditions_name_the_partitions_endpoints() {

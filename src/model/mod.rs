@@ -212,6 +212,11 @@ pub mod test_kinds {
         pub inside: Option<&'static str>,
     }
 
+    /// A plain kind named `name` (leaked: tests only), for code that must not name a real kind.
+    pub fn named(name: &'static str) -> Kind {
+        Kind::of(Box::leak(Box::new(TestKind { name, rank: 0, replaces: &[], inside: None })))
+    }
+
     impl KindRules for TestKind {
         fn name(&self) -> &'static str {
             self.name

@@ -7,8 +7,8 @@
 //! Pure: it depends on `model` only, and sees kinds only through their `KindRules`.
 
 mod build;
-pub mod file;
 mod diff;
+pub mod file;
 mod report;
 
 use serde::Serialize;

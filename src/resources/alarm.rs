@@ -25,10 +25,9 @@ use aws_sdk_cloudwatch::types::{
 use futures::stream::{self, StreamExt};
 use serde_json::json;
 
-use super::named::AT_ONCE;
-use super::{
-    adopt, aws_error, owned_by, resolve_placeholders, AwsError, Context, LiveResource, NamedRead, ReadContext,
-    ResourceKind, Tags,
+use super::kit::named::AT_ONCE;
+use super::kit::{
+    adopt, aws_error, owned_by, AwsError, Context, LiveResource, NamedRead, ReadContext, ResourceKind, Tags,
 };
 use crate::model::{
     Action, Attributes, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names, ResourceId,
@@ -291,7 +290,7 @@ impl ResourceKind for Alarm {
             if owned_by(&tags, read.pipeline) || adopt(&id, &tags, read.adoptable) {
                 result.found.push(LiveResource::new(id, name, tags, Live { alarm }));
             } else if wanted.contains(&spec_name) {
-                result.conflicts.push(super::ownership_conflict(
+                result.conflicts.push(super::kit::ownership_conflict(
                     &id,
                     &tags,
                     read.pipeline,
@@ -342,7 +341,7 @@ impl ResourceKind for Alarm {
 async fn put(ctx: &Context, resource: &DesiredResource, config: &AlarmConfig, create: bool) -> Result<(), AwsError> {
     let id = &resource.id;
     let spec = &config.spec;
-    let value = resolve_placeholders(ctx, &config.dimension_value)?;
+    let value = ctx.resolve_placeholders(&config.dimension_value)?;
     let dimension = Dimension::builder().name(spec.dimension).value(value).build();
     let request =
         ctx.clients.cloudwatch.put_metric_alarm().alarm_name(&config.alarm_name).alarm_description(&spec.description);
@@ -412,7 +411,7 @@ async fn retag(
         let request = cloudwatch.tag_resource().resource_arn(arn).set_tags(Some(cloudwatch_tags(&changed)));
         request.send().await.map(drop).map_err(|error| aws_error(id, "TagResource", error))
     };
-    super::retag::retag(live, desired, untag, tag).await
+    super::kit::retag::retag(live, desired, untag, tag).await
 }
 
 /// Every metric alarm whose name starts with `prefix` (DescribeAlarms pages at most 100).

@@ -11,9 +11,9 @@ use aws_sdk_s3::types::{
 };
 use serde_json::{json, Value};
 
-use super::{
-    aws_error, build_error, tag_index, AwsError, Context, LiveResource, NamedRead, Ownership, ReadContext,
-    ResourceKind, Tags,
+use super::kit::tag_index::Indexed;
+use super::kit::{
+    aws_error, build_error, AwsError, Context, LiveResource, NamedRead, Ownership, ReadContext, ResourceKind, Tags,
 };
 use crate::model::{
     Attributes, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names, ResourceId,
@@ -22,6 +22,10 @@ use crate::spec::{self, BucketEncryption, LifecycleRule};
 
 pub struct Bucket;
 pub const KIND: Kind = Kind::of(&Bucket);
+
+/// How the tag index lists buckets: `arn:aws:s3:::<name>`; moto answers the service filter `s3`
+/// (and `s3:bucket`).
+const INDEXED: Indexed = Indexed::new("s3", "s3", "");
 
 /// A bucket is named in the spec by its S3 name.
 pub fn id(name: &str) -> ResourceId {
@@ -121,6 +125,7 @@ impl ResourceKind for Bucket {
     type Desired = spec::Bucket;
     type Live = Live;
     const KIND: Kind = KIND;
+    const INDEXED: Option<&'static Indexed> = Some(&INDEXED);
 
     fn desired(&self, graph: &GraphContext) -> Vec<DesiredResource> {
         graph
@@ -304,7 +309,7 @@ fn read_lifecycle(rules: &[S3LifecycleRule]) -> ReadLifecycle {
 /// the buckets the spec no longer names (deleted by the plan) are checked for objects.
 async fn read(read: &ReadContext<'_>) -> Result<NamedRead, AwsError> {
     let s3 = &read.clients.s3;
-    let listed = read.discover(KIND, &tag_index::BUCKETS, list_bucket_names(s3));
+    let listed = read.discover(KIND, &INDEXED, list_bucket_names(s3));
     read.named(KIND, " (aws s3api put-bucket-tagging)")
         .read(
             listed,

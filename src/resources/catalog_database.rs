@@ -1,7 +1,8 @@
 //! The pipeline's Glue database, the home of its catalog tables. Glue tags databases but not
 //! tables ("AWS tags in AWS Glue" lists connections, databases, crawlers, jobs, … and no
 //! tables), so the database carries the pipeline's tags and the tables' ownership follows from
-//! it: the database's read also reads its tables, once, and hands them to `catalog_table`.
+//! it: the database's read also reads its tables, once, and `catalog_table` takes them from
+//! there (`pipeline_databases`, shared by the two reads).
 //! Databases that left the spec are found by a marker parameter (`pipectl:pipeline`) that
 //! `GetDatabases` returns with every database, so finding them costs one paginated list, not a
 //! `GetTags` per database of the account; their tags, read directly, still decide.
@@ -12,17 +13,20 @@
 //! the database, so that deletion is marked as data loss and needs `--allow-destroy`.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use aws_sdk_glue::types::{Database, DatabaseInput, Table};
 use serde_json::json;
 
-use super::named::SharedReads;
-use super::{aws_error, build_error, AwsError, Context, LiveResource, NamedRead, Ownership, ReadContext, ResourceKind};
+use super::kit::named::SharedReads;
+use super::kit::{
+    aws_error, build_error, AwsError, Context, LiveResource, NamedRead, Ownership, ReadContext, ResourceKind,
+};
+use crate::iam::Arns;
 use crate::model::{
     Attributes, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names, ResourceId,
 };
 use crate::names::{Tags, PIPELINE_TAG};
-use crate::iam::Arns;
 use crate::spec;
 
 pub struct CatalogDatabase;
@@ -54,13 +58,9 @@ pub struct Live {
     pub parameters: HashMap<String, String>,
     /// Every table in it, as `GetTables` returned them.
     pub tables: Vec<Table>,
-}
-
-impl Live {
-    /// Tables pipectl did not create (no ownership marker): dropped with the database.
-    fn foreign_tables(&self) -> Vec<&str> {
-        self.tables.iter().filter(|table| !super::catalog_table::is_managed(table)).map(Table::name).collect()
-    }
+    /// The tables pipectl did not make for this pipeline (no `pipectl:pipeline` parameter naming
+    /// it): dropped with the database.
+    pub foreign_tables: Vec<String>,
 }
 
 impl LiveDetail for Live {
@@ -69,7 +69,7 @@ impl LiveDetail for Live {
     }
 
     fn holds_data(&self) -> Option<String> {
-        let foreign = self.foreign_tables();
+        let foreign = &self.foreign_tables;
         (!foreign.is_empty()).then(|| {
             format!(
                 "its {} table(s) not managed by pipectl ({}) are dropped with it (their S3 objects stay)",
@@ -107,35 +107,7 @@ impl ResourceKind for CatalogDatabase {
     }
 
     async fn read(&self, read: &ReadContext<'_>) -> Result<NamedRead, AwsError> {
-        let glue = &read.clients.glue;
-        // Ownership and configuration both start from GetDatabase: one request serves both.
-        let databases = SharedReads::default();
-        let databases = &databases;
-        let mut result = read
-            .named(KIND, " (aws glue tag-resource)")
-            .read(
-                marked_databases(glue, read.pipeline),
-                |name| async move {
-                    let database = databases.get(&name, || get_database(glue, &name)).await?;
-                    ownership(glue, &name, database).await
-                },
-                |name, _| async move {
-                    let database = databases.get(&name, || get_database(glue, &name)).await?;
-                    describe(glue, &name, database).await
-                },
-            )
-            .await?;
-        let desired_tables = read.names(super::catalog_table::KIND);
-        let mut tables = Vec::new();
-        for database in &result.found {
-            if let Some(live) = database.detail::<Live>() {
-                let (found, conflicts) = super::catalog_table::found(&database.id.name, &live.tables, &desired_tables);
-                tables.extend(found);
-                result.conflicts.extend(conflicts);
-            }
-        }
-        result.found.extend(tables);
-        Ok(result)
+        Ok(NamedRead::clone(&*pipeline_databases(read).await?))
     }
 
     async fn create(
@@ -194,6 +166,33 @@ impl ResourceKind for CatalogDatabase {
     }
 }
 
+/// The pipeline's databases, each with every table in it: read once for this kind and for
+/// `catalog_table`, whose tables Glue lists only through their database.
+pub async fn pipeline_databases(read: &ReadContext<'_>) -> Result<Arc<NamedRead>, AwsError> {
+    read.shared(KIND.as_str(), read_databases(read)).await
+}
+
+async fn read_databases(read: &ReadContext<'_>) -> Result<NamedRead, AwsError> {
+    let glue = &read.clients.glue;
+    let pipeline = read.pipeline;
+    // Ownership and configuration both start from GetDatabase: one request serves both.
+    let databases = SharedReads::default();
+    let databases = &databases;
+    read.named(KIND, " (aws glue tag-resource)")
+        .read(
+            marked_databases(glue, pipeline),
+            |name| async move {
+                let database = databases.get(&name, || get_database(glue, &name)).await?;
+                ownership(glue, &name, database).await
+            },
+            |name, _| async move {
+                let database = databases.get(&name, || get_database(glue, &name)).await?;
+                describe(glue, &name, database, pipeline).await
+            },
+        )
+        .await
+}
+
 /// The database's ARN in the account that holds it.
 fn database_arn(arns: &Arns, catalog_id: &str, name: &str) -> String {
     Arns { account_id: catalog_id.to_string(), ..arns.clone() }.glue_database(name)
@@ -238,7 +237,7 @@ pub(super) async fn retag(
         let request = glue.tag_resource().resource_arn(arn).set_tags_to_add(Some(changed.into_iter().collect()));
         request.send().await.map(drop).map_err(|error| aws_error(id, "TagResource", error))
     };
-    super::retag::retag(live, desired, untag, tag).await
+    super::kit::retag::retag(live, desired, untag, tag).await
 }
 
 /// `GetDatabase`: the database, or None when there is none of that name.
@@ -271,6 +270,7 @@ async fn describe(
     glue: &aws_sdk_glue::Client,
     name: &str,
     database: Option<Database>,
+    pipeline: &str,
 ) -> Result<Option<Live>, AwsError> {
     let Some(database) = database else { return Ok(None) };
     let mut tables = Vec::new();
@@ -286,7 +286,13 @@ async fn describe(
             break;
         }
     }
+    let foreign_tables = tables
+        .iter()
+        .filter(|table| !table.parameters().is_some_and(|parameters| marked(parameters, pipeline)))
+        .map(|table| table.name().to_string())
+        .collect();
     Ok(Some(Live {
+        foreign_tables,
         catalog_id: database.catalog_id().unwrap_or_default().to_string(),
         description: database.description().map(str::to_string),
         parameters: database.parameters().cloned().unwrap_or_default(),

@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, HashMap};
 use aws_sdk_glue::types::{Column, SerDeInfo, StorageDescriptor, Table, TableInput};
 use serde_json::{json, Value};
 
-use super::{aws_error, build_error, AwsError, Context, LiveResource, NamedRead, ReadContext, ResourceKind};
+use super::kit::{aws_error, build_error, AwsError, Context, LiveResource, NamedRead, ReadContext, ResourceKind};
 use crate::model::{
     Action, Attributes, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names, ResourceId,
 };
@@ -215,14 +215,14 @@ impl KindRules for CatalogTable {
 }
 
 /// True when pipectl created `table` (its marker names it).
-pub fn is_managed(table: &Table) -> bool {
+fn is_managed(table: &Table) -> bool {
     let marker = table.parameters().and_then(|parameters| parameters.get(RESOURCE_TAG));
     marker == Some(&id(table.name()).to_string())
 }
 
 /// The tables of a database of the pipeline: those pipectl made, and a conflict for every other
 /// one that has a name the spec uses.
-pub fn found(database: &str, tables: &[Table], desired: &[String]) -> (Vec<LiveResource>, Vec<String>) {
+fn found(database: &str, tables: &[Table], desired: &[String]) -> (Vec<LiveResource>, Vec<String>) {
     let mut live = Vec::new();
     let mut conflicts = Vec::new();
     for table in tables {
@@ -329,8 +329,18 @@ impl ResourceKind for CatalogTable {
     }
 
     /// Read with their database (`catalog_database`), the only place their ownership shows.
-    async fn read(&self, _read: &ReadContext<'_>) -> Result<NamedRead, AwsError> {
-        Ok(NamedRead::default())
+    async fn read(&self, read: &ReadContext<'_>) -> Result<NamedRead, AwsError> {
+        let databases = super::catalog_database::pipeline_databases(read).await?;
+        let desired = read.names(KIND);
+        let mut tables = NamedRead::default();
+        for database in &databases.found {
+            if let Some(live) = database.detail::<super::catalog_database::Live>() {
+                let (found, conflicts) = found(&database.id.name, &live.tables, &desired);
+                tables.found.extend(found);
+                tables.conflicts.extend(conflicts);
+            }
+        }
+        Ok(tables)
     }
 
     async fn create(

@@ -19,15 +19,16 @@ use std::collections::HashMap;
 use aws_sdk_glue::types::{CrawlerTargets, S3Target};
 use serde_json::{json, Value};
 
-use super::wait::{wait_until, Poll};
-use super::{
-    aws_error, owned_by, ownership_conflict, retry_while_role_propagates, role, AwsError, Context, LiveResource,
-    NamedRead, ReadContext, ResourceKind, RoleUser, Tags,
+use super::kit::wait::{wait_until, Poll};
+use super::kit::{
+    aws_error, owned_by, ownership_conflict, retry_while_role_propagates, AwsError, Context, LiveResource, NamedRead,
+    ReadContext, ResourceKind, Tags,
 };
+use super::role;
+use crate::iam::{bucket_key_grant, s3_key_statement, Arns};
 use crate::model::ResourceId;
 use crate::model::{Attributes, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names};
 use crate::names::{crawler_name, crawler_prefix, derived_crawler_role, iam_role_name};
-use crate::iam::{bucket_key_grant, s3_key_statement, Arns};
 use crate::spec;
 
 pub struct Crawler;
@@ -159,7 +160,7 @@ impl ResourceKind for Crawler {
             let role_config = role::config(
                 graph,
                 &role_name,
-                graph.arns.trust_policy("glue.amazonaws.com"),
+                crate::iam::service_trust_policy(graph.arns, "glue.amazonaws.com"),
                 Some(crawler_policy(graph, bucket, &folder)),
                 &[graph.arns.managed_policy(GLUE_SERVICE_POLICY)],
             );
@@ -211,7 +212,7 @@ impl ResourceKind for Crawler {
         for (live, tags) in tagged.into_iter().flatten() {
             let glue_name = live.crawler.name().unwrap_or_default().to_string();
             let id = id(&glue_name[prefix.len()..]);
-            if owned_by(&tags, read.pipeline) && super::claimed_id(&tags, KIND).as_ref() == Some(&id) {
+            if owned_by(&tags, read.pipeline) && super::kit::claimed_id(&tags, KIND).as_ref() == Some(&id) {
                 result.found.push(LiveResource::new(id, &glue_name, tags, live));
             } else if spec_names.contains(&id.name) {
                 result.conflicts.push(ownership_conflict(&id, &tags, read.pipeline, " (aws glue tag-resource)"));
@@ -232,7 +233,7 @@ impl ResourceKind for Crawler {
         let what = id.to_string();
         // A role created moments ago: "Service is unable to assume provided role" until IAM
         // has propagated it.
-        retry_while_role_propagates(RoleUser::Glue, &what, &ctx.progress, || {
+        retry_while_role_propagates(role_not_ready, &what, &ctx.progress, || {
             let request = ctx
                 .clients
                 .glue
@@ -269,7 +270,7 @@ impl ResourceKind for Crawler {
             let role_arn = ctx.arns.role(&ctx.roles_path, &desired.role);
             let what = id.to_string();
             let update = || {
-                retry_while_role_propagates(RoleUser::Glue, &what, &ctx.progress, || {
+                retry_while_role_propagates(role_not_ready, &what, &ctx.progress, || {
                     let request = glue
                         .update_crawler()
                         .name(&live.physical_id)
@@ -369,6 +370,14 @@ async fn list(glue: &aws_sdk_glue::Client) -> Result<Vec<aws_sdk_glue::types::Cr
     }
 }
 
+/// Glue's answer to `CreateCrawler`/`UpdateCrawler` while a role created seconds ago cannot be
+/// assumed yet: `InvalidInputException` "Service is unable to assume provided role. Please verify
+/// role's TrustPolicy" (the Terraform provider retries the same,
+/// hashicorp/terraform-provider-aws#30371).
+fn role_not_ready(error: &AwsError) -> bool {
+    error.has_code("InvalidInputException") && error.message.to_lowercase().contains("unable to assume")
+}
+
 #[cfg(test)]
 mod tests {
     //! The derived role and crawler from a spec, the documented GetCrawlers shape read back as
@@ -386,6 +395,18 @@ mod tests {
     use aws_smithy_types::body::SdkBody;
 
     use super::*;
+
+    #[test]
+    fn a_fresh_role_is_recognised_by_glues_own_error() {
+        let error =
+            |code: &str, message: &str| AwsError { code: Some(code.to_string()), ..AwsError::new("x", "Op", message) };
+        let glue = error(
+            "InvalidInputException",
+            "Service is unable to assume provided role. Please verify role's TrustPolicy",
+        );
+        assert!(role_not_ready(&glue));
+        assert!(!role_not_ready(&error("InvalidInputException", "Invalid schedule expression")));
+    }
     use crate::model::LiveState;
 
     const SPEC: &str = "version: 1\npipeline: p\nregion: eu-west-1\nbuckets: [{name: lake, encryption: sse-kms, kms_key: 1234abcd-12ab-34cd-56ef-1234567890ab}]\nstreams: [{name: s}]\ndeliveries: [{name: d, from: s, to: {bucket: lake, prefix: 'raw/events/!{timestamp:yyyy/MM/dd}/', error_prefix: errors/}}]\ncatalog:\n  tags: {team: data}\n  crawlers: [{name: raw, delivery: d, cron: '0 2 * * *', table_prefix: crawled_}]\n";

@@ -18,20 +18,26 @@ use aws_sdk_firehose::types::{
 };
 use serde_json::{json, Value};
 
-use super::wait::{wait_until, Poll};
-use super::{
-    aws_error, build_error, retry_while_role_propagates, tag_index, AwsError, Context, Limiter, LiveResource,
-    NamedRead, Ownership, ReadContext, ResourceKind, RoleUser,
+use super::kit::tag_index::Indexed;
+use super::kit::wait::{wait_until, Poll};
+use super::kit::{
+    aws_error, build_error, retry_while_role_propagates, AwsError, Context, Limiter, LiveResource, NamedRead,
+    Ownership, ReadContext, ResourceKind,
 };
+use crate::iam::{delivery_policy, Arns};
 use crate::model::{
     Action, Attributes, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names, ResourceId,
 };
 use crate::names::derived_delivery_role;
-use crate::iam::{delivery_policy, Arns};
 use crate::spec::{self, Compression, DeliveryEncryption, TableFormat};
 
 pub struct Delivery;
 pub const KIND: Kind = Kind::of(&Delivery);
+
+/// How the tag index lists deliveries: `arn:aws:firehose:<region>:<account>:deliverystream/<name>`,
+/// by the service filter (Firehose has no other taggable type) because moto ignores
+/// `firehose:deliverystream`.
+const INDEXED: Indexed = Indexed::new("firehose", "firehose", "deliverystream/");
 
 /// A delivery is named in the spec by its Firehose name.
 pub fn id(name: &str) -> ResourceId {
@@ -302,6 +308,7 @@ impl ResourceKind for Delivery {
     type Desired = DeliveryConfig;
     type Live = Live;
     const KIND: Kind = KIND;
+    const INDEXED: Option<&'static Indexed> = Some(&INDEXED);
 
     fn desired(&self, graph: &GraphContext) -> Vec<DesiredResource> {
         let spec = graph.spec;
@@ -315,7 +322,7 @@ impl ResourceKind for Delivery {
                 let Some(source) = spec.streams.iter().find(|stream| stream.name == delivery.from) else { continue };
                 let bucket = spec.buckets.iter().find(|bucket| bucket.name == delivery.to.bucket);
                 let policy = derived_policy(&config, source, bucket, graph.arns);
-                let trust = graph.arns.trust_policy("firehose.amazonaws.com");
+                let trust = crate::iam::service_trust_policy(graph.arns, "firehose.amazonaws.com");
                 let role = super::role::config(graph, &role_id.name, trust, Some(policy), &[]);
                 nodes.push(graph.node(role_id.clone(), &delivery.tags, vec![], role));
             }
@@ -445,7 +452,7 @@ async fn read(read: &ReadContext<'_>) -> Result<NamedRead, AwsError> {
     let (firehose, limits) = (&read.clients.firehose, &read.clients.limits);
     read.named(KIND, " (aws firehose tag-delivery-stream)")
         .read(
-            read.discover(KIND, &tag_index::DELIVERIES, list_delivery_names(firehose, limits)),
+            read.discover(KIND, &INDEXED, list_delivery_names(firehose, limits)),
             |name| async move {
                 limits.pace("firehose:ListTagsForDeliveryStream").await;
                 tags(firehose, &name).await
@@ -513,7 +520,7 @@ async fn create(ctx: &Context, resource: &DesiredResource, config: &DeliveryConf
             Tag::builder().key(key).value(value).build().map_err(|e| build_error(id, "CreateDeliveryStream", e))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let created = retry_while_role_propagates(RoleUser::Firehose, &id.to_string(), &ctx.progress, || {
+    let created = retry_while_role_propagates(role_not_ready, &id.to_string(), &ctx.progress, || {
         let request = firehose
             .create_delivery_stream()
             .delivery_stream_name(&delivery.name)
@@ -646,12 +653,30 @@ async fn delete(ctx: &Context, live: &LiveResource) -> Result<(), AwsError> {
     .await
 }
 
+/// Firehose's answer while a role created seconds ago cannot be assumed yet:
+/// `InvalidArgumentException` saying the role cannot be assumed.
+fn role_not_ready(error: &AwsError) -> bool {
+    let message = error.message.to_lowercase();
+    error.has_code("InvalidArgumentException") && (message.contains("role") || message.contains("assume"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_fresh_role_is_recognised_by_firehoses_own_error() {
+        let error =
+            |code: &str, message: &str| AwsError { code: Some(code.to_string()), ..AwsError::new("x", "Op", message) };
+        assert!(role_not_ready(&error(
+            "InvalidArgumentException",
+            "Firehose is unable to assume role arn:aws:iam::1:role/r"
+        )));
+        assert!(!role_not_ready(&error("ValidationException", "Invalid InstanceProfile: p-spark-emr-ec2.")));
+    }
+    use crate::model::Tags;
     use crate::plan::diff_attributes;
     use crate::resources::role::{self, RoleConfig};
-    use crate::resources::Tags;
     use crate::spec::Spec;
 
     fn delivery(extra: &str) -> DeliveryConfig {

@@ -4,8 +4,8 @@
 use aws_sdk_ec2::types::ResourceType;
 use serde_json::json;
 
-use super::ec2_tags::{ec2_node_tags, from_ec2, pipeline_filter, sync, tag_specification};
-use super::{aws_error, claimed_id, AwsError, Context, LiveResource, NamedRead, ReadContext, ResourceKind};
+use super::kit::ec2_tags::{ec2_node_tags, from_ec2, pipeline_filter, sync, tag_specification};
+use super::kit::{aws_error, claimed_id, AwsError, Context, LiveResource, NamedRead, ReadContext, ResourceKind};
 use crate::model::{
     Attributes, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names, ResourceId,
 };

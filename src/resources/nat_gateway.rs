@@ -29,9 +29,9 @@ use std::time::{Duration, Instant};
 use aws_sdk_ec2::types::{ConnectivityType, DomainType, NatGatewayState, ResourceType};
 use serde_json::json;
 
-use super::ec2_tags::{ec2_node_tags, from_ec2, pipeline_filter, sync, tag_specification, to_ec2};
-use super::wait::{wait_until, Poll};
-use super::{
+use super::kit::ec2_tags::{ec2_node_tags, from_ec2, pipeline_filter, sync, tag_specification, to_ec2};
+use super::kit::wait::{wait_until, Poll};
+use super::kit::{
     aws_error, claimed_id, owned_by, AwsError, Context, LiveResource, NamedRead, ReadContext, ResourceKind, Tags,
 };
 use crate::model::{
@@ -150,11 +150,14 @@ impl ResourceKind for NatGateway {
             .map(|subnet| {
                 let id = id(&subnet.name);
                 let tags = ec2_node_tags(graph.spec, &id, &Default::default());
+                // On the internet gateway, as AWS recommends for a public NAT gateway (and the
+                // Terraform provider's documentation): deleted before it, so the gateway's
+                // address never blocks detaching it. The public route table routes through the
+                // same gateway and needs no order with this one.
                 let depends_on = vec![
                     super::vpc::id(pipeline),
                     super::subnet::id(&subnet.name),
                     super::internet_gateway::id(pipeline),
-                    super::route_table::public_id(),
                 ];
                 graph.node(id, &tags, depends_on, Desired { subnet: subnet.name.clone() })
             })

@@ -23,14 +23,16 @@ use std::time::{Duration, Instant};
 use aws_sdk_sqs::types::QueueAttributeName;
 use serde_json::{json, Value};
 
-use super::wait::{wait_until, Poll};
-use super::{adopt, aws_error, owned_by, AwsError, Context, LiveResource, NamedRead, ReadContext, ResourceKind, Tags};
+use super::kit::wait::{wait_until, Poll};
+use super::kit::{
+    adopt, aws_error, owned_by, AwsError, Context, LiveResource, NamedRead, ReadContext, ResourceKind, Tags,
+};
+use crate::iam::{normalize, parse_document, Arns};
 use crate::model::{
     Action, Attributes, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names, ResourceId,
     PIPELINE_TAG, RESOURCE_TAG,
 };
 use crate::names::{schedules_dlq_name, SCHEDULES_DLQ};
-use crate::iam::{normalize, parse_document, Arns};
 
 pub struct Queue;
 pub const KIND: Kind = Kind::of(&Queue);

@@ -17,8 +17,9 @@ use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_runtime_api::http::{Response, StatusCode};
 use aws_smithy_types::body::SdkBody;
 
+use super::kit::{Clients, ReadContext, ResourceKind, Warnings};
 use super::role::{self, RoleConfig};
-use super::{alarm, catalog_database, topic, workgroup, Clients, DesiredResource, ReadContext, ResourceKind, Warnings};
+use super::{alarm, catalog_database, topic, workgroup, DesiredResource};
 use crate::model::{PIPELINE_TAG, RESOURCE_TAG};
 use crate::names::{Tags, DEFAULT_IAM_PATH};
 

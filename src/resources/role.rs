@@ -9,16 +9,16 @@
 use aws_sdk_iam::types::Tag;
 use serde_json::{json, Value};
 
-use super::named::SharedReads;
-use super::{
+use super::kit::named::SharedReads;
+use super::kit::{
     aws_error, build_error, claimed_id, owned_by, ownership_conflict, AwsError, Context, LiveResource, NamedKind,
     NamedRead, Ownership, ReadContext, ResourceKind, Tags,
 };
+use crate::iam::{normalize, parse_document, statements_policy};
 use crate::model::{
     Attributes, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names, ResourceId,
 };
 use crate::names::{iam_role_name, legacy_role_path, role_path, roles_prefix};
-use crate::iam::{normalize, parse_document, statements_policy};
 
 pub struct Role;
 pub const KIND: Kind = Kind::of(&Role);
@@ -146,7 +146,7 @@ impl ResourceKind for Role {
             .iter()
             .map(|declared| {
                 let inline = (!declared.statements.is_empty()).then(|| statements_policy(&declared.statements));
-                let trust = graph.arns.trust_policy(&declared.trust);
+                let trust = crate::iam::service_trust_policy(graph.arns, &declared.trust);
                 let config = config(graph, &declared.name, trust, inline, &declared.managed_policies);
                 graph.node(id(&declared.name), &declared.tags, vec![], config)
             })
@@ -397,7 +397,7 @@ async fn put_inline(ctx: &Context, id: &ResourceId, name: &str, inline: &Option<
             iam.put_role_policy()
                 .role_name(name)
                 .policy_name(INLINE_POLICY)
-                .policy_document(super::resolve_placeholders(ctx, &document.to_string())?)
+                .policy_document(ctx.resolve_placeholders(&document.to_string())?)
                 .send()
                 .await
                 .map_err(|error| aws_error(id, "PutRolePolicy", error))?;
@@ -642,8 +642,8 @@ mod tests {
     use aws_smithy_mocks::{mock, MockResponseInterceptor, Rule, RuleMode};
 
     use super::*;
-    use crate::model::LiveState;
     use crate::iam::Arns;
+    use crate::model::LiveState;
     use crate::resources::desired_graph;
     use crate::spec::Spec;
 
@@ -680,11 +680,17 @@ mod tests {
 
     #[test]
     fn only_a_trust_that_names_ec2_makes_instance_profiles_matter() {
-        assert!(trusts_ec2(&normalize(&Arns::new("1", "eu-west-1").trust_policy("ec2.amazonaws.com"))));
-        assert!(trusts_ec2(&Arns::new("1", "cn-north-1").trust_policy("ec2")), "China's principal");
+        assert!(trusts_ec2(&normalize(&crate::iam::service_trust_policy(
+            &Arns::new("1", "eu-west-1"),
+            "ec2.amazonaws.com"
+        ))));
+        assert!(
+            trusts_ec2(&crate::iam::service_trust_policy(&Arns::new("1", "cn-north-1"), "ec2")),
+            "China's principal"
+        );
         let both = json!({"Statement": {"Effect": "Allow", "Principal": {"Service": ["ssm.amazonaws.com", "ec2.amazonaws.com"]}, "Action": "sts:AssumeRole"}});
         assert!(trusts_ec2(&both), "a single statement naming several services");
-        assert!(!trusts_ec2(&Arns::new("1", "eu-west-1").trust_policy("firehose.amazonaws.com")));
+        assert!(!trusts_ec2(&crate::iam::service_trust_policy(&Arns::new("1", "eu-west-1"), "firehose.amazonaws.com")));
         assert!(!trusts_ec2(&Value::Null));
     }
 

@@ -8,8 +8,10 @@
 use aws_sdk_ec2::types::{Filter, ResourceType, RouteState};
 use serde_json::json;
 
-use super::ec2_tags::{ec2_node_tags, from_ec2, pipeline_filter, sync, tag_specification};
-use super::{aws_error, claimed_id, owned_by, AwsError, Context, LiveResource, NamedRead, ReadContext, ResourceKind};
+use super::kit::ec2_tags::{ec2_node_tags, from_ec2, pipeline_filter, sync, tag_specification};
+use super::kit::{
+    aws_error, claimed_id, owned_by, AwsError, Context, LiveResource, NamedRead, ReadContext, ResourceKind,
+};
 use crate::model::{
     Attributes, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names, ResourceId,
 };
@@ -21,7 +23,7 @@ pub struct RouteTable;
 pub const KIND: Kind = Kind::of(&RouteTable);
 
 /// The pipeline's one route table, shared by its public subnets.
-pub fn public_id() -> ResourceId {
+fn public_id() -> ResourceId {
     ResourceId::new(KIND, PUBLIC_ROUTE_TABLE)
 }
 
@@ -459,8 +461,8 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::model::{LiveState, RESOURCE_TAG};
     use crate::iam::Arns;
+    use crate::model::{LiveState, RESOURCE_TAG};
     use crate::resources::desired_graph;
     use crate::spec::Spec;
 

@@ -14,9 +14,9 @@ use aws_sdk_scheduler::types::{
 use serde_json::{json, Value};
 
 use super::cluster::Group;
-use super::{
+use super::kit::{
     aws_error, build_error, claimed_id, owned_by, retry_while_role_propagates, AwsError, Context, LiveResource,
-    NamedRead, ReadContext, ResourceKind, RoleUser, Tags,
+    NamedRead, ReadContext, ResourceKind, Tags,
 };
 use crate::model::{Attributes, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names};
 use crate::model::{ResourceId, PIPELINE_TAG, RESOURCE_TAG};
@@ -506,7 +506,7 @@ async fn put(
     let scheduler = &ctx.clients.scheduler;
     let what = id.to_string();
     if create {
-        let result = retry_while_role_propagates(RoleUser::Scheduler, &what, &ctx.progress, || {
+        let result = retry_while_role_propagates(role_not_ready, &what, &ctx.progress, || {
             let request = scheduler
                 .create_schedule()
                 .name(&config.schedule_name)
@@ -546,7 +546,7 @@ async fn put(
             }
         }
     }
-    retry_while_role_propagates(RoleUser::Scheduler, &what, &ctx.progress, || {
+    retry_while_role_propagates(role_not_ready, &what, &ctx.progress, || {
         let request = scheduler
             .update_schedule()
             .name(&config.schedule_name)
@@ -624,6 +624,13 @@ pub async fn delete_scale_back(scheduler: &aws_sdk_scheduler::Client, name: &str
         Err(error) if !error.is_not_found() => Err(error),
         _ => Ok(()),
     }
+}
+
+/// EventBridge Scheduler's answer while a role created seconds ago cannot be assumed yet:
+/// `ValidationException` saying the role cannot be assumed.
+fn role_not_ready(error: &AwsError) -> bool {
+    let message = error.message.to_lowercase();
+    error.has_code("ValidationException") && (message.contains("role") || message.contains("assume"))
 }
 
 #[cfg(test)]

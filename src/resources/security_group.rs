@@ -15,9 +15,9 @@ use std::fmt;
 use aws_sdk_ec2::types::{IpPermission, IpRange, ResourceType, UserIdGroupPair};
 use serde_json::json;
 
-use super::ec2_delete::{self, InUse};
-use super::ec2_tags::{ec2_node_tags, emr_managed_tags, from_ec2, pipeline_filter, sync, tag_specification};
-use super::{aws_error, claimed_id, AwsError, Context, LiveResource, NamedRead, ReadContext, ResourceKind};
+use super::kit::ec2_delete::{self, InUse};
+use super::kit::ec2_tags::{ec2_node_tags, emr_managed_tags, from_ec2, pipeline_filter, sync, tag_specification};
+use super::kit::{aws_error, claimed_id, AwsError, Context, LiveResource, NamedRead, ReadContext, ResourceKind};
 use crate::model::{
     Action, Attributes, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names, ResourceId,
     Tags,
@@ -883,7 +883,7 @@ mod tests {
 
     #[tokio::test]
     async fn deleting_an_emr_group_first_revokes_what_ties_the_groups_together() {
-        use super::super::ec2_delete::tests::{context, ec2_client, ec2_error};
+        use crate::resources::test_support::{ec2_client, ec2_context as context, ec2_error};
         use aws_sdk_ec2::operation::delete_security_group::DeleteSecurityGroupOutput;
         use aws_sdk_ec2::operation::describe_security_groups::DescribeSecurityGroupsOutput;
         use aws_sdk_ec2::operation::revoke_security_group_egress::RevokeSecurityGroupEgressOutput;

@@ -7,10 +7,11 @@ use std::collections::HashMap;
 use aws_sdk_kinesis::types::{EncryptionType, ScalingType, StreamMode as KinesisMode, StreamModeDetails, StreamStatus};
 use serde_json::json;
 
-use super::wait::{wait_until, Poll};
-use super::{
-    aws_error, build_error, tag_index, AwsError, Context, Limiter, LiveResource, NamedRead, Ownership, ReadContext,
-    ResourceKind, Tags,
+use super::kit::tag_index::Indexed;
+use super::kit::wait::{wait_until, Poll};
+use super::kit::{
+    aws_error, build_error, AwsError, Context, Limiter, LiveResource, NamedRead, Ownership, ReadContext, ResourceKind,
+    Tags,
 };
 use crate::model::{
     Action, Attributes, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names, ResourceId,
@@ -19,6 +20,9 @@ use crate::spec::{self, StreamEncryption, StreamMode};
 
 pub struct Stream;
 pub const KIND: Kind = Kind::of(&Stream);
+
+/// How the tag index lists streams: `arn:aws:kinesis:<region>:<account>:stream/<name>`.
+const INDEXED: Indexed = Indexed::new("kinesis:stream", "kinesis", "stream/");
 
 /// A stream is named in the spec by its Kinesis name.
 pub fn id(name: &str) -> ResourceId {
@@ -127,6 +131,7 @@ impl ResourceKind for Stream {
     type Desired = spec::Stream;
     type Live = Live;
     const KIND: Kind = KIND;
+    const INDEXED: Option<&'static Indexed> = Some(&INDEXED);
 
     fn desired(&self, graph: &GraphContext) -> Vec<DesiredResource> {
         graph
@@ -236,7 +241,7 @@ async fn read(read: &ReadContext<'_>) -> Result<NamedRead, AwsError> {
     let (kinesis, limits) = (&read.clients.kinesis, &read.clients.limits);
     read.named(KIND, " (aws kinesis add-tags-to-stream)")
         .read(
-            read.discover(KIND, &tag_index::STREAMS, list_stream_names(kinesis, limits)),
+            read.discover(KIND, &INDEXED, list_stream_names(kinesis, limits)),
             |name| async move {
                 limits.pace("kinesis:ListTagsForStream").await;
                 tags(kinesis, &name).await

@@ -7,9 +7,9 @@
 use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType};
 use serde_json::json;
 
-use super::ec2_delete::{self, InUse};
-use super::ec2_tags::{ec2_node_tags, emr_managed_tags, from_ec2, pipeline_filter, sync, tag_specification};
-use super::{aws_error, claimed_id, AwsError, Context, LiveResource, NamedRead, ReadContext, ResourceKind};
+use super::kit::ec2_delete::{self, InUse};
+use super::kit::ec2_tags::{ec2_node_tags, emr_managed_tags, from_ec2, pipeline_filter, sync, tag_specification};
+use super::kit::{aws_error, claimed_id, AwsError, Context, LiveResource, NamedRead, ReadContext, ResourceKind};
 use crate::model::{
     Attributes, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names, ResourceId,
 };
@@ -222,7 +222,7 @@ mod tests {
                 .build();
             DescribeSubnetsOutput::builder().subnets(subnet).build()
         });
-        let ec2 = super::super::ec2_delete::tests::ec2_client(RuleMode::MatchAny, &[&described]);
+        let ec2 = crate::resources::test_support::ec2_client(RuleMode::MatchAny, &[&described]);
         let found = read(&ec2, "p").await.unwrap();
         let (attributes, _) = found[0].detail.describe("subnet-1", &Names::default());
         let spec: spec::Subnet =

@@ -20,13 +20,15 @@
 
 use serde_json::json;
 
-use super::{adopt, aws_error, owned_by, AwsError, Context, LiveResource, NamedRead, ReadContext, ResourceKind, Tags};
+use super::kit::{
+    adopt, aws_error, owned_by, AwsError, Context, LiveResource, NamedRead, ReadContext, ResourceKind, Tags,
+};
+use crate::iam::Arns;
 use crate::model::{
     Action, Attributes, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names, ResourceId,
     PIPELINE_TAG, RESOURCE_TAG,
 };
 use crate::names::{alarm_topic_name, ALARM_TOPIC};
-use crate::iam::Arns;
 use crate::spec::Subscription;
 
 pub struct Topic;
@@ -197,7 +199,7 @@ impl ResourceKind for Topic {
             .iter()
             .map(|(key, value)| aws_sdk_sns::types::Tag::builder().key(key).value(value).build())
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|error| super::build_error(id, "CreateTopic", error))?;
+            .map_err(|error| super::kit::build_error(id, "CreateTopic", error))?;
         let output = ctx
             .clients
             .sns
@@ -301,11 +303,11 @@ async fn retag(
             .iter()
             .map(|(key, value)| aws_sdk_sns::types::Tag::builder().key(key).value(value).build())
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|error| super::build_error(id, "TagResource", error))?;
+            .map_err(|error| super::kit::build_error(id, "TagResource", error))?;
         let request = sns.tag_resource().resource_arn(arn).set_tags(Some(tags));
         request.send().await.map(drop).map_err(|error| aws_error(id, "TagResource", error))
     };
-    super::retag::retag(live, desired, untag, tag).await
+    super::kit::retag::retag(live, desired, untag, tag).await
 }
 
 /// The topic's tags, or None when there is no such topic (`ResourceNotFound`, SNS API Reference).

@@ -7,10 +7,10 @@
 use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType};
 use serde_json::json;
 
-use super::ec2_delete::{self, InUse};
-use super::ec2_tags::{ec2_node_tags, emr_managed_tags, from_ec2, pipeline_filter, tag_specification};
-use super::wait::{wait_until, Poll};
-use super::{aws_error, claimed_id, AwsError, Context, LiveResource, NamedRead, ReadContext, ResourceKind};
+use super::kit::ec2_delete::{self, InUse};
+use super::kit::ec2_tags::{ec2_node_tags, emr_managed_tags, from_ec2, pipeline_filter, tag_specification};
+use super::kit::wait::{wait_until, Poll};
+use super::kit::{aws_error, claimed_id, AwsError, Context, LiveResource, NamedRead, ReadContext, ResourceKind};
 use crate::model::ResourceId;
 use crate::model::{Attributes, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names};
 
@@ -84,7 +84,7 @@ impl ResourceKind for Vpc {
         live: &LiveResource,
         _detail: &Live,
     ) -> Result<(), AwsError> {
-        super::ec2_tags::sync(ctx, live, &resource.tags).await
+        super::kit::ec2_tags::sync(ctx, live, &resource.tags).await
     }
 
     async fn delete(&self, ctx: &Context, live: &LiveResource, _detail: &Live) -> Result<(), AwsError> {

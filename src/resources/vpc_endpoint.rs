@@ -21,9 +21,11 @@
 use aws_sdk_ec2::types::{ResourceType, State, VpcEndpointType};
 use serde_json::json;
 
-use super::ec2_tags::{ec2_node_tags, from_ec2, pipeline_filter, sync, tag_specification};
-use super::wait::{wait_until, Poll};
-use super::{aws_error, claimed_id, owned_by, AwsError, Context, LiveResource, NamedRead, ReadContext, ResourceKind};
+use super::kit::ec2_tags::{ec2_node_tags, from_ec2, pipeline_filter, sync, tag_specification};
+use super::kit::wait::{wait_until, Poll};
+use super::kit::{
+    aws_error, claimed_id, owned_by, AwsError, Context, LiveResource, NamedRead, ReadContext, ResourceKind,
+};
 use crate::model::{
     Action, Attributes, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names, ResourceId,
 };
@@ -483,8 +485,8 @@ mod tests {
 
     use super::super::nat_gateway::tests::{context, ec2_client, tags};
     use super::*;
-    use crate::model::{LiveState, RESOURCE_TAG};
     use crate::iam::Arns;
+    use crate::model::{LiveState, RESOURCE_TAG};
     use crate::resources::desired_graph;
     use crate::spec::Spec;
 

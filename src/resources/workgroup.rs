@@ -27,13 +27,15 @@ use aws_sdk_athena::types::{
 };
 use serde_json::json;
 
-use super::named::SharedReads;
-use super::{aws_error, build_error, AwsError, Context, LiveResource, NamedRead, Ownership, ReadContext, ResourceKind};
+use super::kit::named::SharedReads;
+use super::kit::{
+    aws_error, build_error, AwsError, Context, LiveResource, NamedRead, Ownership, ReadContext, ResourceKind,
+};
+use crate::iam::Arns;
 use crate::model::{
     Attributes, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names, ResourceId,
 };
 use crate::names::{athena_workgroup_name, Tags};
-use crate::iam::Arns;
 use crate::spec;
 
 pub struct Workgroup;
@@ -415,7 +417,7 @@ async fn retag(
         let request = athena.tag_resource().resource_arn(arn).set_tags(Some(tags(&changed)));
         request.send().await.map(drop).map_err(|error| aws_error(id, "TagResource", error))
     };
-    super::retag::retag(live, desired, untag, tag).await
+    super::kit::retag::retag(live, desired, untag, tag).await
 }
 
 /// `GetWorkGroup`: the workgroup, or None when there is none of that name. AWS answers a missing

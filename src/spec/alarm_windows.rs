@@ -21,8 +21,8 @@
 use chrono::{NaiveDate, Offset, TimeZone};
 
 use super::types::Schedule;
-use crate::calendar::{parse_cron, parse_timezone};
 use crate::calendar::parse_duration;
+use crate::calendar::{parse_cron, parse_timezone};
 
 /// Minutes in a week.
 pub const WEEK: u32 = 7 * 1440;

@@ -388,7 +388,12 @@ async fn put_lease(pipeline: &str, owner: &str, holder: &str, expires_in: i64) {
         lease: Duration::from_secs(10),
     };
     let progress = pipectl::progress::Progress::new(false);
-    pipectl::aws::lock::acquire(&clients, &warmup, &progress).await.expect("lock table").release().await.expect("release");
+    pipectl::aws::lock::acquire(&clients, &warmup, &progress)
+        .await
+        .expect("lock table")
+        .release()
+        .await
+        .expect("release");
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs() as i64;
     clients
         .dynamodb

@@ -10,8 +10,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Once, OnceLock};
 use std::time::Duration;
 
+use pipectl::aws::Clients;
 use pipectl::aws::{clients, AwsOptions};
-use pipectl::resources::Clients;
 
 pub const REGION: &str = "us-east-1";
 

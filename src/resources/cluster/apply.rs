@@ -19,10 +19,9 @@ use super::{ClusterConfig, Group};
 use crate::model::{DesiredConfig, DesiredResource, ResourceId};
 use crate::names::{Tags, SCALE_TAG_PREFIX};
 use crate::progress::Progress;
-use crate::resources::wait::{wait_until, Poll};
-use crate::resources::{
-    aws_error, retry_while_role_propagates, security_group, subnet, AwsError, Clients, Context, LiveResource, RoleUser,
-};
+use crate::resources::kit::wait::{wait_until, Poll};
+use crate::resources::kit::{aws_error, retry_while_role_propagates, AwsError, Clients, Context, LiveResource};
+use crate::resources::{security_group, subnet};
 use crate::spec::{self, Market};
 
 fn emr_tags(tags: &Tags) -> Vec<Tag> {
@@ -156,7 +155,7 @@ pub(super) async fn create(
             BootstrapActionConfig::builder().name(&b.name).script_bootstrap_action(script).build()
         })
         .collect();
-    let output = retry_while_role_propagates(RoleUser::Emr, &id.to_string(), &ctx.progress, || {
+    let output = retry_while_role_propagates(role_not_ready, &id.to_string(), &ctx.progress, || {
         let request = emr
             .run_job_flow()
             .name(&config.emr_name)
@@ -504,6 +503,14 @@ pub async fn wait_group_size(
     }
 }
 
+/// EMR's answer to `RunJobFlow` while a role or instance profile created seconds ago is not
+/// usable yet: `ValidationException` about the role or instance profile.
+fn role_not_ready(error: &AwsError) -> bool {
+    let message = error.message.to_lowercase();
+    error.has_code("ValidationException")
+        && (message.contains("role") || message.contains("instance profile") || message.contains("instanceprofile"))
+}
+
 #[cfg(test)]
 mod tests {
     //! The managed-scaling write against the SDK's mock client (moto does not implement managed
@@ -511,9 +518,21 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
+
+    #[test]
+    fn a_fresh_role_is_recognised_by_emrs_own_error() {
+        let error =
+            |code: &str, message: &str| AwsError { code: Some(code.to_string()), ..AwsError::new("x", "Op", message) };
+        assert!(role_not_ready(&error("ValidationException", "Invalid InstanceProfile: p-spark-emr-ec2.")));
+        assert!(!role_not_ready(&error("ValidationException", "Invalid release label")));
+        assert!(!role_not_ready(&error(
+            "InvalidArgumentException",
+            "Firehose is unable to assume role arn:aws:iam::1:role/r"
+        )));
+    }
     use crate::aws::test_clients_with_emr;
     use crate::model::{LiveDetail, Names};
-    use crate::resources::{LiveState, WaitOptions};
+    use crate::resources::kit::{LiveState, WaitOptions};
     use aws_sdk_emr::operation::put_managed_scaling_policy::PutManagedScalingPolicyOutput;
     use aws_sdk_emr::types::InstanceGroupType;
     use aws_sdk_emr::Client;

@@ -35,15 +35,15 @@ pub use apply::{forget_scale, record_scale, resize_group, wait_group_size, Group
 pub use attributes::{scale_records, InstanceGroup, Live, Readable, ScaleRecord, State};
 pub use read::{find_active, group_id, inspect, list_active, Running, ACTIVE_STATES};
 
+use super::kit::{AwsError, Context, LiveResource, NamedRead, ReadContext, ResourceKind};
 use super::role::{self, RoleConfig};
 use super::{bucket, security_group, subnet, vpc};
-use super::{AwsError, Context, LiveResource, NamedRead, ReadContext, ResourceKind};
+use crate::iam::Arns;
 use crate::model::{Action, Attributes, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, ResourceId};
 use crate::names::{
     derived_cluster_roles, emr_cluster_name, emr_security_group, iam_role_name, job_state_machine_name, Tags,
     EMR_MANAGED_TAG, SCALE_TAG_PREFIX,
 };
-use crate::iam::Arns;
 use crate::spec;
 pub use crate::spec::Group;
 
@@ -261,14 +261,20 @@ impl ResourceKind for Cluster {
             let service_role = role::config(
                 graph,
                 &service,
-                graph.arns.trust_policy("elasticmapreduce.amazonaws.com"),
+                crate::iam::service_trust_policy(graph.arns, "elasticmapreduce.amazonaws.com"),
                 Some(service_policy),
                 &managed,
             );
             let instance_policy = emr_instance_policy(graph.spec, cluster, graph.arns);
             let instance_role = RoleConfig {
                 instance_profile: true,
-                ..role::config(graph, &instance, graph.arns.trust_policy("ec2.amazonaws.com"), instance_policy, &[])
+                ..role::config(
+                    graph,
+                    &instance,
+                    crate::iam::service_trust_policy(graph.arns, "ec2.amazonaws.com"),
+                    instance_policy,
+                    &[],
+                )
             };
             let cluster_id = id(&cluster.name);
             let machines: Vec<String> = cluster
@@ -284,7 +290,7 @@ impl ResourceKind for Cluster {
             let scheduler_role = role::config(
                 graph,
                 &scheduler,
-                graph.arns.trust_policy("scheduler.amazonaws.com"),
+                crate::iam::service_trust_policy(graph.arns, "scheduler.amazonaws.com"),
                 Some(scheduler_policy),
                 &[],
             );

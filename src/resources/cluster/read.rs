@@ -12,7 +12,7 @@ use super::attributes::{managed_scaling_value, InstanceGroup, Live, Readable, St
 use super::{Group, GroupMatch, KIND};
 use crate::model::ResourceId;
 use crate::names::{emr_cluster_name, emr_cluster_prefix, Tags};
-use crate::resources::{
+use crate::resources::kit::{
     aws_error, claimed_id, owned_by, ownership_conflict, AwsError, Clients, LiveResource, NamedRead, ReadContext,
     Warnings,
 };

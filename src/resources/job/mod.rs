@@ -23,11 +23,12 @@ pub mod definition;
 use aws_sdk_sfn::types::Tag;
 use serde_json::{json, Value};
 
-use super::wait::{wait_until, Poll};
-use super::{
-    aws_error, claimed_id, owned_by, retag::retag, retry_while_role_propagates, role, AwsError, Context, LiveResource,
-    NamedRead, ReadContext, ResourceKind, RoleUser, Tags,
+use super::kit::wait::{wait_until, Poll};
+use super::kit::{
+    aws_error, claimed_id, owned_by, retag::retag, retry_while_role_propagates, AwsError, Context, LiveResource,
+    NamedRead, ReadContext, ResourceKind, Tags,
 };
+use super::role;
 use crate::model::ResourceId;
 use crate::model::{Attributes, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names};
 use crate::names::{derived_job_role, iam_role_name, job_state_machine_name, state_machine_prefix};
@@ -193,7 +194,7 @@ impl ResourceKind for Job {
                 let role_config = role::config(
                     graph,
                     &role_name,
-                    graph.arns.trust_policy("states.amazonaws.com"),
+                    crate::iam::service_trust_policy(graph.arns, "states.amazonaws.com"),
                     Some(job_policy(graph, cluster, &plan)),
                     &[],
                 );
@@ -222,7 +223,7 @@ impl ResourceKind for Job {
 
     async fn create(&self, ctx: &Context, resource: &DesiredResource, desired: &JobConfig) -> Result<String, AwsError> {
         let id = &resource.id;
-        let definition = super::resolve_placeholders(ctx, &desired.definition.to_string())?;
+        let definition = ctx.resolve_placeholders(&desired.definition.to_string())?;
         let role_arn = ctx.arns.role(&ctx.roles_path, &desired.role);
         let tags = sfn_tags(&resource.tags);
         let what = id.to_string();
@@ -231,7 +232,7 @@ impl ResourceKind for Job {
             // A role created moments ago: "Neither the global service principal
             // states.amazonaws.com, nor the regional one is authorized to assume the provided
             // role" until IAM propagates it.
-            let attempt = retry_while_role_propagates(RoleUser::StepFunctions, &what, &ctx.progress, || {
+            let attempt = retry_while_role_propagates(role_not_ready, &what, &ctx.progress, || {
                 let request = ctx
                     .clients
                     .sfn
@@ -272,13 +273,13 @@ impl ResourceKind for Job {
         let id = &resource.id;
         let sfn = &ctx.clients.sfn;
         let arn = &live.physical_id;
-        let definition = super::resolve_placeholders(ctx, &desired.definition.to_string())?;
+        let definition = ctx.resolve_placeholders(&desired.definition.to_string())?;
         let role_arn = ctx.arns.role(&ctx.roles_path, &desired.role);
         let unchanged = serde_json::from_str::<Value>(&definition).ok().as_ref() == Some(&detail.definition)
             && detail.role_arn == role_arn;
         if !unchanged {
             let what = id.to_string();
-            retry_while_role_propagates(RoleUser::StepFunctions, &what, &ctx.progress, || {
+            retry_while_role_propagates(role_not_ready, &what, &ctx.progress, || {
                 let request =
                     sfn.update_state_machine().state_machine_arn(arn).definition(&definition).role_arn(&role_arn);
                 async move { request.send().await.map_err(|error| aws_error(id, "UpdateStateMachine", error)) }
@@ -421,11 +422,36 @@ async fn read(sfn: &aws_sdk_sfn::Client, pipeline: &str) -> Result<NamedRead, Aw
     Ok(result)
 }
 
+/// Step Functions' answer to `CreateStateMachine`/`UpdateStateMachine` while a role created
+/// seconds ago cannot be assumed yet: `AccessDeniedException` "Neither the global service
+/// principal states.amazonaws.com, nor the regional one is authorized to assume the provided
+/// role" (the Terraform provider retries the same, hashicorp/terraform-provider-aws#7893).
+fn role_not_ready(error: &AwsError) -> bool {
+    error.has_code("AccessDeniedException") && error.message.to_lowercase().contains("assume the provided role")
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
+
+    #[test]
+    fn a_fresh_role_is_recognised_by_step_functions_own_error() {
+        let error =
+            |code: &str, message: &str| AwsError { code: Some(code.to_string()), ..AwsError::new("x", "Op", message) };
+        let states = error(
+            "AccessDeniedException",
+            "Neither the global service principal states.amazonaws.com, nor the regional one is authorized to assume the provided role.",
+        );
+        assert!(role_not_ready(&states));
+        // The caller lacking a permission is not a role that has yet to propagate.
+        let denied = error(
+            "AccessDeniedException",
+            "User: arn:aws:sts::1:assumed-role/ci is not authorized to perform: states:CreateStateMachine",
+        );
+        assert!(!role_not_ready(&denied));
+    }
     use crate::iam::Arns;
 
     const SPEC: &str = "version: 1\npipeline: p\nregion: eu-west-1\nbuckets: [{name: lake}]\nalarms: {notify: [{protocol: email, endpoint: a@example.com}]}\nclusters:\n  - name: spark\n    release: emr-7.2.0\n    applications: [Spark]\n    subnet: a\n    master: {type: m5.xlarge}\n    core: {type: m5.xlarge, nodes: 4}\n    task_groups: [{name: batch, type: m5.xlarge, nodes: 2}]\n    jobs:\n      - name: nightly\n        cron: '0 2 * * *'\n        timezone: Asia/Seoul\n        group: batch\n        nodes: 20\n        timeout: 3h\n        steps:\n          - {name: sessionize, script: 's3://lake/jobs/sessionize.py', args: [--day, yesterday]}\n";

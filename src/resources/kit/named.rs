@@ -23,7 +23,7 @@ pub enum Ownership {
 }
 
 /// What a kind's read found: its resources, and the spec's names taken by someone else.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct NamedRead {
     pub found: Vec<LiveResource>,
     pub conflicts: Vec<String>,

@@ -180,25 +180,18 @@ pub async fn delete(ctx: &Context, id: &ResourceId, resource: InUse<'_>) -> Resu
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     //! Replays the answers EC2 documents: `DependencyViolation` (HTTP 400, EC2's XML error
     //! shape) while a terminated instance's interface lingers, then success.
     use super::*;
-    use crate::resources::LiveState;
+    use crate::model::test_kinds;
     use aws_sdk_ec2::operation::delete_subnet::DeleteSubnetOutput;
     use aws_sdk_ec2::operation::describe_network_interfaces::DescribeNetworkInterfacesOutput;
     use aws_sdk_ec2::types::{NetworkInterface, NetworkInterfaceStatus};
     use aws_sdk_ec2::Client;
     use aws_smithy_mocks::{mock, Rule, RuleMode};
 
-    pub(crate) use crate::resources::test_support::{ec2_client, ec2_error};
-
-    /// An apply context whose EC2 calls go to `ec2`, with short waits.
-    pub(crate) fn context(ec2: Client, timeout: Duration) -> Context {
-        let mut clients = crate::resources::test_support::clients();
-        clients.ec2 = ec2;
-        crate::resources::test_support::context(clients, timeout, &LiveState::default())
-    }
+    use crate::resources::test_support::{ec2_client, ec2_context as context, ec2_error};
 
     fn lingering_interface() -> Rule {
         mock!(Client::describe_network_interfaces).then_output(|| {
@@ -224,7 +217,7 @@ pub(crate) mod tests {
         let interfaces = lingering_interface();
         let ec2 = ec2_client(RuleMode::MatchAny, &[&rule, &interfaces]);
         let ctx = context(ec2, Duration::from_secs(30));
-        let id = ResourceId::new(crate::resources::subnet::KIND, "private-a");
+        let id = ResourceId::new(test_kinds::named("subnet"), "private-a");
         delete(&ctx, &id, InUse::Subnet("subnet-1")).await.unwrap();
         assert_eq!(rule.num_calls(), 3);
         assert!(interfaces.num_calls() >= 1, "the progress line names what is in the way");
@@ -238,7 +231,7 @@ pub(crate) mod tests {
         let interfaces = lingering_interface();
         let ec2 = ec2_client(RuleMode::MatchAny, &[&rule, &interfaces]);
         let ctx = context(ec2, Duration::from_millis(30));
-        let id = ResourceId::new(crate::resources::subnet::KIND, "private-a");
+        let id = ResourceId::new(test_kinds::named("subnet"), "private-a");
         let error = delete(&ctx, &id, InUse::Subnet("subnet-1")).await.unwrap_err();
         assert!(error.has_code(DEPENDENCY_VIOLATION), "{error}");
         assert!(error.message.contains("still in use after"), "{error}");
@@ -255,7 +248,7 @@ pub(crate) mod tests {
         });
         let ec2 = ec2_client(RuleMode::MatchAny, &[&rule]);
         let ctx = context(ec2, Duration::from_secs(30));
-        let id = ResourceId::new(crate::resources::subnet::KIND, "private-a");
+        let id = ResourceId::new(test_kinds::named("subnet"), "private-a");
         let error = delete(&ctx, &id, InUse::Subnet("subnet-1")).await.unwrap_err();
         assert!(error.has_code("UnauthorizedOperation"), "{error}");
         assert_eq!(rule.num_calls(), 1);

@@ -1,5 +1,5 @@
-//! How a plan finds the pipeline's buckets, streams and deliveries that the spec no longer
-//! names, at the cost of the pipeline rather than of the account: one paginated
+//! How a plan finds the pipeline's resources that the spec no longer names (buckets, streams and
+//! deliveries: each kind the index serves declares its `Indexed` type, see `ResourceKind::INDEXED`), at the cost of the pipeline rather than of the account: one paginated
 //! `tag:GetResources` per region, filtered by `pipectl:pipeline=<pipeline>` and by resource
 //! type, instead of reading the tags of every bucket, stream and delivery of the account.
 //!
@@ -31,17 +31,13 @@ pub struct Indexed {
     prefix: &'static str,
 }
 
-/// Buckets: `arn:aws:s3:::<name>`. moto answers the service filter `s3` (and `s3:bucket`).
-pub const BUCKETS: Indexed = Indexed { filter: "s3", service: "s3", prefix: "" };
-/// Streams: `arn:aws:kinesis:<region>:<account>:stream/<name>`.
-pub const STREAMS: Indexed = Indexed { filter: "kinesis:stream", service: "kinesis", prefix: "stream/" };
-/// Deliveries: `arn:aws:firehose:<region>:<account>:deliverystream/<name>`. The service filter
-/// (Firehose has no other taggable type) because moto ignores `firehose:deliverystream`.
-pub const DELIVERIES: Indexed = Indexed { filter: "firehose", service: "firehose", prefix: "deliverystream/" };
-
-const ALL: [&Indexed; 3] = [&BUCKETS, &STREAMS, &DELIVERIES];
-
 impl Indexed {
+    /// A type of the index: its `ResourceTypeFilters` entry, and the service and resource prefix
+    /// of its ARNs (`kinesis`, `stream/`).
+    pub const fn new(filter: &'static str, service: &'static str, prefix: &'static str) -> Indexed {
+        Indexed { filter, service, prefix }
+    }
+
     /// The name in `arn` if it is an ARN of this type; another type's, or a sub-resource's
     /// (`stream/<name>/consumer/…`), is not.
     fn name_in<'a>(&self, arn: &'a str) -> Option<&'a str> {
@@ -66,7 +62,7 @@ impl TagIndex {
 
 /// One paginated round of GetResources (100 resources a page, the most it allows) for every
 /// indexed type at once.
-pub async fn fetch(clients: &Clients, pipeline: &str) -> Result<TagIndex, AwsError> {
+pub async fn fetch(clients: &Clients, pipeline: &str, types: &[&'static Indexed]) -> Result<TagIndex, AwsError> {
     let mut index = TagIndex::default();
     let mut token: Option<String> = None;
     loop {
@@ -74,14 +70,14 @@ pub async fn fetch(clients: &Clients, pipeline: &str) -> Result<TagIndex, AwsErr
             .tagging
             .get_resources()
             .tag_filters(TagFilter::builder().key(PIPELINE_TAG).values(pipeline).build())
-            .set_resource_type_filters(Some(ALL.iter().map(|indexed| indexed.filter.to_string()).collect()))
+            .set_resource_type_filters(Some(types.iter().map(|indexed| indexed.filter.to_string()).collect()))
             .resources_per_page(100)
             .set_pagination_token(token.take())
             .send()
             .await
             .map_err(|error| aws_error("tag index", "GetResources", error))?;
         for arn in page.resource_tag_mapping_list().iter().filter_map(|mapping| mapping.resource_arn()) {
-            for indexed in ALL {
+            for indexed in types {
                 if let Some(name) = indexed.name_in(arn) {
                     index.0.entry(indexed.filter).or_default().push(name.to_string());
                 }
@@ -103,7 +99,7 @@ impl ReadContext<'_> {
     where
         S: Future<Output = Result<Vec<String>, AwsError>>,
     {
-        let index = self.tag_index.get_or_init(|| fetch(self.clients, self.pipeline)).await;
+        let index = self.tag_index.get_or_init(|| fetch(self.clients, self.pipeline, self.indexed)).await;
         let listed = match index {
             Ok(index) if !self.clients.emulated || !index.names(indexed).is_empty() => index.names(indexed),
             Ok(_) => {
@@ -133,6 +129,13 @@ impl ReadContext<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::test_kinds;
+
+    /// Types as the bucket, stream and delivery kinds declare them.
+    const BUCKETS: Indexed = Indexed::new("s3", "s3", "");
+    const STREAMS: Indexed = Indexed::new("kinesis:stream", "kinesis", "stream/");
+    const DELIVERIES: Indexed = Indexed::new("firehose", "firehose", "deliverystream/");
+    const TYPES: [&Indexed; 3] = [&BUCKETS, &STREAMS, &DELIVERIES];
 
     #[test]
     fn names_come_from_the_arns_of_their_own_type_only() {
@@ -195,7 +198,7 @@ mod tests {
     }
 
     fn context<'a>(clients: &'a Clients, warnings: &'a Warnings, adoptable: &'a [ResourceId]) -> ReadContext<'a> {
-        ReadContext::new(clients, "p", crate::names::DEFAULT_IAM_PATH, &[], adoptable, warnings)
+        ReadContext::new(clients, "p", crate::names::DEFAULT_IAM_PATH, &[], adoptable, warnings).with_tag_index(&TYPES)
     }
 
     async fn scan(names: &[&str]) -> Result<Vec<String>, AwsError> {
@@ -208,13 +211,13 @@ mod tests {
         let clients =
             clients(mock_client!(aws_sdk_resourcegroupstagging, RuleMode::MatchAny, [&first, &second]), false);
         let warnings = Warnings::default();
-        let adoptable = [ResourceId::new(super::super::stream::KIND, "half-made")];
+        let adoptable = [ResourceId::new(test_kinds::named("stream"), "half-made")];
         let read = context(&clients, &warnings, &adoptable);
-        let stream = super::super::stream::KIND;
+        let stream = test_kinds::named("stream");
         let streams = read.discover(stream, &STREAMS, scan(&["someone-elses"])).await.unwrap();
         assert_eq!(streams, ["old-events", "half-made"]);
-        let buckets = read.discover(super::super::bucket::KIND, &BUCKETS, scan(&["x"])).await.unwrap();
-        let deliveries = read.discover(super::super::delivery::KIND, &DELIVERIES, scan(&["x"])).await.unwrap();
+        let buckets = read.discover(test_kinds::named("bucket"), &BUCKETS, scan(&["x"])).await.unwrap();
+        let deliveries = read.discover(test_kinds::named("delivery"), &DELIVERIES, scan(&["x"])).await.unwrap();
         assert_eq!((buckets, deliveries), (vec!["p-old-lake".to_string()], vec!["old-to-lake".to_string()]));
         assert_eq!((first.num_calls(), second.num_calls()), (1, 1), "one round for all kinds");
         assert!(warnings.messages().is_empty());
@@ -228,10 +231,10 @@ mod tests {
         let clients = clients(mock_client!(aws_sdk_resourcegroupstagging, [&only_buckets]), true);
         let warnings = Warnings::default();
         let read = context(&clients, &warnings, &[]);
-        let stream = super::super::stream::KIND;
+        let stream = test_kinds::named("stream");
         assert_eq!(read.discover(stream, &STREAMS, scan(&["a", "b"])).await.unwrap(), ["a", "b"]);
         assert_eq!(read.discover(stream, &STREAMS, scan(&["a", "b"])).await.unwrap(), ["a", "b"]);
-        assert_eq!(read.discover(super::super::bucket::KIND, &BUCKETS, scan(&["x"])).await.unwrap(), ["p-lake"]);
+        assert_eq!(read.discover(test_kinds::named("bucket"), &BUCKETS, scan(&["x"])).await.unwrap(), ["p-lake"]);
         let messages = warnings.messages();
         assert_eq!(messages.len(), 1, "{messages:?}");
         assert!(messages[0].contains("lists nothing of this pipeline for some kinds"), "{messages:?}");
@@ -251,7 +254,7 @@ mod tests {
             let clients = clients(mock_client!(aws_sdk_resourcegroupstagging, [&denied]), emulated);
             let warnings = Warnings::default();
             let read = context(&clients, &warnings, &[]);
-            let found = read.discover(super::super::bucket::KIND, &BUCKETS, scan(&["a"])).await;
+            let found = read.discover(test_kinds::named("bucket"), &BUCKETS, scan(&["a"])).await;
             match found {
                 Ok(names) => assert!(emulated && names == ["a"] && warnings.messages().len() == 1),
                 Err(error) => assert!(!emulated && error.to_string().contains("GetResources"), "{error}"),

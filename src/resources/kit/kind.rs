@@ -1,0 +1,124 @@
+//! The interface every kind implements: `ResourceKind` as a kind's module writes it (with its own
+//! desired-state and live-detail types), and `DynKind`, the same behind a trait object so that
+//! one registry can hold every kind. The kind-specific types are recovered from the nodes here,
+//! once, instead of in every kind.
+
+use std::future::Future;
+
+use futures::future::BoxFuture;
+
+use super::context::{Context, ReadContext};
+use super::named::NamedRead;
+use super::tag_index::Indexed;
+use crate::aws::AwsError;
+use crate::model::{DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, LiveResource};
+
+/// The effectful half of a kind, as its module writes it: building its desired nodes, reading
+/// it, and changing it, with its own desired-state and live-detail types.
+pub trait ResourceKind: KindRules {
+    /// What the kind's desired nodes carry (built by `desired`).
+    type Desired: DesiredConfig;
+    /// What the kind's reads put in live resources.
+    type Live: LiveDetail;
+    /// The handle plans and ids carry for this kind.
+    const KIND: Kind;
+    /// How the tag index lists this kind, if it serves it (see `tag_index`).
+    const INDEXED: Option<&'static Indexed> = None;
+    /// The nodes this kind adds to the desired graph of a validated spec.
+    fn desired(&self, graph: &GraphContext) -> Vec<DesiredResource>;
+    /// Reads this kind's resources of the pipeline.
+    fn read(&self, read: &ReadContext) -> impl Future<Output = Result<NamedRead, AwsError>> + Send;
+    /// Creates the resource and returns its AWS id.
+    fn create(
+        &self,
+        ctx: &Context,
+        resource: &DesiredResource,
+        desired: &Self::Desired,
+    ) -> impl Future<Output = Result<String, AwsError>> + Send;
+    /// Changes the live resource in place to match the spec.
+    fn update(
+        &self,
+        ctx: &Context,
+        resource: &DesiredResource,
+        desired: &Self::Desired,
+        live: &LiveResource,
+        detail: &Self::Live,
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
+    /// Deletes the live resource (one already gone counts as deleted).
+    fn delete(
+        &self,
+        ctx: &Context,
+        live: &LiveResource,
+        detail: &Self::Live,
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
+}
+
+/// `ResourceKind` as one registry of trait objects can hold it.
+pub trait DynKind: KindRules {
+    fn kind(&self) -> Kind;
+    fn indexed(&self) -> Option<&'static Indexed>;
+    fn desired(&self, graph: &GraphContext) -> Vec<DesiredResource>;
+    fn read<'a>(&'a self, read: &'a ReadContext<'a>) -> BoxFuture<'a, Result<NamedRead, AwsError>>;
+    fn create<'a>(&'a self, ctx: &'a Context, resource: &'a DesiredResource)
+        -> BoxFuture<'a, Result<String, AwsError>>;
+    fn update<'a>(
+        &'a self,
+        ctx: &'a Context,
+        resource: &'a DesiredResource,
+        live: &'a LiveResource,
+    ) -> BoxFuture<'a, Result<(), AwsError>>;
+    fn delete<'a>(&'a self, ctx: &'a Context, live: &'a LiveResource) -> BoxFuture<'a, Result<(), AwsError>>;
+}
+
+impl<K: ResourceKind> DynKind for K {
+    fn kind(&self) -> Kind {
+        K::KIND
+    }
+
+    fn indexed(&self) -> Option<&'static Indexed> {
+        K::INDEXED
+    }
+
+    fn desired(&self, graph: &GraphContext) -> Vec<DesiredResource> {
+        ResourceKind::desired(self, graph)
+    }
+
+    fn read<'a>(&'a self, read: &'a ReadContext<'a>) -> BoxFuture<'a, Result<NamedRead, AwsError>> {
+        Box::pin(ResourceKind::read(self, read))
+    }
+
+    fn create<'a>(
+        &'a self,
+        ctx: &'a Context,
+        resource: &'a DesiredResource,
+    ) -> BoxFuture<'a, Result<String, AwsError>> {
+        Box::pin(async move { ResourceKind::create(self, ctx, resource, desired_config(resource)?).await })
+    }
+
+    fn update<'a>(
+        &'a self,
+        ctx: &'a Context,
+        resource: &'a DesiredResource,
+        live: &'a LiveResource,
+    ) -> BoxFuture<'a, Result<(), AwsError>> {
+        Box::pin(async move {
+            ResourceKind::update(self, ctx, resource, desired_config(resource)?, live, live_detail(live)?).await
+        })
+    }
+
+    fn delete<'a>(&'a self, ctx: &'a Context, live: &'a LiveResource) -> BoxFuture<'a, Result<(), AwsError>> {
+        Box::pin(async move { ResourceKind::delete(self, ctx, live, live_detail(live)?).await })
+    }
+}
+
+/// The kind-specific desired state of `resource`, which its own kind module defined.
+fn desired_config<T: DesiredConfig>(resource: &DesiredResource) -> Result<&T, AwsError> {
+    resource
+        .config::<T>()
+        .ok_or_else(|| AwsError::new(&resource.id, "apply", "internal error: desired state of another kind"))
+}
+
+/// The kind-specific live detail of `live`, which its own kind module read.
+fn live_detail<T: LiveDetail>(live: &LiveResource) -> Result<&T, AwsError> {
+    live.detail::<T>().ok_or_else(|| AwsError::new(&live.id, "apply", "internal error: live detail of another kind"))
+}

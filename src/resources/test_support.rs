@@ -1,0 +1,64 @@
+//! Live resources and mock clients for the unit tests of the kinds and of the layers above.
+
+use aws_sdk_ec2::Client;
+use aws_smithy_mocks::{MockResponseInterceptor, Rule, RuleMode};
+use aws_smithy_runtime_api::http::StatusCode;
+use aws_smithy_types::body::SdkBody;
+
+use super::kit::{Clients, LiveResource, LiveState, Tags};
+use super::kit::{Context, WaitOptions};
+use super::{vpc, ResourceId};
+use crate::progress::Progress;
+
+/// An EC2 client answering from `rules` (built by hand: the `test-util` feature that
+/// `mock_client!` needs is only enabled for the EMR crate).
+pub fn ec2_client(mode: RuleMode, rules: &[&Rule]) -> Client {
+    let mut interceptor = MockResponseInterceptor::new().rule_mode(mode);
+    for rule in rules {
+        interceptor = interceptor.with_rule(rule);
+    }
+    let config = aws_sdk_ec2::Config::builder()
+        .behavior_version(aws_sdk_ec2::config::BehaviorVersion::latest())
+        .region(aws_sdk_ec2::config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_ec2::config::Credentials::new("akid", "secret", None, None, "test"))
+        .http_client(aws_smithy_mocks::create_mock_http_client())
+        .interceptor(interceptor)
+        .build();
+    Client::from_conf(config)
+}
+
+/// EC2's error response for `code` (the Query protocol's XML shape, HTTP 400).
+pub fn ec2_error(code: &str, message: &str) -> aws_smithy_runtime_api::http::Response {
+    let body = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response><Errors><Error><Code>{code}</Code><Message>{message}</Message></Error></Errors><RequestID>r-1</RequestID></Response>"
+    );
+    aws_smithy_runtime_api::http::Response::new(StatusCode::try_from(400).unwrap(), SdkBody::from(body))
+}
+
+/// Clients whose every call fails (no endpoint): a test replaces the one it mocks.
+pub fn clients() -> Clients {
+    crate::aws::test_clients_with_emr(aws_sdk_emr::Client::from_conf(aws_sdk_emr::Config::builder().build()), false)
+}
+
+/// An apply context on `clients` that knows `live`, with waits of a millisecond or so that
+/// give up after `timeout`.
+pub fn context(clients: Clients, timeout: std::time::Duration, live: &LiveState) -> Context {
+    let wait = WaitOptions {
+        timeout,
+        first_interval: std::time::Duration::from_millis(1),
+        max_interval: std::time::Duration::from_millis(5),
+    };
+    Context::new(clients, &crate::spec::SpecBuilder::new().build(), wait, Progress::new(false), live)
+}
+
+/// A live VPC with `cidr`.
+pub fn live_vpc(id: ResourceId, physical_id: &str, cidr: &str) -> LiveResource {
+    LiveResource::new(id, physical_id, Tags::new(), vpc::Live { cidr: cidr.to_string() })
+}
+
+/// An apply context whose EC2 calls go to `ec2`, with short waits.
+pub fn ec2_context(ec2: Client, timeout: std::time::Duration) -> Context {
+    let mut clients = self::clients();
+    clients.ec2 = ec2;
+    context(clients, timeout, &LiveState::default())
+}
