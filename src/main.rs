@@ -24,7 +24,7 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match runtime.block_on(commands::run(cli)) {
+    match runtime.block_on(cli::run(cli)) {
         Ok(commands::Status::Success) => ExitCode::SUCCESS,
         Ok(commands::Status::Changes) => ExitCode::from(2),
         Err(error) => {

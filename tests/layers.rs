@@ -12,10 +12,9 @@ const LAYERS: [(&str, u8); 15] = [
     ("names", 0),
     ("progress", 0),
     ("calendar", 1),
-    // The spec, the AWS plumbing and the command line's shared arguments.
+    // The spec and the AWS plumbing.
     ("spec", 2),
     ("aws", 2),
-    ("cli", 2),
     ("iam", 3),
     ("pricing", 3),
     // The pure planning stack.
@@ -26,7 +25,8 @@ const LAYERS: [(&str, u8); 15] = [
     ("resources", 6),
     ("execute", 7),
     ("commands", 8),
-    ("lib", 9),
+    ("cli", 9),
+    ("lib", 10),
 ];
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {

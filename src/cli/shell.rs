@@ -1,8 +1,6 @@
 //! What the shell and `man` get from pipectl: completion scripts (clap_complete) and the man page
-//! (clap_mangen), both generated from the clap definitions in `cli`, so they never fall behind a
+//! (clap_mangen), both generated from the clap definitions (`cli` and `commands`), so they never fall behind a
 //! new command or flag.
-
-use std::io::Write;
 
 use clap::CommandFactory;
 use clap_complete::Shell;
@@ -21,15 +19,6 @@ pub fn man_page() -> std::io::Result<Vec<u8>> {
     let mut out = Vec::new();
     clap_mangen::Man::new(Cli::command()).render(&mut out)?;
     Ok(out)
-}
-
-/// Writes generated text to stdout; a reader that stops early (`| head`) is not an error.
-pub fn emit(bytes: &[u8]) -> std::io::Result<()> {
-    let mut stdout = std::io::stdout().lock();
-    match stdout.write_all(bytes).and_then(|()| stdout.flush()) {
-        Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        other => other,
-    }
 }
 
 #[cfg(test)]

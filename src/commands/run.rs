@@ -11,9 +11,15 @@
 
 use std::time::Duration;
 
+use clap::Args;
+
 use serde::Serialize;
 
-use crate::aws::{aws_error, AwsError, Clients};
+use super::session::Session;
+use super::{CommandError, GlobalArgs, OutputFormat, Status};
+use crate::aws::calls::CallCounter;
+use crate::aws::{AwsError, Clients};
+use crate::calendar::parse_duration;
 use crate::iam::Arns;
 use crate::names::{
     derived_cluster_roles, iam_role_name, job_run_guard_name, job_state_machine_name, schedule_name, PIPELINE_TAG,
@@ -21,9 +27,101 @@ use crate::names::{
 };
 use crate::progress::Progress;
 use crate::resources::cluster::{self, Group};
+use crate::resources::job::runs::{self, ExecutionEvent, ExecutionState};
+use crate::resources::kit::account_id;
 use crate::resources::queue;
 use crate::resources::schedule::{create_scale_back, resize_input};
 use crate::spec::{Cluster, Job, Spec, GUARD_DELAY_SECONDS};
+
+/// Start a cluster's job now (the state machine its schedule starts), and optionally follow it.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The job: `cluster/job`, or `job` when only one cluster has a job of that name.
+    pub job: String,
+    /// Follow the run until it ends; the exit code is 0 only if it succeeded.
+    #[arg(long)]
+    pub wait: bool,
+    /// How often --wait checks the run.
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION", default_value = "10s")]
+    pub poll: Duration,
+    #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+    pub output: OutputFormat,
+}
+
+/// List recent runs of the spec's jobs: start, duration, node-hours, outcome.
+#[derive(Debug, Args)]
+pub struct RunsArgs {
+    /// Only this job (`cluster/job` or `job`).
+    pub job: Option<String>,
+    /// The most runs to list per job.
+    #[arg(long, default_value_t = 20)]
+    pub limit: i32,
+    #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+    pub output: OutputFormat,
+}
+
+/// A failure of `run` or `runs` as the command reports it.
+fn report(session: &Session, error: RunError) -> CommandError {
+    match error {
+        RunError::Aws(error) => session.explain(error),
+        other => CommandError::Refused(other.to_string()),
+    }
+}
+
+/// `pipectl run JOB [--wait]`.
+pub async fn exec_run(global: &GlobalArgs, args: &RunArgs, counter: &CallCounter) -> Result<Status, CommandError> {
+    let session = Session::open(global, counter).await?;
+    let spec = &session.loaded.spec;
+    let wait = args.wait.then_some(args.poll);
+    let job = find_job(spec, &args.job).map_err(|error| CommandError::Refused(error.to_string()))?;
+    let started =
+        start(&session.clients, spec, job, wait, &session.progress).await.map_err(|error| report(&session, error))?;
+    match args.output {
+        OutputFormat::Json => println!("{}", serde_json::to_string(&started).unwrap_or_default()),
+        OutputFormat::Human if wait.is_none() => println!(
+            "Job {} is running: {}\nFollow it with `pipectl run {} --wait` next time, or `pipectl runs {}`.",
+            started.job, started.execution_arn, started.job, started.job
+        ),
+        OutputFormat::Human => println!("Job {} {}.", started.job, started.status),
+    }
+    if started.succeeded() {
+        return Ok(Status::Success);
+    }
+    let why = started.error.as_deref().unwrap_or("no error given");
+    Err(CommandError::Refused(format!("job {} ended {}: {why}", started.job, started.status)))
+}
+
+/// `pipectl runs [JOB]`.
+pub async fn exec_runs(global: &GlobalArgs, args: &RunsArgs, counter: &CallCounter) -> Result<Status, CommandError> {
+    let session = Session::open(global, counter).await?;
+    let spec = &session.loaded.spec;
+    let job = args
+        .job
+        .as_deref()
+        .map(|name| find_job(spec, name))
+        .transpose()
+        .map_err(|error| CommandError::Refused(error.to_string()))?;
+    let runs = runs(&session.clients, spec, job, args.limit).await.map_err(|error| report(&session, error))?;
+    match args.output {
+        OutputFormat::Json => println!("{}", serde_json::to_string(&runs).unwrap_or_default()),
+        OutputFormat::Human if runs.is_empty() => println!("No runs yet."),
+        OutputFormat::Human => {
+            println!(
+                "{:<24} {:<10} {:<26} {:>9} {:>10}  EXECUTION",
+                "JOB", "OUTCOME", "STARTED", "DURATION", "NODE-HOURS"
+            );
+            for run in &runs {
+                let duration = run.seconds.map(|s| format!("{}m{:02}s", s / 60, s % 60)).unwrap_or_default();
+                let node_hours = run.node_hours.map(|h| format!("{h:.1}")).unwrap_or_default();
+                println!(
+                    "{:<24} {:<10} {:<26} {:>9} {:>10}  {}",
+                    run.job, run.status, run.started, duration, node_hours, run.execution
+                );
+            }
+        }
+    }
+    Ok(Status::Success)
+}
 
 /// Why a run could not be started or followed.
 #[derive(Debug, thiserror::Error)]
@@ -54,7 +152,7 @@ impl JobOf<'_> {
 
     /// The job's resource as plans name it, for errors: `job/<cluster>-<job>`.
     fn resource(&self) -> String {
-        crate::resources::job_id(&self.cluster.name, &self.job.name).to_string()
+        crate::resources::job::id(&self.cluster.name, &self.job.name).to_string()
     }
 
     fn state_machine_arn(&self, spec: &Spec, arns: &Arns) -> String {
@@ -118,14 +216,7 @@ impl Started {
 
 /// The account's ARNs for this region (one `sts:GetCallerIdentity`).
 async fn arns(clients: &Clients) -> Result<Arns, AwsError> {
-    let identity = clients
-        .sts
-        .get_caller_identity()
-        .send()
-        .await
-        .map_err(|error| aws_error("account", "GetCallerIdentity", error))?;
-    let account = identity.account().ok_or_else(|| AwsError::missing("account", "GetCallerIdentity", "Account"))?;
-    Ok(Arns::new(account, &clients.region))
+    Ok(Arns::new(&account_id(clients).await?, &clients.region))
 }
 
 /// When a run started at `now` (Unix time) hands its group back at the latest: its guard.
@@ -163,19 +254,7 @@ async fn check_running(clients: &Clients, spec: &Spec, job: JobOf<'_>, arns: &Ar
         .filter(|other| other.cluster.name == job.cluster.name && Group::parse(&other.job.group) == group);
     for other in same_group {
         let machine = other.state_machine_arn(spec, arns);
-        let listed = clients
-            .sfn
-            .list_executions()
-            .state_machine_arn(&machine)
-            .status_filter(aws_sdk_sfn::types::ExecutionStatus::Running)
-            .max_results(1)
-            .send()
-            .await;
-        let running = match listed {
-            Ok(output) => output.executions().first().map(|execution| execution.execution_arn().to_string()),
-            Err(error) => aws_error(other.resource(), "ListExecutions", error).unless_not_found(None)?,
-        };
-        if let Some(execution) = running {
+        if let Some(execution) = runs::running_execution(clients, &other.resource(), &machine).await? {
             return Err(RunError::Refused(format!(
                 "job {} is running on group {} ({execution}); the first of two runs to end would resize the group under the other. Wait for it, or stop it (aws stepfunctions stop-execution); nothing was changed",
                 other.label(),
@@ -252,82 +331,51 @@ pub async fn start(
     check_running(clients, spec, job, &arns).await?;
     let machine = job.state_machine_arn(spec, &arns);
     let what = job.resource();
-    let sfn = &clients.sfn;
     // Never start what is not this pipeline's.
-    let tags = match sfn.list_tags_for_resource().resource_arn(&machine).send().await {
-        Ok(output) => output.tags().to_vec(),
-        Err(error) => {
-            let error = aws_error(&what, "ListTagsForResource", error);
-            if error.is_not_found() {
-                return Err(RunError::Refused(format!(
-                    "job {} has no state machine yet ({machine}): run `pipectl apply` first",
-                    job.label()
-                )));
-            }
-            return Err(error.into());
+    match runs::owner(clients, &what, &machine).await? {
+        None => {
+            return Err(RunError::Refused(format!(
+                "job {} has no state machine yet ({machine}): run `pipectl apply` first",
+                job.label()
+            )))
         }
-    };
-    let owner = tags.iter().find(|tag| tag.key() == Some(PIPELINE_TAG)).and_then(|tag| tag.value());
-    if owner != Some(spec.pipeline.as_str()) {
-        return Err(RunError::Refused(format!(
-            "the state machine {machine} is not tagged {PIPELINE_TAG}={}; pipectl starts only its own",
-            spec.pipeline
-        )));
+        Some(owner) if owner.as_deref() != Some(spec.pipeline.as_str()) => {
+            return Err(RunError::Refused(format!(
+                "the state machine {machine} is not tagged {PIPELINE_TAG}={}; pipectl starts only its own",
+                spec.pipeline
+            )))
+        }
+        Some(_) => {}
     }
     let guard = create_run_guard(clients, spec, job, &arns, now).await?;
     progress
         .line(&format!("Guard: the schedule {guard} returns the group to its baseline whatever becomes of the run"));
-    let output = sfn
-        .start_execution()
-        .state_machine_arn(&machine)
-        .input("{}")
-        .send()
-        .await
-        .map_err(|error| aws_error(&what, "StartExecution", error))?;
-    let execution = output.execution_arn().to_string();
+    let execution = runs::start_execution(clients, &what, &machine).await?;
     progress.line(&format!("Started job {}: {execution}", job.label()));
-    let Some(poll) = wait else {
-        return Ok(Started {
-            job: job.label(),
-            execution_arn: execution,
-            status: "RUNNING".to_string(),
-            error: None,
-            followed: false,
-        });
+    let started = |state: ExecutionState, followed| Started {
+        job: job.label(),
+        execution_arn: execution.clone(),
+        status: state.status,
+        error: state.error,
+        followed,
     };
-    let limit = job.job.timeout_seconds().unwrap_or(0) + crate::resources::RESIZE_BACK_GRACE_SECONDS + 60;
+    let Some(poll) = wait else {
+        return Ok(started(ExecutionState { status: "RUNNING".to_string(), error: None }, false));
+    };
+    let limit =
+        job.job.timeout_seconds().unwrap_or(0) + crate::resources::job::definition::RESIZE_BACK_GRACE_SECONDS + 60;
     let deadline = std::time::Instant::now() + Duration::from_secs(limit);
     let mut seen = 0;
     loop {
         seen = report_new_states(clients, &what, &execution, seen, progress).await?;
-        let described = sfn
-            .describe_execution()
-            .execution_arn(&execution)
-            .send()
-            .await
-            .map_err(|error| aws_error(&what, "DescribeExecution", error))?;
-        let status = described.status().as_str().to_string();
-        if status != "RUNNING" {
+        let state = runs::execution_state(clients, &what, &execution).await?;
+        if state.status != "RUNNING" {
             report_new_states(clients, &what, &execution, seen, progress).await?;
-            let error = [described.error(), described.cause()].into_iter().flatten().collect::<Vec<_>>().join(": ");
-            return Ok(Started {
-                job: job.label(),
-                execution_arn: execution,
-                status,
-                error: (!error.is_empty()).then_some(error),
-                followed: true,
-            });
+            return Ok(started(state, true));
         }
         if std::time::Instant::now() >= deadline {
-            return Ok(Started {
-                job: job.label(),
-                execution_arn: execution,
-                status,
-                error: Some(format!(
-                    "still running after {limit} s, the job's timeout and grace; stopped following it"
-                )),
-                followed: true,
-            });
+            let error = format!("still running after {limit} s, the job's timeout and grace; stopped following it");
+            return Ok(started(ExecutionState { error: Some(error), ..state }, true));
         }
         tokio::time::sleep(poll).await;
     }
@@ -341,33 +389,14 @@ async fn report_new_states(
     seen: usize,
     progress: &Progress,
 ) -> Result<usize, AwsError> {
-    let mut events = Vec::new();
-    let mut token: Option<String> = None;
-    loop {
-        let page = clients
-            .sfn
-            .get_execution_history()
-            .execution_arn(execution)
-            .set_next_token(token.clone())
-            .send()
-            .await
-            .map_err(|error| aws_error(what, "GetExecutionHistory", error))?;
-        events.extend(page.events().to_vec());
-        token = page.next_token().map(str::to_string);
-        if token.is_none() {
-            break;
+    let (events, count) = runs::execution_events(clients, what, execution).await?;
+    for (_, event) in events.iter().filter(|(at, _)| *at >= seen) {
+        match event {
+            ExecutionEvent::Entered(state) => progress.line(&format!("  {state} entered")),
+            ExecutionEvent::TaskFailed(why) => progress.line(&format!("  task failed: {why}")),
         }
     }
-    for event in events.iter().skip(seen) {
-        if let Some(entered) = event.state_entered_event_details() {
-            progress.line(&format!("  {} entered", entered.name()));
-        }
-        if let Some(failed) = event.task_failed_event_details() {
-            let why = [failed.error(), failed.cause()].into_iter().flatten().collect::<Vec<_>>().join(": ");
-            progress.line(&format!("  task failed: {why}"));
-        }
-    }
-    Ok(events.len().max(seen))
+    Ok(count.max(seen))
 }
 
 /// One past run.
@@ -391,36 +420,26 @@ pub async fn runs(clients: &Clients, spec: &Spec, only: Option<JobOf<'_>>, limit
         Some(job) => vec![job],
         None => jobs(spec),
     };
-    let lists = futures::future::try_join_all(selected.iter().map(|job| {
-        let machine = job.state_machine_arn(spec, &arns);
-        async move {
-            match clients.sfn.list_executions().state_machine_arn(&machine).max_results(limit).send().await {
-                Ok(output) => Ok((*job, output.executions().to_vec())),
-                Err(error) => {
-                    let error = aws_error(job.resource(), "ListExecutions", error);
-                    // A job not applied yet has no runs.
-                    if error.is_not_found() {
-                        Ok((*job, Vec::new()))
-                    } else {
-                        Err(error)
-                    }
-                }
+    let lists =
+        futures::future::try_join_all(selected.iter().map(|job| {
+            let machine = job.state_machine_arn(spec, &arns);
+            async move {
+                Ok::<_, AwsError>((*job, runs::recent_executions(clients, &job.resource(), &machine, limit).await?))
             }
-        }
-    }))
-    .await?;
+        }))
+        .await?;
     let now = chrono::Utc::now().timestamp();
     let mut found = Vec::new();
     for (job, executions) in lists {
         for execution in executions {
-            let started = execution.start_date().secs();
-            let stopped = execution.stop_date().map(|date| date.secs());
-            let seconds = stopped.unwrap_or(now) - started;
+            let seconds = execution.stopped.unwrap_or(now) - execution.started;
             found.push(Run {
                 job: job.label(),
-                execution: execution.name().to_string(),
-                status: execution.status().as_str().to_string(),
-                started: chrono::DateTime::from_timestamp(started, 0).map(|t| t.to_rfc3339()).unwrap_or_default(),
+                execution: execution.name,
+                status: execution.status,
+                started: chrono::DateTime::from_timestamp(execution.started, 0)
+                    .map(|t| t.to_rfc3339())
+                    .unwrap_or_default(),
                 seconds: Some(seconds),
                 node_hours: Some(job.job.nodes as f64 * seconds as f64 / 3600.0),
             });

@@ -13,12 +13,18 @@
 
 use std::time::Duration;
 
+use clap::Args;
+
 use chrono::{DateTime, NaiveTime, TimeZone, Utc};
 use serde::Serialize;
 
+use super::session::Session;
+use super::{CommandError, GlobalArgs, OutputFormat, Status};
+use crate::aws::calls::CallCounter;
 use crate::aws::{AwsError, Clients};
-use crate::calendar::replication_floor;
+use crate::calendar::{parse_duration, replication_floor};
 use crate::iam::Arns;
+use crate::model::ResourceId;
 use crate::names::{
     derived_cluster_roles, emr_cluster_name, iam_role_name, scale_back_schedule_name, schedules_dlq_name, PIPELINE_TAG,
     RESOURCE_TAG, SCALE_BACK_MARKER,
@@ -29,6 +35,87 @@ use crate::resources::cluster::{self, Group, GroupWait, ScaleRecord};
 use crate::resources::queue;
 use crate::resources::schedule::{create_scale_back, delete_scale_back, resize_input};
 use crate::spec::{Cluster, Spec};
+
+/// `pipectl scale [CLUSTER] --nodes N [--group GROUP] [--for DURATION | --until TIME] [--reset] [--wait]`
+///
+/// Without --group, the first task group is resized (the core group when there is none). Large
+/// swings belong on task groups: they hold no HDFS data, so shrinking them loses nothing, while
+/// core nodes can never drop below the HDFS replication floor.
+#[derive(Debug, Args)]
+pub struct ScaleArgs {
+    /// The cluster of the spec (may be omitted when the spec has one).
+    pub cluster: Option<String>,
+    /// The new number of nodes.
+    #[arg(long, required_unless_present = "reset", conflicts_with = "reset")]
+    pub nodes: Option<i64>,
+    /// `core` or a task group name (default: the first task group).
+    #[arg(long)]
+    pub group: Option<String>,
+    /// Return to the baseline after this long (e.g. 4h), by a one-time EventBridge schedule.
+    #[arg(long = "for", value_parser = parse_duration, value_name = "DURATION", conflicts_with = "until")]
+    pub duration: Option<Duration>,
+    /// Return to the baseline at this time: HH:MM (next occurrence in --timezone) or RFC 3339.
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
+    /// The time zone of --until HH:MM.
+    #[arg(long, default_value = "UTC", value_name = "ZONE")]
+    pub timezone: String,
+    /// Return the group to the spec's baseline and cancel any pending scale-back.
+    #[arg(long)]
+    pub reset: bool,
+    /// Follow the group until the running count reaches N (bounded by --timeout).
+    #[arg(long)]
+    pub wait: bool,
+    #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+    pub output: OutputFormat,
+}
+
+/// `pipectl scale`: one deliberate resize, printed as `task group 'batch' of cluster 'spark': 4 → 20`.
+/// It does not wait for the pipeline's lock: it is one EMR call on one group.
+pub async fn exec(global: &GlobalArgs, args: &ScaleArgs, counter: &CallCounter) -> Result<Status, CommandError> {
+    let session = Session::open(global, counter).await?;
+    let until = match (&args.until, args.duration) {
+        (Some(text), _) => Some(parse_until(text, &args.timezone, Utc::now()).map_err(CommandError::Refused)?),
+        (None, Some(length)) => chrono::Duration::from_std(length).ok().map(|length| Utc::now() + length),
+        (None, None) => None,
+    };
+    let request = ScaleRequest {
+        cluster: args.cluster.clone(),
+        group: args.group.clone(),
+        nodes: args.nodes,
+        reset: args.reset,
+        until,
+        wait: args.wait.then_some(global.timeout),
+    };
+    let result =
+        scale(&session.clients, &session.loaded.spec, &request, &session.progress).await.map_err(
+            |error| match error {
+                ScaleError::Aws(error) => session.explain(error),
+                other => CommandError::Scale(Box::new(other)),
+            },
+        )?;
+    match args.output {
+        OutputFormat::Json => println!("{}", serde_json::to_string(&result).unwrap_or_default()),
+        OutputFormat::Human => print_result(&result, args),
+    }
+    Ok(Status::Success)
+}
+
+fn print_result(result: &ScaleResult, args: &ScaleArgs) {
+    println!("{}", result.headline());
+    println!("Cost: {}.", result.cost.describe(result.from, result.to));
+    if let (Some(until), Some(schedule)) = (&result.until, &result.scale_back_schedule) {
+        println!("Back to {} at {until} (UTC) by the EventBridge Scheduler schedule {schedule}, even if this machine is off.", result.baseline);
+    }
+    if args.reset {
+        println!("The scale record and any pending scale-back are removed; plans compare with the baseline again.");
+    } else if result.to != result.baseline {
+        println!("Recorded on the cluster: `pipectl plan` shows this as information, not as a change; `pipectl scale --reset` returns to {}.", result.baseline);
+    }
+    if !args.wait {
+        println!("EMR is resizing now; follow it with `pipectl scale {} --group {} --nodes {} --wait` or `aws emr list-instance-groups --cluster-id {}`.", result.cluster, result.group, result.to, result.cluster_id);
+    }
+}
 
 /// What the user asked for.
 #[derive(Debug, Clone)]
@@ -173,13 +260,18 @@ pub fn parse_until(text: &str, timezone: &str, now: DateTime<Utc>) -> Result<Dat
         .ok_or_else(|| format!("{text} does not exist in {timezone} on {date} (a daylight-saving gap)"))
 }
 
-/// Resizes one group of one cluster of the spec.
-pub async fn scale(
-    clients: &Clients,
-    spec: &Spec,
-    request: &ScaleRequest,
-    progress: &Progress,
-) -> Result<ScaleResult, ScaleError> {
+/// What a request comes to once checked against the spec, before any AWS call.
+struct Checked<'a> {
+    cluster: &'a Cluster,
+    group: Group,
+    baseline: i64,
+    target: i64,
+    instance_type: &'a str,
+}
+
+/// Checks `request` against the spec: the cluster and group exist, the size is not negative and
+/// not above the group's cap (a typo, 2000 for 20, never reaches EMR).
+fn check<'a>(spec: &'a Spec, request: &ScaleRequest, region: &str) -> Result<Checked<'a>, ScaleError> {
     let cluster = pick_cluster(spec, request.cluster.as_deref())?;
     let group = request.group.as_deref().map_or_else(|| default_group(cluster), Group::parse);
     let baseline = group.baseline(cluster).ok_or_else(|| {
@@ -196,9 +288,8 @@ pub async fn scale(
         return Err(ScaleError::Refused(format!("--nodes {target} is below 0")));
     }
     let instance_type = group.instance_type(cluster).unwrap_or_default();
-    // The cap is checked before any call: a typo (2000 for 20) never reaches EMR.
     if let Some(cap) = group.cap(cluster).filter(|cap| target > cap.nodes) {
-        let cost = ScaleCost::new(&clients.region, instance_type, 0, target);
+        let cost = ScaleCost::new(region, instance_type, 0, target);
         return Err(ScaleError::Refused(format!(
             "--nodes {target} is above {}, the cap of the {} of cluster '{}'; at that size the group would cost {}. To allow it, raise `{}` in the spec",
             cap.describe(baseline),
@@ -208,8 +299,22 @@ pub async fn scale(
             group.max_nodes_path(spec, cluster)
         )));
     }
+    Ok(Checked { cluster, group, baseline, target, instance_type })
+}
 
-    // Round 1: find the cluster by its deterministic name.
+/// The live cluster and group a checked request resizes.
+struct Found {
+    id: ResourceId,
+    cluster_id: String,
+    account_id: String,
+    group_id: String,
+    current: i64,
+}
+
+/// Rounds 1 and 2: finds the cluster by its deterministic name, reads its tags, state and groups,
+/// and refuses what EMR or HDFS would not take.
+async fn find(clients: &Clients, spec: &Spec, checked: &Checked<'_>) -> Result<Found, ScaleError> {
+    let Checked { cluster, group, target, .. } = checked;
     let emr_name = emr_cluster_name(&spec.pipeline, &cluster.name);
     let Some(cluster_id) = cluster::find_active(clients, &spec.pipeline, &cluster.name).await? else {
         return Err(ScaleError::Refused(format!(
@@ -218,8 +323,6 @@ pub async fn scale(
         )));
     };
     let id = cluster::id(&cluster.name);
-
-    // Round 2: its tags and state, and its groups.
     let live = cluster::inspect(clients, &id, &cluster_id).await?;
     let tag = |key: &str| live.tags.get(key).map(String::as_str);
     if tag(PIPELINE_TAG) != Some(spec.pipeline.as_str()) || tag(RESOURCE_TAG) != Some(id.to_string().as_str()) {
@@ -231,17 +334,16 @@ pub async fn scale(
             cluster.name, live.state
         )));
     }
-    let live_group = live.group(&group).ok_or_else(|| {
+    let live_group = live.group(group).ok_or_else(|| {
         ScaleError::Refused(format!(
             "cluster '{}' has no live group `{group}`; run `pipectl apply` first",
             cluster.name
         ))
     })?;
-    let group_id = live_group.id.clone();
-    let current = live_group.requested;
-    if group == Group::Core {
+    let (group_id, current) = (live_group.id.clone(), live_group.requested);
+    if *group == Group::Core {
         let floor = replication_floor(current);
-        if target < floor {
+        if *target < floor {
             return Err(ScaleError::Refused(format!(
                 "core nodes cannot go below {floor}: HDFS keeps {floor} cop{} of each block on a cluster of {current} core nodes",
                 if floor == 1 { "y" } else { "ies" }
@@ -258,7 +360,20 @@ pub async fn scale(
             )));
         }
     }
+    Ok(Found { id, cluster_id, account_id: live.account_id().to_string(), group_id, current })
+}
 
+/// Resizes one group of one cluster of the spec.
+pub async fn scale(
+    clients: &Clients,
+    spec: &Spec,
+    request: &ScaleRequest,
+    progress: &Progress,
+) -> Result<ScaleResult, ScaleError> {
+    let checked = check(spec, request, &clients.region)?;
+    let found = find(clients, spec, &checked).await?;
+    let (Checked { cluster, group, baseline, target, instance_type }, Found { id, cluster_id, group_id, current, .. }) =
+        (&checked, &found);
     // Round 3: resize, record, and schedule (or cancel) the scale-back.
     let scale_back = scale_back_schedule_name(&spec.pipeline, &cluster.name, group.name());
     let until = request.until.map(|at| at.format("%Y-%m-%dT%H:%M:%S").to_string());
@@ -266,51 +381,21 @@ pub async fn scale(
         if target == current {
             return Ok(());
         }
-        cluster::resize_group(clients, &id, &cluster_id, &group_id, target).await
+        cluster::resize_group(clients, id, cluster_id, group_id, *target).await
     };
     let record = async {
         if request.reset {
-            cluster::forget_scale(clients, &id, &cluster_id, &group).await
+            cluster::forget_scale(clients, id, cluster_id, group).await
         } else {
-            let record = ScaleRecord { nodes: target, baseline, until: until.as_ref().map(|u| format!("{u}Z")) };
-            cluster::record_scale(clients, &id, &cluster_id, &group, &record).await
+            let record =
+                ScaleRecord { nodes: *target, baseline: *baseline, until: until.as_ref().map(|u| format!("{u}Z")) };
+            cluster::record_scale(clients, id, cluster_id, group, &record).await
         }
     };
     let schedule = async {
         match (&until, request.reset) {
             (_, true) => delete_scale_back(&clients.scheduler, &scale_back).await,
-            (Some(at), false) => {
-                let arns = Arns::new(live.account_id(), &clients.region);
-                let role = iam_role_name(&spec.pipeline, &derived_cluster_roles(&cluster.name)[2], &clients.region);
-                let description = format!(
-                    "Scale-back by pipectl scale. {PIPELINE_TAG}={} {SCALE_BACK_MARKER}={}/{group}",
-                    spec.pipeline, cluster.name
-                );
-                let input = resize_input(&cluster_id, &group_id, baseline);
-                let (role_arn, dead_letter_arn) =
-                    (arns.role(&spec.role_path(&clients.region), &role), queue::arn(&arns, &spec.pipeline));
-                // A failed scale-back goes to the pipeline's dead-letter queue, which `apply`
-                // creates; a pipeline applied before there was one is told to apply again.
-                let create = create_scale_back(
-                    &clients.scheduler,
-                    &scale_back,
-                    &description,
-                    at,
-                    &input,
-                    &role_arn,
-                    &dead_letter_arn,
-                );
-                let (created, queue) = tokio::join!(create, queue::exists(&clients.sqs, &spec.pipeline));
-                match queue {
-                    Ok(true) => {}
-                    Ok(false) => progress.warn(&format!(
-                        "the dead-letter queue {} does not exist: run `pipectl apply` so that a failed scale-back is kept, not dropped",
-                        schedules_dlq_name(&spec.pipeline)
-                    )),
-                    Err(error) => progress.warn(&format!("could not check the dead-letter queue: {error}")),
-                }
-                created
-            }
+            (Some(at), false) => schedule_scale_back(clients, spec, &checked, &found, &scale_back, at, progress).await,
             (None, false) => Ok(()),
         }
     };
@@ -320,20 +405,56 @@ pub async fn scale(
         cluster: cluster.name.clone(),
         cluster_id: cluster_id.clone(),
         group: group.name().to_string(),
-        from: current,
-        to: target,
-        baseline,
+        from: *current,
+        to: *target,
+        baseline: *baseline,
         until: until.map(|u| format!("{u}Z")),
         scale_back_schedule: request.until.map(|_| scale_back),
-        cost: ScaleCost::new(&clients.region, instance_type, current, target),
+        cost: ScaleCost::new(&clients.region, instance_type, *current, *target),
     };
     if let Some(timeout) = request.wait {
-        let waited = cluster::wait_group_size(clients, &id, &cluster_id, &group_id, target, timeout, progress).await?;
+        let waited = cluster::wait_group_size(clients, id, cluster_id, group_id, *target, timeout, progress).await?;
         if let GroupWait::TimedOut { running } = waited {
             return Err(ScaleError::Timeout(format!("{running} of {target} nodes running after {}s; the resize goes on in EMR (raise --timeout to wait longer)", timeout.as_secs())));
         }
     }
     Ok(result)
+}
+
+/// Creates the one-time schedule that returns the group to its baseline at `at`, and checks that
+/// the dead-letter queue it names exists.
+async fn schedule_scale_back(
+    clients: &Clients,
+    spec: &Spec,
+    checked: &Checked<'_>,
+    found: &Found,
+    name: &str,
+    at: &str,
+    progress: &Progress,
+) -> Result<(), AwsError> {
+    let (cluster, group) = (checked.cluster, &checked.group);
+    let arns = Arns::new(&found.account_id, &clients.region);
+    let role = iam_role_name(&spec.pipeline, &derived_cluster_roles(&cluster.name)[2], &clients.region);
+    let description = format!(
+        "Scale-back by pipectl scale. {PIPELINE_TAG}={} {SCALE_BACK_MARKER}={}/{group}",
+        spec.pipeline, cluster.name
+    );
+    let input = resize_input(&found.cluster_id, &found.group_id, checked.baseline);
+    let (role_arn, dead_letter_arn) =
+        (arns.role(&spec.role_path(&clients.region), &role), queue::arn(&arns, &spec.pipeline));
+    // A failed scale-back goes to the pipeline's dead-letter queue, which `apply` creates; a
+    // pipeline applied before there was one is told to apply again.
+    let create = create_scale_back(&clients.scheduler, name, &description, at, &input, &role_arn, &dead_letter_arn);
+    let (created, queue) = tokio::join!(create, queue::exists(&clients.sqs, &spec.pipeline));
+    match queue {
+        Ok(true) => {}
+        Ok(false) => progress.warn(&format!(
+            "the dead-letter queue {} does not exist: run `pipectl apply` so that a failed scale-back is kept, not dropped",
+            schedules_dlq_name(&spec.pipeline)
+        )),
+        Err(error) => progress.warn(&format!("could not check the dead-letter queue: {error}")),
+    }
+    created
 }
 
 #[cfg(test)]

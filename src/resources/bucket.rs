@@ -13,7 +13,8 @@ use serde_json::{json, Value};
 
 use super::kit::tag_index::Indexed;
 use super::kit::{
-    aws_error, build_error, AwsError, Context, LiveResource, NamedRead, Ownership, ReadContext, ResourceKind, Tags,
+    aws_error, build_error, AwsError, Clients, Context, LiveResource, NamedRead, Ownership, ReadContext, ResourceKind,
+    Tags,
 };
 use crate::model::{
     Attributes, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names, ResourceId,
@@ -165,6 +166,40 @@ impl ResourceKind for Bucket {
 
     async fn delete(&self, ctx: &Context, live: &LiveResource, _detail: &Live) -> Result<(), AwsError> {
         delete(ctx, live).await
+    }
+
+    const ADOPTABLE: bool = true;
+
+    /// PutBucketTagging "will overwrite any current tags the bucket already has" (Amazon S3 API
+    /// Reference, PutBucketTagging): it is sent the tags read, plus the ownership tags.
+    async fn adopt(
+        &self,
+        clients: &Clients,
+        live: &LiveResource,
+        _detail: &Live,
+        ownership: &Tags,
+    ) -> Result<(), AwsError> {
+        let id = &live.id;
+        let mut tags = live.tags.clone();
+        tags.extend(ownership.clone());
+        let tag_set = tags
+            .iter()
+            .map(|(key, value)| aws_sdk_s3::types::Tag::builder().key(key).value(value).build())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|error| build_error(id, "PutBucketTagging", error))?;
+        let tagging = aws_sdk_s3::types::Tagging::builder()
+            .set_tag_set(Some(tag_set))
+            .build()
+            .map_err(|error| build_error(id, "PutBucketTagging", error))?;
+        clients
+            .s3
+            .put_bucket_tagging()
+            .bucket(&live.physical_id)
+            .tagging(tagging)
+            .send()
+            .await
+            .map_err(|error| aws_error(id, "PutBucketTagging", error))?;
+        Ok(())
     }
 }
 
@@ -646,6 +681,59 @@ fn undeletable(id: &ResourceId, deleted: usize, errors: &[aws_sdk_s3::types::Err
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An S3 client answering from `rules` (the SDK's `test-util` feature is not enabled for S3).
+    fn s3_client(rules: &[&aws_smithy_mocks::Rule]) -> aws_sdk_s3::Client {
+        let mut interceptor =
+            aws_smithy_mocks::MockResponseInterceptor::new().rule_mode(aws_smithy_mocks::RuleMode::MatchAny);
+        for rule in rules {
+            interceptor = interceptor.with_rule(rule);
+        }
+        let config = aws_sdk_s3::Config::builder()
+            .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+            .region(aws_sdk_s3::config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_s3::config::Credentials::new("akid", "secret", None, None, "test"))
+            .http_client(aws_smithy_mocks::create_mock_http_client())
+            .interceptor(interceptor)
+            .build();
+        aws_sdk_s3::Client::from_conf(config)
+    }
+
+    #[tokio::test]
+    async fn adopting_a_bucket_keeps_its_own_tags_since_put_bucket_tagging_replaces_the_set() {
+        let put = aws_smithy_mocks::mock!(aws_sdk_s3::Client::put_bucket_tagging)
+            .match_requests(|request| {
+                let tags: Vec<(&str, &str)> = request
+                    .tagging()
+                    .map(|tagging| tagging.tag_set().iter().map(|tag| (tag.key(), tag.value())).collect())
+                    .unwrap_or_default();
+                request.bucket() == Some("lake")
+                    && tags
+                        == [("owner", "data-team"), ("pipectl:pipeline", "demo"), ("pipectl:resource", "bucket/lake")]
+            })
+            // PutBucketTagging answers 204 No Content with an empty body.
+            .then_output(|| aws_sdk_s3::operation::put_bucket_tagging::PutBucketTaggingOutput::builder().build());
+        let mut clients = crate::resources::test_support::clients();
+        clients.s3 = s3_client(&[&put]);
+        let tags = Tags::from([("owner".to_string(), "data-team".to_string())]);
+        let detail = Live {
+            versioning: false,
+            encryption: "sse-s3".to_string(),
+            kms_key: None,
+            block_public_access: true,
+            lifecycle: Vec::new(),
+            abort_incomplete_after: None,
+            noncurrent_expire_after: None,
+            holds_objects: false,
+        };
+        let live = LiveResource::new(id("lake"), "lake", tags, detail.clone());
+        let ownership = Tags::from([
+            ("pipectl:pipeline".to_string(), "demo".to_string()),
+            ("pipectl:resource".to_string(), "bucket/lake".to_string()),
+        ]);
+        Bucket.adopt(&clients, &live, &detail, &ownership).await.unwrap();
+        assert_eq!(put.num_calls(), 1);
+    }
 
     fn bucket(yaml: &str) -> spec::Bucket {
         serde_saphyr::from_str(yaml).unwrap()

@@ -21,8 +21,8 @@ use serde_json::{json, Value};
 use super::kit::tag_index::Indexed;
 use super::kit::wait::{wait_until, Poll};
 use super::kit::{
-    aws_error, build_error, retry_while_role_propagates, AwsError, Context, Limiter, LiveResource, NamedRead,
-    Ownership, ReadContext, ResourceKind,
+    aws_error, build_error, retry_while_role_propagates, AwsError, Clients, Context, Limiter, LiveResource, NamedRead,
+    Ownership, ReadContext, ResourceKind, Tags,
 };
 use crate::iam::{delivery_policy, Arns};
 use crate::model::{
@@ -361,6 +361,33 @@ impl ResourceKind for Delivery {
 
     async fn delete(&self, ctx: &Context, live: &LiveResource, _detail: &Live) -> Result<(), AwsError> {
         delete(ctx, live).await
+    }
+
+    const ADOPTABLE: bool = true;
+
+    /// TagDeliveryStream adds or updates the given tags only, up to 50 per call.
+    async fn adopt(
+        &self,
+        clients: &Clients,
+        live: &LiveResource,
+        _detail: &Live,
+        ownership: &Tags,
+    ) -> Result<(), AwsError> {
+        let id = &live.id;
+        let tags = ownership
+            .iter()
+            .map(|(key, value)| aws_sdk_firehose::types::Tag::builder().key(key).value(value).build())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|error| build_error(id, "TagDeliveryStream", error))?;
+        clients
+            .firehose
+            .tag_delivery_stream()
+            .delivery_stream_name(&live.physical_id)
+            .set_tags(Some(tags))
+            .send()
+            .await
+            .map_err(|error| aws_error(id, "TagDeliveryStream", error))?;
+        Ok(())
     }
 }
 

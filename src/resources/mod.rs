@@ -16,7 +16,7 @@ pub mod cluster;
 mod crawler;
 mod delivery;
 mod internet_gateway;
-mod job;
+pub mod job;
 pub mod kit;
 mod nat_gateway;
 #[cfg(test)]
@@ -44,7 +44,7 @@ use crate::model::{DesiredResource, GraphContext, Kind, LiveState, ResourceId};
 use crate::spec::Spec;
 pub use job::definition::RESIZE_BACK_GRACE_SECONDS;
 pub use job::id as job_id;
-use kit::{AwsError, Clients, Context, DynKind, LiveResource, ReadContext, Warnings};
+use kit::{AwsError, Clients, Context, DynKind, LiveResource, ReadContext, Tags, Warnings};
 
 /// Every kind pipectl manages, in the order their nodes are added to the desired graph.
 pub const KINDS: &[&dyn DynKind] = &[
@@ -142,6 +142,16 @@ pub async fn read_live(
     }
     state.describe();
     Ok(state)
+}
+
+/// The kinds `pipectl adopt` can tag: those read by name.
+pub fn adoptable_kinds() -> Vec<Kind> {
+    KINDS.iter().filter(|kind| kind.adoptable()).map(|kind| kind.kind()).collect()
+}
+
+/// Adds `ownership` (the pipeline's two tags) to `live`, keeping its other tags.
+pub async fn adopt(clients: &Clients, live: &LiveResource, ownership: &Tags) -> Result<(), AwsError> {
+    registered(live.id.kind)?.adopt(clients, live, ownership).await
 }
 
 /// Creates a resource and records its physical id for the resources that depend on it.

@@ -25,7 +25,7 @@ use serde_json::{json, Value};
 
 use super::kit::wait::{wait_until, Poll};
 use super::kit::{
-    adopt, aws_error, owned_by, AwsError, Context, LiveResource, NamedRead, ReadContext, ResourceKind, Tags,
+    adopt, aws_error, owned_by, AwsError, Clients, Context, LiveResource, NamedRead, ReadContext, ResourceKind, Tags,
 };
 use crate::iam::{normalize, parse_document, Arns};
 use crate::model::{
@@ -223,6 +223,24 @@ impl ResourceKind for Queue {
 
     async fn delete(&self, ctx: &Context, live: &LiveResource, detail: &Live) -> Result<(), AwsError> {
         delete(ctx, live, detail).await
+    }
+
+    const ADOPTABLE: bool = true;
+
+    /// TagQueue adds or overwrites the given tags only; it takes the queue's URL.
+    async fn adopt(
+        &self,
+        clients: &Clients,
+        live: &LiveResource,
+        detail: &Live,
+        ownership: &Tags,
+    ) -> Result<(), AwsError> {
+        let mut request = clients.sqs.tag_queue().queue_url(&detail.url);
+        for (key, value) in ownership {
+            request = request.tags(key, value);
+        }
+        request.send().await.map_err(|error| aws_error(&live.id, "TagQueue", error))?;
+        Ok(())
     }
 }
 

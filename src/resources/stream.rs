@@ -10,8 +10,8 @@ use serde_json::json;
 use super::kit::tag_index::Indexed;
 use super::kit::wait::{wait_until, Poll};
 use super::kit::{
-    aws_error, build_error, AwsError, Context, Limiter, LiveResource, NamedRead, Ownership, ReadContext, ResourceKind,
-    Tags,
+    aws_error, build_error, AwsError, Clients, Context, Limiter, LiveResource, NamedRead, Ownership, ReadContext,
+    ResourceKind, Tags,
 };
 use crate::model::{
     Action, Attributes, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names, ResourceId,
@@ -168,6 +168,24 @@ impl ResourceKind for Stream {
 
     async fn delete(&self, ctx: &Context, live: &LiveResource, _detail: &Live) -> Result<(), AwsError> {
         delete(ctx, live).await
+    }
+
+    const ADOPTABLE: bool = true;
+
+    /// AddTagsToStream adds or overwrites the given tags only, up to 10 per call.
+    async fn adopt(
+        &self,
+        clients: &Clients,
+        live: &LiveResource,
+        _detail: &Live,
+        ownership: &Tags,
+    ) -> Result<(), AwsError> {
+        let mut request = clients.kinesis.add_tags_to_stream().stream_name(&live.physical_id);
+        for (key, value) in ownership {
+            request = request.tags(key, value);
+        }
+        request.send().await.map_err(|error| aws_error(&live.id, "AddTagsToStream", error))?;
+        Ok(())
     }
 }
 

@@ -2,7 +2,7 @@
 //! `pipectl-<pipeline>-<cluster>-<job>`, and the role it runs with (`<cluster>-<job>-job`,
 //! trusted by `states.amazonaws.com`, allowed exactly the resize, step and publish calls of its
 //! definition). Its `start` and `guard` schedules are `schedule` nodes; `pipectl run` and
-//! `pipectl runs` start and list its executions (the `run` module).
+//! `pipectl runs` start and list its executions (`runs`).
 //!
 //! Read with ListStateMachines (every state machine of the region: it has no name filter), then
 //! DescribeStateMachine and ListTagsForResource for those named with the pipeline's prefix;
@@ -19,6 +19,7 @@
 //! (`StateMachineDeleting`) waits for it.
 
 pub mod definition;
+pub mod runs;
 
 use aws_sdk_sfn::types::Tag;
 use serde_json::{json, Value};

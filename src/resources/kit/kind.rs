@@ -10,8 +10,8 @@ use futures::future::BoxFuture;
 use super::context::{Context, ReadContext};
 use super::named::NamedRead;
 use super::tag_index::Indexed;
-use crate::aws::AwsError;
-use crate::model::{DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, LiveResource};
+use crate::aws::{AwsError, Clients};
+use crate::model::{DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, LiveResource, Tags};
 
 /// The effectful half of a kind, as its module writes it: building its desired nodes, reading
 /// it, and changing it, with its own desired-state and live-detail types.
@@ -51,6 +51,21 @@ pub trait ResourceKind: KindRules {
         live: &LiveResource,
         detail: &Self::Live,
     ) -> impl Future<Output = Result<(), AwsError>> + Send;
+    /// Whether `pipectl adopt` can take an existing, untagged resource of this kind: only kinds
+    /// read by name can (the others are found by the pipeline's tag alone).
+    const ADOPTABLE: bool = false;
+    /// Adds `ownership` (the pipeline's two tags) to `live` for `pipectl adopt`, keeping every
+    /// other tag it has.
+    fn adopt(
+        &self,
+        clients: &Clients,
+        live: &LiveResource,
+        detail: &Self::Live,
+        ownership: &Tags,
+    ) -> impl Future<Output = Result<(), AwsError>> + Send {
+        let _ = (clients, detail, ownership);
+        async move { Err(AwsError::new(&live.id, "adopt", "internal error: not a kind pipectl adopt can tag")) }
+    }
 }
 
 /// `ResourceKind` as one registry of trait objects can hold it.
@@ -68,6 +83,13 @@ pub trait DynKind: KindRules {
         live: &'a LiveResource,
     ) -> BoxFuture<'a, Result<(), AwsError>>;
     fn delete<'a>(&'a self, ctx: &'a Context, live: &'a LiveResource) -> BoxFuture<'a, Result<(), AwsError>>;
+    fn adoptable(&self) -> bool;
+    fn adopt<'a>(
+        &'a self,
+        clients: &'a Clients,
+        live: &'a LiveResource,
+        ownership: &'a Tags,
+    ) -> BoxFuture<'a, Result<(), AwsError>>;
 }
 
 impl<K: ResourceKind> DynKind for K {
@@ -108,6 +130,19 @@ impl<K: ResourceKind> DynKind for K {
 
     fn delete<'a>(&'a self, ctx: &'a Context, live: &'a LiveResource) -> BoxFuture<'a, Result<(), AwsError>> {
         Box::pin(async move { ResourceKind::delete(self, ctx, live, live_detail(live)?).await })
+    }
+
+    fn adoptable(&self) -> bool {
+        K::ADOPTABLE
+    }
+
+    fn adopt<'a>(
+        &'a self,
+        clients: &'a Clients,
+        live: &'a LiveResource,
+        ownership: &'a Tags,
+    ) -> BoxFuture<'a, Result<(), AwsError>> {
+        Box::pin(async move { ResourceKind::adopt(self, clients, live, live_detail(live)?, ownership).await })
     }
 }
 

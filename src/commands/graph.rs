@@ -1,0 +1,49 @@
+//! `pipectl graph`: the spec's dependency graph in Graphviz dot or Mermaid, from the spec alone
+//! (no AWS call); with `--live`, coloured by the plan's action for each resource.
+
+use clap::{Args, ValueEnum};
+
+use super::session::Session;
+use super::{CommandError, GlobalArgs, Status};
+use crate::aws::calls::CallCounter;
+use crate::iam::Arns;
+use crate::model::{DesiredResource, LiveState};
+use crate::plan::Plan;
+use crate::render::{graph_dot, graph_mermaid};
+use crate::resources::desired_graph;
+use crate::spec::load_file;
+
+/// The language `pipectl graph` draws in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GraphFormat {
+    Dot,
+    Mermaid,
+}
+
+/// Print the dependency graph of the spec (Graphviz dot or Mermaid).
+#[derive(Debug, Args)]
+pub struct GraphArgs {
+    #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
+    pub format: GraphFormat,
+    /// Read live state and colour each resource by the plan's action.
+    #[arg(long)]
+    pub live: bool,
+}
+
+pub async fn exec(global: &GlobalArgs, args: &GraphArgs, counter: &CallCounter) -> Result<Status, CommandError> {
+    let draw = |desired: &[DesiredResource], planned: Option<(&Plan, &LiveState)>, pipeline: &str| match args.format {
+        GraphFormat::Dot => graph_dot(pipeline, desired, planned),
+        GraphFormat::Mermaid => graph_mermaid(desired, planned),
+    };
+    let text = if args.live {
+        let session = Session::open(global, counter).await?;
+        let run = session.plan(false, false, &[]).await?;
+        draw(&run.desired, Some((&run.plan, &run.live)), &session.loaded.spec.pipeline)
+    } else {
+        let loaded = load_file(&global.file)?;
+        let desired = desired_graph(&loaded.spec, &Arns::new("000000000000", &loaded.spec.region), &Default::default());
+        draw(&desired, None, &loaded.spec.pipeline)
+    };
+    print!("{text}");
+    Ok(Status::Success)
+}

@@ -1,0 +1,38 @@
+//! `pipectl permissions`: the least-privilege IAM policy a principal needs to run pipectl on
+//! this spec, from the spec alone (no AWS call).
+
+use clap::{Args, ValueEnum};
+
+use super::{CommandError, GlobalArgs, Status};
+use crate::iam::deployer::{policy, Purpose};
+use crate::spec::load_file;
+
+/// What `pipectl permissions` prints a policy for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PermissionsFor {
+    All,
+    Plan,
+}
+
+/// Print the least-privilege IAM policy a principal needs to run pipectl on this spec.
+#[derive(Debug, Args)]
+pub struct PermissionsArgs {
+    /// `all` (plan, apply, scale, destroy) or `plan` (read-only).
+    #[arg(long = "for", value_enum, default_value_t = PermissionsFor::All)]
+    pub purpose: PermissionsFor,
+    /// The account id to put in ARNs (default `*`).
+    #[arg(long, value_name = "ID", default_value = "*")]
+    pub account_id: String,
+}
+
+pub fn exec(global: &GlobalArgs, args: &PermissionsArgs) -> Result<Status, CommandError> {
+    let loaded = load_file(&global.file)?;
+    let region = global.region.clone().unwrap_or_else(|| loaded.spec.region.clone());
+    let purpose = match args.purpose {
+        PermissionsFor::All => Purpose::Everything,
+        PermissionsFor::Plan => Purpose::Plan,
+    };
+    let policy = policy(&loaded.spec, &region, &args.account_id, purpose);
+    println!("{}", serde_json::to_string_pretty(&policy).unwrap_or_default());
+    Ok(Status::Success)
+}

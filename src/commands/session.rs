@@ -1,0 +1,231 @@
+//! What the commands that talk to AWS share: the loaded spec with its AWS clients (`Session`),
+//! the plan computed from it and live state (`PlannedRun`), the pipeline's lock, and how an AWS
+//! failure is explained to a person.
+
+use std::path::Path;
+
+use super::{CommandError, GlobalArgs, PlanOutput, Status};
+use crate::aws::calls::CallCounter;
+use crate::aws::{clients, endpoint_override, AwsError, AwsOptions, Clients, Failure};
+use crate::iam::Arns;
+use crate::model::{DesiredResource, LiveState, ResourceId};
+use crate::plan::file::{Origin, PlanFile};
+use crate::plan::{build_plan, Plan};
+use crate::pricing::{estimate, Estimate, PriceTable, Subject};
+use crate::progress::Progress;
+use crate::render::{plan_json, render_cost, render_cost_markdown, render_markdown, render_plan, Style};
+use crate::resources::kit::WaitOptions;
+use crate::resources::{desired_graph, parse_id, read_live};
+use crate::spec::{load_file, LoadedSpec};
+
+/// A plan together with what it was computed from, so apply acts on exactly what was shown.
+pub(super) struct PlannedRun {
+    pub plan: Plan,
+    pub desired: Vec<DesiredResource>,
+    pub live: LiveState,
+    pub reset_scale: bool,
+    /// What the resources the plan creates cost, from the price table.
+    pub cost: Estimate,
+}
+
+/// A loaded spec and the AWS clients for it.
+pub(super) struct Session {
+    pub loaded: LoadedSpec,
+    pub options: AwsOptions,
+    pub clients: Clients,
+    pub progress: Progress,
+    pub parallelism: usize,
+    pub wait: WaitOptions,
+}
+
+impl Session {
+    /// Loads and validates the spec (again for `--region` when it names another region) and
+    /// builds the clients; nothing is sent to AWS yet.
+    pub async fn open(global: &GlobalArgs, counter: &CallCounter) -> Result<Session, CommandError> {
+        let loaded = load_file(&global.file)?;
+        let region = global.region.clone().unwrap_or_else(|| loaded.spec.region.clone());
+        check_region(&loaded, &region)?;
+        let options = AwsOptions {
+            profile: global.profile.clone(),
+            region,
+            endpoint_url: global.endpoint_url.clone(),
+            localstack: global.localstack,
+            connect_timeout: global.connect_timeout,
+            read_timeout: global.read_timeout,
+            max_attempts: 5,
+            max_in_flight: usize::from(global.max_in_flight),
+        };
+        let clients = clients(&options, counter).await;
+        Ok(Session {
+            loaded,
+            options,
+            clients,
+            progress: Progress::new(!global.no_color),
+            parallelism: usize::from(global.parallelism),
+            wait: WaitOptions { timeout: global.timeout, ..WaitOptions::default() },
+        })
+    }
+
+    /// Reads live state and plans; `destroy` plans the deletion of everything.
+    /// `adoptable` names resources a crashed run was creating (from the lock it left).
+    pub async fn plan(
+        &self,
+        destroy: bool,
+        reset_scale: bool,
+        adoptable: &[String],
+    ) -> Result<PlannedRun, CommandError> {
+        let spec = &self.loaded.spec;
+        // Names do not depend on the account, so the lookup can start before the account is known.
+        let lookup = if destroy {
+            Vec::new()
+        } else {
+            desired_graph(spec, &Arns::new("000000000000", &self.options.region), &Default::default())
+        };
+        let adoptable: Vec<ResourceId> = adoptable.iter().filter_map(|id| parse_id(id)).collect();
+        let live = read_live(&self.clients, spec, &lookup, &adoptable).await.map_err(|error| self.explain(error))?;
+        for warning in &live.warnings {
+            self.progress.warn(warning);
+        }
+        if !live.conflicts.is_empty() {
+            let count = live.conflicts.len();
+            return Err(CommandError::Refused(format!(
+                "{}\n{count} resource{} in the way; nothing was changed",
+                live.conflicts.iter().map(|c| format!("error: {c}")).collect::<Vec<_>>().join("\n"),
+                if count == 1 { " is" } else { "s are" }
+            )));
+        }
+        let desired = if destroy {
+            Vec::new()
+        } else {
+            desired_graph(spec, &Arns::new(&live.account_id, &self.options.region), &live.physical_ids())
+        };
+        let plan = build_plan(&spec.pipeline, &desired, &live, reset_scale);
+        let cost = plan_cost(spec, &self.options.region, &plan);
+        Ok(PlannedRun { plan, desired, live, reset_scale, cost })
+    }
+
+    /// The plan file of `run`: its plan, and fingerprints of the spec and the live state.
+    pub fn plan_file(&self, run: &PlannedRun) -> PlanFile {
+        let spec = &self.loaded.spec;
+        let spec_graph = desired_graph(spec, &Arns::new("000000000000", &self.options.region), &Default::default());
+        let spec_file = self.loaded.file.display().to_string();
+        let origin = Origin {
+            spec_file: &spec_file,
+            region: &self.options.region,
+            spec_graph: &spec_graph,
+            live: &run.live,
+            reset_scale: run.reset_scale,
+        };
+        PlanFile::new(&origin, &run.plan)
+    }
+
+    /// `plan --out FILE`: writes the plan file; says so on stderr, since stdout holds the plan.
+    pub fn save_plan(&self, run: &PlannedRun, path: &Path) -> Result<(), CommandError> {
+        std::fs::write(path, self.plan_file(run).to_json())
+            .map_err(|error| CommandError::Failed(format!("cannot write the plan file {}: {error}", path.display())))?;
+        eprintln!("Saved the plan to {}; `pipectl apply {}` applies exactly it.", path.display(), path.display());
+        Ok(())
+    }
+
+    /// Takes the pipeline's lock (see `aws::lock`), waiting up to `--lock-timeout`.
+    pub async fn lock(&self, command: &str, global: &GlobalArgs) -> Result<crate::aws::lock::Lock, CommandError> {
+        let file = self.loaded.file.display().to_string();
+        let request = crate::aws::lock::LockRequest {
+            pipeline: &self.loaded.spec.pipeline,
+            command,
+            file: &file,
+            wait: global.lock_timeout,
+            lease: global.lock_lease,
+        };
+        crate::aws::lock::acquire(&self.clients, &request, &self.progress).await.map_err(|error| match error {
+            crate::aws::lock::LockError::Aws { source, .. } => self.explain(source),
+            held => CommandError::Lock(Box::new(held)),
+        })
+    }
+
+    /// Releases the lock whatever the result was.
+    pub async fn unlock(
+        &self,
+        lock: crate::aws::lock::Lock,
+        result: Result<Status, CommandError>,
+    ) -> Result<Status, CommandError> {
+        if let Err(error) = lock.release().await {
+            self.progress.warn(&format!("could not release the lock ({error}); `pipectl unlock` breaks it"));
+        }
+        result
+    }
+
+    /// An AWS failure in one line, with what to do about the usual causes (by the class of
+    /// failure the AWS layer decided, never by the message's text).
+    pub fn explain(&self, error: AwsError) -> CommandError {
+        let endpoint = endpoint_override(&self.options)
+            .or_else(|| std::env::var("AWS_ENDPOINT_URL").ok())
+            .unwrap_or_else(|| format!("AWS in {}", self.options.region));
+        let advice = match error.failure {
+            Failure::Connection => format!("cannot connect to {endpoint} (connection refused): is it running? For the local emulators run localstack/start.sh"),
+            Failure::Credentials => "no valid AWS credentials: set AWS_PROFILE or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or use --localstack for the local emulators)".to_string(),
+            Failure::Timeout => format!("{endpoint} did not answer in time during {} {}: check the endpoint, or raise --connect-timeout/--read-timeout", error.resource, error.operation),
+            Failure::NotAws => format!(
+                "{endpoint} answered {} {} with something that is not an AWS response: is the endpoint right?",
+                error.resource, error.operation
+            ),
+            Failure::Service | Failure::Request => error.to_string(),
+        };
+        CommandError::Aws { advice, error: Box::new(error) }
+    }
+}
+
+/// `--region` other than the spec's: the spec is validated again as if it named that region
+/// (zones, IAM role names carrying the region's code, ARNs of its partition), so nothing is sent
+/// to AWS for a spec that could not work there.
+fn check_region(loaded: &LoadedSpec, region: &str) -> Result<(), CommandError> {
+    if region == loaded.spec.region {
+        return Ok(());
+    }
+    let moved = crate::spec::Spec { region: region.to_string(), ..loaded.spec.clone() };
+    let problems = crate::spec::validate(&moved);
+    if problems.is_empty() {
+        return Ok(());
+    }
+    let problems: Vec<String> =
+        problems.iter().map(|problem| format!("  {}: {}", problem.path, problem.message)).collect();
+    Err(CommandError::Refused(format!(
+        "--region {region} does not match the spec's region {} in {}; there the spec has {} problem(s):\n{}\nNothing was sent to AWS.",
+        loaded.spec.region,
+        loaded.file.display(),
+        problems.len(),
+        problems.join("\n")
+    )))
+}
+
+/// Prints the plan; the JSON of `plan` also says how many AWS requests reading took.
+pub(super) fn print_plan(run: &PlannedRun, output: PlanOutput, style: Style, counter: Option<&CallCounter>) {
+    match output {
+        PlanOutput::Human => print!("{}{}", render_plan(&run.plan, style), render_cost(&run.cost)),
+        PlanOutput::Markdown => print!("{}{}", render_markdown(&run.plan), render_cost_markdown(&run.cost)),
+        PlanOutput::Json => {
+            let mut value = plan_json(&run.plan);
+            if let Some(object) = value.as_object_mut() {
+                object.insert("cost".to_string(), serde_json::json!(run.cost));
+            }
+            if let (Some(counter), Some(object)) = (counter, value.as_object_mut()) {
+                object.insert("api_calls".to_string(), serde_json::json!(counter.snapshot()));
+            }
+            println!("{value}");
+        }
+    }
+}
+
+/// What the resources `plan` creates cost in `region`, named as the plan names them.
+fn plan_cost(spec: &crate::spec::Spec, region: &str, plan: &Plan) -> Estimate {
+    let created: Vec<&ResourceId> = plan
+        .changes
+        .iter()
+        .filter(|change| change.action == crate::model::Action::Create)
+        .map(|change| &change.resource)
+        .collect();
+    estimate(&PriceTable::embedded(), spec, region, |subject: &Subject| {
+        let id = crate::resources::priced_id(subject);
+        created.contains(&&id).then(|| id.to_string())
+    })
+}

@@ -1,0 +1,156 @@
+//! A job's executions, as `pipectl run` and `pipectl runs` see them: whose its state machine is,
+//! starting one, following it (its status and the states it enters), and listing recent ones.
+//! A state machine or execution AWS does not know is "none", not an error, where the caller
+//! asks whether one exists.
+
+use aws_sdk_sfn::types::ExecutionStatus;
+
+use crate::aws::{aws_error, AwsError, Clients};
+use crate::model::{Tags, PIPELINE_TAG};
+
+/// Where an execution is, as DescribeExecution says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecutionState {
+    /// `RUNNING`, `SUCCEEDED`, `FAILED`, `TIMED_OUT`, `ABORTED`, …
+    pub status: String,
+    /// `error: cause`, when AWS gives either.
+    pub error: Option<String>,
+}
+
+/// What a person following a run is told about an event of its history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExecutionEvent {
+    /// A state was entered (its name).
+    Entered(String),
+    /// A task failed (`error: cause`).
+    TaskFailed(String),
+}
+
+/// One past (or running) execution.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PastExecution {
+    pub name: String,
+    pub status: String,
+    /// Unix seconds.
+    pub started: i64,
+    pub stopped: Option<i64>,
+}
+
+/// The `pipectl:pipeline` tag of the state machine `machine`: `None` when there is no such state
+/// machine, `Some(None)` when it carries no such tag.
+pub async fn owner(clients: &Clients, what: &str, machine: &str) -> Result<Option<Option<String>>, AwsError> {
+    match clients.sfn.list_tags_for_resource().resource_arn(machine).send().await {
+        Ok(output) => {
+            let tags: Tags = output
+                .tags()
+                .iter()
+                .filter_map(|tag| Some((tag.key()?.to_string(), tag.value()?.to_string())))
+                .collect();
+            Ok(Some(tags.get(PIPELINE_TAG).cloned()))
+        }
+        Err(error) => aws_error(what, "ListTagsForResource", error).unless_not_found(None),
+    }
+}
+
+/// The ARN of a running execution of `machine`, if one runs (none for a state machine AWS does
+/// not know).
+pub async fn running_execution(clients: &Clients, what: &str, machine: &str) -> Result<Option<String>, AwsError> {
+    let listed = clients
+        .sfn
+        .list_executions()
+        .state_machine_arn(machine)
+        .status_filter(ExecutionStatus::Running)
+        .max_results(1)
+        .send()
+        .await;
+    match listed {
+        Ok(output) => Ok(output.executions().first().map(|execution| execution.execution_arn().to_string())),
+        Err(error) => aws_error(what, "ListExecutions", error).unless_not_found(None),
+    }
+}
+
+/// Starts an execution of `machine` with an empty input; returns its ARN.
+pub async fn start_execution(clients: &Clients, what: &str, machine: &str) -> Result<String, AwsError> {
+    let output = clients
+        .sfn
+        .start_execution()
+        .state_machine_arn(machine)
+        .input("{}")
+        .send()
+        .await
+        .map_err(|error| aws_error(what, "StartExecution", error))?;
+    Ok(output.execution_arn().to_string())
+}
+
+/// Where `execution` is now.
+pub async fn execution_state(clients: &Clients, what: &str, execution: &str) -> Result<ExecutionState, AwsError> {
+    let described = clients
+        .sfn
+        .describe_execution()
+        .execution_arn(execution)
+        .send()
+        .await
+        .map_err(|error| aws_error(what, "DescribeExecution", error))?;
+    let error = [described.error(), described.cause()].into_iter().flatten().collect::<Vec<_>>().join(": ");
+    Ok(ExecutionState { status: described.status().as_str().to_string(), error: (!error.is_empty()).then_some(error) })
+}
+
+/// The events of `execution`'s history so far that a person following it is told about, each
+/// with its position in the history (from 0), and how many events the history held (all pages).
+pub async fn execution_events(
+    clients: &Clients,
+    what: &str,
+    execution: &str,
+) -> Result<(Vec<(usize, ExecutionEvent)>, usize), AwsError> {
+    let mut events = Vec::new();
+    let mut count = 0;
+    let mut token: Option<String> = None;
+    loop {
+        let page = clients
+            .sfn
+            .get_execution_history()
+            .execution_arn(execution)
+            .set_next_token(token.clone())
+            .send()
+            .await
+            .map_err(|error| aws_error(what, "GetExecutionHistory", error))?;
+        for event in page.events() {
+            if let Some(entered) = event.state_entered_event_details() {
+                events.push((count, ExecutionEvent::Entered(entered.name().to_string())));
+            }
+            if let Some(failed) = event.task_failed_event_details() {
+                let why = [failed.error(), failed.cause()].into_iter().flatten().collect::<Vec<_>>().join(": ");
+                events.push((count, ExecutionEvent::TaskFailed(why)));
+            }
+            count += 1;
+        }
+        token = page.next_token().map(str::to_string);
+        if token.is_none() {
+            break;
+        }
+    }
+    Ok((events, count))
+}
+
+/// The most recent executions of `machine`, at most `limit`, newest first (none for a state
+/// machine AWS does not know: a job not applied yet has no runs).
+pub async fn recent_executions(
+    clients: &Clients,
+    what: &str,
+    machine: &str,
+    limit: i32,
+) -> Result<Vec<PastExecution>, AwsError> {
+    match clients.sfn.list_executions().state_machine_arn(machine).max_results(limit).send().await {
+        Ok(output) => Ok(output
+            .executions()
+            .iter()
+            .map(|execution| PastExecution {
+                name: execution.name().to_string(),
+                status: execution.status().as_str().to_string(),
+                started: execution.start_date().secs(),
+                stopped: execution.stop_date().map(|date| date.secs()),
+            })
+            .collect()),
+        Err(error) => aws_error(what, "ListExecutions", error).unless_not_found(Vec::new()),
+    }
+}
