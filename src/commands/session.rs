@@ -11,11 +11,11 @@ use crate::iam::Arns;
 use crate::model::{DesiredResource, LiveState, ResourceId};
 use crate::plan::file::{Origin, PlanFile};
 use crate::plan::{build_plan, Plan};
-use crate::pricing::{estimate, Estimate, PriceTable, Subject};
+use crate::pricing::{Estimate, PriceTable};
 use crate::progress::Progress;
 use crate::render::{plan_json, render_cost, render_cost_markdown, render_markdown, render_plan, Style};
 use crate::resources::kit::WaitOptions;
-use crate::resources::{desired_graph, parse_id, read_live};
+use crate::resources::{desired_graph, estimate, parse_id, read_live};
 use crate::spec::{load_file, LoadedSpec};
 
 /// A plan together with what it was computed from, so apply acts on exactly what was shown.
@@ -100,7 +100,7 @@ impl Session {
             desired_graph(spec, &Arns::new(&live.account_id, &self.options.region), &live.physical_ids())
         };
         let plan = build_plan(&spec.pipeline, &desired, &live, reset_scale);
-        let cost = plan_cost(spec, &self.options.region, &plan);
+        let cost = estimate(&PriceTable::embedded(), &self.options.region, &plan, &desired);
         Ok(PlannedRun { plan, desired, live, reset_scale, cost })
     }
 
@@ -214,18 +214,4 @@ pub(super) fn print_plan(run: &PlannedRun, output: PlanOutput, style: Style, cou
             println!("{value}");
         }
     }
-}
-
-/// What the resources `plan` creates cost in `region`, named as the plan names them.
-fn plan_cost(spec: &crate::spec::Spec, region: &str, plan: &Plan) -> Estimate {
-    let created: Vec<&ResourceId> = plan
-        .changes
-        .iter()
-        .filter(|change| change.action == crate::model::Action::Create)
-        .map(|change| &change.resource)
-        .collect();
-    estimate(&PriceTable::embedded(), spec, region, |subject: &Subject| {
-        let id = crate::resources::priced_id(subject);
-        created.contains(&&id).then(|| id.to_string())
-    })
 }

@@ -19,6 +19,7 @@ use super::kit::{
 use crate::model::{
     Attributes, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names, ResourceId,
 };
+use crate::pricing::{self, CostLine, Prices};
 use crate::spec::{self, BucketEncryption, LifecycleRule};
 
 pub struct Bucket;
@@ -200,6 +201,25 @@ impl ResourceKind for Bucket {
             .await
             .map_err(|error| aws_error(id, "PutBucketTagging", error))?;
         Ok(())
+    }
+
+    /// Storage per GB-month in each class its lifecycle moves objects to (a rate: it depends on
+    /// what is stored).
+    fn cost(&self, resource: &DesiredResource, bucket: &spec::Bucket, prices: &Prices) -> Vec<CostLine> {
+        let mut classes = vec!["STANDARD".to_string()];
+        for transition in bucket.lifecycle.iter().flat_map(|rule| &rule.transitions) {
+            if !classes.contains(&transition.storage_class) {
+                classes.push(transition.storage_class.clone());
+            }
+        }
+        let name = resource.id.to_string();
+        classes
+            .iter()
+            .map(|class| {
+                let figure = prices.of_type("s3_gb_month", class);
+                pricing::rate(&name, &format!("S3 {class} storage"), "GB-month", figure)
+            })
+            .collect()
     }
 }
 

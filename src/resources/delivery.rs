@@ -29,6 +29,7 @@ use crate::model::{
     Action, Attributes, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names, ResourceId,
 };
 use crate::names::derived_delivery_role;
+use crate::pricing::{self, CostLine, Prices};
 use crate::spec::{self, Compression, DeliveryEncryption, TableFormat};
 
 pub struct Delivery;
@@ -388,6 +389,18 @@ impl ResourceKind for Delivery {
             .await
             .map_err(|error| aws_error(id, "TagDeliveryStream", error))?;
         Ok(())
+    }
+
+    /// Rates: per GB ingested, and per GB converted when it writes Parquet.
+    fn cost(&self, resource: &DesiredResource, desired: &DeliveryConfig, prices: &Prices) -> Vec<CostLine> {
+        let name = resource.id.to_string();
+        let mut lines =
+            vec![pricing::rate(&name, "Firehose ingestion", "GB ingested", prices.figure("firehose_ingested_gb"))];
+        if desired.delivery.format == TableFormat::Parquet {
+            let conversion = prices.figure("firehose_format_conversion_gb");
+            lines.push(pricing::rate(&name, "Firehose conversion to Parquet", "GB converted", conversion));
+        }
+        lines
     }
 }
 

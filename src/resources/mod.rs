@@ -13,6 +13,8 @@ mod bucket;
 mod catalog_database;
 mod catalog_table;
 pub mod cluster;
+#[cfg(test)]
+mod cost_tests;
 mod crawler;
 mod delivery;
 mod internet_gateway;
@@ -40,7 +42,9 @@ mod workgroup;
 use std::collections::BTreeMap;
 
 use crate::iam::Arns;
-use crate::model::{DesiredResource, GraphContext, Kind, LiveState, ResourceId};
+use crate::model::{Action, DesiredResource, GraphContext, Kind, LiveState, ResourceId};
+use crate::plan::Plan;
+use crate::pricing::{Estimate, PriceTable};
 use crate::spec::Spec;
 pub use job::definition::RESIZE_BACK_GRACE_SECONDS;
 pub use job::id as job_id;
@@ -76,17 +80,14 @@ pub fn kind_named(name: &str) -> Option<Kind> {
     KINDS.iter().map(|kind| kind.kind()).find(|kind| kind.as_str() == name)
 }
 
-/// The resource a cost line of `pricing` is about, as plans name it.
-pub fn priced_id(subject: &crate::pricing::Subject) -> ResourceId {
-    use crate::pricing::Subject;
-    match subject {
-        Subject::Cluster(name) => cluster::id(name),
-        Subject::Stream(name) => stream::id(name),
-        Subject::NatGateway(subnet) => nat_gateway::id(subnet),
-        Subject::Delivery(name) => delivery::id(name),
-        Subject::Bucket(name) => bucket::id(name),
-        Subject::Job(cluster, name) => job::id(cluster, name),
-    }
+/// What the resources `plan` creates cost in `region`, each priced by its kind.
+pub fn estimate(table: &PriceTable, region: &str, plan: &Plan, desired: &[DesiredResource]) -> Estimate {
+    let prices = table.prices(region);
+    let created = plan.changes.iter().filter(|change| change.action == Action::Create).map(|change| &change.resource);
+    let lines = created
+        .filter_map(|id| desired.iter().find(|resource| &resource.id == id))
+        .flat_map(|resource| registered(resource.id.kind).map(|kind| kind.cost(resource, &prices)).unwrap_or_default());
+    Estimate::of(table, region, lines.collect::<Vec<_>>())
 }
 
 /// Parses `kind/name`, the value of a `pipectl:resource` tag.

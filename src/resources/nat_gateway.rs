@@ -37,6 +37,7 @@ use super::kit::{
 use crate::model::{
     Action, Attributes, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names, ResourceId,
 };
+use crate::pricing::{self, CostLine, Prices};
 
 pub struct NatGateway;
 pub const KIND: Kind = Kind::of(&NatGateway);
@@ -185,6 +186,12 @@ impl ResourceKind for NatGateway {
 
     async fn delete(&self, ctx: &Context, live: &LiveResource, detail: &Live) -> Result<(), AwsError> {
         delete(ctx, live, detail).await
+    }
+
+    /// Every hour it exists, idle or not (plus every GB it processes, not counted here).
+    fn cost(&self, resource: &DesiredResource, _desired: &Desired, prices: &Prices) -> Vec<CostLine> {
+        let item = "NAT gateway (plus data processed)".to_string();
+        vec![pricing::fixed(&resource.id.to_string(), item, 1, prices.figure("nat_gateway_hour"))]
     }
 }
 

@@ -16,6 +16,7 @@ use super::kit::{
 use crate::model::{
     Action, Attributes, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names, ResourceId,
 };
+use crate::pricing::{self, CostLine, Prices};
 use crate::spec::{self, StreamEncryption, StreamMode};
 
 pub struct Stream;
@@ -186,6 +187,25 @@ impl ResourceKind for Stream {
         }
         request.send().await.map_err(|error| aws_error(&live.id, "AddTagsToStream", error))?;
         Ok(())
+    }
+
+    /// A provisioned stream by the shard-hour; an on-demand one by the stream-hour (plus the data
+    /// it carries, a rate).
+    fn cost(&self, resource: &DesiredResource, stream: &spec::Stream, prices: &Prices) -> Vec<CostLine> {
+        let name = resource.id.to_string();
+        match stream.mode {
+            StreamMode::Provisioned => {
+                let shards = stream.shards.unwrap_or(1);
+                let item = format!("{shards} shard{} (provisioned)", if shards == 1 { "" } else { "s" });
+                vec![pricing::fixed(&name, item, shards, prices.figure("kinesis_shard_hour"))]
+            }
+            StreamMode::OnDemand => vec![pricing::rate(
+                &name,
+                "on-demand stream (plus data in and out)",
+                "stream-hour",
+                prices.figure("kinesis_on_demand_stream_hour"),
+            )],
+        }
     }
 }
 

@@ -44,6 +44,7 @@ use crate::names::{
     derived_cluster_roles, emr_cluster_name, emr_security_group, iam_role_name, job_state_machine_name, Tags,
     EMR_MANAGED_TAG, SCALE_TAG_PREFIX,
 };
+use crate::pricing::{self, CostLine, Prices};
 use crate::spec;
 pub use crate::spec::Group;
 
@@ -352,6 +353,20 @@ impl ResourceKind for Cluster {
 
     async fn delete(&self, ctx: &Context, live: &LiveResource, _detail: &Live) -> Result<(), AwsError> {
         apply::delete(ctx, live).await
+    }
+
+    /// Its nodes at their baseline: master, core and each task group.
+    fn cost(&self, resource: &DesiredResource, desired: &ClusterConfig, prices: &Prices) -> Vec<CostLine> {
+        let (cluster, name) = (&desired.cluster, resource.id.to_string());
+        let mut lines = vec![
+            pricing::nodes(prices, &name, "master", cluster.master.count, &cluster.master.instance_type),
+            pricing::nodes(prices, &name, "core", cluster.core.nodes, &cluster.core.instance_type),
+        ];
+        for group in &cluster.task_groups {
+            let label = format!("task group '{}'", group.name);
+            lines.push(pricing::nodes(prices, &name, &label, group.nodes, &group.instance_type));
+        }
+        lines
     }
 }
 

@@ -33,6 +33,7 @@ use super::role;
 use crate::model::ResourceId;
 use crate::model::{Attributes, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names};
 use crate::names::{derived_job_role, iam_role_name, job_state_machine_name, state_machine_prefix};
+use crate::pricing::{CostLine, NightLine, Prices};
 use crate::spec::{self, Group};
 use definition::{JobPlan, PlannedStep};
 
@@ -54,6 +55,32 @@ pub struct JobConfig {
     pub definition: Value,
     /// How the plan says what the job does.
     pub summary: String,
+    /// What one run adds to the group, for its cost.
+    pub run: Option<RunSize>,
+}
+
+/// What one run of a job adds above its group's baseline.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunSize {
+    pub instance_type: String,
+    pub extra_nodes: i64,
+    /// The job's timeout as the spec writes it.
+    pub timeout: String,
+    /// Extra nodes × the timeout in hours.
+    pub node_hours: f64,
+}
+
+/// What one run of `job` adds to its group, when the group exists (validation makes sure).
+fn run_size(cluster: &spec::Cluster, job: &spec::Job) -> Option<RunSize> {
+    let group = Group::parse(&job.group);
+    let (instance_type, baseline, node_hours) =
+        (group.instance_type(cluster)?, group.baseline(cluster)?, job.extra_node_hours(cluster)?);
+    Some(RunSize {
+        instance_type: instance_type.to_string(),
+        extra_nodes: (job.nodes - baseline).max(0),
+        timeout: job.timeout.clone(),
+        node_hours,
+    })
 }
 
 impl DesiredConfig for JobConfig {
@@ -205,6 +232,7 @@ impl ResourceKind for Job {
                     role: iam_role_name(pipeline, &role_name, &graph.arns.region),
                     summary: summary_of(&definition),
                     definition,
+                    run: run_size(cluster, job),
                 };
                 let cluster_id = super::cluster::id(&cluster.name);
                 let mut depends_on = vec![cluster_id.clone(), role::id(&role_name)];
@@ -318,6 +346,19 @@ impl ResourceKind for Job {
             Ok(_) => Ok(()),
             Err(error) => aws_error(&live.id, "DeleteStateMachine", error).unless_not_found(()),
         }
+    }
+
+    /// One run at most: the nodes it adds above the group's baseline for its whole timeout.
+    fn cost(&self, resource: &DesiredResource, desired: &JobConfig, prices: &Prices) -> Vec<CostLine> {
+        let Some(run) = &desired.run else { return Vec::new() };
+        let price = prices.node(&run.instance_type);
+        vec![CostLine::Night(NightLine {
+            resource: resource.id.to_string(),
+            item: format!("one run: {} extra × {} for at most {}", run.extra_nodes, run.instance_type, run.timeout),
+            node_hours: run.node_hours,
+            usd: price.as_ref().map(|price| price.hourly() * run.node_hours),
+            figures: price.map(|price| vec![price.ec2, price.emr]).unwrap_or_default(),
+        })]
     }
 }
 

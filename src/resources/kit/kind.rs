@@ -12,6 +12,7 @@ use super::named::NamedRead;
 use super::tag_index::Indexed;
 use crate::aws::{AwsError, Clients};
 use crate::model::{DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, LiveResource, Tags};
+use crate::pricing::{CostLine, Prices};
 
 /// The effectful half of a kind, as its module writes it: building its desired nodes, reading
 /// it, and changing it, with its own desired-state and live-detail types.
@@ -51,6 +52,12 @@ pub trait ResourceKind: KindRules {
         live: &LiveResource,
         detail: &Self::Live,
     ) -> impl Future<Output = Result<(), AwsError>> + Send;
+    /// What creating `resource` costs, as lines of the price table (`prices` are its region's);
+    /// none for what is free or has no list price.
+    fn cost(&self, resource: &DesiredResource, desired: &Self::Desired, prices: &Prices) -> Vec<CostLine> {
+        let _ = (resource, desired, prices);
+        Vec::new()
+    }
     /// Whether `pipectl adopt` can take an existing, untagged resource of this kind: only kinds
     /// read by name can (the others are found by the pipeline's tag alone).
     const ADOPTABLE: bool = false;
@@ -83,6 +90,7 @@ pub trait DynKind: KindRules {
         live: &'a LiveResource,
     ) -> BoxFuture<'a, Result<(), AwsError>>;
     fn delete<'a>(&'a self, ctx: &'a Context, live: &'a LiveResource) -> BoxFuture<'a, Result<(), AwsError>>;
+    fn cost(&self, resource: &DesiredResource, prices: &Prices) -> Vec<CostLine>;
     fn adoptable(&self) -> bool;
     fn adopt<'a>(
         &'a self,
@@ -130,6 +138,13 @@ impl<K: ResourceKind> DynKind for K {
 
     fn delete<'a>(&'a self, ctx: &'a Context, live: &'a LiveResource) -> BoxFuture<'a, Result<(), AwsError>> {
         Box::pin(async move { ResourceKind::delete(self, ctx, live, live_detail(live)?).await })
+    }
+
+    fn cost(&self, resource: &DesiredResource, prices: &Prices) -> Vec<CostLine> {
+        resource
+            .config::<K::Desired>()
+            .map(|desired| ResourceKind::cost(self, resource, desired, prices))
+            .unwrap_or_default()
     }
 
     fn adoptable(&self) -> bool {
