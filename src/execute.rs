@@ -203,12 +203,12 @@ fn merge_results(plan: &Plan, nodes: &[Node], outcomes: &[Option<Outcome>]) -> V
 mod tests {
     use super::*;
     use crate::plan::build_plan;
-    use crate::resources::desired_graph;
+    use crate::resources::graph_in;
     use crate::spec::SpecBuilder;
 
     fn order(spec: &SpecBuilder, live: &LiveState) -> Vec<(String, Vec<String>)> {
         let spec = spec.build();
-        let graph = desired_graph(&spec, &crate::iam::Arns::new("123456789012", "eu-west-1"), &Default::default());
+        let graph = graph_in(&spec, &crate::iam::Arns::new("123456789012", "eu-west-1"), chrono::Utc::now());
         let plan = build_plan(&spec.pipeline, &graph, live, false);
         let by_id = graph.iter().map(|r| (r.id.clone(), r)).collect();
         let nodes = build_graph(&plan, &by_id, live);

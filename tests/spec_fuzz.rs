@@ -8,7 +8,6 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use pipectl::iam::Arns;
 use pipectl::model::LiveState;
 use pipectl::plan::build_plan;
 use pipectl::resources::desired_graph;
@@ -109,7 +108,7 @@ fn mutate(input: &[u8], other: &[u8], random: &mut Random) -> Vec<u8> {
 fn exercise(bytes: &[u8]) {
     match load_bytes("fuzz.yaml", bytes) {
         Ok(spec) => {
-            let graph = desired_graph(&spec, &Arns::new("123456789012", &spec.region), &Default::default());
+            let graph = desired_graph(&spec, &spec.region, chrono::Utc::now());
             let plan = build_plan(&spec.pipeline, &graph, &LiveState::default(), false);
             assert_eq!(plan.summary.add, graph.len());
         }

@@ -16,11 +16,10 @@ use clap::Args;
 use super::session::Session;
 use super::{confirm, CommandError, GlobalArgs, Status};
 use crate::aws::calls::CallCounter;
-use crate::iam::Arns;
 use crate::model::{DesiredResource, LiveResource, LiveState, ResourceId, Tags, PIPELINE_TAG, RESOURCE_TAG};
 use crate::plan::build_plan;
 use crate::render::render_plan;
-use crate::resources::{adoptable_kinds, desired_graph, parse_id, read_live};
+use crate::resources::{adoptable_kinds, bind, parse_id};
 
 /// Take an existing, untagged resource with a name the spec uses as the pipeline's own.
 #[derive(Debug, Args)]
@@ -53,13 +52,9 @@ async fn adopt(
     global: &GlobalArgs,
 ) -> Result<Status, CommandError> {
     let spec = &session.loaded.spec;
-    let lookup = desired_graph(spec, &Arns::new("000000000000", &session.options.region), &Default::default());
-    let requested = requested(request, &lookup).map_err(CommandError::Refused)?;
-    let mut live =
-        read_live(&session.clients, spec, &lookup, &requested).await.map_err(|error| session.explain(error))?;
-    for warning in &live.warnings {
-        session.progress.warn(warning);
-    }
+    let desired = session.desired();
+    let requested = requested(request, &desired).map_err(CommandError::Refused)?;
+    let mut live = session.read(&desired, &requested).await?;
     let blocking: Vec<String> = blocking(&live.conflicts, &requested).into_iter().cloned().collect();
     if !blocking.is_empty() {
         return Err(CommandError::Refused(format!(
@@ -85,8 +80,7 @@ async fn adopt(
     }
     let originals: Vec<LiveResource> = candidates.iter().filter_map(|id| live.resources.get(id).cloned()).collect();
     assume_adopted(&mut live, &spec.pipeline, &candidates);
-    let desired = desired_graph(spec, &Arns::new(&live.account_id, &session.options.region), &live.physical_ids());
-    let next = build_plan(&spec.pipeline, &desired, &live, false);
+    let next = build_plan(&spec.pipeline, &bind(&desired, &live), &live, false);
     println!("\nThen the next plan is:\n");
     print!("{}", render_plan(&next, global.style()));
     for conflict in live.conflicts.iter().filter(|conflict| !blocking.contains(conflict)) {
@@ -197,11 +191,8 @@ mod tests {
     #[test]
     fn a_request_must_name_an_adoptable_resource_of_the_spec() {
         let spec = crate::spec::SpecBuilder::new().subnet("a", "10.0.0.0/24", true).build();
-        let graph = crate::resources::desired_graph(
-            &spec,
-            &crate::iam::Arns::new("123456789012", "eu-west-1"),
-            &Default::default(),
-        );
+        let graph =
+            crate::resources::graph_in(&spec, &crate::iam::Arns::new("123456789012", "eu-west-1"), chrono::Utc::now());
         let error = requested(Some("subnet/a"), &graph).unwrap_err();
         assert!(error.starts_with("subnet/a cannot be adopted: pipectl adopt takes bucket, stream"), "{error}");
         let error = requested(Some("bucket/nope"), &graph).unwrap_err();

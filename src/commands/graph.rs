@@ -6,7 +6,6 @@ use clap::{Args, ValueEnum};
 use super::session::Session;
 use super::{CommandError, GlobalArgs, Status};
 use crate::aws::calls::CallCounter;
-use crate::iam::Arns;
 use crate::model::{DesiredResource, LiveState};
 use crate::plan::Plan;
 use crate::render::{graph_dot, graph_mermaid};
@@ -41,7 +40,7 @@ pub async fn exec(global: &GlobalArgs, args: &GraphArgs, counter: &CallCounter) 
         draw(&run.desired, Some((&run.plan, &run.live)), &session.loaded.spec.pipeline)
     } else {
         let loaded = load_file(&global.file)?;
-        let desired = desired_graph(&loaded.spec, &Arns::new("000000000000", &loaded.spec.region), &Default::default());
+        let desired = desired_graph(&loaded.spec, &loaded.spec.region, chrono::Utc::now());
         draw(&desired, None, &loaded.spec.pipeline)
     };
     print!("{text}");

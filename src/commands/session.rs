@@ -4,18 +4,19 @@
 
 use std::path::Path;
 
+use chrono::{DateTime, Utc};
+
 use super::{CommandError, GlobalArgs, PlanOutput, Status};
 use crate::aws::calls::CallCounter;
 use crate::aws::{clients, endpoint_override, AwsError, AwsOptions, Clients, Failure};
-use crate::iam::Arns;
 use crate::model::{DesiredResource, LiveState, ResourceId};
-use crate::plan::file::{Origin, PlanFile};
+use crate::plan::file::{spec_fingerprint, Origin, PlanFile};
 use crate::plan::{build_plan, Plan};
 use crate::pricing::{Estimate, PriceTable};
 use crate::progress::Progress;
 use crate::render::{plan_json, render_cost, render_cost_markdown, render_markdown, render_plan, Style};
 use crate::resources::kit::WaitOptions;
-use crate::resources::{desired_graph, estimate, parse_id, read_live};
+use crate::resources::{bind, desired_graph, estimate, parse_id, read_live};
 use crate::spec::{load_file, LoadedSpec};
 
 /// A plan together with what it was computed from, so apply acts on exactly what was shown.
@@ -26,6 +27,8 @@ pub(super) struct PlannedRun {
     pub reset_scale: bool,
     /// What the resources the plan creates cost, from the price table.
     pub cost: Estimate,
+    /// The fingerprint of the spec's desired graph before it was bound (a saved plan's).
+    pub spec_fingerprint: String,
 }
 
 /// A loaded spec and the AWS clients for it.
@@ -36,6 +39,8 @@ pub(super) struct Session {
     pub progress: Progress,
     pub parallelism: usize,
     pub wait: WaitOptions,
+    /// When the command started: the time the desired graph is built for.
+    pub now: DateTime<Utc>,
 }
 
 impl Session {
@@ -63,7 +68,14 @@ impl Session {
             progress: Progress::new(!global.no_color),
             parallelism: usize::from(global.parallelism),
             wait: WaitOptions { timeout: global.timeout, ..WaitOptions::default() },
+            now: Utc::now(),
         })
+    }
+
+    /// The spec's desired graph, built once: the names the read looks up, and once bound to the
+    /// account and what exists, what the plan compares with.
+    pub fn desired(&self) -> Vec<DesiredResource> {
+        desired_graph(&self.loaded.spec, &self.options.region, self.now)
     }
 
     /// Reads live state and plans; `destroy` plans the deletion of everything.
@@ -75,17 +87,9 @@ impl Session {
         adoptable: &[String],
     ) -> Result<PlannedRun, CommandError> {
         let spec = &self.loaded.spec;
-        // Names do not depend on the account, so the lookup can start before the account is known.
-        let lookup = if destroy {
-            Vec::new()
-        } else {
-            desired_graph(spec, &Arns::new("000000000000", &self.options.region), &Default::default())
-        };
+        let desired = if destroy { Vec::new() } else { self.desired() };
         let adoptable: Vec<ResourceId> = adoptable.iter().filter_map(|id| parse_id(id)).collect();
-        let live = read_live(&self.clients, spec, &lookup, &adoptable).await.map_err(|error| self.explain(error))?;
-        for warning in &live.warnings {
-            self.progress.warn(warning);
-        }
+        let live = self.read(&desired, &adoptable).await?;
         if !live.conflicts.is_empty() {
             let count = live.conflicts.len();
             return Err(CommandError::Refused(format!(
@@ -94,25 +98,31 @@ impl Session {
                 if count == 1 { " is" } else { "s are" }
             )));
         }
-        let desired = if destroy {
-            Vec::new()
-        } else {
-            desired_graph(spec, &Arns::new(&live.account_id, &self.options.region), &live.physical_ids())
-        };
+        let spec_fingerprint = spec_fingerprint(&spec.pipeline, &self.options.region, &desired);
+        let desired = bind(&desired, &live);
         let plan = build_plan(&spec.pipeline, &desired, &live, reset_scale);
         let cost = estimate(&PriceTable::embedded(), &self.options.region, &plan, &desired);
-        Ok(PlannedRun { plan, desired, live, reset_scale, cost })
+        Ok(PlannedRun { plan, desired, live, reset_scale, cost, spec_fingerprint })
+    }
+
+    /// Reads the pipeline's live state for `desired`, with the endpoint's warnings said on
+    /// stderr.
+    pub async fn read(&self, desired: &[DesiredResource], adoptable: &[ResourceId]) -> Result<LiveState, CommandError> {
+        let spec = &self.loaded.spec;
+        let live = read_live(&self.clients, spec, desired, adoptable).await.map_err(|error| self.explain(error))?;
+        for warning in &live.warnings {
+            self.progress.warn(warning);
+        }
+        Ok(live)
     }
 
     /// The plan file of `run`: its plan, and fingerprints of the spec and the live state.
     pub fn plan_file(&self, run: &PlannedRun) -> PlanFile {
-        let spec = &self.loaded.spec;
-        let spec_graph = desired_graph(spec, &Arns::new("000000000000", &self.options.region), &Default::default());
         let spec_file = self.loaded.file.display().to_string();
         let origin = Origin {
             spec_file: &spec_file,
             region: &self.options.region,
-            spec_graph: &spec_graph,
+            spec_fingerprint: &run.spec_fingerprint,
             live: &run.live,
             reset_scale: run.reset_scale,
         };

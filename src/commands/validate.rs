@@ -2,13 +2,12 @@
 //! `file:line:column`, exit 1.
 
 use super::{CommandError, GlobalArgs, Status};
-use crate::iam::Arns;
 use crate::resources::desired_graph;
 use crate::spec::load_file;
 
 pub fn exec(global: &GlobalArgs) -> Result<Status, CommandError> {
     let loaded = load_file(&global.file)?;
-    let graph = desired_graph(&loaded.spec, &Arns::new("000000000000", &loaded.spec.region), &Default::default());
+    let graph = desired_graph(&loaded.spec, &loaded.spec.region, chrono::Utc::now());
     println!(
         "{}: pipeline \"{}\" is valid ({} resources in {}).",
         loaded.file.display(),

@@ -1,5 +1,11 @@
 //! What the spec asks for, one node per AWS resource: the desired graph's node type, the
-//! kind-specific desired state behind it, and what every kind needs to build its nodes.
+//! kind-specific desired state behind it, what every kind needs to build its nodes, and how
+//! the graph is bound to an account once the live read has named it.
+//!
+//! The graph is built once per command, before anything is read: the account is not known yet,
+//! so ARNs carry `${account}` (`ACCOUNT_PLACEHOLDER`), as references to resources that may not
+//! exist carry `${kind/name}`. After the read, `Binding` fills in the account and the ids of
+//! what exists; apply fills in the ids of what it creates.
 
 use std::any::Any;
 use std::collections::BTreeMap;
@@ -20,6 +26,58 @@ pub trait DesiredConfig: Any + Debug + Send + Sync {
     fn expected_now(&self) -> Vec<(String, serde_json::Value, String)> {
         Vec::new()
     }
+    /// This desired state with the account and the AWS ids `binding` knows filled in, when it
+    /// holds any (an ARN, a reference to another resource); `None` when nothing in it changes.
+    fn bind(&self, _binding: &Binding) -> Option<Arc<dyn DesiredConfig>> {
+        None
+    }
+}
+
+/// What `${account}` stands for in the desired graph until the live read names the account.
+pub const ACCOUNT_PLACEHOLDER: &str = "${account}";
+
+/// The account and the AWS ids of the resources that exist, for the desired graph's
+/// placeholders.
+#[derive(Debug, Clone, Default)]
+pub struct Binding {
+    account: String,
+    /// `kind/name` → AWS id.
+    ids: BTreeMap<String, String>,
+}
+
+impl Binding {
+    pub fn new(account: &str, ids: &BTreeMap<ResourceId, String>) -> Binding {
+        let ids = ids.iter().map(|(id, physical)| (id.to_string(), physical.clone())).collect();
+        Binding { account: account.to_string(), ids }
+    }
+
+    /// `text` with `${account}` and every known `${kind/name}` replaced.
+    pub fn text(&self, text: &str) -> String {
+        if !text.contains("${") {
+            return text.to_string();
+        }
+        let mut out = text.replace(ACCOUNT_PLACEHOLDER, &self.account);
+        for (id, physical) in &self.ids {
+            let placeholder = format!("${{{id}}}");
+            if out.contains(&placeholder) {
+                out = out.replace(&placeholder, physical);
+            }
+        }
+        out
+    }
+
+    /// Every string in `value` bound as `text` binds it.
+    pub fn value(&self, value: &serde_json::Value) -> serde_json::Value {
+        use serde_json::Value;
+        match value {
+            Value::String(text) => Value::String(self.text(text)),
+            Value::Array(items) => Value::Array(items.iter().map(|item| self.value(item)).collect()),
+            Value::Object(fields) => {
+                Value::Object(fields.iter().map(|(key, field)| (key.clone(), self.value(field))).collect())
+            }
+            other => other.clone(),
+        }
+    }
 }
 
 /// One node of the desired graph.
@@ -39,6 +97,14 @@ impl DesiredResource {
         (self.config.as_ref() as &dyn Any).downcast_ref::<T>()
     }
 
+    /// This node with `binding`'s account and ids filled in.
+    pub fn bind(&self, binding: &Binding) -> DesiredResource {
+        match self.config.bind(binding) {
+            Some(config) => DesiredResource { config, ..self.clone() },
+            None => self.clone(),
+        }
+    }
+
     /// The comparable attributes, tags included as the kind compares them.
     pub fn attributes(&self) -> Attributes {
         let mut attributes = self.config.attributes();
@@ -50,10 +116,11 @@ impl DesiredResource {
 /// What a kind needs to build its nodes of the desired graph.
 pub struct GraphContext<'a> {
     pub spec: &'a Spec,
-    /// The account the policies refer to.
+    /// The region and partition; the account is `${account}` until the graph is bound.
     pub arns: &'a Arns,
-    /// The AWS ids of resources that exist already (for ARNs that contain them).
-    pub known: &'a BTreeMap<ResourceId, String>,
+    /// When the graph is built: what the spec asks for may depend on the time (a schedule's
+    /// window open now, this year's clock changes).
+    pub now: chrono::DateTime<chrono::Utc>,
 }
 
 impl GraphContext<'_> {
@@ -72,9 +139,9 @@ impl GraphContext<'_> {
         DesiredResource { id, tags, depends_on, config: Arc::new(config) }
     }
 
-    /// The AWS id of `id` if it exists already, or a placeholder apply fills in.
-    pub fn known_or_placeholder(&self, id: &ResourceId) -> String {
-        self.known.get(id).cloned().unwrap_or_else(|| super::placeholder(id))
+    /// What stands for the AWS id of `id` until the graph is bound (or apply creates it).
+    pub fn id_of(&self, id: &ResourceId) -> String {
+        super::placeholder(id)
     }
 
     /// The ids of the kind `kind` named `names`.

@@ -14,7 +14,7 @@ use std::hash::{Hash, Hasher};
 use serde::Serialize;
 
 pub use crate::names::{Tags, PIPELINE_TAG, RESOURCE_TAG};
-pub use desired::{DesiredConfig, DesiredResource, GraphContext};
+pub use desired::{Binding, DesiredConfig, DesiredResource, GraphContext, ACCOUNT_PLACEHOLDER};
 pub use live::{LiveDetail, LiveResource, LiveState, Names};
 
 /// A resource's comparable state: field path → value.

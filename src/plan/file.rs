@@ -49,8 +49,8 @@ pub struct PlanFile {
 pub struct Origin<'a> {
     pub spec_file: &'a str,
     pub region: &'a str,
-    /// The desired graph of the spec alone (placeholder account, no live ids).
-    pub spec_graph: &'a [DesiredResource],
+    /// The fingerprint of the spec alone (`spec_fingerprint` of its unbound desired graph).
+    pub spec_fingerprint: &'a str,
     pub live: &'a LiveState,
     pub reset_scale: bool,
 }
@@ -78,7 +78,7 @@ impl PlanFile {
             region: origin.region.to_string(),
             account_id: origin.live.account_id.clone(),
             spec_file: origin.spec_file.to_string(),
-            spec_fingerprint: spec_fingerprint(&plan.pipeline, origin.region, origin.spec_graph),
+            spec_fingerprint: origin.spec_fingerprint.to_string(),
             live_fingerprint: fingerprint(&json!({"account": origin.live.account_id, "resources": live_resources})),
             live_resources,
             reset_scale: origin.reset_scale,
@@ -249,10 +249,11 @@ mod tests {
     fn file(spec_shards: i64, live_shards: Option<i64>) -> PlanFile {
         let (graph, live) = (graph(spec_shards), live(live_shards));
         let plan = crate::plan::build_plan("demo", &graph, &live, false);
+        let fingerprint = spec_fingerprint("demo", "eu-west-1", &graph);
         let origin = Origin {
             spec_file: "pipeline.yaml",
             region: "eu-west-1",
-            spec_graph: &graph,
+            spec_fingerprint: &fingerprint,
             live: &live,
             reset_scale: false,
         };

@@ -29,8 +29,11 @@ use super::kit::named::AT_ONCE;
 use super::kit::{
     adopt, aws_error, owned_by, AwsError, Context, LiveResource, NamedRead, ReadContext, ResourceKind, Tags,
 };
+use std::sync::Arc;
+
 use crate::model::{
-    Action, Attributes, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names, ResourceId,
+    Action, Attributes, Binding, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names,
+    ResourceId,
 };
 use crate::names::{alarm_name, alarm_prefix, job_state_machine_name};
 use crate::spec::{
@@ -83,6 +86,15 @@ impl DesiredConfig for AlarmConfig {
             &[topic_name(&self.topic_arn)],
             TREAT_MISSING_DATA,
         )
+    }
+
+    /// The topic is named by its ARN, and the watched resource by its id or ARN.
+    fn bind(&self, binding: &Binding) -> Option<Arc<dyn DesiredConfig>> {
+        Some(Arc::new(AlarmConfig {
+            topic_arn: binding.text(&self.topic_arn),
+            dimension_value: binding.text(&self.dimension_value),
+            ..self.clone()
+        }))
     }
 }
 
@@ -235,7 +247,7 @@ impl ResourceKind for Alarm {
                     }
                     Watched::Cluster(name) => {
                         let cluster = super::cluster::id(name);
-                        (cluster.clone(), graph.known_or_placeholder(&cluster), name.clone())
+                        (cluster.clone(), graph.id_of(&cluster), name.clone())
                     }
                     Watched::Job { cluster, job } => {
                         let id = super::job::id(cluster, job);
@@ -452,11 +464,10 @@ async fn tags(cloudwatch: &aws_sdk_cloudwatch::Client, id: &ResourceId, arn: &st
 mod tests {
     //! Replays DescribeAlarms' documented shape for an EMR alarm: the dimension holds the
     //! cluster's id, the actions the topic's ARN; plans must read both as spec names.
-    use std::collections::BTreeMap;
 
     use super::*;
     use crate::iam::Arns;
-    use crate::resources::desired_graph;
+    use crate::resources::graph_in;
 
     const SPEC: &str = "version: 1\npipeline: p\nregion: us-east-1\nstreams:\n  - name: events\n    retention_hours: 24\nalarms:\n  streams:\n    events: { iterator_age: 10m }\n";
 
@@ -464,7 +475,7 @@ mod tests {
     fn a_live_alarm_that_matches_the_spec_plans_nothing_and_reads_in_words() {
         let spec = crate::spec::load_bytes("t.yaml", SPEC.as_bytes()).unwrap();
         let arns = Arns::new("123456789012", "us-east-1");
-        let graph = desired_graph(&spec, &arns, &BTreeMap::new());
+        let graph = graph_in(&spec, &arns, chrono::Utc::now());
         let desired = graph.iter().find(|r| r.id == id("events-iterator-age")).unwrap();
         let alarm = MetricAlarm::builder()
             .alarm_name("pipectl-p-events-iterator-age")
@@ -497,7 +508,7 @@ mod tests {
     fn a_cluster_alarm_waits_for_the_cluster_id() {
         let text = "version: 1\npipeline: p\nregion: us-east-1\nnetwork:\n  vpc: { cidr: 10.0.0.0/16 }\n  subnets:\n    - { name: a, cidr: 10.0.0.0/24, availability_zone: us-east-1a }\n  endpoints: [s3]\nclusters:\n  - name: spark\n    release: emr-7.2.0\n    applications: [Spark]\n    subnet: a\n    master: {type: m5.xlarge}\n    core: {type: m5.xlarge, nodes: 2}\nalarms: {}\n";
         let spec = crate::spec::load_bytes("t.yaml", text.as_bytes()).unwrap();
-        let graph = desired_graph(&spec, &Arns::new("123456789012", "us-east-1"), &BTreeMap::new());
+        let graph = graph_in(&spec, &Arns::new("123456789012", "us-east-1"), chrono::Utc::now());
         let alarm = graph.iter().find(|r| r.id == id("spark-apps-failed")).unwrap();
         let config = alarm.config::<AlarmConfig>().unwrap();
         assert_eq!(config.dimension_value, "${cluster/spark}");
@@ -510,7 +521,7 @@ mod tests {
     fn an_idle_alarm_reads_back_its_windows_in_words() {
         let text = "version: 1\npipeline: p\nregion: us-east-1\nnetwork:\n  vpc: { cidr: 10.0.0.0/16 }\n  subnets:\n    - { name: a, cidr: 10.0.0.0/24, availability_zone: us-east-1a }\n  endpoints: [s3]\nclusters:\n  - name: spark\n    release: emr-7.2.0\n    applications: [Spark]\n    subnet: a\n    master: {type: m5.xlarge}\n    core: {type: m5.xlarge, nodes: 2}\n    schedules:\n      - {name: batch, cron: '0 2 * * *', group: core, nodes: 4, for: 4h}\nalarms:\n  clusters:\n    spark: { idle_in_window: 20m }\n";
         let spec = crate::spec::load_bytes("t.yaml", text.as_bytes()).unwrap();
-        let graph = desired_graph(&spec, &Arns::new("123456789012", "us-east-1"), &BTreeMap::new());
+        let graph = graph_in(&spec, &Arns::new("123456789012", "us-east-1"), chrono::Utc::now());
         let desired = graph.iter().find(|r| r.id == id("spark-idle-in-window")).unwrap();
         let config = desired.config::<AlarmConfig>().unwrap();
         // Without live clusters `Names` reads the id as it is: use the spec name as the id.
@@ -552,7 +563,7 @@ mod tests {
     fn the_dead_letter_alarm_shows_the_queue_by_its_spec_name() {
         let text = "version: 1\npipeline: p\nregion: us-east-1\nnetwork:\n  vpc: { cidr: 10.0.0.0/16 }\n  subnets:\n    - { name: a, cidr: 10.0.0.0/24, availability_zone: us-east-1a }\n  endpoints: [s3]\nclusters:\n  - name: spark\n    release: emr-7.2.0\n    applications: [Spark]\n    subnet: a\n    master: {type: m5.xlarge}\n    core: {type: m5.xlarge, nodes: 2}\n    schedules:\n      - {name: batch, cron: '0 2 * * *', group: core, nodes: 4, for: 4h}\nalarms: {}\n";
         let spec = crate::spec::load_bytes("t.yaml", text.as_bytes()).unwrap();
-        let graph = desired_graph(&spec, &Arns::new("123456789012", "us-east-1"), &BTreeMap::new());
+        let graph = graph_in(&spec, &Arns::new("123456789012", "us-east-1"), chrono::Utc::now());
         let alarm = graph
             .iter()
             .find(|r| r.config::<AlarmConfig>().is_some_and(|c| c.dimension_value.ends_with("schedules-dlq")))

@@ -406,7 +406,7 @@ mod tests {
         );
         let spec: Spec = serde_saphyr::from_str(&yaml).unwrap();
         let graph =
-            GraphContext { spec: &spec, arns: &crate::iam::Arns::new("1", "eu-west-1"), known: &Default::default() };
+            GraphContext { spec: &spec, arns: &crate::iam::Arns::new("1", "eu-west-1"), now: chrono::Utc::now() };
         let nodes = ResourceKind::desired(&CatalogTable, &graph);
         nodes[0].config::<TableConfig>().unwrap().clone()
     }

@@ -1,7 +1,7 @@
 //! What a plan costs, priced by the real kinds: each kind's lines for what the plan creates, and
 //! nothing for what exists already. (The arithmetic's own unit tests are in `pricing`.)
 
-use super::{desired_graph, estimate};
+use super::{estimate, graph_in};
 use crate::iam::Arns;
 use crate::model::{LiveState, Tags};
 use crate::plan::build_plan;
@@ -19,7 +19,7 @@ fn spec() -> Spec {
 #[test]
 fn a_plan_from_nothing_prices_every_kind_that_has_a_price() {
     let (table, spec) = (PriceTable::parse(TABLE).unwrap(), spec());
-    let graph = desired_graph(&spec, &Arns::new("123456789012", "us-east-1"), &Default::default());
+    let graph = graph_in(&spec, &Arns::new("123456789012", "us-east-1"), chrono::Utc::now());
     let plan = build_plan("p", &graph, &LiveState::default(), false);
     let estimate = estimate(&table, "us-east-1", &plan, &graph);
     let fixed: Vec<(String, String, Option<f64>)> =
@@ -60,7 +60,7 @@ fn a_plan_from_nothing_prices_every_kind_that_has_a_price() {
 #[test]
 fn what_exists_already_costs_nothing_new_and_an_unknown_region_has_no_prices() {
     let (table, spec) = (PriceTable::parse(TABLE).unwrap(), spec());
-    let graph = desired_graph(&spec, &Arns::new("123456789012", "us-east-1"), &Default::default());
+    let graph = graph_in(&spec, &Arns::new("123456789012", "us-east-1"), chrono::Utc::now());
     // The stream exists: only what the plan creates is priced.
     let mut live = LiveState::default();
     let stream = graph.iter().find(|resource| resource.id.to_string() == "stream/events").unwrap();

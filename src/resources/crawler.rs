@@ -384,7 +384,6 @@ mod tests {
     //! the same attributes, and the update and delete paths replayed against Glue's documented
     //! answers while a crawl runs (moto has no UpdateCrawler, so this is where that path is
     //! tested).
-    use std::collections::BTreeMap;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
     use std::time::Duration;
@@ -415,8 +414,7 @@ mod tests {
         let spec: spec::Spec = serde_saphyr::from_str(SPEC).unwrap();
         assert_eq!(spec::validate(&spec), []);
         let arns = Arns::new("123456789012", "eu-west-1");
-        let known = BTreeMap::new();
-        Crawler.desired(&GraphContext { spec: &spec, arns: &arns, known: &known })
+        Crawler.desired(&GraphContext { spec: &spec, arns: &arns, now: chrono::Utc::now() })
     }
 
     #[test]

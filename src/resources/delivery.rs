@@ -791,7 +791,7 @@ mod tests {
         let yaml = "version: 1\npipeline: p\nregion: eu-west-1\nbuckets: [{name: lake}]\nstreams: [{name: events}]\nroles:\n  - {name: mine, trust: firehose.amazonaws.com, managed_policies: [arn:aws:iam::aws:policy/AmazonS3FullAccess]}\ndeliveries:\n  - {name: derived, from: events, to: {bucket: lake}}\n  - {name: explicit, from: events, to: {bucket: lake}, role: mine}\n";
         let spec: Spec = serde_saphyr::from_str(yaml).unwrap();
         let arns = crate::iam::Arns::new("123456789012", "eu-west-1");
-        let graph = crate::resources::desired_graph(&spec, &arns, &std::collections::BTreeMap::new());
+        let graph = crate::resources::graph_in(&spec, &arns, chrono::Utc::now());
         let roles: Vec<String> = graph.iter().filter(|n| n.id.kind == role::KIND).map(|n| n.id.name.clone()).collect();
         assert_eq!(roles, ["mine", "derived-firehose"]);
         let explicit = graph.iter().find(|n| n.id.name == "explicit").unwrap();
@@ -815,7 +815,7 @@ mod tests {
         let spec: Spec = serde_saphyr::from_str(PARQUET_SPEC).unwrap();
         assert!(spec::validate(&spec).is_empty(), "{:?}", spec::validate(&spec));
         let arns = crate::iam::Arns::new("123456789012", "eu-west-1");
-        crate::resources::desired_graph(&spec, &arns, &std::collections::BTreeMap::new())
+        crate::resources::graph_in(&spec, &arns, chrono::Utc::now())
     }
 
     #[test]

@@ -9,6 +9,8 @@
 //! over kinds would need an arm in every function below.
 
 mod alarm;
+#[cfg(test)]
+mod binding_tests;
 mod bucket;
 mod catalog_database;
 mod catalog_table;
@@ -39,10 +41,10 @@ mod vpc;
 mod vpc_endpoint;
 mod workgroup;
 
-use std::collections::BTreeMap;
+use chrono::{DateTime, Utc};
 
 use crate::iam::Arns;
-use crate::model::{Action, DesiredResource, GraphContext, Kind, LiveState, ResourceId};
+use crate::model::{Action, Binding, DesiredResource, GraphContext, Kind, LiveState, ResourceId, ACCOUNT_PLACEHOLDER};
 use crate::plan::Plan;
 use crate::pricing::{Estimate, PriceTable};
 use crate::spec::Spec;
@@ -104,11 +106,24 @@ fn registered(kind: Kind) -> Result<&'static dyn DynKind, AwsError> {
         .ok_or_else(|| AwsError::new(kind.as_str(), "dispatch", "internal error: the kind is not registered"))
 }
 
-/// Builds the desired graph of a validated spec; `arns` names the account the policies refer to
-/// and `known` holds the AWS ids of resources that exist already (for ARNs that contain them).
-pub fn desired_graph(spec: &Spec, arns: &Arns, known: &BTreeMap<ResourceId, String>) -> Vec<DesiredResource> {
-    let graph = GraphContext { spec, arns, known };
+/// The desired graph of a validated spec in `region` at `now`, built once per command: its ARNs
+/// carry `${account}` and its references to other resources `${kind/name}` until `bind` fills
+/// them in from what the live read found (see `model::Binding`).
+pub fn desired_graph(spec: &Spec, region: &str, now: DateTime<Utc>) -> Vec<DesiredResource> {
+    graph_in(spec, &Arns::new(ACCOUNT_PLACEHOLDER, region), now)
+}
+
+/// The desired graph with the account (and region) of `arns` written into it: what
+/// `desired_graph` becomes once bound to that account, built directly.
+pub fn graph_in(spec: &Spec, arns: &Arns, now: DateTime<Utc>) -> Vec<DesiredResource> {
+    let graph = GraphContext { spec, arns, now };
     KINDS.iter().flat_map(|kind| kind.desired(&graph)).collect()
+}
+
+/// `desired` bound to the account and the resources the live read found.
+pub fn bind(desired: &[DesiredResource], live: &LiveState) -> Vec<DesiredResource> {
+    let binding = Binding::new(&live.account_id, &live.physical_ids());
+    desired.iter().map(|resource| resource.bind(&binding)).collect()
 }
 
 /// Reads everything of this pipeline from AWS in one parallel round: every kind at once, and the

@@ -4,7 +4,7 @@
 
 use serde_json::json;
 
-use super::{desired_graph, stream, subnet, vpc};
+use super::{graph_in, stream, subnet, vpc};
 use crate::model::{Action, DesiredResource, LiveResource, LiveState, ResourceId, Tags, PIPELINE_TAG, RESOURCE_TAG};
 use crate::plan::build_plan;
 use crate::spec::{Spec, SpecBuilder};
@@ -16,7 +16,7 @@ fn spec() -> Spec {
 
 #[test]
 fn everything_is_created_from_nothing() {
-    let graph = desired_graph(&spec(), &crate::iam::Arns::new("123456789012", "eu-west-1"), &Default::default());
+    let graph = graph_in(&spec(), &crate::iam::Arns::new("123456789012", "eu-west-1"), chrono::Utc::now());
     let plan = build_plan("p", &graph, &LiveState::default(), false);
     let actions: Vec<(String, Action)> = plan.changes.iter().map(|c| (c.resource.to_string(), c.action)).collect();
     assert_eq!(
@@ -48,14 +48,14 @@ fn live_from(graph: &[DesiredResource], edit: impl Fn(&mut LiveResource)) -> Liv
 
 #[test]
 fn no_changes_when_live_matches() {
-    let graph = desired_graph(&spec(), &crate::iam::Arns::new("123456789012", "eu-west-1"), &Default::default());
+    let graph = graph_in(&spec(), &crate::iam::Arns::new("123456789012", "eu-west-1"), chrono::Utc::now());
     let plan = build_plan("p", &graph, &live_from(&graph, |_| {}), false);
     assert!(plan.is_empty(), "{plan:#?}");
 }
 
 #[test]
 fn a_new_subnet_cidr_replaces_it_and_relinks_the_route_table() {
-    let graph = desired_graph(&spec(), &crate::iam::Arns::new("123456789012", "eu-west-1"), &Default::default());
+    let graph = graph_in(&spec(), &crate::iam::Arns::new("123456789012", "eu-west-1"), chrono::Utc::now());
     let live = live_from(&graph, |live| {
         if live.id.kind == subnet::KIND {
             live.attributes.insert("cidr".to_string(), json!("10.0.9.0/24"));
@@ -72,7 +72,7 @@ fn a_new_subnet_cidr_replaces_it_and_relinks_the_route_table() {
 
 #[test]
 fn a_replaced_vpc_replaces_what_lives_in_it() {
-    let graph = desired_graph(&spec(), &crate::iam::Arns::new("123456789012", "eu-west-1"), &Default::default());
+    let graph = graph_in(&spec(), &crate::iam::Arns::new("123456789012", "eu-west-1"), chrono::Utc::now());
     let live = live_from(&graph, |live| {
         if live.id.kind == vpc::KIND {
             live.attributes.insert("cidr".to_string(), json!("10.9.0.0/16"));
@@ -84,7 +84,7 @@ fn a_replaced_vpc_replaces_what_lives_in_it() {
 
 #[test]
 fn removed_stream_is_a_data_destroying_delete() {
-    let graph = desired_graph(&spec(), &crate::iam::Arns::new("123456789012", "eu-west-1"), &Default::default());
+    let graph = graph_in(&spec(), &crate::iam::Arns::new("123456789012", "eu-west-1"), chrono::Utc::now());
     let mut live = live_from(&graph, |_| {});
     let stream = stream_resource("old", "p");
     live.resources.insert(stream.id.clone(), stream);
@@ -130,7 +130,7 @@ fn stream_resource(name: &str, pipeline: &str) -> LiveResource {
 /// A cluster whose task group `batch` is 0 nodes but 20 in the schedule `night`'s window.
 fn cluster_graph(window_open: bool) -> Vec<DesiredResource> {
     let spec: Spec = serde_saphyr::from_str("version: 1\npipeline: p\nregion: eu-west-1\nnetwork:\n  vpc: {cidr: 10.0.0.0/16}\n  subnets: [{name: a, cidr: 10.0.0.0/24, availability_zone: eu-west-1a, public: true}]\nclusters:\n  - name: spark\n    release: emr-7.2.0\n    applications: [Spark]\n    subnet: a\n    master: {type: m5.xlarge}\n    core: {type: m5.xlarge, nodes: 4}\n    task_groups: [{name: batch, type: m5.xlarge, nodes: 0}]\n    schedules: [{name: night, cron: '0 2 * * *', group: batch, nodes: 20, for: 4h}]\n").unwrap();
-    let graph = desired_graph(&spec, &crate::iam::Arns::new("123456789012", "eu-west-1"), &Default::default());
+    let graph = graph_in(&spec, &crate::iam::Arns::new("123456789012", "eu-west-1"), chrono::Utc::now());
     graph
         .into_iter()
         .map(|node| match node.config::<super::cluster::ClusterConfig>() {

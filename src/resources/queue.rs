@@ -18,6 +18,7 @@
 //! practices": enforce encryption of data in transit with `aws:SecureTransport`).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aws_sdk_sqs::types::QueueAttributeName;
@@ -29,8 +30,8 @@ use super::kit::{
 };
 use crate::iam::{normalize, parse_document, Arns};
 use crate::model::{
-    Action, Attributes, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names, ResourceId,
-    PIPELINE_TAG, RESOURCE_TAG,
+    Action, Attributes, Binding, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names,
+    ResourceId, PIPELINE_TAG, RESOURCE_TAG,
 };
 use crate::names::{schedules_dlq_name, SCHEDULES_DLQ};
 
@@ -114,6 +115,11 @@ pub struct QueueConfig {
 impl DesiredConfig for QueueConfig {
     fn attributes(&self) -> Attributes {
         attributes(Some(self.retention_seconds), &self.policy, SSE_SQS)
+    }
+
+    /// The policy names the queue by its ARN.
+    fn bind(&self, binding: &Binding) -> Option<Arc<dyn DesiredConfig>> {
+        Some(Arc::new(QueueConfig { policy: canonical_policy(&binding.value(&self.policy)), ..self.clone() }))
     }
 }
 
@@ -493,7 +499,6 @@ mod tests {
     //! The queue's reads and writes against the SDK's mock client, replaying the response
     //! shapes the SQS API reference documents (every attribute a string; errors in the JSON
     //! protocol with the query-era code in `x-amzn-query-error`).
-    use std::collections::BTreeMap;
 
     use aws_sdk_sqs::operation::get_queue_attributes::GetQueueAttributesOutput;
     use aws_sdk_sqs::operation::get_queue_url::GetQueueUrlOutput;
@@ -504,7 +509,7 @@ mod tests {
     use aws_smithy_types::body::SdkBody;
 
     use super::*;
-    use crate::resources::desired_graph;
+    use crate::resources::graph_in;
 
     const URL: &str = "https://sqs.eu-west-1.amazonaws.com/123456789012/p-schedules-dlq";
     const ARN: &str = "arn:aws:sqs:eu-west-1:123456789012:p-schedules-dlq";
@@ -543,7 +548,7 @@ mod tests {
     #[test]
     fn a_pipeline_with_a_cluster_has_one_queue_with_fourteen_days_and_a_tls_only_policy() {
         let spec = serde_saphyr::from_str(CLUSTER_SPEC).unwrap();
-        let graph = desired_graph(&spec, &arns(), &BTreeMap::new());
+        let graph = graph_in(&spec, &arns(), chrono::Utc::now());
         let queues: Vec<&DesiredResource> = graph.iter().filter(|node| node.id.kind == KIND).collect();
         assert_eq!(queues.len(), 1);
         assert_eq!(queues[0].id.to_string(), "queue/schedules-dlq");
@@ -555,7 +560,7 @@ mod tests {
         assert_eq!(attributes["tags"]["pipectl:resource"], json!("queue/schedules-dlq"));
         let without: crate::spec::Spec =
             serde_saphyr::from_str("version: 1\npipeline: p\nregion: eu-west-1\n").unwrap();
-        assert!(desired_graph(&without, &arns(), &BTreeMap::new()).iter().all(|node| node.id.kind != KIND));
+        assert!(graph_in(&without, &arns(), chrono::Utc::now()).iter().all(|node| node.id.kind != KIND));
     }
 
     #[test]
@@ -580,7 +585,7 @@ mod tests {
     #[test]
     fn the_scheduler_role_may_send_to_the_queue() {
         let spec = serde_saphyr::from_str(CLUSTER_SPEC).unwrap();
-        let graph = desired_graph(&spec, &arns(), &BTreeMap::new());
+        let graph = graph_in(&spec, &arns(), chrono::Utc::now());
         let role = graph.iter().find(|node| node.id.to_string() == "role/spark-scheduler").expect("scheduler role");
         let inline = &role.attributes()["inline_policy"];
         let expected = normalize(&json!({"Version": "2012-10-17", "Statement": [send_statement(&arns(), "p")]}));
@@ -623,7 +628,7 @@ mod tests {
         assert_eq!((live.retention_seconds, live.encryption.as_str(), live.messages), (Some(1_209_600), "sse-sqs", 3));
         let (attributes, _) = live.describe("p-schedules-dlq", &Names::default());
         let spec = serde_saphyr::from_str(CLUSTER_SPEC).unwrap();
-        let graph = desired_graph(&spec, &arns(), &BTreeMap::new());
+        let graph = graph_in(&spec, &arns(), chrono::Utc::now());
         let desired =
             graph.iter().find(|node| node.id.kind == KIND).unwrap().config::<QueueConfig>().unwrap().attributes();
         assert_eq!(attributes, desired, "an unchanged queue plans empty");

@@ -6,6 +6,8 @@
 //! plans stay stable. The spec's `iam.permissions_boundary` is set on every role. The kinds that
 //! derive roles build their nodes with `config` and `id`.
 
+use std::sync::Arc;
+
 use aws_sdk_iam::types::Tag;
 use serde_json::{json, Value};
 
@@ -16,7 +18,7 @@ use super::kit::{
 };
 use crate::iam::{normalize, parse_document, statements_policy};
 use crate::model::{
-    Attributes, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names, ResourceId,
+    Attributes, Binding, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names, ResourceId,
 };
 use crate::names::{iam_role_name, legacy_role_path, role_path, roles_prefix};
 
@@ -53,6 +55,16 @@ impl DesiredConfig for RoleConfig {
     fn attributes(&self) -> Attributes {
         let shape = Shape { name: &self.iam_name, path: &self.path, boundary: &self.permissions_boundary };
         attributes(shape, &self.trust, &self.inline, &self.managed, self.instance_profile)
+    }
+
+    /// The policies name the pipeline's resources by ARN (normalised again: the account can
+    /// change how ARNs sort).
+    fn bind(&self, binding: &Binding) -> Option<Arc<dyn DesiredConfig>> {
+        Some(Arc::new(RoleConfig {
+            trust: normalize(&binding.value(&self.trust)),
+            inline: self.inline.as_ref().map(|policy| normalize(&binding.value(policy))),
+            ..self.clone()
+        }))
     }
 }
 
@@ -644,7 +656,7 @@ mod tests {
     use super::*;
     use crate::iam::Arns;
     use crate::model::LiveState;
-    use crate::resources::desired_graph;
+    use crate::resources::graph_in;
     use crate::spec::Spec;
 
     const BOUNDARY: &str = "arn:aws:iam::123456789012:policy/ci/boundary";
@@ -655,7 +667,7 @@ mod tests {
     }
 
     fn role_in(spec: &Spec, region: &str) -> (DesiredResource, RoleConfig) {
-        let graph = desired_graph(spec, &Arns::new("123456789012", region), &std::collections::BTreeMap::new());
+        let graph = graph_in(spec, &Arns::new("123456789012", region), chrono::Utc::now());
         let node = graph.into_iter().find(|node| node.id == id("mine")).unwrap();
         let config = node.config::<RoleConfig>().unwrap().clone();
         (node, config)

@@ -455,7 +455,6 @@ async fn delete(ctx: &Context, live: &LiveResource, detail: &Live) -> Result<(),
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
 
     use aws_sdk_ec2::types::{Route, RouteTableAssociation, Tag};
     use serde_json::json;
@@ -463,12 +462,12 @@ mod tests {
     use super::*;
     use crate::iam::Arns;
     use crate::model::{LiveState, RESOURCE_TAG};
-    use crate::resources::desired_graph;
+    use crate::resources::graph_in;
     use crate::spec::Spec;
 
     fn graph(yaml: &str) -> Vec<DesiredResource> {
         let spec: Spec = serde_saphyr::from_str(yaml).unwrap();
-        desired_graph(&spec, &Arns::new("123456789012", "eu-west-1"), &BTreeMap::new())
+        graph_in(&spec, &Arns::new("123456789012", "eu-west-1"), chrono::Utc::now())
     }
 
     const NETWORK: &str = "version: 1\npipeline: p\nregion: eu-west-1\ntags: {team: data}\nnetwork:\n  vpc: {cidr: 10.0.0.0/16}\n  subnets:\n    - {name: a, cidr: 10.0.0.0/24, availability_zone: eu-west-1a, public: true}\n    - {name: b, cidr: 10.0.1.0/24, availability_zone: eu-west-1b}\n";

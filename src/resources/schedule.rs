@@ -18,7 +18,11 @@ use super::kit::{
     aws_error, build_error, claimed_id, owned_by, retry_while_role_propagates, AwsError, Context, LiveResource,
     NamedRead, ReadContext, ResourceKind, Tags,
 };
-use crate::model::{Attributes, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names};
+use std::sync::Arc;
+
+use crate::model::{
+    Attributes, Binding, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names,
+};
 use crate::model::{ResourceId, PIPELINE_TAG, RESOURCE_TAG};
 use crate::names::{
     derived_cluster_roles, job_schedule_names, schedule_name, schedule_prefix, window_schedule_name, RUN_GUARD_MARKER,
@@ -98,6 +102,11 @@ impl DesiredConfig for ScheduleConfig {
             ("retry".to_string(), self.retry.attribute()),
             ("dead_letter_queue".to_string(), json!(self.dead_letter_arn)),
         ])
+    }
+
+    /// The dead-letter queue is named by its ARN.
+    fn bind(&self, binding: &Binding) -> Option<Arc<dyn DesiredConfig>> {
+        Some(Arc::new(ScheduleConfig { dead_letter_arn: binding.text(&self.dead_letter_arn), ..self.clone() }))
     }
 }
 
@@ -635,7 +644,6 @@ fn role_not_ready(error: &AwsError) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
 
     use super::*;
     use crate::iam::Arns;
@@ -684,7 +692,7 @@ mod tests {
     fn a_window_is_an_up_and_a_down_schedule() {
         let spec: spec::Spec = serde_saphyr::from_str("version: 1\npipeline: p\nregion: eu-west-1\nclusters:\n  - name: spark\n    release: emr-7.2.0\n    applications: [Spark]\n    subnet: a\n    master: {type: m5.xlarge}\n    core: {type: m5.xlarge, nodes: 4}\n    task_groups: [{name: batch, type: m5.xlarge, nodes: 2}]\n    schedules:\n      - {name: night, cron: '0 22 * * *', timezone: Asia/Seoul, group: batch, nodes: 20, for: 4h}\n    tags: {team: data}\n").unwrap();
         let arns = Arns::new("123456789012", "eu-west-1");
-        let graph = GraphContext { spec: &spec, arns: &arns, known: &BTreeMap::new() };
+        let graph = GraphContext { spec: &spec, arns: &arns, now: chrono::Utc::now() };
         let nodes = Schedule.desired(&graph);
         let ids: Vec<String> = nodes.iter().map(|node| node.id.to_string()).collect();
         assert_eq!(ids, ["schedule/spark-night-up", "schedule/spark-night-down"]);

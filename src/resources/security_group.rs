@@ -745,8 +745,7 @@ mod tests {
         )
         .unwrap();
         let arns = crate::iam::Arns::new("123456789012", "eu-west-1");
-        let known = std::collections::BTreeMap::new();
-        let graph = GraphContext { spec: &spec, arns: &arns, known: &known };
+        let graph = GraphContext { spec: &spec, arns: &arns, now: chrono::Utc::now() };
         let groups = SecurityGroup.desired(&graph);
         let ids: Vec<String> = groups.iter().map(|node| node.id.to_string()).collect();
         assert_eq!(ids, ["security_group/master", "security_group/core", "security_group/web"]);
@@ -837,7 +836,7 @@ mod tests {
     #[test]
     fn rules_emr_writes_are_not_drift_but_a_missing_rule_of_pipectls_is() {
         let (spec, arns) = emr_spec_graph();
-        let desired = crate::resources::desired_graph(&spec, &arns, &std::collections::BTreeMap::new());
+        let desired = crate::resources::graph_in(&spec, &arns, chrono::Utc::now());
         let mut live = crate::model::LiveState::default();
         for group in emr_written_groups() {
             let tags = from_ec2(group.tags());

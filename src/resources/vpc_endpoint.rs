@@ -473,7 +473,6 @@ async fn delete(ctx: &Context, live: &LiveResource) -> Result<(), AwsError> {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
 
     use aws_sdk_ec2::operation::create_vpc_endpoint::CreateVpcEndpointOutput;
     use aws_sdk_ec2::operation::delete_vpc_endpoints::DeleteVpcEndpointsOutput;
@@ -487,14 +486,14 @@ mod tests {
     use super::*;
     use crate::iam::Arns;
     use crate::model::{LiveState, RESOURCE_TAG};
-    use crate::resources::desired_graph;
+    use crate::resources::graph_in;
     use crate::spec::Spec;
 
     const SPEC: &str = "version: 1\npipeline: p\nregion: us-east-1\nnetwork:\n  vpc: {cidr: 10.0.0.0/16}\n  subnets:\n    - {name: public-a, cidr: 10.0.0.0/24, availability_zone: us-east-1a, public: true}\n    - {name: private-a, cidr: 10.0.10.0/24, availability_zone: us-east-1a}\n    - {name: private-a2, cidr: 10.0.12.0/24, availability_zone: us-east-1a}\n    - {name: private-b, cidr: 10.0.11.0/24, availability_zone: us-east-1b}\n";
 
     fn graph(extra: &str, region: &str) -> Vec<DesiredResource> {
         let spec: Spec = serde_saphyr::from_str(&format!("{SPEC}{extra}").replace("us-east-1", region)).unwrap();
-        desired_graph(&spec, &Arns::new("123456789012", region), &BTreeMap::new())
+        graph_in(&spec, &Arns::new("123456789012", region), chrono::Utc::now())
     }
 
     fn node<'a>(graph: &'a [DesiredResource], id: &str) -> &'a DesiredResource {

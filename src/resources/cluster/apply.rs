@@ -616,7 +616,7 @@ mod tests {
         )
         .unwrap();
         let arns = crate::iam::Arns::new("123456789012", "us-east-1");
-        let graph = crate::resources::desired_graph(&spec, &arns, &std::collections::BTreeMap::new());
+        let graph = crate::resources::graph_in(&spec, &arns, chrono::Utc::now());
         let resource = graph.iter().find(|node| node.id == super::super::id("spark")).unwrap().clone();
         let config = resource.config::<ClusterConfig>().unwrap().clone();
         let mut live = LiveState::default();

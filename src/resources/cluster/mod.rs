@@ -307,7 +307,7 @@ impl ResourceKind for Cluster {
                     .as_ref()
                     .map(|logs| format!("s3://{}/{}", logs.bucket, logs.prefix.trim_start_matches('/'))),
                 emr_groups: emr_groups.clone(),
-                open_windows: spec::open_schedule_windows(cluster, chrono::Utc::now().timestamp())
+                open_windows: spec::open_schedule_windows(cluster, graph.now.timestamp())
                     .into_iter()
                     .map(|(group, nodes, schedule)| (Group::parse(&group), nodes, schedule))
                     .collect(),
@@ -373,7 +373,7 @@ impl ResourceKind for Cluster {
 /// The cluster's ARN once its id is known, or one with a placeholder that apply fills in.
 pub(super) fn cluster_arn(graph: &GraphContext, cluster: &ResourceId) -> String {
     let arns = graph.arns;
-    let cluster_id = graph.known_or_placeholder(cluster);
+    let cluster_id = graph.id_of(cluster);
     format!("arn:{}:elasticmapreduce:{}:{}:cluster/{cluster_id}", arns.partition, arns.region, arns.account_id)
 }
 
@@ -457,10 +457,9 @@ fn emr_resize_policy(cluster_arn: &str, dead_letter: Value, state_machines: &[St
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
 
     use super::*;
-    use crate::resources::desired_graph;
+    use crate::resources::graph_in;
 
     const SPEC: &str = "version: 1\npipeline: p\nregion: eu-west-1\nbuckets: [{name: lake}]\nclusters:\n  - name: spark\n    release: emr-7.2.0\n    applications: [Spark]\n    subnet: a\n    security_groups: [emr]\n    logs: {bucket: lake}\n    master: {type: m5.xlarge}\n    core: {type: m5.xlarge, nodes: 4}\n    task_groups: [{name: batch, type: m5.xlarge, nodes: 0}]\n    tags: {team: data}\n";
 
@@ -484,7 +483,7 @@ mod tests {
     fn each_cluster_brings_its_roles_in_order() {
         let spec: spec::Spec = serde_saphyr::from_str(SPEC).unwrap();
         let arns = Arns::new("123456789012", "eu-west-1");
-        let graph = GraphContext { spec: &spec, arns: &arns, known: &BTreeMap::new() };
+        let graph = GraphContext { spec: &spec, arns: &arns, now: chrono::Utc::now() };
         let nodes = Cluster.desired(&graph);
         let ids: Vec<String> = nodes.iter().map(|node| node.id.to_string()).collect();
         assert_eq!(
@@ -534,7 +533,7 @@ mod tests {
             Some(serde_json::json!("arn:aws:elasticmapreduce:eu-west-1:123456789012:cluster/${cluster/spark}"))
         );
         // The whole graph has the same cluster nodes in the same order.
-        let whole: Vec<String> = desired_graph(&spec, &arns, &BTreeMap::new())
+        let whole: Vec<String> = graph_in(&spec, &arns, chrono::Utc::now())
             .iter()
             .filter(|node| node.id.kind == KIND || node.id.name.starts_with("spark-"))
             .map(|node| node.id.to_string())
@@ -549,7 +548,7 @@ mod tests {
         let network = "network:\n  vpc: {cidr: 10.0.0.0/16}\n  subnets:\n    - {name: a, cidr: 10.0.0.0/24, availability_zone: eu-west-1a}\n    - {name: b, cidr: 10.0.1.0/24, availability_zone: eu-west-1b, public: true}\n";
         let private: spec::Spec = serde_saphyr::from_str(&format!("{SPEC}{network}")).unwrap();
         let arns = Arns::new("123456789012", "eu-west-1");
-        let graph = GraphContext { spec: &private, arns: &arns, known: &BTreeMap::new() };
+        let graph = GraphContext { spec: &private, arns: &arns, now: chrono::Utc::now() };
         let nodes = Cluster.desired(&graph);
         let groups: Vec<&DesiredResource> = nodes.iter().filter(|n| n.id.kind == security_group::KIND).collect();
         assert_eq!(groups.len(), 3);
@@ -570,13 +569,13 @@ mod tests {
         // In the public subnet: no service-access group (EMR: "private subnets only").
         let public: spec::Spec =
             serde_saphyr::from_str(&format!("{}{network}", SPEC.replace("subnet: a", "subnet: b"))).unwrap();
-        let graph = GraphContext { spec: &public, arns: &arns, known: &BTreeMap::new() };
+        let graph = GraphContext { spec: &public, arns: &arns, now: chrono::Utc::now() };
         let nodes = Cluster.desired(&graph);
         let names: Vec<String> =
             nodes.iter().filter(|n| n.id.kind == security_group::KIND).map(|n| n.id.name.clone()).collect();
         assert_eq!(names, ["spark-emr-master", "spark-emr-core"]);
         // The VPC carries the tag too once the spec has a cluster.
-        let vpc = desired_graph(&public, &arns, &BTreeMap::new()).into_iter().find(|n| n.id == vpc::id("p")).unwrap();
+        let vpc = graph_in(&public, &arns, chrono::Utc::now()).into_iter().find(|n| n.id == vpc::id("p")).unwrap();
         assert_eq!(vpc.tags.get(EMR_MANAGED_TAG.0).map(String::as_str), Some("true"));
     }
 
@@ -663,7 +662,7 @@ mod tests {
             "{problems:?}"
         );
         let arns = Arns::new("123456789012", "eu-west-1");
-        let graph = crate::resources::desired_graph(&spec, &arns, &std::collections::BTreeMap::new());
+        let graph = crate::resources::graph_in(&spec, &arns, chrono::Utc::now());
         let config = graph.iter().find(|n| n.id == id("spark")).unwrap().config::<ClusterConfig>().unwrap();
         let factory = "com.amazonaws.glue.catalog.metastore.AWSGlueDataCatalogHiveClientFactory";
         let expected = serde_json::json!([

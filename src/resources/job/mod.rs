@@ -31,7 +31,11 @@ use super::kit::{
 };
 use super::role;
 use crate::model::ResourceId;
-use crate::model::{Attributes, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names};
+use std::sync::Arc;
+
+use crate::model::{
+    Attributes, Binding, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names,
+};
 use crate::names::{derived_job_role, iam_role_name, job_state_machine_name, state_machine_prefix};
 use crate::pricing::{CostLine, NightLine, Prices};
 use crate::spec::{self, Group};
@@ -90,6 +94,11 @@ impl DesiredConfig for JobConfig {
             ("role".to_string(), json!(self.role)),
             ("runs".to_string(), json!(self.summary)),
         ])
+    }
+
+    /// The definition names the cluster by its id and the topic and roles by their ARNs.
+    fn bind(&self, binding: &Binding) -> Option<Arc<dyn DesiredConfig>> {
+        Some(Arc::new(JobConfig { definition: binding.value(&self.definition), ..self.clone() }))
     }
 }
 
@@ -154,7 +163,7 @@ fn plan(graph: &GraphContext, cluster: &spec::Cluster, job: &spec::Job) -> JobPl
         label: format!("{}/{}", cluster.name, job.name),
         pipeline: graph.spec.pipeline.clone(),
         partition: graph.arns.partition.clone(),
-        cluster_id: graph.known_or_placeholder(&super::cluster::id(&cluster.name)),
+        cluster_id: graph.id_of(&super::cluster::id(&cluster.name)),
         group: group.name().to_string(),
         nodes: job.nodes,
         baseline: group.baseline(cluster).unwrap_or(0),
@@ -503,7 +512,9 @@ mod tests {
         let spec: spec::Spec = serde_saphyr::from_str(SPEC).unwrap();
         let arns = Arns::new("123456789012", "eu-west-1");
         let known = BTreeMap::from([(super::super::cluster::id("spark"), "j-ABC".to_string())]);
-        Job.desired(&GraphContext { spec: &spec, arns: &arns, known: &known })
+        let binding = crate::model::Binding::new("123456789012", &known);
+        let nodes = Job.desired(&GraphContext { spec: &spec, arns: &arns, now: chrono::Utc::now() });
+        nodes.iter().map(|node| node.bind(&binding)).collect()
     }
 
     #[test]
