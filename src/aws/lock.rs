@@ -33,6 +33,23 @@ use crate::progress::Progress;
 /// How long a lease lasts unless renewed; renewed every third of it.
 pub const DEFAULT_LEASE: Duration = Duration::from_secs(60);
 
+/// The IAM actions of the lock's calls (the table created once with its tag, and the item's
+/// reads and writes), which the deployer needs on `table_arn` to apply or destroy.
+pub const ACTIONS: &[&str] = &[
+    "dynamodb:DescribeTable",
+    "dynamodb:CreateTable",
+    "dynamodb:TagResource",
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+];
+
+/// The ARN of the lock table of `region`, in `account` (or `*`) of `partition`.
+pub fn table_arn(partition: &str, region: &str, account: &str) -> String {
+    format!("arn:{partition}:dynamodb:{region}:{account}:table/{LOCK_TABLE}")
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
     #[error("pipeline `{pipeline}` is locked by {holder} (running `{command}` since {since}; the lease runs until {until} unless renewed); wait for it to finish (or pass --lock-timeout), or if that run died, wait for the lease to expire or break the lock with `pipectl unlock -f {file}`")]
@@ -529,6 +546,11 @@ mod tests {
         let lease = Lease::from_item(&item);
         assert_eq!((lease.owner.as_str(), lease.expires, lease.creating.len()), ("abc", 100, 1));
         assert!(lease.expired(101) && !lease.expired(100));
+    }
+
+    #[test]
+    fn the_lock_table_is_named_in_the_regions_partition() {
+        assert_eq!(table_arn("aws-cn", "cn-north-1", "*"), "arn:aws-cn:dynamodb:cn-north-1:*:table/pipectl-locks");
     }
 
     #[test]

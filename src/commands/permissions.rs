@@ -4,7 +4,8 @@
 use clap::{Args, ValueEnum};
 
 use super::{CommandError, GlobalArgs, Status};
-use crate::iam::deployer::{policy, Purpose};
+use crate::iam::deployer::{policy, GrantContext, Purpose};
+use crate::resources::deployer_grants;
 use crate::spec::load_file;
 
 /// What `pipectl permissions` prints a policy for.
@@ -32,7 +33,8 @@ pub fn exec(global: &GlobalArgs, args: &PermissionsArgs) -> Result<Status, Comma
         PermissionsFor::All => Purpose::Everything,
         PermissionsFor::Plan => Purpose::Plan,
     };
-    let policy = policy(&loaded.spec, &region, &args.account_id, purpose);
+    let ctx = GrantContext::new(&loaded.spec, &region, &args.account_id);
+    let policy = policy(deployer_grants(&ctx), purpose);
     println!("{}", serde_json::to_string_pretty(&policy).unwrap_or_default());
     Ok(Status::Success)
 }

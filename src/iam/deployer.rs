@@ -2,15 +2,17 @@
 //! and destroy one spec, scoped to the pipeline's names, ARNs and tags wherever AWS supports it
 //! (`pipectl permissions`). Offline: it reads the spec, never AWS.
 //!
-//! Two halves: `action_for`, AWS's mapping from each API operation pipectl calls to the IAM
+//! Three parts: `action_for`, AWS's mapping from each API operation pipectl calls to the IAM
 //! action that authorises it (mostly the same name; S3 renames several), which the integration
-//! tests check against every operation pipectl made in a full lifecycle; and `policy`, the
-//! statements for one spec.
+//! tests check against every operation pipectl made in a full lifecycle; `Grant`, a statement (or
+//! a part of one) that the calls of one kind need, which each kind declares in its own module
+//! (`resources::deployer_grants` collects them); and `policy`, the fold of those grants into the
+//! document for one purpose. This module knows no kind.
 
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
 use crate::iam::Arns;
-use crate::names::{schedule_prefix, LOCK_TABLE, PIPELINE_TAG};
+use crate::names::PIPELINE_TAG;
 use crate::spec::Spec;
 
 /// What the policy is for.
@@ -20,6 +22,169 @@ pub enum Purpose {
     Everything,
     /// plan only: reads, nothing that changes AWS (the lock is not taken by plan).
     Plan,
+}
+
+impl Purpose {
+    /// Whether the policy for this purpose holds the grants needed for `scope`.
+    fn includes(self, scope: Scope) -> bool {
+        self == Purpose::Everything || scope == Scope::Plan
+    }
+}
+
+/// What a grant is needed for; the policy lists statements in this order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Scope {
+    /// Reads that a plan makes (every command that changes AWS plans first).
+    Plan,
+    /// Creates and changes in place (apply, scale, run), and holding the lock.
+    Apply,
+    /// Deletes, and emptying what is deleted.
+    Destroy,
+}
+
+/// An IAM statement, or a part of one, that the calls of one kind (or of the kit, or of the
+/// lock) need. Grants that share a Sid become one statement: the union of their actions, of their
+/// resources and of their condition values (so a grant's actions are allowed on every resource
+/// of the grants it shares its Sid with; grants that share a Sid must agree on the operators and
+/// keys of their conditions, which a test of the registry checks).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Grant {
+    pub sid: &'static str,
+    pub scope: Scope,
+    pub actions: Vec<&'static str>,
+    /// ARNs (`*` where AWS supports no resource-level permission); a grant with none grants
+    /// nothing (e.g. the buckets' when the spec has no bucket).
+    pub resources: Vec<String>,
+    /// The `Condition` element, e.g. `{"StringEquals": {"aws:ResourceTag/…": "…"}}`.
+    pub condition: Option<Value>,
+}
+
+impl Grant {
+    pub fn new(sid: &'static str, scope: Scope, actions: &[&'static str], resources: Vec<String>) -> Grant {
+        Grant { sid, scope, actions: actions.to_vec(), resources, condition: None }
+    }
+
+    /// Reads that AWS cannot scope to a resource (list and describe calls): one statement on `*`.
+    pub fn unscoped_reads(actions: &[&'static str]) -> Grant {
+        Grant::new("ReadWhatCannotBeScoped", Scope::Plan, actions, vec!["*".to_string()])
+    }
+
+    /// The grant, allowed only when `condition` holds.
+    pub fn when(self, condition: Value) -> Grant {
+        Grant { condition: Some(condition), ..self }
+    }
+
+    /// Takes in `other`, which has the same Sid.
+    fn absorb(&mut self, other: Grant) {
+        self.scope = self.scope.min(other.scope);
+        union(&mut self.actions, other.actions);
+        union(&mut self.resources, other.resources);
+        self.condition = match (self.condition.take(), other.condition) {
+            (Some(mut mine), Some(theirs)) => {
+                merge_condition(&mut mine, theirs);
+                Some(mine)
+            }
+            (mine, theirs) => mine.or(theirs),
+        };
+    }
+
+    fn statement(self) -> Value {
+        let mut statement =
+            json!({"Sid": self.sid, "Effect": "Allow", "Action": self.actions, "Resource": self.resources});
+        if let (Some(condition), Some(object)) = (self.condition, statement.as_object_mut()) {
+            object.insert("Condition".to_string(), condition);
+        }
+        statement
+    }
+}
+
+/// Appends what `more` holds that `items` lacks, in order.
+fn union<T: PartialEq>(items: &mut Vec<T>, more: Vec<T>) {
+    for item in more {
+        if !items.contains(&item) {
+            items.push(item);
+        }
+    }
+}
+
+/// Unites the values of `theirs` into `mine` under the same operator and key: a key's values
+/// become a list when they differ or either was one.
+fn merge_condition(mine: &mut Value, theirs: Value) {
+    let (Some(mine), Value::Object(theirs)) = (mine.as_object_mut(), theirs) else { return };
+    for (operator, keys) in theirs {
+        let Value::Object(keys) = keys else { continue };
+        let Some(into) = mine.entry(operator).or_insert_with(|| Value::Object(Map::new())).as_object_mut() else {
+            continue;
+        };
+        for (key, value) in keys {
+            let merged = match into.remove(&key) {
+                None => value,
+                Some(existing) => {
+                    let listed = existing.is_array() || value.is_array();
+                    let mut values = values_of(existing);
+                    union(&mut values, values_of(value));
+                    if values.len() == 1 && !listed {
+                        values.remove(0)
+                    } else {
+                        Value::Array(values)
+                    }
+                }
+            };
+            into.insert(key, merged);
+        }
+    }
+}
+
+fn values_of(value: Value) -> Vec<Value> {
+    match value {
+        Value::Array(values) => values,
+        other => vec![other],
+    }
+}
+
+/// What several kinds need to say which resources their grants are on.
+pub struct GrantContext<'a> {
+    pub spec: &'a Spec,
+    /// The region's ARNs, with the account id or `*`.
+    pub arns: Arns,
+    /// The IAM path of the pipeline's roles and instance profiles of this region only
+    /// (`Spec::role_path`): the path carries the region.
+    pub roles_path: String,
+}
+
+impl<'a> GrantContext<'a> {
+    /// For `spec` in `region`; `account` is the account id, or `*`.
+    pub fn new(spec: &'a Spec, region: &str, account: &str) -> GrantContext<'a> {
+        GrantContext { spec, arns: Arns::new(account, region), roles_path: spec.role_path(region) }
+    }
+
+    /// `arn:<partition>:<service>:<region>:<account>:<resource>`.
+    pub fn arn(&self, service: &str, resource: &str) -> String {
+        let Arns { partition, account_id, region } = &self.arns;
+        format!("arn:{partition}:{service}:{region}:{account_id}:{resource}")
+    }
+
+    /// Every role of the pipeline in this region.
+    pub fn roles(&self) -> String {
+        self.arns.role(&self.roles_path, "*")
+    }
+
+    /// The condition that the resource carries the pipeline's tag.
+    pub fn tagged(&self) -> Value {
+        json!({"StringEquals": {format!("aws:ResourceTag/{PIPELINE_TAG}"): self.spec.pipeline}})
+    }
+
+    /// The condition that the request tags what it creates with the pipeline's tag.
+    pub fn tagging(&self) -> Value {
+        json!({"StringEquals": {format!("aws:RequestTag/{PIPELINE_TAG}"): self.spec.pipeline}})
+    }
+
+    /// Passing the pipeline's roles to `services` (their principals, `firehose.amazonaws.com`):
+    /// the kinds whose resources run with a role of the pipeline each add theirs.
+    pub fn pass_roles(&self, services: &[&str]) -> Grant {
+        Grant::new("PassOwnRolesToTheirServices", Scope::Apply, &["iam:PassRole"], vec![self.roles()])
+            .when(json!({"StringEquals": {"iam:PassedToService": services}}))
+    }
 }
 
 /// The IAM actions that authorise `operation` of `service` (as the request counter names them,
@@ -88,481 +253,20 @@ pub fn action_for(service: &str, operation: &str) -> Option<Vec<String>> {
     Some(actions)
 }
 
-fn statement(sid: &str, actions: &[&str], resources: Vec<String>, condition: Option<Value>) -> Value {
-    let mut statement = json!({"Sid": sid, "Effect": "Allow", "Action": actions, "Resource": resources});
-    if let (Some(condition), Some(object)) = (condition, statement.as_object_mut()) {
-        object.insert("Condition".to_string(), condition);
-    }
-    statement
-}
-
-/// The least-privilege policy for `spec`; `account` is the account id, or `*`.
-pub fn policy(spec: &Spec, region: &str, account: &str, purpose: Purpose) -> Value {
-    let arns = Arns::new(account, region);
-    let partition = arns.partition.as_str();
-    let pipeline = spec.pipeline.as_str();
-    let tagged = json!({"StringEquals": {format!("aws:ResourceTag/{PIPELINE_TAG}"): pipeline}});
-    let tagging = json!({"StringEquals": {format!("aws:RequestTag/{PIPELINE_TAG}"): pipeline}});
-    // The pipeline's roles and instance profiles of this region only: their path carries it.
-    let roles_path = spec.role_path(region);
-    let role_arns =
-        vec![arns.role(&roles_path, "*"), format!("arn:{partition}:iam::{account}:instance-profile{roles_path}*")];
-    let buckets: Vec<String> = spec.buckets.iter().map(|b| arns.bucket(&b.name)).collect();
-    let objects: Vec<String> = buckets.iter().map(|b| format!("{b}/*")).collect();
-    let streams: Vec<String> = spec.streams.iter().map(|s| arns.stream(&s.name)).collect();
-    let encrypted: Vec<&crate::spec::Stream> =
-        spec.streams.iter().filter(|s| s.encryption == crate::spec::StreamEncryption::Kms).collect();
-    // A key ARN as given; a key id as its ARN; an alias names no key ARN, so any key of the account.
-    let key_arn = |key: &str| {
-        if key.starts_with("arn:") {
-            key.to_string()
-        } else if key.starts_with("alias/") {
-            format!("arn:{partition}:kms:{region}:{account}:key/*")
-        } else {
-            format!("arn:{partition}:kms:{region}:{account}:key/{key}")
+/// The policy for `purpose` from the grants of the registry: the grants of the purpose's scopes
+/// that name a resource, those that share a Sid merged into one statement, Plan's statements
+/// first, then Apply's, then Destroy's (a merged statement counts as its earliest scope), each in
+/// the order the grants first name it.
+pub fn policy(grants: impl IntoIterator<Item = Grant>, purpose: Purpose) -> Value {
+    let mut merged: Vec<Grant> = Vec::new();
+    for grant in grants.into_iter().filter(|grant| purpose.includes(grant.scope) && !grant.resources.is_empty()) {
+        match merged.iter_mut().find(|statement| statement.sid == grant.sid) {
+            Some(statement) => statement.absorb(grant),
+            None => merged.push(grant),
         }
-    };
-    let mut stream_keys: Vec<String> = encrypted.iter().map(|s| arns.stream(&s.name)).collect();
-    let mut keys: Vec<String> =
-        encrypted.iter().map(|s| key_arn(s.kms_key.as_deref().unwrap_or("alias/aws/kinesis"))).collect();
-    keys.sort();
-    keys.dedup();
-    stream_keys.extend(keys);
-    let deliveries: Vec<String> = spec
-        .deliveries
-        .iter()
-        .map(|d| format!("arn:{partition}:firehose:{region}:{account}:deliverystream/{}", d.name))
-        .collect();
-    let clusters = vec![format!("arn:{partition}:elasticmapreduce:{region}:{account}:cluster/*")];
-    let schedules =
-        vec![format!("arn:{partition}:scheduler:{region}:{account}:schedule/default/{}*", schedule_prefix(pipeline))];
-    let lock = vec![format!("arn:{partition}:dynamodb:{region}:{account}:table/{LOCK_TABLE}")];
-    let queue = vec![format!("arn:{partition}:sqs:{region}:{account}:{pipeline}-*")];
-    // Every EC2 resource of the region (VPCs, subnets, gateways, addresses, endpoints, and what
-    // they touch that another account owns: shared subnets, AWS-managed prefix lists): which of
-    // them a network call may change is decided by the tag conditions; the ARN keeps it here.
-    let network = vec![format!("arn:{partition}:ec2:{region}:*:*")];
-    // Glue authorises a database call on the catalog and the database, a table call on those
-    // and the table, and DeleteDatabase also on every table and function in it ("Specifying
-    // AWS Glue resource ARNs", AWS Glue Developer Guide).
-    // The pipeline's alarms by their name prefix, and its alarm topic with its subscriptions
-    // (`<topic ARN>:<id>`, which Unsubscribe names). Without an enabled `alarms:` section a
-    // plan still looks for both, to delete what an earlier spec made.
-    let alarms =
-        vec![format!("arn:{partition}:cloudwatch:{region}:{account}:alarm:{}*", crate::names::alarm_prefix(pipeline))];
-    let topic_arn = format!("arn:{partition}:sns:{region}:{account}:{}", crate::names::alarm_topic_name(pipeline));
-    let topic = vec![topic_arn.clone(), format!("{topic_arn}:*")];
-    let catalog: Vec<String> = spec
-        .catalog
-        .iter()
-        .flat_map(|catalog| {
-            let database = crate::spec::database_name(spec, catalog);
-            [
-                arns.glue_catalog(),
-                arns.glue_database(&database),
-                arns.glue_table(&database, "*"),
-                format!("arn:{partition}:glue:{region}:{account}:userDefinedFunction/{database}/*"),
-            ]
-        })
-        .collect();
-
-    // The catalog's crawlers by their name prefix (one the spec dropped is found the same way).
-    let crawlers = vec![arns.glue_crawler(&format!("{}*", crate::names::crawler_prefix(pipeline)))];
-    let workgroup = vec![arns.athena_workgroup(&crate::names::athena_workgroup_name(pipeline))];
-    // The jobs' state machines and their executions, by the pipeline's name prefix (a job the
-    // spec dropped is found and deleted by the same prefix).
-    let machines = vec![arns.state_machine(&format!("{}*", crate::names::state_machine_prefix(pipeline)))];
-    let executions = vec![format!(
-        "arn:{partition}:states:{region}:{account}:execution:{}*:*",
-        crate::names::state_machine_prefix(pipeline)
-    )];
-
-    // Reads that AWS cannot scope to a resource (list and describe calls).
-    let mut statements = vec![statement(
-        "ReadWhatCannotBeScoped",
-        &[
-            "ec2:DescribeVpcs",
-            "ec2:DescribeSubnets",
-            "ec2:DescribeInternetGateways",
-            "ec2:DescribeRouteTables",
-            "ec2:DescribeSecurityGroups",
-            "ec2:DescribeNatGateways",
-            "ec2:DescribeAddresses",
-            "ec2:DescribeVpcEndpoints",
-            "ec2:DescribeNetworkInterfaces",
-            "s3:ListAllMyBuckets",
-            "kinesis:ListStreams",
-            "firehose:ListDeliveryStreams",
-            "elasticmapreduce:ListClusters",
-            "scheduler:ListSchedules",
-            "states:ListStateMachines",
-            // How the pipeline's crawlers are found (by their name prefix, then their tags).
-            "glue:GetCrawlers",
-            "iam:ListRoles",
-            // How the pipeline's buckets, streams and deliveries are found; it supports no
-            // resource-level permissions (Service Authorization Reference, "Resource Groups
-            // Tagging API"), and it returns ARNs and tags only, never the resources' contents.
-            "tag:GetResources",
-        ],
-        vec!["*".to_string()],
-        None,
-    )];
-    let mut reads = vec![
-        (
-            "ReadBuckets",
-            vec![
-                "s3:GetBucketTagging",
-                "s3:GetBucketVersioning",
-                "s3:GetEncryptionConfiguration",
-                "s3:GetBucketPublicAccessBlock",
-                "s3:GetLifecycleConfiguration",
-                "s3:ListBucketVersions",
-                "s3:ListBucket",
-            ],
-            buckets.clone(),
-        ),
-        ("ReadStreams", vec!["kinesis:DescribeStreamSummary", "kinesis:ListTagsForStream"], streams.clone()),
-        (
-            "ReadDeliveries",
-            vec!["firehose:DescribeDeliveryStream", "firehose:ListTagsForDeliveryStream"],
-            deliveries.clone(),
-        ),
-        (
-            "ReadRoles",
-            vec![
-                "iam:GetRole",
-                "iam:GetRolePolicy",
-                "iam:ListRolePolicies",
-                "iam:ListAttachedRolePolicies",
-                "iam:ListInstanceProfilesForRole",
-            ],
-            role_arns.clone(),
-        ),
-        (
-            "ReadClusters",
-            vec![
-                "elasticmapreduce:DescribeCluster",
-                "elasticmapreduce:ListInstanceGroups",
-                "elasticmapreduce:ListBootstrapActions",
-                "elasticmapreduce:GetAutoTerminationPolicy",
-                "elasticmapreduce:GetManagedScalingPolicy",
-            ],
-            clusters.clone(),
-        ),
-        ("ReadSchedules", vec!["scheduler:GetSchedule"], schedules.clone()),
-        ("ReadQueue", vec!["sqs:GetQueueUrl", "sqs:GetQueueAttributes", "sqs:ListQueueTags"], queue.clone()),
-        // Every plan lists the catalog's databases to find the pipeline's by their marker.
-        ("FindCatalogDatabases", vec!["glue:GetDatabases"], vec![arns.glue_catalog(), arns.glue_database("*")]),
-        // GetTags on a database also needs glue:GetDatabase (AWS Glue API, "TagResource").
-        ("ReadCatalog", vec!["glue:GetDatabase", "glue:GetTags", "glue:GetTables"], catalog.clone()),
-        ("ReadCrawlers", vec!["glue:GetTags"], crawlers.clone()),
-        // Every plan looks up the workgroup named after the pipeline, whether or not the spec
-        // has a `query:` section (one that left the spec is found and deleted); named query
-        // actions are authorised on their workgroup (Service Authorization Reference, "Amazon
-        // Athena": resource type workgroup).
-        (
-            "ReadWorkgroup",
-            vec![
-                "athena:GetWorkGroup",
-                "athena:ListTagsForResource",
-                "athena:ListNamedQueries",
-                "athena:GetNamedQuery",
-            ],
-            workgroup.clone(),
-        ),
-        // DescribeAlarms is authorised on the alarms it returns (Service Authorization
-        // Reference, "Amazon CloudWatch": resource type alarm).
-        ("ReadAlarms", vec!["cloudwatch:DescribeAlarms", "cloudwatch:ListTagsForResource"], alarms.clone()),
-        ("ReadAlarmTopic", vec!["sns:ListTagsForResource", "sns:ListSubscriptionsByTopic"], topic.clone()),
-        // `pipectl runs` lists a job's executions on its state machine.
-        (
-            "ReadJobs",
-            vec!["states:DescribeStateMachine", "states:ListTagsForResource", "states:ListExecutions"],
-            machines.clone(),
-        ),
-        ("ReadJobRuns", vec!["states:DescribeExecution", "states:GetExecutionHistory"], executions.clone()),
-    ];
-    if purpose == Purpose::Everything {
-        reads.push((
-            "HoldTheLock",
-            vec![
-                "dynamodb:DescribeTable",
-                "dynamodb:CreateTable",
-                "dynamodb:TagResource",
-                "dynamodb:GetItem",
-                "dynamodb:PutItem",
-                "dynamodb:UpdateItem",
-                "dynamodb:DeleteItem",
-            ],
-            lock,
-        ));
     }
-    statements.extend(
-        reads
-            .into_iter()
-            .filter(|(_, _, resources)| !resources.is_empty())
-            .map(|(sid, actions, resources)| statement(sid, &actions, resources, None)),
-    );
-    // A stream or delivery stream the spec no longer names is found by the tag index and must be
-    // read (and, by apply, deleted) although no ARN above names it: granted on the pipeline's tag,
-    // which both services evaluate for these actions (Service Authorization Reference:
-    // `aws:ResourceTag/${TagKey}` on the `stream` and `deliverystream` resource types).
-    let any_stream = vec![format!("arn:{partition}:kinesis:{region}:{account}:stream/*")];
-    let any_delivery = vec![format!("arn:{partition}:firehose:{region}:{account}:deliverystream/*")];
-    let everything = purpose == Purpose::Everything;
-    let mut dropped_streams = vec!["kinesis:DescribeStreamSummary", "kinesis:ListTagsForStream"];
-    let mut dropped_deliveries = vec!["firehose:DescribeDeliveryStream", "firehose:ListTagsForDeliveryStream"];
-    if everything {
-        dropped_streams.push("kinesis:DeleteStream");
-        dropped_deliveries.push("firehose:DeleteDeliveryStream");
-    }
-    statements.push(statement("OwnStreamsTheSpecDropped", &dropped_streams, any_stream, Some(tagged.clone())));
-    statements.push(statement("OwnDeliveriesTheSpecDropped", &dropped_deliveries, any_delivery, Some(tagged.clone())));
-    if purpose == Purpose::Plan {
-        return json!({"Version": "2012-10-17", "Statement": statements});
-    }
-
-    statements.push(statement(
-        "CreateTaggedNetwork",
-        &[
-            "ec2:CreateVpc",
-            "ec2:CreateSubnet",
-            "ec2:CreateInternetGateway",
-            "ec2:CreateRouteTable",
-            "ec2:CreateSecurityGroup",
-            "ec2:AllocateAddress",
-            "ec2:CreateNatGateway",
-            "ec2:CreateVpcEndpoint",
-            "ec2:CreateTags",
-        ],
-        network.clone(),
-        Some(tagging),
-    ));
-    statements.push(statement(
-        "ChangeOwnNetwork",
-        &[
-            "ec2:CreateSubnet",
-            "ec2:CreateRouteTable",
-            "ec2:CreateSecurityGroup",
-            "ec2:CreateNatGateway",
-            "ec2:CreateVpcEndpoint",
-            "ec2:ModifyVpcAttribute",
-            "ec2:ModifySubnetAttribute",
-            "ec2:AttachInternetGateway",
-            "ec2:DetachInternetGateway",
-            "ec2:AssociateRouteTable",
-            "ec2:DisassociateRouteTable",
-            "ec2:ReplaceRouteTableAssociation",
-            "ec2:CreateRoute",
-            "ec2:ReplaceRoute",
-            "ec2:DeleteRoute",
-            "ec2:AuthorizeSecurityGroupIngress",
-            "ec2:AuthorizeSecurityGroupEgress",
-            "ec2:RevokeSecurityGroupIngress",
-            "ec2:RevokeSecurityGroupEgress",
-            "ec2:ModifyVpcEndpoint",
-            "ec2:CreateTags",
-            "ec2:DeleteTags",
-            "ec2:DeleteVpc",
-            "ec2:DeleteSubnet",
-            "ec2:DeleteInternetGateway",
-            "ec2:DeleteRouteTable",
-            "ec2:DeleteSecurityGroup",
-            "ec2:DeleteNatGateway",
-            "ec2:ReleaseAddress",
-            "ec2:DeleteVpcEndpoints",
-        ],
-        network,
-        Some(tagged.clone()),
-    ));
-    let mut writes = vec![
-        (
-            "ChangeBuckets",
-            vec![
-                "s3:CreateBucket",
-                "s3:TagResource",
-                "s3:PutBucketTagging",
-                "s3:PutBucketVersioning",
-                "s3:PutEncryptionConfiguration",
-                "s3:PutBucketPublicAccessBlock",
-                "s3:PutLifecycleConfiguration",
-                "s3:DeleteBucket",
-            ],
-            buckets,
-        ),
-        ("EmptyBucketsOnDestroy", vec!["s3:DeleteObject", "s3:DeleteObjectVersion"], objects),
-        (
-            "ChangeStreams",
-            vec![
-                "kinesis:CreateStream",
-                "kinesis:AddTagsToStream",
-                "kinesis:RemoveTagsFromStream",
-                "kinesis:UpdateShardCount",
-                "kinesis:UpdateStreamMode",
-                "kinesis:IncreaseStreamRetentionPeriod",
-                "kinesis:DecreaseStreamRetentionPeriod",
-                "kinesis:DeleteStream",
-            ],
-            streams.clone(),
-        ),
-        // Encryption changes are authorised on the stream and on its KMS key together
-        // (Service Authorization Reference: both resource types are required).
-        ("EncryptStreams", vec!["kinesis:StartStreamEncryption", "kinesis:StopStreamEncryption"], stream_keys),
-        (
-            "ChangeDeliveries",
-            vec![
-                "firehose:CreateDeliveryStream",
-                "firehose:TagDeliveryStream",
-                "firehose:UntagDeliveryStream",
-                "firehose:UpdateDestination",
-                "firehose:DeleteDeliveryStream",
-            ],
-            deliveries,
-        ),
-        (
-            "ChangeRoles",
-            vec![
-                "iam:CreateRole",
-                "iam:TagRole",
-                "iam:UntagRole",
-                "iam:UpdateAssumeRolePolicy",
-                "iam:PutRolePolicy",
-                "iam:DeleteRolePolicy",
-                "iam:AttachRolePolicy",
-                "iam:DetachRolePolicy",
-                "iam:PutRolePermissionsBoundary",
-                "iam:DeleteRolePermissionsBoundary",
-                "iam:DeleteRole",
-                "iam:CreateInstanceProfile",
-                "iam:AddRoleToInstanceProfile",
-                "iam:RemoveRoleFromInstanceProfile",
-                "iam:DeleteInstanceProfile",
-            ],
-            role_arns.clone(),
-        ),
-        (
-            "ChangeOwnClusters",
-            vec![
-                "elasticmapreduce:ModifyInstanceGroups",
-                "elasticmapreduce:AddInstanceGroups",
-                "elasticmapreduce:SetTerminationProtection",
-                "elasticmapreduce:PutAutoTerminationPolicy",
-                "elasticmapreduce:RemoveAutoTerminationPolicy",
-                "elasticmapreduce:PutManagedScalingPolicy",
-                "elasticmapreduce:RemoveManagedScalingPolicy",
-                "elasticmapreduce:AddTags",
-                "elasticmapreduce:RemoveTags",
-                "elasticmapreduce:TerminateJobFlows",
-            ],
-            clusters,
-        ),
-        (
-            "ChangeSchedules",
-            vec!["scheduler:CreateSchedule", "scheduler:UpdateSchedule", "scheduler:DeleteSchedule"],
-            schedules,
-        ),
-        (
-            "ChangeQueue",
-            vec!["sqs:CreateQueue", "sqs:TagQueue", "sqs:UntagQueue", "sqs:SetQueueAttributes", "sqs:DeleteQueue"],
-            queue,
-        ),
-        (
-            "ChangeWorkgroup",
-            vec![
-                "athena:CreateWorkGroup",
-                "athena:UpdateWorkGroup",
-                "athena:DeleteWorkGroup",
-                "athena:TagResource",
-                "athena:UntagResource",
-                "athena:CreateNamedQuery",
-                "athena:UpdateNamedQuery",
-                "athena:DeleteNamedQuery",
-            ],
-            workgroup,
-        ),
-        (
-            "ChangeCatalog",
-            vec![
-                "glue:CreateDatabase",
-                "glue:UpdateDatabase",
-                "glue:DeleteDatabase",
-                "glue:TagResource",
-                "glue:UntagResource",
-                "glue:CreateTable",
-                "glue:UpdateTable",
-                "glue:DeleteTable",
-            ],
-            catalog,
-        ),
-        (
-            "ChangeCrawlers",
-            vec![
-                "glue:CreateCrawler",
-                "glue:UpdateCrawler",
-                "glue:StopCrawler",
-                "glue:DeleteCrawler",
-                "glue:TagResource",
-                "glue:UntagResource",
-            ],
-            crawlers,
-        ),
-        (
-            "ChangeAlarms",
-            vec![
-                "cloudwatch:PutMetricAlarm",
-                "cloudwatch:DeleteAlarms",
-                "cloudwatch:TagResource",
-                "cloudwatch:UntagResource",
-            ],
-            alarms,
-        ),
-        // Deleting a job stops its running executions first (see `resources::job`).
-        ("StopJobRuns", vec!["states:StopExecution"], executions),
-        // `pipectl run` starts a job's execution like its schedule does.
-        (
-            "ChangeJobs",
-            vec![
-                "states:CreateStateMachine",
-                "states:UpdateStateMachine",
-                "states:DeleteStateMachine",
-                "states:TagResource",
-                "states:UntagResource",
-                "states:StartExecution",
-            ],
-            machines,
-        ),
-        (
-            "ChangeAlarmTopic",
-            vec!["sns:CreateTopic", "sns:DeleteTopic", "sns:TagResource", "sns:UntagResource", "sns:Subscribe"],
-            topic.clone(),
-        ),
-    ];
-    if !topic.is_empty() {
-        // Unsubscribe names a subscription, not a topic, and has no resource-level permission
-        // (Service Authorization Reference, Amazon SNS); SNS itself lets only the topic's or the
-        // subscription's owner remove it.
-        statements.push(statement("UnsubscribeFromTheAlarmTopic", &["sns:Unsubscribe"], vec!["*".to_string()], None));
-    }
-    writes.retain(|(_, _, resources)| !resources.is_empty());
-    statements.extend(writes.into_iter().map(|(sid, actions, resources)| {
-        // Clusters are matched by their tag, as their ARNs carry ids unknown in advance.
-        let condition = (sid == "ChangeOwnClusters").then(|| tagged.clone());
-        statement(sid, &actions, resources, condition)
-    }));
-    if !spec.clusters.is_empty() {
-        statements.push(statement(
-            "StartTaggedClusters",
-            &["elasticmapreduce:RunJobFlow", "elasticmapreduce:AddTags"],
-            vec!["*".to_string()],
-            Some(json!({"StringEquals": {format!("aws:RequestTag/{PIPELINE_TAG}"): pipeline}})),
-        ));
-    }
-    statements.push(statement(
-        "PassOwnRolesToTheirServices",
-        &["iam:PassRole"],
-        vec![arns.role(&roles_path, "*")],
-        Some(json!({"StringEquals": {"iam:PassedToService": ["firehose.amazonaws.com", "elasticmapreduce.amazonaws.com", "ec2.amazonaws.com", "scheduler.amazonaws.com", "states.amazonaws.com", "glue.amazonaws.com"]}})),
-    ));
+    merged.sort_by_key(|statement| statement.scope);
+    let statements: Vec<Value> = merged.into_iter().map(Grant::statement).collect();
     json!({"Version": "2012-10-17", "Statement": statements})
 }
 
@@ -579,7 +283,6 @@ pub fn allows(policy: &Value, action: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::spec::SpecBuilder;
 
     #[test]
     fn s3_operations_map_to_their_iam_actions() {
@@ -591,58 +294,120 @@ mod tests {
         assert_eq!(action_for("sts", "GetCallerIdentity"), Some(Vec::new()));
         assert_eq!(action_for("s3", "SelectObjectContent"), None);
         assert_eq!(action_for("lambda", "Invoke"), None);
-    }
-
-    #[test]
-    fn streams_and_deliveries_the_spec_dropped_are_reached_by_the_pipelines_tag_only() {
-        let spec = SpecBuilder::new().bucket("lake").build();
-        for (purpose, deletes) in [(Purpose::Plan, false), (Purpose::Everything, true)] {
-            let policy = policy(&spec, "eu-west-1", "123456789012", purpose);
-            let statements = policy["Statement"].as_array().expect("statements");
-            for (sid, arn, delete) in [
-                ("OwnStreamsTheSpecDropped", "arn:aws:kinesis:eu-west-1:123456789012:stream/*", "kinesis:DeleteStream"),
-                (
-                    "OwnDeliveriesTheSpecDropped",
-                    "arn:aws:firehose:eu-west-1:123456789012:deliverystream/*",
-                    "firehose:DeleteDeliveryStream",
-                ),
-            ] {
-                let statement = statements.iter().find(|s| s["Sid"] == sid).expect(sid);
-                assert_eq!(statement["Resource"], json!([arn]));
-                assert_eq!(statement["Condition"]["StringEquals"]["aws:ResourceTag/pipectl:pipeline"], "p");
-                let actions = statement["Action"].as_array().expect("actions");
-                assert_eq!(actions.contains(&json!(delete)), deletes, "{sid} {purpose:?}");
-            }
-        }
-    }
-
-    #[test]
-    fn roles_are_reached_under_the_specs_iam_path() {
-        let mut spec = SpecBuilder::new().stream("events", 1).build();
-        spec.iam = Some(crate::spec::Iam { path: Some("/teams/data/".to_string()), ..Default::default() });
-        let policy = policy(&spec, "eu-west-1", "123456789012", Purpose::Everything);
-        let statements = policy["Statement"].as_array().expect("statements");
-        for sid in ["ReadRoles", "ChangeRoles", "PassOwnRolesToTheirServices"] {
-            let statement = statements.iter().find(|s| s["Sid"] == sid).expect(sid);
-            assert_eq!(
-                statement["Resource"][0], "arn:aws:iam::123456789012:role/teams/data/pipectl/p/eu-west-1/*",
-                "{sid}"
-            );
-        }
-    }
-
-    #[test]
-    fn the_plan_policy_only_reads_and_is_scoped_to_the_specs_names() {
-        let spec = SpecBuilder::new().stream("events", 1).bucket("lake").build();
-        let read = policy(&spec, "eu-west-1", "123456789012", Purpose::Plan);
-        assert!(allows(&read, "kinesis:DescribeStreamSummary") && !allows(&read, "kinesis:CreateStream"));
-        assert!(!allows(&read, "dynamodb:PutItem"), "plan takes no lock");
-        assert!(allows(&read, "tag:GetResources"), "plan finds the pipeline's resources by the tag index");
         assert_eq!(action_for("tag", "GetResources"), Some(vec!["tag:GetResources".to_string()]));
-        let text = read.to_string();
-        assert!(text.contains("arn:aws:kinesis:eu-west-1:123456789012:stream/events"), "{text}");
-        let all = policy(&spec, "cn-north-1", "*", Purpose::Everything);
-        assert!(allows(&all, "kinesis:CreateStream") && allows(&all, "dynamodb:PutItem"));
-        assert!(all.to_string().contains("arn:aws-cn:s3:::lake"), "the partition follows the region");
+    }
+
+    fn arns(names: &[&str]) -> Vec<String> {
+        names.iter().map(|name| format!("arn:aws:s3:::{name}")).collect()
+    }
+
+    #[test]
+    fn grants_with_one_sid_become_one_statement_of_their_unions() {
+        let policy = policy(
+            [
+                Grant::new("Read", Scope::Plan, &["s3:GetA", "s3:GetB"], arns(&["a"])),
+                Grant::unscoped_reads(&["s3:ListAllMyBuckets"]),
+                Grant::new("Read", Scope::Plan, &["s3:GetB", "s3:GetC"], arns(&["b", "a"])),
+                Grant::unscoped_reads(&["kinesis:ListStreams", "s3:ListAllMyBuckets"]),
+            ],
+            Purpose::Plan,
+        );
+        assert_eq!(
+            policy["Statement"],
+            json!([
+                {"Sid": "Read", "Effect": "Allow", "Action": ["s3:GetA", "s3:GetB", "s3:GetC"],
+                 "Resource": ["arn:aws:s3:::a", "arn:aws:s3:::b"]},
+                {"Sid": "ReadWhatCannotBeScoped", "Effect": "Allow",
+                 "Action": ["s3:ListAllMyBuckets", "kinesis:ListStreams"], "Resource": ["*"]},
+            ])
+        );
+        assert_eq!(policy["Version"], "2012-10-17");
+    }
+
+    #[test]
+    fn condition_values_under_one_operator_and_key_are_united() {
+        let spec = crate::spec::SpecBuilder::new().build();
+        let ctx = GrantContext::new(&spec, "eu-west-1", "123456789012");
+        let tagged = |actions: &[&'static str]| {
+            Grant::new("ChangeOwn", Scope::Apply, actions, vec!["*".to_string()]).when(ctx.tagged())
+        };
+        let policy = policy(
+            [
+                ctx.pass_roles(&["firehose.amazonaws.com"]),
+                tagged(&["ec2:CreateRoute"]),
+                ctx.pass_roles(&["elasticmapreduce.amazonaws.com", "ec2.amazonaws.com", "firehose.amazonaws.com"]),
+                tagged(&["ec2:DeleteRoute"]),
+            ],
+            Purpose::Everything,
+        );
+        let statements = policy["Statement"].as_array().expect("statements");
+        assert_eq!(statements.len(), 2);
+        assert_eq!(statements[0]["Resource"], json!(["arn:aws:iam::123456789012:role/pipectl/p/eu-west-1/*"]));
+        assert_eq!(
+            statements[0]["Condition"],
+            json!({"StringEquals": {"iam:PassedToService":
+                ["firehose.amazonaws.com", "elasticmapreduce.amazonaws.com", "ec2.amazonaws.com"]}})
+        );
+        // The same single value stays a single value.
+        assert_eq!(statements[1]["Condition"], json!({"StringEquals": {"aws:ResourceTag/pipectl:pipeline": "p"}}));
+        assert_eq!(statements[1]["Action"], json!(["ec2:CreateRoute", "ec2:DeleteRoute"]));
+        let mut differing = json!({"StringEquals": {"k": "a"}});
+        merge_condition(&mut differing, json!({"StringEquals": {"k": "b", "j": "c"}, "Bool": {"x": "true"}}));
+        assert_eq!(differing, json!({"StringEquals": {"k": ["a", "b"], "j": "c"}, "Bool": {"x": "true"}}));
+    }
+
+    #[test]
+    fn the_plan_keeps_only_plan_grants_and_statements_come_in_scope_order() {
+        let grants = vec![
+            Grant::new("Delete", Scope::Destroy, &["s3:DeleteBucket"], arns(&["a"])),
+            Grant::new("Change", Scope::Apply, &["s3:PutBucketTagging"], arns(&["a"])),
+            Grant::new("Own", Scope::Destroy, &["kinesis:DeleteStream"], arns(&["a"])),
+            Grant::new("Read", Scope::Plan, &["s3:GetBucketTagging"], arns(&["a"])),
+            Grant::new("Own", Scope::Plan, &["kinesis:DescribeStreamSummary"], arns(&["a"])),
+        ];
+        let sids = |policy: &Value| -> Vec<String> {
+            policy["Statement"].as_array().expect("statements").iter().map(|s| s["Sid"].to_string()).collect()
+        };
+        let plan = policy(grants.clone(), Purpose::Plan);
+        assert_eq!(sids(&plan), ["\"Read\"", "\"Own\""]);
+        assert!(allows(&plan, "kinesis:DescribeStreamSummary") && !allows(&plan, "kinesis:DeleteStream"));
+        let all = policy(grants, Purpose::Everything);
+        // `Own` counts as a Plan statement: one of its grants is.
+        assert_eq!(sids(&all), ["\"Own\"", "\"Read\"", "\"Change\"", "\"Delete\""]);
+        assert!(allows(&all, "kinesis:DeleteStream") && allows(&all, "s3:DeleteBucket"));
+    }
+
+    #[test]
+    fn grants_without_resources_grant_nothing() {
+        let policy = policy(
+            [
+                Grant::new("ReadBuckets", Scope::Plan, &["s3:GetBucketTagging"], Vec::new()),
+                Grant::new("Catalog", Scope::Plan, &["glue:GetTables"], arns(&["a"])),
+                // Not even the actions of a grant of the same Sid that has resources.
+                Grant::new("Catalog", Scope::Plan, &["glue:DeleteTable"], Vec::new()),
+            ],
+            Purpose::Everything,
+        );
+        assert_eq!(policy["Statement"].as_array().map(Vec::len), Some(1));
+        assert!(!allows(&policy, "s3:GetBucketTagging") && !allows(&policy, "glue:DeleteTable"));
+        assert!(allows(&policy, "glue:GetTables"));
+    }
+
+    #[test]
+    fn allows_matches_actions_exactly_or_by_a_wildcard_suffix() {
+        let policy =
+            policy([Grant::new("S", Scope::Plan, &["s3:Get*", "kinesis:ListStreams"], arns(&["a"]))], Purpose::Plan);
+        assert!(allows(&policy, "s3:GetBucketTagging") && allows(&policy, "kinesis:ListStreams"));
+        assert!(!allows(&policy, "kinesis:ListStreamConsumers") && !allows(&policy, "s3:PutObject"));
+    }
+
+    #[test]
+    fn the_context_names_the_region_account_and_roles_path() {
+        let mut spec = crate::spec::SpecBuilder::new().build();
+        spec.iam = Some(crate::spec::Iam { path: Some("/teams/data/".to_string()), ..Default::default() });
+        let ctx = GrantContext::new(&spec, "cn-north-1", "*");
+        assert_eq!(ctx.arn("sqs", "p-*"), "arn:aws-cn:sqs:cn-north-1:*:p-*");
+        assert_eq!(ctx.roles(), "arn:aws-cn:iam::*:role/teams/data/pipectl/p/cn-north-1/*");
+        assert_eq!(ctx.tagging(), json!({"StringEquals": {"aws:RequestTag/pipectl:pipeline": "p"}}));
     }
 }

@@ -19,6 +19,8 @@
 //! desired dimension holds a placeholder that apply resolves (`resolve_placeholders`), and plans
 //! show the cluster's spec name on both sides.
 
+use std::sync::Arc;
+
 use aws_sdk_cloudwatch::types::{
     ComparisonOperator, Dimension, Metric, MetricAlarm, MetricDataQuery, MetricStat, StandardUnit, Statistic, Tag,
 };
@@ -27,10 +29,9 @@ use serde_json::json;
 
 use super::kit::named::AT_ONCE;
 use super::kit::{
-    adopt, aws_error, owned_by, AwsError, Context, LiveResource, NamedRead, ReadContext, ResourceKind, Tags,
+    adopt, aws_error, owned_by, AwsError, Context, Grant, GrantContext, LiveResource, NamedRead, ReadContext,
+    ResourceKind, Scope, Tags,
 };
-use std::sync::Arc;
-
 use crate::model::{
     Action, Attributes, Binding, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names,
     ResourceId,
@@ -347,6 +348,25 @@ impl ResourceKind for Alarm {
             .map_err(|error| aws_error(&live.id, "DeleteAlarms", error))?;
         Ok(())
     }
+
+    /// The pipeline's alarms by their name prefix. Without an enabled `alarms:` section a plan
+    /// still looks for them, to delete what an earlier spec made.
+    fn grants(&self, ctx: &GrantContext) -> Vec<Grant> {
+        let alarms = vec![ctx.arn("cloudwatch", &format!("alarm:{}*", alarm_prefix(&ctx.spec.pipeline)))];
+        let change = ["cloudwatch:PutMetricAlarm", "cloudwatch:TagResource", "cloudwatch:UntagResource"];
+        vec![
+            // DescribeAlarms is authorised on the alarms it returns (Service Authorization
+            // Reference, "Amazon CloudWatch": resource type alarm).
+            Grant::new(
+                "ReadAlarms",
+                Scope::Plan,
+                &["cloudwatch:DescribeAlarms", "cloudwatch:ListTagsForResource"],
+                alarms.clone(),
+            ),
+            Grant::new("ChangeAlarms", Scope::Apply, &change, alarms.clone()),
+            Grant::new("ChangeAlarms", Scope::Destroy, &["cloudwatch:DeleteAlarms"], alarms),
+        ]
+    }
 }
 
 /// PutMetricAlarm with the whole alarm: it creates the alarm or overwrites every field of it.
@@ -571,5 +591,25 @@ mod tests {
         let queue = super::super::queue::id();
         assert_eq!(alarm.config::<AlarmConfig>().unwrap().dimension_value, "p-schedules-dlq");
         assert_eq!(alarm.attributes()["dimensions"], json!(format!("QueueName={}", queue.name)));
+    }
+
+    #[test]
+    fn alarms_are_reached_by_the_pipelines_name_prefix_even_without_an_alarms_section() {
+        use crate::iam::deployer::Purpose;
+        use crate::resources::test_support::{assert_granted, granted, sids_allowing, statement};
+        let spec = crate::spec::SpecBuilder::new().build();
+        assert_granted(
+            &super::Alarm,
+            &spec,
+            &[
+                ("cloudwatch:DescribeAlarms", &["ReadAlarms"]),
+                ("cloudwatch:PutMetricAlarm", &["ChangeAlarms"]),
+                ("cloudwatch:DeleteAlarms", &["ChangeAlarms"]),
+            ],
+        );
+        let all = granted(&super::Alarm, &spec, Purpose::Everything);
+        let alarms = serde_json::json!(["arn:aws:cloudwatch:eu-west-1:123456789012:alarm:pipectl-p-*"]);
+        assert_eq!(statement(&all, "ReadAlarms")["Resource"], alarms);
+        assert!(sids_allowing(&all, "cloudwatch:PutDashboard").is_empty());
     }
 }

@@ -13,8 +13,8 @@ use serde_json::{json, Value};
 
 use super::kit::tag_index::Indexed;
 use super::kit::{
-    aws_error, build_error, AwsError, Clients, Context, LiveResource, NamedRead, Ownership, ReadContext, ResourceKind,
-    Tags,
+    aws_error, build_error, AwsError, Clients, Context, Grant, GrantContext, LiveResource, NamedRead, Ownership,
+    ReadContext, ResourceKind, Scope, Tags,
 };
 use crate::model::{
     Attributes, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names, ResourceId,
@@ -220,6 +220,41 @@ impl ResourceKind for Bucket {
                 pricing::rate(&name, &format!("S3 {class} storage"), "GB-month", figure)
             })
             .collect()
+    }
+
+    fn grants(&self, ctx: &GrantContext) -> Vec<Grant> {
+        let buckets: Vec<String> = ctx.spec.buckets.iter().map(|bucket| ctx.arns.bucket(&bucket.name)).collect();
+        let objects = buckets.iter().map(|bucket| format!("{bucket}/*")).collect();
+        let read = [
+            "s3:GetBucketTagging",
+            "s3:GetBucketVersioning",
+            "s3:GetEncryptionConfiguration",
+            "s3:GetBucketPublicAccessBlock",
+            "s3:GetLifecycleConfiguration",
+            "s3:ListBucketVersions",
+            "s3:ListBucket",
+        ];
+        let change = [
+            "s3:CreateBucket",
+            "s3:TagResource",
+            "s3:PutBucketTagging",
+            "s3:PutBucketVersioning",
+            "s3:PutEncryptionConfiguration",
+            "s3:PutBucketPublicAccessBlock",
+            "s3:PutLifecycleConfiguration",
+        ];
+        vec![
+            Grant::unscoped_reads(&["s3:ListAllMyBuckets"]),
+            Grant::new("ReadBuckets", Scope::Plan, &read, buckets.clone()),
+            Grant::new("ChangeBuckets", Scope::Apply, &change, buckets.clone()),
+            Grant::new("ChangeBuckets", Scope::Destroy, &["s3:DeleteBucket"], buckets),
+            Grant::new(
+                "EmptyBucketsOnDestroy",
+                Scope::Destroy,
+                &["s3:DeleteObject", "s3:DeleteObjectVersion"],
+                objects,
+            ),
+        ]
     }
 }
 
@@ -799,5 +834,30 @@ mod tests {
         assert_eq!((read.abort_incomplete_after, read.noncurrent_expire_after), (Some(7), Some(30)));
         assert_eq!(read.rules.len(), 1);
         assert_eq!(read.rules[0]["id"], json!("raw"));
+    }
+
+    #[test]
+    fn the_specs_buckets_are_read_changed_and_emptied_by_name() {
+        use crate::iam::deployer::Purpose;
+        use crate::resources::test_support::{assert_granted, granted, sids_allowing, statement};
+        let spec = crate::spec::SpecBuilder::new().bucket("lake").build();
+        assert_granted(
+            &super::Bucket,
+            &spec,
+            &[
+                ("s3:ListAllMyBuckets", &["ReadWhatCannotBeScoped"]),
+                ("s3:GetBucketTagging", &["ReadBuckets"]),
+                ("s3:CreateBucket", &["ChangeBuckets"]),
+                ("s3:DeleteBucket", &["ChangeBuckets"]),
+                ("s3:DeleteObjectVersion", &["EmptyBucketsOnDestroy"]),
+            ],
+        );
+        let all = granted(&super::Bucket, &spec, Purpose::Everything);
+        assert_eq!(statement(&all, "ChangeBuckets")["Resource"], serde_json::json!(["arn:aws:s3:::lake"]));
+        assert_eq!(statement(&all, "EmptyBucketsOnDestroy")["Resource"], serde_json::json!(["arn:aws:s3:::lake/*"]));
+        // Without a bucket in the spec, only the listing that finds one an earlier spec made.
+        let none = granted(&super::Bucket, &crate::spec::SpecBuilder::new().build(), Purpose::Everything);
+        assert_eq!(none["Statement"].as_array().map(Vec::len), Some(1));
+        assert_eq!(sids_allowing(&none, "s3:ListAllMyBuckets"), ["ReadWhatCannotBeScoped"]);
     }
 }

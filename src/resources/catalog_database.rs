@@ -20,7 +20,8 @@ use serde_json::json;
 
 use super::kit::named::SharedReads;
 use super::kit::{
-    aws_error, build_error, AwsError, Context, LiveResource, NamedRead, Ownership, ReadContext, ResourceKind,
+    aws_error, build_error, AwsError, Context, Grant, GrantContext, LiveResource, NamedRead, Ownership, ReadContext,
+    ResourceKind, Scope,
 };
 use crate::iam::Arns;
 use crate::model::{
@@ -164,6 +165,33 @@ impl ResourceKind for CatalogDatabase {
             .map_err(|error| aws_error(&live.id, "DeleteDatabase", error))?;
         Ok(())
     }
+
+    fn grants(&self, ctx: &GrantContext) -> Vec<Grant> {
+        let mut catalog = table_arns(ctx);
+        if let Some(catalog_section) = &ctx.spec.catalog {
+            let database = spec::database_name(ctx.spec, catalog_section);
+            catalog.push(ctx.arn("glue", &format!("userDefinedFunction/{database}/*")));
+        }
+        let change = ["glue:CreateDatabase", "glue:UpdateDatabase", "glue:TagResource", "glue:UntagResource"];
+        vec![
+            // Every plan lists the catalog's databases to find the pipeline's by their marker.
+            Grant::new(
+                "FindCatalogDatabases",
+                Scope::Plan,
+                &["glue:GetDatabases"],
+                vec![ctx.arns.glue_catalog(), ctx.arns.glue_database("*")],
+            ),
+            // GetTags on a database also needs glue:GetDatabase (AWS Glue API, "TagResource").
+            Grant::new(
+                "ReadCatalog",
+                Scope::Plan,
+                &["glue:GetDatabase", "glue:GetTags", "glue:GetTables"],
+                catalog.clone(),
+            ),
+            Grant::new("ChangeCatalog", Scope::Apply, &change, catalog.clone()),
+            Grant::new("ChangeCatalog", Scope::Destroy, &["glue:DeleteDatabase"], catalog),
+        ]
+    }
 }
 
 /// The pipeline's databases, each with every table in it: read once for this kind and for
@@ -194,6 +222,16 @@ async fn read_databases(read: &ReadContext<'_>) -> Result<NamedRead, AwsError> {
 }
 
 /// The database's ARN in the account that holds it.
+/// What Glue authorises a call on the pipeline's tables on: the catalog, the database and the
+/// table ("Specifying AWS Glue resource ARNs", AWS Glue Developer Guide; a database call needs the
+/// first two, and DeleteDatabase also every table and function in the database). None without a
+/// `catalog:` section.
+pub fn table_arns(ctx: &GrantContext) -> Vec<String> {
+    let Some(catalog) = &ctx.spec.catalog else { return Vec::new() };
+    let database = spec::database_name(ctx.spec, catalog);
+    vec![ctx.arns.glue_catalog(), ctx.arns.glue_database(&database), ctx.arns.glue_table(&database, "*")]
+}
+
 fn database_arn(arns: &Arns, catalog_id: &str, name: &str) -> String {
     Arns { account_id: catalog_id.to_string(), ..arns.clone() }.glue_database(name)
 }
@@ -321,5 +359,43 @@ async fn marked_databases(glue: &aws_sdk_glue::Client, pipeline: &str) -> Result
         if token.is_none() {
             return Ok(names);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+
+    #[test]
+    fn the_database_is_found_by_listing_and_changed_with_what_glue_authorises_a_database_call_on() {
+        use crate::iam::deployer::Purpose;
+        use crate::resources::test_support::{assert_granted, granted, sids_allowing, statement};
+        let spec = crate::spec::SpecBuilder::new().build();
+        let mut with_catalog = spec.clone();
+        with_catalog.catalog = Some(crate::spec::Catalog { database: Some("lake".to_string()), ..Default::default() });
+        assert_granted(
+            &super::CatalogDatabase,
+            &with_catalog,
+            &[
+                ("glue:GetDatabases", &["FindCatalogDatabases"]),
+                ("glue:GetTables", &["ReadCatalog"]),
+                ("glue:DeleteDatabase", &["ChangeCatalog"]),
+                ("glue:CreateTable", &[]),
+            ],
+        );
+        let all = granted(&super::CatalogDatabase, &with_catalog, Purpose::Everything);
+        let glue = |resource: &str| format!("arn:aws:glue:eu-west-1:123456789012:{resource}");
+        assert_eq!(
+            statement(&all, "ChangeCatalog")["Resource"],
+            serde_json::json!([
+                glue("catalog"),
+                glue("database/lake"),
+                glue("table/lake/*"),
+                glue("userDefinedFunction/lake/*")
+            ])
+        );
+        // Without a catalog, a plan still lists the databases to find one an earlier spec made.
+        let none = granted(&super::CatalogDatabase, &spec, Purpose::Everything);
+        assert_eq!(sids_allowing(&none, "glue:GetDatabases"), ["FindCatalogDatabases"]);
+        assert!(sids_allowing(&none, "glue:DeleteDatabase").is_empty());
     }
 }

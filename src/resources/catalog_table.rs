@@ -16,7 +16,10 @@ use std::collections::{BTreeMap, HashMap};
 use aws_sdk_glue::types::{Column, SerDeInfo, StorageDescriptor, Table, TableInput};
 use serde_json::{json, Value};
 
-use super::kit::{aws_error, build_error, AwsError, Context, LiveResource, NamedRead, ReadContext, ResourceKind};
+use super::kit::{
+    aws_error, build_error, AwsError, Context, Grant, GrantContext, LiveResource, NamedRead, ReadContext, ResourceKind,
+    Scope,
+};
 use crate::model::{
     Action, Attributes, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names, ResourceId,
 };
@@ -392,6 +395,15 @@ impl ResourceKind for CatalogTable {
             .map_err(|error| aws_error(&live.id, "DeleteTable", error))?;
         Ok(())
     }
+
+    /// Tables are read with their database (`catalog_database`), which grants those reads.
+    fn grants(&self, ctx: &GrantContext) -> Vec<Grant> {
+        let tables = super::catalog_database::table_arns(ctx);
+        vec![
+            Grant::new("ChangeCatalog", Scope::Apply, &["glue:CreateTable", "glue:UpdateTable"], tables.clone()),
+            Grant::new("ChangeCatalog", Scope::Destroy, &["glue:DeleteTable"], tables),
+        ]
+    }
 }
 
 #[cfg(test)]
@@ -468,5 +480,33 @@ mod tests {
         assert!(found_live.is_empty() && conflicts.len() == 1 && conflicts[0].contains("did not create it"));
         let (found_live, conflicts) = found("p", &[crawled], &[]);
         assert!(found_live.is_empty() && conflicts.is_empty());
+    }
+
+    #[test]
+    fn tables_are_changed_on_the_catalog_the_database_and_its_tables() {
+        use crate::iam::deployer::Purpose;
+        use crate::resources::test_support::{assert_granted, granted, sids_allowing, statement};
+        let mut spec = crate::spec::SpecBuilder::new().build();
+        assert!(granted(&super::CatalogTable, &spec, Purpose::Everything)["Statement"]
+            .as_array()
+            .is_some_and(Vec::is_empty));
+        spec.catalog = Some(crate::spec::Catalog::default());
+        assert_granted(
+            &super::CatalogTable,
+            &spec,
+            &[
+                ("glue:CreateTable", &["ChangeCatalog"]),
+                ("glue:DeleteTable", &["ChangeCatalog"]),
+                ("glue:GetTables", &[]),
+            ],
+        );
+        let all = granted(&super::CatalogTable, &spec, Purpose::Everything);
+        let glue = |resource: &str| format!("arn:aws:glue:eu-west-1:123456789012:{resource}");
+        // The database defaults to the pipeline's name.
+        assert_eq!(
+            statement(&all, "ChangeCatalog")["Resource"],
+            serde_json::json!([glue("catalog"), glue("database/p"), glue("table/p/*")])
+        );
+        assert!(sids_allowing(&all, "glue:DeleteDatabase").is_empty());
     }
 }

@@ -21,8 +21,8 @@ use serde_json::{json, Value};
 
 use super::kit::wait::{wait_until, Poll};
 use super::kit::{
-    aws_error, owned_by, ownership_conflict, retry_while_role_propagates, AwsError, Context, LiveResource, NamedRead,
-    ReadContext, ResourceKind, Tags,
+    aws_error, owned_by, ownership_conflict, retry_while_role_propagates, AwsError, Context, Grant, GrantContext,
+    LiveResource, NamedRead, ReadContext, ResourceKind, Scope, Tags,
 };
 use super::role;
 use crate::iam::{bucket_key_grant, s3_key_statement, Arns};
@@ -320,6 +320,21 @@ impl ResourceKind for Crawler {
         })
         .await
     }
+
+    /// The catalog's crawlers by their name prefix (one the spec dropped is found the same way).
+    fn grants(&self, ctx: &GrantContext) -> Vec<Grant> {
+        let crawlers = vec![ctx.arns.glue_crawler(&format!("{}*", crawler_prefix(&ctx.spec.pipeline)))];
+        let change =
+            ["glue:CreateCrawler", "glue:UpdateCrawler", "glue:StopCrawler", "glue:TagResource", "glue:UntagResource"];
+        vec![
+            // How the pipeline's crawlers are found (by their name prefix, then their tags).
+            Grant::unscoped_reads(&["glue:GetCrawlers"]),
+            Grant::new("ReadCrawlers", Scope::Plan, &["glue:GetTags"], crawlers.clone()),
+            Grant::new("ChangeCrawlers", Scope::Apply, &change, crawlers.clone()),
+            Grant::new("ChangeCrawlers", Scope::Destroy, &["glue:DeleteCrawler"], crawlers),
+            ctx.pass_roles(&["glue.amazonaws.com"]),
+        ]
+    }
 }
 
 /// The crawler's ARN under `account` and its tags (GetTags), or None when it is gone (deleted
@@ -549,5 +564,30 @@ mod tests {
         let ctx = context(glue_client(RuleMode::Sequential, &[&running, &stop, &stopping, &already, &deleted]));
         Crawler.delete(&ctx, &live(detail.clone()), &detail).await.unwrap();
         assert_eq!((stop.num_calls(), already.num_calls(), deleted.num_calls()), (1, 1, 1));
+    }
+
+    #[test]
+    fn crawlers_are_reached_by_the_pipelines_name_prefix_and_run_with_a_role_passed_to_glue() {
+        use crate::iam::deployer::Purpose;
+        use crate::resources::test_support::{assert_granted, granted, sids_allowing, statement};
+        let spec = crate::spec::SpecBuilder::new().build();
+        assert_granted(
+            &super::Crawler,
+            &spec,
+            &[
+                ("glue:GetCrawlers", &["ReadWhatCannotBeScoped"]),
+                ("glue:GetTags", &["ReadCrawlers"]),
+                ("glue:StopCrawler", &["ChangeCrawlers"]),
+                ("glue:DeleteCrawler", &["ChangeCrawlers"]),
+                ("iam:PassRole", &["PassOwnRolesToTheirServices"]),
+            ],
+        );
+        let all = granted(&super::Crawler, &spec, Purpose::Everything);
+        let crawlers = serde_json::json!(["arn:aws:glue:eu-west-1:123456789012:crawler/pipectl-p-*"]);
+        assert_eq!(statement(&all, "ChangeCrawlers")["Resource"], crawlers);
+        let passed =
+            &statement(&all, "PassOwnRolesToTheirServices")["Condition"]["StringEquals"]["iam:PassedToService"];
+        assert_eq!(passed, &serde_json::json!(["glue.amazonaws.com"]));
+        assert!(sids_allowing(&all, "glue:StartCrawler").is_empty(), "Glue starts them on their schedule");
     }
 }

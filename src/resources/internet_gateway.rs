@@ -4,8 +4,11 @@
 use aws_sdk_ec2::types::ResourceType;
 use serde_json::json;
 
+use super::kit::ec2_tags::{self, Ec2Calls};
 use super::kit::ec2_tags::{ec2_node_tags, from_ec2, pipeline_filter, sync, tag_specification};
-use super::kit::{aws_error, claimed_id, AwsError, Context, LiveResource, NamedRead, ReadContext, ResourceKind};
+use super::kit::{
+    aws_error, claimed_id, AwsError, Context, Grant, GrantContext, LiveResource, NamedRead, ReadContext, ResourceKind,
+};
 use crate::model::{
     Attributes, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names, ResourceId,
 };
@@ -93,6 +96,16 @@ impl ResourceKind for InternetGateway {
 
     async fn delete(&self, ctx: &Context, live: &LiveResource, detail: &Live) -> Result<(), AwsError> {
         delete(ctx, live, detail).await
+    }
+
+    fn grants(&self, ctx: &GrantContext) -> Vec<Grant> {
+        let calls = Ec2Calls {
+            describe: &["ec2:DescribeInternetGateways"],
+            create: &["ec2:CreateInternetGateway"],
+            change: &["ec2:AttachInternetGateway", "ec2:DetachInternetGateway"],
+            delete: &["ec2:DeleteInternetGateway"],
+        };
+        ec2_tags::grants(ctx, &calls)
     }
 }
 
@@ -192,4 +205,24 @@ async fn delete(ctx: &Context, live: &LiveResource, detail: &Live) -> Result<(),
         .await
         .map_err(|error| aws_error(&live.id, "DeleteInternetGateway", error))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_internet_gateway_is_created_tagged_and_attached_only_when_it_is_the_pipelines() {
+        let spec = crate::spec::SpecBuilder::new().build();
+        crate::resources::test_support::assert_granted(
+            &InternetGateway,
+            &spec,
+            &[
+                ("ec2:DescribeInternetGateways", &["ReadWhatCannotBeScoped"]),
+                ("ec2:CreateInternetGateway", &["CreateTaggedNetwork"]),
+                ("ec2:AttachInternetGateway", &["ChangeOwnNetwork"]),
+                ("ec2:DeleteInternetGateway", &["ChangeOwnNetwork"]),
+            ],
+        );
+    }
 }

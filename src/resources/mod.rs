@@ -19,6 +19,8 @@ pub mod cluster;
 mod cost_tests;
 mod crawler;
 mod delivery;
+#[cfg(test)]
+mod grants_tests;
 mod internet_gateway;
 pub mod job;
 pub mod kit;
@@ -43,6 +45,7 @@ mod workgroup;
 
 use chrono::{DateTime, Utc};
 
+use crate::aws::lock;
 use crate::iam::Arns;
 use crate::model::{Action, Binding, DesiredResource, GraphContext, Kind, LiveState, ResourceId, ACCOUNT_PLACEHOLDER};
 use crate::plan::Plan;
@@ -50,7 +53,7 @@ use crate::pricing::{Estimate, PriceTable};
 use crate::spec::Spec;
 pub use job::definition::RESIZE_BACK_GRACE_SECONDS;
 pub use job::id as job_id;
-use kit::{AwsError, Clients, Context, DynKind, LiveResource, ReadContext, Tags, Warnings};
+use kit::{AwsError, Clients, Context, DynKind, Grant, GrantContext, LiveResource, ReadContext, Scope, Tags, Warnings};
 
 /// Every kind pipectl manages, in the order their nodes are added to the desired graph.
 pub const KINDS: &[&dyn DynKind] = &[
@@ -90,6 +93,18 @@ pub fn estimate(table: &PriceTable, region: &str, plan: &Plan, desired: &[Desire
         .filter_map(|id| desired.iter().find(|resource| &resource.id == id))
         .flat_map(|resource| registered(resource.id.kind).map(|kind| kind.cost(resource, &prices)).unwrap_or_default());
     Estimate::of(table, region, lines.collect::<Vec<_>>())
+}
+
+/// Every IAM statement the deployer needs for the spec of `ctx`, which `iam::deployer::policy`
+/// folds into `pipectl permissions`: the tag index's, the lock's, then every kind's in `KINDS`
+/// order.
+pub fn deployer_grants(ctx: &GrantContext) -> Vec<Grant> {
+    let Arns { partition, account_id, region } = &ctx.arns;
+    let table = lock::table_arn(partition, region, account_id);
+    let mut grants = kit::tag_index::grants();
+    grants.push(Grant::new("HoldTheLock", Scope::Apply, lock::ACTIONS, vec![table]));
+    grants.extend(KINDS.iter().flat_map(|kind| kind.grants(ctx)));
+    grants
 }
 
 /// Parses `kind/name`, the value of a `pipectl:resource` tag.

@@ -29,10 +29,12 @@ use std::time::{Duration, Instant};
 use aws_sdk_ec2::types::{ConnectivityType, DomainType, NatGatewayState, ResourceType};
 use serde_json::json;
 
+use super::kit::ec2_tags::{self, Ec2Calls};
 use super::kit::ec2_tags::{ec2_node_tags, from_ec2, pipeline_filter, sync, tag_specification, to_ec2};
 use super::kit::wait::{wait_until, Poll};
 use super::kit::{
-    aws_error, claimed_id, owned_by, AwsError, Context, LiveResource, NamedRead, ReadContext, ResourceKind, Tags,
+    aws_error, claimed_id, owned_by, AwsError, Context, Grant, GrantContext, LiveResource, NamedRead, ReadContext,
+    ResourceKind, Tags,
 };
 use crate::model::{
     Action, Attributes, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names, ResourceId,
@@ -192,6 +194,17 @@ impl ResourceKind for NatGateway {
     fn cost(&self, resource: &DesiredResource, _desired: &Desired, prices: &Prices) -> Vec<CostLine> {
         let item = "NAT gateway (plus data processed)".to_string();
         vec![pricing::fixed(&resource.id.to_string(), item, 1, prices.figure("nat_gateway_hour"))]
+    }
+
+    fn grants(&self, ctx: &GrantContext) -> Vec<Grant> {
+        let calls = Ec2Calls {
+            describe: &["ec2:DescribeNatGateways", "ec2:DescribeAddresses"],
+            create: &["ec2:AllocateAddress", "ec2:CreateNatGateway"],
+            // In the pipeline's subnet, with the pipeline's address.
+            change: &["ec2:CreateNatGateway"],
+            delete: &["ec2:DeleteNatGateway", "ec2:ReleaseAddress"],
+        };
+        ec2_tags::grants(ctx, &calls)
     }
 }
 
@@ -842,5 +855,21 @@ pub(crate) mod tests {
         let (a, b) = (client_token(&id("a")), client_token(&id("b")));
         assert!(a.len() <= 64 && a.is_ascii(), "{a}");
         assert_ne!(a, b);
+    }
+
+    #[test]
+    fn a_nat_gateway_and_its_address_are_made_tagged_and_released_only_when_they_are_the_pipelines() {
+        let spec = crate::spec::SpecBuilder::new().build();
+        crate::resources::test_support::assert_granted(
+            &NatGateway,
+            &spec,
+            &[
+                ("ec2:DescribeAddresses", &["ReadWhatCannotBeScoped"]),
+                ("ec2:AllocateAddress", &["CreateTaggedNetwork"]),
+                ("ec2:CreateNatGateway", &["CreateTaggedNetwork", "ChangeOwnNetwork"]),
+                ("ec2:ReleaseAddress", &["ChangeOwnNetwork"]),
+                ("ec2:DeleteTags", &["ChangeOwnNetwork"]),
+            ],
+        );
     }
 }

@@ -26,7 +26,8 @@ use serde_json::{json, Value};
 
 use super::kit::wait::{wait_until, Poll};
 use super::kit::{
-    adopt, aws_error, owned_by, AwsError, Clients, Context, LiveResource, NamedRead, ReadContext, ResourceKind, Tags,
+    adopt, aws_error, owned_by, AwsError, Clients, Context, Grant, GrantContext, LiveResource, NamedRead, ReadContext,
+    ResourceKind, Scope, Tags,
 };
 use crate::iam::{normalize, parse_document, Arns};
 use crate::model::{
@@ -247,6 +248,18 @@ impl ResourceKind for Queue {
         }
         request.send().await.map_err(|error| aws_error(&live.id, "TagQueue", error))?;
         Ok(())
+    }
+
+    /// The dead-letter queue by the pipeline's name prefix.
+    fn grants(&self, ctx: &GrantContext) -> Vec<Grant> {
+        let queue = vec![ctx.arn("sqs", &format!("{}-*", ctx.spec.pipeline))];
+        let read = ["sqs:GetQueueUrl", "sqs:GetQueueAttributes", "sqs:ListQueueTags"];
+        let change = ["sqs:CreateQueue", "sqs:TagQueue", "sqs:UntagQueue", "sqs:SetQueueAttributes"];
+        vec![
+            Grant::new("ReadQueue", Scope::Plan, &read, queue.clone()),
+            Grant::new("ChangeQueue", Scope::Apply, &change, queue.clone()),
+            Grant::new("ChangeQueue", Scope::Destroy, &["sqs:DeleteQueue"], queue),
+        ]
     }
 }
 
@@ -687,5 +700,27 @@ mod tests {
         let notes = KIND.change_notes(Action::Update, Some(&before), Some(&after));
         assert_eq!(notes.len(), 1);
         assert!(notes[0].contains("15 minutes"), "{notes:?}");
+    }
+
+    #[test]
+    fn the_dead_letter_queue_is_reached_by_the_pipelines_name_prefix() {
+        use crate::iam::deployer::Purpose;
+        use crate::resources::test_support::{assert_granted, granted, sids_allowing, statement};
+        let spec = crate::spec::SpecBuilder::new().build();
+        assert_granted(
+            &super::Queue,
+            &spec,
+            &[
+                ("sqs:GetQueueAttributes", &["ReadQueue"]),
+                ("sqs:SetQueueAttributes", &["ChangeQueue"]),
+                ("sqs:DeleteQueue", &["ChangeQueue"]),
+            ],
+        );
+        let all = granted(&super::Queue, &spec, Purpose::Everything);
+        assert_eq!(
+            statement(&all, "ChangeQueue")["Resource"],
+            serde_json::json!(["arn:aws:sqs:eu-west-1:123456789012:p-*"])
+        );
+        assert!(sids_allowing(&all, "sqs:SendMessage").is_empty(), "the schedules' role sends, not the deployer");
     }
 }

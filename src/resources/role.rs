@@ -13,8 +13,8 @@ use serde_json::{json, Value};
 
 use super::kit::named::SharedReads;
 use super::kit::{
-    aws_error, build_error, claimed_id, owned_by, ownership_conflict, AwsError, Context, LiveResource, NamedKind,
-    NamedRead, Ownership, ReadContext, ResourceKind, Tags,
+    aws_error, build_error, claimed_id, owned_by, ownership_conflict, AwsError, Context, Grant, GrantContext,
+    LiveResource, NamedKind, NamedRead, Ownership, ReadContext, ResourceKind, Scope, Tags,
 };
 use crate::iam::{normalize, parse_document, statements_policy};
 use crate::model::{
@@ -191,6 +191,41 @@ impl ResourceKind for Role {
 
     async fn delete(&self, ctx: &Context, live: &LiveResource, detail: &Live) -> Result<(), AwsError> {
         delete(ctx, live, detail).await
+    }
+
+    /// The pipeline's roles and instance profiles of this region only: their path carries it.
+    /// Passing a role is granted by the kinds whose resources run with one.
+    fn grants(&self, ctx: &GrantContext) -> Vec<Grant> {
+        let (partition, account) = (&ctx.arns.partition, &ctx.arns.account_id);
+        let roles = vec![ctx.roles(), format!("arn:{partition}:iam::{account}:instance-profile{}*", ctx.roles_path)];
+        let read = [
+            "iam:GetRole",
+            "iam:GetRolePolicy",
+            "iam:ListRolePolicies",
+            "iam:ListAttachedRolePolicies",
+            "iam:ListInstanceProfilesForRole",
+        ];
+        let change = [
+            "iam:CreateRole",
+            "iam:TagRole",
+            "iam:UntagRole",
+            "iam:UpdateAssumeRolePolicy",
+            "iam:PutRolePolicy",
+            "iam:DeleteRolePolicy",
+            "iam:AttachRolePolicy",
+            "iam:DetachRolePolicy",
+            "iam:PutRolePermissionsBoundary",
+            "iam:DeleteRolePermissionsBoundary",
+            "iam:CreateInstanceProfile",
+            "iam:AddRoleToInstanceProfile",
+        ];
+        let delete = ["iam:DeleteRole", "iam:RemoveRoleFromInstanceProfile", "iam:DeleteInstanceProfile"];
+        vec![
+            Grant::unscoped_reads(&["iam:ListRoles"]),
+            Grant::new("ReadRoles", Scope::Plan, &read, roles.clone()),
+            Grant::new("ChangeRoles", Scope::Apply, &change, roles.clone()),
+            Grant::new("ChangeRoles", Scope::Destroy, &delete, roles),
+        ]
     }
 }
 
@@ -798,5 +833,37 @@ mod tests {
         let (live, detail) = live_role(&resource, &unbounded, Some(BOUNDARY));
         update(&ctx, &resource, &unbounded, &live, &detail).await.unwrap();
         assert_eq!((put.num_calls(), delete.num_calls()), (1, 1), "removed when the spec drops it");
+    }
+
+    #[test]
+    fn roles_and_instance_profiles_are_reached_under_the_specs_iam_path_in_this_region() {
+        use crate::iam::deployer::Purpose;
+        use crate::resources::test_support::{assert_granted, granted, sids_allowing, statement};
+        let mut spec = crate::spec::SpecBuilder::new().build();
+        spec.iam = Some(crate::spec::Iam { path: Some("/teams/data/".to_string()), ..Default::default() });
+        assert_granted(
+            &super::Role,
+            &spec,
+            &[
+                ("iam:ListRoles", &["ReadWhatCannotBeScoped"]),
+                ("iam:GetRole", &["ReadRoles"]),
+                ("iam:PutRolePolicy", &["ChangeRoles"]),
+                ("iam:DeleteInstanceProfile", &["ChangeRoles"]),
+                // Passed by the kinds that run with a role, each to its own service.
+                ("iam:PassRole", &[]),
+            ],
+        );
+        let all = granted(&super::Role, &spec, Purpose::Everything);
+        for sid in ["ReadRoles", "ChangeRoles"] {
+            assert_eq!(
+                statement(&all, sid)["Resource"],
+                serde_json::json!([
+                    "arn:aws:iam::123456789012:role/teams/data/pipectl/p/eu-west-1/*",
+                    "arn:aws:iam::123456789012:instance-profile/teams/data/pipectl/p/eu-west-1/*"
+                ]),
+                "{sid}"
+            );
+        }
+        assert!(sids_allowing(&granted(&super::Role, &spec, Purpose::Plan), "iam:CreateRole").is_empty());
     }
 }

@@ -8,9 +8,11 @@
 use aws_sdk_ec2::types::{Filter, ResourceType, RouteState};
 use serde_json::json;
 
+use super::kit::ec2_tags::{self, Ec2Calls};
 use super::kit::ec2_tags::{ec2_node_tags, from_ec2, pipeline_filter, sync, tag_specification};
 use super::kit::{
-    aws_error, claimed_id, owned_by, AwsError, Context, LiveResource, NamedRead, ReadContext, ResourceKind,
+    aws_error, claimed_id, owned_by, AwsError, Context, Grant, GrantContext, LiveResource, NamedRead, ReadContext,
+    ResourceKind,
 };
 use crate::model::{
     Attributes, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names, ResourceId,
@@ -201,6 +203,25 @@ impl ResourceKind for RouteTable {
 
     async fn delete(&self, ctx: &Context, live: &LiveResource, detail: &Live) -> Result<(), AwsError> {
         delete(ctx, live, detail).await
+    }
+
+    fn grants(&self, ctx: &GrantContext) -> Vec<Grant> {
+        let calls = Ec2Calls {
+            describe: &["ec2:DescribeRouteTables"],
+            create: &["ec2:CreateRouteTable"],
+            // In the pipeline's VPC, with its subnets and gateways.
+            change: &[
+                "ec2:CreateRouteTable",
+                "ec2:AssociateRouteTable",
+                "ec2:DisassociateRouteTable",
+                "ec2:ReplaceRouteTableAssociation",
+                "ec2:CreateRoute",
+                "ec2:ReplaceRoute",
+                "ec2:DeleteRoute",
+            ],
+            delete: &["ec2:DeleteRouteTable"],
+        };
+        ec2_tags::grants(ctx, &calls)
     }
 }
 
@@ -628,5 +649,21 @@ mod tests {
     #[test]
     fn tables_of_other_pipelines_are_not_read_even_when_the_filter_is_ignored() {
         assert!(live_table(&aws_table(RouteState::Active, "other"), "p").is_none());
+    }
+
+    #[test]
+    fn a_route_table_is_created_tagged_in_the_pipelines_vpc_and_routed_only_when_it_is_the_pipelines() {
+        let spec = crate::spec::SpecBuilder::new().build();
+        crate::resources::test_support::assert_granted(
+            &RouteTable,
+            &spec,
+            &[
+                ("ec2:DescribeRouteTables", &["ReadWhatCannotBeScoped"]),
+                ("ec2:CreateRouteTable", &["CreateTaggedNetwork", "ChangeOwnNetwork"]),
+                ("ec2:ReplaceRoute", &["ChangeOwnNetwork"]),
+                ("ec2:AssociateRouteTable", &["ChangeOwnNetwork"]),
+                ("ec2:DeleteRouteTable", &["ChangeOwnNetwork"]),
+            ],
+        );
     }
 }

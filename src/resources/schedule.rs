@@ -8,6 +8,8 @@
 //! or times out as a whole. Schedules carry no tags, so a pipeline's schedules are named
 //! `pipectl-<pipeline>-…` and marked in their description; only that marker is compared.
 
+use std::sync::Arc;
+
 use aws_sdk_scheduler::types::{
     ActionAfterCompletion, FlexibleTimeWindow, FlexibleTimeWindowMode, ScheduleState, Target,
 };
@@ -15,11 +17,9 @@ use serde_json::{json, Value};
 
 use super::cluster::Group;
 use super::kit::{
-    aws_error, build_error, claimed_id, owned_by, retry_while_role_propagates, AwsError, Context, LiveResource,
-    NamedRead, ReadContext, ResourceKind, Tags,
+    aws_error, build_error, claimed_id, owned_by, retry_while_role_propagates, AwsError, Context, Grant, GrantContext,
+    LiveResource, NamedRead, ReadContext, ResourceKind, Scope, Tags,
 };
-use std::sync::Arc;
-
 use crate::model::{
     Attributes, Binding, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names,
 };
@@ -280,6 +280,24 @@ impl ResourceKind for Schedule {
 
     async fn delete(&self, ctx: &Context, live: &LiveResource, _detail: &Live) -> Result<(), AwsError> {
         delete(ctx, live).await
+    }
+
+    /// The pipeline's schedules by their name prefix (they carry no tags), in the default group.
+    fn grants(&self, ctx: &GrantContext) -> Vec<Grant> {
+        let schedules =
+            vec![ctx.arn("scheduler", &format!("schedule/default/{}*", schedule_prefix(&ctx.spec.pipeline)))];
+        vec![
+            Grant::unscoped_reads(&["scheduler:ListSchedules"]),
+            Grant::new("ReadSchedules", Scope::Plan, &["scheduler:GetSchedule"], schedules.clone()),
+            Grant::new(
+                "ChangeSchedules",
+                Scope::Apply,
+                &["scheduler:CreateSchedule", "scheduler:UpdateSchedule"],
+                schedules.clone(),
+            ),
+            Grant::new("ChangeSchedules", Scope::Destroy, &["scheduler:DeleteSchedule"], schedules),
+            ctx.pass_roles(&["scheduler.amazonaws.com"]),
+        ]
     }
 }
 
@@ -781,5 +799,31 @@ mod tests {
         let (attributes, _) = live.describe("pipectl-p-spark-night-up", &Names::default());
         assert_eq!(attributes["retry"], json!({"maximum_event_age_seconds": 86_400, "maximum_retry_attempts": 185}));
         assert_eq!(attributes["dead_letter_queue"], Value::Null);
+    }
+
+    #[test]
+    fn schedules_are_reached_by_their_name_prefix_and_run_with_a_role_passed_to_the_scheduler() {
+        use crate::iam::deployer::Purpose;
+        use crate::resources::test_support::{assert_granted, granted, statement};
+        let spec = crate::spec::SpecBuilder::new().build();
+        assert_granted(
+            &super::Schedule,
+            &spec,
+            &[
+                ("scheduler:ListSchedules", &["ReadWhatCannotBeScoped"]),
+                ("scheduler:GetSchedule", &["ReadSchedules"]),
+                ("scheduler:UpdateSchedule", &["ChangeSchedules"]),
+                ("iam:PassRole", &["PassOwnRolesToTheirServices"]),
+            ],
+        );
+        let all = granted(&super::Schedule, &spec, Purpose::Everything);
+        assert_eq!(
+            statement(&all, "ChangeSchedules")["Resource"],
+            serde_json::json!(["arn:aws:scheduler:eu-west-1:123456789012:schedule/default/pipectl-p-*"])
+        );
+        assert_eq!(
+            statement(&all, "PassOwnRolesToTheirServices")["Condition"]["StringEquals"]["iam:PassedToService"],
+            serde_json::json!(["scheduler.amazonaws.com"])
+        );
     }
 }

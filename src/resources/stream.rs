@@ -7,11 +7,12 @@ use std::collections::HashMap;
 use aws_sdk_kinesis::types::{EncryptionType, ScalingType, StreamMode as KinesisMode, StreamModeDetails, StreamStatus};
 use serde_json::json;
 
+use super::kit::tag_index::dropped_grants;
 use super::kit::tag_index::Indexed;
 use super::kit::wait::{wait_until, Poll};
 use super::kit::{
-    aws_error, build_error, AwsError, Clients, Context, Limiter, LiveResource, NamedRead, Ownership, ReadContext,
-    ResourceKind, Tags,
+    aws_error, build_error, AwsError, Clients, Context, Grant, GrantContext, Limiter, LiveResource, NamedRead,
+    Ownership, ReadContext, ResourceKind, Scope, Tags,
 };
 use crate::model::{
     Action, Attributes, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names, ResourceId,
@@ -206,6 +207,62 @@ impl ResourceKind for Stream {
                 prices.figure("kinesis_on_demand_stream_hour"),
             )],
         }
+    }
+
+    fn grants(&self, ctx: &GrantContext) -> Vec<Grant> {
+        let streams: Vec<String> = ctx.spec.streams.iter().map(|stream| ctx.arns.stream(&stream.name)).collect();
+        let encrypted: Vec<&spec::Stream> =
+            ctx.spec.streams.iter().filter(|stream| stream.encryption == StreamEncryption::Kms).collect();
+        let (partition, region, account) = (&ctx.arns.partition, &ctx.arns.region, &ctx.arns.account_id);
+        // A key ARN as given; a key id as its ARN; an alias names no key ARN, so any key of the account.
+        let key_arn = |key: &str| {
+            if key.starts_with("arn:") {
+                key.to_string()
+            } else if key.starts_with("alias/") {
+                format!("arn:{partition}:kms:{region}:{account}:key/*")
+            } else {
+                format!("arn:{partition}:kms:{region}:{account}:key/{key}")
+            }
+        };
+        let mut stream_keys: Vec<String> = encrypted.iter().map(|stream| ctx.arns.stream(&stream.name)).collect();
+        let mut keys: Vec<String> =
+            encrypted.iter().map(|stream| key_arn(stream.kms_key.as_deref().unwrap_or("alias/aws/kinesis"))).collect();
+        keys.sort();
+        keys.dedup();
+        stream_keys.extend(keys);
+        let read = ["kinesis:DescribeStreamSummary", "kinesis:ListTagsForStream"];
+        let change = [
+            "kinesis:CreateStream",
+            "kinesis:AddTagsToStream",
+            "kinesis:RemoveTagsFromStream",
+            "kinesis:UpdateShardCount",
+            "kinesis:UpdateStreamMode",
+            "kinesis:IncreaseStreamRetentionPeriod",
+            "kinesis:DecreaseStreamRetentionPeriod",
+        ];
+        let mut grants = vec![
+            Grant::unscoped_reads(&["kinesis:ListStreams"]),
+            Grant::new("ReadStreams", Scope::Plan, &read, streams.clone()),
+        ];
+        // A stream the spec no longer names is found by the tag index and must be read (and, by
+        // apply, deleted) although no ARN above names it: granted on the pipeline's tag, which
+        // Kinesis evaluates for these actions (Service Authorization Reference:
+        // `aws:ResourceTag/${TagKey}` on the `stream` resource type).
+        let any_stream = ctx.arn("kinesis", "stream/*");
+        grants.extend(dropped_grants(ctx, "OwnStreamsTheSpecDropped", any_stream, &read, &["kinesis:DeleteStream"]));
+        grants.extend([
+            Grant::new("ChangeStreams", Scope::Apply, &change, streams.clone()),
+            Grant::new("ChangeStreams", Scope::Destroy, &["kinesis:DeleteStream"], streams),
+            // Encryption changes are authorised on the stream and on its KMS key together
+            // (Service Authorization Reference: both resource types are required).
+            Grant::new(
+                "EncryptStreams",
+                Scope::Apply,
+                &["kinesis:StartStreamEncryption", "kinesis:StopStreamEncryption"],
+                stream_keys,
+            ),
+        ]);
+        grants
     }
 }
 
@@ -561,5 +618,50 @@ mod tests {
         let notes = KIND.change_notes(Action::Update, Some(&before), Some(&after));
         assert_eq!(notes.len(), 1);
         assert!(notes[0].starts_with("reshard 2 → 5 in 2 steps (2 → 4 → 5)"), "{notes:?}");
+    }
+
+    #[test]
+    fn encryption_is_granted_on_the_encrypted_streams_and_their_keys_only() {
+        use crate::iam::deployer::Purpose;
+        use crate::resources::test_support::{assert_granted, granted, sids_allowing, statement};
+        let key = "1234abcd-12ab-34cd-56ef-1234567890ab";
+        let spec = crate::spec::SpecBuilder::new()
+            .stream("plain", 1)
+            .item("streams", format!("{{name: secret, shards: 1, encryption: kms, kms_key: {key}}}"))
+            .item("streams", "{name: aliased, shards: 1, encryption: kms}".to_string())
+            .build();
+        assert_granted(
+            &super::Stream,
+            &spec,
+            &[
+                ("kinesis:ListStreams", &["ReadWhatCannotBeScoped"]),
+                ("kinesis:DescribeStreamSummary", &["ReadStreams", "OwnStreamsTheSpecDropped"]),
+                ("kinesis:UpdateShardCount", &["ChangeStreams"]),
+                ("kinesis:DeleteStream", &["OwnStreamsTheSpecDropped", "ChangeStreams"]),
+                ("kinesis:StartStreamEncryption", &["EncryptStreams"]),
+            ],
+        );
+        let all = granted(&super::Stream, &spec, Purpose::Everything);
+        let arn = |name: &str| format!("arn:aws:kinesis:eu-west-1:123456789012:stream/{name}");
+        assert_eq!(
+            statement(&all, "EncryptStreams")["Resource"],
+            serde_json::json!([
+                arn("secret"),
+                arn("aliased"),
+                // The default key is an alias: any key of the account.
+                "arn:aws:kms:eu-west-1:123456789012:key/*",
+                format!("arn:aws:kms:eu-west-1:123456789012:key/{key}"),
+            ])
+        );
+        assert_eq!(
+            statement(&all, "ReadStreams")["Resource"],
+            serde_json::json!([arn("plain"), arn("secret"), arn("aliased")])
+        );
+        let dropped = statement(&all, "OwnStreamsTheSpecDropped");
+        assert_eq!(dropped["Resource"], serde_json::json!([arn("*")]));
+        assert_eq!(dropped["Condition"]["StringEquals"]["aws:ResourceTag/pipectl:pipeline"], "p");
+        let plain =
+            granted(&super::Stream, &crate::spec::SpecBuilder::new().stream("plain", 1).build(), Purpose::Everything);
+        assert!(sids_allowing(&plain, "kinesis:StartStreamEncryption").is_empty(), "no key, no encryption grant");
     }
 }

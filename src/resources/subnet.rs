@@ -8,8 +8,11 @@ use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType};
 use serde_json::json;
 
 use super::kit::ec2_delete::{self, InUse};
+use super::kit::ec2_tags::{self, Ec2Calls};
 use super::kit::ec2_tags::{ec2_node_tags, emr_managed_tags, from_ec2, pipeline_filter, sync, tag_specification};
-use super::kit::{aws_error, claimed_id, AwsError, Context, LiveResource, NamedRead, ReadContext, ResourceKind};
+use super::kit::{
+    aws_error, claimed_id, AwsError, Context, Grant, GrantContext, LiveResource, NamedRead, ReadContext, ResourceKind,
+};
 use crate::model::{
     Attributes, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names, ResourceId,
 };
@@ -112,6 +115,17 @@ impl ResourceKind for Subnet {
 
     async fn delete(&self, ctx: &Context, live: &LiveResource, _detail: &Live) -> Result<(), AwsError> {
         delete(ctx, live).await
+    }
+
+    fn grants(&self, ctx: &GrantContext) -> Vec<Grant> {
+        let calls = Ec2Calls {
+            describe: &["ec2:DescribeSubnets"],
+            create: &["ec2:CreateSubnet"],
+            // In the pipeline's VPC.
+            change: &["ec2:CreateSubnet", "ec2:ModifySubnetAttribute"],
+            delete: &["ec2:DeleteSubnet"],
+        };
+        [ec2_tags::grants(ctx, &calls), ec2_delete::grants()].concat()
     }
 }
 
@@ -235,5 +249,21 @@ mod tests {
         .unwrap();
         assert_eq!(no_ip.attributes()["map_public_ip"], json!(false));
         assert_ne!(attributes, no_ip.attributes());
+    }
+
+    #[test]
+    fn a_subnet_is_created_tagged_in_the_pipelines_vpc_and_changed_only_when_it_is_the_pipelines() {
+        let spec = crate::spec::SpecBuilder::new().build();
+        crate::resources::test_support::assert_granted(
+            &Subnet,
+            &spec,
+            &[
+                ("ec2:DescribeSubnets", &["ReadWhatCannotBeScoped"]),
+                ("ec2:CreateSubnet", &["CreateTaggedNetwork", "ChangeOwnNetwork"]),
+                ("ec2:ModifySubnetAttribute", &["ChangeOwnNetwork"]),
+                ("ec2:DeleteSubnet", &["ChangeOwnNetwork"]),
+                ("ec2:CreateTags", &["CreateTaggedNetwork", "ChangeOwnNetwork"]),
+            ],
+        );
     }
 }

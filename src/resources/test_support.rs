@@ -4,10 +4,11 @@ use aws_sdk_ec2::Client;
 use aws_smithy_mocks::{MockResponseInterceptor, Rule, RuleMode};
 use aws_smithy_runtime_api::http::StatusCode;
 use aws_smithy_types::body::SdkBody;
+use serde_json::{json, Value};
 
-use super::kit::{Clients, LiveResource, LiveState, Tags};
-use super::kit::{Context, WaitOptions};
+use super::kit::{Clients, Context, LiveResource, LiveState, Tags, WaitOptions};
 use super::{vpc, ResourceId};
+use crate::iam::deployer::{policy, GrantContext, Purpose};
 use crate::progress::Progress;
 
 /// An EC2 client answering from `rules` (built by hand: the `test-util` feature that
@@ -61,4 +62,42 @@ pub fn ec2_context(ec2: Client, timeout: std::time::Duration) -> Context {
     let mut clients = self::clients();
     clients.ec2 = ec2;
     context(clients, timeout, &LiveState::default())
+}
+
+/// The policy that `kind`'s own grants make for `spec` in eu-west-1 of account 123456789012.
+pub fn granted(kind: &dyn super::kit::DynKind, spec: &crate::spec::Spec, purpose: Purpose) -> Value {
+    policy(kind.grants(&GrantContext::new(spec, "eu-west-1", "123456789012")), purpose)
+}
+
+/// The Sids of the statements of `policy` that allow `action`, in order.
+pub fn sids_allowing(policy: &Value, action: &str) -> Vec<String> {
+    let statements = policy["Statement"].as_array().map(Vec::as_slice).unwrap_or_default();
+    let allowing = statements
+        .iter()
+        .filter(|statement| statement["Action"].as_array().is_some_and(|a| a.contains(&json!(action))));
+    allowing.map(|statement| statement["Sid"].as_str().unwrap_or_default().to_string()).collect()
+}
+
+/// The statement `sid` of `policy` (the test fails without one).
+pub fn statement<'a>(policy: &'a Value, sid: &str) -> &'a Value {
+    let statements = policy["Statement"].as_array().map(Vec::as_slice).unwrap_or_default();
+    statements.iter().find(|statement| statement["Sid"] == sid).unwrap_or_else(|| panic!("no {sid} in {policy:#}"))
+}
+
+/// Asserts, for each `(action, sids)` of `expected`, that the statements of the policy of
+/// `kind`'s grants for `spec` that allow `action` are `sids`; and that the kind's policy for a
+/// plan only reads (`Describe*`, `Get*`, `List*`).
+pub fn assert_granted(kind: &dyn super::kit::DynKind, spec: &crate::spec::Spec, expected: &[(&str, &[&str])]) {
+    let all = granted(kind, spec, Purpose::Everything);
+    for (action, sids) in expected {
+        assert_eq!(sids_allowing(&all, action), *sids, "{action} in {all:#}");
+    }
+    let plan = granted(kind, spec, Purpose::Plan);
+    for statement in plan["Statement"].as_array().map(Vec::as_slice).unwrap_or_default() {
+        for action in statement["Action"].as_array().map(Vec::as_slice).unwrap_or_default() {
+            let name = action.as_str().and_then(|action| action.split_once(':')).map(|(_, name)| name);
+            let read = name.is_some_and(|name| ["Describe", "Get", "List"].iter().any(|verb| name.starts_with(verb)));
+            assert!(read, "the plan policy of {} allows {action}", kind.name());
+        }
+    }
 }

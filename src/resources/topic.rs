@@ -21,7 +21,8 @@
 use serde_json::json;
 
 use super::kit::{
-    adopt, aws_error, owned_by, AwsError, Context, LiveResource, NamedRead, ReadContext, ResourceKind, Tags,
+    adopt, aws_error, owned_by, AwsError, Context, Grant, GrantContext, LiveResource, NamedRead, ReadContext,
+    ResourceKind, Scope, Tags,
 };
 use crate::iam::Arns;
 use crate::model::{
@@ -255,6 +256,25 @@ impl ResourceKind for Topic {
             .map_err(|error| aws_error(&live.id, "DeleteTopic", error))?;
         Ok(())
     }
+
+    /// The pipeline's alarm topic with its subscriptions (`<topic ARN>:<id>`, which Unsubscribe
+    /// names). Without an enabled `alarms:` section a plan still looks for it, to delete what an
+    /// earlier spec made.
+    fn grants(&self, ctx: &GrantContext) -> Vec<Grant> {
+        let topic_arn = ctx.arn("sns", &alarm_topic_name(&ctx.spec.pipeline));
+        let topic = vec![topic_arn.clone(), format!("{topic_arn}:*")];
+        let read = ["sns:ListTagsForResource", "sns:ListSubscriptionsByTopic"];
+        let change = ["sns:CreateTopic", "sns:TagResource", "sns:UntagResource", "sns:Subscribe"];
+        vec![
+            Grant::new("ReadAlarmTopic", Scope::Plan, &read, topic.clone()),
+            // Unsubscribe names a subscription, not a topic, and has no resource-level permission
+            // (Service Authorization Reference, Amazon SNS); SNS itself lets only the topic's or the
+            // subscription's owner remove it.
+            Grant::new("UnsubscribeFromTheAlarmTopic", Scope::Apply, &["sns:Unsubscribe"], vec!["*".to_string()]),
+            Grant::new("ChangeAlarmTopic", Scope::Apply, &change, topic.clone()),
+            Grant::new("ChangeAlarmTopic", Scope::Destroy, &["sns:DeleteTopic"], topic),
+        ]
+    }
 }
 
 /// Subscribes every endpoint of `wanted` that `existing` lacks. `ReturnSubscriptionArn` makes
@@ -401,5 +421,27 @@ mod tests {
         let notes = Topic.change_notes(Action::Create, None, Some(&after));
         assert!(notes[0].contains("email:oncall@example.com stay PendingConfirmation"), "{notes:?}");
         assert!(notes[1].contains("sns.amazonaws.com"), "{notes:?}");
+    }
+
+    #[test]
+    fn the_alarm_topic_and_its_subscriptions_are_reached_by_name_even_without_alarms() {
+        use crate::iam::deployer::Purpose;
+        use crate::resources::test_support::{assert_granted, granted, sids_allowing, statement};
+        let spec = crate::spec::SpecBuilder::new().build();
+        assert_granted(
+            &super::Topic,
+            &spec,
+            &[
+                ("sns:ListSubscriptionsByTopic", &["ReadAlarmTopic"]),
+                ("sns:Subscribe", &["ChangeAlarmTopic"]),
+                ("sns:DeleteTopic", &["ChangeAlarmTopic"]),
+                ("sns:Unsubscribe", &["UnsubscribeFromTheAlarmTopic"]),
+            ],
+        );
+        let all = granted(&super::Topic, &spec, Purpose::Everything);
+        let topic = "arn:aws:sns:eu-west-1:123456789012:pipectl-p-alarms";
+        assert_eq!(statement(&all, "ChangeAlarmTopic")["Resource"], serde_json::json!([topic, format!("{topic}:*")]));
+        assert_eq!(statement(&all, "UnsubscribeFromTheAlarmTopic")["Resource"], serde_json::json!(["*"]));
+        assert!(sids_allowing(&granted(&super::Topic, &spec, Purpose::Plan), "sns:Unsubscribe").is_empty());
     }
 }

@@ -8,9 +8,12 @@ use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType};
 use serde_json::json;
 
 use super::kit::ec2_delete::{self, InUse};
+use super::kit::ec2_tags::{self, Ec2Calls};
 use super::kit::ec2_tags::{ec2_node_tags, emr_managed_tags, from_ec2, pipeline_filter, tag_specification};
 use super::kit::wait::{wait_until, Poll};
-use super::kit::{aws_error, claimed_id, AwsError, Context, LiveResource, NamedRead, ReadContext, ResourceKind};
+use super::kit::{
+    aws_error, claimed_id, AwsError, Context, Grant, GrantContext, LiveResource, NamedRead, ReadContext, ResourceKind,
+};
 use crate::model::ResourceId;
 use crate::model::{Attributes, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names};
 
@@ -90,6 +93,16 @@ impl ResourceKind for Vpc {
     async fn delete(&self, ctx: &Context, live: &LiveResource, _detail: &Live) -> Result<(), AwsError> {
         delete(ctx, live).await
     }
+
+    fn grants(&self, ctx: &GrantContext) -> Vec<Grant> {
+        let calls = Ec2Calls {
+            describe: &["ec2:DescribeVpcs"],
+            create: &["ec2:CreateVpc"],
+            change: &["ec2:ModifyVpcAttribute"],
+            delete: &["ec2:DeleteVpc"],
+        };
+        [ec2_tags::grants(ctx, &calls), ec2_delete::grants()].concat()
+    }
 }
 
 async fn read(ec2: &aws_sdk_ec2::Client, pipeline: &str) -> Result<Vec<LiveResource>, AwsError> {
@@ -153,4 +166,25 @@ async fn create(ctx: &Context, resource: &DesiredResource, cidr: &str) -> Result
 /// security groups EMR created itself.
 async fn delete(ctx: &Context, live: &LiveResource) -> Result<(), AwsError> {
     ec2_delete::delete(ctx, &live.id, InUse::Vpc(&live.physical_id)).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_vpc_is_created_tagged_and_changed_only_when_it_is_the_pipelines() {
+        let spec = crate::spec::SpecBuilder::new().build();
+        crate::resources::test_support::assert_granted(
+            &Vpc,
+            &spec,
+            &[
+                ("ec2:DescribeVpcs", &["ReadWhatCannotBeScoped"]),
+                ("ec2:CreateVpc", &["CreateTaggedNetwork"]),
+                ("ec2:ModifyVpcAttribute", &["ChangeOwnNetwork"]),
+                ("ec2:DeleteVpc", &["ChangeOwnNetwork"]),
+                ("ec2:DescribeNetworkInterfaces", &["ReadWhatCannotBeScoped"]),
+            ],
+        );
+    }
 }

@@ -21,10 +21,12 @@
 use aws_sdk_ec2::types::{ResourceType, State, VpcEndpointType};
 use serde_json::json;
 
+use super::kit::ec2_tags::{self, Ec2Calls};
 use super::kit::ec2_tags::{ec2_node_tags, from_ec2, pipeline_filter, sync, tag_specification};
 use super::kit::wait::{wait_until, Poll};
 use super::kit::{
-    aws_error, claimed_id, owned_by, AwsError, Context, LiveResource, NamedRead, ReadContext, ResourceKind,
+    aws_error, claimed_id, owned_by, AwsError, Context, Grant, GrantContext, LiveResource, NamedRead, ReadContext,
+    ResourceKind,
 };
 use crate::model::{
     Action, Attributes, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names, ResourceId,
@@ -257,6 +259,17 @@ impl ResourceKind for VpcEndpoint {
 
     async fn delete(&self, ctx: &Context, live: &LiveResource, _detail: &Live) -> Result<(), AwsError> {
         delete(ctx, live).await
+    }
+
+    fn grants(&self, ctx: &GrantContext) -> Vec<Grant> {
+        let calls = Ec2Calls {
+            describe: &["ec2:DescribeVpcEndpoints"],
+            create: &["ec2:CreateVpcEndpoint"],
+            // In the pipeline's VPC, on its route tables, subnets and security group.
+            change: &["ec2:CreateVpcEndpoint", "ec2:ModifyVpcEndpoint"],
+            delete: &["ec2:DeleteVpcEndpoints"],
+        };
+        ec2_tags::grants(ctx, &calls)
     }
 }
 
@@ -779,5 +792,20 @@ mod tests {
         let ctx = context(ec2_client(&[&route_missing]), &known());
         let error = super::delete(&ctx, &live).await.unwrap_err();
         assert!(!error.is_not_found() && error.message.contains("InvalidRoute.NotFound"), "{error}");
+    }
+
+    #[test]
+    fn an_endpoint_is_created_tagged_in_the_pipelines_vpc_and_changed_only_when_it_is_the_pipelines() {
+        let spec = crate::spec::SpecBuilder::new().build();
+        crate::resources::test_support::assert_granted(
+            &VpcEndpoint,
+            &spec,
+            &[
+                ("ec2:DescribeVpcEndpoints", &["ReadWhatCannotBeScoped"]),
+                ("ec2:CreateVpcEndpoint", &["CreateTaggedNetwork", "ChangeOwnNetwork"]),
+                ("ec2:ModifyVpcEndpoint", &["ChangeOwnNetwork"]),
+                ("ec2:DeleteVpcEndpoints", &["ChangeOwnNetwork"]),
+            ],
+        );
     }
 }

@@ -29,7 +29,8 @@ use serde_json::json;
 
 use super::kit::named::SharedReads;
 use super::kit::{
-    aws_error, build_error, AwsError, Context, LiveResource, NamedRead, Ownership, ReadContext, ResourceKind,
+    aws_error, build_error, AwsError, Context, Grant, GrantContext, LiveResource, NamedRead, Ownership, ReadContext,
+    ResourceKind, Scope,
 };
 use crate::iam::Arns;
 use crate::model::{
@@ -307,6 +308,30 @@ impl ResourceKind for Workgroup {
             .await
             .map_err(|error| aws_error(&live.id, "DeleteWorkGroup", error))?;
         Ok(())
+    }
+
+    /// Every plan looks up the workgroup named after the pipeline, whether or not the spec has a
+    /// `query:` section (one that left the spec is found and deleted); named query actions are
+    /// authorised on their workgroup (Service Authorization Reference, "Amazon Athena": resource
+    /// type workgroup).
+    fn grants(&self, ctx: &GrantContext) -> Vec<Grant> {
+        let workgroup = vec![ctx.arns.athena_workgroup(&athena_workgroup_name(&ctx.spec.pipeline))];
+        let read =
+            ["athena:GetWorkGroup", "athena:ListTagsForResource", "athena:ListNamedQueries", "athena:GetNamedQuery"];
+        let change = [
+            "athena:CreateWorkGroup",
+            "athena:UpdateWorkGroup",
+            "athena:TagResource",
+            "athena:UntagResource",
+            "athena:CreateNamedQuery",
+            "athena:UpdateNamedQuery",
+            "athena:DeleteNamedQuery",
+        ];
+        vec![
+            Grant::new("ReadWorkgroup", Scope::Plan, &read, workgroup.clone()),
+            Grant::new("ChangeWorkgroup", Scope::Apply, &change, workgroup.clone()),
+            Grant::new("ChangeWorkgroup", Scope::Destroy, &["athena:DeleteWorkGroup"], workgroup),
+        ]
     }
 }
 
@@ -750,5 +775,25 @@ mod tests {
         let pinned = EngineVersion::builder().selected_engine_version("Athena engine version 3").build();
         assert_eq!(read(Some(pinned)), "Athena engine version 3");
         assert_eq!(read(None), "AUTO");
+    }
+
+    #[test]
+    fn the_workgroup_and_its_named_queries_are_reached_by_the_pipelines_name() {
+        use crate::iam::deployer::Purpose;
+        use crate::resources::test_support::{assert_granted, granted, sids_allowing, statement};
+        let spec = crate::spec::SpecBuilder::new().build();
+        assert_granted(
+            &super::Workgroup,
+            &spec,
+            &[
+                ("athena:GetNamedQuery", &["ReadWorkgroup"]),
+                ("athena:DeleteNamedQuery", &["ChangeWorkgroup"]),
+                ("athena:DeleteWorkGroup", &["ChangeWorkgroup"]),
+            ],
+        );
+        let all = granted(&super::Workgroup, &spec, Purpose::Everything);
+        let workgroup = serde_json::json!(["arn:aws:athena:eu-west-1:123456789012:workgroup/p"]);
+        assert_eq!(statement(&all, "ChangeWorkgroup")["Resource"], workgroup);
+        assert!(sids_allowing(&all, "athena:StartQueryExecution").is_empty(), "pipectl runs no query");
     }
 }

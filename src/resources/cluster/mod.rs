@@ -35,7 +35,7 @@ pub use apply::{forget_scale, record_scale, resize_group, wait_group_size, Group
 pub use attributes::{scale_records, InstanceGroup, Live, Readable, ScaleRecord, State};
 pub use read::{find_active, group_id, inspect, list_active, Running, ACTIVE_STATES};
 
-use super::kit::{AwsError, Context, LiveResource, NamedRead, ReadContext, ResourceKind};
+use super::kit::{AwsError, Context, Grant, GrantContext, LiveResource, NamedRead, ReadContext, ResourceKind, Scope};
 use super::role::{self, RoleConfig};
 use super::{bucket, security_group, subnet, vpc};
 use crate::iam::Arns;
@@ -368,6 +368,46 @@ impl ResourceKind for Cluster {
         }
         lines
     }
+
+    /// Clusters are matched by their tag, as their ARNs carry ids unknown in advance. A cluster
+    /// runs with two roles of the pipeline: EMR's service role and its instances' (EC2's).
+    fn grants(&self, ctx: &GrantContext) -> Vec<Grant> {
+        let clusters = vec![ctx.arn("elasticmapreduce", "cluster/*")];
+        let read = [
+            "elasticmapreduce:DescribeCluster",
+            "elasticmapreduce:ListInstanceGroups",
+            "elasticmapreduce:ListBootstrapActions",
+            "elasticmapreduce:GetAutoTerminationPolicy",
+            "elasticmapreduce:GetManagedScalingPolicy",
+        ];
+        let change = [
+            "elasticmapreduce:ModifyInstanceGroups",
+            "elasticmapreduce:AddInstanceGroups",
+            "elasticmapreduce:SetTerminationProtection",
+            "elasticmapreduce:PutAutoTerminationPolicy",
+            "elasticmapreduce:RemoveAutoTerminationPolicy",
+            "elasticmapreduce:PutManagedScalingPolicy",
+            "elasticmapreduce:RemoveManagedScalingPolicy",
+            "elasticmapreduce:AddTags",
+            "elasticmapreduce:RemoveTags",
+        ];
+        let own = |scope, actions| Grant::new("ChangeOwnClusters", scope, actions, clusters.clone()).when(ctx.tagged());
+        let start = if ctx.spec.clusters.is_empty() { Vec::new() } else { vec!["*".to_string()] };
+        vec![
+            Grant::unscoped_reads(&["elasticmapreduce:ListClusters"]),
+            Grant::new("ReadClusters", Scope::Plan, &read, clusters.clone()),
+            own(Scope::Apply, &change),
+            own(Scope::Destroy, &["elasticmapreduce:TerminateJobFlows"]),
+            Grant::new(
+                "StartTaggedClusters",
+                Scope::Apply,
+                &["elasticmapreduce:RunJobFlow", "elasticmapreduce:AddTags"],
+                start,
+            )
+            .when(ctx.tagging()),
+            ctx.pass_roles(&["elasticmapreduce.amazonaws.com", "ec2.amazonaws.com"]),
+        ]
+    }
 }
 
 /// The cluster's ARN once its id is known, or one with a placeholder that apply fills in.
@@ -685,5 +725,43 @@ mod tests {
             ("team".to_string(), "data".to_string()),
         ]);
         assert_eq!(Cluster.compared_tags(&tags), Tags::from([("team".to_string(), "data".to_string())]));
+    }
+
+    #[test]
+    fn clusters_are_started_and_changed_only_with_the_pipelines_tag_and_run_with_its_roles() {
+        use crate::iam::deployer::Purpose;
+        use crate::resources::test_support::{assert_granted, granted, sids_allowing, statement};
+        let spec = crate::spec::SpecBuilder::new()
+            .item(
+                "clusters",
+                "{name: spark, release: emr-7.2.0, applications: [Spark], subnet: a, master: {type: m5.xlarge}, \
+                 core: {type: m5.xlarge, nodes: 2}}"
+                    .to_string(),
+            )
+            .build();
+        assert_granted(
+            &Cluster,
+            &spec,
+            &[
+                ("elasticmapreduce:ListClusters", &["ReadWhatCannotBeScoped"]),
+                ("elasticmapreduce:DescribeCluster", &["ReadClusters"]),
+                ("elasticmapreduce:RunJobFlow", &["StartTaggedClusters"]),
+                ("elasticmapreduce:AddTags", &["ChangeOwnClusters", "StartTaggedClusters"]),
+                ("elasticmapreduce:TerminateJobFlows", &["ChangeOwnClusters"]),
+                ("iam:PassRole", &["PassOwnRolesToTheirServices"]),
+            ],
+        );
+        let all = granted(&Cluster, &spec, Purpose::Everything);
+        let tag = |kind: &str| serde_json::json!({"StringEquals": {format!("aws:{kind}/pipectl:pipeline"): "p"}});
+        assert_eq!(statement(&all, "ChangeOwnClusters")["Condition"], tag("ResourceTag"));
+        assert_eq!(statement(&all, "StartTaggedClusters")["Condition"], tag("RequestTag"));
+        assert_eq!(
+            statement(&all, "PassOwnRolesToTheirServices")["Condition"]["StringEquals"]["iam:PassedToService"],
+            serde_json::json!(["elasticmapreduce.amazonaws.com", "ec2.amazonaws.com"])
+        );
+        // Without a cluster in the spec, none is started; one an earlier spec made is still ended.
+        let none = granted(&Cluster, &crate::spec::SpecBuilder::new().build(), Purpose::Everything);
+        assert!(sids_allowing(&none, "elasticmapreduce:RunJobFlow").is_empty());
+        assert_eq!(sids_allowing(&none, "elasticmapreduce:TerminateJobFlows"), ["ChangeOwnClusters"]);
     }
 }

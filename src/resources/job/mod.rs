@@ -21,17 +21,18 @@
 pub mod definition;
 pub mod runs;
 
+use std::sync::Arc;
+
 use aws_sdk_sfn::types::Tag;
 use serde_json::{json, Value};
 
 use super::kit::wait::{wait_until, Poll};
 use super::kit::{
-    aws_error, claimed_id, owned_by, retag::retag, retry_while_role_propagates, AwsError, Context, LiveResource,
-    NamedRead, ReadContext, ResourceKind, Tags,
+    aws_error, claimed_id, owned_by, retag::retag, retry_while_role_propagates, AwsError, Context, Grant, GrantContext,
+    LiveResource, NamedRead, ReadContext, ResourceKind, Scope, Tags,
 };
 use super::role;
 use crate::model::ResourceId;
-use std::sync::Arc;
 
 use crate::model::{
     Attributes, Binding, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names,
@@ -369,6 +370,44 @@ impl ResourceKind for Job {
             figures: price.map(|price| vec![price.ec2, price.emr]).unwrap_or_default(),
         })]
     }
+
+    /// The jobs' state machines and their executions, by the pipeline's name prefix (a job the
+    /// spec dropped is found and deleted by the same prefix); `pipectl run` and `runs` start and
+    /// list a job's executions.
+    fn grants(&self, ctx: &GrantContext) -> Vec<Grant> {
+        let prefix = state_machine_prefix(&ctx.spec.pipeline);
+        let machines = vec![ctx.arns.state_machine(&format!("{prefix}*"))];
+        let executions = vec![ctx.arn("states", &format!("execution:{prefix}*:*"))];
+        let change = [
+            "states:CreateStateMachine",
+            "states:UpdateStateMachine",
+            "states:TagResource",
+            "states:UntagResource",
+            // `pipectl run` starts a job's execution like its schedule does.
+            "states:StartExecution",
+        ];
+        vec![
+            Grant::unscoped_reads(&["states:ListStateMachines"]),
+            // `pipectl runs` lists a job's executions on its state machine.
+            Grant::new(
+                "ReadJobs",
+                Scope::Plan,
+                &["states:DescribeStateMachine", "states:ListTagsForResource", "states:ListExecutions"],
+                machines.clone(),
+            ),
+            Grant::new(
+                "ReadJobRuns",
+                Scope::Plan,
+                &["states:DescribeExecution", "states:GetExecutionHistory"],
+                executions.clone(),
+            ),
+            // Deleting a job stops its running executions first.
+            Grant::new("StopJobRuns", Scope::Destroy, &["states:StopExecution"], executions),
+            Grant::new("ChangeJobs", Scope::Apply, &change, machines.clone()),
+            Grant::new("ChangeJobs", Scope::Destroy, &["states:DeleteStateMachine"], machines),
+            ctx.pass_roles(&["states.amazonaws.com"]),
+        ]
+    }
 }
 
 /// Stops the state machine's running executions, so that its deletion does not wait for them.
@@ -666,5 +705,33 @@ mod tests {
         for field in ["definition", "role", "runs"] {
             assert_eq!(attributes[field], desired[field], "{field}");
         }
+    }
+
+    #[test]
+    fn jobs_and_their_runs_are_reached_by_the_pipelines_name_prefix_and_run_with_a_role_passed_to_step_functions() {
+        use crate::iam::deployer::Purpose;
+        use crate::resources::test_support::{assert_granted, granted, sids_allowing, statement};
+        let spec = crate::spec::SpecBuilder::new().build();
+        assert_granted(
+            &Job,
+            &spec,
+            &[
+                ("states:ListStateMachines", &["ReadWhatCannotBeScoped"]),
+                ("states:ListExecutions", &["ReadJobs"]),
+                ("states:GetExecutionHistory", &["ReadJobRuns"]),
+                ("states:StopExecution", &["StopJobRuns"]),
+                ("states:StartExecution", &["ChangeJobs"]),
+                ("iam:PassRole", &["PassOwnRolesToTheirServices"]),
+            ],
+        );
+        let all = granted(&Job, &spec, Purpose::Everything);
+        let states = |resource: &str| serde_json::json!([format!("arn:aws:states:eu-west-1:123456789012:{resource}")]);
+        assert_eq!(statement(&all, "ChangeJobs")["Resource"], states("stateMachine:pipectl-p-*"));
+        assert_eq!(statement(&all, "StopJobRuns")["Resource"], states("execution:pipectl-p-*:*"));
+        assert_eq!(
+            statement(&all, "PassOwnRolesToTheirServices")["Condition"]["StringEquals"]["iam:PassedToService"],
+            serde_json::json!(["states.amazonaws.com"])
+        );
+        assert!(sids_allowing(&granted(&Job, &spec, Purpose::Plan), "states:StartExecution").is_empty());
     }
 }

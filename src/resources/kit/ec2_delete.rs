@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_ec2::types::Filter;
 
-use super::{aws_error, AwsError, Context};
+use super::{aws_error, AwsError, Context, Grant};
 use crate::model::ResourceId;
 
 /// The AWS error code of a resource that is still in use.
@@ -139,6 +139,12 @@ async fn users(ec2: &aws_sdk_ec2::Client, resource: InUse<'_>) -> String {
     } else {
         format!(": {}", parts.join("; "))
     }
+}
+
+/// What `delete` needs besides the delete itself (which the kind grants): the describe calls
+/// that say what still uses the resource.
+pub fn grants() -> Vec<Grant> {
+    vec![Grant::unscoped_reads(&["ec2:DescribeNetworkInterfaces", "ec2:DescribeSecurityGroups"])]
 }
 
 fn listed(items: &[String]) -> String {

@@ -1,9 +1,10 @@
 //! Tag handling shared by the EC2 kinds: tags at creation (so a resource is never untagged, even
-//! if pipectl dies right after creating it), reading tags, filtering by pipeline, and syncing.
+//! if pipectl dies right after creating it), reading tags, filtering by pipeline, and syncing;
+//! and the deployer grants of an EC2 kind, which those tags scope.
 
 use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
 
-use super::{aws_error, AwsError, Context, LiveResource, Tags};
+use super::{aws_error, AwsError, Context, Grant, GrantContext, LiveResource, Scope, Tags};
 use crate::model::{ResourceId, PIPELINE_TAG};
 use crate::names::{ec2_name, EMR_MANAGED_TAG};
 use crate::spec::Spec;
@@ -70,4 +71,74 @@ pub async fn sync(ctx: &Context, live: &LiveResource, desired: &Tags) -> Result<
             .map_err(|error| aws_error(&live.id, "DeleteTags", error))?;
     }
     Ok(())
+}
+
+/// The EC2 actions of one kind's calls, for its deployer grants (`grants`).
+pub struct Ec2Calls {
+    /// Its describe calls, which EC2 cannot scope to a resource.
+    pub describe: &'static [&'static str],
+    /// Its creates, which tag what they create in the same request (`tag_specification`).
+    pub create: &'static [&'static str],
+    /// Its calls on resources that carry the pipeline's tag: changes, and creates inside an
+    /// owned resource (a subnet in the pipeline's VPC, a NAT gateway in its subnet).
+    pub change: &'static [&'static str],
+    /// Its deletes of such resources.
+    pub delete: &'static [&'static str],
+}
+
+/// The grants of an EC2 kind's `calls`, plus what `sync` and tagging at creation need: creates
+/// only when the request tags the new resource as the pipeline's, everything else only on
+/// resources that carry that tag.
+pub fn grants(ctx: &GrantContext, calls: &Ec2Calls) -> Vec<Grant> {
+    // Every EC2 resource of the region (VPCs, subnets, gateways, addresses, endpoints, and what
+    // they touch that another account owns: shared subnets, AWS-managed prefix lists): which of
+    // them a network call may change is decided by the tag conditions; the ARN keeps it here.
+    let network = || vec![format!("arn:{}:ec2:{}:*:*", ctx.arns.partition, ctx.arns.region)];
+    let own = |scope, actions| Grant::new("ChangeOwnNetwork", scope, actions, network()).when(ctx.tagged());
+    vec![
+        Grant::unscoped_reads(calls.describe),
+        Grant::new("CreateTaggedNetwork", Scope::Apply, calls.create, network()).when(ctx.tagging()),
+        Grant::new("CreateTaggedNetwork", Scope::Apply, &["ec2:CreateTags"], network()).when(ctx.tagging()),
+        own(Scope::Apply, calls.change),
+        own(Scope::Apply, &["ec2:CreateTags", "ec2:DeleteTags"]),
+        own(Scope::Destroy, calls.delete),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::iam::deployer::{policy, Purpose};
+    use crate::resources::test_support::statement;
+
+    #[test]
+    fn creates_need_the_pipelines_tag_in_the_request_and_the_rest_on_the_resource() {
+        let spec = crate::spec::SpecBuilder::new().build();
+        let calls = Ec2Calls {
+            describe: &["ec2:DescribeThings"],
+            create: &["ec2:CreateThing"],
+            change: &["ec2:ChangeThing"],
+            delete: &["ec2:DeleteThing"],
+        };
+        let grants = grants(&GrantContext::new(&spec, "cn-north-1", "123456789012"), &calls);
+        let all = policy(grants.clone(), Purpose::Everything);
+        // Any account's: a shared subnet or an AWS-managed prefix list is another account's.
+        let network = json!(["arn:aws-cn:ec2:cn-north-1:*:*"]);
+        let create = statement(&all, "CreateTaggedNetwork");
+        assert_eq!(create["Action"], json!(["ec2:CreateThing", "ec2:CreateTags"]));
+        assert_eq!(create["Resource"], network);
+        assert_eq!(create["Condition"], json!({"StringEquals": {"aws:RequestTag/pipectl:pipeline": "p"}}));
+        let own = statement(&all, "ChangeOwnNetwork");
+        assert_eq!(own["Action"], json!(["ec2:ChangeThing", "ec2:CreateTags", "ec2:DeleteTags", "ec2:DeleteThing"]));
+        assert_eq!(own["Resource"], network);
+        assert_eq!(own["Condition"], json!({"StringEquals": {"aws:ResourceTag/pipectl:pipeline": "p"}}));
+        let plan = policy(grants, Purpose::Plan);
+        assert_eq!(
+            plan["Statement"],
+            json!([{"Sid": "ReadWhatCannotBeScoped", "Effect": "Allow",
+            "Action": ["ec2:DescribeThings"], "Resource": ["*"]}])
+        );
+    }
 }

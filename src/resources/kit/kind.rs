@@ -11,6 +11,7 @@ use super::context::{Context, ReadContext};
 use super::named::NamedRead;
 use super::tag_index::Indexed;
 use crate::aws::{AwsError, Clients};
+use crate::iam::deployer::{Grant, GrantContext};
 use crate::model::{DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, LiveResource, Tags};
 use crate::pricing::{CostLine, Prices};
 
@@ -73,6 +74,10 @@ pub trait ResourceKind: KindRules {
         let _ = (clients, detail, ownership);
         async move { Err(AwsError::new(&live.id, "adopt", "internal error: not a kind pipectl adopt can tag")) }
     }
+    /// The IAM statements the deployer needs for this kind's own calls (its reads, creates,
+    /// changes and deletes, and passing the roles its resources run with), for `pipectl
+    /// permissions`. Required: a new kind says what it needs.
+    fn grants(&self, ctx: &GrantContext) -> Vec<Grant>;
 }
 
 /// `ResourceKind` as one registry of trait objects can hold it.
@@ -98,6 +103,7 @@ pub trait DynKind: KindRules {
         live: &'a LiveResource,
         ownership: &'a Tags,
     ) -> BoxFuture<'a, Result<(), AwsError>>;
+    fn grants(&self, ctx: &GrantContext) -> Vec<Grant>;
 }
 
 impl<K: ResourceKind> DynKind for K {
@@ -158,6 +164,10 @@ impl<K: ResourceKind> DynKind for K {
         ownership: &'a Tags,
     ) -> BoxFuture<'a, Result<(), AwsError>> {
         Box::pin(async move { ResourceKind::adopt(self, clients, live, live_detail(live)?, ownership).await })
+    }
+
+    fn grants(&self, ctx: &GrantContext) -> Vec<Grant> {
+        ResourceKind::grants(self, ctx)
     }
 }
 

@@ -1,6 +1,7 @@
 //! What every kind uses and no kind owns: the kind interface, the read and apply contexts,
 //! ownership by tag, the named-read algorithm, retagging, EC2 tags and deletes, the tag index,
-//! IAM propagation retries and waits. Nothing here names a kind (`tests/layers.rs` checks it).
+//! IAM propagation retries and waits, and the deployer grants these need. Nothing here names a
+//! kind (`tests/layers.rs` checks it).
 
 mod context;
 pub mod ec2_delete;
@@ -14,6 +15,7 @@ pub mod tag_index;
 pub mod wait;
 
 pub use crate::aws::{aws_error, build_error, AwsError, Clients, Limiter, Warnings};
+pub use crate::iam::deployer::{Grant, GrantContext, Scope};
 pub use crate::model::{LiveResource, LiveState, Names, Tags};
 pub use context::{account_id, Context, ReadContext};
 pub use kind::{DynKind, ResourceKind};

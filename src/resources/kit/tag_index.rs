@@ -19,7 +19,7 @@ use std::future::Future;
 
 use aws_sdk_resourcegroupstagging::types::TagFilter;
 
-use super::{aws_error, AwsError, Clients, ReadContext};
+use super::{aws_error, AwsError, Clients, Grant, GrantContext, ReadContext, Scope};
 use crate::model::{Kind, PIPELINE_TAG};
 
 /// A resource type the index serves on AWS, and how its ARNs carry the name pipectl uses.
@@ -124,6 +124,30 @@ impl ReadContext<'_> {
         names.extend(journal.filter(|name| !listed.contains(name)));
         Ok(names)
     }
+}
+
+/// What `fetch` needs: `tag:GetResources` supports no resource-level permissions (Service
+/// Authorization Reference, "Resource Groups Tagging API"), and it returns ARNs and tags only,
+/// never the resources' contents.
+pub fn grants() -> Vec<Grant> {
+    vec![Grant::unscoped_reads(&["tag:GetResources"])]
+}
+
+/// What a kind the index serves needs for its resources that the spec no longer names, which no
+/// ARN of the spec reaches: `read` (a plan's) and `delete` on `any` resource of its type that
+/// carries the pipeline's tag, as the statement `sid`. Only for a resource type whose service
+/// evaluates `aws:ResourceTag/${TagKey}` for those actions (the kind cites where AWS says so).
+pub fn dropped_grants(
+    ctx: &GrantContext,
+    sid: &'static str,
+    any: String,
+    read: &[&'static str],
+    delete: &[&'static str],
+) -> Vec<Grant> {
+    vec![
+        Grant::new(sid, Scope::Plan, read, vec![any.clone()]).when(ctx.tagged()),
+        Grant::new(sid, Scope::Destroy, delete, vec![any]).when(ctx.tagged()),
+    ]
 }
 
 #[cfg(test)]

@@ -1,0 +1,68 @@
+//! What the delivery kind's calls need of the deployer's policy (`ResourceKind::grants`).
+
+use super::super::kit::tag_index::dropped_grants;
+use super::super::kit::{Grant, GrantContext, Scope};
+
+pub fn grants(ctx: &GrantContext) -> Vec<Grant> {
+    let arn = |name: &str| ctx.arn("firehose", &format!("deliverystream/{name}"));
+    let deliveries: Vec<String> = ctx.spec.deliveries.iter().map(|delivery| arn(&delivery.name)).collect();
+    let read = ["firehose:DescribeDeliveryStream", "firehose:ListTagsForDeliveryStream"];
+    let change = [
+        "firehose:CreateDeliveryStream",
+        "firehose:TagDeliveryStream",
+        "firehose:UntagDeliveryStream",
+        "firehose:UpdateDestination",
+    ];
+    let mut grants = vec![
+        Grant::unscoped_reads(&["firehose:ListDeliveryStreams"]),
+        Grant::new("ReadDeliveries", Scope::Plan, &read, deliveries.clone()),
+    ];
+    // A delivery stream the spec no longer names is found by the tag index and must be read (and,
+    // by apply, deleted) although no ARN above names it: granted on the pipeline's tag, which
+    // Firehose evaluates for these actions (Service Authorization Reference:
+    // `aws:ResourceTag/${TagKey}` on the `deliverystream` resource type).
+    let delete = ["firehose:DeleteDeliveryStream"];
+    grants.extend(dropped_grants(ctx, "OwnDeliveriesTheSpecDropped", arn("*"), &read, &delete));
+    grants.extend([
+        Grant::new("ChangeDeliveries", Scope::Apply, &change, deliveries.clone()),
+        Grant::new("ChangeDeliveries", Scope::Destroy, &delete, deliveries),
+        ctx.pass_roles(&["firehose.amazonaws.com"]),
+    ]);
+    grants
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::super::Delivery;
+    use crate::iam::deployer::Purpose;
+    use crate::resources::test_support::{assert_granted, granted, statement};
+
+    #[test]
+    fn deliveries_are_reached_by_name_or_by_the_pipelines_tag_and_their_role_passed_to_firehose() {
+        let spec = crate::spec::SpecBuilder::new()
+            .item("deliveries", "{name: to-lake, from: events, to: {bucket: lake, prefix: raw/}}".to_string())
+            .build();
+        assert_granted(
+            &Delivery,
+            &spec,
+            &[
+                ("firehose:ListDeliveryStreams", &["ReadWhatCannotBeScoped"]),
+                ("firehose:DescribeDeliveryStream", &["ReadDeliveries", "OwnDeliveriesTheSpecDropped"]),
+                ("firehose:UpdateDestination", &["ChangeDeliveries"]),
+                ("firehose:DeleteDeliveryStream", &["OwnDeliveriesTheSpecDropped", "ChangeDeliveries"]),
+                ("iam:PassRole", &["PassOwnRolesToTheirServices"]),
+            ],
+        );
+        let all = granted(&Delivery, &spec, Purpose::Everything);
+        let arn = |name: &str| format!("arn:aws:firehose:eu-west-1:123456789012:deliverystream/{name}");
+        assert_eq!(statement(&all, "ChangeDeliveries")["Resource"], json!([arn("to-lake")]));
+        let dropped = statement(&all, "OwnDeliveriesTheSpecDropped");
+        assert_eq!(dropped["Resource"], json!([arn("*")]));
+        assert_eq!(dropped["Condition"], json!({"StringEquals": {"aws:ResourceTag/pipectl:pipeline": "p"}}));
+        let pass = statement(&all, "PassOwnRolesToTheirServices");
+        assert_eq!(pass["Resource"], json!(["arn:aws:iam::123456789012:role/pipectl/p/eu-west-1/*"]));
+        assert_eq!(pass["Condition"]["StringEquals"]["iam:PassedToService"], json!(["firehose.amazonaws.com"]));
+    }
+}
