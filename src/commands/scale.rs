@@ -17,7 +17,6 @@ use chrono::{DateTime, NaiveTime, TimeZone, Utc};
 use serde::Serialize;
 
 use crate::aws::{AwsError, Clients};
-use crate::calendar::replication_floor;
 use crate::iam::Arns;
 use crate::names::{
     derived_cluster_roles, emr_cluster_name, iam_role_name, scale_back_schedule_name, schedules_dlq_name, PIPELINE_TAG,
@@ -28,7 +27,7 @@ use crate::progress::Progress;
 use crate::resources::cluster::{self, Group, GroupWait, ScaleRecord};
 use crate::resources::queue;
 use crate::resources::schedule::{create_scale_back, delete_scale_back, resize_input};
-use crate::spec::{Cluster, Spec};
+use crate::spec::{replication_floor, Cluster, Spec};
 
 /// What the user asked for.
 #[derive(Debug, Clone)]
