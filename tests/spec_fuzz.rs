@@ -1,8 +1,10 @@
 //! A mutation fuzzer for the spec loader, validator and planner: starting from the examples and
 //! the bad-spec corpus, it flips bytes, splices lines and inserts YAML tokens, and checks that
-//! every input ends in a valid spec or a located error, never a panic. In CI it runs for a few
-//! seconds; `PIPECTL_FUZZ_SECONDS=300 cargo test --release --test spec_fuzz -- --nocapture`
-//! runs a long session and prints how many inputs it tried.
+//! every input ends in a valid spec or a located error, never a panic. By default it tries a
+//! fixed set of `INPUTS` inputs, each made from a seed of its own, so that every run (in CI, on a
+//! busy machine) tries the same ones and a failure names the input that reproduces it;
+//! `PIPECTL_FUZZ_SECONDS=300 cargo test --release --test spec_fuzz -- --nocapture` instead runs
+//! a long session of that many seconds and prints how many inputs it tried.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
@@ -40,6 +42,20 @@ const TOKENS: [&str; 24] = [
     "\0",
 ];
 
+/// How many inputs a default run tries: more than there are seed files, in a few seconds of a
+/// debug build (two on an idle machine).
+const INPUTS: u64 = 300;
+
+/// The seed input `index` is made from.
+fn input_seed(index: u64) -> u64 {
+    // splitmix64 of the index: neighbouring inputs get unrelated seeds, and never 0 (a xorshift
+    // state of 0 stays 0).
+    let mut z = index.wrapping_add(0x5eed_2026_1122).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    (z ^ (z >> 31)) | 1
+}
+
 struct Random(u64);
 
 impl Random {
@@ -55,17 +71,17 @@ impl Random {
     }
 }
 
+/// The seed files, in a fixed order (a directory lists its files in no particular one).
 fn seeds() -> Vec<Vec<u8>> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut seeds = Vec::new();
+    let mut paths = Vec::new();
     for folder in ["examples", "templates", "tests/bad-specs"] {
         // Spec files only: examples/ci/ holds CI recipes.
-        for entry in std::fs::read_dir(root.join(folder)).expect("seed folder").flatten().filter(|e| e.path().is_file())
-        {
-            seeds.push(std::fs::read(entry.path()).expect("seed file"));
-        }
+        let entries = std::fs::read_dir(root.join(folder)).expect("seed folder").flatten();
+        paths.extend(entries.map(|entry| entry.path()).filter(|path| path.is_file()));
     }
-    seeds
+    paths.sort();
+    paths.iter().map(|path| std::fs::read(path).expect("seed file")).collect()
 }
 
 fn mutate(input: &[u8], other: &[u8], random: &mut Random) -> Vec<u8> {
@@ -126,29 +142,34 @@ fn exercise(bytes: &[u8]) {
     }
 }
 
+/// Input `index`: a seed file (or two) mutated with the input's own seed.
+fn input(seeds: &[Vec<u8>], index: u64) -> Vec<u8> {
+    let mut random = Random(input_seed(index));
+    let input = &seeds[random.below(seeds.len())];
+    let other = &seeds[random.below(seeds.len())];
+    mutate(input, other, &mut random)
+}
+
 #[test]
 fn the_loader_never_panics_on_mutated_specs() {
-    let budget = std::env::var("PIPECTL_FUZZ_SECONDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .map_or(Duration::from_secs(3), Duration::from_secs);
+    // By hand: as many inputs as fit in that many seconds.
+    let budget = std::env::var("PIPECTL_FUZZ_SECONDS").ok().and_then(|s| s.parse().ok()).map(Duration::from_secs);
     let seeds = seeds();
-    let mut random = Random(0x5eed_2026_1122);
     let started = Instant::now();
     let (mut tried, mut valid) = (0u64, 0u64);
-    while started.elapsed() < budget {
-        let input = &seeds[random.below(seeds.len())];
-        let other = &seeds[random.below(seeds.len())];
-        let mutated = mutate(input, other, &mut random);
+    while budget.map_or(tried < INPUTS, |budget| started.elapsed() < budget) {
+        let mutated = input(&seeds, tried);
         let outcome = catch_unwind(AssertUnwindSafe(|| exercise(&mutated)));
         if outcome.is_err() {
             let path = std::env::temp_dir().join("pipectl-fuzz-crash.yaml");
             let _ = std::fs::write(&path, &mutated);
-            panic!("input {tried} panicked; saved to {}", path.display());
+            panic!("input {tried} (seed {:#x}) panicked; saved to {}", input_seed(tried), path.display());
         }
         valid += u64::from(load_bytes("fuzz.yaml", &mutated).is_ok());
         tried += 1;
     }
     eprintln!("spec fuzz: {tried} inputs in {:.1}s ({valid} valid), no panic", started.elapsed().as_secs_f64());
-    assert!(tried > 100);
+    if budget.is_none() {
+        assert_eq!(tried, INPUTS);
+    }
 }

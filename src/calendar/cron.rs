@@ -1,7 +1,9 @@
-//! The recurring windows of cluster schedules: five-field cron expressions, their EventBridge
-//! Scheduler form, the end of a window, IANA time zones, and the HDFS replication floor.
+//! Five-field cron expressions: parsing, their EventBridge Scheduler form, the end of a window,
+//! and the days a window starts on.
 
 use std::time::Duration;
+
+use chrono::{Datelike, NaiveDate};
 
 /// A five-field cron expression whose minute and hour are fixed numbers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,7 +44,7 @@ pub fn parse_cron(text: &str) -> Result<Cron, String> {
         .filter(|h| *h < 24)
         .ok_or_else(|| format!("hour `{hour}` must be a number 0-23 (a window needs a fixed start)"))?;
     check_field("day-of-month", day_of_month, &[])?;
-    check_field("month", month, &["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"])?;
+    check_field("month", month, &MONTH_NAMES)?;
     check_field("day-of-week", day_of_week, &DAY_NAMES)?;
     days_of_week(day_of_week)?;
     if day_of_month != "*" && day_of_week != "*" {
@@ -59,6 +61,8 @@ pub fn parse_cron(text: &str) -> Result<Cron, String> {
 
 /// Day names as cron and EventBridge both spell them, in standard cron's order (0 = Sunday).
 const DAY_NAMES: [&str; 7] = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"];
+/// Month names as cron and EventBridge both spell them (1 = January).
+const MONTH_NAMES: [&str; 12] = ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"];
 
 /// One element of a day-of-week list in standard cron numbering, where 0 and 7 are Sunday:
 /// `first` to `last` every `step` days.
@@ -187,6 +191,18 @@ impl Cron {
         days_of_week(&self.day_of_week).map(|ranges| day_set(&ranges)).unwrap_or_default()
     }
 
+    /// Whether a window starts on `date`: its day of month, month and day of week are selected
+    /// (day of week 0 and 7 are both Sunday). `None` for a field the matcher cannot read.
+    pub fn starts_on(&self, date: NaiveDate) -> Option<bool> {
+        let weekday = date.weekday().num_days_from_sunday();
+        Some(
+            field_matches(&self.day_of_month, date.day(), &[], 1, 31)?
+                && field_matches(&self.month, date.month(), &MONTH_NAMES, 1, 12)?
+                && (field_matches(&self.day_of_week, weekday, &DAY_NAMES, 0, 7)?
+                    || (weekday == 0 && field_matches(&self.day_of_week, 7, &DAY_NAMES, 0, 7)?)),
+        )
+    }
+
     /// The expression for the end of a window of `length` starting at this one.
     pub fn end_after(&self, length: Duration) -> Result<Cron, String> {
         let minutes = length.as_secs() / 60;
@@ -206,20 +222,31 @@ impl Cron {
     }
 }
 
-/// Checks an IANA time zone name such as `Asia/Seoul`.
-pub fn parse_timezone(name: &str) -> Result<chrono_tz::Tz, String> {
-    name.parse::<chrono_tz::Tz>()
-        .map_err(|_| format!("`{name}` is not an IANA time zone such as `UTC` or `Asia/Seoul`"))
-}
-
-/// The HDFS replication factor EMR uses for a cluster of `core_nodes`, which is also the
-/// fewest core nodes the cluster may shrink to without losing blocks.
-pub fn replication_floor(core_nodes: i64) -> i64 {
-    match core_nodes {
-        n if n < 4 => 1,
-        n if n < 10 => 2,
-        _ => 3,
+/// Whether one cron field (`*`, `5`, `1-5`, `*/2`, `MON-FRI`, lists of those) selects `value`;
+/// `names[i]` stands for `low + i`. `None` for a field it cannot read.
+fn field_matches(field: &str, value: u32, names: &[&str], low: u32, high: u32) -> Option<bool> {
+    let number = |token: &str| -> Option<u32> {
+        token.parse().ok().or_else(|| {
+            let upper = token.to_ascii_uppercase();
+            names.iter().position(|name| *name == upper).and_then(|i| u32::try_from(i).ok()).map(|i| i + low)
+        })
+    };
+    for item in field.split(',') {
+        let (range, step) = match item.split_once('/') {
+            Some((range, step)) => (range, Some(step.parse::<u32>().ok().filter(|step| *step > 0)?)),
+            None => (item, None),
+        };
+        let (from, to) = match range.split_once('-') {
+            _ if range == "*" => (low, high),
+            Some((from, to)) => (number(from)?, number(to)?),
+            None if step.is_some() => (number(range)?, high),
+            None => (number(range)?, number(range)?),
+        };
+        if (from..=to).contains(&value) && (value - from).is_multiple_of(step.unwrap_or(1)) {
+            return Some(true);
+        }
     }
+    Some(false)
 }
 
 #[cfg(test)]
@@ -299,6 +326,7 @@ mod tests {
 
     #[test]
     fn rejects_bad_expressions_and_zones() {
+        use super::super::parse_timezone;
         for bad in ["0 2 * *", "*/5 2 * * *", "0 25 * * *", "0 2 * * FUNDAY", "0 2 1 * MON"] {
             assert!(parse_cron(bad).is_err(), "{bad}");
         }
@@ -307,7 +335,28 @@ mod tests {
     }
 
     #[test]
-    fn replication_floor_follows_emr() {
-        assert_eq!([1, 3, 4, 9, 10, 20].map(replication_floor), [1, 1, 2, 2, 3, 3]);
+    fn cron_fields_select_the_days_cron_does() {
+        assert_eq!(field_matches("*", 5, &[], 1, 31), Some(true));
+        assert_eq!(field_matches("1-5", 6, &DAY_NAMES, 0, 7), Some(false));
+        assert_eq!(field_matches("MON-FRI", 1, &DAY_NAMES, 0, 7), Some(true));
+        assert_eq!(field_matches("*/2", 3, &[], 1, 31), Some(true));
+        assert_eq!(field_matches("*/2", 2, &[], 1, 31), Some(false));
+        assert_eq!(field_matches("1,15", 15, &[], 1, 31), Some(true));
+        assert_eq!(field_matches("JAN,jul", 7, &MONTH_NAMES, 1, 12), Some(true));
+        assert_eq!(field_matches("5/0", 5, &[], 1, 31), None);
+    }
+
+    #[test]
+    fn the_matcher_and_the_eventbridge_days_agree() {
+        // `starts_on` (which places windows) and `weekdays` (which EventBridge and the alarm's
+        // spans are built from) read a day-of-week field the same way.
+        let first = NaiveDate::from_ymd_opt(2026, 11, 29).unwrap(); // a Sunday
+        for field in ["*", "MON-FRI", "5-7", "*/3", "*/2", "1/2", "0,3/2", "SAT,SUN", "7", "0-7", "mon-fri/2"] {
+            let cron = parse_cron(&format!("0 2 * * {field}")).unwrap();
+            let matched: Vec<u32> = (0..7u32)
+                .filter(|day| cron.starts_on(first + chrono::Days::new(u64::from(*day))) == Some(true))
+                .collect();
+            assert_eq!(matched, cron.weekdays(), "{field}");
+        }
     }
 }

@@ -1,4 +1,4 @@
-//! Human durations for flags: `500ms`, `30s`, `10m`, `4h`, `1h30m`.
+//! Human durations for flags and the spec: `500ms`, `30s`, `10m`, `4h`, `1h30m`, read and written.
 
 use std::time::Duration;
 
@@ -36,6 +36,23 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     Ok(total)
 }
 
+/// A duration in whole minutes, as messages show it: `20h`, `2d 20h`, `19h 30m`.
+pub fn compact_duration(duration: Duration) -> String {
+    let minutes = duration.as_secs() / 60;
+    let (days, hours, minutes) = (minutes / 1440, minutes / 60 % 24, minutes % 60);
+    let mut parts = Vec::new();
+    if days > 0 {
+        parts.push(format!("{days}d"));
+    }
+    if hours > 0 {
+        parts.push(format!("{hours}h"));
+    }
+    if minutes > 0 || parts.is_empty() {
+        parts.push(format!("{minutes}m"));
+    }
+    parts.join(" ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -49,5 +66,10 @@ mod tests {
         assert!(parse_duration("").is_err());
         assert!(parse_duration("4 hours").is_err());
         assert!(parse_duration("h").is_err());
+    }
+
+    #[test]
+    fn writes_days_hours_and_minutes() {
+        assert_eq!(compact_duration(Duration::from_secs(68 * 3600)), "2d 20h");
     }
 }

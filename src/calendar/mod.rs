@@ -1,8 +1,26 @@
 //! Time as the spec speaks it: durations (`90m`, `2h`), cron expressions and their EventBridge
-//! form, time zones. The one place validation, schedules, jobs, scale, run and alarms ask.
+//! form, time zones and their clock changes, recurring windows placed on the real clock, and the
+//! parts of the week an alarm watches. The one place validation, schedules, jobs, scale, run and
+//! alarms ask. It knows no spec type: callers hand it cron text, zone names, lengths in seconds
+//! and Unix times.
 
 mod cron;
 mod duration;
+mod spans;
+mod windows;
+mod zone;
 
-pub use cron::{parse_cron, parse_timezone, replication_floor, Cron};
-pub use duration::parse_duration;
+pub use cron::{parse_cron, Cron};
+pub use duration::{compact_duration, parse_duration};
+pub use spans::{
+    expression as window_expression, parse_expression as parse_window_expression, spans, words as span_words, Span,
+    EXPRESSION_LIMIT, METRIC_ID, MINUTE_OF_WEEK, MINUTE_OF_WEEK_ID, WATCHED_ID, WEEK,
+};
+pub use windows::{
+    first_overlap, horizon_start, is_open, longest_gap, overlapping, window_times, window_times_from, Labelled, Window,
+    HORIZON_DAYS,
+};
+pub use zone::{
+    first_skipped_day, observes_daylight_saving, offsets_in_year, parse_timezone, unix_time,
+    LARGEST_CLOCK_CHANGE_SECONDS,
+};

@@ -22,7 +22,7 @@ use super::session::Session;
 use super::{CommandError, GlobalArgs, OutputFormat, Status};
 use crate::aws::calls::CallCounter;
 use crate::aws::{AwsError, Clients};
-use crate::calendar::{parse_duration, replication_floor};
+use crate::calendar::parse_duration;
 use crate::iam::Arns;
 use crate::model::ResourceId;
 use crate::names::{
@@ -34,7 +34,7 @@ use crate::progress::Progress;
 use crate::resources::cluster::{self, Group, GroupWait, ScaleRecord};
 use crate::resources::queue;
 use crate::resources::schedule::{create_scale_back, delete_scale_back, resize_input};
-use crate::spec::{Cluster, Spec};
+use crate::spec::{replication_floor, Cluster, Spec};
 
 /// `pipectl scale [CLUSTER] --nodes N [--group GROUP] [--for DURATION | --until TIME] [--reset] [--wait]`
 ///

@@ -32,15 +32,15 @@ use super::kit::{
     adopt, aws_error, owned_by, AwsError, Context, Grant, GrantContext, LiveResource, NamedRead, ReadContext,
     ResourceKind, Scope, Tags,
 };
+use crate::calendar::{
+    parse_window_expression, window_expression, METRIC_ID, MINUTE_OF_WEEK, MINUTE_OF_WEEK_ID, WATCHED_ID,
+};
 use crate::model::{
     Action, Attributes, Binding, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names,
     ResourceId,
 };
 use crate::names::{alarm_name, alarm_prefix, job_state_machine_name};
-use crate::spec::{
-    condition_words, derived_alarms, during_words, parse_window_expression, window_expression, AlarmSpec, Watched,
-    METRIC_ID, MINUTE_OF_WEEK, MINUTE_OF_WEEK_ID, WATCHED_ID,
-};
+use crate::spec::{condition_words, derived_alarms, during_words, AlarmSpec, Watched};
 
 pub struct Alarm;
 pub const KIND: Kind = Kind::of(&Alarm);
@@ -185,7 +185,7 @@ impl LiveDetail for Live {
 /// A metric math alarm's windows: None for a single-metric alarm, the windows when its math is
 /// what `put` writes, else the math as text (which plans show, and which differs from any
 /// desired condition).
-fn window_math(alarm: &MetricAlarm) -> Option<Result<Vec<crate::spec::Span>, String>> {
+fn window_math(alarm: &MetricAlarm) -> Option<Result<Vec<crate::calendar::Span>, String>> {
     let queries = alarm.metrics();
     if queries.is_empty() {
         return None;

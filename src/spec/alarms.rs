@@ -12,7 +12,7 @@
 //! EMR's `IsIdle` is watched only inside the cluster's `schedules:` windows: idle there means
 //! the night batch is not running, while idle between windows is the normal state, so a plain
 //! `IsIdle` alarm would page every day. Metric math's clock functions restrict the alarm to the
-//! windows (see `alarm_windows`).
+//! windows (see `calendar::spans`).
 //!
 //! The failed resizes of the night batch are watched through the schedules' dead-letter
 //! queue: EventBridge Scheduler's own metrics (`TargetErrorCount`, `InvocationDroppedCount`,
@@ -27,10 +27,9 @@ use chrono::Datelike;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::alarm_windows::{self, Span};
-use super::types::Spec;
-use super::validate::Problem;
-use crate::calendar::parse_duration;
+use super::checks::{check_tags, Problems};
+use super::pipeline::Spec;
+use crate::calendar::{self, parse_duration, Span};
 use crate::names::schedules_dlq_name;
 
 /// Alarms on the pipeline's resources, notifying a pipeline-owned SNS topic.
@@ -299,7 +298,7 @@ pub fn derived_alarms(spec: &Spec) -> Vec<AlarmSpec> {
             description: format!("HDFS of cluster {} is filling up: add core nodes or clean up", cluster.name),
             during: Vec::new(),
         });
-        let during = alarm_windows::spans(&cluster.schedules, chrono::Utc::now().year());
+        let during = cluster.schedule_spans(chrono::Utc::now().year());
         if !during.is_empty() {
             let idle = settings.and_then(|s| s.idle_in_window.as_deref()).unwrap_or(DEFAULT_IDLE_IN_WINDOW);
             let periods = parse_duration(idle).map_or(1, |d| (d.as_secs() / PERIOD_SECONDS as u64).max(1) as i32);
@@ -433,7 +432,7 @@ pub fn during_words(condition: String, during: &[Span]) -> String {
     if during.is_empty() {
         return condition;
     }
-    format!("{condition}, only inside the batch windows ({})", alarm_windows::words(during))
+    format!("{condition}, only inside the batch windows ({})", calendar::span_words(during))
 }
 
 fn words_of_seconds(seconds: f64) -> String {
@@ -447,50 +446,49 @@ fn words_of_seconds(seconds: f64) -> String {
     }
 }
 
-/// The problems of an `alarms:` section.
-pub fn problems(alarms: &Alarms, spec: &Spec) -> Vec<Problem> {
-    let mut problems = Vec::new();
-    let mut add = |path: String, message: String| problems.push(Problem { path, message });
+/// The problems of an `alarms:` section, its tags first.
+pub(super) fn check(alarms: &Alarms, spec: &Spec, problems: &mut Problems) {
+    check_tags("alarms.tags", &alarms.tags, problems);
     let mut seen = BTreeSet::new();
     for (index, subscription) in alarms.notify.iter().enumerate() {
         let path = format!("alarms.notify[{index}]");
         let endpoint = subscription.endpoint.as_str();
         match subscription.protocol.as_str() {
             "email" if !endpoint.contains('@') || endpoint.contains(char::is_whitespace) => {
-                add(format!("{path}.endpoint"), format!("`{endpoint}` is not an email address"))
+                problems.add(format!("{path}.endpoint"), format!("`{endpoint}` is not an email address"))
             }
-            "https" if !endpoint.starts_with("https://") || endpoint.len() <= "https://".len() => add(
+            "https" if !endpoint.starts_with("https://") || endpoint.len() <= "https://".len() => problems.add(
                 format!("{path}.endpoint"),
                 format!("`{endpoint}` is not an https:// URL (SNS delivers alarms only over HTTPS here)"),
             ),
-            "sqs" if !is_sqs_arn(endpoint) => add(
+            "sqs" if !is_sqs_arn(endpoint) => problems.add(
                 format!("{path}.endpoint"),
                 format!("`{endpoint}` is not an SQS queue ARN (arn:<partition>:sqs:<region>:<account>:<queue>)"),
             ),
             "email" | "https" | "sqs" => {}
-            other => add(
+            other => problems.add(
                 format!("{path}.protocol"),
                 format!("unknown protocol `{other}`; use one of {}", PROTOCOLS.join(", ")),
             ),
         }
         if !seen.insert(subscription) {
-            add(path, format!("{} {endpoint} is listed twice", subscription.protocol));
+            problems.add(path, format!("{} {endpoint} is listed twice", subscription.protocol));
         }
     }
     for (name, settings) in &alarms.streams {
         let path = format!("alarms.streams.{name}");
         let Some(stream) = spec.streams.iter().find(|stream| &stream.name == name) else {
-            add(path, format!("no stream `{name}` in the spec"));
+            problems.add(path, format!("no stream `{name}` in the spec"));
             continue;
         };
         if let Some(age) = &settings.iterator_age {
             match parse_duration(age) {
-                Err(why) => add(format!("{path}.iterator_age"), why),
-                Ok(age) if age.as_secs() < 60 => add(
+                Err(why) => problems.add(format!("{path}.iterator_age"), why),
+                Ok(age) if age.as_secs() < 60 => problems.add(
                     format!("{path}.iterator_age"),
                     format!("`{}` is under a minute: readers poll, so every quiet second would alarm", settings.iterator_age.as_deref().unwrap_or_default()),
                 ),
-                Ok(age) if age.as_secs() >= stream.retention_hours.max(0) as u64 * 3600 => add(
+                Ok(age) if age.as_secs() >= stream.retention_hours.max(0) as u64 * 3600 => problems.add(
                     format!("{path}.iterator_age"),
                     format!(
                         "an iterator age of {} alarms only after records expire (the stream keeps them {}h): choose less than the retention",
@@ -502,19 +500,19 @@ pub fn problems(alarms: &Alarms, spec: &Spec) -> Vec<Problem> {
             }
         }
         if settings.write_throttled.is_some_and(|n| n < 0) {
-            add(format!("{path}.write_throttled"), "must be 0 or more records".to_string());
+            problems.add(format!("{path}.write_throttled"), "must be 0 or more records".to_string());
         }
     }
     for (name, settings) in &alarms.deliveries {
         let path = format!("alarms.deliveries.{name}");
         let Some(delivery) = spec.deliveries.iter().find(|delivery| &delivery.name == name) else {
-            add(path, format!("no delivery `{name}` in the spec"));
+            problems.add(path, format!("no delivery `{name}` in the spec"));
             continue;
         };
         if let Some(freshness) = &settings.data_freshness {
             match parse_duration(freshness) {
-                Err(why) => add(format!("{path}.data_freshness"), why),
-                Ok(age) if age.as_secs() as i64 <= delivery.buffer.interval_seconds => add(
+                Err(why) => problems.add(format!("{path}.data_freshness"), why),
+                Ok(age) if age.as_secs() as i64 <= delivery.buffer.interval_seconds => problems.add(
                     format!("{path}.data_freshness"),
                     format!(
                         "`{freshness}` is not more than the delivery's buffer interval ({}s): records wait that long by design, so it would alarm at every buffer",
@@ -525,29 +523,29 @@ pub fn problems(alarms: &Alarms, spec: &Spec) -> Vec<Problem> {
             }
         }
         if settings.delivery_success_percent.is_some_and(|p| !(1..=100).contains(&p)) {
-            add(format!("{path}.delivery_success_percent"), "must be a percentage from 1 to 100".to_string());
+            problems.add(format!("{path}.delivery_success_percent"), "must be a percentage from 1 to 100".to_string());
         }
     }
     for (name, settings) in &alarms.clusters {
         let path = format!("alarms.clusters.{name}");
         let Some(cluster) = spec.clusters.iter().find(|cluster| &cluster.name == name) else {
-            add(path, format!("no cluster `{name}` in the spec"));
+            problems.add(path, format!("no cluster `{name}` in the spec"));
             continue;
         };
         if let Some(idle) = &settings.idle_in_window {
-            let during = alarm_windows::spans(&cluster.schedules, chrono::Utc::now().year());
+            let during = cluster.schedule_spans(chrono::Utc::now().year());
             let longest = during.iter().map(|span| u64::from(span.end - span.start) * 60).max();
             match (parse_duration(idle), longest) {
-                (Err(why), _) => add(format!("{path}.idle_in_window"), why),
-                (Ok(_), None) => add(
+                (Err(why), _) => problems.add(format!("{path}.idle_in_window"), why),
+                (Ok(_), None) => problems.add(
                     format!("{path}.idle_in_window"),
                     format!("cluster `{name}` has no window the idle alarm can watch: it needs `schedules:` windows, daily or by day of week, longer than their zone's daylight-saving shift"),
                 ),
-                (Ok(d), _) if d.as_secs() == 0 || d.as_secs() % PERIOD_SECONDS as u64 != 0 => add(
+                (Ok(d), _) if d.as_secs() == 0 || d.as_secs() % PERIOD_SECONDS as u64 != 0 => problems.add(
                     format!("{path}.idle_in_window"),
                     format!("`{idle}` must be a whole number of 5 minutes: EMR publishes IsIdle every 5 minutes"),
                 ),
-                (Ok(d), Some(longest)) if d.as_secs() > longest => add(
+                (Ok(d), Some(longest)) if d.as_secs() > longest => problems.add(
                     format!("{path}.idle_in_window"),
                     format!("`{idle}` is longer than the longest watched window ({}): it would never alarm", words_of_seconds(longest as f64)),
                 ),
@@ -555,25 +553,24 @@ pub fn problems(alarms: &Alarms, spec: &Spec) -> Vec<Problem> {
             }
         }
         if settings.apps_failed.is_some_and(|n| n < 0) {
-            add(format!("{path}.apps_failed"), "must be 0 or more applications".to_string());
+            problems.add(format!("{path}.apps_failed"), "must be 0 or more applications".to_string());
         }
         if settings.hdfs_utilization_percent.is_some_and(|p| !(1..=99).contains(&p)) {
-            add(format!("{path}.hdfs_utilization_percent"), "must be a percentage from 1 to 99".to_string());
+            problems.add(format!("{path}.hdfs_utilization_percent"), "must be a percentage from 1 to 99".to_string());
         }
     }
     if alarms.enabled {
         for (index, cluster) in spec.clusters.iter().enumerate() {
-            let during = alarm_windows::spans(&cluster.schedules, chrono::Utc::now().year());
-            let length = alarm_windows::expression(&during).len();
-            if length > alarm_windows::EXPRESSION_LIMIT {
-                add(
+            let during = cluster.schedule_spans(chrono::Utc::now().year());
+            let length = calendar::window_expression(&during).len();
+            if length > calendar::EXPRESSION_LIMIT {
+                problems.add(
                     format!("clusters[{index}].schedules"),
-                    format!("the idle alarm's metric math for these windows is {length} characters, over CloudWatch's {}: use fewer distinct windows, or `alarms.clusters.{}.enabled: false`", alarm_windows::EXPRESSION_LIMIT, cluster.name),
+                    format!("the idle alarm's metric math for these windows is {length} characters, over CloudWatch's {}: use fewer distinct windows, or `alarms.clusters.{}.enabled: false`", calendar::EXPRESSION_LIMIT, cluster.name),
                 );
             }
         }
     }
-    problems
 }
 
 /// `arn:<partition>:sqs:<region>:<account>:<queue>`.

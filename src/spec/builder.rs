@@ -2,7 +2,7 @@
 //! public subnet and a stream") instead of carrying a YAML string. It writes the YAML a user
 //! would and parses it, so every default and serde rule applies as in a real file.
 
-use super::types::Spec;
+use super::pipeline::Spec;
 
 /// Builds a `Spec` for tests; `build` panics on a spec serde rejects (a broken test).
 pub struct SpecBuilder {

@@ -1,4 +1,5 @@
-//! What a catalog table is derived from, and the rules it must meet before any API call. A
+//! The `catalog:` section: the Glue database and its tables (crawlers are in `crawlers`), what
+//! a catalog table is derived from, and the rules it must meet before any API call. A
 //! table over a delivery gets its location and partition layout from the delivery's prefix: the
 //! static part before the first `!{` is the location, and one `!{timestamp:…}` expression
 //! becomes a string partition column whose values Athena projects from the date pattern
@@ -6,17 +7,105 @@
 //! crawler or `MSCK REPAIR TABLE`. The same rules serve the resource kinds (`catalog_database`,
 //! `catalog_table`) and validation, so what validation accepts is exactly what apply can build.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
 use schemars::JsonSchema;
 use serde::Deserialize;
 
+use super::checks::{check_reference, check_tags, Problems};
+use super::clusters::{Cluster, Configuration};
+use super::crawlers::Crawler;
+use super::deliveries::{Compression, Delivery};
+use super::pipeline::Spec;
 use super::suggest::did_you_mean;
-use super::types::{
-    Catalog, CatalogTable, Cluster, Compression, Configuration, Delivery, Spec, TableFormat, TableLocation,
-};
-use super::validate::Problem;
-use crate::names::{derived_crawler_role, glue_database_name, DEFAULT_PARTITION_KEY};
+use crate::names::{glue_database_name, DEFAULT_PARTITION_KEY};
+
+/// The pipeline's Glue Data Catalog: one database, and a table over what a delivery writes (or
+/// over a prefix of a bucket of the spec), so that the lake can be found and queried.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Catalog {
+    /// The Glue database (lowercase letters, digits and `_`); default: the pipeline name with
+    /// `_` for `-`.
+    #[serde(default)]
+    pub database: Option<String>,
+    #[serde(default)]
+    pub tables: Vec<CatalogTable>,
+    /// Tags on the database (Glue tags databases; it cannot tag tables) and on the crawlers.
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+    /// Glue crawlers that infer tables on a schedule, for folders whose columns are not declared.
+    #[serde(default)]
+    pub crawlers: Vec<Crawler>,
+}
+
+/// A Glue table: its columns are declared, its location and partitions derived.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CatalogTable {
+    pub name: String,
+    /// A delivery of the spec: the table reads what it writes, its location and partition
+    /// layout derived from the delivery's prefix.
+    #[serde(default)]
+    pub delivery: Option<String>,
+    /// Instead of `delivery`: a prefix of a bucket of the spec that something else writes.
+    #[serde(default)]
+    pub location: Option<TableLocation>,
+    /// How the objects are stored: `json` (JSON lines, the default) or `parquet`.
+    #[serde(default)]
+    pub format: TableFormat,
+    /// The table's columns (partition columns are derived, not listed here).
+    pub columns: Vec<Column>,
+    /// The partition column the prefix's `!{timestamp:…}` fills (default `dt`).
+    #[serde(default)]
+    pub partition_key: Option<String>,
+    /// The first day partition projection offers, `YYYY-MM-DD`; default three years back.
+    #[serde(default)]
+    pub since: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+/// Where a table's objects are when no delivery of the spec writes them.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TableLocation {
+    /// A bucket of the spec.
+    pub bucket: String,
+    /// The key prefix; may use one `!{timestamp:…}` expression, as a delivery's prefix does.
+    #[serde(default)]
+    pub prefix: String,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+pub enum TableFormat {
+    #[default]
+    #[serde(rename = "json")]
+    Json,
+    #[serde(rename = "parquet")]
+    Parquet,
+}
+
+impl TableFormat {
+    /// The spelling used in the spec and in plans.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TableFormat::Json => "json",
+            TableFormat::Parquet => "parquet",
+        }
+    }
+}
+
+/// A column: a name and a Glue/Hive type (`string`, `bigint`, `decimal(10,2)`, `array<string>`, …).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Column {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub data_type: String,
+    #[serde(default)]
+    pub comment: Option<String>,
+}
 
 /// The prefix Firehose writes under when a delivery names none: "Firehose adds a default time
 /// prefix in the format YYYY/MM/dd/HH" (Amazon Data Firehose Developer Guide, "Configure Amazon
@@ -295,58 +384,58 @@ fn close(rest: &str) -> Result<&str, String> {
     rest.strip_prefix('>').ok_or_else(|| "a `<` is not closed with `>`".to_string())
 }
 
-/// Every problem of the catalog section (its tags are checked with the other tags).
-pub fn problems(catalog: &Catalog, spec: &Spec) -> Vec<Problem> {
-    let mut problems = Vec::new();
-    let mut add = |path: String, message: String| problems.push(Problem { path, message });
+/// Every problem of the catalog section but its crawlers' (`crawlers`): its tags, its database
+/// and its tables.
+pub(super) fn check(catalog: &Catalog, spec: &Spec, problems: &mut Problems) {
+    check_tags("catalog.tags", &catalog.tags, problems);
     if let Some(message) = name_problem("Glue database", &database_name(spec, catalog)) {
-        add("catalog.database".to_string(), message);
+        problems.add("catalog.database".to_string(), message);
     }
     let mut names = HashSet::new();
     for (index, table) in catalog.tables.iter().enumerate() {
         let path = format!("catalog.tables[{index}]");
         if let Some(message) = name_problem("Glue table", &table.name) {
-            add(format!("{path}.name"), message);
+            problems.add(format!("{path}.name"), message);
         }
         if !names.insert(table.name.as_str()) {
-            add(format!("{path}.name"), format!("duplicate name `{}`", table.name));
+            problems.add(format!("{path}.name"), format!("duplicate name `{}`", table.name));
         }
-        check_source(&path, table, spec, &mut add);
+        check_source(&path, table, spec, problems);
         let key = table.partition_key.as_deref().unwrap_or(DEFAULT_PARTITION_KEY);
         if let Some(message) = name_problem("partition column", key) {
-            add(format!("{path}.partition_key"), message);
+            problems.add(format!("{path}.partition_key"), message);
         }
         if table.columns.is_empty() {
-            add(format!("{path}.columns"), "a table needs at least one column".to_string());
+            problems.add(format!("{path}.columns"), "a table needs at least one column".to_string());
         }
         let partitioned = table_layout(spec, table).is_some_and(|layout| layout.partition.is_some());
         let mut columns = HashSet::new();
         for (column_index, column) in table.columns.iter().enumerate() {
             let column_path = format!("{path}.columns[{column_index}]");
             if let Some(message) = name_problem("column", &column.name) {
-                add(format!("{column_path}.name"), message);
+                problems.add(format!("{column_path}.name"), message);
             }
             if !columns.insert(column.name.as_str()) {
-                add(format!("{column_path}.name"), format!("duplicate column `{}`", column.name));
+                problems.add(format!("{column_path}.name"), format!("duplicate column `{}`", column.name));
             }
             if partitioned && column.name == key {
-                add(
+                problems.add(
                     format!("{column_path}.name"),
                     format!("`{key}` is the partition column the prefix's date folders fill; it is not listed among the columns (rename the column, or set `partition_key`)"),
                 );
             }
             if let Some(message) = type_problem(&canonical_type(&column.data_type)) {
-                add(format!("{column_path}.type"), format!("`{}`: {message}", column.data_type));
+                problems.add(format!("{column_path}.type"), format!("`{}`: {message}", column.data_type));
             }
             if column.comment.as_ref().is_some_and(|comment| comment.chars().count() > 255) {
-                add(format!("{column_path}.comment"), "must be at most 255 characters".to_string());
+                problems.add(format!("{column_path}.comment"), "must be at most 255 characters".to_string());
             }
         }
         if let Some(since) = &table.since {
             if parse_date(since).is_none() {
-                add(format!("{path}.since"), format!("`{since}` is not a date `YYYY-MM-DD`"));
+                problems.add(format!("{path}.since"), format!("`{since}` is not a date `YYYY-MM-DD`"));
             } else if !partitioned {
-                add(
+                problems.add(
                     format!("{path}.since"),
                     "`since` bounds the date partitions; this table's prefix has no `!{timestamp:…}` folder"
                         .to_string(),
@@ -354,18 +443,17 @@ pub fn problems(catalog: &Catalog, spec: &Spec) -> Vec<Problem> {
             }
         }
         if table.description.as_ref().is_some_and(|text| text.chars().count() > 2048) {
-            add(format!("{path}.description"), "must be at most 2048 characters".to_string());
+            problems.add(format!("{path}.description"), "must be at most 2048 characters".to_string());
         }
     }
-    problems
 }
 
 /// The table's delivery or location: exactly one, existing, and a prefix a table can read.
-fn check_source(path: &str, table: &CatalogTable, spec: &Spec, add: &mut impl FnMut(String, String)) {
+fn check_source(path: &str, table: &CatalogTable, spec: &Spec, problems: &mut Problems) {
     let key = table.partition_key.as_deref().unwrap_or(DEFAULT_PARTITION_KEY);
     match (&table.delivery, &table.location) {
-        (Some(_), Some(_)) => add(path.to_string(), "give `delivery` or `location`, not both".to_string()),
-        (None, None) => add(
+        (Some(_), Some(_)) => problems.add(path.to_string(), "give `delivery` or `location`, not both".to_string()),
+        (None, None) => problems.add(
             path.to_string(),
             "a table needs `delivery` (a delivery of the spec) or `location` (`bucket` and `prefix`)".to_string(),
         ),
@@ -374,19 +462,19 @@ fn check_source(path: &str, table: &CatalogTable, spec: &Spec, add: &mut impl Fn
                 let hint = did_you_mean(name, spec.deliveries.iter().map(|d| d.name.as_str()))
                     .map(|d| format!(" (did you mean `{d}`?)"))
                     .unwrap_or_default();
-                return add(format!("{path}.delivery"), format!("no delivery named `{name}` in this spec{hint}"));
+                return problems
+                    .add(format!("{path}.delivery"), format!("no delivery named `{name}` in this spec{hint}"));
             };
             let prefix = if delivery.to.prefix.is_empty() { FIREHOSE_DEFAULT_PREFIX } else { &delivery.to.prefix };
             match layout(&delivery.to.bucket, prefix, key) {
-                Err(message) => {
-                    add(format!("{path}.delivery"), format!("the delivery's prefix cannot be cataloged: {message}"))
-                }
+                Err(message) => problems
+                    .add(format!("{path}.delivery"), format!("the delivery's prefix cannot be cataloged: {message}")),
                 Ok(layout) => {
                     let errors = delivery.to.error_prefix.as_deref().unwrap_or_default();
                     let errors = &errors[..errors.find("!{").unwrap_or(errors.len())];
                     let under = format!("s3://{}/{errors}", delivery.to.bucket);
                     if !errors.is_empty() && under.starts_with(&layout.location) {
-                        add(
+                        problems.add(
                             format!("{path}.delivery"),
                             format!("the delivery's error_prefix `{errors}` is inside the table's location {}: failed records would be read as rows; move it out", layout.location),
                         );
@@ -394,18 +482,18 @@ fn check_source(path: &str, table: &CatalogTable, spec: &Spec, add: &mut impl Fn
                 }
             }
             match (table.format, delivery.format) {
-                (TableFormat::Parquet, TableFormat::Json) => add(
+                (TableFormat::Parquet, TableFormat::Json) => problems.add(
                     format!("{path}.format"),
                     format!("delivery `{name}` writes the records as they arrive (JSON lines), not Parquet: set `format: parquet` on the delivery to have Firehose convert them, or use `format: json` here"),
                 ),
-                (TableFormat::Json, TableFormat::Parquet) => add(
+                (TableFormat::Json, TableFormat::Parquet) => problems.add(
                     format!("{path}.format"),
                     format!("delivery `{name}` converts the records to Parquet (`format: parquet`): use `format: parquet` here"),
                 ),
                 _ => {}
             }
             if delivery.compression == Compression::Zip {
-                add(
+                problems.add(
                     format!("{path}.delivery"),
                     format!("delivery `{name}` writes ZIP files, which Athena cannot read (\"Use compression in Athena\"): use `compression: gzip`"),
                 );
@@ -413,17 +501,9 @@ fn check_source(path: &str, table: &CatalogTable, spec: &Spec, add: &mut impl Fn
         }
         (None, Some(location)) => {
             let buckets: Vec<&str> = spec.buckets.iter().map(|bucket| bucket.name.as_str()).collect();
-            if !buckets.contains(&location.bucket.as_str()) {
-                let hint = did_you_mean(&location.bucket, buckets.iter().copied())
-                    .map(|b| format!(" (did you mean `{b}`?)"))
-                    .unwrap_or_default();
-                add(
-                    format!("{path}.location.bucket"),
-                    format!("no bucket named `{}` in this spec{hint}", location.bucket),
-                );
-            }
+            check_reference(&format!("{path}.location.bucket"), "bucket", &location.bucket, &buckets, problems);
             if let Err(message) = layout(&location.bucket, &location.prefix, key) {
-                add(format!("{path}.location.prefix"), message);
+                problems.add(format!("{path}.location.prefix"), message);
             }
         }
     }
@@ -466,25 +546,23 @@ pub fn cluster_configurations(cluster: &Cluster) -> Vec<Configuration> {
 
 /// The rules of what uses the catalog: Firehose record format conversion on `format: parquet`
 /// deliveries, and clusters with `use_glue_catalog`.
-pub fn use_problems(spec: &Spec) -> Vec<Problem> {
-    let mut problems = Vec::new();
-    let mut add = |path: String, message: String| problems.push(Problem { path, message });
+pub(super) fn check_uses(spec: &Spec, problems: &mut Problems) {
     for (index, delivery) in spec.deliveries.iter().enumerate() {
         let path = format!("deliveries[{index}]");
         if delivery.format == TableFormat::Json {
             if delivery.parquet_compression.is_some() {
-                add(format!("{path}.parquet_compression"), "applies to `format: parquet` only".to_string());
+                problems.add(format!("{path}.parquet_compression"), "applies to `format: parquet` only".to_string());
             }
             continue;
         }
         if delivery.compression != Compression::None {
-            add(
+            problems.add(
                 format!("{path}.compression"),
                 format!("record format conversion needs `compression: none` at the Firehose level (Firehose refuses `{}`; `compression` defaults to `gzip`): Parquet compresses itself, choose how with `parquet_compression` (`snappy`, the default, `gzip` or `uncompressed`)", delivery.compression.as_str()),
             );
         }
         if delivery.buffer.size_mib < CONVERSION_MIN_BUFFER_MIB {
-            add(
+            problems.add(
                 format!("{path}.buffer.size_mib"),
                 format!("record format conversion needs a buffer of at least {CONVERSION_MIN_BUFFER_MIB} MiB (Firehose refuses {}): set `buffer: {{size_mib: 128}}`, Firehose's default when it converts", delivery.buffer.size_mib),
             );
@@ -497,12 +575,12 @@ pub fn use_problems(spec: &Spec) -> Vec<Problem> {
             .map(|table| table.name.as_str())
             .collect();
         match tables.as_slice() {
-            [] => add(
+            [] => problems.add(
                 format!("{path}.format"),
                 format!("`format: parquet` converts with the columns of a catalog table: add one to `catalog.tables` with `delivery: {}` and `format: parquet`", delivery.name),
             ),
             [_] => {}
-            several => add(
+            several => problems.add(
                 format!("{path}.format"),
                 format!("tables `{}` all read this delivery; Firehose converts with one table's columns: keep one", several.join("`, `")),
             ),
@@ -514,13 +592,13 @@ pub fn use_problems(spec: &Spec) -> Vec<Problem> {
             continue;
         }
         if spec.catalog.is_none() {
-            add(
+            problems.add(
                 format!("{path}.use_glue_catalog"),
                 "needs a `catalog` section: the cluster is granted the pipeline's Glue database, which `catalog` creates".to_string(),
             );
         }
         if !cluster.applications.iter().any(|application| application == "Spark" || application == "Hive") {
-            add(
+            problems.add(
                 format!("{path}.use_glue_catalog"),
                 "only Spark and Hive use a metastore: add `Spark` or `Hive` to `applications`".to_string(),
             );
@@ -531,121 +609,13 @@ pub fn use_problems(spec: &Spec) -> Vec<Problem> {
             if GLUE_METASTORE_CLASSIFICATIONS.contains(&configuration.classification.as_str())
                 && set.is_some_and(|set| set != value)
             {
-                add(
+                problems.add(
                     format!("{path}.configurations[{position}].properties"),
                     format!("`{key}` is `{}`, but `use_glue_catalog: true` sets it to `{value}` in `{}`: remove it, or drop `use_glue_catalog`", set.map_or("", String::as_str), configuration.classification),
                 );
             }
         }
     }
-    problems
-}
-
-/// A Glue crawler over a delivery's or a location's folder, for those who want Glue to infer
-/// the schema (and add partitions) instead of declaring columns: it runs on a schedule and
-/// writes the tables it finds into the pipeline's database.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Crawler {
-    pub name: String,
-    /// A delivery of the spec: the crawler reads the folder its prefix writes under.
-    #[serde(default)]
-    pub delivery: Option<String>,
-    /// Instead of `delivery`: a prefix of a bucket of the spec.
-    #[serde(default)]
-    pub location: Option<TableLocation>,
-    /// When it runs: five-field cron (`minute hour day-of-month month day-of-week`) with fixed
-    /// minute and hour, in UTC (Glue schedules are UTC).
-    pub cron: String,
-    /// Prepended to the name of every table the crawler creates, so they cannot take the
-    /// names of the spec's own tables.
-    #[serde(default)]
-    pub table_prefix: Option<String>,
-}
-
-/// The bucket and folder a crawler of a validated spec reads: the static part of the prefix,
-/// up to its last `/` before the first `!{` expression (Glue crawls an S3 path and all below).
-pub fn crawler_folder<'a>(spec: &'a Spec, crawler: &'a Crawler) -> Option<(&'a str, String)> {
-    let (bucket, prefix) = match (&crawler.delivery, &crawler.location) {
-        (Some(name), _) => {
-            let delivery = spec.deliveries.iter().find(|delivery| &delivery.name == name)?;
-            (delivery.to.bucket.as_str(), delivery.to.prefix.as_str())
-        }
-        (None, Some(location)) => (location.bucket.as_str(), location.prefix.as_str()),
-        (None, None) => return None,
-    };
-    let fixed = &prefix[..prefix.find("!{").unwrap_or(prefix.len())];
-    Some((bucket, fixed[..fixed.rfind('/').map_or(0, |slash| slash + 1)].to_string()))
-}
-
-/// The crawler's schedule in Glue's form, `cron(M H D M W *)` ("Time-based schedules for jobs
-/// and crawlers", AWS Glue Developer Guide: the same six fields, `?` and day numbering as
-/// EventBridge), or why the spec's cron is not one.
-pub fn crawler_schedule(crawler: &Crawler) -> Result<String, String> {
-    crate::calendar::parse_cron(&crawler.cron).map(|cron| cron.to_eventbridge())
-}
-
-/// The rules of `catalog.crawlers` (the derived role's IAM name is checked with the others').
-pub fn crawler_problems(catalog: &Catalog, spec: &Spec) -> Vec<Problem> {
-    let mut problems = Vec::new();
-    let mut add = |path: String, message: String| problems.push(Problem { path, message });
-    let mut names = HashSet::new();
-    for (index, crawler) in catalog.crawlers.iter().enumerate() {
-        let path = format!("catalog.crawlers[{index}]");
-        if !names.insert(crawler.name.as_str()) {
-            add(format!("{path}.name"), format!("duplicate crawler `{}`", crawler.name));
-        }
-        let derived = derived_crawler_role(&crawler.name);
-        if spec.roles.iter().any(|role| role.name == derived) {
-            add(
-                format!("{path}.name"),
-                format!("the derived role `{derived}` clashes with a role of `roles`; rename one"),
-            );
-        }
-        if let Err(message) = crawler_schedule(crawler) {
-            add(format!("{path}.cron"), message);
-        }
-        match (&crawler.delivery, &crawler.location) {
-            (Some(_), Some(_)) => add(path.clone(), "give `delivery` or `location`, not both".to_string()),
-            (None, None) => add(
-                path.clone(),
-                "a crawler needs `delivery` (a delivery of the spec) or `location` (`bucket` and `prefix`)".to_string(),
-            ),
-            (Some(name), None) => {
-                if !spec.deliveries.iter().any(|delivery| &delivery.name == name) {
-                    let hint = did_you_mean(name, spec.deliveries.iter().map(|d| d.name.as_str()))
-                        .map(|d| format!(" (did you mean `{d}`?)"))
-                        .unwrap_or_default();
-                    add(format!("{path}.delivery"), format!("no delivery named `{name}` in this spec{hint}"));
-                }
-            }
-            (None, Some(location)) => {
-                let buckets: Vec<&str> = spec.buckets.iter().map(|bucket| bucket.name.as_str()).collect();
-                if !buckets.contains(&location.bucket.as_str()) {
-                    let hint = did_you_mean(&location.bucket, buckets.iter().copied())
-                        .map(|b| format!(" (did you mean `{b}`?)"))
-                        .unwrap_or_default();
-                    add(
-                        format!("{path}.location.bucket"),
-                        format!("no bucket named `{}` in this spec{hint}", location.bucket),
-                    );
-                }
-            }
-        }
-        if let Some(prefix) = &crawler.table_prefix {
-            // Glue names the tables `<prefix><folder>`: the prefix must keep them valid names.
-            let valid = prefix.len() <= 128
-                && !prefix.starts_with('_')
-                && prefix.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-            if !valid {
-                add(
-                    format!("{path}.table_prefix"),
-                    format!("`{prefix}` is not a valid table name prefix: use up to 128 lowercase letters, digits and `_`, not starting with `_`"),
-                );
-            }
-        }
-    }
-    problems
 }
 
 #[cfg(test)]
@@ -714,20 +684,5 @@ mod tests {
         assert_eq!(format_date("yyyy/MM/dd/HH", (2024, 3, 9)), "2024/03/09/00");
         assert_eq!(parse_date("2024-02-30"), None);
         assert_eq!(parse_date("2024-02-29"), Some((2024, 2, 29)));
-    }
-
-    #[test]
-    fn a_crawler_reads_the_static_folder_on_a_glue_schedule() {
-        let spec: Spec = serde_saphyr::from_str(
-            "version: 1\npipeline: p\nregion: us-east-1\nbuckets: [{name: lake}]\nstreams: [{name: s}]\ndeliveries: [{name: d, from: s, to: {bucket: lake, prefix: 'raw/ev!{timestamp:yyyy}/', error_prefix: e/}}]\ncatalog:\n  crawlers:\n    - {name: c, delivery: d, cron: '30 2 * * MON-FRI'}\n    - {name: c, location: {bucket: lake, prefix: 'curated/x/'}, cron: '0 2 * *', table_prefix: Bad}\n",
-        )
-        .unwrap();
-        let catalog = spec.catalog.as_ref().unwrap();
-        assert_eq!(crawler_folder(&spec, &catalog.crawlers[0]), Some(("lake", "raw/".to_string())));
-        assert_eq!(crawler_folder(&spec, &catalog.crawlers[1]), Some(("lake", "curated/x/".to_string())));
-        assert_eq!(crawler_schedule(&catalog.crawlers[0]).unwrap(), "cron(30 2 ? * MON-FRI *)");
-        let problems = crawler_problems(catalog, &spec);
-        let paths: Vec<&str> = problems.iter().map(|problem| problem.path.as_str()).collect();
-        assert_eq!(paths, ["catalog.crawlers[1].name", "catalog.crawlers[1].cron", "catalog.crawlers[1].table_prefix"]);
     }
 }

@@ -5,7 +5,8 @@
 
 use std::fmt;
 
-use super::types::{Cluster, Spec};
+use super::clusters::Cluster;
+use super::pipeline::Spec;
 
 /// A group without `max_nodes` or managed scaling may grow to this many times its baseline...
 pub const DEFAULT_CAP_FACTOR: i64 = 4;

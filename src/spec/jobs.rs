@@ -3,11 +3,17 @@
 //! EventBridge Scheduler schedule, see `resources::job`). The types and every rule a job must
 //! meet before any AWS call live here, so that what validation accepts is what the kinds build.
 
+use std::collections::HashSet;
+
 use schemars::JsonSchema;
 use serde::Deserialize;
 
+use super::checks::{check_resource_name, Problems};
+use super::clusters::{check_resized_group, Cluster};
 use super::group::Group;
-use super::types::{Cluster, Spec};
+use super::iam::check_iam_name;
+use super::pipeline::Spec;
+use crate::calendar::{self, Window, LARGEST_CLOCK_CHANGE_SECONDS};
 
 /// A job: at `cron` in `timezone`, resize `group` to `nodes`, run `steps` one after another,
 /// then return the group to its baseline — on success, failure or timeout.
@@ -17,7 +23,7 @@ pub struct Job {
     pub name: String,
     /// Five-field cron (`minute hour day-of-month month day-of-week`) with fixed minute and hour.
     pub cron: String,
-    #[serde(default = "default_timezone")]
+    #[serde(default = "super::schedules::default_timezone")]
     pub timezone: String,
     /// `core` or a task group name: the group the steps need wider.
     pub group: String,
@@ -78,10 +84,6 @@ impl ActionOnFailure {
     }
 }
 
-fn default_timezone() -> String {
-    "UTC".to_string()
-}
-
 /// The longest a job may run: its resize-back guard must fire before the next day's start.
 pub const MAX_TIMEOUT_SECONDS: u64 = 23 * 3600;
 
@@ -90,11 +92,6 @@ pub const MAX_TIMEOUT_SECONDS: u64 = 23 * 3600;
 /// state machine's own resize-back and notification to run first.
 pub const GUARD_DELAY_SECONDS: u64 = 15 * 60;
 
-/// What a clock change can take from a wall-clock interval: the guard schedule fires at a local
-/// time, and on the night clocks spring forward the real time to it is this much shorter. (No
-/// zone in the tz database moves its clocks by more than an hour.)
-const LARGEST_CLOCK_CHANGE_SECONDS: u64 = 3600;
-
 /// EMR allows 256 steps per AddJobFlowSteps and counts a cluster's steps; a night batch of more
 /// than this many is a sign the job should be split.
 pub const MAX_STEPS: usize = 50;
@@ -102,7 +99,7 @@ pub const MAX_STEPS: usize = 50;
 impl Job {
     /// The job's timeout, when it parses and is in range (validation reports it otherwise).
     pub fn timeout_seconds(&self) -> Option<u64> {
-        crate::calendar::parse_duration(&self.timeout)
+        calendar::parse_duration(&self.timeout)
             .ok()
             .map(|length| length.as_secs())
             .filter(|seconds| (60..=MAX_TIMEOUT_SECONDS).contains(seconds))
@@ -112,18 +109,28 @@ impl Job {
     /// `GUARD_DELAY_SECONDS`, and an hour more in a zone with daylight saving time, so that a
     /// night whose clocks spring forward does not bring the guard early, onto running steps.
     pub fn guard_after_seconds(&self) -> Option<u64> {
-        let zone = crate::calendar::parse_timezone(&self.timezone).ok()?;
-        let dst = if observes_daylight_saving(zone) { LARGEST_CLOCK_CHANGE_SECONDS } else { 0 };
+        let zone = calendar::parse_timezone(&self.timezone).ok()?;
+        let dst = if calendar::observes_daylight_saving(zone) { LARGEST_CLOCK_CHANGE_SECONDS } else { 0 };
         Some(self.timeout_seconds()? + GUARD_DELAY_SECONDS + dst)
     }
 
     /// The `guard` schedule's cron: the start's, `guard_after_seconds` later on the local clock;
     /// an `Err` says why there is none (reported by validation).
-    pub fn guard_cron(&self) -> Result<crate::calendar::Cron, String> {
-        let start = crate::calendar::parse_cron(&self.cron)?;
+    pub fn guard_cron(&self) -> Result<calendar::Cron, String> {
+        let start = calendar::parse_cron(&self.cron)?;
         let after =
             self.guard_after_seconds().ok_or_else(|| format!("job timeout `{}` is out of range", self.timeout))?;
         start.end_after(std::time::Duration::from_secs(after))
+    }
+
+    /// The job's window on the clock: from its start until its guard schedule has fired.
+    pub fn window(&self) -> Window<'_> {
+        Window { cron: &self.cron, timezone: &self.timezone, length: self.guard_after_seconds() }
+    }
+
+    /// The instance group the job resizes.
+    pub fn instance_group(&self) -> Group {
+        Group::parse(&self.group)
     }
 
     /// Whether the outcome goes to the pipeline's alarm topic.
@@ -134,19 +141,10 @@ impl Job {
     /// The most node-hours one run holds the group above its baseline: the extra nodes for the
     /// whole timeout (the job gives them back sooner when it finishes sooner).
     pub fn extra_node_hours(&self, cluster: &Cluster) -> Option<f64> {
-        let baseline = Group::parse(&self.group).baseline(cluster)?;
+        let baseline = self.instance_group().baseline(cluster)?;
         let hours = self.timeout_seconds()? as f64 / 3600.0;
         Some((self.nodes - baseline).max(0) as f64 * hours)
     }
-}
-
-/// Whether `zone` has two UTC offsets in a year (daylight saving time).
-fn observes_daylight_saving(zone: chrono_tz::Tz) -> bool {
-    use chrono::{Offset, TimeZone};
-    let offset = |month: u32| {
-        zone.with_ymd_and_hms(2026, month, 1, 12, 0, 0).earliest().map(|t| t.offset().fix().local_minus_utc())
-    };
-    offset(1) != offset(7)
 }
 
 fn alarms_on(spec: &Spec) -> bool {
@@ -169,71 +167,186 @@ pub fn spark_submit_args(step: &JobStep) -> Vec<String> {
     args
 }
 
-/// Problems of the jobs of one cluster (`path` is the cluster's), apart from the group's size and
-/// the windows, which `validate` checks together with the schedules'.
-pub(super) fn step_problems(path: &str, job: &Job, spec: &Spec) -> Vec<(String, String)> {
-    let mut problems = Vec::new();
+/// A cluster's jobs: names, cron and time zone as for schedules, the group's size as for
+/// schedules, the steps (`check_steps`), the derived names' limits, and no two windows (jobs'
+/// and schedules') on one group at the same time: a schedule's `down` edge would cut a job
+/// short, and two jobs would fight over the group's size.
+pub(super) fn check_jobs(path: &str, cluster: &Cluster, spec: &Spec, problems: &mut Problems) {
+    // A job's name may be neither a schedule's nor another job's of the cluster (schedules'
+    // own duplicates are reported with the schedules).
+    let schedules: HashSet<&str> = cluster.schedules.iter().map(|s| s.name.as_str()).collect();
+    let mut seen = HashSet::new();
+    for (index, job) in cluster.jobs.iter().enumerate() {
+        if schedules.contains(job.name.as_str()) || !seen.insert(job.name.as_str()) {
+            problems.add(
+                format!("{path}.jobs[{index}].name"),
+                format!("`{}` names a schedule or another job of this cluster", job.name),
+            );
+        }
+    }
+    for (index, job) in cluster.jobs.iter().enumerate() {
+        let job_path = format!("{path}.jobs[{index}]");
+        check_resource_name(&format!("{job_path}.name"), &job.name, problems);
+        check_iam_name(
+            &format!("{job_path}.name"),
+            spec,
+            &crate::names::derived_job_role(&cluster.name, &job.name),
+            problems,
+        );
+        let machine = crate::names::job_state_machine_name(&spec.pipeline, &cluster.name, &job.name);
+        if machine.len() > crate::names::MAX_STATE_MACHINE_NAME {
+            problems.add(
+                format!("{job_path}.name"),
+                format!(
+                    "the state machine `{machine}` would be {} characters; Step Functions allows {}: shorten the job, cluster or pipeline name",
+                    machine.len(),
+                    crate::names::MAX_STATE_MACHINE_NAME
+                ),
+            );
+        }
+        // "Name: Length Constraints: Minimum length of 1. Maximum length of 64." (EventBridge
+        // Scheduler API Reference, CreateSchedule).
+        // The longest of a job's schedule names: the guard `pipectl run` leaves.
+        let run_guard = crate::names::job_run_guard_name(&cluster.name, &job.name);
+        let schedule = crate::names::schedule_name(&spec.pipeline, &run_guard);
+        if schedule.len() > 64 {
+            problems.add(
+                format!("{job_path}.name"),
+                format!("the schedule `{schedule}` would be {} characters; EventBridge Scheduler allows 64: shorten the job, cluster or pipeline name", schedule.len()),
+            );
+        }
+        match calendar::parse_cron(&job.cron) {
+            Err(message) => problems.add(format!("{job_path}.cron"), message),
+            Ok(_) if job.timeout_seconds().is_some() => check_guard(&job_path, job, problems),
+            Ok(_) => {}
+        }
+        if let Err(message) = calendar::parse_timezone(&job.timezone) {
+            problems.add(format!("{job_path}.timezone"), message);
+        }
+        check_resized_group(&job_path, &job.group, job.nodes, cluster, spec, problems);
+        if !cluster.applications.iter().any(|application| application == "Spark") {
+            problems.add(
+                format!("{job_path}.steps"),
+                "a job's steps run `spark-submit`: add Spark to the cluster's `applications`",
+            );
+        }
+        check_steps(&job_path, job, spec, problems);
+    }
+    // Step Functions cancels a step that outlives its timeout with CancelSteps, which EMR allows
+    // on a RUNNING step from release 5.28.0 ("CancelSteps", EMR API Reference).
+    if !cluster.jobs.is_empty() && release_before(&cluster.release, (5, 28)) {
+        problems.add(
+            format!("{path}.release"),
+            format!(
+                "jobs need EMR 5.28.0 or later (to cancel a step past the job's timeout); `{}` is older",
+                cluster.release
+            ),
+        );
+    }
+    if let Some((first, second)) = calendar::first_overlap(&cluster.batch_windows()) {
+        problems.add(
+            format!("{path}.jobs"),
+            format!("{first} and {second} resize the same group at overlapping times: move one of them, or give them different groups"),
+        );
+    }
+}
+
+/// Whether a release label (`emr-5.27.0`) is older than `major.minor`; a label that does not
+/// parse is reported on its own.
+fn release_before(release: &str, (major, minor): (u32, u32)) -> bool {
+    let mut parts = release.trim_start_matches("emr-").split('.').map(|part| part.parse::<u32>().ok());
+    match (parts.next().flatten(), parts.next().flatten()) {
+        (Some(got_major), Some(got_minor)) => (got_major, got_minor) < (major, minor),
+        _ => false,
+    }
+}
+
+/// The job's `guard` schedule must exist every night: a daily cron (it may fall after midnight),
+/// in whole minutes, at a local time that no clock change skips ("your schedule invocation gets
+/// skipped if the cron expression falls on a non-existent date and time", EventBridge Scheduler
+/// User Guide, "Schedule types"), checked over two years.
+fn check_guard(job_path: &str, job: &Job, problems: &mut Problems) {
+    let guard = match job.guard_cron() {
+        Ok(guard) => guard,
+        Err(message) => {
+            problems.add(format!("{job_path}.timeout"), format!("the job's guard (timeout + 15 minutes, + 1 hour where clocks change) cannot be scheduled: {message}"));
+            return;
+        }
+    };
+    let Ok(zone) = calendar::parse_timezone(&job.timezone) else { return };
+    if let Some(date) = calendar::first_skipped_day(zone, guard.hour, guard.minute) {
+        problems.add(
+            format!("{job_path}.cron"),
+            format!(
+                "the job's guard would fire at {:02}:{:02} {}, a time the clock change of {date} skips, and EventBridge Scheduler would skip it: move the start or the timeout",
+                guard.hour, guard.minute, job.timezone
+            ),
+        );
+    }
+}
+
+/// The rest of one job's rules (`path` is the job's): its steps, timeout and notification.
+fn check_steps(path: &str, job: &Job, spec: &Spec, problems: &mut Problems) {
     if job.steps.is_empty() {
-        problems.push((format!("{path}.steps"), "name at least one step".to_string()));
+        problems.add(format!("{path}.steps"), "name at least one step".to_string());
     }
     if job.steps.len() > MAX_STEPS {
-        problems.push((format!("{path}.steps"), format!("{} steps; a job runs at most {MAX_STEPS}", job.steps.len())));
+        problems.add(format!("{path}.steps"), format!("{} steps; a job runs at most {MAX_STEPS}", job.steps.len()));
     }
     if job.timeout_seconds().is_none() {
-        let message = match crate::calendar::parse_duration(&job.timeout) {
+        let message = match calendar::parse_duration(&job.timeout) {
             Err(message) => message,
             Ok(_) => {
                 "a job's timeout must be between 1m and 23h (its resize-back guard must fire before the next day's run)"
                     .to_string()
             }
         };
-        problems.push((format!("{path}.timeout"), message));
+        problems.add(format!("{path}.timeout"), message);
     }
     if job.notify == Some(true) && !alarms_on(spec) {
-        problems.push((
+        problems.add(
             format!("{path}.notify"),
             "jobs publish their outcome to the pipeline's alarm topic, and this spec has none: add `alarms:` with `notify:` addresses, or drop `notify`".to_string(),
-        ));
+        );
     }
     let buckets: Vec<&str> = spec.buckets.iter().map(|bucket| bucket.name.as_str()).collect();
-    let mut seen = std::collections::HashSet::new();
+    let mut seen = HashSet::new();
     for (index, step) in job.steps.iter().enumerate() {
         let step_path = format!("{path}.steps[{index}]");
         if !seen.insert(step.name.as_str()) {
-            problems.push((format!("{step_path}.name"), format!("duplicate name `{}`", step.name)));
+            problems.add(format!("{step_path}.name"), format!("duplicate name `{}`", step.name));
         }
         // The name is part of the state's name in the state machine (`Step-1-<name>`, at most
         // 80 characters in the States Language) and of EMR's step name.
         let valid = (1..=63).contains(&step.name.len())
             && step.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
         if !valid {
-            problems.push((
+            problems.add(
                 format!("{step_path}.name"),
                 format!("`{}`: step names are 1-63 letters, digits, `-` and `_`", step.name),
-            ));
+            );
         }
         match script_location(&step.script) {
-            None => problems.push((
+            None => problems.add(
                 format!("{step_path}.script"),
                 format!("`{}` is not an S3 location such as `s3://my-lake/jobs/sessionize.py`", step.script),
-            )),
-            Some((bucket, _)) if !step.external && !buckets.contains(&bucket) => problems.push((
+            ),
+            Some((bucket, _)) if !step.external && !buckets.contains(&bucket) => problems.add(
                 format!("{step_path}.script"),
                 format!("bucket `{bucket}` is not a bucket of this spec: put the script in one, or say `external: true` if it lives in another team's bucket (the cluster's instance role must be able to read it)"),
-            )),
+            ),
             Some(_) => {}
         }
         // "The string values passed into HadoopJarStep object cannot exceed a total of 10240
         // characters" (EMR API Reference, AddJobFlowSteps).
         let length: usize = spark_submit_args(step).iter().map(String::len).sum();
         if length > 10_240 {
-            problems.push((
+            problems.add(
                 format!("{step_path}.args"),
                 format!("the step's arguments total {length} characters; EMR allows 10240"),
-            ));
+            );
         }
     }
-    problems
 }
 
 #[cfg(test)]

@@ -13,11 +13,11 @@ use std::path::{Path, PathBuf};
 
 use annotate_snippets::{AnnotationKind, Group, Level, Renderer, Snippet};
 
+use super::pipeline::Spec;
 use super::schema::spec_schema;
 use super::source::{Position, SourceMap};
 use super::structure;
 use super::suggest::did_you_mean;
-use super::types::Spec;
 use super::validate::validate;
 
 /// Specs larger than this are refused before parsing: a pipeline is a few hundred lines.

@@ -2,43 +2,68 @@
 //!
 //! Callers use `load_file`; everything it returns has passed validation, so later stages can rely
 //! on names being unique, references resolving and numbers being in range.
+//!
+//! One file per section holds its serde types, their defaults and derived values, and its checks
+//! (`pipeline` is the root; `network`, `buckets`, `streams`, `deliveries`, `iam`, `clusters` with
+//! `group`, `schedules` and `jobs`, `catalog` with `crawlers`, `query`, `alarms`); `validate` runs
+//! the checks and `checks` holds what they share. Every struct denies unknown fields so that a typo
+//! is an error with a location, not a silently ignored setting. Numbers that AWS bounds are read as
+//! wide integers and range-checked by the checks, so that an out-of-range value gets a message that
+//! names the limit. Defaults fill only what the user left unset. Time (cron, windows, clock
+//! changes) is the `calendar`'s.
 
-mod alarm_windows;
 mod alarms;
+mod buckets;
 #[cfg(test)]
 mod builder;
 mod catalog;
+mod checks;
 mod cidr;
+mod clusters;
+mod crawlers;
+mod deliveries;
 mod group;
+mod iam;
 mod jobs;
 mod load;
+mod network;
+mod pipeline;
 mod query;
+mod schedules;
 mod schema;
 mod source;
+mod streams;
 mod structure;
 mod suggest;
-mod types;
 mod validate;
 
-pub use alarm_windows::{
-    expression as window_expression, parse_expression as parse_window_expression, Span, METRIC_ID, MINUTE_OF_WEEK,
-    MINUTE_OF_WEEK_ID, WATCHED_ID,
-};
 pub use alarms::{condition_words, derived_alarms, during_words, AlarmSpec, Alarms, Subscription, Watched};
+pub use buckets::{Bucket, BucketEncryption, LifecycleRule, Transition};
 #[cfg(test)]
 pub use builder::SpecBuilder;
 pub use catalog::{
-    canonical_type, cluster_configurations, conversion_table, crawler_folder, crawler_schedule, database_name,
-    projection_range, table_compression, table_layout, Crawler, DatePartition, Layout, GLUE_METASTORE_CLASSIFICATIONS,
-    GLUE_METASTORE_FACTORY,
+    canonical_type, cluster_configurations, conversion_table, database_name, projection_range, table_compression,
+    table_layout, Catalog, CatalogTable, Column, DatePartition, Layout, TableFormat, TableLocation,
+    GLUE_METASTORE_CLASSIFICATIONS, GLUE_METASTORE_FACTORY,
 };
+pub use checks::Problem;
+pub use clusters::{
+    open_schedule_windows, replication_floor, windows_overlapping, BootstrapAction, Cluster, ClusterLogs,
+    Configuration, CoreGroup, ManagedScaling, Market, MasterGroup, TaskGroup,
+};
+pub use crawlers::{crawler_folder, crawler_schedule, Crawler};
+pub use deliveries::{Buffer, Compression, Delivery, DeliveryEncryption, DeliveryTarget, ParquetCompression};
 pub use group::{Cap, CapSource, Group, DEFAULT_CAP_FACTOR, DEFAULT_CAP_FLOOR};
+pub use iam::{Effect, Iam, Role, Statement};
 pub use jobs::{script_location, spark_submit_args, ActionOnFailure, Job, JobStep, GUARD_DELAY_SECONDS};
 pub use load::{load_bytes, load_file, Diagnostic, LoadedSpec, SpecError};
+pub use network::{port_range, Nat, Network, Ports, Rule, SecurityGroup, Subnet, Vpc};
+pub use pipeline::Spec;
 pub use query::{
     bytes_scanned_cutoff, engine_version, marked_description, query_database, results_bucket, results_encryption,
-    results_location, unmarked_description, with_derived_rules, ENGINE_VERSIONS,
+    results_location, unmarked_description, with_derived_rules, NamedQuery, Query, Size, ENGINE_VERSIONS,
 };
+pub use schedules::Schedule;
 pub use schema::{spec_schema_text, SCHEMA_COMMENT_BESIDE_SPEC, SCHEMA_COMMENT_IN_REPOSITORY, SCHEMA_FILE};
-pub use types::*;
-pub use validate::{open_schedule_windows, port_range, validate, windows_overlapping, Problem};
+pub use streams::{Stream, StreamEncryption, StreamMode};
+pub use validate::validate;

@@ -5,11 +5,77 @@
 //! named queries. The same functions serve the resource kinds (`workgroup`, `bucket`) and
 //! validation, so what validation accepts is exactly what apply builds.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
-use super::types::{Bucket, BucketEncryption, LifecycleRule, NamedQuery, Query, Size, Spec};
-use super::validate::Problem;
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+use super::buckets::{Bucket, BucketEncryption, LifecycleRule};
+use super::checks::{check_tags, Problems};
+use super::pipeline::Spec;
 use crate::names::{DEFAULT_RESULTS_PREFIX, NAMED_QUERY_MARKER, RESULTS_EXPIRY_RULE};
+
+/// The pipeline's Athena workgroup (named after the pipeline): its settings are enforced on
+/// every query run in it, so results land in the lake encrypted and a query that would scan
+/// more than the cutoff is cancelled.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Query {
+    /// The bucket of the spec that holds query results; default: the spec's only bucket.
+    #[serde(default)]
+    pub bucket: Option<String>,
+    /// The key prefix of query results in that bucket (default `athena-results/`).
+    #[serde(default)]
+    pub results_prefix: Option<String>,
+    /// Days after which query results are deleted, by a lifecycle rule pipectl adds to the
+    /// bucket (default 7; `0` keeps them).
+    #[serde(default)]
+    pub results_expire_days: Option<i64>,
+    /// The most one query may scan before Athena cancels it, in decimal units: `10MB` (the
+    /// least Athena allows), `500MB`, `10GB`, `1TB`. Unset: no cutoff.
+    #[serde(default)]
+    pub bytes_scanned_cutoff: Option<Size>,
+    /// Whether the workgroup's settings override what a client asks for (default true).
+    #[serde(default = "super::pipeline::default_true")]
+    pub enforce: bool,
+    /// Whether Athena publishes the workgroup's query metrics to CloudWatch (default true).
+    #[serde(default = "super::pipeline::default_true")]
+    pub publish_metrics: bool,
+    /// The Athena engine the workgroup runs queries on: `AUTO` (the default: Athena upgrades
+    /// it) or `Athena engine version 3` (kept until AWS retires it).
+    #[serde(default)]
+    pub engine_version: Option<String>,
+    /// Saved queries, created in the workgroup.
+    #[serde(default)]
+    pub named_queries: Vec<NamedQuery>,
+    /// Tags on the workgroup.
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+}
+
+/// A saved Athena query.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NamedQuery {
+    /// Unique in the workgroup.
+    pub name: String,
+    /// The SQL text.
+    pub query: String,
+    /// The database the query runs in; default: the catalog's database.
+    #[serde(default)]
+    pub database: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+/// A size as written in the spec: text with a unit (`10GB`); a bare number is read so that
+/// validation can say it needs one.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Size {
+    Number(i64),
+    Text(String),
+}
 
 /// "BytesScannedCutoffPerQuery … Minimum value of 10000000" (Athena API Reference,
 /// "WorkGroupConfiguration"): 10 MB in decimal units.
@@ -147,18 +213,17 @@ pub fn unmarked_description(saved: &str) -> Option<Option<String>> {
     Some((!rest.is_empty()).then(|| rest.to_string()))
 }
 
-/// Every problem of the query section (its tags are checked with the other tags).
-pub fn problems(query: &Query, spec: &Spec) -> Vec<Problem> {
-    let mut problems = Vec::new();
-    let mut add = |path: &str, message: String| problems.push(Problem { path: path.to_string(), message });
+/// Every problem of the query section, its tags first.
+pub(super) fn check(query: &Query, spec: &Spec, problems: &mut Problems) {
+    check_tags("query.tags", &query.tags, problems);
     let bucket = results_bucket(spec, query);
     match (&query.bucket, bucket) {
-        (Some(name), None) => add("query.bucket", format!("`{name}` is not a bucket of this spec")),
-        (None, None) if spec.buckets.is_empty() => add(
+        (Some(name), None) => problems.add("query.bucket", format!("`{name}` is not a bucket of this spec")),
+        (None, None) if spec.buckets.is_empty() => problems.add(
             "query",
             "query results go to a bucket of the spec, and it has none: add one under `buckets`".to_string(),
         ),
-        (None, None) => add(
+        (None, None) => problems.add(
             "query.bucket",
             format!(
                 "the spec has {} buckets: name the one that holds query results (`bucket: {}`)",
@@ -170,29 +235,29 @@ pub fn problems(query: &Query, spec: &Spec) -> Vec<Problem> {
     }
     let prefix = results_prefix(query);
     if prefix.is_empty() || prefix.starts_with('/') || !prefix.ends_with('/') || prefix.contains("!{") {
-        add(
+        problems.add(
             "query.results_prefix",
             format!("`{prefix}` must be a folder such as `athena-results/`: not empty, no leading `/`, ending with `/`, no `!{{…}}` (its lifecycle rule expires everything under it)"),
         );
     } else if let Some(bucket) = bucket {
         if let Some(other) = overlapping_writer(spec, &bucket.name, prefix) {
-            add(
+            problems.add(
                 "query.results_prefix",
                 format!("`{prefix}` overlaps {other} in bucket `{}`: results there expire after their days, and so would that data; pick a folder of its own", bucket.name),
             );
         }
         if bucket.lifecycle.iter().any(|rule| rule.id.as_deref() == Some(RESULTS_EXPIRY_RULE)) {
-            add(
+            problems.add(
                 "query.bucket",
                 format!("bucket `{}` has a lifecycle rule with id `{RESULTS_EXPIRY_RULE}`, which pipectl uses for query results: rename it", bucket.name),
             );
         }
     }
     if query.results_expire_days.is_some_and(|days| days < 0) {
-        add("query.results_expire_days", "must be 0 (keep results) or a number of days".to_string());
+        problems.add("query.results_expire_days", "must be 0 (keep results) or a number of days".to_string());
     }
     if bucket.is_some_and(|bucket| bucket.encryption == BucketEncryption::SseKms && bucket.kms_key.is_none()) {
-        add(
+        problems.add(
             "query.bucket",
             "the bucket uses sse-kms with the AWS managed key; Athena's SSE_KMS result encryption names a key ARN or id: set the bucket's `kms_key`".to_string(),
         );
@@ -203,8 +268,8 @@ pub fn problems(query: &Query, spec: &Spec) -> Vec<Problem> {
             Size::Text(text) => text.clone(),
         };
         match parse_size(size) {
-            Err(message) => add("query.bytes_scanned_cutoff", message),
-            Ok(bytes) if bytes < MIN_CUTOFF_BYTES => add(
+            Err(message) => problems.add("query.bytes_scanned_cutoff", message),
+            Ok(bytes) if bytes < MIN_CUTOFF_BYTES => problems.add(
                 "query.bytes_scanned_cutoff",
                 format!("`{text}` is {bytes} bytes; Athena's least cutoff is 10MB (10000000 bytes)"),
             ),
@@ -218,7 +283,7 @@ pub fn problems(query: &Query, spec: &Spec) -> Vec<Problem> {
                 known.eq_ignore_ascii_case(version) || (!digits(version).is_empty() && digits(known) == digits(version))
             });
             let hint = hint.map(|known| format!(" (did you mean `{known}`?)")).unwrap_or_default();
-            add(
+            problems.add(
                 "query.engine_version",
                 format!(
                     "`{version}` is not an engine version Athena offers{hint}: use one of `{}`",
@@ -231,33 +296,32 @@ pub fn problems(query: &Query, spec: &Spec) -> Vec<Problem> {
     for (index, named) in query.named_queries.iter().enumerate() {
         let path = format!("query.named_queries[{index}]");
         if named.name.is_empty() || named.name.chars().count() > MAX_QUERY_NAME {
-            add(&format!("{path}.name"), format!("a named query's name has 1-{MAX_QUERY_NAME} characters"));
+            problems.add(format!("{path}.name"), format!("a named query's name has 1-{MAX_QUERY_NAME} characters"));
         }
         if !names.insert(named.name.as_str()) {
-            add(&format!("{path}.name"), format!("duplicate name `{}`", named.name));
+            problems.add(format!("{path}.name"), format!("duplicate name `{}`", named.name));
         }
         if named.query.trim().is_empty() || named.query.chars().count() > MAX_QUERY_TEXT {
-            add(&format!("{path}.query"), format!("the query text has 1-{MAX_QUERY_TEXT} characters"));
+            problems.add(format!("{path}.query"), format!("the query text has 1-{MAX_QUERY_TEXT} characters"));
         }
         let room = MAX_DESCRIPTION - NAMED_QUERY_MARKER.len() - 1;
         if named.description.as_ref().is_some_and(|text| text.is_empty() || text.chars().count() > room) {
-            add(
-                &format!("{path}.description"),
+            problems.add(
+                format!("{path}.description"),
                 format!("a description has 1-{room} characters (pipectl adds `{NAMED_QUERY_MARKER}`)"),
             );
         }
         match query_database(spec, named) {
-            None => add(
-                &format!("{path}.database"),
+            None => problems.add(
+                format!("{path}.database"),
                 "name the database the query runs in (there is no `catalog:` section to default to)".to_string(),
             ),
             Some(database) if database.is_empty() || database.chars().count() > MAX_DATABASE => {
-                add(&format!("{path}.database"), format!("a database name has 1-{MAX_DATABASE} characters"))
+                problems.add(format!("{path}.database"), format!("a database name has 1-{MAX_DATABASE} characters"))
             }
             Some(_) => {}
         }
     }
-    problems
 }
 
 /// What else of the spec writes under `prefix` of `bucket` (or above it), if anything.

@@ -1,5 +1,6 @@
-//! The JSON Schema of the spec, generated from the serde types in `types.rs` (their doc comments
-//! become descriptions), so editors can complete and check a spec as it is typed.
+//! The JSON Schema of the spec, generated from the serde types of the section files (`pipeline.rs`
+//! and the sections below it; their doc comments become descriptions), so editors can complete
+//! and check a spec as it is typed.
 //!
 //! It is the one description of the spec's shape: `pipectl schema` prints it, the repository
 //! commits it (`schema/pipectl.schema.json`, checked current by a test), and `structure.rs`
@@ -11,7 +12,7 @@
 use schemars::generate::SchemaSettings;
 use serde_json::Value;
 
-use super::types::Spec;
+use super::pipeline::Spec;
 
 /// The file name `pipectl init` writes the schema to, beside the spec.
 pub const SCHEMA_FILE: &str = "pipectl.schema.json";

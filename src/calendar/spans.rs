@@ -18,11 +18,9 @@
 //! Windows restricted by day of month or month are not watched: shifting them to UTC can move
 //! them into another day of another month, which `DATE` and `MONTH` comparisons cannot follow.
 
-use chrono::{NaiveDate, Offset, TimeZone};
-
-use super::types::Schedule;
-use crate::calendar::parse_duration;
-use crate::calendar::{parse_cron, parse_timezone};
+use super::cron::parse_cron;
+use super::windows::Window;
+use super::zone::{offsets_in_year, parse_timezone};
 
 /// Minutes in a week.
 pub const WEEK: u32 = 7 * 1440;
@@ -48,32 +46,23 @@ pub struct Span {
     pub end: u32,
 }
 
-/// The least and the greatest UTC offset, in minutes, `zone` uses in `year`.
-fn offsets(zone: chrono_tz::Tz, year: i32) -> (i64, i64) {
-    let offsets: Vec<i64> = (1..=366)
-        .filter_map(|day| NaiveDate::from_yo_opt(year, day)?.and_hms_opt(12, 0, 0))
-        .map(|noon| i64::from(zone.offset_from_utc_datetime(&noon).fix().local_minus_utc()) / 60)
-        .collect();
-    (offsets.iter().copied().min().unwrap_or(0), offsets.iter().copied().max().unwrap_or(0))
-}
-
-/// The parts of the week `schedules`' windows cover under every offset their zones use in
-/// `year`, merged and sorted.
-pub fn spans(schedules: &[Schedule], year: i32) -> Vec<Span> {
+/// The parts of the week `windows` cover under every offset their zones use in `year`, merged
+/// and sorted (an invalid window covers none).
+pub fn spans(windows: &[Window], year: i32) -> Vec<Span> {
     let mut spans = Vec::new();
-    for schedule in schedules {
-        let (Ok(cron), Ok(zone), Ok(length)) =
-            (parse_cron(&schedule.cron), parse_timezone(&schedule.timezone), parse_duration(&schedule.duration))
+    for window in windows {
+        let (Ok(cron), Ok(zone), Some(length)) =
+            (parse_cron(window.cron), parse_timezone(window.timezone), window.length)
         else {
             continue;
         };
         if cron.day_of_month != "*" || cron.month != "*" {
             continue;
         }
-        let (least, most) = offsets(zone, year);
+        let (least, most) = offsets_in_year(zone, year);
         // Under offset o the window starts at local - o UTC: the latest start is under the
         // least offset, the earliest end under the greatest.
-        let watched = (length.as_secs() / 60) as i64 - (most - least);
+        let watched = (length / 60) as i64 - (most - least);
         if watched <= 0 {
             continue;
         }
@@ -186,9 +175,9 @@ pub fn words(spans: &[Span]) -> String {
 mod tests {
     use super::*;
 
-    fn window(cron: &str, timezone: &str, duration: &str) -> Schedule {
-        let window = serde_json::json!({"name": "w", "cron": cron, "timezone": timezone, "group": "core", "nodes": 4, "for": duration});
-        serde_json::from_value(window).unwrap()
+    fn window<'a>(cron: &'a str, timezone: &'a str, duration: &str) -> Window<'a> {
+        let length = crate::calendar::parse_duration(duration).ok().map(|length| length.as_secs());
+        Window { cron, timezone, length }
     }
 
     #[test]

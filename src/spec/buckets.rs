@@ -1,0 +1,241 @@
+//! The `buckets:` section: the lake's S3 buckets, their encryption, versioning and lifecycle
+//! rules; S3's naming rules and the order in which lifecycle transitions may move objects.
+
+use std::collections::{BTreeMap, HashSet};
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+use super::checks::{check_tags, check_unique, Problems};
+use super::pipeline::Spec;
+use super::suggest::did_you_mean;
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Bucket {
+    /// The globally unique S3 bucket name.
+    pub name: String,
+    #[serde(default)]
+    pub versioning: bool,
+    #[serde(default)]
+    pub encryption: BucketEncryption,
+    /// KMS key id or ARN for `encryption: sse-kms` (the AWS managed key when unset).
+    #[serde(default)]
+    pub kms_key: Option<String>,
+    #[serde(default = "super::pipeline::default_true")]
+    pub block_public_access: bool,
+    #[serde(default)]
+    pub lifecycle: Vec<LifecycleRule>,
+    /// Days after which parts of an upload that never completed are deleted (default 7; `0`
+    /// keeps them, and you pay for them).
+    #[serde(default)]
+    pub abort_incomplete_uploads_days: Option<i64>,
+    /// With versioning: days after which a version that is no longer current is deleted
+    /// (default 30; `0` keeps every old version forever).
+    #[serde(default)]
+    pub noncurrent_versions_expire_days: Option<i64>,
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+}
+
+impl Bucket {
+    /// Days after which incomplete multipart uploads are aborted, if they are.
+    pub fn abort_incomplete_after(&self) -> Option<i64> {
+        Some(self.abort_incomplete_uploads_days.unwrap_or(7)).filter(|days| *days > 0)
+    }
+
+    /// Days after which noncurrent versions expire, if the bucket is versioned and they do.
+    pub fn noncurrent_expire_after(&self) -> Option<i64> {
+        if !self.versioning {
+            return None;
+        }
+        Some(self.noncurrent_versions_expire_days.unwrap_or(30)).filter(|days| *days > 0)
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+pub enum BucketEncryption {
+    #[default]
+    #[serde(rename = "sse-s3")]
+    SseS3,
+    #[serde(rename = "sse-kms")]
+    SseKms,
+}
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LifecycleRule {
+    /// Rule id; defaults to the prefix.
+    #[serde(default)]
+    pub id: Option<String>,
+    pub prefix: String,
+    #[serde(default)]
+    pub transitions: Vec<Transition>,
+    #[serde(default)]
+    pub expiration_days: Option<i64>,
+}
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Transition {
+    pub days: i64,
+    pub storage_class: String,
+}
+
+pub const STORAGE_CLASSES: [&str; 6] =
+    ["STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING", "GLACIER_IR", "GLACIER", "DEEP_ARCHIVE"];
+/// The order in which S3 Lifecycle may move objects ("the waterfall", S3 User Guide,
+/// "Transitioning objects using Amazon S3 Lifecycle"): a transition only ever goes further down.
+const WATERFALL: [&str; 6] =
+    ["STANDARD_IA", "INTELLIGENT_TIERING", "ONEZONE_IA", "GLACIER_IR", "GLACIER", "DEEP_ARCHIVE"];
+/// Objects stay at least this long in STANDARD_IA or ONEZONE_IA before S3 moves them on.
+const IA_MINIMUM_DAYS: i64 = 30;
+
+/// The buckets: unique names, and each one's own rules.
+pub(super) fn check(spec: &Spec, problems: &mut Problems) {
+    check_unique("buckets", spec.buckets.iter().map(|bucket| bucket.name.as_str()), problems);
+    for (index, bucket) in spec.buckets.iter().enumerate() {
+        check_bucket(&format!("buckets[{index}]"), bucket, problems);
+    }
+}
+
+/// S3 bucket naming rules for general purpose buckets.
+pub fn bucket_name_problem(name: &str) -> Option<String> {
+    let rules: [(bool, &str); 7] = [
+        ((3..=63).contains(&name.len()), "must be 3-63 characters long"),
+        (
+            name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-'),
+            "may contain only lowercase letters, digits, dots and hyphens",
+        ),
+        (
+            name.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+                && name.ends_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit()),
+            "must begin and end with a letter or digit",
+        ),
+        (!name.contains("..") && !name.contains(".-") && !name.contains("-."), "must not contain `..`, `.-` or `-.`"),
+        (name.parse::<std::net::Ipv4Addr>().is_err(), "must not be formatted as an IP address"),
+        (
+            !["xn--", "sthree-", "amzn-s3-demo-"].iter().any(|prefix| name.starts_with(prefix)),
+            "must not start with `xn--`, `sthree-` or `amzn-s3-demo-`",
+        ),
+        (
+            !["-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"].iter().any(|suffix| name.ends_with(suffix)),
+            "must not end with a suffix S3 reserves (`-s3alias`, `--ol-s3`, `.mrap`, `--x-s3`, `--table-s3`)",
+        ),
+    ];
+    rules.iter().find(|(ok, _)| !ok).map(|(_, rule)| format!("`{name}` is not a valid S3 bucket name: it {rule}"))
+}
+
+fn check_bucket(path: &str, bucket: &Bucket, problems: &mut Problems) {
+    if let Some(message) = bucket_name_problem(&bucket.name) {
+        problems.add(format!("{path}.name"), message);
+    }
+    for (field, days) in [
+        ("abort_incomplete_uploads_days", bucket.abort_incomplete_uploads_days),
+        ("noncurrent_versions_expire_days", bucket.noncurrent_versions_expire_days),
+    ] {
+        if days.is_some_and(|days| !(0..=36500).contains(&days)) {
+            problems.add(format!("{path}.{field}"), "must be between 0 (never) and 36500 days");
+        }
+    }
+    if bucket.noncurrent_versions_expire_days.is_some() && !bucket.versioning {
+        problems.add(
+            format!("{path}.noncurrent_versions_expire_days"),
+            "only versioned buckets have noncurrent versions: set `versioning: true` or drop this field",
+        );
+    }
+    if bucket.kms_key.is_some() && bucket.encryption != BucketEncryption::SseKms {
+        problems.add(format!("{path}.kms_key"), "`kms_key` needs `encryption: sse-kms`");
+    }
+    check_tags(&format!("{path}.tags"), &bucket.tags, problems);
+    let mut ids = HashSet::new();
+    for (index, rule) in bucket.lifecycle.iter().enumerate() {
+        let rule_path = format!("{path}.lifecycle[{index}]");
+        let id = rule.id.clone().unwrap_or_else(|| rule.prefix.clone());
+        if id.is_empty() || id.len() > 255 {
+            problems.add(
+                format!("{rule_path}.id"),
+                "a lifecycle rule id must be 1-255 characters (set `id` when the prefix is empty)",
+            );
+        }
+        if !ids.insert(id.clone()) {
+            problems.add(format!("{rule_path}.id"), format!("duplicate lifecycle rule id `{id}`"));
+        }
+        if rule.transitions.is_empty() && rule.expiration_days.is_none() {
+            problems.add(&rule_path, "a lifecycle rule needs `transitions` or `expiration_days`");
+        }
+        let mut last_days = -1;
+        let mut last_class: Option<&str> = None;
+        for (t_index, transition) in rule.transitions.iter().enumerate() {
+            let t_path = format!("{rule_path}.transitions[{t_index}]");
+            if !STORAGE_CLASSES.contains(&transition.storage_class.as_str()) {
+                let hint = did_you_mean(&transition.storage_class, STORAGE_CLASSES)
+                    .map(|c| format!(" (did you mean `{c}`?)"))
+                    .unwrap_or_default();
+                problems.add(
+                    format!("{t_path}.storage_class"),
+                    format!(
+                        "unknown storage class `{}`; use one of {}{hint}",
+                        transition.storage_class,
+                        STORAGE_CLASSES.join(", ")
+                    ),
+                );
+            }
+            let minimum = if transition.storage_class.ends_with("_IA") { 30 } else { 0 };
+            if !(minimum..=36500).contains(&transition.days) {
+                problems.add(
+                    format!("{t_path}.days"),
+                    format!("must be between {minimum} and 36500 days for {}", transition.storage_class),
+                );
+            }
+            if transition.days <= last_days {
+                problems.add(format!("{t_path}.days"), "transitions must be in increasing order of days");
+            }
+            let step = |class: &str| WATERFALL.iter().position(|c| *c == class);
+            if let (Some(previous), Some(from), Some(to)) =
+                (last_class, last_class.and_then(step), step(transition.storage_class.as_str()))
+            {
+                if to <= from {
+                    problems.add(
+                        format!("{t_path}.storage_class"),
+                        format!(
+                            "S3 cannot move objects from {previous} to {}; transitions go {}",
+                            transition.storage_class,
+                            WATERFALL.join(" → ")
+                        ),
+                    );
+                } else if previous.ends_with("_IA") && transition.days < last_days + IA_MINIMUM_DAYS {
+                    problems.add(
+                        format!("{t_path}.days"),
+                        format!("must be at least {} ({IA_MINIMUM_DAYS} days after the transition to {previous}): S3 keeps objects {IA_MINIMUM_DAYS} days in {previous}", last_days + IA_MINIMUM_DAYS),
+                    );
+                }
+            }
+            last_days = transition.days;
+            last_class = Some(transition.storage_class.as_str());
+        }
+        if let Some(days) = rule.expiration_days {
+            if !(1..=36500).contains(&days) {
+                problems.add(format!("{rule_path}.expiration_days"), "must be between 1 and 36500 days");
+            } else if days <= last_days {
+                problems.add(
+                    format!("{rule_path}.expiration_days"),
+                    format!("objects expire after {days} days, before their last transition at {last_days} days"),
+                );
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bucket_names_follow_s3_rules() {
+        assert!(bucket_name_problem("my-data-lake.2024").is_none());
+        for bad in ["ab", "My-Bucket", "-lake", "lake..raw", "192.168.1.1", "xn--lake", "lake-s3alias", "lake_raw"] {
+            assert!(bucket_name_problem(bad).is_some(), "{bad} should be rejected");
+        }
+    }
+}

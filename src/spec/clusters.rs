@@ -1,0 +1,672 @@
+//! The `clusters:` section: EMR clusters, their instance groups (`group` says which one a name
+//! means), configurations, idle timeout and managed scaling, and what the cluster's schedules
+//! and jobs share — the size they give a group, and their windows on the clock (`calendar`).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+use super::checks::{check_reference, check_resource_name, check_tags, check_unique, Problems};
+use super::group::{CapSource, Group};
+use super::iam::check_iam_name;
+use super::jobs::{check_jobs, Job};
+use super::network::Network;
+use super::pipeline::Spec;
+use super::schedules::{check_schedules, Schedule};
+use super::suggest::did_you_mean;
+use crate::calendar::{self, compact_duration, Labelled, Span, Window};
+use crate::names::derived_cluster_roles;
+
+/// An EMR cluster running Spark (and friends). Node counts are the baseline: `pipectl scale`
+/// and schedules move away from it on purpose, and plans do not revert that.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Cluster {
+    pub name: String,
+    /// EMR release label, e.g. `emr-7.2.0`.
+    pub release: String,
+    pub applications: Vec<String>,
+    /// The subnet of the spec the cluster runs in.
+    pub subnet: String,
+    /// Extra security groups of the spec for every node.
+    #[serde(default)]
+    pub security_groups: Vec<String>,
+    #[serde(default)]
+    pub key_pair: Option<String>,
+    #[serde(default)]
+    pub logs: Option<ClusterLogs>,
+    pub master: MasterGroup,
+    pub core: CoreGroup,
+    #[serde(default)]
+    pub task_groups: Vec<TaskGroup>,
+    #[serde(default)]
+    pub configurations: Vec<Configuration>,
+    #[serde(default)]
+    pub bootstrap: Vec<BootstrapAction>,
+    /// Terminate the cluster after it has been idle this long (e.g. `2h`).
+    #[serde(default)]
+    pub idle_timeout: Option<String>,
+    #[serde(default)]
+    pub termination_protection: bool,
+    #[serde(default)]
+    pub managed_scaling: Option<ManagedScaling>,
+    #[serde(default)]
+    pub schedules: Vec<Schedule>,
+    /// The night batch as jobs AWS runs: resize a group, run Spark steps, resize back (see
+    /// `spec::jobs`).
+    #[serde(default)]
+    pub jobs: Vec<Job>,
+    /// Spark and Hive use the Glue Data Catalog (the pipeline's `catalog`) as their metastore:
+    /// sets the `spark-hive-site` and `hive-site` metastore factory, and grants the instance role
+    /// the Glue actions on the pipeline's database and its tables.
+    #[serde(default)]
+    pub use_glue_catalog: bool,
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterLogs {
+    /// A bucket of the spec.
+    pub bucket: String,
+    #[serde(default = "default_log_prefix")]
+    pub prefix: String,
+}
+
+fn default_log_prefix() -> String {
+    "emr-logs/".to_string()
+}
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MasterGroup {
+    #[serde(rename = "type")]
+    pub instance_type: String,
+    #[serde(default = "default_master_count")]
+    pub count: i64,
+}
+
+fn default_master_count() -> i64 {
+    1
+}
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CoreGroup {
+    #[serde(rename = "type")]
+    pub instance_type: String,
+    pub nodes: i64,
+    /// Size of the EBS volume on each core node, in GiB.
+    #[serde(default)]
+    pub ebs_gib: Option<i64>,
+    /// The most nodes `pipectl scale` and schedules may give the group (default:
+    /// `managed_scaling.max` when set, else the larger of 4 × `nodes` and 20).
+    #[serde(default)]
+    pub max_nodes: Option<i64>,
+}
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TaskGroup {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub instance_type: String,
+    pub nodes: i64,
+    #[serde(default)]
+    pub market: Market,
+    /// The most nodes `pipectl scale` and schedules may give the group (default:
+    /// `managed_scaling.max` when set, else the larger of 4 × `nodes` and 20).
+    #[serde(default)]
+    pub max_nodes: Option<i64>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+pub enum Market {
+    #[default]
+    #[serde(rename = "on-demand")]
+    OnDemand,
+    #[serde(rename = "spot")]
+    Spot,
+}
+
+/// An EMR configuration classification, e.g. `spark-defaults`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Configuration {
+    pub classification: String,
+    #[serde(default)]
+    pub properties: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BootstrapAction {
+    pub name: String,
+    /// `s3://bucket/script.sh`
+    pub path: String,
+    #[serde(default)]
+    pub args: Vec<String>,
+}
+
+/// EMR managed scaling limits, in instances.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ManagedScaling {
+    pub min: i64,
+    pub max: i64,
+    #[serde(default)]
+    pub max_on_demand: Option<i64>,
+    #[serde(default)]
+    pub max_core: Option<i64>,
+}
+
+impl Cluster {
+    /// The core and task nodes the spec gives the cluster: its baseline.
+    pub fn baseline_nodes(&self) -> i64 {
+        self.core.nodes + self.task_groups.iter().map(|g| g.nodes).sum::<i64>()
+    }
+
+    /// The `dfs.replication` of the cluster's `hdfs-site` configuration, when it is a number.
+    pub fn dfs_replication(&self) -> Option<i64> {
+        self.configurations
+            .iter()
+            .filter(|c| c.classification == "hdfs-site")
+            .find_map(|c| c.properties.get("dfs.replication"))
+            .and_then(|value| value.parse::<i64>().ok())
+    }
+
+    /// The idle timeout, read (`None` when the spec sets none).
+    pub fn idle_timeout_length(&self) -> Option<Result<Duration, String>> {
+        self.idle_timeout.as_deref().map(calendar::parse_duration)
+    }
+
+    /// The idle timeout in seconds. Validation has read it already.
+    pub fn idle_timeout_seconds(&self) -> Option<u64> {
+        self.idle_timeout_length()?.ok().map(|length| length.as_secs())
+    }
+
+    /// Every window in which one of the cluster's groups runs resized, on the group's lane:
+    /// `schedule 'x'` for each schedule, then `job 'y'` for each job, whose window lasts until
+    /// its guard schedule has fired.
+    pub fn batch_windows(&self) -> Vec<Labelled<'_>> {
+        let schedules = self.schedules.iter().map(|schedule| Labelled {
+            label: format!("schedule '{}'", schedule.name),
+            lane: schedule.group.as_str(),
+            window: schedule.window(),
+        });
+        let jobs = self.jobs.iter().map(|job| Labelled {
+            label: format!("job '{}'", job.name),
+            lane: job.group.as_str(),
+            window: job.window(),
+        });
+        schedules.chain(jobs).collect()
+    }
+
+    /// The parts of the week the windows of the cluster's `schedules:` cover under every offset
+    /// their zones use in `year`: what its idle alarm watches (`calendar::spans`).
+    pub fn schedule_spans(&self, year: i32) -> Vec<Span> {
+        let windows: Vec<Window> = self.schedules.iter().map(Schedule::window).collect();
+        calendar::spans(&windows, year)
+    }
+}
+
+/// The HDFS replication factor EMR uses for a cluster of `core_nodes`, which is also the
+/// fewest core nodes the cluster may shrink to without losing blocks.
+pub fn replication_floor(core_nodes: i64) -> i64 {
+    match core_nodes {
+        n if n < 4 => 1,
+        n if n < 10 => 2,
+        _ => 3,
+    }
+}
+
+/// The windows of the cluster's schedules and jobs on `group` that overlap `from`..`to` (Unix
+/// times), as `job 'x'` / `schedule 'y'` with their start in UTC: what a run by hand between
+/// those times would collide with. (Two spec names mean one group exactly when they are equal,
+/// so the group's name is its lane.)
+pub fn windows_overlapping(cluster: &Cluster, group: &str, from: i64, to: i64) -> Vec<String> {
+    calendar::overlapping(&cluster.batch_windows(), group, from, to)
+}
+
+/// The `schedules:` windows of the cluster open at `now` (Unix time): (group, its size in the
+/// window, the schedule's name).
+pub fn open_schedule_windows(cluster: &Cluster, now: i64) -> Vec<(String, i64, String)> {
+    let open = cluster.schedules.iter().filter(|schedule| calendar::is_open(&schedule.window(), now));
+    open.map(|schedule| (schedule.group.clone(), schedule.nodes, schedule.name.clone())).collect()
+}
+
+/// Applications EMR installs, as its API spells them.
+pub const EMR_APPLICATIONS: [&str; 20] = [
+    "Spark",
+    "Hadoop",
+    "Hive",
+    "Livy",
+    "Zeppelin",
+    "JupyterEnterpriseGateway",
+    "JupyterHub",
+    "Presto",
+    "Trino",
+    "HBase",
+    "Flink",
+    "Tez",
+    "Pig",
+    "Hue",
+    "Oozie",
+    "Sqoop",
+    "Phoenix",
+    "ZooKeeper",
+    "HCatalog",
+    "Ganglia",
+];
+
+/// The clusters: unique names, and each one's own rules.
+pub(super) fn check(spec: &Spec, problems: &mut Problems) {
+    check_unique("clusters", spec.clusters.iter().map(|cluster| cluster.name.as_str()), problems);
+    for (index, cluster) in spec.clusters.iter().enumerate() {
+        check_cluster(&format!("clusters[{index}]"), cluster, spec, problems);
+    }
+}
+
+/// One cluster (`path` is its): what it is, where it runs, its groups, its settings, its
+/// schedules and jobs, its tags.
+fn check_cluster(path: &str, cluster: &Cluster, spec: &Spec, problems: &mut Problems) {
+    check_identity(path, cluster, spec, problems);
+    check_placement(path, cluster, spec, problems);
+    check_groups(path, cluster, problems);
+    check_settings(path, cluster, problems);
+    check_schedules(path, cluster, spec, problems);
+    check_jobs(path, cluster, spec, problems);
+    check_tags(&format!("{path}.tags"), &cluster.tags, problems);
+}
+
+/// The cluster's name (and the IAM names of the roles derived from it), release and applications.
+fn check_identity(path: &str, cluster: &Cluster, spec: &Spec, problems: &mut Problems) {
+    let name_ok = (1..=40).contains(&cluster.name.len())
+        && cluster.name.starts_with(|c: char| c.is_ascii_lowercase())
+        && cluster.name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if !name_ok {
+        problems.add(
+            format!("{path}.name"),
+            format!("`{}` is not a valid cluster name: use 1-40 lowercase letters, digits and hyphens", cluster.name),
+        );
+    }
+    for role in derived_cluster_roles(&cluster.name) {
+        check_iam_name(&format!("{path}.name"), spec, &role, problems);
+    }
+    let release_ok = cluster
+        .release
+        .strip_prefix("emr-")
+        .is_some_and(|version| !version.is_empty() && version.chars().all(|c| c.is_ascii_digit() || c == '.'));
+    if !release_ok {
+        problems.add(
+            format!("{path}.release"),
+            format!("`{}` is not an EMR release label such as `emr-7.2.0`", cluster.release),
+        );
+    }
+    if cluster.applications.is_empty() {
+        problems.add(format!("{path}.applications"), "name at least one application, such as Spark");
+    }
+    for (index, application) in cluster.applications.iter().enumerate() {
+        if !EMR_APPLICATIONS.contains(&application.as_str()) {
+            let hint = did_you_mean(application, EMR_APPLICATIONS)
+                .map(|a| format!(" (did you mean `{a}`?)"))
+                .unwrap_or_default();
+            problems
+                .add(format!("{path}.applications[{index}]"), format!("unknown EMR application `{application}`{hint}"));
+        }
+    }
+}
+
+/// Where the cluster runs: its subnet (and what the subnet reaches), security groups and log
+/// bucket.
+fn check_placement(path: &str, cluster: &Cluster, spec: &Spec, problems: &mut Problems) {
+    let subnets: Vec<&str> = spec.network.iter().flat_map(|n| &n.subnets).map(|s| s.name.as_str()).collect();
+    check_reference(&format!("{path}.subnet"), "subnet", &cluster.subnet, &subnets, problems);
+    if let Some(network) = &spec.network {
+        check_cluster_network(path, cluster, network, problems);
+    }
+    let groups: Vec<&str> = spec.network.iter().flat_map(|n| &n.security_groups).map(|g| g.name.as_str()).collect();
+    for (index, group) in cluster.security_groups.iter().enumerate() {
+        check_reference(&format!("{path}.security_groups[{index}]"), "security group", group, &groups, problems);
+    }
+    if let Some(logs) = &cluster.logs {
+        let buckets: Vec<&str> = spec.buckets.iter().map(|b| b.name.as_str()).collect();
+        check_reference(&format!("{path}.logs.bucket"), "bucket", &logs.bucket, &buckets, problems);
+    }
+}
+
+/// The master, core and task groups: counts, instance types, HDFS, volumes and caps.
+fn check_groups(path: &str, cluster: &Cluster, problems: &mut Problems) {
+    if ![1, 3].contains(&cluster.master.count) {
+        problems.add(format!("{path}.master.count"), "must be 1, or 3 for high availability");
+    }
+    check_instance_type(&format!("{path}.master.type"), &cluster.master.instance_type, problems);
+    check_instance_type(&format!("{path}.core.type"), &cluster.core.instance_type, problems);
+    if !(1..=500).contains(&cluster.core.nodes) {
+        problems.add(format!("{path}.core.nodes"), "must be between 1 and 500 (HDFS needs at least one core node)");
+    }
+    if let Some(replication) = cluster.dfs_replication() {
+        if cluster.core.nodes < replication {
+            problems.add(
+                format!("{path}.core.nodes"),
+                format!("{} core nodes cannot hold dfs.replication = {replication} copies", cluster.core.nodes),
+            );
+        }
+    }
+    if let Some(gib) = cluster.core.ebs_gib {
+        if !(1..=16384).contains(&gib) {
+            problems.add(format!("{path}.core.ebs_gib"), "must be between 1 and 16384 GiB");
+        }
+    }
+    check_unique(&format!("{path}.task_groups"), cluster.task_groups.iter().map(|g| g.name.as_str()), problems);
+    for (index, group) in cluster.task_groups.iter().enumerate() {
+        let group_path = format!("{path}.task_groups[{index}]");
+        check_resource_name(&format!("{group_path}.name"), &group.name, problems);
+        if ["core", "master"].contains(&group.name.as_str()) {
+            problems.add(format!("{group_path}.name"), "`core` and `master` name the built-in groups");
+        }
+        check_instance_type(&format!("{group_path}.type"), &group.instance_type, problems);
+        if !(0..=500).contains(&group.nodes) {
+            problems.add(format!("{group_path}.nodes"), "must be between 0 and 500");
+        }
+        check_max_nodes(&group_path, group.nodes, group.max_nodes, problems);
+    }
+    check_max_nodes(&format!("{path}.core"), cluster.core.nodes, cluster.core.max_nodes, problems);
+}
+
+/// Configurations, bootstrap actions, the idle timeout and managed scaling.
+fn check_settings(path: &str, cluster: &Cluster, problems: &mut Problems) {
+    for (index, configuration) in cluster.configurations.iter().enumerate() {
+        if configuration.classification.is_empty() {
+            problems.add(format!("{path}.configurations[{index}].classification"), "must not be empty");
+        }
+    }
+    for (index, action) in cluster.bootstrap.iter().enumerate() {
+        if !action.path.starts_with("s3://") {
+            problems.add(
+                format!("{path}.bootstrap[{index}].path"),
+                format!("`{}` must be an S3 path (s3://bucket/script.sh)", action.path),
+            );
+        }
+    }
+    match cluster.idle_timeout_length() {
+        Some(Ok(duration)) if (60..=7 * 86_400).contains(&duration.as_secs()) => {
+            check_idle_timeout(path, cluster, duration, problems);
+        }
+        Some(Ok(_)) => problems.add(format!("{path}.idle_timeout"), "must be between 1m and 7d"),
+        Some(Err(message)) => problems.add(format!("{path}.idle_timeout"), message),
+        None => {}
+    }
+    let baseline = cluster.baseline_nodes();
+    if let Some(scaling) = &cluster.managed_scaling {
+        let scaling_path = format!("{path}.managed_scaling");
+        if scaling.min < 1 || scaling.min > scaling.max {
+            problems.add(format!("{scaling_path}.min"), format!("must be between 1 and max ({})", scaling.max));
+        }
+        if !(scaling.min..=scaling.max).contains(&baseline) {
+            problems.add(
+                &scaling_path,
+                format!(
+                    "the baseline of {baseline} core and task nodes is outside min {} - max {}",
+                    scaling.min, scaling.max
+                ),
+            );
+        }
+        for (field, value) in [("max_on_demand", scaling.max_on_demand), ("max_core", scaling.max_core)] {
+            if value.is_some_and(|value| value < 1 || value > scaling.max) {
+                problems.add(format!("{scaling_path}.{field}"), format!("must be between 1 and max ({})", scaling.max));
+            }
+        }
+    }
+}
+
+fn check_instance_type(path: &str, instance_type: &str, problems: &mut Problems) {
+    let valid = instance_type.split_once('.').is_some_and(|(family, size)| {
+        !family.is_empty()
+            && !size.is_empty()
+            && instance_type.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+    });
+    if !valid {
+        problems.add(path, format!("`{instance_type}` is not an EC2 instance type such as `m5.xlarge`"));
+    }
+}
+
+/// The size a schedule or a job gives a group (`item_path` is the schedule's or job's): the group
+/// exists, HDFS keeps its replicas, and the size stays within managed scaling and the group's cap.
+pub(super) fn check_resized_group(
+    item_path: &str,
+    group_text: &str,
+    nodes: i64,
+    cluster: &Cluster,
+    spec: &Spec,
+    problems: &mut Problems,
+) {
+    let baseline = cluster.baseline_nodes();
+    let max = cluster.managed_scaling.as_ref().map(|scaling| scaling.max);
+    let group = Group::parse(group_text);
+    match group.baseline(cluster) {
+        None => {
+            let mut names: Vec<&str> = vec!["core"];
+            names.extend(cluster.task_groups.iter().map(|g| g.name.as_str()));
+            check_reference(&format!("{item_path}.group"), "instance group", group_text, &names, problems);
+        }
+        Some(baseline_nodes) => {
+            let floor = match group {
+                Group::Core => replication_floor(cluster.core.nodes),
+                Group::Task(_) => 0,
+            };
+            if nodes < floor || nodes > 500 {
+                problems.add(format!("{item_path}.nodes"), format!("must be between {floor} and 500"));
+            }
+            if let Some(max) = max {
+                if baseline - baseline_nodes + nodes > max {
+                    problems.add(
+                        format!("{item_path}.nodes"),
+                        format!("{} nodes would exceed managed_scaling.max ({max})", nodes),
+                    );
+                }
+            }
+            // managed_scaling.max is checked above for the whole cluster.
+            if let Some(cap) = group.cap(cluster).filter(|cap| cap.source != CapSource::ManagedScaling) {
+                if nodes > cap.nodes {
+                    problems.add(
+                        format!("{item_path}.nodes"),
+                        format!(
+                            "{} nodes exceed {} of the {}; raise `{}` in the spec to allow more",
+                            nodes,
+                            cap.describe(baseline_nodes),
+                            group.label(),
+                            group.max_nodes_path(spec, cluster)
+                        ),
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// A group's `max_nodes` (its cap for `pipectl scale` and schedules) must leave room for its
+/// baseline.
+fn check_max_nodes(group_path: &str, nodes: i64, max_nodes: Option<i64>, problems: &mut Problems) {
+    if let Some(max) = max_nodes.filter(|max| *max < nodes.max(1)) {
+        problems.add(
+            format!("{group_path}.max_nodes"),
+            format!("{max} is below the group's baseline: must be at least {}", nodes.max(1)),
+        );
+    }
+}
+
+/// Where a cluster's instances can reach, and the names pipectl derives for its EMR-managed
+/// security groups.
+fn check_cluster_network(path: &str, cluster: &Cluster, network: &Network, problems: &mut Problems) {
+    if let Some(subnet) = network.subnets.iter().find(|subnet| subnet.name == cluster.subnet) {
+        // "When launching an Amazon EMR cluster in a private subnet, you must provide a route to
+        // Amazon S3" (Amazon EMR Management Guide, "Sample policies for private subnets that
+        // access Amazon S3"): the log bucket, the Amazon Linux and EMR repositories.
+        if !network.reaches_s3(&subnet.name) {
+            problems.add(
+                format!("{path}.subnet"),
+                format!(
+                    "subnet `{}` has no route to S3, which EMR needs to start the cluster (the Amazon Linux and EMR repositories are S3 buckets, and so is the log bucket): add `endpoints: [s3]` to `network` (a gateway endpoint, free), or `nat: single` (a NAT gateway, billed per hour and per GB), or use a public subnet",
+                    subnet.name
+                ),
+            );
+        }
+        // "Amazon EMR cannot communicate with clusters in public subnets through a network address
+        // translation (NAT) device. An internet gateway is required" ("Amazon VPC options"): an
+        // instance reaches the internet gateway only with a public IPv4 address.
+        if subnet.public && !subnet.maps_public_ip() {
+            problems.add(
+                format!("{path}.subnet"),
+                format!(
+                    "subnet `{}` is public but gives instances no public IP (`map_public_ip: false`); EMR reaches a cluster in a public subnet only through the internet gateway, which needs one: drop `map_public_ip: false`, or use a private subnet with `endpoints: [s3]`",
+                    subnet.name
+                ),
+            );
+        }
+    }
+    for role in ["master", "core", "service"] {
+        let derived = crate::names::emr_security_group(&cluster.name, role);
+        if let Some(index) = network.security_groups.iter().position(|group| group.name == derived) {
+            problems.add(
+                format!("network.security_groups[{index}].name"),
+                format!("`{derived}` is the name of a security group pipectl creates for EMR to manage on cluster `{}`: rename this one", cluster.name),
+            );
+        }
+    }
+}
+
+/// An idle timeout must outlast the quiet hours between a cluster's schedule windows: EMR counts
+/// a cluster with no running work as idle ("Using an auto-termination policy"), a group scaled up
+/// by a schedule is not work, and a terminated cluster makes the next window's
+/// ModifyInstanceGroups fail with nobody told.
+fn check_idle_timeout(path: &str, cluster: &Cluster, timeout: Duration, problems: &mut Problems) {
+    if cluster.schedules.is_empty() && cluster.jobs.is_empty() {
+        return;
+    }
+    // An invalid schedule or job is reported on its own.
+    let windows: Vec<Window> = cluster.batch_windows().into_iter().map(|labelled| labelled.window).collect();
+    let Some(gap) = calendar::longest_gap(&windows) else { return };
+    let timeout_text = cluster.idle_timeout.as_deref().unwrap_or_default();
+    let gap_text = match gap {
+        Some(gap) if gap.as_secs() < 7 * 86_400 => {
+            format!("{}; set `idle_timeout` above that, or remove it", compact_duration(gap))
+        }
+        Some(gap) => format!("{} (EMR allows at most 7d): remove `idle_timeout`", compact_duration(gap)),
+        None => "over a year (the windows are that rare): remove `idle_timeout`".to_string(),
+    };
+    if gap.is_none_or(|gap| timeout <= gap) {
+        problems.add(
+            format!("{path}.idle_timeout"),
+            format!(
+                "`{timeout_text}` would end the cluster between its schedule windows: EMR terminates a cluster that runs no work for that long, and the next window's ModifyInstanceGroups would find no cluster (EventBridge Scheduler drops the failed call). The longest time from the end of one window to the start of the next is {gap_text}"
+            ),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::checks::testing::{cluster_spec, messages, paths, HEAD};
+    use super::*;
+
+    #[test]
+    fn a_schedules_window_is_open_between_its_edges_in_its_zone() {
+        let spec: Spec = serde_saphyr::from_str("version: 1\npipeline: p\nregion: eu-west-1\nclusters:\n  - name: spark\n    release: emr-7.2.0\n    applications: [Spark]\n    subnet: a\n    master: {type: m5.xlarge}\n    core: {type: m5.xlarge, nodes: 4}\n    task_groups: [{name: batch, type: m5.xlarge, nodes: 0}]\n    schedules: [{name: night, cron: '0 2 * * *', timezone: Asia/Seoul, group: batch, nodes: 20, for: 4h}]\n").unwrap();
+        let at = |hour: u32| {
+            chrono::NaiveDate::from_ymd_opt(2026, 11, 30)
+                .unwrap()
+                .and_hms_opt(hour, 30, 0)
+                .unwrap()
+                .and_utc()
+                .timestamp()
+        };
+        // 02:00-06:00 in Seoul is 17:00-21:00 UTC.
+        let cluster = &spec.clusters[0];
+        assert_eq!(open_schedule_windows(cluster, at(18)), [("batch".to_string(), 20, "night".to_string())]);
+        assert!(open_schedule_windows(cluster, at(21)).is_empty());
+        assert!(open_schedule_windows(cluster, at(16)).is_empty());
+    }
+
+    #[test]
+    fn cluster_problems_are_located() {
+        let yaml = format!("{HEAD}network:\n  vpc: {{cidr: 10.0.0.0/16}}\n  subnets: [{{name: a, cidr: 10.0.0.0/24, availability_zone: eu-west-1a}}]\nclusters:\n  - name: spark\n    release: emr-7.2.0\n    applications: [Spark, Spork]\n    subnet: b\n    master: {{type: m5.xlarge, count: 2}}\n    core: {{type: m5.xlarge, nodes: 4}}\n    task_groups: [{{name: batch, type: m5.2xlarge, nodes: 0}}]\n    managed_scaling: {{min: 1, max: 10}}\n    schedules:\n      - {{name: night, cron: '0 2 * * *', timezone: Asia/Seoul, group: batch, nodes: 20, for: 4h}}\n      - {{name: bad, cron: '0 2 * *', timezone: Mars/Base, group: nope, nodes: 1, for: soon}}\n");
+        assert_eq!(
+            paths(&yaml),
+            vec![
+                "clusters[0].applications[1]",
+                "clusters[0].subnet",
+                "clusters[0].master.count",
+                "clusters[0].schedules[0].nodes",
+                "clusters[0].schedules[1].cron",
+                "clusters[0].schedules[1].timezone",
+                "clusters[0].schedules[1].for",
+                "clusters[0].schedules[1].group",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_cluster_needs_a_route_to_s3_and_a_public_ip_in_a_public_subnet() {
+        let found = messages(&cluster_spec("", "", ""));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].starts_with("clusters[0].subnet: subnet `a` has no route to S3"), "{found:?}");
+        assert!(found[0].contains("`endpoints: [s3]`") && found[0].contains("`nat: single`"), "{found:?}");
+        assert_eq!(messages(&cluster_spec("", "  endpoints: [s3]\n", "")), Vec::<String>::new());
+        assert_eq!(messages(&cluster_spec(", public: true", "", "")), Vec::<String>::new());
+        let found = messages(&cluster_spec(", public: true, map_public_ip: false", "", ""));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].contains("gives instances no public IP"), "{found:?}");
+        let found = messages(&cluster_spec(", map_public_ip: true", "  endpoints: [s3]\n", ""));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].starts_with("network.subnets[0].map_public_ip: a private subnet"), "{found:?}");
+    }
+
+    #[test]
+    fn the_names_of_a_clusters_emr_managed_groups_are_taken() {
+        let network = "  endpoints: [s3]\n  security_groups: [{name: spark-emr-service}]\n";
+        assert_eq!(paths(&cluster_spec("", network, "")), ["network.security_groups[0].name"]);
+    }
+
+    #[test]
+    fn an_idle_timeout_must_outlast_the_quiet_hours_between_windows() {
+        let network = "  endpoints: [s3]\n";
+        let with = |timeout: &str, schedules: &[&str]| {
+            let schedules: String = schedules
+                .iter()
+                .enumerate()
+                .map(|(i, cron)| {
+                    format!("      - {{name: w{i}, cron: '{cron}', timezone: Asia/Seoul, group: batch, nodes: 20, for: 4h}}\n")
+                })
+                .collect();
+            messages(&cluster_spec("", network, &format!("    idle_timeout: {timeout}\n    schedules:\n{schedules}")))
+        };
+        // Daily 02:00-06:00: 20h without a window.
+        let found = with("12h", &["0 2 * * *"]);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].starts_with("clusters[0].idle_timeout: `12h` would end the cluster"), "{found:?}");
+        assert!(found[0].contains("is 20h; set `idle_timeout` above that"), "{found:?}");
+        assert_eq!(with("20h", &["0 2 * * *"]).len(), 1);
+        assert!(with("21h", &["0 2 * * *"]).is_empty());
+        // Two windows a day: 02:00-06:00 and 14:00-18:00 leave at most 8h.
+        assert!(with("9h", &["0 2 * * *", "0 14 * * *"]).is_empty());
+        assert_eq!(with("8h", &["0 2 * * *", "0 14 * * *"]).len(), 1);
+        // Weekdays only: Friday 06:00 to Monday 02:00.
+        let found = with("21h", &["0 2 * * MON-FRI"]);
+        assert!(found.len() == 1 && found[0].contains("is 2d 20h"), "{found:?}");
+        assert!(with("3d", &["0 2 * * 1-5"]).is_empty());
+        // Monthly: longer than EMR's 7-day maximum.
+        let found = with("7d", &["0 2 1 * *"]);
+        assert!(found.len() == 1 && found[0].contains("remove `idle_timeout`"), "{found:?}");
+        // No schedules, no constraint.
+        assert!(messages(&cluster_spec("", network, "    idle_timeout: 1h\n")).is_empty());
+    }
+
+    #[test]
+    fn replication_floor_follows_emr() {
+        assert_eq!([1, 3, 4, 9, 10, 20].map(replication_floor), [1, 1, 2, 2, 3, 3]);
+    }
+}
