@@ -39,8 +39,8 @@ use crate::model::{
     Action, Attributes, Binding, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names,
     ResourceId,
 };
-use crate::names::{alarm_name, alarm_prefix, job_state_machine_name};
-use crate::spec::{condition_words, derived_alarms, during_words, AlarmSpec, Watched};
+use crate::names::{alarm_name, alarm_prefix};
+use crate::spec::{condition_words, during_words, AlarmSpec};
 
 pub struct Alarm;
 pub const KIND: Kind = Kind::of(&Alarm);
@@ -225,48 +225,47 @@ impl KindRules for Alarm {
     }
 }
 
+/// The alarm node of `spec` on `watched`, notifying the pipeline's topic: what a kind derives
+/// for each of its alarms. `dimension_value` is the metric's dimension (a name, an ARN, or the
+/// placeholder of an id bound later); `label` is how plans show it.
+pub fn node(
+    graph: &GraphContext,
+    spec: AlarmSpec,
+    watched: &ResourceId,
+    dimension_value: String,
+    label: String,
+) -> DesiredResource {
+    let pipeline = &graph.spec.pipeline;
+    let tags = graph.spec.alarms.as_ref().map(|alarms| alarms.tags.clone()).unwrap_or_default();
+    let config = AlarmConfig {
+        alarm_name: alarm_name(pipeline, &spec.name),
+        dimension_value,
+        dimension_label: label,
+        topic_arn: super::topic::arn(graph.arns, pipeline),
+        spec,
+    };
+    graph.node(id(&config.spec.name), &tags, vec![super::topic::id(), watched.clone()], config)
+}
+
+/// The nodes of `specs`, all on `watched` with the same dimension.
+pub fn nodes(
+    graph: &GraphContext,
+    specs: Vec<AlarmSpec>,
+    watched: &ResourceId,
+    dimension_value: &str,
+    label: &str,
+) -> Vec<DesiredResource> {
+    specs.into_iter().map(|spec| node(graph, spec, watched, dimension_value.to_string(), label.to_string())).collect()
+}
+
 impl ResourceKind for Alarm {
     type Desired = AlarmConfig;
     type Live = Live;
     const KIND: Kind = KIND;
 
-    fn desired(&self, graph: &GraphContext) -> Vec<DesiredResource> {
-        let Some(alarms) = graph.spec.alarms.as_ref() else { return Vec::new() };
-        let pipeline = &graph.spec.pipeline;
-        let topic_arn = super::topic::arn(graph.arns, pipeline);
-        derived_alarms(graph.spec)
-            .into_iter()
-            .map(|spec| {
-                let (watched, value, label) = match &spec.watched {
-                    Watched::Stream(name) => (super::stream::id(name), name.clone(), name.clone()),
-                    Watched::Delivery(name) => (super::delivery::id(name), name.clone(), name.clone()),
-                    // Plans show the queue by its spec name, as `describe` reads the live one.
-                    Watched::Queue(name) => {
-                        let queue = super::queue::id();
-                        let label = queue.name.clone();
-                        (queue, name.clone(), label)
-                    }
-                    Watched::Cluster(name) => {
-                        let cluster = super::cluster::id(name);
-                        (cluster.clone(), graph.id_of(&cluster), name.clone())
-                    }
-                    Watched::Job { cluster, job } => {
-                        let id = super::job::id(cluster, job);
-                        let arn = graph.arns.state_machine(&job_state_machine_name(pipeline, cluster, job));
-                        let label = id.name.clone();
-                        (id, arn, label)
-                    }
-                };
-                let config = AlarmConfig {
-                    alarm_name: alarm_name(pipeline, &spec.name),
-                    dimension_value: value,
-                    dimension_label: label,
-                    topic_arn: topic_arn.clone(),
-                    spec,
-                };
-                graph.node(id(&config.spec.name), &alarms.tags, vec![super::topic::id(), watched], config)
-            })
-            .collect()
+    /// None of its own: the kinds it watches derive their alarms (`node`).
+    fn desired(&self, _graph: &GraphContext) -> Vec<DesiredResource> {
+        Vec::new()
     }
 
     async fn read(&self, read: &ReadContext<'_>) -> Result<NamedRead, AwsError> {

@@ -334,7 +334,12 @@ impl ResourceKind for Delivery {
                 vec![super::stream::id(&delivery.from), super::bucket::id(&delivery.to.bucket), role_id];
             // Firehose reads the schema when it converts: the table exists first, and goes last.
             depends_on.extend(config.schema.iter().map(|schema| super::catalog_table::id(&schema.table)));
-            nodes.push(graph.node(id(&delivery.name), &delivery.tags, depends_on, config));
+            let id = id(&delivery.name);
+            nodes.push(graph.node(id.clone(), &delivery.tags, depends_on, config));
+            if let Some(alarms) = spec::enabled_alarms(spec) {
+                let derived = spec::delivery_alarms(alarms, delivery);
+                nodes.extend(super::alarm::nodes(graph, derived, &id, &delivery.name, &delivery.name));
+            }
         }
         nodes
     }

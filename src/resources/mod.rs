@@ -130,9 +130,18 @@ pub fn desired_graph(spec: &Spec, region: &str, now: DateTime<Utc>) -> Vec<Desir
 
 /// The desired graph with the account (and region) of `arns` written into it: what
 /// `desired_graph` becomes once bound to that account, built directly.
+///
+/// A kind adds its own nodes and every node it derives (a job its role, schedules and alarms),
+/// so one node may come from several kinds (the pipeline's dead-letter queue from every cluster
+/// and job): it is kept once. Nodes are listed kind by kind, in the order of `KINDS`.
 pub fn graph_in(spec: &Spec, arns: &Arns, now: DateTime<Utc>) -> Vec<DesiredResource> {
     let graph = GraphContext { spec, arns, now };
-    KINDS.iter().flat_map(|kind| kind.desired(&graph)).collect()
+    let mut seen = std::collections::HashSet::new();
+    let mut nodes: Vec<DesiredResource> =
+        KINDS.iter().flat_map(|kind| kind.desired(&graph)).filter(|node| seen.insert(node.id.clone())).collect();
+    let order = |node: &DesiredResource| KINDS.iter().position(|kind| kind.kind() == node.id.kind);
+    nodes.sort_by_key(order);
+    nodes
 }
 
 /// `desired` bound to the account and the resources the live read found.
@@ -217,6 +226,25 @@ mod tests {
         assert_eq!(id.to_string(), "security_group/emr-master");
         assert_eq!((id.kind.as_str(), id.name.as_str()), ("security_group", "emr-master"));
         assert_eq!(parse_id("nonsense/x"), None);
+    }
+
+    #[test]
+    fn a_node_several_kinds_derive_is_the_same_node_from_each() {
+        let example = include_str!("../../examples/clickstream.yaml");
+        let spec = crate::spec::load_bytes("clickstream.yaml", example.as_bytes()).expect("the example");
+        let arns = Arns::new("123456789012", &spec.region);
+        let graph = GraphContext { spec: &spec, arns: &arns, now: Utc::now() };
+        let mut seen: std::collections::HashMap<ResourceId, String> = std::collections::HashMap::new();
+        let mut repeated = 0;
+        for node in KINDS.iter().flat_map(|kind| kind.desired(&graph)) {
+            let text = format!("{node:?}");
+            if let Some(first) = seen.insert(node.id.clone(), text.clone()) {
+                assert_eq!(first, text, "{} differs between the kinds that derive it", node.id);
+                repeated += 1;
+            }
+        }
+        assert!(repeated > 0, "the cluster and its job both derive the dead-letter queue");
+        assert_eq!(graph_in(&spec, &arns, Utc::now()).len(), seen.len(), "kept once each");
     }
 
     #[test]

@@ -186,22 +186,39 @@ impl KindRules for Queue {
     }
 }
 
+/// The pipeline's dead-letter queue: one for the whole pipeline, however many kinds derive it.
+pub fn node(graph: &GraphContext) -> DesiredResource {
+    let pipeline = &graph.spec.pipeline;
+    let config = QueueConfig {
+        queue_name: schedules_dlq_name(pipeline),
+        retention_seconds: RETENTION_SECONDS,
+        policy: canonical_policy(&queue_policy(&arn(graph.arns, pipeline))),
+    };
+    graph.node(id(), &Tags::new(), vec![], config)
+}
+
+/// The queue and, with alarms on, the alarm that says a schedule failed: what a kind that
+/// derives schedules derives with them.
+pub fn nodes(graph: &GraphContext) -> Vec<DesiredResource> {
+    let mut nodes = vec![node(graph)];
+    let alarm = crate::spec::enabled_alarms(graph.spec)
+        .and_then(|alarms| crate::spec::dead_letter_alarm(alarms, &graph.spec.pipeline));
+    if let Some(alarm) = alarm {
+        // Plans show the queue by its spec name, as `describe` reads the live one.
+        let (queue, name) = (id(), schedules_dlq_name(&graph.spec.pipeline));
+        nodes.push(super::alarm::node(graph, alarm, &queue, name, queue.name.clone()));
+    }
+    nodes
+}
+
 impl ResourceKind for Queue {
     type Desired = QueueConfig;
     type Live = Live;
     const KIND: Kind = KIND;
 
-    fn desired(&self, graph: &GraphContext) -> Vec<DesiredResource> {
-        if graph.spec.clusters.is_empty() {
-            return Vec::new();
-        }
-        let pipeline = &graph.spec.pipeline;
-        let config = QueueConfig {
-            queue_name: schedules_dlq_name(pipeline),
-            retention_seconds: RETENTION_SECONDS,
-            policy: canonical_policy(&queue_policy(&arn(graph.arns, pipeline))),
-        };
-        vec![graph.node(id(), &Tags::new(), vec![], config)]
+    /// None of its own: every cluster derives it (`node`), for its schedules and `pipectl scale`.
+    fn desired(&self, _graph: &GraphContext) -> Vec<DesiredResource> {
+        Vec::new()
     }
 
     async fn read(&self, read: &ReadContext<'_>) -> Result<NamedRead, AwsError> {

@@ -24,11 +24,7 @@ use crate::model::{
     Attributes, Binding, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names,
 };
 use crate::model::{ResourceId, PIPELINE_TAG, RESOURCE_TAG};
-use crate::names::{
-    derived_cluster_roles, job_schedule_names, schedule_name, schedule_prefix, window_schedule_name, RUN_GUARD_MARKER,
-    SCALE_BACK_MARKER,
-};
-use crate::spec;
+use crate::names::{derived_cluster_roles, schedule_name, schedule_prefix, RUN_GUARD_MARKER, SCALE_BACK_MARKER};
 
 pub struct Schedule;
 pub const KIND: Kind = Kind::of(&Schedule);
@@ -169,88 +165,46 @@ impl KindRules for Schedule {
     }
 }
 
+/// A schedule another kind derives: a cluster's window edge, a job's start or guard.
+pub struct Derived {
+    /// Its name in plans (`<cluster>-<schedule>-up`, `<cluster>-<job>-start`).
+    pub name: String,
+    pub target: ScheduleTarget,
+    /// The EventBridge expression, or why the spec gives none (see `ScheduleConfig::expression`).
+    pub expression: Result<String, String>,
+    pub timezone: String,
+    pub retry: Retry,
+    /// What it acts on (the cluster it resizes, the job it starts), created first.
+    pub target_id: ResourceId,
+    /// The role EventBridge Scheduler runs it with (the cluster's scheduler role).
+    pub role: ResourceId,
+    pub tags: Tags,
+}
+
+/// The node of a derived schedule, which hands what fails after its retries to the pipeline's
+/// dead-letter queue (the deriving kind adds the queue itself, `queue::nodes`).
+pub fn node(graph: &GraphContext, derived: Derived) -> DesiredResource {
+    let config = ScheduleConfig {
+        schedule_name: schedule_name(&graph.spec.pipeline, &derived.name),
+        target: derived.target,
+        expression: derived.expression,
+        timezone: derived.timezone,
+        retry: derived.retry,
+        dead_letter_arn: super::queue::arn(graph.arns, &graph.spec.pipeline),
+    };
+    let depends_on = vec![derived.target_id, derived.role, super::queue::id()];
+    graph.node(id(&derived.name), &derived.tags, depends_on, config)
+}
+
 impl ResourceKind for Schedule {
     type Desired = ScheduleConfig;
     type Live = Live;
     const KIND: Kind = KIND;
 
-    fn desired(&self, graph: &GraphContext) -> Vec<DesiredResource> {
-        let pipeline = &graph.spec.pipeline;
-        let mut nodes = Vec::new();
-        let dead_letter_arn = super::queue::arn(graph.arns, pipeline);
-        for cluster in &graph.spec.clusters {
-            let cluster_id = super::cluster::id(&cluster.name);
-            let scheduler_id = super::role::id(&derived_cluster_roles(&cluster.name)[2]);
-            for schedule in &cluster.schedules {
-                let group = Group::parse(&schedule.group);
-                for (edge, expression, nodes_then) in edges(cluster, schedule, &group) {
-                    let name = window_schedule_name(&cluster.name, &schedule.name, edge);
-                    let config = ScheduleConfig {
-                        schedule_name: schedule_name(pipeline, &name),
-                        target: ScheduleTarget::Resize {
-                            cluster: cluster.name.clone(),
-                            group: group.clone(),
-                            nodes: nodes_then,
-                        },
-                        expression,
-                        timezone: schedule.timezone.clone(),
-                        retry: window_retry(
-                            edge,
-                            crate::calendar::parse_duration(&schedule.duration).ok().map(|d| d.as_secs()),
-                        ),
-                        dead_letter_arn: dead_letter_arn.clone(),
-                    };
-                    let depends_on = vec![cluster_id.clone(), scheduler_id.clone(), super::queue::id()];
-                    nodes.push(graph.node(id(&name), &cluster.tags, depends_on, config));
-                }
-            }
-            for job in &cluster.jobs {
-                let job_id = super::job::id(&cluster.name, &job.name);
-                let [start, guard] = job_schedule_names(&cluster.name, &job.name);
-                let group = Group::parse(&job.group);
-                let (start_expression, guard_expression) = job_edges(job);
-                // A start retried late would meet the guard early: it may be late by no more
-                // than the guard leaves beyond the execution's own end (5 minutes).
-                let start_retry = window_retry(
-                    "up",
-                    Some(spec::GUARD_DELAY_SECONDS - super::job::definition::RESIZE_BACK_GRACE_SECONDS),
-                );
-                let guard_window = job.guard_after_seconds();
-                let pairs = [
-                    (
-                        start,
-                        ScheduleTarget::StartJob { cluster: cluster.name.clone(), job: job_id.name.clone() },
-                        start_expression,
-                        start_retry,
-                        job_id.clone(),
-                    ),
-                    (
-                        guard,
-                        ScheduleTarget::Resize {
-                            cluster: cluster.name.clone(),
-                            nodes: group.baseline(cluster).unwrap_or(0),
-                            group: group.clone(),
-                        },
-                        guard_expression,
-                        window_retry("down", guard_window),
-                        cluster_id.clone(),
-                    ),
-                ];
-                for (name, target, expression, retry, target_id) in pairs {
-                    let config = ScheduleConfig {
-                        schedule_name: schedule_name(pipeline, &name),
-                        target,
-                        expression,
-                        timezone: job.timezone.clone(),
-                        retry,
-                        dead_letter_arn: dead_letter_arn.clone(),
-                    };
-                    let depends_on = vec![target_id, scheduler_id.clone(), super::queue::id()];
-                    nodes.push(graph.node(id(&name), &cluster.tags, depends_on, config));
-                }
-            }
-        }
-        nodes
+    /// None of its own: clusters derive their windows' schedules, jobs their start and guard
+    /// (`node`).
+    fn desired(&self, _graph: &GraphContext) -> Vec<DesiredResource> {
+        Vec::new()
     }
 
     async fn read(&self, read: &ReadContext<'_>) -> Result<NamedRead, AwsError> {
@@ -366,38 +320,6 @@ pub fn window_retry(edge: &str, window_seconds: Option<u64>) -> Retry {
     let room = room.and_then(|room| i32::try_from(room).ok()).unwrap_or(RETRY_MAX_AGE_SECONDS);
     let age = RETRY_MAX_AGE_SECONDS.min(room).clamp(EVENT_AGE_RANGE.0, EVENT_AGE_RANGE.1);
     Retry { max_event_age_seconds: age, max_attempts: RETRY_ATTEMPTS }
-}
-
-/// The two edges of a window: (`up` or `down`, its EventBridge expression, the size it sets).
-///
-/// `spec::validate` rejects a schedule whose cron or `for` does not parse, whose window cannot
-/// end, or whose group the cluster lacks, so for a validated spec every expression is `Ok`.
-/// The spec carries cron and `for` as text, so they are parsed again here; should validation
-/// ever miss a case, the error is kept in the node (see `ScheduleConfig::expression`), not
-/// dropped: the plan shows it and apply fails on that schedule.
-fn edges(
-    cluster: &spec::Cluster,
-    schedule: &spec::Schedule,
-    group: &Group,
-) -> [(&'static str, Result<String, String>, i64); 2] {
-    let window = crate::calendar::parse_cron(&schedule.cron).and_then(|start| {
-        let end = start.end_after(crate::calendar::parse_duration(&schedule.duration)?)?;
-        Ok((start.to_eventbridge(), end.to_eventbridge()))
-    });
-    let baseline = group.baseline(cluster);
-    let down = window.clone().and_then(|(_, end)| match baseline {
-        Some(_) => Ok(end),
-        None => Err(format!("cluster '{}' has no group `{group}`", cluster.name)),
-    });
-    // With no baseline the `down` edge is an error already; the size beside it is never sent.
-    [("up", window.map(|(start, _)| start), schedule.nodes), ("down", down, baseline.unwrap_or(0))]
-}
-
-/// The expressions of a job's `start` (its cron) and `guard` (`spec::Job::guard_cron`)
-/// schedules; an `Err` as in `edges`.
-fn job_edges(job: &spec::Job) -> (Result<String, String>, Result<String, String>) {
-    let start = crate::calendar::parse_cron(&job.cron);
-    (start.map(|cron| cron.to_eventbridge()), job.guard_cron().map(|cron| cron.to_eventbridge()))
 }
 
 /// The description that marks a schedule as the pipeline's.
@@ -704,48 +626,6 @@ mod tests {
         )
         .unwrap();
         assert_eq!(resize_input("j-1", "ig-2", 20), expected);
-    }
-
-    #[test]
-    fn a_window_is_an_up_and_a_down_schedule() {
-        let spec: spec::Spec = serde_saphyr::from_str("version: 1\npipeline: p\nregion: eu-west-1\nclusters:\n  - name: spark\n    release: emr-7.2.0\n    applications: [Spark]\n    subnet: a\n    master: {type: m5.xlarge}\n    core: {type: m5.xlarge, nodes: 4}\n    task_groups: [{name: batch, type: m5.xlarge, nodes: 2}]\n    schedules:\n      - {name: night, cron: '0 22 * * *', timezone: Asia/Seoul, group: batch, nodes: 20, for: 4h}\n    tags: {team: data}\n").unwrap();
-        let arns = Arns::new("123456789012", "eu-west-1");
-        let graph = GraphContext { spec: &spec, arns: &arns, now: chrono::Utc::now() };
-        let nodes = Schedule.desired(&graph);
-        let ids: Vec<String> = nodes.iter().map(|node| node.id.to_string()).collect();
-        assert_eq!(ids, ["schedule/spark-night-up", "schedule/spark-night-down"]);
-        let describe = |node: &DesiredResource| {
-            let config = node.config::<ScheduleConfig>().unwrap();
-            let ScheduleTarget::Resize { nodes, .. } = config.target else { panic!("{:?}", config.target) };
-            (config.schedule_name.clone(), config.expression.clone(), nodes, config.timezone.clone())
-        };
-        assert_eq!(
-            describe(&nodes[0]),
-            (
-                "pipectl-p-spark-night-up".to_string(),
-                Ok("cron(0 22 * * ? *)".to_string()),
-                20,
-                "Asia/Seoul".to_string()
-            )
-        );
-        assert_eq!(
-            describe(&nodes[1]),
-            (
-                "pipectl-p-spark-night-down".to_string(),
-                Ok("cron(0 2 * * ? *)".to_string()),
-                2,
-                "Asia/Seoul".to_string()
-            )
-        );
-        let depends_on: Vec<String> = nodes[1].depends_on.iter().map(ToString::to_string).collect();
-        assert_eq!(depends_on, ["cluster/spark", "role/spark-scheduler", "queue/schedules-dlq"]);
-        let attributes = nodes[0].attributes();
-        assert_eq!(attributes["target"], json!("cluster spark group batch to 20 nodes"));
-        // Only the ownership marker is compared: the spec's tags cannot go on a schedule.
-        assert_eq!(attributes["tags"], json!({PIPELINE_TAG: "p", RESOURCE_TAG: "schedule/spark-night-up"}));
-        // A failed resize is retried for at most an hour, then kept in the pipeline's queue.
-        assert_eq!(attributes["retry"], json!({"maximum_event_age_seconds": 3600, "maximum_retry_attempts": 10}));
-        assert_eq!(attributes["dead_letter_queue"], json!("arn:aws:sqs:eu-west-1:123456789012:p-schedules-dlq"));
     }
 
     #[test]

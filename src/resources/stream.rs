@@ -135,13 +135,19 @@ impl ResourceKind for Stream {
     const KIND: Kind = KIND;
     const INDEXED: Option<&'static Indexed> = Some(&INDEXED);
 
+    /// Each stream, and its alarms (see `spec::stream_alarms`).
     fn desired(&self, graph: &GraphContext) -> Vec<DesiredResource> {
-        graph
-            .spec
-            .streams
-            .iter()
-            .map(|stream| graph.node(id(&stream.name), &stream.tags, vec![], stream.clone()))
-            .collect()
+        let alarms = spec::enabled_alarms(graph.spec);
+        let mut nodes = Vec::new();
+        for stream in &graph.spec.streams {
+            let id = id(&stream.name);
+            nodes.push(graph.node(id.clone(), &stream.tags, vec![], stream.clone()));
+            if let Some(alarms) = alarms {
+                let derived = spec::stream_alarms(alarms, stream);
+                nodes.extend(super::alarm::nodes(graph, derived, &id, &stream.name, &stream.name));
+            }
+        }
+        nodes
     }
 
     async fn read(&self, read: &ReadContext<'_>) -> Result<NamedRead, AwsError> {

@@ -28,7 +28,11 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 
 use super::checks::{check_tags, Problems};
+use super::clusters::Cluster;
+use super::deliveries::Delivery;
+use super::jobs::Job;
 use super::pipeline::Spec;
+use super::streams::Stream;
 use crate::calendar::{self, parse_duration, Span};
 use crate::names::schedules_dlq_name;
 
@@ -184,198 +188,228 @@ const DEFAULT_HDFS_PERCENT: i64 = 80;
 const DEFAULT_IDLE_IN_WINDOW: &str = "30m";
 const PROTOCOLS: [&str; 3] = ["email", "https", "sqs"];
 
-/// The alarms `spec` asks for (none without an enabled `alarms:` section).
-pub fn derived_alarms(spec: &Spec) -> Vec<AlarmSpec> {
-    let Some(alarms) = spec.alarms.as_ref().filter(|alarms| alarms.enabled) else { return Vec::new() };
+/// The `alarms:` section, when it is there and enabled: what every watched kind asks.
+pub fn enabled_alarms(spec: &Spec) -> Option<&Alarms> {
+    spec.alarms.as_ref().filter(|alarms| alarms.enabled)
+}
+
+/// One alarm on a metric with a threshold over single periods.
+struct Metric {
+    namespace: &'static str,
+    metric: &'static str,
+    dimension: &'static str,
+    statistic: &'static str,
+    comparison: &'static str,
+}
+
+impl Metric {
+    fn alarm(&self, name: String, watched: &Watched, threshold: f64, periods: i32, description: String) -> AlarmSpec {
+        AlarmSpec {
+            name,
+            namespace: self.namespace,
+            metric: self.metric,
+            dimension: self.dimension,
+            watched: watched.clone(),
+            statistic: self.statistic,
+            comparison: self.comparison,
+            threshold,
+            period_seconds: PERIOD_SECONDS,
+            evaluation_periods: periods,
+            description,
+            during: Vec::new(),
+        }
+    }
+}
+
+/// A stream's alarms: its readers falling behind, and writes refused for throughput.
+pub fn stream_alarms(alarms: &Alarms, stream: &Stream) -> Vec<AlarmSpec> {
+    let settings = alarms.streams.get(&stream.name);
+    if settings.is_some_and(|s| !s.enabled) {
+        return Vec::new();
+    }
+    let age = settings.and_then(|s| s.iterator_age.as_deref()).unwrap_or(DEFAULT_ITERATOR_AGE);
+    let age_ms = parse_duration(age).map_or(0.0, |d| d.as_millis() as f64);
+    let throttled = settings.and_then(|s| s.write_throttled).unwrap_or(0);
+    let watched = Watched::Stream(stream.name.clone());
+    let kinesis = |metric, statistic| Metric {
+        namespace: "AWS/Kinesis",
+        metric,
+        dimension: "StreamName",
+        statistic,
+        comparison: "GreaterThanThreshold",
+    };
+    vec![
+        kinesis("GetRecords.IteratorAgeMilliseconds", "Maximum").alarm(
+            format!("{}-iterator-age", stream.name),
+            &watched,
+            age_ms,
+            1,
+            format!("The readers of stream {} are more than {age} behind", stream.name),
+        ),
+        kinesis("WriteProvisionedThroughputExceeded", "Sum").alarm(
+            format!("{}-write-throttled", stream.name),
+            &watched,
+            throttled as f64,
+            3,
+            format!("Stream {} refuses writes for throughput: add shards", stream.name),
+        ),
+    ]
+}
+
+/// A delivery's alarms: records waiting too long for S3, and failed puts.
+pub fn delivery_alarms(alarms: &Alarms, delivery: &Delivery) -> Vec<AlarmSpec> {
+    let settings = alarms.deliveries.get(&delivery.name);
+    if settings.is_some_and(|s| !s.enabled) {
+        return Vec::new();
+    }
+    let freshness = settings.and_then(|s| s.data_freshness.as_deref()).unwrap_or(DEFAULT_DATA_FRESHNESS);
+    let freshness_s = parse_duration(freshness).map_or(0.0, |d| d.as_secs() as f64);
+    let success = settings.and_then(|s| s.delivery_success_percent).unwrap_or(100);
+    let watched = Watched::Delivery(delivery.name.clone());
+    let firehose = |metric, statistic, comparison| Metric {
+        namespace: "AWS/Firehose",
+        metric,
+        dimension: "DeliveryStreamName",
+        statistic,
+        comparison,
+    };
+    vec![
+        firehose("DeliveryToS3.DataFreshness", "Maximum", "GreaterThanThreshold").alarm(
+            format!("{}-data-freshness", delivery.name),
+            &watched,
+            freshness_s,
+            1,
+            format!("Delivery {} holds records older than {freshness}", delivery.name),
+        ),
+        firehose("DeliveryToS3.Success", "Minimum", "LessThanThreshold").alarm(
+            format!("{}-delivery-success", delivery.name),
+            &watched,
+            success as f64 / 100.0,
+            1,
+            format!("Delivery {} fails to put objects in S3", delivery.name),
+        ),
+    ]
+}
+
+/// Whether the cluster's alarms (and its jobs') are on.
+fn cluster_watched(alarms: &Alarms, cluster: &Cluster) -> bool {
+    alarms.clusters.get(&cluster.name).is_none_or(|s| s.enabled)
+}
+
+/// A cluster's alarms: failed YARN applications, HDFS filling up, and — with `schedules:` — the
+/// cluster idle inside a batch window (its windows as the clocks of `year` place them).
+pub fn cluster_alarms(alarms: &Alarms, cluster: &Cluster, year: i32) -> Vec<AlarmSpec> {
+    if !cluster_watched(alarms, cluster) {
+        return Vec::new();
+    }
+    let settings = alarms.clusters.get(&cluster.name);
+    let watched = Watched::Cluster(cluster.name.clone());
+    let emr = |metric, statistic| Metric {
+        namespace: "AWS/ElasticMapReduce",
+        metric,
+        dimension: "JobFlowId",
+        statistic,
+        comparison: "GreaterThanThreshold",
+    };
+    let mut out = vec![
+        emr("AppsFailed", "Sum").alarm(
+            format!("{}-apps-failed", cluster.name),
+            &watched,
+            settings.and_then(|s| s.apps_failed).unwrap_or(0) as f64,
+            1,
+            format!("YARN applications failed on cluster {}", cluster.name),
+        ),
+        emr("HDFSUtilization", "Average").alarm(
+            format!("{}-hdfs-utilization", cluster.name),
+            &watched,
+            settings.and_then(|s| s.hdfs_utilization_percent).unwrap_or(DEFAULT_HDFS_PERCENT) as f64,
+            2,
+            format!("HDFS of cluster {} is filling up: add core nodes or clean up", cluster.name),
+        ),
+    ];
+    let during = cluster.schedule_spans(year);
+    if !during.is_empty() {
+        let idle = settings.and_then(|s| s.idle_in_window.as_deref()).unwrap_or(DEFAULT_IDLE_IN_WINDOW);
+        let periods = parse_duration(idle).map_or(1, |d| (d.as_secs() / PERIOD_SECONDS as u64).max(1) as i32);
+        let description = format!(
+            "Cluster {} has been idle for {idle} inside a batch window: the batch is not running",
+            cluster.name
+        );
+        let idle_alarm = emr("IsIdle", "Minimum").alarm(
+            format!("{}-idle-in-window", cluster.name),
+            &watched,
+            0.0,
+            periods,
+            description,
+        );
+        out.push(AlarmSpec { during, ..idle_alarm });
+    }
+    out
+}
+
+/// A job's alarms: its executions that fail or time out. The state machine notifies on failure
+/// itself (with `notify`), but an execution that times out as a whole, or cannot publish, does
+/// not. Step Functions publishes `ExecutionsFailed` and `ExecutionsTimedOut` per state machine
+/// ("Monitoring Step Functions metrics using Amazon CloudWatch", dimension StateMachineArn).
+pub fn job_alarms(alarms: &Alarms, cluster: &Cluster, job: &Job) -> Vec<AlarmSpec> {
+    if !cluster_watched(alarms, cluster) {
+        return Vec::new();
+    }
+    let watched = Watched::Job { cluster: cluster.name.clone(), job: job.name.clone() };
+    let states = |metric| Metric {
+        namespace: "AWS/States",
+        metric,
+        dimension: "StateMachineArn",
+        statistic: "Sum",
+        comparison: "GreaterThanThreshold",
+    };
+    [
+        ("failed", "ExecutionsFailed", "failed"),
+        ("timed-out", "ExecutionsTimedOut", "ran past its timeout and was ended; the guard schedule returns its nodes"),
+    ]
+    .into_iter()
+    .map(|(what, metric, words)| {
+        states(metric).alarm(
+            format!("{}-{}-{what}", cluster.name, job.name),
+            &watched,
+            0.0,
+            1,
+            format!("A run of job {}/{} {words}: `pipectl runs` lists it", cluster.name, job.name),
+        )
+    })
+    .collect()
+}
+
+/// The alarm on the schedules' dead-letter queue: a resize or job start that failed after its
+/// retries (jobs' `start` and `guard` schedules go to the same queue as windows').
+pub fn dead_letter_alarm(alarms: &Alarms, pipeline: &str) -> Option<AlarmSpec> {
+    let queue = schedules_dlq_name(pipeline);
+    let sqs = Metric {
+        namespace: "AWS/SQS",
+        metric: "ApproximateNumberOfMessagesVisible",
+        dimension: "QueueName",
+        statistic: "Maximum",
+        comparison: "GreaterThanThreshold",
+    };
+    alarms.schedules.enabled.then(|| {
+        let description = format!("A scheduled resize failed after its retries: read the queue {queue}");
+        sqs.alarm("schedules-failed-invocations".to_string(), &Watched::Queue(queue.clone()), 0.0, 1, description)
+    })
+}
+
+/// Every alarm `spec` asks for (none without an enabled `alarms:` section), with the windows of
+/// `year`: what the kinds derive, gathered for validation.
+pub fn derived_alarms(spec: &Spec, year: i32) -> Vec<AlarmSpec> {
+    let Some(alarms) = enabled_alarms(spec) else { return Vec::new() };
     let mut out = Vec::new();
-    for stream in &spec.streams {
-        let settings = alarms.streams.get(&stream.name);
-        if settings.is_some_and(|s| !s.enabled) {
-            continue;
-        }
-        let age = settings.and_then(|s| s.iterator_age.as_deref()).unwrap_or(DEFAULT_ITERATOR_AGE);
-        let age_ms = parse_duration(age).map_or(0.0, |d| d.as_millis() as f64);
-        let throttled = settings.and_then(|s| s.write_throttled).unwrap_or(0);
-        let watched = Watched::Stream(stream.name.clone());
-        out.push(AlarmSpec {
-            name: format!("{}-iterator-age", stream.name),
-            namespace: "AWS/Kinesis",
-            metric: "GetRecords.IteratorAgeMilliseconds",
-            dimension: "StreamName",
-            watched: watched.clone(),
-            statistic: "Maximum",
-            comparison: "GreaterThanThreshold",
-            threshold: age_ms,
-            period_seconds: PERIOD_SECONDS,
-            evaluation_periods: 1,
-            description: format!("The readers of stream {} are more than {age} behind", stream.name),
-            during: Vec::new(),
-        });
-        out.push(AlarmSpec {
-            name: format!("{}-write-throttled", stream.name),
-            namespace: "AWS/Kinesis",
-            metric: "WriteProvisionedThroughputExceeded",
-            dimension: "StreamName",
-            watched,
-            statistic: "Sum",
-            comparison: "GreaterThanThreshold",
-            threshold: throttled as f64,
-            period_seconds: PERIOD_SECONDS,
-            evaluation_periods: 3,
-            description: format!("Stream {} refuses writes for throughput: add shards", stream.name),
-            during: Vec::new(),
-        });
-    }
-    for delivery in &spec.deliveries {
-        let settings = alarms.deliveries.get(&delivery.name);
-        if settings.is_some_and(|s| !s.enabled) {
-            continue;
-        }
-        let freshness = settings.and_then(|s| s.data_freshness.as_deref()).unwrap_or(DEFAULT_DATA_FRESHNESS);
-        let freshness_s = parse_duration(freshness).map_or(0.0, |d| d.as_secs() as f64);
-        let success = settings.and_then(|s| s.delivery_success_percent).unwrap_or(100);
-        let watched = Watched::Delivery(delivery.name.clone());
-        out.push(AlarmSpec {
-            name: format!("{}-data-freshness", delivery.name),
-            namespace: "AWS/Firehose",
-            metric: "DeliveryToS3.DataFreshness",
-            dimension: "DeliveryStreamName",
-            watched: watched.clone(),
-            statistic: "Maximum",
-            comparison: "GreaterThanThreshold",
-            threshold: freshness_s,
-            period_seconds: PERIOD_SECONDS,
-            evaluation_periods: 1,
-            description: format!("Delivery {} holds records older than {freshness}", delivery.name),
-            during: Vec::new(),
-        });
-        out.push(AlarmSpec {
-            name: format!("{}-delivery-success", delivery.name),
-            namespace: "AWS/Firehose",
-            metric: "DeliveryToS3.Success",
-            dimension: "DeliveryStreamName",
-            watched,
-            statistic: "Minimum",
-            comparison: "LessThanThreshold",
-            threshold: success as f64 / 100.0,
-            period_seconds: PERIOD_SECONDS,
-            evaluation_periods: 1,
-            description: format!("Delivery {} fails to put objects in S3", delivery.name),
-            during: Vec::new(),
-        });
-    }
+    out.extend(spec.streams.iter().flat_map(|stream| stream_alarms(alarms, stream)));
+    out.extend(spec.deliveries.iter().flat_map(|delivery| delivery_alarms(alarms, delivery)));
+    out.extend(spec.clusters.iter().flat_map(|cluster| cluster_alarms(alarms, cluster, year)));
     for cluster in &spec.clusters {
-        let settings = alarms.clusters.get(&cluster.name);
-        if settings.is_some_and(|s| !s.enabled) {
-            continue;
-        }
-        let watched = Watched::Cluster(cluster.name.clone());
-        out.push(AlarmSpec {
-            name: format!("{}-apps-failed", cluster.name),
-            namespace: "AWS/ElasticMapReduce",
-            metric: "AppsFailed",
-            dimension: "JobFlowId",
-            watched: watched.clone(),
-            statistic: "Sum",
-            comparison: "GreaterThanThreshold",
-            threshold: settings.and_then(|s| s.apps_failed).unwrap_or(0) as f64,
-            period_seconds: PERIOD_SECONDS,
-            evaluation_periods: 1,
-            description: format!("YARN applications failed on cluster {}", cluster.name),
-            during: Vec::new(),
-        });
-        out.push(AlarmSpec {
-            name: format!("{}-hdfs-utilization", cluster.name),
-            namespace: "AWS/ElasticMapReduce",
-            metric: "HDFSUtilization",
-            dimension: "JobFlowId",
-            watched,
-            statistic: "Average",
-            comparison: "GreaterThanThreshold",
-            threshold: settings.and_then(|s| s.hdfs_utilization_percent).unwrap_or(DEFAULT_HDFS_PERCENT) as f64,
-            period_seconds: PERIOD_SECONDS,
-            evaluation_periods: 2,
-            description: format!("HDFS of cluster {} is filling up: add core nodes or clean up", cluster.name),
-            during: Vec::new(),
-        });
-        let during = cluster.schedule_spans(chrono::Utc::now().year());
-        if !during.is_empty() {
-            let idle = settings.and_then(|s| s.idle_in_window.as_deref()).unwrap_or(DEFAULT_IDLE_IN_WINDOW);
-            let periods = parse_duration(idle).map_or(1, |d| (d.as_secs() / PERIOD_SECONDS as u64).max(1) as i32);
-            out.push(AlarmSpec {
-                name: format!("{}-idle-in-window", cluster.name),
-                namespace: "AWS/ElasticMapReduce",
-                metric: "IsIdle",
-                dimension: "JobFlowId",
-                watched: Watched::Cluster(cluster.name.clone()),
-                statistic: "Minimum",
-                comparison: "GreaterThanThreshold",
-                threshold: 0.0,
-                period_seconds: PERIOD_SECONDS,
-                evaluation_periods: periods,
-                description: format!(
-                    "Cluster {} has been idle for {idle} inside a batch window: the batch is not running",
-                    cluster.name
-                ),
-                during,
-            });
-        }
+        out.extend(cluster.jobs.iter().flat_map(|job| job_alarms(alarms, cluster, job)));
     }
-    // A job's executions that fail or time out: the state machine notifies on failure itself
-    // (with `notify`), but an execution that times out as a whole, or cannot publish, does not.
-    // Step Functions publishes `ExecutionsFailed` and `ExecutionsTimedOut` per state machine
-    // ("Monitoring Step Functions metrics using Amazon CloudWatch", dimension StateMachineArn).
-    for cluster in &spec.clusters {
-        if alarms.clusters.get(&cluster.name).is_some_and(|s| !s.enabled) {
-            continue;
-        }
-        for job in &cluster.jobs {
-            let watched = Watched::Job { cluster: cluster.name.clone(), job: job.name.clone() };
-            for (what, metric, words) in [
-                ("failed", "ExecutionsFailed", "failed"),
-                (
-                    "timed-out",
-                    "ExecutionsTimedOut",
-                    "ran past its timeout and was ended; the guard schedule returns its nodes",
-                ),
-            ] {
-                out.push(AlarmSpec {
-                    name: format!("{}-{}-{what}", cluster.name, job.name),
-                    namespace: "AWS/States",
-                    metric,
-                    dimension: "StateMachineArn",
-                    watched: watched.clone(),
-                    statistic: "Sum",
-                    comparison: "GreaterThanThreshold",
-                    threshold: 0.0,
-                    period_seconds: PERIOD_SECONDS,
-                    evaluation_periods: 1,
-                    description: format!("A run of job {}/{} {words}: `pipectl runs` lists it", cluster.name, job.name),
-                    during: Vec::new(),
-                });
-            }
-        }
-    }
-    // Jobs' `start` and `guard` schedules go to the same dead-letter queue as windows'.
-    let has_schedules = spec.clusters.iter().any(|cluster| !cluster.schedules.is_empty() || !cluster.jobs.is_empty());
-    if has_schedules && alarms.schedules.enabled {
-        out.push(AlarmSpec {
-            name: "schedules-failed-invocations".to_string(),
-            namespace: "AWS/SQS",
-            metric: "ApproximateNumberOfMessagesVisible",
-            dimension: "QueueName",
-            watched: Watched::Queue(schedules_dlq_name(&spec.pipeline)),
-            statistic: "Maximum",
-            comparison: "GreaterThanThreshold",
-            threshold: 0.0,
-            period_seconds: PERIOD_SECONDS,
-            evaluation_periods: 1,
-            description: format!(
-                "A scheduled resize failed after its retries: read the queue {}",
-                schedules_dlq_name(&spec.pipeline)
-            ),
-            during: Vec::new(),
-        });
+    if spec.clusters.iter().any(Cluster::has_schedules) {
+        out.extend(dead_letter_alarm(alarms, &spec.pipeline));
     }
     out
 }
@@ -594,7 +628,7 @@ mod tests {
     fn durations_become_the_metrics_units() {
         let text = "version: 1\npipeline: p\nregion: us-east-1\nstreams:\n  - name: s\ndeliveries:\n  - name: d\n    from: s\n    to: { bucket: bucket-bbb }\nbuckets:\n  - name: bucket-bbb\nalarms:\n  streams:\n    s: { iterator_age: 2m }\n  deliveries:\n    d: { data_freshness: 20m }\n";
         let spec = crate::spec::load_bytes("t.yaml", text.as_bytes()).unwrap();
-        let alarms = derived_alarms(&spec);
+        let alarms = derived_alarms(&spec, 2026);
         let age = alarms.iter().find(|a| a.name == "s-iterator-age").unwrap();
         assert_eq!((age.threshold, metric_unit(age.metric)), (120_000.0, "milliseconds"));
         let fresh = alarms.iter().find(|a| a.name == "d-data-freshness").unwrap();
@@ -613,12 +647,12 @@ mod tests {
             format!("{base}alarms:\n  streams:\n    t: {{ enabled: false }}\n").as_bytes(),
         )
         .unwrap();
-        let names: Vec<String> = derived_alarms(&spec).into_iter().map(|a| a.name).collect();
+        let names: Vec<String> = derived_alarms(&spec, 2026).into_iter().map(|a| a.name).collect();
         assert_eq!(names, ["s-iterator-age", "s-write-throttled"]);
         let spec =
             crate::spec::load_bytes("t.yaml", format!("{base}alarms: {{ enabled: false }}\n").as_bytes()).unwrap();
-        assert!(derived_alarms(&spec).is_empty());
+        assert!(derived_alarms(&spec, 2026).is_empty());
         let spec = crate::spec::load_bytes("t.yaml", base.as_bytes()).unwrap();
-        assert!(derived_alarms(&spec).is_empty());
+        assert!(derived_alarms(&spec, 2026).is_empty());
     }
 }

@@ -164,6 +164,11 @@ pub struct ManagedScaling {
 }
 
 impl Cluster {
+    /// Whether EventBridge Scheduler runs anything for it: schedule windows or jobs.
+    pub fn has_schedules(&self) -> bool {
+        !self.schedules.is_empty() || !self.jobs.is_empty()
+    }
+
     /// The core and task nodes the spec gives the cluster: its baseline.
     pub fn baseline_nodes(&self) -> i64 {
         self.core.nodes + self.task_groups.iter().map(|g| g.nodes).sum::<i64>()

@@ -37,7 +37,10 @@ mod structure;
 mod suggest;
 mod validate;
 
-pub use alarms::{condition_words, derived_alarms, during_words, AlarmSpec, Alarms, Subscription, Watched};
+pub use alarms::{
+    cluster_alarms, condition_words, dead_letter_alarm, delivery_alarms, derived_alarms, during_words, enabled_alarms,
+    job_alarms, stream_alarms, AlarmSpec, Alarms, Subscription, Watched,
+};
 pub use buckets::{Bucket, BucketEncryption, LifecycleRule, Transition};
 #[cfg(test)]
 pub use builder::SpecBuilder;

@@ -27,23 +27,20 @@
 
 mod apply;
 mod attributes;
+mod desired;
 mod read;
 
 use serde_json::Value;
 
 pub use apply::{forget_scale, record_scale, resize_group, wait_group_size, GroupWait};
 pub use attributes::{scale_records, InstanceGroup, Live, Readable, ScaleRecord, State};
+pub use desired::cluster_arn;
 pub use read::{find_active, group_id, inspect, list_active, Running, ACTIVE_STATES};
 
 use super::kit::{AwsError, Context, Grant, GrantContext, LiveResource, NamedRead, ReadContext, ResourceKind, Scope};
-use super::role::{self, RoleConfig};
-use super::{bucket, security_group, subnet, vpc};
-use crate::iam::Arns;
+use super::{security_group, vpc};
 use crate::model::{Action, Attributes, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, ResourceId};
-use crate::names::{
-    derived_cluster_roles, emr_cluster_name, emr_security_group, iam_role_name, job_state_machine_name, Tags,
-    EMR_MANAGED_TAG, SCALE_TAG_PREFIX,
-};
+use crate::names::{emr_security_group, Tags, SCALE_TAG_PREFIX};
 use crate::pricing::{self, CostLine, Prices};
 use crate::spec;
 pub use crate::spec::Group;
@@ -249,82 +246,10 @@ impl ResourceKind for Cluster {
     type Live = Live;
     const KIND: Kind = KIND;
 
+    /// Each cluster with what it derives: its roles, its EMR-managed security groups, the
+    /// schedules of its windows, the pipeline's dead-letter queue and its alarms.
     fn desired(&self, graph: &GraphContext) -> Vec<DesiredResource> {
-        let pipeline = &graph.spec.pipeline;
-        let mut nodes = Vec::new();
-        for cluster in &graph.spec.clusters {
-            let [service, instance, scheduler] = derived_cluster_roles(&cluster.name);
-            let instance_iam = iam_role_name(pipeline, &instance, &graph.arns.region);
-            let service_policy =
-                emr_service_policy(graph.arns, &graph.spec.role_path(&graph.arns.region), &instance_iam);
-            let managed =
-                [format!("arn:{}:iam::aws:policy/service-role/AmazonEMRServicePolicy_v2", graph.arns.partition)];
-            let service_role = role::config(
-                graph,
-                &service,
-                crate::iam::service_trust_policy(graph.arns, "elasticmapreduce.amazonaws.com"),
-                Some(service_policy),
-                &managed,
-            );
-            let instance_policy = emr_instance_policy(graph.spec, cluster, graph.arns);
-            let instance_role = RoleConfig {
-                instance_profile: true,
-                ..role::config(
-                    graph,
-                    &instance,
-                    crate::iam::service_trust_policy(graph.arns, "ec2.amazonaws.com"),
-                    instance_policy,
-                    &[],
-                )
-            };
-            let cluster_id = id(&cluster.name);
-            let machines: Vec<String> = cluster
-                .jobs
-                .iter()
-                .map(|job| graph.arns.state_machine(&job_state_machine_name(pipeline, &cluster.name, &job.name)))
-                .collect();
-            let scheduler_policy = emr_resize_policy(
-                &cluster_arn(graph, &cluster_id),
-                super::queue::send_statement(graph.arns, pipeline),
-                &machines,
-            );
-            let scheduler_role = role::config(
-                graph,
-                &scheduler,
-                crate::iam::service_trust_policy(graph.arns, "scheduler.amazonaws.com"),
-                Some(scheduler_policy),
-                &[],
-            );
-            let (service_id, instance_id) = (role::id(&service), role::id(&instance));
-            let emr_groups = EmrGroups::of(graph.spec, cluster);
-            let config = ClusterConfig {
-                cluster: cluster.clone(),
-                emr_name: emr_cluster_name(pipeline, &cluster.name),
-                service_role: service_role.iam_name.clone(),
-                instance_profile: instance_role.iam_name.clone(),
-                log_uri: cluster
-                    .logs
-                    .as_ref()
-                    .map(|logs| format!("s3://{}/{}", logs.bucket, logs.prefix.trim_start_matches('/'))),
-                emr_groups: emr_groups.clone(),
-                open_windows: spec::open_schedule_windows(cluster, graph.now.timestamp())
-                    .into_iter()
-                    .map(|(group, nodes, schedule)| (Group::parse(&group), nodes, schedule))
-                    .collect(),
-            };
-            nodes.push(graph.node(service_id.clone(), &cluster.tags, vec![], service_role));
-            nodes.push(graph.node(instance_id.clone(), &cluster.tags, vec![], instance_role));
-            nodes.extend(emr_groups.nodes(graph, &cluster.name));
-            let mut depends_on = vec![subnet::id(&cluster.subnet), service_id, instance_id];
-            depends_on.extend(cluster.security_groups.iter().map(|group| security_group::id(group)));
-            depends_on.extend(emr_groups.ids());
-            depends_on.extend(cluster.logs.iter().map(|logs| bucket::id(&logs.bucket)));
-            let mut tags = cluster.tags.clone();
-            tags.insert(EMR_MANAGED_TAG.0.to_string(), EMR_MANAGED_TAG.1.to_string());
-            nodes.push(graph.node(cluster_id.clone(), &tags, depends_on, config));
-            nodes.push(graph.node(role::id(&scheduler), &cluster.tags, vec![cluster_id], scheduler_role));
-        }
-        nodes
+        graph.spec.clusters.iter().flat_map(|cluster| desired::nodes(graph, cluster)).collect()
     }
 
     async fn read(&self, read: &ReadContext<'_>) -> Result<NamedRead, AwsError> {
@@ -410,96 +335,14 @@ impl ResourceKind for Cluster {
     }
 }
 
-/// The cluster's ARN once its id is known, or one with a placeholder that apply fills in.
-pub(super) fn cluster_arn(graph: &GraphContext, cluster: &ResourceId) -> String {
-    let arns = graph.arns;
-    let cluster_id = graph.id_of(cluster);
-    format!("arn:{}:elasticmapreduce:{}:{}:cluster/{cluster_id}", arns.partition, arns.region, arns.account_id)
-}
-
-/// What EMR's service role needs besides the managed policy: passing the instance role to EC2.
-fn emr_service_policy(arns: &Arns, path: &str, instance_role: &str) -> Value {
-    serde_json::json!({
-        "Version": "2012-10-17",
-        "Statement": [{"Sid": "PassInstanceRole", "Effect": "Allow", "Action": ["iam:PassRole"], "Resource": [arns.role(path, instance_role)]}]
-    })
-}
-
-/// What the cluster's instances may do: read and write the pipeline's buckets, and use the
-/// customer managed key of each SSE-KMS bucket for its objects through S3 (one statement per
-/// key, `UsePipelineBucketKey<n>` in key order; see `policy::s3_key_statement`), nothing else.
-/// The instances read no stream, so stream keys are not granted here. A cluster with
-/// `use_glue_catalog` also gets `glue_catalog_statements`.
-/// None for a spec without buckets: IAM refuses a statement whose `Resource` list is empty.
-fn emr_instance_policy(spec: &spec::Spec, cluster: &spec::Cluster, arns: &Arns) -> Option<Value> {
-    let buckets: Vec<String> = spec.buckets.iter().map(|bucket| arns.bucket(&bucket.name)).collect();
-    if buckets.is_empty() {
-        return None;
-    }
-    let objects: Vec<String> = buckets.iter().map(|bucket| format!("{bucket}/*")).collect();
-    let mut keys: std::collections::BTreeMap<crate::iam::KeyGrant, Vec<String>> = std::collections::BTreeMap::new();
-    for bucket in &spec.buckets {
-        if let Some(grant) = crate::iam::bucket_key_grant(bucket, arns) {
-            keys.entry(grant).or_default().push(format!("{}/*", arns.bucket(&bucket.name)));
-        }
-    }
-    let mut statements = vec![
-        serde_json::json!({"Sid": "ListPipelineBuckets", "Effect": "Allow", "Action": ["s3:GetBucketLocation", "s3:ListBucket"], "Resource": buckets}),
-        serde_json::json!({"Sid": "ReadWritePipelineObjects", "Effect": "Allow",
-             "Action": ["s3:AbortMultipartUpload", "s3:DeleteObject", "s3:GetObject", "s3:ListMultipartUploadParts", "s3:PutObject"],
-             "Resource": objects}),
-    ];
-    for (index, (grant, objects)) in keys.iter().enumerate() {
-        statements.push(crate::iam::s3_key_statement(&format!("UsePipelineBucketKey{index}"), grant, arns, objects));
-    }
-    if let Some(catalog) = spec.catalog.as_ref().filter(|_| cluster.use_glue_catalog) {
-        statements.extend(glue_catalog_statements(&spec::database_name(spec, catalog), arns));
-    }
-    Some(serde_json::json!({"Version": "2012-10-17", "Statement": statements}))
-}
-
-/// What Hive and Spark SQL do with their metastore when it is the Glue Data Catalog, limited to
-/// the pipeline's database and its tables (the Glue actions of the EMR EC2 role's managed policy
-/// `AmazonElasticMapReduceforEC2Role`, less those on other databases, on the database itself and
-/// on functions). Glue checks a table action against the catalog, the database and the table
-/// ("Specifying AWS Glue resource ARNs"). The metastore client looks up the `default` database
-/// when it starts ("Unable to verify existence of default database" otherwise,
-/// awslabs/aws-glue-data-catalog-client-for-apache-hive-metastore): it may read that one too,
-/// and nothing in it. `GetDatabases` (`SHOW DATABASES`) needs every database and is not granted.
-fn glue_catalog_statements(database: &str, arns: &Arns) -> [Value; 2] {
-    let databases = [arns.glue_catalog(), arns.glue_database("default"), arns.glue_database(database)];
-    let tables = [arns.glue_catalog(), arns.glue_database(database), arns.glue_table(database, "*")];
-    [
-        serde_json::json!({"Sid": "ReadPipelineDatabase", "Effect": "Allow", "Action": ["glue:GetDatabase"], "Resource": databases}),
-        serde_json::json!({"Sid": "UsePipelineTables", "Effect": "Allow",
-            "Action": ["glue:BatchCreatePartition", "glue:BatchDeletePartition", "glue:BatchGetPartition", "glue:CreatePartition",
-                       "glue:CreateTable", "glue:DeletePartition", "glue:DeleteTable", "glue:GetPartition", "glue:GetPartitions",
-                       "glue:GetTable", "glue:GetTableVersions", "glue:GetTables", "glue:UpdatePartition", "glue:UpdateTable"],
-            "Resource": tables}),
-    ]
-}
-
-/// What EventBridge Scheduler may do with the cluster: resize its groups, and put a resize it
-/// could not deliver in the pipeline's dead-letter queue (`dead_letter`, see `queue`).
-/// What EventBridge Scheduler may do for the cluster: resize it, start its jobs' state machines
-/// (a templated Step Functions target needs `states:StartExecution` on the state machine, "Using
-/// templated targets in EventBridge Scheduler"), and hand a failed invocation to the queue.
-fn emr_resize_policy(cluster_arn: &str, dead_letter: Value, state_machines: &[String]) -> Value {
-    let mut statements = vec![
-        serde_json::json!({"Sid": "ResizeCluster", "Effect": "Allow", "Action": ["elasticmapreduce:ModifyInstanceGroups"], "Resource": [cluster_arn]}),
-        dead_letter,
-    ];
-    if !state_machines.is_empty() {
-        statements.push(serde_json::json!({"Sid": "StartJobs", "Effect": "Allow", "Action": ["states:StartExecution"], "Resource": state_machines}));
-    }
-    serde_json::json!({"Version": "2012-10-17", "Statement": statements})
-}
-
 #[cfg(test)]
 mod tests {
-
+    use super::desired::emr_instance_policy;
     use super::*;
+    use crate::iam::Arns;
+    use crate::names::EMR_MANAGED_TAG;
     use crate::resources::graph_in;
+    use crate::resources::role::RoleConfig;
 
     const SPEC: &str = "version: 1\npipeline: p\nregion: eu-west-1\nbuckets: [{name: lake}]\nclusters:\n  - name: spark\n    release: emr-7.2.0\n    applications: [Spark]\n    subnet: a\n    security_groups: [emr]\n    logs: {bucket: lake}\n    master: {type: m5.xlarge}\n    core: {type: m5.xlarge, nodes: 4}\n    task_groups: [{name: batch, type: m5.xlarge, nodes: 0}]\n    tags: {team: data}\n";
 
@@ -535,7 +378,8 @@ mod tests {
                 "security_group/spark-emr-core",
                 "security_group/spark-emr-service",
                 "cluster/spark",
-                "role/spark-scheduler"
+                "role/spark-scheduler",
+                "queue/schedules-dlq"
             ]
         );
         let cluster = &nodes[5];
@@ -572,13 +416,18 @@ mod tests {
             resource,
             Some(serde_json::json!("arn:aws:elasticmapreduce:eu-west-1:123456789012:cluster/${cluster/spark}"))
         );
-        // The whole graph has the same cluster nodes in the same order.
-        let whole: Vec<String> = graph_in(&spec, &arns, chrono::Utc::now())
+        // The whole graph has the same nodes (listed kind by kind there), the queue once.
+        let mut whole: Vec<String> = graph_in(&spec, &arns, chrono::Utc::now())
             .iter()
-            .filter(|node| node.id.kind == KIND || node.id.name.starts_with("spark-"))
+            .filter(|node| {
+                node.id.kind == KIND || node.id.name.starts_with("spark-") || node.id.name == "schedules-dlq"
+            })
             .map(|node| node.id.to_string())
             .collect();
-        assert_eq!(whole, ids);
+        let mut own = ids.clone();
+        whole.sort();
+        own.sort();
+        assert_eq!(whole, own);
     }
 
     #[test]

@@ -20,6 +20,7 @@
 
 pub mod definition;
 pub mod runs;
+mod schedules;
 
 use std::sync::Arc;
 
@@ -249,8 +250,16 @@ impl ResourceKind for Job {
                 if plan.topic_arn.is_some() {
                     depends_on.push(super::topic::id());
                 }
+                let job_id = id(&cluster.name, &job.name);
                 nodes.push(graph.node(role::id(&role_name), &cluster.tags, vec![cluster_id], role_config));
-                nodes.push(graph.node(id(&cluster.name, &job.name), &cluster.tags, depends_on, config));
+                nodes.push(graph.node(job_id.clone(), &cluster.tags, depends_on, config));
+                nodes.extend(schedules::nodes(graph, cluster, job));
+                nodes.extend(super::queue::nodes(graph));
+                if let Some(alarms) = spec::enabled_alarms(graph.spec) {
+                    let machine = graph.arns.state_machine(&job_state_machine_name(pipeline, &cluster.name, &job.name));
+                    let derived = spec::job_alarms(alarms, cluster, job);
+                    nodes.extend(super::alarm::nodes(graph, derived, &job_id, &machine, &job_id.name));
+                }
             }
         }
         nodes
@@ -560,7 +569,20 @@ mod tests {
     fn a_job_is_a_state_machine_and_a_role_allowed_exactly_its_calls() {
         let nodes = desired();
         let ids: Vec<String> = nodes.iter().map(|node| node.id.to_string()).collect();
-        assert_eq!(ids, ["role/spark-nightly-job", "job/spark-nightly"]);
+        // With everything it derives: its schedules, the queue their failures go to, and alarms.
+        assert_eq!(
+            ids,
+            [
+                "role/spark-nightly-job",
+                "job/spark-nightly",
+                "schedule/spark-nightly-start",
+                "schedule/spark-nightly-guard",
+                "queue/schedules-dlq",
+                "alarm/schedules-failed-invocations",
+                "alarm/spark-nightly-failed",
+                "alarm/spark-nightly-timed-out"
+            ]
+        );
         let job = nodes[1].config::<JobConfig>().unwrap();
         assert_eq!(job.state_machine_name, "pipectl-p-spark-nightly");
         assert_eq!(job.role, "p-spark-nightly-job-euw1");

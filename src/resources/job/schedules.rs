@@ -1,0 +1,59 @@
+//! What starts a job and what guards it, as EventBridge Scheduler schedules the job derives:
+//! `start` runs its state machine at its cron (a templated Step Functions target,
+//! StartExecution); `guard` returns its group to the baseline `GUARD_DELAY_SECONDS` after the
+//! job's timeout — what the state machine cannot do for itself when its execution is stopped or
+//! times out as a whole.
+
+use super::definition::RESIZE_BACK_GRACE_SECONDS;
+use super::id;
+use crate::model::{DesiredResource, GraphContext};
+use crate::names::{derived_cluster_roles, job_schedule_names};
+use crate::resources::schedule::{self, window_retry, ScheduleTarget};
+use crate::resources::{cluster, role};
+use crate::spec;
+
+/// The `start` and `guard` schedules of `job` of `cluster`.
+pub(super) fn nodes(graph: &GraphContext, cluster: &spec::Cluster, job: &spec::Job) -> Vec<DesiredResource> {
+    let job_id = id(&cluster.name, &job.name);
+    let [start, guard] = job_schedule_names(&cluster.name, &job.name);
+    let group = job.instance_group();
+    let (start_expression, guard_expression) = edges(job);
+    // A start retried late would meet the guard early: it may be late by no more than the guard
+    // leaves beyond the execution's own end (5 minutes).
+    let start_retry = window_retry("up", Some(spec::GUARD_DELAY_SECONDS - RESIZE_BACK_GRACE_SECONDS));
+    let role = role::id(&derived_cluster_roles(&cluster.name)[2]);
+    let starts = schedule::Derived {
+        name: start,
+        target: ScheduleTarget::StartJob { cluster: cluster.name.clone(), job: job_id.name.clone() },
+        expression: start_expression,
+        timezone: job.timezone.clone(),
+        retry: start_retry,
+        target_id: job_id,
+        role: role.clone(),
+        tags: cluster.tags.clone(),
+    };
+    let guards = schedule::Derived {
+        name: guard,
+        target: ScheduleTarget::Resize {
+            cluster: cluster.name.clone(),
+            nodes: group.baseline(cluster).unwrap_or(0),
+            group: group.clone(),
+        },
+        expression: guard_expression,
+        timezone: job.timezone.clone(),
+        retry: window_retry("down", job.guard_after_seconds()),
+        target_id: cluster::id(&cluster.name),
+        role,
+        tags: cluster.tags.clone(),
+    };
+    vec![schedule::node(graph, starts), schedule::node(graph, guards)]
+}
+
+/// The expressions of a job's `start` (its cron) and `guard` (`spec::Job::guard_cron`)
+/// schedules. `spec::validate` rejects a job whose cron or guard does not parse; should it ever
+/// miss one, the error is kept in the node (see `schedule::ScheduleConfig::expression`), not
+/// dropped: the plan shows it and apply fails on that schedule.
+fn edges(job: &spec::Job) -> (Result<String, String>, Result<String, String>) {
+    let start = crate::calendar::parse_cron(&job.cron);
+    (start.map(|cron| cron.to_eventbridge()), job.guard_cron().map(|cron| cron.to_eventbridge()))
+}
