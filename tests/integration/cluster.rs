@@ -106,7 +106,53 @@ fn cluster_lifecycle(stack: Stack) {
 
     // Apply: the cluster, its roles and the night-batch schedules.
     pipectl(stack, &["apply", "-f", &file, "--auto-approve"]).expect(0);
-    let (cluster_id, cluster, groups) = runtime.block_on(held_cluster(stack, &p)).expect("the cluster exists");
+    let cluster_id = assert_applied(stack, &runtime, &p);
+    pipectl(stack, &["plan", "-f", &file, "--detailed-exitcode"]).expect(0);
+    let batch_id = assert_window_schedules(stack, &runtime, &p, &cluster_id);
+    assert_scaling(stack, &runtime, &file, &p, (&cluster_id, &batch_id));
+
+    // A new core instance type replaces the cluster, and the plan says what that costs.
+    spec.core_type = "m5.2xlarge";
+    let file = scratch.write("spec.yaml", &spec.yaml());
+    let plan = pipectl(stack, &["plan", "-f", &file]).expect(0);
+    assert!(plan.stdout.contains("# cluster/spark must be replaced"), "{}", plan.stdout);
+    assert!(
+        plan.stdout.contains("core.type = \"m5.xlarge\" -> \"m5.2xlarge\" # forces replacement"),
+        "{}",
+        plan.stdout
+    );
+    assert!(plan.stdout.contains("running steps end and HDFS data is lost"), "{}", plan.stdout);
+    refused(pipectl(stack, &["apply", "-f", &file, "--auto-approve"]), "refusing to destroy data");
+
+    // Termination protection: turned on in place; then replace and destroy are refused.
+    spec.core_type = "m5.xlarge";
+    spec.termination_protection = true;
+    let file = scratch.write("spec.yaml", &spec.yaml());
+    pipectl(stack, &["apply", "-f", &file, "--auto-approve"]).expect(0);
+    refused(
+        pipectl(stack, &["destroy", "-f", &file, "--auto-approve", "--allow-destroy"]),
+        "has termination protection on",
+    );
+    assert!(runtime.block_on(held_cluster(stack, &p)).is_some(), "the protected cluster must survive");
+    spec.termination_protection = false;
+    let file = scratch.write("spec.yaml", &spec.yaml());
+    pipectl(stack, &["apply", "-f", &file, "--auto-approve"]).expect(0);
+    pipectl(stack, &["destroy", "-f", &file, "--auto-approve", "--allow-destroy"]).expect(0);
+    assert!(runtime.block_on(held_cluster(stack, &p)).is_none(), "the cluster is terminated");
+    let left: Vec<String> = runtime.block_on(held_groups(stack, &p)).into_iter().map(|(r, _)| r).collect();
+    assert!(left.is_empty(), "destroy left tagged security groups: {left:?}");
+    assert!(
+        runtime.block_on(held_schedule(stack, &format!("pipectl-{p}-spark-night-up"))).is_none(),
+        "schedules are deleted"
+    );
+}
+
+on_both_stacks!(cluster_lifecycle);
+
+/// What apply made of the cluster: its release, roles, tags, EMR-managed groups (and the rule EMR
+/// checks for), group sizes, subnet tags, instance profile and scheduler policy. Returns its id.
+fn assert_applied(stack: Stack, runtime: &tokio::runtime::Runtime, p: &str) -> String {
+    let (cluster_id, cluster, groups) = runtime.block_on(held_cluster(stack, p)).expect("the cluster exists");
     assert_eq!(cluster.release_label(), Some("emr-7.2.0"));
     let mut applications: Vec<&str> = cluster.applications().iter().filter_map(|a| a.name()).collect();
     applications.sort();
@@ -116,18 +162,18 @@ fn cluster_lifecycle(stack: Stack) {
         cluster.ec2_instance_attributes().and_then(|a| a.iam_instance_profile()),
         Some(format!("{p}-spark-emr-ec2-use1").as_str())
     );
-    assert!(cluster.tags().iter().any(|t| t.key() == Some("pipectl:pipeline") && t.value() == Some(p.as_str())));
+    assert!(cluster.tags().iter().any(|t| t.key() == Some("pipectl:pipeline") && t.value() == Some(p)));
     // AmazonEMRServicePolicy_v2 acts only on what carries its tag: the cluster and the VPC too.
     assert!(cluster.tags().iter().any(|t| t.key() == Some(EMR_TAG.0) && t.value() == Some(EMR_TAG.1)));
     let vpc_tags = runtime.block_on(async {
         let clients = stack.clients().await;
-        let filter = aws_sdk_ec2::types::Filter::builder().name("tag:pipectl:pipeline").values(&p).build();
+        let filter = aws_sdk_ec2::types::Filter::builder().name("tag:pipectl:pipeline").values(p).build();
         let vpcs = clients.ec2.describe_vpcs().filters(filter).send().await.expect("vpcs");
         vpcs.vpcs().first().map(|vpc| vpc.tags().to_vec()).unwrap_or_default()
     });
     assert!(has_tag(&vpc_tags, EMR_TAG.0, EMR_TAG.1), "{vpc_tags:?}");
     // The EMR-managed groups are the pipeline's, tagged for EMR, and RunJobFlow named them.
-    let held = runtime.block_on(held_groups(stack, &p));
+    let held = runtime.block_on(held_groups(stack, p));
     let group = |resource: &str| {
         held.iter()
             .find(|(r, _)| r == resource)
@@ -198,12 +244,15 @@ fn cluster_lifecycle(stack: Stack) {
     );
     let resource = scheduler_policy["Statement"][0]["Resource"][0].as_str().unwrap_or_default().to_string();
     assert!(resource.ends_with(&format!(":cluster/{cluster_id}")), "{resource}");
-    pipectl(stack, &["plan", "-f", &file, "--detailed-exitcode"]).expect(0);
+    cluster_id
+}
 
+/// The spec's window is an up/down pair of schedules resizing the batch group; returns its id.
+fn assert_window_schedules(stack: Stack, runtime: &tokio::runtime::Runtime, p: &str, cluster_id: &str) -> String {
     // The spec schedule is an up/down pair calling ModifyInstanceGroups on the batch group.
     let batch_id = runtime.block_on(async {
         group_id(
-            &stack.clients().await.emr.list_instance_groups().cluster_id(&cluster_id).send().await.expect("groups"),
+            &stack.clients().await.emr.list_instance_groups().cluster_id(cluster_id).send().await.expect("groups"),
             "batch",
         )
     });
@@ -220,20 +269,31 @@ fn cluster_lifecycle(stack: Stack) {
     assert_eq!(down.0, "cron(0 6 * * ? *)");
     assert_eq!(down.3["InstanceGroups"][0]["InstanceCount"], 0);
 
+    batch_id
+}
+
+/// `scale` out and back, with and without a scale-back schedule, and every refusal.
+fn assert_scaling(
+    stack: Stack,
+    runtime: &tokio::runtime::Runtime,
+    file: &str,
+    p: &str,
+    (cluster_id, batch_id): (&str, &str),
+) {
     // scale out for the batch: EMR holds 20, the plan calls it information, not a change.
-    let run = pipectl(stack, &["scale", "--nodes", "20", "--group", "batch", "-f", &file]).expect(0);
+    let run = pipectl(stack, &["scale", "--nodes", "20", "--group", "batch", "-f", file]).expect(0);
     assert!(run.stdout.contains("task group 'batch' of cluster 'spark': 0 → 20"), "{}", run.stdout);
-    assert_eq!(runtime.block_on(batch_count(stack, &p)), 20);
-    let plan = pipectl(stack, &["plan", "-f", &file, "--detailed-exitcode"]).expect(0);
+    assert_eq!(runtime.block_on(batch_count(stack, p)), 20);
+    let plan = pipectl(stack, &["plan", "-f", file, "--detailed-exitcode"]).expect(0);
     assert!(plan.stdout.contains("task group 'batch' scaled to 20 (baseline 0)"), "{}", plan.stdout);
     assert!(plan.stdout.contains("No changes"), "{}", plan.stdout);
-    let reset_plan = pipectl(stack, &["plan", "-f", &file, "--reset-scale", "--output", "json"]).expect(0).json();
+    let reset_plan = pipectl(stack, &["plan", "-f", file, "--reset-scale", "--output", "json"]).expect(0).json();
     assert_eq!(crate::support::changed_fields(&reset_plan, "cluster/spark"), ["task.batch.nodes"]);
-    pipectl(stack, &["scale", "--reset", "-f", &file]).expect(0);
-    assert_eq!(runtime.block_on(batch_count(stack, &p)), 0);
+    pipectl(stack, &["scale", "--reset", "-f", file]).expect(0);
+    assert_eq!(runtime.block_on(batch_count(stack, p)), 0);
 
     // --for creates a one-time scale-back schedule with the right target and input.
-    let run = pipectl(stack, &["scale", "spark", "--nodes", "8", "--for", "4h", "-f", &file, "--output", "json"])
+    let run = pipectl(stack, &["scale", "spark", "--nodes", "8", "--for", "4h", "-f", file, "--output", "json"])
         .expect(0)
         .json();
     assert_eq!((run["from"].as_i64(), run["to"].as_i64(), run["baseline"].as_i64()), (Some(0), Some(8), Some(0)));
@@ -245,63 +305,26 @@ fn cluster_lifecycle(stack: Stack) {
         back.3,
         serde_json::json!({"ClusterId": cluster_id, "InstanceGroups": [{"InstanceGroupId": batch_id, "InstanceCount": 0}]})
     );
-    pipectl(stack, &["scale", "--reset", "-f", &file]).expect(0);
+    pipectl(stack, &["scale", "--reset", "-f", file]).expect(0);
     assert!(
         runtime.block_on(held_schedule(stack, &format!("pipectl-{p}-spark-batch-scale-back"))).is_none(),
         "reset cancels the scale-back"
     );
 
     // Every refusal exits 1 and leaves the cluster as it was.
-    refused(pipectl(stack, &["scale", "--nodes=-1", "-f", &file]), "below 0");
-    refused(pipectl(stack, &["scale", "--nodes", "40", "-f", &file]), "above managed_scaling.max (30)");
-    refused(pipectl(stack, &["scale", "--group", "core", "--nodes", "1", "-f", &file]), "core nodes cannot go below 2");
-    refused(pipectl(stack, &["scale", "nope", "--nodes", "2", "-f", &file]), "no cluster named `nope`");
-    refused(pipectl(stack, &["scale", "--group", "etl", "--nodes", "2", "-f", &file]), "has no group `etl`");
-    assert_eq!(runtime.block_on(batch_count(stack, &p)), 0);
+    refused(pipectl(stack, &["scale", "--nodes=-1", "-f", file]), "below 0");
+    refused(pipectl(stack, &["scale", "--nodes", "40", "-f", file]), "above managed_scaling.max (30)");
+    refused(pipectl(stack, &["scale", "--group", "core", "--nodes", "1", "-f", file]), "core nodes cannot go below 2");
+    refused(pipectl(stack, &["scale", "nope", "--nodes", "2", "-f", file]), "no cluster named `nope`");
+    refused(pipectl(stack, &["scale", "--group", "etl", "--nodes", "2", "-f", file]), "has no group `etl`");
+    assert_eq!(runtime.block_on(batch_count(stack, p)), 0);
     assert_eq!(
         runtime
-            .block_on(held_cluster(stack, &p))
+            .block_on(held_cluster(stack, p))
             .map(|(_, _, g)| g.iter().find(|(r, _, _)| r == "CORE").map(|(_, _, c)| *c)),
         Some(Some(4))
     );
-
-    // A new core instance type replaces the cluster, and the plan says what that costs.
-    spec.core_type = "m5.2xlarge";
-    let file = scratch.write("spec.yaml", &spec.yaml());
-    let plan = pipectl(stack, &["plan", "-f", &file]).expect(0);
-    assert!(plan.stdout.contains("# cluster/spark must be replaced"), "{}", plan.stdout);
-    assert!(
-        plan.stdout.contains("core.type = \"m5.xlarge\" -> \"m5.2xlarge\" # forces replacement"),
-        "{}",
-        plan.stdout
-    );
-    assert!(plan.stdout.contains("running steps end and HDFS data is lost"), "{}", plan.stdout);
-    refused(pipectl(stack, &["apply", "-f", &file, "--auto-approve"]), "refusing to destroy data");
-
-    // Termination protection: turned on in place; then replace and destroy are refused.
-    spec.core_type = "m5.xlarge";
-    spec.termination_protection = true;
-    let file = scratch.write("spec.yaml", &spec.yaml());
-    pipectl(stack, &["apply", "-f", &file, "--auto-approve"]).expect(0);
-    refused(
-        pipectl(stack, &["destroy", "-f", &file, "--auto-approve", "--allow-destroy"]),
-        "has termination protection on",
-    );
-    assert!(runtime.block_on(held_cluster(stack, &p)).is_some(), "the protected cluster must survive");
-    spec.termination_protection = false;
-    let file = scratch.write("spec.yaml", &spec.yaml());
-    pipectl(stack, &["apply", "-f", &file, "--auto-approve"]).expect(0);
-    pipectl(stack, &["destroy", "-f", &file, "--auto-approve", "--allow-destroy"]).expect(0);
-    assert!(runtime.block_on(held_cluster(stack, &p)).is_none(), "the cluster is terminated");
-    let left: Vec<String> = runtime.block_on(held_groups(stack, &p)).into_iter().map(|(r, _)| r).collect();
-    assert!(left.is_empty(), "destroy left tagged security groups: {left:?}");
-    assert!(
-        runtime.block_on(held_schedule(stack, &format!("pipectl-{p}-spark-night-up"))).is_none(),
-        "schedules are deleted"
-    );
 }
-
-on_both_stacks!(cluster_lifecycle);
 
 /// A cluster with the name pipectl would use but without its tags is never resized.
 #[test]

@@ -129,25 +129,7 @@ fn job_lifecycle(stack: Stack) {
     assert_eq!(input["InstanceGroups"][0]["InstanceCount"], 1);
 
     // Watched: runs that fail or time out as a whole raise alarms on the state machine's metrics.
-    let watched = runtime.block_on(async {
-        let clients = stack.clients().await;
-        let prefix = format!("pipectl-{p}-spark-nightly-");
-        let found = clients.cloudwatch.describe_alarms().alarm_name_prefix(&prefix).send().await.expect("alarms");
-        let mut watched: Vec<(String, String, String)> = found
-            .metric_alarms()
-            .iter()
-            .map(|alarm| {
-                let dimension = alarm.dimensions().first().map(|d| d.value().unwrap_or_default().to_string());
-                (
-                    alarm.namespace().unwrap_or_default().to_string(),
-                    alarm.metric_name().unwrap_or_default().to_string(),
-                    dimension.unwrap_or_default(),
-                )
-            })
-            .collect();
-        watched.sort();
-        watched
-    });
+    let watched = runtime.block_on(job_alarm_metrics(stack, &p));
     assert_eq!(
         watched,
         [
@@ -228,6 +210,27 @@ fn job_lifecycle(stack: Stack) {
 }
 
 on_both_stacks!(job_lifecycle);
+
+/// (namespace, metric, dimension) of the alarms on job `nightly` of pipeline `p`, sorted.
+async fn job_alarm_metrics(stack: Stack, p: &str) -> Vec<(String, String, String)> {
+    let clients = stack.clients().await;
+    let prefix = format!("pipectl-{p}-spark-nightly-");
+    let found = clients.cloudwatch.describe_alarms().alarm_name_prefix(&prefix).send().await.expect("alarms");
+    let mut watched: Vec<(String, String, String)> = found
+        .metric_alarms()
+        .iter()
+        .map(|alarm| {
+            let dimension = alarm.dimensions().first().map(|d| d.value().unwrap_or_default().to_string());
+            (
+                alarm.namespace().unwrap_or_default().to_string(),
+                alarm.metric_name().unwrap_or_default().to_string(),
+                dimension.unwrap_or_default(),
+            )
+        })
+        .collect();
+    watched.sort();
+    watched
+}
 
 /// `run` of a job the spec does not have names the ones it has, before any AWS call.
 #[test]
