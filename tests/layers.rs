@@ -1,9 +1,13 @@
-//! The architecture, checked: every top-level module of `src/` has a layer, and a module may
-//! refer (`crate::other`) only to modules of a lower layer. So there is no cycle anywhere, the
-//! pure planner never reaches code that talks to AWS, and the lock never reaches the kinds.
-//! ARCHITECTURE.md shows the same table.
+//! The architecture, checked (ARCHITECTURE.md draws the same table):
+//!
+//! - every top-level module of `src/` has a layer, and a module may refer (`crate::other`) only
+//!   to modules of a lower layer, so there is no cycle anywhere and the pure planner never reaches
+//!   code that talks to AWS;
+//! - the commands sit above everything but the command line;
+//! - only the AWS layer and the resource kinds name an AWS SDK crate;
+//! - the kit under `src/resources/kit/` names no kind, and no two kinds name each other.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// Layer of each top-level module; higher layers may use lower ones, never the reverse.
@@ -21,13 +25,20 @@ const LAYERS: [(&str, u8); 15] = [
     ("model", 4),
     ("plan", 5),
     ("render", 6),
-    // Kinds (pure rules + AWS calls), then what drives them.
+    // The kinds (pure rules + AWS calls), then what drives them.
     ("resources", 6),
     ("execute", 7),
     ("commands", 8),
     ("cli", 9),
     ("lib", 10),
 ];
+
+/// Where the SDK crates may be named: the AWS layer and the kinds.
+const SDK_USERS: [&str; 2] = ["aws", "resources"];
+
+fn src() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("src")
+}
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     for entry in std::fs::read_dir(dir).expect("read src") {
@@ -40,52 +51,60 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-/// The top-level module a file of `src/` belongs to (`src/resources/cluster/read.rs` → resources).
-fn module_of(src: &Path, file: &Path) -> String {
-    let relative = file.strip_prefix(src).expect("under src");
+/// Every `.rs` file under `dir`, with its text.
+fn sources(dir: &Path) -> Vec<(PathBuf, String)> {
+    let mut files = Vec::new();
+    rust_files(dir, &mut files);
+    files.sort();
+    files.into_iter().map(|file| (file.clone(), std::fs::read_to_string(&file).expect("read source"))).collect()
+}
+
+/// The first path component of `file` below `dir` (`src/resources/cluster/read.rs` → resources).
+fn module_of(dir: &Path, file: &Path) -> String {
+    let relative = file.strip_prefix(dir).expect("under the directory");
     let first = relative.components().next().expect("a component").as_os_str().to_string_lossy().to_string();
     first.trim_end_matches(".rs").to_string()
 }
 
-/// Every `crate::<module>` a source text refers to.
-fn references(text: &str) -> Vec<String> {
+/// Every name that follows `prefix` in `text` (`crate::` → the modules it refers to), and the
+/// names of `prefix{a, b::c}` groups.
+fn references_after(text: &str, prefix: &str) -> Vec<String> {
     let mut found = Vec::new();
     let mut rest = text;
-    while let Some(at) = rest.find("crate::") {
-        rest = &rest[at + "crate::".len()..];
+    while let Some(at) = rest.find(prefix) {
+        rest = &rest[at + prefix.len()..];
+        if let Some(group) = rest.strip_prefix('{') {
+            let group: String = group.chars().take_while(|c| *c != '}').collect();
+            found.extend(group.split(',').filter_map(|part| part.trim().split("::").next().map(str::to_string)));
+            continue;
+        }
         let name: String = rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
         if !name.is_empty() {
             found.push(name);
         }
     }
-    // `use crate::{a, b}` groups.
-    let mut rest = text;
-    while let Some(at) = rest.find("crate::{") {
-        rest = &rest[at + "crate::{".len()..];
-        let group: String = rest.chars().take_while(|c| *c != '}').collect();
-        found.extend(group.split(',').filter_map(|part| part.trim().split("::").next().map(str::to_string)));
-    }
     found
+}
+
+/// Every `crate::<module>` a source text refers to.
+fn references(text: &str) -> Vec<String> {
+    references_after(text, "crate::")
 }
 
 #[test]
 fn modules_only_use_lower_layers() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let src = root.join("src");
+    let src = src();
     let layers: BTreeMap<&str, u8> = LAYERS.into_iter().collect();
-    let mut files = Vec::new();
-    rust_files(&src, &mut files);
     let mut violations = Vec::new();
-    for file in files {
+    for (file, text) in sources(&src) {
         let module = module_of(&src, &file);
-        if module == "main" || module == "bin" {
-            continue; // binaries sit on top of the library
+        if module == "main" {
+            continue; // the binary sits on top of the library
         }
         let Some(&layer) = layers.get(module.as_str()) else {
             violations.push(format!("{}: module `{module}` has no layer in tests/layers.rs", file.display()));
             continue;
         };
-        let text = std::fs::read_to_string(&file).expect("read source");
         for used in references(&text) {
             if used == module {
                 continue;
@@ -104,6 +123,86 @@ fn modules_only_use_lower_layers() {
 }
 
 #[test]
+fn the_commands_sit_above_everything_but_the_command_line() {
+    let layers: BTreeMap<&str, u8> = LAYERS.into_iter().collect();
+    let commands = layers["commands"];
+    let above: Vec<&str> = layers.iter().filter(|(_, layer)| **layer >= commands).map(|(name, _)| *name).collect();
+    assert_eq!(above, ["cli", "commands", "lib"]);
+}
+
+#[test]
+fn only_the_aws_layer_and_the_kinds_name_an_sdk_crate() {
+    let src = src();
+    let mut naming = BTreeSet::new();
+    for (file, text) in sources(&src) {
+        let module = module_of(&src, &file);
+        for crate_name in references_after(&text, "aws_sdk_") {
+            if !SDK_USERS.contains(&module.as_str()) && text.contains(&format!("aws_sdk_{crate_name}::")) {
+                naming.insert(format!("{} names aws_sdk_{crate_name}", file.display()));
+            }
+        }
+    }
+    assert!(naming.is_empty(), "only src/aws and src/resources may call AWS:\n{naming:#?}");
+}
+
+/// The kinds: the modules of `src/resources/` other than the kit and the registry's own files.
+fn kinds() -> BTreeSet<String> {
+    let resources = src().join("resources");
+    std::fs::read_dir(&resources)
+        .expect("read src/resources")
+        .map(|entry| entry.expect("dir entry").path())
+        .map(|path| path.file_name().expect("a name").to_string_lossy().trim_end_matches(".rs").to_string())
+        .filter(|name| !["kit", "mod", "test_support"].contains(&name.as_str()) && !name.ends_with("_tests"))
+        .collect()
+}
+
+/// The kinds a source text of `src/resources/` names (`super::vpc::id`, `resources::bucket`).
+fn kinds_named(text: &str, kinds: &BTreeSet<String>) -> BTreeSet<String> {
+    ["super::", "super::super::", "resources::"]
+        .iter()
+        .flat_map(|prefix| references_after(text, prefix))
+        .filter(|name| kinds.contains(name))
+        .collect()
+}
+
+#[test]
+fn the_kit_names_no_kind() {
+    let kinds = kinds();
+    assert!(kinds.len() > 15 && kinds.contains("cluster") && kinds.contains("vpc"), "{kinds:?}");
+    let kit = src().join("resources").join("kit");
+    let mut naming = Vec::new();
+    for (file, text) in sources(&kit) {
+        for kind in kinds_named(&text, &kinds) {
+            naming.push(format!("{} names the kind `{kind}`", file.display()));
+        }
+    }
+    assert!(naming.is_empty(), "the kit is what kinds share and must not depend on one:\n{}", naming.join("\n"));
+}
+
+#[test]
+fn no_two_kinds_name_each_other() {
+    let kinds = kinds();
+    let resources = src().join("resources");
+    let mut uses: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (file, text) in sources(&resources) {
+        let kind = module_of(&resources, &file);
+        if kinds.contains(&kind) {
+            let named: Vec<String> = kinds_named(&text, &kinds).into_iter().filter(|other| *other != kind).collect();
+            uses.entry(kind).or_default().extend(named);
+        }
+    }
+    let mut circles = Vec::new();
+    for (kind, others) in &uses {
+        for other in others.iter().filter(|other| *other > kind) {
+            if uses.get(other).is_some_and(|back| back.contains(kind)) {
+                circles.push(format!("{kind} <-> {other}"));
+            }
+        }
+    }
+    assert!(circles.is_empty(), "kinds that name each other (one must go below the other):\n{}", circles.join("\n"));
+}
+
+#[test]
 fn the_reference_finder_sees_paths_and_groups() {
     let text =
         "use crate::model::{Kind, ResourceId};\nuse crate::{aws, names::Tags};\nlet x = crate::plan::build_plan;";
@@ -111,4 +210,7 @@ fn the_reference_finder_sees_paths_and_groups() {
     for module in ["model", "aws", "names", "plan"] {
         assert!(found.iter().any(|m| m == module), "{module} not found in {found:?}");
     }
+    let kinds: BTreeSet<String> = ["vpc", "subnet"].map(String::from).into();
+    let named = kinds_named("use super::{subnet, kit::wait};\nlet id = super::super::vpc::id(p);", &kinds);
+    assert_eq!(named, kinds);
 }

@@ -543,6 +543,25 @@ mod tests {
 
     const URL: &str = "https://sqs.eu-west-1.amazonaws.com/123456789012/p-schedules-dlq";
     const ARN: &str = "arn:aws:sqs:eu-west-1:123456789012:p-schedules-dlq";
+
+    /// The dead-letter queue's physical name carries the pipeline; the plan shows its spec name,
+    /// as the live alarm's dimension reads back through `Names` (a plan after apply is empty).
+    #[test]
+    fn the_dead_letter_alarm_shows_the_queue_by_its_spec_name() {
+        let text = "version: 1\npipeline: p\nregion: us-east-1\nnetwork:\n  vpc: { cidr: 10.0.0.0/16 }\n  subnets:\n    - { name: a, cidr: 10.0.0.0/24, availability_zone: us-east-1a }\n  endpoints: [s3]\nclusters:\n  - name: spark\n    release: emr-7.2.0\n    applications: [Spark]\n    subnet: a\n    master: {type: m5.xlarge}\n    core: {type: m5.xlarge, nodes: 2}\n    schedules:\n      - {name: batch, cron: '0 2 * * *', group: core, nodes: 4, for: 4h}\nalarms: {}\n";
+        let spec = crate::spec::load_bytes("t.yaml", text.as_bytes()).unwrap();
+        let graph = graph_in(&spec, &Arns::new("123456789012", "us-east-1"), chrono::Utc::now());
+        let alarm = graph
+            .iter()
+            .find(|r| {
+                r.config::<crate::resources::alarm::AlarmConfig>()
+                    .is_some_and(|c| c.dimension_value.ends_with("schedules-dlq"))
+            })
+            .unwrap();
+        let queue = id();
+        assert_eq!(alarm.config::<crate::resources::alarm::AlarmConfig>().unwrap().dimension_value, "p-schedules-dlq");
+        assert_eq!(alarm.attributes()["dimensions"], json!(format!("QueueName={}", queue.name)));
+    }
     const CLUSTER_SPEC: &str = "version: 1\npipeline: p\nregion: eu-west-1\nclusters:\n  - name: spark\n    release: emr-7.2.0\n    applications: [Spark]\n    subnet: a\n    master: {type: m5.xlarge}\n    core: {type: m5.xlarge, nodes: 2}\n";
 
     fn arns() -> Arns {

@@ -15,7 +15,6 @@ use aws_sdk_scheduler::types::{
 };
 use serde_json::{json, Value};
 
-use super::cluster::Group;
 use super::kit::{
     aws_error, build_error, claimed_id, owned_by, retry_while_role_propagates, AwsError, Context, Grant, GrantContext,
     LiveResource, NamedRead, ReadContext, ResourceKind, Scope, Tags,
@@ -24,7 +23,10 @@ use crate::model::{
     Attributes, Binding, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names,
 };
 use crate::model::{ResourceId, PIPELINE_TAG, RESOURCE_TAG};
-use crate::names::{derived_cluster_roles, schedule_name, schedule_prefix, RUN_GUARD_MARKER, SCALE_BACK_MARKER};
+use crate::names::{
+    derived_cluster_roles, schedule_name, schedule_prefix, window_schedule_name, RUN_GUARD_MARKER, SCALE_BACK_MARKER,
+};
+use crate::spec::{self, Group};
 
 pub struct Schedule;
 pub const KIND: Kind = Kind::of(&Schedule);
@@ -45,9 +47,8 @@ pub fn modify_instance_groups(partition: &str) -> String {
 pub enum ScheduleTarget {
     /// Sets `group` of `cluster` to `nodes` (EMR ModifyInstanceGroups).
     Resize { cluster: String, group: Group, nodes: i64 },
-    /// Starts a job's state machine (Step Functions StartExecution); `job` is the job node's
-    /// name, `<cluster>-<job>`.
-    StartJob { cluster: String, job: String },
+    /// Starts a job's state machine (Step Functions StartExecution); `job` is the job's node.
+    StartJob { cluster: String, job: ResourceId },
 }
 
 impl ScheduleTarget {
@@ -57,7 +58,7 @@ impl ScheduleTarget {
             ScheduleTarget::Resize { cluster, group, nodes } => {
                 format!("cluster {cluster} group {group} to {nodes} nodes")
             }
-            ScheduleTarget::StartJob { job, .. } => format!("start job {job}"),
+            ScheduleTarget::StartJob { job, .. } => format!("start job {}", job.name),
         }
     }
 
@@ -201,10 +202,15 @@ impl ResourceKind for Schedule {
     type Live = Live;
     const KIND: Kind = KIND;
 
-    /// None of its own: clusters derive their windows' schedules, jobs their start and guard
-    /// (`node`).
-    fn desired(&self, _graph: &GraphContext) -> Vec<DesiredResource> {
-        Vec::new()
+    /// The two schedules of each window of `clusters[].schedules`, and the queue their failures
+    /// go to; jobs derive their own start and guard (`node`).
+    fn desired(&self, graph: &GraphContext) -> Vec<DesiredResource> {
+        let mut nodes: Vec<DesiredResource> =
+            graph.spec.clusters.iter().flat_map(|cluster| window_schedules(graph, cluster)).collect();
+        if !nodes.is_empty() {
+            nodes.extend(super::queue::nodes(graph));
+        }
+        nodes
     }
 
     async fn read(&self, read: &ReadContext<'_>) -> Result<NamedRead, AwsError> {
@@ -322,6 +328,55 @@ pub fn window_retry(edge: &str, window_seconds: Option<u64>) -> Retry {
     Retry { max_event_age_seconds: age, max_attempts: RETRY_ATTEMPTS }
 }
 
+/// The two schedules of each window of the cluster: `up` at its start to the window's size,
+/// `down` at its end back to the group's baseline.
+fn window_schedules(graph: &GraphContext, cluster: &spec::Cluster) -> Vec<DesiredResource> {
+    let role = super::role::id(&derived_cluster_roles(&cluster.name)[2]);
+    let mut nodes = Vec::new();
+    for window in &cluster.schedules {
+        let group = window.instance_group();
+        for (edge, expression, size) in edges(cluster, window, &group) {
+            let derived = Derived {
+                name: window_schedule_name(&cluster.name, &window.name, edge),
+                target: ScheduleTarget::Resize { cluster: cluster.name.clone(), group: group.clone(), nodes: size },
+                expression,
+                timezone: window.timezone.clone(),
+                retry: window_retry(edge, window.length_seconds()),
+                target_id: super::cluster::id(&cluster.name),
+                role: role.clone(),
+                tags: cluster.tags.clone(),
+            };
+            nodes.push(node(graph, derived));
+        }
+    }
+    nodes
+}
+
+/// The two edges of a window: (`up` or `down`, its EventBridge expression, the size it sets).
+///
+/// `spec::validate` rejects a schedule whose cron or `for` does not parse, whose window cannot
+/// end, or whose group the cluster lacks, so for a validated spec every expression is `Ok`.
+/// The spec carries cron and `for` as text, so they are parsed again here; should validation
+/// ever miss a case, the error is kept in the node (see `ScheduleConfig::expression`), not
+/// dropped: the plan shows it and apply fails on that schedule.
+fn edges(
+    cluster: &spec::Cluster,
+    schedule: &spec::Schedule,
+    group: &Group,
+) -> [(&'static str, Result<String, String>, i64); 2] {
+    let window = crate::calendar::parse_cron(&schedule.cron).and_then(|start| {
+        let end = start.end_after(crate::calendar::parse_duration(&schedule.duration)?)?;
+        Ok((start.to_eventbridge(), end.to_eventbridge()))
+    });
+    let baseline = group.baseline(cluster);
+    let down = window.clone().and_then(|(_, end)| match baseline {
+        Some(_) => Ok(end),
+        None => Err(format!("cluster '{}' has no group `{group}`", cluster.name)),
+    });
+    // With no baseline the `down` edge is an error already; the size beside it is never sent.
+    [("up", window.map(|(start, _)| start), schedule.nodes), ("down", down, baseline.unwrap_or(0))]
+}
+
 /// The description that marks a schedule as the pipeline's.
 pub fn marker(pipeline: &str, id: &str) -> String {
     format!("Managed by pipectl. {PIPELINE_TAG}={pipeline} {RESOURCE_TAG}={id}")
@@ -435,7 +490,7 @@ async fn put(
         }
         // A templated target: the state machine's ARN, the execution's input ("Using templated
         // targets in EventBridge Scheduler", Step Functions StartExecution).
-        ScheduleTarget::StartJob { job, .. } => (ctx.physical_id(&ResourceId::new(super::job::KIND, job))?, json!({})),
+        ScheduleTarget::StartJob { job, .. } => (ctx.physical_id(job)?, json!({})),
     };
     let scheduler_role = ctx.physical_id(&super::role::id(&derived_cluster_roles(config.target.cluster())[2]))?;
     let role_arn = ctx.arns.role(&ctx.roles_path, &scheduler_role);
@@ -626,6 +681,49 @@ mod tests {
         )
         .unwrap();
         assert_eq!(resize_input("j-1", "ig-2", 20), expected);
+    }
+
+    #[test]
+    fn a_window_is_an_up_and_a_down_schedule() {
+        let spec: crate::spec::Spec = serde_saphyr::from_str("version: 1\npipeline: p\nregion: eu-west-1\nclusters:\n  - name: spark\n    release: emr-7.2.0\n    applications: [Spark]\n    subnet: a\n    master: {type: m5.xlarge}\n    core: {type: m5.xlarge, nodes: 4}\n    task_groups: [{name: batch, type: m5.xlarge, nodes: 2}]\n    schedules:\n      - {name: night, cron: '0 22 * * *', timezone: Asia/Seoul, group: batch, nodes: 20, for: 4h}\n    tags: {team: data}\n").unwrap();
+        let arns = Arns::new("123456789012", "eu-west-1");
+        let graph = GraphContext { spec: &spec, arns: &arns, now: chrono::Utc::now() };
+        let nodes: Vec<DesiredResource> =
+            Schedule.desired(&graph).into_iter().filter(|node| node.id.kind == KIND).collect();
+        let ids: Vec<String> = nodes.iter().map(|node| node.id.to_string()).collect();
+        assert_eq!(ids, ["schedule/spark-night-up", "schedule/spark-night-down"]);
+        let describe = |node: &DesiredResource| {
+            let config = node.config::<ScheduleConfig>().unwrap();
+            let ScheduleTarget::Resize { nodes, .. } = config.target else { panic!("{:?}", config.target) };
+            (config.schedule_name.clone(), config.expression.clone(), nodes, config.timezone.clone())
+        };
+        assert_eq!(
+            describe(&nodes[0]),
+            (
+                "pipectl-p-spark-night-up".to_string(),
+                Ok("cron(0 22 * * ? *)".to_string()),
+                20,
+                "Asia/Seoul".to_string()
+            )
+        );
+        assert_eq!(
+            describe(&nodes[1]),
+            (
+                "pipectl-p-spark-night-down".to_string(),
+                Ok("cron(0 2 * * ? *)".to_string()),
+                2,
+                "Asia/Seoul".to_string()
+            )
+        );
+        let depends_on: Vec<String> = nodes[1].depends_on.iter().map(ToString::to_string).collect();
+        assert_eq!(depends_on, ["cluster/spark", "role/spark-scheduler", "queue/schedules-dlq"]);
+        let attributes = nodes[0].attributes();
+        assert_eq!(attributes["target"], json!("cluster spark group batch to 20 nodes"));
+        // Only the ownership marker is compared: the spec's tags cannot go on a schedule.
+        assert_eq!(attributes["tags"], json!({PIPELINE_TAG: "p", RESOURCE_TAG: "schedule/spark-night-up"}));
+        // A failed resize is retried for at most an hour, then kept in the pipeline's queue.
+        assert_eq!(attributes["retry"], json!({"maximum_event_age_seconds": 3600, "maximum_retry_attempts": 10}));
+        assert_eq!(attributes["dead_letter_queue"], json!("arn:aws:sqs:eu-west-1:123456789012:p-schedules-dlq"));
     }
 
     #[test]

@@ -1,20 +1,15 @@
 //! What a cluster derives in the desired graph: its three roles (EMR's service role, the
 //! instances' role with its instance profile, and the role EventBridge Scheduler resizes it
-//! with) and their policies, its EMR-managed security groups, the two schedules of each of its
-//! windows, the pipeline's dead-letter queue those schedules and `pipectl scale` send failures
-//! to, and its alarms.
+//! with) and their policies, its EMR-managed security groups, the pipeline's dead-letter queue
+//! its schedules and `pipectl scale` send failures to, and its alarms.
 
 use serde_json::Value;
 
 use super::{id, ClusterConfig, EmrGroups, Group};
 use crate::iam::Arns;
 use crate::model::{DesiredResource, GraphContext, ResourceId};
-use crate::names::{
-    derived_cluster_roles, emr_cluster_name, iam_role_name, job_state_machine_name, window_schedule_name,
-    EMR_MANAGED_TAG,
-};
+use crate::names::{derived_cluster_roles, emr_cluster_name, iam_role_name, job_state_machine_name, EMR_MANAGED_TAG};
 use crate::resources::role::{self, RoleConfig};
-use crate::resources::schedule::{self, ScheduleTarget};
 use crate::resources::{alarm, bucket, queue, security_group, subnet};
 use crate::spec;
 use chrono::Datelike;
@@ -89,65 +84,11 @@ pub(super) fn nodes(graph: &GraphContext, cluster: &spec::Cluster) -> Vec<Desire
     nodes.push(graph.node(cluster_id.clone(), &tags, depends_on, config));
     nodes.push(graph.node(role::id(&scheduler), &cluster.tags, vec![cluster_id.clone()], scheduler_role));
     nodes.push(queue::node(graph));
-    let windows = window_schedules(graph, cluster);
-    if !windows.is_empty() {
-        nodes.extend(windows);
-        nodes.extend(queue::nodes(graph));
-    }
     if let Some(alarms) = spec::enabled_alarms(graph.spec) {
         let derived = spec::cluster_alarms(alarms, cluster, graph.now.year());
         nodes.extend(alarm::nodes(graph, derived, &cluster_id, &graph.id_of(&cluster_id), &cluster.name));
     }
     nodes
-}
-
-/// The two schedules of each window of the cluster: `up` at its start to the window's size,
-/// `down` at its end back to the group's baseline.
-fn window_schedules(graph: &GraphContext, cluster: &spec::Cluster) -> Vec<DesiredResource> {
-    let role = role::id(&derived_cluster_roles(&cluster.name)[2]);
-    let mut nodes = Vec::new();
-    for window in &cluster.schedules {
-        let group = window.instance_group();
-        for (edge, expression, size) in edges(cluster, window, &group) {
-            let derived = schedule::Derived {
-                name: window_schedule_name(&cluster.name, &window.name, edge),
-                target: ScheduleTarget::Resize { cluster: cluster.name.clone(), group: group.clone(), nodes: size },
-                expression,
-                timezone: window.timezone.clone(),
-                retry: schedule::window_retry(edge, window.length_seconds()),
-                target_id: id(&cluster.name),
-                role: role.clone(),
-                tags: cluster.tags.clone(),
-            };
-            nodes.push(schedule::node(graph, derived));
-        }
-    }
-    nodes
-}
-
-/// The two edges of a window: (`up` or `down`, its EventBridge expression, the size it sets).
-///
-/// `spec::validate` rejects a schedule whose cron or `for` does not parse, whose window cannot
-/// end, or whose group the cluster lacks, so for a validated spec every expression is `Ok`.
-/// The spec carries cron and `for` as text, so they are parsed again here; should validation
-/// ever miss a case, the error is kept in the node (see `ScheduleConfig::expression`), not
-/// dropped: the plan shows it and apply fails on that schedule.
-fn edges(
-    cluster: &spec::Cluster,
-    schedule: &spec::Schedule,
-    group: &Group,
-) -> [(&'static str, Result<String, String>, i64); 2] {
-    let window = crate::calendar::parse_cron(&schedule.cron).and_then(|start| {
-        let end = start.end_after(crate::calendar::parse_duration(&schedule.duration)?)?;
-        Ok((start.to_eventbridge(), end.to_eventbridge()))
-    });
-    let baseline = group.baseline(cluster);
-    let down = window.clone().and_then(|(_, end)| match baseline {
-        Some(_) => Ok(end),
-        None => Err(format!("cluster '{}' has no group `{group}`", cluster.name)),
-    });
-    // With no baseline the `down` edge is an error already; the size beside it is never sent.
-    [("up", window.map(|(start, _)| start), schedule.nodes), ("down", down, baseline.unwrap_or(0))]
 }
 
 /// The cluster's ARN once its id is known, or one with a placeholder that apply fills in.
@@ -233,56 +174,4 @@ fn emr_resize_policy(cluster_arn: &str, dead_letter: Value, state_machines: &[St
         statements.push(serde_json::json!({"Sid": "StartJobs", "Effect": "Allow", "Action": ["states:StartExecution"], "Resource": state_machines}));
     }
     serde_json::json!({"Version": "2012-10-17", "Statement": statements})
-}
-
-#[cfg(test)]
-mod tests {
-    use serde_json::json;
-
-    use super::*;
-    use crate::model::{PIPELINE_TAG, RESOURCE_TAG};
-    use crate::resources::schedule::ScheduleConfig;
-
-    #[test]
-    fn a_window_is_an_up_and_a_down_schedule() {
-        let spec: crate::spec::Spec = serde_saphyr::from_str("version: 1\npipeline: p\nregion: eu-west-1\nclusters:\n  - name: spark\n    release: emr-7.2.0\n    applications: [Spark]\n    subnet: a\n    master: {type: m5.xlarge}\n    core: {type: m5.xlarge, nodes: 4}\n    task_groups: [{name: batch, type: m5.xlarge, nodes: 2}]\n    schedules:\n      - {name: night, cron: '0 22 * * *', timezone: Asia/Seoul, group: batch, nodes: 20, for: 4h}\n    tags: {team: data}\n").unwrap();
-        let arns = Arns::new("123456789012", "eu-west-1");
-        let graph = GraphContext { spec: &spec, arns: &arns, now: chrono::Utc::now() };
-        let nodes: Vec<DesiredResource> =
-            super::nodes(&graph, &spec.clusters[0]).into_iter().filter(|node| node.id.kind == schedule::KIND).collect();
-        let ids: Vec<String> = nodes.iter().map(|node| node.id.to_string()).collect();
-        assert_eq!(ids, ["schedule/spark-night-up", "schedule/spark-night-down"]);
-        let describe = |node: &DesiredResource| {
-            let config = node.config::<ScheduleConfig>().unwrap();
-            let ScheduleTarget::Resize { nodes, .. } = config.target else { panic!("{:?}", config.target) };
-            (config.schedule_name.clone(), config.expression.clone(), nodes, config.timezone.clone())
-        };
-        assert_eq!(
-            describe(&nodes[0]),
-            (
-                "pipectl-p-spark-night-up".to_string(),
-                Ok("cron(0 22 * * ? *)".to_string()),
-                20,
-                "Asia/Seoul".to_string()
-            )
-        );
-        assert_eq!(
-            describe(&nodes[1]),
-            (
-                "pipectl-p-spark-night-down".to_string(),
-                Ok("cron(0 2 * * ? *)".to_string()),
-                2,
-                "Asia/Seoul".to_string()
-            )
-        );
-        let depends_on: Vec<String> = nodes[1].depends_on.iter().map(ToString::to_string).collect();
-        assert_eq!(depends_on, ["cluster/spark", "role/spark-scheduler", "queue/schedules-dlq"]);
-        let attributes = nodes[0].attributes();
-        assert_eq!(attributes["target"], json!("cluster spark group batch to 20 nodes"));
-        // Only the ownership marker is compared: the spec's tags cannot go on a schedule.
-        assert_eq!(attributes["tags"], json!({PIPELINE_TAG: "p", RESOURCE_TAG: "schedule/spark-night-up"}));
-        // A failed resize is retried for at most an hour, then kept in the pipeline's queue.
-        assert_eq!(attributes["retry"], json!({"maximum_event_age_seconds": 3600, "maximum_retry_attempts": 10}));
-        assert_eq!(attributes["dead_letter_queue"], json!("arn:aws:sqs:eu-west-1:123456789012:p-schedules-dlq"));
-    }
 }

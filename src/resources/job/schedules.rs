@@ -24,7 +24,7 @@ pub(super) fn nodes(graph: &GraphContext, cluster: &spec::Cluster, job: &spec::J
     let role = role::id(&derived_cluster_roles(&cluster.name)[2]);
     let starts = schedule::Derived {
         name: start,
-        target: ScheduleTarget::StartJob { cluster: cluster.name.clone(), job: job_id.name.clone() },
+        target: ScheduleTarget::StartJob { cluster: cluster.name.clone(), job: job_id.clone() },
         expression: start_expression,
         timezone: job.timezone.clone(),
         retry: start_retry,
