@@ -6,19 +6,20 @@
 
 mod cron;
 mod duration;
+mod horizon;
 mod spans;
 mod windows;
 mod zone;
 
 pub use cron::{parse_cron, Cron};
 pub use duration::{compact_duration, parse_duration};
+pub use horizon::{horizon_start, HORIZON_DAYS};
 pub use spans::{
     expression as window_expression, parse_expression as parse_window_expression, spans, words as span_words, Span,
     EXPRESSION_LIMIT, METRIC_ID, MINUTE_OF_WEEK, MINUTE_OF_WEEK_ID, WATCHED_ID, WEEK,
 };
 pub use windows::{
-    first_overlap, horizon_start, is_open, longest_gap, overlapping, window_times, window_times_from, Labelled, Window,
-    HORIZON_DAYS,
+    first_overlap, is_open, longest_gap, overlapping, window_times, window_times_from, Labelled, Window,
 };
 pub use zone::{
     first_skipped_day, observes_daylight_saving, offsets_in_year, parse_timezone, unix_time,

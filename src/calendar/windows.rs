@@ -7,16 +7,8 @@ use std::time::Duration;
 use chrono::NaiveDate;
 
 use super::cron::parse_cron;
+use super::horizon::{horizon_start, HORIZON_DAYS};
 use super::zone::{parse_timezone, unix_time};
-
-/// How many days from `horizon_start` windows are placed over: two years, so that every day of
-/// the week, month and both clock changes of a year occur (twice).
-pub const HORIZON_DAYS: usize = 731;
-
-/// The first day of the horizon: a fixed date, so that validation says the same every day.
-pub fn horizon_start() -> Option<NaiveDate> {
-    NaiveDate::from_ymd_opt(2026, 1, 1)
-}
 
 /// A recurring window: it starts at `cron` (five fields, fixed minute and hour) in `timezone`
 /// and lasts `length` seconds. `None` is a length that did not parse: the window is invalid.

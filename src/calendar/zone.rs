@@ -21,13 +21,13 @@ pub fn unix_time(zone: chrono_tz::Tz, local: NaiveDateTime) -> Option<i64> {
     zone.from_local_datetime(&local).earliest().map(|time| time.timestamp())
 }
 
-/// The first day of the horizon (`windows::HORIZON_DAYS` days from its start) on which the local
+/// The first day of the horizon (`horizon::HORIZON_DAYS` days from its start) on which the local
 /// time `hour:minute` does not exist in `zone`, because a clock change skips it.
 pub fn first_skipped_day(zone: chrono_tz::Tz, hour: u32, minute: u32) -> Option<NaiveDate> {
-    let first = super::windows::horizon_start()?;
+    let first = super::horizon::horizon_start()?;
     first
         .iter_days()
-        .take(super::windows::HORIZON_DAYS)
+        .take(super::horizon::HORIZON_DAYS)
         .find(|date| date.and_hms_opt(hour, minute, 0).is_some_and(|local| unix_time(zone, local).is_none()))
 }
 
