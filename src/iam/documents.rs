@@ -5,9 +5,7 @@
 use serde_json::{json, Map, Value};
 
 use super::arns::Arns;
-use crate::spec::{
-    Bucket, BucketEncryption, Delivery, DeliveryEncryption, Effect, Statement, Stream, StreamEncryption,
-};
+use crate::spec::{Bucket, BucketEncryption, Effect, Statement};
 
 /// A trust policy that lets the principal `service` assume the role, spelled exactly as given;
 /// `Arns::trust_policy` spells it for the region's partition.
@@ -22,12 +20,6 @@ pub fn trust_policy(service: &str) -> Value {
 /// region's partition spells it (see `Arns::service_principal`).
 pub fn service_trust_policy(arns: &Arns, service: &str) -> Value {
     trust_policy(&arns.service_principal(service))
-}
-
-/// The object ARN pattern a prefix may write to: everything up to its first `!{` expression.
-fn object_arn(bucket_arn: &str, prefix: &str) -> String {
-    let fixed = prefix.split("!{").next().unwrap_or_default();
-    format!("{bucket_arn}/{fixed}*")
 }
 
 /// The `kms:ViaService` value of a service in the pipeline's region: the service's endpoint
@@ -81,7 +73,7 @@ pub fn key_grant(key: &str, arns: &Arns) -> Option<KeyGrant> {
 /// (`kms:ViaService`), for requests whose encryption context names what it may touch.
 /// `context` is the encryption context key and the values it may take, matched with
 /// `StringLike` (`*` in them is a wildcard).
-fn key_statement(
+pub fn key_statement(
     sid: &str,
     actions: &[&str],
     grant: &KeyGrant,
@@ -126,69 +118,6 @@ pub fn s3_key_statement(sid: &str, grant: &KeyGrant, arns: &Arns, objects: &[Str
         "s3",
         ("kms:EncryptionContext:aws:s3:arn", objects),
     )
-}
-
-/// The inline policy of a delivery's derived role: read that one stream, write that one bucket
-/// under its prefixes, and KMS only where encryption with a customer managed key asks for it:
-/// the key Firehose asks S3 to encrypt with (the delivery's own `kms_key`) or else the bucket's
-/// default key, and the source stream's key ("Grant Firehose access to an Amazon S3
-/// destination" and "Grant Firehose access to a Kinesis Data Streams source", Amazon Data
-/// Firehose Developer Guide). `bucket` is the target bucket, when the spec declares it.
-pub fn delivery_policy(delivery: &Delivery, source: &Stream, bucket: Option<&Bucket>, arns: &Arns) -> Value {
-    let stream_arn = arns.stream(&delivery.from);
-    let bucket_arn = arns.bucket(&delivery.to.bucket);
-    let mut objects = vec![object_arn(&bucket_arn, &delivery.to.prefix)];
-    if let Some(error_prefix) = &delivery.to.error_prefix {
-        objects.push(object_arn(&bucket_arn, error_prefix));
-    }
-    objects.sort();
-    objects.dedup();
-    let mut statements = vec![
-        json!({
-            "Sid": "ReadSourceStream",
-            "Effect": "Allow",
-            "Action": ["kinesis:DescribeStream", "kinesis:DescribeStreamSummary", "kinesis:GetRecords", "kinesis:GetShardIterator", "kinesis:ListShards"],
-            "Resource": [stream_arn.clone()],
-        }),
-        json!({
-            "Sid": "ListLakeBucket",
-            "Effect": "Allow",
-            "Action": ["s3:GetBucketLocation", "s3:ListBucket", "s3:ListBucketMultipartUploads"],
-            "Resource": [bucket_arn],
-        }),
-        json!({
-            "Sid": "WriteLakeObjects",
-            "Effect": "Allow",
-            "Action": ["s3:AbortMultipartUpload", "s3:PutObject"],
-            "Resource": objects.clone(),
-        }),
-    ];
-    // An explicit SSE-KMS key in Firehose's PutObject overrides the bucket's default encryption.
-    let object_key = match (delivery.encryption, &delivery.kms_key) {
-        (DeliveryEncryption::Kms, Some(key)) => key_grant(key, arns),
-        _ => bucket.and_then(|bucket| bucket_key_grant(bucket, arns)),
-    };
-    if let Some(grant) = object_key {
-        statements.push(s3_key_statement("EncryptLakeObjects", &grant, arns, &objects));
-    }
-    let stream_key = match source.encryption {
-        StreamEncryption::Kms => source.kms_key.as_deref().and_then(|key| key_grant(key, arns)),
-        StreamEncryption::None => None,
-    };
-    if let Some(grant) = stream_key {
-        // Consumers need kms:Decrypt; Kinesis's encryption context is the stream ARN
-        // ("Permissions to use user-generated KMS keys", Kinesis Data Streams Developer Guide).
-        let context = [stream_arn.clone()];
-        statements.push(key_statement(
-            "DecryptSourceStream",
-            &["kms:Decrypt"],
-            &grant,
-            arns,
-            "kinesis",
-            ("kms:EncryptionContext:aws:kinesis:arn", &context),
-        ));
-    }
-    json!({"Version": "2012-10-17", "Statement": statements})
 }
 
 /// The inline policy of a role declared in the spec.
@@ -333,73 +262,12 @@ pub fn wildcard_actions(document: &Value) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::spec::Spec;
-
-    fn spec() -> Spec {
-        serde_saphyr::from_str(
-            "version: 1\npipeline: p\nregion: eu-west-1\nbuckets: [{name: lake}]\nstreams: [{name: events}]\ndeliveries:\n  - name: d\n    from: events\n    to: {bucket: lake, prefix: 'raw/events/!{timestamp:yyyy/MM/dd}/', error_prefix: 'errors/!{firehose:error-output-type}/'}\n",
-        )
-        .unwrap()
-    }
 
     #[test]
     fn trust_policies_name_the_partitions_principal() {
         let trust = service_trust_policy(&Arns::new("1", "cn-north-1"), "ec2.amazonaws.com");
         assert_eq!(trust["Statement"][0]["Principal"]["Service"], json!("ec2.amazonaws.com.cn"));
         assert_eq!(trust_policy("ec2.amazonaws.com"), service_trust_policy(&Arns::new("1", "us-east-1"), "ec2"));
-    }
-
-    #[test]
-    fn delivery_policy_has_exactly_the_needed_statements() {
-        let spec = spec();
-        let arns = Arns::new("123456789012", "eu-west-1");
-        let policy = delivery_policy(&spec.deliveries[0], &spec.streams[0], spec.buckets.first(), &arns);
-        let expected = json!({
-            "Version": "2012-10-17",
-            "Statement": [
-                {"Sid": "ReadSourceStream", "Effect": "Allow",
-                 "Action": ["kinesis:DescribeStream", "kinesis:DescribeStreamSummary", "kinesis:GetRecords", "kinesis:GetShardIterator", "kinesis:ListShards"],
-                 "Resource": ["arn:aws:kinesis:eu-west-1:123456789012:stream/events"]},
-                {"Sid": "ListLakeBucket", "Effect": "Allow",
-                 "Action": ["s3:GetBucketLocation", "s3:ListBucket", "s3:ListBucketMultipartUploads"],
-                 "Resource": ["arn:aws:s3:::lake"]},
-                {"Sid": "WriteLakeObjects", "Effect": "Allow",
-                 "Action": ["s3:AbortMultipartUpload", "s3:PutObject"],
-                 "Resource": ["arn:aws:s3:::lake/errors/*", "arn:aws:s3:::lake/raw/events/*"]}
-            ]
-        });
-        assert_eq!(policy, expected);
-        assert!(wildcard_actions(&policy).is_empty());
-    }
-
-    #[test]
-    fn kms_statements_only_when_encryption_asks() {
-        let mut spec = spec();
-        spec.deliveries[0].encryption = DeliveryEncryption::Kms;
-        spec.deliveries[0].kms_key = Some("arn:aws:kms:eu-west-1:123456789012:key/abc".to_string());
-        spec.streams[0].encryption = StreamEncryption::Kms;
-        let arns = Arns::new("123456789012", "eu-west-1");
-        let sids = |policy: &Value| -> Vec<String> {
-            policy["Statement"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .filter_map(|s| s["Sid"].as_str().map(str::to_string))
-                .collect()
-        };
-        // The stream uses the AWS managed key: its key policy suffices.
-        let policy = delivery_policy(&spec.deliveries[0], &spec.streams[0], spec.buckets.first(), &arns);
-        assert_eq!(sids(&policy), ["ReadSourceStream", "ListLakeBucket", "WriteLakeObjects", "EncryptLakeObjects"]);
-        spec.streams[0].kms_key = Some("alias/aws/kinesis".to_string());
-        let policy = delivery_policy(&spec.deliveries[0], &spec.streams[0], spec.buckets.first(), &arns);
-        assert_eq!(sids(&policy).len(), 4);
-        spec.streams[0].kms_key = Some("arn:aws:kms:eu-west-1:123456789012:key/def".to_string());
-        let policy = delivery_policy(&spec.deliveries[0], &spec.streams[0], spec.buckets.first(), &arns);
-        assert_eq!(
-            sids(&policy),
-            ["ReadSourceStream", "ListLakeBucket", "WriteLakeObjects", "EncryptLakeObjects", "DecryptSourceStream"]
-        );
-        assert_eq!(policy["Statement"][3]["Resource"], json!(["arn:aws:kms:eu-west-1:123456789012:key/abc"]));
     }
 
     #[test]
@@ -417,129 +285,6 @@ mod tests {
             json!({"Version": "2012-10-17", "Statement": {"Effect": "Allow", "Action": "s3:*", "Resource": "*"}});
         assert_ne!(normalize(&ours), normalize(&different));
         assert_eq!(wildcard_actions(&different), ["s3:*"]);
-    }
-
-    #[test]
-    fn kms_conditions_name_the_partitions_endpoints() {
-        let mut spec = spec();
-        spec.deliveries[0].encryption = DeliveryEncryption::Kms;
-        spec.deliveries[0].kms_key = Some("arn:aws-cn:kms:cn-north-1:123456789012:key/abc".to_string());
-        spec.streams[0].encryption = StreamEncryption::Kms;
-        spec.streams[0].kms_key = Some("stream-key".to_string());
-        for (region, s3, kinesis) in [
-            ("cn-north-1", "s3.cn-north-1.amazonaws.com.cn", "kinesis.cn-north-1.amazonaws.com.cn"),
-            ("us-gov-west-1", "s3.us-gov-west-1.amazonaws.com", "kinesis.us-gov-west-1.amazonaws.com"),
-            ("eu-west-1", "s3.eu-west-1.amazonaws.com", "kinesis.eu-west-1.amazonaws.com"),
-        ] {
-            let arns = Arns::new("123456789012", region);
-            let policy = delivery_policy(&spec.deliveries[0], &spec.streams[0], spec.buckets.first(), &arns);
-            assert_eq!(policy["Statement"][3]["Condition"]["StringEquals"]["kms:ViaService"], json!(s3));
-            assert_eq!(policy["Statement"][4]["Condition"]["StringEquals"]["kms:ViaService"], json!(kinesis));
-            assert_eq!(policy["Statement"][0]["Resource"][0], json!(arns.stream("events")));
-        }
-    }
-
-    /// The customer-key statements for a lake bucket and a source stream, in every partition.
-    #[test]
-    fn customer_keys_get_exactly_the_documented_grants() {
-        for (region, partition, suffix) in [
-            ("eu-west-1", "aws", "amazonaws.com"),
-            ("cn-north-1", "aws-cn", "amazonaws.com.cn"),
-            ("us-gov-west-1", "aws-us-gov", "amazonaws.com"),
-        ] {
-            let arns = Arns::new("123456789012", region);
-            let key_prefix = format!("arn:{partition}:kms:{region}:123456789012");
-            let objects = json!([
-                format!("arn:{partition}:s3:::lake/errors/*"),
-                format!("arn:{partition}:s3:::lake/raw/events/*")
-            ]);
-            let s3_via = format!("s3.{region}.{suffix}");
-            let mut spec = spec();
-            spec.buckets[0].encryption = BucketEncryption::SseKms;
-            spec.streams[0].encryption = StreamEncryption::Kms;
-            let policy_with =
-                |spec: &Spec| delivery_policy(&spec.deliveries[0], &spec.streams[0], spec.buckets.first(), &arns);
-
-            // A key ID, a key ARN (even of another account): the key itself.
-            for (key, resource) in [
-                (
-                    "1234abcd-12ab-34cd-56ef-1234567890ab".to_string(),
-                    format!("{key_prefix}:key/1234abcd-12ab-34cd-56ef-1234567890ab"),
-                ),
-                (
-                    format!("arn:{partition}:kms:{region}:210987654321:key/k1"),
-                    format!("arn:{partition}:kms:{region}:210987654321:key/k1"),
-                ),
-            ] {
-                spec.buckets[0].kms_key = Some(key);
-                spec.streams[0].kms_key = Some(format!("{key_prefix}:key/stream-key"));
-                let policy = policy_with(&spec);
-                let statements = policy["Statement"].as_array().unwrap();
-                assert_eq!(statements.len(), 5, "{region}");
-                assert_eq!(
-                    statements[3],
-                    json!({"Sid": "EncryptLakeObjects", "Effect": "Allow",
-                           "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
-                           "Resource": [resource],
-                           "Condition": {"StringEquals": {"kms:ViaService": s3_via},
-                                         "StringLike": {"kms:EncryptionContext:aws:s3:arn": objects}}})
-                );
-                assert_eq!(
-                    statements[4],
-                    json!({"Sid": "DecryptSourceStream", "Effect": "Allow",
-                           "Action": ["kms:Decrypt"],
-                           "Resource": [format!("{key_prefix}:key/stream-key")],
-                           "Condition": {"StringEquals": {"kms:ViaService": format!("kinesis.{region}.{suffix}")},
-                                         "StringLike": {"kms:EncryptionContext:aws:kinesis:arn": [arns.stream("events")]}}})
-                );
-            }
-
-            // An alias name or alias ARN: the account's keys in the region that carry the alias.
-            for key in ["alias/lake".to_string(), format!("{key_prefix}:alias/lake")] {
-                spec.buckets[0].kms_key = Some(key);
-                spec.streams[0].kms_key = Some("alias/stream".to_string());
-                let policy = policy_with(&spec);
-                assert_eq!(
-                    policy["Statement"][3],
-                    json!({"Sid": "EncryptLakeObjects", "Effect": "Allow",
-                           "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
-                           "Resource": [format!("{key_prefix}:key/*")],
-                           "Condition": {"StringEquals": {"kms:ViaService": s3_via},
-                                         "StringLike": {"kms:EncryptionContext:aws:s3:arn": objects},
-                                         "ForAnyValue:StringEquals": {"kms:ResourceAliases": "alias/lake"}}})
-                );
-                assert_eq!(policy["Statement"][4]["Resource"], json!([format!("{key_prefix}:key/*")]));
-                assert_eq!(
-                    policy["Statement"][4]["Condition"]["ForAnyValue:StringEquals"],
-                    json!({"kms:ResourceAliases": "alias/stream"})
-                );
-            }
-
-            // The AWS managed keys, or no key at all (the managed key): no grant.
-            for (bucket_key, stream_key) in [
-                (Some("alias/aws/s3".to_string()), Some("alias/aws/kinesis".to_string())),
-                (Some(format!("{key_prefix}:alias/aws/s3")), Some(format!("{key_prefix}:alias/aws/kinesis"))),
-                (None, None),
-            ] {
-                spec.buckets[0].kms_key = bucket_key;
-                spec.streams[0].kms_key = stream_key;
-                assert_eq!(policy_with(&spec)["Statement"].as_array().unwrap().len(), 3, "{region}");
-            }
-
-            // SSE-S3 buckets need no key.
-            spec.buckets[0].encryption = BucketEncryption::SseS3;
-            assert_eq!(policy_with(&spec)["Statement"].as_array().unwrap().len(), 3);
-
-            // The delivery's own key overrides the bucket's default key.
-            spec.buckets[0].encryption = BucketEncryption::SseKms;
-            spec.buckets[0].kms_key = Some("alias/lake".to_string());
-            spec.deliveries[0].encryption = DeliveryEncryption::Kms;
-            spec.deliveries[0].kms_key = Some(format!("{key_prefix}:key/delivery"));
-            let policy = policy_with(&spec);
-            assert_eq!(policy["Statement"].as_array().unwrap().len(), 4);
-            assert_eq!(policy["Statement"][3]["Resource"], json!([format!("{key_prefix}:key/delivery")]));
-            assert_eq!(policy["Statement"][3]["Condition"].get("ForAnyValue:StringEquals"), None);
-        }
     }
 
     #[test]

@@ -24,7 +24,7 @@ use super::kit::{
     aws_error, build_error, retry_while_role_propagates, AwsError, Clients, Context, Grant, GrantContext, Limiter,
     LiveResource, NamedRead, Ownership, ReadContext, ResourceKind, Tags,
 };
-use crate::iam::{delivery_policy, Arns};
+use crate::iam::Arns;
 use crate::model::{
     Action, Attributes, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names, ResourceId,
 };
@@ -34,6 +34,7 @@ use crate::spec::{self, Compression, DeliveryEncryption, TableFormat};
 
 // The deployer grants live beside this file, which is over 900 lines already.
 mod grants;
+mod policy;
 
 pub struct Delivery;
 pub const KIND: Kind = Kind::of(&Delivery);
@@ -215,10 +216,10 @@ fn schema_statement(schema: &Schema, arns: &Arns) -> Value {
     })
 }
 
-/// The policy of the role derived for a delivery: `policy::delivery_policy`, and the schema
+/// The policy of the role derived for a delivery: `policy::role_policy`, and the schema
 /// statement when it converts.
 fn derived_policy(config: &DeliveryConfig, source: &spec::Stream, bucket: Option<&spec::Bucket>, arns: &Arns) -> Value {
-    let mut policy = delivery_policy(&config.delivery, source, bucket, arns);
+    let mut policy = policy::role_policy(&config.delivery, source, bucket, arns);
     if let (Some((schema, _)), Some(statements)) = (conversion_of(config), policy["Statement"].as_array_mut()) {
         statements.push(schema_statement(schema, arns));
     }
