@@ -41,7 +41,7 @@ pub struct Clients {
     pub sqs: aws_sdk_sqs::Client,
     /// The pipeline lock's table (see `lock`).
     pub dynamodb: aws_sdk_dynamodb::Client,
-    /// The Resource Groups Tagging API: how the pipeline's resources are found (see `resources::tag_index`).
+    /// The Resource Groups Tagging API: how the pipeline's resources are found (see `resources::kit::tag_index`).
     pub tagging: aws_sdk_resourcegroupstagging::Client,
     /// The Glue Data Catalog: the pipeline's database and tables (see `resources::catalog_database`).
     pub glue: aws_sdk_glue::Client,
@@ -51,7 +51,7 @@ pub struct Clients {
     pub sns: aws_sdk_sns::Client,
     /// Athena: the pipeline's query workgroup and its named queries (see `resources::workgroup`).
     pub athena: aws_sdk_athena::Client,
-    /// Step Functions: the state machines of the clusters' jobs (see `resources::job`, `run`).
+    /// Step Functions: the state machines of the clusters' jobs (see `resources::job`, `commands::run`).
     pub sfn: aws_sdk_sfn::Client,
     /// AWS's documented per-operation request rates, shared by every clone of these clients.
     pub limits: std::sync::Arc<Limiter>,

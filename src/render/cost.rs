@@ -1,6 +1,7 @@
 //! The cost section of a plan, for people and for pull requests: the fixed hourly cost of what
 //! the plan creates with a monthly estimate, then the usage-based rates. Nothing here prices
-//! anything; the figures come from `pricing::estimate` (and go to `--output json` as they are).
+//! anything: the figures come from the kinds' prices (`resources::estimate`), and go to
+//! `--output json` as they are.
 
 use std::fmt::Write;
 

@@ -1,5 +1,7 @@
-//! CloudWatch metric alarms on the pipeline's resources, derived from the spec's `alarms:`
-//! section (see `spec::alarms` for which alarms and why), each notifying the pipeline's topic.
+//! CloudWatch metric alarms on the pipeline's resources, each notifying the pipeline's topic. An
+//! alarm is a primitive other kinds construct (`node`): a stream, a delivery, a cluster, a job
+//! and the dead-letter queue derive their own, as the spec's `alarms:` section asks (see
+//! `spec::alarms` for which alarms and why).
 //! Named `pipectl-<pipeline>-<resource>-<metric>`, owned by their tags (CloudWatch tags alarms:
 //! ListTagsForResource on the alarm ARN).
 //!

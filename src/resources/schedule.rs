@@ -5,7 +5,9 @@
 //! pair too: `start` runs the job's state machine at its cron (a templated Step Functions
 //! target, StartExecution), `guard` returns the group to its baseline `GUARD_DELAY_SECONDS` after
 //! the job's timeout — what the state machine cannot do for itself when its execution is stopped
-//! or times out as a whole. Schedules carry no tags, so a pipeline's schedules are named
+//! or times out as a whole. The windows are this kind's own section (`clusters[].schedules`);
+//! a job derives its pair through `node`, and both hand their failures to the pipeline's
+//! dead-letter queue. Schedules carry no tags, so a pipeline's schedules are named
 //! `pipectl-<pipeline>-…` and marked in their description; only that marker is compared.
 
 use std::sync::Arc;
