@@ -58,6 +58,19 @@ pub fn legacy_role_path(pipeline: &str) -> String {
 /// budget an IAM role name keeps for it.
 pub const REGION_CODE_MAX: usize = 8;
 
+/// The partition a region belongs to: `aws-cn` for the China regions, `aws-us-gov` for
+/// GovCloud (US), `aws` for every other ("Identify AWS resources with Amazon Resource Names
+/// (ARNs)", IAM User Guide: ARNs begin `arn:partition:`).
+pub fn partition_of(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else {
+        "aws"
+    }
+}
+
 /// A short, deterministic code of `region`, as AWS abbreviates regions in Availability Zone
 /// IDs ("Availability Zone IDs for your AWS resources": `use1-az1`, `apne2-az1`): the first
 /// part whole, each direction abbreviated (`north` → `n`, `southeast` → `se`, `central` → `c`),

@@ -1,25 +1,14 @@
 //! ARNs of the pipeline's resources in the account and region pipectl talks to, the partition a
 //! region belongs to, and how each partition spells service principals and endpoints.
 
+pub use crate::names::partition_of;
+
 /// What ARNs are made of in the account pipectl talks to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Arns {
     pub partition: String,
     pub account_id: String,
     pub region: String,
-}
-
-/// The partition a region belongs to: `aws-cn` for the China regions, `aws-us-gov` for
-/// GovCloud (US), `aws` for every other ("Identify AWS resources with Amazon Resource Names
-/// (ARNs)", IAM User Guide: ARNs begin `arn:partition:`).
-pub fn partition_of(region: &str) -> &'static str {
-    if region.starts_with("cn-") {
-        "aws-cn"
-    } else if region.starts_with("us-gov-") {
-        "aws-us-gov"
-    } else {
-        "aws"
-    }
 }
 
 /// The partition an ARN names (`arn:aws-cn:iam::…` is `aws-cn`), if it is an ARN.

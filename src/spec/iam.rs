@@ -100,17 +100,6 @@ pub(super) fn check_iam_name(path: &str, spec: &Spec, role: &str, problems: &mut
     }
 }
 
-/// The partition of `region`'s ARNs (as `policy::partition_of`, which this layer cannot use).
-fn partition_of(region: &str) -> &'static str {
-    if region.starts_with("cn-") {
-        "aws-cn"
-    } else if region.starts_with("us-gov-") {
-        "aws-us-gov"
-    } else {
-        "aws"
-    }
-}
-
 /// `iam.permissions_boundary` is the ARN of a managed policy in the region's partition:
 /// `arn:<partition>:iam::<12-digit account or aws>:policy/<path/><name>` ("IAM identifiers",
 /// IAM User Guide; PermissionsBoundary in CreateRole must be a policy ARN).
@@ -119,7 +108,7 @@ fn check_iam(iam: &Iam, region: &str, problems: &mut Problems) {
         check_iam_path(path, problems);
     }
     let Some(arn) = &iam.permissions_boundary else { return };
-    let partition = partition_of(region);
+    let partition = crate::names::partition_of(region);
     let name_ok = |name: &str| {
         (1..=128).contains(&name.len()) && name.chars().all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c))
     };
