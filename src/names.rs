@@ -140,7 +140,12 @@ pub fn derived_delivery_role(delivery: &str) -> String {
 /// The roles pipectl derives for a cluster: EMR's service role, the role of its instances, and
 /// the role EventBridge Scheduler uses to resize it.
 pub fn derived_cluster_roles(cluster: &str) -> [String; 3] {
-    [format!("{cluster}-emr-service"), format!("{cluster}-emr-ec2"), format!("{cluster}-scheduler")]
+    [format!("{cluster}-emr-service"), format!("{cluster}-emr-ec2"), scheduler_role(cluster)]
+}
+
+/// The role EventBridge Scheduler resizes a cluster with (and starts its jobs with).
+pub fn scheduler_role(cluster: &str) -> String {
+    format!("{cluster}-scheduler")
 }
 
 /// The role Step Functions runs a cluster's job with (see `resources::job`).

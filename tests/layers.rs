@@ -4,8 +4,10 @@
 //!   to modules of a lower layer, so there is no cycle anywhere and the pure planner never reaches
 //!   code that talks to AWS;
 //! - the commands sit above everything but the command line;
-//! - only the AWS layer and the resource kinds name an AWS SDK crate;
-//! - the kit under `src/resources/kit/` names no kind, and no two kinds name each other.
+//! - only the AWS layer and the resource kinds name an AWS SDK crate, and the commands hand the
+//!   clients to the kinds whole rather than reach for one service's client;
+//! - the kit under `src/resources/kit/` names no kind, and the kinds that name other kinds form no
+//!   cycle (a kind uses only kinds below it).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -145,6 +147,36 @@ fn only_the_aws_layer_and_the_kinds_name_an_sdk_crate() {
     assert!(naming.is_empty(), "only src/aws and src/resources may call AWS:\n{naming:#?}");
 }
 
+/// The fields of `aws::Clients` that hold an SDK client (`pub sqs: aws_sdk_sqs::Client,`).
+fn sdk_client_fields() -> Vec<String> {
+    let text = std::fs::read_to_string(src().join("aws").join("mod.rs")).expect("read src/aws/mod.rs");
+    text.lines()
+        .filter_map(|line| line.trim().strip_prefix("pub "))
+        .filter_map(|field| field.split_once(": aws_sdk_"))
+        .map(|(name, _)| name.to_string())
+        .collect()
+}
+
+#[test]
+fn the_commands_hand_the_clients_to_the_kinds_whole() {
+    let fields = sdk_client_fields();
+    assert!(fields.len() > 10 && fields.contains(&"emr".to_string()), "{fields:?}");
+    let commands = src().join("commands");
+    let mut reaching = Vec::new();
+    for (file, text) in sources(&commands) {
+        for field in &fields {
+            let needle = format!("clients.{field}");
+            let whole_field = text
+                .match_indices(&needle)
+                .any(|(at, _)| !text[at + needle.len()..].starts_with(|c: char| c.is_alphanumeric() || c == '_'));
+            if whole_field {
+                reaching.push(format!("{} reaches for `clients.{field}`", file.display()));
+            }
+        }
+    }
+    assert!(reaching.is_empty(), "a command calls AWS through a kind:\n{}", reaching.join("\n"));
+}
+
 /// The kinds: the modules of `src/resources/` other than the kit and the registry's own files.
 fn kinds() -> BTreeSet<String> {
     let resources = src().join("resources");
@@ -180,7 +212,7 @@ fn the_kit_names_no_kind() {
 }
 
 #[test]
-fn no_two_kinds_name_each_other() {
+fn the_kinds_that_name_each_other_form_no_cycle() {
     let kinds = kinds();
     let resources = src().join("resources");
     let mut uses: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
@@ -191,15 +223,40 @@ fn no_two_kinds_name_each_other() {
             uses.entry(kind).or_default().extend(named);
         }
     }
-    let mut circles = Vec::new();
-    for (kind, others) in &uses {
-        for other in others.iter().filter(|other| *other > kind) {
-            if uses.get(other).is_some_and(|back| back.contains(kind)) {
-                circles.push(format!("{kind} <-> {other}"));
+    assert!(uses.values().any(|named| !named.is_empty()), "kinds use kinds below them (a job its cluster)");
+    if let Some(cycle) = find_cycle(&uses) {
+        panic!("kinds that name each other in a circle (one must go below the others): {}", cycle.join(" -> "));
+    }
+}
+
+/// A cycle of `uses` (a → b: a names b), as the kinds along it, if there is one.
+fn find_cycle(uses: &BTreeMap<String, BTreeSet<String>>) -> Option<Vec<String>> {
+    fn visit(
+        node: &str,
+        uses: &BTreeMap<String, BTreeSet<String>>,
+        path: &mut Vec<String>,
+        done: &mut BTreeSet<String>,
+    ) -> Option<Vec<String>> {
+        if let Some(at) = path.iter().position(|on_path| on_path == node) {
+            let mut cycle = path[at..].to_vec();
+            cycle.push(node.to_string());
+            return Some(cycle);
+        }
+        if done.contains(node) {
+            return None;
+        }
+        path.push(node.to_string());
+        for next in uses.get(node).into_iter().flatten() {
+            if let Some(cycle) = visit(next, uses, path, done) {
+                return Some(cycle);
             }
         }
+        path.pop();
+        done.insert(node.to_string());
+        None
     }
-    assert!(circles.is_empty(), "kinds that name each other (one must go below the other):\n{}", circles.join("\n"));
+    let mut done = BTreeSet::new();
+    uses.keys().find_map(|start| visit(start, uses, &mut Vec::new(), &mut done))
 }
 
 #[test]
@@ -213,4 +270,9 @@ fn the_reference_finder_sees_paths_and_groups() {
     let kinds: BTreeSet<String> = ["vpc", "subnet"].map(String::from).into();
     let named = kinds_named("use super::{subnet, kit::wait};\nlet id = super::super::vpc::id(p);", &kinds);
     assert_eq!(named, kinds);
+    let edge = |a: &str, b: &str| (a.to_string(), BTreeSet::from([b.to_string()]));
+    let line: BTreeMap<String, BTreeSet<String>> = [edge("a", "b"), edge("b", "c")].into();
+    assert_eq!(find_cycle(&line), None);
+    let circle: BTreeMap<String, BTreeSet<String>> = [edge("a", "b"), edge("b", "c"), edge("c", "a")].into();
+    assert_eq!(find_cycle(&circle).map(|cycle| cycle.len()), Some(4), "a -> b -> c -> a");
 }

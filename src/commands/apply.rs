@@ -14,6 +14,7 @@ use crate::aws::calls::CallCounter;
 use crate::execute::apply;
 use crate::plan::file::PlanFile;
 use crate::render::{render_report, report_json, Style};
+use crate::resources::kinds;
 use crate::resources::kit::Context;
 
 /// Plan, ask for confirmation, and make AWS match the spec.
@@ -152,8 +153,13 @@ async fn execute(
     if INTERRUPTED.load(Ordering::SeqCst) {
         return Err(CommandError::Refused("interrupted before any change was made; nothing was changed".to_string()));
     }
-    let mut ctx =
-        Context::new(session.clients.clone(), &session.loaded.spec, session.wait, session.progress.clone(), &run.live);
+    let mut ctx = Context::new(
+        session.clients.clone(),
+        &session.loaded.spec,
+        (session.wait, session.progress.clone()),
+        &run.live,
+        kinds(),
+    );
     ctx.reset_scale = run.reset_scale;
     ctx.journal = Some(lock.journal());
     let report = apply(Arc::new(ctx), &run.plan, &run.desired, &run.live, session.parallelism, &INTERRUPTED).await;

@@ -21,16 +21,12 @@ use crate::aws::calls::CallCounter;
 use crate::aws::{AwsError, Clients};
 use crate::calendar::parse_duration;
 use crate::iam::Arns;
-use crate::names::{
-    derived_cluster_roles, iam_role_name, job_run_guard_name, job_state_machine_name, schedule_name, PIPELINE_TAG,
-    RESOURCE_TAG, RUN_GUARD_MARKER,
-};
+use crate::names::{job_run_guard_name, job_state_machine_name, schedule_name, PIPELINE_TAG, RUN_GUARD_MARKER};
 use crate::progress::Progress;
-use crate::resources::cluster::{self, Group};
+use crate::resources::cluster::{self, Found, Group};
 use crate::resources::job::runs::{self, ExecutionEvent, ExecutionState};
 use crate::resources::kit::account_id;
-use crate::resources::queue;
-use crate::resources::schedule::{create_scale_back, resize_input};
+use crate::resources::schedule::{create_one_time_resize, resize_input, OneTimeResize};
 use crate::spec::{Cluster, Job, Spec, GUARD_DELAY_SECONDS};
 
 /// Start a cluster's job now (the state machine its schedule starts), and optionally follow it.
@@ -276,42 +272,41 @@ async fn create_run_guard(
 ) -> Result<String, RunError> {
     let group = Group::parse(&job.job.group);
     let baseline = group.baseline(job.cluster).unwrap_or(0);
-    let Some(cluster_id) = cluster::find_active(clients, &spec.pipeline, &job.cluster.name).await? else {
-        return Err(RunError::Refused(format!(
-            "cluster '{}' is not running: run `pipectl apply` first",
-            job.cluster.name
-        )));
-    };
-    let id = cluster::id(&job.cluster.name);
-    let live = cluster::inspect(clients, &id, &cluster_id).await?;
-    let tag = |key: &str| live.tags.get(key).map(String::as_str);
-    if tag(PIPELINE_TAG) != Some(spec.pipeline.as_str()) || tag(RESOURCE_TAG) != Some(id.to_string().as_str()) {
-        return Err(RunError::Refused(format!(
-            "EMR cluster {cluster_id} is not tagged as {id} of pipeline `{}`; pipectl runs jobs only on its own clusters",
+    let (cluster_id, live) = match cluster::find_owned(clients, &spec.pipeline, &job.cluster.name).await? {
+        Found::Ours { cluster_id, running } => (cluster_id, running),
+        Found::NotRunning => {
+            return Err(RunError::Refused(format!(
+                "cluster '{}' is not running: run `pipectl apply` first",
+                job.cluster.name
+            )))
+        }
+        Found::NotOurs { cluster_id } => {
+            return Err(RunError::Refused(format!(
+            "EMR cluster {cluster_id} is not tagged as {} of pipeline `{}`; pipectl runs jobs only on its own clusters",
+            cluster::id(&job.cluster.name),
             spec.pipeline
-        )));
-    }
+        )))
+        }
+    };
     let group_id = live
         .group(&group)
         .map(|g| g.id.clone())
         .ok_or_else(|| RunError::Refused(format!("cluster '{}' has no live group `{group}`", job.cluster.name)))?;
-    let role = iam_role_name(&spec.pipeline, &derived_cluster_roles(&job.cluster.name)[2], &clients.region);
     let name = schedule_name(&spec.pipeline, &job_run_guard_name(&job.cluster.name, &job.job.name));
     let at = chrono::DateTime::from_timestamp(guard_time(job, now), 0)
         .map(|t| t.format("%Y-%m-%dT%H:%M:%S").to_string())
         .unwrap_or_default();
-    let description =
-        format!("Guard of pipectl run. {PIPELINE_TAG}={} {RUN_GUARD_MARKER}={}", spec.pipeline, job.label());
-    create_scale_back(
-        &clients.scheduler,
-        &name,
-        &description,
-        &at,
-        &resize_input(&cluster_id, &group_id, baseline),
-        &arns.role(&spec.role_path(&clients.region), &role),
-        &queue::arn(arns, &spec.pipeline),
-    )
-    .await?;
+    let resize = OneTimeResize {
+        name: &name,
+        description: format!(
+            "Guard of pipectl run. {PIPELINE_TAG}={} {RUN_GUARD_MARKER}={}",
+            spec.pipeline,
+            job.label()
+        ),
+        at: at.clone(),
+        input: resize_input(&cluster_id, &group_id, baseline),
+    };
+    create_one_time_resize(clients, spec, &arns.account_id, &job.cluster.name, &resize).await?;
     Ok(format!("{name} at {at} UTC"))
 }
 

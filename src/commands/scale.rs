@@ -23,17 +23,13 @@ use super::{CommandError, GlobalArgs, OutputFormat, Status};
 use crate::aws::calls::CallCounter;
 use crate::aws::{AwsError, Clients};
 use crate::calendar::parse_duration;
-use crate::iam::Arns;
 use crate::model::ResourceId;
-use crate::names::{
-    derived_cluster_roles, emr_cluster_name, iam_role_name, scale_back_schedule_name, schedules_dlq_name, PIPELINE_TAG,
-    RESOURCE_TAG, SCALE_BACK_MARKER,
-};
+use crate::names::{emr_cluster_name, scale_back_schedule_name, schedules_dlq_name, PIPELINE_TAG, SCALE_BACK_MARKER};
 use crate::pricing::{usd, PriceTable, TABLE_FILE};
 use crate::progress::Progress;
-use crate::resources::cluster::{self, Group, GroupWait, ScaleRecord};
+use crate::resources::cluster::{self, Found, Group, GroupWait, ScaleRecord};
 use crate::resources::queue;
-use crate::resources::schedule::{create_scale_back, delete_scale_back, resize_input};
+use crate::resources::schedule::{create_one_time_resize, delete_one_time_resize, resize_input, OneTimeResize};
 use crate::spec::{replication_floor, Cluster, Spec};
 
 /// `pipectl scale [CLUSTER] --nodes N [--group GROUP] [--for DURATION | --until TIME] [--reset] [--wait]`
@@ -303,7 +299,7 @@ fn check<'a>(spec: &'a Spec, request: &ScaleRequest, region: &str) -> Result<Che
 }
 
 /// The live cluster and group a checked request resizes.
-struct Found {
+struct Target {
     id: ResourceId,
     cluster_id: String,
     account_id: String,
@@ -313,21 +309,22 @@ struct Found {
 
 /// Rounds 1 and 2: finds the cluster by its deterministic name, reads its tags, state and groups,
 /// and refuses what EMR or HDFS would not take.
-async fn find(clients: &Clients, spec: &Spec, checked: &Checked<'_>) -> Result<Found, ScaleError> {
+async fn find(clients: &Clients, spec: &Spec, checked: &Checked<'_>) -> Result<Target, ScaleError> {
     let Checked { cluster, group, target, .. } = checked;
     let emr_name = emr_cluster_name(&spec.pipeline, &cluster.name);
-    let Some(cluster_id) = cluster::find_active(clients, &spec.pipeline, &cluster.name).await? else {
-        return Err(ScaleError::Refused(format!(
-            "cluster '{}' is not running (no active EMR cluster named {emr_name}); run `pipectl apply` first",
-            cluster.name
-        )));
-    };
     let id = cluster::id(&cluster.name);
-    let live = cluster::inspect(clients, &id, &cluster_id).await?;
-    let tag = |key: &str| live.tags.get(key).map(String::as_str);
-    if tag(PIPELINE_TAG) != Some(spec.pipeline.as_str()) || tag(RESOURCE_TAG) != Some(id.to_string().as_str()) {
-        return Err(ScaleError::Refused(format!("EMR cluster {cluster_id} ({emr_name}) is not tagged as {id} of pipeline `{}`; pipectl only resizes its own clusters", spec.pipeline)));
-    }
+    let (cluster_id, live) = match cluster::find_owned(clients, &spec.pipeline, &cluster.name).await? {
+        Found::Ours { cluster_id, running } => (cluster_id, running),
+        Found::NotRunning => {
+            return Err(ScaleError::Refused(format!(
+                "cluster '{}' is not running (no active EMR cluster named {emr_name}); run `pipectl apply` first",
+                cluster.name
+            )))
+        }
+        Found::NotOurs { cluster_id } => {
+            return Err(ScaleError::Refused(format!("EMR cluster {cluster_id} ({emr_name}) is not tagged as {id} of pipeline `{}`; pipectl only resizes its own clusters", spec.pipeline)))
+        }
+    };
     if !live.state.accepts_resize() {
         return Err(ScaleError::Refused(format!(
             "cluster '{}' is {}; EMR resizes only RUNNING or WAITING clusters",
@@ -360,7 +357,7 @@ async fn find(clients: &Clients, spec: &Spec, checked: &Checked<'_>) -> Result<F
             )));
         }
     }
-    Ok(Found { id, cluster_id, account_id: live.account_id().to_string(), group_id, current })
+    Ok(Target { id, cluster_id, account_id: live.account_id().to_string(), group_id, current })
 }
 
 /// Resizes one group of one cluster of the spec.
@@ -372,7 +369,7 @@ pub async fn scale(
 ) -> Result<ScaleResult, ScaleError> {
     let checked = check(spec, request, &clients.region)?;
     let found = find(clients, spec, &checked).await?;
-    let (Checked { cluster, group, baseline, target, instance_type }, Found { id, cluster_id, group_id, current, .. }) =
+    let (Checked { cluster, group, baseline, target, instance_type }, Target { id, cluster_id, group_id, current, .. }) =
         (&checked, &found);
     // Round 3: resize, record, and schedule (or cancel) the scale-back.
     let scale_back = scale_back_schedule_name(&spec.pipeline, &cluster.name, group.name());
@@ -394,7 +391,7 @@ pub async fn scale(
     };
     let schedule = async {
         match (&until, request.reset) {
-            (_, true) => delete_scale_back(&clients.scheduler, &scale_back).await,
+            (_, true) => delete_one_time_resize(clients, &scale_back).await,
             (Some(at), false) => schedule_scale_back(clients, spec, &checked, &found, &scale_back, at, progress).await,
             (None, false) => Ok(()),
         }
@@ -427,25 +424,25 @@ async fn schedule_scale_back(
     clients: &Clients,
     spec: &Spec,
     checked: &Checked<'_>,
-    found: &Found,
+    found: &Target,
     name: &str,
     at: &str,
     progress: &Progress,
 ) -> Result<(), AwsError> {
     let (cluster, group) = (checked.cluster, &checked.group);
-    let arns = Arns::new(&found.account_id, &clients.region);
-    let role = iam_role_name(&spec.pipeline, &derived_cluster_roles(&cluster.name)[2], &clients.region);
-    let description = format!(
-        "Scale-back by pipectl scale. {PIPELINE_TAG}={} {SCALE_BACK_MARKER}={}/{group}",
-        spec.pipeline, cluster.name
-    );
-    let input = resize_input(&found.cluster_id, &found.group_id, checked.baseline);
-    let (role_arn, dead_letter_arn) =
-        (arns.role(&spec.role_path(&clients.region), &role), queue::arn(&arns, &spec.pipeline));
+    let resize = OneTimeResize {
+        name,
+        description: format!(
+            "Scale-back by pipectl scale. {PIPELINE_TAG}={} {SCALE_BACK_MARKER}={}/{group}",
+            spec.pipeline, cluster.name
+        ),
+        at: at.to_string(),
+        input: resize_input(&found.cluster_id, &found.group_id, checked.baseline),
+    };
     // A failed scale-back goes to the pipeline's dead-letter queue, which `apply` creates; a
     // pipeline applied before there was one is told to apply again.
-    let create = create_scale_back(&clients.scheduler, name, &description, at, &input, &role_arn, &dead_letter_arn);
-    let (created, queue) = tokio::join!(create, queue::exists(&clients.sqs, &spec.pipeline));
+    let create = create_one_time_resize(clients, spec, &found.account_id, &cluster.name, &resize);
+    let (created, queue) = tokio::join!(create, queue::exists(clients, &spec.pipeline));
     match queue {
         Ok(true) => {}
         Ok(false) => progress.warn(&format!(

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 
 use super::{CommandError, GlobalArgs, PlanOutput, Status};
 use crate::aws::calls::CallCounter;
@@ -39,8 +39,6 @@ pub(super) struct Session {
     pub progress: Progress,
     pub parallelism: usize,
     pub wait: WaitOptions,
-    /// When the command started: the time the desired graph is built for.
-    pub now: DateTime<Utc>,
 }
 
 impl Session {
@@ -68,14 +66,15 @@ impl Session {
             progress: Progress::new(!global.no_color),
             parallelism: usize::from(global.parallelism),
             wait: WaitOptions { timeout: global.timeout, ..WaitOptions::default() },
-            now: Utc::now(),
         })
     }
 
-    /// The spec's desired graph, built once: the names the read looks up, and once bound to the
-    /// account and what exists, what the plan compares with.
+    /// The spec's desired graph as of now, built once per plan: the names the read looks up,
+    /// and once bound to the account and what exists, what the plan compares with. Built when it
+    /// is needed (after the lock, which may take a while), so that a schedule window that opened
+    /// meanwhile counts.
     pub fn desired(&self) -> Vec<DesiredResource> {
-        desired_graph(&self.loaded.spec, &self.options.region, self.now)
+        desired_graph(&self.loaded.spec, &self.options.region, Utc::now())
     }
 
     /// Reads live state and plans; `destroy` plans the deletion of everything.

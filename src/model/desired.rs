@@ -33,8 +33,10 @@ pub trait DesiredConfig: Any + Debug + Send + Sync {
     }
 }
 
-/// What `${account}` stands for in the desired graph until the live read names the account.
-pub const ACCOUNT_PLACEHOLDER: &str = "${account}";
+/// What stands for the account in the desired graph until the live read names it: spelt so that
+/// no text of the user's (a Spark argument, an IAM policy variable such as `${aws:username}`) can
+/// be taken for it.
+pub const ACCOUNT_PLACEHOLDER: &str = "${pipectl:account}";
 
 /// The account and the AWS ids of the resources that exist, for the desired graph's
 /// placeholders.
@@ -51,19 +53,36 @@ impl Binding {
         Binding { account: account.to_string(), ids }
     }
 
-    /// `text` with `${account}` and every known `${kind/name}` replaced.
-    pub fn text(&self, text: &str) -> String {
-        if !text.contains("${") {
-            return text.to_string();
-        }
-        let mut out = text.replace(ACCOUNT_PLACEHOLDER, &self.account);
-        for (id, physical) in &self.ids {
-            let placeholder = format!("${{{id}}}");
-            if out.contains(&placeholder) {
-                out = out.replace(&placeholder, physical);
+    /// `text` with the account and every known `${kind/name}` filled in; `unknown` is asked
+    /// about every other `${…}` (what is inside the braces): keep it as it is, or refuse.
+    pub fn fill<E>(&self, text: &str, mut unknown: impl FnMut(&str) -> Result<(), E>) -> Result<String, E> {
+        let mut out = String::with_capacity(text.len());
+        let mut rest = text;
+        while let Some(start) = rest.find("${") {
+            let Some(length) = rest[start..].find('}') else { break };
+            out.push_str(&rest[..start]);
+            let placeholder = &rest[start..=start + length];
+            let inner = &placeholder[2..placeholder.len() - 1];
+            match self.ids.get(inner) {
+                _ if placeholder == ACCOUNT_PLACEHOLDER => out.push_str(&self.account),
+                Some(physical) => out.push_str(physical),
+                None => {
+                    unknown(inner)?;
+                    out.push_str(placeholder);
+                }
             }
+            rest = &rest[start + length + 1..];
         }
-        out
+        out.push_str(rest);
+        Ok(out)
+    }
+
+    /// `text` with the account and every known `${kind/name}` filled in, the rest as it is.
+    pub fn text(&self, text: &str) -> String {
+        match self.fill(text, |_| Ok::<(), std::convert::Infallible>(())) {
+            Ok(filled) => filled,
+            Err(never) => match never {},
+        }
     }
 
     /// Every string in `value` bound as `text` binds it.

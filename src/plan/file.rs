@@ -20,8 +20,10 @@ use serde_json::{json, Value};
 use crate::model::{DesiredResource, LiveState};
 use crate::plan::Plan;
 
-/// Changes when a field of the file changes meaning; a file of another version is refused.
-pub const FORMAT_VERSION: u32 = 1;
+/// Changes when a field of the file changes meaning; a file of another version is refused. 2: the
+/// spec fingerprint is of the desired graph as built before the read (`${account}` in its ARNs,
+/// nodes kind by kind).
+pub const FORMAT_VERSION: u32 = 2;
 
 /// A plan as `plan --out` writes it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -67,3 +67,22 @@ fn bound_after_the_read_the_graph_is_the_one_built_for_the_account() {
     }
     assert!(waiting > 10, "the reference example's roles, queue, schedules, alarms and jobs wait for the account");
 }
+
+#[test]
+fn a_node_several_kinds_derive_is_the_same_node_from_each() {
+    let mut repeated = 0;
+    for (name, spec) in specs() {
+        let arns = Arns::new("123456789012", &spec.region);
+        let graph = crate::model::GraphContext { spec: &spec, arns: &arns, now: chrono::Utc::now() };
+        let mut seen: std::collections::HashMap<ResourceId, String> = std::collections::HashMap::new();
+        for node in super::KINDS.iter().flat_map(|kind| kind.desired(&graph)) {
+            let text = format!("{node:?}");
+            if let Some(first) = seen.insert(node.id.clone(), text.clone()) {
+                assert_eq!(first, text, "{name}: {} differs between the kinds that derive it", node.id);
+                repeated += 1;
+            }
+        }
+        assert_eq!(graph_in(&spec, &arns, chrono::Utc::now()).len(), seen.len(), "{name}: kept once each");
+    }
+    assert!(repeated > 0, "the cluster, its windows and its jobs all derive the dead-letter queue");
+}

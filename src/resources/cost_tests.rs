@@ -22,31 +22,36 @@ fn a_plan_from_nothing_prices_every_kind_that_has_a_price() {
     let graph = graph_in(&spec, &Arns::new("123456789012", "us-east-1"), chrono::Utc::now());
     let plan = build_plan("p", &graph, &LiveState::default(), false);
     let estimate = estimate(&table, "us-east-1", &plan, &graph);
+    // The lines follow the plan: kind by kind, by name within a kind.
     let fixed: Vec<(String, String, Option<f64>)> =
         estimate.fixed.iter().map(|line| (line.resource.clone(), line.item.clone(), line.hourly_usd)).collect();
-    let find =
-        |item: &str| fixed.iter().find(|(_, line, _)| line == item).unwrap_or_else(|| panic!("{item}: {fixed:?}"));
-    let close = |a: Option<f64>, b: f64| a.is_some_and(|a| (a - b).abs() < 1e-9);
-    assert_eq!(fixed.len(), 5, "{fixed:?}");
-    assert!(close(find("master: 1 × m5.xlarge (EC2 + EMR)").2, 0.25));
-    assert!(close(find("core: 2 × m5.xlarge (EC2 + EMR)").2, 0.5));
-    // r5.xlarge has an EC2 price but no EMR charge in the table: the node has no price.
-    assert_eq!(find("task group 'batch': 3 × r5.xlarge (EC2 + EMR)").2, None);
-    assert_eq!(find("2 shards (provisioned)").0, "stream/events");
-    assert!(close(find("2 shards (provisioned)").2, 0.03));
-    assert!(close(find("NAT gateway (plus data processed)").2, 0.045));
+    let line = |resource: &str, item: &str, hourly: Option<f64>| (resource.to_string(), item.to_string(), hourly);
+    let rounded: Vec<(String, String, Option<f64>)> = fixed
+        .iter()
+        .map(|(resource, item, hourly)| line(resource, item, hourly.map(|usd| (usd * 1e6).round() / 1e6)))
+        .collect();
+    assert_eq!(
+        rounded,
+        [
+            line("stream/events", "2 shards (provisioned)", Some(0.03)),
+            line("cluster/spark", "master: 1 × m5.xlarge (EC2 + EMR)", Some(0.25)),
+            line("cluster/spark", "core: 2 × m5.xlarge (EC2 + EMR)", Some(0.5)),
+            // r5.xlarge has an EC2 price but no EMR charge in the table: the node has no price.
+            line("cluster/spark", "task group 'batch': 3 × r5.xlarge (EC2 + EMR)", None),
+            line("nat_gateway/pub", "NAT gateway (plus data processed)", Some(0.045)),
+        ]
+    );
     assert_eq!(estimate.unpriced, 1);
     assert!((estimate.hourly_usd - 0.825).abs() < 1e-9, "{}", estimate.hourly_usd);
-    let mut rates: Vec<(String, Option<f64>)> =
+    let rates: Vec<(String, Option<f64>)> =
         estimate.rates.iter().map(|line| (format!("{} per {}", line.item, line.unit), line.usd)).collect();
-    rates.sort_by(|a, b| a.0.cmp(&b.0));
     assert_eq!(
         rates,
         [
-            ("Firehose ingestion per GB ingested".to_string(), None),
             ("S3 STANDARD storage per GB-month".to_string(), Some(0.023)),
             ("S3 STANDARD_IA storage per GB-month".to_string(), None),
             ("on-demand stream (plus data in and out) per stream-hour".to_string(), None),
+            ("Firehose ingestion per GB ingested".to_string(), None),
         ]
     );
     let nights: Vec<(String, String, f64)> =

@@ -310,8 +310,8 @@ async fn queue_url(sqs: &aws_sdk_sqs::Client, name: &str) -> Result<Option<Strin
 }
 
 /// True when the pipeline's dead-letter queue exists (one GetQueueUrl).
-pub async fn exists(sqs: &aws_sdk_sqs::Client, pipeline: &str) -> Result<bool, AwsError> {
-    Ok(queue_url(sqs, &schedules_dlq_name(pipeline)).await?.is_some())
+pub async fn exists(clients: &Clients, pipeline: &str) -> Result<bool, AwsError> {
+    Ok(queue_url(&clients.sqs, &schedules_dlq_name(pipeline)).await?.is_some())
 }
 
 /// The queue named `name` as SQS holds it: its tags and attributes, or None when it is absent

@@ -18,15 +18,16 @@ use aws_sdk_scheduler::types::{
 use serde_json::{json, Value};
 
 use super::kit::{
-    aws_error, build_error, claimed_id, owned_by, retry_while_role_propagates, AwsError, Context, Grant, GrantContext,
-    LiveResource, NamedRead, ReadContext, ResourceKind, Scope, Tags,
+    aws_error, build_error, claimed_id, owned_by, retry_while_role_propagates, AwsError, Clients, Context, Grant,
+    GrantContext, LiveResource, NamedRead, ReadContext, ResourceKind, Scope, Tags,
 };
 use crate::model::{
     Attributes, Binding, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names,
 };
 use crate::model::{ResourceId, PIPELINE_TAG, RESOURCE_TAG};
 use crate::names::{
-    derived_cluster_roles, schedule_name, schedule_prefix, window_schedule_name, RUN_GUARD_MARKER, SCALE_BACK_MARKER,
+    iam_role_name, schedule_name, schedule_prefix, scheduler_role, window_schedule_name, RUN_GUARD_MARKER,
+    SCALE_BACK_MARKER,
 };
 use crate::spec::{self, Group};
 
@@ -333,7 +334,7 @@ pub fn window_retry(edge: &str, window_seconds: Option<u64>) -> Retry {
 /// The two schedules of each window of the cluster: `up` at its start to the window's size,
 /// `down` at its end back to the group's baseline.
 fn window_schedules(graph: &GraphContext, cluster: &spec::Cluster) -> Vec<DesiredResource> {
-    let role = super::role::id(&derived_cluster_roles(&cluster.name)[2]);
+    let role = super::role::id(&scheduler_role(&cluster.name));
     let mut nodes = Vec::new();
     for window in &cluster.schedules {
         let group = window.instance_group();
@@ -494,7 +495,7 @@ async fn put(
         // targets in EventBridge Scheduler", Step Functions StartExecution).
         ScheduleTarget::StartJob { job, .. } => (ctx.physical_id(job)?, json!({})),
     };
-    let scheduler_role = ctx.physical_id(&super::role::id(&derived_cluster_roles(config.target.cluster())[2]))?;
+    let scheduler_role = ctx.physical_id(&super::role::id(&scheduler_role(config.target.cluster())))?;
     let role_arn = ctx.arns.role(&ctx.roles_path, &scheduler_role);
     let target = Target::builder()
         .arn(target_arn)
@@ -579,11 +580,40 @@ async fn delete(ctx: &Context, live: &LiveResource) -> Result<(), AwsError> {
     Ok(())
 }
 
-/// A one-time schedule that returns a group to its baseline at `at` (UTC, `yyyy-mm-ddThh:mm:ss`),
-/// then deletes itself. Used by `pipectl scale --for/--until`. Like the spec's schedules it is
-/// retried (`SCALE_BACK_RETRY`) and then lands in the pipeline's dead-letter queue.
-pub async fn create_scale_back(
-    scheduler: &aws_sdk_scheduler::Client,
+/// A one-time resize of a cluster's group: `pipectl scale --for/--until`'s scale-back, a run's
+/// guard.
+pub struct OneTimeResize<'a> {
+    /// The schedule's name (`schedule_name` of the spec-level name).
+    pub name: &'a str,
+    /// What it is for, with pipectl's marker (`SCALE_BACK_MARKER`, `RUN_GUARD_MARKER`).
+    pub description: String,
+    /// When, in UTC: `yyyy-mm-ddThh:mm:ss`.
+    pub at: String,
+    /// The ModifyInstanceGroups request (`resize_input`).
+    pub input: Value,
+}
+
+/// Creates a one-time resize of a group of the spec's cluster `cluster` in `account`: run by the
+/// cluster's scheduler role, retried (`SCALE_BACK_RETRY`), then handed to the pipeline's
+/// dead-letter queue; it deletes itself once done. It replaces a pending one of the same name.
+pub async fn create_one_time_resize(
+    clients: &Clients,
+    spec: &spec::Spec,
+    account: &str,
+    cluster: &str,
+    resize: &OneTimeResize<'_>,
+) -> Result<(), AwsError> {
+    let arns = crate::iam::Arns::new(account, &clients.region);
+    let role = iam_role_name(&spec.pipeline, &scheduler_role(cluster), &clients.region);
+    let role_arn = arns.role(&spec.role_path(&clients.region), &role);
+    let dead_letter_arn = super::queue::arn(&arns, &spec.pipeline);
+    let OneTimeResize { name, description, at, input } = resize;
+    create_scale_back(clients, name, description, at, input, &role_arn, &dead_letter_arn).await
+}
+
+/// A one-time schedule that resizes as `input` says at `at`, then deletes itself.
+async fn create_scale_back(
+    clients: &Clients,
     name: &str,
     description: &str,
     at: &str,
@@ -606,8 +636,9 @@ pub async fn create_scale_back(
         .build()
         .map_err(|e| build_error(name, "CreateSchedule", e))?;
     // A later `scale --for` replaces the pending scale-back of the same group.
-    delete_scale_back(scheduler, name).await?;
-    scheduler
+    delete_one_time_resize(clients, name).await?;
+    clients
+        .scheduler
         .create_schedule()
         .name(name)
         .schedule_expression(format!("at({at})"))
@@ -623,10 +654,10 @@ pub async fn create_scale_back(
     Ok(())
 }
 
-/// Removes a pending scale-back schedule; one that is not there is already removed.
-pub async fn delete_scale_back(scheduler: &aws_sdk_scheduler::Client, name: &str) -> Result<(), AwsError> {
-    match scheduler.delete_schedule().name(name).send().await.map_err(|error| aws_error(name, "DeleteSchedule", error))
-    {
+/// Removes a pending one-time resize; one that is not there is already removed.
+pub async fn delete_one_time_resize(clients: &Clients, name: &str) -> Result<(), AwsError> {
+    let deleted = clients.scheduler.delete_schedule().name(name).send().await;
+    match deleted.map_err(|error| aws_error(name, "DeleteSchedule", error)) {
         Err(error) if !error.is_not_found() => Err(error),
         _ => Ok(()),
     }

@@ -49,7 +49,8 @@ pub fn context(clients: Clients, timeout: std::time::Duration, live: &LiveState)
         first_interval: std::time::Duration::from_millis(1),
         max_interval: std::time::Duration::from_millis(5),
     };
-    Context::new(clients, &crate::spec::SpecBuilder::new().build(), wait, Progress::new(false), live)
+    let spec = crate::spec::SpecBuilder::new().build();
+    Context::new(clients, &spec, (wait, Progress::new(false)), live, super::kinds())
 }
 
 /// A live VPC with `cidr`.

@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use super::checks::{check_reference, check_resource_name, check_tags, check_unique, Problems};
 use super::group::{CapSource, Group};
-use super::iam::check_iam_name;
+use super::iam::check_derived_role;
 use super::jobs::{check_jobs, Job};
 use super::network::Network;
 use super::pipeline::Spec;
@@ -299,7 +299,7 @@ fn check_identity(path: &str, cluster: &Cluster, spec: &Spec, problems: &mut Pro
         );
     }
     for role in derived_cluster_roles(&cluster.name) {
-        check_iam_name(&format!("{path}.name"), spec, &role, problems);
+        check_derived_role(&format!("{path}.name"), spec, &role, problems);
     }
     let release_ok = cluster
         .release

@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use super::catalog::TableFormat;
 use super::checks::{check_reference, check_tags, check_unique, Problems};
-use super::iam::check_iam_name;
+use super::iam::check_derived_role;
 use super::pipeline::Spec;
 use super::suggest::did_you_mean;
 use crate::names::derived_delivery_role;
@@ -254,14 +254,7 @@ fn check_delivery(path: &str, delivery: &Delivery, spec: &Spec, problems: &mut P
             }
         }
         None => {
-            let derived = derived_delivery_role(&delivery.name);
-            if spec.roles.iter().any(|role| role.name == derived) {
-                problems.add(
-                    format!("{path}.name"),
-                    format!("the derived role `{derived}` clashes with a role of `roles`; rename one"),
-                );
-            }
-            check_iam_name(&format!("{path}.name"), spec, &derived, problems);
+            check_derived_role(&format!("{path}.name"), spec, &derived_delivery_role(&delivery.name), problems);
         }
     }
     check_tags(&format!("{path}.tags"), &delivery.tags, problems);

@@ -83,6 +83,15 @@ pub const MAX_IAM_ROLE_NAME: usize = 64;
 /// the spec region's code. (`--region` into a region with a longer code — at most
 /// `names::REGION_CODE_MAX` characters — can take a name this close to the limit past it; CreateRole
 /// then refuses it, naming the role.)
+/// A role pipectl derives for something of the spec (`derived`): it must not take the name of a
+/// role the spec declares — both would be the node `role/<name>` — and its IAM name must fit.
+pub(super) fn check_derived_role(path: &str, spec: &Spec, derived: &str, problems: &mut Problems) {
+    if spec.roles.iter().any(|role| role.name == derived) {
+        problems.add(path, format!("the derived role `{derived}` clashes with a role of `roles`; rename one"));
+    }
+    check_iam_name(path, spec, derived, problems);
+}
+
 pub(super) fn check_iam_name(path: &str, spec: &Spec, role: &str, problems: &mut Problems) {
     let code = region_code(&spec.region).len();
     let base = format!("{}-{role}", spec.pipeline);

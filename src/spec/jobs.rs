@@ -11,7 +11,7 @@ use serde::Deserialize;
 use super::checks::{check_resource_name, Problems};
 use super::clusters::{check_resized_group, Cluster};
 use super::group::Group;
-use super::iam::check_iam_name;
+use super::iam::check_derived_role;
 use super::pipeline::Spec;
 use crate::calendar::{self, Window, LARGEST_CLOCK_CHANGE_SECONDS};
 
@@ -187,7 +187,7 @@ pub(super) fn check_jobs(path: &str, cluster: &Cluster, spec: &Spec, problems: &
     for (index, job) in cluster.jobs.iter().enumerate() {
         let job_path = format!("{path}.jobs[{index}]");
         check_resource_name(&format!("{job_path}.name"), &job.name, problems);
-        check_iam_name(
+        check_derived_role(
             &format!("{job_path}.name"),
             spec,
             &crate::names::derived_job_role(&cluster.name, &job.name),

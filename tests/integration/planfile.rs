@@ -30,7 +30,7 @@ fn saved_plans_apply_exactly_or_refuse(stack: Stack) {
     assert!(plan.stderr.contains("Saved the plan to"), "{}", plan.stderr);
     let written: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&saved).expect("plan file")).expect("plan file is JSON");
-    assert_eq!(written["format_version"], 1);
+    assert_eq!(written["format_version"], 2);
     assert_eq!(written["pipeline"], spec.pipeline.as_str());
     assert_eq!(written["spec_fingerprint"].as_str().map(str::len), Some(32));
     assert!(written["plan"]["changes"].as_array().is_some_and(|changes| !changes.is_empty()));

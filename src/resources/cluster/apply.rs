@@ -573,9 +573,9 @@ mod tests {
         let ctx = Context::new(
             test_clients_with_emr(emr, false),
             &crate::spec::SpecBuilder::new().build(),
-            WaitOptions::default(),
-            Progress::new(false),
+            (WaitOptions::default(), Progress::new(false)),
             &LiveState::default(),
+            crate::resources::kinds(),
         );
         update(&ctx, &resource, &config, &current, &live).await.unwrap();
         assert_eq!(put.num_calls(), 1, "PutManagedScalingPolicy was not sent with min 1 and max 24");
@@ -636,9 +636,9 @@ mod tests {
         let ctx = Context::new(
             test_clients_with_emr(emr, false),
             &crate::spec::SpecBuilder::new().build(),
-            wait,
-            Progress::new(false),
+            (wait, Progress::new(false)),
             &live,
+            crate::resources::kinds(),
         );
         assert_eq!(create(&ctx, &resource, &config).await.unwrap(), "j-1");
         assert_eq!(run.num_calls(), 1, "RunJobFlow did not name the EMR-managed groups and the EMR tag");

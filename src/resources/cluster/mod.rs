@@ -35,7 +35,7 @@ use serde_json::Value;
 pub use apply::{forget_scale, record_scale, resize_group, wait_group_size, GroupWait};
 pub use attributes::{scale_records, InstanceGroup, Live, Readable, ScaleRecord, State};
 pub use desired::cluster_arn;
-pub use read::{find_active, group_id, inspect, list_active, Running, ACTIVE_STATES};
+pub use read::{find_active, find_owned, group_id, inspect, list_active, Found, Running, ACTIVE_STATES};
 
 use super::kit::{AwsError, Context, Grant, GrantContext, LiveResource, NamedRead, ReadContext, ResourceKind, Scope};
 use super::{security_group, vpc};

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use super::attributes::{managed_scaling_value, InstanceGroup, Live, Readable, State};
 use super::{Group, GroupMatch, KIND};
 use crate::model::ResourceId;
-use crate::names::{emr_cluster_name, emr_cluster_prefix, Tags};
+use crate::names::{emr_cluster_name, emr_cluster_prefix, Tags, PIPELINE_TAG, RESOURCE_TAG};
 use crate::resources::kit::{
     aws_error, claimed_id, owned_by, ownership_conflict, AwsError, Clients, LiveResource, NamedRead, ReadContext,
     Warnings,
@@ -286,6 +286,30 @@ pub async fn find_active(clients: &Clients, pipeline: &str, name: &str) -> Resul
     let emr_name = emr_cluster_name(pipeline, name);
     let found = list_active(&clients.emr, &emr_name).await?;
     Ok(found.into_iter().find(|(_, listed)| *listed == emr_name).map(|(cluster_id, _)| cluster_id))
+}
+
+/// A cluster of the spec as `pipectl scale` and `pipectl run` look for it.
+#[derive(Debug)]
+pub enum Found {
+    /// No active EMR cluster has its name.
+    NotRunning,
+    /// The active one is not tagged as this cluster of the pipeline: never touched.
+    NotOurs { cluster_id: String },
+    /// The pipeline's, with its id, state and groups.
+    Ours { cluster_id: String, running: Running },
+}
+
+/// Finds the spec's cluster `name` of `pipeline` by its deterministic name (ListClusters), then
+/// reads its tags, state and groups (DescribeCluster and ListInstanceGroups at once).
+pub async fn find_owned(clients: &Clients, pipeline: &str, name: &str) -> Result<Found, AwsError> {
+    let Some(cluster_id) = find_active(clients, pipeline, name).await? else { return Ok(Found::NotRunning) };
+    let id = super::id(name);
+    let running = inspect(clients, &id, &cluster_id).await?;
+    let tag = |key: &str| running.tags.get(key).map(String::as_str);
+    if tag(PIPELINE_TAG) != Some(pipeline) || tag(RESOURCE_TAG) != Some(id.to_string().as_str()) {
+        return Ok(Found::NotOurs { cluster_id });
+    }
+    Ok(Found::Ours { cluster_id, running })
 }
 
 /// A running cluster as a resize needs it: whose it is, its state and its groups.

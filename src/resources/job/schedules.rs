@@ -7,7 +7,7 @@
 use super::definition::RESIZE_BACK_GRACE_SECONDS;
 use super::id;
 use crate::model::{DesiredResource, GraphContext};
-use crate::names::{derived_cluster_roles, job_schedule_names};
+use crate::names::{job_schedule_names, scheduler_role};
 use crate::resources::schedule::{self, window_retry, ScheduleTarget};
 use crate::resources::{cluster, role};
 use crate::spec;
@@ -21,7 +21,7 @@ pub(super) fn nodes(graph: &GraphContext, cluster: &spec::Cluster, job: &spec::J
     // A start retried late would meet the guard early: it may be late by no more than the guard
     // leaves beyond the execution's own end (5 minutes).
     let start_retry = window_retry("up", Some(spec::GUARD_DELAY_SECONDS - RESIZE_BACK_GRACE_SECONDS));
-    let role = role::id(&derived_cluster_roles(&cluster.name)[2]);
+    let role = role::id(&scheduler_role(&cluster.name));
     let starts = schedule::Derived {
         name: start,
         target: ScheduleTarget::StartJob { cluster: cluster.name.clone(), job: job_id.clone() },

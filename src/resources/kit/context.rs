@@ -11,7 +11,7 @@ use super::tag_index;
 use super::wait::WaitOptions;
 use crate::aws::{aws_error, AwsError, Clients, Warnings};
 use crate::iam::Arns;
-use crate::model::{DesiredResource, Kind, LiveState, ResourceId};
+use crate::model::{Binding, DesiredResource, Kind, LiveState, ResourceId};
 use crate::progress::Progress;
 use crate::spec::Spec;
 
@@ -141,11 +141,22 @@ pub struct Context {
     /// Where creates that cannot tag at once note what they are creating (the lock).
     pub journal: Option<crate::aws::lock::Journal>,
     physical_ids: Mutex<HashMap<ResourceId, String>>,
+    /// The registered kinds: a `${kind/name}` of one of them names a resource (see
+    /// `resolve_placeholders`).
+    kinds: Vec<Kind>,
 }
 
 impl Context {
-    pub fn new(clients: Clients, spec: &Spec, wait: WaitOptions, progress: Progress, live: &LiveState) -> Context {
+    /// An apply of `spec` from `live`, among the registered `kinds`.
+    pub fn new(
+        clients: Clients,
+        spec: &Spec,
+        (wait, progress): (WaitOptions, Progress),
+        live: &LiveState,
+        kinds: Vec<Kind>,
+    ) -> Context {
         Context {
+            kinds,
             arns: Arns::new(&live.account_id, &clients.region),
             roles_path: spec.role_path(&clients.region),
             clients,
@@ -197,55 +208,42 @@ impl Context {
         }
     }
 
-    /// Replaces `${kind/name}` placeholders (ids unknown at plan time) with the AWS ids of the
-    /// resources this apply has created or found.
+    /// Fills in the `${kind/name}` of resources unknown at plan time with the AWS ids of the
+    /// resources this apply has created or found; one of a registered kind that does not exist
+    /// (a dependency failed) is an error, and any other `${…}` (an IAM policy variable) is text.
     pub fn resolve_placeholders(&self, text: &str) -> Result<String, AwsError> {
-        let ids = self.ids().iter().map(|(id, physical)| (id.to_string(), physical.clone())).collect();
-        resolve(text, &ids)
-    }
-}
-
-/// `text` with each `${kind/name}` that `ids` knows replaced by its AWS id; an unknown one that
-/// names a resource is an error (a dependency failed), anything else is left as it is.
-fn resolve(text: &str, ids: &HashMap<String, String>) -> Result<String, AwsError> {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(start) = rest.find("${") {
-        let Some(end) = rest[start..].find('}') else { break };
-        out.push_str(&rest[..start]);
-        let inner = &rest[start + 2..start + end];
-        match ids.get(inner) {
-            Some(physical) => out.push_str(physical),
-            None if names_a_resource(inner) => {
-                return Err(AwsError::new(inner, "resolve", "the resource does not exist yet (a dependency failed)"))
+        let binding =
+            Binding::new(&self.arns.account_id, &self.ids().iter().map(|(k, v)| (k.clone(), v.clone())).collect());
+        binding.fill(text, |inner| match inner.split_once('/') {
+            Some((kind, _)) if self.kinds.iter().any(|known| known.as_str() == kind) => {
+                Err(AwsError::new(inner, "resolve", "the resource does not exist yet (a dependency failed)"))
             }
-            None => out.push_str(&rest[start..=start + end]),
-        }
-        rest = &rest[start + end + 1..];
+            _ => Ok(()),
+        })
     }
-    out.push_str(rest);
-    Ok(out)
-}
-
-/// True for `kind/name`: a kind's name is lower-case letters and underscores, which no IAM policy
-/// variable (`${aws:PrincipalTag/team}`) or other `${…}` text pipectl sends is.
-fn names_a_resource(text: &str) -> bool {
-    text.split_once('/').is_some_and(|(kind, name)| {
-        !kind.is_empty() && !name.is_empty() && kind.chars().all(|c| c.is_ascii_lowercase() || c == '_')
-    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::test_kinds;
 
     #[test]
-    fn placeholders_resolve_to_known_ids_and_fail_for_missing_resources() {
-        let ids = HashMap::from([("cluster/spark".to_string(), "j-1".to_string())]);
-        assert_eq!(resolve("run on ${cluster/spark} now", &ids).unwrap(), "run on j-1 now");
-        assert_eq!(resolve("${not a resource}", &ids).unwrap(), "${not a resource}");
-        assert!(resolve("${cluster/other}", &ids).is_err());
-        let variable = "arn:aws:s3:::lake/${aws:PrincipalTag/team}/*";
-        assert_eq!(resolve(variable, &ids).unwrap(), variable, "IAM policy variables are not placeholders");
+    fn placeholders_resolve_to_known_ids_and_fail_for_missing_resources_of_a_registered_kind() {
+        let cluster = test_kinds::named("cluster");
+        let live = LiveState::default();
+        let mut ctx = crate::resources::test_support::context(
+            crate::resources::test_support::clients(),
+            std::time::Duration::from_millis(10),
+            &live,
+        );
+        ctx.kinds = vec![cluster];
+        ctx.record(&ResourceId::new(cluster, "spark"), "j-1".to_string());
+        assert_eq!(ctx.resolve_placeholders("run on ${cluster/spark} now").unwrap(), "run on j-1 now");
+        assert!(ctx.resolve_placeholders("${cluster/other}").is_err());
+        // Not a resource: an IAM policy variable, a kind pipectl does not have, no kind at all.
+        for text in ["arn:aws:s3:::lake/${aws:PrincipalTag/team}/*", "--env ${env/prod}", "${not a resource}"] {
+            assert_eq!(ctx.resolve_placeholders(text).unwrap(), text);
+        }
     }
 }
