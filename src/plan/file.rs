@@ -303,8 +303,9 @@ mod tests {
     #[test]
     fn another_format_version_is_refused() {
         let mut value = serde_json::to_value(file(2, None)).unwrap();
-        value["format_version"] = json!(2);
+        // A file of the previous format (its spec fingerprint of the graph as it was then built).
+        value["format_version"] = json!(1);
         let error = PlanFile::parse(&value.to_string()).unwrap_err();
-        assert!(error.starts_with("plan file format version 2, but this pipectl reads version 1"), "{error}");
+        assert!(error.starts_with("plan file format version 1, but this pipectl reads version 2"), "{error}");
     }
 }
