@@ -1,4 +1,4 @@
-//! pipectl as a library: the binary in `main.rs` is a thin shell over `commands::run`. Being a
+//! pipectl as a library: the binary in `main.rs` is a thin shell over `cli::run`. Being a
 //! library lets fuzz targets and benchmarks reach the spec loader and planner directly.
 
 pub mod aws;

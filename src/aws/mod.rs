@@ -1,9 +1,12 @@
 //! One AWS configuration for every client: the standard credential and region chain, endpoint
 //! overrides (flag, `AWS_ENDPOINT_URL`, per-service `AWS_ENDPOINT_URL_<SERVICE>`), `--localstack`,
 //! bounded timeouts and retries, a rustls/ring HTTPS client, and path-style S3 for emulators;
-//! and what every AWS call shares: the clients, the error type, the warnings of an emulator.
+//! and what every AWS call shares: the clients, the error type, the warnings of an emulator;
+//! below them, the request counter (`calls`), the bounded HTTP client (`http`), AWS's documented
+//! rate limits (`limits`) and the pipeline's lease lock (`lock`).
 //!
-//! The bottom layer: it depends on nothing of pipectl but the request counter and HTTP client.
+//! The layer every call to AWS goes through: of pipectl it uses only the names and progress
+//! lines below it.
 
 use std::time::Duration;
 
@@ -81,6 +84,10 @@ impl Warnings {
         self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).iter().cloned().collect()
     }
 }
+
+/// The account moto's ARNs carry unless told otherwise: on the emulator stacks, Glue and Athena
+/// (served by moto) name it while LocalStack's STS names another.
+pub const MOTO_ACCOUNT: &str = "123456789012";
 
 /// The LocalStack endpoint `--localstack` points at.
 pub const LOCALSTACK_ENDPOINT: &str = "http://localhost:4566";

@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand};
 
 use crate::aws::calls::CallCounter;
 use crate::commands::{
-    adopt, apply, emit, graph, init, permissions, plan, run as runs, scale, schema, unlock, validate, CommandError,
+    self, adopt, apply, emit, graph, init, permissions, plan, scale, schema, unlock, validate, CommandError,
     GlobalArgs, Status,
 };
 
@@ -38,9 +38,9 @@ pub enum Command {
     /// Resize an EMR instance group now (and optionally back later), without it counting as drift.
     Scale(scale::ScaleArgs),
     /// Start a cluster's job now (the state machine its schedule starts), and optionally follow it.
-    Run(runs::RunArgs),
+    Run(commands::run::RunArgs),
     /// List recent runs of the spec's jobs: start, duration, node-hours, outcome.
-    Runs(runs::RunsArgs),
+    Runs(commands::run::RunsArgs),
     /// Print the dependency graph of the spec (Graphviz dot or Mermaid).
     Graph(graph::GraphArgs),
     /// Take an existing, untagged resource with a name the spec uses as the pipeline's own.
@@ -64,7 +64,7 @@ pub enum Command {
 
 /// Runs the command the line names; with `-v`, says how many AWS requests it made, by operation.
 pub async fn run(cli: Cli) -> Result<Status, CommandError> {
-    crate::commands::watch_interrupts();
+    commands::watch_interrupts();
     let counter = CallCounter::default();
     let result = match dispatch(&cli, &counter).await {
         // Spec errors show the offending lines; styled only for a terminal that wants color.
@@ -85,8 +85,8 @@ async fn dispatch(cli: &Cli, counter: &CallCounter) -> Result<Status, CommandErr
         Command::Apply(args) => apply::exec_apply(global, args, counter).await,
         Command::Destroy(args) => apply::exec_destroy(global, args, counter).await,
         Command::Scale(args) => scale::exec(global, args, counter).await,
-        Command::Run(args) => runs::exec_run(global, args, counter).await,
-        Command::Runs(args) => runs::exec_runs(global, args, counter).await,
+        Command::Run(args) => commands::run::exec_run(global, args, counter).await,
+        Command::Runs(args) => commands::run::exec_runs(global, args, counter).await,
         Command::Graph(args) => graph::exec(global, args, counter).await,
         Command::Adopt(args) => adopt::exec(global, args, counter).await,
         Command::Unlock => unlock::exec(global, counter).await,

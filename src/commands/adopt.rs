@@ -21,7 +21,7 @@ use crate::plan::build_plan;
 use crate::render::render_plan;
 use crate::resources::{adoptable_kinds, bind, parse_id};
 
-/// Take an existing, untagged resource with a name the spec uses as the pipeline's own.
+/// The arguments of `pipectl adopt` (its help line is `cli::Command`'s).
 #[derive(Debug, Args)]
 pub struct AdoptArgs {
     /// The resource, `kind/name` as in plans (e.g. `bucket/clickstream-lake`).

@@ -17,7 +17,7 @@ use crate::render::{render_report, report_json, Style};
 use crate::resources::kinds;
 use crate::resources::kit::Context;
 
-/// Plan, ask for confirmation, and make AWS match the spec.
+/// The arguments of `pipectl apply` (its help line is `cli::Command`'s).
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
     /// Do not ask for confirmation (needed when stdin is not a terminal).
@@ -37,7 +37,7 @@ pub struct ApplyArgs {
     pub plan_file: Option<PathBuf>,
 }
 
-/// Delete everything that belongs to the pipeline, in reverse dependency order.
+/// The arguments of `pipectl destroy` (its help line is `cli::Command`'s).
 #[derive(Debug, Args)]
 pub struct DestroyArgs {
     /// Do not ask for confirmation (needed when stdin is not a terminal).

@@ -19,7 +19,7 @@ pub enum GraphFormat {
     Mermaid,
 }
 
-/// Print the dependency graph of the spec (Graphviz dot or Mermaid).
+/// The arguments of `pipectl graph` (its help line is `cli::Command`'s).
 #[derive(Debug, Args)]
 pub struct GraphArgs {
     #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]

@@ -8,7 +8,7 @@ use clap::Args;
 
 use super::{CommandError, GlobalArgs, Status};
 
-/// Write a commented starter spec.
+/// The arguments of `pipectl init` (its help line is `cli::Command`'s).
 #[derive(Debug, Args)]
 pub struct InitArgs {
     /// Which starter: `minimal` or `clickstream`.

@@ -15,7 +15,7 @@ pub enum PermissionsFor {
     Plan,
 }
 
-/// Print the least-privilege IAM policy a principal needs to run pipectl on this spec.
+/// The arguments of `pipectl permissions` (its help line is `cli::Command`'s).
 #[derive(Debug, Args)]
 pub struct PermissionsArgs {
     /// `all` (plan, apply, scale, destroy) or `plan` (read-only).

@@ -9,7 +9,7 @@ use super::session::{print_plan, Session};
 use super::{CommandError, GlobalArgs, PlanOutput, Status};
 use crate::aws::calls::CallCounter;
 
-/// Show what apply would change.
+/// The arguments of `pipectl plan` (its help line is `cli::Command`'s).
 #[derive(Debug, Args)]
 pub struct PlanArgs {
     /// Exit 0 when there are no changes, 2 when there are, 1 on error.

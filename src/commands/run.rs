@@ -29,7 +29,7 @@ use crate::resources::kit::account_id;
 use crate::resources::schedule::{create_one_time_resize, resize_input, OneTimeResize};
 use crate::spec::{Cluster, Job, Spec, GUARD_DELAY_SECONDS};
 
-/// Start a cluster's job now (the state machine its schedule starts), and optionally follow it.
+/// The arguments of `pipectl run` (its help line is `cli::Command`'s).
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// The job: `cluster/job`, or `job` when only one cluster has a job of that name.
@@ -44,7 +44,7 @@ pub struct RunArgs {
     pub output: OutputFormat,
 }
 
-/// List recent runs of the spec's jobs: start, duration, node-hours, outcome.
+/// The arguments of `pipectl runs` (its help line is `cli::Command`'s).
 #[derive(Debug, Args)]
 pub struct RunsArgs {
     /// Only this job (`cluster/job` or `job`).

@@ -1,7 +1,7 @@
 //! ARNs of the pipeline's resources in the account and region pipectl talks to, the partition a
 //! region belongs to, and how each partition spells service principals and endpoints.
 
-pub use crate::names::partition_of;
+use crate::names::partition_of;
 
 /// What ARNs are made of in the account pipectl talks to.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -5,7 +5,7 @@ pub mod arns;
 pub mod deployer;
 pub mod documents;
 
-pub use arns::{partition_of, partition_of_arn, scheduler_target, Arns};
+pub use arns::{partition_of_arn, scheduler_target, Arns};
 pub use documents::{
     bucket_key_grant, key_grant, key_statement, normalize, parse_document, percent_decode, s3_key_statement,
     service_trust_policy, statements_policy, trust_policy, wildcard_actions, KeyGrant,

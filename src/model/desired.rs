@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::fmt::Debug;
 use std::sync::Arc;
 
-use super::{Attributes, Kind, ResourceId, Tags, PIPELINE_TAG, RESOURCE_TAG};
+use super::{Attributes, ResourceId, Tags, PIPELINE_TAG, RESOURCE_TAG};
 use crate::iam::Arns;
 use crate::spec::Spec;
 
@@ -159,12 +159,7 @@ impl GraphContext<'_> {
     }
 
     /// What stands for the AWS id of `id` until the graph is bound (or apply creates it).
-    pub fn id_of(&self, id: &ResourceId) -> String {
+    pub fn placeholder_of(&self, id: &ResourceId) -> String {
         super::placeholder(id)
-    }
-
-    /// The ids of the kind `kind` named `names`.
-    pub fn ids<'n>(&self, kind: Kind, names: impl IntoIterator<Item = &'n String>) -> Vec<ResourceId> {
-        names.into_iter().map(|name| ResourceId::new(kind, name)).collect()
     }
 }

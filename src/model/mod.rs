@@ -69,7 +69,8 @@ impl Action {
 pub trait KindRules: Send + Sync + 'static {
     /// The kind's name in plans, tags and `kind/name` ids (`security_group`).
     fn name(&self) -> &'static str;
-    /// Where plans list this kind: lower ranks first.
+    /// Where plans list this kind: lower ranks first. Unique (the registry's tests check), and
+    /// in tens, so that a new kind finds a place between two without renumbering others.
     fn rank(&self) -> u8;
     /// True when AWS cannot change `field` in place, so a new value replaces the resource.
     fn forces_replacement(&self, _field: &str) -> bool {

@@ -17,9 +17,9 @@
 //! metric, the minute-of-week expression and the returned expression; DescribeAlarms returns
 //! them in `Metrics`, and plans read the returned expression back as the windows in words.
 //!
-//! An EMR alarm's `JobFlowId` is the cluster's id, unknown until the cluster exists: the
-//! desired dimension holds a placeholder that apply resolves (`resolve_placeholders`), and plans
-//! show the cluster's spec name on both sides.
+//! An EMR alarm's `JobFlowId` is the cluster's id: the desired dimension holds the cluster's
+//! placeholder, bound after the read when the cluster exists and filled in by apply when it
+//! creates it (`resolve_placeholders`); plans show the cluster's spec name on both sides.
 
 use std::sync::Arc;
 
@@ -209,7 +209,7 @@ impl KindRules for Alarm {
         "alarm"
     }
     fn rank(&self) -> u8 {
-        19
+        190
     }
     /// The plan states each alarm's condition in words, metric, threshold with its unit, and
     /// period, so a threshold in the wrong unit is visible before it is applied.

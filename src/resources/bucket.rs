@@ -119,7 +119,7 @@ impl KindRules for Bucket {
         "bucket"
     }
     fn rank(&self) -> u8 {
-        5
+        50
     }
 }
 
@@ -739,19 +739,12 @@ mod tests {
 
     /// An S3 client answering from `rules` (the SDK's `test-util` feature is not enabled for S3).
     fn s3_client(rules: &[&aws_smithy_mocks::Rule]) -> aws_sdk_s3::Client {
-        let mut interceptor =
-            aws_smithy_mocks::MockResponseInterceptor::new().rule_mode(aws_smithy_mocks::RuleMode::MatchAny);
-        for rule in rules {
-            interceptor = interceptor.with_rule(rule);
-        }
-        let config = aws_sdk_s3::Config::builder()
-            .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
-            .region(aws_sdk_s3::config::Region::new("us-east-1"))
-            .credentials_provider(aws_sdk_s3::config::Credentials::new("akid", "secret", None, None, "test"))
-            .http_client(aws_smithy_mocks::create_mock_http_client())
-            .interceptor(interceptor)
-            .build();
-        aws_sdk_s3::Client::from_conf(config)
+        crate::resources::test_support::mock_sdk_client!(
+            aws_sdk_s3,
+            "us-east-1",
+            aws_smithy_mocks::RuleMode::MatchAny,
+            rules
+        )
     }
 
     #[tokio::test]

@@ -86,7 +86,7 @@ impl KindRules for CatalogDatabase {
         "catalog_database"
     }
     fn rank(&self) -> u8 {
-        14
+        140
     }
 }
 

@@ -196,7 +196,7 @@ impl KindRules for CatalogTable {
         "catalog_table"
     }
     fn rank(&self) -> u8 {
-        15
+        150
     }
     /// Glue has no `RenameTable` or move: a table in another database is a new table.
     fn forces_replacement(&self, field: &str) -> bool {

@@ -113,7 +113,7 @@ impl KindRules for Crawler {
         "crawler"
     }
     fn rank(&self) -> u8 {
-        20
+        200
     }
 }
 
@@ -199,7 +199,7 @@ impl ResourceKind for Crawler {
                 // while the LocalStack stack's STS names another; moto answers GetTags on an
                 // ARN it does not know with no tags (see `workgroup::ownership`).
                 Some((_, tags)) if tags.is_empty() && read.clients.emulated => {
-                    tags_of(read.clients, name, super::workgroup::MOTO_ACCOUNT).await?
+                    tags_of(read.clients, name, crate::aws::MOTO_ACCOUNT).await?
                 }
                 found => found,
             }
@@ -404,7 +404,7 @@ mod tests {
     use std::time::Duration;
 
     use aws_sdk_glue::Client;
-    use aws_smithy_mocks::{mock, MockResponseInterceptor, Rule, RuleMode};
+    use aws_smithy_mocks::{mock, Rule, RuleMode};
     use aws_smithy_runtime_api::http::{Response, StatusCode};
     use aws_smithy_types::body::SdkBody;
 
@@ -462,18 +462,7 @@ mod tests {
     }
 
     fn glue_client(mode: RuleMode, rules: &[&Rule]) -> Client {
-        let mut interceptor = MockResponseInterceptor::new().rule_mode(mode);
-        for rule in rules {
-            interceptor = interceptor.with_rule(rule);
-        }
-        let config = aws_sdk_glue::Config::builder()
-            .behavior_version(aws_sdk_glue::config::BehaviorVersion::latest())
-            .region(aws_sdk_glue::config::Region::new("eu-west-1"))
-            .credentials_provider(aws_sdk_glue::config::Credentials::new("akid", "secret", None, None, "test"))
-            .http_client(aws_smithy_mocks::create_mock_http_client())
-            .interceptor(interceptor)
-            .build();
-        Client::from_conf(config)
+        crate::resources::test_support::mock_sdk_client!(aws_sdk_glue, "eu-west-1", mode, rules)
     }
 
     /// Glue's JSON error for `code` (HTTP 400, as the API reference lists these errors).

@@ -52,7 +52,7 @@ impl KindRules for InternetGateway {
         "internet_gateway"
     }
     fn rank(&self) -> u8 {
-        1
+        10
     }
     fn lives_in(&self, container: Kind) -> bool {
         container == super::vpc::KIND

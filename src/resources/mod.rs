@@ -1,12 +1,14 @@
 //! The registry of resource kinds: one module per kind (a folder where it is big), what they
-//! share in `kit`, and `KINDS`, the one list the rest of the program reaches kinds through.
+//! share in `kit`, and `KINDS`, the list every function here dispatches over: the desired graph,
+//! the live read, create, update and delete, costs, the deployer's grants, adoption.
 //!
 //! A kind module owns everything about its kind: the desired state it builds from the validated
-//! spec (and the nodes it derives), how it reads live state and describes it as attributes, which
-//! fields force replacement and what a deletion destroys (its `KindRules`), and its create,
-//! update, delete and waiters (its `ResourceKind`). Dynamic dispatch (a trait object per kind)
-//! rather than an enum keeps adding a kind to its module plus one line in `KINDS`; a `match`
-//! over kinds would need an arm in every function below.
+//! spec (and every node it derives), how it reads live state and describes it as attributes,
+//! which fields force replacement and what a deletion destroys (its `KindRules`), and its
+//! create, update, delete, grants and prices (its `ResourceKind`). Dynamic dispatch (a trait
+//! object per kind) rather than an enum keeps a new kind to its module and one line in `KINDS`;
+//! a `match` over kinds would need an arm in every function below. The few kinds commands use
+//! by name (`scale` the cluster and its schedules, `run` the job) are `pub` for them.
 
 mod alarm;
 #[cfg(test)]
@@ -51,11 +53,9 @@ use crate::model::{Action, Binding, DesiredResource, GraphContext, Kind, LiveSta
 use crate::plan::Plan;
 use crate::pricing::{Estimate, PriceTable};
 use crate::spec::Spec;
-pub use job::definition::RESIZE_BACK_GRACE_SECONDS;
-pub use job::id as job_id;
 use kit::{AwsError, Clients, Context, DynKind, Grant, GrantContext, LiveResource, ReadContext, Scope, Tags, Warnings};
 
-/// Every kind pipectl manages, in the order their nodes are added to the desired graph.
+/// Every kind pipectl manages, in the order the desired graph lists their nodes.
 pub const KINDS: &[&dyn DynKind] = &[
     &vpc::Vpc,
     &subnet::Subnet,

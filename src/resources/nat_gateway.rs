@@ -119,7 +119,7 @@ impl KindRules for NatGateway {
         "nat_gateway"
     }
     fn rank(&self) -> u8 {
-        11
+        110
     }
     fn forces_replacement(&self, field: &str) -> bool {
         matches!(field, "subnet" | "state")

@@ -171,7 +171,7 @@ impl KindRules for Queue {
         "queue"
     }
     fn rank(&self) -> u8 {
-        12
+        120
     }
     /// SetQueueAttributes: a new retention period can take up to 15 minutes to apply.
     fn change_notes(&self, action: Action, before: Option<&Attributes>, after: Option<&Attributes>) -> Vec<String> {

@@ -138,7 +138,7 @@ impl KindRules for Role {
         "role"
     }
     fn rank(&self) -> u8 {
-        7
+        70
     }
     /// IAM renames no role and moves none to another path.
     fn forces_replacement(&self, field: &str) -> bool {
@@ -686,7 +686,7 @@ mod tests {
     use aws_sdk_iam::operation::put_role_permissions_boundary::PutRolePermissionsBoundaryOutput;
     use aws_sdk_iam::types::{AttachedPermissionsBoundary, PermissionsBoundaryAttachmentType};
     use aws_sdk_iam::Client;
-    use aws_smithy_mocks::{mock, MockResponseInterceptor, Rule, RuleMode};
+    use aws_smithy_mocks::{mock, Rule, RuleMode};
 
     use super::*;
     use crate::iam::Arns;
@@ -777,19 +777,9 @@ mod tests {
     }
 
     fn iam_context(rules: &[&Rule]) -> Context {
-        let mut interceptor = MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny);
-        for rule in rules {
-            interceptor = interceptor.with_rule(rule);
-        }
-        let config = aws_sdk_iam::Config::builder()
-            .behavior_version(aws_sdk_iam::config::BehaviorVersion::latest())
-            .region(aws_sdk_iam::config::Region::new("us-east-1"))
-            .credentials_provider(aws_sdk_iam::config::Credentials::new("akid", "secret", None, None, "test"))
-            .http_client(aws_smithy_mocks::create_mock_http_client())
-            .interceptor(interceptor)
-            .build();
         let mut clients = crate::resources::test_support::clients();
-        clients.iam = Client::from_conf(config);
+        clients.iam =
+            crate::resources::test_support::mock_sdk_client!(aws_sdk_iam, "us-east-1", RuleMode::MatchAny, rules);
         crate::resources::test_support::context(clients, Duration::from_secs(5), &LiveState::default())
     }
 

@@ -134,7 +134,7 @@ impl KindRules for RouteTable {
         "route_table"
     }
     fn rank(&self) -> u8 {
-        3
+        30
     }
     fn lives_in(&self, container: Kind) -> bool {
         container == super::vpc::KIND

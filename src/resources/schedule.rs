@@ -158,7 +158,7 @@ impl KindRules for Schedule {
         "schedule"
     }
     fn rank(&self) -> u8 {
-        10
+        100
     }
     /// Schedules cannot carry tags: only pipectl's ownership marker goes in their description.
     fn compared_tags(&self, tags: &Tags) -> Tags {

@@ -103,7 +103,7 @@ impl KindRules for Stream {
         "stream"
     }
     fn rank(&self) -> u8 {
-        6
+        60
     }
     fn change_notes(&self, action: Action, before: Option<&Attributes>, after: Option<&Attributes>) -> Vec<String> {
         let mut notes = reshard_notes(action, before, after);

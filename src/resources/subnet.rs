@@ -64,7 +64,7 @@ impl KindRules for Subnet {
         "subnet"
     }
     fn rank(&self) -> u8 {
-        2
+        20
     }
     fn forces_replacement(&self, field: &str) -> bool {
         matches!(field, "cidr" | "availability_zone")

@@ -1,7 +1,7 @@
 //! Live resources and mock clients for the unit tests of the kinds and of the layers above.
 
 use aws_sdk_ec2::Client;
-use aws_smithy_mocks::{MockResponseInterceptor, Rule, RuleMode};
+use aws_smithy_mocks::{Rule, RuleMode};
 use aws_smithy_runtime_api::http::StatusCode;
 use aws_smithy_types::body::SdkBody;
 use serde_json::{json, Value};
@@ -11,21 +11,30 @@ use super::{vpc, ResourceId};
 use crate::iam::deployer::{policy, GrantContext, Purpose};
 use crate::progress::Progress;
 
-/// An EC2 client answering from `rules` (built by hand: the `test-util` feature that
-/// `mock_client!` needs is only enabled for the EMR crate).
+/// A client of the SDK crate `$sdk` in `$region` that answers from the mock `$rules` (in
+/// `$mode`): built by hand, because `aws_smithy_mocks::mock_client!` needs the SDK's `test-util`
+/// feature, which only a few crates have enabled here.
+macro_rules! mock_sdk_client {
+    ($sdk:ident, $region:expr, $mode:expr, $rules:expr) => {{
+        let mut interceptor = aws_smithy_mocks::MockResponseInterceptor::new().rule_mode($mode);
+        for rule in $rules {
+            interceptor = interceptor.with_rule(rule);
+        }
+        let config = $sdk::Config::builder()
+            .behavior_version($sdk::config::BehaviorVersion::latest())
+            .region($sdk::config::Region::new($region))
+            .credentials_provider($sdk::config::Credentials::new("akid", "secret", None, None, "test"))
+            .http_client(aws_smithy_mocks::create_mock_http_client())
+            .interceptor(interceptor)
+            .build();
+        $sdk::Client::from_conf(config)
+    }};
+}
+pub(crate) use mock_sdk_client;
+
+/// An EC2 client answering from `rules`.
 pub fn ec2_client(mode: RuleMode, rules: &[&Rule]) -> Client {
-    let mut interceptor = MockResponseInterceptor::new().rule_mode(mode);
-    for rule in rules {
-        interceptor = interceptor.with_rule(rule);
-    }
-    let config = aws_sdk_ec2::Config::builder()
-        .behavior_version(aws_sdk_ec2::config::BehaviorVersion::latest())
-        .region(aws_sdk_ec2::config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_ec2::config::Credentials::new("akid", "secret", None, None, "test"))
-        .http_client(aws_smithy_mocks::create_mock_http_client())
-        .interceptor(interceptor)
-        .build();
-    Client::from_conf(config)
+    mock_sdk_client!(aws_sdk_ec2, "us-east-1", mode, rules)
 }
 
 /// EC2's error response for `code` (the Query protocol's XML shape, HTTP 400).

@@ -104,7 +104,7 @@ impl KindRules for Topic {
         "topic"
     }
     fn rank(&self) -> u8 {
-        18
+        180
     }
     /// What a person must do for a new subscription to receive alarms.
     fn change_notes(&self, action: Action, before: Option<&Attributes>, after: Option<&Attributes>) -> Vec<String> {
@@ -366,7 +366,7 @@ mod tests {
     use aws_sdk_sns::operation::list_subscriptions_by_topic::ListSubscriptionsByTopicOutput;
     use aws_sdk_sns::types::Subscription as SnsSubscription;
     use aws_sdk_sns::Client;
-    use aws_smithy_mocks::{mock, MockResponseInterceptor, Rule, RuleMode};
+    use aws_smithy_mocks::{mock, Rule, RuleMode};
 
     use super::*;
 
@@ -375,18 +375,7 @@ mod tests {
     /// An SNS client answering from `rules` (built by hand: `mock_client!` needs the SDK's
     /// `test-util` feature, enabled only for the crates whose tests need more).
     fn sns_client(rules: &[&Rule]) -> Client {
-        let mut interceptor = MockResponseInterceptor::new().rule_mode(RuleMode::Sequential);
-        for rule in rules {
-            interceptor = interceptor.with_rule(rule);
-        }
-        let config = aws_sdk_sns::Config::builder()
-            .behavior_version(aws_sdk_sns::config::BehaviorVersion::latest())
-            .region(aws_sdk_sns::config::Region::new("us-east-1"))
-            .credentials_provider(aws_sdk_sns::config::Credentials::new("akid", "secret", None, None, "test"))
-            .http_client(aws_smithy_mocks::create_mock_http_client())
-            .interceptor(interceptor)
-            .build();
-        Client::from_conf(config)
+        crate::resources::test_support::mock_sdk_client!(aws_sdk_sns, "us-east-1", RuleMode::Sequential, rules)
     }
 
     #[tokio::test]

@@ -142,7 +142,7 @@ impl KindRules for VpcEndpoint {
         "vpc_endpoint"
     }
     fn rank(&self) -> u8 {
-        13
+        130
     }
     fn forces_replacement(&self, field: &str) -> bool {
         matches!(field, "service" | "type" | "state")

@@ -152,7 +152,7 @@ impl KindRules for Workgroup {
         "workgroup"
     }
     fn rank(&self) -> u8 {
-        16
+        160
     }
 }
 
@@ -476,15 +476,12 @@ async fn ownership(read: &ReadContext<'_>, name: &str, exists: bool) -> Result<O
     let clients = read.clients;
     let account = read.account_id().await?;
     let tags = match tags_of(clients, name, account).await? {
-        None if clients.emulated => tags_of(clients, name, MOTO_ACCOUNT).await?,
+        None if clients.emulated => tags_of(clients, name, crate::aws::MOTO_ACCOUNT).await?,
         tags => tags,
     };
     // It exists (GetWorkGroup said so): tags that cannot be read make it nobody's, never absent.
     Ok(Ownership::Tagged(tags.unwrap_or_default()))
 }
-
-/// The account moto's ARNs carry unless told otherwise.
-pub(super) const MOTO_ACCOUNT: &str = "123456789012";
 
 /// The workgroup's tags under `account`'s ARN, or None when Athena knows no such ARN (AWS and
 /// moto answer `InvalidRequestException`, "… Does Not Exist").
@@ -603,25 +600,14 @@ mod tests {
     use aws_sdk_athena::operation::delete_named_query::DeleteNamedQueryOutput;
     use aws_sdk_athena::operation::update_named_query::UpdateNamedQueryOutput;
     use aws_sdk_athena::operation::update_work_group::UpdateWorkGroupOutput;
-    use aws_smithy_mocks::{mock, MockResponseInterceptor, Rule, RuleMode};
+    use aws_smithy_mocks::{mock, Rule, RuleMode};
 
     use super::*;
     use crate::model::LiveState;
 
     /// An Athena client answering from `rules`, in any order.
     fn athena_client(rules: &[&Rule]) -> aws_sdk_athena::Client {
-        let mut interceptor = MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny);
-        for rule in rules {
-            interceptor = interceptor.with_rule(rule);
-        }
-        let config = aws_sdk_athena::Config::builder()
-            .behavior_version(aws_sdk_athena::config::BehaviorVersion::latest())
-            .region(aws_sdk_athena::config::Region::new("us-east-1"))
-            .credentials_provider(aws_sdk_athena::config::Credentials::new("akid", "secret", None, None, "test"))
-            .http_client(aws_smithy_mocks::create_mock_http_client())
-            .interceptor(interceptor)
-            .build();
-        aws_sdk_athena::Client::from_conf(config)
+        crate::resources::test_support::mock_sdk_client!(aws_sdk_athena, "us-east-1", RuleMode::MatchAny, rules)
     }
 
     fn saved(database: &str, query: &str) -> SavedQuery {

@@ -38,8 +38,8 @@ mod suggest;
 mod validate;
 
 pub use alarms::{
-    cluster_alarms, condition_words, dead_letter_alarm, delivery_alarms, derived_alarms, during_words, enabled_alarms,
-    job_alarms, stream_alarms, AlarmSpec, Alarms, Subscription, Watched,
+    cluster_alarms, condition_words, dead_letter_alarm, delivery_alarms, during_words, enabled_alarms, job_alarms,
+    stream_alarms, AlarmSpec, Alarms, Subscription, Watched,
 };
 pub use buckets::{Bucket, BucketEncryption, LifecycleRule, Transition};
 #[cfg(test)]

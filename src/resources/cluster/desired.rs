@@ -86,7 +86,7 @@ pub(super) fn nodes(graph: &GraphContext, cluster: &spec::Cluster) -> Vec<Desire
     nodes.push(queue::node(graph));
     if let Some(alarms) = spec::enabled_alarms(graph.spec) {
         let derived = spec::cluster_alarms(alarms, cluster, graph.now.year());
-        nodes.extend(alarm::nodes(graph, derived, &cluster_id, &graph.id_of(&cluster_id), &cluster.name));
+        nodes.extend(alarm::nodes(graph, derived, &cluster_id, &graph.placeholder_of(&cluster_id), &cluster.name));
     }
     nodes
 }
@@ -94,7 +94,7 @@ pub(super) fn nodes(graph: &GraphContext, cluster: &spec::Cluster) -> Vec<Desire
 /// The cluster's ARN once its id is known, or one with a placeholder that apply fills in.
 pub fn cluster_arn(graph: &GraphContext, cluster: &ResourceId) -> String {
     let arns = graph.arns;
-    let cluster_id = graph.id_of(cluster);
+    let cluster_id = graph.placeholder_of(cluster);
     format!("arn:{}:elasticmapreduce:{}:{}:cluster/{cluster_id}", arns.partition, arns.region, arns.account_id)
 }
 

@@ -212,7 +212,7 @@ impl KindRules for Cluster {
         "cluster"
     }
     fn rank(&self) -> u8 {
-        9
+        90
     }
     fn forces_replacement(&self, field: &str) -> bool {
         if field.starts_with("task.") {

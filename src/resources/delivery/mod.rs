@@ -294,7 +294,7 @@ impl KindRules for Delivery {
         "delivery"
     }
     fn rank(&self) -> u8 {
-        8
+        80
     }
     fn forces_replacement(&self, field: &str) -> bool {
         ["source_stream", "role", "status"].contains(&field)

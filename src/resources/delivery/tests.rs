@@ -178,19 +178,12 @@ fn the_conversion_sent_names_the_table_the_role_and_the_parquet_compression() {
 }
 
 fn firehose_client(rules: &[&aws_smithy_mocks::Rule]) -> aws_sdk_firehose::Client {
-    let mut interceptor =
-        aws_smithy_mocks::MockResponseInterceptor::new().rule_mode(aws_smithy_mocks::RuleMode::MatchAny);
-    for rule in rules {
-        interceptor = interceptor.with_rule(rule);
-    }
-    let config = aws_sdk_firehose::Config::builder()
-        .behavior_version(aws_sdk_firehose::config::BehaviorVersion::latest())
-        .region(aws_sdk_firehose::config::Region::new("eu-west-1"))
-        .credentials_provider(aws_sdk_firehose::config::Credentials::new("akid", "secret", None, None, "test"))
-        .http_client(aws_smithy_mocks::create_mock_http_client())
-        .interceptor(interceptor)
-        .build();
-    aws_sdk_firehose::Client::from_conf(config)
+    crate::resources::test_support::mock_sdk_client!(
+        aws_sdk_firehose,
+        "eu-west-1",
+        aws_smithy_mocks::RuleMode::MatchAny,
+        rules
+    )
 }
 
 /// DescribeDeliveryStream as AWS answers for a converting delivery: the SchemaConfiguration

@@ -150,7 +150,7 @@ impl KindRules for Job {
         "job"
     }
     fn rank(&self) -> u8 {
-        17
+        170
     }
     /// A state machine cannot be renamed.
     fn forces_replacement(&self, field: &str) -> bool {
@@ -165,7 +165,7 @@ fn plan(graph: &GraphContext, cluster: &spec::Cluster, job: &spec::Job) -> JobPl
         label: format!("{}/{}", cluster.name, job.name),
         pipeline: graph.spec.pipeline.clone(),
         partition: graph.arns.partition.clone(),
-        cluster_id: graph.id_of(&super::cluster::id(&cluster.name)),
+        cluster_id: graph.placeholder_of(&super::cluster::id(&cluster.name)),
         group: group.name().to_string(),
         nodes: job.nodes,
         baseline: group.baseline(cluster).unwrap_or(0),
@@ -609,19 +609,12 @@ mod tests {
     /// A Step Functions client answering from `rules`, in order (built by hand, like the SNS
     /// one of `topic`'s tests).
     fn sfn_client(rules: &[&aws_smithy_mocks::Rule]) -> aws_sdk_sfn::Client {
-        let mut interceptor =
-            aws_smithy_mocks::MockResponseInterceptor::new().rule_mode(aws_smithy_mocks::RuleMode::Sequential);
-        for rule in rules {
-            interceptor = interceptor.with_rule(rule);
-        }
-        let config = aws_sdk_sfn::Config::builder()
-            .behavior_version(aws_sdk_sfn::config::BehaviorVersion::latest())
-            .region(aws_sdk_sfn::config::Region::new("eu-west-1"))
-            .credentials_provider(aws_sdk_sfn::config::Credentials::new("akid", "secret", None, None, "test"))
-            .http_client(aws_smithy_mocks::create_mock_http_client())
-            .interceptor(interceptor)
-            .build();
-        aws_sdk_sfn::Client::from_conf(config)
+        crate::resources::test_support::mock_sdk_client!(
+            aws_sdk_sfn,
+            "eu-west-1",
+            aws_smithy_mocks::RuleMode::Sequential,
+            rules
+        )
     }
 
     fn context(sfn: aws_sdk_sfn::Client) -> Context {

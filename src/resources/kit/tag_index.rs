@@ -1,7 +1,8 @@
-//! How a plan finds the pipeline's resources that the spec no longer names (buckets, streams and
-//! deliveries: each kind the index serves declares its `Indexed` type, see `ResourceKind::INDEXED`), at the cost of the pipeline rather than of the account: one paginated
-//! `tag:GetResources` per region, filtered by `pipectl:pipeline=<pipeline>` and by resource
-//! type, instead of reading the tags of every bucket, stream and delivery of the account.
+//! How a plan finds the pipeline's resources that the spec no longer names, at the cost of the
+//! pipeline rather than of the account: one paginated `tag:GetResources` per region, filtered by
+//! `pipectl:pipeline=<pipeline>` and by the resource types of the kinds the index serves (each
+//! declares its `Indexed` type, `ResourceKind::INDEXED`: today buckets, streams and deliveries),
+//! instead of reading the tags of every resource of those kinds in the account.
 //!
 //! The index is eventually consistent ("Resource Groups Tagging API", GetResources: it returns
 //! resources "tagged or previously tagged", and tags reach it after a delay), so it only says
@@ -112,7 +113,7 @@ impl ReadContext<'_> {
             }
             Err(error) if self.clients.emulated => {
                 self.warnings.note(&format!(
-                    "the endpoint does not serve tag:GetResources ({}): the tags of every bucket, stream and delivery stream of the account are read instead",
+                    "the endpoint does not serve tag:GetResources ({}): the tags of every resource of the kinds it would list are read instead",
                     error.message
                 ));
                 return scan.await;

@@ -250,7 +250,7 @@ impl KindRules for SecurityGroup {
         "security_group"
     }
     fn rank(&self) -> u8 {
-        4
+        40
     }
     fn forces_replacement(&self, field: &str) -> bool {
         field == "description"
