@@ -3,7 +3,7 @@
 //! the graph is bound to an account once the live read has named it.
 //!
 //! The graph is built once per command, before anything is read: the account is not known yet,
-//! so ARNs carry `${account}` (`ACCOUNT_PLACEHOLDER`), as references to resources that may not
+//! so ARNs carry `${pipectl:account}` (`ACCOUNT_PLACEHOLDER`), as references to resources that may not
 //! exist carry `${kind/name}`. After the read, `Binding` fills in the account and the ids of
 //! what exists; apply fills in the ids of what it creates.
 
@@ -48,8 +48,8 @@ pub struct Binding {
 }
 
 impl Binding {
-    pub fn new(account: &str, ids: &BTreeMap<ResourceId, String>) -> Binding {
-        let ids = ids.iter().map(|(id, physical)| (id.to_string(), physical.clone())).collect();
+    pub fn new<'a>(account: &str, ids: impl IntoIterator<Item = (&'a ResourceId, &'a String)>) -> Binding {
+        let ids = ids.into_iter().map(|(id, physical)| (id.to_string(), physical.clone())).collect();
         Binding { account: account.to_string(), ids }
     }
 
@@ -135,7 +135,7 @@ impl DesiredResource {
 /// What a kind needs to build its nodes of the desired graph.
 pub struct GraphContext<'a> {
     pub spec: &'a Spec,
-    /// The region and partition; the account is `${account}` until the graph is bound.
+    /// The region and partition; the account is `${pipectl:account}` until the graph is bound.
     pub arns: &'a Arns,
     /// When the graph is built: what the spec asks for may depend on the time (a schedule's
     /// window open now, this year's clock changes).

@@ -21,7 +21,7 @@ use crate::model::{DesiredResource, LiveState};
 use crate::plan::Plan;
 
 /// Changes when a field of the file changes meaning; a file of another version is refused. 2: the
-/// spec fingerprint is of the desired graph as built before the read (`${account}` in its ARNs,
+/// spec fingerprint is of the desired graph as built before the read (`${pipectl:account}` in its ARNs,
 /// nodes kind by kind).
 pub const FORMAT_VERSION: u32 = 2;
 

@@ -1,4 +1,4 @@
-//! The desired graph is built once, before the read, with `${account}` in its ARNs and
+//! The desired graph is built once, before the read, with `${pipectl:account}` in its ARNs and
 //! `${kind/name}` for the ids of other resources, and bound after the read: bound, it must be
 //! exactly the graph built for that account from the start, with no placeholder left for
 //! anything that exists.
@@ -53,7 +53,7 @@ fn bound_after_the_read_the_graph_is_the_one_built_for_the_account() {
             for (bound, expected) in bound.iter().zip(&expected) {
                 let (got, want) = (format!("{bound:?}"), format!("{expected:?}"));
                 assert_eq!(got, want, "{name}: {} differs once bound", bound.id);
-                assert!(!got.contains(ACCOUNT_PLACEHOLDER), "{name}: {} keeps `${{account}}`", bound.id);
+                assert!(!got.contains(ACCOUNT_PLACEHOLDER), "{name}: {} keeps `${{pipectl:account}}`", bound.id);
             }
             if existing {
                 let ids: BTreeMap<ResourceId, String> = live.physical_ids();

@@ -127,7 +127,7 @@ fn registered(kind: Kind) -> Result<&'static dyn DynKind, AwsError> {
 }
 
 /// The desired graph of a validated spec in `region` at `now`, built once per command: its ARNs
-/// carry `${account}` and its references to other resources `${kind/name}` until `bind` fills
+/// carry `${pipectl:account}` and its references to other resources `${kind/name}` until `bind` fills
 /// them in from what the live read found (see `model::Binding`).
 pub fn desired_graph(spec: &Spec, region: &str, now: DateTime<Utc>) -> Vec<DesiredResource> {
     graph_in(spec, &Arns::new(ACCOUNT_PLACEHOLDER, region), now)

@@ -212,8 +212,7 @@ impl Context {
     /// resources this apply has created or found; one of a registered kind that does not exist
     /// (a dependency failed) is an error, and any other `${…}` (an IAM policy variable) is text.
     pub fn resolve_placeholders(&self, text: &str) -> Result<String, AwsError> {
-        let binding =
-            Binding::new(&self.arns.account_id, &self.ids().iter().map(|(k, v)| (k.clone(), v.clone())).collect());
+        let binding = Binding::new(&self.arns.account_id, self.ids().iter());
         binding.fill(text, |inner| match inner.split_once('/') {
             Some((kind, _)) if self.kinds.iter().any(|known| known.as_str() == kind) => {
                 Err(AwsError::new(inner, "resolve", "the resource does not exist yet (a dependency failed)"))
