@@ -12,7 +12,7 @@
 use serde_json::{json, Map, Value};
 
 use crate::iam::Arns;
-use crate::names::PIPELINE_TAG;
+use crate::names::{iam_role_name, PIPELINE_TAG};
 use crate::spec::Spec;
 
 /// What the policy is for.
@@ -179,12 +179,86 @@ impl<'a> GrantContext<'a> {
         json!({"StringEquals": {format!("aws:RequestTag/{PIPELINE_TAG}"): self.spec.pipeline}})
     }
 
-    /// Passing the pipeline's roles to `services` (their principals, `firehose.amazonaws.com`):
-    /// the kinds whose resources run with a role of the pipeline each add theirs.
-    pub fn pass_roles(&self, services: &[&str]) -> Grant {
-        Grant::new("PassOwnRolesToTheirServices", Scope::Apply, &["iam:PassRole"], vec![self.roles()])
-            .when(json!({"StringEquals": {"iam:PassedToService": services}}))
+    /// The ARN of the pipeline's role `name` (its spec name: declared, or derived by a kind) in
+    /// this region.
+    pub fn role(&self, name: &str) -> String {
+        self.arns.role(&self.roles_path, &iam_role_name(&self.spec.pipeline, name, &self.arns.region))
     }
+
+    /// Passing the pipeline's roles `roles` (spec names) to one service (its short name,
+    /// `firehose`, or global principal): `iam:PassRole` on exactly those roles, with
+    /// `iam:PassedToService` the service's principal as this partition spells it
+    /// (`Arns::service_principal`: `ec2.amazonaws.com.cn` in China). Each service has its own
+    /// Sid, so a role passed to one service is never passable to another ("Grant a user
+    /// permissions to pass a role to an AWS service", IAM User Guide; `iam:PassedToService`,
+    /// "IAM and AWS STS condition context keys").
+    pub fn pass_roles(&self, service: &str, roles: &[String]) -> Grant {
+        let principal = self.arns.service_principal(service);
+        let sid = match principal.split('.').next().unwrap_or_default() {
+            "firehose" => "PassDeliveryRolesToFirehose",
+            "elasticmapreduce" => "PassClusterRolesToEmr",
+            "ec2" => "PassInstanceRolesToEc2",
+            "scheduler" => "PassScheduleRolesToScheduler",
+            "glue" => "PassCrawlerRolesToGlue",
+            "states" => "PassJobRolesToStepFunctions",
+            _ => "PassRolesToOtherServices",
+        };
+        let roles = roles.iter().map(|role| self.role(role)).collect();
+        Grant::new(sid, Scope::Apply, &["iam:PassRole"], roles)
+            .when(json!({"StringEquals": {"iam:PassedToService": principal}}))
+    }
+
+    /// The spec's `iam.permissions_boundary`, if it sets one.
+    pub fn boundary(&self) -> Option<&str> {
+        self.spec.permissions_boundary()
+    }
+
+    /// The condition a role-writing action needs: with a permissions boundary, that the role
+    /// has (or, for `CreateRole` and `PutRolePermissionsBoundary`, is given) exactly that
+    /// boundary (`iam:PermissionsBoundary`, "Permissions boundaries for IAM entities",
+    /// IAM User Guide: delegating responsibility with a boundary); `more` adds keys under
+    /// `StringEquals`. None without a boundary and without `more`.
+    pub fn within_boundary(&self, more: Map<String, Value>) -> Option<Value> {
+        let mut keys = more;
+        if let Some(boundary) = self.boundary() {
+            keys.insert("iam:PermissionsBoundary".to_string(), json!(boundary));
+        }
+        (!keys.is_empty()).then(|| json!({ "StringEquals": keys }))
+    }
+
+    /// Attaching the AWS managed policies `policies` to the pipeline's roles `roles` (spec
+    /// names), and nothing else: `iam:PolicyARN` lists them ("IAM and AWS STS condition context
+    /// keys"), and with a boundary the role must carry it. The kinds that attach a managed
+    /// policy each add theirs; no grant is made for none.
+    pub fn attach_managed(&self, policies: &[String], roles: &[String]) -> Vec<Grant> {
+        if policies.is_empty() || roles.is_empty() {
+            return Vec::new();
+        }
+        let roles = roles.iter().map(|role| self.role(role)).collect();
+        let condition = self.within_boundary(Map::from_iter([("iam:PolicyARN".to_string(), json!(policies))]));
+        let grant = Grant::new("AttachOnlyTheSpecsManagedPolicies", Scope::Apply, &["iam:AttachRolePolicy"], roles);
+        vec![match condition {
+            Some(condition) => grant.when(condition),
+            None => grant,
+        }]
+    }
+}
+
+/// What `pipectl permissions` says on stderr about a policy for a spec without
+/// `iam.permissions_boundary`: what the role-writing statements then allow, and that a boundary
+/// closes it. None with a boundary.
+pub fn boundary_warning(spec: &Spec, region: &str) -> Option<String> {
+    if spec.permissions_boundary().is_some() {
+        return None;
+    }
+    Some(format!(
+        "warning: the spec sets no iam.permissions_boundary, so this policy lets its holder create roles under \
+         the pipeline's IAM path ({}) with any inline policy and pass them to the pipeline's services: whoever \
+         holds it can give such a role any permission in the account. Set iam.permissions_boundary to a managed \
+         policy that caps what the pipeline's roles may do: every role-writing statement then requires that \
+         boundary (docs/deployer-policy.md).",
+        spec.role_path(region)
+    ))
 }
 
 /// The IAM actions that authorise `operation` of `service` (as the request counter names them,
@@ -333,20 +407,24 @@ mod tests {
         };
         let policy = policy(
             [
-                ctx.pass_roles(&["firehose.amazonaws.com"]),
+                ctx.pass_roles("firehose", &["a-firehose".to_string()]),
                 tagged(&["ec2:CreateRoute"]),
-                ctx.pass_roles(&["elasticmapreduce.amazonaws.com", "ec2.amazonaws.com", "firehose.amazonaws.com"]),
+                ctx.pass_roles("firehose.amazonaws.com", &["b-firehose".to_string()]),
                 tagged(&["ec2:DeleteRoute"]),
+                ctx.pass_roles("elasticmapreduce", &["c-emr-service".to_string()]),
             ],
             Purpose::Everything,
         );
         let statements = policy["Statement"].as_array().expect("statements");
-        assert_eq!(statements.len(), 2);
-        assert_eq!(statements[0]["Resource"], json!(["arn:aws:iam::123456789012:role/pipectl/p/eu-west-1/*"]));
+        assert_eq!(statements.len(), 3);
+        let role = |name: &str| format!("arn:aws:iam::123456789012:role/pipectl/p/eu-west-1/p-{name}-euw1");
+        // One service a statement, naming each role passed to it.
+        assert_eq!(statements[0]["Resource"], json!([role("a-firehose"), role("b-firehose")]));
+        assert_eq!(statements[0]["Condition"], json!({"StringEquals": {"iam:PassedToService": "firehose.amazonaws.com"}}));
+        assert_eq!(statements[2]["Resource"], json!([role("c-emr-service")]));
         assert_eq!(
-            statements[0]["Condition"],
-            json!({"StringEquals": {"iam:PassedToService":
-                ["firehose.amazonaws.com", "elasticmapreduce.amazonaws.com", "ec2.amazonaws.com"]}})
+            statements[2]["Condition"],
+            json!({"StringEquals": {"iam:PassedToService": "elasticmapreduce.amazonaws.com"}})
         );
         // The same single value stays a single value.
         assert_eq!(statements[1]["Condition"], json!({"StringEquals": {"aws:ResourceTag/pipectl:pipeline": "p"}}));

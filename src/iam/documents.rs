@@ -22,6 +22,49 @@ pub fn service_trust_policy(arns: &Arns, service: &str) -> Value {
     trust_policy(&arns.service_principal(service))
 }
 
+/// The trust policy of a role pipectl derives for `service` (short name or principal): the
+/// service's principal as the partition spells it, with the confused-deputy condition the
+/// service documents sending when it assumes a role, so that only this account's resources can
+/// make the service assume it:
+///
+/// - Firehose: `sts:ExternalId` = the account id ("Grant Firehose access to an Amazon S3
+///   destination", Amazon Data Firehose Developer Guide, whose trust policy carries it);
+/// - EMR: `aws:SourceAccount` = the account and `aws:SourceArn` like
+///   `arn:<partition>:elasticmapreduce:<region>:<account>:*` ("Service role for Amazon EMR (EMR
+///   role)", Amazon EMR Management Guide);
+/// - EventBridge Scheduler: `aws:SourceAccount` = the account ("Set up the execution role",
+///   EventBridge Scheduler User Guide);
+/// - Step Functions: `aws:SourceAccount` = the account and `aws:SourceArn` = the state machine
+///   ("Creating an IAM role for your state machine", Step Functions Developer Guide: "Prevent
+///   cross-service confused deputy issue").
+///
+/// `source_arn` is the `aws:SourceArn` value (EMR, Step Functions). EC2 (an instance profile's
+/// role) and Glue (a crawler's role) document no such key for their trust policies, and a key
+/// a service does not send makes `AssumeRole` fail: their trust has no condition
+/// (docs/deployer-policy.md).
+pub fn derived_trust_policy(arns: &Arns, service: &str, source_arn: Option<&str>) -> Value {
+    let principal = arns.service_principal(service);
+    let account = arns.account_id.as_str();
+    let mut condition = Map::new();
+    match principal.split('.').next().unwrap_or_default() {
+        "firehose" => {
+            condition.insert("StringEquals".to_string(), json!({"sts:ExternalId": account}));
+        }
+        "elasticmapreduce" | "scheduler" | "states" => {
+            condition.insert("StringEquals".to_string(), json!({"aws:SourceAccount": account}));
+            if let Some(source) = source_arn {
+                condition.insert("ArnLike".to_string(), json!({"aws:SourceArn": source}));
+            }
+        }
+        _ => {}
+    }
+    let mut trust = trust_policy(&principal);
+    if !condition.is_empty() {
+        trust["Statement"][0]["Condition"] = Value::Object(condition);
+    }
+    trust
+}
+
 /// The `kms:ViaService` value of a service in the pipeline's region: the service's endpoint
 /// name, `<service>.<region>.amazonaws.com` ("Condition keys for AWS KMS"), which ends in
 /// `amazonaws.com.cn` in the China regions.
@@ -268,6 +311,36 @@ mod tests {
         let trust = service_trust_policy(&Arns::new("1", "cn-north-1"), "ec2.amazonaws.com");
         assert_eq!(trust["Statement"][0]["Principal"]["Service"], json!("ec2.amazonaws.com.cn"));
         assert_eq!(trust_policy("ec2.amazonaws.com"), service_trust_policy(&Arns::new("1", "us-east-1"), "ec2"));
+    }
+
+    #[test]
+    fn derived_trusts_carry_the_confused_deputy_keys_each_service_documents_in_every_partition() {
+        for (region, partition, emr) in [
+            ("us-east-1", "aws", "elasticmapreduce.amazonaws.com"),
+            ("cn-north-1", "aws-cn", "elasticmapreduce.amazonaws.com.cn"),
+            ("us-gov-west-1", "aws-us-gov", "elasticmapreduce.amazonaws.com"),
+        ] {
+            let arns = Arns::new("123456789012", region);
+            let statement = |trust: Value| trust["Statement"][0].clone();
+            let firehose = statement(derived_trust_policy(&arns, "firehose", None));
+            assert_eq!(firehose["Condition"], json!({"StringEquals": {"sts:ExternalId": "123456789012"}}));
+            let source = format!("arn:{partition}:elasticmapreduce:{region}:123456789012:*");
+            let service = statement(derived_trust_policy(&arns, "elasticmapreduce", Some(&source)));
+            assert_eq!(service["Principal"]["Service"], json!(emr));
+            assert_eq!(
+                service["Condition"],
+                json!({"StringEquals": {"aws:SourceAccount": "123456789012"}, "ArnLike": {"aws:SourceArn": source}})
+            );
+            let scheduler = statement(derived_trust_policy(&arns, "scheduler", None));
+            assert_eq!(scheduler["Condition"], json!({"StringEquals": {"aws:SourceAccount": "123456789012"}}));
+            let machine = format!("arn:{partition}:states:{region}:123456789012:stateMachine:m");
+            let states = statement(derived_trust_policy(&arns, "states", Some(&machine)));
+            assert_eq!(states["Condition"]["ArnLike"]["aws:SourceArn"], json!(machine));
+            // No documented key: no condition rather than one that breaks AssumeRole.
+            for service in ["ec2", "glue"] {
+                assert_eq!(statement(derived_trust_policy(&arns, service, None)).get("Condition"), None);
+            }
+        }
     }
 
     #[test]

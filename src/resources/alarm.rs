@@ -354,6 +354,14 @@ impl ResourceKind for Alarm {
     /// still looks for them, to delete what an earlier spec made.
     fn grants(&self, ctx: &GrantContext) -> Vec<Grant> {
         let alarms = vec![ctx.arn("cloudwatch", &format!("alarm:{}*", alarm_prefix(&ctx.spec.pipeline)))];
+        // The alarms the spec derives, by exact name (a derived alarm's name does not depend on
+        // the year its spans are computed for); those it dropped only while they carry the
+        // pipeline's tag (the `alarm` resource type takes `aws:ResourceTag`, Service
+        // Authorization Reference, "Amazon CloudWatch").
+        let named: Vec<String> = crate::spec::derived_alarms(ctx.spec, 2000)
+            .iter()
+            .map(|alarm| ctx.arn("cloudwatch", &format!("alarm:{}", alarm_name(&ctx.spec.pipeline, &alarm.name))))
+            .collect();
         let change = ["cloudwatch:PutMetricAlarm", "cloudwatch:TagResource", "cloudwatch:UntagResource"];
         vec![
             // DescribeAlarms is authorised on the alarms it returns (Service Authorization
@@ -364,8 +372,10 @@ impl ResourceKind for Alarm {
                 &["cloudwatch:DescribeAlarms", "cloudwatch:ListTagsForResource"],
                 alarms.clone(),
             ),
-            Grant::new("ChangeAlarms", Scope::Apply, &change, alarms.clone()),
-            Grant::new("ChangeAlarms", Scope::Destroy, &["cloudwatch:DeleteAlarms"], alarms),
+            Grant::new("ChangeAlarms", Scope::Apply, &change, named.clone()),
+            Grant::new("ChangeAlarms", Scope::Destroy, &["cloudwatch:DeleteAlarms"], named),
+            Grant::new("OwnAlarmsTheSpecDropped", Scope::Destroy, &["cloudwatch:DeleteAlarms"], alarms)
+                .when(ctx.tagged()),
         ]
     }
 }

@@ -1,9 +1,11 @@
 //! Optional Glue crawlers (`catalog.crawlers`): for folders whose columns the spec does not
 //! declare, Glue infers the tables on a schedule and writes them into the pipeline's database.
 //! Each crawler is `pipectl-<pipeline>-<name>` and runs with a role derived for it
-//! (`<name>-crawler`, trusted by `glue.amazonaws.com`): the managed
-//! `service-role/AWSGlueServiceRole` (catalog and CloudWatch Logs) plus `s3:GetObject` on exactly
-//! the crawled folder's objects and `s3:ListBucket` on the bucket for that prefix only.
+//! (`<name>-crawler`, trusted by `glue.amazonaws.com`) whose one inline policy holds what the
+//! crawl uses: the catalog calls on the pipeline's database and its tables only, its own log
+//! stream, `s3:GetObject` on exactly the crawled folder's objects and `s3:ListBucket` on the
+//! bucket for that prefix only. (Not the managed `AWSGlueServiceRole`: `glue:*` on every
+//! database and table of the account, and objects under any `*aws-glue-*` key.)
 //!
 //! Read with GetCrawlers (every crawler of the region, with its configuration), then GetTags
 //! on those named with the pipeline's prefix; owned by tag. Created with its tags
@@ -39,9 +41,28 @@ pub fn id(name: &str) -> ResourceId {
     ResourceId::new(KIND, name)
 }
 
-/// The AWS managed policy every crawler role needs: the catalog calls a crawl makes and its
-/// CloudWatch Logs ("Step 2: Create an IAM role for AWS Glue", AWS Glue Developer Guide).
-const GLUE_SERVICE_POLICY: &str = "service-role/AWSGlueServiceRole";
+/// The CloudWatch Logs group every crawler writes to, one stream per crawler named after it
+/// ("Viewing crawler logs" / "Crawler prerequisites", AWS Glue Developer Guide).
+const CRAWLER_LOG_GROUP: &str = "/aws-glue/crawlers";
+
+/// The catalog calls a crawl makes on the database it writes into: read the database, read,
+/// create and update its tables and their partitions, and (for the `DEPRECATE_IN_DATABASE` and
+/// `UPDATE_IN_DATABASE` behaviours Glue defaults to) mark tables and partitions deprecated —
+/// the table actions of the `AWSGlueServiceRole` managed policy, on one database.
+const CRAWLER_CATALOG_ACTIONS: [&str; 12] = [
+    "glue:BatchCreatePartition",
+    "glue:BatchGetPartition",
+    "glue:BatchUpdatePartition",
+    "glue:CreatePartition",
+    "glue:CreateTable",
+    "glue:GetDatabase",
+    "glue:GetPartition",
+    "glue:GetPartitions",
+    "glue:GetTable",
+    "glue:GetTables",
+    "glue:UpdatePartition",
+    "glue:UpdateTable",
+];
 
 /// The crawler a spec entry should be.
 #[derive(Debug, Clone, PartialEq)]
@@ -120,10 +141,18 @@ impl KindRules for Crawler {
 /// Exactly what a crawl of `bucket`'s `folder` reads: the folder's objects, and the bucket's
 /// listing under that prefix only (`s3:prefix`, "Actions, resources, and condition keys for
 /// Amazon S3"); `kms:Decrypt` through S3 where the bucket encrypts with a customer managed key.
-fn crawler_policy(graph: &GraphContext, bucket: &str, folder: &str) -> Value {
-    let bucket_arn = graph.arns.bucket(bucket);
+fn crawler_policy(graph: &GraphContext, crawler: &str, database: &str, (bucket, folder): (&str, &str)) -> Value {
+    let arns = graph.arns;
+    let bucket_arn = arns.bucket(bucket);
     let objects = vec![format!("{bucket_arn}/{folder}*")];
+    let (partition, region, account) = (&arns.partition, &arns.region, &arns.account_id);
+    let group = format!("arn:{partition}:logs:{region}:{account}:log-group:{CRAWLER_LOG_GROUP}");
+    let stream = format!("{group}:log-stream:{}", crawler_name(&graph.spec.pipeline, crawler));
     let mut statements = vec![
+        json!({"Sid": "WriteThePipelinesTables", "Effect": "Allow", "Action": CRAWLER_CATALOG_ACTIONS,
+               "Resource": [arns.glue_catalog(), arns.glue_database(database), arns.glue_table(database, "*")]}),
+        json!({"Sid": "CreateTheCrawlersLogGroup", "Effect": "Allow", "Action": ["logs:CreateLogGroup"], "Resource": [group.clone(), format!("{group}:*")]}),
+        json!({"Sid": "WriteItsOwnLogStream", "Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"], "Resource": [stream]}),
         json!({
             "Sid": "ListCrawledFolder",
             "Effect": "Allow",
@@ -160,9 +189,9 @@ impl ResourceKind for Crawler {
             let role_config = role::config(
                 graph,
                 &role_name,
-                crate::iam::service_trust_policy(graph.arns, "glue.amazonaws.com"),
-                Some(crawler_policy(graph, bucket, &folder)),
-                &[graph.arns.managed_policy(GLUE_SERVICE_POLICY)],
+                crate::iam::derived_trust_policy(graph.arns, "glue", None),
+                Some(crawler_policy(graph, &crawler.name, &database, (bucket, &folder))),
+                &[],
             );
             let config = CrawlerConfig {
                 glue_name: crawler_name(pipeline, &crawler.name),
@@ -324,15 +353,27 @@ impl ResourceKind for Crawler {
     /// The catalog's crawlers by their name prefix (one the spec dropped is found the same way).
     fn grants(&self, ctx: &GrantContext) -> Vec<Grant> {
         let crawlers = vec![ctx.arns.glue_crawler(&format!("{}*", crawler_prefix(&ctx.spec.pipeline)))];
-        let change =
-            ["glue:CreateCrawler", "glue:UpdateCrawler", "glue:StopCrawler", "glue:TagResource", "glue:UntagResource"];
+        let specs = ctx.spec.catalog.iter().flat_map(|catalog| &catalog.crawlers);
+        let named: Vec<String> =
+            specs.clone().map(|crawler| ctx.arns.glue_crawler(&crawler_name(&ctx.spec.pipeline, &crawler.name))).collect();
+        let roles: Vec<String> = specs.map(|crawler| derived_crawler_role(&crawler.name)).collect();
+        let create = if named.is_empty() { Vec::new() } else { vec!["*".to_string()] };
+        let change = ["glue:UpdateCrawler", "glue:StopCrawler", "glue:TagResource", "glue:UntagResource"];
         vec![
             // How the pipeline's crawlers are found (by their name prefix, then their tags).
             Grant::unscoped_reads(&["glue:GetCrawlers"]),
             Grant::new("ReadCrawlers", Scope::Plan, &["glue:GetTags"], crawlers.clone()),
-            Grant::new("ChangeCrawlers", Scope::Apply, &change, crawlers.clone()),
-            Grant::new("ChangeCrawlers", Scope::Destroy, &["glue:DeleteCrawler"], crawlers),
-            ctx.pass_roles(&["glue.amazonaws.com"]),
+            // CreateCrawler has no resource type, only `aws:RequestTag` and `aws:TagKeys`
+            // (Service Authorization Reference, "AWS Glue"): `*`, with the pipeline's tag
+            // required; its tags are then authorised by TagResource on the crawler's name.
+            Grant::new("CreateTaggedCrawlers", Scope::Apply, &["glue:CreateCrawler"], create).when(ctx.tagging()),
+            Grant::new("ChangeCrawlers", Scope::Apply, &change, named.clone()),
+            Grant::new("ChangeCrawlers", Scope::Destroy, &["glue:DeleteCrawler"], named),
+            // A crawler the spec dropped: only while it carries the pipeline's tag (the
+            // `crawler` resource type takes `aws:ResourceTag`).
+            Grant::new("OwnCrawlersTheSpecDropped", Scope::Destroy, &["glue:DeleteCrawler"], crawlers)
+                .when(ctx.tagged()),
+            ctx.pass_roles("glue", &roles),
         ]
     }
 }

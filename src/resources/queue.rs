@@ -267,9 +267,10 @@ impl ResourceKind for Queue {
         Ok(())
     }
 
-    /// The dead-letter queue by the pipeline's name prefix.
+    /// The dead-letter queue by its exact name (a name prefix would reach another pipeline's
+    /// queue: `clk-*` matches `clk-b-schedules-dlq`).
     fn grants(&self, ctx: &GrantContext) -> Vec<Grant> {
-        let queue = vec![ctx.arn("sqs", &format!("{}-*", ctx.spec.pipeline))];
+        let queue = vec![ctx.arn("sqs", &schedules_dlq_name(&ctx.spec.pipeline))];
         let read = ["sqs:GetQueueUrl", "sqs:GetQueueAttributes", "sqs:ListQueueTags"];
         let change = ["sqs:CreateQueue", "sqs:TagQueue", "sqs:UntagQueue", "sqs:SetQueueAttributes"];
         vec![

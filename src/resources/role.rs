@@ -194,10 +194,23 @@ impl ResourceKind for Role {
     }
 
     /// The pipeline's roles and instance profiles of this region only: their path carries it.
-    /// Passing a role is granted by the kinds whose resources run with one.
+    /// Passing a role is granted by the kinds whose resources run with one, attaching a managed
+    /// policy by the kinds that attach one (`GrantContext::attach_managed`; the declared roles'
+    /// here).
+    ///
+    /// With `iam.permissions_boundary`, every action for which the Service Authorization
+    /// Reference ("Actions, resources, and condition keys for AWS Identity and Access
+    /// Management") lists `iam:PermissionsBoundary` requires that boundary (`WriteRolesWithinTheBoundary`):
+    /// a role can only be created with it and its policies changed only while it has it, so no
+    /// role under the path exceeds it. `DeleteRolePermissionsBoundary` is never granted: a
+    /// boundary is changed, not removed (a spec that drops its boundary needs an administrator to
+    /// remove it). The other role writes have no such key: `UpdateAssumeRolePolicy` is allowed
+    /// only on a role tagged as the pipeline's (`aws:ResourceTag`, which the `role` resource
+    /// type takes), tagging and instance profiles on the path.
     fn grants(&self, ctx: &GrantContext) -> Vec<Grant> {
         let (partition, account) = (&ctx.arns.partition, &ctx.arns.account_id);
-        let roles = vec![ctx.roles(), format!("arn:{partition}:iam::{account}:instance-profile{}*", ctx.roles_path)];
+        let profiles = format!("arn:{partition}:iam::{account}:instance-profile{}*", ctx.roles_path);
+        let roles = vec![ctx.roles(), profiles.clone()];
         let read = [
             "iam:GetRole",
             "iam:GetRolePolicy",
@@ -205,27 +218,34 @@ impl ResourceKind for Role {
             "iam:ListAttachedRolePolicies",
             "iam:ListInstanceProfilesForRole",
         ];
-        let change = [
+        let bounded = [
             "iam:CreateRole",
-            "iam:TagRole",
-            "iam:UntagRole",
-            "iam:UpdateAssumeRolePolicy",
             "iam:PutRolePolicy",
             "iam:DeleteRolePolicy",
-            "iam:AttachRolePolicy",
             "iam:DetachRolePolicy",
             "iam:PutRolePermissionsBoundary",
-            "iam:DeleteRolePermissionsBoundary",
-            "iam:CreateInstanceProfile",
-            "iam:AddRoleToInstanceProfile",
         ];
+        let within = Grant::new("WriteRolesWithinTheBoundary", Scope::Apply, &bounded, vec![ctx.roles()]);
+        let within = match ctx.within_boundary(serde_json::Map::new()) {
+            Some(condition) => within.when(condition),
+            None => within,
+        };
+        let change =
+            ["iam:TagRole", "iam:UntagRole", "iam:CreateInstanceProfile", "iam:AddRoleToInstanceProfile"];
         let delete = ["iam:DeleteRole", "iam:RemoveRoleFromInstanceProfile", "iam:DeleteInstanceProfile"];
-        vec![
+        let mut grants = vec![
             Grant::unscoped_reads(&["iam:ListRoles"]),
             Grant::new("ReadRoles", Scope::Plan, &read, roles.clone()),
+            within,
+            Grant::new("ChangeOwnRoleTrust", Scope::Apply, &["iam:UpdateAssumeRolePolicy"], vec![ctx.roles()])
+                .when(ctx.tagged()),
             Grant::new("ChangeRoles", Scope::Apply, &change, roles.clone()),
             Grant::new("ChangeRoles", Scope::Destroy, &delete, roles),
-        ]
+        ];
+        for declared in &ctx.spec.roles {
+            grants.extend(ctx.attach_managed(&declared.managed_policies, std::slice::from_ref(&declared.name)));
+        }
+        grants
     }
 }
 

@@ -245,8 +245,14 @@ impl ResourceKind for Schedule {
         delete(ctx, live).await
     }
 
-    /// The pipeline's schedules by their name prefix (they carry no tags), in the default group.
+    /// The pipeline's schedules by their name prefix, in the default group: schedules carry no
+    /// tags (a schedule's `aws:ResourceTag` is its group's), those the spec dropped must still be
+    /// found and deleted, and `pipectl scale` and `run` create one-time ones. The prefix
+    /// `pipectl-<pipeline>-` also matches the schedules of a pipeline whose name extends this
+    /// one's (`clk-b` for `clk`): a known limit, docs/deployer-policy.md. Each cluster's
+    /// scheduler role is passed to EventBridge Scheduler, and only it.
     fn grants(&self, ctx: &GrantContext) -> Vec<Grant> {
+        let roles: Vec<String> = ctx.spec.clusters.iter().map(|cluster| scheduler_role(&cluster.name)).collect();
         let schedules =
             vec![ctx.arn("scheduler", &format!("schedule/default/{}*", schedule_prefix(&ctx.spec.pipeline)))];
         vec![
@@ -259,7 +265,7 @@ impl ResourceKind for Schedule {
                 schedules.clone(),
             ),
             Grant::new("ChangeSchedules", Scope::Destroy, &["scheduler:DeleteSchedule"], schedules),
-            ctx.pass_roles(&["scheduler.amazonaws.com"]),
+            ctx.pass_roles("scheduler", &roles),
         ]
     }
 }

@@ -63,8 +63,20 @@ pub struct Cluster {
     /// the Glue actions on the pipeline's database and its tables.
     #[serde(default)]
     pub use_glue_catalog: bool,
+    /// Where the cluster's jobs write, besides its `logs` and the folders of the catalog's
+    /// tables: `s3://<bucket of the spec>/<prefix>` each. The instances' role may write, and
+    /// delete, only there; it reads every bucket of the spec, and never writes a job's script.
+    #[serde(default)]
+    pub writes: Vec<String>,
     #[serde(default)]
     pub tags: BTreeMap<String, String>,
+}
+
+/// The bucket and key prefix of a `writes` entry, `s3://<bucket>/<prefix>`.
+pub fn write_location(location: &str) -> Option<(&str, &str)> {
+    let rest = location.strip_prefix("s3://")?;
+    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+    (!bucket.is_empty()).then_some((bucket, prefix))
 }
 
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
@@ -337,9 +349,20 @@ fn check_placement(path: &str, cluster: &Cluster, spec: &Spec, problems: &mut Pr
     for (index, group) in cluster.security_groups.iter().enumerate() {
         check_reference(&format!("{path}.security_groups[{index}]"), "security group", group, &groups, problems);
     }
+    let buckets: Vec<&str> = spec.buckets.iter().map(|b| b.name.as_str()).collect();
     if let Some(logs) = &cluster.logs {
-        let buckets: Vec<&str> = spec.buckets.iter().map(|b| b.name.as_str()).collect();
         check_reference(&format!("{path}.logs.bucket"), "bucket", &logs.bucket, &buckets, problems);
+    }
+    for (index, location) in cluster.writes.iter().enumerate() {
+        let field = format!("{path}.writes[{index}]");
+        match write_location(location) {
+            None => problems.add(field, format!("`{location}` is not of the form s3://<bucket>/<prefix>")),
+            // It becomes an IAM ARN: a wildcard would widen what the instances may write.
+            Some(_) if location.contains(['*', '?']) || location.contains("${") => {
+                problems.add(field, format!("`{location}` holds a wildcard or a policy variable: name the prefix itself"))
+            }
+            Some((bucket, _)) => check_reference(&field, "bucket", bucket, &buckets, problems),
+        }
     }
 }
 

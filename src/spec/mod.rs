@@ -38,7 +38,7 @@ mod suggest;
 mod validate;
 
 pub use alarms::{
-    cluster_alarms, condition_words, dead_letter_alarm, delivery_alarms, during_words, enabled_alarms, job_alarms,
+    cluster_alarms, condition_words, dead_letter_alarm, delivery_alarms, derived_alarms, during_words, enabled_alarms, job_alarms,
     stream_alarms, AlarmSpec, Alarms, Subscription, Watched,
 };
 pub use buckets::{Bucket, BucketEncryption, LifecycleRule, Transition};
@@ -51,7 +51,7 @@ pub use catalog::{
 };
 pub use checks::Problem;
 pub use clusters::{
-    open_schedule_windows, replication_floor, windows_overlapping, BootstrapAction, Cluster, ClusterLogs,
+    open_schedule_windows, replication_floor, windows_overlapping, write_location, BootstrapAction, Cluster, ClusterLogs,
     Configuration, CoreGroup, ManagedScaling, Market, MasterGroup, TaskGroup,
 };
 pub use crawlers::{crawler_folder, crawler_schedule, Crawler};

@@ -21,11 +21,11 @@ pub(super) fn nodes(graph: &GraphContext, cluster: &spec::Cluster) -> Vec<Desire
     let [service, instance, scheduler] = derived_cluster_roles(&cluster.name);
     let instance_iam = iam_role_name(pipeline, &instance, &graph.arns.region);
     let service_policy = emr_service_policy(graph.arns, &graph.spec.role_path(&graph.arns.region), &instance_iam);
-    let managed = [format!("arn:{}:iam::aws:policy/service-role/AmazonEMRServicePolicy_v2", graph.arns.partition)];
+    let managed = [super::emr_service_managed_policy(graph.arns)];
     let service_role = role::config(
         graph,
         &service,
-        crate::iam::service_trust_policy(graph.arns, "elasticmapreduce.amazonaws.com"),
+        crate::iam::derived_trust_policy(graph.arns, "elasticmapreduce", Some(&emr_source(graph.arns))),
         Some(service_policy),
         &managed,
     );
@@ -35,7 +35,7 @@ pub(super) fn nodes(graph: &GraphContext, cluster: &spec::Cluster) -> Vec<Desire
         ..role::config(
             graph,
             &instance,
-            crate::iam::service_trust_policy(graph.arns, "ec2.amazonaws.com"),
+            crate::iam::derived_trust_policy(graph.arns, "ec2", None),
             instance_policy,
             &[],
         )
@@ -51,7 +51,7 @@ pub(super) fn nodes(graph: &GraphContext, cluster: &spec::Cluster) -> Vec<Desire
     let scheduler_role = role::config(
         graph,
         &scheduler,
-        crate::iam::service_trust_policy(graph.arns, "scheduler.amazonaws.com"),
+        crate::iam::derived_trust_policy(graph.arns, "scheduler", None),
         Some(scheduler_policy),
         &[],
     );
@@ -91,6 +91,38 @@ pub(super) fn nodes(graph: &GraphContext, cluster: &spec::Cluster) -> Vec<Desire
     nodes
 }
 
+/// The object ARNs the cluster's instances may write: `<bucket>/<prefix>*` of its `logs`, of
+/// each catalog table's folder (a table's location is the literal part of its prefix, before
+/// any `!{…}`) and of each of its `writes`, in that order without repeats.
+fn instance_write_prefixes(spec: &spec::Spec, cluster: &spec::Cluster, arns: &Arns) -> Vec<String> {
+    let mut prefixes: Vec<(String, String)> =
+        cluster.logs.iter().map(|logs| (logs.bucket.clone(), logs.prefix.trim_start_matches('/').to_string())).collect();
+    for table in spec.catalog.iter().flat_map(|catalog| &catalog.tables) {
+        let location = spec::table_layout(spec, table).map(|layout| layout.location);
+        if let Some((bucket, prefix)) = location.as_deref().and_then(spec::write_location) {
+            prefixes.push((bucket.to_string(), prefix.to_string()));
+        }
+    }
+    prefixes.extend(
+        cluster.writes.iter().filter_map(|location| spec::write_location(location)).map(|(b, p)| (b.into(), p.into())),
+    );
+    let mut arns_of: Vec<String> = Vec::new();
+    for (bucket, prefix) in prefixes {
+        let arn = format!("{}/{prefix}*", arns.bucket(&bucket));
+        if !arns_of.contains(&arn) {
+            arns_of.push(arn);
+        }
+    }
+    arns_of
+}
+
+/// What EMR's service role trusts EMR for: the account's clusters of the region
+/// (`aws:SourceArn`, "Service role for Amazon EMR (EMR role)", Amazon EMR Management Guide; a
+/// cluster's id is unknown until it runs, and the trust is written before).
+fn emr_source(arns: &Arns) -> String {
+    format!("arn:{}:elasticmapreduce:{}:{}:*", arns.partition, arns.region, arns.account_id)
+}
+
 /// The cluster's ARN once its id is known, or one with a placeholder that apply fills in.
 pub fn cluster_arn(graph: &GraphContext, cluster: &ResourceId) -> String {
     let arns = graph.arns;
@@ -106,9 +138,12 @@ fn emr_service_policy(arns: &Arns, path: &str, instance_role: &str) -> Value {
     })
 }
 
-/// What the cluster's instances may do: read and write the pipeline's buckets, and use the
-/// customer managed key of each SSE-KMS bucket for its objects through S3 (one statement per
-/// key, `UsePipelineBucketKey<n>` in key order; see `policy::s3_key_statement`), nothing else.
+/// What the cluster's instances may do: list and read the pipeline's buckets, write (and
+/// delete, as Spark's output committers do) only under the prefixes the cluster uses — its
+/// `logs`, the folders of the catalog's tables, and its `writes` — and never its jobs' scripts
+/// (an explicit deny, in case a write prefix holds them); and use the customer managed key of
+/// each SSE-KMS bucket for its objects through S3 (one statement per key,
+/// `UsePipelineBucketKey<n>` in key order; see `policy::s3_key_statement`), nothing else.
 /// The instances read no stream, so stream keys are not granted here. A cluster with
 /// `use_glue_catalog` also gets `glue_catalog_statements`.
 /// None for a spec without buckets: IAM refuses a statement whose `Resource` list is empty.
@@ -118,6 +153,15 @@ pub(super) fn emr_instance_policy(spec: &spec::Spec, cluster: &spec::Cluster, ar
         return None;
     }
     let objects: Vec<String> = buckets.iter().map(|bucket| format!("{bucket}/*")).collect();
+    let writes = instance_write_prefixes(spec, cluster, arns);
+    let scripts: Vec<String> = cluster
+        .jobs
+        .iter()
+        .flat_map(|job| &job.steps)
+        .filter_map(|step| spec::script_location(&step.script))
+        .filter(|(bucket, _)| spec.buckets.iter().any(|spec_bucket| spec_bucket.name == *bucket))
+        .map(|(bucket, key)| format!("{}/{key}", arns.bucket(bucket)))
+        .collect();
     let mut keys: std::collections::BTreeMap<crate::iam::KeyGrant, Vec<String>> = std::collections::BTreeMap::new();
     for bucket in &spec.buckets {
         if let Some(grant) = crate::iam::bucket_key_grant(bucket, arns) {
@@ -126,10 +170,17 @@ pub(super) fn emr_instance_policy(spec: &spec::Spec, cluster: &spec::Cluster, ar
     }
     let mut statements = vec![
         serde_json::json!({"Sid": "ListPipelineBuckets", "Effect": "Allow", "Action": ["s3:GetBucketLocation", "s3:ListBucket"], "Resource": buckets}),
-        serde_json::json!({"Sid": "ReadWritePipelineObjects", "Effect": "Allow",
-             "Action": ["s3:AbortMultipartUpload", "s3:DeleteObject", "s3:GetObject", "s3:ListMultipartUploadParts", "s3:PutObject"],
-             "Resource": objects}),
+        serde_json::json!({"Sid": "ReadPipelineObjects", "Effect": "Allow", "Action": ["s3:GetObject"], "Resource": objects}),
     ];
+    if !writes.is_empty() {
+        statements.push(serde_json::json!({"Sid": "WriteWhereTheClusterWrites", "Effect": "Allow",
+             "Action": ["s3:AbortMultipartUpload", "s3:DeleteObject", "s3:ListMultipartUploadParts", "s3:PutObject"],
+             "Resource": writes}));
+    }
+    if !scripts.is_empty() {
+        statements.push(serde_json::json!({"Sid": "NeverWriteJobScripts", "Effect": "Deny",
+             "Action": ["s3:DeleteObject", "s3:PutObject"], "Resource": scripts}));
+    }
     for (index, (grant, objects)) in keys.iter().enumerate() {
         statements.push(crate::iam::s3_key_statement(&format!("UsePipelineBucketKey{index}"), grant, arns, objects));
     }

@@ -40,7 +40,7 @@ pub use read::{find_active, find_owned, group_id, inspect, list_active, Found, R
 use super::kit::{AwsError, Context, Grant, GrantContext, LiveResource, NamedRead, ReadContext, ResourceKind, Scope};
 use super::{security_group, vpc};
 use crate::model::{Action, Attributes, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, ResourceId};
-use crate::names::{emr_security_group, Tags, SCALE_TAG_PREFIX};
+use crate::names::{derived_cluster_roles, emr_security_group, Tags, SCALE_TAG_PREFIX};
 use crate::pricing::{self, CostLine, Prices};
 use crate::spec;
 pub use crate::spec::Group;
@@ -317,22 +317,44 @@ impl ResourceKind for Cluster {
             "elasticmapreduce:RemoveTags",
         ];
         let own = |scope, actions| Grant::new("ChangeOwnClusters", scope, actions, clusters.clone()).when(ctx.tagged());
+        let names = |index: usize| -> Vec<String> {
+            ctx.spec.clusters.iter().map(|cluster| derived_cluster_roles(&cluster.name)[index].clone()).collect()
+        };
         let start = if ctx.spec.clusters.is_empty() { Vec::new() } else { vec!["*".to_string()] };
-        vec![
+        // RunJobFlow with tags needs `elasticmapreduce:AddTags` too ("Using cluster tagging
+        // with IAM policies for fine-grained access control", Amazon EMR Management Guide: "To
+        // create a cluster with a tag, you must also have permission for the
+        // elasticmapreduce:AddTags action"), authorised on the literal ARN `…:cluster/*`, as the
+        // cluster has no id yet (AWS's AccessDenied message names that ARN). `${*}` is IAM's
+        // literal asterisk ("IAM policy elements: Variables and tags", special characters), so
+        // this statement cannot tag an existing cluster (`cluster/j-…`) as the pipeline's.
+        let creating = vec![ctx.arn("elasticmapreduce", "cluster/${*}")];
+        let creating = if ctx.spec.clusters.is_empty() { Vec::new() } else { creating };
+        let mut grants = vec![
             Grant::unscoped_reads(&["elasticmapreduce:ListClusters"]),
             Grant::new("ReadClusters", Scope::Plan, &read, clusters.clone()),
             own(Scope::Apply, &change),
             own(Scope::Destroy, &["elasticmapreduce:TerminateJobFlows"]),
-            Grant::new(
-                "StartTaggedClusters",
-                Scope::Apply,
-                &["elasticmapreduce:RunJobFlow", "elasticmapreduce:AddTags"],
-                start,
-            )
-            .when(ctx.tagging()),
-            ctx.pass_roles(&["elasticmapreduce.amazonaws.com", "ec2.amazonaws.com"]),
-        ]
+            // RunJobFlow has no resource type (Service Authorization Reference): `*`, with the
+            // pipeline's tag required in the request.
+            Grant::new("StartTaggedClusters", Scope::Apply, &["elasticmapreduce:RunJobFlow"], start)
+                .when(ctx.tagging()),
+            Grant::new("TagClustersAtStart", Scope::Apply, &["elasticmapreduce:AddTags"], creating)
+                .when(ctx.tagging()),
+            // EMR's service role is passed to EMR, the instances' role to EC2 (as the
+            // AmazonEMRFullAccessPolicy_v2 managed policy passes them).
+            ctx.pass_roles("elasticmapreduce", &names(0)),
+            ctx.pass_roles("ec2", &names(1)),
+        ];
+        grants.extend(ctx.attach_managed(&[emr_service_managed_policy(&ctx.arns)], &names(0)));
+        grants
     }
+}
+
+/// The AWS managed policy EMR's service role carries ("Service role for Amazon EMR (EMR
+/// role)", Amazon EMR Management Guide).
+pub(super) fn emr_service_managed_policy(arns: &crate::iam::Arns) -> String {
+    arns.managed_policy("service-role/AmazonEMRServicePolicy_v2")
 }
 
 #[cfg(test)]

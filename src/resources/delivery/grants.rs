@@ -26,7 +26,8 @@ pub fn grants(ctx: &GrantContext) -> Vec<Grant> {
     grants.extend([
         Grant::new("ChangeDeliveries", Scope::Apply, &change, deliveries.clone()),
         Grant::new("ChangeDeliveries", Scope::Destroy, &delete, deliveries),
-        ctx.pass_roles(&["firehose.amazonaws.com"]),
+        // Each delivery's role, derived or named, passed to Firehose only.
+        ctx.pass_roles("firehose", &ctx.spec.deliveries.iter().map(|d| super::delivery_role_id(d).name).collect::<Vec<_>>()),
     ]);
     grants
 }

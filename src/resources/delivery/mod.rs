@@ -327,7 +327,7 @@ impl ResourceKind for Delivery {
                 let Some(source) = spec.streams.iter().find(|stream| stream.name == delivery.from) else { continue };
                 let bucket = spec.buckets.iter().find(|bucket| bucket.name == delivery.to.bucket);
                 let policy = derived_policy(&config, source, bucket, graph.arns);
-                let trust = crate::iam::service_trust_policy(graph.arns, "firehose.amazonaws.com");
+                let trust = crate::iam::derived_trust_policy(graph.arns, "firehose", None);
                 let role = super::role::config(graph, &role_id.name, trust, Some(policy), &[]);
                 nodes.push(graph.node(role_id.clone(), &delivery.tags, vec![], role));
             }

@@ -6,10 +6,26 @@ use serde_json::{json, Value};
 use crate::iam::{bucket_key_grant, key_grant, key_statement, s3_key_statement, Arns};
 use crate::spec::{Bucket, Delivery, DeliveryEncryption, Stream, StreamEncryption};
 
-/// The object ARN pattern a prefix may write to: everything up to its first `!{` expression.
+/// The object ARN pattern a prefix may write to: the prefix with each `!{…}` expression (a value
+/// Firehose fills in at delivery, "Custom Prefixes for Amazon S3 Objects", Amazon Data Firehose
+/// Developer Guide) as `*`, then `*` for the object's name. So the literal part before the first
+/// expression always bounds it, and a prefix that starts with an expression
+/// (`!{timestamp:yyyy}/events/`) still reaches only keys of its shape (`*/events/*`), never the
+/// whole bucket; only an empty prefix, which the spec writes to say "the whole bucket", gives
+/// `<bucket>/*`.
 fn object_arn(bucket_arn: &str, prefix: &str) -> String {
-    let fixed = prefix.split("!{").next().unwrap_or_default();
-    format!("{bucket_arn}/{fixed}*")
+    let mut pattern = String::new();
+    let mut rest = prefix;
+    while let Some(start) = rest.find("!{") {
+        pattern.push_str(&rest[..start]);
+        pattern.push('*');
+        rest = rest[start..].find('}').map_or("", |end| &rest[start + end + 1..]);
+    }
+    pattern.push_str(rest);
+    if !pattern.ends_with('*') {
+        pattern.push('*');
+    }
+    format!("{bucket_arn}/{pattern}")
 }
 
 /// The inline policy of a delivery's derived role: read that one stream, write that one bucket

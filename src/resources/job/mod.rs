@@ -233,7 +233,11 @@ impl ResourceKind for Job {
                 let role_config = role::config(
                     graph,
                     &role_name,
-                    crate::iam::service_trust_policy(graph.arns, "states.amazonaws.com"),
+                    crate::iam::derived_trust_policy(
+                        graph.arns,
+                        "states",
+                        Some(&graph.arns.state_machine(&job_state_machine_name(pipeline, &cluster.name, &job.name))),
+                    ),
                     Some(job_policy(graph, cluster, &plan)),
                     &[],
                 );
@@ -387,6 +391,19 @@ impl ResourceKind for Job {
         let prefix = state_machine_prefix(&ctx.spec.pipeline);
         let machines = vec![ctx.arns.state_machine(&format!("{prefix}*"))];
         let executions = vec![ctx.arn("states", &format!("execution:{prefix}*:*"))];
+        let jobs: Vec<(&str, &str)> = ctx
+            .spec
+            .clusters
+            .iter()
+            .flat_map(|cluster| cluster.jobs.iter().map(|job| (cluster.name.as_str(), job.name.as_str())))
+            .collect();
+        // The spec's state machines by exact name; those it dropped only while they carry the
+        // pipeline's tag (the `statemachine` resource type takes `aws:ResourceTag`).
+        let named: Vec<String> = jobs
+            .iter()
+            .map(|(cluster, job)| ctx.arns.state_machine(&job_state_machine_name(&ctx.spec.pipeline, cluster, job)))
+            .collect();
+        let roles: Vec<String> = jobs.iter().map(|(cluster, job)| derived_job_role(cluster, job)).collect();
         let change = [
             "states:CreateStateMachine",
             "states:UpdateStateMachine",
@@ -412,9 +429,11 @@ impl ResourceKind for Job {
             ),
             // Deleting a job stops its running executions first.
             Grant::new("StopJobRuns", Scope::Destroy, &["states:StopExecution"], executions),
-            Grant::new("ChangeJobs", Scope::Apply, &change, machines.clone()),
-            Grant::new("ChangeJobs", Scope::Destroy, &["states:DeleteStateMachine"], machines),
-            ctx.pass_roles(&["states.amazonaws.com"]),
+            Grant::new("ChangeJobs", Scope::Apply, &change, named.clone()),
+            Grant::new("ChangeJobs", Scope::Destroy, &["states:DeleteStateMachine"], named),
+            Grant::new("OwnJobsTheSpecDropped", Scope::Destroy, &["states:DeleteStateMachine"], machines.clone())
+                .when(ctx.tagged()),
+            ctx.pass_roles("states", &roles),
         ]
     }
 }

@@ -3,6 +3,7 @@
 //! and the deployer grants of an EC2 kind, which those tags scope.
 
 use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
+use serde_json::json;
 
 use super::{aws_error, AwsError, Context, Grant, GrantContext, LiveResource, Scope, Tags};
 use crate::model::{ResourceId, PIPELINE_TAG};
@@ -89,6 +90,11 @@ pub struct Ec2Calls {
 /// The grants of an EC2 kind's `calls`, plus what `sync` and tagging at creation need: creates
 /// only when the request tags the new resource as the pipeline's, everything else only on
 /// resources that carry that tag.
+///
+/// `ec2:CreateTags` outside a resource that already carries the tag is allowed only inside one of
+/// the kind's creates (`ec2:CreateAction`, "Grant permission to tag Amazon EC2 resources during
+/// creation", Amazon EC2 User Guide): otherwise any EC2 resource of the region could be tagged as
+/// the pipeline's and then changed or deleted through `ChangeOwnNetwork`.
 pub fn grants(ctx: &GrantContext, calls: &Ec2Calls) -> Vec<Grant> {
     // Every EC2 resource of the region (VPCs, subnets, gateways, addresses, endpoints, and what
     // they touch that another account owns: shared subnets, AWS-managed prefix lists): which of
@@ -98,7 +104,12 @@ pub fn grants(ctx: &GrantContext, calls: &Ec2Calls) -> Vec<Grant> {
     vec![
         Grant::unscoped_reads(calls.describe),
         Grant::new("CreateTaggedNetwork", Scope::Apply, calls.create, network()).when(ctx.tagging()),
-        Grant::new("CreateTaggedNetwork", Scope::Apply, &["ec2:CreateTags"], network()).when(ctx.tagging()),
+        Grant::new("TagNetworkOnlyWhileCreatingIt", Scope::Apply, &["ec2:CreateTags"], network()).when(json!({
+            "StringEquals": {
+                format!("aws:RequestTag/{PIPELINE_TAG}"): ctx.spec.pipeline,
+                "ec2:CreateAction": calls.create.iter().map(|action| action.trim_start_matches("ec2:")).collect::<Vec<_>>(),
+            }
+        })),
         own(Scope::Apply, calls.change),
         own(Scope::Apply, &["ec2:CreateTags", "ec2:DeleteTags"]),
         own(Scope::Destroy, calls.delete),
@@ -107,7 +118,6 @@ pub fn grants(ctx: &GrantContext, calls: &Ec2Calls) -> Vec<Grant> {
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
 
     use super::*;
     use crate::iam::deployer::{policy, Purpose};
@@ -127,7 +137,13 @@ mod tests {
         // Any account's: a shared subnet or an AWS-managed prefix list is another account's.
         let network = json!(["arn:aws-cn:ec2:cn-north-1:*:*"]);
         let create = statement(&all, "CreateTaggedNetwork");
-        assert_eq!(create["Action"], json!(["ec2:CreateThing", "ec2:CreateTags"]));
+        assert_eq!(create["Action"], json!(["ec2:CreateThing"]));
+        let tag = statement(&all, "TagNetworkOnlyWhileCreatingIt");
+        assert_eq!(tag["Action"], json!(["ec2:CreateTags"]));
+        assert_eq!(
+            tag["Condition"],
+            json!({"StringEquals": {"aws:RequestTag/pipectl:pipeline": "p", "ec2:CreateAction": ["CreateThing"]}})
+        );
         assert_eq!(create["Resource"], network);
         assert_eq!(create["Condition"], json!({"StringEquals": {"aws:RequestTag/pipectl:pipeline": "p"}}));
         let own = statement(&all, "ChangeOwnNetwork");
