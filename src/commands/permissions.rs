@@ -4,7 +4,7 @@
 use clap::{Args, ValueEnum};
 
 use super::{CommandError, GlobalArgs, Status};
-use crate::iam::deployer::{policy, GrantContext, Purpose};
+use crate::iam::deployer::{boundary_warning, policy, GrantContext, Purpose};
 use crate::resources::deployer_grants;
 use crate::spec::load_file;
 
@@ -35,6 +35,10 @@ pub fn exec(global: &GlobalArgs, args: &PermissionsArgs) -> Result<Status, Comma
     };
     let ctx = GrantContext::new(&loaded.spec, &region, &args.account_id);
     let policy = policy(deployer_grants(&ctx), purpose);
+    // The plan policy writes no role: only the full one needs the boundary.
+    if let Some(warning) = boundary_warning(&loaded.spec, &region).filter(|_| purpose == Purpose::Everything) {
+        eprintln!("{warning}");
+    }
     println!("{}", serde_json::to_string_pretty(&policy).unwrap_or_default());
     Ok(Status::Success)
 }

@@ -420,7 +420,10 @@ mod tests {
         let role = |name: &str| format!("arn:aws:iam::123456789012:role/pipectl/p/eu-west-1/p-{name}-euw1");
         // One service a statement, naming each role passed to it.
         assert_eq!(statements[0]["Resource"], json!([role("a-firehose"), role("b-firehose")]));
-        assert_eq!(statements[0]["Condition"], json!({"StringEquals": {"iam:PassedToService": "firehose.amazonaws.com"}}));
+        assert_eq!(
+            statements[0]["Condition"],
+            json!({"StringEquals": {"iam:PassedToService": "firehose.amazonaws.com"}})
+        );
         assert_eq!(statements[2]["Resource"], json!([role("c-emr-service")]));
         assert_eq!(
             statements[2]["Condition"],
@@ -477,6 +480,28 @@ mod tests {
             policy([Grant::new("S", Scope::Plan, &["s3:Get*", "kinesis:ListStreams"], arns(&["a"]))], Purpose::Plan);
         assert!(allows(&policy, "s3:GetBucketTagging") && allows(&policy, "kinesis:ListStreams"));
         assert!(!allows(&policy, "kinesis:ListStreamConsumers") && !allows(&policy, "s3:PutObject"));
+    }
+
+    #[test]
+    fn without_a_boundary_the_policy_says_what_it_allows_and_that_a_boundary_closes_it() {
+        let mut spec = crate::spec::SpecBuilder::new().build();
+        let warning = boundary_warning(&spec, "eu-west-1").expect("a warning without a boundary");
+        assert!(warning.contains("/pipectl/p/eu-west-1/") && warning.contains("any permission"), "{warning}");
+        assert!(warning.contains("iam.permissions_boundary") && warning.contains("docs/deployer-policy.md"));
+        spec.iam = Some(crate::spec::Iam {
+            permissions_boundary: Some("arn:aws:iam::1:policy/b".to_string()),
+            ..Default::default()
+        });
+        assert_eq!(boundary_warning(&spec, "eu-west-1"), None);
+        // The boundary goes into every role-writing condition, with any other key.
+        let ctx = GrantContext::new(&spec, "eu-west-1", "1");
+        assert_eq!(
+            ctx.within_boundary(Map::from_iter([("iam:PolicyARN".to_string(), json!(["x"]))])),
+            Some(
+                json!({"StringEquals": {"iam:PolicyARN": ["x"], "iam:PermissionsBoundary": "arn:aws:iam::1:policy/b"}})
+            )
+        );
+        assert!(ctx.attach_managed(&[], &["r".to_string()]).is_empty(), "nothing to attach, no grant");
     }
 
     #[test]

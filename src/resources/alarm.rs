@@ -589,22 +589,41 @@ mod tests {
     }
 
     #[test]
-    fn alarms_are_reached_by_the_pipelines_name_prefix_even_without_an_alarms_section() {
+    fn alarms_are_read_by_the_pipelines_name_prefix_and_changed_by_exact_name_or_by_tag() {
         use crate::iam::deployer::Purpose;
         use crate::resources::test_support::{assert_granted, granted, sids_allowing, statement};
+        // Without an alarms section: nothing to put, the dropped ones deleted by tag only.
         let spec = crate::spec::SpecBuilder::new().build();
         assert_granted(
             &super::Alarm,
             &spec,
             &[
                 ("cloudwatch:DescribeAlarms", &["ReadAlarms"]),
-                ("cloudwatch:PutMetricAlarm", &["ChangeAlarms"]),
-                ("cloudwatch:DeleteAlarms", &["ChangeAlarms"]),
+                ("cloudwatch:PutMetricAlarm", &[]),
+                ("cloudwatch:DeleteAlarms", &["OwnAlarmsTheSpecDropped"]),
             ],
         );
         let all = granted(&super::Alarm, &spec, Purpose::Everything);
         let alarms = serde_json::json!(["arn:aws:cloudwatch:eu-west-1:123456789012:alarm:pipectl-p-*"]);
         assert_eq!(statement(&all, "ReadAlarms")["Resource"], alarms);
+        let dropped = statement(&all, "OwnAlarmsTheSpecDropped");
+        assert_eq!(dropped["Resource"], alarms);
+        assert_eq!(
+            dropped["Condition"],
+            serde_json::json!({"StringEquals": {"aws:ResourceTag/pipectl:pipeline": "p"}})
+        );
         assert!(sids_allowing(&all, "cloudwatch:PutDashboard").is_empty());
+        // With one: each derived alarm by its exact name, which `pipectl-p-*` would not be
+        // (it also matches pipeline `p-b`'s alarms).
+        let yaml = crate::spec::SpecBuilder::new().stream("events", 1).yaml()
+            + "alarms:\n  notify: [{protocol: email, endpoint: a@example.com}]\n";
+        let spec: crate::spec::Spec = serde_saphyr::from_str(&yaml).expect("the spec parses");
+        let all = granted(&super::Alarm, &spec, Purpose::Everything);
+        let change = statement(&all, "ChangeAlarms");
+        let names: Vec<&str> = change["Resource"].as_array().unwrap().iter().filter_map(|arn| arn.as_str()).collect();
+        assert!(!names.is_empty() && names.iter().all(|arn| !arn.ends_with('*')), "{names:?}");
+        assert!(names
+            .iter()
+            .all(|arn| arn.starts_with("arn:aws:cloudwatch:eu-west-1:123456789012:alarm:pipectl-p-events-")));
     }
 }

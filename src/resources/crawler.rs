@@ -354,8 +354,10 @@ impl ResourceKind for Crawler {
     fn grants(&self, ctx: &GrantContext) -> Vec<Grant> {
         let crawlers = vec![ctx.arns.glue_crawler(&format!("{}*", crawler_prefix(&ctx.spec.pipeline)))];
         let specs = ctx.spec.catalog.iter().flat_map(|catalog| &catalog.crawlers);
-        let named: Vec<String> =
-            specs.clone().map(|crawler| ctx.arns.glue_crawler(&crawler_name(&ctx.spec.pipeline, &crawler.name))).collect();
+        let named: Vec<String> = specs
+            .clone()
+            .map(|crawler| ctx.arns.glue_crawler(&crawler_name(&ctx.spec.pipeline, &crawler.name)))
+            .collect();
         let roles: Vec<String> = specs.map(|crawler| derived_crawler_role(&crawler.name)).collect();
         let create = if named.is_empty() { Vec::new() } else { vec!["*".to_string()] };
         let change = ["glue:UpdateCrawler", "glue:StopCrawler", "glue:TagResource", "glue:UntagResource"];
@@ -487,7 +489,9 @@ mod tests {
         assert_eq!(depends_on, ["catalog_database/p", "role/raw-crawler", "bucket/lake"]);
         let role = nodes[0].config::<role::RoleConfig>().unwrap();
         assert_eq!(role.trust["Statement"][0]["Principal"]["Service"], json!(["glue.amazonaws.com"]));
-        assert_eq!(role.managed, ["arn:aws:iam::aws:policy/service-role/AWSGlueServiceRole"]);
+        // No managed policy (AWSGlueServiceRole is glue:* on every database): the catalog
+        // actions on the pipeline's database and its tables, and its own log stream.
+        assert!(role.managed.is_empty(), "{:?}", role.managed);
         let statements = role.inline.as_ref().unwrap()["Statement"].as_array().unwrap().clone();
         let sid = |sid: &str| statements.iter().find(|s| s["Sid"] == sid).cloned().unwrap_or_default();
         assert_eq!(sid("ListCrawledFolder")["Resource"], json!(["arn:aws:s3:::lake"]));
@@ -499,7 +503,17 @@ mod tests {
             decrypt["Condition"]["StringLike"]["kms:EncryptionContext:aws:s3:arn"],
             json!(["arn:aws:s3:::lake/raw/events/*"])
         );
-        assert_eq!(statements.len(), 3);
+        let glue = "arn:aws:glue:eu-west-1:123456789012";
+        let catalog = sid("WriteThePipelinesTables");
+        assert_eq!(
+            catalog["Resource"],
+            json!([format!("{glue}:catalog"), format!("{glue}:database/p"), format!("{glue}:table/p/*")])
+        );
+        assert!(crate::iam::wildcard_actions(role.inline.as_ref().unwrap()).is_empty());
+        let logs = "arn:aws:logs:eu-west-1:123456789012:log-group:/aws-glue/crawlers";
+        assert_eq!(sid("WriteItsOwnLogStream")["Resource"], json!([format!("{logs}:log-stream:pipectl-p-raw")]));
+        assert_eq!(sid("CreateTheCrawlersLogGroup")["Resource"], json!([logs, format!("{logs}:*")]));
+        assert_eq!(statements.len(), 6);
     }
 
     fn glue_client(mode: RuleMode, rules: &[&Rule]) -> Client {
@@ -597,27 +611,45 @@ mod tests {
     }
 
     #[test]
-    fn crawlers_are_reached_by_the_pipelines_name_prefix_and_run_with_a_role_passed_to_glue() {
+    fn crawlers_are_changed_by_exact_name_created_on_star_with_the_tag_and_run_with_their_role_passed_to_glue() {
         use crate::iam::deployer::Purpose;
         use crate::resources::test_support::{assert_granted, granted, sids_allowing, statement};
-        let spec = crate::spec::SpecBuilder::new().build();
+        let spec: spec::Spec = serde_saphyr::from_str(SPEC).unwrap();
         assert_granted(
             &super::Crawler,
             &spec,
             &[
                 ("glue:GetCrawlers", &["ReadWhatCannotBeScoped"]),
                 ("glue:GetTags", &["ReadCrawlers"]),
+                ("glue:CreateCrawler", &["CreateTaggedCrawlers"]),
                 ("glue:StopCrawler", &["ChangeCrawlers"]),
-                ("glue:DeleteCrawler", &["ChangeCrawlers"]),
-                ("iam:PassRole", &["PassOwnRolesToTheirServices"]),
+                ("glue:DeleteCrawler", &["ChangeCrawlers", "OwnCrawlersTheSpecDropped"]),
+                ("iam:PassRole", &["PassCrawlerRolesToGlue"]),
             ],
         );
         let all = granted(&super::Crawler, &spec, Purpose::Everything);
-        let crawlers = serde_json::json!(["arn:aws:glue:eu-west-1:123456789012:crawler/pipectl-p-*"]);
-        assert_eq!(statement(&all, "ChangeCrawlers")["Resource"], crawlers);
-        let passed =
-            &statement(&all, "PassOwnRolesToTheirServices")["Condition"]["StringEquals"]["iam:PassedToService"];
-        assert_eq!(passed, &serde_json::json!(["glue.amazonaws.com"]));
+        let prefix = serde_json::json!(["arn:aws:glue:eu-west-1:123456789012:crawler/pipectl-p-*"]);
+        assert_eq!(statement(&all, "ReadCrawlers")["Resource"], prefix);
+        // By exact name: `pipectl-p-*` would reach pipeline `p-b`'s crawlers.
+        let named = serde_json::json!(["arn:aws:glue:eu-west-1:123456789012:crawler/pipectl-p-raw"]);
+        assert_eq!(statement(&all, "ChangeCrawlers")["Resource"], named);
+        let dropped = statement(&all, "OwnCrawlersTheSpecDropped");
+        assert_eq!((&dropped["Resource"], &dropped["Action"]), (&prefix, &serde_json::json!(["glue:DeleteCrawler"])));
+        assert_eq!(dropped["Condition"]["StringEquals"]["aws:ResourceTag/pipectl:pipeline"], "p");
+        // CreateCrawler has no resource type (Service Authorization Reference): `*`, tag required.
+        let create = statement(&all, "CreateTaggedCrawlers");
+        assert_eq!(create["Resource"], serde_json::json!(["*"]));
+        assert_eq!(create["Condition"]["StringEquals"]["aws:RequestTag/pipectl:pipeline"], "p");
+        let pass = statement(&all, "PassCrawlerRolesToGlue");
+        assert_eq!(
+            pass["Resource"],
+            serde_json::json!(["arn:aws:iam::123456789012:role/pipectl/p/eu-west-1/p-raw-crawler-euw1"])
+        );
+        assert_eq!(pass["Condition"]["StringEquals"]["iam:PassedToService"], "glue.amazonaws.com");
         assert!(sids_allowing(&all, "glue:StartCrawler").is_empty(), "Glue starts them on their schedule");
+        // A spec without crawlers creates none, and deletes an earlier one only by its tag.
+        let none = granted(&super::Crawler, &crate::spec::SpecBuilder::new().build(), Purpose::Everything);
+        assert!(sids_allowing(&none, "glue:CreateCrawler").is_empty());
+        assert_eq!(sids_allowing(&none, "glue:DeleteCrawler"), ["OwnCrawlersTheSpecDropped"]);
     }
 }

@@ -52,7 +52,7 @@ fn roles_are_reached_under_the_specs_iam_path() {
     let mut spec = SpecBuilder::new().stream("events", 1).build();
     spec.iam = Some(crate::spec::Iam { path: Some("/teams/data/".to_string()), ..Default::default() });
     let policy = policy_for(&spec, "eu-west-1", "123456789012", Purpose::Everything);
-    for sid in ["ReadRoles", "ChangeRoles", "PassOwnRolesToTheirServices"] {
+    for sid in ["ReadRoles", "ChangeRoles", "WriteRolesWithinTheBoundary", "ChangeOwnRoleTrust"] {
         assert_eq!(
             statement(&policy, sid)["Resource"][0],
             "arn:aws:iam::123456789012:role/teams/data/pipectl/p/eu-west-1/*",
@@ -103,28 +103,220 @@ fn reads_come_first_and_the_unscoped_ones_in_one_statement() {
 }
 
 #[test]
-fn every_service_a_kind_passes_a_role_to_is_named_in_one_statement() {
-    let policy = policy_for(&example(), "us-east-1", "123456789012", Purpose::Everything);
-    let pass = statement(&policy, "PassOwnRolesToTheirServices");
-    assert_eq!(pass["Action"], json!(["iam:PassRole"]));
-    let mut services: Vec<&str> = pass["Condition"]["StringEquals"]["iam:PassedToService"]
+fn each_role_is_passed_to_its_one_service_in_that_services_own_statement_in_every_partition() {
+    for (region, partition, emr, ec2) in [
+        ("us-east-1", "aws", "elasticmapreduce.amazonaws.com", "ec2.amazonaws.com"),
+        ("cn-north-1", "aws-cn", "elasticmapreduce.amazonaws.com.cn", "ec2.amazonaws.com.cn"),
+        ("us-gov-west-1", "aws-us-gov", "elasticmapreduce.amazonaws.com", "ec2.amazonaws.com"),
+    ] {
+        let policy = policy_for(&example(), region, "123456789012", Purpose::Everything);
+        let statements = policy["Statement"].as_array().expect("statements");
+        let passing: Vec<&Value> = statements
+            .iter()
+            .filter(|s| s["Action"].as_array().is_some_and(|a| a.contains(&json!("iam:PassRole"))))
+            .collect();
+        let mut services: Vec<&str> = Vec::new();
+        for statement in &passing {
+            assert_eq!(statement["Action"], json!(["iam:PassRole"]), "{statement}");
+            // One service, as a single value: never a list a role could be passed to.
+            let service = statement["Condition"]["StringEquals"]["iam:PassedToService"].as_str();
+            let service = service.unwrap_or_else(|| panic!("one service in {statement}"));
+            assert!(!services.contains(&service), "{service} in two statements");
+            services.push(service);
+            // Named roles, none by wildcard.
+            for role in statement["Resource"].as_array().expect("roles") {
+                let role = role.as_str().expect("an ARN");
+                assert!(role.starts_with(&format!(
+                    "arn:{partition}:iam::123456789012:role/pipectl/clickstream/{region}/clickstream-"
+                )));
+                assert!(!role.contains('*'), "{role}");
+            }
+        }
+        services.sort_unstable();
+        let mut expected = [emr, ec2, "firehose.amazonaws.com", "scheduler.amazonaws.com", "states.amazonaws.com"];
+        expected.sort_unstable();
+        assert_eq!(services, expected, "{region}");
+    }
+}
+
+/// Whether IAM's resource pattern `pattern` (`*` any run of characters, `?` one, `${*}` and
+/// `${?}` the characters themselves) matches `arn`.
+fn matches(pattern: &str, arn: &str) -> bool {
+    #[derive(Clone, Copy, PartialEq)]
+    enum Token {
+        Any,
+        One,
+        Char(char),
+    }
+    let mut tokens = Vec::new();
+    let mut rest = pattern;
+    while let Some(c) = rest.chars().next() {
+        let (token, skip) = match rest {
+            _ if rest.starts_with("${*}") => (Token::Char('*'), 4),
+            _ if rest.starts_with("${?}") => (Token::Char('?'), 4),
+            _ if c == '*' => (Token::Any, 1),
+            _ if c == '?' => (Token::One, 1),
+            _ => (Token::Char(c), c.len_utf8()),
+        };
+        tokens.push(token);
+        rest = &rest[skip..];
+    }
+    let text: Vec<char> = arn.chars().collect();
+    // reachable[j]: the tokens so far can match text[..j].
+    let mut reachable = vec![false; text.len() + 1];
+    reachable[0] = true;
+    for token in tokens {
+        let mut next = vec![false; text.len() + 1];
+        for j in 0..=text.len() {
+            match token {
+                Token::Any => next[j] = reachable[j] || (j > 0 && next[j - 1]),
+                Token::One => next[j] = j > 0 && reachable[j - 1],
+                Token::Char(c) => next[j] = j > 0 && reachable[j - 1] && text[j - 1] == c,
+            }
+        }
+        reachable = next;
+    }
+    reachable[text.len()]
+}
+
+#[test]
+fn iam_patterns_match_as_iam_matches_them() {
+    assert!(matches("arn:aws:sqs:r:1:clk-*", "arn:aws:sqs:r:1:clk-b-schedules-dlq"));
+    assert!(!matches("arn:aws:sqs:r:1:clk-schedules-dlq", "arn:aws:sqs:r:1:clk-b-schedules-dlq"));
+    assert!(matches("a?c", "abc") && !matches("a?c", "ac"));
+    assert!(matches("cluster/${*}", "cluster/*") && !matches("cluster/${*}", "cluster/j-1"));
+}
+
+/// The reference example as pipeline `name`: every name of the spec that carries the pipeline's
+/// name carries `name` instead, so two such specs name no resource in common.
+fn example_as(name: &str) -> Spec {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/clickstream.yaml");
+    let text = std::fs::read_to_string(path).expect("the reference example").replace("clickstream", name);
+    crate::spec::load_bytes("example.yaml", text.as_bytes()).expect("the example as another pipeline")
+}
+
+/// What the test below allows to match another pipeline's names, each for its reason
+/// (docs/deployer-policy.md says more): actions with no resource type, so `*` (list calls;
+/// RunJobFlow and CreateCrawler, with the pipeline's tag required in the request, which create
+/// and cannot reach what exists; Unsubscribe, a subscription's ARN IAM cannot scope); reads by
+/// the name prefix the reads list by (they read, and change nothing); and schedules, which carry
+/// no tags and must be found and deleted by prefix once the spec drops them.
+const MAY_REACH_BY_PREFIX: [&str; 12] = [
+    "ReadWhatCannotBeScoped",
+    "FindCatalogDatabases",
+    "StartTaggedClusters",
+    "CreateTaggedCrawlers",
+    "UnsubscribeFromTheAlarmTopic",
+    "ReadClusters",
+    "ReadSchedules",
+    "ReadCrawlers",
+    "ReadJobs",
+    "ReadJobRuns",
+    "ReadAlarms",
+    "ChangeSchedules",
+];
+
+#[test]
+fn with_a_boundary_the_reference_policy_writes_roles_only_within_it_and_reaches_no_other_pipeline() {
+    let boundary = "arn:aws:iam::123456789012:policy/data-pipelines-boundary";
+    let with_boundary = |name: &str| {
+        let mut spec = example_as(name);
+        spec.iam = Some(crate::spec::Iam { permissions_boundary: Some(boundary.to_string()), ..Default::default() });
+        spec
+    };
+    let policy = policy_for(&with_boundary("clk"), "us-east-1", "123456789012", Purpose::Everything);
+    let statements = policy["Statement"].as_array().expect("statements");
+    let actions = |statement: &Value| -> Vec<String> {
+        statement["Action"].as_array().into_iter().flatten().filter_map(Value::as_str).map(str::to_string).collect()
+    };
+    // Every action for which the Service Authorization Reference lists iam:PermissionsBoundary.
+    let role_writes = [
+        "iam:CreateRole",
+        "iam:PutRolePolicy",
+        "iam:DeleteRolePolicy",
+        "iam:AttachRolePolicy",
+        "iam:DetachRolePolicy",
+        "iam:PutRolePermissionsBoundary",
+        "iam:DeleteRolePermissionsBoundary",
+    ];
+    for statement in statements {
+        let writes: Vec<String> =
+            actions(statement).into_iter().filter(|a| role_writes.contains(&a.as_str())).collect();
+        if writes.is_empty() {
+            continue;
+        }
+        assert_eq!(
+            statement["Condition"]["StringEquals"]["iam:PermissionsBoundary"], boundary,
+            "{writes:?} without the boundary: {statement}"
+        );
+        assert!(!writes.iter().any(|a| a == "iam:DeleteRolePermissionsBoundary"), "{statement}");
+    }
+    assert!(!allows(&policy, "iam:DeleteRolePermissionsBoundary"));
+    // Pipeline `clk-b`'s names: those its own policy names exactly, and the derived ones its
+    // reads find by prefix.
+    let other = policy_for(&with_boundary("clk-b"), "us-east-1", "123456789012", Purpose::Everything);
+    let mut names: Vec<String> = other["Statement"]
         .as_array()
-        .expect("services")
+        .expect("statements")
         .iter()
-        .filter_map(Value::as_str)
+        .flat_map(|statement| statement["Resource"].as_array().cloned().unwrap_or_default())
+        .filter_map(|arn| arn.as_str().map(str::to_string))
+        .filter(|arn| !arn.contains('*'))
+        // What every pipeline of the account shares: the Glue Data Catalog, which every catalog
+        // call names, and the lock table (its items are the lock's business).
+        .filter(|arn| !arn.ends_with(":catalog") && !arn.ends_with(":table/pipectl-locks"))
         .collect();
-    services.sort_unstable();
-    assert_eq!(
-        services,
+    let region = "arn:aws:{}:us-east-1:123456789012";
+    names.extend(
         [
-            "ec2.amazonaws.com",
-            "elasticmapreduce.amazonaws.com",
-            "firehose.amazonaws.com",
-            "glue.amazonaws.com",
-            "scheduler.amazonaws.com",
-            "states.amazonaws.com"
+            ("scheduler", "schedule/default/pipectl-clk-b-spark-nightly-start"),
+            ("glue", "crawler/pipectl-clk-b-raw"),
+            ("states", "execution:pipectl-clk-b-spark-nightly:night-1"),
+            ("cloudwatch", "alarm:pipectl-clk-b-spark-apps-failed"),
+            ("sqs", "clk-b-schedules-dlq"),
         ]
+        .map(|(service, resource)| format!("{}:{resource}", region.replace("{}", service))),
     );
+    names.push("arn:aws:iam::123456789012:role/pipectl/clk-b/us-east-1/clk-b-spark-emr-ec2-use1".to_string());
+    names.push(
+        "arn:aws:iam::123456789012:instance-profile/pipectl/clk-b/us-east-1/clk-b-spark-emr-ec2-use1".to_string(),
+    );
+    assert!(names.len() > 20, "{names:?}");
+    for statement in statements {
+        let sid = statement["Sid"].as_str().unwrap_or_default();
+        // Only the pipeline's own tagged resources: `clk-b`'s carry `pipectl:pipeline=clk-b`.
+        let by_tag = statement["Condition"]["StringEquals"]["aws:ResourceTag/pipectl:pipeline"] == "clk";
+        if by_tag || MAY_REACH_BY_PREFIX.contains(&sid) {
+            continue;
+        }
+        for pattern in statement["Resource"].as_array().into_iter().flatten().filter_map(Value::as_str) {
+            if let Some(name) = names.iter().find(|name| matches(pattern, name)) {
+                panic!("{sid}'s {pattern} reaches pipeline clk-b's {name}");
+            }
+        }
+    }
+}
+
+#[test]
+fn every_derived_roles_trust_names_the_account_where_its_service_documents_a_key() {
+    for region in ["us-east-1", "cn-north-1", "us-gov-west-1"] {
+        let arns = crate::iam::Arns::new("123456789012", region);
+        let graph = super::graph_in(&example(), &arns, chrono::Utc::now());
+        let mut trusts = 0;
+        for node in graph.iter().filter(|node| node.id.kind == super::role::KIND) {
+            let trust = node.attributes()["trust_policy"].to_string();
+            // EC2 documents no confused-deputy key for an instance profile's role.
+            if trust.contains("ec2.amazonaws.com") {
+                assert!(!trust.contains("Condition"), "{trust}");
+                continue;
+            }
+            assert!(trust.contains("\"123456789012\""), "{}: {trust}", node.id);
+            assert!(trust.contains("aws:SourceAccount") || trust.contains("sts:ExternalId"), "{}: {trust}", node.id);
+            trusts += 1;
+        }
+        // The delivery's, EMR's service role, the scheduler's and the job's.
+        assert_eq!(trusts, 4, "{region}");
+    }
 }
 
 /// The fold unites grants that share a Sid; that is only what each grant asked for when they

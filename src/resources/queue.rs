@@ -740,7 +740,7 @@ mod tests {
     }
 
     #[test]
-    fn the_dead_letter_queue_is_reached_by_the_pipelines_name_prefix() {
+    fn the_dead_letter_queue_is_reached_by_its_exact_name() {
         use crate::iam::deployer::Purpose;
         use crate::resources::test_support::{assert_granted, granted, sids_allowing, statement};
         let spec = crate::spec::SpecBuilder::new().build();
@@ -756,7 +756,8 @@ mod tests {
         let all = granted(&super::Queue, &spec, Purpose::Everything);
         assert_eq!(
             statement(&all, "ChangeQueue")["Resource"],
-            serde_json::json!(["arn:aws:sqs:eu-west-1:123456789012:p-*"])
+            serde_json::json!(["arn:aws:sqs:eu-west-1:123456789012:p-schedules-dlq"]),
+            "`p-*` would reach pipeline `p-b`'s queue"
         );
         assert!(sids_allowing(&all, "sqs:SendMessage").is_empty(), "the schedules' role sends, not the deployer");
     }

@@ -230,8 +230,7 @@ impl ResourceKind for Role {
             Some(condition) => within.when(condition),
             None => within,
         };
-        let change =
-            ["iam:TagRole", "iam:UntagRole", "iam:CreateInstanceProfile", "iam:AddRoleToInstanceProfile"];
+        let change = ["iam:TagRole", "iam:UntagRole", "iam:CreateInstanceProfile", "iam:AddRoleToInstanceProfile"];
         let delete = ["iam:DeleteRole", "iam:RemoveRoleFromInstanceProfile", "iam:DeleteInstanceProfile"];
         let mut grants = vec![
             Grant::unscoped_reads(&["iam:ListRoles"]),
@@ -857,13 +856,19 @@ mod tests {
             &[
                 ("iam:ListRoles", &["ReadWhatCannotBeScoped"]),
                 ("iam:GetRole", &["ReadRoles"]),
-                ("iam:PutRolePolicy", &["ChangeRoles"]),
+                ("iam:PutRolePolicy", &["WriteRolesWithinTheBoundary"]),
+                ("iam:UpdateAssumeRolePolicy", &["ChangeOwnRoleTrust"]),
                 ("iam:DeleteInstanceProfile", &["ChangeRoles"]),
                 // Passed by the kinds that run with a role, each to its own service.
                 ("iam:PassRole", &[]),
+                ("iam:DeleteRolePermissionsBoundary", &[]),
             ],
         );
         let all = granted(&super::Role, &spec, Purpose::Everything);
+        assert_eq!(
+            statement(&all, "WriteRolesWithinTheBoundary")["Resource"],
+            serde_json::json!(["arn:aws:iam::123456789012:role/teams/data/pipectl/p/eu-west-1/*"])
+        );
         for sid in ["ReadRoles", "ChangeRoles"] {
             assert_eq!(
                 statement(&all, sid)["Resource"],
@@ -875,5 +880,54 @@ mod tests {
             );
         }
         assert!(sids_allowing(&granted(&super::Role, &spec, Purpose::Plan), "iam:CreateRole").is_empty());
+    }
+
+    #[test]
+    fn with_a_boundary_every_role_write_iam_can_condition_requires_it_and_none_removes_it() {
+        use crate::iam::deployer::Purpose;
+        use crate::resources::test_support::{granted, sids_allowing, statement};
+        let boundary = "arn:aws:iam::123456789012:policy/pipeline-boundary";
+        let mut spec = crate::spec::SpecBuilder::new()
+            .item(
+                "roles",
+                "{name: reader, trust: firehose.amazonaws.com, managed_policies: [arn:aws:iam::aws:policy/ReadOnlyAccess]}"
+                    .to_string(),
+            )
+            .build();
+        spec.iam = Some(crate::spec::Iam { permissions_boundary: Some(boundary.to_string()), ..Default::default() });
+        let all = granted(&super::Role, &spec, Purpose::Everything);
+        let within = statement(&all, "WriteRolesWithinTheBoundary");
+        assert_eq!(within["Condition"], serde_json::json!({"StringEquals": {"iam:PermissionsBoundary": boundary}}));
+        // Every action for which the Service Authorization Reference lists iam:PermissionsBoundary.
+        for action in [
+            "iam:CreateRole",
+            "iam:PutRolePolicy",
+            "iam:DeleteRolePolicy",
+            "iam:DetachRolePolicy",
+            "iam:PutRolePermissionsBoundary",
+        ] {
+            assert_eq!(sids_allowing(&all, action), ["WriteRolesWithinTheBoundary"], "{action}");
+        }
+        // AttachRolePolicy: the boundary and only the managed policies the spec names, on the
+        // declared role only.
+        let attach = statement(&all, "AttachOnlyTheSpecsManagedPolicies");
+        assert_eq!(
+            attach["Condition"],
+            serde_json::json!({"StringEquals": {"iam:PermissionsBoundary": boundary,
+                "iam:PolicyARN": ["arn:aws:iam::aws:policy/ReadOnlyAccess"]}})
+        );
+        assert_eq!(
+            attach["Resource"],
+            serde_json::json!(["arn:aws:iam::123456789012:role/pipectl/p/eu-west-1/p-reader-euw1"])
+        );
+        assert!(sids_allowing(&all, "iam:DeleteRolePermissionsBoundary").is_empty());
+        // The trust of a role IAM takes no boundary key for: only the pipeline's tagged roles.
+        assert_eq!(
+            statement(&all, "ChangeOwnRoleTrust")["Condition"],
+            serde_json::json!({"StringEquals": {"aws:ResourceTag/pipectl:pipeline": "p"}})
+        );
+        // Without managed policies in the spec, no AttachRolePolicy at all.
+        spec.roles[0].managed_policies.clear();
+        assert!(sids_allowing(&granted(&super::Role, &spec, Purpose::Everything), "iam:AttachRolePolicy").is_empty());
     }
 }

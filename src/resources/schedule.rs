@@ -822,7 +822,14 @@ mod tests {
     fn schedules_are_reached_by_their_name_prefix_and_run_with_a_role_passed_to_the_scheduler() {
         use crate::iam::deployer::Purpose;
         use crate::resources::test_support::{assert_granted, granted, statement};
-        let spec = crate::spec::SpecBuilder::new().build();
+        let spec = crate::spec::SpecBuilder::new()
+            .item(
+                "clusters",
+                "{name: spark, release: emr-7.2.0, applications: [Spark], subnet: a, master: {type: m5.xlarge}, \
+                 core: {type: m5.xlarge, nodes: 2}}"
+                    .to_string(),
+            )
+            .build();
         assert_granted(
             &super::Schedule,
             &spec,
@@ -830,7 +837,7 @@ mod tests {
                 ("scheduler:ListSchedules", &["ReadWhatCannotBeScoped"]),
                 ("scheduler:GetSchedule", &["ReadSchedules"]),
                 ("scheduler:UpdateSchedule", &["ChangeSchedules"]),
-                ("iam:PassRole", &["PassOwnRolesToTheirServices"]),
+                ("iam:PassRole", &["PassScheduleRolesToScheduler"]),
             ],
         );
         let all = granted(&super::Schedule, &spec, Purpose::Everything);
@@ -838,9 +845,12 @@ mod tests {
             statement(&all, "ChangeSchedules")["Resource"],
             serde_json::json!(["arn:aws:scheduler:eu-west-1:123456789012:schedule/default/pipectl-p-*"])
         );
+        // The cluster's scheduler role, to EventBridge Scheduler only.
+        let pass = statement(&all, "PassScheduleRolesToScheduler");
         assert_eq!(
-            statement(&all, "PassOwnRolesToTheirServices")["Condition"]["StringEquals"]["iam:PassedToService"],
-            serde_json::json!(["scheduler.amazonaws.com"])
+            pass["Resource"],
+            serde_json::json!(["arn:aws:iam::123456789012:role/pipectl/p/eu-west-1/p-spark-scheduler-euw1"])
         );
+        assert_eq!(pass["Condition"]["StringEquals"]["iam:PassedToService"], "scheduler.amazonaws.com");
     }
 }

@@ -262,7 +262,7 @@ mod tests {
                 ("ec2:CreateSubnet", &["CreateTaggedNetwork", "ChangeOwnNetwork"]),
                 ("ec2:ModifySubnetAttribute", &["ChangeOwnNetwork"]),
                 ("ec2:DeleteSubnet", &["ChangeOwnNetwork"]),
-                ("ec2:CreateTags", &["CreateTaggedNetwork", "ChangeOwnNetwork"]),
+                ("ec2:CreateTags", &["TagNetworkOnlyWhileCreatingIt", "ChangeOwnNetwork"]),
             ],
         );
     }

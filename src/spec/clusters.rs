@@ -358,9 +358,8 @@ fn check_placement(path: &str, cluster: &Cluster, spec: &Spec, problems: &mut Pr
         match write_location(location) {
             None => problems.add(field, format!("`{location}` is not of the form s3://<bucket>/<prefix>")),
             // It becomes an IAM ARN: a wildcard would widen what the instances may write.
-            Some(_) if location.contains(['*', '?']) || location.contains("${") => {
-                problems.add(field, format!("`{location}` holds a wildcard or a policy variable: name the prefix itself"))
-            }
+            Some(_) if location.contains(['*', '?']) || location.contains("${") => problems
+                .add(field, format!("`{location}` holds a wildcard or a policy variable: name the prefix itself")),
             Some((bucket, _)) => check_reference(&field, "bucket", bucket, &buckets, problems),
         }
     }

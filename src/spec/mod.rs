@@ -38,8 +38,8 @@ mod suggest;
 mod validate;
 
 pub use alarms::{
-    cluster_alarms, condition_words, dead_letter_alarm, delivery_alarms, derived_alarms, during_words, enabled_alarms, job_alarms,
-    stream_alarms, AlarmSpec, Alarms, Subscription, Watched,
+    cluster_alarms, condition_words, dead_letter_alarm, delivery_alarms, derived_alarms, during_words, enabled_alarms,
+    job_alarms, stream_alarms, AlarmSpec, Alarms, Subscription, Watched,
 };
 pub use buckets::{Bucket, BucketEncryption, LifecycleRule, Transition};
 #[cfg(test)]
@@ -51,8 +51,8 @@ pub use catalog::{
 };
 pub use checks::Problem;
 pub use clusters::{
-    open_schedule_windows, replication_floor, windows_overlapping, write_location, BootstrapAction, Cluster, ClusterLogs,
-    Configuration, CoreGroup, ManagedScaling, Market, MasterGroup, TaskGroup,
+    open_schedule_windows, replication_floor, windows_overlapping, write_location, BootstrapAction, Cluster,
+    ClusterLogs, Configuration, CoreGroup, ManagedScaling, Market, MasterGroup, TaskGroup,
 };
 pub use crawlers::{crawler_folder, crawler_schedule, Crawler};
 pub use deliveries::{Buffer, Compression, Delivery, DeliveryEncryption, DeliveryTarget, ParquetCompression};

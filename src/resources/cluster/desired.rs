@@ -95,8 +95,11 @@ pub(super) fn nodes(graph: &GraphContext, cluster: &spec::Cluster) -> Vec<Desire
 /// each catalog table's folder (a table's location is the literal part of its prefix, before
 /// any `!{…}`) and of each of its `writes`, in that order without repeats.
 fn instance_write_prefixes(spec: &spec::Spec, cluster: &spec::Cluster, arns: &Arns) -> Vec<String> {
-    let mut prefixes: Vec<(String, String)> =
-        cluster.logs.iter().map(|logs| (logs.bucket.clone(), logs.prefix.trim_start_matches('/').to_string())).collect();
+    let mut prefixes: Vec<(String, String)> = cluster
+        .logs
+        .iter()
+        .map(|logs| (logs.bucket.clone(), logs.prefix.trim_start_matches('/').to_string()))
+        .collect();
     for table in spec.catalog.iter().flat_map(|catalog| &catalog.tables) {
         let location = spec::table_layout(spec, table).map(|layout| layout.location);
         if let Some((bucket, prefix)) = location.as_deref().and_then(spec::write_location) {

@@ -339,8 +339,7 @@ impl ResourceKind for Cluster {
             // pipeline's tag required in the request.
             Grant::new("StartTaggedClusters", Scope::Apply, &["elasticmapreduce:RunJobFlow"], start)
                 .when(ctx.tagging()),
-            Grant::new("TagClustersAtStart", Scope::Apply, &["elasticmapreduce:AddTags"], creating)
-                .when(ctx.tagging()),
+            Grant::new("TagClustersAtStart", Scope::Apply, &["elasticmapreduce:AddTags"], creating).when(ctx.tagging()),
             // EMR's service role is passed to EMR, the instances' role to EC2 (as the
             // AmazonEMRFullAccessPolicy_v2 managed policy passes them).
             ctx.pass_roles("elasticmapreduce", &names(0)),
@@ -505,11 +504,11 @@ mod tests {
             let arns = Arns::new("123456789012", region);
             let policy = emr_instance_policy(&spec, &spec.clusters[0], &arns).unwrap();
             let statements = policy["Statement"].as_array().unwrap();
-            assert_eq!(statements.len(), 4, "one statement per customer key, none for the managed key");
+            assert_eq!(statements.len(), 5, "one statement per customer key, none for the managed key");
             let key_prefix = format!("arn:{partition}:kms:{region}:123456789012");
             let via = serde_json::json!({"kms:ViaService": format!("s3.{region}.{suffix}")});
             assert_eq!(
-                statements[2],
+                statements[3],
                 serde_json::json!({"Sid": "UsePipelineBucketKey0", "Effect": "Allow",
                     "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
                     "Resource": [format!("{key_prefix}:key/k1")],
@@ -517,7 +516,7 @@ mod tests {
                         "StringLike": {"kms:EncryptionContext:aws:s3:arn": [format!("arn:{partition}:s3:::lake/*"), format!("arn:{partition}:s3:::raw/*")]}}})
             );
             assert_eq!(
-                statements[3],
+                statements[4],
                 serde_json::json!({"Sid": "UsePipelineBucketKey1", "Effect": "Allow",
                     "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
                     "Resource": [format!("{key_prefix}:key/*")],
@@ -532,8 +531,37 @@ mod tests {
                 .as_array()
                 .unwrap()
                 .len(),
-            2
+            3
         );
+    }
+
+    #[test]
+    fn instances_read_the_lake_but_write_only_their_logs_tables_and_declared_prefixes_never_scripts() {
+        let yaml = SPEC.replace(
+            "    tags: {team: data}\n",
+            "    writes: [s3://lake/sessions/, s3://other/out/]\n    jobs:\n      - name: nightly\n        cron: '0 2 * * *'\n        group: batch\n        nodes: 2\n        timeout: 1h\n        steps:\n          - {name: s, script: s3://lake/jobs/s.py}\n          - {name: t, script: s3://elsewhere/t.py}\n    tags: {team: data}\n",
+        ) + "catalog:\n  tables: [{name: t, location: {bucket: lake, prefix: 'tables/t/'}, columns: [{name: a, type: string}]}]\n";
+        let spec: spec::Spec = serde_saphyr::from_str(&yaml).unwrap();
+        let policy = emr_instance_policy(&spec, &spec.clusters[0], &Arns::new("1", "eu-west-1")).unwrap();
+        let statement = |sid: &str| {
+            policy["Statement"].as_array().unwrap().iter().find(|s| s["Sid"] == sid).cloned().unwrap_or_default()
+        };
+        assert_eq!(statement("ReadPipelineObjects")["Action"], serde_json::json!(["s3:GetObject"]));
+        assert_eq!(statement("ReadPipelineObjects")["Resource"], serde_json::json!(["arn:aws:s3:::lake/*"]));
+        // The logs, the table's folder and what the cluster declares: not the whole bucket.
+        assert_eq!(
+            statement("WriteWhereTheClusterWrites")["Resource"],
+            serde_json::json!([
+                "arn:aws:s3:::lake/emr-logs/*",
+                "arn:aws:s3:::lake/tables/t/*",
+                "arn:aws:s3:::lake/sessions/*",
+                "arn:aws:s3:::other/out/*"
+            ])
+        );
+        // A script in a spec bucket is never written, whatever prefix holds it.
+        let deny = statement("NeverWriteJobScripts");
+        assert_eq!(deny["Effect"], "Deny");
+        assert_eq!(deny["Resource"], serde_json::json!(["arn:aws:s3:::lake/jobs/s.py"]));
     }
 
     /// `SPEC` with the pipeline's catalog, its cluster using it, and `configurations` as given.
@@ -550,7 +578,7 @@ mod tests {
         let statements = policy["Statement"].as_array().unwrap();
         let glue = "arn:aws:glue:eu-west-1:123456789012";
         assert_eq!(
-            statements[2..],
+            statements[3..],
             [
                 serde_json::json!({"Sid": "ReadPipelineDatabase", "Effect": "Allow", "Action": ["glue:GetDatabase"],
                     "Resource": [format!("{glue}:catalog"), format!("{glue}:database/default"), format!("{glue}:database/lake_db")]}),
@@ -617,18 +645,39 @@ mod tests {
                 ("elasticmapreduce:ListClusters", &["ReadWhatCannotBeScoped"]),
                 ("elasticmapreduce:DescribeCluster", &["ReadClusters"]),
                 ("elasticmapreduce:RunJobFlow", &["StartTaggedClusters"]),
-                ("elasticmapreduce:AddTags", &["ChangeOwnClusters", "StartTaggedClusters"]),
+                ("elasticmapreduce:AddTags", &["ChangeOwnClusters", "TagClustersAtStart"]),
                 ("elasticmapreduce:TerminateJobFlows", &["ChangeOwnClusters"]),
-                ("iam:PassRole", &["PassOwnRolesToTheirServices"]),
+                ("iam:PassRole", &["PassClusterRolesToEmr", "PassInstanceRolesToEc2"]),
+                ("iam:AttachRolePolicy", &["AttachOnlyTheSpecsManagedPolicies"]),
             ],
         );
         let all = granted(&Cluster, &spec, Purpose::Everything);
         let tag = |kind: &str| serde_json::json!({"StringEquals": {format!("aws:{kind}/pipectl:pipeline"): "p"}});
         assert_eq!(statement(&all, "ChangeOwnClusters")["Condition"], tag("ResourceTag"));
         assert_eq!(statement(&all, "StartTaggedClusters")["Condition"], tag("RequestTag"));
+        // Tags at RunJobFlow only: on the literal `cluster/*` EMR authorises them on, never an
+        // existing cluster's ARN (`${*}` is IAM's literal asterisk).
+        let at_start = statement(&all, "TagClustersAtStart");
         assert_eq!(
-            statement(&all, "PassOwnRolesToTheirServices")["Condition"]["StringEquals"]["iam:PassedToService"],
-            serde_json::json!(["elasticmapreduce.amazonaws.com", "ec2.amazonaws.com"])
+            at_start["Resource"],
+            serde_json::json!(["arn:aws:elasticmapreduce:eu-west-1:123456789012:cluster/${*}"])
+        );
+        assert_eq!(at_start["Condition"], tag("RequestTag"));
+        // Each role to its one service.
+        let role = |name: &str| format!("arn:aws:iam::123456789012:role/pipectl/p/eu-west-1/p-spark-{name}-euw1");
+        for (sid, name, service) in [
+            ("PassClusterRolesToEmr", "emr-service", "elasticmapreduce.amazonaws.com"),
+            ("PassInstanceRolesToEc2", "emr-ec2", "ec2.amazonaws.com"),
+        ] {
+            assert_eq!(statement(&all, sid)["Resource"], serde_json::json!([role(name)]));
+            assert_eq!(statement(&all, sid)["Condition"]["StringEquals"]["iam:PassedToService"], service);
+        }
+        // EMR's managed policy on EMR's service role, nothing else attachable.
+        let attach = statement(&all, "AttachOnlyTheSpecsManagedPolicies");
+        assert_eq!(attach["Resource"], serde_json::json!([role("emr-service")]));
+        assert_eq!(
+            attach["Condition"],
+            serde_json::json!({"StringEquals": {"iam:PolicyARN": ["arn:aws:iam::aws:policy/service-role/AmazonEMRServicePolicy_v2"]}})
         );
         // Without a cluster in the spec, none is started; one an earlier spec made is still ended.
         let none = granted(&Cluster, &crate::spec::SpecBuilder::new().build(), Purpose::Everything);

@@ -27,7 +27,10 @@ pub fn grants(ctx: &GrantContext) -> Vec<Grant> {
         Grant::new("ChangeDeliveries", Scope::Apply, &change, deliveries.clone()),
         Grant::new("ChangeDeliveries", Scope::Destroy, &delete, deliveries),
         // Each delivery's role, derived or named, passed to Firehose only.
-        ctx.pass_roles("firehose", &ctx.spec.deliveries.iter().map(|d| super::delivery_role_id(d).name).collect::<Vec<_>>()),
+        ctx.pass_roles(
+            "firehose",
+            &ctx.spec.deliveries.iter().map(|d| super::delivery_role_id(d).name).collect::<Vec<_>>(),
+        ),
     ]);
     grants
 }
@@ -53,7 +56,7 @@ mod tests {
                 ("firehose:DescribeDeliveryStream", &["ReadDeliveries", "OwnDeliveriesTheSpecDropped"]),
                 ("firehose:UpdateDestination", &["ChangeDeliveries"]),
                 ("firehose:DeleteDeliveryStream", &["OwnDeliveriesTheSpecDropped", "ChangeDeliveries"]),
-                ("iam:PassRole", &["PassOwnRolesToTheirServices"]),
+                ("iam:PassRole", &["PassDeliveryRolesToFirehose"]),
             ],
         );
         let all = granted(&Delivery, &spec, Purpose::Everything);
@@ -62,8 +65,12 @@ mod tests {
         let dropped = statement(&all, "OwnDeliveriesTheSpecDropped");
         assert_eq!(dropped["Resource"], json!([arn("*")]));
         assert_eq!(dropped["Condition"], json!({"StringEquals": {"aws:ResourceTag/pipectl:pipeline": "p"}}));
-        let pass = statement(&all, "PassOwnRolesToTheirServices");
-        assert_eq!(pass["Resource"], json!(["arn:aws:iam::123456789012:role/pipectl/p/eu-west-1/*"]));
-        assert_eq!(pass["Condition"]["StringEquals"]["iam:PassedToService"], json!(["firehose.amazonaws.com"]));
+        // The delivery's own role, to Firehose only.
+        let pass = statement(&all, "PassDeliveryRolesToFirehose");
+        assert_eq!(
+            pass["Resource"],
+            json!(["arn:aws:iam::123456789012:role/pipectl/p/eu-west-1/p-to-lake-firehose-euw1"])
+        );
+        assert_eq!(pass["Condition"]["StringEquals"]["iam:PassedToService"], json!("firehose.amazonaws.com"));
     }
 }

@@ -120,11 +120,23 @@ mod tests {
                  "Resource": ["arn:aws:s3:::lake"]},
                 {"Sid": "WriteLakeObjects", "Effect": "Allow",
                  "Action": ["s3:AbortMultipartUpload", "s3:PutObject"],
-                 "Resource": ["arn:aws:s3:::lake/errors/*", "arn:aws:s3:::lake/raw/events/*"]}
+                 "Resource": ["arn:aws:s3:::lake/errors/*/*", "arn:aws:s3:::lake/raw/events/*/*"]}
             ]
         });
         assert_eq!(policy, expected);
         assert!(wildcard_actions(&policy).is_empty());
+    }
+
+    #[test]
+    fn object_arns_keep_the_shape_of_a_prefix_that_starts_with_an_expression() {
+        let bucket = "arn:aws:s3:::lake";
+        assert_eq!(object_arn(bucket, "raw/events/"), "arn:aws:s3:::lake/raw/events/*");
+        assert_eq!(object_arn(bucket, "raw/!{timestamp:yyyy/MM/dd}/"), "arn:aws:s3:::lake/raw/*/*");
+        // Not the whole bucket: only keys of the prefix's shape.
+        assert_eq!(object_arn(bucket, "!{timestamp:yyyy}/events/"), "arn:aws:s3:::lake/*/events/*");
+        assert_eq!(object_arn(bucket, "!{firehose:error-output-type}-!{timestamp:yyyy}/x"), "arn:aws:s3:::lake/*-*/x*");
+        // An empty prefix is the spec saying "the whole bucket".
+        assert_eq!(object_arn(bucket, ""), "arn:aws:s3:::lake/*");
     }
 
     #[test]
@@ -188,8 +200,8 @@ mod tests {
             let arns = Arns::new("123456789012", region);
             let key_prefix = format!("arn:{partition}:kms:{region}:123456789012");
             let objects = json!([
-                format!("arn:{partition}:s3:::lake/errors/*"),
-                format!("arn:{partition}:s3:::lake/raw/events/*")
+                format!("arn:{partition}:s3:::lake/errors/*/*"),
+                format!("arn:{partition}:s3:::lake/raw/events/*/*")
             ]);
             let s3_via = format!("s3.{region}.{suffix}");
             let mut spec = spec();

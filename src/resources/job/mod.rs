@@ -384,9 +384,10 @@ impl ResourceKind for Job {
         })]
     }
 
-    /// The jobs' state machines and their executions, by the pipeline's name prefix (a job the
-    /// spec dropped is found and deleted by the same prefix); `pipectl run` and `runs` start and
-    /// list a job's executions.
+    /// The jobs' state machines and their executions: read by the pipeline's name prefix (a job
+    /// the spec dropped is found by it), changed by exact name, and a dropped one deleted by the
+    /// prefix only while it carries the pipeline's tag; `pipectl run` and `runs` start and list
+    /// a job's executions.
     fn grants(&self, ctx: &GrantContext) -> Vec<Grant> {
         let prefix = state_machine_prefix(&ctx.spec.pipeline);
         let machines = vec![ctx.arns.state_machine(&format!("{prefix}*"))];
@@ -404,6 +405,12 @@ impl ResourceKind for Job {
             .map(|(cluster, job)| ctx.arns.state_machine(&job_state_machine_name(&ctx.spec.pipeline, cluster, job)))
             .collect();
         let roles: Vec<String> = jobs.iter().map(|(cluster, job)| derived_job_role(cluster, job)).collect();
+        let runs: Vec<String> = jobs
+            .iter()
+            .map(|(cluster, job)| {
+                ctx.arn("states", &format!("execution:{}:*", job_state_machine_name(&ctx.spec.pipeline, cluster, job)))
+            })
+            .collect();
         let change = [
             "states:CreateStateMachine",
             "states:UpdateStateMachine",
@@ -427,8 +434,13 @@ impl ResourceKind for Job {
                 &["states:DescribeExecution", "states:GetExecutionHistory"],
                 executions.clone(),
             ),
-            // Deleting a job stops its running executions first.
-            Grant::new("StopJobRuns", Scope::Destroy, &["states:StopExecution"], executions),
+            // Deleting a job stops its running executions first: the spec's jobs' by exact name,
+            // a dropped job's only while they carry the pipeline's tag (the `execution` resource
+            // type takes `aws:ResourceTag`, Service Authorization Reference). Were that denied, the
+            // dropped state machine is still deleted once its runs end (see the module's header).
+            Grant::new("StopJobRuns", Scope::Destroy, &["states:StopExecution"], runs),
+            Grant::new("StopRunsOfJobsTheSpecDropped", Scope::Destroy, &["states:StopExecution"], executions)
+                .when(ctx.tagged()),
             Grant::new("ChangeJobs", Scope::Apply, &change, named.clone()),
             Grant::new("ChangeJobs", Scope::Destroy, &["states:DeleteStateMachine"], named),
             Grant::new("OwnJobsTheSpecDropped", Scope::Destroy, &["states:DeleteStateMachine"], machines.clone())
@@ -742,10 +754,10 @@ mod tests {
     }
 
     #[test]
-    fn jobs_and_their_runs_are_reached_by_the_pipelines_name_prefix_and_run_with_a_role_passed_to_step_functions() {
+    fn jobs_are_changed_by_exact_name_read_by_prefix_and_run_with_their_role_passed_to_step_functions() {
         use crate::iam::deployer::Purpose;
         use crate::resources::test_support::{assert_granted, granted, sids_allowing, statement};
-        let spec = crate::spec::SpecBuilder::new().build();
+        let spec: spec::Spec = serde_saphyr::from_str(SPEC).unwrap();
         assert_granted(
             &Job,
             &spec,
@@ -753,19 +765,30 @@ mod tests {
                 ("states:ListStateMachines", &["ReadWhatCannotBeScoped"]),
                 ("states:ListExecutions", &["ReadJobs"]),
                 ("states:GetExecutionHistory", &["ReadJobRuns"]),
-                ("states:StopExecution", &["StopJobRuns"]),
+                ("states:StopExecution", &["StopJobRuns", "StopRunsOfJobsTheSpecDropped"]),
                 ("states:StartExecution", &["ChangeJobs"]),
-                ("iam:PassRole", &["PassOwnRolesToTheirServices"]),
+                ("states:DeleteStateMachine", &["ChangeJobs", "OwnJobsTheSpecDropped"]),
+                ("iam:PassRole", &["PassJobRolesToStepFunctions"]),
             ],
         );
         let all = granted(&Job, &spec, Purpose::Everything);
         let states = |resource: &str| serde_json::json!([format!("arn:aws:states:eu-west-1:123456789012:{resource}")]);
-        assert_eq!(statement(&all, "ChangeJobs")["Resource"], states("stateMachine:pipectl-p-*"));
-        assert_eq!(statement(&all, "StopJobRuns")["Resource"], states("execution:pipectl-p-*:*"));
+        assert_eq!(statement(&all, "ChangeJobs")["Resource"], states("stateMachine:pipectl-p-spark-nightly"));
+        assert_eq!(statement(&all, "OwnJobsTheSpecDropped")["Resource"], states("stateMachine:pipectl-p-*"));
         assert_eq!(
-            statement(&all, "PassOwnRolesToTheirServices")["Condition"]["StringEquals"]["iam:PassedToService"],
-            serde_json::json!(["states.amazonaws.com"])
+            statement(&all, "OwnJobsTheSpecDropped")["Condition"]["StringEquals"]["aws:ResourceTag/pipectl:pipeline"],
+            "p"
         );
+        assert_eq!(statement(&all, "StopJobRuns")["Resource"], states("execution:pipectl-p-spark-nightly:*"));
+        let dropped = statement(&all, "StopRunsOfJobsTheSpecDropped");
+        assert_eq!(dropped["Resource"], states("execution:pipectl-p-*:*"));
+        assert_eq!(dropped["Condition"]["StringEquals"]["aws:ResourceTag/pipectl:pipeline"], "p");
+        let pass = statement(&all, "PassJobRolesToStepFunctions");
+        assert_eq!(
+            pass["Resource"],
+            serde_json::json!(["arn:aws:iam::123456789012:role/pipectl/p/eu-west-1/p-spark-nightly-job-euw1"])
+        );
+        assert_eq!(pass["Condition"]["StringEquals"]["iam:PassedToService"], "states.amazonaws.com");
         assert!(sids_allowing(&granted(&Job, &spec, Purpose::Plan), "states:StartExecution").is_empty());
     }
 }
