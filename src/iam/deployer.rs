@@ -216,31 +216,24 @@ impl<'a> GrantContext<'a> {
     /// The condition a role-writing action needs: with a permissions boundary, that the role
     /// has (or, for `CreateRole` and `PutRolePermissionsBoundary`, is given) exactly that
     /// boundary (`iam:PermissionsBoundary`, "Permissions boundaries for IAM entities",
-    /// IAM User Guide: delegating responsibility with a boundary); `more` adds keys under
-    /// `StringEquals`. None without a boundary and without `more`.
-    pub fn within_boundary(&self, more: Map<String, Value>) -> Option<Value> {
-        let mut keys = more;
-        if let Some(boundary) = self.boundary() {
-            keys.insert("iam:PermissionsBoundary".to_string(), json!(boundary));
-        }
-        (!keys.is_empty()).then(|| json!({ "StringEquals": keys }))
+    /// IAM User Guide: delegating responsibility with a boundary). None without a boundary.
+    pub fn within_boundary(&self) -> Option<Value> {
+        self.boundary().map(|boundary| json!({"StringEquals": {"iam:PermissionsBoundary": boundary}}))
     }
 
     /// Attaching the AWS managed policies `policies` to the pipeline's roles `roles` (spec
-    /// names), and nothing else: `iam:PolicyARN` lists them ("IAM and AWS STS condition context
-    /// keys"), and with a boundary the role must carry it. The kinds that attach a managed
-    /// policy each add theirs; no grant is made for none.
+    /// names), and nothing else: `iam:PolicyARN` lists them (an ARN-typed key, so `ArnEquals`;
+    /// "IAM and AWS STS condition context keys"), and with a boundary the role must carry it.
+    /// The kinds that attach a managed policy each add theirs; no grant is made for none.
     pub fn attach_managed(&self, policies: &[String], roles: &[String]) -> Vec<Grant> {
         if policies.is_empty() || roles.is_empty() {
             return Vec::new();
         }
         let roles = roles.iter().map(|role| self.role(role)).collect();
-        let condition = self.within_boundary(Map::from_iter([("iam:PolicyARN".to_string(), json!(policies))]));
-        let grant = Grant::new("AttachOnlyTheSpecsManagedPolicies", Scope::Apply, &["iam:AttachRolePolicy"], roles);
-        vec![match condition {
-            Some(condition) => grant.when(condition),
-            None => grant,
-        }]
+        let mut condition = self.within_boundary().unwrap_or_else(|| json!({}));
+        condition["ArnEquals"] = json!({"iam:PolicyARN": policies});
+        vec![Grant::new("AttachOnlyTheSpecsManagedPolicies", Scope::Apply, &["iam:AttachRolePolicy"], roles)
+            .when(condition)]
     }
 }
 
@@ -496,10 +489,9 @@ mod tests {
         // The boundary goes into every role-writing condition, with any other key.
         let ctx = GrantContext::new(&spec, "eu-west-1", "1");
         assert_eq!(
-            ctx.within_boundary(Map::from_iter([("iam:PolicyARN".to_string(), json!(["x"]))])),
-            Some(
-                json!({"StringEquals": {"iam:PolicyARN": ["x"], "iam:PermissionsBoundary": "arn:aws:iam::1:policy/b"}})
-            )
+            ctx.attach_managed(&["x".to_string()], &["r".to_string()])[0].condition,
+            Some(json!({"StringEquals": {"iam:PermissionsBoundary": "arn:aws:iam::1:policy/b"},
+                "ArnEquals": {"iam:PolicyARN": ["x"]}}))
         );
         assert!(ctx.attach_managed(&[], &["r".to_string()]).is_empty(), "nothing to attach, no grant");
     }

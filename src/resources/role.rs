@@ -226,7 +226,7 @@ impl ResourceKind for Role {
             "iam:PutRolePermissionsBoundary",
         ];
         let within = Grant::new("WriteRolesWithinTheBoundary", Scope::Apply, &bounded, vec![ctx.roles()]);
-        let within = match ctx.within_boundary(serde_json::Map::new()) {
+        let within = match ctx.within_boundary() {
             Some(condition) => within.when(condition),
             None => within,
         };
@@ -913,8 +913,8 @@ mod tests {
         let attach = statement(&all, "AttachOnlyTheSpecsManagedPolicies");
         assert_eq!(
             attach["Condition"],
-            serde_json::json!({"StringEquals": {"iam:PermissionsBoundary": boundary,
-                "iam:PolicyARN": ["arn:aws:iam::aws:policy/ReadOnlyAccess"]}})
+            serde_json::json!({"StringEquals": {"iam:PermissionsBoundary": boundary},
+                "ArnEquals": {"iam:PolicyARN": ["arn:aws:iam::aws:policy/ReadOnlyAccess"]}})
         );
         assert_eq!(
             attach["Resource"],

@@ -677,7 +677,7 @@ mod tests {
         assert_eq!(attach["Resource"], serde_json::json!([role("emr-service")]));
         assert_eq!(
             attach["Condition"],
-            serde_json::json!({"StringEquals": {"iam:PolicyARN": ["arn:aws:iam::aws:policy/service-role/AmazonEMRServicePolicy_v2"]}})
+            serde_json::json!({"ArnEquals": {"iam:PolicyARN": ["arn:aws:iam::aws:policy/service-role/AmazonEMRServicePolicy_v2"]}})
         );
         // Without a cluster in the spec, none is started; one an earlier spec made is still ended.
         let none = granted(&Cluster, &crate::spec::SpecBuilder::new().build(), Purpose::Everything);
