@@ -355,3 +355,53 @@ fn every_kind_says_what_it_needs() {
         assert!(grants.iter().any(|grant| !grant.resources.is_empty()), "{} grants nothing", kind.name());
     }
 }
+
+/// The role kind's grants with a boundary (here, as role.rs is at its size limit).
+#[test]
+fn with_a_boundary_every_role_write_iam_can_condition_requires_it_and_none_removes_it() {
+    use crate::iam::deployer::Purpose;
+    use crate::resources::test_support::{granted, sids_allowing, statement};
+    let boundary = "arn:aws:iam::123456789012:policy/pipeline-boundary";
+    let mut spec = crate::spec::SpecBuilder::new()
+        .item(
+            "roles",
+            "{name: reader, trust: firehose.amazonaws.com, managed_policies: [arn:aws:iam::aws:policy/ReadOnlyAccess]}"
+                .to_string(),
+        )
+        .build();
+    spec.iam = Some(crate::spec::Iam { permissions_boundary: Some(boundary.to_string()), ..Default::default() });
+    let all = granted(&super::role::Role, &spec, Purpose::Everything);
+    let within = statement(&all, "WriteRolesWithinTheBoundary");
+    assert_eq!(within["Condition"], serde_json::json!({"StringEquals": {"iam:PermissionsBoundary": boundary}}));
+    // Every action for which the Service Authorization Reference lists iam:PermissionsBoundary.
+    for action in [
+        "iam:CreateRole",
+        "iam:PutRolePolicy",
+        "iam:DeleteRolePolicy",
+        "iam:DetachRolePolicy",
+        "iam:PutRolePermissionsBoundary",
+    ] {
+        assert_eq!(sids_allowing(&all, action), ["WriteRolesWithinTheBoundary"], "{action}");
+    }
+    // AttachRolePolicy: the boundary and only the managed policies the spec names, on the
+    // declared role only.
+    let attach = statement(&all, "AttachOnlyTheSpecsManagedPolicies");
+    assert_eq!(
+        attach["Condition"],
+        serde_json::json!({"StringEquals": {"iam:PermissionsBoundary": boundary},
+            "ArnEquals": {"iam:PolicyARN": ["arn:aws:iam::aws:policy/ReadOnlyAccess"]}})
+    );
+    assert_eq!(
+        attach["Resource"],
+        serde_json::json!(["arn:aws:iam::123456789012:role/pipectl/p/eu-west-1/p-reader-euw1"])
+    );
+    assert!(sids_allowing(&all, "iam:DeleteRolePermissionsBoundary").is_empty());
+    // The trust of a role IAM takes no boundary key for: only the pipeline's tagged roles.
+    assert_eq!(
+        statement(&all, "ChangeOwnRoleTrust")["Condition"],
+        serde_json::json!({"StringEquals": {"aws:ResourceTag/pipectl:pipeline": "p"}})
+    );
+    // Without managed policies in the spec, no AttachRolePolicy at all.
+    spec.roles[0].managed_policies.clear();
+    assert!(sids_allowing(&granted(&super::role::Role, &spec, Purpose::Everything), "iam:AttachRolePolicy").is_empty());
+}
