@@ -822,14 +822,7 @@ mod tests {
     fn schedules_are_reached_by_their_name_prefix_and_run_with_a_role_passed_to_the_scheduler() {
         use crate::iam::deployer::Purpose;
         use crate::resources::test_support::{assert_granted, granted, statement};
-        let spec = crate::spec::SpecBuilder::new()
-            .item(
-                "clusters",
-                "{name: spark, release: emr-7.2.0, applications: [Spark], subnet: a, master: {type: m5.xlarge}, \
-                 core: {type: m5.xlarge, nodes: 2}}"
-                    .to_string(),
-            )
-            .build();
+        let spec = crate::resources::test_support::one_cluster_spec();
         assert_granted(
             &super::Schedule,
             &spec,

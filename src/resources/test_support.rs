@@ -74,6 +74,18 @@ pub fn ec2_context(ec2: Client, timeout: std::time::Duration) -> Context {
     context(clients, timeout, &LiveState::default())
 }
 
+/// A spec of one cluster `spark` (pipeline `p`, eu-west-1), for the grants of the kinds it brings.
+pub fn one_cluster_spec() -> crate::spec::Spec {
+    crate::spec::SpecBuilder::new()
+        .item(
+            "clusters",
+            "{name: spark, release: emr-7.2.0, applications: [Spark], subnet: a, master: {type: m5.xlarge}, \
+             core: {type: m5.xlarge, nodes: 2}}"
+                .to_string(),
+        )
+        .build()
+}
+
 /// The policy that `kind`'s own grants make for `spec` in eu-west-1 of account 123456789012.
 pub fn granted(kind: &dyn super::kit::DynKind, spec: &crate::spec::Spec, purpose: Purpose) -> Value {
     policy(kind.grants(&GrantContext::new(spec, "eu-west-1", "123456789012")), purpose)

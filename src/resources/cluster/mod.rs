@@ -630,14 +630,7 @@ mod tests {
     fn clusters_are_started_and_changed_only_with_the_pipelines_tag_and_run_with_its_roles() {
         use crate::iam::deployer::Purpose;
         use crate::resources::test_support::{assert_granted, granted, sids_allowing, statement};
-        let spec = crate::spec::SpecBuilder::new()
-            .item(
-                "clusters",
-                "{name: spark, release: emr-7.2.0, applications: [Spark], subnet: a, master: {type: m5.xlarge}, \
-                 core: {type: m5.xlarge, nodes: 2}}"
-                    .to_string(),
-            )
-            .build();
+        let spec = crate::resources::test_support::one_cluster_spec();
         assert_granted(
             &Cluster,
             &spec,
