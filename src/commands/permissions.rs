@@ -3,7 +3,7 @@
 
 use clap::{Args, ValueEnum};
 
-use super::{CommandError, GlobalArgs, Status};
+use super::{emit, CommandError, GlobalArgs, Status};
 use crate::iam::deployer::{policy, GrantContext, Purpose};
 use crate::resources::deployer_grants;
 use crate::spec::load_file;
@@ -35,6 +35,5 @@ pub fn exec(global: &GlobalArgs, args: &PermissionsArgs) -> Result<Status, Comma
     };
     let ctx = GrantContext::new(&loaded.spec, &region, &args.account_id);
     let policy = policy(deployer_grants(&ctx), purpose);
-    println!("{}", serde_json::to_string_pretty(&policy).unwrap_or_default());
-    Ok(Status::Success)
+    emit(format!("{}\n", serde_json::to_string_pretty(&policy).unwrap_or_default()).as_bytes())
 }
