@@ -48,7 +48,7 @@ pub fn content() -> Value {
     })
 }
 
-/// The node, for a spec with clusters (`cluster::desired` pushes it and depends on it).
+/// The node, for a spec with clusters (each cluster pushes it and depends on it).
 pub fn node(graph: &GraphContext) -> DesiredResource {
     let config = SecurityConfigurationConfig {
         name: emr_security_configuration_name(&graph.spec.pipeline),
@@ -111,7 +111,7 @@ impl ResourceKind for SecurityConfiguration {
     const KIND: Kind = KIND;
 
     fn desired(&self, graph: &GraphContext) -> Vec<DesiredResource> {
-        // The clusters push it (`cluster::desired`); the registry keeps one node.
+        // Each cluster pushes it too; the registry keeps one node.
         if graph.spec.clusters.is_empty() {
             Vec::new()
         } else {
@@ -241,7 +241,7 @@ mod tests {
         let configurations: Vec<&DesiredResource> = graph.iter().filter(|r| r.id.kind == KIND).collect();
         assert_eq!(configurations.len(), 1);
         assert_eq!(configurations[0].config.attributes()["configuration"], content());
-        let cluster = graph.iter().find(|r| r.id == crate::resources::cluster::id("spark")).expect("cluster");
+        let cluster = graph.iter().find(|r| r.id.to_string() == "cluster/spark").expect("cluster");
         assert!(cluster.depends_on.contains(&id()), "{:?}", cluster.depends_on);
         let streams = "version: 1\npipeline: p\nregion: eu-west-1\nstreams: [{name: s}]\n";
         assert!(self::graph(streams).iter().all(|r| r.id.kind != KIND));

@@ -90,13 +90,6 @@ fn not_a_key(key: &str, form: KeyForm, partition: &str, region: &str) -> String 
     }
 }
 
-/// An AWS managed key (`alias/aws/<service>`, or its alias ARN): its policy is AWS's and lets only
-/// the one service use it, through callers of the account.
-pub(super) fn is_aws_managed(key: &str) -> bool {
-    let resource = if key.starts_with("arn:") { key.splitn(6, ':').nth(5).unwrap_or_default() } else { key };
-    resource.starts_with("alias/aws/")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -143,13 +136,5 @@ mod tests {
             assert_eq!(found.len(), 1, "{key}: {found:?}");
             assert!(found[0].contains(expected), "{key}: {found:?}");
         }
-    }
-
-    #[test]
-    fn aws_managed_keys_are_known_by_their_alias() {
-        assert!(is_aws_managed("alias/aws/sns"));
-        assert!(is_aws_managed("arn:aws:kms:eu-west-1:123456789012:alias/aws/sns"));
-        assert!(!is_aws_managed("alias/team/sns"));
-        assert!(!is_aws_managed("arn:aws:kms:eu-west-1:123456789012:key/abc"));
     }
 }
