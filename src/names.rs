@@ -204,6 +204,13 @@ pub fn emr_cluster_name(pipeline: &str, cluster: &str) -> String {
     format!("{}{cluster}", emr_cluster_prefix(pipeline))
 }
 
+/// The EMR security configuration the pipeline's clusters launch with, `pipectl-<pipeline>-emr`
+/// (one per pipeline and region; see `resources::security_configuration`). EMR allows names of
+/// up to 10280 characters.
+pub fn emr_security_configuration_name(pipeline: &str) -> String {
+    format!("pipectl-{pipeline}-emr")
+}
+
 /// What every EMR cluster name of the pipeline starts with.
 pub fn emr_cluster_prefix(pipeline: &str) -> String {
     format!("{pipeline}-")

@@ -2,7 +2,8 @@
 //! overrides (flag, `AWS_ENDPOINT_URL`, per-service `AWS_ENDPOINT_URL_<SERVICE>`), `--localstack`,
 //! bounded timeouts and retries, a rustls/ring HTTPS client, and path-style S3 for emulators;
 //! and what every AWS call shares: the clients, the error type, the warnings of an emulator;
-//! below them, the request counter (`calls`), the bounded HTTP client (`http`), AWS's documented
+//! the warnings about where requests and credentials travel (`transport`); below them, the request
+//! counter (`calls`), the bounded HTTP client (`http`), AWS's documented
 //! rate limits (`limits`) and the pipeline's lease lock (`lock`).
 //!
 //! The layer every call to AWS goes through: of pipectl it uses only the names and progress
@@ -25,9 +26,11 @@ mod error;
 pub mod http;
 mod limits;
 pub mod lock;
+mod transport;
 
 pub use error::{aws_error, build_error, AwsError, Failure};
 pub use limits::{documented_rate, Limiter};
+pub use transport::transport_warnings;
 
 /// The AWS clients every kind uses, built once from one `SdkConfig`.
 #[derive(Clone)]

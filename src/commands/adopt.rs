@@ -66,23 +66,23 @@ async fn adopt(
     if candidates.is_empty() {
         match request {
             Some(id) if live.resources.keys().any(|found| found.to_string() == id) => {
-                println!("{id} is already the pipeline's; nothing to adopt.")
+                outln!("{id} is already the pipeline's; nothing to adopt.")
             }
-            Some(id) => println!("{id} does not exist; nothing to adopt (`pipectl apply` creates it)."),
-            None => println!("Nothing to adopt: no resource with a name the spec uses is untagged."),
+            Some(id) => outln!("{id} does not exist; nothing to adopt (`pipectl apply` creates it)."),
+            None => outln!("Nothing to adopt: no resource with a name the spec uses is untagged."),
         }
         return Ok(Status::Success);
     }
-    println!("pipectl will adopt, tagging {PIPELINE_TAG}={} and {RESOURCE_TAG}=<kind/name>:", spec.pipeline);
+    outln!("pipectl will adopt, tagging {PIPELINE_TAG}={} and {RESOURCE_TAG}=<kind/name>:", spec.pipeline);
     for id in &candidates {
         let physical = live.resources.get(id).map_or("", |resource| resource.physical_id.as_str());
-        println!("  {id} ({physical}, not tagged by any pipeline)");
+        outln!("  {id} ({physical}, not tagged by any pipeline)");
     }
     let originals: Vec<LiveResource> = candidates.iter().filter_map(|id| live.resources.get(id).cloned()).collect();
     assume_adopted(&mut live, &spec.pipeline, &candidates);
     let next = build_plan(&spec.pipeline, &bind(&desired, &live), &live, false);
-    println!("\nThen the next plan is:\n");
-    print!("{}", render_plan(&next, global.style()));
+    outln!("\nThen the next plan is:\n");
+    out!("{}", render_plan(&next, global.style()));
     for conflict in live.conflicts.iter().filter(|conflict| !blocking.contains(conflict)) {
         session.progress.warn(&format!("the next plan still stops on: {conflict}"));
     }
@@ -94,7 +94,7 @@ async fn adopt(
         crate::resources::adopt(&session.clients, resource, &ownership)
             .await
             .map_err(|error| session.explain(error))?;
-        println!("Adopted {}: tagged as pipeline \"{}\"'s.", resource.id, spec.pipeline);
+        outln!("Adopted {}: tagged as pipeline \"{}\"'s.", resource.id, spec.pipeline);
     }
     Ok(Status::Success)
 }

@@ -164,8 +164,8 @@ async fn execute(
     ctx.journal = Some(lock.journal());
     let report = apply(Arc::new(ctx), &run.plan, &run.desired, &run.live, session.parallelism, &INTERRUPTED).await;
     match output {
-        OutputFormat::Human => print!("\n{}", render_report(&report, command, style)),
-        OutputFormat::Json => println!("{}", report_json(&run.plan, &report)),
+        OutputFormat::Human => out!("\n{}", render_report(&report, command, style)),
+        OutputFormat::Json => outln!("{}", report_json(&run.plan, &report)),
     }
     if report.succeeded() {
         Ok(Status::Success)

@@ -4,7 +4,7 @@
 use clap::{Args, ValueEnum};
 
 use super::session::Session;
-use super::{CommandError, GlobalArgs, Status};
+use super::{emit, CommandError, GlobalArgs, Status};
 use crate::aws::calls::CallCounter;
 use crate::model::{DesiredResource, LiveState};
 use crate::plan::Plan;
@@ -43,6 +43,5 @@ pub async fn exec(global: &GlobalArgs, args: &GraphArgs, counter: &CallCounter) 
         let desired = desired_graph(&loaded.spec, &loaded.spec.region, chrono::Utc::now());
         draw(&desired, None, &loaded.spec.pipeline)
     };
-    print!("{text}");
-    Ok(Status::Success)
+    emit(text.as_bytes())
 }

@@ -54,7 +54,7 @@ pub fn exec(global: &GlobalArgs, args: &InitArgs) -> Result<Status, CommandError
     handle
         .write_all(text.as_bytes())
         .map_err(|error| CommandError::Failed(format!("cannot write {}: {error}", file.display())))?;
-    println!(
+    outln!(
         "Wrote the `{template}` starter spec to {}. Next: edit it, then `pipectl plan -f {}`.",
         file.display(),
         file.display()
@@ -63,12 +63,11 @@ pub fn exec(global: &GlobalArgs, args: &InitArgs) -> Result<Status, CommandError
     let written =
         options.open(&schema).and_then(|mut handle| handle.write_all(crate::spec::spec_schema_text().as_bytes()));
     match written {
-        Ok(()) => println!(
-            "Wrote its JSON Schema to {} for your editor (refresh it with `pipectl schema`).",
-            schema.display()
-        ),
+        Ok(()) => {
+            outln!("Wrote its JSON Schema to {} for your editor (refresh it with `pipectl schema`).", schema.display())
+        }
         Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {
-            println!("Kept {}; `pipectl schema > {}` refreshes it.", schema.display(), schema.display())
+            outln!("Kept {}; `pipectl schema > {}` refreshes it.", schema.display(), schema.display())
         }
         Err(error) => return Err(CommandError::Failed(format!("cannot write {}: {error}", schema.display()))),
     }

@@ -6,6 +6,18 @@
 //! kinds (`resources`) and the AWS layer (the clients, the lock), never an SDK crate directly.
 //! Results go to stdout, everything else to stderr.
 
+/// `print!` for results: a reader that stopped early (`| true`, `| head`) is no panic (`print!`
+/// panics on the closed pipe, exit 101); the rest of the output is dropped and the command goes on.
+macro_rules! out {
+    ($($arg:tt)*) => { $crate::commands::write_stdout(format_args!($($arg)*)) };
+}
+
+/// `println!` for results, as `out!`.
+macro_rules! outln {
+    () => { out!("\n") };
+    ($($arg:tt)*) => { out!("{}\n", format_args!($($arg)*)) };
+}
+
 pub mod adopt;
 pub mod apply;
 mod global;
@@ -82,6 +94,17 @@ pub fn emit(bytes: &[u8]) -> Result<Status, CommandError> {
             Err(CommandError::Failed(format!("cannot write to stdout: {error}")))
         }
         _ => Ok(Status::Success),
+    }
+}
+
+/// Writes to stdout for `out!`: a closed pipe is the reader's choice; any other failure is warned
+/// about once per write, on stderr.
+pub fn write_stdout(args: std::fmt::Arguments) {
+    let mut stdout = std::io::stdout().lock();
+    if let Err(error) = stdout.write_fmt(args).and_then(|()| stdout.flush()) {
+        if error.kind() != std::io::ErrorKind::BrokenPipe {
+            eprintln!("warning: cannot write to stdout: {error}");
+        }
     }
 }
 

@@ -3,7 +3,7 @@
 
 use clap::{Args, ValueEnum};
 
-use super::{CommandError, GlobalArgs, Status};
+use super::{emit, CommandError, GlobalArgs, Status};
 use crate::iam::deployer::{boundary_warning, policy, GrantContext, Purpose};
 use crate::resources::deployer_grants;
 use crate::spec::load_file;
@@ -39,6 +39,5 @@ pub fn exec(global: &GlobalArgs, args: &PermissionsArgs) -> Result<Status, Comma
     if let Some(warning) = boundary_warning(&loaded.spec, &region).filter(|_| purpose == Purpose::Everything) {
         eprintln!("{warning}");
     }
-    println!("{}", serde_json::to_string_pretty(&policy).unwrap_or_default());
-    Ok(Status::Success)
+    emit(format!("{}\n", serde_json::to_string_pretty(&policy).unwrap_or_default()).as_bytes())
 }

@@ -73,12 +73,15 @@ pub async fn exec_run(global: &GlobalArgs, args: &RunArgs, counter: &CallCounter
     let started =
         start(&session.clients, spec, job, wait, &session.progress).await.map_err(|error| report(&session, error))?;
     match args.output {
-        OutputFormat::Json => println!("{}", serde_json::to_string(&started).unwrap_or_default()),
-        OutputFormat::Human if wait.is_none() => println!(
+        OutputFormat::Json => outln!("{}", serde_json::to_string(&started).unwrap_or_default()),
+        OutputFormat::Human if wait.is_none() => outln!(
             "Job {} is running: {}\nFollow it with `pipectl run {} --wait` next time, or `pipectl runs {}`.",
-            started.job, started.execution_arn, started.job, started.job
+            started.job,
+            started.execution_arn,
+            started.job,
+            started.job
         ),
-        OutputFormat::Human => println!("Job {} {}.", started.job, started.status),
+        OutputFormat::Human => outln!("Job {} {}.", started.job, started.status),
     }
     if started.succeeded() {
         return Ok(Status::Success);
@@ -99,19 +102,28 @@ pub async fn exec_runs(global: &GlobalArgs, args: &RunsArgs, counter: &CallCount
         .map_err(|error| CommandError::Refused(error.to_string()))?;
     let runs = runs(&session.clients, spec, job, args.limit).await.map_err(|error| report(&session, error))?;
     match args.output {
-        OutputFormat::Json => println!("{}", serde_json::to_string(&runs).unwrap_or_default()),
-        OutputFormat::Human if runs.is_empty() => println!("No runs yet."),
+        OutputFormat::Json => outln!("{}", serde_json::to_string(&runs).unwrap_or_default()),
+        OutputFormat::Human if runs.is_empty() => outln!("No runs yet."),
         OutputFormat::Human => {
-            println!(
+            outln!(
                 "{:<24} {:<10} {:<26} {:>9} {:>10}  EXECUTION",
-                "JOB", "OUTCOME", "STARTED", "DURATION", "NODE-HOURS"
+                "JOB",
+                "OUTCOME",
+                "STARTED",
+                "DURATION",
+                "NODE-HOURS"
             );
             for run in &runs {
                 let duration = run.seconds.map(|s| format!("{}m{:02}s", s / 60, s % 60)).unwrap_or_default();
                 let node_hours = run.node_hours.map(|h| format!("{h:.1}")).unwrap_or_default();
-                println!(
+                outln!(
                     "{:<24} {:<10} {:<26} {:>9} {:>10}  {}",
-                    run.job, run.status, run.started, duration, node_hours, run.execution
+                    run.job,
+                    run.status,
+                    run.started,
+                    duration,
+                    node_hours,
+                    run.execution
                 );
             }
         }

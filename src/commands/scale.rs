@@ -91,25 +91,25 @@ pub async fn exec(global: &GlobalArgs, args: &ScaleArgs, counter: &CallCounter) 
             },
         )?;
     match args.output {
-        OutputFormat::Json => println!("{}", serde_json::to_string(&result).unwrap_or_default()),
+        OutputFormat::Json => outln!("{}", serde_json::to_string(&result).unwrap_or_default()),
         OutputFormat::Human => print_result(&result, args),
     }
     Ok(Status::Success)
 }
 
 fn print_result(result: &ScaleResult, args: &ScaleArgs) {
-    println!("{}", result.headline());
-    println!("Cost: {}.", result.cost.describe(result.from, result.to));
+    outln!("{}", result.headline());
+    outln!("Cost: {}.", result.cost.describe(result.from, result.to));
     if let (Some(until), Some(schedule)) = (&result.until, &result.scale_back_schedule) {
-        println!("Back to {} at {until} (UTC) by the EventBridge Scheduler schedule {schedule}, even if this machine is off.", result.baseline);
+        outln!("Back to {} at {until} (UTC) by the EventBridge Scheduler schedule {schedule}, even if this machine is off.", result.baseline);
     }
     if args.reset {
-        println!("The scale record and any pending scale-back are removed; plans compare with the baseline again.");
+        outln!("The scale record and any pending scale-back are removed; plans compare with the baseline again.");
     } else if result.to != result.baseline {
-        println!("Recorded on the cluster: `pipectl plan` shows this as information, not as a change; `pipectl scale --reset` returns to {}.", result.baseline);
+        outln!("Recorded on the cluster: `pipectl plan` shows this as information, not as a change; `pipectl scale --reset` returns to {}.", result.baseline);
     }
     if !args.wait {
-        println!("EMR is resizing now; follow it with `pipectl scale {} --group {} --nodes {} --wait` or `aws emr list-instance-groups --cluster-id {}`.", result.cluster, result.group, result.to, result.cluster_id);
+        outln!("EMR is resizing now; follow it with `pipectl scale {} --group {} --nodes {} --wait` or `aws emr list-instance-groups --cluster-id {}`.", result.cluster, result.group, result.to, result.cluster_id);
     }
 }
 

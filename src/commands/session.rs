@@ -8,7 +8,7 @@ use chrono::Utc;
 
 use super::{CommandError, GlobalArgs, PlanOutput, Status};
 use crate::aws::calls::CallCounter;
-use crate::aws::{clients, endpoint_override, AwsError, AwsOptions, Clients, Failure};
+use crate::aws::{clients, endpoint_override, transport_warnings, AwsError, AwsOptions, Clients, Failure};
 use crate::model::{DesiredResource, LiveState, ResourceId};
 use crate::plan::file::{spec_fingerprint, Origin, PlanFile};
 use crate::plan::{build_plan, Plan};
@@ -59,6 +59,12 @@ impl Session {
             max_in_flight: usize::from(global.max_in_flight),
         };
         let clients = clients(&options, counter).await;
+        let environment: Vec<(String, String)> = std::env::vars_os()
+            .filter_map(|(name, value)| Some((name.into_string().ok()?, value.into_string().ok()?)))
+            .collect();
+        for warning in transport_warnings(&options, &environment) {
+            eprintln!("warning: {warning}");
+        }
         Ok(Session {
             loaded,
             options,
@@ -210,8 +216,8 @@ fn check_region(loaded: &LoadedSpec, region: &str) -> Result<(), CommandError> {
 /// Prints the plan; the JSON of `plan` also says how many AWS requests reading took.
 pub(super) fn print_plan(run: &PlannedRun, output: PlanOutput, style: Style, counter: Option<&CallCounter>) {
     match output {
-        PlanOutput::Human => print!("{}{}", render_plan(&run.plan, style), render_cost(&run.cost)),
-        PlanOutput::Markdown => print!("{}{}", render_markdown(&run.plan), render_cost_markdown(&run.cost)),
+        PlanOutput::Human => out!("{}{}", render_plan(&run.plan, style), render_cost(&run.cost)),
+        PlanOutput::Markdown => out!("{}{}", render_markdown(&run.plan), render_cost_markdown(&run.cost)),
         PlanOutput::Json => {
             let mut value = plan_json(&run.plan);
             if let Some(object) = value.as_object_mut() {
@@ -220,7 +226,7 @@ pub(super) fn print_plan(run: &PlannedRun, output: PlanOutput, style: Style, cou
             if let (Some(counter), Some(object)) = (counter, value.as_object_mut()) {
                 object.insert("api_calls".to_string(), serde_json::json!(counter.snapshot()));
             }
-            println!("{value}");
+            outln!("{value}");
         }
     }
 }

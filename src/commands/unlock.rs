@@ -8,8 +8,8 @@ pub async fn exec(global: &GlobalArgs, counter: &CallCounter) -> Result<Status, 
     let session = Session::open(global, counter).await?;
     let pipeline = &session.loaded.spec.pipeline;
     match crate::aws::lock::break_lock(&session.clients, pipeline).await.map_err(|error| session.explain(error))? {
-        Some(holder) => println!("Broke the lock of pipeline \"{pipeline}\" held by {holder}."),
-        None => println!("Pipeline \"{pipeline}\" is not locked."),
+        Some(holder) => outln!("Broke the lock of pipeline \"{pipeline}\" held by {holder}."),
+        None => outln!("Pipeline \"{pipeline}\" is not locked."),
     }
     Ok(Status::Success)
 }

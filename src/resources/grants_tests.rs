@@ -201,7 +201,7 @@ fn example_as(name: &str) -> Spec {
 /// and cannot reach what exists; Unsubscribe, a subscription's ARN IAM cannot scope); reads by
 /// the name prefix the reads list by (they read, and change nothing); and schedules, which carry
 /// no tags and must be found and deleted by prefix once the spec drops them.
-const MAY_REACH_BY_PREFIX: [&str; 12] = [
+const MAY_REACH_BY_PREFIX: [&str; 13] = [
     "ReadWhatCannotBeScoped",
     "FindCatalogDatabases",
     "StartTaggedClusters",
@@ -214,6 +214,8 @@ const MAY_REACH_BY_PREFIX: [&str; 12] = [
     "ReadJobRuns",
     "ReadAlarms",
     "ChangeSchedules",
+    // EMR security configurations have no resource type and no tags (docs/deployer-policy.md).
+    "ChangeEmrSecurityConfiguration",
 ];
 
 #[test]

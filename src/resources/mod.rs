@@ -35,6 +35,7 @@ mod read_tests;
 mod role;
 mod route_table;
 pub mod schedule;
+mod security_configuration;
 mod security_group;
 mod stream;
 mod subnet;
@@ -68,6 +69,7 @@ pub const KINDS: &[&dyn DynKind] = &[
     &stream::Stream,
     &role::Role,
     &delivery::Delivery,
+    &security_configuration::SecurityConfiguration,
     &cluster::Cluster,
     &queue::Queue,
     &schedule::Schedule,

@@ -632,9 +632,10 @@ mod tests {
         use crate::resources::test_support::{assert_granted, granted, sids_allowing, statement};
         let key = "1234abcd-12ab-34cd-56ef-1234567890ab";
         let spec = crate::spec::SpecBuilder::new()
-            .stream("plain", 1)
+            .item("streams", "{name: plain, shards: 1, encryption: none}".to_string())
             .item("streams", format!("{{name: secret, shards: 1, encryption: kms, kms_key: {key}}}"))
-            .item("streams", "{name: aliased, shards: 1, encryption: kms}".to_string())
+            // Encrypted by default, with the AWS managed key.
+            .stream("aliased", 1)
             .build();
         assert_granted(
             &super::Stream,
@@ -667,7 +668,8 @@ mod tests {
         assert_eq!(dropped["Resource"], serde_json::json!([arn("*")]));
         assert_eq!(dropped["Condition"]["StringEquals"]["aws:ResourceTag/pipectl:pipeline"], "p");
         let plain =
-            granted(&super::Stream, &crate::spec::SpecBuilder::new().stream("plain", 1).build(), Purpose::Everything);
-        assert!(sids_allowing(&plain, "kinesis:StartStreamEncryption").is_empty(), "no key, no encryption grant");
+            crate::spec::SpecBuilder::new().item("streams", "{name: plain, encryption: none}".to_string()).build();
+        let plain = granted(&super::Stream, &plain, Purpose::Everything);
+        assert!(sids_allowing(&plain, "kinesis:StartStreamEncryption").is_empty(), "opted out, no encryption grant");
     }
 }

@@ -17,6 +17,13 @@
 //! No topic policy is set: SNS's default policy lets the topic owner's account publish, and
 //! CloudWatch alarms of the same account publish as that account (a policy naming
 //! `cloudwatch.amazonaws.com` is needed only for a topic in another account).
+//!
+//! No server-side encryption either, on purpose: CloudWatch publishes to an encrypted topic only
+//! when the key's policy lets `cloudwatch.amazonaws.com` use the key, which the AWS managed key
+//! `alias/aws/sns` never does, so a topic encrypted with it drops every alarm (Amazon SNS Developer
+//! Guide, "Encryption at rest", compatibility of AWS event sources with encrypted topics). Only a
+//! customer managed key with that key policy would work; the spec has no field for one yet
+//! (docs/spec.md, `alarms`).
 
 use serde_json::json;
 

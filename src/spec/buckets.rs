@@ -7,6 +7,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 
 use super::checks::{check_tags, check_unique, Problems};
+use super::kms::{check_key, KeyForm};
 use super::pipeline::Spec;
 use super::suggest::did_you_mean;
 
@@ -95,7 +96,7 @@ const IA_MINIMUM_DAYS: i64 = 30;
 pub(super) fn check(spec: &Spec, problems: &mut Problems) {
     check_unique("buckets", spec.buckets.iter().map(|bucket| bucket.name.as_str()), problems);
     for (index, bucket) in spec.buckets.iter().enumerate() {
-        check_bucket(&format!("buckets[{index}]"), bucket, problems);
+        check_bucket(&format!("buckets[{index}]"), bucket, &spec.region, problems);
     }
 }
 
@@ -126,7 +127,7 @@ pub fn bucket_name_problem(name: &str) -> Option<String> {
     rules.iter().find(|(ok, _)| !ok).map(|(_, rule)| format!("`{name}` is not a valid S3 bucket name: it {rule}"))
 }
 
-fn check_bucket(path: &str, bucket: &Bucket, problems: &mut Problems) {
+fn check_bucket(path: &str, bucket: &Bucket, region: &str, problems: &mut Problems) {
     if let Some(message) = bucket_name_problem(&bucket.name) {
         problems.add(format!("{path}.name"), message);
     }
@@ -144,8 +145,12 @@ fn check_bucket(path: &str, bucket: &Bucket, problems: &mut Problems) {
             "only versioned buckets have noncurrent versions: set `versioning: true` or drop this field",
         );
     }
-    if bucket.kms_key.is_some() && bucket.encryption != BucketEncryption::SseKms {
-        problems.add(format!("{path}.kms_key"), "`kms_key` needs `encryption: sse-kms`");
+    match &bucket.kms_key {
+        Some(_) if bucket.encryption != BucketEncryption::SseKms => {
+            problems.add(format!("{path}.kms_key"), "`kms_key` needs `encryption: sse-kms`");
+        }
+        Some(key) => check_key(&format!("{path}.kms_key"), key, KeyForm::Any, region, problems),
+        None => {}
     }
     check_tags(&format!("{path}.tags"), &bucket.tags, problems);
     let mut ids = HashSet::new();

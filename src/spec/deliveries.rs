@@ -10,6 +10,7 @@ use serde::Deserialize;
 use super::catalog::TableFormat;
 use super::checks::{check_reference, check_tags, check_unique, Problems};
 use super::iam::check_derived_role;
+use super::kms::{check_key, KeyForm};
 use super::pipeline::Spec;
 use super::suggest::did_you_mean;
 use crate::names::derived_delivery_role;
@@ -235,8 +236,8 @@ fn check_delivery(path: &str, delivery: &Delivery, spec: &Spec, problems: &mut P
         (DeliveryEncryption::Kms, None) => {
             problems.add(format!("{path}.kms_key"), "`encryption: kms` needs `kms_key`, the ARN of the key")
         }
-        (DeliveryEncryption::Kms, Some(key)) if !key.starts_with("arn:") => {
-            problems.add(format!("{path}.kms_key"), format!("`{key}` is not a key ARN (arn:aws:kms:…:key/…)"));
+        (DeliveryEncryption::Kms, Some(key)) => {
+            check_key(&format!("{path}.kms_key"), key, KeyForm::Arn, &spec.region, problems);
         }
         (DeliveryEncryption::None, Some(_)) => {
             problems.add(format!("{path}.kms_key"), "`kms_key` needs `encryption: kms`")

@@ -172,14 +172,28 @@ pub(super) fn check(spec: &Spec, problems: &mut Problems) {
     }
 }
 
+/// A trust names one service principal (`<service>.amazonaws.com`). A wildcard (`*.amazonaws.com`)
+/// is refused: in a trust policy's `Principal` IAM matches it against every service ("AWS JSON
+/// policy elements: Principal", IAM User Guide: service principals are named exactly), so the role
+/// would be offered to whatever service the wildcard matches, or the trust rejected by IAM.
+fn check_trust(path: &str, trust: &str, problems: &mut Problems) {
+    let service = trust.strip_suffix(".amazonaws.com").unwrap_or_default();
+    if trust.contains(['*', '?']) {
+        problems.add(
+            path,
+            format!("`{trust}` is a wildcard principal: a role trusts one service, named exactly, such as `firehose.amazonaws.com`"),
+        );
+    } else if service.is_empty()
+        || service.starts_with(['.', '-'])
+        || !service.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || ".-".contains(c))
+    {
+        problems.add(path, format!("`{trust}` is not a service principal such as `firehose.amazonaws.com`"));
+    }
+}
+
 fn check_role(path: &str, role: &Role, spec: &Spec, problems: &mut Problems) {
     check_iam_name(&format!("{path}.name"), spec, &role.name, problems);
-    if !role.trust.ends_with(".amazonaws.com") || role.trust.contains(char::is_whitespace) {
-        problems.add(
-            format!("{path}.trust"),
-            format!("`{}` is not a service principal such as `firehose.amazonaws.com`", role.trust),
-        );
-    }
+    check_trust(&format!("{path}.trust"), &role.trust, problems);
     for (index, arn) in role.managed_policies.iter().enumerate() {
         let valid = arn.starts_with("arn:aws") && arn.contains(":iam::") && arn.contains(":policy/");
         if !valid {

@@ -128,10 +128,20 @@ pub fn load_file(path: &Path) -> Result<LoadedSpec, SpecError> {
     if metadata.is_dir() {
         return Err(unreadable("it is a directory, not a file".to_string()));
     }
+    let too_large =
+        |size: String| unreadable(format!("it is {size} bytes; specs are limited to {MAX_SPEC_BYTES} bytes"));
     if metadata.len() > MAX_SPEC_BYTES {
-        return Err(unreadable(format!("it is {} bytes; specs are limited to {MAX_SPEC_BYTES} bytes", metadata.len())));
+        return Err(too_large(metadata.len().to_string()));
     }
-    let bytes = std::fs::read(path).map_err(|error| unreadable(io_reason(&error)))?;
+    // The metadata says nothing of a device or a pipe (`/dev/zero`, `<(…)`): the read itself stops
+    // one byte past the limit.
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|file| std::io::Read::read_to_end(&mut std::io::Read::take(file, MAX_SPEC_BYTES + 1), &mut bytes))
+        .map_err(|error| unreadable(io_reason(&error)))?;
+    if bytes.len() as u64 > MAX_SPEC_BYTES {
+        return Err(too_large(format!("more than {MAX_SPEC_BYTES}")));
+    }
     let spec = load_bytes(&file, &bytes)?;
     Ok(LoadedSpec { spec, file: path.to_path_buf() })
 }

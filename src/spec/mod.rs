@@ -25,6 +25,7 @@ mod deliveries;
 mod group;
 mod iam;
 mod jobs;
+mod kms;
 mod load;
 mod network;
 mod pipeline;
@@ -36,6 +37,7 @@ mod streams;
 mod structure;
 mod suggest;
 mod validate;
+mod wildcards;
 
 pub use alarms::{
     cluster_alarms, condition_words, dead_letter_alarm, delivery_alarms, derived_alarms, during_words, enabled_alarms,

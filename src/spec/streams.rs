@@ -7,6 +7,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 
 use super::checks::{check_tags, check_unique, Problems};
+use super::kms::{check_key, KeyForm};
 use super::pipeline::Spec;
 
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
@@ -20,9 +21,13 @@ pub struct Stream {
     pub shards: Option<i64>,
     #[serde(default = "default_retention_hours")]
     pub retention_hours: i64,
+    /// Server-side encryption: `kms` (the default) encrypts every record with `kms_key`, or with
+    /// the AWS managed key `alias/aws/kinesis` when `kms_key` is unset; `none` turns it off, and
+    /// must be written to be had.
     #[serde(default)]
     pub encryption: StreamEncryption,
-    /// KMS key for `encryption: kms` (default `alias/aws/kinesis`).
+    /// KMS key for `encryption: kms` (default `alias/aws/kinesis`): a key id, `alias/<name>` or
+    /// an ARN of the pipeline's region.
     #[serde(default)]
     pub kms_key: Option<String>,
     #[serde(default)]
@@ -43,11 +48,15 @@ pub enum StreamMode {
     OnDemand,
 }
 
+/// Streams are encrypted unless the spec says `none`: the AWS managed key costs nothing and
+/// needs no key policy ("What is server-side encryption for Kinesis Data Streams?", Kinesis Data
+/// Streams Developer Guide), and records at rest in plain text are what a security review flags
+/// first.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
 pub enum StreamEncryption {
-    #[default]
     #[serde(rename = "none")]
     None,
+    #[default]
     #[serde(rename = "kms")]
     Kms,
 }
@@ -62,11 +71,11 @@ pub const MAX_SHARDS: i64 = 500;
 pub(super) fn check(spec: &Spec, problems: &mut Problems) {
     check_unique("streams", spec.streams.iter().map(|stream| stream.name.as_str()), problems);
     for (index, stream) in spec.streams.iter().enumerate() {
-        check_stream(&format!("streams[{index}]"), stream, problems);
+        check_stream(&format!("streams[{index}]"), stream, &spec.region, problems);
     }
 }
 
-fn check_stream(path: &str, stream: &Stream, problems: &mut Problems) {
+fn check_stream(path: &str, stream: &Stream, region: &str, problems: &mut Problems) {
     let name_ok = (1..=128).contains(&stream.name.len())
         && stream.name.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
     if !name_ok {
@@ -96,8 +105,27 @@ fn check_stream(path: &str, stream: &Stream, problems: &mut Problems) {
             format!("must be between {MIN_RETENTION_HOURS} and {MAX_RETENTION_HOURS} hours"),
         );
     }
-    if stream.kms_key.is_some() && stream.encryption != StreamEncryption::Kms {
-        problems.add(format!("{path}.kms_key"), "`kms_key` needs `encryption: kms`");
+    match &stream.kms_key {
+        Some(_) if stream.encryption != StreamEncryption::Kms => {
+            problems.add(format!("{path}.kms_key"), "`kms_key` needs `encryption: kms`");
+        }
+        Some(key) => check_key(&format!("{path}.kms_key"), key, KeyForm::Any, region, problems),
+        None => {}
     }
     check_tags(&format!("{path}.tags"), &stream.tags, problems);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn streams_are_encrypted_unless_the_spec_opts_out() {
+        let spec: Spec = serde_saphyr::from_str(
+            "version: 1\npipeline: p\nregion: eu-west-1\nstreams: [{name: a}, {name: b, encryption: none}]\n",
+        )
+        .expect("spec");
+        assert_eq!(spec.streams[0].encryption, StreamEncryption::Kms);
+        assert_eq!(spec.streams[1].encryption, StreamEncryption::None);
+    }
 }

@@ -7,6 +7,7 @@ use super::checks::{Problem, Problems};
 use super::pipeline::Spec;
 use super::{
     alarms, buckets, catalog, clusters, crawlers, deliveries, iam, network, pipeline, query, schedules, streams,
+    wildcards,
 };
 
 /// Every problem in `spec`, in document order; empty when the spec is valid.
@@ -33,6 +34,7 @@ pub fn validate(spec: &Spec) -> Vec<Problem> {
     if let Some(alarms) = &spec.alarms {
         alarms::check(alarms, spec, &mut problems);
     }
+    wildcards::check(spec, &mut problems);
     problems.into_vec()
 }
 

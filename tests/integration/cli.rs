@@ -211,3 +211,82 @@ fn completions_and_man_page_are_generated() {
     assert!(man.stdout.contains("completions") && man.stdout.contains("schema"), "{}", man.stdout);
     run_with_env(&["completions", "tcsh"], &[]).expect(1);
 }
+
+/// Runs pipectl with its stdout a pipe whose reading end is already closed, as `pipectl … | true`
+/// ends up once `true` has exited: every write fails with a broken pipe.
+fn run_into_closed_pipe(args: &[&str]) -> crate::support::Run {
+    let (reader, writer) = std::io::pipe().expect("pipe");
+    drop(reader);
+    let mut command = std::process::Command::new(crate::support::pipectl_path());
+    command.args(args).env_clear().stdin(std::process::Stdio::null()).stdout(writer);
+    for key in ["PATH", "HOME"] {
+        if let Some(value) = std::env::var_os(key) {
+            command.env(key, value);
+        }
+    }
+    let output = command.env("NO_COLOR", "1").output().expect("pipectl runs");
+    crate::support::Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::new(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+#[test]
+fn a_reader_that_went_away_is_no_panic() {
+    let example = repo_path("examples/clickstream.yaml").display().to_string();
+    for args in [
+        vec!["validate", "-f", &example],
+        vec!["permissions", "-f", &example],
+        vec!["graph", "-f", &example],
+        vec!["schema"],
+        vec!["completions", "bash"],
+    ] {
+        let run = run_into_closed_pipe(&args);
+        assert!(!run.stderr.contains("panicked"), "{args:?}:\n{}", run.stderr);
+        assert_eq!(run.code, 0, "{args:?}:\n{}", run.stderr);
+    }
+}
+
+#[test]
+fn an_endless_spec_is_cut_at_the_size_limit() {
+    let started = Instant::now();
+    let run = run_with_env(&["validate", "-f", "/dev/zero"], &[]).expect(1);
+    assert!(started.elapsed().as_secs() < 30, "took {:?}", started.elapsed());
+    assert!(
+        run.stderr.contains(
+            "/dev/zero: cannot read the spec: it is more than 4194304 bytes; specs are limited to 4194304 bytes"
+        ),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn plain_http_to_another_host_and_real_credentials_for_localstack_are_warned_about() {
+    let scratch = Scratch::new("transport");
+    let file =
+        scratch.write("spec.yaml", "version: 1\npipeline: transport\nregion: us-east-1\nstreams:\n  - {name: s}\n");
+    let test_keys = [("AWS_ACCESS_KEY_ID", "test".to_string()), ("AWS_SECRET_ACCESS_KEY", "test".to_string())];
+    // 0.0.0.0 is not a loopback address, yet a connection to it is refused at once on Linux.
+    let run = run_with_env(&["plan", "-f", &file, "--endpoint-url", "http://0.0.0.0:9"], &test_keys).expect(1);
+    assert!(
+        run.stderr.contains("warning: --endpoint-url http://0.0.0.0:9 is plain HTTP to a host that is not this machine: the access key id, the request signatures and every answer travel unencrypted"),
+        "{}",
+        run.stderr
+    );
+    let quiet = run_with_env(&["plan", "-f", &file, "--endpoint-url", "http://127.0.0.1:9"], &test_keys).expect(1);
+    assert!(!quiet.stderr.contains("warning:"), "{}", quiet.stderr);
+    let real = [
+        ("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE".to_string()),
+        ("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY".to_string()),
+        ("AWS_ENDPOINT_URL", "http://127.0.0.1:9".to_string()),
+    ];
+    let run = run_with_env(&["plan", "-f", &file, "--localstack"], &real).expect(1);
+    assert!(
+        run.stderr.contains("warning: --localstack: credentials are configured, so the requests to the emulator are signed with the access key AKIA…MPLE (AWS_ACCESS_KEY_ID)"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("AKIAIOSFODNN7EXAMPLE"), "the whole key id is not printed: {}", run.stderr);
+}

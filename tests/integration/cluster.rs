@@ -52,6 +52,13 @@ async fn batch_count(stack: Stack, pipeline: &str) -> i32 {
     groups.iter().find(|(role, name, _)| role == "TASK" && name == "batch").map_or(-1, |(_, _, count)| *count)
 }
 
+/// The EMR security configuration `name` as the emulator holds it, parsed, if it exists.
+async fn security_configuration(stack: Stack, name: &str) -> Option<serde_json::Value> {
+    let clients = stack.clients().await;
+    let output = clients.emr.describe_security_configuration().name(name).send().await.ok()?;
+    serde_json::from_str(output.security_configuration()?).ok()
+}
+
 fn group_id(groups_of: &aws_sdk_emr::operation::list_instance_groups::ListInstanceGroupsOutput, name: &str) -> String {
     groups_of
         .instance_groups()
@@ -139,6 +146,8 @@ fn cluster_lifecycle(stack: Stack) {
     pipectl(stack, &["apply", "-f", &file, "--auto-approve"]).expect(0);
     pipectl(stack, &["destroy", "-f", &file, "--auto-approve", "--allow-destroy"]).expect(0);
     assert!(runtime.block_on(held_cluster(stack, &p)).is_none(), "the cluster is terminated");
+    let configuration = format!("pipectl-{p}-emr");
+    assert!(runtime.block_on(security_configuration(stack, &configuration)).is_none(), "destroy deletes it");
     let left: Vec<String> = runtime.block_on(held_groups(stack, &p)).into_iter().map(|(r, _)| r).collect();
     assert!(left.is_empty(), "destroy left tagged security groups: {left:?}");
     assert!(
@@ -163,6 +172,12 @@ fn assert_applied(stack: Stack, runtime: &tokio::runtime::Runtime, p: &str) -> S
         Some(format!("{p}-spark-emr-ec2-use1").as_str())
     );
     assert!(cluster.tags().iter().any(|t| t.key() == Some("pipectl:pipeline") && t.value() == Some(p)));
+    // Launched with the pipeline's security configuration, which requires IMDSv2.
+    let configuration = format!("pipectl-{p}-emr");
+    assert_eq!(cluster.security_configuration(), Some(configuration.as_str()));
+    let held =
+        runtime.block_on(security_configuration(stack, &configuration)).expect("the security configuration exists");
+    assert_eq!(held["InstanceMetadataServiceConfiguration"]["MinimumInstanceMetadataServiceVersion"], 2, "{held}");
     // AmazonEMRServicePolicy_v2 acts only on what carries its tag: the cluster and the VPC too.
     assert!(cluster.tags().iter().any(|t| t.key() == Some(EMR_TAG.0) && t.value() == Some(EMR_TAG.1)));
     let vpc_tags = runtime.block_on(async {

@@ -165,6 +165,7 @@ pub(super) async fn create(
             .set_configurations(Some(configurations.clone()))
             .set_bootstrap_actions(Some(bootstrap.clone()))
             .set_log_uri(config.log_uri.clone())
+            .security_configuration(&config.security_configuration)
             .service_role(&config.service_role)
             .job_flow_role(&config.instance_profile)
             .visible_to_all_users(true)
@@ -559,6 +560,7 @@ mod tests {
             service_role: "p-spark-emr-service".into(),
             instance_profile: "p-spark-emr-ec2".into(),
             log_uri: None,
+            security_configuration: "pipectl-p-emr".into(),
             emr_groups: super::super::EmrGroups::of(&spec, &spec.clusters[0]),
             open_windows: Vec::new(),
         };
@@ -582,7 +584,8 @@ mod tests {
     }
 
     /// RunJobFlow names the groups pipectl made for EMR to manage (EMR would otherwise create
-    /// its own `ElasticMapReduce-*` groups, which destroy could not remove); with three primary
+    /// its own `ElasticMapReduce-*` groups, which destroy could not remove) and the pipeline's
+    /// security configuration (IMDSv2); with three primary
     /// nodes EMR turns termination protection on by itself, and pipectl sets it back to the spec.
     #[tokio::test]
     async fn run_job_flow_passes_the_emr_managed_groups_and_termination_protection_follows_the_spec() {
@@ -596,6 +599,7 @@ mod tests {
                 instances.and_then(|i| i.emr_managed_master_security_group()) == Some("sg-m")
                     && instances.and_then(|i| i.emr_managed_slave_security_group()) == Some("sg-c")
                     && instances.and_then(|i| i.service_access_security_group()) == Some("sg-s")
+                    && request.security_configuration() == Some("pipectl-p-emr")
                     && request
                         .tags()
                         .iter()

@@ -8,9 +8,12 @@ use serde_json::Value;
 use super::{id, ClusterConfig, EmrGroups, Group};
 use crate::iam::Arns;
 use crate::model::{DesiredResource, GraphContext, ResourceId};
-use crate::names::{derived_cluster_roles, emr_cluster_name, iam_role_name, job_state_machine_name, EMR_MANAGED_TAG};
+use crate::names::{
+    derived_cluster_roles, emr_cluster_name, emr_security_configuration_name, iam_role_name, job_state_machine_name,
+    EMR_MANAGED_TAG,
+};
 use crate::resources::role::{self, RoleConfig};
-use crate::resources::{alarm, bucket, queue, security_group, subnet};
+use crate::resources::{alarm, bucket, queue, security_configuration, security_group, subnet};
 use crate::spec;
 use chrono::Datelike;
 
@@ -66,6 +69,7 @@ pub(super) fn nodes(graph: &GraphContext, cluster: &spec::Cluster) -> Vec<Desire
             .logs
             .as_ref()
             .map(|logs| format!("s3://{}/{}", logs.bucket, logs.prefix.trim_start_matches('/'))),
+        security_configuration: emr_security_configuration_name(pipeline),
         emr_groups: emr_groups.clone(),
         open_windows: spec::open_schedule_windows(cluster, graph.now.timestamp())
             .into_iter()
@@ -79,6 +83,8 @@ pub(super) fn nodes(graph: &GraphContext, cluster: &spec::Cluster) -> Vec<Desire
     depends_on.extend(cluster.security_groups.iter().map(|group| security_group::id(group)));
     depends_on.extend(emr_groups.ids());
     depends_on.extend(cluster.logs.iter().map(|logs| bucket::id(&logs.bucket)));
+    depends_on.push(security_configuration::id());
+    nodes.push(security_configuration::node(graph));
     let mut tags = cluster.tags.clone();
     tags.insert(EMR_MANAGED_TAG.0.to_string(), EMR_MANAGED_TAG.1.to_string());
     nodes.push(graph.node(cluster_id.clone(), &tags, depends_on, config));

@@ -86,6 +86,8 @@ pub struct ClusterConfig {
     pub instance_profile: String,
     /// `s3://bucket/prefix` when logs are on.
     pub log_uri: Option<String>,
+    /// The EMR security configuration it launches with (`security_configuration`: IMDSv2).
+    pub security_configuration: String,
     /// The spec names of the security groups pipectl creates for EMR to manage.
     pub emr_groups: EmrGroups,
     /// The `schedules:` windows open when the desired graph was built: (group, its size in the
@@ -398,12 +400,13 @@ mod tests {
                 "security_group/spark-emr-master",
                 "security_group/spark-emr-core",
                 "security_group/spark-emr-service",
+                "security_configuration/emr",
                 "cluster/spark",
                 "role/spark-scheduler",
                 "queue/schedules-dlq"
             ]
         );
-        let cluster = &nodes[5];
+        let cluster = &nodes[6];
         let depends_on: Vec<String> = cluster.depends_on.iter().map(ToString::to_string).collect();
         assert_eq!(
             depends_on,
@@ -415,7 +418,8 @@ mod tests {
                 "security_group/spark-emr-master",
                 "security_group/spark-emr-core",
                 "security_group/spark-emr-service",
-                "bucket/lake"
+                "bucket/lake",
+                "security_configuration/emr"
             ]
         );
         assert_eq!(cluster.tags.get("team").map(String::as_str), Some("data"));
@@ -429,7 +433,7 @@ mod tests {
         assert_eq!(config.log_uri.as_deref(), Some("s3://lake/emr-logs/"));
         let instance = nodes[1].config::<RoleConfig>().unwrap();
         assert!(instance.instance_profile);
-        let scheduler = &nodes[6];
+        let scheduler = &nodes[7];
         assert_eq!(scheduler.depends_on, [id("spark")]);
         let resize = &scheduler.config::<RoleConfig>().unwrap().inline;
         let resource = resize.as_ref().map(|policy| policy["Statement"][0]["Resource"][0].clone());
@@ -441,7 +445,10 @@ mod tests {
         let mut whole: Vec<String> = graph_in(&spec, &arns, chrono::Utc::now())
             .iter()
             .filter(|node| {
-                node.id.kind == KIND || node.id.name.starts_with("spark-") || node.id.name == "schedules-dlq"
+                node.id.kind == KIND
+                    || node.id.name.starts_with("spark-")
+                    || node.id.name == "schedules-dlq"
+                    || node.id.kind == crate::resources::security_configuration::KIND
             })
             .map(|node| node.id.to_string())
             .collect();

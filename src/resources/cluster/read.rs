@@ -457,6 +457,7 @@ mod tests {
             service_role: "p-spark-emr-service".into(),
             instance_profile: "p-spark-emr-ec2".into(),
             log_uri: Some("s3://lake/emr-logs".into()),
+            security_configuration: "pipectl-p-emr".into(),
             emr_groups: EmrGroups::of(&spec, cluster),
             open_windows: Vec::new(),
         };
