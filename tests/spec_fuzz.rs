@@ -219,7 +219,8 @@ fn exercise(bytes: &[u8]) {
 /// a valid input instead, so that the mutations also land near the valid space.
 fn input(seeds: &[Vec<u8>], valid: &[serde_json::Value], index: u64) -> Vec<u8> {
     let mut random = Random(input_seed(index));
-    let start = if index % 3 == 0 { valid_input(valid, index) } else { seeds[random.below(seeds.len())].clone() };
+    let start =
+        if index.is_multiple_of(3) { valid_input(valid, index) } else { seeds[random.below(seeds.len())].clone() };
     let other = &seeds[random.below(seeds.len())];
     mutate(&start, other, &mut random)
 }

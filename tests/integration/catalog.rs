@@ -143,7 +143,7 @@ fn catalog_lifecycle(stack: Stack) {
     pipectl(stack, &["destroy", "-f", &file, "--auto-approve", "--allow-destroy"]).expect(0);
     let read = runtime().block_on(async { stack.clients().await.glue.get_database().name(&database).send().await });
     crate::support::assert_gone(&format!("database {database}"), read, crate::support::not_found::GLUE);
-    let left = runtime().block_on(crate::remains::remains(stack, &pipeline, &[database.clone()]));
+    let left = runtime().block_on(crate::remains::remains(stack, &pipeline, std::slice::from_ref(&database)));
     assert!(left.is_empty(), "destroy leaves nothing of {pipeline}: {left:#?}");
 }
 

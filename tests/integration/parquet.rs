@@ -175,7 +175,7 @@ fn parquet_lifecycle(stack: Stack) {
 
     pipectl(stack, &["destroy", "-f", &file, "--auto-approve", "--allow-destroy"]).expect(0);
     // Nothing remains: the delivery and its role, the cluster, the database (every list paged).
-    let left = runtime().block_on(crate::remains::remains(stack, &pipeline, &[database.clone()]));
+    let left = runtime().block_on(crate::remains::remains(stack, &pipeline, std::slice::from_ref(&database)));
     assert!(left.is_empty(), "destroy leaves nothing of {pipeline} ({delivery}, {delivery_role}): {left:#?}");
     let role =
         runtime().block_on(async { stack.clients().await.iam.get_role().role_name(&delivery_role).send().await });
