@@ -1,6 +1,10 @@
 //! A mutation fuzzer for the spec loader, validator and planner: starting from the examples and
 //! the bad-spec corpus, it flips bytes, splices lines and inserts YAML tokens, and checks that
-//! every input ends in a valid spec or a located error, never a panic. By default it tries a
+//! every input ends in a valid spec or a located error, never a panic. Most of those inputs are
+//! invalid, so the valid space has a fuzzer of its own: the valid seeds (examples, templates)
+//! changed in ways that keep a spec valid (new tags, longer retention, other shard counts, lists
+//! in another order, written as YAML, block or flow, or JSON), every one of which must load and
+//! plan; a third of the byte mutator's inputs start from one of those. By default it tries a
 //! fixed set of `INPUTS` inputs, each made from a seed of its own, so that every run (in CI, on a
 //! busy machine) tries the same ones and a failure names the input that reproduces it;
 //! `PIPECTL_FUZZ_SECONDS=300 cargo test --release --test spec_fuzz -- --nocapture` instead runs
@@ -46,6 +50,12 @@ const TOKENS: [&str; 24] = [
 /// debug build (two on an idle machine).
 const INPUTS: u64 = 300;
 
+/// How many inputs of the valid space a default run tries (`valid_input`): each must load.
+const VALID_INPUTS: u64 = 120;
+
+/// How many seed files are valid specs (examples and templates), exactly.
+const VALID_SEEDS: usize = 3;
+
 /// The seed input `index` is made from.
 fn input_seed(index: u64) -> u64 {
     // splitmix64 of the index: neighbouring inputs get unrelated seeds, and never 0 (a xorshift
@@ -82,6 +92,69 @@ fn seeds() -> Vec<Vec<u8>> {
     }
     paths.sort();
     paths.iter().map(|path| std::fs::read(path).expect("seed file")).collect()
+}
+
+/// The seed files that are valid specs, parsed: every one of `seeds()` that loads.
+fn valid_seeds(seeds: &[Vec<u8>]) -> Vec<serde_json::Value> {
+    seeds
+        .iter()
+        .filter(|bytes| load_bytes("seed.yaml", bytes).is_ok())
+        .map(|bytes| serde_saphyr::from_str(std::str::from_utf8(bytes).expect("UTF-8")).expect("a valid seed is YAML"))
+        .collect()
+}
+
+/// Changes `spec` in ways no check of the spec refuses: tags added, streams kept longer (never
+/// shorter: an alarm may watch the iterator age up to the retention), provisioned streams given
+/// other shard counts, the lists of streams, buckets and subnets in another order.
+fn keep_valid(spec: &mut serde_json::Value, random: &mut Random) {
+    for _ in 0..=random.below(3) {
+        match random.below(4) {
+            0 => {
+                let tags =
+                    spec.as_object_mut().expect("a mapping").entry("tags").or_insert_with(|| serde_json::json!({}));
+                let key = format!("fuzz-{}", random.below(1000));
+                tags[key.as_str()] = serde_json::json!(format!("v{}", random.next() % 100_000));
+            }
+            1 | 2 => {
+                let Some(streams) = spec.get_mut("streams").and_then(serde_json::Value::as_array_mut) else { continue };
+                let count = streams.len();
+                let Some(stream) = streams.get_mut(random.below(count)) else { continue };
+                if random.below(2) == 0 {
+                    let hours = stream["retention_hours"].as_u64().unwrap_or(24);
+                    stream["retention_hours"] = serde_json::json!((hours + random.below(2000) as u64).min(8760));
+                } else if stream["shards"].is_u64() {
+                    stream["shards"] = serde_json::json!(1 + random.below(16));
+                }
+            }
+            _ => {
+                for section in ["streams", "buckets"] {
+                    if let Some(items) = spec.get_mut(section).and_then(serde_json::Value::as_array_mut) {
+                        items.reverse();
+                    }
+                }
+                let subnets = spec.get_mut("network").and_then(|network| network.get_mut("subnets"));
+                if let Some(subnets) = subnets.and_then(serde_json::Value::as_array_mut) {
+                    let by = random.below(subnets.len().max(1));
+                    subnets.rotate_left(by);
+                }
+            }
+        }
+    }
+}
+
+/// Valid input `index`: a valid seed changed by `keep_valid`, written as block YAML, pretty JSON
+/// or one line of JSON (both are YAML), after a comment or a document start or neither.
+fn valid_input(seeds: &[serde_json::Value], index: u64) -> Vec<u8> {
+    let mut random = Random(input_seed(index ^ 0x7a11d));
+    let mut spec = seeds[random.below(seeds.len())].clone();
+    keep_valid(&mut spec, &mut random);
+    let text = match random.below(3) {
+        0 => serde_saphyr::to_string(&spec).expect("YAML"),
+        1 => serde_json::to_string_pretty(&spec).expect("JSON"),
+        _ => serde_json::to_string(&spec).expect("JSON"),
+    };
+    let head = ["", "# changed by the fuzzer\n", "---\n"][random.below(3)];
+    format!("{head}{text}\n").into_bytes()
 }
 
 fn mutate(input: &[u8], other: &[u8], random: &mut Random) -> Vec<u8> {
@@ -142,12 +215,30 @@ fn exercise(bytes: &[u8]) {
     }
 }
 
-/// Input `index`: a seed file (or two) mutated with the input's own seed.
-fn input(seeds: &[Vec<u8>], index: u64) -> Vec<u8> {
+/// Input `index`: a seed file (or two) mutated with the input's own seed; every third starts from
+/// a valid input instead, so that the mutations also land near the valid space.
+fn input(seeds: &[Vec<u8>], valid: &[serde_json::Value], index: u64) -> Vec<u8> {
     let mut random = Random(input_seed(index));
-    let input = &seeds[random.below(seeds.len())];
+    let start =
+        if index.is_multiple_of(3) { valid_input(valid, index) } else { seeds[random.below(seeds.len())].clone() };
     let other = &seeds[random.below(seeds.len())];
-    mutate(input, other, &mut random)
+    mutate(&start, other, &mut random)
+}
+
+#[test]
+fn valid_specs_changed_in_ways_that_keep_them_valid_load_and_plan() {
+    let valid = valid_seeds(&seeds());
+    assert_eq!(valid.len(), VALID_SEEDS, "the valid seeds (examples and templates)");
+    let mut loaded = 0;
+    for index in 0..VALID_INPUTS {
+        let bytes = valid_input(&valid, index);
+        if let Err(error) = load_bytes("fuzz.yaml", &bytes) {
+            panic!("valid input {index} does not load: {error}\n{}", String::from_utf8_lossy(&bytes));
+        }
+        exercise(&bytes);
+        loaded += 1;
+    }
+    assert_eq!(loaded, VALID_INPUTS);
 }
 
 #[test]
@@ -155,10 +246,11 @@ fn the_loader_never_panics_on_mutated_specs() {
     // By hand: as many inputs as fit in that many seconds.
     let budget = std::env::var("PIPECTL_FUZZ_SECONDS").ok().and_then(|s| s.parse().ok()).map(Duration::from_secs);
     let seeds = seeds();
+    let valid_seeds = valid_seeds(&seeds);
     let started = Instant::now();
     let (mut tried, mut valid) = (0u64, 0u64);
     while budget.map_or(tried < INPUTS, |budget| started.elapsed() < budget) {
-        let mutated = input(&seeds, tried);
+        let mutated = input(&seeds, &valid_seeds, tried);
         let outcome = catch_unwind(AssertUnwindSafe(|| exercise(&mutated)));
         if outcome.is_err() {
             let path = std::env::temp_dir().join("pipectl-fuzz-crash.yaml");

@@ -190,7 +190,8 @@ mod tests {
 
     #[test]
     fn a_request_must_name_an_adoptable_resource_of_the_spec() {
-        let spec = crate::spec::SpecBuilder::new().subnet("a", "10.0.0.0/24", true).build();
+        let spec =
+            crate::spec::SpecBuilder::new().subnet("a", "10.0.0.0/24", true).bucket("lake").stream("events", 1).build();
         let graph =
             crate::resources::graph_in(&spec, &crate::iam::Arns::new("123456789012", "eu-west-1"), chrono::Utc::now());
         let error = requested(Some("subnet/a"), &graph).unwrap_err();
@@ -198,6 +199,10 @@ mod tests {
         let error = requested(Some("bucket/nope"), &graph).unwrap_err();
         assert!(error.starts_with("bucket/nope is not in the spec"), "{error}");
         assert!(requested(Some("lake"), &graph).unwrap_err().starts_with("`lake` is not a resource"));
-        assert!(requested(None, &graph).unwrap().iter().all(|id| adoptable_kinds().contains(&id.kind)));
+        // Without an id: every adoptable resource of the spec, and only those (not the subnet).
+        let all = requested(None, &graph).unwrap();
+        assert!(all.contains(&parse_id("bucket/lake").unwrap()), "{all:?}");
+        assert!(all.contains(&parse_id("stream/events").unwrap()), "{all:?}");
+        assert!(all.iter().all(|id| adoptable_kinds().contains(&id.kind)), "{all:?}");
     }
 }

@@ -470,6 +470,7 @@ mod tests {
         assert_eq!(fields, [("columns", false)]);
         let moved = TableConfig { database: "other".to_string(), ..before };
         let changes = diff_attributes(&attributes, &moved.attributes(), |field| KIND.forces_replacement(field));
+        assert!(!changes.is_empty(), "moving the table to another database changes nothing");
         assert!(changes.iter().all(|c| c.path == "database" && c.forces_replacement), "{changes:?}");
     }
 

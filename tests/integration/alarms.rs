@@ -190,6 +190,14 @@ fn alarms_lifecycle(stack: Stack) {
         (alarms(&clients, &pipeline).await, topic(&clients, &pipeline).await)
     });
     assert!(left.is_empty() && topic_left.is_none(), "destroy leaves nothing: {left:?} {topic_left:?}");
+    // The pager queue is the test's own, not the pipeline's: it goes first.
+    runtime().block_on(async {
+        let sqs = stack.clients().await.sqs;
+        let url = sqs.get_queue_url().queue_name(format!("{pipeline}-pager")).send().await.expect("GetQueueUrl");
+        sqs.delete_queue().queue_url(url.queue_url().expect("QueueUrl")).send().await.expect("DeleteQueue");
+    });
+    let remains = runtime().block_on(crate::remains::remains(stack, &pipeline, &[]));
+    assert!(remains.is_empty(), "destroy leaves nothing of {pipeline} (every list paged): {remains:#?}");
 }
 
 on_both_stacks!(alarms_lifecycle);
@@ -290,6 +298,8 @@ fn idle_alarm_watches_only_the_batch_window(stack: Stack) {
     pipectl(stack, &["destroy", "-f", &file, "--auto-approve", "--allow-destroy"]).expect(0);
     let left = runtime().block_on(async { idle_alarm(&stack.clients().await, &pipeline).await });
     assert!(left.is_none(), "destroy leaves no idle alarm: {left:?}");
+    let remains = runtime().block_on(crate::remains::remains(stack, &pipeline, &[]));
+    assert!(remains.is_empty(), "destroy leaves nothing of {pipeline} (every list paged): {remains:#?}");
 }
 
 on_both_stacks!(idle_alarm_watches_only_the_batch_window);

@@ -141,12 +141,10 @@ fn catalog_lifecycle(stack: Stack) {
     let refused = pipectl(stack, &["destroy", "-f", &file, "--auto-approve"]).expect(1);
     assert!(refused.stderr.contains("adhoc"), "the table that would be lost is named:\n{}", refused.stderr);
     pipectl(stack, &["destroy", "-f", &file, "--auto-approve", "--allow-destroy"]).expect(0);
-    let still_there = runtime().block_on(async {
-        let clients = stack.clients().await;
-        let databases = clients.glue.get_databases().send().await.expect("GetDatabases");
-        databases.database_list().iter().any(|d| d.name() == database)
-    });
-    assert!(!still_there, "the database is deleted");
+    let read = runtime().block_on(async { stack.clients().await.glue.get_database().name(&database).send().await });
+    crate::support::assert_gone(&format!("database {database}"), read, crate::support::not_found::GLUE);
+    let left = runtime().block_on(crate::remains::remains(stack, &pipeline, std::slice::from_ref(&database)));
+    assert!(left.is_empty(), "destroy leaves nothing of {pipeline}: {left:#?}");
 }
 
 on_both_stacks!(catalog_lifecycle);

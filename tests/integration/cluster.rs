@@ -4,7 +4,9 @@
 //! the EventBridge schedules and their ModifyInstanceGroups input, replacement warnings, every
 //! refusal leaving the cluster as it was, and a destroy that leaves no tagged security group.
 
-use crate::support::{held_schedule, pipectl, runtime, unique, Run, Scratch, Stack};
+use crate::support::{
+    assert_cluster_terminated, found, held_schedule, not_found, pipectl, runtime, unique, Run, Scratch, Stack,
+};
 
 struct ClusterSpec {
     pipeline: String,
@@ -23,16 +25,18 @@ impl ClusterSpec {
     }
 }
 
-/// The cluster and its groups as EMR holds them: (id, describe output, name → requested count).
+/// The cluster and its groups as EMR holds them: (id, describe output, name → requested count);
+/// `None` when EMR lists no active cluster of that name. Any error reading them fails the test.
 async fn held_cluster(
     stack: Stack,
     pipeline: &str,
 ) -> Option<(String, aws_sdk_emr::types::Cluster, Vec<(String, String, i32)>)> {
     let clients = stack.clients().await;
-    let clusters = pipectl::resources::cluster::list_active(&clients.emr, &format!("{pipeline}-spark")).await.ok()?;
-    let (id, _) = clusters.into_iter().next()?;
-    let cluster = clients.emr.describe_cluster().cluster_id(&id).send().await.ok()?.cluster()?.clone();
-    let groups = clients.emr.list_instance_groups().cluster_id(&id).send().await.ok()?;
+    let clusters = pipectl::resources::cluster::list_active(&clients.emr, &format!("{pipeline}-spark")).await;
+    let (id, _) = clusters.expect("ListClusters").into_iter().next()?;
+    let described = clients.emr.describe_cluster().cluster_id(&id).send().await.expect("DescribeCluster");
+    let cluster = described.cluster().expect("DescribeCluster returns the cluster").clone();
+    let groups = clients.emr.list_instance_groups().cluster_id(&id).send().await.expect("ListInstanceGroups");
     let groups = groups
         .instance_groups()
         .iter()
@@ -55,7 +59,8 @@ async fn batch_count(stack: Stack, pipeline: &str) -> i32 {
 /// The EMR security configuration `name` as the emulator holds it, parsed, if it exists.
 async fn security_configuration(stack: Stack, name: &str) -> Option<serde_json::Value> {
     let clients = stack.clients().await;
-    let output = clients.emr.describe_security_configuration().name(name).send().await.ok()?;
+    let read = clients.emr.describe_security_configuration().name(name).send().await;
+    let output = found(&format!("security configuration {name}"), read, not_found::EMR_SECURITY_CONFIGURATION)?;
     serde_json::from_str(output.security_configuration()?).ok()
 }
 
@@ -146,6 +151,7 @@ fn cluster_lifecycle(stack: Stack) {
     pipectl(stack, &["apply", "-f", &file, "--auto-approve"]).expect(0);
     pipectl(stack, &["destroy", "-f", &file, "--auto-approve", "--allow-destroy"]).expect(0);
     assert!(runtime.block_on(held_cluster(stack, &p)).is_none(), "the cluster is terminated");
+    runtime.block_on(assert_cluster_terminated(stack, &cluster_id));
     let configuration = format!("pipectl-{p}-emr");
     assert!(runtime.block_on(security_configuration(stack, &configuration)).is_none(), "destroy deletes it");
     let left: Vec<String> = runtime.block_on(held_groups(stack, &p)).into_iter().map(|(r, _)| r).collect();

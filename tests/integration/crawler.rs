@@ -4,7 +4,7 @@
 //! neither crawler nor role. (moto has no UpdateCrawler: the update path is replayed in the
 //! kind's unit tests.)
 
-use crate::support::{pipectl, runtime, unique, Scratch, Stack};
+use crate::support::{assert_gone, not_found, pipectl, runtime, unique, Scratch, Stack};
 
 fn spec(pipeline: &str) -> String {
     format!(
@@ -78,14 +78,17 @@ fn crawler_lifecycle(stack: Stack) {
     pipectl(stack, &["plan", "-f", &file, "--detailed-exitcode"]).expect(0);
     // The stream and the delivery hold data: destroy needs consent for those, not the crawler.
     pipectl(stack, &["destroy", "-f", &file, "--auto-approve", "--allow-destroy"]).expect(0);
-    let (crawler_left, role_left) = runtime().block_on(async {
+    // The crawler and its role are gone, as Glue and IAM document a missing one; nothing else of
+    // the pipeline remains either (every list paged).
+    let (crawler, role) = runtime().block_on(async {
         let clients = stack.clients().await;
-        let crawlers = clients.glue.get_crawlers().send().await.expect("GetCrawlers");
-        let crawler_left = crawlers.crawlers().iter().any(|c| c.name() == Some(glue_name.as_str()));
-        (crawler_left, clients.iam.get_role().role_name(&role_name).send().await.is_ok())
+        let crawler = clients.glue.get_crawler().name(&glue_name).send().await;
+        (crawler, clients.iam.get_role().role_name(&role_name).send().await)
     });
-    assert!(!crawler_left, "the crawler is deleted");
-    assert!(!role_left, "its role is deleted");
+    assert_gone(&format!("crawler {glue_name}"), crawler, not_found::GLUE);
+    assert_gone(&format!("role {role_name}"), role, not_found::IAM);
+    let left = runtime().block_on(crate::remains::remains(stack, &pipeline, &[]));
+    assert!(left.is_empty(), "destroy leaves nothing of {pipeline}: {left:#?}");
 }
 
 on_both_stacks!(crawler_lifecycle);

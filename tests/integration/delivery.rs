@@ -2,7 +2,7 @@
 //! created, read back from the emulator, updated in place, replaced with a warning, destroyed
 //! in dependency order.
 
-use crate::support::{changed_fields, pipectl, plan_actions, runtime, unique, Scratch, Stack};
+use crate::support::{changed_fields, found, not_found, pipectl, plan_actions, runtime, unique, Scratch, Stack};
 
 struct DeliverySpec {
     pipeline: String,
@@ -54,32 +54,48 @@ struct HeldDelivery {
     interval_seconds: i32,
 }
 
+/// The delivery as Firehose holds it; `None` when Firehose says there is none of that name
+/// (`ResourceNotFoundException`). A delivery that exists without a field read here fails.
 async fn held_delivery(stack: Stack, name: &str) -> Option<HeldDelivery> {
     let clients = stack.clients().await;
-    let output = clients.firehose.describe_delivery_stream().delivery_stream_name(name).send().await.ok()?;
-    let description = output.delivery_stream_description()?;
-    let source = description.source()?.kinesis_stream_source_description()?;
-    let s3 = description.destinations().first()?.extended_s3_destination_description()?;
-    let hints = s3.buffering_hints()?;
+    let read = clients.firehose.describe_delivery_stream().delivery_stream_name(name).send().await;
+    let output = found(&format!("delivery {name}"), read, not_found::RESOURCE)?;
+    let field = |what: &str| format!("delivery {name} has no {what}: {output:?}");
+    let description = output.delivery_stream_description().unwrap_or_else(|| panic!("{}", field("description")));
+    let source = description
+        .source()
+        .and_then(|source| source.kinesis_stream_source_description())
+        .unwrap_or_else(|| panic!("{}", field("Kinesis source")));
+    let s3 = description
+        .destinations()
+        .first()
+        .and_then(|destination| destination.extended_s3_destination_description())
+        .unwrap_or_else(|| panic!("{}", field("S3 destination")));
+    let hints = s3.buffering_hints().unwrap_or_else(|| panic!("{}", field("buffering hints")));
     Some(HeldDelivery {
-        source_arn: source.kinesis_stream_arn()?.to_string(),
-        role_arn: source.role_arn()?.to_string(),
+        source_arn: source.kinesis_stream_arn().unwrap_or_else(|| panic!("{}", field("source ARN"))).to_string(),
+        role_arn: source.role_arn().unwrap_or_else(|| panic!("{}", field("source role"))).to_string(),
         bucket_arn: s3.bucket_arn().to_string(),
-        prefix: s3.prefix()?.to_string(),
-        error_prefix: s3.error_output_prefix()?.to_string(),
+        prefix: s3.prefix().unwrap_or_else(|| panic!("{}", field("prefix"))).to_string(),
+        error_prefix: s3.error_output_prefix().unwrap_or_else(|| panic!("{}", field("error prefix"))).to_string(),
         compression: s3.compression_format().as_str().to_string(),
-        size_mib: hints.size_in_mbs()?,
-        interval_seconds: hints.interval_in_seconds()?,
+        size_mib: hints.size_in_mbs().unwrap_or_else(|| panic!("{}", field("buffer size"))),
+        interval_seconds: hints.interval_in_seconds().unwrap_or_else(|| panic!("{}", field("buffer interval"))),
     })
 }
 
-/// The role's trust and inline policy documents as IAM holds them.
+/// The role's trust and inline policy documents as IAM holds them; `None` when IAM says there is
+/// no role of that name (`NoSuchEntity`). A role without its inline policy fails: the role is
+/// what must be gone, not only its policy.
 async fn held_role(stack: Stack, name: &str) -> Option<(serde_json::Value, serde_json::Value)> {
     let clients = stack.clients().await;
-    let role = clients.iam.get_role().role_name(name).send().await.ok()?;
-    let trust = pipectl::iam::parse_document(role.role()?.assume_role_policy_document()?)?;
-    let inline = clients.iam.get_role_policy().role_name(name).policy_name("pipectl").send().await.ok()?;
-    Some((trust, pipectl::iam::parse_document(inline.policy_document())?))
+    let role = found(&format!("role {name}"), clients.iam.get_role().role_name(name).send().await, not_found::IAM)?;
+    let trust = role.role().map(|role| role.assume_role_policy_document()).expect("GetRole returns the role");
+    let trust = pipectl::iam::parse_document(trust.expect("a trust policy")).expect("the trust policy is JSON");
+    let inline = clients.iam.get_role_policy().role_name(name).policy_name("pipectl").send().await;
+    let inline = found(&format!("the inline policy of role {name}"), inline, not_found::IAM)
+        .unwrap_or_else(|| panic!("role {name} exists without its inline policy"));
+    Some((trust, pipectl::iam::parse_document(inline.policy_document()).expect("the inline policy is JSON")))
 }
 
 fn delivery_lifecycle(stack: Stack) {

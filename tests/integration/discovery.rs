@@ -4,18 +4,69 @@
 //! (moto), and falls back to scanning, saying so, where it does not (streams on moto; everything
 //! on LocalStack). Either way a bucket the spec no longer names is still found and deleted.
 //! What the plan reads of the pipeline itself costs an exact number of requests, the same with
-//! and without the crowd. Request counts come from the plan's own `api_calls` (the SDK
-//! interceptor that counts every request sent, retries included), not from timings.
+//! and without the crowd. Request counts come from pipectl-proxy in front of the stack, which
+//! counts what reaches the emulators, and must equal the plan's own `api_calls` (the SDK
+//! interceptor that counts every request sent, retries included); not from timings.
 
 use std::collections::BTreeMap;
 
-use crate::support::{pipectl, plan_actions, runtime, unique, Scratch, Stack, TestPipeline};
+use crate::proxy::StackProxy;
+use crate::support::{pipectl, plan_actions, runtime, unique, Run, Scratch, Stack, TestPipeline};
 
 const FOREIGN_BUCKETS: usize = 50;
 const FOREIGN_STREAMS: usize = 20;
 
 fn calls(plan: &serde_json::Value) -> BTreeMap<String, u64> {
     serde_json::from_value(plan["api_calls"].clone()).expect("api_calls")
+}
+
+/// pipectl-proxy's counts, named as pipectl names its calls (`service:Operation` with the IAM
+/// prefix of the service): the proxy names a service by its SigV4 signing name and a REST request
+/// (S3, Scheduler) by its method and first query key.
+fn as_actions(requests: BTreeMap<String, u64>) -> BTreeMap<String, u64> {
+    let mut actions = BTreeMap::new();
+    for (request, count) in requests {
+        let (service, operation) = request.split_once(':').expect("service:Operation");
+        let service = match service {
+            "tagging" => "tag",
+            "monitoring" => "cloudwatch",
+            "elasticmapreduce" => "emr",
+            "states" => "sfn",
+            other => other,
+        };
+        let operation = match (service, operation) {
+            ("s3", "GET" | "GET ?x-id") => "ListBuckets",
+            ("scheduler", "GET ?NamePrefix") => "ListSchedules",
+            ("s3", "HEAD") => "HeadBucket",
+            ("s3", "GET ?versioning") => "GetBucketVersioning",
+            ("s3", "GET ?encryption") => "GetBucketEncryption",
+            ("s3", "GET ?publicAccessBlock") => "GetPublicAccessBlock",
+            ("s3", "GET ?lifecycle") => "GetBucketLifecycleConfiguration",
+            ("s3", "GET ?tagging") => "GetBucketTagging",
+            ("s3", "GET ?location") => "GetBucketLocation",
+            (_, operation) => operation,
+        };
+        *actions.entry(format!("{service}:{operation}")).or_default() += count;
+    }
+    actions
+}
+
+/// A JSON plan through the proxy: the plan, and the requests the proxy forwarded for it (an
+/// independent count), which must be the plan's own `api_calls` exactly.
+fn counted_plan(proxy: &StackProxy, file: &str) -> (Run, BTreeMap<String, u64>) {
+    proxy.reset();
+    let run = proxy.pipectl(&["plan", "-f", file, "--output", "json"]).expect(0);
+    let counted = as_actions(proxy.requests());
+    assert!(!counted.is_empty(), "the proxy saw no request of the plan");
+    let own = calls(&run.json());
+    let keys: std::collections::BTreeSet<&String> = counted.keys().chain(own.keys()).collect();
+    let differ: Vec<(&String, u64, u64)> = keys
+        .into_iter()
+        .map(|key| (key, count(&counted, key), count(&own, key)))
+        .filter(|(_, proxy, pipectl)| proxy != pipectl)
+        .collect();
+    assert!(differ.is_empty(), "the proxy's count and the plan's own differ (operation, proxy, plan): {differ:?}");
+    (run, counted)
 }
 
 fn count(calls: &BTreeMap<String, u64>, operation: &str) -> u64 {
@@ -29,8 +80,8 @@ fn plan_costs_the_pipeline_not_the_account(stack: Stack) {
     let spec = TestPipeline::new(stack, "disc");
     let file = spec.write(&scratch);
     pipectl(stack, &["apply", "-f", &file, "--auto-approve"]).expect(0);
-    let before = pipectl(stack, &["plan", "-f", &file, "--output", "json"]).expect(0);
-    let before_calls = calls(&before.json());
+    let proxy = StackProxy::start(stack, &[]);
+    let (_, before_calls) = counted_plan(&proxy, &file);
 
     // The crowd: other teams' buckets (tagged for another pipeline, or not at all) and streams.
     let crowd = unique("crowd", stack);
@@ -66,8 +117,7 @@ fn plan_costs_the_pipeline_not_the_account(stack: Stack) {
         }
     });
 
-    let crowded = pipectl(stack, &["plan", "-f", &file, "--output", "json"]).expect(0);
-    let crowded_calls = calls(&crowded.json());
+    let (crowded, crowded_calls) = counted_plan(&proxy, &file);
     // What the plan reads of the pipeline itself costs exactly this, crowd or no crowd, on both
     // stacks (BENCHMARKS.md, "How a plan reads"): one describe per EC2 kind, one tag index round,
     // the account once (no kind asks STS again), the spec's bucket and stream directly, the

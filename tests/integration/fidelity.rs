@@ -10,14 +10,12 @@
 //! gateway endpoint routed from the cluster's subnet, EMR-managed security groups that belong to
 //! the pipeline, and the `for-use-with-amazon-emr-managed-policies` tag on cluster and VPC.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use pipectl::aws::{clients, AwsOptions};
 
-use crate::support::{repo_path, run_with_env, runtime, Run, Scratch, Stack, REGION};
+use crate::proxy::StackProxy;
+use crate::support::{repo_path, run_with_env, runtime, Scratch, Stack, REGION};
 
 /// How long the proxy keeps a new role unusable, and network deletes refused after a terminate.
 const IAM_PROPAGATION_SECS: &str = "5";
@@ -30,93 +28,12 @@ const OTHER_REGION: &str = "eu-west-1";
 /// EMR uses ("Service role for Amazon EMR (EMR role)", Amazon EMR Management Guide).
 const EMR_MANAGED_TAG: (&str, &str) = ("for-use-with-amazon-emr-managed-policies", "true");
 
-/// The SigV4 signing name of the service behind `AWS_ENDPOINT_URL_<SUFFIX>`.
-fn signing_name(suffix: &str) -> &'static str {
-    match suffix {
-        "EMR" => "elasticmapreduce",
-        "FIREHOSE" => "firehose",
-        "SCHEDULER" => "scheduler",
-        "DYNAMODB" => "dynamodb",
-        "GLUE" => "glue",
-        "ATHENA" => "athena",
-        "SQS" => "sqs",
-        "KINESIS" => "kinesis",
-        "S3" => "s3",
-        "EC2" => "ec2",
-        "IAM" => "iam",
-        "STS" => "sts",
-        other => panic!("fidelity.rs does not know the signing name of AWS_ENDPOINT_URL_{other}: add it"),
-    }
-}
-
 /// pipectl-proxy in fidelity mode in front of a whole stack, stopped on drop.
-struct FidelityProxy {
-    child: Child,
-    url: String,
-}
-
-impl FidelityProxy {
-    /// One proxy for the stack, routing each service where `Stack::env` sends it, so that the
-    /// rules see every call (IAM on LocalStack, EMR, Firehose and Scheduler on moto).
-    fn start(stack: Stack) -> FidelityProxy {
-        let mut command = Command::new(crate::support::proxy_binary());
-        command.args(["--upstream", &stack.endpoint(), "--fidelity"]);
-        command.args(["--iam-propagation-secs", IAM_PROPAGATION_SECS, "--dependency-secs", DEPENDENCY_SECS]);
-        for (key, value) in stack.env() {
-            if let Some(suffix) = key.strip_prefix("AWS_ENDPOINT_URL_") {
-                command.args(["--route", &format!("{}={value}", signing_name(suffix))]);
-            }
-        }
-        let mut child = command.stdout(Stdio::piped()).spawn().expect("proxy starts");
-        let mut line = String::new();
-        BufReader::new(child.stdout.as_mut().expect("stdout")).read_line(&mut line).expect("proxy address");
-        let url = format!("http://{}", line.trim().rsplit(' ').next().unwrap_or_default());
-        FidelityProxy { child, url }
-    }
-
-    /// pipectl's environment: everything through the proxy.
-    fn env(&self) -> Vec<(&'static str, String)> {
-        vec![
-            ("AWS_ACCESS_KEY_ID", "test".to_string()),
-            ("AWS_SECRET_ACCESS_KEY", "test".to_string()),
-            ("AWS_REGION", REGION.to_string()),
-            ("AWS_ENDPOINT_URL", self.url.clone()),
-        ]
-    }
-
-    fn pipectl(&self, args: &[&str]) -> Run {
-        run_with_env(args, &self.env())
-    }
-
-    fn stats(&self) -> serde_json::Value {
-        let address = self.url.trim_start_matches("http://");
-        let mut stream = TcpStream::connect(address).expect("proxy stats");
-        stream.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
-        write!(stream, "GET /__proxy/stats HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n").expect("ask");
-        let mut reader = BufReader::new(stream);
-        let mut length = 0;
-        loop {
-            let mut line = String::new();
-            if reader.read_line(&mut line).expect("stats head") == 0 || line == "\r\n" {
-                break;
-            }
-            if let Some((name, value)) = line.split_once(':') {
-                if name.eq_ignore_ascii_case("content-length") {
-                    length = value.trim().parse().unwrap_or(0);
-                }
-            }
-        }
-        let mut body = vec![0; length];
-        reader.read_exact(&mut body).expect("stats body");
-        serde_json::from_slice(&body).unwrap_or_else(|error| panic!("stats are not JSON ({error})"))
-    }
-}
-
-impl Drop for FidelityProxy {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+fn fidelity_proxy(stack: Stack) -> StackProxy {
+    StackProxy::start(
+        stack,
+        &["--fidelity", "--iam-propagation-secs", IAM_PROPAGATION_SECS, "--dependency-secs", DEPENDENCY_SECS],
+    )
 }
 
 /// The reference example (`examples/clickstream.yaml`, as it is now) with every name made
@@ -128,7 +45,7 @@ fn reference_spec(scratch: &Scratch, stack: Stack) -> (String, String) {
 }
 
 /// SDK clients that go through the proxy, signed for `region`.
-async fn clients_through(proxy: &FidelityProxy, region: &str) -> pipectl::aws::Clients {
+async fn clients_through(proxy: &StackProxy, region: &str) -> pipectl::aws::Clients {
     let options = AwsOptions {
         profile: None,
         region: region.to_string(),
@@ -145,7 +62,7 @@ async fn clients_through(proxy: &FidelityProxy, region: &str) -> pipectl::aws::C
 /// A bucket in another region, created through the proxy so that it knows where the bucket is:
 /// pipectl meets it in `ListBuckets` on every plan, and AWS answers its `GetBucketTagging` with
 /// `301 PermanentRedirect`.
-async fn create_bucket_elsewhere(proxy: &FidelityProxy, name: &str) {
+async fn create_bucket_elsewhere(proxy: &StackProxy, name: &str) {
     let far = clients_through(proxy, OTHER_REGION).await;
     let configuration = aws_sdk_s3::types::CreateBucketConfiguration::builder()
         .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(OTHER_REGION))
@@ -153,7 +70,7 @@ async fn create_bucket_elsewhere(proxy: &FidelityProxy, name: &str) {
     far.s3.create_bucket().bucket(name).create_bucket_configuration(configuration).send().await.expect("far bucket");
 }
 
-async fn delete_bucket_elsewhere(proxy: &FidelityProxy, name: &str) {
+async fn delete_bucket_elsewhere(proxy: &StackProxy, name: &str) {
     let far = clients_through(proxy, OTHER_REGION).await;
     let _ = far.s3.delete_bucket().bucket(name).send().await;
 }
@@ -246,155 +163,6 @@ async fn deployable_on_aws(stack: Stack, pipeline: &str) -> Vec<String> {
     problems
 }
 
-/// True when EC2 tags say the resource is the pipeline's. The tag filter is also sent, but moto
-/// ignores it on some describes (`DescribeNatGateways`), so the tags are checked here too.
-fn tagged(tags: &[aws_sdk_ec2::types::Tag], pipeline: &str) -> bool {
-    tags.iter().any(|tag| tag.key() == Some("pipectl:pipeline") && tag.value() == Some(pipeline))
-}
-
-/// Everything of the pipeline that remains on the stack, by kind (empty after a clean destroy).
-async fn remains(stack: Stack, pipeline: &str, spec_buckets: &[String]) -> Vec<String> {
-    let clients = stack.clients().await;
-    let ec2 = &clients.ec2;
-    let tag = || ec2_tag_filter(pipeline);
-    let mut left = Vec::new();
-    let mut note = |kind: &str, ids: Vec<String>| {
-        if !ids.is_empty() {
-            left.push(format!("{kind}: {ids:?}"));
-        }
-    };
-    let ours = |tags: &[aws_sdk_ec2::types::Tag]| tagged(tags, pipeline);
-    let vpcs = ec2.describe_vpcs().filters(tag()).send().await.expect("vpcs");
-    note("vpc", vpcs.vpcs().iter().filter(|v| ours(v.tags())).filter_map(|v| v.vpc_id()).map(str::to_string).collect());
-    let subnets = ec2.describe_subnets().filters(tag()).send().await.expect("subnets");
-    note(
-        "subnet",
-        subnets.subnets().iter().filter(|s| ours(s.tags())).filter_map(|s| s.subnet_id()).map(str::to_string).collect(),
-    );
-    let groups = ec2.describe_security_groups().filters(tag()).send().await.expect("security groups");
-    note(
-        "security_group",
-        groups
-            .security_groups()
-            .iter()
-            .filter(|g| ours(g.tags()))
-            .filter_map(|g| g.group_id())
-            .map(str::to_string)
-            .collect(),
-    );
-    let tables = ec2.describe_route_tables().filters(tag()).send().await.expect("route tables");
-    note(
-        "route_table",
-        tables
-            .route_tables()
-            .iter()
-            .filter(|t| ours(t.tags()))
-            .filter_map(|t| t.route_table_id())
-            .map(str::to_string)
-            .collect(),
-    );
-    let gateways = ec2.describe_internet_gateways().filters(tag()).send().await.expect("internet gateways");
-    note(
-        "internet_gateway",
-        gateways
-            .internet_gateways()
-            .iter()
-            .filter(|g| ours(g.tags()))
-            .filter_map(|g| g.internet_gateway_id())
-            .map(str::to_string)
-            .collect(),
-    );
-    let nats = ec2.describe_nat_gateways().filter(tag()).send().await.expect("nat gateways");
-    note(
-        "nat_gateway",
-        nats.nat_gateways()
-            .iter()
-            .filter(|n| ours(n.tags()) && n.state() != Some(&aws_sdk_ec2::types::NatGatewayState::Deleted))
-            .filter_map(|n| n.nat_gateway_id())
-            .map(str::to_string)
-            .collect(),
-    );
-    let endpoints = ec2.describe_vpc_endpoints().filters(tag()).send().await.expect("vpc endpoints");
-    note(
-        "vpc_endpoint",
-        endpoints
-            .vpc_endpoints()
-            .iter()
-            .filter(|e| ours(e.tags()) && e.state().is_some_and(|s| !s.as_str().eq_ignore_ascii_case("deleted")))
-            .filter_map(|e| e.vpc_endpoint_id())
-            .map(str::to_string)
-            .collect(),
-    );
-    let addresses = ec2.describe_addresses().filters(tag()).send().await.expect("addresses");
-    note(
-        "elastic_ip",
-        addresses
-            .addresses()
-            .iter()
-            .filter(|a| ours(a.tags()))
-            .filter_map(|a| a.allocation_id())
-            .map(str::to_string)
-            .collect(),
-    );
-    let listed = clients.s3.list_buckets().send().await.expect("buckets");
-    let mut tagged_buckets = Vec::new();
-    for name in listed.buckets().iter().filter_map(|b| b.name()) {
-        let tags = clients.s3.get_bucket_tagging().bucket(name).send().await;
-        let ours = tags
-            .is_ok_and(|t| t.tag_set().iter().any(|tag| tag.key() == "pipectl:pipeline" && tag.value() == pipeline));
-        if ours || spec_buckets.iter().any(|bucket| bucket == name) {
-            tagged_buckets.push(name.to_string());
-        }
-    }
-    note("bucket", tagged_buckets);
-    let prefix = format!("{pipeline}-");
-    let streams = clients.kinesis.list_streams().send().await.expect("streams");
-    note("stream", streams.stream_names().iter().filter(|n| n.starts_with(&prefix)).cloned().collect());
-    // moto ignores ListInstanceProfiles' PathPrefix: the path is checked here too.
-    let path = format!("/pipectl/{pipeline}/");
-    let roles = clients.iam.list_roles().path_prefix(&path).send().await.expect("roles");
-    note(
-        "role",
-        roles
-            .roles()
-            .iter()
-            .filter(|r| r.path().starts_with(&path) && !r.path().ends_with("lock/"))
-            .map(|r| r.role_name().to_string())
-            .collect(),
-    );
-    let profiles = clients.iam.list_instance_profiles().path_prefix(&path).send().await.expect("instance profiles");
-    note(
-        "instance_profile",
-        profiles
-            .instance_profiles()
-            .iter()
-            .filter(|p| p.path().starts_with(&path))
-            .map(|p| p.instance_profile_name().to_string())
-            .collect(),
-    );
-    let deliveries = clients.firehose.list_delivery_streams().send().await.expect("deliveries");
-    note("delivery", deliveries.delivery_stream_names().iter().filter(|n| n.starts_with(&prefix)).cloned().collect());
-    let clusters = pipectl::resources::cluster::list_active(&clients.emr, &prefix).await.expect("clusters");
-    note("cluster", clusters.into_iter().map(|(id, name)| format!("{name} {id}")).collect());
-    let schedules =
-        clients.scheduler.list_schedules().name_prefix(format!("pipectl-{pipeline}-")).send().await.expect("schedules");
-    note("schedule", schedules.schedules().iter().filter_map(|s| s.name()).map(str::to_string).collect());
-    let queues = clients.sqs.list_queues().queue_name_prefix(&prefix).send().await.expect("queues");
-    note("queue", queues.queue_urls().to_vec());
-    let workgroups = clients.athena.list_work_groups().send().await.expect("workgroups");
-    note(
-        "workgroup",
-        workgroups
-            .work_groups()
-            .iter()
-            .filter_map(|w| w.name())
-            .filter(|n| *n == pipeline)
-            .map(str::to_string)
-            .collect(),
-    );
-    left
-}
-
 /// The spec's bucket names, as the example names them.
 fn spec_buckets(file: &str) -> Vec<String> {
     let spec = std::fs::read_to_string(file).expect("spec");
@@ -407,7 +175,7 @@ fn spec_buckets(file: &str) -> Vec<String> {
         .collect()
 }
 
-fn plan_is_empty(proxy: &FidelityProxy, file: &str, after: &str) {
+fn plan_is_empty(proxy: &StackProxy, file: &str, after: &str) {
     let run = proxy.pipectl(&["plan", "-f", file, "--detailed-exitcode"]);
     assert_eq!(
         run.code, 0,
@@ -426,7 +194,7 @@ fn reference_example_through_the_fidelity_proxy(stack: Stack) {
     let scratch = Scratch::new(&format!("fidelity-{}", stack.tag()));
     let (file, pipeline) = reference_spec(&scratch, stack);
     let buckets = spec_buckets(&file);
-    let proxy = FidelityProxy::start(stack);
+    let proxy = fidelity_proxy(stack);
     let far_bucket = format!("{pipeline}-far");
     runtime().block_on(create_bucket_elsewhere(&proxy, &far_bucket));
 
@@ -451,9 +219,10 @@ fn reference_example_through_the_fidelity_proxy(stack: Stack) {
     run(&["scale", "--reset", "-f", &file], "scale --reset");
     plan_is_empty(&proxy, &file, "scale --reset");
     run(&["destroy", "-f", &file, "--auto-approve", "--allow-destroy"], "destroy");
-    let left = runtime().block_on(remains(stack, &pipeline, &buckets));
     let stats = proxy.stats();
+    // The far bucket is the test's own, named like the pipeline's: it goes before the count.
     runtime().block_on(delete_bucket_elsewhere(&proxy, &far_bucket));
+    let left = runtime().block_on(crate::remains::remains(stack, &pipeline, &buckets));
     eprintln!("{stack:?}: fidelity rules fired: {:?}", fired(&stats));
     assert!(left.is_empty(), "destroy left resources of {pipeline} behind: {left:#?}");
     assert!(problems.is_empty(), "after apply, the cluster is not what AWS requires: {problems:#?}");

@@ -1,8 +1,11 @@
 //! Guardrails on `pipectl scale` and cost in the plan (issue 14), on both stacks: a size above
 //! a group's cap is refused before any AWS request (a resize that passes the cap does make
-//! requests, so the absence is meaningful), a schedule above the cap does not validate, and
+//! requests, so the absence is meaningful; both counted by pipectl-proxy in front of the stack), a schedule above the cap does not validate, and
 //! `plan` prices what it creates from the offline table, saying "no price" where it has none.
 
+use std::collections::BTreeMap;
+
+use crate::proxy::StackProxy;
 use crate::support::{pipectl, unique, Scratch, Stack};
 
 fn spec(pipeline: &str, schedule_nodes: i64) -> String {
@@ -37,16 +40,28 @@ fn scale_refuses_sizes_above_the_cap_before_any_request(stack: Stack) {
     let scratch = Scratch::new("guardrails");
     let file = scratch.write("spec.yaml", &spec(&p, 20));
 
+    // Every run goes through the proxy, which counts what reaches the emulators: an independent
+    // count, not pipectl's own `-v` summary.
+    let proxy = StackProxy::start(stack, &[]);
+    let scale = |args: &[&str]| {
+        proxy.reset();
+        let run = proxy.pipectl(args).expect(1);
+        (run, proxy.requests())
+    };
+
     // Within the cap, scale goes to AWS (and stops there: the cluster is not running). This is
     // what `-v` reports when requests are made.
-    let within = pipectl(stack, &["scale", "--nodes", "20", "-v", "-f", &file]).expect(1);
+    let (within, requests) = scale(&["scale", "--nodes", "20", "-v", "-f", &file]);
     assert!(within.stderr.contains("is not running"), "{}", within.stderr);
     assert!(within.stderr.contains("AWS requests:") && within.stderr.contains("ListClusters"), "{}", within.stderr);
+    assert!(requests.get("elasticmapreduce:ListClusters").is_some_and(|n| *n >= 1), "{requests:?}");
+    assert!(!requests.contains_key("elasticmapreduce:ModifyInstanceGroups"), "{requests:?}");
 
     // 100000 (and the 2000 typo of 20) are refused with the cap, the cost and the field to raise,
     // and not one request: no ListClusters, let alone ModifyInstanceGroups.
     for nodes in ["100000", "2000"] {
-        let refused = pipectl(stack, &["scale", "--nodes", nodes, "-v", "-f", &file]).expect(1);
+        let (refused, requests) = scale(&["scale", "--nodes", nodes, "-v", "-f", &file]);
+        assert_eq!(requests, BTreeMap::new(), "--nodes {nodes}: the proxy saw requests");
         for fragment in [
             &format!("--nodes {nodes} is above the default cap (20 = max(4 × 0, 20))"),
             "the cap of the task group 'batch' of cluster 'spark'",
@@ -62,8 +77,9 @@ fn scale_refuses_sizes_above_the_cap_before_any_request(stack: Stack) {
 
     // Raising the cap in the spec is what lets a larger size through to AWS.
     let raised = scratch.write("raised.yaml", &spec(&p, 20).replace("nodes: 0}", "nodes: 0, max_nodes: 200000}"));
-    let allowed = pipectl(stack, &["scale", "--nodes", "100000", "-v", "-f", &raised]).expect(1);
+    let (allowed, requests) = scale(&["scale", "--nodes", "100000", "-v", "-f", &raised]);
     assert!(allowed.stderr.contains("is not running") && allowed.stderr.contains("ListClusters"), "{}", allowed.stderr);
+    assert!(requests.get("elasticmapreduce:ListClusters").is_some_and(|n| *n >= 1), "{requests:?}");
 }
 on_both_stacks!(scale_refuses_sizes_above_the_cap_before_any_request);
 

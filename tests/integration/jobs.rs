@@ -14,7 +14,9 @@
 
 use serde_json::Value;
 
-use crate::support::{changed_fields, held_schedule, pipectl, plan_actions, runtime, unique, Scratch, Stack};
+use crate::support::{
+    changed_fields, found, held_schedule, not_found, pipectl, plan_actions, runtime, unique, Scratch, Stack,
+};
 
 /// The hour (UTC) of the job's cron: twelve hours from now, so that `pipectl run` now never
 /// collides with the job's own window (it would be refused, rightly).
@@ -23,8 +25,9 @@ fn job_hour() -> u32 {
     (chrono::Utc::now().hour() + 12) % 24
 }
 
-fn spec(pipeline: &str, second_step: &str) -> String {
-    let hour = job_hour();
+/// The test spec, its job at `hour` (UTC): read once per test with `job_hour`, so that the spec
+/// and what the test expects of the schedules agree across an hour boundary.
+fn spec(pipeline: &str, second_step: &str, hour: u32) -> String {
     format!(
         "version: 1
 pipeline: {pipeline}
@@ -59,11 +62,13 @@ clusters:
     )
 }
 
-/// The state machine's definition and role ARN, and its tags.
+/// The state machine's definition and role ARN, and its tags; `None` when Step Functions says
+/// there is none (`StateMachineDoesNotExist`).
 async fn held_state_machine(stack: Stack, arn: &str) -> Option<(Value, String, Vec<(String, String)>)> {
     let clients = stack.clients().await;
-    let described = clients.sfn.describe_state_machine().state_machine_arn(arn).send().await.ok()?;
-    let tags = clients.sfn.list_tags_for_resource().resource_arn(arn).send().await.ok()?;
+    let read = clients.sfn.describe_state_machine().state_machine_arn(arn).send().await;
+    let described = found(&format!("state machine {arn}"), read, not_found::STATE_MACHINE)?;
+    let tags = clients.sfn.list_tags_for_resource().resource_arn(arn).send().await.expect("state machine tags");
     let mut tags: Vec<(String, String)> = tags
         .tags()
         .iter()
@@ -77,7 +82,8 @@ fn job_lifecycle(stack: Stack) {
     require!(stack);
     let p = unique("job", stack);
     let scratch = Scratch::new(&format!("jobs-{}", stack.tag()));
-    let file = scratch.write("jobs.yaml", &spec(&p, "rollup"));
+    let hour = job_hour();
+    let file = scratch.write("jobs.yaml", &spec(&p, "rollup", hour));
     pipectl(stack, &["apply", "-f", &file, "--auto-approve"]).expect(0);
 
     let runtime = runtime();
@@ -114,7 +120,6 @@ fn job_lifecycle(stack: Stack) {
 
     // `start` targets the state machine at the job's cron; `guard` returns the group 3h + 15m
     // later, whatever became of the run.
-    let hour = job_hour();
     let (expression, zone, target, _) =
         runtime.block_on(held_schedule(stack, &format!("pipectl-{p}-spark-nightly-start"))).expect("start schedule");
     assert_eq!(
@@ -141,7 +146,7 @@ fn job_lifecycle(stack: Stack) {
     // Converged; a step renamed is an in-place update of the state machine.
     let plan = pipectl(stack, &["plan", "-f", &file, "--output", "json", "--detailed-exitcode"]);
     assert_eq!(plan.code, 0, "{}\n{}", plan.stdout, plan.stderr);
-    let edited = scratch.write("jobs.yaml", &spec(&p, "daily-rollup"));
+    let edited = scratch.write("jobs.yaml", &spec(&p, "daily-rollup", hour));
     let plan = pipectl(stack, &["plan", "-f", &edited, "--output", "json"]).expect(0).json();
     assert_eq!(plan_actions(&plan), [("job/spark-nightly".to_string(), "update".to_string())]);
     assert!(changed_fields(&plan, "job/spark-nightly").iter().any(|f| f.starts_with("definition")));
@@ -236,7 +241,7 @@ async fn job_alarm_metrics(stack: Stack, p: &str) -> Vec<(String, String, String
 #[test]
 fn an_unknown_job_is_refused_with_the_jobs_the_spec_has() {
     let scratch = Scratch::new("jobs-unknown");
-    let file = scratch.write("jobs.yaml", &spec("job-unknown", "rollup"));
+    let file = scratch.write("jobs.yaml", &spec("job-unknown", "rollup", job_hour()));
     // An endpoint where nothing listens: a call would fail with "cannot connect".
     let env = [
         ("AWS_ENDPOINT_URL", "http://127.0.0.1:9".to_string()),

@@ -94,9 +94,8 @@ fn destroying_a_bucket_of_thousands_of_versions_finishes_with_progress(stack: St
     assert!(destroyed.stderr.contains("6000 object versions deleted so far"), "{}", destroyed.stderr);
     let rounds = destroyed.stderr.matches("object versions deleted so far").count();
     assert!(rounds >= 6, "at most 1,000 versions per round: {rounds} rounds\n{}", destroyed.stderr);
-    let gone =
-        runtime().block_on(async { stack.clients().await.s3.head_bucket().bucket(&bucket).send().await.is_err() });
-    assert!(gone, "the bucket is deleted");
+    let read = runtime().block_on(async { stack.clients().await.s3.head_bucket().bucket(&bucket).send().await });
+    crate::support::assert_gone(&format!("bucket {bucket}"), read, crate::support::not_found::S3_BUCKET);
 }
 
 on_both_stacks!(destroying_a_bucket_of_thousands_of_versions_finishes_with_progress);

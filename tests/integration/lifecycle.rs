@@ -3,7 +3,8 @@
 
 use aws_sdk_ec2::types::Filter;
 
-use crate::support::{changed_fields, pipectl, plan_actions, runtime, Scratch, Stack, TestPipeline};
+use crate::remains::remains;
+use crate::support::{changed_fields, found, not_found, pipectl, plan_actions, runtime, Scratch, Stack, TestPipeline};
 
 /// What the emulator holds for one pipeline, read with the SDK.
 #[derive(Debug, Default)]
@@ -80,7 +81,8 @@ async fn held(stack: Stack, pipeline: &TestPipeline) -> Held {
         }
     }
     held.spark_ingress.sort();
-    if let Ok(versioning) = clients.s3.get_bucket_versioning().bucket(&pipeline.bucket).send().await {
+    let versioning = clients.s3.get_bucket_versioning().bucket(&pipeline.bucket).send().await;
+    if let Some(versioning) = found(&format!("bucket {}", pipeline.bucket), versioning, not_found::S3_BUCKET) {
         held.bucket_versioning = versioning.status().map(|s| s.as_str().to_string());
         let tags = clients.s3.get_bucket_tagging().bucket(&pipeline.bucket).send().await.expect("GetBucketTagging");
         held.bucket_tags = tags.tag_set().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect();
@@ -99,30 +101,13 @@ async fn held(stack: Stack, pipeline: &TestPipeline) -> Held {
             .and_then(|r| r.expiration())
             .and_then(|e| e.days());
     }
-    if let Ok(summary) = clients.kinesis.describe_stream_summary().stream_name(&pipeline.stream).send().await {
+    let summary = clients.kinesis.describe_stream_summary().stream_name(&pipeline.stream).send().await;
+    if let Some(summary) = found(&format!("stream {}", pipeline.stream), summary, not_found::RESOURCE) {
         let summary = summary.stream_description_summary().expect("summary");
         held.stream_open_shards = summary.open_shard_count().into();
         held.stream_retention = Some(summary.retention_period_hours());
     }
     held
-}
-
-/// Everything tagged with the pipeline that is still in the emulator.
-async fn leftovers(stack: Stack, pipeline: &TestPipeline) -> Vec<String> {
-    let held = held(stack, pipeline).await;
-    let mut left = Vec::new();
-    left.extend(held.vpc_cidrs.iter().map(|c| format!("vpc {c}")));
-    left.extend(held.subnets.iter().map(|(c, _)| format!("subnet {c}")));
-    if held.gateways_attached > 0 {
-        left.push("internet gateway".to_string());
-    }
-    if held.bucket_versioning.is_some() {
-        left.push(format!("bucket {}", pipeline.bucket));
-    }
-    if held.stream_open_shards.is_some() {
-        left.push(format!("stream {}", pipeline.stream));
-    }
-    left
 }
 
 fn lifecycle(stack: Stack) {
@@ -245,9 +230,29 @@ fn lifecycle(stack: Stack) {
         "{}",
         run.stdout
     );
-    assert_eq!(runtime.block_on(leftovers(stack, &spec)), Vec::<String>::new());
-    let plan = pipectl(stack, &["plan", "-f", &file, "--output", "json"]).expect(0).json();
-    assert!(plan_actions(&plan).iter().all(|(_, action)| action == "create"));
+    // Nothing of any kind the pipeline can create remains, every list read to its last page…
+    let left = runtime.block_on(remains(stack, &spec.pipeline, std::slice::from_ref(&spec.bucket)));
+    assert_eq!(left, Vec::<String>::new(), "destroy left resources of {} behind", spec.pipeline);
+    // … and the plan agrees: it would create the whole spec again, not an empty plan.
+    let plan = pipectl(stack, &["plan", "-f", &file, "--output", "json", "--detailed-exitcode"]).expect(2).json();
+    assert_eq!(
+        plan_actions(&plan),
+        [
+            format!("internet_gateway/{}", spec.pipeline),
+            "route_table/private-a".to_string(),
+            "route_table/private-b".to_string(),
+            "route_table/public".to_string(),
+            "security_group/spark".to_string(),
+            format!("stream/{}", spec.stream),
+            "subnet/private-a".to_string(),
+            "subnet/private-b".to_string(),
+            "subnet/public-a".to_string(),
+            format!("vpc/{}", spec.pipeline),
+        ]
+        .map(|resource| (resource, "create".to_string())),
+        "{}",
+        plan
+    );
 }
 
 on_both_stacks!(lifecycle);

@@ -56,7 +56,8 @@ type Conversion = (Option<bool>, String, String, String, bool, Option<String>, S
 
 async fn conversion(stack: Stack, name: &str) -> Option<Conversion> {
     let clients = stack.clients().await;
-    let output = clients.firehose.describe_delivery_stream().delivery_stream_name(name).send().await.ok()?;
+    let read = clients.firehose.describe_delivery_stream().delivery_stream_name(name).send().await;
+    let output = crate::support::found(&format!("delivery {name}"), read, crate::support::not_found::RESOURCE)?;
     let description = output.delivery_stream_description()?;
     let s3 = description.destinations().first()?.extended_s3_destination_description()?;
     let conversion = s3.data_format_conversion_configuration()?;
@@ -92,9 +93,10 @@ fn statement(policy: &Value, sid: &str) -> Value {
 /// The cluster's configurations as EMR holds them: classification → properties.
 async fn cluster_configurations(stack: Stack, pipeline: &str) -> Option<Vec<(String, Value)>> {
     let clients = stack.clients().await;
-    let clusters = pipectl::resources::cluster::list_active(&clients.emr, &format!("{pipeline}-spark")).await.ok()?;
-    let (id, _) = clusters.into_iter().next()?;
-    let cluster = clients.emr.describe_cluster().cluster_id(&id).send().await.ok()?.cluster()?.clone();
+    let clusters = pipectl::resources::cluster::list_active(&clients.emr, &format!("{pipeline}-spark")).await;
+    let (id, _) = clusters.expect("ListClusters").into_iter().next()?;
+    let described = clients.emr.describe_cluster().cluster_id(&id).send().await.expect("DescribeCluster");
+    let cluster = described.cluster().expect("DescribeCluster returns the cluster").clone();
     let mut configurations: Vec<(String, Value)> = cluster
         .configurations()
         .iter()
@@ -172,24 +174,12 @@ fn parquet_lifecycle(stack: Stack) {
     pipectl(stack, &["plan", "-f", &file, "--detailed-exitcode"]).expect(0);
 
     pipectl(stack, &["destroy", "-f", &file, "--auto-approve", "--allow-destroy"]).expect(0);
-    let (delivery_left, cluster_left, role_left, database_left) = runtime().block_on(async {
-        let clients = stack.clients().await;
-        let deliveries = clients.firehose.list_delivery_streams().send().await.expect("ListDeliveryStreams");
-        let clusters =
-            pipectl::resources::cluster::list_active(&clients.emr, &format!("{pipeline}-spark")).await.expect("list");
-        let role = clients.iam.get_role().role_name(&delivery_role).send().await.is_ok();
-        let databases = clients.glue.get_databases().send().await.expect("GetDatabases");
-        (
-            deliveries.delivery_stream_names().contains(&delivery),
-            !clusters.is_empty(),
-            role,
-            databases.database_list().iter().any(|d| d.name() == database),
-        )
-    });
-    assert!(
-        !delivery_left && !cluster_left && !role_left && !database_left,
-        "destroy leaves nothing: delivery {delivery_left}, cluster {cluster_left}, role {role_left}, database {database_left}"
-    );
+    // Nothing remains: the delivery and its role, the cluster, the database (every list paged).
+    let left = runtime().block_on(crate::remains::remains(stack, &pipeline, std::slice::from_ref(&database)));
+    assert!(left.is_empty(), "destroy leaves nothing of {pipeline} ({delivery}, {delivery_role}): {left:#?}");
+    let role =
+        runtime().block_on(async { stack.clients().await.iam.get_role().role_name(&delivery_role).send().await });
+    crate::support::assert_gone(&format!("role {delivery_role}"), role, crate::support::not_found::IAM);
 }
 
 on_both_stacks!(parquet_lifecycle);

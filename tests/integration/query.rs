@@ -147,10 +147,9 @@ fn query_lifecycle(stack: Stack) {
     pipectl(stack, &["destroy", "-f", &file, "--auto-approve", "--allow-destroy"]).expect(0);
     let left = runtime().block_on(async {
         let clients = stack.clients().await;
-        match clients.athena.get_work_group().work_group(&pipeline).send().await {
-            Ok(output) => output.work_group().map(|w| w.name().to_string()),
-            Err(_) => None,
-        }
+        let read = clients.athena.get_work_group().work_group(&pipeline).send().await;
+        let found = crate::support::found(&format!("workgroup {pipeline}"), read, crate::support::not_found::WORKGROUP);
+        found.and_then(|output| output.work_group().map(|w| w.name().to_string()))
     });
     assert_eq!(left, None, "the workgroup is deleted");
 }

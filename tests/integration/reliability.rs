@@ -470,8 +470,31 @@ fn racing_takeovers_of_an_expired_lease_never_both_win() {
                 pipectl::aws::lock::acquire(&clients, &first, &progress),
                 pipectl::aws::lock::acquire(&clients, &second, &progress)
             );
-            let winners: Vec<_> = [a, b].into_iter().filter_map(Result::ok).collect();
+            let (mut winners, mut losers) = (Vec::new(), Vec::new());
+            for (command, result) in [("apply", a), ("destroy", b)] {
+                match result {
+                    Ok(lock) => winners.push((command, lock)),
+                    Err(error) => losers.push(error),
+                }
+            }
             assert_eq!(winners.len(), 1, "round {round}: exactly one run takes over the expired lease");
+            // The loser is refused because the winner holds the lease — not by an error of its own.
+            let winner = winners[0].0;
+            for loser in &losers {
+                let text = loser.to_string();
+                match loser {
+                    pipectl::aws::lock::LockError::Held { pipeline: held, command, .. } => {
+                        assert_eq!(
+                            (held.as_str(), command.as_str()),
+                            (pipeline.as_str(), winner),
+                            "round {round}: {text}"
+                        );
+                    }
+                    other => panic!("round {round}: the loser failed with {other:?}, not the winner's lease"),
+                }
+                assert!(text.contains(&format!("pipeline `{pipeline}` is locked by")), "round {round}: {text}");
+            }
+            let winners: Vec<_> = winners.into_iter().map(|(_, lock)| lock).collect();
             assert_eq!(winners[0].adoptable(), ["bucket/left-behind".to_string()], "the winner adopts the journal");
             for winner in winners {
                 winner.release().await.expect("release");
@@ -492,7 +515,9 @@ async fn lease_owner(pipeline: &str) -> Option<String> {
         .key("pipeline", AttributeValue::S(pipeline.to_string()))
         .consistent_read(true)
         .send()
-        .await
-        .ok()?;
-    output.item()?.get("owner")?.as_s().ok().cloned()
+        .await;
+    // No lock table yet (`ResourceNotFoundException`) is no lease; any other error fails the test.
+    let output = crate::support::found("the lock table", output, crate::support::not_found::RESOURCE)?;
+    let owner = output.item()?.get("owner").expect("a lease names its owner");
+    Some(owner.as_s().expect("the owner is a string").clone())
 }

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use aws_sdk_sqs::types::QueueAttributeName;
 use serde_json::{json, Value};
 
-use crate::support::{changed_fields, pipectl, runtime, unique, Scratch, Stack};
+use crate::support::{changed_fields, found, not_found, pipectl, runtime, unique, Scratch, Stack};
 
 fn spec(pipeline: &str) -> String {
     format!(
@@ -19,14 +19,16 @@ fn spec(pipeline: &str) -> String {
     )
 }
 
-/// The queue as SQS holds it: its URL, attributes and tags; None when there is none.
+/// The queue as SQS holds it: its URL, attributes and tags; None when SQS says there is none
+/// (`QueueDoesNotExist`).
 async fn held_queue(
     stack: Stack,
     pipeline: &str,
 ) -> Option<(String, HashMap<QueueAttributeName, String>, HashMap<String, String>)> {
     let sqs = stack.clients().await.sqs;
-    let url =
-        sqs.get_queue_url().queue_name(format!("{pipeline}-schedules-dlq")).send().await.ok()?.queue_url()?.to_string();
+    let name = format!("{pipeline}-schedules-dlq");
+    let read = sqs.get_queue_url().queue_name(&name).send().await;
+    let url = found(&format!("queue {name}"), read, not_found::QUEUE)?.queue_url().expect("a queue URL").to_string();
     let attributes = sqs
         .get_queue_attributes()
         .queue_url(&url)

@@ -107,9 +107,9 @@ fn converges_when_tagging_at_creation_is_denied(stack: Stack, region: &str) {
 
     let destroyed = run_with_env(&["destroy", "-f", &file, "--auto-approve", "--allow-destroy"], &env);
     assert_eq!(destroyed.code, 0, "destroy failed:\n{}\n{}", destroyed.stdout, destroyed.stderr);
-    let gone = runtime()
-        .block_on(async { emulator_s3(stack, region).await.head_bucket().bucket(&bucket).send().await.is_err() });
-    assert!(gone, "the bucket is still there after destroy");
+    let read =
+        runtime().block_on(async { emulator_s3(stack, region).await.head_bucket().bucket(&bucket).send().await });
+    crate::support::assert_gone(&format!("bucket {bucket}"), read, crate::support::not_found::S3_BUCKET);
 }
 
 fn create_bucket_with_tagging_denied_converges_in_us_east_1(stack: Stack) {

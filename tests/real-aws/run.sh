@@ -5,7 +5,8 @@
 #   PIPECTL_REAL_AWS=1 tests/real-aws/run.sh                          # network, bucket, stream, delivery
 #   PIPECTL_REAL_AWS=1 PIPECTL_REAL_AWS_EMR=1 tests/real-aws/run.sh   # … and a one-core-node EMR cluster
 #
-# Without PIPECTL_REAL_AWS=1, or without credentials, it prints why it is skipped and exits 0.
+# Without PIPECTL_REAL_AWS=1 it prints why it is skipped and exits 0. Asked for (PIPECTL_REAL_AWS=1)
+# without usable credentials it fails (exit 1): a run someone asked for must not pass by not running.
 # It needs the AWS CLI v2 (to check the account and what remains) and cargo (to build pipectl,
 # unless PIPECTL_BIN points at a binary). It creates billable resources: see README.md here.
 #
@@ -39,7 +40,7 @@ region="${PIPECTL_REAL_AWS_REGION:-${AWS_REGION:-${AWS_DEFAULT_REGION:-$(aws con
 region="${region:-us-east-1}"
 export AWS_REGION="$region"
 account="$(aws sts get-caller-identity --query Account --output text 2>/dev/null)" \
-  || skip "no usable AWS credentials (aws sts get-caller-identity failed): configure a profile or AWS_* variables"
+  || fail "PIPECTL_REAL_AWS=1 but no usable AWS credentials (aws sts get-caller-identity failed): configure a profile or AWS_* variables, or unset PIPECTL_REAL_AWS to skip"
 
 if [ -n "${PIPECTL_BIN:-}" ]; then
   pipectl="$PIPECTL_BIN"

@@ -573,6 +573,32 @@ mod tests {
         assert_eq!(canonical_iam_name("p-spark-emr-ec2"), "p-spark-emr-ec2");
     }
 
+    /// The answer an emulator gives for an operation it lacks (HTTP 500, no error code) is a
+    /// failure against AWS: there the fields would silently go uncompared, so the read fails and
+    /// nothing is warned (`unsupported` holds for emulated endpoints only).
+    #[tokio::test]
+    async fn the_same_answer_from_aws_is_an_error_not_a_warning() {
+        let server_error =
+            || aws_smithy_runtime_api::http::Response::new(StatusCode::try_from(500).unwrap(), SdkBody::empty());
+        let scaling_ok = || {
+            mock!(Client::get_managed_scaling_policy).then_output(|| GetManagedScalingPolicyOutput::builder().build())
+        };
+        for (failing, operation) in [
+            (mock!(Client::get_managed_scaling_policy).then_http_response(server_error), "GetManagedScalingPolicy"),
+            (mock!(Client::get_auto_termination_policy).then_http_response(server_error), "GetAutoTerminationPolicy"),
+        ] {
+            // The failing rule first: MatchAny takes the first rule that matches a request.
+            let mut rules = vec![failing];
+            rules.extend(cluster_rules());
+            rules.push(scaling_ok());
+            let emr = mock_client!(aws_sdk_emr, RuleMode::MatchAny, rules.iter());
+            let warnings = Warnings::default();
+            let error = describe(&test_clients_with_emr(emr, false), "j-1", &warnings).await.unwrap_err();
+            assert_eq!(error.operation, operation, "{error}");
+            assert_eq!(warnings.messages(), Vec::<String>::new(), "{operation}: against AWS, no warning");
+        }
+    }
+
     #[tokio::test]
     async fn an_emulator_without_managed_scaling_is_a_warning_not_a_failure() {
         let scaling = mock!(Client::get_managed_scaling_policy).then_http_response(|| {

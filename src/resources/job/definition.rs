@@ -251,8 +251,21 @@ mod tests {
         }
     }
 
-    /// What may follow a state: its `Next` when it succeeds, and each `Catch` target (a failure,
-    /// including `States.Timeout` when the state's `TimeoutSeconds` passes). End states have none.
+    /// The pseudo-state a path ends in when a state fails and no catcher takes the error: "When a
+    /// state reports an error, Step Functions defaults to failing the entire state machine
+    /// execution" ("Handling errors in Step Functions workflows", AWS Step Functions Developer
+    /// Guide). Retries do not change that: a retrier that runs out hands the error on.
+    const UNCAUGHT: &str = "(execution failed: uncaught error)";
+
+    /// Whether one of a state's catchers takes every error (`States.ALL`, which the guide says
+    /// "must appear alone" in its `ErrorEquals`).
+    fn catches_all(state: &Value) -> bool {
+        state["Catch"].as_array().into_iter().flatten().any(|catcher| catcher["ErrorEquals"] == json!(["States.ALL"]))
+    }
+
+    /// What may follow a state: its `Next` when it succeeds, each `Catch` target (a failure,
+    /// including `States.Timeout` when the state's `TimeoutSeconds` passes), and for a Task no
+    /// catcher takes every error of, the execution failing there. End states have none.
     fn successors(state: &Value) -> Vec<(String, &'static str)> {
         let mut next = Vec::new();
         if let Some(target) = state["Next"].as_str() {
@@ -270,15 +283,23 @@ mod tests {
         for catcher in state["Catch"].as_array().into_iter().flatten() {
             next.push((catcher["Next"].as_str().unwrap().to_string(), outcome));
         }
+        if state["Type"] == "Task" && !catches_all(state) {
+            next.push((UNCAUGHT.to_string(), "failure or timeout"));
+        }
         next
     }
 
-    /// Every path from `StartAt` to an end state, as state names with the outcome that led on.
+    /// Every path from `StartAt` to an end state (or to `UNCAUGHT`), as state names with the
+    /// outcome that led on.
     fn paths(definition: &Value) -> Vec<Vec<String>> {
         let states = definition["States"].as_object().unwrap();
         let mut done = Vec::new();
         let mut open = vec![vec![definition["StartAt"].as_str().unwrap().to_string()]];
         while let Some(path) = open.pop() {
+            if path.last().unwrap() == UNCAUGHT {
+                done.push(path);
+                continue;
+            }
             let state = &states[path.last().unwrap()];
             let next = successors(state);
             if next.is_empty() {
@@ -287,7 +308,7 @@ mod tests {
                 continue;
             }
             for (target, outcome) in next {
-                assert!(states.contains_key(&target), "{target} is not a state");
+                assert!(target == UNCAUGHT || states.contains_key(&target), "{target} is not a state");
                 assert!(!path.contains(&target), "a loop through {target}");
                 let mut longer = path.clone();
                 longer.push(format!("({outcome})"));
@@ -307,12 +328,22 @@ mod tests {
 
     #[test]
     fn every_path_through_the_job_resizes_back_after_it_resized_out() {
-        for (steps, topic) in [(1, true), (3, true), (2, false)] {
+        // The exact number of paths: each state that records the size or notifies goes on whether
+        // it succeeds or not (2 ways), an end is 1 way (or the 2 of a notification before it, `e`).
+        // A resize back on success (`ScaleBack`: forgotten 2e ways or failed e) and after a
+        // failure (`ScaleBackAfterFailure`: the same) are 3e each; each of the scale-out and the
+        // steps can fail into the latter, and the last success leads to the former: so
+        // 2 (size recorded or not) × (3e + (steps + 1) × 3e) = 6e (steps + 2).
+        for (steps, topic, expected) in [(1, true, 36), (3, true, 60), (2, false, 24)] {
             let definition = plan(steps, topic).definition();
             let states = definition["States"].as_object().unwrap();
             let all = paths(&definition);
-            // Success; scale-out failing; each step failing or timing out; each resize-back failing.
-            assert!(all.len() > steps + 2, "{steps} steps: only {} paths", all.len());
+            // Every Task hands every error to a catcher: none can end the execution on its own.
+            for (name, state) in states.iter().filter(|(_, state)| state["Type"] == "Task") {
+                assert!(catches_all(state), "{name} has no States.ALL catcher: {state}");
+            }
+            assert_eq!(all.iter().filter(|path| path.last().unwrap() == UNCAUGHT).count(), 0, "{all:#?}");
+            assert_eq!(all.len(), expected, "{steps} steps, topic {topic}: {all:#?}");
             for path in &all {
                 let names: Vec<&String> = path.iter().filter(|name| !name.starts_with('(')).collect();
                 // The size is recorded first, then the group resized out before anything else.
