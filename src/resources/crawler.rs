@@ -324,9 +324,14 @@ impl ResourceKind for Crawler {
     /// The catalog's crawlers by their name prefix (one the spec dropped is found the same way).
     fn grants(&self, ctx: &GrantContext) -> Vec<Grant> {
         let crawlers = vec![ctx.arns.glue_crawler(&format!("{}*", crawler_prefix(&ctx.spec.pipeline)))];
-        let change =
-            ["glue:CreateCrawler", "glue:UpdateCrawler", "glue:StopCrawler", "glue:TagResource", "glue:UntagResource"];
+        let change = ["glue:UpdateCrawler", "glue:StopCrawler", "glue:TagResource", "glue:UntagResource"];
         vec![
+            // The Service Authorization Reference (AWS Glue, row CreateCrawler) lists no resource
+            // type for CreateCrawler, only the `aws:RequestTag/${TagKey}` and `aws:TagKeys`
+            // condition keys: an ARN-scoped grant would be denied, so it is granted on `*` for
+            // requests that tag the crawler with the pipeline.
+            Grant::new("CreateTaggedCrawlers", Scope::Apply, &["glue:CreateCrawler"], vec!["*".to_string()])
+                .when(ctx.tagging()),
             // How the pipeline's crawlers are found (by their name prefix, then their tags).
             Grant::unscoped_reads(&["glue:GetCrawlers"]),
             Grant::new("ReadCrawlers", Scope::Plan, &["glue:GetTags"], crawlers.clone()),
@@ -568,6 +573,7 @@ mod tests {
                 ("glue:GetTags", &["ReadCrawlers"]),
                 ("glue:StopCrawler", &["ChangeCrawlers"]),
                 ("glue:DeleteCrawler", &["ChangeCrawlers"]),
+                ("glue:CreateCrawler", &["CreateTaggedCrawlers"]),
                 ("iam:PassRole", &["PassOwnRolesToTheirServices"]),
             ],
         );
@@ -578,5 +584,11 @@ mod tests {
             &statement(&all, "PassOwnRolesToTheirServices")["Condition"]["StringEquals"]["iam:PassedToService"];
         assert_eq!(passed, &serde_json::json!(["glue.amazonaws.com"]));
         assert!(sids_allowing(&all, "glue:StartCrawler").is_empty(), "Glue starts them on their schedule");
+        assert_eq!(statement(&all, "CreateTaggedCrawlers")["Resource"], serde_json::json!(["*"]));
+        use crate::iam::evaluate::{allowed, Request};
+        let create = Request::new("glue:CreateCrawler", "*");
+        assert!(allowed(&all, &create.clone().with("aws:RequestTag/pipectl:pipeline", &["p"])));
+        assert!(!allowed(&all, &create.clone().with("aws:RequestTag/pipectl:pipeline", &["q"])));
+        assert!(!allowed(&all, &create), "an untagged crawler");
     }
 }

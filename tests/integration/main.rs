@@ -6,6 +6,7 @@
 #[macro_use]
 mod support;
 
+mod action_table;
 mod adopt;
 mod alarms;
 mod bad_specs;
@@ -30,5 +31,6 @@ mod planfile;
 mod query;
 mod regions;
 mod reliability;
+mod requests;
 mod schedules;
 mod tagging;
