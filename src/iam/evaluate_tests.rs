@@ -17,7 +17,10 @@ fn nothing_allows_what_no_statement_names() {
     let policy = allow(json!({"Action": "kinesis:CreateStream", "Resource": STREAM}));
     assert_eq!(evaluate(&policy, &Request::new("kinesis:DeleteStream", STREAM)), Decision::ImplicitlyDenied);
     assert_eq!(evaluate(&policy, &Request::new("kinesis:CreateStream", STREAM)), Decision::Allowed);
-    assert_eq!(evaluate(&json!({"Statement": []}), &Request::new("kinesis:CreateStream", STREAM)), Decision::ImplicitlyDenied);
+    assert_eq!(
+        evaluate(&json!({"Statement": []}), &Request::new("kinesis:CreateStream", STREAM)),
+        Decision::ImplicitlyDenied
+    );
     // One statement, not in a list.
     let single = json!({"Statement": {"Effect": "Allow", "Action": "kinesis:CreateStream", "Resource": "*"}});
     assert!(allowed(&single, &Request::new("kinesis:CreateStream", STREAM)));
@@ -90,7 +93,10 @@ fn a_key_the_request_lacks_fails_a_positive_operator() {
         "Condition": {"StringEquals": {"aws:RequestTag/pipectl:pipeline": "clk"}}}));
     assert!(!allowed(&policy, &Request::new("ec2:CreateTags", "*")));
     assert!(allowed(&policy, &Request::new("ec2:CreateTags", "*").with("aws:RequestTag/pipectl:pipeline", &["clk"])));
-    assert!(!allowed(&policy, &Request::new("ec2:CreateTags", "*").with("aws:RequestTag/pipectl:pipeline", &["clk-b"])));
+    assert!(!allowed(
+        &policy,
+        &Request::new("ec2:CreateTags", "*").with("aws:RequestTag/pipectl:pipeline", &["clk-b"])
+    ));
     assert!(!allowed(&policy, &Request::new("ec2:CreateTags", "*").with("aws:RequestTag/pipectl:pipeline", &["CLK"])));
     // Condition key names are case-insensitive.
     assert!(allowed(&policy, &Request::new("ec2:CreateTags", "*").with("AWS:requesttag/pipectl:pipeline", &["clk"])));
@@ -106,16 +112,24 @@ fn a_key_the_request_lacks_satisfies_a_negated_operator_and_if_exists() {
     let if_exists = allow(json!({"Action": "iam:CreateRole", "Resource": "*",
         "Condition": {"StringEqualsIfExists": {"iam:PermissionsBoundary": "arn:aws:iam::1:policy/b"}}}));
     assert!(allowed(&if_exists, &Request::new("iam:CreateRole", "*")));
-    assert!(allowed(&if_exists, &Request::new("iam:CreateRole", "*").with("iam:PermissionsBoundary", &["arn:aws:iam::1:policy/b"])));
-    assert!(!allowed(&if_exists, &Request::new("iam:CreateRole", "*").with("iam:PermissionsBoundary", &["arn:aws:iam::1:policy/c"])));
+    assert!(allowed(
+        &if_exists,
+        &Request::new("iam:CreateRole", "*").with("iam:PermissionsBoundary", &["arn:aws:iam::1:policy/b"])
+    ));
+    assert!(!allowed(
+        &if_exists,
+        &Request::new("iam:CreateRole", "*").with("iam:PermissionsBoundary", &["arn:aws:iam::1:policy/c"])
+    ));
 }
 
 #[test]
 fn null_tests_whether_the_key_is_present() {
-    let absent = allow(json!({"Action": "ec2:*", "Resource": "*", "Condition": {"Null": {"aws:RequestTag/x": "true"}}}));
+    let absent =
+        allow(json!({"Action": "ec2:*", "Resource": "*", "Condition": {"Null": {"aws:RequestTag/x": "true"}}}));
     assert!(allowed(&absent, &Request::new("ec2:RunInstances", "*")));
     assert!(!allowed(&absent, &Request::new("ec2:RunInstances", "*").with("aws:RequestTag/x", &["1"])));
-    let present = allow(json!({"Action": "ec2:*", "Resource": "*", "Condition": {"Null": {"aws:RequestTag/x": false}}}));
+    let present =
+        allow(json!({"Action": "ec2:*", "Resource": "*", "Condition": {"Null": {"aws:RequestTag/x": false}}}));
     assert!(!allowed(&present, &Request::new("ec2:RunInstances", "*")));
     assert!(allowed(&present, &Request::new("ec2:RunInstances", "*").with("aws:RequestTag/x", &["1"])));
 }
@@ -186,6 +200,8 @@ fn leading_keys_and_unknown_operators() {
     let put = |key: &str| Request::new("dynamodb:PutItem", table).with("dynamodb:LeadingKeys", &[key]);
     assert!(allowed(&lock, &put("clk/us-east-1")) && !allowed(&lock, &put("clk-b/us-east-1")));
     // An operator this evaluator does not know never holds: a check built on it fails, never passes.
-    let unknown = allow(json!({"Action": "s3:*", "Resource": "*", "Condition": {"DateLessThan": {"aws:CurrentTime": "2100-01-01"}}}));
+    let unknown = allow(
+        json!({"Action": "s3:*", "Resource": "*", "Condition": {"DateLessThan": {"aws:CurrentTime": "2100-01-01"}}}),
+    );
     assert!(!allowed(&unknown, &Request::new("s3:GetObject", "*").with("aws:CurrentTime", &["2026-01-01"])));
 }

