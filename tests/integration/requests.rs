@@ -87,11 +87,13 @@ pub struct Requests {
     named_queries: HashMap<String, String>,
 }
 
+/// An action on a resource ARN, with the condition keys only it carries.
+type Item = (String, String, Vec<(String, String)>);
+
 /// What one call asks for before context is added.
 #[derive(Default)]
 struct Ask {
-    /// (action, resource ARN, extra condition keys).
-    items: Vec<(String, String, Vec<(String, String)>)>,
+    items: Vec<Item>,
     /// The tags the call sets (`aws:RequestTag`, `aws:TagKeys`).
     tags: Vec<(String, String)>,
     /// The ARNs the tags are set on (learned if the call succeeded).

@@ -252,7 +252,7 @@ impl Requests {
                 "POST" => ("scheduler:TagResource", json_tags(&body["Tags"])),
                 _ => ("scheduler:UntagResource", Vec::new()),
             };
-            return Ok(ask.on(action, &resource).tags(tags, &[resource.clone()]));
+            return Ok(ask.on(action, &resource).tags(tags, std::slice::from_ref(&resource)));
         }
         let group = query
             .split('&')
