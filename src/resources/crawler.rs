@@ -647,6 +647,11 @@ mod tests {
         );
         assert_eq!(pass["Condition"]["StringEquals"]["iam:PassedToService"], "glue.amazonaws.com");
         assert!(sids_allowing(&all, "glue:StartCrawler").is_empty(), "Glue starts them on their schedule");
+        use crate::iam::evaluate::{allowed, Request};
+        let create = Request::new("glue:CreateCrawler", "*");
+        assert!(allowed(&all, &create.clone().with("aws:RequestTag/pipectl:pipeline", &["p"])));
+        assert!(!allowed(&all, &create.clone().with("aws:RequestTag/pipectl:pipeline", &["q"])));
+        assert!(!allowed(&all, &create), "an untagged crawler");
         // A spec without crawlers creates none, and deletes an earlier one only by its tag.
         let none = granted(&super::Crawler, &crate::spec::SpecBuilder::new().build(), Purpose::Everything);
         assert!(sids_allowing(&none, "glue:CreateCrawler").is_empty());

@@ -8,7 +8,8 @@ use std::path::Path;
 use serde_json::{json, Value};
 
 use super::{deployer_grants, KINDS};
-use crate::iam::deployer::{allows, policy, GrantContext, Purpose};
+use crate::iam::deployer::{policy, GrantContext, Purpose};
+use crate::iam::evaluate::{allowed, Request};
 use crate::spec::{Spec, SpecBuilder};
 
 fn policy_for(spec: &Spec, region: &str, account: &str, purpose: Purpose) -> Value {
@@ -65,14 +66,27 @@ fn roles_are_reached_under_the_specs_iam_path() {
 fn the_plan_policy_only_reads_and_is_scoped_to_the_specs_names() {
     let spec = SpecBuilder::new().stream("events", 1).bucket("lake").build();
     let read = policy_for(&spec, "eu-west-1", "123456789012", Purpose::Plan);
-    assert!(allows(&read, "kinesis:DescribeStreamSummary") && !allows(&read, "kinesis:CreateStream"));
-    assert!(!allows(&read, "dynamodb:PutItem"), "plan takes no lock");
-    assert!(allows(&read, "tag:GetResources"), "plan finds the pipeline's resources by the tag index");
-    let text = read.to_string();
-    assert!(text.contains("arn:aws:kinesis:eu-west-1:123456789012:stream/events"), "{text}");
+    let stream = |name: &str| format!("arn:aws:kinesis:eu-west-1:123456789012:stream/{name}");
+    let on = |action: &str, arn: &str| Request::new(action, arn);
+    assert!(allowed(&read, &on("kinesis:DescribeStreamSummary", &stream("events"))));
+    assert!(!allowed(&read, &on("kinesis:DescribeStreamSummary", &stream("other"))), "another stream, untagged");
+    let tagged = |arn: &str, pipeline: &str| {
+        on("kinesis:DescribeStreamSummary", arn).with("aws:ResourceTag/pipectl:pipeline", &[pipeline])
+    };
+    assert!(allowed(&read, &tagged(&stream("dropped"), "p")), "a stream the spec dropped, by its tag");
+    assert!(!allowed(&read, &tagged(&stream("theirs"), "p-b")), "another pipeline's stream");
+    let creating = on("kinesis:CreateStream", &stream("events")).with("aws:RequestTag/pipectl:pipeline", &["p"]);
+    assert!(!allowed(&read, &creating));
+    let lock = "arn:aws:dynamodb:eu-west-1:123456789012:table/pipectl-locks";
+    assert!(!allowed(&read, &on("dynamodb:PutItem", lock).with("dynamodb:LeadingKeys", &["p"])), "plan takes no lock");
+    assert!(allowed(&read, &on("tag:GetResources", "*")), "plan finds the pipeline's resources by the tag index");
     let all = policy_for(&spec, "cn-north-1", "*", Purpose::Everything);
-    assert!(allows(&all, "kinesis:CreateStream") && allows(&all, "dynamodb:PutItem"));
-    assert!(all.to_string().contains("arn:aws-cn:s3:::lake"), "the partition follows the region");
+    let china = "arn:aws-cn:kinesis:cn-north-1:123456789012:stream/events";
+    assert!(allowed(&all, &on("kinesis:CreateStream", china).with("aws:RequestTag/pipectl:pipeline", &["p"])));
+    let china_lock = "arn:aws-cn:dynamodb:cn-north-1:123456789012:table/pipectl-locks";
+    assert!(allowed(&all, &on("dynamodb:PutItem", china_lock).with("dynamodb:LeadingKeys", &["p"])));
+    assert!(allowed(&all, &on("s3:GetBucketTagging", "arn:aws-cn:s3:::lake")), "the partition follows the region");
+    assert!(!allowed(&all, &on("s3:GetBucketTagging", "arn:aws:s3:::lake")), "not the other partition's");
     assert_eq!(
         statement(&all, "HoldTheLock")["Resource"],
         json!(["arn:aws-cn:dynamodb:cn-north-1:*:table/pipectl-locks"])
@@ -253,7 +267,11 @@ fn with_a_boundary_the_reference_policy_writes_roles_only_within_it_and_reaches_
         );
         assert!(!writes.iter().any(|a| a == "iam:DeleteRolePermissionsBoundary"), "{statement}");
     }
-    assert!(!allows(&policy, "iam:DeleteRolePermissionsBoundary"));
+    let own_role = "arn:aws:iam::123456789012:role/pipectl/clk/us-east-1/clk-spark-emr-ec2-use1";
+    let remove = crate::iam::evaluate::Request::new("iam:DeleteRolePermissionsBoundary", own_role)
+        .with("iam:PermissionsBoundary", &[boundary])
+        .with("aws:ResourceTag/pipectl:pipeline", &["clk"]);
+    assert!(!crate::iam::evaluate::allowed(&policy, &remove), "nothing removes the boundary");
     // Pipeline `clk-b`'s names: those its own policy names exactly, and the derived ones its
     // reads find by prefix.
     let other = policy_for(&with_boundary("clk-b"), "us-east-1", "123456789012", Purpose::Everything);

@@ -6,6 +6,7 @@
 #[macro_use]
 mod support;
 
+mod action_table;
 mod adopt;
 mod alarms;
 mod bad_specs;
@@ -32,5 +33,6 @@ mod query;
 mod regions;
 mod reliability;
 mod remains;
+mod requests;
 mod schedules;
 mod tagging;

@@ -8,7 +8,7 @@
 //!                 [--route elasticmapreduce=http://127.0.0.1:5000 …]
 //!                 [--fidelity [--fidelity-rules log-uri-s3n,fresh-iam,…]
 //!                  [--iam-propagation-secs 5] [--dependency-secs 10]]
-//!                 [--deny-create-bucket-tags]
+//!                 [--deny-create-bucket-tags] [--record FILE]
 //!
 //! It prints `listening on ADDRESS` once ready. `GET /__proxy/stats` returns the counts as
 //! JSON (with `fidelity`: how often each rule below answered or rewrote, by operation);
@@ -60,6 +60,12 @@
 //! Amazon S3 API Reference). The same request without tags passes. Counted in `faults` as
 //! `deny-create-bucket-tags s3:PUT`.
 //!
+//! ## Recording
+//!
+//! `--record FILE` writes one JSON line per request (not the proxy's own endpoints) with what
+//! names the call and its resource, and the answer's status and body (`record.rs`). The
+//! permissions test reads it to check each call against the printed policy as IAM would.
+//!
 //! ## Layout
 //!
 //! A crate of the pipectl workspace, never installed with pipectl: `tests/run.sh`, the
@@ -74,6 +80,7 @@ mod faults;
 mod fidelity;
 mod http;
 mod options;
+mod record;
 mod serve;
 mod stats;
 #[cfg(test)]
@@ -87,6 +94,7 @@ use tokio::net::TcpListener;
 use crate::faults::Random;
 use crate::fidelity::{Fidelity, FidelityOptions};
 use crate::options::parse_options;
+use crate::record::Recorder;
 use crate::serve::{serve, Shared};
 use crate::stats::Stats;
 
@@ -116,8 +124,20 @@ async fn main() {
             dependency: options.fidelity.dependency,
         })
     });
-    let shared =
-        Arc::new(Shared { options, random: Mutex::new(Random(seed)), stats: Mutex::new(Stats::default()), fidelity });
+    let recorder = match options.record.as_deref().map(Recorder::create).transpose() {
+        Ok(recorder) => recorder,
+        Err(message) => {
+            eprintln!("pipectl-proxy: {message}");
+            std::process::exit(1);
+        }
+    };
+    let shared = Arc::new(Shared {
+        options,
+        random: Mutex::new(Random(seed)),
+        stats: Mutex::new(Stats::default()),
+        fidelity,
+        recorder,
+    });
     loop {
         let Ok((client, _)) = listener.accept().await else { continue };
         let shared = shared.clone();

@@ -1,5 +1,5 @@
-//! The command line: `--upstream`, `--route`, `--delay-ms`, the fault flags and the fidelity
-//! flags (documented in `main.rs`), read into `Options`.
+//! The command line: `--upstream`, `--route`, `--delay-ms`, the fault flags, the fidelity
+//! flags and `--record` (documented in `main.rs`), read into `Options`.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -21,6 +21,8 @@ pub struct Options {
     pub fidelity: FidelityOptions,
     /// Refuse CreateBucket with tags as AccessDenied (`--deny-create-bucket-tags`).
     pub deny_create_bucket_tags: bool,
+    /// Where `--record` writes one JSON line per request (`record.rs`).
+    pub record: Option<String>,
 }
 
 impl Options {
@@ -47,6 +49,7 @@ pub fn parse_options() -> Result<Options, String> {
         seed: 1,
         fidelity: FidelityOptions::default(),
         deny_create_bucket_tags: false,
+        record: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
@@ -62,6 +65,7 @@ pub fn parse_options() -> Result<Options, String> {
             }
             "--fidelity" => options.fidelity.rules = Rule::ALL.to_vec(),
             "--deny-create-bucket-tags" => options.deny_create_bucket_tags = true,
+            "--record" => options.record = Some(value()?),
             "--fidelity-rules" => {
                 options.fidelity.rules = value()?
                     .split(',')
@@ -121,6 +125,7 @@ mod tests {
             seed: 1,
             fidelity: FidelityOptions::default(),
             deny_create_bucket_tags: false,
+            record: None,
         };
         options.routes.insert("elasticmapreduce".to_string(), host_port("http://127.0.0.1:5000"));
         assert_eq!(options.upstream_for("elasticmapreduce"), "127.0.0.1:5000");

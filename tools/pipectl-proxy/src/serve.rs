@@ -1,5 +1,5 @@
 //! The serve loop: reads each request of a client connection, answers the proxy's own endpoints,
-//! counts it, waits the fixed delay, injects a drawn fault or a permission fault, lets fidelity
+//! records it (`--record`), counts it, waits the fixed delay, injects a drawn fault or a permission fault, lets fidelity
 //! mode refuse it, and otherwise forwards it over a kept-alive upstream connection, counting the
 //! time the upstream took and letting fidelity mode rewrite the answer.
 
@@ -16,6 +16,7 @@ use crate::faults::{self, access_denied_response, fault_response, is_create_buck
 use crate::fidelity::{Fidelity, Rule};
 use crate::http::{plain_response, read_message, Message};
 use crate::options::Options;
+use crate::record::{own_answer, upstream_answer, Recorder};
 use crate::stats::{control_response, operation, Stats};
 
 /// What every connection shares: the options, the fault generator, the counts and fidelity mode.
@@ -25,6 +26,8 @@ pub struct Shared {
     pub stats: Mutex<Stats>,
     /// Fidelity mode, when any rule is on.
     pub fidelity: Option<Fidelity>,
+    /// Where each request is recorded (`--record`).
+    pub recorder: Option<Recorder>,
 }
 
 impl Shared {
@@ -84,6 +87,11 @@ impl Upstreams {
     }
 }
 
+/// Whether `request` is for the proxy's own endpoints (`/__proxy/…`).
+fn is_control(request: &Message) -> bool {
+    request.head.split_whitespace().nth(1).is_some_and(|path| path.starts_with("/__proxy/"))
+}
+
 /// Serves one client connection until it closes, asks to close, or a fault drops it.
 pub async fn serve(client: TcpStream, shared: Arc<Shared>) -> std::io::Result<()> {
     let (read_half, mut write_half) = client.into_split();
@@ -92,7 +100,16 @@ pub async fn serve(client: TcpStream, shared: Arc<Shared>) -> std::io::Result<()
     while let Some(request) = read_message(&mut reader, false).await? {
         // A client that asks to close after this request reads its answer to the end.
         let close = request.header("connection").is_some_and(|value| value.eq_ignore_ascii_case("close"));
-        match answer(&request, &shared, &mut upstreams).await {
+        let answer = answer(&request, &shared, &mut upstreams).await;
+        if let Some(recorder) = shared.recorder.as_ref().filter(|_| !is_control(&request)) {
+            let answered = match &answer {
+                Answer::Own(response) => Some(own_answer(response)),
+                Answer::Upstream(response) => Some(upstream_answer(response)),
+                Answer::Drop => None,
+            };
+            recorder.record(&request, answered.as_ref().map(|(head, body)| (head.as_str(), body.as_slice())));
+        }
+        match answer {
             Answer::Own(response) => write_half.write_all(response.as_bytes()).await?,
             Answer::Upstream(response) => {
                 write_half.write_all(response.head.as_bytes()).await?;
@@ -111,8 +128,8 @@ pub async fn serve(client: TcpStream, shared: Arc<Shared>) -> std::io::Result<()
 /// counted and delayed request, an injected fault, a denied tagged CreateBucket, a fidelity
 /// refusal, or the upstream's answer (502 when there is none).
 async fn answer(request: &Message, shared: &Shared, upstreams: &mut Upstreams) -> Answer {
-    let path = request.head.split_whitespace().nth(1).unwrap_or("/");
-    if path.starts_with("/__proxy/") {
+    if is_control(request) {
+        let path = request.head.split_whitespace().nth(1).unwrap_or("/");
         return Answer::Own(control_response(&mut shared.stats(), path));
     }
     let operation = operation(request);
