@@ -9,6 +9,7 @@ mod support;
 mod adopt;
 mod alarms;
 mod bad_specs;
+mod bucket_safety;
 mod catalog;
 mod ci_recipes;
 mod cli;

@@ -265,6 +265,37 @@ mod tests {
     use super::*;
     use crate::model::test_kinds;
 
+    /// A create that found its name taken carries on only with the pipeline's own resource, or
+    /// an untagged one the journal of a crashed run names; anything else is refused with how to
+    /// adopt it.
+    #[tokio::test]
+    async fn a_create_carries_on_only_with_what_is_the_pipelines() {
+        let live = LiveState::default();
+        let mut ctx = crate::resources::test_support::context(
+            crate::resources::test_support::clients(),
+            std::time::Duration::from_millis(10),
+            &live,
+        );
+        let bucket = ResourceId::new(test_kinds::named("bucket"), "lake");
+        let tags = |pairs: &[(&str, &str)]| -> crate::model::Tags {
+            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        };
+        let pipeline = ctx.pipeline.clone();
+        let ours = tags(&[(crate::model::PIPELINE_TAG, &pipeline), (crate::model::RESOURCE_TAG, "bucket/lake")]);
+        assert!(ctx.claim_existing(&bucket, "CreateBucket", Ownership::Tagged(ours), "").await.is_ok());
+        let other = tags(&[(crate::model::PIPELINE_TAG, "someone-else")]);
+        let refused = ctx.claim_existing(&bucket, "CreateBucket", Ownership::Tagged(other), "").await.unwrap_err();
+        assert!(refused.message.contains("belongs to pipeline `someone-else`"), "{}", refused.message);
+        let mine_as_another =
+            tags(&[(crate::model::PIPELINE_TAG, &pipeline), (crate::model::RESOURCE_TAG, "bucket/other")]);
+        assert!(ctx.claim_existing(&bucket, "CreateBucket", Ownership::Tagged(mine_as_another), "").await.is_err());
+        let untagged = ctx.claim_existing(&bucket, "CreateBucket", Ownership::Tagged(tags(&[])), " (HINT)").await;
+        assert!(untagged.as_ref().is_err_and(|e| e.message.contains("not tagged") && e.message.contains("(HINT)")));
+        ctx.adoptable = vec![bucket.clone()];
+        assert!(ctx.claim_existing(&bucket, "CreateBucket", Ownership::Tagged(tags(&[])), "").await.is_ok());
+        assert!(ctx.claim_existing(&bucket, "CreateBucket", Ownership::Unreadable("far".into()), "").await.is_err());
+    }
+
     #[test]
     fn placeholders_resolve_to_known_ids_and_fail_for_missing_resources_of_a_registered_kind() {
         let cluster = test_kinds::named("cluster");
