@@ -1,6 +1,8 @@
 //! Carries out a plan: walks the dependency graph in parallel (bounded), creates and updates in
 //! dependency order, deletes in reverse, skips what depends on a failure but finishes the rest,
-//! stops starting new work on Ctrl-C, and reports what happened to every resource.
+//! stops starting new work on Ctrl-C or when the run has lost the pipeline's lock (its lease
+//! taken over or run out: then another run may be changing the same resources), and reports
+//! what happened to every resource.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -73,8 +75,9 @@ fn build_graph(plan: &Plan, desired: &BTreeMap<ResourceId, &DesiredResource>, li
     nodes
 }
 
-/// At most `parallelism` resources are in flight.
-/// Runs the plan; `interrupted` is set by Ctrl-C, and from then on nothing new starts.
+/// Runs the plan, at most `parallelism` resources in flight; `interrupted` is set by Ctrl-C, and
+/// from then on nothing new starts; nor once `ctx` says the lock is lost (checked again when a
+/// step's turn comes, just before its first call).
 pub async fn apply(
     ctx: Arc<Context>,
     plan: &Plan,
@@ -88,7 +91,8 @@ pub async fn apply(
     let semaphore = Arc::new(Semaphore::new(parallelism.max(1)));
     let mut outcomes: Vec<Option<Outcome>> = vec![None; nodes.len()];
     let mut started = vec![false; nodes.len()];
-    let mut running: JoinSet<(usize, Result<(), AwsError>)> = JoinSet::new();
+    let mut running: JoinSet<(usize, Option<Result<(), AwsError>>)> = JoinSet::new();
+    let mut stopped: Option<String> = None;
     loop {
         // Settle what can no longer run, then start everything that is ready.
         let mut progressed = true;
@@ -113,7 +117,10 @@ pub async fn apply(
                 if !node.needs.iter().all(|&need| outcomes[need] == Some(Outcome::Done)) {
                     continue;
                 }
-                if interrupted.load(Ordering::SeqCst) {
+                if let Some(reason) = ctx.lock_lost() {
+                    stopped.get_or_insert(lost_lock(&reason));
+                }
+                if interrupted.load(Ordering::SeqCst) || stopped.is_some() {
                     outcomes[index] = Some(Outcome::NotStarted);
                     progressed = true;
                     continue;
@@ -128,8 +135,11 @@ pub async fn apply(
                 let semaphore = semaphore.clone();
                 running.spawn(async move {
                     let _permit = semaphore.acquire_owned().await;
+                    if ctx.lock_lost().is_some() {
+                        return (index, None);
+                    }
                     let result = run_step(&ctx, step, action, &id, desired.as_ref(), current.as_ref()).await;
-                    (index, result)
+                    (index, Some(result))
                 });
             }
         }
@@ -137,8 +147,12 @@ pub async fn apply(
             break;
         };
         match joined {
-            Ok((index, Ok(()))) => outcomes[index] = Some(Outcome::Done),
-            Ok((index, Err(error))) => {
+            Ok((index, None)) => {
+                stopped.get_or_insert_with(|| lost_lock(&ctx.lock_lost().unwrap_or_default()));
+                outcomes[index] = Some(Outcome::NotStarted);
+            }
+            Ok((index, Some(Ok(())))) => outcomes[index] = Some(Outcome::Done),
+            Ok((index, Some(Err(error)))) => {
                 // The report names the resource already; keep the operation and the reason.
                 let message = format!("{} failed: {}", error.operation, error.message);
                 ctx.progress.warn(&format!("{}: {message}", nodes[index].id));
@@ -151,7 +165,15 @@ pub async fn apply(
         }
     }
     let results = merge_results(plan, &nodes, &outcomes);
-    ApplyReport { results, interrupted: interrupted.load(Ordering::SeqCst) }
+    if let Some(reason) = &stopped {
+        ctx.progress.warn(reason);
+    }
+    ApplyReport { results, interrupted: interrupted.load(Ordering::SeqCst), stopped }
+}
+
+/// Why a run that lost its lock started nothing more.
+fn lost_lock(reason: &str) -> String {
+    format!("this run lost the pipeline's lock ({reason}); it started no further change, since another run may be changing the same resources")
 }
 
 async fn run_step(

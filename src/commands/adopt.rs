@@ -39,7 +39,7 @@ pub struct AdoptArgs {
 pub async fn exec(global: &GlobalArgs, args: &AdoptArgs, counter: &CallCounter) -> Result<Status, CommandError> {
     let session = Session::open(global, counter).await?;
     let lock = session.lock("adopt", global).await?;
-    let result = adopt(&session, args.resource.as_deref(), args.auto_approve, global).await;
+    let result = adopt(&session, &lock, args.resource.as_deref(), args.auto_approve, global).await;
     session.unlock(lock, result).await
 }
 
@@ -47,6 +47,7 @@ pub async fn exec(global: &GlobalArgs, args: &AdoptArgs, counter: &CallCounter) 
 /// confirmation tags them as the pipeline's.
 async fn adopt(
     session: &Session,
+    lock: &crate::aws::lock::Lock,
     request: Option<&str>,
     auto_approve: bool,
     global: &GlobalArgs,
@@ -90,6 +91,12 @@ async fn adopt(
         confirm()?;
     }
     for resource in &originals {
+        if let Some(reason) = lock.lost() {
+            return Err(CommandError::Failed(format!(
+                "adopt stopped before {}: this run lost the pipeline's lock ({reason})",
+                resource.id
+            )));
+        }
         let ownership = ownership_tags(resource, &spec.pipeline);
         crate::resources::adopt(&session.clients, resource, &ownership)
             .await

@@ -162,14 +162,15 @@ async fn execute(
     );
     ctx.reset_scale = run.reset_scale;
     ctx.journal = Some(lock.journal());
+    ctx.adoptable = run.adoptable.clone();
     let report = apply(Arc::new(ctx), &run.plan, &run.desired, &run.live, session.parallelism, &INTERRUPTED).await;
     match output {
         OutputFormat::Human => out!("\n{}", render_report(&report, command, style)),
         OutputFormat::Json => outln!("{}", report_json(&run.plan, &report)),
     }
-    if report.succeeded() {
-        Ok(Status::Success)
-    } else {
-        Err(CommandError::Failed(format!("{} did not complete; see above", command.to_lowercase())))
+    match (report.succeeded(), &report.stopped) {
+        (true, _) => Ok(Status::Success),
+        (false, Some(reason)) => Err(CommandError::Failed(format!("{} stopped: {reason}", command.to_lowercase()))),
+        (false, None) => Err(CommandError::Failed(format!("{} did not complete; see above", command.to_lowercase()))),
     }
 }

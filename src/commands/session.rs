@@ -16,7 +16,7 @@ use crate::pricing::{Estimate, PriceTable};
 use crate::progress::Progress;
 use crate::render::{plan_json, render_cost, render_cost_markdown, render_markdown, render_plan, Style};
 use crate::resources::kit::WaitOptions;
-use crate::resources::{bind, desired_graph, estimate, parse_id, read_live};
+use crate::resources::{bind, desired_graph, estimate, journal_entries, read_live};
 use crate::spec::{load_file, LoadedSpec};
 
 /// A plan together with what it was computed from, so apply acts on exactly what was shown.
@@ -29,6 +29,8 @@ pub(super) struct PlannedRun {
     pub cost: Estimate,
     /// The fingerprint of the spec's desired graph before it was bound (a saved plan's).
     pub spec_fingerprint: String,
+    /// What a crashed run of the pipeline was creating, which this run may adopt.
+    pub adoptable: Vec<ResourceId>,
 }
 
 /// A loaded spec and the AWS clients for it.
@@ -93,7 +95,7 @@ impl Session {
     ) -> Result<PlannedRun, CommandError> {
         let spec = &self.loaded.spec;
         let desired = if destroy { Vec::new() } else { self.desired() };
-        let adoptable: Vec<ResourceId> = adoptable.iter().filter_map(|id| parse_id(id)).collect();
+        let adoptable = journal_entries(adoptable);
         let live = self.read(&desired, &adoptable).await?;
         if !live.conflicts.is_empty() {
             let count = live.conflicts.len();
@@ -107,7 +109,7 @@ impl Session {
         let desired = bind(&desired, &live);
         let plan = build_plan(&spec.pipeline, &desired, &live, reset_scale);
         let cost = estimate(&PriceTable::embedded(), &self.options.region, &plan, &desired);
-        Ok(PlannedRun { plan, desired, live, reset_scale, cost, spec_fingerprint })
+        Ok(PlannedRun { plan, desired, live, reset_scale, cost, spec_fingerprint, adoptable })
     }
 
     /// Reads the pipeline's live state for `desired`, with the endpoint's warnings said on

@@ -29,11 +29,14 @@ pub struct ResourceResult {
 pub struct ApplyReport {
     pub results: Vec<ResourceResult>,
     pub interrupted: bool,
+    /// Why the run started no further change before the end, other than Ctrl-C (it lost the
+    /// pipeline's lock).
+    pub stopped: Option<String>,
 }
 
 impl ApplyReport {
     pub fn succeeded(&self) -> bool {
-        !self.interrupted && self.results.iter().all(|result| result.outcome == Outcome::Done)
+        !self.interrupted && self.stopped.is_none() && self.results.iter().all(|result| result.outcome == Outcome::Done)
     }
 
     pub fn count(&self, action: Action) -> usize {

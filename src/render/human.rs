@@ -167,7 +167,10 @@ pub fn render_report(report: &ApplyReport, command: &str, style: Style) -> Strin
         let (label, reason) = match &result.outcome {
             Outcome::Failed(reason) => ("failed", reason.clone()),
             Outcome::Skipped(reason) => ("skipped", reason.clone()),
-            Outcome::NotStarted => ("not started", "interrupted before it began".to_string()),
+            Outcome::NotStarted => match &report.stopped {
+                Some(_) => ("not started", "the run lost the pipeline's lock before it began".to_string()),
+                None => ("not started", "interrupted before it began".to_string()),
+            },
             Outcome::Done => continue,
         };
         let _ =
@@ -183,7 +186,14 @@ pub fn render_report(report: &ApplyReport, command: &str, style: Style) -> Strin
     if report.succeeded() {
         let _ = writeln!(out, "{}", style.paint("32", &format!("{command} complete! Resources: {totals}.")));
     } else {
-        let why = if report.interrupted { "interrupted" } else { "failed" };
+        let why = match (&report.stopped, report.interrupted) {
+            (Some(_), _) => "stopped",
+            (None, true) => "interrupted",
+            (None, false) => "failed",
+        };
+        if let Some(reason) = &report.stopped {
+            let _ = writeln!(out, "{}", style.paint("31", reason));
+        }
         let _ = writeln!(out, "{command} {why}: {} of {} resources not done. Done: {totals}. Run it again to continue; it picks up where this left off.", failed.len(), report.results.len());
     }
     out

@@ -21,6 +21,7 @@ pub fn report_json(plan: &Plan, report: &ApplyReport) -> Value {
         "pipeline": plan.pipeline,
         "succeeded": report.succeeded(),
         "interrupted": report.interrupted,
+        "stopped": report.stopped,
         "results": report.results,
     })
 }

@@ -93,6 +93,21 @@ fn the_plan_policy_only_reads_and_is_scoped_to_the_specs_names() {
     );
 }
 
+/// One pipeline's deployer reaches only its own lease: every item action is conditioned on the
+/// partition key (the pipeline's name), and the table-level statement holds no item action.
+#[test]
+fn the_lock_grant_reaches_only_the_pipelines_own_item() {
+    let spec = SpecBuilder::new().stream("events", 1).build();
+    let all = policy_for(&spec, "eu-west-1", "123456789012", Purpose::Everything);
+    for action in ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"] {
+        assert_eq!(crate::resources::test_support::sids_allowing(&all, action), ["HoldThePipelinesLease"], "{action}");
+    }
+    let item = statement(&all, "HoldThePipelinesLease");
+    assert_eq!(item["Condition"]["ForAllValues:StringEquals"]["dynamodb:LeadingKeys"], json!([spec.pipeline]));
+    assert_eq!(item["Condition"]["Null"]["dynamodb:LeadingKeys"], json!("false"));
+    assert!(statement(&all, "HoldTheLock")["Condition"].is_null());
+}
+
 #[test]
 fn reads_come_first_and_the_unscoped_ones_in_one_statement() {
     let policy = policy_for(&example(), "us-east-1", "123456789012", Purpose::Everything);

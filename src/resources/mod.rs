@@ -109,9 +109,26 @@ pub fn deployer_grants(ctx: &GrantContext) -> Vec<Grant> {
     let Arns { partition, account_id, region } = &ctx.arns;
     let table = lock::table_arn(partition, region, account_id);
     let mut grants = kit::tag_index::grants();
-    grants.push(Grant::new("HoldTheLock", Scope::Apply, lock::ACTIONS, vec![table]));
+    grants.push(Grant::new("HoldTheLock", Scope::Apply, lock::TABLE_ACTIONS, vec![table.clone()]));
+    // Only the pipeline's own lease: its item's partition key is the pipeline's name.
+    grants.push(
+        Grant::new("HoldThePipelinesLease", Scope::Apply, lock::ITEM_ACTIONS, vec![table])
+            .when(lock::item_condition(&ctx.spec.pipeline)),
+    );
     grants.extend(KINDS.iter().flat_map(|kind| kind.grants(ctx)));
     grants
+}
+
+/// The entries of a journal a dead holder of the lock left (`kind/name`) that this run may
+/// adopt: only those of kinds that journal their creates (`ResourceKind::JOURNALED`). An entry
+/// naming any other kind, or nothing pipectl knows, is dropped: a forged journal cannot make a
+/// run adopt an untagged role, queue or the like.
+pub fn journal_entries(entries: &[String]) -> Vec<ResourceId> {
+    entries
+        .iter()
+        .filter_map(|entry| parse_id(entry))
+        .filter(|id| registered(id.kind).is_ok_and(|kind| kind.journaled()))
+        .collect()
 }
 
 /// Parses `kind/name`, the value of a `pipectl:resource` tag.
@@ -245,5 +262,13 @@ mod tests {
         ranks.dedup();
         assert_eq!((names.len(), ranks.len()), (KINDS.len(), KINDS.len()));
         assert!(KINDS.iter().all(|kind| kind_named(kind.name()) == Some(kind.kind())));
+    }
+
+    #[test]
+    fn only_journaled_kinds_of_a_dead_holders_journal_are_adopted() {
+        let entries =
+            ["bucket/lake", "stream/events", "role/writer", "queue/dlq", "nonsense/x", "bucket"].map(str::to_string);
+        let adopted: Vec<String> = journal_entries(&entries).iter().map(ToString::to_string).collect();
+        assert_eq!(adopted, ["bucket/lake", "stream/events"]);
     }
 }

@@ -26,8 +26,8 @@ use serde_json::{json, Value};
 
 use super::kit::wait::{wait_until, Poll};
 use super::kit::{
-    adopt, aws_error, owned_by, AwsError, Clients, Context, Grant, GrantContext, LiveResource, NamedRead, ReadContext,
-    ResourceKind, Scope, Tags,
+    adopt, aws_error, owned_by, AwsError, Clients, Context, Grant, GrantContext, LiveResource, NamedRead, Ownership,
+    ReadContext, ResourceKind, Scope, Tags, WITH_PIPECTL_ADOPT,
 };
 use crate::iam::{normalize, parse_document, Arns};
 use crate::model::{
@@ -444,13 +444,7 @@ async fn create(ctx: &Context, resource: &DesiredResource, config: &QueueConfig)
         Ok(_) => Ok(config.queue_name.clone()),
         Err(error) if is_name_taken(&error) => {
             let Some((tags, live)) = inspect(sqs, &config.queue_name).await? else { return Err(error) };
-            if !owned_by(&tags, &ctx.pipeline) {
-                return Err(AwsError::new(
-                    id,
-                    "CreateQueue",
-                    format!("the SQS queue {} already exists and is not this pipeline's; pipectl leaves it alone: delete or rename it", config.queue_name),
-                ));
-            }
+            ctx.claim_existing(id, "CreateQueue", Ownership::Tagged(tags.clone()), WITH_PIPECTL_ADOPT).await?;
             configure(ctx, resource, config, &tags, &live).await?;
             Ok(config.queue_name.clone())
         }

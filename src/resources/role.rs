@@ -524,7 +524,13 @@ async fn create(ctx: &Context, resource: &DesiredResource, role: &RoleConfig) ->
     match result {
         Ok(_) => {}
         // A re-run after an interrupted apply: the role is there, tagged as ours at creation.
+        // Anyone else's role of the name is refused before it is touched.
         Err(error) if error.has_code("EntityAlreadyExists") => {
+            let found = match get_role(iam, &role.iam_name).await? {
+                Some(existing) => Ownership::Tagged(existing.tags),
+                None => Ownership::Absent,
+            };
+            ctx.claim_existing(id, "CreateRole", found, " (aws iam tag-role)").await?;
             iam.update_assume_role_policy()
                 .role_name(&role.iam_name)
                 .policy_document(role.trust.to_string())

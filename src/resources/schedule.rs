@@ -19,7 +19,7 @@ use serde_json::{json, Value};
 
 use super::kit::{
     aws_error, build_error, claimed_id, owned_by, retry_while_role_propagates, AwsError, Clients, Context, Grant,
-    GrantContext, LiveResource, NamedRead, ReadContext, ResourceKind, Scope, Tags,
+    GrantContext, LiveResource, NamedRead, Ownership, ReadContext, ResourceKind, Scope, Tags,
 };
 use crate::model::{
     Attributes, Binding, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names,
@@ -542,16 +542,12 @@ async fn put(
                     .send()
                     .await
                     .map_err(|e| aws_error(id, "GetSchedule", e))?;
+                // Schedules carry no tags: the marker in the description stands for them, and
+                // it must name this schedule (a marker without a resource is not ours).
                 let owner = parse_marker(existing.description().unwrap_or_default());
-                if owner.get(RESOURCE_TAG).map(String::as_str) != Some(what.as_str())
-                    || owner.get(PIPELINE_TAG) != Some(&ctx.pipeline)
-                {
-                    return Err(AwsError::new(
-                        id,
-                        "CreateSchedule",
-                        format!("a schedule named {} already exists and is not this pipeline's; pipectl leaves it alone: rename or remove it", config.schedule_name),
-                    ));
-                }
+                let found = if owner.contains_key(RESOURCE_TAG) { owner } else { Tags::new() };
+                let hint = " (a schedule holds them in its description, `Managed by pipectl. KEY=VALUE …`)";
+                ctx.claim_existing(id, "CreateSchedule", Ownership::Tagged(found), hint).await?;
             }
             other => {
                 other?;

@@ -12,7 +12,7 @@ use super::kit::tag_index::Indexed;
 use super::kit::wait::{wait_until, Poll};
 use super::kit::{
     aws_error, build_error, AwsError, Clients, Context, Grant, GrantContext, Limiter, LiveResource, NamedRead,
-    Ownership, ReadContext, ResourceKind, Scope, Tags,
+    Ownership, ReadContext, ResourceKind, Scope, Tags, WITH_PIPECTL_ADOPT,
 };
 use crate::model::{
     Action, Attributes, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names, ResourceId,
@@ -179,6 +179,8 @@ impl ResourceKind for Stream {
     }
 
     const ADOPTABLE: bool = true;
+    /// Endpoints that ignore tags on CreateStream leave it untagged until AddTagsToStream.
+    const JOURNALED: bool = true;
 
     /// AddTagsToStream adds or overwrites the given tags only, up to 10 per call.
     async fn adopt(
@@ -414,8 +416,12 @@ async fn create(ctx: &Context, resource: &DesiredResource, stream: &spec::Stream
     }
     ctx.intend(id).await?;
     match request.send().await.map_err(|error| aws_error(id, "CreateStream", error)) {
-        // A re-run after an interrupted apply finds its own stream in use: carry on configuring it.
-        Err(error) if error.has_code("ResourceInUseException") => {}
+        // A re-run after an interrupted apply finds its own stream in use (tagged, or untagged
+        // and in the journal of the run that died): carry on configuring it; anyone else's is
+        // refused before it is touched.
+        Err(error) if error.has_code("ResourceInUseException") => {
+            ctx.claim_existing(id, "CreateStream", tags(kinesis, &stream.name).await?, WITH_PIPECTL_ADOPT).await?;
+        }
         other => {
             other?;
         }

@@ -22,7 +22,7 @@ use super::kit::tag_index::Indexed;
 use super::kit::wait::{wait_until, Poll};
 use super::kit::{
     aws_error, build_error, retry_while_role_propagates, AwsError, Clients, Context, Grant, GrantContext, Limiter,
-    LiveResource, NamedRead, Ownership, ReadContext, ResourceKind, Tags,
+    LiveResource, NamedRead, Ownership, ReadContext, ResourceKind, Tags, WITH_PIPECTL_ADOPT,
 };
 use crate::iam::Arns;
 use crate::model::{
@@ -586,8 +586,12 @@ async fn create(ctx: &Context, resource: &DesiredResource, config: &DeliveryConf
     .await;
     match created {
         Ok(_) => {}
-        // A re-run after an interrupted apply finds its own delivery: wait for it below.
-        Err(error) if error.has_code("ResourceInUseException") => {}
+        // A re-run after an interrupted apply finds its own delivery (tagged at creation): wait
+        // for it below; anyone else's is refused.
+        Err(error) if error.has_code("ResourceInUseException") => {
+            let found = self::tags(firehose, &delivery.name).await?;
+            ctx.claim_existing(id, "CreateDeliveryStream", found, WITH_PIPECTL_ADOPT).await?;
+        }
         Err(error) => return Err(error),
     }
     wait_active(ctx, id, &delivery.name).await?;

@@ -6,7 +6,8 @@ use std::any::Any;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use super::named::NamedKind;
+use super::named::{NamedKind, Ownership};
+use super::ownership::{may_take_over, ownership_conflict};
 use super::tag_index;
 use super::wait::WaitOptions;
 use crate::aws::{aws_error, AwsError, Clients, Warnings};
@@ -140,6 +141,9 @@ pub struct Context {
     pub reset_scale: bool,
     /// Where creates that cannot tag at once note what they are creating (the lock).
     pub journal: Option<crate::aws::lock::Journal>,
+    /// Resources a crashed run of this pipeline was creating (the journal of the lock this run
+    /// took over, of the kinds that journal): a create that finds one of them untagged carries on.
+    pub adoptable: Vec<ResourceId>,
     physical_ids: Mutex<HashMap<ResourceId, String>>,
     /// The registered kinds: a `${kind/name}` of one of them names a resource (see
     /// `resolve_placeholders`).
@@ -165,6 +169,7 @@ impl Context {
             progress,
             reset_scale: false,
             journal: None,
+            adoptable: Vec::new(),
             physical_ids: Mutex::new(live.physical_ids().into_iter().collect()),
         }
     }
@@ -200,12 +205,45 @@ impl Context {
         }
     }
 
+    /// Why this run no longer holds the pipeline's lock, if it took one and lost it: the
+    /// executor starts no further change then.
+    pub fn lock_lost(&self) -> Option<String> {
+        self.journal.as_ref().and_then(crate::aws::lock::Journal::lost)
+    }
+
     /// `id` carries its tags now.
     pub async fn done(&self, id: &ResourceId) -> Result<(), AwsError> {
         match &self.journal {
             Some(journal) => journal.done(&id.to_string()).await,
             None => Ok(()),
         }
+    }
+
+    /// A create of `id` found its name taken (AlreadyExists, ResourceInUse and the like), and
+    /// `found` is what the existing resource's tags say: it is carried on with only if it is
+    /// this pipeline's, or untagged and named in the journal of a crashed run of the pipeline
+    /// (`may_take_over`); anything else is refused, naming it and how to adopt it. A refused
+    /// create is struck from this run's journal, so no later run adopts what it refused.
+    /// `adopt_hint` says how to adopt one of the kind by hand (see `ownership_conflict`).
+    pub async fn claim_existing(
+        &self,
+        id: &ResourceId,
+        operation: &'static str,
+        found: Ownership,
+        adopt_hint: &str,
+    ) -> Result<(), AwsError> {
+        let refusal = match found {
+            Ownership::Tagged(tags) if may_take_over(id, &tags, &self.pipeline, &self.adoptable) => return Ok(()),
+            Ownership::Tagged(tags) => ownership_conflict(id, &tags, &self.pipeline, adopt_hint),
+            Ownership::Unreadable(reason) => {
+                format!("{id}: the name is taken by one pipectl cannot read ({reason}); pick another name")
+            }
+            Ownership::Absent => {
+                format!("{id}: the name was reported taken, but nothing of that name is there now; run apply again")
+            }
+        };
+        self.done(id).await?;
+        Err(AwsError::new(id, operation, refusal))
     }
 
     /// Fills in the `${kind/name}` of resources unknown at plan time with the AWS ids of the
@@ -226,6 +264,37 @@ impl Context {
 mod tests {
     use super::*;
     use crate::model::test_kinds;
+
+    /// A create that found its name taken carries on only with the pipeline's own resource, or
+    /// an untagged one the journal of a crashed run names; anything else is refused with how to
+    /// adopt it.
+    #[tokio::test]
+    async fn a_create_carries_on_only_with_what_is_the_pipelines() {
+        let live = LiveState::default();
+        let mut ctx = crate::resources::test_support::context(
+            crate::resources::test_support::clients(),
+            std::time::Duration::from_millis(10),
+            &live,
+        );
+        let bucket = ResourceId::new(test_kinds::named("bucket"), "lake");
+        let tags = |pairs: &[(&str, &str)]| -> crate::model::Tags {
+            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        };
+        let pipeline = ctx.pipeline.clone();
+        let ours = tags(&[(crate::model::PIPELINE_TAG, &pipeline), (crate::model::RESOURCE_TAG, "bucket/lake")]);
+        assert!(ctx.claim_existing(&bucket, "CreateBucket", Ownership::Tagged(ours), "").await.is_ok());
+        let other = tags(&[(crate::model::PIPELINE_TAG, "someone-else")]);
+        let refused = ctx.claim_existing(&bucket, "CreateBucket", Ownership::Tagged(other), "").await.unwrap_err();
+        assert!(refused.message.contains("belongs to pipeline `someone-else`"), "{}", refused.message);
+        let mine_as_another =
+            tags(&[(crate::model::PIPELINE_TAG, &pipeline), (crate::model::RESOURCE_TAG, "bucket/other")]);
+        assert!(ctx.claim_existing(&bucket, "CreateBucket", Ownership::Tagged(mine_as_another), "").await.is_err());
+        let untagged = ctx.claim_existing(&bucket, "CreateBucket", Ownership::Tagged(tags(&[])), " (HINT)").await;
+        assert!(untagged.as_ref().is_err_and(|e| e.message.contains("not tagged") && e.message.contains("(HINT)")));
+        ctx.adoptable = vec![bucket.clone()];
+        assert!(ctx.claim_existing(&bucket, "CreateBucket", Ownership::Tagged(tags(&[])), "").await.is_ok());
+        assert!(ctx.claim_existing(&bucket, "CreateBucket", Ownership::Unreadable("far".into()), "").await.is_err());
+    }
 
     #[test]
     fn placeholders_resolve_to_known_ids_and_fail_for_missing_resources_of_a_registered_kind() {

@@ -62,6 +62,10 @@ pub trait ResourceKind: KindRules {
     /// Whether `pipectl adopt` can take an existing, untagged resource of this kind: only kinds
     /// read by name can (the others are found by the pipeline's tag alone).
     const ADOPTABLE: bool = false;
+    /// Whether its create can leave the resource untagged for a moment, and so notes it in the
+    /// lock's journal first (`Context::intend`). Only these kinds' entries of a journal a dead
+    /// holder left are honoured: an entry naming any other kind adopts nothing.
+    const JOURNALED: bool = false;
     /// Adds `ownership` (the pipeline's two tags) to `live` for `pipectl adopt`, keeping every
     /// other tag it has.
     fn adopt(
@@ -97,6 +101,7 @@ pub trait DynKind: KindRules {
     fn delete<'a>(&'a self, ctx: &'a Context, live: &'a LiveResource) -> BoxFuture<'a, Result<(), AwsError>>;
     fn cost(&self, resource: &DesiredResource, prices: &Prices) -> Vec<CostLine>;
     fn adoptable(&self) -> bool;
+    fn journaled(&self) -> bool;
     fn adopt<'a>(
         &'a self,
         clients: &'a Clients,
@@ -151,6 +156,10 @@ impl<K: ResourceKind> DynKind for K {
             .config::<K::Desired>()
             .map(|desired| ResourceKind::cost(self, resource, desired, prices))
             .unwrap_or_default()
+    }
+
+    fn journaled(&self) -> bool {
+        K::JOURNALED
     }
 
     fn adoptable(&self) -> bool {

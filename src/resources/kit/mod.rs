@@ -20,6 +20,6 @@ pub use crate::model::{LiveResource, LiveState, Names, Tags};
 pub use context::{account_id, Context, ReadContext};
 pub use kind::{DynKind, ResourceKind};
 pub use named::{NamedKind, NamedRead, Ownership};
-pub use ownership::{adopt, claimed_id, owned_by, ownership_conflict};
+pub use ownership::{adopt, claimed_id, may_take_over, owned_by, ownership_conflict, WITH_PIPECTL_ADOPT};
 pub use propagation::retry_while_role_propagates;
 pub use wait::WaitOptions;

@@ -20,9 +20,23 @@ pub fn adopt(id: &ResourceId, tags: &Tags, adoptable: &[ResourceId]) -> bool {
     !tags.contains_key(PIPELINE_TAG) && adoptable.contains(id)
 }
 
+/// True when a resource whose name a create found taken may be carried on with as `id`: its
+/// tags say it is this pipeline's and, if they name a resource, this one; or it is untagged and
+/// the journal of a crashed run of this pipeline names it.
+pub fn may_take_over(id: &ResourceId, tags: &Tags, pipeline: &str, adoptable: &[ResourceId]) -> bool {
+    let claims_this = tags.get(RESOURCE_TAG).is_none_or(|claimed| *claimed == id.to_string());
+    (owned_by(tags, pipeline) && claims_this) || adopt(id, tags, adoptable)
+}
+
+/// The adopt hint of a kind `pipectl adopt` can tag.
+pub const WITH_PIPECTL_ADOPT: &str = " (`pipectl adopt KIND/NAME` does that, keeping its other tags)";
+
 /// Why a resource the spec names cannot be managed, and how to adopt it on purpose.
 pub fn ownership_conflict(id: &ResourceId, tags: &Tags, pipeline: &str, adopt_hint: &str) -> String {
     let owner = match tags.get(PIPELINE_TAG) {
+        Some(other) if other == pipeline => {
+            format!("it is tagged as this pipeline's {}", tags.get(RESOURCE_TAG).map_or("?", String::as_str))
+        }
         Some(other) => format!("it belongs to pipeline `{other}`"),
         None => "it is not tagged as managed by pipectl".to_string(),
     };

@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use super::kit::tag_index::Indexed;
 use super::kit::{
     aws_error, build_error, AwsError, Clients, Context, Grant, GrantContext, LiveResource, NamedRead, Ownership,
-    ReadContext, ResourceKind, Scope, Tags,
+    ReadContext, ResourceKind, Scope, Tags, WITH_PIPECTL_ADOPT,
 };
 use crate::model::{
     Attributes, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names, ResourceId,
@@ -170,6 +170,8 @@ impl ResourceKind for Bucket {
     }
 
     const ADOPTABLE: bool = true;
+    /// Endpoints that ignore tags on CreateBucket leave it untagged until PutBucketTagging.
+    const JOURNALED: bool = true;
 
     /// PutBucketTagging "will overwrite any current tags the bucket already has" (Amazon S3 API
     /// Reference, PutBucketTagging): it is sent the tags read, plus the ownership tags.
@@ -226,6 +228,7 @@ impl ResourceKind for Bucket {
         let buckets: Vec<String> = ctx.spec.buckets.iter().map(|bucket| ctx.arns.bucket(&bucket.name)).collect();
         let objects = buckets.iter().map(|bucket| format!("{bucket}/*")).collect();
         let read = [
+            "s3:GetBucketLocation",
             "s3:GetBucketTagging",
             "s3:GetBucketVersioning",
             "s3:GetEncryptionConfiguration",
@@ -258,8 +261,41 @@ impl ResourceKind for Bucket {
     }
 }
 
-/// What GetBucketTagging says about a bucket name.
+/// The region a bucket lives in (GetBucketLocation: no constraint is us-east-1, `EU` the old
+/// name of eu-west-1, "GetBucketLocation", Amazon S3 API Reference), or None if there is none.
+async fn location(s3: &aws_sdk_s3::Client, name: &str) -> Result<Option<String>, AwsError> {
+    match s3.get_bucket_location().bucket(name).send().await {
+        Ok(output) => Ok(Some(match output.location_constraint().map(|constraint| constraint.as_str()) {
+            None | Some("") => "us-east-1".to_string(),
+            Some("EU") => "eu-west-1".to_string(),
+            Some(region) => region.to_string(),
+        })),
+        Err(error) => aws_error(format!("bucket/{name}"), "GetBucketLocation", error).unless("NoSuchBucket", None),
+    }
+}
+
+/// Whose a bucket name is in `region`. Bucket names are global, but a bucket lives in one
+/// region: one of another region is never this region's pipeline's, even with its tags (the same
+/// pipeline applied in two regions), so it is neither read nor changed nor deleted from here. AWS
+/// would answer a 301 to the tagging read; emulators answer it, so the region is asked first
+/// (at the same time as the tags).
 async fn ownership(s3: &aws_sdk_s3::Client, name: &str) -> Result<Ownership, AwsError> {
+    let region = s3.config().region().map(ToString::to_string).unwrap_or_default();
+    let (located, tags) = tokio::join!(location(s3, name), tags(s3, name));
+    match located {
+        Ok(Some(elsewhere)) if !region.is_empty() && elsewhere != region => {
+            Ok(Ownership::Unreadable(format!("the bucket lives in {elsewhere}, not in {region}")))
+        }
+        Ok(None) => Ok(Ownership::Absent),
+        Ok(Some(_)) => tags,
+        // A principal without s3:GetBucketLocation on a bucket of someone else's.
+        Err(error) if error.has_code("AccessDenied") => Ok(Ownership::Unreadable(error.message)),
+        Err(error) => Err(error),
+    }
+}
+
+/// What GetBucketTagging says about a bucket name.
+async fn tags(s3: &aws_sdk_s3::Client, name: &str) -> Result<Ownership, AwsError> {
     match s3.get_bucket_tagging().bucket(name).send().await {
         Ok(output) => Ok(Ownership::Tagged(
             output.tag_set().iter().map(|tag| (tag.key().to_string(), tag.value().to_string())).collect(),
@@ -606,8 +642,13 @@ async fn create(ctx: &Context, resource: &DesiredResource, bucket: &spec::Bucket
     }
     match result {
         Ok(_) => {}
-        // A re-run after an interrupted apply: the bucket is ours already.
-        Err(error) if error.has_code("BucketAlreadyOwnedByYou") => {}
+        // A re-run after an interrupted apply: the bucket is ours already if its tags say so (or
+        // it is untagged and the journal of the run that died names it); anyone else's in this
+        // account is refused before it is touched.
+        Err(error) if error.has_code("BucketAlreadyOwnedByYou") => {
+            let found = ownership(&ctx.clients.s3, &bucket.name).await?;
+            ctx.claim_existing(id, "CreateBucket", found, WITH_PIPECTL_ADOPT).await?;
+        }
         Err(error) if error.has_code("BucketAlreadyExists") => {
             return Err(AwsError::new(
                 id,
@@ -734,123 +775,4 @@ fn undeletable(id: &ResourceId, deleted: usize, errors: &[aws_sdk_s3::types::Err
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// An S3 client answering from `rules` (the SDK's `test-util` feature is not enabled for S3).
-    fn s3_client(rules: &[&aws_smithy_mocks::Rule]) -> aws_sdk_s3::Client {
-        crate::resources::test_support::mock_sdk_client!(
-            aws_sdk_s3,
-            "us-east-1",
-            aws_smithy_mocks::RuleMode::MatchAny,
-            rules
-        )
-    }
-
-    #[tokio::test]
-    async fn adopting_a_bucket_keeps_its_own_tags_since_put_bucket_tagging_replaces_the_set() {
-        let put = aws_smithy_mocks::mock!(aws_sdk_s3::Client::put_bucket_tagging)
-            .match_requests(|request| {
-                let tags: Vec<(&str, &str)> = request
-                    .tagging()
-                    .map(|tagging| tagging.tag_set().iter().map(|tag| (tag.key(), tag.value())).collect())
-                    .unwrap_or_default();
-                request.bucket() == Some("lake")
-                    && tags
-                        == [("owner", "data-team"), ("pipectl:pipeline", "demo"), ("pipectl:resource", "bucket/lake")]
-            })
-            // PutBucketTagging answers 204 No Content with an empty body.
-            .then_output(|| aws_sdk_s3::operation::put_bucket_tagging::PutBucketTaggingOutput::builder().build());
-        let mut clients = crate::resources::test_support::clients();
-        clients.s3 = s3_client(&[&put]);
-        let tags = Tags::from([("owner".to_string(), "data-team".to_string())]);
-        let detail = Live {
-            versioning: false,
-            encryption: "sse-s3".to_string(),
-            kms_key: None,
-            block_public_access: true,
-            lifecycle: Vec::new(),
-            abort_incomplete_after: None,
-            noncurrent_expire_after: None,
-            holds_objects: false,
-        };
-        let live = LiveResource::new(id("lake"), "lake", tags, detail.clone());
-        let ownership = Tags::from([
-            ("pipectl:pipeline".to_string(), "demo".to_string()),
-            ("pipectl:resource".to_string(), "bucket/lake".to_string()),
-        ]);
-        Bucket.adopt(&clients, &live, &detail, &ownership).await.unwrap();
-        assert_eq!(put.num_calls(), 1);
-    }
-
-    fn bucket(yaml: &str) -> spec::Bucket {
-        serde_saphyr::from_str(yaml).unwrap()
-    }
-
-    #[test]
-    fn housekeeping_defaults_follow_versioning_and_can_be_turned_off() {
-        let plain = bucket("name: lake");
-        assert_eq!((plain.abort_incomplete_after(), plain.noncurrent_expire_after()), (Some(7), None));
-        let versioned = bucket("name: lake\nversioning: true");
-        assert_eq!(versioned.noncurrent_expire_after(), Some(30));
-        let off = bucket(
-            "name: lake\nversioning: true\nabort_incomplete_uploads_days: 0\nnoncurrent_versions_expire_days: 0",
-        );
-        assert_eq!((off.abort_incomplete_after(), off.noncurrent_expire_after()), (None, None));
-        let attributes = versioned.attributes();
-        assert_eq!(attributes["abort_incomplete_uploads_days"], json!(7));
-        assert_eq!(attributes["noncurrent_versions_expire_days"], json!(30));
-    }
-
-    /// GetBucketLifecycleConfiguration as S3 documents it: the housekeeping rule is read into
-    /// its own fields, the spec's rules into `lifecycle`.
-    #[test]
-    fn the_housekeeping_rule_is_read_apart_from_the_specs_rules() {
-        let housekeeping = S3LifecycleRule::builder()
-            .id(HOUSEKEEPING_RULE)
-            .filter(LifecycleRuleFilter::builder().prefix("").build())
-            .status(ExpirationStatus::Enabled)
-            .abort_incomplete_multipart_upload(
-                AbortIncompleteMultipartUpload::builder().days_after_initiation(7).build(),
-            )
-            .noncurrent_version_expiration(NoncurrentVersionExpiration::builder().noncurrent_days(30).build())
-            .build()
-            .unwrap();
-        let raw = S3LifecycleRule::builder()
-            .id("raw")
-            .filter(LifecycleRuleFilter::builder().prefix("raw/").build())
-            .status(ExpirationStatus::Enabled)
-            .expiration(LifecycleExpiration::builder().days(365).build())
-            .build()
-            .unwrap();
-        let read = read_lifecycle(&[raw, housekeeping]);
-        assert_eq!((read.abort_incomplete_after, read.noncurrent_expire_after), (Some(7), Some(30)));
-        assert_eq!(read.rules.len(), 1);
-        assert_eq!(read.rules[0]["id"], json!("raw"));
-    }
-
-    #[test]
-    fn the_specs_buckets_are_read_changed_and_emptied_by_name() {
-        use crate::iam::deployer::Purpose;
-        use crate::resources::test_support::{assert_granted, granted, sids_allowing, statement};
-        let spec = crate::spec::SpecBuilder::new().bucket("lake").build();
-        assert_granted(
-            &super::Bucket,
-            &spec,
-            &[
-                ("s3:ListAllMyBuckets", &["ReadWhatCannotBeScoped"]),
-                ("s3:GetBucketTagging", &["ReadBuckets"]),
-                ("s3:CreateBucket", &["ChangeBuckets"]),
-                ("s3:DeleteBucket", &["ChangeBuckets"]),
-                ("s3:DeleteObjectVersion", &["EmptyBucketsOnDestroy"]),
-            ],
-        );
-        let all = granted(&super::Bucket, &spec, Purpose::Everything);
-        assert_eq!(statement(&all, "ChangeBuckets")["Resource"], serde_json::json!(["arn:aws:s3:::lake"]));
-        assert_eq!(statement(&all, "EmptyBucketsOnDestroy")["Resource"], serde_json::json!(["arn:aws:s3:::lake/*"]));
-        // Without a bucket in the spec, only the listing that finds one an earlier spec made.
-        let none = granted(&super::Bucket, &crate::spec::SpecBuilder::new().build(), Purpose::Everything);
-        assert_eq!(none["Statement"].as_array().map(Vec::len), Some(1));
-        assert_eq!(sids_allowing(&none, "s3:ListAllMyBuckets"), ["ReadWhatCannotBeScoped"]);
-    }
-}
+mod tests;

@@ -1,0 +1,146 @@
+//! The bucket kind's unit tests: its reads and writes against the SDK's mock client, its diff
+//! inputs and its grants.
+
+use super::*;
+
+/// An S3 client answering from `rules` (the SDK's `test-util` feature is not enabled for S3).
+fn s3_client(rules: &[&aws_smithy_mocks::Rule]) -> aws_sdk_s3::Client {
+    crate::resources::test_support::mock_sdk_client!(
+        aws_sdk_s3,
+        "us-east-1",
+        aws_smithy_mocks::RuleMode::MatchAny,
+        rules
+    )
+}
+
+#[tokio::test]
+async fn adopting_a_bucket_keeps_its_own_tags_since_put_bucket_tagging_replaces_the_set() {
+    let put = aws_smithy_mocks::mock!(aws_sdk_s3::Client::put_bucket_tagging)
+        .match_requests(|request| {
+            let tags: Vec<(&str, &str)> = request
+                .tagging()
+                .map(|tagging| tagging.tag_set().iter().map(|tag| (tag.key(), tag.value())).collect())
+                .unwrap_or_default();
+            request.bucket() == Some("lake")
+                && tags == [("owner", "data-team"), ("pipectl:pipeline", "demo"), ("pipectl:resource", "bucket/lake")]
+        })
+        // PutBucketTagging answers 204 No Content with an empty body.
+        .then_output(|| aws_sdk_s3::operation::put_bucket_tagging::PutBucketTaggingOutput::builder().build());
+    let mut clients = crate::resources::test_support::clients();
+    clients.s3 = s3_client(&[&put]);
+    let tags = Tags::from([("owner".to_string(), "data-team".to_string())]);
+    let detail = Live {
+        versioning: false,
+        encryption: "sse-s3".to_string(),
+        kms_key: None,
+        block_public_access: true,
+        lifecycle: Vec::new(),
+        abort_incomplete_after: None,
+        noncurrent_expire_after: None,
+        holds_objects: false,
+    };
+    let live = LiveResource::new(id("lake"), "lake", tags, detail.clone());
+    let ownership = Tags::from([
+        ("pipectl:pipeline".to_string(), "demo".to_string()),
+        ("pipectl:resource".to_string(), "bucket/lake".to_string()),
+    ]);
+    Bucket.adopt(&clients, &live, &detail, &ownership).await.unwrap();
+    assert_eq!(put.num_calls(), 1);
+}
+
+/// A bucket of the pipeline's name in another region is not this region's, whatever its
+/// tags say; one here is judged by its tags; none is absent.
+#[tokio::test]
+async fn a_bucket_of_another_region_is_never_taken_as_this_regions() {
+    use aws_sdk_s3::operation::get_bucket_location::GetBucketLocationOutput;
+    use aws_sdk_s3::operation::get_bucket_tagging::GetBucketTaggingOutput;
+    let ours = || {
+        let tag = Tag::builder().key("pipectl:pipeline").value("demo").build().unwrap();
+        GetBucketTaggingOutput::builder().tag_set(tag).build().unwrap()
+    };
+    let elsewhere = aws_smithy_mocks::mock!(aws_sdk_s3::Client::get_bucket_location)
+        .match_requests(|request| request.bucket() == Some("far"))
+        .then_output(|| {
+            GetBucketLocationOutput::builder().location_constraint(BucketLocationConstraint::UsWest2).build()
+        });
+    let here = aws_smithy_mocks::mock!(aws_sdk_s3::Client::get_bucket_location)
+        .match_requests(|request| request.bucket() == Some("near"))
+        .then_output(|| GetBucketLocationOutput::builder().build());
+    let tagging = aws_smithy_mocks::mock!(aws_sdk_s3::Client::get_bucket_tagging).then_output(ours);
+    let s3 = s3_client(&[&elsewhere, &here, &tagging]);
+    match ownership(&s3, "far").await.unwrap() {
+        Ownership::Unreadable(reason) => assert!(reason.contains("lives in us-west-2, not in us-east-1"), "{reason}"),
+        _ => panic!("a bucket of us-west-2 was read as this region's"),
+    }
+    assert!(
+        matches!(ownership(&s3, "near").await.unwrap(), Ownership::Tagged(tags) if tags["pipectl:pipeline"] == "demo")
+    );
+}
+
+fn bucket(yaml: &str) -> spec::Bucket {
+    serde_saphyr::from_str(yaml).unwrap()
+}
+
+#[test]
+fn housekeeping_defaults_follow_versioning_and_can_be_turned_off() {
+    let plain = bucket("name: lake");
+    assert_eq!((plain.abort_incomplete_after(), plain.noncurrent_expire_after()), (Some(7), None));
+    let versioned = bucket("name: lake\nversioning: true");
+    assert_eq!(versioned.noncurrent_expire_after(), Some(30));
+    let off =
+        bucket("name: lake\nversioning: true\nabort_incomplete_uploads_days: 0\nnoncurrent_versions_expire_days: 0");
+    assert_eq!((off.abort_incomplete_after(), off.noncurrent_expire_after()), (None, None));
+    let attributes = versioned.attributes();
+    assert_eq!(attributes["abort_incomplete_uploads_days"], json!(7));
+    assert_eq!(attributes["noncurrent_versions_expire_days"], json!(30));
+}
+
+/// GetBucketLifecycleConfiguration as S3 documents it: the housekeeping rule is read into
+/// its own fields, the spec's rules into `lifecycle`.
+#[test]
+fn the_housekeeping_rule_is_read_apart_from_the_specs_rules() {
+    let housekeeping = S3LifecycleRule::builder()
+        .id(HOUSEKEEPING_RULE)
+        .filter(LifecycleRuleFilter::builder().prefix("").build())
+        .status(ExpirationStatus::Enabled)
+        .abort_incomplete_multipart_upload(AbortIncompleteMultipartUpload::builder().days_after_initiation(7).build())
+        .noncurrent_version_expiration(NoncurrentVersionExpiration::builder().noncurrent_days(30).build())
+        .build()
+        .unwrap();
+    let raw = S3LifecycleRule::builder()
+        .id("raw")
+        .filter(LifecycleRuleFilter::builder().prefix("raw/").build())
+        .status(ExpirationStatus::Enabled)
+        .expiration(LifecycleExpiration::builder().days(365).build())
+        .build()
+        .unwrap();
+    let read = read_lifecycle(&[raw, housekeeping]);
+    assert_eq!((read.abort_incomplete_after, read.noncurrent_expire_after), (Some(7), Some(30)));
+    assert_eq!(read.rules.len(), 1);
+    assert_eq!(read.rules[0]["id"], json!("raw"));
+}
+
+#[test]
+fn the_specs_buckets_are_read_changed_and_emptied_by_name() {
+    use crate::iam::deployer::Purpose;
+    use crate::resources::test_support::{assert_granted, granted, sids_allowing, statement};
+    let spec = crate::spec::SpecBuilder::new().bucket("lake").build();
+    assert_granted(
+        &super::Bucket,
+        &spec,
+        &[
+            ("s3:ListAllMyBuckets", &["ReadWhatCannotBeScoped"]),
+            ("s3:GetBucketTagging", &["ReadBuckets"]),
+            ("s3:CreateBucket", &["ChangeBuckets"]),
+            ("s3:DeleteBucket", &["ChangeBuckets"]),
+            ("s3:DeleteObjectVersion", &["EmptyBucketsOnDestroy"]),
+        ],
+    );
+    let all = granted(&super::Bucket, &spec, Purpose::Everything);
+    assert_eq!(statement(&all, "ChangeBuckets")["Resource"], serde_json::json!(["arn:aws:s3:::lake"]));
+    assert_eq!(statement(&all, "EmptyBucketsOnDestroy")["Resource"], serde_json::json!(["arn:aws:s3:::lake/*"]));
+    // Without a bucket in the spec, only the listing that finds one an earlier spec made.
+    let none = granted(&super::Bucket, &crate::spec::SpecBuilder::new().build(), Purpose::Everything);
+    assert_eq!(none["Statement"].as_array().map(Vec::len), Some(1));
+    assert_eq!(sids_allowing(&none, "s3:ListAllMyBuckets"), ["ReadWhatCannotBeScoped"]);
+}
