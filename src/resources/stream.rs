@@ -342,7 +342,7 @@ async fn tags(kinesis: &aws_sdk_kinesis::Client, name: &str) -> Result<Ownership
 /// the endpoint does not index streams, among every stream of the account), at AWS's rates.
 async fn read(read: &ReadContext<'_>) -> Result<NamedRead, AwsError> {
     let (kinesis, limits) = (&read.clients.kinesis, &read.clients.limits);
-    read.named(KIND, " (aws kinesis add-tags-to-stream)")
+    read.named(KIND, WITH_PIPECTL_ADOPT)
         .read(
             read.discover(KIND, &INDEXED, list_stream_names(kinesis, limits)),
             |name| async move {

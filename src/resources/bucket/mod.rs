@@ -436,7 +436,7 @@ fn read_lifecycle(rules: &[S3LifecycleRule]) -> ReadLifecycle {
 async fn read(read: &ReadContext<'_>) -> Result<NamedRead, AwsError> {
     let s3 = &read.clients.s3;
     let listed = read.discover(KIND, &INDEXED, list_bucket_names(s3));
-    read.named(KIND, " (aws s3api put-bucket-tagging)")
+    read.named(KIND, WITH_PIPECTL_ADOPT)
         .read(
             listed,
             |name| async move { ownership(s3, &name).await },

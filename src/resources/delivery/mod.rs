@@ -503,7 +503,7 @@ async fn list_delivery_names(firehose: &aws_sdk_firehose::Client, limits: &Limit
 /// AWS's rates.
 async fn read(read: &ReadContext<'_>) -> Result<NamedRead, AwsError> {
     let (firehose, limits) = (&read.clients.firehose, &read.clients.limits);
-    read.named(KIND, " (aws firehose tag-delivery-stream)")
+    read.named(KIND, WITH_PIPECTL_ADOPT)
         .read(
             read.discover(KIND, &INDEXED, list_delivery_names(firehose, limits)),
             |name| async move {
