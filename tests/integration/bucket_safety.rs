@@ -69,7 +69,7 @@ fn foreign_buckets_are_refused_and_left_unchanged(stack: Stack) {
         s3.put_bucket_tagging().bucket(&foreign).tagging(tagging).send().await.expect("tags");
     });
     for (name, says) in
-        [(&untagged, "is not tagged as managed by pipectl"), (&foreign, "belongs to pipeline `someone-else`")]
+        [(&untagged, "it is not tagged as managed by pipectl"), (&foreign, "it belongs to pipeline `someone-else`")]
     {
         let file = scratch.write(&format!("{name}.yaml"), &spec(&pipeline, name));
         let refused = pipectl(stack, &["apply", "-f", &file, "--auto-approve"]).expect(1);

@@ -59,7 +59,11 @@ const TOLERATED_DENIALS: &[(&str, &str)] = &[
     (
         "s3:GetBucketTagging",
         "pipectl reads every bucket's tags to find its own; S3 cannot scope that by tag, and an \
-         AccessDenied reads as a bucket that is not the pipeline's (`ownership` in src/resources/bucket.rs)",
+         AccessDenied reads as a bucket that is not the pipeline's (`ownership` in src/resources/bucket/mod.rs)",
+    ),
+    (
+        "s3:GetBucketLocation",
+        "read with the tags of every bucket pipectl inspects, so that a bucket of another region is          never taken as this region's; an AccessDenied reads as a bucket that is not the pipeline's          (`ownership` in src/resources/bucket/mod.rs)",
     ),
     (
         "kinesis:ListTagsForStream",
@@ -79,6 +83,12 @@ const KNOWN_REACH: &[(&str, &str)] = &[
     ("cloudwatch:", "issue 21 item 7: alarms are granted by the name prefix `pipectl-<pipeline>-*`"),
     ("scheduler:", "issue 21 item 7: schedules are granted by the name prefix `pipectl-<pipeline>-*`"),
     ("states:", "issue 21 item 7: state machines are granted by the name prefix `pipectl-<pipeline>-*`"),
+    (
+        "elasticmapreduce:",
+        "EMR cluster reads (DescribeCluster, ListInstanceGroups, GetAutoTerminationPolicy, \
+         GetManagedScalingPolicy, ListBootstrapActions) are granted on every cluster with no tag \
+         condition: discovery reads each cluster's tags through DescribeCluster, the others need not",
+    ),
 ];
 
 #[test]

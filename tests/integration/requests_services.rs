@@ -176,9 +176,9 @@ impl Requests {
             // Tags at RunJobFlow are authorised as AddTags on the literal ARN `…:cluster/*` (the
             // cluster has no id yet; the AccessDenied AWS answers without it names that ARN,
             // docs/deployer-policy.md, `TagClustersAtStart`).
-            if created.is_some() && !tags.is_empty() {
-                let starting = cluster("*");
-                ask = ask.on("elasticmapreduce:AddTags", &starting).tags(tags, &[starting]);
+            // The tags land on the cluster RunJobFlow created: later calls carry them.
+            if let (Some(created), false) = (created, tags.is_empty()) {
+                ask = ask.on("elasticmapreduce:AddTags", &cluster("*")).tags(tags, &[created]);
             }
             return Ok(ask);
         }
