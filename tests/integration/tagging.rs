@@ -5,7 +5,7 @@
 //! empty and destroy removes it. On both stacks, in us-east-1 (no `LocationConstraint`) and in
 //! eu-west-1 (`LocationConstraint` and `Tags` in one `CreateBucketConfiguration`).
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use pipectl::aws::{clients, AwsOptions};
@@ -21,15 +21,11 @@ struct DenyingProxy {
 
 impl DenyingProxy {
     fn start(stack: Stack) -> DenyingProxy {
-        let mut child = Command::new(crate::support::proxy_binary())
-            .args(["--upstream", &stack.endpoint(), "--deny-create-bucket-tags"])
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("proxy starts");
-        let mut line = String::new();
-        std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.as_mut().expect("stdout")), &mut line)
-            .expect("proxy address");
-        let url = format!("http://{}", line.trim().rsplit(' ').next().unwrap_or_default());
+        let (child, url) = crate::proxy::spawn(Command::new(crate::support::proxy_binary()).args([
+            "--upstream",
+            &stack.endpoint(),
+            "--deny-create-bucket-tags",
+        ]));
         DenyingProxy { child, url }
     }
 
