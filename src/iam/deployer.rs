@@ -287,6 +287,10 @@ pub fn action_for(service: &str, operation: &str) -> Option<Vec<String>> {
             | "GetBucketVersioning"
             | "PutBucketVersioning"
             | "GetBucketLocation"
+            | "GetBucketPolicy"
+            | "PutBucketPolicy"
+            | "GetBucketOwnershipControls"
+            | "PutBucketOwnershipControls"
             | "PutObject" => s3(&[operation]),
             _ => None,
         };

@@ -44,6 +44,8 @@ fn as_actions(requests: BTreeMap<String, u64>) -> BTreeMap<String, u64> {
             ("s3", "GET ?lifecycle") => "GetBucketLifecycleConfiguration",
             ("s3", "GET ?tagging") => "GetBucketTagging",
             ("s3", "GET ?location") => "GetBucketLocation",
+            ("s3", "GET ?policy") => "GetBucketPolicy",
+            ("s3", "GET ?ownershipControls") => "GetBucketOwnershipControls",
             (_, operation) => operation,
         };
         *actions.entry(format!("{service}:{operation}")).or_default() += count;
@@ -138,6 +140,8 @@ fn plan_costs_the_pipeline_not_the_account(stack: Stack) {
         ("s3:GetBucketEncryption", 1),
         ("s3:GetPublicAccessBlock", 1),
         ("s3:GetBucketLifecycleConfiguration", 1),
+        ("s3:GetBucketPolicy", 1),
+        ("s3:GetBucketOwnershipControls", 1),
         ("kinesis:DescribeStreamSummary", 1),
         ("iam:ListRoles", 1),
         ("iam:GetRole", 0),

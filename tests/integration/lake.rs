@@ -73,6 +73,7 @@ fn destroying_a_bucket_of_thousands_of_versions_finishes_with_progress(stack: St
     pipectl(stack, &["apply", "-f", &file, "--auto-approve"]).expect(0);
     runtime().block_on(async {
         let clients = stack.clients().await;
+        crate::support::admit_plain_http(stack, &clients.s3, &bucket).await;
         for version in 0..2 {
             let puts = (0..3000).map(|n| {
                 let s3 = clients.s3.clone();

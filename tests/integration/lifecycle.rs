@@ -204,6 +204,7 @@ fn lifecycle(stack: Stack) {
     // 5. A bucket that holds objects is only deleted with --allow-destroy.
     runtime.block_on(async {
         let clients = stack.clients().await;
+        crate::support::admit_plain_http(stack, &clients.s3, &spec.bucket).await;
         clients
             .s3
             .put_object()

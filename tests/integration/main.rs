@@ -10,6 +10,7 @@ mod action_table;
 mod adopt;
 mod alarms;
 mod bad_specs;
+mod bucket_policy;
 mod bucket_safety;
 mod catalog;
 mod ci_recipes;

@@ -234,6 +234,15 @@ const KNOWN_LINTER_ERRORS: &[(&str, &[&str], &str)] = &[
     ),
 ];
 
+/// Findings parliament is right about that the policy accepts, each with why it cannot be closed.
+const ACCEPTED_FINDINGS: &[(&str, &str, &str)] = &[(
+    "RESOURCE_POLICY_PRIVILEGE_ESCALATION",
+    "allow s3:PutBucketPolicy",
+    "pipectl writes each spec bucket's policy (its TLS-only deny statement, merged into the user's \
+     statements); IAM has no condition key on a bucket policy's content, so a principal that may \
+     write it may grant object access through it (docs/deployer-policy.md, ChangeBuckets)",
+)];
+
 /// parliament's answer on one policy: its findings (one JSON object a line on stdout). It must
 /// have run to the end: exit 0 with no finding, or exit 1 with at least one (parliament's
 /// `main`), and no Python traceback on stderr; anything else fails the test, so a crash can never
@@ -312,7 +321,10 @@ fn the_printed_policies_lint_clean_with_parliament() {
                         && !actions.is_empty()
                         && actions.iter().all(|action| known_actions.contains(action))
                 });
-                if !known {
+                let accepted = ACCEPTED_FINDINGS.iter().any(|(issue, detail, _why)| {
+                    finding["issue"] == *issue && finding["detail"].as_str().is_some_and(|found| found.contains(detail))
+                });
+                if !known && !accepted {
                     findings.push(format!("{what}: {finding}"));
                 }
             }

@@ -431,6 +431,17 @@ pub fn plan_actions(plan: &serde_json::Value) -> Vec<(String, String)> {
     actions
 }
 
+/// Lets the tests' plain-HTTP object requests into a pipeline bucket on moto: moto refuses object
+/// requests under pipectl's TLS-only deny statement (as AWS would over plain HTTP; it ignores the
+/// condition, localstack/README.md), so on moto the bucket policy is removed. It stands for the
+/// HTTPS requests a client makes on AWS; the next plan shows `tls_only` as drift. pipectl's own
+/// emptying on destroy needs this too on moto.
+pub async fn admit_plain_http(stack: Stack, s3: &aws_sdk_s3::Client, bucket: &str) {
+    if stack == Stack::Moto {
+        s3.delete_bucket_policy().bucket(bucket).send().await.expect("DeleteBucketPolicy");
+    }
+}
+
 /// The changed field paths of one resource in a JSON plan.
 pub fn changed_fields(plan: &serde_json::Value, resource: &str) -> Vec<String> {
     plan["changes"]

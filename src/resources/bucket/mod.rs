@@ -1,6 +1,7 @@
 //! S3 buckets of the data lake: versioning, default encryption, public access block, lifecycle
 //! rules and tags. Buckets are found by name (the spec's) and, for deletions, by their tags.
 //! Deleting a bucket that holds objects empties it first, which only happens with consent.
+//! Every bucket also gets a TLS-only policy statement and `BucketOwnerEnforced` (`policy`).
 
 use aws_sdk_s3::types::{
     AbortIncompleteMultipartUpload, BucketLifecycleConfiguration, BucketLocationConstraint, BucketVersioningStatus,
@@ -16,6 +17,7 @@ use super::kit::{
     aws_error, build_error, AwsError, Clients, Context, Grant, GrantContext, LiveResource, NamedRead, Ownership,
     ReadContext, ResourceKind, Scope, Tags, WITH_PIPECTL_ADOPT,
 };
+use crate::iam::arns::Arns;
 use crate::model::{
     Attributes, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names, ResourceId,
 };
@@ -46,6 +48,12 @@ pub struct Live {
     pub abort_incomplete_after: Option<i64>,
     pub noncurrent_expire_after: Option<i64>,
     pub holds_objects: bool,
+    /// The bucket policy as read (the user's statements are written back with pipectl's).
+    pub policy: Option<Value>,
+    /// Whether the policy holds pipectl's TLS-only statement as it should be.
+    pub tls_only: bool,
+    /// The ownership controls' object ownership, None without any.
+    pub object_ownership: Option<String>,
 }
 
 fn lifecycle_value(id: &str, prefix: &str, transitions: Vec<(i64, String)>, expiration_days: Option<i64>) -> Value {
@@ -88,6 +96,8 @@ impl DesiredConfig for spec::Bucket {
             ("lifecycle".to_string(), sorted_by_id(lifecycle)),
             ("abort_incomplete_uploads_days".to_string(), json!(self.abort_incomplete_after())),
             ("noncurrent_versions_expire_days".to_string(), json!(self.noncurrent_expire_after())),
+            ("tls_only".to_string(), json!(true)),
+            ("object_ownership".to_string(), json!(policy::OWNER_ENFORCED)),
         ])
     }
 }
@@ -101,6 +111,8 @@ fn live_attributes(live: &Live) -> Attributes {
         ("lifecycle".to_string(), sorted_by_id(live.lifecycle.clone())),
         ("abort_incomplete_uploads_days".to_string(), json!(live.abort_incomplete_after)),
         ("noncurrent_versions_expire_days".to_string(), json!(live.noncurrent_expire_after)),
+        ("tls_only".to_string(), json!(live.tls_only)),
+        ("object_ownership".to_string(), json!(live.object_ownership)),
     ])
 }
 
@@ -234,6 +246,8 @@ impl ResourceKind for Bucket {
             "s3:GetEncryptionConfiguration",
             "s3:GetBucketPublicAccessBlock",
             "s3:GetLifecycleConfiguration",
+            "s3:GetBucketPolicy",
+            "s3:GetBucketOwnershipControls",
             "s3:ListBucketVersions",
             "s3:ListBucket",
         ];
@@ -245,6 +259,8 @@ impl ResourceKind for Bucket {
             "s3:PutEncryptionConfiguration",
             "s3:PutBucketPublicAccessBlock",
             "s3:PutLifecycleConfiguration",
+            "s3:PutBucketPolicy",
+            "s3:PutBucketOwnershipControls",
         ];
         vec![
             Grant::unscoped_reads(&["s3:ListAllMyBuckets"]),
@@ -378,8 +394,11 @@ async fn read_config(s3: &aws_sdk_s3::Client, name: &str, check_objects: bool) -
             .map_err(|e| aws_error(&id, "ListObjectVersions", e))?;
         Ok(!output.versions().is_empty() || !output.delete_markers().is_empty())
     };
-    let (versioning, (encryption, kms_key), block_public_access, lifecycle, holds_objects) =
-        tokio::try_join!(versioning, encryption, public_access, lifecycle, objects)?;
+    let (versioning, (encryption, kms_key), block_public_access, lifecycle, holds_objects, (policy, object_ownership)) =
+        tokio::try_join!(versioning, encryption, public_access, lifecycle, objects, policy::read(s3, &id, name))?;
+    // A bucket ARN names no account, only the partition of the region pipectl talks to.
+    let region = s3.config().region().map(ToString::to_string).unwrap_or_default();
+    let tls_only = policy::holds(policy.as_ref(), &policy::statement(&Arns::new("", &region), name));
     Ok(Live {
         versioning,
         encryption,
@@ -389,6 +408,9 @@ async fn read_config(s3: &aws_sdk_s3::Client, name: &str, check_objects: bool) -
         abort_incomplete_after: lifecycle.abort_incomplete_after,
         noncurrent_expire_after: lifecycle.noncurrent_expire_after,
         holds_objects,
+        policy,
+        tls_only,
+        object_ownership,
     })
 }
 
@@ -674,6 +696,9 @@ async fn create(ctx: &Context, resource: &DesiredResource, bucket: &spec::Bucket
     {
         put_lifecycle(ctx, id, bucket).await?;
     }
+    // A new bucket has no policy yet (a re-run's bucket holds at most pipectl's own statement).
+    policy::put_ownership(ctx, id, &bucket.name).await?;
+    policy::put_policy(ctx, id, &bucket.name, None).await?;
     Ok(bucket.name.clone())
 }
 
@@ -693,6 +718,12 @@ async fn update(ctx: &Context, resource: &DesiredResource, bucket: &spec::Bucket
     }
     if changed("lifecycle") || changed("abort_incomplete_uploads_days") || changed("noncurrent_versions_expire_days") {
         put_lifecycle(ctx, id, bucket).await?;
+    }
+    if changed("object_ownership") {
+        policy::put_ownership(ctx, id, &bucket.name).await?;
+    }
+    if changed("tls_only") {
+        policy::put_policy(ctx, id, &bucket.name, live.policy.as_ref()).await?;
     }
     put_tags(ctx, id, &bucket.name, &resource.tags).await
 }
@@ -773,6 +804,8 @@ fn undeletable(id: &ResourceId, deleted: usize, errors: &[aws_sdk_s3::types::Err
         ),
     )
 }
+
+mod policy;
 
 #[cfg(test)]
 mod tests;

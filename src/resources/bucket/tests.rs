@@ -38,6 +38,9 @@ async fn adopting_a_bucket_keeps_its_own_tags_since_put_bucket_tagging_replaces_
         abort_incomplete_after: None,
         noncurrent_expire_after: None,
         holds_objects: false,
+        policy: None,
+        tls_only: true,
+        object_ownership: Some(policy::OWNER_ENFORCED.to_string()),
     };
     let live = LiveResource::new(id("lake"), "lake", tags, detail.clone());
     let ownership = Tags::from([
@@ -143,4 +146,116 @@ fn the_specs_buckets_are_read_changed_and_emptied_by_name() {
     let none = granted(&super::Bucket, &crate::spec::SpecBuilder::new().build(), Purpose::Everything);
     assert_eq!(none["Statement"].as_array().map(Vec::len), Some(1));
     assert_eq!(sids_allowing(&none, "s3:ListAllMyBuckets"), ["ReadWhatCannotBeScoped"]);
+}
+
+fn arns() -> Arns {
+    Arns::new("123456789012", "cn-north-1")
+}
+
+/// The TLS-only deny as the S3 User Guide's bucket policy examples write it, for the bucket and
+/// its objects, in the bucket's partition.
+#[test]
+fn the_desired_statement_denies_every_request_not_made_over_https() {
+    assert_eq!(
+        policy::statement(&arns(), "lake"),
+        json!({
+            "Sid": "PipectlDenyInsecureTransport",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:*",
+            "Resource": ["arn:aws-cn:s3:::lake", "arn:aws-cn:s3:::lake/*"],
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        })
+    );
+}
+
+fn foreign() -> Value {
+    json!({"Sid": "AnalyticsRead", "Effect": "Allow", "Principal": {"AWS": "arn:aws-cn:iam::111122223333:root"},
+           "Action": "s3:GetObject", "Resource": "arn:aws-cn:s3:::lake/*"})
+}
+
+/// The user's statements (and the policy's Id) survive pipectl's write; an outdated copy of
+/// pipectl's statement is replaced, not duplicated.
+#[test]
+fn writing_the_policy_keeps_the_users_statements() {
+    let ours = policy::statement(&arns(), "lake");
+    let stale = json!({"Sid": "PipectlDenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+                       "Resource": "arn:aws-cn:s3:::lake"});
+    let existing = json!({"Version": "2012-10-17", "Id": "team", "Statement": [foreign(), stale]});
+    assert_eq!(
+        policy::merged(Some(&existing), ours.clone()),
+        json!({"Version": "2012-10-17", "Id": "team", "Statement": [foreign(), ours.clone()]})
+    );
+    assert_eq!(policy::merged(None, ours.clone()), json!({"Version": "2012-10-17", "Statement": [ours]}));
+}
+
+fn lake() -> spec::Bucket {
+    crate::spec::SpecBuilder::new().item("buckets", "{name: lake}".to_string()).build().buckets[0].clone()
+}
+
+/// The spec's `lake` as read back, with `policy` and `ownership`.
+fn live_with(policy: Option<Value>, ownership: Option<&str>) -> Live {
+    let ours = policy::statement(&Arns::new("", "us-east-1"), "lake");
+    Live {
+        versioning: lake().versioning,
+        encryption: "sse-s3".to_string(),
+        kms_key: None,
+        block_public_access: true,
+        lifecycle: Vec::new(),
+        abort_incomplete_after: lake().abort_incomplete_after(),
+        noncurrent_expire_after: lake().noncurrent_expire_after(),
+        holds_objects: false,
+        tls_only: policy::holds(policy.as_ref(), &ours),
+        policy,
+        object_ownership: ownership.map(str::to_string),
+    }
+}
+
+/// The fields the plan shows as changed between the spec's bucket and `live`.
+fn drift(live: &Live) -> Vec<String> {
+    let desired = lake().attributes();
+    let current = live_attributes(live);
+    desired.keys().filter(|key| desired.get(*key) != current.get(*key)).cloned().collect()
+}
+
+/// Removing pipectl's statement or changing the ownership is drift; a statement of the user's
+/// added beside pipectl's, or AWS spelling one action as a list, is not.
+#[test]
+fn only_pipectls_statement_and_the_ownership_are_drift() {
+    let ours = policy::statement(&Arns::new("", "us-east-1"), "lake");
+    let mut listed = ours.clone();
+    listed["Action"] = json!(["s3:*"]);
+    listed["Resource"] = json!(["arn:aws:s3:::lake/*", "arn:aws:s3:::lake"]);
+    let enforced = Some(policy::OWNER_ENFORCED);
+    assert_eq!(drift(&live_with(Some(json!({"Statement": [foreign(), listed]})), enforced)), Vec::<String>::new());
+    assert_eq!(drift(&live_with(Some(json!({"Statement": [foreign()]})), enforced)), ["tls_only"]);
+    assert_eq!(drift(&live_with(None, enforced)), ["tls_only"]);
+    let mut weakened = ours.clone();
+    weakened.as_object_mut().unwrap().remove("Condition");
+    assert_eq!(drift(&live_with(Some(json!({"Statement": weakened})), enforced)), ["tls_only"]);
+    let whole = Some(json!({"Statement": [ours]}));
+    assert_eq!(drift(&live_with(whole.clone(), Some("ObjectWriter"))), ["object_ownership"]);
+    assert_eq!(drift(&live_with(whole, None)), ["object_ownership"]);
+}
+
+/// The policy and ownership reads are plan-scoped and the writes apply-scoped, on the spec's
+/// buckets like the bucket's other actions.
+#[test]
+fn the_policy_and_ownership_are_read_at_plan_time_and_written_at_apply() {
+    use crate::iam::deployer::Purpose;
+    use crate::resources::test_support::{assert_granted, granted, statement};
+    let spec = crate::spec::SpecBuilder::new().item("buckets", "{name: lake-bucket}".to_string()).build();
+    assert_granted(
+        &Bucket,
+        &spec,
+        &[
+            ("s3:GetBucketPolicy", &["ReadBuckets"]),
+            ("s3:GetBucketOwnershipControls", &["ReadBuckets"]),
+            ("s3:PutBucketPolicy", &["ChangeBuckets"]),
+            ("s3:PutBucketOwnershipControls", &["ChangeBuckets"]),
+            ("s3:DeleteBucketPolicy", &[]),
+        ],
+    );
+    let all = granted(&Bucket, &spec, Purpose::Everything);
+    assert_eq!(statement(&all, "ChangeBuckets")["Resource"], json!(["arn:aws:s3:::lake-bucket"]));
 }
