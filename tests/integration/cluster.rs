@@ -172,7 +172,12 @@ fn assert_applied(stack: Stack, runtime: &tokio::runtime::Runtime, p: &str) -> S
     let mut applications: Vec<&str> = cluster.applications().iter().filter_map(|a| a.name()).collect();
     applications.sort();
     assert_eq!(applications, ["Hadoop", "Spark"]);
-    assert_eq!(cluster.service_role(), Some(format!("{p}-spark-emr-service-use1").as_str()));
+    // By its ARN, with the pipeline's role path (RunJobFlow, `ServiceRole`: a role under a path
+    // must be named with it; issue 27).
+    // The account is the IAM endpoint's (LocalStack's or moto's).
+    let path = format!(":role/pipectl/{p}/us-east-1/{p}-spark-emr-service-use1");
+    let service_role = cluster.service_role().unwrap_or_default();
+    assert!(service_role.starts_with("arn:aws:iam::") && service_role.ends_with(&path), "{service_role}");
     assert_eq!(
         cluster.ec2_instance_attributes().and_then(|a| a.iam_instance_profile()),
         Some(format!("{p}-spark-emr-ec2-use1").as_str())

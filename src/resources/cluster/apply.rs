@@ -155,6 +155,10 @@ pub(super) async fn create(
             BootstrapActionConfig::builder().name(&b.name).script_bootstrap_action(script).build()
         })
         .collect();
+    // The service role by its ARN: "If you've created a custom service role path, you must specify
+    // it for the service role when you launch your cluster" (RunJobFlow, `ServiceRole`, Amazon EMR
+    // API Reference); the role lives under the pipeline's path. The emulators accept the bare name.
+    let service_role = ctx.arns.role(&ctx.roles_path, &config.service_role);
     let output = retry_while_role_propagates(role_not_ready, &id.to_string(), &ctx.progress, || {
         let request = emr
             .run_job_flow()
@@ -166,7 +170,7 @@ pub(super) async fn create(
             .set_bootstrap_actions(Some(bootstrap.clone()))
             .set_log_uri(config.log_uri.clone())
             .security_configuration(&config.security_configuration)
-            .service_role(&config.service_role)
+            .service_role(&service_role)
             .job_flow_role(&config.instance_profile)
             .visible_to_all_users(true)
             .set_tags(Some(emr_tags(&resource.tags)))
@@ -585,7 +589,8 @@ mod tests {
 
     /// RunJobFlow names the groups pipectl made for EMR to manage (EMR would otherwise create
     /// its own `ElasticMapReduce-*` groups, which destroy could not remove) and the pipeline's
-    /// security configuration (IMDSv2); with three primary
+    /// security configuration (IMDSv2), and EMR's service role by its ARN (it lives under the
+    /// pipeline's path); with three primary
     /// nodes EMR turns termination protection on by itself, and pipectl sets it back to the spec.
     #[tokio::test]
     async fn run_job_flow_passes_the_emr_managed_groups_and_termination_protection_follows_the_spec() {
@@ -600,6 +605,10 @@ mod tests {
                     && instances.and_then(|i| i.emr_managed_slave_security_group()) == Some("sg-c")
                     && instances.and_then(|i| i.service_access_security_group()) == Some("sg-s")
                     && request.security_configuration() == Some("pipectl-p-emr")
+                    && request.service_role().is_some_and(|role| {
+                        role.starts_with("arn:aws:iam::")
+                            && role.ends_with(":role/pipectl/p/us-east-1/p-spark-emr-service-use1")
+                    })
                     && request
                         .tags()
                         .iter()
