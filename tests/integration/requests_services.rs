@@ -59,14 +59,13 @@ impl Requests {
                 for role in roles {
                     ask = self.pass(ask, &role, "firehose.amazonaws.com");
                 }
-                match operation.as_str() {
-                    "CreateDeliveryStream" if !tags.is_empty() => {
-                        Ok(ask.on("firehose:TagDeliveryStream", &stream).tags(tags, &[stream]))
-                    }
-                    "TagDeliveryStream" => Ok(ask.tags(tags, &[stream])),
-                    "UntagDeliveryStream" => Ok(untag(ask, &body["TagKeys"], stream)),
-                    _ => Ok(ask),
-                }
+                let calls = TagCalls {
+                    create: "CreateDeliveryStream",
+                    tag_action: "firehose:TagDeliveryStream",
+                    tag: "TagDeliveryStream",
+                    untag: Some(("UntagDeliveryStream", "TagKeys")),
+                };
+                Ok(calls.ask(ask, &operation, stream, tags, body))
             }
             "elasticmapreduce" | "emr" => self.emr(ask, &action, &operation, body, &region, line),
             "states" => {
@@ -79,14 +78,13 @@ impl Requests {
                 if let Some(role) = field("roleArn") {
                     ask = self.pass(ask, &role, "states.amazonaws.com");
                 }
-                match operation.as_str() {
-                    "CreateStateMachine" if !tags.is_empty() => {
-                        Ok(ask.on("states:TagResource", &resource).tags(tags, &[resource]))
-                    }
-                    "TagResource" => Ok(ask.tags(tags, &[resource])),
-                    "UntagResource" => Ok(untag(ask, &body["tagKeys"], resource)),
-                    _ => Ok(ask),
-                }
+                let calls = TagCalls {
+                    create: "CreateStateMachine",
+                    tag_action: "states:TagResource",
+                    tag: "TagResource",
+                    untag: Some(("UntagResource", "tagKeys")),
+                };
+                Ok(calls.ask(ask, &operation, resource, tags, body))
             }
             "glue" => self.glue(ask, &action, &operation, body, &region),
             "athena" => self.athena(ask, &action, &operation, body, &region, line),
@@ -98,12 +96,13 @@ impl Requests {
                 let queue = arn("sqs", &name);
                 let tags = json_tags(if body["tags"].is_null() { &body["Tags"] } else { &body["tags"] });
                 let ask = ask.on(&action, &queue);
-                match operation.as_str() {
-                    "CreateQueue" if !tags.is_empty() => Ok(ask.on("sqs:TagQueue", &queue).tags(tags, &[queue])),
-                    "TagQueue" => Ok(ask.tags(tags, &[queue])),
-                    "UntagQueue" => Ok(untag(ask, &body["TagKeys"], queue)),
-                    _ => Ok(ask),
-                }
+                let calls = TagCalls {
+                    create: "CreateQueue",
+                    tag_action: "sqs:TagQueue",
+                    tag: "TagQueue",
+                    untag: Some(("UntagQueue", "TagKeys")),
+                };
+                Ok(calls.ask(ask, &operation, queue, tags, body))
             }
             "sns" => {
                 let topic = field("TopicArn")
@@ -115,11 +114,9 @@ impl Requests {
                 let resource = if operation == "Unsubscribe" { "*".to_string() } else { topic.clone() };
                 let tags = query_tags(body, "Tags.member.");
                 let ask = ask.on(&action, &resource);
-                match operation.as_str() {
-                    "CreateTopic" if !tags.is_empty() => Ok(ask.on("sns:TagResource", &topic).tags(tags, &[topic])),
-                    "TagResource" => Ok(ask.tags(tags, &[topic])),
-                    _ => Ok(ask),
-                }
+                let calls =
+                    TagCalls { create: "CreateTopic", tag_action: "sns:TagResource", tag: "TagResource", untag: None };
+                Ok(calls.ask(ask, &operation, topic, tags, body))
             }
             "monitoring" => cloudwatch(ask, &action, &operation, body, &arn),
             "dynamodb" => {
@@ -285,6 +282,30 @@ impl Requests {
 }
 
 /// The call removes the tag keys in `keys` (a list) from `resource`.
+/// The tag calls of a kind whose create may carry tags: such a create also needs the kind's tag
+/// action on the new resource; the tag call gives the resource its tags; the untag call (and the
+/// request field listing the keys) takes them away.
+struct TagCalls {
+    create: &'static str,
+    tag_action: &'static str,
+    tag: &'static str,
+    untag: Option<(&'static str, &'static str)>,
+}
+
+impl TagCalls {
+    /// `ask` for `operation` on `resource`, with what it does to the resource's tags.
+    fn ask(&self, ask: Ask, operation: &str, resource: String, tags: Vec<(String, String)>, body: &Value) -> Ask {
+        match self.untag {
+            _ if operation == self.create && !tags.is_empty() => {
+                ask.on(self.tag_action, &resource).tags(tags, &[resource])
+            }
+            _ if operation == self.tag => ask.tags(tags, &[resource]),
+            Some((untag, keys)) if operation == untag => self::untag(ask, &body[keys], resource),
+            _ => ask,
+        }
+    }
+}
+
 fn untag(mut ask: Ask, keys: &Value, resource: String) -> Ask {
     ask.untagged = keys.as_array().into_iter().flatten().map(text).collect();
     ask.tagged = vec![resource];
@@ -358,14 +379,13 @@ impl Requests {
         };
         let tags = json_tags(&body["Tags"]);
         let ask = ask.on(action, &resource);
-        match operation {
-            "CreateWorkGroup" if !tags.is_empty() => {
-                Ok(ask.on("athena:TagResource", &resource).tags(tags, &[resource]))
-            }
-            "TagResource" => Ok(ask.tags(tags, &[resource])),
-            "UntagResource" => Ok(untag(ask, &body["TagKeys"], resource)),
-            _ => Ok(ask),
-        }
+        let calls = TagCalls {
+            create: "CreateWorkGroup",
+            tag_action: "athena:TagResource",
+            tag: "TagResource",
+            untag: Some(("UntagResource", "TagKeys")),
+        };
+        Ok(calls.ask(ask, operation, resource, tags, body))
     }
 }
 
