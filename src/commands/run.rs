@@ -234,7 +234,8 @@ fn guard_time(job: JobOf<'_>, now: i64) -> i64 {
 }
 
 /// Refuses a run that would hold the group into a window of a job or schedule on it (or whose
-/// guard would cut one short), before any AWS call.
+/// guard would cut one short), before any AWS call: the window rule `pipectl scale --for/--until`
+/// shares (`spec::windows_overlapping`).
 pub fn check_collisions(job: JobOf<'_>, now: i64) -> Result<(), RunError> {
     let colliding = crate::spec::windows_overlapping(job.cluster, &job.job.group, now, guard_time(job, now));
     if colliding.is_empty() {
@@ -252,23 +253,39 @@ pub fn check_collisions(job: JobOf<'_>, now: i64) -> Result<(), RunError> {
     )))
 }
 
+/// The job of the spec running on `group` of `cluster` now, with its execution's ARN, if one is:
+/// whatever else resizes the group meanwhile (a second run, `pipectl scale`) would be undone by
+/// the job's resize-back, or would cut the job short.
+pub async fn running_on_group<'a>(
+    clients: &Clients,
+    spec: &'a Spec,
+    cluster: &Cluster,
+    group: &Group,
+    arns: &Arns,
+) -> Result<Option<(JobOf<'a>, String)>, AwsError> {
+    let same_group = jobs(spec)
+        .into_iter()
+        .filter(|other| other.cluster.name == cluster.name && Group::parse(&other.job.group) == *group);
+    for other in same_group {
+        let machine = other.state_machine_arn(spec, arns);
+        if let Some(execution) = runs::running_execution(clients, &other.resource(), &machine).await? {
+            return Ok(Some((other, execution)));
+        }
+    }
+    Ok(None)
+}
+
 /// Refuses a run while a job on the same group is running (this one or another): the first to
 /// end would resize the group under the other, and the second run's guard would replace the
 /// first's.
 async fn check_running(clients: &Clients, spec: &Spec, job: JobOf<'_>, arns: &Arns) -> Result<(), RunError> {
     let group = Group::parse(&job.job.group);
-    let same_group = jobs(spec)
-        .into_iter()
-        .filter(|other| other.cluster.name == job.cluster.name && Group::parse(&other.job.group) == group);
-    for other in same_group {
-        let machine = other.state_machine_arn(spec, arns);
-        if let Some(execution) = runs::running_execution(clients, &other.resource(), &machine).await? {
-            return Err(RunError::Refused(format!(
-                "job {} is running on group {} ({execution}); the first of two runs to end would resize the group under the other. Wait for it, or stop it (aws stepfunctions stop-execution); nothing was changed",
-                other.label(),
-                job.job.group
-            )));
-        }
+    if let Some((other, execution)) = running_on_group(clients, spec, job.cluster, &group, arns).await? {
+        return Err(RunError::Refused(format!(
+            "job {} is running on group {} ({execution}); the first of two runs to end would resize the group under the other. Wait for it, or stop it (aws stepfunctions stop-execution); nothing was changed",
+            other.label(),
+            job.job.group
+        )));
     }
     Ok(())
 }

@@ -6,10 +6,20 @@
 //! any AWS call, with what that size would cost per hour and where the spec raises the cap; a
 //! resize says what it changes the hourly cost by (from `pricing`, or "no price").
 //!
+//! One window rule with `pipectl run` (`spec::windows_overlapping`): a `--for/--until` whose time
+//! (now to the scale-back) overlaps a window of a job or schedule on the group is refused before
+//! any AWS call, since the window's edges would resize the group under the scale and the
+//! scale-back would cut the window's work short; and so is any resize of a group a job's
+//! execution is running on (its resize-back would undo it, or it would shrink the group under the
+//! job). `--force` overrides both, with a warning on stderr. A cluster with managed scaling is
+//! EMR's to size: `scale` refuses it (`spec::managed_scaling_refusal`).
+//!
 //! It makes the fewest calls it can: find the cluster (ListClusters), read it and its groups
-//! (DescribeCluster and ListInstanceGroups, in parallel), then modify and tag (in parallel), with
-//! `--for/--until` also creating the scale-back schedule and checking that the dead-letter queue
-//! it names exists (GetQueueUrl), in the same round.
+//! (DescribeCluster and ListInstanceGroups, in parallel), ask Step Functions whether a job runs
+//! on the group (only when a job of the spec uses it), then create the scale-back schedule of
+//! `--for/--until` (checking that the dead-letter queue it names exists, GetQueueUrl, at the same
+//! time) — before anything is resized, so that a schedule that cannot be made leaves nothing
+//! scaled — and only then modify and tag (in parallel).
 
 use std::time::Duration;
 
@@ -18,11 +28,13 @@ use clap::Args;
 use chrono::{DateTime, NaiveTime, TimeZone, Utc};
 use serde::Serialize;
 
+use super::run::running_on_group;
 use super::session::Session;
 use super::{CommandError, GlobalArgs, OutputFormat, Status};
 use crate::aws::calls::CallCounter;
 use crate::aws::{AwsError, Clients};
 use crate::calendar::parse_duration;
+use crate::iam::Arns;
 use crate::model::ResourceId;
 use crate::names::{emr_cluster_name, scale_back_schedule_name, schedules_dlq_name, PIPELINE_TAG, SCALE_BACK_MARKER};
 use crate::pricing::{usd, PriceTable, TABLE_FILE};
@@ -30,7 +42,7 @@ use crate::progress::Progress;
 use crate::resources::cluster::{self, Found, Group, GroupWait, ScaleRecord};
 use crate::resources::queue;
 use crate::resources::schedule::{create_one_time_resize, delete_one_time_resize, resize_input, OneTimeResize};
-use crate::spec::{replication_floor, Cluster, Spec};
+use crate::spec::{managed_scaling_refusal, replication_floor, windows_overlapping, Cluster, Spec};
 
 /// `pipectl scale [CLUSTER] --nodes N [--group GROUP] [--for DURATION | --until TIME] [--reset] [--wait]`
 ///
@@ -62,6 +74,10 @@ pub struct ScaleArgs {
     /// Follow the group until the running count reaches N (bounded by --timeout).
     #[arg(long)]
     pub wait: bool,
+    /// Resize even into a job's or schedule's window on the group, or while a job runs on it
+    /// (a warning says what it collides with).
+    #[arg(long)]
+    pub force: bool,
     #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
     pub output: OutputFormat,
 }
@@ -70,9 +86,10 @@ pub struct ScaleArgs {
 /// It does not wait for the pipeline's lock: it is one EMR call on one group.
 pub async fn exec(global: &GlobalArgs, args: &ScaleArgs, counter: &CallCounter) -> Result<Status, CommandError> {
     let session = Session::open(global, counter).await?;
+    let now = Utc::now();
     let until = match (&args.until, args.duration) {
-        (Some(text), _) => Some(parse_until(text, &args.timezone, Utc::now()).map_err(CommandError::Refused)?),
-        (None, Some(length)) => chrono::Duration::from_std(length).ok().map(|length| Utc::now() + length),
+        (Some(text), _) => Some(parse_until(text, &args.timezone, now).map_err(CommandError::Refused)?),
+        (None, Some(length)) => chrono::Duration::from_std(length).ok().map(|length| now + length),
         (None, None) => None,
     };
     let request = ScaleRequest {
@@ -82,6 +99,8 @@ pub async fn exec(global: &GlobalArgs, args: &ScaleArgs, counter: &CallCounter) 
         reset: args.reset,
         until,
         wait: args.wait.then_some(global.timeout),
+        force: args.force,
+        now,
     };
     let result =
         scale(&session.clients, &session.loaded.spec, &request, &session.progress).await.map_err(
@@ -124,6 +143,10 @@ pub struct ScaleRequest {
     /// When to return to the baseline.
     pub until: Option<DateTime<Utc>>,
     pub wait: Option<Duration>,
+    /// Go ahead into a window or past a running job, with a warning.
+    pub force: bool,
+    /// When the request was made: where its hold of the group starts.
+    pub now: DateTime<Utc>,
 }
 
 /// What was done, for people and for `--output json`.
@@ -269,6 +292,9 @@ struct Checked<'a> {
 /// not above the group's cap (a typo, 2000 for 20, never reaches EMR).
 fn check<'a>(spec: &'a Spec, request: &ScaleRequest, region: &str) -> Result<Checked<'a>, ScaleError> {
     let cluster = pick_cluster(spec, request.cluster.as_deref())?;
+    if let Some(refusal) = managed_scaling_refusal(cluster) {
+        return Err(ScaleError::Refused(refusal));
+    }
     let group = request.group.as_deref().map_or_else(|| default_group(cluster), Group::parse);
     let baseline = group.baseline(cluster).ok_or_else(|| {
         let mut names = vec![Group::Core.name().to_string()];
@@ -296,6 +322,62 @@ fn check<'a>(spec: &'a Spec, request: &ScaleRequest, region: &str) -> Result<Che
         )));
     }
     Ok(Checked { cluster, group, baseline, target, instance_type })
+}
+
+/// The window rule (`spec::windows_overlapping`, which `pipectl run` applies too): a resize held
+/// from now until its scale-back may not overlap a window of a job or schedule on the group.
+/// Returns what it collides with, for a refusal (or, with `--force`, a warning).
+fn window_collision(checked: &Checked<'_>, request: &ScaleRequest) -> Option<String> {
+    let until = request.until.filter(|_| !request.reset)?;
+    let colliding =
+        windows_overlapping(checked.cluster, checked.group.name(), request.now.timestamp(), until.timestamp());
+    (!colliding.is_empty()).then(|| {
+        format!(
+            "{} of cluster '{}' would be held at {} until {} and then scaled back, into {}: the window's resize would change the group under this one, and the scale-back would cut the window's work short. Choose a scale-back before the window starts (or add --force)",
+            checked.group.label(),
+            checked.cluster.name,
+            checked.target,
+            until.format("%Y-%m-%d %H:%M UTC"),
+            colliding.join(", ")
+        )
+    })
+}
+
+/// Refuses what `--force` may override, or warns about it when forced.
+fn refuse_unless_forced(
+    refusal: Option<String>,
+    request: &ScaleRequest,
+    progress: &Progress,
+) -> Result<(), ScaleError> {
+    match refusal {
+        None => Ok(()),
+        Some(why) if request.force => {
+            progress.warn(&format!("--force: {why}"));
+            Ok(())
+        }
+        Some(why) => Err(ScaleError::Refused(why)),
+    }
+}
+
+/// Whether a job of the spec is running on the group now (one Step Functions read per job on
+/// the group; none when no job uses it): a resize meanwhile would be undone by the job's
+/// resize-back, or would shrink the group under the job.
+async fn job_collision(
+    clients: &Clients,
+    spec: &Spec,
+    checked: &Checked<'_>,
+    found: &Target,
+) -> Result<Option<String>, AwsError> {
+    let arns = Arns::new(&found.account_id, &clients.region);
+    let running = running_on_group(clients, spec, checked.cluster, &checked.group, &arns).await?;
+    Ok(running.map(|(job, execution)| {
+        format!(
+            "job {} is running on {} ({execution}): its resize-back would undo this resize, or this one would change the group under the job. Wait for it to end (`pipectl runs {}`), or add --force",
+            job.label(),
+            checked.group.label(),
+            job.label()
+        )
+    }))
 }
 
 /// The live cluster and group a checked request resizes.
@@ -347,16 +429,6 @@ async fn find(clients: &Clients, spec: &Spec, checked: &Checked<'_>) -> Result<T
             )));
         }
     }
-    if let Some(scaling) = &cluster.managed_scaling {
-        let others = live.nodes_besides(&group_id);
-        if others + target > scaling.max {
-            return Err(ScaleError::Refused(format!(
-                "{target} nodes would bring the cluster to {} core and task nodes, above managed_scaling.max ({})",
-                others + target,
-                scaling.max
-            )));
-        }
-    }
     Ok(Target { id, cluster_id, account_id: live.account_id().to_string(), group_id, current })
 }
 
@@ -368,10 +440,13 @@ pub async fn scale(
     progress: &Progress,
 ) -> Result<ScaleResult, ScaleError> {
     let checked = check(spec, request, &clients.region)?;
+    refuse_unless_forced(window_collision(&checked, request), request, progress)?;
     let found = find(clients, spec, &checked).await?;
+    refuse_unless_forced(job_collision(clients, spec, &checked, &found).await?, request, progress)?;
     let (Checked { cluster, group, baseline, target, instance_type }, Target { id, cluster_id, group_id, current, .. }) =
         (&checked, &found);
-    // Round 3: resize, record, and schedule (or cancel) the scale-back.
+    // Round 3: schedule (or cancel) the scale-back, before anything is resized: a scale-back
+    // that cannot be scheduled leaves the group as it was, not scaled with nothing to bring it back.
     let scale_back = scale_back_schedule_name(&spec.pipeline, &cluster.name, group.name());
     let until = request.until.map(|at| at.format("%Y-%m-%dT%H:%M:%S").to_string());
     let modify = async {
@@ -396,7 +471,9 @@ pub async fn scale(
             (None, false) => Ok(()),
         }
     };
-    tokio::try_join!(modify, record, schedule)?;
+    schedule.await?;
+    // Round 4: resize and record.
+    tokio::try_join!(modify, record)?;
 
     let result = ScaleResult {
         cluster: cluster.name.clone(),
@@ -486,6 +563,56 @@ mod tests {
             "-$4.00 per hour (16 fewer m5.xlarge nodes at $0.2500 EC2 + EMR each in us-east-1)"
         );
         assert_eq!(priced.at_target(4), "$1.00 per hour (4 × m5.xlarge nodes at $0.2500 EC2 + EMR in us-east-1)");
+    }
+
+    /// A request made at `now` on the spec's cluster: `--nodes 6 [--until until]`.
+    fn request(now: DateTime<Utc>, until: Option<DateTime<Utc>>, reset: bool) -> ScaleRequest {
+        ScaleRequest { cluster: None, group: None, nodes: Some(6), reset, until, wait: None, force: false, now }
+    }
+
+    #[test]
+    fn a_scale_back_may_not_land_in_a_window_on_the_group() {
+        // The night batch at 04:00 UTC for 1h on `batch` (held until its guard at 05:15), and a
+        // schedule on core at 12:00 for 2h.
+        let spec: Spec = serde_saphyr::from_str("version: 1\npipeline: p\nregion: eu-west-1\nbuckets: [{name: lake}]\nclusters:\n  - name: spark\n    release: emr-7.2.0\n    applications: [Spark]\n    subnet: s\n    master: {type: m5.xlarge}\n    core: {type: m5.xlarge, nodes: 2}\n    task_groups: [{name: batch, type: m5.xlarge, nodes: 0}]\n    schedules: [{name: noon, cron: '0 12 * * *', group: core, nodes: 4, for: 2h}]\n    jobs:\n      - {name: nightly, cron: '0 4 * * *', group: batch, nodes: 8, timeout: 1h, steps: [{name: s, script: 's3://lake/a.py'}]}\n").unwrap();
+        let at = |day: u32, hour: u32, minute: u32| Utc.with_ymd_and_hms(2026, 11, day, hour, minute, 0).unwrap();
+        let collision = |request: &ScaleRequest| {
+            let checked = check(&spec, request, "eu-west-1").unwrap();
+            window_collision(&checked, request)
+        };
+        // `scale --nodes 6 --until 05:00` at 23:00: its scale-back lands inside the 04:00 job.
+        let refused = collision(&request(at(29, 23, 0), Some(at(30, 5, 0)), false)).expect("refused");
+        assert!(
+            refused.starts_with("task group 'batch' of cluster 'spark' would be held at 6 until 2026-11-30 05:00 UTC and then scaled back, into job 'nightly' (from 2026-11-30 04:00 UTC)"),
+            "{refused}"
+        );
+        // Back before the job starts, or held from after its guard: nothing in the way.
+        assert_eq!(collision(&request(at(29, 23, 0), Some(at(30, 3, 59)), false)), None);
+        assert_eq!(collision(&request(at(30, 5, 15), Some(at(30, 23, 0)), false)), None);
+        // The core schedule is another group's window; a plain scale holds nothing until a time.
+        assert_eq!(collision(&request(at(30, 11, 0), Some(at(30, 13, 0)), false)), None);
+        assert_eq!(collision(&request(at(29, 23, 0), None, false)), None);
+        let core = ScaleRequest {
+            group: Some("core".into()),
+            nodes: Some(3),
+            ..request(at(30, 11, 0), Some(at(30, 13, 0)), false)
+        };
+        assert!(collision(&core).is_some_and(|why| why.contains("schedule 'noon' (from 2026-11-30 12:00 UTC)")));
+        // --force turns the refusal into a warning.
+        let progress = Progress::new(false);
+        let why = collision(&request(at(29, 23, 0), Some(at(30, 5, 0)), false));
+        let refused = refuse_unless_forced(why.clone(), &request(at(29, 23, 0), None, false), &progress);
+        assert!(matches!(refused, Err(ScaleError::Refused(_))));
+        let forced = ScaleRequest { force: true, ..request(at(29, 23, 0), None, false) };
+        assert!(refuse_unless_forced(why, &forced, &progress).is_ok());
+    }
+
+    #[test]
+    fn a_cluster_under_managed_scaling_is_not_scaled() {
+        let spec: Spec = serde_saphyr::from_str("version: 1\npipeline: p\nregion: eu-west-1\nclusters:\n  - name: spark\n    release: emr-7.2.0\n    applications: [Spark]\n    subnet: s\n    master: {type: m5.xlarge}\n    core: {type: m5.xlarge, nodes: 2}\n    managed_scaling: {min: 2, max: 10}\n").unwrap();
+        let refused = check(&spec, &request(Utc::now(), None, false), "eu-west-1").err().map(|e| e.to_string());
+        assert!(refused.is_some_and(|why| why.starts_with("cluster 'spark' has managed_scaling")));
+        assert!(check(&spec, &request(Utc::now(), None, true), "eu-west-1").is_err(), "nor reset");
     }
 
     #[test]

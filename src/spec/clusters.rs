@@ -195,6 +195,12 @@ impl Cluster {
             .and_then(|value| value.parse::<i64>().ok())
     }
 
+    /// The HDFS replication of the cluster as pipectl launches it: its `dfs.replication`, else
+    /// EMR's default for its core nodes (`replication_floor`).
+    pub fn hdfs_replication(&self) -> i64 {
+        self.dfs_replication().unwrap_or_else(|| replication_floor(self.core.nodes))
+    }
+
     /// The idle timeout, read (`None` when the spec sets none).
     pub fn idle_timeout_length(&self) -> Option<Result<Duration, String>> {
         self.idle_timeout.as_deref().map(calendar::parse_duration)
@@ -230,8 +236,25 @@ impl Cluster {
     }
 }
 
-/// The HDFS replication factor EMR uses for a cluster of `core_nodes`, which is also the
-/// fewest core nodes the cluster may shrink to without losing blocks.
+/// Why nothing but EMR may resize the cluster's core and task groups, when it has managed
+/// scaling: "The policy only applies to the core and task nodes" (ManagedScalingPolicy, EMR API
+/// Reference), and EMR re-evaluates the cluster's size every few seconds ("Using managed scaling
+/// in Amazon EMR"), so a size pipectl set would be undone, or would undo EMR's, mid-job — the
+/// drift fight of terraform-aws-modules/terraform-aws-emr#41. pipectl refuses rather than
+/// rewriting the managed-scaling limits: those are the spec's, and a command that changed them
+/// would leave a plan that calls them drift.
+pub fn managed_scaling_refusal(cluster: &Cluster) -> Option<String> {
+    let scaling = cluster.managed_scaling.as_ref()?;
+    Some(format!(
+        "cluster '{}' has managed_scaling: EMR sizes its core and task groups between {} and {} nodes, and would undo any other resize; give the batch room by raising `managed_scaling.max` (EMR grows the cluster for the work), or remove `managed_scaling` to size the groups yourself",
+        cluster.name, scaling.min, scaling.max
+    ))
+}
+
+/// The HDFS replication factor EMR gives a cluster launched with `core_nodes` ("HDFS
+/// configuration", EMR Release Guide: 1 under four core nodes, 2 under ten, else 3), which is
+/// also the fewest core nodes it may shrink to: "With Amazon EMR, a cluster cannot scale core
+/// nodes below dfs.replication".
 pub fn replication_floor(core_nodes: i64) -> i64 {
     match core_nodes {
         n if n < 4 => 1,
@@ -419,6 +442,7 @@ fn check_settings(path: &str, cluster: &Cluster, problems: &mut Problems) {
             );
         }
     }
+    check_release_features(path, cluster, problems);
     match cluster.idle_timeout_length() {
         Some(Ok(duration)) if (60..=7 * 86_400).contains(&duration.as_secs()) => {
             check_idle_timeout(path, cluster, duration, problems);
@@ -450,6 +474,54 @@ fn check_settings(path: &str, cluster: &Cluster, problems: &mut Problems) {
     }
 }
 
+/// The `major.minor.patch` of an EMR release label (`emr-6.15.0`); `None` when it does not parse
+/// (which `check_identity` reports).
+pub(super) fn release_version(release: &str) -> Option<(u32, u32, u32)> {
+    let mut parts = release.strip_prefix("emr-")?.split('.').map(|part| part.parse::<u32>().ok());
+    let (major, minor) = (parts.next().flatten()?, parts.next().flatten()?);
+    Some((major, minor, parts.next().flatten().unwrap_or(0)))
+}
+
+/// Whether a release label (`emr-5.27.0`) is older than `major.minor`; a label that does not
+/// parse is reported on its own.
+pub(super) fn release_before(release: &str, (major, minor): (u32, u32)) -> bool {
+    release_version(release).is_some_and(|(got_major, got_minor, _)| (got_major, got_minor) < (major, minor))
+}
+
+/// Features EMR offers on some releases only, which RunJobFlow would refuse after the rest of
+/// the pipeline exists:
+/// - the auto-termination policy (`idle_timeout`): "Auto-termination is supported in Amazon EMR
+///   releases 5.30.0 and 6.1.0 and later" (PutAutoTerminationPolicy, EMR API Reference);
+/// - managed scaling: "With Amazon EMR versions 5.30.0 and higher (except for Amazon EMR 6.0.0)"
+///   ("Using managed scaling in Amazon EMR", EMR Management Guide);
+/// - Ganglia: "The last release of Amazon EMR to include Ganglia was Amazon EMR 6.15.0"
+///   ("Ganglia release history", EMR Release Guide).
+fn check_release_features(path: &str, cluster: &Cluster, problems: &mut Problems) {
+    let Some(version) = release_version(&cluster.release) else { return };
+    let policies = version >= (5, 30, 0) && (version.0, version.1) != (6, 0);
+    let release = &cluster.release;
+    if cluster.idle_timeout.is_some() && !policies {
+        problems.add(
+            format!("{path}.idle_timeout"),
+            format!("EMR supports auto-termination (`idle_timeout`) from releases 5.30.0 and 6.1.0; `{release}` has none: use a later release, or remove `idle_timeout`"),
+        );
+    }
+    if cluster.managed_scaling.is_some() && !policies {
+        problems.add(
+            format!("{path}.managed_scaling"),
+            format!("EMR supports managed scaling from release 5.30.0 (not 6.0.0); `{release}` has none: use a later release, or remove `managed_scaling`"),
+        );
+    }
+    if (version.0, version.1) > (6, 15) {
+        if let Some(index) = cluster.applications.iter().position(|application| application == "Ganglia") {
+            problems.add(
+                format!("{path}.applications[{index}]"),
+                format!("EMR includes Ganglia up to release 6.15.0; `{release}` has the Amazon CloudWatch agent instead: remove Ganglia, or use emr-6.15.0"),
+            );
+        }
+    }
+}
+
 fn check_instance_type(path: &str, instance_type: &str, problems: &mut Problems) {
     let valid = instance_type.split_once('.').is_some_and(|(family, size)| {
         !family.is_empty()
@@ -462,7 +534,8 @@ fn check_instance_type(path: &str, instance_type: &str, problems: &mut Problems)
 }
 
 /// The size a schedule or a job gives a group (`item_path` is the schedule's or job's): the group
-/// exists, HDFS keeps its replicas, and the size stays within managed scaling and the group's cap.
+/// exists and is not EMR's to size (managed scaling), HDFS keeps its replicas, and the size stays
+/// within the group's cap.
 pub(super) fn check_resized_group(
     item_path: &str,
     group_text: &str,
@@ -471,8 +544,9 @@ pub(super) fn check_resized_group(
     spec: &Spec,
     problems: &mut Problems,
 ) {
-    let baseline = cluster.baseline_nodes();
-    let max = cluster.managed_scaling.as_ref().map(|scaling| scaling.max);
+    if let Some(refusal) = managed_scaling_refusal(cluster) {
+        problems.add(format!("{item_path}.group"), refusal);
+    }
     let group = Group::parse(group_text);
     match group.baseline(cluster) {
         None => {
@@ -482,21 +556,13 @@ pub(super) fn check_resized_group(
         }
         Some(baseline_nodes) => {
             let floor = match group {
-                Group::Core => replication_floor(cluster.core.nodes),
+                Group::Core => cluster.hdfs_replication(),
                 Group::Task(_) => 0,
             };
             if nodes < floor || nodes > 500 {
                 problems.add(format!("{item_path}.nodes"), format!("must be between {floor} and 500"));
             }
-            if let Some(max) = max {
-                if baseline - baseline_nodes + nodes > max {
-                    problems.add(
-                        format!("{item_path}.nodes"),
-                        format!("{} nodes would exceed managed_scaling.max ({max})", nodes),
-                    );
-                }
-            }
-            // managed_scaling.max is checked above for the whole cluster.
+            // A cluster with managed scaling is refused above.
             if let Some(cap) = group.cap(cluster).filter(|cap| cap.source != CapSource::ManagedScaling) {
                 if nodes > cap.nodes {
                     problems.add(
@@ -620,7 +686,7 @@ mod tests {
 
     #[test]
     fn cluster_problems_are_located() {
-        let yaml = format!("{HEAD}network:\n  vpc: {{cidr: 10.0.0.0/16}}\n  subnets: [{{name: a, cidr: 10.0.0.0/24, availability_zone: eu-west-1a}}]\nclusters:\n  - name: spark\n    release: emr-7.2.0\n    applications: [Spark, Spork]\n    subnet: b\n    master: {{type: m5.xlarge, count: 2}}\n    core: {{type: m5.xlarge, nodes: 4}}\n    task_groups: [{{name: batch, type: m5.2xlarge, nodes: 0}}]\n    managed_scaling: {{min: 1, max: 10}}\n    schedules:\n      - {{name: night, cron: '0 2 * * *', timezone: Asia/Seoul, group: batch, nodes: 20, for: 4h}}\n      - {{name: bad, cron: '0 2 * *', timezone: Mars/Base, group: nope, nodes: 1, for: soon}}\n");
+        let yaml = format!("{HEAD}network:\n  vpc: {{cidr: 10.0.0.0/16}}\n  subnets: [{{name: a, cidr: 10.0.0.0/24, availability_zone: eu-west-1a}}]\nclusters:\n  - name: spark\n    release: emr-7.2.0\n    applications: [Spark, Spork]\n    subnet: b\n    master: {{type: m5.xlarge, count: 2}}\n    core: {{type: m5.xlarge, nodes: 4}}\n    task_groups: [{{name: batch, type: m5.2xlarge, nodes: 0}}]\n    schedules:\n      - {{name: night, cron: '0 2 * * *', timezone: Asia/Seoul, group: batch, nodes: 200, for: 4h}}\n      - {{name: bad, cron: '0 2 * *', timezone: Mars/Base, group: nope, nodes: 1, for: soon}}\n");
         assert_eq!(
             paths(&yaml),
             vec![
@@ -695,5 +761,71 @@ mod tests {
     #[test]
     fn replication_floor_follows_emr() {
         assert_eq!([1, 3, 4, 9, 10, 20].map(replication_floor), [1, 1, 2, 2, 3, 3]);
+    }
+
+    #[test]
+    fn release_dependent_features_need_their_release() {
+        let network = "  endpoints: [s3]\n";
+        let on = |release: &str, applications: &str, settings: &str| {
+            let yaml = cluster_spec("", network, settings)
+                .replace("emr-7.2.0", release)
+                .replace("applications: [Spark]", &format!("applications: [{applications}]"));
+            paths(&yaml)
+        };
+        let both = "    idle_timeout: 2h\n    managed_scaling: {min: 1, max: 10}\n";
+        assert_eq!(on("emr-5.29.0", "Spark", both), ["clusters[0].idle_timeout", "clusters[0].managed_scaling"]);
+        assert_eq!(on("emr-6.0.0", "Spark", both), ["clusters[0].idle_timeout", "clusters[0].managed_scaling"]);
+        assert!(on("emr-5.30.0", "Spark", both).is_empty());
+        assert!(on("emr-6.1.0", "Spark", both).is_empty());
+        // Ganglia: up to 6.15.0, and on every 5.x release.
+        assert!(on("emr-6.15.0", "Spark, Ganglia", "").is_empty());
+        assert!(on("emr-5.36.2", "Spark, Ganglia", "").is_empty());
+        let found =
+            messages(&cluster_spec("", network, "").replace("applications: [Spark]", "applications: [Spark, Ganglia]"));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(
+            found[0].starts_with("clusters[0].applications[1]: EMR includes Ganglia up to release 6.15.0"),
+            "{found:?}"
+        );
+        assert_eq!(release_version("emr-6.15.0"), Some((6, 15, 0)));
+        assert_eq!(release_version("emr-7.2"), Some((7, 2, 0)));
+        assert_eq!(release_version("7.2.0"), None);
+        assert!(release_before("emr-5.27.0", (5, 28)) && !release_before("emr-5.28.0", (5, 28)));
+    }
+
+    #[test]
+    fn groups_under_managed_scaling_are_emrs_to_size() {
+        let network = "  endpoints: [s3]\n";
+        let scaling = "    managed_scaling: {min: 1, max: 30}\n";
+        let schedule = "    schedules: [{name: night, cron: '0 2 * * *', group: batch, nodes: 20, for: 2h}]\n";
+        let found = messages(&cluster_spec("", network, &format!("{scaling}{schedule}")));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(
+            found[0].starts_with("clusters[0].schedules[0].group: cluster 'spark' has managed_scaling: EMR sizes its core and task groups between 1 and 30 nodes"),
+            "{found:?}"
+        );
+        assert!(messages(&cluster_spec("", network, schedule)).is_empty());
+        assert!(messages(&cluster_spec("", network, scaling)).is_empty());
+    }
+
+    #[test]
+    fn the_hdfs_replication_is_the_configured_one_else_emrs_default_at_launch() {
+        let network = "  endpoints: [s3]\n";
+        let spec: Spec = serde_saphyr::from_str(&cluster_spec("", network, "")).unwrap();
+        assert_eq!(spec.clusters[0].hdfs_replication(), 1);
+        let configured = cluster_spec(
+            "",
+            network,
+            "    configurations: [{classification: hdfs-site, properties: {dfs.replication: '2'}}]\n",
+        );
+        let spec: Spec = serde_saphyr::from_str(&configured).unwrap();
+        assert_eq!(spec.clusters[0].hdfs_replication(), 2);
+        // A core schedule may not go below it.
+        let core = |nodes: i64| {
+            format!("    schedules: [{{name: night, cron: '0 2 * * *', group: core, nodes: {nodes}, for: 2h}}]\n")
+        };
+        let at = |nodes| paths(&format!("{configured}{}", core(nodes)));
+        assert_eq!(at(1), ["clusters[0].schedules[0].nodes"]);
+        assert!(at(2).is_empty());
     }
 }

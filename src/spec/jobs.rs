@@ -9,7 +9,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 
 use super::checks::{check_resource_name, Problems};
-use super::clusters::{check_resized_group, Cluster};
+use super::clusters::{check_resized_group, release_before, Cluster};
 use super::group::Group;
 use super::iam::check_derived_role;
 use super::pipeline::Spec;
@@ -248,16 +248,6 @@ pub(super) fn check_jobs(path: &str, cluster: &Cluster, spec: &Spec, problems: &
             format!("{path}.jobs"),
             format!("{first} and {second} resize the same group at overlapping times: move one of them, or give them different groups"),
         );
-    }
-}
-
-/// Whether a release label (`emr-5.27.0`) is older than `major.minor`; a label that does not
-/// parse is reported on its own.
-fn release_before(release: &str, (major, minor): (u32, u32)) -> bool {
-    let mut parts = release.trim_start_matches("emr-").split('.').map(|part| part.parse::<u32>().ok());
-    match (parts.next().flatten(), parts.next().flatten()) {
-        (Some(got_major), Some(got_minor)) => (got_major, got_minor) < (major, minor),
-        _ => false,
     }
 }
 

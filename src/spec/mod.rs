@@ -53,8 +53,8 @@ pub use catalog::{
 };
 pub use checks::Problem;
 pub use clusters::{
-    open_schedule_windows, replication_floor, windows_overlapping, write_location, BootstrapAction, Cluster,
-    ClusterLogs, Configuration, CoreGroup, ManagedScaling, Market, MasterGroup, TaskGroup,
+    managed_scaling_refusal, open_schedule_windows, replication_floor, windows_overlapping, write_location,
+    BootstrapAction, Cluster, ClusterLogs, Configuration, CoreGroup, ManagedScaling, Market, MasterGroup, TaskGroup,
 };
 pub use crawlers::{crawler_folder, crawler_schedule, Crawler};
 pub use deliveries::{Buffer, Compression, Delivery, DeliveryEncryption, DeliveryTarget, ParquetCompression};

@@ -385,7 +385,32 @@ pub fn adjust(
             notices.push(format!("{id}: task group '{}' left the spec; EMR cannot delete instance groups, so it is resized to 0 and stays", group.name));
         }
     }
+    if desired.get("managed_scaling").is_some_and(|scaling| !scaling.is_null()) {
+        notices.extend(leave_sizes_to_emr(id, live, desired));
+    }
     notices
+}
+
+/// With managed scaling, EMR sizes the core and task groups ("The policy only applies to the
+/// core and task nodes", ManagedScalingPolicy, EMR API Reference; see
+/// `spec::managed_scaling_refusal`): their live sizes are what the spec wants, so a plan reads
+/// them without calling them drift and apply never resizes them. Returns a notice naming the
+/// groups EMR moved from the spec's baseline.
+fn leave_sizes_to_emr(id: &ResourceId, live: &Live, desired: &mut Attributes) -> Option<String> {
+    let mut moved = Vec::new();
+    for (group, live_group) in live.groups.iter().filter_map(|g| Some((g.group()?, g))) {
+        let key = group.field("nodes");
+        let baseline = desired.insert(key, json!(live_group.requested)).and_then(|value| value.as_i64());
+        if baseline.is_some_and(|baseline| baseline != live_group.requested) {
+            moved.push(format!("{} at {} (baseline {})", group.label(), live_group.requested, baseline.unwrap_or(0)));
+        }
+    }
+    (!moved.is_empty()).then(|| {
+        format!(
+            "{id}: managed scaling has sized the {}; EMR sizes these groups, so this is not a change",
+            moved.join(", ")
+        )
+    })
 }
 
 pub fn change_notes(action: Action) -> Vec<String> {
@@ -467,6 +492,27 @@ pub(super) mod tests {
         // A record that no longer matches the live size (the scale-back ran) changes nothing.
         let mut desired = Attributes::from([("task.batch.nodes".to_string(), json!(0))]);
         assert!(adjust(&id, &live(0), &tags, &Attributes::new(), &mut desired, false).is_empty());
+    }
+
+    #[test]
+    fn groups_under_managed_scaling_are_read_not_compared() {
+        let id = id("spark");
+        let desired = |scaling: Value| {
+            Attributes::from([
+                ("core.nodes".to_string(), json!(2)),
+                ("task.batch.nodes".to_string(), json!(0)),
+                ("managed_scaling".to_string(), scaling),
+            ])
+        };
+        // EMR grew core to 4 and batch to 7: that is what the spec wants, and the plan says so.
+        let mut managed = desired(json!({"min": 1, "max": 30}));
+        let notices = adjust(&id, &live(7), &Tags::new(), &Attributes::new(), &mut managed, false);
+        assert_eq!((&managed["core.nodes"], &managed["task.batch.nodes"]), (&json!(4), &json!(7)));
+        assert_eq!(notices, ["cluster/spark: managed scaling has sized the core group at 4 (baseline 2), task group 'batch' at 7 (baseline 0); EMR sizes these groups, so this is not a change"]);
+        // Without managed scaling the baseline stands, and the difference is a change.
+        let mut fixed = desired(Value::Null);
+        assert!(adjust(&id, &live(7), &Tags::new(), &Attributes::new(), &mut fixed, false).is_empty());
+        assert_eq!((&fixed["core.nodes"], &fixed["task.batch.nodes"]), (&json!(2), &json!(0)));
     }
 
     #[test]

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Display;
 
-use aws_sdk_emr::types::{ClusterState, InstanceGroupType, MarketType};
+use aws_sdk_emr::types::{ClusterState, MarketType};
 use serde_json::{json, Value};
 
 use super::attributes::{managed_scaling_value, InstanceGroup, Live, Readable, State};
@@ -331,15 +331,6 @@ impl Running {
     pub fn group(&self, group: &Group) -> Option<&InstanceGroup> {
         group.find(&self.groups)
     }
-
-    /// The requested core and task nodes of every group but `group_id`.
-    pub fn nodes_besides(&self, group_id: &str) -> i64 {
-        self.groups
-            .iter()
-            .filter(|g| g.role != Some(InstanceGroupType::Master) && g.id != group_id)
-            .map(|g| g.requested)
-            .sum()
-    }
 }
 
 /// Reads a cluster's tags, state and groups (DescribeCluster and ListInstanceGroups at once);
@@ -385,7 +376,9 @@ mod tests {
     use aws_sdk_emr::operation::get_managed_scaling_policy::GetManagedScalingPolicyOutput;
     use aws_sdk_emr::operation::list_bootstrap_actions::ListBootstrapActionsOutput;
     use aws_sdk_emr::operation::list_instance_groups::ListInstanceGroupsOutput;
-    use aws_sdk_emr::types::{AutoTerminationPolicy, ComputeLimits, ComputeLimitsUnitType, ManagedScalingPolicy};
+    use aws_sdk_emr::types::{
+        AutoTerminationPolicy, ComputeLimits, ComputeLimitsUnitType, InstanceGroupType, ManagedScalingPolicy,
+    };
     use aws_sdk_emr::Client;
     use aws_smithy_mocks::{mock, mock_client, RuleMode};
     use aws_smithy_runtime_api::http::StatusCode;
