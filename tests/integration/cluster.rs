@@ -12,13 +12,24 @@ struct ClusterSpec {
     pipeline: String,
     core_type: &'static str,
     termination_protection: bool,
+    /// `window_hour()`.
+    hour: u32,
+}
+
+/// The hour in Seoul (UTC+9, no clock changes) the night window starts: twelve hours from now,
+/// so that the test's `scale --for 4h` never reaches into it (it would be refused, rightly).
+/// Read once per test, so that the spec and what the test expects of the schedules agree.
+fn window_hour() -> u32 {
+    use chrono::Timelike;
+    (chrono::Utc::now().hour() + 9 + 12) % 24
 }
 
 impl ClusterSpec {
     fn yaml(&self) -> String {
         format!(
-            "version: 1\npipeline: {p}\nregion: us-east-1\nnetwork:\n  vpc: {{cidr: 10.60.0.0/16}}\n  subnets: [{{name: private-a, cidr: 10.60.1.0/24, availability_zone: us-east-1a}}]\n  endpoints: [s3]\n  security_groups: [{{name: spark, ingress: [{{protocol: all, group: self}}]}}]\nbuckets:\n  - name: {p}-lake\nclusters:\n  - name: spark\n    release: emr-7.2.0\n    applications: [Spark, Hadoop]\n    subnet: private-a\n    security_groups: [spark]\n    logs: {{bucket: {p}-lake}}\n    master: {{type: m5.xlarge}}\n    core: {{type: {core}, nodes: 4}}\n    task_groups: [{{name: batch, type: m5.2xlarge, nodes: 0, market: spot}}]\n    termination_protection: {protection}\n    managed_scaling: {{min: 1, max: 30}}\n    schedules:\n      - {{name: night, cron: '0 2 * * *', timezone: Asia/Seoul, group: batch, nodes: 20, for: 4h}}\n",
+            "version: 1\npipeline: {p}\nregion: us-east-1\nnetwork:\n  vpc: {{cidr: 10.60.0.0/16}}\n  subnets: [{{name: private-a, cidr: 10.60.1.0/24, availability_zone: us-east-1a}}]\n  endpoints: [s3]\n  security_groups: [{{name: spark, ingress: [{{protocol: all, group: self}}]}}]\nbuckets:\n  - name: {p}-lake\nclusters:\n  - name: spark\n    release: emr-7.2.0\n    applications: [Spark, Hadoop]\n    subnet: private-a\n    security_groups: [spark]\n    logs: {{bucket: {p}-lake}}\n    master: {{type: m5.xlarge}}\n    core: {{type: {core}, nodes: 4}}\n    task_groups: [{{name: batch, type: m5.2xlarge, nodes: 0, market: spot}}]\n    termination_protection: {protection}\n    schedules:\n      - {{name: night, cron: '0 {hour} * * *', timezone: Asia/Seoul, group: batch, nodes: 20, for: 4h}}\n",
             p = self.pipeline,
+            hour = self.hour,
             core = self.core_type,
             protection = self.termination_protection,
         )
@@ -111,8 +122,12 @@ fn cluster_lifecycle(stack: Stack) {
     require!(stack);
     let runtime = runtime();
     let scratch = Scratch::new(&format!("cluster-{}", stack.tag()));
-    let mut spec =
-        ClusterSpec { pipeline: unique("emr", stack), core_type: "m5.xlarge", termination_protection: false };
+    let mut spec = ClusterSpec {
+        pipeline: unique("emr", stack),
+        core_type: "m5.xlarge",
+        termination_protection: false,
+        hour: window_hour(),
+    };
     let file = scratch.write("spec.yaml", &spec.yaml());
     let p = spec.pipeline.clone();
 
@@ -120,7 +135,7 @@ fn cluster_lifecycle(stack: Stack) {
     pipectl(stack, &["apply", "-f", &file, "--auto-approve"]).expect(0);
     let cluster_id = assert_applied(stack, &runtime, &p);
     pipectl(stack, &["plan", "-f", &file, "--detailed-exitcode"]).expect(0);
-    let batch_id = assert_window_schedules(stack, &runtime, &p, &cluster_id);
+    let batch_id = assert_window_schedules(stack, &runtime, &p, &cluster_id, spec.hour);
     assert_scaling(stack, &runtime, &file, &p, (&cluster_id, &batch_id));
 
     // A new core instance type replaces the cluster, and the plan says what that costs.
@@ -274,7 +289,13 @@ fn assert_applied(stack: Stack, runtime: &tokio::runtime::Runtime, p: &str) -> S
 }
 
 /// The spec's window is an up/down pair of schedules resizing the batch group; returns its id.
-fn assert_window_schedules(stack: Stack, runtime: &tokio::runtime::Runtime, p: &str, cluster_id: &str) -> String {
+fn assert_window_schedules(
+    stack: Stack,
+    runtime: &tokio::runtime::Runtime,
+    p: &str,
+    cluster_id: &str,
+    hour: u32,
+) -> String {
     // The spec schedule is an up/down pair calling ModifyInstanceGroups on the batch group.
     let batch_id = runtime.block_on(async {
         group_id(
@@ -286,13 +307,17 @@ fn assert_window_schedules(stack: Stack, runtime: &tokio::runtime::Runtime, p: &
     let down = runtime.block_on(held_schedule(stack, &format!("pipectl-{p}-spark-night-down"))).expect("down schedule");
     assert_eq!(
         (up.0.as_str(), up.1.as_str(), up.2.as_str()),
-        ("cron(0 2 * * ? *)", "Asia/Seoul", "arn:aws:scheduler:::aws-sdk:emr:modifyInstanceGroups")
+        (
+            format!("cron(0 {hour} * * ? *)").as_str(),
+            "Asia/Seoul",
+            "arn:aws:scheduler:::aws-sdk:emr:modifyInstanceGroups"
+        )
     );
     assert_eq!(
         up.3,
         serde_json::json!({"ClusterId": cluster_id, "InstanceGroups": [{"InstanceGroupId": batch_id, "InstanceCount": 20}]})
     );
-    assert_eq!(down.0, "cron(0 6 * * ? *)");
+    assert_eq!(down.0, format!("cron(0 {} * * ? *)", (hour + 4) % 24));
     assert_eq!(down.3["InstanceGroups"][0]["InstanceCount"], 0);
 
     batch_id
@@ -339,7 +364,7 @@ fn assert_scaling(
 
     // Every refusal exits 1 and leaves the cluster as it was.
     refused(pipectl(stack, &["scale", "--nodes=-1", "-f", file]), "below 0");
-    refused(pipectl(stack, &["scale", "--nodes", "40", "-f", file]), "above managed_scaling.max (30)");
+    refused(pipectl(stack, &["scale", "--nodes", "40", "-f", file]), "above the default cap (20 = max(4 × 0, 20))");
     refused(pipectl(stack, &["scale", "--group", "core", "--nodes", "1", "-f", file]), "core nodes cannot go below 2");
     refused(pipectl(stack, &["scale", "nope", "--nodes", "2", "-f", file]), "no cluster named `nope`");
     refused(pipectl(stack, &["scale", "--group", "etl", "--nodes", "2", "-f", file]), "has no group `etl`");
@@ -359,7 +384,12 @@ fn scale_refuses_a_cluster_it_does_not_own() {
     require!(stack);
     let runtime = runtime();
     let scratch = Scratch::new("cluster-foreign");
-    let spec = ClusterSpec { pipeline: unique("emrx", stack), core_type: "m5.xlarge", termination_protection: false };
+    let spec = ClusterSpec {
+        pipeline: unique("emrx", stack),
+        core_type: "m5.xlarge",
+        termination_protection: false,
+        hour: window_hour(),
+    };
     let file = scratch.write("spec.yaml", &spec.yaml());
     let cluster_id = runtime.block_on(async {
         let clients = stack.clients().await;

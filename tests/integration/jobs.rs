@@ -85,6 +85,11 @@ fn job_lifecycle(stack: Stack) {
     let hour = job_hour();
     let file = scratch.write("jobs.yaml", &spec(&p, "rollup", hour));
     pipectl(stack, &["apply", "-f", &file, "--auto-approve"]).expect(0);
+    // The window rule `run` follows holds for `scale` too: a scale-back inside the job's window
+    // is refused before any AWS call, and nothing is scaled.
+    let until = format!("{hour:02}:30");
+    let into = pipectl(stack, &["scale", "--nodes", "4", "--until", &until, "-f", &file]).expect(1);
+    assert!(into.stderr.contains("into job 'nightly' (from "), "{}", into.stderr);
 
     let runtime = runtime();
     let account = runtime.block_on(async {
@@ -201,6 +206,11 @@ fn job_lifecycle(stack: Stack) {
     // resize the group under the other.
     let again = pipectl(stack, &["run", "nightly", "-f", &edited]).expect(1);
     assert!(again.stderr.contains("job spark/nightly is running on group batch"), "{}", again.stderr);
+    // So is `scale` on that group, unless forced (with a warning on stderr).
+    let busy = pipectl(stack, &["scale", "--nodes", "4", "-f", &edited]).expect(1);
+    assert!(busy.stderr.contains("job spark/nightly is running on task group 'batch'"), "{}", busy.stderr);
+    let forced = pipectl(stack, &["scale", "--nodes", "4", "--force", "-f", &edited]).expect(0);
+    assert!(forced.stderr.contains("warning: --force: job spark/nightly is running"), "{}", forced.stderr);
     // The run is still going (moto keeps it RUNNING; LocalStack retries the scale-out): destroy
     // stops it before it deletes the state machine, which on AWS would otherwise stay DELETING
     // until the run ends.

@@ -25,6 +25,7 @@ mod guardrails;
 mod jobs;
 mod lake;
 mod lifecycle;
+mod managed_scaling;
 mod network;
 mod ownership;
 mod parquet;

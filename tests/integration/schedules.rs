@@ -13,9 +13,13 @@ use serde_json::{json, Value};
 
 use crate::support::{changed_fields, found, not_found, pipectl, runtime, unique, Scratch, Stack};
 
+/// The test spec; its window starts twelve hours from now, so that the test's `scale --for 2h`
+/// never reaches into it (it would be refused, rightly).
 fn spec(pipeline: &str) -> String {
+    use chrono::Timelike;
     format!(
-        "version: 1\npipeline: {pipeline}\nregion: us-east-1\ntags: {{team: data}}\nnetwork:\n  vpc: {{cidr: 10.61.0.0/16}}\n  subnets: [{{name: private-a, cidr: 10.61.1.0/24, availability_zone: us-east-1a}}]\n  endpoints: [s3]\nbuckets: [{{name: {pipeline}-lake}}]\nclusters:\n  - name: spark\n    release: emr-7.2.0\n    applications: [Spark]\n    subnet: private-a\n    logs: {{bucket: {pipeline}-lake}}\n    master: {{type: m5.xlarge}}\n    core: {{type: m5.xlarge, nodes: 2}}\n    task_groups: [{{name: batch, type: m5.xlarge, nodes: 0}}]\n    schedules:\n      - {{name: night, cron: '0 2 * * *', timezone: UTC, group: batch, nodes: 8, for: 30m}}\n"
+        "version: 1\npipeline: {pipeline}\nregion: us-east-1\ntags: {{team: data}}\nnetwork:\n  vpc: {{cidr: 10.61.0.0/16}}\n  subnets: [{{name: private-a, cidr: 10.61.1.0/24, availability_zone: us-east-1a}}]\n  endpoints: [s3]\nbuckets: [{{name: {pipeline}-lake}}]\nclusters:\n  - name: spark\n    release: emr-7.2.0\n    applications: [Spark]\n    subnet: private-a\n    logs: {{bucket: {pipeline}-lake}}\n    master: {{type: m5.xlarge}}\n    core: {{type: m5.xlarge, nodes: 2}}\n    task_groups: [{{name: batch, type: m5.xlarge, nodes: 0}}]\n    schedules:\n      - {{name: night, cron: '0 {hour} * * *', timezone: UTC, group: batch, nodes: 8, for: 30m}}\n",
+        hour = (chrono::Utc::now().hour() + 12) % 24
     )
 }
 

@@ -405,6 +405,7 @@ fn leave_sizes_to_emr(id: &ResourceId, live: &Live, desired: &mut Attributes) ->
             moved.push(format!("{} at {} (baseline {})", group.label(), live_group.requested, baseline.unwrap_or(0)));
         }
     }
+    moved.sort();
     (!moved.is_empty()).then(|| {
         format!(
             "{id}: managed scaling has sized the {}; EMR sizes these groups, so this is not a change",
