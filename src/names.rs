@@ -168,9 +168,58 @@ pub fn crawler_name(pipeline: &str, crawler: &str) -> String {
     format!("{}{crawler}", crawler_prefix(pipeline))
 }
 
-/// Step Functions allows state machine names of 1-80 characters ("CreateStateMachine", Step
-/// Functions API Reference).
-pub const MAX_STATE_MACHINE_NAME: usize = 80;
+/// A kind of AWS name pipectl derives: what the table of limits (`NAME_LIMITS`) is keyed by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NameKind {
+    Schedule,
+    StateMachine,
+    Alarm,
+    Role,
+    InstanceProfile,
+    Queue,
+    Topic,
+    SecurityGroup,
+    EmrCluster,
+    Crawler,
+}
+
+/// The one table of the name lengths AWS allows, by the API reference of each create call:
+/// every derived name is checked against it at validation, before any call.
+/// - Schedule: "Maximum length of 64" (CreateSchedule, EventBridge Scheduler API Reference).
+/// - State machine: 1-80 characters (CreateStateMachine, Step Functions API Reference).
+/// - Alarm: 1-255 (PutMetricAlarm, AlarmName, CloudWatch API Reference).
+/// - Role: 1-64 (CreateRole, RoleName, IAM API Reference).
+/// - Instance profile: 1-128 (CreateInstanceProfile, InstanceProfileName).
+/// - Queue: "A queue name can have up to 80 characters" (CreateQueue, SQS API Reference).
+/// - Topic: "Topic names ... must be between 1 and 256 characters long" (CreateTopic, SNS).
+/// - Security group: "Up to 255 characters in length" (CreateSecurityGroup, GroupName, EC2).
+/// - EMR cluster: 0-256 (RunJobFlow, Name, EMR API Reference).
+/// - Crawler: 1-255 (CreateCrawler, Name, Glue API Reference).
+pub const NAME_LIMITS: [(NameKind, &str, usize); 10] = [
+    (NameKind::Schedule, "EventBridge Scheduler schedule", 64),
+    (NameKind::StateMachine, "Step Functions state machine", 80),
+    (NameKind::Alarm, "CloudWatch alarm", 255),
+    (NameKind::Role, "IAM role", 64),
+    (NameKind::InstanceProfile, "IAM instance profile", 128),
+    (NameKind::Queue, "SQS queue", 80),
+    (NameKind::Topic, "SNS topic", 256),
+    (NameKind::SecurityGroup, "EC2 security group", 255),
+    (NameKind::EmrCluster, "EMR cluster", 256),
+    (NameKind::Crawler, "Glue crawler", 255),
+];
+
+/// The longest name AWS allows for `kind`, and what AWS calls that kind of name.
+pub fn name_limit(kind: NameKind) -> (&'static str, usize) {
+    NAME_LIMITS.iter().find(|(of, _, _)| *of == kind).map_or(("name", usize::MAX), |&(_, what, max)| (what, max))
+}
+
+/// Why `name` cannot be a `kind` name, if it is too long: `the EventBridge Scheduler schedule
+/// `…` would be 70 characters; AWS allows at most 64`.
+pub fn name_too_long(kind: NameKind, name: &str) -> Option<String> {
+    let (what, max) = name_limit(kind);
+    let length = name.chars().count();
+    (length > max).then(|| format!("the {what} `{name}` would be {length} characters; AWS allows at most {max}"))
+}
 
 /// What every state machine name of the pipeline starts with.
 pub fn state_machine_prefix(pipeline: &str) -> String {
@@ -418,6 +467,20 @@ pub fn emr_security_group(cluster: &str, role: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_name_kind_has_its_limit() {
+        assert_eq!(name_limit(NameKind::Schedule), ("EventBridge Scheduler schedule", 64));
+        assert_eq!(name_limit(NameKind::StateMachine).1, 80);
+        assert_eq!(name_too_long(NameKind::Queue, &"q".repeat(80)), None);
+        assert_eq!(
+            name_too_long(NameKind::Queue, &"q".repeat(81)),
+            Some(format!("the SQS queue `{}` would be 81 characters; AWS allows at most 80", "q".repeat(81)))
+        );
+        for (kind, _, _) in NAME_LIMITS {
+            assert!(name_limit(kind).1 < usize::MAX, "{kind:?}");
+        }
+    }
 
     #[test]
     fn derived_names() {

@@ -40,6 +40,7 @@ use crate::names::{emr_cluster_name, scale_back_schedule_name, schedules_dlq_nam
 use crate::pricing::{usd, PriceTable, TABLE_FILE};
 use crate::progress::Progress;
 use crate::resources::cluster::{self, Found, Group, GroupWait, ScaleRecord};
+use crate::resources::kit::account_id;
 use crate::resources::queue;
 use crate::resources::schedule::{create_one_time_resize, delete_one_time_resize, resize_input, OneTimeResize};
 use crate::spec::{managed_scaling_refusal, replication_floor, windows_overlapping, Cluster, Spec};
@@ -362,13 +363,14 @@ fn refuse_unless_forced(
 /// Whether a job of the spec is running on the group now (one Step Functions read per job on
 /// the group; none when no job uses it): a resize meanwhile would be undone by the job's
 /// resize-back, or would shrink the group under the job.
-async fn job_collision(
-    clients: &Clients,
-    spec: &Spec,
-    checked: &Checked<'_>,
-    found: &Target,
-) -> Result<Option<String>, AwsError> {
-    let arns = Arns::new(&found.account_id, &clients.region);
+async fn job_collision(clients: &Clients, spec: &Spec, checked: &Checked<'_>) -> Result<Option<String>, AwsError> {
+    let group = |job: &crate::spec::Job| Group::parse(&job.group) == checked.group;
+    if !checked.cluster.jobs.iter().any(group) {
+        return Ok(None);
+    }
+    // The account of Step Functions (STS), not the cluster's: on AWS they are one, on an
+    // emulator stack they may not be.
+    let arns = Arns::new(&account_id(clients).await?, &clients.region);
     let running = running_on_group(clients, spec, checked.cluster, &checked.group, &arns).await?;
     Ok(running.map(|(job, execution)| {
         format!(
@@ -442,7 +444,7 @@ pub async fn scale(
     let checked = check(spec, request, &clients.region)?;
     refuse_unless_forced(window_collision(&checked, request), request, progress)?;
     let found = find(clients, spec, &checked).await?;
-    refuse_unless_forced(job_collision(clients, spec, &checked, &found).await?, request, progress)?;
+    refuse_unless_forced(job_collision(clients, spec, &checked).await?, request, progress)?;
     let (Checked { cluster, group, baseline, target, instance_type }, Target { id, cluster_id, group_id, current, .. }) =
         (&checked, &found);
     // Round 3: schedule (or cancel) the scale-back, before anything is resized: a scale-back

@@ -76,9 +76,6 @@ pub enum Effect {
     Deny,
 }
 
-/// IAM allows role names of at most 64 characters ("IAM and AWS STS quotas", IAM User Guide).
-pub const MAX_IAM_ROLE_NAME: usize = 64;
-
 /// A role's IAM name is `<pipeline>-<role>-<region code>` (`names::iam_role_name`), checked with
 /// the spec region's code. (`--region` into a region with a longer code — at most
 /// `names::REGION_CODE_MAX` characters — can take a name this close to the limit past it; CreateRole
@@ -96,14 +93,16 @@ pub(super) fn check_iam_name(path: &str, spec: &Spec, role: &str, problems: &mut
     let code = region_code(&spec.region).len();
     let base = format!("{}-{role}", spec.pipeline);
     let length = base.len() + 1 + code;
+    // IAM allows role names of at most 64 characters (`names::NAME_LIMITS`).
+    let max_iam_role_name = crate::names::name_limit(crate::names::NameKind::Role).1;
     if !base.chars().all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c)) {
         problems.add(path, format!("the IAM role name `{base}-…` may only hold letters, digits and `+=,.@_-`"));
-    } else if length > MAX_IAM_ROLE_NAME {
+    } else if length > max_iam_role_name {
         problems.add(
             path,
             format!(
-                "the IAM role name `{base}-<region code>` would be {length} characters with a {code}-character region code; IAM allows at most {MAX_IAM_ROLE_NAME}: shorten the pipeline or role name by {}",
-                length - MAX_IAM_ROLE_NAME
+                "the IAM role name `{base}-<region code>` would be {length} characters with a {code}-character region code; IAM allows at most {max_iam_role_name}: shorten the pipeline or role name by {}",
+                length - max_iam_role_name
             ),
         );
     }

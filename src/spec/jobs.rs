@@ -193,28 +193,7 @@ pub(super) fn check_jobs(path: &str, cluster: &Cluster, spec: &Spec, problems: &
             &crate::names::derived_job_role(&cluster.name, &job.name),
             problems,
         );
-        let machine = crate::names::job_state_machine_name(&spec.pipeline, &cluster.name, &job.name);
-        if machine.len() > crate::names::MAX_STATE_MACHINE_NAME {
-            problems.add(
-                format!("{job_path}.name"),
-                format!(
-                    "the state machine `{machine}` would be {} characters; Step Functions allows {}: shorten the job, cluster or pipeline name",
-                    machine.len(),
-                    crate::names::MAX_STATE_MACHINE_NAME
-                ),
-            );
-        }
-        // "Name: Length Constraints: Minimum length of 1. Maximum length of 64." (EventBridge
-        // Scheduler API Reference, CreateSchedule).
-        // The longest of a job's schedule names: the guard `pipectl run` leaves.
-        let run_guard = crate::names::job_run_guard_name(&cluster.name, &job.name);
-        let schedule = crate::names::schedule_name(&spec.pipeline, &run_guard);
-        if schedule.len() > 64 {
-            problems.add(
-                format!("{job_path}.name"),
-                format!("the schedule `{schedule}` would be {} characters; EventBridge Scheduler allows 64: shorten the job, cluster or pipeline name", schedule.len()),
-            );
-        }
+        // Its state machine's and schedules' names are checked with every derived name (`derived`).
         match calendar::parse_cron(&job.cron) {
             Err(message) => problems.add(format!("{job_path}.cron"), message),
             Ok(_) if job.timeout_seconds().is_some() => check_guard(&job_path, job, problems),

@@ -22,6 +22,7 @@ mod cidr;
 mod clusters;
 mod crawlers;
 mod deliveries;
+mod derived;
 mod group;
 mod iam;
 mod jobs;

@@ -4,6 +4,7 @@
 //! this one only runs them, in document order, and collects what they find.
 
 use super::checks::{Problem, Problems};
+use super::derived;
 use super::pipeline::Spec;
 use super::{
     alarms, buckets, catalog, clusters, crawlers, deliveries, iam, network, pipeline, query, schedules, streams,
@@ -22,6 +23,7 @@ pub fn validate(spec: &Spec) -> Vec<Problem> {
     iam::check(spec, &mut problems);
     clusters::check(spec, &mut problems);
     schedules::check_derived_batch_names(spec, &mut problems);
+    derived::check(spec, &mut problems);
     deliveries::check(spec, &mut problems);
     if let Some(catalog) = &spec.catalog {
         catalog::check(catalog, spec, &mut problems);
