@@ -15,6 +15,9 @@ pub const PIPELINE_TAG: &str = "pipectl:pipeline";
 pub const RESOURCE_TAG: &str = "pipectl:resource";
 /// Tag key prefix recording a deliberate resize on an EMR cluster: `pipectl:scale:<group>`.
 pub const SCALE_TAG_PREFIX: &str = "pipectl:scale:";
+/// Tag recording on an EMR cluster the HDFS replication it launched with (its `dfs.replication`,
+/// or EMR's default for its core nodes at launch): the floor under its core group.
+pub const HDFS_REPLICATION_TAG: &str = "pipectl:hdfs-replication";
 /// EMR's managed service policy (v2) only acts on subnets and security groups with this tag.
 pub const EMR_MANAGED_TAG: (&str, &str) = ("for-use-with-amazon-emr-managed-policies", "true");
 /// Marks a security group whose rules EMR maintains (one of a cluster's EMR-managed groups):

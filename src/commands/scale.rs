@@ -382,6 +382,38 @@ async fn job_collision(clients: &Clients, spec: &Spec, checked: &Checked<'_>) ->
     }))
 }
 
+/// The fewest core nodes a cluster may have, and why.
+struct CoreFloor {
+    nodes: i64,
+    why: String,
+}
+
+/// The HDFS floor under a cluster's core group: the replication it runs with (its configured
+/// `dfs.replication`, or the one pipectl recorded at launch), else the one pipectl launches it
+/// with from the spec (`Cluster::hdfs_replication`: a cluster launched before pipectl recorded
+/// it). Not the current core count's default: EMR sets the replication once, at launch.
+fn core_floor(cluster: &Cluster, live: Option<i64>) -> CoreFloor {
+    let copies = |n: i64| format!("{n} cop{}", if n == 1 { "y" } else { "ies" });
+    match (live, cluster.dfs_replication()) {
+        (Some(nodes), _) => {
+            CoreFloor { nodes, why: format!("HDFS keeps {} of each block on this cluster", copies(nodes)) }
+        }
+        (None, Some(nodes)) => CoreFloor {
+            nodes,
+            why: format!("HDFS keeps {} of each block (dfs.replication in the spec)", copies(nodes)),
+        },
+        (None, None) => {
+            let nodes = replication_floor(cluster.core.nodes);
+            let why = format!(
+                "HDFS keeps {} of each block on a cluster launched with {} core nodes",
+                copies(nodes),
+                cluster.core.nodes
+            );
+            CoreFloor { nodes, why }
+        }
+    }
+}
+
 /// The live cluster and group a checked request resizes.
 struct Target {
     id: ResourceId,
@@ -423,11 +455,11 @@ async fn find(clients: &Clients, spec: &Spec, checked: &Checked<'_>) -> Result<T
     })?;
     let (group_id, current) = (live_group.id.clone(), live_group.requested);
     if *group == Group::Core {
-        let floor = replication_floor(current);
-        if *target < floor {
+        let floor = core_floor(cluster, live.hdfs_replication);
+        if *target < floor.nodes {
             return Err(ScaleError::Refused(format!(
-                "core nodes cannot go below {floor}: HDFS keeps {floor} cop{} of each block on a cluster of {current} core nodes",
-                if floor == 1 { "y" } else { "ies" }
+                "core nodes cannot go below {}: {}, and EMR cannot scale core nodes below dfs.replication",
+                floor.nodes, floor.why
             )));
         }
     }
@@ -607,6 +639,30 @@ mod tests {
         assert!(matches!(refused, Err(ScaleError::Refused(_))));
         let forced = ScaleRequest { force: true, ..request(at(29, 23, 0), None, false) };
         assert!(refuse_unless_forced(why, &forced, &progress).is_ok());
+    }
+
+    #[test]
+    fn the_core_floor_is_the_clusters_replication_not_its_current_size() {
+        let yaml = |configurations: &str| {
+            format!("version: 1\npipeline: p\nregion: eu-west-1\nclusters:\n  - name: spark\n    release: emr-7.2.0\n    applications: [Spark]\n    subnet: s\n    master: {{type: m5.xlarge}}\n    core: {{type: m5.xlarge, nodes: 12}}\n{configurations}")
+        };
+        let spec: Spec = serde_saphyr::from_str(&yaml("")).unwrap();
+        let cluster = &spec.clusters[0];
+        // What the cluster runs with wins: launched with 3 core nodes, replication 1, though the
+        // spec's 12 would give 3.
+        let floor = core_floor(cluster, Some(1));
+        assert_eq!((floor.nodes, floor.why.as_str()), (1, "HDFS keeps 1 copy of each block on this cluster"));
+        // Unknown: the spec's launch size (12 → 3), not the current core count.
+        let floor = core_floor(cluster, None);
+        assert_eq!(
+            (floor.nodes, floor.why.as_str()),
+            (3, "HDFS keeps 3 copies of each block on a cluster launched with 12 core nodes")
+        );
+        let configured: Spec = serde_saphyr::from_str(&yaml(
+            "    configurations: [{classification: hdfs-site, properties: {dfs.replication: '2'}}]\n",
+        ))
+        .unwrap();
+        assert_eq!(core_floor(&configured.clusters[0], None).nodes, 2);
     }
 
     #[test]

@@ -5,7 +5,8 @@
 //! refusal leaving the cluster as it was, and a destroy that leaves no tagged security group.
 
 use crate::support::{
-    assert_cluster_terminated, found, held_schedule, not_found, pipectl, runtime, unique, Run, Scratch, Stack,
+    assert_cluster_terminated, found, held_schedule, not_found, pipectl, run_with_env, runtime, unique, Run, Scratch,
+    Stack,
 };
 
 struct ClusterSpec {
@@ -198,6 +199,8 @@ fn assert_applied(stack: Stack, runtime: &tokio::runtime::Runtime, p: &str) -> S
         Some(format!("{p}-spark-emr-ec2-use1").as_str())
     );
     assert!(cluster.tags().iter().any(|t| t.key() == Some("pipectl:pipeline") && t.value() == Some(p)));
+    // The HDFS replication EMR gives four core nodes at launch, recorded as the core floor.
+    assert!(cluster.tags().iter().any(|t| t.key() == Some("pipectl:hdfs-replication") && t.value() == Some("2")));
     // Launched with the pipeline's security configuration, which requires IMDSv2.
     let configuration = format!("pipectl-{p}-emr");
     assert_eq!(cluster.security_configuration(), Some(configuration.as_str()));
@@ -361,6 +364,15 @@ fn assert_scaling(
         runtime.block_on(held_schedule(stack, &format!("pipectl-{p}-spark-batch-scale-back"))).is_none(),
         "reset cancels the scale-back"
     );
+
+    // The scale-back is scheduled before anything is resized: with Scheduler unreachable (the
+    // proxy injects no fault into one named operation, so its endpoint is a closed port),
+    // `scale --for` fails and the group stays as it was, not scaled with nothing to bring it back.
+    let mut unreachable = stack.env();
+    unreachable.push(("AWS_ENDPOINT_URL_SCHEDULER", "http://127.0.0.1:9".to_string()));
+    let failed = run_with_env(&["scale", "--nodes", "8", "--for", "1h", "-f", file], &unreachable).expect(1);
+    assert!(failed.stderr.contains("CreateSchedule") || failed.stderr.contains("DeleteSchedule"), "{}", failed.stderr);
+    assert_eq!(runtime.block_on(batch_count(stack, p)), 0, "a failed scale-back left the group scaled");
 
     // Every refusal exits 1 and leaves the cluster as it was.
     refused(pipectl(stack, &["scale", "--nodes=-1", "-f", file]), "below 0");

@@ -13,11 +13,11 @@ use aws_sdk_emr::types::{
 };
 use serde_json::Value;
 
-use super::attributes::{adjust, idle_timeout_seconds, scale_tag, Live, Readable, ScaleRecord};
+use super::attributes::{adjust, idle_timeout_seconds, is_note, scale_tag, Live, Readable, ScaleRecord};
 use super::read::{list_groups, unsupported};
 use super::{ClusterConfig, Group};
 use crate::model::{DesiredConfig, DesiredResource, ResourceId};
-use crate::names::{Tags, SCALE_TAG_PREFIX};
+use crate::names::{Tags, HDFS_REPLICATION_TAG};
 use crate::progress::Progress;
 use crate::resources::kit::wait::{wait_until, Poll};
 use crate::resources::kit::{aws_error, retry_while_role_propagates, AwsError, Clients, Context, LiveResource};
@@ -62,6 +62,16 @@ fn group_config(
         .market(market_type)
         .set_ebs_configuration(ebs)
         .build()
+}
+
+/// The cluster's tags at RunJobFlow, with the HDFS replication it launches with
+/// (`HDFS_REPLICATION_TAG`): EMR sets `dfs.replication` from the core nodes it is provisioned
+/// with ("HDFS configuration", EMR Release Guide) and reports no default back, so pipectl notes
+/// it for the floor of later core resizes.
+fn launch_tags(resource: &DesiredResource, cluster: &spec::Cluster) -> Tags {
+    let mut tags = resource.tags.clone();
+    tags.insert(HDFS_REPLICATION_TAG.to_string(), cluster.hdfs_replication().to_string());
+    tags
 }
 
 fn task_group_config(group: &spec::TaskGroup) -> InstanceGroupConfig {
@@ -173,7 +183,7 @@ pub(super) async fn create(
             .service_role(&service_role)
             .job_flow_role(&config.instance_profile)
             .visible_to_all_users(true)
-            .set_tags(Some(emr_tags(&resource.tags)))
+            .set_tags(Some(emr_tags(&launch_tags(resource, cluster))))
             .set_auto_termination_policy(
                 idle_timeout(cluster).map(|seconds| AutoTerminationPolicy::builder().idle_timeout(seconds).build()),
             )
@@ -370,8 +380,7 @@ async fn sync_tags(
     desired: &Tags,
 ) -> Result<(), AwsError> {
     let emr = &ctx.clients.emr;
-    let stale: Vec<String> =
-        live.keys().filter(|key| !key.starts_with(SCALE_TAG_PREFIX) && !desired.contains_key(*key)).cloned().collect();
+    let stale: Vec<String> = live.keys().filter(|key| !is_note(key) && !desired.contains_key(*key)).cloned().collect();
     if !stale.is_empty() {
         emr.remove_tags()
             .resource_id(cluster_id)

@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 
 use super::{ClusterConfig, Group, GroupMatch};
 use crate::model::{Action, Attributes, LiveDetail, Names, ResourceId, UNREADABLE};
-use crate::names::{Tags, SCALE_TAG_PREFIX};
+use crate::names::{Tags, HDFS_REPLICATION_TAG, SCALE_TAG_PREFIX};
 use crate::resources::bucket;
 use crate::spec::{self, Configuration, Market};
 
@@ -99,6 +99,8 @@ pub struct Live {
     /// `EmrManagedMasterSecurityGroup`, `EmrManagedSlaveSecurityGroup` and
     /// `ServiceAccessSecurityGroup`, as EMR reports them.
     pub emr_group_ids: [Option<String>; 3],
+    /// The HDFS replication it runs with, when known (`hdfs_replication`).
+    pub hdfs_replication: Option<i64>,
 }
 
 impl Live {
@@ -140,6 +142,45 @@ impl ScaleRecord {
         })
     }
 }
+
+/// Whether a cluster tag is one of pipectl's notes (a scale record, the launch replication),
+/// not a tag the spec manages: plans do not compare it and apply does not remove it.
+pub fn is_note(key: &str) -> bool {
+    key.starts_with(SCALE_TAG_PREFIX) || key == HDFS_REPLICATION_TAG
+}
+
+/// The HDFS replication of a live cluster, when it can be known: the `dfs.replication` of the
+/// `hdfs-site` configuration it launched with (EMR reports the configurations back), else the
+/// one pipectl recorded at RunJobFlow (`HDFS_REPLICATION_TAG`: EMR's default for the core nodes
+/// it launched with, "HDFS configuration", EMR Release Guide). A cluster launched before pipectl
+/// recorded it has neither.
+pub fn hdfs_replication(configurations: &Value, tags: &Tags) -> Option<i64> {
+    let configured = configurations.as_array().into_iter().flatten().find_map(|configuration| {
+        (configuration["classification"] == "hdfs-site")
+            .then(|| configuration["properties"]["dfs.replication"].as_str())?
+    });
+    configured
+        .or_else(|| tags.get(HDFS_REPLICATION_TAG).map(String::as_str))
+        .and_then(|value| value.trim().parse().ok())
+}
+
+/// What shrinking core from `before` to `after` loses, if it goes below the HDFS replication: EMR
+/// "cannot scale core nodes below dfs.replication" ("HDFS configuration", EMR Release Guide), and
+/// the nodes taken hold the last replicas of blocks. Without a known replication (a cluster
+/// launched before pipectl recorded it), EMR's default for the live core count stands in.
+pub fn core_shrink_loses_data(before: &Attributes, after: &Attributes) -> Option<String> {
+    let core = Group::Core.field("nodes");
+    let (from, to) = (before.get(&core)?.as_i64()?, after.get(&core)?.as_i64()?);
+    let replication =
+        before.get(HDFS_REPLICATION_FIELD).and_then(Value::as_i64).unwrap_or_else(|| spec::replication_floor(from));
+    (to < from && to < replication).then(|| {
+        format!("shrinking core from {from} to {to} nodes goes below the cluster's HDFS replication ({replication}): EMR refuses to scale core nodes below dfs.replication, and the nodes removed hold the last copies of blocks")
+    })
+}
+
+/// The attribute that carries a live cluster's HDFS replication, copied into the desired side so
+/// that it is never a difference (`adjust`).
+const HDFS_REPLICATION_FIELD: &str = "hdfs_replication";
 
 /// The tag key of a group's scale record: `pipectl:scale:<group>`.
 pub fn scale_tag(group: &Group) -> String {
@@ -296,6 +337,9 @@ impl LiveDetail for Live {
         for (field, group) in EMR_GROUP_FIELDS.iter().zip(&self.emr_group_ids) {
             attributes.insert(field.to_string(), json!(group.as_deref().map(|id| names.name(id))));
         }
+        if let Some(replication) = self.hdfs_replication {
+            attributes.insert(HDFS_REPLICATION_FIELD.to_string(), json!(replication));
+        }
         for group in self.of_type(InstanceGroupType::Task) {
             let task = Group::Task(group.name.clone());
             attributes.insert(task.field("type"), json!(group.instance_type));
@@ -345,7 +389,9 @@ pub fn adjust(
     // What the spec leaves to EMR is whatever EMR chose: EMR attaches default EBS volumes to
     // EBS-only instance types ("Instance storage", Amazon EMR Management Guide), and emulators
     // report a service-access group for a cluster in a public subnet that was given none.
-    for field in [Group::Core.field("ebs_gib"), EMR_GROUP_FIELDS[2].to_string()] {
+    // The HDFS replication is a fact of the live cluster the spec does not state (it is read to
+    // judge a core shrink, `core_shrink_loses_data`).
+    for field in [Group::Core.field("ebs_gib"), EMR_GROUP_FIELDS[2].to_string(), HDFS_REPLICATION_FIELD.to_string()] {
         if desired.get(&field).is_none_or(Value::is_null) {
             if let Some(value) = current.get(&field).filter(|value| !value.is_null()) {
                 desired.insert(field, value.clone());
@@ -469,6 +515,7 @@ pub(super) mod tests {
             service_role: String::new(),
             instance_profile: String::new(),
             emr_group_ids: [None, None, None],
+            hdfs_replication: None,
         }
     }
 
@@ -514,6 +561,47 @@ pub(super) mod tests {
         let mut fixed = desired(Value::Null);
         assert!(adjust(&id, &live(7), &Tags::new(), &Attributes::new(), &mut fixed, false).is_empty());
         assert_eq!((&fixed["core.nodes"], &fixed["task.batch.nodes"]), (&json!(2), &json!(0)));
+    }
+
+    #[test]
+    fn the_hdfs_replication_is_the_launch_configuration_else_the_launch_record() {
+        let tags = Tags::from([(HDFS_REPLICATION_TAG.to_string(), "2".to_string())]);
+        let configured = json!([{"classification": "hdfs-site", "properties": {"dfs.replication": "3"}}]);
+        assert_eq!(hdfs_replication(&configured, &tags), Some(3));
+        assert_eq!(hdfs_replication(&json!([]), &tags), Some(2));
+        assert_eq!(hdfs_replication(&json!([]), &Tags::new()), None);
+        assert!(is_note(HDFS_REPLICATION_TAG) && is_note("pipectl:scale:batch") && !is_note("team"));
+    }
+
+    #[test]
+    fn a_core_shrink_below_the_replication_destroys_data() {
+        let attributes = |core: i64, replication: Option<i64>| {
+            let mut attributes = Attributes::from([("core.nodes".to_string(), json!(core))]);
+            if let Some(replication) = replication {
+                attributes.insert(HDFS_REPLICATION_FIELD.to_string(), json!(replication));
+            }
+            attributes
+        };
+        // Launched with 12 core nodes (replication 3): 12 → 2 goes below it, 12 → 3 does not,
+        // though EMR's default for 2 or 3 nodes would be 1.
+        let loss = core_shrink_loses_data(&attributes(12, Some(3)), &attributes(2, None)).expect("below 3");
+        assert!(
+            loss.starts_with("shrinking core from 12 to 2 nodes goes below the cluster's HDFS replication (3)"),
+            "{loss}"
+        );
+        assert_eq!(core_shrink_loses_data(&attributes(12, Some(3)), &attributes(3, None)), None);
+        // Launched with 2 (replication 1) and grown to 12: back to 2 loses nothing.
+        assert_eq!(core_shrink_loses_data(&attributes(12, Some(1)), &attributes(2, None)), None);
+        // Unknown replication: EMR's default for the live count stands in; growing never loses.
+        assert!(core_shrink_loses_data(&attributes(12, None), &attributes(2, None)).is_some());
+        assert_eq!(core_shrink_loses_data(&attributes(2, Some(3)), &attributes(4, None)), None);
+        // The replication is read, never a difference: adjust copies it to the desired side.
+        let mut live = live(0);
+        live.hdfs_replication = Some(3);
+        let (current, _) = live.describe("j-1", &Names::default());
+        let mut desired = Attributes::from([("core.nodes".to_string(), json!(4))]);
+        adjust(&id("spark"), &live, &Tags::new(), &current, &mut desired, false);
+        assert_eq!(desired[HDFS_REPLICATION_FIELD], json!(3));
     }
 
     #[test]

@@ -40,7 +40,7 @@ pub use read::{find_active, find_owned, group_id, inspect, list_active, Found, R
 use super::kit::{AwsError, Context, Grant, GrantContext, LiveResource, NamedRead, ReadContext, ResourceKind, Scope};
 use super::{security_group, vpc};
 use crate::model::{Action, Attributes, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, ResourceId};
-use crate::names::{derived_cluster_roles, emr_security_group, Tags, SCALE_TAG_PREFIX};
+use crate::names::{derived_cluster_roles, emr_security_group, Tags};
 use crate::pricing::{self, CostLine, Prices};
 use crate::spec;
 pub use crate::spec::Group;
@@ -222,15 +222,21 @@ impl KindRules for Cluster {
         }
         REPLACING.contains(&field)
     }
-    /// Scale records are pipectl's notes on the cluster, not tags the spec manages.
+    /// Scale records and the launch replication are pipectl's notes on the cluster, not tags the
+    /// spec manages.
     fn compared_tags(&self, tags: &Tags) -> Tags {
         tags.iter()
-            .filter(|(key, _)| !key.starts_with(SCALE_TAG_PREFIX))
+            .filter(|(key, _)| !attributes::is_note(key))
             .map(|(key, value)| (key.clone(), value.clone()))
             .collect()
     }
     fn change_notes(&self, action: Action, _before: Option<&Attributes>, _after: Option<&Attributes>) -> Vec<String> {
         attributes::change_notes(action)
+    }
+    /// Shrinking core below the cluster's HDFS replication is planned as destroying data, so
+    /// that apply needs `--allow-destroy` (and EMR would refuse it anyway).
+    fn update_loses_data(&self, before: &Attributes, after: &Attributes) -> Option<String> {
+        attributes::core_shrink_loses_data(before, after)
     }
     fn adjust_desired(&self, live: &LiveResource, desired: &mut Attributes, reset_scale: bool) -> Vec<String> {
         match live.detail::<Live>() {
@@ -363,7 +369,7 @@ mod tests {
     use super::desired::emr_instance_policy;
     use super::*;
     use crate::iam::Arns;
-    use crate::names::EMR_MANAGED_TAG;
+    use crate::names::{EMR_MANAGED_TAG, HDFS_REPLICATION_TAG, SCALE_TAG_PREFIX};
     use crate::resources::graph_in;
     use crate::resources::role::RoleConfig;
 
@@ -628,6 +634,7 @@ mod tests {
         assert!(!Cluster.forces_replacement("core.nodes"));
         let tags = Tags::from([
             (format!("{SCALE_TAG_PREFIX}batch"), "nodes=20 baseline=0".to_string()),
+            (HDFS_REPLICATION_TAG.to_string(), "2".to_string()),
             ("team".to_string(), "data".to_string()),
         ]);
         assert_eq!(Cluster.compared_tags(&tags), Tags::from([("team".to_string(), "data".to_string())]));

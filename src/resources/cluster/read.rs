@@ -8,7 +8,7 @@ use std::fmt::Display;
 use aws_sdk_emr::types::{ClusterState, MarketType};
 use serde_json::{json, Value};
 
-use super::attributes::{managed_scaling_value, InstanceGroup, Live, Readable, State};
+use super::attributes::{hdfs_replication, managed_scaling_value, InstanceGroup, Live, Readable, State};
 use super::{Group, GroupMatch, KIND};
 use crate::model::ResourceId;
 use crate::names::{emr_cluster_name, emr_cluster_prefix, Tags, PIPELINE_TAG, RESOURCE_TAG};
@@ -188,15 +188,6 @@ pub(super) async fn describe(
     let mut applications: Vec<String> =
         cluster.applications().iter().filter_map(|a| a.name().map(str::to_string)).collect();
     applications.sort();
-    let mut configurations: Vec<Value> = cluster
-        .configurations()
-        .iter()
-        .map(|c| {
-            let properties: BTreeMap<&String, &String> = c.properties().into_iter().flatten().collect();
-            json!({"classification": c.classification().unwrap_or_default(), "properties": properties})
-        })
-        .collect();
-    configurations.sort_by_key(|value| value["classification"].as_str().map(str::to_string));
     let live = Live {
         arn: cluster.cluster_arn().unwrap_or_default().to_string(),
         state: state_of(cluster),
@@ -207,7 +198,7 @@ pub(super) async fn describe(
         key_pair: attributes.and_then(|a| a.ec2_key_name()).map(str::to_string),
         log_uri: cluster.log_uri().map(str::to_string),
         groups,
-        configurations: Value::Array(configurations),
+        configurations: configurations_of(cluster),
         bootstrap,
         idle_timeout_seconds,
         termination_protection: cluster.termination_protected().unwrap_or(false),
@@ -219,8 +210,25 @@ pub(super) async fn describe(
             attributes.and_then(|a| a.emr_managed_slave_security_group()).map(str::to_string),
             attributes.and_then(|a| a.service_access_security_group()).map(str::to_string),
         ],
+        hdfs_replication: None,
     };
-    Ok(Some((tags_of(cluster), live)))
+    let tags = tags_of(cluster);
+    let live = Live { hdfs_replication: hdfs_replication(&live.configurations, &tags), ..live };
+    Ok(Some((tags, live)))
+}
+
+/// A cluster's configurations as EMR reports them, in the form they are compared in.
+fn configurations_of(cluster: &aws_sdk_emr::types::Cluster) -> Value {
+    let mut configurations: Vec<Value> = cluster
+        .configurations()
+        .iter()
+        .map(|c| {
+            let properties: BTreeMap<&String, &String> = c.properties().into_iter().flatten().collect();
+            json!({"classification": c.classification().unwrap_or_default(), "properties": properties})
+        })
+        .collect();
+    configurations.sort_by_key(|value| value["classification"].as_str().map(str::to_string));
+    Value::Array(configurations)
 }
 
 /// Lists the active clusters whose names start with `prefix`: (cluster id, name).
@@ -319,6 +327,8 @@ pub struct Running {
     pub state: State,
     pub tags: Tags,
     pub groups: Vec<InstanceGroup>,
+    /// The HDFS replication it runs with, when known (`attributes::hdfs_replication`).
+    pub hdfs_replication: Option<i64>,
 }
 
 impl Running {
@@ -344,10 +354,12 @@ pub async fn inspect(clients: &Clients, id: &ResourceId, cluster_id: &str) -> Re
     let groups = groups?;
     let cluster =
         described.cluster().ok_or_else(|| AwsError::new(id, "DescribeCluster", "no cluster in the answer"))?;
+    let tags = tags_of(cluster);
     Ok(Running {
         arn: cluster.cluster_arn().unwrap_or_default().to_string(),
         state: state_of(cluster),
-        tags: tags_of(cluster),
+        hdfs_replication: hdfs_replication(&configurations_of(cluster), &tags),
+        tags,
         groups,
     })
 }
