@@ -274,6 +274,9 @@ impl ResourceKind for Bucket {
                 objects,
             ),
         ]
+        .into_iter()
+        .chain(lake::canary_grants(ctx))
+        .collect()
     }
 }
 
@@ -805,6 +808,7 @@ fn undeletable(id: &ResourceId, deleted: usize, errors: &[aws_sdk_s3::types::Err
     )
 }
 
+pub mod lake;
 mod policy;
 
 #[cfg(test)]

@@ -24,6 +24,8 @@ pub fn grants(ctx: &GrantContext) -> Vec<Grant> {
     let delete = ["firehose:DeleteDeliveryStream"];
     grants.extend(dropped_grants(ctx, "OwnDeliveriesTheSpecDropped", arn("*"), &read, &delete));
     grants.extend([
+        // `pipectl verify` reads each delivery's status before it waits for a canary.
+        Grant::new("ReadDeliveriesToVerify", Scope::Verify, &read[..1], deliveries.clone()),
         Grant::new("ChangeDeliveries", Scope::Apply, &change, deliveries.clone()),
         Grant::new("ChangeDeliveries", Scope::Destroy, &delete, deliveries),
         // Each delivery's role, derived or named, passed to Firehose only.
