@@ -38,3 +38,4 @@ mod remains;
 mod requests;
 mod schedules;
 mod tagging;
+mod verify;
