@@ -447,7 +447,7 @@ fn the_verify_policy_puts_canaries_into_the_fed_streams_and_reads_only_the_deliv
     let verify = policy_for(&spec, "us-east-1", "123456789012", Purpose::Verify);
     let sids: Vec<&str> = verify["Statement"].as_array().unwrap().iter().map(|s| s["Sid"].as_str().unwrap()).collect();
     // The streams use the AWS managed key: no KMS grant.
-    assert_eq!(sids, ["ReadCanariesInTheLake", "ListCanaryPrefixes", "PutCanaries", "ReadDeliveriesToVerify"]);
+    assert_eq!(sids, ["PutCanaries", "ReadDeliveriesToVerify", "ReadCanariesInTheLake", "ListCanaryPrefixes"]);
     // Only the stream a delivery reads gets canaries (not clickstream-marketing).
     assert_eq!(
         statement(&verify, "PutCanaries")["Resource"],
@@ -456,7 +456,7 @@ fn the_verify_policy_puts_canaries_into_the_fed_streams_and_reads_only_the_deliv
     let lake = "arn:aws:s3:::clickstream-lake-example";
     assert_eq!(
         statement(&verify, "ReadCanariesInTheLake")["Resource"],
-        json!([format!("{lake}/raw/events/*"), format!("{lake}/errors/events/*")])
+        json!([format!("{lake}/raw/events/*/*"), format!("{lake}/errors/events/*/*/*")])
     );
     let list = statement(&verify, "ListCanaryPrefixes");
     assert_eq!(list["Resource"], json!([lake]));

@@ -1,10 +1,9 @@
 //! Reading what landed in a bucket, for `pipectl verify`: the objects under a prefix written
-//! since a moment, and one object's bytes; and the grants that needs, scoped to the prefixes the
-//! spec's deliveries write under (data and errors).
+//! since a moment, and one object's bytes. (The grants that needs are the deliveries', scoped to
+//! their prefixes: `delivery::grants`.)
 
-use super::super::kit::{aws_error, AwsError, Clients, Grant, GrantContext, Scope};
+use super::super::kit::{aws_error, AwsError, Clients};
 use super::id;
-use crate::spec::static_part;
 
 /// At most this many pages (1000 keys each) are listed under one prefix per look: a folder of a
 /// day or an hour holds far fewer objects than that; a prefix without a date folder on a big lake
@@ -72,30 +71,4 @@ pub async fn object_bytes(clients: &Clients, bucket: &str, key: &str) -> Result<
         .await
         .map_err(|error| AwsError::new(id(bucket).to_string(), "GetObject", format!("reading {key}: {error}")))?;
     Ok(body.into_bytes().to_vec())
-}
-
-/// What `pipectl verify` needs of the lake: list and read objects under the fixed part of each
-/// delivery's prefix and error prefix, nothing else of the bucket. `s3:ListBucket` is scoped by
-/// the `s3:prefix` condition key ("Amazon S3 condition key examples", Amazon S3 User Guide);
-/// a prefix without a fixed part (the default `YYYY/MM/dd/HH/` folders) opens the whole bucket.
-pub fn canary_grants(ctx: &GrantContext) -> Vec<Grant> {
-    let mut grants = Vec::new();
-    for delivery in &ctx.spec.deliveries {
-        let bucket = ctx.arns.bucket(&delivery.to.bucket);
-        let prefixes: Vec<String> = std::iter::once(delivery.to.prefix.as_str())
-            .chain(delivery.to.error_prefix.as_deref())
-            .map(|prefix| format!("{}*", static_part(prefix)))
-            .collect();
-        grants.push(Grant::new(
-            "ReadCanariesInTheLake",
-            Scope::Verify,
-            &["s3:GetObject"],
-            prefixes.iter().map(|prefix| format!("{bucket}/{prefix}")).collect(),
-        ));
-        grants.push(
-            Grant::new("ListCanaryPrefixes", Scope::Verify, &["s3:ListBucket"], vec![bucket])
-                .when(serde_json::json!({"StringLike": {"s3:prefix": prefixes}})),
-        );
-    }
-    grants
 }

@@ -274,9 +274,6 @@ impl ResourceKind for Bucket {
                 objects,
             ),
         ]
-        .into_iter()
-        .chain(lake::canary_grants(ctx))
-        .collect()
     }
 }
 
