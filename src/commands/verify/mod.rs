@@ -285,7 +285,7 @@ impl<'a> Search<'a> {
                         }))
                     }
                     Ok(examined) => {
-                        self.others.push(format!("{} ({}, {} records)", object.key, examined.format, examined.records))
+                        self.others.push(format!("{} ({}, {})", object.key, examined.format, records(examined.records)))
                     }
                     Err(why) => self.others.push(format!("{} ({why})", object.key)),
                 }
@@ -320,15 +320,16 @@ impl<'a> Search<'a> {
                     "the canary went to the error prefix after {seconds}s: {code}: {message} (s3://{bucket}/{key})"
                 );
             }
-            Found::Landed { key, format, records } => {
+            Found::Landed { key, format, records: count } => {
                 let partition = self.partition_of(&key);
                 report.object = Some(format!("s3://{bucket}/{key}"));
                 report.format = Some(format.clone());
                 report.confirmed = partition.as_ref().is_none_or(Result::is_ok);
                 report.summary = match &partition {
-                    None => format!("landed after {seconds}s in s3://{bucket}/{key} ({format}, {records} records)"),
+                    None => format!("landed after {seconds}s in s3://{bucket}/{key} ({format}, {})", records(count)),
                     Some(Ok(partition)) => format!(
-                        "landed after {seconds}s in s3://{bucket}/{key} ({format}, {records} records), partition {partition}"
+                        "landed after {seconds}s in s3://{bucket}/{key} ({format}, {}), partition {partition}",
+                        records(count)
                     ),
                     Some(Err(expected)) => format!(
                         "landed after {seconds}s in s3://{bucket}/{key}, outside the partition folder the table reads ({expected}): queries will not see it"
@@ -422,6 +423,11 @@ impl<'a> Search<'a> {
     }
 }
 
+/// `1 record`, `3 records`.
+fn records(count: usize) -> String {
+    format!("{count} record{}", if count == 1 { "" } else { "s" })
+}
+
 /// Prints the reports: one JSON document, or a block per path.
 fn print(reports: &[PathReport], output: OutputFormat) {
     match output {
@@ -447,5 +453,67 @@ fn print(reports: &[PathReport], output: OutputFormat) {
                 "Canaries stay in the lake: leave them out of queries with `WHERE <any string column> NOT LIKE '{CANARY_PREFIX}%'`."
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(deliveries: &str) -> Spec {
+        let yaml = format!(
+            "version: 1\npipeline: p\nregion: us-east-1\nbuckets: [{{name: lake}}]\nstreams: [{{name: events}}]\n{deliveries}catalog:\n  tables:\n    - {{name: events, delivery: d, columns: [{{name: id, type: string}}]}}\n"
+        );
+        serde_saphyr::from_str(&yaml).unwrap()
+    }
+
+    const TWO: &str = "deliveries:\n  - {name: d, from: events, to: {bucket: lake, prefix: 'raw/!{timestamp:yyyy/MM/dd}/', error_prefix: 'err/'}, buffer: {interval_seconds: 60}}\n  - {name: e, from: events, to: {bucket: lake, prefix: 'other/'}}\n";
+
+    #[test]
+    fn paths_are_every_delivery_or_those_named_and_unknown_names_are_refused() {
+        let spec = spec(TWO);
+        let all = paths(&spec, &[], None).unwrap();
+        let names: Vec<&str> = all.iter().map(|path| path.delivery.name.as_str()).collect();
+        assert_eq!(names, ["d", "e"]);
+        // The buffer interval plus the margin, unless --timeout says otherwise.
+        assert_eq!(all[0].timeout, Duration::from_secs(180));
+        assert_eq!(all[1].timeout, Duration::from_secs(420));
+        assert!(all[0].table.as_ref().is_some_and(|of| of.partition.is_some()) && all[1].table.is_none());
+        let one = paths(&spec, &["e".to_string()], Some(Duration::from_secs(3))).unwrap();
+        assert_eq!((one.len(), one[0].timeout), (1, Duration::from_secs(3)));
+        let unknown = paths(&spec, &["x".to_string()], None).err().unwrap();
+        assert_eq!(unknown, "no delivery `x` in the spec; its deliveries are: d, e");
+        assert!(paths(&self::spec(""), &[], None).err().unwrap().starts_with("the spec declares no deliveries"));
+    }
+
+    #[test]
+    fn a_canary_outside_the_tables_partition_folder_is_not_confirmed() {
+        let spec = spec(TWO);
+        let all = paths(&spec, &[], None).unwrap();
+        let put_at = DateTime::parse_from_rfc3339("2026-12-07T10:00:00Z").unwrap().with_timezone(&Utc);
+        let search = Search::new(&all[0], "pipectl-canary-1-ab".to_string(), put_at);
+        let landed = |key: &str| Found::Landed { key: key.to_string(), format: "gzip JSON".to_string(), records: 1 };
+        let inside = search.finish(landed("raw/2026/12/07/d-1-x.gz"), 4);
+        assert!(inside.confirmed, "{inside:?}");
+        assert_eq!(inside.partition.as_deref(), Some("dt=2026/12/07 of p.events"));
+        assert_eq!(inside.summary, "landed after 4s in s3://lake/raw/2026/12/07/d-1-x.gz (gzip JSON, 1 record), partition dt=2026/12/07 of p.events");
+        let outside = search.finish(landed("raw/d-1-x.gz"), 4);
+        assert!(!outside.confirmed);
+        assert!(
+            outside.summary.contains("outside the partition folder the table reads (s3://lake/raw/2026/12/07/"),
+            "{}",
+            outside.summary
+        );
+        // Without a table, landing under the prefix is enough.
+        let plain = Search::new(&all[1], "pipectl-canary-1-ab".to_string(), put_at);
+        assert!(plain.finish(landed("other/2026/12/07/10/e-1-x.gz"), 2).confirmed);
+        let failed =
+            Found::Failed { key: "err/x".to_string(), code: "S3.AccessDenied".to_string(), message: "no".to_string() };
+        let failed = search.finish(failed, 9);
+        assert!(!failed.confirmed);
+        assert_eq!(
+            failed.summary,
+            "the canary went to the error prefix after 9s: S3.AccessDenied: no (s3://lake/err/x)"
+        );
     }
 }
