@@ -26,7 +26,7 @@ use crate::calendar::parse_duration;
 use crate::progress::Progress;
 use crate::resources::bucket::lake::{object_bytes, objects_since};
 use crate::resources::{delivery, stream};
-use crate::spec::{database_name, table_layout, CatalogTable, DatePartition, Delivery, Spec, TableFormat};
+use crate::spec::{database_name, table_layout, CatalogTable, Compression, DatePartition, Delivery, Spec, TableFormat};
 
 pub use canary::{CANARY_FIELD, CANARY_PREFIX};
 
@@ -199,6 +199,11 @@ async fn verify_path(
             return Ok(report(path, "", 0, format!("the delivery stream is {status}, not ACTIVE; no canary was put")));
         }
         Some(_) => {}
+    }
+    if !matches!(delivery.compression, Compression::Gzip | Compression::None) {
+        let compression = delivery.compression.as_str();
+        let why = format!("verify reads gzip and uncompressed objects, and this delivery writes `compression: {compression}`; no canary was put");
+        return Ok(report(path, "", 0, why));
     }
     let columns = path.table.as_ref().map(|of| of.table.columns.as_slice()).unwrap_or_default();
     if delivery.format == TableFormat::Parquet && !canary::carries_id(columns) {
