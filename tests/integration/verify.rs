@@ -43,8 +43,8 @@ catalog:
     )
 }
 
-/// Starts `pipectl verify` against `stack` without waiting for it.
-fn spawn_verify(stack: Stack, args: &[&str]) -> Child {
+/// Starts `pipectl verify` with the environment `env` without waiting for it.
+fn spawn_verify(env: &[(&str, String)], args: &[&str]) -> Child {
     let mut command = Command::new(pipectl_path());
     command.arg("verify").args(args).env_clear().stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
     for key in ["PATH", "HOME"] {
@@ -52,7 +52,7 @@ fn spawn_verify(stack: Stack, args: &[&str]) -> Child {
             command.env(key, value);
         }
     }
-    command.env("NO_COLOR", "1").envs(stack.env());
+    command.env("NO_COLOR", "1").envs(env.iter().map(|(key, value)| (*key, value)));
     command.spawn().expect("pipectl verify starts")
 }
 
@@ -163,13 +163,18 @@ async fn deliver(s3: &aws_sdk_s3::Client, pipeline: &str, records: &[Value], pla
 
 /// Runs verify with `args` while playing Firehose as `play` says (not at all with None); its result.
 fn verify_while_playing(stack: Stack, pipeline: &str, args: &[&str], play: Option<Play>) -> Run {
+    verify_through(stack, &stack.env(), pipeline, args, play)
+}
+
+/// `verify_while_playing`, with verify's environment `env` (another endpoint).
+fn verify_through(stack: Stack, env: &[(&str, String)], pipeline: &str, args: &[&str], play: Option<Play>) -> Run {
     let child = runtime().block_on(async {
         let clients = stack.clients().await;
         let mut done = HashSet::new();
         let stream = format!("{pipeline}-events");
         // Canaries of earlier runs are in the stream already: not this run's.
         new_records(&clients.kinesis, &stream, &mut done).await;
-        let mut child = spawn_verify(stack, args);
+        let mut child = spawn_verify(env, args);
         while child.try_wait().expect("verify runs").is_none() {
             if let Some(play) = play {
                 let records = new_records(&clients.kinesis, &stream, &mut done).await;
@@ -249,3 +254,58 @@ fn verify_lands_the_canary_or_says_what_happened(stack: Stack) {
 }
 
 on_both_stacks!(verify_lands_the_canary_or_says_what_happened);
+
+/// Every call verify makes, recorded at pipectl-proxy while it confirms both paths on moto, is
+/// allowed by `pipectl permissions --for verify` as scoped, and refused on another pipeline's
+/// names (the request mapping and the evaluation are `requests.rs` and `pipectl::iam::evaluate`).
+#[test]
+fn the_verify_policy_allows_every_call_of_verify_and_no_other_pipelines() {
+    use pipectl::iam::evaluate::allowed;
+    let stack = Stack::Moto;
+    require!(stack);
+    let pipeline = unique("vperm", stack);
+    let scratch = Scratch::new("verify-permissions");
+    let file = scratch.write("verify.yaml", &spec(&pipeline));
+    pipectl(stack, &["apply", "-f", &file, "--auto-approve"]).expect(0);
+    runtime().block_on(async {
+        admit_plain_http(stack, &stack.clients().await.s3, &format!("{pipeline}-lake")).await;
+    });
+    let proxy = crate::requests::RecordingProxy::start(&stack.endpoint(), scratch.dir.join("calls.jsonl"));
+    let env: Vec<(&str, String)> = stack
+        .env()
+        .into_iter()
+        .map(|(key, value)| if key == "AWS_ENDPOINT_URL" { (key, proxy.url.clone()) } else { (key, value) })
+        .collect();
+    let args = ["-f", &file, "--timeout", "60s", "--poll", "1s"];
+    verify_through(stack, &env, &pipeline, &args, Some(Play::Deliver)).expect(0);
+
+    let policy: Value =
+        serde_json::from_str(&pipectl(stack, &["permissions", "-f", &file, "--for", "verify"]).expect(0).stdout)
+            .expect("policy JSON");
+    let lines = proxy.lines();
+    let mut requests = crate::requests::Requests::new(pipectl::aws::MOTO_ACCOUNT, &lines);
+    let mut labels = HashSet::new();
+    let other = format!("{pipeline}x");
+    for line in &lines {
+        let call = requests.map(line).unwrap_or_else(|why| panic!("a call the IAM mapping does not know: {why}"));
+        labels.insert(call.label.clone());
+        for request in &call.requests {
+            assert!(allowed(&policy, request), "the verify policy denies {}: {request:?}", call.label);
+            let mut theirs =
+                pipectl::iam::evaluate::Request::new(&request.action, &request.resource.replace(&pipeline, &other));
+            theirs.context = request
+                .context
+                .iter()
+                .map(|(key, values)| (key.clone(), values.iter().map(|v| v.replace(&pipeline, &other)).collect()))
+                .collect();
+            if theirs != *request {
+                assert!(!allowed(&policy, &theirs), "the verify policy allows {} on {other}: {theirs:?}", call.label);
+            }
+        }
+    }
+    for label in ["firehose:DescribeDeliveryStream", "kinesis:PutRecord", "s3:ListObjectsV2", "s3:GetObject"] {
+        assert!(labels.contains(label), "verify made no {label}: {labels:?}");
+    }
+    drop(proxy);
+    pipectl(stack, &["destroy", "-f", &file, "--auto-approve", "--allow-destroy"]).expect(0);
+}
