@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand};
 
 use crate::aws::calls::CallCounter;
 use crate::commands::{
-    self, adopt, apply, emit, graph, init, permissions, plan, scale, schema, unlock, validate, CommandError,
+    self, adopt, apply, emit, graph, init, permissions, plan, scale, schema, unlock, validate, verify, CommandError,
     GlobalArgs, Status,
 };
 
@@ -41,6 +41,8 @@ pub enum Command {
     Run(commands::run::RunArgs),
     /// List recent runs of the spec's jobs: start, duration, node-hours, outcome.
     Runs(commands::run::RunsArgs),
+    /// Put a canary record into each delivery's stream and wait for it in the lake: does data flow?
+    Verify(verify::VerifyArgs),
     /// Print the dependency graph of the spec (Graphviz dot or Mermaid).
     Graph(graph::GraphArgs),
     /// Take an existing, untagged resource with a name the spec uses as the pipeline's own.
@@ -87,6 +89,7 @@ async fn dispatch(cli: &Cli, counter: &CallCounter) -> Result<Status, CommandErr
         Command::Scale(args) => scale::exec(global, args, counter).await,
         Command::Run(args) => commands::run::exec_run(global, args, counter).await,
         Command::Runs(args) => commands::run::exec_runs(global, args, counter).await,
+        Command::Verify(args) => verify::exec(global, args, counter).await,
         Command::Graph(args) => graph::exec(global, args, counter).await,
         Command::Adopt(args) => adopt::exec(global, args, counter).await,
         Command::Unlock => unlock::exec(global, counter).await,

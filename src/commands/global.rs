@@ -34,9 +34,11 @@ pub struct GlobalArgs {
     /// --parallelism).
     #[arg(long, global = true, default_value_t = 64, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=512))]
     pub max_in_flight: u16,
-    /// How long one resource may take to become ready (e.g. a stream ACTIVE).
-    #[arg(long, global = true, default_value = "10m", value_parser = parse_duration, value_name = "DURATION")]
-    pub timeout: Duration,
+    /// How long one resource may take to become ready (e.g. a stream ACTIVE; default 10m); for
+    /// `verify`, how long to wait for each canary (default: its delivery's buffer interval plus
+    /// 2 minutes).
+    #[arg(long, global = true, value_parser = parse_duration, value_name = "DURATION")]
+    pub timeout: Option<Duration>,
     /// How long apply and destroy wait for another run of the pipeline to finish.
     #[arg(long, global = true, default_value = "0s", value_parser = parse_duration, value_name = "DURATION")]
     pub lock_timeout: Duration,
@@ -81,7 +83,15 @@ impl From<OutputFormat> for PlanOutput {
     }
 }
 
+/// How long one resource may take to become ready when `--timeout` is not given.
+const READY_TIMEOUT: Duration = Duration::from_secs(600);
+
 impl GlobalArgs {
+    /// `--timeout` for commands that wait for resources: given, or 10 minutes.
+    pub fn ready_timeout(&self) -> Duration {
+        self.timeout.unwrap_or(READY_TIMEOUT)
+    }
+
     /// Neither `--no-color` nor `NO_COLOR`.
     fn color_wanted(&self) -> bool {
         !self.no_color && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty())

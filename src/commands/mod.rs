@@ -1,6 +1,6 @@
 //! One module per command, each with its arguments (clap) and its execution, in the manner of
 //! cargo's `src/bin/cargo/commands/*.rs`: `plan`, `apply` (and `destroy`), `scale`, `run` (and
-//! `runs`), `adopt`, `permissions`, `unlock`, `graph`, `init`, `validate`, `schema`. What several
+//! `runs`), `adopt`, `permissions`, `unlock`, `graph`, `init`, `validate`, `schema`, `verify`. What several
 //! share lives beside them: the global flags (`global`), a loaded spec with its clients and its
 //! plan (`session`), and the exit status and error report here. Commands reach AWS through the
 //! kinds (`resources`) and the AWS layer (the clients, the lock), never an SDK crate directly.
@@ -31,6 +31,7 @@ pub mod schema;
 mod session;
 pub mod unlock;
 pub mod validate;
+pub mod verify;
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -13,12 +13,14 @@ use crate::spec::load_file;
 pub enum PermissionsFor {
     All,
     Plan,
+    Verify,
 }
 
 /// The arguments of `pipectl permissions` (its help line is `cli::Command`'s).
 #[derive(Debug, Args)]
 pub struct PermissionsArgs {
-    /// `all` (plan, apply, scale, destroy) or `plan` (read-only).
+    /// `all` (plan, apply, scale, destroy), `plan` (read-only) or `verify` (`pipectl verify`
+    /// alone: put canaries into the streams, read the lake under the deliveries' prefixes).
     #[arg(long = "for", value_enum, default_value_t = PermissionsFor::All)]
     pub purpose: PermissionsFor,
     /// The account id to put in ARNs (default `*`).
@@ -32,6 +34,7 @@ pub fn exec(global: &GlobalArgs, args: &PermissionsArgs) -> Result<Status, Comma
     let purpose = match args.purpose {
         PermissionsFor::All => Purpose::Everything,
         PermissionsFor::Plan => Purpose::Plan,
+        PermissionsFor::Verify => Purpose::Verify,
     };
     let ctx = GrantContext::new(&loaded.spec, &region, &args.account_id);
     let policy = policy(deployer_grants(&ctx), purpose);

@@ -99,7 +99,7 @@ pub async fn exec(global: &GlobalArgs, args: &ScaleArgs, counter: &CallCounter) 
         nodes: args.nodes,
         reset: args.reset,
         until,
-        wait: args.wait.then_some(global.timeout),
+        wait: args.wait.then_some(global.ready_timeout()),
         force: args.force,
         now,
     };

@@ -73,7 +73,7 @@ impl Session {
             clients,
             progress: Progress::new(!global.no_color),
             parallelism: usize::from(global.parallelism),
-            wait: WaitOptions { timeout: global.timeout, ..WaitOptions::default() },
+            wait: WaitOptions { timeout: global.ready_timeout(), ..WaitOptions::default() },
         })
     }
 

@@ -22,12 +22,20 @@ pub enum Purpose {
     Everything,
     /// plan only: reads, nothing that changes AWS (the lock is not taken by plan).
     Plan,
+    /// `pipectl verify` only: put canaries into the streams and read them back from the lake.
+    Verify,
 }
 
 impl Purpose {
-    /// Whether the policy for this purpose holds the grants needed for `scope`.
+    /// Whether the policy for this purpose holds the grants needed for `scope`: the deployer's
+    /// policy holds no canary grant (a principal that may also write records into the streams is
+    /// a choice, made by attaching the verify policy too), the verify policy nothing else.
     fn includes(self, scope: Scope) -> bool {
-        self == Purpose::Everything || scope == Scope::Plan
+        match self {
+            Purpose::Everything => scope != Scope::Verify,
+            Purpose::Plan => scope == Scope::Plan,
+            Purpose::Verify => scope == Scope::Verify,
+        }
     }
 }
 
@@ -40,6 +48,8 @@ pub enum Scope {
     Apply,
     /// Deletes, and emptying what is deleted.
     Destroy,
+    /// What `pipectl verify` needs: write a canary record into a stream, read the lake back.
+    Verify,
 }
 
 /// An IAM statement, or a part of one, that the calls of one kind (or of the kit, or of the

@@ -440,3 +440,46 @@ fn with_a_boundary_every_role_write_iam_can_condition_requires_it_and_none_remov
     spec.roles[0].managed_policies.clear();
     assert!(sids_allowing(&granted(&super::role::Role, &spec, Purpose::Everything), "iam:AttachRolePolicy").is_empty());
 }
+
+#[test]
+fn the_verify_policy_puts_canaries_into_the_fed_streams_and_reads_only_the_deliveries_prefixes() {
+    let spec = example();
+    let verify = policy_for(&spec, "us-east-1", "123456789012", Purpose::Verify);
+    let sids: Vec<&str> = verify["Statement"].as_array().unwrap().iter().map(|s| s["Sid"].as_str().unwrap()).collect();
+    // The streams use the AWS managed key: no KMS grant.
+    assert_eq!(sids, ["PutCanaries", "ReadDeliveriesToVerify", "ReadCanariesInTheLake", "ListCanaryPrefixes"]);
+    // Only the stream a delivery reads gets canaries (not clickstream-marketing).
+    assert_eq!(
+        statement(&verify, "PutCanaries")["Resource"],
+        json!(["arn:aws:kinesis:us-east-1:123456789012:stream/clickstream-events"])
+    );
+    let lake = "arn:aws:s3:::clickstream-lake-example";
+    assert_eq!(
+        statement(&verify, "ReadCanariesInTheLake")["Resource"],
+        json!([format!("{lake}/raw/events/*/*"), format!("{lake}/errors/events/*/*/*")])
+    );
+    let list = statement(&verify, "ListCanaryPrefixes");
+    assert_eq!(list["Resource"], json!([lake]));
+    assert_eq!(list["Condition"], json!({"StringLike": {"s3:prefix": ["raw/events/*", "errors/events/*"]}}));
+    let reads = |policy: &Value, key: &str| allowed(policy, &Request::new("s3:GetObject", &format!("{lake}/{key}")));
+    assert!(reads(&verify, "raw/events/2026/12/07/x.parquet"));
+    assert!(!reads(&verify, "tmp/scratch"));
+    // Nothing else: no write but the canary, no read of the rest of the account.
+    assert!(!allowed(&verify, &Request::new("kinesis:CreateStream", "*")));
+    // The deployer's policy holds no canary grant, and the plan policy none either.
+    for purpose in [Purpose::Everything, Purpose::Plan] {
+        let deployer = policy_for(&spec, "us-east-1", "123456789012", purpose);
+        let stream = "arn:aws:kinesis:us-east-1:123456789012:stream/clickstream-events";
+        assert!(!allowed(&deployer, &Request::new("kinesis:PutRecord", stream)), "{purpose:?}");
+    }
+}
+
+#[test]
+fn canaries_into_a_stream_with_a_customer_key_may_use_that_key() {
+    let mut spec = example();
+    spec.streams[0].kms_key = Some("arn:aws:kms:us-east-1:123456789012:key/abc".to_string());
+    let verify = policy_for(&spec, "us-east-1", "123456789012", Purpose::Verify);
+    let encrypt = statement(&verify, "EncryptCanaries");
+    assert_eq!(encrypt["Action"], json!(["kms:GenerateDataKey"]));
+    assert_eq!(encrypt["Resource"], json!(["arn:aws:kms:us-east-1:123456789012:key/abc"]));
+}

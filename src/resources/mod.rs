@@ -8,19 +8,20 @@
 //! create, update, delete, grants and prices (its `ResourceKind`). Dynamic dispatch (a trait
 //! object per kind) rather than an enum keeps a new kind to its module and one line in `KINDS`;
 //! a `match` over kinds would need an arm in every function below. The few kinds commands use
-//! by name (`scale` the cluster and its schedules, `run` the job) are `pub` for them.
+//! by name (`scale` the cluster and its schedules, `run` the job, `verify` the stream, the
+//! delivery and the bucket) are `pub` for them.
 
 mod alarm;
 #[cfg(test)]
 mod binding_tests;
-mod bucket;
+pub mod bucket;
 mod catalog_database;
 mod catalog_table;
 pub mod cluster;
 #[cfg(test)]
 mod cost_tests;
 mod crawler;
-mod delivery;
+pub mod delivery;
 #[cfg(test)]
 mod grants_tests;
 mod internet_gateway;
@@ -37,7 +38,7 @@ mod route_table;
 pub mod schedule;
 mod security_configuration;
 mod security_group;
-mod stream;
+pub mod stream;
 mod subnet;
 #[cfg(test)]
 pub mod test_support;

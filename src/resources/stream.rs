@@ -270,8 +270,54 @@ impl ResourceKind for Stream {
                 stream_keys,
             ),
         ]);
+        grants.extend(canary_grants(ctx, key_arn));
         grants
     }
+}
+
+/// Writes one record into stream `name` (`pipectl verify`'s canary); returns the shard and the
+/// sequence number Kinesis gave it.
+pub async fn put_record(clients: &Clients, name: &str, partition_key: &str, data: Vec<u8>) -> Result<String, AwsError> {
+    let output = clients
+        .kinesis
+        .put_record()
+        .stream_name(name)
+        .partition_key(partition_key)
+        .data(aws_sdk_kinesis::primitives::Blob::new(data))
+        .send()
+        .await
+        .map_err(|error| aws_error(id(name), "PutRecord", error))?;
+    Ok(format!("{} #{}", output.shard_id(), output.sequence_number()))
+}
+
+/// What `pipectl verify` needs of a stream a delivery reads: `kinesis:PutRecord` on it, and on a
+/// stream encrypted with a customer managed key `kms:GenerateDataKey` on that key ("Permissions
+/// to use user-generated KMS keys", Amazon Kinesis Data Streams Developer Guide: producers need
+/// it; the AWS managed key `aws/kinesis` needs no grant of the producer).
+fn canary_grants(ctx: &GrantContext, key_arn: impl Fn(&str) -> String) -> Vec<Grant> {
+    let fed: Vec<&spec::Stream> = ctx
+        .spec
+        .streams
+        .iter()
+        .filter(|stream| ctx.spec.deliveries.iter().any(|delivery| delivery.from == stream.name))
+        .collect();
+    let mut keys: Vec<String> = fed
+        .iter()
+        .filter(|stream| stream.encryption == StreamEncryption::Kms)
+        .filter_map(|stream| stream.kms_key.as_deref().filter(|key| *key != "alias/aws/kinesis"))
+        .map(key_arn)
+        .collect();
+    keys.sort();
+    keys.dedup();
+    vec![
+        Grant::new(
+            "PutCanaries",
+            Scope::Verify,
+            &["kinesis:PutRecord"],
+            fed.iter().map(|stream| ctx.arns.stream(&stream.name)).collect(),
+        ),
+        Grant::new("EncryptCanaries", Scope::Verify, &["kms:GenerateDataKey"], keys),
+    ]
 }
 
 /// Explains a reshard: how many steps, through which counts, and AWS's daily limit.

@@ -147,6 +147,12 @@ pub enum DeliveryEncryption {
     Kms,
 }
 
+/// The part of a Firehose prefix before its first `!{...}` expression: every key written under
+/// the prefix starts with it, whatever the expressions evaluate to.
+pub fn static_part(prefix: &str) -> &str {
+    prefix.find("!{").map_or(prefix, |start| &prefix[..start])
+}
+
 /// The deliveries: unique names, and each one's own rules.
 pub(super) fn check(spec: &Spec, problems: &mut Problems) {
     check_unique("deliveries", spec.deliveries.iter().map(|delivery| delivery.name.as_str()), problems);

@@ -58,7 +58,9 @@ pub use clusters::{
     BootstrapAction, Cluster, ClusterLogs, Configuration, CoreGroup, ManagedScaling, Market, MasterGroup, TaskGroup,
 };
 pub use crawlers::{crawler_folder, crawler_schedule, Crawler};
-pub use deliveries::{Buffer, Compression, Delivery, DeliveryEncryption, DeliveryTarget, ParquetCompression};
+pub use deliveries::{
+    static_part, Buffer, Compression, Delivery, DeliveryEncryption, DeliveryTarget, ParquetCompression,
+};
 pub use group::{Cap, CapSource, Group, DEFAULT_CAP_FACTOR, DEFAULT_CAP_FLOOR};
 pub use iam::{Effect, Iam, Role, Statement};
 pub use jobs::{script_location, spark_submit_args, ActionOnFailure, Job, JobStep, GUARD_DELAY_SECONDS};

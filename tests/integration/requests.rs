@@ -396,8 +396,16 @@ impl Requests {
             _ => {}
         }
         let resource = if key.is_empty() { bucket_arn.clone() } else { format!("{bucket_arn}/{key}") };
+        // A listing carries its prefix as the `s3:prefix` condition key (Service Authorization
+        // Reference, Amazon S3, ListBucket), which `pipectl verify`'s grant is scoped by.
+        let prefix = text(&line["query"])
+            .split('&')
+            .find_map(|pair| pair.strip_prefix("prefix=").map(pipectl::iam::percent_decode));
         for action in actions {
-            ask = ask.on(action, &resource);
+            ask = match (&prefix, operation.as_str()) {
+                (Some(prefix), "ListObjectsV2") => ask.with(action, &resource, "s3:prefix", prefix),
+                _ => ask.on(action, &resource),
+            };
         }
         let tags: Vec<(String, String)> = xml_all(&body, "Tag")
             .iter()

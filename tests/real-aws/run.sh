@@ -109,6 +109,9 @@ applied=1
 run apply -f "$spec" --auto-approve
 # What AWS returns, compared the way AWS returns it: an unchanged spec plans empty.
 run plan -f "$spec" --detailed-exitcode || fail "the plan right after apply is not empty (exit $?): pipectl compares something the way AWS does not return it"
+# Data flows: a canary put into the stream lands in the lake under the delivery's prefix (the
+# delivery buffers up to its interval, 300 s by default, so this waits up to 7 minutes).
+run verify -f "$spec" || fail "the canary did not reach the lake (exit $?): see what pipectl verify found instead"
 if [ "$emr" = 1 ] && [ "$job" = 1 ]; then
   # The job for real: Step Functions resizes the group, runs the step with addStep.sync (its
   # EventBridge rule, its role's permissions) and resizes back; the run must succeed.

@@ -805,6 +805,7 @@ fn undeletable(id: &ResourceId, deleted: usize, errors: &[aws_sdk_s3::types::Err
     )
 }
 
+pub mod lake;
 mod policy;
 
 #[cfg(test)]

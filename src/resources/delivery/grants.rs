@@ -2,6 +2,8 @@
 
 use super::super::kit::tag_index::dropped_grants;
 use super::super::kit::{Grant, GrantContext, Scope};
+use super::policy::object_arn;
+use crate::spec::static_part;
 
 pub fn grants(ctx: &GrantContext) -> Vec<Grant> {
     let arn = |name: &str| ctx.arn("firehose", &format!("deliverystream/{name}"));
@@ -24,6 +26,8 @@ pub fn grants(ctx: &GrantContext) -> Vec<Grant> {
     let delete = ["firehose:DeleteDeliveryStream"];
     grants.extend(dropped_grants(ctx, "OwnDeliveriesTheSpecDropped", arn("*"), &read, &delete));
     grants.extend([
+        // `pipectl verify` reads each delivery's status before it waits for a canary.
+        Grant::new("ReadDeliveriesToVerify", Scope::Verify, &read[..1], deliveries.clone()),
         Grant::new("ChangeDeliveries", Scope::Apply, &change, deliveries.clone()),
         Grant::new("ChangeDeliveries", Scope::Destroy, &delete, deliveries),
         // Each delivery's role, derived or named, passed to Firehose only.
@@ -32,6 +36,33 @@ pub fn grants(ctx: &GrantContext) -> Vec<Grant> {
             &ctx.spec.deliveries.iter().map(|d| super::delivery_role_id(d).name).collect::<Vec<_>>(),
         ),
     ]);
+    grants.extend(canary_grants(ctx));
+    grants
+}
+
+/// What `pipectl verify` needs of the lake: read objects under each delivery's prefix and error
+/// prefix (of the same shape as the delivery's role writes, `policy::object_arn`), and list under
+/// their fixed parts, the `s3:prefix` condition key scoping `s3:ListBucket` ("Amazon S3 condition
+/// key examples", Amazon S3 User Guide). Deliveries into one bucket share the statement, so each
+/// may list the others' prefixes there.
+fn canary_grants(ctx: &GrantContext) -> Vec<Grant> {
+    let mut grants = Vec::new();
+    for delivery in &ctx.spec.deliveries {
+        let bucket = ctx.arns.bucket(&delivery.to.bucket);
+        let prefixes: Vec<&str> =
+            std::iter::once(delivery.to.prefix.as_str()).chain(delivery.to.error_prefix.as_deref()).collect();
+        grants.push(Grant::new(
+            "ReadCanariesInTheLake",
+            Scope::Verify,
+            &["s3:GetObject"],
+            prefixes.iter().map(|prefix| object_arn(&bucket, prefix)).collect(),
+        ));
+        let listed: Vec<String> = prefixes.iter().map(|prefix| format!("{}*", static_part(prefix))).collect();
+        grants.push(
+            Grant::new("ListCanaryPrefixes", Scope::Verify, &["s3:ListBucket"], vec![bucket])
+                .when(serde_json::json!({"StringLike": {"s3:prefix": listed}})),
+        );
+    }
     grants
 }
 

@@ -417,6 +417,15 @@ impl ResourceKind for Delivery {
     }
 }
 
+/// The status of delivery stream `name` (`ACTIVE`, `CREATING`, …, with AWS's reason when it
+/// failed), or None when there is none (`pipectl verify` says so rather than wait for nothing).
+pub async fn status(clients: &Clients, name: &str) -> Result<Option<String>, AwsError> {
+    Ok(describe(&clients.firehose, name).await?.map(|(_, status, failure)| match failure {
+        Some(reason) => format!("{} ({reason})", status.as_str()),
+        None => status.as_str().to_string(),
+    }))
+}
+
 /// What DescribeDeliveryStream says: the live configuration and the status.
 async fn describe(
     firehose: &aws_sdk_firehose::Client,

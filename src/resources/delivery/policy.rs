@@ -13,7 +13,7 @@ use crate::spec::{Bucket, Delivery, DeliveryEncryption, Stream, StreamEncryption
 /// (`!{timestamp:yyyy}/events/`) still reaches only keys of its shape (`*/events/*`), never the
 /// whole bucket; only an empty prefix, which the spec writes to say "the whole bucket", gives
 /// `<bucket>/*`.
-fn object_arn(bucket_arn: &str, prefix: &str) -> String {
+pub(super) fn object_arn(bucket_arn: &str, prefix: &str) -> String {
     let mut pattern = String::new();
     let mut rest = prefix;
     while let Some(start) = rest.find("!{") {
