@@ -557,6 +557,25 @@ mod tests {
         assert!(KIND.change_notes(Action::Create, None, Some(&attributes))[0].contains("billed"));
     }
 
+    /// The reference cluster is on the Glue catalog in a private subnet without NAT: its nodes
+    /// reach Glue through the `glue` endpoint, whose group admits HTTPS from the VPC's block,
+    /// which holds the cluster's subnet.
+    #[test]
+    fn the_reference_cluster_reaches_glue_through_its_endpoint_on_443() {
+        let example = include_str!("../../examples/clickstream.yaml");
+        let spec = crate::spec::load_bytes("clickstream.yaml", example.as_bytes()).unwrap();
+        let graph = graph_in(&spec, &Arns::new("123456789012", "us-east-1"), chrono::Utc::now());
+        let glue = node(&graph, "vpc_endpoint/glue").attributes();
+        assert_eq!(glue["service"], json!("com.amazonaws.us-east-1.glue"));
+        assert_eq!(glue["security_groups"], json!([ENDPOINT_SECURITY_GROUP]));
+        let network = spec.network.as_ref().unwrap();
+        let cluster = network.subnets.iter().find(|subnet| subnet.name == spec.clusters[0].subnet).unwrap();
+        assert!(glue["subnets"].as_array().unwrap().contains(&json!(cluster.name)));
+        let group = node(&graph, "security_group/vpc-endpoints").attributes();
+        // Validation keeps every subnet inside the VPC's block.
+        assert_eq!(group["ingress"], json!([format!("tcp 443 {} (HTTPS from the VPC)", network.vpc.cidr)]));
+    }
+
     #[test]
     fn china_names_some_interface_endpoints_with_cn() {
         let graph = graph("  endpoints: [s3, sts, logs]\n", "cn-north-1");

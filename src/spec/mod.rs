@@ -30,6 +30,7 @@ mod load;
 mod network;
 mod pipeline;
 mod query;
+mod reach;
 mod schedules;
 mod schema;
 mod source;

@@ -78,10 +78,7 @@ impl Network {
     /// is checked on its own), or private with a NAT gateway, or there is an `s3` gateway
     /// endpoint (on every private subnet's route table). False for a subnet the spec lacks.
     pub fn reaches_s3(&self, subnet: &str) -> bool {
-        let Some(subnet) = self.subnets.iter().find(|candidate| candidate.name == subnet) else {
-            return false;
-        };
-        subnet.public || self.nat_for(subnet).is_some() || self.endpoints.iter().any(|endpoint| endpoint == "s3")
+        self.reaches_api(subnet, "s3")
     }
 }
 
@@ -614,14 +611,14 @@ mod tests {
         };
         let twice = group("        - {ports: 443, cidr: 10.0.0.0/16, description: from the VPC}\n        - {ports: 443, cidr: 10.0.0.0/16, description: HTTPS}\n");
         let found = problems(&twice);
-        assert_eq!(found.iter().map(|p| p.path.as_str()).collect::<Vec<_>>(), ["network.security_groups[0].ingress[1]"]);
+        assert_eq!(
+            found.iter().map(|p| p.path.as_str()).collect::<Vec<_>>(),
+            ["network.security_groups[0].ingress[1]"]
+        );
         assert!(found[0].message.contains("the same permission as ingress[0]"), "{found:?}");
         // `self` is the group's own name; no ports is every port; `all` ignores ports.
         let same = group("        - {group: self}\n        - {group: web, ports: \"0-65535\"}\n        - {protocol: all, cidr: 10.1.0.0/16}\n        - {protocol: all, cidr: 10.1.0.0/16, description: again}\n");
-        assert_eq!(
-            paths(&same),
-            ["network.security_groups[0].ingress[1]", "network.security_groups[0].ingress[3]"]
-        );
+        assert_eq!(paths(&same), ["network.security_groups[0].ingress[1]", "network.security_groups[0].ingress[3]"]);
         // Different ports, protocols, peers or directions are different permissions.
         let different = group("        - {ports: 443, cidr: 10.0.0.0/16}\n        - {ports: 444, cidr: 10.0.0.0/16}\n        - {protocol: udp, ports: 443, cidr: 10.0.0.0/16}\n        - {ports: 443, cidr: 10.0.0.0/8}\n      egress:\n        - {ports: 443, cidr: 10.0.0.0/16}\n");
         assert!(problems(&different).is_empty(), "{:?}", problems(&different));

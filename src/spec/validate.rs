@@ -6,7 +6,7 @@
 use super::checks::{Problem, Problems};
 use super::pipeline::Spec;
 use super::{
-    alarms, buckets, catalog, clusters, crawlers, deliveries, iam, network, pipeline, query, schedules, streams,
+    alarms, buckets, catalog, clusters, crawlers, deliveries, iam, network, pipeline, query, reach, schedules, streams,
     wildcards,
 };
 
@@ -21,6 +21,7 @@ pub fn validate(spec: &Spec) -> Vec<Problem> {
     streams::check(spec, &mut problems);
     iam::check(spec, &mut problems);
     clusters::check(spec, &mut problems);
+    reach::check(spec, &mut problems);
     schedules::check_derived_batch_names(spec, &mut problems);
     deliveries::check(spec, &mut problems);
     if let Some(catalog) = &spec.catalog {

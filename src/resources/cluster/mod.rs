@@ -589,6 +589,8 @@ mod tests {
             [
                 serde_json::json!({"Sid": "ReadPipelineDatabase", "Effect": "Allow", "Action": ["glue:GetDatabase"],
                     "Resource": [format!("{glue}:catalog"), format!("{glue}:database/default"), format!("{glue}:database/lake_db")]}),
+                serde_json::json!({"Sid": "CreateDefaultDatabase", "Effect": "Allow", "Action": ["glue:CreateDatabase"],
+                    "Resource": [format!("{glue}:catalog"), format!("{glue}:database/default")]}),
                 serde_json::json!({"Sid": "UsePipelineTables", "Effect": "Allow",
                     "Action": ["glue:BatchCreatePartition", "glue:BatchDeletePartition", "glue:BatchGetPartition", "glue:CreatePartition",
                                "glue:CreateTable", "glue:DeletePartition", "glue:DeleteTable", "glue:GetPartition", "glue:GetPartitions",
