@@ -174,7 +174,8 @@ pub(super) fn emr_instance_policy(spec: &spec::Spec, cluster: &spec::Cluster, ar
     let mut keys: std::collections::BTreeMap<crate::iam::KeyGrant, Vec<String>> = std::collections::BTreeMap::new();
     for bucket in &spec.buckets {
         if let Some(grant) = crate::iam::bucket_key_grant(bucket, arns) {
-            keys.entry(grant).or_default().push(format!("{}/*", arns.bucket(&bucket.name)));
+            let objects = [format!("{}/*", arns.bucket(&bucket.name))];
+            keys.entry(grant).or_default().extend(crate::iam::s3_key_context(bucket, arns, &objects));
         }
     }
     let mut statements = vec![
