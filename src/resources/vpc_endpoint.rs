@@ -32,6 +32,7 @@ use crate::model::{
     Action, Attributes, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names, ResourceId,
 };
 use crate::names::{endpoint_service, endpoint_service_name, EndpointType, ENDPOINT_SECURITY_GROUP};
+use crate::pricing::{self, CostLine, Prices};
 use crate::spec::{self, Ports, Rule};
 
 pub struct VpcEndpoint;
@@ -259,6 +260,18 @@ impl ResourceKind for VpcEndpoint {
 
     async fn delete(&self, ctx: &Context, live: &LiveResource, _detail: &Live) -> Result<(), AwsError> {
         delete(ctx, live).await
+    }
+
+    /// An interface endpoint: every hour in each zone it sits in, idle or not, plus every GB it
+    /// processes, not counted here ("AWS PrivateLink pricing"). Gateway endpoints are free.
+    fn cost(&self, resource: &DesiredResource, desired: &Desired, prices: &Prices) -> Vec<CostLine> {
+        if desired.kind == EndpointType::Gateway {
+            return Vec::new();
+        }
+        let zones = i64::try_from(desired.subnets.len()).unwrap_or(i64::MAX);
+        let item =
+            format!("interface endpoint in {zones} zone{} (plus data processed)", if zones == 1 { "" } else { "s" });
+        vec![pricing::fixed(&resource.id.to_string(), item, zones, prices.figure("vpc_interface_endpoint_zone_hour"))]
     }
 
     fn grants(&self, ctx: &GrantContext) -> Vec<Grant> {
