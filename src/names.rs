@@ -448,6 +448,19 @@ mod endpoint_tests {
         );
         assert_eq!(endpoint_service_name("aws-cn", "cn-northwest-1", service("s3")), "com.amazonaws.cn-northwest-1.s3");
         assert_eq!(endpoint_service_name("aws-cn", "cn-north-1", service("logs")), "com.amazonaws.cn-north-1.logs");
+        // The interface endpoints a cluster in a private subnet may need: "com.amazonaws.<region>.glue"
+        // ("Configuring interface VPC endpoints (AWS PrivateLink) for AWS Glue"), and so on.
+        for (name, service) in [
+            ("glue", "glue"),
+            ("sts", "sts"),
+            ("logs", "logs"),
+            ("elasticmapreduce", "elasticmapreduce"),
+            ("kinesis-streams", "kinesis-streams"),
+        ] {
+            let known = endpoint_service(name).unwrap();
+            assert_eq!(known.kind, EndpointType::Interface, "{name}");
+            assert_eq!(endpoint_service_name("aws", "us-east-1", known), format!("com.amazonaws.us-east-1.{service}"));
+        }
         assert_eq!(endpoint_service("kinesis"), None);
         let mut names: Vec<&str> = ENDPOINT_SERVICES.iter().map(|service| service.name).collect();
         names.sort_unstable();

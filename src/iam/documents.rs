@@ -150,17 +150,31 @@ pub fn bucket_key_grant(bucket: &Bucket, arns: &Arns) -> Option<KeyGrant> {
 /// What reading and writing SSE-KMS objects needs: `kms:GenerateDataKey` to write, `kms:Decrypt`
 /// to read and to complete multipart uploads ("Using server-side encryption with AWS KMS keys
 /// (SSE-KMS)" and "Multipart upload API and permissions", Amazon S3 User Guide), through S3
-/// only, for the objects whose ARN (S3's encryption context `aws:s3:arn`, pipectl does not
-/// enable S3 Bucket Keys) matches `objects`.
-pub fn s3_key_statement(sid: &str, grant: &KeyGrant, arns: &Arns, objects: &[String]) -> Value {
+/// only, for requests whose encryption context `aws:s3:arn` matches `context` (see
+/// `s3_key_context`).
+pub fn s3_key_statement(sid: &str, grant: &KeyGrant, arns: &Arns, context: &[String]) -> Value {
     key_statement(
         sid,
         &["kms:Decrypt", "kms:GenerateDataKey"],
         grant,
         arns,
         "s3",
-        ("kms:EncryptionContext:aws:s3:arn", objects),
+        ("kms:EncryptionContext:aws:s3:arn", context),
     )
+}
+
+/// The values S3's encryption context `aws:s3:arn` takes when a role touches `objects` (object
+/// ARN patterns) of `bucket` encrypted with its default key: the objects' ARNs, or the bucket's
+/// ARN when the bucket uses an S3 Bucket Key — "the encryption context is the bucket ARN, not
+/// the object ARN", so policies that name objects there must name the bucket ("Reducing the
+/// cost of SSE-KMS with Amazon S3 Bucket Keys", Amazon S3 User Guide). KMS conditions then
+/// reach the whole bucket; the S3 statements still hold the role to its prefixes.
+pub fn s3_key_context(bucket: &Bucket, arns: &Arns, objects: &[String]) -> Vec<String> {
+    if bucket.bucket_key_enabled() {
+        vec![arns.bucket(&bucket.name)]
+    } else {
+        objects.to_vec()
+    }
 }
 
 /// The inline policy of a role declared in the spec.

@@ -79,3 +79,27 @@ fn what_exists_already_costs_nothing_new_and_an_unknown_region_has_no_prices() {
     assert!(elsewhere.fixed.iter().all(|line| line.hourly_usd.is_none() || line.quantity == 0));
     assert_eq!((elsewhere.hourly_usd, elsewhere.unpriced), (0.0, 5));
 }
+
+/// An interface endpoint is billed for every hour in each zone it sits in, a gateway endpoint
+/// never: the Glue-catalog reference cluster's choice against a NAT gateway shows in the plan.
+#[test]
+fn an_interface_endpoint_costs_an_hour_per_zone_and_a_gateway_endpoint_nothing() {
+    let table = format!("{TABLE}    vpc_interface_endpoint_zone_hour: {{usd: 0.01, source: 'https://example.test/privatelink', as_of: '2026'}}\n");
+    let table = PriceTable::parse(&table).unwrap();
+    let spec = SPEC
+        .replace("  nat: single\n  endpoints: [s3]\n", "  endpoints: [s3, glue]\n")
+        .replace("    - {name: priv, cidr: 10.0.1.0/24, availability_zone: us-east-1a}\n", "    - {name: priv, cidr: 10.0.1.0/24, availability_zone: us-east-1a}\n    - {name: priv-b, cidr: 10.0.2.0/24, availability_zone: us-east-1b}\n");
+    let spec = crate::spec::load_bytes("cost.yaml", spec.as_bytes()).expect("a valid spec");
+    let graph = graph_in(&spec, &Arns::new("123456789012", "us-east-1"), chrono::Utc::now());
+    let estimate = estimate(&table, "us-east-1", &build_plan("p", &graph, &LiveState::default(), false), &graph);
+    let endpoints: Vec<(&str, &str, i64, Option<f64>)> = estimate
+        .fixed
+        .iter()
+        .filter(|line| line.resource.starts_with("vpc_endpoint/"))
+        .map(|line| (line.resource.as_str(), line.item.as_str(), line.quantity, line.hourly_usd))
+        .collect();
+    assert_eq!(
+        endpoints,
+        [("vpc_endpoint/glue", "interface endpoint in 2 zones (plus data processed)", 2, Some(0.02))]
+    );
+}

@@ -27,7 +27,7 @@ use super::kit::{
     LiveResource, NamedRead, ReadContext, ResourceKind, Scope, Tags,
 };
 use super::role;
-use crate::iam::{bucket_key_grant, s3_key_statement, Arns};
+use crate::iam::{bucket_key_grant, s3_key_context, s3_key_statement, Arns};
 use crate::model::ResourceId;
 use crate::model::{Attributes, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names};
 use crate::names::{crawler_name, crawler_prefix, derived_crawler_role, iam_role_name};
@@ -162,9 +162,10 @@ fn crawler_policy(graph: &GraphContext, crawler: &str, database: &str, (bucket, 
         }),
         json!({"Sid": "ReadCrawledObjects", "Effect": "Allow", "Action": ["s3:GetObject"], "Resource": objects.clone()}),
     ];
-    let grant = graph.spec.buckets.iter().find(|b| b.name == bucket).and_then(|b| bucket_key_grant(b, graph.arns));
-    if let Some(grant) = grant {
-        statements.push(s3_key_statement("DecryptCrawledObjects", &grant, graph.arns, &objects));
+    let spec_bucket = graph.spec.buckets.iter().find(|b| b.name == bucket);
+    if let Some((spec_bucket, grant)) = spec_bucket.and_then(|b| Some((b, bucket_key_grant(b, graph.arns)?))) {
+        let context = s3_key_context(spec_bucket, graph.arns, &objects);
+        statements.push(s3_key_statement("DecryptCrawledObjects", &grant, graph.arns, &context));
     }
     json!({"Version": "2012-10-17", "Statement": statements})
 }
@@ -498,10 +499,11 @@ mod tests {
         assert_eq!(sid("ListCrawledFolder")["Condition"]["StringLike"]["s3:prefix"], json!(["raw/events/*"]));
         assert_eq!(sid("ReadCrawledObjects")["Action"], json!(["s3:GetObject"]));
         assert_eq!(sid("ReadCrawledObjects")["Resource"], json!(["arn:aws:s3:::lake/raw/events/*"]));
+        // The bucket uses an S3 Bucket Key (the default for SSE-KMS): the context is its ARN.
         let decrypt = sid("DecryptCrawledObjects");
         assert_eq!(
             decrypt["Condition"]["StringLike"]["kms:EncryptionContext:aws:s3:arn"],
-            json!(["arn:aws:s3:::lake/raw/events/*"])
+            json!(["arn:aws:s3:::lake"])
         );
         let glue = "arn:aws:glue:eu-west-1:123456789012";
         let catalog = sid("WriteThePipelinesTables");

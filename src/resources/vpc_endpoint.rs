@@ -32,6 +32,7 @@ use crate::model::{
     Action, Attributes, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names, ResourceId,
 };
 use crate::names::{endpoint_service, endpoint_service_name, EndpointType, ENDPOINT_SECURITY_GROUP};
+use crate::pricing::{self, CostLine, Prices};
 use crate::spec::{self, Ports, Rule};
 
 pub struct VpcEndpoint;
@@ -259,6 +260,18 @@ impl ResourceKind for VpcEndpoint {
 
     async fn delete(&self, ctx: &Context, live: &LiveResource, _detail: &Live) -> Result<(), AwsError> {
         delete(ctx, live).await
+    }
+
+    /// An interface endpoint: every hour in each zone it sits in, idle or not, plus every GB it
+    /// processes, not counted here ("AWS PrivateLink pricing"). Gateway endpoints are free.
+    fn cost(&self, resource: &DesiredResource, desired: &Desired, prices: &Prices) -> Vec<CostLine> {
+        if desired.kind == EndpointType::Gateway {
+            return Vec::new();
+        }
+        let zones = i64::try_from(desired.subnets.len()).unwrap_or(i64::MAX);
+        let item =
+            format!("interface endpoint in {zones} zone{} (plus data processed)", if zones == 1 { "" } else { "s" });
+        vec![pricing::fixed(&resource.id.to_string(), item, zones, prices.figure("vpc_interface_endpoint_zone_hour"))]
     }
 
     fn grants(&self, ctx: &GrantContext) -> Vec<Grant> {
@@ -555,6 +568,25 @@ mod tests {
         assert_eq!(group["ingress"], json!(["tcp 443 10.0.0.0/16 (HTTPS from the VPC)"]));
         assert_eq!(group["egress"], json!(["all 0.0.0.0/0"]));
         assert!(KIND.change_notes(Action::Create, None, Some(&attributes))[0].contains("billed"));
+    }
+
+    /// The reference cluster is on the Glue catalog in a private subnet without NAT: its nodes
+    /// reach Glue through the `glue` endpoint, whose group admits HTTPS from the VPC's block,
+    /// which holds the cluster's subnet.
+    #[test]
+    fn the_reference_cluster_reaches_glue_through_its_endpoint_on_443() {
+        let example = include_str!("../../examples/clickstream.yaml");
+        let spec = crate::spec::load_bytes("clickstream.yaml", example.as_bytes()).unwrap();
+        let graph = graph_in(&spec, &Arns::new("123456789012", "us-east-1"), chrono::Utc::now());
+        let glue = node(&graph, "vpc_endpoint/glue").attributes();
+        assert_eq!(glue["service"], json!("com.amazonaws.us-east-1.glue"));
+        assert_eq!(glue["security_groups"], json!([ENDPOINT_SECURITY_GROUP]));
+        let network = spec.network.as_ref().unwrap();
+        let cluster = network.subnets.iter().find(|subnet| subnet.name == spec.clusters[0].subnet).unwrap();
+        assert!(glue["subnets"].as_array().unwrap().contains(&json!(cluster.name)));
+        let group = node(&graph, "security_group/vpc-endpoints").attributes();
+        // Validation keeps every subnet inside the VPC's block.
+        assert_eq!(group["ingress"], json!([format!("tcp 443 {} (HTTPS from the VPC)", network.vpc.cidr)]));
     }
 
     #[test]

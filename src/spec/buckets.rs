@@ -23,6 +23,12 @@ pub struct Bucket {
     /// KMS key id or ARN for `encryption: sse-kms` (the AWS managed key when unset).
     #[serde(default)]
     pub kms_key: Option<String>,
+    /// With `encryption: sse-kms`: an S3 Bucket Key (default `true`), so that S3 asks KMS for a
+    /// bucket-level key now and then instead of a data key for every object (fewer KMS requests,
+    /// billed and throttled per account); the encryption context S3 sends KMS is then the
+    /// bucket's ARN, not the object's.
+    #[serde(default)]
+    pub bucket_key: Option<bool>,
     #[serde(default = "super::pipeline::default_true")]
     pub block_public_access: bool,
     #[serde(default)]
@@ -31,8 +37,10 @@ pub struct Bucket {
     /// keeps them, and you pay for them).
     #[serde(default)]
     pub abort_incomplete_uploads_days: Option<i64>,
-    /// With versioning: days after which a version that is no longer current is deleted
-    /// (default 30; `0` keeps every old version forever).
+    /// Days after which a version that is no longer current is deleted (default 30; `0` keeps
+    /// every old version forever). S3 applies it while versioning is enabled and after it is
+    /// suspended (`versioning: false` on a bucket that was versioned keeps its old versions); a
+    /// bucket never versioned has none.
     #[serde(default)]
     pub noncurrent_versions_expire_days: Option<i64>,
     #[serde(default)]
@@ -45,12 +53,19 @@ impl Bucket {
         Some(self.abort_incomplete_uploads_days.unwrap_or(7)).filter(|days| *days > 0)
     }
 
-    /// Days after which noncurrent versions expire, if the bucket is versioned and they do.
+    /// Days after which noncurrent versions expire, if they do: whether versioning is on or not,
+    /// since S3 expires the noncurrent versions of a suspended bucket too ("You set this
+    /// lifecycle configuration action on a bucket that has versioning enabled (or suspended)",
+    /// Amazon S3 API Reference, `NoncurrentVersionExpiration`; S3 User Guide, "Lifecycle
+    /// configuration elements"), and pipectl cannot tell from the spec whether a bucket with
+    /// `versioning: false` was versioned before.
     pub fn noncurrent_expire_after(&self) -> Option<i64> {
-        if !self.versioning {
-            return None;
-        }
         Some(self.noncurrent_versions_expire_days.unwrap_or(30)).filter(|days| *days > 0)
+    }
+
+    /// Whether the bucket's default encryption uses an S3 Bucket Key: SSE-KMS, unless turned off.
+    pub fn bucket_key_enabled(&self) -> bool {
+        self.encryption == BucketEncryption::SseKms && self.bucket_key.unwrap_or(true)
     }
 }
 
@@ -139,10 +154,10 @@ fn check_bucket(path: &str, bucket: &Bucket, region: &str, problems: &mut Proble
             problems.add(format!("{path}.{field}"), "must be between 0 (never) and 36500 days");
         }
     }
-    if bucket.noncurrent_versions_expire_days.is_some() && !bucket.versioning {
+    if bucket.bucket_key.is_some() && bucket.encryption != BucketEncryption::SseKms {
         problems.add(
-            format!("{path}.noncurrent_versions_expire_days"),
-            "only versioned buckets have noncurrent versions: set `versioning: true` or drop this field",
+            format!("{path}.bucket_key"),
+            "an S3 Bucket Key saves KMS requests of SSE-KMS; `sse-s3` makes none: set `encryption: sse-kms` or drop `bucket_key`",
         );
     }
     match &bucket.kms_key {

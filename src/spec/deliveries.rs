@@ -161,6 +161,10 @@ pub(super) fn check(spec: &Spec, problems: &mut Problems) {
     }
 }
 
+/// The expression Firehose replaces with why a record failed (`processing-failed`,
+/// `format-conversion-failed`, …).
+const ERROR_OUTPUT_TYPE: &str = "!{firehose:error-output-type}";
+
 /// Checks the `!{...}` expressions of a Firehose prefix; returns whether it uses any.
 fn check_namespaces(path: &str, prefix: &str, error_prefix: bool, problems: &mut Problems) -> bool {
     let mut rest = prefix;
@@ -212,7 +216,16 @@ fn check_delivery(path: &str, delivery: &Delivery, spec: &Spec, problems: &mut P
     let uses_namespaces = check_namespaces(&format!("{path}.to.prefix"), &delivery.to.prefix, false, problems);
     match &delivery.to.error_prefix {
         Some(error_prefix) => {
-            check_namespaces(&format!("{path}.to.error_prefix"), error_prefix, true, problems);
+            let expressions = check_namespaces(&format!("{path}.to.error_prefix"), error_prefix, true, problems);
+            // "If you specify an expression for ErrorOutputPrefix, you must include at least one
+            // instance of !{firehose:error-output-type}" (Amazon Data Firehose Developer Guide,
+            // "Custom Prefixes for Amazon S3 Objects", semantic rules).
+            if expressions && !error_prefix.contains(ERROR_OUTPUT_TYPE) {
+                problems.add(
+                    format!("{path}.to.error_prefix"),
+                    format!("`{error_prefix}` uses an expression but not `{ERROR_OUTPUT_TYPE}`, which Firehose requires in an error prefix with expressions: add it (for example `errors/{ERROR_OUTPUT_TYPE}/`), or use no expression at all"),
+                );
+            }
             if error_prefix.is_empty() {
                 problems.add(format!("{path}.to.error_prefix"), "must not be empty");
             }
@@ -287,5 +300,18 @@ mod tests {
                 "deliveries[1].role",
             ]
         );
+    }
+
+    #[test]
+    fn an_error_prefix_with_expressions_names_the_error_output_type() {
+        let delivery = |error_prefix: &str| {
+            format!("{HEAD}buckets: [{{name: demo-lake}}]\nstreams: [{{name: events}}]\ndeliveries:\n  - {{name: d, from: events, to: {{bucket: demo-lake, prefix: 'raw/!{{timestamp:yyyy}}/', error_prefix: '{error_prefix}'}}}}\n")
+        };
+        for missing in ["errors/!{timestamp:yyyy}/", "errors/!{firehose:random-string}/"] {
+            assert_eq!(paths(&delivery(missing)), ["deliveries[0].to.error_prefix"], "{missing}");
+        }
+        for fine in ["errors/", "errors/!{firehose:error-output-type}/!{timestamp:yyyy}/"] {
+            assert!(paths(&delivery(fine)).is_empty(), "{fine}");
+        }
     }
 }

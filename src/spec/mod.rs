@@ -31,6 +31,7 @@ mod load;
 mod network;
 mod pipeline;
 mod query;
+mod reach;
 mod schedules;
 mod schema;
 mod source;

@@ -78,10 +78,7 @@ impl Network {
     /// is checked on its own), or private with a NAT gateway, or there is an `s3` gateway
     /// endpoint (on every private subnet's route table). False for a subnet the spec lacks.
     pub fn reaches_s3(&self, subnet: &str) -> bool {
-        let Some(subnet) = self.subnets.iter().find(|candidate| candidate.name == subnet) else {
-            return false;
-        };
-        subnet.public || self.nat_for(subnet).is_some() || self.endpoints.iter().any(|endpoint| endpoint == "s3")
+        self.reaches_api(subnet, "s3")
     }
 }
 
@@ -327,9 +324,50 @@ fn check_security_group(path: &str, group: &SecurityGroup, names: &[&str], probl
     }
     let directions = [("ingress", Some(&group.ingress)), ("egress", group.egress.as_ref())];
     for (direction, rules) in directions {
+        let mut seen: Vec<(Permission, usize)> = Vec::new();
         for (index, rule) in rules.into_iter().flatten().enumerate() {
-            check_rule(&format!("{path}.{direction}[{index}]"), rule, names, problems);
+            let rule_path = format!("{path}.{direction}[{index}]");
+            check_rule(&rule_path, rule, names, problems);
+            let permission = Permission::of(rule, &group.name);
+            if let Some((_, first)) = seen.iter().find(|(other, _)| *other == permission) {
+                problems.add(
+                    rule_path,
+                    format!("the same permission as {direction}[{first}] (protocol, ports and peer; a description does not make a rule different): EC2 refuses the pair (\"InvalidParameterValue: The same permission must not appear multiple times\"): remove one, or merge the descriptions"),
+                );
+            } else {
+                seen.push((permission, index));
+            }
         }
+    }
+}
+
+/// What EC2 compares rules by: protocol, ports and peer, never the description (two rules that
+/// differ only by it fail AuthorizeSecurityGroupIngress/Egress with "InvalidParameterValue: The
+/// same permission must not appear multiple times", terraform-provider-aws#2587). `all` covers
+/// every port; TCP and UDP without `ports` mean 0-65535; a peer group `self` is the group's own
+/// name; a CIDR is compared as a network.
+#[derive(Debug, PartialEq, Eq)]
+struct Permission {
+    protocol: String,
+    ports: Option<(u16, u16)>,
+    peer: String,
+}
+
+impl Permission {
+    fn of(rule: &Rule, own_name: &str) -> Permission {
+        let ports = match (rule.protocol.as_str(), &rule.ports) {
+            ("all", _) => None,
+            (_, Some(ports)) => port_range(ports).ok(),
+            ("icmp", None) => None,
+            (_, None) => Some((0, u16::MAX)),
+        };
+        let peer = match (&rule.cidr, &rule.group) {
+            (Some(cidr), _) => cidr.parse::<Cidr>().map_or_else(|_| cidr.clone(), |cidr| cidr.to_string()),
+            (None, Some(group)) if group == "self" => format!("group {own_name}"),
+            (None, Some(group)) => format!("group {group}"),
+            (None, None) => String::new(),
+        };
+        Permission { protocol: rule.protocol.clone(), ports, peer }
     }
 }
 
@@ -564,6 +602,26 @@ mod tests {
         let messages: Vec<String> = found.iter().map(|p| format!("{}: {}", p.path, p.message)).collect();
         assert_eq!(found.len(), 6, "{messages:#?}");
         assert!(messages[2].contains("did you mean `web`"), "{messages:#?}");
+    }
+
+    #[test]
+    fn a_permission_that_appears_twice_is_refused_whatever_the_descriptions_say() {
+        let group = |rules: &str| {
+            format!("{HEAD}network:\n  vpc: {{cidr: 10.0.0.0/16}}\n  security_groups:\n    - name: web\n      ingress:\n{rules}")
+        };
+        let twice = group("        - {ports: 443, cidr: 10.0.0.0/16, description: from the VPC}\n        - {ports: 443, cidr: 10.0.0.0/16, description: HTTPS}\n");
+        let found = problems(&twice);
+        assert_eq!(
+            found.iter().map(|p| p.path.as_str()).collect::<Vec<_>>(),
+            ["network.security_groups[0].ingress[1]"]
+        );
+        assert!(found[0].message.contains("the same permission as ingress[0]"), "{found:?}");
+        // `self` is the group's own name; no ports is every port; `all` ignores ports.
+        let same = group("        - {group: self}\n        - {group: web, ports: \"0-65535\"}\n        - {protocol: all, cidr: 10.1.0.0/16}\n        - {protocol: all, cidr: 10.1.0.0/16, description: again}\n");
+        assert_eq!(paths(&same), ["network.security_groups[0].ingress[1]", "network.security_groups[0].ingress[3]"]);
+        // Different ports, protocols, peers or directions are different permissions.
+        let different = group("        - {ports: 443, cidr: 10.0.0.0/16}\n        - {ports: 444, cidr: 10.0.0.0/16}\n        - {protocol: udp, ports: 443, cidr: 10.0.0.0/16}\n        - {ports: 443, cidr: 10.0.0.0/8}\n      egress:\n        - {ports: 443, cidr: 10.0.0.0/16}\n");
+        assert!(problems(&different).is_empty(), "{:?}", problems(&different));
     }
 
     #[test]

@@ -7,7 +7,7 @@ use super::checks::{Problem, Problems};
 use super::derived;
 use super::pipeline::Spec;
 use super::{
-    alarms, buckets, catalog, clusters, crawlers, deliveries, iam, network, pipeline, query, schedules, streams,
+    alarms, buckets, catalog, clusters, crawlers, deliveries, iam, network, pipeline, query, reach, schedules, streams,
     wildcards,
 };
 
@@ -22,6 +22,7 @@ pub fn validate(spec: &Spec) -> Vec<Problem> {
     streams::check(spec, &mut problems);
     iam::check(spec, &mut problems);
     clusters::check(spec, &mut problems);
+    reach::check(spec, &mut problems);
     schedules::check_derived_batch_names(spec, &mut problems);
     derived::check(spec, &mut problems);
     deliveries::check(spec, &mut problems);

@@ -1,6 +1,7 @@
 //! The catalog on a real emulator (Glue on moto in both stacks): a database per pipeline and
 //! tables whose location, format, columns and partition projection are derived from the
-//! delivery's prefix, read back with the SDK; a column edit is an in-place `UpdateTable`; a
+//! delivery's prefix, read back with the SDK; the JSON delivery the table reads has the newline
+//! processor; a column edit is an in-place `UpdateTable`; a
 //! table pipectl did not make keeps the database from being dropped without `--allow-destroy`;
 //! destroy leaves nothing.
 
@@ -55,6 +56,19 @@ async fn table(glue: &aws_sdk_glue::Client, database: &str, name: &str) -> Table
     )
 }
 
+/// The delivery's processing as DescribeDeliveryStream reports it: enabled, and its processors'
+/// types.
+async fn processors(stack: Stack, name: &str) -> (Option<bool>, Vec<String>) {
+    let clients = stack.clients().await;
+    let output = clients.firehose.describe_delivery_stream().delivery_stream_name(name).send().await;
+    let output = output.expect("DescribeDeliveryStream");
+    let description = output.delivery_stream_description().expect("a description");
+    let s3 = description.destinations().first().and_then(|d| d.extended_s3_destination_description());
+    let processing = s3.and_then(|s3| s3.processing_configuration());
+    let types = processing.map(|p| p.processors().iter().map(|p| p.r#type().as_str().to_string()).collect());
+    (processing.and_then(|p| p.enabled()), types.unwrap_or_default())
+}
+
 fn catalog_lifecycle(stack: Stack) {
     require!(stack);
     let pipeline = unique("catalog", stack);
@@ -98,6 +112,43 @@ fn catalog_lifecycle(stack: Stack) {
     assert_eq!(columns, ["session_id string", "pages array<string>"]);
     assert!(partitions.is_empty() && !parameters.contains_key("projection.enabled"), "{parameters:?}");
 
+    // The table reads the JSON delivery line by line: Firehose ends each record with a newline.
+    assert_eq!(
+        runtime().block_on(processors(stack, &format!("{pipeline}-d"))),
+        (Some(true), vec!["AppendDelimiterToRecord".to_string()])
+    );
+    pipectl(stack, &["plan", "-f", &file, "--detailed-exitcode"]).expect(0);
+    // Someone turns processing off: the plan says so, and apply turns it on again in place.
+    runtime().block_on(async {
+        use aws_sdk_firehose::types::{ExtendedS3DestinationUpdate, ProcessingConfiguration};
+        let clients = stack.clients().await;
+        let name = format!("{pipeline}-d");
+        let output = clients.firehose.describe_delivery_stream().delivery_stream_name(&name).send().await;
+        let description = output.expect("DescribeDeliveryStream").delivery_stream_description().cloned().expect("one");
+        let destination = description.destinations().first().expect("a destination");
+        let s3 = destination.extended_s3_destination_description().expect("an S3 destination");
+        // The whole destination, as pipectl sends it: both emulators replace it with the update
+        // where AWS merges (localstack/README.md).
+        let off = ProcessingConfiguration::builder().enabled(false).build();
+        let update = ExtendedS3DestinationUpdate::builder()
+            .role_arn(s3.role_arn())
+            .bucket_arn(s3.bucket_arn())
+            .set_prefix(s3.prefix().map(str::to_string))
+            .set_error_output_prefix(s3.error_output_prefix().map(str::to_string))
+            .set_buffering_hints(s3.buffering_hints().cloned())
+            .compression_format(s3.compression_format().clone())
+            .set_encryption_configuration(s3.encryption_configuration().cloned())
+            .processing_configuration(off)
+            .build();
+        let destination = destination.destination_id().to_string();
+        let request = clients.firehose.update_destination().delivery_stream_name(&name);
+        let request = request.current_delivery_stream_version_id(description.version_id()).destination_id(destination);
+        request.extended_s3_destination_update(update).send().await.expect("UpdateDestination");
+    });
+    let drifted = pipectl(stack, &["plan", "-f", &file, "--output", "json"]).expect(0).json();
+    assert_eq!(changed_fields(&drifted, &format!("delivery/{pipeline}-d")), ["newline_delimited"]);
+    pipectl(stack, &["apply", "-f", &file, "--auto-approve"]).expect(0);
+    assert_eq!(runtime().block_on(processors(stack, &format!("{pipeline}-d"))).0, Some(true));
     pipectl(stack, &["plan", "-f", &file, "--detailed-exitcode"]).expect(0);
 
     // A new column is an in-place UpdateTable that keeps parameters someone else added.

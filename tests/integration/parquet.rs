@@ -19,7 +19,7 @@ region: us-east-1
 network:
   vpc: {{cidr: 10.61.0.0/16}}
   subnets: [{{name: private-a, cidr: 10.61.1.0/24, availability_zone: us-east-1a}}]
-  endpoints: [s3]
+  endpoints: [s3, glue]   # the Glue-catalog cluster reaches Glue through it
 buckets: [{{name: {pipeline}-lake}}]
 streams: [{{name: {pipeline}-events}}]
 deliveries:
@@ -145,6 +145,10 @@ fn parquet_lifecycle(stack: Stack) {
     assert_eq!(
         statement(&instance_policy, "ReadPipelineDatabase")["Resource"],
         json!([format!("{glue}:catalog"), format!("{glue}:database/default"), format!("{glue}:database/{database}")])
+    );
+    assert_eq!(
+        statement(&instance_policy, "CreateDefaultDatabase")["Resource"],
+        json!([format!("{glue}:catalog"), format!("{glue}:database/default")])
     );
     assert_eq!(
         statement(&instance_policy, "UsePipelineTables")["Resource"],

@@ -42,6 +42,8 @@ pub struct Live {
     /// `sse-s3`, `sse-kms` or `none`.
     pub encryption: String,
     pub kms_key: Option<String>,
+    /// The default encryption rule's `BucketKeyEnabled` (absent reads as off).
+    pub bucket_key: bool,
     pub block_public_access: bool,
     pub lifecycle: Vec<Value>,
     /// From pipectl's housekeeping rule: incomplete uploads aborted after, old versions expire after.
@@ -92,6 +94,7 @@ impl DesiredConfig for spec::Bucket {
             ("versioning".to_string(), json!(self.versioning)),
             ("encryption".to_string(), json!(encryption)),
             ("kms_key".to_string(), json!(self.kms_key)),
+            ("bucket_key".to_string(), bucket_key_attribute(encryption, self.bucket_key_enabled())),
             ("block_public_access".to_string(), json!(self.block_public_access)),
             ("lifecycle".to_string(), sorted_by_id(lifecycle)),
             ("abort_incomplete_uploads_days".to_string(), json!(self.abort_incomplete_after())),
@@ -102,11 +105,22 @@ impl DesiredConfig for spec::Bucket {
     }
 }
 
+/// An S3 Bucket Key only means something for SSE-KMS: for other encryption the plan shows none
+/// (S3 may report `BucketKeyEnabled` either way for SSE-S3, and it changes nothing there).
+fn bucket_key_attribute(encryption: &str, enabled: bool) -> Value {
+    if encryption == "sse-kms" {
+        json!(enabled)
+    } else {
+        Value::Null
+    }
+}
+
 fn live_attributes(live: &Live) -> Attributes {
     Attributes::from([
         ("versioning".to_string(), json!(live.versioning)),
         ("encryption".to_string(), json!(live.encryption)),
         ("kms_key".to_string(), json!(live.kms_key)),
+        ("bucket_key".to_string(), bucket_key_attribute(&live.encryption, live.bucket_key)),
         ("block_public_access".to_string(), json!(live.block_public_access)),
         ("lifecycle".to_string(), sorted_by_id(live.lifecycle.clone())),
         ("abort_incomplete_uploads_days".to_string(), json!(live.abort_incomplete_after)),
@@ -345,20 +359,18 @@ async fn read_config(s3: &aws_sdk_s3::Client, name: &str, check_objects: bool) -
     let encryption = async {
         match s3.get_bucket_encryption().bucket(name).send().await {
             Ok(output) => {
-                let default = output
-                    .server_side_encryption_configuration()
-                    .and_then(|config| config.rules().first())
-                    .and_then(|rule| rule.apply_server_side_encryption_by_default());
-                Ok(match default {
+                let rule = output.server_side_encryption_configuration().and_then(|config| config.rules().first());
+                let bucket_key = rule.and_then(|rule| rule.bucket_key_enabled()).unwrap_or(false);
+                Ok(match rule.and_then(|rule| rule.apply_server_side_encryption_by_default()) {
                     Some(default) if *default.sse_algorithm() == ServerSideEncryption::AwsKms => {
-                        ("sse-kms".to_string(), default.kms_master_key_id().map(str::to_string))
+                        ("sse-kms".to_string(), default.kms_master_key_id().map(str::to_string), bucket_key)
                     }
-                    Some(_) => ("sse-s3".to_string(), None),
-                    None => ("none".to_string(), None),
+                    Some(_) => ("sse-s3".to_string(), None, bucket_key),
+                    None => ("none".to_string(), None, false),
                 })
             }
             Err(error) => aws_error(&id, "GetBucketEncryption", error)
-                .unless("ServerSideEncryptionConfigurationNotFoundError", ("none".to_string(), None)),
+                .unless("ServerSideEncryptionConfigurationNotFoundError", ("none".to_string(), None, false)),
         }
     };
     let public_access = async {
@@ -394,8 +406,14 @@ async fn read_config(s3: &aws_sdk_s3::Client, name: &str, check_objects: bool) -
             .map_err(|e| aws_error(&id, "ListObjectVersions", e))?;
         Ok(!output.versions().is_empty() || !output.delete_markers().is_empty())
     };
-    let (versioning, (encryption, kms_key), block_public_access, lifecycle, holds_objects, (policy, object_ownership)) =
-        tokio::try_join!(versioning, encryption, public_access, lifecycle, objects, policy::read(s3, &id, name))?;
+    let (
+        versioning,
+        (encryption, kms_key, bucket_key),
+        block_public_access,
+        lifecycle,
+        holds_objects,
+        (policy, object_ownership),
+    ) = tokio::try_join!(versioning, encryption, public_access, lifecycle, objects, policy::read(s3, &id, name))?;
     // A bucket ARN names no account, only the partition of the region pipectl talks to.
     let region = s3.config().region().map(ToString::to_string).unwrap_or_default();
     let tls_only = policy::holds(policy.as_ref(), &policy::statement(&Arns::new("", &region), name));
@@ -403,6 +421,7 @@ async fn read_config(s3: &aws_sdk_s3::Client, name: &str, check_objects: bool) -
         versioning,
         encryption,
         kms_key,
+        bucket_key,
         block_public_access,
         lifecycle: lifecycle.rules,
         abort_incomplete_after: lifecycle.abort_incomplete_after,
@@ -533,8 +552,12 @@ async fn put_encryption(ctx: &Context, id: &ResourceId, bucket: &spec::Bucket) -
         .set_kms_master_key_id(bucket.kms_key.clone())
         .build()
         .map_err(|error| build_error(id, op, error))?;
+    // "Reducing the cost of SSE-KMS with Amazon S3 Bucket Keys" (Amazon S3 User Guide): set on
+    // the default encryption rule, it applies to the objects written from then on.
+    let bucket_key = (bucket.encryption == BucketEncryption::SseKms).then(|| bucket.bucket_key_enabled());
+    let rule = ServerSideEncryptionRule::builder().apply_server_side_encryption_by_default(default);
     let config = ServerSideEncryptionConfiguration::builder()
-        .rules(ServerSideEncryptionRule::builder().apply_server_side_encryption_by_default(default).build())
+        .rules(rule.set_bucket_key_enabled(bucket_key).build())
         .build()
         .map_err(|error| build_error(id, op, error))?;
     ctx.clients
@@ -710,7 +733,7 @@ async fn update(ctx: &Context, resource: &DesiredResource, bucket: &spec::Bucket
     if changed("versioning") {
         put_versioning(ctx, id, &bucket.name, bucket.versioning).await?;
     }
-    if changed("encryption") || changed("kms_key") {
+    if changed("encryption") || changed("kms_key") || changed("bucket_key") {
         put_encryption(ctx, id, bucket).await?;
     }
     if changed("block_public_access") {

@@ -33,6 +33,7 @@ async fn adopting_a_bucket_keeps_its_own_tags_since_put_bucket_tagging_replaces_
         versioning: false,
         encryption: "sse-s3".to_string(),
         kms_key: None,
+        bucket_key: false,
         block_public_access: true,
         lifecycle: Vec::new(),
         abort_incomplete_after: None,
@@ -85,9 +86,13 @@ fn bucket(yaml: &str) -> spec::Bucket {
 }
 
 #[test]
-fn housekeeping_defaults_follow_versioning_and_can_be_turned_off() {
+fn housekeeping_defaults_keep_expiring_old_versions_whatever_the_versioning_and_can_be_turned_off() {
+    // `versioning: false` may be a suspended bucket, whose old versions S3 still expires.
     let plain = bucket("name: lake");
-    assert_eq!((plain.abort_incomplete_after(), plain.noncurrent_expire_after()), (Some(7), None));
+    assert_eq!((plain.abort_incomplete_after(), plain.noncurrent_expire_after()), (Some(7), Some(30)));
+    let suspended = bucket("name: lake\nversioning: false\nnoncurrent_versions_expire_days: 90");
+    assert_eq!(suspended.noncurrent_expire_after(), Some(90));
+    assert_eq!(suspended.attributes()["noncurrent_versions_expire_days"], json!(90));
     let versioned = bucket("name: lake\nversioning: true");
     assert_eq!(versioned.noncurrent_expire_after(), Some(30));
     let off =
@@ -200,6 +205,7 @@ fn live_with(policy: Option<Value>, ownership: Option<&str>) -> Live {
         versioning: lake().versioning,
         encryption: "sse-s3".to_string(),
         kms_key: None,
+        bucket_key: false,
         block_public_access: true,
         lifecycle: Vec::new(),
         abort_incomplete_after: lake().abort_incomplete_after(),
@@ -258,4 +264,32 @@ fn the_policy_and_ownership_are_read_at_plan_time_and_written_at_apply() {
     );
     let all = granted(&Bucket, &spec, Purpose::Everything);
     assert_eq!(statement(&all, "ChangeBuckets")["Resource"], json!(["arn:aws:s3:::lake-bucket"]));
+}
+
+/// An SSE-KMS bucket has an S3 Bucket Key unless the spec turns it off; SSE-S3 shows none. A
+/// Bucket Key turned off behind pipectl's back is drift of that one field.
+#[test]
+fn sse_kms_buckets_have_a_bucket_key_by_default_and_its_loss_is_drift() {
+    let kms = bucket("name: lake\nencryption: sse-kms");
+    assert!(kms.bucket_key_enabled());
+    assert_eq!(kms.attributes()["bucket_key"], json!(true));
+    let off = bucket("name: lake\nencryption: sse-kms\nbucket_key: false");
+    assert_eq!(off.attributes()["bucket_key"], json!(false));
+    assert_eq!(lake().attributes()["bucket_key"], Value::Null, "SSE-S3 makes no KMS request");
+    let mut live = live_with(None, None);
+    live.encryption = "sse-kms".to_string();
+    let desired = kms.attributes();
+    let changed = |live: &Live| {
+        let current = live_attributes(live);
+        let mut fields: Vec<String> = ["encryption", "kms_key", "bucket_key"]
+            .into_iter()
+            .filter(|field| desired.get(*field) != current.get(*field))
+            .map(str::to_string)
+            .collect();
+        fields.sort();
+        fields
+    };
+    assert_eq!(changed(&live), ["bucket_key"]);
+    live.bucket_key = true;
+    assert!(changed(&live).is_empty());
 }

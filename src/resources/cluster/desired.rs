@@ -174,7 +174,8 @@ pub(super) fn emr_instance_policy(spec: &spec::Spec, cluster: &spec::Cluster, ar
     let mut keys: std::collections::BTreeMap<crate::iam::KeyGrant, Vec<String>> = std::collections::BTreeMap::new();
     for bucket in &spec.buckets {
         if let Some(grant) = crate::iam::bucket_key_grant(bucket, arns) {
-            keys.entry(grant).or_default().push(format!("{}/*", arns.bucket(&bucket.name)));
+            let objects = [format!("{}/*", arns.bucket(&bucket.name))];
+            keys.entry(grant).or_default().extend(crate::iam::s3_key_context(bucket, arns, &objects));
         }
     }
     let mut statements = vec![
@@ -206,12 +207,17 @@ pub(super) fn emr_instance_policy(spec: &spec::Spec, cluster: &spec::Cluster, ar
 /// ("Specifying AWS Glue resource ARNs"). The metastore client looks up the `default` database
 /// when it starts ("Unable to verify existence of default database" otherwise,
 /// awslabs/aws-glue-data-catalog-client-for-apache-hive-metastore): it may read that one too,
-/// and nothing in it. `GetDatabases` (`SHOW DATABASES`) needs every database and is not granted.
-fn glue_catalog_statements(database: &str, arns: &Arns) -> [Value; 2] {
+/// and nothing in it. When `default` does not exist (a fresh account), the client creates it
+/// (`doesDefaultDBExist`, then `createDefaultDatabase`, in the same client) and the Spark
+/// session fails if it may not: it may create that one database, no other. `GetDatabases`
+/// (`SHOW DATABASES`) needs every database and is not granted.
+fn glue_catalog_statements(database: &str, arns: &Arns) -> [Value; 3] {
     let databases = [arns.glue_catalog(), arns.glue_database("default"), arns.glue_database(database)];
     let tables = [arns.glue_catalog(), arns.glue_database(database), arns.glue_table(database, "*")];
     [
         serde_json::json!({"Sid": "ReadPipelineDatabase", "Effect": "Allow", "Action": ["glue:GetDatabase"], "Resource": databases}),
+        serde_json::json!({"Sid": "CreateDefaultDatabase", "Effect": "Allow", "Action": ["glue:CreateDatabase"],
+            "Resource": [arns.glue_catalog(), arns.glue_database("default")]}),
         serde_json::json!({"Sid": "UsePipelineTables", "Effect": "Allow",
             "Action": ["glue:BatchCreatePartition", "glue:BatchDeletePartition", "glue:BatchGetPartition", "glue:CreatePartition",
                        "glue:CreateTable", "glue:DeletePartition", "glue:DeleteTable", "glue:GetPartition", "glue:GetPartitions",

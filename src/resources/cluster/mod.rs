@@ -504,7 +504,9 @@ mod tests {
 
     #[test]
     fn instance_role_uses_each_customer_bucket_key_through_s3() {
-        let buckets = "buckets:\n  - {name: lake, encryption: sse-kms, kms_key: k1}\n  - {name: logs, encryption: sse-kms, kms_key: alias/logs}\n  - {name: raw, encryption: sse-kms, kms_key: k1}\n  - {name: managed, encryption: sse-kms, kms_key: alias/aws/s3}\n  - {name: plain}\n";
+        // `raw` turns its S3 Bucket Key off: S3's encryption context there is the object's ARN,
+        // elsewhere the bucket's.
+        let buckets = "buckets:\n  - {name: lake, encryption: sse-kms, kms_key: k1}\n  - {name: logs, encryption: sse-kms, kms_key: alias/logs}\n  - {name: raw, encryption: sse-kms, kms_key: k1, bucket_key: false}\n  - {name: managed, encryption: sse-kms, kms_key: alias/aws/s3}\n  - {name: plain}\n";
         for (region, partition, suffix) in [
             ("eu-west-1", "aws", "amazonaws.com"),
             ("cn-north-1", "aws-cn", "amazonaws.com.cn"),
@@ -526,7 +528,7 @@ mod tests {
                     "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
                     "Resource": [format!("{key_prefix}:key/k1")],
                     "Condition": {"StringEquals": via,
-                        "StringLike": {"kms:EncryptionContext:aws:s3:arn": [format!("arn:{partition}:s3:::lake/*"), format!("arn:{partition}:s3:::raw/*")]}}})
+                        "StringLike": {"kms:EncryptionContext:aws:s3:arn": [format!("arn:{partition}:s3:::lake"), format!("arn:{partition}:s3:::raw/*")]}}})
             );
             assert_eq!(
                 statements[4],
@@ -534,7 +536,7 @@ mod tests {
                     "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
                     "Resource": [format!("{key_prefix}:key/*")],
                     "Condition": {"StringEquals": via,
-                        "StringLike": {"kms:EncryptionContext:aws:s3:arn": [format!("arn:{partition}:s3:::logs/*")]},
+                        "StringLike": {"kms:EncryptionContext:aws:s3:arn": [format!("arn:{partition}:s3:::logs")]},
                         "ForAnyValue:StringEquals": {"kms:ResourceAliases": "alias/logs"}}})
             );
         }
@@ -595,6 +597,8 @@ mod tests {
             [
                 serde_json::json!({"Sid": "ReadPipelineDatabase", "Effect": "Allow", "Action": ["glue:GetDatabase"],
                     "Resource": [format!("{glue}:catalog"), format!("{glue}:database/default"), format!("{glue}:database/lake_db")]}),
+                serde_json::json!({"Sid": "CreateDefaultDatabase", "Effect": "Allow", "Action": ["glue:CreateDatabase"],
+                    "Resource": [format!("{glue}:catalog"), format!("{glue}:database/default")]}),
                 serde_json::json!({"Sid": "UsePipelineTables", "Effect": "Allow",
                     "Action": ["glue:BatchCreatePartition", "glue:BatchDeletePartition", "glue:BatchGetPartition", "glue:CreatePartition",
                                "glue:CreateTable", "glue:DeletePartition", "glue:DeleteTable", "glue:GetPartition", "glue:GetPartitions",

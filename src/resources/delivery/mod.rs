@@ -9,12 +9,19 @@
 //! deserializer in, the Parquet serializer out, the schema read from Glue by the delivery's role,
 //! which gains exactly `glue:GetTable`, `GetTableVersion` and `GetTableVersions` on that table.
 //! Turning conversion on or off, or changing the Parquet compression, is an UpdateDestination.
+//!
+//! A JSON delivery that a catalog table reads ends every record with a newline: Firehose writes
+//! the records back to back unless an `AppendDelimiterToRecord` processor is configured
+//! (Firehose API Reference, `Processor`), and the table's OpenX JSON SerDe reads one record per
+//! line (Athena User Guide, "Query JSON data"). The processor is sent at create and changes in
+//! place with UpdateDestination, like the rest of the destination.
 
 use aws_sdk_firehose::types::{
     BufferingHints, CompressionFormat, DataFormatConversionConfiguration, DeliveryStreamStatus, DeliveryStreamType,
     Deserializer, EncryptionConfiguration, ExtendedS3DestinationConfiguration, ExtendedS3DestinationUpdate,
     InputFormatConfiguration, KinesisStreamSourceConfiguration, KmsEncryptionConfig, NoEncryptionConfig,
-    OpenXJsonSerDe, OutputFormatConfiguration, ParquetCompression, ParquetSerDe, SchemaConfiguration, Serializer, Tag,
+    OpenXJsonSerDe, OutputFormatConfiguration, ParquetCompression, ParquetSerDe, ProcessingConfiguration, Processor,
+    ProcessorType, SchemaConfiguration, Serializer, Tag,
 };
 use serde_json::{json, Value};
 
@@ -60,6 +67,8 @@ pub fn delivery_role_id(delivery: &spec::Delivery) -> ResourceId {
 pub struct DeliveryConfig {
     pub delivery: spec::Delivery,
     pub schema: Option<Schema>,
+    /// A JSON delivery a catalog table reads: Firehose ends each record with a newline.
+    pub newline_delimited: bool,
 }
 
 /// A Glue table of the pipeline's catalog.
@@ -99,6 +108,8 @@ pub struct Live {
     pub kms_key: Option<String>,
     /// Set when conversion to Parquet is configured and enabled.
     pub conversion: Option<LiveConversion>,
+    /// Processing is enabled with an `AppendDelimiterToRecord` processor.
+    pub newline_delimited: bool,
     /// Set when the delivery stream ended in a failed state, with the reason AWS gives.
     pub failed: Option<String>,
 }
@@ -203,6 +214,35 @@ fn live_conversion(configuration: &DataFormatConversionConfiguration) -> Option<
     })
 }
 
+/// Whether a catalog table reads what the JSON `delivery` writes: then its records must be
+/// newline-delimited. A Parquet delivery writes files, not lines.
+fn read_as_json_lines(spec: &spec::Spec, delivery: &spec::Delivery) -> bool {
+    delivery.format == TableFormat::Json
+        && spec
+            .catalog
+            .iter()
+            .flat_map(|catalog| &catalog.tables)
+            .any(|table| table.delivery.as_deref() == Some(delivery.name.as_str()) && table.format == TableFormat::Json)
+}
+
+/// The processing that ends each record with a newline: an `AppendDelimiterToRecord` processor
+/// with no parameter ("You don't have to put a processor parameter when you select
+/// AppendDelimiterToRecord", Firehose API Reference, `Processor`), or processing turned off.
+fn newline_processing(on: bool) -> Result<ProcessingConfiguration, aws_sdk_firehose::error::BuildError> {
+    let processors = if on {
+        Some(vec![Processor::builder().r#type(ProcessorType::AppendDelimiterToRecord).build()?])
+    } else {
+        None
+    };
+    Ok(ProcessingConfiguration::builder().enabled(on).set_processors(processors).build())
+}
+
+/// Whether processing, as AWS reports it, appends a delimiter to each record.
+fn live_newline(processing: &ProcessingConfiguration) -> bool {
+    processing.enabled().unwrap_or(false)
+        && processing.processors().iter().any(|processor| processor.r#type() == &ProcessorType::AppendDelimiterToRecord)
+}
+
 /// The statement a converting delivery's role needs: reading the table's schema. Glue checks
 /// table reads against the catalog, the database and the table ("Specifying AWS Glue resource
 /// ARNs"); the actions are those "Grant Firehose access to AWS Glue for data format
@@ -249,6 +289,7 @@ impl DesiredConfig for DeliveryConfig {
             ("format".to_string(), json!(if conversion.is_some() { "parquet" } else { "json" })),
             ("parquet_compression".to_string(), json!(conversion.map(|(_, compression)| compression.as_str()))),
             ("schema".to_string(), json!(conversion.map(|(schema, _)| schema.qualified()))),
+            ("newline_delimited".to_string(), json!(self.newline_delimited)),
         ])
     }
 }
@@ -273,6 +314,7 @@ impl LiveDetail for Live {
             ("format".to_string(), json!(if self.conversion.is_some() { "parquet" } else { "json" })),
             ("parquet_compression".to_string(), json!(self.conversion.as_ref().map(|c| &c.parquet_compression))),
             ("schema".to_string(), json!(self.conversion.as_ref().map(|c| c.schema.qualified()))),
+            ("newline_delimited".to_string(), json!(self.newline_delimited)),
             ("status".to_string(), json!(self.failed)),
         ]);
         let schema = self.conversion.as_ref().map(|conversion| conversion.schema.qualified());
@@ -321,7 +363,8 @@ impl ResourceKind for Delivery {
         for delivery in &spec.deliveries {
             let schema = spec::conversion_table(spec, delivery)
                 .map(|(database, table)| Schema { database, table: table.name.clone() });
-            let config = DeliveryConfig { delivery: delivery.clone(), schema };
+            let newline_delimited = read_as_json_lines(spec, delivery);
+            let config = DeliveryConfig { delivery: delivery.clone(), schema, newline_delimited };
             let role_id = delivery_role_id(delivery);
             if delivery.role.is_none() {
                 let Some(source) = spec.streams.iter().find(|stream| stream.name == delivery.from) else { continue };
@@ -470,6 +513,7 @@ async fn describe(
             .and_then(|e| e.kms_encryption_config())
             .map(|kms| kms.awskms_key_arn().to_string()),
         conversion: s3.and_then(|s3| s3.data_format_conversion_configuration()).and_then(live_conversion),
+        newline_delimited: s3.and_then(|s3| s3.processing_configuration()).is_some_and(live_newline),
         failed,
     };
     Ok(Some((live, description.delivery_stream_status().clone(), failure)))
@@ -573,6 +617,13 @@ async fn create(ctx: &Context, resource: &DesiredResource, config: &DeliveryConf
         .set_data_format_conversion_configuration(
             conversion_of(config).map(|_| conversion(config, &role_arn, &ctx.arns)),
         )
+        .set_processing_configuration(
+            config
+                .newline_delimited
+                .then(|| newline_processing(true))
+                .transpose()
+                .map_err(|e| build_error(id, "CreateDeliveryStream", e))?,
+        )
         .build()
         .map_err(|e| build_error(id, "CreateDeliveryStream", e))?;
     let tags = resource
@@ -645,12 +696,18 @@ async fn update(
         "format",
         "parquet_compression",
         "schema",
+        "newline_delimited",
     ];
     if destination_fields.iter().any(|field| desired.get(*field) != live.attributes.get(*field)) {
         let role_arn = ctx.arns.role(&ctx.roles_path, &ctx.physical_id(&delivery_role_id(delivery))?);
         // Conversion is sent when it is wanted or was on: `Enabled: false` turns it off.
         let conversion = (conversion_of(config).is_some() || detail.conversion.is_some())
             .then(|| conversion(config, &role_arn, &ctx.arns));
+        // The processor is sent when it is wanted or was on: `Enabled: false` turns it off.
+        let processing = (config.newline_delimited || detail.newline_delimited)
+            .then(|| newline_processing(config.newline_delimited))
+            .transpose()
+            .map_err(|e| build_error(id, "UpdateDestination", e))?;
         let update = ExtendedS3DestinationUpdate::builder()
             .bucket_arn(ctx.arns.bucket(&delivery.to.bucket))
             .prefix(&delivery.to.prefix)
@@ -659,6 +716,7 @@ async fn update(
             .compression_format(compression_format(delivery.compression))
             .encryption_configuration(encryption(id, delivery)?)
             .set_data_format_conversion_configuration(conversion)
+            .set_processing_configuration(processing)
             .build();
         firehose
             .update_destination()

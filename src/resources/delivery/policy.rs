@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-use crate::iam::{bucket_key_grant, key_grant, key_statement, s3_key_statement, Arns};
+use crate::iam::{bucket_key_grant, key_grant, key_statement, s3_key_context, s3_key_statement, Arns};
 use crate::spec::{Bucket, Delivery, DeliveryEncryption, Stream, StreamEncryption};
 
 /// The object ARN pattern a prefix may write to: the prefix with each `!{…}` expression (a value
@@ -63,13 +63,24 @@ pub fn role_policy(delivery: &Delivery, source: &Stream, bucket: Option<&Bucket>
             "Resource": objects.clone(),
         }),
     ];
-    // An explicit SSE-KMS key in Firehose's PutObject overrides the bucket's default encryption.
-    let object_key = match (delivery.encryption, &delivery.kms_key) {
-        (DeliveryEncryption::Kms, Some(key)) => key_grant(key, arns),
-        _ => bucket.and_then(|bucket| bucket_key_grant(bucket, arns)),
+    // An explicit SSE-KMS key in Firehose's PutObject overrides the bucket's default encryption;
+    // the bucket's S3 Bucket Key setting still applies to a write that does not ask otherwise, so
+    // its encryption context may then be the bucket's ARN as well as the object's.
+    let (object_key, context) = match (delivery.encryption, &delivery.kms_key) {
+        (DeliveryEncryption::Kms, Some(key)) => {
+            let mut context = objects.clone();
+            if bucket.is_some_and(Bucket::bucket_key_enabled) {
+                context.push(bucket_arn.clone());
+            }
+            (key_grant(key, arns), context)
+        }
+        _ => match bucket {
+            Some(bucket) => (bucket_key_grant(bucket, arns), s3_key_context(bucket, arns, &objects)),
+            None => (None, Vec::new()),
+        },
     };
     if let Some(grant) = object_key {
-        statements.push(s3_key_statement("EncryptLakeObjects", &grant, arns, &objects));
+        statements.push(s3_key_statement("EncryptLakeObjects", &grant, arns, &context));
     }
     let stream_key = match source.encryption {
         StreamEncryption::Kms => source.kms_key.as_deref().and_then(|key| key_grant(key, arns)),
@@ -206,6 +217,8 @@ mod tests {
             let s3_via = format!("s3.{region}.{suffix}");
             let mut spec = spec();
             spec.buckets[0].encryption = BucketEncryption::SseKms;
+            // Without an S3 Bucket Key, S3's encryption context is the object's ARN.
+            spec.buckets[0].bucket_key = Some(false);
             spec.streams[0].encryption = StreamEncryption::Kms;
             let policy_with =
                 |spec: &Spec| role_policy(&spec.deliveries[0], &spec.streams[0], spec.buckets.first(), &arns);
@@ -289,6 +302,23 @@ mod tests {
             assert_eq!(policy["Statement"].as_array().unwrap().len(), 4);
             assert_eq!(policy["Statement"][3]["Resource"], json!([format!("{key_prefix}:key/delivery")]));
             assert_eq!(policy["Statement"][3]["Condition"].get("ForAnyValue:StringEquals"), None);
+            assert_eq!(
+                policy["Statement"][3]["Condition"]["StringLike"]["kms:EncryptionContext:aws:s3:arn"],
+                json!(objects)
+            );
+
+            // With an S3 Bucket Key (the default), S3's encryption context is the bucket's ARN:
+            // for the bucket's key, only that; for the delivery's own key, either.
+            spec.buckets[0].bucket_key = None;
+            let context = |policy: &Value| {
+                policy["Statement"][3]["Condition"]["StringLike"]["kms:EncryptionContext:aws:s3:arn"].clone()
+            };
+            let mut either = objects.as_array().unwrap().clone();
+            either.push(json!(arns.bucket("lake")));
+            assert_eq!(context(&policy_with(&spec)), json!(either));
+            spec.deliveries[0].encryption = DeliveryEncryption::None;
+            spec.deliveries[0].kms_key = None;
+            assert_eq!(context(&policy_with(&spec)), json!([arns.bucket("lake")]));
         }
     }
 }

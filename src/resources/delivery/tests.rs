@@ -21,7 +21,7 @@ use crate::spec::Spec;
 fn delivery(extra: &str) -> DeliveryConfig {
     let yaml = format!("version: 1\npipeline: p\nregion: eu-west-1\ndeliveries:\n  - name: d\n    from: events\n    to: {{bucket: lake, prefix: raw/, error_prefix: errors/}}\n{extra}");
     let spec: Spec = serde_saphyr::from_str(&yaml).unwrap();
-    DeliveryConfig { delivery: spec.deliveries[0].clone(), schema: None }
+    DeliveryConfig { delivery: spec.deliveries[0].clone(), schema: None, newline_delimited: false }
 }
 
 fn live_of(config: &DeliveryConfig) -> Live {
@@ -39,6 +39,7 @@ fn live_of(config: &DeliveryConfig) -> Live {
         buffer_interval_seconds: delivery.buffer.interval_seconds,
         kms_key: None,
         conversion: None,
+        newline_delimited: config.newline_delimited,
         failed: None,
     }
 }
@@ -210,13 +211,7 @@ const DESCRIBED: &str = r#"{"DeliveryStreamDescription": {
 
 #[tokio::test]
 async fn a_conversion_reads_back_as_it_was_asked_for() {
-    let rule = aws_smithy_mocks::mock!(aws_sdk_firehose::Client::describe_delivery_stream).then_http_response(|| {
-        aws_smithy_runtime_api::http::Response::new(
-            aws_smithy_runtime_api::http::StatusCode::try_from(200).unwrap(),
-            aws_smithy_types::body::SdkBody::from(DESCRIBED),
-        )
-    });
-    let (live, _, _) = describe(&firehose_client(&[&rule]), "d").await.unwrap().unwrap();
+    let (live, _, _) = describe(&firehose_client(&[&described_rule()]), "d").await.unwrap().unwrap();
     assert_eq!(
         live.conversion,
         Some(LiveConversion {
@@ -260,4 +255,78 @@ fn turning_conversion_on_is_an_in_place_change() {
             ("schema", false)
         ]
     );
+}
+
+/// A JSON delivery and the tables over it: `tables` (flow YAML, one per line) in the catalog.
+fn json_graph(format: &str, tables: &[&str]) -> Vec<DesiredResource> {
+    let tables: String = tables.iter().map(|table| format!("    - {table}\n")).collect();
+    let catalog = if tables.is_empty() { String::new() } else { format!("catalog:\n  tables:\n{tables}") };
+    let yaml = format!("version: 1\npipeline: p\nregion: eu-west-1\nbuckets: [{{name: lake}}]\nstreams: [{{name: events}}]\ndeliveries:\n  - {{name: d, from: events, to: {{bucket: lake, prefix: 'raw/!{{timestamp:yyyy/MM/dd}}/', error_prefix: errors/}}{format}}}\n  - {{name: other, from: events, to: {{bucket: lake, prefix: other/}}}}\n{catalog}");
+    let spec: Spec = serde_saphyr::from_str(&yaml).unwrap();
+    assert!(spec::validate(&spec).is_empty(), "{:?}", spec::validate(&spec));
+    crate::resources::graph_in(&spec, &crate::iam::Arns::new("123456789012", "eu-west-1"), chrono::Utc::now())
+}
+
+fn newline_delimited(graph: &[DesiredResource], name: &str) -> bool {
+    graph.iter().find(|n| n.id == id(name)).unwrap().config::<DeliveryConfig>().unwrap().newline_delimited
+}
+
+#[test]
+fn a_json_delivery_a_table_reads_ends_each_record_with_a_newline() {
+    let table = "{name: events, delivery: d, columns: [{name: id, type: string}]}";
+    let graph = json_graph("", &[table]);
+    assert!(newline_delimited(&graph, "d"));
+    assert!(!newline_delimited(&graph, "other"), "no table reads it");
+    assert_eq!(graph.iter().find(|n| n.id == id("d")).unwrap().attributes()["newline_delimited"], json!(true));
+    assert!(!newline_delimited(&json_graph("", &[]), "d"), "no table, records as they arrive");
+    let parquet = ", format: parquet, compression: none, buffer: {size_mib: 128, interval_seconds: 300}";
+    let table = "{name: events, delivery: d, format: parquet, columns: [{name: id, type: string}]}";
+    assert!(!newline_delimited(&json_graph(parquet, &[table]), "d"), "Parquet files are not lines");
+    // What create and update send: the processor with no parameter, or processing off.
+    let on = newline_processing(true).unwrap();
+    assert_eq!(on.enabled(), Some(true));
+    let types: Vec<&ProcessorType> = on.processors().iter().map(|p| p.r#type()).collect();
+    assert_eq!(types, [&ProcessorType::AppendDelimiterToRecord]);
+    assert!(on.processors()[0].parameters().is_empty());
+    let off = newline_processing(false).unwrap();
+    assert_eq!((off.enabled(), off.processors().is_empty()), (Some(false), true));
+}
+
+#[tokio::test]
+async fn the_newline_processor_reads_back_as_asked_and_turning_it_on_is_in_place() {
+    // As the console and CloudFormation write it: with the optional Delimiter parameter.
+    let processing = r#""ProcessingConfiguration": {"Enabled": true, "Processors": [{"Type": "AppendDelimiterToRecord",
+        "Parameters": [{"ParameterName": "Delimiter", "ParameterValue": "\\n"}]}]},
+            "DataFormatConversionConfiguration""#;
+    let body = DESCRIBED.replace(r#""DataFormatConversionConfiguration""#, processing);
+    let rule =
+        aws_smithy_mocks::mock!(aws_sdk_firehose::Client::describe_delivery_stream).then_http_response(move || {
+            aws_smithy_runtime_api::http::Response::new(
+                aws_smithy_runtime_api::http::StatusCode::try_from(200).unwrap(),
+                aws_smithy_types::body::SdkBody::from(body.clone()),
+            )
+        });
+    let (live, _, _) = describe(&firehose_client(&[&rule]), "d").await.unwrap().unwrap();
+    assert!(live.newline_delimited);
+    let (live, _, _) = describe(&firehose_client(&[&described_rule()]), "d").await.unwrap().unwrap();
+    assert!(!live.newline_delimited, "no ProcessingConfiguration, no delimiter");
+
+    let before = delivery("");
+    let after = DeliveryConfig { newline_delimited: true, ..before.clone() };
+    let (live, _) = live_of(&before).describe("d", &names());
+    let changes = diff_attributes(&live, &after.attributes(), |field| KIND.forces_replacement(field));
+    let fields: Vec<(&str, bool)> = changes.iter().map(|c| (c.path.as_str(), c.forces_replacement)).collect();
+    assert_eq!(fields, [("newline_delimited", false)]);
+    let (live, _) = live_of(&after).describe("d", &names());
+    assert!(diff_attributes(&live, &after.attributes(), |_| false).is_empty());
+}
+
+/// DescribeDeliveryStream answering `DESCRIBED`.
+fn described_rule() -> aws_smithy_mocks::Rule {
+    aws_smithy_mocks::mock!(aws_sdk_firehose::Client::describe_delivery_stream).then_http_response(|| {
+        aws_smithy_runtime_api::http::Response::new(
+            aws_smithy_runtime_api::http::StatusCode::try_from(200).unwrap(),
+            aws_smithy_types::body::SdkBody::from(DESCRIBED),
+        )
+    })
 }
