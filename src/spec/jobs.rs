@@ -13,7 +13,7 @@ use super::clusters::{check_resized_group, Cluster};
 use super::group::Group;
 use super::iam::check_derived_role;
 use super::pipeline::Spec;
-use crate::calendar::{self, Window, LARGEST_CLOCK_CHANGE_SECONDS};
+use crate::calendar::{self, ClockChange, Window, LARGEST_CLOCK_CHANGE_SECONDS};
 
 /// A job: at `cron` in `timezone`, resize `group` to `nodes`, run `steps` one after another,
 /// then return the group to its baseline — on success, failure or timeout.
@@ -217,7 +217,7 @@ pub(super) fn check_jobs(path: &str, cluster: &Cluster, spec: &Spec, problems: &
         }
         match calendar::parse_cron(&job.cron) {
             Err(message) => problems.add(format!("{job_path}.cron"), message),
-            Ok(_) if job.timeout_seconds().is_some() => check_guard(&job_path, job, problems),
+            Ok(_) if job.timeout_seconds().is_some() => check_clock_changes(&job_path, job, problems),
             Ok(_) => {}
         }
         if let Err(message) = calendar::parse_timezone(&job.timezone) {
@@ -261,11 +261,14 @@ fn release_before(release: &str, (major, minor): (u32, u32)) -> bool {
     }
 }
 
-/// The job's `guard` schedule must exist every night: a daily cron (it may fall after midnight),
-/// in whole minutes, at a local time that no clock change skips ("your schedule invocation gets
-/// skipped if the cron expression falls on a non-existent date and time", EventBridge Scheduler
-/// User Guide, "Schedule types"), checked over two years.
-fn check_guard(job_path: &str, job: &Job, problems: &mut Problems) {
+/// The job's `start` and `guard` schedules must fire once every night, each at a known instant:
+/// daily crons (the guard may fall after midnight), in whole minutes, at local times no clock
+/// change skips — "your schedule invocation gets skipped if the cron expression falls on a
+/// non-existent date and time" — and a start at none that a change repeats: then "your schedule
+/// runs only once and doesn't repeat its invocation" (EventBridge Scheduler User Guide, "Schedule
+/// types", daylight saving time), at an instant the guide does not name, so the job's window,
+/// its guard and the checks of overlapping windows could be an hour off. Checked over two years.
+fn check_clock_changes(job_path: &str, job: &Job, problems: &mut Problems) {
     let guard = match job.guard_cron() {
         Ok(guard) => guard,
         Err(message) => {
@@ -274,12 +277,31 @@ fn check_guard(job_path: &str, job: &Job, problems: &mut Problems) {
         }
     };
     let Ok(zone) = calendar::parse_timezone(&job.timezone) else { return };
-    if let Some(date) = calendar::first_skipped_day(zone, guard.hour, guard.minute) {
+    let skipped = [ClockChange::Skipped];
+    let start = calendar::parse_cron(&job.cron).ok().map(|start| (start.hour, start.minute));
+    let times = [
+        ("start", start, &[ClockChange::Skipped, ClockChange::Repeated][..]),
+        ("guard", Some((guard.hour, guard.minute)), &skipped[..]),
+    ];
+    for (what, time, refused) in times {
+        let Some((hour, minute)) = time else { continue };
+        let Some((date, change)) = calendar::first_clock_change_at(zone, hour, minute, refused) else { continue };
+        let (done, scheduler) = match change {
+            ClockChange::Skipped => ("skips", "EventBridge Scheduler would skip it that night"),
+            ClockChange::Repeated => {
+                ("repeats", "EventBridge Scheduler runs it once, at an instant it does not document")
+            }
+        };
+        let fix = if what == "start" {
+            "move the start out of the hour clocks change in"
+        } else {
+            "move the start or the timeout"
+        };
         problems.add(
             format!("{job_path}.cron"),
             format!(
-                "the job's guard would fire at {:02}:{:02} {}, a time the clock change of {date} skips, and EventBridge Scheduler would skip it: move the start or the timeout",
-                guard.hour, guard.minute, job.timezone
+                "the job's {what} would fire at {hour:02}:{minute:02} {}, a time the clock change of {date} {done}, and {scheduler}: {fix}",
+                job.timezone
             ),
         );
     }
@@ -396,6 +418,40 @@ mod tests {
         assert_eq!(berlin.guard_cron().map(|c| (c.hour, c.minute)), Ok((4, 45)));
         // A guard a day or more after the start is no daily schedule.
         assert!(job("0 2 * * *", "Europe/Berlin", "23h").guard_cron().is_err());
+    }
+
+    /// The messages of the problems `check_clock_changes` finds.
+    fn clock_problems(job: &Job) -> Vec<String> {
+        let mut problems = Problems::default();
+        check_clock_changes("j", job, &mut problems);
+        problems.into_vec().into_iter().map(|problem| problem.message).collect()
+    }
+
+    #[test]
+    fn a_start_that_a_clock_change_skips_or_repeats_is_refused_like_the_guard() {
+        // 02:30 in Berlin does not happen on 2026-03-29 (and happens twice on 2026-10-25).
+        let gap = clock_problems(&job("30 2 * * *", "Europe/Berlin", "2h"));
+        assert_eq!(gap.len(), 1, "{gap:?}");
+        assert!(
+            gap[0].starts_with(
+                "the job's start would fire at 02:30 Europe/Berlin, a time the clock change of 2026-03-29 skips"
+            ),
+            "{gap:?}"
+        );
+        // 01:30 in New York happens twice on 2026-11-01.
+        let repeated = clock_problems(&job("30 1 * * *", "America/New_York", "2h"));
+        assert_eq!(repeated.len(), 1, "{repeated:?}");
+        assert!(
+            repeated[0].contains("01:30 America/New_York, a time the clock change of 2026-11-01 repeats"),
+            "{repeated:?}"
+        );
+        // The guard is still checked (22:45 + 2h + 15m + 1h is 02:00, skipped in March).
+        let guard = clock_problems(&job("45 22 * * *", "Europe/Berlin", "2h"));
+        assert_eq!(guard.len(), 1, "{guard:?}");
+        assert!(guard[0].starts_with("the job's guard would fire at 02:00 Europe/Berlin"), "{guard:?}");
+        // Times clocks never change at pass, and zones without daylight saving time.
+        assert!(clock_problems(&job("30 3 * * *", "Europe/Berlin", "2h")).is_empty());
+        assert!(clock_problems(&job("30 2 * * *", "Asia/Seoul", "2h")).is_empty());
     }
 
     #[test]
