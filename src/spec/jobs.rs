@@ -158,10 +158,12 @@ pub fn script_location(script: &str) -> Option<(&str, &str)> {
 }
 
 /// The arguments of EMR's `command-runner.jar` for one step: `spark-submit`, its options, the
-/// script, the script's arguments.
-pub fn spark_submit_args(step: &JobStep) -> Vec<String> {
+/// options pipectl adds (`added`: after the step's own, so that they win), the script, the
+/// script's arguments.
+pub fn spark_submit_args(step: &JobStep, added: &[String]) -> Vec<String> {
     let mut args = vec!["spark-submit".to_string()];
     args.extend(step.spark_args.iter().cloned());
+    args.extend(added.iter().cloned());
     args.push(step.script.clone());
     args.extend(step.args.iter().cloned());
     args
@@ -361,7 +363,11 @@ fn check_steps(path: &str, job: &Job, spec: &Spec, problems: &mut Problems) {
         }
         // "The string values passed into HadoopJarStep object cannot exceed a total of 10240
         // characters" (EMR API Reference, AddJobFlowSteps).
-        let length: usize = spark_submit_args(step).iter().map(String::len).sum();
+        // With the tag option the job adds (`--conf spark.yarn.tags=<state machine name>`), at
+        // its longest.
+        let machine = "x".repeat(crate::names::MAX_STATE_MACHINE_NAME);
+        let tag = ["--conf".to_string(), format!("spark.yarn.tags={machine}")];
+        let length: usize = spark_submit_args(step, &tag).iter().map(String::len).sum();
         if length > 10_240 {
             problems.add(
                 format!("{step_path}.args"),
@@ -389,8 +395,17 @@ mod tests {
     #[test]
     fn a_step_is_spark_submit_with_its_options_then_the_script_then_its_arguments() {
         assert_eq!(
-            spark_submit_args(&step("s3://lake/jobs/a.py")),
-            ["spark-submit", "--deploy-mode", "cluster", "s3://lake/jobs/a.py", "--date", "2026-11-30"]
+            spark_submit_args(&step("s3://lake/jobs/a.py"), &["--conf".to_string(), "spark.yarn.tags=t".to_string()]),
+            [
+                "spark-submit",
+                "--deploy-mode",
+                "cluster",
+                "--conf",
+                "spark.yarn.tags=t",
+                "s3://lake/jobs/a.py",
+                "--date",
+                "2026-11-30"
+            ]
         );
     }
 

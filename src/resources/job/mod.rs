@@ -19,6 +19,8 @@
 //! (`StateMachineDeleting`) waits for it.
 
 pub mod definition;
+mod guard;
+mod partitions;
 pub mod runs;
 mod schedules;
 
@@ -42,6 +44,7 @@ use crate::names::{derived_job_role, iam_role_name, job_state_machine_name, stat
 use crate::pricing::{CostLine, NightLine, Prices};
 use crate::spec::{self, Group};
 use definition::{JobPlan, PlannedStep};
+use partitions::TablePartitions;
 
 pub struct Job;
 pub const KIND: Kind = Kind::of(&Job);
@@ -111,14 +114,20 @@ pub struct Live {
 }
 
 impl LiveDetail for Live {
-    fn describe(&self, _physical_id: &str, names: &Names) -> (Attributes, Vec<ResourceId>) {
+    fn describe(&self, physical_id: &str, names: &Names) -> (Attributes, Vec<ResourceId>) {
         let role = self.role_arn.rsplit('/').next().unwrap_or_default().to_string();
         let cluster = self.definition["States"][definition::SCALE_OUT]["Parameters"]["ClusterId"]
             .as_str()
             .unwrap_or_default()
             .to_string();
-        let depends_on =
-            [cluster.as_str(), role.as_str()].into_iter().filter_map(|physical| names.id(physical).cloned()).collect();
+        // The job relies on its guard: removing the job deletes the state machine (its runs
+        // stopped, its group returned) before the guard (see `delete`).
+        let machine = physical_id.rsplit(':').next().unwrap_or_default();
+        let guard = crate::names::job_guard_schedule_of(machine);
+        let depends_on = [cluster.as_str(), role.as_str(), guard.as_str()]
+            .into_iter()
+            .filter_map(|physical| names.id(physical).cloned())
+            .collect();
         let attributes = Attributes::from([
             ("definition".to_string(), self.definition.clone()),
             ("role".to_string(), json!(role)),
@@ -134,10 +143,7 @@ fn summary_of(definition: &Value) -> String {
     let states = &definition["States"];
     let nodes = |state: &str| states[state]["Parameters"]["InstanceGroup"]["InstanceCount"].as_i64().unwrap_or(-1);
     let group = states[definition::SCALE_OUT]["Parameters"]["InstanceGroupName"].as_str().unwrap_or("?");
-    let steps = states
-        .as_object()
-        .map(|all| all.values().filter(|s| s["Resource"].as_str().is_some_and(|r| r.contains("addStep"))).count())
-        .unwrap_or(0);
+    let steps = states.as_object().map(|all| all.keys().filter(|name| name.starts_with("Step-")).count()).unwrap_or(0);
     format!(
         "group {group} to {} nodes, {steps} step(s), back to {} nodes",
         nodes(definition::SCALE_OUT),
@@ -161,6 +167,8 @@ impl KindRules for Job {
 /// The plan of one job of a validated spec.
 fn plan(graph: &GraphContext, cluster: &spec::Cluster, job: &spec::Job) -> JobPlan {
     let group = Group::parse(&job.group);
+    let machine = job_state_machine_name(&graph.spec.pipeline, &cluster.name, &job.name);
+    let yarn_tag = guard::yarn_tag(&machine);
     JobPlan {
         label: format!("{}/{}", cluster.name, job.name),
         pipeline: graph.spec.pipeline.clone(),
@@ -175,18 +183,44 @@ fn plan(graph: &GraphContext, cluster: &spec::Cluster, job: &spec::Job) -> JobPl
             .map(|step| PlannedStep {
                 name: step.name.clone(),
                 action_on_failure: step.action_on_failure.emr(),
-                args: spec::spark_submit_args(step),
+                args: spec::spark_submit_args(step, &guard::tag_option(&yarn_tag)),
             })
             .collect(),
         timeout_seconds: job.timeout_seconds().unwrap_or(0),
         topic_arn: job.notifies(graph.spec).then(|| super::topic::arn(graph.arns, &graph.spec.pipeline)),
+        yarn_tag,
+        tables: read_tables(graph.spec, cluster),
     }
 }
 
-/// Exactly what the definition calls: resize, record the size (tags) and run steps on this
-/// cluster, the rule Step Functions
-/// keeps for `.sync` EMR steps, and the alarm topic if the job notifies ("IAM policies for
-/// Amazon EMR" and "IAM policies for Amazon SNS", Step Functions Developer Guide).
+/// The catalog tables whose partitions a job of `cluster` registers: every table of the spec
+/// with a projected date partition, when the cluster reads the Glue Data Catalog (Spark on any
+/// other metastore does not see them at all).
+fn read_tables(spec: &spec::Spec, cluster: &spec::Cluster) -> Vec<TablePartitions> {
+    let Some(catalog) = spec.catalog.as_ref().filter(|_| cluster.use_glue_catalog) else { return Vec::new() };
+    let database = spec::database_name(spec, catalog);
+    catalog
+        .tables
+        .iter()
+        .filter_map(|table| {
+            let partition = spec::table_layout(spec, table)?.partition?;
+            let key = format!("${{{}}}", partition.key);
+            let (prefix, suffix) = partition.template.split_once(&key)?;
+            Some(TablePartitions {
+                database: database.clone(),
+                table: table.name.clone(),
+                picture: partitions::picture(&partition.format),
+                hourly: partition.unit == "HOURS",
+                location: (prefix.to_string(), suffix.to_string()),
+            })
+        })
+        .collect()
+}
+
+/// Exactly what the definition calls: read the cluster (the guard), resize, record the size
+/// (tags) and run steps on this cluster, the rule Step Functions keeps for `.sync` EMR steps, the
+/// alarm topic if the job notifies ("IAM policies for Amazon EMR" and "IAM policies for Amazon
+/// SNS", Step Functions Developer Guide), and the tables whose partitions it registers.
 fn job_policy(graph: &GraphContext, cluster: &spec::Cluster, plan: &JobPlan) -> Value {
     let cluster_arn = super::cluster::cluster_arn(graph, &super::cluster::id(&cluster.name));
     let mut statements = vec![
@@ -197,6 +231,7 @@ fn job_policy(graph: &GraphContext, cluster: &spec::Cluster, plan: &JobPlan) -> 
                 "elasticmapreduce:AddJobFlowSteps",
                 "elasticmapreduce:AddTags",
                 "elasticmapreduce:CancelSteps",
+                "elasticmapreduce:DescribeCluster",
                 "elasticmapreduce:DescribeStep",
                 "elasticmapreduce:ListInstanceGroups",
                 "elasticmapreduce:ModifyInstanceGroups",
@@ -214,6 +249,18 @@ fn job_policy(graph: &GraphContext, cluster: &spec::Cluster, plan: &JobPlan) -> 
     if let Some(topic) = &plan.topic_arn {
         statements
             .push(json!({"Sid": "PublishOutcome", "Effect": "Allow", "Action": ["sns:Publish"], "Resource": [topic]}));
+    }
+    // Glue authorises a table's calls on the catalog, the database and the table ("Specifying AWS
+    // Glue resource ARNs", AWS Glue Developer Guide).
+    if let Some(first) = plan.tables.first() {
+        let mut resources = vec![graph.arns.glue_catalog(), graph.arns.glue_database(&first.database)];
+        resources.extend(plan.tables.iter().map(|table| graph.arns.glue_table(&table.database, &table.table)));
+        statements.push(json!({
+            "Sid": "RegisterPartitions",
+            "Effect": "Allow",
+            "Action": ["glue:BatchCreatePartition", "glue:GetTable"],
+            "Resource": resources
+        }));
     }
     json!({"Version": "2012-10-17", "Statement": statements})
 }
@@ -363,8 +410,12 @@ impl ResourceKind for Job {
         .await
     }
 
-    async fn delete(&self, ctx: &Context, live: &LiveResource, _detail: &Live) -> Result<(), AwsError> {
+    /// Stops the running executions, returns a group the job left above its baseline (one of
+    /// them was stopped mid-run, or an earlier removal was), then deletes the state machine; the
+    /// guard schedule goes after it (`Live::describe`).
+    async fn delete(&self, ctx: &Context, live: &LiveResource, detail: &Live) -> Result<(), AwsError> {
         stop_running(&ctx.clients.sfn, &live.id, &live.physical_id).await?;
+        return_group(ctx, &live.id, &detail.definition).await?;
         match ctx.clients.sfn.delete_state_machine().state_machine_arn(&live.physical_id).send().await {
             Ok(_) => Ok(()),
             Err(error) => aws_error(&live.id, "DeleteStateMachine", error).unless_not_found(()),
@@ -441,6 +492,20 @@ impl ResourceKind for Job {
             Grant::new("StopJobRuns", Scope::Destroy, &["states:StopExecution"], runs),
             Grant::new("StopRunsOfJobsTheSpecDropped", Scope::Destroy, &["states:StopExecution"], executions)
                 .when(ctx.tagged()),
+            // Removing a job returns the group a stopped run left scaled out (`return_group`), on
+            // the pipeline's clusters only.
+            Grant::new(
+                "ReturnGroupsOfRemovedJobs",
+                Scope::Destroy,
+                &[
+                    "elasticmapreduce:DescribeCluster",
+                    "elasticmapreduce:ListInstanceGroups",
+                    "elasticmapreduce:ModifyInstanceGroups",
+                    "elasticmapreduce:RemoveTags",
+                ],
+                vec![ctx.arn("elasticmapreduce", "cluster/*")],
+            )
+            .when(ctx.tagged()),
             Grant::new("ChangeJobs", Scope::Apply, &change, named.clone()),
             Grant::new("ChangeJobs", Scope::Destroy, &["states:DeleteStateMachine"], named),
             Grant::new("OwnJobsTheSpecDropped", Scope::Destroy, &["states:DeleteStateMachine"], machines.clone())
@@ -448,6 +513,50 @@ impl ResourceKind for Job {
             ctx.pass_roles("states", &roles),
         ]
     }
+}
+
+/// What a job's definition records on the cluster while it runs: the cluster id, the group, its
+/// baseline, the tag key and the value (`definition::record_value`).
+fn recorded_scale(definition: &Value) -> Option<(String, String, i64, String, String)> {
+    let states = &definition["States"];
+    let tag = &states[definition::RECORD_SCALE]["Parameters"]["Tags"][0];
+    let back = &states[definition::SCALE_BACK]["Parameters"];
+    Some((
+        back["ClusterId"].as_str()?.to_string(),
+        back["InstanceGroupName"].as_str()?.to_string(),
+        back["InstanceGroup"]["InstanceCount"].as_i64()?,
+        tag["Key"].as_str()?.to_string(),
+        tag["Value"].as_str()?.to_string(),
+    ))
+}
+
+/// Returns the group of a job being removed to its baseline and removes the job's size record,
+/// when the cluster still carries that record: a run stopped by the removal (or before it) never
+/// reached its own resize-back, and the guard that would have goes with the job. A cluster that
+/// is not RUNNING or WAITING cannot be resized (EMR: "An instance group may only be modified when
+/// the cluster is running or waiting") and is left as it is; a record of someone else's (`pipectl
+/// scale`) is not the job's and is left too.
+async fn return_group(ctx: &Context, id: &ResourceId, definition: &Value) -> Result<(), AwsError> {
+    let Some((cluster_id, group, baseline, key, value)) = recorded_scale(definition) else { return Ok(()) };
+    let running = match super::cluster::inspect(&ctx.clients, id, &cluster_id).await {
+        Ok(running) => running,
+        // A cluster that is gone has no group to return.
+        Err(error) if error.is_not_found() || error.has_code("InvalidRequestException") => return Ok(()),
+        Err(error) => return Err(error),
+    };
+    if running.tags.get(&key) != Some(&value) || !running.state.accepts_resize() {
+        return Ok(());
+    }
+    let group = Group::parse(&group);
+    if let Some(live) = running.group(&group).filter(|live| live.requested != baseline) {
+        let live_id = live.id.clone();
+        ctx.progress.line(&format!(
+            "{id}: returning {} to {baseline} nodes (a run was stopped before it could)",
+            group.label()
+        ));
+        super::cluster::resize_group(&ctx.clients, id, &cluster_id, &live_id, baseline).await?;
+    }
+    super::cluster::forget_scale(&ctx.clients, id, &cluster_id, &group).await
 }
 
 /// Stops the state machine's running executions, so that its deletion does not wait for them.
@@ -621,7 +730,14 @@ mod tests {
         assert_eq!(job.definition["States"]["ScaleOut"]["Parameters"]["ClusterId"], "j-ABC");
         assert_eq!(
             job.definition["States"]["Step-1-sessionize"]["Parameters"]["Step"]["HadoopJarStep"]["Args"],
-            json!(["spark-submit", "s3://lake/jobs/sessionize.py", "--day", "yesterday"])
+            json!([
+                "spark-submit",
+                "--conf",
+                "spark.yarn.tags=pipectl-p-spark-nightly",
+                "s3://lake/jobs/sessionize.py",
+                "--day",
+                "yesterday"
+            ])
         );
         let depends_on: Vec<String> = nodes[1].depends_on.iter().map(ToString::to_string).collect();
         assert_eq!(depends_on, ["cluster/spark", "role/spark-nightly-job", "topic/alarms"]);
