@@ -22,7 +22,7 @@ pub(super) fn nodes(graph: &GraphContext, cluster: &spec::Cluster, job: &spec::J
     let [start, guard] = job_schedule_names(&cluster.name, &job.name);
     let (start_expression, guard_expression) = edges(job);
     // A start retried late would meet the guard early: it may be late by no more than the guard
-    // leaves beyond the execution's own end (5 minutes).
+    // leaves beyond the execution's own end (3 minutes).
     let start_retry = window_retry("up", Some(spec::GUARD_DELAY_SECONDS - RESIZE_BACK_GRACE_SECONDS));
     let role = role::id(&scheduler_role(&cluster.name));
     let starts = schedule::Derived {
