@@ -299,6 +299,13 @@ fn removing_a_running_job_returns_its_group(stack: Stack) {
     assert!(removed.stderr.contains("sfn:StopExecution 1"), "{}", removed.stderr);
     let (_, requested, record) = runtime.block_on(batch_group(stack, &cluster_id));
     assert_eq!((requested, record), (1, None), "the group is back at its baseline, the record gone");
+    // The stopped run's YARN applications get the kill step its failure path would have run.
+    let steps = runtime.block_on(async {
+        let clients = stack.clients().await;
+        let listed = clients.emr.list_steps().cluster_id(&cluster_id).send().await.expect("ListSteps");
+        listed.steps().iter().filter_map(|step| step.name().map(str::to_string)).collect::<Vec<_>>()
+    });
+    assert!(steps.contains(&"pipectl: kill the YARN applications of job spark/nightly".to_string()), "{steps:?}");
     assert!(runtime.block_on(held_state_machine(stack, &machine)).is_none(), "the state machine is left");
     for edge in ["start", "guard"] {
         let name = format!("pipectl-{p}-spark-nightly-{edge}");

@@ -498,6 +498,7 @@ impl ResourceKind for Job {
                 "ReturnGroupsOfRemovedJobs",
                 Scope::Destroy,
                 &[
+                    "elasticmapreduce:AddJobFlowSteps",
                     "elasticmapreduce:DescribeCluster",
                     "elasticmapreduce:ListInstanceGroups",
                     "elasticmapreduce:ModifyInstanceGroups",
@@ -530,9 +531,27 @@ fn recorded_scale(definition: &Value) -> Option<(String, String, i64, String, St
     ))
 }
 
-/// Returns the group of a job being removed to its baseline and removes the job's size record,
-/// when the cluster still carries that record: a run stopped by the removal (or before it) never
-/// reached its own resize-back, and the guard that would have goes with the job. A cluster that
+/// The step a job's failure path runs to kill its YARN applications (`guard`), as its
+/// definition holds it.
+fn kill_step(definition: &Value) -> Option<aws_sdk_emr::types::StepConfig> {
+    let step = &definition["States"][definition::KILL_APPLICATIONS]["Parameters"]["Step"];
+    let args = step["HadoopJarStep"]["Args"].as_array()?.iter().filter_map(Value::as_str).map(str::to_string);
+    let jar = aws_sdk_emr::types::HadoopJarStepConfig::builder()
+        .jar(step["HadoopJarStep"]["Jar"].as_str()?)
+        .set_args(Some(args.collect()))
+        .build();
+    let step = aws_sdk_emr::types::StepConfig::builder()
+        .name(step["Name"].as_str()?)
+        .action_on_failure(aws_sdk_emr::types::ActionOnFailure::Continue)
+        .hadoop_jar_step(jar)
+        .build();
+    Some(step)
+}
+
+/// Returns the group of a job being removed to its baseline (after adding the step that kills its
+/// YARN applications) and removes the job's size record, when the cluster still carries that
+/// record: a run stopped by the removal (or before it) never reached its own resize-back, and the
+/// guard that would have goes with the job. A cluster that
 /// is not RUNNING or WAITING cannot be resized (EMR: "An instance group may only be modified when
 /// the cluster is running or waiting") and is left as it is; a record of someone else's (`pipectl
 /// scale`) is not the job's and is left too.
@@ -550,6 +569,17 @@ async fn return_group(ctx: &Context, id: &ResourceId, definition: &Value) -> Res
     let group = Group::parse(&group);
     if let Some(live) = running.group(&group).filter(|live| live.requested != baseline) {
         let live_id = live.id.clone();
+        // The stopped run's Spark applications would go on under the shrinking group: the step
+        // its failure path runs (`guard`) is added now, not waited for.
+        if let Some(kill) = kill_step(definition) {
+            let added = ctx.clients.emr.add_job_flow_steps().job_flow_id(&cluster_id).steps(kill).send().await;
+            if let Err(error) = added {
+                let error = aws_error(id, "AddJobFlowSteps", error);
+                ctx.progress.warn(&format!(
+                    "{id}: the step that kills the stopped run's YARN applications was not added: {error}"
+                ));
+            }
+        }
         ctx.progress.line(&format!(
             "{id}: returning {} to {baseline} nodes (a run was stopped before it could)",
             group.label()
