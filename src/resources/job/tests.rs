@@ -302,3 +302,83 @@ fn jobs_are_changed_by_exact_name_read_by_prefix_and_run_with_their_role_passed_
     assert_eq!(pass["Condition"]["StringEquals"]["iam:PassedToService"], "states.amazonaws.com");
     assert!(sids_allowing(&granted(&Job, &spec, Purpose::Plan), "states:StartExecution").is_empty());
 }
+
+/// An EMR client answering for cluster `j-ABC` in `state` whose group `batch` asks for 20 nodes,
+/// tagged `pipectl:scale:batch` = `record`, and counting the calls that would change it.
+fn emr_with(
+    state: aws_sdk_emr::types::ClusterState,
+    record: &str,
+) -> (aws_sdk_emr::Client, [aws_smithy_mocks::Rule; 3]) {
+    use aws_sdk_emr::operation::{
+        add_job_flow_steps::AddJobFlowStepsOutput, describe_cluster::DescribeClusterOutput,
+        list_instance_groups::ListInstanceGroupsOutput, modify_instance_groups::ModifyInstanceGroupsOutput,
+        remove_tags::RemoveTagsOutput,
+    };
+    use aws_sdk_emr::types::{Cluster, ClusterStatus, InstanceGroup, InstanceGroupType, Tag as EmrTag};
+    use aws_sdk_emr::Client;
+    use aws_smithy_mocks::{mock, mock_client, RuleMode};
+    let record = record.to_string();
+    let describe = mock!(Client::describe_cluster).then_output(move || {
+        let cluster = Cluster::builder()
+            .id("j-ABC")
+            .status(ClusterStatus::builder().state(state.clone()).build())
+            .tags(EmrTag::builder().key("pipectl:scale:batch").value(&record).build())
+            .build();
+        DescribeClusterOutput::builder().cluster(cluster).build()
+    });
+    let groups = mock!(Client::list_instance_groups).then_output(|| {
+        let group = InstanceGroup::builder()
+            .id("ig-BATCH")
+            .name("batch")
+            .instance_group_type(InstanceGroupType::Task)
+            .requested_instance_count(20)
+            .build();
+        ListInstanceGroupsOutput::builder().instance_groups(group).build()
+    });
+    let kill = mock!(Client::add_job_flow_steps)
+        .match_requests(|request| {
+            request.job_flow_id() == Some("j-ABC")
+                && request.steps().first().and_then(|step| step.hadoop_jar_step()).is_some_and(|jar| {
+                    jar.args().get(2).is_some_and(|script| script.contains("-appTags pipectl-p-spark-nightly "))
+                })
+        })
+        .then_output(|| AddJobFlowStepsOutput::builder().build());
+    let resize = mock!(Client::modify_instance_groups)
+        .match_requests(|request| {
+            request
+                .instance_groups()
+                .first()
+                .is_some_and(|group| group.instance_group_id() == Some("ig-BATCH") && group.instance_count() == Some(2))
+        })
+        .then_output(|| ModifyInstanceGroupsOutput::builder().build());
+    let forget = mock!(Client::remove_tags)
+        .match_requests(|request| request.tag_keys() == ["pipectl:scale:batch"])
+        .then_output(|| RemoveTagsOutput::builder().build());
+    let client = mock_client!(aws_sdk_emr, RuleMode::MatchAny, [&describe, &groups, &kill, &resize, &forget]);
+    (client, [kill, resize, forget])
+}
+
+#[tokio::test]
+async fn a_removed_jobs_group_is_returned_only_from_its_own_record_on_a_cluster_that_accepts_resizes() {
+    use aws_sdk_emr::types::ClusterState;
+    let nodes = desired();
+    let definition = nodes[1].config::<JobConfig>().unwrap().definition.clone();
+    let own = "nodes=20 baseline=2 job=spark/nightly";
+    for (state, record, calls) in [
+        // A run of the job was stopped mid-way: kill its applications, resize back, forget.
+        (ClusterState::Waiting, own, 1),
+        // Someone scaled the group by hand: not the job's to undo.
+        (ClusterState::Waiting, "nodes=20 baseline=2", 0),
+        // EMR resizes only RUNNING or WAITING clusters.
+        (ClusterState::Terminating, own, 0),
+    ] {
+        let (emr, [kill, resize, forget]) = emr_with(state.clone(), record);
+        let mut clients = super::super::test_support::clients();
+        clients.emr = emr;
+        let live_state = crate::model::LiveState { account_id: "123456789012".to_string(), ..Default::default() };
+        let ctx = super::super::test_support::context(clients, std::time::Duration::from_secs(5), &live_state);
+        return_group(&ctx, &id("spark", "nightly"), &definition).await.unwrap();
+        let made = (kill.num_calls(), resize.num_calls(), forget.num_calls());
+        assert_eq!(made, (calls, calls, calls), "{state:?} {record}");
+    }
+}
