@@ -53,6 +53,11 @@ pub fn guard_input() -> Value {
     json!({"guard": true})
 }
 
+/// Whether an execution's input is a guard's (`guard_input`).
+pub fn is_guard_input(input: Option<&Value>) -> bool {
+    input.is_some_and(|input| input["guard"] == json!(true))
+}
+
 /// The YARN tag of a job's applications: its state machine's name in lower case.
 pub fn yarn_tag(state_machine: &str) -> String {
     state_machine.to_lowercase()
@@ -186,5 +191,13 @@ mod tests {
         );
         assert_eq!(yarn_tag("pipectl-P-Spark-nightly"), "pipectl-p-spark-nightly");
         assert_eq!(tag_option("t"), ["--conf", "spark.yarn.tags=t"]);
+    }
+
+    #[test]
+    fn a_guards_execution_is_told_from_a_run_by_its_input() {
+        assert!(is_guard_input(Some(&guard_input())));
+        // What the start schedule and `pipectl run` send, and an execution without input.
+        assert!(!is_guard_input(Some(&json!({}))));
+        assert!(!is_guard_input(None));
     }
 }
