@@ -289,6 +289,12 @@ pub fn window_schedule_name(cluster: &str, schedule: &str, edge: &str) -> String
     format!("{cluster}-{schedule}-{edge}")
 }
 
+/// The `guard` schedule of the job whose state machine is named `machine`: state machines and
+/// schedules share the prefix `pipectl-<pipeline>-`, so `pipectl-<pipeline>-<cluster>-<job>-guard`.
+pub fn job_guard_schedule_of(machine: &str) -> String {
+    format!("{machine}-guard")
+}
+
 /// The one-time schedule `pipectl scale --for/--until` leaves to scale a group back.
 pub fn scale_back_schedule_name(pipeline: &str, cluster: &str, group: &str) -> String {
     schedule_name(pipeline, &format!("{cluster}-{group}-scale-back"))

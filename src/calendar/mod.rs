@@ -22,6 +22,6 @@ pub use windows::{
     first_overlap, is_open, longest_gap, overlapping, window_times, window_times_from, Labelled, Window,
 };
 pub use zone::{
-    first_skipped_day, observes_daylight_saving, offsets_in_year, parse_timezone, unix_time,
+    first_clock_change_at, observes_daylight_saving, offsets_in_year, parse_timezone, unix_time, ClockChange,
     LARGEST_CLOCK_CHANGE_SECONDS,
 };

@@ -50,8 +50,9 @@ pub fn modify_instance_groups(partition: &str) -> String {
 pub enum ScheduleTarget {
     /// Sets `group` of `cluster` to `nodes` (EMR ModifyInstanceGroups).
     Resize { cluster: String, group: Group, nodes: i64 },
-    /// Starts a job's state machine (Step Functions StartExecution); `job` is the job's node.
-    StartJob { cluster: String, job: ResourceId },
+    /// Starts a job's state machine (Step Functions StartExecution) with `input`; `job` is the
+    /// job's node. A job's `guard` starts it with the guard's input (`{"guard": true}`).
+    StartJob { cluster: String, job: ResourceId, input: Value },
 }
 
 impl ScheduleTarget {
@@ -61,7 +62,7 @@ impl ScheduleTarget {
             ScheduleTarget::Resize { cluster, group, nodes } => {
                 format!("cluster {cluster} group {group} to {nodes} nodes")
             }
-            ScheduleTarget::StartJob { job, .. } => format!("start job {}", job.name),
+            ScheduleTarget::StartJob { job, input, .. } => format!("{} job {}", job_verb(input), job.name),
         }
     }
 
@@ -69,6 +70,15 @@ impl ScheduleTarget {
         match self {
             ScheduleTarget::Resize { cluster, .. } | ScheduleTarget::StartJob { cluster, .. } => cluster,
         }
+    }
+}
+
+/// What a schedule starting a job with `input` does: `guard` for the job's guard, else `start`.
+fn job_verb(input: &Value) -> &'static str {
+    if input["guard"] == json!(true) {
+        "guard"
+    } else {
+        "start"
     }
 }
 
@@ -131,9 +141,15 @@ impl LiveDetail for Live {
         let role = self.role_arn.rsplit('/').next().unwrap_or_default();
         // The queue's physical id is its name, the last part of its ARN.
         let queue = self.dead_letter_arn.as_deref().and_then(|arn| arn.rsplit(':').next()).unwrap_or_default();
-        // A job's physical id is its state machine's ARN.
+        // A job's physical id is its state machine's ARN. A job relies on its guard, not the other
+        // way round: the job is deleted first (its runs stopped, its group returned), then the
+        // guard (see `job`).
         let (target, target_id) = if self.target_arn.contains(":stateMachine:") {
-            (format!("start job {}", names.name(&self.target_arn)), self.target_arn.as_str())
+            let verb = job_verb(&self.input);
+            (
+                format!("{verb} job {}", names.name(&self.target_arn)),
+                if verb == "guard" { "" } else { self.target_arn.as_str() },
+            )
         } else {
             let cluster_id = self.input["ClusterId"].as_str().unwrap_or_default();
             let group_id = self.input["InstanceGroups"][0]["InstanceGroupId"].as_str().unwrap_or_default();
@@ -499,7 +515,7 @@ async fn put(
         }
         // A templated target: the state machine's ARN, the execution's input ("Using templated
         // targets in EventBridge Scheduler", Step Functions StartExecution).
-        ScheduleTarget::StartJob { job, .. } => (ctx.physical_id(job)?, json!({})),
+        ScheduleTarget::StartJob { job, input, .. } => (ctx.physical_id(job)?, input.clone()),
     };
     let scheduler_role = ctx.physical_id(&super::role::id(&scheduler_role(config.target.cluster())))?;
     let role_arn = ctx.arns.role(&ctx.roles_path, &scheduler_role);

@@ -13,7 +13,7 @@ use super::clusters::{check_resized_group, release_before, Cluster};
 use super::group::Group;
 use super::iam::check_derived_role;
 use super::pipeline::Spec;
-use crate::calendar::{self, Window, LARGEST_CLOCK_CHANGE_SECONDS};
+use crate::calendar::{self, ClockChange, Window, LARGEST_CLOCK_CHANGE_SECONDS};
 
 /// A job: at `cron` in `timezone`, resize `group` to `nodes`, run `steps` one after another,
 /// then return the group to its baseline — on success, failure or timeout.
@@ -158,10 +158,12 @@ pub fn script_location(script: &str) -> Option<(&str, &str)> {
 }
 
 /// The arguments of EMR's `command-runner.jar` for one step: `spark-submit`, its options, the
-/// script, the script's arguments.
-pub fn spark_submit_args(step: &JobStep) -> Vec<String> {
+/// options pipectl adds (`added`: after the step's own, so that they win), the script, the
+/// script's arguments.
+pub fn spark_submit_args(step: &JobStep, added: &[String]) -> Vec<String> {
     let mut args = vec!["spark-submit".to_string()];
     args.extend(step.spark_args.iter().cloned());
+    args.extend(added.iter().cloned());
     args.push(step.script.clone());
     args.extend(step.args.iter().cloned());
     args
@@ -196,7 +198,7 @@ pub(super) fn check_jobs(path: &str, cluster: &Cluster, spec: &Spec, problems: &
         // Its state machine's and schedules' names are checked with every derived name (`derived`).
         match calendar::parse_cron(&job.cron) {
             Err(message) => problems.add(format!("{job_path}.cron"), message),
-            Ok(_) if job.timeout_seconds().is_some() => check_guard(&job_path, job, problems),
+            Ok(_) if job.timeout_seconds().is_some() => check_clock_changes(&job_path, job, problems),
             Ok(_) => {}
         }
         if let Err(message) = calendar::parse_timezone(&job.timezone) {
@@ -230,11 +232,14 @@ pub(super) fn check_jobs(path: &str, cluster: &Cluster, spec: &Spec, problems: &
     }
 }
 
-/// The job's `guard` schedule must exist every night: a daily cron (it may fall after midnight),
-/// in whole minutes, at a local time that no clock change skips ("your schedule invocation gets
-/// skipped if the cron expression falls on a non-existent date and time", EventBridge Scheduler
-/// User Guide, "Schedule types"), checked over two years.
-fn check_guard(job_path: &str, job: &Job, problems: &mut Problems) {
+/// The job's `start` and `guard` schedules must fire once every night, each at a known instant:
+/// daily crons (the guard may fall after midnight), in whole minutes, at local times no clock
+/// change skips — "your schedule invocation gets skipped if the cron expression falls on a
+/// non-existent date and time" — and a start at none that a change repeats: then "your schedule
+/// runs only once and doesn't repeat its invocation" (EventBridge Scheduler User Guide, "Schedule
+/// types", daylight saving time), at an instant the guide does not name, so the job's window,
+/// its guard and the checks of overlapping windows could be an hour off. Checked over two years.
+fn check_clock_changes(job_path: &str, job: &Job, problems: &mut Problems) {
     let guard = match job.guard_cron() {
         Ok(guard) => guard,
         Err(message) => {
@@ -243,12 +248,31 @@ fn check_guard(job_path: &str, job: &Job, problems: &mut Problems) {
         }
     };
     let Ok(zone) = calendar::parse_timezone(&job.timezone) else { return };
-    if let Some(date) = calendar::first_skipped_day(zone, guard.hour, guard.minute) {
+    let skipped = [ClockChange::Skipped];
+    let start = calendar::parse_cron(&job.cron).ok().map(|start| (start.hour, start.minute));
+    let times = [
+        ("start", start, &[ClockChange::Skipped, ClockChange::Repeated][..]),
+        ("guard", Some((guard.hour, guard.minute)), &skipped[..]),
+    ];
+    for (what, time, refused) in times {
+        let Some((hour, minute)) = time else { continue };
+        let Some((date, change)) = calendar::first_clock_change_at(zone, hour, minute, refused) else { continue };
+        let (done, scheduler) = match change {
+            ClockChange::Skipped => ("skips", "EventBridge Scheduler would skip it that night"),
+            ClockChange::Repeated => {
+                ("repeats", "EventBridge Scheduler runs it once, at an instant it does not document")
+            }
+        };
+        let fix = if what == "start" {
+            "move the start out of the hour clocks change in"
+        } else {
+            "move the start or the timeout"
+        };
         problems.add(
             format!("{job_path}.cron"),
             format!(
-                "the job's guard would fire at {:02}:{:02} {}, a time the clock change of {date} skips, and EventBridge Scheduler would skip it: move the start or the timeout",
-                guard.hour, guard.minute, job.timezone
+                "the job's {what} would fire at {hour:02}:{minute:02} {}, a time the clock change of {date} {done}, and {scheduler}: {fix}",
+                job.timezone
             ),
         );
     }
@@ -308,7 +332,11 @@ fn check_steps(path: &str, job: &Job, spec: &Spec, problems: &mut Problems) {
         }
         // "The string values passed into HadoopJarStep object cannot exceed a total of 10240
         // characters" (EMR API Reference, AddJobFlowSteps).
-        let length: usize = spark_submit_args(step).iter().map(String::len).sum();
+        // With the tag option the job adds (`--conf spark.yarn.tags=<state machine name>`), at
+        // its longest.
+        let machine = "x".repeat(crate::names::name_limit(crate::names::NameKind::StateMachine).1);
+        let tag = ["--conf".to_string(), format!("spark.yarn.tags={machine}")];
+        let length: usize = spark_submit_args(step, &tag).iter().map(String::len).sum();
         if length > 10_240 {
             problems.add(
                 format!("{step_path}.args"),
@@ -336,8 +364,17 @@ mod tests {
     #[test]
     fn a_step_is_spark_submit_with_its_options_then_the_script_then_its_arguments() {
         assert_eq!(
-            spark_submit_args(&step("s3://lake/jobs/a.py")),
-            ["spark-submit", "--deploy-mode", "cluster", "s3://lake/jobs/a.py", "--date", "2026-11-30"]
+            spark_submit_args(&step("s3://lake/jobs/a.py"), &["--conf".to_string(), "spark.yarn.tags=t".to_string()]),
+            [
+                "spark-submit",
+                "--deploy-mode",
+                "cluster",
+                "--conf",
+                "spark.yarn.tags=t",
+                "s3://lake/jobs/a.py",
+                "--date",
+                "2026-11-30"
+            ]
         );
     }
 
@@ -365,6 +402,40 @@ mod tests {
         assert_eq!(berlin.guard_cron().map(|c| (c.hour, c.minute)), Ok((4, 45)));
         // A guard a day or more after the start is no daily schedule.
         assert!(job("0 2 * * *", "Europe/Berlin", "23h").guard_cron().is_err());
+    }
+
+    /// The messages of the problems `check_clock_changes` finds.
+    fn clock_problems(job: &Job) -> Vec<String> {
+        let mut problems = Problems::default();
+        check_clock_changes("j", job, &mut problems);
+        problems.into_vec().into_iter().map(|problem| problem.message).collect()
+    }
+
+    #[test]
+    fn a_start_that_a_clock_change_skips_or_repeats_is_refused_like_the_guard() {
+        // 02:30 in Berlin does not happen on 2026-03-29 (and happens twice on 2026-10-25).
+        let gap = clock_problems(&job("30 2 * * *", "Europe/Berlin", "2h"));
+        assert_eq!(gap.len(), 1, "{gap:?}");
+        assert!(
+            gap[0].starts_with(
+                "the job's start would fire at 02:30 Europe/Berlin, a time the clock change of 2026-03-29 skips"
+            ),
+            "{gap:?}"
+        );
+        // 01:30 in New York happens twice on 2026-11-01.
+        let repeated = clock_problems(&job("30 1 * * *", "America/New_York", "2h"));
+        assert_eq!(repeated.len(), 1, "{repeated:?}");
+        assert!(
+            repeated[0].contains("01:30 America/New_York, a time the clock change of 2026-11-01 repeats"),
+            "{repeated:?}"
+        );
+        // The guard is still checked (22:45 + 2h + 15m + 1h is 02:00, skipped in March).
+        let guard = clock_problems(&job("45 22 * * *", "Europe/Berlin", "2h"));
+        assert_eq!(guard.len(), 1, "{guard:?}");
+        assert!(guard[0].starts_with("the job's guard would fire at 02:00 Europe/Berlin"), "{guard:?}");
+        // Times clocks never change at pass, and zones without daylight saving time.
+        assert!(clock_problems(&job("30 3 * * *", "Europe/Berlin", "2h")).is_empty());
+        assert!(clock_problems(&job("30 2 * * *", "Asia/Seoul", "2h")).is_empty());
     }
 
     #[test]

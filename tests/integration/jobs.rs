@@ -110,21 +110,38 @@ fn job_lifecycle(stack: Stack) {
     assert_eq!(states["ScaleOut"]["Parameters"]["InstanceGroupName"], "batch");
     assert_eq!(states["ScaleOut"]["Next"], "Step-1-sessionize");
     assert_eq!(states["Step-1-sessionize"]["Next"], "Step-2-rollup");
+    // Each step tags its YARN application; one that fails or times out has it killed first.
+    let tag = format!("spark.yarn.tags=pipectl-{p}-spark-nightly");
     assert_eq!(
         states["Step-1-sessionize"]["Parameters"]["Step"]["HadoopJarStep"]["Args"],
-        serde_json::json!(["spark-submit", format!("s3://{p}-lake/jobs/sessionize.py"), "--day", "yesterday"])
+        serde_json::json!([
+            "spark-submit",
+            "--conf",
+            tag,
+            format!("s3://{p}-lake/jobs/sessionize.py"),
+            "--day",
+            "yesterday"
+        ])
     );
     assert_eq!(states["Step-2-rollup"]["Next"], "ScaleBack");
     assert_eq!(states["ScaleBack"]["Parameters"]["InstanceGroup"]["InstanceCount"], 1);
-    assert_eq!(states["Step-1-sessionize"]["Catch"][0]["Next"], "ScaleBackAfterFailure");
+    assert_eq!(states["Step-1-sessionize"]["Catch"][0]["Next"], "KillApplications");
+    let kill = states["KillApplications"]["Parameters"]["Step"]["HadoopJarStep"]["Args"][2].as_str().unwrap();
+    assert!(kill.contains(&format!("-appTags pipectl-{p}-spark-nightly ")), "{kill}");
+    assert_eq!(states["KillApplications"]["Next"], "ScaleBackAfterFailure");
+    // The guard path checks before it resizes (the emulator stored the JSONata states as sent).
+    assert_eq!(definition["StartAt"], "Start");
+    assert_eq!(states["Start"]["Choices"][0]["Next"], "GuardReadCluster");
+    assert_eq!(states["GuardReadCluster"]["Resource"], "arn:aws:states:::aws-sdk:emr:describeCluster");
+    assert_eq!(states["GuardGroupAtBaseline"]["Choices"][0]["Condition"], "{% $states.input.requested = 1 %}");
     assert_eq!(states["ScaleBackAfterFailure"]["Parameters"]["InstanceGroup"]["InstanceCount"], 1);
     assert_eq!(
         states["NotifyFailure"]["Parameters"]["TopicArn"],
         format!("arn:aws:sns:us-east-1:{account}:pipectl-{p}-alarms")
     );
 
-    // `start` targets the state machine at the job's cron; `guard` returns the group 3h + 15m
-    // later, whatever became of the run.
+    // `start` targets the state machine at the job's cron; `guard` starts it down its guard path
+    // 3h + 15m later, whatever became of the run.
     let (expression, zone, target, _) =
         runtime.block_on(held_schedule(stack, &format!("pipectl-{p}-spark-nightly-start"))).expect("start schedule");
     assert_eq!(
@@ -134,9 +151,7 @@ fn job_lifecycle(stack: Stack) {
     let (expression, _, target, input) =
         runtime.block_on(held_schedule(stack, &format!("pipectl-{p}-spark-nightly-guard"))).expect("guard schedule");
     assert_eq!(expression, format!("cron(15 {} * * ? *)", (hour + 3) % 24));
-    assert!(target.ends_with(":aws-sdk:emr:modifyInstanceGroups"), "{target}");
-    assert_eq!(input["ClusterId"], cluster_id.as_str());
-    assert_eq!(input["InstanceGroups"][0]["InstanceCount"], 1);
+    assert_eq!((target.as_str(), input), (machine.as_str(), serde_json::json!({"guard": true})));
 
     // Watched: runs that fail or time out as a whole raise alarms on the state machine's metrics.
     let watched = runtime.block_on(job_alarm_metrics(stack, &p));
@@ -199,7 +214,7 @@ fn job_lifecycle(stack: Stack) {
             }
             (Vec::new(), 0)
         });
-        assert_eq!(entered, ["RecordScale", "ScaleOut"], "{entered:?}");
+        assert_eq!(entered, ["Start", "RecordScale", "ScaleOut"], "{entered:?}");
         assert!(failures >= 2, "the record and the scale-out did not fail on an emulator without EMR");
     }
     // While it runs, another run of a job on that group is refused: the first to end would
@@ -225,6 +240,94 @@ fn job_lifecycle(stack: Stack) {
 }
 
 on_both_stacks!(job_lifecycle);
+
+/// The cluster's `batch` group (id, requested count) and its scale record, if any.
+async fn batch_group(stack: Stack, cluster_id: &str) -> (String, i32, Option<String>) {
+    let clients = stack.clients().await;
+    let groups = clients.emr.list_instance_groups().cluster_id(cluster_id).send().await.expect("ListInstanceGroups");
+    let batch = groups.instance_groups().iter().find(|g| g.name() == Some("batch")).expect("group batch");
+    let described = clients.emr.describe_cluster().cluster_id(cluster_id).send().await.expect("DescribeCluster");
+    let tags = described.cluster().map(|c| c.tags().to_vec()).unwrap_or_default();
+    let record =
+        tags.iter().find(|t| t.key() == Some("pipectl:scale:batch")).and_then(|t| t.value().map(str::to_string));
+    (batch.id().unwrap_or_default().to_string(), batch.requested_instance_count().unwrap_or(-1), record)
+}
+
+/// Removing a job while it runs (issue 22, item 5): its run is stopped, so its own resize-back
+/// never comes, and its guard goes with it. The removal returns the group to its baseline and
+/// removes the job's size record before the state machine and the guard are deleted, and the
+/// next plan has nothing to say about the group. Neither emulator runs the EMR integrations, so
+/// the test plays the run's first two states itself: the record the job writes, and the resize.
+fn removing_a_running_job_returns_its_group(stack: Stack) {
+    require!(stack);
+    let p = unique("jobrm", stack);
+    let scratch = Scratch::new(&format!("jobs-remove-{}", stack.tag()));
+    let with_job = spec(&p, "rollup", job_hour());
+    let file = scratch.write("jobs.yaml", &with_job);
+    pipectl(stack, &["apply", "-f", &file, "--auto-approve"]).expect(0);
+    let runtime = runtime();
+    let account = runtime.block_on(async {
+        let clients = stack.clients().await;
+        clients.sts.get_caller_identity().send().await.expect("identity").account().expect("account").to_string()
+    });
+    let machine = format!("arn:aws:states:us-east-1:{account}:stateMachine:pipectl-{p}-spark-nightly");
+    let (definition, _, _) = runtime.block_on(held_state_machine(stack, &machine)).expect("the state machine");
+    let cluster_id = definition["States"]["ScaleOut"]["Parameters"]["ClusterId"].as_str().unwrap().to_string();
+    let record = definition["States"]["RecordScale"]["Parameters"]["Tags"][0]["Value"].as_str().unwrap().to_string();
+    assert_eq!(record, "nodes=8 baseline=1 job=spark/nightly");
+    pipectl(stack, &["run", "nightly", "-f", &file]).expect(0);
+    runtime.block_on(async {
+        let clients = stack.clients().await;
+        let (group_id, _, _) = batch_group(stack, &cluster_id).await;
+        let tag = aws_sdk_emr::types::Tag::builder().key("pipectl:scale:batch").value(&record).build();
+        clients.emr.add_tags().resource_id(&cluster_id).tags(tag).send().await.expect("AddTags");
+        let resize = aws_sdk_emr::types::InstanceGroupModifyConfig::builder()
+            .instance_group_id(group_id)
+            .instance_count(8)
+            .build();
+        clients
+            .emr
+            .modify_instance_groups()
+            .cluster_id(&cluster_id)
+            .instance_groups(resize)
+            .send()
+            .await
+            .expect("resize");
+    });
+    let plan = pipectl(stack, &["plan", "-f", &file]).expect(0);
+    assert!(
+        plan.stdout.contains("scaled to 8 (baseline 1)") || plan.stderr.contains("scaled to 8 (baseline 1)"),
+        "{}\n{}",
+        plan.stdout,
+        plan.stderr
+    );
+
+    // The job leaves the spec while its run goes on.
+    let without_job = with_job[..with_job.find("    jobs:").expect("a jobs section")].to_string();
+    let file = scratch.write("jobs.yaml", &without_job);
+    let removed = pipectl(stack, &["apply", "-f", &file, "--auto-approve", "-v"]).expect(0);
+    assert!(removed.stderr.contains("sfn:StopExecution 1"), "{}", removed.stderr);
+    let (_, requested, record) = runtime.block_on(batch_group(stack, &cluster_id));
+    assert_eq!((requested, record), (1, None), "the group is back at its baseline, the record gone");
+    // The stopped run's YARN applications get the kill step its failure path would have run.
+    let steps = runtime.block_on(async {
+        let clients = stack.clients().await;
+        let listed = clients.emr.list_steps().cluster_id(&cluster_id).send().await.expect("ListSteps");
+        listed.steps().iter().filter_map(|step| step.name().map(str::to_string)).collect::<Vec<_>>()
+    });
+    assert!(steps.contains(&"pipectl: kill the YARN applications of job spark/nightly".to_string()), "{steps:?}");
+    assert!(runtime.block_on(held_state_machine(stack, &machine)).is_none(), "the state machine is left");
+    for edge in ["start", "guard"] {
+        let name = format!("pipectl-{p}-spark-nightly-{edge}");
+        assert!(runtime.block_on(held_schedule(stack, &name)).is_none(), "{name} is left");
+    }
+    let plan = pipectl(stack, &["plan", "-f", &file, "--detailed-exitcode"]);
+    assert_eq!(plan.code, 0, "{}\n{}", plan.stdout, plan.stderr);
+    assert!(!format!("{}{}", plan.stdout, plan.stderr).contains("not a change"), "{}\n{}", plan.stdout, plan.stderr);
+    pipectl(stack, &["destroy", "-f", &file, "--auto-approve", "--allow-destroy"]).expect(0);
+}
+
+on_both_stacks!(removing_a_running_job_returns_its_group);
 
 /// (namespace, metric, dimension) of the alarms on job `nightly` of pipeline `p`, sorted.
 async fn job_alarm_metrics(stack: Stack, p: &str) -> Vec<(String, String, String)> {

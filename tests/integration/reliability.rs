@@ -257,6 +257,14 @@ fn ctrl_c_finishes_what_is_in_flight_and_reports() {
         .stdin(Stdio::null())
         .spawn()
         .expect("apply starts");
+    // The plan on stdout is read meanwhile: a plan larger than the pipe's buffer (64 KiB) would
+    // otherwise block apply before it creates anything.
+    let mut stdout = child.stdout.take().expect("stdout");
+    let stdout = std::thread::spawn(move || {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut stdout, &mut text).expect("stdout");
+        text
+    });
     // Wait until the first resources are being created, then press Ctrl-C.
     let mut stderr = std::io::BufReader::new(child.stderr.take().expect("stderr"));
     let mut seen = String::new();
@@ -270,12 +278,8 @@ fn ctrl_c_finishes_what_is_in_flight_and_reports() {
     Command::new("kill").args(["-INT", &child.id().to_string()]).status().expect("kill -INT");
     let started = Instant::now();
     std::io::Read::read_to_string(&mut stderr, &mut seen).expect("rest of stderr");
-    let output = child.wait_with_output().expect("apply ends");
-    let run = Run {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into(),
-        stderr: seen,
-    };
+    let status = child.wait().expect("apply ends");
+    let run = Run { code: status.code().unwrap_or(-1), stdout: stdout.join().expect("stdout read"), stderr: seen };
     assert!(started.elapsed() < Duration::from_secs(30), "Ctrl-C must not hang");
     assert_ne!(run.code, 0, "an interrupted apply exits non-zero");
     assert!(run.stderr.contains("interrupted: finishing the calls in flight"), "{}", run.stderr);

@@ -18,6 +18,9 @@
 
 use serde_json::{json, Map, Value};
 
+use super::guard::{self, KILL_TIMEOUT_SECONDS};
+use super::partitions::{self, TablePartitions};
+
 /// What a job's state machine does, with every name resolved.
 #[derive(Debug, Clone)]
 pub struct JobPlan {
@@ -35,6 +38,10 @@ pub struct JobPlan {
     pub timeout_seconds: u64,
     /// The alarm topic the outcome is published to, if the job notifies.
     pub topic_arn: Option<String>,
+    /// The YARN tag of the steps' applications (`guard::yarn_tag`), which the failure path kills.
+    pub yarn_tag: String,
+    /// The tables whose partitions are registered before anything else (`partitions`).
+    pub tables: Vec<TablePartitions>,
 }
 
 #[derive(Debug, Clone)]
@@ -47,24 +54,35 @@ pub struct PlannedStep {
 
 /// The time the execution has beyond the job's timeout to resize back and notify after a step
 /// timed out; the guard schedule fires later still (`spec::GUARD_DELAY_SECONDS`).
-pub const RESIZE_BACK_GRACE_SECONDS: u64 = 10 * 60;
+pub const RESIZE_BACK_GRACE_SECONDS: u64 = 12 * 60;
 // The execution has ended (resized back or not) before the guard schedule fires; and the longest
-// path after a step timed out fits in the grace: five retries of the resize-back (15 + 30 + 60 +
-// 120 + 240 s, see `retry`) and three of the notification (5 + 10 + 20 s, `notify_retry`), with
-// a minute for the calls themselves.
+// path after a step timed out fits in the grace: the step killing its YARN applications
+// (`guard::KILL_TIMEOUT_SECONDS`), five retries of the resize-back (15 + 30 + 60 + 120 + 240 s,
+// see `retry`) and three of the notification (5 + 10 + 20 s, `notify_retry`), with a minute for
+// the calls themselves.
 const _: () = assert!(RESIZE_BACK_GRACE_SECONDS < crate::spec::GUARD_DELAY_SECONDS);
-const _: () = assert!((15 + 30 + 60 + 120 + 240) + (5 + 10 + 20) + 60 < RESIZE_BACK_GRACE_SECONDS);
+const _: () =
+    assert!(KILL_TIMEOUT_SECONDS + (15 + 30 + 60 + 120 + 240) + (5 + 10 + 20) + 60 < RESIZE_BACK_GRACE_SECONDS);
 
 pub const RECORD_SCALE: &str = "RecordScale";
 pub const SCALE_OUT: &str = "ScaleOut";
 pub const SCALE_BACK: &str = "ScaleBack";
 pub const SCALE_BACK_AFTER_FAILURE: &str = "ScaleBackAfterFailure";
+pub const KILL_APPLICATIONS: &str = "KillApplications";
 const FORGET_SCALE: &str = "ForgetScale";
 const FORGET_SCALE_AFTER_FAILURE: &str = "ForgetScaleAfterFailure";
 const NOTIFY_SUCCESS: &str = "NotifySuccess";
 const NOTIFY_FAILURE: &str = "NotifyFailure";
 const SUCCEEDED: &str = "Succeeded";
 const FAILED: &str = "Failed";
+
+/// The size record a job writes: what `pipectl scale` writes (`ScaleRecord`, so that plans read
+/// it the same way), and `job=<cluster>/<job>`, which `ScaleRecord::parse` passes over, so that
+/// removing the job can tell its own record from a scale by hand.
+pub fn record_value(nodes: i64, baseline: i64, label: &str) -> String {
+    let record = crate::resources::cluster::ScaleRecord { nodes, baseline, until: None };
+    format!("{} job={label}", record.to_tag())
+}
 
 /// The state name of step `index` (from 0): `Step-1-sessionize`. Step names are 1-63 letters,
 /// digits, `-` and `_` (validation), so this stays within the 80 characters ASL allows.
@@ -75,7 +93,7 @@ pub fn step_state(index: usize, name: &str) -> String {
 /// Resizes and notifications are retried: EMR throttles ModifyInstanceGroups, and a resize
 /// requested while the group is still resizing may be refused for a moment. 15 s doubling five
 /// times is under 8 minutes, inside `RESIZE_BACK_GRACE_SECONDS`.
-fn retry() -> Value {
+pub(super) fn retry() -> Value {
     json!([{"ErrorEquals": ["States.ALL"], "IntervalSeconds": 15, "MaxAttempts": 5, "BackoffRate": 2.0}])
 }
 
@@ -86,16 +104,16 @@ fn notify_retry() -> Value {
 }
 
 /// Sends every error of a state to `next`, keeping the error under `$.failure`.
-fn catch_into(next: &str) -> Value {
+pub(super) fn catch_all_into(next: &str) -> Value {
     json!([{"ErrorEquals": ["States.ALL"], "ResultPath": "$.failure", "Next": next}])
 }
 
 impl JobPlan {
-    fn integration(&self, action: &str) -> String {
+    pub(super) fn integration(&self, action: &str) -> String {
         format!("arn:{}:states:::{action}", self.partition)
     }
 
-    fn resize(&self, nodes: i64) -> Value {
+    pub(super) fn resize(&self, nodes: i64) -> Value {
         json!({
             "Type": "Task",
             "Resource": self.integration("elasticmapreduce:modifyInstanceGroupByName"),
@@ -123,7 +141,7 @@ impl JobPlan {
             },
             "TimeoutSeconds": self.timeout_seconds,
             "ResultPath": null,
-            "Catch": catch_into(SCALE_BACK_AFTER_FAILURE)
+            "Catch": catch_all_into(KILL_APPLICATIONS)
         })
     }
 
@@ -154,11 +172,11 @@ impl JobPlan {
     /// `pipectl:scale:<group>`), so that a plan or apply while the job runs sees a deliberate size,
     /// not drift to revert under the running steps; or removes the record. Bookkeeping only: a
     /// failure goes on to `next`.
-    fn record(&self, record: Option<(i64, i64)>, next: &str) -> Value {
+    pub(super) fn record(&self, record: Option<(i64, i64)>, next: &str) -> Value {
         let key = crate::names::scale_tag(&self.group);
         let (action, parameters) = match record {
             Some((nodes, baseline)) => {
-                let value = crate::resources::cluster::ScaleRecord { nodes, baseline, until: None }.to_tag();
+                let value = record_value(nodes, baseline, &self.label);
                 ("aws-sdk:emr:addTags", json!({"ResourceId": self.cluster_id, "Tags": [{"Key": key, "Value": value}]}))
             }
             None => ("aws-sdk:emr:removeTags", json!({"ResourceId": self.cluster_id, "TagKeys": [key]})),
@@ -175,11 +193,18 @@ impl JobPlan {
 
     /// The whole definition.
     pub fn definition(&self) -> Value {
+        let (after_success, after_failure) = match &self.topic_arn {
+            Some(_) => (NOTIFY_SUCCESS, NOTIFY_FAILURE),
+            None => (SUCCEEDED, FAILED),
+        };
         let mut states = Map::new();
+        let (first, registering) = partitions::states(&self.partition, &self.tables, RECORD_SCALE, after_failure);
+        states.insert(guard::START.to_string(), self.start(&first));
+        states.extend(registering);
         states.insert(RECORD_SCALE.to_string(), self.record(Some((self.nodes, self.baseline)), SCALE_OUT));
         let first = self.steps.first().map(|step| step_state(0, &step.name)).unwrap_or_else(|| SCALE_BACK.to_string());
         let mut scale_out = self.resize(self.nodes);
-        scale_out["Catch"] = catch_into(SCALE_BACK_AFTER_FAILURE);
+        scale_out["Catch"] = catch_all_into(SCALE_BACK_AFTER_FAILURE);
         scale_out["Next"] = json!(first);
         states.insert(SCALE_OUT.to_string(), scale_out);
         for (index, step) in self.steps.iter().enumerate() {
@@ -188,17 +213,15 @@ impl JobPlan {
             state["Next"] = json!(next.unwrap_or_else(|| SCALE_BACK.to_string()));
             states.insert(step_state(index, &step.name), state);
         }
-        let (after_success, after_failure) = match &self.topic_arn {
-            Some(_) => (NOTIFY_SUCCESS, NOTIFY_FAILURE),
-            None => (SUCCEEDED, FAILED),
-        };
         // A resize-back that fails after its retries fails the run: the guard schedule will
         // still return the group, and the run says why.
         let mut scale_back = self.resize(self.baseline);
-        scale_back["Catch"] = catch_into(after_failure);
+        scale_back["Catch"] = catch_all_into(after_failure);
         scale_back["Next"] = json!(FORGET_SCALE);
         states.insert(SCALE_BACK.to_string(), scale_back);
         states.insert(FORGET_SCALE.to_string(), self.record(None, after_success));
+        // A step that failed or timed out may leave its application running in YARN.
+        states.insert(KILL_APPLICATIONS.to_string(), self.kill_applications(SCALE_BACK_AFTER_FAILURE));
         let mut scale_back_after_failure = self.resize(self.baseline);
         scale_back_after_failure["Catch"] =
             json!([{"ErrorEquals": ["States.ALL"], "ResultPath": "$.resize_back_failure", "Next": after_failure}]);
@@ -214,12 +237,13 @@ impl JobPlan {
             FAILED.to_string(),
             json!({"Type": "Fail", "Error": "JobFailed", "Cause": format!("job {} failed: the execution's events say where; its group goes back to {} nodes (by its guard schedule, if the resize-back failed too)", self.label, self.baseline)}),
         );
+        states.extend(self.guard_states());
         json!({
             "Comment": format!(
-                "pipectl job {} of pipeline {}: resize group {} to {} nodes, run {} step(s), resize back to {}",
-                self.label, self.pipeline, self.group, self.nodes, self.steps.len(), self.baseline
+                "pipectl job {} of pipeline {}: register {} table(s)' partitions, resize group {} to {} nodes, run {} step(s), resize back to {}; started with {{\"guard\": true}}, return the group if a run could not",
+                self.label, self.pipeline, self.tables.len(), self.group, self.nodes, self.steps.len(), self.baseline
             ),
-            "StartAt": RECORD_SCALE,
+            "StartAt": guard::START,
             "TimeoutSeconds": self.timeout_seconds + RESIZE_BACK_GRACE_SECONDS,
             "States": states
         })
@@ -248,7 +272,20 @@ mod tests {
                 .collect(),
             timeout_seconds: 4 * 3600,
             topic_arn: topic.then(|| "arn:aws:sns:eu-west-1:1:pipectl-p-alarms".to_string()),
+            yarn_tag: "pipectl-p-spark-nightly".to_string(),
+            tables: Vec::new(),
         }
+    }
+
+    fn with_table(mut plan: JobPlan) -> JobPlan {
+        plan.tables.push(TablePartitions {
+            database: "p".to_string(),
+            table: "events".to_string(),
+            picture: partitions::picture("yyyy-MM-dd"),
+            hourly: false,
+            location: ("s3://lake/raw/events/".to_string(), "/".to_string()),
+        });
+        plan
     }
 
     /// The pseudo-state a path ends in when a state fails and no catcher takes the error: "When a
@@ -263,20 +300,33 @@ mod tests {
         state["Catch"].as_array().into_iter().flatten().any(|catcher| catcher["ErrorEquals"] == json!(["States.ALL"]))
     }
 
-    /// What may follow a state: its `Next` when it succeeds, each `Catch` target (a failure,
-    /// including `States.Timeout` when the state's `TimeoutSeconds` passes), and for a Task no
-    /// catcher takes every error of, the execution failing there. End states have none.
+    /// What may follow a state: its `Next` when it succeeds, each choice of a Choice, each
+    /// `Catch` target (a failure, including `States.Timeout` when the state's `TimeoutSeconds`
+    /// passes), and for a Task no catcher takes every error of, the execution failing there. End
+    /// states have none.
     fn successors(state: &Value) -> Vec<(String, &'static str)> {
         let mut next = Vec::new();
         if let Some(target) = state["Next"].as_str() {
             next.push((target.to_string(), "success"));
         }
-        // A notification that cannot be sent does not change the outcome. Nor does the size record failing to be written or removed.
+        for choice in state["Choices"].as_array().into_iter().flatten() {
+            // Partitions Glue did not register (other than existing ones) fail the run.
+            let target = choice["Next"].as_str().unwrap();
+            let outcome = if target == "PartitionsNotRegistered" { "failure or timeout" } else { "choice" };
+            next.push((target.to_string(), outcome));
+        }
+        if let Some(default) = state["Default"].as_str() {
+            next.push((default.to_string(), "choice"));
+        }
+        // A notification that cannot be sent does not change the outcome. Nor does the size
+        // record failing to be written or removed, nor the kill step failing.
         let resource = state["Resource"].as_str().unwrap_or_default();
         let outcome = if resource.ends_with("sns:publish") {
             "notification failed"
-        } else if resource.contains(":aws-sdk:emr:") {
+        } else if resource.ends_with(":aws-sdk:emr:addTags") || resource.ends_with(":aws-sdk:emr:removeTags") {
             "size record failed"
+        } else if state["Parameters"]["Step"]["Name"].as_str().is_some_and(|name| name.contains("kill")) {
+            "kill failed"
         } else {
             "failure or timeout"
         };
@@ -326,16 +376,31 @@ mod tests {
             && state["Parameters"]["ClusterId"] == json!("j-1")
     }
 
+    /// Whether a state runs one of the job's Spark steps.
+    fn runs_a_spark_step(state: &Value) -> bool {
+        state["Resource"].as_str().is_some_and(|r| r.contains("addStep"))
+            && state["Parameters"]["Step"]["HadoopJarStep"]["Args"][0] == "spark-submit"
+    }
+
     #[test]
     fn every_path_through_the_job_resizes_back_after_it_resized_out() {
-        // The exact number of paths: each state that records the size or notifies goes on whether
-        // it succeeds or not (2 ways), an end is 1 way (or the 2 of a notification before it, `e`).
-        // A resize back on success (`ScaleBack`: forgotten 2e ways or failed e) and after a
-        // failure (`ScaleBackAfterFailure`: the same) are 3e each; each of the scale-out and the
-        // steps can fail into the latter, and the last success leads to the former: so
-        // 2 (size recorded or not) × (3e + (steps + 1) × 3e) = 6e (steps + 2).
-        for (steps, topic, expected) in [(1, true, 36), (3, true, 60), (2, false, 24)] {
-            let definition = plan(steps, topic).definition();
+        // The exact number of paths. With `e` the ways to end (2 with a notification before it,
+        // which may fail, else 1), a resize back — on success or after a failure — is 3e ways
+        // (its record forgotten or not, 2e, or it failing, e); the record written first or not
+        // doubles what follows it: the scale-out failing (3e), each step failing (its kill step
+        // succeeding or failing, 6e), the last step succeeding (3e): 12e (steps + 1). A table's
+        // two states may each fail (e), and so may the check after them (e). The guard path has
+        // 11: reading the cluster fails (1) or it is not running (1); reading the group fails (1);
+        // the group at its baseline (record forgotten or not: 2); else the kill step (2 ways) and
+        // the resize failing (1) or the record after it (2): 6.
+        for (steps, topic, tables, expected) in
+            [(1, true, 0, 48 + 11), (3, true, 0, 96 + 11), (2, false, 0, 36 + 11), (1, true, 1, 48 + 6 + 11)]
+        {
+            let mut plan = plan(steps, topic);
+            if tables == 1 {
+                plan = with_table(plan);
+            }
+            let definition = plan.definition();
             let states = definition["States"].as_object().unwrap();
             let all = paths(&definition);
             // Every Task hands every error to a catcher: none can end the execution on its own.
@@ -343,30 +408,114 @@ mod tests {
                 assert!(catches_all(state), "{name} has no States.ALL catcher: {state}");
             }
             assert_eq!(all.iter().filter(|path| path.last().unwrap() == UNCAUGHT).count(), 0, "{all:#?}");
-            assert_eq!(all.len(), expected, "{steps} steps, topic {topic}: {all:#?}");
+            assert_eq!(all.len(), expected, "{steps} steps, topic {topic}, {tables} table(s): {all:#?}");
             for path in &all {
                 let names: Vec<&String> = path.iter().filter(|name| !name.starts_with('(')).collect();
-                // The size is recorded first, then the group resized out before anything else.
-                assert_eq!(names[0].as_str(), RECORD_SCALE, "{path:?}");
-                let resizes = |name: &&&String| {
-                    states[name.as_str()]["Resource"].as_str().is_some_and(|r| r.contains("modifyInstanceGroup"))
-                };
-                let first_resize = names.iter().find(resizes).expect("a resize");
-                assert!(resizes_to(&states[first_resize.as_str()], 20), "{path:?} does not resize out first");
-                let back = names.iter().position(|name| resizes_to(&states[name.as_str()], 2));
-                let back = back.unwrap_or_else(|| panic!("{path:?} never resizes back"));
-                // Nothing runs on the cluster after the resize-back.
-                assert!(names[back..]
-                    .iter()
-                    .all(|name| !states[name.as_str()]["Resource"].as_str().unwrap_or("").contains("addStep")));
+                assert_eq!(names[0].as_str(), guard::START, "{path:?}");
+                let resizes: Vec<usize> = (0..names.len())
+                    .filter(|&at| {
+                        states[names[at].as_str()]["Resource"]
+                            .as_str()
+                            .is_some_and(|r| r.contains("modifyInstanceGroup"))
+                    })
+                    .collect();
                 let end = &states[names.last().unwrap().as_str()];
                 let succeeded = path.iter().all(|part| part != "(failure or timeout)");
+                if names[1] == guard::GUARD_READ_CLUSTER {
+                    // The guard only ever returns the group to its baseline, and runs no Spark.
+                    assert!(resizes.iter().all(|&at| resizes_to(&states[names[at].as_str()], 2)), "{path:?}");
+                    assert!(names.iter().all(|name| !runs_a_spark_step(&states[name.as_str()])), "{path:?}");
+                    assert_eq!(end["Type"] == "Succeed", succeeded, "{path:?}");
+                    continue;
+                }
                 assert_eq!(end["Type"] == "Succeed", succeeded, "{path:?}");
                 if topic {
                     assert!(names.iter().any(|name| name.starts_with("Notify")), "{path:?} tells nobody");
                 }
+                let Some(&out) = resizes.first() else {
+                    // Only the partitions failing ends a run before it resizes anything.
+                    assert!(!succeeded, "{path:?}");
+                    assert!(names.iter().all(|name| !runs_a_spark_step(&states[name.as_str()])), "{path:?}");
+                    continue;
+                };
+                // The size is recorded first, then the group resized out before anything else.
+                assert_eq!(names[out - 1].as_str(), RECORD_SCALE, "{path:?}");
+                assert!(resizes_to(&states[names[out].as_str()], 20), "{path:?} does not resize out first");
+                let back = resizes.iter().find(|&&at| resizes_to(&states[names[at].as_str()], 2));
+                let back = *back.unwrap_or_else(|| panic!("{path:?} never resizes back"));
+                // Nothing runs on the cluster after the resize-back.
+                assert!(names[back..].iter().all(|name| !runs_a_spark_step(&states[name.as_str()])), "{path:?}");
+                // A step that failed or timed out has its YARN applications killed before.
+                if let Some(failed) =
+                    path.windows(3).find(|w| w[0].starts_with("Step-") && w[1] == "(failure or timeout)")
+                {
+                    assert_eq!(failed[2], KILL_APPLICATIONS, "{path:?}");
+                    assert!(names.iter().position(|name| name.as_str() == KILL_APPLICATIONS) < Some(back), "{path:?}");
+                }
             }
         }
+    }
+
+    #[test]
+    fn steps_are_tagged_and_a_failed_one_has_its_applications_killed() {
+        let definition = plan(2, true).definition();
+        let states = &definition["States"];
+        for step in ["Step-1-s0", "Step-2-s1"] {
+            assert_eq!(states[step]["Catch"][0]["Next"], KILL_APPLICATIONS, "{step}");
+        }
+        let kill = &states[KILL_APPLICATIONS];
+        assert_eq!(kill["Resource"], "arn:aws:states:::elasticmapreduce:addStep.sync");
+        assert_eq!(kill["Parameters"]["ClusterId"], "j-1");
+        assert_eq!(kill["Parameters"]["Step"]["ActionOnFailure"], "CONTINUE");
+        assert_eq!(
+            kill["Parameters"]["Step"]["HadoopJarStep"]["Args"],
+            json!(guard::kill_command("pipectl-p-spark-nightly"))
+        );
+        assert_eq!(kill["TimeoutSeconds"], KILL_TIMEOUT_SECONDS);
+        // Killed or not, the group goes back.
+        assert_eq!(kill["Next"], SCALE_BACK_AFTER_FAILURE);
+        assert_eq!(kill["Catch"][0]["Next"], SCALE_BACK_AFTER_FAILURE);
+        // A scale-out that failed has started no application.
+        assert_eq!(states[SCALE_OUT]["Catch"][0]["Next"], SCALE_BACK_AFTER_FAILURE);
+    }
+
+    #[test]
+    fn a_guard_execution_checks_the_cluster_and_the_group_before_it_resizes() {
+        let definition = plan(1, true).definition();
+        let states = &definition["States"];
+        assert_eq!(definition["StartAt"], guard::START);
+        assert_eq!(
+            states[guard::START]["Choices"][0],
+            json!({"Variable": "$.guard", "IsPresent": true, "Next": guard::GUARD_READ_CLUSTER})
+        );
+        assert_eq!(states[guard::START]["Default"], RECORD_SCALE);
+        assert_eq!(guard::guard_input(), json!({"guard": true}));
+        let read = &states[guard::GUARD_READ_CLUSTER];
+        assert_eq!(read["Resource"], "arn:aws:states:::aws-sdk:emr:describeCluster");
+        let accepts = &states[read["Next"].as_str().unwrap()];
+        assert_eq!(accepts["Choices"][0]["Condition"], "{% $states.input.state in [\"RUNNING\", \"WAITING\"] %}");
+        assert_eq!(states[accepts["Default"].as_str().unwrap()]["Type"], "Succeed");
+        let group = &states[accepts["Choices"][0]["Next"].as_str().unwrap()];
+        assert_eq!(group["Resource"], "arn:aws:states:::aws-sdk:emr:listInstanceGroups");
+        assert!(group["Output"].as_str().unwrap().contains("InstanceGroups[Name = \"batch\"].RequestedInstanceCount"));
+        let at_baseline = &states[group["Next"].as_str().unwrap()];
+        assert_eq!(at_baseline["Choices"][0]["Condition"], "{% $states.input.requested = 2 %}");
+        // At its baseline: no ModifyInstanceGroups at all, only the stale record removed.
+        let forget = &states[at_baseline["Choices"][0]["Next"].as_str().unwrap()];
+        assert_eq!(forget["Resource"], "arn:aws:states:::aws-sdk:emr:removeTags");
+        let kill = &states[at_baseline["Default"].as_str().unwrap()];
+        assert_eq!(kill["Next"], guard::GUARD_SCALE_BACK);
+        assert!(resizes_to(&states[guard::GUARD_SCALE_BACK], 2));
+    }
+
+    #[test]
+    fn the_tables_partitions_are_registered_before_the_group_is_resized() {
+        let definition = with_table(plan(1, true)).definition();
+        let states = &definition["States"];
+        assert_eq!(states[guard::START]["Default"], "ReadTable-1");
+        assert_eq!(states["ReadTable-1"]["Next"], "AddPartitions-1");
+        assert_eq!(states["ReadTable-1"]["Catch"][0]["Next"], NOTIFY_FAILURE);
+        assert_eq!(states["PartitionsRegistered"]["Default"], RECORD_SCALE);
     }
 
     #[test]
@@ -392,11 +541,11 @@ mod tests {
     fn the_jobs_size_is_recorded_like_a_scale_and_forgotten_after_the_resize_back() {
         let definition = plan(1, true).definition();
         let states = &definition["States"];
-        assert_eq!(definition["StartAt"], RECORD_SCALE);
+        assert_eq!(states[guard::START]["Default"], RECORD_SCALE);
         assert_eq!(states[RECORD_SCALE]["Resource"], "arn:aws:states:::aws-sdk:emr:addTags");
         assert_eq!(
             states[RECORD_SCALE]["Parameters"],
-            json!({"ResourceId": "j-1", "Tags": [{"Key": "pipectl:scale:batch", "Value": "nodes=20 baseline=2"}]})
+            json!({"ResourceId": "j-1", "Tags": [{"Key": "pipectl:scale:batch", "Value": "nodes=20 baseline=2 job=spark/nightly"}]})
         );
         // The value is what `pipectl scale` writes, so plans read it the same way.
         let value = states[RECORD_SCALE]["Parameters"]["Tags"][0]["Value"].as_str().unwrap();

@@ -19,6 +19,8 @@
 //! (`StateMachineDeleting`) waits for it.
 
 pub mod definition;
+mod guard;
+mod partitions;
 pub mod runs;
 mod schedules;
 
@@ -42,6 +44,7 @@ use crate::names::{derived_job_role, iam_role_name, job_state_machine_name, stat
 use crate::pricing::{CostLine, NightLine, Prices};
 use crate::spec::{self, Group};
 use definition::{JobPlan, PlannedStep};
+use partitions::TablePartitions;
 
 pub struct Job;
 pub const KIND: Kind = Kind::of(&Job);
@@ -111,14 +114,20 @@ pub struct Live {
 }
 
 impl LiveDetail for Live {
-    fn describe(&self, _physical_id: &str, names: &Names) -> (Attributes, Vec<ResourceId>) {
+    fn describe(&self, physical_id: &str, names: &Names) -> (Attributes, Vec<ResourceId>) {
         let role = self.role_arn.rsplit('/').next().unwrap_or_default().to_string();
         let cluster = self.definition["States"][definition::SCALE_OUT]["Parameters"]["ClusterId"]
             .as_str()
             .unwrap_or_default()
             .to_string();
-        let depends_on =
-            [cluster.as_str(), role.as_str()].into_iter().filter_map(|physical| names.id(physical).cloned()).collect();
+        // The job relies on its guard: removing the job deletes the state machine (its runs
+        // stopped, its group returned) before the guard (see `delete`).
+        let machine = physical_id.rsplit(':').next().unwrap_or_default();
+        let guard = crate::names::job_guard_schedule_of(machine);
+        let depends_on = [cluster.as_str(), role.as_str(), guard.as_str()]
+            .into_iter()
+            .filter_map(|physical| names.id(physical).cloned())
+            .collect();
         let attributes = Attributes::from([
             ("definition".to_string(), self.definition.clone()),
             ("role".to_string(), json!(role)),
@@ -134,10 +143,7 @@ fn summary_of(definition: &Value) -> String {
     let states = &definition["States"];
     let nodes = |state: &str| states[state]["Parameters"]["InstanceGroup"]["InstanceCount"].as_i64().unwrap_or(-1);
     let group = states[definition::SCALE_OUT]["Parameters"]["InstanceGroupName"].as_str().unwrap_or("?");
-    let steps = states
-        .as_object()
-        .map(|all| all.values().filter(|s| s["Resource"].as_str().is_some_and(|r| r.contains("addStep"))).count())
-        .unwrap_or(0);
+    let steps = states.as_object().map(|all| all.keys().filter(|name| name.starts_with("Step-")).count()).unwrap_or(0);
     format!(
         "group {group} to {} nodes, {steps} step(s), back to {} nodes",
         nodes(definition::SCALE_OUT),
@@ -161,6 +167,8 @@ impl KindRules for Job {
 /// The plan of one job of a validated spec.
 fn plan(graph: &GraphContext, cluster: &spec::Cluster, job: &spec::Job) -> JobPlan {
     let group = Group::parse(&job.group);
+    let machine = job_state_machine_name(&graph.spec.pipeline, &cluster.name, &job.name);
+    let yarn_tag = guard::yarn_tag(&machine);
     JobPlan {
         label: format!("{}/{}", cluster.name, job.name),
         pipeline: graph.spec.pipeline.clone(),
@@ -175,18 +183,44 @@ fn plan(graph: &GraphContext, cluster: &spec::Cluster, job: &spec::Job) -> JobPl
             .map(|step| PlannedStep {
                 name: step.name.clone(),
                 action_on_failure: step.action_on_failure.emr(),
-                args: spec::spark_submit_args(step),
+                args: spec::spark_submit_args(step, &guard::tag_option(&yarn_tag)),
             })
             .collect(),
         timeout_seconds: job.timeout_seconds().unwrap_or(0),
         topic_arn: job.notifies(graph.spec).then(|| super::topic::arn(graph.arns, &graph.spec.pipeline)),
+        yarn_tag,
+        tables: read_tables(graph.spec, cluster),
     }
 }
 
-/// Exactly what the definition calls: resize, record the size (tags) and run steps on this
-/// cluster, the rule Step Functions
-/// keeps for `.sync` EMR steps, and the alarm topic if the job notifies ("IAM policies for
-/// Amazon EMR" and "IAM policies for Amazon SNS", Step Functions Developer Guide).
+/// The catalog tables whose partitions a job of `cluster` registers: every table of the spec
+/// with a projected date partition, when the cluster reads the Glue Data Catalog (Spark on any
+/// other metastore does not see them at all).
+fn read_tables(spec: &spec::Spec, cluster: &spec::Cluster) -> Vec<TablePartitions> {
+    let Some(catalog) = spec.catalog.as_ref().filter(|_| cluster.use_glue_catalog) else { return Vec::new() };
+    let database = spec::database_name(spec, catalog);
+    catalog
+        .tables
+        .iter()
+        .filter_map(|table| {
+            let partition = spec::table_layout(spec, table)?.partition?;
+            let key = format!("${{{}}}", partition.key);
+            let (prefix, suffix) = partition.template.split_once(&key)?;
+            Some(TablePartitions {
+                database: database.clone(),
+                table: table.name.clone(),
+                picture: partitions::picture(&partition.format),
+                hourly: partition.unit == "HOURS",
+                location: (prefix.to_string(), suffix.to_string()),
+            })
+        })
+        .collect()
+}
+
+/// Exactly what the definition calls: read the cluster (the guard), resize, record the size
+/// (tags) and run steps on this cluster, the rule Step Functions keeps for `.sync` EMR steps, the
+/// alarm topic if the job notifies ("IAM policies for Amazon EMR" and "IAM policies for Amazon
+/// SNS", Step Functions Developer Guide), and the tables whose partitions it registers.
 fn job_policy(graph: &GraphContext, cluster: &spec::Cluster, plan: &JobPlan) -> Value {
     let cluster_arn = super::cluster::cluster_arn(graph, &super::cluster::id(&cluster.name));
     let mut statements = vec![
@@ -197,6 +231,7 @@ fn job_policy(graph: &GraphContext, cluster: &spec::Cluster, plan: &JobPlan) -> 
                 "elasticmapreduce:AddJobFlowSteps",
                 "elasticmapreduce:AddTags",
                 "elasticmapreduce:CancelSteps",
+                "elasticmapreduce:DescribeCluster",
                 "elasticmapreduce:DescribeStep",
                 "elasticmapreduce:ListInstanceGroups",
                 "elasticmapreduce:ModifyInstanceGroups",
@@ -214,6 +249,18 @@ fn job_policy(graph: &GraphContext, cluster: &spec::Cluster, plan: &JobPlan) -> 
     if let Some(topic) = &plan.topic_arn {
         statements
             .push(json!({"Sid": "PublishOutcome", "Effect": "Allow", "Action": ["sns:Publish"], "Resource": [topic]}));
+    }
+    // Glue authorises a table's calls on the catalog, the database and the table ("Specifying AWS
+    // Glue resource ARNs", AWS Glue Developer Guide).
+    if let Some(first) = plan.tables.first() {
+        let mut resources = vec![graph.arns.glue_catalog(), graph.arns.glue_database(&first.database)];
+        resources.extend(plan.tables.iter().map(|table| graph.arns.glue_table(&table.database, &table.table)));
+        statements.push(json!({
+            "Sid": "RegisterPartitions",
+            "Effect": "Allow",
+            "Action": ["glue:BatchCreatePartition", "glue:GetTable"],
+            "Resource": resources
+        }));
     }
     json!({"Version": "2012-10-17", "Statement": statements})
 }
@@ -363,8 +410,12 @@ impl ResourceKind for Job {
         .await
     }
 
-    async fn delete(&self, ctx: &Context, live: &LiveResource, _detail: &Live) -> Result<(), AwsError> {
+    /// Stops the running executions, returns a group the job left above its baseline (one of
+    /// them was stopped mid-run, or an earlier removal was), then deletes the state machine; the
+    /// guard schedule goes after it (`Live::describe`).
+    async fn delete(&self, ctx: &Context, live: &LiveResource, detail: &Live) -> Result<(), AwsError> {
         stop_running(&ctx.clients.sfn, &live.id, &live.physical_id).await?;
+        return_group(ctx, &live.id, &detail.definition).await?;
         match ctx.clients.sfn.delete_state_machine().state_machine_arn(&live.physical_id).send().await {
             Ok(_) => Ok(()),
             Err(error) => aws_error(&live.id, "DeleteStateMachine", error).unless_not_found(()),
@@ -441,6 +492,21 @@ impl ResourceKind for Job {
             Grant::new("StopJobRuns", Scope::Destroy, &["states:StopExecution"], runs),
             Grant::new("StopRunsOfJobsTheSpecDropped", Scope::Destroy, &["states:StopExecution"], executions)
                 .when(ctx.tagged()),
+            // Removing a job returns the group a stopped run left scaled out (`return_group`), on
+            // the pipeline's clusters only.
+            Grant::new(
+                "ReturnGroupsOfRemovedJobs",
+                Scope::Destroy,
+                &[
+                    "elasticmapreduce:AddJobFlowSteps",
+                    "elasticmapreduce:DescribeCluster",
+                    "elasticmapreduce:ListInstanceGroups",
+                    "elasticmapreduce:ModifyInstanceGroups",
+                    "elasticmapreduce:RemoveTags",
+                ],
+                vec![ctx.arn("elasticmapreduce", "cluster/*")],
+            )
+            .when(ctx.tagged()),
             Grant::new("ChangeJobs", Scope::Apply, &change, named.clone()),
             Grant::new("ChangeJobs", Scope::Destroy, &["states:DeleteStateMachine"], named),
             Grant::new("OwnJobsTheSpecDropped", Scope::Destroy, &["states:DeleteStateMachine"], machines.clone())
@@ -448,6 +514,79 @@ impl ResourceKind for Job {
             ctx.pass_roles("states", &roles),
         ]
     }
+}
+
+/// What a job's definition records on the cluster while it runs: the cluster id, the group, its
+/// baseline, the tag key and the value (`definition::record_value`).
+fn recorded_scale(definition: &Value) -> Option<(String, String, i64, String, String)> {
+    let states = &definition["States"];
+    let tag = &states[definition::RECORD_SCALE]["Parameters"]["Tags"][0];
+    let back = &states[definition::SCALE_BACK]["Parameters"];
+    Some((
+        back["ClusterId"].as_str()?.to_string(),
+        back["InstanceGroupName"].as_str()?.to_string(),
+        back["InstanceGroup"]["InstanceCount"].as_i64()?,
+        tag["Key"].as_str()?.to_string(),
+        tag["Value"].as_str()?.to_string(),
+    ))
+}
+
+/// The step a job's failure path runs to kill its YARN applications (`guard`), as its
+/// definition holds it.
+fn kill_step(definition: &Value) -> Option<aws_sdk_emr::types::StepConfig> {
+    let step = &definition["States"][definition::KILL_APPLICATIONS]["Parameters"]["Step"];
+    let args = step["HadoopJarStep"]["Args"].as_array()?.iter().filter_map(Value::as_str).map(str::to_string);
+    let jar = aws_sdk_emr::types::HadoopJarStepConfig::builder()
+        .jar(step["HadoopJarStep"]["Jar"].as_str()?)
+        .set_args(Some(args.collect()))
+        .build();
+    let step = aws_sdk_emr::types::StepConfig::builder()
+        .name(step["Name"].as_str()?)
+        .action_on_failure(aws_sdk_emr::types::ActionOnFailure::Continue)
+        .hadoop_jar_step(jar)
+        .build();
+    Some(step)
+}
+
+/// Returns the group of a job being removed to its baseline (after adding the step that kills its
+/// YARN applications) and removes the job's size record, when the cluster still carries that
+/// record: a run stopped by the removal (or before it) never reached its own resize-back, and the
+/// guard that would have goes with the job. A cluster that
+/// is not RUNNING or WAITING cannot be resized (EMR: "An instance group may only be modified when
+/// the cluster is running or waiting") and is left as it is; a record of someone else's (`pipectl
+/// scale`) is not the job's and is left too.
+async fn return_group(ctx: &Context, id: &ResourceId, definition: &Value) -> Result<(), AwsError> {
+    let Some((cluster_id, group, baseline, key, value)) = recorded_scale(definition) else { return Ok(()) };
+    let running = match super::cluster::inspect(&ctx.clients, id, &cluster_id).await {
+        Ok(running) => running,
+        // A cluster that is gone has no group to return.
+        Err(error) if error.is_not_found() || error.has_code("InvalidRequestException") => return Ok(()),
+        Err(error) => return Err(error),
+    };
+    if running.tags.get(&key) != Some(&value) || !running.state.accepts_resize() {
+        return Ok(());
+    }
+    let group = Group::parse(&group);
+    if let Some(live) = running.group(&group).filter(|live| live.requested != baseline) {
+        let live_id = live.id.clone();
+        // The stopped run's Spark applications would go on under the shrinking group: the step
+        // its failure path runs (`guard`) is added now, not waited for.
+        if let Some(kill) = kill_step(definition) {
+            let added = ctx.clients.emr.add_job_flow_steps().job_flow_id(&cluster_id).steps(kill).send().await;
+            if let Err(error) = added {
+                let error = aws_error(id, "AddJobFlowSteps", error);
+                ctx.progress.warn(&format!(
+                    "{id}: the step that kills the stopped run's YARN applications was not added: {error}"
+                ));
+            }
+        }
+        ctx.progress.line(&format!(
+            "{id}: returning {} to {baseline} nodes (a run was stopped before it could)",
+            group.label()
+        ));
+        super::cluster::resize_group(&ctx.clients, id, &cluster_id, &live_id, baseline).await?;
+    }
+    super::cluster::forget_scale(&ctx.clients, id, &cluster_id, &group).await
 }
 
 /// Stops the state machine's running executions, so that its deletion does not wait for them.
@@ -561,234 +700,4 @@ fn role_not_ready(error: &AwsError) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
-    use std::collections::BTreeMap;
-
-    use super::*;
-
-    #[test]
-    fn a_fresh_role_is_recognised_by_step_functions_own_error() {
-        let error =
-            |code: &str, message: &str| AwsError { code: Some(code.to_string()), ..AwsError::new("x", "Op", message) };
-        let states = error(
-            "AccessDeniedException",
-            "Neither the global service principal states.amazonaws.com, nor the regional one is authorized to assume the provided role.",
-        );
-        assert!(role_not_ready(&states));
-        // The caller lacking a permission is not a role that has yet to propagate.
-        let denied = error(
-            "AccessDeniedException",
-            "User: arn:aws:sts::1:assumed-role/ci is not authorized to perform: states:CreateStateMachine",
-        );
-        assert!(!role_not_ready(&denied));
-    }
-    use crate::iam::Arns;
-
-    const SPEC: &str = "version: 1\npipeline: p\nregion: eu-west-1\nbuckets: [{name: lake}]\nalarms: {notify: [{protocol: email, endpoint: a@example.com}]}\nclusters:\n  - name: spark\n    release: emr-7.2.0\n    applications: [Spark]\n    subnet: a\n    master: {type: m5.xlarge}\n    core: {type: m5.xlarge, nodes: 4}\n    task_groups: [{name: batch, type: m5.xlarge, nodes: 2}]\n    jobs:\n      - name: nightly\n        cron: '0 2 * * *'\n        timezone: Asia/Seoul\n        group: batch\n        nodes: 20\n        timeout: 3h\n        steps:\n          - {name: sessionize, script: 's3://lake/jobs/sessionize.py', args: [--day, yesterday]}\n";
-
-    /// The job's nodes, with the cluster already created as `j-ABC`.
-    fn desired() -> Vec<DesiredResource> {
-        let spec: spec::Spec = serde_saphyr::from_str(SPEC).unwrap();
-        let arns = Arns::new("123456789012", "eu-west-1");
-        let known = BTreeMap::from([(super::super::cluster::id("spark"), "j-ABC".to_string())]);
-        let binding = crate::model::Binding::new("123456789012", &known);
-        let nodes = Job.desired(&GraphContext { spec: &spec, arns: &arns, now: chrono::Utc::now() });
-        nodes.iter().map(|node| node.bind(&binding)).collect()
-    }
-
-    #[test]
-    fn a_job_is_a_state_machine_and_a_role_allowed_exactly_its_calls() {
-        let nodes = desired();
-        let ids: Vec<String> = nodes.iter().map(|node| node.id.to_string()).collect();
-        // With everything it derives: its schedules, the queue their failures go to, and alarms.
-        assert_eq!(
-            ids,
-            [
-                "role/spark-nightly-job",
-                "job/spark-nightly",
-                "schedule/spark-nightly-start",
-                "schedule/spark-nightly-guard",
-                "queue/schedules-dlq",
-                "alarm/schedules-failed-invocations",
-                "alarm/spark-nightly-failed",
-                "alarm/spark-nightly-timed-out"
-            ]
-        );
-        let job = nodes[1].config::<JobConfig>().unwrap();
-        assert_eq!(job.state_machine_name, "pipectl-p-spark-nightly");
-        assert_eq!(job.role, "p-spark-nightly-job-euw1");
-        assert_eq!(job.summary, "group batch to 20 nodes, 1 step(s), back to 2 nodes");
-        assert_eq!(job.definition["States"]["ScaleOut"]["Parameters"]["ClusterId"], "j-ABC");
-        assert_eq!(
-            job.definition["States"]["Step-1-sessionize"]["Parameters"]["Step"]["HadoopJarStep"]["Args"],
-            json!(["spark-submit", "s3://lake/jobs/sessionize.py", "--day", "yesterday"])
-        );
-        let depends_on: Vec<String> = nodes[1].depends_on.iter().map(ToString::to_string).collect();
-        assert_eq!(depends_on, ["cluster/spark", "role/spark-nightly-job", "topic/alarms"]);
-        let role = nodes[0].config::<role::RoleConfig>().unwrap();
-        assert_eq!(role.trust["Statement"][0]["Principal"]["Service"], json!(["states.amazonaws.com"]));
-        let statements = role.inline.as_ref().unwrap()["Statement"].as_array().unwrap().clone();
-        assert_eq!(statements[0]["Resource"], json!(["arn:aws:elasticmapreduce:eu-west-1:123456789012:cluster/j-ABC"]));
-        assert_eq!(
-            statements[1]["Resource"],
-            json!(["arn:aws:events:eu-west-1:123456789012:rule/StepFunctionsGetEventForEMRAddJobFlowStepsRule"])
-        );
-        assert_eq!(statements[2]["Resource"], json!(["arn:aws:sns:eu-west-1:123456789012:pipectl-p-alarms"]));
-        assert_eq!(statements.len(), 3);
-    }
-
-    /// A Step Functions client answering from `rules`, in order (built by hand, like the SNS
-    /// one of `topic`'s tests).
-    fn sfn_client(rules: &[&aws_smithy_mocks::Rule]) -> aws_sdk_sfn::Client {
-        crate::resources::test_support::mock_sdk_client!(
-            aws_sdk_sfn,
-            "eu-west-1",
-            aws_smithy_mocks::RuleMode::Sequential,
-            rules
-        )
-    }
-
-    fn context(sfn: aws_sdk_sfn::Client) -> Context {
-        let mut clients = super::super::test_support::clients();
-        clients.sfn = sfn;
-        let state = crate::model::LiveState { account_id: "123456789012".to_string(), ..Default::default() };
-        super::super::test_support::context(clients, std::time::Duration::from_secs(5), &state)
-    }
-
-    const ARN: &str = "arn:aws:states:eu-west-1:123456789012:stateMachine:pipectl-p-spark-nightly";
-
-    /// Step Functions' JSON 1.0 error for `code` (HTTP 400).
-    fn sfn_error(code: &str, message: &str) -> aws_smithy_runtime_api::http::Response {
-        let body = json!({"__type": code, "message": message}).to_string();
-        aws_smithy_runtime_api::http::Response::new(
-            aws_smithy_runtime_api::http::StatusCode::try_from(400).unwrap(),
-            aws_smithy_types::body::SdkBody::from(body),
-        )
-    }
-
-    #[tokio::test]
-    async fn deleting_a_job_stops_its_running_runs_first() {
-        use aws_sdk_sfn::operation::{
-            delete_state_machine::DeleteStateMachineOutput, list_executions::ListExecutionsOutput,
-            stop_execution::StopExecutionOutput,
-        };
-        use aws_sdk_sfn::Client;
-        use aws_smithy_mocks::mock;
-        let running = mock!(Client::list_executions)
-            .match_requests(|request| {
-                request.state_machine_arn() == Some(ARN)
-                    && request.status_filter() == Some(&aws_sdk_sfn::types::ExecutionStatus::Running)
-            })
-            .then_output(|| {
-                let run = aws_sdk_sfn::types::ExecutionListItem::builder()
-                    .execution_arn(format!("{}:night-1", ARN.replace(":stateMachine:", ":execution:")))
-                    .state_machine_arn(ARN)
-                    .name("night-1")
-                    .status(aws_sdk_sfn::types::ExecutionStatus::Running)
-                    .start_date(aws_smithy_types::DateTime::from_secs(1_796_000_000))
-                    .build()
-                    .unwrap();
-                ListExecutionsOutput::builder().executions(run).build().unwrap()
-            });
-        let stop = mock!(Client::stop_execution)
-            .match_requests(|request| request.execution_arn().is_some_and(|arn| arn.ends_with(":night-1")))
-            .then_output(|| {
-                StopExecutionOutput::builder()
-                    .stop_date(aws_smithy_types::DateTime::from_secs(1_796_000_100))
-                    .build()
-                    .unwrap()
-            });
-        let delete = mock!(Client::delete_state_machine)
-            .match_requests(|request| request.state_machine_arn() == Some(ARN))
-            .then_output(|| DeleteStateMachineOutput::builder().build());
-        let ctx = context(sfn_client(&[&running, &stop, &delete]));
-        let detail = Live { definition: Value::Null, role_arn: String::new() };
-        let live = LiveResource::new(id("spark", "nightly"), ARN, Tags::new(), detail.clone());
-        Job.delete(&ctx, &live, &detail).await.unwrap();
-        assert_eq!((running.num_calls(), stop.num_calls(), delete.num_calls()), (1, 1, 1));
-    }
-
-    #[tokio::test]
-    async fn a_create_waits_while_a_state_machine_of_that_name_is_being_deleted() {
-        use aws_sdk_sfn::operation::create_state_machine::CreateStateMachineOutput;
-        use aws_sdk_sfn::Client;
-        use aws_smithy_mocks::mock;
-        let deleting = mock!(Client::create_state_machine).then_http_response(|| {
-            sfn_error("StateMachineDeleting", "State machine arn:…:pipectl-p-spark-nightly is being deleted")
-        });
-        let created = mock!(Client::create_state_machine)
-            .match_requests(|request| {
-                request.name() == Some("pipectl-p-spark-nightly")
-                    && request.role_arn().is_some_and(|role| role.ends_with("/p-spark-nightly-job-euw1"))
-                    && request.tags().iter().any(|tag| tag.key() == Some("pipectl:resource"))
-            })
-            .then_output(|| {
-                CreateStateMachineOutput::builder()
-                    .state_machine_arn(ARN)
-                    .creation_date(aws_smithy_types::DateTime::from_secs(1_796_000_000))
-                    .build()
-                    .unwrap()
-            });
-        let ctx = context(sfn_client(&[&deleting, &created]));
-        let nodes = desired();
-        let config = nodes[1].config::<JobConfig>().unwrap();
-        assert_eq!(Job.create(&ctx, &nodes[1], config).await.unwrap(), ARN);
-        assert_eq!((deleting.num_calls(), created.num_calls()), (1, 1));
-    }
-
-    #[test]
-    fn the_live_definition_reads_back_as_the_same_attributes() {
-        let nodes = desired();
-        let job = nodes[1].config::<JobConfig>().unwrap();
-        // AWS returns the definition as it was sent, formatting aside.
-        let sent = serde_json::to_string_pretty(&job.definition).unwrap();
-        let live = Live {
-            definition: serde_json::from_str(&sent).unwrap(),
-            role_arn: "arn:aws:iam::123456789012:role/pipectl/p/eu-west-1/p-spark-nightly-job-euw1".to_string(),
-        };
-        let (attributes, _) = live.describe("arn", &Names::default());
-        let desired = job.attributes();
-        for field in ["definition", "role", "runs"] {
-            assert_eq!(attributes[field], desired[field], "{field}");
-        }
-    }
-
-    #[test]
-    fn jobs_are_changed_by_exact_name_read_by_prefix_and_run_with_their_role_passed_to_step_functions() {
-        use crate::iam::deployer::Purpose;
-        use crate::resources::test_support::{assert_granted, granted, sids_allowing, statement};
-        let spec: spec::Spec = serde_saphyr::from_str(SPEC).unwrap();
-        assert_granted(
-            &Job,
-            &spec,
-            &[
-                ("states:ListStateMachines", &["ReadWhatCannotBeScoped"]),
-                ("states:ListExecutions", &["ReadJobs"]),
-                ("states:GetExecutionHistory", &["ReadJobRuns"]),
-                ("states:StopExecution", &["StopJobRuns", "StopRunsOfJobsTheSpecDropped"]),
-                ("states:StartExecution", &["ChangeJobs"]),
-                ("states:DeleteStateMachine", &["ChangeJobs", "OwnJobsTheSpecDropped"]),
-                ("iam:PassRole", &["PassJobRolesToStepFunctions"]),
-            ],
-        );
-        let all = granted(&Job, &spec, Purpose::Everything);
-        let states = |resource: &str| serde_json::json!([format!("arn:aws:states:eu-west-1:123456789012:{resource}")]);
-        assert_eq!(statement(&all, "ChangeJobs")["Resource"], states("stateMachine:pipectl-p-spark-nightly"));
-        assert_eq!(statement(&all, "OwnJobsTheSpecDropped")["Resource"], states("stateMachine:pipectl-p-*"));
-        assert_eq!(
-            statement(&all, "OwnJobsTheSpecDropped")["Condition"]["StringEquals"]["aws:ResourceTag/pipectl:pipeline"],
-            "p"
-        );
-        assert_eq!(statement(&all, "StopJobRuns")["Resource"], states("execution:pipectl-p-spark-nightly:*"));
-        let dropped = statement(&all, "StopRunsOfJobsTheSpecDropped");
-        assert_eq!(dropped["Resource"], states("execution:pipectl-p-*:*"));
-        assert_eq!(dropped["Condition"]["StringEquals"]["aws:ResourceTag/pipectl:pipeline"], "p");
-        let pass = statement(&all, "PassJobRolesToStepFunctions");
-        assert_eq!(
-            pass["Resource"],
-            serde_json::json!(["arn:aws:iam::123456789012:role/pipectl/p/eu-west-1/p-spark-nightly-job-euw1"])
-        );
-        assert_eq!(pass["Condition"]["StringEquals"]["iam:PassedToService"], "states.amazonaws.com");
-        assert!(sids_allowing(&granted(&Job, &spec, Purpose::Plan), "states:StartExecution").is_empty());
-    }
-}
+mod tests;

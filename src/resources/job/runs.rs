@@ -132,25 +132,38 @@ pub async fn execution_events(
     Ok((events, count))
 }
 
-/// The most recent executions of `machine`, at most `limit`, newest first (none for a state
-/// machine AWS does not know: a job not applied yet has no runs).
+/// The most recent runs of `machine`, at most `limit`, newest first (none for a state machine AWS
+/// does not know: a job not applied yet has no runs). The executions its `guard` schedule starts
+/// (input `{"guard": true}`, see `guard`) are not runs of the job and are left out: ListExecutions
+/// does not give an execution's input, so each listed one is described.
 pub async fn recent_executions(
     clients: &Clients,
     what: &str,
     machine: &str,
     limit: i32,
 ) -> Result<Vec<PastExecution>, AwsError> {
-    match clients.sfn.list_executions().state_machine_arn(machine).max_results(limit).send().await {
-        Ok(output) => Ok(output
-            .executions()
-            .iter()
-            .map(|execution| PastExecution {
-                name: execution.name().to_string(),
-                status: execution.status().as_str().to_string(),
-                started: execution.start_date().secs(),
-                stopped: execution.stop_date().map(|date| date.secs()),
-            })
-            .collect()),
-        Err(error) => aws_error(what, "ListExecutions", error).unless_not_found(Vec::new()),
-    }
+    let listed = match clients.sfn.list_executions().state_machine_arn(machine).max_results(limit).send().await {
+        Ok(output) => output,
+        Err(error) => return aws_error(what, "ListExecutions", error).unless_not_found(Vec::new()),
+    };
+    let inputs = futures::future::try_join_all(listed.executions().iter().map(|execution| async move {
+        let described = clients.sfn.describe_execution().execution_arn(execution.execution_arn()).send().await;
+        match described {
+            Ok(described) => Ok(described.input().and_then(|input| serde_json::from_str(input).ok())),
+            Err(error) => aws_error(what, "DescribeExecution", error).unless_not_found(None),
+        }
+    }))
+    .await?;
+    Ok(listed
+        .executions()
+        .iter()
+        .zip(inputs)
+        .filter(|(_, input)| !super::guard::is_guard_input(input.as_ref()))
+        .map(|(execution, _)| PastExecution {
+            name: execution.name().to_string(),
+            status: execution.status().as_str().to_string(),
+            started: execution.start_date().secs(),
+            stopped: execution.stop_date().map(|date| date.secs()),
+        })
+        .collect())
 }

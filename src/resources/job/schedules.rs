@@ -1,48 +1,49 @@
 //! What starts a job and what guards it, as EventBridge Scheduler schedules the job derives:
 //! `start` runs its state machine at its cron (a templated Step Functions target,
-//! StartExecution); `guard` returns its group to the baseline `GUARD_DELAY_SECONDS` after the
-//! job's timeout — what the state machine cannot do for itself when its execution is stopped or
-//! times out as a whole.
+//! StartExecution); `guard` starts the same state machine down its guard path
+//! `GUARD_DELAY_SECONDS` after the job's timeout, which returns the group to its baseline if it
+//! is still above it — what a run cannot do for itself when its execution is stopped or times
+//! out as a whole.
+
+use serde_json::json;
 
 use super::definition::RESIZE_BACK_GRACE_SECONDS;
+use super::guard::guard_input;
 use super::id;
 use crate::model::{DesiredResource, GraphContext};
 use crate::names::{job_schedule_names, scheduler_role};
+use crate::resources::role;
 use crate::resources::schedule::{self, window_retry, ScheduleTarget};
-use crate::resources::{cluster, role};
 use crate::spec;
 
 /// The `start` and `guard` schedules of `job` of `cluster`.
 pub(super) fn nodes(graph: &GraphContext, cluster: &spec::Cluster, job: &spec::Job) -> Vec<DesiredResource> {
     let job_id = id(&cluster.name, &job.name);
     let [start, guard] = job_schedule_names(&cluster.name, &job.name);
-    let group = job.instance_group();
     let (start_expression, guard_expression) = edges(job);
     // A start retried late would meet the guard early: it may be late by no more than the guard
-    // leaves beyond the execution's own end (5 minutes).
+    // leaves beyond the execution's own end (3 minutes).
     let start_retry = window_retry("up", Some(spec::GUARD_DELAY_SECONDS - RESIZE_BACK_GRACE_SECONDS));
     let role = role::id(&scheduler_role(&cluster.name));
     let starts = schedule::Derived {
         name: start,
-        target: ScheduleTarget::StartJob { cluster: cluster.name.clone(), job: job_id.clone() },
+        target: ScheduleTarget::StartJob { cluster: cluster.name.clone(), job: job_id.clone(), input: json!({}) },
         expression: start_expression,
         timezone: job.timezone.clone(),
         retry: start_retry,
-        target_id: job_id,
+        target_id: job_id.clone(),
         role: role.clone(),
         tags: cluster.tags.clone(),
     };
+    // The guard runs the job's own state machine down its guard path, which resizes only a
+    // running cluster whose group is still above its baseline (`guard`).
     let guards = schedule::Derived {
         name: guard,
-        target: ScheduleTarget::Resize {
-            cluster: cluster.name.clone(),
-            nodes: group.baseline(cluster).unwrap_or(0),
-            group: group.clone(),
-        },
+        target: ScheduleTarget::StartJob { cluster: cluster.name.clone(), job: job_id.clone(), input: guard_input() },
         expression: guard_expression,
         timezone: job.timezone.clone(),
         retry: window_retry("down", job.guard_after_seconds()),
-        target_id: cluster::id(&cluster.name),
+        target_id: job_id,
         role,
         tags: cluster.tags.clone(),
     };
