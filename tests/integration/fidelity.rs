@@ -45,7 +45,7 @@ fn reference_spec(scratch: &Scratch, stack: Stack) -> (String, String) {
 }
 
 /// SDK clients that go through the proxy, signed for `region`.
-async fn clients_through(proxy: &StackProxy, region: &str) -> pipectl::aws::Clients {
+pub async fn clients_through(proxy: &StackProxy, region: &str) -> pipectl::aws::Clients {
     let options = AwsOptions {
         profile: None,
         region: region.to_string(),

@@ -82,7 +82,10 @@ mod tests {
     use crate::model::{test_kinds, LiveState};
 
     fn not_found(code: &str, id: &str) -> AwsError {
-        AwsError { code: Some(code.to_string()), ..AwsError::new("x", "Op", format!("{code} (The ID '{id}' does not exist)")) }
+        AwsError {
+            code: Some(code.to_string()),
+            ..AwsError::new("x", "Op", format!("{code} (The ID '{id}' does not exist)"))
+        }
     }
 
     #[tokio::test]

@@ -35,6 +35,13 @@ where
     Ok(())
 }
 
+/// `tags` in maps of at most `size` tags, for tag calls that take only so many at once
+/// (Kinesis: 10). Empty tags give no batch.
+pub fn batches(tags: &Tags, size: usize) -> Vec<Tags> {
+    let pairs: Vec<(&String, &String)> = tags.iter().collect();
+    pairs.chunks(size.max(1)).map(|chunk| chunk.iter().map(|(k, v)| ((*k).clone(), (*v).clone())).collect()).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Mutex;
@@ -67,5 +74,14 @@ mod tests {
             .await
             .unwrap();
         assert!(calls.lock().unwrap().is_empty());
+    }
+
+    #[test]
+    fn twelve_tags_go_in_batches_of_ten_and_two() {
+        let twelve: Tags = (0..12).map(|i| (format!("k{i:02}"), "v".to_string())).collect();
+        let sizes: Vec<usize> = batches(&twelve, 10).iter().map(Tags::len).collect();
+        assert_eq!(sizes, [10, 2]);
+        assert_eq!(batches(&twelve, 10).into_iter().flatten().collect::<Tags>(), twelve, "every tag once");
+        assert!(batches(&Tags::new(), 10).is_empty());
     }
 }

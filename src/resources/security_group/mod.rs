@@ -452,39 +452,39 @@ async fn apply_rules(
     let call = || async {
         let permissions = Some(permissions.clone());
         match (direction, authorize) {
-        (Direction::Ingress, true) => ec2
-            .authorize_security_group_ingress()
-            .group_id(group_id)
-            .set_ip_permissions(permissions)
-            .send()
-            .await
-            .map(drop)
-            .map_err(|e| aws_error(id, "AuthorizeSecurityGroupIngress", e)),
-        (Direction::Ingress, false) => ec2
-            .revoke_security_group_ingress()
-            .group_id(group_id)
-            .set_ip_permissions(permissions)
-            .send()
-            .await
-            .map(drop)
-            .map_err(|e| aws_error(id, "RevokeSecurityGroupIngress", e)),
-        (Direction::Egress, true) => ec2
-            .authorize_security_group_egress()
-            .group_id(group_id)
-            .set_ip_permissions(permissions)
-            .send()
-            .await
-            .map(drop)
-            .map_err(|e| aws_error(id, "AuthorizeSecurityGroupEgress", e)),
-        (Direction::Egress, false) => ec2
-            .revoke_security_group_egress()
-            .group_id(group_id)
-            .set_ip_permissions(permissions)
-            .send()
-            .await
-            .map(drop)
-            .map_err(|e| aws_error(id, "RevokeSecurityGroupEgress", e)),
-    }
+            (Direction::Ingress, true) => ec2
+                .authorize_security_group_ingress()
+                .group_id(group_id)
+                .set_ip_permissions(permissions)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| aws_error(id, "AuthorizeSecurityGroupIngress", e)),
+            (Direction::Ingress, false) => ec2
+                .revoke_security_group_ingress()
+                .group_id(group_id)
+                .set_ip_permissions(permissions)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| aws_error(id, "RevokeSecurityGroupIngress", e)),
+            (Direction::Egress, true) => ec2
+                .authorize_security_group_egress()
+                .group_id(group_id)
+                .set_ip_permissions(permissions)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| aws_error(id, "AuthorizeSecurityGroupEgress", e)),
+            (Direction::Egress, false) => ec2
+                .revoke_security_group_egress()
+                .group_id(group_id)
+                .set_ip_permissions(permissions)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| aws_error(id, "RevokeSecurityGroupEgress", e)),
+        }
     };
     let result = ctx.while_fresh(id, call).await;
     match result {
