@@ -7,7 +7,8 @@
 //!                 [--fault-rate 0.1 --seed 7 --faults 500,503,throttle,drop]
 //!                 [--route elasticmapreduce=http://127.0.0.1:5000 …]
 //!                 [--fidelity [--fidelity-rules log-uri-s3n,fresh-iam,…]
-//!                  [--iam-propagation-secs 5] [--dependency-secs 10] [--consistency-secs 2]]
+//!                  [--iam-propagation-secs 5] [--dependency-secs 10] [--consistency-secs 2]
+//!                  [--index-lag-secs 10]]
 //!                 [--deny-create-bucket-tags] [--record FILE]
 //!
 //! It prints `listening on ADDRESS` once ready. `GET /__proxy/stats` returns the counts as
@@ -48,7 +49,7 @@
 //!   Retry creation on AccessDeniedException", quotes it from AWS and retries it).
 //!
 //! The eventual-consistency family (`fidelity/consistency.rs`); each lasts `--consistency-secs`
-//! (default 2) after the call that causes it:
+//! (default 2) after the call that causes it, the tag index's two `--index-lag-secs` (default 10):
 //!
 //! - `fresh-ec2-ids` — an id that `CreateVpc`, `CreateSubnet`, `CreateSecurityGroup`,
 //!   `CreateRouteTable`, `CreateInternetGateway`, `CreateNatGateway` or `CreateVpcEndpoint`
@@ -173,6 +174,7 @@ async fn main() {
             iam_propagation: options.fidelity.iam_propagation,
             dependency: options.fidelity.dependency,
             consistency: options.fidelity.consistency,
+            index_lag: options.fidelity.index_lag,
         })
     });
     let recorder = match options.record.as_deref().map(Recorder::create).transpose() {

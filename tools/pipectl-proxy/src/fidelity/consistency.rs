@@ -6,7 +6,8 @@
 //! - `tag-index-lag`: `tag:GetResources` does not list a resource tagged moments ago;
 //! - `deleted-still-listed`: `tag:GetResources` still lists a resource deleted moments ago.
 //!
-//! Each lasts `--consistency-secs` after the call that caused it.
+//! Each lasts `--consistency-secs` after the call that caused it, the tag index's
+//! `--index-lag-secs`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
@@ -359,23 +360,23 @@ mod tests {
         ]});
         let answer = |body: &Value| message("HTTP/1.1 200 OK", &[], &body.to_string());
         let mut response = answer(&upstream);
-        let rules = fidelity.observe(&get_resources("p"), &mut response, t0 + Duration::from_secs(1));
+        let rules = fidelity.observe(&get_resources("p"), &mut response, t0 + Duration::from_secs(9));
         assert_eq!(rules, [Rule::TagIndexLag]);
         assert_eq!(listed(&response), ["arn:aws:s3:::old"], "freshly tagged resources are not listed yet");
         let mut response = answer(&upstream);
-        assert!(fidelity.observe(&get_resources("p"), &mut response, t0 + Duration::from_secs(3)).is_empty());
+        assert!(fidelity.observe(&get_resources("p"), &mut response, t0 + Duration::from_secs(10)).is_empty());
         assert_eq!(listed(&response).len(), 3, "listed once the index caught up");
         // Deleted: still listed for a while, with the tags it had, where the filters match.
         let delete = json("kinesis", "Kinesis_20131202.DeleteStream", &serde_json::json!({"StreamName": "s"}));
-        fidelity.observe(&delete, &mut ok("{}"), t0 + Duration::from_secs(4));
+        fidelity.observe(&delete, &mut ok("{}"), t0 + Duration::from_secs(11));
         let empty = serde_json::json!({"ResourceTagMappingList": [], "PaginationToken": ""});
         let mut response = answer(&empty);
-        let rules = fidelity.observe(&get_resources("p"), &mut response, t0 + Duration::from_secs(5));
+        let rules = fidelity.observe(&get_resources("p"), &mut response, t0 + Duration::from_secs(20));
         assert_eq!(rules, [Rule::DeletedListed]);
         assert_eq!(listed(&response), [stream_arn]);
         let mut other = answer(&empty);
-        assert!(fidelity.observe(&get_resources("q"), &mut other, t0 + Duration::from_secs(5)).is_empty());
+        assert!(fidelity.observe(&get_resources("q"), &mut other, t0 + Duration::from_secs(20)).is_empty());
         let mut later = answer(&empty);
-        assert!(fidelity.observe(&get_resources("p"), &mut later, t0 + Duration::from_secs(7)).is_empty());
+        assert!(fidelity.observe(&get_resources("p"), &mut later, t0 + Duration::from_secs(21)).is_empty());
     }
 }

@@ -79,6 +79,9 @@ pub struct FidelityOptions {
     pub dependency: Duration,
     /// How long the eventual-consistency family lasts after the call that causes it.
     pub consistency: Duration,
+    /// How long the tag index lags behind a tagging or a delete (`tag-index-lag`,
+    /// `deleted-still-listed`).
+    pub index_lag: Duration,
 }
 
 impl Default for FidelityOptions {
@@ -88,6 +91,7 @@ impl Default for FidelityOptions {
             iam_propagation: Duration::from_secs(5),
             dependency: Duration::from_secs(10),
             consistency: Duration::from_secs(2),
+            index_lag: Duration::from_secs(10),
         }
     }
 }
@@ -364,7 +368,7 @@ impl Fidelity {
             }
             ("tagging", "GetResources") => {
                 let state = self.state();
-                let rules = state.consistency.rewrite_index(call, response, now, self.options.consistency);
+                let rules = state.consistency.rewrite_index(call, response, now, self.options.index_lag);
                 return rules.into_iter().filter(|rule| self.enabled(*rule)).collect();
             }
             ("elasticmapreduce", "TerminateJobFlows") if self.enabled(Rule::DependencyViolation) => {
