@@ -36,6 +36,7 @@ mod source;
 mod streams;
 mod structure;
 mod suggest;
+mod tag_limits;
 mod validate;
 mod wildcards;
 

@@ -7,7 +7,7 @@ use super::checks::{Problem, Problems};
 use super::pipeline::Spec;
 use super::{
     alarms, buckets, catalog, clusters, crawlers, deliveries, iam, network, pipeline, query, schedules, streams,
-    wildcards,
+    tag_limits, wildcards,
 };
 
 /// Every problem in `spec`, in document order; empty when the spec is valid.
@@ -35,6 +35,7 @@ pub fn validate(spec: &Spec) -> Vec<Problem> {
         alarms::check(alarms, spec, &mut problems);
     }
     wildcards::check(spec, &mut problems);
+    tag_limits::check(spec, &mut problems);
     problems.into_vec()
 }
 

@@ -20,8 +20,10 @@ use pipectl::aws::{clients, AwsOptions};
 use crate::proxy::StackProxy;
 use crate::support::{repo_path, run_with_env, runtime, Scratch, Stack, REGION};
 
-/// How long the proxy keeps a new role unusable, and network deletes refused after a terminate.
-const IAM_PROPAGATION_SECS: &str = "5";
+/// How long the proxy keeps a new role unusable (long enough that the cluster's `RunJobFlow`,
+/// after the network that `fresh-ec2-ids` slows, still meets its fresh instance profile), and
+/// network deletes refused after a terminate.
+const IAM_PROPAGATION_SECS: &str = "20";
 const DEPENDENCY_SECS: &str = "15";
 /// How long fresh EC2 ids are not found (and a new table not described), and how long the tag
 /// index lags behind tags and deletes.
@@ -78,11 +80,12 @@ fn fidelity_proxy(stack: Stack) -> StackProxy {
 }
 
 /// The reference example (`examples/clickstream.yaml`, as it is now) with every name made
-/// unique to this run.
+/// unique to this run, and its night batch 12 hours away (`run nightly` is part of the lifecycle).
 fn reference_spec(scratch: &Scratch, stack: Stack) -> (String, String) {
     let example = std::fs::read_to_string(repo_path("examples/clickstream.yaml")).expect("example");
     let pipeline = crate::support::unique("fid", stack).replace('-', "").chars().take(14).collect::<String>();
-    (scratch.write(&format!("{pipeline}.yaml"), &example.replace("clickstream", &pipeline)), pipeline)
+    let example = crate::support::nightly_away_from_now(&example.replace("clickstream", &pipeline));
+    (scratch.write(&format!("{pipeline}.yaml"), &example), pipeline)
 }
 
 /// SDK clients that go through the proxy, signed for `region`.

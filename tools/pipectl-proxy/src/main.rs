@@ -42,10 +42,9 @@
 //!   provided role." (the codes are in each operation's API reference; the messages are the ones
 //!   the AWS Terraform provider retries on for these operations). The proxy learns names and times from the `CreateRole`,
 //!   `CreateInstanceProfile` and `AddRoleToInstanceProfile` calls that pass through it.
-//! - `fresh-profile-authorize` — EMR's other answer for a fresh instance profile: in the second
-//!   half of `--iam-propagation-secs` (the first half answers `fresh-iam`'s "Invalid
-//!   InstanceProfile"), `RunJobFlow` answers `AccessDeniedException` "Failed to authorize
-//!   instance profile ARN" (hashicorp/terraform-provider-aws#3050, "resource/aws_emr_cluster:
+//! - `fresh-profile-authorize` — EMR's other answer for a fresh instance profile: while it
+//!   propagates, every `RunJobFlow` with it but the first (which answers `fresh-iam`'s "Invalid
+//!   InstanceProfile") answers `AccessDeniedException` "Failed to authorize instance profile ARN" (hashicorp/terraform-provider-aws#3050, "resource/aws_emr_cluster:
 //!   Retry creation on AccessDeniedException", quotes it from AWS and retries it).
 //!
 //! The eventual-consistency family (`fidelity/consistency.rs`); each lasts `--consistency-secs`

@@ -107,6 +107,8 @@ struct FidelityState {
     bucket_regions: HashMap<String, String>,
     /// Roles created under a path: their path, by name.
     role_paths: HashMap<String, String>,
+    /// How often `RunJobFlow` was refused for each fresh instance profile.
+    profile_refusals: HashMap<String, u32>,
     /// What the eventual-consistency family has seen.
     consistency: consistency::ConsistencyState,
 }
@@ -287,8 +289,9 @@ impl Fidelity {
         groups.map(|refusal| (Rule::EmrGroupMinimums, refusal))
     }
 
-    /// `fresh-profile-authorize`: EMR's other answer for a fresh instance profile, in the second
-    /// half of its propagation (the first half answers `fresh-iam`'s "Invalid InstanceProfile").
+    /// `fresh-profile-authorize`: EMR's other answer for a fresh instance profile, to every
+    /// `RunJobFlow` but the first while it propagates (the first answers `fresh-iam`'s "Invalid
+    /// InstanceProfile").
     fn fresh_profile_authorize(&self, call: &Call, now: Instant) -> Option<Refusal> {
         if !self.enabled(Rule::FreshProfileAuthorize)
             || (call.service.as_str(), call.operation.as_str()) != ("elasticmapreduce", "RunJobFlow")
@@ -296,8 +299,14 @@ impl Fidelity {
             return None;
         }
         let profile = call.json["JobFlowRole"].as_str()?;
-        let age = self.fresh_for(profile, now)?;
-        (!self.enabled(Rule::FreshIam) || age >= self.options.iam_propagation / 2).then(|| {
+        self.fresh_for(profile, now)?;
+        let refused_before = {
+            let mut state = self.state();
+            let count = state.profile_refusals.entry(name_of(profile).to_string()).or_default();
+            *count += 1;
+            *count > 1
+        };
+        (!self.enabled(Rule::FreshIam) || refused_before).then(|| {
             Refusal::json(
                 "AccessDeniedException",
                 &format!("Failed to authorize instance profile arn:aws:iam::000000000000:instance-profile/{profile}"),
@@ -497,8 +506,8 @@ mod tests {
             t0,
         );
         let (first, _) = fidelity.refuse(&run, t0 + Duration::from_secs(1)).expect("refused");
-        assert_eq!(first, Rule::FreshIam, "the first half answers Invalid InstanceProfile");
-        let (second, refusal) = fidelity.refuse(&run, t0 + Duration::from_secs(3)).expect("refused");
+        assert_eq!(first, Rule::FreshIam, "the first refusal says Invalid InstanceProfile");
+        let (second, refusal) = fidelity.refuse(&run, t0 + Duration::from_secs(2)).expect("refused");
         assert_eq!(second, Rule::FreshProfileAuthorize);
         let body: Value = serde_json::from_str(&refusal.body).unwrap();
         assert_eq!(body["__type"], "AccessDeniedException");
