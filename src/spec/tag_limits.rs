@@ -89,6 +89,13 @@ fn pipectl_keys(ec2: bool, emr: bool) -> Vec<String> {
 /// Every resource of the spec whose tags a service limits, or that carries the most tags pipectl
 /// adds (the network, a cluster).
 fn tagged(spec: &Spec) -> Vec<Tagged<'_>> {
+    type Section<'a> = (&'static str, &'static str, Service, Vec<(&'a String, &'a BTreeMap<String, String>)>);
+    let sections: [Section<'_>; 4] = [
+        ("buckets", "bucket", Service::S3, spec.buckets.iter().map(|b| (&b.name, &b.tags)).collect()),
+        ("streams", "stream", Service::Kinesis, spec.streams.iter().map(|s| (&s.name, &s.tags)).collect()),
+        ("deliveries", "delivery", Service::Firehose, spec.deliveries.iter().map(|d| (&d.name, &d.tags)).collect()),
+        ("roles", "role", Service::Iam, spec.roles.iter().map(|r| (&r.name, &r.tags)).collect()),
+    ];
     let mut resources = Vec::new();
     let own = |what: String, path: String, tags, service, pipectl| Tagged {
         what,
@@ -97,35 +104,11 @@ fn tagged(spec: &Spec) -> Vec<Tagged<'_>> {
         service,
         pipectl,
     };
-    for (index, bucket) in spec.buckets.iter().enumerate() {
-        let path = format!("buckets[{index}].tags");
-        resources.push(own(
-            format!("bucket `{}`", bucket.name),
-            path,
-            &bucket.tags,
-            Service::S3,
-            pipectl_keys(false, false),
-        ));
-    }
-    for (index, stream) in spec.streams.iter().enumerate() {
-        let path = format!("streams[{index}].tags");
-        let keys = pipectl_keys(false, false);
-        resources.push(own(format!("stream `{}`", stream.name), path, &stream.tags, Service::Kinesis, keys));
-    }
-    for (index, delivery) in spec.deliveries.iter().enumerate() {
-        let path = format!("deliveries[{index}].tags");
-        let keys = pipectl_keys(false, false);
-        resources.push(own(format!("delivery `{}`", delivery.name), path, &delivery.tags, Service::Firehose, keys));
-    }
-    for (index, role) in spec.roles.iter().enumerate() {
-        let path = format!("roles[{index}].tags");
-        resources.push(own(
-            format!("role `{}`", role.name),
-            path,
-            &role.tags,
-            Service::Iam,
-            pipectl_keys(false, false),
-        ));
+    for (section, noun, service, items) in sections {
+        for (index, (name, tags)) in items.into_iter().enumerate() {
+            let path = format!("{section}[{index}].tags");
+            resources.push(own(format!("{noun} `{name}`"), path, tags, service, pipectl_keys(false, false)));
+        }
     }
     for (index, cluster) in spec.clusters.iter().enumerate() {
         let mut keys = pipectl_keys(false, true);

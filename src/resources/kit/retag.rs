@@ -2,6 +2,13 @@
 //! Athena, CloudWatch and SNS take the same two steps — remove the keys the spec no longer has,
 //! then set the tags that are new or changed — and differ only in the SDK call, which each kind
 //! passes in.
+//!
+//! How many tags one call takes (issue 27): Kinesis `AddTagsToStream` and `RemoveTagsFromStream`
+//! ten (`stream::TAGS_PER_CALL`, sent in `batches`); every other tag call pipectl makes —
+//! Firehose `TagDeliveryStream`, EMR `AddTags`, EC2 `CreateTags`, IAM `TagRole`, SQS `TagQueue`,
+//! SNS, Step Functions, Scheduler, CloudWatch, Glue and Athena `TagResource` — takes the 50 a
+//! resource may carry, which validation guarantees for the merged set (`spec::tag_limits`), and
+//! S3 `PutBucketTagging` replaces the whole set (the bucket kind sends it whole).
 
 use std::future::Future;
 
