@@ -322,6 +322,13 @@ impl Table {
     }
 
     /// Creates the lock table on first use and waits until it is ACTIVE.
+    ///
+    /// Right after `CreateTable`, `DescribeTable` may answer `ResourceNotFoundException`
+    /// ("DescribeTable", Amazon DynamoDB API Reference: "If you issue a DescribeTable request
+    /// immediately after a CreateTable request, DynamoDB might return a
+    /// ResourceNotFoundException ... Wait for a few seconds, and then try the DescribeTable
+    /// request again"): after a create, and only then, that answer is waited out within the same
+    /// bound as the table's status, with a line saying so.
     async fn ensure(&self, progress: &Progress) -> Result<(), AwsError> {
         let described = self.dynamodb.describe_table().table_name(LOCK_TABLE).send().await;
         let status = match described.map_err(|error| aws_error("lock", "DescribeTable", error)) {
@@ -336,17 +343,25 @@ impl Table {
         if status == Some(TableStatus::Active) {
             return Ok(());
         }
+        let created = status.is_none();
         let deadline = Instant::now() + Duration::from_secs(120);
+        let mut said = false;
         loop {
-            let output = self
-                .dynamodb
-                .describe_table()
-                .table_name(LOCK_TABLE)
-                .send()
-                .await
-                .map_err(|error| aws_error("lock", "DescribeTable", error))?;
-            if output.table().and_then(|table| table.table_status()) == Some(&TableStatus::Active) {
-                return Ok(());
+            let described = self.dynamodb.describe_table().table_name(LOCK_TABLE).send().await;
+            match described.map_err(|error| aws_error("lock", "DescribeTable", error)) {
+                Ok(output) if output.table().and_then(|table| table.table_status()) == Some(&TableStatus::Active) => {
+                    return Ok(())
+                }
+                Ok(_) => {}
+                Err(error) if created && error.has_code("ResourceNotFoundException") && Instant::now() < deadline => {
+                    if !said {
+                        progress.line(&format!(
+                            "{LOCK_TABLE}: DynamoDB does not list the new table yet (DescribeTable is eventually consistent), waiting for it"
+                        ));
+                        said = true;
+                    }
+                }
+                Err(error) => return Err(error),
             }
             if Instant::now() >= deadline {
                 return Err(AwsError::new(
@@ -683,6 +698,66 @@ pub async fn break_lock(clients: &Clients, pipeline: &str) -> Result<Option<Stri
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A DynamoDB client answering from `rules` in order.
+    fn dynamodb(rules: &[&aws_smithy_mocks::Rule]) -> aws_sdk_dynamodb::Client {
+        let mut interceptor =
+            aws_smithy_mocks::MockResponseInterceptor::new().rule_mode(aws_smithy_mocks::RuleMode::Sequential);
+        for rule in rules {
+            interceptor = interceptor.with_rule(rule);
+        }
+        let config = aws_sdk_dynamodb::Config::builder()
+            .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+            .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("akid", "secret", None, None, "test"))
+            .http_client(aws_smithy_mocks::create_mock_http_client())
+            .interceptor(interceptor)
+            .build();
+        aws_sdk_dynamodb::Client::from_conf(config)
+    }
+
+    fn not_found() -> aws_smithy_runtime_api::http::Response {
+        let body = r#"{"__type":"com.amazonaws.dynamodb.v20120810#ResourceNotFoundException","message":"Requested resource not found"}"#;
+        aws_smithy_runtime_api::http::Response::new(
+            aws_smithy_runtime_api::http::StatusCode::try_from(400).unwrap(),
+            aws_smithy_types::body::SdkBody::from(body),
+        )
+    }
+
+    #[tokio::test]
+    async fn a_new_lock_table_that_describe_table_does_not_find_yet_is_waited_for() {
+        use aws_sdk_dynamodb::operation::describe_table::DescribeTableOutput;
+        use aws_sdk_dynamodb::types::TableDescription;
+        use aws_smithy_mocks::mock;
+        let absent = mock!(aws_sdk_dynamodb::Client::describe_table).then_http_response(not_found);
+        let create = mock!(aws_sdk_dynamodb::Client::create_table)
+            .then_output(|| aws_sdk_dynamodb::operation::create_table::CreateTableOutput::builder().build());
+        let not_yet = mock!(aws_sdk_dynamodb::Client::describe_table).then_http_response(not_found);
+        let active = mock!(aws_sdk_dynamodb::Client::describe_table).then_output(|| {
+            DescribeTableOutput::builder()
+                .table(TableDescription::builder().table_status(TableStatus::Active).build())
+                .build()
+        });
+        let table = Table { dynamodb: dynamodb(&[&absent, &create, &not_yet, &active]), pipeline: "p".into() };
+        table.ensure(&Progress::new(false)).await.expect("the not-found right after CreateTable is waited out");
+        assert_eq!((absent.num_calls(), create.num_calls(), not_yet.num_calls(), active.num_calls()), (1, 1, 1, 1));
+    }
+
+    #[tokio::test]
+    async fn a_lock_table_that_vanishes_without_a_create_is_an_error() {
+        use aws_sdk_dynamodb::operation::describe_table::DescribeTableOutput;
+        use aws_sdk_dynamodb::types::TableDescription;
+        use aws_smithy_mocks::mock;
+        let creating = mock!(aws_sdk_dynamodb::Client::describe_table).then_output(|| {
+            DescribeTableOutput::builder()
+                .table(TableDescription::builder().table_status(TableStatus::Creating).build())
+                .build()
+        });
+        let gone = mock!(aws_sdk_dynamodb::Client::describe_table).then_http_response(not_found);
+        let table = Table { dynamodb: dynamodb(&[&creating, &gone]), pipeline: "p".into() };
+        let error = table.ensure(&Progress::new(false)).await.expect_err("not a table this run created");
+        assert!(error.has_code("ResourceNotFoundException"), "{error}");
+    }
 
     #[test]
     fn a_lease_is_read_back_from_its_item() {

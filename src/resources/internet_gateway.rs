@@ -135,14 +135,17 @@ async fn read(ec2: &aws_sdk_ec2::Client, pipeline: &str) -> Result<Vec<LiveResou
 
 async fn attach(ctx: &Context, id: &ResourceId, gateway_id: &str) -> Result<(), AwsError> {
     let vpc = ctx.physical_id(&super::vpc::id(&ctx.pipeline))?;
-    ctx.clients
-        .ec2
-        .attach_internet_gateway()
-        .internet_gateway_id(gateway_id)
-        .vpc_id(vpc)
-        .send()
-        .await
-        .map_err(|error| aws_error(id, "AttachInternetGateway", error))?;
+    ctx.while_fresh(id, || async {
+        ctx.clients
+            .ec2
+            .attach_internet_gateway()
+            .internet_gateway_id(gateway_id)
+            .vpc_id(&vpc)
+            .send()
+            .await
+            .map_err(|error| aws_error(id, "AttachInternetGateway", error))
+    })
+    .await?;
     Ok(())
 }
 
@@ -177,6 +180,7 @@ async fn create(ctx: &Context, resource: &DesiredResource) -> Result<String, Aws
         .and_then(|gateway| gateway.internet_gateway_id())
         .ok_or_else(|| AwsError::missing(id, "CreateInternetGateway", "gateway id"))?
         .to_string();
+    ctx.created(&gateway_id);
     attach(ctx, id, &gateway_id).await?;
     Ok(gateway_id)
 }

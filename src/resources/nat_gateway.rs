@@ -457,17 +457,20 @@ async fn create(ctx: &Context, resource: &DesiredResource, desired: &Desired) ->
     let subnet = ctx.physical_id(&super::subnet::id(&desired.subnet))?;
     let allocation = allocate(ctx, resource).await?;
     let created = ctx
-        .clients
-        .ec2
-        .create_nat_gateway()
-        .subnet_id(subnet)
-        .allocation_id(&allocation)
-        .connectivity_type(ConnectivityType::Public)
-        .client_token(client_token(id))
-        .tag_specifications(tag_specification(ResourceType::Natgateway, &resource.tags))
-        .send()
-        .await
-        .map_err(|error| aws_error(id, "CreateNatGateway", error));
+        .while_fresh(id, || async {
+            ctx.clients
+                .ec2
+                .create_nat_gateway()
+                .subnet_id(&subnet)
+                .allocation_id(&allocation)
+                .connectivity_type(ConnectivityType::Public)
+                .client_token(client_token(id))
+                .tag_specifications(tag_specification(ResourceType::Natgateway, &resource.tags))
+                .send()
+                .await
+                .map_err(|error| aws_error(id, "CreateNatGateway", error))
+        })
+        .await;
     let nat_id = match created {
         Ok(output) => output
             .nat_gateway()
@@ -482,6 +485,7 @@ async fn create(ctx: &Context, resource: &DesiredResource, desired: &Desired) ->
             return Err(error);
         }
     };
+    ctx.created(&nat_id);
     wait_available(ctx, id, &nat_id).await?;
     Ok(nat_id)
 }

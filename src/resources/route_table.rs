@@ -280,13 +280,16 @@ async fn read(ec2: &aws_sdk_ec2::Client, pipeline: &str) -> Result<Vec<LiveResou
 /// ReplaceRouteTableAssociation, whichever table's change runs first.
 async fn associate(ctx: &Context, id: &ResourceId, table_id: &str, subnet_id: &str) -> Result<(), AwsError> {
     let ec2 = &ctx.clients.ec2;
-    let result = ec2
-        .associate_route_table()
-        .route_table_id(table_id)
-        .subnet_id(subnet_id)
-        .send()
-        .await
-        .map_err(|error| aws_error(id, "AssociateRouteTable", error));
+    let result = ctx
+        .while_fresh(id, || async {
+            ec2.associate_route_table()
+                .route_table_id(table_id)
+                .subnet_id(subnet_id)
+                .send()
+                .await
+                .map_err(|error| aws_error(id, "AssociateRouteTable", error))
+        })
+        .await;
     match result {
         Err(error) if error.has_code("Resource.AlreadyAssociated") => {}
         other => return other.map(drop),
@@ -350,28 +353,31 @@ async fn route_to(
         Target::InternetGateway => (Some(target_id), None),
         Target::NatGateway(_) => (None, Some(target_id)),
     };
-    match change {
-        RouteChange::Create => ec2
-            .create_route()
-            .route_table_id(table_id)
-            .destination_cidr_block(DEFAULT_ROUTE)
-            .set_gateway_id(gateway)
-            .set_nat_gateway_id(nat_gateway)
-            .send()
-            .await
-            .map(drop)
-            .map_err(|error| aws_error(id, "CreateRoute", error)),
-        RouteChange::Replace => ec2
-            .replace_route()
-            .route_table_id(table_id)
-            .destination_cidr_block(DEFAULT_ROUTE)
-            .set_gateway_id(gateway)
-            .set_nat_gateway_id(nat_gateway)
-            .send()
-            .await
-            .map(drop)
-            .map_err(|error| aws_error(id, "ReplaceRoute", error)),
-    }
+    ctx.while_fresh(id, || async {
+        match change {
+            RouteChange::Create => ec2
+                .create_route()
+                .route_table_id(table_id)
+                .destination_cidr_block(DEFAULT_ROUTE)
+                .set_gateway_id(gateway.clone())
+                .set_nat_gateway_id(nat_gateway.clone())
+                .send()
+                .await
+                .map(drop)
+                .map_err(|error| aws_error(id, "CreateRoute", error)),
+            RouteChange::Replace => ec2
+                .replace_route()
+                .route_table_id(table_id)
+                .destination_cidr_block(DEFAULT_ROUTE)
+                .set_gateway_id(gateway.clone())
+                .set_nat_gateway_id(nat_gateway.clone())
+                .send()
+                .await
+                .map(drop)
+                .map_err(|error| aws_error(id, "ReplaceRoute", error)),
+        }
+    })
+    .await
 }
 
 async fn delete_default_route(ctx: &Context, id: &ResourceId, table_id: &str) -> Result<(), AwsError> {
@@ -392,19 +398,23 @@ async fn create(ctx: &Context, resource: &DesiredResource, desired: &Desired) ->
     let id = &resource.id;
     let vpc = ctx.physical_id(&super::vpc::id(&ctx.pipeline))?;
     let output = ctx
-        .clients
-        .ec2
-        .create_route_table()
-        .vpc_id(vpc)
-        .tag_specifications(tag_specification(ResourceType::RouteTable, &resource.tags))
-        .send()
-        .await
-        .map_err(|error| aws_error(id, "CreateRouteTable", error))?;
+        .while_fresh(id, || async {
+            ctx.clients
+                .ec2
+                .create_route_table()
+                .vpc_id(&vpc)
+                .tag_specifications(tag_specification(ResourceType::RouteTable, &resource.tags))
+                .send()
+                .await
+                .map_err(|error| aws_error(id, "CreateRouteTable", error))
+        })
+        .await?;
     let table_id = output
         .route_table()
         .and_then(|table| table.route_table_id())
         .ok_or_else(|| AwsError::missing(id, "CreateRouteTable", "route table id"))?
         .to_string();
+    ctx.created(&table_id);
     if let Some(target) = &desired.default_route {
         route_to(ctx, id, &table_id, target, RouteChange::Create).await?;
     }

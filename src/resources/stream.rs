@@ -182,7 +182,7 @@ impl ResourceKind for Stream {
     /// Endpoints that ignore tags on CreateStream leave it untagged until AddTagsToStream.
     const JOURNALED: bool = true;
 
-    /// AddTagsToStream adds or overwrites the given tags only, up to 10 per call.
+    /// AddTagsToStream adds or overwrites the given tags only, `TAGS_PER_CALL` at a time.
     async fn adopt(
         &self,
         clients: &Clients,
@@ -190,12 +190,7 @@ impl ResourceKind for Stream {
         _detail: &Live,
         ownership: &Tags,
     ) -> Result<(), AwsError> {
-        let mut request = clients.kinesis.add_tags_to_stream().stream_name(&live.physical_id);
-        for (key, value) in ownership {
-            request = request.tags(key, value);
-        }
-        request.send().await.map_err(|error| aws_error(&live.id, "AddTagsToStream", error))?;
-        Ok(())
+        add_tags(&clients.kinesis, &live.id, &live.physical_id, ownership).await
     }
 
     /// A provisioned stream by the shard-hour; an on-demand one by the stream-hour (plus the data
@@ -579,22 +574,34 @@ async fn sync_tags(ctx: &Context, id: &ResourceId, name: &str, desired: &Tags) -
         Ownership::Absent | Ownership::Unreadable(_) => Tags::new(),
     };
     let stale: Vec<String> = live_tags.keys().filter(|key| !desired.contains_key(*key)).cloned().collect();
-    if !stale.is_empty() {
+    for keys in stale.chunks(TAGS_PER_CALL) {
         kinesis
             .remove_tags_from_stream()
             .stream_name(name)
-            .set_tag_keys(Some(stale))
+            .set_tag_keys(Some(keys.to_vec()))
             .send()
             .await
             .map_err(|e| aws_error(id, "RemoveTagsFromStream", e))?;
     }
-    let changed: HashMap<String, String> =
+    let changed: Tags =
         desired.iter().filter(|(k, v)| live_tags.get(*k) != Some(*v)).map(|(k, v)| (k.clone(), v.clone())).collect();
-    if !changed.is_empty() {
+    add_tags(kinesis, id, name, &changed).await
+}
+
+/// How many tags (or tag keys) one `AddTagsToStream` (`RemoveTagsFromStream`) takes. The API
+/// reference said "A set of up to 10 key-value pairs" for years, and AWS refused more
+/// (hashicorp/terraform-provider-aws#4562, fixed by batching in #4574); its current text says
+/// 50. Ten at a time is right under either. (CreateStream takes the whole set, up to the 50 a
+/// stream may carry, which validation checks per resource.)
+pub const TAGS_PER_CALL: usize = 10;
+
+/// Adds or overwrites `tags` on the stream, `TAGS_PER_CALL` at a time.
+async fn add_tags(kinesis: &aws_sdk_kinesis::Client, id: &ResourceId, name: &str, tags: &Tags) -> Result<(), AwsError> {
+    for batch in super::kit::retag::batches(tags, TAGS_PER_CALL) {
         kinesis
             .add_tags_to_stream()
             .stream_name(name)
-            .set_tags(Some(changed))
+            .set_tags(Some(batch.into_iter().collect()))
             .send()
             .await
             .map_err(|e| aws_error(id, "AddTagsToStream", e))?;

@@ -157,14 +157,17 @@ async fn read(ec2: &aws_sdk_ec2::Client, pipeline: &str) -> Result<Vec<LiveResou
 }
 
 async fn set_map_public_ip(ctx: &Context, id: &ResourceId, subnet_id: &str, on: bool) -> Result<(), AwsError> {
-    ctx.clients
-        .ec2
-        .modify_subnet_attribute()
-        .subnet_id(subnet_id)
-        .map_public_ip_on_launch(AttributeBooleanValue::builder().value(on).build())
-        .send()
-        .await
-        .map_err(|error| aws_error(id, "ModifySubnetAttribute", error))?;
+    ctx.while_fresh(id, || async {
+        ctx.clients
+            .ec2
+            .modify_subnet_attribute()
+            .subnet_id(subnet_id)
+            .map_public_ip_on_launch(AttributeBooleanValue::builder().value(on).build())
+            .send()
+            .await
+            .map_err(|error| aws_error(id, "ModifySubnetAttribute", error))
+    })
+    .await?;
     Ok(())
 }
 
@@ -172,21 +175,25 @@ async fn create(ctx: &Context, resource: &DesiredResource, subnet: &Desired) -> 
     let id = &resource.id;
     let vpc = ctx.physical_id(&super::vpc::id(&ctx.pipeline))?;
     let output = ctx
-        .clients
-        .ec2
-        .create_subnet()
-        .vpc_id(vpc)
-        .cidr_block(&subnet.cidr)
-        .availability_zone(&subnet.availability_zone)
-        .tag_specifications(tag_specification(ResourceType::Subnet, &resource.tags))
-        .send()
-        .await
-        .map_err(|error| aws_error(id, "CreateSubnet", error))?;
+        .while_fresh(id, || async {
+            ctx.clients
+                .ec2
+                .create_subnet()
+                .vpc_id(&vpc)
+                .cidr_block(&subnet.cidr)
+                .availability_zone(&subnet.availability_zone)
+                .tag_specifications(tag_specification(ResourceType::Subnet, &resource.tags))
+                .send()
+                .await
+                .map_err(|error| aws_error(id, "CreateSubnet", error))
+        })
+        .await?;
     let subnet_id = output
         .subnet()
         .and_then(|subnet| subnet.subnet_id())
         .ok_or_else(|| AwsError::missing(id, "CreateSubnet", "subnet id"))?
         .to_string();
+    ctx.created(&subnet_id);
     if subnet.maps_public_ip() {
         set_map_public_ip(ctx, id, &subnet_id, true).await?;
     }

@@ -142,9 +142,13 @@ async fn create(ctx: &Context, resource: &DesiredResource, cidr: &str) -> Result
         .and_then(|vpc| vpc.vpc_id())
         .ok_or_else(|| AwsError::missing(id, "CreateVpc", "VPC id"))?
         .to_string();
+    ctx.created(&vpc_id);
     wait_until(id, "available", ctx.wait, &ctx.progress, || async {
-        let output =
-            ec2.describe_vpcs().vpc_ids(&vpc_id).send().await.map_err(|error| aws_error(id, "DescribeVpcs", error))?;
+        let output = ctx
+            .while_fresh(id, || async {
+                ec2.describe_vpcs().vpc_ids(&vpc_id).send().await.map_err(|error| aws_error(id, "DescribeVpcs", error))
+            })
+            .await?;
         let state = output.vpcs().first().and_then(|vpc| vpc.state()).map(|state| state.as_str().to_string());
         Ok(match state.as_deref() {
             Some("available") => Poll::Ready,
@@ -152,12 +156,15 @@ async fn create(ctx: &Context, resource: &DesiredResource, cidr: &str) -> Result
         })
     })
     .await?;
-    ec2.modify_vpc_attribute()
-        .vpc_id(&vpc_id)
-        .enable_dns_hostnames(AttributeBooleanValue::builder().value(true).build())
-        .send()
-        .await
-        .map_err(|error| aws_error(id, "ModifyVpcAttribute", error))?;
+    ctx.while_fresh(id, || async {
+        ec2.modify_vpc_attribute()
+            .vpc_id(&vpc_id)
+            .enable_dns_hostnames(AttributeBooleanValue::builder().value(true).build())
+            .send()
+            .await
+            .map_err(|error| aws_error(id, "ModifyVpcAttribute", error))
+    })
+    .await?;
     Ok(vpc_id)
 }
 

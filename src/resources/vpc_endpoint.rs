@@ -390,12 +390,18 @@ async fn create(ctx: &Context, resource: &DesiredResource, desired: &Desired) ->
             .set_security_group_ids(Some(physical_ids(ctx, &desired.security_groups, super::security_group::id)?))
             .private_dns_enabled(true),
     };
-    let output = request.send().await.map_err(|error| aws_error(id, "CreateVpcEndpoint", error))?;
+    // The client token makes a retry of a create that went through return the same endpoint.
+    let output = ctx
+        .while_fresh(id, || async {
+            request.clone().send().await.map_err(|error| aws_error(id, "CreateVpcEndpoint", error))
+        })
+        .await?;
     let endpoint_id = output
         .vpc_endpoint()
         .and_then(|endpoint| endpoint.vpc_endpoint_id())
         .ok_or_else(|| AwsError::missing(id, "CreateVpcEndpoint", "VPC endpoint id"))?
         .to_string();
+    ctx.created(&endpoint_id);
     wait_available(ctx, id, &endpoint_id).await?;
     Ok(endpoint_id)
 }

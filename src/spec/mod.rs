@@ -38,6 +38,7 @@ mod source;
 mod streams;
 mod structure;
 mod suggest;
+mod tag_limits;
 mod validate;
 mod wildcards;
 

@@ -8,7 +8,7 @@ use super::derived;
 use super::pipeline::Spec;
 use super::{
     alarms, buckets, catalog, clusters, crawlers, deliveries, iam, network, pipeline, query, reach, schedules, streams,
-    wildcards,
+    tag_limits, wildcards,
 };
 
 /// Every problem in `spec`, in document order; empty when the spec is valid.
@@ -38,6 +38,7 @@ pub fn validate(spec: &Spec) -> Vec<Problem> {
         alarms::check(alarms, spec, &mut problems);
     }
     wildcards::check(spec, &mut problems);
+    tag_limits::check(spec, &mut problems);
     problems.into_vec()
 }
 

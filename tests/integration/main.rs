@@ -16,6 +16,7 @@ mod catalog;
 mod ci_recipes;
 mod cli;
 mod cluster;
+mod consistency;
 mod crawler;
 mod delivery;
 mod discovery;

@@ -42,14 +42,7 @@ fn describe(mapped: &Mapped, request: &Request) -> String {
 /// `run` now does not collide with its window.
 fn lifecycle_spec(scratch: &Scratch, pipeline: &str) -> String {
     let example = std::fs::read_to_string(repo_path("examples/clickstream.yaml")).expect("example");
-    let hour = {
-        use chrono::Timelike;
-        (chrono::Utc::now().hour() + 12) % 24
-    };
-    let example = example.replace("clickstream", pipeline).replace(
-        "cron: \"0 2 * * *\"\n        timezone: Asia/Seoul",
-        &format!("cron: \"0 {hour} * * *\"\n        timezone: UTC"),
-    );
+    let example = crate::support::nightly_away_from_now(&example.replace("clickstream", pipeline));
     scratch.write("perm.yaml", &example)
 }
 

@@ -592,3 +592,16 @@ pub fn spec_files() -> Vec<std::path::PathBuf> {
     files.sort();
     files
 }
+
+/// The reference example with its `nightly` job starting 12 hours from now (UTC), so that
+/// `pipectl run nightly` never meets the job's own window, whenever the test runs.
+pub fn nightly_away_from_now(example: &str) -> String {
+    let hour = {
+        use chrono::Timelike;
+        (chrono::Utc::now().hour() + 12) % 24
+    };
+    example.replace(
+        "cron: \"0 2 * * *\"\n        timezone: Asia/Seoul",
+        &format!("cron: \"0 {hour} * * *\"\n        timezone: UTC"),
+    )
+}

@@ -517,12 +517,16 @@ pub async fn wait_group_size(
     }
 }
 
-/// EMR's answer to `RunJobFlow` while a role or instance profile created seconds ago is not
-/// usable yet: `ValidationException` about the role or instance profile.
+/// EMR's answers to `RunJobFlow` while a role or instance profile created seconds ago is not
+/// usable yet: `ValidationException` about the role or instance profile ("Invalid
+/// InstanceProfile: …"), or `AccessDeniedException` "Failed to authorize instance profile …"
+/// (hashicorp/terraform-provider-aws#3050 retries that one too). Any other access denial is
+/// final.
 fn role_not_ready(error: &AwsError) -> bool {
     let message = error.message.to_lowercase();
-    error.has_code("ValidationException")
-        && (message.contains("role") || message.contains("instance profile") || message.contains("instanceprofile"))
+    (error.has_code("ValidationException")
+        && (message.contains("role") || message.contains("instance profile") || message.contains("instanceprofile")))
+        || (error.has_code("AccessDeniedException") && message.contains("failed to authorize instance profile"))
 }
 
 #[cfg(test)]
@@ -539,6 +543,14 @@ mod tests {
             |code: &str, message: &str| AwsError { code: Some(code.to_string()), ..AwsError::new("x", "Op", message) };
         assert!(role_not_ready(&error("ValidationException", "Invalid InstanceProfile: p-spark-emr-ec2.")));
         assert!(!role_not_ready(&error("ValidationException", "Invalid release label")));
+        assert!(role_not_ready(&error(
+            "AccessDeniedException",
+            "AccessDeniedException (Failed to authorize instance profile arn:aws:iam::1:instance-profile/pipectl/p/p-spark-emr-ec2)"
+        )));
+        assert!(!role_not_ready(&error(
+            "AccessDeniedException",
+            "AccessDeniedException (User: arn:aws:sts::1:assumed-role/ci is not authorized to perform: elasticmapreduce:RunJobFlow)"
+        )));
         assert!(!role_not_ready(&error(
             "InvalidArgumentException",
             "Firehose is unable to assume role arn:aws:iam::1:role/r"

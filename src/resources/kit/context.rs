@@ -145,6 +145,8 @@ pub struct Context {
     /// took over, of the kinds that journal): a create that finds one of them untagged carries on.
     pub adoptable: Vec<ResourceId>,
     physical_ids: Mutex<HashMap<ResourceId, String>>,
+    /// EC2 ids this run created, and when (see `fresh`).
+    fresh: Mutex<HashMap<String, std::time::Instant>>,
     /// The registered kinds: a `${kind/name}` of one of them names a resource (see
     /// `resolve_placeholders`).
     kinds: Vec<Kind>,
@@ -171,6 +173,7 @@ impl Context {
             journal: None,
             adoptable: Vec::new(),
             physical_ids: Mutex::new(live.physical_ids().into_iter().collect()),
+            fresh: Mutex::default(),
         }
     }
 
@@ -184,6 +187,10 @@ impl Context {
 
     fn ids(&self) -> std::sync::MutexGuard<'_, HashMap<ResourceId, String>> {
         self.physical_ids.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    pub(super) fn fresh_ids(&self) -> std::sync::MutexGuard<'_, HashMap<String, std::time::Instant>> {
+        self.fresh.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Notes the AWS id of a resource this run created, for the resources that depend on it.

@@ -1,11 +1,12 @@
 //! What every kind uses and no kind owns: the kind interface, the read and apply contexts,
 //! ownership by tag, the named-read algorithm, retagging, EC2 tags and deletes, the tag index,
-//! IAM propagation retries and waits, and the deployer grants these need. Nothing here names a
+//! IAM propagation retries and waits, retries of fresh EC2 ids, and the deployer grants these need. Nothing here names a
 //! kind (`tests/layers.rs` checks it).
 
 mod context;
 pub mod ec2_delete;
 pub mod ec2_tags;
+mod fresh;
 mod kind;
 pub mod named;
 mod ownership;

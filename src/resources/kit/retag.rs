@@ -2,6 +2,13 @@
 //! Athena, CloudWatch and SNS take the same two steps — remove the keys the spec no longer has,
 //! then set the tags that are new or changed — and differ only in the SDK call, which each kind
 //! passes in.
+//!
+//! How many tags one call takes (issue 27): Kinesis `AddTagsToStream` and `RemoveTagsFromStream`
+//! ten (`stream::TAGS_PER_CALL`, sent in `batches`); every other tag call pipectl makes —
+//! Firehose `TagDeliveryStream`, EMR `AddTags`, EC2 `CreateTags`, IAM `TagRole`, SQS `TagQueue`,
+//! SNS, Step Functions, Scheduler, CloudWatch, Glue and Athena `TagResource` — takes the 50 a
+//! resource may carry, which validation guarantees for the merged set (`spec::tag_limits`), and
+//! S3 `PutBucketTagging` replaces the whole set (the bucket kind sends it whole).
 
 use std::future::Future;
 
@@ -33,6 +40,13 @@ where
         tag(changed).await?;
     }
     Ok(())
+}
+
+/// `tags` in maps of at most `size` tags, for tag calls that take only so many at once
+/// (Kinesis: 10). Empty tags give no batch.
+pub fn batches(tags: &Tags, size: usize) -> Vec<Tags> {
+    let pairs: Vec<(&String, &String)> = tags.iter().collect();
+    pairs.chunks(size.max(1)).map(|chunk| chunk.iter().map(|(k, v)| ((*k).clone(), (*v).clone())).collect()).collect()
 }
 
 #[cfg(test)]
@@ -67,5 +81,14 @@ mod tests {
             .await
             .unwrap();
         assert!(calls.lock().unwrap().is_empty());
+    }
+
+    #[test]
+    fn twelve_tags_go_in_batches_of_ten_and_two() {
+        let twelve: Tags = (0..12).map(|i| (format!("k{i:02}"), "v".to_string())).collect();
+        let sizes: Vec<usize> = batches(&twelve, 10).iter().map(Tags::len).collect();
+        assert_eq!(sizes, [10, 2]);
+        assert_eq!(batches(&twelve, 10).into_iter().flatten().collect::<Tags>(), twelve, "every tag once");
+        assert!(batches(&Tags::new(), 10).is_empty());
     }
 }

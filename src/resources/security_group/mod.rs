@@ -449,40 +449,44 @@ async fn apply_rules(
         permissions.push(permission(ctx, rule, group_id)?);
     }
     let ec2 = &ctx.clients.ec2;
-    let result = match (direction, authorize) {
-        (Direction::Ingress, true) => ec2
-            .authorize_security_group_ingress()
-            .group_id(group_id)
-            .set_ip_permissions(Some(permissions))
-            .send()
-            .await
-            .map(drop)
-            .map_err(|e| aws_error(id, "AuthorizeSecurityGroupIngress", e)),
-        (Direction::Ingress, false) => ec2
-            .revoke_security_group_ingress()
-            .group_id(group_id)
-            .set_ip_permissions(Some(permissions))
-            .send()
-            .await
-            .map(drop)
-            .map_err(|e| aws_error(id, "RevokeSecurityGroupIngress", e)),
-        (Direction::Egress, true) => ec2
-            .authorize_security_group_egress()
-            .group_id(group_id)
-            .set_ip_permissions(Some(permissions))
-            .send()
-            .await
-            .map(drop)
-            .map_err(|e| aws_error(id, "AuthorizeSecurityGroupEgress", e)),
-        (Direction::Egress, false) => ec2
-            .revoke_security_group_egress()
-            .group_id(group_id)
-            .set_ip_permissions(Some(permissions))
-            .send()
-            .await
-            .map(drop)
-            .map_err(|e| aws_error(id, "RevokeSecurityGroupEgress", e)),
+    let call = || async {
+        let permissions = Some(permissions.clone());
+        match (direction, authorize) {
+            (Direction::Ingress, true) => ec2
+                .authorize_security_group_ingress()
+                .group_id(group_id)
+                .set_ip_permissions(permissions)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| aws_error(id, "AuthorizeSecurityGroupIngress", e)),
+            (Direction::Ingress, false) => ec2
+                .revoke_security_group_ingress()
+                .group_id(group_id)
+                .set_ip_permissions(permissions)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| aws_error(id, "RevokeSecurityGroupIngress", e)),
+            (Direction::Egress, true) => ec2
+                .authorize_security_group_egress()
+                .group_id(group_id)
+                .set_ip_permissions(permissions)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| aws_error(id, "AuthorizeSecurityGroupEgress", e)),
+            (Direction::Egress, false) => ec2
+                .revoke_security_group_egress()
+                .group_id(group_id)
+                .set_ip_permissions(permissions)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| aws_error(id, "RevokeSecurityGroupEgress", e)),
+        }
     };
+    let result = ctx.while_fresh(id, call).await;
     match result {
         Err(error) if error.has_code("InvalidPermission.Duplicate") || error.has_code("InvalidPermission.NotFound") => {
             Ok(())
@@ -515,18 +519,22 @@ async fn create(ctx: &Context, resource: &DesiredResource, desired: &Desired) ->
     let group = &desired.group;
     let vpc = ctx.physical_id(&super::vpc::id(&ctx.pipeline))?;
     let output = ctx
-        .clients
-        .ec2
-        .create_security_group()
-        .group_name(crate::names::security_group_name(&ctx.pipeline, &group.name))
-        .description(&group.description)
-        .vpc_id(vpc)
-        .tag_specifications(tag_specification(ResourceType::SecurityGroup, &resource.tags))
-        .send()
-        .await
-        .map_err(|error| aws_error(id, "CreateSecurityGroup", error))?;
+        .while_fresh(id, || async {
+            ctx.clients
+                .ec2
+                .create_security_group()
+                .group_name(crate::names::security_group_name(&ctx.pipeline, &group.name))
+                .description(&group.description)
+                .vpc_id(&vpc)
+                .tag_specifications(tag_specification(ResourceType::SecurityGroup, &resource.tags))
+                .send()
+                .await
+                .map_err(|error| aws_error(id, "CreateSecurityGroup", error))
+        })
+        .await?;
     let group_id =
         output.group_id().ok_or_else(|| AwsError::missing(id, "CreateSecurityGroup", "group id"))?.to_string();
+    ctx.created(&group_id);
     let (ingress, egress) = desired_rules(group);
     let keep = desired.rules_managed_by_emr;
     converge_rules(ctx, id, &group_id, Direction::Ingress, &BTreeSet::new(), &ingress, keep).await?;

@@ -62,6 +62,8 @@ impl Call {
             call.operation = match (method.as_str(), segments.len(), query.as_slice()) {
                 ("PUT", 1, []) => "CreateBucket".to_string(),
                 ("GET", 1, [first, ..]) if first.split('=').next() == Some("tagging") => "GetBucketTagging".to_string(),
+                ("PUT", 1, [first, ..]) if first.split('=').next() == Some("tagging") => "PutBucketTagging".to_string(),
+                ("DELETE", 1, []) => "DeleteBucket".to_string(),
                 _ => format!("{method} {path}"),
             };
         } else if call.service == "scheduler" && path.starts_with("/schedules/") {
@@ -108,6 +110,8 @@ mod tests {
             rest("s3", "us-east-1", "PUT /lake/key.json?x-id=PutObject HTTP/1.1", "").operation,
             "PUT /lake/key.json"
         );
-        assert_eq!(rest("s3", "us-east-1", "PUT /lake?tagging HTTP/1.1", "").operation, "PUT /lake");
+        assert_eq!(rest("s3", "us-east-1", "PUT /lake?tagging HTTP/1.1", "").operation, "PutBucketTagging");
+        assert_eq!(rest("s3", "us-east-1", "DELETE /lake HTTP/1.1", "").operation, "DeleteBucket");
+        assert_eq!(rest("s3", "us-east-1", "PUT /lake?versioning HTTP/1.1", "").operation, "PUT /lake");
     }
 }

@@ -7,7 +7,8 @@
 //!                 [--fault-rate 0.1 --seed 7 --faults 500,503,throttle,drop]
 //!                 [--route elasticmapreduce=http://127.0.0.1:5000 …]
 //!                 [--fidelity [--fidelity-rules log-uri-s3n,fresh-iam,…]
-//!                  [--iam-propagation-secs 5] [--dependency-secs 10]]
+//!                  [--iam-propagation-secs 5] [--dependency-secs 10] [--consistency-secs 2]
+//!                  [--index-lag-secs 10]]
 //!                 [--deny-create-bucket-tags] [--record FILE]
 //!
 //! It prints `listening on ADDRESS` once ready. `GET /__proxy/stats` returns the counts as
@@ -41,6 +42,55 @@
 //!   provided role." (the codes are in each operation's API reference; the messages are the ones
 //!   the AWS Terraform provider retries on for these operations). The proxy learns names and times from the `CreateRole`,
 //!   `CreateInstanceProfile` and `AddRoleToInstanceProfile` calls that pass through it.
+//! - `fresh-profile-authorize` — EMR's other answer for a fresh instance profile: while it
+//!   propagates, every `RunJobFlow` with it but the first (which answers `fresh-iam`'s "Invalid
+//!   InstanceProfile") answers `AccessDeniedException` "Failed to authorize instance profile ARN" (hashicorp/terraform-provider-aws#3050, "resource/aws_emr_cluster:
+//!   Retry creation on AccessDeniedException", quotes it from AWS and retries it).
+//!
+//! The eventual-consistency family (`fidelity/consistency.rs`); each lasts `--consistency-secs`
+//! (default 2) after the call that causes it, the tag index's two `--index-lag-secs` (default 10):
+//!
+//! - `fresh-ec2-ids` — an id that `CreateVpc`, `CreateSubnet`, `CreateSecurityGroup`,
+//!   `CreateRouteTable`, `CreateInternetGateway`, `CreateNatGateway` or `CreateVpcEndpoint`
+//!   returned is answered with its type's not-found error (`InvalidVpcID.NotFound`,
+//!   `InvalidSubnetID.NotFound`, `InvalidGroup.NotFound`, `InvalidRouteTableID.NotFound`,
+//!   `InvalidInternetGatewayID.NotFound`, `NatGatewayNotFound`, `InvalidVpcEndpointId.NotFound`)
+//!   by any EC2 call that names it outside a filter ("Eventual consistency in the Amazon EC2
+//!   API", Amazon EC2 Developer Guide: "if you run a command to modify or describe the resource
+//!   that you just created, its ID might not have propagated throughout the system, and you will
+//!   get an error responding that the resource does not exist"). A filter on an unknown id
+//!   matches nothing rather than failing, so filters pass.
+//! - `fresh-table` — DynamoDB `DescribeTable` of a table `CreateTable` just made answers
+//!   `ResourceNotFoundException` (DescribeTable, Amazon DynamoDB API Reference: "If you issue a
+//!   DescribeTable request immediately after a CreateTable request, DynamoDB might return a
+//!   ResourceNotFoundException").
+//! - `tag-index-lag` — `tag:GetResources` leaves out a bucket, stream or delivery stream tagged
+//!   (or created with tags) moments ago: the Resource Groups Tagging API is an index that
+//!   catches up with the services' own tags ("GetResources", Resource Groups Tagging API
+//!   Reference, returns "tagged or previously tagged resources").
+//! - `deleted-still-listed` — `tag:GetResources` still lists, with the tags it had, a bucket,
+//!   stream or delivery stream deleted moments ago (the same "previously tagged"), on the last
+//!   page and where the request's filters match it. The proxy builds the ARN from the account
+//!   STS `GetCallerIdentity` answered.
+//!
+//! Limits AWS checks on a request (`fidelity/limits.rs`):
+//!
+//! - `kinesis-tag-limit` — `AddTagsToStream` with more than 10 tags (and
+//!   `RemoveTagsFromStream` with more than 10 keys) answers `ValidationException` "… failed to
+//!   satisfy constraint: Member must have length less than or equal to 10" (AddTagsToStream,
+//!   Amazon Kinesis Data Streams API Reference: "A set of up to 10 key-value pairs";
+//!   hashicorp/terraform-provider-aws#4562 and its fix #4574 quote AWS's answer).
+//! - `role-path` — `RunJobFlow` whose `ServiceRole` (or `AutoScalingRole`) is the bare name of a
+//!   role created (through the proxy) under a path answers `ValidationException` (RunJobFlow,
+//!   Amazon EMR API Reference, `ServiceRole`: "If you've created a custom service role path, you
+//!   must specify it for the service role when you launch your cluster"). AWS's own wording, and
+//!   whether it refuses at once or fails the cluster later, are not documented; the proxy
+//!   refuses at once.
+//! - `emr-group-minimums` — `RunJobFlow` with a `CORE` instance group of 0 instances, or a
+//!   `MASTER` group of other than 1 or 3 ("Plan and configure primary nodes", Amazon EMR
+//!   Management Guide: one primary node, or three with multiple primary nodes), answers
+//!   `ValidationException`. Whether a `TASK` group of 0 is accepted at launch is not documented;
+//!   the proxy accepts it (an open question for `tests/real-aws/`).
 //! - `dependency-violation` — for `--dependency-secs` (default 10) after an EMR
 //!   `TerminateJobFlows`, EC2 `DeleteSecurityGroup`, `DeleteSubnet` and `DeleteVpc` answer
 //!   `DependencyViolation` ("Error codes for the Amazon EC2 API"), as AWS does while the
@@ -122,6 +172,8 @@ async fn main() {
             rules: options.fidelity.rules.clone(),
             iam_propagation: options.fidelity.iam_propagation,
             dependency: options.fidelity.dependency,
+            consistency: options.fidelity.consistency,
+            index_lag: options.fidelity.index_lag,
         })
     });
     let recorder = match options.record.as_deref().map(Recorder::create).transpose() {

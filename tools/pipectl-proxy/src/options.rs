@@ -85,6 +85,14 @@ pub fn parse_options() -> Result<Options, String> {
                 options.fidelity.dependency =
                     Duration::from_secs(value()?.parse().map_err(|_| "--dependency-secs takes seconds")?)
             }
+            "--consistency-secs" => {
+                options.fidelity.consistency =
+                    Duration::from_secs(value()?.parse().map_err(|_| "--consistency-secs takes seconds")?)
+            }
+            "--index-lag-secs" => {
+                options.fidelity.index_lag =
+                    Duration::from_secs(value()?.parse().map_err(|_| "--index-lag-secs takes seconds")?)
+            }
             "--delay-ms" => {
                 options.delay = Duration::from_millis(value()?.parse().map_err(|_| "--delay-ms takes milliseconds")?)
             }

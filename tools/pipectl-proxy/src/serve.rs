@@ -163,7 +163,7 @@ async fn answer(request: &Message, shared: &Shared, upstreams: &mut Upstreams) -
     let took = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     *shared.stats().upstream_ms.entry(operation).or_default() += took;
     if let (Some(fidelity), Some(call)) = (&shared.fidelity, &call) {
-        if let Some(rule) = fidelity.observe(call, &mut response, Instant::now()) {
+        for rule in fidelity.observe(call, &mut response, Instant::now()) {
             shared.count_fidelity(rule, call);
         }
     }

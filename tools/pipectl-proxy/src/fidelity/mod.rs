@@ -1,8 +1,11 @@
 //! Fidelity mode: the rules by which the proxy answers like AWS where the emulators are lenient
-//! (`log-uri-s3n`, `fresh-iam`, `dependency-violation`, `bucket-region-redirect`; each one's
-//! source is in the crate documentation, `main.rs`). `refuse` answers a request instead of the
-//! emulator; `observe` learns from a response what later rules need and rewrites it where AWS
-//! answers differently.
+//! (each one's source is in the crate documentation, `main.rs`). `refuse` answers a request
+//! instead of the emulator; `observe` learns from a response what later rules need and rewrites
+//! it where AWS answers differently. The eventual-consistency family is `consistency`, the
+//! limits AWS checks on a request `limits`.
+
+mod consistency;
+mod limits;
 
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
@@ -18,19 +21,48 @@ use crate::http::{decoded_body, replace_body, Message};
 pub enum Rule {
     LogUriScheme,
     FreshIam,
+    FreshProfileAuthorize,
     DependencyViolation,
     BucketRedirect,
+    FreshEc2Ids,
+    FreshTable,
+    TagIndexLag,
+    DeletedListed,
+    KinesisTagLimit,
+    RolePath,
+    EmrGroupMinimums,
 }
 
 impl Rule {
-    pub const ALL: [Rule; 4] = [Rule::LogUriScheme, Rule::FreshIam, Rule::DependencyViolation, Rule::BucketRedirect];
+    pub const ALL: [Rule; 12] = [
+        Rule::LogUriScheme,
+        Rule::FreshIam,
+        Rule::FreshProfileAuthorize,
+        Rule::DependencyViolation,
+        Rule::BucketRedirect,
+        Rule::FreshEc2Ids,
+        Rule::FreshTable,
+        Rule::TagIndexLag,
+        Rule::DeletedListed,
+        Rule::KinesisTagLimit,
+        Rule::RolePath,
+        Rule::EmrGroupMinimums,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             Rule::LogUriScheme => "log-uri-s3n",
             Rule::FreshIam => "fresh-iam",
+            Rule::FreshProfileAuthorize => "fresh-profile-authorize",
             Rule::DependencyViolation => "dependency-violation",
             Rule::BucketRedirect => "bucket-region-redirect",
+            Rule::FreshEc2Ids => "fresh-ec2-ids",
+            Rule::FreshTable => "fresh-table",
+            Rule::TagIndexLag => "tag-index-lag",
+            Rule::DeletedListed => "deleted-still-listed",
+            Rule::KinesisTagLimit => "kinesis-tag-limit",
+            Rule::RolePath => "role-path",
+            Rule::EmrGroupMinimums => "emr-group-minimums",
         }
     }
 
@@ -45,6 +77,11 @@ pub struct FidelityOptions {
     pub iam_propagation: Duration,
     /// How long after a cluster terminates its VPC's security groups, subnets and VPC stay in use.
     pub dependency: Duration,
+    /// How long the eventual-consistency family lasts after the call that causes it.
+    pub consistency: Duration,
+    /// How long the tag index lags behind a tagging or a delete (`tag-index-lag`,
+    /// `deleted-still-listed`).
+    pub index_lag: Duration,
 }
 
 impl Default for FidelityOptions {
@@ -53,6 +90,8 @@ impl Default for FidelityOptions {
             rules: Vec::new(),
             iam_propagation: Duration::from_secs(5),
             dependency: Duration::from_secs(10),
+            consistency: Duration::from_secs(2),
+            index_lag: Duration::from_secs(10),
         }
     }
 }
@@ -66,6 +105,12 @@ struct FidelityState {
     terminated: Option<Instant>,
     /// Buckets created through the proxy: their region.
     bucket_regions: HashMap<String, String>,
+    /// Roles created under a path: their path, by name.
+    role_paths: HashMap<String, String>,
+    /// How often `RunJobFlow` was refused for each fresh instance profile.
+    profile_refusals: HashMap<String, u32>,
+    /// What the eventual-consistency family has seen.
+    consistency: consistency::ConsistencyState,
 }
 
 /// An answer the proxy gives instead of the emulator.
@@ -158,19 +203,29 @@ impl Fidelity {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// How long ago the role or instance profile `name` was created (or given its role), while
+    /// it is still propagating.
+    fn fresh_for(&self, name: &str, now: Instant) -> Option<Duration> {
+        let age = now.saturating_duration_since(*self.state().fresh.get(name_of(name))?);
+        (age < self.options.iam_propagation).then_some(age)
+    }
+
     fn is_fresh(&self, name: &str, now: Instant) -> bool {
-        self.state()
-            .fresh
-            .get(name_of(name))
-            .is_some_and(|created| now.saturating_duration_since(*created) < self.options.iam_propagation)
+        self.fresh_for(name, now).is_some()
     }
 
     /// The answer AWS would give instead of the emulator's, if any rule says so.
     pub fn refuse(&self, call: &Call, now: Instant) -> Option<(Rule, Refusal)> {
+        if let Some(refusal) = self.fresh_profile_authorize(call, now) {
+            return Some((Rule::FreshProfileAuthorize, refusal));
+        }
         if self.enabled(Rule::FreshIam) {
             if let Some(refusal) = self.fresh_iam(call, now) {
                 return Some((Rule::FreshIam, refusal));
             }
+        }
+        if let Some(refused) = self.refuse_consistency(call, now).or_else(|| self.refuse_limits(call)) {
+            return Some(refused);
         }
         if self.enabled(Rule::DependencyViolation) && call.service == "ec2" {
             let in_use =
@@ -206,6 +261,57 @@ impl Fidelity {
             }
         }
         None
+    }
+
+    /// The consistency family's refusals: fresh EC2 ids, a fresh table.
+    fn refuse_consistency(&self, call: &Call, now: Instant) -> Option<(Rule, Refusal)> {
+        let window = self.options.consistency;
+        let state = self.state();
+        let ec2 = self.enabled(Rule::FreshEc2Ids).then(|| state.consistency.fresh_ec2_id(call, now, window));
+        if let Some(refusal) = ec2.flatten() {
+            return Some((Rule::FreshEc2Ids, refusal));
+        }
+        let table = self.enabled(Rule::FreshTable).then(|| state.consistency.fresh_table(call, now, window));
+        table.flatten().map(|refusal| (Rule::FreshTable, refusal))
+    }
+
+    /// The limits AWS checks on a request.
+    fn refuse_limits(&self, call: &Call) -> Option<(Rule, Refusal)> {
+        let kinesis = self.enabled(Rule::KinesisTagLimit).then(|| limits::kinesis_tags(call)).flatten();
+        if let Some(refusal) = kinesis {
+            return Some((Rule::KinesisTagLimit, refusal));
+        }
+        let role = self.enabled(Rule::RolePath).then(|| limits::bare_role(call, &self.state().role_paths)).flatten();
+        if let Some(refusal) = role {
+            return Some((Rule::RolePath, refusal));
+        }
+        let groups = self.enabled(Rule::EmrGroupMinimums).then(|| limits::group_minimums(call)).flatten();
+        groups.map(|refusal| (Rule::EmrGroupMinimums, refusal))
+    }
+
+    /// `fresh-profile-authorize`: EMR's other answer for a fresh instance profile, to every
+    /// `RunJobFlow` but the first while it propagates (the first answers `fresh-iam`'s "Invalid
+    /// InstanceProfile").
+    fn fresh_profile_authorize(&self, call: &Call, now: Instant) -> Option<Refusal> {
+        if !self.enabled(Rule::FreshProfileAuthorize)
+            || (call.service.as_str(), call.operation.as_str()) != ("elasticmapreduce", "RunJobFlow")
+        {
+            return None;
+        }
+        let profile = call.json["JobFlowRole"].as_str()?;
+        self.fresh_for(profile, now)?;
+        let refused_before = {
+            let mut state = self.state();
+            let count = state.profile_refusals.entry(name_of(profile).to_string()).or_default();
+            *count += 1;
+            *count > 1
+        };
+        (!self.enabled(Rule::FreshIam) || refused_before).then(|| {
+            Refusal::json(
+                "AccessDeniedException",
+                &format!("Failed to authorize instance profile arn:aws:iam::000000000000:instance-profile/{profile}"),
+            )
+        })
     }
 
     fn fresh_iam(&self, call: &Call, now: Instant) -> Option<Refusal> {
@@ -245,18 +351,34 @@ impl Fidelity {
     }
 
     /// Learns from a response what later rules need, and rewrites it where AWS answers
-    /// differently from the emulator. Returns the rule that rewrote it.
-    pub fn observe(&self, call: &Call, response: &mut Message, now: Instant) -> Option<Rule> {
+    /// differently from the emulator. Returns the rules that rewrote it.
+    pub fn observe(&self, call: &Call, response: &mut Message, now: Instant) -> Vec<Rule> {
         let succeeded = response.head.split_whitespace().nth(1).is_some_and(|status| status.starts_with('2'));
         if !succeeded {
-            return None;
+            return Vec::new();
+        }
+        let fresh_iam = self.enabled(Rule::FreshIam) || self.enabled(Rule::FreshProfileAuthorize);
+        let family = [Rule::FreshEc2Ids, Rule::FreshTable, Rule::TagIndexLag, Rule::DeletedListed];
+        if family.into_iter().any(|rule| self.enabled(rule)) {
+            let body = String::from_utf8_lossy(&decoded_body(response)).into_owned();
+            self.state().consistency.learn(call, &body, now);
         }
         match (call.service.as_str(), call.operation.as_str()) {
-            ("iam", "CreateRole") if self.enabled(Rule::FreshIam) => {
-                self.state().fresh.insert(call.param("RoleName").to_string(), now);
+            ("iam", "CreateRole") => {
+                if fresh_iam {
+                    self.state().fresh.insert(call.param("RoleName").to_string(), now);
+                }
+                if let Some((role, path)) = limits::role_path(call).filter(|_| self.enabled(Rule::RolePath)) {
+                    self.state().role_paths.insert(role, path);
+                }
             }
-            ("iam", "CreateInstanceProfile" | "AddRoleToInstanceProfile") if self.enabled(Rule::FreshIam) => {
+            ("iam", "CreateInstanceProfile" | "AddRoleToInstanceProfile") if fresh_iam => {
                 self.state().fresh.insert(call.param("InstanceProfileName").to_string(), now);
+            }
+            ("tagging", "GetResources") => {
+                let state = self.state();
+                let rules = state.consistency.rewrite_index(call, response, now, self.options.index_lag);
+                return rules.into_iter().filter(|rule| self.enabled(*rule)).collect();
             }
             ("elasticmapreduce", "TerminateJobFlows") if self.enabled(Rule::DependencyViolation) => {
                 self.state().terminated = Some(now);
@@ -278,16 +400,19 @@ impl Fidelity {
             ("elasticmapreduce", "DescribeCluster")
                 if self.enabled(Rule::LogUriScheme) && response.header("content-encoding").is_none() =>
             {
-                let mut answer: Value = serde_json::from_slice(&decoded_body(response)).ok()?;
-                let log_uri = answer["Cluster"]["LogUri"].as_str()?;
-                let rewritten = format!("s3n://{}", log_uri.strip_prefix("s3://")?);
-                answer["Cluster"]["LogUri"] = Value::String(rewritten);
+                let Ok(mut answer) = serde_json::from_slice::<Value>(&decoded_body(response)) else {
+                    return Vec::new();
+                };
+                let Some(bare) = answer["Cluster"]["LogUri"].as_str().and_then(|uri| uri.strip_prefix("s3://")) else {
+                    return Vec::new();
+                };
+                answer["Cluster"]["LogUri"] = Value::String(format!("s3n://{bare}"));
                 replace_body(response, answer.to_string().into_bytes());
-                return Some(Rule::LogUriScheme);
+                return vec![Rule::LogUriScheme];
             }
             _ => {}
         }
-        None
+        Vec::new()
     }
 }
 
@@ -319,7 +444,7 @@ mod tests {
         let role = "arn:aws:iam::000000000000:role/pipectl/p/p-d-firehose";
         assert_eq!(fidelity.refuse(&firehose_create(role), t0), None, "unknown roles are usable");
         let create = query("iam", "Action=CreateRole&RoleName=p-d-firehose");
-        assert_eq!(fidelity.observe(&create, &mut ok("<CreateRoleResponse/>"), t0), None);
+        assert_eq!(fidelity.observe(&create, &mut ok("<CreateRoleResponse/>"), t0), Vec::<Rule>::new());
         let (rule, refusal) = fidelity.refuse(&firehose_create(role), t0 + Duration::from_secs(1)).expect("refused");
         assert_eq!(rule, Rule::FreshIam);
         assert_eq!(refusal.status, "400 Bad Request");
@@ -364,6 +489,45 @@ mod tests {
         let add = "Action=AddRoleToInstanceProfile&InstanceProfileName=p-spark-emr-ec2&RoleName=p-spark-emr-ec2";
         fidelity.observe(&query("iam", add), &mut ok(""), t0 + Duration::from_secs(6));
         assert!(fidelity.refuse(&run, t0 + Duration::from_secs(7)).is_some());
+    }
+
+    #[test]
+    fn emr_then_fails_to_authorize_a_fresh_instance_profile() {
+        let fidelity = all_rules();
+        let t0 = Instant::now();
+        let run = json(
+            "elasticmapreduce",
+            "ElasticMapReduce.RunJobFlow",
+            &serde_json::json!({"Name": "p-spark", "JobFlowRole": "p-spark-emr-ec2"}),
+        );
+        fidelity.observe(
+            &query("iam", "Action=CreateInstanceProfile&InstanceProfileName=p-spark-emr-ec2"),
+            &mut ok(""),
+            t0,
+        );
+        let (first, _) = fidelity.refuse(&run, t0 + Duration::from_secs(1)).expect("refused");
+        assert_eq!(first, Rule::FreshIam, "the first refusal says Invalid InstanceProfile");
+        let (second, refusal) = fidelity.refuse(&run, t0 + Duration::from_secs(2)).expect("refused");
+        assert_eq!(second, Rule::FreshProfileAuthorize);
+        let body: Value = serde_json::from_str(&refusal.body).unwrap();
+        assert_eq!(body["__type"], "AccessDeniedException");
+        assert_eq!(
+            body["message"],
+            "Failed to authorize instance profile arn:aws:iam::000000000000:instance-profile/p-spark-emr-ec2"
+        );
+        assert!(fidelity.refuse(&run, t0 + Duration::from_secs(5)).is_none());
+        let alone =
+            Fidelity::new(FidelityOptions { rules: vec![Rule::FreshProfileAuthorize], ..FidelityOptions::default() });
+        alone.observe(
+            &query("iam", "Action=CreateInstanceProfile&InstanceProfileName=p-spark-emr-ec2"),
+            &mut ok(""),
+            t0,
+        );
+        assert_eq!(
+            alone.refuse(&run, t0).map(|(rule, _)| rule),
+            Some(Rule::FreshProfileAuthorize),
+            "alone, the whole window"
+        );
     }
 
     #[test]
@@ -437,17 +601,17 @@ mod tests {
         let answer = serde_json::json!({"Cluster": {"Id": "j-1", "LogUri": "s3://lake/emr-logs/", "Name": "p-spark"}});
         let mut response =
             message("HTTP/1.1 200 OK", &[("Content-Type", "application/x-amz-json-1.1")], &answer.to_string());
-        assert_eq!(fidelity.observe(&describe, &mut response, Instant::now()), Some(Rule::LogUriScheme));
+        assert_eq!(fidelity.observe(&describe, &mut response, Instant::now()), vec![Rule::LogUriScheme]);
         let rewritten: Value = serde_json::from_slice(&response.body).unwrap();
         assert_eq!(rewritten["Cluster"]["LogUri"], "s3n://lake/emr-logs/");
         assert_eq!(rewritten["Cluster"]["Name"], "p-spark");
         assert_eq!(response.header("content-length"), Some(response.body.len().to_string().as_str()));
         // Already s3n, no LogUri, or an error: left as it is.
-        assert_eq!(fidelity.observe(&describe, &mut response, Instant::now()), None);
+        assert_eq!(fidelity.observe(&describe, &mut response, Instant::now()), Vec::<Rule>::new());
         let mut bare = message("HTTP/1.1 200 OK", &[], "{\"Cluster\":{\"Id\":\"j-1\"}}");
-        assert_eq!(fidelity.observe(&describe, &mut bare, Instant::now()), None);
+        assert_eq!(fidelity.observe(&describe, &mut bare, Instant::now()), Vec::<Rule>::new());
         let mut error = message("HTTP/1.1 400 Bad Request", &[], "{\"__type\":\"InvalidRequestException\"}");
-        assert_eq!(fidelity.observe(&describe, &mut error, Instant::now()), None);
+        assert_eq!(fidelity.observe(&describe, &mut error, Instant::now()), Vec::<Rule>::new());
     }
 
     #[test]
@@ -459,7 +623,7 @@ mod tests {
         assert!(fidelity.refuse(&firehose_create("arn:aws:iam::1:role/r"), t0).is_none());
         let describe = json("elasticmapreduce", "ElasticMapReduce.DescribeCluster", &serde_json::json!({}));
         let mut response = message("HTTP/1.1 200 OK", &[], "{\"Cluster\":{\"LogUri\":\"s3://b/\"}}");
-        assert_eq!(fidelity.observe(&describe, &mut response, t0), None);
+        assert_eq!(fidelity.observe(&describe, &mut response, t0), Vec::<Rule>::new());
         assert_eq!(Rule::parse("fresh-iam"), Some(Rule::FreshIam));
         assert_eq!(Rule::parse("nope"), None);
     }
