@@ -1,7 +1,7 @@
 //! The tags each resource will carry, checked as AWS checks them: the spec's `tags:`, the
 //! resource's own `tags:` and the tags pipectl adds (its two ownership tags, `Name` on EC2
 //! resources, `for-use-with-amazon-emr-managed-policies` on a cluster and on the network it uses,
-//! a cluster's scale records, one per resizable group) are one set per resource, which may hold
+//! a cluster's scale records, one per resizable group, and its launch replication) are one set per resource, which may hold
 //! at most 50 tags, and whose keys and values each service limits to its own characters. Each map
 //! alone is checked where it is written (`checks::check_tags`); this is the merged set.
 //!
@@ -112,7 +112,9 @@ fn tagged(spec: &Spec) -> Vec<Tagged<'_>> {
     }
     for (index, cluster) in spec.clusters.iter().enumerate() {
         let mut keys = pipectl_keys(false, true);
-        // A scale record per group `scale`, a schedule or a job may resize.
+        // A scale record per group `scale`, a schedule or a job may resize, and the HDFS
+        // replication recorded at launch.
+        keys.push(crate::names::HDFS_REPLICATION_TAG.to_string());
         keys.push(crate::names::scale_tag("core"));
         keys.extend(cluster.task_groups.iter().map(|group| crate::names::scale_tag(&group.name)));
         let path = format!("clusters[{index}].tags");
