@@ -24,9 +24,10 @@ use crate::iam::Arns;
 use crate::names::{job_run_guard_name, job_state_machine_name, schedule_name, PIPELINE_TAG, RUN_GUARD_MARKER};
 use crate::progress::Progress;
 use crate::resources::cluster::{self, Found, Group};
+use crate::resources::job::guard_input;
 use crate::resources::job::runs::{self, ExecutionEvent, ExecutionState};
 use crate::resources::kit::account_id;
-use crate::resources::schedule::{create_one_time_resize, resize_input, OneTimeResize};
+use crate::resources::schedule::{create_one_time, OneTimeAction, OneTimeSchedule};
 use crate::spec::{Cluster, Job, Spec, GUARD_DELAY_SECONDS};
 
 /// The arguments of `pipectl run` (its help line is `cli::Command`'s).
@@ -290,8 +291,10 @@ async fn check_running(clients: &Clients, spec: &Spec, job: JobOf<'_>, arns: &Ar
     Ok(())
 }
 
-/// The run's own guard: a one-time schedule that returns the group to its baseline at its guard
-/// time, on the cluster found by name and checked to be the pipeline's.
+/// The run's own guard: a one-time schedule that, at its guard time, starts the job's state
+/// machine down its guard path (`job::guard`: only a running cluster whose group is still above
+/// its baseline is resized, after its Spark applications are killed), on the cluster found by
+/// name and checked to be the pipeline's.
 async fn create_run_guard(
     clients: &Clients,
     spec: &Spec,
@@ -300,9 +303,11 @@ async fn create_run_guard(
     now: i64,
 ) -> Result<String, RunError> {
     let group = Group::parse(&job.job.group);
-    let baseline = group.baseline(job.cluster).unwrap_or(0);
-    let (cluster_id, live) = match cluster::find_owned(clients, &spec.pipeline, &job.cluster.name).await? {
-        Found::Ours { cluster_id, running } => (cluster_id, running),
+    match cluster::find_owned(clients, &spec.pipeline, &job.cluster.name).await? {
+        Found::Ours { running, .. } if running.group(&group).is_some() => {}
+        Found::Ours { .. } => {
+            return Err(RunError::Refused(format!("cluster '{}' has no live group `{group}`", job.cluster.name)))
+        }
         Found::NotRunning => {
             return Err(RunError::Refused(format!(
                 "cluster '{}' is not running: run `pipectl apply` first",
@@ -316,16 +321,12 @@ async fn create_run_guard(
             spec.pipeline
         )))
         }
-    };
-    let group_id = live
-        .group(&group)
-        .map(|g| g.id.clone())
-        .ok_or_else(|| RunError::Refused(format!("cluster '{}' has no live group `{group}`", job.cluster.name)))?;
+    }
     let name = schedule_name(&spec.pipeline, &job_run_guard_name(&job.cluster.name, &job.job.name));
     let at = chrono::DateTime::from_timestamp(guard_time(job, now), 0)
         .map(|t| t.format("%Y-%m-%dT%H:%M:%S").to_string())
         .unwrap_or_default();
-    let resize = OneTimeResize {
+    let guard = OneTimeSchedule {
         name: &name,
         description: format!(
             "Guard of pipectl run. {PIPELINE_TAG}={} {RUN_GUARD_MARKER}={}",
@@ -333,9 +334,9 @@ async fn create_run_guard(
             job.label()
         ),
         at: at.clone(),
-        input: resize_input(&cluster_id, &group_id, baseline),
+        action: OneTimeAction::StartJob { state_machine: job.state_machine_arn(spec, arns), input: guard_input() },
     };
-    create_one_time_resize(clients, spec, &arns.account_id, &job.cluster.name, &resize).await?;
+    create_one_time(clients, spec, &arns.account_id, &job.cluster.name, &guard).await?;
     Ok(format!("{name} at {at} UTC"))
 }
 

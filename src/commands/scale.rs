@@ -42,7 +42,9 @@ use crate::progress::Progress;
 use crate::resources::cluster::{self, Found, Group, GroupWait, ScaleRecord};
 use crate::resources::kit::account_id;
 use crate::resources::queue;
-use crate::resources::schedule::{create_one_time_resize, delete_one_time_resize, resize_input, OneTimeResize};
+use crate::resources::schedule::{
+    create_one_time, delete_one_time_resize, resize_input, OneTimeAction, OneTimeSchedule,
+};
 use crate::spec::{managed_scaling_refusal, replication_floor, windows_overlapping, Cluster, Spec};
 
 /// `pipectl scale [CLUSTER] --nodes N [--group GROUP] [--for DURATION | --until TIME] [--reset] [--wait]`
@@ -541,18 +543,18 @@ async fn schedule_scale_back(
     progress: &Progress,
 ) -> Result<(), AwsError> {
     let (cluster, group) = (checked.cluster, &checked.group);
-    let resize = OneTimeResize {
+    let resize = OneTimeSchedule {
         name,
         description: format!(
             "Scale-back by pipectl scale. {PIPELINE_TAG}={} {SCALE_BACK_MARKER}={}/{group}",
             spec.pipeline, cluster.name
         ),
         at: at.to_string(),
-        input: resize_input(&found.cluster_id, &found.group_id, checked.baseline),
+        action: OneTimeAction::Resize(resize_input(&found.cluster_id, &found.group_id, checked.baseline)),
     };
     // A failed scale-back goes to the pipeline's dead-letter queue, which `apply` creates; a
     // pipeline applied before there was one is told to apply again.
-    let create = create_one_time_resize(clients, spec, &found.account_id, &cluster.name, &resize);
+    let create = create_one_time(clients, spec, &found.account_id, &cluster.name, &resize);
     let (created, queue) = tokio::join!(create, queue::exists(clients, &spec.pipeline));
     match queue {
         Ok(true) => {}

@@ -453,3 +453,40 @@ async fn a_stream_scan_asks_for_a_hundred_names_a_page() {
     assert!(read.found.is_empty());
     assert_eq!((list.num_calls(), tags.num_calls()), (1, 1));
 }
+
+/// A stream's tags are read to the last page: Kinesis answers at most `Limit` tags (50 asked
+/// for) and says `HasMoreTags`; the next page starts after the last key. pipectl's ownership tags
+/// may well sit on a later page.
+#[tokio::test]
+async fn a_streams_tags_are_read_page_after_page() {
+    use aws_sdk_kinesis::operation::list_streams::ListStreamsOutput;
+    use aws_sdk_kinesis::operation::list_tags_for_stream::ListTagsForStreamOutput;
+    use aws_sdk_kinesis::types::Tag;
+    use aws_sdk_resourcegroupstagging::operation::get_resources::GetResourcesOutput;
+
+    let tag = |key: &str, value: &str| Tag::builder().key(key).value(value).build().unwrap();
+    let index = mock!(aws_sdk_resourcegroupstagging::Client::get_resources)
+        .then_output(|| GetResourcesOutput::builder().build());
+    let list = mock!(aws_sdk_kinesis::Client::list_streams).then_output(|| {
+        ListStreamsOutput::builder().stream_names("elsewhere").has_more_streams(false).build().unwrap()
+    });
+    let first = mock!(aws_sdk_kinesis::Client::list_tags_for_stream)
+        .match_requests(|request| request.exclusive_start_tag_key().is_none() && request.limit() == Some(50))
+        .then_output(move || {
+            ListTagsForStreamOutput::builder().tags(tag("a", "1")).has_more_tags(true).build().unwrap()
+        });
+    let second = mock!(aws_sdk_kinesis::Client::list_tags_for_stream)
+        .match_requests(|request| request.exclusive_start_tag_key() == Some("a"))
+        .then_output(move || {
+            ListTagsForStreamOutput::builder().tags(tag(PIPELINE_TAG, "q")).has_more_tags(false).build().unwrap()
+        });
+    let mut clients = super::test_support::clients();
+    clients.emulated = true;
+    clients.tagging = client!(aws_sdk_resourcegroupstagging, direct(), [&index]);
+    clients.kinesis = client!(aws_sdk_kinesis, direct(), [&list, &first, &second]);
+    let warnings = Warnings::default();
+    let read = super::stream::Stream.read(&context(&clients, &[], &warnings)).await.unwrap();
+    // Another pipeline's stream, as its second page says: not ours.
+    assert!(read.found.is_empty());
+    assert_eq!((first.num_calls(), second.num_calls()), (1, 1));
+}

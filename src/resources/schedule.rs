@@ -598,51 +598,64 @@ async fn delete(ctx: &Context, live: &LiveResource) -> Result<(), AwsError> {
     Ok(())
 }
 
-/// A one-time resize of a cluster's group: `pipectl scale --for/--until`'s scale-back, a run's
-/// guard.
-pub struct OneTimeResize<'a> {
+/// A one-time schedule of a cluster: `pipectl scale --for/--until`'s scale-back, a run's guard.
+pub struct OneTimeSchedule<'a> {
     /// The schedule's name (`schedule_name` of the spec-level name).
     pub name: &'a str,
     /// What it is for, with pipectl's marker (`SCALE_BACK_MARKER`, `RUN_GUARD_MARKER`).
     pub description: String,
     /// When, in UTC: `yyyy-mm-ddThh:mm:ss`.
     pub at: String,
-    /// The ModifyInstanceGroups request (`resize_input`).
-    pub input: Value,
+    /// What it does then.
+    pub action: OneTimeAction,
 }
 
-/// Creates a one-time resize of a group of the spec's cluster `cluster` in `account`: run by the
+/// What a one-time schedule does at its time.
+pub enum OneTimeAction {
+    /// EMR ModifyInstanceGroups with this request (`resize_input`).
+    Resize(Value),
+    /// Starts the job state machine of this ARN with this input: a run's guard starts the job
+    /// down its guard path (`job::guard`), which resizes only a running cluster's group still
+    /// above its baseline, and kills the run's Spark applications first.
+    StartJob { state_machine: String, input: Value },
+}
+
+/// Creates a one-time schedule on the spec's cluster `cluster` in `account`: run by the
 /// cluster's scheduler role, retried (`SCALE_BACK_RETRY`), then handed to the pipeline's
 /// dead-letter queue; it deletes itself once done. It replaces a pending one of the same name.
-pub async fn create_one_time_resize(
+pub async fn create_one_time(
     clients: &Clients,
     spec: &spec::Spec,
     account: &str,
     cluster: &str,
-    resize: &OneTimeResize<'_>,
+    schedule: &OneTimeSchedule<'_>,
 ) -> Result<(), AwsError> {
     let arns = crate::iam::Arns::new(account, &clients.region);
     let role = iam_role_name(&spec.pipeline, &scheduler_role(cluster), &clients.region);
     let role_arn = arns.role(&spec.role_path(&clients.region), &role);
     let dead_letter_arn = super::queue::arn(&arns, &spec.pipeline);
-    let OneTimeResize { name, description, at, input } = resize;
-    create_scale_back(clients, name, description, at, input, &role_arn, &dead_letter_arn).await
+    // The target is in the partition of the role that calls it.
+    let partition = crate::iam::partition_of_arn(&role_arn).unwrap_or("aws");
+    let (target_arn, input) = match &schedule.action {
+        OneTimeAction::Resize(input) => (modify_instance_groups(partition), input),
+        OneTimeAction::StartJob { state_machine, input } => (state_machine.clone(), input),
+    };
+    let OneTimeSchedule { name, description, at, .. } = schedule;
+    create_scale_back(clients, name, description, at, (&target_arn, input), &role_arn, &dead_letter_arn).await
 }
 
-/// A one-time schedule that resizes as `input` says at `at`, then deletes itself.
+/// A one-time schedule that calls `target` (an ARN, and its input) at `at`, then deletes itself.
 async fn create_scale_back(
     clients: &Clients,
     name: &str,
     description: &str,
     at: &str,
-    input: &Value,
+    (target_arn, input): (&str, &Value),
     role_arn: &str,
     dead_letter_arn: &str,
 ) -> Result<(), AwsError> {
-    // The target is in the partition of the role that calls it.
-    let partition = crate::iam::partition_of_arn(role_arn).unwrap_or("aws");
     let target = Target::builder()
-        .arn(modify_instance_groups(partition))
+        .arn(target_arn)
         .role_arn(role_arn)
         .input(input.to_string())
         .retry_policy(SCALE_BACK_RETRY.policy())

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use aws_sdk_kinesis::types::{EncryptionType, ScalingType, StreamMode as KinesisMode, StreamModeDetails, StreamStatus};
 use serde_json::json;
 
+use super::kit::named::{tags_paged_by_key, TAGS_PER_PAGE};
 use super::kit::tag_index::dropped_grants;
 use super::kit::tag_index::Indexed;
 use super::kit::wait::{wait_until, Poll};
@@ -365,17 +366,22 @@ async fn summary(kinesis: &aws_sdk_kinesis::Client, name: &str) -> Result<Option
 }
 
 async fn tags(kinesis: &aws_sdk_kinesis::Client, name: &str) -> Result<Ownership, AwsError> {
-    match kinesis.list_tags_for_stream().stream_name(name).send().await {
-        Ok(output) => Ok(Ownership::Tagged(
-            output
-                .tags()
-                .iter()
-                .map(|tag| (tag.key().to_string(), tag.value().unwrap_or_default().to_string()))
-                .collect(),
-        )),
-        Err(error) => {
-            aws_error(format!("stream/{name}"), "ListTagsForStream", error).unless_not_found(Ownership::Absent)
-        }
+    let tags = tags_paged_by_key(|start| async move {
+        let output = kinesis
+            .list_tags_for_stream()
+            .stream_name(name)
+            .limit(TAGS_PER_PAGE)
+            .set_exclusive_start_tag_key(start)
+            .send()
+            .await
+            .map_err(|error| aws_error(format!("stream/{name}"), "ListTagsForStream", error))?;
+        let page = output.tags().iter().map(|tag| (tag.key().to_string(), tag.value().unwrap_or_default().to_string()));
+        Ok((page.collect(), output.has_more_tags()))
+    })
+    .await;
+    match tags {
+        Ok(tags) => Ok(Ownership::Tagged(tags)),
+        Err(error) => error.unless_not_found(Ownership::Absent),
     }
 }
 

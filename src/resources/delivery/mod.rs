@@ -25,6 +25,7 @@ use aws_sdk_firehose::types::{
 };
 use serde_json::{json, Value};
 
+use super::kit::named::{tags_paged_by_key, TAGS_PER_PAGE};
 use super::kit::tag_index::Indexed;
 use super::kit::wait::{wait_until, Poll};
 use super::kit::{
@@ -520,16 +521,22 @@ async fn describe(
 }
 
 async fn tags(firehose: &aws_sdk_firehose::Client, name: &str) -> Result<Ownership, AwsError> {
-    match firehose.list_tags_for_delivery_stream().delivery_stream_name(name).send().await {
-        Ok(output) => Ok(Ownership::Tagged(
-            output
-                .tags()
-                .iter()
-                .map(|tag| (tag.key().to_string(), tag.value().unwrap_or_default().to_string()))
-                .collect(),
-        )),
-        Err(error) => aws_error(format!("delivery/{name}"), "ListTagsForDeliveryStream", error)
-            .unless_not_found(Ownership::Absent),
+    let tags = tags_paged_by_key(|start| async move {
+        let output = firehose
+            .list_tags_for_delivery_stream()
+            .delivery_stream_name(name)
+            .limit(TAGS_PER_PAGE)
+            .set_exclusive_start_tag_key(start)
+            .send()
+            .await
+            .map_err(|error| aws_error(format!("delivery/{name}"), "ListTagsForDeliveryStream", error))?;
+        let page = output.tags().iter().map(|tag| (tag.key().to_string(), tag.value().unwrap_or_default().to_string()));
+        Ok((page.collect(), output.has_more_tags()))
+    })
+    .await;
+    match tags {
+        Ok(tags) => Ok(Ownership::Tagged(tags)),
+        Err(error) => error.unless_not_found(Ownership::Absent),
     }
 }
 

@@ -20,6 +20,7 @@
 
 pub mod definition;
 mod guard;
+pub use guard::guard_input;
 mod partitions;
 pub mod runs;
 mod schedules;

@@ -22,6 +22,33 @@ pub enum Ownership {
     Unreadable(String),
 }
 
+/// The most tags Kinesis' ListTagsForStream and Firehose's ListTagsForDeliveryStream return in
+/// one answer ("Valid Range: Minimum value of 1. Maximum value of 50", `Limit`); without a
+/// `Limit` an endpoint may answer fewer, and says so with `HasMoreTags`.
+pub const TAGS_PER_PAGE: i32 = 50;
+
+/// Every tag of a resource whose listing pages by key (Kinesis, Firehose): `page` is called with
+/// the key to start after (`ExclusiveStartTagKey`, none at first) and answers one page of tags
+/// and whether more follow (`HasMoreTags`); the next page starts after the last key returned.
+/// Reading only the first page would miss tags past it, pipectl's ownership tags among them.
+pub async fn tags_paged_by_key<Page, Answer>(mut page: Page) -> Result<Tags, AwsError>
+where
+    Page: FnMut(Option<String>) -> Answer,
+    Answer: Future<Output = Result<(Vec<(String, String)>, bool), AwsError>>,
+{
+    let mut tags = Tags::new();
+    let mut start = None;
+    loop {
+        let (found, more) = page(start.take()).await?;
+        let last = found.last().map(|(key, _)| key.clone());
+        tags.extend(found);
+        match (more, last) {
+            (true, Some(last)) => start = Some(last),
+            _ => return Ok(tags),
+        }
+    }
+}
+
 /// What a kind's read found: its resources, and the spec's names taken by someone else.
 #[derive(Default, Clone)]
 pub struct NamedRead {
@@ -145,5 +172,29 @@ impl NamedKind<'_> {
             result.found.extend(resource?);
         }
         Ok(result)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn paged_tags_are_merged_and_each_page_starts_after_the_last_key() {
+        let pages = Mutex::new(Vec::new());
+        let tags = tags_paged_by_key(|start| {
+            pages.lock().unwrap_or_else(PoisonError::into_inner).push(start.clone());
+            async move {
+                Ok(match start.as_deref() {
+                    None => (vec![("a".to_string(), "1".to_string()), ("b".to_string(), "2".to_string())], true),
+                    Some("b") => (vec![("c".to_string(), "3".to_string())], false),
+                    Some(other) => panic!("a page started after `{other}`"),
+                })
+            }
+        })
+        .await
+        .unwrap();
+        assert_eq!(tags.keys().map(String::as_str).collect::<Vec<_>>(), ["a", "b", "c"]);
+        assert_eq!(*pages.lock().unwrap(), [None, Some("b".to_string())]);
     }
 }
