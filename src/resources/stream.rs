@@ -366,7 +366,8 @@ async fn summary(kinesis: &aws_sdk_kinesis::Client, name: &str) -> Result<Option
 }
 
 async fn tags(kinesis: &aws_sdk_kinesis::Client, name: &str) -> Result<Ownership, AwsError> {
-    let tags = tags_paged_by_key(|start| async move {
+    let resource = format!("stream/{name}");
+    let tags = tags_paged_by_key(&resource, "ListTagsForStream", |start| async move {
         let output = kinesis
             .list_tags_for_stream()
             .stream_name(name)

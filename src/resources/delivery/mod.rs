@@ -521,7 +521,8 @@ async fn describe(
 }
 
 async fn tags(firehose: &aws_sdk_firehose::Client, name: &str) -> Result<Ownership, AwsError> {
-    let tags = tags_paged_by_key(|start| async move {
+    let resource = format!("delivery/{name}");
+    let tags = tags_paged_by_key(&resource, "ListTagsForDeliveryStream", |start| async move {
         let output = firehose
             .list_tags_for_delivery_stream()
             .delivery_stream_name(name)

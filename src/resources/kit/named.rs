@@ -31,18 +31,31 @@ pub const TAGS_PER_PAGE: i32 = 50;
 /// the key to start after (`ExclusiveStartTagKey`, none at first) and answers one page of tags
 /// and whether more follow (`HasMoreTags`); the next page starts after the last key returned.
 /// Reading only the first page would miss tags past it, pipectl's ownership tags among them.
-pub async fn tags_paged_by_key<Page, Answer>(mut page: Page) -> Result<Tags, AwsError>
+pub async fn tags_paged_by_key<Page, Answer>(
+    resource: &str,
+    operation: &'static str,
+    mut page: Page,
+) -> Result<Tags, AwsError>
 where
     Page: FnMut(Option<String>) -> Answer,
     Answer: Future<Output = Result<(Vec<(String, String)>, bool), AwsError>>,
 {
     let mut tags = Tags::new();
-    let mut start = None;
+    let mut start: Option<String> = None;
     loop {
-        let (found, more) = page(start.take()).await?;
+        let (found, more) = page(start.clone()).await?;
         let last = found.last().map(|(key, _)| key.clone());
+        let before = tags.len();
         tags.extend(found);
         match (more, last) {
+            // An answer that brings no new key would be asked again forever.
+            (true, Some(_)) if tags.len() == before => {
+                return Err(AwsError::new(
+                    resource,
+                    operation,
+                    format!("the tag listing repeats itself after `{}`", start.unwrap_or_default()),
+                ))
+            }
             (true, Some(last)) => start = Some(last),
             _ => return Ok(tags),
         }
@@ -182,7 +195,7 @@ mod tests {
     #[tokio::test]
     async fn paged_tags_are_merged_and_each_page_starts_after_the_last_key() {
         let pages = Mutex::new(Vec::new());
-        let tags = tags_paged_by_key(|start| {
+        let tags = tags_paged_by_key("stream/s", "ListTagsForStream", |start| {
             pages.lock().unwrap_or_else(PoisonError::into_inner).push(start.clone());
             async move {
                 Ok(match start.as_deref() {
@@ -196,5 +209,15 @@ mod tests {
         .unwrap();
         assert_eq!(tags.keys().map(String::as_str).collect::<Vec<_>>(), ["a", "b", "c"]);
         assert_eq!(*pages.lock().unwrap(), [None, Some("b".to_string())]);
+    }
+
+    #[tokio::test]
+    async fn a_listing_that_repeats_itself_is_an_error_not_a_loop() {
+        let answer = tags_paged_by_key("stream/s", "ListTagsForStream", |_| async {
+            Ok((vec![("a".to_string(), "1".to_string())], true))
+        })
+        .await;
+        let error = answer.expect_err("a listing that never advances");
+        assert!(error.to_string().contains("stream/s"), "{error}");
     }
 }
