@@ -770,6 +770,18 @@ async fn update(
 async fn delete(ctx: &Context, live: &LiveResource) -> Result<(), AwsError> {
     let firehose = &ctx.clients.firehose;
     let id = &live.id;
+    // "You can't delete a Firehose stream that is in the CREATING state" (DeleteDeliveryStream,
+    // Amazon Data Firehose API Reference): an apply interrupted right after the create leaves
+    // one, which the next destroy or replacement meets. Wait for it to leave that state first.
+    wait_until(id, "out of CREATING", ctx.wait, &ctx.progress, || async {
+        Ok(match describe(firehose, &live.physical_id).await? {
+            Some((_, DeliveryStreamStatus::Creating, _)) => {
+                Poll::Pending(DeliveryStreamStatus::Creating.as_str().to_string())
+            }
+            _ => Poll::Ready,
+        })
+    })
+    .await?;
     firehose
         .delete_delivery_stream()
         .delivery_stream_name(&live.physical_id)

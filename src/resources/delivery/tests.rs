@@ -330,3 +330,52 @@ fn described_rule() -> aws_smithy_mocks::Rule {
         )
     })
 }
+
+/// A delivery still CREATING (an apply interrupted right after its create) cannot be deleted
+/// (DeleteDeliveryStream, Amazon Data Firehose API Reference): delete waits for it to leave
+/// that state, then deletes it and waits until it is gone.
+#[tokio::test]
+async fn a_delivery_still_creating_is_deleted_once_it_is_active() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let answer = |status: u16, body: String| {
+        aws_smithy_runtime_api::http::Response::new(
+            aws_smithy_runtime_api::http::StatusCode::try_from(status).unwrap(),
+            aws_smithy_types::body::SdkBody::from(body),
+        )
+    };
+    // Describe answers CREATING, then ACTIVE, then (once deleted) not found.
+    let (describes, deleted_after) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(usize::MAX)));
+    let (seen, deleted) = (describes.clone(), deleted_after.clone());
+    let describe =
+        aws_smithy_mocks::mock!(aws_sdk_firehose::Client::describe_delivery_stream).then_http_response(move || {
+            match seen.fetch_add(1, Ordering::SeqCst) {
+                _ if deleted.load(Ordering::SeqCst) != usize::MAX => {
+                    answer(400, r#"{"__type": "ResourceNotFoundException", "message": "not found"}"#.to_string())
+                }
+                0 => answer(
+                    200,
+                    DESCRIBED.replace(r#""DeliveryStreamStatus": "ACTIVE""#, r#""DeliveryStreamStatus": "CREATING""#),
+                ),
+                _ => answer(200, DESCRIBED.to_string()),
+            }
+        });
+    let (seen, deleted) = (describes.clone(), deleted_after.clone());
+    let delete =
+        aws_smithy_mocks::mock!(aws_sdk_firehose::Client::delete_delivery_stream).then_http_response(move || {
+            deleted.store(seen.load(Ordering::SeqCst), Ordering::SeqCst);
+            answer(200, "{}".to_string())
+        });
+    let mut clients = crate::resources::test_support::clients();
+    clients.firehose = firehose_client(&[&describe, &delete]);
+    let ctx = crate::resources::test_support::context(
+        clients,
+        std::time::Duration::from_secs(5),
+        &crate::model::LiveState::default(),
+    );
+    let live = LiveResource::new(super::id("d"), "d", Tags::new(), live_of(&delivery("")));
+    super::delete(&ctx, &live).await.unwrap();
+    // Deleted after the second answer (ACTIVE), never while CREATING; then seen gone.
+    assert_eq!((deleted_after.load(Ordering::SeqCst), delete.num_calls()), (2, 1));
+    assert_eq!(describes.load(Ordering::SeqCst), 3);
+}
