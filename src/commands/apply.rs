@@ -71,6 +71,16 @@ pub async fn exec_apply(global: &GlobalArgs, args: &ApplyArgs, counter: &CallCou
     };
     let saved = args.plan_file.as_deref().map(read_plan_file).transpose()?;
     let reset_scale = saved.as_ref().map_or(args.reset_scale, |saved| saved.reset_scale);
+    // `apply PLANFILE` reads the spec the plan was made from, unless `-f` names one; either way
+    // the spec must still be the one planned (its fingerprint), or nothing is changed.
+    let with_planned_spec;
+    let global = match (&saved, &global.file) {
+        (Some(saved), None) => {
+            with_planned_spec = GlobalArgs { file: Some(PathBuf::from(&saved.spec_file)), ..global.clone() };
+            &with_planned_spec
+        }
+        _ => global,
+    };
     change(global, counter, &how, false, reset_scale, saved.as_ref()).await
 }
 

@@ -2,18 +2,22 @@
 //! output formats several share, with what they decide for all: colour on stdout and stderr.
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 
 use crate::calendar::parse_duration;
 
-#[derive(Debug, Args)]
+/// The spec a command reads when `-f` names none (and no saved plan names one).
+pub const DEFAULT_SPEC_FILE: &str = "pipeline.yaml";
+
+#[derive(Debug, Clone, Args)]
 pub struct GlobalArgs {
-    /// The pipeline spec to read.
-    #[arg(short = 'f', long = "file", global = true, default_value = "pipeline.yaml", value_name = "FILE")]
-    pub file: PathBuf,
+    /// The pipeline spec to read (default: pipeline.yaml; for `apply PLANFILE`, the spec the
+    /// plan was made from).
+    #[arg(short = 'f', long = "file", global = true, value_name = "FILE")]
+    pub file: Option<PathBuf>,
     /// AWS profile from ~/.aws/config (default: the standard chain, e.g. AWS_PROFILE).
     #[arg(long, global = true, value_name = "NAME")]
     pub profile: Option<String>,
@@ -87,6 +91,11 @@ impl From<OutputFormat> for PlanOutput {
 const READY_TIMEOUT: Duration = Duration::from_secs(600);
 
 impl GlobalArgs {
+    /// The spec file: `-f`, or `pipeline.yaml`.
+    pub fn spec_file(&self) -> &Path {
+        self.file.as_deref().unwrap_or(Path::new(DEFAULT_SPEC_FILE))
+    }
+
     /// `--timeout` for commands that wait for resources: given, or 10 minutes.
     pub fn ready_timeout(&self) -> Duration {
         self.timeout.unwrap_or(READY_TIMEOUT)

@@ -39,7 +39,7 @@ pub async fn exec(global: &GlobalArgs, args: &GraphArgs, counter: &CallCounter) 
         let run = session.plan(false, false, &[]).await?;
         draw(&run.desired, Some((&run.plan, &run.live)), &session.loaded.spec.pipeline)
     } else {
-        let loaded = load_file(&global.file)?;
+        let loaded = load_file(global.spec_file())?;
         let desired = desired_graph(&loaded.spec, &loaded.spec.region, chrono::Utc::now());
         draw(&desired, None, &loaded.spec.pipeline)
     };

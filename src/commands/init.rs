@@ -34,7 +34,7 @@ fn find(name: &str) -> Option<&'static str> {
 
 pub fn exec(global: &GlobalArgs, args: &InitArgs) -> Result<Status, CommandError> {
     let template = args.template.as_str();
-    let file = args.file.as_deref().unwrap_or(&global.file);
+    let file = args.file.as_deref().unwrap_or(global.spec_file());
     let text = find(template).ok_or_else(|| {
         let names: Vec<&str> = TEMPLATES.iter().map(|(name, _, _)| *name).collect();
         CommandError::Refused(format!("no template named `{template}`; choose one of: {}", names.join(", ")))

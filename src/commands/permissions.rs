@@ -29,7 +29,7 @@ pub struct PermissionsArgs {
 }
 
 pub fn exec(global: &GlobalArgs, args: &PermissionsArgs) -> Result<Status, CommandError> {
-    let loaded = load_file(&global.file)?;
+    let loaded = load_file(global.spec_file())?;
     let region = global.region.clone().unwrap_or_else(|| loaded.spec.region.clone());
     let purpose = match args.purpose {
         PermissionsFor::All => Purpose::Everything,

@@ -47,7 +47,7 @@ impl Session {
     /// Loads and validates the spec (again for `--region` when it names another region) and
     /// builds the clients; nothing is sent to AWS yet.
     pub async fn open(global: &GlobalArgs, counter: &CallCounter) -> Result<Session, CommandError> {
-        let loaded = load_file(&global.file)?;
+        let loaded = load_file(global.spec_file())?;
         let region = global.region.clone().unwrap_or_else(|| loaded.spec.region.clone());
         check_region(&loaded, &region)?;
         let options = AwsOptions {

@@ -6,7 +6,7 @@ use crate::resources::desired_graph;
 use crate::spec::load_file;
 
 pub fn exec(global: &GlobalArgs) -> Result<Status, CommandError> {
-    let loaded = load_file(&global.file)?;
+    let loaded = load_file(global.spec_file())?;
     let graph = desired_graph(&loaded.spec, &loaded.spec.region, chrono::Utc::now());
     let line = format!(
         "{}: pipeline \"{}\" is valid ({} resources in {}).\n",

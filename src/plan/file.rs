@@ -34,7 +34,7 @@ pub struct PlanFile {
     pub pipeline: String,
     pub region: String,
     pub account_id: String,
-    /// The spec file it was planned from (information only: `apply` reads `-f`).
+    /// The spec file it was planned from: `apply PLANFILE` reads it unless `-f` names another.
     pub spec_file: String,
     pub spec_fingerprint: String,
     /// Of the whole live state: the account and every resource's fingerprint.

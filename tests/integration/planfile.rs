@@ -37,11 +37,12 @@ fn saved_plans_apply_exactly_or_refuse(stack: Stack) {
     let apply = pipectl(stack, &["apply", "-f", &file, "--auto-approve", &saved]).expect(0);
     assert!(apply.stdout.contains("Apply complete!"), "{}", apply.stdout);
 
-    // A plan of a change to live resources applies too, since nothing moved in between.
+    // A plan of a change to live resources applies too, since nothing moved in between; without
+    // `-f`, `apply PLANFILE` reads the spec the plan names.
     spec.shards = 3;
     spec.write(&scratch);
     pipectl(stack, &["plan", "-f", &file, "--out", &saved]).expect(0);
-    pipectl(stack, &["apply", "-f", &file, "--auto-approve", &saved]).expect(0);
+    pipectl(stack, &["apply", "--auto-approve", &saved]).expect(0);
     assert_eq!(runtime.block_on(stream_state(stack, &spec.stream)), (3, 24));
 
     // Someone tags the bucket between plan and apply: the saved plan is refused, nothing changes.
@@ -76,9 +77,15 @@ fn saved_plans_apply_exactly_or_refuse(stack: Stack) {
     pipectl(stack, &["plan", "-f", &file, "--out", &saved]).expect(0);
     spec.extra_rule = true;
     spec.write(&scratch);
-    let refused = pipectl(stack, &["apply", "-f", &file, "--auto-approve", &saved]).expect(1);
+    let refused = pipectl(stack, &["apply", "--auto-approve", &saved]).expect(1);
     assert!(refused.stderr.contains("the spec changed since the plan was made"), "{}", refused.stderr);
     assert_eq!(runtime.block_on(stream_state(stack, &spec.stream)), (3, 24), "the stream must not have changed");
+    // The spec the plan names is gone: refused, naming it, before any AWS call.
+    let moved = format!("{file}.moved");
+    std::fs::rename(&file, &moved).expect("move the spec away");
+    let refused = pipectl(stack, &["apply", "--auto-approve", &saved]).expect(1);
+    assert!(refused.stderr.contains(&file), "{}", refused.stderr);
+    std::fs::rename(&moved, &file).expect("move the spec back");
 
     // A file that is not a plan, or of another format version, is refused before any AWS call.
     let bogus = scratch.write("bogus.json", "{\"format_version\": 99}");
