@@ -128,7 +128,7 @@ fn print_result(result: &ScaleResult, args: &ScaleArgs) {
     if args.reset {
         outln!("The scale record and any pending scale-back are removed; plans compare with the baseline again.");
     } else if result.to != result.baseline {
-        outln!("Recorded on the cluster: `pipectl plan` shows this as information, not as a change; `pipectl scale --reset` returns to {}.", result.baseline);
+        outln!("Recorded on the cluster: `pipectl plan` shows this as information, not as a change; `pipectl scale {} --group {} --reset` returns to {}.", result.cluster, result.group, result.baseline);
     }
     if !args.wait {
         outln!("EMR is resizing now; follow it with `pipectl scale {} --group {} --nodes {} --wait` or `aws emr list-instance-groups --cluster-id {}`.", result.cluster, result.group, result.to, result.cluster_id);

@@ -107,7 +107,8 @@ impl Session {
         }
         let spec_fingerprint = spec_fingerprint(&spec.pipeline, &self.options.region, &desired);
         let desired = bind(&desired, &live);
-        let plan = build_plan(&spec.pipeline, &desired, &live, reset_scale);
+        let mut plan = build_plan(&spec.pipeline, &desired, &live, reset_scale);
+        plan.destroy = destroy;
         let cost = estimate(&PriceTable::embedded(), &self.options.region, &plan, &desired);
         Ok(PlannedRun { plan, desired, live, reset_scale, cost, spec_fingerprint, adoptable })
     }

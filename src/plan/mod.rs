@@ -60,6 +60,9 @@ pub struct Plan {
     pub notices: Vec<String>,
     /// Why apply must not carry this plan out as it stands (termination protection).
     pub refusals: Vec<String>,
+    /// A plan of `destroy` (everything goes), which its messages name instead of `apply`.
+    #[serde(skip)]
+    pub destroy: bool,
 }
 
 impl Plan {
@@ -71,11 +74,29 @@ impl Plan {
             replace: count(Action::Replace),
             destroy: count(Action::Delete),
         };
-        Plan { pipeline: pipeline.to_string(), changes, summary, notices, refusals: Vec::new() }
+        Plan { pipeline: pipeline.to_string(), changes, summary, notices, refusals: Vec::new(), destroy: false }
     }
 
     pub fn is_empty(&self) -> bool {
         self.changes.is_empty()
+    }
+
+    /// The command that carries this plan out: `apply` or `destroy`.
+    pub fn command(&self) -> &'static str {
+        if self.destroy {
+            "destroy"
+        } else {
+            "apply"
+        }
+    }
+
+    /// What an empty plan means: nothing left to destroy, or nothing to change.
+    pub fn nothing_to_do(&self) -> String {
+        if self.destroy {
+            format!("Nothing to destroy: no resource of pipeline \"{}\" exists.", self.pipeline)
+        } else {
+            format!("No changes. Pipeline \"{}\" matches the spec.", self.pipeline)
+        }
     }
 
     /// The changes that lose data, which need `--allow-destroy`.

@@ -134,7 +134,7 @@ pub fn render_plan(plan: &Plan, style: Style) -> String {
         let _ = writeln!(out, "Note: {notice}\n");
     }
     if plan.is_empty() {
-        let _ = writeln!(out, "No changes. Pipeline \"{}\" matches the spec.", plan.pipeline);
+        let _ = writeln!(out, "{}", plan.nothing_to_do());
         return out;
     }
     let _ = writeln!(out, "pipectl will perform the following actions on pipeline \"{}\":\n", plan.pipeline);
@@ -150,9 +150,10 @@ pub fn render_plan(plan: &Plan, style: Style) -> String {
     let losses: Vec<String> = plan.data_loss().map(|change| change.resource.to_string()).collect();
     if !losses.is_empty() {
         let warning = format!(
-            "{} of these changes destroy data ({}); apply needs --allow-destroy.",
+            "{} of these changes destroy data ({}); {} needs --allow-destroy.",
             losses.len(),
-            losses.join(", ")
+            losses.join(", "),
+            plan.command()
         );
         let _ = writeln!(out, "{}", style.paint("31", &warning));
     }
@@ -283,5 +284,22 @@ Plan: 0 to add, 1 to change, 1 to replace, 1 to destroy.
     fn empty_plan_says_so() {
         let plan = Plan::new("demo", vec![], vec![]);
         assert_eq!(render_plan(&plan, Style { color: false }), "No changes. Pipeline \"demo\" matches the spec.\n");
+    }
+
+    /// A destroy plan names `destroy`, not `apply`, and with nothing left says so rather than
+    /// that the pipeline matches a spec it is not compared with.
+    #[test]
+    fn a_destroy_plan_speaks_of_destroy() {
+        let plan = Plan { destroy: true, ..sample() };
+        let text = render_plan(&plan, Style { color: false });
+        assert!(
+            text.ends_with("1 of these changes destroy data (stream/old); destroy needs --allow-destroy.\n"),
+            "{text}"
+        );
+        let nothing = Plan { destroy: true, ..Plan::new("demo", vec![], vec![]) };
+        assert_eq!(
+            render_plan(&nothing, Style { color: false }),
+            "Nothing to destroy: no resource of pipeline \"demo\" exists.\n"
+        );
     }
 }

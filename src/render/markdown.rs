@@ -20,7 +20,7 @@ pub fn render_markdown(plan: &Plan) -> String {
         let _ = writeln!(out, "> **Note:** {}\n", cell(notice));
     }
     if plan.is_empty() {
-        let _ = writeln!(out, "**No changes.** The pipeline matches the spec.");
+        let _ = writeln!(out, "**{}**", plan.nothing_to_do());
         return out;
     }
     let summary = &plan.summary;
@@ -34,7 +34,12 @@ pub fn render_markdown(plan: &Plan) -> String {
     }
     let losses: Vec<String> = plan.data_loss().map(|change| format!("`{}`", change.resource)).collect();
     if !losses.is_empty() {
-        let _ = writeln!(out, "> :warning: **Destroys data:** {}; apply needs `--allow-destroy`.\n", losses.join(", "));
+        let _ = writeln!(
+            out,
+            "> :warning: **Destroys data:** {}; {} needs `--allow-destroy`.\n",
+            losses.join(", "),
+            plan.command()
+        );
     }
     let _ = writeln!(out, "| | resource | action | fields |");
     let _ = writeln!(out, "|---|---|---|---|");
@@ -116,6 +121,6 @@ mod tests {
     #[test]
     fn an_empty_plan_says_so() {
         let text = render_markdown(&Plan::new("demo", vec![], vec![]));
-        assert_eq!(text, "### pipectl plan: pipeline `demo`\n\n**No changes.** The pipeline matches the spec.\n");
+        assert_eq!(text, "### pipectl plan: pipeline `demo`\n\n**No changes. Pipeline \"demo\" matches the spec.**\n");
     }
 }

@@ -414,7 +414,7 @@ pub fn adjust(
                 record.nodes
             ));
         } else {
-            notices.push(format!("{id}: {label} scaled to {} (baseline {wanted}){until}; not a change (`pipectl scale --reset` returns it)", record.nodes));
+            notices.push(format!("{id}: {label} scaled to {} (baseline {wanted}){until}; not a change (`pipectl scale --group {group} --reset` returns it)", record.nodes));
             desired.insert(key, json!(record.nodes));
         }
     }
@@ -533,7 +533,7 @@ pub(super) mod tests {
         let mut desired = Attributes::from([("task.batch.nodes".to_string(), json!(0))]);
         let notices = adjust(&id, &live(20), &tags, &Attributes::new(), &mut desired, false);
         assert_eq!(desired["task.batch.nodes"], json!(20));
-        assert_eq!(notices, ["cluster/spark: task group 'batch' scaled to 20 (baseline 0) until 06:00; not a change (`pipectl scale --reset` returns it)"]);
+        assert_eq!(notices, ["cluster/spark: task group 'batch' scaled to 20 (baseline 0) until 06:00; not a change (`pipectl scale --group batch --reset` returns it)"]);
         let mut desired = Attributes::from([("task.batch.nodes".to_string(), json!(0))]);
         adjust(&id, &live(20), &tags, &Attributes::new(), &mut desired, true);
         assert_eq!(desired["task.batch.nodes"], json!(0));
