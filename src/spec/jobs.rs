@@ -240,6 +240,9 @@ pub(super) fn check_jobs(path: &str, cluster: &Cluster, spec: &Spec, problems: &
 /// types", daylight saving time), at an instant the guide does not name, so the job's window,
 /// its guard and the checks of overlapping windows could be an hour off. Checked over two years.
 fn check_clock_changes(job_path: &str, job: &Job, problems: &mut Problems) {
+    // A time zone that does not parse is reported on its own; the guard's time depends on it,
+    // and saying the timeout is out of range as well would be false.
+    let Ok(zone) = calendar::parse_timezone(&job.timezone) else { return };
     let guard = match job.guard_cron() {
         Ok(guard) => guard,
         Err(message) => {
@@ -247,7 +250,6 @@ fn check_clock_changes(job_path: &str, job: &Job, problems: &mut Problems) {
             return;
         }
     };
-    let Ok(zone) = calendar::parse_timezone(&job.timezone) else { return };
     let skipped = [ClockChange::Skipped];
     let start = calendar::parse_cron(&job.cron).ok().map(|start| (start.hour, start.minute));
     let times = [
@@ -436,6 +438,15 @@ mod tests {
         // Times clocks never change at pass, and zones without daylight saving time.
         assert!(clock_problems(&job("30 3 * * *", "Europe/Berlin", "2h")).is_empty());
         assert!(clock_problems(&job("30 2 * * *", "Asia/Seoul", "2h")).is_empty());
+    }
+
+    /// A misspelt time zone is reported once, where it is written (`check_jobs`); the guard,
+    /// whose time depends on it, adds no false "timeout out of range".
+    #[test]
+    fn a_misspelt_time_zone_brings_no_follow_on_timeout_problem() {
+        assert!(clock_problems(&job("0 4 * * *", "Europe/Berlinn", "3h")).is_empty());
+        let timeout = clock_problems(&job("0 4 * * *", "Europe/Berlin", "400h"));
+        assert!(timeout.iter().any(|problem| problem.contains("out of range")), "{timeout:?}");
     }
 
     #[test]
