@@ -380,10 +380,7 @@ async fn tags(kinesis: &aws_sdk_kinesis::Client, name: &str) -> Result<Ownership
         Ok((page.collect(), output.has_more_tags()))
     })
     .await;
-    match tags {
-        Ok(tags) => Ok(Ownership::Tagged(tags)),
-        Err(error) => error.unless_not_found(Ownership::Absent),
-    }
+    tags.map(Ownership::Tagged).or_else(|error| error.unless_not_found(Ownership::Absent))
 }
 
 /// Reads the spec's streams by name, and finds the pipeline's others by the tag index (or, where

@@ -535,10 +535,7 @@ async fn tags(firehose: &aws_sdk_firehose::Client, name: &str) -> Result<Ownersh
         Ok((page.collect(), output.has_more_tags()))
     })
     .await;
-    match tags {
-        Ok(tags) => Ok(Ownership::Tagged(tags)),
-        Err(error) => error.unless_not_found(Ownership::Absent),
-    }
+    tags.map(Ownership::Tagged).or_else(|error| error.unless_not_found(Ownership::Absent))
 }
 
 async fn list_delivery_names(firehose: &aws_sdk_firehose::Client, limits: &Limiter) -> Result<Vec<String>, AwsError> {

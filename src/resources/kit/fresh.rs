@@ -11,6 +11,7 @@
 use std::future::Future;
 use std::time::{Duration, Instant};
 
+use super::propagation::retry_while;
 use super::{AwsError, Context};
 use crate::model::ResourceId;
 
@@ -51,26 +52,17 @@ impl Context {
 
     /// Runs `call` (an EC2 call for `id` that names ids) until it succeeds, or fails with
     /// anything but the not-found of an id created moments ago (see the module documentation).
-    pub async fn while_fresh<T, F, Fut>(&self, id: &ResourceId, mut call: F) -> Result<T, AwsError>
+    pub async fn while_fresh<T, F, Fut>(&self, id: &ResourceId, call: F) -> Result<T, AwsError>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, AwsError>>,
     {
-        let mut pause = Duration::from_millis(250);
-        loop {
-            match call().await {
-                Err(error) => {
-                    let Some(fresh) = self.not_yet_visible(&error) else { return Err(error) };
-                    self.progress.line(&format!(
-                        "{id}: EC2 does not know {fresh} yet, created moments ago (EC2 is eventually consistent), retrying in {:.1}s",
-                        pause.as_secs_f64()
-                    ));
-                    tokio::time::sleep(pause).await;
-                    pause = (pause * 2).min(MAX_PAUSE);
-                }
-                done => return done,
-            }
-        }
+        let transient = |error: &AwsError| {
+            self.not_yet_visible(error).map(|fresh| {
+                format!("{id}: EC2 does not know {fresh} yet, created moments ago (EC2 is eventually consistent)")
+            })
+        };
+        retry_while(&self.progress, (Duration::from_millis(250), MAX_PAUSE), transient, call).await
     }
 }
 

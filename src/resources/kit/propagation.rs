@@ -18,25 +18,43 @@ pub async fn retry_while_role_propagates<T, F, Fut>(
     role_not_ready: fn(&AwsError) -> bool,
     what: &str,
     progress: &Progress,
-    mut call: F,
+    call: F,
 ) -> Result<T, AwsError>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, AwsError>>,
 {
     let started = Instant::now();
-    let mut pause = Duration::from_millis(500);
+    let transient = |error: &AwsError| {
+        (role_not_ready(error) && started.elapsed() < ROLE_PROPAGATION)
+            .then(|| format!("{what}: the new role is not usable yet (IAM is eventually consistent)"))
+    };
+    retry_while(progress, (Duration::from_millis(500), Duration::from_secs(10)), transient, call).await
+}
+
+/// Runs `call` until it succeeds or fails with an error `transient` does not excuse. Each
+/// excused error is said on `progress` with the reason `transient` gives, and waited out with a
+/// pause that starts at `first` and doubles up to `longest`; `transient` bounds the whole.
+pub(super) async fn retry_while<T, F, Fut>(
+    progress: &Progress,
+    (first, longest): (Duration, Duration),
+    mut transient: impl FnMut(&AwsError) -> Option<String>,
+    mut call: F,
+) -> Result<T, AwsError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, AwsError>>,
+{
+    let mut pause = first;
     loop {
         match call().await {
-            Err(error) if role_not_ready(&error) && started.elapsed() < ROLE_PROPAGATION => {
-                progress.line(&format!(
-                    "{what}: the new role is not usable yet (IAM is eventually consistent), retrying in {:.1}s",
-                    pause.as_secs_f64()
-                ));
+            Err(error) => {
+                let Some(reason) = transient(&error) else { return Err(error) };
+                progress.line(&format!("{reason}, retrying in {:.1}s", pause.as_secs_f64()));
                 tokio::time::sleep(pause).await;
-                pause = (pause * 2).min(Duration::from_secs(10));
+                pause = (pause * 2).min(longest);
             }
-            other => return other,
+            done => return done,
         }
     }
 }
