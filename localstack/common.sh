@@ -5,6 +5,12 @@
 # Pinned versions (see ../shared/DESIGN.md for why these and not newer ones).
 LOCALSTACK_VERSION="2026.3.0"
 MOTO_VERSION="5.1.22"
+# The kinesis-mock LocalStack serves Kinesis with (LocalStack $LOCALSTACK_VERSION's default; start.sh
+# passes it on so the two cannot drift).
+KINESIS_MOCK_VERSION="0.5.2"
+# The lock files: every Python package of each environment at an exact version with its hashes,
+# and kinesis-mock's package-lock.json (see requirements/README.md).
+REQUIREMENTS_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/requirements"
 
 # Everything the emulators need lives outside the clone so that CI and later checkouts reuse it.
 EMU_HOME="${PIPECTL_EMULATOR_HOME:-${XDG_CACHE_HOME:-$HOME/.cache}/pipectl-emulators}"
@@ -45,6 +51,20 @@ find_python312() {
     fi
   done
   return 1
+}
+
+# The checksum of lock file NAME (requirements/NAME.txt), which an environment's marker holds.
+lock_sum() { sha256sum "$REQUIREMENTS_DIR/$1.txt" | cut -d' ' -f1; }
+# The checksum of the lock an installation in DIR was made from (its marker), or nothing.
+installed_lock() { cat "$1/.installed" 2>/dev/null || true; }
+# Creates virtual environment VENV with PYTHON and installs lock file NAME into it, every package
+# checked against its hashes; the caller writes the marker once everything else is in place.
+install_locked() {
+  local venv="$1" name="$2" python="$3"
+  rm -rf "$venv"
+  "$python" -m venv "$venv"
+  "$venv/bin/pip" install -q --disable-pip-version-check --require-hashes --no-deps \
+    -r "$REQUIREMENTS_DIR/$name.txt" >&2
 }
 
 # Waits until URL answers HTTP 200, or fails after SECONDS.

