@@ -40,4 +40,5 @@ mod remains;
 mod requests;
 mod schedules;
 mod tagging;
+mod templates;
 mod verify;
