@@ -84,7 +84,7 @@ fn stream_to_lake_template_applies_and_destroys() {
     let file = scratch.write("spec.yaml", &starter.replace("my-pipeline", &pipeline));
 
     let run = pipectl(stack, &["apply", "-f", &file, "--auto-approve"]).expect(0);
-    assert!(run.stdout.contains("Done: 9 added"), "{}", run.stdout);
+    assert!(run.stdout.contains("Resources: 9 added"), "{}", run.stdout);
     let live = runtime.block_on(held(stack, &pipeline));
     let stream = live.stream.expect("the stream exists");
     assert!(stream.ends_with(&format!(":stream/{pipeline}-events")), "{stream}");
