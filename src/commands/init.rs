@@ -14,8 +14,8 @@ pub struct InitArgs {
     /// Which starter spec to write.
     #[arg(long, value_enum, default_value_t = Template::Minimal, value_name = "NAME")]
     pub template: Template,
-    /// Where to write it (default: the -f file, pipeline.yaml). Its id is not `file`, which
-    /// would hide the global `-f, --file` from `init`.
+    /// Where to write it (default: the -f file, pipeline.yaml).
+    // Its id is not `file`, which would hide the global `-f, --file` from `init`.
     #[arg(id = "path", value_name = "FILE")]
     pub file: Option<PathBuf>,
 }
