@@ -313,9 +313,15 @@ fn help(args: &[&str]) -> String {
     String::from_utf8(output.stdout).expect("help is UTF-8")
 }
 
-/// The lines of the help section that starts with `title` (`Commands:`, `Options:`).
+/// The lines of the help section that starts with `title` (`Commands:`, `Options:`, `Global
+/// options:`), up to the next heading (`--help` puts blank lines between long entries).
 fn section<'a>(help: &'a str, title: &str) -> Vec<&'a str> {
-    help.lines().skip_while(|line| line.trim() != title).skip(1).take_while(|line| !line.trim().is_empty()).collect()
+    help.lines()
+        .skip_while(|line| line.trim() != title)
+        .skip(1)
+        .take_while(|line| line.is_empty() || line.starts_with(' '))
+        .filter(|line| !line.trim().is_empty())
+        .collect()
 }
 
 #[test]
@@ -342,7 +348,10 @@ fn every_command_and_flag_is_in_the_commands_page() {
         if !documented(&format!("pipectl {command}")) {
             missing.push(format!("the command `pipectl {command}`"));
         }
-        for line in section(&help(&[command]), "Options:") {
+        let help = help(&[command]);
+        let global = section(&help, "Global options:");
+        assert!(global.len() > 10, "`pipectl {command} --help` lists no global options under their heading");
+        for line in section(&help, "Options:").into_iter().chain(global) {
             // An option's own line (`  -f, --file <FILE>`, `      --wait`), not a wrapped
             // description that mentions one.
             let indent = line.len() - line.trim_start().len();

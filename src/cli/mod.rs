@@ -1,7 +1,9 @@
 //! The command line: the root parser (the global flags and one subcommand, each command's
-//! arguments defined beside its execution in `commands`), the dispatch to it, and the shell
-//! completions and man page generated from the same definitions (`shell`).
+//! arguments defined beside its execution in `commands`), the dispatch to it, the examples each
+//! command's help ends with (`examples`), and the shell completions and man page generated from
+//! the same definitions (`shell`).
 
+mod examples;
 pub mod shell;
 
 use clap::{Parser, Subcommand};
@@ -17,7 +19,7 @@ use crate::commands::{
 /// pipectl reads a pipeline spec (YAML), compares it with what runs in AWS (found by the
 /// pipectl:pipeline tag; there is no state file), shows a plan, and applies it.
 #[derive(Debug, Parser)]
-#[command(name = "pipectl", version, about, long_about, propagate_version = true)]
+#[command(name = "pipectl", version, about, long_about, propagate_version = true, after_help = examples::PIPECTL)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
@@ -28,39 +30,55 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Check the spec without calling AWS.
+    #[command(after_help = examples::VALIDATE)]
     Validate,
     /// Show what apply would change.
+    #[command(after_help = examples::PLAN)]
     Plan(plan::PlanArgs),
     /// Plan, ask for confirmation, and make AWS match the spec.
+    #[command(after_help = examples::APPLY)]
     Apply(apply::ApplyArgs),
     /// Delete everything that belongs to the pipeline, in reverse dependency order.
+    #[command(after_help = examples::DESTROY)]
     Destroy(apply::DestroyArgs),
     /// Resize an EMR instance group now (and optionally back later), without it counting as drift.
+    #[command(after_help = examples::SCALE)]
     Scale(scale::ScaleArgs),
     /// Start a cluster's job now (the state machine its schedule starts), and optionally follow it.
+    #[command(after_help = examples::RUN)]
     Run(commands::run::RunArgs),
     /// List recent runs of the spec's jobs: start, duration, node-hours, outcome.
+    #[command(after_help = examples::RUNS)]
     Runs(commands::run::RunsArgs),
     /// Put a canary record into each delivery's stream and wait for it in the lake: does data flow?
+    #[command(after_help = examples::VERIFY)]
     Verify(verify::VerifyArgs),
     /// Print the dependency graph of the spec (Graphviz dot or Mermaid).
+    #[command(after_help = examples::GRAPH)]
     Graph(graph::GraphArgs),
     /// Take an existing, untagged resource with a name the spec uses as the pipeline's own.
+    #[command(after_help = examples::ADOPT)]
     Adopt(adopt::AdoptArgs),
     /// Break the pipeline's lock, left by a run that died (see `apply`); says who held it.
+    #[command(after_help = examples::UNLOCK)]
     Unlock,
     /// Print the least-privilege IAM policy a principal needs to run pipectl on this spec.
+    #[command(after_help = examples::PERMISSIONS)]
     Permissions(permissions::PermissionsArgs),
     /// Print the JSON Schema of the spec, for editors (yaml-language-server, IntelliJ).
+    #[command(after_help = examples::SCHEMA)]
     Schema,
-    /// Print a shell completion script (e.g. `pipectl completions bash > /etc/bash_completion.d/pipectl`).
+    /// Print a shell completion script (bash, zsh, fish, PowerShell or Elvish).
+    #[command(after_help = examples::COMPLETIONS)]
     Completions {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// Print the man page pipectl(1), in roff (e.g. `pipectl man > ~/.local/share/man/man1/pipectl.1`).
+    /// Print the man page pipectl(1), in roff.
+    #[command(after_help = examples::MAN)]
     Man,
-    /// Write a commented starter spec.
+    /// Write a commented starter spec from a template (`--template`).
+    #[command(after_help = examples::INIT)]
     Init(init::InitArgs),
 }
 

@@ -26,6 +26,7 @@ pub struct ApplyArgs {
     /// Consent to changes that destroy data (deleting a stream, a bucket that holds objects).
     #[arg(long)]
     pub allow_destroy: bool,
+    /// How to print the plan and what was done: for people, or JSON for scripts.
     #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
     pub output: OutputFormat,
     /// Return EMR groups moved by `pipectl scale` to their baseline.
@@ -46,6 +47,7 @@ pub struct DestroyArgs {
     /// Consent to destroying data (streams, buckets that hold objects).
     #[arg(long)]
     pub allow_destroy: bool,
+    /// How to print the plan and what was deleted: for people, or JSON for scripts.
     #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
     pub output: OutputFormat,
 }

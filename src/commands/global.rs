@@ -12,7 +12,9 @@ use crate::calendar::parse_duration;
 /// The spec a command reads when `-f` names none (and no saved plan names one).
 pub const DEFAULT_SPEC_FILE: &str = "pipeline.yaml";
 
+/// Listed under their own heading in every command's help, after the command's own flags.
 #[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// The pipeline spec to read (default: pipeline.yaml; for `apply PLANFILE`, the spec the
     /// plan was made from).

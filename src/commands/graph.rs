@@ -22,6 +22,7 @@ pub enum GraphFormat {
 /// The arguments of `pipectl graph` (its help line is `cli::Command`'s).
 #[derive(Debug, Args)]
 pub struct GraphArgs {
+    /// Graphviz dot (`| dot -Tsvg`) or Mermaid (renders in GitHub and GitLab Markdown).
     #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
     pub format: GraphFormat,
     /// Read live state and colour each resource by the plan's action.

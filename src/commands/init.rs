@@ -4,41 +4,58 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use clap::Args;
+use clap::{Args, ValueEnum};
 
 use super::{CommandError, GlobalArgs, Status};
 
 /// The arguments of `pipectl init` (its help line is `cli::Command`'s).
 #[derive(Debug, Args)]
 pub struct InitArgs {
-    /// Which starter: `minimal` or `clickstream`.
-    #[arg(long, default_value = "minimal", value_name = "NAME")]
-    pub template: String,
+    /// Which starter spec to write.
+    #[arg(long, value_enum, default_value_t = Template::Minimal, value_name = "NAME")]
+    pub template: Template,
     /// Where to write it (default: the -f file, pipeline.yaml).
+    // Its id is not `file`, which would hide the global `-f, --file` from `init`.
+    #[arg(id = "path", value_name = "FILE")]
     pub file: Option<PathBuf>,
 }
 
-/// (name, description, text) of every starter spec.
-pub const TEMPLATES: [(&str, &str, &str); 2] = [
-    ("minimal", "one bucket and one stream", include_str!("../../templates/minimal.yaml")),
-    (
-        "clickstream",
-        "the reference pipeline: network, lake bucket, event streams",
-        include_str!("../../templates/clickstream.yaml"),
-    ),
-];
+/// The starter specs, each compiled in from `templates/<name>.yaml`; `--help` lists them with
+/// these lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Template {
+    /// One bucket and one stream.
+    Minimal,
+    /// A stream delivered to the lake by Firehose (JSON lines by day), with alarms.
+    StreamToLake,
+    /// Stream to lake as Parquet, with a Glue table and an Athena workgroup to query it.
+    QueryableLake,
+    /// The full night batch (the reference example): network, lake, streams, catalog, query,
+    /// a Spark cluster with its nightly job, alarms.
+    Clickstream,
+}
 
-fn find(name: &str) -> Option<&'static str> {
-    TEMPLATES.iter().find(|(template, _, _)| *template == name).map(|(_, _, text)| *text)
+impl Template {
+    /// The starter's text, as in `templates/`.
+    pub fn text(self) -> &'static str {
+        match self {
+            Template::Minimal => include_str!("../../templates/minimal.yaml"),
+            Template::StreamToLake => include_str!("../../templates/stream-to-lake.yaml"),
+            Template::QueryableLake => include_str!("../../templates/queryable-lake.yaml"),
+            Template::Clickstream => include_str!("../../templates/clickstream.yaml"),
+        }
+    }
+
+    /// Its name on the command line (`stream-to-lake`).
+    pub fn name(self) -> String {
+        self.to_possible_value().map(|value| value.get_name().to_string()).unwrap_or_default()
+    }
 }
 
 pub fn exec(global: &GlobalArgs, args: &InitArgs) -> Result<Status, CommandError> {
-    let template = args.template.as_str();
+    let template = args.template.name();
     let file = args.file.as_deref().unwrap_or(global.spec_file());
-    let text = find(template).ok_or_else(|| {
-        let names: Vec<&str> = TEMPLATES.iter().map(|(name, _, _)| *name).collect();
-        CommandError::Refused(format!("no template named `{template}`; choose one of: {}", names.join(", ")))
-    })?;
+    let text = args.template.text();
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     let mut handle = options.open(file).map_err(|error| match error.kind() {
@@ -80,10 +97,31 @@ mod tests {
 
     #[test]
     fn every_template_is_a_valid_spec() {
-        for (name, _, text) in TEMPLATES {
-            if let Err(error) = crate::spec::load_bytes(name, text.as_bytes()) {
+        for template in Template::value_variants() {
+            let name = template.name();
+            if let Err(error) = crate::spec::load_bytes(&name, template.text().as_bytes()) {
                 panic!("template {name} is invalid:\n{error}");
             }
         }
+    }
+
+    /// Each `templates/<name>.yaml` is the starter `--template <name>` writes, and none is left
+    /// out of the command line.
+    #[test]
+    fn every_file_in_templates_is_offered_by_its_name() {
+        let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
+        let mut files: Vec<(String, String)> = std::fs::read_dir(&folder)
+            .expect("templates/")
+            .map(|entry| entry.expect("entry").path())
+            .map(|path| {
+                let name = path.file_stem().and_then(|stem| stem.to_str()).expect("a file name").to_string();
+                (name, std::fs::read_to_string(&path).expect("a template"))
+            })
+            .collect();
+        files.sort();
+        let mut offered: Vec<(String, String)> =
+            Template::value_variants().iter().map(|template| (template.name(), template.text().to_string())).collect();
+        offered.sort();
+        assert_eq!(files, offered);
     }
 }

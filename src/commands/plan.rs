@@ -15,6 +15,7 @@ pub struct PlanArgs {
     /// Exit 0 when there are no changes, 2 when there are, 1 on error.
     #[arg(long)]
     pub detailed_exitcode: bool,
+    /// How to print the plan: for people, for scripts, or for a pull-request comment.
     #[arg(long, value_enum, default_value_t = PlanOutput::Human)]
     pub output: PlanOutput,
     /// Plan scaled EMR groups back to their baseline instead of leaving them be.

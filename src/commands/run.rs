@@ -41,6 +41,7 @@ pub struct RunArgs {
     /// How often --wait checks the run.
     #[arg(long, value_parser = parse_duration, value_name = "DURATION", default_value = "10s")]
     pub poll: Duration,
+    /// How to print the run: for people, or JSON for scripts.
     #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
     pub output: OutputFormat,
 }
@@ -53,6 +54,7 @@ pub struct RunsArgs {
     /// The most runs to list per job.
     #[arg(long, default_value_t = 20)]
     pub limit: i32,
+    /// How to print the runs: for people, or JSON for scripts.
     #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
     pub output: OutputFormat,
 }

@@ -81,6 +81,7 @@ pub struct ScaleArgs {
     /// (a warning says what it collides with).
     #[arg(long)]
     pub force: bool,
+    /// How to print the resize: for people, or JSON for scripts.
     #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
     pub output: OutputFormat,
 }

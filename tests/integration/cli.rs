@@ -8,7 +8,7 @@ use crate::support::{pipectl, repo_path, run_with_env, Scratch, Stack};
 #[test]
 fn init_writes_templates_and_never_overwrites() {
     let scratch = Scratch::new("init");
-    for template in ["minimal", "clickstream"] {
+    for template in ["minimal", "stream-to-lake", "queryable-lake", "clickstream"] {
         let file = scratch.dir.join(format!("{template}.yaml")).display().to_string();
         let run = run_with_env(&["init", "--template", template, &file], &[]).expect(0);
         assert!(run.stdout.contains("Wrote the"), "{}", run.stdout);
@@ -18,7 +18,7 @@ fn init_writes_templates_and_never_overwrites() {
     }
     let unknown =
         run_with_env(&["init", "--template", "nope", &scratch.dir.join("x.yaml").display().to_string()], &[]).expect(1);
-    assert!(unknown.stderr.contains("minimal, clickstream"), "{}", unknown.stderr);
+    assert!(unknown.stderr.contains("minimal, stream-to-lake, queryable-lake, clickstream"), "{}", unknown.stderr);
 }
 
 #[test]
@@ -196,6 +196,10 @@ fn init_writes_the_schema_beside_the_spec() {
     let other = scratch.dir.join("other.yaml").display().to_string();
     let run = run_with_env(&["init", &other], &[]).expect(0);
     assert!(run.stdout.contains("Kept"), "{}", run.stdout);
+    // `-f` names where to write, as the help says, when no FILE is given.
+    let named = scratch.dir.join("named.yaml").display().to_string();
+    run_with_env(&["init", "-f", &named, "--template", "stream-to-lake"], &[]).expect(0);
+    assert!(std::fs::read_to_string(&named).expect("written to the -f file").contains("deliveries:"));
 }
 
 #[test]

@@ -41,4 +41,5 @@ mod remains;
 mod requests;
 mod schedules;
 mod tagging;
+mod templates;
 mod verify;

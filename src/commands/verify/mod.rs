@@ -49,6 +49,7 @@ pub struct VerifyArgs {
     /// How often to look in the lake while waiting.
     #[arg(long, value_parser = parse_duration, value_name = "DURATION", default_value = "5s")]
     pub poll: Duration,
+    /// How to print what each canary found: for people, or JSON for scripts.
     #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
     pub output: OutputFormat,
 }
