@@ -37,7 +37,7 @@ pub enum Command {
     Destroy(apply::DestroyArgs),
     /// Resize an EMR instance group now (and optionally back later), without it counting as drift.
     Scale(scale::ScaleArgs),
-    /// Start a cluster's job now (the state machine its schedule starts), and optionally follow it.
+    /// Start a cluster's job now (the state machine its schedule starts), or follow or stop its run.
     Run(commands::run::RunArgs),
     /// List recent runs of the spec's jobs: start, duration, node-hours, outcome.
     Runs(commands::run::RunsArgs),
