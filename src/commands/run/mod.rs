@@ -81,7 +81,7 @@ pub async fn exec_run(global: &GlobalArgs, args: &RunArgs, counter: &CallCounter
     let (clients, progress) = (&session.clients, &session.progress);
     let job = find_job(spec, &args.job).map_err(|error| CommandError::Refused(error.to_string()))?;
     if args.stop {
-        let stopped = stop::stop(clients, spec, job, args.auto_approve, progress).await;
+        let stopped = stop::stop(clients, spec, job, args.auto_approve, progress, session.wait).await;
         stop::print(&stopped.map_err(|error| report(&session, error))?, args.output);
         return Ok(Status::Success);
     }

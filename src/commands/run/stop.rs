@@ -13,6 +13,7 @@ use crate::commands::{confirm, OutputFormat};
 use crate::progress::Progress;
 use crate::resources::job::runs;
 use crate::resources::job::GroupReturned;
+use crate::resources::kit::WaitOptions;
 use crate::spec::Spec;
 
 /// What `run --stop` did.
@@ -34,13 +35,15 @@ pub struct StoppedExecution {
 }
 
 /// Stops `job`'s running run (after asking, unless `auto_approve`) on a state machine tagged as
-/// the pipeline's, and returns its group.
+/// the pipeline's, and returns its group once the run has left RUNNING (within `wait`, the global
+/// `--timeout`).
 pub(super) async fn stop(
     clients: &Clients,
     spec: &Spec,
     job: JobOf<'_>,
     auto_approve: bool,
     progress: &Progress,
+    wait: WaitOptions,
 ) -> Result<Stopped, RunError> {
     let arns = arns(clients).await?;
     let machine = job.state_machine_arn(spec, &arns);
@@ -56,7 +59,7 @@ pub(super) async fn stop(
             confirm().map_err(RunError::NotConfirmed)?;
         }
     }
-    let done = runs::stop(clients, progress, &job.id(), &machine).await?;
+    let done = runs::stop(clients, progress, wait, &job.id(), &machine).await?;
     let mut stopped = Vec::new();
     for execution in done.executions {
         let state = runs::execution_state(clients, &what, &execution).await?;

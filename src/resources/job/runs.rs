@@ -12,6 +12,7 @@ use super::GroupReturned;
 use crate::aws::{aws_error, AwsError, Clients};
 use crate::model::{ResourceId, Tags, PIPELINE_TAG};
 use crate::progress::Progress;
+use crate::resources::kit::wait::{wait_until, Poll, WaitOptions};
 
 /// Where an execution is, as DescribeExecution says.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -186,15 +187,26 @@ pub struct StoppedRuns {
 /// own end would have: StopExecution alone skips the definition's kill and resize-back states,
 /// so the step that kills the run's YARN applications is added, the group returned to its
 /// baseline and the job's size record removed — the path the job's removal takes
-/// (`return_group`), read from the live definition. With nothing running it still returns a group
-/// the job's record says a run left scaled out (one stopped outside pipectl).
+/// (`return_group`), read from the live definition. The group is returned only once each stopped
+/// execution has left RUNNING (within `wait`): StopExecution's answer does not say it has, and a
+/// task still under way (LocalStack's keeps retrying its call for a while) could resize the group
+/// after the return. With nothing running it still returns a group the job's record says a run
+/// left scaled out (one stopped outside pipectl).
 pub async fn stop(
     clients: &Clients,
     progress: &Progress,
+    wait: WaitOptions,
     id: &ResourceId,
     machine: &str,
 ) -> Result<StoppedRuns, AwsError> {
     let executions = super::stop_running(&clients.sfn, id, machine, "pipectl run --stop").await?;
+    for execution in &executions {
+        wait_until(id, "stopped", wait, progress, || async move {
+            let state = execution_state(clients, &id.to_string(), execution).await?;
+            Ok(if state.status == "RUNNING" { Poll::Pending(format!("{execution} RUNNING")) } else { Poll::Ready })
+        })
+        .await?;
+    }
     let described = clients.sfn.describe_state_machine().state_machine_arn(machine).send().await;
     let definition = match described {
         Ok(described) => serde_json::from_str(described.definition()).unwrap_or(Value::Null),
