@@ -263,6 +263,20 @@ async fn batch_group(stack: Stack, cluster_id: &str) -> (String, i32, Option<Str
     (batch.id().unwrap_or_default().to_string(), batch.requested_instance_count().unwrap_or(-1), record)
 }
 
+/// Job `nightly` of pipeline `p` as applied: its state machine's ARN, and the cluster id and the
+/// size record its definition holds.
+async fn the_applied_job(stack: Stack, p: &str) -> (String, String, String) {
+    let clients = stack.clients().await;
+    let identity = clients.sts.get_caller_identity().send().await.expect("identity");
+    let account = identity.account().expect("account").to_string();
+    let machine = format!("arn:aws:states:us-east-1:{account}:stateMachine:pipectl-{p}-spark-nightly");
+    let (definition, _, _) = held_state_machine(stack, &machine).await.expect("the state machine");
+    let states = &definition["States"];
+    let cluster_id = states["ScaleOut"]["Parameters"]["ClusterId"].as_str().expect("a cluster id").to_string();
+    let record = states["RecordScale"]["Parameters"]["Tags"][0]["Value"].as_str().expect("a record").to_string();
+    (machine, cluster_id, record)
+}
+
 /// What a run's first two states do, which neither emulator runs: the size record the job
 /// writes on the cluster, and the resize of group `batch` to the job's 8 nodes.
 async fn play_the_scale_out(stack: Stack, cluster_id: &str, record: &str) {
@@ -295,14 +309,7 @@ fn removing_a_running_job_returns_its_group(stack: Stack) {
     let file = scratch.write("jobs.yaml", &with_job);
     pipectl(stack, &["apply", "-f", &file, "--auto-approve"]).expect(0);
     let runtime = runtime();
-    let account = runtime.block_on(async {
-        let clients = stack.clients().await;
-        clients.sts.get_caller_identity().send().await.expect("identity").account().expect("account").to_string()
-    });
-    let machine = format!("arn:aws:states:us-east-1:{account}:stateMachine:pipectl-{p}-spark-nightly");
-    let (definition, _, _) = runtime.block_on(held_state_machine(stack, &machine)).expect("the state machine");
-    let cluster_id = definition["States"]["ScaleOut"]["Parameters"]["ClusterId"].as_str().unwrap().to_string();
-    let record = definition["States"]["RecordScale"]["Parameters"]["Tags"][0]["Value"].as_str().unwrap().to_string();
+    let (machine, cluster_id, record) = runtime.block_on(the_applied_job(stack, &p));
     assert_eq!(record, "nodes=8 baseline=1 job=spark/nightly");
     pipectl(stack, &["run", "nightly", "-f", &file]).expect(0);
     runtime.block_on(play_the_scale_out(stack, &cluster_id, &record));
@@ -356,6 +363,9 @@ fn attach_in_the_background(stack: Stack, file: &str, log: &std::path::Path) -> 
         }
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
+    let mut child = child;
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("run --attach never said what it follows:\n{}", std::fs::read_to_string(log).unwrap_or_default());
 }
 
@@ -373,14 +383,7 @@ fn following_and_stopping_a_run(stack: Stack) {
     let file = scratch.write("jobs.yaml", &spec(&p, "rollup", job_hour()));
     pipectl(stack, &["apply", "-f", &file, "--auto-approve"]).expect(0);
     let runtime = runtime();
-    let account = runtime.block_on(async {
-        let clients = stack.clients().await;
-        clients.sts.get_caller_identity().send().await.expect("identity").account().expect("account").to_string()
-    });
-    let machine = format!("arn:aws:states:us-east-1:{account}:stateMachine:pipectl-{p}-spark-nightly");
-    let (definition, _, _) = runtime.block_on(held_state_machine(stack, &machine)).expect("the state machine");
-    let cluster_id = definition["States"]["ScaleOut"]["Parameters"]["ClusterId"].as_str().unwrap().to_string();
-    let record = definition["States"]["RecordScale"]["Parameters"]["Tags"][0]["Value"].as_str().unwrap().to_string();
+    let (_, cluster_id, record) = runtime.block_on(the_applied_job(stack, &p));
 
     let started = pipectl(stack, &["run", "nightly", "-f", &file]).expect(0);
     assert!(started.stdout.contains("Follow it with `pipectl run spark/nightly --attach`"), "{}", started.stdout);
