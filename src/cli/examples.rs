@@ -49,7 +49,9 @@ pub const RUN: &str = "\
 Examples:
   # Start the job `nightly` now and follow it to the end
   pipectl run nightly --wait
-  pipectl run spark/nightly --output json";
+  # Follow the run already going, or stop it and give its nodes back
+  pipectl run nightly --attach
+  pipectl run spark/nightly --stop --auto-approve";
 
 pub const RUNS: &str = "\
 Examples:

@@ -44,7 +44,7 @@ pub enum Command {
     /// Resize an EMR instance group now (and optionally back later), without it counting as drift.
     #[command(after_help = examples::SCALE)]
     Scale(scale::ScaleArgs),
-    /// Start a cluster's job now (the state machine its schedule starts), and optionally follow it.
+    /// Start a cluster's job now (the state machine its schedule starts), or follow or stop its run.
     #[command(after_help = examples::RUN)]
     Run(commands::run::RunArgs),
     /// List recent runs of the spec's jobs: start, duration, node-hours, outcome.

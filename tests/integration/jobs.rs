@@ -4,7 +4,8 @@
 //! targeting the state machine and the `guard` schedule returning the group to its baseline,
 //! read back with the SDK; the plan converges; a step edit is an in-place update; `pipectl run`
 //! starts an execution (after its own one-time guard schedule) and `pipectl runs` lists it;
-//! destroy leaves no state machine or schedule, the run's pending guard included.
+//! destroy leaves no state machine or schedule, the run's pending guard included. `run --attach`
+//! follows a run to its end and `run --stop` ends one through the job's own scale-back.
 //!
 //! Neither emulator runs the EMR integrations: moto keeps an execution RUNNING and does not
 //! interpret the definition; LocalStack interprets it but has no EMR ("Unknown service
@@ -262,6 +263,39 @@ async fn batch_group(stack: Stack, cluster_id: &str) -> (String, i32, Option<Str
     (batch.id().unwrap_or_default().to_string(), batch.requested_instance_count().unwrap_or(-1), record)
 }
 
+/// Job `nightly` of pipeline `p` as applied: its state machine's ARN, and the cluster id and the
+/// size record its definition holds.
+async fn the_applied_job(stack: Stack, p: &str) -> (String, String, String) {
+    let clients = stack.clients().await;
+    let identity = clients.sts.get_caller_identity().send().await.expect("identity");
+    let account = identity.account().expect("account").to_string();
+    let machine = format!("arn:aws:states:us-east-1:{account}:stateMachine:pipectl-{p}-spark-nightly");
+    let (definition, _, _) = held_state_machine(stack, &machine).await.expect("the state machine");
+    let states = &definition["States"];
+    let cluster_id = states["ScaleOut"]["Parameters"]["ClusterId"].as_str().expect("a cluster id").to_string();
+    let record = states["RecordScale"]["Parameters"]["Tags"][0]["Value"].as_str().expect("a record").to_string();
+    (machine, cluster_id, record)
+}
+
+/// What a run's first two states do, which neither emulator runs: the size record the job
+/// writes on the cluster, and the resize of group `batch` to the job's 8 nodes.
+async fn play_the_scale_out(stack: Stack, cluster_id: &str, record: &str) {
+    let clients = stack.clients().await;
+    let (group_id, _, _) = batch_group(stack, cluster_id).await;
+    let tag = aws_sdk_emr::types::Tag::builder().key("pipectl:scale:batch").value(record).build();
+    clients.emr.add_tags().resource_id(cluster_id).tags(tag).send().await.expect("AddTags");
+    let resize =
+        aws_sdk_emr::types::InstanceGroupModifyConfig::builder().instance_group_id(group_id).instance_count(8).build();
+    clients.emr.modify_instance_groups().cluster_id(cluster_id).instance_groups(resize).send().await.expect("resize");
+}
+
+/// The names of the steps added to the cluster.
+async fn step_names(stack: Stack, cluster_id: &str) -> Vec<String> {
+    let clients = stack.clients().await;
+    let listed = clients.emr.list_steps().cluster_id(cluster_id).send().await.expect("ListSteps");
+    listed.steps().iter().filter_map(|step| step.name().map(str::to_string)).collect()
+}
+
 /// Removing a job while it runs (issue 22, item 5): its run is stopped, so its own resize-back
 /// never comes, and its guard goes with it. The removal returns the group to its baseline and
 /// removes the job's size record before the state machine and the guard are deleted, and the
@@ -275,34 +309,10 @@ fn removing_a_running_job_returns_its_group(stack: Stack) {
     let file = scratch.write("jobs.yaml", &with_job);
     pipectl(stack, &["apply", "-f", &file, "--auto-approve"]).expect(0);
     let runtime = runtime();
-    let account = runtime.block_on(async {
-        let clients = stack.clients().await;
-        clients.sts.get_caller_identity().send().await.expect("identity").account().expect("account").to_string()
-    });
-    let machine = format!("arn:aws:states:us-east-1:{account}:stateMachine:pipectl-{p}-spark-nightly");
-    let (definition, _, _) = runtime.block_on(held_state_machine(stack, &machine)).expect("the state machine");
-    let cluster_id = definition["States"]["ScaleOut"]["Parameters"]["ClusterId"].as_str().unwrap().to_string();
-    let record = definition["States"]["RecordScale"]["Parameters"]["Tags"][0]["Value"].as_str().unwrap().to_string();
+    let (machine, cluster_id, record) = runtime.block_on(the_applied_job(stack, &p));
     assert_eq!(record, "nodes=8 baseline=1 job=spark/nightly");
     pipectl(stack, &["run", "nightly", "-f", &file]).expect(0);
-    runtime.block_on(async {
-        let clients = stack.clients().await;
-        let (group_id, _, _) = batch_group(stack, &cluster_id).await;
-        let tag = aws_sdk_emr::types::Tag::builder().key("pipectl:scale:batch").value(&record).build();
-        clients.emr.add_tags().resource_id(&cluster_id).tags(tag).send().await.expect("AddTags");
-        let resize = aws_sdk_emr::types::InstanceGroupModifyConfig::builder()
-            .instance_group_id(group_id)
-            .instance_count(8)
-            .build();
-        clients
-            .emr
-            .modify_instance_groups()
-            .cluster_id(&cluster_id)
-            .instance_groups(resize)
-            .send()
-            .await
-            .expect("resize");
-    });
+    runtime.block_on(play_the_scale_out(stack, &cluster_id, &record));
     let plan = pipectl(stack, &["plan", "-f", &file]).expect(0);
     assert!(
         plan.stdout.contains("scaled to 8 (baseline 1)") || plan.stderr.contains("scaled to 8 (baseline 1)"),
@@ -319,11 +329,7 @@ fn removing_a_running_job_returns_its_group(stack: Stack) {
     let (_, requested, record) = runtime.block_on(batch_group(stack, &cluster_id));
     assert_eq!((requested, record), (1, None), "the group is back at its baseline, the record gone");
     // The stopped run's YARN applications get the kill step its failure path would have run.
-    let steps = runtime.block_on(async {
-        let clients = stack.clients().await;
-        let listed = clients.emr.list_steps().cluster_id(&cluster_id).send().await.expect("ListSteps");
-        listed.steps().iter().filter_map(|step| step.name().map(str::to_string)).collect::<Vec<_>>()
-    });
+    let steps = runtime.block_on(step_names(stack, &cluster_id));
     assert!(steps.contains(&"pipectl: kill the YARN applications of job spark/nightly".to_string()), "{steps:?}");
     assert!(runtime.block_on(held_state_machine(stack, &machine)).is_none(), "the state machine is left");
     for edge in ["start", "guard"] {
@@ -337,6 +343,105 @@ fn removing_a_running_job_returns_its_group(stack: Stack) {
 }
 
 on_both_stacks!(removing_a_running_job_returns_its_group);
+
+/// `pipectl run JOB --attach`, started in the background (its stderr into `log`), once it follows
+/// the job's running run.
+fn attach_in_the_background(stack: Stack, file: &str, log: &std::path::Path) -> std::process::Child {
+    let mut command = std::process::Command::new(crate::support::pipectl_path());
+    command.args(["run", "nightly", "--attach", "--poll", "1s", "-f", file]).env_clear();
+    for key in ["PATH", "HOME"] {
+        if let Some(value) = std::env::var_os(key) {
+            command.env(key, value);
+        }
+    }
+    command.env("NO_COLOR", "1").envs(stack.env()).stdin(std::process::Stdio::null());
+    command.stdout(std::process::Stdio::piped()).stderr(std::fs::File::create(log).expect("a log file"));
+    let child = command.spawn().expect("pipectl runs");
+    for _ in 0..300 {
+        if std::fs::read_to_string(log).unwrap_or_default().contains("Following job") {
+            return child;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let mut child = child;
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("run --attach never said what it follows:\n{}", std::fs::read_to_string(log).unwrap_or_default());
+}
+
+/// Following and stopping a run (issue 23, item 3). `run` without `--wait` names the commands
+/// that follow and stop it; `run --attach` follows the run (from another terminal, as it were)
+/// and exits with its outcome once `run --stop` has stopped it; the stop refuses to go on
+/// unasked without a terminal, and then stops the execution (ABORTED), adds the kill step,
+/// returns the group to its baseline and removes the job's size record — what the run's own
+/// end would have done. Neither emulator runs the EMR integrations, so the test plays the run's
+/// record and resize itself, as the removal test does.
+fn following_and_stopping_a_run(stack: Stack) {
+    require!(stack);
+    let p = unique("jobstop", stack);
+    let scratch = Scratch::new(&format!("jobs-stop-{}", stack.tag()));
+    let file = scratch.write("jobs.yaml", &spec(&p, "rollup", job_hour()));
+    pipectl(stack, &["apply", "-f", &file, "--auto-approve"]).expect(0);
+    let runtime = runtime();
+    let (_, cluster_id, record) = runtime.block_on(the_applied_job(stack, &p));
+
+    let started = pipectl(stack, &["run", "nightly", "-f", &file]).expect(0);
+    assert!(started.stdout.contains("Follow it with `pipectl run spark/nightly --attach`"), "{}", started.stdout);
+    assert!(started.stdout.contains("stop it with `pipectl run spark/nightly --stop`"), "{}", started.stdout);
+    assert!(!started.stdout.contains("next time"), "{}", started.stdout);
+    runtime.block_on(play_the_scale_out(stack, &cluster_id, &record));
+    let log = scratch.dir.join("attach.log");
+    let attached = attach_in_the_background(stack, &file, &log);
+
+    // No terminal to ask on: refused, and nothing is stopped.
+    let unasked = pipectl(stack, &["run", "nightly", "--stop", "-f", &file]).expect(1);
+    assert!(unasked.stderr.contains("re-run with --auto-approve"), "{}", unasked.stderr);
+    let still = pipectl(stack, &["runs", "-f", &file, "--output", "json"]).expect(0).json();
+    assert_eq!(still[0]["status"], "RUNNING", "{still}");
+
+    let stopped =
+        pipectl(stack, &["run", "nightly", "--stop", "--auto-approve", "-f", &file, "--output", "json", "-v"])
+            .expect(0);
+    assert!(stopped.stderr.contains("sfn:StopExecution 1"), "{}", stopped.stderr);
+    let stopped = stopped.json();
+    let execution = stopped["stopped"][0]["execution_arn"].as_str().expect("a stopped execution").to_string();
+    assert_eq!(stopped["stopped"][0]["status"], "ABORTED", "{stopped}");
+    assert_eq!(stopped["returned"], serde_json::json!({"group": "batch", "baseline": 1, "resized": true}));
+    // Read back: the execution ABORTED, the group at its baseline, no size record, the kill step.
+    let status = runtime.block_on(async {
+        let clients = stack.clients().await;
+        let described = clients.sfn.describe_execution().execution_arn(&execution).send().await.expect("execution");
+        described.status().as_str().to_string()
+    });
+    assert_eq!(status, "ABORTED");
+    let (_, requested, held) = runtime.block_on(batch_group(stack, &cluster_id));
+    assert_eq!((requested, held), (1, None), "the group is back at its baseline, the record gone");
+    let steps = runtime.block_on(step_names(stack, &cluster_id));
+    assert!(steps.contains(&"pipectl: kill the YARN applications of job spark/nightly".to_string()), "{steps:?}");
+
+    // The follower saw the run end, and exits with its outcome.
+    let output = attached.wait_with_output().expect("the attached pipectl");
+    let (code, out, err) = (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).to_string(),
+        std::fs::read_to_string(&log).unwrap_or_default(),
+    );
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(err.contains(&format!("Following job spark/nightly: {execution} (RUNNING")), "{err}");
+    assert!(out.contains("Job spark/nightly ABORTED."), "{out}\n{err}");
+    assert!(err.contains("job spark/nightly ended ABORTED"), "{err}");
+    // With nothing running, --attach shows the newest run's outcome at once, and --stop says so.
+    let newest = pipectl(stack, &["run", "nightly", "--attach", "-f", &file, "--output", "json"]).expect(1).json();
+    assert_eq!(
+        (newest["execution_arn"].as_str(), newest["status"].as_str()),
+        (Some(execution.as_str()), Some("ABORTED"))
+    );
+    let idle = pipectl(stack, &["run", "nightly", "--stop", "--auto-approve", "-f", &file]).expect(0);
+    assert!(idle.stdout.contains("No run of job spark/nightly is running; nothing was stopped."), "{}", idle.stdout);
+    pipectl(stack, &["destroy", "-f", &file, "--auto-approve", "--allow-destroy"]).expect(0);
+}
+
+on_both_stacks!(following_and_stopping_a_run);
 
 /// (namespace, metric, dimension) of the alarms on job `nightly` of pipeline `p`, sorted.
 async fn job_alarm_metrics(stack: Stack, p: &str) -> Vec<(String, String, String)> {

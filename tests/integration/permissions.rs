@@ -104,6 +104,7 @@ fn the_printed_policy_allows_every_call_of_a_lifecycle() {
         vec!["scale", "--reset", "-f", &file, "-v"],
         vec!["run", "nightly", "-f", &file, "-v"],
         vec!["runs", "-f", &file, "-v"],
+        vec!["run", "nightly", "--stop", "--auto-approve", "-f", &file, "-v"],
         vec!["destroy", "-f", &file, "--auto-approve", "--allow-destroy", "-v"],
     ];
     let mut seen = BTreeSet::new();

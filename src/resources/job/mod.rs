@@ -32,8 +32,8 @@ use serde_json::{json, Value};
 
 use super::kit::wait::{wait_until, Poll};
 use super::kit::{
-    aws_error, claimed_id, owned_by, retag::retag, retry_while_role_propagates, AwsError, Context, Grant, GrantContext,
-    LiveResource, NamedRead, ReadContext, ResourceKind, Scope, Tags,
+    aws_error, claimed_id, owned_by, retag::retag, retry_while_role_propagates, AwsError, Clients, Context, Grant,
+    GrantContext, LiveResource, NamedRead, ReadContext, ResourceKind, Scope, Tags,
 };
 use super::role;
 use crate::model::ResourceId;
@@ -43,6 +43,7 @@ use crate::model::{
 };
 use crate::names::{derived_job_role, iam_role_name, job_state_machine_name, state_machine_prefix};
 use crate::pricing::{CostLine, NightLine, Prices};
+use crate::progress::Progress;
 use crate::spec::{self, Group};
 use definition::{JobPlan, PlannedStep};
 use partitions::TablePartitions;
@@ -415,8 +416,9 @@ impl ResourceKind for Job {
     /// them was stopped mid-run, or an earlier removal was), then deletes the state machine; the
     /// guard schedule goes after it (`Live::describe`).
     async fn delete(&self, ctx: &Context, live: &LiveResource, detail: &Live) -> Result<(), AwsError> {
-        stop_running(&ctx.clients.sfn, &live.id, &live.physical_id).await?;
-        return_group(ctx, &live.id, &detail.definition).await?;
+        stop_running(&ctx.clients.sfn, &live.id, &live.physical_id, "pipectl is deleting the job's state machine")
+            .await?;
+        return_group(&ctx.clients, &ctx.progress, &live.id, &detail.definition).await?;
         match ctx.clients.sfn.delete_state_machine().state_machine_arn(&live.physical_id).send().await {
             Ok(_) => Ok(()),
             Err(error) => aws_error(&live.id, "DeleteStateMachine", error).unless_not_found(()),
@@ -438,8 +440,8 @@ impl ResourceKind for Job {
 
     /// The jobs' state machines and their executions: read by the pipeline's name prefix (a job
     /// the spec dropped is found by it), changed by exact name, and a dropped one deleted by the
-    /// prefix only while it carries the pipeline's tag; `pipectl run` and `runs` start and list
-    /// a job's executions.
+    /// prefix only while it carries the pipeline's tag; `pipectl run` and `runs` start, follow,
+    /// stop and list a job's executions.
     fn grants(&self, ctx: &GrantContext) -> Vec<Grant> {
         let prefix = state_machine_prefix(&ctx.spec.pipeline);
         let machines = vec![ctx.arns.state_machine(&format!("{prefix}*"))];
@@ -486,18 +488,19 @@ impl ResourceKind for Job {
                 &["states:DescribeExecution", "states:GetExecutionHistory"],
                 executions.clone(),
             ),
-            // Deleting a job stops its running executions first: the spec's jobs' by exact name,
-            // a dropped job's only while they carry the pipeline's tag (the `execution` resource
-            // type takes `aws:ResourceTag`, Service Authorization Reference). Were that denied, the
-            // dropped state machine is still deleted once its runs end (see the module's header).
-            Grant::new("StopJobRuns", Scope::Destroy, &["states:StopExecution"], runs),
+            // `pipectl run --stop` stops a job's run, and deleting a job stops its running
+            // executions first: the spec's jobs' by exact name, a dropped job's only while they
+            // carry the pipeline's tag (the `execution` resource type takes `aws:ResourceTag`,
+            // Service Authorization Reference). Were that denied, the dropped state machine is
+            // still deleted once its runs end (see the module's header).
+            Grant::new("StopJobRuns", Scope::Apply, &["states:StopExecution"], runs),
             Grant::new("StopRunsOfJobsTheSpecDropped", Scope::Destroy, &["states:StopExecution"], executions)
                 .when(ctx.tagged()),
-            // Removing a job returns the group a stopped run left scaled out (`return_group`), on
-            // the pipeline's clusters only.
+            // `pipectl run --stop` and removing a job return the group a stopped run left scaled
+            // out (`return_group`), on the pipeline's clusters only.
             Grant::new(
-                "ReturnGroupsOfRemovedJobs",
-                Scope::Destroy,
+                "ReturnGroupsOfStoppedRuns",
+                Scope::Apply,
                 &[
                     "elasticmapreduce:AddJobFlowSteps",
                     "elasticmapreduce:DescribeCluster",
@@ -549,49 +552,72 @@ fn kill_step(definition: &Value) -> Option<aws_sdk_emr::types::StepConfig> {
     Some(step)
 }
 
-/// Returns the group of a job being removed to its baseline (after adding the step that kills its
-/// YARN applications) and removes the job's size record, when the cluster still carries that
-/// record: a run stopped by the removal (or before it) never reached its own resize-back, and the
-/// guard that would have goes with the job. A cluster that
-/// is not RUNNING or WAITING cannot be resized (EMR: "An instance group may only be modified when
-/// the cluster is running or waiting") and is left as it is; a record of someone else's (`pipectl
-/// scale`) is not the job's and is left too.
-async fn return_group(ctx: &Context, id: &ResourceId, definition: &Value) -> Result<(), AwsError> {
-    let Some((cluster_id, group, baseline, key, value)) = recorded_scale(definition) else { return Ok(()) };
-    let running = match super::cluster::inspect(&ctx.clients, id, &cluster_id).await {
+/// A group a stopped run left scaled out, returned to its baseline by `return_group`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct GroupReturned {
+    /// The group as the spec names it: `core` or the task group's name.
+    pub group: String,
+    pub baseline: i64,
+    /// Whether it was above its baseline (and so resized); its size record is removed either way.
+    pub resized: bool,
+}
+
+/// Returns the group of a job whose run was stopped — by `pipectl run --stop`, by the job's
+/// removal, or before either — to its baseline (after adding the step that kills its YARN
+/// applications) and removes the job's size record, when the cluster still carries that record:
+/// a stopped run never reaches its own resize-back. A cluster that is not RUNNING or WAITING
+/// cannot be resized (EMR: "An instance group may only be modified when the cluster is running
+/// or waiting") and is left as it is; a record of someone else's (`pipectl scale`) is not the
+/// job's and is left too. `None` when nothing was returned.
+async fn return_group(
+    clients: &Clients,
+    progress: &Progress,
+    id: &ResourceId,
+    definition: &Value,
+) -> Result<Option<GroupReturned>, AwsError> {
+    let Some((cluster_id, group, baseline, key, value)) = recorded_scale(definition) else { return Ok(None) };
+    let running = match super::cluster::inspect(clients, id, &cluster_id).await {
         Ok(running) => running,
         // A cluster that is gone has no group to return.
-        Err(error) if error.is_not_found() || error.has_code("InvalidRequestException") => return Ok(()),
+        Err(error) if error.is_not_found() || error.has_code("InvalidRequestException") => return Ok(None),
         Err(error) => return Err(error),
     };
     if running.tags.get(&key) != Some(&value) || !running.state.accepts_resize() {
-        return Ok(());
+        return Ok(None);
     }
     let group = Group::parse(&group);
-    if let Some(live) = running.group(&group).filter(|live| live.requested != baseline) {
-        let live_id = live.id.clone();
+    let above = running.group(&group).filter(|live| live.requested != baseline).map(|live| live.id.clone());
+    if let Some(live_id) = &above {
         // The stopped run's Spark applications would go on under the shrinking group: the step
         // its failure path runs (`guard`) is added now, not waited for.
         if let Some(kill) = kill_step(definition) {
-            let added = ctx.clients.emr.add_job_flow_steps().job_flow_id(&cluster_id).steps(kill).send().await;
+            let added = clients.emr.add_job_flow_steps().job_flow_id(&cluster_id).steps(kill).send().await;
             if let Err(error) = added {
                 let error = aws_error(id, "AddJobFlowSteps", error);
-                ctx.progress.warn(&format!(
+                progress.warn(&format!(
                     "{id}: the step that kills the stopped run's YARN applications was not added: {error}"
                 ));
             }
         }
-        ctx.progress.line(&format!(
+        progress.line(&format!(
             "{id}: returning {} to {baseline} nodes (a run was stopped before it could)",
             group.label()
         ));
-        super::cluster::resize_group(&ctx.clients, id, &cluster_id, &live_id, baseline).await?;
+        super::cluster::resize_group(clients, id, &cluster_id, live_id, baseline).await?;
     }
-    super::cluster::forget_scale(&ctx.clients, id, &cluster_id, &group).await
+    super::cluster::forget_scale(clients, id, &cluster_id, &group).await?;
+    Ok(Some(GroupReturned { group: group.name().to_string(), baseline, resized: above.is_some() }))
 }
 
-/// Stops the state machine's running executions, so that its deletion does not wait for them.
-async fn stop_running(sfn: &aws_sdk_sfn::Client, id: &ResourceId, arn: &str) -> Result<(), AwsError> {
+/// Stops the state machine's running executions (all pages), with `cause` in their history, so
+/// that its deletion does not wait for them or a person's stop is done; the ARNs of those it
+/// stopped.
+async fn stop_running(
+    sfn: &aws_sdk_sfn::Client,
+    id: &ResourceId,
+    arn: &str,
+    cause: &str,
+) -> Result<Vec<String>, AwsError> {
     let mut running = Vec::new();
     let mut token: Option<String> = None;
     loop {
@@ -604,7 +630,7 @@ async fn stop_running(sfn: &aws_sdk_sfn::Client, id: &ResourceId, arn: &str) -> 
             .await
         {
             Ok(page) => page,
-            Err(error) => return aws_error(id, "ListExecutions", error).unless_not_found(()),
+            Err(error) => return aws_error(id, "ListExecutions", error).unless_not_found(Vec::new()),
         };
         running.extend(page.executions().iter().map(|execution| execution.execution_arn().to_string()));
         token = page.next_token().map(str::to_string);
@@ -612,19 +638,15 @@ async fn stop_running(sfn: &aws_sdk_sfn::Client, id: &ResourceId, arn: &str) -> 
             break;
         }
     }
+    let mut stopped = Vec::new();
     for execution in running {
-        let stopped = sfn
-            .stop_execution()
-            .execution_arn(&execution)
-            .cause("pipectl is deleting the job's state machine")
-            .send()
-            .await;
-        // One that ended meanwhile needs no stopping.
-        if let Err(error) = stopped {
-            aws_error(id, "StopExecution", error).unless_not_found(())?;
+        match sfn.stop_execution().execution_arn(&execution).cause(cause).send().await {
+            Ok(_) => stopped.push(execution),
+            // One that ended meanwhile needs no stopping.
+            Err(error) => aws_error(id, "StopExecution", error).unless_not_found(())?,
         }
     }
-    Ok(())
+    Ok(stopped)
 }
 
 fn sfn_tags(tags: &Tags) -> Vec<Tag> {

@@ -1,12 +1,18 @@
 //! A job's executions, as `pipectl run` and `pipectl runs` see them: whose its state machine is,
-//! starting one, following it (its status and the states it enters), and listing recent ones.
+//! starting one, following it (its status and the states it enters), listing recent ones, and
+//! stopping the running ones the way the job's own failure path would end them (`stop`).
 //! A state machine or execution AWS does not know is "none", not an error, where the caller
 //! asks whether one exists.
 
 use aws_sdk_sfn::types::ExecutionStatus;
 
+use serde_json::Value;
+
+use super::GroupReturned;
 use crate::aws::{aws_error, AwsError, Clients};
-use crate::model::{Tags, PIPELINE_TAG};
+use crate::model::{ResourceId, Tags, PIPELINE_TAG};
+use crate::progress::Progress;
+use crate::resources::kit::wait::{wait_until, Poll, WaitOptions};
 
 /// Where an execution is, as DescribeExecution says.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,6 +35,7 @@ pub enum ExecutionEvent {
 /// One past (or running) execution.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PastExecution {
+    pub arn: String,
     pub name: String,
     pub status: String,
     /// Unix seconds.
@@ -160,10 +167,51 @@ pub async fn recent_executions(
         .zip(inputs)
         .filter(|(_, input)| !super::guard::is_guard_input(input.as_ref()))
         .map(|(execution, _)| PastExecution {
+            arn: execution.execution_arn().to_string(),
             name: execution.name().to_string(),
             status: execution.status().as_str().to_string(),
             started: execution.start_date().secs(),
             stopped: execution.stop_date().map(|date| date.secs()),
         })
         .collect())
+}
+
+/// What `stop` did: the executions it stopped, and the group it returned to its baseline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoppedRuns {
+    pub executions: Vec<String>,
+    pub returned: Option<GroupReturned>,
+}
+
+/// Stops the running executions of job `id`'s state machine `machine` and then does what their
+/// own end would have: StopExecution alone skips the definition's kill and resize-back states,
+/// so the step that kills the run's YARN applications is added, the group returned to its
+/// baseline and the job's size record removed — the path the job's removal takes
+/// (`return_group`), read from the live definition. The group is returned only once each stopped
+/// execution has left RUNNING (within `wait`): StopExecution's answer does not say it has, and a
+/// task still under way (LocalStack's keeps retrying its call for a while) could resize the group
+/// after the return. With nothing running it still returns a group the job's record says a run
+/// left scaled out (one stopped outside pipectl).
+pub async fn stop(
+    clients: &Clients,
+    progress: &Progress,
+    wait: WaitOptions,
+    id: &ResourceId,
+    machine: &str,
+) -> Result<StoppedRuns, AwsError> {
+    let executions = super::stop_running(&clients.sfn, id, machine, "pipectl run --stop").await?;
+    for execution in &executions {
+        wait_until(id, "stopped", wait, progress, || async move {
+            let state = execution_state(clients, &id.to_string(), execution).await?;
+            Ok(if state.status == "RUNNING" { Poll::Pending(format!("{execution} RUNNING")) } else { Poll::Ready })
+        })
+        .await?;
+    }
+    let described = clients.sfn.describe_state_machine().state_machine_arn(machine).send().await;
+    let definition = match described {
+        Ok(described) => serde_json::from_str(described.definition()).unwrap_or(Value::Null),
+        Err(error) => aws_error(id, "DescribeStateMachine", error).unless_not_found(Value::Null)?,
+    };
+    let returned = super::return_group(clients, progress, id, &definition).await?;
+    Ok(StoppedRuns { executions, returned })
 }

@@ -277,6 +277,9 @@ fn jobs_are_changed_by_exact_name_read_by_prefix_and_run_with_their_role_passed_
             ("states:ListExecutions", &["ReadJobs"]),
             ("states:GetExecutionHistory", &["ReadJobRuns"]),
             ("states:StopExecution", &["StopJobRuns", "StopRunsOfJobsTheSpecDropped"]),
+            ("states:DescribeExecution", &["ReadJobRuns"]),
+            ("elasticmapreduce:ModifyInstanceGroups", &["ReturnGroupsOfStoppedRuns"]),
+            ("elasticmapreduce:AddJobFlowSteps", &["ReturnGroupsOfStoppedRuns"]),
             ("states:StartExecution", &["ChangeJobs"]),
             ("states:DeleteStateMachine", &["ChangeJobs", "OwnJobsTheSpecDropped"]),
             ("iam:PassRole", &["PassJobRolesToStepFunctions"]),
@@ -377,8 +380,12 @@ async fn a_removed_jobs_group_is_returned_only_from_its_own_record_on_a_cluster_
         clients.emr = emr;
         let live_state = crate::model::LiveState { account_id: "123456789012".to_string(), ..Default::default() };
         let ctx = super::super::test_support::context(clients, std::time::Duration::from_secs(5), &live_state);
-        return_group(&ctx, &id("spark", "nightly"), &definition).await.unwrap();
+        let returned = return_group(&ctx.clients, &ctx.progress, &id("spark", "nightly"), &definition).await.unwrap();
         let made = (kill.num_calls(), resize.num_calls(), forget.num_calls());
         assert_eq!(made, (calls, calls, calls), "{state:?} {record}");
+        assert_eq!(
+            returned.map(|returned| (returned.group, returned.resized)),
+            (calls == 1).then(|| ("batch".to_string(), true))
+        );
     }
 }

@@ -1,7 +1,8 @@
-//! `pipectl run JOB [--wait]` and `pipectl runs [JOB]`: start a cluster's job now — the same
-//! state machine its `start` schedule runs — and list recent runs with their duration,
-//! node-hours and outcome. Jobs are found by their derived state machine name and touched only
-//! when tagged as this pipeline's.
+//! `pipectl run JOB [--wait | --attach | --stop]` and `pipectl runs [JOB]`: start a cluster's
+//! job now — the same state machine its `start` schedule runs — follow a run (`follow`), stop
+//! one through the job's own scale-back path (`stop`), and list recent runs with their duration,
+//! node-hours and outcome (`list`). Jobs are found by their derived state machine name and
+//! touched only when tagged as this pipeline's.
 //!
 //! A run by hand gets its own guard, as a scheduled run has its `guard` schedule: a one-time
 //! EventBridge schedule returns the group to its baseline `GUARD_DELAY_SECONDS` after the job's
@@ -21,14 +22,22 @@ use crate::aws::calls::CallCounter;
 use crate::aws::{AwsError, Clients};
 use crate::calendar::parse_duration;
 use crate::iam::Arns;
+use crate::model::ResourceId;
 use crate::names::{job_run_guard_name, job_state_machine_name, schedule_name, PIPELINE_TAG, RUN_GUARD_MARKER};
 use crate::progress::Progress;
 use crate::resources::cluster::{self, Found, Group};
 use crate::resources::job::guard_input;
-use crate::resources::job::runs::{self, ExecutionEvent, ExecutionState};
+use crate::resources::job::runs::{self, ExecutionState};
 use crate::resources::kit::account_id;
 use crate::resources::schedule::{create_one_time, OneTimeAction, OneTimeSchedule};
 use crate::spec::{Cluster, Job, Spec, GUARD_DELAY_SECONDS};
+
+mod follow;
+mod list;
+mod stop;
+
+pub use list::{exec_runs, Run, RunsArgs};
+pub use stop::{Stopped, StoppedExecution};
 
 /// The arguments of `pipectl run` (its help line is `cli::Command`'s).
 #[derive(Debug, Args)]
@@ -38,23 +47,21 @@ pub struct RunArgs {
     /// Follow the run until it ends; the exit code is 0 only if it succeeded.
     #[arg(long)]
     pub wait: bool,
-    /// How often --wait checks the run.
+    /// Start nothing: follow the job's running run (or its newest) until it ends; the exit code
+    /// is 0 only if it succeeded.
+    #[arg(long, conflicts_with_all = ["wait", "stop"])]
+    pub attach: bool,
+    /// Start nothing: stop the job's running run, kill its Spark applications and return its
+    /// group to its baseline (the job's own scale-back); exit 0 when nothing runs.
+    #[arg(long, conflicts_with = "wait")]
+    pub stop: bool,
+    /// With --stop: do not ask for confirmation (needed when stdin is not a terminal).
+    #[arg(long, requires = "stop")]
+    pub auto_approve: bool,
+    /// How often --wait and --attach check the run.
     #[arg(long, value_parser = parse_duration, value_name = "DURATION", default_value = "10s")]
     pub poll: Duration,
     /// How to print the run: for people, or JSON for scripts.
-    #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
-    pub output: OutputFormat,
-}
-
-/// The arguments of `pipectl runs` (its help line is `cli::Command`'s).
-#[derive(Debug, Args)]
-pub struct RunsArgs {
-    /// Only this job (`cluster/job` or `job`).
-    pub job: Option<String>,
-    /// The most runs to list per job.
-    #[arg(long, default_value_t = 20)]
-    pub limit: i32,
-    /// How to print the runs: for people, or JSON for scripts.
     #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
     pub output: OutputFormat,
 }
@@ -63,22 +70,32 @@ pub struct RunsArgs {
 fn report(session: &Session, error: RunError) -> CommandError {
     match error {
         RunError::Aws(error) => session.explain(error),
+        RunError::NotConfirmed(error) => error,
         other => CommandError::Refused(other.to_string()),
     }
 }
 
-/// `pipectl run JOB [--wait]`.
+/// `pipectl run JOB [--wait | --attach | --stop]`.
 pub async fn exec_run(global: &GlobalArgs, args: &RunArgs, counter: &CallCounter) -> Result<Status, CommandError> {
     let session = Session::open(global, counter).await?;
     let spec = &session.loaded.spec;
-    let wait = args.wait.then_some(args.poll);
+    let (clients, progress) = (&session.clients, &session.progress);
     let job = find_job(spec, &args.job).map_err(|error| CommandError::Refused(error.to_string()))?;
-    let started =
-        start(&session.clients, spec, job, wait, &session.progress).await.map_err(|error| report(&session, error))?;
+    if args.stop {
+        let stopped = stop::stop(clients, spec, job, args.auto_approve, progress, session.wait).await;
+        stop::print(&stopped.map_err(|error| report(&session, error))?, args.output);
+        return Ok(Status::Success);
+    }
+    let started = if args.attach {
+        follow::attach(clients, spec, job, args.poll, progress).await
+    } else {
+        start(clients, spec, job, args.wait.then_some(args.poll), progress).await
+    };
+    let started = started.map_err(|error| report(&session, error))?;
     match args.output {
         OutputFormat::Json => outln!("{}", serde_json::to_string(&started).unwrap_or_default()),
-        OutputFormat::Human if wait.is_none() => outln!(
-            "Job {} is running: {}\nFollow it with `pipectl run {} --wait` next time, or `pipectl runs {}`.",
+        OutputFormat::Human if !started.followed => outln!(
+            "Job {} is running: {}\nFollow it with `pipectl run {} --attach`, or stop it with `pipectl run {} --stop`.",
             started.job,
             started.execution_arn,
             started.job,
@@ -93,47 +110,6 @@ pub async fn exec_run(global: &GlobalArgs, args: &RunArgs, counter: &CallCounter
     Err(CommandError::Refused(format!("job {} ended {}: {why}", started.job, started.status)))
 }
 
-/// `pipectl runs [JOB]`.
-pub async fn exec_runs(global: &GlobalArgs, args: &RunsArgs, counter: &CallCounter) -> Result<Status, CommandError> {
-    let session = Session::open(global, counter).await?;
-    let spec = &session.loaded.spec;
-    let job = args
-        .job
-        .as_deref()
-        .map(|name| find_job(spec, name))
-        .transpose()
-        .map_err(|error| CommandError::Refused(error.to_string()))?;
-    let runs = runs(&session.clients, spec, job, args.limit).await.map_err(|error| report(&session, error))?;
-    match args.output {
-        OutputFormat::Json => outln!("{}", serde_json::to_string(&runs).unwrap_or_default()),
-        OutputFormat::Human if runs.is_empty() => outln!("No runs yet."),
-        OutputFormat::Human => {
-            outln!(
-                "{:<24} {:<10} {:<26} {:>9} {:>10}  EXECUTION",
-                "JOB",
-                "OUTCOME",
-                "STARTED",
-                "DURATION",
-                "NODE-HOURS"
-            );
-            for run in &runs {
-                let duration = run.seconds.map(|s| format!("{}m{:02}s", s / 60, s % 60)).unwrap_or_default();
-                let node_hours = run.node_hours.map(|h| format!("{h:.1}")).unwrap_or_default();
-                outln!(
-                    "{:<24} {:<10} {:<26} {:>9} {:>10}  {}",
-                    run.job,
-                    run.status,
-                    run.started,
-                    duration,
-                    node_hours,
-                    run.execution
-                );
-            }
-        }
-    }
-    Ok(Status::Success)
-}
-
 /// Why a run could not be started or followed.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
@@ -146,6 +122,9 @@ pub enum RunError {
     /// collide with a scheduled window.
     #[error("{0}")]
     Refused(String),
+    /// `--stop` was not confirmed (or could not be asked).
+    #[error(transparent)]
+    NotConfirmed(CommandError),
 }
 
 /// A job of the spec with its cluster.
@@ -161,9 +140,14 @@ impl JobOf<'_> {
         format!("{}/{}", self.cluster.name, self.job.name)
     }
 
-    /// The job's resource as plans name it, for errors: `job/<cluster>-<job>`.
+    /// The job's resource as plans name it: `job/<cluster>-<job>`.
+    fn id(&self) -> ResourceId {
+        crate::resources::job::id(&self.cluster.name, &self.job.name)
+    }
+
+    /// The job's resource as plans name it, for errors.
     fn resource(&self) -> String {
-        crate::resources::job::id(&self.cluster.name, &self.job.name).to_string()
+        self.id().to_string()
     }
 
     fn state_machine_arn(&self, spec: &Spec, arns: &Arns) -> String {
@@ -209,11 +193,11 @@ pub fn find_job<'a>(spec: &'a Spec, name: &str) -> Result<JobOf<'a>, RunError> {
 pub struct Started {
     pub job: String,
     pub execution_arn: String,
-    /// `RUNNING` without `--wait`; the final status with it.
+    /// `RUNNING` when started without `--wait`; the final status when followed.
     pub status: String,
     /// Why it failed, when it did and AWS says.
     pub error: Option<String>,
-    /// Whether pipectl followed it (`--wait`).
+    /// Whether pipectl followed it (`--wait`, `--attach`).
     pub followed: bool,
 }
 
@@ -285,9 +269,11 @@ async fn check_running(clients: &Clients, spec: &Spec, job: JobOf<'_>, arns: &Ar
     let group = Group::parse(&job.job.group);
     if let Some((other, execution)) = running_on_group(clients, spec, job.cluster, &group, arns).await? {
         return Err(RunError::Refused(format!(
-            "job {} is running on group {} ({execution}); the first of two runs to end would resize the group under the other. Wait for it, or stop it (aws stepfunctions stop-execution); nothing was changed",
+            "job {} is running on group {} ({execution}); the first of two runs to end would resize the group under the other. Wait for it (`pipectl run {} --attach`), or stop it (`pipectl run {} --stop`); nothing was changed",
             other.label(),
-            job.job.group
+            job.job.group,
+            other.label(),
+            other.label()
         )));
     }
     Ok(())
@@ -357,26 +343,11 @@ pub async fn start(
     let arns = arns(clients).await?;
     check_running(clients, spec, job, &arns).await?;
     let machine = job.state_machine_arn(spec, &arns);
-    let what = job.resource();
-    // Never start what is not this pipeline's.
-    match runs::owner(clients, &what, &machine).await? {
-        None => {
-            return Err(RunError::Refused(format!(
-                "job {} has no state machine yet ({machine}): run `pipectl apply` first",
-                job.label()
-            )))
-        }
-        Some(owner) if owner.as_deref() != Some(spec.pipeline.as_str()) => {
-            return Err(RunError::Refused(format!(
-                "the state machine {machine} is not tagged {PIPELINE_TAG}={}; pipectl starts only its own",
-                spec.pipeline
-            )))
-        }
-        Some(_) => {}
-    }
+    check_owner(clients, spec, job, &machine).await?;
     let guard = create_run_guard(clients, spec, job, &arns, now).await?;
     progress
         .line(&format!("Guard: the schedule {guard} returns the group to its baseline whatever becomes of the run"));
+    let what = job.resource();
     let execution = runs::start_execution(clients, &what, &machine).await?;
     progress.line(&format!("Started job {}: {execution}", job.label()));
     let started = |state: ExecutionState, followed| Started {
@@ -389,91 +360,24 @@ pub async fn start(
     let Some(poll) = wait else {
         return Ok(started(ExecutionState { status: "RUNNING".to_string(), error: None }, false));
     };
-    let limit =
-        job.job.timeout_seconds().unwrap_or(0) + crate::resources::job::definition::RESIZE_BACK_GRACE_SECONDS + 60;
-    let deadline = std::time::Instant::now() + Duration::from_secs(limit);
-    let mut seen = 0;
-    loop {
-        seen = report_new_states(clients, &what, &execution, seen, progress).await?;
-        let state = runs::execution_state(clients, &what, &execution).await?;
-        if state.status != "RUNNING" {
-            report_new_states(clients, &what, &execution, seen, progress).await?;
-            return Ok(started(state, true));
-        }
-        if std::time::Instant::now() >= deadline {
-            let error = format!("still running after {limit} s, the job's timeout and grace; stopped following it");
-            return Ok(started(ExecutionState { error: Some(error), ..state }, true));
-        }
-        tokio::time::sleep(poll).await;
-    }
+    let state = follow::follow(clients, &what, &execution, follow::follow_limit(job), poll, progress).await?;
+    Ok(started(state, true))
 }
 
-/// Prints the states the execution entered since event `seen`; returns how many events it saw.
-async fn report_new_states(
-    clients: &Clients,
-    what: &str,
-    execution: &str,
-    seen: usize,
-    progress: &Progress,
-) -> Result<usize, AwsError> {
-    let (events, count) = runs::execution_events(clients, what, execution).await?;
-    for (_, event) in events.iter().filter(|(at, _)| *at >= seen) {
-        match event {
-            ExecutionEvent::Entered(state) => progress.line(&format!("  {state} entered")),
-            ExecutionEvent::TaskFailed(why) => progress.line(&format!("  task failed: {why}")),
-        }
+/// Refuses a job whose state machine is missing or not tagged as the pipeline's: pipectl starts,
+/// follows and stops only its own.
+async fn check_owner(clients: &Clients, spec: &Spec, job: JobOf<'_>, machine: &str) -> Result<(), RunError> {
+    match runs::owner(clients, &job.resource(), machine).await? {
+        None => Err(RunError::Refused(format!(
+            "job {} has no state machine yet ({machine}): run `pipectl apply` first",
+            job.label()
+        ))),
+        Some(owner) if owner.as_deref() != Some(spec.pipeline.as_str()) => Err(RunError::Refused(format!(
+            "the state machine {machine} is not tagged {PIPELINE_TAG}={}; pipectl touches only its own",
+            spec.pipeline
+        ))),
+        Some(_) => Ok(()),
     }
-    Ok(count.max(seen))
-}
-
-/// One past run.
-#[derive(Debug, Clone, Serialize)]
-pub struct Run {
-    pub job: String,
-    pub execution: String,
-    pub status: String,
-    /// RFC 3339, UTC.
-    pub started: String,
-    pub seconds: Option<i64>,
-    /// The resized group's node-hours while the run lasted (its size in the job × the run's
-    /// duration; the group grows to it and shrinks back within that time).
-    pub node_hours: Option<f64>,
-}
-
-/// The most recent runs of `only` (or of every job), newest first, at most `limit` per job.
-pub async fn runs(clients: &Clients, spec: &Spec, only: Option<JobOf<'_>>, limit: i32) -> Result<Vec<Run>, RunError> {
-    let arns = arns(clients).await?;
-    let selected = match only {
-        Some(job) => vec![job],
-        None => jobs(spec),
-    };
-    let lists =
-        futures::future::try_join_all(selected.iter().map(|job| {
-            let machine = job.state_machine_arn(spec, &arns);
-            async move {
-                Ok::<_, AwsError>((*job, runs::recent_executions(clients, &job.resource(), &machine, limit).await?))
-            }
-        }))
-        .await?;
-    let now = chrono::Utc::now().timestamp();
-    let mut found = Vec::new();
-    for (job, executions) in lists {
-        for execution in executions {
-            let seconds = execution.stopped.unwrap_or(now) - execution.started;
-            found.push(Run {
-                job: job.label(),
-                execution: execution.name,
-                status: execution.status,
-                started: chrono::DateTime::from_timestamp(execution.started, 0)
-                    .map(|t| t.to_rfc3339())
-                    .unwrap_or_default(),
-                seconds: Some(seconds),
-                node_hours: Some(job.job.nodes as f64 * seconds as f64 / 3600.0),
-            });
-        }
-    }
-    found.sort_by(|a, b| b.started.cmp(&a.started));
-    Ok(found)
 }
 
 #[cfg(test)]
@@ -522,6 +426,25 @@ mod tests {
         let other = find_job(&spec, "ml/nightly").unwrap();
         assert!(check_collisions(other, at(0, 30)).is_err());
         assert!(check_collisions(other, at(21, 0)).is_ok());
+    }
+
+    #[test]
+    fn attach_and_stop_start_nothing_and_neither_goes_with_wait() {
+        use clap::Parser;
+        #[derive(Debug, Parser)]
+        struct Line {
+            #[command(flatten)]
+            run: RunArgs,
+        }
+        let parse = |flags: &[&str]| Line::try_parse_from([&["run", "nightly"], flags].concat()).map(|line| line.run);
+        let attach = parse(&["--attach", "--poll", "2s"]).unwrap();
+        assert!(attach.attach && !attach.stop && !attach.wait);
+        let stop = parse(&["--stop", "--auto-approve"]).unwrap();
+        assert!(stop.stop && stop.auto_approve && !stop.attach);
+        for mixed in [&["--attach", "--wait"][..], &["--attach", "--stop"], &["--stop", "--wait"], &["--auto-approve"]]
+        {
+            assert!(parse(mixed).is_err(), "{mixed:?}");
+        }
     }
 
     #[test]
