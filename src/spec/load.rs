@@ -188,7 +188,10 @@ pub fn load_bytes(file: &str, bytes: &[u8]) -> Result<Spec, SpecError> {
             }
             diagnostics
         }
-        Err(error) => structural_diagnostics(text, parse_diagnostic(&error)),
+        Err(error) => {
+            let first = parse_diagnostic(text, &error);
+            tab_indentation(text, &first).unwrap_or_else(|| structural_diagnostics(text, first))
+        }
     };
     // In document order, as a person reads the file.
     diagnostics.sort_by_key(|diagnostic| diagnostic.position.map(|p| (p.line, p.column)));
@@ -260,8 +263,9 @@ fn misled(path: &str, message: &str, broken: &str) -> bool {
 }
 
 /// Turns a YAML or type error into a diagnostic with its position, adding a suggestion for
-/// misspelled field names.
-fn parse_diagnostic(error: &serde_saphyr::Error) -> Diagnostic {
+/// misspelled field names; its span is the text at that position (up to the next blank), so a
+/// syntax error is shown with its line and a caret like any other problem.
+fn parse_diagnostic(text: &str, error: &serde_saphyr::Error) -> Diagnostic {
     let plain = error.without_snippet();
     let position = plain.location().and_then(|location| {
         let line = usize::try_from(location.line()).ok()?;
@@ -272,7 +276,49 @@ fn parse_diagnostic(error: &serde_saphyr::Error) -> Diagnostic {
     if let Some(suggestion) = unknown_name_suggestion(&message) {
         message.push_str(&suggestion);
     }
-    Diagnostic { path: String::new(), position, message, span: None }
+    let span = position.and_then(|position| span_at(text, position));
+    Diagnostic { path: String::new(), position, message, span }
+}
+
+/// The bytes of the token at a 1-based line and column (in characters): up to the next blank or
+/// the end of the line, at least where it starts.
+fn span_at(text: &str, position: Position) -> Option<Range<usize>> {
+    let line_start = if position.line == 1 {
+        0
+    } else {
+        text.match_indices('\n').nth(position.line - 2).map(|(index, _)| index + 1)?
+    };
+    let line = text[line_start..].split('\n').next().unwrap_or_default();
+    let start = line.char_indices().nth(position.column.saturating_sub(1)).map_or(line.len(), |(index, _)| index);
+    let end = line[start..].find(char::is_whitespace).map_or(line.len(), |index| start + index);
+    Some(line_start + start..line_start + end)
+}
+
+/// When the YAML parser stopped at a tab, every line indented with one, each at its tab: the
+/// parser reports the place it noticed (often the end of the line before), in its own words.
+/// YAML forbids tabs in indentation; a tab after the indentation (in a value or a block
+/// scalar's text) is not one of these.
+fn tab_indentation(text: &str, first: &Diagnostic) -> Option<Vec<Diagnostic>> {
+    if !first.message.to_lowercase().contains("tab") {
+        return None;
+    }
+    let mut offset = 0;
+    let mut found = Vec::new();
+    for (index, line) in text.split('\n').enumerate() {
+        let content = line.trim_start_matches([' ', '\t']);
+        let indentation = &line[..line.len() - content.len()];
+        let is_text = !content.trim().is_empty() && !content.starts_with('#');
+        if let Some(tab) = indentation.find('\t').filter(|_| is_text) {
+            found.push(Diagnostic {
+                path: String::new(),
+                position: Some(Position { line: index + 1, column: tab + 1 }),
+                message: "a tab in the indentation, which YAML does not allow: indent with spaces, not tabs".to_string(),
+                span: Some(offset + tab..offset + indentation.len()),
+            });
+        }
+        offset += line.len() + 1;
+    }
+    (!found.is_empty()).then_some(found)
 }
 
 /// The message without the "at line X column Y" tail the YAML crate appends (we print our own).
@@ -352,6 +398,28 @@ mod tests {
         };
         assert!(found.contains("spec.yaml:2:11: the file is not valid UTF-8"), "{found}");
         assert!(matches!(load_bytes("spec.yaml", b"# nothing\n"), Err(SpecError::Empty { .. })));
+    }
+
+    #[test]
+    fn a_tab_in_the_indentation_is_shown_at_its_line_with_the_fix() {
+        let text = "version: 1\npipeline: p\nregion: us-east-1\nstreams:\n  - name: s\n\tshards: 1\n";
+        let Err(error) = load_bytes("spec.yaml", text.as_bytes()) else { panic!("a tab must be refused") };
+        let shown = error.to_string();
+        let first = shown.lines().next().unwrap_or_default();
+        assert_eq!(first, "spec.yaml:6:1: a tab in the indentation, which YAML does not allow: indent with spaces, not tabs");
+        // The line itself, and a caret under the tab.
+        assert!(shown.contains("6 | \tshards: 1"), "{shown}");
+        assert!(shown.lines().any(|line| line.trim_end().ends_with('^')), "{shown}");
+        assert!(shown.ends_with("1 problem found; nothing was sent to AWS"), "{shown}");
+    }
+
+    #[test]
+    fn a_syntax_error_is_shown_with_its_line_and_a_caret() {
+        let text = "version: 1\npipeline: [unclosed\nregion: us-east-1\n";
+        let Err(error) = load_bytes("spec.yaml", text.as_bytes()) else { panic!("broken YAML must be refused") };
+        let shown = error.to_string();
+        assert!(shown.contains("2 | pipeline: [unclosed"), "{shown}");
+        assert!(shown.lines().any(|line| line.trim_end().ends_with('^')), "{shown}");
     }
 
     #[test]
