@@ -50,8 +50,7 @@ pub(super) fn aws_form_message(text: &str, check: impl Fn(&str) -> Result<(), St
 
 /// A year field: `*`, or years and ranges of them (`2027`, `2027-2029`, `2027,2028`).
 fn looks_like_year(field: &str) -> bool {
-    field == "*"
-        || field.split([',', '-', '/']).all(|part| part.len() == 4 && part.chars().all(|c| c.is_ascii_digit()))
+    field == "*" || field.split([',', '-', '/']).all(|part| part.len() == 4 && part.chars().all(|c| c.is_ascii_digit()))
 }
 
 /// AWS's first five fields as standard cron: `?` is `*`, and the days of the week, numbered 1
@@ -79,12 +78,12 @@ fn standard_days(field: &str) -> Result<String, String> {
         Ok(number) => Err(format!("its day of week `{number}` is outside AWS's 1-7 (SUN-SAT)")),
         Err(_) => Ok(day.to_string()),
     };
-    let elements = field.split(',').map(|element| {
+    let elements = field.split(',').map(|element| -> Result<String, String> {
         let (range, step) = match element.split_once('/') {
             Some((range, step)) => (range, Some(step)),
             None => (element, None),
         };
-        let days: Result<Vec<String>, String> = range.split('-').map(shift).collect();
+        let days: Result<Vec<String>, String> = range.split('-').map(&shift).collect();
         Ok(days?.join("-") + &step.map(|step| format!("/{step}")).unwrap_or_default())
     });
     Ok(elements.collect::<Result<Vec<String>, String>>()?.join(","))

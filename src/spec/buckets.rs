@@ -278,7 +278,10 @@ fn check_bucket(path: &str, bucket: &Bucket, region: &str, problems: &mut Proble
         }
         if let Some(days) = rule.expiration_days {
             if !(1..=MAX_LIFECYCLE_DAYS).contains(&days) {
-                problems.add(format!("{rule_path}.expiration_days"), format!("must be between 1 and {MAX_LIFECYCLE_DAYS} days"));
+                problems.add(
+                    format!("{rule_path}.expiration_days"),
+                    format!("must be between 1 and {MAX_LIFECYCLE_DAYS} days"),
+                );
             } else if days <= last_days {
                 problems.add(
                     format!("{rule_path}.expiration_days"),

@@ -13,7 +13,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 
 use super::buckets::check_bucket_reference;
-use super::checks::{check_reference, check_tags, Problems};
+use super::checks::{check_tags, Problems};
 use super::clusters::{Cluster, Configuration};
 use super::crawlers::Crawler;
 use super::deliveries::{Compression, Delivery};

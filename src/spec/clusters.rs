@@ -279,12 +279,12 @@ pub fn open_schedule_windows(cluster: &Cluster, now: i64) -> Vec<(String, i64, S
     open.map(|schedule| (schedule.group.clone(), schedule.nodes, schedule.name.clone())).collect()
 }
 
-/// Applications EMR installs, as its API spells them.
 /// The most nodes pipectl gives a core or task group (validation's bound, and the schema's).
 pub const MAX_GROUP_NODES: i64 = 500;
-/// The largest EBS volume of a core node, in GiB (a gp3 volume's maximum size).
+/// The largest EBS volume of a core node, in GiB (validation's bound, and the schema's).
 pub const MAX_EBS_GIB: i64 = 16384;
 
+/// Applications EMR installs, as its API spells them.
 pub const EMR_APPLICATIONS: [&str; 20] = [
     "Spark",
     "Hadoop",
@@ -462,10 +462,12 @@ fn check_settings(path: &str, cluster: &Cluster, problems: &mut Problems) {
     let baseline = cluster.baseline_nodes();
     if let Some(scaling) = &cluster.managed_scaling {
         let scaling_path = format!("{path}.managed_scaling");
-        if scaling.min < 1 || scaling.min > scaling.max {
+        let bounds_valid = (1..=scaling.max).contains(&scaling.min);
+        if !bounds_valid {
             problems.add(format!("{scaling_path}.min"), format!("must be between 1 and max ({})", scaling.max));
         }
-        if !(scaling.min..=scaling.max).contains(&baseline) {
+        // Bounds already reported as invalid say nothing true about the baseline.
+        if bounds_valid && !(scaling.min..=scaling.max).contains(&baseline) {
             problems.add(
                 &scaling_path,
                 format!(

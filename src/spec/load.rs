@@ -233,12 +233,18 @@ fn structural_diagnostics(text: &str, first: Diagnostic) -> Vec<Diagnostic> {
             span: Some(problem.span.clone()),
         })
         .collect();
-    // The walk should have found serde's problem too; if it is on no reported line, keep it.
+    // The walk should have found serde's problem too; if it is on no reported line, and no
+    // reported problem says it (a missing field is placed at its mapping, serde's after it), keep it.
     let first_line = first.position.map(|position| position.line);
-    if !diagnostics.iter().any(|diagnostic| diagnostic.position.map(|position| position.line) == first_line) {
+    let said = diagnostics.iter().any(|diagnostic| {
+        diagnostic.position.map(|position| position.line) == first_line || diagnostic.message == first.message
+    });
+    if !said {
         diagnostics.push(first);
     }
-    if found.broken_root_field {
+    drop_misspelt_missing(&mut diagnostics);
+    // A broken root leaves only placeholders to check (a version 0 nobody wrote).
+    if found.broken_root_field || found.problems.iter().any(|problem| problem.path.is_empty()) {
         return diagnostics;
     }
     let repaired = found.repaired.as_deref().and_then(|repaired| serde_saphyr::from_str::<Spec>(repaired).ok());
@@ -247,6 +253,22 @@ fn structural_diagnostics(text: &str, first: Diagnostic) -> Vec<Diagnostic> {
         diagnostics.extend(semantic_diagnostics(text, &spec, &broken));
     }
     diagnostics
+}
+
+/// A field reported missing beside an unknown one that is its misspelling (`availability_zon`,
+/// "did you mean `availability_zone`?") is one mistake: the missing field is dropped.
+fn drop_misspelt_missing(diagnostics: &mut Vec<Diagnostic>) {
+    let misspelt: Vec<String> = diagnostics
+        .iter()
+        .filter_map(|diagnostic| {
+            let meant = diagnostic.message.split("(did you mean `").nth(1)?.split('`').next()?;
+            let parent = diagnostic.path.rsplit_once('.').map_or("", |(parent, _)| parent);
+            Some(if parent.is_empty() { meant.to_string() } else { format!("{parent}.{meant}") })
+        })
+        .collect();
+    diagnostics.retain(|diagnostic| {
+        !(diagnostic.message.starts_with("missing field `") && misspelt.contains(&diagnostic.path))
+    });
 }
 
 /// Whether a semantic problem (at `path`, saying `message`) may come from the placeholder or
@@ -312,7 +334,8 @@ fn tab_indentation(text: &str, first: &Diagnostic) -> Option<Vec<Diagnostic>> {
             found.push(Diagnostic {
                 path: String::new(),
                 position: Some(Position { line: index + 1, column: tab + 1 }),
-                message: "a tab in the indentation, which YAML does not allow: indent with spaces, not tabs".to_string(),
+                message: "a tab in the indentation, which YAML does not allow: indent with spaces, not tabs"
+                    .to_string(),
                 span: Some(offset + tab..offset + indentation.len()),
             });
         }
@@ -406,10 +429,12 @@ mod tests {
         let Err(error) = load_bytes("spec.yaml", text.as_bytes()) else { panic!("a tab must be refused") };
         let shown = error.to_string();
         let first = shown.lines().next().unwrap_or_default();
-        assert_eq!(first, "spec.yaml:6:1: a tab in the indentation, which YAML does not allow: indent with spaces, not tabs");
-        // The line itself, and a caret under the tab.
-        assert!(shown.contains("6 | \tshards: 1"), "{shown}");
-        assert!(shown.lines().any(|line| line.trim_end().ends_with('^')), "{shown}");
+        assert_eq!(
+            first,
+            "spec.yaml:6:1: a tab in the indentation, which YAML does not allow: indent with spaces, not tabs"
+        );
+        // The line itself (the tab shown as four columns), and carets under the tab.
+        assert!(shown.contains("6 |     shards: 1\n  | ^^^^\n"), "{shown}");
         assert!(shown.ends_with("1 problem found; nothing was sent to AWS"), "{shown}");
     }
 
@@ -420,6 +445,19 @@ mod tests {
         let shown = error.to_string();
         assert!(shown.contains("2 | pipeline: [unclosed"), "{shown}");
         assert!(shown.lines().any(|line| line.trim_end().ends_with('^')), "{shown}");
+    }
+
+    #[test]
+    fn one_structural_mistake_is_one_problem() {
+        // A misspelt required field: the unknown one, not also the missing one.
+        let misspelt = errors("version: 1\npipeline: p\nregion: us-east-1\nstreams:\n  - nme: s\n");
+        assert_eq!(misspelt.len(), 1, "{misspelt:?}");
+        assert!(misspelt[0].contains("unknown field `nme`"), "{misspelt:?}");
+        // A missing top-level field, once.
+        assert_eq!(errors("version: 1\npipeline: p\n").len(), 1);
+        // A root that is not a mapping: no checks of the placeholder standing in for it.
+        let list = errors("- version: 1\n");
+        assert_eq!(list.len(), 1, "{list:?}");
     }
 
     #[test]

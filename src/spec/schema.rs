@@ -136,7 +136,8 @@ mod tests {
         let schema = spec_schema();
         for (definition, property, _) in &LIMITS {
             let field = schema.pointer(&format!("/definitions/{definition}/properties/{property}"));
-            let stated = field.is_some_and(|field| ["minimum", "pattern", "enum"].iter().any(|k| field.get(k).is_some()));
+            let stated =
+                field.is_some_and(|field| ["minimum", "pattern", "enum"].iter().any(|k| field.get(k).is_some()));
             assert!(stated, "{definition}.{property}: no such field in the schema, or no limit on it");
         }
         let shards = schema.pointer("/definitions/Stream/properties/shards").expect("shards");
@@ -198,7 +199,11 @@ mod tests {
         assert!(validator.is_valid(&bucket("acme-lake")));
         assert!(!validator.is_valid(&bucket("Acme-Lake")));
         let cluster = |cron: &str| {
-            let spec = cluster_spec("", "", &format!("    schedules:\n      - {{name: night, cron: '{cron}', group: batch, nodes: 4, for: 4h}}\n"));
+            let spec = cluster_spec(
+                "",
+                "",
+                &format!("    schedules:\n      - {{name: night, cron: '{cron}', group: batch, nodes: 4, for: 4h}}\n"),
+            );
             document(&spec)
         };
         assert!(validator.is_valid(&cluster("0 22 * * MON-FRI")));
