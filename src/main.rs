@@ -34,7 +34,9 @@ fn main() -> ExitCode {
     }
 }
 
-/// Logs go to stderr; `-v` shows pipectl's own debug lines, `-vv` the SDK's too.
+/// Logs go to stderr; `-v` shows pipectl's own debug lines, `-vv` the SDK's too. Up to `-v` the
+/// lines are pipectl's own output (`AWS request s3:CreateBucket`), with no level or time:
+/// only a library's warning or error says what it is. `-vv` is for debugging, and keeps both.
 fn init_logging(verbose: u8) {
     let filter = match verbose {
         0 => "warn,aws_config=error,aws_smithy_runtime=error",
@@ -45,10 +47,36 @@ fn init_logging(verbose: u8) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("PIPECTL_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(filter));
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr()) && std::env::var_os("NO_COLOR").is_none();
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .with_ansi(ansi)
-        .init();
+    let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if verbose >= 2 {
+        logs.with_target(false).with_ansi(ansi).init();
+    } else {
+        logs.event_format(Plain).init();
+    }
+}
+
+/// `-v`'s lines: the message and its fields, as pipectl prints its other output; a warning or
+/// an error (from a library, which is all pipectl logs at those levels) is labelled as pipectl
+/// labels its own (`warning: `, `error: `).
+struct Plain;
+
+impl<S, N> tracing_subscriber::fmt::FormatEvent<S, N> for Plain
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    N: for<'a> tracing_subscriber::fmt::FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        ctx: &tracing_subscriber::fmt::FmtContext<'_, S, N>,
+        mut writer: tracing_subscriber::fmt::format::Writer<'_>,
+        event: &tracing::Event<'_>,
+    ) -> std::fmt::Result {
+        match *event.metadata().level() {
+            tracing::Level::ERROR => write!(writer, "error: ")?,
+            tracing::Level::WARN => write!(writer, "warning: ")?,
+            _ => {}
+        }
+        ctx.field_format().format_fields(writer.by_ref(), event)?;
+        writeln!(writer)
+    }
 }

@@ -57,7 +57,7 @@ impl Intercept for CallCounter {
     ) -> Result<(), BoxError> {
         if let Some(metadata) = cfg.load::<Metadata>() {
             let key = format!("{}:{}", service_name(metadata.service()), metadata.name());
-            tracing::debug!(request = %key, "AWS request");
+            tracing::debug!("AWS request {key}");
             *self.counts.lock().unwrap_or_else(PoisonError::into_inner).entry(key).or_default() += 1;
         }
         Ok(())

@@ -27,8 +27,16 @@ fn check_field(name: &str, value: &str, names: &[&str]) -> Result<(), String> {
     Ok(())
 }
 
-/// Parses `minute hour day-of-month month day-of-week`, e.g. `0 2 * * *` or `30 1 * * MON-FRI`.
+/// What a five-field cron with a fixed minute and hour must at least look like, for the JSON
+/// Schema (`parse_cron` says the rest): AWS's forms (`cron(…)`, six fields, `rate(…)`) do not.
+pub const CRON_PATTERN: &str = r"^\s*[0-9]{1,2}\s+[0-9]{1,2}\s+[^\s?]+\s+[^\s?]+\s+[^\s?]+\s*$";
+
+/// Parses `minute hour day-of-month month day-of-week`, e.g. `0 2 * * *` or `30 1 * * MON-FRI`;
+/// AWS's forms (`cron(0 2 * * ? *)`, `rate(1 day)`) are refused with the 5-field equivalent.
 pub fn parse_cron(text: &str) -> Result<Cron, String> {
+    if let Some(message) = super::aws_form::aws_form_message(text, |five| parse_cron(five).map(|_| ())) {
+        return Err(message);
+    }
     let fields: Vec<&str> = text.split_whitespace().collect();
     let [minute, hour, day_of_month, month, day_of_week] = fields[..] else {
         return Err(format!("`{text}` needs 5 fields: minute hour day-of-month month day-of-week (e.g. `0 2 * * *`)"));

@@ -4,6 +4,7 @@
 //! alarms ask. It knows no spec type: callers hand it cron text, zone names, lengths in seconds
 //! and Unix times.
 
+mod aws_form;
 mod cron;
 mod duration;
 mod horizon;
@@ -11,7 +12,7 @@ mod spans;
 mod windows;
 mod zone;
 
-pub use cron::{parse_cron, Cron};
+pub use cron::{parse_cron, Cron, CRON_PATTERN};
 pub use duration::{compact_duration, parse_duration};
 pub use horizon::{horizon_start, HORIZON_DAYS};
 pub use spans::{

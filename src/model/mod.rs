@@ -81,6 +81,11 @@ pub trait KindRules: Send + Sync + 'static {
     fn lives_in(&self, _container: Kind) -> bool {
         false
     }
+    /// Whether AWS lets this kind carry tags: a kind that cannot (an EventBridge Scheduler
+    /// schedule) shows none in plans and compares none, whatever tags the spec sets around it.
+    fn carries_tags(&self) -> bool {
+        true
+    }
     /// The tags the diff compares (a kind may carry notes of its own in tags, or hold only some).
     fn compared_tags(&self, tags: &Tags) -> Tags {
         tags.clone()

@@ -8,7 +8,7 @@
 //! or times out as a whole. The windows are this kind's own section (`clusters[].schedules`);
 //! a job derives its pair through `node`, and both hand their failures to the pipeline's
 //! dead-letter queue. Schedules carry no tags, so a pipeline's schedules are named
-//! `pipectl-<pipeline>-…` and marked in their description; only that marker is compared.
+//! `pipectl-<pipeline>-…` and marked in their description; plans show no tags for them.
 
 use std::sync::Arc;
 
@@ -176,12 +176,12 @@ impl KindRules for Schedule {
     fn rank(&self) -> u8 {
         100
     }
-    /// Schedules cannot carry tags: only pipectl's ownership marker goes in their description.
-    fn compared_tags(&self, tags: &Tags) -> Tags {
-        tags.iter()
-            .filter(|(key, _)| key.starts_with("pipectl:"))
-            .map(|(key, value)| (key.clone(), value.clone()))
-            .collect()
+    /// EventBridge Scheduler schedules carry no tags (TagResource applies to schedule groups):
+    /// plans show none for them. pipectl's ownership marker goes in their description, and a
+    /// schedule whose marker is not this one's is never read as this one, so there is nothing
+    /// of it to compare either.
+    fn carries_tags(&self) -> bool {
+        false
     }
 }
 
@@ -783,8 +783,8 @@ mod tests {
         assert_eq!(depends_on, ["cluster/spark", "role/spark-scheduler", "queue/schedules-dlq"]);
         let attributes = nodes[0].attributes();
         assert_eq!(attributes["target"], json!("cluster spark group batch to 20 nodes"));
-        // Only the ownership marker is compared: the spec's tags cannot go on a schedule.
-        assert_eq!(attributes["tags"], json!({PIPELINE_TAG: "p", RESOURCE_TAG: "schedule/spark-night-up"}));
+        // A schedule carries no tags, so its plan shows none (the spec's tags cannot go on it).
+        assert!(!attributes.contains_key("tags"), "{attributes:?}");
         // A failed resize is retried for at most an hour, then kept in the pipeline's queue.
         assert_eq!(attributes["retry"], json!({"maximum_event_age_seconds": 3600, "maximum_retry_attempts": 10}));
         assert_eq!(attributes["dead_letter_queue"], json!("arn:aws:sqs:eu-west-1:123456789012:p-schedules-dlq"));

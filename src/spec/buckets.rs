@@ -98,6 +98,13 @@ pub struct Transition {
     pub storage_class: String,
 }
 
+/// The longest a lifecycle rule may wait, in days (validation's bound, and the schema's).
+pub const MAX_LIFECYCLE_DAYS: i64 = 36500;
+/// What a bucket name must at least look like, for the schema: 3-63 lowercase letters, digits,
+/// dots and hyphens, beginning and ending with a letter or digit (`bucket_name_problem` says the
+/// rest of S3's rules).
+pub const BUCKET_NAME_PATTERN: &str = "^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$";
+
 pub const STORAGE_CLASSES: [&str; 6] =
     ["STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING", "GLACIER_IR", "GLACIER", "DEEP_ARCHIVE"];
 /// The order in which S3 Lifecycle may move objects ("the waterfall", S3 User Guide,
@@ -139,7 +146,42 @@ pub fn bucket_name_problem(name: &str) -> Option<String> {
             "must not end with a suffix S3 reserves (`-s3alias`, `--ol-s3`, `.mrap`, `--x-s3`, `--table-s3`)",
         ),
     ];
-    rules.iter().find(|(ok, _)| !ok).map(|(_, rule)| format!("`{name}` is not a valid S3 bucket name: it {rule}"))
+    let (_, rule) = rules.iter().find(|(ok, _)| !ok)?;
+    let hint = valid_form(name).map(|valid| format!(" (did you mean `{valid}`?)")).unwrap_or_default();
+    Some(format!("`{name}` is not a valid S3 bucket name: it {rule}{hint}"))
+}
+
+/// The valid bucket name a person most likely meant by `name`: lower-cased, underscores made
+/// hyphens (S3's two commonest refusals), when that is a valid name and differs from `name`.
+fn valid_form(name: &str) -> Option<String> {
+    let fixed = name.to_ascii_lowercase().replace('_', "-");
+    (fixed != name && bucket_name_problem(&fixed).is_none()).then_some(fixed)
+}
+
+/// The names another section may use for a bucket of the spec: each as written, and for one
+/// whose name is invalid, the valid name its own error suggests. That bucket is reported once,
+/// at its name: a reference written either way is not a second error.
+fn bucket_names(spec: &Spec) -> impl Iterator<Item = String> + '_ {
+    spec.buckets.iter().flat_map(|bucket| std::iter::once(bucket.name.clone()).chain(valid_form(&bucket.name)))
+}
+
+/// Whether `name` is a bucket of the spec (as written, or as its name error suggests).
+pub(super) fn is_spec_bucket(spec: &Spec, name: &str) -> bool {
+    bucket_names(spec).any(|bucket| bucket == name)
+}
+
+/// A reference to a bucket of the spec. The suggestion for a name that is none is always a
+/// valid bucket name: never one the spec wrote invalidly (`Acme-Lake`), which would lead the
+/// reader from one error to the next, but the valid form that bucket's error suggests.
+pub(super) fn check_bucket_reference(path: &str, name: &str, spec: &Spec, problems: &mut Problems) {
+    if is_spec_bucket(spec, name) {
+        return;
+    }
+    let valid: Vec<String> = bucket_names(spec).filter(|bucket| bucket_name_problem(bucket).is_none()).collect();
+    let hint = did_you_mean(name, valid.iter().map(String::as_str))
+        .map(|bucket| format!(" (did you mean `{bucket}`?)"))
+        .unwrap_or_default();
+    problems.add(path, format!("no bucket named `{name}` in this spec{hint}"));
 }
 
 fn check_bucket(path: &str, bucket: &Bucket, region: &str, problems: &mut Problems) {
@@ -150,8 +192,8 @@ fn check_bucket(path: &str, bucket: &Bucket, region: &str, problems: &mut Proble
         ("abort_incomplete_uploads_days", bucket.abort_incomplete_uploads_days),
         ("noncurrent_versions_expire_days", bucket.noncurrent_versions_expire_days),
     ] {
-        if days.is_some_and(|days| !(0..=36500).contains(&days)) {
-            problems.add(format!("{path}.{field}"), "must be between 0 (never) and 36500 days");
+        if days.is_some_and(|days| !(0..=MAX_LIFECYCLE_DAYS).contains(&days)) {
+            problems.add(format!("{path}.{field}"), format!("must be between 0 (never) and {MAX_LIFECYCLE_DAYS} days"));
         }
     }
     if bucket.bucket_key.is_some() && bucket.encryption != BucketEncryption::SseKms {
@@ -202,10 +244,10 @@ fn check_bucket(path: &str, bucket: &Bucket, region: &str, problems: &mut Proble
                 );
             }
             let minimum = if transition.storage_class.ends_with("_IA") { 30 } else { 0 };
-            if !(minimum..=36500).contains(&transition.days) {
+            if !(minimum..=MAX_LIFECYCLE_DAYS).contains(&transition.days) {
                 problems.add(
                     format!("{t_path}.days"),
-                    format!("must be between {minimum} and 36500 days for {}", transition.storage_class),
+                    format!("must be between {minimum} and {MAX_LIFECYCLE_DAYS} days for {}", transition.storage_class),
                 );
             }
             if transition.days <= last_days {
@@ -235,8 +277,11 @@ fn check_bucket(path: &str, bucket: &Bucket, region: &str, problems: &mut Proble
             last_class = Some(transition.storage_class.as_str());
         }
         if let Some(days) = rule.expiration_days {
-            if !(1..=36500).contains(&days) {
-                problems.add(format!("{rule_path}.expiration_days"), "must be between 1 and 36500 days");
+            if !(1..=MAX_LIFECYCLE_DAYS).contains(&days) {
+                problems.add(
+                    format!("{rule_path}.expiration_days"),
+                    format!("must be between 1 and {MAX_LIFECYCLE_DAYS} days"),
+                );
             } else if days <= last_days {
                 problems.add(
                     format!("{rule_path}.expiration_days"),
@@ -257,5 +302,23 @@ mod tests {
         for bad in ["ab", "My-Bucket", "-lake", "lake..raw", "192.168.1.1", "xn--lake", "lake-s3alias", "lake_raw"] {
             assert!(bucket_name_problem(bad).is_some(), "{bad} should be rejected");
         }
+    }
+
+    #[test]
+    fn an_invalid_bucket_name_suggests_a_valid_one_and_references_never_suggest_it() {
+        let message = bucket_name_problem("Acme_Lake").expect("invalid");
+        assert!(message.ends_with("(did you mean `acme-lake`?)"), "{message}");
+        // No valid form to offer: no suggestion at all.
+        assert!(!bucket_name_problem("ab").expect("invalid").contains("did you mean"));
+        let messages = crate::spec::checks::testing::messages(
+            "version: 1\npipeline: p\nregion: us-east-1\nbuckets:\n  - name: Acme-Lake\n  - name: other-lake\nstreams:\n  - name: s\n    shards: 1\ndeliveries:\n  - name: a\n    from: s\n    to: {bucket: acme-lake, prefix: a/}\n  - name: b\n    from: s\n    to: {bucket: acme-lak, prefix: b/}\n",
+        );
+        assert_eq!(messages.len(), 2, "{messages:#?}");
+        assert!(messages[0].starts_with("buckets[0].name: `Acme-Lake`"), "{messages:#?}");
+        assert!(messages[0].ends_with("(did you mean `acme-lake`?)"), "{messages:#?}");
+        assert_eq!(
+            messages[1],
+            "deliveries[1].to.bucket: no bucket named `acme-lak` in this spec (did you mean `acme-lake`?)"
+        );
     }
 }

@@ -12,7 +12,8 @@ use std::collections::{BTreeMap, HashSet};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::checks::{check_reference, check_tags, Problems};
+use super::buckets::check_bucket_reference;
+use super::checks::{check_tags, Problems};
 use super::clusters::{Cluster, Configuration};
 use super::crawlers::Crawler;
 use super::deliveries::{Compression, Delivery};
@@ -500,8 +501,7 @@ fn check_source(path: &str, table: &CatalogTable, spec: &Spec, problems: &mut Pr
             }
         }
         (None, Some(location)) => {
-            let buckets: Vec<&str> = spec.buckets.iter().map(|bucket| bucket.name.as_str()).collect();
-            check_reference(&format!("{path}.location.bucket"), "bucket", &location.bucket, &buckets, problems);
+            check_bucket_reference(&format!("{path}.location.bucket"), &location.bucket, spec, problems);
             if let Err(message) = layout(&location.bucket, &location.prefix, key) {
                 problems.add(format!("{path}.location.prefix"), message);
             }

@@ -8,6 +8,7 @@ use std::time::Duration;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
+use super::buckets::check_bucket_reference;
 use super::checks::{check_reference, check_resource_name, check_tags, check_unique, Problems};
 use super::group::{CapSource, Group};
 use super::iam::check_derived_role;
@@ -278,6 +279,11 @@ pub fn open_schedule_windows(cluster: &Cluster, now: i64) -> Vec<(String, i64, S
     open.map(|schedule| (schedule.group.clone(), schedule.nodes, schedule.name.clone())).collect()
 }
 
+/// The most nodes pipectl gives a core or task group (validation's bound, and the schema's).
+pub const MAX_GROUP_NODES: i64 = 500;
+/// The largest EBS volume of a core node, in GiB (validation's bound, and the schema's).
+pub const MAX_EBS_GIB: i64 = 16384;
+
 /// Applications EMR installs, as its API spells them.
 pub const EMR_APPLICATIONS: [&str; 20] = [
     "Spark",
@@ -372,9 +378,8 @@ fn check_placement(path: &str, cluster: &Cluster, spec: &Spec, problems: &mut Pr
     for (index, group) in cluster.security_groups.iter().enumerate() {
         check_reference(&format!("{path}.security_groups[{index}]"), "security group", group, &groups, problems);
     }
-    let buckets: Vec<&str> = spec.buckets.iter().map(|b| b.name.as_str()).collect();
     if let Some(logs) = &cluster.logs {
-        check_reference(&format!("{path}.logs.bucket"), "bucket", &logs.bucket, &buckets, problems);
+        check_bucket_reference(&format!("{path}.logs.bucket"), &logs.bucket, spec, problems);
     }
     for (index, location) in cluster.writes.iter().enumerate() {
         let field = format!("{path}.writes[{index}]");
@@ -383,7 +388,7 @@ fn check_placement(path: &str, cluster: &Cluster, spec: &Spec, problems: &mut Pr
             // It becomes an IAM ARN: a wildcard would widen what the instances may write.
             Some(_) if location.contains(['*', '?']) || location.contains("${") => problems
                 .add(field, format!("`{location}` holds a wildcard or a policy variable: name the prefix itself")),
-            Some((bucket, _)) => check_reference(&field, "bucket", bucket, &buckets, problems),
+            Some((bucket, _)) => check_bucket_reference(&field, bucket, spec, problems),
         }
     }
 }
@@ -395,8 +400,11 @@ fn check_groups(path: &str, cluster: &Cluster, problems: &mut Problems) {
     }
     check_instance_type(&format!("{path}.master.type"), &cluster.master.instance_type, problems);
     check_instance_type(&format!("{path}.core.type"), &cluster.core.instance_type, problems);
-    if !(1..=500).contains(&cluster.core.nodes) {
-        problems.add(format!("{path}.core.nodes"), "must be between 1 and 500 (HDFS needs at least one core node)");
+    if !(1..=MAX_GROUP_NODES).contains(&cluster.core.nodes) {
+        problems.add(
+            format!("{path}.core.nodes"),
+            format!("must be between 1 and {MAX_GROUP_NODES} (HDFS needs at least one core node)"),
+        );
     }
     if let Some(replication) = cluster.dfs_replication() {
         if cluster.core.nodes < replication {
@@ -407,8 +415,8 @@ fn check_groups(path: &str, cluster: &Cluster, problems: &mut Problems) {
         }
     }
     if let Some(gib) = cluster.core.ebs_gib {
-        if !(1..=16384).contains(&gib) {
-            problems.add(format!("{path}.core.ebs_gib"), "must be between 1 and 16384 GiB");
+        if !(1..=MAX_EBS_GIB).contains(&gib) {
+            problems.add(format!("{path}.core.ebs_gib"), format!("must be between 1 and {MAX_EBS_GIB} GiB"));
         }
     }
     check_unique(&format!("{path}.task_groups"), cluster.task_groups.iter().map(|g| g.name.as_str()), problems);
@@ -419,8 +427,8 @@ fn check_groups(path: &str, cluster: &Cluster, problems: &mut Problems) {
             problems.add(format!("{group_path}.name"), "`core` and `master` name the built-in groups");
         }
         check_instance_type(&format!("{group_path}.type"), &group.instance_type, problems);
-        if !(0..=500).contains(&group.nodes) {
-            problems.add(format!("{group_path}.nodes"), "must be between 0 and 500");
+        if !(0..=MAX_GROUP_NODES).contains(&group.nodes) {
+            problems.add(format!("{group_path}.nodes"), format!("must be between 0 and {MAX_GROUP_NODES}"));
         }
         check_max_nodes(&group_path, group.nodes, group.max_nodes, problems);
     }
@@ -454,10 +462,12 @@ fn check_settings(path: &str, cluster: &Cluster, problems: &mut Problems) {
     let baseline = cluster.baseline_nodes();
     if let Some(scaling) = &cluster.managed_scaling {
         let scaling_path = format!("{path}.managed_scaling");
-        if scaling.min < 1 || scaling.min > scaling.max {
+        let bounds_valid = (1..=scaling.max).contains(&scaling.min);
+        if !bounds_valid {
             problems.add(format!("{scaling_path}.min"), format!("must be between 1 and max ({})", scaling.max));
         }
-        if !(scaling.min..=scaling.max).contains(&baseline) {
+        // Bounds already reported as invalid say nothing true about the baseline.
+        if bounds_valid && !(scaling.min..=scaling.max).contains(&baseline) {
             problems.add(
                 &scaling_path,
                 format!(
@@ -559,8 +569,8 @@ pub(super) fn check_resized_group(
                 Group::Core => cluster.hdfs_replication(),
                 Group::Task(_) => 0,
             };
-            if nodes < floor || nodes > 500 {
-                problems.add(format!("{item_path}.nodes"), format!("must be between {floor} and 500"));
+            if nodes < floor || nodes > MAX_GROUP_NODES {
+                problems.add(format!("{item_path}.nodes"), format!("must be between {floor} and {MAX_GROUP_NODES}"));
             }
             // A cluster with managed scaling is refused above.
             if let Some(cap) = group.cap(cluster).filter(|cap| cap.source != CapSource::ManagedScaling) {

@@ -7,6 +7,7 @@ use std::collections::HashSet;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
+use super::buckets::check_bucket_reference;
 use super::catalog::{Catalog, TableLocation};
 use super::checks::{check_reference, check_resource_name, Problems};
 use super::iam::check_iam_name;
@@ -87,8 +88,7 @@ pub(super) fn check(catalog: &Catalog, spec: &Spec, problems: &mut Problems) {
                 check_reference(&format!("{path}.delivery"), "delivery", name, &deliveries, problems);
             }
             (None, Some(location)) => {
-                let buckets: Vec<&str> = spec.buckets.iter().map(|bucket| bucket.name.as_str()).collect();
-                check_reference(&format!("{path}.location.bucket"), "bucket", &location.bucket, &buckets, problems);
+                check_bucket_reference(&format!("{path}.location.bucket"), &location.bucket, spec, problems);
             }
         }
         if let Some(prefix) = &crawler.table_prefix {

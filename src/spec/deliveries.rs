@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
+use super::buckets::check_bucket_reference;
 use super::catalog::TableFormat;
 use super::checks::{check_reference, check_tags, check_unique, Problems};
 use super::iam::check_derived_role;
@@ -211,8 +212,7 @@ fn check_delivery(path: &str, delivery: &Delivery, spec: &Spec, problems: &mut P
     }
     let streams: Vec<&str> = spec.streams.iter().map(|stream| stream.name.as_str()).collect();
     check_reference(&format!("{path}.from"), "stream", &delivery.from, &streams, problems);
-    let buckets: Vec<&str> = spec.buckets.iter().map(|bucket| bucket.name.as_str()).collect();
-    check_reference(&format!("{path}.to.bucket"), "bucket", &delivery.to.bucket, &buckets, problems);
+    check_bucket_reference(&format!("{path}.to.bucket"), &delivery.to.bucket, spec, problems);
     let uses_namespaces = check_namespaces(&format!("{path}.to.prefix"), &delivery.to.prefix, false, problems);
     match &delivery.to.error_prefix {
         Some(error_prefix) => {

@@ -8,6 +8,7 @@ use std::collections::HashSet;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
+use super::buckets::is_spec_bucket;
 use super::checks::{check_resource_name, Problems};
 use super::clusters::{check_resized_group, release_before, Cluster};
 use super::group::Group;
@@ -304,7 +305,6 @@ fn check_steps(path: &str, job: &Job, spec: &Spec, problems: &mut Problems) {
             "jobs publish their outcome to the pipeline's alarm topic, and this spec has none: add `alarms:` with `notify:` addresses, or drop `notify`".to_string(),
         );
     }
-    let buckets: Vec<&str> = spec.buckets.iter().map(|bucket| bucket.name.as_str()).collect();
     let mut seen = HashSet::new();
     for (index, step) in job.steps.iter().enumerate() {
         let step_path = format!("{path}.steps[{index}]");
@@ -326,7 +326,7 @@ fn check_steps(path: &str, job: &Job, spec: &Spec, problems: &mut Problems) {
                 format!("{step_path}.script"),
                 format!("`{}` is not an S3 location such as `s3://my-lake/jobs/sessionize.py`", step.script),
             ),
-            Some((bucket, _)) if !step.external && !buckets.contains(&bucket) => problems.add(
+            Some((bucket, _)) if !step.external && !is_spec_bucket(spec, bucket) => problems.add(
                 format!("{step_path}.script"),
                 format!("bucket `{bucket}` is not a bucket of this spec: put the script in one, or say `external: true` if it lives in another team's bucket (the cluster's instance role must be able to read it)"),
             ),

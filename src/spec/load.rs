@@ -188,7 +188,10 @@ pub fn load_bytes(file: &str, bytes: &[u8]) -> Result<Spec, SpecError> {
             }
             diagnostics
         }
-        Err(error) => structural_diagnostics(text, parse_diagnostic(&error)),
+        Err(error) => {
+            let first = parse_diagnostic(text, &error);
+            tab_indentation(text, &first).unwrap_or_else(|| structural_diagnostics(text, first))
+        }
     };
     // In document order, as a person reads the file.
     diagnostics.sort_by_key(|diagnostic| diagnostic.position.map(|p| (p.line, p.column)));
@@ -230,12 +233,18 @@ fn structural_diagnostics(text: &str, first: Diagnostic) -> Vec<Diagnostic> {
             span: Some(problem.span.clone()),
         })
         .collect();
-    // The walk should have found serde's problem too; if it is on no reported line, keep it.
+    // The walk should have found serde's problem too; if it is on no reported line, and no
+    // reported problem says it (a missing field is placed at its mapping, serde's after it), keep it.
     let first_line = first.position.map(|position| position.line);
-    if !diagnostics.iter().any(|diagnostic| diagnostic.position.map(|position| position.line) == first_line) {
+    let said = diagnostics.iter().any(|diagnostic| {
+        diagnostic.position.map(|position| position.line) == first_line || diagnostic.message == first.message
+    });
+    if !said {
         diagnostics.push(first);
     }
-    if found.broken_root_field {
+    drop_misspelt_missing(&mut diagnostics);
+    // A broken root leaves only placeholders to check (a version 0 nobody wrote).
+    if found.broken_root_field || found.problems.iter().any(|problem| problem.path.is_empty()) {
         return diagnostics;
     }
     let repaired = found.repaired.as_deref().and_then(|repaired| serde_saphyr::from_str::<Spec>(repaired).ok());
@@ -244,6 +253,22 @@ fn structural_diagnostics(text: &str, first: Diagnostic) -> Vec<Diagnostic> {
         diagnostics.extend(semantic_diagnostics(text, &spec, &broken));
     }
     diagnostics
+}
+
+/// A field reported missing beside an unknown one that is its misspelling (`availability_zon`,
+/// "did you mean `availability_zone`?") is one mistake: the missing field is dropped.
+fn drop_misspelt_missing(diagnostics: &mut Vec<Diagnostic>) {
+    let misspelt: Vec<String> = diagnostics
+        .iter()
+        .filter_map(|diagnostic| {
+            let meant = diagnostic.message.split("(did you mean `").nth(1)?.split('`').next()?;
+            let parent = diagnostic.path.rsplit_once('.').map_or("", |(parent, _)| parent);
+            Some(if parent.is_empty() { meant.to_string() } else { format!("{parent}.{meant}") })
+        })
+        .collect();
+    diagnostics.retain(|diagnostic| {
+        !(diagnostic.message.starts_with("missing field `") && misspelt.contains(&diagnostic.path))
+    });
 }
 
 /// Whether a semantic problem (at `path`, saying `message`) may come from the placeholder or
@@ -260,8 +285,9 @@ fn misled(path: &str, message: &str, broken: &str) -> bool {
 }
 
 /// Turns a YAML or type error into a diagnostic with its position, adding a suggestion for
-/// misspelled field names.
-fn parse_diagnostic(error: &serde_saphyr::Error) -> Diagnostic {
+/// misspelled field names; its span is the text at that position (up to the next blank), so a
+/// syntax error is shown with its line and a caret like any other problem.
+fn parse_diagnostic(text: &str, error: &serde_saphyr::Error) -> Diagnostic {
     let plain = error.without_snippet();
     let position = plain.location().and_then(|location| {
         let line = usize::try_from(location.line()).ok()?;
@@ -272,7 +298,50 @@ fn parse_diagnostic(error: &serde_saphyr::Error) -> Diagnostic {
     if let Some(suggestion) = unknown_name_suggestion(&message) {
         message.push_str(&suggestion);
     }
-    Diagnostic { path: String::new(), position, message, span: None }
+    let span = position.and_then(|position| span_at(text, position));
+    Diagnostic { path: String::new(), position, message, span }
+}
+
+/// The bytes of the token at a 1-based line and column (in characters): up to the next blank or
+/// the end of the line, at least where it starts.
+fn span_at(text: &str, position: Position) -> Option<Range<usize>> {
+    let line_start = if position.line == 1 {
+        0
+    } else {
+        text.match_indices('\n').nth(position.line - 2).map(|(index, _)| index + 1)?
+    };
+    let line = text[line_start..].split('\n').next().unwrap_or_default();
+    let start = line.char_indices().nth(position.column.saturating_sub(1)).map_or(line.len(), |(index, _)| index);
+    let end = line[start..].find(char::is_whitespace).map_or(line.len(), |index| start + index);
+    Some(line_start + start..line_start + end)
+}
+
+/// When the YAML parser stopped at a tab, every line indented with one, each at its tab: the
+/// parser reports the place it noticed (often the end of the line before), in its own words.
+/// YAML forbids tabs in indentation; a tab after the indentation (in a value or a block
+/// scalar's text) is not one of these.
+fn tab_indentation(text: &str, first: &Diagnostic) -> Option<Vec<Diagnostic>> {
+    if !first.message.to_lowercase().contains("tab") {
+        return None;
+    }
+    let mut offset = 0;
+    let mut found = Vec::new();
+    for (index, line) in text.split('\n').enumerate() {
+        let content = line.trim_start_matches([' ', '\t']);
+        let indentation = &line[..line.len() - content.len()];
+        let is_text = !content.trim().is_empty() && !content.starts_with('#');
+        if let Some(tab) = indentation.find('\t').filter(|_| is_text) {
+            found.push(Diagnostic {
+                path: String::new(),
+                position: Some(Position { line: index + 1, column: tab + 1 }),
+                message: "a tab in the indentation, which YAML does not allow: indent with spaces, not tabs"
+                    .to_string(),
+                span: Some(offset + tab..offset + indentation.len()),
+            });
+        }
+        offset += line.len() + 1;
+    }
+    (!found.is_empty()).then_some(found)
 }
 
 /// The message without the "at line X column Y" tail the YAML crate appends (we print our own).
@@ -352,6 +421,43 @@ mod tests {
         };
         assert!(found.contains("spec.yaml:2:11: the file is not valid UTF-8"), "{found}");
         assert!(matches!(load_bytes("spec.yaml", b"# nothing\n"), Err(SpecError::Empty { .. })));
+    }
+
+    #[test]
+    fn a_tab_in_the_indentation_is_shown_at_its_line_with_the_fix() {
+        let text = "version: 1\npipeline: p\nregion: us-east-1\nstreams:\n  - name: s\n\tshards: 1\n";
+        let Err(error) = load_bytes("spec.yaml", text.as_bytes()) else { panic!("a tab must be refused") };
+        let shown = error.to_string();
+        let first = shown.lines().next().unwrap_or_default();
+        assert_eq!(
+            first,
+            "spec.yaml:6:1: a tab in the indentation, which YAML does not allow: indent with spaces, not tabs"
+        );
+        // The line itself (the tab shown as four columns), and carets under the tab.
+        assert!(shown.contains("6 |     shards: 1\n  | ^^^^\n"), "{shown}");
+        assert!(shown.ends_with("1 problem found; nothing was sent to AWS"), "{shown}");
+    }
+
+    #[test]
+    fn a_syntax_error_is_shown_with_its_line_and_a_caret() {
+        let text = "version: 1\npipeline: [unclosed\nregion: us-east-1\n";
+        let Err(error) = load_bytes("spec.yaml", text.as_bytes()) else { panic!("broken YAML must be refused") };
+        let shown = error.to_string();
+        assert!(shown.contains("2 | pipeline: [unclosed"), "{shown}");
+        assert!(shown.lines().any(|line| line.trim_end().ends_with('^')), "{shown}");
+    }
+
+    #[test]
+    fn one_structural_mistake_is_one_problem() {
+        // A misspelt required field: the unknown one, not also the missing one.
+        let misspelt = errors("version: 1\npipeline: p\nregion: us-east-1\nstreams:\n  - nme: s\n");
+        assert_eq!(misspelt.len(), 1, "{misspelt:?}");
+        assert!(misspelt[0].contains("unknown field `nme`"), "{misspelt:?}");
+        // A missing top-level field, once.
+        assert_eq!(errors("version: 1\npipeline: p\n").len(), 1);
+        // A root that is not a mapping: no checks of the placeholder standing in for it.
+        let list = errors("- version: 1\n");
+        assert_eq!(list.len(), 1, "{list:?}");
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use crate::support::{pipectl, repo_path, run_with_env, Scratch, Stack};
+use crate::support::{pipectl, repo_path, run_with_env, Scratch, Stack, TestPipeline};
 
 #[test]
 fn init_writes_templates_and_never_overwrites() {
@@ -36,6 +36,19 @@ fn every_example_validates_and_plans() {
         count += 1;
     }
     assert!(count >= 1);
+}
+
+/// `-v` lines read as pipectl's own output: a line per AWS request, with no `DEBUG` label and no
+/// time in front (`-vv` keeps both, for debugging).
+#[test]
+fn verbose_lines_are_pipectls_output_not_debug_logs() {
+    require!(Stack::Moto);
+    let scratch = Scratch::new("verbose");
+    let file = TestPipeline::new(Stack::Moto, "messages-verbose").write(&scratch);
+    let run = pipectl(Stack::Moto, &["plan", "-f", &file, "-v"]).expect(0);
+    let requests: Vec<&str> = run.stderr.lines().filter(|line| line.starts_with("AWS request ")).collect();
+    assert!(requests.iter().any(|line| line.starts_with("AWS request s3:")), "{}", run.stderr);
+    assert!(!run.stderr.contains("DEBUG"), "{}", run.stderr);
 }
 
 #[test]
