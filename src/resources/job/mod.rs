@@ -78,6 +78,8 @@ pub struct RunSize {
     pub timeout: String,
     /// Extra nodes × the timeout in hours.
     pub node_hours: f64,
+    /// The group runs on spot nodes, whose price varies.
+    pub spot: bool,
 }
 
 /// What one run of `job` adds to its group, when the group exists (validation makes sure).
@@ -90,6 +92,7 @@ fn run_size(cluster: &spec::Cluster, job: &spec::Job) -> Option<RunSize> {
         extra_nodes: (job.nodes - baseline).max(0),
         timeout: job.timeout.clone(),
         node_hours,
+        spot: matches!(&group, Group::Task(name) if cluster.task_groups.iter().any(|task| task.name == *name && task.market == spec::Market::Spot)),
     })
 }
 
@@ -426,12 +429,14 @@ impl ResourceKind for Job {
     /// One run at most: the nodes it adds above the group's baseline for its whole timeout.
     fn cost(&self, resource: &DesiredResource, desired: &JobConfig, prices: &Prices) -> Vec<CostLine> {
         let Some(run) = &desired.run else { return Vec::new() };
-        let price = prices.node(&run.instance_type);
+        let price = if run.spot { None } else { prices.node(&run.instance_type) };
+        let market = if run.spot { " spot" } else { "" };
         vec![CostLine::Night(NightLine {
             resource: resource.id.to_string(),
-            item: format!("one run: {} extra × {} for at most {}", run.extra_nodes, run.instance_type, run.timeout),
+            item: format!("one run: {} extra ×{market} {} for at most {}", run.extra_nodes, run.instance_type, run.timeout),
             node_hours: run.node_hours,
             usd: price.as_ref().map(|price| price.hourly() * run.node_hours),
+            spot: run.spot,
             figures: price.map(|price| vec![price.ec2, price.emr]).unwrap_or_default(),
         })]
     }
