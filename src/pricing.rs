@@ -397,7 +397,7 @@ mod tests {
     fn the_embedded_table_parses_and_every_figure_is_sourced_and_dated() {
         let table = PriceTable::parse(EMBEDDED).unwrap();
         assert_eq!(table.hours_per_month, 730.0);
-        for region in ["us-east-1", "us-west-2", "eu-west-1", "ap-northeast-2"] {
+        for region in ["us-east-1", "us-west-2", "eu-west-1", "eu-central-1", "ap-northeast-1", "ap-northeast-2"] {
             assert!(table.regions.contains_key(region), "{region} is listed (even when empty)");
         }
         let mut figures = 0;

@@ -55,6 +55,11 @@ fn a_plan_from_nothing_prices_every_kind_that_has_a_price() {
             ("on-demand data in per GB".to_string(), None),
             ("PUT payload units (25 KB each) per million units".to_string(), None),
             ("Firehose ingestion per GB ingested".to_string(), None),
+            // The job's start and its guard (the scale-back) are schedules of their own.
+            ("EventBridge Scheduler invocations per million".to_string(), None),
+            ("EventBridge Scheduler invocations per million".to_string(), None),
+            ("NAT data processed per GB".to_string(), None),
+            ("Step Functions state transitions per 1,000".to_string(), None),
         ]
     );
     let nights: Vec<(String, String, f64)> =

@@ -42,7 +42,7 @@ use crate::model::{
     Attributes, Binding, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names,
 };
 use crate::names::{derived_job_role, iam_role_name, job_state_machine_name, state_machine_prefix};
-use crate::pricing::{CostLine, NightLine, Prices};
+use crate::pricing::{self, CostLine, NightLine, Prices};
 use crate::spec::{self, Group};
 use definition::{JobPlan, PlannedStep};
 use partitions::TablePartitions;
@@ -426,9 +426,12 @@ impl ResourceKind for Job {
         }
     }
 
-    /// One run at most: the nodes it adds above the group's baseline for its whole timeout.
+    /// One run at most: the nodes it adds above the group's baseline for its whole timeout; and
+    /// the state machine's transitions (a rate: a standard workflow bills each one).
     fn cost(&self, resource: &DesiredResource, desired: &JobConfig, prices: &Prices) -> Vec<CostLine> {
-        let Some(run) = &desired.run else { return Vec::new() };
+        let transitions = prices.figure("stepfunctions_transitions_thousand");
+        let transitions = pricing::rate(&resource.id.to_string(), "Step Functions state transitions", "1,000", transitions);
+        let Some(run) = &desired.run else { return vec![transitions] };
         let price = if run.spot { None } else { prices.node(&run.instance_type) };
         let market = if run.spot { " spot" } else { "" };
         vec![CostLine::Night(NightLine {
@@ -438,7 +441,7 @@ impl ResourceKind for Job {
             usd: price.as_ref().map(|price| price.hourly() * run.node_hours),
             spot: run.spot,
             figures: price.map(|price| vec![price.ec2, price.emr]).unwrap_or_default(),
-        })]
+        }), transitions]
     }
 
     /// The jobs' state machines and their executions: read by the pipeline's name prefix (a job
