@@ -208,7 +208,12 @@ pub struct DeltaLine {
 impl DeltaLine {
     /// The difference between `before` and `after` (a kind's lines before and after a change),
     /// over the fixed lines that differ; `None` when none differ (the change costs nothing new).
-    pub fn between(resource: &str, before: Vec<CostLine>, after: Vec<CostLine>, hours_per_month: f64) -> Option<DeltaLine> {
+    pub fn between(
+        resource: &str,
+        before: Vec<CostLine>,
+        after: Vec<CostLine>,
+        hours_per_month: f64,
+    ) -> Option<DeltaLine> {
         let fixed = |lines: Vec<CostLine>| -> Vec<FixedLine> {
             lines
                 .into_iter()
@@ -226,7 +231,8 @@ impl DeltaLine {
         }
         let sum = |lines: &[&FixedLine]| lines.iter().map(|line| line.hourly_usd).sum::<Option<f64>>();
         let hourly = sum(&added).zip(sum(&removed)).map(|(added, removed)| added - removed);
-        let items = |lines: &[&FixedLine]| lines.iter().map(|line| format!("{} ({})", line.item, line.price())).collect();
+        let items =
+            |lines: &[&FixedLine]| lines.iter().map(|line| format!("{} ({})", line.item, line.price())).collect();
         Some(DeltaLine {
             resource: resource.to_string(),
             before: items(&removed),
@@ -349,7 +355,14 @@ pub fn rate(resource: &str, item: &str, unit: &str, figure: Option<&Figure>) -> 
 /// One EMR group's `count` nodes of `instance_type` as a fixed line (`group` says which): none
 /// for no nodes (a group of 0 costs nothing, whatever its type's price), and no price for spot
 /// nodes, whose price varies.
-pub fn nodes(prices: &Prices, resource: &str, group: &str, count: i64, instance_type: &str, spot: bool) -> Vec<CostLine> {
+pub fn nodes(
+    prices: &Prices,
+    resource: &str,
+    group: &str,
+    count: i64,
+    instance_type: &str,
+    spot: bool,
+) -> Vec<CostLine> {
     if count == 0 {
         return Vec::new();
     }
@@ -453,9 +466,13 @@ mod tests {
     fn a_change_costs_the_difference_of_the_lines_it_changes() {
         let table = PriceTable::parse(TABLE).unwrap();
         let prices = table.prices("us-east-1");
-        let shards = |n: i64| vec![fixed("stream/events", format!("{n} shards"), n, prices.figure("kinesis_shard_hour"))];
+        let shards =
+            |n: i64| vec![fixed("stream/events", format!("{n} shards"), n, prices.figure("kinesis_shard_hour"))];
         let reshard = DeltaLine::between("stream/events", shards(4), shards(6), 730.0).unwrap();
-        assert_eq!((reshard.before.clone(), reshard.after.clone()), (vec!["4 shards ($0.0600 per hour)".to_string()], vec!["6 shards ($0.0900 per hour)".to_string()]));
+        assert_eq!(
+            (reshard.before.clone(), reshard.after.clone()),
+            (vec!["4 shards ($0.0600 per hour)".to_string()], vec!["6 shards ($0.0900 per hour)".to_string()])
+        );
         assert!((reshard.hourly_usd.unwrap() - 0.03).abs() < 1e-9, "{reshard:?}");
         assert!((reshard.monthly_usd.unwrap() - 21.9).abs() < 1e-9, "{reshard:?}");
         assert_eq!(DeltaLine::between("stream/events", shards(4), shards(4), 730.0), None);

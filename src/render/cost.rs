@@ -232,7 +232,15 @@ Cost of what this plan creates and changes in us-east-1 (on-demand list prices f
     fn a_total_of_unpriced_items_only_gives_no_figure() {
         let fixed = vec![line("cluster/spark", "core: 2 × m5.xlarge (EC2 + EMR)", None, false)];
         let items = vec!["cluster/spark core: 2 × m5.xlarge (EC2 + EMR)".to_string()];
-        let estimate = Estimate { fixed, priced: 0, unpriced: 1, unpriced_items: items, hourly_usd: 0.0, monthly_usd: 0.0, ..sample() };
+        let estimate = Estimate {
+            fixed,
+            priced: 0,
+            unpriced: 1,
+            unpriced_items: items,
+            hourly_usd: 0.0,
+            monthly_usd: 0.0,
+            ..sample()
+        };
         let (human, markdown) = (render_cost(&estimate), render_cost_markdown(&estimate));
         let total = "Fixed: no total: none of the 1 item has a price (cluster/spark core: 2 × m5.xlarge (EC2 + EMR))";
         assert!(human.contains(total) && markdown.contains(total), "{human}\n{markdown}");
@@ -243,9 +251,15 @@ Cost of what this plan creates and changes in us-east-1 (on-demand list prices f
     fn markdown_has_the_same_figures_and_nothing_for_nothing() {
         let text = render_cost_markdown(&sample());
         assert!(text.contains("| `cluster/spark` | core: 2 × m5.xlarge (EC2 + EMR) | no price |\n"), "{text}");
-        assert!(text.contains("| task group 'batch': 2 × m5.xlarge (EC2 + EMR, spot) | spot: not priced (varies) |\n"), "{text}");
+        assert!(
+            text.contains("| task group 'batch': 2 × m5.xlarge (EC2 + EMR, spot) | spot: not priced (varies) |\n"),
+            "{text}"
+        );
         assert!(text.contains("| `stream/events` | 2 shards (provisioned) | $0.0300 |\n"), "{text}");
-        assert!(text.contains("**Fixed: $0.0300 per hour, about $21.90 per month (730 h), excluding 2 items"), "{text}");
+        assert!(
+            text.contains("**Fixed: $0.0300 per hour, about $21.90 per month (730 h), excluding 2 items"),
+            "{text}"
+        );
         assert!(text.contains("| `bucket/lake` | S3 STANDARD storage | $0.0230 per GB-month |\n"), "{text}");
         assert!(text.contains("| `stream/clicks` | 4 shards (provisioned) ($0.0600 per hour) → 6 shards (provisioned) ($0.0900 per hour) | +$0.0300 per hour, about +$21.90 per month |\n"), "{text}");
         assert!(

@@ -355,7 +355,12 @@ impl ResourceKind for Alarm {
     /// still looks for them, to delete what an earlier spec made.
     /// A standard-resolution metric alarm, billed by the month it exists (a rate per alarm-month).
     fn cost(&self, resource: &DesiredResource, _desired: &AlarmConfig, prices: &Prices) -> Vec<CostLine> {
-        vec![pricing::rate(&resource.id.to_string(), "CloudWatch alarm", "alarm-month", prices.figure("cloudwatch_alarm_month"))]
+        vec![pricing::rate(
+            &resource.id.to_string(),
+            "CloudWatch alarm",
+            "alarm-month",
+            prices.figure("cloudwatch_alarm_month"),
+        )]
     }
 
     fn grants(&self, ctx: &GrantContext) -> Vec<Grant> {

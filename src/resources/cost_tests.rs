@@ -137,7 +137,9 @@ fn live_streams(graph: &[crate::model::DesiredResource], events_shards: i64) -> 
 /// the fixed cost, in the plan's estimate.
 #[test]
 fn a_reshard_and_a_new_mode_say_what_they_change_the_cost_by() {
-    let table = format!("{TABLE}    kinesis_on_demand_stream_hour: {{usd: 0.04, source: 'https://example.test/kds', as_of: undated}}\n");
+    let table = format!(
+        "{TABLE}    kinesis_on_demand_stream_hour: {{usd: 0.04, source: 'https://example.test/kds', as_of: undated}}\n"
+    );
     let table = PriceTable::parse(&table).unwrap();
     let spec = SPEC.replace("{name: events, shards: 2}", "{name: events, shards: 6}");
     let spec = crate::spec::load_bytes("cost.yaml", spec.as_bytes()).expect("a valid spec");

@@ -270,7 +270,12 @@ impl ResourceKind for Schedule {
     /// scheduler role is passed to EventBridge Scheduler, and only it.
     /// EventBridge Scheduler bills its invocations (a rate, past a monthly free tier).
     fn cost(&self, resource: &DesiredResource, _desired: &ScheduleConfig, prices: &Prices) -> Vec<CostLine> {
-        vec![pricing::rate(&resource.id.to_string(), "EventBridge Scheduler invocations", "million", prices.figure("scheduler_invocations_million"))]
+        vec![pricing::rate(
+            &resource.id.to_string(),
+            "EventBridge Scheduler invocations",
+            "million",
+            prices.figure("scheduler_invocations_million"),
+        )]
     }
 
     fn grants(&self, ctx: &GrantContext) -> Vec<Grant> {

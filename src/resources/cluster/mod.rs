@@ -43,8 +43,8 @@ use crate::model::{Action, Attributes, DesiredConfig, DesiredResource, GraphCont
 use crate::names::{derived_cluster_roles, emr_security_group, Tags};
 use crate::plan::FieldChange;
 use crate::pricing::{self, CostLine, Prices};
-use crate::spec::{self, Market};
 pub use crate::spec::Group;
+use crate::spec::{self, Market};
 
 pub struct Cluster;
 pub const KIND: Kind = Kind::of(&Cluster);
@@ -292,7 +292,8 @@ impl ResourceKind for Cluster {
     /// Its nodes at their baseline: master, core and each task group (spot groups unpriced).
     fn cost(&self, resource: &DesiredResource, desired: &ClusterConfig, prices: &Prices) -> Vec<CostLine> {
         let (cluster, name) = (&desired.cluster, resource.id.to_string());
-        let mut lines = pricing::nodes(prices, &name, "master", cluster.master.count, &cluster.master.instance_type, false);
+        let mut lines =
+            pricing::nodes(prices, &name, "master", cluster.master.count, &cluster.master.instance_type, false);
         lines.extend(pricing::nodes(prices, &name, "core", cluster.core.nodes, &cluster.core.instance_type, false));
         for group in &cluster.task_groups {
             let label = format!("task group '{}'", group.name);
@@ -312,7 +313,8 @@ impl ResourceKind for Cluster {
     ) -> Option<Vec<CostLine>> {
         let before = |path: String| fields.iter().find(|field| field.path == path).map(|field| field.before.clone());
         let nodes = |value: Option<Value>| value.and_then(|value| value.as_i64()).unwrap_or(0);
-        let text = |value: Option<Value>| value.and_then(|value| value.as_str().map(str::to_string)).unwrap_or_default();
+        let text =
+            |value: Option<Value>| value.and_then(|value| value.as_str().map(str::to_string)).unwrap_or_default();
         let mut was = desired.clone();
         let mut changed = false;
         let cluster = &mut was.cluster;

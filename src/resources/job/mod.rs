@@ -430,18 +430,25 @@ impl ResourceKind for Job {
     /// the state machine's transitions (a rate: a standard workflow bills each one).
     fn cost(&self, resource: &DesiredResource, desired: &JobConfig, prices: &Prices) -> Vec<CostLine> {
         let transitions = prices.figure("stepfunctions_transitions_thousand");
-        let transitions = pricing::rate(&resource.id.to_string(), "Step Functions state transitions", "1,000", transitions);
+        let transitions =
+            pricing::rate(&resource.id.to_string(), "Step Functions state transitions", "1,000", transitions);
         let Some(run) = &desired.run else { return vec![transitions] };
         let price = if run.spot { None } else { prices.node(&run.instance_type) };
         let market = if run.spot { " spot" } else { "" };
-        vec![CostLine::Night(NightLine {
-            resource: resource.id.to_string(),
-            item: format!("one run: {} extra ×{market} {} for at most {}", run.extra_nodes, run.instance_type, run.timeout),
-            node_hours: run.node_hours,
-            usd: price.as_ref().map(|price| price.hourly() * run.node_hours),
-            spot: run.spot,
-            figures: price.map(|price| vec![price.ec2, price.emr]).unwrap_or_default(),
-        }), transitions]
+        vec![
+            CostLine::Night(NightLine {
+                resource: resource.id.to_string(),
+                item: format!(
+                    "one run: {} extra ×{market} {} for at most {}",
+                    run.extra_nodes, run.instance_type, run.timeout
+                ),
+                node_hours: run.node_hours,
+                usd: price.as_ref().map(|price| price.hourly() * run.node_hours),
+                spot: run.spot,
+                figures: price.map(|price| vec![price.ec2, price.emr]).unwrap_or_default(),
+            }),
+            transitions,
+        ]
     }
 
     /// The jobs' state machines and their executions: read by the pipeline's name prefix (a job
