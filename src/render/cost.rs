@@ -111,12 +111,12 @@ pub fn render_cost_markdown(estimate: &Estimate) -> String {
         return out;
     }
     let _ = writeln!(out, "\n#### {}\n", heading(estimate));
-    let _ = writeln!(out, "| resource | item | per hour |\n|---|---|---|");
-    for line in &estimate.fixed {
-        let price = if line.spot { SPOT.to_string() } else { usd_or_none(line.hourly_usd) };
-        let _ = writeln!(out, "| `{}` | {} | {price} |", line.resource, line.item);
-    }
     if !estimate.fixed.is_empty() {
+        let _ = writeln!(out, "| resource | item | per hour |\n|---|---|---|");
+        for line in &estimate.fixed {
+            let price = if line.spot { SPOT.to_string() } else { usd_or_none(line.hourly_usd) };
+            let _ = writeln!(out, "| `{}` | {} | {price} |", line.resource, line.item);
+        }
         let _ = writeln!(out, "\n**{}.**", totals(estimate));
     }
     if !estimate.nights.is_empty() {
@@ -268,6 +268,9 @@ Cost of what this plan creates and changes in us-east-1 (on-demand list prices f
             ),
             "{text}"
         );
+        // Changes only: no empty table of created resources.
+        let changes_only = render_cost_markdown(&Estimate { fixed: vec![], rates: vec![], nights: vec![], ..sample() });
+        assert!(!changes_only.contains("| resource | item | per hour |") && changes_only.contains("`stream/clicks`"));
         let empty = Estimate { fixed: vec![], rates: vec![], nights: vec![], changes: vec![], ..sample() };
         assert_eq!((render_cost(&empty), render_cost_markdown(&empty)), (String::new(), String::new()));
     }
