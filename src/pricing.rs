@@ -150,6 +150,8 @@ pub struct NightLine {
     /// Extra nodes × the timeout in hours.
     pub node_hours: f64,
     pub usd: Option<f64>,
+    /// Spot nodes: never priced at the on-demand figure, as their price varies.
+    pub spot: bool,
     pub figures: Vec<Figure>,
 }
 
@@ -165,8 +167,80 @@ pub struct FixedLine {
     pub unit_usd: Option<f64>,
     /// `quantity × unit_usd`; `None` is "no price".
     pub hourly_usd: Option<f64>,
+    /// Spot nodes: never priced at the on-demand figure, as their price varies.
+    pub spot: bool,
     /// The figures used, with their sources and dates.
     pub figures: Vec<Figure>,
+}
+
+impl FixedLine {
+    /// `cluster/spark core: 2 × m5.xlarge (EC2 + EMR)`: the line as a total's exclusions name it.
+    pub fn label(&self) -> String {
+        format!("{} {}", self.resource, self.item)
+    }
+
+    /// What it costs per hour, or why it has no price.
+    pub fn price(&self) -> String {
+        match (self.hourly_usd, self.spot) {
+            (Some(hourly), _) => format!("{} per hour", usd(hourly)),
+            (None, true) => SPOT.to_string(),
+            (None, false) => "no price".to_string(),
+        }
+    }
+}
+
+/// What a spot line shows instead of a price.
+pub const SPOT: &str = "spot: not priced (varies)";
+
+/// What a change in place does to a resource's fixed cost: the lines it replaces, the lines that
+/// replace them, and the difference per hour (`None` when either side has a line with no price).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DeltaLine {
+    pub resource: String,
+    pub before: Vec<String>,
+    pub after: Vec<String>,
+    /// After minus before, per hour; `None` is "no price".
+    pub hourly_usd: Option<f64>,
+    /// `hourly_usd × hours_per_month`.
+    pub monthly_usd: Option<f64>,
+}
+
+impl DeltaLine {
+    /// The difference between `before` and `after` (a kind's lines before and after a change),
+    /// over the fixed lines that differ; `None` when none differ (the change costs nothing new).
+    pub fn between(
+        resource: &str,
+        before: Vec<CostLine>,
+        after: Vec<CostLine>,
+        hours_per_month: f64,
+    ) -> Option<DeltaLine> {
+        let fixed = |lines: Vec<CostLine>| -> Vec<FixedLine> {
+            lines
+                .into_iter()
+                .filter_map(|line| match line {
+                    CostLine::Fixed(line) => Some(line),
+                    _ => None,
+                })
+                .collect()
+        };
+        let (before, after) = (fixed(before), fixed(after));
+        let removed: Vec<&FixedLine> = before.iter().filter(|line| !after.contains(line)).collect();
+        let added: Vec<&FixedLine> = after.iter().filter(|line| !before.contains(line)).collect();
+        if removed.is_empty() && added.is_empty() {
+            return None;
+        }
+        let sum = |lines: &[&FixedLine]| lines.iter().map(|line| line.hourly_usd).sum::<Option<f64>>();
+        let hourly = sum(&added).zip(sum(&removed)).map(|(added, removed)| added - removed);
+        let items =
+            |lines: &[&FixedLine]| lines.iter().map(|line| format!("{} ({})", line.item, line.price())).collect();
+        Some(DeltaLine {
+            resource: resource.to_string(),
+            before: items(&removed),
+            after: items(&added),
+            hourly_usd: hourly,
+            monthly_usd: hourly.map(|hourly| hourly * hours_per_month),
+        })
+    }
 }
 
 /// A usage-based price, shown as a rate: it depends on volumes the spec does not know.
@@ -201,16 +275,27 @@ pub struct Estimate {
     pub hourly_usd: f64,
     /// `hourly_usd × hours_per_month`.
     pub monthly_usd: f64,
+    /// How many fixed lines have a price (and are in the totals).
+    pub priced: usize,
     /// How many fixed lines have no price (and are not in the totals).
     pub unpriced: usize,
+    /// Those lines, by `FixedLine::label`, for the totals to name.
+    pub unpriced_items: Vec<String>,
     pub rates: Vec<RateLine>,
     /// One run of each job the plan creates.
     pub nights: Vec<NightLine>,
+    /// What the plan's changes in place do to the fixed cost of what exists.
+    pub changes: Vec<DeltaLine>,
 }
 
 impl Estimate {
-    /// The sum of `lines` in `region`.
-    pub fn of(table: &PriceTable, region: &str, lines: impl IntoIterator<Item = CostLine>) -> Estimate {
+    /// The sum of `lines` in `region`, with `changes` to what exists.
+    pub fn of(
+        table: &PriceTable,
+        region: &str,
+        lines: impl IntoIterator<Item = CostLine>,
+        changes: Vec<DeltaLine>,
+    ) -> Estimate {
         let (mut fixed, mut rates, mut nights) = (Vec::new(), Vec::new(), Vec::new());
         for line in lines {
             match line {
@@ -219,23 +304,27 @@ impl Estimate {
                 CostLine::Night(line) => nights.push(line),
             }
         }
-        let hourly: f64 = fixed.iter().filter_map(|line: &FixedLine| line.hourly_usd).sum();
+        // From 0.0: an empty `sum` of floats is -0.0.
+        let hourly = fixed.iter().filter_map(|line: &FixedLine| line.hourly_usd).fold(0.0, |sum, usd| sum + usd);
         Estimate {
             region: region.to_string(),
             table: TABLE_FILE,
             retrieved: table.retrieved.clone(),
             hours_per_month: table.hours_per_month,
+            priced: fixed.iter().filter(|line| line.hourly_usd.is_some()).count(),
             unpriced: fixed.iter().filter(|line| line.hourly_usd.is_none()).count(),
+            unpriced_items: fixed.iter().filter(|line| line.hourly_usd.is_none()).map(FixedLine::label).collect(),
             hourly_usd: hourly,
             monthly_usd: hourly * table.hours_per_month,
             fixed,
             rates,
             nights,
+            changes,
         }
     }
 
     pub fn is_empty(&self) -> bool {
-        self.fixed.is_empty() && self.rates.is_empty() && self.nights.is_empty()
+        self.fixed.is_empty() && self.rates.is_empty() && self.nights.is_empty() && self.changes.is_empty()
     }
 }
 
@@ -247,6 +336,7 @@ pub fn fixed(resource: &str, item: String, quantity: i64, figure: Option<&Figure
         quantity,
         unit_usd: figure.map(|figure| figure.usd),
         hourly_usd: figure.map(|figure| figure.usd * quantity as f64),
+        spot: false,
         figures: figure.cloned().into_iter().collect(),
     })
 }
@@ -262,19 +352,32 @@ pub fn rate(resource: &str, item: &str, unit: &str, figure: Option<&Figure>) -> 
     })
 }
 
-/// One EMR group's `count` nodes of `instance_type` as a fixed line (`group` says which).
-pub fn nodes(prices: &Prices, resource: &str, group: &str, count: i64, instance_type: &str) -> CostLine {
-    let price = prices.node(instance_type);
+/// One EMR group's `count` nodes of `instance_type` as a fixed line (`group` says which): none
+/// for no nodes (a group of 0 costs nothing, whatever its type's price), and no price for spot
+/// nodes, whose price varies.
+pub fn nodes(
+    prices: &Prices,
+    resource: &str,
+    group: &str,
+    count: i64,
+    instance_type: &str,
+    spot: bool,
+) -> Vec<CostLine> {
+    if count == 0 {
+        return Vec::new();
+    }
+    let price = if spot { None } else { prices.node(instance_type) };
     let unit = price.as_ref().map(NodePrice::hourly);
-    CostLine::Fixed(FixedLine {
+    let market = if spot { ", spot" } else { "" };
+    vec![CostLine::Fixed(FixedLine {
         resource: resource.to_string(),
-        item: format!("{group}: {count} × {instance_type} (EC2 + EMR)"),
+        item: format!("{group}: {count} × {instance_type} (EC2 + EMR{market})"),
         quantity: count,
         unit_usd: unit,
-        // No nodes cost nothing, whatever their type's price.
-        hourly_usd: if count == 0 { Some(0.0) } else { unit.map(|unit| unit * count as f64) },
+        hourly_usd: unit.map(|unit| unit * count as f64),
+        spot,
         figures: price.map(|price| vec![price.ec2, price.emr]).unwrap_or_default(),
-    })
+    })]
 }
 
 /// `$0.0300` for small amounts, `$1,234.56` style for large ones (cents).
@@ -284,6 +387,12 @@ pub fn usd(amount: f64) -> String {
     } else {
         format!("${amount:.2}")
     }
+}
+
+/// `+$0.0300` or `-$0.0300`: a change in cost.
+pub fn signed_usd(amount: f64) -> String {
+    let sign = if amount < 0.0 { "-" } else { "+" };
+    format!("{sign}{}", usd(amount.abs()))
 }
 
 /// A price or "no price".
@@ -301,7 +410,7 @@ mod tests {
     fn the_embedded_table_parses_and_every_figure_is_sourced_and_dated() {
         let table = PriceTable::parse(EMBEDDED).unwrap();
         assert_eq!(table.hours_per_month, 730.0);
-        for region in ["us-east-1", "us-west-2", "eu-west-1", "ap-northeast-2"] {
+        for region in ["us-east-1", "us-west-2", "eu-west-1", "eu-central-1", "ap-northeast-1", "ap-northeast-2"] {
             assert!(table.regions.contains_key(region), "{region} is listed (even when empty)");
         }
         let mut figures = 0;
@@ -317,26 +426,68 @@ mod tests {
     fn lines_add_up_and_a_missing_price_is_no_price_not_a_guess() {
         let table = PriceTable::parse(TABLE).unwrap();
         let prices = table.prices("us-east-1");
-        let lines = vec![
-            nodes(&prices, "cluster/spark", "core", 2, "m5.xlarge"),
-            // r5.xlarge has an EC2 price but no EMR charge in the table: the node has no price.
-            nodes(&prices, "cluster/spark", "task group 'batch'", 3, "r5.xlarge"),
-            // No nodes cost nothing, whatever their type's price.
-            nodes(&prices, "cluster/spark", "task group 'idle'", 0, "x9.huge"),
-            fixed("stream/events", "2 shards (provisioned)".into(), 2, prices.figure("kinesis_shard_hour")),
-            rate("bucket/lake", "S3 STANDARD storage", "GB-month", prices.of_type("s3_gb_month", "STANDARD")),
-        ];
-        let estimate = Estimate::of(&table, "us-east-1", lines);
+        let mut lines = nodes(&prices, "cluster/spark", "core", 2, "m5.xlarge", false);
+        // r5.xlarge has an EC2 price but no EMR charge in the table: the node has no price.
+        lines.extend(nodes(&prices, "cluster/spark", "task group 'batch'", 3, "r5.xlarge", false));
+        lines.push(fixed("stream/events", "2 shards (provisioned)".into(), 2, prices.figure("kinesis_shard_hour")));
+        lines.push(rate("bucket/lake", "S3 STANDARD storage", "GB-month", prices.of_type("s3_gb_month", "STANDARD")));
+        let estimate = Estimate::of(&table, "us-east-1", lines, Vec::new());
         let hourly: Vec<Option<f64>> = estimate.fixed.iter().map(|line| line.hourly_usd).collect();
         let close = |a: Option<f64>, b: f64| a.is_some_and(|a| (a - b).abs() < 1e-9);
         assert!(close(hourly[0], 0.5), "core 2 × (0.2 + 0.05): {hourly:?}");
         assert_eq!(hourly[1], None);
-        assert_eq!(hourly[2], Some(0.0));
-        assert!(close(hourly[3], 0.03), "2 shards × 0.015: {hourly:?}");
-        assert_eq!(estimate.unpriced, 1);
+        assert!(close(hourly[2], 0.03), "2 shards × 0.015: {hourly:?}");
+        assert_eq!((estimate.priced, estimate.unpriced), (2, 1));
+        assert_eq!(estimate.unpriced_items, ["cluster/spark task group 'batch': 3 × r5.xlarge (EC2 + EMR)"]);
         assert!((estimate.hourly_usd - 0.53).abs() < 1e-9, "{}", estimate.hourly_usd);
         assert!((estimate.monthly_usd - 0.53 * 730.0).abs() < 1e-6);
         assert_eq!((estimate.rates.len(), estimate.rates[0].usd), (1, None), "the table has no S3 price");
+    }
+
+    /// A group of no nodes is no line at all (never "$0.0000"), and spot nodes are marked and
+    /// never priced at the on-demand figure, though the table has one for their type.
+    #[test]
+    fn no_nodes_cost_no_line_and_spot_nodes_are_not_priced_as_on_demand() {
+        let table = PriceTable::parse(TABLE).unwrap();
+        let prices = table.prices("us-east-1");
+        assert_eq!(nodes(&prices, "cluster/spark", "task group 'idle'", 0, "m5.xlarge", false), Vec::new());
+        let spot = nodes(&prices, "cluster/spark", "task group 'batch'", 4, "m5.xlarge", true);
+        let [CostLine::Fixed(line)] = spot.as_slice() else { panic!("one fixed line: {spot:?}") };
+        assert_eq!((line.hourly_usd, line.spot, line.figures.len()), (None, true, 0));
+        assert_eq!(line.item, "task group 'batch': 4 × m5.xlarge (EC2 + EMR, spot)");
+        assert_eq!(line.price(), "spot: not priced (varies)");
+        let estimate = Estimate::of(&table, "us-east-1", spot, Vec::new());
+        assert_eq!((estimate.priced, estimate.unpriced), (0, 1));
+    }
+
+    /// A change in place is priced by the lines that differ: a reshard from 4 to 6 shards costs
+    /// two more shard-hours; a change with an unpriced side has no price; no difference, no line.
+    #[test]
+    fn a_change_costs_the_difference_of_the_lines_it_changes() {
+        let table = PriceTable::parse(TABLE).unwrap();
+        let prices = table.prices("us-east-1");
+        let shards =
+            |n: i64| vec![fixed("stream/events", format!("{n} shards"), n, prices.figure("kinesis_shard_hour"))];
+        let reshard = DeltaLine::between("stream/events", shards(4), shards(6), 730.0).unwrap();
+        assert_eq!(
+            (reshard.before.clone(), reshard.after.clone()),
+            (vec!["4 shards ($0.0600 per hour)".to_string()], vec!["6 shards ($0.0900 per hour)".to_string()])
+        );
+        assert!((reshard.hourly_usd.unwrap() - 0.03).abs() < 1e-9, "{reshard:?}");
+        assert!((reshard.monthly_usd.unwrap() - 21.9).abs() < 1e-9, "{reshard:?}");
+        assert_eq!(DeltaLine::between("stream/events", shards(4), shards(4), 730.0), None);
+        let mut before = nodes(&prices, "cluster/spark", "core", 2, "m5.xlarge", false);
+        before.extend(nodes(&prices, "cluster/spark", "task group 'batch'", 3, "r5.xlarge", false));
+        let mut after = nodes(&prices, "cluster/spark", "core", 4, "m5.xlarge", false);
+        after.extend(nodes(&prices, "cluster/spark", "task group 'batch'", 3, "r5.xlarge", false));
+        // The unpriced task group is on both sides: it cancels out, and the core's change is priced.
+        let grown = DeltaLine::between("cluster/spark", before.clone(), after, 730.0).unwrap();
+        assert!((grown.hourly_usd.unwrap() - 0.5).abs() < 1e-9, "2 more × 0.25: {grown:?}");
+        let mut unpriced = nodes(&prices, "cluster/spark", "core", 2, "m5.xlarge", false);
+        unpriced.extend(nodes(&prices, "cluster/spark", "task group 'batch'", 5, "r5.xlarge", false));
+        let unknown = DeltaLine::between("cluster/spark", before, unpriced, 730.0).unwrap();
+        assert_eq!((unknown.hourly_usd, unknown.monthly_usd), (None, None));
+        assert_eq!((signed_usd(0.03), signed_usd(-21.9)), ("+$0.0300".to_string(), "-$21.90".to_string()));
     }
 
     #[test]
@@ -345,7 +496,7 @@ mod tests {
         let prices = table.prices("eu-west-1");
         assert_eq!(prices.figure("kinesis_shard_hour"), None);
         assert_eq!(prices.node("m5.xlarge"), None);
-        assert!(Estimate::of(&table, "eu-west-1", Vec::new()).is_empty());
+        assert!(Estimate::of(&table, "eu-west-1", Vec::new(), Vec::new()).is_empty());
     }
 
     #[test]

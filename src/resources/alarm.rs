@@ -42,6 +42,7 @@ use crate::model::{
     ResourceId,
 };
 use crate::names::{alarm_name, alarm_prefix};
+use crate::pricing::{self, CostLine, Prices};
 use crate::spec::{condition_words, during_words, AlarmSpec};
 
 pub struct Alarm;
@@ -352,6 +353,16 @@ impl ResourceKind for Alarm {
 
     /// The pipeline's alarms by their name prefix. Without an enabled `alarms:` section a plan
     /// still looks for them, to delete what an earlier spec made.
+    /// A standard-resolution metric alarm, billed by the month it exists (a rate per alarm-month).
+    fn cost(&self, resource: &DesiredResource, _desired: &AlarmConfig, prices: &Prices) -> Vec<CostLine> {
+        vec![pricing::rate(
+            &resource.id.to_string(),
+            "CloudWatch alarm",
+            "alarm-month",
+            prices.figure("cloudwatch_alarm_month"),
+        )]
+    }
+
     fn grants(&self, ctx: &GrantContext) -> Vec<Grant> {
         let alarms = vec![ctx.arn("cloudwatch", &format!("alarm:{}*", alarm_prefix(&ctx.spec.pipeline)))];
         // The alarms the spec derives, by exact name (a derived alarm's name does not depend on

@@ -1,10 +1,10 @@
 //! What a plan costs, priced by the real kinds: each kind's lines for what the plan creates, and
 //! nothing for what exists already. (The arithmetic's own unit tests are in `pricing`.)
 
-use super::{estimate, graph_in};
+use super::{estimate, graph_in, registered};
 use crate::iam::Arns;
-use crate::model::{LiveState, Tags};
-use crate::plan::build_plan;
+use crate::model::{LiveResource, LiveState, Tags};
+use crate::plan::{build_plan, FieldChange};
 use crate::pricing::PriceTable;
 use crate::spec::Spec;
 
@@ -33,6 +33,8 @@ fn a_plan_from_nothing_prices_every_kind_that_has_a_price() {
     assert_eq!(
         rounded,
         [
+            // The table has no on-demand stream-hour: no price, and not in the total.
+            line("stream/bursty", "on-demand stream", None),
             line("stream/events", "2 shards (provisioned)", Some(0.03)),
             line("cluster/spark", "master: 1 × m5.xlarge (EC2 + EMR)", Some(0.25)),
             line("cluster/spark", "core: 2 × m5.xlarge (EC2 + EMR)", Some(0.5)),
@@ -41,7 +43,7 @@ fn a_plan_from_nothing_prices_every_kind_that_has_a_price() {
             line("nat_gateway/pub", "NAT gateway (plus data processed)", Some(0.045)),
         ]
     );
-    assert_eq!(estimate.unpriced, 1);
+    assert_eq!(estimate.unpriced, 2);
     assert!((estimate.hourly_usd - 0.825).abs() < 1e-9, "{}", estimate.hourly_usd);
     let rates: Vec<(String, Option<f64>)> =
         estimate.rates.iter().map(|line| (format!("{} per {}", line.item, line.unit), line.usd)).collect();
@@ -50,8 +52,14 @@ fn a_plan_from_nothing_prices_every_kind_that_has_a_price() {
         [
             ("S3 STANDARD storage per GB-month".to_string(), Some(0.023)),
             ("S3 STANDARD_IA storage per GB-month".to_string(), None),
-            ("on-demand stream (plus data in and out) per stream-hour".to_string(), None),
+            ("on-demand data in per GB".to_string(), None),
+            ("PUT payload units (25 KB each) per million units".to_string(), None),
             ("Firehose ingestion per GB ingested".to_string(), None),
+            // The job's start and its guard (the scale-back) are schedules of their own.
+            ("EventBridge Scheduler invocations per million".to_string(), None),
+            ("EventBridge Scheduler invocations per million".to_string(), None),
+            ("NAT data processed per GB".to_string(), None),
+            ("Step Functions state transitions per 1,000".to_string(), None),
         ]
     );
     let nights: Vec<(String, String, f64)> =
@@ -77,7 +85,7 @@ fn what_exists_already_costs_nothing_new_and_an_unknown_region_has_no_prices() {
     assert!(priced.fixed.iter().all(|line| line.resource != "stream/events"), "{:?}", priced.fixed);
     let elsewhere = estimate(&table, "eu-west-1", &build_plan("p", &graph, &LiveState::default(), false), &graph);
     assert!(elsewhere.fixed.iter().all(|line| line.hourly_usd.is_none() || line.quantity == 0));
-    assert_eq!((elsewhere.hourly_usd, elsewhere.unpriced), (0.0, 5));
+    assert_eq!((elsewhere.hourly_usd, elsewhere.priced, elsewhere.unpriced), (0.0, 0, 6));
 }
 
 /// An interface endpoint is billed for every hour in each zone it sits in, a gateway endpoint
@@ -102,4 +110,107 @@ fn an_interface_endpoint_costs_an_hour_per_zone_and_a_gateway_endpoint_nothing()
         endpoints,
         [("vpc_endpoint/glue", "interface endpoint in 2 zones (plus data processed)", 2, Some(0.02))]
     );
+}
+
+/// The live state of `spec`'s graph with its streams as AWS would report them: `events` with
+/// `events_shards` open shards, `bursty` provisioned with 2.
+fn live_streams(graph: &[crate::model::DesiredResource], events_shards: i64) -> LiveState {
+    let mut live = LiveState::default();
+    for (name, shards) in [("events", events_shards), ("bursty", 2)] {
+        let resource = graph.iter().find(|resource| resource.id.to_string() == format!("stream/{name}")).unwrap();
+        let detail = super::stream::Live {
+            arn: format!("arn:aws:kinesis:us-east-1:123456789012:stream/p-{name}"),
+            on_demand: false,
+            open_shards: shards,
+            retention_hours: 24,
+            kms_key: None,
+        };
+        let stream = LiveResource::new(resource.id.clone(), format!("p-{name}"), resource.tags.clone(), detail);
+        live.resources.insert(resource.id.clone(), stream);
+    }
+    live.describe();
+    live
+}
+
+/// A reshard from 4 to 6 shards adds two shard-hours (+$0.03/h at $0.015); a stream turned
+/// on-demand trades its shards for the stream-hour: each change in place says what it does to
+/// the fixed cost, in the plan's estimate.
+#[test]
+fn a_reshard_and_a_new_mode_say_what_they_change_the_cost_by() {
+    let table = format!(
+        "{TABLE}    kinesis_on_demand_stream_hour: {{usd: 0.04, source: 'https://example.test/kds', as_of: undated}}\n"
+    );
+    let table = PriceTable::parse(&table).unwrap();
+    let spec = SPEC.replace("{name: events, shards: 2}", "{name: events, shards: 6}");
+    let spec = crate::spec::load_bytes("cost.yaml", spec.as_bytes()).expect("a valid spec");
+    let graph = graph_in(&spec, &Arns::new("123456789012", "us-east-1"), chrono::Utc::now());
+    let plan = build_plan("p", &graph, &live_streams(&graph, 4), false);
+    let estimate = estimate(&table, "us-east-1", &plan, &graph);
+    let changes: Vec<(&str, String, Option<f64>, Option<f64>)> = estimate
+        .changes
+        .iter()
+        .map(|line| {
+            let round = |usd: Option<f64>| usd.map(|usd| (usd * 1e6).round() / 1e6);
+            let text = format!("{} → {}", line.before.join(", "), line.after.join(", "));
+            (line.resource.as_str(), text, round(line.hourly_usd), round(line.monthly_usd))
+        })
+        .collect();
+    assert_eq!(
+        changes,
+        [
+            (
+                "stream/bursty",
+                "2 shards (provisioned) ($0.0300 per hour) → on-demand stream ($0.0400 per hour)".to_string(),
+                Some(0.01),
+                Some(7.3)
+            ),
+            (
+                "stream/events",
+                "4 shards (provisioned) ($0.0600 per hour) → 6 shards (provisioned) ($0.0900 per hour)".to_string(),
+                Some(0.03),
+                Some(21.9)
+            ),
+        ]
+    );
+    // The streams exist: they are not priced again as created.
+    assert!(estimate.fixed.iter().all(|line| !line.resource.starts_with("stream/")), "{:?}", estimate.fixed);
+}
+
+/// A core group grown from 2 to 4 nodes costs two more nodes; a spot task group grown has no
+/// price (spot varies); a field that prices nothing (the release) changes no cost.
+#[test]
+fn a_resized_group_costs_its_new_nodes_and_spot_stays_unpriced() {
+    let table = PriceTable::parse(TABLE).unwrap();
+    let spec = SPEC
+        .replace("core: {type: m5.xlarge, nodes: 2}", "core: {type: m5.xlarge, nodes: 4}")
+        .replace("{name: batch, type: r5.xlarge, nodes: 3}", "{name: batch, type: m5.xlarge, nodes: 3, market: spot}");
+    let spec = crate::spec::load_bytes("cost.yaml", spec.as_bytes()).expect("a valid spec");
+    let graph = graph_in(&spec, &Arns::new("123456789012", "us-east-1"), chrono::Utc::now());
+    let cluster = graph.iter().find(|resource| resource.id.to_string() == "cluster/spark").unwrap();
+    let kind = registered(cluster.id.kind).unwrap();
+    let prices = table.prices("us-east-1");
+    let field = |path: &str, before: serde_json::Value, after: serde_json::Value| FieldChange {
+        path: path.to_string(),
+        before: Some(before),
+        after: Some(after),
+        forces_replacement: false,
+    };
+    let delta = |fields: &[FieldChange]| {
+        let (before, after) = kind.cost_change(cluster, fields, &prices)?;
+        crate::pricing::DeltaLine::between("cluster/spark", before, after, 730.0)
+    };
+    let grown = delta(&[field("core.nodes", 2.into(), 4.into())]).unwrap();
+    assert_eq!(
+        (grown.before.as_slice(), grown.after.as_slice()),
+        (
+            ["core: 2 × m5.xlarge (EC2 + EMR) ($0.5000 per hour)".to_string()].as_slice(),
+            ["core: 4 × m5.xlarge (EC2 + EMR) ($1.00 per hour)".to_string()].as_slice()
+        )
+    );
+    assert!((grown.hourly_usd.unwrap() - 0.5).abs() < 1e-9, "{grown:?}");
+    let spot = delta(&[field("task.batch.nodes", 0.into(), 3.into())]).unwrap();
+    assert_eq!(spot.before, Vec::<String>::new(), "a group of 0 nodes is no line");
+    assert_eq!(spot.after, ["task group 'batch': 3 × m5.xlarge (EC2 + EMR, spot) (spot: not priced (varies))"]);
+    assert_eq!(spot.hourly_usd, None);
+    assert_eq!(delta(&[field("release", "emr-7.1.0".into(), "emr-7.2.0".into())]), None);
 }

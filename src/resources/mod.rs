@@ -53,7 +53,7 @@ use crate::aws::lock;
 use crate::iam::Arns;
 use crate::model::{Action, Binding, DesiredResource, GraphContext, Kind, LiveState, ResourceId, ACCOUNT_PLACEHOLDER};
 use crate::plan::Plan;
-use crate::pricing::{Estimate, PriceTable};
+use crate::pricing::{CostLine, DeltaLine, Estimate, PriceTable};
 use crate::spec::Spec;
 use kit::{AwsError, Clients, Context, DynKind, Grant, GrantContext, LiveResource, ReadContext, Scope, Tags, Warnings};
 
@@ -93,14 +93,26 @@ pub fn kind_named(name: &str) -> Option<Kind> {
     KINDS.iter().map(|kind| kind.kind()).find(|kind| kind.as_str() == name)
 }
 
-/// What the resources `plan` creates cost in `region`, each priced by its kind.
+/// What the resources `plan` creates cost in `region`, each priced by its kind, and what its
+/// changes in place do to the cost of what exists (a reshard, a resized group, a new mode).
 pub fn estimate(table: &PriceTable, region: &str, plan: &Plan, desired: &[DesiredResource]) -> Estimate {
     let prices = table.prices(region);
-    let created = plan.changes.iter().filter(|change| change.action == Action::Create).map(|change| &change.resource);
+    let node = |id: &ResourceId| desired.iter().find(|resource| &resource.id == id);
+    let kind_of = |resource: &DesiredResource| registered(resource.id.kind).ok();
+    let created = plan.changes.iter().filter(|change| change.action == Action::Create);
     let lines = created
-        .filter_map(|id| desired.iter().find(|resource| &resource.id == id))
-        .flat_map(|resource| registered(resource.id.kind).map(|kind| kind.cost(resource, &prices)).unwrap_or_default());
-    Estimate::of(table, region, lines.collect::<Vec<_>>())
+        .filter_map(|change| node(&change.resource))
+        .flat_map(|resource| kind_of(resource).map(|kind| kind.cost(resource, &prices)).unwrap_or_default());
+    let lines: Vec<CostLine> = lines.collect();
+    let changed = plan.changes.iter().filter(|change| matches!(change.action, Action::Update | Action::Replace));
+    let changes = changed
+        .filter_map(|change| {
+            let resource = node(&change.resource)?;
+            let (before, after) = kind_of(resource)?.cost_change(resource, &change.fields, &prices)?;
+            DeltaLine::between(&resource.id.to_string(), before, after, table.hours_per_month)
+        })
+        .collect();
+    Estimate::of(table, region, lines, changes)
 }
 
 /// Every IAM statement the deployer needs for the spec of `ctx`, which `iam::deployer::policy`

@@ -190,10 +190,13 @@ impl ResourceKind for NatGateway {
         delete(ctx, live, detail).await
     }
 
-    /// Every hour it exists, idle or not (plus every GB it processes, not counted here).
+    /// Every hour it exists, idle or not, plus every GB it processes (a rate).
     fn cost(&self, resource: &DesiredResource, _desired: &Desired, prices: &Prices) -> Vec<CostLine> {
-        let item = "NAT gateway (plus data processed)".to_string();
-        vec![pricing::fixed(&resource.id.to_string(), item, 1, prices.figure("nat_gateway_hour"))]
+        let (name, item) = (resource.id.to_string(), "NAT gateway (plus data processed)".to_string());
+        vec![
+            pricing::fixed(&name, item, 1, prices.figure("nat_gateway_hour")),
+            pricing::rate(&name, "NAT data processed", "GB", prices.figure("nat_gateway_gb")),
+        ]
     }
 
     fn grants(&self, ctx: &GrantContext) -> Vec<Grant> {

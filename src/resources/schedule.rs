@@ -29,6 +29,7 @@ use crate::names::{
     iam_role_name, schedule_name, schedule_prefix, scheduler_role, window_schedule_name, RUN_GUARD_MARKER,
     SCALE_BACK_MARKER,
 };
+use crate::pricing::{self, CostLine, Prices};
 use crate::spec::{self, Group};
 
 pub struct Schedule;
@@ -267,6 +268,16 @@ impl ResourceKind for Schedule {
     /// `pipectl-<pipeline>-` also matches the schedules of a pipeline whose name extends this
     /// one's (`clk-b` for `clk`): a known limit, docs/deployer-policy.md. Each cluster's
     /// scheduler role is passed to EventBridge Scheduler, and only it.
+    /// EventBridge Scheduler bills its invocations (a rate, past a monthly free tier).
+    fn cost(&self, resource: &DesiredResource, _desired: &ScheduleConfig, prices: &Prices) -> Vec<CostLine> {
+        vec![pricing::rate(
+            &resource.id.to_string(),
+            "EventBridge Scheduler invocations",
+            "million",
+            prices.figure("scheduler_invocations_million"),
+        )]
+    }
+
     fn grants(&self, ctx: &GrantContext) -> Vec<Grant> {
         let roles: Vec<String> = ctx.spec.clusters.iter().map(|cluster| scheduler_role(&cluster.name)).collect();
         let schedules =

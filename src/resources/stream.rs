@@ -18,6 +18,7 @@ use super::kit::{
 use crate::model::{
     Action, Attributes, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names, ResourceId,
 };
+use crate::plan::FieldChange;
 use crate::pricing::{self, CostLine, Prices};
 use crate::spec::{self, StreamEncryption, StreamMode};
 
@@ -194,23 +195,57 @@ impl ResourceKind for Stream {
         add_tags(&clients.kinesis, &live.id, &live.physical_id, ownership).await
     }
 
-    /// A provisioned stream by the shard-hour; an on-demand one by the stream-hour (plus the data
-    /// it carries, a rate).
+    /// A provisioned stream by the shard-hour plus its PUT payload units (a rate); an on-demand
+    /// one by the stream-hour plus the data it takes in (a rate).
     fn cost(&self, resource: &DesiredResource, stream: &spec::Stream, prices: &Prices) -> Vec<CostLine> {
         let name = resource.id.to_string();
         match stream.mode {
             StreamMode::Provisioned => {
                 let shards = stream.shards.unwrap_or(1);
                 let item = format!("{shards} shard{} (provisioned)", if shards == 1 { "" } else { "s" });
-                vec![pricing::fixed(&name, item, shards, prices.figure("kinesis_shard_hour"))]
+                vec![
+                    pricing::fixed(&name, item, shards, prices.figure("kinesis_shard_hour")),
+                    pricing::rate(
+                        &name,
+                        "PUT payload units (25 KB each)",
+                        "million units",
+                        prices.figure("kinesis_put_payload_units_million"),
+                    ),
+                ]
             }
-            StreamMode::OnDemand => vec![pricing::rate(
-                &name,
-                "on-demand stream (plus data in and out)",
-                "stream-hour",
-                prices.figure("kinesis_on_demand_stream_hour"),
-            )],
+            StreamMode::OnDemand => vec![
+                pricing::fixed(
+                    &name,
+                    "on-demand stream".to_string(),
+                    1,
+                    prices.figure("kinesis_on_demand_stream_hour"),
+                ),
+                pricing::rate(&name, "on-demand data in", "GB", prices.figure("kinesis_on_demand_ingest_gb")),
+            ],
         }
+    }
+
+    /// A reshard or a change of mode, priced as the stream was.
+    fn cost_before(
+        &self,
+        resource: &DesiredResource,
+        stream: &spec::Stream,
+        fields: &[FieldChange],
+        prices: &Prices,
+    ) -> Option<Vec<CostLine>> {
+        let before = |path: &str| fields.iter().find(|field| field.path == path).map(|field| field.before.clone());
+        let (mode, shards) = (before("mode"), before("shards"));
+        if mode.is_none() && shards.is_none() {
+            return None;
+        }
+        let mut was = stream.clone();
+        if let Some(mode) = mode {
+            was.mode = serde_json::from_value(mode.unwrap_or_default()).ok()?;
+        }
+        if let Some(shards) = shards {
+            was.shards = shards.and_then(|shards| shards.as_i64());
+        }
+        Some(self.cost(resource, &was, prices))
     }
 
     fn grants(&self, ctx: &GrantContext) -> Vec<Grant> {

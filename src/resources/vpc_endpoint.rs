@@ -263,7 +263,7 @@ impl ResourceKind for VpcEndpoint {
     }
 
     /// An interface endpoint: every hour in each zone it sits in, idle or not, plus every GB it
-    /// processes, not counted here ("AWS PrivateLink pricing"). Gateway endpoints are free.
+    /// processes, a rate ("AWS PrivateLink pricing"). Gateway endpoints are free.
     fn cost(&self, resource: &DesiredResource, desired: &Desired, prices: &Prices) -> Vec<CostLine> {
         if desired.kind == EndpointType::Gateway {
             return Vec::new();
@@ -271,7 +271,11 @@ impl ResourceKind for VpcEndpoint {
         let zones = i64::try_from(desired.subnets.len()).unwrap_or(i64::MAX);
         let item =
             format!("interface endpoint in {zones} zone{} (plus data processed)", if zones == 1 { "" } else { "s" });
-        vec![pricing::fixed(&resource.id.to_string(), item, zones, prices.figure("vpc_interface_endpoint_zone_hour"))]
+        let name = resource.id.to_string();
+        vec![
+            pricing::fixed(&name, item, zones, prices.figure("vpc_interface_endpoint_zone_hour")),
+            pricing::rate(&name, "interface endpoint data processed", "GB", prices.figure("vpc_interface_endpoint_gb")),
+        ]
     }
 
     fn grants(&self, ctx: &GrantContext) -> Vec<Grant> {

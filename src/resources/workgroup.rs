@@ -37,6 +37,7 @@ use crate::model::{
     Attributes, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names, ResourceId,
 };
 use crate::names::{athena_workgroup_name, Tags};
+use crate::pricing::{self, CostLine, Prices};
 use crate::spec;
 
 pub struct Workgroup;
@@ -314,6 +315,11 @@ impl ResourceKind for Workgroup {
     /// `query:` section (one that left the spec is found and deleted); named query actions are
     /// authorised on their workgroup (Service Authorization Reference, "Amazon Athena": resource
     /// type workgroup).
+    /// Queries bill the data they scan (a rate); the workgroup itself is free.
+    fn cost(&self, resource: &DesiredResource, _desired: &WorkgroupConfig, prices: &Prices) -> Vec<CostLine> {
+        vec![pricing::rate(&resource.id.to_string(), "Athena data scanned", "TB", prices.figure("athena_tb_scanned"))]
+    }
+
     fn grants(&self, ctx: &GrantContext) -> Vec<Grant> {
         let workgroup = vec![ctx.arns.athena_workgroup(&athena_workgroup_name(&ctx.spec.pipeline))];
         let read =

@@ -1,7 +1,8 @@
 //! Guardrails on `pipectl scale` and cost in the plan (issue 14), on both stacks: a size above
 //! a group's cap is refused before any AWS request (a resize that passes the cap does make
 //! requests, so the absence is meaningful; both counted by pipectl-proxy in front of the stack), a schedule above the cap does not validate, and
-//! `plan` prices what it creates from the offline table, saying "no price" where it has none.
+//! `plan` prices what it creates from the offline table, saying "no price" where it has none and
+//! naming what its total leaves out, and prices a reshard of what exists.
 
 use std::collections::BTreeMap;
 
@@ -127,12 +128,36 @@ fn plan_prices_what_it_creates(stack: Stack) {
         human.stdout
     );
     assert!(human.stdout.contains("core: 2 × m5.xlarge (EC2 + EMR): no price"), "{}", human.stdout);
-    assert!(
-        human
-            .stdout
-            .contains("Fixed: $0.0300 per hour, about $21.90 per month (730 h); 2 items with no price not included"),
-        "{}",
-        human.stdout
-    );
+    // The total names what it leaves out.
+    let excluded = "Fixed: $0.0300 per hour, about $21.90 per month (730 h), excluding 2 items with no price: \
+        cluster/spark master: 1 × m5.xlarge (EC2 + EMR); cluster/spark core: 2 × m5.xlarge (EC2 + EMR)";
+    assert!(human.stdout.contains(excluded), "{}", human.stdout);
+    assert!(!human.stdout.contains("task group 'batch'"), "a group of 0 nodes is no line: {}", human.stdout);
 }
 on_both_stacks!(plan_prices_what_it_creates);
+
+/// A reshard of a stream that exists (read back from the stack) says what it changes the fixed
+/// cost by: 4 → 6 shards at the table's us-east-1 shard-hour (0.015) is +$0.03 per hour.
+fn plan_prices_a_reshard(stack: Stack) {
+    require!(stack);
+    let p = unique("costs-reshard", stack);
+    let scratch = Scratch::new("guardrails-reshard");
+    let stream = |shards: i64| {
+        format!("version: 1\npipeline: {p}\nregion: us-east-1\nstreams:\n  - {{name: {p}-events, shards: {shards}}}\n")
+    };
+    let file = scratch.write("spec.yaml", &stream(4));
+    pipectl(stack, &["apply", "-f", &file, "--auto-approve"]).expect(0);
+    let file = scratch.write("spec.yaml", &stream(6));
+    let plan = pipectl(stack, &["plan", "-f", &file, "--output", "json"]).expect(0).json();
+    let changes = plan["cost"]["changes"].as_array().expect("changes").clone();
+    let human = pipectl(stack, &["plan", "-f", &file]).expect(0);
+    pipectl(stack, &["destroy", "-f", &file, "--auto-approve", "--allow-destroy"]).expect(0);
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    assert_eq!(changes[0]["resource"], format!("stream/{p}-events"));
+    assert!((changes[0]["hourly_usd"].as_f64().expect("priced") - 0.03).abs() < 1e-9, "{changes:?}");
+    assert!((changes[0]["monthly_usd"].as_f64().expect("priced") - 21.9).abs() < 1e-6, "{changes:?}");
+    let said = "4 shards (provisioned) ($0.0600 per hour) → 6 shards (provisioned) ($0.0900 per hour): \
+        +$0.0300 per hour, about +$21.90 per month";
+    assert!(human.stdout.contains(said), "{}", human.stdout);
+}
+on_both_stacks!(plan_prices_a_reshard);

@@ -41,9 +41,10 @@ use super::kit::{AwsError, Context, Grant, GrantContext, LiveResource, NamedRead
 use super::{security_group, vpc};
 use crate::model::{Action, Attributes, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, ResourceId};
 use crate::names::{derived_cluster_roles, emr_security_group, Tags};
+use crate::plan::FieldChange;
 use crate::pricing::{self, CostLine, Prices};
-use crate::spec;
 pub use crate::spec::Group;
+use crate::spec::{self, Market};
 
 pub struct Cluster;
 pub const KIND: Kind = Kind::of(&Cluster);
@@ -288,18 +289,55 @@ impl ResourceKind for Cluster {
         apply::delete(ctx, live).await
     }
 
-    /// Its nodes at their baseline: master, core and each task group.
+    /// Its nodes at their baseline: master, core and each task group (spot groups unpriced).
     fn cost(&self, resource: &DesiredResource, desired: &ClusterConfig, prices: &Prices) -> Vec<CostLine> {
         let (cluster, name) = (&desired.cluster, resource.id.to_string());
-        let mut lines = vec![
-            pricing::nodes(prices, &name, "master", cluster.master.count, &cluster.master.instance_type),
-            pricing::nodes(prices, &name, "core", cluster.core.nodes, &cluster.core.instance_type),
-        ];
+        let mut lines =
+            pricing::nodes(prices, &name, "master", cluster.master.count, &cluster.master.instance_type, false);
+        lines.extend(pricing::nodes(prices, &name, "core", cluster.core.nodes, &cluster.core.instance_type, false));
         for group in &cluster.task_groups {
             let label = format!("task group '{}'", group.name);
-            lines.push(pricing::nodes(prices, &name, &label, group.nodes, &group.instance_type));
+            let spot = group.market == Market::Spot;
+            lines.extend(pricing::nodes(prices, &name, &label, group.nodes, &group.instance_type, spot));
         }
         lines
+    }
+
+    /// Groups resized (or retyped) in place, priced as they were.
+    fn cost_before(
+        &self,
+        resource: &DesiredResource,
+        desired: &ClusterConfig,
+        fields: &[FieldChange],
+        prices: &Prices,
+    ) -> Option<Vec<CostLine>> {
+        let before = |path: String| fields.iter().find(|field| field.path == path).map(|field| field.before.clone());
+        let nodes = |value: Option<Value>| value.and_then(|value| value.as_i64()).unwrap_or(0);
+        let text =
+            |value: Option<Value>| value.and_then(|value| value.as_str().map(str::to_string)).unwrap_or_default();
+        let mut was = desired.clone();
+        let mut changed = false;
+        let cluster = &mut was.cluster;
+        if let Some(value) = before(Group::Core.field("nodes")) {
+            (cluster.core.nodes, changed) = (nodes(value), true);
+        }
+        if let Some(value) = before(Group::Core.field("type")) {
+            (cluster.core.instance_type, changed) = (text(value), true);
+        }
+        for group in &mut cluster.task_groups {
+            let task = Group::Task(group.name.clone());
+            if let Some(value) = before(task.field("nodes")) {
+                (group.nodes, changed) = (nodes(value), true);
+            }
+            if let Some(value) = before(task.field("type")) {
+                (group.instance_type, changed) = (text(value), true);
+            }
+            if let Some(value) = before(task.field("market")) {
+                let market = value.and_then(|value| serde_json::from_value(value).ok()).unwrap_or_default();
+                (group.market, changed) = (market, true);
+            }
+        }
+        changed.then(|| self.cost(resource, &was, prices))
     }
 
     /// Clusters are matched by their tag, as their ARNs carry ids unknown in advance. A cluster

@@ -42,7 +42,7 @@ use crate::model::{
     Attributes, Binding, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names,
 };
 use crate::names::{derived_job_role, iam_role_name, job_state_machine_name, state_machine_prefix};
-use crate::pricing::{CostLine, NightLine, Prices};
+use crate::pricing::{self, CostLine, NightLine, Prices};
 use crate::progress::Progress;
 use crate::spec::{self, Group};
 use definition::{JobPlan, PlannedStep};
@@ -79,6 +79,8 @@ pub struct RunSize {
     pub timeout: String,
     /// Extra nodes × the timeout in hours.
     pub node_hours: f64,
+    /// The group runs on spot nodes, whose price varies.
+    pub spot: bool,
 }
 
 /// What one run of `job` adds to its group, when the group exists (validation makes sure).
@@ -91,6 +93,7 @@ fn run_size(cluster: &spec::Cluster, job: &spec::Job) -> Option<RunSize> {
         extra_nodes: (job.nodes - baseline).max(0),
         timeout: job.timeout.clone(),
         node_hours,
+        spot: matches!(&group, Group::Task(name) if cluster.task_groups.iter().any(|task| task.name == *name && task.market == spec::Market::Spot)),
     })
 }
 
@@ -425,17 +428,29 @@ impl ResourceKind for Job {
         }
     }
 
-    /// One run at most: the nodes it adds above the group's baseline for its whole timeout.
+    /// One run at most: the nodes it adds above the group's baseline for its whole timeout; and
+    /// the state machine's transitions (a rate: a standard workflow bills each one).
     fn cost(&self, resource: &DesiredResource, desired: &JobConfig, prices: &Prices) -> Vec<CostLine> {
-        let Some(run) = &desired.run else { return Vec::new() };
-        let price = prices.node(&run.instance_type);
-        vec![CostLine::Night(NightLine {
-            resource: resource.id.to_string(),
-            item: format!("one run: {} extra × {} for at most {}", run.extra_nodes, run.instance_type, run.timeout),
-            node_hours: run.node_hours,
-            usd: price.as_ref().map(|price| price.hourly() * run.node_hours),
-            figures: price.map(|price| vec![price.ec2, price.emr]).unwrap_or_default(),
-        })]
+        let transitions = prices.figure("stepfunctions_transitions_thousand");
+        let transitions =
+            pricing::rate(&resource.id.to_string(), "Step Functions state transitions", "1,000", transitions);
+        let Some(run) = &desired.run else { return vec![transitions] };
+        let price = if run.spot { None } else { prices.node(&run.instance_type) };
+        let market = if run.spot { " spot" } else { "" };
+        vec![
+            CostLine::Night(NightLine {
+                resource: resource.id.to_string(),
+                item: format!(
+                    "one run: {} extra ×{market} {} for at most {}",
+                    run.extra_nodes, run.instance_type, run.timeout
+                ),
+                node_hours: run.node_hours,
+                usd: price.as_ref().map(|price| price.hourly() * run.node_hours),
+                spot: run.spot,
+                figures: price.map(|price| vec![price.ec2, price.emr]).unwrap_or_default(),
+            }),
+            transitions,
+        ]
     }
 
     /// The jobs' state machines and their executions: read by the pipeline's name prefix (a job

@@ -13,6 +13,7 @@ use super::tag_index::Indexed;
 use crate::aws::{AwsError, Clients};
 use crate::iam::deployer::{Grant, GrantContext};
 use crate::model::{DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, LiveResource, Tags};
+use crate::plan::FieldChange;
 use crate::pricing::{CostLine, Prices};
 
 /// The effectful half of a kind, as its module writes it: building its desired nodes, reading
@@ -59,6 +60,19 @@ pub trait ResourceKind: KindRules {
         let _ = (resource, desired, prices);
         Vec::new()
     }
+    /// What `resource` cost before a change in place of `fields` (the plan's, with their
+    /// `before` values): its `cost` of the desired state as it was. `None` when no field that
+    /// prices it changed (and for kinds whose price does not depend on a changeable field).
+    fn cost_before(
+        &self,
+        resource: &DesiredResource,
+        desired: &Self::Desired,
+        fields: &[FieldChange],
+        prices: &Prices,
+    ) -> Option<Vec<CostLine>> {
+        let _ = (resource, desired, fields, prices);
+        None
+    }
     /// Whether `pipectl adopt` can take an existing, untagged resource of this kind: only kinds
     /// read by name can (the others are found by the pipeline's tag alone).
     const ADOPTABLE: bool = false;
@@ -100,6 +114,13 @@ pub trait DynKind: KindRules {
     ) -> BoxFuture<'a, Result<(), AwsError>>;
     fn delete<'a>(&'a self, ctx: &'a Context, live: &'a LiveResource) -> BoxFuture<'a, Result<(), AwsError>>;
     fn cost(&self, resource: &DesiredResource, prices: &Prices) -> Vec<CostLine>;
+    /// The lines before and after a change in place of `fields`, when it changes what it costs.
+    fn cost_change(
+        &self,
+        resource: &DesiredResource,
+        fields: &[FieldChange],
+        prices: &Prices,
+    ) -> Option<(Vec<CostLine>, Vec<CostLine>)>;
     fn adoptable(&self) -> bool;
     fn journaled(&self) -> bool;
     fn adopt<'a>(
@@ -156,6 +177,17 @@ impl<K: ResourceKind> DynKind for K {
             .config::<K::Desired>()
             .map(|desired| ResourceKind::cost(self, resource, desired, prices))
             .unwrap_or_default()
+    }
+
+    fn cost_change(
+        &self,
+        resource: &DesiredResource,
+        fields: &[FieldChange],
+        prices: &Prices,
+    ) -> Option<(Vec<CostLine>, Vec<CostLine>)> {
+        let desired = resource.config::<K::Desired>()?;
+        let before = ResourceKind::cost_before(self, resource, desired, fields, prices)?;
+        Some((before, ResourceKind::cost(self, resource, desired, prices)))
     }
 
     fn journaled(&self) -> bool {
