@@ -127,7 +127,7 @@ impl DesiredResource {
     /// The comparable attributes, tags included as the kind compares them.
     pub fn attributes(&self) -> Attributes {
         let mut attributes = self.config.attributes();
-        attributes.insert("tags".to_string(), serde_json::json!(self.id.kind.compared_tags(&self.tags)));
+        attributes.insert(super::TAGS.to_string(), serde_json::json!(self.id.kind.compared_tags(&self.tags)));
         attributes
     }
 }
