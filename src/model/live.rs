@@ -83,7 +83,8 @@ impl LiveState {
         let names = Names::of(&self.resources);
         for resource in self.resources.values_mut() {
             let (mut attributes, depends_on) = resource.detail.describe(&resource.physical_id, &names);
-            attributes.insert(super::TAGS.to_string(), serde_json::json!(resource.id.kind.compared_tags(&resource.tags)));
+            attributes
+                .insert(super::TAGS.to_string(), serde_json::json!(resource.id.kind.compared_tags(&resource.tags)));
             resource.attributes = attributes;
             resource.depends_on = depends_on;
             resource.holds_data = resource.detail.holds_data();

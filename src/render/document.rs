@@ -202,9 +202,10 @@ fn policy_changes(before: &Value, after: &Value) -> (String, Vec<DiffLine>) {
     });
     let mut lines = Vec::new();
     for (name, statement) in removed {
-        let same_sid = statement["Sid"].as_str().filter(|sid| !sid.is_empty()).and_then(|sid| {
-            added.iter().position(|(_, other)| other["Sid"].as_str() == Some(sid))
-        });
+        let same_sid = statement["Sid"]
+            .as_str()
+            .filter(|sid| !sid.is_empty())
+            .and_then(|sid| added.iter().position(|(_, other)| other["Sid"].as_str() == Some(sid)));
         match same_sid {
             Some(index) => {
                 let (_, other) = added.remove(index);
@@ -266,8 +267,7 @@ fn machine_changes(before: &Value, after: &Value) -> (String, Vec<DiffLine>) {
     let mut lines = Vec::new();
     // The definition's own fields (StartAt, Comment, TimeoutSeconds, …), then its states.
     let empty = serde_json::Map::new();
-    let (top_before, top_after) =
-        (before.as_object().unwrap_or(&empty), after.as_object().unwrap_or(&empty));
+    let (top_before, top_after) = (before.as_object().unwrap_or(&empty), after.as_object().unwrap_or(&empty));
     let keys: BTreeSet<&String> = top_before.keys().chain(top_after.keys()).filter(|key| *key != "States").collect();
     for key in keys {
         let (old_value, new_value) = (&before[key.as_str()], &after[key.as_str()]);
@@ -330,7 +330,11 @@ fn leaf_changes(path: &str, before: &Value, after: &Value, depth: usize) -> Vec<
     if lines.len() > LEAVES_SHOWN {
         let more = lines.len() - LEAVES_SHOWN;
         lines.truncate(LEAVES_SHOWN);
-        lines.push(DiffLine::new(Action::Update, depth, format!("… and {more} more value(s) changed (--full shows them)")));
+        lines.push(DiffLine::new(
+            Action::Update,
+            depth,
+            format!("… and {more} more value(s) changed (--full shows them)"),
+        ));
     }
     lines
 }
@@ -364,7 +368,8 @@ mod tests {
             summary(Document::Policy, &trust),
             "policy: 1 statement, sts:AssumeRole for scheduler.amazonaws.com, 1 with a condition"
         );
-        let tls = policy(json!([{"Effect": "Deny", "Action": "sqs:*", "Principal": {"AWS": "*"}, "Resource": "arn:q"}]));
+        let tls =
+            policy(json!([{"Effect": "Deny", "Action": "sqs:*", "Principal": {"AWS": "*"}, "Resource": "arn:q"}]));
         assert_eq!(summary(Document::Policy, &tls), "policy: 1 statement (1 Deny), sqs:* on 1 resource for *");
     }
 
@@ -449,7 +454,8 @@ mod tests {
     #[test]
     fn many_changed_values_are_counted_not_listed() {
         let before: Value = (0..12).map(|i| (format!("k{i:02}"), json!(i))).collect::<serde_json::Map<_, _>>().into();
-        let after: Value = (0..12).map(|i| (format!("k{i:02}"), json!(i + 1))).collect::<serde_json::Map<_, _>>().into();
+        let after: Value =
+            (0..12).map(|i| (format!("k{i:02}"), json!(i + 1))).collect::<serde_json::Map<_, _>>().into();
         let lines = leaf_changes("", &before, &after, 0);
         assert_eq!(lines.len(), LEAVES_SHOWN + 1);
         assert_eq!(lines[LEAVES_SHOWN].text, "… and 4 more value(s) changed (--full shows them)");

@@ -117,7 +117,8 @@ fn render_field(out: &mut String, field: &FieldChange, action: Action, kind: Kin
         return render_document(out, field, action, document, style);
     }
     let forces = if field.forces_replacement { style.paint("31", " # forces replacement") } else { String::new() };
-    let whole = |value: &Option<Value>| if field.path == TAGS && !style.full { tag_line(value) } else { self::value(value) };
+    let whole =
+        |value: &Option<Value>| if field.path == TAGS && !style.full { tag_line(value) } else { self::value(value) };
     match (action, &field.before, &field.after) {
         (Action::Create, _, after) => {
             let _ = writeln!(out, "      {} {} = {}", style.action(Action::Create, "+"), field.path, whole(after));
@@ -348,10 +349,88 @@ Plan: 0 to add, 1 to change, 1 to replace, 1 to destroy.
         assert_eq!(render_plan(&sample(), Style { color: false, full: false }), expected);
     }
 
+    /// A kind whose `policy` field is a document, as a role's policies are.
+    struct WithPolicy;
+
+    impl crate::model::KindRules for WithPolicy {
+        fn name(&self) -> &'static str {
+            "role"
+        }
+        fn rank(&self) -> u8 {
+            0
+        }
+        fn document(&self, field: &str) -> Option<Document> {
+            (field == "policy").then_some(Document::Policy)
+        }
+    }
+
+    #[test]
+    fn documents_are_summarised_and_tags_fit_a_line_unless_full() {
+        let policy = |actions: Value| json!({"Statement": [{"Sid": "Read", "Effect": "Allow", "Action": actions, "Resource": "arn:a"}]});
+        let field = |path: &str, before: Option<Value>, after: Value| FieldChange {
+            path: path.into(),
+            before,
+            after: Some(after),
+            forces_replacement: false,
+        };
+        let change = |name: &str, action: Action, fields: Vec<FieldChange>| Change {
+            resource: ResourceId::new(Kind::of(&WithPolicy), name),
+            action,
+            fields,
+            notes: vec![],
+            destroys_data: false,
+        };
+        let tags = json!({"pipectl:pipeline": "demo", "team": "data-platform"});
+        let plan = Plan::new(
+            "demo",
+            vec![
+                change(
+                    "new",
+                    Action::Create,
+                    vec![field("policy", None, policy(json!("s3:GetObject"))), field("tags", None, tags)],
+                ),
+                change(
+                    "old",
+                    Action::Update,
+                    vec![field(
+                        "policy",
+                        Some(policy(json!("s3:GetObject"))),
+                        policy(json!(["s3:GetObject", "s3:ListBucket"])),
+                    )],
+                ),
+            ],
+            vec![],
+        );
+        let text = render_plan(&plan, Style { color: false, full: false });
+        let expected = r#"  + role "new" {
+      + policy = (policy: 1 statement, s3:GetObject on 1 resource)
+      + tags = {pipectl:pipeline=demo, team=data-platform}
+    }
+
+  # role/old will be updated in-place
+  ~ role "old" {
+      ~ policy (policy: 1 statement, 1 -> 2 actions, 1 resource)
+          ~ statement "Read"
+              + action s3:ListBucket
+    }
+
+Plan: 1 to add, 1 to change, 0 to replace, 0 to destroy.
+Policies and state machines are summarised; `--full` shows them whole.
+"#;
+        assert!(text.ends_with(expected), "{text}");
+        let full = render_plan(&plan, Style { color: false, full: true });
+        assert!(full.contains("      + policy = {\n            \"Statement\": ["), "{full}");
+        assert!(full.contains("      + tags = {\"pipectl:pipeline\":\"demo\",\"team\":\"data-platform\"}\n"), "{full}");
+        assert!(!full.contains("summarised"), "{full}");
+    }
+
     #[test]
     fn empty_plan_says_so() {
         let plan = Plan::new("demo", vec![], vec![]);
-        assert_eq!(render_plan(&plan, Style { color: false, full: false }), "No changes. Pipeline \"demo\" matches the spec.\n");
+        assert_eq!(
+            render_plan(&plan, Style { color: false, full: false }),
+            "No changes. Pipeline \"demo\" matches the spec.\n"
+        );
     }
 
     /// A destroy plan names `destroy`, not `apply`, and with nothing left says so rather than

@@ -31,8 +31,8 @@ use super::kit::{
 };
 use crate::iam::{normalize, parse_document, Arns};
 use crate::model::{
-    Action, Attributes, Binding, DesiredConfig, DesiredResource, Document, GraphContext, Kind, KindRules, LiveDetail, Names,
-    ResourceId, PIPELINE_TAG, RESOURCE_TAG,
+    Action, Attributes, Binding, DesiredConfig, DesiredResource, Document, GraphContext, Kind, KindRules, LiveDetail,
+    Names, ResourceId, PIPELINE_TAG, RESOURCE_TAG,
 };
 use crate::names::{schedules_dlq_name, SCHEDULES_DLQ};
 

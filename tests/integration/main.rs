@@ -38,6 +38,7 @@ mod regions;
 mod reliability;
 mod remains;
 mod requests;
+mod review;
 mod schedules;
 mod tagging;
 mod verify;
