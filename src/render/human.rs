@@ -63,11 +63,11 @@ fn tag_line(value: &Option<Value>) -> String {
 }
 
 /// A document's value as its one-line summary, in parentheses as Terraform shows what it does
-/// not print.
+/// not print; a value that is no document (not an object) as it is.
 fn summarised(kind: Document, value: &Option<Value>) -> String {
     match value {
-        None | Some(Value::Null) => "(none)".to_string(),
-        Some(value) => format!("({})", document::summary(kind, value)),
+        Some(document @ Value::Object(_)) => format!("({})", document::summary(kind, document)),
+        other => self::value(other),
     }
 }
 
@@ -82,7 +82,7 @@ fn render_document(out: &mut String, field: &FieldChange, action: Action, kind: 
         (Action::Delete, before, _) => {
             let _ = writeln!(out, "      {} {path} = {}", style.action(Action::Delete, "-"), summarised(kind, before));
         }
-        (_, Some(before), Some(after)) if !before.is_null() && !after.is_null() => {
+        (_, Some(before), Some(after)) if before.is_object() && after.is_object() => {
             let (headline, lines) = document::changes(kind, before, after);
             let _ = writeln!(out, "      {} {path} ({headline}){forces}", style.action(Action::Update, "~"));
             for DiffLine { marker, depth, text } in lines {

@@ -67,7 +67,12 @@ fn a_policy_update_shows_what_changed_in_it(stack: Stack) {
     let scratch = Scratch::new(&format!("review-role-{}", stack.tag()));
     let pipeline = unique("rvwrole", stack);
     let file = scratch.write("role.yaml", &role_spec(&pipeline, "s3:GetObject", "arn:aws:s3:::old-lake/*"));
-    pipectl(stack, &["apply", "-f", &file, "--auto-approve"]).expect(0);
+    let apply = pipectl(stack, &["apply", "-f", &file, "--auto-approve"]).expect(0);
+    assert!(
+        apply.stdout.contains("      + inline_policy = (policy: 1 statement, s3:GetObject on 1 resource)\n"),
+        "{}",
+        apply.stdout
+    );
 
     // The live policy, as IAM holds it, is what the plan compares.
     let runtime = runtime();
@@ -88,7 +93,8 @@ fn a_policy_update_shows_what_changed_in_it(stack: Stack) {
     assert!(plan.stdout.contains(expected), "{}", plan.stdout);
     let full = pipectl(stack, &["plan", "-f", &file, "--full"]).expect(0);
     assert!(full.stdout.contains("\"arn:aws:s3:::new-lake/*\""), "{}", full.stdout);
-    pipectl(stack, &["destroy", "-f", &file, "--auto-approve"]).expect(0);
+    let destroy = pipectl(stack, &["destroy", "-f", &file, "--auto-approve", "--full"]).expect(0);
+    assert!(destroy.stdout.contains("      - inline_policy = {\n"), "{}", destroy.stdout);
 }
 
 on_both_stacks!(a_policy_update_shows_what_changed_in_it);
