@@ -29,6 +29,9 @@ pub struct ApplyArgs {
     /// How to print the plan and what was done: for people, or JSON for scripts.
     #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
     pub output: OutputFormat,
+    /// Print the plan's policies and state machines whole instead of summarised.
+    #[arg(long)]
+    pub full: bool,
     /// Return EMR groups moved by `pipectl scale` to their baseline.
     #[arg(long, conflicts_with = "plan_file")]
     pub reset_scale: bool,
@@ -50,6 +53,9 @@ pub struct DestroyArgs {
     /// How to print the plan and what was deleted: for people, or JSON for scripts.
     #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
     pub output: OutputFormat,
+    /// Print the plan's policies and state machines whole instead of summarised.
+    #[arg(long)]
+    pub full: bool,
 }
 
 /// How apply or destroy carries a plan out, from the command line.
@@ -69,7 +75,7 @@ pub async fn exec_apply(global: &GlobalArgs, args: &ApplyArgs, counter: &CallCou
         auto_approve: args.auto_approve,
         allow_destroy: args.allow_destroy,
         output: args.output,
-        style: global.style(),
+        style: Style { full: args.full, ..global.style() },
     };
     let saved = args.plan_file.as_deref().map(read_plan_file).transpose()?;
     let reset_scale = saved.as_ref().map_or(args.reset_scale, |saved| saved.reset_scale);
@@ -96,7 +102,7 @@ pub async fn exec_destroy(
         auto_approve: args.auto_approve,
         allow_destroy: args.allow_destroy,
         output: args.output,
-        style: global.style(),
+        style: Style { full: args.full, ..global.style() },
     };
     change(global, counter, &how, true, false, None).await
 }

@@ -120,6 +120,6 @@ impl GlobalArgs {
 
     /// How rendered output is styled on stdout.
     pub fn style(&self) -> crate::render::Style {
-        crate::render::Style { color: self.stdout_color() }
+        crate::render::Style { color: self.stdout_color(), full: false }
     }
 }

@@ -18,6 +18,10 @@ pub struct PlanArgs {
     /// How to print the plan: for people, for scripts, or for a pull-request comment.
     #[arg(long, value_enum, default_value_t = PlanOutput::Human)]
     pub output: PlanOutput,
+    /// Print policies and state machines whole instead of summarised with what changed in them
+    /// (JSON and the saved plan always hold them whole).
+    #[arg(long)]
+    pub full: bool,
     /// Plan scaled EMR groups back to their baseline instead of leaving them be.
     #[arg(long)]
     pub reset_scale: bool,
@@ -30,7 +34,8 @@ pub struct PlanArgs {
 pub async fn exec(global: &GlobalArgs, args: &PlanArgs, counter: &CallCounter) -> Result<Status, CommandError> {
     let session = Session::open(global, counter).await?;
     let run = session.plan(false, args.reset_scale, &[]).await?;
-    print_plan(&run, args.output, global.style(), Some(counter));
+    let style = crate::render::Style { full: args.full, ..global.style() };
+    print_plan(&run, args.output, style, Some(counter));
     if let Some(path) = &args.out {
         session.save_plan(&run, path)?;
     }

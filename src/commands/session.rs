@@ -220,7 +220,7 @@ fn check_region(loaded: &LoadedSpec, region: &str) -> Result<(), CommandError> {
 pub(super) fn print_plan(run: &PlannedRun, output: PlanOutput, style: Style, counter: Option<&CallCounter>) {
     match output {
         PlanOutput::Human => out!("{}{}", render_plan(&run.plan, style), render_cost(&run.cost)),
-        PlanOutput::Markdown => out!("{}{}", render_markdown(&run.plan), render_cost_markdown(&run.cost)),
+        PlanOutput::Markdown => out!("{}{}", render_markdown(&run.plan, style.full), render_cost_markdown(&run.cost)),
         PlanOutput::Json => {
             let mut value = plan_json(&run.plan);
             if let Some(object) = value.as_object_mut() {

@@ -128,7 +128,7 @@ impl DesiredResource {
     pub fn attributes(&self) -> Attributes {
         let mut attributes = self.config.attributes();
         if self.id.kind.carries_tags() {
-            attributes.insert("tags".to_string(), serde_json::json!(self.id.kind.compared_tags(&self.tags)));
+            attributes.insert(super::TAGS.to_string(), serde_json::json!(self.id.kind.compared_tags(&self.tags)));
         }
         attributes
     }

@@ -85,7 +85,7 @@ impl LiveState {
             let (mut attributes, depends_on) = resource.detail.describe(&resource.physical_id, &names);
             if resource.id.kind.carries_tags() {
                 attributes
-                    .insert("tags".to_string(), serde_json::json!(resource.id.kind.compared_tags(&resource.tags)));
+                    .insert(super::TAGS.to_string(), serde_json::json!(resource.id.kind.compared_tags(&resource.tags)));
             }
             resource.attributes = attributes;
             resource.depends_on = depends_on;

@@ -24,6 +24,19 @@ pub type Attributes = std::collections::BTreeMap<String, serde_json::Value>;
 /// the read): such a field is left out of the comparison instead of showing a change forever.
 pub const UNREADABLE: &str = "(not readable from this endpoint)";
 
+/// The field that holds a resource's tags, in every kind's attributes.
+pub const TAGS: &str = "tags";
+
+/// A field whose value is a large document pipectl derives (a policy, a state machine): plans
+/// summarise it, and show what changed in it, instead of printing it whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Document {
+    /// An IAM policy document (identity, trust or resource policy): its statements.
+    Policy,
+    /// An Amazon States Language definition: its states.
+    StateMachine,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
@@ -75,6 +88,10 @@ pub trait KindRules: Send + Sync + 'static {
     /// True when AWS cannot change `field` in place, so a new value replaces the resource.
     fn forces_replacement(&self, _field: &str) -> bool {
         false
+    }
+    /// What kind of document `field` holds, if it holds one the plan should summarise.
+    fn document(&self, _field: &str) -> Option<Document> {
+        None
     }
     /// True when replacing `container`, a resource this one depends on, replaces this one too
     /// (everything inside a VPC goes with it).

@@ -1,17 +1,22 @@
 //! The human plan: a block per resource with `+`, `~`, `-/+`, `-`, fields as `before -> after`,
-//! "# forces replacement", notes, and the summary line.
+//! "# forces replacement", notes, and the summary line. Documents a kind derives (policies, state
+//! machines) are summarised, with what changed in them, and tags fit on a line, unless `--full`.
 
 use std::fmt::Write;
 
 use serde_json::Value;
 
+use super::document::{self, DiffLine};
+use crate::model::{Document, Kind, TAGS};
 use crate::plan::{Action, Change, FieldChange, Plan};
 use crate::plan::{ApplyReport, Outcome};
 
-/// Whether to color the output (only on a terminal, and never with NO_COLOR or --no-color).
+/// How the plan looks: colored (only on a terminal, and never with NO_COLOR or --no-color), and
+/// with derived documents in full (`--full`) or summarised.
 #[derive(Debug, Clone, Copy)]
 pub struct Style {
     pub color: bool,
+    pub full: bool,
 }
 
 impl Style {
@@ -44,6 +49,54 @@ fn value(value: &Option<Value>) -> String {
     }
 }
 
+/// Tags on one line, `{key=value, …}`: every resource carries several, and a block of them per
+/// resource made up a sixth of a first plan.
+fn tag_line(value: &Option<Value>) -> String {
+    match value {
+        Some(Value::Object(tags)) if tags.values().all(Value::is_string) => {
+            let pairs: Vec<String> =
+                tags.iter().map(|(key, tag)| format!("{key}={}", tag.as_str().unwrap_or_default())).collect();
+            format!("{{{}}}", pairs.join(", "))
+        }
+        other => self::value(other),
+    }
+}
+
+/// A document's value as its one-line summary, in parentheses as Terraform shows what it does
+/// not print; a value that is no document (not an object) as it is.
+fn summarised(kind: Document, value: &Option<Value>) -> String {
+    match value {
+        Some(document @ Value::Object(_)) => format!("({})", document::summary(kind, document)),
+        other => self::value(other),
+    }
+}
+
+/// A document field: its summary for a create or delete, and for an update what changed in it.
+fn render_document(out: &mut String, field: &FieldChange, action: Action, kind: Document, style: Style) {
+    let forces = if field.forces_replacement { style.paint("31", " # forces replacement") } else { String::new() };
+    let path = &field.path;
+    match (action, &field.before, &field.after) {
+        (Action::Create, _, after) => {
+            let _ = writeln!(out, "      {} {path} = {}", style.action(Action::Create, "+"), summarised(kind, after));
+        }
+        (Action::Delete, before, _) => {
+            let _ = writeln!(out, "      {} {path} = {}", style.action(Action::Delete, "-"), summarised(kind, before));
+        }
+        (_, Some(before), Some(after)) if before.is_object() && after.is_object() => {
+            let (headline, lines) = document::changes(kind, before, after);
+            let _ = writeln!(out, "      {} {path} ({headline}){forces}", style.action(Action::Update, "~"));
+            for DiffLine { marker, depth, text } in lines {
+                let indent = " ".repeat(10 + 4 * depth);
+                let _ = writeln!(out, "{indent}{} {text}", style.action(marker, marker.symbol()));
+            }
+        }
+        (_, before, after) => {
+            let (before, after) = (summarised(kind, before), summarised(kind, after));
+            let _ = writeln!(out, "      {} {path} = {before} -> {after}{forces}", style.action(Action::Update, "~"));
+        }
+    }
+}
+
 /// Compact JSON when short; indented JSON (aligned under the field) when long, so that a
 /// policy document reads as a document.
 fn readable(value: &Value) -> String {
@@ -54,14 +107,24 @@ fn readable(value: &Value) -> String {
     serde_json::to_string_pretty(value).unwrap_or(compact).replace('\n', "\n          ")
 }
 
-fn render_field(out: &mut String, field: &FieldChange, action: Action, style: Style) {
+/// The document kind of a field the plan summarises (none with `--full`).
+fn summarised_document(kind: Kind, field: &FieldChange, style: Style) -> Option<Document> {
+    (!style.full).then(|| kind.document(&field.path)).flatten()
+}
+
+fn render_field(out: &mut String, field: &FieldChange, action: Action, kind: Kind, style: Style) {
+    if let Some(document) = summarised_document(kind, field, style) {
+        return render_document(out, field, action, document, style);
+    }
     let forces = if field.forces_replacement { style.paint("31", " # forces replacement") } else { String::new() };
+    let whole =
+        |value: &Option<Value>| if field.path == TAGS && !style.full { tag_line(value) } else { self::value(value) };
     match (action, &field.before, &field.after) {
         (Action::Create, _, after) => {
-            let _ = writeln!(out, "      {} {} = {}", style.action(Action::Create, "+"), field.path, value(after));
+            let _ = writeln!(out, "      {} {} = {}", style.action(Action::Create, "+"), field.path, whole(after));
         }
         (Action::Delete, before, _) => {
-            let _ = writeln!(out, "      {} {} = {}", style.action(Action::Delete, "-"), field.path, value(before));
+            let _ = writeln!(out, "      {} {} = {}", style.action(Action::Delete, "-"), field.path, whole(before));
         }
         (_, Some(Value::Array(before)), Some(Value::Array(after))) => {
             let _ = writeln!(out, "      {} {}{forces}", style.action(Action::Update, "~"), field.path);
@@ -96,8 +159,8 @@ fn render_field(out: &mut String, field: &FieldChange, action: Action, style: St
                 "      {} {} = {} -> {}{forces}",
                 style.action(Action::Update, "~"),
                 field.path,
-                value(before),
-                value(after)
+                whole(before),
+                whole(after)
             );
         }
     }
@@ -118,7 +181,7 @@ fn render_change(out: &mut String, change: &Change, style: Style) {
         change.resource.name
     );
     for field in &change.fields {
-        render_field(out, field, change.action, style);
+        render_field(out, field, change.action, change.resource.kind, style);
     }
     for note in &change.notes {
         let text = format!("      # {note}");
@@ -156,6 +219,12 @@ pub fn render_plan(plan: &Plan, style: Style) -> String {
             plan.command()
         );
         let _ = writeln!(out, "{}", style.paint("31", &warning));
+    }
+    let summarised = plan.changes.iter().any(|change| {
+        change.fields.iter().any(|field| summarised_document(change.resource.kind, field, style).is_some())
+    });
+    if summarised {
+        let _ = writeln!(out, "Policies and state machines are summarised; `--full` shows them whole.");
     }
     out
 }
@@ -277,13 +346,91 @@ mod tests {
 Plan: 0 to add, 1 to change, 1 to replace, 1 to destroy.
 1 of these changes destroy data (stream/old); apply needs --allow-destroy.
 "#;
-        assert_eq!(render_plan(&sample(), Style { color: false }), expected);
+        assert_eq!(render_plan(&sample(), Style { color: false, full: false }), expected);
+    }
+
+    /// A kind whose `policy` field is a document, as a role's policies are.
+    struct WithPolicy;
+
+    impl crate::model::KindRules for WithPolicy {
+        fn name(&self) -> &'static str {
+            "role"
+        }
+        fn rank(&self) -> u8 {
+            0
+        }
+        fn document(&self, field: &str) -> Option<Document> {
+            (field == "policy").then_some(Document::Policy)
+        }
+    }
+
+    #[test]
+    fn documents_are_summarised_and_tags_fit_a_line_unless_full() {
+        let policy = |actions: Value| json!({"Statement": [{"Sid": "Read", "Effect": "Allow", "Action": actions, "Resource": "arn:a"}]});
+        let field = |path: &str, before: Option<Value>, after: Value| FieldChange {
+            path: path.into(),
+            before,
+            after: Some(after),
+            forces_replacement: false,
+        };
+        let change = |name: &str, action: Action, fields: Vec<FieldChange>| Change {
+            resource: ResourceId::new(Kind::of(&WithPolicy), name),
+            action,
+            fields,
+            notes: vec![],
+            destroys_data: false,
+        };
+        let tags = json!({"pipectl:pipeline": "demo", "team": "data-platform"});
+        let plan = Plan::new(
+            "demo",
+            vec![
+                change(
+                    "new",
+                    Action::Create,
+                    vec![field("policy", None, policy(json!("s3:GetObject"))), field("tags", None, tags)],
+                ),
+                change(
+                    "old",
+                    Action::Update,
+                    vec![field(
+                        "policy",
+                        Some(policy(json!("s3:GetObject"))),
+                        policy(json!(["s3:GetObject", "s3:ListBucket"])),
+                    )],
+                ),
+            ],
+            vec![],
+        );
+        let text = render_plan(&plan, Style { color: false, full: false });
+        let expected = r#"  + role "new" {
+      + policy = (policy: 1 statement, s3:GetObject on 1 resource)
+      + tags = {pipectl:pipeline=demo, team=data-platform}
+    }
+
+  # role/old will be updated in-place
+  ~ role "old" {
+      ~ policy (policy: 1 statement, 1 -> 2 actions, 1 resource)
+          ~ statement "Read"
+              + action s3:ListBucket
+    }
+
+Plan: 1 to add, 1 to change, 0 to replace, 0 to destroy.
+Policies and state machines are summarised; `--full` shows them whole.
+"#;
+        assert!(text.ends_with(expected), "{text}");
+        let full = render_plan(&plan, Style { color: false, full: true });
+        assert!(full.contains("      + policy = {\n            \"Statement\": ["), "{full}");
+        assert!(full.contains("      + tags = {\"pipectl:pipeline\":\"demo\",\"team\":\"data-platform\"}\n"), "{full}");
+        assert!(!full.contains("summarised"), "{full}");
     }
 
     #[test]
     fn empty_plan_says_so() {
         let plan = Plan::new("demo", vec![], vec![]);
-        assert_eq!(render_plan(&plan, Style { color: false }), "No changes. Pipeline \"demo\" matches the spec.\n");
+        assert_eq!(
+            render_plan(&plan, Style { color: false, full: false }),
+            "No changes. Pipeline \"demo\" matches the spec.\n"
+        );
     }
 
     /// A destroy plan names `destroy`, not `apply`, and with nothing left says so rather than
@@ -291,14 +438,14 @@ Plan: 0 to add, 1 to change, 1 to replace, 1 to destroy.
     #[test]
     fn a_destroy_plan_speaks_of_destroy() {
         let plan = Plan { destroy: true, ..sample() };
-        let text = render_plan(&plan, Style { color: false });
+        let text = render_plan(&plan, Style { color: false, full: false });
         assert!(
             text.ends_with("1 of these changes destroy data (stream/old); destroy needs --allow-destroy.\n"),
             "{text}"
         );
         let nothing = Plan { destroy: true, ..Plan::new("demo", vec![], vec![]) };
         assert_eq!(
-            render_plan(&nothing, Style { color: false }),
+            render_plan(&nothing, Style { color: false, full: false }),
             "Nothing to destroy: no resource of pipeline \"demo\" exists.\n"
         );
     }

@@ -1,6 +1,7 @@
 //! `plan --output markdown`: the plan as a pull-request comment. A heading with the summary, a
 //! table of the resources and their actions that reads at a glance, warnings for data loss and
-//! refusals, and the full human plan folded in a `<details>` block for the reviewer.
+//! refusals, and the human plan folded in a `<details>` block for the reviewer (its policies and
+//! state machines summarised as in the terminal, or whole with `--full`).
 
 use std::fmt::Write;
 
@@ -12,8 +13,8 @@ fn cell(text: &str) -> String {
     text.replace('|', "\\|").replace('\n', " ")
 }
 
-/// The plan as GitHub- and GitLab-flavoured Markdown.
-pub fn render_markdown(plan: &Plan) -> String {
+/// The plan as GitHub- and GitLab-flavoured Markdown; `full` prints derived documents whole.
+pub fn render_markdown(plan: &Plan, full: bool) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "### pipectl plan: pipeline `{}`\n", plan.pipeline);
     for notice in &plan.notices {
@@ -69,7 +70,7 @@ pub fn render_markdown(plan: &Plan) -> String {
             cell(&fields.join(", "))
         );
     }
-    let details = render_plan(plan, Style { color: false });
+    let details = render_plan(plan, Style { color: false, full });
     // A fence longer than any run of backticks in the plan, so a value cannot close it.
     let longest = details.split(|c| c != '`').map(str::len).max().unwrap_or(0);
     let fence = "`".repeat(longest.max(2) + 1);
@@ -102,7 +103,7 @@ mod tests {
             notes: vec!["destroys data: its records | all of them".into()],
             destroys_data: true,
         };
-        let text = render_markdown(&Plan::new("demo", vec![change], vec![]));
+        let text = render_markdown(&Plan::new("demo", vec![change], vec![]), false);
         assert!(
             text.starts_with(
                 "### pipectl plan: pipeline `demo`\n\n**Plan: 0 to add, 0 to change, 0 to replace, 1 to destroy.**\n"
@@ -120,7 +121,7 @@ mod tests {
 
     #[test]
     fn an_empty_plan_says_so() {
-        let text = render_markdown(&Plan::new("demo", vec![], vec![]));
+        let text = render_markdown(&Plan::new("demo", vec![], vec![]), false);
         assert_eq!(text, "### pipectl plan: pipeline `demo`\n\n**No changes. Pipeline \"demo\" matches the spec.**\n");
     }
 }

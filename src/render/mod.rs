@@ -3,6 +3,7 @@
 //! from the differ: nothing here decides anything.
 
 mod cost;
+mod document;
 mod graph;
 mod human;
 mod json;

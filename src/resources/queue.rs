@@ -31,8 +31,8 @@ use super::kit::{
 };
 use crate::iam::{normalize, parse_document, Arns};
 use crate::model::{
-    Action, Attributes, Binding, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names,
-    ResourceId, PIPELINE_TAG, RESOURCE_TAG,
+    Action, Attributes, Binding, DesiredConfig, DesiredResource, Document, GraphContext, Kind, KindRules, LiveDetail,
+    Names, ResourceId, PIPELINE_TAG, RESOURCE_TAG,
 };
 use crate::names::{schedules_dlq_name, SCHEDULES_DLQ};
 
@@ -172,6 +172,10 @@ impl KindRules for Queue {
     }
     fn rank(&self) -> u8 {
         120
+    }
+    /// The queue policy pipectl writes (TLS only, and who may send).
+    fn document(&self, field: &str) -> Option<Document> {
+        (field == "policy").then_some(Document::Policy)
     }
     /// SetQueueAttributes: a new retention period can take up to 15 minutes to apply.
     fn change_notes(&self, action: Action, before: Option<&Attributes>, after: Option<&Attributes>) -> Vec<String> {

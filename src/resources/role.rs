@@ -18,7 +18,8 @@ use super::kit::{
 };
 use crate::iam::{normalize, parse_document, statements_policy};
 use crate::model::{
-    Attributes, Binding, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names, ResourceId,
+    Attributes, Binding, DesiredConfig, DesiredResource, Document, GraphContext, Kind, KindRules, LiveDetail, Names,
+    ResourceId,
 };
 use crate::names::{iam_role_name, legacy_role_path, role_path, roles_prefix};
 
@@ -143,6 +144,10 @@ impl KindRules for Role {
     /// IAM renames no role and moves none to another path.
     fn forces_replacement(&self, field: &str) -> bool {
         field == "name" || field == "path"
+    }
+    /// Both policies are derived from the spec's grants and run to a hundred lines each.
+    fn document(&self, field: &str) -> Option<Document> {
+        matches!(field, "trust_policy" | "inline_policy").then_some(Document::Policy)
     }
 }
 

@@ -39,6 +39,7 @@ mod regions;
 mod reliability;
 mod remains;
 mod requests;
+mod review;
 mod schedules;
 mod tagging;
 mod templates;

@@ -39,7 +39,7 @@ use super::role;
 use crate::model::ResourceId;
 
 use crate::model::{
-    Attributes, Binding, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names,
+    Attributes, Binding, DesiredConfig, DesiredResource, Document, GraphContext, Kind, KindRules, LiveDetail, Names,
 };
 use crate::names::{derived_job_role, iam_role_name, job_state_machine_name, state_machine_prefix};
 use crate::pricing::{self, CostLine, NightLine, Prices};
@@ -166,6 +166,10 @@ impl KindRules for Job {
     /// A state machine cannot be renamed.
     fn forces_replacement(&self, field: &str) -> bool {
         field == "name"
+    }
+    /// The state machine runs to hundreds of lines; `runs` says what it does in words.
+    fn document(&self, field: &str) -> Option<Document> {
+        (field == "definition").then_some(Document::StateMachine)
     }
 }
 
