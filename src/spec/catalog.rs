@@ -352,7 +352,7 @@ pub(super) fn check(catalog: &Catalog, spec: &Spec, problems: &mut Problems) {
 }
 
 /// The problems of a prefix's layout at `field`, each `what` says, and of the names of its
-/// partition columns; the layout when it has none.
+/// partition columns; the layout when the prefix has one.
 fn checked_layout(field: &str, what: &str, derived: Result<Layout, Vec<String>>, problems: &mut Problems) -> Option<Layout> {
     let messages = match &derived {
         Err(messages) => messages.clone(),
@@ -363,11 +363,10 @@ fn checked_layout(field: &str, what: &str, derived: Result<Layout, Vec<String>>,
             .filter_map(|key| name_problem("partition column", &key.name))
             .collect(),
     };
-    let clean = messages.is_empty();
     for message in messages {
         problems.add(field.to_string(), format!("{what}{message}"));
     }
-    derived.ok().filter(|_| clean)
+    derived.ok()
 }
 
 /// The table's delivery or location: exactly one, existing, and a prefix a table can read;
@@ -573,5 +572,26 @@ mod tests {
             let problem = type_problem(&canonical_type(bad)).unwrap_or_default();
             assert!(problem.contains(expect), "{bad}: {problem}");
         }
+    }
+
+    #[test]
+    fn a_refused_prefix_is_said_once_and_hive_folders_name_their_columns() {
+        use super::super::checks::testing::{messages, HEAD};
+        let spec = |prefix: &str, table: &str| {
+            format!("{HEAD}buckets: [{{name: lake}}]\ncatalog:\n  tables:\n    - {{name: events, location: {{bucket: lake, prefix: '{prefix}'}}, columns: [{{name: a, type: string}}]{table}}}\n")
+        };
+        // A refused prefix says what is wrong with it, every problem, and nothing about `since`.
+        let refused = messages(&spec("raw/!{firehose:random-string}/!{timestamp:yyyy}/!{timestamp:MM}", ", since: 2024-01-01"));
+        assert_eq!(refused.len(), 2, "{refused:#?}");
+        assert!(refused.iter().all(|m| m.starts_with("catalog.tables[0].location.prefix: ")), "{refused:#?}");
+        // Hive-style folders name the columns: `partition_key` has no say, a column may not
+        // take a key's name, and a key must be a Glue name.
+        let hive = "raw/dt=!{timestamp:yyyy-MM-dd}/Hour=!{timestamp:HH}/";
+        let named = messages(&spec(hive, ", partition_key: day").replace("name: a,", "name: dt,"));
+        assert_eq!(named.len(), 3, "{named:#?}");
+        assert!(named[0].contains("location.prefix: `Hour` is not a valid partition column name"), "{named:#?}");
+        assert!(named.iter().any(|m| m.contains("partition_key: the prefix names its partition columns")), "{named:#?}");
+        assert!(named.iter().any(|m| m.contains("columns[0].name: `dt` is a partition column")), "{named:#?}");
+        assert!(messages(&spec("raw/dt=!{timestamp:yyyy-MM-dd}/hour=!{timestamp:HH}/", ", since: 2024-01-01")).is_empty());
     }
 }
