@@ -323,8 +323,11 @@ impl ResourceKind for CatalogTable {
         let mut nodes = Vec::new();
         for table in &catalog.tables {
             let Some(layout) = spec::table_layout(spec, table) else { continue };
-            let ranges =
-                layout.partition.as_ref().map(|partition| spec::projection_ranges(table, partition)).unwrap_or_default();
+            let ranges = layout
+                .partition
+                .as_ref()
+                .map(|partition| spec::projection_ranges(table, partition))
+                .unwrap_or_default();
             let columns = table
                 .columns
                 .iter()

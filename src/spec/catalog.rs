@@ -321,7 +321,11 @@ pub(super) fn check(catalog: &Catalog, spec: &Spec, problems: &mut Problems) {
                 problems.add(format!("{column_path}.name"), format!("duplicate column `{}`", column.name));
             }
             if keys.contains(&column.name.as_str()) {
-                let hint = if named { "rename the column, or the prefix's `key=` folder" } else { "rename the column, or set `partition_key`" };
+                let hint = if named {
+                    "rename the column, or the prefix's `key=` folder"
+                } else {
+                    "rename the column, or set `partition_key`"
+                };
                 problems.add(
                     format!("{column_path}.name"),
                     format!("`{}` is a partition column the prefix's date folders fill; it is not listed among the columns ({hint})", column.name),
@@ -353,7 +357,12 @@ pub(super) fn check(catalog: &Catalog, spec: &Spec, problems: &mut Problems) {
 
 /// The problems of a prefix's layout at `field`, each `what` says, and of the names of its
 /// partition columns; the layout when the prefix has one.
-fn checked_layout(field: &str, what: &str, derived: Result<Layout, Vec<String>>, problems: &mut Problems) -> Option<Layout> {
+fn checked_layout(
+    field: &str,
+    what: &str,
+    derived: Result<Layout, Vec<String>>,
+    problems: &mut Problems,
+) -> Option<Layout> {
     let messages = match &derived {
         Err(messages) => messages.clone(),
         Ok(layout) => layout
@@ -581,7 +590,8 @@ mod tests {
             format!("{HEAD}buckets: [{{name: lake}}]\ncatalog:\n  tables:\n    - {{name: events, location: {{bucket: lake, prefix: '{prefix}'}}, columns: [{{name: a, type: string}}]{table}}}\n")
         };
         // A refused prefix says what is wrong with it, every problem, and nothing about `since`.
-        let refused = messages(&spec("raw/!{firehose:random-string}/!{timestamp:yyyy}/!{timestamp:MM}", ", since: 2024-01-01"));
+        let refused =
+            messages(&spec("raw/!{firehose:random-string}/!{timestamp:yyyy}/!{timestamp:MM}", ", since: 2024-01-01"));
         assert_eq!(refused.len(), 2, "{refused:#?}");
         assert!(refused.iter().all(|m| m.starts_with("catalog.tables[0].location.prefix: ")), "{refused:#?}");
         // Hive-style folders name the columns: `partition_key` has no say, a column may not
@@ -590,8 +600,13 @@ mod tests {
         let named = messages(&spec(hive, ", partition_key: day").replace("name: a,", "name: dt,"));
         assert_eq!(named.len(), 3, "{named:#?}");
         assert!(named[0].contains("location.prefix: `Hour` is not a valid partition column name"), "{named:#?}");
-        assert!(named.iter().any(|m| m.contains("partition_key: the prefix names its partition columns")), "{named:#?}");
+        assert!(
+            named.iter().any(|m| m.contains("partition_key: the prefix names its partition columns")),
+            "{named:#?}"
+        );
         assert!(named.iter().any(|m| m.contains("columns[0].name: `dt` is a partition column")), "{named:#?}");
-        assert!(messages(&spec("raw/dt=!{timestamp:yyyy-MM-dd}/hour=!{timestamp:HH}/", ", since: 2024-01-01")).is_empty());
+        assert!(
+            messages(&spec("raw/dt=!{timestamp:yyyy-MM-dd}/hour=!{timestamp:HH}/", ", since: 2024-01-01")).is_empty()
+        );
     }
 }

@@ -84,7 +84,9 @@ fn tokens(prefix: &str) -> Result<Vec<Token<'_>>, String> {
         if start > 0 {
             tokens.push(Token::Text(&rest[..start]));
         }
-        let Some(end) = rest[start..].find('}') else { return Err(format!("`{prefix}` opens `!{{` without closing it")) };
+        let Some(end) = rest[start..].find('}') else {
+            return Err(format!("`{prefix}` opens `!{{` without closing it"));
+        };
         let expression = &rest[start + 2..start + end];
         tokens.push(expression.strip_prefix("timestamp:").map_or(Token::Other, Token::Timestamp));
         rest = &rest[start + end + 1..];
@@ -346,7 +348,9 @@ mod tests {
         assert_eq!(hourly.unit, "HOURS");
         assert_eq!(hourly.template, "s3://lake/events/dt=${dt}/hour=${hour}/");
         // Four folders, static folders between them, random folders after them.
-        let four = partition("y=!{timestamp:yyyy}/m=!{timestamp:MM}/x/d=!{timestamp:dd}/h=!{timestamp:HH}/!{firehose:random-string}/");
+        let four = partition(
+            "y=!{timestamp:yyyy}/m=!{timestamp:MM}/x/d=!{timestamp:dd}/h=!{timestamp:HH}/!{firehose:random-string}/",
+        );
         assert_eq!(four.template, "s3://lake/y=${y}/m=${m}/x/d=${d}/h=${h}/");
         let ranges: Vec<Projection> = four.keys.iter().map(|key| key.projection).collect();
         assert_eq!(
