@@ -56,7 +56,8 @@ pub struct CatalogTable {
     pub format: TableFormat,
     /// The table's columns (partition columns are derived, not listed here).
     pub columns: Vec<Column>,
-    /// The partition column the prefix's `!{timestamp:…}` fills (default `dt`).
+    /// The partition column the prefix's unnamed `!{timestamp:…}` folders fill (default `dt`);
+    /// Hive-style folders (`dt=…/hour=…/`) name their own columns.
     #[serde(default)]
     pub partition_key: Option<String>,
     /// The first day partition projection offers, `YYYY-MM-DD`; default three years back.
@@ -72,7 +73,7 @@ pub struct CatalogTable {
 pub struct TableLocation {
     /// A bucket of the spec.
     pub bucket: String,
-    /// The key prefix; may use one `!{timestamp:…}` expression, as a delivery's prefix does.
+    /// The key prefix; may use `!{timestamp:…}` folders, as a delivery's prefix does.
     #[serde(default)]
     pub prefix: String,
 }
