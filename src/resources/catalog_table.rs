@@ -24,7 +24,7 @@ use crate::model::{
     Action, Attributes, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names, ResourceId,
 };
 use crate::names::{Tags, PIPELINE_TAG, RESOURCE_TAG};
-use crate::spec::{self, Compression, DatePartition, TableFormat};
+use crate::spec::{self, Compression, DatePartition, Projection, TableFormat};
 
 pub struct CatalogTable;
 pub const KIND: Kind = Kind::of(&CatalogTable);
@@ -68,8 +68,8 @@ pub struct TableConfig {
     /// Columns with their types in Glue's canonical spelling.
     pub columns: Vec<spec::Column>,
     pub partition: Option<DatePartition>,
-    /// `projection.<key>.range` when partitioned.
-    pub range: Option<String>,
+    /// `projection.<key>.range` of each partition key, in order.
+    pub ranges: Vec<String>,
 }
 
 impl TableConfig {
@@ -78,8 +78,10 @@ impl TableConfig {
     }
 
     /// The table parameters pipectl owns and compares: the format, and partition projection
-    /// ("Setting up partition projection": `projection.enabled`, `projection.<key>.type`,
-    /// `.format`, `.range`, `.interval`, `.interval.unit`, `storage.location.template`).
+    /// ("Setting up partition projection": `projection.enabled`, `storage.location.template`
+    /// with every key, and per key ("Supported types for partition projection") a `date` with
+    /// `.format`, `.range`, `.interval` and `.interval.unit`, or an `integer` with `.range` and
+    /// `.digits`, two as Firehose writes `MM`, `dd` and `HH`).
     fn parameters(&self) -> BTreeMap<String, String> {
         let mut parameters = BTreeMap::from([
             ("classification".to_string(), self.format.as_str().to_string()),
@@ -88,17 +90,26 @@ impl TableConfig {
         if self.compressed() {
             parameters.insert("compressionType".to_string(), self.compression.as_str().to_string());
         }
-        if let (Some(partition), Some(range)) = (&self.partition, &self.range) {
-            let key = &partition.key;
-            parameters.extend([
-                ("projection.enabled".to_string(), "true".to_string()),
-                (format!("projection.{key}.type"), "date".to_string()),
-                (format!("projection.{key}.format"), partition.format.clone()),
-                (format!("projection.{key}.range"), range.clone()),
-                (format!("projection.{key}.interval"), "1".to_string()),
-                (format!("projection.{key}.interval.unit"), partition.unit.to_string()),
-                ("storage.location.template".to_string(), partition.template.clone()),
-            ]);
+        let Some(partition) = &self.partition else { return parameters };
+        parameters.extend([
+            ("projection.enabled".to_string(), "true".to_string()),
+            ("storage.location.template".to_string(), partition.template.clone()),
+        ]);
+        for (key, range) in partition.keys.iter().zip(&self.ranges) {
+            let name = &key.name;
+            parameters.insert(format!("projection.{name}.range"), range.clone());
+            match key.projection {
+                Projection::Date { unit } => parameters.extend([
+                    (format!("projection.{name}.type"), "date".to_string()),
+                    (format!("projection.{name}.format"), key.format.clone()),
+                    (format!("projection.{name}.interval"), "1".to_string()),
+                    (format!("projection.{name}.interval.unit"), unit.to_string()),
+                ]),
+                Projection::Integer { .. } => parameters.extend([
+                    (format!("projection.{name}.type"), "integer".to_string()),
+                    (format!("projection.{name}.digits"), "2".to_string()),
+                ]),
+            }
         }
         parameters
     }
@@ -119,7 +130,7 @@ fn columns_value<'a>(columns: impl Iterator<Item = (&'a str, &'a str, Option<&'a
 impl DesiredConfig for TableConfig {
     fn attributes(&self) -> Attributes {
         let columns = self.columns.iter().map(|c| (c.name.as_str(), c.data_type.as_str(), c.comment.as_deref()));
-        let partition_keys = self.partition.iter().map(|p| (p.key.as_str(), "string", None));
+        let partition_keys = self.partition.iter().flat_map(|p| &p.keys).map(|key| (key.name.as_str(), "string", None));
         Attributes::from([
             ("database".to_string(), json!(self.database)),
             ("description".to_string(), json!(self.description)),
@@ -266,8 +277,12 @@ fn table_input(
     // "When you create a table used by Amazon Athena, and you do not specify any
     // partitionKeys, you must at least set the value of partitionKeys to an empty list"
     // (AWS Glue API, TableInput): the list is always sent.
-    let partition_keys =
-        config.partition.iter().map(|p| column(&p.key, "string", None)).collect::<Result<Vec<_>, _>>()?;
+    let partition_keys = config
+        .partition
+        .iter()
+        .flat_map(|p| &p.keys)
+        .map(|key| column(&key.name, "string", None))
+        .collect::<Result<Vec<_>, _>>()?;
     let (serde, input, output) = storage(config.format);
     let mut serde_info = SerDeInfo::builder().serialization_library(serde);
     if config.format == TableFormat::Parquet {
@@ -308,7 +323,11 @@ impl ResourceKind for CatalogTable {
         let mut nodes = Vec::new();
         for table in &catalog.tables {
             let Some(layout) = spec::table_layout(spec, table) else { continue };
-            let range = layout.partition.as_ref().map(|partition| spec::projection_range(table, partition));
+            let ranges = layout
+                .partition
+                .as_ref()
+                .map(|partition| spec::projection_ranges(table, partition))
+                .unwrap_or_default();
             let columns = table
                 .columns
                 .iter()
@@ -323,7 +342,7 @@ impl ResourceKind for CatalogTable {
                 compression: spec::table_compression(spec, table),
                 columns,
                 partition: layout.partition,
-                range,
+                ranges,
             };
             let depends_on = vec![super::catalog_database::id(&database)];
             nodes.push(graph.node(id(&table.name), &Tags::new(), depends_on, config));
@@ -413,8 +432,12 @@ mod tests {
     use crate::spec::Spec;
 
     fn config(extra: &str) -> TableConfig {
+        config_over("raw/!{timestamp:yyyy/MM/dd}/", extra)
+    }
+
+    fn config_over(prefix: &str, extra: &str) -> TableConfig {
         let yaml = format!(
-            "version: 1\npipeline: p\nregion: eu-west-1\nbuckets: [{{name: lake}}]\nstreams: [{{name: s}}]\ndeliveries: [{{name: d, from: s, to: {{bucket: lake, prefix: 'raw/!{{timestamp:yyyy/MM/dd}}/', error_prefix: errors/}}}}]\ncatalog:\n  tables:\n    - name: events\n      delivery: d\n      columns: [{{name: id, type: BIGINT}}, {{name: tags, type: 'array< string >', comment: labels}}{extra}]\n"
+            "version: 1\npipeline: p\nregion: eu-west-1\nbuckets: [{{name: lake}}]\nstreams: [{{name: s}}]\ndeliveries: [{{name: d, from: s, to: {{bucket: lake, prefix: '{prefix}', error_prefix: errors/}}}}]\ncatalog:\n  tables:\n    - name: events\n      delivery: d\n      columns: [{{name: id, type: BIGINT}}, {{name: tags, type: 'array< string >', comment: labels}}{extra}]\n"
         );
         let spec: Spec = serde_saphyr::from_str(&yaml).unwrap();
         let graph =
@@ -456,6 +479,38 @@ mod tests {
         assert_eq!(live.others().get("transient_lastDdlTime").map(String::as_str), Some("1700000000"));
         assert_eq!(attributes["parameters"]["projection.dt.range"], "NOW-3YEARS,NOW");
         assert_eq!(attributes["parameters"]["storage.location.template"], "s3://lake/raw/${dt}/");
+    }
+
+    #[test]
+    fn a_hive_style_prefix_is_a_projected_key_per_folder() {
+        let desired = config_over("events/dt=!{timestamp:yyyy-MM-dd}/hour=!{timestamp:HH}/", "");
+        let table = as_glue_returns(&desired, ("k", "v"));
+        let keys: Vec<&str> = table.partition_keys().iter().map(|key| key.name()).collect();
+        assert_eq!(keys, ["dt", "hour"]);
+        let parameters = table.parameters().cloned().unwrap_or_default();
+        let projection: BTreeMap<&str, &str> = parameters
+            .iter()
+            .filter(|(key, _)| owned_parameter(key) && key.starts_with("projection.") || key.starts_with("storage."))
+            .map(|(key, value)| (key.as_str(), value.as_str()))
+            .collect();
+        assert_eq!(
+            projection,
+            BTreeMap::from([
+                ("projection.enabled", "true"),
+                ("projection.dt.type", "date"),
+                ("projection.dt.format", "yyyy-MM-dd"),
+                ("projection.dt.range", "NOW-3YEARS,NOW"),
+                ("projection.dt.interval", "1"),
+                ("projection.dt.interval.unit", "DAYS"),
+                ("projection.hour.type", "integer"),
+                ("projection.hour.range", "0,23"),
+                ("projection.hour.digits", "2"),
+                ("storage.location.template", "s3://lake/events/dt=${dt}/hour=${hour}/"),
+            ])
+        );
+        let (found, _) = found("p", &[table], &[]);
+        let (attributes, _) = found[0].detail::<Live>().unwrap().describe("p.events", &Names::default());
+        assert!(diff_attributes(&attributes, &desired.attributes(), |_| false).is_empty(), "{attributes:?}");
     }
 
     #[test]

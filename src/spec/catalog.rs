@@ -1,10 +1,9 @@
 //! The `catalog:` section: the Glue database and its tables (crawlers are in `crawlers`), what
 //! a catalog table is derived from, and the rules it must meet before any API call. A
-//! table over a delivery gets its location and partition layout from the delivery's prefix: the
-//! static part before the first `!{` is the location, and one `!{timestamp:…}` expression
-//! becomes a string partition column whose values Athena projects from the date pattern
-//! ("Partition projection with Amazon Athena"), so new daily folders are queryable without a
-//! crawler or `MSCK REPAIR TABLE`. The same rules serve the resource kinds (`catalog_database`,
+//! table over a delivery gets its location and partition layout from the delivery's prefix
+//! (`partitioning`: the location, and a projected partition column per Hive-style date folder or
+//! one for unnamed date folders), so new folders are queryable without a crawler or
+//! `MSCK REPAIR TABLE`. The same rules serve the resource kinds (`catalog_database`,
 //! `catalog_table`) and validation, so what validation accepts is exactly what apply can build.
 
 use std::collections::{BTreeMap, HashSet};
@@ -17,6 +16,7 @@ use super::checks::{check_tags, Problems};
 use super::clusters::{Cluster, Configuration};
 use super::crawlers::Crawler;
 use super::deliveries::{Compression, Delivery};
+use super::partitioning::{format_date, layout, parse_date, DatePartition, Layout, Projection};
 use super::pipeline::Spec;
 use super::suggest::did_you_mean;
 use crate::names::{glue_database_name, DEFAULT_PARTITION_KEY};
@@ -57,7 +57,8 @@ pub struct CatalogTable {
     pub format: TableFormat,
     /// The table's columns (partition columns are derived, not listed here).
     pub columns: Vec<Column>,
-    /// The partition column the prefix's `!{timestamp:…}` fills (default `dt`).
+    /// The partition column the prefix's unnamed `!{timestamp:…}` folders fill (default `dt`);
+    /// Hive-style folders (`dt=…/hour=…/`) name their own columns.
     #[serde(default)]
     pub partition_key: Option<String>,
     /// The first day partition projection offers, `YYYY-MM-DD`; default three years back.
@@ -73,7 +74,7 @@ pub struct CatalogTable {
 pub struct TableLocation {
     /// A bucket of the spec.
     pub bucket: String,
-    /// The key prefix; may use one `!{timestamp:…}` expression, as a delivery's prefix does.
+    /// The key prefix; may use `!{timestamp:…}` folders, as a delivery's prefix does.
     #[serde(default)]
     pub prefix: String,
 }
@@ -127,26 +128,6 @@ pub const GLUE_METASTORE_FACTORY: (&str, &str) =
     ("hive.metastore.client.factory.class", "com.amazonaws.glue.catalog.metastore.AWSGlueDataCatalogHiveClientFactory");
 pub const GLUE_METASTORE_CLASSIFICATIONS: [&str; 2] = ["hive-site", "spark-hive-site"];
 
-/// Where a table's objects are, and the partition the date folders make.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Layout {
-    /// `s3://bucket/raw/events/`.
-    pub location: String,
-    pub partition: Option<DatePartition>,
-}
-
-/// A string partition column filled from a `!{timestamp:…}` folder, projected by Athena.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DatePartition {
-    pub key: String,
-    /// The Java date pattern Firehose writes, e.g. `yyyy/MM/dd`.
-    pub format: String,
-    /// The finest unit of the pattern, as Athena names it (`DAYS`, `HOURS`, …).
-    pub unit: &'static str,
-    /// `s3://bucket/raw/events/${dt}/`.
-    pub template: String,
-}
-
 /// The database name: the spec's, or the pipeline's with `_` for `-`.
 pub fn database_name(spec: &Spec, catalog: &Catalog) -> String {
     catalog.database.clone().unwrap_or_else(|| glue_database_name(&spec.pipeline))
@@ -174,115 +155,28 @@ pub fn table_layout(spec: &Spec, table: &CatalogTable) -> Option<Layout> {
     layout(bucket, prefix, table.partition_key.as_deref().unwrap_or(DEFAULT_PARTITION_KEY)).ok()
 }
 
-/// The `projection.<key>.range` of a partition: from `since` (formatted with the pattern, as
-/// Athena requires of fixed bounds) or three years back, to now.
-pub fn projection_range(table: &CatalogTable, partition: &DatePartition) -> String {
-    let start = table
-        .since
-        .as_deref()
-        .and_then(parse_date)
-        .map_or_else(|| DEFAULT_RANGE_START.to_string(), |date| format_date(&partition.format, date));
-    format!("{start},NOW")
+/// The `projection.<key>.range` of each partition column, in order: for the date column, from
+/// `since` (formatted with its pattern, as Athena requires of fixed bounds) or three years back,
+/// to now; for an integer column, its bounds (`0,23`).
+pub fn projection_ranges(table: &CatalogTable, partition: &DatePartition) -> Vec<String> {
+    let since = table.since.as_deref().and_then(parse_date);
+    let date_range = |format: &str| {
+        let start = since.map_or_else(|| DEFAULT_RANGE_START.to_string(), |date| format_date(format, date));
+        format!("{start},NOW")
+    };
+    partition
+        .keys
+        .iter()
+        .map(|key| match key.projection {
+            Projection::Date { .. } => date_range(&key.format),
+            Projection::Integer { min, max } => format!("{min},{max}"),
+        })
+        .collect()
 }
 
 /// A Glue/Hive type as Glue stores and Athena reports it: lower case, no spaces.
 pub fn canonical_type(data_type: &str) -> String {
     data_type.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_lowercase()
-}
-
-/// Derives the layout of `prefix` in `bucket`; the error says what keeps the prefix from being
-/// a table's location.
-pub fn layout(bucket: &str, prefix: &str, key: &str) -> Result<Layout, String> {
-    let Some(first) = prefix.find("!{") else {
-        if !prefix.is_empty() && !prefix.ends_with('/') {
-            return Err(format!("the prefix `{prefix}` must end with `/` to be a table's folder"));
-        }
-        return Ok(Layout { location: format!("s3://{bucket}/{prefix}"), partition: None });
-    };
-    let timestamps = prefix.matches("!{timestamp:").count();
-    if timestamps > 1 {
-        return Err(format!(
-            "`{prefix}` has {timestamps} `!{{timestamp:…}}` expressions; a cataloged prefix has one (it becomes the `{key}` partition): write one pattern such as `!{{timestamp:yyyy/MM/dd}}`"
-        ));
-    }
-    let static_part = &prefix[..first];
-    let folder = &static_part[..static_part.rfind('/').map_or(0, |slash| slash + 1)];
-    let location = format!("s3://{bucket}/{folder}");
-    let rest = &prefix[first..];
-    let Some(pattern) = rest.strip_prefix("!{timestamp:") else {
-        if timestamps == 1 {
-            return Err(format!(
-                "in `{prefix}` a `!{{firehose:…}}` folder comes before the date: move it after the `!{{timestamp:…}}` folder, or the date folders cannot be projected"
-            ));
-        }
-        return Ok(Layout { location, partition: None });
-    };
-    let Some(end) = pattern.find('}') else { return Err(format!("`{prefix}` opens `!{{` without closing it")) };
-    let format = &pattern[..end];
-    if !pattern[end + 1..].starts_with('/') {
-        return Err(format!("in `{prefix}` the `!{{timestamp:…}}` expression must end a folder (be followed by `/`)"));
-    }
-    let unit = date_unit(format)?;
-    let template = format!("s3://{bucket}/{static_part}${{{key}}}/");
-    Ok(Layout {
-        location,
-        partition: Some(DatePartition { key: key.to_string(), format: format.to_string(), unit, template }),
-    })
-}
-
-/// The finest unit of a date pattern made of `yyyy`, `MM`, `dd` and `HH`, coarsest first; other
-/// pattern letters cannot be projected as dates by pipectl.
-fn date_unit(format: &str) -> Result<&'static str, String> {
-    const UNITS: [(&str, &str); 4] = [("yyyy", "YEARS"), ("MM", "MONTHS"), ("dd", "DAYS"), ("HH", "HOURS")];
-    let mut used = Vec::new();
-    let mut rest = format;
-    while let Some(c) = rest.chars().next() {
-        if c.is_ascii_alphabetic() {
-            let run = rest.chars().take_while(|&next| next == c).count();
-            let Some(index) = UNITS.iter().position(|(letters, _)| *letters == &rest[..run]) else {
-                return Err(format!(
-                    "the date pattern `{format}` uses `{}`; a cataloged prefix's pattern is made of `yyyy`, `MM`, `dd` and `HH` with separators",
-                    &rest[..run]
-                ));
-            };
-            used.push(index);
-            rest = &rest[run..];
-        } else if "/-_.=".contains(c) {
-            rest = &rest[c.len_utf8()..];
-        } else {
-            return Err(format!(
-                "the date pattern `{format}` has `{c}`; use `/`, `-`, `_`, `.` or `=` between its fields"
-            ));
-        }
-    }
-    if used.is_empty() || used.iter().enumerate().any(|(position, index)| *index != position) {
-        return Err(format!(
-            "the date pattern `{format}` must name the year, then optionally the month, day and hour, in that order (`yyyy/MM/dd`), so that every folder is one date"
-        ));
-    }
-    Ok(UNITS[used.len() - 1].1)
-}
-
-fn parse_date(text: &str) -> Option<(u32, u32, u32)> {
-    let mut parts = text.split('-');
-    let (year, month, day) = (parts.next()?, parts.next()?, parts.next()?);
-    if parts.next().is_some() || year.len() != 4 || month.len() != 2 || day.len() != 2 {
-        return None;
-    }
-    let (year, month, day) = (year.parse().ok()?, month.parse().ok()?, day.parse().ok()?);
-    let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-    let days = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
-    (1..=12).contains(&month).then_some(())?;
-    (1..=days[month as usize - 1]).contains(&day).then_some((year, month, day))
-}
-
-/// `date` written with a pattern `date_unit` accepted (the hour is midnight).
-fn format_date(format: &str, (year, month, day): (u32, u32, u32)) -> String {
-    format
-        .replace("yyyy", &format!("{year:04}"))
-        .replace("MM", &format!("{month:02}"))
-        .replace("dd", &format!("{day:02}"))
-        .replace("HH", "00")
 }
 
 /// A Glue name Athena can use: lowercase letters, digits and `_`, not starting with `_`
@@ -401,7 +295,7 @@ pub(super) fn check(catalog: &Catalog, spec: &Spec, problems: &mut Problems) {
         if !names.insert(table.name.as_str()) {
             problems.add(format!("{path}.name"), format!("duplicate name `{}`", table.name));
         }
-        check_source(&path, table, spec, problems);
+        let layout = check_source(&path, table, spec, problems);
         let key = table.partition_key.as_deref().unwrap_or(DEFAULT_PARTITION_KEY);
         if let Some(message) = name_problem("partition column", key) {
             problems.add(format!("{path}.partition_key"), message);
@@ -409,7 +303,16 @@ pub(super) fn check(catalog: &Catalog, spec: &Spec, problems: &mut Problems) {
         if table.columns.is_empty() {
             problems.add(format!("{path}.columns"), "a table needs at least one column".to_string());
         }
-        let partitioned = table_layout(spec, table).is_some_and(|layout| layout.partition.is_some());
+        let partition = layout.as_ref().and_then(|layout| layout.partition.as_ref());
+        let keys = partition.map(DatePartition::names).unwrap_or_default();
+        // Hive-style folders name their own columns; `partition_key` names unnamed ones.
+        let named = !keys.is_empty() && keys != [key];
+        if named && table.partition_key.is_some() {
+            problems.add(
+                format!("{path}.partition_key"),
+                format!("the prefix names its partition columns with `key=` folders (`{}`); `partition_key` names the column of unnamed date folders: remove it", keys.join("`, `")),
+            );
+        }
         let mut columns = HashSet::new();
         for (column_index, column) in table.columns.iter().enumerate() {
             let column_path = format!("{path}.columns[{column_index}]");
@@ -419,10 +322,15 @@ pub(super) fn check(catalog: &Catalog, spec: &Spec, problems: &mut Problems) {
             if !columns.insert(column.name.as_str()) {
                 problems.add(format!("{column_path}.name"), format!("duplicate column `{}`", column.name));
             }
-            if partitioned && column.name == key {
+            if keys.contains(&column.name.as_str()) {
+                let hint = if named {
+                    "rename the column, or the prefix's `key=` folder"
+                } else {
+                    "rename the column, or set `partition_key`"
+                };
                 problems.add(
                     format!("{column_path}.name"),
-                    format!("`{key}` is the partition column the prefix's date folders fill; it is not listed among the columns (rename the column, or set `partition_key`)"),
+                    format!("`{}` is a partition column the prefix's date folders fill; it is not listed among the columns ({hint})", column.name),
                 );
             }
             if let Some(message) = type_problem(&canonical_type(&column.data_type)) {
@@ -435,7 +343,7 @@ pub(super) fn check(catalog: &Catalog, spec: &Spec, problems: &mut Problems) {
         if let Some(since) = &table.since {
             if parse_date(since).is_none() {
                 problems.add(format!("{path}.since"), format!("`{since}` is not a date `YYYY-MM-DD`"));
-            } else if !partitioned {
+            } else if layout.as_ref().is_some_and(|layout| layout.partition.is_none()) {
                 problems.add(
                     format!("{path}.since"),
                     "`since` bounds the date partitions; this table's prefix has no `!{timestamp:…}` folder"
@@ -449,37 +357,66 @@ pub(super) fn check(catalog: &Catalog, spec: &Spec, problems: &mut Problems) {
     }
 }
 
-/// The table's delivery or location: exactly one, existing, and a prefix a table can read.
-fn check_source(path: &str, table: &CatalogTable, spec: &Spec, problems: &mut Problems) {
+/// The problems of a prefix's layout at `field`, each `what` says, and of the names of its
+/// partition columns; the layout when the prefix has one.
+fn checked_layout(
+    field: &str,
+    what: &str,
+    derived: Result<Layout, Vec<String>>,
+    problems: &mut Problems,
+) -> Option<Layout> {
+    let messages = match &derived {
+        Err(messages) => messages.clone(),
+        Ok(layout) => layout
+            .partition
+            .iter()
+            .flat_map(|partition| &partition.keys)
+            .filter_map(|key| name_problem("partition column", &key.name))
+            .collect(),
+    };
+    for message in messages {
+        problems.add(field.to_string(), format!("{what}{message}"));
+    }
+    derived.ok()
+}
+
+/// The table's delivery or location: exactly one, existing, and a prefix a table can read;
+/// returns its layout when it is all that.
+fn check_source(path: &str, table: &CatalogTable, spec: &Spec, problems: &mut Problems) -> Option<Layout> {
     let key = table.partition_key.as_deref().unwrap_or(DEFAULT_PARTITION_KEY);
     match (&table.delivery, &table.location) {
-        (Some(_), Some(_)) => problems.add(path.to_string(), "give `delivery` or `location`, not both".to_string()),
-        (None, None) => problems.add(
-            path.to_string(),
-            "a table needs `delivery` (a delivery of the spec) or `location` (`bucket` and `prefix`)".to_string(),
-        ),
+        (Some(_), Some(_)) => {
+            problems.add(path.to_string(), "give `delivery` or `location`, not both".to_string());
+            None
+        }
+        (None, None) => {
+            problems.add(
+                path.to_string(),
+                "a table needs `delivery` (a delivery of the spec) or `location` (`bucket` and `prefix`)".to_string(),
+            );
+            None
+        }
         (Some(name), None) => {
             let Some(delivery) = spec.deliveries.iter().find(|delivery| &delivery.name == name) else {
                 let hint = did_you_mean(name, spec.deliveries.iter().map(|d| d.name.as_str()))
                     .map(|d| format!(" (did you mean `{d}`?)"))
                     .unwrap_or_default();
-                return problems
-                    .add(format!("{path}.delivery"), format!("no delivery named `{name}` in this spec{hint}"));
+                problems.add(format!("{path}.delivery"), format!("no delivery named `{name}` in this spec{hint}"));
+                return None;
             };
             let prefix = if delivery.to.prefix.is_empty() { FIREHOSE_DEFAULT_PREFIX } else { &delivery.to.prefix };
-            match layout(&delivery.to.bucket, prefix, key) {
-                Err(message) => problems
-                    .add(format!("{path}.delivery"), format!("the delivery's prefix cannot be cataloged: {message}")),
-                Ok(layout) => {
-                    let errors = delivery.to.error_prefix.as_deref().unwrap_or_default();
-                    let errors = &errors[..errors.find("!{").unwrap_or(errors.len())];
-                    let under = format!("s3://{}/{errors}", delivery.to.bucket);
-                    if !errors.is_empty() && under.starts_with(&layout.location) {
-                        problems.add(
-                            format!("{path}.delivery"),
-                            format!("the delivery's error_prefix `{errors}` is inside the table's location {}: failed records would be read as rows; move it out", layout.location),
-                        );
-                    }
+            let derived = layout(&delivery.to.bucket, prefix, key);
+            let what = "the delivery's prefix cannot be cataloged: ";
+            let layout = checked_layout(&format!("{path}.delivery"), what, derived, problems);
+            if let Some(layout) = &layout {
+                let errors = delivery.to.error_prefix.as_deref().unwrap_or_default();
+                let errors = &errors[..errors.find("!{").unwrap_or(errors.len())];
+                let under = format!("s3://{}/{errors}", delivery.to.bucket);
+                if !errors.is_empty() && under.starts_with(&layout.location) {
+                    problems.add(
+                        format!("{path}.delivery"),
+                        format!("the delivery's error_prefix `{errors}` is inside the table's location {}: failed records would be read as rows; move it out", layout.location),
+                    );
                 }
             }
             match (table.format, delivery.format) {
@@ -499,12 +436,12 @@ fn check_source(path: &str, table: &CatalogTable, spec: &Spec, problems: &mut Pr
                     format!("delivery `{name}` writes ZIP files, which Athena cannot read (\"Use compression in Athena\"): use `compression: gzip`"),
                 );
             }
+            layout
         }
         (None, Some(location)) => {
             check_bucket_reference(&format!("{path}.location.bucket"), &location.bucket, spec, problems);
-            if let Err(message) = layout(&location.bucket, &location.prefix, key) {
-                problems.add(format!("{path}.location.prefix"), message);
-            }
+            let derived = layout(&location.bucket, &location.prefix, key);
+            checked_layout(&format!("{path}.location.prefix"), "", derived, problems)
         }
     }
 }
@@ -623,38 +560,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_daily_prefix_is_a_dt_partition_projected_by_day() {
-        let derived = layout("lake", "raw/events/!{timestamp:yyyy/MM/dd}/", "dt").unwrap();
-        assert_eq!(derived.location, "s3://lake/raw/events/");
-        let partition = derived.partition.unwrap();
-        assert_eq!((partition.format.as_str(), partition.unit), ("yyyy/MM/dd", "DAYS"));
-        assert_eq!(partition.template, "s3://lake/raw/events/${dt}/");
-    }
-
-    #[test]
-    fn hive_style_and_random_folders_keep_the_date_as_one_partition() {
-        let derived = layout("lake", "raw/dt=!{timestamp:yyyy-MM-dd-HH}/!{firehose:random-string}/", "dt").unwrap();
-        assert_eq!(derived.location, "s3://lake/raw/");
-        let partition = derived.partition.unwrap();
-        assert_eq!((partition.unit, partition.template.as_str()), ("HOURS", "s3://lake/raw/dt=${dt}/"));
-        assert_eq!(layout_error("raw/!{firehose:random-string}/!{timestamp:yyyy}/"), "before the date");
-        assert_eq!(layout_error("raw/!{timestamp:yyyy}/!{timestamp:MM}/"), "has 2");
-        assert_eq!(layout_error("raw/!{timestamp:yyyy/MM/dd}"), "must end a folder");
-        assert_eq!(layout_error("raw/!{timestamp:dd/MM/yyyy}/"), "in that order");
-        assert_eq!(layout_error("raw/!{timestamp:yyyy/ww}/"), "uses `ww`");
-        assert_eq!(layout_error("raw"), "must end with `/`");
-        assert_eq!(layout("lake", "", "dt").unwrap().location, "s3://lake/");
-    }
-
-    fn layout_error(prefix: &str) -> &'static str {
-        let message = layout("lake", prefix, "dt").unwrap_err();
-        ["before the date", "has 2", "must end a folder", "in that order", "uses `ww`", "must end with `/`"]
-            .into_iter()
-            .find(|needle| message.contains(needle))
-            .unwrap_or_else(|| panic!("{message}"))
-    }
-
-    #[test]
     fn glue_and_hive_types_are_parsed() {
         for good in [
             "string",
@@ -680,9 +585,29 @@ mod tests {
     }
 
     #[test]
-    fn since_is_written_in_the_partition_pattern() {
-        assert_eq!(format_date("yyyy/MM/dd/HH", (2024, 3, 9)), "2024/03/09/00");
-        assert_eq!(parse_date("2024-02-30"), None);
-        assert_eq!(parse_date("2024-02-29"), Some((2024, 2, 29)));
+    fn a_refused_prefix_is_said_once_and_hive_folders_name_their_columns() {
+        use super::super::checks::testing::{messages, HEAD};
+        let spec = |prefix: &str, table: &str| {
+            format!("{HEAD}buckets: [{{name: lake}}]\ncatalog:\n  tables:\n    - {{name: events, location: {{bucket: lake, prefix: '{prefix}'}}, columns: [{{name: a, type: string}}]{table}}}\n")
+        };
+        // A refused prefix says what is wrong with it, every problem, and nothing about `since`.
+        let refused =
+            messages(&spec("raw/!{firehose:random-string}/!{timestamp:yyyy}/!{timestamp:MM}", ", since: 2024-01-01"));
+        assert_eq!(refused.len(), 2, "{refused:#?}");
+        assert!(refused.iter().all(|m| m.starts_with("catalog.tables[0].location.prefix: ")), "{refused:#?}");
+        // Hive-style folders name the columns: `partition_key` has no say, a column may not
+        // take a key's name, and a key must be a Glue name.
+        let hive = "raw/dt=!{timestamp:yyyy-MM-dd}/Hour=!{timestamp:HH}/";
+        let named = messages(&spec(hive, ", partition_key: day").replace("name: a,", "name: dt,"));
+        assert_eq!(named.len(), 3, "{named:#?}");
+        assert!(named[0].contains("location.prefix: `Hour` is not a valid partition column name"), "{named:#?}");
+        assert!(
+            named.iter().any(|m| m.contains("partition_key: the prefix names its partition columns")),
+            "{named:#?}"
+        );
+        assert!(named.iter().any(|m| m.contains("columns[0].name: `dt` is a partition column")), "{named:#?}");
+        assert!(
+            messages(&spec("raw/dt=!{timestamp:yyyy-MM-dd}/hour=!{timestamp:HH}/", ", since: 2024-01-01")).is_empty()
+        );
     }
 }

@@ -29,6 +29,7 @@ mod jobs;
 mod kms;
 mod load;
 mod network;
+mod partitioning;
 mod pipeline;
 mod query;
 mod reach;
@@ -50,9 +51,9 @@ pub use buckets::{Bucket, BucketEncryption, LifecycleRule, Transition};
 #[cfg(test)]
 pub use builder::SpecBuilder;
 pub use catalog::{
-    canonical_type, cluster_configurations, conversion_table, database_name, projection_range, table_compression,
-    table_layout, Catalog, CatalogTable, Column, DatePartition, Layout, TableFormat, TableLocation,
-    GLUE_METASTORE_CLASSIFICATIONS, GLUE_METASTORE_FACTORY,
+    canonical_type, cluster_configurations, conversion_table, database_name, projection_ranges, table_compression,
+    table_layout, Catalog, CatalogTable, Column, TableFormat, TableLocation, GLUE_METASTORE_CLASSIFICATIONS,
+    GLUE_METASTORE_FACTORY,
 };
 pub use checks::Problem;
 pub use clusters::{
@@ -68,6 +69,7 @@ pub use iam::{Effect, Iam, Role, Statement};
 pub use jobs::{script_location, spark_submit_args, ActionOnFailure, Job, JobStep, GUARD_DELAY_SECONDS};
 pub use load::{load_bytes, load_file, Diagnostic, LoadedSpec, SpecError};
 pub use network::{port_range, Nat, Network, Ports, Rule, SecurityGroup, Subnet, Vpc};
+pub use partitioning::{layout, DatePartition, Layout, PartitionKey, Projection};
 pub use pipeline::Spec;
 pub use query::{
     bytes_scanned_cutoff, engine_version, marked_description, query_database, results_bucket, results_encryption,

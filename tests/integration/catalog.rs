@@ -3,7 +3,8 @@
 //! delivery's prefix, read back with the SDK; the JSON delivery the table reads has the newline
 //! processor; a column edit is an in-place `UpdateTable`; a
 //! table pipectl did not make keeps the database from being dropped without `--allow-destroy`;
-//! destroy leaves nothing.
+//! destroy leaves nothing. A Hive-style prefix (`dt=…/hour=…/`) applies as a table of two
+//! partition keys, each projected, with a location template holding both.
 
 use std::collections::HashMap;
 
@@ -199,3 +200,67 @@ fn catalog_lifecycle(stack: Stack) {
 }
 
 on_both_stacks!(catalog_lifecycle);
+
+/// A delivery writing Hive-style day and hour folders, and the table over it.
+fn hive_spec(pipeline: &str) -> String {
+    format!(
+        "version: 1
+pipeline: {pipeline}
+region: us-east-1
+buckets: [{{name: {pipeline}-lake}}]
+streams: [{{name: {pipeline}-s}}]
+deliveries:
+  - name: {pipeline}-d
+    from: {pipeline}-s
+    to: {{bucket: {pipeline}-lake, prefix: 'events/dt=!{{timestamp:yyyy-MM-dd}}/hour=!{{timestamp:HH}}/', error_prefix: 'errors/!{{firehose:error-output-type}}/'}}
+catalog:
+  tables:
+    - name: events
+      delivery: {pipeline}-d
+      since: 2024-01-01
+      columns: [{{name: user_id, type: string}}]
+"
+    )
+}
+
+fn hive_partitions(stack: Stack) {
+    require!(stack);
+    let pipeline = unique("parts", stack);
+    let database = pipeline.replace('-', "_");
+    let scratch = Scratch::new(&format!("partitions-hive-{}", stack.tag()));
+    let file = scratch.write("hive.yaml", &hive_spec(&pipeline));
+    pipectl(stack, &["apply", "-f", &file, "--auto-approve"]).expect(0);
+    let (location, _, _, partitions, parameters) = runtime().block_on(async {
+        let clients = stack.clients().await;
+        table(&clients.glue, &database, "events").await
+    });
+    assert_eq!(location, format!("s3://{pipeline}-lake/events/"));
+    assert_eq!(partitions, ["dt string", "hour string"]);
+    let projection: std::collections::BTreeMap<&str, &str> = parameters
+        .iter()
+        .filter(|(key, _)| key.starts_with("projection.") || key.starts_with("storage."))
+        .map(|(key, value)| (key.as_str(), value.as_str()))
+        .collect();
+    let template = format!("s3://{pipeline}-lake/events/dt=${{dt}}/hour=${{hour}}/");
+    assert_eq!(
+        projection,
+        std::collections::BTreeMap::from([
+            ("projection.enabled", "true"),
+            ("projection.dt.type", "date"),
+            ("projection.dt.format", "yyyy-MM-dd"),
+            ("projection.dt.range", "2024-01-01,NOW"),
+            ("projection.dt.interval", "1"),
+            ("projection.dt.interval.unit", "DAYS"),
+            ("projection.hour.type", "integer"),
+            ("projection.hour.range", "0,23"),
+            ("projection.hour.digits", "2"),
+            ("storage.location.template", template.as_str()),
+        ])
+    );
+    pipectl(stack, &["plan", "-f", &file, "--detailed-exitcode"]).expect(0);
+    pipectl(stack, &["destroy", "-f", &file, "--auto-approve", "--allow-destroy"]).expect(0);
+    let left = runtime().block_on(crate::remains::remains(stack, &pipeline, std::slice::from_ref(&database)));
+    assert!(left.is_empty(), "destroy leaves nothing of {pipeline}: {left:#?}");
+}
+
+on_both_stacks!(hive_partitions);

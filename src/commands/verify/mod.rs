@@ -360,7 +360,11 @@ impl<'a> Search<'a> {
         let partition = of.partition.as_ref()?;
         let folders = self.partition_folders();
         Some(match folders.iter().find(|(folder, _)| key.starts_with(folder.as_str())) {
-            Some((_, value)) => Ok(format!("{}={value} of {}.{}", partition.key, of.database, of.table.name)),
+            Some((_, values)) => {
+                let pairs: Vec<String> =
+                    partition.keys.iter().zip(values).map(|(key, value)| format!("{}={value}", key.name)).collect();
+                Ok(format!("{} of {}.{}", pairs.join(", "), of.database, of.table.name))
+            }
             None => Err(folders
                 .iter()
                 .map(|(folder, _)| format!("s3://{}/{folder}", self.path.delivery.to.bucket))
@@ -369,29 +373,33 @@ impl<'a> Search<'a> {
         })
     }
 
-    /// The folders (and partition values) of the table's date partition over the moments, as
-    /// keys of the bucket.
-    fn partition_folders(&self) -> Vec<(String, String)> {
+    /// The folders (and the values of the partition keys) of the table's date partition over the
+    /// moments, as keys of the bucket.
+    fn partition_folders(&self) -> Vec<(String, Vec<String>)> {
         let Some(partition) = self.path.table.as_ref().and_then(|of| of.partition.as_ref()) else { return Vec::new() };
         let bucket_root = format!("s3://{}/", self.path.delivery.to.bucket);
-        let placeholder = format!("${{{}}}", partition.key);
-        let mut folders: Vec<(String, String)> = self
-            .moments()
-            .into_iter()
-            .filter_map(|at| canary::java_format(&partition.format, at))
-            .map(|value| (partition.template.replace(&placeholder, &value).replacen(&bucket_root, "", 1), value))
-            .collect();
+        let folder = |at| {
+            let values: Vec<String> =
+                partition.keys.iter().map(|key| canary::java_format(&key.format, at)).collect::<Option<_>>()?;
+            let folder = partition.keys.iter().zip(&values).fold(partition.template.clone(), |folder, (key, value)| {
+                folder.replace(&DatePartition::placeholder(&key.name), value)
+            });
+            Some((folder.replacen(&bucket_root, "", 1), values))
+        };
+        let mut folders: Vec<(String, Vec<String>)> = self.moments().into_iter().filter_map(folder).collect();
         folders.dedup();
         folders
     }
 
     /// The Athena query that finds this canary through the table (in the partition it landed
     /// in, so that it scans one folder).
-    fn athena_query(&self, partition: Option<&str>) -> Option<String> {
+    fn athena_query(&self, partition: Option<&[String]>) -> Option<String> {
         let of = self.path.table.as_ref()?;
         let column = of.table.columns.iter().find(|column| canary::carries_id(std::slice::from_ref(*column)))?;
-        let filter = match (partition, &of.partition) {
-            (Some(value), Some(date)) => format!("\"{}\" = '{value}' AND ", date.key),
+        let filter: String = match (partition, &of.partition) {
+            (Some(values), Some(date)) => {
+                date.keys.iter().zip(values).map(|(key, value)| format!("\"{}\" = '{value}' AND ", key.name)).collect()
+            }
             _ => String::new(),
         };
         Some(format!(

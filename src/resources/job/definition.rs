@@ -281,9 +281,9 @@ mod tests {
         plan.tables.push(TablePartitions {
             database: "p".to_string(),
             table: "events".to_string(),
-            picture: partitions::picture("yyyy-MM-dd"),
+            pictures: vec![partitions::picture("yyyy-MM-dd")],
             hourly: false,
-            location: ("s3://lake/raw/events/".to_string(), "/".to_string()),
+            location: vec!["s3://lake/raw/events/".to_string(), "/".to_string()],
         });
         plan
     }

@@ -213,15 +213,7 @@ fn read_tables(spec: &spec::Spec, cluster: &spec::Cluster) -> Vec<TablePartition
         .iter()
         .filter_map(|table| {
             let partition = spec::table_layout(spec, table)?.partition?;
-            let key = format!("${{{}}}", partition.key);
-            let (prefix, suffix) = partition.template.split_once(&key)?;
-            Some(TablePartitions {
-                database: database.clone(),
-                table: table.name.clone(),
-                picture: partitions::picture(&partition.format),
-                hourly: partition.unit == "HOURS",
-                location: (prefix.to_string(), suffix.to_string()),
-            })
+            TablePartitions::new(&database, &table.name, &partition)
         })
         .collect()
 }

@@ -9,7 +9,9 @@
 //! So the first states of a job on a cluster that uses the Glue Data Catalog add, for every
 //! projected table of the spec, the partitions of the execution's start day and the day before
 //! (UTC, the clock Firehose's `!{timestamp:…}` folders follow; every hour of both days for an
-//! hourly table) — the input of a nightly batch whatever its time zone, as a local day falls
+//! hourly table; for a table of several keys, such as Hive-style `dt=…/hour=…/` folders, the
+//! value of each key, all from the same moment as Firehose writes them, at the folder the
+//! projection's `storage.location.template` names) — the input of a nightly batch whatever its time zone, as a local day falls
 //! within those two UTC days on either side of UTC. Each table takes two calls of the AWS SDK
 //! integration: Glue `GetTable` (its storage descriptor, kept in a variable) and
 //! `BatchCreatePartition` with that descriptor at each partition's folder. The Glue API rather
@@ -24,19 +26,47 @@
 use serde_json::{json, Map, Value};
 
 use super::definition::retry;
+use crate::spec::DatePartition;
 
 /// A table whose date partitions a job registers.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TablePartitions {
     pub database: String,
     pub table: String,
-    /// The XPath picture (`$fromMillis`) of the partition's Java date pattern:
-    /// `[Y0001]-[M01]-[D01]` for `yyyy-MM-dd`.
-    pub picture: String,
-    /// Whether the pattern has hours (`HH`): then every hour of the two days is a partition.
+    /// The XPath picture (`$fromMillis`) of each key's Java date pattern, in key order:
+    /// `[Y0001]-[M01]-[D01]` for `yyyy-MM-dd`, `[H01]` for `HH`.
+    pub pictures: Vec<String>,
+    /// Whether the keys have hours (`HH`): then every hour of the two days is a partition.
     pub hourly: bool,
-    /// The partition's folder is `<prefix><value><suffix>` (from the projection's template).
-    pub location: (String, String),
+    /// The partition's folder is these texts with each key's value between them (one text more
+    /// than keys, from the projection's template).
+    pub location: Vec<String>,
+}
+
+/// What separates the keys' values in the one string `$fromMillis` writes; no picture has it
+/// (`spec::partitioning` allows only date fields and `/-_.=` in a pattern).
+const SEPARATOR: &str = "|";
+
+impl TablePartitions {
+    /// The partitions of `partition`, a table `database.table`; None if its template does not
+    /// hold every key (no layout `spec` derives).
+    pub fn new(database: &str, table: &str, partition: &DatePartition) -> Option<Self> {
+        let mut location = Vec::new();
+        let mut rest = partition.template.as_str();
+        for key in &partition.keys {
+            let (before, after) = rest.split_once(&DatePartition::placeholder(&key.name))?;
+            location.push(before.to_string());
+            rest = after;
+        }
+        location.push(rest.to_string());
+        Some(TablePartitions {
+            database: database.to_string(),
+            table: table.to_string(),
+            pictures: partition.keys.iter().map(|key| picture(&key.format)).collect(),
+            hourly: partition.unit == "HOURS",
+            location,
+        })
+    }
 }
 
 /// The state a partition error leads to, that puts the errors where the failure path expects
@@ -65,18 +95,27 @@ fn literal(text: &str) -> String {
     Value::String(text.to_string()).to_string()
 }
 
-/// The JSONata expression of the `PartitionInputList`: each partition value of the start day and
-/// the day before, at its folder, with the table's storage descriptor (`$storage`).
+/// The JSONata expression of the `PartitionInputList`: each partition of the start day and the
+/// day before (the values of its keys, written together with one picture and split apart), at
+/// its folder, with the table's storage descriptor (`$storage`).
 pub fn partition_list(table: &TablePartitions) -> String {
     let (count, step) = if table.hourly { (47, 3_600_000) } else { (1, 86_400_000) };
-    let (prefix, suffix) = &table.location;
+    let values: Vec<String> = (0..table.pictures.len()).map(|index| format!("$p[{index}]")).collect();
+    let mut location = Vec::new();
+    for (index, text) in table.location.iter().enumerate() {
+        location.push(literal(text));
+        if let Some(value) = values.get(index) {
+            location.push(value.clone());
+        }
+    }
     format!(
         "{{% ($start := $toMillis($states.context.Execution.StartTime); $day := $start - $start % 86400000; \
          $values := $distinct($map([0..{count}], function($i) {{ $fromMillis($day - 86400000 + $i * {step}, {picture}) }})); \
-         $append([], $map($values, function($v) {{ {{\"Values\": [$v], \"StorageDescriptor\": $merge([$storage, {{\"Location\": {prefix} & $v & {suffix}}}])}} }}))) %}}",
-        picture = literal(&table.picture),
-        prefix = literal(prefix),
-        suffix = literal(suffix),
+         $append([], $map($values, function($v) {{ ($p := $split($v, {separator}); {{\"Values\": [{values}], \"StorageDescriptor\": $merge([$storage, {{\"Location\": {location}}}])}}) }}))) %}}",
+        picture = literal(&table.pictures.join(SEPARATOR)),
+        separator = literal(SEPARATOR),
+        values = values.join(", "),
+        location = location.join(" & "),
     )
 }
 
@@ -155,9 +194,9 @@ mod tests {
         TablePartitions {
             database: "clickstream".to_string(),
             table: "events".to_string(),
-            picture: picture(pattern),
+            pictures: vec![picture(pattern)],
             hourly: pattern.contains("HH"),
-            location: ("s3://lake/raw/events/".to_string(), "/".to_string()),
+            location: vec!["s3://lake/raw/events/".to_string(), "/".to_string()],
         }
     }
 
@@ -194,7 +233,8 @@ mod tests {
             ),
             "{daily}"
         );
-        assert!(daily.contains("\"Location\": \"s3://lake/raw/events/\" & $v & \"/\""), "{daily}");
+        assert!(daily.contains("\"Values\": [$p[0]]"), "{daily}");
+        assert!(daily.contains("\"Location\": \"s3://lake/raw/events/\" & $p[0] & \"/\""), "{daily}");
         let hourly = states["AddPartitions-2"]["Arguments"]["PartitionInputList"].as_str().unwrap();
         assert!(hourly.contains("[0..47]") && hourly.contains("$i * 3600000"), "{hourly}");
         // Only errors other than "exists already" count.
@@ -203,5 +243,23 @@ mod tests {
         // No table, no state.
         let (first, none) = super::states("aws", &[], "RecordScale", "Failed");
         assert_eq!((first.as_str(), none.len()), ("RecordScale", 0));
+    }
+
+    #[test]
+    fn a_hive_style_table_registers_each_keys_value_at_the_templates_folder() {
+        let prefix = "raw/events/dt=!{timestamp:yyyy-MM-dd}/hour=!{timestamp:HH}/";
+        let partition = crate::spec::layout("lake", prefix, "dt").unwrap().partition.unwrap();
+        let table = TablePartitions::new("clickstream", "events", &partition).unwrap();
+        assert_eq!(table.pictures, ["[Y0001]-[M01]-[D01]", "[H01]"]);
+        assert!(table.hourly);
+        assert_eq!(table.location, ["s3://lake/raw/events/dt=", "/hour=", "/"]);
+        let list = partition_list(&table);
+        assert!(list.contains("$i * 3600000, \"[Y0001]-[M01]-[D01]|[H01]\")"), "{list}");
+        assert!(list.contains("$p := $split($v, \"|\")"), "{list}");
+        assert!(list.contains("\"Values\": [$p[0], $p[1]]"), "{list}");
+        assert!(
+            list.contains("\"Location\": \"s3://lake/raw/events/dt=\" & $p[0] & \"/hour=\" & $p[1] & \"/\""),
+            "{list}"
+        );
     }
 }

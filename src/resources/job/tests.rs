@@ -96,9 +96,9 @@ fn a_job_on_a_glue_catalog_cluster_registers_its_tables_partitions_and_may_call_
         [TablePartitions {
             database: "p".to_string(),
             table: "events".to_string(),
-            picture: "[Y0001]/[M01]/[D01]".to_string(),
+            pictures: vec!["[Y0001]/[M01]/[D01]".to_string()],
             hourly: false,
-            location: ("s3://lake/raw/events/".to_string(), "/".to_string()),
+            location: vec!["s3://lake/raw/events/".to_string(), "/".to_string()],
         }]
     );
     let arns = Arns::new("123456789012", "eu-west-1");
