@@ -20,6 +20,8 @@ use super::kit::{
     aws_error, build_error, AwsError, Context, Grant, GrantContext, LiveResource, NamedRead, ReadContext, ResourceKind,
     Scope,
 };
+use super::kit::Output;
+use crate::iam::Arns;
 use crate::model::{
     Action, Attributes, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names, ResourceId,
 };
@@ -394,6 +396,10 @@ impl ResourceKind for CatalogTable {
             .await
             .map_err(|error| aws_error(&live.id, "DeleteTable", error))?;
         Ok(())
+    }
+
+    fn outputs(&self, _live: &LiveResource, detail: &Live, _arns: &Arns) -> Vec<Output> {
+        vec![Output::new("database", &detail.database), Output::new("table", detail.table.name())]
     }
 
     /// Tables are read with their database (`catalog_database`), which grants those reads.

@@ -27,6 +27,7 @@ use super::kit::{
     LiveResource, NamedRead, ReadContext, ResourceKind, Scope, Tags,
 };
 use super::role;
+use super::kit::Output;
 use crate::iam::{bucket_key_grant, s3_key_context, s3_key_statement, Arns};
 use crate::model::ResourceId;
 use crate::model::{Attributes, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names};
@@ -349,6 +350,10 @@ impl ResourceKind for Crawler {
             }
         })
         .await
+    }
+
+    fn outputs(&self, live: &LiveResource, detail: &Live, _arns: &Arns) -> Vec<Output> {
+        vec![Output::new("name", &live.physical_id), Output::new("arn", &detail.arn)]
     }
 
     /// The catalog's crawlers by their name prefix (one the spec dropped is found the same way).

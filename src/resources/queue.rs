@@ -29,6 +29,7 @@ use super::kit::{
     adopt, aws_error, owned_by, AwsError, Clients, Context, Grant, GrantContext, LiveResource, NamedRead, Ownership,
     ReadContext, ResourceKind, Scope, Tags, WITH_PIPECTL_ADOPT,
 };
+use super::kit::Output;
 use crate::iam::{normalize, parse_document, Arns};
 use crate::model::{
     Action, Attributes, Binding, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names,
@@ -265,6 +266,10 @@ impl ResourceKind for Queue {
         }
         request.send().await.map_err(|error| aws_error(&live.id, "TagQueue", error))?;
         Ok(())
+    }
+
+    fn outputs(&self, _live: &LiveResource, detail: &Live, _arns: &Arns) -> Vec<Output> {
+        vec![Output::new("url", &detail.url), Output::new("arn", &detail.arn)]
     }
 
     /// The dead-letter queue by its exact name (a name prefix would reach another pipeline's

@@ -31,6 +31,7 @@ use super::kit::{
     adopt, aws_error, owned_by, AwsError, Context, Grant, GrantContext, LiveResource, NamedRead, ReadContext,
     ResourceKind, Scope, Tags,
 };
+use super::kit::Output;
 use crate::iam::Arns;
 use crate::model::{
     Action, Attributes, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names, ResourceId,
@@ -262,6 +263,10 @@ impl ResourceKind for Topic {
             .await
             .map_err(|error| aws_error(&live.id, "DeleteTopic", error))?;
         Ok(())
+    }
+
+    fn outputs(&self, _live: &LiveResource, detail: &Live, _arns: &Arns) -> Vec<Output> {
+        vec![Output::new("arn", &detail.arn)]
     }
 
     /// The pipeline's alarm topic with its subscriptions (`<topic ARN>:<id>`, which Unsubscribe

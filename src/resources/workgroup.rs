@@ -32,6 +32,7 @@ use super::kit::{
     aws_error, build_error, AwsError, Context, Grant, GrantContext, LiveResource, NamedRead, Ownership, ReadContext,
     ResourceKind, Scope,
 };
+use super::kit::Output;
 use crate::iam::Arns;
 use crate::model::{
     Attributes, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names, ResourceId,
@@ -308,6 +309,10 @@ impl ResourceKind for Workgroup {
             .await
             .map_err(|error| aws_error(&live.id, "DeleteWorkGroup", error))?;
         Ok(())
+    }
+
+    fn outputs(&self, live: &LiveResource, _detail: &Live, arns: &Arns) -> Vec<Output> {
+        vec![Output::new("name", &live.physical_id), Output::new("arn", arns.athena_workgroup(&live.physical_id))]
     }
 
     /// Every plan looks up the workgroup named after the pipeline, whether or not the spec has a

@@ -17,6 +17,7 @@ use super::kit::{
     aws_error, build_error, AwsError, Clients, Context, Grant, GrantContext, LiveResource, NamedRead, Ownership,
     ReadContext, ResourceKind, Scope, Tags, WITH_PIPECTL_ADOPT,
 };
+use super::kit::Output;
 use crate::iam::arns::Arns;
 use crate::model::{
     Attributes, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names, ResourceId,
@@ -248,6 +249,10 @@ impl ResourceKind for Bucket {
                 pricing::rate(&name, &format!("S3 {class} storage"), "GB-month", figure)
             })
             .collect()
+    }
+
+    fn outputs(&self, live: &LiveResource, _detail: &Live, arns: &Arns) -> Vec<Output> {
+        vec![Output::new("name", &live.physical_id), Output::new("arn", arns.bucket(&live.physical_id))]
     }
 
     fn grants(&self, ctx: &GrantContext) -> Vec<Grant> {

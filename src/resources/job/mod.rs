@@ -36,6 +36,8 @@ use super::kit::{
     LiveResource, NamedRead, ReadContext, ResourceKind, Scope, Tags,
 };
 use super::role;
+use super::kit::Output;
+use crate::iam::Arns;
 use crate::model::ResourceId;
 
 use crate::model::{
@@ -434,6 +436,11 @@ impl ResourceKind for Job {
             usd: price.as_ref().map(|price| price.hourly() * run.node_hours),
             figures: price.map(|price| vec![price.ec2, price.emr]).unwrap_or_default(),
         })]
+    }
+
+    /// The state machine `aws stepfunctions start-execution` takes, and the role it runs as.
+    fn outputs(&self, live: &LiveResource, detail: &Live, _arns: &Arns) -> Vec<Output> {
+        vec![Output::new("state_machine_arn", &live.physical_id), Output::new("role_arn", &detail.role_arn)]
     }
 
     /// The jobs' state machines and their executions: read by the pipeline's name prefix (a job
