@@ -51,8 +51,10 @@ pub async fn exec(global: &GlobalArgs, args: &OutputArgs, counter: &CallCounter)
     let live = session.read(&desired, &[]).await?;
     let declared: Vec<ResourceId> = desired.into_iter().map(|resource| resource.id).collect();
     let arns = Arns::new(&live.account_id, &session.options.region);
-    let entries: Vec<Entry> =
-        entries(&declared, &live, &arns).into_iter().filter(|entry| only.matches(&entry.resource, &entry.kind)).collect();
+    let entries: Vec<Entry> = entries(&declared, &live, &arns)
+        .into_iter()
+        .filter(|entry| only.matches(&entry.resource, &entry.kind))
+        .collect();
     if let (Selection::Resource(id), None) = (&only, entries.first()) {
         return Err(CommandError::Refused(format!("{id} is neither in the spec nor in AWS under the pipeline's tag")));
     }
@@ -175,7 +177,10 @@ pub fn to_text(entries: &[Entry]) -> String {
         }
         for output in &entry.outputs {
             let note = if entry.status == CREATED { String::new() } else { format!("  ({})", entry.status) };
-            text.push_str(&format!("{:<width$}  {:<label_width$}  {}{note}\n", entry.resource, output.label, output.value));
+            text.push_str(&format!(
+                "{:<width$}  {:<label_width$}  {}{note}\n",
+                entry.resource, output.label, output.value
+            ));
         }
     }
     if entries.is_empty() {
@@ -222,7 +227,10 @@ mod tests {
         assert_eq!(json["resources"]["stream"]["events"]["arn"], "arn:aws:kinesis:eu-west-1:1:stream/events");
         assert_eq!(json["resources"]["stream"]["clicks"], json!({"status": "not created"}));
         assert_eq!(raw_value(found.first(), "arn").unwrap(), "arn:aws:kinesis:eu-west-1:1:stream/events");
-        assert_eq!(raw_value(found.get(1), "arn").unwrap_err(), "stream/clicks is not created yet (`pipectl apply` creates it)");
+        assert_eq!(
+            raw_value(found.get(1), "arn").unwrap_err(),
+            "stream/clicks is not created yet (`pipectl apply` creates it)"
+        );
         assert_eq!(raw_value(found.first(), "url").unwrap_err(), "stream/events has no `url`; it has: name, arn");
     }
 }

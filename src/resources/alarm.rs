@@ -35,10 +35,10 @@ use super::kit::{
     ResourceKind, Scope, Tags,
 };
 use super::kit::{Fact, Health, Output};
-use crate::iam::Arns;
 use crate::calendar::{
     parse_window_expression, window_expression, METRIC_ID, MINUTE_OF_WEEK, MINUTE_OF_WEEK_ID, WATCHED_ID,
 };
+use crate::iam::Arns;
 use crate::model::{
     Action, Attributes, Binding, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names,
     ResourceId,

@@ -19,11 +19,11 @@ use aws_sdk_glue::types::{Database, DatabaseInput, Table};
 use serde_json::json;
 
 use super::kit::named::SharedReads;
+use super::kit::Output;
 use super::kit::{
     aws_error, build_error, AwsError, Context, Grant, GrantContext, LiveResource, NamedRead, Ownership, ReadContext,
     ResourceKind, Scope,
 };
-use super::kit::Output;
 use crate::iam::Arns;
 use crate::model::{
     Attributes, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names, ResourceId,

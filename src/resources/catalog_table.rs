@@ -16,11 +16,11 @@ use std::collections::{BTreeMap, HashMap};
 use aws_sdk_glue::types::{Column, SerDeInfo, StorageDescriptor, Table, TableInput};
 use serde_json::{json, Value};
 
+use super::kit::Output;
 use super::kit::{
     aws_error, build_error, AwsError, Context, Grant, GrantContext, LiveResource, NamedRead, ReadContext, ResourceKind,
     Scope,
 };
-use super::kit::Output;
 use crate::iam::Arns;
 use crate::model::{
     Action, Attributes, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names, ResourceId,

@@ -22,12 +22,12 @@ use aws_sdk_glue::types::{CrawlerTargets, S3Target};
 use serde_json::{json, Value};
 
 use super::kit::wait::{wait_until, Poll};
+use super::kit::Output;
 use super::kit::{
     aws_error, owned_by, ownership_conflict, retry_while_role_propagates, AwsError, Context, Grant, GrantContext,
     LiveResource, NamedRead, ReadContext, ResourceKind, Scope, Tags,
 };
 use super::role;
-use super::kit::Output;
 use crate::iam::{bucket_key_grant, s3_key_context, s3_key_statement, Arns};
 use crate::model::ResourceId;
 use crate::model::{Attributes, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names};

@@ -55,7 +55,10 @@ use crate::model::{Action, Binding, DesiredResource, GraphContext, Kind, LiveSta
 use crate::plan::Plan;
 use crate::pricing::{Estimate, PriceTable};
 use crate::spec::Spec;
-use kit::{AwsError, Clients, Context, DynKind, Grant, GrantContext, Health, LiveResource, Output, ReadContext, Scope, Tags, Warnings};
+use kit::{
+    AwsError, Clients, Context, DynKind, Grant, GrantContext, Health, LiveResource, Output, ReadContext, Scope, Tags,
+    Warnings,
+};
 
 /// Every kind pipectl manages, in the order the desired graph lists their nodes.
 pub const KINDS: &[&dyn DynKind] = &[

@@ -25,11 +25,11 @@ use aws_sdk_sqs::types::QueueAttributeName;
 use serde_json::{json, Value};
 
 use super::kit::wait::{wait_until, Poll};
+use super::kit::Output;
 use super::kit::{
     adopt, aws_error, owned_by, AwsError, Clients, Context, Grant, GrantContext, LiveResource, NamedRead, Ownership,
     ReadContext, ResourceKind, Scope, Tags, WITH_PIPECTL_ADOPT,
 };
-use super::kit::Output;
 use crate::iam::{normalize, parse_document, Arns};
 use crate::model::{
     Action, Attributes, Binding, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names,

@@ -12,8 +12,8 @@ use super::kit::tag_index::dropped_grants;
 use super::kit::tag_index::Indexed;
 use super::kit::wait::{wait_until, Poll};
 use super::kit::{
-    aws_error, build_error, AwsError, Clients, Context, Fact, Grant, GrantContext, Health, Limiter, LiveResource, Metric,
-    NamedRead, Output, Ownership, ReadContext, ResourceKind, Scope, Statistic, Tags, WITH_PIPECTL_ADOPT,
+    aws_error, build_error, AwsError, Clients, Context, Fact, Grant, GrantContext, Health, Limiter, LiveResource,
+    Metric, NamedRead, Output, Ownership, ReadContext, ResourceKind, Scope, Statistic, Tags, WITH_PIPECTL_ADOPT,
 };
 use crate::iam::Arns;
 use crate::model::{
@@ -221,21 +221,18 @@ impl ResourceKind for Stream {
     /// Open shards, and from CloudWatch how far behind its slowest reader is and the writes it
     /// refused for want of capacity.
     fn health(&self, live: &LiveResource, detail: &Live) -> Option<Health> {
-        let metric = |label, name, statistic| Metric {
-            label,
-            namespace: "AWS/Kinesis",
-            name,
-            dimension: ("StreamName", live.physical_id.clone()),
-            statistic,
-        };
         let mode = if detail.on_demand { "on-demand" } else { "provisioned" };
         Some(Health {
             facts: vec![Fact::new("mode", mode), Fact::new("open shards", detail.open_shards.to_string())],
-            metrics: vec![
-                metric("iterator age max (ms)", "GetRecords.IteratorAgeMilliseconds", Statistic::Maximum),
-                metric("throttled writes", "WriteProvisionedThroughputExceeded", Statistic::Sum),
-                metric("records in", "IncomingRecords", Statistic::Sum),
-            ],
+            metrics: Metric::of(
+                "AWS/Kinesis",
+                ("StreamName", &live.physical_id),
+                &[
+                    ("iterator age max (ms)", "GetRecords.IteratorAgeMilliseconds", Statistic::Maximum),
+                    ("throttled writes", "WriteProvisionedThroughputExceeded", Statistic::Sum),
+                    ("records in", "IncomingRecords", Statistic::Sum),
+                ],
+            ),
             problems: Vec::new(),
         })
     }

@@ -27,11 +27,11 @@
 
 use serde_json::json;
 
+use super::kit::Output;
 use super::kit::{
     adopt, aws_error, owned_by, AwsError, Context, Grant, GrantContext, LiveResource, NamedRead, ReadContext,
     ResourceKind, Scope, Tags,
 };
-use super::kit::Output;
 use crate::iam::Arns;
 use crate::model::{
     Action, Attributes, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names, ResourceId,

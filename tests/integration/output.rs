@@ -70,7 +70,7 @@ fn output_and_status(stack: Stack) {
 
     crate::status::assert_status(stack, &file, &p, &cluster_id);
 
-    pipectl(stack, &["destroy", "-f", &file, "--auto-approve"]).expect(0);
+    pipectl(stack, &["destroy", "-f", &file, "--auto-approve", "--allow-destroy"]).expect(0);
 }
 
 #[test]

@@ -19,15 +19,21 @@ pub fn assert_status(stack: Stack, file: &str, p: &str, cluster_id: &str) {
     assert_eq!(report["healthy"], true, "{report}");
     let resources = report["resources"].as_array().expect("resources");
     let shown = |name: &str| {
-        resources.iter().find(|resource| resource["resource"] == name).unwrap_or_else(|| panic!("{name} missing: {report}"))
+        resources
+            .iter()
+            .find(|resource| resource["resource"] == name)
+            .unwrap_or_else(|| panic!("{name} missing: {report}"))
     };
     let clients = runtime().block_on(stack.clients());
     for name in ["events", "clicks"] {
         let stream = shown(&format!("stream/{p}-{name}"));
-        let summary = runtime().block_on(clients.kinesis.describe_stream_summary().stream_name(format!("{p}-{name}")).send());
-        let open = summary.expect("DescribeStreamSummary").stream_description_summary().and_then(|s| s.open_shard_count());
+        let summary =
+            runtime().block_on(clients.kinesis.describe_stream_summary().stream_name(format!("{p}-{name}")).send());
+        let open =
+            summary.expect("DescribeStreamSummary").stream_description_summary().and_then(|s| s.open_shard_count());
         assert_eq!(fact(stream, "open shards"), open.expect("open shards").to_string());
-        let labels: Vec<&str> = stream["metrics"].as_array().unwrap().iter().filter_map(|m| m["label"].as_str()).collect();
+        let labels: Vec<&str> =
+            stream["metrics"].as_array().unwrap().iter().filter_map(|m| m["label"].as_str()).collect();
         assert_eq!(labels, ["iterator age max (ms)", "throttled writes", "records in"]);
     }
     let delivery = shown(&format!("delivery/{p}-to-lake"));
@@ -45,5 +51,9 @@ pub fn assert_status(stack: Stack, file: &str, p: &str, cluster_id: &str) {
     let screen = pipectl(stack, &["status", "-f", file]).expect(0);
     assert!(screen.stdout.contains("): healthy\n"), "{}", screen.stdout);
     assert!(screen.stdout.contains("  freshness max (s): no data\n"), "{}", screen.stdout);
-    assert!(screen.stdout.contains(&format!("\nstream/{p}-clicks\n  mode: provisioned\n  open shards: 1\n")), "{}", screen.stdout);
+    assert!(
+        screen.stdout.contains(&format!("\nstream/{p}-clicks\n  mode: provisioned\n  open shards: 1\n")),
+        "{}",
+        screen.stdout
+    );
 }

@@ -83,8 +83,7 @@ pub async fn exec(global: &GlobalArgs, args: &StatusArgs, counter: &CallCounter)
             }
         })
         .collect();
-    let report =
-        Report::new((&spec.pipeline, &session.options.region, args.minutes), resources, not_created, jobs);
+    let report = Report::new((&spec.pipeline, &session.options.region, args.minutes), resources, not_created, jobs);
     match args.output {
         OutputFormat::Json => outln!("{}", serde_json::to_string(&report).unwrap_or_default()),
         OutputFormat::Human => out!("{}", render(&report)),

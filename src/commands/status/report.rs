@@ -81,7 +81,9 @@ impl Report {
     ) -> Report {
         let mut problems: Vec<String> = resources
             .iter()
-            .flat_map(|resource| resource.problems.iter().map(move |problem| format!("{}: {problem}", resource.resource)))
+            .flat_map(|resource| {
+                resource.problems.iter().map(move |problem| format!("{}: {problem}", resource.resource))
+            })
             .collect();
         problems.extend(jobs.iter().filter_map(JobHealth::problem));
         if !not_created.is_empty() {
@@ -106,7 +108,11 @@ pub fn next_start(cron: &str, timezone: &str, now: DateTime<Utc>) -> Option<Date
     // From yesterday, so a start later today in a zone behind UTC is not missed.
     let first = now.date_naive().pred_opt()?;
     let starts = window_times_from(first, 400, &window)?;
-    starts.into_iter().map(|(start, _)| start).find(|start| *start > now.timestamp()).and_then(|start| DateTime::from_timestamp(start, 0))
+    starts
+        .into_iter()
+        .map(|(start, _)| start)
+        .find(|start| *start > now.timestamp())
+        .and_then(|start| DateTime::from_timestamp(start, 0))
 }
 
 /// A figure as people read it: `no data` without a datapoint, whole numbers without decimals.
@@ -172,16 +178,10 @@ mod tests {
     use crate::resources::kit::{Metric, Statistic};
 
     fn stream() -> ResourceHealth {
-        let metric = |label, name| Metric {
-            label,
-            namespace: "AWS/Kinesis",
-            name,
-            dimension: ("StreamName", "p-events".to_string()),
-            statistic: Statistic::Maximum,
-        };
+        let metrics = [("iterator age max (ms)", "A", Statistic::Maximum), ("throttled writes", "B", Statistic::Sum)];
         let health = Health {
             facts: vec![Fact::new("open shards", "2")],
-            metrics: vec![metric("iterator age max (ms)", "A"), metric("throttled writes", "B")],
+            metrics: Metric::of("AWS/Kinesis", ("StreamName", "p-events"), &metrics),
             problems: Vec::new(),
         };
         ResourceHealth::new("stream/events".to_string(), "stream", health, vec![None, Some(0.0)])
@@ -207,7 +207,10 @@ mod tests {
              alarms: 0 of 1 in ALARM\n"
         );
         let json = serde_json::to_value(&report).unwrap();
-        assert_eq!(json["resources"][0]["metrics"][0], serde_json::json!({"label": "iterator age max (ms)", "value": null}));
+        assert_eq!(
+            json["resources"][0]["metrics"][0],
+            serde_json::json!({"label": "iterator age max (ms)", "value": null})
+        );
         assert_eq!(json["resources"][0]["metrics"][1]["value"], 0.0);
     }
 

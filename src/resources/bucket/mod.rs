@@ -13,11 +13,11 @@ use aws_sdk_s3::types::{
 use serde_json::{json, Value};
 
 use super::kit::tag_index::Indexed;
+use super::kit::Output;
 use super::kit::{
     aws_error, build_error, AwsError, Clients, Context, Grant, GrantContext, LiveResource, NamedRead, Ownership,
     ReadContext, ResourceKind, Scope, Tags, WITH_PIPECTL_ADOPT,
 };
-use super::kit::Output;
 use crate::iam::arns::Arns;
 use crate::model::{
     Attributes, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names, ResourceId,

@@ -204,7 +204,8 @@ pub fn scale_records(tags: &Tags) -> BTreeMap<String, ScaleRecord> {
 pub fn health(tags: &Tags, live: &Live) -> Health {
     let mut facts = vec![Fact::new("state", live.state.to_string())];
     for group in &live.groups {
-        let size = format!("{} of {} running ({} {})", group.running, group.requested, group.instance_type, group.market);
+        let size =
+            format!("{} of {} running ({} {})", group.running, group.requested, group.instance_type, group.market);
         facts.push(Fact::new(format!("group {}", group.label()), size));
     }
     for (group, record) in scale_records(tags) {

@@ -40,8 +40,8 @@ pub use read::{find_active, find_owned, group_id, inspect, list_active, Found, R
 use super::kit::{
     AwsError, Context, Grant, GrantContext, Health, LiveResource, NamedRead, Output, ReadContext, ResourceKind, Scope,
 };
-use crate::iam::Arns;
 use super::{security_group, vpc};
+use crate::iam::Arns;
 use crate::model::{Action, Attributes, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, ResourceId};
 use crate::names::{derived_cluster_roles, emr_security_group, Tags};
 use crate::pricing::{self, CostLine, Prices};

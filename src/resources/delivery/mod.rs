@@ -467,20 +467,17 @@ impl ResourceKind for Delivery {
     /// worst minute's share of S3 puts that succeeded, and the records delivered; a delivery that
     /// failed is a problem.
     fn health(&self, live: &LiveResource, detail: &Live) -> Option<Health> {
-        let metric = |label, name, statistic| Metric {
-            label,
-            namespace: "AWS/Firehose",
-            name,
-            dimension: ("DeliveryStreamName", live.physical_id.clone()),
-            statistic,
-        };
         Some(Health {
             facts: vec![Fact::new("into", &detail.bucket_arn)],
-            metrics: vec![
-                metric("freshness max (s)", "DeliveryToS3.DataFreshness", Statistic::Maximum),
-                metric("S3 put success min (ratio)", "DeliveryToS3.Success", Statistic::Minimum),
-                metric("records delivered", "DeliveryToS3.Records", Statistic::Sum),
-            ],
+            metrics: Metric::of(
+                "AWS/Firehose",
+                ("DeliveryStreamName", &live.physical_id),
+                &[
+                    ("freshness max (s)", "DeliveryToS3.DataFreshness", Statistic::Maximum),
+                    ("S3 put success min (ratio)", "DeliveryToS3.Success", Statistic::Minimum),
+                    ("records delivered", "DeliveryToS3.Records", Statistic::Sum),
+                ],
+            ),
             problems: detail.failed.iter().map(|failed| format!("the delivery is {failed}")).collect(),
         })
     }

@@ -31,12 +31,12 @@ use aws_sdk_sfn::types::Tag;
 use serde_json::{json, Value};
 
 use super::kit::wait::{wait_until, Poll};
+use super::kit::Output;
 use super::kit::{
     aws_error, claimed_id, owned_by, retag::retag, retry_while_role_propagates, AwsError, Context, Grant, GrantContext,
     LiveResource, NamedRead, ReadContext, ResourceKind, Scope, Tags,
 };
 use super::role;
-use super::kit::Output;
 use crate::iam::Arns;
 use crate::model::ResourceId;
 

@@ -79,6 +79,26 @@ impl Fact {
     }
 }
 
+impl Metric {
+    /// The metrics of one resource, which `dimension` names in `namespace`: each `(label, metric
+    /// name, statistic)`.
+    pub fn of(
+        namespace: &'static str,
+        dimension: (&'static str, &str),
+        metrics: &[(&'static str, &'static str, Statistic)],
+    ) -> Vec<Metric> {
+        let (key, value) = dimension;
+        let metric = |&(label, name, statistic): &(&'static str, &'static str, Statistic)| Metric {
+            label,
+            namespace,
+            name,
+            dimension: (key, value.to_string()),
+            statistic,
+        };
+        metrics.iter().map(metric).collect()
+    }
+}
+
 /// What `pipectl status` shows of one live resource: facts read with it (state, sizes),
 /// the metrics to fetch, and what is wrong with it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -133,7 +153,8 @@ async fn fetch_batch(
                 .metric_name(metric.name)
                 .dimensions(dimension)
                 .build();
-            let stat = MetricStat::builder().metric(cloudwatch_metric).period(60).stat(metric.statistic.as_str()).build();
+            let stat =
+                MetricStat::builder().metric(cloudwatch_metric).period(60).stat(metric.statistic.as_str()).build();
             MetricDataQuery::builder().id(format!("m{index}")).metric_stat(stat).return_data(true).build()
         })
         .collect();
