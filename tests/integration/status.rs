@@ -14,7 +14,7 @@ fn fact<'a>(resource: &'a Value, label: &str) -> &'a str {
     found.and_then(|fact| fact["value"].as_str()).unwrap_or_else(|| panic!("no fact {label} in {resource}"))
 }
 
-pub fn assert_status(stack: Stack, file: &str, p: &str, cluster_id: &str) {
+pub fn assert_status(stack: Stack, file: &str, (p, delivery): (&str, &str), cluster_id: &str) {
     let report = pipectl(stack, &["status", "-f", file, "--output", "json"]).expect(0).json();
     assert_eq!(report["healthy"], true, "{report}");
     let resources = report["resources"].as_array().expect("resources");
@@ -29,14 +29,13 @@ pub fn assert_status(stack: Stack, file: &str, p: &str, cluster_id: &str) {
         let stream = shown(&format!("stream/{p}-{name}"));
         let summary =
             runtime().block_on(clients.kinesis.describe_stream_summary().stream_name(format!("{p}-{name}")).send());
-        let open =
-            summary.expect("DescribeStreamSummary").stream_description_summary().and_then(|s| s.open_shard_count());
+        let open = summary.expect("DescribeStreamSummary").stream_description_summary().map(|s| s.open_shard_count());
         assert_eq!(fact(stream, "open shards"), open.expect("open shards").to_string());
         let labels: Vec<&str> =
             stream["metrics"].as_array().unwrap().iter().filter_map(|m| m["label"].as_str()).collect();
         assert_eq!(labels, ["iterator age max (ms)", "throttled writes", "records in"]);
     }
-    let delivery = shown(&format!("delivery/{p}-to-lake"));
+    let delivery = shown(&format!("delivery/{delivery}"));
     assert_eq!(fact(delivery, "into"), format!("arn:aws:s3:::{p}-lake"));
     // Firehose runs on moto on both stacks, which publishes no Firehose metrics: no data, not 0.
     assert!(delivery["metrics"].as_array().unwrap().iter().all(|metric| metric["value"].is_null()), "{delivery}");
