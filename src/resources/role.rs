@@ -12,13 +12,11 @@ use aws_sdk_iam::types::Tag;
 use serde_json::{json, Value};
 
 use super::kit::named::SharedReads;
-use super::kit::Output;
 use super::kit::{
     aws_error, build_error, claimed_id, owned_by, ownership_conflict, AwsError, Context, Grant, GrantContext,
-    LiveResource, NamedKind, NamedRead, Ownership, ReadContext, ResourceKind, Scope, Tags,
+    LiveResource, NamedKind, NamedRead, Output, Ownership, ReadContext, ResourceKind, Scope, Tags,
 };
-use crate::iam::Arns;
-use crate::iam::{normalize, parse_document, statements_policy};
+use crate::iam::{normalize, parse_document, statements_policy, Arns};
 use crate::model::{
     Attributes, Binding, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names, ResourceId,
 };
