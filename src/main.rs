@@ -26,7 +26,7 @@ fn main() -> ExitCode {
     };
     match runtime.block_on(cli::run(cli)) {
         Ok(commands::Status::Success) => ExitCode::SUCCESS,
-        Ok(commands::Status::Changes) => ExitCode::from(2),
+        Ok(commands::Status::Changes | commands::Status::Unhealthy) => ExitCode::from(2),
         Err(error) => {
             eprintln!("error: {error}");
             ExitCode::from(1)

@@ -58,6 +58,20 @@ Examples:
   pipectl runs
   pipectl runs spark/nightly --limit 5 --output json";
 
+pub const OUTPUT: &str = "\
+Examples:
+  # Everything the pipeline created, for people or for scripts
+  pipectl output
+  pipectl output --kind stream --output json
+  # One raw value, e.g. for a producer's configuration
+  pipectl output cluster/spark --value id";
+
+pub const STATUS: &str = "\
+Examples:
+  # Exit 0 when healthy, 2 when something needs attention
+  pipectl status
+  pipectl status --minutes 60 --output json";
+
 pub const VERIFY: &str = "\
 Examples:
   # A canary record through every delivery: does data reach the lake?

@@ -10,8 +10,8 @@ use clap::{Parser, Subcommand};
 
 use crate::aws::calls::CallCounter;
 use crate::commands::{
-    self, adopt, apply, emit, graph, init, permissions, plan, scale, schema, unlock, validate, verify, CommandError,
-    GlobalArgs, Status,
+    self, adopt, apply, emit, graph, init, output, permissions, plan, scale, schema, status, unlock, validate, verify,
+    CommandError, GlobalArgs, Status,
 };
 
 /// Declarative provisioning for AWS data pipelines: VPC, S3 data lake, Kinesis and more.
@@ -50,6 +50,12 @@ pub enum Command {
     /// List recent runs of the spec's jobs: start, duration, node-hours, outcome.
     #[command(after_help = examples::RUNS)]
     Runs(commands::run::RunsArgs),
+    /// Print the ids, ARNs, names and endpoints of what the pipeline created, read from AWS.
+    #[command(after_help = examples::OUTPUT)]
+    Output(output::OutputArgs),
+    /// One screen of live health from AWS: streams, deliveries, clusters, jobs, alarms firing.
+    #[command(after_help = examples::STATUS)]
+    Status(status::StatusArgs),
     /// Put a canary record into each delivery's stream and wait for it in the lake: does data flow?
     #[command(after_help = examples::VERIFY)]
     Verify(verify::VerifyArgs),
@@ -107,6 +113,8 @@ async fn dispatch(cli: &Cli, counter: &CallCounter) -> Result<Status, CommandErr
         Command::Scale(args) => scale::exec(global, args, counter).await,
         Command::Run(args) => commands::run::exec_run(global, args, counter).await,
         Command::Runs(args) => commands::run::exec_runs(global, args, counter).await,
+        Command::Output(args) => output::exec(global, args, counter).await,
+        Command::Status(args) => status::exec(global, args, counter).await,
         Command::Verify(args) => verify::exec(global, args, counter).await,
         Command::Graph(args) => graph::exec(global, args, counter).await,
         Command::Adopt(args) => adopt::exec(global, args, counter).await,

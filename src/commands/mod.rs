@@ -1,6 +1,7 @@
 //! One module per command, each with its arguments (clap) and its execution, in the manner of
 //! cargo's `src/bin/cargo/commands/*.rs`: `plan`, `apply` (and `destroy`), `scale`, `run` (and
-//! `runs`), `adopt`, `permissions`, `unlock`, `graph`, `init`, `validate`, `schema`, `verify`. What several
+//! `runs`), `adopt`, `permissions`, `unlock`, `graph`, `init`, `validate`, `schema`, `verify`,
+//! `output`, `status`. What several
 //! share lives beside them: the global flags (`global`), a loaded spec with its clients and its
 //! plan (`session`), and the exit status and error report here. Commands reach AWS through the
 //! kinds (`resources`) and the AWS layer (the clients, the lock), never an SDK crate directly.
@@ -23,12 +24,14 @@ pub mod apply;
 mod global;
 pub mod graph;
 pub mod init;
+pub mod output;
 pub mod permissions;
 pub mod plan;
 pub mod run;
 pub mod scale;
 pub mod schema;
 mod session;
+pub mod status;
 pub mod unlock;
 pub mod validate;
 pub mod verify;
@@ -47,6 +50,8 @@ pub enum Status {
     Success,
     /// `plan --detailed-exitcode` found changes.
     Changes,
+    /// `status` found something that needs attention (an alarm firing, a failed delivery, …).
+    Unhealthy,
 }
 
 /// Why a command failed: the report at the edge, printed as one `error:` line (or a few).

@@ -19,8 +19,9 @@ pub enum PermissionsFor {
 /// The arguments of `pipectl permissions` (its help line is `cli::Command`'s).
 #[derive(Debug, Args)]
 pub struct PermissionsArgs {
-    /// `all` (plan, apply, scale, destroy), `plan` (read-only) or `verify` (`pipectl verify`
-    /// alone: put canaries into the streams, read the lake under the deliveries' prefixes).
+    /// `all` (plan, apply, scale, destroy), `plan` (read-only: also `output`, `runs`, `status`) or
+    /// `verify` (`pipectl verify` alone: put canaries into the streams, read the lake under the
+    /// deliveries' prefixes).
     #[arg(long = "for", value_enum, default_value_t = PermissionsFor::All)]
     pub purpose: PermissionsFor,
     /// The account id to put in ARNs (default `*`).

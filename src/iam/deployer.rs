@@ -20,7 +20,8 @@ use crate::spec::Spec;
 pub enum Purpose {
     /// plan, apply, scale, destroy, unlock.
     Everything,
-    /// plan only: reads, nothing that changes AWS (the lock is not taken by plan).
+    /// plan only: reads, nothing that changes AWS (the lock is not taken by plan); also what
+    /// `output`, `runs` and `status` read.
     Plan,
     /// `pipectl verify` only: put canaries into the streams and read them back from the lake.
     Verify,

@@ -34,9 +34,11 @@ use super::kit::{
     adopt, aws_error, owned_by, AwsError, Context, Grant, GrantContext, LiveResource, NamedRead, ReadContext,
     ResourceKind, Scope, Tags,
 };
+use super::kit::{Fact, Health, Output};
 use crate::calendar::{
     parse_window_expression, window_expression, METRIC_ID, MINUTE_OF_WEEK, MINUTE_OF_WEEK_ID, WATCHED_ID,
 };
+use crate::iam::Arns;
 use crate::model::{
     Action, Attributes, Binding, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names,
     ResourceId,
@@ -349,6 +351,19 @@ impl ResourceKind for Alarm {
             .await
             .map_err(|error| aws_error(&live.id, "DeleteAlarms", error))?;
         Ok(())
+    }
+
+    fn outputs(&self, live: &LiveResource, detail: &Live, _arns: &Arns) -> Vec<Output> {
+        let arn = detail.alarm.alarm_arn().unwrap_or_default();
+        vec![Output::new("name", &live.physical_id), Output::new("arn", arn)]
+    }
+
+    /// Its state as DescribeAlarms read it; one in ALARM is a problem, with CloudWatch's reason.
+    fn health(&self, _live: &LiveResource, detail: &Live) -> Option<Health> {
+        let state = detail.alarm.state_value().map_or("unknown", |state| state.as_str()).to_string();
+        let reason = detail.alarm.state_reason().unwrap_or("no reason given");
+        let problems = if state == "ALARM" { vec![format!("in ALARM: {reason}")] } else { Vec::new() };
+        Some(Health { facts: vec![Fact::new("state", state)], metrics: Vec::new(), problems })
     }
 
     /// The pipeline's alarms by their name prefix. Without an enabled `alarms:` section a plan

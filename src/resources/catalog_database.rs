@@ -19,6 +19,7 @@ use aws_sdk_glue::types::{Database, DatabaseInput, Table};
 use serde_json::json;
 
 use super::kit::named::SharedReads;
+use super::kit::Output;
 use super::kit::{
     aws_error, build_error, AwsError, Context, Grant, GrantContext, LiveResource, NamedRead, Ownership, ReadContext,
     ResourceKind, Scope,
@@ -164,6 +165,10 @@ impl ResourceKind for CatalogDatabase {
             .await
             .map_err(|error| aws_error(&live.id, "DeleteDatabase", error))?;
         Ok(())
+    }
+
+    fn outputs(&self, live: &LiveResource, _detail: &Live, arns: &Arns) -> Vec<Output> {
+        vec![Output::new("name", &live.physical_id), Output::new("arn", arns.glue_database(&live.physical_id))]
     }
 
     fn grants(&self, ctx: &GrantContext) -> Vec<Grant> {

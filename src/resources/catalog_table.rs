@@ -16,10 +16,12 @@ use std::collections::{BTreeMap, HashMap};
 use aws_sdk_glue::types::{Column, SerDeInfo, StorageDescriptor, Table, TableInput};
 use serde_json::{json, Value};
 
+use super::kit::Output;
 use super::kit::{
     aws_error, build_error, AwsError, Context, Grant, GrantContext, LiveResource, NamedRead, ReadContext, ResourceKind,
     Scope,
 };
+use crate::iam::Arns;
 use crate::model::{
     Action, Attributes, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names, ResourceId,
 };
@@ -413,6 +415,10 @@ impl ResourceKind for CatalogTable {
             .await
             .map_err(|error| aws_error(&live.id, "DeleteTable", error))?;
         Ok(())
+    }
+
+    fn outputs(&self, _live: &LiveResource, detail: &Live, _arns: &Arns) -> Vec<Output> {
+        vec![Output::new("database", &detail.database), Output::new("table", detail.table.name())]
     }
 
     /// Tables are read with their database (`catalog_database`), which grants those reads.

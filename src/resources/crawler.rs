@@ -22,6 +22,7 @@ use aws_sdk_glue::types::{CrawlerTargets, S3Target};
 use serde_json::{json, Value};
 
 use super::kit::wait::{wait_until, Poll};
+use super::kit::Output;
 use super::kit::{
     aws_error, owned_by, ownership_conflict, retry_while_role_propagates, AwsError, Context, Grant, GrantContext,
     LiveResource, NamedRead, ReadContext, ResourceKind, Scope, Tags,
@@ -349,6 +350,10 @@ impl ResourceKind for Crawler {
             }
         })
         .await
+    }
+
+    fn outputs(&self, live: &LiveResource, detail: &Live, _arns: &Arns) -> Vec<Output> {
+        vec![Output::new("name", &live.physical_id), Output::new("arn", &detail.arn)]
     }
 
     /// The catalog's crawlers by their name prefix (one the spec dropped is found the same way).

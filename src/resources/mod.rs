@@ -55,7 +55,10 @@ use crate::model::{Action, Binding, DesiredResource, GraphContext, Kind, LiveSta
 use crate::plan::Plan;
 use crate::pricing::{CostLine, DeltaLine, Estimate, PriceTable};
 use crate::spec::Spec;
-use kit::{AwsError, Clients, Context, DynKind, Grant, GrantContext, LiveResource, ReadContext, Scope, Tags, Warnings};
+use kit::{
+    AwsError, Clients, Context, DynKind, Grant, GrantContext, Health, LiveResource, Output, ReadContext, Scope, Tags,
+    Warnings,
+};
 
 /// Every kind pipectl manages, in the order the desired graph lists their nodes.
 pub const KINDS: &[&dyn DynKind] = &[
@@ -122,6 +125,7 @@ pub fn deployer_grants(ctx: &GrantContext) -> Vec<Grant> {
     let Arns { partition, account_id, region } = &ctx.arns;
     let table = lock::table_arn(partition, region, account_id);
     let mut grants = kit::tag_index::grants();
+    grants.extend(kit::health::grants());
     grants.push(Grant::new("HoldTheLock", Scope::Apply, lock::TABLE_ACTIONS, vec![table.clone()]));
     // Only the pipeline's own lease: its item's partition key is the pipeline's name.
     grants.push(
@@ -219,6 +223,18 @@ pub async fn read_live(
     }
     state.describe();
     Ok(state)
+}
+
+/// What producers, consumers and scripts need of `live` (its ARN, endpoint, ids), as its kind
+/// declares it; `arns` are the account's and region's it was read in.
+pub fn outputs(live: &LiveResource, arns: &Arns) -> Vec<Output> {
+    registered(live.id.kind).map(|kind| kind.outputs(live, arns)).unwrap_or_default()
+}
+
+/// What `pipectl status` shows of `live`, as its kind declares it; `None` for kinds with no
+/// health of their own.
+pub fn health(live: &LiveResource) -> Option<Health> {
+    registered(live.id.kind).ok()?.health(live)
 }
 
 /// The kinds `pipectl adopt` can tag: those read by name.

@@ -25,6 +25,7 @@ use aws_sdk_sqs::types::QueueAttributeName;
 use serde_json::{json, Value};
 
 use super::kit::wait::{wait_until, Poll};
+use super::kit::Output;
 use super::kit::{
     adopt, aws_error, owned_by, AwsError, Clients, Context, Grant, GrantContext, LiveResource, NamedRead, Ownership,
     ReadContext, ResourceKind, Scope, Tags, WITH_PIPECTL_ADOPT,
@@ -269,6 +270,10 @@ impl ResourceKind for Queue {
         }
         request.send().await.map_err(|error| aws_error(&live.id, "TagQueue", error))?;
         Ok(())
+    }
+
+    fn outputs(&self, _live: &LiveResource, detail: &Live, _arns: &Arns) -> Vec<Output> {
+        vec![Output::new("url", &detail.url), Output::new("arn", &detail.arn)]
     }
 
     /// The dead-letter queue by its exact name (a name prefix would reach another pipeline's

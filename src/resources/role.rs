@@ -14,9 +14,9 @@ use serde_json::{json, Value};
 use super::kit::named::SharedReads;
 use super::kit::{
     aws_error, build_error, claimed_id, owned_by, ownership_conflict, AwsError, Context, Grant, GrantContext,
-    LiveResource, NamedKind, NamedRead, Ownership, ReadContext, ResourceKind, Scope, Tags,
+    LiveResource, NamedKind, NamedRead, Output, Ownership, ReadContext, ResourceKind, Scope, Tags,
 };
-use crate::iam::{normalize, parse_document, statements_policy};
+use crate::iam::{normalize, parse_document, statements_policy, Arns};
 use crate::model::{
     Attributes, Binding, DesiredConfig, DesiredResource, Document, GraphContext, Kind, KindRules, LiveDetail, Names,
     ResourceId,
@@ -196,6 +196,10 @@ impl ResourceKind for Role {
 
     async fn delete(&self, ctx: &Context, live: &LiveResource, detail: &Live) -> Result<(), AwsError> {
         delete(ctx, live, detail).await
+    }
+
+    fn outputs(&self, live: &LiveResource, detail: &Live, arns: &Arns) -> Vec<Output> {
+        vec![Output::new("name", &live.physical_id), Output::new("arn", arns.role(&detail.path, &live.physical_id))]
     }
 
     /// The pipeline's roles and instance profiles of this region only: their path carries it.

@@ -12,9 +12,10 @@ use super::kit::tag_index::dropped_grants;
 use super::kit::tag_index::Indexed;
 use super::kit::wait::{wait_until, Poll};
 use super::kit::{
-    aws_error, build_error, AwsError, Clients, Context, Grant, GrantContext, Limiter, LiveResource, NamedRead,
-    Ownership, ReadContext, ResourceKind, Scope, Tags, WITH_PIPECTL_ADOPT,
+    aws_error, build_error, AwsError, Clients, Context, Fact, Grant, GrantContext, Health, Limiter, LiveResource,
+    Metric, NamedRead, Output, Ownership, ReadContext, ResourceKind, Scope, Statistic, Tags, WITH_PIPECTL_ADOPT,
 };
+use crate::iam::Arns;
 use crate::model::{
     Action, Attributes, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names, ResourceId,
 };
@@ -246,6 +247,29 @@ impl ResourceKind for Stream {
             was.shards = shards.and_then(|shards| shards.as_i64());
         }
         Some(self.cost(resource, &was, prices))
+    }
+
+    fn outputs(&self, live: &LiveResource, detail: &Live, _arns: &Arns) -> Vec<Output> {
+        vec![Output::new("name", &live.physical_id), Output::new("arn", &detail.arn)]
+    }
+
+    /// Open shards, and from CloudWatch how far behind its slowest reader is and the writes it
+    /// refused for want of capacity.
+    fn health(&self, live: &LiveResource, detail: &Live) -> Option<Health> {
+        let mode = if detail.on_demand { "on-demand" } else { "provisioned" };
+        Some(Health {
+            facts: vec![Fact::new("mode", mode), Fact::new("open shards", detail.open_shards.to_string())],
+            metrics: Metric::of(
+                "AWS/Kinesis",
+                ("StreamName", &live.physical_id),
+                &[
+                    ("iterator age max (ms)", "GetRecords.IteratorAgeMilliseconds", Statistic::Maximum),
+                    ("throttled writes", "WriteProvisionedThroughputExceeded", Statistic::Sum),
+                    ("records in", "IncomingRecords", Statistic::Sum),
+                ],
+            ),
+            problems: Vec::new(),
+        })
     }
 
     fn grants(&self, ctx: &GrantContext) -> Vec<Grant> {

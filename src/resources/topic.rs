@@ -27,6 +27,7 @@
 
 use serde_json::json;
 
+use super::kit::Output;
 use super::kit::{
     adopt, aws_error, owned_by, AwsError, Context, Grant, GrantContext, LiveResource, NamedRead, ReadContext,
     ResourceKind, Scope, Tags,
@@ -262,6 +263,10 @@ impl ResourceKind for Topic {
             .await
             .map_err(|error| aws_error(&live.id, "DeleteTopic", error))?;
         Ok(())
+    }
+
+    fn outputs(&self, _live: &LiveResource, detail: &Live, _arns: &Arns) -> Vec<Output> {
+        vec![Output::new("arn", &detail.arn)]
     }
 
     /// The pipeline's alarm topic with its subscriptions (`<topic ARN>:<id>`, which Unsubscribe

@@ -28,6 +28,7 @@ use aws_sdk_athena::types::{
 use serde_json::json;
 
 use super::kit::named::SharedReads;
+use super::kit::Output;
 use super::kit::{
     aws_error, build_error, AwsError, Context, Grant, GrantContext, LiveResource, NamedRead, Ownership, ReadContext,
     ResourceKind, Scope,
@@ -309,6 +310,10 @@ impl ResourceKind for Workgroup {
             .await
             .map_err(|error| aws_error(&live.id, "DeleteWorkGroup", error))?;
         Ok(())
+    }
+
+    fn outputs(&self, live: &LiveResource, _detail: &Live, arns: &Arns) -> Vec<Output> {
+        vec![Output::new("name", &live.physical_id), Output::new("arn", arns.athena_workgroup(&live.physical_id))]
     }
 
     /// Every plan looks up the workgroup named after the pipeline, whether or not the spec has a

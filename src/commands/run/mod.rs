@@ -36,7 +36,7 @@ mod follow;
 mod list;
 mod stop;
 
-pub use list::{exec_runs, Run, RunsArgs};
+pub use list::{exec_runs, runs, Run, RunsArgs};
 pub use stop::{Stopped, StoppedExecution};
 
 /// The arguments of `pipectl run` (its help line is `cli::Command`'s).

@@ -13,6 +13,7 @@ use aws_sdk_s3::types::{
 use serde_json::{json, Value};
 
 use super::kit::tag_index::Indexed;
+use super::kit::Output;
 use super::kit::{
     aws_error, build_error, AwsError, Clients, Context, Grant, GrantContext, LiveResource, NamedRead, Ownership,
     ReadContext, ResourceKind, Scope, Tags, WITH_PIPECTL_ADOPT,
@@ -248,6 +249,10 @@ impl ResourceKind for Bucket {
                 pricing::rate(&name, &format!("S3 {class} storage"), "GB-month", figure)
             })
             .collect()
+    }
+
+    fn outputs(&self, live: &LiveResource, _detail: &Live, arns: &Arns) -> Vec<Output> {
+        vec![Output::new("name", &live.physical_id), Output::new("arn", arns.bucket(&live.physical_id))]
     }
 
     fn grants(&self, ctx: &GrantContext) -> Vec<Grant> {

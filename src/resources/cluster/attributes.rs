@@ -18,6 +18,7 @@ use super::{ClusterConfig, Group, GroupMatch};
 use crate::model::{Action, Attributes, LiveDetail, Names, ResourceId, UNREADABLE};
 use crate::names::{Tags, HDFS_REPLICATION_TAG, SCALE_TAG_PREFIX};
 use crate::resources::bucket;
+use crate::resources::kit::{Fact, Health};
 use crate::spec::{self, Configuration, Market};
 
 /// One instance group as EMR reports it.
@@ -101,6 +102,9 @@ pub struct Live {
     pub emr_group_ids: [Option<String>; 3],
     /// The HDFS replication it runs with, when known (`hdfs_replication`).
     pub hdfs_replication: Option<i64>,
+    /// The master node's public DNS name (its private one in a private subnet), once EMR has
+    /// assigned it.
+    pub master_dns: Option<String>,
 }
 
 impl Live {
@@ -192,6 +196,31 @@ pub fn scale_records(tags: &Tags) -> BTreeMap<String, ScaleRecord> {
     tags.iter()
         .filter_map(|(key, value)| Some((key.strip_prefix(SCALE_TAG_PREFIX)?.to_string(), ScaleRecord::parse(value)?)))
         .collect()
+}
+
+/// What `pipectl status` shows of a live cluster: its state, each group's size, and each
+/// group `pipectl scale` resized with when it goes back (its pending scale-back); a cluster that
+/// is not starting, running or waiting is a problem.
+pub fn health(tags: &Tags, live: &Live) -> Health {
+    let mut facts = vec![Fact::new("state", live.state.to_string())];
+    for group in &live.groups {
+        let size =
+            format!("{} of {} running ({} {})", group.running, group.requested, group.instance_type, group.market);
+        facts.push(Fact::new(format!("group {}", group.label()), size));
+    }
+    for (group, record) in scale_records(tags) {
+        let back = match &record.until {
+            Some(until) => format!(", back to {} at {until}", record.baseline),
+            None => format!(" (baseline {}), no scale-back scheduled", record.baseline),
+        };
+        facts.push(Fact::new(format!("scaled {group}"), format!("{} nodes{back}", record.nodes)));
+    }
+    let alive = matches!(
+        live.state.0,
+        Some(ClusterState::Starting | ClusterState::Bootstrapping | ClusterState::Running | ClusterState::Waiting)
+    );
+    let problems = if alive { Vec::new() } else { vec![format!("the cluster is {}", live.state)] };
+    Health { facts, metrics: Vec::new(), problems }
 }
 
 fn market_name(market: Market) -> &'static str {
@@ -516,7 +545,36 @@ pub(super) mod tests {
             instance_profile: String::new(),
             emr_group_ids: [None, None, None],
             hdfs_replication: None,
+            master_dns: None,
         }
+    }
+
+    #[test]
+    fn health_shows_group_sizes_and_pending_scale_backs() {
+        let tags = Tags::from([
+            ("pipectl:scale:batch".to_string(), "nodes=20 baseline=2 until=2026-11-23T06:00:00Z".to_string()),
+            ("pipectl:scale:core".to_string(), "nodes=6 baseline=4".to_string()),
+        ]);
+        let health = health(&tags, &live(20));
+        let facts: Vec<String> = health.facts.iter().map(|fact| format!("{}: {}", fact.label, fact.value)).collect();
+        assert_eq!(
+            facts,
+            [
+                "state: WAITING",
+                "group master: 1 of 1 running (m5.xlarge on-demand)",
+                "group core: 4 of 4 running (m5.xlarge on-demand)",
+                "group batch: 20 of 20 running (m5.xlarge on-demand)",
+                "scaled batch: 20 nodes, back to 2 at 2026-11-23T06:00:00Z",
+                "scaled core: 6 nodes (baseline 4), no scale-back scheduled",
+            ]
+        );
+        assert!(health.problems.is_empty());
+        let ended = Live { state: State(Some(ClusterState::TerminatedWithErrors)), ..live(0) };
+        assert_eq!(health_of(&ended), ["the cluster is TERMINATED_WITH_ERRORS"]);
+    }
+
+    fn health_of(live: &Live) -> Vec<String> {
+        health(&Tags::new(), live).problems
     }
 
     #[test]

@@ -37,8 +37,11 @@ pub use attributes::{scale_records, InstanceGroup, Live, Readable, ScaleRecord, 
 pub use desired::cluster_arn;
 pub use read::{find_active, find_owned, group_id, inspect, list_active, Found, Running, ACTIVE_STATES};
 
-use super::kit::{AwsError, Context, Grant, GrantContext, LiveResource, NamedRead, ReadContext, ResourceKind, Scope};
+use super::kit::{
+    AwsError, Context, Grant, GrantContext, Health, LiveResource, NamedRead, Output, ReadContext, ResourceKind, Scope,
+};
 use super::{security_group, vpc};
+use crate::iam::Arns;
 use crate::model::{Action, Attributes, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, ResourceId};
 use crate::names::{derived_cluster_roles, emr_security_group, Tags};
 use crate::plan::FieldChange;
@@ -338,6 +341,18 @@ impl ResourceKind for Cluster {
             }
         }
         changed.then(|| self.cost(resource, &was, prices))
+    }
+
+    /// The cluster id steps and `aws emr` take, its ARN, and its master's DNS name once EMR
+    /// has assigned one.
+    fn outputs(&self, live: &LiveResource, detail: &Live, _arns: &Arns) -> Vec<Output> {
+        let mut outputs = vec![Output::new("id", &live.physical_id), Output::new("arn", &detail.arn)];
+        outputs.extend(detail.master_dns.as_ref().map(|dns| Output::new("master_dns", dns)));
+        outputs
+    }
+
+    fn health(&self, live: &LiveResource, detail: &Live) -> Option<Health> {
+        Some(attributes::health(&live.tags, detail))
     }
 
     /// Clusters are matched by their tag, as their ARNs carry ids unknown in advance. A cluster

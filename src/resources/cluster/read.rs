@@ -197,6 +197,7 @@ pub(super) async fn describe(
         security_group_ids: attributes.map(|a| a.additional_master_security_groups().to_vec()).unwrap_or_default(),
         key_pair: attributes.and_then(|a| a.ec2_key_name()).map(str::to_string),
         log_uri: cluster.log_uri().map(str::to_string),
+        master_dns: cluster.master_public_dns_name().filter(|dns| !dns.is_empty()).map(str::to_string),
         groups,
         configurations: configurations_of(cluster),
         bootstrap,

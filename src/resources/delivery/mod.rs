@@ -32,6 +32,7 @@ use super::kit::{
     aws_error, build_error, retry_while_role_propagates, AwsError, Clients, Context, Grant, GrantContext, Limiter,
     LiveResource, NamedRead, Ownership, ReadContext, ResourceKind, Tags, WITH_PIPECTL_ADOPT,
 };
+use super::kit::{Fact, Health, Metric, Output, Statistic};
 use crate::iam::Arns;
 use crate::model::{
     Action, Attributes, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names, ResourceId,
@@ -96,6 +97,8 @@ pub struct LiveConversion {
 
 #[derive(Debug, Clone)]
 pub struct Live {
+    /// DescribeDeliveryStream's `DeliveryStreamARN`.
+    pub arn: String,
     pub version_id: String,
     pub destination_id: String,
     pub source_stream_arn: String,
@@ -456,6 +459,29 @@ impl ResourceKind for Delivery {
         lines
     }
 
+    fn outputs(&self, live: &LiveResource, detail: &Live, _arns: &Arns) -> Vec<Output> {
+        vec![Output::new("name", &live.physical_id), Output::new("arn", &detail.arn)]
+    }
+
+    /// From CloudWatch: the age of the oldest record not yet in S3 (Firehose's freshness), the
+    /// worst minute's share of S3 puts that succeeded, and the records delivered; a delivery that
+    /// failed is a problem.
+    fn health(&self, live: &LiveResource, detail: &Live) -> Option<Health> {
+        Some(Health {
+            facts: vec![Fact::new("into", &detail.bucket_arn)],
+            metrics: Metric::of(
+                "AWS/Firehose",
+                ("DeliveryStreamName", &live.physical_id),
+                &[
+                    ("freshness max (s)", "DeliveryToS3.DataFreshness", Statistic::Maximum),
+                    ("S3 put success min (ratio)", "DeliveryToS3.Success", Statistic::Minimum),
+                    ("records delivered", "DeliveryToS3.Records", Statistic::Sum),
+                ],
+            ),
+            problems: detail.failed.iter().map(|failed| format!("the delivery is {failed}")).collect(),
+        })
+    }
+
     fn grants(&self, ctx: &GrantContext) -> Vec<Grant> {
         grants::grants(ctx)
     }
@@ -499,6 +525,7 @@ async fn describe(
     let s3 = destination.and_then(|destination| destination.extended_s3_destination_description());
     let hints = s3.and_then(|s3| s3.buffering_hints());
     let live = Live {
+        arn: description.delivery_stream_arn().to_string(),
         version_id: description.version_id().to_string(),
         destination_id: destination.map(|d| d.destination_id().to_string()).unwrap_or_default(),
         source_stream_arn: source.and_then(|s| s.kinesis_stream_arn()).unwrap_or_default().to_string(),

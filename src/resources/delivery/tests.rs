@@ -27,6 +27,7 @@ fn delivery(extra: &str) -> DeliveryConfig {
 fn live_of(config: &DeliveryConfig) -> Live {
     let delivery = &config.delivery;
     Live {
+        arn: format!("arn:aws:firehose:eu-west-1:1:deliverystream/{}", delivery.name),
         version_id: "1".into(),
         destination_id: "destinationId-000000000001".into(),
         source_stream_arn: format!("arn:aws:kinesis:eu-west-1:1:stream/{}", delivery.from),

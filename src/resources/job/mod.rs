@@ -31,11 +31,13 @@ use aws_sdk_sfn::types::Tag;
 use serde_json::{json, Value};
 
 use super::kit::wait::{wait_until, Poll};
+use super::kit::Output;
 use super::kit::{
     aws_error, claimed_id, owned_by, retag::retag, retry_while_role_propagates, AwsError, Clients, Context, Grant,
     GrantContext, LiveResource, NamedRead, ReadContext, ResourceKind, Scope, Tags,
 };
 use super::role;
+use crate::iam::Arns;
 use crate::model::ResourceId;
 
 use crate::model::{
@@ -447,6 +449,11 @@ impl ResourceKind for Job {
             }),
             transitions,
         ]
+    }
+
+    /// The state machine `aws stepfunctions start-execution` takes, and the role it runs as.
+    fn outputs(&self, live: &LiveResource, detail: &Live, _arns: &Arns) -> Vec<Output> {
+        vec![Output::new("state_machine_arn", &live.physical_id), Output::new("role_arn", &detail.role_arn)]
     }
 
     /// The jobs' state machines and their executions: read by the pipeline's name prefix (a job

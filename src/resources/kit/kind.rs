@@ -8,10 +8,12 @@ use std::future::Future;
 use futures::future::BoxFuture;
 
 use super::context::{Context, ReadContext};
+use super::health::{Health, Output};
 use super::named::NamedRead;
 use super::tag_index::Indexed;
 use crate::aws::{AwsError, Clients};
 use crate::iam::deployer::{Grant, GrantContext};
+use crate::iam::Arns;
 use crate::model::{DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, LiveResource, Tags};
 use crate::plan::FieldChange;
 use crate::pricing::{CostLine, Prices};
@@ -96,6 +98,19 @@ pub trait ResourceKind: KindRules {
     /// changes and deletes, and passing the roles its resources run with), for `pipectl
     /// permissions`. Required: a new kind says what it needs.
     fn grants(&self, ctx: &GrantContext) -> Vec<Grant>;
+    /// What producers, consumers and scripts need of a live resource of this kind (its ARN,
+    /// endpoint, ids), as labelled values for `pipectl output`; by default its AWS id alone.
+    /// `arns` are the account's and region's the resource was read in.
+    fn outputs(&self, live: &LiveResource, detail: &Self::Live, arns: &Arns) -> Vec<Output> {
+        let _ = (detail, arns);
+        vec![Output::new("id", &live.physical_id)]
+    }
+    /// What `pipectl status` shows of a live resource of this kind: facts read with it, metrics
+    /// to fetch, and whether it is unhealthy; none for kinds with no health of their own.
+    fn health(&self, live: &LiveResource, detail: &Self::Live) -> Option<Health> {
+        let _ = (live, detail);
+        None
+    }
 }
 
 /// `ResourceKind` as one registry of trait objects can hold it.
@@ -130,6 +145,8 @@ pub trait DynKind: KindRules {
         ownership: &'a Tags,
     ) -> BoxFuture<'a, Result<(), AwsError>>;
     fn grants(&self, ctx: &GrantContext) -> Vec<Grant>;
+    fn outputs(&self, live: &LiveResource, arns: &Arns) -> Vec<Output>;
+    fn health(&self, live: &LiveResource) -> Option<Health>;
 }
 
 impl<K: ResourceKind> DynKind for K {
@@ -209,6 +226,14 @@ impl<K: ResourceKind> DynKind for K {
 
     fn grants(&self, ctx: &GrantContext) -> Vec<Grant> {
         ResourceKind::grants(self, ctx)
+    }
+
+    fn outputs(&self, live: &LiveResource, arns: &Arns) -> Vec<Output> {
+        live.detail::<K::Live>().map(|detail| ResourceKind::outputs(self, live, detail, arns)).unwrap_or_default()
+    }
+
+    fn health(&self, live: &LiveResource) -> Option<Health> {
+        ResourceKind::health(self, live, live.detail::<K::Live>()?)
     }
 }
 

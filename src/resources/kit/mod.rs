@@ -7,6 +7,7 @@ mod context;
 pub mod ec2_delete;
 pub mod ec2_tags;
 mod fresh;
+pub mod health;
 mod kind;
 pub mod named;
 mod ownership;
@@ -19,6 +20,7 @@ pub use crate::aws::{aws_error, build_error, AwsError, Clients, Limiter, Warning
 pub use crate::iam::deployer::{Grant, GrantContext, Scope};
 pub use crate::model::{LiveResource, LiveState, Names, Tags};
 pub use context::{account_id, Context, ReadContext};
+pub use health::{Fact, Health, Metric, Output, Statistic};
 pub use kind::{DynKind, ResourceKind};
 pub use named::{NamedKind, NamedRead, Ownership};
 pub use ownership::{adopt, claimed_id, may_take_over, owned_by, ownership_conflict, WITH_PIPECTL_ADOPT};
