@@ -172,7 +172,9 @@ pub struct ScaleResult {
 pub struct ScaleCost {
     pub region: String,
     pub instance_type: String,
-    /// EC2 + EMR per node-hour; `None` is "no price".
+    /// Spot nodes: never priced at the on-demand figure (their price varies).
+    pub spot: bool,
+    /// EC2 + EMR per node-hour; `None` is "no price" (always for spot).
     pub node_usd: Option<f64>,
     /// `(to - from) × node_usd`: positive when the resize costs more.
     pub hourly_change_usd: Option<f64>,
@@ -181,11 +183,15 @@ pub struct ScaleCost {
 }
 
 impl ScaleCost {
-    fn new(region: &str, instance_type: &str, from: i64, to: i64) -> ScaleCost {
-        let node_usd = PriceTable::embedded().node(region, instance_type).map(|price| price.hourly());
+    fn new(prices: &PriceTable, region: &str, instance_type: &str, spot: bool, from: i64, to: i64) -> ScaleCost {
+        let node_usd = match spot {
+            true => None,
+            false => prices.node(region, instance_type).map(|price| price.hourly()),
+        };
         ScaleCost {
             region: region.to_string(),
             instance_type: instance_type.to_string(),
+            spot,
             node_usd,
             hourly_change_usd: node_usd.map(|node| node * (to - from) as f64),
             hourly_at_target_usd: node_usd.map(|node| node * to as f64),
@@ -196,7 +202,7 @@ impl ScaleCost {
     /// why there is no price.
     pub fn describe(&self, from: i64, to: i64) -> String {
         let (Some(node), Some(change)) = (self.node_usd, self.hourly_change_usd) else {
-            return format!("no price for {} in {} in {TABLE_FILE}", self.instance_type, self.region);
+            return self.no_price();
         };
         let (sign, more) = if to >= from { ("+", "more") } else { ("-", "fewer") };
         format!(
@@ -221,7 +227,16 @@ impl ScaleCost {
                 usd(node),
                 self.region
             ),
+            _ if self.spot => format!("an unpriced amount ({})", self.no_price()),
             _ => format!("no price ({} in {} is not in {TABLE_FILE})", self.instance_type, self.region),
+        }
+    }
+
+    /// Why there is no figure: spot prices vary, or the table lacks the type in the region.
+    fn no_price(&self) -> String {
+        match self.spot {
+            true => format!("spot: not priced, as spot prices vary ({} in {})", self.instance_type, self.region),
+            false => format!("no price for {} in {} in {TABLE_FILE}", self.instance_type, self.region),
         }
     }
 }
@@ -290,6 +305,7 @@ struct Checked<'a> {
     baseline: i64,
     target: i64,
     instance_type: &'a str,
+    spot: bool,
 }
 
 /// Checks `request` against the spec: the cluster and group exist, the size is not negative and
@@ -315,7 +331,7 @@ fn check<'a>(spec: &'a Spec, request: &ScaleRequest, region: &str) -> Result<Che
     }
     let instance_type = group.instance_type(cluster).unwrap_or_default();
     if let Some(cap) = group.cap(cluster).filter(|cap| target > cap.nodes) {
-        let cost = ScaleCost::new(region, instance_type, 0, target);
+        let cost = ScaleCost::new(&PriceTable::embedded(), region, instance_type, group.is_spot(cluster), 0, target);
         return Err(ScaleError::Refused(format!(
             "--nodes {target} is above {}, the cap of the {} of cluster '{}'; at that size the group would cost {}. To allow it, raise `{}` in the spec",
             cap.describe(baseline),
@@ -325,7 +341,8 @@ fn check<'a>(spec: &'a Spec, request: &ScaleRequest, region: &str) -> Result<Che
             group.max_nodes_path(spec, cluster)
         )));
     }
-    Ok(Checked { cluster, group, baseline, target, instance_type })
+    let spot = group.is_spot(cluster);
+    Ok(Checked { cluster, group, baseline, target, instance_type, spot })
 }
 
 /// The window rule (`spec::windows_overlapping`, which `pipectl run` applies too): a resize held
@@ -480,8 +497,10 @@ pub async fn scale(
     refuse_unless_forced(window_collision(&checked, request), request, progress)?;
     let found = find(clients, spec, &checked).await?;
     refuse_unless_forced(job_collision(clients, spec, &checked).await?, request, progress)?;
-    let (Checked { cluster, group, baseline, target, instance_type }, Target { id, cluster_id, group_id, current, .. }) =
-        (&checked, &found);
+    let (
+        Checked { cluster, group, baseline, target, instance_type, spot },
+        Target { id, cluster_id, group_id, current, .. },
+    ) = (&checked, &found);
     // Round 3: schedule (or cancel) the scale-back, before anything is resized: a scale-back
     // that cannot be scheduled leaves the group as it was, not scaled with nothing to bring it back.
     let scale_back = scale_back_schedule_name(&spec.pipeline, &cluster.name, group.name());
@@ -521,7 +540,7 @@ pub async fn scale(
         baseline: *baseline,
         until: until.map(|u| format!("{u}Z")),
         scale_back_schedule: request.until.map(|_| scale_back),
-        cost: ScaleCost::new(&clients.region, instance_type, *current, *target),
+        cost: ScaleCost::new(&PriceTable::embedded(), &clients.region, instance_type, *spot, *current, *target),
     };
     if let Some(timeout) = request.wait {
         let waited = cluster::wait_group_size(clients, id, cluster_id, group_id, *target, timeout, progress).await?;
@@ -585,7 +604,7 @@ mod tests {
     #[test]
     fn the_cost_of_a_resize_or_no_price() {
         // No stored source gives EMR node prices yet, so the shipped table has none: "no price".
-        let unknown = ScaleCost::new("us-east-1", "m5.xlarge", 4, 20);
+        let unknown = ScaleCost::new(&PriceTable::embedded(), "us-east-1", "m5.xlarge", false, 4, 20);
         assert_eq!((unknown.node_usd, unknown.hourly_change_usd), (None, None));
         assert_eq!(unknown.describe(4, 20), "no price for m5.xlarge in us-east-1 in pricing/prices.yaml");
         assert_eq!(unknown.at_target(20), "no price (m5.xlarge in us-east-1 is not in pricing/prices.yaml)");
@@ -600,6 +619,23 @@ mod tests {
             "-$4.00 per hour (16 fewer m5.xlarge nodes at $0.2500 EC2 + EMR each in us-east-1)"
         );
         assert_eq!(priced.at_target(4), "$1.00 per hour (4 × m5.xlarge nodes at $0.2500 EC2 + EMR in us-east-1)");
+    }
+
+    #[test]
+    fn spot_nodes_are_never_priced_at_the_on_demand_figure() {
+        let table = PriceTable::parse(
+            "retrieved: 2026-12-07\nhours_per_month: 730\nregions:\n  us-east-1:\n    ec2:\n      m5.xlarge: {usd: 0.2, source: 'https://example.test/ec2', as_of: 2026-12}\n    emr:\n      m5.xlarge: {usd: 0.05, source: 'https://example.test/emr', as_of: 2026-12}\n",
+        )
+        .unwrap();
+        let on_demand = ScaleCost::new(&table, "us-east-1", "m5.xlarge", false, 4, 20);
+        assert_eq!(on_demand.node_usd, Some(0.25));
+        let spot = ScaleCost::new(&table, "us-east-1", "m5.xlarge", true, 4, 20);
+        assert_eq!((spot.node_usd, spot.hourly_change_usd, spot.hourly_at_target_usd), (None, None, None));
+        assert_eq!(spot.describe(4, 20), "spot: not priced, as spot prices vary (m5.xlarge in us-east-1)");
+        assert_eq!(
+            spot.at_target(20),
+            "an unpriced amount (spot: not priced, as spot prices vary (m5.xlarge in us-east-1))"
+        );
     }
 
     /// A request made at `now` on the spec's cluster: `--nodes 6 [--until until]`.

@@ -90,6 +90,17 @@ impl Group {
         }
     }
 
+    /// Whether the group's nodes are spot instances (only task groups may be).
+    pub fn is_spot(&self, cluster: &Cluster) -> bool {
+        match self {
+            Group::Core => false,
+            Group::Task(name) => cluster
+                .task_groups
+                .iter()
+                .any(|group| group.name == *name && group.market == super::clusters::Market::Spot),
+        }
+    }
+
     /// The group's cap: its `max_nodes`, else the cluster's `managed_scaling.max`, else the
     /// larger of `DEFAULT_CAP_FACTOR` × its baseline and `DEFAULT_CAP_FLOOR`.
     pub fn cap(&self, cluster: &Cluster) -> Option<Cap> {
