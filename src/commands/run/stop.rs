@@ -60,11 +60,8 @@ pub(super) async fn stop(
         }
     }
     let done = runs::stop(clients, progress, wait, &job.id(), &machine).await?;
-    let mut stopped = Vec::new();
-    for execution in done.executions {
-        let state = runs::execution_state(clients, &what, &execution).await?;
-        stopped.push(StoppedExecution { execution_arn: execution, status: state.status });
-    }
+    let stopped =
+        done.executions.into_iter().map(|(execution_arn, status)| StoppedExecution { execution_arn, status }).collect();
     Ok(Stopped { job: job.label(), stopped, returned: done.returned })
 }
 

@@ -179,7 +179,8 @@ pub async fn recent_executions(
 /// What `stop` did: the executions it stopped, and the group it returned to its baseline.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoppedRuns {
-    pub executions: Vec<String>,
+    /// Each stopped execution's ARN with the status it had once it left RUNNING (`ABORTED`).
+    pub executions: Vec<(String, String)>,
     pub returned: Option<GroupReturned>,
 }
 
@@ -199,13 +200,22 @@ pub async fn stop(
     id: &ResourceId,
     machine: &str,
 ) -> Result<StoppedRuns, AwsError> {
-    let executions = super::stop_running(&clients.sfn, id, machine, "pipectl run --stop").await?;
-    for execution in &executions {
-        wait_until(id, "stopped", wait, progress, || async move {
-            let state = execution_state(clients, &id.to_string(), execution).await?;
-            Ok(if state.status == "RUNNING" { Poll::Pending(format!("{execution} RUNNING")) } else { Poll::Ready })
+    let stopped = super::stop_running(&clients.sfn, id, machine, "pipectl run --stop").await?;
+    let mut executions = Vec::new();
+    for execution in stopped {
+        // The status the wait last read is the one the execution ended with.
+        let last_status = std::cell::RefCell::new(String::new());
+        wait_until(id, "stopped", wait, progress, || {
+            let (execution, last_status) = (&execution, &last_status);
+            async move {
+                let state = execution_state(clients, &id.to_string(), execution).await?;
+                let running = state.status == "RUNNING";
+                *last_status.borrow_mut() = state.status;
+                Ok(if running { Poll::Pending(format!("{execution} RUNNING")) } else { Poll::Ready })
+            }
         })
         .await?;
+        executions.push((execution, last_status.into_inner()));
     }
     let described = clients.sfn.describe_state_machine().state_machine_arn(machine).send().await;
     let definition = match described {
