@@ -59,6 +59,8 @@ pub struct Clients {
     pub athena: aws_sdk_athena::Client,
     /// Step Functions: the state machines of the clusters' jobs (see `resources::job`, `commands::run`).
     pub sfn: aws_sdk_sfn::Client,
+    /// The AWS Price List Query API, at the endpoint nearest the region (see `pricing::live`).
+    pub pricing: aws_sdk_pricing::Client,
     /// AWS's documented per-operation request rates, shared by every clone of these clients.
     pub limits: std::sync::Arc<Limiter>,
     pub region: String,
@@ -126,6 +128,25 @@ pub fn uses_custom_endpoint(options: &AwsOptions) -> bool {
     endpoint_override(options).is_some() || env_set("AWS_ENDPOINT_URL") || env_set("AWS_ENDPOINT_URL_S3")
 }
 
+impl Clients {
+    /// The Price List client when prices may be read live: `wanted` (no `--offline-prices`) and
+    /// requests go to AWS itself, since no emulator serves a price list.
+    pub fn price_list(&self, wanted: bool) -> Option<&aws_sdk_pricing::Client> {
+        (wanted && !self.emulated).then_some(&self.pricing)
+    }
+}
+
+/// The Price List Query API's endpoint nearest `region`: it answers from us-east-1,
+/// eu-central-1 and ap-south-1 only, with the same figures for every region (Billing User
+/// Guide, "Using the AWS Price List Query API").
+pub fn price_list_region(region: &str) -> &'static str {
+    match region.split('-').next() {
+        Some("eu" | "me" | "af" | "il") => "eu-central-1",
+        Some("ap") => "ap-south-1",
+        _ => "us-east-1",
+    }
+}
+
 /// Builds the clients, each counting its requests into `counter`. Nothing is sent here:
 /// credentials are resolved on the first call.
 pub async fn clients(options: &AwsOptions, counter: &CallCounter) -> Clients {
@@ -170,6 +191,10 @@ pub async fn clients(options: &AwsOptions, counter: &CallCounter) -> Clients {
     let sns_config = aws_sdk_sns::config::Builder::from(&config).interceptor(counter.clone()).build();
     let athena_config = aws_sdk_athena::config::Builder::from(&config).interceptor(counter.clone()).build();
     let sfn_config = aws_sdk_sfn::config::Builder::from(&config).interceptor(counter.clone()).build();
+    let pricing_config = aws_sdk_pricing::config::Builder::from(&config)
+        .region(Region::new(price_list_region(&options.region)))
+        .interceptor(counter.clone())
+        .build();
     let emulated = uses_custom_endpoint(options) || std::env::var_os("AWS_ENDPOINT_URL_EMR").is_some();
     Clients {
         ec2: aws_sdk_ec2::Client::from_conf(ec2_config),
@@ -188,6 +213,7 @@ pub async fn clients(options: &AwsOptions, counter: &CallCounter) -> Clients {
         sns: aws_sdk_sns::Client::from_conf(sns_config),
         athena: aws_sdk_athena::Client::from_conf(athena_config),
         sfn: aws_sdk_sfn::Client::from_conf(sfn_config),
+        pricing: aws_sdk_pricing::Client::from_conf(pricing_config),
         limits: std::sync::Arc::new(Limiter::new(!emulated)),
         region: options.region.clone(),
         emulated,
@@ -218,8 +244,19 @@ pub fn test_clients_with_emr(emr: aws_sdk_emr::Client, emulated: bool) -> Client
         sns: aws_sdk_sns::Client::new(&config),
         athena: aws_sdk_athena::Client::new(&config),
         sfn: aws_sdk_sfn::Client::new(&config),
+        pricing: aws_sdk_pricing::Client::new(&config),
         limits: std::sync::Arc::new(Limiter::new(false)),
         region: "us-east-1".to_string(),
         emulated,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_price_list_is_asked_at_its_endpoint_nearest_the_region() {
+        let regions = ["ap-northeast-2", "eu-west-1", "me-south-1", "us-west-2", "sa-east-1", "ca-central-1"];
+        let endpoints = ["ap-south-1", "eu-central-1", "eu-central-1", "us-east-1", "us-east-1", "us-east-1"];
+        assert_eq!(regions.map(super::price_list_region), endpoints);
     }
 }

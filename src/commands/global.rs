@@ -58,6 +58,11 @@ pub struct GlobalArgs {
     /// Read timeout of each AWS request.
     #[arg(long, global = true, default_value = "30s", value_parser = parse_duration, value_name = "DURATION")]
     pub read_timeout: Duration,
+    /// Price plans and resizes from the offline table only. Without it, against AWS itself,
+    /// what the table lacks (EC2 and EMR prices of an instance type in a region) is read from
+    /// the AWS Price List API (pricing:GetProducts).
+    #[arg(long, global = true)]
+    pub offline_prices: bool,
     /// More logging on stderr (-v: AWS calls made; -vv: debug).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,

@@ -37,7 +37,7 @@ use crate::calendar::parse_duration;
 use crate::iam::Arns;
 use crate::model::ResourceId;
 use crate::names::{emr_cluster_name, scale_back_schedule_name, schedules_dlq_name, PIPELINE_TAG, SCALE_BACK_MARKER};
-use crate::pricing::{usd, PriceTable, TABLE_FILE};
+use crate::pricing::{live, usd, PriceTable, TABLE_FILE};
 use crate::progress::Progress;
 use crate::resources::cluster::{self, Found, Group, GroupWait, ScaleRecord};
 use crate::resources::kit::account_id;
@@ -105,6 +105,7 @@ pub async fn exec(global: &GlobalArgs, args: &ScaleArgs, counter: &CallCounter) 
         wait: args.wait.then_some(global.ready_timeout()),
         force: args.force,
         now,
+        live_prices: !global.offline_prices,
     };
     let result =
         scale(&session.clients, &session.loaded.spec, &request, &session.progress).await.map_err(
@@ -151,6 +152,8 @@ pub struct ScaleRequest {
     pub force: bool,
     /// When the request was made: where its hold of the group starts.
     pub now: DateTime<Utc>,
+    /// Read prices the table lacks from the AWS Price List API (no `--offline-prices`).
+    pub live_prices: bool,
 }
 
 /// What was done, for people and for `--output json`.
@@ -528,8 +531,16 @@ pub async fn scale(
         }
     };
     schedule.await?;
-    // Round 4: resize and record.
-    tokio::try_join!(modify, record)?;
+    // Round 4: resize and record, and read the prices the table lacks meanwhile.
+    let region = &clients.region;
+    let price = live::priced(clients.price_list(request.live_prices), region, |table| {
+        ScaleCost::new(table, region, instance_type, *spot, *current, *target)
+    });
+    let (resized, (cost, price_warning)) = tokio::join!(async { tokio::try_join!(modify, record) }, price);
+    resized?;
+    if let Some(warning) = price_warning {
+        progress.warn(&warning);
+    }
 
     let result = ScaleResult {
         cluster: cluster.name.clone(),
@@ -540,7 +551,7 @@ pub async fn scale(
         baseline: *baseline,
         until: until.map(|u| format!("{u}Z")),
         scale_back_schedule: request.until.map(|_| scale_back),
-        cost: ScaleCost::new(&PriceTable::embedded(), &clients.region, instance_type, *spot, *current, *target),
+        cost,
     };
     if let Some(timeout) = request.wait {
         let waited = cluster::wait_group_size(clients, id, cluster_id, group_id, *target, timeout, progress).await?;
@@ -640,7 +651,17 @@ mod tests {
 
     /// A request made at `now` on the spec's cluster: `--nodes 6 [--until until]`.
     fn request(now: DateTime<Utc>, until: Option<DateTime<Utc>>, reset: bool) -> ScaleRequest {
-        ScaleRequest { cluster: None, group: None, nodes: Some(6), reset, until, wait: None, force: false, now }
+        ScaleRequest {
+            cluster: None,
+            group: None,
+            nodes: Some(6),
+            reset,
+            until,
+            wait: None,
+            force: false,
+            now,
+            live_prices: false,
+        }
     }
 
     #[test]

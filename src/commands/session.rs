@@ -12,7 +12,7 @@ use crate::aws::{clients, endpoint_override, transport_warnings, AwsError, AwsOp
 use crate::model::{DesiredResource, LiveState, ResourceId};
 use crate::plan::file::{spec_fingerprint, Origin, PlanFile};
 use crate::plan::{build_plan, Plan};
-use crate::pricing::{Estimate, PriceTable};
+use crate::pricing::{live, Estimate};
 use crate::progress::Progress;
 use crate::render::{plan_json, render_cost, render_cost_markdown, render_markdown, render_plan, Style};
 use crate::resources::kit::WaitOptions;
@@ -41,6 +41,8 @@ pub(super) struct Session {
     pub progress: Progress,
     pub parallelism: usize,
     pub wait: WaitOptions,
+    /// Read prices the table lacks from the AWS Price List API (no `--offline-prices`).
+    pub live_prices: bool,
 }
 
 impl Session {
@@ -74,6 +76,7 @@ impl Session {
             progress: Progress::new(!global.no_color),
             parallelism: usize::from(global.parallelism),
             wait: WaitOptions { timeout: global.ready_timeout(), ..WaitOptions::default() },
+            live_prices: !global.offline_prices,
         })
     }
 
@@ -83,6 +86,18 @@ impl Session {
     /// meanwhile counts.
     pub fn desired(&self) -> Vec<DesiredResource> {
         desired_graph(&self.loaded.spec, &self.options.region, Utc::now())
+    }
+
+    /// What `plan` creates and changes costs: from the offline table, completed from the AWS
+    /// Price List API where it lacks a figure (see `pricing::live`).
+    async fn estimate(&self, plan: &Plan, desired: &[DesiredResource]) -> Estimate {
+        let region = &self.options.region;
+        let client = self.clients.price_list(self.live_prices);
+        let (cost, warning) = live::priced(client, region, |table| estimate(table, region, plan, desired)).await;
+        if let Some(warning) = warning {
+            self.progress.warn(&warning);
+        }
+        cost
     }
 
     /// Reads live state and plans; `destroy` plans the deletion of everything.
@@ -109,7 +124,7 @@ impl Session {
         let desired = bind(&desired, &live);
         let mut plan = build_plan(&spec.pipeline, &desired, &live, reset_scale);
         plan.destroy = destroy;
-        let cost = estimate(&PriceTable::embedded(), &self.options.region, &plan, &desired);
+        let cost = self.estimate(&plan, &desired).await;
         Ok(PlannedRun { plan, desired, live, reset_scale, cost, spec_fingerprint, adoptable })
     }
 

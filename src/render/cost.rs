@@ -10,9 +10,10 @@ use crate::pricing::{signed_usd, usd, usd_or_none, DeltaLine, Estimate, NightLin
 
 fn heading(estimate: &Estimate) -> String {
     format!(
-        "Cost of what this plan creates{} in {} (on-demand list prices from {}, read {}; \"no price\" where the table has none)",
+        "Cost of what this plan creates{} in {} (on-demand list prices from {}; \"no price\" where none is known)",
         if estimate.changes.is_empty() { "" } else { " and changes" },
-        estimate.region, estimate.table, estimate.retrieved
+        estimate.region,
+        estimate.table
     )
 }
 
@@ -168,7 +169,7 @@ mod tests {
     fn sample() -> Estimate {
         Estimate {
             region: "us-east-1".into(),
-            table: "pricing/prices.yaml",
+            table: "pricing/prices.yaml, read 2026-11-30".into(),
             retrieved: "2026-11-30".into(),
             hours_per_month: 730.0,
             nights: vec![NightLine {
@@ -212,7 +213,7 @@ mod tests {
     #[test]
     fn golden_human_cost() {
         let expected = "
-Cost of what this plan creates and changes in us-east-1 (on-demand list prices from pricing/prices.yaml, read 2026-11-30; \"no price\" where the table has none):
+Cost of what this plan creates and changes in us-east-1 (on-demand list prices from pricing/prices.yaml, read 2026-11-30; \"no price\" where none is known):
   cluster/spark      core: 2 × m5.xlarge (EC2 + EMR): no price
   cluster/spark      task group 'batch': 2 × m5.xlarge (EC2 + EMR, spot): spot: not priced (varies)
   stream/events      2 shards (provisioned): $0.0300 per hour

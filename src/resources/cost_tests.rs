@@ -214,3 +214,70 @@ fn a_resized_group_costs_its_new_nodes_and_spot_stays_unpriced() {
     assert_eq!(spot.hourly_usd, None);
     assert_eq!(delta(&[field("release", "emr-7.1.0".into(), "emr-7.2.0".into())]), None);
 }
+
+/// The reference example in Seoul, where the shipped table has no EC2 or EMR figure: the plan
+/// reads the two figures of m5.xlarge from the Price List API (replayed here with the SDK's
+/// mock client, in the shape GetProducts documents, as no emulator serves a price list) and
+/// prices the master and core nodes; the spot task group stays unpriced.
+#[tokio::test]
+async fn a_plan_in_seoul_prices_the_nodes_from_the_price_list() {
+    use super::test_support::mock_sdk_client;
+    use crate::pricing::live::{priced, tests::entry};
+    use aws_smithy_mocks::{mock, RuleMode};
+    let text = std::fs::read_to_string("examples/clickstream.yaml").unwrap();
+    let text = text.replace("us-east-1", "ap-northeast-2");
+    let spec = crate::spec::load_bytes("clickstream.yaml", text.as_bytes()).expect("a valid spec");
+    let graph = graph_in(&spec, &Arns::new("123456789012", "ap-northeast-2"), chrono::Utc::now());
+    let plan = build_plan(&spec.pipeline, &graph, &LiveState::default(), false);
+    let asked = |service: &'static str| {
+        move |input: &aws_sdk_pricing::operation::get_products::GetProductsInput| {
+            let filter =
+                |field: &str| input.filters().iter().find(|f| f.field() == field).map(|f| f.value().to_string());
+            input.service_code() == Some(service)
+                && filter("regionCode").as_deref() == Some("ap-northeast-2")
+                && filter("instanceType").as_deref() == Some("m5.xlarge")
+        }
+    };
+    let answer = |usd: &'static str| {
+        move || {
+            aws_sdk_pricing::operation::get_products::GetProductsOutput::builder()
+                .price_list(entry("SKU1", usd, "0.1"))
+                .build()
+        }
+    };
+    let ec2 = mock!(aws_sdk_pricing::Client::get_products)
+        .match_requests(asked("AmazonEC2"))
+        .then_output(answer("0.2360000000"));
+    let emr = mock!(aws_sdk_pricing::Client::get_products)
+        .match_requests(asked("ElasticMapReduce"))
+        .then_output(answer("0.0590000000"));
+    let client = mock_sdk_client!(aws_sdk_pricing, "ap-south-1", RuleMode::MatchAny, [&ec2, &emr]);
+    let region = "ap-northeast-2";
+    let (offline, _) = priced(None, region, |table| estimate(table, region, &plan, &graph)).await;
+    let (cost, warning) = priced(Some(&client), region, |table| estimate(table, region, &plan, &graph)).await;
+    assert_eq!(warning, None);
+    let node_lines = |estimate: &crate::pricing::Estimate| -> Vec<(String, Option<f64>)> {
+        let lines = estimate.fixed.iter().filter(|line| line.resource == "cluster/spark");
+        lines.map(|line| (line.item.clone(), line.hourly_usd.map(|usd| (usd * 1e4).round() / 1e4))).collect()
+    };
+    assert_eq!(
+        node_lines(&cost),
+        [
+            ("master: 1 × m5.xlarge (EC2 + EMR)".to_string(), Some(0.295)),
+            ("core: 4 × m5.xlarge (EC2 + EMR)".to_string(), Some(1.18)),
+        ]
+    );
+    assert!(node_lines(&offline).iter().all(|(_, usd)| usd.is_none()), "the shipped table has no Seoul node price");
+    assert_eq!(cost.table, "pricing/prices.yaml, read 2026-11-30, and the AWS Price List API (2 figures read now)");
+    assert_eq!((ec2.num_calls(), emr.num_calls()), (1, 1), "one request per missing figure");
+    // A lookup that fails leaves the offline figures, and says why.
+    let denied = mock!(aws_sdk_pricing::Client::get_products).then_error(|| {
+        aws_sdk_pricing::operation::get_products::GetProductsError::AccessDeniedException(
+            aws_sdk_pricing::types::error::AccessDeniedException::builder().message("not allowed").build(),
+        )
+    });
+    let client = mock_sdk_client!(aws_sdk_pricing, "ap-south-1", RuleMode::MatchAny, [&denied]);
+    let (cost, warning) = priced(Some(&client), region, |table| estimate(table, region, &plan, &graph)).await;
+    assert!(node_lines(&cost).iter().all(|(_, usd)| usd.is_none()));
+    assert!(warning.is_some_and(|warning| warning.contains("AccessDenied")), "the warning names the error");
+}

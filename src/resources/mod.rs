@@ -126,6 +126,10 @@ pub fn deployer_grants(ctx: &GrantContext) -> Vec<Grant> {
     let table = lock::table_arn(partition, region, account_id);
     let mut grants = kit::tag_index::grants();
     grants.extend(kit::health::grants());
+    // The prices of cluster nodes the table lacks (`pricing::live`), read by plan and scale.
+    if !ctx.spec.clusters.is_empty() {
+        grants.push(Grant::unscoped_reads(&[crate::pricing::live::ACTION]));
+    }
     grants.push(Grant::new("HoldTheLock", Scope::Apply, lock::TABLE_ACTIONS, vec![table.clone()]));
     // Only the pipeline's own lease: its item's partition key is the pipeline's name.
     grants.push(

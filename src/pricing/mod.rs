@@ -9,12 +9,15 @@
 //! the table and does the arithmetic, so `plan`, `scale` and their renderers share one definition
 //! of a price.
 
-use std::collections::BTreeMap;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
+pub mod live;
+
 /// The table shipped with pipectl.
-const EMBEDDED: &str = include_str!("../pricing/prices.yaml");
+const EMBEDDED: &str = include_str!("../../pricing/prices.yaml");
 
 /// Where the table lives in the repository, for messages.
 pub const TABLE_FILE: &str = "pricing/prices.yaml";
@@ -47,6 +50,13 @@ pub struct PriceTable {
     /// Region → key → entry; every key is optional.
     #[serde(default)]
     pub regions: BTreeMap<String, BTreeMap<String, Entry>>,
+    /// The figures asked for by type and not found, as (region, key, type): what `live` may
+    /// read.
+    #[serde(skip)]
+    misses: RefCell<BTreeSet<(String, String, String)>>,
+    /// How many figures `live` added from the AWS Price List API.
+    #[serde(skip)]
+    pub live_figures: usize,
 }
 
 /// The hourly price of one EMR node: EC2 plus the EMR charge, both needed.
@@ -75,6 +85,8 @@ impl PriceTable {
             retrieved: "unreadable table".to_string(),
             hours_per_month: 730.0,
             regions: BTreeMap::new(),
+            misses: RefCell::default(),
+            live_figures: 0,
         })
     }
 
@@ -86,6 +98,23 @@ impl PriceTable {
     /// EC2 + EMR per node-hour of `instance_type` in `region`, when the table has both.
     pub fn node(&self, region: &str, instance_type: &str) -> Option<NodePrice> {
         self.prices(region).node(instance_type)
+    }
+
+    /// The figures of `region` asked for by type and not found, as (key, type).
+    pub fn misses(&self, region: &str) -> Vec<(String, String)> {
+        let misses = self.misses.borrow();
+        misses.iter().filter(|(of, _, _)| of == region).map(|(_, key, kind)| (key.clone(), kind.clone())).collect()
+    }
+
+    /// Adds a figure of one type (one `live` read), which later lookups then find.
+    pub fn insert(&mut self, region: &str, key: &str, kind: &str, figure: Figure) {
+        let entries = self.regions.entry(region.to_string()).or_default();
+        if let Entry::ByType(figures) = entries.entry(key.to_string()).or_insert_with(|| Entry::ByType(BTreeMap::new()))
+        {
+            figures.insert(kind.to_string(), figure);
+            self.misses.get_mut().remove(&(region.to_string(), key.to_string(), kind.to_string()));
+            self.live_figures += 1;
+        }
     }
 
     /// Every figure of the table, with its region and key (`ec2.m5.xlarge`).
@@ -124,20 +153,24 @@ impl Prices<'_> {
         }
     }
 
-    /// The figure of one type (`ec2`, `m5.xlarge`).
+    /// The figure of one type (`ec2`, `m5.xlarge`); one not found is noted as a miss.
     pub fn of_type(&self, key: &str, kind: &str) -> Option<&Figure> {
-        match self.entry(key)? {
-            Entry::ByType(figures) => figures.get(kind),
-            Entry::One(_) => None,
+        let figure = match self.entry(key) {
+            Some(Entry::ByType(figures)) => figures.get(kind),
+            _ => None,
+        };
+        if figure.is_none() {
+            let miss = (self.region.to_string(), key.to_string(), kind.to_string());
+            self.table.misses.borrow_mut().insert(miss);
         }
+        figure
     }
 
-    /// EC2 + EMR per node-hour of `instance_type`, when the table has both.
+    /// EC2 + EMR per node-hour of `instance_type`, when the table has both (both are looked
+    /// up, so that both misses are noted).
     pub fn node(&self, instance_type: &str) -> Option<NodePrice> {
-        Some(NodePrice {
-            ec2: self.of_type("ec2", instance_type)?.clone(),
-            emr: self.of_type("emr", instance_type)?.clone(),
-        })
+        let (ec2, emr) = (self.of_type("ec2", instance_type), self.of_type("emr", instance_type));
+        Some(NodePrice { ec2: ec2?.clone(), emr: emr?.clone() })
     }
 }
 
@@ -267,7 +300,8 @@ pub enum CostLine {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Estimate {
     pub region: String,
-    pub table: &'static str,
+    /// Where the figures come from: the table, and the Price List API when `live` read any.
+    pub table: String,
     pub retrieved: String,
     pub hours_per_month: f64,
     pub fixed: Vec<FixedLine>,
@@ -308,7 +342,14 @@ impl Estimate {
         let hourly = fixed.iter().filter_map(|line: &FixedLine| line.hourly_usd).fold(0.0, |sum, usd| sum + usd);
         Estimate {
             region: region.to_string(),
-            table: TABLE_FILE,
+            table: match table.live_figures {
+                0 => format!("{TABLE_FILE}, read {}", table.retrieved),
+                n => format!(
+                    "{TABLE_FILE}, read {}, and the AWS Price List API ({n} figure{} read now)",
+                    table.retrieved,
+                    if n == 1 { "" } else { "s" }
+                ),
+            },
             retrieved: table.retrieved.clone(),
             hours_per_month: table.hours_per_month,
             priced: fixed.iter().filter(|line| line.hourly_usd.is_some()).count(),
