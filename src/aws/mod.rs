@@ -26,10 +26,12 @@ mod error;
 pub mod http;
 mod limits;
 pub mod lock;
+mod price_list;
 mod transport;
 
 pub use error::{aws_error, build_error, AwsError, Failure};
 pub use limits::{documented_rate, Limiter};
+pub use price_list::PriceList;
 pub use transport::transport_warnings;
 
 /// The AWS clients every kind uses, built once from one `SdkConfig`.
@@ -60,7 +62,7 @@ pub struct Clients {
     /// Step Functions: the state machines of the clusters' jobs (see `resources::job`, `commands::run`).
     pub sfn: aws_sdk_sfn::Client,
     /// The AWS Price List Query API, at the endpoint nearest the region (see `pricing::live`).
-    pub pricing: aws_sdk_pricing::Client,
+    pub pricing: PriceList,
     /// AWS's documented per-operation request rates, shared by every clone of these clients.
     pub limits: std::sync::Arc<Limiter>,
     pub region: String,
@@ -131,7 +133,7 @@ pub fn uses_custom_endpoint(options: &AwsOptions) -> bool {
 impl Clients {
     /// The Price List client when prices may be read live: `wanted` (no `--offline-prices`) and
     /// requests go to AWS itself, since no emulator serves a price list.
-    pub fn price_list(&self, wanted: bool) -> Option<&aws_sdk_pricing::Client> {
+    pub fn price_list(&self, wanted: bool) -> Option<&PriceList> {
         (wanted && !self.emulated).then_some(&self.pricing)
     }
 }
@@ -213,7 +215,7 @@ pub async fn clients(options: &AwsOptions, counter: &CallCounter) -> Clients {
         sns: aws_sdk_sns::Client::from_conf(sns_config),
         athena: aws_sdk_athena::Client::from_conf(athena_config),
         sfn: aws_sdk_sfn::Client::from_conf(sfn_config),
-        pricing: aws_sdk_pricing::Client::from_conf(pricing_config),
+        pricing: PriceList::new(aws_sdk_pricing::Client::from_conf(pricing_config)),
         limits: std::sync::Arc::new(Limiter::new(!emulated)),
         region: options.region.clone(),
         emulated,
@@ -244,7 +246,7 @@ pub fn test_clients_with_emr(emr: aws_sdk_emr::Client, emulated: bool) -> Client
         sns: aws_sdk_sns::Client::new(&config),
         athena: aws_sdk_athena::Client::new(&config),
         sfn: aws_sdk_sfn::Client::new(&config),
-        pricing: aws_sdk_pricing::Client::new(&config),
+        pricing: PriceList::new(aws_sdk_pricing::Client::new(&config)),
         limits: std::sync::Arc::new(Limiter::new(false)),
         region: "us-east-1".to_string(),
         emulated,

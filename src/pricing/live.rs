@@ -12,9 +12,8 @@
 use futures::future::join_all;
 use serde_json::Value;
 
-use aws_sdk_pricing::types::{Filter, FilterType};
-
 use super::{Figure, PriceTable};
+use crate::aws::PriceList;
 
 /// The one action the lookup needs; AWS cannot scope it to a resource.
 pub const ACTION: &str = "pricing:GetProducts";
@@ -80,24 +79,14 @@ fn agreed(prices: Vec<(f64, String, String)>) -> Option<(f64, String, String)> {
 }
 
 /// Reads one figure; `Ok(None)` when the Price List has no single price for it.
-async fn read_figure(client: &aws_sdk_pricing::Client, query: &Query) -> Result<Option<Figure>, String> {
-    let service = query.service;
-    let mut request = client.get_products().service_code(service).format_version("aws_v1").max_results(10);
-    for (field, value) in &query.filters {
-        let filter = Filter::builder().r#type(FilterType::TermMatch).field(*field).value(value).build();
-        request = request.filters(filter.map_err(|error| error.to_string())?);
-    }
-    let output = request.send().await.map_err(|error| {
-        let error = aws_sdk_pricing::error::DisplayErrorContext(error);
-        format!("GetProducts ({service}) failed: {error}")
-    })?;
+async fn read_figure(client: &PriceList, query: &Query) -> Result<Option<Figure>, String> {
     let mut prices = Vec::new();
-    for entry in output.price_list() {
-        prices.extend(hourly_price(entry)?);
+    for entry in client.products(query.service, &query.filters).await? {
+        prices.extend(hourly_price(&entry)?);
     }
     Ok(agreed(prices).map(|(usd, sku, as_of)| Figure {
         usd,
-        source: format!("AWS Price List API (GetProducts {service}, SKU {sku})"),
+        source: format!("AWS Price List API (GetProducts {}, SKU {sku})", query.service),
         as_of,
     }))
 }
@@ -105,7 +94,7 @@ async fn read_figure(client: &aws_sdk_pricing::Client, query: &Query) -> Result<
 /// Reads every figure `table` was asked for in vain in `region` and this module can read, and
 /// adds those found to it. Returns how many it added, or why it could not read them (the
 /// table is then as it was, and those items stay "no price").
-pub async fn fill(table: &mut PriceTable, client: &aws_sdk_pricing::Client, region: &str) -> Result<usize, String> {
+pub async fn fill(table: &mut PriceTable, client: &PriceList, region: &str) -> Result<usize, String> {
     let wanted: Vec<Query> =
         table.misses(region).into_iter().filter_map(|(key, kind)| query(&key, &kind, region)).collect();
     let figures = join_all(wanted.iter().map(|query| read_figure(client, query))).await;
@@ -123,7 +112,7 @@ pub async fn fill(table: &mut PriceTable, client: &aws_sdk_pricing::Client, regi
 /// `client` is given (AWS itself, not `--offline-prices`), over the table completed from the
 /// Price List API. The second value says why the API could not be read, if so.
 pub async fn priced<T>(
-    client: Option<&aws_sdk_pricing::Client>,
+    client: Option<&PriceList>,
     region: &str,
     compute: impl Fn(&PriceTable) -> T,
 ) -> (T, Option<String>) {

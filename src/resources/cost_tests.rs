@@ -222,6 +222,7 @@ fn a_resized_group_costs_its_new_nodes_and_spot_stays_unpriced() {
 #[tokio::test]
 async fn a_plan_in_seoul_prices_the_nodes_from_the_price_list() {
     use super::test_support::mock_sdk_client;
+    use crate::aws::PriceList;
     use crate::pricing::live::{priced, tests::entry};
     use aws_smithy_mocks::{mock, RuleMode};
     let text = std::fs::read_to_string("examples/clickstream.yaml").unwrap();
@@ -251,7 +252,7 @@ async fn a_plan_in_seoul_prices_the_nodes_from_the_price_list() {
     let emr = mock!(aws_sdk_pricing::Client::get_products)
         .match_requests(asked("ElasticMapReduce"))
         .then_output(answer("0.0590000000"));
-    let client = mock_sdk_client!(aws_sdk_pricing, "ap-south-1", RuleMode::MatchAny, [&ec2, &emr]);
+    let client = PriceList::new(mock_sdk_client!(aws_sdk_pricing, "ap-south-1", RuleMode::MatchAny, [&ec2, &emr]));
     let region = "ap-northeast-2";
     let (offline, _) = priced(None, region, |table| estimate(table, region, &plan, &graph)).await;
     let (cost, warning) = priced(Some(&client), region, |table| estimate(table, region, &plan, &graph)).await;
@@ -276,7 +277,7 @@ async fn a_plan_in_seoul_prices_the_nodes_from_the_price_list() {
             aws_sdk_pricing::types::error::AccessDeniedException::builder().message("not allowed").build(),
         )
     });
-    let client = mock_sdk_client!(aws_sdk_pricing, "ap-south-1", RuleMode::MatchAny, [&denied]);
+    let client = PriceList::new(mock_sdk_client!(aws_sdk_pricing, "ap-south-1", RuleMode::MatchAny, [&denied]));
     let (cost, warning) = priced(Some(&client), region, |table| estimate(table, region, &plan, &graph)).await;
     assert!(node_lines(&cost).iter().all(|(_, usd)| usd.is_none()));
     assert!(warning.is_some_and(|warning| warning.contains("AccessDenied")), "the warning names the error");
