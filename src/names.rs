@@ -156,6 +156,15 @@ pub fn derived_job_role(cluster: &str, job: &str) -> String {
     format!("{cluster}-{job}-job")
 }
 
+/// The role API Gateway puts the ingest API's records with (see `resources::ingest_api`).
+pub const DERIVED_INGEST_ROLE: &str = "ingest-apigateway";
+
+/// The ingest API's name in API Gateway: `<pipeline>-ingest` (names need not be unique there;
+/// pipectl finds its API by this name and its tags).
+pub fn ingest_api_name(pipeline: &str) -> String {
+    format!("{pipeline}-ingest")
+}
+
 /// The role Glue runs a catalog crawler with (see `resources::crawler`).
 pub fn derived_crawler_role(crawler: &str) -> String {
     format!("{crawler}-crawler")

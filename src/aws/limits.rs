@@ -17,6 +17,9 @@ use std::time::Instant;
 /// - Firehose API Reference: ListTagsForDeliveryStream "a limit of five transactions per second
 ///   per account"; the Firehose quotas page gives DescribeDeliveryStream and ListDeliveryStreams
 ///   5 transactions per second each.
+/// - API Gateway: every control-plane operation of an account together, 10 requests per second
+///   (API Gateway Developer Guide, "Amazon API Gateway quotas": "total operations"), one key
+///   for all of them.
 const RATES: &[(&str, u32)] = &[
     ("kinesis:ListTagsForStream", 5),
     ("kinesis:ListStreams", 5),
@@ -24,6 +27,7 @@ const RATES: &[(&str, u32)] = &[
     ("firehose:ListTagsForDeliveryStream", 5),
     ("firehose:DescribeDeliveryStream", 5),
     ("firehose:ListDeliveryStreams", 5),
+    ("apigateway:ControlPlane", 10),
 ];
 
 /// The documented rate of `operation`, if AWS limits it.

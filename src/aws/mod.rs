@@ -61,6 +61,8 @@ pub struct Clients {
     pub athena: aws_sdk_athena::Client,
     /// Step Functions: the state machines of the clusters' jobs (see `resources::job`, `commands::run`).
     pub sfn: aws_sdk_sfn::Client,
+    /// API Gateway: the pipeline's ingest API (see `resources::ingest_api`).
+    pub apigateway: aws_sdk_apigateway::Client,
     /// The AWS Price List Query API, at the endpoint nearest the region (see `pricing::live`).
     pub pricing: PriceList,
     /// AWS's documented per-operation request rates, shared by every clone of these clients.
@@ -193,6 +195,7 @@ pub async fn clients(options: &AwsOptions, counter: &CallCounter) -> Clients {
     let sns_config = aws_sdk_sns::config::Builder::from(&config).interceptor(counter.clone()).build();
     let athena_config = aws_sdk_athena::config::Builder::from(&config).interceptor(counter.clone()).build();
     let sfn_config = aws_sdk_sfn::config::Builder::from(&config).interceptor(counter.clone()).build();
+    let apigateway_config = aws_sdk_apigateway::config::Builder::from(&config).interceptor(counter.clone()).build();
     let pricing_config = aws_sdk_pricing::config::Builder::from(&config)
         .region(Region::new(price_list_region(&options.region)))
         .interceptor(counter.clone())
@@ -215,6 +218,7 @@ pub async fn clients(options: &AwsOptions, counter: &CallCounter) -> Clients {
         sns: aws_sdk_sns::Client::from_conf(sns_config),
         athena: aws_sdk_athena::Client::from_conf(athena_config),
         sfn: aws_sdk_sfn::Client::from_conf(sfn_config),
+        apigateway: aws_sdk_apigateway::Client::from_conf(apigateway_config),
         pricing: PriceList::new(aws_sdk_pricing::Client::from_conf(pricing_config)),
         limits: std::sync::Arc::new(Limiter::new(!emulated)),
         region: options.region.clone(),
@@ -246,6 +250,7 @@ pub fn test_clients_with_emr(emr: aws_sdk_emr::Client, emulated: bool) -> Client
         sns: aws_sdk_sns::Client::new(&config),
         athena: aws_sdk_athena::Client::new(&config),
         sfn: aws_sdk_sfn::Client::new(&config),
+        apigateway: aws_sdk_apigateway::Client::new(&config),
         pricing: PriceList::new(aws_sdk_pricing::Client::new(&config)),
         limits: std::sync::Arc::new(Limiter::new(false)),
         region: "us-east-1".to_string(),

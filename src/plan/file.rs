@@ -168,7 +168,7 @@ pub fn spec_fingerprint(pipeline: &str, region: &str, graph: &[DesiredResource])
 }
 
 /// 128-bit FNV-1a of the canonical text of `value`, as 32 hex digits.
-fn fingerprint(value: &Value) -> String {
+pub fn fingerprint(value: &Value) -> String {
     const OFFSET: u128 = 0x6c62272e07bb014262b821756295c58d;
     const PRIME: u128 = 0x0000000001000000000000000000013b;
     let mut text = String::new();

@@ -230,7 +230,7 @@ fn example_as(name: &str) -> Spec {
 /// and cannot reach what exists; Unsubscribe, a subscription's ARN IAM cannot scope); reads by
 /// the name prefix the reads list by (they read, and change nothing); and schedules, which carry
 /// no tags and must be found and deleted by prefix once the spec drops them.
-const MAY_REACH_BY_PREFIX: [&str; 13] = [
+const MAY_REACH_BY_PREFIX: [&str; 15] = [
     "ReadWhatCannotBeScoped",
     "FindCatalogDatabases",
     "StartTaggedClusters",
@@ -245,6 +245,10 @@ const MAY_REACH_BY_PREFIX: [&str; 13] = [
     "ChangeSchedules",
     // EMR security configurations have no resource type and no tags (docs/deployer-policy.md).
     "ChangeEmrSecurityConfiguration",
+    // REST API ids are AWS's choice: the API is found among the region's by name and tag, and
+    // created with the tag in the request (its changes are conditioned on the tag).
+    "ReadIngestApis",
+    "CreateTaggedIngestApi",
 ];
 
 #[test]

@@ -24,6 +24,7 @@ mod crawler;
 pub mod delivery;
 #[cfg(test)]
 mod grants_tests;
+mod ingest_api;
 mod internet_gateway;
 pub mod job;
 pub mod kit;
@@ -72,6 +73,7 @@ pub const KINDS: &[&dyn DynKind] = &[
     &bucket::Bucket,
     &stream::Stream,
     &role::Role,
+    &ingest_api::IngestApi,
     &delivery::Delivery,
     &security_configuration::SecurityConfiguration,
     &cluster::Cluster,

@@ -13,6 +13,7 @@ use super::checks::{check_tags, Problems};
 use super::clusters::Cluster;
 use super::deliveries::Delivery;
 use super::iam::{Iam, Role};
+use super::ingest::Ingest;
 use super::network::Network;
 use super::query::Query;
 use super::streams::Stream;
@@ -56,6 +57,10 @@ pub struct Spec {
     /// topic (see `spec::alarms`).
     #[serde(default)]
     pub alarms: Option<Alarms>,
+    /// An HTTPS front door for web and app clients: API Gateway routes that put what they POST
+    /// into the spec's streams (see `spec::ingest`).
+    #[serde(default)]
+    pub ingest: Option<Ingest>,
 }
 
 /// serde's default for a flag that is on unless the spec turns it off.

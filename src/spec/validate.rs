@@ -7,8 +7,8 @@ use super::checks::{Problem, Problems};
 use super::derived;
 use super::pipeline::Spec;
 use super::{
-    alarms, buckets, catalog, clusters, crawlers, deliveries, iam, network, pipeline, query, reach, schedules, streams,
-    tag_limits, wildcards,
+    alarms, buckets, catalog, clusters, crawlers, deliveries, iam, ingest, network, pipeline, query, reach, schedules,
+    streams, tag_limits, wildcards,
 };
 
 /// Every problem in `spec`, in document order; empty when the spec is valid.
@@ -36,6 +36,9 @@ pub fn validate(spec: &Spec) -> Vec<Problem> {
     }
     if let Some(alarms) = &spec.alarms {
         alarms::check(alarms, spec, &mut problems);
+    }
+    if let Some(ingest) = &spec.ingest {
+        ingest::check(ingest, spec, &mut problems);
     }
     wildcards::check(spec, &mut problems);
     tag_limits::check(spec, &mut problems);

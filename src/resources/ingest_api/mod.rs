@@ -1,0 +1,485 @@
+//! The ingest API (`ingest:`): an API Gateway REST API named `<pipeline>-ingest` whose routes
+//! put what web and app clients POST into the spec's streams, with the role API Gateway writes
+//! with (derived here: `kinesis:PutRecord` and `PutRecords` on exactly the routed streams).
+//!
+//! Why a REST API and not an HTTP API: a REST API has request validation against a model, API
+//! keys and usage plans, and mapping templates, so one request can carry a batch for
+//! `PutRecords`; an HTTP API's Kinesis integration is `PutRecord` only, one record per request.
+//! And LocalStack community executes REST API integrations (an HTTP API is LocalStack Pro),
+//! so a test can POST and read the record from the stream.
+//!
+//! What a stage serves is its deployment, a snapshot: a change to the routes must produce a new
+//! deployment, and nothing else must. The deployment's description carries the fingerprint and
+//! summary of what pipectl deployed (`definition`), so a read compares the two with one call
+//! instead of walking every method, and a deployment someone made by hand shows as drift. The
+//! stage's throttling is a stage setting, changed in place without a redeploy.
+//!
+//! Tags are set when the API and its stage are created and read from GetRestApi (the
+//! emulators keep tags changed later elsewhere: localstack/README.md, "The ingest API").
+
+mod build;
+pub mod definition;
+
+use std::collections::HashMap;
+
+use aws_sdk_apigateway::types::{EndpointConfiguration, EndpointType, Op, PatchOperation, RestApi, Stage};
+use serde_json::json;
+
+use super::kit::named::SharedReads;
+use super::kit::{
+    aws_error, AwsError, Context, Grant, GrantContext, LiveResource, NamedRead, Output, Ownership, ReadContext,
+    ResourceKind, Scope, Tags,
+};
+use super::role;
+use crate::iam::{derived_trust_policy, key_grant, key_statement, Arns};
+use crate::model::{
+    Attributes, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names, ResourceId,
+};
+use crate::names::{iam_role_name, ingest_api_name, DERIVED_INGEST_ROLE};
+use crate::pricing::{self, CostLine, Prices};
+use crate::spec::{Ingest, StreamEncryption, Throttle};
+use build::Api;
+use definition::{parse_description, Definition, RouteDefinition};
+
+pub struct IngestApi;
+pub const KIND: Kind = Kind::of(&IngestApi);
+
+/// The ingest API is named in plans by its API Gateway name.
+pub fn id(name: &str) -> ResourceId {
+    ResourceId::new(KIND, name)
+}
+
+/// What the spec asks of the API.
+#[derive(Debug, Clone)]
+pub struct IngestApiConfig {
+    pub name: String,
+    pub stage: String,
+    pub throttle: Throttle,
+    pub definition: Definition,
+}
+
+impl DesiredConfig for IngestApiConfig {
+    fn attributes(&self) -> Attributes {
+        Attributes::from([
+            ("stage".to_string(), json!(self.stage)),
+            ("throttle_rate".to_string(), json!(self.throttle.rate)),
+            ("throttle_burst".to_string(), json!(self.throttle.burst)),
+            ("routes".to_string(), json!(self.definition.summary())),
+            ("deployed".to_string(), json!(self.definition.fingerprint())),
+        ])
+    }
+}
+
+/// The stage as a read found it.
+#[derive(Debug, Clone)]
+pub struct LiveStage {
+    pub name: String,
+    /// The fingerprint and summary of the deployment it serves, when pipectl made it.
+    pub deployed: Option<(String, Vec<String>)>,
+    /// `*/*` method settings: what the whole stage is throttled to.
+    pub rate: Option<f64>,
+    pub burst: Option<i32>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Live {
+    pub api_id: String,
+    /// pipectl serves one stage; others (made by hand) are left alone and not compared.
+    pub stage: Option<LiveStage>,
+}
+
+impl LiveDetail for Live {
+    fn describe(&self, _physical_id: &str, _names: &Names) -> (Attributes, Vec<ResourceId>) {
+        let stage = self.stage.as_ref();
+        let deployed = stage.and_then(|stage| stage.deployed.clone());
+        let (fingerprint, summary) = match deployed {
+            Some((fingerprint, summary)) => (json!(fingerprint), json!(summary)),
+            None => (json!("(not deployed by pipectl)"), json!([])),
+        };
+        let attributes = Attributes::from([
+            ("stage".to_string(), json!(stage.map(|stage| &stage.name))),
+            ("throttle_rate".to_string(), json!(stage.and_then(|stage| stage.rate))),
+            ("throttle_burst".to_string(), json!(stage.and_then(|stage| stage.burst))),
+            ("routes".to_string(), summary),
+            ("deployed".to_string(), fingerprint),
+        ]);
+        (attributes, Vec::new())
+    }
+}
+
+impl KindRules for IngestApi {
+    fn name(&self) -> &'static str {
+        "ingest_api"
+    }
+    fn rank(&self) -> u8 {
+        75
+    }
+    fn change_notes(
+        &self,
+        _action: crate::model::Action,
+        before: Option<&Attributes>,
+        after: Option<&Attributes>,
+    ) -> Vec<String> {
+        let deployed = |attributes: Option<&Attributes>| attributes.and_then(|a| a.get("deployed")).cloned();
+        match (before, after) {
+            (Some(_), Some(_)) if deployed(before) != deployed(after) => {
+                vec!["the routes change: a new deployment replaces what the stage serves".to_string()]
+            }
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// The API's definition for `ingest`: each route's stream and key, the role's ARN.
+fn definition(graph: &GraphContext, ingest: &Ingest) -> Definition {
+    let spec = graph.spec;
+    let role_name = iam_role_name(&spec.pipeline, DERIVED_INGEST_ROLE, &graph.arns.region);
+    Definition {
+        routes: ingest
+            .routes
+            .iter()
+            .map(|route| RouteDefinition {
+                path: route.path(),
+                stream: route.stream.clone(),
+                partition_key: route.partition_key.clone(),
+                schema: route.schema.clone(),
+            })
+            .collect(),
+        cors: ingest.cors.as_ref().map(|cors| cors.origins.clone()).unwrap_or_default(),
+        role: role_name,
+        region: graph.arns.region.clone(),
+    }
+}
+
+/// The role API Gateway writes with: PutRecord and PutRecords on the routed streams, and the
+/// data keys of those encrypted with a customer key ("Permissions to use user-generated KMS
+/// keys", Kinesis Data Streams Developer Guide: producers need `kms:GenerateDataKey`).
+fn role_policy(graph: &GraphContext, ingest: &Ingest) -> serde_json::Value {
+    let mut names: Vec<&str> = ingest.routes.iter().map(|route| route.stream.as_str()).collect();
+    names.sort_unstable();
+    names.dedup();
+    let streams: Vec<String> = names.iter().map(|name| graph.arns.stream(name)).collect();
+    let mut statements = vec![json!({
+        "Sid": "PutIngestedRecords",
+        "Effect": "Allow",
+        "Action": ["kinesis:PutRecord", "kinesis:PutRecords"],
+        "Resource": streams,
+    })];
+    for stream in graph.spec.streams.iter().filter(|stream| names.contains(&stream.name.as_str())) {
+        let key = match stream.encryption {
+            StreamEncryption::Kms => stream.kms_key.as_deref().and_then(|key| key_grant(key, graph.arns)),
+            StreamEncryption::None => None,
+        };
+        if let Some(grant) = key {
+            let context = [graph.arns.stream(&stream.name)];
+            let sid = format!("EncryptIngestedRecords{}", definition::model_name(&stream.name));
+            let context = ("kms:EncryptionContext:aws:kinesis:arn", &context[..]);
+            statements.push(key_statement(&sid, &["kms:GenerateDataKey"], &grant, graph.arns, "kinesis", context));
+        }
+    }
+    json!({"Version": "2012-10-17", "Statement": statements})
+}
+
+impl ResourceKind for IngestApi {
+    type Desired = IngestApiConfig;
+    type Live = Live;
+    const KIND: Kind = KIND;
+
+    fn desired(&self, graph: &GraphContext) -> Vec<DesiredResource> {
+        let spec = graph.spec;
+        let Some(ingest) = &spec.ingest else { return Vec::new() };
+        let trust = derived_trust_policy(graph.arns, "apigateway", None);
+        let role_config = role::config(graph, DERIVED_INGEST_ROLE, trust, Some(role_policy(graph, ingest)), &[]);
+        let name = ingest_api_name(&spec.pipeline);
+        let config = IngestApiConfig {
+            name: name.clone(),
+            stage: ingest.stage.clone(),
+            throttle: ingest.throttle,
+            definition: definition(graph, ingest),
+        };
+        let mut depends_on = vec![role::id(DERIVED_INGEST_ROLE)];
+        depends_on.extend(ingest.routes.iter().map(|route| super::stream::id(&route.stream)));
+        depends_on.sort_by_key(ToString::to_string);
+        depends_on.dedup();
+        vec![
+            graph.node(role::id(DERIVED_INGEST_ROLE), &ingest.tags, Vec::new(), role_config),
+            graph.node(id(&name), &ingest.tags, depends_on, config),
+        ]
+    }
+
+    async fn read(&self, read: &ReadContext<'_>) -> Result<NamedRead, AwsError> {
+        let client = &read.clients.apigateway;
+        let derived = ingest_api_name(read.pipeline);
+        let apis = SharedReads::default();
+        let apis = &apis;
+        let pipeline = read.pipeline;
+        read.named(KIND, " (aws apigateway tag-resource)")
+            .read(
+                async move { Ok(vec![derived]) },
+                |name| async move {
+                    let found = apis.get("", || rest_apis(client)).await?;
+                    Ok(match ours(&found, &name, pipeline) {
+                        Some(api) => Ownership::Tagged(tags_of(api)),
+                        None => Ownership::Absent,
+                    })
+                },
+                |name, _| async move {
+                    let found = apis.get("", || rest_apis(client)).await?;
+                    match ours(&found, &name, pipeline).and_then(RestApi::id) {
+                        Some(api_id) => describe(client, &name, api_id).await.map(Some),
+                        None => Ok(None),
+                    }
+                },
+            )
+            .await
+    }
+
+    async fn create(
+        &self,
+        ctx: &Context,
+        resource: &DesiredResource,
+        desired: &IngestApiConfig,
+    ) -> Result<String, AwsError> {
+        let id = &resource.id;
+        let client = &ctx.clients.apigateway;
+        ctx.clients.limits.pace(build::CONTROL_PLANE).await;
+        let regional = EndpointConfiguration::builder().types(EndpointType::Regional).build();
+        let created = client
+            .create_rest_api()
+            .name(&desired.name)
+            .description(format!("Ingest API of pipectl pipeline {}", ctx.pipeline))
+            .endpoint_configuration(regional)
+            .set_tags(Some(resource.tags.clone().into_iter().collect()))
+            .send()
+            .await
+            .map_err(|error| aws_error(id, "CreateRestApi", error))?;
+        let api_id = created.id().ok_or_else(|| AwsError::missing(id, "CreateRestApi", "id"))?.to_string();
+        let role_arn = ctx.arns.role(&ctx.roles_path, &desired.definition.role);
+        let api = Api { client, id, api_id: &api_id, limits: &ctx.clients.limits, role_arn };
+        api.build(&desired.definition).await?;
+        let deployment = api.deploy(&desired.definition).await?;
+        ctx.clients.limits.pace(build::CONTROL_PLANE).await;
+        client
+            .create_stage()
+            .rest_api_id(&api_id)
+            .stage_name(&desired.stage)
+            .deployment_id(&deployment)
+            .set_tags(Some(resource.tags.clone().into_iter().collect()))
+            .send()
+            .await
+            .map_err(|error| aws_error(id, "CreateStage", error))?;
+        throttle(&api, &desired.stage, desired.throttle).await?;
+        Ok(api_id)
+    }
+
+    async fn update(
+        &self,
+        ctx: &Context,
+        resource: &DesiredResource,
+        desired: &IngestApiConfig,
+        live: &LiveResource,
+        detail: &Live,
+    ) -> Result<(), AwsError> {
+        let id = &resource.id;
+        let client = &ctx.clients.apigateway;
+        let role_arn = ctx.arns.role(&ctx.roles_path, &desired.definition.role);
+        let api = Api { client, id, api_id: &detail.api_id, limits: &ctx.clients.limits, role_arn };
+        let stage = detail.stage.as_ref().filter(|stage| stage.name == desired.stage);
+        let fingerprint = desired.definition.fingerprint();
+        let current =
+            stage.and_then(|stage| stage.deployed.as_ref()).is_some_and(|(deployed, _)| *deployed == fingerprint);
+        if !current {
+            api.clear().await?;
+            api.build(&desired.definition).await?;
+            let deployment = api.deploy(&desired.definition).await?;
+            match stage {
+                Some(_) => patch_stage(&api, &desired.stage, vec![replace("/deploymentId", deployment)]).await?,
+                None => {
+                    ctx.clients.limits.pace(build::CONTROL_PLANE).await;
+                    let create = client.create_stage().rest_api_id(&detail.api_id).stage_name(&desired.stage);
+                    let create =
+                        create.deployment_id(deployment).set_tags(Some(resource.tags.clone().into_iter().collect()));
+                    create.send().await.map_err(|error| aws_error(id, "CreateStage", error))?;
+                }
+            }
+        }
+        let throttled = stage.is_some_and(|stage| {
+            stage.rate == Some(desired.throttle.rate) && stage.burst == Some(desired.throttle.burst)
+        });
+        if !throttled {
+            throttle(&api, &desired.stage, desired.throttle).await?;
+        }
+        if let Some(old) = detail.stage.as_ref().filter(|stage| stage.name != desired.stage) {
+            ctx.clients.limits.pace(build::CONTROL_PLANE).await;
+            let delete = client.delete_stage().rest_api_id(&detail.api_id).stage_name(&old.name);
+            delete.send().await.map_err(|error| aws_error(id, "DeleteStage", error))?;
+        }
+        retag(ctx, id, &detail.api_id, &live.tags, &resource.tags).await
+    }
+
+    async fn delete(&self, ctx: &Context, live: &LiveResource, detail: &Live) -> Result<(), AwsError> {
+        // AWS allows one DeleteRestApi per 30 seconds per account (API Gateway Developer Guide,
+        // "Amazon API Gateway quotas"): a refusal is retried once after that long.
+        for attempt in 0..2 {
+            ctx.clients.limits.pace(build::CONTROL_PLANE).await;
+            let deleted = ctx.clients.apigateway.delete_rest_api().rest_api_id(&detail.api_id).send().await;
+            let error = match deleted {
+                Ok(_) => return Ok(()),
+                Err(error) => aws_error(&live.id, "DeleteRestApi", error),
+            };
+            if !error.has_code("TooManyRequestsException") || attempt == 1 {
+                return error.unless_not_found(());
+            }
+            tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+        }
+        Ok(())
+    }
+
+    fn outputs(&self, live: &LiveResource, detail: &Live, arns: &Arns) -> Vec<Output> {
+        let mut outputs = vec![Output::new("name", &live.physical_id), Output::new("id", &detail.api_id)];
+        if let Some(stage) = &detail.stage {
+            let url =
+                format!("https://{}.execute-api.{}.{}/{}", detail.api_id, arns.region, arns.dns_suffix(), stage.name);
+            outputs.push(Output::new("invoke_url", url));
+            if let Some((_, routes)) = &stage.deployed {
+                outputs.push(Output::new("routes", routes.join("; ")));
+            }
+        }
+        outputs
+    }
+
+    /// Requests bill per million (and data out per GB); the API itself is free.
+    fn cost(&self, resource: &DesiredResource, _desired: &IngestApiConfig, prices: &Prices) -> Vec<CostLine> {
+        let name = resource.id.to_string();
+        vec![pricing::rate(
+            &name,
+            "API Gateway REST requests",
+            "million",
+            prices.figure("apigateway_rest_requests_million"),
+        )]
+    }
+
+    /// API Gateway authorises its control plane by HTTP verb on resource paths; the REST API's
+    /// id is AWS's choice, so the grants name `/restapis/*` and condition changes on the
+    /// pipeline's tag, which an API's methods, integrations, models, deployments and stages
+    /// inherit for access control ("API Gateway resources that can be tagged", API Gateway
+    /// Developer Guide). Creating the API needs the tag in the request.
+    fn grants(&self, ctx: &GrantContext) -> Vec<Grant> {
+        let region = &ctx.arns.region;
+        let partition = &ctx.arns.partition;
+        let apis = format!("arn:{partition}:apigateway:{region}::/restapis");
+        let inside = format!("{apis}/*");
+        let tags = format!("arn:{partition}:apigateway:{region}::/tags/*");
+        let created = if ctx.spec.ingest.is_some() { vec![apis.clone()] } else { Vec::new() };
+        let change = ["apigateway:POST", "apigateway:PUT", "apigateway:PATCH", "apigateway:DELETE"];
+        let mut grants = vec![
+            Grant::new("ReadIngestApis", Scope::Plan, &["apigateway:GET"], vec![apis, inside.clone()]),
+            Grant::new("CreateTaggedIngestApi", Scope::Apply, &["apigateway:POST"], created).when(ctx.tagging()),
+            Grant::new("ChangeOwnIngestApi", Scope::Apply, &change, vec![inside.clone(), tags]).when(ctx.tagged()),
+            Grant::new("DeleteOwnIngestApi", Scope::Destroy, &["apigateway:DELETE"], vec![inside]).when(ctx.tagged()),
+        ];
+        if ctx.spec.ingest.is_some() {
+            grants.push(ctx.pass_roles("apigateway", &[DERIVED_INGEST_ROLE.to_string()]));
+        }
+        grants
+    }
+}
+
+/// Every REST API of the account in the region (GetRestApis, 500 a page).
+async fn rest_apis(client: &aws_sdk_apigateway::Client) -> Result<Vec<RestApi>, AwsError> {
+    let mut found = Vec::new();
+    let mut position: Option<String> = None;
+    loop {
+        let page = client
+            .get_rest_apis()
+            .limit(500)
+            .set_position(position)
+            .send()
+            .await
+            .map_err(|error| aws_error("ingest_api", "GetRestApis", error))?;
+        found.extend(page.items().iter().cloned());
+        position = page.position().filter(|next| !next.is_empty()).map(str::to_string);
+        if position.is_none() {
+            return Ok(found);
+        }
+    }
+}
+
+/// The API named `name` that carries the pipeline's tag: API Gateway names are not unique, so
+/// an API of that name without the tag is someone else's and in nobody's way.
+fn ours<'a>(apis: &'a [RestApi], name: &str, pipeline: &str) -> Option<&'a RestApi> {
+    apis.iter().find(|api| api.name() == Some(name) && super::kit::owned_by(&tags_of(api), pipeline))
+}
+
+fn tags_of(api: &RestApi) -> Tags {
+    api.tags().map(|tags| tags.iter().map(|(key, value)| (key.clone(), value.clone())).collect()).unwrap_or_default()
+}
+
+/// The API's stages, and the first one's deployment (pipectl makes one stage).
+async fn describe(client: &aws_sdk_apigateway::Client, name: &str, api_id: &str) -> Result<Live, AwsError> {
+    let id = id(name);
+    let stages =
+        client.get_stages().rest_api_id(api_id).send().await.map_err(|error| aws_error(&id, "GetStages", error))?;
+    let Some(stage) = stages.item().first() else { return Ok(Live { api_id: api_id.to_string(), stage: None }) };
+    let deployed = match stage.deployment_id() {
+        Some(deployment) => {
+            let read = client.get_deployment().rest_api_id(api_id).deployment_id(deployment).send().await;
+            let read = read.map_err(|error| aws_error(&id, "GetDeployment", error))?;
+            read.description().and_then(parse_description)
+        }
+        None => None,
+    };
+    Ok(Live { api_id: api_id.to_string(), stage: Some(live_stage(stage, deployed)) })
+}
+
+fn live_stage(stage: &Stage, deployed: Option<(String, Vec<String>)>) -> LiveStage {
+    let all: Option<&aws_sdk_apigateway::types::MethodSetting> =
+        stage.method_settings().and_then(|settings: &HashMap<String, _>| settings.get("*/*"));
+    LiveStage {
+        name: stage.stage_name().unwrap_or_default().to_string(),
+        deployed,
+        rate: all.map(|setting| setting.throttling_rate_limit()),
+        burst: all.map(|setting| setting.throttling_burst_limit()),
+    }
+}
+
+fn replace(path: &str, value: impl Into<String>) -> PatchOperation {
+    PatchOperation::builder().op(Op::Replace).path(path).value(value).build()
+}
+
+async fn patch_stage(api: &Api<'_>, stage: &str, operations: Vec<PatchOperation>) -> Result<(), AwsError> {
+    api.limits.pace(build::CONTROL_PLANE).await;
+    let update = api.client.update_stage().rest_api_id(api.api_id).stage_name(stage);
+    update
+        .set_patch_operations(Some(operations))
+        .send()
+        .await
+        .map_err(|error| aws_error(api.id, "UpdateStage", error))?;
+    Ok(())
+}
+
+/// The whole stage's throttle (`*/*`): `replace` is the one operation both emulators take for
+/// method settings, and AWS creates the setting when it does not exist.
+async fn throttle(api: &Api<'_>, stage: &str, throttle: Throttle) -> Result<(), AwsError> {
+    let operations = vec![
+        replace("/*/*/throttling/rateLimit", throttle.rate.to_string()),
+        replace("/*/*/throttling/burstLimit", throttle.burst.to_string()),
+    ];
+    patch_stage(api, stage, operations).await
+}
+
+/// Makes the API's tags `desired` (TagResource and UntagResource on its ARN).
+async fn retag(ctx: &Context, id: &ResourceId, api_id: &str, live: &Tags, desired: &Tags) -> Result<(), AwsError> {
+    let client = &ctx.clients.apigateway;
+    let arn = format!("arn:{}:apigateway:{}::/restapis/{api_id}", ctx.arns.partition, ctx.arns.region);
+    let arn = &arn;
+    let untag = |stale: Vec<String>| async move {
+        let request = client.untag_resource().resource_arn(arn).set_tag_keys(Some(stale));
+        request.send().await.map(drop).map_err(|error| aws_error(id, "UntagResource", error))
+    };
+    let tag = |changed: Tags| async move {
+        let request = client.tag_resource().resource_arn(arn).set_tags(Some(changed.into_iter().collect()));
+        request.send().await.map(drop).map_err(|error| aws_error(id, "TagResource", error))
+    };
+    super::kit::retag::retag(live, desired, untag, tag).await
+}
