@@ -23,6 +23,7 @@ mod discovery;
 mod fidelity;
 mod graph;
 mod guardrails;
+mod ingest;
 mod jobs;
 mod lake;
 mod lifecycle;

@@ -1,0 +1,177 @@
+//! The ingest API as a user runs it: `examples/front-door.yaml` (renamed per run) applies on
+//! both stacks, and what the emulator then holds is read back with the SDK — the REST API with
+//! the pipeline's tag, its Kinesis integrations writing as the derived role, the role allowed
+//! to put records into that one stream and nothing else, the stage's throttle — the next plan is
+//! empty, a change of key and throttle redeploys and plans empty again, and destroy leaves
+//! neither API nor role. On LocalStack, which executes API Gateway integrations, an HTTP POST
+//! puts a record the test then reads from the stream; a body the schema refuses gets 400 and
+//! writes nothing. moto does not execute integrations (localstack/README.md, "The ingest API").
+
+use aws_sdk_apigateway::types::RestApi;
+
+use crate::support::{pipectl, repo_path, runtime, unique, Scratch, Stack};
+
+/// The front door example as pipeline `pipeline`: its names made unique to this run.
+fn front_door(pipeline: &str) -> String {
+    let text = std::fs::read_to_string(repo_path("examples/front-door.yaml")).expect("the example");
+    text.replace("front-door", pipeline).replace("clicks", &format!("{pipeline}-clicks"))
+}
+
+async fn api_named(stack: Stack, name: &str) -> Option<RestApi> {
+    let clients = stack.clients().await;
+    let apis = clients.apigateway.get_rest_apis().limit(500).send().await.expect("GetRestApis");
+    apis.items().iter().find(|api| api.name() == Some(name)).cloned()
+}
+
+/// The resource id of `path` (`/events/x`) in the API.
+async fn resource_id(stack: Stack, api: &str, path: &str) -> String {
+    let clients = stack.clients().await;
+    let resources = clients.apigateway.get_resources().rest_api_id(api).limit(500).send().await.expect("GetResources");
+    let found = resources.items().iter().find(|resource| resource.path() == Some(path));
+    found.and_then(|resource| resource.id()).unwrap_or_else(|| panic!("no resource {path}")).to_string()
+}
+
+/// The stage's whole-stage throttle (`*/*`).
+async fn stage_throttle(stack: Stack, api: &str) -> (f64, i32) {
+    let clients = stack.clients().await;
+    let stage = clients.apigateway.get_stage().rest_api_id(api).stage_name("live").send().await.expect("GetStage");
+    let all = stage.method_settings().and_then(|settings| settings.get("*/*")).expect("a */* method setting");
+    (all.throttling_rate_limit(), all.throttling_burst_limit())
+}
+
+/// POSTs `body` to the stage on LocalStack (its path-style route, which needs no DNS).
+fn post(stack: Stack, api: &str, path: &str, body: &str) -> (u16, String) {
+    let url = format!("{}/_aws/execute-api/{api}/live/{path}", stack.endpoint());
+    let output = std::process::Command::new("curl")
+        .args([
+            "-s",
+            "-o",
+            "-",
+            "-w",
+            "\n%{http_code}",
+            "-X",
+            "POST",
+            &url,
+            "-H",
+            "Content-Type: application/json",
+            "-d",
+            body,
+        ])
+        .output()
+        .expect("curl runs");
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    let (body, status) = text.rsplit_once('\n').expect("a status line");
+    (status.trim().parse().expect("an HTTP status"), body.to_string())
+}
+
+/// Every record in the stream's one shard, as (partition key, data).
+async fn records(stack: Stack, stream: &str) -> Vec<(String, String)> {
+    let kinesis = stack.clients().await.kinesis;
+    let shards = kinesis.list_shards().stream_name(stream).send().await.expect("ListShards");
+    let shard = shards.shards().first().expect("one shard").shard_id().to_string();
+    let iterator = kinesis
+        .get_shard_iterator()
+        .stream_name(stream)
+        .shard_id(shard)
+        .shard_iterator_type(aws_sdk_kinesis::types::ShardIteratorType::TrimHorizon)
+        .send()
+        .await
+        .expect("GetShardIterator");
+    let got = kinesis.get_records().shard_iterator(iterator.shard_iterator().unwrap_or_default()).send().await;
+    got.expect("GetRecords")
+        .records()
+        .iter()
+        .map(|record| {
+            (
+                record.partition_key().unwrap_or_default().to_string(),
+                String::from_utf8_lossy(record.data().as_ref()).into_owned(),
+            )
+        })
+        .collect()
+}
+
+fn the_front_door_applies_serves_plans_clean_and_destroys(stack: Stack) {
+    let runtime = runtime();
+    let pipeline = unique("fd", stack);
+    let stream = format!("{pipeline}-clicks");
+    let scratch = Scratch::new(&pipeline);
+    let file = scratch.write("front-door.yaml", &front_door(&pipeline));
+    pipectl(stack, &["apply", "-f", &file, "--auto-approve"]).expect(0);
+
+    let api = runtime.block_on(api_named(stack, &format!("{pipeline}-ingest"))).expect("the ingest API exists");
+    let api_id = api.id().expect("an id").to_string();
+    let tags = api.tags().cloned().unwrap_or_default();
+    assert_eq!(tags.get("pipectl:pipeline"), Some(&pipeline), "{tags:?}");
+    let role = format!("{pipeline}-ingest-apigateway-use1");
+    for (path, action) in
+        [(format!("/events/{stream}"), "PutRecord"), (format!("/events/{stream}/batch"), "PutRecords")]
+    {
+        let resource = runtime.block_on(resource_id(stack, &api_id, &path));
+        let clients = runtime.block_on(stack.clients());
+        let integration =
+            clients.apigateway.get_integration().rest_api_id(&api_id).resource_id(resource).http_method("POST");
+        let integration = runtime.block_on(integration.send()).expect("GetIntegration");
+        assert!(
+            integration.uri().unwrap_or_default().ends_with(&format!(":kinesis:action/{action}")),
+            "{integration:?}"
+        );
+        assert!(integration.credentials().unwrap_or_default().ends_with(&format!("/{role}")), "{integration:?}");
+    }
+    assert_eq!(runtime.block_on(stage_throttle(stack, &api_id)), (100.0, 200));
+    let clients = runtime.block_on(stack.clients());
+    let policy = runtime.block_on(clients.iam.get_role_policy().role_name(&role).policy_name("pipectl").send());
+    let policy = pipectl::iam::parse_document(policy.expect("GetRolePolicy").policy_document()).expect("JSON");
+    let statement = &policy["Statement"][0];
+    assert_eq!(statement["Action"], serde_json::json!(["kinesis:PutRecord", "kinesis:PutRecords"]), "{policy}");
+    let resources = statement["Resource"].as_array().expect("resources");
+    assert!(
+        resources.len() == 1 && resources[0].as_str().unwrap_or_default().ends_with(&format!(":stream/{stream}")),
+        "{policy}"
+    );
+    pipectl(stack, &["plan", "-f", &file, "--detailed-exitcode"]).expect(0);
+
+    if stack == Stack::LocalStack {
+        let event = r#"{"event_id": "e1", "user_id": "u-42", "event_type": "click"}"#;
+        let (status, answer) = post(stack, &api_id, &format!("events/{stream}"), event);
+        assert_eq!(status, 200, "{answer}");
+        let (status, answer) = post(stack, &api_id, &format!("events/{stream}"), r#"{"event_id": "e2"}"#);
+        assert_eq!(status, 400, "the schema requires user_id and event_type: {answer}");
+        let batch = r#"{"records": [{"event_id": "e3", "user_id": "u-7", "event_type": "view"}]}"#;
+        let (status, answer) = post(stack, &api_id, &format!("events/{stream}/batch"), batch);
+        assert!(status == 200 && answer.contains("\"FailedRecordCount\": 0"), "{status} {answer}");
+        let held = runtime.block_on(records(stack, &stream));
+        let keys: Vec<&str> = held.iter().map(|(key, _)| key.as_str()).collect();
+        assert_eq!(keys, ["u-42", "u-7"], "the refused event wrote nothing: {held:?}");
+        let first: serde_json::Value = serde_json::from_str(&held[0].1).expect("the record is the event");
+        assert_eq!(first["event_id"], "e1");
+    }
+
+    // A new key and throttle: the routes are redeployed, the stage re-throttled, and the
+    // next plan is empty again.
+    let changed = front_door(&pipeline)
+        .replace("rate: 100 ", "rate: 50 ")
+        .replace("{ field: user_id }", "{ header: X-Device-Id }");
+    let changed = scratch.write("front-door.yaml", &changed);
+    let plan = pipectl(stack, &["plan", "-f", &changed]).expect(0);
+    assert!(plan.stdout.contains("a new deployment replaces what the stage serves"), "{}", plan.stdout);
+    pipectl(stack, &["apply", "-f", &changed, "--auto-approve"]).expect(0);
+    assert_eq!(runtime.block_on(stage_throttle(stack, &api_id)), (50.0, 200));
+    pipectl(stack, &["plan", "-f", &changed, "--detailed-exitcode"]).expect(0);
+
+    pipectl(stack, &["destroy", "-f", &changed, "--auto-approve", "--allow-destroy"]).expect(0);
+    assert!(runtime.block_on(api_named(stack, &format!("{pipeline}-ingest"))).is_none(), "the API is gone");
+    let role_read = runtime.block_on(clients.iam.get_role().role_name(&role).send());
+    assert!(role_read.is_err(), "the role is gone");
+}
+
+#[test]
+fn front_door_on_localstack() {
+    require!(Stack::LocalStack);
+    the_front_door_applies_serves_plans_clean_and_destroys(Stack::LocalStack);
+}
+
+#[test]
+fn front_door_on_moto() {
+    require!(Stack::Moto);
+    the_front_door_applies_serves_plans_clean_and_destroys(Stack::Moto);
+}
