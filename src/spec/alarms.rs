@@ -59,6 +59,9 @@ pub struct Alarms {
     /// The alarm on failed schedule invocations (the schedules' dead-letter queue).
     #[serde(default)]
     pub schedules: Toggle,
+    /// The ingest API's alarms: thresholds, or `enabled: false`.
+    #[serde(default)]
+    pub ingest: Option<IngestAlarms>,
     /// Tags on the topic and the alarms.
     #[serde(default)]
     pub tags: BTreeMap<String, String>,
@@ -143,6 +146,26 @@ pub struct ClusterAlarms {
     pub idle_in_window: Option<String>,
 }
 
+/// The ingest API's alarms (API Gateway publishes `5XXError`, `4XXError` and `Latency` per API
+/// name; a REST API has no metric of its own for throttled requests, which are among its 4XX).
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IngestAlarms {
+    #[serde(default = "enabled")]
+    pub enabled: bool,
+    /// Requests answered 5XX in 5 minutes before it alarms (default 0: any; the stream refused
+    /// or failed them, and the client's events are lost unless it retries).
+    #[serde(default)]
+    pub server_errors: Option<i64>,
+    /// Requests answered 4XX in 5 minutes before it alarms (default 100): throttled (429),
+    /// refused by the schema (400) and the like.
+    #[serde(default)]
+    pub client_errors: Option<i64>,
+    /// The average latency that alarms, three periods in a row (a duration; default `1s`).
+    #[serde(default)]
+    pub latency: Option<String>,
+}
+
 /// What an alarm's metric is about: a resource of the spec.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Watched {
@@ -156,6 +179,8 @@ pub enum Watched {
     Queue(String),
     /// A cluster's job: the dimension value is its state machine's ARN (known before it exists).
     Job { cluster: String, job: String },
+    /// The ingest API: the dimension value is its API Gateway name.
+    Api(String),
 }
 
 /// One derived alarm, before any AWS id is known.
@@ -186,11 +211,28 @@ const DEFAULT_ITERATOR_AGE: &str = "5m";
 const DEFAULT_DATA_FRESHNESS: &str = "15m";
 const DEFAULT_HDFS_PERCENT: i64 = 80;
 const DEFAULT_IDLE_IN_WINDOW: &str = "30m";
+const DEFAULT_CLIENT_ERRORS: i64 = 100;
+const DEFAULT_LATENCY: &str = "1s";
 const PROTOCOLS: [&str; 3] = ["email", "https", "sqs"];
 
 /// The `alarms:` section, when it is there and enabled: what every watched kind asks.
 pub fn enabled_alarms(spec: &Spec) -> Option<&Alarms> {
     spec.alarms.as_ref().filter(|alarms| alarms.enabled)
+}
+
+/// The rules of `alarms.ingest`: an ingest API to watch, counts of 0 or more, a latency.
+fn check_ingest(ingest: &IngestAlarms, spec: &Spec, problems: &mut Problems) {
+    if spec.ingest.is_none() {
+        problems.add("alarms.ingest", "the spec has no `ingest:` section to watch");
+    }
+    for (field, count) in [("server_errors", ingest.server_errors), ("client_errors", ingest.client_errors)] {
+        if count.is_some_and(|n| n < 0) {
+            problems.add(format!("alarms.ingest.{field}"), "must be 0 or more requests");
+        }
+    }
+    if let Some(Err(why)) = ingest.latency.as_deref().map(parse_duration) {
+        problems.add("alarms.ingest.latency", why);
+    }
 }
 
 /// One alarm on a metric with a threshold over single periods.
@@ -252,6 +294,49 @@ pub fn stream_alarms(alarms: &Alarms, stream: &Stream) -> Vec<AlarmSpec> {
             throttled as f64,
             3,
             format!("Stream {} refuses writes for throughput: add shards", stream.name),
+        ),
+    ]
+}
+
+/// The ingest API's alarms: server errors, client errors (throttling among them), latency.
+pub fn ingest_alarms(alarms: &Alarms, api_name: &str) -> Vec<AlarmSpec> {
+    let settings = alarms.ingest.as_ref();
+    if settings.is_some_and(|s| !s.enabled) {
+        return Vec::new();
+    }
+    let server = settings.and_then(|s| s.server_errors).unwrap_or(0);
+    let client = settings.and_then(|s| s.client_errors).unwrap_or(DEFAULT_CLIENT_ERRORS);
+    let latency = settings.and_then(|s| s.latency.as_deref()).unwrap_or(DEFAULT_LATENCY);
+    let latency_ms = parse_duration(latency).map_or(0.0, |d| d.as_millis() as f64);
+    let watched = Watched::Api(api_name.to_string());
+    let api = |metric, statistic| Metric {
+        namespace: "AWS/ApiGateway",
+        metric,
+        dimension: "ApiName",
+        statistic,
+        comparison: "GreaterThanThreshold",
+    };
+    vec![
+        api("5XXError", "Sum").alarm(
+            format!("{api_name}-server-errors"),
+            &watched,
+            server as f64,
+            1,
+            format!("The ingest API {api_name} fails requests (5XX): their events are not in the stream"),
+        ),
+        api("4XXError", "Sum").alarm(
+            format!("{api_name}-client-errors"),
+            &watched,
+            client as f64,
+            1,
+            format!("The ingest API {api_name} refuses many requests (4XX): throttled (429) or invalid"),
+        ),
+        api("Latency", "Average").alarm(
+            format!("{api_name}-latency"),
+            &watched,
+            latency_ms,
+            3,
+            format!("The ingest API {api_name} answers slower than {latency} on average"),
         ),
     ]
 }
@@ -411,6 +496,9 @@ pub fn derived_alarms(spec: &Spec, year: i32) -> Vec<AlarmSpec> {
     if spec.clusters.iter().any(Cluster::has_schedules) {
         out.extend(dead_letter_alarm(alarms, &spec.pipeline));
     }
+    if spec.ingest.is_some() {
+        out.extend(ingest_alarms(alarms, &crate::names::ingest_api_name(&spec.pipeline)));
+    }
     out
 }
 
@@ -426,6 +514,8 @@ pub fn metric_unit(metric: &str) -> &'static str {
         "IsIdle" => "(1 when idle)",
         "ApproximateNumberOfMessagesVisible" => "messages",
         "ExecutionsFailed" | "ExecutionsTimedOut" => "executions",
+        "5XXError" | "4XXError" => "requests",
+        "Latency" => "milliseconds",
         _ => "",
     }
 }
@@ -508,6 +598,9 @@ pub(super) fn check(alarms: &Alarms, spec: &Spec, problems: &mut Problems) {
         if !seen.insert(subscription) {
             problems.add(path, format!("{} {endpoint} is listed twice", subscription.protocol));
         }
+    }
+    if let Some(ingest) = &alarms.ingest {
+        check_ingest(ingest, spec, problems);
     }
     for (name, settings) in &alarms.streams {
         let path = format!("alarms.streams.{name}");

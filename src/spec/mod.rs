@@ -46,7 +46,7 @@ mod wildcards;
 
 pub use alarms::{
     cluster_alarms, condition_words, dead_letter_alarm, delivery_alarms, derived_alarms, during_words, enabled_alarms,
-    job_alarms, stream_alarms, AlarmSpec, Alarms, Subscription, Watched,
+    ingest_alarms, job_alarms, stream_alarms, AlarmSpec, Alarms, IngestAlarms, Subscription, Watched,
 };
 pub use buckets::{Bucket, BucketEncryption, LifecycleRule, Transition};
 #[cfg(test)]

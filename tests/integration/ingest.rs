@@ -128,6 +128,35 @@ fn the_front_door_applies_serves_plans_clean_and_destroys(stack: Stack) {
         resources.len() == 1 && resources[0].as_str().unwrap_or_default().ends_with(&format!(":stream/{stream}")),
         "{policy}"
     );
+    let alarms = runtime.block_on(
+        clients.cloudwatch.describe_alarms().alarm_name_prefix(format!("pipectl-{pipeline}-{pipeline}-ingest")).send(),
+    );
+    let alarms: Vec<(String, String, f64)> = alarms
+        .expect("DescribeAlarms")
+        .metric_alarms()
+        .iter()
+        .map(|alarm| {
+            let dimension = alarm
+                .dimensions()
+                .first()
+                .map(|d| format!("{}={}", d.name().unwrap_or_default(), d.value().unwrap_or_default()));
+            (
+                alarm.metric_name().unwrap_or_default().to_string(),
+                dimension.unwrap_or_default(),
+                alarm.threshold().unwrap_or_default(),
+            )
+        })
+        .collect();
+    let api_name = format!("ApiName={pipeline}-ingest");
+    assert_eq!(
+        alarms,
+        [
+            ("4XXError".to_string(), api_name.clone(), 50.0),
+            ("Latency".to_string(), api_name.clone(), 2000.0),
+            ("5XXError".to_string(), api_name, 0.0)
+        ],
+        "the API's alarms, by name"
+    );
     pipectl(stack, &["plan", "-f", &file, "--detailed-exitcode"]).expect(0);
 
     if stack == Stack::LocalStack {

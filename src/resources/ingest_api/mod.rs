@@ -201,10 +201,20 @@ impl ResourceKind for IngestApi {
         depends_on.extend(ingest.routes.iter().map(|route| super::stream::id(&route.stream)));
         depends_on.sort_by_key(ToString::to_string);
         depends_on.dedup();
-        vec![
+        let mut nodes = vec![
             graph.node(role::id(DERIVED_INGEST_ROLE), &ingest.tags, Vec::new(), role_config),
             graph.node(id(&name), &ingest.tags, depends_on, config),
-        ]
+        ];
+        if let Some(alarms) = crate::spec::enabled_alarms(spec) {
+            nodes.extend(super::alarm::nodes(
+                graph,
+                crate::spec::ingest_alarms(alarms, &name),
+                &id(&name),
+                &name,
+                &name,
+            ));
+        }
+        nodes
     }
 
     async fn read(&self, read: &ReadContext<'_>) -> Result<NamedRead, AwsError> {
