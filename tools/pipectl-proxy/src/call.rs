@@ -66,6 +66,14 @@ impl Call {
                 ("DELETE", 1, []) => "DeleteBucket".to_string(),
                 _ => format!("{method} {path}"),
             };
+        } else if call.service == "apigateway" && path.starts_with("/restapis/") {
+            // Only the operations a rule reads are named; the rest keep `METHOD path`.
+            let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+            call.operation = match (method.as_str(), segments.as_slice()) {
+                ("PUT", ["restapis", _, "resources", _, "methods", _, "integration"]) => "PutIntegration".to_string(),
+                _ => format!("{method} {path}"),
+            };
+            call.json = serde_json::from_str(&text).unwrap_or(Value::Null);
         } else if call.service == "scheduler" && path.starts_with("/schedules/") {
             call.operation = match method.as_str() {
                 "POST" => "CreateSchedule",
@@ -102,6 +110,9 @@ mod tests {
         let schedule = rest("scheduler", "us-east-1", "POST /schedules/pipectl-p-up HTTP/1.1", "{\"Target\":{}}");
         assert_eq!(schedule.operation, "CreateSchedule");
         assert_eq!(rest("scheduler", "us-east-1", "PUT /schedules/x HTTP/1.1", "{}").operation, "UpdateSchedule");
+        let integration = "PUT /restapis/a1/resources/r1/methods/POST/integration HTTP/1.1";
+        let put = rest("apigateway", "us-east-1", integration, "{\"type\":\"AWS\"}");
+        assert_eq!((put.operation.as_str(), put.json["type"].as_str()), ("PutIntegration", Some("AWS")));
         let bucket = rest("s3", "eu-west-1", "PUT /lake HTTP/1.1", "");
         assert_eq!((bucket.operation.as_str(), bucket.bucket.as_deref()), ("CreateBucket", Some("lake")));
         let tagging = rest("s3", "us-east-1", "GET /lake?tagging HTTP/1.1", "");

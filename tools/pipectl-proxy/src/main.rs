@@ -91,6 +91,11 @@
 //!   Management Guide: one primary node, or three with multiple primary nodes), answers
 //!   `ValidationException`. Whether a `TASK` group of 0 is accepted at launch is not documented;
 //!   the proxy accepts it (an open question for `tests/real-aws/`).
+//! - `apigateway-integration-role` — API Gateway `PutIntegration` of type `AWS` (a service
+//!   integration, such as Kinesis `PutRecord`) without `credentials` answers `BadRequestException`
+//!   "Role ARN must be specified for AWS integrations" (hashicorp/terraform-provider-aws#7916
+//!   quotes AWS's answer); LocalStack and moto accept it, and LocalStack then writes with no
+//!   role at all.
 //! - `dependency-violation` — for `--dependency-secs` (default 10) after an EMR
 //!   `TerminateJobFlows`, EC2 `DeleteSecurityGroup`, `DeleteSubnet` and `DeleteVpc` answer
 //!   `DependencyViolation` ("Error codes for the Amazon EC2 API"), as AWS does while the

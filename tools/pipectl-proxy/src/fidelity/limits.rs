@@ -6,7 +6,9 @@
 //! - `role-path`: EMR's `RunJobFlow` names its service role by the bare name of a role that has
 //!   a path;
 //! - `emr-group-minimums`: `RunJobFlow` with a core group of no instances, or a primary group of
-//!   other than 1 or 3.
+//!   other than 1 or 3;
+//! - `apigateway-integration-role`: an API Gateway AWS service integration without the role API
+//!   Gateway calls the service as.
 
 use std::collections::HashMap;
 
@@ -48,6 +50,17 @@ pub fn bare_role(call: &Call, paths: &HashMap<String, String>) -> Option<Refusal
             &format!("Invalid {field}: {name}. The role has the path {path}; name it with its path, by its ARN."),
         ))
     })
+}
+
+/// `apigateway-integration-role`: `PutIntegration` of type `AWS` without `credentials`, refused
+/// as AWS refuses it (hashicorp/terraform-provider-aws#7916 quotes the answer).
+pub fn integration_role(call: &Call) -> Option<Refusal> {
+    if (call.service.as_str(), call.operation.as_str()) != ("apigateway", "PutIntegration") {
+        return None;
+    }
+    let aws = call.json["type"].as_str() == Some("AWS");
+    let role = call.json["credentials"].as_str().is_some_and(|role| !role.is_empty());
+    (aws && !role).then(|| Refusal::rest_json("BadRequestException", "Role ARN must be specified for AWS integrations"))
 }
 
 /// `emr-group-minimums`: RunJobFlow's instance groups below what EMR takes at launch.
@@ -136,6 +149,27 @@ mod tests {
         let arn = "arn:aws:iam::123456789012:role/pipectl/p/use1/p-spark-emr";
         assert!(fidelity.refuse(&run(arn), later).is_none(), "the ARN with its path passes");
         assert!(fidelity.refuse(&run("plain"), later).is_none(), "a role without a path may go by name");
+    }
+
+    #[test]
+    fn an_aws_integration_without_a_role_is_refused() {
+        let fidelity = all_rules();
+        let put = |body: Value| {
+            let line = "PUT /restapis/a1/resources/r1/methods/POST/integration HTTP/1.1";
+            crate::testing::rest("apigateway", "us-east-1", line, &body.to_string())
+        };
+        let kinesis = "arn:aws:apigateway:us-east-1:kinesis:action/PutRecord";
+        let (rule, refusal) = fidelity
+            .refuse(&put(serde_json::json!({"type": "AWS", "uri": kinesis})), Instant::now())
+            .expect("no role refused");
+        assert_eq!(rule, Rule::ApiIntegrationRole);
+        assert!(refusal.body.contains("Role ARN must be specified"), "{}", refusal.body);
+        let with_role = serde_json::json!({"type": "AWS", "uri": kinesis, "credentials": "arn:aws:iam::1:role/r"});
+        assert!(fidelity.refuse(&put(with_role), Instant::now()).is_none());
+        assert!(
+            fidelity.refuse(&put(serde_json::json!({"type": "MOCK"})), Instant::now()).is_none(),
+            "a MOCK needs none"
+        );
     }
 
     #[test]

@@ -31,10 +31,11 @@ pub enum Rule {
     KinesisTagLimit,
     RolePath,
     EmrGroupMinimums,
+    ApiIntegrationRole,
 }
 
 impl Rule {
-    pub const ALL: [Rule; 12] = [
+    pub const ALL: [Rule; 13] = [
         Rule::LogUriScheme,
         Rule::FreshIam,
         Rule::FreshProfileAuthorize,
@@ -47,6 +48,7 @@ impl Rule {
         Rule::KinesisTagLimit,
         Rule::RolePath,
         Rule::EmrGroupMinimums,
+        Rule::ApiIntegrationRole,
     ];
 
     pub fn name(self) -> &'static str {
@@ -63,6 +65,7 @@ impl Rule {
             Rule::KinesisTagLimit => "kinesis-tag-limit",
             Rule::RolePath => "role-path",
             Rule::EmrGroupMinimums => "emr-group-minimums",
+            Rule::ApiIntegrationRole => "apigateway-integration-role",
         }
     }
 
@@ -286,7 +289,11 @@ impl Fidelity {
             return Some((Rule::RolePath, refusal));
         }
         let groups = self.enabled(Rule::EmrGroupMinimums).then(|| limits::group_minimums(call)).flatten();
-        groups.map(|refusal| (Rule::EmrGroupMinimums, refusal))
+        if let Some(refusal) = groups {
+            return Some((Rule::EmrGroupMinimums, refusal));
+        }
+        let integration = self.enabled(Rule::ApiIntegrationRole).then(|| limits::integration_role(call)).flatten();
+        integration.map(|refusal| (Rule::ApiIntegrationRole, refusal))
     }
 
     /// `fresh-profile-authorize`: EMR's other answer for a fresh instance profile, to every
