@@ -54,10 +54,8 @@ fn default_stage() -> String {
 #[serde(deny_unknown_fields)]
 pub struct Throttle {
     /// Requests per second, steady (above 0, at most 10000).
-    #[schemars(range(max = 10000))]
     pub rate: f64,
     /// Requests accepted at once above the rate (1 to 5000).
-    #[schemars(range(min = 1, max = 5000))]
     pub burst: i32,
 }
 

@@ -14,6 +14,7 @@ use serde_json::Value;
 
 use super::buckets::{BUCKET_NAME_PATTERN, MAX_LIFECYCLE_DAYS, STORAGE_CLASSES};
 use super::clusters::{MAX_EBS_GIB, MAX_GROUP_NODES};
+use super::ingest::MAX_BURST;
 use super::pipeline::Spec;
 use super::streams::{MAX_RETENTION_HOURS, MAX_SHARDS, MIN_RETENTION_HOURS};
 use crate::calendar::CRON_PATTERN;
@@ -75,7 +76,7 @@ impl Rule {
 /// (the one source of each bound). A bound that depends on another field (a transition to an
 /// `_IA` class waits 30 days) is stated at its loosest; a pattern is what a name or cron must at
 /// least look like, and validation says the rest.
-const LIMITS: [(&str, &str, Rule); 13] = [
+const LIMITS: [(&str, &str, Rule); 14] = [
     ("Stream", "shards", Rule::Range(1, MAX_SHARDS)),
     ("Stream", "retention_hours", Rule::Range(MIN_RETENTION_HOURS, MAX_RETENTION_HOURS)),
     ("Bucket", "name", Rule::Pattern(BUCKET_NAME_PATTERN)),
@@ -89,6 +90,7 @@ const LIMITS: [(&str, &str, Rule); 13] = [
     ("TaskGroup", "nodes", Rule::Range(0, MAX_GROUP_NODES)),
     ("Schedule", "cron", Rule::Pattern(CRON_PATTERN)),
     ("Job", "cron", Rule::Pattern(CRON_PATTERN)),
+    ("Throttle", "burst", Rule::Range(1, MAX_BURST as i64)),
 ];
 
 /// Keys in sorted order, whatever serde_json's `preserve_order` feature (which other crates
@@ -167,6 +169,10 @@ mod tests {
             ("TaskGroup", _) => (
                 cluster_spec("", "", "").replace("nodes: 0}", &format!("nodes: {value}}}")),
                 format!("clusters[0].task_groups[0].{property}"),
+            ),
+            ("Throttle", _) => (
+                format!("{HEAD}streams: [{{name: s}}]\ningest:\n  throttle: {{rate: 1, {property}: {value}}}\n  routes: [{{stream: s}}]\n"),
+                format!("ingest.throttle.{property}"),
             ),
             _ => panic!("no sample spec for {definition}.{property}"),
         }
