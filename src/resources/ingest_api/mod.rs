@@ -493,3 +493,79 @@ async fn retag(ctx: &Context, id: &ResourceId, api_id: &str, live: &Tags, desire
     };
     super::kit::retag::retag(live, desired, untag, tag).await
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::super::{deployer_grants, graph_in};
+    use super::*;
+    use crate::iam::deployer::{policy, Purpose};
+    use crate::iam::evaluate::{allowed, Request};
+    use crate::spec::Spec;
+
+    fn spec(extra: &str) -> Spec {
+        let yaml = format!("version: 1\npipeline: p\nregion: us-east-1\nstreams:\n  - {{name: clicks}}\n  - {{name: orders, encryption: kms, kms_key: 'arn:aws:kms:us-east-1:123456789012:key/k1'}}\n  - {{name: other}}\ningest:\n  throttle: {{rate: 10, burst: 20}}\n  routes:\n    - {{stream: clicks}}\n    - {{stream: orders, path: v1/orders}}\n{extra}");
+        crate::spec::load_bytes("ingest.yaml", yaml.as_bytes()).expect("a valid spec")
+    }
+
+    #[test]
+    fn the_role_puts_into_the_routed_streams_only_and_encrypts_with_their_keys() {
+        let spec = spec("");
+        let graph = graph_in(&spec, &Arns::new("123456789012", "us-east-1"), chrono::Utc::now());
+        let role = graph.iter().find(|node| node.id == role::id(DERIVED_INGEST_ROLE)).expect("the derived role");
+        let config = role.config::<role::RoleConfig>().expect("a role");
+        let inline = config.inline.clone().expect("an inline policy");
+        let stream = |name: &str| format!("arn:aws:kinesis:us-east-1:123456789012:stream/{name}");
+        let put = |name: &str| Request::new("kinesis:PutRecords", &stream(name));
+        assert!(allowed(&inline, &put("clicks")) && allowed(&inline, &put("orders")));
+        assert!(!allowed(&inline, &put("other")), "a stream no route names");
+        assert!(!allowed(&inline, &Request::new("kinesis:GetRecords", &stream("clicks"))), "it only writes");
+        let key = "arn:aws:kms:us-east-1:123456789012:key/k1";
+        let encrypt = Request::new("kms:GenerateDataKey", key)
+            .with("kms:ViaService", &["kinesis.us-east-1.amazonaws.com"])
+            .with("kms:EncryptionContext:aws:kinesis:arn", &[&stream("orders")]);
+        assert!(allowed(&inline, &encrypt), "{inline}");
+        let elsewhere = Request::new("kms:GenerateDataKey", key)
+            .with("kms:ViaService", &["kinesis.us-east-1.amazonaws.com"])
+            .with("kms:EncryptionContext:aws:kinesis:arn", &[&stream("other")]);
+        assert!(!allowed(&inline, &elsewhere), "the key only for the routed stream");
+        assert_eq!(config.trust["Statement"][0]["Principal"], json!({"Service": ["apigateway.amazonaws.com"]}));
+        let api = graph.iter().find(|node| node.id.kind == KIND).expect("the API");
+        let depends: Vec<String> = api.depends_on.iter().map(ToString::to_string).collect();
+        assert_eq!(depends, ["role/ingest-apigateway", "stream/clicks", "stream/orders"]);
+    }
+
+    #[test]
+    fn the_deployer_changes_only_apis_tagged_for_the_pipeline_and_passes_the_role_to_api_gateway() {
+        let spec = spec("");
+        let grants = deployer_grants(&GrantContext::new(&spec, "us-east-1", "123456789012"));
+        let deployer = policy(grants, Purpose::Everything);
+        let api = "arn:aws:apigateway:us-east-1::/restapis/a1b2c3/resources/r1/methods/POST/integration";
+        let tagged =
+            |pipeline: &str| Request::new("apigateway:PUT", api).with("aws:ResourceTag/pipectl:pipeline", &[pipeline]);
+        assert!(allowed(&deployer, &tagged("p")));
+        assert!(!allowed(&deployer, &tagged("p-other")), "another pipeline's API");
+        let delete = Request::new("apigateway:DELETE", "arn:aws:apigateway:us-east-1::/restapis/x9");
+        assert!(!allowed(&deployer, &delete), "an untagged API");
+        let create = |pipeline: &str| {
+            Request::new("apigateway:POST", "arn:aws:apigateway:us-east-1::/restapis")
+                .with("aws:RequestTag/pipectl:pipeline", &[pipeline])
+        };
+        assert!(allowed(&deployer, &create("p")) && !allowed(&deployer, &create("q")));
+        let role = "arn:aws:iam::123456789012:role/pipectl/p/us-east-1/p-ingest-apigateway-use1";
+        let pass = |service: &str| Request::new("iam:PassRole", role).with("iam:PassedToService", &[service]);
+        assert!(allowed(&deployer, &pass("apigateway.amazonaws.com")));
+        assert!(!allowed(&deployer, &pass("firehose.amazonaws.com")));
+        // Without `ingest:`, the API is still looked up (one the spec dropped is deleted), but
+        // nothing is created or passed.
+        let plain =
+            crate::spec::load_bytes("p.yaml", b"version: 1\npipeline: p\nregion: us-east-1\nstreams: [{name: s}]\n")
+                .unwrap();
+        let without =
+            policy(deployer_grants(&GrantContext::new(&plain, "us-east-1", "123456789012")), Purpose::Everything);
+        assert!(!allowed(&without, &create("p")));
+        assert!(!allowed(&without, &pass("apigateway.amazonaws.com")));
+        assert!(allowed(&without, &Request::new("apigateway:GET", "arn:aws:apigateway:us-east-1::/restapis")));
+    }
+}
