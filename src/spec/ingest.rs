@@ -38,6 +38,10 @@ pub struct Ingest {
     /// Browser clients: the origins allowed to POST (CORS). `["*"]` allows every origin.
     #[serde(default)]
     pub cors: Option<Cors>,
+    /// API keys: every request must carry one (`x-api-key`) or gets 403; with a usage plan that
+    /// limits each key to the stage's throttle and, optionally, a quota.
+    #[serde(default)]
+    pub api_keys: Option<ApiKeys>,
     /// One per stream clients write to.
     pub routes: Vec<Route>,
     /// Tags on the API and its stage.
@@ -65,6 +69,43 @@ pub struct Throttle {
 pub struct Cors {
     /// `https://…` origins (an `http://localhost…` one for development), or `*` alone.
     pub origins: Vec<String>,
+}
+
+/// The API key pipectl makes (one) and its usage plan.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApiKeys {
+    /// How many requests a key may make in a period; none: no quota.
+    #[serde(default)]
+    pub quota: Option<Quota>,
+}
+
+/// Requests per day, week or month.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Quota {
+    /// Requests in one period (at least 1).
+    pub limit: i32,
+    pub period: QuotaPeriod,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum QuotaPeriod {
+    Day,
+    Week,
+    Month,
+}
+
+impl QuotaPeriod {
+    /// As API Gateway spells it.
+    pub fn as_aws(self) -> &'static str {
+        match self {
+            QuotaPeriod::Day => "DAY",
+            QuotaPeriod::Week => "WEEK",
+            QuotaPeriod::Month => "MONTH",
+        }
+    }
 }
 
 /// One stream's route: `POST /<path>` and `POST /<path>/batch`.
@@ -131,6 +172,14 @@ pub(super) fn check(ingest: &Ingest, spec: &Spec, problems: &mut Problems) {
     }
     if let Some(cors) = &ingest.cors {
         check_origins(&cors.origins, problems);
+    }
+    if let Some(quota) = ingest.api_keys.as_ref().and_then(|keys| keys.quota) {
+        if quota.limit < 1 {
+            problems.add(
+                "ingest.api_keys.quota.limit",
+                format!("a quota of {} requests lets no request through: at least 1", quota.limit),
+            );
+        }
     }
     if ingest.routes.is_empty() {
         problems.add("ingest.routes", "an ingest API needs at least one route");
@@ -212,6 +261,14 @@ mod tests {
     fn a_good_ingest_section_has_no_problems() {
         let yaml = format!("{HEAD}{STREAMS}ingest:\n  throttle: {{rate: 100, burst: 200}}\n  cors: {{origins: ['https://shop.example.com', 'http://localhost:3000']}}\n  routes:\n    - {{stream: clicks, partition_key: {{field: user_id}}, schema: {{type: object, required: [user_id]}}}}\n    - {{stream: clicks, path: v2/clicks, partition_key: {{header: X-Device-Id}}}}\n");
         assert_eq!(problems(&yaml), vec![]);
+    }
+
+    #[test]
+    fn a_quota_lets_at_least_one_request_through() {
+        let yaml = format!("{HEAD}{STREAMS}ingest:\n  throttle: {{rate: 1, burst: 1}}\n  api_keys: {{quota: {{limit: 0, period: week}}}}\n  routes: [{{stream: clicks}}]\n");
+        assert_eq!(paths(&yaml), ["ingest.api_keys.quota.limit"]);
+        let fine = yaml.replace("limit: 0", "limit: 1");
+        assert_eq!(problems(&fine), vec![]);
     }
 
     #[test]

@@ -39,26 +39,33 @@ async fn stage_throttle(stack: Stack, api: &str) -> (f64, i32) {
     (all.throttling_rate_limit(), all.throttling_burst_limit())
 }
 
-/// POSTs `body` to the stage on LocalStack (its path-style route, which needs no DNS).
-fn post(stack: Stack, api: &str, path: &str, body: &str) -> (u16, String) {
+/// The example with another partition key and throttle.
+fn changed_text(pipeline: &str) -> String {
+    front_door(pipeline).replace("rate: 100 ", "rate: 50 ").replace("{ field: user_id }", "{ header: X-Device-Id }")
+}
+
+/// The usage plan named `name`, and the value of the key attached to it.
+async fn usage_plan(stack: Stack, name: &str) -> Option<(aws_sdk_apigateway::types::UsagePlan, String)> {
+    let client = stack.clients().await.apigateway;
+    let plans = client.get_usage_plans().limit(500).send().await.expect("GetUsagePlans");
+    let plan = plans.items().iter().find(|plan| plan.name() == Some(name))?.clone();
+    let keys = client.get_usage_plan_keys().usage_plan_id(plan.id()?).send().await.expect("GetUsagePlanKeys");
+    let key = keys.items().first().and_then(|key| key.id()).expect("a key on the plan").to_string();
+    let key = client.get_api_key().api_key(key).include_value(true).send().await.expect("GetApiKey");
+    Some((plan, key.value().unwrap_or_default().to_string()))
+}
+
+/// POSTs `body` to the stage on LocalStack (its path-style route, which needs no DNS), with the
+/// API key `key` if one is given.
+fn post(stack: Stack, api: &str, path: &str, body: &str, key: Option<&str>) -> (u16, String) {
     let url = format!("{}/_aws/execute-api/{api}/live/{path}", stack.endpoint());
-    let output = std::process::Command::new("curl")
-        .args([
-            "-s",
-            "-o",
-            "-",
-            "-w",
-            "\n%{http_code}",
-            "-X",
-            "POST",
-            &url,
-            "-H",
-            "Content-Type: application/json",
-            "-d",
-            body,
-        ])
-        .output()
-        .expect("curl runs");
+    let header = key.map(|key| format!("x-api-key: {key}"));
+    let mut args = vec!["-s", "-o", "-", "-w", "\n%{http_code}", "-X", "POST", &url];
+    args.extend(["-H", "Content-Type: application/json", "-d", body]);
+    if let Some(header) = &header {
+        args.extend(["-H", header.as_str()]);
+    }
+    let output = std::process::Command::new("curl").args(&args).output().expect("curl runs");
     let text = String::from_utf8_lossy(&output.stdout).into_owned();
     let (body, status) = text.rsplit_once('\n').expect("a status line");
     (status.trim().parse().expect("an HTTP status"), body.to_string())
@@ -162,12 +169,12 @@ fn the_front_door_applies_serves_plans_clean_and_destroys(stack: Stack) {
 
     if stack == Stack::LocalStack {
         let event = r#"{"event_id": "e1", "user_id": "u-42", "event_type": "click"}"#;
-        let (status, answer) = post(stack, &api_id, &format!("events/{stream}"), event);
+        let (status, answer) = post(stack, &api_id, &format!("events/{stream}"), event, None);
         assert_eq!(status, 200, "{answer}");
-        let (status, answer) = post(stack, &api_id, &format!("events/{stream}"), r#"{"event_id": "e2"}"#);
+        let (status, answer) = post(stack, &api_id, &format!("events/{stream}"), r#"{"event_id": "e2"}"#, None);
         assert_eq!(status, 400, "the schema requires user_id and event_type: {answer}");
         let batch = r#"{"records": [{"event_id": "e3", "user_id": "u-7", "event_type": "view"}]}"#;
-        let (status, answer) = post(stack, &api_id, &format!("events/{stream}/batch"), batch);
+        let (status, answer) = post(stack, &api_id, &format!("events/{stream}/batch"), batch, None);
         assert!(status == 200 && answer.contains("\"FailedRecordCount\": 0"), "{status} {answer}");
         let held = runtime.block_on(records(stack, &stream));
         let keys: Vec<&str> = held.iter().map(|(key, _)| key.as_str()).collect();
@@ -178,14 +185,34 @@ fn the_front_door_applies_serves_plans_clean_and_destroys(stack: Stack) {
 
     // A new key and throttle: the routes are redeployed, the stage re-throttled, and the
     // next plan is empty again.
-    let changed = front_door(&pipeline)
-        .replace("rate: 100 ", "rate: 50 ")
-        .replace("{ field: user_id }", "{ header: X-Device-Id }");
-    let changed = scratch.write("front-door.yaml", &changed);
+    let changed = scratch.write("front-door.yaml", &changed_text(&pipeline));
     let plan = pipectl(stack, &["plan", "-f", &changed]).expect(0);
     assert!(plan.stdout.contains("a new deployment replaces what the stage serves"), "{}", plan.stdout);
     pipectl(stack, &["apply", "-f", &changed, "--auto-approve"]).expect(0);
     assert_eq!(runtime.block_on(stage_throttle(stack, &api_id)), (50.0, 200));
+    pipectl(stack, &["plan", "-f", &changed, "--detailed-exitcode"]).expect(0);
+
+    // API keys: a usage plan on the stage with the quota, the key attached; on LocalStack a
+    // request without the key is refused (403) and one with it is written.
+    let keyed = front_door(&pipeline)
+        .replace("rate: 100 ", "rate: 50 ")
+        .replace("  routes:", "  api_keys:\n    quota: {limit: 1000, period: day}\n  routes:");
+    let keyed = scratch.write("keyed.yaml", &keyed);
+    pipectl(stack, &["apply", "-f", &keyed, "--auto-approve"]).expect(0);
+    let (plan, key) = runtime.block_on(usage_plan(stack, &format!("{pipeline}-ingest"))).expect("a usage plan");
+    assert_eq!((plan.quota().map(|q| q.limit()), plan.api_stages().len()), (Some(1000), 1), "{plan:?}");
+    assert_eq!(plan.api_stages()[0].api_id(), Some(api_id.as_str()));
+    pipectl(stack, &["plan", "-f", &keyed, "--detailed-exitcode"]).expect(0);
+    if stack == Stack::LocalStack {
+        let event = r#"{"event_id": "e9", "user_id": "u-9", "event_type": "click"}"#;
+        let (status, _) = post(stack, &api_id, &format!("events/{stream}"), event, None);
+        assert_eq!(status, 403, "no key, no entry");
+        let (status, answer) = post(stack, &api_id, &format!("events/{stream}"), event, Some(&key));
+        assert_eq!(status, 200, "{answer}");
+    }
+    // Without `api_keys` again: the plan and the key are gone.
+    pipectl(stack, &["apply", "-f", &changed, "--auto-approve"]).expect(0);
+    assert!(runtime.block_on(usage_plan(stack, &format!("{pipeline}-ingest"))).is_none(), "the usage plan is gone");
     pipectl(stack, &["plan", "-f", &changed, "--detailed-exitcode"]).expect(0);
 
     pipectl(stack, &["destroy", "-f", &changed, "--auto-approve", "--allow-destroy"]).expect(0);

@@ -164,7 +164,8 @@ impl Api<'_> {
             .rest_api_id(self.api_id)
             .resource_id(resource)
             .http_method("POST")
-            .authorization_type("NONE");
+            .authorization_type("NONE")
+            .api_key_required(definition.api_key_required);
         if let Some((model, _)) = &method.model {
             put = put.request_validator_id(validator).request_models("application/json", model);
         }
@@ -212,6 +213,9 @@ impl Api<'_> {
             PartitionKeySource::Header(header) => Some(header.clone()),
             _ => None,
         }));
+        if definition.api_key_required {
+            allowed.push("X-Api-Key".to_string());
+        }
         allowed.dedup();
         let preflight =
             [(ALLOW_METHODS, "'POST,OPTIONS'".to_string()), (ALLOW_HEADERS, format!("'{}'", allowed.join(",")))];

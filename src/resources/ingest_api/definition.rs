@@ -32,6 +32,8 @@ pub struct Definition {
     pub routes: Vec<RouteDefinition>,
     /// CORS origins; empty: no CORS.
     pub cors: Vec<String>,
+    /// Every POST needs an API key (`ingest.api_keys`).
+    pub api_key_required: bool,
     /// The IAM name of the role API Gateway writes to Kinesis with (its ARN, which holds the
     /// account, is known when applying: `Api::role_arn`).
     pub role: String,
@@ -90,6 +92,9 @@ impl Definition {
         if !self.cors.is_empty() {
             lines.push(format!("CORS: {}", self.cors.join(" ")));
         }
+        if self.api_key_required {
+            lines.push("API key required".to_string());
+        }
         lines
     }
 
@@ -100,7 +105,7 @@ impl Definition {
             .into_iter()
             .map(|method| json!({"path": method.path, "action": method.action, "template": method.template, "model": method.model}))
             .collect();
-        let whole = json!({"routes": routes, "cors": self.cors, "role": self.role, "region": self.region, "cors_template": cors_template(&self.cors)});
+        let whole = json!({"routes": routes, "cors": self.cors, "role": self.role, "region": self.region, "cors_template": cors_template(&self.cors), "api_key_required": self.api_key_required});
         fingerprint(&whole)[..16].to_string()
     }
 
@@ -205,6 +210,7 @@ mod tests {
                 schema: Some(json!({"type": "object", "required": ["user_id"]})),
             }],
             cors: cors.iter().map(|origin| origin.to_string()).collect(),
+            api_key_required: false,
             role: "p-ingest-apigateway-use1".into(),
             region: "us-east-1".into(),
         }

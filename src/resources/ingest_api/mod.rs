@@ -19,6 +19,7 @@
 
 mod build;
 pub mod definition;
+mod usage;
 
 use std::collections::HashMap;
 
@@ -40,6 +41,7 @@ use crate::pricing::{self, CostLine, Prices};
 use crate::spec::{Ingest, StreamEncryption, Throttle};
 use build::Api;
 use definition::{parse_description, Definition, RouteDefinition};
+use usage::{LiveUsage, Usage};
 
 pub struct IngestApi;
 pub const KIND: Kind = Kind::of(&IngestApi);
@@ -56,6 +58,8 @@ pub struct IngestApiConfig {
     pub stage: String,
     pub throttle: Throttle,
     pub definition: Definition,
+    /// The API key and its usage plan (`ingest.api_keys`).
+    pub usage: Option<Usage>,
 }
 
 impl DesiredConfig for IngestApiConfig {
@@ -66,6 +70,7 @@ impl DesiredConfig for IngestApiConfig {
             ("throttle_burst".to_string(), json!(self.throttle.burst)),
             ("routes".to_string(), json!(self.definition.summary())),
             ("deployed".to_string(), json!(self.definition.fingerprint())),
+            ("api_key".to_string(), json!(self.usage.as_ref().map(Usage::words))),
         ])
     }
 }
@@ -86,6 +91,8 @@ pub struct Live {
     pub api_id: String,
     /// pipectl serves one stage; others (made by hand) are left alone and not compared.
     pub stage: Option<LiveStage>,
+    /// The usage plan named after the API, with the pipeline's tag.
+    pub usage: Option<LiveUsage>,
 }
 
 impl LiveDetail for Live {
@@ -102,6 +109,7 @@ impl LiveDetail for Live {
             ("throttle_burst".to_string(), json!(stage.and_then(|stage| stage.burst))),
             ("routes".to_string(), summary),
             ("deployed".to_string(), fingerprint),
+            ("api_key".to_string(), json!(self.usage.as_ref().map(LiveUsage::words))),
         ]);
         (attributes, Vec::new())
     }
@@ -146,6 +154,7 @@ fn definition(graph: &GraphContext, ingest: &Ingest) -> Definition {
             })
             .collect(),
         cors: ingest.cors.as_ref().map(|cors| cors.origins.clone()).unwrap_or_default(),
+        api_key_required: ingest.api_keys.is_some(),
         role: role_name,
         region: graph.arns.region.clone(),
     }
@@ -196,6 +205,11 @@ impl ResourceKind for IngestApi {
             stage: ingest.stage.clone(),
             throttle: ingest.throttle,
             definition: definition(graph, ingest),
+            usage: ingest.api_keys.as_ref().map(|keys| Usage {
+                name: name.clone(),
+                throttle: ingest.throttle,
+                quota: keys.quota,
+            }),
         };
         let mut depends_on = vec![role::id(DERIVED_INGEST_ROLE)];
         depends_on.extend(ingest.routes.iter().map(|route| super::stream::id(&route.stream)));
@@ -236,7 +250,7 @@ impl ResourceKind for IngestApi {
                 |name, _| async move {
                     let found = apis.get("", || rest_apis(client)).await?;
                     match ours(&found, &name, pipeline).and_then(RestApi::id) {
-                        Some(api_id) => describe(client, &name, api_id).await.map(Some),
+                        Some(api_id) => describe(client, &name, api_id, pipeline).await.map(Some),
                         None => Ok(None),
                     }
                 },
@@ -279,6 +293,9 @@ impl ResourceKind for IngestApi {
             .await
             .map_err(|error| aws_error(id, "CreateStage", error))?;
         throttle(&api, &desired.stage, desired.throttle).await?;
+        if let Some(usage) = &desired.usage {
+            usage::create(&api, &desired.stage, usage, &resource.tags).await?;
+        }
         Ok(api_id)
     }
 
@@ -324,10 +341,26 @@ impl ResourceKind for IngestApi {
             let delete = client.delete_stage().rest_api_id(&detail.api_id).stage_name(&old.name);
             delete.send().await.map_err(|error| aws_error(id, "DeleteStage", error))?;
         }
+        match (&desired.usage, &detail.usage) {
+            (Some(usage), None) => usage::create(&api, &desired.stage, usage, &resource.tags).await?,
+            (Some(usage), Some(live_usage)) => {
+                let stage = format!("{}:{}", detail.api_id, desired.stage);
+                if live_usage.words() != usage.words() || live_usage.stages != [stage] {
+                    usage::update(&api, live_usage, &desired.stage, usage).await?;
+                }
+            }
+            (None, Some(live_usage)) => {
+                usage::remove(client, &ctx.clients.limits, id, live_usage, &desired.name).await?;
+            }
+            (None, None) => {}
+        }
         retag(ctx, id, &detail.api_id, &live.tags, &resource.tags).await
     }
 
     async fn delete(&self, ctx: &Context, live: &LiveResource, detail: &Live) -> Result<(), AwsError> {
+        if let Some(usage) = &detail.usage {
+            usage::remove(&ctx.clients.apigateway, &ctx.clients.limits, &live.id, usage, &live.physical_id).await?;
+        }
         // AWS allows one DeleteRestApi per 30 seconds per account (API Gateway Developer Guide,
         // "Amazon API Gateway quotas"): a refusal is retried once after that long.
         for attempt in 0..2 {
@@ -355,6 +388,10 @@ impl ResourceKind for IngestApi {
                 outputs.push(Output::new("routes", routes.join("; ")));
             }
         }
+        if let Some(key) = detail.usage.as_ref().and_then(|usage| usage.own_key(&live.physical_id)) {
+            // The key's value is a secret: `aws apigateway get-api-key --api-key ID --include-value`.
+            outputs.push(Output::new("api_key_id", key));
+        }
         outputs
     }
 
@@ -373,20 +410,28 @@ impl ResourceKind for IngestApi {
     /// id is AWS's choice, so the grants name `/restapis/*` and condition changes on the
     /// pipeline's tag, which an API's methods, integrations, models, deployments and stages
     /// inherit for access control ("API Gateway resources that can be tagged", API Gateway
-    /// Developer Guide). Creating the API needs the tag in the request.
+    /// Developer Guide); so do a usage plan's keys from the plan, and API keys carry their own.
+    /// Creating any of them needs the tag in the request.
     fn grants(&self, ctx: &GrantContext) -> Vec<Grant> {
-        let region = &ctx.arns.region;
-        let partition = &ctx.arns.partition;
-        let apis = format!("arn:{partition}:apigateway:{region}::/restapis");
-        let inside = format!("{apis}/*");
-        let tags = format!("arn:{partition}:apigateway:{region}::/tags/*");
-        let created = if ctx.spec.ingest.is_some() { vec![apis.clone()] } else { Vec::new() };
+        let (region, partition) = (&ctx.arns.region, &ctx.arns.partition);
+        let path = |path: &str| format!("arn:{partition}:apigateway:{region}::/{path}");
+        let keys = ctx.spec.ingest.as_ref().is_some_and(|ingest| ingest.api_keys.is_some());
+        let mut created = Vec::new();
+        if ctx.spec.ingest.is_some() {
+            created.push(path("restapis"));
+        }
+        if keys {
+            created.extend([path("usageplans"), path("apikeys")]);
+        }
+        let read: Vec<String> =
+            ["restapis", "restapis/*", "usageplans", "usageplans/*"].into_iter().map(path).collect();
+        let owned: Vec<String> = ["restapis/*", "usageplans/*", "apikeys/*", "tags/*"].into_iter().map(path).collect();
         let change = ["apigateway:POST", "apigateway:PUT", "apigateway:PATCH", "apigateway:DELETE"];
         let mut grants = vec![
-            Grant::new("ReadIngestApis", Scope::Plan, &["apigateway:GET"], vec![apis, inside.clone()]),
+            Grant::new("ReadIngestApis", Scope::Plan, &["apigateway:GET"], read),
             Grant::new("CreateTaggedIngestApi", Scope::Apply, &["apigateway:POST"], created).when(ctx.tagging()),
-            Grant::new("ChangeOwnIngestApi", Scope::Apply, &change, vec![inside.clone(), tags]).when(ctx.tagged()),
-            Grant::new("DeleteOwnIngestApi", Scope::Destroy, &["apigateway:DELETE"], vec![inside]).when(ctx.tagged()),
+            Grant::new("ChangeOwnIngestApi", Scope::Apply, &change, owned.clone()).when(ctx.tagged()),
+            Grant::new("DeleteOwnIngestApi", Scope::Destroy, &["apigateway:DELETE"], owned).when(ctx.tagged()),
         ];
         if ctx.spec.ingest.is_some() {
             grants.push(ctx.pass_roles("apigateway", &[DERIVED_INGEST_ROLE.to_string()]));
@@ -425,12 +470,18 @@ fn tags_of(api: &RestApi) -> Tags {
     api.tags().map(|tags| tags.iter().map(|(key, value)| (key.clone(), value.clone())).collect()).unwrap_or_default()
 }
 
-/// The API's stages, and the first one's deployment (pipectl makes one stage).
-async fn describe(client: &aws_sdk_apigateway::Client, name: &str, api_id: &str) -> Result<Live, AwsError> {
+/// The API's stages, the first one's deployment (pipectl makes one stage), its usage plan.
+async fn describe(
+    client: &aws_sdk_apigateway::Client,
+    name: &str,
+    api_id: &str,
+    pipeline: &str,
+) -> Result<Live, AwsError> {
     let id = id(name);
-    let stages =
-        client.get_stages().rest_api_id(api_id).send().await.map_err(|error| aws_error(&id, "GetStages", error))?;
-    let Some(stage) = stages.item().first() else { return Ok(Live { api_id: api_id.to_string(), stage: None }) };
+    let stages = client.get_stages().rest_api_id(api_id).send().await;
+    let stages = stages.map_err(|error| aws_error(&id, "GetStages", error))?;
+    let usage = usage::read(client, &id, name, pipeline).await?;
+    let Some(stage) = stages.item().first() else { return Ok(Live { api_id: api_id.to_string(), stage: None, usage }) };
     let deployed = match stage.deployment_id() {
         Some(deployment) => {
             let read = client.get_deployment().rest_api_id(api_id).deployment_id(deployment).send().await;
@@ -439,7 +490,7 @@ async fn describe(client: &aws_sdk_apigateway::Client, name: &str, api_id: &str)
         }
         None => None,
     };
-    Ok(Live { api_id: api_id.to_string(), stage: Some(live_stage(stage, deployed)) })
+    Ok(Live { api_id: api_id.to_string(), stage: Some(live_stage(stage, deployed)), usage })
 }
 
 fn live_stage(stage: &Stage, deployed: Option<(String, Vec<String>)>) -> LiveStage {
