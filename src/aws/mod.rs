@@ -63,6 +63,8 @@ pub struct Clients {
     pub sfn: aws_sdk_sfn::Client,
     /// API Gateway: the pipeline's ingest API (see `resources::ingest_api`).
     pub apigateway: aws_sdk_apigateway::Client,
+    /// CloudWatch Logs: the pipeline's log groups (see `resources::log_group`).
+    pub logs: aws_sdk_cloudwatchlogs::Client,
     /// The AWS Price List Query API, at the endpoint nearest the region (see `pricing::live`).
     pub pricing: PriceList,
     /// AWS's documented per-operation request rates, shared by every clone of these clients.
@@ -196,6 +198,7 @@ pub async fn clients(options: &AwsOptions, counter: &CallCounter) -> Clients {
     let athena_config = aws_sdk_athena::config::Builder::from(&config).interceptor(counter.clone()).build();
     let sfn_config = aws_sdk_sfn::config::Builder::from(&config).interceptor(counter.clone()).build();
     let apigateway_config = aws_sdk_apigateway::config::Builder::from(&config).interceptor(counter.clone()).build();
+    let logs_config = aws_sdk_cloudwatchlogs::config::Builder::from(&config).interceptor(counter.clone()).build();
     let pricing_config = aws_sdk_pricing::config::Builder::from(&config)
         .region(Region::new(price_list_region(&options.region)))
         .interceptor(counter.clone())
@@ -219,6 +222,7 @@ pub async fn clients(options: &AwsOptions, counter: &CallCounter) -> Clients {
         athena: aws_sdk_athena::Client::from_conf(athena_config),
         sfn: aws_sdk_sfn::Client::from_conf(sfn_config),
         apigateway: aws_sdk_apigateway::Client::from_conf(apigateway_config),
+        logs: aws_sdk_cloudwatchlogs::Client::from_conf(logs_config),
         pricing: PriceList::new(aws_sdk_pricing::Client::from_conf(pricing_config)),
         limits: std::sync::Arc::new(Limiter::new(!emulated)),
         region: options.region.clone(),
@@ -251,6 +255,7 @@ pub fn test_clients_with_emr(emr: aws_sdk_emr::Client, emulated: bool) -> Client
         athena: aws_sdk_athena::Client::new(&config),
         sfn: aws_sdk_sfn::Client::new(&config),
         apigateway: aws_sdk_apigateway::Client::new(&config),
+        logs: aws_sdk_cloudwatchlogs::Client::new(&config),
         pricing: PriceList::new(aws_sdk_pricing::Client::new(&config)),
         limits: std::sync::Arc::new(Limiter::new(false)),
         region: "us-east-1".to_string(),

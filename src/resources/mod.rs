@@ -28,6 +28,7 @@ mod ingest_api;
 mod internet_gateway;
 pub mod job;
 pub mod kit;
+mod log_group;
 mod nat_gateway;
 #[cfg(test)]
 mod plan_tests;
@@ -73,6 +74,7 @@ pub const KINDS: &[&dyn DynKind] = &[
     &bucket::Bucket,
     &stream::Stream,
     &role::Role,
+    &log_group::LogGroup,
     &ingest_api::IngestApi,
     &delivery::Delivery,
     &security_configuration::SecurityConfiguration,

@@ -24,6 +24,11 @@ pub const MAX_RATE: f64 = 10_000.0;
 /// The largest burst the account's token bucket holds.
 pub const MAX_BURST: i32 = 5_000;
 
+/// Retentions CloudWatch Logs takes, in days (PutRetentionPolicy, Amazon CloudWatch Logs API
+/// Reference).
+pub const LOG_RETENTION_DAYS: [i32; 22] =
+    [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
+
 /// The ingest API: routes that put what clients POST into the pipeline's streams.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -42,6 +47,11 @@ pub struct Ingest {
     /// limits each key to the stage's throttle and, optionally, a quota.
     #[serde(default)]
     pub api_keys: Option<ApiKeys>,
+    /// Access logs: one JSON line per request into a log group of the pipeline, kept
+    /// `retention_days`. Needs the region's API Gateway CloudWatch Logs role, an account-wide
+    /// setting pipectl checks but does not make (docs/ingest.md).
+    #[serde(default)]
+    pub access_logs: Option<AccessLogs>,
     /// One per stream clients write to.
     pub routes: Vec<Route>,
     /// Tags on the API and its stage.
@@ -69,6 +79,15 @@ pub struct Throttle {
 pub struct Cors {
     /// `https://…` origins (an `http://localhost…` one for development), or `*` alone.
     pub origins: Vec<String>,
+}
+
+/// Where the stage's access logs go, and for how long.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AccessLogs {
+    /// Days the log group keeps them: 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545,
+    /// 731, 1096, 1827, 2192, 2557, 2922, 3288 or 3653.
+    pub retention_days: i32,
 }
 
 /// The API key pipectl makes (one) and its usage plan.
@@ -173,6 +192,13 @@ pub(super) fn check(ingest: &Ingest, spec: &Spec, problems: &mut Problems) {
     if let Some(cors) = &ingest.cors {
         check_origins(&cors.origins, problems);
     }
+    if let Some(logs) = ingest.access_logs.filter(|logs| !LOG_RETENTION_DAYS.contains(&logs.retention_days)) {
+        let days: Vec<String> = LOG_RETENTION_DAYS.iter().map(ToString::to_string).collect();
+        problems.add(
+            "ingest.access_logs.retention_days",
+            format!("CloudWatch Logs keeps logs {} days, not {}", days.join(", "), logs.retention_days),
+        );
+    }
     if let Some(quota) = ingest.api_keys.as_ref().and_then(|keys| keys.quota) {
         if quota.limit < 1 {
             problems.add(
@@ -264,10 +290,10 @@ mod tests {
     }
 
     #[test]
-    fn a_quota_lets_at_least_one_request_through() {
-        let yaml = format!("{HEAD}{STREAMS}ingest:\n  throttle: {{rate: 1, burst: 1}}\n  api_keys: {{quota: {{limit: 0, period: week}}}}\n  routes: [{{stream: clicks}}]\n");
-        assert_eq!(paths(&yaml), ["ingest.api_keys.quota.limit"]);
-        let fine = yaml.replace("limit: 0", "limit: 1");
+    fn a_quota_lets_a_request_through_and_logs_are_kept_as_cloudwatch_keeps_them() {
+        let yaml = format!("{HEAD}{STREAMS}ingest:\n  throttle: {{rate: 1, burst: 1}}\n  access_logs: {{retention_days: 10}}\n  api_keys: {{quota: {{limit: 0, period: week}}}}\n  routes: [{{stream: clicks}}]\n");
+        assert_eq!(paths(&yaml), ["ingest.access_logs.retention_days", "ingest.api_keys.quota.limit"]);
+        let fine = yaml.replace("limit: 0", "limit: 1").replace("retention_days: 10", "retention_days: 14");
         assert_eq!(problems(&fine), vec![]);
     }
 

@@ -39,9 +39,53 @@ async fn stage_throttle(stack: Stack, api: &str) -> (f64, i32) {
     (all.throttling_rate_limit(), all.throttling_burst_limit())
 }
 
-/// The example with another partition key and throttle.
+/// The example with another partition key and throttle, and access logs.
 fn changed_text(pipeline: &str) -> String {
-    front_door(pipeline).replace("rate: 100 ", "rate: 50 ").replace("{ field: user_id }", "{ header: X-Device-Id }")
+    let text = front_door(pipeline)
+        .replace("rate: 100 ", "rate: 50 ")
+        .replace("{ field: user_id }", "{ header: X-Device-Id }");
+    text.replace("  routes:", "  access_logs: {retention_days: 14}\n  routes:")
+}
+
+/// Access logs need API Gateway's CloudWatch Logs role of the account, an account-wide setting
+/// pipectl never makes: where the emulator has none (moto), apply says so and changes nothing of
+/// the stage's logs; then the test sets it, as an administrator would.
+fn the_account_logging_role_is_set(stack: Stack, file: &str) {
+    let runtime = runtime();
+    let client = runtime.block_on(stack.clients()).apigateway;
+    let account = runtime.block_on(client.get_account().send()).expect("GetAccount");
+    if account.cloudwatch_role_arn().is_some_and(|arn| !arn.is_empty()) {
+        return;
+    }
+    let refused = pipectl(stack, &["apply", "-f", file, "--auto-approve"]).expect(1);
+    assert!(refused.stderr.contains("access logs need API Gateway's CloudWatch Logs role"), "{}", refused.stderr);
+    let role = aws_sdk_apigateway::types::PatchOperation::builder()
+        .op(aws_sdk_apigateway::types::Op::Replace)
+        .path("/cloudwatchRoleArn")
+        .value("arn:aws:iam::123456789012:role/api-gateway-cloudwatch")
+        .build();
+    runtime.block_on(client.update_account().patch_operations(role).send()).expect("UpdateAccount");
+}
+
+async fn access_logs_group_gone(stack: Stack, group: &str) -> bool {
+    let logs = stack.clients().await.logs;
+    let groups = logs.describe_log_groups().log_group_name_prefix(group).send().await.expect("DescribeLogGroups");
+    groups.log_groups().is_empty()
+}
+
+/// The stage's access log destination, and the log group's retention.
+async fn access_logs(stack: Stack, api: &str, group: &str) -> (Option<String>, Option<i32>) {
+    let clients = stack.clients().await;
+    let stage = clients.apigateway.get_stage().rest_api_id(api).stage_name("live").send().await.expect("GetStage");
+    let destination = stage.access_log_settings().and_then(|settings| settings.destination_arn()).map(str::to_string);
+    let groups =
+        clients.logs.describe_log_groups().log_group_name_prefix(group).send().await.expect("DescribeLogGroups");
+    let retention = groups
+        .log_groups()
+        .iter()
+        .find(|found| found.log_group_name() == Some(group))
+        .and_then(|found| found.retention_in_days());
+    (destination, retention)
 }
 
 /// The usage plan named `name`, and the value of the key attached to it.
@@ -55,14 +99,13 @@ async fn usage_plan(stack: Stack, name: &str) -> Option<(aws_sdk_apigateway::typ
     Some((plan, key.value().unwrap_or_default().to_string()))
 }
 
-/// POSTs `body` to the stage on LocalStack (its path-style route, which needs no DNS), with the
-/// API key `key` if one is given.
-fn post(stack: Stack, api: &str, path: &str, body: &str, key: Option<&str>) -> (u16, String) {
+/// POSTs `body` to the stage on LocalStack (its path-style route, which needs no DNS), with
+/// `headers` besides its content type.
+fn post(stack: Stack, api: &str, path: &str, body: &str, headers: &[String]) -> (u16, String) {
     let url = format!("{}/_aws/execute-api/{api}/live/{path}", stack.endpoint());
-    let header = key.map(|key| format!("x-api-key: {key}"));
     let mut args = vec!["-s", "-o", "-", "-w", "\n%{http_code}", "-X", "POST", &url];
     args.extend(["-H", "Content-Type: application/json", "-d", body]);
-    if let Some(header) = &header {
+    for header in headers {
         args.extend(["-H", header.as_str()]);
     }
     let output = std::process::Command::new("curl").args(&args).output().expect("curl runs");
@@ -169,12 +212,12 @@ fn the_front_door_applies_serves_plans_clean_and_destroys(stack: Stack) {
 
     if stack == Stack::LocalStack {
         let event = r#"{"event_id": "e1", "user_id": "u-42", "event_type": "click"}"#;
-        let (status, answer) = post(stack, &api_id, &format!("events/{stream}"), event, None);
+        let (status, answer) = post(stack, &api_id, &format!("events/{stream}"), event, &[]);
         assert_eq!(status, 200, "{answer}");
-        let (status, answer) = post(stack, &api_id, &format!("events/{stream}"), r#"{"event_id": "e2"}"#, None);
+        let (status, answer) = post(stack, &api_id, &format!("events/{stream}"), r#"{"event_id": "e2"}"#, &[]);
         assert_eq!(status, 400, "the schema requires user_id and event_type: {answer}");
         let batch = r#"{"records": [{"event_id": "e3", "user_id": "u-7", "event_type": "view"}]}"#;
-        let (status, answer) = post(stack, &api_id, &format!("events/{stream}/batch"), batch, None);
+        let (status, answer) = post(stack, &api_id, &format!("events/{stream}/batch"), batch, &[]);
         assert!(status == 200 && answer.contains("\"FailedRecordCount\": 0"), "{status} {answer}");
         let held = runtime.block_on(records(stack, &stream));
         let keys: Vec<&str> = held.iter().map(|(key, _)| key.as_str()).collect();
@@ -188,15 +231,22 @@ fn the_front_door_applies_serves_plans_clean_and_destroys(stack: Stack) {
     let changed = scratch.write("front-door.yaml", &changed_text(&pipeline));
     let plan = pipectl(stack, &["plan", "-f", &changed]).expect(0);
     assert!(plan.stdout.contains("a new deployment replaces what the stage serves"), "{}", plan.stdout);
+    the_account_logging_role_is_set(stack, &changed);
     pipectl(stack, &["apply", "-f", &changed, "--auto-approve"]).expect(0);
     assert_eq!(runtime.block_on(stage_throttle(stack, &api_id)), (50.0, 200));
+    let group = format!("/pipectl/{pipeline}/ingest-access");
+    let (destination, retention) = runtime.block_on(access_logs(stack, &api_id, &group));
+    assert!(
+        destination.is_some_and(|arn| arn.ends_with(&format!(":log-group:{group}"))),
+        "the stage logs to the group"
+    );
+    assert_eq!(retention, Some(14));
     pipectl(stack, &["plan", "-f", &changed, "--detailed-exitcode"]).expect(0);
 
     // API keys: a usage plan on the stage with the quota, the key attached; on LocalStack a
     // request without the key is refused (403) and one with it is written.
-    let keyed = front_door(&pipeline)
-        .replace("rate: 100 ", "rate: 50 ")
-        .replace("  routes:", "  api_keys:\n    quota: {limit: 1000, period: day}\n  routes:");
+    let keyed =
+        changed_text(&pipeline).replace("  routes:", "  api_keys:\n    quota: {limit: 1000, period: day}\n  routes:");
     let keyed = scratch.write("keyed.yaml", &keyed);
     pipectl(stack, &["apply", "-f", &keyed, "--auto-approve"]).expect(0);
     let (plan, key) = runtime.block_on(usage_plan(stack, &format!("{pipeline}-ingest"))).expect("a usage plan");
@@ -205,9 +255,11 @@ fn the_front_door_applies_serves_plans_clean_and_destroys(stack: Stack) {
     pipectl(stack, &["plan", "-f", &keyed, "--detailed-exitcode"]).expect(0);
     if stack == Stack::LocalStack {
         let event = r#"{"event_id": "e9", "user_id": "u-9", "event_type": "click"}"#;
-        let (status, _) = post(stack, &api_id, &format!("events/{stream}"), event, None);
+        let device = "X-Device-Id: d-1".to_string();
+        let (status, _) = post(stack, &api_id, &format!("events/{stream}"), event, std::slice::from_ref(&device));
         assert_eq!(status, 403, "no key, no entry");
-        let (status, answer) = post(stack, &api_id, &format!("events/{stream}"), event, Some(&key));
+        let (status, answer) =
+            post(stack, &api_id, &format!("events/{stream}"), event, &[format!("x-api-key: {key}"), device.clone()]);
         assert_eq!(status, 200, "{answer}");
     }
     // Without `api_keys` again: the plan and the key are gone.
@@ -219,6 +271,7 @@ fn the_front_door_applies_serves_plans_clean_and_destroys(stack: Stack) {
     assert!(runtime.block_on(api_named(stack, &format!("{pipeline}-ingest"))).is_none(), "the API is gone");
     let role_read = runtime.block_on(clients.iam.get_role().role_name(&role).send());
     assert!(role_read.is_err(), "the role is gone");
+    assert!(runtime.block_on(access_logs_group_gone(stack, &group)), "the log group is gone");
 }
 
 #[test]

@@ -31,7 +31,7 @@ use super::kit::{
     aws_error, AwsError, Context, Grant, GrantContext, LiveResource, NamedRead, Output, Ownership, ReadContext,
     ResourceKind, Scope, Tags,
 };
-use super::role;
+use super::{log_group, role};
 use crate::iam::{derived_trust_policy, key_grant, key_statement, Arns};
 use crate::model::{
     Attributes, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names, ResourceId,
@@ -60,6 +60,8 @@ pub struct IngestApiConfig {
     pub definition: Definition,
     /// The API key and its usage plan (`ingest.api_keys`).
     pub usage: Option<Usage>,
+    /// The log group of the stage's access logs (`ingest.access_logs`).
+    pub access_logs: Option<String>,
 }
 
 impl DesiredConfig for IngestApiConfig {
@@ -71,6 +73,7 @@ impl DesiredConfig for IngestApiConfig {
             ("routes".to_string(), json!(self.definition.summary())),
             ("deployed".to_string(), json!(self.definition.fingerprint())),
             ("api_key".to_string(), json!(self.usage.as_ref().map(Usage::words))),
+            ("access_logs".to_string(), json!(self.access_logs)),
         ])
     }
 }
@@ -84,6 +87,8 @@ pub struct LiveStage {
     /// `*/*` method settings: what the whole stage is throttled to.
     pub rate: Option<f64>,
     pub burst: Option<i32>,
+    /// The log group its access logs go to, by name.
+    pub access_logs: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -110,6 +115,7 @@ impl LiveDetail for Live {
             ("routes".to_string(), summary),
             ("deployed".to_string(), fingerprint),
             ("api_key".to_string(), json!(self.usage.as_ref().map(LiveUsage::words))),
+            ("access_logs".to_string(), json!(stage.and_then(|stage| stage.access_logs.clone()))),
         ]);
         (attributes, Vec::new())
     }
@@ -200,6 +206,7 @@ impl ResourceKind for IngestApi {
         let trust = derived_trust_policy(graph.arns, "apigateway", None);
         let role_config = role::config(graph, DERIVED_INGEST_ROLE, trust, Some(role_policy(graph, ingest)), &[]);
         let name = ingest_api_name(&spec.pipeline);
+        let access_logs = ingest.access_logs.map(|logs| (access_log_group(&spec.pipeline), logs.retention_days));
         let config = IngestApiConfig {
             name: name.clone(),
             stage: ingest.stage.clone(),
@@ -210,8 +217,10 @@ impl ResourceKind for IngestApi {
                 throttle: ingest.throttle,
                 quota: keys.quota,
             }),
+            access_logs: access_logs.as_ref().map(|(group, _)| group.clone()),
         };
         let mut depends_on = vec![role::id(DERIVED_INGEST_ROLE)];
+        depends_on.extend(access_logs.iter().map(|(group, _)| log_group::id(group)));
         depends_on.extend(ingest.routes.iter().map(|route| super::stream::id(&route.stream)));
         depends_on.sort_by_key(ToString::to_string);
         depends_on.dedup();
@@ -219,6 +228,9 @@ impl ResourceKind for IngestApi {
             graph.node(role::id(DERIVED_INGEST_ROLE), &ingest.tags, Vec::new(), role_config),
             graph.node(id(&name), &ingest.tags, depends_on, config),
         ];
+        if let Some((group, days)) = &access_logs {
+            nodes.push(log_group::node(graph, group, *days, &ingest.tags));
+        }
         if let Some(alarms) = crate::spec::enabled_alarms(spec) {
             nodes.extend(super::alarm::nodes(
                 graph,
@@ -293,6 +305,9 @@ impl ResourceKind for IngestApi {
             .await
             .map_err(|error| aws_error(id, "CreateStage", error))?;
         throttle(&api, &desired.stage, desired.throttle).await?;
+        if let Some(group) = &desired.access_logs {
+            log_to(&api, ctx, &desired.stage, Some(group)).await?;
+        }
         if let Some(usage) = &desired.usage {
             usage::create(&api, &desired.stage, usage, &resource.tags).await?;
         }
@@ -335,6 +350,10 @@ impl ResourceKind for IngestApi {
         });
         if !throttled {
             throttle(&api, &desired.stage, desired.throttle).await?;
+        }
+        let logged = stage.and_then(|stage| stage.access_logs.as_ref());
+        if logged != desired.access_logs.as_ref() {
+            log_to(&api, ctx, &desired.stage, desired.access_logs.as_deref()).await?;
         }
         if let Some(old) = detail.stage.as_ref().filter(|stage| stage.name != desired.stage) {
             ctx.clients.limits.pace(build::CONTROL_PLANE).await;
@@ -411,7 +430,8 @@ impl ResourceKind for IngestApi {
     /// pipeline's tag, which an API's methods, integrations, models, deployments and stages
     /// inherit for access control ("API Gateway resources that can be tagged", API Gateway
     /// Developer Guide); so do a usage plan's keys from the plan, and API keys carry their own.
-    /// Creating any of them needs the tag in the request.
+    /// Creating any of them needs the tag in the request. `GET /account` reads whether the
+    /// region's logging role is set (access logs), which pipectl never changes.
     fn grants(&self, ctx: &GrantContext) -> Vec<Grant> {
         let (region, partition) = (&ctx.arns.region, &ctx.arns.partition);
         let path = |path: &str| format!("arn:{partition}:apigateway:{region}::/{path}");
@@ -424,7 +444,7 @@ impl ResourceKind for IngestApi {
             created.extend([path("usageplans"), path("apikeys")]);
         }
         let read: Vec<String> =
-            ["restapis", "restapis/*", "usageplans", "usageplans/*"].into_iter().map(path).collect();
+            ["restapis", "restapis/*", "usageplans", "usageplans/*", "account"].into_iter().map(path).collect();
         let owned: Vec<String> = ["restapis/*", "usageplans/*", "apikeys/*", "tags/*"].into_iter().map(path).collect();
         let change = ["apigateway:POST", "apigateway:PUT", "apigateway:PATCH", "apigateway:DELETE"];
         let mut grants = vec![
@@ -501,6 +521,11 @@ fn live_stage(stage: &Stage, deployed: Option<(String, Vec<String>)>) -> LiveSta
         deployed,
         rate: all.map(|setting| setting.throttling_rate_limit()),
         burst: all.map(|setting| setting.throttling_burst_limit()),
+        access_logs: stage
+            .access_log_settings()
+            .and_then(|settings| settings.destination_arn())
+            .and_then(|arn| arn.split_once(":log-group:"))
+            .map(|(_, group)| group.trim_end_matches(":*").to_string()),
     }
 }
 
@@ -525,6 +550,38 @@ async fn throttle(api: &Api<'_>, stage: &str, throttle: Throttle) -> Result<(), 
     let operations = vec![
         replace("/*/*/throttling/rateLimit", throttle.rate.to_string()),
         replace("/*/*/throttling/burstLimit", throttle.burst.to_string()),
+    ];
+    patch_stage(api, stage, operations).await
+}
+
+/// The log group of the ingest API's access logs.
+fn access_log_group(pipeline: &str) -> String {
+    format!("{}ingest-access", log_group::prefix(pipeline))
+}
+
+/// One JSON line per request: who, when, what, and how it ended (the format must hold
+/// `$context.requestId`: "Set up CloudWatch logging for REST APIs", API Gateway Developer Guide).
+const ACCESS_LOG_FORMAT: &str = r#"{"requestId":"$context.requestId","ip":"$context.identity.sourceIp","time":"$context.requestTime","method":"$context.httpMethod","path":"$context.resourcePath","status":"$context.status","length":"$context.responseLength","latencyMs":"$context.responseLatency","error":"$context.integrationErrorMessage"}"#;
+
+/// Points the stage's access logs at `group`, or turns them off. Access logging needs the
+/// region's API Gateway CloudWatch Logs role of the account (`UpdateAccount`), which every API
+/// of the account in the region shares: pipectl checks it and never sets it.
+async fn log_to(api: &Api<'_>, ctx: &Context, stage: &str, group: Option<&str>) -> Result<(), AwsError> {
+    let Some(group) = group else {
+        let off = PatchOperation::builder().op(Op::Remove).path("/accessLogSettings").build();
+        return patch_stage(api, stage, vec![off]).await;
+    };
+    api.limits.pace(build::CONTROL_PLANE).await;
+    let account = api.client.get_account().send().await.map_err(|error| aws_error(api.id, "GetAccount", error))?;
+    if account.cloudwatch_role_arn().is_none_or(str::is_empty) {
+        return Err(AwsError::new(api.id, "GetAccount", format!(
+            "access logs need API Gateway's CloudWatch Logs role for the account in {}, which is not set; an administrator sets it once per region (aws apigateway update-account --patch-operations op=replace,path=/cloudwatchRoleArn,value=ROLE_ARN, a role API Gateway may assume with the managed policy AmazonAPIGatewayPushToCloudWatchLogs). pipectl does not change this account-wide setting; without it, leave `access_logs` out",
+            ctx.arns.region
+        )));
+    }
+    let operations = vec![
+        replace("/accessLogSettings/destinationArn", log_group::arn(&ctx.arns, group)),
+        replace("/accessLogSettings/format", ACCESS_LOG_FORMAT),
     ];
     patch_stage(api, stage, operations).await
 }
