@@ -36,10 +36,13 @@ impl CallCounter {
 }
 
 /// The service as IAM's action prefix names it: the SDK's name, lowercased, except where the
-/// two differ (the Resource Groups Tagging API's actions are `tag:…`).
+/// two differ (the Resource Groups Tagging API's actions are `tag:…`, API Gateway's
+/// `apigateway:…`, CloudWatch Logs' `logs:…`).
 fn service_name(sdk: &str) -> String {
     match sdk {
         "Resource Groups Tagging API" => "tag".to_string(),
+        "API Gateway" => "apigateway".to_string(),
+        "CloudWatch Logs" => "logs".to_string(),
         other => other.to_lowercase(),
     }
 }

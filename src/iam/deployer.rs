@@ -306,11 +306,14 @@ pub fn action_for(service: &str, operation: &str) -> Option<Vec<String>> {
             _ => None,
         };
     }
+    if prefix == "apigateway" {
+        return Some(vec![apigateway_action(operation)?.to_string()]);
+    }
     let known =
         ["ec2", "kinesis", "firehose", "iam", "elasticmapreduce", "scheduler", "dynamodb", "sqs", "tag", "glue"]
             .iter()
             .chain(&["cloudwatch", "sns"])
-            .chain(&["athena", "states"])
+            .chain(&["athena", "states", "logs", "pricing"])
             .copied()
             .collect::<Vec<_>>();
     if !known.contains(&prefix) {
@@ -330,9 +333,29 @@ pub fn action_for(service: &str, operation: &str) -> Option<Vec<String>> {
         ("cloudwatch", "PutMetricAlarm") => actions.push("cloudwatch:TagResource".to_string()),
         ("sns", "CreateTopic") => actions.push("sns:TagResource".to_string()),
         ("states", "CreateStateMachine") => actions.push("states:TagResource".to_string()),
+        ("logs", "CreateLogGroup") => actions.push("logs:TagResource".to_string()),
         _ => {}
     }
     Some(actions)
+}
+
+/// API Gateway's REST API (V1) authorises each operation by the HTTP verb of its request
+/// ("Control access for invoking an API", API Gateway Developer Guide: `apigateway:GET`,
+/// `POST`, `PUT`, `PATCH`, `DELETE`): reads are GET, creates POST, puts PUT, updates PATCH,
+/// deletes DELETE; tagging is PUT and DELETE on `/tags/…`.
+fn apigateway_action(operation: &str) -> Option<&'static str> {
+    let verb = match operation {
+        "TagResource" => "apigateway:PUT",
+        "UntagResource" => "apigateway:DELETE",
+        "TestInvokeMethod" => "apigateway:POST",
+        _ if operation.starts_with("Get") => "apigateway:GET",
+        _ if operation.starts_with("Create") => "apigateway:POST",
+        _ if operation.starts_with("Put") => "apigateway:PUT",
+        _ if operation.starts_with("Update") => "apigateway:PATCH",
+        _ if operation.starts_with("Delete") => "apigateway:DELETE",
+        _ => return None,
+    };
+    Some(verb)
 }
 
 /// The policy for `purpose` from the grants of the registry: the grants of the purpose's scopes

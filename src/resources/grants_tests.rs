@@ -247,7 +247,7 @@ const MAY_REACH_BY_PREFIX: [&str; 15] = [
     "ChangeEmrSecurityConfiguration",
     // REST API ids are AWS's choice: the API is found among the region's by name and tag, and
     // created with the tag in the request (its changes are conditioned on the tag).
-    "ReadIngestApis",
+    "FindIngestApis",
     "CreateTaggedIngestApi",
 ];
 

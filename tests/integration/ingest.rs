@@ -12,7 +12,7 @@ use aws_sdk_apigateway::types::RestApi;
 use crate::support::{pipectl, repo_path, runtime, unique, Scratch, Stack};
 
 /// The front door example as pipeline `pipeline`: its names made unique to this run.
-fn front_door(pipeline: &str) -> String {
+pub fn front_door(pipeline: &str) -> String {
     let text = std::fs::read_to_string(repo_path("examples/front-door.yaml")).expect("the example");
     text.replace("front-door", pipeline).replace("clicks", &format!("{pipeline}-clicks"))
 }
@@ -51,14 +51,23 @@ fn changed_text(pipeline: &str) -> String {
 /// pipectl never makes: where the emulator has none (moto), apply says so and changes nothing of
 /// the stage's logs; then the test sets it, as an administrator would.
 fn the_account_logging_role_is_set(stack: Stack, file: &str) {
+    let client = runtime().block_on(stack.clients()).apigateway;
+    let account = runtime().block_on(client.get_account().send()).expect("GetAccount");
+    if account.cloudwatch_role_arn().is_none_or(str::is_empty) {
+        let refused = pipectl(stack, &["apply", "-f", file, "--auto-approve"]).expect(1);
+        assert!(refused.stderr.contains("access logs need API Gateway's CloudWatch Logs role"), "{}", refused.stderr);
+    }
+    the_account_logging_role_is_set_by_an_administrator(stack);
+}
+
+/// Sets the region's API Gateway logging role of the emulator's account, if it has none.
+pub fn the_account_logging_role_is_set_by_an_administrator(stack: Stack) {
     let runtime = runtime();
     let client = runtime.block_on(stack.clients()).apigateway;
     let account = runtime.block_on(client.get_account().send()).expect("GetAccount");
     if account.cloudwatch_role_arn().is_some_and(|arn| !arn.is_empty()) {
         return;
     }
-    let refused = pipectl(stack, &["apply", "-f", file, "--auto-approve"]).expect(1);
-    assert!(refused.stderr.contains("access logs need API Gateway's CloudWatch Logs role"), "{}", refused.stderr);
     let role = aws_sdk_apigateway::types::PatchOperation::builder()
         .op(aws_sdk_apigateway::types::Op::Replace)
         .path("/cloudwatchRoleArn")

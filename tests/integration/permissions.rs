@@ -91,12 +91,6 @@ fn the_printed_policy_allows_every_call_of_a_lifecycle() {
     let scratch = Scratch::new("permissions");
     let pipeline = unique("perm", stack).replace('-', "").chars().take(14).collect::<String>();
     let file = lifecycle_spec(&scratch, &pipeline);
-    let proxy = RecordingProxy::start(&stack.endpoint(), scratch.dir.join("calls.jsonl"));
-    let env: Vec<(&str, String)> = stack
-        .env()
-        .into_iter()
-        .map(|(key, value)| if key == "AWS_ENDPOINT_URL" { (key, proxy.url.clone()) } else { (key, value) })
-        .collect();
     let runs = [
         vec!["apply", "-f", &file, "--auto-approve", "-v"],
         vec!["plan", "-f", &file, "-v"],
@@ -107,9 +101,71 @@ fn the_printed_policy_allows_every_call_of_a_lifecycle() {
         vec!["run", "nightly", "--stop", "--auto-approve", "-f", &file, "-v"],
         vec!["destroy", "-f", &file, "--auto-approve", "--allow-destroy", "-v"],
     ];
+    let (policy, mapped, known_used) = every_call_is_allowed(stack, &scratch, &pipeline, &file, &runs, 30);
+    let stale: Vec<&str> =
+        KNOWN_REACH.iter().map(|(action, _)| *action).filter(|action| !known_used.contains(action)).collect();
+    assert!(stale.is_empty(), "KNOWN_REACH entries the policy no longer needs (remove them): {stale:?}");
+    let plan_only: serde_json::Value =
+        serde_json::from_str(&pipectl(stack, &["permissions", "-f", &file, "--for", "plan"]).expect(0).stdout)
+            .expect("plan policy JSON");
+    let create = mapped.iter().flat_map(|call| &call.requests).find(|request| request.action == "kinesis:CreateStream");
+    let create = create.expect("the lifecycle created a stream");
+    assert!(allowed(&policy, create) && !allowed(&plan_only, create), "the plan policy only reads");
+}
+
+/// The front door with API keys and access logs (`examples/front-door.yaml`): every API Gateway
+/// and CloudWatch Logs call its apply, plan and destroy make is allowed by the printed policy,
+/// on the pipeline's own API, usage plan, key and log group only.
+#[test]
+fn the_printed_policy_allows_every_call_of_the_front_door() {
+    let stack = Stack::Moto;
+    require!(stack);
+    let scratch = Scratch::new("permissions-front-door");
+    let pipeline = unique("pfd", stack).replace('-', "").chars().take(14).collect::<String>();
+    let options = "  access_logs: {retention_days: 14}\n  api_keys: {quota: {limit: 1000, period: day}}\n  routes:";
+    let example = crate::ingest::front_door(&pipeline).replace("  routes:", options);
+    let file = scratch.write("front-door.yaml", &example);
+    // Access logs need the region's logging role of the account, set by an administrator.
+    crate::ingest::the_account_logging_role_is_set_by_an_administrator(stack);
+    let runs = [
+        vec!["apply", "-f", &file, "--auto-approve", "-v"],
+        vec!["plan", "-f", &file, "-v"],
+        vec!["destroy", "-f", &file, "--auto-approve", "--allow-destroy", "-v"],
+    ];
+    let (_, mapped, _) = every_call_is_allowed(stack, &scratch, &pipeline, &file, &runs, 20);
+    let labels: BTreeSet<&str> = mapped.iter().map(|call| call.label.as_str()).collect();
+    for expected in ["logs:CreateLogGroup", "logs:DeleteLogGroup"] {
+        assert!(labels.contains(expected), "the lifecycle made no {expected}: {labels:?}");
+    }
+    assert!(
+        labels.iter().any(|label| label.starts_with("apigateway:PUT /restapis/")),
+        "no integration put: {labels:?}"
+    );
+}
+
+/// Runs `runs` (pipectl commands on `file`, `-v`) through a recording proxy, maps every request to
+/// the IAM requests it needs, and checks that the printed policy allows each one and none on
+/// another pipeline's names (but those `KNOWN_REACH` lists); returns the policy, the mapped calls
+/// and the `KNOWN_REACH` entries the runs needed.
+fn every_call_is_allowed(
+    stack: Stack,
+    scratch: &Scratch,
+    pipeline: &str,
+    file: &str,
+    runs: &[Vec<&str>],
+    least_kinds: usize,
+) -> (serde_json::Value, Vec<Mapped>, BTreeSet<&'static str>) {
+    let pipeline = pipeline.to_string();
+    let file = file.to_string();
+    let proxy = RecordingProxy::start(&stack.endpoint(), scratch.dir.join("calls.jsonl"));
+    let env: Vec<(&str, String)> = stack
+        .env()
+        .into_iter()
+        .map(|(key, value)| if key == "AWS_ENDPOINT_URL" { (key, proxy.url.clone()) } else { (key, value) })
+        .collect();
     let mut seen = BTreeSet::new();
     let mut recorded = 0;
-    for args in &runs {
+    for args in runs {
         let run = run_with_env(args, &env).expect(0);
         let operations = operations(&run.stderr);
         assert!(!operations.is_empty(), "`pipectl {}` printed no request summary:\n{}", args.join(" "), run.stderr);
@@ -118,7 +174,7 @@ fn the_printed_policy_allows_every_call_of_a_lifecycle() {
         recorded = now;
         seen.extend(operations);
     }
-    assert!(seen.len() > 30, "the lifecycle made too few kinds of calls to prove anything: {seen:?}");
+    assert!(seen.len() > least_kinds, "the lifecycle made too few kinds of calls to prove anything: {seen:?}");
     let unknown_to_pipectl: Vec<String> = seen
         .iter()
         .filter(|(service, operation)| pipectl::iam::deployer::action_for(service, operation).is_none())
@@ -176,9 +232,6 @@ fn the_printed_policy_allows_every_call_of_a_lifecycle() {
             }
         }
     }
-    let stale: Vec<&str> =
-        KNOWN_REACH.iter().map(|(action, _)| *action).filter(|action| !known_used.contains(action)).collect();
-    assert!(stale.is_empty(), "KNOWN_REACH entries the policy no longer needs (remove them): {stale:?}");
     let list = |set: &BTreeSet<String>| set.iter().cloned().collect::<Vec<_>>().join("\n");
     assert!(denied.is_empty(), "the printed policy denies {} calls of the lifecycle:\n{}", denied.len(), list(&denied));
     assert!(
@@ -188,12 +241,7 @@ fn the_printed_policy_allows_every_call_of_a_lifecycle() {
         list(&reached)
     );
 
-    let plan_only: serde_json::Value =
-        serde_json::from_str(&pipectl(stack, &["permissions", "-f", &file, "--for", "plan"]).expect(0).stdout)
-            .expect("plan policy JSON");
-    let create = mapped.iter().flat_map(|call| &call.requests).find(|request| request.action == "kinesis:CreateStream");
-    let create = create.expect("the lifecycle created a stream");
-    assert!(allowed(&policy, create) && !allowed(&plan_only, create), "the plan policy only reads");
+    (policy, mapped, known_used)
 }
 
 /// Findings parliament 1.6.4 raises from its own outdated action table, each with the row of AWS's

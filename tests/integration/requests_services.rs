@@ -128,6 +128,22 @@ impl Requests {
                 })
             }
             "scheduler" => self.scheduler(ask, &operation, line),
+            "apigateway" => self.apigateway(ask, line, &region),
+            "logs" => {
+                let group =
+                    field("resourceArn").map(|arn| arn.trim_end_matches(":*").to_string()).unwrap_or_else(|| {
+                        arn("logs", &format!("log-group:{}", field("logGroupName").unwrap_or_default()))
+                    });
+                let tags = json_tags(&body["tags"]);
+                let ask = if operation == "DescribeLogGroups" { ask.on(&action, "*") } else { ask.on(&action, &group) };
+                let calls = TagCalls {
+                    create: "CreateLogGroup",
+                    tag_action: "logs:TagResource",
+                    tag: "TagResource",
+                    untag: Some(("UntagResource", "tagKeys")),
+                };
+                Ok(calls.ask(ask, &operation, group, tags, body))
+            }
             _ => Err(format!("no IAM mapping for the service {service}")),
         }
     }
@@ -335,6 +351,44 @@ fn percent_decode(text: &str) -> String {
 }
 
 impl Requests {
+    /// API Gateway's REST API: the action is the request's HTTP verb on the path's ARN
+    /// (`arn:aws:apigateway:<region>::/restapis/…`); what is under a REST API, usage plan or API
+    /// key carries its tags for access control; creates tag the new resource (its id is in the
+    /// answer); an integration passes its role to API Gateway.
+    fn apigateway(&mut self, mut ask: Ask, line: &Value, region: &str) -> Result<Ask, String> {
+        let method = text(&line["method"]);
+        let action = match method.as_str() {
+            "GET" | "POST" | "PUT" | "PATCH" | "DELETE" => format!("apigateway:{method}"),
+            other => return Err(format!("no API Gateway action for the method {other}")),
+        };
+        let path = percent_decode(&text(&line["path"]));
+        let arn = |path: &str| format!("arn:aws:apigateway:{region}::{path}");
+        let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+        // The resource whose tags decide: the REST API, usage plan or API key the path is under,
+        // or the resource a tagging call names.
+        let owner = match segments.as_slice() {
+            ["restapis" | "usageplans" | "apikeys", id, ..] => Some(arn(&format!("/{}/{id}", segments[0]))),
+            ["tags", ..] => path.strip_prefix("/tags/").map(str::to_string),
+            _ => None,
+        };
+        let held = owner.as_ref().and_then(|owner| self.tags.get(owner)).cloned().unwrap_or_default();
+        let extra = held.iter().map(|(key, value)| (format!("aws:ResourceTag/{key}"), value.clone())).collect();
+        ask.items.push((action, arn(&path), extra));
+        let body = &line["json"];
+        if let Some(role) = body["credentials"].as_str() {
+            ask = self.pass(ask, role, "apigateway.amazonaws.com");
+        }
+        let created = serde_json::from_str::<Value>(&text(&line["response"])).ok();
+        let created = created.as_ref().and_then(|answer| answer["id"].as_str());
+        match (method.as_str(), segments.as_slice(), created) {
+            ("POST", [kind @ ("restapis" | "usageplans" | "apikeys")], Some(id)) => {
+                Ok(ask.tags(json_tags(&body["tags"]), &[arn(&format!("/{kind}/{id}"))]))
+            }
+            ("PUT", ["tags", ..], _) => Ok(ask.tags(json_tags(&body["tags"]), &owner.into_iter().collect::<Vec<_>>())),
+            _ => Ok(ask),
+        }
+    }
+
     /// Athena: the workgroup a call names, or the one its named queries were created in.
     fn athena(
         &mut self,

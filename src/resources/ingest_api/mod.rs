@@ -443,12 +443,15 @@ impl ResourceKind for IngestApi {
         if keys {
             created.extend([path("usageplans"), path("apikeys")]);
         }
-        let read: Vec<String> =
-            ["restapis", "restapis/*", "usageplans", "usageplans/*", "account"].into_iter().map(path).collect();
+        // The lists that find the pipeline's API and usage plan (and the account's logging role);
+        // what is under them only where it carries the pipeline's tag.
+        let lists: Vec<String> = ["restapis", "usageplans", "account"].into_iter().map(path).collect();
+        let under: Vec<String> = ["restapis/*", "usageplans/*"].into_iter().map(path).collect();
         let owned: Vec<String> = ["restapis/*", "usageplans/*", "apikeys/*", "tags/*"].into_iter().map(path).collect();
         let change = ["apigateway:POST", "apigateway:PUT", "apigateway:PATCH", "apigateway:DELETE"];
         let mut grants = vec![
-            Grant::new("ReadIngestApis", Scope::Plan, &["apigateway:GET"], read),
+            Grant::new("FindIngestApis", Scope::Plan, &["apigateway:GET"], lists),
+            Grant::new("ReadOwnIngestApis", Scope::Plan, &["apigateway:GET"], under).when(ctx.tagged()),
             Grant::new("CreateTaggedIngestApi", Scope::Apply, &["apigateway:POST"], created).when(ctx.tagging()),
             Grant::new("ChangeOwnIngestApi", Scope::Apply, &change, owned.clone()).when(ctx.tagged()),
             Grant::new("DeleteOwnIngestApi", Scope::Destroy, &["apigateway:DELETE"], owned).when(ctx.tagged()),

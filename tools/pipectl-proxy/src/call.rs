@@ -66,7 +66,7 @@ impl Call {
                 ("DELETE", 1, []) => "DeleteBucket".to_string(),
                 _ => format!("{method} {path}"),
             };
-        } else if call.service == "apigateway" && path.starts_with("/restapis/") {
+        } else if call.service == "apigateway" {
             // Only the operations a rule reads are named; the rest keep `METHOD path`.
             let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
             call.operation = match (method.as_str(), segments.as_slice()) {
