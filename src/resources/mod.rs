@@ -24,7 +24,7 @@ mod crawler;
 pub mod delivery;
 #[cfg(test)]
 mod grants_tests;
-mod ingest_api;
+pub mod ingest_api;
 mod internet_gateway;
 pub mod job;
 pub mod kit;

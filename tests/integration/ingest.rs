@@ -233,6 +233,25 @@ fn the_front_door_applies_serves_plans_clean_and_destroys(stack: Stack) {
         assert_eq!(keys, ["u-42", "u-7"], "the refused event wrote nothing: {held:?}");
         let first: serde_json::Value = serde_json::from_str(&held[0].1).expect("the record is the event");
         assert_eq!(first["event_id"], "e1");
+        // `pipectl verify` puts its canary through the API (TestInvokeMethod, which LocalStack
+        // runs): it lands in the stream with the canary's id as its user_id, the route's key.
+        // Nobody delivers it to the lake here, so verify ends unconfirmed.
+        let verify = pipectl(stack, &["verify", "-f", &file, "--timeout", "2s", "--poll", "1s"]).expect(1);
+        let through = format!("through the ingest API's POST /events/{stream}");
+        assert!(
+            verify.stderr.contains(&through) || verify.stdout.contains(&through),
+            "{}\n{}",
+            verify.stdout,
+            verify.stderr
+        );
+        let canary =
+            runtime.block_on(records(stack, &stream)).into_iter().find(|(_, data)| data.contains("pipectl_canary"));
+        let (key, data) = canary.expect("the canary is in the stream");
+        let canary: serde_json::Value = serde_json::from_str(data.trim()).expect("the canary is JSON");
+        assert_eq!(
+            (canary["user_id"].as_str(), canary["pipectl_canary"].as_str()),
+            (Some(key.as_str()), Some(key.as_str()))
+        );
     }
 
     // A new key and throttle: the routes are redeployed, the stage re-throttled, and the

@@ -19,7 +19,7 @@
 use chrono::{DateTime, Datelike, Timelike, Utc};
 use serde_json::{json, Map, Value};
 
-use crate::spec::{canonical_type, Column};
+use crate::spec::{canonical_type, Column, PartitionKeySource, Route};
 
 /// What every canary id starts with; what real queries filter out.
 pub const CANARY_PREFIX: &str = "pipectl-canary-";
@@ -173,9 +173,48 @@ pub fn java_format(pattern: &str, at: DateTime<Utc>) -> Option<String> {
     Some(out)
 }
 
+/// The canary shaped for `route` of the ingest API: the field its partition key reads, and each
+/// string field its schema requires, set to the id (what is there is kept); and the headers of
+/// the request (the content type its mapping template is chosen by, and a header key).
+pub fn for_route(record: &mut Value, route: &Route, id: &str) -> Vec<(String, String)> {
+    let mut headers = vec![("Content-Type".to_string(), "application/json".to_string())];
+    let mut fields: Vec<String> = Vec::new();
+    match &route.partition_key {
+        PartitionKeySource::Field(field) => fields.push(field.clone()),
+        PartitionKeySource::Header(header) => headers.push((header.clone(), id.to_string())),
+        PartitionKeySource::Random => {}
+    }
+    if let Some(schema) = &route.schema {
+        let required = schema["required"].as_array().into_iter().flatten().filter_map(Value::as_str);
+        let strings =
+            required.filter(|field| matches!(schema["properties"][*field]["type"].as_str(), None | Some("string")));
+        fields.extend(strings.map(str::to_string));
+    }
+    if let Value::Object(map) = record {
+        for field in fields {
+            map.entry(field).or_insert_with(|| json!(id));
+        }
+    }
+    headers
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_canary_for_a_route_carries_its_key_and_required_text_fields() {
+        let route = |yaml: &str| -> Route { serde_saphyr::from_str(yaml).unwrap() };
+        let mut record = json!({"pipectl_canary": "c1", "event_type": "kept"});
+        let keyed = route("{stream: s, partition_key: {field: user_id}, schema: {required: [event_id, event_type, n], properties: {n: {type: integer}}}}");
+        let headers = for_route(&mut record, &keyed, "c1");
+        assert_eq!(record, json!({"pipectl_canary": "c1", "event_type": "kept", "user_id": "c1", "event_id": "c1"}));
+        assert_eq!(headers, [("Content-Type".to_string(), "application/json".to_string())]);
+        let mut record = json!({"pipectl_canary": "c2"});
+        let headers = for_route(&mut record, &route("{stream: s, partition_key: {header: X-Device-Id}}"), "c2");
+        assert_eq!(record, json!({"pipectl_canary": "c2"}));
+        assert_eq!(headers[1], ("X-Device-Id".to_string(), "c2".to_string()));
+    }
 
     fn at() -> DateTime<Utc> {
         DateTime::parse_from_rfc3339("2026-03-05T07:08:09.123Z").unwrap().with_timezone(&Utc)

@@ -25,8 +25,11 @@ use crate::aws::{AwsError, Clients};
 use crate::calendar::parse_duration;
 use crate::progress::Progress;
 use crate::resources::bucket::lake::{object_bytes, objects_since};
+use crate::resources::ingest_api::{self, Invoked};
 use crate::resources::{delivery, stream};
-use crate::spec::{database_name, table_layout, CatalogTable, Compression, DatePartition, Delivery, Spec, TableFormat};
+use crate::spec::{
+    database_name, table_layout, CatalogTable, Compression, DatePartition, Delivery, Route, Spec, TableFormat,
+};
 
 pub use canary::{CANARY_FIELD, CANARY_PREFIX};
 
@@ -54,8 +57,11 @@ pub struct VerifyArgs {
     pub output: OutputFormat,
 }
 
-/// One path to verify: a delivery with its stream and bucket, and the table that reads it.
+/// One path to verify: a delivery with its stream and bucket, the table that reads it, and the
+/// ingest route that writes into its stream, if one does (the canary then goes through it).
 struct Path<'a> {
+    pipeline: &'a str,
+    route: Option<&'a Route>,
     delivery: &'a Delivery,
     table: Option<TableOf<'a>>,
     timeout: Duration,
@@ -147,7 +153,9 @@ fn paths<'a>(spec: &'a Spec, only: &[String], timeout: Option<Duration>) -> Resu
                 Some(TableOf { database: database_name(spec, catalog), table, partition })
             });
             let interval = Duration::from_secs(u64::try_from(delivery.buffer.interval_seconds).unwrap_or(0));
-            Path { delivery, table, timeout: timeout.unwrap_or(interval + MARGIN) }
+            let route =
+                spec.ingest.iter().flat_map(|ingest| &ingest.routes).find(|route| route.stream == delivery.from);
+            Path { pipeline: &spec.pipeline, route, delivery, table, timeout: timeout.unwrap_or(interval + MARGIN) }
         })
         .collect())
 }
@@ -212,8 +220,11 @@ async fn verify_path(
     }
     let put_at = Utc::now();
     let id = canary::new_id(put_at);
-    let record = canary::record(&id, columns, put_at);
-    let shard = stream::put_record(clients, &delivery.from, &id, format!("{record}\n").into_bytes()).await?;
+    let mut record = canary::record(&id, columns, put_at);
+    let shard = match put_canary(clients, path, &id, &mut record, progress).await? {
+        Ok(shard) => shard,
+        Err(refused) => return Ok(report(path, &id, 0, refused)),
+    };
     progress.line(&format!(
         "Put canary {id} into stream {} ({shard}); waiting up to {}s for delivery {} to write it to s3://{}/{}",
         delivery.from,
@@ -235,6 +246,46 @@ async fn verify_path(
         tokio::time::sleep(poll.min(path.timeout.saturating_sub(started.elapsed())).max(Duration::from_millis(100)))
             .await;
     }
+}
+
+/// Puts the canary into the path's stream: through its ingest route when one writes there (as
+/// a client's request would go, `ingest_api::invoke`), else with PutRecord. The shard and how it
+/// went in, or why the API refused it (a finding of its own: the front door does not work).
+/// An emulator that does not serve TestInvokeMethod gets the PutRecord, with a warning.
+async fn put_canary(
+    clients: &Clients,
+    path: &Path<'_>,
+    id: &str,
+    record: &mut serde_json::Value,
+    progress: &Progress,
+) -> Result<Result<String, String>, AwsError> {
+    let stream_name = &path.delivery.from;
+    if let Some(route) = path.route {
+        let headers = canary::for_route(record, route, id);
+        let url_path = route.path();
+        let answer = ingest_api::invoke(clients, path.pipeline, &url_path, &format!("{record}\n"), &headers).await;
+        match answer {
+            Ok(Invoked::Answered(200, body)) => {
+                let answer: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+                let shard = answer["ShardId"].as_str().unwrap_or("a shard");
+                return Ok(Ok(format!("{shard}, through the ingest API's POST /{url_path}")));
+            }
+            Ok(Invoked::Answered(status, body)) => {
+                return Ok(Err(format!("the ingest API's POST /{url_path} answered {status} to the canary: {body}")));
+            }
+            Ok(Invoked::Missing) => {
+                return Ok(Err(format!(
+                    "the ingest API has no POST /{url_path}: run `pipectl apply`; no canary was put"
+                )));
+            }
+            Err(error) if clients.emulated && !error.has_code("AccessDenied") => {
+                progress.warn(&format!("the endpoint does not run TestInvokeMethod ({error}); the canary goes into stream {stream_name} directly"));
+            }
+            Err(error) => return Err(error),
+        }
+    }
+    let shard = stream::put_record(clients, stream_name, id, format!("{record}\n").into_bytes()).await?;
+    Ok(Ok(shard))
 }
 
 /// Where a canary was found: the object, or the failed record that is the canary.

@@ -459,8 +459,68 @@ impl ResourceKind for IngestApi {
         if ctx.spec.ingest.is_some() {
             grants.push(ctx.pass_roles("apigateway", &[DERIVED_INGEST_ROLE.to_string()]));
         }
+        grants.extend(verify_grants(ctx));
         grants
     }
+}
+
+/// What `pipectl verify` got from putting its canary through the ingest API.
+pub enum Invoked {
+    /// No ingest API of the pipeline (or no such route) exists.
+    Missing,
+    /// API Gateway's status and body (Kinesis's answer, on success).
+    Answered(i32, String),
+}
+
+/// Sends `body` to `POST /<path>` of the pipeline's ingest API with `TestInvokeMethod`: API
+/// Gateway runs the method's request validation, mapping template and Kinesis integration with
+/// its role, as for a client's request (throttling, API keys and CORS, which are the front of
+/// the stage, are not part of it). `pipectl verify` uses it to put its canary through the API.
+pub async fn invoke(
+    clients: &super::Clients,
+    pipeline: &str,
+    path: &str,
+    body: &str,
+    headers: &[(String, String)],
+) -> Result<Invoked, AwsError> {
+    let client = &clients.apigateway;
+    let name = ingest_api_name(pipeline);
+    let apis = rest_apis(client).await?;
+    let Some(api_id) = ours(&apis, &name, pipeline).and_then(RestApi::id) else { return Ok(Invoked::Missing) };
+    let id = id(&name);
+    let resources = client.get_resources().rest_api_id(api_id).limit(500).send().await;
+    let resources = resources.map_err(|error| aws_error(&id, "GetResources", error))?;
+    let wanted = format!("/{path}");
+    let Some(resource) =
+        resources.items().iter().find(|resource| resource.path() == Some(wanted.as_str())).and_then(|r| r.id())
+    else {
+        return Ok(Invoked::Missing);
+    };
+    let mut request =
+        client.test_invoke_method().rest_api_id(api_id).resource_id(resource).http_method("POST").body(body);
+    for (header, value) in headers {
+        request = request.headers(header, value);
+    }
+    let answer = request.send().await.map_err(|error| aws_error(&id, "TestInvokeMethod", error))?;
+    Ok(Invoked::Answered(answer.status(), answer.body().unwrap_or_default().to_string()))
+}
+
+/// What `pipectl verify` needs of the ingest API: finding it and invoking its POST methods
+/// (`TestInvokeMethod` is `apigateway:POST` on the method), on the pipeline's tagged API only.
+pub fn verify_grants(ctx: &GrantContext) -> Vec<Grant> {
+    if ctx.spec.ingest.is_none() {
+        return Vec::new();
+    }
+    let (region, partition) = (&ctx.arns.region, &ctx.arns.partition);
+    let apis = format!("arn:{partition}:apigateway:{region}::/restapis");
+    let methods = format!("{apis}/*/resources/*/methods/POST");
+    vec![
+        Grant::new("FindTheIngestApi", Scope::Verify, &["apigateway:GET"], vec![apis.clone()]),
+        Grant::new("ReadTheIngestApi", Scope::Verify, &["apigateway:GET"], vec![format!("{apis}/*")])
+            .when(ctx.tagged()),
+        Grant::new("PutCanariesThroughTheIngestApi", Scope::Verify, &["apigateway:POST"], vec![methods])
+            .when(ctx.tagged()),
+    ]
 }
 
 /// Every REST API of the account in the region (GetRestApis, 500 a page).
