@@ -271,29 +271,7 @@ fn the_front_door_applies_serves_plans_clean_and_destroys(stack: Stack) {
     assert_eq!(retention, Some(14));
     pipectl(stack, &["plan", "-f", &changed, "--detailed-exitcode"]).expect(0);
 
-    // API keys: a usage plan on the stage with the quota, the key attached; on LocalStack a
-    // request without the key is refused (403) and one with it is written.
-    let keyed =
-        changed_text(&pipeline).replace("  routes:", "  api_keys:\n    quota: {limit: 1000, period: day}\n  routes:");
-    let keyed = scratch.write("keyed.yaml", &keyed);
-    pipectl(stack, &["apply", "-f", &keyed, "--auto-approve"]).expect(0);
-    let (plan, key) = runtime.block_on(usage_plan(stack, &format!("{pipeline}-ingest"))).expect("a usage plan");
-    assert_eq!((plan.quota().map(|q| q.limit()), plan.api_stages().len()), (Some(1000), 1), "{plan:?}");
-    assert_eq!(plan.api_stages()[0].api_id(), Some(api_id.as_str()));
-    pipectl(stack, &["plan", "-f", &keyed, "--detailed-exitcode"]).expect(0);
-    if stack == Stack::LocalStack {
-        let event = r#"{"event_id": "e9", "user_id": "u-9", "event_type": "click"}"#;
-        let device = "X-Device-Id: d-1".to_string();
-        let (status, _) = post(stack, &api_id, &format!("events/{stream}"), event, std::slice::from_ref(&device));
-        assert_eq!(status, 403, "no key, no entry");
-        let (status, answer) =
-            post(stack, &api_id, &format!("events/{stream}"), event, &[format!("x-api-key: {key}"), device.clone()]);
-        assert_eq!(status, 200, "{answer}");
-    }
-    // Without `api_keys` again: the plan and the key are gone.
-    pipectl(stack, &["apply", "-f", &changed, "--auto-approve"]).expect(0);
-    assert!(runtime.block_on(usage_plan(stack, &format!("{pipeline}-ingest"))).is_none(), "the usage plan is gone");
-    pipectl(stack, &["plan", "-f", &changed, "--detailed-exitcode"]).expect(0);
+    api_keys_come_and_go(stack, &scratch, &pipeline, &api_id, &changed);
 
     pipectl(stack, &["destroy", "-f", &changed, "--auto-approve", "--allow-destroy"]).expect(0);
     assert!(runtime.block_on(api_named(stack, &format!("{pipeline}-ingest"))).is_none(), "the API is gone");
@@ -331,4 +309,32 @@ fn front_door_through_the_fidelity_proxy() {
     assert_eq!(refused.unwrap_or(0), 0, "{}", proxy.stats());
     proxy.pipectl(&["plan", "-f", &file, "--detailed-exitcode"]).expect(0);
     proxy.pipectl(&["destroy", "-f", &file, "--auto-approve", "--allow-destroy"]).expect(0);
+}
+
+/// API keys: a usage plan on the stage with the quota, the key attached; on LocalStack a
+/// request without the key is refused (403) and one with it is written; without `api_keys`
+/// again (`changed`), the plan and the key are gone.
+fn api_keys_come_and_go(stack: Stack, scratch: &Scratch, pipeline: &str, api_id: &str, changed: &str) {
+    let runtime = runtime();
+    let stream = format!("{pipeline}-clicks");
+    let keyed =
+        changed_text(pipeline).replace("  routes:", "  api_keys:\n    quota: {limit: 1000, period: day}\n  routes:");
+    let keyed = scratch.write("keyed.yaml", &keyed);
+    pipectl(stack, &["apply", "-f", &keyed, "--auto-approve"]).expect(0);
+    let (plan, key) = runtime.block_on(usage_plan(stack, &format!("{pipeline}-ingest"))).expect("a usage plan");
+    assert_eq!((plan.quota().map(|q| q.limit()), plan.api_stages().len()), (Some(1000), 1), "{plan:?}");
+    assert_eq!(plan.api_stages()[0].api_id(), Some(api_id));
+    pipectl(stack, &["plan", "-f", &keyed, "--detailed-exitcode"]).expect(0);
+    if stack == Stack::LocalStack {
+        let event = r#"{"event_id": "e9", "user_id": "u-9", "event_type": "click"}"#;
+        let device = "X-Device-Id: d-1".to_string();
+        let (status, _) = post(stack, api_id, &format!("events/{stream}"), event, std::slice::from_ref(&device));
+        assert_eq!(status, 403, "no key, no entry");
+        let (status, answer) =
+            post(stack, api_id, &format!("events/{stream}"), event, &[format!("x-api-key: {key}"), device.clone()]);
+        assert_eq!(status, 200, "{answer}");
+    }
+    pipectl(stack, &["apply", "-f", changed, "--auto-approve"]).expect(0);
+    assert!(runtime.block_on(usage_plan(stack, &format!("{pipeline}-ingest"))).is_none(), "the usage plan is gone");
+    pipectl(stack, &["plan", "-f", changed, "--detailed-exitcode"]).expect(0);
 }
