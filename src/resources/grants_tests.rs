@@ -230,7 +230,7 @@ fn example_as(name: &str) -> Spec {
 /// and cannot reach what exists; Unsubscribe, a subscription's ARN IAM cannot scope); reads by
 /// the name prefix the reads list by (they read, and change nothing); and schedules, which carry
 /// no tags and must be found and deleted by prefix once the spec drops them.
-const MAY_REACH_BY_PREFIX: [&str; 15] = [
+const MAY_REACH_BY_PREFIX: [&str; 17] = [
     "ReadWhatCannotBeScoped",
     "FindCatalogDatabases",
     "StartTaggedClusters",
@@ -249,6 +249,8 @@ const MAY_REACH_BY_PREFIX: [&str; 15] = [
     // created with the tag in the request (its changes are conditioned on the tag).
     "FindIngestApis",
     "CreateTaggedIngestApi",
+    "FindIngestDomains",
+    "CreateTaggedIngestDomain",
 ];
 
 #[test]

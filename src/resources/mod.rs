@@ -12,6 +12,7 @@
 //! delivery and the bucket) are `pub` for them.
 
 mod alarm;
+mod api_domain;
 #[cfg(test)]
 mod binding_tests;
 pub mod bucket;
@@ -76,6 +77,7 @@ pub const KINDS: &[&dyn DynKind] = &[
     &role::Role,
     &log_group::LogGroup,
     &ingest_api::IngestApi,
+    &api_domain::ApiDomain,
     &delivery::Delivery,
     &security_configuration::SecurityConfiguration,
     &cluster::Cluster,

@@ -52,6 +52,9 @@ pub struct Ingest {
     /// setting pipectl checks but does not make (docs/ingest.md).
     #[serde(default)]
     pub access_logs: Option<AccessLogs>,
+    /// A custom domain serving the stage at its root, with an ACM certificate of the region.
+    #[serde(default)]
+    pub domain: Option<Domain>,
     /// One per stream clients write to.
     pub routes: Vec<Route>,
     /// Tags on the API and its stage.
@@ -79,6 +82,17 @@ pub struct Throttle {
 pub struct Cors {
     /// `https://…` origins (an `http://localhost…` one for development), or `*` alone.
     pub origins: Vec<String>,
+}
+
+/// A custom domain name of the API (a regional endpoint).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Domain {
+    /// The name clients call, e.g. `events.example.com`; its DNS points at the regional domain
+    /// name `pipectl output` gives.
+    pub name: String,
+    /// An ACM certificate for the name, in the pipeline's region.
+    pub certificate_arn: String,
 }
 
 /// Where the stage's access logs go, and for how long.
@@ -199,6 +213,9 @@ pub(super) fn check(ingest: &Ingest, spec: &Spec, problems: &mut Problems) {
             format!("CloudWatch Logs keeps logs {} days, not {}", days.join(", "), logs.retention_days),
         );
     }
+    if let Some(domain) = &ingest.domain {
+        check_domain(domain, &spec.region, problems);
+    }
     if let Some(quota) = ingest.api_keys.as_ref().and_then(|keys| keys.quota) {
         if quota.limit < 1 {
             problems.add(
@@ -241,6 +258,47 @@ pub(super) fn check(ingest: &Ingest, spec: &Spec, problems: &mut Problems) {
     }
     check_tags("ingest.tags", &ingest.tags, problems);
     check_derived_role("ingest", spec, DERIVED_INGEST_ROLE, problems);
+}
+
+/// A DNS name of two labels or more, and a certificate ARN of ACM in the spec's region (a
+/// regional endpoint takes a certificate of its own region: "Set up a Regional custom domain
+/// name in API Gateway", API Gateway Developer Guide).
+fn check_domain(domain: &Domain, region: &str, problems: &mut Problems) {
+    let labels: Vec<&str> = domain.name.split('.').collect();
+    let label_ok = |label: &&str| {
+        (1..=63).contains(&label.len())
+            && label.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+    };
+    if labels.len() < 2 || domain.name.len() > 253 || !labels.iter().all(label_ok) {
+        problems.add(
+            "ingest.domain.name",
+            format!(
+                "`{}` is not a domain name: lowercase labels of letters, digits and `-`, separated by `.`",
+                domain.name
+            ),
+        );
+    }
+    let parts: Vec<&str> = domain.certificate_arn.splitn(6, ':').collect();
+    let arn_ok = parts.len() == 6
+        && parts[0] == "arn"
+        && parts[1].starts_with("aws")
+        && parts[2] == "acm"
+        && parts[4].len() == 12
+        && parts[4].chars().all(|c| c.is_ascii_digit())
+        && parts[5].starts_with("certificate/");
+    if !arn_ok {
+        problems.add(
+            "ingest.domain.certificate_arn",
+            format!(
+                "`{}` is not an ACM certificate ARN (arn:aws:acm:REGION:ACCOUNT:certificate/ID)",
+                domain.certificate_arn
+            ),
+        );
+    } else if parts[3] != region {
+        problems.add("ingest.domain.certificate_arn", format!("the certificate is in {}, the pipeline in {region}: a regional domain name takes a certificate of its own region", parts[3]));
+    }
 }
 
 fn check_origins(origins: &[String], problems: &mut Problems) {
@@ -287,6 +345,23 @@ mod tests {
     fn a_good_ingest_section_has_no_problems() {
         let yaml = format!("{HEAD}{STREAMS}ingest:\n  throttle: {{rate: 100, burst: 200}}\n  cors: {{origins: ['https://shop.example.com', 'http://localhost:3000']}}\n  routes:\n    - {{stream: clicks, partition_key: {{field: user_id}}, schema: {{type: object, required: [user_id]}}}}\n    - {{stream: clicks, path: v2/clicks, partition_key: {{header: X-Device-Id}}}}\n");
         assert_eq!(problems(&yaml), vec![]);
+    }
+
+    #[test]
+    fn a_domain_needs_a_dns_name_and_a_certificate_of_the_region() {
+        let yaml = |name: &str, arn: &str| {
+            format!("{HEAD}{STREAMS}ingest:\n  throttle: {{rate: 1, burst: 1}}\n  domain: {{name: '{name}', certificate_arn: '{arn}'}}\n  routes: [{{stream: clicks}}]\n")
+        };
+        let good = "arn:aws:acm:eu-west-1:123456789012:certificate/1234abcd-12ab-34cd-56ef-1234567890ab";
+        assert_eq!(problems(&yaml("events.example.com", good)), vec![]);
+        assert_eq!(paths(&yaml("Events_example", good)), ["ingest.domain.name"]);
+        let elsewhere = good.replace("eu-west-1", "us-east-1");
+        let said = messages(&yaml("events.example.com", &elsewhere)).join("\n");
+        assert!(said.contains("the certificate is in us-east-1, the pipeline in eu-west-1"), "{said}");
+        assert_eq!(
+            paths(&yaml("events.example.com", "arn:aws:iam::123456789012:role/x")),
+            ["ingest.domain.certificate_arn"]
+        );
     }
 
     #[test]

@@ -68,7 +68,8 @@ pub use deliveries::{
 pub use group::{Cap, CapSource, Group, DEFAULT_CAP_FACTOR, DEFAULT_CAP_FLOOR};
 pub use iam::{Effect, Iam, Role, Statement};
 pub use ingest::{
-    AccessLogs, ApiKeys, Cors, Ingest, PartitionKeySource, Quota, QuotaPeriod, Route, Throttle, LOG_RETENTION_DAYS,
+    AccessLogs, ApiKeys, Cors, Domain, Ingest, PartitionKeySource, Quota, QuotaPeriod, Route, Throttle,
+    LOG_RETENTION_DAYS,
 };
 pub use jobs::{script_location, spark_submit_args, ActionOnFailure, Job, JobStep, GUARD_DELAY_SECONDS};
 pub use load::{load_bytes, load_file, Diagnostic, LoadedSpec, SpecError};

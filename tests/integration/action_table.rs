@@ -40,13 +40,15 @@ const APIGATEWAY_V1: &[&str] = &[
     "arn:${Partition}:apigateway:${Region}::/account",
     "arn:${Partition}:apigateway:${Region}::/apikeys",
     "arn:${Partition}:apigateway:${Region}::/apikeys/${ApiKeyId}",
+    "arn:${Partition}:apigateway:${Region}::/domainnames",
+    "arn:${Partition}:apigateway:${Region}::/domainnames/${DomainName}",
     "arn:${Partition}:apigateway:${Region}::/restapis",
     "arn:${Partition}:apigateway:${Region}::/restapis/${RestApiId}",
     "arn:${Partition}:apigateway:${Region}::/tags/${UrlEncodedResourceARN}",
     "arn:${Partition}:apigateway:${Region}::/usageplans",
     "arn:${Partition}:apigateway:${Region}::/usageplans/${UsagePlanId}",
 ];
-const APIGATEWAY_V1_SOURCE: &str = "Service Authorization Reference, Amazon API Gateway Management (the REST API page), resource types Account, ApiKey(s), RestApi(s), Tags, UsagePlan(s); API Gateway Developer Guide, \"API Gateway Amazon Resource Name (ARN) reference\", REST API resources";
+const APIGATEWAY_V1_SOURCE: &str = "Service Authorization Reference, Amazon API Gateway Management (the REST API page), resource types Account, ApiKey(s), DomainName(s), RestApi(s), Tags, UsagePlan(s); API Gateway Developer Guide, \"API Gateway Amazon Resource Name (ARN) reference\", REST API resources";
 
 /// Every generated policy, by what it is: the deployer's (`pipectl permissions`) and the derived
 /// roles' inline policies (the desired graph's roles, in account 123456789012).

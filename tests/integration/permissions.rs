@@ -113,7 +113,7 @@ fn the_printed_policy_allows_every_call_of_a_lifecycle() {
     assert!(allowed(&policy, create) && !allowed(&plan_only, create), "the plan policy only reads");
 }
 
-/// The front door with API keys and access logs (`examples/front-door.yaml`): every API Gateway
+/// The front door with API keys, access logs and a domain (`examples/front-door.yaml`): every API Gateway
 /// and CloudWatch Logs call its apply, plan and destroy make is allowed by the printed policy,
 /// on the pipeline's own API, usage plan, key and log group only.
 #[test]
@@ -122,8 +122,9 @@ fn the_printed_policy_allows_every_call_of_the_front_door() {
     require!(stack);
     let scratch = Scratch::new("permissions-front-door");
     let pipeline = unique("pfd", stack).replace('-', "").chars().take(14).collect::<String>();
-    let options = "  access_logs: {retention_days: 14}\n  api_keys: {quota: {limit: 1000, period: day}}\n  routes:";
-    let example = crate::ingest::front_door(&pipeline).replace("  routes:", options);
+    let certificate = "arn:aws:acm:us-east-1:123456789012:certificate/1234abcd-12ab-34cd-56ef-1234567890ab";
+    let options = format!("  access_logs: {{retention_days: 14}}\n  api_keys: {{quota: {{limit: 1000, period: day}}}}\n  domain: {{name: {pipeline}.example.com, certificate_arn: '{certificate}'}}\n  routes:");
+    let example = crate::ingest::front_door(&pipeline).replace("  routes:", &options);
     let file = scratch.write("front-door.yaml", &example);
     // Access logs need the region's logging role of the account, set by an administrator.
     crate::ingest::the_account_logging_role_is_set_by_an_administrator(stack);

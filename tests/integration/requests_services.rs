@@ -367,7 +367,9 @@ impl Requests {
         // The resource whose tags decide: the REST API, usage plan or API key the path is under,
         // or the resource a tagging call names.
         let owner = match segments.as_slice() {
-            ["restapis" | "usageplans" | "apikeys", id, ..] => Some(arn(&format!("/{}/{id}", segments[0]))),
+            ["restapis" | "usageplans" | "apikeys" | "domainnames", id, ..] => {
+                Some(arn(&format!("/{}/{id}", segments[0])))
+            }
             ["tags", ..] => path.strip_prefix("/tags/").map(str::to_string),
             _ => None,
         };
@@ -379,9 +381,9 @@ impl Requests {
             ask = self.pass(ask, role, "apigateway.amazonaws.com");
         }
         let created = serde_json::from_str::<Value>(&text(&line["response"])).ok();
-        let created = created.as_ref().and_then(|answer| answer["id"].as_str());
+        let created = created.as_ref().and_then(|answer| answer["id"].as_str().or(answer["domainName"].as_str()));
         match (method.as_str(), segments.as_slice(), created) {
-            ("POST", [kind @ ("restapis" | "usageplans" | "apikeys")], Some(id)) => {
+            ("POST", [kind @ ("restapis" | "usageplans" | "apikeys" | "domainnames")], Some(id)) => {
                 Ok(ask.tags(json_tags(&body["tags"]), &[arn(&format!("/{kind}/{id}"))]))
             }
             ("PUT", ["tags", ..], _) => Ok(ask.tags(json_tags(&body["tags"]), &owner.into_iter().collect::<Vec<_>>())),

@@ -40,6 +40,7 @@ use crate::names::{iam_role_name, ingest_api_name, DERIVED_INGEST_ROLE};
 use crate::pricing::{self, CostLine, Prices};
 use crate::spec::{Ingest, StreamEncryption, Throttle};
 use build::Api;
+pub use build::CONTROL_PLANE;
 use definition::{parse_description, Definition, RouteDefinition};
 use usage::{LiveUsage, Usage};
 
@@ -484,10 +485,9 @@ pub async fn invoke(
     headers: &[(String, String)],
 ) -> Result<Invoked, AwsError> {
     let client = &clients.apigateway;
-    let name = ingest_api_name(pipeline);
-    let apis = rest_apis(client).await?;
-    let Some(api_id) = ours(&apis, &name, pipeline).and_then(RestApi::id) else { return Ok(Invoked::Missing) };
-    let id = id(&name);
+    let Some(api_id) = api_id(clients, pipeline).await? else { return Ok(Invoked::Missing) };
+    let api_id = api_id.as_str();
+    let id = id(&ingest_api_name(pipeline));
     let resources = client.get_resources().rest_api_id(api_id).limit(500).send().await;
     let resources = resources.map_err(|error| aws_error(&id, "GetResources", error))?;
     let wanted = format!("/{path}");
@@ -503,6 +503,12 @@ pub async fn invoke(
     }
     let answer = request.send().await.map_err(|error| aws_error(&id, "TestInvokeMethod", error))?;
     Ok(Invoked::Answered(answer.status(), answer.body().unwrap_or_default().to_string()))
+}
+
+/// The id of the pipeline's ingest API, if it exists (found by its name and tag).
+pub async fn api_id(clients: &super::Clients, pipeline: &str) -> Result<Option<String>, AwsError> {
+    let apis = rest_apis(&clients.apigateway).await?;
+    Ok(ours(&apis, &ingest_api_name(pipeline), pipeline).and_then(RestApi::id).map(str::to_string))
 }
 
 /// What `pipectl verify` needs of the ingest API: finding it and invoking its POST methods
