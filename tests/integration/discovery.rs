@@ -37,7 +37,8 @@ fn as_actions(requests: BTreeMap<String, u64>) -> BTreeMap<String, u64> {
         let operation = match (service, operation) {
             ("s3", "GET" | "GET ?x-id") => "ListBuckets",
             ("scheduler", "GET ?NamePrefix") => "ListSchedules",
-            ("apigateway", "GET ?limit") => "GetRestApis",
+            ("apigateway", "GET /restapis") => "GetRestApis",
+            ("apigateway", "GET /domainnames") => "GetDomainNames",
             ("s3", "HEAD") => "HeadBucket",
             ("s3", "GET ?versioning") => "GetBucketVersioning",
             ("s3", "GET ?encryption") => "GetBucketEncryption",

@@ -63,10 +63,16 @@ pub fn operation(request: &Message) -> String {
             .split_once('?')
             .map(|(_, q)| q.split('&').next().unwrap_or("").split('=').next().unwrap_or(""))
             .unwrap_or("");
-        if query.is_empty() {
-            method.to_string()
-        } else {
-            format!("{method} ?{query}")
+        // API Gateway's REST paths name what a call is about by their first segment
+        // (`/restapis`, `/domainnames`, `/usageplans`); other services' paths hold names.
+        let what = match service.as_str() {
+            "apigateway" => path.trim_start_matches('/').split(['/', '?']).next().unwrap_or(""),
+            _ => "",
+        };
+        match (what.is_empty(), query.is_empty()) {
+            (false, _) => format!("{method} /{what}"),
+            (true, true) => method.to_string(),
+            (true, false) => format!("{method} ?{query}"),
         }
     };
     format!("{service}:{name}")
@@ -93,6 +99,9 @@ mod tests {
         let s3 = auth("s3", "us-east-1");
         assert_eq!(operation(&message("GET /lake?tagging HTTP/1.1", &[("Authorization", &s3)], "")), "s3:GET ?tagging");
         assert_eq!(operation(&message("PUT /lake HTTP/1.1", &[], "")), "unknown:PUT");
+        let apigateway = crate::testing::auth("apigateway", "us-east-1");
+        let list = message("GET /domainnames?limit=500 HTTP/1.1", &[("Authorization", &apigateway)], "");
+        assert_eq!(operation(&list), "apigateway:GET /domainnames");
         let mut stats = Stats::default();
         stats.requests.insert("sts:GetCallerIdentity".to_string(), 2);
         stats.faults.insert("throttle sts:GetCallerIdentity".to_string(), 1);
