@@ -356,11 +356,6 @@ impl ResourceKind for IngestApi {
         if logged != desired.access_logs.as_ref() {
             log_to(&api, ctx, &desired.stage, desired.access_logs.as_deref()).await?;
         }
-        if let Some(old) = detail.stage.as_ref().filter(|stage| stage.name != desired.stage) {
-            ctx.clients.limits.pace(build::CONTROL_PLANE).await;
-            let delete = client.delete_stage().rest_api_id(&detail.api_id).stage_name(&old.name);
-            delete.send().await.map_err(|error| aws_error(id, "DeleteStage", error))?;
-        }
         match (&desired.usage, &detail.usage) {
             (Some(usage), None) => usage::create(&api, &desired.stage, usage, &resource.tags).await?,
             (Some(usage), Some(live_usage)) => {
@@ -373,6 +368,15 @@ impl ResourceKind for IngestApi {
                 usage::remove(client, &ctx.clients.limits, id, live_usage, &desired.name).await?;
             }
             (None, None) => {}
+        }
+        // A renamed stage: the usage plan has moved above, the domains' mappings move here, and
+        // only then is the old stage deleted (AWS refuses to delete a stage a base path mapping
+        // serves: hashicorp/terraform-provider-aws#28774).
+        if let Some(old) = detail.stage.as_ref().filter(|stage| stage.name != desired.stage) {
+            move_mappings(&api, ctx, &old.name, &desired.stage).await?;
+            ctx.clients.limits.pace(build::CONTROL_PLANE).await;
+            let delete = client.delete_stage().rest_api_id(&detail.api_id).stage_name(&old.name);
+            delete.send().await.map_err(|error| aws_error(id, "DeleteStage", error))?;
         }
         retag(ctx, id, &detail.api_id, &live.tags, &resource.tags).await
     }
@@ -653,6 +657,32 @@ async fn log_to(api: &Api<'_>, ctx: &Context, stage: &str, group: Option<&str>) 
         replace("/accessLogSettings/format", ACCESS_LOG_FORMAT),
     ];
     patch_stage(api, stage, operations).await
+}
+
+/// Points the base path mappings of the pipeline's domains that serve the API's stage `old` at
+/// `new` instead (UpdateBasePathMapping). Only domains tagged as the pipeline's are changed.
+async fn move_mappings(api: &Api<'_>, ctx: &Context, old: &str, new: &str) -> Result<(), AwsError> {
+    api.limits.pace(build::CONTROL_PLANE).await;
+    let domains = api.client.get_domain_names().limit(500).send().await;
+    let domains = domains.map_err(|error| aws_error(api.id, "GetDomainNames", error))?;
+    let tags_of = |domain: &aws_sdk_apigateway::types::DomainName| -> Tags {
+        domain.tags().map(|tags| tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default()
+    };
+    let ours = domains.items().iter().filter(|domain| super::kit::owned_by(&tags_of(domain), &ctx.pipeline));
+    for name in ours.filter_map(|domain| domain.domain_name()) {
+        api.limits.pace(build::CONTROL_PLANE).await;
+        let mappings = api.client.get_base_path_mappings().domain_name(name).limit(500).send().await;
+        let mappings = mappings.map_err(|error| aws_error(api.id, "GetBasePathMappings", error))?;
+        let serving = mappings.items().iter().filter(|m| m.rest_api_id() == Some(api.api_id) && m.stage() == Some(old));
+        for path in serving.map(|mapping| mapping.base_path().unwrap_or("(none)")) {
+            api.limits.pace(build::CONTROL_PLANE).await;
+            let to_new = replace("/stage", new);
+            let update =
+                api.client.update_base_path_mapping().domain_name(name).base_path(path).patch_operations(to_new);
+            update.send().await.map_err(|error| aws_error(api.id, "UpdateBasePathMapping", error))?;
+        }
+    }
+    Ok(())
 }
 
 /// Makes the API's tags `desired` (TagResource and UntagResource on its ARN).
