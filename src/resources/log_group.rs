@@ -217,9 +217,7 @@ async fn describe_groups(logs: &aws_sdk_cloudwatchlogs::Client, prefix: &str) ->
 /// Whose the group `name` is: its tags (ListTagsForResource), or absent.
 async fn ownership(logs: &aws_sdk_cloudwatchlogs::Client, arns: &Arns, name: &str) -> Result<Ownership, AwsError> {
     match logs.list_tags_for_resource().resource_arn(arn(arns, name)).send().await {
-        Ok(output) => Ok(Ownership::Tagged(
-            output.tags().map(|tags| tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default(),
-        )),
+        Ok(output) => Ok(Ownership::Tagged(super::kit::tags_of_map(output.tags()))),
         Err(error) => aws_error(id(name), "ListTagsForResource", error).unless_not_found(Ownership::Absent),
     }
 }

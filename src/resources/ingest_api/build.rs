@@ -46,29 +46,17 @@ impl Api<'_> {
 
     /// `/` and every resource below it, by path.
     async fn resources(&self) -> Result<BTreeMap<String, String>, AwsError> {
-        let mut found = BTreeMap::new();
-        let mut position: Option<String> = None;
-        loop {
+        let resources = super::all_pages(|position| async move {
             self.paced().await;
-            let page = self
-                .client
-                .get_resources()
-                .rest_api_id(self.api_id)
-                .limit(500)
-                .set_position(position)
-                .send()
-                .await
-                .map_err(|error| aws_error(self.id, "GetResources", error))?;
-            for resource in page.items() {
-                if let (Some(path), Some(id)) = (resource.path(), resource.id()) {
-                    found.insert(path.to_string(), id.to_string());
-                }
-            }
-            position = page.position().filter(|next| !next.is_empty()).map(str::to_string);
-            if position.is_none() {
-                return Ok(found);
-            }
-        }
+            let page =
+                self.client.get_resources().rest_api_id(self.api_id).limit(500).set_position(position).send().await;
+            let page = page.map_err(|error| aws_error(self.id, "GetResources", error))?;
+            Ok((page.items().to_vec(), page.position().map(str::to_string)))
+        })
+        .await?;
+        let paths =
+            resources.iter().filter_map(|resource| Some((resource.path()?.to_string(), resource.id()?.to_string())));
+        Ok(paths.collect())
     }
 
     /// The resource of `path` (`events/clicks`), creating it and its parents as needed.

@@ -373,7 +373,7 @@ impl ResourceKind for IngestApi {
         // only then is the old stage deleted (AWS refuses to delete a stage a base path mapping
         // serves: hashicorp/terraform-provider-aws#28774).
         if let Some(old) = detail.stage.as_ref().filter(|stage| stage.name != desired.stage) {
-            move_mappings(&api, ctx, &old.name, &desired.stage).await?;
+            super::api_domain::move_mappings(ctx, id, &detail.api_id, &old.name, &desired.stage).await?;
             ctx.clients.limits.pace(build::CONTROL_PLANE).await;
             let delete = client.delete_stage().rest_api_id(&detail.api_id).stage_name(&old.name);
             delete.send().await.map_err(|error| aws_error(id, "DeleteStage", error))?;
@@ -533,24 +533,33 @@ pub fn verify_grants(ctx: &GrantContext) -> Vec<Grant> {
     ]
 }
 
-/// Every REST API of the account in the region (GetRestApis, 500 a page).
-async fn rest_apis(client: &aws_sdk_apigateway::Client) -> Result<Vec<RestApi>, AwsError> {
+/// Every item of an API Gateway listing: `page(position)` answers one page and the position of
+/// the next (none, or empty, after the last).
+pub(super) async fn all_pages<T, F, Fut>(mut page: F) -> Result<Vec<T>, AwsError>
+where
+    F: FnMut(Option<String>) -> Fut,
+    Fut: std::future::Future<Output = Result<(Vec<T>, Option<String>), AwsError>>,
+{
     let mut found = Vec::new();
     let mut position: Option<String> = None;
     loop {
-        let page = client
-            .get_rest_apis()
-            .limit(500)
-            .set_position(position)
-            .send()
-            .await
-            .map_err(|error| aws_error("ingest_api", "GetRestApis", error))?;
-        found.extend(page.items().iter().cloned());
-        position = page.position().filter(|next| !next.is_empty()).map(str::to_string);
+        let (items, next) = page(position).await?;
+        found.extend(items);
+        position = next.filter(|next| !next.is_empty());
         if position.is_none() {
             return Ok(found);
         }
     }
+}
+
+/// Every REST API of the account in the region (GetRestApis, 500 a page).
+async fn rest_apis(client: &aws_sdk_apigateway::Client) -> Result<Vec<RestApi>, AwsError> {
+    all_pages(|position| async move {
+        let page = client.get_rest_apis().limit(500).set_position(position).send().await;
+        let page = page.map_err(|error| aws_error("ingest_api", "GetRestApis", error))?;
+        Ok((page.items().to_vec(), page.position().map(str::to_string)))
+    })
+    .await
 }
 
 /// The API named `name` that carries the pipeline's tag: API Gateway names are not unique, so
@@ -560,7 +569,7 @@ fn ours<'a>(apis: &'a [RestApi], name: &str, pipeline: &str) -> Option<&'a RestA
 }
 
 fn tags_of(api: &RestApi) -> Tags {
-    api.tags().map(|tags| tags.iter().map(|(key, value)| (key.clone(), value.clone())).collect()).unwrap_or_default()
+    super::kit::tags_of_map(api.tags())
 }
 
 /// The API's stages, the first one's deployment (pipectl makes one stage), its usage plan.
@@ -657,32 +666,6 @@ async fn log_to(api: &Api<'_>, ctx: &Context, stage: &str, group: Option<&str>) 
         replace("/accessLogSettings/format", ACCESS_LOG_FORMAT),
     ];
     patch_stage(api, stage, operations).await
-}
-
-/// Points the base path mappings of the pipeline's domains that serve the API's stage `old` at
-/// `new` instead (UpdateBasePathMapping). Only domains tagged as the pipeline's are changed.
-async fn move_mappings(api: &Api<'_>, ctx: &Context, old: &str, new: &str) -> Result<(), AwsError> {
-    api.limits.pace(build::CONTROL_PLANE).await;
-    let domains = api.client.get_domain_names().limit(500).send().await;
-    let domains = domains.map_err(|error| aws_error(api.id, "GetDomainNames", error))?;
-    let tags_of = |domain: &aws_sdk_apigateway::types::DomainName| -> Tags {
-        domain.tags().map(|tags| tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default()
-    };
-    let ours = domains.items().iter().filter(|domain| super::kit::owned_by(&tags_of(domain), &ctx.pipeline));
-    for name in ours.filter_map(|domain| domain.domain_name()) {
-        api.limits.pace(build::CONTROL_PLANE).await;
-        let mappings = api.client.get_base_path_mappings().domain_name(name).limit(500).send().await;
-        let mappings = mappings.map_err(|error| aws_error(api.id, "GetBasePathMappings", error))?;
-        let serving = mappings.items().iter().filter(|m| m.rest_api_id() == Some(api.api_id) && m.stage() == Some(old));
-        for path in serving.map(|mapping| mapping.base_path().unwrap_or("(none)")) {
-            api.limits.pace(build::CONTROL_PLANE).await;
-            let to_new = replace("/stage", new);
-            let update =
-                api.client.update_base_path_mapping().domain_name(name).base_path(path).patch_operations(to_new);
-            update.send().await.map_err(|error| aws_error(api.id, "UpdateBasePathMapping", error))?;
-        }
-    }
-    Ok(())
 }
 
 /// Makes the API's tags `desired` (TagResource and UntagResource on its ARN).

@@ -70,16 +70,13 @@ impl LiveUsage {
 
 /// The plan named `name` with the pipeline's tag, and its keys.
 pub async fn read(client: &Client, id: &ResourceId, name: &str, pipeline: &str) -> Result<Option<LiveUsage>, AwsError> {
-    let mut position: Option<String> = None;
-    let plan = loop {
+    let plans = super::all_pages(|position| async move {
         let page = client.get_usage_plans().limit(500).set_position(position).send().await;
         let page = page.map_err(|error| aws_error(id, "GetUsagePlans", error))?;
-        let ours = page.items().iter().find(|plan| plan.name() == Some(name) && tagged(plan, pipeline)).cloned();
-        position = page.position().filter(|next| !next.is_empty()).map(str::to_string);
-        if ours.is_some() || position.is_none() {
-            break ours;
-        }
-    };
+        Ok((page.items().to_vec(), page.position().map(str::to_string)))
+    })
+    .await?;
+    let plan = plans.into_iter().find(|plan| plan.name() == Some(name) && tagged(plan, pipeline));
     let Some(plan) = plan else { return Ok(None) };
     let plan_id = plan.id().unwrap_or_default().to_string();
     let keys = client.get_usage_plan_keys().usage_plan_id(&plan_id).limit(500).send().await;
@@ -102,9 +99,7 @@ pub async fn read(client: &Client, id: &ResourceId, name: &str, pipeline: &str) 
 }
 
 fn tagged(plan: &UsagePlan, pipeline: &str) -> bool {
-    let tags: Tags =
-        plan.tags().map(|tags| tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default();
-    super::super::kit::owned_by(&tags, pipeline)
+    super::super::kit::owned_by(&super::super::kit::tags_of_map(plan.tags()), pipeline)
 }
 
 fn throttle(usage: &Usage) -> ThrottleSettings {

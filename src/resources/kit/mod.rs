@@ -23,6 +23,6 @@ pub use context::{account_id, Context, ReadContext};
 pub use health::{Fact, Health, Metric, Output, Statistic};
 pub use kind::{DynKind, ResourceKind};
 pub use named::{NamedKind, NamedRead, Ownership};
-pub use ownership::{adopt, claimed_id, may_take_over, owned_by, ownership_conflict, WITH_PIPECTL_ADOPT};
+pub use ownership::{adopt, claimed_id, may_take_over, owned_by, ownership_conflict, tags_of_map, WITH_PIPECTL_ADOPT};
 pub use propagation::retry_while_role_propagates;
 pub use wait::WaitOptions;

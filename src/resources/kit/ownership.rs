@@ -1,7 +1,15 @@
 //! Whose a resource is: the pipeline's tags, the id a tagged resource claims, adopting what a
 //! crashed run of the pipeline was creating, and the message for a resource in the way.
 
+use std::collections::HashMap;
+
 use crate::model::{Kind, ResourceId, Tags, PIPELINE_TAG, RESOURCE_TAG};
+
+/// The tags of an answer that gives them as a map (API Gateway, CloudWatch Logs); none when it
+/// gives none.
+pub fn tags_of_map(tags: Option<&HashMap<String, String>>) -> Tags {
+    tags.map(|tags| tags.iter().map(|(key, value)| (key.clone(), value.clone())).collect()).unwrap_or_default()
+}
 
 /// True when `tags` say the resource belongs to `pipeline`.
 pub fn owned_by(tags: &Tags, pipeline: &str) -> bool {
