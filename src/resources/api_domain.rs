@@ -19,8 +19,8 @@ use serde_json::json;
 use super::ingest_api;
 use super::kit::named::SharedReads;
 use super::kit::{
-    aws_error, owned_by, tags_of_map, AwsError, Context, Grant, GrantContext, LiveResource, NamedRead, Output,
-    Ownership, ReadContext, ResourceKind, Scope, Tags,
+    aws_error, tags_of_map, AwsError, Context, Grant, GrantContext, LiveResource, NamedRead, Output, Ownership,
+    ReadContext, ResourceKind, Scope, Tags,
 };
 use crate::iam::Arns;
 use crate::model::{
@@ -273,29 +273,6 @@ async fn domain_names(client: &aws_sdk_apigateway::Client) -> Result<Vec<DomainN
         Ok((page.items().to_vec(), page.position().map(str::to_string)))
     })
     .await
-}
-
-/// Points the root and other mappings of the pipeline's own domains that serve the API's stage
-/// `old` at `new` (UpdateBasePathMapping), for the API's update to delete `old` after: AWS
-/// refuses to delete a stage a base path mapping serves (hashicorp/terraform-provider-aws#28774).
-pub async fn move_mappings(ctx: &Context, id: &ResourceId, api_id: &str, old: &str, new: &str) -> Result<(), AwsError> {
-    let client = &ctx.clients.apigateway;
-    ctx.clients.limits.pace(ingest_api::CONTROL_PLANE).await;
-    let domains = domain_names(client).await?;
-    let ours = domains.iter().filter(|domain| owned_by(&tags_of_map(domain.tags()), &ctx.pipeline));
-    for name in ours.filter_map(DomainName::domain_name) {
-        ctx.clients.limits.pace(ingest_api::CONTROL_PLANE).await;
-        let mappings = client.get_base_path_mappings().domain_name(name).limit(500).send().await;
-        let mappings = mappings.map_err(|error| aws_error(id, "GetBasePathMappings", error))?;
-        let serving = mappings.items().iter().filter(|m| m.rest_api_id() == Some(api_id) && m.stage() == Some(old));
-        for path in serving.map(|mapping| mapping.base_path().unwrap_or(ROOT)) {
-            ctx.clients.limits.pace(ingest_api::CONTROL_PLANE).await;
-            let to_new = PatchOperation::builder().op(Op::Replace).path("/stage").value(new).build();
-            let update = client.update_base_path_mapping().domain_name(name).base_path(path).patch_operations(to_new);
-            update.send().await.map_err(|error| aws_error(id, "UpdateBasePathMapping", error))?;
-        }
-    }
-    Ok(())
 }
 
 /// Whose `domain` (as the listing answered it) is: its tags, or on an emulator that answers

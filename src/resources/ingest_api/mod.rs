@@ -373,7 +373,7 @@ impl ResourceKind for IngestApi {
         // only then is the old stage deleted (AWS refuses to delete a stage a base path mapping
         // serves: hashicorp/terraform-provider-aws#28774).
         if let Some(old) = detail.stage.as_ref().filter(|stage| stage.name != desired.stage) {
-            super::api_domain::move_mappings(ctx, id, &detail.api_id, &old.name, &desired.stage).await?;
+            move_mappings(ctx, id, &detail.api_id, &old.name, &desired.stage).await?;
             ctx.clients.limits.pace(build::CONTROL_PLANE).await;
             let delete = client.delete_stage().rest_api_id(&detail.api_id).stage_name(&old.name);
             delete.send().await.map_err(|error| aws_error(id, "DeleteStage", error))?;
@@ -666,6 +666,36 @@ async fn log_to(api: &Api<'_>, ctx: &Context, stage: &str, group: Option<&str>) 
         replace("/accessLogSettings/format", ACCESS_LOG_FORMAT),
     ];
     patch_stage(api, stage, operations).await
+}
+
+/// Points the mappings of the pipeline's own domains that serve the API's stage `old` at `new`
+/// (UpdateBasePathMapping), for the update to delete `old` after: AWS refuses to delete a stage
+/// a base path mapping serves (hashicorp/terraform-provider-aws#28774). Here rather than in
+/// `api_domain`, which depends on this kind (kinds name each other without a cycle).
+async fn move_mappings(ctx: &Context, id: &ResourceId, api_id: &str, old: &str, new: &str) -> Result<(), AwsError> {
+    let client = &ctx.clients.apigateway;
+    ctx.clients.limits.pace(build::CONTROL_PLANE).await;
+    let domains = all_pages(|position| async move {
+        let page = client.get_domain_names().limit(500).set_position(position).send().await;
+        let page = page.map_err(|error| aws_error(id, "GetDomainNames", error))?;
+        Ok((page.items().to_vec(), page.position().map(str::to_string)))
+    })
+    .await?;
+    let ours =
+        domains.iter().filter(|domain| super::kit::owned_by(&super::kit::tags_of_map(domain.tags()), &ctx.pipeline));
+    for name in ours.filter_map(|domain| domain.domain_name()) {
+        ctx.clients.limits.pace(build::CONTROL_PLANE).await;
+        let mappings = client.get_base_path_mappings().domain_name(name).limit(500).send().await;
+        let mappings = mappings.map_err(|error| aws_error(id, "GetBasePathMappings", error))?;
+        let serving = mappings.items().iter().filter(|m| m.rest_api_id() == Some(api_id) && m.stage() == Some(old));
+        for path in serving.map(|mapping| mapping.base_path().unwrap_or("(none)")) {
+            ctx.clients.limits.pace(build::CONTROL_PLANE).await;
+            let update = client.update_base_path_mapping().domain_name(name).base_path(path);
+            let update = update.patch_operations(replace("/stage", new));
+            update.send().await.map_err(|error| aws_error(id, "UpdateBasePathMapping", error))?;
+        }
+    }
+    Ok(())
 }
 
 /// Makes the API's tags `desired` (TagResource and UntagResource on its ARN).
