@@ -4,7 +4,8 @@
 # LocalStack's community edition has no EMR and its Firehose cannot read Kinesis offline, so the
 # LocalStack stack routes those two services to moto, with EventBridge Scheduler and DynamoDB (the
 # lock table: LocalStack's DynamoDB needs DynamoDB Local, a download this offline setup cannot make)
-# and Glue and Athena (the catalog and the query workgroup: both are in LocalStack Pro only).
+# and Glue and Athena (the catalog and the query workgroup: both are in LocalStack Pro only), and
+# the Redshift Data API (Pro only too; LocalStack's community Redshift serves the clusters).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=common.sh
@@ -16,7 +17,7 @@ echo "export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=\${AWS
 case "$which" in
   localstack)
     echo "export AWS_ENDPOINT_URL=http://127.0.0.1:$LOCALSTACK_PORT"
-    echo "export AWS_ENDPOINT_URL_EMR=http://127.0.0.1:$MOTO_PORT AWS_ENDPOINT_URL_FIREHOSE=http://127.0.0.1:$MOTO_PORT AWS_ENDPOINT_URL_SCHEDULER=http://127.0.0.1:$MOTO_PORT AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$MOTO_PORT AWS_ENDPOINT_URL_GLUE=http://127.0.0.1:$MOTO_PORT AWS_ENDPOINT_URL_ATHENA=http://127.0.0.1:$MOTO_PORT"
+    echo "export AWS_ENDPOINT_URL_EMR=http://127.0.0.1:$MOTO_PORT AWS_ENDPOINT_URL_FIREHOSE=http://127.0.0.1:$MOTO_PORT AWS_ENDPOINT_URL_SCHEDULER=http://127.0.0.1:$MOTO_PORT AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$MOTO_PORT AWS_ENDPOINT_URL_GLUE=http://127.0.0.1:$MOTO_PORT AWS_ENDPOINT_URL_ATHENA=http://127.0.0.1:$MOTO_PORT AWS_ENDPOINT_URL_REDSHIFT_DATA=http://127.0.0.1:$MOTO_PORT"
     ;;
   moto)
     echo "export AWS_ENDPOINT_URL=http://127.0.0.1:$MOTO_PORT"

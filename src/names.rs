@@ -165,6 +165,18 @@ pub fn ingest_api_name(pipeline: &str) -> String {
     format!("{pipeline}-ingest")
 }
 
+/// The Secrets Manager secret holding a warehouse's admin credentials (`{"username",
+/// "password"}`): `pipectl/<pipeline>/<warehouse>/admin`. Secret names take letters, digits and
+/// `/_+=.@-` (CreateSecret, `Name`); the pipeline's secrets are listed by the prefix.
+pub fn warehouse_secret_name(pipeline: &str, warehouse: &str) -> String {
+    format!("{}{warehouse}/admin", secret_prefix(pipeline))
+}
+
+/// What every secret of the pipeline is named under: `pipectl/<pipeline>/`.
+pub fn secret_prefix(pipeline: &str) -> String {
+    format!("pipectl/{pipeline}/")
+}
+
 /// The role Glue runs a catalog crawler with (see `resources::crawler`).
 pub fn derived_crawler_role(crawler: &str) -> String {
     format!("{crawler}-crawler")

@@ -37,12 +37,15 @@ impl CallCounter {
 
 /// The service as IAM's action prefix names it: the SDK's name, lowercased, except where the
 /// two differ (the Resource Groups Tagging API's actions are `tag:…`, API Gateway's
-/// `apigateway:…`, CloudWatch Logs' `logs:…`).
+/// `apigateway:…`, CloudWatch Logs' `logs:…`, the
+/// Redshift Data API's `redshift-data:…`, Secrets Manager's `secretsmanager:…`).
 fn service_name(sdk: &str) -> String {
     match sdk {
         "Resource Groups Tagging API" => "tag".to_string(),
         "API Gateway" => "apigateway".to_string(),
         "CloudWatch Logs" => "logs".to_string(),
+        "Redshift Data" => "redshift-data".to_string(),
+        "Secrets Manager" => "secretsmanager".to_string(),
         other => other.to_lowercase(),
     }
 }

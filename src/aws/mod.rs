@@ -65,6 +65,12 @@ pub struct Clients {
     pub apigateway: aws_sdk_apigateway::Client,
     /// CloudWatch Logs: the pipeline's log groups (see `resources::log_group`).
     pub logs: aws_sdk_cloudwatchlogs::Client,
+    /// Amazon Redshift: the pipeline's warehouses and their subnet groups (see `resources::warehouse`).
+    pub redshift: aws_sdk_redshift::Client,
+    /// The Redshift Data API: the tables deliveries load into, created in a warehouse.
+    pub redshift_data: aws_sdk_redshiftdata::Client,
+    /// Secrets Manager: the warehouses' admin credentials (see `resources::secret`).
+    pub secrets: aws_sdk_secretsmanager::Client,
     /// The AWS Price List Query API, at the endpoint nearest the region (see `pricing::live`).
     pub pricing: PriceList,
     /// AWS's documented per-operation request rates, shared by every clone of these clients.
@@ -199,6 +205,10 @@ pub async fn clients(options: &AwsOptions, counter: &CallCounter) -> Clients {
     let sfn_config = aws_sdk_sfn::config::Builder::from(&config).interceptor(counter.clone()).build();
     let apigateway_config = aws_sdk_apigateway::config::Builder::from(&config).interceptor(counter.clone()).build();
     let logs_config = aws_sdk_cloudwatchlogs::config::Builder::from(&config).interceptor(counter.clone()).build();
+    let redshift_config = aws_sdk_redshift::config::Builder::from(&config).interceptor(counter.clone()).build();
+    let redshift_data_config =
+        aws_sdk_redshiftdata::config::Builder::from(&config).interceptor(counter.clone()).build();
+    let secrets_config = aws_sdk_secretsmanager::config::Builder::from(&config).interceptor(counter.clone()).build();
     let pricing_config = aws_sdk_pricing::config::Builder::from(&config)
         .region(Region::new(price_list_region(&options.region)))
         .interceptor(counter.clone())
@@ -223,6 +233,9 @@ pub async fn clients(options: &AwsOptions, counter: &CallCounter) -> Clients {
         sfn: aws_sdk_sfn::Client::from_conf(sfn_config),
         apigateway: aws_sdk_apigateway::Client::from_conf(apigateway_config),
         logs: aws_sdk_cloudwatchlogs::Client::from_conf(logs_config),
+        redshift: aws_sdk_redshift::Client::from_conf(redshift_config),
+        redshift_data: aws_sdk_redshiftdata::Client::from_conf(redshift_data_config),
+        secrets: aws_sdk_secretsmanager::Client::from_conf(secrets_config),
         pricing: PriceList::new(aws_sdk_pricing::Client::from_conf(pricing_config)),
         limits: std::sync::Arc::new(Limiter::new(!emulated)),
         region: options.region.clone(),
@@ -256,6 +269,9 @@ pub fn test_clients_with_emr(emr: aws_sdk_emr::Client, emulated: bool) -> Client
         sfn: aws_sdk_sfn::Client::new(&config),
         apigateway: aws_sdk_apigateway::Client::new(&config),
         logs: aws_sdk_cloudwatchlogs::Client::new(&config),
+        redshift: aws_sdk_redshift::Client::new(&config),
+        redshift_data: aws_sdk_redshiftdata::Client::new(&config),
+        secrets: aws_sdk_secretsmanager::Client::new(&config),
         pricing: PriceList::new(aws_sdk_pricing::Client::new(&config)),
         limits: std::sync::Arc::new(Limiter::new(false)),
         region: "us-east-1".to_string(),

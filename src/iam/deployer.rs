@@ -314,6 +314,7 @@ pub fn action_for(service: &str, operation: &str) -> Option<Vec<String>> {
             .iter()
             .chain(&["cloudwatch", "sns"])
             .chain(&["athena", "states", "logs", "pricing"])
+            .chain(&["redshift", "redshift-data", "secretsmanager"])
             .copied()
             .collect::<Vec<_>>();
     if !known.contains(&prefix) {
@@ -334,6 +335,8 @@ pub fn action_for(service: &str, operation: &str) -> Option<Vec<String>> {
         ("sns", "CreateTopic") => actions.push("sns:TagResource".to_string()),
         ("states", "CreateStateMachine") => actions.push("states:TagResource".to_string()),
         ("logs", "CreateLogGroup") => actions.push("logs:TagResource".to_string()),
+        ("redshift", "CreateCluster" | "CreateClusterSubnetGroup") => actions.push("redshift:CreateTags".to_string()),
+        ("secretsmanager", "CreateSecret") => actions.push("secretsmanager:TagResource".to_string()),
         _ => {}
     }
     Some(actions)

@@ -39,6 +39,7 @@ mod read_tests;
 mod role;
 mod route_table;
 pub mod schedule;
+mod secret;
 mod security_configuration;
 mod security_group;
 pub mod stream;
@@ -48,6 +49,7 @@ pub mod test_support;
 mod topic;
 mod vpc;
 mod vpc_endpoint;
+pub mod warehouse;
 mod workgroup;
 
 use chrono::{DateTime, Utc};
@@ -78,6 +80,9 @@ pub const KINDS: &[&dyn DynKind] = &[
     &log_group::LogGroup,
     &ingest_api::IngestApi,
     &api_domain::ApiDomain,
+    &secret::Secret,
+    &warehouse::WarehouseSubnetGroup,
+    &warehouse::Warehouse,
     &delivery::Delivery,
     &security_configuration::SecurityConfiguration,
     &cluster::Cluster,

@@ -33,6 +33,7 @@ use super::deliveries::Delivery;
 use super::jobs::Job;
 use super::pipeline::Spec;
 use super::streams::Stream;
+use super::warehouses::Warehouse;
 use crate::calendar::{self, parse_duration, Span};
 use crate::names::schedules_dlq_name;
 
@@ -181,6 +182,8 @@ pub enum Watched {
     Job { cluster: String, job: String },
     /// The ingest API: the dimension value is its API Gateway name.
     Api(String),
+    /// A warehouse of the spec: the dimension value is its cluster identifier, its name.
+    Warehouse(String),
 }
 
 /// One derived alarm, before any AWS id is known.
@@ -374,6 +377,48 @@ pub fn delivery_alarms(alarms: &Alarms, delivery: &Delivery) -> Vec<AlarmSpec> {
             format!("Delivery {} fails to put objects in S3", delivery.name),
         ),
     ]
+    .into_iter()
+    .chain(delivery.to.warehouse.as_ref().map(|warehouse| {
+        // "The sum of successful Amazon Redshift COPY commands over the sum of all Amazon
+        // Redshift COPY commands" (Firehose Developer Guide, CloudWatch metrics).
+        firehose("DeliveryToRedshift.Success", "Minimum", "LessThanThreshold").alarm(
+            format!("{}-load-success", delivery.name),
+            &watched,
+            1.0,
+            1,
+            format!("Delivery {} fails to COPY into warehouse {}", delivery.name, warehouse.name),
+        )
+    }))
+    .collect()
+}
+
+/// A warehouse's alarms: the cluster unhealthy (Redshift's `HealthStatus`, 1 when healthy) and
+/// its disks filling up (`PercentageDiskSpaceUsed` over 80).
+pub fn warehouse_alarms(warehouse: &Warehouse) -> Vec<AlarmSpec> {
+    let watched = Watched::Warehouse(warehouse.name.clone());
+    let redshift = |metric, statistic, comparison| Metric {
+        namespace: "AWS/Redshift",
+        metric,
+        dimension: "ClusterIdentifier",
+        statistic,
+        comparison,
+    };
+    vec![
+        redshift("HealthStatus", "Minimum", "LessThanThreshold").alarm(
+            format!("{}-health", warehouse.name),
+            &watched,
+            1.0,
+            1,
+            format!("Warehouse {} is unhealthy (Redshift cannot run queries on it)", warehouse.name),
+        ),
+        redshift("PercentageDiskSpaceUsed", "Maximum", "GreaterThanThreshold").alarm(
+            format!("{}-disk-used", warehouse.name),
+            &watched,
+            DEFAULT_HDFS_PERCENT as f64,
+            1,
+            format!("Warehouse {} has used more than {DEFAULT_HDFS_PERCENT}% of its disk", warehouse.name),
+        ),
+    ]
 }
 
 /// Whether the cluster's alarms (and its jobs') are on.
@@ -490,6 +535,7 @@ pub fn derived_alarms(spec: &Spec, year: i32) -> Vec<AlarmSpec> {
     out.extend(spec.streams.iter().flat_map(|stream| stream_alarms(alarms, stream)));
     out.extend(spec.deliveries.iter().flat_map(|delivery| delivery_alarms(alarms, delivery)));
     out.extend(spec.clusters.iter().flat_map(|cluster| cluster_alarms(alarms, cluster, year)));
+    out.extend(spec.warehouses.iter().flat_map(warehouse_alarms));
     for cluster in &spec.clusters {
         out.extend(cluster.jobs.iter().flat_map(|job| job_alarms(alarms, cluster, job)));
     }
@@ -510,7 +556,9 @@ pub fn metric_unit(metric: &str) -> &'static str {
         "DeliveryToS3.DataFreshness" => "seconds",
         "DeliveryToS3.Success" => "(share of S3 puts that succeeded)",
         "AppsFailed" => "applications",
-        "HDFSUtilization" => "percent",
+        "HDFSUtilization" | "PercentageDiskSpaceUsed" => "percent",
+        "DeliveryToRedshift.Success" => "(share of COPY commands that succeeded)",
+        "HealthStatus" => "(1 when healthy)",
         "IsIdle" => "(1 when idle)",
         "ApproximateNumberOfMessagesVisible" => "messages",
         "ExecutionsFailed" | "ExecutionsTimedOut" => "executions",

@@ -85,6 +85,36 @@ pub struct DeliveryTarget {
     /// Where records that fail to deliver go; required when `prefix` uses `!{...}`.
     #[serde(default)]
     pub error_prefix: Option<String>,
+    /// Load into a Redshift table of a warehouse of the spec: the bucket and prefix are then
+    /// where Firehose stages the objects it `COPY`s from.
+    #[serde(default)]
+    pub warehouse: Option<WarehouseTarget>,
+}
+
+/// A Redshift table a delivery loads into with `COPY`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WarehouseTarget {
+    /// A warehouse of the spec.
+    pub name: String,
+    /// A table of the spec's catalog: the Redshift table of that name is created with its
+    /// columns (if it does not exist), and `COPY` loads the records' fields of those names.
+    pub table: String,
+    /// How long Firehose retries a failed `COPY` before it gives the objects up to the error
+    /// prefix: 0 to 7200 seconds (default 3600).
+    #[serde(default = "default_retry_seconds")]
+    pub retry_seconds: i64,
+}
+
+fn default_retry_seconds() -> i64 {
+    3600
+}
+
+impl Delivery {
+    /// Whether this delivery loads into the warehouse `name`.
+    pub fn loads_into(&self, name: &str) -> bool {
+        self.to.warehouse.as_ref().is_some_and(|warehouse| warehouse.name == name)
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
@@ -277,7 +307,54 @@ fn check_delivery(path: &str, delivery: &Delivery, spec: &Spec, problems: &mut P
             check_derived_role(&format!("{path}.name"), spec, &derived_delivery_role(&delivery.name), problems);
         }
     }
+    if let Some(warehouse) = &delivery.to.warehouse {
+        check_warehouse_target(&format!("{path}.to.warehouse"), delivery, warehouse, spec, problems);
+    }
     check_tags(&format!("{path}.tags"), &delivery.tags, problems);
+}
+
+/// A load into Redshift: a warehouse and a catalog table of the spec, JSON records, and what
+/// Redshift's `COPY` can read: "The compression formats SNAPPY or ZIP cannot be specified in
+/// RedshiftDestinationConfiguration.S3Configuration" (Firehose API Reference,
+/// `CreateDeliveryStream`); `RetryOptions.DurationInSeconds` is 0 to 7200.
+fn check_warehouse_target(
+    path: &str,
+    delivery: &Delivery,
+    target: &WarehouseTarget,
+    spec: &Spec,
+    problems: &mut Problems,
+) {
+    let warehouses: Vec<&str> = spec.warehouses.iter().map(|warehouse| warehouse.name.as_str()).collect();
+    check_reference(&format!("{path}.name"), "warehouse", &target.name, &warehouses, problems);
+    let tables: Vec<&str> =
+        spec.catalog.iter().flat_map(|catalog| &catalog.tables).map(|table| table.name.as_str()).collect();
+    check_reference(&format!("{path}.table"), "catalog table", &target.table, &tables, problems);
+    if !matches!(delivery.compression, Compression::Gzip | Compression::None) {
+        problems.add(
+            path,
+            format!(
+                "Redshift's COPY reads gzip or uncompressed objects, not `compression: {}`: use `gzip` or `none`",
+                delivery.compression.as_str()
+            ),
+        );
+    }
+    if delivery.format != TableFormat::Json {
+        problems.add(
+            path,
+            "a delivery into Redshift loads JSON records (`format: json`); Firehose converts to Parquet only for S3",
+        );
+    }
+    let read_by_table = spec
+        .catalog
+        .iter()
+        .flat_map(|catalog| &catalog.tables)
+        .any(|table| table.delivery.as_deref() == Some(delivery.name.as_str()));
+    if read_by_table {
+        problems.add(path, "a catalog table reads a lake delivery's objects, not what a delivery stages for Redshift's COPY: point the table's `delivery` at a delivery into the lake");
+    }
+    if !(0..=7200).contains(&target.retry_seconds) {
+        problems.add(format!("{path}.retry_seconds"), "must be between 0 and 7200 seconds");
+    }
 }
 
 #[cfg(test)]

@@ -42,11 +42,12 @@ mod structure;
 mod suggest;
 mod tag_limits;
 mod validate;
+mod warehouses;
 mod wildcards;
 
 pub use alarms::{
     cluster_alarms, condition_words, dead_letter_alarm, delivery_alarms, derived_alarms, during_words, enabled_alarms,
-    ingest_alarms, job_alarms, stream_alarms, AlarmSpec, Alarms, IngestAlarms, Subscription, Watched,
+    ingest_alarms, job_alarms, stream_alarms, warehouse_alarms, AlarmSpec, Alarms, IngestAlarms, Subscription, Watched,
 };
 pub use buckets::{Bucket, BucketEncryption, LifecycleRule, Transition};
 #[cfg(test)]
@@ -63,7 +64,7 @@ pub use clusters::{
 };
 pub use crawlers::{crawler_folder, crawler_schedule, Crawler};
 pub use deliveries::{
-    static_part, Buffer, Compression, Delivery, DeliveryEncryption, DeliveryTarget, ParquetCompression,
+    static_part, Buffer, Compression, Delivery, DeliveryEncryption, DeliveryTarget, ParquetCompression, WarehouseTarget,
 };
 pub use group::{Cap, CapSource, Group, DEFAULT_CAP_FACTOR, DEFAULT_CAP_FLOOR};
 pub use iam::{Effect, Iam, Role, Statement};
@@ -84,3 +85,4 @@ pub use schedules::Schedule;
 pub use schema::{spec_schema_text, SCHEMA_COMMENT_BESIDE_SPEC, SCHEMA_COMMENT_IN_REPOSITORY, SCHEMA_FILE};
 pub use streams::{Stream, StreamEncryption, StreamMode};
 pub use validate::validate;
+pub use warehouses::{firehose_cidr, Warehouse, WAREHOUSE_PORT};

@@ -17,6 +17,7 @@ use super::ingest::Ingest;
 use super::network::Network;
 use super::query::Query;
 use super::streams::Stream;
+use super::warehouses::Warehouse;
 
 /// A whole pipeline spec: one file, one pipeline.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
@@ -61,6 +62,9 @@ pub struct Spec {
     /// into the spec's streams (see `spec::ingest`).
     #[serde(default)]
     pub ingest: Option<Ingest>,
+    /// Amazon Redshift clusters that deliveries load into (see `spec::warehouses`).
+    #[serde(default)]
+    pub warehouses: Vec<Warehouse>,
 }
 
 /// serde's default for a flag that is on unless the spec turns it off.

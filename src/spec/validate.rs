@@ -8,7 +8,7 @@ use super::derived;
 use super::pipeline::Spec;
 use super::{
     alarms, buckets, catalog, clusters, crawlers, deliveries, iam, ingest, network, pipeline, query, reach, schedules,
-    streams, tag_limits, wildcards,
+    streams, tag_limits, warehouses, wildcards,
 };
 
 /// Every problem in `spec`, in document order; empty when the spec is valid.
@@ -26,6 +26,7 @@ pub fn validate(spec: &Spec) -> Vec<Problem> {
     schedules::check_derived_batch_names(spec, &mut problems);
     derived::check(spec, &mut problems);
     deliveries::check(spec, &mut problems);
+    warehouses::check(spec, &mut problems);
     if let Some(catalog) = &spec.catalog {
         catalog::check(catalog, spec, &mut problems);
         crawlers::check(catalog, spec, &mut problems);

@@ -47,3 +47,4 @@ mod status;
 mod tagging;
 mod templates;
 mod verify;
+mod warehouse;

@@ -17,11 +17,9 @@
 //! place with UpdateDestination, like the rest of the destination.
 
 use aws_sdk_firehose::types::{
-    BufferingHints, CompressionFormat, DataFormatConversionConfiguration, DeliveryStreamStatus, DeliveryStreamType,
-    Deserializer, EncryptionConfiguration, ExtendedS3DestinationConfiguration, ExtendedS3DestinationUpdate,
-    InputFormatConfiguration, KinesisStreamSourceConfiguration, KmsEncryptionConfig, NoEncryptionConfig,
-    OpenXJsonSerDe, OutputFormatConfiguration, ParquetCompression, ParquetSerDe, ProcessingConfiguration, Processor,
-    ProcessorType, SchemaConfiguration, Serializer, Tag,
+    BufferingHints, CompressionFormat, DeliveryStreamStatus, DeliveryStreamType, EncryptionConfiguration,
+    ExtendedS3DestinationConfiguration, ExtendedS3DestinationUpdate, KinesisStreamSourceConfiguration,
+    KmsEncryptionConfig, NoEncryptionConfig, Tag,
 };
 use serde_json::{json, Value};
 
@@ -42,8 +40,16 @@ use crate::pricing::{self, CostLine, Prices};
 use crate::spec::{self, Compression, DeliveryEncryption, TableFormat};
 
 // The deployer grants live beside this file, which is over 900 lines already.
+mod format;
 mod grants;
 mod policy;
+mod redshift;
+
+pub use redshift::WarehouseLoad;
+
+use format::{
+    conversion, conversion_of, live_conversion, live_newline, newline_processing, read_as_json_lines, schema_statement,
+};
 
 pub struct Delivery;
 pub const KIND: Kind = Kind::of(&Delivery);
@@ -71,6 +77,8 @@ pub struct DeliveryConfig {
     pub schema: Option<Schema>,
     /// A JSON delivery a catalog table reads: Firehose ends each record with a newline.
     pub newline_delimited: bool,
+    /// Set when the delivery loads into a warehouse rather than writing to the lake.
+    pub load: Option<WarehouseLoad>,
 }
 
 /// A Glue table of the pipeline's catalog.
@@ -114,6 +122,8 @@ pub struct Live {
     pub conversion: Option<LiveConversion>,
     /// Processing is enabled with an `AppendDelimiterToRecord` processor.
     pub newline_delimited: bool,
+    /// Set when the destination is Redshift.
+    pub load: Option<redshift::LiveLoad>,
     /// Set when the delivery stream ended in a failed state, with the reason AWS gives.
     pub failed: Option<String>,
 }
@@ -139,133 +149,17 @@ fn compression_name(format: &CompressionFormat) -> String {
     }
 }
 
-fn parquet_compression(compression: spec::ParquetCompression) -> ParquetCompression {
-    match compression {
-        spec::ParquetCompression::Snappy => ParquetCompression::Snappy,
-        spec::ParquetCompression::Gzip => ParquetCompression::Gzip,
-        spec::ParquetCompression::Uncompressed => ParquetCompression::Uncompressed,
-    }
-}
-
-/// The conversion a delivery asks for: its schema table and Parquet compression.
-fn conversion_of(config: &DeliveryConfig) -> Option<(&Schema, spec::ParquetCompression)> {
-    let delivery = &config.delivery;
-    (delivery.format == TableFormat::Parquet)
-        .then_some(config.schema.as_ref())
-        .flatten()
-        .map(|schema| (schema, delivery.parquet_compression.unwrap_or_default()))
-}
-
-/// The `DataFormatConversionConfiguration` of `config`: JSON in through the OpenX SerDe, Parquet
-/// out, the schema from the catalog table read with the delivery's role. `CatalogId`, `Region`
-/// and `VersionId` are sent as AWS would default them (the account, the stream's region,
-/// `LATEST`: "Firehose uses the most recent version", so column edits apply without an update).
-/// A JSON delivery sends `Enabled: false`, which turns off a conversion set before (the other
-/// members are "required if Enabled is set to true" only).
-fn conversion(config: &DeliveryConfig, role_arn: &str, arns: &Arns) -> DataFormatConversionConfiguration {
-    let Some((schema, compression)) = conversion_of(config) else {
-        return DataFormatConversionConfiguration::builder().enabled(false).build();
-    };
-    DataFormatConversionConfiguration::builder()
-        .enabled(true)
-        .schema_configuration(
-            SchemaConfiguration::builder()
-                .role_arn(role_arn)
-                .catalog_id(&arns.account_id)
-                .database_name(&schema.database)
-                .table_name(&schema.table)
-                .region(&arns.region)
-                .version_id("LATEST")
-                .build(),
-        )
-        .input_format_configuration(
-            InputFormatConfiguration::builder()
-                .deserializer(Deserializer::builder().open_x_json_ser_de(OpenXJsonSerDe::builder().build()).build())
-                .build(),
-        )
-        .output_format_configuration(
-            OutputFormatConfiguration::builder()
-                .serializer(
-                    Serializer::builder()
-                        .parquet_ser_de(ParquetSerDe::builder().compression(parquet_compression(compression)).build())
-                        .build(),
-                )
-                .build(),
-        )
-        .build()
-}
-
-/// The conversion AWS reports, if it is enabled: `Enabled` "defaults to true" and the Parquet
-/// `Compression` to `SNAPPY` when AWS leaves them out (Firehose API Reference,
-/// `DataFormatConversionConfiguration`, `ParquetSerDe`).
-fn live_conversion(configuration: &DataFormatConversionConfiguration) -> Option<LiveConversion> {
-    if !configuration.enabled().unwrap_or(true) {
-        return None;
-    }
-    let schema = configuration.schema_configuration()?;
-    let parquet = configuration
-        .output_format_configuration()
-        .and_then(|output| output.serializer())
-        .and_then(|serializer| serializer.parquet_ser_de());
-    let compression =
-        parquet.and_then(|parquet| parquet.compression()).map_or("snappy".to_string(), |c| c.as_str().to_lowercase());
-    Some(LiveConversion {
-        schema: Schema {
-            database: schema.database_name().unwrap_or_default().to_string(),
-            table: schema.table_name().unwrap_or_default().to_string(),
-        },
-        parquet_compression: compression,
-    })
-}
-
-/// Whether a catalog table reads what the JSON `delivery` writes: then its records must be
-/// newline-delimited. A Parquet delivery writes files, not lines.
-fn read_as_json_lines(spec: &spec::Spec, delivery: &spec::Delivery) -> bool {
-    delivery.format == TableFormat::Json
-        && spec
-            .catalog
-            .iter()
-            .flat_map(|catalog| &catalog.tables)
-            .any(|table| table.delivery.as_deref() == Some(delivery.name.as_str()) && table.format == TableFormat::Json)
-}
-
-/// The processing that ends each record with a newline: an `AppendDelimiterToRecord` processor
-/// with no parameter ("You don't have to put a processor parameter when you select
-/// AppendDelimiterToRecord", Firehose API Reference, `Processor`), or processing turned off.
-fn newline_processing(on: bool) -> Result<ProcessingConfiguration, aws_sdk_firehose::error::BuildError> {
-    let processors = if on {
-        Some(vec![Processor::builder().r#type(ProcessorType::AppendDelimiterToRecord).build()?])
-    } else {
-        None
-    };
-    Ok(ProcessingConfiguration::builder().enabled(on).set_processors(processors).build())
-}
-
-/// Whether processing, as AWS reports it, appends a delimiter to each record.
-fn live_newline(processing: &ProcessingConfiguration) -> bool {
-    processing.enabled().unwrap_or(false)
-        && processing.processors().iter().any(|processor| processor.r#type() == &ProcessorType::AppendDelimiterToRecord)
-}
-
-/// The statement a converting delivery's role needs: reading the table's schema. Glue checks
-/// table reads against the catalog, the database and the table ("Specifying AWS Glue resource
-/// ARNs"); the actions are those "Grant Firehose access to AWS Glue for data format
-/// conversion" lists (Amazon Data Firehose Developer Guide, "Controlling access").
-fn schema_statement(schema: &Schema, arns: &Arns) -> Value {
-    json!({
-        "Sid": "ReadConversionSchema",
-        "Effect": "Allow",
-        "Action": ["glue:GetTable", "glue:GetTableVersion", "glue:GetTableVersions"],
-        "Resource": [arns.glue_catalog(), arns.glue_database(&schema.database), arns.glue_table(&schema.database, &schema.table)],
-    })
-}
-
 /// The policy of the role derived for a delivery: `policy::role_policy`, and the schema
 /// statement when it converts.
 fn derived_policy(config: &DeliveryConfig, source: &spec::Stream, bucket: Option<&spec::Bucket>, arns: &Arns) -> Value {
     let mut policy = policy::role_policy(&config.delivery, source, bucket, arns);
-    if let (Some((schema, _)), Some(statements)) = (conversion_of(config), policy["Statement"].as_array_mut()) {
+    let Some(statements) = policy["Statement"].as_array_mut() else { return policy };
+    if let Some((schema, _)) = conversion_of(config) {
         statements.push(schema_statement(schema, arns));
+    }
+    if let Some(load) = &config.load {
+        let staged = policy::object_arn(&arns.bucket(&config.delivery.to.bucket), &config.delivery.to.prefix);
+        statements.extend(redshift::load_statements(load, &[staged], arns));
     }
     policy
 }
@@ -294,6 +188,10 @@ impl DesiredConfig for DeliveryConfig {
             ("parquet_compression".to_string(), json!(conversion.map(|(_, compression)| compression.as_str()))),
             ("schema".to_string(), json!(conversion.map(|(schema, _)| schema.qualified()))),
             ("newline_delimited".to_string(), json!(self.newline_delimited)),
+            ("warehouse".to_string(), json!(self.load.as_ref().map(|load| &load.warehouse))),
+            ("table".to_string(), json!(self.load.as_ref().map(|load| &load.table))),
+            ("columns".to_string(), json!(self.load.as_ref().map(WarehouseLoad::column_list))),
+            ("retry_seconds".to_string(), json!(self.load.as_ref().map(|load| load.retry_seconds))),
         ])
     }
 }
@@ -319,10 +217,15 @@ impl LiveDetail for Live {
             ("parquet_compression".to_string(), json!(self.conversion.as_ref().map(|c| &c.parquet_compression))),
             ("schema".to_string(), json!(self.conversion.as_ref().map(|c| c.schema.qualified()))),
             ("newline_delimited".to_string(), json!(self.newline_delimited)),
+            ("warehouse".to_string(), json!(self.load.as_ref().map(|load| &load.warehouse))),
+            ("table".to_string(), json!(self.load.as_ref().map(|load| &load.table))),
+            ("columns".to_string(), json!(self.load.as_ref().map(|load| &load.columns))),
+            ("retry_seconds".to_string(), json!(self.load.as_ref().map(|load| load.retry_seconds))),
             ("status".to_string(), json!(self.failed)),
         ]);
         let schema = self.conversion.as_ref().map(|conversion| conversion.schema.qualified());
-        let depends_on = [Some(stream.as_str()), Some(bucket.as_str()), Some(role), schema.as_deref()]
+        let warehouse = self.load.as_ref().map(|load| load.warehouse.as_str());
+        let depends_on = [Some(stream.as_str()), Some(bucket.as_str()), Some(role), schema.as_deref(), warehouse]
             .into_iter()
             .flatten()
             .filter_map(|physical| names.id(physical).cloned())
@@ -343,13 +246,13 @@ impl KindRules for Delivery {
         80
     }
     fn forces_replacement(&self, field: &str) -> bool {
-        ["source_stream", "role", "status"].contains(&field)
+        ["source_stream", "role", "status", "warehouse"].contains(&field)
     }
     fn change_notes(&self, action: Action, before: Option<&Attributes>, _after: Option<&Attributes>) -> Vec<String> {
         let failed = before.and_then(|attributes| attributes.get("status")).is_some_and(|status| !status.is_null());
         match action {
             Action::Replace if failed => vec!["the delivery stream failed in AWS and is created again".to_string()],
-            Action::Replace => vec!["Firehose cannot change a delivery's source stream or role in place: the delivery stream is deleted and created again".to_string()],
+            Action::Replace => vec!["Firehose cannot change a delivery's source stream or role in place, and pipectl moves it to another warehouse (or between S3 and Redshift) by creating it again: the delivery stream is deleted and created again".to_string()],
             _ => Vec::new(),
         }
     }
@@ -368,7 +271,8 @@ impl ResourceKind for Delivery {
             let schema = spec::conversion_table(spec, delivery)
                 .map(|(database, table)| Schema { database, table: table.name.clone() });
             let newline_delimited = read_as_json_lines(spec, delivery);
-            let config = DeliveryConfig { delivery: delivery.clone(), schema, newline_delimited };
+            let load = WarehouseLoad::of(spec, delivery);
+            let config = DeliveryConfig { delivery: delivery.clone(), schema, newline_delimited, load };
             let role_id = delivery_role_id(delivery);
             if delivery.role.is_none() {
                 let Some(source) = spec.streams.iter().find(|stream| stream.name == delivery.from) else { continue };
@@ -382,6 +286,13 @@ impl ResourceKind for Delivery {
                 vec![super::stream::id(&delivery.from), super::bucket::id(&delivery.to.bucket), role_id];
             // Firehose reads the schema when it converts: the table exists first, and goes last.
             depends_on.extend(config.schema.iter().map(|schema| super::catalog_table::id(&schema.table)));
+            // A load signs in with the warehouse's secret into its table, created first.
+            depends_on.extend(
+                config
+                    .load
+                    .iter()
+                    .flat_map(|load| [super::warehouse::id(&load.warehouse), super::secret::id(&load.secret)]),
+            );
             let id = id(&delivery.name);
             nodes.push(graph.node(id.clone(), &delivery.tags, depends_on, config));
             if let Some(alarms) = spec::enabled_alarms(spec) {
@@ -523,25 +434,32 @@ async fn describe(
     let source = description.source().and_then(|source| source.kinesis_stream_source_description());
     let destination = description.destinations().first();
     let s3 = destination.and_then(|destination| destination.extended_s3_destination_description());
-    let hints = s3.and_then(|s3| s3.buffering_hints());
+    let redshift = destination.and_then(|destination| destination.redshift_destination_description());
+    // A Redshift destination stages under an S3 destination of its own.
+    let staging = redshift.and_then(|redshift| redshift.s3_destination_description());
+    let staged = |extended: Option<&str>, staged: Option<&str>| extended.or(staged).unwrap_or_default().to_string();
+    let hints = s3.and_then(|s3| s3.buffering_hints()).or(staging.and_then(|s| s.buffering_hints()));
+    let encryption =
+        s3.and_then(|s3| s3.encryption_configuration()).or(staging.and_then(|s| s.encryption_configuration()));
+    let compression = s3.map(|s3| s3.compression_format()).or(staging.map(|s| s.compression_format()));
+    let error_prefix = s3.and_then(|s3| s3.error_output_prefix()).or(staging.and_then(|s| s.error_output_prefix()));
+    let role = source.and_then(|s| s.role_arn()).or(s3.map(|s3| s3.role_arn())).or(redshift.map(|r| r.role_arn()));
     let live = Live {
         arn: description.delivery_stream_arn().to_string(),
         version_id: description.version_id().to_string(),
         destination_id: destination.map(|d| d.destination_id().to_string()).unwrap_or_default(),
         source_stream_arn: source.and_then(|s| s.kinesis_stream_arn()).unwrap_or_default().to_string(),
-        role_arn: source.and_then(|s| s.role_arn()).or(s3.map(|s3| s3.role_arn())).unwrap_or_default().to_string(),
-        bucket_arn: s3.map(|s3| s3.bucket_arn().to_string()).unwrap_or_default(),
-        prefix: s3.and_then(|s3| s3.prefix()).unwrap_or_default().to_string(),
-        error_prefix: s3.and_then(|s3| s3.error_output_prefix()).filter(|p| !p.is_empty()).map(str::to_string),
-        compression: s3.map(|s3| compression_name(s3.compression_format())).unwrap_or_default(),
+        role_arn: role.unwrap_or_default().to_string(),
+        bucket_arn: staged(s3.map(|s3| s3.bucket_arn()), staging.map(|s| s.bucket_arn())),
+        prefix: staged(s3.and_then(|s3| s3.prefix()), staging.and_then(|s| s.prefix())),
+        error_prefix: error_prefix.filter(|p| !p.is_empty()).map(str::to_string),
+        compression: compression.map(compression_name).unwrap_or_default(),
         buffer_size_mib: i64::from(hints.and_then(|h| h.size_in_mbs()).unwrap_or(5)),
         buffer_interval_seconds: i64::from(hints.and_then(|h| h.interval_in_seconds()).unwrap_or(300)),
-        kms_key: s3
-            .and_then(|s3| s3.encryption_configuration())
-            .and_then(|e| e.kms_encryption_config())
-            .map(|kms| kms.awskms_key_arn().to_string()),
+        kms_key: encryption.and_then(|e| e.kms_encryption_config()).map(|kms| kms.awskms_key_arn().to_string()),
         conversion: s3.and_then(|s3| s3.data_format_conversion_configuration()).and_then(live_conversion),
         newline_delimited: s3.and_then(|s3| s3.processing_configuration()).is_some_and(live_newline),
+        load: redshift.map(redshift::live_load),
         failed,
     };
     Ok(Some((live, description.delivery_stream_status().clone(), failure)))
@@ -632,32 +550,15 @@ async fn create(ctx: &Context, resource: &DesiredResource, config: &DeliveryConf
     let role_name = ctx.physical_id(&delivery_role_id(delivery))?;
     let role_arn = ctx.arns.role(&ctx.roles_path, &role_name);
     let stream_arn = ctx.arns.stream(&delivery.from);
-    let bucket_arn = ctx.arns.bucket(&delivery.to.bucket);
     let source = KinesisStreamSourceConfiguration::builder()
         .kinesis_stream_arn(&stream_arn)
         .role_arn(&role_arn)
         .build()
         .map_err(|e| build_error(id, "CreateDeliveryStream", e))?;
-    let destination = ExtendedS3DestinationConfiguration::builder()
-        .role_arn(&role_arn)
-        .bucket_arn(&bucket_arn)
-        .prefix(&delivery.to.prefix)
-        .set_error_output_prefix(delivery.to.error_prefix.clone())
-        .buffering_hints(buffering(delivery))
-        .compression_format(compression_format(delivery.compression))
-        .encryption_configuration(encryption(id, delivery)?)
-        .set_data_format_conversion_configuration(
-            conversion_of(config).map(|_| conversion(config, &role_arn, &ctx.arns)),
-        )
-        .set_processing_configuration(
-            config
-                .newline_delimited
-                .then(|| newline_processing(true))
-                .transpose()
-                .map_err(|e| build_error(id, "CreateDeliveryStream", e))?,
-        )
-        .build()
-        .map_err(|e| build_error(id, "CreateDeliveryStream", e))?;
+    let (lake, warehouse) = match &config.load {
+        Some(load) => (None, Some(redshift::destination(ctx, resource, delivery, load, &role_arn).await?)),
+        None => (Some(lake_destination(ctx, id, config, &role_arn)?), None),
+    };
     let tags = resource
         .tags
         .iter()
@@ -671,7 +572,8 @@ async fn create(ctx: &Context, resource: &DesiredResource, config: &DeliveryConf
             .delivery_stream_name(&delivery.name)
             .delivery_stream_type(DeliveryStreamType::KinesisStreamAsSource)
             .kinesis_stream_source_configuration(source.clone())
-            .extended_s3_destination_configuration(destination.clone())
+            .set_extended_s3_destination_configuration(lake.clone())
+            .set_redshift_destination_configuration(warehouse.clone())
             .set_tags(Some(tags.clone()));
         async move { request.send().await.map_err(|error| aws_error(id, "CreateDeliveryStream", error)) }
     })
@@ -688,6 +590,37 @@ async fn create(ctx: &Context, resource: &DesiredResource, config: &DeliveryConf
     }
     wait_active(ctx, id, &delivery.name).await?;
     Ok(delivery.name.clone())
+}
+
+/// The lake destination of a new delivery: its bucket and prefixes, buffering, compression,
+/// encryption, and the conversion or newline processing it asks for.
+fn lake_destination(
+    ctx: &Context,
+    id: &ResourceId,
+    config: &DeliveryConfig,
+    role_arn: &str,
+) -> Result<ExtendedS3DestinationConfiguration, AwsError> {
+    let delivery = &config.delivery;
+    ExtendedS3DestinationConfiguration::builder()
+        .role_arn(role_arn)
+        .bucket_arn(ctx.arns.bucket(&delivery.to.bucket))
+        .prefix(&delivery.to.prefix)
+        .set_error_output_prefix(delivery.to.error_prefix.clone())
+        .buffering_hints(buffering(delivery))
+        .compression_format(compression_format(delivery.compression))
+        .encryption_configuration(encryption(id, delivery)?)
+        .set_data_format_conversion_configuration(
+            conversion_of(config).map(|_| conversion(config, role_arn, &ctx.arns)),
+        )
+        .set_processing_configuration(
+            config
+                .newline_delimited
+                .then(|| newline_processing(true))
+                .transpose()
+                .map_err(|e| build_error(id, "CreateDeliveryStream", e))?,
+        )
+        .build()
+        .map_err(|e| build_error(id, "CreateDeliveryStream", e))
 }
 
 async fn wait_active(ctx: &Context, id: &ResourceId, name: &str) -> Result<(), AwsError> {
@@ -729,43 +662,67 @@ async fn update(
         "parquet_compression",
         "schema",
         "newline_delimited",
+        "table",
+        "columns",
+        "retry_seconds",
     ];
     if destination_fields.iter().any(|field| desired.get(*field) != live.attributes.get(*field)) {
         let role_arn = ctx.arns.role(&ctx.roles_path, &ctx.physical_id(&delivery_role_id(delivery))?);
-        // Conversion is sent when it is wanted or was on: `Enabled: false` turns it off.
-        let conversion = (conversion_of(config).is_some() || detail.conversion.is_some())
-            .then(|| conversion(config, &role_arn, &ctx.arns));
-        // The processor is sent when it is wanted or was on: `Enabled: false` turns it off.
-        let processing = (config.newline_delimited || detail.newline_delimited)
-            .then(|| newline_processing(config.newline_delimited))
-            .transpose()
-            .map_err(|e| build_error(id, "UpdateDestination", e))?;
-        let update = ExtendedS3DestinationUpdate::builder()
-            .bucket_arn(ctx.arns.bucket(&delivery.to.bucket))
-            .prefix(&delivery.to.prefix)
-            .error_output_prefix(delivery.to.error_prefix.clone().unwrap_or_default())
-            .buffering_hints(buffering(delivery))
-            .compression_format(compression_format(delivery.compression))
-            .encryption_configuration(encryption(id, delivery)?)
-            .set_data_format_conversion_configuration(conversion)
-            .set_processing_configuration(processing)
-            .build();
-        firehose
+        let request = firehose
             .update_destination()
             .delivery_stream_name(&delivery.name)
             .current_delivery_stream_version_id(&detail.version_id)
-            .destination_id(&detail.destination_id)
-            .extended_s3_destination_update(update)
-            .send()
-            .await
-            .map_err(|error| aws_error(id, "UpdateDestination", error))?;
+            .destination_id(&detail.destination_id);
+        let request = match &config.load {
+            Some(load) => {
+                request.redshift_destination_update(redshift::update(ctx, resource, delivery, load, &role_arn).await?)
+            }
+            None => request.extended_s3_destination_update(lake_update(ctx, id, config, detail, &role_arn)?),
+        };
+        request.send().await.map_err(|error| aws_error(id, "UpdateDestination", error))?;
         wait_active(ctx, id, &delivery.name).await?;
     }
+    retag(ctx, resource, live).await
+}
+
+/// The update of a lake destination: every member, conversion and processing sent when wanted
+/// or on before.
+fn lake_update(
+    ctx: &Context,
+    id: &ResourceId,
+    config: &DeliveryConfig,
+    detail: &Live,
+    role_arn: &str,
+) -> Result<ExtendedS3DestinationUpdate, AwsError> {
+    let delivery = &config.delivery;
+    // Conversion is sent when it is wanted or was on: `Enabled: false` turns it off.
+    let conversion = (conversion_of(config).is_some() || detail.conversion.is_some())
+        .then(|| conversion(config, role_arn, &ctx.arns));
+    // The processor is sent when it is wanted or was on: `Enabled: false` turns it off.
+    let processing = (config.newline_delimited || detail.newline_delimited)
+        .then(|| newline_processing(config.newline_delimited))
+        .transpose()
+        .map_err(|e| build_error(id, "UpdateDestination", e))?;
+    Ok(ExtendedS3DestinationUpdate::builder()
+        .bucket_arn(ctx.arns.bucket(&delivery.to.bucket))
+        .prefix(&delivery.to.prefix)
+        .error_output_prefix(delivery.to.error_prefix.clone().unwrap_or_default())
+        .buffering_hints(buffering(delivery))
+        .compression_format(compression_format(delivery.compression))
+        .encryption_configuration(encryption(id, delivery)?)
+        .set_data_format_conversion_configuration(conversion)
+        .set_processing_configuration(processing)
+        .build())
+}
+
+/// Brings the delivery's tags to the spec's.
+async fn retag(ctx: &Context, resource: &DesiredResource, live: &LiveResource) -> Result<(), AwsError> {
+    let (firehose, id, name) = (&ctx.clients.firehose, &resource.id, &live.physical_id);
     let stale: Vec<String> = live.tags.keys().filter(|key| !resource.tags.contains_key(*key)).cloned().collect();
     if !stale.is_empty() {
         firehose
             .untag_delivery_stream()
-            .delivery_stream_name(&delivery.name)
+            .delivery_stream_name(name)
             .set_tag_keys(Some(stale))
             .send()
             .await
@@ -781,7 +738,7 @@ async fn update(
             .collect::<Result<Vec<_>, _>>()?;
         firehose
             .tag_delivery_stream()
-            .delivery_stream_name(&delivery.name)
+            .delivery_stream_name(name)
             .set_tags(Some(tags))
             .send()
             .await

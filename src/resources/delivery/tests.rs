@@ -13,6 +13,8 @@ fn a_fresh_role_is_recognised_by_firehoses_own_error() {
     )));
     assert!(!role_not_ready(&error("ValidationException", "Invalid InstanceProfile: p-spark-emr-ec2.")));
 }
+use aws_sdk_firehose::types::{ParquetCompression, ProcessorType};
+
 use crate::model::Tags;
 use crate::plan::diff_attributes;
 use crate::resources::role::{self, RoleConfig};
@@ -21,7 +23,7 @@ use crate::spec::Spec;
 fn delivery(extra: &str) -> DeliveryConfig {
     let yaml = format!("version: 1\npipeline: p\nregion: eu-west-1\ndeliveries:\n  - name: d\n    from: events\n    to: {{bucket: lake, prefix: raw/, error_prefix: errors/}}\n{extra}");
     let spec: Spec = serde_saphyr::from_str(&yaml).unwrap();
-    DeliveryConfig { delivery: spec.deliveries[0].clone(), schema: None, newline_delimited: false }
+    DeliveryConfig { delivery: spec.deliveries[0].clone(), schema: None, newline_delimited: false, load: None }
 }
 
 fn live_of(config: &DeliveryConfig) -> Live {
@@ -41,6 +43,7 @@ fn live_of(config: &DeliveryConfig) -> Live {
         kms_key: None,
         conversion: None,
         newline_delimited: config.newline_delimited,
+        load: None,
         failed: None,
     }
 }

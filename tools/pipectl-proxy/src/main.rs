@@ -102,6 +102,11 @@
 //!   terminated instances' network interfaces are released and while EMR's managed security
 //!   groups still reference each other ("Working with Amazon EMR-managed security groups").
 //!   Simplified: the proxy does not track which VPC the cluster was in; any terminate counts.
+//!   A Redshift `DeleteCluster` counts as well (its network interfaces are released after it),
+//!   and Redshift `DeleteClusterSubnetGroup` of a group that a cluster created through the proxy
+//!   and not deleted still uses answers `InvalidClusterSubnetGroupStateFault` "The cluster subnet
+//!   group cannot be deleted because it is in use." (DeleteClusterSubnetGroup, Amazon Redshift
+//!   API Reference; both emulators delete it).
 //! - `bucket-region-redirect` — `GetBucketTagging` on a bucket created (through this proxy) in
 //!   another region than the request is signed for answers `301 PermanentRedirect` with
 //!   `x-amz-bucket-region` ("Error responses", Amazon S3 API Reference). `ListBuckets` lists

@@ -104,8 +104,10 @@ impl Default for FidelityOptions {
 struct FidelityState {
     /// Roles and instance profiles by name: when they were created or given their role.
     fresh: HashMap<String, Instant>,
-    /// When an EMR cluster was last terminated.
+    /// When an EMR cluster was last terminated, or a Redshift cluster deleted.
     terminated: Option<Instant>,
+    /// Redshift clusters created through the proxy and not deleted: their subnet group.
+    redshift_groups: HashMap<String, String>,
     /// Buckets created through the proxy: their region.
     bucket_regions: HashMap<String, String>,
     /// Roles created under a path: their path, by name.
@@ -140,6 +142,18 @@ impl Refusal {
             status: "400 Bad Request",
             headers: vec![("Content-Type", "application/json".to_string()), ("x-amzn-ErrorType", code.to_string())],
             body: serde_json::json!({"Message": message}).to_string(),
+        }
+    }
+
+    /// An error of the AWS query protocol (Redshift, IAM, SNS).
+    fn query(code: &str, message: &str) -> Refusal {
+        Refusal {
+            status: "400 Bad Request",
+            headers: vec![("Content-Type", "text/xml".to_string())],
+            body: format!(
+                "<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{}</Message></Error><RequestId>pipectl-proxy-fidelity</RequestId></ErrorResponse>",
+                xml_escape(message)
+            ),
         }
     }
 
@@ -243,6 +257,18 @@ impl Fidelity {
             };
             if in_use && !message.is_empty() {
                 return Some((Rule::DependencyViolation, Refusal::ec2("DependencyViolation", &message)));
+            }
+        }
+        if self.enabled(Rule::DependencyViolation)
+            && (call.service.as_str(), call.operation.as_str()) == ("redshift", "DeleteClusterSubnetGroup")
+        {
+            let group = call.param("ClusterSubnetGroupName").to_string();
+            if self.state().redshift_groups.values().any(|used| *used == group) {
+                let message = "The cluster subnet group cannot be deleted because it is in use.";
+                return Some((
+                    Rule::DependencyViolation,
+                    Refusal::query("InvalidClusterSubnetGroupStateFault", message),
+                ));
             }
         }
         if self.enabled(Rule::BucketRedirect) && call.service == "s3" && call.operation == "GetBucketTagging" {
@@ -389,6 +415,15 @@ impl Fidelity {
             }
             ("elasticmapreduce", "TerminateJobFlows") if self.enabled(Rule::DependencyViolation) => {
                 self.state().terminated = Some(now);
+            }
+            ("redshift", "CreateCluster") if self.enabled(Rule::DependencyViolation) => {
+                let (cluster, group) = (call.param("ClusterIdentifier"), call.param("ClusterSubnetGroupName"));
+                self.state().redshift_groups.insert(cluster.to_string(), group.to_string());
+            }
+            ("redshift", "DeleteCluster") if self.enabled(Rule::DependencyViolation) => {
+                let mut state = self.state();
+                state.redshift_groups.remove(call.param("ClusterIdentifier"));
+                state.terminated = Some(now);
             }
             ("s3", "CreateBucket") if self.enabled(Rule::BucketRedirect) => {
                 let body = String::from_utf8_lossy(&call.body);
@@ -579,6 +614,27 @@ mod tests {
             assert!(fidelity.refuse(&query("ec2", body), t0 + Duration::from_secs(10)).is_none());
         }
         assert!(fidelity.refuse(&query("ec2", "Action=DeleteInternetGateway&InternetGatewayId=igw-1"), t0).is_none());
+    }
+
+    #[test]
+    fn a_redshift_subnet_group_is_in_use_until_its_cluster_is_deleted() {
+        let fidelity = all_rules();
+        let t0 = Instant::now();
+        let delete_group = query("redshift", "Action=DeleteClusterSubnetGroup&ClusterSubnetGroupName=wh");
+        let create = query("redshift", "Action=CreateCluster&ClusterIdentifier=wh&ClusterSubnetGroupName=wh");
+        fidelity.observe(&create, &mut ok("<CreateClusterResponse/>"), t0);
+        let (rule, refusal) = fidelity.refuse(&delete_group, t0).expect("in use");
+        assert_eq!(rule, Rule::DependencyViolation);
+        assert!(refusal.body.contains("<Code>InvalidClusterSubnetGroupStateFault</Code>"), "{}", refusal.body);
+        let other = query("redshift", "Action=DeleteClusterSubnetGroup&ClusterSubnetGroupName=other");
+        assert!(fidelity.refuse(&other, t0).is_none(), "no cluster uses it");
+        let delete_cluster =
+            query("redshift", "Action=DeleteCluster&ClusterIdentifier=wh&SkipFinalClusterSnapshot=true");
+        fidelity.observe(&delete_cluster, &mut ok("<DeleteClusterResponse/>"), t0);
+        assert!(fidelity.refuse(&delete_group, t0).is_none(), "the cluster is gone");
+        // Its network interfaces go after it: the VPC's groups are in use for a while.
+        let group = query("ec2", "Action=DeleteSecurityGroup&GroupId=sg-1");
+        assert!(fidelity.refuse(&group, t0 + Duration::from_secs(3)).is_some());
     }
 
     #[test]
