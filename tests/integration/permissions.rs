@@ -144,6 +144,41 @@ fn the_printed_policy_allows_every_call_of_the_front_door() {
     );
 }
 
+/// The warehouse (`examples/warehouse.yaml`): every Redshift, Secrets Manager and Data API call
+/// its apply, resize, plan and destroy make is allowed by the printed policy, on the pipeline's
+/// own cluster, subnet group and secret only.
+#[test]
+fn the_printed_policy_allows_every_call_of_the_warehouse() {
+    let stack = Stack::Moto;
+    require!(stack);
+    let scratch = Scratch::new("permissions-warehouse");
+    // Without `-`, as the front door's: the Glue database is the pipeline's name with `_` for `-`.
+    let pipeline = unique("pwh", stack).replace('-', "").chars().take(14).collect::<String>();
+    let file = scratch.write("warehouse.yaml", &crate::warehouse::warehouse_example(&pipeline));
+    let resized =
+        scratch.write("resized.yaml", &crate::warehouse::warehouse_example(&pipeline).replace("nodes: 1", "nodes: 2"));
+    let runs = [
+        vec!["apply", "-f", &file, "--auto-approve", "-v"],
+        vec!["apply", "-f", &resized, "--auto-approve", "-v"],
+        vec!["plan", "-f", &resized, "-v"],
+        vec!["destroy", "-f", &resized, "--auto-approve", "--allow-destroy", "-v"],
+    ];
+    let (_, mapped, _) = every_call_is_allowed(stack, &scratch, &pipeline, &file, &runs, 15);
+    let labels: BTreeSet<&str> = mapped.iter().map(|call| call.label.as_str()).collect();
+    for expected in [
+        "redshift:CreateCluster",
+        "redshift:ModifyCluster",
+        "redshift:DeleteCluster",
+        "redshift:CreateClusterSubnetGroup",
+        "secretsmanager:CreateSecret",
+        "secretsmanager:GetSecretValue",
+        "secretsmanager:DeleteSecret",
+        "redshift-data:ExecuteStatement",
+    ] {
+        assert!(labels.contains(expected), "the lifecycle made no {expected}: {labels:?}");
+    }
+}
+
 /// Runs `runs` (pipectl commands on `file`, `-v`) through a recording proxy, maps every request to
 /// the IAM requests it needs, and checks that the printed policy allows each one and none on
 /// another pipeline's names (but those `KNOWN_REACH` lists); returns the policy, the mapped calls

@@ -30,6 +30,7 @@ fn signing_name(suffix: &str) -> &'static str {
         "DYNAMODB" => "dynamodb",
         "GLUE" => "glue",
         "ATHENA" => "athena",
+        "REDSHIFT_DATA" => "redshift-data",
         "SQS" => "sqs",
         "KINESIS" => "kinesis",
         "S3" => "s3",

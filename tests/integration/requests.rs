@@ -607,3 +607,6 @@ impl Requests {
 
 #[path = "requests_services.rs"]
 mod services;
+
+#[path = "requests_warehouse.rs"]
+mod warehouse;

@@ -144,6 +144,9 @@ impl Requests {
                 };
                 Ok(calls.ask(ask, &operation, group, tags, body))
             }
+            "redshift" => Ok(self.redshift(ask, &action, &operation, body, &region)),
+            "secretsmanager" => Ok(self.secretsmanager(ask, &action, &operation, body, &region)),
+            "redshift-data" => Ok(self.redshift_data(ask, &action, body, &region)),
             _ => Err(format!("no IAM mapping for the service {service}")),
         }
     }
@@ -322,7 +325,7 @@ impl TagCalls {
     }
 }
 
-fn untag(mut ask: Ask, keys: &Value, resource: String) -> Ask {
+pub(super) fn untag(mut ask: Ask, keys: &Value, resource: String) -> Ask {
     ask.untagged = keys.as_array().into_iter().flatten().map(text).collect();
     ask.tagged = vec![resource];
     ask

@@ -11,7 +11,7 @@
 use crate::support::{pipectl, repo_path, runtime, unique, Scratch, Stack};
 
 /// The warehouse example as pipeline `pipeline`: its names made unique to this run.
-fn warehouse_example(pipeline: &str) -> String {
+pub fn warehouse_example(pipeline: &str) -> String {
     let text = std::fs::read_to_string(repo_path("examples/warehouse.yaml")).expect("the example");
     text.replace("pipeline: orders", &format!("pipeline: {pipeline}"))
         .replace("orders-analytics", pipeline)
