@@ -64,6 +64,8 @@ struct Path<'a> {
     route: Option<&'a Route>,
     delivery: &'a Delivery,
     table: Option<TableOf<'a>>,
+    /// For a delivery into a warehouse: the catalog table whose columns its Redshift table has.
+    loads: Option<&'a CatalogTable>,
     timeout: Duration,
 }
 
@@ -94,6 +96,10 @@ pub struct PathReport {
     pub summary: String,
     /// The Athena query that finds the canary through the table, for a person to run.
     pub athena_query: Option<String>,
+    /// For a delivery into a warehouse: the SQL that finds the canary's row in its Redshift
+    /// table once Firehose's `COPY` ran, for a person to run (the staged object is what verify
+    /// confirms).
+    pub warehouse_query: Option<String>,
 }
 
 /// `pipectl verify`.
@@ -155,7 +161,11 @@ fn paths<'a>(spec: &'a Spec, only: &[String], timeout: Option<Duration>) -> Resu
             let interval = Duration::from_secs(u64::try_from(delivery.buffer.interval_seconds).unwrap_or(0));
             let route =
                 spec.ingest.iter().flat_map(|ingest| &ingest.routes).find(|route| route.stream == delivery.from);
-            Path { pipeline: &spec.pipeline, route, delivery, table, timeout: timeout.unwrap_or(interval + MARGIN) }
+            let loads = delivery.to.warehouse.as_ref().and_then(|target| {
+                spec.catalog.iter().flat_map(|catalog| &catalog.tables).find(|table| table.name == target.table)
+            });
+            let timeout = timeout.unwrap_or(interval + MARGIN);
+            Path { pipeline: &spec.pipeline, route, delivery, table, loads, timeout }
         })
         .collect())
 }
@@ -184,6 +194,7 @@ fn report(path: &Path, canary: &str, seconds: u64, summary: String) -> PathRepor
         partition: None,
         summary,
         athena_query: None,
+        warehouse_query: None,
     }
 }
 
@@ -214,7 +225,12 @@ async fn verify_path(
         let why = format!("verify reads gzip and uncompressed objects, and this delivery writes `compression: {compression}`; no canary was put");
         return Ok(report(path, "", 0, why));
     }
-    let columns = path.table.as_ref().map(|of| of.table.columns.as_slice()).unwrap_or_default();
+    // A load's canary fills the warehouse table's columns, which `COPY … JSON 'auto'` reads by name.
+    let columns = match (&path.table, path.loads) {
+        (Some(of), _) => of.table.columns.as_slice(),
+        (None, Some(table)) => table.columns.as_slice(),
+        (None, None) => &[],
+    };
     if delivery.format == TableFormat::Parquet && !canary::carries_id(columns) {
         return Ok(report(path, "", 0, "the table converting this delivery to Parquet has no string column to carry the canary's id (conversion keeps only the table's columns); no canary was put".to_string()));
     }
@@ -399,6 +415,11 @@ impl<'a> Search<'a> {
                     .map(|(_, value)| value);
                 report.partition = partition.and_then(Result::ok);
                 report.athena_query = self.athena_query(value.as_deref());
+                report.warehouse_query = self.warehouse_query();
+                if let (Some(target), Some(_)) = (&path.delivery.to.warehouse, &report.warehouse_query) {
+                    report.summary =
+                        format!("{}; staged for Firehose's COPY into {}.{}", report.summary, target.name, target.table);
+                }
             }
         }
         report
@@ -459,6 +480,13 @@ impl<'a> Search<'a> {
         ))
     }
 
+    /// The Redshift SQL that finds this canary's row in the warehouse table, by a string column.
+    fn warehouse_query(&self) -> Option<String> {
+        let table = self.path.loads?;
+        let column = table.columns.iter().find(|column| canary::carries_id(std::slice::from_ref(*column)))?;
+        Some(format!("SELECT count(*) FROM \"{}\" WHERE \"{}\" = '{}'", table.name, column.name, self.id))
+    }
+
     /// Why nothing was confirmed within `timeout`.
     fn nothing(&self, timeout: Duration) -> String {
         let bucket = &self.path.delivery.to.bucket;
@@ -513,6 +541,9 @@ fn print(reports: &[PathReport], output: OutputFormat) {
                 if let Some(query) = &report.athena_query {
                     outln!("  through Athena (not run by verify): {query}");
                 }
+                if let Some(query) = &report.warehouse_query {
+                    outln!("  in the warehouse once COPY ran (not run by verify): {query}");
+                }
             }
             outln!(
                 "Canaries stay in the lake: leave them out of queries with `WHERE <any string column> NOT LIKE '{CANARY_PREFIX}%'`."
@@ -549,6 +580,35 @@ mod tests {
         let unknown = paths(&spec, &["x".to_string()], None).err().unwrap();
         assert_eq!(unknown, "no delivery `x` in the spec; its deliveries are: d, e");
         assert!(paths(&self::spec(""), &[], None).err().unwrap().starts_with("the spec declares no deliveries"));
+    }
+
+    #[test]
+    fn a_load_into_a_warehouse_is_confirmed_staged_with_the_sql_that_finds_its_row() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/warehouse.yaml");
+        let spec = crate::spec::load_file(&path).expect("the warehouse example").spec;
+        let all = paths(&spec, &["orders-to-warehouse".to_string()], None).unwrap();
+        let loads = all[0].loads.expect("the warehouse table");
+        let put_at = DateTime::parse_from_rfc3339("2026-12-07T10:00:00Z").unwrap().with_timezone(&Utc);
+        // The canary fills the Redshift table's columns, which COPY reads by name.
+        let record = canary::record("pipectl-canary-1-ab", &loads.columns, put_at);
+        assert_eq!(record["order_id"], "pipectl-canary-1-ab");
+        let search = Search::new(&all[0], "pipectl-canary-1-ab".to_string(), put_at);
+        let landed =
+            Found::Landed { key: "staging/orders/x.gz".to_string(), format: "gzip JSON".to_string(), records: 1 };
+        let report = search.finish(landed, 3);
+        assert!(report.confirmed, "{report:?}");
+        assert!(
+            report.summary.ends_with("; staged for Firehose's COPY into orders-analytics.orders"),
+            "{}",
+            report.summary
+        );
+        assert_eq!(
+            report.warehouse_query.as_deref(),
+            Some("SELECT count(*) FROM \"orders\" WHERE \"order_id\" = 'pipectl-canary-1-ab'")
+        );
+        // The lake delivery has none.
+        let lake = paths(&spec, &["orders-to-lake".to_string()], None).unwrap();
+        assert!(lake[0].loads.is_none());
     }
 
     #[test]
