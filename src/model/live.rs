@@ -88,7 +88,10 @@ impl LiveState {
                     .insert(super::TAGS.to_string(), serde_json::json!(resource.id.kind.compared_tags(&resource.tags)));
             }
             resource.attributes = attributes;
-            resource.depends_on = depends_on;
+            // AWS names are unique within a kind, not across kinds (a bucket and a delivery may
+            // both be `clicks`): a name that `names` resolves to the resource itself is another
+            // kind's, and no resource depends on itself.
+            resource.depends_on = depends_on.into_iter().filter(|id| id != &resource.id).collect();
             resource.holds_data = resource.detail.holds_data();
         }
     }
@@ -121,5 +124,35 @@ impl Names {
 
     pub fn id(&self, physical_id: &str) -> Option<&ResourceId> {
         self.ids.get(physical_id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::test_kinds::named;
+
+    /// Names another resource by the AWS name it shares with its reader.
+    #[derive(Debug)]
+    struct Reads(&'static str);
+
+    impl LiveDetail for Reads {
+        fn describe(&self, _physical_id: &str, names: &Names) -> (Attributes, Vec<ResourceId>) {
+            (Attributes::new(), names.id(self.0).into_iter().cloned().collect())
+        }
+    }
+
+    #[test]
+    fn a_resource_never_depends_on_itself_through_a_name_another_kind_shares() {
+        let (bucket, delivery) =
+            (ResourceId::new(named("bucket"), "clicks"), ResourceId::new(named("delivery"), "clicks"));
+        let mut state = LiveState::default();
+        for id in [&bucket, &delivery] {
+            state.resources.insert(id.clone(), LiveResource::new(id.clone(), "clicks", Tags::new(), Reads("clicks")));
+        }
+        state.describe();
+        for resource in state.resources.values() {
+            assert!(!resource.depends_on.contains(&resource.id), "{} depends on itself", resource.id);
+        }
     }
 }

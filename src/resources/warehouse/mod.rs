@@ -89,7 +89,7 @@ pub struct Live {
 }
 
 impl LiveDetail for Live {
-    fn describe(&self, physical_id: &str, names: &Names) -> (Attributes, Vec<ResourceId>) {
+    fn describe(&self, _physical_id: &str, names: &Names) -> (Attributes, Vec<ResourceId>) {
         let mut groups: Vec<String> = self.security_group_ids.iter().map(|group| names.name(group)).collect();
         groups.sort();
         let attributes = Attributes::from([
@@ -106,8 +106,6 @@ impl LiveDetail for Live {
             .security_group_ids
             .iter()
             .chain([&self.subnet_group])
-            // A subnet group named as the cluster (by hand) is not the cluster itself.
-            .filter(|physical| physical.as_str() != physical_id)
             .filter_map(|physical| names.id(physical).cloned())
             .collect();
         (attributes, depends_on)
