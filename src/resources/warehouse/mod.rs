@@ -222,8 +222,20 @@ impl ResourceKind for Warehouse {
         update(ctx, resource, desired, live, detail).await
     }
 
+    /// Redshift refuses to delete a cluster that is being created or changed
+    /// (`InvalidClusterStateFault`, DeleteCluster): an apply interrupted during a create or a
+    /// resize leaves one, which a destroy then waits for first.
     async fn delete(&self, ctx: &Context, live: &LiveResource, _detail: &Live) -> Result<(), AwsError> {
         let (redshift, id) = (&ctx.clients.redshift, &live.id);
+        wait_until(id, "ready to delete", ctx.wait, &ctx.progress, || async {
+            Ok(match describe(redshift, id, &live.physical_id).await?.as_ref().and_then(Cluster::cluster_status) {
+                Some(busy @ ("creating" | "modifying" | "resizing" | "rebooting" | "renaming")) => {
+                    Poll::Pending(busy.to_string())
+                }
+                _ => Poll::Ready,
+            })
+        })
+        .await?;
         let request = redshift.delete_cluster().cluster_identifier(&live.physical_id).skip_final_cluster_snapshot(true);
         request.send().await.map_err(|error| aws_error(id, "DeleteCluster", error))?;
         wait_until(id, "deleted", ctx.wait, &ctx.progress, || async {

@@ -120,3 +120,56 @@ fn the_deployer_creates_tags_and_deletes_only_the_specs_warehouses_and_secrets()
     assert_eq!(dropped["Resource"], json!(["arn:aws:redshift:us-east-1:123456789012:cluster:*"]));
     assert_eq!(dropped["Condition"]["StringEquals"]["aws:ResourceTag/pipectl:pipeline"], "p");
 }
+
+/// DescribeClusters and DeleteCluster as AWS documents them, replayed by the SDK's mock client:
+/// a cluster still `creating` (an interrupted apply) is waited for before DeleteCluster, which
+/// AWS would refuse (`InvalidClusterStateFault`), and the delete waits until `ClusterNotFound`.
+#[tokio::test]
+async fn a_cluster_being_created_is_waited_for_before_it_is_deleted() {
+    use aws_sdk_redshift::operation::delete_cluster::DeleteClusterOutput;
+    use aws_sdk_redshift::operation::describe_clusters::DescribeClustersOutput;
+    use aws_sdk_redshift::Client;
+    use aws_smithy_mocks::{mock, mock_client, RuleMode};
+
+    let cluster = |status: &'static str| {
+        mock!(Client::describe_clusters).then_output(move || {
+            DescribeClustersOutput::builder()
+                .clusters(Cluster::builder().cluster_identifier("analytics").cluster_status(status).build())
+                .build()
+        })
+    };
+    let (creating, available) = (cluster("creating"), cluster("available"));
+    let delete = mock!(Client::delete_cluster)
+        .match_requests(|request| request.skip_final_cluster_snapshot() == Some(true))
+        .then_output(|| DeleteClusterOutput::builder().build());
+    let deleting = cluster("deleting");
+    // AWS's answer for a cluster that is gone: the query protocol's error document, code
+    // `ClusterNotFound` (the fault's wire code), HTTP 404.
+    let gone = mock!(Client::describe_clusters).then_http_response(|| {
+        let body = "<ErrorResponse><Error><Type>Sender</Type><Code>ClusterNotFound</Code><Message>Cluster analytics not found.</Message></Error><RequestId>r</RequestId></ErrorResponse>";
+        aws_smithy_runtime_api::http::Response::new(
+            aws_smithy_runtime_api::http::StatusCode::try_from(404).unwrap(),
+            aws_smithy_types::body::SdkBody::from(body),
+        )
+    });
+    let mut clients = crate::resources::test_support::clients();
+    clients.redshift =
+        mock_client!(aws_sdk_redshift, RuleMode::Sequential, [&creating, &available, &delete, &deleting, &gone]);
+    let live_state = crate::model::LiveState::default();
+    let ctx = crate::resources::test_support::context(clients, std::time::Duration::from_secs(5), &live_state);
+    let detail = Live {
+        node_type: "ra3.large".into(),
+        nodes: 1,
+        database: "dev".into(),
+        admin_user: "pipectl_admin".into(),
+        subnet_group: "analytics-subnets".into(),
+        security_group_ids: Vec::new(),
+        publicly_accessible: true,
+        kms_key: None,
+        status: "creating".into(),
+        endpoint: None,
+    };
+    let live = LiveResource::new(id("analytics"), "analytics", Tags::new(), detail.clone());
+    Warehouse.delete(&ctx, &live, &detail).await.expect("deleted once it was available");
+    assert_eq!((creating.num_calls(), available.num_calls(), delete.num_calls(), gone.num_calls()), (1, 1, 1, 1));
+}
