@@ -112,12 +112,20 @@ pub fn load_statements(load: &WarehouseLoad, staged: &[String], arns: &Arns) -> 
     ]
 }
 
-/// The Firehose name of what the destination reads: the JDBC URL of the live cluster and the
+/// What the destination reads, once its table exists: the JDBC URL of the live cluster and the
 /// ARN of its secret, read at create and update (both exist by then: the delivery depends on
-/// the warehouse, which depends on the secret).
-async fn connection(ctx: &Context, load: &WarehouseLoad) -> Result<(String, String), AwsError> {
+/// the warehouse, which depends on the secret); the table is created first if it does not exist.
+async fn prepare(ctx: &Context, id: &ResourceId, load: &WarehouseLoad) -> Result<(String, String), AwsError> {
     let (address, port) = super::super::warehouse::endpoint(&ctx.clients, &load.warehouse).await?;
     let secret_arn = super::super::secret::arn(&ctx.clients, &load.secret).await?;
+    let table = TableLoad {
+        warehouse: &load.warehouse,
+        database: &load.database,
+        secret: &secret_arn,
+        table: &load.table,
+        columns: &load.columns,
+    };
+    ensure(ctx, id, &table).await?;
     Ok((super::super::warehouse::jdbc_url(&address, port, &load.database), secret_arn))
 }
 
@@ -151,15 +159,7 @@ pub async fn destination(
     role_arn: &str,
 ) -> Result<RedshiftDestinationConfiguration, AwsError> {
     let id = &resource.id;
-    let (jdbc_url, secret_arn) = connection(ctx, load).await?;
-    let table = TableLoad {
-        warehouse: &load.warehouse,
-        database: &load.database,
-        secret: &secret_arn,
-        table: &load.table,
-        columns: &load.columns,
-    };
-    ensure(ctx, id, &table).await?;
+    let (jdbc_url, secret_arn) = prepare(ctx, id, load).await?;
     let staging = S3DestinationConfiguration::builder()
         .role_arn(role_arn)
         .bucket_arn(ctx.arns.bucket(&delivery.to.bucket))
@@ -191,15 +191,7 @@ pub async fn update(
     role_arn: &str,
 ) -> Result<RedshiftDestinationUpdate, AwsError> {
     let id = &resource.id;
-    let (jdbc_url, secret_arn) = connection(ctx, load).await?;
-    let table = TableLoad {
-        warehouse: &load.warehouse,
-        database: &load.database,
-        secret: &secret_arn,
-        table: &load.table,
-        columns: &load.columns,
-    };
-    ensure(ctx, id, &table).await?;
+    let (jdbc_url, secret_arn) = prepare(ctx, id, load).await?;
     let staging = S3DestinationUpdate::builder()
         .role_arn(role_arn)
         .bucket_arn(ctx.arns.bucket(&delivery.to.bucket))

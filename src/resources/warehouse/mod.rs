@@ -405,6 +405,11 @@ async fn describe_all(redshift: &aws_sdk_redshift::Client) -> Result<Vec<Cluster
     }
 }
 
+/// The ids of the warehouse's security groups, which exist by now (the cluster depends on them).
+fn group_ids(ctx: &Context, warehouse: &spec::Warehouse) -> Result<Vec<String>, AwsError> {
+    warehouse.security_groups.iter().map(|group| ctx.physical_id(&super::security_group::id(group))).collect()
+}
+
 fn cluster_type(nodes: i64) -> &'static str {
     if nodes > 1 {
         "multi-node"
@@ -419,11 +424,7 @@ async fn create(ctx: &Context, resource: &DesiredResource, desired: &WarehouseCo
     if credentials.username != warehouse.admin_user {
         credentials = super::secret::rewrite(&ctx.clients, &desired.secret, &warehouse.admin_user).await?;
     }
-    let groups = warehouse
-        .security_groups
-        .iter()
-        .map(|group| ctx.physical_id(&super::security_group::id(group)))
-        .collect::<Result<Vec<_>, _>>()?;
+    let groups = group_ids(ctx, warehouse)?;
     let tags = resource.tags.iter().map(|(key, value)| Tag::builder().key(key).value(value).build()).collect();
     let created = redshift
         .create_cluster()
@@ -497,11 +498,7 @@ async fn update(
         wait_available(ctx, id, &live.physical_id).await?;
     }
     if changed("security_groups") || detail.publicly_accessible != warehouse.publicly_accessible {
-        let groups = warehouse
-            .security_groups
-            .iter()
-            .map(|group| ctx.physical_id(&super::security_group::id(group)))
-            .collect::<Result<Vec<_>, _>>()?;
+        let groups = group_ids(ctx, warehouse)?;
         redshift
             .modify_cluster()
             .cluster_identifier(&live.physical_id)
