@@ -13,6 +13,10 @@
 //! - Kinesis Data Streams ("Tag your Amazon Kinesis Data Streams resources") and Firehose (the
 //!   `Tag` data type, Amazon Data Firehose API Reference, pattern
 //!   `^[\p{L}\p{Z}\p{N}_.:\/=+\-@%]*$`): the same and `%`;
+//! - Redshift ("Tagging resources in Amazon Redshift", Amazon Redshift Management Guide) and
+//!   Secrets Manager (the `Tag` data type, AWS Secrets Manager API Reference): letters, digits,
+//!   white space and `_ . : / = + - @`, as S3, which a warehouse's tags (on its cluster, subnet
+//!   group and secret) are checked as;
 //! - EC2 and the other services pipectl tags: any characters.
 //!
 //! Every one of them allows 50 tags per resource.
@@ -34,6 +38,7 @@ enum Service {
     Firehose,
     Emr,
     Iam,
+    Redshift,
     Ec2,
 }
 
@@ -45,13 +50,14 @@ impl Service {
             Service::Firehose => "Firehose",
             Service::Emr => "EMR",
             Service::Iam => "IAM",
+            Service::Redshift => "Redshift",
             Service::Ec2 => "EC2",
         }
     }
 
     fn punctuation(self) -> Option<&'static str> {
         match self {
-            Service::S3 | Service::Emr | Service::Iam => Some("_.:/=+-@"),
+            Service::S3 | Service::Emr | Service::Iam | Service::Redshift => Some("_.:/=+-@"),
             Service::Kinesis | Service::Firehose => Some("_.:/=+-@%"),
             Service::Ec2 => None,
         }
@@ -90,11 +96,12 @@ fn pipectl_keys(ec2: bool, emr: bool) -> Vec<String> {
 /// adds (the network, a cluster).
 fn tagged(spec: &Spec) -> Vec<Tagged<'_>> {
     type Section<'a> = (&'static str, &'static str, Service, Vec<(&'a String, &'a BTreeMap<String, String>)>);
-    let sections: [Section<'_>; 4] = [
+    let sections: [Section<'_>; 5] = [
         ("buckets", "bucket", Service::S3, spec.buckets.iter().map(|b| (&b.name, &b.tags)).collect()),
         ("streams", "stream", Service::Kinesis, spec.streams.iter().map(|s| (&s.name, &s.tags)).collect()),
         ("deliveries", "delivery", Service::Firehose, spec.deliveries.iter().map(|d| (&d.name, &d.tags)).collect()),
         ("roles", "role", Service::Iam, spec.roles.iter().map(|r| (&r.name, &r.tags)).collect()),
+        ("warehouses", "warehouse", Service::Redshift, spec.warehouses.iter().map(|w| (&w.name, &w.tags)).collect()),
     ];
     let mut resources = Vec::new();
     let own = |what: String, path: String, tags, service, pipectl| Tagged {

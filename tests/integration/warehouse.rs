@@ -117,3 +117,26 @@ fn warehouse_on_moto() {
     require!(Stack::Moto);
     the_warehouse_applies_loads_through_its_secret_resizes_and_destroys(Stack::Moto);
 }
+
+/// Through the fidelity proxy, which makes new roles unusable for a while (`fresh-iam`: Firehose
+/// refuses to assume the delivery's role at first) and keeps the network in use after a cluster
+/// is deleted, refusing to delete a subnet group a cluster still uses (`dependency-violation`):
+/// the warehouse still applies, plans empty and destroys, so pipectl retries the one and orders
+/// the other as AWS needs.
+#[test]
+fn warehouse_through_the_fidelity_proxy() {
+    let stack = Stack::LocalStack;
+    require!(stack);
+    let pipeline = unique("whp", stack);
+    let scratch = Scratch::new(&pipeline);
+    let file = scratch.write("warehouse.yaml", &warehouse_example(&pipeline));
+    let proxy = crate::proxy::StackProxy::start(stack, &["--fidelity-rules", "fresh-iam,dependency-violation"]);
+    let run = proxy.pipectl(&["apply", "-f", &file, "--auto-approve"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let refused = proxy.stats()["fidelity"]["fresh-iam firehose:CreateDeliveryStream"].as_u64();
+    assert!(refused.unwrap_or(0) > 0, "the fresh role was never refused: {}", proxy.stats());
+    proxy.pipectl(&["plan", "-f", &file, "--detailed-exitcode"]).expect(0);
+    proxy.pipectl(&["destroy", "-f", &file, "--auto-approve", "--allow-destroy"]).expect(0);
+    let refused = proxy.stats()["fidelity"]["dependency-violation redshift:DeleteClusterSubnetGroup"].as_u64();
+    assert_eq!(refused.unwrap_or(0), 0, "the subnet group was deleted before its cluster: {}", proxy.stats());
+}
