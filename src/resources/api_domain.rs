@@ -267,7 +267,7 @@ async fn unmap(ctx: &Context, id: &ResourceId, name: &str) -> Result<(), AwsErro
 
 /// Every domain name of the account in the region (GetDomainNames, 500 a page).
 async fn domain_names(client: &aws_sdk_apigateway::Client) -> Result<Vec<DomainName>, AwsError> {
-    ingest_api::all_pages(|position| async move {
+    super::kit::all_pages(|position| async move {
         let page = client.get_domain_names().limit(500).set_position(position).send().await;
         let page = page.map_err(|error| aws_error("api_domain", "GetDomainNames", error))?;
         Ok((page.items().to_vec(), page.position().map(str::to_string)))

@@ -201,17 +201,12 @@ async fn retain(ctx: &Context, id: &ResourceId, days: i32) -> Result<(), AwsErro
 
 /// Every log group under `prefix` (DescribeLogGroups, 50 a page).
 async fn describe_groups(logs: &aws_sdk_cloudwatchlogs::Client, prefix: &str) -> Result<Vec<AwsLogGroup>, AwsError> {
-    let mut found = Vec::new();
-    let mut token: Option<String> = None;
-    loop {
+    super::kit::all_pages(|token| async move {
         let page = logs.describe_log_groups().log_group_name_prefix(prefix).set_next_token(token).send().await;
         let page = page.map_err(|error| aws_error("log_group", "DescribeLogGroups", error))?;
-        found.extend(page.log_groups().iter().cloned());
-        token = page.next_token().map(str::to_string);
-        if token.is_none() {
-            return Ok(found);
-        }
-    }
+        Ok((page.log_groups().to_vec(), page.next_token().map(str::to_string)))
+    })
+    .await
 }
 
 /// Whose the group `name` is: its tags (ListTagsForResource), or absent.

@@ -136,8 +136,7 @@ impl ResourceKind for Secret {
     ) -> Result<String, AwsError> {
         let (secrets, id) = (&ctx.clients.secrets, &resource.id);
         let password = generate_password(&ctx.clients, id).await?;
-        let tags =
-            resource.tags.iter().map(|(key, value)| Tag::builder().key(key).value(value).build()).collect::<Vec<_>>();
+        let tags = secret_tags(&resource.tags);
         secrets
             .create_secret()
             .name(&id.name)
@@ -168,7 +167,7 @@ impl ResourceKind for Secret {
             request.send().await.map(drop).map_err(|error| aws_error(id, "UntagResource", error))
         };
         let tag = |changed: Tags| async move {
-            let tags = changed.iter().map(|(key, value)| Tag::builder().key(key).value(value).build()).collect();
+            let tags = secret_tags(&changed);
             let request = secrets.tag_resource().secret_id(&id.name).set_tags(Some(tags));
             request.send().await.map(drop).map_err(|error| aws_error(id, "TagResource", error))
         };
@@ -215,6 +214,11 @@ impl ResourceKind for Secret {
         ]);
         grants
     }
+}
+
+/// A map of tags as Secrets Manager takes them.
+fn secret_tags(tags: &Tags) -> Vec<Tag> {
+    tags.iter().map(|(key, value)| Tag::builder().key(key).value(value).build()).collect()
 }
 
 /// `{"username": …, "password": …}`: "Format of secret for Amazon Redshift Provisioned cluster"
@@ -279,21 +283,16 @@ pub async fn arn(clients: &Clients, name: &str) -> Result<String, AwsError> {
 /// Every secret under `prefix` (ListSecrets filtered by name, 100 a page).
 async fn list(secrets: &aws_sdk_secretsmanager::Client, prefix: &str) -> Result<Vec<SecretListEntry>, AwsError> {
     let filter = Filter::builder().key(FilterNameStringType::Name).values(prefix).build();
-    let mut found = Vec::new();
-    let mut token: Option<String> = None;
-    loop {
+    let filter = &filter;
+    let listed = super::kit::all_pages(|token| async move {
         let page = secrets.list_secrets().filters(filter.clone()).max_results(100).set_next_token(token).send().await;
         let page = page.map_err(|error| aws_error("secret", "ListSecrets", error))?;
-        // The name filter matches by prefix, ignoring case (ListSecrets, `Filters`): only names of
-        // exactly this prefix are the pipeline's.
-        found.extend(
-            page.secret_list().iter().filter(|entry| entry.name().is_some_and(|n| n.starts_with(prefix))).cloned(),
-        );
-        token = page.next_token().map(str::to_string);
-        if token.is_none() {
-            return Ok(found);
-        }
-    }
+        Ok((page.secret_list().to_vec(), page.next_token().map(str::to_string)))
+    })
+    .await?;
+    // The name filter matches by prefix, ignoring case (ListSecrets, `Filters`): only names of
+    // exactly this prefix are the pipeline's.
+    Ok(listed.into_iter().filter(|entry| entry.name().is_some_and(|name| name.starts_with(prefix))).collect())
 }
 
 #[cfg(test)]

@@ -159,7 +159,7 @@ fn derived_policy(config: &DeliveryConfig, source: &spec::Stream, bucket: Option
     }
     if let Some(load) = &config.load {
         let staged = policy::object_arn(&arns.bucket(&config.delivery.to.bucket), &config.delivery.to.prefix);
-        statements.extend(redshift::load_statements(load, &[staged], arns));
+        statements.extend(redshift::load_statements(load, &staged, arns));
     }
     policy
 }

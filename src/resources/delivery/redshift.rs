@@ -101,13 +101,13 @@ pub fn live_load(description: &RedshiftDestinationDescription) -> LiveLoad {
 /// destination" and "Authenticate with AWS Secrets Manager in Amazon Data Firehose", Amazon
 /// Data Firehose Developer Guide). Secrets Manager ends a secret's ARN with six random
 /// characters, hence `-??????`.
-pub fn load_statements(load: &WarehouseLoad, staged: &[String], arns: &Arns) -> Vec<Value> {
+pub fn load_statements(load: &WarehouseLoad, staged: &str, arns: &Arns) -> Vec<Value> {
     let secret = format!(
         "arn:{}:secretsmanager:{}:{}:secret:{}-??????",
         arns.partition, arns.region, arns.account_id, load.secret
     );
     vec![
-        json!({"Sid": "ReadStagedObjects", "Effect": "Allow", "Action": ["s3:GetObject"], "Resource": staged}),
+        json!({"Sid": "ReadStagedObjects", "Effect": "Allow", "Action": ["s3:GetObject"], "Resource": [staged]}),
         json!({"Sid": "ReadWarehouseSecret", "Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"], "Resource": [secret]}),
     ]
 }
@@ -229,11 +229,7 @@ mod tests {
         assert_eq!(load.column_list(), "event_id,user_id");
         assert_eq!(load.copy_options(spec::Compression::Gzip), "JSON 'auto' GZIP");
         assert_eq!(load.copy_options(spec::Compression::None), "JSON 'auto'");
-        let statements = load_statements(
-            &load,
-            &["arn:aws:s3:::lake/staging/*".to_string()],
-            &Arns::new("123456789012", "eu-west-1"),
-        );
+        let statements = load_statements(&load, "arn:aws:s3:::lake/staging/*", &Arns::new("123456789012", "eu-west-1"));
         assert_eq!(
             statements[1]["Resource"],
             json!(["arn:aws:secretsmanager:eu-west-1:123456789012:secret:pipectl/p/analytics/admin-??????"])

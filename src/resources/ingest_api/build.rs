@@ -46,7 +46,7 @@ impl Api<'_> {
 
     /// `/` and every resource below it, by path.
     async fn resources(&self) -> Result<BTreeMap<String, String>, AwsError> {
-        let resources = super::all_pages(|position| async move {
+        let resources = super::super::kit::all_pages(|position| async move {
             self.paced().await;
             let page =
                 self.client.get_resources().rest_api_id(self.api_id).limit(500).set_position(position).send().await;

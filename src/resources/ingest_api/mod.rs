@@ -533,28 +533,9 @@ pub fn verify_grants(ctx: &GrantContext) -> Vec<Grant> {
     ]
 }
 
-/// Every item of an API Gateway listing: `page(position)` answers one page and the position of
-/// the next (none, or empty, after the last).
-pub(super) async fn all_pages<T, F, Fut>(mut page: F) -> Result<Vec<T>, AwsError>
-where
-    F: FnMut(Option<String>) -> Fut,
-    Fut: std::future::Future<Output = Result<(Vec<T>, Option<String>), AwsError>>,
-{
-    let mut found = Vec::new();
-    let mut position: Option<String> = None;
-    loop {
-        let (items, next) = page(position).await?;
-        found.extend(items);
-        position = next.filter(|next| !next.is_empty());
-        if position.is_none() {
-            return Ok(found);
-        }
-    }
-}
-
 /// Every REST API of the account in the region (GetRestApis, 500 a page).
 async fn rest_apis(client: &aws_sdk_apigateway::Client) -> Result<Vec<RestApi>, AwsError> {
-    all_pages(|position| async move {
+    super::kit::all_pages(|position| async move {
         let page = client.get_rest_apis().limit(500).set_position(position).send().await;
         let page = page.map_err(|error| aws_error("ingest_api", "GetRestApis", error))?;
         Ok((page.items().to_vec(), page.position().map(str::to_string)))
@@ -675,7 +656,7 @@ async fn log_to(api: &Api<'_>, ctx: &Context, stage: &str, group: Option<&str>) 
 async fn move_mappings(ctx: &Context, id: &ResourceId, api_id: &str, old: &str, new: &str) -> Result<(), AwsError> {
     let client = &ctx.clients.apigateway;
     ctx.clients.limits.pace(build::CONTROL_PLANE).await;
-    let domains = all_pages(|position| async move {
+    let domains = super::kit::all_pages(|position| async move {
         let page = client.get_domain_names().limit(500).set_position(position).send().await;
         let page = page.map_err(|error| aws_error(id, "GetDomainNames", error))?;
         Ok((page.items().to_vec(), page.position().map(str::to_string)))

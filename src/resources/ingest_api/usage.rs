@@ -70,7 +70,7 @@ impl LiveUsage {
 
 /// The plan named `name` with the pipeline's tag, and its keys.
 pub async fn read(client: &Client, id: &ResourceId, name: &str, pipeline: &str) -> Result<Option<LiveUsage>, AwsError> {
-    let plans = super::all_pages(|position| async move {
+    let plans = super::super::kit::all_pages(|position| async move {
         let page = client.get_usage_plans().limit(500).set_position(position).send().await;
         let page = page.map_err(|error| aws_error(id, "GetUsagePlans", error))?;
         Ok((page.items().to_vec(), page.position().map(str::to_string)))

@@ -257,7 +257,7 @@ impl ResourceKind for Warehouse {
     ) -> Result<(), AwsError> {
         let account = super::kit::account_id(clients).await?;
         let arn = redshift_arn(&Arns::new(&account, &clients.region), "cluster", &live.physical_id);
-        let tags = ownership.iter().map(|(key, value)| Tag::builder().key(key).value(value).build()).collect();
+        let tags = redshift_tag_list(ownership);
         let request = clients.redshift.create_tags().resource_name(arn).set_tags(Some(tags));
         request.send().await.map(drop).map_err(|error| aws_error(&live.id, "CreateTags", error))
     }
@@ -271,14 +271,14 @@ impl ResourceKind for Warehouse {
         vec![pricing::fixed(&resource.id.to_string(), item, warehouse.nodes, figure)]
     }
 
-    fn outputs(&self, live: &LiveResource, detail: &Live, arns: &Arns) -> Vec<Output> {
+    fn outputs(&self, live: &LiveResource, detail: &Live, _arns: &Arns) -> Vec<Output> {
         let mut outputs = vec![Output::new("cluster", &live.physical_id)];
         if let Some((address, port)) = &detail.endpoint {
             outputs.push(Output::new("endpoint", format!("{address}:{port}")));
             outputs.push(Output::new("jdbc_url", jdbc_url(address, *port, &detail.database)));
         }
         outputs.push(Output::new("database", &detail.database));
-        outputs.push(Output::new("admin_secret", warehouse_secret_name_of(live, arns)));
+        outputs.push(Output::new("admin_secret", warehouse_secret_name_of(live)));
         outputs
     }
 
@@ -309,7 +309,7 @@ impl ResourceKind for Warehouse {
 
 /// The secret a live warehouse's credentials are in: its name, as pipectl derives it from the
 /// pipeline the cluster is tagged with.
-fn warehouse_secret_name_of(live: &LiveResource, _arns: &Arns) -> String {
+fn warehouse_secret_name_of(live: &LiveResource) -> String {
     let pipeline = live.tags.get(crate::names::PIPELINE_TAG).cloned().unwrap_or_default();
     warehouse_secret_name(&pipeline, &live.physical_id)
 }
@@ -317,6 +317,11 @@ fn warehouse_secret_name_of(live: &LiveResource, _arns: &Arns) -> String {
 /// `jdbc:redshift://<address>:<port>/<database>`, as Firehose's `ClusterJDBCURL` takes it.
 pub fn jdbc_url(address: &str, port: i32, database: &str) -> String {
     format!("jdbc:redshift://{address}:{port}/{database}")
+}
+
+/// A map of tags as Redshift takes them.
+pub(super) fn redshift_tag_list(tags: &Tags) -> Vec<Tag> {
+    tags.iter().map(|(key, value)| Tag::builder().key(key).value(value).build()).collect()
 }
 
 /// Redshift's tags as a map.
@@ -339,7 +344,7 @@ pub(super) async fn retag_redshift(
         request.send().await.map(drop).map_err(|error| aws_error(id, "DeleteTags", error))
     };
     let tag = |changed: Tags| async move {
-        let tags = changed.iter().map(|(key, value)| Tag::builder().key(key).value(value).build()).collect();
+        let tags = redshift_tag_list(&changed);
         let request = redshift.create_tags().resource_name(arn).set_tags(Some(tags));
         request.send().await.map(drop).map_err(|error| aws_error(id, "CreateTags", error))
     };
@@ -392,17 +397,12 @@ pub async fn endpoint(clients: &Clients, name: &str) -> Result<(String, i32), Aw
 
 /// Every cluster of the account and region (100 a page).
 async fn describe_all(redshift: &aws_sdk_redshift::Client) -> Result<Vec<Cluster>, AwsError> {
-    let mut found = Vec::new();
-    let mut marker: Option<String> = None;
-    loop {
+    super::kit::all_pages(|marker| async move {
         let page = redshift.describe_clusters().max_records(100).set_marker(marker).send().await;
         let page = page.map_err(|error| aws_error("warehouse", "DescribeClusters", error))?;
-        found.extend(page.clusters().iter().cloned());
-        marker = page.marker().filter(|marker| !marker.is_empty()).map(str::to_string);
-        if marker.is_none() {
-            return Ok(found);
-        }
-    }
+        Ok((page.clusters().to_vec(), page.marker().map(str::to_string)))
+    })
+    .await
 }
 
 /// The ids of the warehouse's security groups, which exist by now (the cluster depends on them).
@@ -425,7 +425,7 @@ async fn create(ctx: &Context, resource: &DesiredResource, desired: &WarehouseCo
         credentials = super::secret::rewrite(&ctx.clients, &desired.secret, &warehouse.admin_user).await?;
     }
     let groups = group_ids(ctx, warehouse)?;
-    let tags = resource.tags.iter().map(|(key, value)| Tag::builder().key(key).value(value).build()).collect();
+    let tags = redshift_tag_list(&resource.tags);
     let created = redshift
         .create_cluster()
         .cluster_identifier(&warehouse.name)

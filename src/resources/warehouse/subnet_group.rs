@@ -4,14 +4,14 @@
 //! place (ModifyClusterSubnetGroup). Deleted after the cluster that uses it is gone: AWS refuses
 //! with `InvalidClusterSubnetGroupStateFault` while a cluster uses the group.
 
-use aws_sdk_redshift::types::{ClusterSubnetGroup, Tag};
+use aws_sdk_redshift::types::ClusterSubnetGroup;
 use serde_json::json;
 
 use super::super::kit::{
     aws_error, AwsError, Context, Grant, GrantContext, LiveResource, NamedRead, Ownership, ReadContext, ResourceKind,
     Scope,
 };
-use super::{redshift_arn, redshift_tags, retag_redshift};
+use super::{redshift_arn, redshift_tag_list, redshift_tags, retag_redshift};
 use crate::model::{
     Attributes, DesiredConfig, DesiredResource, GraphContext, Kind, KindRules, LiveDetail, Names, ResourceId,
 };
@@ -124,7 +124,7 @@ impl ResourceKind for WarehouseSubnetGroup {
         desired: &SubnetGroupConfig,
     ) -> Result<String, AwsError> {
         let id = &resource.id;
-        let tags = resource.tags.iter().map(|(key, value)| Tag::builder().key(key).value(value).build()).collect();
+        let tags = redshift_tag_list(&resource.tags);
         ctx.clients
             .redshift
             .create_cluster_subnet_group()
@@ -202,15 +202,10 @@ fn subnet_ids(ctx: &Context, desired: &SubnetGroupConfig) -> Result<Vec<String>,
 
 /// Every cluster subnet group of the account and region (100 a page).
 async fn describe_all(redshift: &aws_sdk_redshift::Client) -> Result<Vec<ClusterSubnetGroup>, AwsError> {
-    let mut found = Vec::new();
-    let mut marker: Option<String> = None;
-    loop {
+    super::super::kit::all_pages(|marker| async move {
         let page = redshift.describe_cluster_subnet_groups().max_records(100).set_marker(marker).send().await;
         let page = page.map_err(|error| aws_error("warehouse_subnet_group", "DescribeClusterSubnetGroups", error))?;
-        found.extend(page.cluster_subnet_groups().iter().cloned());
-        marker = page.marker().filter(|marker| !marker.is_empty()).map(str::to_string);
-        if marker.is_none() {
-            return Ok(found);
-        }
-    }
+        Ok((page.cluster_subnet_groups().to_vec(), page.marker().map(str::to_string)))
+    })
+    .await
 }
