@@ -203,9 +203,14 @@ impl ResourceKind for Secret {
         if ctx.spec.warehouses.is_empty() {
             return grants;
         }
-        let change = ["secretsmanager:UpdateSecret", "secretsmanager:TagResource", "secretsmanager:UntagResource"];
+        let change = [
+            "secretsmanager:UpdateSecret",
+            "secretsmanager:PutSecretValue",
+            "secretsmanager:TagResource",
+            "secretsmanager:UntagResource",
+        ];
         let create = ["secretsmanager:CreateSecret", "secretsmanager:TagResource"];
-        let read = ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret", "secretsmanager:PutSecretValue"];
+        let read = ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"];
         grants.extend([
             Grant::new("GeneratePasswords", Scope::Apply, &["secretsmanager:GetRandomPassword"], vec!["*".to_string()]),
             Grant::new("CreateSecrets", Scope::Apply, &create, ours.clone()).when(ctx.tagging()),
